@@ -1,0 +1,73 @@
+#pragma once
+/// \file
+/// Alert state messages on `sewage/v1/alerts/{terminal}/{type}` (retained while active; an empty
+/// retained payload clears the topic).
+
+#include "sewage/proto/problem.hpp"
+#include "sewage/proto/timestamp.hpp"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sewage::proto {
+
+/// Alert types of DESIGN.md ("Alerts").
+enum class alert_type {
+  offline,            ///< no birth / last will or no record for too long (arrival time)
+  turbidity_high,     ///< effluent turbidity above the terminal's limit
+  no_flow,            ///< blockage or pump failure
+  flow_high,          ///< over design capacity
+  cleanout_required,  ///< sludge level reached clean-out level
+  sensor_fault,       ///< fault status, out of range, stale or stuck value
+  queue_overflow,     ///< the agent dropped records from a full queue
+  clock_skew,         ///< the agent's clock disagrees with the gateway's
+};
+
+/// Every alert type, in declaration order.
+inline constexpr std::array<alert_type, 8> all_alert_types{
+    alert_type::offline,           alert_type::turbidity_high, alert_type::no_flow,
+    alert_type::flow_high,         alert_type::cleanout_required, alert_type::sensor_fault,
+    alert_type::queue_overflow,    alert_type::clock_skew};
+
+/// Wire name, e.g. "turbidity_high". Never throws.
+std::string_view to_string(alert_type type) noexcept;
+/// Inverse of to_string; std::nullopt for an unknown name. Never throws.
+std::optional<alert_type> parse_alert_type(std::string_view name) noexcept;
+
+/// Lifecycle state of one alert episode.
+enum class alert_state { raised, acknowledged, cleared };
+std::string_view to_string(alert_state state) noexcept;
+std::optional<alert_state> parse_alert_state(std::string_view name) noexcept;
+
+/// One alert episode as published by the gateway.
+struct alert_message {
+  std::string terminal_id;
+  alert_type type{alert_type::offline};
+  alert_state state{alert_state::raised};
+  std::uint64_t alert_id{0};          ///< gateway-wide episode id, > 0
+  timestamp raised_at{};
+  std::optional<timestamp> acked_at;  ///< required when acknowledged
+  std::optional<std::string> acked_by;
+  std::optional<std::string> ack_note;
+  std::optional<timestamp> cleared_at;  ///< required when cleared
+  std::optional<double> value;          ///< the observed value that triggered the rule, if any
+  std::optional<double> threshold;      ///< the raise level of the rule, if any
+  std::string message;                  ///< one human-readable sentence
+
+  friend bool operator==(const alert_message&, const alert_message&) = default;
+};
+
+/// Encodes as a JSON object; optional fields that are empty are omitted. Does not validate.
+/// Never throws except bad_alloc.
+std::string encode(const alert_message& m);
+
+/// Decodes and validates an alert payload (strict, see payload.hpp). `topic_terminal_id` and
+/// `topic_type`, when given, must match the payload. Never throws except bad_alloc. Thread-safe.
+decoded<alert_message> decode_alert(std::string_view payload,
+                                    std::optional<std::string_view> topic_terminal_id = std::nullopt,
+                                    std::optional<alert_type> topic_type = std::nullopt);
+
+}  // namespace sewage::proto

@@ -1,0 +1,96 @@
+#pragma once
+/// \file
+/// Telemetry interval records on `sewage/v1/{terminal}/telemetry` (DESIGN.md, "Wire contract").
+///
+/// JSON shape (names carry units; an absent quantity means the sensor is not fitted):
+/// {
+///   "terminal_id": "HY-WY-001", "epoch": "9f1c2a7b44e0d3a1", "seq": 1042,
+///   "ts": "2026-11-29T08:15:00Z", "interval_s": 60,
+///   "flow":      {"status": "ok", "rate_m3h": 0.62, "total_m3": 18234.75},
+///   "turbidity": {"status": "ok", "ntu": 4.1, "min_ntu": 3.8, "max_ntu": 4.6},
+///   "sludge":    {"status": "ok", "level_m": 0.82, "cleanout_required": false},
+///   "queue_depth": 0, "dropped": 0
+/// }
+/// A quantity whose status is not "ok" may omit its values, and may carry a "reason" text.
+
+#include "sewage/proto/problem.hpp"
+#include "sewage/proto/timestamp.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sewage::proto {
+
+/// Per-quantity status of an interval.
+enum class quantity_status {
+  ok,            ///< enough good samples in the window
+  fault,         ///< most samples failed (exception response, sentinel, stuck value)
+  out_of_range,  ///< readings outside the point's valid range
+  stale,         ///< no answer from the instrument (timeout)
+};
+std::string_view to_string(quantity_status s) noexcept;
+std::optional<quantity_status> parse_quantity_status(std::string_view name) noexcept;
+
+/// Effluent flow at the outlet well.
+struct flow_reading {
+  quantity_status status{quantity_status::ok};
+  std::optional<double> rate_m3h;  ///< mean flow rate over the window, m3/h; required when ok
+  std::optional<double> total_m3;  ///< latest flowmeter totalizer reading, m3
+  std::optional<std::string> reason;
+  friend bool operator==(const flow_reading&, const flow_reading&) = default;
+};
+
+/// Effluent turbidity over good samples of the window.
+struct turbidity_reading {
+  quantity_status status{quantity_status::ok};
+  std::optional<double> ntu;  ///< mean, NTU; required when ok
+  std::optional<double> min_ntu;
+  std::optional<double> max_ntu;
+  std::optional<std::string> reason;
+  friend bool operator==(const turbidity_reading&, const turbidity_reading&) = default;
+};
+
+/// Sludge level in the tank and the derived clean-out flag.
+struct sludge_reading {
+  quantity_status status{quantity_status::ok};
+  std::optional<double> level_m;           ///< m above tank floor
+  std::optional<bool> cleanout_required;   ///< one of level_m / cleanout_required required when ok
+  std::optional<std::string> reason;
+  friend bool operator==(const sludge_reading&, const sludge_reading&) = default;
+};
+
+/// One interval record as produced by the agent.
+struct telemetry_record {
+  std::string terminal_id;
+  std::string epoch;      ///< id of the agent's durable queue, `[A-Za-z0-9_-]{1,64}`
+  std::uint64_t seq{0};   ///< strictly increasing within an epoch, starts at 1
+  timestamp ts{};         ///< end of the sampling window, UTC
+  std::uint32_t interval_s{60};
+  std::optional<flow_reading> flow;
+  std::optional<turbidity_reading> turbidity;
+  std::optional<sludge_reading> sludge;
+  std::uint64_t queue_depth{0};  ///< records waiting in the agent's queue when this was made
+  std::uint64_t dropped{0};      ///< records lost to a full queue since the agent started
+
+  friend bool operator==(const telemetry_record&, const telemetry_record&) = default;
+};
+
+/// Encodes as a compact JSON object; absent optionals are omitted. Does not validate: call
+/// `validate` first for data that did not come from `decode_telemetry`. Numbers keep full double
+/// precision, so decode(encode(r)) == r for every valid record. Never throws except bad_alloc.
+std::string encode(const telemetry_record& r);
+
+/// Decodes and validates a telemetry payload strictly (see payload.hpp for the pre-checks, and
+/// limits.hpp for bounds). When `topic_terminal_id` is given, a payload naming another terminal is
+/// rejected (code id_mismatch). All field problems are collected, each with its JSON Pointer path.
+/// Unknown fields are ignored. Never throws except bad_alloc. Thread-safe.
+decoded<telemetry_record> decode_telemetry(
+    std::string_view payload, std::optional<std::string_view> topic_terminal_id = std::nullopt);
+
+/// Validates a record built in memory by encoding and decoding it. Returns its problems (empty
+/// when valid). Never throws except bad_alloc.
+std::vector<problem> validate(const telemetry_record& r);
+
+}  // namespace sewage::proto

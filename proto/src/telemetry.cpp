@@ -1,0 +1,186 @@
+#include "sewage/proto/telemetry.hpp"
+
+#include "detail/object_reader.hpp"
+#include "sewage/proto/limits.hpp"
+#include "sewage/proto/payload.hpp"
+
+#include <limits>
+
+namespace sewage::proto {
+namespace {
+
+using nlohmann::json;
+using detail::object_reader;
+using detail::presence_rule;
+constexpr auto required = presence_rule::required;
+constexpr auto optional = presence_rule::optional;
+constexpr std::string_view status_choices = "\"ok\", \"fault\", \"out_of_range\", \"stale\"";
+
+template <class T>
+void put(json& j, const char* key, const std::optional<T>& v) {
+  if (v) j[key] = *v;
+}
+
+void put_status(json& j, quantity_status s, const std::optional<std::string>& reason) {
+  j["status"] = std::string(to_string(s));
+  put(j, "reason", reason);
+}
+
+/// Common part of every quantity: status and reason. Returns nullopt if the status is unusable.
+std::optional<quantity_status> read_status(object_reader& r, std::optional<std::string>& reason) {
+  auto status = r.enumeration<quantity_status>("status", required, &parse_quantity_status,
+                                               status_choices);
+  reason = r.text("reason", optional, limits::max_reason_length);
+  return status;
+}
+
+std::optional<flow_reading> read_flow(const json& j, std::vector<problem>& problems) {
+  object_reader r(j, "/flow", problems);
+  const auto before = problems.size();
+  flow_reading f;
+  const auto status = read_status(r, f.reason);
+  f.rate_m3h = r.number("rate_m3h", optional, 0.0, limits::max_flow_m3h, "m3/h");
+  f.total_m3 = r.number("total_m3", optional, 0.0, limits::max_total_m3, "m3");
+  if (status == quantity_status::ok && !r.has("rate_m3h")) {
+    r.add("rate_m3h", problem_code::missing, "required when status is \"ok\"");
+  }
+  if (!status || problems.size() != before) return std::nullopt;
+  f.status = *status;
+  return f;
+}
+
+std::optional<turbidity_reading> read_turbidity(const json& j, std::vector<problem>& problems) {
+  object_reader r(j, "/turbidity", problems);
+  const auto before = problems.size();
+  turbidity_reading t;
+  const auto status = read_status(r, t.reason);
+  t.ntu = r.number("ntu", optional, 0.0, limits::max_turbidity_ntu, "NTU");
+  t.min_ntu = r.number("min_ntu", optional, 0.0, limits::max_turbidity_ntu, "NTU");
+  t.max_ntu = r.number("max_ntu", optional, 0.0, limits::max_turbidity_ntu, "NTU");
+  if (status == quantity_status::ok && !r.has("ntu")) {
+    r.add("ntu", problem_code::missing, "required when status is \"ok\"");
+  }
+  if (t.ntu && t.min_ntu && *t.min_ntu > *t.ntu) {
+    r.add("min_ntu", problem_code::inconsistent, "must not exceed ntu (the mean)");
+  }
+  if (t.ntu && t.max_ntu && *t.max_ntu < *t.ntu) {
+    r.add("max_ntu", problem_code::inconsistent, "must not be below ntu (the mean)");
+  }
+  if (!status || problems.size() != before) return std::nullopt;
+  t.status = *status;
+  return t;
+}
+
+std::optional<sludge_reading> read_sludge(const json& j, std::vector<problem>& problems) {
+  object_reader r(j, "/sludge", problems);
+  const auto before = problems.size();
+  sludge_reading s;
+  const auto status = read_status(r, s.reason);
+  s.level_m = r.number("level_m", optional, 0.0, limits::max_sludge_level_m, "m");
+  s.cleanout_required = r.boolean("cleanout_required", optional);
+  if (status == quantity_status::ok && !r.has("level_m") && !r.has("cleanout_required")) {
+    r.add("level_m", problem_code::missing,
+          "level_m or cleanout_required is required when status is \"ok\"");
+  }
+  if (!status || problems.size() != before) return std::nullopt;
+  s.status = *status;
+  return s;
+}
+
+}  // namespace
+
+std::string_view to_string(quantity_status s) noexcept {
+  switch (s) {
+    case quantity_status::ok: return "ok";
+    case quantity_status::fault: return "fault";
+    case quantity_status::out_of_range: return "out_of_range";
+    case quantity_status::stale: return "stale";
+  }
+  return "unknown";
+}
+
+std::optional<quantity_status> parse_quantity_status(std::string_view name) noexcept {
+  if (name == "ok") return quantity_status::ok;
+  if (name == "fault") return quantity_status::fault;
+  if (name == "out_of_range") return quantity_status::out_of_range;
+  if (name == "stale") return quantity_status::stale;
+  return std::nullopt;
+}
+
+std::string encode(const telemetry_record& r) {
+  json j;
+  j["terminal_id"] = r.terminal_id;
+  j["epoch"] = r.epoch;
+  j["seq"] = r.seq;
+  j["ts"] = format_timestamp(r.ts);
+  j["interval_s"] = r.interval_s;
+  if (r.flow) {
+    json f;
+    put_status(f, r.flow->status, r.flow->reason);
+    put(f, "rate_m3h", r.flow->rate_m3h);
+    put(f, "total_m3", r.flow->total_m3);
+    j["flow"] = std::move(f);
+  }
+  if (r.turbidity) {
+    json t;
+    put_status(t, r.turbidity->status, r.turbidity->reason);
+    put(t, "ntu", r.turbidity->ntu);
+    put(t, "min_ntu", r.turbidity->min_ntu);
+    put(t, "max_ntu", r.turbidity->max_ntu);
+    j["turbidity"] = std::move(t);
+  }
+  if (r.sludge) {
+    json s;
+    put_status(s, r.sludge->status, r.sludge->reason);
+    put(s, "level_m", r.sludge->level_m);
+    put(s, "cleanout_required", r.sludge->cleanout_required);
+    j["sludge"] = std::move(s);
+  }
+  j["queue_depth"] = r.queue_depth;
+  j["dropped"] = r.dropped;
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+decoded<telemetry_record> decode_telemetry(std::string_view payload,
+                                           std::optional<std::string_view> topic_terminal_id) {
+  decoded<telemetry_record> out;
+  auto parsed = parse_payload(payload);
+  if (!parsed.doc) {
+    out.problems = std::move(parsed.problems);
+    return out;
+  }
+  const json& doc = *parsed.doc;
+  auto& problems = out.problems;
+  object_reader r(doc, "", problems);
+  telemetry_record rec;
+  const auto id = r.identifier("terminal_id", required, limits::max_terminal_id_length,
+                               &detail::is_id_char, "[A-Za-z0-9_-]{1,32}");
+  detail::check_terminal_id(r, id, topic_terminal_id);
+  const auto epoch = r.identifier("epoch", required, limits::max_epoch_length, &detail::is_id_char,
+                                  "[A-Za-z0-9_-]{1,64}");
+  const auto seq = r.unsigned_integer("seq", required);
+  const auto ts = r.time("ts", required);
+  const auto interval =
+      r.unsigned_integer("interval_s", required, limits::min_interval_s, limits::max_interval_s);
+  if (const json* f = r.object("flow", optional)) rec.flow = read_flow(*f, problems);
+  if (const json* t = r.object("turbidity", optional)) rec.turbidity = read_turbidity(*t, problems);
+  if (const json* s = r.object("sludge", optional)) rec.sludge = read_sludge(*s, problems);
+  const auto depth = r.unsigned_integer("queue_depth", required);
+  const auto dropped = r.unsigned_integer("dropped", required);
+  if (!problems.empty()) return out;
+  rec.terminal_id = *id;
+  rec.epoch = *epoch;
+  rec.seq = *seq;
+  rec.ts = *ts;
+  rec.interval_s = static_cast<std::uint32_t>(*interval);
+  rec.queue_depth = *depth;
+  rec.dropped = *dropped;
+  out.value = std::move(rec);
+  return out;
+}
+
+std::vector<problem> validate(const telemetry_record& r) {
+  return decode_telemetry(encode(r), r.terminal_id).problems;
+}
+
+}  // namespace sewage::proto
