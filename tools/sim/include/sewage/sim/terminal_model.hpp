@@ -1,0 +1,76 @@
+#pragma once
+/// \file
+/// The physical truth of one simulated terminal: effluent flow and volume, effluent turbidity and
+/// sludge level, driven by the BSM1-derived influent and by scripted faults.
+
+#include "sewage/sim/influent.hpp"
+
+namespace sewage::sim {
+
+/// Fixed properties of one terminal. Defaults are documented, provisional engineering values.
+struct terminal_params {
+  double design_capacity_m3d{20.0};  ///< from the registry
+  /// Mean inflow as a share of design capacity. Rural terminals are commonly sized with margin
+  /// for village growth and run at 40-80 %; 0.6 keeps the BSM1 peak (1.74x mean) under capacity.
+  double load_factor{0.6};
+  double phase_days{0.0};        ///< offset into the influent table, so villages differ
+  /// Share of influent TSS removed (provisional). With BSM1 influent TSS of 100-320 g/m3 it gives
+  /// effluent TSS of 5-16 mg/L, typical of a working small biological terminal.
+  double tss_removal{0.95};
+  /// mg/L TSS per NTU (provisional; standards.md section 3: 1.5-2.4 is plausible, site-specific).
+  double tss_per_ntu{2.0};
+  double sludge_level_start_m{0.4};   ///< sludge level at the start of the simulation
+  double sludge_m_per_m3{0.00005};    ///< level rise per m3 treated (0.2 m a year at 10 m3/d)
+  double sludge_after_cleanout_m{0.1};  ///< residual level after a clean-out
+  double totalizer_start_m3{0.0};     ///< the flowmeter's reading at the start
+};
+
+/// Fault effects on the physics (sensor faults act on the emulated instruments instead).
+struct physical_faults {
+  bool no_flow{false};              ///< blockage or pump failure: effluent flow is zero
+  double turbidity_factor{1.0};     ///< treatment upset multiplies effluent turbidity
+  double sludge_extra_m_per_h{0.0};  ///< forced sludge rise (scripted "sludge reaches clean-out")
+};
+
+class terminal_model {
+ public:
+  /// `profile` must outlive the model. Throws std::invalid_argument for a non-positive capacity.
+  terminal_model(const influent_profile& profile, terminal_params params);
+
+  /// Advances the truth to `t_days` (days since the simulation start; must not go back), with
+  /// `weather` active since `weather_start_days` and `faults` in force over the step. Volume is
+  /// integrated in steps of at most 30 s of simulated time. Not thread-safe.
+  void advance_to(double t_days, weather_kind weather, double weather_start_days,
+                  const physical_faults& faults);
+
+  [[nodiscard]] double flow_m3h() const noexcept { return flow_m3h_; }
+  /// What the flowmeter's totalizer shows, m3 (resets with reset_totalizer()).
+  [[nodiscard]] double totalizer_m3() const noexcept { return totalizer_m3_; }
+  /// True effluent volume since the start, m3; unaffected by meter resets.
+  [[nodiscard]] double volume_m3() const noexcept { return volume_m3_; }
+  [[nodiscard]] double turbidity_ntu() const noexcept { return turbidity_ntu_; }
+  [[nodiscard]] double sludge_level_m() const noexcept { return sludge_level_m_; }
+  [[nodiscard]] double time_days() const noexcept { return t_days_; }
+  [[nodiscard]] const terminal_params& params() const noexcept { return params_; }
+
+  /// The flowmeter's totalizer is reset to zero (maintenance, converter replaced).
+  void reset_totalizer() noexcept { totalizer_m3_ = 0.0; }
+  /// The tank is emptied by a tanker.
+  void clean_out() noexcept { sludge_level_m_ = params_.sludge_after_cleanout_m; }
+
+ private:
+  void sample(double t_days, weather_kind weather, double weather_start_days,
+              const physical_faults& faults);
+
+  const influent_profile& profile_;
+  terminal_params params_;
+  double scale_;
+  double t_days_{0.0};
+  double flow_m3h_{0.0};
+  double totalizer_m3_;
+  double volume_m3_{0.0};
+  double turbidity_ntu_{0.0};
+  double sludge_level_m_;
+};
+
+}  // namespace sewage::sim

@@ -1,0 +1,51 @@
+#include "sewage/sim/terminal_model.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace sewage::sim {
+namespace {
+constexpr double max_step_days = 30.0 / 86400.0;
+constexpr double max_sludge_level_m = 3.0;  // a terminal tank is full before this
+}  // namespace
+
+terminal_model::terminal_model(const influent_profile& profile, terminal_params params)
+    : profile_(profile),
+      params_(params),
+      scale_(0.0),
+      totalizer_m3_(params.totalizer_start_m3),
+      sludge_level_m_(params.sludge_level_start_m) {
+  if (!(params_.design_capacity_m3d > 0.0)) {
+    throw std::invalid_argument("design_capacity_m3d must be > 0");
+  }
+  scale_ = params_.design_capacity_m3d * params_.load_factor / profile_.mean_q_m3d();
+  sample(0.0, weather_kind::dry, 0.0, {});
+}
+
+void terminal_model::sample(double t_days, weather_kind weather, double weather_start_days,
+                            const physical_faults& faults) {
+  const auto dry = profile_.at(t_days + params_.phase_days);
+  const auto in = apply_weather(dry, weather, t_days - weather_start_days);
+  flow_m3h_ = faults.no_flow ? 0.0 : in.q_m3d * scale_ / 24.0;
+  const double effluent_tss = in.tss_gm3 * (1.0 - params_.tss_removal);
+  turbidity_ntu_ = effluent_tss / params_.tss_per_ntu * faults.turbidity_factor;
+}
+
+void terminal_model::advance_to(double t_days, weather_kind weather, double weather_start_days,
+                                const physical_faults& faults) {
+  while (t_days_ < t_days) {
+    const double step = std::min(max_step_days, t_days - t_days_);
+    const double before_m3h = flow_m3h_;
+    sample(t_days_ + step, weather, weather_start_days, faults);
+    // Trapezoid over the step; flow in m3/h, step in days.
+    const double dv = 0.5 * (before_m3h + flow_m3h_) * step * 24.0;
+    volume_m3_ += dv;
+    totalizer_m3_ += dv;
+    sludge_level_m_ = std::min(max_sludge_level_m,
+                               sludge_level_m_ + dv * params_.sludge_m_per_m3 +
+                                   faults.sludge_extra_m_per_h * step * 24.0);
+    t_days_ += step;
+  }
+}
+
+}  // namespace sewage::sim
