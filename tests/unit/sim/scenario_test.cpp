@@ -1,0 +1,94 @@
+#include "sewage/sim/scenario.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+namespace sewage::sim {
+namespace {
+
+class ScenarioFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("scenario-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path write(const std::string& text) {
+    const auto p = dir_ / "s.toml";
+    std::ofstream(p) << text;
+    return p;
+  }
+  std::string error_of(const std::string& text, const std::vector<std::string>& ids = {}) {
+    try {
+      (void)load_scenario(write(text), ids);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what()).substr((dir_ / "s.toml").string().size() + 2);
+    }
+    return "no error";
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ScenarioFile, ShippedOneOfEachCoversEveryFaultType) {
+  const auto s = load_scenario(std::filesystem::path(SEWAGE_SIM_DATA_DIR) / "../scenarios/one-of-each.toml");
+  EXPECT_EQ(s.duration_h, 24.0);
+  EXPECT_EQ(s.start, std::chrono::sys_days{std::chrono::November / 29 / 2026});
+  std::set<fault_kind> kinds;
+  for (const auto& f : s.faults) kinds.insert(f.kind);
+  EXPECT_EQ(kinds.size(), 11U);
+}
+
+TEST_F(ScenarioFile, ParsesFaultsWithDefaults) {
+  const auto s = load_scenario(write(R"(
+start = 2026-11-29T08:00:00+08:00
+duration_h = 12
+weather = "storm"
+weather_start_h = 2
+[[fault]]
+type = "clock_skew"
+terminal = "T1"
+start_h = 1
+end_h = 2.5
+skew_s = -600
+[[fault]]
+type = "sentinel"
+terminal = "T2"
+start_h = 0
+end_h = 1
+)"));
+  EXPECT_EQ(s.start, std::chrono::sys_days{std::chrono::November / 29 / 2026});  // 08:00+08 = 00:00Z
+  EXPECT_EQ(s.weather, weather_kind::storm);
+  ASSERT_EQ(s.faults.size(), 2U);
+  EXPECT_EQ(s.faults[0].skew_s, -600.0);
+  EXPECT_EQ(s.faults[0].end_h, 2.5);
+  EXPECT_EQ(s.faults[1].raw, 0xFFFF);
+  EXPECT_EQ(expected_alert(s.faults[1].kind), "sensor_fault");
+}
+
+TEST_F(ScenarioFile, ErrorsNameTheKey) {
+  EXPECT_EQ(error_of("duration_h = 1"), "start: required: a UTC date-time such as 2026-11-29T00:00:00Z");
+  EXPECT_EQ(error_of("start = 2026-11-29T00:00:00Z"), "duration_h: required key is missing");
+  EXPECT_EQ(error_of("start = 2026-11-29T00:00:00Z\nduration_h = 1\nweather = \"snow\""),
+            "weather: must be \"dry\", \"rain\" or \"storm\", got \"snow\"");
+  const std::string head = "start = 2026-11-29T00:00:00Z\nduration_h = 10\n[[fault]]\n";
+  EXPECT_EQ(error_of(head + "type = \"flood\"\nterminal = \"T1\"\nstart_h = 1\nend_h = 2"),
+            "fault[0].type: unknown fault type \"flood\"");
+  EXPECT_EQ(error_of(head + "type = \"blockage\"\nterminal = \"T1\"\nstart_h = 3\nend_h = 2"),
+            "fault[0].end_h: must be after start_h, and start_h >= 0");
+  EXPECT_EQ(error_of(head + "type = \"blockage\"\nterminal = \"T1\"\nstart_h = 3\nend_h = 12"),
+            "fault[0].end_h: ends after the scenario");
+  EXPECT_EQ(error_of(head + "type = \"blockage\"\nterminal = \"T9\"\nstart_h = 1\nend_h = 2", {"T1"}),
+            "fault[0].terminal: \"T9\" is not in the registry");
+  EXPECT_EQ(error_of(head + "type = \"sentinel\"\nterminal = \"T1\"\nstart_h = 1\nend_h = 2\nraw = 70000"),
+            "fault[0].raw: must be an integer 0..65535");
+  EXPECT_EQ(error_of(head + "type = \"blockage\"\nterminal = \"T1\"\nstart_h = \"x\"\nend_h = 2"),
+            "fault[0].start_h: must be a number");
+  EXPECT_NE(error_of("start = = 1").find("line 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sewage::sim

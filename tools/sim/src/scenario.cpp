@@ -1,0 +1,147 @@
+#include "sewage/sim/scenario.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+#include <stdexcept>
+
+namespace sewage::sim {
+namespace {
+
+constexpr std::array<std::pair<fault_kind, std::string_view>, 11> fault_names{{
+    {fault_kind::blockage, "blockage"},
+    {fault_kind::pump_failure, "pump_failure"},
+    {fault_kind::turbidity_excursion, "turbidity_excursion"},
+    {fault_kind::stuck_turbidity, "stuck_turbidity"},
+    {fault_kind::sentinel, "sentinel"},
+    {fault_kind::device_not_answering, "device_not_answering"},
+    {fault_kind::meter_reset, "meter_reset"},
+    {fault_kind::sludge_cleanout, "sludge_cleanout"},
+    {fault_kind::power_loss, "power_loss"},
+    {fault_kind::link_outage, "link_outage"},
+    {fault_kind::clock_skew, "clock_skew"},
+}};
+
+[[noreturn]] void fail(const std::filesystem::path& file, const std::string& where,
+                       const std::string& why) {
+  throw std::runtime_error(file.string() + ": " + where + ": " + why);
+}
+
+double number(const toml::table& t, std::string_view key, const std::filesystem::path& file,
+              const std::string& where, std::optional<double> fallback = std::nullopt) {
+  const auto* node = t.get(key);
+  if (node == nullptr) {
+    if (fallback) return *fallback;
+    fail(file, where + std::string(key), "required key is missing");
+  }
+  if (auto v = node->value<double>()) return *v;
+  fail(file, where + std::string(key), "must be a number");
+}
+
+}  // namespace
+
+std::string_view to_string(fault_kind k) noexcept {
+  for (const auto& [kind, name] : fault_names) {
+    if (kind == k) return name;
+  }
+  return "unknown";
+}
+
+std::optional<fault_kind> parse_fault_kind(std::string_view name) noexcept {
+  for (const auto& [kind, n] : fault_names) {
+    if (n == name) return kind;
+  }
+  return std::nullopt;
+}
+
+std::string_view expected_alert(fault_kind k) noexcept {
+  switch (k) {
+    case fault_kind::blockage:
+    case fault_kind::pump_failure: return "no_flow";
+    case fault_kind::turbidity_excursion: return "turbidity_high";
+    case fault_kind::stuck_turbidity:
+    case fault_kind::sentinel:
+    case fault_kind::device_not_answering: return "sensor_fault";
+    case fault_kind::meter_reset: return "";
+    case fault_kind::sludge_cleanout: return "cleanout_required";
+    case fault_kind::power_loss:
+    case fault_kind::link_outage: return "offline";
+    case fault_kind::clock_skew: return "clock_skew";
+  }
+  return "";
+}
+
+scenario load_scenario(const std::filesystem::path& file,
+                       const std::vector<std::string>& known_terminals) {
+  toml::table root;
+  try {
+    root = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    fail(file, "line " + std::to_string(e.source().begin.line), std::string(e.description()));
+  }
+  scenario s;
+  const auto* start = root.get("start");
+  const auto dt = start != nullptr ? start->value<toml::date_time>() : std::nullopt;
+  if (!dt || !dt->offset) fail(file, "start", "required: a UTC date-time such as 2026-11-29T00:00:00Z");
+  {
+    using namespace std::chrono;
+    const auto days_part = sys_days{year{dt->date.year} / month{dt->date.month} / day{dt->date.day}};
+    s.start = sys_seconds{days_part} + hours{dt->time.hour} + minutes{dt->time.minute} +
+              seconds{dt->time.second} - minutes{dt->offset->minutes};
+  }
+  s.duration_h = number(root, "duration_h", file, "");
+  if (!(s.duration_h > 0)) fail(file, "duration_h", "must be > 0");
+  const std::string weather = root["weather"].value_or(std::string("dry"));
+  if (weather == "dry") {
+    s.weather = weather_kind::dry;
+  } else if (weather == "rain") {
+    s.weather = weather_kind::rain;
+  } else if (weather == "storm") {
+    s.weather = weather_kind::storm;
+  } else {
+    fail(file, "weather", "must be \"dry\", \"rain\" or \"storm\", got \"" + weather + "\"");
+  }
+  s.weather_start_h = number(root, "weather_start_h", file, "", 0.0);
+  if (const auto* faults = root.get("fault")) {
+    const auto* arr = faults->as_array();
+    if (arr == nullptr) fail(file, "fault", "must be an array of tables ([[fault]])");
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const std::string where = "fault[" + std::to_string(i) + "].";
+      const auto* t = (*arr)[i].as_table();
+      if (t == nullptr) fail(file, "fault[" + std::to_string(i) + "]", "must be a table");
+      scripted_fault f;
+      const auto type = (*t)["type"].value<std::string>();
+      if (!type) fail(file, where + "type", "required key is missing");
+      const auto kind = parse_fault_kind(*type);
+      if (!kind) fail(file, where + "type", "unknown fault type \"" + *type + "\"");
+      f.kind = *kind;
+      const auto terminal = (*t)["terminal"].value<std::string>();
+      if (!terminal) fail(file, where + "terminal", "required key is missing");
+      if (!known_terminals.empty() &&
+          std::find(known_terminals.begin(), known_terminals.end(), *terminal) ==
+              known_terminals.end()) {
+        fail(file, where + "terminal", "\"" + *terminal + "\" is not in the registry");
+      }
+      f.terminal = *terminal;
+      f.start_h = number(*t, "start_h", file, where);
+      f.end_h = number(*t, "end_h", file, where);
+      if (f.start_h < 0 || !(f.end_h > f.start_h)) {
+        fail(file, where + "end_h", "must be after start_h, and start_h >= 0");
+      }
+      if (f.end_h > s.duration_h) fail(file, where + "end_h", "ends after the scenario");
+      f.factor = number(*t, "factor", file, where, 6.0);
+      f.skew_s = number(*t, "skew_s", file, where, 900.0);
+      const double raw = number(*t, "raw", file, where, 65535.0);
+      if (raw < 0 || raw > 65535 || raw != static_cast<double>(static_cast<std::uint16_t>(raw))) {
+        fail(file, where + "raw", "must be an integer 0..65535");
+      }
+      f.raw = static_cast<std::uint16_t>(raw);
+      s.faults.push_back(std::move(f));
+    }
+  }
+  return s;
+}
+
+}  // namespace sewage::sim
