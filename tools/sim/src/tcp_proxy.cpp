@@ -1,0 +1,140 @@
+#include "sewage/sim/tcp_proxy.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+
+namespace sewage::sim {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+/// One proxied connection: two sockets and a pump in each direction.
+struct tcp_proxy::session : std::enable_shared_from_this<session> {
+  session(tcp::socket client, net::io_context& io) : client_(std::move(client)), upstream_(io) {}
+
+  void start(const std::string& host, std::uint16_t port, const bool& up) {
+    auto self = shared_from_this();
+    tcp::resolver resolver(upstream_.get_executor());
+    boost::system::error_code ec;
+    const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+    if (ec) {
+      close();
+      return;
+    }
+    net::async_connect(upstream_, endpoints,
+                       [self, &up](boost::system::error_code e, const tcp::endpoint&) {
+                         if (e) {
+                           self->close();
+                           return;
+                         }
+                         self->pump(self->client_, self->upstream_, self->to_upstream_, up);
+                         self->pump(self->upstream_, self->client_, self->to_client_, up);
+                       });
+  }
+
+  /// Reads from `from` and writes to `to`; while the link is down (blackhole) data is dropped.
+  void pump(tcp::socket& from, tcp::socket& to, std::array<char, 16384>& buf, const bool& up) {
+    auto self = shared_from_this();
+    from.async_read_some(net::buffer(buf), [self, &from, &to, &buf, &up](boost::system::error_code e,
+                                                                         std::size_t n) {
+      if (e) {
+        self->close();
+        return;
+      }
+      if (!up) {  // blackhole: swallow and keep reading
+        self->pump(from, to, buf, up);
+        return;
+      }
+      net::async_write(to, net::buffer(buf.data(), n),
+                       [self, &from, &to, &buf, &up](boost::system::error_code we, std::size_t) {
+                         if (we) {
+                           self->close();
+                           return;
+                         }
+                         self->pump(from, to, buf, up);
+                       });
+    });
+  }
+
+  void close() {
+    boost::system::error_code ignored;
+    client_.shutdown(tcp::socket::shutdown_both, ignored);
+    client_.close(ignored);
+    upstream_.shutdown(tcp::socket::shutdown_both, ignored);
+    upstream_.close(ignored);
+  }
+
+  [[nodiscard]] bool open() const { return client_.is_open(); }
+
+  tcp::socket client_;
+  tcp::socket upstream_;
+  std::array<char, 16384> to_upstream_{};
+  std::array<char, 16384> to_client_{};
+};
+
+tcp_proxy::tcp_proxy(net::io_context& io, std::uint16_t listen_port, std::string upstream_host,
+                     std::uint16_t upstream_port)
+    : io_(io),
+      acceptor_(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), listen_port)),
+      upstream_host_(std::move(upstream_host)),
+      upstream_port_(upstream_port),
+      alive_(std::make_shared<bool>(true)) {
+  port_ = acceptor_.local_endpoint().port();
+  accept();
+}
+
+tcp_proxy::~tcp_proxy() {
+  *alive_ = false;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& w : sessions_) {
+    if (auto s = w.lock()) s->close();
+  }
+}
+
+void tcp_proxy::accept() {
+  acceptor_.async_accept([this, alive = alive_](boost::system::error_code ec, tcp::socket socket) {
+    if (!*alive || ec == net::error::operation_aborted) return;
+    if (!ec) {
+      if (!up_ && mode_ == outage_mode::reset) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      } else {
+        auto s = std::make_shared<session>(std::move(socket), io_);
+        sessions_.remove_if([](const std::weak_ptr<session>& w) { return w.expired(); });
+        sessions_.push_back(s);
+        s->start(upstream_host_, upstream_port_, up_);
+      }
+    }
+    accept();
+  });
+}
+
+void tcp_proxy::set_link(bool up, outage_mode mode) {
+  net::post(io_, [this, alive = alive_, up, mode] {
+    if (*alive) apply_link(up, mode);
+  });
+}
+
+void tcp_proxy::apply_link(bool up, outage_mode mode) {
+  up_ = up;
+  mode_ = mode;
+  if (!up && mode == outage_mode::reset) {
+    for (auto& w : sessions_) {
+      if (auto s = w.lock()) s->close();
+    }
+  }
+}
+
+std::size_t tcp_proxy::connections() const noexcept {
+  std::size_t n = 0;
+  for (const auto& w : sessions_) {
+    if (auto s = w.lock(); s && s->open()) ++n;
+  }
+  return n;
+}
+
+}  // namespace sewage::sim
