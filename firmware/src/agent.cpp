@@ -125,7 +125,7 @@ struct agent::impl {
                             [this](std::uint64_t tag, bool ok, int rc) { on_delivery(tag, ok, rc); },
                             [this](std::string t, std::string p) { on_message(t, p); }},
         status_topic, proto::encode(will));
-    tokens = config.mqtt.max_inflight;
+    tokens = 1.0;
     last_refill = steady::now();
     window_start = clock.now();
   }
@@ -189,13 +189,16 @@ struct agent::impl {
     rec.queue_depth = queue.depth();
     rec.dropped = queue.dropped();
     try {
+      std::string payload;
       const auto a = queue.append([&](std::uint64_t seq) {
         rec.seq = seq;
         const auto problems = proto::validate(rec);
         for (const auto& p : problems) spdlog::error("record seq {} invalid: {}", seq, p.to_string());
-        return proto::encode(rec);
+        payload = proto::encode(rec);
+        return payload;
       });
       spdlog::debug("record seq {} committed ({} waiting)", a.seq, queue.depth());
+      if (!a.set_aside) publish_live(a.seq, payload);
       pump();
       return a.seq;
     } catch (const std::exception& e) {
@@ -233,7 +236,8 @@ struct agent::impl {
   void pump() {
     if (stopping || !link->connected()) return;
     const auto now = steady::now();
-    const double cap = std::max<double>(config.mqtt.max_inflight, 1.0);
+    // Token bucket: replay_per_s, with bursts of at most 100 ms worth (and one window).
+    const double cap = std::clamp(config.mqtt.replay_per_s / 10.0, 1.0, static_cast<double>(config.mqtt.max_inflight));
     tokens = std::min(cap, tokens + std::chrono::duration<double>(now - last_refill).count() * config.mqtt.replay_per_s);
     last_refill = now;
     // Safety net: a token that never completes (should not happen with clean_session(false)) is
@@ -272,6 +276,20 @@ struct agent::impl {
     }
     if (inflight.size() < config.mqtt.max_inflight && queue.depth() > inflight.size()) {
       schedule_pump(std::chrono::milliseconds(static_cast<long>(std::ceil(1000.0 / config.mqtt.replay_per_s))));
+    }
+  }
+
+  /// A new record normally joins the end of the replay. When the backlog ahead of it would take
+  /// longer than one report interval to drain at replay_per_s, it is published at once instead,
+  /// so live data is never starved by a long replay; the backlog itself stays in seq order.
+  void publish_live(std::uint64_t seq, const std::string& payload) {
+    if (stopping || !link->connected() || inflight.size() >= config.mqtt.max_inflight) return;
+    const std::uint64_t waiting = queue.depth() > inflight.size() + 1 ? queue.depth() - inflight.size() - 1 : 0;
+    const double drain_s = static_cast<double>(waiting) / config.mqtt.replay_per_s;
+    if (drain_s <= report_interval_s) return;
+    if (link->publish(telemetry_topic, payload, false, seq)) {
+      inflight[seq] = steady::now();
+      spdlog::debug("record seq {} published ahead of a backlog of {}", seq, waiting);
     }
   }
 

@@ -7,6 +7,7 @@
 #include "sewage/proto/timestamp.hpp"
 
 #include <CLI/CLI.hpp>
+#include <spdlog/cfg/env.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     spdlog::set_level(spdlog::level::from_str(config.log_level));
+    spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug overrides log_level
     if (options.start_time || time_scale != 1.0) {
       spdlog::warn("SIMULATION clock: time scale {}, start {}; never use on a real terminal", time_scale,
                    start_time.empty() ? "now" : start_time);

@@ -20,6 +20,8 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
+#include <algorithm>
 #include <thread>
 
 namespace sewage::agent {
@@ -29,6 +31,8 @@ using namespace std::chrono_literals;
 using proto::quantity_status;
 
 constexpr const char* kTerminal = "T1";
+// Smallest payload the image topic accepts: SOI + a segment marker ... EOI.
+const std::string kJpeg = std::string("\xFF\xD8\xFF\xE0", 4) + std::string(2000, 'j') + std::string("\xFF\xD9", 2);
 
 /// Collects every message below sewage/v1/T1/ with a persistent session (QoS 1), so nothing the
 /// broker accepted is lost across a broker restart.
@@ -55,6 +59,7 @@ class subscriber : public mqtt::callback {
   void message_arrived(mqtt::const_message_ptr msg) override {
     std::lock_guard lock(mutex_);
     messages_.emplace_back(msg->get_topic(), msg->to_string());
+    arrivals_.push_back(std::chrono::system_clock::now());
     cv_.notify_all();
   }
   void connected(const std::string&) override {
@@ -107,6 +112,20 @@ class subscriber : public mqtt::callback {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<std::pair<std::string, std::string>> messages_;
+  std::vector<std::chrono::system_clock::time_point> arrivals_;
+
+ public:
+  /// Telemetry with its arrival time.
+  std::vector<std::pair<proto::telemetry_record, std::chrono::system_clock::time_point>> timed_telemetry() {
+    std::vector<std::pair<proto::telemetry_record, std::chrono::system_clock::time_point>> out;
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < messages_.size(); ++i) {
+      if (messages_[i].first != proto::telemetry_topic(kTerminal)) continue;
+      auto d = proto::decode_telemetry(messages_[i].second, kTerminal);
+      if (d.ok()) out.emplace_back(*d.value, arrivals_[i]);
+    }
+    return out;
+  }
 };
 
 struct agent_setup {
@@ -118,16 +137,18 @@ struct agent_setup {
   std::filesystem::path config = dir.path() / "agent.toml";
   std::filesystem::path queue = dir.path() / "queue.db";
 
-  agent_setup() {
+  explicit agent_setup(const std::string& mqtt_extra = "") {
     flow.set_flow_m3h(2.5F);
     flow.set_total(1234, 0.5F);
     turbidity.set_turbidity_ntu(4.0F);
     level.set_distance_mm(1800);
+    std::ofstream(dir.path() / "snap.jpg", std::ios::binary) << kJpeg;
     std::ofstream out(config);
     out << "terminal_id = \"" << kTerminal << "\"\n"
         << "log_level = \"debug\"\npoll_interval_s = 0.2\nreport_interval_s = 1\n"
-        << "[mqtt]\nuri = \"" << broker.uri() << "\"\nkeep_alive_s = 5\nreconnect_min_s = 1\nreconnect_max_s = 2\n"
+        << "[mqtt]\nuri = \"" << broker.uri() << "\"\nkeep_alive_s = 5\nreconnect_min_s = 1\nreconnect_max_s = 2\n" << mqtt_extra
         << "[queue]\npath = \"" << queue.string() << "\"\n"
+        << "[image]\nfile = \"" << (dir.path() / "snap.jpg").string() << "\"\nperiod_s = 3600\n"
         << "[cleanout]\nsource = \"level\"\nraise_m = 1.5\nclear_m = 1.2\nhold_s = 0\n"
         << "[[device]]\nname = \"flowmeter\"\ndriver = \"modbus\"\ntransport = \"tcp\"\nhost = \"127.0.0.1\"\nport = "
         << flow.device().port() << "\nresponse_timeout_ms = 150\nretries = 0\n"
@@ -226,7 +247,11 @@ TEST(AgentProcess, ValuesStatusesCommandsAndCleanShutdown) {
   EXPECT_FALSE(results["unknown"].ok);
   EXPECT_TRUE(results["c-3"].ok);
   EXPECT_TRUE(results["c-4"].ok);
-  EXPECT_FALSE(results["c-5"].ok);  // no image source configured
+  EXPECT_TRUE(results["c-5"].ok);
+
+  // The image (taken at start and again for snapshot_now) arrives on the image topic.
+  ASSERT_TRUE(sub.wait([&] { return sub.payloads(proto::image_topic(kTerminal)).size() >= 2; }, 15s)) << agent->log();
+  EXPECT_EQ(sub.payloads(proto::image_topic(kTerminal)).front(), kJpeg);
 
   // SIGTERM: exit 0 and a retained offline/shutdown status.
   const int st = agent->stop(20s);
@@ -310,6 +335,45 @@ TEST(AgentProcess, BrokerDownThirtySecondsEveryRecordArrivesInOrder) {
   for (std::size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1) << "out of order or missing at " << i;
   for (const auto& r : sub.telemetry()) EXPECT_EQ(r.epoch, epoch);
   agent->stop(20s);
+}
+
+TEST(AgentProcess, LongReplayStaysInOrderAndDoesNotStarveLiveRecords) {
+  // 12 s outage at one record per second, replayed at 2 records/s: ~6 s of replay, longer than the
+  // 1 s report interval, so new records must go out at once while the backlog drains in order.
+  agent_setup s("replay_per_s = 2\n");
+  subscriber sub(s.broker.uri());
+  auto agent = s.start_agent();
+  ASSERT_TRUE(sub.wait([&] { return sub.telemetry().size() >= 2; }, 30s)) << agent->log();
+  s.broker.stop();
+  std::this_thread::sleep_for(12s);
+  s.broker.start();
+  std::uint64_t max_seq = 0;
+  ASSERT_TRUE(sub.wait([&] {
+    const auto seqs = first_arrivals(sub.telemetry());
+    max_seq = seqs.empty() ? 0 : *std::max_element(seqs.begin(), seqs.end());
+    return max_seq >= 20 && seqs.size() == max_seq;
+  }, 60s)) << agent->log();
+  std::vector<std::uint64_t> replayed;
+  std::vector<std::chrono::system_clock::time_point> replayed_at;
+  std::vector<std::chrono::system_clock::time_point> live_at;
+  std::set<std::uint64_t> seen;
+  for (const auto& [r, at] : sub.timed_telemetry()) {
+    if (!seen.insert(r.seq).second) continue;
+    const auto age = at - r.ts;
+    if (age > 3s) {
+      replayed.push_back(r.seq);
+      replayed_at.push_back(at);
+    } else if (age < 2500ms) {
+      live_at.push_back(at);
+    }
+  }
+  ASSERT_GE(replayed.size(), 8U);
+  EXPECT_TRUE(std::is_sorted(replayed.begin(), replayed.end())) << "backlog replayed out of order";
+  const auto replay_end = replayed_at.back();
+  const auto live_during_replay =
+      std::count_if(live_at.begin(), live_at.end(), [&](auto t) { return t > replayed_at.front() && t < replay_end; });
+  EXPECT_GE(live_during_replay, 2) << "live records waited for the whole backlog";
+  EXPECT_EQ(WEXITSTATUS(agent->stop(20s)), 0);
 }
 
 TEST(AgentProcess, SigkillAtTwentyMomentsDuringAnOutageLosesNoCommittedSeq) {

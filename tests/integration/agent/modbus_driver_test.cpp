@@ -4,7 +4,13 @@
 #include "sewage/agent/modbus_driver.hpp"
 #include "sewage/instruments/modbus_device.hpp"
 
+#include "sewage/testing/process.hpp"
+
 #include <gtest/gtest.h>
+#include <modbus.h>
+
+#include <atomic>
+#include <thread>
 
 namespace sewage::agent {
 namespace {
@@ -152,6 +158,64 @@ TEST(InstrumentEmulator, ManyDevicesInOneProcessAndRegisterHelpers) {
   EXPECT_EQ(instruments::float_registers(123456.0F, instruments::order::badc),
             (std::vector<std::uint16_t>{0xF147, 0x0020}));
   EXPECT_THROW(meters[0]->device().set_holding(0x2000, std::vector<std::uint16_t>{1}), std::out_of_range);
+}
+
+TEST(ModbusDriver, RtuOverAPseudoTerminalPair) {
+  // DEPENDENCIES.md §4.3: socat links two ptys; a libmodbus RTU server answers on one end.
+  testing::temp_dir dir("rtu");
+  const auto a = dir.path() / "ttyA";
+  const auto b = dir.path() / "ttyB";
+  testing::child_process socat({"socat", "pty,raw,echo=0,link=" + a.string(), "pty,raw,echo=0,link=" + b.string()},
+                               dir.path() / "socat.log");
+  for (int i = 0; i < 100 && !(std::filesystem::exists(a) && std::filesystem::exists(b)); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(std::filesystem::exists(a) && std::filesystem::exists(b)) << socat.log();
+
+  std::atomic<bool> stop{false};
+  std::thread server([&] {
+    modbus_t* ctx = modbus_new_rtu(a.c_str(), 19200, 'E', 8, 1);
+    modbus_set_slave(ctx, 1);
+    if (modbus_connect(ctx) != 0) {
+      modbus_free(ctx);
+      return;
+    }
+    modbus_mapping_t* map = modbus_mapping_new_start_address(0, 0, 0, 0, 0x2600, 5, 0, 0);
+    const auto regs = encode_registers(21.5, data_type::f32, word_order::dcba);
+    map->tab_registers[2] = regs[0];
+    map->tab_registers[3] = regs[1];
+    modbus_set_indication_timeout(ctx, 0, 100000);
+    std::uint8_t q[MODBUS_RTU_MAX_ADU_LENGTH];
+    while (!stop) {
+      const int rc = modbus_receive(ctx, q);
+      if (rc > 0) modbus_reply(ctx, q, rc, map);
+    }
+    modbus_mapping_free(map);
+    modbus_close(ctx);
+    modbus_free(ctx);
+  });
+
+  modbus_device_config c;
+  c.name = "probe";
+  c.rtu = true;
+  c.serial_device = b.string();
+  c.baud = 19200;
+  c.parity = 'E';
+  c.unit_id = 1;
+  c.response_timeout_ms = 300;
+  c.retries = 1;
+  c.points = {point(quantity::turbidity, 0x2602, data_type::f32, word_order::dcba)};
+  modbus_driver d(c);
+  const auto s = d.read({}).at(0);
+  EXPECT_EQ(s.status, quantity_status::ok) << s.reason;
+  EXPECT_EQ(s.value, 21.5);
+
+  c.unit_id = 2;  // nobody answers slave 2
+  modbus_driver absent(c);
+  EXPECT_EQ(absent.read({}).at(0).status, quantity_status::stale);
+  EXPECT_EQ(d.read({}).at(0).value, 21.5);  // the bus is still usable afterwards
+  stop = true;
+  server.join();
 }
 
 }  // namespace
