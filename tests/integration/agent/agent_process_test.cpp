@@ -130,14 +130,18 @@ class subscriber : public mqtt::callback {
 
 struct agent_setup {
   testing::temp_dir dir{"agent-it"};
-  testing::mosquitto_broker broker{dir.path(), testing::broker_options{"max_queued_messages 100000\n", true}};
+  std::string broker_extra_;
+  testing::mosquitto_broker broker{dir.path(), testing::broker_options{broker_extra_, true}};
   instruments::flowmeter flow;
   instruments::turbidity_probe turbidity;
   instruments::level_sensor level;
   std::filesystem::path config = dir.path() / "agent.toml";
   std::filesystem::path queue = dir.path() / "queue.db";
 
-  explicit agent_setup(const std::string& mqtt_extra = "") {
+  /// `mqtt_extra`: lines for the agent's [mqtt] table (after uri, which it may override);
+  /// `broker_extra`: lines for the broker's config.
+  explicit agent_setup(const std::string& mqtt_extra = "", std::string broker_extra = "")
+      : broker_extra_(std::move(broker_extra)) {
     flow.set_flow_m3h(2.5F);
     flow.set_total(1234, 0.5F);
     turbidity.set_turbidity_ntu(4.0F);
@@ -146,7 +150,9 @@ struct agent_setup {
     std::ofstream out(config);
     out << "terminal_id = \"" << kTerminal << "\"\n"
         << "log_level = \"debug\"\npoll_interval_s = 0.2\nreport_interval_s = 1\n"
-        << "[mqtt]\nuri = \"" << broker.uri() << "\"\nkeep_alive_s = 5\nreconnect_min_s = 1\nreconnect_max_s = 2\n" << mqtt_extra
+        << "[mqtt]\n"
+        << (mqtt_extra.find("uri = ") == std::string::npos ? "uri = \"" + broker.uri() + "\"\n" : std::string())
+        << "keep_alive_s = 5\nreconnect_min_s = 1\nreconnect_max_s = 2\n" << mqtt_extra
         << "[queue]\npath = \"" << queue.string() << "\"\n"
         << "[image]\nfile = \"" << (dir.path() / "snap.jpg").string() << "\"\nperiod_s = 3600\n"
         << "[cleanout]\nsource = \"level\"\nraise_m = 1.5\nclear_m = 1.2\nhold_s = 0\n"
@@ -373,6 +379,56 @@ TEST(AgentProcess, LongReplayStaysInOrderAndDoesNotStarveLiveRecords) {
   const auto live_during_replay =
       std::count_if(live_at.begin(), live_at.end(), [&](auto t) { return t > replayed_at.front() && t < replay_end; });
   EXPECT_GE(live_during_replay, 2) << "live records waited for the whole backlog";
+  EXPECT_EQ(WEXITSTATUS(agent->stop(20s)), 0);
+}
+
+TEST(AgentProcess, CorruptQueueIsMovedAsideAndTheAgentCarriesOn) {
+  agent_setup s;
+  std::ofstream(s.queue, std::ios::binary) << "SQLite format 3" << std::string(5000, '\x7f');
+  subscriber sub(s.broker.uri());
+  auto agent = s.start_agent();
+  ASSERT_TRUE(sub.wait([&] { return !sub.telemetry().empty(); }, 30s)) << agent->log();
+  EXPECT_EQ(sub.telemetry().front().seq, 1U);
+  EXPECT_NE(agent->log().find("is corrupt"), std::string::npos) << agent->log();
+  int aside = 0;
+  for (const auto& e : std::filesystem::directory_iterator(s.dir.path())) {
+    aside += e.path().filename().string().rfind("queue.db.corrupt-", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(aside, 1);
+  EXPECT_EQ(WEXITSTATUS(agent->stop(20s)), 0);
+}
+
+void run_ok(std::vector<std::string> argv, const std::filesystem::path& log) {
+  testing::child_process p(std::move(argv), log);
+  const auto st = p.wait_for_exit(60s);
+  ASSERT_TRUE(st.has_value() && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << p.log();
+}
+
+TEST(AgentProcess, TlsWithUserNameAndPassword) {
+  // DEPENDENCIES.md §3.4: a self-signed CA, a server certificate for 127.0.0.1, a TLS listener.
+  testing::temp_dir certs("agent-tls");
+  const auto c = [&](const char* f) { return (certs.path() / f).string(); };
+  const auto log = certs.path() / "openssl.log";
+  run_ok({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=Test MQTT CA", "-keyout",
+          c("ca.key"), "-out", c("ca.crt")}, log);
+  run_ok({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", c("server.key"), "-out",
+          c("server.csr")}, log);
+  std::ofstream(c("server.ext")) << "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                                    "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n";
+  run_ok({"openssl", "x509", "-req", "-in", c("server.csr"), "-CA", c("ca.crt"), "-CAkey", c("ca.key"), "-CAcreateserial",
+          "-days", "30", "-extfile", c("server.ext"), "-out", c("server.crt")}, log);
+  run_ok({"mosquitto_passwd", "-c", "-b", c("passwd"), "dev1", "secret1"}, log);
+  const int tls_port = testing::free_loopback_port();
+  agent_setup s("uri = \"ssl://127.0.0.1:" + std::to_string(tls_port) + "\"\nca_file = \"" + c("ca.crt") +
+                    "\"\nusername = \"dev1\"\npassword = \"secret1\"\n",
+                "password_file " + c("passwd") + "\nlistener " + std::to_string(tls_port) + " 127.0.0.1\ncafile " +
+                    c("ca.crt") + "\ncertfile " + c("server.crt") + "\nkeyfile " + c("server.key") + "\n");
+  subscriber sub(s.broker.uri());  // anonymous, plain TCP listener
+  auto agent = s.start_agent();
+  ASSERT_TRUE(sub.wait([&] { return sub.telemetry().size() >= 2; }, 30s)) << agent->log() << s.broker.log();
+  EXPECT_NE(s.broker.log().find("dev1"), std::string::npos);  // "New client connected ... u'dev1'"
+  // The password never reaches the logs.
+  EXPECT_EQ(agent->log().find("secret1"), std::string::npos);
   EXPECT_EQ(WEXITSTATUS(agent->stop(20s)), 0);
 }
 
