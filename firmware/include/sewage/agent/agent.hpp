@@ -1,0 +1,42 @@
+#pragma once
+/// \file
+/// The terminal agent: device pollers (one thread per device) → interval builder → durable queue
+/// → MQTT link, commands and the image source, all coordinated on one Boost.Asio io_context.
+#include "sewage/agent/clock.hpp"
+#include "sewage/agent/config.hpp"
+#include "sewage/agent/sensor_driver.hpp"
+
+#include <memory>
+#include <optional>
+
+namespace sewage::agent {
+
+/// Agent version reported in the birth message and by --version.
+std::string_view agent_version() noexcept;
+
+struct agent_options {
+  /// Simulation only: clock speed factor (see clock.hpp).
+  double time_scale{1.0};
+  /// Simulation only: simulated time at start.
+  std::optional<proto::timestamp> start_time;
+};
+
+class agent {
+ public:
+  /// Creates every driver (throws config_error naming the key), opens the durable queue (throws
+  /// queue_error if no queue can be created) and the MQTT client. No I/O on devices or network yet.
+  agent(agent_config config, const driver_registry& drivers, agent_options options = {});
+  ~agent();
+  agent(const agent&) = delete;
+  agent& operator=(const agent&) = delete;
+
+  /// Runs until SIGTERM or SIGINT: then finishes the current write, stops the pollers,
+  /// publishes the retained status "offline"/"shutdown", disconnects and returns 0.
+  int run();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sewage::agent

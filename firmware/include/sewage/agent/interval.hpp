@@ -1,0 +1,43 @@
+#pragma once
+/// \file
+/// Turns the samples of one report interval into the quantities of a telemetry record.
+#include "sewage/agent/config.hpp"
+#include "sewage/agent/stats.hpp"
+
+#include <set>
+#include <vector>
+
+namespace sewage::agent {
+
+/// Accumulates samples of all devices for the current window. Used from the agent's executor
+/// only (not thread-safe).
+class interval_builder {
+ public:
+  /// `fitted`: quantities some configured point provides (others are omitted from records).
+  interval_builder(const agent_config& config, std::set<quantity> fitted);
+
+  /// Adds the samples of one poll of one device, taken at `now`. Samples outside the wire
+  /// contract's bounds (proto/limits.hpp) become out_of_range; a stuck reading becomes fault.
+  void add(const std::vector<sample>& samples, proto::timestamp now);
+
+  /// Closes the window: fills flow/turbidity/sludge of a record (terminal id, epoch, seq,
+  /// queue_depth and dropped are left to the caller) and starts a new window.
+  proto::telemetry_record close(proto::timestamp end, std::uint32_t interval_s);
+
+  /// Volume counted by the totalizer in the closing window, m3 (never negative). For logs/tests.
+  [[nodiscard]] double last_window_volume_m3() const noexcept { return last_volume_m3_; }
+
+ private:
+  sample check(sample s);
+  std::set<quantity> fitted_;
+  cleanout_source cleanout_source_;
+  window_stats flow_rate_, flow_total_, turbidity_, level_, switch_;
+  totalizer totalizer_;
+  stuck_detector stuck_flow_, stuck_turbidity_, stuck_level_;
+  cleanout_detector cleanout_;
+  std::optional<double> latest_total_m3_;
+  std::optional<bool> switch_state_;
+  double volume_m3_{0}, last_volume_m3_{0};
+};
+
+}  // namespace sewage::agent

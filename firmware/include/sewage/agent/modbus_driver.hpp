@@ -1,0 +1,75 @@
+#pragma once
+/// \file
+/// The `modbus` sensor driver: Modbus TCP or RTU through libmodbus 3.1.6.
+///
+/// [[device]] keys (defaults in brackets): transport ("tcp" | "rtu"), host, port [502],
+/// unit_id [1] (TCP); serial_device, baud [9600], parity ["N"|"E"|"O"], data_bits [8],
+/// stop_bits [1], slave_id [1] (RTU); response_timeout_ms [500]; retries [1]; and
+/// [[device.point]] tables: quantity, function ["holding"], address, type ["u16"],
+/// word_order ["ABCD"], scale [1], offset [0], unit [""], min, max, sentinels [[]].
+///
+/// Error handling per point and request: an exception response → `fault` (the link is fine);
+/// a timeout or broken frame → the connection is flushed and closed, so a late reply to this
+/// request can never be read as the answer to a later one (DEPENDENCIES.md §4), and the next
+/// attempt reconnects; after `retries` further attempts → `stale`. Sentinels → `fault`, values
+/// outside [min, max] → `out_of_range` (see point.hpp).
+#include "sewage/agent/point.hpp"
+#include "sewage/agent/sensor_driver.hpp"
+
+#include <memory>
+
+namespace sewage::agent {
+
+/// One configured point of a Modbus device.
+struct modbus_point {
+  quantity what{quantity::flow_rate};
+  point_spec spec;
+  std::string unit;
+};
+
+/// Parsed [[device]] table of a modbus device.
+struct modbus_device_config {
+  std::string name;
+  bool rtu{false};
+  std::string host;
+  int port{502};
+  int unit_id{1};
+  std::string serial_device;
+  int baud{9600};
+  char parity{'N'};
+  int data_bits{8};
+  int stop_bits{1};
+  int response_timeout_ms{500};
+  int retries{1};
+  std::vector<modbus_point> points;
+};
+
+/// Parses and validates a [[device]] table; throws config_error naming the key. Thread-safe.
+modbus_device_config parse_modbus_device(const device_config& device);
+
+class modbus_driver final : public sensor_driver {
+ public:
+  /// Does not connect; the first read() does. Throws config_error on bad config.
+  explicit modbus_driver(modbus_device_config config);
+  ~modbus_driver() override;
+  modbus_driver(const modbus_driver&) = delete;
+  modbus_driver& operator=(const modbus_driver&) = delete;
+
+  [[nodiscard]] const std::string& name() const noexcept override { return config_.name; }
+  /// Reads every point (one request each). Not thread-safe: one polling thread per driver.
+  std::vector<sample> read(proto::timestamp now) override;
+
+  /// Factory for the registry.
+  static std::unique_ptr<sensor_driver> create(const device_config& device);
+
+ private:
+  struct context;
+  sample read_point(const modbus_point& p);
+  bool ensure_connected(std::string& why);
+  void drop_connection() noexcept;
+
+  modbus_device_config config_;
+  std::unique_ptr<context> ctx_;
+};
+
+}  // namespace sewage::agent

@@ -1,0 +1,76 @@
+#pragma once
+/// \file
+/// The agent's MQTT connection: Paho MQTT C++ 1.2 async client, MQTT 3.1.1 (set explicitly in
+/// both create and connect options, DEPENDENCIES.md §2.2), clean_session(false), no Paho
+/// persistence (the durable_queue is the only store, §2.7), automatic reconnect with capped
+/// exponential backoff and Paho's ±20 % jitter, keep-alive, optional TLS and user/password, and a
+/// retained last will.
+///
+/// Threading: every Paho callback only posts a handler to the agent's io_context and never
+/// throws; all `handlers` run on that io_context. `publish`/`subscribe` never block. Only
+/// `shutdown` blocks and must not be called from a Paho callback.
+#include "sewage/agent/config.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace sewage::agent {
+
+class mqtt_link {
+ public:
+  struct handlers {
+    /// The connection is up (first connect or automatic reconnect).
+    std::function<void()> on_connected;
+    std::function<void()> on_connection_lost;
+    /// A publish with a non-zero `tag` completed: ok = PUBACK with rc 0 and reason < 0x80.
+    std::function<void(std::uint64_t tag, bool ok, int rc)> on_delivery;
+    std::function<void(std::string topic, std::string payload)> on_message;
+  };
+
+  /// Creates the client (no network activity yet). `will_topic`/`will_payload` form the retained
+  /// QoS 1 last will. Throws mqtt::exception / std::runtime_error on invalid URIs or options.
+  mqtt_link(const agent_config& config, boost::asio::io_context& io, handlers h,
+            std::string will_topic, std::string will_payload);
+  ~mqtt_link();
+  mqtt_link(const mqtt_link&) = delete;
+  mqtt_link& operator=(const mqtt_link&) = delete;
+
+  /// Starts connecting. If a connect attempt fails (broker down at start-up, where Paho's
+  /// automatic reconnect does not apply), retries with doubling delay reconnect_min_s..max_s plus
+  /// jitter. Call on the io_context thread.
+  void start();
+  /// True between on_connected and on_connection_lost (io_context thread view).
+  [[nodiscard]] bool connected() const noexcept { return connected_; }
+  /// QoS 1 publish. Returns false when Paho refuses it at once (disconnected -3, buffer full -12);
+  /// the caller keeps the record and retries later. Never throws.
+  bool publish(const std::string& topic, const std::string& payload, bool retained, std::uint64_t tag) noexcept;
+  /// QoS 1 subscription; failures are logged. Never throws.
+  void subscribe(const std::string& topic) noexcept;
+  /// Publishes `payload` retained on `topic`, waits up to `timeout` for its PUBACK, then
+  /// disconnects cleanly. Blocking: call from the main thread after the io_context stopped.
+  /// Never throws.
+  void shutdown(const std::string& topic, const std::string& payload, std::chrono::milliseconds timeout) noexcept;
+
+ private:
+  class impl;
+  void schedule_connect();
+  void do_connect();
+
+  boost::asio::io_context& io_;
+  std::unique_ptr<impl> impl_;
+  boost::asio::steady_timer retry_timer_;
+  std::chrono::seconds retry_delay_;
+  std::chrono::seconds retry_max_;
+  bool connected_{false};
+  bool connecting_{false};
+  bool ever_connected_{false};
+  bool stopping_{false};
+};
+
+}  // namespace sewage::agent

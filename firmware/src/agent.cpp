@@ -1,0 +1,440 @@
+#include "sewage/agent/agent.hpp"
+
+#include "sewage/agent/durable_queue.hpp"
+#include "sewage/agent/image_source.hpp"
+#include "sewage/agent/interval.hpp"
+#include "sewage/agent/mqtt_link.hpp"
+#include "sewage/proto/command.hpp"
+#include "sewage/proto/status.hpp"
+#include "sewage/proto/topic.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "sewage/proto/limits.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace sewage::agent {
+
+std::string_view agent_version() noexcept { return "0.1.0"; }
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// Polls one device on its own thread so a dead device never stalls the others.
+class device_poller {
+ public:
+  using sink = std::function<void(std::vector<sample>, proto::timestamp)>;
+  device_poller(std::unique_ptr<sensor_driver> driver, const agent_clock& clock, double poll_interval_s, sink s)
+      : driver_(std::move(driver)), clock_(clock), interval_s_(poll_interval_s), sink_(std::move(s)),
+        worker_([this] { run(); }) {}
+  ~device_poller() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+  device_poller(const device_poller&) = delete;
+  device_poller& operator=(const device_poller&) = delete;
+
+ private:
+  void run() {
+    auto next = steady::now();
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      lock.unlock();
+      try {
+        const proto::timestamp now = clock_.now();
+        sink_(driver_->read(now), now);
+      } catch (const std::exception& e) {
+        spdlog::error("device {}: poll failed: {}", driver_->name(), e.what());
+      }
+      lock.lock();
+      next += std::chrono::duration_cast<steady::duration>(clock_.real(std::chrono::duration<double>(interval_s_)));
+      if (next < steady::now()) next = steady::now();  // a slow poll: do not catch up in a burst
+      cv_.wait_until(lock, next, [this] { return stop_; });
+    }
+  }
+
+  std::unique_ptr<sensor_driver> driver_;
+  const agent_clock& clock_;
+  double interval_s_;
+  sink sink_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_{false};
+  std::thread worker_;
+};
+
+std::set<quantity> fitted_quantities(const agent_config& config) {
+  std::set<quantity> out;
+  for (const auto& d : config.devices) {
+    const toml::node* pts = d.table.get("point");
+    const toml::array* arr = pts != nullptr ? pts->as_array() : nullptr;
+    if (arr == nullptr) continue;
+    for (const auto& p : *arr) {
+      if (const auto* t = p.as_table()) {
+        if (const auto q = parse_quantity(t->get("quantity") != nullptr ? t->get("quantity")->value_or(std::string{}) : std::string{})) {
+          out.insert(*q);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct agent::impl {
+  impl(agent_config cfg, const driver_registry& drivers, agent_options options)
+      : config(std::move(cfg)),
+        clock(options.start_time, options.time_scale),
+        queue(durable_queue::options{config.queue.path, config.queue.max_records, config.queue.max_bytes,
+                                     config.mqtt.max_packet_bytes}),
+        builder(config, fitted_quantities(config)),
+        report_interval_s(config.report_interval_s),
+        report_timer(io),
+        pump_timer(io),
+        signals(io, SIGTERM, SIGINT),
+        telemetry_topic(proto::telemetry_topic(config.terminal_id)),
+        status_topic(proto::status_topic(config.terminal_id)),
+        image_topic(proto::image_topic(config.terminal_id)),
+        command_topic(proto::command_topic(config.terminal_id)),
+        result_topic(proto::command_result_topic(config.terminal_id)) {
+    for (const auto& d : config.devices) drivers_.push_back(drivers.create(d));
+    proto::status_message will;
+    will.terminal_id = config.terminal_id;
+    will.state = proto::presence::offline;
+    will.reason = proto::offline_reason::connection_lost;
+    link = std::make_unique<mqtt_link>(
+        config, io,
+        mqtt_link::handlers{[this] { on_connected(); }, [this] {},
+                            [this](std::uint64_t tag, bool ok, int rc) { on_delivery(tag, ok, rc); },
+                            [this](std::string t, std::string p) { on_message(t, p); }},
+        status_topic, proto::encode(will));
+    tokens = 1.0;
+    last_refill = steady::now();
+    window_start = clock.now();
+  }
+
+  void start() {
+    signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (!ec) stop(sig);
+    });
+    for (auto& d : drivers_) {
+      spdlog::info("device {}: polling every {} s", d->name(), config.poll_interval_s);
+      pollers.push_back(std::make_unique<device_poller>(
+          std::move(d), clock, config.poll_interval_s, [this](std::vector<sample> s, proto::timestamp ts) {
+            boost::asio::post(io, [this, s = std::move(s), ts] {
+              if (!stopping) builder.add(s, ts);
+            });
+          }));
+    }
+    drivers_.clear();
+    if (config.image.enabled()) {
+      images = std::make_unique<image_source>(config.image, clock, [this](std::string jpeg) {
+        boost::asio::post(io, [this, jpeg = std::move(jpeg)]() mutable {
+          pending_image = std::move(jpeg);
+          publish_image();
+        });
+      });
+    }
+    schedule_report();
+    link->start();
+  }
+
+  void stop(int sig) {
+    spdlog::info("signal {}: shutting down", sig);
+    stopping = true;
+    report_timer.cancel();
+    pump_timer.cancel();
+    pollers.clear();
+    images.reset();
+    flush_acks();
+    io.stop();
+  }
+
+  // ---- reporting ----
+  void schedule_report() {
+    report_timer.expires_after(clock.real(std::chrono::seconds(report_interval_s)));
+    report_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      close_window();
+      schedule_report();
+    });
+  }
+
+  std::optional<std::uint64_t> close_window() {
+    const proto::timestamp end = clock.now();
+    const double elapsed_s = std::chrono::duration<double>(end - window_start).count();
+    window_start = end;
+    const auto interval = static_cast<std::uint32_t>(
+        std::clamp<double>(std::round(elapsed_s), proto::limits::min_interval_s, proto::limits::max_interval_s));
+    proto::telemetry_record rec = builder.close(end, interval);
+    rec.terminal_id = config.terminal_id;
+    rec.epoch = queue.epoch();
+    rec.queue_depth = queue.depth();
+    rec.dropped = queue.dropped();
+    try {
+      std::string payload;
+      const auto a = queue.append([&](std::uint64_t seq) {
+        rec.seq = seq;
+        const auto problems = proto::validate(rec);
+        for (const auto& p : problems) spdlog::error("record seq {} invalid: {}", seq, p.to_string());
+        payload = proto::encode(rec);
+        return payload;
+      });
+      spdlog::debug("record seq {} committed ({} waiting)", a.seq, queue.depth());
+      if (!a.set_aside) publish_live(a.seq, payload);
+      pump();
+      return a.seq;
+    } catch (const std::exception& e) {
+      ++write_failures;
+      spdlog::error("record at {} could not be written to the queue: {} ({} failures)", proto::format_timestamp(end),
+                    e.what(), write_failures);
+      return std::nullopt;
+    }
+  }
+
+  // ---- publishing ----
+  void on_connected() {
+    proto::status_message birth;
+    birth.terminal_id = config.terminal_id;
+    birth.state = proto::presence::online;
+    birth.ts = clock.now();
+    birth.agent_version = std::string(agent_version());
+    birth.config_digest = config.digest;
+    birth.epoch = queue.epoch();
+    birth.report_interval_s = report_interval_s;
+    link->publish(status_topic, proto::encode(birth), true, 0);
+    // Paho cannot tell us session_present on automatic reconnects, so subscribe on every connect:
+    // this covers "session not present" and is harmless otherwise.
+    link->subscribe(command_topic);
+    publish_image();
+    pump();
+  }
+
+  void publish_image() {
+    if (pending_image && link->connected() && link->publish(image_topic, *pending_image, true, 0)) {
+      pending_image.reset();
+    }
+  }
+
+  void pump() {
+    if (stopping || !link->connected()) return;
+    const auto now = steady::now();
+    // Token bucket: replay_per_s, with bursts of at most 100 ms worth (and one window).
+    const double cap = std::clamp(config.mqtt.replay_per_s / 10.0, 1.0, static_cast<double>(config.mqtt.max_inflight));
+    tokens = std::min(cap, tokens + std::chrono::duration<double>(now - last_refill).count() * config.mqtt.replay_per_s);
+    last_refill = now;
+    // Safety net: a token that never completes (should not happen with clean_session(false)) is
+    // treated as lost after 120 s and the record is sent again.
+    for (auto it = inflight.begin(); it != inflight.end();) {
+      if (now - it->second > std::chrono::seconds(120)) {
+        cursor = std::min(cursor, it->first - 1);
+        it = inflight.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    while (inflight.size() < config.mqtt.max_inflight && tokens >= 1.0) {
+      const std::size_t room = std::min<std::size_t>(config.mqtt.max_inflight - inflight.size(), static_cast<std::size_t>(tokens));
+      std::vector<durable_queue::entry> batch;
+      try {
+        batch = queue.peek_after(cursor, room);
+      } catch (const std::exception& e) {
+        spdlog::error("queue read failed: {}", e.what());
+        break;
+      }
+      if (batch.empty()) return;
+      for (const auto& e : batch) {
+        if (inflight.count(e.seq) != 0) {
+          cursor = e.seq;
+          continue;
+        }
+        if (!link->publish(telemetry_topic, e.payload, false, e.seq)) {
+          schedule_pump(std::chrono::milliseconds(200));
+          return;
+        }
+        inflight[e.seq] = now;
+        cursor = e.seq;
+        tokens -= 1.0;
+      }
+    }
+    if (inflight.size() < config.mqtt.max_inflight && queue.depth() > inflight.size()) {
+      schedule_pump(std::chrono::milliseconds(static_cast<long>(std::ceil(1000.0 / config.mqtt.replay_per_s))));
+    }
+  }
+
+  /// A new record normally joins the end of the replay. When the backlog ahead of it would take
+  /// longer than one report interval to drain at replay_per_s, it is published at once instead,
+  /// so live data is never starved by a long replay; the backlog itself stays in seq order.
+  void publish_live(std::uint64_t seq, const std::string& payload) {
+    if (stopping || !link->connected() || inflight.size() >= config.mqtt.max_inflight) return;
+    const std::uint64_t waiting = queue.depth() > inflight.size() + 1 ? queue.depth() - inflight.size() - 1 : 0;
+    const double drain_s = static_cast<double>(waiting) / config.mqtt.replay_per_s;
+    if (drain_s <= report_interval_s) return;
+    if (link->publish(telemetry_topic, payload, false, seq)) {
+      inflight[seq] = steady::now();
+      spdlog::debug("record seq {} published ahead of a backlog of {}", seq, waiting);
+    }
+  }
+
+  void schedule_pump(std::chrono::milliseconds delay) {
+    if (pump_scheduled) return;
+    pump_scheduled = true;
+    pump_timer.expires_after(delay);
+    pump_timer.async_wait([this](const boost::system::error_code& ec) {
+      pump_scheduled = false;
+      if (!ec) pump();
+    });
+  }
+
+  void on_delivery(std::uint64_t seq, bool ok, int rc) {
+    inflight.erase(seq);
+    if (ok) {
+      acks.push_back(seq);
+      if (!ack_flush_posted) {
+        ack_flush_posted = true;
+        boost::asio::post(io, [this] {
+          ack_flush_posted = false;
+          flush_acks();
+          pump();
+        });
+      }
+    } else {
+      spdlog::warn("record seq {} not acknowledged (rc {}); will be sent again", seq, rc);
+      if (seq > 0) cursor = std::min(cursor, seq - 1);
+      schedule_pump(std::chrono::milliseconds(500));
+    }
+  }
+
+  void flush_acks() {
+    if (acks.empty()) return;
+    try {
+      queue.remove(acks);
+    } catch (const std::exception& e) {
+      spdlog::error("queue delete failed: {} (records will be sent again)", e.what());
+    }
+    acks.clear();
+  }
+
+  // ---- commands ----
+  void on_message(const std::string& topic, const std::string& payload) {
+    if (topic != command_topic) return;
+    proto::command_result_message res;
+    res.ts = clock.now();
+    const auto cmd = proto::decode_command(payload);
+    if (!cmd.ok()) {
+      res.id = proto::extract_command_id(payload).value_or("unknown");
+      res.ok = false;
+      std::string why;
+      for (const auto& p : cmd.problems) why += (why.empty() ? "" : "; ") + p.to_string();
+      res.error = why.substr(0, proto::limits::max_reason_length);
+      ++commands_rejected;
+      spdlog::warn("command rejected: {} ({} rejected so far)", why, commands_rejected);
+    } else {
+      res.id = cmd.value->id;
+      switch (cmd.value->name) {
+        case proto::command_name::sample_now: {
+          const auto seq = close_window();
+          report_timer.cancel();
+          if (!stopping) schedule_report();
+          res.ok = seq.has_value();
+          if (seq) res.result = nlohmann::json{{"seq", *seq}};
+          else res.error = "the record could not be written to the queue";
+          break;
+        }
+        case proto::command_name::snapshot_now:
+          if (images) {
+            images->trigger();
+            res.ok = true;
+            res.result = nlohmann::json::object();
+          } else {
+            res.ok = false;
+            res.error = "no image source configured";
+          }
+          break;
+        case proto::command_name::set_report_interval:
+          report_interval_s = *cmd.value->interval_s;
+          report_timer.cancel();
+          schedule_report();
+          res.ok = true;
+          res.result = nlohmann::json{{"report_interval_s", report_interval_s}};
+          spdlog::info("report interval set to {} s by command {}", report_interval_s, res.id);
+          break;
+        case proto::command_name::get_config: {
+          nlohmann::json j = describe_config(config);
+          j["effective_report_interval_s"] = report_interval_s;
+          j["epoch"] = queue.epoch();
+          j["queue_depth"] = queue.depth();
+          j["dropped"] = queue.dropped();
+          res.ok = true;
+          res.result = std::move(j);
+          break;
+        }
+      }
+    }
+    link->publish(result_topic, proto::encode(res), false, 0);
+  }
+
+  agent_config config;
+  agent_clock clock;
+  boost::asio::io_context io;
+  durable_queue queue;
+  interval_builder builder;
+  std::uint32_t report_interval_s;
+  boost::asio::steady_timer report_timer;
+  boost::asio::steady_timer pump_timer;
+  boost::asio::signal_set signals;
+  std::string telemetry_topic, status_topic, image_topic, command_topic, result_topic;
+  std::vector<std::unique_ptr<sensor_driver>> drivers_;
+  std::unique_ptr<mqtt_link> link;
+  std::vector<std::unique_ptr<device_poller>> pollers;
+  std::unique_ptr<image_source> images;
+  std::map<std::uint64_t, steady::time_point> inflight;
+  std::uint64_t cursor{0};
+  double tokens{0};
+  steady::time_point last_refill;
+  std::vector<std::uint64_t> acks;
+  bool ack_flush_posted{false};
+  bool pump_scheduled{false};
+  bool stopping{false};
+  std::optional<std::string> pending_image;
+  std::uint64_t commands_rejected{0};
+  std::uint64_t write_failures{0};
+  proto::timestamp window_start;
+};
+
+agent::agent(agent_config config, const driver_registry& drivers, agent_options options)
+    : impl_(std::make_unique<impl>(std::move(config), drivers, options)) {}
+
+agent::~agent() = default;
+
+int agent::run() {
+  impl_->start();
+  impl_->io.run();
+  proto::status_message bye;
+  bye.terminal_id = impl_->config.terminal_id;
+  bye.state = proto::presence::offline;
+  bye.reason = proto::offline_reason::shutdown;
+  bye.ts = impl_->clock.now();
+  impl_->link->shutdown(impl_->status_topic, proto::encode(bye), std::chrono::seconds(5));
+  spdlog::info("stopped; {} records waiting in the queue", impl_->queue.depth());
+  return 0;
+}
+
+}  // namespace sewage::agent

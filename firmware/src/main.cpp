@@ -1,0 +1,82 @@
+// sewage-agent: wires the configuration, the driver registry and the agent together.
+#include "sewage/agent/agent.hpp"
+#include "sewage/agent/config.hpp"
+#include "sewage/agent/durable_queue.hpp"
+#include "sewage/agent/modbus_driver.hpp"
+#include "sewage/agent/simulated_driver.hpp"
+#include "sewage/proto/timestamp.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/cfg/env.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  using namespace sewage::agent;
+  CLI::App app{"sewage-agent: terminal agent for rural sewage treatment telemetry"};
+  std::string config_path;
+  bool check_only = false;
+  bool show_version = false;
+  double time_scale = 1.0;
+  std::string start_time;
+  app.add_option("-c,--config", config_path, "configuration file (TOML), see agent.example.toml");
+  app.add_flag("--check-config", check_only, "validate the configuration and exit (0 = valid)");
+  app.add_flag("--version", show_version, "print the version and exit");
+  app.add_option("--time-scale", time_scale, "SIMULATION ONLY: run the clock N times faster")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--start-time", start_time, "SIMULATION ONLY: start the clock at this UTC time (ISO 8601)");
+  CLI11_PARSE(app, argc, argv);
+
+  if (show_version) {
+    std::cout << "sewage-agent " << agent_version() << "\n";
+    return 0;
+  }
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("sewage-agent"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  if (config_path.empty()) {
+    std::cerr << "--config is required\n" << app.help();
+    return 2;
+  }
+
+  driver_registry drivers;
+  drivers.add("modbus", &modbus_driver::create);
+  drivers.add("simulated", &simulated_driver::create);
+
+  agent_options options;
+  options.time_scale = time_scale;
+  if (!start_time.empty()) {
+    const auto t = sewage::proto::parse_timestamp(start_time);
+    if (!t) {
+      std::cerr << "--start-time: must be ISO 8601 UTC, e.g. 2026-11-29T08:00:00Z\n";
+      return 2;
+    }
+    options.start_time = *t;
+  }
+  try {
+    const agent_config config = load_config(config_path);
+    for (const auto& d : config.devices) (void)drivers.create(d);  // validates driver keys
+    if (check_only) {
+      std::cout << config_path << ": ok\n";
+      return 0;
+    }
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug overrides log_level
+    if (options.start_time || time_scale != 1.0) {
+      spdlog::warn("SIMULATION clock: time scale {}, start {}; never use on a real terminal", time_scale,
+                   start_time.empty() ? "now" : start_time);
+    }
+    spdlog::info("sewage-agent {} starting for terminal {} (config {})", agent_version(), config.terminal_id,
+                 config.digest);
+    agent a(config, drivers, options);
+    return a.run();
+  } catch (const config_error& e) {
+    std::cerr << "config error: " << e.what() << "\n";
+    spdlog::critical("config error: {}", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,230 @@
+#include "sewage/agent/modbus_driver.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <modbus.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sewage::agent {
+
+namespace {
+using detail::get_double;
+using detail::get_int;
+using detail::get_string;
+
+modbus_point parse_point(const toml::table& t, const std::string& key) {
+  detail::reject_unknown(t,
+                         {"quantity", "function", "address", "type", "word_order", "scale", "offset",
+                          "unit", "min", "max", "sentinels"},
+                         key);
+  modbus_point p;
+  const std::string q = get_string(t, "quantity", key, std::nullopt);
+  const auto qq = parse_quantity(q);
+  if (!qq) {
+    throw config_error(key + ".quantity", "unknown quantity '" + q +
+                                              "' (flow_rate, flow_total, flow_total_int, "
+                                              "flow_total_frac, turbidity, sludge_level, cleanout_switch)");
+  }
+  p.what = *qq;
+  const std::string fn = get_string(t, "function", key, "holding");
+  const auto k = parse_register_kind(fn);
+  if (!k) throw config_error(key + ".function", "must be holding, input, coil or discrete_input, got '" + fn + "'");
+  p.spec.kind = *k;
+  p.spec.address = static_cast<std::uint16_t>(get_int(t, "address", key, std::nullopt, 0, 65535));
+  const std::string ty = get_string(t, "type", key, "u16");
+  const auto tt = parse_data_type(ty);
+  if (!tt) throw config_error(key + ".type", "must be u16, i16, u32, i32 or f32, got '" + ty + "'");
+  p.spec.type = *tt;
+  const std::string wo = get_string(t, "word_order", key, "ABCD");
+  const auto ww = parse_word_order(wo);
+  if (!ww) throw config_error(key + ".word_order", "must be ABCD, CDAB, BADC or DCBA, got '" + wo + "'");
+  p.spec.order = *ww;
+  p.spec.scale = get_double(t, "scale", key, 1.0, -1e9, 1e9);
+  if (p.spec.scale == 0.0) throw config_error(key + ".scale", "must not be 0");
+  p.spec.offset = get_double(t, "offset", key, 0.0, -1e9, 1e9);
+  p.unit = get_string(t, "unit", key, "");
+  if (t.get("min") != nullptr) p.spec.min = get_double(t, "min", key, std::nullopt, -1e12, 1e12);
+  if (t.get("max") != nullptr) p.spec.max = get_double(t, "max", key, std::nullopt, -1e12, 1e12);
+  if (p.spec.min && p.spec.max && *p.spec.min > *p.spec.max) throw config_error(key + ".min", "must be <= max");
+  if (const toml::node* s = t.get("sentinels")) {
+    const auto* arr = s->as_array();
+    if (arr == nullptr) throw config_error(key + ".sentinels", "must be an array of integers");
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const auto* v = (*arr)[i].as_integer();
+      const std::string sk = key + ".sentinels[" + std::to_string(i) + "]";
+      if (v == nullptr || v->get() < 0 || v->get() > 0xFFFFFFFFLL) {
+        throw config_error(sk, "must be an integer in [0, 0xFFFFFFFF]");
+      }
+      p.spec.sentinels.push_back(static_cast<std::uint32_t>(v->get()));
+    }
+  }
+  return p;
+}
+}  // namespace
+
+modbus_device_config parse_modbus_device(const device_config& device) {
+  const toml::table& t = device.table;
+  const std::string& key = device.key;
+  detail::reject_unknown(t,
+                         {"name", "driver", "transport", "host", "port", "unit_id", "serial_device",
+                          "baud", "parity", "data_bits", "stop_bits", "slave_id",
+                          "response_timeout_ms", "retries", "point"},
+                         key);
+  modbus_device_config c;
+  c.name = device.name;
+  const std::string transport = get_string(t, "transport", key, std::nullopt);
+  if (transport == "tcp") {
+    c.rtu = false;
+    c.host = get_string(t, "host", key, std::nullopt);
+    c.port = static_cast<int>(get_int(t, "port", key, 502, 1, 65535));
+    c.unit_id = static_cast<int>(get_int(t, "unit_id", key, 1, 0, 255));
+  } else if (transport == "rtu") {
+    c.rtu = true;
+    c.serial_device = get_string(t, "serial_device", key, std::nullopt);
+    c.baud = static_cast<int>(get_int(t, "baud", key, 9600, 300, 921600));
+    const std::string parity = get_string(t, "parity", key, "N");
+    if (parity != "N" && parity != "E" && parity != "O") {
+      throw config_error(key + ".parity", "must be N, E or O, got '" + parity + "'");
+    }
+    c.parity = parity[0];
+    c.data_bits = static_cast<int>(get_int(t, "data_bits", key, 8, 5, 8));
+    c.stop_bits = static_cast<int>(get_int(t, "stop_bits", key, 1, 1, 2));
+    c.unit_id = static_cast<int>(get_int(t, "slave_id", key, 1, 1, 247));
+  } else {
+    throw config_error(key + ".transport", "must be tcp or rtu, got '" + transport + "'");
+  }
+  c.response_timeout_ms = static_cast<int>(get_int(t, "response_timeout_ms", key, 500, 10, 60000));
+  c.retries = static_cast<int>(get_int(t, "retries", key, 1, 0, 10));
+  const toml::node* pts = t.get("point");
+  const toml::array* arr = pts != nullptr ? pts->as_array() : nullptr;
+  if (arr == nullptr || arr->empty()) throw config_error(key + ".point", "at least one [[device.point]] is required");
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const std::string pk = key + ".point[" + std::to_string(i) + "]";
+    const auto* pt = (*arr)[i].as_table();
+    if (pt == nullptr) throw config_error(pk, "must be a table");
+    c.points.push_back(parse_point(*pt, pk));
+  }
+  return c;
+}
+
+struct modbus_driver::context {
+  modbus_t* ctx{nullptr};
+  bool connected{false};
+  ~context() {
+    if (ctx != nullptr) {
+      modbus_close(ctx);
+      modbus_free(ctx);
+    }
+  }
+};
+
+modbus_driver::modbus_driver(modbus_device_config config)
+    : config_(std::move(config)), ctx_(std::make_unique<context>()) {}
+
+modbus_driver::~modbus_driver() = default;
+
+std::unique_ptr<sensor_driver> modbus_driver::create(const device_config& device) {
+  return std::make_unique<modbus_driver>(parse_modbus_device(device));
+}
+
+void modbus_driver::drop_connection() noexcept {
+  if (ctx_->ctx != nullptr) {
+    if (ctx_->connected) {
+      modbus_flush(ctx_->ctx);
+      modbus_close(ctx_->ctx);
+    }
+    modbus_free(ctx_->ctx);
+    ctx_->ctx = nullptr;
+  }
+  ctx_->connected = false;
+}
+
+bool modbus_driver::ensure_connected(std::string& why) {
+  if (ctx_->connected) return true;
+  if (ctx_->ctx == nullptr) {
+    ctx_->ctx = config_.rtu ? modbus_new_rtu(config_.serial_device.c_str(), config_.baud, config_.parity,
+                                             config_.data_bits, config_.stop_bits)
+                            : modbus_new_tcp(config_.host.c_str(), config_.port);
+    if (ctx_->ctx == nullptr) {
+      why = std::string("cannot create context: ") + modbus_strerror(errno);
+      return false;
+    }
+    modbus_set_slave(ctx_->ctx, config_.unit_id);
+    const int ms = config_.response_timeout_ms;
+    modbus_set_response_timeout(ctx_->ctx, static_cast<std::uint32_t>(ms / 1000),
+                                static_cast<std::uint32_t>((ms % 1000) * 1000));
+  }
+  if (modbus_connect(ctx_->ctx) != 0) {
+    why = std::string("connect failed: ") + modbus_strerror(errno);
+    modbus_free(ctx_->ctx);
+    ctx_->ctx = nullptr;
+    return false;
+  }
+  ctx_->connected = true;
+  return true;
+}
+
+sample modbus_driver::read_point(const modbus_point& p) {
+  sample s;
+  s.what = p.what;
+  std::string why;
+  const bool is_bit = p.spec.kind == register_kind::coil || p.spec.kind == register_kind::discrete_input;
+  const int count = is_bit ? 1 : static_cast<int>(register_count(p.spec.type));
+  for (int attempt = 0; attempt <= config_.retries; ++attempt) {
+    if (!ensure_connected(why)) continue;
+    std::uint16_t regs[2] = {0, 0};
+    std::uint8_t bit = 0;
+    int rc = -1;
+    switch (p.spec.kind) {
+      case register_kind::holding: rc = modbus_read_registers(ctx_->ctx, p.spec.address, count, regs); break;
+      case register_kind::input: rc = modbus_read_input_registers(ctx_->ctx, p.spec.address, count, regs); break;
+      case register_kind::coil: rc = modbus_read_bits(ctx_->ctx, p.spec.address, 1, &bit); break;
+      case register_kind::discrete_input: rc = modbus_read_input_bits(ctx_->ctx, p.spec.address, 1, &bit); break;
+    }
+    if (rc == count) {
+      if (is_bit) regs[0] = bit;
+      const decoded_point d = decode_point(p.spec, std::span<const std::uint16_t>(regs, static_cast<std::size_t>(count)));
+      s.status = d.status;
+      s.value = d.value;
+      s.reason = d.reason;
+      return s;
+    }
+    const int err = errno;
+    if (rc >= 0) {
+      why = "short reply";
+    } else if (err >= EMBXILFUN && err <= EMBXGTAR) {
+      // An exception response: the device answered, so the link is in sync.
+      s.status = proto::quantity_status::fault;
+      s.reason = std::string("exception response: ") + modbus_strerror(err);
+      return s;
+    } else {
+      why = modbus_strerror(err);
+    }
+    // Timeout or broken frame: a reply may still be on its way. Drop the connection so that it
+    // can never be taken for the answer to a later request.
+    drop_connection();
+  }
+  s.status = proto::quantity_status::stale;
+  s.reason = "no answer: " + why;
+  return s;
+}
+
+std::vector<sample> modbus_driver::read(proto::timestamp /*now*/) {
+  std::vector<sample> out;
+  out.reserve(config_.points.size());
+  bool link_dead = false;
+  for (const auto& p : config_.points) {
+    if (link_dead) {
+      // The device did not answer the previous point: do not wait for each point again.
+      out.push_back(sample{p.what, proto::quantity_status::stale, 0.0, "device not answering"});
+      continue;
+    }
+    out.push_back(read_point(p));
+    link_dead = out.back().status == proto::quantity_status::stale;
+  }
+  return out;
+}
+
+}  // namespace sewage::agent

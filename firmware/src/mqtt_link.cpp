@@ -1,0 +1,215 @@
+#include "sewage/agent/mqtt_link.hpp"
+
+#include <boost/asio/post.hpp>
+#include <mqtt/async_client.h>
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+namespace sewage::agent {
+
+namespace {
+bool is_tls(const std::string& uri) { return uri.rfind("ssl://", 0) == 0 || uri.rfind("mqtts://", 0) == 0; }
+}  // namespace
+
+/// Paho objects and the callback adapters. Every callback posts to the io_context.
+class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
+ public:
+  impl(mqtt_link& owner, const agent_config& config, handlers h, std::string will_topic, std::string will_payload)
+      : owner_(owner),
+        h_(std::move(h)),
+        client_(config.mqtt.uris.front(), config.terminal_id,
+                mqtt::create_options_builder()
+                    .mqtt_version(MQTTVERSION_3_1_1)
+                    .send_while_disconnected(false)
+                    .max_buffered_messages(static_cast<int>(config.mqtt.max_inflight) * 4 + 100)
+                    .delete_oldest_messages(false)
+                    .finalize()) {
+    auto b = mqtt::connect_options_builder()
+                 .mqtt_version(MQTTVERSION_3_1_1)
+                 .clean_session(false)
+                 .keep_alive_interval(std::chrono::seconds(config.mqtt.keep_alive_s))
+                 .connect_timeout(std::chrono::seconds(10))
+                 .automatic_reconnect(std::chrono::seconds(config.mqtt.reconnect_min_s),
+                                      std::chrono::seconds(config.mqtt.reconnect_max_s))
+                 .will(mqtt::message(will_topic, will_payload, 1, true));
+    if (!config.mqtt.username.empty()) b.user_name(config.mqtt.username);
+    if (!config.mqtt.password.empty()) b.password(config.mqtt.password);
+    bool tls = !config.mqtt.ca_file.empty();
+    for (const auto& u : config.mqtt.uris) tls = tls || is_tls(u);
+    if (tls) {
+      auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
+      if (!config.mqtt.ca_file.empty()) ssl.trust_store(config.mqtt.ca_file);
+      if (!config.mqtt.cert_file.empty()) {
+        ssl.key_store(config.mqtt.cert_file);
+        ssl.private_key(config.mqtt.key_file);
+      }
+      b.ssl(ssl.finalize());
+    }
+    if (config.mqtt.uris.size() > 1) {
+      b.servers(std::make_shared<mqtt::string_collection>(config.mqtt.uris));
+    }
+    opts_ = b.finalize();
+    client_.set_callback(*this);
+  }
+
+  // mqtt::callback
+  void connected(const std::string& /*cause*/) override {
+    post([this] {
+      owner_.connected_ = true;
+      owner_.ever_connected_ = true;
+      owner_.connecting_ = false;
+      owner_.retry_delay_ = std::chrono::seconds(1);
+      spdlog::info("mqtt: connected to {}", client_.get_server_uri());
+      if (h_.on_connected) h_.on_connected();
+    });
+  }
+  void connection_lost(const std::string& cause) override {
+    std::string c = cause;
+    post([this, c] {
+      owner_.connected_ = false;
+      spdlog::warn("mqtt: connection lost{}{}; reconnecting automatically", c.empty() ? "" : ": ", c);
+      if (h_.on_connection_lost) h_.on_connection_lost();
+    });
+  }
+  void message_arrived(mqtt::const_message_ptr msg) override {
+    if (!msg) return;
+    try {
+      std::string topic = msg->get_topic();
+      std::string payload = msg->to_string();
+      post([this, topic = std::move(topic), payload = std::move(payload)]() mutable {
+        if (h_.on_message) h_.on_message(std::move(topic), std::move(payload));
+      });
+    } catch (...) {
+      // bad_alloc: drop the message; never throw into Paho.
+    }
+  }
+  void delivery_complete(mqtt::delivery_token_ptr) override {}
+
+  // iaction_listener for publishes (context = tag) and connects (context = nullptr)
+  void on_success(const mqtt::token& tok) override {
+    const auto tag = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
+    if (tok.get_type() == mqtt::token::Type::CONNECT) return;  // `connected` handles it
+    const bool ok = tok.get_return_code() == 0 && tok.get_reason_code() < 0x80;
+    const int rc = tok.get_return_code();
+    if (tag == 0) return;
+    post([this, tag, ok, rc] {
+      if (h_.on_delivery) h_.on_delivery(tag, ok, rc);
+    });
+  }
+  void on_failure(const mqtt::token& tok) override {
+    const auto tag = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
+    const int rc = tok.get_return_code();
+    if (tok.get_type() == mqtt::token::Type::CONNECT) {
+      post([this, rc] {
+        owner_.connecting_ = false;
+        // After the first connection Paho's automatic reconnect owns retries.
+        if (owner_.connected_ || owner_.ever_connected_) return;
+        spdlog::warn("mqtt: connect failed (rc {}); retrying in {} s", rc, owner_.retry_delay_.count());
+        owner_.schedule_connect();
+      });
+      return;
+    }
+    if (tag == 0) return;
+    post([this, tag, rc] {
+      if (h_.on_delivery) h_.on_delivery(tag, false, rc);
+    });
+  }
+
+  template <class F>
+  void post(F&& f) noexcept {
+    try {
+      boost::asio::post(owner_.io_, std::forward<F>(f));
+    } catch (...) {
+      // Only bad_alloc is possible; never throw into Paho.
+    }
+  }
+
+  mqtt_link& owner_;
+  handlers h_;
+  mqtt::async_client client_;
+  mqtt::connect_options opts_;
+};
+
+mqtt_link::mqtt_link(const agent_config& config, boost::asio::io_context& io, handlers h, std::string will_topic,
+                     std::string will_payload)
+    : io_(io),
+      impl_(std::make_unique<impl>(*this, config, std::move(h), std::move(will_topic), std::move(will_payload))),
+      retry_timer_(io),
+      retry_delay_(config.mqtt.reconnect_min_s),
+      retry_max_(config.mqtt.reconnect_max_s) {}
+
+mqtt_link::~mqtt_link() {
+  stopping_ = true;
+  retry_timer_.cancel();
+  try {
+    if (impl_->client_.is_connected()) impl_->client_.disconnect(std::chrono::seconds(2))->wait_for(std::chrono::seconds(3));
+  } catch (...) {
+  }
+}
+
+void mqtt_link::start() { do_connect(); }
+
+void mqtt_link::do_connect() {
+  if (stopping_ || connected_ || connecting_) return;
+  connecting_ = true;
+  try {
+    impl_->client_.connect(impl_->opts_, nullptr, *impl_);
+  } catch (const mqtt::exception& e) {
+    connecting_ = false;
+    spdlog::warn("mqtt: connect error: {}", e.what());
+    schedule_connect();
+  }
+}
+
+void mqtt_link::schedule_connect() {
+  if (stopping_) return;
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  const double jitter = std::uniform_real_distribution<double>(0.8, 1.2)(rng);
+  const auto delay = std::chrono::milliseconds(static_cast<long>(retry_delay_.count() * 1000 * jitter));
+  retry_delay_ = std::min(retry_delay_ * 2, retry_max_);
+  retry_timer_.expires_after(delay);
+  retry_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) do_connect();
+  });
+}
+
+bool mqtt_link::publish(const std::string& topic, const std::string& payload, bool retained, std::uint64_t tag) noexcept {
+  if (!connected_) return false;
+  try {
+    auto msg = mqtt::make_message(topic, payload, 1, retained);
+    impl_->client_.publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag)), *impl_);
+    return true;
+  } catch (const mqtt::exception& e) {
+    spdlog::debug("mqtt: publish refused (rc {}): {}", e.get_return_code(), e.what());
+    return false;
+  } catch (...) {
+    return false;
+  }
+}
+
+void mqtt_link::subscribe(const std::string& topic) noexcept {
+  try {
+    impl_->client_.subscribe(topic, 1);
+  } catch (const std::exception& e) {
+    spdlog::warn("mqtt: subscribe {} failed: {}", topic, e.what());
+  }
+}
+
+void mqtt_link::shutdown(const std::string& topic, const std::string& payload, std::chrono::milliseconds timeout) noexcept {
+  stopping_ = true;
+  retry_timer_.cancel();
+  try {
+    if (impl_->client_.is_connected()) {
+      auto tok = impl_->client_.publish(mqtt::make_message(topic, payload, 1, true));
+      if (!tok->wait_for(timeout)) spdlog::warn("mqtt: shutdown status not acknowledged in time");
+      impl_->client_.disconnect(std::chrono::seconds(2))->wait_for(std::chrono::seconds(3));
+    } else {
+      spdlog::warn("mqtt: not connected at shutdown; the broker keeps the last retained status");
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("mqtt: shutdown: {}", e.what());
+  }
+}
+
+}  // namespace sewage::agent

@@ -1,0 +1,52 @@
+#include "sewage/agent/sensor_driver.hpp"
+
+#include <stdexcept>
+
+namespace sewage::agent {
+
+std::optional<quantity> parse_quantity(std::string_view s) noexcept {
+  if (s == "flow_rate") return quantity::flow_rate;
+  if (s == "flow_total") return quantity::flow_total;
+  if (s == "flow_total_int") return quantity::flow_total_int;
+  if (s == "flow_total_frac") return quantity::flow_total_frac;
+  if (s == "turbidity") return quantity::turbidity;
+  if (s == "sludge_level") return quantity::sludge_level;
+  if (s == "cleanout_switch") return quantity::cleanout_switch;
+  return std::nullopt;
+}
+
+std::string_view to_string(quantity q) noexcept {
+  switch (q) {
+    case quantity::flow_rate: return "flow_rate";
+    case quantity::flow_total: return "flow_total";
+    case quantity::flow_total_int: return "flow_total_int";
+    case quantity::flow_total_frac: return "flow_total_frac";
+    case quantity::turbidity: return "turbidity";
+    case quantity::sludge_level: return "sludge_level";
+    case quantity::cleanout_switch: return "cleanout_switch";
+  }
+  return "unknown";
+}
+
+void driver_registry::add(std::string driver, driver_factory factory) {
+  if (factories_.count(driver) != 0) throw std::logic_error("driver registered twice: " + driver);
+  factories_.emplace(std::move(driver), std::move(factory));
+}
+
+std::unique_ptr<sensor_driver> driver_registry::create(const device_config& device) const {
+  const auto it = factories_.find(device.driver);
+  if (it == factories_.end()) {
+    std::string known;
+    for (const auto& [k, v] : factories_) known += (known.empty() ? "" : ", ") + k;
+    throw config_error(device.key + ".driver", "unknown driver '" + device.driver + "' (known: " + known + ")");
+  }
+  return it->second(device);
+}
+
+std::vector<std::string> driver_registry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : factories_) out.push_back(k);
+  return out;
+}
+
+}  // namespace sewage::agent

@@ -1,0 +1,222 @@
+// The modbus driver against the instrument emulator over real loopback TCP: every word order of
+// the example profiles, exception responses, a silent device, and a late reply that must never be
+// taken as the answer to a later request.
+#include "sewage/agent/modbus_driver.hpp"
+#include "sewage/instruments/modbus_device.hpp"
+
+#include "sewage/testing/process.hpp"
+
+#include <gtest/gtest.h>
+#include <modbus.h>
+
+#include <atomic>
+#include <thread>
+
+namespace sewage::agent {
+namespace {
+
+using proto::quantity_status;
+
+modbus_device_config device_on(int port, int timeout_ms = 200, int retries = 0) {
+  modbus_device_config c;
+  c.name = "dev";
+  c.host = "127.0.0.1";
+  c.port = port;
+  c.response_timeout_ms = timeout_ms;
+  c.retries = retries;
+  return c;
+}
+
+modbus_point point(quantity q, std::uint16_t addr, data_type t, word_order o) {
+  modbus_point p;
+  p.what = q;
+  p.spec.address = addr;
+  p.spec.type = t;
+  p.spec.order = o;
+  return p;
+}
+
+TEST(ModbusDriver, ReadsTheFlowmeterTurbidityAndLevelProfiles) {
+  instruments::flowmeter fm;
+  instruments::turbidity_probe tp;
+  instruments::level_sensor ls;
+  fm.set_flow_m3h(2.75F);
+  fm.set_total(4000000000U, 0.625F);  // above 2^31: must not turn negative
+  tp.set_turbidity_ntu(12.5F);
+  ls.set_distance_mm(1800);
+
+  auto fc = device_on(fm.device().port());
+  fc.points = {point(quantity::flow_rate, 0x1010, data_type::f32, word_order::cdab),
+               point(quantity::flow_total_int, 0x1018, data_type::u32, word_order::cdab),
+               point(quantity::flow_total_frac, 0x101A, data_type::f32, word_order::cdab)};
+  modbus_driver flow(fc);
+  const auto f = flow.read({});
+  ASSERT_EQ(f.size(), 3U);
+  for (const auto& s : f) EXPECT_EQ(s.status, quantity_status::ok) << s.reason;
+  EXPECT_EQ(f[0].value, 2.75);
+  EXPECT_EQ(f[1].value, 4000000000.0);
+  EXPECT_EQ(f[2].value, 0.625);
+
+  auto tc = device_on(tp.device().port());
+  tc.points = {point(quantity::turbidity, 0x2602, data_type::f32, word_order::dcba)};
+  modbus_driver turb(tc);
+  EXPECT_EQ(turb.read({}).at(0).value, 12.5);
+
+  auto lc = device_on(ls.device().port());
+  auto lp = point(quantity::sludge_level, 0x0005, data_type::u16, word_order::abcd);
+  lp.spec.scale = -0.001;
+  lp.spec.offset = 3.0;
+  lp.spec.sentinels = {0xFFFF};
+  lc.points = {lp};
+  modbus_driver level(lc);
+  EXPECT_NEAR(level.read({}).at(0).value, 1.2, 1e-12);
+  ls.set_distance_mm(0xFFFF);
+  const auto sentinel = level.read({}).at(0);
+  EXPECT_EQ(sentinel.status, quantity_status::fault);
+  EXPECT_EQ(sentinel.reason, "sentinel 0xFFFF");
+}
+
+TEST(ModbusDriver, ExceptionResponseIsAFaultAndIllegalAddressToo) {
+  instruments::turbidity_probe tp;
+  auto c = device_on(tp.device().port());
+  c.points = {point(quantity::turbidity, 0x2602, data_type::f32, word_order::dcba),
+              point(quantity::turbidity, 0x2700, data_type::f32, word_order::dcba)};  // not in the map
+  modbus_driver d(c);
+  auto r = d.read({});
+  EXPECT_EQ(r[0].status, quantity_status::ok);
+  EXPECT_EQ(r[1].status, quantity_status::fault);
+  EXPECT_NE(r[1].reason.find("exception"), std::string::npos) << r[1].reason;
+  tp.device().set_behaviour(instruments::behaviour::exception, 4);
+  r = d.read({});
+  EXPECT_EQ(r[0].status, quantity_status::fault);
+}
+
+TEST(ModbusDriver, SilentDeviceIsStaleAndRecovers) {
+  instruments::level_sensor ls;
+  ls.set_distance_mm(1000);
+  auto c = device_on(ls.device().port(), 150, 1);
+  c.points = {point(quantity::sludge_level, 0x0005, data_type::u16, word_order::abcd),
+              point(quantity::sludge_level, 0x0006, data_type::u16, word_order::abcd)};
+  modbus_driver d(c);
+  EXPECT_EQ(d.read({}).at(0).status, quantity_status::ok);
+  ls.device().set_behaviour(instruments::behaviour::silent);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = d.read({});
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r[0].status, quantity_status::stale);
+  EXPECT_EQ(r[1].status, quantity_status::stale);
+  // Two attempts for the first point, none for the second: a dead device costs ~2 timeouts, not 4.
+  EXPECT_LT(took, std::chrono::milliseconds(1000));
+  ls.device().set_behaviour(instruments::behaviour::normal);
+  EXPECT_EQ(d.read({}).at(0).value, 1000.0);
+}
+
+TEST(ModbusDriver, LateReplyIsNeverTakenForALaterRequest) {
+  instruments::level_sensor ls;
+  ls.set_distance_mm(111);
+  auto c = device_on(ls.device().port(), 150, 0);
+  c.points = {point(quantity::sludge_level, 0x0005, data_type::u16, word_order::abcd)};
+  modbus_driver d(c);
+  ls.device().set_reply_delay(std::chrono::milliseconds(400));
+  EXPECT_EQ(d.read({}).at(0).status, quantity_status::stale);  // the reply "111" is still on its way
+  ls.device().set_reply_delay(std::chrono::milliseconds(0));
+  ls.set_distance_mm(222);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the late reply has been sent by now
+  const auto s = d.read({}).at(0);
+  ASSERT_EQ(s.status, quantity_status::ok) << s.reason;
+  EXPECT_EQ(s.value, 222.0);
+}
+
+TEST(ModbusDriver, NothingListeningIsStale) {
+  int port = 0;
+  {
+    instruments::level_sensor gone;
+    port = gone.device().port();
+  }
+  auto c = device_on(port, 100, 1);
+  c.points = {point(quantity::sludge_level, 0x0005, data_type::u16, word_order::abcd)};
+  modbus_driver d(c);
+  const auto s = d.read({}).at(0);
+  EXPECT_EQ(s.status, quantity_status::stale);
+  EXPECT_NE(s.reason.find("connect"), std::string::npos) << s.reason;
+}
+
+TEST(InstrumentEmulator, ManyDevicesInOneProcessAndRegisterHelpers) {
+  std::vector<std::unique_ptr<instruments::flowmeter>> meters;
+  for (int i = 0; i < 20; ++i) meters.push_back(std::make_unique<instruments::flowmeter>());
+  meters[7]->set_flow_m3h(1.5F);
+  auto c = device_on(meters[7]->device().port());
+  c.points = {point(quantity::flow_rate, 0x1010, data_type::f32, word_order::cdab),
+              point(quantity::flow_rate, 0x101E, data_type::u16, word_order::abcd)};
+  modbus_driver d(c);
+  const auto r = d.read({});
+  EXPECT_EQ(r[0].value, 1.5);
+  EXPECT_EQ(r[1].value, 5.0);  // flow unit m3/h
+  EXPECT_EQ(meters[7]->device().requests(), 2U);
+  EXPECT_EQ(instruments::float_registers(123456.0F, instruments::order::cdab),
+            (std::vector<std::uint16_t>{0x2000, 0x47F1}));
+  EXPECT_EQ(instruments::float_registers(123456.0F, instruments::order::badc),
+            (std::vector<std::uint16_t>{0xF147, 0x0020}));
+  EXPECT_THROW(meters[0]->device().set_holding(0x2000, std::vector<std::uint16_t>{1}), std::out_of_range);
+}
+
+TEST(ModbusDriver, RtuOverAPseudoTerminalPair) {
+  // DEPENDENCIES.md §4.3: socat links two ptys; a libmodbus RTU server answers on one end.
+  testing::temp_dir dir("rtu");
+  const auto a = dir.path() / "ttyA";
+  const auto b = dir.path() / "ttyB";
+  testing::child_process socat({"socat", "pty,raw,echo=0,link=" + a.string(), "pty,raw,echo=0,link=" + b.string()},
+                               dir.path() / "socat.log");
+  for (int i = 0; i < 100 && !(std::filesystem::exists(a) && std::filesystem::exists(b)); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(std::filesystem::exists(a) && std::filesystem::exists(b)) << socat.log();
+
+  std::atomic<bool> stop{false};
+  std::thread server([&] {
+    modbus_t* ctx = modbus_new_rtu(a.c_str(), 19200, 'E', 8, 1);
+    modbus_set_slave(ctx, 1);
+    if (modbus_connect(ctx) != 0) {
+      modbus_free(ctx);
+      return;
+    }
+    modbus_mapping_t* map = modbus_mapping_new_start_address(0, 0, 0, 0, 0x2600, 5, 0, 0);
+    const auto regs = encode_registers(21.5, data_type::f32, word_order::dcba);
+    map->tab_registers[2] = regs[0];
+    map->tab_registers[3] = regs[1];
+    modbus_set_indication_timeout(ctx, 0, 100000);
+    std::uint8_t q[MODBUS_RTU_MAX_ADU_LENGTH];
+    while (!stop) {
+      const int rc = modbus_receive(ctx, q);
+      if (rc > 0) modbus_reply(ctx, q, rc, map);
+    }
+    modbus_mapping_free(map);
+    modbus_close(ctx);
+    modbus_free(ctx);
+  });
+
+  modbus_device_config c;
+  c.name = "probe";
+  c.rtu = true;
+  c.serial_device = b.string();
+  c.baud = 19200;
+  c.parity = 'E';
+  c.unit_id = 1;
+  c.response_timeout_ms = 300;
+  c.retries = 1;
+  c.points = {point(quantity::turbidity, 0x2602, data_type::f32, word_order::dcba)};
+  modbus_driver d(c);
+  const auto s = d.read({}).at(0);
+  EXPECT_EQ(s.status, quantity_status::ok) << s.reason;
+  EXPECT_EQ(s.value, 21.5);
+
+  c.unit_id = 2;  // nobody answers slave 2
+  modbus_driver absent(c);
+  EXPECT_EQ(absent.read({}).at(0).status, quantity_status::stale);
+  EXPECT_EQ(d.read({}).at(0).value, 21.5);  // the bus is still usable afterwards
+  stop = true;
+  server.join();
+}
+
+}  // namespace
+}  // namespace sewage::agent

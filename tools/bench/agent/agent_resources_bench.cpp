@@ -1,0 +1,60 @@
+// Agent RSS and CPU at 1 s polling with three Modbus points (flowmeter rate, turbidity, level) on
+// emulated instruments, 60 s reports, against a private mosquitto.
+// Usage: agent_resources_bench --agent PATH [--seconds 600]
+#include "bench_support.hpp"
+#include "sewage/instruments/modbus_device.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  CLI::App app{"sewage-agent RSS and CPU benchmark"};
+  std::string agent_bin;
+  int seconds = 600;
+  app.add_option("--agent", agent_bin, "path to sewage-agent")->required();
+  app.add_option("--seconds", seconds, "measuring time after a 10 s warm-up")->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
+
+  const auto dir = std::filesystem::temp_directory_path() / ("agent-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  sewage::bench::broker broker(dir);
+  sewage::instruments::flowmeter flow;
+  sewage::instruments::turbidity_probe turbidity;
+  sewage::instruments::level_sensor level;
+  flow.set_flow_m3h(1.25F);
+  turbidity.set_turbidity_ntu(3.5F);
+  level.set_distance_mm(2100);
+  const auto config = dir / "agent.toml";
+  std::ofstream(config) << "terminal_id = \"BENCH\"\nlog_level = \"warn\"\npoll_interval_s = 1\nreport_interval_s = 60\n"
+                        << "[mqtt]\nuri = \"" << broker.uri() << "\"\n[queue]\npath = \"" << (dir / "q.db").string() << "\"\n"
+                        << "[[device]]\nname = \"flow\"\ndriver = \"modbus\"\ntransport = \"tcp\"\nhost = \"127.0.0.1\"\nport = "
+                        << flow.device().port() << "\n[[device.point]]\nquantity = \"flow_rate\"\naddress = 0x1010\ntype = \"f32\"\n"
+                        << "word_order = \"CDAB\"\n"
+                        << "[[device]]\nname = \"turbidity\"\ndriver = \"modbus\"\ntransport = \"tcp\"\nhost = \"127.0.0.1\"\nport = "
+                        << turbidity.device().port()
+                        << "\n[[device.point]]\nquantity = \"turbidity\"\naddress = 0x2602\ntype = \"f32\"\nword_order = \"DCBA\"\n"
+                        << "[[device]]\nname = \"level\"\ndriver = \"modbus\"\ntransport = \"tcp\"\nhost = \"127.0.0.1\"\nport = "
+                        << level.device().port()
+                        << "\n[[device.point]]\nquantity = \"sludge_level\"\naddress = 0x0005\nscale = -0.001\noffset = 3.0\n";
+  sewage::bench::process agent({agent_bin, "--config", config.string()}, dir / "agent.log");
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  const double cpu0 = sewage::bench::cpu_seconds(agent.pid());
+  const auto t0 = std::chrono::steady_clock::now();
+  long rss_max = 0;
+  for (int i = 0; i < seconds; ++i) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    rss_max = std::max(rss_max, sewage::bench::rss_kib(agent.pid()));
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = sewage::bench::cpu_seconds(agent.pid()) - cpu0;
+  const long rss_end = sewage::bench::rss_kib(agent.pid());
+  const std::uint64_t polls = flow.device().requests() + turbidity.device().requests() + level.device().requests();
+  agent.stop();
+  std::cout << "agent_resources: " << wall << " s measured, 3 Modbus points polled every 1 s (" << polls
+            << " requests answered in total)\n"
+            << "  RSS at end: " << rss_end / 1024.0 << " MiB, max: " << rss_max / 1024.0 << " MiB (target <= 6 MB)\n"
+            << "  CPU: " << cpu << " s = " << 100.0 * cpu / wall << " % of one core (target <= 1 %)\n";
+  std::filesystem::remove_all(dir);
+  return 0;
+}

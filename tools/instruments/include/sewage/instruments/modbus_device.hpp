@@ -1,0 +1,151 @@
+#pragma once
+/// \file
+/// A Modbus TCP instrument emulator for tests, benchmarks and the county simulator: one object =
+/// one device listening on its own loopback port, served by one thread with poll(), any number of
+/// simultaneous clients, any number of devices per process. Register values are written directly
+/// into the libmodbus mapping (never with libmodbus' float setters, which do not round-trip in
+/// 3.1.6: DEPENDENCIES.md §4.2), and can be changed at any time from any thread.
+///
+/// Failure modes: `silent` reads requests and never answers (a dead device on the bus), and
+/// `exception` answers every request with a Modbus exception response.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sewage::instruments {
+
+/// How the device answers.
+enum class behaviour { normal, silent, exception };
+
+/// A contiguous block of a Modbus table, 0-based PDU addresses.
+struct block {
+  std::uint16_t start{0};
+  std::uint16_t count{0};
+};
+
+/// Which addresses exist; reads outside answer "illegal data address" (like real devices).
+struct register_layout {
+  block coils;
+  block discrete_inputs;
+  block holding;
+  block input;
+};
+
+/// Byte order helpers: the two registers carrying a float32 / 32-bit integer as they arrive on the
+/// wire ([reg N, reg N+1]). ABCD = big-endian; CDAB = word swap; BADC = byte swap; DCBA = reversed.
+enum class order { abcd, cdab, badc, dcba };
+std::vector<std::uint16_t> float_registers(float value, order o);
+std::vector<std::uint16_t> u32_registers(std::uint32_t value, order o);
+
+class modbus_device {
+ public:
+  /// Listens on `host`:`port` (0 = a free port chosen by the kernel) and starts serving at once.
+  /// Throws std::runtime_error if the socket cannot be set up.
+  explicit modbus_device(register_layout layout, int port = 0, const std::string& host = "127.0.0.1");
+  /// Stops the thread (within ~100 ms) and closes every socket.
+  ~modbus_device();
+  modbus_device(const modbus_device&) = delete;
+  modbus_device& operator=(const modbus_device&) = delete;
+
+  /// The TCP port being served.
+  [[nodiscard]] int port() const noexcept { return port_; }
+
+  /// Writes holding / input registers starting at `address`. Throws std::out_of_range when
+  /// outside the layout. Thread-safe (atomic with respect to a reply).
+  void set_holding(std::uint16_t address, std::span<const std::uint16_t> values);
+  void set_input(std::uint16_t address, std::span<const std::uint16_t> values);
+  void set_coil(std::uint16_t address, bool value);
+  void set_discrete_input(std::uint16_t address, bool value);
+  /// Reads back one holding register (tests). Throws std::out_of_range.
+  [[nodiscard]] std::uint16_t holding(std::uint16_t address) const;
+
+  /// Changes how requests are answered. `exception_code` is the Modbus exception code used in
+  /// `exception` mode (default 4, server device failure). Thread-safe.
+  void set_behaviour(behaviour b, std::uint8_t exception_code = 4) noexcept;
+  /// Delays every reply by `delay` (a slow device or a congested gateway): a reply may then
+  /// arrive after the client's timeout. Thread-safe.
+  void set_reply_delay(std::chrono::milliseconds delay) noexcept { reply_delay_ms_ = static_cast<int>(delay.count()); }
+  /// Requests received so far (answered or not). Thread-safe.
+  [[nodiscard]] std::uint64_t requests() const noexcept { return requests_.load(); }
+
+ private:
+  struct state;
+  void serve();
+
+  std::unique_ptr<state> state_;
+  mutable std::mutex mutex_;
+  int port_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<behaviour> behaviour_{behaviour::normal};
+  std::atomic<std::uint8_t> exception_code_{4};
+  std::atomic<std::uint64_t> requests_{0};
+  std::atomic<int> reply_delay_ms_{0};
+  std::thread worker_;
+};
+
+/// Electromagnetic flowmeter with the common MFE600H-style map (modbus_maps.md B1): holding
+/// 0x1010 flow (float, CDAB, m3/h), 0x1012 velocity (float CDAB, m/s), 0x1018 totalizer integer part
+/// ("Long Inverse", CDAB 32-bit), 0x101A totalizer fraction (float CDAB), 0x101E flow unit (5 =
+/// m3/h), 0x1021 total unit (1 = m3), 0x1024 empty-pipe alarm, 0x1025 system alarm.
+class flowmeter {
+ public:
+  static constexpr std::uint16_t flow_address = 0x1010;
+  static constexpr std::uint16_t velocity_address = 0x1012;
+  static constexpr std::uint16_t total_int_address = 0x1018;
+  static constexpr std::uint16_t total_frac_address = 0x101A;
+  static constexpr std::uint16_t flow_unit_address = 0x101E;
+  static constexpr std::uint16_t total_unit_address = 0x1021;
+  static constexpr std::uint16_t empty_pipe_address = 0x1024;
+  static constexpr std::uint16_t system_alarm_address = 0x1025;
+  explicit flowmeter(int port = 0);
+  void set_flow_m3h(float flow);
+  /// Totalizer = integer part (m3) + fraction in [0, 1).
+  void set_total(std::uint32_t integer_m3, float fraction_m3);
+  void set_empty_pipe_alarm(bool on);
+  void set_system_alarm(bool on);
+  modbus_device& device() noexcept { return device_; }
+
+ private:
+  modbus_device device_;
+};
+
+/// YosemiTech Y511-style turbidity probe (modbus_maps.md A2): holding 0x2600, 5 registers:
+/// temperature float32 DCBA (degC) at 0x2600, turbidity float32 DCBA (NTU) at 0x2602, error code in
+/// the high byte of 0x2604. Reads outside 0x2600..0x2604 get "illegal data address".
+class turbidity_probe {
+ public:
+  static constexpr std::uint16_t temperature_address = 0x2600;
+  static constexpr std::uint16_t turbidity_address = 0x2602;
+  static constexpr std::uint16_t error_address = 0x2604;
+  explicit turbidity_probe(int port = 0);
+  void set_temperature_c(float t);
+  void set_turbidity_ntu(float ntu);
+  void set_error_code(std::uint8_t code);
+  modbus_device& device() noexcept { return device_; }
+
+ private:
+  modbus_device device_;
+};
+
+/// Ultrasonic level sensor with the DFRobot URM13 holding map (modbus_maps.md C1): 0x00 PID
+/// (0x0003), 0x02 slave address (0x000D), 0x03 baud code (5), 0x05 distance (u16; this emulator
+/// uses millimetres). The sludge level is the mounting height minus the distance (config scale
+/// -0.001 and offset = mounting height in m).
+class level_sensor {
+ public:
+  static constexpr std::uint16_t distance_address = 0x0005;
+  explicit level_sensor(int port = 0);
+  void set_distance_mm(std::uint16_t mm);
+  modbus_device& device() noexcept { return device_; }
+
+ private:
+  modbus_device device_;
+};
+
+}  // namespace sewage::instruments

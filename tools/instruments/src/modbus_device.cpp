@@ -1,0 +1,222 @@
+#include "sewage/instruments/modbus_device.hpp"
+
+#include <modbus.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace sewage::instruments {
+
+namespace {
+std::uint16_t swap_bytes(std::uint16_t r) { return static_cast<std::uint16_t>((r >> 8) | (r << 8)); }
+}  // namespace
+
+std::vector<std::uint16_t> u32_registers(std::uint32_t v, order o) {
+  std::uint16_t hi = static_cast<std::uint16_t>(v >> 16);
+  std::uint16_t lo = static_cast<std::uint16_t>(v & 0xFFFF);
+  if (o == order::badc || o == order::dcba) {
+    hi = swap_bytes(hi);
+    lo = swap_bytes(lo);
+  }
+  if (o == order::cdab || o == order::dcba) return {lo, hi};
+  return {hi, lo};
+}
+
+std::vector<std::uint16_t> float_registers(float value, order o) {
+  return u32_registers(std::bit_cast<std::uint32_t>(value), o);
+}
+
+struct modbus_device::state {
+  modbus_t* ctx{nullptr};
+  modbus_mapping_t* map{nullptr};
+  int listen_fd{-1};
+  register_layout layout;
+  ~state() {
+    if (listen_fd >= 0) ::close(listen_fd);
+    if (map != nullptr) modbus_mapping_free(map);
+    if (ctx != nullptr) modbus_free(ctx);
+  }
+};
+
+modbus_device::modbus_device(register_layout layout, int port, const std::string& host)
+    : state_(std::make_unique<state>()) {
+  state_->layout = layout;
+  state_->ctx = modbus_new_tcp(host.c_str(), port);
+  if (state_->ctx == nullptr) throw std::runtime_error(std::string("modbus_new_tcp: ") + modbus_strerror(errno));
+  state_->map = modbus_mapping_new_start_address(layout.coils.start, layout.coils.count, layout.discrete_inputs.start,
+                                                 layout.discrete_inputs.count, layout.holding.start, layout.holding.count,
+                                                 layout.input.start, layout.input.count);
+  if (state_->map == nullptr) throw std::runtime_error(std::string("modbus_mapping_new: ") + modbus_strerror(errno));
+  state_->listen_fd = modbus_tcp_listen(state_->ctx, 16);
+  if (state_->listen_fd < 0) throw std::runtime_error(std::string("modbus_tcp_listen: ") + modbus_strerror(errno));
+  sockaddr_in addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(state_->listen_fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    throw std::runtime_error(std::string("getsockname: ") + std::strerror(errno));
+  }
+  port_ = ntohs(addr.sin_port);
+  // A request must arrive whole within 1 s once its first byte is there.
+  modbus_set_indication_timeout(state_->ctx, 1, 0);
+  worker_ = std::thread([this] { serve(); });
+}
+
+modbus_device::~modbus_device() {
+  stop_ = true;
+  worker_.join();
+}
+
+void modbus_device::set_holding(std::uint16_t address, std::span<const std::uint16_t> values) {
+  std::lock_guard lock(mutex_);
+  const block& b = state_->layout.holding;
+  if (address < b.start || address + values.size() > static_cast<std::size_t>(b.start) + b.count) {
+    throw std::out_of_range("holding register outside the device layout");
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) state_->map->tab_registers[address - b.start + i] = values[i];
+}
+
+void modbus_device::set_input(std::uint16_t address, std::span<const std::uint16_t> values) {
+  std::lock_guard lock(mutex_);
+  const block& b = state_->layout.input;
+  if (address < b.start || address + values.size() > static_cast<std::size_t>(b.start) + b.count) {
+    throw std::out_of_range("input register outside the device layout");
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) state_->map->tab_input_registers[address - b.start + i] = values[i];
+}
+
+void modbus_device::set_coil(std::uint16_t address, bool value) {
+  std::lock_guard lock(mutex_);
+  const block& b = state_->layout.coils;
+  if (address < b.start || address >= b.start + b.count) throw std::out_of_range("coil outside the device layout");
+  state_->map->tab_bits[address - b.start] = value ? 1 : 0;
+}
+
+void modbus_device::set_discrete_input(std::uint16_t address, bool value) {
+  std::lock_guard lock(mutex_);
+  const block& b = state_->layout.discrete_inputs;
+  if (address < b.start || address >= b.start + b.count) throw std::out_of_range("discrete input outside the device layout");
+  state_->map->tab_input_bits[address - b.start] = value ? 1 : 0;
+}
+
+std::uint16_t modbus_device::holding(std::uint16_t address) const {
+  std::lock_guard lock(mutex_);
+  const block& b = state_->layout.holding;
+  if (address < b.start || address >= b.start + b.count) throw std::out_of_range("holding register outside the device layout");
+  return state_->map->tab_registers[address - b.start];
+}
+
+void modbus_device::set_behaviour(behaviour b, std::uint8_t exception_code) noexcept {
+  exception_code_ = exception_code;
+  behaviour_ = b;
+}
+
+void modbus_device::serve() {
+  std::vector<int> clients;
+  std::uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
+  while (!stop_) {
+    std::vector<pollfd> fds;
+    fds.push_back(pollfd{state_->listen_fd, POLLIN, 0});
+    for (const int c : clients) fds.push_back(pollfd{c, POLLIN, 0});
+    const int n = ::poll(fds.data(), fds.size(), 100);
+    if (n <= 0) continue;
+    if ((fds[0].revents & POLLIN) != 0) {
+      const int c = ::accept4(state_->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c >= 0) clients.push_back(c);
+    }
+    std::vector<int> closed;
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      modbus_set_socket(state_->ctx, fds[i].fd);
+      const int rc = modbus_receive(state_->ctx, query);
+      if (rc == -1) {
+        closed.push_back(fds[i].fd);
+        continue;
+      }
+      if (rc == 0) continue;  // not for us
+      ++requests_;
+      if (const int d = reply_delay_ms_.load(); d > 0 && behaviour_.load() != behaviour::silent) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(d));
+      }
+      switch (behaviour_.load()) {
+        case behaviour::normal: {
+          std::lock_guard lock(mutex_);
+          modbus_reply(state_->ctx, query, rc, state_->map);
+          break;
+        }
+        case behaviour::silent: break;
+        case behaviour::exception: modbus_reply_exception(state_->ctx, query, exception_code_.load()); break;
+      }
+    }
+    for (const int c : closed) {
+      ::close(c);
+      std::erase(clients, c);
+    }
+  }
+  for (const int c : clients) ::close(c);
+  modbus_set_socket(state_->ctx, -1);
+}
+
+flowmeter::flowmeter(int port)
+    : device_(register_layout{{}, {}, {0x1000, 0x40}, {}}, port) {
+  set_flow_m3h(0.0F);
+  set_total(0, 0.0F);
+  const std::uint16_t flow_unit[] = {5};   // m3/h
+  const std::uint16_t total_unit[] = {1};  // m3
+  device_.set_holding(flow_unit_address, flow_unit);
+  device_.set_holding(total_unit_address, total_unit);
+}
+
+void flowmeter::set_flow_m3h(float flow) { device_.set_holding(flow_address, float_registers(flow, order::cdab)); }
+
+void flowmeter::set_total(std::uint32_t integer_m3, float fraction_m3) {
+  // Both parts in one call; a reader may still see them from two different moments, like a real meter.
+  device_.set_holding(total_int_address, u32_registers(integer_m3, order::cdab));
+  device_.set_holding(total_frac_address, float_registers(fraction_m3, order::cdab));
+}
+
+void flowmeter::set_empty_pipe_alarm(bool on) {
+  const std::uint16_t v[] = {static_cast<std::uint16_t>(on ? 1 : 0)};
+  device_.set_holding(empty_pipe_address, v);
+}
+
+void flowmeter::set_system_alarm(bool on) {
+  const std::uint16_t v[] = {static_cast<std::uint16_t>(on ? 1 : 0)};
+  device_.set_holding(system_alarm_address, v);
+}
+
+turbidity_probe::turbidity_probe(int port) : device_(register_layout{{}, {}, {0x2600, 5}, {}}, port) {
+  set_temperature_c(20.0F);
+  set_turbidity_ntu(0.0F);
+  set_error_code(0);
+}
+
+void turbidity_probe::set_temperature_c(float t) {
+  device_.set_holding(temperature_address, float_registers(t, order::dcba));
+}
+void turbidity_probe::set_turbidity_ntu(float ntu) {
+  device_.set_holding(turbidity_address, float_registers(ntu, order::dcba));
+}
+void turbidity_probe::set_error_code(std::uint8_t code) {
+  const std::uint16_t v[] = {static_cast<std::uint16_t>(code << 8)};
+  device_.set_holding(error_address, v);
+}
+
+level_sensor::level_sensor(int port) : device_(register_layout{{}, {}, {0x0000, 0x0B}, {}}, port) {
+  const std::uint16_t head[] = {0x0003, 0x0000, 0x000D, 0x0005, 0x0001};
+  device_.set_holding(0x0000, head);
+  set_distance_mm(0);
+}
+
+void level_sensor::set_distance_mm(std::uint16_t mm) {
+  const std::uint16_t v[] = {mm};
+  device_.set_holding(distance_address, v);
+}
+
+}  // namespace sewage::instruments
