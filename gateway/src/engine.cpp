@@ -223,10 +223,10 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   if (in_order) s.rule_clock_ms = ts;
   if (!s.latest || rec.ts >= s.latest->ts) {
     s.latest_arrival = msg.arrival;
-    batch_.records.push_back({rec, msg.arrival});
+    batch_.records.push_back({rec, msg.arrival, msg.payload});
     s.latest = std::move(rec);
   } else {
-    batch_.records.push_back({std::move(rec), msg.arrival});
+    batch_.records.push_back({std::move(rec), msg.arrival, msg.payload});
   }
 }
 

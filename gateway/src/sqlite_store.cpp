@@ -235,7 +235,7 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(3, r.record.seq)
           .bind(4, ms(r.record.ts))
           .bind(5, ms(r.arrival))
-          .bind(6, proto::encode(r.record))
+          .bind(6, r.payload.empty() ? proto::encode(r.record) : r.payload)
           .run();
     }
     for (const auto& r : b.daily) {
@@ -476,7 +476,7 @@ std::vector<record_row> sqlite_store::history(const std::string& terminal_id, pr
   std::vector<record_row> out;
   while (s.step()) {
     auto r = proto::decode_telemetry(s.text(0), terminal_id);
-    if (r.ok()) out.push_back({std::move(*r.value), from_ms(s.i64(1))});
+    if (r.ok()) out.push_back({std::move(*r.value), from_ms(s.i64(1)), std::string()});
   }
   s.reset();
   return out;

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <fstream>
 #include <functional>
 #include <thread>
@@ -229,6 +230,62 @@ TEST_F(GatewayProcess, AlertsArePublishedRetainedAcknowledgedAndRemovedWhenClear
   const auto offline_topic = proto::alert_topic("T2", proto::alert_type::offline);
   EXPECT_TRUE(eventually([&] { return retained(offline_topic).find("\"offline\"") != std::string::npos; }, 20s));
   EXPECT_EQ(get("/api/summary")["open_alerts"]["offline"], 1);
+}
+
+}  // namespace
+}  // namespace sewage::gateway::test
+
+namespace sewage::gateway::test {
+namespace {
+
+TEST_F(GatewayProcess, ImageIsServedAndRegistryReloadsOnSighupWithoutLosingState) {
+  start_gateway();
+  publish_record(1, 100.0, 3.0, now() - 2min);
+  // A minimal JPEG: SOI + APP0 marker ... EOI, published from a file like a camera would.
+  static constexpr char jpeg_bytes[] = "\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9";
+  const std::string jpeg(jpeg_bytes, sizeof jpeg_bytes - 1);
+  std::ofstream(dir_->path() / "snap.jpg", std::ios::binary) << jpeg;
+  testing::child_process pub({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-q", "1",
+                              "-r", "-t", proto::image_topic("T1"), "-f", (dir_->path() / "snap.jpg").string()},
+                             dir_->path() / "pub.log");
+  ASSERT_TRUE(pub.wait_for_exit(10s).has_value());
+  ASSERT_TRUE(eventually([&] { return http_call(http_port_, "GET", "/api/terminals/T1/image").status == 200; }, 20s));
+  EXPECT_EQ(http_call(http_port_, "GET", "/api/terminals/T1/image").body, jpeg);
+  ASSERT_TRUE(eventually([&] { return get("/api/terminals/T1").value("/latest_record/seq"_json_pointer, 0) == 1; }, 20s));
+
+  // Add T3 to the registry and send SIGHUP: T3 appears, T1 keeps its state.
+  std::ofstream(dir_->path() / "registry.toml", std::ios::app)
+      << "[[terminal]]\nid = \"T3\"\nname = \"Three\"\ntown = \"A\"\nvillage = \"D\"\nlatitude = 30.3\n"
+         "longitude = 120.7\ndesign_capacity_m3d = 5\ndischarge_grade = \"grade_1\"\n";
+  gateway_->signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return get("/api/terminals")["terminals"].size() == 3; }, 20s));
+  EXPECT_EQ(get("/api/terminals/T1").value("/latest_record/seq"_json_pointer, 0), 1);
+  // A broken registry is refused and the current one kept.
+  std::ofstream(dir_->path() / "registry.toml", std::ios::app) << "[[terminal]]\nid = \"bad id\"\n";
+  gateway_->signal(SIGHUP);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(get("/api/terminals")["terminals"].size(), 3u);
+  EXPECT_TRUE(gateway_->running());
+}
+
+TEST_F(GatewayProcess, CommandLineVersionAndConfigCheck) {
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), SEWAGE_GATEWAY_BINARY);
+    std::filesystem::remove(dir_->path() / "cli.log");
+    testing::child_process p(args, dir_->path() / "cli.log");
+    const auto st = p.wait_for_exit(20s);
+    return std::make_pair(st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, slurp(dir_->path() / "cli.log"));
+  };
+  auto [rc, out] = run({"--version"});
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(out.find("sewage-gateway "), std::string::npos);
+  std::tie(rc, out) = run({"--config", (dir_->path() / "gateway.toml").string(), "--check-config"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("2 terminals"), std::string::npos) << out;
+  std::ofstream(dir_->path() / "bad.toml") << "[http]\nlisten = \"nowhere\"\n";
+  std::tie(rc, out) = run({"--config", (dir_->path() / "bad.toml").string(), "--check-config"});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(out.find("http.listen"), std::string::npos) << out;
 }
 
 }  // namespace

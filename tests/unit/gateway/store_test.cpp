@@ -67,8 +67,8 @@ TEST(SqliteStore, RoundTripsStateAlertsAndHistory) {
     sqlite_store s(path, 100);
     write_batch b;
     auto rec = test::with_turbidity(test::record("T1", 5, at("2026-11-29T01:00:00Z")), 3.5);
-    b.records.push_back({rec, at("2026-11-29T01:00:01Z")});
-    b.records.push_back({rec, at("2026-11-29T01:00:02Z")});  // same key: ignored
+    b.records.push_back({rec, at("2026-11-29T01:00:01Z"), ""});
+    b.records.push_back({rec, at("2026-11-29T01:00:02Z"), ""});  // same key: ignored
     terminal_snapshot t;
     t.terminal_id = "T1";
     t.epoch = "e1";
@@ -124,8 +124,8 @@ TEST(SqliteStore, RetentionDeletesRawRecordsButKeepsDailyRows) {
   testing::temp_dir dir("gw-store");
   sqlite_store s(dir.path() / "g.db", 5);
   write_batch b;
-  b.records.push_back({test::record("T1", 1, at("2025-01-01T00:00:00Z")), at("2025-01-01T00:00:00Z")});
-  b.records.push_back({test::record("T1", 2, at("2026-11-29T00:00:00Z")), at("2026-11-29T00:00:00Z")});
+  b.records.push_back({test::record("T1", 1, at("2025-01-01T00:00:00Z")), at("2025-01-01T00:00:00Z"), ""});
+  b.records.push_back({test::record("T1", 2, at("2026-11-29T00:00:00Z")), at("2026-11-29T00:00:00Z"), ""});
   daily_delta d;
   d.day = 20089;
   d.volume_m3 = 3;

@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   app.add_option("--alerts", alerts, "alerts for the latency phase");
   app.add_option("--store-dir", store_dir, "directory for the benchmark database");
   CLI11_PARSE(app, argc, argv);
-  spdlog::set_level(spdlog::level::warn);
+  spdlog::set_level(spdlog::level::err);
   alerts = std::min(alerts, n);
   const auto run_id = std::to_string(::getpid());
 

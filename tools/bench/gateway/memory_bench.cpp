@@ -96,8 +96,8 @@ int main(int argc, char** argv) {
     const long full_kib = rss_kib();
     std::printf("terminals: %zu, open alerts: %zu, records accepted: %llu\n", n, eng.open_alerts().size(),
                 static_cast<unsigned long long>(eng.metrics().records_accepted));
-    std::printf("RSS baseline %ld KiB, with registry %ld KiB, with state %ld KiB\n", base_kib, registry_kib, full_kib);
-    std::printf("RSS per terminal: %.0f bytes (registry %.0f + live state %.0f); target <= 4096 bytes\n",
+    std::printf("RSS baseline %ld KiB, with registry and empty per-terminal state %ld KiB, after one record and status per terminal %ld KiB\n", base_kib, registry_kib, full_kib);
+    std::printf("RSS per terminal: %.0f bytes (registry and state slots %.0f + filled state %.0f); target <= 4096 bytes\n",
                 static_cast<double>(full_kib - base_kib) * 1024 / static_cast<double>(n),
                 static_cast<double>(registry_kib - base_kib) * 1024 / static_cast<double>(n),
                 static_cast<double>(full_kib - registry_kib) * 1024 / static_cast<double>(n));

@@ -33,6 +33,8 @@ class store_error : public std::runtime_error {
 struct record_row {
   proto::telemetry_record record;
   proto::timestamp arrival{};
+  /// The payload as received (already validated by proto); stored as is. Empty = encode `record`.
+  std::string payload;
 };
 
 /// A rejected message kept for operators (bounded table).
