@@ -2,6 +2,8 @@
 
 #include "sewage/gateway/operating_day.hpp"
 
+#include "dashboard.hpp"
+
 #include <sewage/proto/alert.hpp>
 #include <sewage/proto/payload.hpp>
 #include <sewage/proto/problem.hpp>
@@ -363,7 +365,14 @@ http_response api::route(const http_request& req) {
     r.body = std::move(out);
     return r;
   }
-  if (s.empty() || s[0] != "api") throw api_error{404, "no route for " + req.target};
+  if (s.empty() || (s.size() == 1 && s[0] == "index.html")) {
+    if (!get) return method_not_allowed("GET");
+    http_response r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = std::string(detail::dashboard_html());
+    return r;
+  }
+  if (s[0] != "api") throw api_error{404, "no route for " + req.target};
 
   if (s.size() == 2 && s[1] == "summary") {
     if (!get) return method_not_allowed("GET");

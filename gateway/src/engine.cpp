@@ -243,7 +243,10 @@ void engine::on_status(std::size_t idx, const inbound_message& msg, proto::statu
       s.will = true;
     }
   }
-  // A birth (online) is never proof of data flowing, retained or not: only live records are.
+  // A birth (online) is never proof of data flowing, retained or not: only live records are. A
+  // live birth does mean the link is back, so an earlier last will no longer applies; the
+  // no-record timer still does.
+  if (st.state == proto::presence::online && !msg.retained) s.will = false;
   s.status = std::move(st);
   s.status_arrival = msg.arrival;
   mark_dirty(idx);

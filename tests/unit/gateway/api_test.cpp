@@ -117,6 +117,13 @@ TEST_F(ApiTest, MetricsAreInPrometheusTextFormat) {
   EXPECT_EQ(call("GET", "/healthz").status, 200u);
 }
 
+TEST_F(ApiTest, DashboardPageReadsTheApi) {
+  const auto r = call("GET", "/");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.content_type.rfind("text/html", 0), 0u);
+  EXPECT_NE(r.body.find("/api/summary"), std::string::npos);
+}
+
 TEST(UrlDecode, DecodesAndRejectsBadEscapes) {
   EXPECT_EQ(url_decode("2026-11-29T08%3A00%3A00Z"), "2026-11-29T08:00:00Z");
   EXPECT_EQ(url_decode("a+b"), "a b");

@@ -155,6 +155,34 @@ TEST_F(EngineTest, RetainedBirthIsNoProofOfLifeAndOfflineIsJudgedOnArrival) {
   EXPECT_FALSE(eng_->online(1));
 }
 
+TEST_F(EngineTest, LastWillRaisesOfflineAtOnceAndALiveBirthWithdrawsIt) {
+  send(test::record("T1", 1, clock_.now()));
+  send(test::record("T2", 1, clock_.now()));
+  proto::status_message will;
+  will.state = proto::presence::offline;
+  will.reason = proto::offline_reason::connection_lost;
+  will.terminal_id = "T1";
+  eng_->handle({proto::status_topic("T1"), proto::encode(will), false, clock_.now()});
+  will.terminal_id = "T2";
+  eng_->handle({proto::status_topic("T2"), proto::encode(will), false, clock_.now()});
+  proto::status_message birth;
+  birth.terminal_id = "T2";
+  birth.state = proto::presence::online;
+  birth.ts = clock_.now();
+  birth.agent_version = "0.1.0";
+  birth.config_digest = "abcd";
+  eng_->handle({proto::status_topic("T2"), proto::encode(birth), false, clock_.now()});
+  clock_.advance(seconds(1));
+  eng_->tick();
+  ASSERT_EQ(eng_->open_alerts().size(), 1u);
+  EXPECT_EQ(eng_->open_alerts().begin()->second.terminal_id, "T1");
+  EXPECT_EQ(eng_->open_alerts().begin()->second.type, proto::alert_type::offline);
+  // T2's birth is not data: without records it still goes offline after 3 intervals.
+  clock_.advance(seconds(200));
+  eng_->tick();
+  EXPECT_EQ(eng_->open_alerts().size(), 2u);
+}
+
 TEST_F(EngineTest, CleanAgentShutdownGetsARestartGracePeriod) {
   send(test::record("T1", 1, clock_.now()));
   send(test::record("T2", 1, clock_.now()));

@@ -4,7 +4,7 @@
 /// so it can be tested without sockets. JSON via nlohmann; errors are JSON objects
 /// {"error": {"status": 404, "message": "..."}} with the matching HTTP status.
 ///
-/// Routes: GET /healthz, /metrics, /api/summary, /api/terminals, /api/terminals.geojson,
+/// Routes: GET / (dashboard page), /healthz, /metrics, /api/summary, /api/terminals, /api/terminals.geojson,
 /// /api/terminals/{id}, /api/terminals/{id}/history?from=&to=, /api/terminals/{id}/daily?from=&to=,
 /// /api/terminals/{id}/image, /api/alerts?state=open|all&terminal=, /api/unknown-terminals,
 /// /api/dead-letters; POST /api/alerts/{id}/ack (bearer token). See gateway/README.md.
