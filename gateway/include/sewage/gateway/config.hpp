@@ -1,0 +1,126 @@
+#pragma once
+/// \file
+/// The gateway's configuration: a TOML file parsed once into an immutable struct. Pipeline:
+/// defaults (the values below, also shown in gateway/gateway.example.toml) -> file -> checks.
+/// Every error names the file and the key, e.g. "gateway.toml: http.listen: port must be 1..65535".
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+namespace sewage::gateway {
+
+/// Raised for an unreadable, malformed or invalid configuration or registry file. what() names
+/// the file, the key (and for the registry the terminal index and id) and the reason.
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Alert thresholds. County defaults live in `config::defaults`; a terminal's
+/// `[terminal.thresholds]` table overrides any of them (same key names). Reasoning for every
+/// default is in gateway/README.md ("Alert types"); the turbidity values are PROVISIONAL because
+/// the SS limits of DB33/973-2021 were not available (shared/data/standards.md section 2).
+struct thresholds {
+  /// Compliance limit for effluent turbidity, NTU: a record is compliant when its mean is at or
+  /// below it. 10 NTU ~ 20 mg/L SS at ~2 mg/L per NTU (provisional, site calibration needed).
+  double turbidity_limit_ntu{10.0};
+  /// turbidity_high: raise when the mean is above this, NTU (default: the compliance limit).
+  double turbidity_raise_ntu{10.0};
+  /// turbidity_high: clear when the mean is at or below this, NTU (hysteresis).
+  double turbidity_clear_ntu{8.0};
+  /// turbidity_high: the condition must hold this long in event time, s (filters wash-out spikes).
+  std::uint32_t turbidity_debounce_s{900};
+
+  /// no_flow: raise when the mean rate is at or below this, m3/h.
+  double no_flow_raise_m3h{0.01};
+  /// no_flow: clear when the mean rate is at or above this, m3/h.
+  double no_flow_clear_m3h{0.05};
+  /// no_flow: minimum duration, s. Villages have little flow at night; 6 h rules that out.
+  std::uint32_t no_flow_debounce_s{21600};
+
+  /// flow_high: raise when the mean rate exceeds this multiple of the design mean hourly flow
+  /// (design_capacity_m3d / 24). 2.5 ~ peak factor of small sewer catchments.
+  double flow_high_raise_factor{2.5};
+  /// flow_high: clear at or below this multiple of the design mean hourly flow.
+  double flow_high_clear_factor{2.0};
+  /// flow_high: minimum duration, s.
+  std::uint32_t flow_high_debounce_s{3600};
+
+  /// cleanout_required: how long the agent's clean-out flag must stay set (and then clear), s.
+  std::uint32_t cleanout_debounce_s{3600};
+  /// sensor_fault: how long a quantity must stay non-ok (and then ok again), s.
+  std::uint32_t sensor_fault_debounce_s{600};
+  /// queue_overflow: cleared after this long without a further drop, s (event time).
+  std::uint32_t queue_overflow_clear_s{3600};
+  /// clock_skew: raise when |record ts - arrival| exceeds this, s (only live records, see README).
+  std::uint32_t clock_skew_raise_s{300};
+  /// clock_skew: clear when |record ts - arrival| is at or below this, s.
+  std::uint32_t clock_skew_clear_s{60};
+  /// offline: raise after no live record for this many report intervals.
+  double offline_after_intervals{3.0};
+
+  friend bool operator==(const thresholds&, const thresholds&) = default;
+};
+
+/// Immutable gateway configuration.
+struct config {
+  std::filesystem::path source;  ///< the file it came from (for messages)
+
+  // [mqtt]
+  std::string mqtt_uri{"tcp://127.0.0.1:1883"};  ///< tcp:// or ssl://
+  std::string mqtt_client_id{"sewage-gateway"};   ///< fixed: the persistent session is keyed on it
+  std::string mqtt_username;                      ///< empty = anonymous
+  std::string mqtt_password;
+  std::string mqtt_ca_file;    ///< PEM CA for ssl:// (empty = system default)
+  std::string mqtt_cert_file;  ///< client certificate for mutual TLS (optional)
+  std::string mqtt_key_file;
+  std::chrono::seconds mqtt_keep_alive{20};
+
+  // [store]
+  std::filesystem::path store_path{"gateway.db"};
+  std::uint32_t retention_days{400};        ///< raw records older than this are deleted; daily rows stay
+  std::uint32_t dead_letter_max_rows{10000};
+  std::chrono::milliseconds flush_interval{100};  ///< batch commit period (max loss on SIGKILL)
+
+  // [http]
+  std::string http_address{"127.0.0.1"};
+  std::uint16_t http_port{8080};
+  std::string ack_token;                    ///< bearer token for POST /api/alerts/{id}/ack; empty = disabled
+  std::size_t http_max_body_bytes{16384};
+  std::uint32_t http_max_range_days{366};   ///< history/daily query span limit
+  std::uint32_t http_max_rows{10000};       ///< history rows per response
+
+  // [registry]
+  std::filesystem::path registry_path{"registry.toml"};
+
+  // [county]
+  std::string time_zone{"Asia/Shanghai"};
+  /// Fixed UTC offset of the operating day, minutes. Asia/Shanghai is UTC+8 with no DST since
+  /// 1991 (IANA tzdata), so the operating day runs 16:00 UTC to 16:00 UTC.
+  std::chrono::minutes utc_offset{480};
+
+  // [alerts]
+  thresholds defaults;
+  std::chrono::seconds startup_grace{300};   ///< no offline alerts this long after gateway start
+  std::chrono::seconds restart_grace{600};   ///< after a clean agent shutdown
+  std::chrono::milliseconds tick_interval{1000};  ///< offline check period
+
+  // [notifier]
+  std::string webhook_url;  ///< http://host:port/path; empty = no webhook
+  std::uint32_t webhook_max_attempts{8};
+  std::chrono::milliseconds webhook_initial_backoff{1000};
+  std::uint32_t webhook_queue_max{1000};
+
+  // [log]
+  std::string log_level{"info"};
+};
+
+/// Reads and validates `path`. Throws config_error naming the file and key on any problem
+/// (unknown keys included, to catch typos). Relative store and registry paths are resolved
+/// against the config file's directory. Not thread-safe only in the sense that it reads a file.
+config load_config(const std::filesystem::path& path);
+
+}  // namespace sewage::gateway

@@ -1,0 +1,166 @@
+#pragma once
+/// \file
+/// The gateway's core: decode -> de-duplicate -> terminal state -> daily aggregates -> alert rules
+/// -> store, plus offline judgement on clock ticks and alert acknowledgement. Independent of MQTT
+/// and HTTP: messages come in as `inbound_message`, alerts go out through `publisher` and
+/// `alert_listener`, so unit tests drive it directly with a manual clock.
+///
+/// Thread-safety: none. Every call must come from one thread (the gateway's executor; main.cpp
+/// posts MQTT callbacks, timers and HTTP requests to one io_context run by one thread).
+
+#include "sewage/gateway/clock.hpp"
+#include "sewage/gateway/config.hpp"
+#include "sewage/gateway/registry.hpp"
+#include "sewage/gateway/rules.hpp"
+#include "sewage/gateway/store.hpp"
+
+#include <sewage/proto/problem.hpp>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sewage::gateway {
+
+/// One MQTT message as received.
+struct inbound_message {
+  std::string topic;
+  std::string payload;
+  bool retained{false};       ///< the broker's retained flag (a retained status is old news)
+  proto::timestamp arrival{};  ///< gateway clock at receipt
+};
+
+/// Where alert states are published (MQTT in production, a fake in tests). Must not block.
+class publisher {
+ public:
+  virtual ~publisher() = default;
+  /// Publishes QoS 1. An empty payload with retained=true deletes the retained message.
+  virtual void publish(const std::string& topic, const std::string& payload, bool retained) noexcept = 0;
+};
+
+/// Told about every alert transition after it is stored (webhook notifier). Must not block.
+class alert_listener {
+ public:
+  virtual ~alert_listener() = default;
+  virtual void on_transition(const proto::alert_message& alert) noexcept = 0;
+};
+
+/// Counters exported on /metrics. Monotonic unless stated.
+struct engine_metrics {
+  std::uint64_t messages_in{0};
+  std::uint64_t records_accepted{0};
+  std::uint64_t duplicates{0};           ///< redelivered / replayed records (including too old)
+  std::uint64_t late_records{0};         ///< accepted but older than the rules' event clock
+  std::array<std::uint64_t, 16> rejects_by_code{};  ///< index = proto::problem_code
+  std::uint64_t unknown_terminal_messages{0};
+  std::uint64_t statuses{0};
+  std::uint64_t images{0};
+  std::uint64_t command_results{0};
+  std::uint64_t volume_fallbacks{0};     ///< records whose volume came from rate integration
+  std::uint64_t alerts_raised{0};
+  std::uint64_t alerts_cleared{0};
+  std::uint64_t store_commits{0};
+  std::uint64_t store_failures{0};
+  bool last_commit_ok{true};             ///< gauge: the last commit succeeded
+  double store_commit_seconds_sum{0};
+  double store_commit_seconds_max{0};    ///< since start
+  std::array<std::uint64_t, 8> store_commit_buckets{};  ///< <=1,5,10,50,100,500,1000 ms, +Inf
+};
+
+/// A terminal not in the registry that sent something.
+struct unknown_terminal {
+  std::uint64_t messages{0};
+  proto::timestamp last_seen{};
+};
+
+/// Live state of one registered terminal.
+struct terminal_runtime {
+  terminal_snapshot snap;
+  std::array<std::uint64_t, proto::all_alert_types.size()> open_alert{};  ///< episode id per type, 0 = none
+  bool dirty{false};
+};
+
+class engine {
+ public:
+  /// Loads the resume state from `db` (terminals, open episodes, next alert id). The references
+  /// must outlive the engine. Throws store_error if the store cannot be read.
+  engine(const config& cfg, registry reg, store& db, const clock_source& clock, publisher& pub, rule_set rules,
+         alert_listener* listener = nullptr);
+
+  /// Processes one message. Bad input is counted, logged with topic and reason, and kept in the
+  /// dead-letter table; never throws except bad_alloc and store_error (from an epoch lookup).
+  void handle(const inbound_message& msg);
+  /// Judges offline on arrival time (clock.now()); run every config::tick_interval.
+  void tick();
+  /// Commits pending writes in one transaction. On store failure the writes stay pending (retried at
+  /// the next flush), the failure is counted and logged, and false is returned.
+  bool flush();
+  /// Deletes raw records older than the retention period (daily rows stay). Returns rows deleted.
+  std::size_t purge();
+  /// Re-publishes every open episode retained (after a (re)connect: the broker may have lost them).
+  void republish_open_alerts();
+  /// Replaces the registry (SIGHUP). State of terminals that remain is kept; state of removed ones
+  /// stays in the store and comes back if they are re-added.
+  void reload_registry(registry reg);
+
+  enum class ack_result { acknowledged, not_found, already_cleared };
+  /// Acknowledges open episode `alert_id` (stored and published at once). `out` receives the new state.
+  ack_result acknowledge(std::uint64_t alert_id, const std::string& by, const std::string& note,
+                         proto::alert_message* out);
+
+  // ---- read access (for the HTTP API) ----
+  [[nodiscard]] const registry& terminals() const noexcept { return registry_; }
+  [[nodiscard]] const terminal_runtime& runtime(std::size_t index) const { return states_.at(index); }
+  [[nodiscard]] bool online(std::size_t index) const;
+  [[nodiscard]] const std::unordered_map<std::uint64_t, proto::alert_message>& open_alerts() const noexcept {
+    return open_;
+  }
+  [[nodiscard]] const std::map<std::string, unknown_terminal>& unknown_terminals() const noexcept { return unknown_; }
+  [[nodiscard]] const engine_metrics& metrics() const noexcept { return metrics_; }
+  [[nodiscard]] store& db() noexcept { return db_; }
+  [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
+  [[nodiscard]] const clock_source& clock() const noexcept { return clock_; }
+  [[nodiscard]] proto::timestamp started_at() const noexcept { return started_; }
+  /// Writes waiting for the next flush (records + dead letters); main flushes early above a bound.
+  [[nodiscard]] std::size_t pending_writes() const noexcept {
+    return batch_.records.size() + batch_.dead_letters.size() + batch_.images.size();
+  }
+  /// Expected report interval of a terminal: its birth message's, else the registry's, s.
+  [[nodiscard]] double report_interval_s(std::size_t index) const;
+
+ private:
+  void reject(const inbound_message& msg, const std::vector<proto::problem>& problems);
+  void on_telemetry(std::size_t idx, const inbound_message& msg, proto::telemetry_record rec);
+  void on_status(std::size_t idx, const inbound_message& msg, proto::status_message st);
+  void apply_verdict(std::size_t idx, proto::alert_type type, const verdict& v);
+  void mark_dirty(std::size_t idx);
+  void attach_states();
+
+  const config& cfg_;
+  registry registry_;
+  store& db_;
+  const clock_source& clock_;
+  publisher& pub_;
+  rule_set rules_;
+  alert_listener* listener_;
+  proto::timestamp started_;
+
+  std::vector<terminal_runtime> states_;                       // parallel to registry_.terminals()
+  std::unordered_map<std::string, terminal_snapshot> parked_;  // known to the store, not in the registry
+  std::unordered_map<std::uint64_t, proto::alert_message> open_;
+  std::uint64_t next_alert_id_{1};
+  std::map<std::string, unknown_terminal> unknown_;
+  std::vector<std::uint32_t> dirty_;
+  std::map<std::pair<std::uint32_t, std::int32_t>, daily_delta> pending_daily_;
+  write_batch batch_;
+  engine_metrics metrics_;
+};
+
+/// Bound on the list of unknown terminals kept in memory.
+inline constexpr std::size_t max_unknown_terminals = 10000;
+
+}  // namespace sewage::gateway

@@ -1,0 +1,59 @@
+#pragma once
+/// \file
+/// SQLite implementation of `store`: WAL journal, synchronous=NORMAL (a commit survives a process
+/// kill; on power loss at most the last commits are lost, never corrupted), versioned schema
+/// migrations (PRAGMA user_version), SQL only with bound parameters.
+
+#include "sewage/gateway/store.hpp"
+
+#include <filesystem>
+#include <memory>
+
+struct sqlite3;
+
+namespace sewage::gateway {
+
+/// Schema version this build writes. Migrations from every earlier version run at open.
+inline constexpr int sqlite_schema_version = 2;
+
+class sqlite_store final : public store {
+ public:
+  /// Opens (creating if needed) the database at `path` and migrates it to sqlite_schema_version.
+  /// `dead_letter_max_rows` bounds the dead-letter table. Throws store_error naming the path on
+  /// failure, and when the file has a newer schema than this build knows.
+  sqlite_store(const std::filesystem::path& path, std::size_t dead_letter_max_rows);
+  ~sqlite_store() override;
+  sqlite_store(const sqlite_store&) = delete;
+  sqlite_store& operator=(const sqlite_store&) = delete;
+
+  /// Schema version of the open database (after migration).
+  [[nodiscard]] int schema_version();
+
+  void apply(const write_batch& batch) override;
+  std::vector<terminal_snapshot> load_terminals() override;
+  std::optional<dedup_window> load_dedup(const std::string& terminal_id, const std::string& epoch) override;
+  std::vector<proto::alert_message> alerts(bool open_only, const std::optional<std::string>& terminal_id,
+                                           std::size_t limit) override;
+  std::optional<proto::alert_message> alert(std::uint64_t alert_id) override;
+  std::vector<alert_transition> transitions(std::uint64_t alert_id) override;
+  std::uint64_t max_alert_id() override;
+  std::vector<record_row> history(const std::string& terminal_id, proto::timestamp from, proto::timestamp to,
+                                  std::size_t limit) override;
+  std::vector<daily_row> daily(const std::optional<std::string>& terminal_id, std::int32_t from_day,
+                               std::int32_t to_day) override;
+  std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& terminal_id) override;
+  std::vector<dead_letter_row> dead_letters(std::size_t limit) override;
+  fault_stats faults_since(proto::timestamp from) override;
+  std::size_t purge_records_before(proto::timestamp before) override;
+
+  class impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+/// The SQL of schema version 1 (the first release), for migration tests: a test creates a
+/// version-1 database with it, then opens it with sqlite_store. Never throws.
+const char* sqlite_schema_v1_sql() noexcept;
+
+}  // namespace sewage::gateway

@@ -1,0 +1,141 @@
+#pragma once
+/// \file
+/// The store extension point: everything the gateway keeps (history, daily aggregates, alert
+/// episodes and transitions, dead letters, images, and the per-terminal resume state) behind one
+/// interface. SQLite is the embedded default (sqlite_store.hpp); a PostgreSQL store for sharded
+/// deployments would implement the same interface.
+
+#include "sewage/gateway/aggregates.hpp"
+#include "sewage/gateway/alert_rule.hpp"
+#include "sewage/gateway/dedup.hpp"
+
+#include <sewage/proto/alert.hpp>
+#include <sewage/proto/status.hpp>
+#include <sewage/proto/telemetry.hpp>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sewage::gateway {
+
+/// Raised by a store when the database cannot be opened, migrated or written. what() names the
+/// operation and the database's message.
+class store_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One accepted telemetry record with its arrival time.
+struct record_row {
+  proto::telemetry_record record;
+  proto::timestamp arrival{};
+  /// The payload as received (already validated by proto); stored as is. Empty = encode `record`.
+  std::string payload;
+};
+
+/// A rejected message kept for operators (bounded table).
+struct dead_letter_row {
+  std::int64_t id{0};               ///< assigned by the store
+  proto::timestamp arrival{};
+  std::string topic;
+  std::string code;                 ///< proto::to_string(problem_code) of the first problem
+  std::string reason;               ///< every problem, "path: reason; ..."
+  std::string payload;              ///< first 4 KiB of the payload (bytes)
+};
+
+/// Per (terminal, day) daily aggregate.
+struct daily_row {
+  std::string terminal_id;
+  daily_delta totals;
+};
+
+/// A stored alert transition (every raise, ack and clear).
+struct alert_transition {
+  std::uint64_t alert_id{0};
+  proto::alert_state state{proto::alert_state::raised};
+  proto::timestamp at{};
+  std::string by;    ///< operator name for acknowledgements
+  std::string note;
+};
+
+/// Everything the gateway needs to resume one terminal after a restart or SIGKILL.
+struct terminal_snapshot {
+  std::string terminal_id;
+  std::string epoch;                 ///< current queue epoch
+  dedup_window window;               ///< de-dup window of that epoch
+  std::optional<proto::telemetry_record> latest;
+  proto::timestamp latest_arrival{};
+  std::optional<proto::status_message> status;
+  proto::timestamp status_arrival{};
+  totalizer_cursor cursor;
+  std::array<rule_state, proto::all_alert_types.size()> rules{};
+  std::int64_t rule_clock_ms{0};     ///< event time of the last record fed to the rules
+  std::int64_t last_alive_ms{0};     ///< arrival of the last live record
+  std::int64_t grace_until_ms{0};    ///< clean agent shutdown grace
+  bool will{false};                  ///< last will received after last_alive
+};
+
+/// One atomic unit of writes (one transaction).
+struct write_batch {
+  std::vector<record_row> records;
+  std::vector<daily_row> daily;                 ///< increments (see daily_delta)
+  std::vector<terminal_snapshot> terminals;     ///< upserts (also upserts their epoch window)
+  std::vector<proto::alert_message> alerts;     ///< upserts of episodes (full state)
+  std::vector<alert_transition> transitions;
+  std::vector<dead_letter_row> dead_letters;
+  struct image { std::string terminal_id; std::string jpeg; proto::timestamp arrival; };
+  std::vector<image> images;                    ///< latest JPEG per terminal (upsert)
+
+  [[nodiscard]] bool empty() const noexcept {
+    return records.empty() && daily.empty() && terminals.empty() && alerts.empty() &&
+           transitions.empty() && dead_letters.empty() && images.empty();
+  }
+  void clear() noexcept { *this = write_batch{}; }
+};
+
+/// Counts for the county summary.
+struct fault_stats {
+  std::uint64_t raised{0};          ///< episodes raised since `from`
+  std::uint64_t resolved{0};        ///< episodes cleared since `from`
+  double mean_time_to_resolve_s{0}; ///< over the resolved ones, 0 when none
+};
+
+/// The store. Implementations are used from one thread (the gateway's executor); they need not be
+/// thread-safe. Every method throws store_error on a database failure.
+class store {
+ public:
+  virtual ~store() = default;
+  /// Applies all writes atomically. The dead-letter table is trimmed to its bound in the same transaction.
+  virtual void apply(const write_batch& batch) = 0;
+  /// Resume state of every known terminal.
+  virtual std::vector<terminal_snapshot> load_terminals() = 0;
+  /// De-dup window of an earlier epoch of a terminal, if that epoch was seen.
+  virtual std::optional<dedup_window> load_dedup(const std::string& terminal_id, const std::string& epoch) = 0;
+  /// Alert episodes, newest first. `open_only`: not cleared. `terminal_id` filters when set.
+  virtual std::vector<proto::alert_message> alerts(bool open_only, const std::optional<std::string>& terminal_id,
+                                                   std::size_t limit) = 0;
+  virtual std::optional<proto::alert_message> alert(std::uint64_t alert_id) = 0;
+  virtual std::vector<alert_transition> transitions(std::uint64_t alert_id) = 0;
+  /// Highest episode id ever used (0 when none).
+  virtual std::uint64_t max_alert_id() = 0;
+  /// Records of a terminal with from <= ts < to, oldest first, at most `limit`.
+  virtual std::vector<record_row> history(const std::string& terminal_id, proto::timestamp from,
+                                          proto::timestamp to, std::size_t limit) = 0;
+  /// Daily rows with from_day <= day <= to_day; all terminals when terminal_id is empty.
+  virtual std::vector<daily_row> daily(const std::optional<std::string>& terminal_id, std::int32_t from_day,
+                                       std::int32_t to_day) = 0;
+  /// Latest JPEG of a terminal and when it arrived.
+  virtual std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& terminal_id) = 0;
+  /// Newest dead letters first.
+  virtual std::vector<dead_letter_row> dead_letters(std::size_t limit) = 0;
+  /// Episodes raised and cleared since `from`.
+  virtual fault_stats faults_since(proto::timestamp from) = 0;
+  /// Deletes raw records with ts < `before`; daily rows are kept. Returns the count deleted.
+  virtual std::size_t purge_records_before(proto::timestamp before) = 0;
+};
+
+}  // namespace sewage::gateway

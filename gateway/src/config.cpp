@@ -1,0 +1,189 @@
+#include "sewage/gateway/config.hpp"
+
+#include "toml_reader.hpp"
+
+#include <fstream>
+#include <limits>
+
+namespace sewage::gateway {
+namespace detail {
+
+void read_thresholds(toml_reader& r, thresholds& t) {
+  constexpr double max_ntu = 4000.0;   // proto limits::max_turbidity_ntu
+  constexpr double max_m3h = 1200.0;   // proto limits::max_flow_m3h
+  constexpr std::int64_t max_s = 7 * 86400;
+  r.read("turbidity_limit_ntu", t.turbidity_limit_ntu, 0.0, max_ntu);
+  r.read("turbidity_raise_ntu", t.turbidity_raise_ntu, 0.0, max_ntu);
+  r.read("turbidity_clear_ntu", t.turbidity_clear_ntu, 0.0, max_ntu);
+  r.read_int("turbidity_debounce_s", t.turbidity_debounce_s, 0, max_s);
+  r.read("no_flow_raise_m3h", t.no_flow_raise_m3h, 0.0, max_m3h);
+  r.read("no_flow_clear_m3h", t.no_flow_clear_m3h, 0.0, max_m3h);
+  r.read_int("no_flow_debounce_s", t.no_flow_debounce_s, 0, max_s);
+  r.read("flow_high_raise_factor", t.flow_high_raise_factor, 0.1, 100.0);
+  r.read("flow_high_clear_factor", t.flow_high_clear_factor, 0.1, 100.0);
+  r.read_int("flow_high_debounce_s", t.flow_high_debounce_s, 0, max_s);
+  r.read_int("cleanout_debounce_s", t.cleanout_debounce_s, 0, max_s);
+  r.read_int("sensor_fault_debounce_s", t.sensor_fault_debounce_s, 0, max_s);
+  r.read_int("queue_overflow_clear_s", t.queue_overflow_clear_s, 0, max_s);
+  r.read_int("clock_skew_raise_s", t.clock_skew_raise_s, 1, max_s);
+  r.read_int("clock_skew_clear_s", t.clock_skew_clear_s, 0, max_s);
+  r.read("offline_after_intervals", t.offline_after_intervals, 1.0, 1000.0);
+  if (t.turbidity_clear_ntu > t.turbidity_raise_ntu)
+    r.fail("turbidity_clear_ntu", "must not be above turbidity_raise_ntu (hysteresis)");
+  if (t.no_flow_clear_m3h < t.no_flow_raise_m3h)
+    r.fail("no_flow_clear_m3h", "must not be below no_flow_raise_m3h (hysteresis)");
+  if (t.flow_high_clear_factor > t.flow_high_raise_factor)
+    r.fail("flow_high_clear_factor", "must not be above flow_high_raise_factor (hysteresis)");
+  if (t.clock_skew_clear_s > t.clock_skew_raise_s)
+    r.fail("clock_skew_clear_s", "must not be above clock_skew_raise_s (hysteresis)");
+}
+
+}  // namespace detail
+
+namespace {
+
+toml::table parse_file(const std::filesystem::path& path) {
+  std::ifstream probe(path);
+  if (!probe) throw config_error(path.string() + ": cannot open file");
+  try {
+    return toml::parse_file(path.string());
+  } catch (const toml::parse_error& e) {
+    throw config_error(path.string() + ":" + std::to_string(e.source().begin.line) + ":" +
+                       std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+  }
+}
+
+std::filesystem::path resolve(const std::filesystem::path& base_file, const std::string& p) {
+  std::filesystem::path path(p);
+  if (path.is_relative()) path = base_file.parent_path() / path;
+  return path.lexically_normal();
+}
+
+}  // namespace
+
+config load_config(const std::filesystem::path& path) {
+  const toml::table root = parse_file(path);
+  config c;
+  c.source = path;
+  const std::string file = path.string() + ": ";
+  detail::toml_reader top(root, "");
+  try {
+    if (const auto* t = top.sub_table("mqtt")) {
+      detail::toml_reader r(*t, "mqtt");
+      r.read("uri", c.mqtt_uri);
+      r.read("client_id", c.mqtt_client_id);
+      r.read("username", c.mqtt_username);
+      r.read("password", c.mqtt_password);
+      r.read("ca_file", c.mqtt_ca_file);
+      r.read("cert_file", c.mqtt_cert_file);
+      r.read("key_file", c.mqtt_key_file);
+      std::int64_t ka = c.mqtt_keep_alive.count();
+      r.read_int("keep_alive_s", ka, 2, 3600);
+      c.mqtt_keep_alive = std::chrono::seconds(ka);
+      r.reject_unknown();
+      if (c.mqtt_uri.rfind("tcp://", 0) != 0 && c.mqtt_uri.rfind("ssl://", 0) != 0 &&
+          c.mqtt_uri.rfind("mqtts://", 0) != 0)
+        r.fail("uri", "must start with tcp://, ssl:// or mqtts://");
+      if (c.mqtt_client_id.empty() || c.mqtt_client_id.size() > 64)
+        r.fail("client_id", "must be 1..64 characters (a fixed id keeps the persistent session)");
+    }
+    if (const auto* t = top.sub_table("store")) {
+      detail::toml_reader r(*t, "store");
+      std::string p = c.store_path.string();
+      r.read("path", p);
+      if (p.empty()) r.fail("path", "must not be empty");
+      c.store_path = resolve(path, p);
+      r.read_int("retention_days", c.retention_days, 1, 36500);
+      r.read_int("dead_letter_max_rows", c.dead_letter_max_rows, 1, 10'000'000);
+      std::int64_t fl = c.flush_interval.count();
+      r.read_int("flush_interval_ms", fl, 1, 60000);
+      c.flush_interval = std::chrono::milliseconds(fl);
+      r.reject_unknown();
+    } else {
+      c.store_path = resolve(path, c.store_path.string());
+    }
+    if (const auto* t = top.sub_table("http")) {
+      detail::toml_reader r(*t, "http");
+      std::string listen = c.http_address + ":" + std::to_string(c.http_port);
+      r.read("listen", listen);
+      const auto colon = listen.rfind(':');
+      if (colon == std::string::npos || colon == 0) r.fail("listen", "must be ADDRESS:PORT, got \"" + listen + "\"");
+      c.http_address = listen.substr(0, colon);
+      const std::string port = listen.substr(colon + 1);
+      long v = 0;
+      try {
+        std::size_t used = 0;
+        v = std::stol(port, &used);
+        if (used != port.size()) v = -1;
+      } catch (const std::exception&) {
+        v = -1;
+      }
+      if (v < 1 || v > 65535) r.fail("listen", "port must be 1..65535, got \"" + port + "\"");
+      c.http_port = static_cast<std::uint16_t>(v);
+      r.read("ack_token", c.ack_token);
+      r.read_int("max_body_bytes", c.http_max_body_bytes, 256, 1 << 20);
+      r.read_int("max_range_days", c.http_max_range_days, 1, 3660);
+      r.read_int("max_rows", c.http_max_rows, 1, 1'000'000);
+      r.reject_unknown();
+    }
+    if (const auto* t = top.sub_table("registry")) {
+      detail::toml_reader r(*t, "registry");
+      std::string p = c.registry_path.string();
+      r.read("path", p);
+      if (p.empty()) r.fail("path", "must not be empty");
+      c.registry_path = resolve(path, p);
+      r.reject_unknown();
+    } else {
+      c.registry_path = resolve(path, c.registry_path.string());
+    }
+    if (const auto* t = top.sub_table("county")) {
+      detail::toml_reader r(*t, "county");
+      r.read("time_zone", c.time_zone);
+      std::int64_t off = c.utc_offset.count();
+      r.read_int("utc_offset_minutes", off, -14 * 60, 14 * 60);
+      c.utc_offset = std::chrono::minutes(off);
+      r.reject_unknown();
+    }
+    if (const auto* t = top.sub_table("alerts")) {
+      detail::toml_reader r(*t, "alerts");
+      detail::read_thresholds(r, c.defaults);
+      std::int64_t g = c.startup_grace.count();
+      r.read_int("startup_grace_s", g, 0, 86400);
+      c.startup_grace = std::chrono::seconds(g);
+      g = c.restart_grace.count();
+      r.read_int("restart_grace_s", g, 0, 86400);
+      c.restart_grace = std::chrono::seconds(g);
+      std::int64_t tick = c.tick_interval.count();
+      r.read_int("tick_ms", tick, 10, 60000);
+      c.tick_interval = std::chrono::milliseconds(tick);
+      r.reject_unknown();
+    }
+    if (const auto* t = top.sub_table("notifier")) {
+      detail::toml_reader r(*t, "notifier");
+      r.read("webhook_url", c.webhook_url);
+      if (!c.webhook_url.empty() && c.webhook_url.rfind("http://", 0) != 0)
+        r.fail("webhook_url", "must start with http:// (put a TLS-terminating proxy in front for https)");
+      r.read_int("max_attempts", c.webhook_max_attempts, 1, 1000);
+      std::int64_t b = c.webhook_initial_backoff.count();
+      r.read_int("initial_backoff_ms", b, 10, 3'600'000);
+      c.webhook_initial_backoff = std::chrono::milliseconds(b);
+      r.read_int("queue_max", c.webhook_queue_max, 1, 1'000'000);
+      r.reject_unknown();
+    }
+    if (const auto* t = top.sub_table("log")) {
+      detail::toml_reader r(*t, "log");
+      r.read("level", c.log_level);
+      static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+      bool ok = false;
+      for (auto l : levels) ok = ok || l == c.log_level;
+      if (!ok) r.fail("level", "must be one of trace, debug, info, warn, error, critical, off");
+      r.reject_unknown();
+    }
+    top.reject_unknown();
+  } catch (const config_error& e) {
+    throw config_error(file + e.what());
+  }
+  return c;
+}
+
+}  // namespace sewage::gateway

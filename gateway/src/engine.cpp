@@ -1,0 +1,388 @@
+#include "sewage/gateway/engine.hpp"
+
+#include "sewage/gateway/operating_day.hpp"
+
+#include <sewage/proto/command.hpp>
+#include <sewage/proto/image.hpp>
+#include <sewage/proto/status.hpp>
+#include <sewage/proto/telemetry.hpp>
+#include <sewage/proto/topic.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace sewage::gateway {
+namespace {
+
+std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
+proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
+
+std::size_t type_index(proto::alert_type t) { return static_cast<std::size_t>(t); }
+
+std::string join_problems(const std::vector<proto::problem>& problems) {
+  std::string out;
+  for (const auto& p : problems) {
+    if (!out.empty()) out += "; ";
+    out += p.to_string();
+  }
+  return out;
+}
+
+}  // namespace
+
+engine::engine(const config& cfg, registry reg, store& db, const clock_source& clock, publisher& pub, rule_set rules,
+               alert_listener* listener)
+    : cfg_(cfg),
+      registry_(std::move(reg)),
+      db_(db),
+      clock_(clock),
+      pub_(pub),
+      rules_(std::move(rules)),
+      listener_(listener),
+      started_(clock.now()) {
+  for (auto& snap : db_.load_terminals()) parked_.emplace(snap.terminal_id, std::move(snap));
+  for (auto& a : db_.alerts(true, std::nullopt, std::numeric_limits<std::int32_t>::max())) open_.emplace(a.alert_id, std::move(a));
+  next_alert_id_ = db_.max_alert_id() + 1;
+  attach_states();
+}
+
+void engine::attach_states() {
+  // Moves every terminal's state into the slot of its registry index; others stay parked.
+  for (auto& rt : states_) parked_[rt.snap.terminal_id] = std::move(rt.snap);
+  states_.clear();
+  states_.resize(registry_.size());
+  for (std::size_t i = 0; i < registry_.size(); ++i) {
+    const auto& id = registry_.terminals()[i].id;
+    auto& rt = states_[i];
+    if (auto it = parked_.find(id); it != parked_.end()) {
+      rt.snap = std::move(it->second);
+      parked_.erase(it);
+    } else {
+      rt.snap.terminal_id = id;
+    }
+  }
+  for (const auto& [id, a] : open_) {
+    if (const auto idx = registry_.find(a.terminal_id)) states_[*idx].open_alert[type_index(a.type)] = id;
+  }
+}
+
+void engine::reload_registry(registry reg) {
+  flush();
+  registry_ = std::move(reg);
+  attach_states();
+  spdlog::info("registry reloaded: {} terminals", registry_.size());
+}
+
+double engine::report_interval_s(std::size_t index) const {
+  const auto& st = states_.at(index).snap.status;
+  if (st && st->report_interval_s) return *st->report_interval_s;
+  return registry_.terminals().at(index).report_interval_s;
+}
+
+bool engine::online(std::size_t index) const {
+  return states_.at(index).open_alert[type_index(proto::alert_type::offline)] == 0 &&
+         states_.at(index).snap.last_alive_ms != 0;
+}
+
+void engine::mark_dirty(std::size_t idx) {
+  auto& rt = states_[idx];
+  if (!rt.dirty) {
+    rt.dirty = true;
+    dirty_.push_back(static_cast<std::uint32_t>(idx));
+  }
+}
+
+void engine::reject(const inbound_message& msg, const std::vector<proto::problem>& problems) {
+  const proto::problem_code code = problems.empty() ? proto::problem_code::syntax : problems.front().code;
+  ++metrics_.rejects_by_code.at(static_cast<std::size_t>(code));
+  const std::string reason = join_problems(problems);
+  spdlog::warn("rejected message on topic '{}': {}", msg.topic, reason);
+  dead_letter_row row;
+  row.arrival = msg.arrival;
+  row.topic = msg.topic.substr(0, 512);
+  row.code = std::string(proto::to_string(code));
+  row.reason = reason.substr(0, 2048);
+  row.payload = msg.payload.substr(0, 4096);
+  batch_.dead_letters.push_back(std::move(row));
+}
+
+void engine::handle(const inbound_message& msg) {
+  ++metrics_.messages_in;
+  auto topic = proto::parse_topic(msg.topic);
+  if (!topic.ok()) {
+    reject(msg, topic.problems);
+    return;
+  }
+  const auto& t = *topic.value;
+  if (t.kind == proto::topic_kind::alert || t.kind == proto::topic_kind::gateway_status ||
+      t.kind == proto::topic_kind::command)
+    return;  // our own output; not subscribed, ignored if it ever arrives
+  const auto idx = registry_.find(t.terminal_id);
+  if (!idx) {
+    ++metrics_.unknown_terminal_messages;
+    auto it = unknown_.find(t.terminal_id);
+    if (it == unknown_.end() && unknown_.size() < max_unknown_terminals) {
+      it = unknown_.emplace(t.terminal_id, unknown_terminal{}).first;
+      spdlog::warn("message from terminal '{}' which is not in the registry (topic '{}')", t.terminal_id, msg.topic);
+    }
+    if (it != unknown_.end()) {
+      ++it->second.messages;
+      it->second.last_seen = msg.arrival;
+    }
+    return;
+  }
+  switch (t.kind) {
+    case proto::topic_kind::telemetry: {
+      auto d = proto::decode_telemetry(msg.payload, t.terminal_id);
+      if (!d.ok()) return reject(msg, d.problems);
+      on_telemetry(*idx, msg, std::move(*d.value));
+      return;
+    }
+    case proto::topic_kind::status: {
+      auto d = proto::decode_status(msg.payload, t.terminal_id);
+      if (!d.ok()) return reject(msg, d.problems);
+      on_status(*idx, msg, std::move(*d.value));
+      return;
+    }
+    case proto::topic_kind::image: {
+      std::string why;
+      if (!proto::is_acceptable_jpeg(msg.payload, &why))
+        return reject(msg, {proto::problem{"", proto::problem_code::bad_image, why}});
+      ++metrics_.images;
+      batch_.images.push_back({t.terminal_id, msg.payload, msg.arrival});
+      return;
+    }
+    case proto::topic_kind::command_result: {
+      auto d = proto::decode_command_result(msg.payload);
+      if (!d.ok()) return reject(msg, d.problems);
+      ++metrics_.command_results;
+      spdlog::info("command result from {}: id={} ok={} {}", t.terminal_id, d.value->id, d.value->ok,
+                   d.value->error.value_or(""));
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::telemetry_record rec) {
+  auto& rt = states_[idx];
+  auto& s = rt.snap;
+  const auto& info = registry_.terminals()[idx];
+  if (rec.epoch != s.epoch) {
+    // A new (or earlier) queue epoch: persist the current window first, then load the other one.
+    if (!s.epoch.empty()) {
+      mark_dirty(idx);
+      flush();
+    }
+    const auto known = db_.load_dedup(s.terminal_id, rec.epoch);
+    if (!s.epoch.empty())
+      spdlog::info("terminal {} changed queue epoch {} -> {}{}", s.terminal_id, s.epoch, rec.epoch,
+                   known ? " (seen before)" : "");
+    s.epoch = rec.epoch;
+    s.window = known.value_or(dedup_window{});
+    mark_dirty(idx);
+  }
+  if (offer(s.window, rec.seq) != dedup_verdict::fresh) {
+    ++metrics_.duplicates;
+    return;
+  }
+  ++metrics_.records_accepted;
+  mark_dirty(idx);
+
+  volume_source src = volume_source::none;
+  for (const auto& d : record_deltas(rec, s.cursor, info.limits.turbidity_limit_ntu, cfg_.utc_offset, &src))
+    pending_daily_[{static_cast<std::uint32_t>(idx), d.day}].add(d);
+  if (src == volume_source::rate_fallback || src == volume_source::reset || src == volume_source::jump)
+    ++metrics_.volume_fallbacks;
+  if (src == volume_source::reset || src == volume_source::jump)
+    spdlog::warn("terminal {}: totalizer {} at seq {} ({}); volume of that interval estimated from the rate",
+                 s.terminal_id, src == volume_source::reset ? "went backwards (meter reset?)" : "jumped implausibly",
+                 rec.seq, proto::format_timestamp(rec.ts));
+
+  const double interval = report_interval_s(idx);
+  const double live_window_s = info.limits.offline_after_intervals * interval;
+  const double age_s = std::chrono::duration<double>(msg.arrival - rec.ts).count();
+  const bool live = std::abs(age_s) <= live_window_s;
+  if (live) {
+    s.last_alive_ms = std::max(s.last_alive_ms, ms(msg.arrival));
+    s.will = false;
+  }
+  const observation obs{rec, msg.arrival, live};
+  const std::int64_t ts = ms(rec.ts);
+  const bool in_order = ts >= s.rule_clock_ms;
+  if (!in_order) ++metrics_.late_records;
+  for (const auto& rule : rules_.rules()) {
+    // Event-time rules see records in ts order only; a late record is history for them (its
+    // volume and statistics are still counted). Offline is arrival-based and sees every record.
+    if (!in_order && rule->type() != proto::alert_type::offline) continue;
+    const auto v = rule->observe(obs, info, s.rules[type_index(rule->type())]);
+    if (v.any()) apply_verdict(idx, rule->type(), v);
+  }
+  if (in_order) s.rule_clock_ms = ts;
+  if (!s.latest || rec.ts >= s.latest->ts) {
+    s.latest_arrival = msg.arrival;
+    batch_.records.push_back({rec, msg.arrival, msg.payload});
+    s.latest = std::move(rec);
+  } else {
+    batch_.records.push_back({std::move(rec), msg.arrival, msg.payload});
+  }
+}
+
+void engine::on_status(std::size_t idx, const inbound_message& msg, proto::status_message st) {
+  ++metrics_.statuses;
+  auto& s = states_[idx].snap;
+  if (st.state == proto::presence::offline) {
+    if (st.reason == proto::offline_reason::shutdown) {
+      // A clean stop: the agent is expected back; give it the restart grace period.
+      if (!msg.retained) s.grace_until_ms = ms(msg.arrival + cfg_.restart_grace);
+      s.will = false;
+    } else {
+      // Last will (retained or not): the link died. Offline once any grace period is over.
+      s.will = true;
+    }
+  }
+  // A birth (online) is never proof of data flowing, retained or not: only live records are. A
+  // live birth does mean the link is back, so an earlier last will no longer applies; the
+  // no-record timer still does.
+  if (st.state == proto::presence::online && !msg.retained) s.will = false;
+  s.status = std::move(st);
+  s.status_arrival = msg.arrival;
+  mark_dirty(idx);
+}
+
+void engine::apply_verdict(std::size_t idx, proto::alert_type type, const verdict& v) {
+  auto& rt = states_[idx];
+  auto& slot = rt.open_alert[type_index(type)];
+  mark_dirty(idx);
+  if (v.act == verdict::action::raise) {
+    if (slot != 0) return;  // already open (e.g. state restored): one episode at a time
+    proto::alert_message m;
+    m.terminal_id = rt.snap.terminal_id;
+    m.type = type;
+    m.state = proto::alert_state::raised;
+    m.alert_id = next_alert_id_++;
+    m.raised_at = v.at;
+    m.value = v.value;
+    m.threshold = v.threshold;
+    m.message = v.message;
+    slot = m.alert_id;
+    ++metrics_.alerts_raised;
+    spdlog::warn("alert {} raised: {} {}: {}", m.alert_id, m.terminal_id, proto::to_string(type), m.message);
+    batch_.alerts.push_back(m);
+    batch_.transitions.push_back({m.alert_id, m.state, m.raised_at, "", m.message});
+    pub_.publish(proto::alert_topic(m.terminal_id, type), proto::encode(m), true);
+    if (listener_ != nullptr) listener_->on_transition(m);
+    open_.emplace(m.alert_id, std::move(m));
+    return;
+  }
+  if (slot == 0) return;
+  auto it = open_.find(slot);
+  slot = 0;
+  if (it == open_.end()) return;
+  proto::alert_message m = std::move(it->second);
+  open_.erase(it);
+  m.state = proto::alert_state::cleared;
+  m.cleared_at = std::max(v.at, m.raised_at);
+  m.message = v.message;
+  ++metrics_.alerts_cleared;
+  spdlog::info("alert {} cleared: {} {}: {}", m.alert_id, m.terminal_id, proto::to_string(type), m.message);
+  batch_.alerts.push_back(m);
+  batch_.transitions.push_back({m.alert_id, m.state, *m.cleared_at, "", m.message});
+  pub_.publish(proto::alert_topic(m.terminal_id, type), std::string(), true);
+  if (listener_ != nullptr) listener_->on_transition(m);
+}
+
+void engine::tick() {
+  const auto now = clock_.now();
+  const auto* offline = rules_.find(proto::alert_type::offline);
+  if (offline == nullptr) return;
+  const auto start_grace = started_ + cfg_.startup_grace;
+  for (std::size_t i = 0; i < states_.size(); ++i) {
+    auto& s = states_[i].snap;
+    presence_view p;
+    p.now = now;
+    p.last_alive = std::max(from_ms(s.last_alive_ms), started_);
+    p.grace_until = std::max(start_grace, from_ms(s.grace_until_ms));
+    p.will = s.will;
+    p.interval_s = report_interval_s(i);
+    const auto v = offline->tick(p, registry_.terminals()[i], s.rules[type_index(proto::alert_type::offline)]);
+    if (v.any()) apply_verdict(i, proto::alert_type::offline, v);
+  }
+}
+
+bool engine::flush() {
+  for (const auto idx : dirty_) {
+    auto& rt = states_[idx];
+    rt.dirty = false;
+    batch_.terminals.push_back(rt.snap);
+  }
+  dirty_.clear();
+  for (const auto& [key, d] : pending_daily_) {
+    if (key.first >= states_.size()) continue;
+    daily_row row{states_[key.first].snap.terminal_id, d};
+    row.totals.day = key.second;
+    batch_.daily.push_back(std::move(row));
+  }
+  pending_daily_.clear();
+  if (batch_.empty()) return true;
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    db_.apply(batch_);
+  } catch (const store_error& e) {
+    ++metrics_.store_failures;
+    metrics_.last_commit_ok = false;
+    spdlog::error("store commit failed, will retry: {}", e.what());
+    return false;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ++metrics_.store_commits;
+  metrics_.last_commit_ok = true;
+  metrics_.store_commit_seconds_sum += secs;
+  metrics_.store_commit_seconds_max = std::max(metrics_.store_commit_seconds_max, secs);
+  static constexpr double bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0};
+  std::size_t b = 0;
+  while (b < std::size(bounds) && secs > bounds[b]) ++b;
+  ++metrics_.store_commit_buckets.at(b);
+  batch_.clear();
+  return true;
+}
+
+std::size_t engine::purge() {
+  flush();
+  const auto before = clock_.now() - std::chrono::days(cfg_.retention_days);
+  const auto n = db_.purge_records_before(before);
+  if (n > 0) spdlog::info("retention: deleted {} raw records before {}", n, proto::format_timestamp(before));
+  return n;
+}
+
+void engine::republish_open_alerts() {
+  for (const auto& [id, a] : open_) pub_.publish(proto::alert_topic(a.terminal_id, a.type), proto::encode(a), true);
+}
+
+engine::ack_result engine::acknowledge(std::uint64_t alert_id, const std::string& by, const std::string& note,
+                                       proto::alert_message* out) {
+  auto it = open_.find(alert_id);
+  if (it == open_.end()) {
+    flush();
+    const auto stored = db_.alert(alert_id);
+    if (!stored) return ack_result::not_found;
+    if (out != nullptr) *out = *stored;
+    return ack_result::already_cleared;
+  }
+  auto& m = it->second;
+  m.state = proto::alert_state::acknowledged;
+  m.acked_at = std::max(clock_.now(), m.raised_at);
+  m.acked_by = by;
+  m.ack_note = note.empty() ? std::nullopt : std::optional<std::string>(note);
+  batch_.alerts.push_back(m);
+  batch_.transitions.push_back({m.alert_id, m.state, *m.acked_at, by, note});
+  flush();
+  pub_.publish(proto::alert_topic(m.terminal_id, m.type), proto::encode(m), true);
+  if (listener_ != nullptr) listener_->on_transition(m);
+  if (out != nullptr) *out = m;
+  return ack_result::acknowledged;
+}
+
+}  // namespace sewage::gateway

@@ -1,0 +1,161 @@
+// sewage-gateway: wires config, store, engine, MQTT, HTTP and timers together. No logic here.
+#include "sewage/gateway/api.hpp"
+#include "sewage/gateway/config.hpp"
+#include "sewage/gateway/engine.hpp"
+#include "sewage/gateway/http_server.hpp"
+#include "sewage/gateway/mqtt_link.hpp"
+#include "sewage/gateway/registry.hpp"
+#include "sewage/gateway/rules.hpp"
+#include "sewage/gateway/sqlite_store.hpp"
+#include "sewage/gateway/webhook.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+namespace {
+
+using namespace sewage::gateway;
+
+/// Runs `fn` every `period` on `io` until cancel().
+class periodic {
+ public:
+  periodic(boost::asio::io_context& io, std::chrono::milliseconds period, std::function<void()> fn)
+      : timer_(io), period_(period), fn_(std::move(fn)) {
+    arm();
+  }
+  void cancel() {
+    cancelled_ = true;
+    timer_.cancel();
+  }
+
+ private:
+  void arm() {
+    timer_.expires_after(period_);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || cancelled_) return;
+      fn_();
+      arm();
+    });
+  }
+  boost::asio::steady_timer timer_;
+  std::chrono::milliseconds period_;
+  std::function<void()> fn_;
+  bool cancelled_{false};
+};
+
+/// Flush early when this many writes wait (bounds memory under a burst).
+constexpr std::size_t max_pending_writes = 5000;
+
+int run(const config& cfg, registry reg) {
+  boost::asio::io_context io;
+  system_clock_source clock;
+  sqlite_store db(cfg.store_path, cfg.dead_letter_max_rows);
+  std::unique_ptr<webhook_notifier> hook;
+  if (!cfg.webhook_url.empty())
+    hook = std::make_unique<webhook_notifier>(cfg.webhook_url, cfg.webhook_max_attempts, cfg.webhook_initial_backoff,
+                                              cfg.webhook_queue_max);
+  engine* eng_ptr = nullptr;
+  mqtt_link link(
+      cfg, clock, io,
+      [&eng_ptr](inbound_message m) {
+        eng_ptr->handle(m);
+        if (eng_ptr->pending_writes() >= max_pending_writes) eng_ptr->flush();
+      },
+      [&eng_ptr] { eng_ptr->republish_open_alerts(); });
+  engine eng(cfg, std::move(reg), db, clock, link, default_rules(), hook.get());
+  eng_ptr = &eng;
+
+  link_status ls;
+  ls.connected = [&link] { return link.connected(); };
+  ls.publish_failures = [&link] { return link.publish_failures(); };
+  ls.webhook_failures = [&hook] { return hook ? hook->failures() : 0; };
+  ls.webhook_dropped = [&hook] { return hook ? hook->dropped() : 0; };
+  api routes(eng, ls);
+  http_server http(io, cfg.http_address, cfg.http_port, cfg.http_max_body_bytes,
+                   [&routes](const http_request& r) { return routes.handle(r); });
+  http.start();
+  spdlog::info("HTTP API on http://{}:{}/ ; store {} ; {} terminals registered", cfg.http_address, http.port(),
+               cfg.store_path.string(), eng.terminals().size());
+
+  periodic flusher(io, cfg.flush_interval, [&eng] { eng.flush(); });
+  periodic ticker(io, cfg.tick_interval, [&eng] { eng.tick(); });
+  periodic retention(io, std::chrono::hours(1), [&eng] { eng.purge(); });
+  eng.purge();
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      try {
+        eng.reload_registry(load_registry(cfg.registry_path, cfg.defaults));
+      } catch (const config_error& e) {
+        spdlog::error("registry reload failed, keeping the current one: {}", e.what());
+      }
+      signals.async_wait(on_signal);
+      return;
+    }
+    spdlog::info("signal {}: shutting down", sig);
+    http.stop();
+    flusher.cancel();
+    ticker.cancel();
+    retention.cancel();
+    eng.flush();
+    io.stop();
+  };
+  signals.async_wait(on_signal);
+
+  link.start();
+  io.run();
+  eng.flush();
+  link.stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sewage-gateway: the county gateway for sewage treatment terminal telemetry"};
+  std::string config_path;
+  bool check_only = false;
+  app.add_option("-c,--config", config_path, "gateway configuration file (TOML), see gateway.example.toml");
+  app.add_flag("--check-config", check_only, "validate the configuration and the registry, then exit");
+  app.set_version_flag("--version", std::string("sewage-gateway ") + SEWAGE_GATEWAY_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  auto logger = spdlog::stderr_color_mt("gateway");
+  spdlog::set_default_logger(logger);
+  if (config_path.empty()) {
+    std::cerr << "sewage-gateway: --config FILE is required (see --help)\n";
+    return 2;
+  }
+  config cfg;
+  registry reg;
+  try {
+    cfg = load_config(config_path);
+    reg = load_registry(cfg.registry_path, cfg.defaults);
+  } catch (const config_error& e) {
+    std::cerr << "sewage-gateway: " << e.what() << '\n';
+    return 2;
+  }
+  const char* env_level = std::getenv("SEWAGE_LOG_LEVEL");
+  spdlog::set_level(spdlog::level::from_str(env_level != nullptr ? env_level : cfg.log_level));
+  if (check_only) {
+    std::cout << config_path << ": ok (" << reg.size() << " terminals in " << cfg.registry_path.string() << ")\n";
+    return 0;
+  }
+  try {
+    return run(cfg, std::move(reg));
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,85 @@
+#include "sewage/gateway/registry.hpp"
+
+#include "toml_reader.hpp"
+
+#include <sewage/proto/topic.hpp>
+
+#include <fstream>
+
+namespace sewage::gateway {
+
+registry::registry(std::vector<terminal_info> terminals) : terminals_(std::move(terminals)) {
+  index_.reserve(terminals_.size());
+  for (std::size_t i = 0; i < terminals_.size(); ++i) index_.emplace(terminals_[i].id, i);
+}
+
+std::optional<std::size_t> registry::find(std::string_view id) const noexcept {
+  const auto it = index_.find(id);
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
+}
+
+registry load_registry(const std::filesystem::path& path, const thresholds& defaults) {
+  std::ifstream probe(path);
+  if (!probe) throw config_error(path.string() + ": cannot open registry file");
+  toml::table root;
+  try {
+    root = toml::parse_file(path.string());
+  } catch (const toml::parse_error& e) {
+    throw config_error(path.string() + ":" + std::to_string(e.source().begin.line) + ":" +
+                       std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+  }
+  std::vector<terminal_info> out;
+  try {
+    detail::toml_reader top(root, "");
+    const auto* arr_node = root.get("terminal");
+    if (arr_node != nullptr && !arr_node->is_array_of_tables())
+      top.fail("terminal", "must be an array of tables ([[terminal]])");
+    for (const auto& [k, v] : root)
+      if (k.str() != "terminal") top.fail(k.str(), "unknown key (expected only [[terminal]] tables)");
+    if (arr_node == nullptr) return registry{};
+    const auto& arr = *arr_node->as_array();
+    std::unordered_map<std::string, std::size_t> seen;
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+      const auto& tbl = *arr[i].as_table();
+      std::string where = "terminal[" + std::to_string(i) + "]";
+      if (const auto id = tbl.get_as<std::string>("id")) where += " (" + id->get() + ")";
+      detail::toml_reader r(tbl, where);
+      terminal_info t;
+      t.limits = defaults;
+      r.read("id", t.id);
+      if (t.id.empty()) r.fail("id", "is required");
+      if (!proto::is_valid_terminal_id(t.id)) r.fail("id", "must match [A-Za-z0-9_-]{1,32} and not be 'alerts' or 'gateway'");
+      if (const auto [it, fresh] = seen.emplace(t.id, i); !fresh)
+        r.fail("id", "duplicate of terminal[" + std::to_string(it->second) + "]");
+      r.read("name", t.name);
+      r.read("town", t.town);
+      r.read("village", t.village);
+      double lat = 1000, lon = 1000, cap = -1;
+      r.read("latitude", lat, -90.0, 90.0);
+      r.read("longitude", lon, -180.0, 180.0);
+      r.read("design_capacity_m3d", cap, 0.001, 1e6);
+      if (lat == 1000) r.fail("latitude", "is required (WGS84 degrees)");
+      if (lon == 1000) r.fail("longitude", "is required (WGS84 degrees)");
+      if (cap < 0) r.fail("design_capacity_m3d", "is required (m3/day)");
+      t.latitude_deg = lat;
+      t.longitude_deg = lon;
+      t.design_capacity_m3d = cap;
+      r.read("discharge_grade", t.discharge_grade);
+      if (t.discharge_grade.empty()) r.fail("discharge_grade", "is required, e.g. \"grade_1\"");
+      r.read_int("report_interval_s", t.report_interval_s, 1, 86400);
+      if (const auto* th = r.sub_table("thresholds")) {
+        detail::toml_reader tr(*th, where + ".thresholds");
+        detail::read_thresholds(tr, t.limits);
+        tr.reject_unknown();
+      }
+      r.reject_unknown();
+      out.push_back(std::move(t));
+    }
+  } catch (const config_error& e) {
+    throw config_error(path.string() + ": " + e.what());
+  }
+  return registry(std::move(out));
+}
+
+}  // namespace sewage::gateway

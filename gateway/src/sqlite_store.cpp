@@ -1,0 +1,554 @@
+#include "sewage/gateway/sqlite_store.hpp"
+
+#include <nlohmann/json.hpp>
+#include <sewage/proto/status.hpp>
+#include <sewage/proto/telemetry.hpp>
+
+#include <sqlite3.h>
+
+#include <bit>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+
+namespace sewage::gateway {
+namespace {
+
+constexpr const char* schema_v1 = R"sql(
+CREATE TABLE records(
+  terminal TEXT NOT NULL, epoch TEXT NOT NULL, seq INTEGER NOT NULL,
+  ts_ms INTEGER NOT NULL, arrival_ms INTEGER NOT NULL, record TEXT NOT NULL,
+  PRIMARY KEY(terminal, epoch, seq)) WITHOUT ROWID;
+CREATE INDEX records_by_ts ON records(terminal, ts_ms);
+CREATE TABLE daily(
+  terminal TEXT NOT NULL, day INTEGER NOT NULL, volume_m3 REAL NOT NULL DEFAULT 0,
+  turbidity_sum_ntu REAL NOT NULL DEFAULT 0, turbidity_count INTEGER NOT NULL DEFAULT 0,
+  turbidity_max_ntu REAL NOT NULL DEFAULT -1, compliant_count INTEGER NOT NULL DEFAULT 0,
+  records INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(terminal, day)) WITHOUT ROWID;
+CREATE TABLE dedup(
+  terminal TEXT NOT NULL, epoch TEXT NOT NULL, max_seq INTEGER NOT NULL, below INTEGER NOT NULL,
+  PRIMARY KEY(terminal, epoch)) WITHOUT ROWID;
+CREATE TABLE terminal_state(
+  terminal TEXT PRIMARY KEY, epoch TEXT NOT NULL, latest TEXT, latest_arrival_ms INTEGER NOT NULL,
+  status TEXT, status_arrival_ms INTEGER NOT NULL, total_m3 REAL NOT NULL, total_ts_ms INTEGER NOT NULL,
+  total_valid INTEGER NOT NULL, rules TEXT NOT NULL, rule_clock_ms INTEGER NOT NULL,
+  last_alive_ms INTEGER NOT NULL, grace_until_ms INTEGER NOT NULL, will INTEGER NOT NULL);
+CREATE TABLE alerts(
+  id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, type TEXT NOT NULL, state TEXT NOT NULL,
+  raised_ms INTEGER NOT NULL, acked_ms INTEGER, acked_by TEXT, ack_note TEXT, cleared_ms INTEGER,
+  value REAL, threshold REAL, message TEXT NOT NULL);
+CREATE INDEX alerts_by_state ON alerts(state);
+CREATE TABLE alert_transitions(
+  alert_id INTEGER NOT NULL, state TEXT NOT NULL, at_ms INTEGER NOT NULL, by TEXT, note TEXT);
+CREATE INDEX transitions_by_alert ON alert_transitions(alert_id);
+CREATE TABLE dead_letters(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, arrival_ms INTEGER NOT NULL, topic TEXT NOT NULL,
+  code TEXT NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE images(terminal TEXT PRIMARY KEY, jpeg BLOB NOT NULL, arrival_ms INTEGER NOT NULL);
+)sql";
+
+// Version 2: the daily volume from rate integration (fallback) is kept apart from the measured
+// totalizer volume; alert, daily and retention lookups get indexes.
+constexpr const char* migration_v2 = R"sql(
+ALTER TABLE daily ADD COLUMN volume_estimated_m3 REAL NOT NULL DEFAULT 0;
+CREATE INDEX alerts_by_terminal ON alerts(terminal, id);
+CREATE INDEX daily_by_day ON daily(day);
+CREATE INDEX records_by_time ON records(ts_ms);
+)sql";
+
+std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
+proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
+
+}  // namespace
+
+class sqlite_store::impl {
+ public:
+  // RAII prepared statement, reset after each use.
+  class stmt {
+   public:
+    stmt(sqlite3* db, const char* sql) : db_(db) {
+      if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
+        throw store_error(std::string("prepare failed: ") + sqlite3_errmsg(db) + " in: " + sql);
+    }
+    ~stmt() { sqlite3_finalize(s_); }
+    stmt(const stmt&) = delete;
+    stmt& operator=(const stmt&) = delete;
+    stmt& reset() {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+      return *this;
+    }
+    stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(s_, i, v)); }
+    stmt& bind(int i, std::uint64_t v) { return bind(i, std::bit_cast<std::int64_t>(v)); }
+    stmt& bind(int i, std::uint32_t v) { return bind(i, static_cast<std::int64_t>(v)); }
+    stmt& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
+    stmt& bind(int i, double v) { return check(sqlite3_bind_double(s_, i, v)); }
+    stmt& bind(int i, const std::string& v) {
+      return check(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    }
+    stmt& bind_blob(int i, std::string_view v) {
+      return check(sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    }
+    template <class T>
+    stmt& bind(int i, const std::optional<T>& v) {
+      if (!v) return check(sqlite3_bind_null(s_, i));
+      return bind(i, *v);
+    }
+    /// true = a row is available
+    bool step() {
+      const int rc = sqlite3_step(s_);
+      if (rc == SQLITE_ROW) return true;
+      if (rc == SQLITE_DONE) return false;
+      throw store_error(std::string("step failed: ") + sqlite3_errmsg(db_));
+    }
+    void run() {
+      step();
+      reset();
+    }
+    bool is_null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
+    std::int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
+    double dbl(int c) const { return sqlite3_column_double(s_, c); }
+    std::string text(int c) const {
+      const auto* p = sqlite3_column_blob(s_, c);
+      const int n = sqlite3_column_bytes(s_, c);
+      return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), static_cast<std::size_t>(n));
+    }
+
+   private:
+    stmt& check(int rc) {
+      if (rc != SQLITE_OK) throw store_error(std::string("bind failed: ") + sqlite3_errmsg(db_));
+      return *this;
+    }
+    sqlite3* db_;
+    sqlite3_stmt* s_{nullptr};
+  };
+
+  impl(const std::filesystem::path& path, std::size_t dl_max) : path_(path), dead_letter_max_(dl_max) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      const std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      throw store_error(path.string() + ": cannot open database: " + msg);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    try {
+      exec("PRAGMA journal_mode=WAL");
+      exec("PRAGMA synchronous=NORMAL");
+      exec("PRAGMA foreign_keys=ON");
+      migrate();
+    } catch (const store_error& e) {
+      sqlite3_close(db_);
+      throw store_error(path.string() + ": " + e.what());
+    }
+  }
+  ~impl() {
+    cache_.clear();
+    sqlite3_close(db_);
+  }
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err != nullptr ? err : "unknown error";
+      sqlite3_free(err);
+      throw store_error(msg);
+    }
+  }
+
+  int user_version() {
+    stmt s(db_, "PRAGMA user_version");
+    s.step();
+    return static_cast<int>(s.i64(0));
+  }
+
+  void migrate() {
+    int v = user_version();
+    if (v > sqlite_schema_version)
+      throw store_error("database schema version " + std::to_string(v) + " is newer than this gateway's (" +
+                        std::to_string(sqlite_schema_version) + ")");
+    while (v < sqlite_schema_version) {
+      exec("BEGIN IMMEDIATE");
+      try {
+        if (v == 0) exec(schema_v1);
+        if (v == 1) exec(migration_v2);
+        ++v;
+        exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
+        exec("COMMIT");
+      } catch (...) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
+    }
+  }
+
+  stmt& q(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) it = cache_.emplace(sql, std::make_unique<stmt>(db_, sql)).first;
+    return it->second->reset();
+  }
+
+  sqlite3* db_{nullptr};
+  std::filesystem::path path_;
+  std::size_t dead_letter_max_;
+  std::unordered_map<const char*, std::unique_ptr<stmt>> cache_;
+};
+
+const char* sqlite_schema_v1_sql() noexcept { return schema_v1; }
+
+sqlite_store::sqlite_store(const std::filesystem::path& path, std::size_t dead_letter_max_rows)
+    : impl_(std::make_unique<impl>(path, dead_letter_max_rows)) {}
+sqlite_store::~sqlite_store() = default;
+
+int sqlite_store::schema_version() { return impl_->user_version(); }
+
+namespace {
+
+std::string rules_to_text(const terminal_snapshot& t) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& r : t.rules) a.push_back({r.since_ms, r.aux, r.active, r.pending});
+  return a.dump();
+}
+
+void rules_from_text(const std::string& text, terminal_snapshot& t) {
+  const auto a = nlohmann::json::parse(text, nullptr, false);
+  if (!a.is_array()) return;
+  for (std::size_t i = 0; i < a.size() && i < t.rules.size(); ++i) {
+    const auto& e = a[i];
+    if (!e.is_array() || e.size() != 4) continue;
+    t.rules[i] = rule_state{e[0].get<std::int64_t>(), e[1].get<double>(), e[2].get<bool>(), e[3].get<bool>()};
+  }
+}
+
+}  // namespace
+
+void sqlite_store::apply(const write_batch& b) {
+  auto& d = *impl_;
+  d.exec("BEGIN IMMEDIATE");
+  try {
+    for (const auto& r : b.records) {
+      d.q("INSERT OR IGNORE INTO records(terminal, epoch, seq, ts_ms, arrival_ms, record) VALUES(?,?,?,?,?,?)")
+          .bind(1, r.record.terminal_id)
+          .bind(2, r.record.epoch)
+          .bind(3, r.record.seq)
+          .bind(4, ms(r.record.ts))
+          .bind(5, ms(r.arrival))
+          .bind(6, r.payload.empty() ? proto::encode(r.record) : r.payload)
+          .run();
+    }
+    for (const auto& r : b.daily) {
+      const auto& t = r.totals;
+      d.q("INSERT INTO daily(terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
+          " turbidity_max_ntu, compliant_count, records) VALUES(?,?,?,?,?,?,?,?,?)"
+          " ON CONFLICT(terminal, day) DO UPDATE SET volume_m3 = volume_m3 + excluded.volume_m3,"
+          " volume_estimated_m3 = volume_estimated_m3 + excluded.volume_estimated_m3,"
+          " turbidity_sum_ntu = turbidity_sum_ntu + excluded.turbidity_sum_ntu,"
+          " turbidity_count = turbidity_count + excluded.turbidity_count,"
+          " turbidity_max_ntu = max(turbidity_max_ntu, excluded.turbidity_max_ntu),"
+          " compliant_count = compliant_count + excluded.compliant_count,"
+          " records = records + excluded.records")
+          .bind(1, r.terminal_id)
+          .bind(2, static_cast<std::int64_t>(t.day))
+          .bind(3, t.volume_m3)
+          .bind(4, t.volume_estimated_m3)
+          .bind(5, t.turbidity_sum_ntu)
+          .bind(6, t.turbidity_count)
+          .bind(7, t.turbidity_max_ntu)
+          .bind(8, t.compliant_count)
+          .bind(9, t.records)
+          .run();
+    }
+    for (const auto& t : b.terminals) {
+      d.q("INSERT INTO terminal_state(terminal, epoch, latest, latest_arrival_ms, status, status_arrival_ms,"
+          " total_m3, total_ts_ms, total_valid, rules, rule_clock_ms, last_alive_ms, grace_until_ms, will)"
+          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(terminal) DO UPDATE SET epoch=excluded.epoch,"
+          " latest=excluded.latest, latest_arrival_ms=excluded.latest_arrival_ms, status=excluded.status,"
+          " status_arrival_ms=excluded.status_arrival_ms, total_m3=excluded.total_m3,"
+          " total_ts_ms=excluded.total_ts_ms, total_valid=excluded.total_valid, rules=excluded.rules,"
+          " rule_clock_ms=excluded.rule_clock_ms, last_alive_ms=excluded.last_alive_ms,"
+          " grace_until_ms=excluded.grace_until_ms, will=excluded.will")
+          .bind(1, t.terminal_id)
+          .bind(2, t.epoch)
+          .bind(3, t.latest ? std::optional<std::string>(proto::encode(*t.latest)) : std::nullopt)
+          .bind(4, ms(t.latest_arrival))
+          .bind(5, t.status ? std::optional<std::string>(proto::encode(*t.status)) : std::nullopt)
+          .bind(6, ms(t.status_arrival))
+          .bind(7, t.cursor.total_m3)
+          .bind(8, t.cursor.ts_ms)
+          .bind(9, t.cursor.valid ? 1 : 0)
+          .bind(10, rules_to_text(t))
+          .bind(11, t.rule_clock_ms)
+          .bind(12, t.last_alive_ms)
+          .bind(13, t.grace_until_ms)
+          .bind(14, t.will ? 1 : 0)
+          .run();
+      if (!t.epoch.empty()) {
+        d.q("INSERT INTO dedup(terminal, epoch, max_seq, below) VALUES(?,?,?,?) ON CONFLICT(terminal, epoch)"
+            " DO UPDATE SET max_seq=excluded.max_seq, below=excluded.below")
+            .bind(1, t.terminal_id)
+            .bind(2, t.epoch)
+            .bind(3, t.window.max_seq)
+            .bind(4, t.window.below)
+            .run();
+      }
+    }
+    for (const auto& a : b.alerts) {
+      auto opt_ms = [](const std::optional<proto::timestamp>& t) {
+        return t ? std::optional<std::int64_t>(ms(*t)) : std::nullopt;
+      };
+      d.q("INSERT INTO alerts(id, terminal, type, state, raised_ms, acked_ms, acked_by, ack_note, cleared_ms,"
+          " value, threshold, message) VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+          " state=excluded.state, acked_ms=excluded.acked_ms, acked_by=excluded.acked_by,"
+          " ack_note=excluded.ack_note, cleared_ms=excluded.cleared_ms, message=excluded.message")
+          .bind(1, a.alert_id)
+          .bind(2, a.terminal_id)
+          .bind(3, std::string(proto::to_string(a.type)))
+          .bind(4, std::string(proto::to_string(a.state)))
+          .bind(5, ms(a.raised_at))
+          .bind(6, opt_ms(a.acked_at))
+          .bind(7, a.acked_by)
+          .bind(8, a.ack_note)
+          .bind(9, opt_ms(a.cleared_at))
+          .bind(10, a.value)
+          .bind(11, a.threshold)
+          .bind(12, a.message)
+          .run();
+    }
+    for (const auto& t : b.transitions) {
+      d.q("INSERT INTO alert_transitions(alert_id, state, at_ms, by, note) VALUES(?,?,?,?,?)")
+          .bind(1, t.alert_id)
+          .bind(2, std::string(proto::to_string(t.state)))
+          .bind(3, ms(t.at))
+          .bind(4, t.by)
+          .bind(5, t.note)
+          .run();
+    }
+    for (const auto& l : b.dead_letters) {
+      d.q("INSERT INTO dead_letters(arrival_ms, topic, code, reason, payload) VALUES(?,?,?,?,?)")
+          .bind(1, ms(l.arrival))
+          .bind(2, l.topic)
+          .bind(3, l.code)
+          .bind(4, l.reason)
+          .bind_blob(5, std::string_view(l.payload).substr(0, 4096))
+          .run();
+    }
+    if (!b.dead_letters.empty()) {
+      d.q("DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?")
+          .bind(1, static_cast<std::int64_t>(d.dead_letter_max_))
+          .run();
+    }
+    for (const auto& im : b.images) {
+      d.q("INSERT INTO images(terminal, jpeg, arrival_ms) VALUES(?,?,?) ON CONFLICT(terminal) DO UPDATE SET"
+          " jpeg=excluded.jpeg, arrival_ms=excluded.arrival_ms")
+          .bind(1, im.terminal_id)
+          .bind_blob(2, im.jpeg)
+          .bind(3, ms(im.arrival))
+          .run();
+    }
+    d.exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(d.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::vector<terminal_snapshot> sqlite_store::load_terminals() {
+  auto& s = impl_->q(
+      "SELECT t.terminal, t.epoch, t.latest, t.latest_arrival_ms, t.status, t.status_arrival_ms, t.total_m3,"
+      " t.total_ts_ms, t.total_valid, t.rules, t.rule_clock_ms, t.last_alive_ms, t.grace_until_ms, t.will,"
+      " d.max_seq, d.below FROM terminal_state t LEFT JOIN dedup d ON d.terminal = t.terminal AND d.epoch = t.epoch");
+  std::vector<terminal_snapshot> out;
+  while (s.step()) {
+    terminal_snapshot t;
+    t.terminal_id = s.text(0);
+    t.epoch = s.text(1);
+    if (!s.is_null(2)) {
+      auto r = proto::decode_telemetry(s.text(2), t.terminal_id);
+      if (r.ok()) t.latest = std::move(*r.value);
+    }
+    t.latest_arrival = from_ms(s.i64(3));
+    if (!s.is_null(4)) {
+      auto st = proto::decode_status(s.text(4), t.terminal_id);
+      if (st.ok()) t.status = std::move(*st.value);
+    }
+    t.status_arrival = from_ms(s.i64(5));
+    t.cursor = {s.dbl(6), s.i64(7), s.i64(8) != 0};
+    rules_from_text(s.text(9), t);
+    t.rule_clock_ms = s.i64(10);
+    t.last_alive_ms = s.i64(11);
+    t.grace_until_ms = s.i64(12);
+    t.will = s.i64(13) != 0;
+    if (!s.is_null(14))
+      t.window = {std::bit_cast<std::uint64_t>(s.i64(14)), std::bit_cast<std::uint64_t>(s.i64(15))};
+    out.push_back(std::move(t));
+  }
+  s.reset();
+  return out;
+}
+
+std::optional<dedup_window> sqlite_store::load_dedup(const std::string& terminal_id, const std::string& epoch) {
+  auto& s = impl_->q("SELECT max_seq, below FROM dedup WHERE terminal = ? AND epoch = ?").bind(1, terminal_id).bind(2, epoch);
+  std::optional<dedup_window> out;
+  if (s.step()) out = dedup_window{std::bit_cast<std::uint64_t>(s.i64(0)), std::bit_cast<std::uint64_t>(s.i64(1))};
+  s.reset();
+  return out;
+}
+
+namespace {
+
+proto::alert_message read_alert(const sqlite_store::impl::stmt& s) {
+  proto::alert_message a;
+  a.alert_id = static_cast<std::uint64_t>(s.i64(0));
+  a.terminal_id = s.text(1);
+  a.type = proto::parse_alert_type(s.text(2)).value_or(proto::alert_type::offline);
+  a.state = proto::parse_alert_state(s.text(3)).value_or(proto::alert_state::raised);
+  a.raised_at = from_ms(s.i64(4));
+  if (!s.is_null(5)) a.acked_at = from_ms(s.i64(5));
+  if (!s.is_null(6)) a.acked_by = s.text(6);
+  if (!s.is_null(7)) a.ack_note = s.text(7);
+  if (!s.is_null(8)) a.cleared_at = from_ms(s.i64(8));
+  if (!s.is_null(9)) a.value = s.dbl(9);
+  if (!s.is_null(10)) a.threshold = s.dbl(10);
+  a.message = s.text(11);
+  return a;
+}
+
+constexpr const char* alert_cols =
+    "id, terminal, type, state, raised_ms, acked_ms, acked_by, ack_note, cleared_ms, value, threshold, message";
+
+}  // namespace
+
+std::vector<proto::alert_message> sqlite_store::alerts(bool open_only, const std::optional<std::string>& terminal_id,
+                                                       std::size_t limit) {
+  static const std::string sql_all = std::string("SELECT ") + alert_cols +
+                                     " FROM alerts WHERE (?1 = 0 OR state != 'cleared') AND (?2 IS NULL OR terminal = ?2)"
+                                     " ORDER BY id DESC LIMIT ?3";
+  auto& s = impl_->q(sql_all.c_str())
+                .bind(1, open_only ? 1 : 0)
+                .bind(2, terminal_id)
+                .bind(3, static_cast<std::int64_t>(limit));
+  std::vector<proto::alert_message> out;
+  while (s.step()) out.push_back(read_alert(s));
+  s.reset();
+  return out;
+}
+
+std::optional<proto::alert_message> sqlite_store::alert(std::uint64_t alert_id) {
+  static const std::string sql = std::string("SELECT ") + alert_cols + " FROM alerts WHERE id = ?";
+  auto& s = impl_->q(sql.c_str()).bind(1, alert_id);
+  std::optional<proto::alert_message> out;
+  if (s.step()) out = read_alert(s);
+  s.reset();
+  return out;
+}
+
+std::vector<alert_transition> sqlite_store::transitions(std::uint64_t alert_id) {
+  auto& s = impl_->q("SELECT state, at_ms, by, note FROM alert_transitions WHERE alert_id = ? ORDER BY rowid")
+                .bind(1, alert_id);
+  std::vector<alert_transition> out;
+  while (s.step()) {
+    out.push_back({alert_id, proto::parse_alert_state(s.text(0)).value_or(proto::alert_state::raised),
+                   from_ms(s.i64(1)), s.text(2), s.text(3)});
+  }
+  s.reset();
+  return out;
+}
+
+std::uint64_t sqlite_store::max_alert_id() {
+  auto& s = impl_->q("SELECT coalesce(max(id), 0) FROM alerts");
+  s.step();
+  const auto v = static_cast<std::uint64_t>(s.i64(0));
+  s.reset();
+  return v;
+}
+
+std::vector<record_row> sqlite_store::history(const std::string& terminal_id, proto::timestamp from,
+                                              proto::timestamp to, std::size_t limit) {
+  auto& s = impl_->q(
+                     "SELECT record, arrival_ms FROM records WHERE terminal = ? AND ts_ms >= ? AND ts_ms < ?"
+                     " ORDER BY ts_ms, seq LIMIT ?")
+                .bind(1, terminal_id)
+                .bind(2, ms(from))
+                .bind(3, ms(to))
+                .bind(4, static_cast<std::int64_t>(limit));
+  std::vector<record_row> out;
+  while (s.step()) {
+    auto r = proto::decode_telemetry(s.text(0), terminal_id);
+    if (r.ok()) out.push_back({std::move(*r.value), from_ms(s.i64(1)), std::string()});
+  }
+  s.reset();
+  return out;
+}
+
+std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& terminal_id, std::int32_t from_day,
+                                           std::int32_t to_day) {
+  auto& s = impl_->q(
+                     "SELECT terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
+                     " turbidity_max_ntu, compliant_count, records FROM daily"
+                     " WHERE (?1 IS NULL OR terminal = ?1) AND day >= ?2 AND day <= ?3 ORDER BY terminal, day")
+                .bind(1, terminal_id)
+                .bind(2, static_cast<std::int64_t>(from_day))
+                .bind(3, static_cast<std::int64_t>(to_day));
+  std::vector<daily_row> out;
+  while (s.step()) {
+    daily_row r;
+    r.terminal_id = s.text(0);
+    r.totals.day = static_cast<std::int32_t>(s.i64(1));
+    r.totals.volume_m3 = s.dbl(2);
+    r.totals.volume_estimated_m3 = s.dbl(3);
+    r.totals.turbidity_sum_ntu = s.dbl(4);
+    r.totals.turbidity_count = static_cast<std::uint32_t>(s.i64(5));
+    r.totals.turbidity_max_ntu = s.dbl(6);
+    r.totals.compliant_count = static_cast<std::uint32_t>(s.i64(7));
+    r.totals.records = static_cast<std::uint32_t>(s.i64(8));
+    out.push_back(std::move(r));
+  }
+  s.reset();
+  return out;
+}
+
+std::optional<std::pair<std::string, proto::timestamp>> sqlite_store::image(const std::string& terminal_id) {
+  auto& s = impl_->q("SELECT jpeg, arrival_ms FROM images WHERE terminal = ?").bind(1, terminal_id);
+  std::optional<std::pair<std::string, proto::timestamp>> out;
+  if (s.step()) out.emplace(s.text(0), from_ms(s.i64(1)));
+  s.reset();
+  return out;
+}
+
+std::vector<dead_letter_row> sqlite_store::dead_letters(std::size_t limit) {
+  auto& s = impl_->q("SELECT id, arrival_ms, topic, code, reason, payload FROM dead_letters ORDER BY id DESC LIMIT ?")
+                .bind(1, static_cast<std::int64_t>(limit));
+  std::vector<dead_letter_row> out;
+  while (s.step()) out.push_back({s.i64(0), from_ms(s.i64(1)), s.text(2), s.text(3), s.text(4), s.text(5)});
+  s.reset();
+  return out;
+}
+
+fault_stats sqlite_store::faults_since(proto::timestamp from) {
+  fault_stats f;
+  {
+    auto& s = impl_->q("SELECT count(*) FROM alerts WHERE raised_ms >= ?").bind(1, ms(from));
+    s.step();
+    f.raised = static_cast<std::uint64_t>(s.i64(0));
+    s.reset();
+  }
+  auto& s = impl_->q(
+                     "SELECT count(*), coalesce(avg(cleared_ms - raised_ms), 0) FROM alerts"
+                     " WHERE cleared_ms IS NOT NULL AND cleared_ms >= ?")
+                .bind(1, ms(from));
+  s.step();
+  f.resolved = static_cast<std::uint64_t>(s.i64(0));
+  f.mean_time_to_resolve_s = s.dbl(1) / 1000.0;
+  s.reset();
+  return f;
+}
+
+std::size_t sqlite_store::purge_records_before(proto::timestamp before) {
+  auto& s = impl_->q("DELETE FROM records WHERE ts_ms < ?").bind(1, ms(before));
+  s.run();
+  return static_cast<std::size_t>(sqlite3_changes(impl_->db_));
+}
+
+}  // namespace sewage::gateway

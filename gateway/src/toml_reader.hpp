@@ -1,0 +1,77 @@
+#pragma once
+// Internal: typed, key-checked reading of a toml++ table. Every error names "<file>: <key>".
+#include "sewage/gateway/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+
+namespace sewage::gateway::detail {
+
+class toml_reader {
+ public:
+  toml_reader(const toml::table& table, std::string where) : table_(table), where_(std::move(where)) {}
+
+  [[noreturn]] void fail(std::string_view key, std::string_view why) const {
+    throw config_error(where_ + (where_.empty() || key.empty() ? "" : ".") + std::string(key) + ": " +
+                       std::string(why));
+  }
+  [[nodiscard]] std::string key_path(std::string_view key) const {
+    return where_.empty() ? std::string(key) : where_ + "." + std::string(key);
+  }
+
+  void read(std::string_view key, std::string& out) {
+    const auto* n = node(key);
+    if (n == nullptr) return;
+    if (!n->is_string()) fail(key, "must be a string");
+    out = *n->value<std::string>();
+  }
+  void read(std::string_view key, double& out, double min, double max) {
+    const auto* n = node(key);
+    if (n == nullptr) return;
+    if (!n->is_number()) fail(key, "must be a number");
+    const double v = *n->value<double>();
+    if (!(v >= min && v <= max))
+      fail(key, "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " + std::to_string(v));
+    out = v;
+  }
+  template <class Int>
+  void read_int(std::string_view key, Int& out, std::int64_t min, std::int64_t max) {
+    const auto* n = node(key);
+    if (n == nullptr) return;
+    if (!n->is_integer()) fail(key, "must be an integer");
+    const std::int64_t v = *n->value<std::int64_t>();
+    if (v < min || v > max)
+      fail(key, "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " + std::to_string(v));
+    out = static_cast<Int>(v);
+  }
+  const toml::table* sub_table(std::string_view key) {
+    const auto* n = node(key);
+    if (n == nullptr) return nullptr;
+    if (!n->is_table()) fail(key, "must be a table");
+    return n->as_table();
+  }
+  /// Fails on any key that was not read (typos must not pass silently).
+  void reject_unknown() const {
+    for (const auto& [k, v] : table_) {
+      if (known_.count(std::string(k.str())) == 0) fail(k.str(), "unknown key");
+    }
+  }
+
+ private:
+  const toml::node* node(std::string_view key) {
+    known_.insert(std::string(key));
+    return table_.get(key);
+  }
+  const toml::table& table_;
+  std::string where_;
+  std::set<std::string, std::less<>> known_;
+};
+
+/// Reads the threshold keys of `r` onto `t` (county [alerts] and per terminal [terminal.thresholds]).
+void read_thresholds(toml_reader& r, thresholds& t);
+
+}  // namespace sewage::gateway::detail

@@ -1,0 +1,292 @@
+// sewage-gateway as a real process against a real mosquitto, fed by mosquitto_pub (a client we did
+// not write), observed through its HTTP API and the broker's retained alert topics.
+#include "http_client.hpp"
+
+#include <sewage/proto/alert.hpp>
+#include <sewage/proto/telemetry.hpp>
+#include <sewage/proto/topic.hpp>
+#include <sewage/testing/mosquitto.hpp>
+#include <sewage/testing/process.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+namespace sewage::gateway::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class GatewayProcess : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<testing::temp_dir>("gw-it");
+    std::filesystem::create_directories(dir_->path() / "broker");
+    broker_ = std::make_unique<testing::mosquitto_broker>(dir_->path() / "broker");
+    http_port_ = testing::free_loopback_port();
+    // T1: 60 s reports (never offline during a test), turbidity alert without debounce.
+    // T2: 1 s reports, offline after 2 intervals of silence.
+    std::ofstream(dir_->path() / "registry.toml")
+        << "[[terminal]]\nid = \"T1\"\nname = \"One\"\ntown = \"A\"\nvillage = \"B\"\nlatitude = 30.5\n"
+           "longitude = 120.9\ndesign_capacity_m3d = 30\ndischarge_grade = \"grade_1\"\nreport_interval_s = 60\n"
+           "[terminal.thresholds]\nturbidity_raise_ntu = 10.0\nturbidity_clear_ntu = 8.0\nturbidity_debounce_s = 0\n"
+           "[[terminal]]\nid = \"T2\"\nname = \"Two\"\ntown = \"A\"\nvillage = \"C\"\nlatitude = 30.4\n"
+           "longitude = 120.8\ndesign_capacity_m3d = 10\ndischarge_grade = \"grade_2\"\nreport_interval_s = 1\n"
+           "[terminal.thresholds]\noffline_after_intervals = 2.0\n";
+    std::ofstream(dir_->path() / "gateway.toml")
+        << "[mqtt]\nuri = \"" << broker_->uri() << "\"\nclient_id = \"gw-it\"\nkeep_alive_s = 5\n"
+        << "[store]\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
+        << "[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\nack_token = \"tok-123\"\n"
+        << "[registry]\npath = \"registry.toml\"\n"
+        << "[alerts]\nstartup_grace_s = 1\ntick_ms = 100\n"
+        << "[log]\nlevel = \"debug\"\n";
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cerr << "---- gateway log ----\n" << slurp(dir_->path() / "gateway.log") << "\n---- broker log ----\n"
+                << broker_->log() << '\n';
+    }
+    if (gateway_) gateway_->stop(5s);
+    gateway_.reset();
+    broker_.reset();
+  }
+
+  void start_gateway() {
+    gateway_ = std::make_unique<testing::child_process>(
+        std::vector<std::string>{SEWAGE_GATEWAY_BINARY, "--config", (dir_->path() / "gateway.toml").string()},
+        dir_->path() / "gateway.log");
+    ASSERT_TRUE(testing::wait_for_port(http_port_, 30s)) << slurp(dir_->path() / "gateway.log");
+    ASSERT_TRUE(eventually([&] { return get("/healthz").value("mqtt_connected", false); }, 20s));
+  }
+
+  void publish(const std::string& topic, const std::string& payload) {
+    testing::child_process pub({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-q", "1",
+                                "-t", topic, "-m", payload},
+                               dir_->path() / "pub.log");
+    const auto st = pub.wait_for_exit(10s);
+    ASSERT_TRUE(st.has_value() && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << slurp(dir_->path() / "pub.log");
+  }
+
+  void publish_record(std::uint64_t seq, double total_m3, double ntu, proto::timestamp ts) {
+    proto::telemetry_record r;
+    r.terminal_id = "T1";
+    r.epoch = "ep1";
+    r.seq = seq;
+    r.ts = ts;
+    r.interval_s = 60;
+    r.flow = proto::flow_reading{proto::quantity_status::ok, 0.6, total_m3, std::nullopt};
+    r.turbidity = proto::turbidity_reading{proto::quantity_status::ok, ntu, std::nullopt, std::nullopt, std::nullopt};
+    publish(proto::telemetry_topic("T1"), proto::encode(r));
+  }
+
+  /// The retained message on `topic` (empty string when there is none), read with mosquitto_sub.
+  std::string retained(const std::string& topic) {
+    const auto out = dir_->path() / "sub.out";
+    std::filesystem::remove(out);
+    testing::child_process sub({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-t", topic,
+                                "--retained-only", "-C", "1", "-W", "2"},
+                               out);
+    sub.wait_for_exit(10s);
+    const std::string text = slurp(out);
+    return text.rfind("Timed out", 0) == 0 ? std::string() : text;  // mosquitto_sub -W found nothing
+  }
+
+  json get(const std::string& target) {
+    const auto r = http_call(http_port_, "GET", target);
+    if (r.status != 200) return json::object();
+    return json::parse(r.body, nullptr, false);
+  }
+
+  double metric(const std::string& name_labels) {
+    const auto r = http_call(http_port_, "GET", "/metrics");
+    const auto pos = r.body.find("\n" + name_labels + " ");
+    if (pos == std::string::npos) return -1;
+    return std::stod(r.body.substr(pos + name_labels.size() + 2));
+  }
+
+  static bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      if (cond()) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return cond();
+  }
+
+  static proto::timestamp now() {
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  }
+
+  std::unique_ptr<testing::temp_dir> dir_;
+  std::unique_ptr<testing::mosquitto_broker> broker_;
+  std::unique_ptr<testing::child_process> gateway_;
+  int http_port_{0};
+};
+
+TEST_F(GatewayProcess, TelemetryShowsUpInTheApiAndAMalformedPayloadIsRejectedWhileTheNextIsAccepted) {
+  start_gateway();
+  const auto t0 = now() - 5min;
+  publish_record(1, 100.0, 3.0, t0);
+  {
+    // A complete record whose only fault is a seq sent as a string.
+    proto::telemetry_record bad;
+    bad.terminal_id = "T1";
+    bad.epoch = "ep1";
+    bad.seq = 777;
+    bad.ts = t0;
+    std::string payload = proto::encode(bad);
+    payload.replace(payload.find("777"), 3, "\"2\"");
+    publish(proto::telemetry_topic("T1"), payload);
+  }
+  publish_record(2, 100.5, 3.0, t0 + 60s);
+  ASSERT_TRUE(eventually([&] { return get("/api/terminals/T1").value("/latest_record/seq"_json_pointer, 0) == 2; }, 20s));
+  EXPECT_EQ(metric("sewage_gateway_records_accepted_total"), 2);
+  EXPECT_EQ(metric("sewage_gateway_rejects_total{reason=\"wrong_type\"}"), 1);
+  const auto dl = get("/api/dead-letters");
+  ASSERT_EQ(dl["dead_letters"].size(), 1u);
+  EXPECT_EQ(dl["dead_letters"][0]["topic"], proto::telemetry_topic("T1"));
+  EXPECT_NE(dl["dead_letters"][0]["reason"].get<std::string>().find("/seq"), std::string::npos);
+
+  const auto hist = get("/api/terminals/T1/history?from=" + proto::format_timestamp(t0 - 1h) +
+                        "&to=" + proto::format_timestamp(now() + 1min));
+  EXPECT_EQ(hist["records"].size(), 2u);
+  const auto daily = get("/api/terminals/T1/daily");
+  ASSERT_EQ(daily["days"].size(), 1u);
+  EXPECT_DOUBLE_EQ(daily["days"][0]["volume_measured_m3"].get<double>(), 0.5);
+  EXPECT_EQ(get("/api/summary")["terminals"], 2);
+  EXPECT_EQ(get("/api/terminals.geojson")["features"].size(), 2u);
+  const auto missing = http_call(http_port_, "GET", "/api/terminals/NOPE");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_TRUE(json::parse(missing.body).contains("error"));
+  EXPECT_EQ(http_call(http_port_, "GET", "/api/terminals/T1/history?from=2020-01-01T00:00:00Z").status, 400);
+}
+
+TEST_F(GatewayProcess, SigkillAndRestartKeepAlertsDedupAndAggregatesAndProcessTheBacklog) {
+  start_gateway();
+  const auto t0 = now() - 10min;
+  auto at = [&](std::uint64_t s) { return t0 + std::chrono::minutes(s); };
+  for (std::uint64_t s = 1; s <= 3; ++s) publish_record(s, 100.0 + static_cast<double>(s - 1), 20.0, at(s));
+  ASSERT_TRUE(eventually([&] { return get("/api/terminals/T1/daily")["days"][0].value("records", 0) == 3; }, 20s));
+  const auto open = get("/api/alerts?state=open&terminal=T1")["alerts"];
+  ASSERT_EQ(open.size(), 1u);
+  const auto alert_id = open[0]["alert_id"].get<std::uint64_t>();
+  EXPECT_EQ(open[0]["type"], "turbidity_high");
+
+  gateway_->kill_now();  // SIGKILL: no flush, no goodbye
+  // While it is down: a replay of what it already has, two new records, and one that clears.
+  for (std::uint64_t s = 1; s <= 5; ++s) publish_record(s, 100.0 + static_cast<double>(s - 1), 20.0, at(s));
+  publish_record(6, 105.0, 2.0, at(6));
+  start_gateway();
+
+  ASSERT_TRUE(eventually([&] { return get("/api/terminals/T1/daily")["days"][0].value("records", 0) == 6; }, 30s));
+  const auto day = get("/api/terminals/T1/daily")["days"][0];
+  EXPECT_DOUBLE_EQ(day["volume_measured_m3"].get<double>(), 5.0);
+  EXPECT_EQ(metric("sewage_gateway_duplicates_total"), 3);
+  EXPECT_EQ(get("/api/terminals/T1")["dedup"]["max_seq"], 6);
+  const auto all = get("/api/alerts?state=all&terminal=T1")["alerts"];
+  ASSERT_EQ(all.size(), 1u) << all.dump();
+  EXPECT_EQ(all[0]["alert_id"], alert_id);
+  EXPECT_EQ(all[0]["state"], "cleared");
+}
+
+TEST_F(GatewayProcess, AlertsArePublishedRetainedAcknowledgedAndRemovedWhenCleared) {
+  start_gateway();
+  const auto topic = proto::alert_topic("T1", proto::alert_type::turbidity_high);
+  publish_record(1, 10.0, 25.0, now() - 5s);
+  json alert;
+  ASSERT_TRUE(eventually([&] {
+    const auto a = get("/api/alerts?state=open&terminal=T1")["alerts"];
+    if (a.size() != 1) return false;
+    alert = a[0];
+    return true;
+  }, 20s));
+  EXPECT_TRUE(eventually([&] { return retained(topic).find("\"raised\"") != std::string::npos; }, 10s));
+
+  const std::string ack_path = "/api/alerts/" + std::to_string(alert["alert_id"].get<std::uint64_t>()) + "/ack";
+  EXPECT_EQ(http_call(http_port_, "POST", ack_path, R"({"by":"Li Wei","note":"crew sent"})", "wrong").status, 401);
+  EXPECT_EQ(http_call(http_port_, "POST", ack_path, R"({"note":"no name"})", "tok-123").status, 400);
+  const auto ack = http_call(http_port_, "POST", ack_path, R"({"by":"Li Wei","note":"crew sent"})", "tok-123");
+  ASSERT_EQ(ack.status, 200) << ack.body;
+  EXPECT_EQ(json::parse(ack.body)["state"], "acknowledged");
+  EXPECT_TRUE(eventually([&] { return retained(topic).find("Li Wei") != std::string::npos; }, 10s));
+
+  publish_record(2, 10.1, 3.0, now() - 4s);
+  ASSERT_TRUE(eventually([&] { return get("/api/alerts?state=open&terminal=T1")["alerts"].empty(); }, 20s));
+  EXPECT_TRUE(eventually([&] { return retained(topic).empty(); }, 10s)) << "retained alert not removed: " << retained(topic);
+  EXPECT_EQ(http_call(http_port_, "POST", ack_path, R"({"by":"Li Wei"})", "tok-123").status, 409);
+
+  // T2 never reports: offline after the 1 s start-up grace and 2 x 1 s, published retained.
+  const auto offline_topic = proto::alert_topic("T2", proto::alert_type::offline);
+  EXPECT_TRUE(eventually([&] { return retained(offline_topic).find("\"offline\"") != std::string::npos; }, 20s));
+  EXPECT_EQ(get("/api/summary")["open_alerts"]["offline"], 1);
+}
+
+}  // namespace
+}  // namespace sewage::gateway::test
+
+namespace sewage::gateway::test {
+namespace {
+
+TEST_F(GatewayProcess, ImageIsServedAndRegistryReloadsOnSighupWithoutLosingState) {
+  start_gateway();
+  publish_record(1, 100.0, 3.0, now() - 2min);
+  // A minimal JPEG: SOI + APP0 marker ... EOI, published from a file like a camera would.
+  static constexpr char jpeg_bytes[] = "\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9";
+  const std::string jpeg(jpeg_bytes, sizeof jpeg_bytes - 1);
+  std::ofstream(dir_->path() / "snap.jpg", std::ios::binary) << jpeg;
+  testing::child_process pub({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-q", "1",
+                              "-r", "-t", proto::image_topic("T1"), "-f", (dir_->path() / "snap.jpg").string()},
+                             dir_->path() / "pub.log");
+  ASSERT_TRUE(pub.wait_for_exit(10s).has_value());
+  ASSERT_TRUE(eventually([&] { return http_call(http_port_, "GET", "/api/terminals/T1/image").status == 200; }, 20s));
+  EXPECT_EQ(http_call(http_port_, "GET", "/api/terminals/T1/image").body, jpeg);
+  ASSERT_TRUE(eventually([&] { return get("/api/terminals/T1").value("/latest_record/seq"_json_pointer, 0) == 1; }, 20s));
+
+  // Add T3 to the registry and send SIGHUP: T3 appears, T1 keeps its state.
+  std::ofstream(dir_->path() / "registry.toml", std::ios::app)
+      << "[[terminal]]\nid = \"T3\"\nname = \"Three\"\ntown = \"A\"\nvillage = \"D\"\nlatitude = 30.3\n"
+         "longitude = 120.7\ndesign_capacity_m3d = 5\ndischarge_grade = \"grade_1\"\n";
+  gateway_->signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return get("/api/terminals")["terminals"].size() == 3; }, 20s));
+  EXPECT_EQ(get("/api/terminals/T1").value("/latest_record/seq"_json_pointer, 0), 1);
+  // A broken registry is refused and the current one kept.
+  std::ofstream(dir_->path() / "registry.toml", std::ios::app) << "[[terminal]]\nid = \"bad id\"\n";
+  gateway_->signal(SIGHUP);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(get("/api/terminals")["terminals"].size(), 3u);
+  EXPECT_TRUE(gateway_->running());
+}
+
+TEST_F(GatewayProcess, CommandLineVersionAndConfigCheck) {
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), SEWAGE_GATEWAY_BINARY);
+    std::filesystem::remove(dir_->path() / "cli.log");
+    testing::child_process p(args, dir_->path() / "cli.log");
+    const auto st = p.wait_for_exit(20s);
+    return std::make_pair(st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, slurp(dir_->path() / "cli.log"));
+  };
+  auto [rc, out] = run({"--version"});
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(out.find("sewage-gateway "), std::string::npos);
+  std::tie(rc, out) = run({"--config", (dir_->path() / "gateway.toml").string(), "--check-config"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("2 terminals"), std::string::npos) << out;
+  std::ofstream(dir_->path() / "bad.toml") << "[http]\nlisten = \"nowhere\"\n";
+  std::tie(rc, out) = run({"--config", (dir_->path() / "bad.toml").string(), "--check-config"});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(out.find("http.listen"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace sewage::gateway::test

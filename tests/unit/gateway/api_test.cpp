@@ -1,0 +1,135 @@
+// HTTP routes without sockets: JSON errors with the right status, bearer token, range limits,
+// summary figures, GeoJSON, Prometheus text.
+#include "sewage/gateway/api.hpp"
+#include "sewage/gateway/sqlite_store.hpp"
+#include "test_util.hpp"
+
+#include <sewage/proto/topic.hpp>
+#include <sewage/testing/process.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace sewage::gateway {
+namespace {
+
+using nlohmann::json;
+using test::at;
+
+class ApiTest : public ::testing::Test {
+ protected:
+  ApiTest() : dir_("gw-api"), clock_(at("2026-11-29T08:00:00Z")), db_(dir_.path() / "g.db", 10) {
+    cfg_.ack_token = "tok";
+    cfg_.defaults.turbidity_debounce_s = 0;
+    auto t1 = test::terminal("T1", cfg_.defaults);
+    t1.latitude_deg = 30.5;
+    t1.longitude_deg = 120.9;
+    eng_ = std::make_unique<engine>(cfg_, registry({t1, test::terminal("T2", cfg_.defaults)}), db_, clock_, pub_,
+                                    default_rules());
+    api_ = std::make_unique<api>(*eng_);
+  }
+  http_response call(const std::string& method, const std::string& target, const std::string& body = {},
+                     const std::string& auth = {}) {
+    return api_->handle({method, target, auth, body});
+  }
+  void send(std::uint64_t seq, double ntu, double total) {
+    const auto r = test::with_flow(test::with_turbidity(test::record("T1", seq, clock_.now()), ntu), 0.6, total);
+    eng_->handle({proto::telemetry_topic("T1"), proto::encode(r), false, clock_.now()});
+  }
+
+  testing::temp_dir dir_;
+  manual_clock clock_;
+  config cfg_;
+  test::fake_publisher pub_;
+  sqlite_store db_;
+  std::unique_ptr<engine> eng_;
+  std::unique_ptr<api> api_;
+};
+
+TEST_F(ApiTest, ErrorsAreJsonWithTheRightStatus) {
+  auto r = call("GET", "/api/terminals/NOPE");
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_EQ(json::parse(r.body)["error"]["status"], 404);
+  EXPECT_EQ(call("GET", "/nowhere").status, 404u);
+  EXPECT_EQ(call("DELETE", "/api/summary").status, 405u);
+  EXPECT_EQ(call("GET", "/api/alerts?state=maybe").status, 400u);
+  EXPECT_EQ(call("GET", "/api/terminals/T1/history?from=yesterday").status, 400u);
+  EXPECT_EQ(call("GET", "/api/terminals/T1/history?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z").status, 400u);
+  EXPECT_EQ(call("GET", "/api/terminals/T1/history?from=2026-11-29T09:00:00Z&to=2026-11-29T08:00:00Z").status, 400u);
+  EXPECT_EQ(call("GET", "/api/terminals/T1/daily?from=2020-01-01&to=2026-01-01").status, 400u);
+  EXPECT_EQ(call("GET", "/api/terminals/T1/daily?from=2026-02-30").status, 400u);
+  EXPECT_EQ(call("GET", "/api/terminals/T1/image").status, 404u);
+  EXPECT_EQ(call("GET", "/api/terminals/T%ZZ").status, 400u);
+}
+
+TEST_F(ApiTest, AcknowledgeNeedsTheBearerTokenAndAName) {
+  send(1, 50, 10);
+  ASSERT_EQ(eng_->open_alerts().size(), 1u);
+  const auto path = "/api/alerts/" + std::to_string(eng_->open_alerts().begin()->first) + "/ack";
+  EXPECT_EQ(call("POST", path, R"({"by":"Wang"})").status, 401u);
+  EXPECT_EQ(call("POST", path, R"({"by":"Wang"})", "Bearer nope").status, 401u);
+  EXPECT_EQ(call("POST", path, R"({"by":""})", "Bearer tok").status, 400u);
+  EXPECT_EQ(call("POST", path, "not json", "Bearer tok").status, 400u);
+  EXPECT_EQ(call("GET", path).status, 405u);
+  EXPECT_EQ(call("POST", "/api/alerts/0/ack", R"({"by":"Wang"})", "Bearer tok").status, 400u);
+  EXPECT_EQ(call("POST", "/api/alerts/99/ack", R"({"by":"Wang"})", "Bearer tok").status, 404u);
+  const auto ok = call("POST", path, R"({"by":"Wang","note":"on my way"})", "Bearer tok");
+  ASSERT_EQ(ok.status, 200u) << ok.body;
+  EXPECT_EQ(json::parse(ok.body)["acked_by"], "Wang");
+}
+
+TEST_F(ApiTest, SummaryTerminalsDailyAndGeoJson) {
+  send(1, 4, 100);
+  clock_.advance(std::chrono::minutes(1));
+  send(2, 12, 100.5);
+  const auto s = json::parse(call("GET", "/api/summary").body);
+  EXPECT_EQ(s["terminals"], 2);
+  EXPECT_EQ(s["online"], 1);
+  EXPECT_EQ(s["operating_day"], "2026-11-29");
+  EXPECT_DOUBLE_EQ(s["compliance_rate_today"].get<double>(), 0.5);
+  EXPECT_EQ(s["open_alerts"]["turbidity_high"], 1);
+  EXPECT_EQ(s["month"]["faults_found"], 1);
+  const auto d = json::parse(call("GET", "/api/terminals/T1/daily").body);
+  ASSERT_EQ(d["days"].size(), 1u);
+  EXPECT_DOUBLE_EQ(d["days"][0]["volume_measured_m3"].get<double>(), 0.5);
+  EXPECT_EQ(d["days"][0]["records"], 2);
+  const auto g = json::parse(call("GET", "/api/terminals.geojson").body);
+  EXPECT_EQ(g["type"], "FeatureCollection");
+  EXPECT_DOUBLE_EQ(g["features"][0]["geometry"]["coordinates"][0].get<double>(), 120.9);
+  EXPECT_EQ(g["features"][0]["properties"]["open_alerts"][0], "turbidity_high");
+  const auto t = json::parse(call("GET", "/api/terminals").body);
+  EXPECT_EQ(t["terminals"].size(), 2u);
+  EXPECT_EQ(t["terminals"][0]["latest_record"]["seq"], 2);
+  const auto h = json::parse(call("GET", "/api/terminals/T1/history").body);
+  EXPECT_EQ(h["records"].size(), 2u);
+}
+
+TEST_F(ApiTest, MetricsAreInPrometheusTextFormat) {
+  send(1, 4, 100);
+  send(1, 4, 100);
+  eng_->handle({proto::telemetry_topic("T1"), "{", false, clock_.now()});
+  const auto r = call("GET", "/metrics");
+  EXPECT_EQ(r.content_type.rfind("text/plain", 0), 0u);
+  EXPECT_NE(r.body.find("\nsewage_gateway_records_accepted_total 1\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\nsewage_gateway_duplicates_total 1\n"), std::string::npos);
+  EXPECT_NE(r.body.find("\nsewage_gateway_rejects_total{reason=\"syntax\"} 1\n"), std::string::npos);
+  EXPECT_NE(r.body.find("# TYPE sewage_gateway_store_commit_seconds histogram"), std::string::npos);
+  EXPECT_EQ(call("GET", "/healthz").status, 200u);
+}
+
+TEST_F(ApiTest, DashboardPageReadsTheApi) {
+  const auto r = call("GET", "/");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.content_type.rfind("text/html", 0), 0u);
+  EXPECT_NE(r.body.find("/api/summary"), std::string::npos);
+}
+
+TEST(UrlDecode, DecodesAndRejectsBadEscapes) {
+  EXPECT_EQ(url_decode("2026-11-29T08%3A00%3A00Z"), "2026-11-29T08:00:00Z");
+  EXPECT_EQ(url_decode("a+b"), "a b");
+  EXPECT_FALSE(url_decode("%4").has_value());
+  EXPECT_FALSE(url_decode("%zz").has_value());
+}
+
+}  // namespace
+}  // namespace sewage::gateway

@@ -1,0 +1,110 @@
+// Configuration and registry: the example files parse to the documented defaults; every error
+// names the file, the key (and for the registry the terminal index and id).
+#include "sewage/gateway/config.hpp"
+#include "sewage/gateway/registry.hpp"
+
+#include <sewage/testing/process.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace sewage::gateway {
+namespace {
+
+std::filesystem::path write(const testing::temp_dir& d, const std::string& name, const std::string& text) {
+  const auto p = d.path() / name;
+  std::ofstream(p) << text;
+  return p;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Config, ExampleFileShowsExactlyTheDefaults) {
+  const auto c = load_config(SEWAGE_GATEWAY_EXAMPLE_CONFIG);
+  const config d;
+  EXPECT_EQ(c.mqtt_uri, d.mqtt_uri);
+  EXPECT_EQ(c.mqtt_client_id, d.mqtt_client_id);
+  EXPECT_EQ(c.http_address, "127.0.0.1");
+  EXPECT_EQ(c.http_port, 8080);
+  EXPECT_EQ(c.utc_offset, std::chrono::minutes(480));
+  EXPECT_EQ(c.time_zone, "Asia/Shanghai");
+  EXPECT_EQ(c.defaults, d.defaults);
+  EXPECT_EQ(c.retention_days, d.retention_days);
+  EXPECT_EQ(c.flush_interval, d.flush_interval);
+  EXPECT_EQ(c.startup_grace, d.startup_grace);
+  EXPECT_EQ(c.webhook_url, "");
+}
+
+TEST(Config, ErrorsNameFileAndKey) {
+  testing::temp_dir dir("gw-config");
+  auto p = write(dir, "a.toml", "[http]\nlisten = \"127.0.0.1:99999\"\n");
+  auto e = error_of([&] { load_config(p); });
+  EXPECT_NE(e.find("a.toml"), std::string::npos) << e;
+  EXPECT_NE(e.find("http.listen"), std::string::npos) << e;
+  p = write(dir, "b.toml", "[alerts]\nturbidity_raise_ntu = \"high\"\n");
+  e = error_of([&] { load_config(p); });
+  EXPECT_NE(e.find("alerts.turbidity_raise_ntu: must be a number"), std::string::npos) << e;
+  p = write(dir, "c.toml", "[store]\nretention_dayz = 3\n");
+  e = error_of([&] { load_config(p); });
+  EXPECT_NE(e.find("store.retention_dayz: unknown key"), std::string::npos) << e;
+  p = write(dir, "d.toml", "[alerts]\nturbidity_raise_ntu = 5.0\nturbidity_clear_ntu = 6.0\n");
+  e = error_of([&] { load_config(p); });
+  EXPECT_NE(e.find("alerts.turbidity_clear_ntu"), std::string::npos) << e;
+  p = write(dir, "e.toml", "[http\n");
+  e = error_of([&] { load_config(p); });
+  EXPECT_NE(e.find("e.toml:"), std::string::npos) << e;
+  e = error_of([&] { load_config(dir.path() / "missing.toml"); });
+  EXPECT_NE(e.find("cannot open"), std::string::npos) << e;
+}
+
+TEST(Config, RelativePathsResolveAgainstTheConfigFile) {
+  testing::temp_dir dir("gw-config");
+  const auto p = write(dir, "g.toml", "[store]\npath = \"data/g.db\"\n[registry]\npath = \"reg.toml\"\n");
+  const auto c = load_config(p);
+  EXPECT_EQ(c.store_path, dir.path() / "data/g.db");
+  EXPECT_EQ(c.registry_path, dir.path() / "reg.toml");
+}
+
+TEST(Registry, ExampleLoadsWithOverrides) {
+  const thresholds d;
+  const auto r = load_registry(SEWAGE_GATEWAY_EXAMPLE_REGISTRY, d);
+  ASSERT_GE(r.size(), 2u);
+  bool some_override = false;
+  for (const auto& t : r.terminals()) some_override = some_override || !(t.limits == d);
+  EXPECT_TRUE(some_override);
+  EXPECT_TRUE(r.find(r.terminals()[1].id).has_value());
+  EXPECT_FALSE(r.find("nope").has_value());
+}
+
+TEST(Registry, ErrorsNameFileTerminalAndKey) {
+  testing::temp_dir dir("gw-registry");
+  const std::string good =
+      "[[terminal]]\nid = \"A1\"\nname = \"a\"\ntown = \"t\"\nvillage = \"v\"\nlatitude = 30.5\n"
+      "longitude = 120.9\ndesign_capacity_m3d = 30\ndischarge_grade = \"grade_1\"\n";
+  auto p = write(dir, "r1.toml", good + good);
+  auto e = error_of([&] { load_registry(p, {}); });
+  EXPECT_NE(e.find("r1.toml: terminal[1] (A1).id: duplicate of terminal[0]"), std::string::npos) << e;
+  p = write(dir, "r2.toml", good + "[[terminal]]\nid = \"B2\"\nlatitude = 95.0\n");
+  e = error_of([&] { load_registry(p, {}); });
+  EXPECT_NE(e.find("terminal[1] (B2).latitude"), std::string::npos) << e;
+  p = write(dir, "r3.toml", good + "[terminal.thresholds]\nturbidity_raise_ntu = -1.0\n");
+  e = error_of([&] { load_registry(p, {}); });
+  EXPECT_NE(e.find("terminal[0] (A1).thresholds.turbidity_raise_ntu"), std::string::npos) << e;
+  p = write(dir, "r4.toml", good + "colour = \"red\"\n");
+  e = error_of([&] { load_registry(p, {}); });
+  EXPECT_NE(e.find("terminal[0] (A1).colour: unknown key"), std::string::npos) << e;
+  p = write(dir, "r5.toml", "[[terminal]]\nid = \"bad id!\"\n");
+  e = error_of([&] { load_registry(p, {}); });
+  EXPECT_NE(e.find("terminal[0] (bad id!).id"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace sewage::gateway

@@ -1,0 +1,140 @@
+// SQLite store: schema migration from version 1, round trips, bounded dead letters, retention that
+// keeps daily aggregates.
+#include "sewage/gateway/sqlite_store.hpp"
+#include "test_util.hpp"
+
+#include <sewage/testing/process.hpp>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+namespace sewage::gateway {
+namespace {
+
+using test::at;
+
+TEST(SqliteStore, MigratesAVersionOneDatabaseKeepingItsData) {
+  testing::temp_dir dir("gw-store");
+  const auto path = dir.path() / "old.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sqlite_schema_v1_sql(), nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "INSERT INTO daily(terminal, day, volume_m3, turbidity_sum_ntu, turbidity_count,"
+                           " turbidity_max_ntu, compliant_count, records) VALUES('T1', 20000, 12.5, 8, 2, 5, 2, 2);"
+                           "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
+                           " VALUES(7, 'T1', 'no_flow', 'raised', 1000, 'm');"
+                           "PRAGMA user_version=1;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  sqlite_store s(path, 100);
+  EXPECT_EQ(s.schema_version(), sqlite_schema_version);
+  const auto rows = s.daily(std::string("T1"), 20000, 20000);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_DOUBLE_EQ(rows[0].totals.volume_m3, 12.5);
+  EXPECT_DOUBLE_EQ(rows[0].totals.volume_estimated_m3, 0.0);  // the new column's default
+  EXPECT_EQ(s.max_alert_id(), 7u);
+  ASSERT_EQ(s.alerts(true, std::nullopt, 10).size(), 1u);
+  // New writes use the new column.
+  write_batch b;
+  daily_delta d;
+  d.day = 20000;
+  d.volume_estimated_m3 = 1.25;
+  b.daily.push_back({"T1", d});
+  s.apply(b);
+  EXPECT_DOUBLE_EQ(s.daily(std::string("T1"), 20000, 20000).at(0).totals.volume_estimated_m3, 1.25);
+}
+
+TEST(SqliteStore, RefusesANewerSchema) {
+  testing::temp_dir dir("gw-store");
+  const auto path = dir.path() / "new.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99;", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  EXPECT_THROW(sqlite_store(path, 10), store_error);
+}
+
+TEST(SqliteStore, RoundTripsStateAlertsAndHistory) {
+  testing::temp_dir dir("gw-store");
+  const auto path = dir.path() / "g.db";
+  {
+    sqlite_store s(path, 100);
+    write_batch b;
+    auto rec = test::with_turbidity(test::record("T1", 5, at("2026-11-29T01:00:00Z")), 3.5);
+    b.records.push_back({rec, at("2026-11-29T01:00:01Z"), ""});
+    b.records.push_back({rec, at("2026-11-29T01:00:02Z"), ""});  // same key: ignored
+    terminal_snapshot t;
+    t.terminal_id = "T1";
+    t.epoch = "e1";
+    t.window = {5, 0xF};
+    t.latest = rec;
+    t.cursor = {10.5, 1234, true};
+    t.rules[2] = rule_state{99, 1.5, true, false};
+    t.last_alive_ms = 42;
+    b.terminals.push_back(t);
+    proto::alert_message a;
+    a.terminal_id = "T1";
+    a.type = proto::alert_type::turbidity_high;
+    a.alert_id = 3;
+    a.raised_at = at("2026-11-29T01:00:00Z");
+    a.value = 12;
+    a.threshold = 10;
+    a.message = "high";
+    b.alerts.push_back(a);
+    b.transitions.push_back({3, proto::alert_state::raised, a.raised_at, "", "high"});
+    s.apply(b);
+  }
+  sqlite_store s(path, 100);
+  const auto terms = s.load_terminals();
+  ASSERT_EQ(terms.size(), 1u);
+  EXPECT_EQ(terms[0].window, (dedup_window{5, 0xF}));
+  EXPECT_EQ(terms[0].cursor, (totalizer_cursor{10.5, 1234, true}));
+  EXPECT_EQ(terms[0].rules[2], (rule_state{99, 1.5, true, false}));
+  ASSERT_TRUE(terms[0].latest.has_value());
+  EXPECT_EQ(terms[0].latest->seq, 5u);
+  EXPECT_EQ(s.load_dedup("T1", "e1"), (dedup_window{5, 0xF}));
+  EXPECT_FALSE(s.load_dedup("T1", "e2").has_value());
+  EXPECT_EQ(s.history("T1", at("2026-11-29T00:00:00Z"), at("2026-11-30T00:00:00Z"), 100).size(), 1u);
+  const auto open = s.alerts(true, std::string("T1"), 10);
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].value, 12.0);
+  EXPECT_EQ(s.transitions(3).size(), 1u);
+}
+
+TEST(SqliteStore, DeadLettersAreBounded) {
+  testing::temp_dir dir("gw-store");
+  sqlite_store s(dir.path() / "g.db", 5);
+  for (int i = 0; i < 12; ++i) {
+    write_batch b;
+    b.dead_letters.push_back({0, at("2026-11-29T01:00:00Z"), "t/" + std::to_string(i), "syntax", "bad", "{"});
+    s.apply(b);
+  }
+  const auto rows = s.dead_letters(100);
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows.front().topic, "t/11");
+}
+
+TEST(SqliteStore, RetentionDeletesRawRecordsButKeepsDailyRows) {
+  testing::temp_dir dir("gw-store");
+  sqlite_store s(dir.path() / "g.db", 5);
+  write_batch b;
+  b.records.push_back({test::record("T1", 1, at("2025-01-01T00:00:00Z")), at("2025-01-01T00:00:00Z"), ""});
+  b.records.push_back({test::record("T1", 2, at("2026-11-29T00:00:00Z")), at("2026-11-29T00:00:00Z"), ""});
+  daily_delta d;
+  d.day = 20089;
+  d.volume_m3 = 3;
+  b.daily.push_back({"T1", d});
+  s.apply(b);
+  EXPECT_EQ(s.purge_records_before(at("2026-01-01T00:00:00Z")), 1u);
+  EXPECT_EQ(s.history("T1", at("2000-01-01T00:00:00Z"), at("2030-01-01T00:00:00Z"), 10).size(), 1u);
+  EXPECT_EQ(s.daily(std::nullopt, 20089, 20089).size(), 1u);
+}
+
+}  // namespace
+}  // namespace sewage::gateway

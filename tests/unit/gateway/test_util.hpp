@@ -1,0 +1,62 @@
+#pragma once
+// Helpers shared by the gateway unit tests.
+#include "sewage/gateway/engine.hpp"
+
+#include <sewage/proto/telemetry.hpp>
+#include <sewage/proto/timestamp.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sewage::gateway::test {
+
+inline proto::timestamp at(const char* iso) { return *proto::parse_timestamp(iso); }
+
+inline proto::telemetry_record record(std::string id, std::uint64_t seq, proto::timestamp ts,
+                                      std::string epoch = "e1") {
+  proto::telemetry_record r;
+  r.terminal_id = std::move(id);
+  r.epoch = std::move(epoch);
+  r.seq = seq;
+  r.ts = ts;
+  r.interval_s = 60;
+  return r;
+}
+
+inline proto::telemetry_record with_turbidity(proto::telemetry_record r, double ntu) {
+  r.turbidity = proto::turbidity_reading{proto::quantity_status::ok, ntu, std::nullopt, std::nullopt, std::nullopt};
+  return r;
+}
+
+inline proto::telemetry_record with_flow(proto::telemetry_record r, double rate_m3h, std::optional<double> total) {
+  r.flow = proto::flow_reading{proto::quantity_status::ok, rate_m3h, total, std::nullopt};
+  return r;
+}
+
+inline terminal_info terminal(std::string id, thresholds t = {}) {
+  terminal_info i;
+  i.id = std::move(id);
+  i.name = "test";
+  i.design_capacity_m3d = 24;
+  i.discharge_grade = "grade_1";
+  i.report_interval_s = 60;
+  i.limits = t;
+  return i;
+}
+
+/// A publisher that records what would go to the broker.
+class fake_publisher final : public publisher {
+ public:
+  struct msg {
+    std::string topic;
+    std::string payload;
+    bool retained;
+  };
+  void publish(const std::string& topic, const std::string& payload, bool retained) noexcept override {
+    sent.push_back({topic, payload, retained});
+  }
+  std::vector<msg> sent;
+};
+
+}  // namespace sewage::gateway::test

@@ -1,0 +1,248 @@
+// Full-pipeline ingest rate vs the broker's delivery rate to a bare subscriber, and alert latency.
+//
+//   mosquitto -c gateway/mosquitto.example.conf-like config on a loopback port (raised queue limits)
+//   gateway_bench_ingest --broker tcp://127.0.0.1:PORT [--terminals 100000] [--alerts 1000]
+//
+// Phase 1: a bare Paho subscriber (callback API) on sewage/v1/+/telemetry, QoS 1; one record from
+//          each of N distinct terminals is published QoS 1; rate = N / (last - first arrival).
+// Phase 2: the gateway pipeline (mqtt_link -> engine -> SQLite, same code as sewage-gateway) with a
+//          registry of the N terminals; the same publication; rate = N / (first arrival -> all
+//          records accepted and committed).
+// Phase 3: alert latency: records that raise turbidity_high (no debounce) are published one at a
+//          time; latency = alert received by a subscriber - record published (two broker hops,
+//          so an upper bound of "record received -> alert published").
+#include "sewage/gateway/engine.hpp"
+#include "sewage/gateway/mqtt_link.hpp"
+#include "sewage/gateway/sqlite_store.hpp"
+
+#include <sewage/proto/topic.hpp>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <mqtt/async_client.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace {
+
+using namespace sewage;
+using namespace sewage::gateway;
+using steady = std::chrono::steady_clock;
+
+std::string id_of(std::size_t i) { return "B" + std::to_string(1000000 + i); }
+
+std::string record_payload(std::size_t i, std::uint64_t seq, double ntu, proto::timestamp ts) {
+  proto::telemetry_record r;
+  r.terminal_id = id_of(i);
+  r.epoch = "bench";
+  r.seq = seq;
+  r.ts = ts;
+  r.interval_s = 60;
+  r.flow = proto::flow_reading{proto::quantity_status::ok, 0.62, 1000.0 + static_cast<double>(seq), std::nullopt};
+  r.turbidity = proto::turbidity_reading{proto::quantity_status::ok, ntu, std::nullopt, std::nullopt, std::nullopt};
+  r.sludge = proto::sludge_reading{proto::quantity_status::ok, 0.82, false, std::nullopt};
+  return proto::encode(r);
+}
+
+proto::timestamp now_ts() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+std::unique_ptr<mqtt::async_client> make_client(const std::string& uri, const std::string& id) {
+  auto c = std::make_unique<mqtt::async_client>(
+      uri, id,
+      mqtt::create_options_builder().mqtt_version(MQTTVERSION_3_1_1).max_buffered_messages(1'000'000).finalize());
+  c->connect(mqtt::connect_options_builder().mqtt_version(MQTTVERSION_3_1_1).clean_session(true).finalize())->wait();
+  return c;
+}
+
+void publish_all(mqtt::async_client& pub, const std::vector<std::pair<std::string, std::string>>& msgs) {
+  std::vector<mqtt::delivery_token_ptr> toks;
+  toks.reserve(msgs.size());
+  for (const auto& [t, p] : msgs) {
+    while (true) {
+      try {
+        toks.push_back(pub.publish(t, p.data(), p.size(), 1, false));
+        break;
+      } catch (const mqtt::exception&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // buffer full: back off
+      }
+    }
+  }
+  for (auto& t : toks) t->wait();
+}
+
+bool wait_until(const std::function<bool()>& cond, std::chrono::seconds timeout) {
+  const auto end = steady::now() + timeout;
+  while (steady::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gateway ingest and alert latency benchmark"};
+  std::string broker;
+  std::size_t n = 100000;
+  std::size_t alerts = 1000;
+  std::string store_dir = "/tmp";
+  app.add_option("--broker", broker, "broker URI, e.g. tcp://127.0.0.1:18830 (raised queue limits!)")->required();
+  app.add_option("--terminals", n, "distinct terminals, one record each");
+  app.add_option("--alerts", alerts, "alerts for the latency phase");
+  app.add_option("--store-dir", store_dir, "directory for the benchmark database");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::err);
+  alerts = std::min(alerts, n);
+  const auto run_id = std::to_string(::getpid());
+
+  std::vector<std::pair<std::string, std::string>> msgs;
+  msgs.reserve(n);
+  const auto ts = now_ts();
+  for (std::size_t i = 0; i < n; ++i) msgs.emplace_back(proto::telemetry_topic(id_of(i)), record_payload(i, 1, 3.0, ts));
+
+  // ---- phase 1: bare subscriber ----
+  double bare_rate = 0;
+  {
+    std::atomic<std::size_t> got{0};
+    std::atomic<std::int64_t> first_ns{0}, last_ns{0};
+    auto sub = make_client(broker, "bench-bare-" + run_id);
+    sub->set_message_callback([&](mqtt::const_message_ptr) {
+      const auto t = steady::now().time_since_epoch().count();
+      std::int64_t zero = 0;
+      first_ns.compare_exchange_strong(zero, t);
+      last_ns = t;
+      got.fetch_add(1);
+    });
+    sub->subscribe(proto::subscription_filter(proto::topic_kind::telemetry), 1)->wait();
+    auto pub = make_client(broker, "bench-pub-" + run_id);
+    publish_all(*pub, msgs);
+    if (!wait_until([&] { return got.load() >= n; }, std::chrono::seconds(300)))
+      std::printf("bare subscriber received only %zu of %zu\n", got.load(), n);
+    bare_rate = static_cast<double>(got.load()) / (static_cast<double>(last_ns - first_ns) / 1e9);
+    std::printf("bare subscriber: %zu messages, %.0f msg/s\n", got.load(), bare_rate);
+    pub->disconnect()->wait();
+    sub->disconnect()->wait();
+  }
+
+  // ---- phase 2 and 3: the gateway pipeline ----
+  const std::filesystem::path db_path = std::filesystem::path(store_dir) / ("gateway_bench_" + run_id + ".db");
+  config cfg;
+  cfg.mqtt_uri = broker;
+  cfg.mqtt_client_id = "bench-gw-" + run_id;
+  cfg.startup_grace = std::chrono::hours(1);
+  std::vector<terminal_info> terms;
+  for (std::size_t i = 0; i < n; ++i) {
+    terminal_info t;
+    t.id = id_of(i);
+    t.name = t.id;
+    t.design_capacity_m3d = 30;
+    t.discharge_grade = "grade_1";
+    t.limits = cfg.defaults;
+    t.limits.turbidity_debounce_s = 0;
+    terms.push_back(std::move(t));
+  }
+  {
+    boost::asio::io_context io;
+    auto guard = boost::asio::make_work_guard(io);
+    system_clock_source clock;
+    sqlite_store db(db_path, 1000);
+    engine* eng_ptr = nullptr;
+    std::atomic<std::uint64_t> accepted{0};
+    std::atomic<std::int64_t> first_ns{0};
+    mqtt_link link(
+        cfg, clock, io,
+        [&](inbound_message m) {
+          std::int64_t zero = 0;
+          first_ns.compare_exchange_strong(zero, steady::now().time_since_epoch().count());
+          eng_ptr->handle(m);
+          if (eng_ptr->pending_writes() >= 5000) eng_ptr->flush();
+          accepted = eng_ptr->metrics().records_accepted;
+        },
+        [] {});
+    engine eng(cfg, registry(std::move(terms)), db, clock, link, default_rules());
+    eng_ptr = &eng;
+    std::thread io_thread([&] { io.run(); });
+    link.start();
+    wait_until([&] { return link.connected(); }, std::chrono::seconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // subscription in place
+
+    auto pub = make_client(broker, "bench-pub2-" + run_id);
+    for (auto& m : msgs) m.second = record_payload(static_cast<std::size_t>(&m - msgs.data()), 2, 3.0, now_ts());
+    publish_all(*pub, msgs);
+    if (!wait_until([&] { return accepted.load() >= n; }, std::chrono::seconds(600)))
+      std::printf("pipeline accepted only %llu of %zu\n", static_cast<unsigned long long>(accepted.load()), n);
+    std::promise<void> flushed;
+    boost::asio::post(io, [&] {
+      eng.flush();
+      flushed.set_value();
+    });
+    flushed.get_future().wait();
+    const double secs = static_cast<double>(steady::now().time_since_epoch().count() - first_ns) / 1e9;
+    const double pipe_rate = static_cast<double>(accepted.load()) / secs;
+    std::printf("gateway pipeline: %llu records accepted and committed, %.0f records/s\n",
+                static_cast<unsigned long long>(accepted.load()), pipe_rate);
+    std::printf("ratio pipeline / bare subscriber: %.2f (target >= 0.80)\n", pipe_rate / bare_rate);
+
+    // ---- phase 3: alert latency ----
+    std::mutex mu;
+    std::unordered_map<std::string, steady::time_point> sent;
+    std::vector<double> lat_ms;
+    auto sub = make_client(broker, "bench-alerts-" + run_id);
+    sub->set_message_callback([&](mqtt::const_message_ptr m) {
+      const auto t = steady::now();
+      if (m->get_payload().empty()) return;
+      const auto topic = proto::parse_topic(m->get_topic());
+      if (!topic.ok()) return;
+      std::lock_guard lock(mu);
+      const auto it = sent.find(topic.value->terminal_id);
+      if (it != sent.end()) {
+        lat_ms.push_back(std::chrono::duration<double, std::milli>(t - it->second).count());
+        sent.erase(it);
+      }
+    });
+    sub->subscribe(proto::subscription_filter(proto::topic_kind::alert), 1)->wait();
+    for (std::size_t i = 0; i < alerts; ++i) {
+      const auto payload = record_payload(i, 3, 40.0, now_ts());
+      {
+        std::lock_guard lock(mu);
+        sent[id_of(i)] = steady::now();
+      }
+      pub->publish(proto::telemetry_topic(id_of(i)), payload.data(), payload.size(), 1, false);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    wait_until([&] {
+      std::lock_guard lock(mu);
+      return lat_ms.size() >= alerts;
+    }, std::chrono::seconds(60));
+    {
+      std::lock_guard lock(mu);
+      std::sort(lat_ms.begin(), lat_ms.end());
+      if (!lat_ms.empty())
+        std::printf("alert latency (record published -> alert received, %zu alerts): p50 %.2f ms, p99 %.2f ms\n",
+                    lat_ms.size(), lat_ms[lat_ms.size() / 2], lat_ms[lat_ms.size() * 99 / 100]);
+    }
+    sub->disconnect()->wait();
+    pub->disconnect()->wait();
+    guard.reset();
+    boost::asio::post(io, [&] { eng.flush(); });
+    link.stop();
+    io.stop();
+    io_thread.join();
+  }
+  std::filesystem::remove(db_path);
+  std::filesystem::remove(db_path.string() + "-wal");
+  std::filesystem::remove(db_path.string() + "-shm");
+  return 0;
+}
