@@ -101,7 +101,7 @@ std::set<quantity> fitted_quantities(const agent_config& config) {
 struct agent::impl {
   impl(agent_config cfg, const driver_registry& drivers, agent_options options)
       : config(std::move(cfg)),
-        clock(options.start_time, options.time_scale),
+        clock(options.start_time, options.time_scale, options.time_origin),
         queue(durable_queue::options{config.queue.path, config.queue.max_records, config.queue.max_bytes,
                                      config.mqtt.max_packet_bytes}),
         builder(config, fitted_quantities(config)),

@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
   app.add_option("--time-scale", time_scale, "SIMULATION ONLY: run the clock N times faster")
       ->check(CLI::PositiveNumber);
   app.add_option("--start-time", start_time, "SIMULATION ONLY: start the clock at this UTC time (ISO 8601)");
+  std::string time_origin;
+  app.add_option("--time-origin", time_origin,
+                 "SIMULATION ONLY: real UTC time at which the simulated clock read --start-time "
+                 "(default: when the agent starts); lets several processes share one clock");
   CLI11_PARSE(app, argc, argv);
 
   if (show_version) {
@@ -53,6 +57,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     options.start_time = *t;
+  }
+  if (!time_origin.empty()) {
+    const auto t = sewage::proto::parse_timestamp(time_origin);
+    if (!t || start_time.empty()) {
+      std::cerr << "--time-origin: needs --start-time and an ISO 8601 UTC time\n";
+      return 2;
+    }
+    options.time_origin = *t;
   }
   try {
     const agent_config config = load_config(config_path);

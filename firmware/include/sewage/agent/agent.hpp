@@ -19,6 +19,8 @@ struct agent_options {
   double time_scale{1.0};
   /// Simulation only: simulated time at start.
   std::optional<proto::timestamp> start_time;
+  /// SIMULATION ONLY: real UTC time at which the simulated clock read start_time.
+  std::optional<proto::timestamp> time_origin;
 };
 
 class agent {

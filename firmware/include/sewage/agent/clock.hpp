@@ -13,9 +13,12 @@ namespace sewage::agent {
 
 class agent_clock {
  public:
-  /// `start`: the simulated time at construction (nullopt = now); `scale` > 0.
+  /// `start`: the simulated time at construction (nullopt = now); `scale` > 0. `origin`, when
+  /// given, is the real UTC wall time at which the simulated clock read `start` (it may lie in the
+  /// past), so that several processes share one simulated clock.
   /// Throws std::invalid_argument for a non-positive or non-finite scale.
-  explicit agent_clock(std::optional<proto::timestamp> start = std::nullopt, double scale = 1.0);
+  explicit agent_clock(std::optional<proto::timestamp> start = std::nullopt, double scale = 1.0,
+                       std::optional<proto::timestamp> origin = std::nullopt);
   /// Current (possibly simulated) UTC time, millisecond resolution. Thread-safe, never throws.
   [[nodiscard]] proto::timestamp now() const noexcept;
   /// Real duration for a simulated one (divided by the scale). Thread-safe, never throws.

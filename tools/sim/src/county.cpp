@@ -1,0 +1,399 @@
+#include "sewage/sim/county.hpp"
+
+#include "sewage/gateway/registry.hpp"
+#include "sewage/instruments/modbus_device.hpp"
+#include "sewage/proto/timestamp.hpp"
+#include "sewage/sim/tcp_proxy.hpp"
+#include "sewage/sim/terminal_model.hpp"
+#include "sewage/testing/process.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <spdlog/spdlog.h>
+#include <toml++/toml.h>
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+namespace sewage::sim {
+
+namespace {
+
+using sys_clock = std::chrono::system_clock;
+
+/// The county's operating day: calendar day at UTC+8 (Asia/Shanghai, no DST since 1991).
+constexpr auto operating_day_offset = std::chrono::hours(8);
+/// The emulated ultrasonic sensor hangs this far above the tank floor: level = height - distance.
+constexpr double level_sensor_height_m = 3.0;
+
+std::string iso(sys_clock::time_point t) {
+  return proto::format_timestamp(std::chrono::time_point_cast<std::chrono::milliseconds>(t));
+}
+
+std::string operating_day(sys_clock::time_point t) {
+  const auto local = std::chrono::floor<std::chrono::days>(t + operating_day_offset);
+  const std::chrono::year_month_day ymd{local};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+
+toml::table modbus_device_table(const std::string& name, int port, int unit_id, toml::array points) {
+  return toml::table{{"name", name},     {"driver", "modbus"},   {"transport", "tcp"},
+                     {"host", "127.0.0.1"}, {"port", port},      {"unit_id", unit_id},
+                     {"response_timeout_ms", 300}, {"retries", 1}, {"point", std::move(points)}};
+}
+
+}  // namespace
+
+sys_clock::time_point simulated_time(sys_clock::time_point real, sys_clock::time_point real_origin,
+                                     sys_clock::time_point sim_origin, double speed) {
+  const std::chrono::duration<double> elapsed = real - real_origin;
+  return sim_origin + std::chrono::duration_cast<sys_clock::duration>(elapsed * speed);
+}
+
+/// One simulated terminal.
+struct site {
+  std::string id;
+  std::filesystem::path dir;
+  terminal_model model;
+  instruments::flowmeter flowmeter;
+  instruments::turbidity_probe probe;
+  instruments::level_sensor level;
+  std::unique_ptr<tcp_proxy> proxy;
+  std::unique_ptr<testing::child_process> agent;
+  double clock_skew_s{0.0};
+  bool powered{true};
+  std::optional<float> stuck_turbidity;
+  std::optional<std::uint16_t> level_sentinel;
+  std::string day;             ///< operating day of the last step
+  double day_start_volume_m3{0.0};
+  std::map<std::string, double> day_volume_m3;  ///< complete and partial days, truth
+  std::mt19937_64 rng;
+
+  site(std::string id_, const influent_profile& p, terminal_params params, std::uint64_t seed)
+      : id(std::move(id_)), model(p, params), rng(seed) {}
+};
+
+struct county::impl {
+  county_options opt;
+  scenario scen;
+  influent_profile profile;
+  std::vector<std::unique_ptr<site>> sites;
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard{io.get_executor()};
+  std::thread io_thread;
+  std::vector<bool> fault_active;
+  sys_clock::time_point sim_origin;
+
+  explicit impl(county_options o)
+      : opt(std::move(o)),
+        profile(influent_profile::load_bsm1_csv(opt.influent)) {
+    const auto reg = gateway::load_registry(opt.registry, gateway::thresholds{});
+    std::vector<std::string> ids;
+    for (const auto& t : reg.terminals()) ids.push_back(t.id);
+    scen = load_scenario(opt.scenario, ids);
+    sim_origin = sys_clock::time_point(scen.start) -
+                 std::chrono::duration_cast<sys_clock::duration>(std::chrono::duration<double>(opt.lead_h * 3600.0));
+    fault_active.assign(scen.faults.size(), false);
+    std::filesystem::create_directories(opt.workdir / "agents");
+    std::uint64_t n = 0;
+    for (const auto& t : reg.terminals()) {
+      terminal_params params;
+      params.design_capacity_m3d = t.design_capacity_m3d;
+      // Villages differ: shift each one into the influent table and vary its load and sludge.
+      std::mt19937_64 g(1000 + n);
+      params.phase_days = std::uniform_real_distribution<double>(0.0, 14.0)(g);
+      params.load_factor = std::uniform_real_distribution<double>(0.45, 0.75)(g);
+      params.sludge_level_start_m = std::uniform_real_distribution<double>(0.2, 0.8)(g);
+      params.totalizer_start_m3 = std::floor(std::uniform_real_distribution<double>(100.0, 60000.0)(g));
+      auto s = std::make_unique<site>(t.id, profile, params, 2000 + n);
+      s->dir = opt.workdir / "agents" / t.id;
+      std::filesystem::create_directories(s->dir);
+      s->proxy = std::make_unique<tcp_proxy>(io, 0, opt.broker_host,
+                                             static_cast<std::uint16_t>(opt.broker_port));
+      write_agent_config(*s);
+      s->day = operating_day(sim_origin);
+      sites.push_back(std::move(s));
+      ++n;
+    }
+    io_thread = std::thread([this] { io.run(); });
+    write_ground_truth();
+  }
+
+  ~impl() {
+    for (auto& s : sites) {
+      if (s->agent) s->agent->stop(std::chrono::seconds(10));
+    }
+    boost::asio::post(io, [this] {
+      for (auto& s : sites) s->proxy.reset();
+      guard.reset();
+    });
+    io_thread.join();
+  }
+
+  void write_agent_config(site& s) {
+    toml::array flow_points{
+        toml::table{{"quantity", "flow_rate"}, {"address", instruments::flowmeter::flow_address},
+                    {"type", "f32"}, {"word_order", "CDAB"}, {"unit", "m3/h"}, {"min", 0.0},
+                    {"max", 1200.0}},
+        toml::table{{"quantity", "flow_total_int"},
+                    {"address", instruments::flowmeter::total_int_address}, {"type", "u32"},
+                    {"word_order", "CDAB"}, {"unit", "m3"}},
+        toml::table{{"quantity", "flow_total_frac"},
+                    {"address", instruments::flowmeter::total_frac_address}, {"type", "f32"},
+                    {"word_order", "CDAB"}, {"unit", "m3"}, {"min", 0.0}, {"max", 0.99999}}};
+    toml::array turbidity_points{toml::table{
+        {"quantity", "turbidity"}, {"address", instruments::turbidity_probe::turbidity_address},
+        {"type", "f32"}, {"word_order", "DCBA"}, {"unit", "NTU"}, {"min", 0.0}, {"max", 4000.0}}};
+    toml::array level_points{toml::table{
+        {"quantity", "sludge_level"}, {"address", instruments::level_sensor::distance_address},
+        {"type", "u16"}, {"scale", -0.001}, {"offset", level_sensor_height_m}, {"unit", "m"},
+        {"min", 0.0}, {"max", level_sensor_height_m}, {"sentinels", toml::array{0xFFFF}}}};
+    toml::array devices{
+        modbus_device_table("flowmeter", s.flowmeter.device().port(), 1, std::move(flow_points)),
+        modbus_device_table("turbidity", s.probe.device().port(), 1, std::move(turbidity_points)),
+        modbus_device_table("level", s.level.device().port(), 13, std::move(level_points))};
+    toml::table cfg{
+        {"terminal_id", s.id},
+        {"log_level", "warn"},
+        {"poll_interval_s", opt.poll_interval_s},
+        {"report_interval_s", static_cast<std::int64_t>(opt.report_interval_s)},
+        // 20 identical polls = stuck (10 min at the default 30 s poll).
+        {"stuck_after_polls", 20},
+        {"mqtt", toml::table{{"uri", "tcp://127.0.0.1:" + std::to_string(s.proxy->port())},
+                             {"keep_alive_s", 5},
+                             {"reconnect_min_s", 1},
+                             {"reconnect_max_s", 2}}},
+        {"queue", toml::table{{"path", (s.dir / "queue.db").string()}}},
+        {"cleanout", toml::table{{"source", "level"}, {"raise_m", 1.5}, {"hold_s", 1800},
+                                 {"clear_m", 1.2}}},
+        {"device", std::move(devices)}};
+    std::ofstream(s.dir / "agent.toml") << "# Written by sewage-sim for terminal " << s.id << "\n"
+                                        << cfg << "\n";
+  }
+
+  void write_ground_truth() const {
+    std::ofstream out(opt.workdir / "ground_truth.csv");
+    out << "type,terminal,start,end,expected_alert\n";
+    for (const auto& f : scen.faults) {
+      const auto start = sys_clock::time_point(scen.start) + to_duration(f.start_h);
+      const auto end = sys_clock::time_point(scen.start) + to_duration(f.end_h);
+      out << to_string(f.kind) << ',' << f.terminal << ',' << iso(start) << ',' << iso(end) << ','
+          << expected_alert(f.kind) << '\n';
+    }
+  }
+
+  static sys_clock::duration to_duration(double hours) {
+    return std::chrono::duration_cast<sys_clock::duration>(std::chrono::duration<double>(hours * 3600.0));
+  }
+
+  void start_agent(site& s) {
+    std::vector<std::string> args{opt.agent_binary.string(),
+                                  "--config",
+                                  (s.dir / "agent.toml").string(),
+                                  "--time-scale",
+                                  std::to_string(opt.speed),
+                                  "--start-time",
+                                  iso(sim_origin + to_duration(s.clock_skew_s / 3600.0)),
+                                  "--time-origin",
+                                  iso(opt.real_origin)};
+    s.agent = std::make_unique<testing::child_process>(args, s.dir / "agent.log");
+  }
+
+  site* find(const std::string& id) {
+    for (auto& s : sites) {
+      if (s->id == id) return s.get();
+    }
+    return nullptr;
+  }
+
+  /// Applies fault transitions and returns the physical faults in force for each site.
+  std::map<std::string, physical_faults> step_faults(double scenario_h) {
+    std::map<std::string, physical_faults> phys;
+    for (std::size_t i = 0; i < scen.faults.size(); ++i) {
+      const auto& f = scen.faults[i];
+      site* s = find(f.terminal);
+      if (s == nullptr) continue;
+      const bool active = scenario_h >= f.start_h && scenario_h < f.end_h;
+      const bool began = active && !fault_active[i];
+      const bool ended = !active && fault_active[i] && scenario_h >= f.end_h;
+      fault_active[i] = active;
+      if (began) spdlog::info("fault begins: {} on {}", to_string(f.kind), f.terminal);
+      if (ended) spdlog::info("fault ends: {} on {}", to_string(f.kind), f.terminal);
+      auto& p = phys[f.terminal];
+      switch (f.kind) {
+        case fault_kind::blockage:
+        case fault_kind::pump_failure:
+          if (active) p.no_flow = true;
+          break;
+        case fault_kind::turbidity_excursion:
+          if (active) p.turbidity_factor *= f.factor;
+          break;
+        case fault_kind::stuck_turbidity:
+          if (began) s->stuck_turbidity = static_cast<float>(s->model.turbidity_ntu());
+          if (ended) s->stuck_turbidity.reset();
+          break;
+        case fault_kind::sentinel:
+          if (began) s->level_sentinel = f.raw;
+          if (ended) s->level_sentinel.reset();
+          break;
+        case fault_kind::device_not_answering:
+          if (began) s->probe.device().set_behaviour(instruments::behaviour::silent);
+          if (ended) s->probe.device().set_behaviour(instruments::behaviour::normal);
+          break;
+        case fault_kind::meter_reset:
+          if (began) s->model.reset_totalizer();
+          break;
+        case fault_kind::sludge_cleanout:
+          if (active) p.sludge_extra_m_per_h += 0.5;
+          if (ended) s->model.clean_out();
+          break;
+        case fault_kind::power_loss:
+          if (began && s->agent) {
+            s->agent->kill_now();  // no clean shutdown: the broker publishes the last will
+            s->powered = false;
+          }
+          if (ended) {
+            s->powered = true;
+            start_agent(*s);
+          }
+          break;
+        case fault_kind::link_outage:
+          if (began) s->proxy->set_link(false, outage_mode::reset);
+          if (ended) s->proxy->set_link(true);
+          break;
+        case fault_kind::clock_skew:
+          if (began || ended) {
+            s->clock_skew_s = began ? f.skew_s : 0.0;
+            if (s->agent) s->agent->stop(std::chrono::seconds(10));
+            start_agent(*s);
+          }
+          break;
+      }
+    }
+    return phys;
+  }
+
+  void write_registers(site& s) {
+    auto& m = s.model;
+    std::normal_distribution<double> noise(0.0, 1.0);
+    const double flow = m.flow_m3h() > 0 ? std::max(0.0, m.flow_m3h() * (1.0 + 0.01 * noise(s.rng))) : 0.0;
+    s.flowmeter.set_flow_m3h(static_cast<float>(flow));
+    const double total = m.totalizer_m3();
+    const double whole = std::floor(total);
+    s.flowmeter.set_total(static_cast<std::uint32_t>(std::fmod(whole, 4294967296.0)),
+                          static_cast<float>(std::min(total - whole, 0.99999)));
+    const float ntu = s.stuck_turbidity
+                          ? *s.stuck_turbidity
+                          : static_cast<float>(std::max(0.0, m.turbidity_ntu() * (1.0 + 0.02 * noise(s.rng))));
+    s.probe.set_turbidity_ntu(ntu);
+    s.probe.set_temperature_c(15.0F);
+    if (s.level_sentinel) {
+      s.level.set_distance_mm(*s.level_sentinel);
+    } else {
+      const double distance_mm =
+          (level_sensor_height_m - m.sludge_level_m()) * 1000.0 +
+          std::uniform_real_distribution<double>(-2.0, 2.0)(s.rng);
+      s.level.set_distance_mm(static_cast<std::uint16_t>(std::clamp(distance_mm, 0.0, 3000.0)));
+    }
+  }
+
+  void account_volume(site& s, sys_clock::time_point sim_now) {
+    const std::string day = operating_day(sim_now);
+    s.day_volume_m3[s.day] = s.model.volume_m3() - s.day_start_volume_m3;
+    if (day != s.day) {
+      s.day = day;
+      s.day_start_volume_m3 = s.model.volume_m3();
+    }
+  }
+
+  void write_true_volumes() const {
+    std::ofstream out(opt.workdir / "true_volumes.csv");
+    out << "terminal,operating_day,volume_m3,complete\n";
+    const auto end = sys_clock::time_point(scen.start) + to_duration(scen.duration_h);
+    for (const auto& s : sites) {
+      for (const auto& [day, v] : s->day_volume_m3) {
+        // A day is complete when the whole of it lies inside [start, end].
+        const auto day_begin = std::chrono::sys_days{std::chrono::year_month_day{
+                                   std::chrono::year{std::stoi(day.substr(0, 4))},
+                                   std::chrono::month{static_cast<unsigned>(std::stoi(day.substr(5, 2)))},
+                                   std::chrono::day{static_cast<unsigned>(std::stoi(day.substr(8, 2)))}}} -
+                               operating_day_offset;
+        const bool complete = day_begin >= sys_clock::time_point(scen.start) &&
+                              day_begin + std::chrono::hours(24) <= end;
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.6f", v);
+        out << s->id << ',' << day << ',' << buf << ',' << (complete ? "true" : "false") << '\n';
+      }
+    }
+  }
+};
+
+county::county(county_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
+county::~county() = default;
+
+std::filesystem::path county::ground_truth_file() const { return impl_->opt.workdir / "ground_truth.csv"; }
+std::filesystem::path county::true_volumes_file() const { return impl_->opt.workdir / "true_volumes.csv"; }
+
+int county::run(const std::atomic<bool>& stop) {
+  auto& m = *impl_;
+  const auto sim_end = sys_clock::time_point(m.scen.start) + impl::to_duration(m.scen.duration_h);
+  // Let the last report intervals arrive before the agents are stopped.
+  const auto stop_at = sim_end + std::chrono::seconds(2 * m.opt.report_interval_s);
+  for (auto& s : m.sites) {
+    m.write_registers(*s);
+    m.start_agent(*s);
+  }
+  spdlog::info("{} agents started; simulated clock {} at x{}", m.sites.size(),
+               iso(simulated_time(sys_clock::now(), m.opt.real_origin, m.sim_origin, m.opt.speed)),
+               m.opt.speed);
+  auto last_status = std::chrono::steady_clock::now();
+  while (!stop.load()) {
+    const auto sim_now = simulated_time(sys_clock::now(), m.opt.real_origin, m.sim_origin, m.opt.speed);
+    const double model_days = std::chrono::duration<double>(sim_now - m.sim_origin).count() / 86400.0;
+    const double scenario_h = std::chrono::duration<double>(sim_now - sys_clock::time_point(m.scen.start)).count() / 3600.0;
+    const auto phys = m.step_faults(std::min(scenario_h, m.scen.duration_h));
+    const double weather_start_d = (m.opt.lead_h + m.scen.weather_start_h) / 24.0;
+    for (auto& s : m.sites) {
+      const auto it = phys.find(s->id);
+      const physical_faults f = it == phys.end() ? physical_faults{} : it->second;
+      // The physics stops at the scenario end so the truth covers exactly [start, end].
+      const auto t = std::min(sim_now, sim_end);
+      s->model.advance_to(std::chrono::duration<double>(t - m.sim_origin).count() / 86400.0,
+                          m.scen.weather, weather_start_d, f);
+      m.account_volume(*s, t);
+      m.write_registers(*s);
+      if (s->agent && s->powered && !s->agent->running()) {
+        spdlog::warn("agent {} exited unexpectedly; restarting it (log: {})", s->id,
+                     (s->dir / "agent.log").string());
+        m.start_agent(*s);
+      }
+    }
+    (void)model_days;
+    if (!m.opt.quiet && std::chrono::steady_clock::now() - last_status > std::chrono::seconds(5)) {
+      last_status = std::chrono::steady_clock::now();
+      std::size_t active = 0;
+      for (bool a : m.fault_active) active += a ? 1 : 0;
+      spdlog::info("simulated {} ({:.1f} of {:.1f} h), {} faults active", iso(sim_now),
+                   std::max(0.0, scenario_h), m.scen.duration_h, active);
+    }
+    if (sim_now >= stop_at) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (auto& s : m.sites) {
+    if (s->agent) s->agent->stop(std::chrono::seconds(10));
+  }
+  m.write_true_volumes();
+  spdlog::info("simulation finished; ground truth {} and true volumes {}",
+               ground_truth_file().string(), true_volumes_file().string());
+  return 0;
+}
+
+}  // namespace sewage::sim
