@@ -1,5 +1,6 @@
 // sewage-gateway: wires config, store, engine, MQTT, HTTP and timers together. No logic here.
 #include "sewage/gateway/api.hpp"
+#include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
 #include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/http_server.hpp"
@@ -54,9 +55,8 @@ class periodic {
 /// Flush early when this many writes wait (bounds memory under a burst).
 constexpr std::size_t max_pending_writes = 5000;
 
-int run(const config& cfg, registry reg) {
+int run(const config& cfg, registry reg, const clock_source& clock) {
   boost::asio::io_context io;
-  system_clock_source clock;
   sqlite_store db(cfg.store_path, cfg.dead_letter_max_rows);
   std::unique_ptr<webhook_notifier> hook;
   if (!cfg.webhook_url.empty())
@@ -129,6 +129,14 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "gateway configuration file (TOML), see gateway.example.toml");
   app.add_flag("--check-config", check_only, "validate the configuration and the registry, then exit");
   app.set_version_flag("--version", std::string("sewage-gateway ") + SEWAGE_GATEWAY_VERSION);
+  double time_scale = 1.0;
+  std::string start_time;
+  std::string time_origin;
+  app.add_option("--time-scale", time_scale, "SIMULATION ONLY: run the clock N times faster")
+      ->check(CLI::Range(1.0, 1e6));
+  app.add_option("--start-time", start_time, "SIMULATION ONLY: the clock reads this UTC time (ISO 8601) ...");
+  app.add_option("--time-origin", time_origin,
+                 "SIMULATION ONLY: ... at this real UTC time (default: when the gateway starts)");
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("gateway");
@@ -152,8 +160,21 @@ int main(int argc, char** argv) {
     std::cout << config_path << ": ok (" << reg.size() << " terminals in " << cfg.registry_path.string() << ")\n";
     return 0;
   }
+  std::unique_ptr<clock_source> clock = std::make_unique<system_clock_source>();
+  if (!start_time.empty() || time_scale != 1.0) {
+    const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    const auto start = start_time.empty() ? std::optional(now) : sewage::proto::parse_timestamp(start_time);
+    const auto origin = time_origin.empty() ? std::optional(now) : sewage::proto::parse_timestamp(time_origin);
+    if (!start || !origin) {
+      std::cerr << "sewage-gateway: --start-time and --time-origin must be ISO 8601 UTC, e.g. 2026-11-29T08:00:00Z\n";
+      return 2;
+    }
+    clock = std::make_unique<simulated_clock_source>(*start, time_scale, *origin);
+    spdlog::warn("SIMULATION clock: x{} from {}; never use on a real county", time_scale,
+                 sewage::proto::format_timestamp(clock->now()));
+  }
   try {
-    return run(cfg, std::move(reg));
+    return run(cfg, std::move(reg), *clock);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;
