@@ -36,7 +36,8 @@ class ScenarioFile : public ::testing::Test {
 TEST_F(ScenarioFile, ShippedOneOfEachCoversEveryFaultType) {
   const auto s = load_scenario(std::filesystem::path(SEWAGE_SIM_DATA_DIR) / "../scenarios/one-of-each.toml");
   EXPECT_EQ(s.duration_h, 24.0);
-  EXPECT_EQ(s.start, std::chrono::sys_days{std::chrono::November / 29 / 2026});
+  // Local midnight (UTC+8), so the scenario is one whole operating day.
+  EXPECT_EQ(s.start, std::chrono::sys_days{std::chrono::November / 28 / 2026} + std::chrono::hours(16));
   std::set<fault_kind> kinds;
   for (const auto& f : s.faults) kinds.insert(f.kind);
   EXPECT_EQ(kinds.size(), 11U);

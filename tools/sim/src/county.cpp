@@ -180,6 +180,13 @@ struct county::impl {
   }
 
   void write_ground_truth() const {
+    {
+      // The window the truth covers: tools/score judges alerts raised inside it.
+      std::ofstream w(opt.workdir / "scenario_window.csv");
+      w << "start,end\n"
+        << iso(sys_clock::time_point(scen.start)) << ','
+        << iso(sys_clock::time_point(scen.start) + to_duration(scen.duration_h)) << '\n';
+    }
     std::ofstream out(opt.workdir / "ground_truth.csv");
     out << "type,terminal,start,end,expected_alert\n";
     for (const auto& f : scen.faults) {
@@ -364,8 +371,9 @@ int county::run(const std::atomic<bool>& stop) {
     for (auto& s : m.sites) {
       const auto it = phys.find(s->id);
       const physical_faults f = it == phys.end() ? physical_faults{} : it->second;
-      // The physics stops at the scenario end so the truth covers exactly [start, end].
-      const auto t = std::min(sim_now, sim_end);
+      // The physics runs on after the scenario end (until the agents stop) so that nothing looks
+      // stuck; the true volumes only count complete operating days inside the scenario.
+      const auto t = sim_now;
       s->model.advance_to(std::chrono::duration<double>(t - m.sim_origin).count() / 86400.0,
                           m.scen.weather, weather_start_d, f);
       m.account_volume(*s, t);

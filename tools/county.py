@@ -1,0 +1,185 @@
+"""Starts and stops the county's processes for tools/demo and the end-to-end test: a private
+mosquitto on a free loopback port, sewage-gateway with SQLite, and sewage-sim (which starts one
+sewage-agent per terminal). Every process is stopped by its PID. Python standard library only.
+"""
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REGISTRY = os.path.join(ROOT, "tools/sim/county/haiyan-registry.toml")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def iso(t):
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class Process:
+    """A child process with its output in a log file; stop() sends SIGTERM, then SIGKILL."""
+
+    def __init__(self, name, args, log_path):
+        self.name = name
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def stop(self, grace=15.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def tail(self, lines=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+class County:
+    """mosquitto + sewage-gateway + sewage-sim in `workdir`, sharing one simulated clock."""
+
+    def __init__(self, workdir, bindir, scenario, speed, http_port=None, report_interval_s=60,
+                 poll_interval_s=30.0, lead_h=0.5):
+        self.workdir = os.path.abspath(workdir)
+        self.bindir = os.path.abspath(bindir)
+        self.scenario = os.path.abspath(scenario)
+        self.speed = speed
+        self.report_interval_s = report_interval_s
+        self.poll_interval_s = poll_interval_s
+        self.lead_h = lead_h
+        self.broker_port = free_port()
+        self.http_port = http_port or free_port()
+        self.processes = []
+        os.makedirs(self.workdir, exist_ok=True)
+
+    @property
+    def api(self):
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def _scenario_start(self):
+        with open(self.scenario) as f:
+            for line in f:
+                key, _, value = line.partition("=")
+                if key.strip() == "start":
+                    return dt.datetime.fromisoformat(value.split("#")[0].strip().replace("Z", "+00:00"))
+        raise ValueError(f"{self.scenario}: no start")
+
+    def start(self):
+        self._start_broker()
+        origin = dt.datetime.now(dt.timezone.utc)
+        sim_start = self._scenario_start() - dt.timedelta(hours=self.lead_h)
+        self._start_gateway(sim_start, origin)
+        sim = Process("sewage-sim", [
+            os.path.join(self.bindir, "tools/sim/sewage-sim"),
+            "--registry", REGISTRY, "--scenario", self.scenario,
+            "--workdir", os.path.join(self.workdir, "sim"),
+            "--broker-port", str(self.broker_port),
+            "--agent", os.path.join(self.bindir, "firmware/sewage-agent"),
+            "--speed", str(self.speed), "--lead-h", str(self.lead_h),
+            "--report-interval-s", str(self.report_interval_s),
+            "--poll-interval-s", str(self.poll_interval_s),
+            "--time-origin", iso(origin)], os.path.join(self.workdir, "sim.log"))
+        self.processes.append(sim)
+        self.sim = sim
+
+    def _start_broker(self):
+        data = os.path.join(self.workdir, "broker")
+        os.makedirs(data, exist_ok=True)
+        conf = os.path.join(self.workdir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"""# Written by tools/county.py: a private broker for the simulated county.
+per_listener_settings false
+listener {self.broker_port} 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location {data}/
+autosave_interval 60
+# Stock limits drop messages silently under load (DEPENDENCIES.md 3.5).
+max_queued_messages 1000000
+max_queued_bytes 0
+max_inflight_messages 100
+log_dest file {self.workdir}/broker.log
+""" + ("user root\n" if os.geteuid() == 0 else ""))
+        if port_open(self.broker_port):
+            raise RuntimeError(f"port {self.broker_port} is already in use")
+        broker = Process("mosquitto", ["mosquitto", "-c", conf], os.path.join(self.workdir, "broker.out"))
+        self.processes.append(broker)
+        for _ in range(200):
+            if broker.proc.poll() is not None:
+                raise RuntimeError("mosquitto exited at start:\n" + broker.tail())
+            if port_open(self.broker_port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start:\n" + broker.tail())
+
+    def _start_gateway(self, sim_start, origin):
+        conf = os.path.join(self.workdir, "gateway.toml")
+        with open(conf, "w") as f:
+            f.write(f"""# Written by tools/county.py for the simulated county.
+[mqtt]
+uri = "tcp://127.0.0.1:{self.broker_port}"
+client_id = "sewage-gateway-sim"
+[store]
+path = "{self.workdir}/gateway.db"
+[http]
+listen = "127.0.0.1:{self.http_port}"
+ack_token = "demo-token"
+[registry]
+path = "{REGISTRY}"
+[log]
+level = "warn"
+""")
+        gw = Process("sewage-gateway", [
+            os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", conf,
+            "--time-scale", str(self.speed), "--start-time", iso(sim_start),
+            "--time-origin", iso(origin)], os.path.join(self.workdir, "gateway.log"))
+        self.processes.append(gw)
+        for _ in range(400):
+            if gw.proc.poll() is not None:
+                raise RuntimeError("sewage-gateway exited at start:\n" + gw.tail())
+            if port_open(self.http_port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("sewage-gateway did not open its HTTP port:\n" + gw.tail())
+
+    def summary(self):
+        with urllib.request.urlopen(self.api + "/api/summary", timeout=5) as resp:
+            return json.load(resp)
+
+    def stop(self):
+        """Stops everything it started, newest first, by PID."""
+        for p in reversed(self.processes):
+            p.stop()
+        self.processes.clear()
