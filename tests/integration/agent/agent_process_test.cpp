@@ -398,6 +398,43 @@ TEST(AgentProcess, CorruptQueueIsMovedAsideAndTheAgentCarriesOn) {
   EXPECT_EQ(WEXITSTATUS(agent->stop(20s)), 0);
 }
 
+TEST(AgentProcess, SimulatedDevicesOnAScaledClock) {
+  // --time-scale 60: a 60 s report interval passes every real second, stamped from --start-time.
+  testing::temp_dir dir("agent-sim");
+  testing::mosquitto_broker broker(dir.path());
+  const auto config = dir.path() / "sim.toml";
+  std::ofstream(config) << "terminal_id = \"" << kTerminal << "\"\npoll_interval_s = 10\nreport_interval_s = 60\n"
+                        << "[mqtt]\nuri = \"" << broker.uri() << "\"\n[queue]\npath = \"" << (dir.path() / "q.db").string()
+                        << "\"\n[cleanout]\nsource = \"digital_input\"\n"
+                        << "[[device]]\nname = \"sim\"\ndriver = \"simulated\"\n"
+                        << "[[device.point]]\nquantity = \"flow_rate\"\nprofile = \"series\"\nvalues = [1.5]\n"
+                        << "[[device.point]]\nquantity = \"flow_total\"\nprofile = \"ramp\"\nstart = 100\nper_hour = 90\n"
+                        << "[[device.point]]\nquantity = \"turbidity\"\nprofile = \"sine\"\nbase = 8\namplitude = 2\n"
+                        << "[[device.point]]\nquantity = \"cleanout_switch\"\nprofile = \"series\"\nvalues = [1]\n";
+  subscriber sub(broker.uri());
+  testing::child_process agent({SEWAGE_AGENT_BIN, "--config", config.string(), "--time-scale", "60", "--start-time",
+                                "2030-01-01T00:00:00Z"},
+                               dir.path() / "agent.log");
+  ASSERT_TRUE(sub.wait([&] { return sub.telemetry().size() >= 3; }, 30s)) << agent.log();
+  const auto recs = sub.telemetry();
+  const auto start = *proto::parse_timestamp("2030-01-01T00:00:00Z");
+  for (const auto& r : recs) {
+    EXPECT_GT(r.ts, start);
+    EXPECT_LT(r.ts, start + std::chrono::minutes(30));
+    EXPECT_EQ(r.flow->status, quantity_status::ok);
+    EXPECT_DOUBLE_EQ(*r.flow->rate_m3h, 1.5);
+    EXPECT_GE(*r.turbidity->ntu, 6.0);
+    EXPECT_LE(*r.turbidity->ntu, 10.0);
+    EXPECT_TRUE(*r.sludge->cleanout_required);
+  }
+  // 90 m3/h on the simulated totalizer: ~1.5 m3 per simulated minute.
+  const double dv = *recs[2].flow->total_m3 - *recs[1].flow->total_m3;
+  EXPECT_GT(dv, 0.5);
+  EXPECT_LT(dv, 3.0);
+  EXPECT_NE(agent.log().find("SIMULATION clock"), std::string::npos);
+  EXPECT_EQ(WEXITSTATUS(agent.stop(20s)), 0);
+}
+
 void run_ok(std::vector<std::string> argv, const std::filesystem::path& log) {
   testing::child_process p(std::move(argv), log);
   const auto st = p.wait_for_exit(60s);
