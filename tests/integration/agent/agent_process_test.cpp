@@ -103,8 +103,13 @@ class subscriber : public mqtt::callback {
     }
     return pred();
   }
-  void publish(const std::string& topic, const std::string& payload) {
-    client_.publish(topic, payload.data(), payload.size(), 1, false)->wait_for(5s);
+  /// QoS 1 publish; returns false if the client is (still) disconnected.
+  bool publish(const std::string& topic, const std::string& payload) {
+    try {
+      return client_.publish(topic, payload.data(), payload.size(), 1, false)->wait_for(5s);
+    } catch (const mqtt::exception&) {
+      return false;
+    }
   }
 
  private:
@@ -230,12 +235,12 @@ TEST(AgentProcess, ValuesStatusesCommandsAndCleanShutdown) {
 
   // Commands.
   const std::string cmd = proto::command_topic(kTerminal);
-  sub.publish(cmd, R"({"id":"c-1","name":"get_config"})");
-  sub.publish(cmd, R"({"id":"c-2","name":"self_destruct"})");
-  sub.publish(cmd, "not json at all");
-  sub.publish(cmd, R"({"id":"c-3","name":"set_report_interval","args":{"interval_s":2}})");
-  sub.publish(cmd, R"({"id":"c-4","name":"sample_now"})");
-  sub.publish(cmd, R"({"id":"c-5","name":"snapshot_now"})");
+  ASSERT_TRUE(sub.publish(cmd, R"({"id":"c-1","name":"get_config"})"));
+  ASSERT_TRUE(sub.publish(cmd, R"({"id":"c-2","name":"self_destruct"})"));
+  ASSERT_TRUE(sub.publish(cmd, "not json at all"));
+  ASSERT_TRUE(sub.publish(cmd, R"({"id":"c-3","name":"set_report_interval","args":{"interval_s":2}})"));
+  ASSERT_TRUE(sub.publish(cmd, R"({"id":"c-4","name":"sample_now"})"));
+  ASSERT_TRUE(sub.publish(cmd, R"({"id":"c-5","name":"snapshot_now"})"));
   const std::string res_topic = proto::command_result_topic(kTerminal);
   ASSERT_TRUE(sub.wait([&] { return sub.payloads(res_topic).size() >= 6; }, 20s)) << agent->log();
   std::map<std::string, proto::command_result_message> results;
@@ -433,6 +438,29 @@ TEST(AgentProcess, SimulatedDevicesOnAScaledClock) {
   EXPECT_LT(dv, 3.0);
   EXPECT_NE(agent.log().find("SIMULATION clock"), std::string::npos);
   EXPECT_EQ(WEXITSTATUS(agent.stop(20s)), 0);
+}
+
+TEST(AgentProcess, ResubscribesToCommandsWhenTheBrokerLostTheSession) {
+  agent_setup s;
+  subscriber sub(s.broker.uri());
+  auto agent = s.start_agent();
+  ASSERT_TRUE(sub.wait([&] { return !sub.telemetry().empty(); }, 30s)) << agent->log();
+  // SIGKILL: the broker restarts without the sessions it had not autosaved, so the agent's
+  // subscription to cmd is gone unless the agent subscribes again.
+  s.broker.kill();
+  s.broker.start();
+  const std::size_t before = sub.telemetry().size();
+  ASSERT_TRUE(sub.wait([&] { return sub.telemetry().size() >= before + 2; }, 30s)) << agent->log();
+  const std::string res_topic = proto::command_result_topic(kTerminal);
+  ASSERT_TRUE(sub.wait([&] {
+    sub.publish(proto::command_topic(kTerminal), R"({"id":"after-restart","name":"get_config"})");
+    for (const auto& p : sub.payloads(res_topic)) {
+      const auto d = proto::decode_command_result(p);
+      if (d.ok() && d.value->id == "after-restart" && d.value->ok) return true;
+    }
+    return false;
+  }, 20s)) << agent->log();
+  EXPECT_EQ(WEXITSTATUS(agent->stop(20s)), 0);
 }
 
 void run_ok(std::vector<std::string> argv, const std::filesystem::path& log) {
