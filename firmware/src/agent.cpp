@@ -79,6 +79,13 @@ class device_poller {
   std::thread worker_;
 };
 
+/// Largest payload that fits the broker's max_packet_size in one MQTT 3.1.1 PUBLISH: fixed header
+/// (1 + up to 4 bytes remaining length), topic (2 + length) and packet id (2).
+std::size_t max_record_bytes(const agent_config& config) {
+  const std::size_t overhead = 1 + 4 + 2 + proto::telemetry_topic(config.terminal_id).size() + 2;
+  return config.mqtt.max_packet_bytes > overhead ? config.mqtt.max_packet_bytes - overhead : 0;
+}
+
 std::set<quantity> fitted_quantities(const agent_config& config) {
   std::set<quantity> out;
   for (const auto& d : config.devices) {
@@ -103,7 +110,7 @@ struct agent::impl {
       : config(std::move(cfg)),
         clock(options.start_time, options.time_scale, options.time_origin),
         queue(durable_queue::options{config.queue.path, config.queue.max_records, config.queue.max_bytes,
-                                     config.mqtt.max_packet_bytes}),
+                                     max_record_bytes(config)}),
         builder(config, fitted_quantities(config)),
         report_interval_s(config.report_interval_s),
         report_timer(io),

@@ -5,6 +5,7 @@
 #include <modbus.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace sewage::agent {
@@ -17,7 +18,7 @@ using detail::get_string;
 modbus_point parse_point(const toml::table& t, const std::string& key) {
   detail::reject_unknown(t,
                          {"quantity", "function", "address", "type", "word_order", "scale", "offset",
-                          "unit", "min", "max", "sentinels"},
+                          "unit", "min", "max", "sentinels", "alarm"},
                          key);
   modbus_point p;
   const std::string q = get_string(t, "quantity", key, std::nullopt);
@@ -45,6 +46,7 @@ modbus_point parse_point(const toml::table& t, const std::string& key) {
   if (p.spec.scale == 0.0) throw config_error(key + ".scale", "must not be 0");
   p.spec.offset = get_double(t, "offset", key, 0.0, -1e9, 1e9);
   p.unit = get_string(t, "unit", key, "");
+  p.alarm = detail::get_bool(t, "alarm", key, false);
   if (t.get("min") != nullptr) p.spec.min = get_double(t, "min", key, std::nullopt, -1e12, 1e12);
   if (t.get("max") != nullptr) p.spec.max = get_double(t, "max", key, std::nullopt, -1e12, 1e12);
   if (p.spec.min && p.spec.max && *p.spec.min > *p.spec.max) throw config_error(key + ".min", "must be <= max");
@@ -214,15 +216,31 @@ sample modbus_driver::read_point(const modbus_point& p) {
 std::vector<sample> modbus_driver::read(proto::timestamp /*now*/) {
   std::vector<sample> out;
   out.reserve(config_.points.size());
+  std::vector<std::pair<quantity, std::string>> alarms;
   bool link_dead = false;
   for (const auto& p : config_.points) {
     if (link_dead) {
       // The device did not answer the previous point: do not wait for each point again.
-      out.push_back(sample{p.what, proto::quantity_status::stale, 0.0, "device not answering"});
+      if (!p.alarm) out.push_back(sample{p.what, proto::quantity_status::stale, 0.0, "device not answering"});
       continue;
     }
-    out.push_back(read_point(p));
-    link_dead = out.back().status == proto::quantity_status::stale;
+    sample s = read_point(p);
+    link_dead = s.status == proto::quantity_status::stale;
+    if (!p.alarm) {
+      out.push_back(std::move(s));
+    } else if (s.status == proto::quantity_status::ok && s.value != 0.0) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "device alarm: register 0x%04X = %g", static_cast<unsigned>(p.spec.address), s.value);
+      alarms.emplace_back(p.what, buf);
+    }
+  }
+  for (auto& s : out) {
+    for (const auto& [q, why] : alarms) {
+      if (s.what == q && s.status == proto::quantity_status::ok) {
+        s.status = proto::quantity_status::fault;
+        s.reason = why;
+      }
+    }
   }
   return out;
 }

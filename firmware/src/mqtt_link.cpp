@@ -65,8 +65,13 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
     });
   }
   void connection_lost(const std::string& cause) override {
-    std::string c = cause;
-    post([this, c] {
+    std::string c;
+    try {
+      c = cause;
+    } catch (...) {
+      // bad_alloc: log without the cause; never throw into Paho.
+    }
+    post([this, c = std::move(c)] {
       owner_.connected_ = false;
       spdlog::warn("mqtt: connection lost{}{}; reconnecting automatically", c.empty() ? "" : ": ", c);
       if (h_.on_connection_lost) h_.on_connection_lost();

@@ -103,8 +103,13 @@ class subscriber : public mqtt::callback {
     }
     return pred();
   }
-  void publish(const std::string& topic, const std::string& payload) {
-    client_.publish(topic, payload.data(), payload.size(), 1, false)->wait_for(5s);
+  /// QoS 1 publish; returns false if the client is (still) disconnected.
+  bool publish(const std::string& topic, const std::string& payload) {
+    try {
+      return client_.publish(topic, payload.data(), payload.size(), 1, false)->wait_for(5s);
+    } catch (const mqtt::exception&) {
+      return false;
+    }
   }
 
  private:
@@ -230,12 +235,12 @@ TEST(AgentProcess, ValuesStatusesCommandsAndCleanShutdown) {
 
   // Commands.
   const std::string cmd = proto::command_topic(kTerminal);
-  sub.publish(cmd, R"({"id":"c-1","name":"get_config"})");
-  sub.publish(cmd, R"({"id":"c-2","name":"self_destruct"})");
-  sub.publish(cmd, "not json at all");
-  sub.publish(cmd, R"({"id":"c-3","name":"set_report_interval","args":{"interval_s":2}})");
-  sub.publish(cmd, R"({"id":"c-4","name":"sample_now"})");
-  sub.publish(cmd, R"({"id":"c-5","name":"snapshot_now"})");
+  ASSERT_TRUE(sub.publish(cmd, R"({"id":"c-1","name":"get_config"})"));
+  ASSERT_TRUE(sub.publish(cmd, R"({"id":"c-2","name":"self_destruct"})"));
+  ASSERT_TRUE(sub.publish(cmd, "not json at all"));
+  ASSERT_TRUE(sub.publish(cmd, R"({"id":"c-3","name":"set_report_interval","args":{"interval_s":2}})"));
+  ASSERT_TRUE(sub.publish(cmd, R"({"id":"c-4","name":"sample_now"})"));
+  ASSERT_TRUE(sub.publish(cmd, R"({"id":"c-5","name":"snapshot_now"})"));
   const std::string res_topic = proto::command_result_topic(kTerminal);
   ASSERT_TRUE(sub.wait([&] { return sub.payloads(res_topic).size() >= 6; }, 20s)) << agent->log();
   std::map<std::string, proto::command_result_message> results;
@@ -395,6 +400,66 @@ TEST(AgentProcess, CorruptQueueIsMovedAsideAndTheAgentCarriesOn) {
     aside += e.path().filename().string().rfind("queue.db.corrupt-", 0) == 0 ? 1 : 0;
   }
   EXPECT_EQ(aside, 1);
+  EXPECT_EQ(WEXITSTATUS(agent->stop(20s)), 0);
+}
+
+TEST(AgentProcess, SimulatedDevicesOnAScaledClock) {
+  // --time-scale 60: a 60 s report interval passes every real second, stamped from --start-time.
+  testing::temp_dir dir("agent-sim");
+  testing::mosquitto_broker broker(dir.path());
+  const auto config = dir.path() / "sim.toml";
+  std::ofstream(config) << "terminal_id = \"" << kTerminal << "\"\npoll_interval_s = 10\nreport_interval_s = 60\n"
+                        << "[mqtt]\nuri = \"" << broker.uri() << "\"\n[queue]\npath = \"" << (dir.path() / "q.db").string()
+                        << "\"\n[cleanout]\nsource = \"digital_input\"\n"
+                        << "[[device]]\nname = \"sim\"\ndriver = \"simulated\"\n"
+                        << "[[device.point]]\nquantity = \"flow_rate\"\nprofile = \"series\"\nvalues = [1.5]\n"
+                        << "[[device.point]]\nquantity = \"flow_total\"\nprofile = \"ramp\"\nstart = 100\nper_hour = 90\n"
+                        << "[[device.point]]\nquantity = \"turbidity\"\nprofile = \"sine\"\nbase = 8\namplitude = 2\n"
+                        << "[[device.point]]\nquantity = \"cleanout_switch\"\nprofile = \"series\"\nvalues = [1]\n";
+  subscriber sub(broker.uri());
+  testing::child_process agent({SEWAGE_AGENT_BIN, "--config", config.string(), "--time-scale", "60", "--start-time",
+                                "2030-01-01T00:00:00Z"},
+                               dir.path() / "agent.log");
+  ASSERT_TRUE(sub.wait([&] { return sub.telemetry().size() >= 3; }, 30s)) << agent.log();
+  const auto recs = sub.telemetry();
+  const auto start = *proto::parse_timestamp("2030-01-01T00:00:00Z");
+  for (const auto& r : recs) {
+    EXPECT_GT(r.ts, start);
+    EXPECT_LT(r.ts, start + std::chrono::minutes(30));
+    EXPECT_EQ(r.flow->status, quantity_status::ok);
+    EXPECT_DOUBLE_EQ(*r.flow->rate_m3h, 1.5);
+    EXPECT_GE(*r.turbidity->ntu, 6.0);
+    EXPECT_LE(*r.turbidity->ntu, 10.0);
+    EXPECT_TRUE(*r.sludge->cleanout_required);
+  }
+  // 90 m3/h on the simulated totalizer: ~1.5 m3 per simulated minute.
+  const double dv = *recs[2].flow->total_m3 - *recs[1].flow->total_m3;
+  EXPECT_GT(dv, 0.5);
+  EXPECT_LT(dv, 3.0);
+  EXPECT_NE(agent.log().find("SIMULATION clock"), std::string::npos);
+  EXPECT_EQ(WEXITSTATUS(agent.stop(20s)), 0);
+}
+
+TEST(AgentProcess, ResubscribesToCommandsWhenTheBrokerLostTheSession) {
+  agent_setup s;
+  subscriber sub(s.broker.uri());
+  auto agent = s.start_agent();
+  ASSERT_TRUE(sub.wait([&] { return !sub.telemetry().empty(); }, 30s)) << agent->log();
+  // SIGKILL: the broker restarts without the sessions it had not autosaved, so the agent's
+  // subscription to cmd is gone unless the agent subscribes again.
+  s.broker.kill();
+  s.broker.start();
+  const std::size_t before = sub.telemetry().size();
+  ASSERT_TRUE(sub.wait([&] { return sub.telemetry().size() >= before + 2; }, 30s)) << agent->log();
+  const std::string res_topic = proto::command_result_topic(kTerminal);
+  ASSERT_TRUE(sub.wait([&] {
+    sub.publish(proto::command_topic(kTerminal), R"({"id":"after-restart","name":"get_config"})");
+    for (const auto& p : sub.payloads(res_topic)) {
+      const auto d = proto::decode_command_result(p);
+      if (d.ok() && d.value->id == "after-restart" && d.value->ok) return true;
+    }
+    return false;
+  }, 20s)) << agent->log();
   EXPECT_EQ(WEXITSTATUS(agent->stop(20s)), 0);
 }
 

@@ -57,6 +57,21 @@ TEST(ModbusDriver, ReadsTheFlowmeterTurbidityAndLevelProfiles) {
   EXPECT_EQ(f[1].value, 4000000000.0);
   EXPECT_EQ(f[2].value, 0.625);
 
+  // The empty-pipe alarm register turns the flow values of that poll into a fault.
+  auto alarm = point(quantity::flow_rate, 0x1024, data_type::u16, word_order::abcd);
+  alarm.alarm = true;
+  fc.points.push_back(alarm);
+  modbus_driver flow_with_alarm(fc);
+  EXPECT_EQ(flow_with_alarm.read({}).size(), 3U);  // the alarm point is not a sample
+  EXPECT_EQ(flow_with_alarm.read({}).at(0).status, quantity_status::ok);
+  fm.set_empty_pipe_alarm(true);
+  const auto fa = flow_with_alarm.read({});
+  EXPECT_EQ(fa.at(0).status, quantity_status::fault);
+  EXPECT_EQ(fa.at(0).reason, "device alarm: register 0x1024 = 1");
+  EXPECT_EQ(fa.at(1).status, quantity_status::ok);  // the totalizer is another quantity
+  fm.set_empty_pipe_alarm(false);
+  EXPECT_EQ(flow_with_alarm.read({}).at(0).status, quantity_status::ok);
+
   auto tc = device_on(tp.device().port());
   tc.points = {point(quantity::turbidity, 0x2602, data_type::f32, word_order::dcba)};
   modbus_driver turb(tc);

@@ -3,6 +3,7 @@
 #include <modbus.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -38,9 +39,13 @@ struct modbus_device::state {
   modbus_t* ctx{nullptr};
   modbus_mapping_t* map{nullptr};
   int listen_fd{-1};
+  int wake[2]{-1, -1};  ///< the destructor writes to wake[1]; the server polls wake[0]
   register_layout layout;
   ~state() {
     if (listen_fd >= 0) ::close(listen_fd);
+    for (const int fd : wake) {
+      if (fd >= 0) ::close(fd);
+    }
     if (map != nullptr) modbus_mapping_free(map);
     if (ctx != nullptr) modbus_free(ctx);
   }
@@ -65,11 +70,15 @@ modbus_device::modbus_device(register_layout layout, int port, const std::string
   port_ = ntohs(addr.sin_port);
   // A request must arrive whole within 1 s once its first byte is there.
   modbus_set_indication_timeout(state_->ctx, 1, 0);
+  if (::pipe2(state_->wake, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   worker_ = std::thread([this] { serve(); });
 }
 
 modbus_device::~modbus_device() {
   stop_ = true;
+  const char byte = 1;
+  while (::write(state_->wake[1], &byte, 1) < 0 && errno == EINTR) {
+  }
   worker_.join();
 }
 
@@ -123,15 +132,17 @@ void modbus_device::serve() {
   while (!stop_) {
     std::vector<pollfd> fds;
     fds.push_back(pollfd{state_->listen_fd, POLLIN, 0});
+    fds.push_back(pollfd{state_->wake[0], POLLIN, 0});
     for (const int c : clients) fds.push_back(pollfd{c, POLLIN, 0});
-    const int n = ::poll(fds.data(), fds.size(), 100);
-    if (n <= 0) continue;
+    // Idle devices sleep in poll() without waking up: many instances cost no CPU.
+    const int n = ::poll(fds.data(), fds.size(), -1);
+    if (n <= 0 || stop_) continue;
     if ((fds[0].revents & POLLIN) != 0) {
       const int c = ::accept4(state_->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (c >= 0) clients.push_back(c);
     }
     std::vector<int> closed;
-    for (std::size_t i = 1; i < fds.size(); ++i) {
+    for (std::size_t i = 2; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
       modbus_set_socket(state_->ctx, fds[i].fd);
       const int rc = modbus_receive(state_->ctx, query);

@@ -6,7 +6,7 @@
 /// unit_id [1] (TCP); serial_device, baud [9600], parity ["N"|"E"|"O"], data_bits [8],
 /// stop_bits [1], slave_id [1] (RTU); response_timeout_ms [500]; retries [1]; and
 /// [[device.point]] tables: quantity, function ["holding"], address, type ["u16"],
-/// word_order ["ABCD"], scale [1], offset [0], unit [""], min, max, sentinels [[]].
+/// word_order ["ABCD"], scale [1], offset [0], unit [""], min, max, sentinels [[]], alarm [false].
 ///
 /// Error handling per point and request: an exception response → `fault` (the link is fine);
 /// a timeout or broken frame → the connection is flushed and closed, so a late reply to this
@@ -25,6 +25,10 @@ struct modbus_point {
   quantity what{quantity::flow_rate};
   point_spec spec;
   std::string unit;
+  /// An alarm point (key `alarm = true`): it is not a measurement; a non-zero value turns every
+  /// good sample of the same quantity from this device into `fault` for that poll (e.g. the
+  /// MFE600H empty-pipe alarm 0x1024, the Y511 error code at 0x2604).
+  bool alarm{false};
 };
 
 /// Parsed [[device]] table of a modbus device.
