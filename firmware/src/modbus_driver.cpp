@@ -1,5 +1,7 @@
 #include "sewage/agent/modbus_driver.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <modbus.h>
@@ -123,7 +125,7 @@ struct modbus_driver::context {
 };
 
 modbus_driver::modbus_driver(modbus_device_config config)
-    : config_(std::move(config)), ctx_(std::make_unique<context>()) {}
+    : config_(std::move(config)), ctx_(std::make_unique<context>()), groups_(plan_reads(config_.points)) {}
 
 modbus_driver::~modbus_driver() = default;
 
@@ -168,39 +170,33 @@ bool modbus_driver::ensure_connected(std::string& why) {
   return true;
 }
 
-sample modbus_driver::read_point(const modbus_point& p) {
-  sample s;
-  s.what = p.what;
+modbus_driver::block_result modbus_driver::read_block(register_kind kind, std::uint16_t address, int count,
+                                                     std::uint16_t* regs) {
+  block_result r;
   std::string why;
-  const bool is_bit = p.spec.kind == register_kind::coil || p.spec.kind == register_kind::discrete_input;
-  const int count = is_bit ? 1 : static_cast<int>(register_count(p.spec.type));
   for (int attempt = 0; attempt <= config_.retries; ++attempt) {
     if (!ensure_connected(why)) continue;
-    std::uint16_t regs[2] = {0, 0};
     std::uint8_t bit = 0;
     int rc = -1;
-    switch (p.spec.kind) {
-      case register_kind::holding: rc = modbus_read_registers(ctx_->ctx, p.spec.address, count, regs); break;
-      case register_kind::input: rc = modbus_read_input_registers(ctx_->ctx, p.spec.address, count, regs); break;
-      case register_kind::coil: rc = modbus_read_bits(ctx_->ctx, p.spec.address, 1, &bit); break;
-      case register_kind::discrete_input: rc = modbus_read_input_bits(ctx_->ctx, p.spec.address, 1, &bit); break;
+    switch (kind) {
+      case register_kind::holding: rc = modbus_read_registers(ctx_->ctx, address, count, regs); break;
+      case register_kind::input: rc = modbus_read_input_registers(ctx_->ctx, address, count, regs); break;
+      case register_kind::coil: rc = modbus_read_bits(ctx_->ctx, address, 1, &bit); break;
+      case register_kind::discrete_input: rc = modbus_read_input_bits(ctx_->ctx, address, 1, &bit); break;
     }
     if (rc == count) {
-      if (is_bit) regs[0] = bit;
-      const decoded_point d = decode_point(p.spec, std::span<const std::uint16_t>(regs, static_cast<std::size_t>(count)));
-      s.status = d.status;
-      s.value = d.value;
-      s.reason = d.reason;
-      return s;
+      if (kind == register_kind::coil || kind == register_kind::discrete_input) regs[0] = bit;
+      r.status = proto::quantity_status::ok;
+      return r;
     }
     const int err = errno;
     if (rc >= 0) {
       why = "short reply";
     } else if (err >= EMBXILFUN && err <= EMBXGTAR) {
       // An exception response: the device answered, so the link is in sync.
-      s.status = proto::quantity_status::fault;
-      s.reason = std::string("exception response: ") + modbus_strerror(err);
-      return s;
+      r.status = proto::quantity_status::fault;
+      r.reason = std::string("exception response: ") + modbus_strerror(err);
+      return r;
     } else {
       why = modbus_strerror(err);
     }
@@ -208,24 +204,82 @@ sample modbus_driver::read_point(const modbus_point& p) {
     // can never be taken for the answer to a later request.
     drop_connection();
   }
-  s.status = proto::quantity_status::stale;
-  s.reason = "no answer: " + why;
-  return s;
+  r.status = proto::quantity_status::stale;
+  r.reason = "no answer: " + why;
+  return r;
+}
+
+std::vector<modbus_driver::read_group> modbus_driver::plan_reads(const std::vector<modbus_point>& points) {
+  // Points of one register table whose addresses touch or overlap are read in one request, so
+  // that values which belong together (the totalizer's integer and fraction parts) come from one
+  // moment of the device. Gaps are never bridged: devices refuse reads of addresses outside
+  // their map (e.g. the Y511 answers nothing outside 0x2600..0x2604).
+  std::vector<std::size_t> order(points.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const auto& pa = points[a].spec;
+    const auto& pb = points[b].spec;
+    return std::pair(static_cast<int>(pa.kind), pa.address) < std::pair(static_cast<int>(pb.kind), pb.address);
+  });
+  std::vector<read_group> groups;
+  for (const std::size_t i : order) {
+    const auto& spec = points[i].spec;
+    const bool is_bit = spec.kind == register_kind::coil || spec.kind == register_kind::discrete_input;
+    const int count = is_bit ? 1 : static_cast<int>(register_count(spec.type));
+    if (!is_bit && !groups.empty()) {
+      auto& g = groups.back();
+      const int g_end = g.address + g.count;
+      const int end = std::max(g_end, spec.address + count);
+      if (g.kind == spec.kind && spec.address <= g_end && end - g.address <= max_registers_per_read) {
+        g.count = end - g.address;
+        g.points.push_back(i);
+        continue;
+      }
+    }
+    groups.push_back(read_group{spec.kind, spec.address, count, {i}});
+  }
+  return groups;
 }
 
 std::vector<sample> modbus_driver::read(proto::timestamp /*now*/) {
+  std::vector<sample> by_point(config_.points.size());
+  bool link_dead = false;
+  std::vector<std::uint16_t> regs(max_registers_per_read);
+  for (const auto& g : groups_) {
+    block_result r;
+    if (link_dead) {
+      // The device did not answer the previous request: do not wait for each request again.
+      r.status = proto::quantity_status::stale;
+      r.reason = "device not answering";
+    } else {
+      std::fill(regs.begin(), regs.end(), 0);
+      r = read_block(g.kind, g.address, g.count, regs.data());
+      link_dead = r.status == proto::quantity_status::stale;
+    }
+    for (const std::size_t i : g.points) {
+      const auto& p = config_.points[i];
+      sample& s = by_point[i];
+      s.what = p.what;
+      if (r.status != proto::quantity_status::ok) {
+        s.status = r.status;
+        s.reason = r.reason;
+        continue;
+      }
+      const bool is_bit = p.spec.kind == register_kind::coil || p.spec.kind == register_kind::discrete_input;
+      const std::size_t offset = static_cast<std::size_t>(p.spec.address - g.address);
+      const std::size_t count = is_bit ? 1 : register_count(p.spec.type);
+      const decoded_point d = decode_point(p.spec, std::span<const std::uint16_t>(regs.data() + offset, count));
+      s.status = d.status;
+      s.value = d.value;
+      s.reason = d.reason;
+    }
+  }
   std::vector<sample> out;
   out.reserve(config_.points.size());
   std::vector<std::pair<quantity, std::string>> alarms;
-  bool link_dead = false;
-  for (const auto& p : config_.points) {
-    if (link_dead) {
-      // The device did not answer the previous point: do not wait for each point again.
-      if (!p.alarm) out.push_back(sample{p.what, proto::quantity_status::stale, 0.0, "device not answering"});
-      continue;
-    }
-    sample s = read_point(p);
-    link_dead = s.status == proto::quantity_status::stale;
+  for (std::size_t i = 0; i < config_.points.size(); ++i) {
+    const auto& p = config_.points[i];
+    sample& s = by_point[i];
     if (!p.alarm) {
       out.push_back(std::move(s));
     } else if (s.status == proto::quantity_status::ok && s.value != 0.0) {

@@ -187,9 +187,12 @@ flowmeter::flowmeter(int port)
 void flowmeter::set_flow_m3h(float flow) { device_.set_holding(flow_address, float_registers(flow, order::cdab)); }
 
 void flowmeter::set_total(std::uint32_t integer_m3, float fraction_m3) {
-  // Both parts in one call; a reader may still see them from two different moments, like a real meter.
-  device_.set_holding(total_int_address, u32_registers(integer_m3, order::cdab));
-  device_.set_holding(total_frac_address, float_registers(fraction_m3, order::cdab));
+  // Both parts in one write, so that a reply never mixes two moments (the agent reads the four
+  // registers 0x1018..0x101B in one request).
+  auto regs = u32_registers(integer_m3, order::cdab);
+  const auto frac = float_registers(fraction_m3, order::cdab);
+  regs.insert(regs.end(), frac.begin(), frac.end());
+  device_.set_holding(total_int_address, regs);
 }
 
 void flowmeter::set_empty_pipe_alarm(bool on) {

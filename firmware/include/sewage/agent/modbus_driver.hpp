@@ -60,20 +60,39 @@ class modbus_driver final : public sensor_driver {
   modbus_driver& operator=(const modbus_driver&) = delete;
 
   [[nodiscard]] const std::string& name() const noexcept override { return config_.name; }
-  /// Reads every point (one request each). Not thread-safe: one polling thread per driver.
+  /// Reads every point. Points of one register table whose addresses touch or overlap are read in
+  /// one request (see read_groups()), so values that belong together come from one moment of the
+  /// device. Not thread-safe: one polling thread per driver.
   std::vector<sample> read(proto::timestamp now) override;
+
+  /// One Modbus request and the points (indexes into the config's points) it serves.
+  struct read_group {
+    register_kind kind{register_kind::holding};
+    std::uint16_t address{0};
+    int count{0};
+    std::vector<std::size_t> points;
+  };
+  /// The requests a poll makes, in address order per table. Never throws except bad_alloc.
+  static std::vector<read_group> plan_reads(const std::vector<modbus_point>& points);
+  /// Most registers in one read request (Modbus application protocol v1.1b3, 6.3: 125).
+  static constexpr int max_registers_per_read = 125;
 
   /// Factory for the registry.
   static std::unique_ptr<sensor_driver> create(const device_config& device);
 
  private:
   struct context;
-  sample read_point(const modbus_point& p);
+  struct block_result {
+    proto::quantity_status status{proto::quantity_status::stale};
+    std::string reason;
+  };
+  block_result read_block(register_kind kind, std::uint16_t address, int count, std::uint16_t* regs);
   bool ensure_connected(std::string& why);
   void drop_connection() noexcept;
 
   modbus_device_config config_;
   std::unique_ptr<context> ctx_;
+  std::vector<read_group> groups_;
 };
 
 }  // namespace sewage::agent
