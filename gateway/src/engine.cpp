@@ -204,7 +204,9 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   const double interval = report_interval_s(idx);
   const double live_window_s = info.limits.offline_after_intervals * interval;
   const double age_s = std::chrono::duration<double>(msg.arrival - rec.ts).count();
-  const bool live = std::abs(age_s) <= live_window_s;
+  // Live = not from a backlog. A record stamped in the future (a terminal whose clock runs
+  // ahead) arrived now, so it proves the terminal is alive; clock_skew reports the clock.
+  const bool live = age_s <= live_window_s;
   if (live) {
     s.last_alive_ms = std::max(s.last_alive_ms, ms(msg.arrival));
     s.will = false;

@@ -155,6 +155,21 @@ TEST_F(EngineTest, RetainedBirthIsNoProofOfLifeAndOfflineIsJudgedOnArrival) {
   EXPECT_FALSE(eng_->online(1));
 }
 
+TEST_F(EngineTest, ARecordFromAClockRunningAheadProvesLifeAndRaisesClockSkew) {
+  for (int i = 1; i <= 10; ++i) {
+    clock_.advance(seconds(60));
+    // T1's clock is 15 minutes fast; T2 is fine.
+    send(test::record("T1", static_cast<std::uint64_t>(i), clock_.now() + minutes(15)));
+    send(test::record("T2", static_cast<std::uint64_t>(i), clock_.now()));
+    eng_->tick();
+  }
+  EXPECT_TRUE(eng_->online(0));
+  const auto& open = eng_->open_alerts();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open.begin()->second.type, proto::alert_type::clock_skew);
+  EXPECT_EQ(open.begin()->second.terminal_id, "T1");
+}
+
 TEST_F(EngineTest, LastWillRaisesOfflineAtOnceAndALiveBirthWithdrawsIt) {
   send(test::record("T1", 1, clock_.now()));
   send(test::record("T2", 1, clock_.now()));
