@@ -137,7 +137,9 @@ void mqtt_link::after_connect() noexcept {
     const std::vector<std::string> filters{proto::subscription_filter(proto::topic_kind::telemetry),
                                            proto::subscription_filter(proto::topic_kind::status),
                                            proto::subscription_filter(proto::topic_kind::image),
-                                           proto::subscription_filter(proto::topic_kind::command_result)};
+                                           proto::subscription_filter(proto::topic_kind::command_result),
+                                           // our own retained alert states: stale ones are removed
+                                           proto::subscription_filter(proto::topic_kind::alert)};
     impl_->client_.subscribe(mqtt::string_collection::create(filters), mqtt::iasync_client::qos_collection(filters.size(), 1));
     proto::gateway_status_message birth;
     birth.state = proto::presence::online;

@@ -201,7 +201,23 @@ TEST_F(GatewayProcess, SigkillAndRestartKeepAlertsDedupAndAggregatesAndProcessTh
 }
 
 TEST_F(GatewayProcess, AlertsArePublishedRetainedAcknowledgedAndRemovedWhenCleared) {
+  // A retained alert state left behind (its clear was lost): the gateway removes it at subscribe.
+  proto::alert_message stale;
+  stale.terminal_id = "T1";
+  stale.type = proto::alert_type::no_flow;
+  stale.alert_id = 999;
+  stale.raised_at = now() - 24h;
+  stale.message = "left over";
+  const auto stale_topic = proto::alert_topic("T1", proto::alert_type::no_flow);
+  {
+    testing::child_process pub({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-q", "1",
+                                "-r", "-t", stale_topic, "-m", proto::encode(stale)},
+                               dir_->path() / "pub.log");
+    ASSERT_TRUE(pub.wait_for_exit(10s).has_value());
+  }
+  ASSERT_NE(retained(stale_topic), "");
   start_gateway();
+  EXPECT_TRUE(eventually([&] { return retained(stale_topic).empty(); }, 15s)) << "stale retained alert not removed";
   const auto topic = proto::alert_topic("T1", proto::alert_type::turbidity_high);
   publish_record(1, 10.0, 25.0, now() - 5s);
   json alert;
