@@ -69,7 +69,7 @@ std::unique_ptr<mqtt::async_client> make_client(const std::string& uri, const st
 /// Publishes QoS 1 with a bounded window of unacknowledged messages. Paho C scans its command
 /// list per publish, so an unbounded burst of 100,000 makes the publisher itself the bottleneck.
 void publish_all(mqtt::async_client& pub, const std::vector<std::pair<std::string, std::string>>& msgs) {
-  constexpr std::size_t window = 1000;
+  constexpr std::size_t window = 200;
   std::deque<mqtt::delivery_token_ptr> toks;
   for (const auto& [t, p] : msgs) {
     if (toks.size() >= window) {
