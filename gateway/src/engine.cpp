@@ -119,14 +119,16 @@ void engine::handle(const inbound_message& msg) {
   if (t.kind == proto::topic_kind::alert) {
     // Our own alert topics, received retained at subscribe time: a retained state without an open
     // episode is stale (its clear was lost, e.g. the gateway died while disconnected): remove it.
+    // If another episode of that terminal and type is open, its state is published instead (a
+    // plain delete could overtake our own re-publication of the open episode).
     if (!msg.retained || msg.payload.empty()) return;
     const auto d = proto::decode_alert(msg.payload, t.terminal_id, t.alert);
-    const bool open = d.ok() && open_.count(d.value->alert_id) != 0 &&
-                      open_.at(d.value->alert_id).terminal_id == t.terminal_id && open_.at(d.value->alert_id).type == t.alert;
-    if (!open) {
-      spdlog::info("removing stale retained alert on '{}'", msg.topic);
-      pub_.publish(msg.topic, std::string(), true);
-    }
+    const proto::alert_message* current = nullptr;
+    for (const auto& [id, a] : open_)
+      if (a.terminal_id == t.terminal_id && a.type == t.alert) current = &a;
+    if (current != nullptr && d.ok() && d.value->alert_id == current->alert_id) return;
+    spdlog::info("replacing stale retained alert state on '{}'", msg.topic);
+    pub_.publish(msg.topic, current != nullptr ? proto::encode(*current) : std::string(), true);
     return;
   }
   if (t.kind == proto::topic_kind::gateway_status || t.kind == proto::topic_kind::command)

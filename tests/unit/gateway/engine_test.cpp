@@ -252,6 +252,12 @@ TEST_F(EngineTest, StaleRetainedAlertStatesAreRemovedAndOpenOnesKept) {
   EXPECT_TRUE(pub_.sent[0].retained);
   eng_->handle({stale_topic, proto::encode(stale), false, clock_.now()});  // our own live echo: ignored
   EXPECT_EQ(pub_.sent.size(), 1u);
+  // A stale state of an earlier episode where a newer one is open: replaced by the open one.
+  auto earlier = open;
+  earlier.alert_id = open.alert_id + 100;
+  eng_->handle({topic, proto::encode(earlier), true, clock_.now()});
+  ASSERT_EQ(pub_.sent.size(), 2u);
+  EXPECT_EQ(pub_.sent[1].payload, proto::encode(open));
 }
 
 TEST_F(EngineTest, AcknowledgeIsStoredAndPublished) {
