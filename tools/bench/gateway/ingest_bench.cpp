@@ -241,6 +241,9 @@ int main(int argc, char** argv) {
     io.stop();
     io_thread.join();
   }
+  // Drop the pipeline's persistent session: left behind, the broker would keep queueing every
+  // later run's records for it and slow those runs down.
+  make_client(broker, cfg.mqtt_client_id)->disconnect()->wait();
   std::filesystem::remove(db_path);
   std::filesystem::remove(db_path.string() + "-wal");
   std::filesystem::remove(db_path.string() + "-shm");
