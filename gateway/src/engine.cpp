@@ -2,6 +2,7 @@
 
 #include "sewage/gateway/operating_day.hpp"
 
+#include <sewage/proto/alert.hpp>
 #include <sewage/proto/command.hpp>
 #include <sewage/proto/image.hpp>
 #include <sewage/proto/status.hpp>
@@ -115,8 +116,22 @@ void engine::handle(const inbound_message& msg) {
     return;
   }
   const auto& t = *topic.value;
-  if (t.kind == proto::topic_kind::alert || t.kind == proto::topic_kind::gateway_status ||
-      t.kind == proto::topic_kind::command)
+  if (t.kind == proto::topic_kind::alert) {
+    // Our own alert topics, received retained at subscribe time: a retained state without an open
+    // episode is stale (its clear was lost, e.g. the gateway died while disconnected): remove it.
+    // If another episode of that terminal and type is open, its state is published instead (a
+    // plain delete could overtake our own re-publication of the open episode).
+    if (!msg.retained || msg.payload.empty()) return;
+    const auto d = proto::decode_alert(msg.payload, t.terminal_id, t.alert);
+    const proto::alert_message* current = nullptr;
+    for (const auto& [id, a] : open_)
+      if (a.terminal_id == t.terminal_id && a.type == t.alert) current = &a;
+    if (current != nullptr && d.ok() && d.value->alert_id == current->alert_id) return;
+    spdlog::info("replacing stale retained alert state on '{}'", msg.topic);
+    pub_.publish(msg.topic, current != nullptr ? proto::encode(*current) : std::string(), true);
+    return;
+  }
+  if (t.kind == proto::topic_kind::gateway_status || t.kind == proto::topic_kind::command)
     return;  // our own output; not subscribed, ignored if it ever arrives
   const auto idx = registry_.find(t.terminal_id);
   if (!idx) {
@@ -225,6 +240,7 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   if (in_order) s.rule_clock_ms = ts;
   if (!s.latest || rec.ts >= s.latest->ts) {
     s.latest_arrival = msg.arrival;
+    rt.latest_payload = msg.payload;
     batch_.records.push_back({rec, msg.arrival, msg.payload});
     s.latest = std::move(rec);
   } else {
@@ -319,6 +335,8 @@ bool engine::flush() {
     auto& rt = states_[idx];
     rt.dirty = false;
     batch_.terminals.push_back(rt.snap);
+    batch_.terminals.back().latest_json = std::move(rt.latest_payload);
+    rt.latest_payload = std::string();
   }
   dirty_.clear();
   for (const auto& [key, d] : pending_daily_) {

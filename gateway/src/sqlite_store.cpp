@@ -1,6 +1,5 @@
 #include "sewage/gateway/sqlite_store.hpp"
 
-#include <nlohmann/json.hpp>
 #include <sewage/proto/status.hpp>
 #include <sewage/proto/telemetry.hpp>
 
@@ -206,19 +205,35 @@ int sqlite_store::schema_version() { return impl_->user_version(); }
 
 namespace {
 
-std::string rules_to_text(const terminal_snapshot& t) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& r : t.rules) a.push_back({r.since_ms, r.aux, r.active, r.pending});
-  return a.dump();
+// Rule states as a fixed little-endian blob: 8 x (since_ms i64, aux f64, active u8, pending u8).
+constexpr std::size_t rule_blob_entry = 18;
+
+std::string rules_to_blob(const terminal_snapshot& t) {
+  std::string out(t.rules.size() * rule_blob_entry, '\0');
+  for (std::size_t i = 0; i < t.rules.size(); ++i) {
+    auto* p = out.data() + i * rule_blob_entry;
+    const auto since = std::bit_cast<std::uint64_t>(t.rules[i].since_ms);
+    const auto aux = std::bit_cast<std::uint64_t>(t.rules[i].aux);
+    for (int b = 0; b < 8; ++b) {
+      p[b] = static_cast<char>((since >> (8 * b)) & 0xFF);
+      p[8 + b] = static_cast<char>((aux >> (8 * b)) & 0xFF);
+    }
+    p[16] = t.rules[i].active ? 1 : 0;
+    p[17] = t.rules[i].pending ? 1 : 0;
+  }
+  return out;
 }
 
-void rules_from_text(const std::string& text, terminal_snapshot& t) {
-  const auto a = nlohmann::json::parse(text, nullptr, false);
-  if (!a.is_array()) return;
-  for (std::size_t i = 0; i < a.size() && i < t.rules.size(); ++i) {
-    const auto& e = a[i];
-    if (!e.is_array() || e.size() != 4) continue;
-    t.rules[i] = rule_state{e[0].get<std::int64_t>(), e[1].get<double>(), e[2].get<bool>(), e[3].get<bool>()};
+void rules_from_blob(const std::string& blob, terminal_snapshot& t) {
+  if (blob.size() != t.rules.size() * rule_blob_entry) return;  // unknown layout: start afresh
+  for (std::size_t i = 0; i < t.rules.size(); ++i) {
+    const auto* p = reinterpret_cast<const unsigned char*>(blob.data() + i * rule_blob_entry);
+    std::uint64_t since = 0, aux = 0;
+    for (int b = 0; b < 8; ++b) {
+      since |= std::uint64_t{p[b]} << (8 * b);
+      aux |= std::uint64_t{p[8 + b]} << (8 * b);
+    }
+    t.rules[i] = rule_state{std::bit_cast<std::int64_t>(since), std::bit_cast<double>(aux), p[16] != 0, p[17] != 0};
   }
 }
 
@@ -271,14 +286,16 @@ void sqlite_store::apply(const write_batch& b) {
           " grace_until_ms=excluded.grace_until_ms, will=excluded.will")
           .bind(1, t.terminal_id)
           .bind(2, t.epoch)
-          .bind(3, t.latest ? std::optional<std::string>(proto::encode(*t.latest)) : std::nullopt)
+          .bind(3, !t.latest_json.empty() ? std::optional<std::string>(t.latest_json)
+                   : t.latest       ? std::optional<std::string>(proto::encode(*t.latest))
+                                    : std::nullopt)
           .bind(4, ms(t.latest_arrival))
           .bind(5, t.status ? std::optional<std::string>(proto::encode(*t.status)) : std::nullopt)
           .bind(6, ms(t.status_arrival))
           .bind(7, t.cursor.total_m3)
           .bind(8, t.cursor.ts_ms)
           .bind(9, t.cursor.valid ? 1 : 0)
-          .bind(10, rules_to_text(t))
+          .bind_blob(10, rules_to_blob(t))
           .bind(11, t.rule_clock_ms)
           .bind(12, t.last_alive_ms)
           .bind(13, t.grace_until_ms)
@@ -375,7 +392,7 @@ std::vector<terminal_snapshot> sqlite_store::load_terminals() {
     }
     t.status_arrival = from_ms(s.i64(5));
     t.cursor = {s.dbl(6), s.i64(7), s.i64(8) != 0};
-    rules_from_text(s.text(9), t);
+    rules_from_blob(s.text(9), t);
     t.rule_clock_ms = s.i64(10);
     t.last_alive_ms = s.i64(11);
     t.grace_until_ms = s.i64(12);

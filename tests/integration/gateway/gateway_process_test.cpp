@@ -108,6 +108,12 @@ class GatewayProcess : public ::testing::Test {
     return json::parse(r.body, nullptr, false);
   }
 
+  /// Records counted in the terminal's newest daily row (0 when there is none yet).
+  int daily_records(const std::string& id) {
+    const auto days = get("/api/terminals/" + id + "/daily").value("days", json::array());
+    return days.empty() ? 0 : days.back().value("records", 0);
+  }
+
   double metric(const std::string& name_labels) {
     const auto r = http_call(http_port_, "GET", "/metrics");
     const auto pos = r.body.find("\n" + name_labels + " ");
@@ -177,7 +183,7 @@ TEST_F(GatewayProcess, SigkillAndRestartKeepAlertsDedupAndAggregatesAndProcessTh
   const auto t0 = now() - 10min;
   auto at = [&](std::uint64_t s) { return t0 + std::chrono::minutes(s); };
   for (std::uint64_t s = 1; s <= 3; ++s) publish_record(s, 100.0 + static_cast<double>(s - 1), 20.0, at(s));
-  ASSERT_TRUE(eventually([&] { return get("/api/terminals/T1/daily")["days"][0].value("records", 0) == 3; }, 20s));
+  ASSERT_TRUE(eventually([&] { return daily_records("T1") == 3; }, 20s));
   const auto open = get("/api/alerts?state=open&terminal=T1")["alerts"];
   ASSERT_EQ(open.size(), 1u);
   const auto alert_id = open[0]["alert_id"].get<std::uint64_t>();
@@ -189,7 +195,7 @@ TEST_F(GatewayProcess, SigkillAndRestartKeepAlertsDedupAndAggregatesAndProcessTh
   publish_record(6, 105.0, 2.0, at(6));
   start_gateway();
 
-  ASSERT_TRUE(eventually([&] { return get("/api/terminals/T1/daily")["days"][0].value("records", 0) == 6; }, 30s));
+  ASSERT_TRUE(eventually([&] { return daily_records("T1") == 6; }, 30s));
   const auto day = get("/api/terminals/T1/daily")["days"][0];
   EXPECT_DOUBLE_EQ(day["volume_measured_m3"].get<double>(), 5.0);
   EXPECT_EQ(metric("sewage_gateway_duplicates_total"), 3);
@@ -201,7 +207,23 @@ TEST_F(GatewayProcess, SigkillAndRestartKeepAlertsDedupAndAggregatesAndProcessTh
 }
 
 TEST_F(GatewayProcess, AlertsArePublishedRetainedAcknowledgedAndRemovedWhenCleared) {
+  // A retained alert state left behind (its clear was lost): the gateway removes it at subscribe.
+  proto::alert_message stale;
+  stale.terminal_id = "T1";
+  stale.type = proto::alert_type::no_flow;
+  stale.alert_id = 999;
+  stale.raised_at = now() - 24h;
+  stale.message = "left over";
+  const auto stale_topic = proto::alert_topic("T1", proto::alert_type::no_flow);
+  {
+    testing::child_process pub({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-q", "1",
+                                "-r", "-t", stale_topic, "-m", proto::encode(stale)},
+                               dir_->path() / "pub.log");
+    ASSERT_TRUE(pub.wait_for_exit(10s).has_value());
+  }
+  ASSERT_NE(retained(stale_topic), "");
   start_gateway();
+  EXPECT_TRUE(eventually([&] { return retained(stale_topic).empty(); }, 15s)) << "stale retained alert not removed";
   const auto topic = proto::alert_topic("T1", proto::alert_type::turbidity_high);
   publish_record(1, 10.0, 25.0, now() - 5s);
   json alert;

@@ -248,6 +248,33 @@ TEST_F(EngineTest, ReplayedBacklogGivesTheSameEpisodesAsLiveDelivery) {
   EXPECT_EQ(episodes(), live);
 }
 
+TEST_F(EngineTest, StaleRetainedAlertStatesAreRemovedAndOpenOnesKept) {
+  send(test::with_turbidity(test::record("T1", 1, clock_.now()), 50));
+  ASSERT_EQ(eng_->open_alerts().size(), 1u);
+  const auto open = eng_->open_alerts().begin()->second;
+  const auto topic = proto::alert_topic("T1", proto::alert_type::turbidity_high);
+  pub_.sent.clear();
+  eng_->handle({topic, proto::encode(open), true, clock_.now()});  // the open episode: kept
+  EXPECT_TRUE(pub_.sent.empty());
+  auto stale = open;
+  stale.alert_id = 4242;
+  stale.terminal_id = "T2";
+  const auto stale_topic = proto::alert_topic("T2", proto::alert_type::turbidity_high);
+  eng_->handle({stale_topic, proto::encode(stale), true, clock_.now()});
+  ASSERT_EQ(pub_.sent.size(), 1u);
+  EXPECT_EQ(pub_.sent[0].topic, stale_topic);
+  EXPECT_EQ(pub_.sent[0].payload, "");
+  EXPECT_TRUE(pub_.sent[0].retained);
+  eng_->handle({stale_topic, proto::encode(stale), false, clock_.now()});  // our own live echo: ignored
+  EXPECT_EQ(pub_.sent.size(), 1u);
+  // A stale state of an earlier episode where a newer one is open: replaced by the open one.
+  auto earlier = open;
+  earlier.alert_id = open.alert_id + 100;
+  eng_->handle({topic, proto::encode(earlier), true, clock_.now()});
+  ASSERT_EQ(pub_.sent.size(), 2u);
+  EXPECT_EQ(pub_.sent[1].payload, proto::encode(open));
+}
+
 TEST_F(EngineTest, AcknowledgeIsStoredAndPublished) {
   send(test::with_turbidity(test::record("T1", 1, clock_.now()), 50));
   ASSERT_EQ(eng_->open_alerts().size(), 1u);

@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <cstdio>
 #include <future>
 #include <mutex>
@@ -65,18 +66,17 @@ std::unique_ptr<mqtt::async_client> make_client(const std::string& uri, const st
   return c;
 }
 
+/// Publishes QoS 1 with a bounded window of unacknowledged messages. Paho C scans its command
+/// list per publish, so an unbounded burst of 100,000 makes the publisher itself the bottleneck.
 void publish_all(mqtt::async_client& pub, const std::vector<std::pair<std::string, std::string>>& msgs) {
-  std::vector<mqtt::delivery_token_ptr> toks;
-  toks.reserve(msgs.size());
+  constexpr std::size_t window = 200;
+  std::deque<mqtt::delivery_token_ptr> toks;
   for (const auto& [t, p] : msgs) {
-    while (true) {
-      try {
-        toks.push_back(pub.publish(t, p.data(), p.size(), 1, false));
-        break;
-      } catch (const mqtt::exception&) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // buffer full: back off
-      }
+    if (toks.size() >= window) {
+      toks.front()->wait();
+      toks.pop_front();
     }
+    toks.push_back(pub.publish(t, p.data(), p.size(), 1, false));
   }
   for (auto& t : toks) t->wait();
 }
@@ -241,6 +241,9 @@ int main(int argc, char** argv) {
     io.stop();
     io_thread.join();
   }
+  // Drop the pipeline's persistent session: left behind, the broker would keep queueing every
+  // later run's records for it and slow those runs down.
+  make_client(broker, cfg.mqtt_client_id)->disconnect()->wait();
   std::filesystem::remove(db_path);
   std::filesystem::remove(db_path.string() + "-wal");
   std::filesystem::remove(db_path.string() + "-shm");

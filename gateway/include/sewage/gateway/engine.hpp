@@ -81,6 +81,7 @@ struct unknown_terminal {
 struct terminal_runtime {
   terminal_snapshot snap;
   std::array<std::uint64_t, proto::all_alert_types.size()> open_alert{};  ///< episode id per type, 0 = none
+  std::string latest_payload;  ///< payload of `snap.latest` until the next flush (then freed)
   bool dirty{false};
 };
 

@@ -3,7 +3,8 @@
 /// The gateway's MQTT side (Paho MQTT C++ 1.2, async client): persistent session (MQTT 3.1.1 set
 /// explicitly in create and connect options, clean session off, fixed client id), automatic
 /// reconnect, subscription to telemetry, status, image and cmd/result of all terminals on every
-/// connect (so a broker without our session gets them again), retained gateway birth and last will.
+/// connect (so a broker without our session gets them again), and to the alert topics (so the
+/// engine can remove stale retained alert states); retained gateway birth and last will.
 /// Paho callbacks are noexcept and only post to the gateway's io_context: nothing blocks in them.
 
 #include "sewage/gateway/clock.hpp"

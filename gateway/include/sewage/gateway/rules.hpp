@@ -22,13 +22,28 @@ class rule_set {
   std::vector<std::unique_ptr<alert_rule>> rules_;
 };
 
+// Factories of the built-in rules (each throws only bad_alloc). Thresholds come from the
+// terminal's `thresholds` (config.hpp, county defaults with registry overrides); the reasoning for
+// each default is in gateway/README.md.
+
+/// offline, ARRIVAL time (tick): last will, or no live record for offline_after_intervals x the
+/// report interval, never before presence_view::grace_until; cleared by the next live record.
 std::unique_ptr<alert_rule> make_offline_rule();
+/// turbidity_high: mean NTU > turbidity_raise_ntu; clear <= turbidity_clear_ntu; turbidity_debounce_s.
 std::unique_ptr<alert_rule> make_turbidity_high_rule();
+/// no_flow: rate m3/h <= no_flow_raise_m3h; clear >= no_flow_clear_m3h; no_flow_debounce_s.
 std::unique_ptr<alert_rule> make_no_flow_rule();
+/// flow_high: rate m3/h > flow_high_raise_factor x design_capacity_m3d / 24; clear <= clear factor.
 std::unique_ptr<alert_rule> make_flow_high_rule();
+/// cleanout_required: the agent's flag set (clear: unset) for cleanout_debounce_s.
 std::unique_ptr<alert_rule> make_cleanout_required_rule();
+/// sensor_fault: any fitted quantity not ok (fault incl. stuck, out_of_range, stale) for
+/// sensor_fault_debounce_s; cleared when all are ok for the same time.
 std::unique_ptr<alert_rule> make_sensor_fault_rule();
+/// queue_overflow: `dropped` increased within one agent run; cleared after queue_overflow_clear_s
+/// of event time without a new drop.
 std::unique_ptr<alert_rule> make_queue_overflow_rule();
+/// clock_skew: abs(ts - arrival) s > clock_skew_raise_s (a past ts only when live); clear <= clock_skew_clear_s.
 std::unique_ptr<alert_rule> make_clock_skew_rule();
 
 /// Every built-in rule: the registration list.

@@ -68,6 +68,8 @@ struct terminal_snapshot {
   std::string epoch;                 ///< current queue epoch
   dedup_window window;               ///< de-dup window of that epoch
   std::optional<proto::telemetry_record> latest;
+  /// `latest` as received, when the writer has it (saves re-encoding); empty = encode `latest`.
+  std::string latest_json;
   proto::timestamp latest_arrival{};
   std::optional<proto::status_message> status;
   proto::timestamp status_arrival{};
