@@ -346,7 +346,10 @@ bool engine::flush() {
     batch_.daily.push_back(std::move(row));
   }
   pending_daily_.clear();
-  if (batch_.empty()) return true;
+  if (batch_.empty()) {
+    if (on_committed_) on_committed_();
+    return true;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   try {
     db_.apply(batch_);
@@ -366,6 +369,7 @@ bool engine::flush() {
   while (b < std::size(bounds) && secs > bounds[b]) ++b;
   ++metrics_.store_commit_buckets.at(b);
   batch_.clear();
+  if (on_committed_) on_committed_();
   return true;
 }
 

@@ -62,16 +62,36 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   if (!cfg.webhook_url.empty())
     hook = std::make_unique<webhook_notifier>(cfg.webhook_url, cfg.webhook_max_attempts, cfg.webhook_initial_backoff,
                                               cfg.webhook_queue_max);
+  // Every received message is journaled before Paho acknowledges it, and released once the batch
+  // holding its effects is committed (durable_inbox.hpp).
+  durable_inbox journal(cfg.store_path.string() + "-inbox");
   engine* eng_ptr = nullptr;
+  auto commit = [&eng_ptr] { eng_ptr->flush(); };
   mqtt_link link(
       cfg, clock, io,
-      [&eng_ptr](inbound_message m) {
+      [&eng_ptr, &commit](inbound_message m) {
         eng_ptr->handle(m);
-        if (eng_ptr->pending_writes() >= max_pending_writes) eng_ptr->flush();
+        if (eng_ptr->pending_writes() >= max_pending_writes) commit();
       },
-      [&eng_ptr] { eng_ptr->republish_open_alerts(); });
+      [&eng_ptr] { eng_ptr->republish_open_alerts(); }, &journal);
   engine eng(cfg, std::move(reg), db, clock, link, default_rules(), hook.get());
   eng_ptr = &eng;
+  // What was received but not committed before the last stop (SIGKILL, power cut): replay it in
+  // arrival order with its original arrival time; de-duplication drops what was committed.
+  if (auto left = journal.pending(); !left.empty()) {
+    for (const auto& [id, m] : left) eng.handle(m);
+    if (eng.flush()) journal.release_through(left.back().first);
+    spdlog::warn("replayed {} received messages that were not committed before the last stop", left.size());
+  }
+  // Every commit, whoever asks for it (the flush timer, an API call, a burst): release the journal
+  // up to the last message handed to the engine.
+  eng.set_commit_listener([&link, &journal] {
+    try {
+      if (const auto id = link.last_delivered_journal_id(); id != 0) journal.release_through(id);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());  // kept; released at the next commit or replayed at start
+    }
+  });
 
   link_status ls;
   ls.connected = [&link] { return link.connected(); };
@@ -85,7 +105,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   spdlog::info("HTTP API on http://{}:{}/ ; store {} ; {} terminals registered", cfg.http_address, http.port(),
                cfg.store_path.string(), eng.terminals().size());
 
-  periodic flusher(io, cfg.flush_interval, [&eng] { eng.flush(); });
+  periodic flusher(io, cfg.flush_interval, commit);
   periodic ticker(io, cfg.tick_interval, [&eng] { eng.tick(); });
   periodic retention(io, std::chrono::hours(1), [&eng] { eng.purge(); });
   eng.purge();
@@ -114,8 +134,8 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
 
   link.start();
   io.run();
-  eng.flush();
   link.stop();
+  eng.flush();
   spdlog::info("stopped");
   return 0;
 }

@@ -16,8 +16,9 @@ namespace sewage::gateway {
 class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listener {
  public:
   impl(mqtt_link& owner, const config& cfg, const clock_source& clock, boost::asio::io_context& io,
-       std::function<void(inbound_message)> on_message, std::function<void()> on_connected)
+       std::function<void(inbound_message)> on_message, std::function<void()> on_connected, durable_inbox* journal)
       : owner_(owner),
+        journal_(journal),
         cfg_(cfg),
         clock_(clock),
         io_(io),
@@ -61,23 +62,36 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
     try {
       if (!msg) return;
       inbound_message m{msg->get_topic(), msg->get_payload_str(), msg->is_retained(), clock_.now()};
+      std::uint64_t id = 0;
+      if (journal_ != nullptr) {
+        // Durable before Paho acknowledges it to the broker (when this callback returns).
+        try {
+          id = journal_->append(m);
+        } catch (const std::exception& e) {
+          owner_.journal_failures_.fetch_add(1);
+          spdlog::error("{}; message on {} processed without journal", e.what(), m.topic);
+        }
+      }
       bool was_empty = false;
       {
         std::lock_guard lock(inbox_mutex_);
         was_empty = inbox_.empty();
-        inbox_.push_back(std::move(m));
+        inbox_.emplace_back(id, std::move(m));
       }
       if (was_empty) boost::asio::post(io_, [this] { drain(); });
     } catch (...) {
     }
   }
   void drain() {
-    std::vector<inbound_message> batch;
+    std::vector<std::pair<std::uint64_t, inbound_message>> batch;
     {
       std::lock_guard lock(inbox_mutex_);
       batch.swap(inbox_);
     }
-    for (auto& m : batch) on_message_(std::move(m));
+    for (auto& [id, m] : batch) {
+      on_message_(std::move(m));
+      if (id != 0) owner_.last_delivered_.store(id);
+    }
   }
   void delivery_complete(mqtt::delivery_token_ptr tok) noexcept override {
     try {
@@ -134,6 +148,7 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   }
 
   mqtt_link& owner_;
+  durable_inbox* journal_;
   const config& cfg_;
   const clock_source& clock_;
   boost::asio::io_context& io_;
@@ -141,14 +156,15 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   std::function<void()> on_connected_;
   boost::asio::steady_timer retry_;
   std::mutex inbox_mutex_;
-  std::vector<inbound_message> inbox_;  // guarded by inbox_mutex_
+  std::vector<std::pair<std::uint64_t, inbound_message>> inbox_;  // (journal id, message), guarded by inbox_mutex_
   mqtt::async_client client_;
   std::atomic<bool> stopping_{false};
 };
 
 mqtt_link::mqtt_link(const config& cfg, const clock_source& clock, boost::asio::io_context& io,
-                     std::function<void(inbound_message)> on_message, std::function<void()> on_connected)
-    : impl_(std::make_unique<impl>(*this, cfg, clock, io, std::move(on_message), std::move(on_connected))) {}
+                     std::function<void(inbound_message)> on_message, std::function<void()> on_connected,
+                     durable_inbox* journal)
+    : impl_(std::make_unique<impl>(*this, cfg, clock, io, std::move(on_message), std::move(on_connected), journal)) {}
 
 mqtt_link::~mqtt_link() { stop(); }
 

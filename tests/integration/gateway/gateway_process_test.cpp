@@ -206,6 +206,31 @@ TEST_F(GatewayProcess, SigkillAndRestartKeepAlertsDedupAndAggregatesAndProcessTh
   EXPECT_EQ(all[0]["state"], "cleared");
 }
 
+TEST_F(GatewayProcess, ReceivedRecordsSurviveASigkillBeforeTheirBatchIsCommitted) {
+  // Commit only every minute: whatever arrives now is acknowledged to the broker (Paho does
+  // that when the callback returns) long before it reaches the store.
+  {
+    std::string cfg = slurp(dir_->path() / "gateway.toml");
+    cfg.replace(cfg.find("flush_interval_ms = 50"), 22, "flush_interval_ms = 60000");
+    std::ofstream(dir_->path() / "gateway.toml") << cfg;
+  }
+  start_gateway();
+  const auto t0 = now() - 10min;
+  for (std::uint64_t s = 1; s <= 5; ++s)
+    publish_record(s, 200.0 + static_cast<double>(s), 3.0, t0 + std::chrono::minutes(s));
+  std::this_thread::sleep_for(1500ms);  // delivered and acknowledged; no API call (it would flush)
+  gateway_->kill_now();
+  {
+    std::string cfg = slurp(dir_->path() / "gateway.toml");
+    cfg.replace(cfg.find("flush_interval_ms = 60000"), 25, "flush_interval_ms = 50");
+    std::ofstream(dir_->path() / "gateway.toml") << cfg;
+  }
+  start_gateway();
+  ASSERT_TRUE(eventually([&] { return daily_records("T1") == 5; }, 20s)) << get("/api/terminals/T1/daily").dump();
+  EXPECT_EQ(get("/api/terminals/T1")["dedup"]["max_seq"], 5);
+  EXPECT_NE(slurp(dir_->path() / "gateway.log").find("replayed"), std::string::npos);
+}
+
 TEST_F(GatewayProcess, AlertsArePublishedRetainedAcknowledgedAndRemovedWhenCleared) {
   // A retained alert state left behind (its clear was lost): the gateway removes it at subscribe.
   proto::alert_message stale;

@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
     auto guard = boost::asio::make_work_guard(io);
     system_clock_source clock;
     sqlite_store db(db_path, 1000);
+    durable_inbox journal(db_path.string() + "-inbox");  // as in sewage-gateway
     engine* eng_ptr = nullptr;
     std::atomic<std::uint64_t> accepted{0};
     std::atomic<std::int64_t> first_ns{0};
@@ -170,9 +171,10 @@ int main(int argc, char** argv) {
           if (eng_ptr->pending_writes() >= 5000) eng_ptr->flush();
           accepted = eng_ptr->metrics().records_accepted;
         },
-        [] {});
+        [] {}, &journal);
     engine eng(cfg, registry(std::move(terms)), db, clock, link, default_rules());
     eng_ptr = &eng;
+    eng.set_commit_listener([&] { journal.release_through(link.last_delivered_journal_id()); });
     std::thread io_thread([&] { io.run(); });
     link.start();
     wait_until([&] { return link.connected(); }, std::chrono::seconds(20));

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -100,6 +101,9 @@ class engine {
   /// Commits pending writes in one transaction. On store failure the writes stay pending (retried at
   /// the next flush), the failure is counted and logged, and false is returned.
   bool flush();
+  /// Called (on the engine's thread) after every successful flush: everything handled so far is
+  /// in the store. main uses it to release the received-message journal (durable_inbox.hpp).
+  void set_commit_listener(std::function<void()> listener) { on_committed_ = std::move(listener); }
   /// Deletes raw records older than the retention period (daily rows stay). Returns rows deleted.
   std::size_t purge();
   /// Re-publishes every open episode retained (after a (re)connect: the broker may have lost them).
@@ -134,6 +138,7 @@ class engine {
   [[nodiscard]] double report_interval_s(std::size_t index) const;
 
  private:
+  std::function<void()> on_committed_;
   void reject(const inbound_message& msg, const std::vector<proto::problem>& problems);
   void on_telemetry(std::size_t idx, const inbound_message& msg, proto::telemetry_record rec);
   void on_status(std::size_t idx, const inbound_message& msg, proto::status_message st);

@@ -9,6 +9,7 @@
 
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
+#include "sewage/gateway/durable_inbox.hpp"
 #include "sewage/gateway/engine.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -21,10 +22,13 @@ namespace sewage::gateway {
 
 class mqtt_link final : public publisher {
  public:
-  /// `on_message` and `on_connected` run on `io` (never on a Paho thread). Throws mqtt::exception
-  /// if the client cannot be created (bad URI).
+  /// `on_message` and `on_connected` run on `io` (never on a Paho thread). With a `journal`, every
+  /// message is appended to it on the Paho thread before the callback returns (that is when Paho
+  /// acknowledges it to the broker); see durable_inbox.hpp. Throws mqtt::exception if the client
+  /// cannot be created (bad URI).
   mqtt_link(const config& cfg, const clock_source& clock, boost::asio::io_context& io,
-            std::function<void(inbound_message)> on_message, std::function<void()> on_connected);
+            std::function<void(inbound_message)> on_message, std::function<void()> on_connected,
+            durable_inbox* journal = nullptr);
   ~mqtt_link() override;
   mqtt_link(const mqtt_link&) = delete;
   mqtt_link& operator=(const mqtt_link&) = delete;
@@ -43,6 +47,11 @@ class mqtt_link final : public publisher {
   [[nodiscard]] bool connected() const noexcept;
   [[nodiscard]] std::uint64_t publish_failures() const noexcept { return publish_failures_.load(); }
   [[nodiscard]] std::uint64_t connects() const noexcept { return connects_.load(); }
+  /// Journal id of the last message handed to `on_message` (0 = none yet). Read it on `io` after
+  /// a committed flush to release the journal up to there.
+  [[nodiscard]] std::uint64_t last_delivered_journal_id() const noexcept { return last_delivered_.load(); }
+  /// Messages the journal could not store (disk full); they were still processed. Thread-safe.
+  [[nodiscard]] std::uint64_t journal_failures() const noexcept { return journal_failures_.load(); }
 
   class impl;
 
@@ -50,6 +59,8 @@ class mqtt_link final : public publisher {
   std::unique_ptr<impl> impl_;
   std::atomic<std::uint64_t> publish_failures_{0};
   std::atomic<std::uint64_t> connects_{0};
+  std::atomic<std::uint64_t> last_delivered_{0};
+  std::atomic<std::uint64_t> journal_failures_{0};
 };
 
 }  // namespace sewage::gateway
