@@ -1,5 +1,6 @@
 // Level rules on event time: turbidity_high, no_flow, flow_high, cleanout_required, sensor_fault.
 #include "sewage/gateway/rules.hpp"
+#include "rule_helpers.hpp"
 
 #include <cstdio>
 #include <string>
@@ -7,27 +8,8 @@
 namespace sewage::gateway {
 namespace {
 
-std::string fmt(const char* f, double a, double b) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, f, a, b);
-  return buf;
-}
-
-std::string fmt1(const char* f, double a) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, f, a);
-  return buf;
-}
-
-verdict make(verdict::action act, proto::timestamp at, double value, double threshold, std::string msg) {
-  verdict v;
-  v.act = act;
-  v.at = at;
-  v.value = value;
-  v.threshold = threshold;
-  v.message = std::move(msg);
-  return v;
-}
+using detail::fmt;
+using detail::make;
 
 class turbidity_high final : public alert_rule {
  public:
@@ -96,8 +78,8 @@ class cleanout_required final : public alert_rule {
     const double level = sl->level_m.value_or(flag ? 1.0 : 0.0);
     return make(act, o.record.ts, level, 1.0,
                 act == verdict::action::raise
-                    ? fmt1("Sludge tank needs a clean-out (level %.2f m).", level)
-                    : fmt1("Clean-out done: flag cleared (level %.2f m).", level));
+                    ? fmt("Sludge tank needs a clean-out (level %.2f m).", level)
+                    : fmt("Clean-out done: flag cleared (level %.2f m).", level));
   }
 };
 

@@ -1,5 +1,6 @@
 // offline (arrival time), queue_overflow (event time), clock_skew (arrival vs event time).
 #include "sewage/gateway/rules.hpp"
+#include "rule_helpers.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -8,21 +9,8 @@
 namespace sewage::gateway {
 namespace {
 
-std::string fmt(const char* f, double a, double b) {
-  char buf[200];
-  std::snprintf(buf, sizeof buf, f, a, b);
-  return buf;
-}
-
-verdict make(verdict::action act, proto::timestamp at, double value, double threshold, std::string msg) {
-  verdict v;
-  v.act = act;
-  v.at = at;
-  v.value = value;
-  v.threshold = threshold;
-  v.message = std::move(msg);
-  return v;
-}
+using detail::fmt;
+using detail::make;
 
 /// Offline on ARRIVAL time: a last will, or no live record for offline_after_intervals x the
 /// report interval. Nothing is raised before presence.grace_until. Cleared by the next live record.
