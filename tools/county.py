@@ -13,6 +13,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REGISTRY = os.path.join(ROOT, "tools/sim/county/haiyan-registry.toml")
+# Bearer token for POST /api/alerts/{id}/ack in the simulated county (not a secret).
+ACK_TOKEN = "demo-token"
 
 
 def free_port():
@@ -155,7 +157,7 @@ client_id = "sewage-gateway-sim"
 path = "{self.workdir}/gateway.db"
 [http]
 listen = "127.0.0.1:{self.http_port}"
-ack_token = "demo-token"
+ack_token = "{ACK_TOKEN}"
 [registry]
 path = "{REGISTRY}"
 [log]

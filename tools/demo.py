@@ -31,6 +31,9 @@ def main():
     try:
         c.start()
         print(f"demo: API and dashboard on {c.api}/  (summary: {c.api}/api/summary, map: {c.api}/api/terminals.geojson)")
+        print(f"demo: acknowledge alerts with: curl -X POST -H 'Authorization: Bearer {county.ACK_TOKEN}' "
+              f"-d '{{\"by\":\"NAME\",\"note\":\"...\"}}' {c.api}/api/alerts/ID/ack")
+        print(f"demo: score while it runs: tools/score --api {c.api} --truth {workdir}/sim")
         print(f"demo: broker on 127.0.0.1:{c.broker_port}; logs and data in {workdir}")
         print("demo: Ctrl-C stops everything")
         started = time.monotonic()

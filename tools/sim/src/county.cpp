@@ -385,12 +385,16 @@ int county::run(const std::atomic<bool>& stop) {
       }
     }
     (void)model_days;
-    if (!m.opt.quiet && std::chrono::steady_clock::now() - last_status > std::chrono::seconds(5)) {
+    if (std::chrono::steady_clock::now() - last_status > std::chrono::seconds(5)) {
       last_status = std::chrono::steady_clock::now();
-      std::size_t active = 0;
-      for (bool a : m.fault_active) active += a ? 1 : 0;
-      spdlog::info("simulated {} ({:.1f} of {:.1f} h), {} faults active", iso(sim_now),
-                   std::max(0.0, scenario_h), m.scen.duration_h, active);
+      // Keep the truth current so tools/score can judge a running simulation (complete days only).
+      m.write_true_volumes();
+      if (!m.opt.quiet) {
+        std::size_t active = 0;
+        for (bool a : m.fault_active) active += a ? 1 : 0;
+        spdlog::info("simulated {} ({:.1f} of {:.1f} h), {} faults active", iso(sim_now),
+                     std::max(0.0, scenario_h), m.scen.duration_h, active);
+      }
     }
     if (sim_now >= stop_at) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
