@@ -1,109 +1,250 @@
 #include "sewage/gateway/durable_inbox.hpp"
 
-#include <sqlite3.h>
+#include <boost/crc.hpp>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace sewage::gateway {
 namespace {
 
-[[noreturn]] void fail(sqlite3* db, const std::string& what) {
-  throw std::runtime_error("inbox journal: " + what + ": " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+constexpr std::size_t frame_header_bytes = 8;                    // u32 length + u32 crc
+constexpr std::size_t body_fixed_bytes = 8 + 8 + 1 + 4;          // id, arrival, retained, topic length
+constexpr std::uint32_t max_body_bytes = 256U << 20U;            // MQTT's own packet limit (256 MiB)
+constexpr const char* segment_suffix = ".seg";
+
+std::uint32_t crc32(const char* data, std::size_t n) {
+  boost::crc_32_type crc;
+  crc.process_bytes(data, n);
+  return crc.checksum();
 }
 
-void exec(sqlite3* db, const char* sql) {
-  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(db, sql);
+template <typename T>
+void put(std::string& out, T v) {
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  out.append(b, sizeof(T));
+}
+
+template <typename T>
+T get(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+[[noreturn]] void fail(const std::string& what, const std::filesystem::path& p, int err) {
+  throw std::runtime_error("inbox journal: " + what + " " + p.string() + ": " + std::strerror(err));
+}
+
+std::string segment_name(std::uint64_t first_id) {
+  std::string digits = std::to_string(first_id);
+  return std::string(20 - std::min<std::size_t>(20, digits.size()), '0') + digits + segment_suffix;
+}
+
+void write_all(int fd, const std::string& data, const std::filesystem::path& p) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot append to", p, errno);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+/// Calls `fn(id, message)` for each intact frame of the segment at `p`, in order; stops at the
+/// first torn or corrupt frame (logged). Returns the last intact id (0 if none).
+template <typename Fn>
+std::uint64_t read_segment(const std::filesystem::path& p, Fn&& fn) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) fail("cannot read", p, errno);
+  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::uint64_t last = 0;
+  std::size_t pos = 0;
+  while (pos < data.size()) {
+    const std::size_t left = data.size() - pos;
+    bool ok = left >= frame_header_bytes;
+    std::uint32_t len = 0;
+    if (ok) {
+      len = get<std::uint32_t>(data.data() + pos);
+      ok = len >= body_fixed_bytes && len <= max_body_bytes && len <= left - frame_header_bytes &&
+           crc32(data.data() + pos + frame_header_bytes, len) == get<std::uint32_t>(data.data() + pos + 4);
+    }
+    const char* b = data.data() + pos + frame_header_bytes;
+    const std::uint32_t topic_len = ok ? get<std::uint32_t>(b + 17) : 0;
+    ok = ok && topic_len <= len - body_fixed_bytes;
+    if (!ok) {
+      spdlog::error("inbox journal {}: torn or corrupt frame at byte {} of {}; the {} bytes after it are ignored",
+                    p.string(), pos, data.size(), data.size() - pos);
+      break;
+    }
+    inbound_message m;
+    const auto id = get<std::uint64_t>(b);
+    m.arrival = proto::timestamp(std::chrono::milliseconds(get<std::int64_t>(b + 8)));
+    m.retained = b[16] != 0;
+    m.topic.assign(b + body_fixed_bytes, topic_len);
+    m.payload.assign(b + body_fixed_bytes + topic_len, len - body_fixed_bytes - topic_len);
+    fn(id, std::move(m));
+    last = id;
+    pos += frame_header_bytes + len;
+  }
+  return last;
 }
 
 }  // namespace
 
-durable_inbox::durable_inbox(const std::filesystem::path& path) {
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
-    const std::string msg = "cannot open " + path.string();
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw std::runtime_error("inbox journal: " + msg);
+durable_inbox::durable_inbox(const std::filesystem::path& dir, std::uint64_t segment_bytes)
+    : dir_(dir), segment_bytes_(std::max<std::uint64_t>(segment_bytes, 1)) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir_, ec) && !std::filesystem::is_directory(dir_, ec))
+    throw std::runtime_error("inbox journal: " + dir_.string() + " exists and is not a directory");
+  std::filesystem::create_directory(dir_, ec);
+  if (ec) throw std::runtime_error("inbox journal: cannot create directory " + dir_.string() + ": " + ec.message());
+
+  const auto released_path = dir_ / "released";
+  released_fd_ = ::open(released_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (released_fd_ < 0) fail("cannot open", released_path, errno);
+  char rec[12];
+  if (::pread(released_fd_, rec, sizeof rec, 0) == static_cast<ssize_t>(sizeof rec)) {
+    if (crc32(rec, 8) == get<std::uint32_t>(rec + 8)) {
+      released_on_disk_ = get<std::uint64_t>(rec);
+    } else {
+      spdlog::error("inbox journal {}: corrupt; every message left in the journal will be replayed",
+                    released_path.string());
+    }
   }
-  try {
-    sqlite3_busy_timeout(db_, 5000);
-    exec(db_, "PRAGMA journal_mode=WAL");
-    // NORMAL: a commit survives the process being killed (the WAL is in the page cache); only a
-    // power cut may lose the last commits, and then the broker has lost its session too.
-    exec(db_, "PRAGMA synchronous=NORMAL");
-    exec(db_,
-         "CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
-         " payload BLOB NOT NULL, retained INTEGER NOT NULL, arrival_ms INTEGER NOT NULL)");
-    if (sqlite3_prepare_v2(db_, "INSERT INTO inbox (topic, payload, retained, arrival_ms) VALUES (?, ?, ?, ?)", -1,
-                           &insert_, nullptr) != SQLITE_OK)
-      fail(db_, "prepare insert");
-    if (sqlite3_prepare_v2(db_, "DELETE FROM inbox WHERE id <= ?", -1, &release_, nullptr) != SQLITE_OK)
-      fail(db_, "prepare release");
-  } catch (...) {
-    sqlite3_finalize(insert_);
-    sqlite3_finalize(release_);
-    sqlite3_close(db_);
-    throw;
+  released_ = released_on_disk_;
+  next_id_ = released_ + 1;
+
+  std::vector<std::pair<std::uint64_t, std::filesystem::path>> found;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    const auto name = e.path().filename().string();
+    if (e.is_regular_file() && name.size() == 20 + std::strlen(segment_suffix) && name.ends_with(segment_suffix))
+      found.emplace_back(std::stoull(name.substr(0, 20)), e.path());
   }
+  std::sort(found.begin(), found.end());
+  for (const auto& [first, path] : found) {
+    const auto last = read_segment(path, [](std::uint64_t, inbound_message&&) {});
+    if (last == 0 || last <= released_on_disk_) {
+      std::filesystem::remove(path);  // empty or fully released
+      continue;
+    }
+    segments_.push_back({path, first, last});
+    next_id_ = std::max(next_id_, last + 1);
+  }
+  open_active(next_id_);  // never append after a possibly torn tail of an old segment
 }
 
 durable_inbox::~durable_inbox() {
-  sqlite3_finalize(insert_);
-  sqlite3_finalize(release_);
-  sqlite3_close(db_);
+  if (active_fd_ >= 0) ::close(active_fd_);
+  if (released_fd_ >= 0) ::close(released_fd_);
+}
+
+void durable_inbox::open_active(std::uint64_t first_id) {
+  if (active_fd_ >= 0) ::close(active_fd_);
+  active_fd_ = -1;
+  const auto path = dir_ / segment_name(first_id);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot create", path, errno);
+  active_fd_ = fd;
+  active_size_ = 0;
+  segments_.push_back({path, first_id, 0});
 }
 
 std::uint64_t durable_inbox::append(const inbound_message& m) {
+  thread_local std::string frame;
+  frame.clear();
+  put<std::uint32_t>(frame, 0);  // length and CRC, filled in below
+  put<std::uint32_t>(frame, 0);
   std::lock_guard lock(mutex_);
-  sqlite3_reset(insert_);
-  sqlite3_bind_text(insert_, 1, m.topic.data(), static_cast<int>(m.topic.size()), SQLITE_STATIC);
-  sqlite3_bind_blob(insert_, 2, m.payload.data(), static_cast<int>(m.payload.size()), SQLITE_STATIC);
-  sqlite3_bind_int(insert_, 3, m.retained ? 1 : 0);
-  sqlite3_bind_int64(insert_, 4, m.arrival.time_since_epoch().count());
-  const int rc = sqlite3_step(insert_);
-  sqlite3_clear_bindings(insert_);
-  if (rc != SQLITE_DONE) fail(db_, "append");
-  return static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_));
+  const std::uint64_t id = next_id_;
+  put<std::uint64_t>(frame, id);
+  put<std::int64_t>(frame, m.arrival.time_since_epoch().count());
+  frame.push_back(m.retained ? '\1' : '\0');
+  put<std::uint32_t>(frame, static_cast<std::uint32_t>(m.topic.size()));
+  frame += m.topic;
+  frame += m.payload;
+  const auto len = static_cast<std::uint32_t>(frame.size() - frame_header_bytes);
+  const std::uint32_t crc = crc32(frame.data() + frame_header_bytes, len);
+  std::memcpy(frame.data(), &len, 4);
+  std::memcpy(frame.data() + 4, &crc, 4);
+
+  if (active_size_ >= segment_bytes_) open_active(id);
+  auto& seg = segments_.back();
+  try {
+    write_all(active_fd_, frame, seg.path);
+  } catch (...) {
+    // A partly written frame would hide every later append from the replay: cut it off.
+    if (::ftruncate(active_fd_, static_cast<off_t>(active_size_)) != 0)
+      spdlog::error("inbox journal {}: cannot cut off a partial frame: {}", seg.path.string(), std::strerror(errno));
+    throw;
+  }
+  active_size_ += frame.size();
+  seg.last_id = id;
+  ++next_id_;
+  return id;
 }
 
 std::vector<std::pair<std::uint64_t, inbound_message>> durable_inbox::pending() {
   std::lock_guard lock(mutex_);
   std::vector<std::pair<std::uint64_t, inbound_message>> out;
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT id, topic, payload, retained, arrival_ms FROM inbox ORDER BY id", -1, &s,
-                         nullptr) != SQLITE_OK)
-    fail(db_, "prepare pending");
-  int rc = SQLITE_ROW;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    inbound_message m;
-    m.topic.assign(reinterpret_cast<const char*>(sqlite3_column_text(s, 1)),
-                   static_cast<std::size_t>(sqlite3_column_bytes(s, 1)));
-    const auto* blob = static_cast<const char*>(sqlite3_column_blob(s, 2));
-    m.payload.assign(blob != nullptr ? blob : "", static_cast<std::size_t>(sqlite3_column_bytes(s, 2)));
-    m.retained = sqlite3_column_int(s, 3) != 0;
-    m.arrival = proto::timestamp(std::chrono::milliseconds(sqlite3_column_int64(s, 4)));
-    out.emplace_back(static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)), std::move(m));
+  const std::uint64_t skip_through = released_;
+  for (const auto& seg : segments_) {
+    if (seg.last_id == 0 || seg.last_id <= skip_through) continue;
+    read_segment(seg.path, [&](std::uint64_t id, inbound_message&& m) {
+      if (id > skip_through) out.emplace_back(id, std::move(m));
+    });
   }
-  sqlite3_finalize(s);
-  if (rc != SQLITE_DONE) fail(db_, "read pending");
   return out;
+}
+
+void durable_inbox::write_released(std::uint64_t id) {
+  char rec[12];
+  std::memcpy(rec, &id, 8);
+  const std::uint32_t crc = crc32(rec, 8);
+  std::memcpy(rec + 8, &crc, 4);
+  if (::pwrite(released_fd_, rec, sizeof rec, 0) != static_cast<ssize_t>(sizeof rec))
+    fail("cannot write", dir_ / "released", errno);
 }
 
 void durable_inbox::release_through(std::uint64_t id) {
   std::lock_guard lock(mutex_);
-  sqlite3_reset(release_);
-  sqlite3_bind_int64(release_, 1, static_cast<sqlite3_int64>(id));
-  if (sqlite3_step(release_) != SQLITE_DONE) fail(db_, "release");
+  if (id <= released_) return;
+  released_ = std::min(id, next_id_ - 1);
+  // Closed segments whose every message is released go first: a crash between the two steps
+  // below then leaves only released ids behind, which `released` skips.
+  while (segments_.size() > 1 && segments_.front().last_id <= released_) {
+    std::error_code ec;
+    std::filesystem::remove(segments_.front().path, ec);
+    if (ec) spdlog::error("inbox journal: cannot delete {}: {}", segments_.front().path.string(), ec.message());
+    segments_.pop_front();
+  }
+  auto& active = segments_.back();
+  if (segments_.size() == 1 && active.last_id != 0 && active.last_id <= released_) {
+    // Everything is released: start the active segment over instead of letting it grow.
+    if (::ftruncate(active_fd_, 0) == 0) {
+      active_size_ = 0;
+      active.last_id = 0;
+    }
+  }
+  write_released(released_);
 }
 
 std::uint64_t durable_inbox::size() {
   std::lock_guard lock(mutex_);
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT count(*) FROM inbox", -1, &s, nullptr) != SQLITE_OK) fail(db_, "prepare size");
-  const std::uint64_t n = sqlite3_step(s) == SQLITE_ROW ? static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)) : 0;
-  sqlite3_finalize(s);
-  return n;
+  return next_id_ - 1 - released_;
 }
 
 }  // namespace sewage::gateway

@@ -191,7 +191,9 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
       mark_dirty(idx);
       flush();
     }
-    const auto known = db_.load_dedup(s.terminal_id, rec.epoch);
+    // A terminal without an epoch has never had a record stored, so it has no stored windows
+    // either (both are written in the same batch): skip the query on first contact.
+    const auto known = s.epoch.empty() ? std::nullopt : db_.load_dedup(s.terminal_id, rec.epoch);
     if (!s.epoch.empty())
       spdlog::info("terminal {} changed queue epoch {} -> {}{}", s.terminal_id, s.epoch, rec.epoch,
                    known ? " (seen before)" : "");

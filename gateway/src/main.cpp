@@ -64,7 +64,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
                                               cfg.webhook_queue_max);
   // Every received message is journaled before Paho acknowledges it, and released once the batch
   // holding its effects is committed (durable_inbox.hpp).
-  durable_inbox journal(cfg.store_path.string() + "-inbox");
+  durable_inbox journal(cfg.store_path.string() + "-inbox.d");
   engine* eng_ptr = nullptr;
   auto commit = [&eng_ptr] { eng_ptr->flush(); };
   mqtt_link link(

@@ -64,7 +64,7 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
       inbound_message m{msg->get_topic(), msg->get_payload_str(), msg->is_retained(), clock_.now()};
       std::uint64_t id = 0;
       if (journal_ != nullptr) {
-        // Durable before Paho acknowledges it to the broker (when this callback returns).
+        // Paho has just sent the PUBACK; make the message durable before anything else.
         try {
           id = journal_->append(m);
         } catch (const std::exception& e) {

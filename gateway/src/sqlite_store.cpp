@@ -134,6 +134,11 @@ class sqlite_store::impl {
     try {
       exec("PRAGMA journal_mode=WAL");
       exec("PRAGMA synchronous=NORMAL");
+      // A batch of 5000 records from distinct terminals dirties ~6 MB of pages (records, their
+      // indexes, terminal_state, dedup, daily); with SQLite's default 2 MB cache the batch spills
+      // pages to the WAL mid-transaction and re-reads them. 16 MiB keeps a batch in memory
+      // (measured with tools/bench/gateway ingest_bench). It is a cap, not an allocation.
+      exec("PRAGMA cache_size=-16384");
       exec("PRAGMA foreign_keys=ON");
       migrate();
     } catch (const store_error& e) {

@@ -114,14 +114,15 @@ std::optional<std::string> object_reader::identifier(std::string_view key, prese
                                                      std::string_view what) {
   const nlohmann::json* v = find(key, rule);
   if (v == nullptr) return std::nullopt;
-  const std::string reason = "must match " + std::string(what);
+  // Reasons are built only for a problem: this runs for every field of every message.
+  const auto reason = [what] { return "must match " + std::string(what); };
   if (!v->is_string()) {
-    add(key, problem_code::wrong_type, reason + ", got " + describe(*v));
+    add(key, problem_code::wrong_type, reason() + ", got " + describe(*v));
     return std::nullopt;
   }
   const auto& s = v->get_ref<const std::string&>();
   if (s.empty() || s.size() > max_len || !std::all_of(s.begin(), s.end(), allowed)) {
-    add(key, problem_code::bad_value, reason + ", got \"" + clip(s, 80) + "\"");
+    add(key, problem_code::bad_value, reason() + ", got \"" + clip(s, 80) + "\"");
     return std::nullopt;
   }
   return s;
@@ -131,21 +132,22 @@ std::optional<double> object_reader::number(std::string_view key, presence_rule 
                                             double hi, std::string_view unit) {
   const nlohmann::json* v = find(key, rule);
   if (v == nullptr) return std::nullopt;
-  const std::string reason = "must be a finite number " + range_text(lo, hi, unit);
+  // Built only for a problem: formatting the range cost more than parsing the whole record.
+  const auto reason = [&] { return "must be a finite number " + range_text(lo, hi, unit); };
   if (!v->is_number()) {
     const bool spelled_non_finite =
         v->is_string() && is_non_finite_spelling(v->get<std::string>());
     add(key, spelled_non_finite ? problem_code::not_finite : problem_code::wrong_type,
-        reason + ", got " + describe(*v));
+        reason() + ", got " + describe(*v));
     return std::nullopt;
   }
   const double d = v->get<double>();
   if (!std::isfinite(d)) {
-    add(key, problem_code::not_finite, reason + ", got " + v->dump());
+    add(key, problem_code::not_finite, reason() + ", got " + v->dump());
     return std::nullopt;
   }
   if (d < lo || d > hi) {
-    add(key, problem_code::out_of_range, reason + ", got " + v->dump());
+    add(key, problem_code::out_of_range, reason() + ", got " + v->dump());
     return std::nullopt;
   }
   return d;
@@ -156,18 +158,18 @@ std::optional<std::uint64_t> object_reader::unsigned_integer(std::string_view ke
                                                              std::uint64_t hi) {
   const nlohmann::json* v = find(key, rule);
   if (v == nullptr) return std::nullopt;
-  std::string reason = "must be an unsigned 64-bit integer";
-  if (lo != 0 || hi != std::numeric_limits<std::uint64_t>::max()) {
-    reason = "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-  }
+  const auto reason = [lo, hi]() -> std::string {
+    if (lo == 0 && hi == std::numeric_limits<std::uint64_t>::max()) return "must be an unsigned 64-bit integer";
+    return "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  };
   if (!v->is_number_unsigned()) {
     add(key, v->is_number() ? problem_code::out_of_range : problem_code::wrong_type,
-        reason + ", got " + describe(*v));
+        reason() + ", got " + describe(*v));
     return std::nullopt;
   }
   const auto u = v->get<std::uint64_t>();
   if (u < lo || u > hi) {
-    add(key, problem_code::out_of_range, reason + ", got " + std::to_string(u));
+    add(key, problem_code::out_of_range, reason() + ", got " + std::to_string(u));
     return std::nullopt;
   }
   return u;

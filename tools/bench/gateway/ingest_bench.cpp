@@ -1,7 +1,12 @@
 // Full-pipeline ingest rate vs the broker's delivery rate to a bare subscriber, and alert latency.
 //
-//   mosquitto -c gateway/mosquitto.example.conf-like config on a loopback port (raised queue limits)
-//   gateway_bench_ingest --broker tcp://127.0.0.1:PORT [--terminals 100000] [--alerts 1000]
+//   gateway_bench_ingest [--terminals 100000] [--alerts 1000] [--broker tcp://127.0.0.1:PORT]
+//
+// Without --broker it starts its own mosquitto on a free loopback port (no persistence, queue
+// limits raised so that nothing is dropped) and stops it by PID at the end.
+// The records are published by a child process (this program with --publish-only): Paho C runs
+// one receive thread for all clients of a process, so a publisher in the same process would
+// share it with the subscriber under test and slow both phases down in different ways.
 //
 // Phase 1: a bare Paho subscriber (callback API) on sewage/v1/+/telemetry, QoS 1; one record from
 //          each of N distinct terminals is published QoS 1; rate = N / (last - first arrival).
@@ -16,6 +21,7 @@
 #include "sewage/gateway/sqlite_store.hpp"
 
 #include <sewage/proto/topic.hpp>
+#include <sewage/testing/mosquitto.hpp>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -81,6 +87,25 @@ void publish_all(mqtt::async_client& pub, const std::vector<std::pair<std::strin
   for (auto& t : toks) t->wait();
 }
 
+std::vector<std::pair<std::string, std::string>> make_records(std::size_t n, std::uint64_t seq) {
+  std::vector<std::pair<std::string, std::string>> msgs;
+  msgs.reserve(n);
+  const auto ts = now_ts();
+  for (std::size_t i = 0; i < n; ++i) msgs.emplace_back(proto::telemetry_topic(id_of(i)), record_payload(i, seq, 3.0, ts));
+  return msgs;
+}
+
+/// Publishes one record with sequence number `seq` from each of `n` terminals, from a child
+/// process (see the file comment), and waits for it to finish.
+void publish_from_child(const std::string& broker, std::size_t n, std::uint64_t seq, const std::filesystem::path& log) {
+  testing::child_process child({std::filesystem::read_symlink("/proc/self/exe").string(), "--publish-only", "--broker",
+                                broker, "--terminals", std::to_string(n), "--seq", std::to_string(seq)},
+                               log);
+  const auto status = child.wait_for_exit(std::chrono::minutes(10));
+  if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
+    throw std::runtime_error("publisher child failed; see " + log.string() + ": " + child.log());
+}
+
 bool wait_until(const std::function<bool()>& cond, std::chrono::seconds timeout) {
   const auto end = steady::now() + timeout;
   while (steady::now() < end) {
@@ -97,20 +122,44 @@ int main(int argc, char** argv) {
   std::string broker;
   std::size_t n = 100000;
   std::size_t alerts = 1000;
-  std::string store_dir = "/tmp";
-  app.add_option("--broker", broker, "broker URI, e.g. tcp://127.0.0.1:18830 (raised queue limits!)")->required();
+  std::string store_dir;  // default: the run's own temp directory
+  bool publish_only = false;
+  bool no_journal = false;
+  std::uint64_t seq = 1;
+  app.add_option("--broker", broker,
+                 "broker URI, e.g. tcp://127.0.0.1:18830 (raise its queue limits!); default: start a private mosquitto");
   app.add_option("--terminals", n, "distinct terminals, one record each");
   app.add_option("--alerts", alerts, "alerts for the latency phase");
-  app.add_option("--store-dir", store_dir, "directory for the benchmark database");
+  app.add_option("--store-dir", store_dir, "directory for the benchmark database (default: a temp directory)");
+  app.add_flag("--no-journal", no_journal, "run the pipeline without the inbox journal (to measure its cost)");
+  app.add_flag("--publish-only", publish_only, "internal: publish one record per terminal with --seq and exit");
+  app.add_option("--seq", seq, "internal: sequence number for --publish-only");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::err);
   alerts = std::min(alerts, n);
   const auto run_id = std::to_string(::getpid());
 
-  std::vector<std::pair<std::string, std::string>> msgs;
-  msgs.reserve(n);
-  const auto ts = now_ts();
-  for (std::size_t i = 0; i < n; ++i) msgs.emplace_back(proto::telemetry_topic(id_of(i)), record_payload(i, 1, 3.0, ts));
+  if (publish_only) {
+    if (broker.empty()) return 2;
+    const auto msgs = make_records(n, seq);
+    auto pub = make_client(broker, "bench-pub-" + run_id);
+    publish_all(*pub, msgs);
+    pub->disconnect()->wait();
+    return 0;
+  }
+
+  const auto work_dir = std::filesystem::temp_directory_path() / ("gateway-bench-" + run_id);
+  std::filesystem::create_directories(work_dir);
+  std::unique_ptr<testing::mosquitto_broker> own_broker;
+  if (broker.empty()) {
+    testing::broker_options opts;
+    opts.persistence = false;
+    // Nothing may be dropped or throttled by the broker: both phases must see all N records.
+    opts.extra_config = "max_queued_messages 6000000\nmax_queued_bytes 0\nmax_inflight_messages 1000\n";
+    own_broker = std::make_unique<testing::mosquitto_broker>(work_dir / "broker", opts);
+    broker = own_broker->uri();
+    std::printf("private mosquitto at %s (pid %d)\n", broker.c_str(), static_cast<int>(own_broker->pid()));
+  }
 
   // ---- phase 1: bare subscriber ----
   double bare_rate = 0;
@@ -126,17 +175,16 @@ int main(int argc, char** argv) {
       got.fetch_add(1);
     });
     sub->subscribe(proto::subscription_filter(proto::topic_kind::telemetry), 1)->wait();
-    auto pub = make_client(broker, "bench-pub-" + run_id);
-    publish_all(*pub, msgs);
+    publish_from_child(broker, n, 1, work_dir / "publisher-1.log");
     if (!wait_until([&] { return got.load() >= n; }, std::chrono::seconds(300)))
       std::printf("bare subscriber received only %zu of %zu\n", got.load(), n);
     bare_rate = static_cast<double>(got.load()) / (static_cast<double>(last_ns - first_ns) / 1e9);
     std::printf("bare subscriber: %zu messages, %.0f msg/s\n", got.load(), bare_rate);
-    pub->disconnect()->wait();
     sub->disconnect()->wait();
   }
 
   // ---- phase 2 and 3: the gateway pipeline ----
+  if (store_dir.empty()) store_dir = work_dir.string();
   const std::filesystem::path db_path = std::filesystem::path(store_dir) / ("gateway_bench_" + run_id + ".db");
   config cfg;
   cfg.mqtt_uri = broker;
@@ -158,7 +206,7 @@ int main(int argc, char** argv) {
     auto guard = boost::asio::make_work_guard(io);
     system_clock_source clock;
     sqlite_store db(db_path, 1000);
-    durable_inbox journal(db_path.string() + "-inbox");  // as in sewage-gateway
+    durable_inbox journal(db_path.string() + "-inbox.d");  // as in sewage-gateway
     engine* eng_ptr = nullptr;
     std::atomic<std::uint64_t> accepted{0};
     std::atomic<std::int64_t> first_ns{0};
@@ -171,7 +219,7 @@ int main(int argc, char** argv) {
           if (eng_ptr->pending_writes() >= 5000) eng_ptr->flush();
           accepted = eng_ptr->metrics().records_accepted;
         },
-        [] {}, &journal);
+        [] {}, no_journal ? nullptr : &journal);
     engine eng(cfg, registry(std::move(terms)), db, clock, link, default_rules());
     eng_ptr = &eng;
     eng.set_commit_listener([&] { journal.release_through(link.last_delivered_journal_id()); });
@@ -180,9 +228,7 @@ int main(int argc, char** argv) {
     wait_until([&] { return link.connected(); }, std::chrono::seconds(20));
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // subscription in place
 
-    auto pub = make_client(broker, "bench-pub2-" + run_id);
-    for (auto& m : msgs) m.second = record_payload(static_cast<std::size_t>(&m - msgs.data()), 2, 3.0, now_ts());
-    publish_all(*pub, msgs);
+    publish_from_child(broker, n, 2, work_dir / "publisher-2.log");
     if (!wait_until([&] { return accepted.load() >= n; }, std::chrono::seconds(600)))
       std::printf("pipeline accepted only %llu of %zu\n", static_cast<unsigned long long>(accepted.load()), n);
     std::promise<void> flushed;
@@ -201,6 +247,7 @@ int main(int argc, char** argv) {
     std::mutex mu;
     std::unordered_map<std::string, steady::time_point> sent;
     std::vector<double> lat_ms;
+    auto pub = make_client(broker, "bench-pub3-" + run_id);
     auto sub = make_client(broker, "bench-alerts-" + run_id);
     sub->set_message_callback([&](mqtt::const_message_ptr m) {
       const auto t = steady::now();
@@ -246,8 +293,8 @@ int main(int argc, char** argv) {
   // Drop the pipeline's persistent session: left behind, the broker would keep queueing every
   // later run's records for it and slow those runs down.
   make_client(broker, cfg.mqtt_client_id)->disconnect()->wait();
-  std::filesystem::remove(db_path);
-  std::filesystem::remove(db_path.string() + "-wal");
-  std::filesystem::remove(db_path.string() + "-shm");
+  for (const char* suffix : {"", "-wal", "-shm", "-inbox.d"}) std::filesystem::remove_all(db_path.string() + suffix);
+  own_broker.reset();
+  std::filesystem::remove_all(work_dir);
   return 0;
 }
