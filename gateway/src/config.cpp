@@ -2,8 +2,15 @@
 
 #include "toml_reader.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <limits>
+#include <optional>
+
+#include <unistd.h>
 
 namespace sewage::gateway {
 namespace detail {
@@ -41,6 +48,28 @@ void read_thresholds(toml_reader& r, thresholds& t) {
 }  // namespace detail
 
 namespace {
+
+/// Why "host[:port]" (the rest of a broker URI) cannot work, or nullopt.
+std::optional<std::string> host_port_problem(const std::string& rest) {
+  if (rest.empty() || rest.front() == ':' || rest.front() == '/') return "no host";
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos || rest.back() == ']') return std::nullopt;  // Paho's default port
+  const std::string port = rest.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char ch) { return std::isdigit(ch); }) ||
+      std::stoi(port) < 1 || std::stoi(port) > 65535)
+    return "port must be 1..65535, got \"" + port + "\"";
+  return std::nullopt;
+}
+
+/// Why the gateway could not create its files in `dir` (created at start if missing), or nullopt.
+std::optional<std::string> unwritable_dir_problem(std::filesystem::path dir) {
+  std::error_code ec;
+  while (!dir.empty() && !std::filesystem::exists(dir, ec)) dir = dir.parent_path();
+  if (dir.empty()) return std::nullopt;
+  if (!std::filesystem::is_directory(dir, ec)) return dir.string() + " is not a directory";
+  if (::access(dir.c_str(), W_OK) != 0) return "directory " + dir.string() + " is not writable by this user";
+  return std::nullopt;
+}
 
 toml::table parse_file(const std::filesystem::path& path) {
   std::ifstream probe(path);
@@ -84,6 +113,14 @@ config load_config(const std::filesystem::path& path) {
       if (c.mqtt_uri.rfind("tcp://", 0) != 0 && c.mqtt_uri.rfind("ssl://", 0) != 0 &&
           c.mqtt_uri.rfind("mqtts://", 0) != 0)
         r.fail("uri", "must start with tcp://, ssl:// or mqtts://");
+      if (const auto why = host_port_problem(c.mqtt_uri.substr(c.mqtt_uri.find("://") + 3)))
+        r.fail("uri", *why + " in \"" + c.mqtt_uri + "\"");
+      for (auto [key, file] : {std::pair{"ca_file", &c.mqtt_ca_file}, std::pair{"cert_file", &c.mqtt_cert_file},
+                               std::pair{"key_file", &c.mqtt_key_file}}) {
+        if (file->empty()) continue;
+        *file = resolve(path, *file).string();
+        if (!std::filesystem::is_regular_file(*file)) r.fail(key, "no such file: " + *file);
+      }
       if (c.mqtt_client_id.empty() || c.mqtt_client_id.size() > 64)
         r.fail("client_id", "must be 1..64 characters (a fixed id keeps the persistent session)");
     }
@@ -93,6 +130,7 @@ config load_config(const std::filesystem::path& path) {
       r.read("path", p);
       if (p.empty()) r.fail("path", "must not be empty");
       c.store_path = resolve(path, p);
+      if (const auto why = unwritable_dir_problem(c.store_path.parent_path())) r.fail("path", *why);
       r.read_int("retention_days", c.retention_days, 1, 36500);
       r.read_int("dead_letter_max_rows", c.dead_letter_max_rows, 1, 10'000'000);
       std::int64_t fl = c.flush_interval.count();
@@ -120,6 +158,9 @@ config load_config(const std::filesystem::path& path) {
       }
       if (v < 1 || v > 65535) r.fail("listen", "port must be 1..65535, got \"" + port + "\"");
       c.http_port = static_cast<std::uint16_t>(v);
+      boost::system::error_code ec;
+      boost::asio::ip::make_address(c.http_address, ec);
+      if (ec) r.fail("listen", "\"" + c.http_address + "\" is not an IP address (such as 127.0.0.1 or 0.0.0.0)");
       r.read("ack_token", c.ack_token);
       r.read_int("max_body_bytes", c.http_max_body_bytes, 256, 1 << 20);
       r.read_int("max_range_days", c.http_max_range_days, 1, 3660);

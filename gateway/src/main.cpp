@@ -57,6 +57,7 @@ constexpr std::size_t max_pending_writes = 5000;
 
 int run(const config& cfg, registry reg, const clock_source& clock) {
   boost::asio::io_context io;
+  std::filesystem::create_directories(cfg.store_path.parent_path());
   sqlite_store db(cfg.store_path, cfg.dead_letter_max_rows);
   std::unique_ptr<webhook_notifier> hook;
   if (!cfg.webhook_url.empty())

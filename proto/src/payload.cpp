@@ -2,8 +2,10 @@
 
 #include "sewage/proto/limits.hpp"
 
+#include <algorithm>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 namespace sewage::proto {
 namespace {
@@ -15,7 +17,26 @@ struct frame {
   bool is_array{false};
   std::size_t index{0};
   std::string key;
-  std::unordered_set<std::string> keys;
+  // Keys seen in this object: a short vector searched linearly (our objects have a dozen keys;
+  // a hash set per object cost an allocation per key), a hash set beyond that so that a hostile
+  // payload with thousands of keys stays linear.
+  std::vector<std::string> few_keys;
+  std::unordered_set<std::string> many_keys;
+  static constexpr std::size_t few = 16;
+
+  /// Records `k`; false if it was already there.
+  bool insert(const std::string& k) {
+    if (many_keys.empty()) {
+      if (std::find(few_keys.begin(), few_keys.end(), k) != few_keys.end()) return false;
+      if (few_keys.size() < few) {
+        few_keys.push_back(k);
+        return true;
+      }
+      many_keys.insert(few_keys.begin(), few_keys.end());
+    }
+    return many_keys.insert(k).second;
+  }
+  [[nodiscard]] bool has_keys() const { return !few_keys.empty(); }
 };
 
 std::string path_of(const std::vector<frame>& frames) {
@@ -24,7 +45,7 @@ std::string path_of(const std::vector<frame>& frames) {
     if (f.is_array) {
       path += '/';
       path += std::to_string(f.index);
-    } else if (!f.key.empty() || !f.keys.empty()) {
+    } else if (!f.key.empty() || f.has_keys()) {
       path += '/';
       path += escape_pointer_token(f.key);
     }
@@ -173,17 +194,15 @@ parsed_payload parse_payload(std::string_view bytes) {
         frames.push_back(frame{});
         break;
       case json::parse_event_t::array_start:
-        frames.push_back(frame{true, 0, {}, {}});
+        frames.emplace_back();
+        frames.back().is_array = true;
         break;
       case json::parse_event_t::key: {
         auto& top = frames.back();
-        std::string key = parsed.get<std::string>();
-        if (!top.keys.insert(key).second) {
-          top.key = key;
+        top.key = parsed.get_ref<const std::string&>();
+        if (!top.insert(top.key))
           out.problems.push_back(
               problem{path_of(frames), problem_code::duplicate_key, "duplicate key"});
-        }
-        top.key = std::move(key);
         break;
       }
       case json::parse_event_t::object_end:

@@ -65,6 +65,23 @@ TEST(Config, ErrorsNameFileAndKey) {
   EXPECT_NE(e.find("cannot open"), std::string::npos) << e;
 }
 
+TEST(Config, ValuesThatCannotWorkAtRuntimeAreRejectedByTheCheck) {
+  testing::temp_dir dir("gw-config");
+  const auto check = [&](const std::string& text) { return error_of([&] { load_config(write(dir, "x.toml", text)); }); };
+  auto e = check("[http]\nlisten = \"localhost:8080\"\n");
+  EXPECT_NE(e.find("http.listen: \"localhost\" is not an IP address"), std::string::npos) << e;
+  e = check("[mqtt]\nuri = \"tcp://\"\n");
+  EXPECT_NE(e.find("mqtt.uri: no host"), std::string::npos) << e;
+  e = check("[mqtt]\nuri = \"tcp://127.0.0.1:99999\"\n");
+  EXPECT_NE(e.find("mqtt.uri: port must be 1..65535, got \"99999\""), std::string::npos) << e;
+  e = check("[mqtt]\nuri = \"ssl://broker:8883\"\nca_file = \"missing-ca.crt\"\n");
+  EXPECT_NE(e.find("mqtt.ca_file: no such file: " + (dir.path() / "missing-ca.crt").string()), std::string::npos) << e;
+  std::ofstream(dir.path() / "plain-file") << "x";
+  e = check("[store]\npath = \"plain-file/sub/g.db\"\n");
+  EXPECT_NE(e.find("store.path: " + (dir.path() / "plain-file").string() + " is not a directory"), std::string::npos) << e;
+  EXPECT_EQ(check("[mqtt]\nuri = \"tcp://broker.example\"\n"), "no error");  // Paho's default port
+}
+
 TEST(Config, RelativePathsResolveAgainstTheConfigFile) {
   testing::temp_dir dir("gw-config");
   const auto p = write(dir, "g.toml", "[store]\npath = \"data/g.db\"\n[registry]\npath = \"reg.toml\"\n");

@@ -94,6 +94,21 @@ TEST(Payload, DuplicateKeysAreReportedWithPath) {
   EXPECT_EQ(p.problems[0].code, problem_code::duplicate_key);
 }
 
+TEST(Payload, DuplicateKeysAreFoundInLargeObjectsToo) {
+  // Beyond 16 keys the parser switches from a list to a hash set: duplicates on both sides.
+  std::string s = "{";
+  for (int i = 0; i < 40; ++i) s += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  s += "\"k3\":0,\"k30\":0,\"k41\":1,\"k41\":2}";
+  const auto p = parse_payload(s);
+  EXPECT_FALSE(p.doc.has_value());
+  ASSERT_EQ(p.problems.size(), 3U);
+  EXPECT_EQ(p.problems[0].path, "/k3");
+  EXPECT_EQ(p.problems[1].path, "/k30");
+  EXPECT_EQ(p.problems[2].path, "/k41");
+  const auto ok = parse_payload(s.substr(0, s.find(",\"k3\":0")) + "}");
+  EXPECT_TRUE(ok.doc.has_value());
+}
+
 TEST(Payload, DuplicateKeyInsideArrayHasIndexPath) {
   const auto p = parse_payload(R"({"list":[{"a":1},{"b":1,"b":2}]})");
   ASSERT_EQ(p.problems.size(), 1U);
