@@ -295,9 +295,12 @@ http_response api::route(const http_request& req) {
 
   if (s.size() == 1 && s[0] == "healthz") {
     if (!get) return method_not_allowed("GET");
+    // Healthy = receiving and storing: a gateway cut off from the broker ingests nothing, so a
+    // load balancer or systemd watchdog must see it as unhealthy too.
     const bool mqtt = link_.connected ? link_.connected() : false;
     const bool store_ok = eng_.metrics().last_commit_ok;
-    return json_response(store_ok ? 200 : 503, json{{"status", store_ok ? "ok" : "store_failing"},
+    const char* status = !store_ok ? "store_failing" : !mqtt ? "mqtt_disconnected" : "ok";
+    return json_response(store_ok && mqtt ? 200 : 503, json{{"status", status},
                                                      {"mqtt_connected", mqtt},
                                                      {"store_ok", store_ok},
                                                      {"started_at", iso(eng_.started_at())},
@@ -531,6 +534,8 @@ http_response api::route(const http_request& req) {
     eng_.flush();
     json arr = json::array();
     for (const auto& a : eng_.db().alerts(state == "open", terminal, 1000)) arr.push_back(alert_json(a));
+    // A terminal taken out of the registry keeps its alert history; a mistyped id gets a 404.
+    if (terminal && arr.empty()) terminal_index(eng_, *terminal);
     return json_response(200, json{{"alerts", arr}});
   }
   if (s.size() == 4 && s[1] == "alerts" && s[3] == "ack") {
@@ -563,6 +568,9 @@ http_response api::route(const http_request& req) {
       case engine::ack_result::acknowledged: return json_response(200, alert_json(out));
       case engine::ack_result::not_found: throw api_error{404, "no alert " + std::to_string(alert_id)};
       case engine::ack_result::already_cleared: throw api_error{409, "alert " + std::to_string(alert_id) + " is already cleared"};
+      case engine::ack_result::already_acknowledged:
+        throw api_error{409, "alert " + std::to_string(alert_id) + " was already acknowledged by " + out.acked_by.value_or("?") +
+                                 " at " + (out.acked_at ? iso(*out.acked_at) : std::string("?"))};
     }
   }
   throw api_error{404, "no route for " + req.target};

@@ -398,6 +398,11 @@ engine::ack_result engine::acknowledge(std::uint64_t alert_id, const std::string
     return ack_result::already_cleared;
   }
   auto& m = it->second;
+  if (m.state == proto::alert_state::acknowledged) {
+    // The first acknowledgement (who, when, note) is the record; a second one must not erase it.
+    if (out != nullptr) *out = m;
+    return ack_result::already_acknowledged;
+  }
   m.state = proto::alert_state::acknowledged;
   m.acked_at = std::max(clock_.now(), m.raised_at);
   m.acked_by = by;

@@ -53,6 +53,8 @@ TEST_F(ApiTest, ErrorsAreJsonWithTheRightStatus) {
   EXPECT_EQ(call("GET", "/nowhere").status, 404u);
   EXPECT_EQ(call("DELETE", "/api/summary").status, 405u);
   EXPECT_EQ(call("GET", "/api/alerts?state=maybe").status, 400u);
+  EXPECT_EQ(call("GET", "/api/alerts?terminal=NOPE").status, 404u);
+  EXPECT_EQ(call("GET", "/api/alerts?terminal=T2").status, 200u);
   EXPECT_EQ(call("GET", "/api/terminals/T1/history?from=yesterday").status, 400u);
   EXPECT_EQ(call("GET", "/api/terminals/T1/history?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z").status, 400u);
   EXPECT_EQ(call("GET", "/api/terminals/T1/history?from=2026-11-29T09:00:00Z&to=2026-11-29T08:00:00Z").status, 400u);
@@ -76,6 +78,12 @@ TEST_F(ApiTest, AcknowledgeNeedsTheBearerTokenAndAName) {
   const auto ok = call("POST", path, R"({"by":"Wang","note":"on my way"})", "Bearer tok");
   ASSERT_EQ(ok.status, 200u) << ok.body;
   EXPECT_EQ(json::parse(ok.body)["acked_by"], "Wang");
+  // A second acknowledgement does not overwrite the first: 409 naming who acknowledged it.
+  const auto again = call("POST", path, R"({"by":"Li","note":"me too"})", "Bearer tok");
+  EXPECT_EQ(again.status, 409u);
+  EXPECT_NE(again.body.find("already acknowledged by Wang at 2026-11-29T08:00:00"), std::string::npos) << again.body;
+  EXPECT_EQ(eng_->open_alerts().begin()->second.acked_by, "Wang");
+  EXPECT_EQ(eng_->open_alerts().begin()->second.ack_note, "on my way");
 }
 
 TEST_F(ApiTest, SummaryTerminalsDailyAndGeoJson) {
@@ -114,7 +122,21 @@ TEST_F(ApiTest, MetricsAreInPrometheusTextFormat) {
   EXPECT_NE(r.body.find("\nsewage_gateway_duplicates_total 1\n"), std::string::npos);
   EXPECT_NE(r.body.find("\nsewage_gateway_rejects_total{reason=\"syntax\"} 1\n"), std::string::npos);
   EXPECT_NE(r.body.find("# TYPE sewage_gateway_store_commit_seconds histogram"), std::string::npos);
-  EXPECT_EQ(call("GET", "/healthz").status, 200u);
+}
+
+TEST_F(ApiTest, HealthIsOkOnlyWhileConnectedToTheBrokerAndStoring) {
+  bool connected = false;
+  link_status ls;
+  ls.connected = [&connected] { return connected; };
+  api with_link(*eng_, ls);
+  auto r = with_link.handle({"GET", "/healthz", "", ""});
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(json::parse(r.body)["status"], "mqtt_disconnected");
+  connected = true;
+  r = with_link.handle({"GET", "/healthz", "", ""});
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(json::parse(r.body)["status"], "ok");
+  EXPECT_EQ(json::parse(r.body)["store_ok"], true);
 }
 
 TEST_F(ApiTest, DashboardPageReadsTheApi) {

@@ -112,7 +112,7 @@ class engine {
   /// stays in the store and comes back if they are re-added.
   void reload_registry(registry reg);
 
-  enum class ack_result { acknowledged, not_found, already_cleared };
+  enum class ack_result { acknowledged, not_found, already_cleared, already_acknowledged };
   /// Acknowledges open episode `alert_id` (stored and published at once). `out` receives the new state.
   ack_result acknowledge(std::uint64_t alert_id, const std::string& by, const std::string& note,
                          proto::alert_message* out);
