@@ -86,23 +86,6 @@ std::size_t max_record_bytes(const agent_config& config) {
   return config.mqtt.max_packet_bytes > overhead ? config.mqtt.max_packet_bytes - overhead : 0;
 }
 
-std::set<quantity> fitted_quantities(const agent_config& config) {
-  std::set<quantity> out;
-  for (const auto& d : config.devices) {
-    const toml::node* pts = d.table.get("point");
-    const toml::array* arr = pts != nullptr ? pts->as_array() : nullptr;
-    if (arr == nullptr) continue;
-    for (const auto& p : *arr) {
-      if (const auto* t = p.as_table()) {
-        if (const auto q = parse_quantity(t->get("quantity") != nullptr ? t->get("quantity")->value_or(std::string{}) : std::string{})) {
-          out.insert(*q);
-        }
-      }
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 struct agent::impl {

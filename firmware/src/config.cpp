@@ -1,15 +1,20 @@
 #include "sewage/agent/config.hpp"
+#include "sewage/agent/sensor_driver.hpp"
 
 #include "sewage/proto/limits.hpp"
 #include "sewage/proto/topic.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include <unistd.h>
 
 namespace sewage::agent {
 
@@ -128,8 +133,17 @@ std::string fnv1a_hex(std::string_view text) {
 }
 
 bool valid_uri(const std::string& u) {
-  return u.rfind("tcp://", 0) == 0 || u.rfind("ssl://", 0) == 0 || u.rfind("mqtts://", 0) == 0 ||
-         u.rfind("mqtt://", 0) == 0;
+  const bool scheme = u.rfind("tcp://", 0) == 0 || u.rfind("ssl://", 0) == 0 || u.rfind("mqtts://", 0) == 0 ||
+                      u.rfind("mqtt://", 0) == 0;
+  if (!scheme) return false;
+  const std::string rest = u.substr(u.find("://") + 3);
+  if (rest.empty() || rest.front() == ':' || rest.front() == '/') return false;  // no host
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos || rest.back() == ']') return true;  // Paho's default port
+  const std::string port = rest.substr(colon + 1);
+  return !port.empty() && port.size() <= 5 &&
+         std::all_of(port.begin(), port.end(), [](unsigned char ch) { return std::isdigit(ch) != 0; }) &&
+         std::stoi(port) >= 1 && std::stoi(port) <= 65535;
 }
 
 mqtt_config parse_mqtt(const toml::table& root) {
@@ -142,7 +156,7 @@ mqtt_config parse_mqtt(const toml::table& root) {
                           "max_inflight", "replay_per_s", "max_packet_bytes"},
                          "mqtt");
   const std::string uri = get_string(*t, "uri", "mqtt", std::nullopt);
-  if (!valid_uri(uri)) throw config_error("mqtt.uri", "must start with tcp://, ssl:// or mqtts://");
+  if (!valid_uri(uri)) throw config_error("mqtt.uri", "must be tcp://, ssl:// or mqtts:// followed by HOST[:PORT] with a port in 1..65535");
   m.uris.push_back(uri);
   if (const toml::node* f = t->get("fallback_uris")) {
     const auto* arr = f->as_array();
@@ -151,7 +165,7 @@ mqtt_config parse_mqtt(const toml::table& root) {
       const auto* s = (*arr)[i].as_string();
       const std::string key = "mqtt.fallback_uris[" + std::to_string(i) + "]";
       if (s == nullptr) throw config_error(key, "must be a string");
-      if (!valid_uri(s->get())) throw config_error(key, "must start with tcp://, ssl:// or mqtts://");
+      if (!valid_uri(s->get())) throw config_error(key, "must be tcp://, ssl:// or mqtts:// followed by HOST[:PORT] with a port in 1..65535");
       m.uris.push_back(s->get());
     }
   }
@@ -275,6 +289,45 @@ agent_config parse_config(std::string_view text, std::string_view origin) {
   }
   c.digest = fnv1a_hex(text);
   return c;
+}
+
+void check_deployable(const agent_config& c) {
+  // The queue's directory is created at start if missing: its nearest existing ancestor must be
+  // a writable directory.
+  std::filesystem::path dir = c.queue.path.parent_path();
+  std::error_code ec;
+  while (!dir.empty() && !std::filesystem::exists(dir, ec)) dir = dir.parent_path();
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+    throw config_error("queue.path", dir.string() + " is not a directory");
+  if (!dir.empty() && ::access(dir.c_str(), W_OK) != 0)
+    throw config_error("queue.path", "directory " + dir.string() + " is not writable by this user");
+  if (c.devices.empty())
+    throw config_error("device", "at least one [[device]] is required: a terminal without instruments reports nothing");
+  if (c.poll_interval_s > c.report_interval_s)
+    throw config_error("poll_interval_s", "must be <= report_interval_s (" + std::to_string(c.report_interval_s) +
+                                              "): every report interval needs at least one poll");
+  const auto fitted = fitted_quantities(c);
+  if (c.cleanout.source == cleanout_source::digital_input && fitted.count(quantity::cleanout_switch) == 0)
+    throw config_error("cleanout.source",
+                       "digital_input needs a device point with quantity = \"cleanout_switch\" (the float switch)");
+  if (c.cleanout.source == cleanout_source::level && fitted.count(quantity::sludge_level) == 0)
+    throw config_error("cleanout.source", "level needs a device point with quantity = \"sludge_level\"");
+}
+
+std::set<quantity> fitted_quantities(const agent_config& config) {
+  std::set<quantity> out;
+  for (const auto& d : config.devices) {
+    const toml::node* pts = d.table.get("point");
+    const toml::array* arr = pts != nullptr ? pts->as_array() : nullptr;
+    if (arr == nullptr) continue;
+    for (const auto& p : *arr) {
+      const auto* t = p.as_table();
+      const toml::node* q = t != nullptr ? t->get("quantity") : nullptr;
+      if (q == nullptr) continue;
+      if (const auto parsed = parse_quantity(q->value_or(std::string{}))) out.insert(*parsed);
+    }
+  }
+  return out;
 }
 
 agent_config load_config(const std::filesystem::path& path) {

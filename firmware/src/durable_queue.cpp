@@ -53,6 +53,14 @@ void durable_queue::exec(const char* sql) {
 
 bool durable_queue::try_open(std::string& why) {
   try {
+    if (const auto dir = opts_.path.parent_path(); !dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);  // e.g. /var/lib/sewage-agent on first start
+      if (ec) {
+        why = "cannot create directory " + dir.string() + ": " + ec.message();
+        return false;
+      }
+    }
     if (sqlite3_open_v2(opts_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
       why = db_ != nullptr ? sqlite3_errmsg(db_) : "cannot open";
       return false;

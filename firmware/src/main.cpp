@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   }
   try {
     const agent_config config = load_config(config_path);
+    check_deployable(config);
     for (const auto& d : config.devices) (void)drivers.create(d);  // validates driver keys
     if (check_only) {
       std::cout << config_path << ": ok\n";
@@ -84,8 +85,11 @@ int main(int argc, char** argv) {
     agent a(config, drivers, options);
     return a.run();
   } catch (const config_error& e) {
-    std::cerr << "config error: " << e.what() << "\n";
-    spdlog::critical("config error: {}", e.what());
+    if (check_only) {
+      std::cerr << config_path << ": " << e.what() << "\n";  // plain, for the installer
+    } else {
+      spdlog::critical("config error: {}", e.what());  // one line in the journal
+    }
     return 1;
   } catch (const std::exception& e) {
     spdlog::critical("fatal: {}", e.what());

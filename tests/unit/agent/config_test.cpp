@@ -79,6 +79,34 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_EQ(error_key("terminal_id = \n"), "config:1:15");
 }
 
+std::string deploy_error(const std::string& text) {
+  try {
+    check_deployable(parse_config(text));
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+TEST(Config, CombinationsThatCannotWorkOnATerminalAreRefused) {
+  const std::string base = "terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://h:1\"\n";
+  const std::string sim = "[[device]]\nname = \"s\"\ndriver = \"simulated\"\n[[device.point]]\nquantity = \"flow_rate\"\n";
+  EXPECT_EQ(deploy_error(base + sim), "<no error>");
+  EXPECT_EQ(deploy_error(base), "device: at least one [[device]] is required: a terminal without instruments reports nothing");
+  EXPECT_NE(deploy_error("poll_interval_s = 120\n" + base + sim).find("poll_interval_s: must be <= report_interval_s (60)"),
+            std::string::npos);
+  EXPECT_NE(deploy_error(base + "[cleanout]\nsource = \"digital_input\"\n" + sim).find("cleanout.source: digital_input needs"),
+            std::string::npos);
+  EXPECT_NE(deploy_error(base + "[cleanout]\nsource = \"level\"\n" + sim).find("cleanout.source: level needs"),
+            std::string::npos);
+  EXPECT_NE(deploy_error(base + "[queue]\npath = \"/proc/version/q.db\"\n" + sim).find("queue.path: /proc/version is not a directory"),
+            std::string::npos);
+  // Broker URIs without a host or with an impossible port are refused by the parser already.
+  EXPECT_EQ(error_key("terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://\"\n"), "mqtt.uri");
+  EXPECT_EQ(error_key("terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://h:99999\"\n"), "mqtt.uri");
+  EXPECT_EQ(error_key("terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://broker.example\"\n"), "<no error>");
+}
+
 device_config device_from(const std::string& text) {
   const auto c = parse_config(std::string(kMinimal) + text);
   return c.devices.at(0);

@@ -103,6 +103,12 @@ agent_config parse_config(std::string_view text, std::string_view origin = "conf
 /// Reads and parses a file. Throws config_error (key = the path) if it cannot be read.
 agent_config load_config(const std::filesystem::path& path);
 
+/// Checks combinations that parse but could never work on a terminal: no [[device]], a poll
+/// interval longer than the report interval, a clean-out source without the point it reads.
+/// Called by sewage-agent (also for --check-config) after load_config; unit tests that build
+/// partial configs skip it. Throws config_error naming the key. Thread-safe.
+void check_deployable(const agent_config& config);
+
 /// The running configuration as a JSON object for `get_config`: every key, with the password
 /// replaced by "<redacted>" when set and key file paths omitted. Never throws except bad_alloc.
 nlohmann::json describe_config(const agent_config& config);

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,10 @@ enum class quantity {
 /// Config spelling ("flow_rate", ...) → quantity; std::nullopt when unknown.
 std::optional<quantity> parse_quantity(std::string_view s) noexcept;
 std::string_view to_string(quantity q) noexcept;
+
+/// Quantities that some `[[device.point]]` of `config` names (unknown names are skipped: the
+/// driver reports them). Never throws except bad_alloc.
+std::set<quantity> fitted_quantities(const agent_config& config);
 
 /// One reading of one point: a value with status ok, or a failure status with a reason.
 struct sample {
