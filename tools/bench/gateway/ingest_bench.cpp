@@ -8,6 +8,7 @@
 // one receive thread for all clients of a process, so a publisher in the same process would
 // share it with the subscriber under test and slow both phases down in different ways.
 //
+// Phases 1 and 2 alternate for --rounds rounds (default 3) and the medians are compared.
 // Phase 1: a bare Paho subscriber (callback API) on sewage/v1/+/telemetry, QoS 1; one record from
 //          each of N distinct terminals is published QoS 1; rate = N / (last - first arrival).
 // Phase 2: the gateway pipeline (mqtt_link -> engine -> SQLite, same code as sewage-gateway) with a
@@ -87,19 +88,31 @@ void publish_all(mqtt::async_client& pub, const std::vector<std::pair<std::strin
   for (auto& t : toks) t->wait();
 }
 
-std::vector<std::pair<std::string, std::string>> make_records(std::size_t n, std::uint64_t seq) {
+/// Topic root of the bare rounds: as long as "sewage" so that the broker does the same work, but
+/// outside the gateway's subscriptions (the pipeline stays connected during bare rounds).
+constexpr const char* bare_root = "bare00";
+
+std::string with_root(std::string topic, const std::string& root) {
+  if (!root.empty()) topic.replace(0, topic.find('/'), root);
+  return topic;
+}
+
+std::vector<std::pair<std::string, std::string>> make_records(std::size_t n, std::uint64_t seq, const std::string& root) {
   std::vector<std::pair<std::string, std::string>> msgs;
   msgs.reserve(n);
   const auto ts = now_ts();
-  for (std::size_t i = 0; i < n; ++i) msgs.emplace_back(proto::telemetry_topic(id_of(i)), record_payload(i, seq, 3.0, ts));
+  for (std::size_t i = 0; i < n; ++i)
+    msgs.emplace_back(with_root(proto::telemetry_topic(id_of(i)), root), record_payload(i, seq, 3.0, ts));
   return msgs;
 }
 
 /// Publishes one record with sequence number `seq` from each of `n` terminals, from a child
 /// process (see the file comment), and waits for it to finish.
-void publish_from_child(const std::string& broker, std::size_t n, std::uint64_t seq, const std::filesystem::path& log) {
+void publish_from_child(const std::string& broker, std::size_t n, std::uint64_t seq, const std::string& root,
+                        const std::filesystem::path& log) {
   testing::child_process child({std::filesystem::read_symlink("/proc/self/exe").string(), "--publish-only", "--broker",
-                                broker, "--terminals", std::to_string(n), "--seq", std::to_string(seq)},
+                                broker, "--terminals", std::to_string(n), "--seq", std::to_string(seq), "--root",
+                                root.empty() ? std::string("sewage") : root},
                                log);
   const auto status = child.wait_for_exit(std::chrono::minutes(10));
   if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
@@ -125,15 +138,19 @@ int main(int argc, char** argv) {
   std::string store_dir;  // default: the run's own temp directory
   bool publish_only = false;
   bool no_journal = false;
+  int rounds = 3;
   std::uint64_t seq = 1;
   app.add_option("--broker", broker,
                  "broker URI, e.g. tcp://127.0.0.1:18830 (raise its queue limits!); default: start a private mosquitto");
   app.add_option("--terminals", n, "distinct terminals, one record each");
   app.add_option("--alerts", alerts, "alerts for the latency phase");
   app.add_option("--store-dir", store_dir, "directory for the benchmark database (default: a temp directory)");
+  app.add_option("--rounds", rounds, "alternating bare/pipeline rounds; the figures are medians")->check(CLI::PositiveNumber);
   app.add_flag("--no-journal", no_journal, "run the pipeline without the inbox journal (to measure its cost)");
   app.add_flag("--publish-only", publish_only, "internal: publish one record per terminal with --seq and exit");
   app.add_option("--seq", seq, "internal: sequence number for --publish-only");
+  std::string root;
+  app.add_option("--root", root, "internal: topic root for --publish-only");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::err);
   alerts = std::min(alerts, n);
@@ -141,7 +158,7 @@ int main(int argc, char** argv) {
 
   if (publish_only) {
     if (broker.empty()) return 2;
-    const auto msgs = make_records(n, seq);
+    const auto msgs = make_records(n, seq, root == "sewage" ? std::string() : root);
     auto pub = make_client(broker, "bench-pub-" + run_id);
     publish_all(*pub, msgs);
     pub->disconnect()->wait();
@@ -161,12 +178,11 @@ int main(int argc, char** argv) {
     std::printf("private mosquitto at %s (pid %d)\n", broker.c_str(), static_cast<int>(own_broker->pid()));
   }
 
-  // ---- phase 1: bare subscriber ----
-  double bare_rate = 0;
-  {
+  // ---- phase 1: bare subscriber (a function: it runs once per round) ----
+  const auto bare_round = [&](int round) {
     std::atomic<std::size_t> got{0};
     std::atomic<std::int64_t> first_ns{0}, last_ns{0};
-    auto sub = make_client(broker, "bench-bare-" + run_id);
+    auto sub = make_client(broker, "bench-bare-" + run_id + "-" + std::to_string(round));
     sub->set_message_callback([&](mqtt::const_message_ptr) {
       const auto t = steady::now().time_since_epoch().count();
       std::int64_t zero = 0;
@@ -174,14 +190,15 @@ int main(int argc, char** argv) {
       last_ns = t;
       got.fetch_add(1);
     });
-    sub->subscribe(proto::subscription_filter(proto::topic_kind::telemetry), 1)->wait();
-    publish_from_child(broker, n, 1, work_dir / "publisher-1.log");
+    sub->subscribe(with_root(proto::subscription_filter(proto::topic_kind::telemetry), bare_root), 1)->wait();
+    publish_from_child(broker, n, 1, bare_root, work_dir / "publisher-bare.log");
     if (!wait_until([&] { return got.load() >= n; }, std::chrono::seconds(300)))
       std::printf("bare subscriber received only %zu of %zu\n", got.load(), n);
-    bare_rate = static_cast<double>(got.load()) / (static_cast<double>(last_ns - first_ns) / 1e9);
-    std::printf("bare subscriber: %zu messages, %.0f msg/s\n", got.load(), bare_rate);
+    const double rate = static_cast<double>(got.load()) / (static_cast<double>(last_ns - first_ns) / 1e9);
+    std::printf("round %d: bare subscriber: %zu messages, %.0f msg/s\n", round, got.load(), rate);
     sub->disconnect()->wait();
-  }
+    return rate;
+  };
 
   // ---- phase 2 and 3: the gateway pipeline ----
   if (store_dir.empty()) store_dir = work_dir.string();
@@ -228,20 +245,36 @@ int main(int argc, char** argv) {
     wait_until([&] { return link.connected(); }, std::chrono::seconds(20));
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // subscription in place
 
-    publish_from_child(broker, n, 2, work_dir / "publisher-2.log");
-    if (!wait_until([&] { return accepted.load() >= n; }, std::chrono::seconds(600)))
-      std::printf("pipeline accepted only %llu of %zu\n", static_cast<unsigned long long>(accepted.load()), n);
-    std::promise<void> flushed;
-    boost::asio::post(io, [&] {
-      eng.flush();
-      flushed.set_value();
-    });
-    flushed.get_future().wait();
-    const double secs = static_cast<double>(steady::now().time_since_epoch().count() - first_ns) / 1e9;
-    const double pipe_rate = static_cast<double>(accepted.load()) / secs;
-    std::printf("gateway pipeline: %llu records accepted and committed, %.0f records/s\n",
-                static_cast<unsigned long long>(accepted.load()), pipe_rate);
-    std::printf("ratio pipeline / bare subscriber: %.2f (target >= 0.80)\n", pipe_rate / bare_rate);
+    // Rounds alternate bare and pipeline so that both see the same machine conditions; round 1
+    // of the pipeline is every terminal's first contact, later rounds the steady state.
+    std::vector<double> bare_rates;
+    std::vector<double> pipe_rates;
+    for (int round = 1; round <= rounds; ++round) {
+      bare_rates.push_back(bare_round(round));
+      const std::uint64_t target = static_cast<std::uint64_t>(round) * n;
+      first_ns = 0;
+      publish_from_child(broker, n, static_cast<std::uint64_t>(round) + 1, "", work_dir / "publisher-pipeline.log");
+      if (!wait_until([&] { return accepted.load() >= target; }, std::chrono::seconds(600)))
+        std::printf("pipeline accepted only %llu of %llu\n", static_cast<unsigned long long>(accepted.load()),
+                    static_cast<unsigned long long>(target));
+      std::promise<void> flushed;
+      boost::asio::post(io, [&] {
+        eng.flush();
+        flushed.set_value();
+      });
+      flushed.get_future().wait();
+      const double secs = static_cast<double>(steady::now().time_since_epoch().count() - first_ns) / 1e9;
+      pipe_rates.push_back(static_cast<double>(n) / secs);
+      std::printf("round %d: gateway pipeline: %zu records accepted and committed, %.0f records/s (ratio %.2f)\n", round,
+                  n, pipe_rates.back(), pipe_rates.back() / bare_rates.back());
+    }
+    const auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    std::printf("median of %d rounds: bare subscriber %.0f msg/s, pipeline %.0f records/s\n", rounds, median(bare_rates),
+                median(pipe_rates));
+    std::printf("ratio pipeline / bare subscriber: %.2f (target >= 0.80)\n", median(pipe_rates) / median(bare_rates));
 
     // ---- phase 3: alert latency ----
     std::mutex mu;
