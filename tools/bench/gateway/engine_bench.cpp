@@ -4,6 +4,7 @@
 // known). Prints CPU microseconds per record for each round. Complements gateway_bench_ingest,
 // whose end-to-end ratio on a 2-core machine depends on this figure.
 // Usage: gateway_bench_engine [--terminals 100000] [--store-dir DIR]
+#include "bench_records.hpp"
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
@@ -34,7 +35,6 @@ double thread_cpu_s() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-std::string id_of(std::size_t i) { return "B" + std::to_string(1000000 + i); }
 
 }  // namespace
 
@@ -52,16 +52,7 @@ int main(int argc, char** argv) {
   const auto db_path = std::filesystem::path(store_dir) / ("engine_bench_" + std::to_string(::getpid()) + ".db");
   {
     config cfg;
-    std::vector<terminal_info> terms;
-    for (std::size_t i = 0; i < n; ++i) {
-      terminal_info t;
-      t.id = id_of(i);
-      t.name = t.id;
-      t.design_capacity_m3d = 30;
-      t.discharge_grade = "grade_1";
-      t.limits = cfg.defaults;
-      terms.push_back(std::move(t));
-    }
+    auto terms = bench::terminals(n, cfg.defaults, cfg.defaults.turbidity_debounce_s);
     system_clock_source clock;
     sqlite_store db(db_path, 1000);
     null_publisher pub;
@@ -70,18 +61,8 @@ int main(int argc, char** argv) {
       std::vector<inbound_message> msgs;
       msgs.reserve(n);
       const auto ts = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-      for (std::size_t i = 0; i < n; ++i) {
-        proto::telemetry_record r;
-        r.terminal_id = id_of(i);
-        r.epoch = "bench";
-        r.seq = round;
-        r.ts = ts;
-        r.interval_s = 60;
-        r.flow = proto::flow_reading{proto::quantity_status::ok, 0.62, 1000.0 + static_cast<double>(round), std::nullopt};
-        r.turbidity = proto::turbidity_reading{proto::quantity_status::ok, 3.0, std::nullopt, std::nullopt, std::nullopt};
-        r.sludge = proto::sludge_reading{proto::quantity_status::ok, 0.82, false, std::nullopt};
-        msgs.push_back({proto::telemetry_topic(r.terminal_id), proto::encode(r), false, clock.now()});
-      }
+      for (std::size_t i = 0; i < n; ++i)
+        msgs.push_back({proto::telemetry_topic(bench::id_of(i)), bench::record_payload(i, round, 3.0, ts), false, clock.now()});
       const double t0 = thread_cpu_s();
       for (const auto& m : msgs) {
         eng.handle(m);

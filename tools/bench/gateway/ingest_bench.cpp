@@ -17,6 +17,7 @@
 // Phase 3: alert latency: records that raise turbidity_high (no debounce) are published one at a
 //          time; latency = alert received by a subscriber - record published (two broker hops,
 //          so an upper bound of "record received -> alert published").
+#include "bench_records.hpp"
 #include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/mqtt_link.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
@@ -46,20 +47,8 @@ using namespace sewage;
 using namespace sewage::gateway;
 using steady = std::chrono::steady_clock;
 
-std::string id_of(std::size_t i) { return "B" + std::to_string(1000000 + i); }
-
-std::string record_payload(std::size_t i, std::uint64_t seq, double ntu, proto::timestamp ts) {
-  proto::telemetry_record r;
-  r.terminal_id = id_of(i);
-  r.epoch = "bench";
-  r.seq = seq;
-  r.ts = ts;
-  r.interval_s = 60;
-  r.flow = proto::flow_reading{proto::quantity_status::ok, 0.62, 1000.0 + static_cast<double>(seq), std::nullopt};
-  r.turbidity = proto::turbidity_reading{proto::quantity_status::ok, ntu, std::nullopt, std::nullopt, std::nullopt};
-  r.sludge = proto::sludge_reading{proto::quantity_status::ok, 0.82, false, std::nullopt};
-  return proto::encode(r);
-}
+using bench::id_of;
+using bench::record_payload;
 
 proto::timestamp now_ts() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
@@ -207,17 +196,7 @@ int main(int argc, char** argv) {
   cfg.mqtt_uri = broker;
   cfg.mqtt_client_id = "bench-gw-" + run_id;
   cfg.startup_grace = std::chrono::hours(1);
-  std::vector<terminal_info> terms;
-  for (std::size_t i = 0; i < n; ++i) {
-    terminal_info t;
-    t.id = id_of(i);
-    t.name = t.id;
-    t.design_capacity_m3d = 30;
-    t.discharge_grade = "grade_1";
-    t.limits = cfg.defaults;
-    t.limits.turbidity_debounce_s = 0;
-    terms.push_back(std::move(t));
-  }
+  auto terms = bench::terminals(n, cfg.defaults, 0);  // no debounce: latency of the first high record
   {
     boost::asio::io_context io;
     auto guard = boost::asio::make_work_guard(io);
