@@ -136,6 +136,18 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
   mqtt::connect_options opts_;
 };
 
+void mqtt_link::global_init() noexcept {
+  // A function-local static: MQTTAsync_global_init also (re)initialises Paho's global mutexes,
+  // so it must not run a second time once clients exist.
+  static const bool done = [] {
+    MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
+    init.do_openssl_init = 0;
+    MQTTAsync_global_init(&init);
+    return true;
+  }();
+  (void)done;
+}
+
 mqtt_link::mqtt_link(const agent_config& config, boost::asio::io_context& io, handlers h, std::string will_topic,
                      std::string will_payload)
     : io_(io),

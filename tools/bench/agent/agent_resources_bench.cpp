@@ -1,11 +1,14 @@
 // Agent RSS and CPU at 1 s polling with three Modbus points (flowmeter rate, turbidity, level) on
 // emulated instruments, 60 s reports, against a private mosquitto.
-// Usage: agent_resources_bench --agent PATH [--seconds 600]
+// Prints VmRSS (the figure the requirement names) and, to tell shared from private memory, RssAnon,
+// RssFile, PSS and USS; --breakdown adds Rss/PSS/USS per mapped file at the end.
+// Usage: agent_resources_bench --agent PATH [--seconds 600] [--breakdown]
 #include "bench_support.hpp"
 #include "sewage/instruments/modbus_device.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <iomanip>
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -14,6 +17,8 @@ int main(int argc, char** argv) {
   int seconds = 600;
   app.add_option("--agent", agent_bin, "path to sewage-agent")->required();
   app.add_option("--seconds", seconds, "measuring time after a 10 s warm-up")->check(CLI::PositiveNumber);
+  bool breakdown = false;
+  app.add_flag("--breakdown", breakdown, "print Rss/PSS/USS per mapped file at the end (from /proc/PID/smaps)");
   CLI11_PARSE(app, argc, argv);
 
   const auto dir = std::filesystem::temp_directory_path() / ("agent-bench-" + std::to_string(::getpid()));
@@ -48,13 +53,26 @@ int main(int argc, char** argv) {
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double cpu = sewage::bench::cpu_seconds(agent.pid()) - cpu0;
-  const long rss_end = sewage::bench::rss_kib(agent.pid());
+  const auto mem = sewage::bench::memory(agent.pid());
+  const auto files = breakdown ? sewage::bench::mappings(agent.pid()) : std::vector<sewage::bench::mapping_kib>{};
   const std::uint64_t polls = flow.device().requests() + turbidity.device().requests() + level.device().requests();
   agent.stop();
   std::cout << "agent_resources: " << wall << " s measured, 3 Modbus points polled every 1 s (" << polls
             << " requests answered in total)\n"
-            << "  RSS at end: " << rss_end / 1024.0 << " MiB, max: " << rss_max / 1024.0 << " MiB (target <= 6 MB)\n"
+            << std::fixed << std::setprecision(2) << "  RSS at end: " << mem.vm_rss / 1024.0
+            << " MiB, max: " << rss_max / 1024.0 << " MiB (target <= 6 MB)\n"
+            << "    RssAnon " << mem.rss_anon / 1024.0 << " MiB + RssFile " << mem.rss_file / 1024.0
+            << " MiB (mapped files, mostly shared libraries)\n"
+            << "    PSS " << mem.pss / 1024.0 << " MiB (shared pages divided among their users), USS "
+            << mem.uss / 1024.0 << " MiB (private to the agent)\n"
             << "  CPU: " << cpu << " s = " << 100.0 * cpu / wall << " % of one core (target <= 1 %)\n";
+  if (breakdown) {
+    std::cout << "  per mapping at end (KiB):      Rss      PSS      USS\n";
+    for (const auto& f : files) {
+      std::cout << "    " << std::left << std::setw(28) << f.name.substr(f.name.rfind('/') + 1) << std::right
+                << std::setw(6) << f.rss << std::setw(9) << f.pss << std::setw(9) << f.uss << "\n";
+    }
+  }
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -112,15 +113,94 @@ class broker {
   std::unique_ptr<process> proc_;
 };
 
-/// Resident set size of `pid`, KiB (VmRSS in /proc/pid/status).
-inline long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+/// Memory figures of `pid`, KiB. VmRSS, RssAnon and RssFile come from /proc/pid/status (RssFile
+/// counts every resident page of a mapped file, mostly shared-library code that other processes
+/// share). Pss (each shared page divided by the number of processes mapping it) and USS
+/// (Private_Clean + Private_Dirty: the memory freed if this process exits) come from
+/// /proc/pid/smaps_rollup (Linux >= 4.14, proc(5)). -1 when a field cannot be read.
+struct memory_kib {
+  long vm_rss{-1};
+  long rss_anon{-1};
+  long rss_file{-1};
+  long pss{-1};
+  long uss{-1};
+};
+
+namespace detail {
+/// The KiB value of the first line of `file` starting with `key` (e.g. "VmRSS:"), or -1.
+inline long proc_field_kib(const std::string& file, const std::string& key) {
+  std::ifstream in(file);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(key.size()));
   }
   return -1;
 }
+}  // namespace detail
+
+/// Reads all memory figures of `pid` at once (not atomically: the lines come from two files).
+inline memory_kib memory(pid_t pid) {
+  const std::string base = "/proc/" + std::to_string(pid);
+  memory_kib m;
+  m.vm_rss = detail::proc_field_kib(base + "/status", "VmRSS:");
+  m.rss_anon = detail::proc_field_kib(base + "/status", "RssAnon:");
+  m.rss_file = detail::proc_field_kib(base + "/status", "RssFile:");
+  m.pss = detail::proc_field_kib(base + "/smaps_rollup", "Pss:");
+  const long clean = detail::proc_field_kib(base + "/smaps_rollup", "Private_Clean:");
+  const long dirty = detail::proc_field_kib(base + "/smaps_rollup", "Private_Dirty:");
+  if (clean >= 0 && dirty >= 0) m.uss = clean + dirty;
+  return m;
+}
+
+/// Resident (Rss) and private (Private_Clean + Private_Dirty) KiB of each mapped file of `pid`,
+/// summed over its mappings, plus "[anon]" for all mappings without a path (heap, stacks,
+/// anonymous mmap), from /proc/pid/smaps. Sorted by Rss, largest first.
+struct mapping_kib {
+  std::string name;
+  long rss{0};
+  long pss{0};
+  long uss{0};
+};
+inline std::vector<mapping_kib> mappings(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+  std::vector<mapping_kib> out;
+  std::size_t cur = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    // A mapping starts with "start-end perms offset dev inode [path]"; its fields ("Rss:   4 kB")
+    // follow. Only a header's first token is made of hex digits and one '-'.
+    const std::string first = line.substr(0, line.find(' '));
+    const bool header = first.find('-') != std::string::npos &&
+                        first.find_first_not_of("0123456789abcdef-") == std::string::npos;
+    if (header) {
+      std::istringstream fields(line);
+      std::string skip;
+      for (int i = 0; i < 5; ++i) fields >> skip;
+      std::string name;
+      std::getline(fields >> std::ws, name);
+      if (name.empty() || name[0] == '[') name = "[anon]";
+      const auto it = std::find_if(out.begin(), out.end(), [&](const mapping_kib& m) { return m.name == name; });
+      cur = static_cast<std::size_t>(it - out.begin());
+      if (it == out.end()) out.push_back(mapping_kib{name});
+      continue;
+    }
+    if (out.empty()) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string key = line.substr(0, colon);
+    long* field = key == "Rss"             ? &out[cur].rss
+                  : key == "Pss"           ? &out[cur].pss
+                  : key == "Private_Clean" ? &out[cur].uss
+                  : key == "Private_Dirty" ? &out[cur].uss
+                                           : nullptr;
+    if (field != nullptr) *field += std::stol(line.substr(colon + 1));
+  }
+  std::sort(out.begin(), out.end(), [](const mapping_kib& a, const mapping_kib& b) { return a.rss > b.rss; });
+  return out;
+}
+
+/// Resident set size of `pid`, KiB (VmRSS in /proc/pid/status).
+inline long rss_kib(pid_t pid) { return detail::proc_field_kib("/proc/" + std::to_string(pid) + "/status", "VmRSS:"); }
 
 /// User + system CPU time of `pid`, seconds (/proc/pid/stat fields 14 and 15).
 inline double cpu_seconds(pid_t pid) {

@@ -6,6 +6,12 @@
 /// exponential backoff and Paho's ±20 % jitter, keep-alive, optional TLS and user/password, and a
 /// retained last will.
 ///
+/// Memory: Paho C 1.3.11 (libpaho-mqtt3as) by default initialises OpenSSL completely when the first
+/// client of the process is created (SSL_library_init, all error strings, all algorithms and the
+/// config file), which made ~1.5 MiB of libcrypto resident in an agent that may never use TLS.
+/// `global_init()` turns that off; OpenSSL 3 initialises itself on demand when TLS is actually used
+/// (SSL_CTX_new, OPENSSL_init_ssl(3)), so TLS connections still work (tests/integration/agent).
+///
 /// Threading: every Paho callback only posts a handler to the agent's io_context and never
 /// throws; all `handlers` run on that io_context. `publish`/`subscribe` never block. Only
 /// `shutdown` blocks and must not be called from a Paho callback.
@@ -32,6 +38,13 @@ class mqtt_link {
     std::function<void(std::uint64_t tag, bool ok, int rc)> on_delivery;
     std::function<void(std::string topic, std::string payload)> on_message;
   };
+
+  /// Process-wide Paho set-up: MQTTAsync_global_init() with `do_openssl_init = 0`, so Paho leaves
+  /// OpenSSL initialisation to OpenSSL itself (see the file comment). Paho's rule: call it once,
+  /// at program start, before any Paho client (ours or anyone's) exists in the process, and on
+  /// the main thread; later calls here do nothing. Not calling it is also correct, it only costs
+  /// memory. Never throws.
+  static void global_init() noexcept;
 
   /// Creates the client (no network activity yet). `will_topic`/`will_payload` form the retained
   /// QoS 1 last will. Throws mqtt::exception / std::runtime_error on invalid URIs or options.
