@@ -275,7 +275,8 @@ int main(int argc, char** argv) {
     });
     sub->subscribe(proto::subscription_filter(proto::topic_kind::alert), 1)->wait();
     for (std::size_t i = 0; i < alerts; ++i) {
-      const auto payload = record_payload(i, 3, 40.0, now_ts());
+      // seq above every pipeline round's, so that the record is new to the gateway
+      const auto payload = record_payload(i, static_cast<std::uint64_t>(rounds) + 2, 40.0, now_ts());
       {
         std::lock_guard lock(mu);
         sent[id_of(i)] = steady::now();
