@@ -188,6 +188,7 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   if (rec.epoch != s.epoch) {
     // A new (or earlier) queue epoch: persist the current window first, then load the other one.
     if (!s.epoch.empty()) {
+      batch_.retired_windows.push_back({s.terminal_id, s.epoch, s.window});
       mark_dirty(idx);
       flush();
     }

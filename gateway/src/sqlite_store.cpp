@@ -56,6 +56,16 @@ CREATE INDEX daily_by_day ON daily(day);
 CREATE INDEX records_by_time ON records(ts_ms);
 )sql";
 
+// Version 3: the de-dup window of a terminal's current epoch lives in its terminal_state row
+// (updated with it, one statement per terminal and batch instead of two); the dedup table keeps
+// the windows of epochs a terminal has left, written when it leaves them.
+constexpr const char* migration_v3 = R"sql(
+ALTER TABLE terminal_state ADD COLUMN dedup_max_seq INTEGER;
+ALTER TABLE terminal_state ADD COLUMN dedup_below INTEGER;
+UPDATE terminal_state SET (dedup_max_seq, dedup_below) =
+  (SELECT max_seq, below FROM dedup d WHERE d.terminal = terminal_state.terminal AND d.epoch = terminal_state.epoch);
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -182,6 +192,7 @@ class sqlite_store::impl {
       try {
         if (v == 0) exec(schema_v1);
         if (v == 1) exec(migration_v2);
+        if (v == 2) exec(migration_v3);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");
@@ -286,13 +297,15 @@ void sqlite_store::apply(const write_batch& b) {
     }
     for (const auto& t : b.terminals) {
       d.q("INSERT INTO terminal_state(terminal, epoch, latest, latest_arrival_ms, status, status_arrival_ms,"
-          " total_m3, total_ts_ms, total_valid, rules, rule_clock_ms, last_alive_ms, grace_until_ms, will)"
-          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(terminal) DO UPDATE SET epoch=excluded.epoch,"
+          " total_m3, total_ts_ms, total_valid, rules, rule_clock_ms, last_alive_ms, grace_until_ms, will,"
+          " dedup_max_seq, dedup_below)"
+          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(terminal) DO UPDATE SET epoch=excluded.epoch,"
           " latest=excluded.latest, latest_arrival_ms=excluded.latest_arrival_ms, status=excluded.status,"
           " status_arrival_ms=excluded.status_arrival_ms, total_m3=excluded.total_m3,"
           " total_ts_ms=excluded.total_ts_ms, total_valid=excluded.total_valid, rules=excluded.rules,"
           " rule_clock_ms=excluded.rule_clock_ms, last_alive_ms=excluded.last_alive_ms,"
-          " grace_until_ms=excluded.grace_until_ms, will=excluded.will")
+          " grace_until_ms=excluded.grace_until_ms, will=excluded.will, dedup_max_seq=excluded.dedup_max_seq,"
+          " dedup_below=excluded.dedup_below")
           .bind(1, t.terminal_id)
           .bind(2, t.epoch)
           .bind(3, !t.latest_json.empty() ? std::optional<std::string>(t.latest_json)
@@ -309,16 +322,18 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(12, t.last_alive_ms)
           .bind(13, t.grace_until_ms)
           .bind(14, t.will ? 1 : 0)
+          .bind(15, t.window.max_seq)
+          .bind(16, t.window.below)
           .run();
-      if (!t.epoch.empty()) {
-        d.q("INSERT INTO dedup(terminal, epoch, max_seq, below) VALUES(?,?,?,?) ON CONFLICT(terminal, epoch)"
-            " DO UPDATE SET max_seq=excluded.max_seq, below=excluded.below")
-            .bind(1, t.terminal_id)
-            .bind(2, t.epoch)
-            .bind(3, t.window.max_seq)
-            .bind(4, t.window.below)
-            .run();
-      }
+    }
+    for (const auto& w : b.retired_windows) {
+      d.q("INSERT INTO dedup(terminal, epoch, max_seq, below) VALUES(?,?,?,?) ON CONFLICT(terminal, epoch)"
+          " DO UPDATE SET max_seq=excluded.max_seq, below=excluded.below")
+          .bind(1, w.terminal_id)
+          .bind(2, w.epoch)
+          .bind(3, w.window.max_seq)
+          .bind(4, w.window.below)
+          .run();
     }
     for (const auto& a : b.alerts) {
       auto opt_ms = [](const std::optional<proto::timestamp>& t) {
@@ -384,7 +399,7 @@ std::vector<terminal_snapshot> sqlite_store::load_terminals() {
   auto& s = impl_->q(
       "SELECT t.terminal, t.epoch, t.latest, t.latest_arrival_ms, t.status, t.status_arrival_ms, t.total_m3,"
       " t.total_ts_ms, t.total_valid, t.rules, t.rule_clock_ms, t.last_alive_ms, t.grace_until_ms, t.will,"
-      " d.max_seq, d.below FROM terminal_state t LEFT JOIN dedup d ON d.terminal = t.terminal AND d.epoch = t.epoch");
+      " t.dedup_max_seq, t.dedup_below FROM terminal_state t");
   std::vector<terminal_snapshot> out;
   while (s.step()) {
     terminal_snapshot t;
@@ -415,7 +430,13 @@ std::vector<terminal_snapshot> sqlite_store::load_terminals() {
 }
 
 std::optional<dedup_window> sqlite_store::load_dedup(const std::string& terminal_id, const std::string& epoch) {
-  auto& s = impl_->q("SELECT max_seq, below FROM dedup WHERE terminal = ? AND epoch = ?").bind(1, terminal_id).bind(2, epoch);
+  // The current epoch's window is in terminal_state, earlier epochs' in dedup.
+  auto& s = impl_->q(
+                     "SELECT dedup_max_seq, dedup_below FROM terminal_state WHERE terminal = ?1 AND epoch = ?2"
+                     " AND dedup_max_seq IS NOT NULL UNION ALL SELECT max_seq, below FROM dedup WHERE terminal = ?1"
+                     " AND epoch = ?2 LIMIT 1")
+                .bind(1, terminal_id)
+                .bind(2, epoch);
   std::optional<dedup_window> out;
   if (s.step()) out = dedup_window{std::bit_cast<std::uint64_t>(s.i64(0)), std::bit_cast<std::uint64_t>(s.i64(1))};
   s.reset();

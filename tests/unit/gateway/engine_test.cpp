@@ -78,6 +78,14 @@ TEST_F(EngineTest, NewEpochStartingAtSeqOneIsAcceptedAndOldEpochStaysDeduplicate
   send(test::record("T1", 2, t0 + minutes(11), "new"));
   EXPECT_EQ(eng_->metrics().records_accepted, 8u);
   EXPECT_EQ(eng_->metrics().duplicates, 2u);
+  // After a restart both windows come back from the store (the left epoch's and the current one).
+  eng_->flush();
+  open();
+  send(test::record("T1", 5, t0 + minutes(4), "old"));
+  send(test::record("T1", 3, t0 + minutes(12), "new"));
+  send(test::record("T1", 4, t0 + minutes(13), "new"));
+  EXPECT_EQ(eng_->metrics().duplicates, 2u);
+  EXPECT_EQ(eng_->metrics().records_accepted, 1u);
 }
 
 TEST_F(EngineTest, RestartKeepsDedupAlertsAndAggregates) {

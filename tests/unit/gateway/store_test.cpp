@@ -25,6 +25,11 @@ TEST(SqliteStore, MigratesAVersionOneDatabaseKeepingItsData) {
                            " turbidity_max_ntu, compliant_count, records) VALUES('T1', 20000, 12.5, 8, 2, 5, 2, 2);"
                            "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
                            " VALUES(7, 'T1', 'no_flow', 'raised', 1000, 'm');"
+                           // T1 is on epoch e2 and was on e1 before; T2 never sent a record
+                           "INSERT INTO terminal_state(terminal, epoch, latest_arrival_ms, status_arrival_ms, total_m3,"
+                           " total_ts_ms, total_valid, rules, rule_clock_ms, last_alive_ms, grace_until_ms, will)"
+                           " VALUES('T1', 'e2', 0, 0, 0, 0, 0, '', 0, 5, 0, 0), ('T2', '', 0, 0, 0, 0, 0, '', 0, 0, 0, 0);"
+                           "INSERT INTO dedup(terminal, epoch, max_seq, below) VALUES('T1', 'e1', 900, 7), ('T1', 'e2', 41, 3);"
                            "PRAGMA user_version=1;",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
@@ -38,6 +43,17 @@ TEST(SqliteStore, MigratesAVersionOneDatabaseKeepingItsData) {
   EXPECT_DOUBLE_EQ(rows[0].totals.volume_estimated_m3, 0.0);  // the new column's default
   EXPECT_EQ(s.max_alert_id(), 7u);
   ASSERT_EQ(s.alerts(true, std::nullopt, 10).size(), 1u);
+  // Version 3 moved the current epoch's de-dup window into terminal_state; both windows remain.
+  for (const auto& t : s.load_terminals()) {
+    if (t.terminal_id != "T1") continue;
+    EXPECT_EQ(t.epoch, "e2");
+    EXPECT_EQ(t.window.max_seq, 41u);
+    EXPECT_EQ(t.window.below, 3u);
+  }
+  ASSERT_TRUE(s.load_dedup("T1", "e1").has_value());
+  EXPECT_EQ(s.load_dedup("T1", "e1")->max_seq, 900u);
+  EXPECT_EQ(s.load_dedup("T1", "e2")->max_seq, 41u);
+  EXPECT_FALSE(s.load_dedup("T2", "e1").has_value());
   // New writes use the new column.
   write_batch b;
   daily_delta d;

@@ -85,7 +85,10 @@ struct terminal_snapshot {
 struct write_batch {
   std::vector<record_row> records;
   std::vector<daily_row> daily;                 ///< increments (see daily_delta)
-  std::vector<terminal_snapshot> terminals;     ///< upserts (also upserts their epoch window)
+  std::vector<terminal_snapshot> terminals;     ///< upserts (with the current epoch's window)
+  /// The window of an epoch a terminal has just left, kept in case the terminal returns to it.
+  struct epoch_window { std::string terminal_id; std::string epoch; dedup_window window; };
+  std::vector<epoch_window> retired_windows;
   std::vector<proto::alert_message> alerts;     ///< upserts of episodes (full state)
   std::vector<alert_transition> transitions;
   std::vector<dead_letter_row> dead_letters;
@@ -93,7 +96,7 @@ struct write_batch {
   std::vector<image> images;                    ///< latest JPEG per terminal (upsert)
 
   [[nodiscard]] bool empty() const noexcept {
-    return records.empty() && daily.empty() && terminals.empty() && alerts.empty() &&
+    return records.empty() && daily.empty() && terminals.empty() && retired_windows.empty() && alerts.empty() &&
            transitions.empty() && dead_letters.empty() && images.empty();
   }
   void clear() noexcept { *this = write_batch{}; }
