@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace sewage::gateway {
@@ -52,18 +53,6 @@ std::string segment_name(std::uint64_t first_id) {
   return std::string(20 - std::min<std::size_t>(20, digits.size()), '0') + digits + segment_suffix;
 }
 
-void write_all(int fd, const std::string& data, const std::filesystem::path& p) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot append to", p, errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-}
-
 /// Calls `fn(id, message)` for each intact frame of the segment at `p`, in order; stops at the
 /// first torn or corrupt frame (logged). Returns the last intact id (0 if none).
 template <typename Fn>
@@ -75,6 +64,8 @@ std::uint64_t read_segment(const std::filesystem::path& p, Fn&& fn) {
   std::size_t pos = 0;
   while (pos < data.size()) {
     const std::size_t left = data.size() - pos;
+    // Segments are created at full size and filled from the front: zeros mean "no more frames".
+    if (left < 4 || get<std::uint32_t>(data.data() + pos) == 0) break;
     bool ok = left >= frame_header_bytes;
     std::uint32_t len = 0;
     if (ok) {
@@ -148,17 +139,39 @@ durable_inbox::durable_inbox(const std::filesystem::path& dir, std::uint64_t seg
 }
 
 durable_inbox::~durable_inbox() {
-  if (active_fd_ >= 0) ::close(active_fd_);
+  unmap_active();
   if (released_fd_ >= 0) ::close(released_fd_);
 }
 
-void durable_inbox::open_active(std::uint64_t first_id) {
-  if (active_fd_ >= 0) ::close(active_fd_);
-  active_fd_ = -1;
+void durable_inbox::unmap_active() noexcept {
+  if (active_map_ != nullptr) ::munmap(active_map_, active_capacity_);
+  active_map_ = nullptr;
+  active_capacity_ = 0;
+}
+
+void durable_inbox::open_active(std::uint64_t first_id, std::uint64_t min_bytes) {
+  unmap_active();
   const auto path = dir_ / segment_name(first_id);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot create", path, errno);
-  active_fd_ = fd;
+  const std::uint64_t capacity = std::max(segment_bytes_, min_bytes);
+  // The file is allocated at full size (so that a full disk fails here, with an error, and never
+  // as SIGBUS on a later write through the mapping) and mapped shared: an append is a memcpy into
+  // the page cache, no system call, and survives the process being killed just like a write().
+  void* map = MAP_FAILED;
+  int err = ::posix_fallocate(fd, 0, static_cast<off_t>(capacity));
+  if (err == 0) {
+    map = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) err = errno;
+  }
+  ::close(fd);
+  if (map == MAP_FAILED) {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    fail("cannot map", path, err);
+  }
+  active_map_ = static_cast<char*>(map);
+  active_capacity_ = capacity;
   active_size_ = 0;
   segments_.push_back({path, first_id, 0});
 }
@@ -181,16 +194,11 @@ std::uint64_t durable_inbox::append(const inbound_message& m) {
   std::memcpy(frame.data(), &len, 4);
   std::memcpy(frame.data() + 4, &crc, 4);
 
-  if (active_size_ >= segment_bytes_) open_active(id);
+  if (active_map_ == nullptr || active_size_ + frame.size() > active_capacity_) open_active(id, frame.size());
   auto& seg = segments_.back();
-  try {
-    write_all(active_fd_, frame, seg.path);
-  } catch (...) {
-    // A partly written frame would hide every later append from the replay: cut it off.
-    if (::ftruncate(active_fd_, static_cast<off_t>(active_size_)) != 0)
-      spdlog::error("inbox journal {}: cannot cut off a partial frame: {}", seg.path.string(), std::strerror(errno));
-    throw;
-  }
+  // Body first, then the header: a frame whose length is visible is complete (its CRC checks it).
+  std::memcpy(active_map_ + active_size_ + frame_header_bytes, frame.data() + frame_header_bytes, len);
+  std::memcpy(active_map_ + active_size_, frame.data(), frame_header_bytes);
   active_size_ += frame.size();
   seg.last_id = id;
   ++next_id_;
@@ -230,14 +238,6 @@ void durable_inbox::release_through(std::uint64_t id) {
     std::filesystem::remove(segments_.front().path, ec);
     if (ec) spdlog::error("inbox journal: cannot delete {}: {}", segments_.front().path.string(), ec.message());
     segments_.pop_front();
-  }
-  auto& active = segments_.back();
-  if (segments_.size() == 1 && active.last_id != 0 && active.last_id <= released_) {
-    // Everything is released: start the active segment over instead of letting it grow.
-    if (::ftruncate(active_fd_, 0) == 0) {
-      active_size_ = 0;
-      active.last_id = 0;
-    }
   }
   write_released(released_);
 }
