@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
                 static_cast<double>(full_kib - base_kib) * 1024 / static_cast<double>(n),
                 static_cast<double>(registry_kib - base_kib) * 1024 / static_cast<double>(n),
                 static_cast<double>(full_kib - registry_kib) * 1024 / static_cast<double>(n));
-    std::printf("(includes SQLite's page cache, default 2 MB)\n");
+    std::printf("(includes SQLite's page cache, capped at 16 MiB: PRAGMA cache_size in sqlite_store.cpp)\n");
   }
   std::filesystem::remove(db_path);
   std::filesystem::remove(db_path.string() + "-wal");
