@@ -7,6 +7,17 @@
 #include <fstream>
 
 namespace sewage::gateway {
+namespace {
+
+/// Discharge grades of the standards rural terminals in Zhejiang are built to: DB33/973-2021
+/// (Zhejiang rural domestic sewage treatment facilities, grades 1 and 2) and GB 18918-2002
+/// (municipal plants: 1A, 1B, 2, 3).
+bool is_known_discharge_grade(const std::string& g) {
+  return g == "grade_1" || g == "grade_2" || g == "grade_1a" || g == "grade_1b" || g == "grade_3";
+}
+
+}  // namespace
+
 
 registry::registry(std::vector<terminal_info> terminals) : terminals_(std::move(terminals)) {
   index_.reserve(terminals_.size());
@@ -37,7 +48,8 @@ registry load_registry(const std::filesystem::path& path, const thresholds& defa
       top.fail("terminal", "must be an array of tables ([[terminal]])");
     for (const auto& [k, v] : root)
       if (k.str() != "terminal") top.fail(k.str(), "unknown key (expected only [[terminal]] tables)");
-    if (arr_node == nullptr) return registry{};
+    if (arr_node == nullptr || arr_node->as_array()->empty())
+      top.fail("terminal", "no [[terminal]] table: the gateway would have no terminal to watch");
     const auto& arr = *arr_node->as_array();
     std::unordered_map<std::string, std::size_t> seen;
     for (std::size_t i = 0; i < arr.size(); ++i) {
@@ -55,6 +67,10 @@ registry load_registry(const std::filesystem::path& path, const thresholds& defa
       r.read("name", t.name);
       r.read("town", t.town);
       r.read("village", t.village);
+      // Operators find a terminal by these on the dashboard and the map: all three are required.
+      if (t.name.empty()) r.fail("name", "is required (the name operators know the terminal by)");
+      if (t.town.empty()) r.fail("town", "is required");
+      if (t.village.empty()) r.fail("village", "is required");
       double lat = 1000, lon = 1000, cap = -1;
       r.read("latitude", lat, -90.0, 90.0);
       r.read("longitude", lon, -180.0, 180.0);
@@ -62,11 +78,15 @@ registry load_registry(const std::filesystem::path& path, const thresholds& defa
       if (lat == 1000) r.fail("latitude", "is required (WGS84 degrees)");
       if (lon == 1000) r.fail("longitude", "is required (WGS84 degrees)");
       if (cap < 0) r.fail("design_capacity_m3d", "is required (m3/day)");
+      if (lat == 0 && lon == 0)
+        r.fail("latitude", "0, 0 is in the Gulf of Guinea: the terminal's coordinates are missing");
       t.latitude_deg = lat;
       t.longitude_deg = lon;
       t.design_capacity_m3d = cap;
       r.read("discharge_grade", t.discharge_grade);
-      if (t.discharge_grade.empty()) r.fail("discharge_grade", "is required, e.g. \"grade_1\"");
+      if (!is_known_discharge_grade(t.discharge_grade))
+        r.fail("discharge_grade", "must be one of grade_1, grade_2 (DB33/973-2021) or grade_1a, grade_1b, grade_3 "
+                                  "(GB 18918-2002), got \"" + t.discharge_grade + "\"");
       r.read_int("report_interval_s", t.report_interval_s, 1, 86400);
       if (const auto* th = r.sub_table("thresholds")) {
         detail::toml_reader tr(*th, where + ".thresholds");

@@ -109,7 +109,7 @@ TEST(Registry, ErrorsNameFileTerminalAndKey) {
   auto p = write(dir, "r1.toml", good + good);
   auto e = error_of([&] { load_registry(p, {}); });
   EXPECT_NE(e.find("r1.toml: terminal[1] (A1).id: duplicate of terminal[0]"), std::string::npos) << e;
-  p = write(dir, "r2.toml", good + "[[terminal]]\nid = \"B2\"\nlatitude = 95.0\n");
+  p = write(dir, "r2.toml", good + "[[terminal]]\nid = \"B2\"\nname = \"b\"\ntown = \"t\"\nvillage = \"v\"\nlatitude = 95.0\n");
   e = error_of([&] { load_registry(p, {}); });
   EXPECT_NE(e.find("terminal[1] (B2).latitude"), std::string::npos) << e;
   p = write(dir, "r3.toml", good + "[terminal.thresholds]\nturbidity_raise_ntu = -1.0\n");
@@ -121,6 +121,31 @@ TEST(Registry, ErrorsNameFileTerminalAndKey) {
   p = write(dir, "r5.toml", "[[terminal]]\nid = \"bad id!\"\n");
   e = error_of([&] { load_registry(p, {}); });
   EXPECT_NE(e.find("terminal[0] (bad id!).id"), std::string::npos) << e;
+}
+
+TEST(Registry, EntriesThatCannotBeShownOrJudgedAreRefused) {
+  testing::temp_dir dir("gw-registry");
+  // One valid terminal with `key = value` lines replaced.
+  const auto with = [](const std::vector<std::pair<std::string, std::string>>& changes) {
+    std::string t =
+        "[[terminal]]\nid = \"A1\"\nname = \"a\"\ntown = \"t\"\nvillage = \"v\"\nlatitude = 30.5\n"
+        "longitude = 120.9\ndesign_capacity_m3d = 30\ndischarge_grade = \"grade_1\"\n";
+    for (const auto& [key, value] : changes) {
+      const auto at = t.find("\n" + key + " = ") + 1;
+      t.replace(at, t.find('\n', at) - at, key + " = " + value);
+    }
+    return t;
+  };
+  const auto check = [&](const std::string& text) { return error_of([&] { load_registry(write(dir, "r.toml", text), {}); }); };
+  auto e = check(with({{"name", "\"\""}}));
+  EXPECT_NE(e.find("terminal[0] (A1).name: is required"), std::string::npos) << e;
+  EXPECT_EQ(check(with({{"latitude", "0.0"}})), "no error");  // on the equator: a real place
+  e = check(with({{"latitude", "0.0"}, {"longitude", "0.0"}}));
+  EXPECT_NE(e.find("terminal[0] (A1).latitude: 0, 0 is in the Gulf of Guinea"), std::string::npos) << e;
+  e = check(with({{"discharge_grade", "\"class A\""}}));
+  EXPECT_NE(e.find("discharge_grade: must be one of grade_1, grade_2"), std::string::npos) << e;
+  e = check("# nothing yet\n");
+  EXPECT_NE(e.find("r.toml: terminal: no [[terminal]] table"), std::string::npos) << e;
 }
 
 }  // namespace
