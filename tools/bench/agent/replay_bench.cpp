@@ -130,7 +130,10 @@ int main(int argc, char** argv) {
   const auto config = dir / "agent.toml";
   std::ofstream(config) << "terminal_id = \"BENCH\"\nlog_level = \"warn\"\nreport_interval_s = 86400\n[mqtt]\nuri = \""
                         << broker.uri() << "\"\nmax_inflight = " << inflight << "\nreplay_per_s = 1000000\n[queue]\npath = \""
-                        << qpath.string() << "\"\nmax_records = " << records + 10 << "\nmax_bytes = 17179869184\n";
+                        << qpath.string() << "\"\nmax_records = " << records + 10 << "\nmax_bytes = 17179869184\n"
+                        // an instrument is required; one daily report adds nothing during the run
+                        << "[[device]]\nname = \"sim\"\ndriver = \"simulated\"\n"
+                        << "[[device.point]]\nquantity = \"flow_rate\"\nprofile = \"series\"\nvalues = [1.5]\n";
   t0 = std::chrono::steady_clock::now();
   sewage::bench::process agent({agent_bin, "--config", config.string()}, dir / "agent.log");
   const double agent_s = wait_for(count.agent, records, t0);
