@@ -1,6 +1,7 @@
 #include "sewage/agent/config.hpp"
 #include "sewage/agent/sensor_driver.hpp"
 
+#include "sewage/proto/broker_uri.hpp"
 #include "sewage/proto/limits.hpp"
 #include "sewage/proto/topic.hpp"
 
@@ -132,19 +133,6 @@ std::string fnv1a_hex(std::string_view text) {
   return buf;
 }
 
-bool valid_uri(const std::string& u) {
-  const bool scheme = u.rfind("tcp://", 0) == 0 || u.rfind("ssl://", 0) == 0 || u.rfind("mqtts://", 0) == 0 ||
-                      u.rfind("mqtt://", 0) == 0;
-  if (!scheme) return false;
-  const std::string rest = u.substr(u.find("://") + 3);
-  if (rest.empty() || rest.front() == ':' || rest.front() == '/') return false;  // no host
-  const auto colon = rest.rfind(':');
-  if (colon == std::string::npos || rest.back() == ']') return true;  // Paho's default port
-  const std::string port = rest.substr(colon + 1);
-  return !port.empty() && port.size() <= 5 &&
-         std::all_of(port.begin(), port.end(), [](unsigned char ch) { return std::isdigit(ch) != 0; }) &&
-         std::stoi(port) >= 1 && std::stoi(port) <= 65535;
-}
 
 mqtt_config parse_mqtt(const toml::table& root) {
   mqtt_config m;
@@ -156,7 +144,7 @@ mqtt_config parse_mqtt(const toml::table& root) {
                           "max_inflight", "replay_per_s", "max_packet_bytes"},
                          "mqtt");
   const std::string uri = get_string(*t, "uri", "mqtt", std::nullopt);
-  if (!valid_uri(uri)) throw config_error("mqtt.uri", "must be tcp://, ssl:// or mqtts:// followed by HOST[:PORT] with a port in 1..65535");
+  if (const auto why = proto::broker_uri_problem(uri)) throw config_error("mqtt.uri", *why + " in \"" + uri + "\"");
   m.uris.push_back(uri);
   if (const toml::node* f = t->get("fallback_uris")) {
     const auto* arr = f->as_array();
@@ -165,7 +153,7 @@ mqtt_config parse_mqtt(const toml::table& root) {
       const auto* s = (*arr)[i].as_string();
       const std::string key = "mqtt.fallback_uris[" + std::to_string(i) + "]";
       if (s == nullptr) throw config_error(key, "must be a string");
-      if (!valid_uri(s->get())) throw config_error(key, "must be tcp://, ssl:// or mqtts:// followed by HOST[:PORT] with a port in 1..65535");
+      if (const auto why = proto::broker_uri_problem(s->get())) throw config_error(key, *why + " in \"" + s->get() + "\"");
       m.uris.push_back(s->get());
     }
   }

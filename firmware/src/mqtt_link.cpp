@@ -1,5 +1,7 @@
 #include "sewage/agent/mqtt_link.hpp"
 
+#include <sewage/proto/broker_uri.hpp>
+
 #include <boost/asio/post.hpp>
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
@@ -7,10 +9,6 @@
 #include <random>
 
 namespace sewage::agent {
-
-namespace {
-bool is_tls(const std::string& uri) { return uri.rfind("ssl://", 0) == 0 || uri.rfind("mqtts://", 0) == 0; }
-}  // namespace
 
 /// Paho objects and the callback adapters. Every callback posts to the io_context.
 class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
@@ -36,7 +34,7 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
     if (!config.mqtt.username.empty()) b.user_name(config.mqtt.username);
     if (!config.mqtt.password.empty()) b.password(config.mqtt.password);
     bool tls = !config.mqtt.ca_file.empty();
-    for (const auto& u : config.mqtt.uris) tls = tls || is_tls(u);
+    for (const auto& u : config.mqtt.uris) tls = tls || proto::broker_uri_uses_tls(u);
     if (tls) {
       auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
       if (!config.mqtt.ca_file.empty()) ssl.trust_store(config.mqtt.ca_file);

@@ -2,6 +2,8 @@
 
 #include "toml_reader.hpp"
 
+#include <sewage/proto/broker_uri.hpp>
+
 #include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
@@ -48,18 +50,6 @@ void read_thresholds(toml_reader& r, thresholds& t) {
 }  // namespace detail
 
 namespace {
-
-/// Why "host[:port]" (the rest of a broker URI) cannot work, or nullopt.
-std::optional<std::string> host_port_problem(const std::string& rest) {
-  if (rest.empty() || rest.front() == ':' || rest.front() == '/') return "no host";
-  const auto colon = rest.rfind(':');
-  if (colon == std::string::npos || rest.back() == ']') return std::nullopt;  // Paho's default port
-  const std::string port = rest.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char ch) { return std::isdigit(ch); }) ||
-      std::stoi(port) < 1 || std::stoi(port) > 65535)
-    return "port must be 1..65535, got \"" + port + "\"";
-  return std::nullopt;
-}
 
 /// Why the gateway could not create its files in `dir` (created at start if missing), or nullopt.
 std::optional<std::string> unwritable_dir_problem(std::filesystem::path dir) {
@@ -110,11 +100,7 @@ config load_config(const std::filesystem::path& path) {
       r.read_int("keep_alive_s", ka, 2, 3600);
       c.mqtt_keep_alive = std::chrono::seconds(ka);
       r.reject_unknown();
-      if (c.mqtt_uri.rfind("tcp://", 0) != 0 && c.mqtt_uri.rfind("ssl://", 0) != 0 &&
-          c.mqtt_uri.rfind("mqtts://", 0) != 0)
-        r.fail("uri", "must start with tcp://, ssl:// or mqtts://");
-      if (const auto why = host_port_problem(c.mqtt_uri.substr(c.mqtt_uri.find("://") + 3)))
-        r.fail("uri", *why + " in \"" + c.mqtt_uri + "\"");
+      if (const auto why = proto::broker_uri_problem(c.mqtt_uri)) r.fail("uri", *why + " in \"" + c.mqtt_uri + "\"");
       for (auto [key, file] : {std::pair{"ca_file", &c.mqtt_ca_file}, std::pair{"cert_file", &c.mqtt_cert_file},
                                std::pair{"key_file", &c.mqtt_key_file}}) {
         if (file->empty()) continue;

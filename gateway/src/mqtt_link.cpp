@@ -1,5 +1,6 @@
 #include "sewage/gateway/mqtt_link.hpp"
 
+#include <sewage/proto/broker_uri.hpp>
 #include <sewage/proto/status.hpp>
 #include <sewage/proto/topic.hpp>
 
@@ -158,7 +159,7 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
                  .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30))
                  .will(mqtt::message(proto::gateway_status_topic(), proto::encode(will), 1, true));
     if (!cfg_.mqtt_username.empty()) b.user_name(cfg_.mqtt_username).password(cfg_.mqtt_password);
-    if (cfg_.mqtt_uri.rfind("ssl://", 0) == 0 || cfg_.mqtt_uri.rfind("mqtts://", 0) == 0) {
+    if (proto::broker_uri_uses_tls(cfg_.mqtt_uri)) {
       auto s = mqtt::ssl_options_builder();
       if (!cfg_.mqtt_ca_file.empty()) s.trust_store(cfg_.mqtt_ca_file);
       if (!cfg_.mqtt_cert_file.empty()) s.key_store(cfg_.mqtt_cert_file);

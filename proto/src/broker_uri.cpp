@@ -1,0 +1,26 @@
+#include "sewage/proto/broker_uri.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace sewage::proto {
+
+std::optional<std::string> broker_uri_problem(std::string_view uri) {
+  constexpr std::array<std::string_view, 4> schemes{"tcp://", "mqtt://", "ssl://", "mqtts://"};
+  const auto scheme = std::find_if(schemes.begin(), schemes.end(), [&](std::string_view s) { return uri.starts_with(s); });
+  if (scheme == schemes.end()) return "must start with tcp://, mqtt://, ssl:// or mqtts://";
+  const std::string_view rest = uri.substr(scheme->size());
+  if (rest.empty() || rest.front() == ':' || rest.front() == '/') return "no host";
+  const auto colon = rest.rfind(':');
+  if (colon == std::string_view::npos || rest.back() == ']') return std::nullopt;  // Paho's default port
+  const std::string_view port = rest.substr(colon + 1);
+  const bool digits = !port.empty() && port.size() <= 5 &&
+                      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const int value = digits ? std::stoi(std::string(port)) : 0;
+  if (value < 1 || value > 65535) return "port must be 1..65535, got \"" + std::string(port) + "\"";
+  return std::nullopt;
+}
+
+bool broker_uri_uses_tls(std::string_view uri) noexcept { return uri.starts_with("ssl://") || uri.starts_with("mqtts://"); }
+
+}  // namespace sewage::proto
