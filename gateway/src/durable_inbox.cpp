@@ -31,13 +31,6 @@ std::uint32_t crc32(const char* data, std::size_t n) {
 }
 
 template <typename T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-
-template <typename T>
 T get(const char* p) {
   T v;
   std::memcpy(&v, p, sizeof(T));
@@ -177,29 +170,34 @@ void durable_inbox::open_active(std::uint64_t first_id, std::uint64_t min_bytes)
 }
 
 std::uint64_t durable_inbox::append(const inbound_message& m) {
-  thread_local std::string frame;
-  frame.clear();
-  put<std::uint32_t>(frame, 0);  // length and CRC, filled in below
-  put<std::uint32_t>(frame, 0);
+  const std::size_t len = body_fixed_bytes + m.topic.size() + m.payload.size();
+  const std::size_t frame_bytes = frame_header_bytes + len;
   std::lock_guard lock(mutex_);
   const std::uint64_t id = next_id_;
-  put<std::uint64_t>(frame, id);
-  put<std::int64_t>(frame, m.arrival.time_since_epoch().count());
-  frame.push_back(m.retained ? '\1' : '\0');
-  put<std::uint32_t>(frame, static_cast<std::uint32_t>(m.topic.size()));
-  frame += m.topic;
-  frame += m.payload;
-  const auto len = static_cast<std::uint32_t>(frame.size() - frame_header_bytes);
-  const std::uint32_t crc = crc32(frame.data() + frame_header_bytes, len);
-  std::memcpy(frame.data(), &len, 4);
-  std::memcpy(frame.data() + 4, &crc, 4);
-
-  if (active_map_ == nullptr || active_size_ + frame.size() > active_capacity_) open_active(id, frame.size());
+  if (active_map_ == nullptr || active_size_ + frame_bytes > active_capacity_) open_active(id, frame_bytes);
   auto& seg = segments_.back();
-  // Body first, then the header: a frame whose length is visible is complete (its CRC checks it).
-  std::memcpy(active_map_ + active_size_ + frame_header_bytes, frame.data() + frame_header_bytes, len);
-  std::memcpy(active_map_ + active_size_, frame.data(), frame_header_bytes);
-  active_size_ += frame.size();
+  // The body is written straight into the mapping, then the header: a frame whose length is
+  // visible is complete (its CRC checks it).
+  char* const frame = active_map_ + active_size_;
+  char* b = frame + frame_header_bytes;
+  const auto copy = [&b](const void* p, std::size_t n) {
+    std::memcpy(b, p, n);
+    b += n;
+  };
+  const std::int64_t arrival_ms = m.arrival.time_since_epoch().count();
+  const char retained = m.retained ? '\1' : '\0';
+  const auto topic_len = static_cast<std::uint32_t>(m.topic.size());
+  copy(&id, 8);
+  copy(&arrival_ms, 8);
+  copy(&retained, 1);
+  copy(&topic_len, 4);
+  copy(m.topic.data(), m.topic.size());
+  copy(m.payload.data(), m.payload.size());
+  const auto len32 = static_cast<std::uint32_t>(len);
+  const std::uint32_t crc = crc32(frame + frame_header_bytes, len);
+  std::memcpy(frame + 4, &crc, 4);
+  std::memcpy(frame, &len32, 4);
+  active_size_ += frame_bytes;
   seg.last_id = id;
   ++next_id_;
   return id;

@@ -31,6 +31,13 @@ void append_three(const std::filesystem::path& path) {
   for (int i = 0; i < 3; ++i) j.append({"sewage/v1/T1/telemetry", "{\"n\":" + std::to_string(i) + "}", false, t0});
 }
 
+/// Overwrites `bytes` at `offset` of the file at `p` in place.
+void overwrite(const std::filesystem::path& p, std::size_t offset, const std::string& bytes) {
+  std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
 TEST(DurableInbox, AppendReopenReplayRelease) {
   testing::temp_dir dir("gw-inbox");
   const auto path = dir.path() / "g.db-inbox.d";
@@ -99,13 +106,8 @@ TEST(DurableInbox, TornTailKeepsEveryIntactMessage) {
   testing::temp_dir dir("gw-inbox");
   const auto path = dir.path() / "j";
   append_three(path);
-  const auto seg = segments(path).front();
-  {
-    // power cut while the last frame was written back: its end never reached the disk
-    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(3 * three_frame_bytes - 3));
-    f.write("\0\0\0", 3);
-  }
+  // power cut while the last frame was written back: its end never reached the disk
+  overwrite(segments(path).front(), 3 * three_frame_bytes - 3, std::string(3, '\0'));
   {
     durable_inbox j(path);
     const auto left = j.pending();
@@ -123,13 +125,7 @@ TEST(DurableInbox, FlippedByteStopsTheSegmentAtThatFrame) {
   testing::temp_dir dir("gw-inbox");
   const auto path = dir.path() / "j";
   append_three(path);
-  const auto seg = segments(path).front();
-  const auto frame = three_frame_bytes;
-  {
-    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(frame + frame - 2));  // inside the second frame's payload
-    f.put('#');
-  }
+  overwrite(segments(path).front(), 2 * three_frame_bytes - 2, "#");  // inside the second frame's payload
   durable_inbox j(path);
   const auto left = j.pending();
   ASSERT_EQ(left.size(), 1u);
