@@ -1,10 +1,9 @@
 #include "sewage/gateway/aggregates.hpp"
 
-#include "sewage/gateway/operating_day.hpp"
-
 #include <sewage/proto/limits.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 namespace sewage::gateway {
 
@@ -16,101 +15,286 @@ void daily_delta::add(const daily_delta& o) noexcept {
   turbidity_max_ntu = std::max(turbidity_max_ntu, o.turbidity_max_ntu);
   compliant_count += o.compliant_count;
   records += o.records;
+  turbidity_ok_s += o.turbidity_ok_s;
+  compliant_s += o.compliant_s;
+  totalizer_glitches += o.totalizer_glitches;
+}
+
+std::string_view to_string(totalizer_glitch g) noexcept {
+  switch (g) {
+    case totalizer_glitch::jitter: return "jitter";
+    case totalizer_glitch::dip: return "dip";
+    case totalizer_glitch::spike: return "spike";
+    case totalizer_glitch::reset: return "reset";
+    case totalizer_glitch::rebase: return "rebase";
+    case totalizer_glitch::none: break;
+  }
+  return "none";
+}
+
+bool log_limiter::allow(proto::timestamp now, std::uint64_t& suppressed) noexcept {
+  if (now - window_start_ >= window_ || now < window_start_) {
+    window_start_ = now;
+    used_ = 0;
+  }
+  if (used_ >= burst_) {
+    ++suppressed_;
+    return false;
+  }
+  ++used_;
+  suppressed = suppressed_;
+  suppressed_ = 0;
+  return true;
 }
 
 namespace {
 
-constexpr double wrap_m3 = proto::limits::max_total_m3;  // 2^32
+namespace lim = totalizer_limits;
+constexpr double wrap_m3 = proto::limits::max_total_m3;  // 2^32: the converter's 32-bit register
+constexpr double ms_per_h = 3'600'000.0;
 
-double rate_volume(const proto::telemetry_record& r) {
-  if (!r.flow || r.flow->status != proto::quantity_status::ok || !r.flow->rate_m3h) return 0;
-  return *r.flow->rate_m3h * static_cast<double>(r.interval_s) / 3600.0;
+/// The reported mean rate when usable, m3/h.
+std::optional<double> usable_rate(const proto::telemetry_record& r) {
+  if (!r.flow || r.flow->status != proto::quantity_status::ok || !r.flow->rate_m3h) return std::nullopt;
+  return *r.flow->rate_m3h;
+}
+
+double rate_volume(const proto::telemetry_record& r, double seconds) {
+  const auto rate = usable_rate(r);
+  return rate ? *rate * seconds / 3600.0 : 0.0;
+}
+
+/// Step of the totalizer's reading at `x`: the meter's resolution, or a float32's ulp when larger.
+double resolution(double x) {
+  int exp = 0;
+  (void)std::frexp(std::fabs(x), &exp);  // |x| = m * 2^exp, 0.5 <= m < 1
+  return std::max(lim::meter_resolution_m3, std::ldexp(1.0, exp - 24));
+}
+
+double jitter_tolerance(double x) { return std::max(lim::jitter_m3, 4 * resolution(x)); }
+
+/// The largest increment the meter can really have counted from `from` to `to` in `elapsed_ms`.
+double plausible_increment(double from, double to, std::int64_t elapsed_ms, const proto::telemetry_record& r,
+                           const aggregate_params& p) {
+  double peak_m3h = p.design_capacity_m3d > 0 ? p.design_capacity_m3d / 24.0 * lim::peak_factor
+                                              : proto::limits::max_flow_m3h;
+  if (const auto rate = usable_rate(r)) peak_m3h = std::max(peak_m3h, *rate * lim::rate_margin);
+  peak_m3h = std::min(peak_m3h, proto::limits::max_flow_m3h);
+  const double step = resolution(std::max(std::fabs(from), std::fabs(to)));
+  return peak_m3h * static_cast<double>(std::max<std::int64_t>(elapsed_ms, 0)) / ms_per_h + 2 * step;
+}
+
+/// How a reading relates to a reference reading.
+enum class relation { increment, wrap, jitter, none };
+
+struct judged {
+  relation rel{relation::none};
+  double increment_m3{0};  ///< for increment and wrap
+};
+
+judged judge(double ref, std::int64_t ref_ms, double total, std::int64_t ts_ms, const proto::telemetry_record& r,
+             const aggregate_params& p) {
+  const double delta = total - ref;
+  const double plausible = plausible_increment(ref, total, ts_ms - ref_ms, r, p);
+  if (delta >= 0) return delta <= plausible ? judged{relation::increment, delta} : judged{};
+  if (-delta <= jitter_tolerance(ref)) return {relation::jitter, 0};
+  const double wrapped = delta + wrap_m3;
+  if (ref < wrap_m3 && wrapped >= 0 && wrapped <= plausible) return {relation::wrap, wrapped};
+  return {};
+}
+
+/// Collects the deltas of one record: the record's own day first.
+class day_sink {
+ public:
+  day_sink(std::int32_t own_day, const county_zone& zone) : zone_(zone) { out_.push_back(daily_delta{own_day}); }
+  daily_delta& own() { return out_.front(); }
+  daily_delta& at(std::int32_t day) {
+    for (auto& d : out_)
+      if (d.day == day) return d;
+    out_.push_back(daily_delta{day});
+    return out_.back();
+  }
+  /// Spreads `volume` measured over (from_ms, to_ms] over the days it spans in proportion to time.
+  /// Returns false (and books it all on the record's day) when the span starts more than
+  /// spread_bound_days before the record's day.
+  bool spread(double volume, std::int64_t from_ms, std::int64_t to_ms) {
+    using std::chrono::milliseconds;
+    const std::int32_t last = operating_day(proto::timestamp(milliseconds(to_ms - 1)), zone_);
+    const std::int32_t first = operating_day(proto::timestamp(milliseconds(from_ms)), zone_);
+    if (volume == 0 || first >= last || to_ms <= from_ms) {
+      at(last).volume_m3 += volume;
+      return true;
+    }
+    if (first < own().day - lim::spread_bound_days) {
+      own().volume_m3 += volume;
+      return false;
+    }
+    const double span = static_cast<double>(to_ms - from_ms);
+    for (std::int32_t d = first; d <= last; ++d) {
+      const std::int64_t a = std::max<std::int64_t>(from_ms, zone_.local_midnight(d).time_since_epoch().count());
+      const std::int64_t b = std::min<std::int64_t>(to_ms, zone_.local_midnight(d + 1).time_since_epoch().count());
+      if (b <= a) continue;
+      at(d).volume_m3 += volume * static_cast<double>(b - a) / span;
+    }
+    return true;
+  }
+  std::vector<daily_delta> take() { return std::move(out_); }
+
+ private:
+  const county_zone& zone_;
+  std::vector<daily_delta> out_;
+};
+
+void clear_suspect(totalizer_cursor& c) {
+  c.suspect_count = 0;
+  c.suspect_first_m3 = c.suspect_last_m3 = c.suspect_estimate_m3 = 0;
+  c.suspect_first_ts_ms = c.suspect_last_ts_ms = 0;
+}
+
+void start_suspect(totalizer_cursor& c, double total, std::int64_t ts_ms, const proto::telemetry_record& r) {
+  c.suspect_count = 1;
+  c.suspect_first_m3 = c.suspect_last_m3 = total;
+  c.suspect_first_ts_ms = c.suspect_last_ts_ms = ts_ms;
+  c.suspect_estimate_m3 = rate_volume(r, static_cast<double>(ts_ms - c.ts_ms) / 1000.0);
+}
+
+totalizer_glitch series_kind(const totalizer_cursor& c) {
+  return c.suspect_first_m3 < c.total_m3 ? totalizer_glitch::dip : totalizer_glitch::spike;
+}
+
+/// The totalizer part of record_deltas. `total` is a usable reading.
+void totalizer_volume(const proto::telemetry_record& r, double total, totalizer_cursor& c, const aggregate_params& p,
+                      day_sink& days, volume_outcome& out) {
+  const std::int64_t ts_ms = r.ts.time_since_epoch().count();
+  auto glitch = [&](totalizer_glitch kind, std::uint32_t readings, double reading) {
+    out.glitch = kind;
+    out.glitch_readings = readings;
+    out.glitch_reading_m3 = reading;
+    out.baseline_m3 = c.total_m3;
+    days.own().totalizer_glitches += 1;
+  };
+  auto take_increment = [&](double increment, double new_total) {
+    out.gap_not_spread = !days.spread(increment, c.ts_ms, ts_ms) || out.gap_not_spread;
+    c.total_m3 = new_total;
+    c.ts_ms = ts_ms;
+  };
+  if (!c.valid) {
+    // First reading: no baseline yet; its own window is estimated from the rate.
+    days.own().volume_estimated_m3 += rate_volume(r, r.interval_s);
+    out.source = days.own().volume_estimated_m3 > 0 ? volume_source::rate_fallback : volume_source::none;
+    c = totalizer_cursor{};
+    c.total_m3 = total;
+    c.ts_ms = ts_ms;
+    c.valid = true;
+    return;
+  }
+  const std::int64_t newest_ms = std::max(c.ts_ms, c.suspect_count > 0 ? c.suspect_last_ts_ms : c.ts_ms);
+  if (ts_ms <= newest_ms) {
+    out.source = volume_source::late;
+    return;
+  }
+  // 1. Against the baseline: a plausible increment, a wrap or jitter (this also ends a suspect series).
+  const auto base = judge(c.total_m3, c.ts_ms, total, ts_ms, r, p);
+  if (base.rel != relation::none) {
+    const bool ends_series = c.suspect_count > 0;
+    if (ends_series) glitch(series_kind(c), c.suspect_count, c.suspect_first_m3);
+    if (base.rel == relation::jitter) {
+      // Below the baseline by a step or two: nothing flowed; keep the higher value, move its time.
+      if (!ends_series) glitch(totalizer_glitch::jitter, 1, total);
+      c.ts_ms = ts_ms;
+      out.source = ends_series ? volume_source::resolved : volume_source::jitter;
+    } else {
+      take_increment(base.increment_m3, total);
+      out.source = ends_series ? volume_source::resolved
+                   : base.rel == relation::wrap ? volume_source::wrap
+                                                : volume_source::totalizer;
+    }
+    clear_suspect(c);
+    return;
+  }
+  // 2. Not explained by the baseline: a suspect reading.
+  if (c.suspect_count == 0) {
+    start_suspect(c, total, ts_ms, r);
+    out.source = volume_source::suspect;
+    return;
+  }
+  const auto next = judge(c.suspect_last_m3, c.suspect_last_ts_ms, total, ts_ms, r, p);
+  if (next.rel == relation::none || next.rel == relation::wrap) {
+    // The series is broken as well: it was a glitch; this reading starts a new series.
+    glitch(series_kind(c), c.suspect_count, c.suspect_first_m3);
+    start_suspect(c, total, ts_ms, r);
+    out.source = volume_source::suspect;
+    return;
+  }
+  ++c.suspect_count;
+  c.suspect_last_m3 = std::max(c.suspect_last_m3, total);
+  c.suspect_last_ts_ms = ts_ms;
+  out.source = volume_source::suspect;
+  const bool rising = c.suspect_last_m3 > c.suspect_first_m3;
+  const bool low = c.suspect_first_m3 <= c.total_m3 / 2;  // a reset goes (near) zero
+  const bool persisted = c.suspect_last_ts_ms - c.suspect_first_ts_ms >= lim::rebase_confirm_ms;
+  if (c.suspect_count < lim::reset_confirm_readings || !rising || !(low || persisted)) return;
+  // 3. Confirmed: the series is the meter's new count. What it counted before its first reading
+  // is unknown: estimated from the rate. Its own increments are measured.
+  const auto kind = low ? totalizer_glitch::reset : totalizer_glitch::rebase;
+  glitch(kind, c.suspect_count, c.suspect_first_m3);
+  const std::int32_t first_day =
+      operating_day(proto::timestamp(std::chrono::milliseconds(c.suspect_first_ts_ms - 1)), p.zone);
+  if (first_day >= days.own().day - lim::spread_bound_days)
+    days.at(first_day).volume_estimated_m3 += c.suspect_estimate_m3;
+  else
+    days.own().volume_estimated_m3 += c.suspect_estimate_m3;
+  c.total_m3 = c.suspect_first_m3;
+  c.ts_ms = c.suspect_first_ts_ms;
+  take_increment(c.suspect_last_m3 - c.suspect_first_m3, c.suspect_last_m3);
+  c.ts_ms = c.suspect_last_ts_ms;
+  clear_suspect(c);
+  out.source = kind == totalizer_glitch::reset ? volume_source::reset : volume_source::rebase;
 }
 
 }  // namespace
 
 std::vector<daily_delta> record_deltas(const proto::telemetry_record& r, totalizer_cursor& cursor,
-                                       double limit_ntu, std::chrono::minutes utc_offset,
-                                       volume_source* source) {
+                                       const aggregate_params& params, volume_outcome* outcome) {
   using std::chrono::milliseconds;
-  const std::int32_t day = operating_day(r.ts - milliseconds(1), utc_offset);
-  std::vector<daily_delta> out;
-  daily_delta own;
-  own.day = day;
-  own.records = 1;
+  const std::int32_t day = operating_day(r.ts - milliseconds(1), params.zone);
+  day_sink days(day, params.zone);
+  days.own().records = 1;
   if (r.turbidity && r.turbidity->status == proto::quantity_status::ok && r.turbidity->ntu) {
     const double ntu = *r.turbidity->ntu;
+    const bool compliant = ntu <= params.turbidity_limit_ntu;
+    auto& own = days.own();
     own.turbidity_sum_ntu = ntu;
     own.turbidity_count = 1;
     own.turbidity_max_ntu = r.turbidity->max_ntu.value_or(ntu);
-    own.compliant_count = ntu <= limit_ntu ? 1 : 0;
+    own.compliant_count = compliant ? 1 : 0;
+    // Time weight: the record's window, split at the local midnight it may straddle (at most one
+    // day back: interval_s is at most a day, proto limits::max_interval_s).
+    const std::int64_t end_ms = r.ts.time_since_epoch().count();
+    const std::int64_t start_ms = end_ms - static_cast<std::int64_t>(r.interval_s) * 1000;
+    std::int64_t hi = end_ms;
+    for (std::int32_t d = day; d >= day - 1 && hi > start_ms; --d) {
+      const std::int64_t lo = std::max(start_ms, params.zone.local_midnight(d).time_since_epoch().count());
+      if (hi <= lo) break;
+      auto& target = days.at(d);
+      const double s = static_cast<double>(hi - lo) / 1000.0;
+      target.turbidity_ok_s += s;
+      if (compliant) target.compliant_s += s;
+      hi = lo;
+    }
   }
-  volume_source src = volume_source::none;
-  const std::int64_t ts_ms = r.ts.time_since_epoch().count();
+  volume_outcome out;
   const bool has_total = r.flow && r.flow->total_m3.has_value() &&
                          r.flow->status != proto::quantity_status::fault &&
                          r.flow->status != proto::quantity_status::stale;
   if (has_total) {
-    const double total = *r.flow->total_m3;
-    if (!cursor.valid) {
-      own.volume_estimated_m3 = rate_volume(r);
-      src = own.volume_estimated_m3 > 0 ? volume_source::rate_fallback : volume_source::none;
-      cursor = {total, ts_ms, true};
-    } else if (ts_ms <= cursor.ts_ms) {
-      src = volume_source::late;
-    } else {
-      const double elapsed_h = static_cast<double>(ts_ms - cursor.ts_ms) / 3'600'000.0;
-      const double plausible = proto::limits::max_flow_m3h * elapsed_h;
-      double delta = total - cursor.total_m3;
-      src = volume_source::totalizer;
-      if (delta < 0) {
-        const double wrapped = delta + wrap_m3;
-        if (cursor.total_m3 >= 0.9 * wrap_m3 && wrapped <= plausible) {
-          delta = wrapped;
-          src = volume_source::wrap;
-        } else {
-          src = volume_source::reset;
-        }
-      } else if (delta > plausible) {
-        src = volume_source::jump;
-      }
-      if (src == volume_source::reset || src == volume_source::jump) {
-        own.volume_estimated_m3 = rate_volume(r);
-      } else {
-        // Spread over the operating days of (cursor.ts, ts] in proportion to time.
-        const std::int64_t from = cursor.ts_ms;
-        std::int32_t first_day = operating_day(proto::timestamp(milliseconds(from)), utc_offset);
-        if (first_day == day || delta == 0) {
-          own.volume_m3 = delta;
-        } else {
-          const double span = static_cast<double>(ts_ms - from);
-          for (std::int32_t d = first_day; d <= day; ++d) {
-            const std::int64_t a = std::max<std::int64_t>(
-                from, operating_day_start(d, utc_offset).time_since_epoch().count());
-            const std::int64_t b = std::min<std::int64_t>(
-                ts_ms, operating_day_start(d + 1, utc_offset).time_since_epoch().count());
-            if (b <= a) continue;
-            const double share = delta * static_cast<double>(b - a) / span;
-            if (d == day) {
-              own.volume_m3 += share;
-            } else {
-              daily_delta extra;
-              extra.day = d;
-              extra.volume_m3 = share;
-              out.push_back(extra);
-            }
-          }
-        }
-      }
-      cursor = {total, ts_ms, true};
-    }
+    totalizer_volume(r, *r.flow->total_m3, cursor, params, days, out);
   } else {
-    own.volume_estimated_m3 = rate_volume(r);
-    if (own.volume_estimated_m3 > 0) src = volume_source::rate_fallback;
+    days.own().volume_estimated_m3 = rate_volume(r, r.interval_s);
+    if (days.own().volume_estimated_m3 > 0) out.source = volume_source::rate_fallback;
   }
-  if (source != nullptr) *source = src;
-  out.insert(out.begin(), own);
-  return out;
+  if (outcome != nullptr) *outcome = out;
+  return days.take();
 }
 
 }  // namespace sewage::gateway

@@ -149,8 +149,8 @@ std::size_t terminal_index(const engine& eng, const std::string& id) {
 json daily_json(const daily_delta& d, double interval_s, const engine& eng) {
   const auto& cfg = eng.cfg();
   const auto now = eng.clock().now();
-  const auto start = operating_day_start(d.day, cfg.utc_offset);
-  const auto end = operating_day_start(d.day + 1, cfg.utc_offset);
+  const auto start = operating_day_start(d.day, cfg.zone);
+  const auto end = operating_day_start(d.day + 1, cfg.zone);
   const double covered_s = std::chrono::duration<double>(std::clamp(now, start, end) - start).count();
   const double expected = covered_s / interval_s;
   json j{{"day", format_day(d.day)},
@@ -163,7 +163,11 @@ json daily_json(const daily_delta& d, double interval_s, const engine& eng) {
          {"availability", expected > 0 ? json(std::min(1.0, d.records / expected)) : json(nullptr)},
          {"turbidity_mean_ntu", d.turbidity_count > 0 ? json(d.turbidity_sum_ntu / d.turbidity_count) : json(nullptr)},
          {"turbidity_max_ntu", d.turbidity_max_ntu >= 0 ? json(d.turbidity_max_ntu) : json(nullptr)},
-         {"compliance_rate", d.turbidity_count > 0 ? json(double(d.compliant_count) / d.turbidity_count) : json(nullptr)}};
+         {"totalizer_glitches", d.totalizer_glitches}};
+  // Compliance over the time with good turbidity readings only; coverage says how much time that is.
+  j["turbidity_ok_s"] = d.turbidity_ok_s;
+  j["compliance_rate"] = d.turbidity_ok_s > 0 ? json(std::min(1.0, d.compliant_s / d.turbidity_ok_s)) : json(nullptr);
+  j["compliance_coverage"] = covered_s > 0 ? json(std::min(1.0, d.turbidity_ok_s / covered_s)) : json(nullptr);
   return j;
 }
 
@@ -208,7 +212,7 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
   }
   const auto td = today.find(t.id);
   daily_delta d;
-  d.day = operating_day(eng.clock().now(), eng.cfg().utc_offset);
+  d.day = operating_day(eng.clock().now(), eng.cfg().zone);
   if (td != today.end()) d = td->second;
   j["today"] = daily_json(d, eng.report_interval_s(i), eng);
   if (detail) {
@@ -236,7 +240,7 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
 
 std::map<std::string, daily_delta> today_rows(engine& eng) {
   eng.flush();
-  const auto day = operating_day(eng.clock().now(), eng.cfg().utc_offset);
+  const auto day = operating_day(eng.clock().now(), eng.cfg().zone);
   std::map<std::string, daily_delta> out;
   for (auto& r : eng.db().daily(std::nullopt, day, day)) out[r.terminal_id] = r.totals;
   return out;
@@ -250,11 +254,11 @@ proto::timestamp time_param(const query& q, std::string_view key, proto::timesta
   return *t;
 }
 
-std::int32_t day_param(const query& q, std::string_view key, std::int32_t fallback, std::chrono::minutes offset) {
+std::int32_t day_param(const query& q, std::string_view key, std::int32_t fallback, const county_zone& zone) {
   const auto v = q.get(key);
   if (!v) return fallback;
   if (const auto d = parse_day(*v)) return *d;
-  if (const auto t = proto::parse_timestamp(*v)) return operating_day(*t, offset);
+  if (const auto t = proto::parse_timestamp(*v)) return operating_day(*t, zone);
   throw api_error{400, std::string(key) + ": must be a date YYYY-MM-DD or an ISO 8601 UTC time, got '" + *v + "'"};
 }
 
@@ -330,6 +334,11 @@ http_response api::route(const http_request& req) {
     add_sample(out, "sewage_gateway_unknown_terminals", static_cast<double>(eng_.unknown_terminals().size()));
     add_metric(out, "sewage_gateway_volume_fallback_total", "counter", "Records whose volume came from rate integration.");
     add_sample(out, "sewage_gateway_volume_fallback_total", static_cast<double>(m.volume_fallbacks));
+    add_metric(out, "sewage_gateway_totalizer_glitches_total", "counter",
+               "Totalizer readings that were not real volume, by kind (never counted as flow).");
+    for (const auto g : all_totalizer_glitches)
+      add_sample(out, "sewage_gateway_totalizer_glitches_total{kind=\"" + std::string(to_string(g)) + "\"}",
+                 static_cast<double>(m.totalizer_glitches.at(static_cast<std::size_t>(g))));
     add_metric(out, "sewage_gateway_open_alerts", "gauge", "Open alert episodes by type.");
     std::array<std::uint64_t, proto::all_alert_types.size()> open{};
     for (const auto& [id, a] : eng_.open_alerts()) ++open.at(static_cast<std::size_t>(a.type));
@@ -380,28 +389,31 @@ http_response api::route(const http_request& req) {
   if (s.size() == 2 && s[1] == "summary") {
     if (!get) return method_not_allowed("GET");
     const auto today = today_rows(eng_);
-    const auto day = operating_day(now, cfg.utc_offset);
+    const auto day = operating_day(now, cfg.zone);
     std::size_t online = 0, offline = 0, unknown = 0;
     for (std::size_t i = 0; i < eng_.terminals().size(); ++i) {
       const auto st = presence_state(eng_, i);
       (st == "online" ? online : st == "offline" ? offline : unknown)++;
     }
-    double vol = 0, est = 0;
-    std::uint64_t compliant = 0, counted = 0;
+    double vol = 0, est = 0, compliant_s = 0, ok_s = 0;
     for (const auto& [id, d] : today) {
       if (!eng_.terminals().find(id)) continue;
       vol += d.volume_m3;
       est += d.volume_estimated_m3;
-      compliant += d.compliant_count;
-      counted += d.turbidity_count;
+      compliant_s += d.compliant_s;
+      ok_s += d.turbidity_ok_s;
     }
+    // Coverage: good turbidity time over the terminal-time of the day so far (every registered terminal).
+    const double elapsed_s =
+        std::chrono::duration<double>(std::max(now, operating_day_start(day, cfg.zone)) - operating_day_start(day, cfg.zone)).count();
+    const double terminal_s = elapsed_s * static_cast<double>(eng_.terminals().size());
     json by_type = json::object();
     for (const auto type : proto::all_alert_types) by_type[std::string(proto::to_string(type))] = 0;
     for (const auto& [id, a] : eng_.open_alerts()) by_type[std::string(proto::to_string(a.type))] = by_type[std::string(proto::to_string(a.type))].get<int>() + 1;
     const std::chrono::year_month_day ymd{std::chrono::sys_days(std::chrono::days(day))};
     const auto month_start_day = static_cast<std::int32_t>(
         std::chrono::sys_days(ymd.year() / ymd.month() / std::chrono::day(1)).time_since_epoch().count());
-    const auto month_start = operating_day_start(month_start_day, cfg.utc_offset);
+    const auto month_start = operating_day_start(month_start_day, cfg.zone);
     eng_.flush();
     const auto faults = eng_.db().faults_since(month_start);
     return json_response(200, json{{"generated_at", iso(now)},
@@ -413,7 +425,8 @@ http_response api::route(const http_request& req) {
                                    {"unknown", unknown},
                                    {"volume_today_m3", vol + est},
                                    {"volume_today_estimated_m3", est},
-                                   {"compliance_rate_today", counted > 0 ? json(double(compliant) / counted) : json(nullptr)},
+                                   {"compliance_rate_today", ok_s > 0 ? json(std::min(1.0, compliant_s / ok_s)) : json(nullptr)},
+                                   {"compliance_coverage_today", terminal_s > 0 ? json(std::min(1.0, ok_s / terminal_s)) : json(nullptr)},
                                    {"open_alerts", by_type},
                                    {"open_alerts_total", eng_.open_alerts().size()},
                                    {"month", {{"from", iso(month_start)},
@@ -500,9 +513,9 @@ http_response api::route(const http_request& req) {
     }
     if (s.size() == 4 && s[3] == "daily") {
       if (!get) return method_not_allowed("GET");
-      const auto today = operating_day(now, cfg.utc_offset);
-      const auto to = day_param(t.q, "to", today, cfg.utc_offset);
-      const auto from = day_param(t.q, "from", to - 29, cfg.utc_offset);
+      const auto today = operating_day(now, cfg.zone);
+      const auto to = day_param(t.q, "to", today, cfg.zone);
+      const auto from = day_param(t.q, "from", to - 29, cfg.zone);
       if (from > to) throw api_error{400, "from must not be after to"};
       if (to - from + 1 > static_cast<std::int32_t>(cfg.http_max_range_days))
         throw api_error{400, "range too long: at most " + std::to_string(cfg.http_max_range_days) + " days (http.max_range_days)"};

@@ -163,12 +163,21 @@ config load_config(const std::filesystem::path& path) {
     } else {
       c.registry_path = resolve(path, c.registry_path.string());
     }
-    if (const auto* t = top.sub_table("county")) {
-      detail::toml_reader r(*t, "county");
+    {
+      // [county]: the operating day's time zone, an IANA name of the system database.
+      static const toml::table no_table;
+      const auto* t = top.sub_table("county");
+      detail::toml_reader r(t != nullptr ? *t : no_table, "county");
       r.read("time_zone", c.time_zone);
-      std::int64_t off = c.utc_offset.count();
-      r.read_int("utc_offset_minutes", off, -14 * 60, 14 * 60);
-      c.utc_offset = std::chrono::minutes(off);
+      if (t != nullptr && t->contains("utc_offset_minutes"))
+        r.fail("utc_offset_minutes",
+               "was removed: operating days follow county.time_zone (an IANA name, daylight saving included); "
+               "delete this key, and for a fixed offset use a zone such as \"Etc/GMT-8\" (= UTC+8)");
+      const auto zone = county_zone::locate(c.time_zone);
+      if (!zone)
+        r.fail("time_zone", "\"" + c.time_zone + "\" is not a time zone of the system database "
+                            "(/usr/share/zoneinfo, Debian package tzdata); use an IANA name such as \"Asia/Shanghai\"");
+      c.zone = *zone;
       r.reject_unknown();
     }
     if (const auto* t = top.sub_table("alerts")) {

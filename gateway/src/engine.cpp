@@ -209,15 +209,25 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   ++metrics_.records_accepted;
   mark_dirty(idx);
 
-  volume_source src = volume_source::none;
-  for (const auto& d : record_deltas(rec, s.cursor, info.limits.turbidity_limit_ntu, cfg_.utc_offset, &src))
+  volume_outcome vol;
+  for (const auto& d : record_deltas(rec, s.cursor, {info.limits.turbidity_limit_ntu, info.design_capacity_m3d, cfg_.zone}, &vol))
     pending_daily_[{static_cast<std::uint32_t>(idx), d.day}].add(d);
-  if (src == volume_source::rate_fallback || src == volume_source::reset || src == volume_source::jump)
+  if (vol.source == volume_source::rate_fallback || vol.source == volume_source::reset || vol.source == volume_source::rebase)
     ++metrics_.volume_fallbacks;
-  if (src == volume_source::reset || src == volume_source::jump)
-    spdlog::warn("terminal {}: totalizer {} at seq {} ({}); volume of that interval estimated from the rate",
-                 s.terminal_id, src == volume_source::reset ? "went backwards (meter reset?)" : "jumped implausibly",
-                 rec.seq, proto::format_timestamp(rec.ts));
+  if (vol.glitch != totalizer_glitch::none) {
+    ++metrics_.totalizer_glitches.at(static_cast<std::size_t>(vol.glitch));
+    std::uint64_t suppressed = 0;
+    if (glitch_log_.allow(msg.arrival, suppressed))
+      spdlog::warn("terminal {}: totalizer {} ({} reading(s) from {} m3 against baseline {} m3) ended at seq {} ({}); "
+                   "not counted as flow{}{}", s.terminal_id, to_string(vol.glitch), vol.glitch_readings,
+                   vol.glitch_reading_m3, vol.baseline_m3, rec.seq, proto::format_timestamp(rec.ts),
+                   vol.glitch == totalizer_glitch::reset || vol.glitch == totalizer_glitch::rebase
+                       ? "; new baseline, the time before it estimated from the rate" : "",
+                   suppressed > 0 ? fmt::format(" ({} similar lines suppressed)", suppressed) : std::string());
+  }
+  if (vol.gap_not_spread)
+    spdlog::warn("terminal {}: the totalizer increment up to seq {} ({}) spans more than {} days; booked on that day",
+                 s.terminal_id, rec.seq, proto::format_timestamp(rec.ts), totalizer_limits::spread_bound_days);
 
   const double interval = report_interval_s(idx);
   const double live_window_s = info.limits.offline_after_intervals * interval;

@@ -1,17 +1,74 @@
 #include "sewage/gateway/operating_day.hpp"
 
+// The only translation unit that includes the date library (see the note in operating_day.hpp).
+#include <date/tz.h>
+
 #include <charconv>
 #include <cstdio>
 
 namespace sewage::gateway {
+namespace {
 
-std::int32_t operating_day(proto::timestamp ts, std::chrono::minutes utc_offset) noexcept {
-  const auto local = ts + utc_offset;
+// Asia/Shanghai: UTC+8, no daylight saving since 1991 (IANA tzdata, zone Asia/Shanghai).
+constexpr std::chrono::minutes shanghai_offset{480};
+
+const date::time_zone* find_zone(std::string_view name) noexcept {
+  try {
+    const auto* tz = date::locate_zone(name);
+    // Loads the zone's file now (it is read lazily), so a damaged file is found here and later
+    // lookups cannot fail.
+    (void)tz->get_info(date::sys_seconds{});
+    return tz;
+  } catch (const std::exception&) {
+    return nullptr;  // unknown name, or no readable database
+  }
+}
+
+}  // namespace
+
+county_zone::county_zone() noexcept : tz_(find_zone("Asia/Shanghai")) {}
+
+std::optional<county_zone> county_zone::locate(std::string_view name) {
+  if (name.empty()) return std::nullopt;
+  const auto* tz = find_zone(name);
+  if (tz == nullptr) return std::nullopt;
+  return county_zone(tz);
+}
+
+std::string county_zone::name() const { return tz_ != nullptr ? tz_->name() : std::string("Asia/Shanghai"); }
+
+std::chrono::minutes county_zone::offset_at(proto::timestamp ts) const noexcept {
+  if (tz_ == nullptr) return shanghai_offset;
+  try {
+    const auto info = tz_->get_info(date::sys_seconds{std::chrono::floor<std::chrono::seconds>(ts.time_since_epoch())});
+    return std::chrono::duration_cast<std::chrono::minutes>(info.offset);
+  } catch (const std::exception&) {
+    return shanghai_offset;  // not reached: the zone's data were loaded by locate()
+  }
+}
+
+proto::timestamp county_zone::local_midnight(std::int32_t day) const noexcept {
+  const proto::timestamp naive{std::chrono::days(day)};
+  if (tz_ != nullptr) {
+    try {
+      // choose::earliest: an ambiguous midnight (clocks set back over it) is its first occurrence;
+      // a skipped one (clocks jumped over it) gives the transition instant, the day's first.
+      const auto t = tz_->to_sys(date::local_days{date::days{day}}, date::choose::earliest);
+      return proto::timestamp(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()));
+    } catch (const std::exception&) {
+      // not reached: the zone's data were loaded by locate()
+    }
+  }
+  return naive - shanghai_offset;
+}
+
+std::int32_t operating_day(proto::timestamp ts, const county_zone& zone) noexcept {
+  const auto local = ts + zone.offset_at(ts);
   return static_cast<std::int32_t>(std::chrono::floor<std::chrono::days>(local).time_since_epoch().count());
 }
 
-proto::timestamp operating_day_start(std::int32_t day, std::chrono::minutes utc_offset) noexcept {
-  return proto::timestamp(std::chrono::days(day)) - utc_offset;
+proto::timestamp operating_day_start(std::int32_t day, const county_zone& zone) noexcept {
+  return zone.local_midnight(day);
 }
 
 std::string format_day(std::int32_t day) {

@@ -66,6 +66,25 @@ UPDATE terminal_state SET (dedup_max_seq, dedup_below) =
   (SELECT max_seq, below FROM dedup d WHERE d.terminal = terminal_state.terminal AND d.epoch = terminal_state.epoch);
 )sql";
 
+// Version 4 (volume and compliance, issue 9 sections 3 and 7): daily rows get the time covered
+// by good turbidity readings and its compliant part (compliance weighted by time) and the count of
+// totalizer glitches; terminal_state gets the totalizer's suspect series (aggregates.hpp
+// totalizer_cursor) so a restart in the middle of a glitch continues it. Rows written before
+// have no times: they are estimated as 60 s (the default report interval) per record, which
+// keeps their compliance rate (the old record share) and approximates their coverage.
+constexpr const char* migration_v4_volume = R"sql(
+ALTER TABLE daily ADD COLUMN turbidity_ok_s REAL NOT NULL DEFAULT 0;
+ALTER TABLE daily ADD COLUMN compliant_s REAL NOT NULL DEFAULT 0;
+ALTER TABLE daily ADD COLUMN totalizer_glitches INTEGER NOT NULL DEFAULT 0;
+UPDATE daily SET turbidity_ok_s = 60.0 * turbidity_count, compliant_s = 60.0 * compliant_count;
+ALTER TABLE terminal_state ADD COLUMN suspect_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE terminal_state ADD COLUMN suspect_first_m3 REAL NOT NULL DEFAULT 0;
+ALTER TABLE terminal_state ADD COLUMN suspect_first_ts_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE terminal_state ADD COLUMN suspect_last_m3 REAL NOT NULL DEFAULT 0;
+ALTER TABLE terminal_state ADD COLUMN suspect_last_ts_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE terminal_state ADD COLUMN suspect_estimate_m3 REAL NOT NULL DEFAULT 0;
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -193,6 +212,7 @@ class sqlite_store::impl {
         if (v == 0) exec(schema_v1);
         if (v == 1) exec(migration_v2);
         if (v == 2) exec(migration_v3);
+        if (v == 3) exec(migration_v4_volume);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");
@@ -276,14 +296,18 @@ void sqlite_store::apply(const write_batch& b) {
     for (const auto& r : b.daily) {
       const auto& t = r.totals;
       d.q("INSERT INTO daily(terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
-          " turbidity_max_ntu, compliant_count, records) VALUES(?,?,?,?,?,?,?,?,?)"
+          " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches)"
+          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"
           " ON CONFLICT(terminal, day) DO UPDATE SET volume_m3 = volume_m3 + excluded.volume_m3,"
           " volume_estimated_m3 = volume_estimated_m3 + excluded.volume_estimated_m3,"
           " turbidity_sum_ntu = turbidity_sum_ntu + excluded.turbidity_sum_ntu,"
           " turbidity_count = turbidity_count + excluded.turbidity_count,"
           " turbidity_max_ntu = max(turbidity_max_ntu, excluded.turbidity_max_ntu),"
           " compliant_count = compliant_count + excluded.compliant_count,"
-          " records = records + excluded.records")
+          " records = records + excluded.records,"
+          " turbidity_ok_s = turbidity_ok_s + excluded.turbidity_ok_s,"
+          " compliant_s = compliant_s + excluded.compliant_s,"
+          " totalizer_glitches = totalizer_glitches + excluded.totalizer_glitches")
           .bind(1, r.terminal_id)
           .bind(2, static_cast<std::int64_t>(t.day))
           .bind(3, t.volume_m3)
@@ -293,19 +317,26 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(7, t.turbidity_max_ntu)
           .bind(8, t.compliant_count)
           .bind(9, t.records)
+          .bind(10, t.turbidity_ok_s)
+          .bind(11, t.compliant_s)
+          .bind(12, t.totalizer_glitches)
           .run();
     }
     for (const auto& t : b.terminals) {
       d.q("INSERT INTO terminal_state(terminal, epoch, latest, latest_arrival_ms, status, status_arrival_ms,"
           " total_m3, total_ts_ms, total_valid, rules, rule_clock_ms, last_alive_ms, grace_until_ms, will,"
-          " dedup_max_seq, dedup_below)"
-          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(terminal) DO UPDATE SET epoch=excluded.epoch,"
+          " dedup_max_seq, dedup_below, suspect_count, suspect_first_m3, suspect_first_ts_ms, suspect_last_m3,"
+          " suspect_last_ts_ms, suspect_estimate_m3)"
+          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(terminal) DO UPDATE SET epoch=excluded.epoch,"
           " latest=excluded.latest, latest_arrival_ms=excluded.latest_arrival_ms, status=excluded.status,"
           " status_arrival_ms=excluded.status_arrival_ms, total_m3=excluded.total_m3,"
           " total_ts_ms=excluded.total_ts_ms, total_valid=excluded.total_valid, rules=excluded.rules,"
           " rule_clock_ms=excluded.rule_clock_ms, last_alive_ms=excluded.last_alive_ms,"
           " grace_until_ms=excluded.grace_until_ms, will=excluded.will, dedup_max_seq=excluded.dedup_max_seq,"
-          " dedup_below=excluded.dedup_below")
+          " dedup_below=excluded.dedup_below, suspect_count=excluded.suspect_count,"
+          " suspect_first_m3=excluded.suspect_first_m3, suspect_first_ts_ms=excluded.suspect_first_ts_ms,"
+          " suspect_last_m3=excluded.suspect_last_m3, suspect_last_ts_ms=excluded.suspect_last_ts_ms,"
+          " suspect_estimate_m3=excluded.suspect_estimate_m3")
           .bind(1, t.terminal_id)
           .bind(2, t.epoch)
           .bind(3, !t.latest_json.empty() ? std::optional<std::string>(t.latest_json)
@@ -324,6 +355,12 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(14, t.will ? 1 : 0)
           .bind(15, t.window.max_seq)
           .bind(16, t.window.below)
+          .bind(17, t.cursor.suspect_count)
+          .bind(18, t.cursor.suspect_first_m3)
+          .bind(19, t.cursor.suspect_first_ts_ms)
+          .bind(20, t.cursor.suspect_last_m3)
+          .bind(21, t.cursor.suspect_last_ts_ms)
+          .bind(22, t.cursor.suspect_estimate_m3)
           .run();
     }
     for (const auto& w : b.retired_windows) {
@@ -399,7 +436,8 @@ std::vector<terminal_snapshot> sqlite_store::load_terminals() {
   auto& s = impl_->q(
       "SELECT t.terminal, t.epoch, t.latest, t.latest_arrival_ms, t.status, t.status_arrival_ms, t.total_m3,"
       " t.total_ts_ms, t.total_valid, t.rules, t.rule_clock_ms, t.last_alive_ms, t.grace_until_ms, t.will,"
-      " t.dedup_max_seq, t.dedup_below FROM terminal_state t");
+      " t.dedup_max_seq, t.dedup_below, t.suspect_count, t.suspect_first_m3, t.suspect_first_ts_ms,"
+      " t.suspect_last_m3, t.suspect_last_ts_ms, t.suspect_estimate_m3 FROM terminal_state t");
   std::vector<terminal_snapshot> out;
   while (s.step()) {
     terminal_snapshot t;
@@ -415,7 +453,15 @@ std::vector<terminal_snapshot> sqlite_store::load_terminals() {
       if (st.ok()) t.status = std::move(*st.value);
     }
     t.status_arrival = from_ms(s.i64(5));
-    t.cursor = {s.dbl(6), s.i64(7), s.i64(8) != 0};
+    t.cursor.total_m3 = s.dbl(6);
+    t.cursor.ts_ms = s.i64(7);
+    t.cursor.valid = s.i64(8) != 0;
+    t.cursor.suspect_count = static_cast<std::uint32_t>(s.i64(16));
+    t.cursor.suspect_first_m3 = s.dbl(17);
+    t.cursor.suspect_first_ts_ms = s.i64(18);
+    t.cursor.suspect_last_m3 = s.dbl(19);
+    t.cursor.suspect_last_ts_ms = s.i64(20);
+    t.cursor.suspect_estimate_m3 = s.dbl(21);
     rules_from_blob(s.text(9), t);
     t.rule_clock_ms = s.i64(10);
     t.last_alive_ms = s.i64(11);
@@ -533,7 +579,7 @@ std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& ter
                                            std::int32_t to_day) {
   auto& s = impl_->q(
                      "SELECT terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
-                     " turbidity_max_ntu, compliant_count, records FROM daily"
+                     " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches FROM daily"
                      " WHERE (?1 IS NULL OR terminal = ?1) AND day >= ?2 AND day <= ?3 ORDER BY terminal, day")
                 .bind(1, terminal_id)
                 .bind(2, static_cast<std::int64_t>(from_day))
@@ -550,6 +596,9 @@ std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& ter
     r.totals.turbidity_max_ntu = s.dbl(6);
     r.totals.compliant_count = static_cast<std::uint32_t>(s.i64(7));
     r.totals.records = static_cast<std::uint32_t>(s.i64(8));
+    r.totals.turbidity_ok_s = s.dbl(9);
+    r.totals.compliant_s = s.dbl(10);
+    r.totals.totalizer_glitches = static_cast<std::uint32_t>(s.i64(11));
     out.push_back(std::move(r));
   }
   s.reset();

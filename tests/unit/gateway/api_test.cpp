@@ -33,7 +33,7 @@ class ApiTest : public ::testing::Test {
     return api_->handle({method, target, auth, body});
   }
   void send(std::uint64_t seq, double ntu, double total) {
-    const auto r = test::with_flow(test::with_turbidity(test::record("T1", seq, clock_.now()), ntu), 0.6, total);
+    const auto r = test::with_flow(test::with_turbidity(test::record("T1", seq, clock_.now()), ntu), 30, total);  // 0.5 m3/min
     eng_->handle({proto::telemetry_topic("T1"), proto::encode(r), false, clock_.now()});
   }
 
@@ -112,6 +112,30 @@ TEST_F(ApiTest, SummaryTerminalsDailyAndGeoJson) {
   EXPECT_EQ(h["records"].size(), 2u);
 }
 
+TEST_F(ApiTest, ComplianceCountsOnlyGoodTurbidityTimeAndSaysHowMuchItCovers) {
+  // Issue 9 section 7: turbidity good and compliant for 4 h, then stale for 4 h; the operating
+  // day (Asia/Shanghai) began at 16:00 UTC, so at 00:00 UTC 8 h have elapsed. Before: 1.000 only.
+  clock_.set(at("2026-11-28T16:00:00Z"));
+  for (int i = 1; i <= 480; ++i) {
+    clock_.advance(std::chrono::minutes(1));
+    auto r = test::with_turbidity(test::record("T1", i, clock_.now()), 4.0);
+    if (i > 240) r.turbidity->status = proto::quantity_status::stale;
+    eng_->handle({proto::telemetry_topic("T1"), proto::encode(r), false, clock_.now()});
+  }
+  const auto d = json::parse(call("GET", "/api/terminals/T1/daily").body);
+  ASSERT_EQ(d["days"].size(), 1u);
+  EXPECT_DOUBLE_EQ(d["days"][0]["compliance_rate"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(d["days"][0]["compliance_coverage"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(d["days"][0]["turbidity_ok_s"].get<double>(), 14400.0);
+  const auto s = json::parse(call("GET", "/api/summary").body);
+  EXPECT_DOUBLE_EQ(s["compliance_rate_today"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(s["compliance_coverage_today"].get<double>(), 0.25);  // T2 (registered) reported nothing
+  // T2's day has no good time at all: rate null (not 1.0, not 0.0).
+  const auto t2 = json::parse(call("GET", "/api/terminals/T2").body);
+  EXPECT_TRUE(t2["today"]["compliance_rate"].is_null());
+  EXPECT_DOUBLE_EQ(t2["today"]["compliance_coverage"].get<double>(), 0.0);
+}
+
 TEST_F(ApiTest, MetricsAreInPrometheusTextFormat) {
   send(1, 4, 100);
   send(1, 4, 100);
@@ -122,6 +146,7 @@ TEST_F(ApiTest, MetricsAreInPrometheusTextFormat) {
   EXPECT_NE(r.body.find("\nsewage_gateway_duplicates_total 1\n"), std::string::npos);
   EXPECT_NE(r.body.find("\nsewage_gateway_rejects_total{reason=\"syntax\"} 1\n"), std::string::npos);
   EXPECT_NE(r.body.find("# TYPE sewage_gateway_store_commit_seconds histogram"), std::string::npos);
+  EXPECT_NE(r.body.find("\nsewage_gateway_totalizer_glitches_total{kind=\"dip\"} 0\n"), std::string::npos) << r.body;
 }
 
 TEST_F(ApiTest, HealthIsOkOnlyWhileConnectedToTheBrokerAndStoring) {

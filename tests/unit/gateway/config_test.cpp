@@ -34,8 +34,9 @@ TEST(Config, ExampleFileShowsExactlyTheDefaults) {
   EXPECT_EQ(c.mqtt_client_id, d.mqtt_client_id);
   EXPECT_EQ(c.http_address, "127.0.0.1");
   EXPECT_EQ(c.http_port, 8080);
-  EXPECT_EQ(c.utc_offset, std::chrono::minutes(480));
   EXPECT_EQ(c.time_zone, "Asia/Shanghai");
+  EXPECT_EQ(c.zone, d.zone);
+  EXPECT_EQ(c.zone.name(), "Asia/Shanghai");
   EXPECT_EQ(c.defaults, d.defaults);
   EXPECT_EQ(c.retention_days, d.retention_days);
   EXPECT_EQ(c.flush_interval, d.flush_interval);
@@ -80,6 +81,24 @@ TEST(Config, ValuesThatCannotWorkAtRuntimeAreRejectedByTheCheck) {
   e = check("[store]\npath = \"plain-file/sub/g.db\"\n");
   EXPECT_NE(e.find("store.path: " + (dir.path() / "plain-file").string() + " is not a directory"), std::string::npos) << e;
   EXPECT_EQ(check("[mqtt]\nuri = \"tcp://broker.example\"\n"), "no error");  // Paho's default port
+}
+
+TEST(Config, TimeZoneMustBeAZoneOfTheSystemDatabase) {
+  testing::temp_dir dir("gw-config");
+  const auto check = [&](const std::string& text) { return error_of([&] { load_config(write(dir, "z.toml", text)); }); };
+  for (const char* bad : {"Not/AZone", "", "../../etc/passwd", "Asia/Shanghai "}) {
+    const auto e = check(std::string("[county]\ntime_zone = \"") + bad + "\"\n");
+    EXPECT_NE(e.find("z.toml"), std::string::npos) << e;
+    EXPECT_NE(e.find("county.time_zone: \"" + std::string(bad) + "\" is not a time zone"), std::string::npos) << e;
+  }
+  // The fixed offset key is gone: refused with a message naming it and the replacement.
+  auto e = check("[county]\nutc_offset_minutes = 480\n");
+  EXPECT_NE(e.find("county.utc_offset_minutes: was removed"), std::string::npos) << e;
+  EXPECT_NE(e.find("Etc/GMT-8"), std::string::npos) << e;
+  const auto c = load_config(write(dir, "ok.toml", "[county]\ntime_zone = \"Europe/Berlin\"\n"));
+  EXPECT_EQ(c.time_zone, "Europe/Berlin");
+  EXPECT_EQ(c.zone.name(), "Europe/Berlin");
+  EXPECT_EQ(load_config(write(dir, "none.toml", "")).zone.name(), "Asia/Shanghai");  // the default
 }
 
 TEST(Config, RelativePathsResolveAgainstTheConfigFile) {

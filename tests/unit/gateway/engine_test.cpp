@@ -38,7 +38,7 @@ class EngineTest : public ::testing::Test {
   }
   double volume(const std::string& id, proto::timestamp day_of) {
     eng_->flush();
-    const auto day = operating_day(day_of, cfg_.utc_offset);
+    const auto day = operating_day(day_of, cfg_.zone);
     double v = 0;
     for (const auto& r : db_->daily(id, day, day)) v += r.totals.volume_m3;
     return v;
@@ -62,8 +62,8 @@ class EngineTest : public ::testing::Test {
 TEST_F(EngineTest, RedeliveryAndReplayNeverDoubleCountVolume) {
   const auto t0 = at("2026-11-29T01:00:00Z");
   clock_.set(t0 + minutes(10));
-  for (int i = 0; i < 10; ++i) send(test::with_flow(test::record("T1", i + 1, t0 + minutes(i)), 1, 100.0 + i));
-  for (int i = 0; i < 10; ++i) send(test::with_flow(test::record("T1", i + 1, t0 + minutes(i)), 1, 100.0 + i));
+  for (int i = 0; i < 10; ++i) send(test::with_flow(test::record("T1", i + 1, t0 + minutes(i)), 60, 100.0 + i));
+  for (int i = 0; i < 10; ++i) send(test::with_flow(test::record("T1", i + 1, t0 + minutes(i)), 60, 100.0 + i));
   EXPECT_EQ(eng_->metrics().records_accepted, 10u);
   EXPECT_EQ(eng_->metrics().duplicates, 10u);
   EXPECT_DOUBLE_EQ(volume("T1", t0), 9.0);
@@ -92,17 +92,17 @@ TEST_F(EngineTest, RestartKeepsDedupAlertsAndAggregates) {
   const auto t0 = at("2026-11-29T01:00:00Z");
   clock_.set(t0 + minutes(5));
   for (int i = 0; i < 5; ++i)
-    send(test::with_turbidity(test::with_flow(test::record("T1", i + 1, t0 + minutes(i)), 1, 50.0 + i), 20));
+    send(test::with_turbidity(test::with_flow(test::record("T1", i + 1, t0 + minutes(i)), 60, 50.0 + i), 20));
   ASSERT_EQ(eng_->open_alerts().size(), 1u);
   const auto alert_id = eng_->open_alerts().begin()->first;
   eng_->flush();
   open();  // a new engine on the same database: what a restart sees
   EXPECT_EQ(eng_->open_alerts().count(alert_id), 1u);
   for (int i = 0; i < 5; ++i)
-    send(test::with_turbidity(test::with_flow(test::record("T1", i + 1, t0 + minutes(i)), 1, 50.0 + i), 20));
+    send(test::with_turbidity(test::with_flow(test::record("T1", i + 1, t0 + minutes(i)), 60, 50.0 + i), 20));
   EXPECT_EQ(eng_->metrics().duplicates, 5u);
   EXPECT_DOUBLE_EQ(volume("T1", t0), 4.0);
-  send(test::with_turbidity(test::with_flow(test::record("T1", 6, t0 + minutes(5)), 1, 55.0), 2));
+  send(test::with_turbidity(test::with_flow(test::record("T1", 6, t0 + minutes(5)), 60, 55.0), 2));
   EXPECT_TRUE(eng_->open_alerts().empty());
   EXPECT_DOUBLE_EQ(volume("T1", t0), 5.0);
   const auto pubs = alerts_published(proto::alert_type::turbidity_high, "T1");
@@ -113,6 +113,50 @@ TEST_F(EngineTest, RestartKeepsDedupAlertsAndAggregates) {
   ASSERT_TRUE(stored.has_value());
   EXPECT_EQ(stored->state, proto::alert_state::cleared);
   EXPECT_EQ(db_->transitions(alert_id).size(), 2u);
+}
+
+TEST_F(EngineTest, TotalizerDipIsCountedAsAGlitchNotAsVolume) {
+  // Issue 9 section 3: totals 10.0, 10.5, 0.0, 11.0, 11.5 one minute apart (30 m3/h). Before: the
+  // day gained 12.0 m3 measured (an 11 m3 phantom); now the real 1.5 m3 and one dip counted.
+  const auto t0 = at("2026-11-29T01:00:00Z");
+  clock_.set(t0 + minutes(5));
+  const double totals[] = {10.0, 10.5, 0.0, 11.0, 11.5};
+  for (int i = 0; i < 5; ++i) send(test::with_flow(test::record("T1", i + 1, t0 + minutes(i)), 30, totals[i]));
+  EXPECT_NEAR(volume("T1", t0), 1.5, 0.001);
+  const auto dip = static_cast<std::size_t>(totalizer_glitch::dip);
+  EXPECT_EQ(eng_->metrics().totalizer_glitches.at(dip), 1u);
+  const auto day = operating_day(t0, cfg_.zone);
+  EXPECT_EQ(db_->daily(std::string("T1"), day, day).at(0).totals.totalizer_glitches, 1u);
+}
+
+TEST_F(EngineTest, ARestartInTheMiddleOfAGlitchContinuesIt) {
+  // The suspect reading is persisted with the terminal's state: after a restart the return to the
+  // baseline still ends the dip instead of being taken as a jump from 0.0.
+  const auto t0 = at("2026-11-29T01:00:00Z");
+  clock_.set(t0 + minutes(5));
+  send(test::with_flow(test::record("T1", 1, t0), 30, 10.0));
+  send(test::with_flow(test::record("T1", 2, t0 + minutes(1)), 30, 10.5));
+  send(test::with_flow(test::record("T1", 3, t0 + minutes(2)), 30, 0.0));
+  eng_->flush();
+  open();
+  ASSERT_EQ(eng_->runtime(0).snap.cursor.suspect_count, 1u);
+  send(test::with_flow(test::record("T1", 4, t0 + minutes(3)), 30, 11.0));
+  send(test::with_flow(test::record("T1", 5, t0 + minutes(4)), 30, 11.5));
+  EXPECT_NEAR(volume("T1", t0), 1.5, 0.001);
+  EXPECT_EQ(eng_->metrics().totalizer_glitches.at(static_cast<std::size_t>(totalizer_glitch::dip)), 1u);
+}
+
+TEST_F(EngineTest, ATotalizerReadingStampedIn1970CreatesNoRowsBetween) {
+  // An agent without RTC stamps 1970, then its clock is stepped: the next increment goes on the
+  // record's own day (before: one daily row for each of the 20,788 days in between).
+  const auto now = at("2026-11-29T01:00:00Z");
+  clock_.set(now);
+  send(test::with_flow(test::record("T1", 1, at("1970-01-01T00:00:05Z")), 1, 10.0), now);
+  send(test::with_flow(test::record("T1", 2, now), 1, 12.0), now);
+  eng_->flush();
+  const auto rows = db_->daily(std::string("T1"), 0, operating_day(now, cfg_.zone));
+  EXPECT_LE(rows.size(), 2u);  // the 1970 record's own day and today
+  EXPECT_DOUBLE_EQ(volume("T1", now), 2.0);
 }
 
 TEST_F(EngineTest, MalformedPayloadIsRejectedCountedAndKeptWhileTheNextGoodOneIsAccepted) {

@@ -41,6 +41,10 @@ TEST(SqliteStore, MigratesAVersionOneDatabaseKeepingItsData) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_DOUBLE_EQ(rows[0].totals.volume_m3, 12.5);
   EXPECT_DOUBLE_EQ(rows[0].totals.volume_estimated_m3, 0.0);  // the new column's default
+  // Version 4: good-turbidity time estimated as 60 s per record (the old record share is kept).
+  EXPECT_DOUBLE_EQ(rows[0].totals.turbidity_ok_s, 120.0);
+  EXPECT_DOUBLE_EQ(rows[0].totals.compliant_s, 120.0);
+  EXPECT_EQ(rows[0].totals.totalizer_glitches, 0u);
   EXPECT_EQ(s.max_alert_id(), 7u);
   ASSERT_EQ(s.alerts(true, std::nullopt, 10).size(), 1u);
   // Version 3 moved the current epoch's de-dup window into terminal_state; both windows remain.
@@ -59,9 +63,16 @@ TEST(SqliteStore, MigratesAVersionOneDatabaseKeepingItsData) {
   daily_delta d;
   d.day = 20000;
   d.volume_estimated_m3 = 1.25;
+  d.turbidity_ok_s = 30;
+  d.compliant_s = 10;
+  d.totalizer_glitches = 2;
   b.daily.push_back({"T1", d});
   s.apply(b);
-  EXPECT_DOUBLE_EQ(s.daily(std::string("T1"), 20000, 20000).at(0).totals.volume_estimated_m3, 1.25);
+  const auto after = s.daily(std::string("T1"), 20000, 20000).at(0).totals;
+  EXPECT_DOUBLE_EQ(after.volume_estimated_m3, 1.25);
+  EXPECT_DOUBLE_EQ(after.turbidity_ok_s, 150.0);  // increments, like every daily column
+  EXPECT_DOUBLE_EQ(after.compliant_s, 130.0);
+  EXPECT_EQ(after.totalizer_glitches, 2u);
 }
 
 TEST(SqliteStore, RefusesANewerSchema) {
@@ -90,7 +101,7 @@ TEST(SqliteStore, RoundTripsStateAlertsAndHistory) {
     t.epoch = "e1";
     t.window = {5, 0xF};
     t.latest = rec;
-    t.cursor = {10.5, 1234, true};
+    t.cursor = {10.5, 1234, true, 2, 0.25, 1300, 0.75, 1400, 0.0125};  // in the middle of a suspect series
     t.rules[2] = rule_state{99, 1.5, true, false};
     t.last_alive_ms = 42;
     b.terminals.push_back(t);
@@ -110,7 +121,7 @@ TEST(SqliteStore, RoundTripsStateAlertsAndHistory) {
   const auto terms = s.load_terminals();
   ASSERT_EQ(terms.size(), 1u);
   EXPECT_EQ(terms[0].window, (dedup_window{5, 0xF}));
-  EXPECT_EQ(terms[0].cursor, (totalizer_cursor{10.5, 1234, true}));
+  EXPECT_EQ(terms[0].cursor, (totalizer_cursor{10.5, 1234, true, 2, 0.25, 1300, 0.75, 1400, 0.0125}));
   EXPECT_EQ(terms[0].rules[2], (rule_state{99, 1.5, true, false}));
   ASSERT_TRUE(terms[0].latest.has_value());
   EXPECT_EQ(terms[0].latest->seq, 5u);

@@ -4,6 +4,8 @@
 /// defaults (the values below, also shown in gateway/gateway.example.toml) -> file -> checks.
 /// Every error names the file and the key, e.g. "gateway.toml: http.listen: port must be 1..65535".
 
+#include "sewage/gateway/operating_day.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -97,10 +99,12 @@ struct config {
   std::filesystem::path registry_path{"registry.toml"};
 
   // [county]
+  /// IANA name of the county's time zone; operating days are calendar days there (daylight
+  /// saving included). load_config() refuses a name the system database does not know.
   std::string time_zone{"Asia/Shanghai"};
-  /// Fixed UTC offset of the operating day, minutes. Asia/Shanghai is UTC+8 with no DST since
-  /// 1991 (IANA tzdata), so the operating day runs 16:00 UTC to 16:00 UTC.
-  std::chrono::minutes utc_offset{480};
+  /// `time_zone` resolved in the system time-zone database (operating_day.hpp). The old fixed
+  /// offset key `utc_offset_minutes` is refused with an error naming it.
+  county_zone zone;
 
   // [alerts]
   thresholds defaults;

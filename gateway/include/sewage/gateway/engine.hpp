@@ -62,6 +62,9 @@ struct engine_metrics {
   std::uint64_t images{0};
   std::uint64_t command_results{0};
   std::uint64_t volume_fallbacks{0};     ///< records whose volume came from rate integration
+  /// Totalizer glitches recognised, index = aggregates.hpp totalizer_glitch (jitter, dip, spike,
+  /// reset, rebase); never counted as flow.
+  std::array<std::uint64_t, 6> totalizer_glitches{};
   std::uint64_t alerts_raised{0};
   std::uint64_t alerts_cleared{0};
   std::uint64_t store_commits{0};
@@ -164,6 +167,7 @@ class engine {
   std::map<std::pair<std::uint32_t, std::int32_t>, daily_delta> pending_daily_;
   write_batch batch_;
   engine_metrics metrics_;
+  log_limiter glitch_log_{10, std::chrono::minutes(1)};  // totalizer glitch lines: 10 a minute, then a count
 };
 
 /// Bound on the list of unknown terminals kept in memory.
