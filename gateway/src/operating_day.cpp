@@ -3,6 +3,7 @@
 // The only translation unit that includes the date library (see the note in operating_day.hpp).
 #include <date/tz.h>
 
+#include <array>
 #include <charconv>
 #include <cstdio>
 
@@ -37,11 +38,33 @@ std::optional<county_zone> county_zone::locate(std::string_view name) {
 
 std::string county_zone::name() const { return tz_ != nullptr ? tz_->name() : std::string("Asia/Shanghai"); }
 
+// A zone lookup in the date library costs ~0.5 us; a record needs several. The offset is constant
+// between two transitions (for Asia/Shanghai since 1991), so each thread remembers the last
+// interval it looked up, and the last few day starts. Exact: only the library's answers are reused.
+namespace {
+struct offset_cache {
+  const date::time_zone* tz{nullptr};
+  date::sys_seconds begin{}, end{};
+  std::chrono::minutes offset{};
+};
+struct midnight_cache {
+  const date::time_zone* tz{nullptr};
+  std::int32_t day{0};
+  proto::timestamp start{};
+};
+thread_local offset_cache last_offset;
+thread_local std::array<midnight_cache, 8> last_midnights;
+}  // namespace
+
 std::chrono::minutes county_zone::offset_at(proto::timestamp ts) const noexcept {
   if (tz_ == nullptr) return shanghai_offset;
+  const date::sys_seconds s{std::chrono::floor<std::chrono::seconds>(ts.time_since_epoch())};
+  auto& c = last_offset;
+  if (c.tz == tz_ && s >= c.begin && s < c.end) return c.offset;
   try {
-    const auto info = tz_->get_info(date::sys_seconds{std::chrono::floor<std::chrono::seconds>(ts.time_since_epoch())});
-    return std::chrono::duration_cast<std::chrono::minutes>(info.offset);
+    const auto info = tz_->get_info(s);
+    c = {tz_, info.begin, info.end, std::chrono::duration_cast<std::chrono::minutes>(info.offset)};
+    return c.offset;
   } catch (const std::exception&) {
     return shanghai_offset;  // not reached: the zone's data were loaded by locate()
   }
@@ -50,11 +73,14 @@ std::chrono::minutes county_zone::offset_at(proto::timestamp ts) const noexcept 
 proto::timestamp county_zone::local_midnight(std::int32_t day) const noexcept {
   const proto::timestamp naive{std::chrono::days(day)};
   if (tz_ != nullptr) {
+    auto& c = last_midnights[static_cast<std::uint32_t>(day) % last_midnights.size()];
+    if (c.tz == tz_ && c.day == day) return c.start;
     try {
       // choose::earliest: an ambiguous midnight (clocks set back over it) is its first occurrence;
       // a skipped one (clocks jumped over it) gives the transition instant, the day's first.
       const auto t = tz_->to_sys(date::local_days{date::days{day}}, date::choose::earliest);
-      return proto::timestamp(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()));
+      c = {tz_, day, proto::timestamp(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()))};
+      return c.start;
     } catch (const std::exception&) {
       // not reached: the zone's data were loaded by locate()
     }
