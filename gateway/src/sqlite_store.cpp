@@ -331,9 +331,9 @@ void sqlite_store::apply(const write_batch& b) {
     for (const auto& r : b.daily) {
       const auto& t = r.totals;
       d.q("INSERT INTO daily(terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
-          " turbidity_max_ntu, compliant_count, records, missing_records) VALUES(?,?,?,?,?,?,?,?,?,?)"
+          " turbidity_max_ntu, compliant_count, records, missing_records) VALUES(?,?,?,?,?,?,?,?,?,max(0, ?10))"
           " ON CONFLICT(terminal, day) DO UPDATE SET volume_m3 = volume_m3 + excluded.volume_m3,"
-          " missing_records = max(0, missing_records + excluded.missing_records),"
+          " missing_records = max(0, missing_records + ?10),"  // ?10: an increment, may be negative
           " volume_estimated_m3 = volume_estimated_m3 + excluded.volume_estimated_m3,"
           " turbidity_sum_ntu = turbidity_sum_ntu + excluded.turbidity_sum_ntu,"
           " turbidity_count = turbidity_count + excluded.turbidity_count,"
@@ -349,7 +349,7 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(7, t.turbidity_max_ntu)
           .bind(8, t.compliant_count)
           .bind(9, t.records)
-          .bind(10, std::max<std::int64_t>(0, r.missing_records))
+          .bind(10, r.missing_records)
           .run();
     }
     for (const auto& t : b.terminals) {
