@@ -240,16 +240,19 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
 
   const double interval = report_interval_s(idx);
   const std::int64_t live_window_ms = static_cast<std::int64_t>(lim.offline_after_intervals * interval * 1000.0);
-  // A steady stream: this record arrived about one report interval after the previous one, and
-  // the offset arrival - stamp moved by less than half an interval. A clock running behind (or
-  // stuck in 1970) gives that; a backlog draining does not (records arrive in a burst while
-  // their stamps advance an interval each: the offset shrinks by ~1 interval per record).
+  // A steady stream: this record arrived apart from the previous one (not in a burst: at least
+  // half a report interval, or 1 s, whichever is less, so an agent reporting faster than the
+  // interval we expect still counts) and the offset arrival - stamp moved by at most half an
+  // interval. A clock running behind (or stuck in 1970) gives that; a backlog draining does not
+  // (records arrive in a burst while their stamps advance an interval each: the offset shrinks by
+  // ~1 interval per record).
   const std::int64_t tol_ms = static_cast<std::int64_t>(interval * 500.0);
+  const std::int64_t apart_ms = std::min<std::int64_t>(tol_ms, 1000);
   bool steady_step = false;
   if (s.prev_arrival_ms != 0) {
     const std::int64_t d_arrival = arrival_ms - s.prev_arrival_ms;
     const std::int64_t d_offset = offset_ms - s.prev_offset_ms;
-    steady_step = d_arrival >= tol_ms && d_offset <= tol_ms && d_offset >= -tol_ms;
+    steady_step = d_arrival >= apart_ms && d_offset <= tol_ms && d_offset >= -tol_ms;
   }
   s.steady_run = steady_step ? s.steady_run + 1 : 0;
   s.prev_arrival_ms = arrival_ms;

@@ -191,6 +191,25 @@ TEST_F(EngineTrustTest, AClockOneHourBehindIsOnlineAndSkewedWhileABacklogIsNeith
   EXPECT_FALSE(open_alert(proto::alert_type::clock_skew, "T2"));
 }
 
+TEST_F(EngineTrustTest, AWrongClockReportingFasterThanExpectedIsStillLive) {
+  // T2 is registered at 60 s but reports every 5 s (no birth message yet), clock at 1970.
+  const auto start = clock_.now();
+  for (int k = 1; k <= 2; ++k) {
+    clock_.set(start + seconds(5 * k));
+    send(test::record("T2", static_cast<std::uint64_t>(k), at("1970-01-01T00:00:00Z") + seconds(5 * k)));
+  }
+  EXPECT_FALSE(eng_->online(1));  // two records could be the tail of a backlog
+  clock_.set(start + seconds(15));
+  send(test::record("T2", 3, at("1970-01-01T00:00:15Z")));
+  EXPECT_TRUE(eng_->online(1));
+  // A burst (20 ms apart) with the same stamps' spacing never counts as steady.
+  for (std::uint64_t k = 4; k <= 10; ++k) {
+    clock_.set(clock_.now() + std::chrono::milliseconds(20));
+    send(test::record("T2", k, clock_.now() - hours(2) + minutes(k)));
+  }
+  EXPECT_EQ(eng_->runtime(1).snap.steady_run, 0u);
+}
+
 TEST_F(EngineTrustTest, TheTrustWindowIsConfigurablePerTerminal) {
   auto t2 = test::terminal("T2", cfg_.defaults);
   t2.limits.clock_trust_behind_s = 3600;

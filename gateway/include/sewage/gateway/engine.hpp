@@ -84,8 +84,8 @@ struct unknown_terminal {
 
 /// A record is live (arrived in real time) when stamped within offline_after_intervals report
 /// intervals of its arrival, or as the third record in a row of a steady stream (each one arriving
-/// at least half an interval after the previous, with arrival - stamp moving by at most half an
-/// interval): a clock running behind or stuck at 1970 is still a live terminal. A backlog drains
+/// at least half an interval, or 1 s if less, after the previous, with arrival - stamp moving by at
+/// most half an interval): a clock running behind or stuck at 1970 is still a live terminal. A backlog drains
 /// in a burst (arrival barely moves while stamps advance an interval per record), so it never
 /// forms a steady stream. Two steady steps = three records, because one step could be a pause.
 inline constexpr std::uint32_t steady_records_for_live = 2;
