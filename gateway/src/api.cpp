@@ -146,7 +146,9 @@ std::size_t terminal_index(const engine& eng, const std::string& id) {
   return *idx;
 }
 
-json daily_json(const daily_delta& d, double interval_s, const engine& eng) {
+// `missing_records`: the day's records never received, when known (the /daily rows; not "today").
+json daily_json(const daily_delta& d, double interval_s, const engine& eng,
+                std::optional<std::int64_t> missing_records = std::nullopt) {
   const auto& cfg = eng.cfg();
   const auto now = eng.clock().now();
   const auto start = operating_day_start(d.day, cfg.zone);
@@ -168,6 +170,11 @@ json daily_json(const daily_delta& d, double interval_s, const engine& eng) {
   j["turbidity_ok_s"] = d.turbidity_ok_s;
   j["compliance_rate"] = d.turbidity_ok_s > 0 ? json(std::min(1.0, d.compliant_s / d.turbidity_ok_s)) : json(nullptr);
   j["compliance_coverage"] = covered_s > 0 ? json(std::min(1.0, d.turbidity_ok_s / covered_s)) : json(nullptr);
+  if (missing_records) {
+    // records never received attributed to this day (seq holes, see gateway/README.md)
+    j["missing_records"] = *missing_records;
+    j["complete"] = *missing_records == 0;
+  }
   return j;
 }
 
@@ -198,6 +205,15 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
          {"state", presence_state(eng, i)},
          {"last_alive_at", iso_or_null(rt.snap.last_alive_ms)},
          {"open_alerts", open}};
+  // Records never received in the current epoch, and the newest holes (seq ranges).
+  constexpr std::size_t max_gaps_shown = 10;
+  json gaps = json::array();
+  for (const auto& g : rt.snap.seen.gaps(max_gaps_shown + 1)) gaps.push_back({g.lo, g.hi});
+  const bool gaps_truncated = gaps.size() > max_gaps_shown;
+  if (gaps_truncated) gaps.erase(gaps.size() - 1);
+  j["missing_records"] = rt.snap.seen.missing();
+  j["missing_seq_ranges"] = std::move(gaps);
+  j["missing_seq_ranges_truncated"] = gaps_truncated;
   if (rt.snap.latest) {
     j["latest_record"] = json::parse(proto::encode(*rt.snap.latest));
     j["latest_record_arrived_at"] = iso(rt.snap.latest_arrival);
@@ -232,8 +248,13 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
                        {"queue_overflow_clear_s", th.queue_overflow_clear_s},
                        {"clock_skew_raise_s", th.clock_skew_raise_s},
                        {"clock_skew_clear_s", th.clock_skew_clear_s},
-                       {"offline_after_intervals", th.offline_after_intervals}};
-    j["dedup"] = {{"epoch", rt.snap.epoch}, {"max_seq", rt.snap.window.max_seq}};
+                       {"offline_after_intervals", th.offline_after_intervals},
+                       {"clock_trust_behind_s", th.clock_trust_behind_s},
+                       {"clock_trust_ahead_s", th.clock_trust_ahead_s}};
+    j["dedup"] = {{"epoch", rt.snap.epoch},
+                  {"max_seq", rt.snap.seen.max_seq()},
+                  {"accepted", rt.snap.seen.accepted()},
+                  {"ranges_in_memory", rt.snap.seen.ranges().size()}};
   }
   return j;
 }
@@ -322,6 +343,12 @@ http_response api::route(const http_request& req) {
     add_sample(out, "sewage_gateway_duplicates_total", static_cast<double>(m.duplicates));
     add_metric(out, "sewage_gateway_late_records_total", "counter", "Accepted records older than the rules' event clock.");
     add_sample(out, "sewage_gateway_late_records_total", static_cast<double>(m.late_records));
+    add_metric(out, "sewage_gateway_missing_records", "gauge",
+               "Telemetry records never received: seq holes below each terminal epoch's highest seq.");
+    add_sample(out, "sewage_gateway_missing_records", static_cast<double>(m.missing_records));
+    add_metric(out, "sewage_gateway_untrusted_timestamps_total", "counter",
+               "Records whose ts was outside the trust window around arrival (kept at their arrival time).");
+    add_sample(out, "sewage_gateway_untrusted_timestamps_total", static_cast<double>(m.untrusted_stamps));
     add_metric(out, "sewage_gateway_rejects_total", "counter", "Rejected messages by reason code (sewage::proto problem codes).");
     for (std::size_t c = 0; c <= static_cast<std::size_t>(proto::problem_code::bad_image); ++c)
       add_sample(out,
@@ -506,6 +533,8 @@ http_response api::route(const http_request& req) {
       for (const auto& r : rows) {
         auto j = json::parse(proto::encode(r.record));
         j["arrived_at"] = iso(r.arrival);
+        // false: the stamp was outside the trust window; the record is listed at its arrival time
+        j["ts_trusted"] = r.ts_trusted;
         arr.push_back(std::move(j));
       }
       return json_response(200, json{{"terminal_id", id}, {"from", iso(from)}, {"to", iso(to)},
@@ -521,7 +550,8 @@ http_response api::route(const http_request& req) {
         throw api_error{400, "range too long: at most " + std::to_string(cfg.http_max_range_days) + " days (http.max_range_days)"};
       eng_.flush();
       json arr = json::array();
-      for (const auto& r : eng_.db().daily(id, from, to)) arr.push_back(daily_json(r.totals, eng_.report_interval_s(idx), eng_));
+      for (const auto& r : eng_.db().daily(id, from, to))
+        arr.push_back(daily_json(r.totals, eng_.report_interval_s(idx), eng_, r.missing_records));
       return json_response(200, json{{"terminal_id", id}, {"from", format_day(from)}, {"to", format_day(to)},
                                      {"time_zone", cfg.time_zone}, {"days", arr}});
     }

@@ -37,6 +37,8 @@ void read_thresholds(toml_reader& r, thresholds& t) {
   r.read_int("clock_skew_raise_s", t.clock_skew_raise_s, 1, max_s);
   r.read_int("clock_skew_clear_s", t.clock_skew_clear_s, 0, max_s);
   r.read("offline_after_intervals", t.offline_after_intervals, 1.0, 1000.0);
+  r.read_int("clock_trust_behind_s", t.clock_trust_behind_s, 60, std::int64_t{400} * 86400);
+  r.read_int("clock_trust_ahead_s", t.clock_trust_ahead_s, 0, max_s);
   if (t.turbidity_clear_ntu > t.turbidity_raise_ntu)
     r.fail("turbidity_clear_ntu", "must not be above turbidity_raise_ntu (hysteresis)");
   if (t.no_flow_clear_m3h < t.no_flow_raise_m3h)

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace sewage::gateway {
 namespace {
@@ -42,7 +43,11 @@ engine::engine(const config& cfg, registry reg, store& db, const clock_source& c
       rules_(std::move(rules)),
       listener_(listener),
       started_(clock.now()) {
-  for (auto& snap : db_.load_terminals()) parked_.emplace(snap.terminal_id, std::move(snap));
+  metrics_.missing_records = db_.missing_in_left_epochs();
+  for (auto& snap : db_.load_terminals()) {
+    metrics_.missing_records += snap.seen.missing();
+    parked_.emplace(snap.terminal_id, std::move(snap));
+  }
   for (auto& a : db_.alerts(true, std::nullopt, std::numeric_limits<std::int32_t>::max())) open_.emplace(a.alert_id, std::move(a));
   next_alert_id_ = db_.max_alert_id() + 1;
   attach_states();
@@ -185,32 +190,86 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   auto& rt = states_[idx];
   auto& s = rt.snap;
   const auto& info = registry_.terminals()[idx];
+  const auto& lim = info.limits;
   if (rec.epoch != s.epoch) {
-    // A new (or earlier) queue epoch: persist the current window first, then load the other one.
+    // A new (or earlier) queue epoch: persist the current seq set first, then load the other one.
     if (!s.epoch.empty()) {
-      batch_.retired_windows.push_back({s.terminal_id, s.epoch, s.window});
+      batch_.retired_sets.push_back({s.terminal_id, s.epoch, s.seen});
       mark_dirty(idx);
       flush();
     }
-    // A terminal without an epoch has never had a record stored, so it has no stored windows
+    // A terminal without an epoch has never had a record stored, so it has no stored sets
     // either (both are written in the same batch): skip the query on first contact.
-    const auto known = s.epoch.empty() ? std::nullopt : db_.load_dedup(s.terminal_id, rec.epoch);
+    auto known = s.epoch.empty() ? std::nullopt : db_.load_dedup(s.terminal_id, rec.epoch);
     if (!s.epoch.empty())
       spdlog::info("terminal {} changed queue epoch {} -> {}{}", s.terminal_id, s.epoch, rec.epoch,
                    known ? " (seen before)" : "");
     s.epoch = rec.epoch;
-    s.window = known.value_or(dedup_window{});
+    s.seen = known ? std::move(*known) : seq_set{};
+    s.max_seq_ts_ms = 0;  // not kept per left epoch: the next hole of this epoch has one anchor only
     mark_dirty(idx);
   }
-  if (offer(s.window, rec.seq) != dedup_verdict::fresh) {
-    ++metrics_.duplicates;
-    return;
-  }
+  const std::uint64_t max_before = s.seen.max_seq();
+  if (!accept_seq(idx, rec.seq)) return;
   ++metrics_.records_accepted;
   mark_dirty(idx);
 
+  // Trust in the stamp (DESIGN.md "Trust in numbers", config.hpp clock_trust_*): outside the
+  // window around arrival the stamp says nothing about event time; the arrival is used instead
+  // for daily rows, rule clocks, "latest" and history. `rec.ts` holds the EFFECTIVE time while
+  // the record is processed and the stamp again when it is stored.
+  const std::int64_t arrival_ms = ms(msg.arrival);
+  const proto::timestamp stamp = rec.ts;
+  const std::int64_t offset_ms = arrival_ms - ms(stamp);  // > 0: stamped in the past
+  const bool trusted = offset_ms <= std::int64_t{lim.clock_trust_behind_s} * 1000 &&
+                       -offset_ms <= std::int64_t{lim.clock_trust_ahead_s} * 1000;
+  if (!trusted) {
+    ++metrics_.untrusted_stamps;
+    rec.ts = msg.arrival;
+  }
+  if (trusted == s.stamp_untrusted)
+    spdlog::warn("terminal {}: record time stamps {} (seq {} stamped {}, arrived {}){}", s.terminal_id,
+                 trusted ? "trusted again" : "outside the trust window", rec.seq, proto::format_timestamp(stamp),
+                 proto::format_timestamp(msg.arrival), trusted ? "" : "; its arrival time is used instead");
+  s.stamp_untrusted = !trusted;
+  // State left by a stamp from the future before the trust window existed would freeze the rules'
+  // event clock and the totalizer cursor: reset both (the cursor takes this record as a new baseline).
+  const std::int64_t horizon_ms = arrival_ms + std::int64_t{lim.clock_trust_ahead_s} * 1000;
+  if (s.rule_clock_ms > horizon_ms) s.rule_clock_ms = 0;
+  if (s.cursor.valid && s.cursor.ts_ms > horizon_ms) s.cursor.valid = false;
+
+  const double interval = report_interval_s(idx);
+  const std::int64_t live_window_ms = static_cast<std::int64_t>(lim.offline_after_intervals * interval * 1000.0);
+  // A steady stream: this record arrived apart from the previous one (not in a burst: at least
+  // half a report interval, or 1 s, whichever is less, so an agent reporting faster than the
+  // interval we expect still counts) and the offset arrival - stamp moved by at most half an
+  // interval. A clock running behind (or stuck in 1970) gives that; a backlog draining does not
+  // (records arrive in a burst while their stamps advance an interval each: the offset shrinks by
+  // ~1 interval per record).
+  const std::int64_t tol_ms = static_cast<std::int64_t>(interval * 500.0);
+  const std::int64_t apart_ms = std::min<std::int64_t>(tol_ms, 1000);
+  bool steady_step = false;
+  if (s.prev_arrival_ms != 0) {
+    const std::int64_t d_arrival = arrival_ms - s.prev_arrival_ms;
+    const std::int64_t d_offset = offset_ms - s.prev_offset_ms;
+    steady_step = d_arrival >= apart_ms && d_offset <= tol_ms && d_offset >= -tol_ms;
+  }
+  s.steady_run = steady_step ? s.steady_run + 1 : 0;
+  s.prev_arrival_ms = arrival_ms;
+  s.prev_offset_ms = offset_ms;
+  // Live = arrived in real time, not from a backlog: stamped within the live window of its
+  // arrival (or in the future: it arrived now), or part of a steady stream.
+  const bool live = offset_ms <= live_window_ms || s.steady_run >= steady_records_for_live;
+  if (live) {
+    s.last_alive_ms = std::max(s.last_alive_ms, arrival_ms);
+    s.will = false;
+  }
+
+  const std::int64_t ts = ms(rec.ts);  // effective time
+  note_missing(idx, rec.seq, max_before, ts);
+
   volume_outcome vol;
-  for (const auto& d : record_deltas(rec, s.cursor, {info.limits.turbidity_limit_ntu, info.design_capacity_m3d, cfg_.zone}, &vol))
+  for (const auto& d : record_deltas(rec, s.cursor, {lim.turbidity_limit_ntu, info.design_capacity_m3d, cfg_.zone}, &vol))
     pending_daily_[{static_cast<std::uint32_t>(idx), d.day}].add(d);
   if (vol.source == volume_source::rate_fallback || vol.source == volume_source::reset || vol.source == volume_source::rebase)
     ++metrics_.volume_fallbacks;
@@ -229,36 +288,109 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
     spdlog::warn("terminal {}: the totalizer increment up to seq {} ({}) spans more than {} days; booked on that day",
                  s.terminal_id, rec.seq, proto::format_timestamp(rec.ts), totalizer_limits::spread_bound_days);
 
-  const double interval = report_interval_s(idx);
-  const double live_window_s = info.limits.offline_after_intervals * interval;
-  const double age_s = std::chrono::duration<double>(msg.arrival - rec.ts).count();
-  // Live = not from a backlog. A record stamped in the future (a terminal whose clock runs
-  // ahead) arrived now, so it proves the terminal is alive; clock_skew reports the clock.
-  const bool live = age_s <= live_window_s;
-  if (live) {
-    s.last_alive_ms = std::max(s.last_alive_ms, ms(msg.arrival));
-    s.will = false;
-  }
-  const observation obs{rec, msg.arrival, live};
-  const std::int64_t ts = ms(rec.ts);
+  const observation obs{rec, msg.arrival, live, trusted ? std::nullopt : std::optional<proto::timestamp>(stamp)};
   const bool in_order = ts >= s.rule_clock_ms;
   if (!in_order) ++metrics_.late_records;
   for (const auto& rule : rules_.rules()) {
-    // Event-time rules see records in ts order only; a late record is history for them (its
-    // volume and statistics are still counted). Offline is arrival-based and sees every record.
-    if (!in_order && rule->type() != proto::alert_type::offline) continue;
+    // Event-time rules see records in effective-time order only; a late record is history for
+    // them (its volume and statistics are still counted). offline and clock_skew are judged on
+    // arrival and see every record.
+    const bool arrival_rule = rule->type() == proto::alert_type::offline || rule->type() == proto::alert_type::clock_skew;
+    if (!in_order && !arrival_rule) continue;
     const auto v = rule->observe(obs, info, s.rules[type_index(rule->type())]);
     if (v.any()) apply_verdict(idx, rule->type(), v);
   }
   if (in_order) s.rule_clock_ms = ts;
-  if (!s.latest || rec.ts >= s.latest->ts) {
+  // "latest" moves by effective time; the stored latest record keeps the agent's stamp.
+  const bool newest = !s.latest || ts >= ms(effective_ts(s.latest->ts, s.latest_arrival, lim));
+  rec.ts = stamp;
+  if (newest) {
     s.latest_arrival = msg.arrival;
     rt.latest_payload = msg.payload;
-    batch_.records.push_back({rec, msg.arrival, msg.payload});
+    batch_.records.push_back({rec, msg.arrival, msg.payload, trusted});
     s.latest = std::move(rec);
   } else {
-    batch_.records.push_back({std::move(rec), msg.arrival, msg.payload});
+    batch_.records.push_back({std::move(rec), msg.arrival, msg.payload, trusted});
   }
+}
+
+bool engine::accept_seq(std::size_t idx, std::uint64_t seq) {
+  auto& s = states_[idx].snap;
+  const std::uint64_t missing_before = s.seen.missing();
+  spill_buf_.clear();
+  auto v = s.seen.offer(seq, &spill_buf_);
+  if (v == dedup_verdict::below_floor) {
+    // Below the part of the set held in memory: the spilled ranges decide (still in this batch, or
+    // in the store). Exact either way.
+    bool seen = false;
+    for (const auto& sp : batch_.spilled)
+      if (sp.terminal_id == s.terminal_id && sp.epoch == s.epoch && sp.range.lo <= seq && seq <= sp.range.hi) seen = true;
+    if (!seen) seen = db_.spilled_contains(s.terminal_id, s.epoch, seq);
+    if (!seen) {
+      s.seen.accept_below_floor();
+      batch_.spilled.push_back({s.terminal_id, s.epoch, {seq, seq}});
+      v = dedup_verdict::fresh;
+    } else {
+      v = dedup_verdict::duplicate;
+    }
+  }
+  for (const auto& r : spill_buf_) batch_.spilled.push_back({s.terminal_id, s.epoch, r});
+  if (!spill_buf_.empty())
+    spdlog::info("terminal {} epoch {}: more than {} separate seq ranges; the lowest moved to the store (seq <= {})",
+                 s.terminal_id, s.epoch, s.seen.max_ranges(), s.seen.spill_floor());
+  if (v != dedup_verdict::fresh) {
+    ++metrics_.duplicates;
+    return false;
+  }
+  metrics_.missing_records = metrics_.missing_records + s.seen.missing() - missing_before;
+  return true;
+}
+
+void engine::note_missing(std::size_t idx, std::uint64_t seq, std::uint64_t max_before, std::int64_t ts_ms) {
+  auto& s = states_[idx].snap;
+  const auto day_of = [&](std::int64_t t) {
+    return operating_day(from_ms(t) - std::chrono::milliseconds(1), cfg_.zone);
+  };
+  const auto terminal = static_cast<std::uint32_t>(idx);
+  if (seq < max_before) {
+    // A late record filled a hole: one record fewer missing, on its own day.
+    pending_missing_[{terminal, day_of(ts_ms)}] -= 1;
+    return;
+  }
+  // seq is the new highest; the records between the previous highest and it never arrived. They
+  // get times spread evenly between the two records around the hole and count on those days
+  // (all on this record's day when the earlier one's time is unknown: first record of an epoch).
+  const std::uint64_t hole = seq - max_before - 1;
+  const std::int64_t anchor_ms = max_before == 0 ? 0 : s.max_seq_ts_ms;
+  s.max_seq_ts_ms = ts_ms;
+  if (hole == 0) return;
+  if (anchor_ms == 0 || anchor_ms >= ts_ms) {
+    pending_missing_[{terminal, day_of(ts_ms)}] += static_cast<std::int64_t>(hole);
+    return;
+  }
+  const double step = static_cast<double>(ts_ms - anchor_ms) / static_cast<double>(hole + 1);
+  std::uint64_t done = 0;  // records 1..done of the hole are counted; record i is at anchor + i*step
+  while (done < hole) {
+    const auto at = [&](std::uint64_t i) { return anchor_ms + static_cast<std::int64_t>(static_cast<double>(i) * step); };
+    const std::int32_t day = day_of(at(done + 1));
+    const std::int64_t end_ms = ms(operating_day_start(day + 1, cfg_.zone));
+    std::uint64_t upto = done + 1;
+    while (upto < hole && day_of(at(upto + 1)) == day) {
+      // jump close to the day's end, then step: at most a few iterations per day
+      const double fit = std::floor(static_cast<double>(end_ms - anchor_ms) / step);
+      const auto guess = static_cast<std::uint64_t>(std::clamp(fit, static_cast<double>(upto + 1), static_cast<double>(hole)));
+      upto = day_of(at(guess)) == day ? guess : upto + 1;
+    }
+    pending_missing_[{terminal, day}] += static_cast<std::int64_t>(upto - done);
+    done = upto;
+  }
+}
+
+proto::timestamp effective_ts(proto::timestamp stamp, proto::timestamp arrival, const thresholds& lim) noexcept {
+  const auto offset = arrival - stamp;
+  const bool trusted = offset <= std::chrono::seconds(lim.clock_trust_behind_s) &&
+                       -offset <= std::chrono::seconds(lim.clock_trust_ahead_s);
+  return trusted ? stamp : arrival;
 }
 
 void engine::on_status(std::size_t idx, const inbound_message& msg, proto::status_message st) {
@@ -356,9 +488,21 @@ bool engine::flush() {
     if (key.first >= states_.size()) continue;
     daily_row row{states_[key.first].snap.terminal_id, d};
     row.totals.day = key.second;
+    if (const auto m = pending_missing_.find(key); m != pending_missing_.end()) {
+      row.missing_records = m->second;
+      pending_missing_.erase(m);
+    }
+    batch_.daily.push_back(std::move(row));
+  }
+  for (const auto& [key, n] : pending_missing_) {
+    if (key.first >= states_.size() || n == 0) continue;
+    daily_row row{states_[key.first].snap.terminal_id, daily_delta{}};
+    row.totals.day = key.second;
+    row.missing_records = n;
     batch_.daily.push_back(std::move(row));
   }
   pending_daily_.clear();
+  pending_missing_.clear();
   if (batch_.empty()) {
     if (on_committed_) on_committed_();
     return true;

@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <map>
@@ -83,6 +84,28 @@ ALTER TABLE terminal_state ADD COLUMN suspect_first_ts_ms INTEGER NOT NULL DEFAU
 ALTER TABLE terminal_state ADD COLUMN suspect_last_m3 REAL NOT NULL DEFAULT 0;
 ALTER TABLE terminal_state ADD COLUMN suspect_last_ts_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE terminal_state ADD COLUMN suspect_estimate_m3 REAL NOT NULL DEFAULT 0;
+)sql";
+
+// Version 5 (issue 9, exact de-dup and visible loss): the 64-bit de-dup window becomes the exact
+// set of accepted seqs as ranges (dedup.hpp): a blob of (lo, hi) pairs, the count accepted and the
+// spill floor, in terminal_state (current epoch) and dedup (left epochs); ranges spilled past the
+// memory bound go to dedup_spill. Daily rows count the records never received
+// (missing_records). terminal_state keeps the effective time of the highest seq (gap days).
+// The old windows are converted in C++ after this SQL (convert_windows_v5): max_seq and the
+// window's bits become ranges, and every seq more than 64 below max_seq counts as accepted (the
+// window refused those as too old, so nothing changes for them).
+constexpr const char* migration_v5_dedup = R"sql(
+ALTER TABLE terminal_state ADD COLUMN dedup_ranges BLOB;
+ALTER TABLE terminal_state ADD COLUMN dedup_accepted INTEGER;
+ALTER TABLE terminal_state ADD COLUMN dedup_floor INTEGER;
+ALTER TABLE terminal_state ADD COLUMN max_seq_ts_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE dedup ADD COLUMN ranges BLOB;
+ALTER TABLE dedup ADD COLUMN accepted INTEGER;
+ALTER TABLE dedup ADD COLUMN floor INTEGER;
+CREATE TABLE dedup_spill(
+  terminal TEXT NOT NULL, epoch TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+  PRIMARY KEY(terminal, epoch, lo)) WITHOUT ROWID;
+ALTER TABLE daily ADD COLUMN missing_records INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
@@ -213,6 +236,10 @@ class sqlite_store::impl {
         if (v == 1) exec(migration_v2);
         if (v == 2) exec(migration_v3);
         if (v == 3) exec(migration_v4_volume);
+        if (v == 4) {
+          exec(migration_v5_dedup);
+          convert_windows_v5();
+        }
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");
@@ -221,6 +248,34 @@ class sqlite_store::impl {
         throw;
       }
     }
+  }
+
+  // Migration step 4, data part: each 64-bit window becomes its seq set (seq_set::from_window).
+  void convert_windows_v5() {
+    struct row { std::string terminal, epoch; std::int64_t max_seq, below; };
+    const auto convert = [&](const char* select, const char* update) {
+      std::vector<row> rows;
+      {
+        stmt s(db_, select);
+        while (s.step()) rows.push_back({s.text(0), s.text(1), s.i64(2), s.i64(3)});
+      }
+      stmt u(db_, update);
+      for (const auto& r : rows) {
+        const auto set =
+            seq_set::from_window(std::bit_cast<std::uint64_t>(r.max_seq), std::bit_cast<std::uint64_t>(r.below));
+        u.bind_blob(1, seq_set::to_blob(set.ranges()))
+            .bind(2, set.accepted())
+            .bind(3, set.spill_floor())
+            .bind(4, r.terminal)
+            .bind(5, r.epoch)
+            .run();
+      }
+    };
+    convert("SELECT terminal, epoch, dedup_max_seq, dedup_below FROM terminal_state WHERE dedup_max_seq IS NOT NULL",
+            "UPDATE terminal_state SET dedup_ranges = ?1, dedup_accepted = ?2, dedup_floor = ?3"
+            " WHERE terminal = ?4 AND epoch = ?5");
+    convert("SELECT terminal, epoch, max_seq, below FROM dedup",
+            "UPDATE dedup SET ranges = ?1, accepted = ?2, floor = ?3 WHERE terminal = ?4 AND epoch = ?5");
   }
 
   stmt& q(const char* sql) {
@@ -288,7 +343,7 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(1, r.record.terminal_id)
           .bind(2, r.record.epoch)
           .bind(3, r.record.seq)
-          .bind(4, ms(r.record.ts))
+          .bind(4, ms(r.effective_ts()))
           .bind(5, ms(r.arrival))
           .bind(6, r.payload.empty() ? proto::encode(r.record) : r.payload)
           .run();
@@ -296,9 +351,10 @@ void sqlite_store::apply(const write_batch& b) {
     for (const auto& r : b.daily) {
       const auto& t = r.totals;
       d.q("INSERT INTO daily(terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
-          " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches)"
-          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"
+          " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches, missing_records)"
+          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,max(0, ?13))"
           " ON CONFLICT(terminal, day) DO UPDATE SET volume_m3 = volume_m3 + excluded.volume_m3,"
+          " missing_records = max(0, missing_records + ?10),"  // ?10: an increment, may be negative
           " volume_estimated_m3 = volume_estimated_m3 + excluded.volume_estimated_m3,"
           " turbidity_sum_ntu = turbidity_sum_ntu + excluded.turbidity_sum_ntu,"
           " turbidity_count = turbidity_count + excluded.turbidity_count,"
@@ -320,20 +376,22 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(10, t.turbidity_ok_s)
           .bind(11, t.compliant_s)
           .bind(12, t.totalizer_glitches)
+          .bind(13, r.missing_records)
           .run();
     }
     for (const auto& t : b.terminals) {
       d.q("INSERT INTO terminal_state(terminal, epoch, latest, latest_arrival_ms, status, status_arrival_ms,"
           " total_m3, total_ts_ms, total_valid, rules, rule_clock_ms, last_alive_ms, grace_until_ms, will,"
-          " dedup_max_seq, dedup_below, suspect_count, suspect_first_m3, suspect_first_ts_ms, suspect_last_m3,"
-          " suspect_last_ts_ms, suspect_estimate_m3)"
-          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(terminal) DO UPDATE SET epoch=excluded.epoch,"
+          " dedup_max_seq, dedup_below, dedup_ranges, dedup_accepted, dedup_floor, max_seq_ts_ms, suspect_count,"
+          " suspect_first_m3, suspect_first_ts_ms, suspect_last_m3, suspect_last_ts_ms, suspect_estimate_m3)"
+          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(terminal) DO UPDATE SET epoch=excluded.epoch,"
           " latest=excluded.latest, latest_arrival_ms=excluded.latest_arrival_ms, status=excluded.status,"
           " status_arrival_ms=excluded.status_arrival_ms, total_m3=excluded.total_m3,"
           " total_ts_ms=excluded.total_ts_ms, total_valid=excluded.total_valid, rules=excluded.rules,"
           " rule_clock_ms=excluded.rule_clock_ms, last_alive_ms=excluded.last_alive_ms,"
           " grace_until_ms=excluded.grace_until_ms, will=excluded.will, dedup_max_seq=excluded.dedup_max_seq,"
-          " dedup_below=excluded.dedup_below, suspect_count=excluded.suspect_count,"
+          " dedup_below=0, dedup_ranges=excluded.dedup_ranges, dedup_accepted=excluded.dedup_accepted,"
+          " dedup_floor=excluded.dedup_floor, max_seq_ts_ms=excluded.max_seq_ts_ms, suspect_count=excluded.suspect_count,"
           " suspect_first_m3=excluded.suspect_first_m3, suspect_first_ts_ms=excluded.suspect_first_ts_ms,"
           " suspect_last_m3=excluded.suspect_last_m3, suspect_last_ts_ms=excluded.suspect_last_ts_ms,"
           " suspect_estimate_m3=excluded.suspect_estimate_m3")
@@ -353,23 +411,38 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(12, t.last_alive_ms)
           .bind(13, t.grace_until_ms)
           .bind(14, t.will ? 1 : 0)
-          .bind(15, t.window.max_seq)
-          .bind(16, t.window.below)
-          .bind(17, t.cursor.suspect_count)
-          .bind(18, t.cursor.suspect_first_m3)
-          .bind(19, t.cursor.suspect_first_ts_ms)
-          .bind(20, t.cursor.suspect_last_m3)
-          .bind(21, t.cursor.suspect_last_ts_ms)
-          .bind(22, t.cursor.suspect_estimate_m3)
+          .bind(15, t.seen.max_seq())
+          .bind_blob(16, seq_set::to_blob(t.seen.ranges()))
+          .bind(17, t.seen.accepted())
+          .bind(18, t.seen.spill_floor())
+          .bind(19, t.max_seq_ts_ms)
+          .bind(20, t.cursor.suspect_count)
+          .bind(21, t.cursor.suspect_first_m3)
+          .bind(22, t.cursor.suspect_first_ts_ms)
+          .bind(23, t.cursor.suspect_last_m3)
+          .bind(24, t.cursor.suspect_last_ts_ms)
+          .bind(25, t.cursor.suspect_estimate_m3)
           .run();
     }
-    for (const auto& w : b.retired_windows) {
-      d.q("INSERT INTO dedup(terminal, epoch, max_seq, below) VALUES(?,?,?,?) ON CONFLICT(terminal, epoch)"
-          " DO UPDATE SET max_seq=excluded.max_seq, below=excluded.below")
+    for (const auto& w : b.retired_sets) {
+      d.q("INSERT INTO dedup(terminal, epoch, max_seq, below, ranges, accepted, floor) VALUES(?,?,?,0,?,?,?)"
+          " ON CONFLICT(terminal, epoch) DO UPDATE SET max_seq=excluded.max_seq, below=0, ranges=excluded.ranges,"
+          " accepted=excluded.accepted, floor=excluded.floor")
           .bind(1, w.terminal_id)
           .bind(2, w.epoch)
-          .bind(3, w.window.max_seq)
-          .bind(4, w.window.below)
+          .bind(3, w.seen.max_seq())
+          .bind_blob(4, seq_set::to_blob(w.seen.ranges()))
+          .bind(5, w.seen.accepted())
+          .bind(6, w.seen.spill_floor())
+          .run();
+    }
+    for (const auto& sp : b.spilled) {
+      d.q("INSERT INTO dedup_spill(terminal, epoch, lo, hi) VALUES(?,?,?,?) ON CONFLICT(terminal, epoch, lo)"
+          " DO UPDATE SET hi = max(hi, excluded.hi)")
+          .bind(1, sp.terminal_id)
+          .bind(2, sp.epoch)
+          .bind(3, sp.range.lo)
+          .bind(4, sp.range.hi)
           .run();
     }
     for (const auto& a : b.alerts) {
@@ -436,8 +509,8 @@ std::vector<terminal_snapshot> sqlite_store::load_terminals() {
   auto& s = impl_->q(
       "SELECT t.terminal, t.epoch, t.latest, t.latest_arrival_ms, t.status, t.status_arrival_ms, t.total_m3,"
       " t.total_ts_ms, t.total_valid, t.rules, t.rule_clock_ms, t.last_alive_ms, t.grace_until_ms, t.will,"
-      " t.dedup_max_seq, t.dedup_below, t.suspect_count, t.suspect_first_m3, t.suspect_first_ts_ms,"
-      " t.suspect_last_m3, t.suspect_last_ts_ms, t.suspect_estimate_m3 FROM terminal_state t");
+      " t.dedup_ranges, t.dedup_accepted, t.dedup_floor, t.max_seq_ts_ms, t.suspect_count, t.suspect_first_m3,"
+      " t.suspect_first_ts_ms, t.suspect_last_m3, t.suspect_last_ts_ms, t.suspect_estimate_m3 FROM terminal_state t");
   std::vector<terminal_snapshot> out;
   while (s.step()) {
     terminal_snapshot t;
@@ -456,37 +529,61 @@ std::vector<terminal_snapshot> sqlite_store::load_terminals() {
     t.cursor.total_m3 = s.dbl(6);
     t.cursor.ts_ms = s.i64(7);
     t.cursor.valid = s.i64(8) != 0;
-    t.cursor.suspect_count = static_cast<std::uint32_t>(s.i64(16));
-    t.cursor.suspect_first_m3 = s.dbl(17);
-    t.cursor.suspect_first_ts_ms = s.i64(18);
-    t.cursor.suspect_last_m3 = s.dbl(19);
-    t.cursor.suspect_last_ts_ms = s.i64(20);
-    t.cursor.suspect_estimate_m3 = s.dbl(21);
+    t.cursor.suspect_count = static_cast<std::uint32_t>(s.i64(18));
+    t.cursor.suspect_first_m3 = s.dbl(19);
+    t.cursor.suspect_first_ts_ms = s.i64(20);
+    t.cursor.suspect_last_m3 = s.dbl(21);
+    t.cursor.suspect_last_ts_ms = s.i64(22);
+    t.cursor.suspect_estimate_m3 = s.dbl(23);
     rules_from_blob(s.text(9), t);
     t.rule_clock_ms = s.i64(10);
     t.last_alive_ms = s.i64(11);
     t.grace_until_ms = s.i64(12);
     t.will = s.i64(13) != 0;
-    if (!s.is_null(14))
-      t.window = {std::bit_cast<std::uint64_t>(s.i64(14)), std::bit_cast<std::uint64_t>(s.i64(15))};
+    if (!s.is_null(15))
+      t.seen = seq_set(seq_set::from_blob(s.text(14)), std::bit_cast<std::uint64_t>(s.i64(15)),
+                       std::bit_cast<std::uint64_t>(s.i64(16)));
+    t.max_seq_ts_ms = s.i64(17);
     out.push_back(std::move(t));
   }
   s.reset();
   return out;
 }
 
-std::optional<dedup_window> sqlite_store::load_dedup(const std::string& terminal_id, const std::string& epoch) {
-  // The current epoch's window is in terminal_state, earlier epochs' in dedup.
+std::optional<seq_set> sqlite_store::load_dedup(const std::string& terminal_id, const std::string& epoch) {
+  // The current epoch's set is in terminal_state, earlier epochs' in dedup.
   auto& s = impl_->q(
-                     "SELECT dedup_max_seq, dedup_below FROM terminal_state WHERE terminal = ?1 AND epoch = ?2"
-                     " AND dedup_max_seq IS NOT NULL UNION ALL SELECT max_seq, below FROM dedup WHERE terminal = ?1"
-                     " AND epoch = ?2 LIMIT 1")
+                     "SELECT dedup_ranges, dedup_accepted, dedup_floor FROM terminal_state WHERE terminal = ?1"
+                     " AND epoch = ?2 AND dedup_accepted IS NOT NULL UNION ALL SELECT ranges, accepted, floor"
+                     " FROM dedup WHERE terminal = ?1 AND epoch = ?2 AND accepted IS NOT NULL LIMIT 1")
                 .bind(1, terminal_id)
                 .bind(2, epoch);
-  std::optional<dedup_window> out;
-  if (s.step()) out = dedup_window{std::bit_cast<std::uint64_t>(s.i64(0)), std::bit_cast<std::uint64_t>(s.i64(1))};
+  std::optional<seq_set> out;
+  if (s.step())
+    out = seq_set(seq_set::from_blob(s.text(0)), std::bit_cast<std::uint64_t>(s.i64(1)),
+                  std::bit_cast<std::uint64_t>(s.i64(2)));
   s.reset();
   return out;
+}
+
+bool sqlite_store::spilled_contains(const std::string& terminal_id, const std::string& epoch, std::uint64_t seq) {
+  auto& s = impl_->q("SELECT hi FROM dedup_spill WHERE terminal = ? AND epoch = ? AND lo <= ? ORDER BY lo DESC LIMIT 1")
+                .bind(1, terminal_id)
+                .bind(2, epoch)
+                .bind(3, seq);
+  const bool found = s.step() && std::bit_cast<std::uint64_t>(s.i64(0)) >= seq;
+  s.reset();
+  return found;
+}
+
+std::uint64_t sqlite_store::missing_in_left_epochs() {
+  auto& s = impl_->q(
+      "SELECT coalesce(sum(max_seq - accepted), 0) FROM dedup d WHERE accepted IS NOT NULL AND NOT EXISTS"
+      " (SELECT 1 FROM terminal_state t WHERE t.terminal = d.terminal AND t.epoch = d.epoch)");
+  s.step();
+  const auto v = s.i64(0);
+  s.reset();
+  return v > 0 ? static_cast<std::uint64_t>(v) : 0;
 }
 
 namespace {
@@ -560,7 +657,7 @@ std::uint64_t sqlite_store::max_alert_id() {
 std::vector<record_row> sqlite_store::history(const std::string& terminal_id, proto::timestamp from,
                                               proto::timestamp to, std::size_t limit) {
   auto& s = impl_->q(
-                     "SELECT record, arrival_ms FROM records WHERE terminal = ? AND ts_ms >= ? AND ts_ms < ?"
+                     "SELECT record, arrival_ms, ts_ms FROM records WHERE terminal = ? AND ts_ms >= ? AND ts_ms < ?"
                      " ORDER BY ts_ms, seq LIMIT ?")
                 .bind(1, terminal_id)
                 .bind(2, ms(from))
@@ -569,7 +666,10 @@ std::vector<record_row> sqlite_store::history(const std::string& terminal_id, pr
   std::vector<record_row> out;
   while (s.step()) {
     auto r = proto::decode_telemetry(s.text(0), terminal_id);
-    if (r.ok()) out.push_back({std::move(*r.value), from_ms(s.i64(1)), std::string()});
+    if (!r.ok()) continue;
+    // ts_ms holds the effective time: the stamp when trusted, else the arrival (store.hpp).
+    const bool trusted = ms(r.value->ts) == s.i64(2);
+    out.push_back({std::move(*r.value), from_ms(s.i64(1)), std::string(), trusted});
   }
   s.reset();
   return out;
@@ -579,7 +679,8 @@ std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& ter
                                            std::int32_t to_day) {
   auto& s = impl_->q(
                      "SELECT terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
-                     " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches FROM daily"
+                     " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches,"
+                     " missing_records FROM daily"
                      " WHERE (?1 IS NULL OR terminal = ?1) AND day >= ?2 AND day <= ?3 ORDER BY terminal, day")
                 .bind(1, terminal_id)
                 .bind(2, static_cast<std::int64_t>(from_day))
@@ -599,6 +700,7 @@ std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& ter
     r.totals.turbidity_ok_s = s.dbl(9);
     r.totals.compliant_s = s.dbl(10);
     r.totals.totalizer_glitches = static_cast<std::uint32_t>(s.i64(11));
+    r.missing_records = s.i64(12);
     out.push_back(std::move(r));
   }
   s.reset();
@@ -642,7 +744,9 @@ fault_stats sqlite_store::faults_since(proto::timestamp from) {
 }
 
 std::size_t sqlite_store::purge_records_before(proto::timestamp before) {
-  auto& s = impl_->q("DELETE FROM records WHERE ts_ms < ?").bind(1, ms(before));
+  // ts_ms is the effective time of new rows; rows written before schema 4 carry the stamp there,
+  // so the arrival condition keeps a recent record with an old (e.g. 1970) stamp.
+  auto& s = impl_->q("DELETE FROM records WHERE ts_ms < ?1 AND arrival_ms < ?1").bind(1, ms(before));
   s.run();
   return static_cast<std::size_t>(sqlite3_changes(impl_->db_));
 }

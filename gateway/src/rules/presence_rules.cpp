@@ -66,16 +66,22 @@ class queue_overflow final : public alert_rule {
   }
 };
 
-/// clock_skew: |record ts - arrival| above clock_skew_raise_s. A record stamped in the future is
-/// always judged; one stamped in the past only when it arrived live (a backlog is legitimately old).
+/// clock_skew on ARRIVAL time: |stamp - arrival| above clock_skew_raise_s, in either direction.
+/// Judged on a record stamped in the future, on a stamp outside the trust window (no backlog is
+/// that old), and on a record stamped in the past only when it arrived live: within the live
+/// window of its arrival, or as part of a steady stream whose offset is stable (a clock running
+/// behind, engine.hpp); a backlog draining (offset shrinking record by record) is legitimately old
+/// and not judged. The engine shows this rule every record, also those older than the rules'
+/// event clock, so a clock stepped back still clears.
 class clock_skew final : public alert_rule {
  public:
   proto::alert_type type() const noexcept override { return proto::alert_type::clock_skew; }
   verdict observe(const observation& o, const terminal_info& t, rule_state& s) const override {
-    const double skew_s = std::chrono::duration<double>(o.record.ts - o.arrival).count();
+    const auto stamp = o.untrusted_stamp.value_or(o.record.ts);
+    const double skew_s = std::chrono::duration<double>(stamp - o.arrival).count();
     const double raise = t.limits.clock_skew_raise_s;
     const double clear = t.limits.clock_skew_clear_s;
-    if (skew_s < 0 && !o.live) return {};
+    if (skew_s < 0 && !o.live && !o.untrusted_stamp) return {};
     const double mag = std::fabs(skew_s);
     const auto act = debounce_step(s, o.arrival, mag > raise, mag <= clear, 0);
     if (act == verdict::action::none) return {};

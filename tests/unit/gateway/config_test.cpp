@@ -167,5 +167,15 @@ TEST(Registry, EntriesThatCannotBeShownOrJudgedAreRefused) {
   EXPECT_NE(e.find("r.toml: terminal: no [[terminal]] table"), std::string::npos) << e;
 }
 
+TEST(Config, TimeStampTrustWindowIsReadAndBounded) {
+  testing::temp_dir dir("gw-config");
+  const auto c = load_config(write(dir, "t.toml", "[alerts]\nclock_trust_behind_s = 86400\nclock_trust_ahead_s = 60\n"));
+  EXPECT_EQ(c.defaults.clock_trust_behind_s, 86400u);
+  EXPECT_EQ(c.defaults.clock_trust_ahead_s, 60u);
+  EXPECT_EQ(thresholds{}.clock_trust_behind_s, 7776000u);  // 90 days: the agent queue's ~69 days + margin
+  const auto e = error_of([&] { load_config(write(dir, "u.toml", "[alerts]\nclock_trust_behind_s = 10\n")); });
+  EXPECT_NE(e.find("alerts.clock_trust_behind_s"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace sewage::gateway

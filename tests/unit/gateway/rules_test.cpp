@@ -192,6 +192,24 @@ TEST(ClockSkewRule, FutureStampsAlwaysCountPastStampsOnlyWhenLive) {
   EXPECT_EQ(rule->observe(observation{good, now + seconds(31), true}, t, s).act, verdict::action::clear);
 }
 
+TEST(ClockSkewRule, AnUntrustedStampIsJudgedInEitherDirectionEvenWhenNotLive) {
+  // The engine passes the effective record (ts = arrival) and the agent's stamp apart.
+  const auto rule = make_clock_skew_rule();
+  const auto t = test::terminal("T");
+  rule_state s;
+  const auto now = at("2026-11-29T00:00:00Z");
+  auto r1970 = record("T", 1, now);  // effective time = arrival
+  const auto v = rule->observe(observation{r1970, now, false, at("1970-01-01T00:00:05Z")}, t, s);
+  EXPECT_EQ(v.act, verdict::action::raise);
+  EXPECT_LT(v.value, -1.7e9);  // the stamp is ~56 years behind
+  auto fine = record("T", 2, now + seconds(5));
+  EXPECT_EQ(rule->observe(observation{fine, now + seconds(6), true}, t, s).act, verdict::action::clear);
+  rule_state s2;
+  auto r2099 = record("T", 3, now);
+  EXPECT_EQ(rule->observe(observation{r2099, now, true, at("2099-01-01T00:00:00Z")}, t, s2).act,
+            verdict::action::raise);
+}
+
 TEST(OfflineRule, ArrivalTimeWithGraceAndWill) {
   const auto rule = make_offline_rule();
   const auto t = test::terminal("T");  // 60 s interval, 3 intervals

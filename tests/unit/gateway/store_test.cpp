@@ -47,16 +47,24 @@ TEST(SqliteStore, MigratesAVersionOneDatabaseKeepingItsData) {
   EXPECT_EQ(rows[0].totals.totalizer_glitches, 0u);
   EXPECT_EQ(s.max_alert_id(), 7u);
   ASSERT_EQ(s.alerts(true, std::nullopt, 10).size(), 1u);
-  // Version 3 moved the current epoch's de-dup window into terminal_state; both windows remain.
+  // Version 3 moved the current epoch's de-dup window into terminal_state; version 5 turned both
+  // windows into exact seq sets: max 41 with bits 0b11 (40, 39) and 1..(41-65) none -> {39..41};
+  // max 900 with bits 0b111 -> 1..835 (the window's "too old") and 897..900.
+  bool seen_t1 = false;
   for (const auto& t : s.load_terminals()) {
     if (t.terminal_id != "T1") continue;
+    seen_t1 = true;
     EXPECT_EQ(t.epoch, "e2");
-    EXPECT_EQ(t.window.max_seq, 41u);
-    EXPECT_EQ(t.window.below, 3u);
+    EXPECT_EQ(t.seen.max_seq(), 41u);
+    EXPECT_EQ(t.seen.ranges(), (std::vector<seq_range>{{39, 41}}));
   }
+  EXPECT_TRUE(seen_t1);
   ASSERT_TRUE(s.load_dedup("T1", "e1").has_value());
-  EXPECT_EQ(s.load_dedup("T1", "e1")->max_seq, 900u);
-  EXPECT_EQ(s.load_dedup("T1", "e2")->max_seq, 41u);
+  EXPECT_EQ(s.load_dedup("T1", "e1")->max_seq(), 900u);
+  EXPECT_EQ(s.load_dedup("T1", "e1")->ranges(), (std::vector<seq_range>{{1, 835}, {897, 900}}));
+  EXPECT_EQ(s.load_dedup("T1", "e1")->missing(), 61u);
+  EXPECT_EQ(s.load_dedup("T1", "e2")->max_seq(), 41u);
+  EXPECT_EQ(s.missing_in_left_epochs(), 61u);  // e1 (left); e2 is T1's current epoch
   EXPECT_FALSE(s.load_dedup("T2", "e1").has_value());
   // New writes use the new column.
   write_batch b;
@@ -99,7 +107,7 @@ TEST(SqliteStore, RoundTripsStateAlertsAndHistory) {
     terminal_snapshot t;
     t.terminal_id = "T1";
     t.epoch = "e1";
-    t.window = {5, 0xF};
+    t.seen = seq_set({{1, 2}, {5, 5}}, 3, 0);
     t.latest = rec;
     t.cursor = {10.5, 1234, true, 2, 0.25, 1300, 0.75, 1400, 0.0125};  // in the middle of a suspect series
     t.rules[2] = rule_state{99, 1.5, true, false};
@@ -120,12 +128,12 @@ TEST(SqliteStore, RoundTripsStateAlertsAndHistory) {
   sqlite_store s(path, 100);
   const auto terms = s.load_terminals();
   ASSERT_EQ(terms.size(), 1u);
-  EXPECT_EQ(terms[0].window, (dedup_window{5, 0xF}));
+  EXPECT_EQ(terms[0].seen, seq_set({{1, 2}, {5, 5}}, 3, 0));
   EXPECT_EQ(terms[0].cursor, (totalizer_cursor{10.5, 1234, true, 2, 0.25, 1300, 0.75, 1400, 0.0125}));
   EXPECT_EQ(terms[0].rules[2], (rule_state{99, 1.5, true, false}));
   ASSERT_TRUE(terms[0].latest.has_value());
   EXPECT_EQ(terms[0].latest->seq, 5u);
-  EXPECT_EQ(s.load_dedup("T1", "e1"), (dedup_window{5, 0xF}));
+  EXPECT_EQ(s.load_dedup("T1", "e1"), seq_set({{1, 2}, {5, 5}}, 3, 0));
   EXPECT_FALSE(s.load_dedup("T1", "e2").has_value());
   EXPECT_EQ(s.history("T1", at("2026-11-29T00:00:00Z"), at("2026-11-30T00:00:00Z"), 100).size(), 1u);
   const auto open = s.alerts(true, std::string("T1"), 10);
@@ -145,6 +153,59 @@ TEST(SqliteStore, DeadLettersAreBounded) {
   const auto rows = s.dead_letters(100);
   ASSERT_EQ(rows.size(), 5u);
   EXPECT_EQ(rows.front().topic, "t/11");
+}
+
+TEST(SqliteStore, SpilledRangesAndLeftEpochSetsPersist) {
+  testing::temp_dir dir("gw-store");
+  sqlite_store s(dir.path() / "g.db", 5);
+  write_batch b;
+  b.spilled.push_back({"T1", "e1", {1, 10}});
+  b.spilled.push_back({"T1", "e1", {20, 20}});
+  b.retired_sets.push_back({"T1", "e0", seq_set({{1, 5}, {9, 9}}, 6, 0)});
+  s.apply(b);
+  EXPECT_TRUE(s.spilled_contains("T1", "e1", 1));
+  EXPECT_TRUE(s.spilled_contains("T1", "e1", 10));
+  EXPECT_FALSE(s.spilled_contains("T1", "e1", 11));
+  EXPECT_TRUE(s.spilled_contains("T1", "e1", 20));
+  EXPECT_FALSE(s.spilled_contains("T1", "e2", 5));
+  EXPECT_EQ(s.load_dedup("T1", "e0"), seq_set({{1, 5}, {9, 9}}, 6, 0));
+  EXPECT_EQ(s.missing_in_left_epochs(), 3u);
+}
+
+TEST(SqliteStore, DailyMissingRecordsAddUpAndNeverGoNegative) {
+  testing::temp_dir dir("gw-store");
+  sqlite_store s(dir.path() / "g.db", 5);
+  const auto add = [&](std::int64_t n) {
+    write_batch b;
+    daily_row r{"T1", daily_delta{}, n};
+    r.totals.day = 20000;
+    b.daily.push_back(r);
+    s.apply(b);
+    return s.daily(std::string("T1"), 20000, 20000).at(0).missing_records;
+  };
+  EXPECT_EQ(add(5), 5);
+  EXPECT_EQ(add(-2), 3);
+  EXPECT_EQ(add(-7), 0);
+}
+
+TEST(SqliteStore, UntrustedStampsAreListedAndPurgedByArrival) {
+  testing::temp_dir dir("gw-store");
+  sqlite_store s(dir.path() / "g.db", 5);
+  write_batch b;
+  const auto now = at("2026-11-29T00:00:00Z");
+  // A record stamped 1970 that arrived now (untrusted: kept at its arrival time) ...
+  b.records.push_back({test::record("T1", 1, at("1970-01-01T00:00:05Z")), now, "", false});
+  // ... and one written by an older gateway with the 1970 stamp as its time.
+  b.records.push_back({test::record("T1", 2, at("1970-01-01T00:00:10Z")), now, "", true});
+  s.apply(b);
+  const auto rows = s.history("T1", now - std::chrono::hours(1), now + std::chrono::hours(1), 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_FALSE(rows[0].ts_trusted);
+  EXPECT_EQ(rows[0].record.ts, at("1970-01-01T00:00:05Z"));  // the agent's stamp is kept
+  EXPECT_EQ(rows[0].arrival, now);
+  // Retention 400 days before now deletes neither: both arrived now.
+  EXPECT_EQ(s.purge_records_before(now - std::chrono::days(400)), 0u);
+  EXPECT_EQ(s.purge_records_before(now + std::chrono::hours(1)), 2u);
 }
 
 TEST(SqliteStore, RetentionDeletesRawRecordsButKeepsDailyRows) {

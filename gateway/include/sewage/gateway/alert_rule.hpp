@@ -11,6 +11,7 @@
 #include <sewage/proto/telemetry.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace sewage::gateway {
@@ -29,6 +30,9 @@ struct observation {
   const proto::telemetry_record& record;
   proto::timestamp arrival;  ///< gateway clock when it arrived
   bool live{false};          ///< arrived in real time: not a backlog or a replay (see engine.hpp)
+  /// Set when the agent's stamp was outside the trust window around arrival (config.hpp,
+  /// clock_trust_*): `record.ts` is then the arrival (the effective time) and this is the stamp.
+  std::optional<proto::timestamp> untrusted_stamp{};
 };
 
 /// Arrival-time view of a terminal's presence, for clock ticks (offline rule).

@@ -61,6 +61,17 @@ struct thresholds {
   std::uint32_t clock_skew_raise_s{300};
   /// clock_skew: clear when |record ts - arrival| is at or below this, s.
   std::uint32_t clock_skew_clear_s{60};
+  /// Trust window for record time stamps (DESIGN.md "Trust in numbers"): a record's ts is used as
+  /// its event time only when arrival - clock_trust_behind_s <= ts <= arrival + clock_trust_ahead_s.
+  /// Outside, the record is kept with arrival as its effective time, and clock_skew is raised.
+  /// Behind, s: must cover the oldest record a terminal's queue can legitimately replay. Default
+  /// 90 days: the agent's default queue (queue.max_records = 100000 at the default 60 s report
+  /// interval, firmware/include/sewage/agent/config.hpp) holds ~69 days; raise it for terminals
+  /// with a larger queue or a longer interval.
+  std::uint32_t clock_trust_behind_s{7776000};
+  /// Ahead, s: no record is legitimately from the future; this only absorbs the gateway's own
+  /// clock error. Default 300 s = clock_skew_raise_s.
+  std::uint32_t clock_trust_ahead_s{300};
   /// offline: raise after no live record for this many report intervals.
   double offline_after_intervals{3.0};
 

@@ -56,6 +56,10 @@ struct engine_metrics {
   std::uint64_t records_accepted{0};
   std::uint64_t duplicates{0};           ///< redelivered / replayed records (including too old)
   std::uint64_t late_records{0};         ///< accepted but older than the rules' event clock
+  /// Gauge: records never received (seq holes below each epoch's highest seq), every terminal and
+  /// epoch known to the store; goes down when a late record fills a hole.
+  std::uint64_t missing_records{0};
+  std::uint64_t untrusted_stamps{0};     ///< records whose ts was outside the trust window
   std::array<std::uint64_t, 16> rejects_by_code{};  ///< index = proto::problem_code
   std::uint64_t unknown_terminal_messages{0};
   std::uint64_t statuses{0};
@@ -80,6 +84,18 @@ struct unknown_terminal {
   std::uint64_t messages{0};
   proto::timestamp last_seen{};
 };
+
+/// A record is live (arrived in real time) when stamped within offline_after_intervals report
+/// intervals of its arrival, or as the third record in a row of a steady stream (each one arriving
+/// at least half an interval, or 1 s if less, after the previous, with arrival - stamp moving by at
+/// most half an interval): a clock running behind or stuck at 1970 is still a live terminal. A backlog drains
+/// in a burst (arrival barely moves while stamps advance an interval per record), so it never
+/// forms a steady stream. Two steady steps = three records, because one step could be a pause.
+inline constexpr std::uint32_t steady_records_for_live = 2;
+
+/// The effective (event) time of a record: its stamp when inside the trust window around its
+/// arrival (thresholds::clock_trust_behind_s / clock_trust_ahead_s), else its arrival. Never throws.
+proto::timestamp effective_ts(proto::timestamp stamp, proto::timestamp arrival, const thresholds& limits) noexcept;
 
 /// Live state of one registered terminal.
 struct terminal_runtime {
@@ -144,6 +160,11 @@ class engine {
   std::function<void()> on_committed_;
   void reject(const inbound_message& msg, const std::vector<proto::problem>& problems);
   void on_telemetry(std::size_t idx, const inbound_message& msg, proto::telemetry_record rec);
+  /// De-duplication: true when `seq` is fresh in the terminal's current epoch (and records it).
+  bool accept_seq(std::size_t idx, std::uint64_t seq);
+  /// Counts the records never received on their operating days after `seq` (effective time
+  /// ts_ms) was accepted; max_before = the epoch's highest seq before it.
+  void note_missing(std::size_t idx, std::uint64_t seq, std::uint64_t max_before, std::int64_t ts_ms);
   void on_status(std::size_t idx, const inbound_message& msg, proto::status_message st);
   void apply_verdict(std::size_t idx, proto::alert_type type, const verdict& v);
   void mark_dirty(std::size_t idx);
@@ -165,6 +186,8 @@ class engine {
   std::map<std::string, unknown_terminal> unknown_;
   std::vector<std::uint32_t> dirty_;
   std::map<std::pair<std::uint32_t, std::int32_t>, daily_delta> pending_daily_;
+  std::map<std::pair<std::uint32_t, std::int32_t>, std::int64_t> pending_missing_;
+  std::vector<seq_range> spill_buf_;
   write_batch batch_;
   engine_metrics metrics_;
   log_limiter glitch_log_{10, std::chrono::minutes(1)};  // totalizer glitch lines: 10 a minute, then a count

@@ -14,7 +14,7 @@ struct sqlite3;
 namespace sewage::gateway {
 
 /// Schema version this build writes. Migrations from every earlier version run at open.
-inline constexpr int sqlite_schema_version = 4;
+inline constexpr int sqlite_schema_version = 5;
 
 class sqlite_store final : public store {
  public:
@@ -31,7 +31,9 @@ class sqlite_store final : public store {
 
   void apply(const write_batch& batch) override;
   std::vector<terminal_snapshot> load_terminals() override;
-  std::optional<dedup_window> load_dedup(const std::string& terminal_id, const std::string& epoch) override;
+  std::optional<seq_set> load_dedup(const std::string& terminal_id, const std::string& epoch) override;
+  bool spilled_contains(const std::string& terminal_id, const std::string& epoch, std::uint64_t seq) override;
+  std::uint64_t missing_in_left_epochs() override;
   std::vector<proto::alert_message> alerts(bool open_only, const std::optional<std::string>& terminal_id,
                                            std::size_t limit) override;
   std::optional<proto::alert_message> alert(std::uint64_t alert_id) override;

@@ -31,10 +31,17 @@ class store_error : public std::runtime_error {
 
 /// One accepted telemetry record with its arrival time.
 struct record_row {
-  proto::telemetry_record record;
+  proto::telemetry_record record;  ///< as the agent sent it: `record.ts` is the agent's stamp
   proto::timestamp arrival{};
   /// The payload as received (already validated by proto); stored as is. Empty = encode `record`.
   std::string payload;
+  /// The stamp was inside the trust window around arrival (DESIGN.md "Trust in numbers"). The
+  /// record's EFFECTIVE time (what history ranges and retention use) is `record.ts` when true,
+  /// `arrival` when false. history() derives it back from the stored effective time.
+  bool ts_trusted{true};
+
+  /// `record.ts` when trusted, else `arrival`.
+  [[nodiscard]] proto::timestamp effective_ts() const noexcept { return ts_trusted ? record.ts : arrival; }
 };
 
 /// A rejected message kept for operators (bounded table).
@@ -51,6 +58,9 @@ struct dead_letter_row {
 struct daily_row {
   std::string terminal_id;
   daily_delta totals;
+  /// Records never received (seq holes) attributed to this day; in a write_batch an increment
+  /// (negative when a late record fills a hole). Attribution: see engine.hpp ("missing records").
+  std::int64_t missing_records{0};
 };
 
 /// A stored alert transition (every raise, ack and clear).
@@ -66,7 +76,8 @@ struct alert_transition {
 struct terminal_snapshot {
   std::string terminal_id;
   std::string epoch;                 ///< current queue epoch
-  dedup_window window;               ///< de-dup window of that epoch
+  seq_set seen;                      ///< accepted seqs of that epoch (exact de-dup, dedup.hpp)
+  std::int64_t max_seq_ts_ms{0};     ///< effective time of the record with seen.max_seq() (gap days)
   std::optional<proto::telemetry_record> latest;
   /// `latest` as received, when the writer has it (saves re-encoding); empty = encode `latest`.
   std::string latest_json;
@@ -79,16 +90,25 @@ struct terminal_snapshot {
   std::int64_t last_alive_ms{0};     ///< arrival of the last live record
   std::int64_t grace_until_ms{0};    ///< clean agent shutdown grace
   bool will{false};                  ///< last will received after last_alive
+
+  // Clock tracking (not persisted: rebuilt from the next records after a restart).
+  std::int64_t prev_offset_ms{0};    ///< arrival - stamp of the previous accepted record
+  std::int64_t prev_arrival_ms{0};   ///< its arrival, 0 = none
+  std::uint32_t steady_run{0};       ///< consecutive records arriving at the report rate with a stable offset
+  bool stamp_untrusted{false};       ///< the last record's stamp was outside the trust window (log once)
 };
 
 /// One atomic unit of writes (one transaction).
 struct write_batch {
   std::vector<record_row> records;
   std::vector<daily_row> daily;                 ///< increments (see daily_delta)
-  std::vector<terminal_snapshot> terminals;     ///< upserts (with the current epoch's window)
-  /// The window of an epoch a terminal has just left, kept in case the terminal returns to it.
-  struct epoch_window { std::string terminal_id; std::string epoch; dedup_window window; };
-  std::vector<epoch_window> retired_windows;
+  std::vector<terminal_snapshot> terminals;     ///< upserts (with the current epoch's seq set)
+  /// The seq set of an epoch a terminal has just left, kept in case the terminal returns to it.
+  struct epoch_set { std::string terminal_id; std::string epoch; seq_set seen; };
+  std::vector<epoch_set> retired_sets;
+  /// Ranges a seq set moved out of memory (dedup.hpp, "memory bound"); kept for ever with the set.
+  struct spilled_range { std::string terminal_id; std::string epoch; seq_range range; };
+  std::vector<spilled_range> spilled;
   std::vector<proto::alert_message> alerts;     ///< upserts of episodes (full state)
   std::vector<alert_transition> transitions;
   std::vector<dead_letter_row> dead_letters;
@@ -96,7 +116,8 @@ struct write_batch {
   std::vector<image> images;                    ///< latest JPEG per terminal (upsert)
 
   [[nodiscard]] bool empty() const noexcept {
-    return records.empty() && daily.empty() && terminals.empty() && retired_windows.empty() && alerts.empty() &&
+    return records.empty() && daily.empty() && terminals.empty() && retired_sets.empty() && spilled.empty() &&
+           alerts.empty() &&
            transitions.empty() && dead_letters.empty() && images.empty();
   }
   void clear() noexcept { *this = write_batch{}; }
@@ -118,8 +139,13 @@ class store {
   virtual void apply(const write_batch& batch) = 0;
   /// Resume state of every known terminal.
   virtual std::vector<terminal_snapshot> load_terminals() = 0;
-  /// De-dup window of an earlier epoch of a terminal, if that epoch was seen.
-  virtual std::optional<dedup_window> load_dedup(const std::string& terminal_id, const std::string& epoch) = 0;
+  /// Seq set of an epoch of a terminal (the current one or an earlier one), if that epoch was seen.
+  virtual std::optional<seq_set> load_dedup(const std::string& terminal_id, const std::string& epoch) = 0;
+  /// True when `seq` is in a range spilled from that epoch's seq set (dedup.hpp).
+  virtual bool spilled_contains(const std::string& terminal_id, const std::string& epoch, std::uint64_t seq) = 0;
+  /// Records never received in every epoch that is NOT a terminal's current one (sum of
+  /// max_seq - accepted over the left epochs); with the current epochs' counts this is the total.
+  virtual std::uint64_t missing_in_left_epochs() = 0;
   /// Alert episodes, newest first. `open_only`: not cleared. `terminal_id` filters when set.
   virtual std::vector<proto::alert_message> alerts(bool open_only, const std::optional<std::string>& terminal_id,
                                                    std::size_t limit) = 0;
@@ -127,7 +153,8 @@ class store {
   virtual std::vector<alert_transition> transitions(std::uint64_t alert_id) = 0;
   /// Highest episode id ever used (0 when none).
   virtual std::uint64_t max_alert_id() = 0;
-  /// Records of a terminal with from <= ts < to, oldest first, at most `limit`.
+  /// Records of a terminal whose EFFECTIVE time (record_row::effective_ts) is in [from, to),
+  /// oldest first, at most `limit`; each with ts_trusted set.
   virtual std::vector<record_row> history(const std::string& terminal_id, proto::timestamp from,
                                           proto::timestamp to, std::size_t limit) = 0;
   /// Daily rows with from_day <= day <= to_day; all terminals when terminal_id is empty.
@@ -139,7 +166,8 @@ class store {
   virtual std::vector<dead_letter_row> dead_letters(std::size_t limit) = 0;
   /// Episodes raised and cleared since `from`.
   virtual fault_stats faults_since(proto::timestamp from) = 0;
-  /// Deletes raw records with ts < `before`; daily rows are kept. Returns the count deleted.
+  /// Deletes raw records whose effective time AND arrival are before `before` (a recent record is
+  /// never deleted for an old stamp); daily rows are kept. Returns the count deleted.
   virtual std::size_t purge_records_before(proto::timestamp before) = 0;
 };
 
