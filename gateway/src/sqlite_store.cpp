@@ -354,7 +354,7 @@ void sqlite_store::apply(const write_batch& b) {
           " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches, missing_records)"
           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,max(0, ?13))"
           " ON CONFLICT(terminal, day) DO UPDATE SET volume_m3 = volume_m3 + excluded.volume_m3,"
-          " missing_records = max(0, missing_records + ?10),"  // ?10: an increment, may be negative
+          " missing_records = max(0, missing_records + ?13),"  // ?13: an increment, may be negative
           " volume_estimated_m3 = volume_estimated_m3 + excluded.volume_estimated_m3,"
           " turbidity_sum_ntu = turbidity_sum_ntu + excluded.turbidity_sum_ntu,"
           " turbidity_count = turbidity_count + excluded.turbidity_count,"

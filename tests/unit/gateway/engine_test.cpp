@@ -151,12 +151,15 @@ TEST_F(EngineTest, ATotalizerReadingStampedIn1970CreatesNoRowsBetween) {
   // record's own day (before: one daily row for each of the 20,788 days in between).
   const auto now = at("2026-11-29T01:00:00Z");
   clock_.set(now);
+  // The 1970 stamp is outside the trust window: the record counts at its arrival (now).
   send(test::with_flow(test::record("T1", 1, at("1970-01-01T00:00:05Z")), 1, 10.0), now);
-  send(test::with_flow(test::record("T1", 2, now), 1, 12.0), now);
+  const auto later = now + std::chrono::hours(1);
+  clock_.set(later);
+  send(test::with_flow(test::record("T1", 2, later), 2, 12.0), later);
   eng_->flush();
-  const auto rows = db_->daily(std::string("T1"), 0, operating_day(now, cfg_.zone));
-  EXPECT_LE(rows.size(), 2u);  // the 1970 record's own day and today
-  EXPECT_DOUBLE_EQ(volume("T1", now), 2.0);
+  const auto rows = db_->daily(std::string("T1"), 0, operating_day(later, cfg_.zone));
+  EXPECT_EQ(rows.size(), 1u);  // only the day of arrival
+  EXPECT_DOUBLE_EQ(volume("T1", later), 2.0);
 }
 
 TEST_F(EngineTest, MalformedPayloadIsRejectedCountedAndKeptWhileTheNextGoodOneIsAccepted) {

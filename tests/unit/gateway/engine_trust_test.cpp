@@ -95,7 +95,7 @@ TEST_F(EngineTrustTest, AClockAt1970ThenSteppedStaysOnlineRaisesClockSkewAndMake
   for (int k = 1; k <= 120; ++k) {
     clock_.set(start + seconds(5 * k));
     total += 0.01;
-    send(test::with_flow(test::record("T1", ++seq, epoch1970 + seconds(5 * k)), 0.5, total));
+    send(test::with_flow(test::record("T1", ++seq, epoch1970 + seconds(5 * k)), 7.2, total));
     eng_->tick();
   }
   EXPECT_TRUE(eng_->online(0));  // a record every 5 s: online, whatever the stamps say
@@ -104,12 +104,12 @@ TEST_F(EngineTrustTest, AClockAt1970ThenSteppedStaysOnlineRaisesClockSkewAndMake
   EXPECT_EQ(eng_->metrics().untrusted_stamps, 120u);
   // The clock is stepped; the first record after the step (interval_s as the agent bug sent it).
   clock_.set(start + seconds(5 * 121));
-  auto stepped = test::with_flow(test::record("T1", ++seq, clock_.now()), 0.5, total + 0.01);
+  auto stepped = test::with_flow(test::record("T1", ++seq, clock_.now()), 7.2, total + 0.01);
   stepped.interval_s = 86400;
   send(stepped);
   for (int k = 122; k <= 130; ++k) {
     clock_.set(start + seconds(5 * k));
-    send(test::with_flow(test::record("T1", ++seq, clock_.now()), 0.5, total + 0.01 * (k - 120)));
+    send(test::with_flow(test::record("T1", ++seq, clock_.now()), 7.2, total + 0.01 * (k - 120)));
     eng_->tick();
   }
   EXPECT_FALSE(open_alert(proto::alert_type::clock_skew));  // cleared once the clock agrees
@@ -138,13 +138,13 @@ TEST_F(EngineTrustTest, AClockAt1970ThenSteppedStaysOnlineRaisesClockSkewAndMake
 TEST_F(EngineTrustTest, AStampFrom2099FreezesNeitherRulesNorLatestNorVolume) {
   // T2: 60 s interval. Normal records, then one stamped 2099, then turbidity goes high.
   const auto t0 = clock_.now();
-  send(test::with_flow(test::with_turbidity(test::record("T2", 1, t0), 2), 1, 10.0));
+  send(test::with_flow(test::with_turbidity(test::record("T2", 1, t0), 2), 6, 10.0));
   clock_.set(t0 + minutes(1));
-  send(test::with_flow(test::with_turbidity(test::record("T2", 2, at("2099-01-01T00:00:00Z")), 2), 1, 10.1));
+  send(test::with_flow(test::with_turbidity(test::record("T2", 2, at("2099-01-01T00:00:00Z")), 2), 6, 10.1));
   EXPECT_TRUE(open_alert(proto::alert_type::clock_skew, "T2"));
   for (int i = 3; i <= 6; ++i) {
     clock_.set(t0 + minutes(i - 1));
-    send(test::with_flow(test::with_turbidity(test::record("T2", i, clock_.now()), 50), 1, 10.0 + 0.1 * (i - 1)));
+    send(test::with_flow(test::with_turbidity(test::record("T2", i, clock_.now()), 50), 6, 10.0 + 0.1 * (i - 1)));
   }
   EXPECT_TRUE(open_alert(proto::alert_type::turbidity_high, "T2"));  // the event clock moved on
   EXPECT_FALSE(open_alert(proto::alert_type::clock_skew, "T2"));
@@ -247,7 +247,7 @@ TEST_F(EngineTrustTest, ARecordFarBelowTheHighestSeqNeverSeenIsFresh) {
 TEST_F(EngineTrustTest, DuplicatesAreRefusedAfterARestartAndAcrossEpochs) {
   const auto t0 = clock_.now() - hours(1);
   for (std::uint64_t s : {1, 2, 3, 10, 11})
-    send(test::with_flow(test::record("T2", s, t0 + minutes(s), "a"), 1, 100.0 + s));
+    send(test::with_flow(test::record("T2", s, t0 + minutes(s), "a"), 60, 100.0 + s));
   for (std::uint64_t s : {1, 2}) send(test::record("T2", s, t0 + minutes(20 + s), "b"));  // new queue
   eng_->flush();
   open();
