@@ -226,10 +226,15 @@ TEST_F(GatewayLink, BrokerRestartRaisesNoFalseOfflineAndTheGatewayIsBackWithinTw
   // Let the drain, the grace (3 s) and some more pass with the terminals reporting.
   std::this_thread::sleep_for(8s);
   std::size_t false_offline = 0;
-  for (const auto& a : get("/api/alerts?state=all")["alerts"])
-    if (a["type"] == "offline" && a["terminal_id"] != "DEAD") ++false_offline;
-  std::cout << "[ figure ] false offline episodes of live terminals: " << false_offline << "\n";
-  EXPECT_EQ(false_offline, 0u);
+  const auto all = get("/api/alerts?state=all");
+  for (const auto& a : all.value("alerts", json::array()))
+    if (a.value("type", "") == "offline" && a.value("terminal_id", "") != "DEAD") ++false_offline;
+  std::size_t logged = 0;  // the same from the gateway's log (independent of the API)
+  for (const auto& id : ids) logged += count(log(), "raised: " + id + " offline");
+  std::cout << "[ figure ] false offline episodes of live terminals: " << false_offline << " (API), " << logged
+            << " (log)\n";
+  EXPECT_EQ(false_offline, 0u) << all.dump();
+  EXPECT_EQ(logged, 0u);
   const auto dead = get("/api/alerts?state=all&terminal=DEAD")["alerts"];
   EXPECT_EQ(dead.size(), 1u) << dead.dump();
   EXPECT_EQ(get("/api/summary").value("online", 0), 30) << get("/api/summary").dump();
@@ -370,6 +375,85 @@ TEST_F(GatewayLink, CaFileWithAPlaintextUriIsRefusedByTheCheckAndAtStart) {
     EXPECT_NE(out.find("mqtt.uri: mqtt.ca_file is set but \"tcp://127.0.0.1:1883\" is a plaintext URI"), std::string::npos)
         << out;
   }
+}
+
+// ---- storage full (section 10, gateway) ----
+// The gateway runs with SIGXFSZ ignored (inherited through exec); once it has started, its file
+// size limit (RLIMIT_FSIZE) is lowered to 64 KiB with `prlimit --pid`, so SQLite's next write past
+// that offset fails with EFBIG just as a full disk fails with ENOSPC: no root, no mount needed.
+// Raising the limit again is space returning.
+TEST_F(GatewayLink, AStoreOutOfSpaceSays503KeepsAnsweringAndRecoversByItself) {
+  start_broker();
+  write_config("uri = \"" + broker_->uri() + "\"\n", terminal_toml("T1", 1));
+  start_gateway({"/bin/sh", "-c",
+                 "trap '' XFSZ; exec '" + gateway_binary() + "' --config '" + (dir_->path() / "gateway.toml").string() + "'"});
+  ASSERT_TRUE(eventually([&] { return get("/healthz").value("mqtt_connected", false); }, 20s)) << log();
+  constexpr int n = 12000;
+  constexpr int before_full = 100;
+  const auto t0 = now() - std::chrono::seconds(n + 60);
+  const auto publish_range = [&](int from, int to) {
+    {
+      std::ofstream lines(dir_->path() / "records.txt");
+      for (int i = from; i <= to; ++i) {
+        proto::telemetry_record r;
+        r.terminal_id = "T1";
+        r.epoch = "ep1";
+        r.seq = static_cast<std::uint64_t>(i);
+        r.ts = t0 + std::chrono::seconds(i);
+        r.interval_s = 1;
+        r.flow = proto::flow_reading{proto::quantity_status::ok, 0.6, 100.0 + 0.0001 * i, std::nullopt};
+        r.turbidity = proto::turbidity_reading{proto::quantity_status::ok, 3.0, std::nullopt, std::nullopt, std::nullopt};
+        lines << proto::encode(r) << '\n';
+      }
+    }
+    testing::child_process pub({"/bin/sh", "-c",
+                                "exec mosquitto_pub -h 127.0.0.1 -p " + std::to_string(broker_->port()) + " -q 1 -t " +
+                                    proto::telemetry_topic("T1") + " -l < '" + (dir_->path() / "records.txt").string() + "'"},
+                               dir_->path() / "pub.log");
+    const auto st = pub.wait_for_exit(60s);
+    ASSERT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << slurp(dir_->path() / "pub.log");
+  };
+  const auto set_fsize = [&](const std::string& limit) {
+    testing::child_process p({"prlimit", "--pid", std::to_string(gateway_->pid()), "--fsize=" + limit},
+                             dir_->path() / "prlimit.log");
+    const auto st = p.wait_for_exit(10s);
+    ASSERT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << slurp(dir_->path() / "prlimit.log");
+  };
+  publish_range(1, before_full);
+  ASSERT_TRUE(eventually([&] { return metric("sewage_gateway_records_accepted_total") == before_full; }, 20s));
+  std::this_thread::sleep_for(300ms);  // committed
+  set_fsize("65536:unlimited");         // the disk is full
+  publish_range(before_full + 1, n);
+  ASSERT_TRUE(eventually([&] { return http_call(http_port_, "GET", "/healthz").status == 503; }, 30s)) << log();
+  const auto health = get("/healthz");
+  EXPECT_EQ(health.value("status", ""), "store_failing") << health.dump();
+  EXPECT_FALSE(health.value("store_ok", true));
+  EXPECT_GT(metric("sewage_gateway_store_failures_total"), 0);
+  // Reads are still answered.
+  EXPECT_EQ(http_call(http_port_, "GET", "/api/terminals").status, 200);
+  EXPECT_EQ(http_call(http_port_, "GET", "/api/summary").status, 200);
+  std::this_thread::sleep_for(3s);  // several retries (one per second at most)
+  const auto during = log();
+  EXPECT_EQ(count(during, "store commit failed"), 1u) << during;
+  EXPECT_LE(count(during, "store still failing"), 1u);
+  const auto released_path = dir_->path() / "gateway.db-inbox.d" / "released";
+  const auto released = [&] {
+    std::ifstream in(released_path, std::ios::binary);
+    std::uint64_t id = 0;
+    in.read(reinterpret_cast<char*>(&id), sizeof id);
+    return id;
+  };
+  const auto released_while_full = released();
+  EXPECT_LT(released_while_full, static_cast<std::uint64_t>(n));  // what is not committed is not released
+  set_fsize("unlimited:unlimited");  // space returns
+  ASSERT_TRUE(eventually([&] { return http_call(http_port_, "GET", "/healthz").status == 200; }, 30s)) << log();
+  EXPECT_EQ(metric("sewage_gateway_records_accepted_total"), n);
+  EXPECT_TRUE(eventually([&] { return released() >= static_cast<std::uint64_t>(n); }, 10s)) << released();
+  const auto hist = get("/api/terminals/T1/history?from=" + proto::format_timestamp(now() - std::chrono::hours(5)) +
+                        "&to=" + proto::format_timestamp(now()) + "");
+  std::size_t stored = hist.value("records", json::array()).size();
+  EXPECT_GT(stored, 0u);
+  EXPECT_NE(log().find("store commits work again after"), std::string::npos);
 }
 
 }  // namespace
