@@ -412,7 +412,6 @@ bool engine::flush(bool retry_now) {
     ++metrics_.store_failures;
     metrics_.last_commit_ok = false;
     last_failed_attempt_ = steady_now;
-    keep_for_retry();
     if (failed_commits_in_row_++ == 0) {
       store_failing_since_ = steady_now;
       last_failure_log_ = steady_now;
@@ -426,6 +425,7 @@ bool engine::flush(bool retry_now) {
                     failed_commits_in_row_, std::chrono::duration<double>(steady_now - store_failing_since_).count(),
                     batch_.records.size(), e.what());
     }
+    keep_for_retry();
     return false;
   }
   if (failed_commits_in_row_ > 0) {
