@@ -1,6 +1,7 @@
 // Issue 9 sections 4 and 10 (gateway) on a manual clock: the gateway's own broker outage is not
 // the terminals' fault (link down/up/backlog drained), presence shown after a restart and for a
 // terminal added by SIGHUP, and a store that refuses writes (disk full) keeps everything pending.
+#include "sewage/gateway/api.hpp"
 #include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/operating_day.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
@@ -10,6 +11,7 @@
 #include <sewage/testing/process.hpp>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace sewage::gateway {
 namespace {
@@ -232,6 +234,30 @@ TEST_F(LinkOutageTest, ATerminalAddedBySighupIsUnknownAndCountsFromItsRegistrati
   open();
   EXPECT_EQ(eng_->registered_at(*eng_->terminals().find("NEW")), added);
   EXPECT_EQ(eng_->registered_at(0), first_start);
+}
+
+// Availability of a terminal added by SIGHUP counts from its registration: an hour of reports
+// every minute after being added in the middle of the operating day is 60 of 60 expected (before:
+// expected from the day's start, 10 h earlier, so availability ~0.09).
+TEST_F(LinkOutageTest, AvailabilityOfATerminalAddedBySighupCountsFromItsRegistration) {
+  clock_.advance(std::chrono::hours(2));  // the operating day (UTC+8) started 10 h ago
+  auto terminals = reg_.terminals();
+  terminals.push_back(test::terminal("NEW", cfg_.defaults));
+  reg_ = registry(terminals);
+  eng_->reload_registry(reg_);
+  for (std::uint64_t s = 1; s <= 60; ++s) {
+    clock_.advance(seconds(60));
+    send("NEW", s, clock_.now());
+    eng_->tick();
+  }
+  eng_->flush();
+  api routes(*eng_);
+  const auto r = routes.handle({"GET", "/api/terminals/NEW", "", ""});
+  ASSERT_EQ(r.status, 200u) << r.body;
+  const auto today = nlohmann::json::parse(r.body).at("today");
+  EXPECT_NEAR(today.at("expected_records").get<double>(), 60.0, 1e-6) << today.dump();
+  EXPECT_NEAR(today.at("availability").get<double>(), 1.0, 1e-6) << today.dump();
+  EXPECT_EQ(nlohmann::json::parse(r.body).at("state"), "online");
 }
 
 // Section 10 (gateway): a store that refuses writes. Commits fail, nothing is released (the
