@@ -146,13 +146,15 @@ std::size_t terminal_index(const engine& eng, const std::string& id) {
   return *idx;
 }
 
-// `missing_records`: the day's records never received, when known (the /daily rows; not "today").
-json daily_json(const daily_delta& d, double interval_s, const engine& eng,
+/// `registered`: the terminal's registration (engine::registered_at); expected records of a day
+/// are counted from it when it falls inside the day. `missing_records`: the day's records never
+/// received, when known (the /daily rows; not "today").
+json daily_json(const daily_delta& d, double interval_s, const engine& eng, proto::timestamp registered,
                 std::optional<std::int64_t> missing_records = std::nullopt) {
   const auto& cfg = eng.cfg();
   const auto now = eng.clock().now();
-  const auto start = operating_day_start(d.day, cfg.zone);
   const auto end = operating_day_start(d.day + 1, cfg.zone);
+  const auto start = std::clamp(registered, operating_day_start(d.day, cfg.zone), end);
   const double covered_s = std::chrono::duration<double>(std::clamp(now, start, end) - start).count();
   const double expected = covered_s / interval_s;
   json j{{"day", format_day(d.day)},
@@ -178,11 +180,7 @@ json daily_json(const daily_delta& d, double interval_s, const engine& eng,
   return j;
 }
 
-std::string presence_state(const engine& eng, std::size_t i) {
-  if (eng.runtime(i).open_alert[static_cast<std::size_t>(proto::alert_type::offline)] != 0) return "offline";
-  if (eng.runtime(i).snap.last_alive_ms != 0) return "online";
-  return "unknown";
-}
+std::string presence_state(const engine& eng, std::size_t i) { return engine::to_string(eng.presence_of(i)); }
 
 json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::string, daily_delta>& today) {
   const auto& t = eng.terminals().terminals()[i];
@@ -230,7 +228,7 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
   daily_delta d;
   d.day = operating_day(eng.clock().now(), eng.cfg().zone);
   if (td != today.end()) d = td->second;
-  j["today"] = daily_json(d, eng.report_interval_s(i), eng);
+  j["today"] = daily_json(d, eng.report_interval_s(i), eng, eng.registered_at(i));
   if (detail) {
     const auto& th = t.limits;
     j["thresholds"] = {{"turbidity_limit_ntu", th.turbidity_limit_ntu},
@@ -395,6 +393,11 @@ http_response api::route(const http_request& req) {
     add_sample(out, "sewage_gateway_mqtt_connected", link_.connected && link_.connected() ? 1 : 0);
     add_metric(out, "sewage_gateway_publish_failures_total", "counter", "Alert publications the MQTT client refused or failed.");
     add_sample(out, "sewage_gateway_publish_failures_total", link_.publish_failures ? static_cast<double>(link_.publish_failures()) : 0);
+    add_metric(out, "sewage_gateway_journal_failures_total", "counter",
+               "Received messages the received-message journal could not store (disk full); kept in memory only.");
+    add_sample(out, "sewage_gateway_journal_failures_total", link_.journal_failures ? static_cast<double>(link_.journal_failures()) : 0);
+    add_metric(out, "sewage_gateway_mqtt_connect_failures_total", "counter", "Failed broker connect attempts (every retry counts).");
+    add_sample(out, "sewage_gateway_mqtt_connect_failures_total", link_.connect_failures ? static_cast<double>(link_.connect_failures()) : 0);
     add_metric(out, "sewage_gateway_webhook_failures_total", "counter", "Webhook POST attempts that failed.");
     add_sample(out, "sewage_gateway_webhook_failures_total", link_.webhook_failures ? static_cast<double>(link_.webhook_failures()) : 0);
     add_metric(out, "sewage_gateway_webhook_dropped_total", "counter", "Transitions dropped from a full webhook queue or after the last retry.");
@@ -551,7 +554,7 @@ http_response api::route(const http_request& req) {
       eng_.flush();
       json arr = json::array();
       for (const auto& r : eng_.db().daily(id, from, to))
-        arr.push_back(daily_json(r.totals, eng_.report_interval_s(idx), eng_, r.missing_records));
+        arr.push_back(daily_json(r.totals, eng_.report_interval_s(idx), eng_, eng_.registered_at(idx), r.missing_records));
       return json_response(200, json{{"terminal_id", id}, {"from", format_day(from)}, {"to", format_day(to)},
                                      {"time_zone", cfg.time_zone}, {"days", arr}});
     }

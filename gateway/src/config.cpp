@@ -11,6 +11,7 @@
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <vector>
 
 #include <unistd.h>
 
@@ -74,9 +75,17 @@ toml::table parse_file(const std::filesystem::path& path) {
   }
 }
 
+/// `p` as an absolute, normalised path; a relative `p` ("gw.db", "./gw.db", "../data/gw.db") is
+/// taken relative to the folder of `base_file`, which may itself be relative to the current folder
+/// ("g.toml", whose folder is ""). The result always has a non-empty parent folder.
 std::filesystem::path resolve(const std::filesystem::path& base_file, const std::string& p) {
   std::filesystem::path path(p);
-  if (path.is_relative()) path = base_file.parent_path() / path;
+  if (path.is_relative()) {
+    std::error_code ec;
+    auto base = std::filesystem::absolute(base_file, ec);
+    if (ec) base = base_file;
+    path = base.parent_path() / path;
+  }
   return path.lexically_normal();
 }
 
@@ -103,6 +112,11 @@ config load_config(const std::filesystem::path& path) {
       c.mqtt_keep_alive = std::chrono::seconds(ka);
       r.reject_unknown();
       if (const auto why = proto::broker_uri_problem(c.mqtt_uri)) r.fail("uri", *why + " in \"" + c.mqtt_uri + "\"");
+      std::vector<std::string> tls_keys;
+      for (auto [key, value] : {std::pair{"mqtt.ca_file", &c.mqtt_ca_file}, std::pair{"mqtt.cert_file", &c.mqtt_cert_file},
+                                std::pair{"mqtt.key_file", &c.mqtt_key_file}})
+        if (!value->empty()) tls_keys.emplace_back(key);
+      if (const auto why = proto::broker_uri_tls_mismatch(c.mqtt_uri, tls_keys)) r.fail("uri", *why);
       for (auto [key, file] : {std::pair{"ca_file", &c.mqtt_ca_file}, std::pair{"cert_file", &c.mqtt_cert_file},
                                std::pair{"key_file", &c.mqtt_key_file}}) {
         if (file->empty()) continue;

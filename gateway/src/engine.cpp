@@ -66,6 +66,10 @@ void engine::attach_states() {
       parked_.erase(it);
     } else {
       rt.snap.terminal_id = id;
+      // New to this gateway (first start with it, or added by SIGHUP): its registration time is
+      // where its silence and its availability start.
+      rt.snap.rules[type_index(proto::alert_type::offline)].since_ms = ms(clock_.now());
+      mark_dirty(i);
     }
   }
   for (const auto& [id, a] : open_) {
@@ -86,9 +90,49 @@ double engine::report_interval_s(std::size_t index) const {
   return registry_.terminals().at(index).report_interval_s;
 }
 
-bool engine::online(std::size_t index) const {
-  return states_.at(index).open_alert[type_index(proto::alert_type::offline)] == 0 &&
-         states_.at(index).snap.last_alive_ms != 0;
+engine::presence engine::presence_of(std::size_t index) const {
+  const auto& rt = states_.at(index);
+  if (rt.open_alert[type_index(proto::alert_type::offline)] != 0) return presence::offline;
+  if (rt.snap.last_alive_ms == 0) return presence::unknown;
+  const double limit_s = registry_.terminals().at(index).limits.offline_after_intervals * report_interval_s(index);
+  const double silent_s = std::chrono::duration<double>(clock_.now() - from_ms(rt.snap.last_alive_ms)).count();
+  return silent_s <= limit_s ? presence::online : presence::unknown;
+}
+
+const char* engine::to_string(presence p) noexcept {
+  switch (p) {
+    case presence::online: return "online";
+    case presence::offline: return "offline";
+    case presence::unknown: break;
+  }
+  return "unknown";
+}
+
+bool engine::online(std::size_t index) const { return presence_of(index) == presence::online; }
+
+proto::timestamp engine::registered_at(std::size_t index) const {
+  return from_ms(states_.at(index).snap.rules[type_index(proto::alert_type::offline)].since_ms);
+}
+
+void engine::link_down() {
+  if (link_up_ || draining_)
+    spdlog::info("broker link down: offline judgement suspended until the link is back and its backlog drained");
+  link_up_ = false;
+  draining_ = false;
+  presence_floor_ = clock_.now();
+}
+
+void engine::link_up() {
+  link_up_ = true;
+  draining_ = true;
+  presence_floor_ = clock_.now();
+}
+
+void engine::backlog_drained() {
+  if (!link_up_ || !draining_) return;
+  draining_ = false;
+  presence_floor_ = clock_.now();
+  spdlog::info("broker link back and its backlog drained: offline judged again, each terminal counted from now");
 }
 
 void engine::mark_dirty(std::size_t idx) {
@@ -461,13 +505,18 @@ void engine::tick() {
   const auto now = clock_.now();
   const auto* offline = rules_.find(proto::alert_type::offline);
   if (offline == nullptr) return;
+  if (link_grace()) {
+    presence_floor_ = now;  // the gateway cannot hear anyone: nobody's silence counts yet
+    return;
+  }
   const auto start_grace = started_ + cfg_.startup_grace;
   for (std::size_t i = 0; i < states_.size(); ++i) {
     auto& s = states_[i].snap;
+    const auto registered = from_ms(s.rules[type_index(proto::alert_type::offline)].since_ms);
     presence_view p;
     p.now = now;
-    p.last_alive = std::max(from_ms(s.last_alive_ms), started_);
-    p.grace_until = std::max(start_grace, from_ms(s.grace_until_ms));
+    p.last_alive = std::max({from_ms(s.last_alive_ms), started_, presence_floor_, registered});
+    p.grace_until = std::max({start_grace, from_ms(s.grace_until_ms), registered + cfg_.startup_grace});
     p.will = s.will;
     p.interval_s = report_interval_s(i);
     const auto v = offline->tick(p, registry_.terminals()[i], s.rules[type_index(proto::alert_type::offline)]);
@@ -475,7 +524,10 @@ void engine::tick() {
   }
 }
 
-bool engine::flush() {
+bool engine::flush(bool retry_now) {
+  const auto steady_now = std::chrono::steady_clock::now();
+  if (failed_commits_in_row_ > 0 && !retry_now && steady_now - last_failed_attempt_ < store_retry_interval)
+    return false;
   for (const auto idx : dirty_) {
     auto& rt = states_[idx];
     rt.dirty = false;
@@ -513,8 +565,28 @@ bool engine::flush() {
   } catch (const store_error& e) {
     ++metrics_.store_failures;
     metrics_.last_commit_ok = false;
-    spdlog::error("store commit failed, will retry: {}", e.what());
+    last_failed_attempt_ = steady_now;
+    if (failed_commits_in_row_++ == 0) {
+      store_failing_since_ = steady_now;
+      last_failure_log_ = steady_now;
+      spdlog::error("store commit failed: {}; {} records and {} other writes kept in memory and in the received-message "
+                    "journal, retried every {} ms; next summary in {} s",
+                    e.what(), batch_.records.size(), batch_.terminals.size() + batch_.daily.size() + batch_.alerts.size(),
+                    store_retry_interval.count(), store_failure_log_interval.count());
+    } else if (steady_now - last_failure_log_ >= store_failure_log_interval) {
+      last_failure_log_ = steady_now;
+      spdlog::error("store still failing: {} failed commits in {:.0f} s, {} records waiting; last error: {}",
+                    failed_commits_in_row_, std::chrono::duration<double>(steady_now - store_failing_since_).count(),
+                    batch_.records.size(), e.what());
+    }
+    keep_for_retry();
     return false;
+  }
+  if (failed_commits_in_row_ > 0) {
+    spdlog::warn("store commits work again after {} failed attempts in {:.0f} s; {} records committed",
+                 failed_commits_in_row_, std::chrono::duration<double>(steady_now - store_failing_since_).count(),
+                 batch_.records.size());
+    failed_commits_in_row_ = 0;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ++metrics_.store_commits;
@@ -530,10 +602,45 @@ bool engine::flush() {
   return true;
 }
 
+void engine::keep_for_retry() {
+  // Snapshots and daily increments go back to where flush() took them from, so that retries while
+  // the store fails do not pile up one copy per attempt (the next flush rebuilds them once).
+  std::vector<terminal_snapshot> orphans;
+  for (auto& t : batch_.terminals) {
+    const auto idx = registry_.find(t.terminal_id);
+    if (!idx) {
+      orphans.push_back(std::move(t));  // removed from the registry meanwhile: keep as is
+      continue;
+    }
+    auto& rt = states_[*idx];
+    if (rt.latest_payload.empty() && !t.latest_json.empty()) rt.latest_payload = std::move(t.latest_json);
+    mark_dirty(*idx);
+  }
+  batch_.terminals = std::move(orphans);
+  std::vector<daily_row> other_days;
+  for (auto& row : batch_.daily) {
+    const auto idx = registry_.find(row.terminal_id);
+    if (!idx) {
+      other_days.push_back(std::move(row));
+      continue;
+    }
+    pending_daily_[{static_cast<std::uint32_t>(*idx), row.totals.day}].add(row.totals);
+  }
+  batch_.daily = std::move(other_days);
+}
+
 std::size_t engine::purge() {
   flush();
   const auto before = clock_.now() - std::chrono::days(cfg_.retention_days);
-  const auto n = db_.purge_records_before(before);
+  std::size_t n = 0;
+  try {
+    n = db_.purge_records_before(before);
+  } catch (const store_error& e) {
+    // A full disk can refuse even a delete (its journal needs space); retried at the next period.
+    ++metrics_.store_failures;
+    spdlog::error("retention: could not delete raw records before {}: {}", proto::format_timestamp(before), e.what());
+    return 0;
+  }
   if (n > 0) spdlog::info("retention: deleted {} raw records before {}", n, proto::format_timestamp(before));
   return n;
 }

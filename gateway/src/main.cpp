@@ -57,7 +57,7 @@ constexpr std::size_t max_pending_writes = 5000;
 
 int run(const config& cfg, registry reg, const clock_source& clock) {
   boost::asio::io_context io;
-  std::filesystem::create_directories(cfg.store_path.parent_path());
+  if (!cfg.store_path.parent_path().empty()) std::filesystem::create_directories(cfg.store_path.parent_path());
   sqlite_store db(cfg.store_path, cfg.dead_letter_max_rows);
   std::unique_ptr<webhook_notifier> hook;
   if (!cfg.webhook_url.empty())
@@ -77,11 +77,21 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
       [&eng_ptr] { eng_ptr->republish_open_alerts(); }, &journal);
   engine eng(cfg, std::move(reg), db, clock, link, default_rules(), hook.get());
   eng_ptr = &eng;
+  // The gateway's own broker outage is not the terminals' fault: offline judgement waits while the
+  // link is down and until the backlog after a reconnect has drained (engine::tick).
+  eng.link_down();
+  link.on_link_event([&eng](link_event e) {
+    switch (e) {
+      case link_event::down: eng.link_down(); break;
+      case link_event::up: eng.link_up(); break;
+      case link_event::backlog_drained: eng.backlog_drained(); break;
+    }
+  });
   // What was received but not committed before the last stop (SIGKILL, power cut): replay it in
   // arrival order with its original arrival time; de-duplication drops what was committed.
   if (auto left = journal.pending(); !left.empty()) {
     for (const auto& [id, m] : left) eng.handle(m);
-    if (eng.flush()) journal.release_through(left.back().first);
+    if (eng.flush(true)) journal.release_through(left.back().first);
     spdlog::warn("replayed {} received messages that were not committed before the last stop", left.size());
   }
   // Every commit, whoever asks for it (the flush timer, an API call, a burst): release the journal
@@ -97,6 +107,8 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   link_status ls;
   ls.connected = [&link] { return link.connected(); };
   ls.publish_failures = [&link] { return link.publish_failures(); };
+  ls.journal_failures = [&link] { return link.journal_failures(); };
+  ls.connect_failures = [&link] { return link.connect_failures(); };
   ls.webhook_failures = [&hook] { return hook ? hook->failures() : 0; };
   ls.webhook_dropped = [&hook] { return hook ? hook->dropped() : 0; };
   api routes(eng, ls);
@@ -128,7 +140,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
     flusher.cancel();
     ticker.cancel();
     retention.cancel();
-    eng.flush();
+    eng.flush(true);
     io.stop();
   };
   signals.async_wait(on_signal);
@@ -136,7 +148,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   link.start();
   io.run();
   link.stop();
-  eng.flush();
+  if (!eng.flush(true)) spdlog::error("last commit failed; the received-message journal keeps what it holds for the next start");
   spdlog::info("stopped");
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "sewage/gateway/mqtt_link.hpp"
 
+#include "ingest/broker_probe.hpp"
+
 #include <sewage/proto/broker_uri.hpp>
 #include <sewage/proto/status.hpp>
 #include <sewage/proto/topic.hpp>
@@ -10,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace sewage::gateway {
@@ -41,9 +44,21 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
     try {
       owner_.connects_.fetch_add(1);
       boost::asio::post(io_, [this, cause] {
-        spdlog::info("MQTT connected to {} ({})", cfg_.mqtt_uri, cause);
+        if (stopping_) return;
+        retry_.cancel();
+        if (outage_failures_ > 0) {
+          const auto down_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - outage_since_).count();
+          spdlog::info("MQTT connected to {} ({}) after {} failed attempts, {:.1f} s after the link went down",
+                       cfg_.mqtt_uri, cause, outage_failures_, down_s);
+        } else {
+          spdlog::info("MQTT connected to {} ({})", cfg_.mqtt_uri, cause);
+        }
+        outage_ = false;
+        outage_failures_ = 0;
         owner_.after_connect();
         if (on_connected_) on_connected_();
+        emit(link_event::up);
+        watch_drain(std::chrono::milliseconds(200));
       });
     } catch (...) {  // bad_alloc: nothing sensible to do on a Paho thread
     }
@@ -51,10 +66,41 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   void connection_lost(const std::string& cause) noexcept override {
     try {
       boost::asio::post(io_, [this, cause] {
-        spdlog::warn("MQTT connection to {} lost{}{}; reconnecting", cfg_.mqtt_uri, cause.empty() ? "" : ": ", cause);
+        if (stopping_) return;
+        spdlog::warn("MQTT connection to {} lost{}{}; reconnecting at once, then every {} ms", cfg_.mqtt_uri,
+                     cause.empty() ? "" : ": ", cause, mqtt_link::reconnect_interval.count());
+        begin_outage();
+        drain_watch_.cancel();
+        emit(link_event::down);
+        schedule_connect(std::chrono::milliseconds(0));
       });
     } catch (...) {
     }
+  }
+  void emit(link_event e) {
+    if (on_link_event_) on_link_event_(e);
+  }
+  void begin_outage() {
+    if (outage_) return;
+    outage_ = true;
+    outage_failures_ = 0;
+    outage_since_ = std::chrono::steady_clock::now();
+    last_failure_log_ = {};
+  }
+  /// After a connect: reports backlog_drained once the receive queue is found empty (everything
+  /// Paho has handed over is processed), checking every 100 ms.
+  void watch_drain(std::chrono::milliseconds after) {
+    drain_watch_.expires_after(after);
+    drain_watch_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      bool empty = false;
+      {
+        std::lock_guard lock(inbox_mutex_);
+        empty = inbox_.empty() && !drain_pending_;
+      }
+      if (!empty) return watch_drain(std::chrono::milliseconds(100));
+      emit(link_event::backlog_drained);
+    });
   }
   // Messages are handed over in batches: the Paho thread appends under a short lock and posts a
   // drain only when none is pending. After a drain that found messages, the next one runs
@@ -72,8 +118,15 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
         try {
           id = journal_->append(m);
         } catch (const std::exception& e) {
-          owner_.journal_failures_.fetch_add(1);
-          spdlog::error("{}; message on {} processed without journal", e.what(), m.topic);
+          const auto total = owner_.journal_failures_.fetch_add(1) + 1;
+          const auto now = std::chrono::steady_clock::now();
+          if (journal_failures_logged_ == 0 || now - last_journal_log_ >= mqtt_link::failure_log_interval) {
+            spdlog::error("{}; {} received messages processed without journal so far (they are in memory until "
+                          "committed; a crash before that loses them); next summary in {} s at most",
+                          e.what(), total, mqtt_link::failure_log_interval.count());
+            last_journal_log_ = now;
+            journal_failures_logged_ = total;
+          }
         }
       }
       bool post = false;
@@ -123,27 +176,82 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
     }
   }
 
-  // ---- first connect: automatic_reconnect only covers connections that once succeeded ----
+  // ---- connect attempts (the first one and every reconnect; see mqtt_link.hpp) ----
   void on_success(const mqtt::token&) noexcept override {}
   void on_failure(const mqtt::token& tok) noexcept override {
     try {
       const int rc = tok.get_return_code();
+      owner_.connect_failures_.fetch_add(1);
       boost::asio::post(io_, [this, rc] {
         if (stopping_) return;
-        spdlog::warn("MQTT connect to {} failed (rc {}); retrying in 2 s", cfg_.mqtt_uri, rc);
-        retry_.expires_after(std::chrono::seconds(2));
-        retry_.async_wait([this](const boost::system::error_code& ec) {
-          if (!ec && !stopping_) connect();
-        });
+        attempt_failed(rc, {});
       });
     } catch (...) {
     }
+  }
+  /// One failed attempt: logged (first of an outage at once, then a summary every
+  /// failure_log_interval) with its cause, and the next attempt scheduled.
+  void attempt_failed(int rc, const std::string& error) {
+    begin_outage();
+    ++outage_failures_;
+    const auto now = std::chrono::steady_clock::now();
+    const bool due = outage_failures_ == 1 || now - last_failure_log_ >= mqtt_link::failure_log_interval;
+    if (due) {
+      last_failure_log_ = now;
+      const std::string what = !error.empty() ? error : detail::describe_connect_rc(rc);
+      if (rc == -1 && error.empty()) {
+        probe_and_log(rc, outage_failures_);  // the cause needs a network probe: off the io thread
+      } else {
+        log_failure(rc, outage_failures_, what);
+      }
+    }
+    schedule_connect(mqtt_link::reconnect_interval);
+  }
+  void log_failure(int rc, std::uint64_t attempts, const std::string& cause) {
+    const auto down_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - outage_since_).count();
+    if (attempts <= 1)
+      spdlog::warn("MQTT connect to {} failed (rc {}): {}; retrying every {} ms", cfg_.mqtt_uri, rc, cause,
+                   mqtt_link::reconnect_interval.count());
+    else
+      spdlog::warn("MQTT still cannot connect to {}: {} failed attempts in {:.0f} s; last (rc {}): {}", cfg_.mqtt_uri,
+                   attempts, down_s, rc, cause);
+  }
+  void probe_and_log(int rc, std::uint64_t attempts) {
+    if (probing_.exchange(true)) return;  // one probe at a time; the running one logs
+    if (probe_thread_.joinable()) probe_thread_.join();
+    const detail::probe_tls tls{cfg_.mqtt_ca_file, cfg_.mqtt_cert_file, cfg_.mqtt_key_file};
+    probe_thread_ = std::thread([this, rc, attempts, tls, uri = cfg_.mqtt_uri] {
+      std::string cause;
+      try {
+        cause = "TCP/TLS connect failure: " + detail::probe_broker(uri, tls, std::chrono::milliseconds(2000));
+      } catch (...) {
+        cause = "TCP/TLS connect failure";
+      }
+      try {
+        boost::asio::post(io_, [this, rc, attempts, cause] {
+          probing_ = false;
+          if (!stopping_) log_failure(rc, attempts, cause);
+        });
+      } catch (...) {
+        probing_ = false;
+      }
+    });
+  }
+  void schedule_connect(std::chrono::milliseconds after) {
+    retry_.expires_after(after);
+    retry_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec && !stopping_) connect();
+    });
   }
   void connect() noexcept {
     try {
       client_.connect(connect_options(), nullptr, *this);
     } catch (const std::exception& e) {
-      spdlog::error("MQTT connect: {}", e.what());
+      // e.g. a connect already in progress: try again later rather than give up.
+      try {
+        attempt_failed(-1, std::string("connect call refused: ") + e.what());
+      } catch (...) {
+      }
     }
   }
 
@@ -155,8 +263,8 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
                  .mqtt_version(MQTTVERSION_3_1_1)
                  .clean_session(false)
                  .keep_alive_interval(cfg_.mqtt_keep_alive)
-                 .connect_timeout(std::chrono::seconds(10))
-                 .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30))
+                 .connect_timeout(std::chrono::seconds(5))
+                 // no automatic_reconnect: the link's own loop (mqtt_link.hpp) is faster and logs
                  .will(mqtt::message(proto::gateway_status_topic(), proto::encode(will), 1, true));
     if (!cfg_.mqtt_username.empty()) b.user_name(cfg_.mqtt_username).password(cfg_.mqtt_password);
     if (proto::broker_uri_uses_tls(cfg_.mqtt_uri)) {
@@ -177,7 +285,19 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   boost::asio::io_context& io_;
   std::function<void(inbound_message)> on_message_;
   std::function<void()> on_connected_;
+  std::function<void(link_event)> on_link_event_;
   boost::asio::steady_timer retry_;
+  boost::asio::steady_timer drain_watch_{io_};
+  // Outage bookkeeping, io thread only.
+  bool outage_{true};  // not connected yet at start
+  std::uint64_t outage_failures_{0};
+  std::chrono::steady_clock::time_point outage_since_{std::chrono::steady_clock::now()};
+  std::chrono::steady_clock::time_point last_failure_log_{};
+  std::atomic<bool> probing_{false};
+  std::thread probe_thread_;
+  // Journal failures (disk full), Paho thread: one line for the first, then a summary per 30 s.
+  std::chrono::steady_clock::time_point last_journal_log_{};
+  std::uint64_t journal_failures_logged_{0};
   static constexpr std::chrono::milliseconds drain_linger{1};
   boost::asio::steady_timer linger_{io_};
   bool drain_pending_{false};  // a drain is posted or scheduled; guarded by inbox_mutex_
@@ -193,6 +313,8 @@ mqtt_link::mqtt_link(const config& cfg, const clock_source& clock, boost::asio::
     : impl_(std::make_unique<impl>(*this, cfg, clock, io, std::move(on_message), std::move(on_connected), journal)) {}
 
 mqtt_link::~mqtt_link() { stop(); }
+
+void mqtt_link::on_link_event(std::function<void(link_event)> fn) { impl_->on_link_event_ = std::move(fn); }
 
 void mqtt_link::start() noexcept { impl_->connect(); }
 
@@ -219,6 +341,8 @@ void mqtt_link::stop() noexcept {
   if (impl_ == nullptr || impl_->stopping_.exchange(true)) return;
   try {
     impl_->retry_.cancel();
+    impl_->drain_watch_.cancel();
+    if (impl_->probe_thread_.joinable()) impl_->probe_thread_.join();
     if (impl_->client_.is_connected()) {
       proto::gateway_status_message bye;
       bye.state = proto::presence::offline;

@@ -23,4 +23,14 @@ std::optional<std::string> broker_uri_problem(std::string_view uri) {
 
 bool broker_uri_uses_tls(std::string_view uri) noexcept { return uri.starts_with("ssl://") || uri.starts_with("mqtts://"); }
 
+std::optional<std::string> broker_uri_tls_mismatch(std::string_view uri, const std::vector<std::string>& tls_keys_set) {
+  if (tls_keys_set.empty() || broker_uri_uses_tls(uri)) return std::nullopt;
+  std::string keys;
+  for (const auto& k : tls_keys_set) keys += (keys.empty() ? "" : ", ") + k;
+  const bool one = tls_keys_set.size() == 1;
+  return keys + (one ? " is" : " are") + " set but \"" + std::string(uri) +
+         "\" is a plaintext URI (the connection and its password would go unencrypted); use ssl:// or mqtts://, or remove " +
+         keys;
+}
+
 }  // namespace sewage::proto

@@ -109,6 +109,58 @@ TEST(Config, RelativePathsResolveAgainstTheConfigFile) {
   EXPECT_EQ(c.registry_path, dir.path() / "reg.toml");
 }
 
+/// Runs `f` with the current folder set to `dir`, restoring it afterwards.
+template <typename F>
+auto in_folder(const std::filesystem::path& dir, F&& f) {
+  const auto before = std::filesystem::current_path();
+  std::filesystem::current_path(dir);
+  struct restore {
+    std::filesystem::path p;
+    ~restore() { std::filesystem::current_path(p); }
+  } r{before};
+  return f();
+}
+
+// Issue 9 section 6: `--config g.toml` with store.path = "gw.db" (config in the current folder)
+// gave an empty parent folder and "cannot create directories: Invalid argument []" at start.
+TEST(Config, RelativePathsOfAConfigInTheCurrentFolderAreAbsoluteWithARealParent) {
+  testing::temp_dir dir("gw-config");
+  std::filesystem::create_directories(dir.path() / "etc");
+  const auto root = std::filesystem::canonical(dir.path());
+  struct each {
+    std::string store;
+    std::filesystem::path expected;
+  };
+  for (const auto& c : {each{"gw.db", root / "etc/gw.db"}, each{"./gw.db", root / "etc/gw.db"},
+                        each{"../var/gw.db", root / "var/gw.db"}, each{"./a/../gw.db", root / "etc/gw.db"}}) {
+    write(dir, "etc/g.toml", "[store]\npath = \"" + c.store + "\"\n[registry]\npath = \"./reg.toml\"\n");
+    const auto cfg = in_folder(root / "etc", [] { return load_config("g.toml"); });
+    EXPECT_EQ(cfg.store_path, c.expected) << c.store;
+    EXPECT_TRUE(cfg.store_path.is_absolute()) << c.store;
+    EXPECT_FALSE(cfg.store_path.parent_path().empty()) << c.store;
+    EXPECT_EQ(cfg.registry_path, root / "etc/reg.toml") << c.store;
+    // The same config named through a relative folder ("etc/g.toml" from the root).
+    const auto cfg2 = in_folder(root, [] { return load_config("etc/g.toml"); });
+    EXPECT_EQ(cfg2.store_path, c.expected) << c.store;
+  }
+}
+
+// Issue 9 section 6: ca_file with a tcp:// URI connected in plaintext (and sent the password).
+TEST(Config, TlsKeysWithAPlaintextUriAreRefusedNamingTheKeys) {
+  testing::temp_dir dir("gw-config");
+  std::ofstream(dir.path() / "ca.crt") << "x";
+  std::ofstream(dir.path() / "c.crt") << "x";
+  const auto check = [&](const std::string& text) { return error_of([&] { load_config(write(dir, "x.toml", text)); }); };
+  auto e = check("[mqtt]\nuri = \"tcp://broker:1883\"\nca_file = \"ca.crt\"\npassword = \"pw\"\n");
+  EXPECT_NE(e.find("x.toml"), std::string::npos) << e;
+  EXPECT_NE(e.find("mqtt.uri: mqtt.ca_file is set but \"tcp://broker:1883\" is a plaintext URI"), std::string::npos) << e;
+  e = check("[mqtt]\nuri = \"mqtt://broker\"\ncert_file = \"c.crt\"\nkey_file = \"c.crt\"\n");
+  EXPECT_NE(e.find("mqtt.cert_file, mqtt.key_file are set but \"mqtt://broker\" is a plaintext URI"), std::string::npos) << e;
+  EXPECT_EQ(check("[mqtt]\nuri = \"ssl://broker:8883\"\nca_file = \"ca.crt\"\n"), "no error");
+  EXPECT_EQ(check("[mqtt]\nuri = \"mqtts://broker\"\nca_file = \"ca.crt\"\n"), "no error");
+  EXPECT_EQ(check("[mqtt]\nuri = \"tcp://broker:1883\"\n"), "no error");
+}
+
 TEST(Registry, ExampleLoadsWithOverrides) {
   const thresholds d;
   const auto r = load_registry(SEWAGE_GATEWAY_EXAMPLE_REGISTRY, d);

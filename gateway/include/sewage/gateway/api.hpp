@@ -38,6 +38,10 @@ struct link_status {
   std::function<std::uint64_t()> publish_failures;
   std::function<std::uint64_t()> webhook_failures;
   std::function<std::uint64_t()> webhook_dropped;
+  /// Received messages the journal could not store (disk full); processed from memory only.
+  std::function<std::uint64_t()> journal_failures;
+  /// Failed broker connect attempts (first connect and every reconnect).
+  std::function<std::uint64_t()> connect_failures;
 };
 
 class api {

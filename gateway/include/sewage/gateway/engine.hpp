@@ -116,10 +116,34 @@ class engine {
   /// dead-letter table; never throws except bad_alloc and store_error (from an epoch lookup).
   void handle(const inbound_message& msg);
   /// Judges offline on arrival time (clock.now()); run every config::tick_interval.
+  ///
+  /// Silence that may be the gateway's own is never a terminal's fault: while the gateway's broker
+  /// link is down (link_down) and until the backlog it receives after reconnecting has drained
+  /// (link_up, then backlog_drained), no offline episode is raised, and afterwards each terminal
+  /// is given offline_after_intervals x its interval from the moment the backlog drained to show a
+  /// live record (its silence is counted from then: the "presence floor"). The same floor is the
+  /// gateway's start (plus startup_grace) and a terminal's registration (SIGHUP). A terminal truly
+  /// dead through an outage therefore gets exactly one episode, after that grace.
   void tick();
-  /// Commits pending writes in one transaction. On store failure the writes stay pending (retried at
-  /// the next flush), the failure is counted and logged, and false is returned.
-  bool flush();
+  /// The gateway's MQTT link is down (lost, or not connected yet at start). Call on the engine's thread.
+  void link_down();
+  /// The link is up again; the broker now delivers what was queued. Call on the engine's thread.
+  void link_up();
+  /// After link_up: everything received has been handed to handle(). Call on the engine's thread.
+  void backlog_drained();
+  /// True between link_down and backlog_drained (offline judgement suspended).
+  [[nodiscard]] bool link_grace() const noexcept { return !link_up_ || draining_; }
+  /// Commits pending writes in one transaction. On store failure (disk full, I/O error) the writes
+  /// stay pending in memory (retried), the failure is counted (store_failures, last_commit_ok =
+  /// false: /healthz says store_failing), nothing is released from the received-message journal
+  /// (the commit listener runs only after a successful commit), and false is returned. While the
+  /// store fails, a flush within `store_retry_interval` of the last failed attempt returns false
+  /// without trying (a burst must not turn into one failing transaction per message) unless
+  /// `retry_now`. Logging is one line at the first failure, then one summary per
+  /// `store_failure_log_interval`, and one line when a commit succeeds again.
+  bool flush(bool retry_now = false);
+  static constexpr std::chrono::milliseconds store_retry_interval{1000};
+  static constexpr std::chrono::seconds store_failure_log_interval{30};
   /// Called (on the engine's thread) after every successful flush: everything handled so far is
   /// in the store. main uses it to release the received-message journal (durable_inbox.hpp).
   void set_commit_listener(std::function<void()> listener) { on_committed_ = std::move(listener); }
@@ -139,7 +163,19 @@ class engine {
   // ---- read access (for the HTTP API) ----
   [[nodiscard]] const registry& terminals() const noexcept { return registry_; }
   [[nodiscard]] const terminal_runtime& runtime(std::size_t index) const { return states_.at(index); }
+  /// What operators are shown for a terminal: `offline` while an offline episode is open; `online`
+  /// when its last live record arrived within offline_after_intervals x its interval; otherwise
+  /// `unknown` (never reported, or silent past its limit while offline judgement waits: start-up
+  /// grace, the gateway's own link outage, a new registration).
+  enum class presence { online, offline, unknown };
+  [[nodiscard]] presence presence_of(std::size_t index) const;
+  [[nodiscard]] static const char* to_string(presence p) noexcept;
+  /// presence_of(index) == presence::online.
   [[nodiscard]] bool online(std::size_t index) const;
+  /// When the terminal entered the registry of this gateway (first start with it, or the SIGHUP
+  /// that added it); the epoch (0) for a terminal known from before this was recorded. Stored in
+  /// the offline rule's state (its `since_ms`: since when the terminal is watched).
+  [[nodiscard]] proto::timestamp registered_at(std::size_t index) const;
   [[nodiscard]] const std::unordered_map<std::uint64_t, proto::alert_message>& open_alerts() const noexcept {
     return open_;
   }
@@ -168,6 +204,7 @@ class engine {
   void on_status(std::size_t idx, const inbound_message& msg, proto::status_message st);
   void apply_verdict(std::size_t idx, proto::alert_type type, const verdict& v);
   void mark_dirty(std::size_t idx);
+  void keep_for_retry();
   void attach_states();
 
   const config& cfg_;
@@ -178,6 +215,9 @@ class engine {
   rule_set rules_;
   alert_listener* listener_;
   proto::timestamp started_;
+  bool link_up_{true};            // engine alone (tests, benchmarks): no link to wait for
+  bool draining_{false};
+  proto::timestamp presence_floor_{};  // silence is counted from here at the earliest (see tick)
 
   std::vector<terminal_runtime> states_;                       // parallel to registry_.terminals()
   std::unordered_map<std::string, terminal_snapshot> parked_;  // known to the store, not in the registry
@@ -191,6 +231,11 @@ class engine {
   write_batch batch_;
   engine_metrics metrics_;
   log_limiter glitch_log_{10, std::chrono::minutes(1)};  // totalizer glitch lines: 10 a minute, then a count
+  // Store failure bookkeeping (steady clock: log pacing and retry spacing are not domain time).
+  std::uint64_t failed_commits_in_row_{0};
+  std::chrono::steady_clock::time_point store_failing_since_{};
+  std::chrono::steady_clock::time_point last_failed_attempt_{};
+  std::chrono::steady_clock::time_point last_failure_log_{};
 };
 
 /// Bound on the list of unknown terminals kept in memory.

@@ -1,11 +1,20 @@
 #pragma once
 /// \file
 /// The gateway's MQTT side (Paho MQTT C++ 1.2, async client): persistent session (MQTT 3.1.1 set
-/// explicitly in create and connect options, clean session off, fixed client id), automatic
-/// reconnect, subscription to telemetry, status, image and cmd/result of all terminals on every
+/// explicitly in create and connect options, clean session off, fixed client id), its own
+/// reconnect loop (see below), subscription to telemetry, status, image and cmd/result of all terminals on every
 /// connect (so a broker without our session gets them again), and to the alert topics (so the
 /// engine can remove stale retained alert states); retained gateway birth and last will.
 /// Paho callbacks are noexcept and only post to the gateway's io_context: nothing blocks in them.
+///
+/// Reconnect: Paho C 1.3.12's automatic reconnect checks its retry timer only every 3 s
+/// (MQTTAsync_checkTimeouts) and doubles the interval up to its maximum, so a returned broker was
+/// found up to 17 s late, and its failed attempts call no callback (nothing could be logged). The
+/// link therefore reconnects itself on the io_context: at once after a loss, then every
+/// `reconnect_interval` (1 s) until connected, so a broker that is back is reached within about
+/// 1 s plus the handshake. The first failure of an outage is logged with its cause (CONNACK code
+/// in words, or for a TCP/TLS failure the socket's or OpenSSL's reason from a probe, see
+/// src/ingest/broker_probe.hpp), later ones as one summary line per `failure_log_interval` (30 s).
 
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
@@ -14,14 +23,29 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
+
 #include <atomic>
 #include <functional>
 #include <memory>
 
 namespace sewage::gateway {
 
+/// What the link tells the engine about itself (on `io`), so that the gateway's own outage is not
+/// taken for the terminals' silence (engine::link_down / link_up / backlog_drained).
+enum class link_event {
+  down,             ///< the connection is lost (or the first connect has not succeeded yet)
+  up,               ///< connected and subscribed again; the broker now delivers the backlog
+  backlog_drained,  ///< after `up`: the receive queue was found empty (everything handed over)
+};
+
 class mqtt_link final : public publisher {
  public:
+  /// Retry period of the reconnect loop (the bound for finding a returned broker is 2 s).
+  static constexpr std::chrono::milliseconds reconnect_interval{1000};
+  /// At most one "still cannot connect" line per this period while the broker stays away.
+  static constexpr std::chrono::seconds failure_log_interval{30};
+
   /// `on_message` and `on_connected` run on `io` (never on a Paho thread). With a `journal`, every
   /// message is appended to it on the Paho thread before the callback returns (that is when Paho
   /// acknowledges it to the broker); see durable_inbox.hpp. Throws mqtt::exception if the client
@@ -33,6 +57,8 @@ class mqtt_link final : public publisher {
   mqtt_link(const mqtt_link&) = delete;
   mqtt_link& operator=(const mqtt_link&) = delete;
 
+  /// Receives link state changes on `io`. Set before start(). Not thread-safe.
+  void on_link_event(std::function<void(link_event)> fn);
   /// Starts connecting (returns at once; retries until stop()). Never throws.
   void start() noexcept;
   /// Publishes the retained "offline, shutdown" status and disconnects, waiting up to ~5 s.
@@ -47,6 +73,8 @@ class mqtt_link final : public publisher {
   [[nodiscard]] bool connected() const noexcept;
   [[nodiscard]] std::uint64_t publish_failures() const noexcept { return publish_failures_.load(); }
   [[nodiscard]] std::uint64_t connects() const noexcept { return connects_.load(); }
+  /// Failed connect attempts since start (each retry counts). Thread-safe.
+  [[nodiscard]] std::uint64_t connect_failures() const noexcept { return connect_failures_.load(); }
   /// Journal id of the last message handed to `on_message` (0 = none yet). Read it on `io` after
   /// a committed flush to release the journal up to there.
   [[nodiscard]] std::uint64_t last_delivered_journal_id() const noexcept { return last_delivered_.load(); }
@@ -59,6 +87,7 @@ class mqtt_link final : public publisher {
   std::unique_ptr<impl> impl_;
   std::atomic<std::uint64_t> publish_failures_{0};
   std::atomic<std::uint64_t> connects_{0};
+  std::atomic<std::uint64_t> connect_failures_{0};
   std::atomic<std::uint64_t> last_delivered_{0};
   std::atomic<std::uint64_t> journal_failures_{0};
 };

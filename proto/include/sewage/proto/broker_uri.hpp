@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sewage::proto {
 
@@ -18,5 +19,13 @@ std::optional<std::string> broker_uri_problem(std::string_view uri);
 
 /// True for the TLS schemes ssl:// and mqtts://.
 bool broker_uri_uses_tls(std::string_view uri) noexcept;
+
+/// Why a plain (tcp://, mqtt://) `uri` must not be combined with TLS settings, or std::nullopt.
+/// `tls_keys_set` names the TLS keys that are set (e.g. {"ca_file"}); with a plain scheme the
+/// connection would go out unencrypted and carry the password in clear text although the
+/// configuration asks for TLS. The reason names the keys and the fix, e.g. "ca_file is set but
+/// \"tcp://h:1883\" is a plaintext URI (the password would be sent unencrypted); use ssl:// or
+/// mqtts://, or remove ca_file". Pure; thread-safe; never throws except bad_alloc.
+std::optional<std::string> broker_uri_tls_mismatch(std::string_view uri, const std::vector<std::string>& tls_keys_set);
 
 }  // namespace sewage::proto

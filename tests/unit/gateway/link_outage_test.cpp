@@ -1,0 +1,307 @@
+// Issue 9 sections 4 and 10 (gateway) on a manual clock: the gateway's own broker outage is not
+// the terminals' fault (link down/up/backlog drained), presence shown after a restart and for a
+// terminal added by SIGHUP, and a store that refuses writes (disk full) keeps everything pending.
+#include "sewage/gateway/api.hpp"
+#include "sewage/gateway/engine.hpp"
+#include "sewage/gateway/operating_day.hpp"
+#include "sewage/gateway/sqlite_store.hpp"
+#include "test_util.hpp"
+
+#include <sewage/proto/topic.hpp>
+#include <sewage/testing/process.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace sewage::gateway {
+namespace {
+
+using test::at;
+using std::chrono::seconds;
+
+/// The SQLite store with a switch that makes every write fail the way a full disk does.
+class full_disk_store final : public store {
+ public:
+  explicit full_disk_store(const std::filesystem::path& p) : db_(p, 100) {}
+  bool full{false};
+  int apply_calls{0};
+  std::size_t last_batch_terminals{0};
+  void apply(const write_batch& b) override {
+    ++apply_calls;
+    last_batch_terminals = b.terminals.size();
+    if (full) throw store_error("step failed: database or disk is full");
+    db_.apply(b);
+  }
+  std::size_t purge_records_before(proto::timestamp t) override {
+    if (full) throw store_error("step failed: database or disk is full");
+    return db_.purge_records_before(t);
+  }
+  std::vector<terminal_snapshot> load_terminals() override { return db_.load_terminals(); }
+  std::optional<dedup_window> load_dedup(const std::string& t, const std::string& e) override { return db_.load_dedup(t, e); }
+  std::vector<proto::alert_message> alerts(bool o, const std::optional<std::string>& t, std::size_t l) override {
+    return db_.alerts(o, t, l);
+  }
+  std::optional<proto::alert_message> alert(std::uint64_t id) override { return db_.alert(id); }
+  std::vector<alert_transition> transitions(std::uint64_t id) override { return db_.transitions(id); }
+  std::uint64_t max_alert_id() override { return db_.max_alert_id(); }
+  std::vector<record_row> history(const std::string& t, proto::timestamp f, proto::timestamp to, std::size_t l) override {
+    return db_.history(t, f, to, l);
+  }
+  std::vector<daily_row> daily(const std::optional<std::string>& t, std::int32_t f, std::int32_t to) override {
+    return db_.daily(t, f, to);
+  }
+  std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& t) override { return db_.image(t); }
+  std::vector<dead_letter_row> dead_letters(std::size_t l) override { return db_.dead_letters(l); }
+  fault_stats faults_since(proto::timestamp f) override { return db_.faults_since(f); }
+
+ private:
+  sqlite_store db_;
+};
+
+class LinkOutageTest : public ::testing::Test {
+ protected:
+  LinkOutageTest() : dir_("gw-outage"), clock_(at("2026-11-29T00:00:00Z")) {
+    cfg_.startup_grace = seconds(0);
+    reg_ = registry({test::terminal("T1", cfg_.defaults), test::terminal("T2", cfg_.defaults),
+                     test::terminal("DEAD", cfg_.defaults)});
+    open();
+  }
+  void open() {
+    eng_.reset();
+    db_.reset();
+    db_ = std::make_unique<full_disk_store>(dir_.path() / "g.db");
+    eng_ = std::make_unique<engine>(cfg_, reg_, *db_, clock_, pub_, default_rules());
+  }
+  void send(const std::string& id, std::uint64_t seq, proto::timestamp ts) {
+    auto r = test::with_flow(test::record(id, seq, ts), 1.0, 100.0 + static_cast<double>(seq));
+    eng_->handle({proto::telemetry_topic(id), proto::encode(r), false, clock_.now()});
+  }
+  /// Advances the clock `total` in `step`s, ticking after each.
+  void run_for(seconds total, seconds step = seconds(5)) {
+    for (seconds t{0}; t < total; t += step) {
+      clock_.advance(step);
+      eng_->tick();
+    }
+  }
+  std::size_t offline_raised(const std::string& id) const {
+    std::size_t n = 0;
+    for (const auto& m : pub_.sent)
+      if (m.topic == proto::alert_topic(id, proto::alert_type::offline) && !m.payload.empty()) ++n;
+    return n;
+  }
+  std::size_t all_offline_raised() const {
+    return offline_raised("T1") + offline_raised("T2") + offline_raised("DEAD");
+  }
+
+  testing::temp_dir dir_;
+  manual_clock clock_;
+  config cfg_;
+  registry reg_;
+  test::fake_publisher pub_;
+  std::unique_ptr<full_disk_store> db_;
+  std::unique_ptr<engine> eng_;
+};
+
+// The issue's example: the broker is away longer than offline_after_intervals x interval (here
+// 3 x 60 s = 180 s; 400 s away). Before: every terminal got an offline episode while the gateway
+// itself was disconnected. Now: none for the live ones, exactly one for the dead one, after the
+// backlog drained plus its limit.
+TEST_F(LinkOutageTest, BrokerOutageLongerThanTheLimitRaisesOfflineOnlyForTheTerminalDeadThroughIt) {
+  std::uint64_t seq = 1;
+  for (const char* id : {"T1", "T2", "DEAD"}) send(id, seq, clock_.now());
+  run_for(seconds(30));
+  eng_->link_down();
+  EXPECT_TRUE(eng_->link_grace());
+  run_for(seconds(400));
+  EXPECT_EQ(all_offline_raised(), 0u);
+  // Back: the broker delivers what T1 and T2 queued meanwhile (stamped during the outage), then
+  // their live records continue. DEAD sends nothing.
+  eng_->link_up();
+  for (int k = 1; k <= 7; ++k)
+    for (const char* id : {"T1", "T2"}) send(id, seq + static_cast<std::uint64_t>(k), clock_.now() - seconds(420 - 60 * k));
+  seq += 7;
+  run_for(seconds(2));
+  eng_->backlog_drained();
+  EXPECT_FALSE(eng_->link_grace());
+  for (int minute = 0; minute < 10; ++minute) {
+    ++seq;
+    for (const char* id : {"T1", "T2"}) send(id, seq, clock_.now());
+    run_for(seconds(60));
+    if (minute < 2) {
+      EXPECT_EQ(offline_raised("DEAD"), 0u) << "within the limit after the drain, minute " << minute;
+    }
+  }
+  EXPECT_EQ(offline_raised("T1"), 0u);
+  EXPECT_EQ(offline_raised("T2"), 0u);
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+  EXPECT_EQ(eng_->presence_of(2), engine::presence::offline);
+  EXPECT_EQ(eng_->presence_of(0), engine::presence::online);
+}
+
+// While the link is up again but the backlog is still arriving, nothing is judged either: the
+// live records of a terminal may be behind its backlog.
+TEST_F(LinkOutageTest, NothingIsRaisedWhileTheBacklogDrainsHoweverLongItTakes) {
+  for (const char* id : {"T1", "T2", "DEAD"}) send(id, 1, clock_.now());
+  eng_->link_down();
+  run_for(seconds(300));
+  eng_->link_up();
+  run_for(seconds(600));  // a long drain (a big county after a long outage)
+  EXPECT_EQ(all_offline_raised(), 0u);
+  eng_->backlog_drained();
+  run_for(seconds(175));
+  EXPECT_EQ(all_offline_raised(), 0u);
+  run_for(seconds(10));
+  EXPECT_EQ(all_offline_raised(), 3u);  // none of them reported after the drain: one episode each
+  run_for(seconds(600));
+  EXPECT_EQ(all_offline_raised(), 3u);
+}
+
+// A second outage while a terminal's episode is open does not open another one, and a short
+// blip (down and up within the limit) changes nothing for terminals that keep reporting.
+TEST_F(LinkOutageTest, AShortBlipChangesNothingAndAnOpenEpisodeStaysOne) {
+  send("T1", 1, clock_.now());
+  send("T2", 1, clock_.now());
+  run_for(seconds(200));  // DEAD never reported since start: offline (start-up rule unchanged)
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+  EXPECT_EQ(offline_raised("T1"), 1u);  // T1 and T2 also silent 200 s > 180 s
+  send("T1", 2, clock_.now());
+  send("T2", 2, clock_.now());
+  eng_->link_down();
+  run_for(seconds(3));
+  eng_->link_up();
+  eng_->backlog_drained();
+  for (std::uint64_t s = 3; s < 8; ++s) {
+    send("T1", s, clock_.now());
+    send("T2", s, clock_.now());
+    run_for(seconds(60));
+  }
+  EXPECT_EQ(offline_raised("T1"), 1u);
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+  EXPECT_EQ(eng_->presence_of(0), engine::presence::online);
+}
+
+// After a gateway restart, a terminal already silent past its limit is not shown online during
+// the start-up grace (before: "online" because it had reported once).
+TEST_F(LinkOutageTest, AfterARestartATerminalSilentPastItsLimitIsNotShownOnline) {
+  cfg_.startup_grace = seconds(300);
+  open();
+  send("T1", 1, clock_.now());
+  run_for(seconds(100));
+  send("T2", 1, clock_.now());
+  eng_->flush();
+  run_for(seconds(150));  // T1 silent 250 s > 180 s (raised? no: start-up grace of the first run)
+  open();                 // restart
+  EXPECT_EQ(eng_->presence_of(0), engine::presence::unknown);  // silent 250 s
+  EXPECT_EQ(eng_->presence_of(1), engine::presence::online);   // silent 150 s
+  EXPECT_EQ(eng_->presence_of(2), engine::presence::unknown);  // never reported
+  EXPECT_FALSE(eng_->online(0));
+  run_for(seconds(60));
+  EXPECT_EQ(eng_->presence_of(1), engine::presence::unknown);  // now 210 s silent, still in grace
+  EXPECT_EQ(all_offline_raised(), 0u);
+  run_for(seconds(250));  // grace over
+  EXPECT_EQ(eng_->presence_of(0), engine::presence::offline);
+  EXPECT_EQ(eng_->presence_of(1), engine::presence::offline);
+}
+
+// A terminal added by SIGHUP that has never reported is unknown, not offline at once (before:
+// offline at the next tick, its silence counted from the gateway's start), and its registration
+// time is kept (availability counts from it) across a restart.
+TEST_F(LinkOutageTest, ATerminalAddedBySighupIsUnknownAndCountsFromItsRegistration) {
+  for (const char* id : {"T1", "T2", "DEAD"}) send(id, 1, clock_.now());
+  const auto first_start = clock_.now();
+  EXPECT_EQ(eng_->registered_at(0), first_start);
+  for (int i = 0; i < 60; ++i) {  // an hour of T1, T2
+    send("T1", static_cast<std::uint64_t>(i + 2), clock_.now());
+    send("T2", static_cast<std::uint64_t>(i + 2), clock_.now());
+    run_for(seconds(60), seconds(60));
+  }
+  const auto added = clock_.now();
+  auto terminals = reg_.terminals();
+  terminals.push_back(test::terminal("NEW", cfg_.defaults));
+  reg_ = registry(terminals);
+  eng_->reload_registry(reg_);
+  const auto idx = *eng_->terminals().find("NEW");
+  eng_->tick();
+  EXPECT_EQ(eng_->presence_of(idx), engine::presence::unknown);
+  EXPECT_EQ(offline_raised("NEW"), 0u);
+  EXPECT_EQ(eng_->registered_at(idx), added);
+  run_for(seconds(170));
+  EXPECT_EQ(offline_raised("NEW"), 0u);
+  EXPECT_EQ(eng_->presence_of(idx), engine::presence::unknown);
+  send("NEW", 1, clock_.now());
+  EXPECT_EQ(eng_->presence_of(idx), engine::presence::online);
+  eng_->flush();
+  open();
+  EXPECT_EQ(eng_->registered_at(*eng_->terminals().find("NEW")), added);
+  EXPECT_EQ(eng_->registered_at(0), first_start);
+}
+
+// Availability of a terminal added by SIGHUP counts from its registration: an hour of reports
+// every minute after being added in the middle of the operating day is 60 of 60 expected (before:
+// expected from the day's start, 10 h earlier, so availability ~0.09).
+TEST_F(LinkOutageTest, AvailabilityOfATerminalAddedBySighupCountsFromItsRegistration) {
+  clock_.advance(std::chrono::hours(2));  // the operating day (UTC+8) started 10 h ago
+  auto terminals = reg_.terminals();
+  terminals.push_back(test::terminal("NEW", cfg_.defaults));
+  reg_ = registry(terminals);
+  eng_->reload_registry(reg_);
+  for (std::uint64_t s = 1; s <= 60; ++s) {
+    clock_.advance(seconds(60));
+    send("NEW", s, clock_.now());
+    eng_->tick();
+  }
+  eng_->flush();
+  api routes(*eng_);
+  const auto r = routes.handle({"GET", "/api/terminals/NEW", "", ""});
+  ASSERT_EQ(r.status, 200u) << r.body;
+  const auto today = nlohmann::json::parse(r.body).at("today");
+  EXPECT_NEAR(today.at("expected_records").get<double>(), 60.0, 1e-6) << today.dump();
+  EXPECT_NEAR(today.at("availability").get<double>(), 1.0, 1e-6) << today.dump();
+  EXPECT_EQ(nlohmann::json::parse(r.body).at("state"), "online");
+}
+
+// Section 10 (gateway): a store that refuses writes. Commits fail, nothing is released (the
+// commit listener is how main releases the journal), /healthz's flag and the metric say so, a
+// burst does not turn into one failing transaction per message, reads still work, and once space
+// returns the pending batch is committed exactly once (no volume counted twice).
+TEST_F(LinkOutageTest, AFullStoreKeepsEverythingPendingAndRecoversByItself) {
+  int commits_seen = 0;
+  eng_->set_commit_listener([&] { ++commits_seen; });
+  send("T1", 1, clock_.now());
+  ASSERT_TRUE(eng_->flush());
+  const int after_first = commits_seen;
+  db_->full = true;
+  for (std::uint64_t s = 2; s <= 11; ++s) {
+    clock_.advance(seconds(60));
+    send("T1", s, clock_.now());
+    send("T2", s, clock_.now());
+    eng_->flush();
+  }
+  EXPECT_FALSE(eng_->metrics().last_commit_ok);
+  EXPECT_EQ(commits_seen, after_first);  // never released
+  EXPECT_EQ(db_->apply_calls, 2);        // the first failure, then retries at most once per second
+  EXPECT_EQ(eng_->metrics().store_failures, 1u);
+  const auto failures_before = eng_->metrics().store_failures;
+  EXPECT_FALSE(eng_->flush(true));
+  EXPECT_EQ(eng_->metrics().store_failures, failures_before + 1);
+  EXPECT_LE(db_->last_batch_terminals, 2u);  // one snapshot per terminal, not one per attempt
+  EXPECT_EQ(eng_->purge(), 0u);              // a refused delete is logged, never thrown
+  EXPECT_EQ(db_->history("T1", clock_.now() - std::chrono::hours(1), clock_.now() + seconds(1), 100).size(), 1u);
+  db_->full = false;  // space returns
+  EXPECT_TRUE(eng_->flush(true));
+  EXPECT_TRUE(eng_->metrics().last_commit_ok);
+  EXPECT_EQ(commits_seen, after_first + 1);
+  EXPECT_EQ(db_->history("T1", clock_.now() - std::chrono::hours(1), clock_.now() + seconds(1), 100).size(), 11u);
+  const auto day = operating_day(clock_.now(), cfg_.zone);
+  double t1 = 0;
+  std::int64_t records = 0;
+  for (const auto& r : db_->daily("T1", day - 1, day)) {
+    t1 += r.totals.volume_m3;
+    records += r.totals.records;
+  }
+  EXPECT_EQ(records, 11);
+  EXPECT_NEAR(t1, 10.0, 1e-6);  // totals 101..111: 10 m3, once
+}
+
+}  // namespace
+}  // namespace sewage::gateway
