@@ -383,14 +383,10 @@ struct county::impl {
                                    std::chrono::month{static_cast<unsigned>(std::stoi(day.substr(5, 2)))},
                                    std::chrono::day{static_cast<unsigned>(std::stoi(day.substr(8, 2)))}}} -
                                operating_day_offset;
-        const auto day_end = day_begin + std::chrono::hours(24);
-        const char* status = "outside";
-        if (day_begin >= begin && day_end <= end) {
-          status = finished || sim_now >= day_end + settle ? "complete" : "in_progress";
-        }
+        const auto status = true_day_status(day_begin, begin, end, sim_now, settle, finished);
         char buf[64];
         std::snprintf(buf, sizeof buf, "%.6f", v);
-        out += s->id + ',' + day + ',' + buf + ',' + status + '\n';
+        out += s->id + ',' + day + ',' + buf + ',' + std::string(to_string(status)) + '\n';
       }
     }
     write_atomically(opt.workdir / "true_volumes.csv", out);
