@@ -2,6 +2,7 @@
 mosquitto on a free loopback port, sewage-gateway with SQLite, and sewage-sim (which starts one
 sewage-agent per terminal). Every process is stopped by its PID. Python standard library only.
 """
+import ctypes
 import datetime as dt
 import json
 import os
@@ -29,6 +30,15 @@ def port_open(port):
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent():
+    """Runs in the child before exec: SIGTERM when the process that started it dies, so a killed
+    demo (SIGKILL, closed terminal) leaves no processes writing into its folder or holding ports."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 def iso(t):
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -41,7 +51,7 @@ class Process:
         self.log_path = log_path
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
 
     @property
     def pid(self):
@@ -111,6 +121,7 @@ class County:
             "--agent", os.path.join(self.bindir, "firmware/sewage-agent"),
             "--speed", str(self.speed), "--lead-h", str(self.lead_h),
             "--report-interval-s", str(self.report_interval_s),
+            "--camera", os.path.join(self.bindir, "tools/sim/sewage-sim-camera"),
             "--poll-interval-s", str(self.poll_interval_s),
             "--time-origin", iso(origin)], os.path.join(self.workdir, "sim.log"))
         self.processes.append(sim)

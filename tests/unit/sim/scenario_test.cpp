@@ -93,3 +93,31 @@ TEST_F(ScenarioFile, ErrorsNameTheKey) {
 
 }  // namespace
 }  // namespace sewage::sim
+
+namespace sewage::sim {
+namespace {
+
+TEST(TrueDayStatus, OnlyDaysThatHaveEndedAndSettledAreComplete) {
+  using namespace std::chrono;
+  const system_clock::time_point begin = sys_days{year{2026} / 11 / 29} - hours(8);  // local midnight, UTC+8
+  const auto end = begin + hours(72);
+  const auto settle = minutes(5);
+  const auto day1 = begin;
+  const auto day2 = begin + hours(24);
+  // Mid-run, 30 h in: day 1 ended 6 h ago, day 2 is running.
+  EXPECT_EQ(true_day_status(day1, begin, end, begin + hours(30), settle, false), truth_day_status::complete);
+  EXPECT_EQ(true_day_status(day2, begin, end, begin + hours(30), settle, false), truth_day_status::in_progress);
+  // Just after midnight the day is not judged until its last records have had time to arrive.
+  EXPECT_EQ(true_day_status(day1, begin, end, day2 + minutes(4), settle, false), truth_day_status::in_progress);
+  EXPECT_EQ(true_day_status(day1, begin, end, day2 + minutes(5), settle, false), truth_day_status::complete);
+  // The warm-up day before the start and a day reaching past the end are never complete.
+  EXPECT_EQ(true_day_status(begin - hours(24), begin, end, end, settle, true), truth_day_status::outside);
+  EXPECT_EQ(true_day_status(begin + hours(60), begin, end, end, settle, true), truth_day_status::outside);
+  // At the end every day inside is complete, even the last one within its settle time.
+  EXPECT_EQ(true_day_status(begin + hours(48), begin, end, end, settle, true), truth_day_status::complete);
+  EXPECT_EQ(true_day_status(begin + hours(48), begin, end, end, settle, false), truth_day_status::in_progress);
+  EXPECT_EQ(to_string(truth_day_status::in_progress), "in_progress");
+}
+
+}  // namespace
+}  // namespace sewage::sim

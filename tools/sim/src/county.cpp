@@ -35,6 +35,33 @@ std::string iso(sys_clock::time_point t) {
   return proto::format_timestamp(std::chrono::time_point_cast<std::chrono::milliseconds>(t));
 }
 
+/// Writes `text` to `path` through a temporary file and a rename, so a reader (tools/score) never
+/// sees a half-written file. Throws std::runtime_error naming the file.
+void write_atomically(const std::filesystem::path& path, const std::string& text) {
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw std::runtime_error(tmp.string() + ": cannot write");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+/// `s` quoted for /bin/sh: inside single quotes, each ' written as '\''.
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (const char c : s) {
+    if (c == '\'') {
+      q += "'\\''";
+    } else {
+      q += c;
+    }
+  }
+  return q + "'";
+}
+
 std::string operating_day(sys_clock::time_point t) {
   const auto local = std::chrono::floor<std::chrono::days>(t + operating_day_offset);
   const std::chrono::year_month_day ymd{local};
@@ -125,6 +152,8 @@ struct county::impl {
     }
     io_thread = std::thread([this] { io.run(); });
     write_ground_truth();
+    write_true_volumes(sim_origin, false);
+    write_progress(sim_origin, "running");
   }
 
   ~impl() {
@@ -175,6 +204,15 @@ struct county::impl {
         {"cleanout", toml::table{{"source", "level"}, {"raise_m", 1.5}, {"hold_s", 1800},
                                  {"clear_m", 1.2}}},
         {"device", std::move(devices)}};
+    if (!opt.camera_binary.empty()) {
+      // The camera shows the true simulated time (its own clock), not the agent's skewed one.
+      cfg.insert("image", toml::table{{"command", shell_quote(opt.camera_binary.string()) + " --terminal " +
+                                                      shell_quote(s.id) + " --sim-origin " + iso(sim_origin) +
+                                                      " --time-origin " + iso(opt.real_origin) + " --speed " +
+                                                      std::to_string(opt.speed)},
+                                      {"period_s", static_cast<std::int64_t>(opt.image_period_s)},
+                                      {"timeout_s", 10}});
+    }
     std::ofstream(s.dir / "agent.toml") << "# Written by sewage-sim for terminal " << s.id << "\n"
                                         << cfg << "\n";
   }
@@ -321,25 +359,37 @@ struct county::impl {
     }
   }
 
-  void write_true_volumes() const {
-    std::ofstream out(opt.workdir / "true_volumes.csv");
-    out << "terminal,operating_day,volume_m3,complete\n";
-    const auto end = sys_clock::time_point(scen.start) + to_duration(scen.duration_h);
+  /// See county::run for the two files and their columns.
+  void write_progress(sys_clock::time_point sim_now, const char* state) const {
+    const double scenario_h =
+        std::chrono::duration<double>(sim_now - sys_clock::time_point(scen.start)).count() / 3600.0;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.4f,%.4f", scenario_h, scen.duration_h);
+    write_atomically(opt.workdir / "progress.csv", "simulated_now,scenario_h,duration_h,state\n" + iso(sim_now) +
+                                                       ',' + buf + ',' + state + '\n');
+  }
+
+  void write_true_volumes(sys_clock::time_point sim_now, bool finished) const {
+    std::string out = "terminal,operating_day,volume_m3,status\n";
+    const auto begin = sys_clock::time_point(scen.start);
+    const auto end = begin + to_duration(scen.duration_h);
+    // The last record of a day reaches the gateway about one report interval after the day ends
+    // (plus the gateway's batching); five intervals leave a margin before the day is judged.
+    const auto settle = std::chrono::seconds(5 * static_cast<std::int64_t>(opt.report_interval_s));
     for (const auto& s : sites) {
       for (const auto& [day, v] : s->day_volume_m3) {
-        // A day is complete when the whole of it lies inside [start, end].
         const auto day_begin = std::chrono::sys_days{std::chrono::year_month_day{
                                    std::chrono::year{std::stoi(day.substr(0, 4))},
                                    std::chrono::month{static_cast<unsigned>(std::stoi(day.substr(5, 2)))},
                                    std::chrono::day{static_cast<unsigned>(std::stoi(day.substr(8, 2)))}}} -
                                operating_day_offset;
-        const bool complete = day_begin >= sys_clock::time_point(scen.start) &&
-                              day_begin + std::chrono::hours(24) <= end;
+        const auto status = true_day_status(day_begin, begin, end, sim_now, settle, finished);
         char buf[64];
         std::snprintf(buf, sizeof buf, "%.6f", v);
-        out << s->id << ',' << day << ',' << buf << ',' << (complete ? "true" : "false") << '\n';
+        out += s->id + ',' + day + ',' + buf + ',' + std::string(to_string(status)) + '\n';
       }
     }
+    write_atomically(opt.workdir / "true_volumes.csv", out);
   }
 };
 
@@ -348,6 +398,7 @@ county::~county() = default;
 
 std::filesystem::path county::ground_truth_file() const { return impl_->opt.workdir / "ground_truth.csv"; }
 std::filesystem::path county::true_volumes_file() const { return impl_->opt.workdir / "true_volumes.csv"; }
+std::filesystem::path county::progress_file() const { return impl_->opt.workdir / "progress.csv"; }
 
 int county::run(const std::atomic<bool>& stop) {
   auto& m = *impl_;
@@ -387,8 +438,9 @@ int county::run(const std::atomic<bool>& stop) {
     (void)model_days;
     if (std::chrono::steady_clock::now() - last_status > std::chrono::seconds(5)) {
       last_status = std::chrono::steady_clock::now();
-      // Keep the truth current so tools/score can judge a running simulation (complete days only).
-      m.write_true_volumes();
+      // Keep the truth current so tools/score can judge a running simulation (what has happened).
+      m.write_true_volumes(sim_now, false);
+      m.write_progress(sim_now, "running");
       if (!m.opt.quiet) {
         std::size_t active = 0;
         for (bool a : m.fault_active) active += a ? 1 : 0;
@@ -402,7 +454,12 @@ int county::run(const std::atomic<bool>& stop) {
   for (auto& s : m.sites) {
     if (s->agent) s->agent->stop(std::chrono::seconds(10));
   }
-  m.write_true_volumes();
+  const auto sim_end_now = simulated_time(sys_clock::now(), m.opt.real_origin, m.sim_origin, m.opt.speed);
+  // Stopped early (Ctrl-C): days not yet ended are not complete, and what was still to come
+  // never happened ("stopped", not "finished").
+  const bool reached_end = sim_end_now >= sim_end;
+  m.write_true_volumes(sim_end_now, reached_end);
+  m.write_progress(sim_end_now, reached_end ? "finished" : "stopped");
   spdlog::info("simulation finished; ground truth {} and true volumes {}",
                ground_truth_file().string(), true_volumes_file().string());
   return 0;

@@ -30,6 +30,12 @@ int main(int argc, char** argv) {
   app.add_option("--speed", o.speed, "simulated seconds per real second")->capture_default_str()->check(CLI::Range(1.0, 3600.0));
   app.add_option("--poll-interval-s", o.poll_interval_s, "agents' polling period, simulated s")->capture_default_str();
   app.add_option("--report-interval-s", o.report_interval_s, "agents' report interval, simulated s")->capture_default_str();
+  app.add_option("--camera", o.camera_binary,
+                 "sewage-sim-camera: every agent takes its pictures with it (default: none)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--image-period-s", o.image_period_s, "agents' picture period, simulated s")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 7 * 86400));
   app.add_option("--lead-h", o.lead_h, "simulated warm-up before the scenario start, h")->capture_default_str();
   app.add_option("--time-origin", origin,
                  "real UTC time at which the simulated clock reads (scenario start - lead); "

@@ -144,4 +144,23 @@ scenario load_scenario(const std::filesystem::path& file,
   return s;
 }
 
+std::string_view to_string(truth_day_status s) noexcept {
+  switch (s) {
+    case truth_day_status::complete: return "complete";
+    case truth_day_status::in_progress: return "in_progress";
+    case truth_day_status::outside: return "outside";
+  }
+  return "outside";
+}
+
+truth_day_status true_day_status(std::chrono::system_clock::time_point day_begin,
+                                 std::chrono::system_clock::time_point scenario_begin,
+                                 std::chrono::system_clock::time_point scenario_end,
+                                 std::chrono::system_clock::time_point now,
+                                 std::chrono::system_clock::duration settle, bool finished) noexcept {
+  const auto day_end = day_begin + std::chrono::hours(24);
+  if (day_begin < scenario_begin || day_end > scenario_end) return truth_day_status::outside;
+  return finished || now >= day_end + settle ? truth_day_status::complete : truth_day_status::in_progress;
+}
+
 }  // namespace sewage::sim

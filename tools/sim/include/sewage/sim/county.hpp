@@ -22,6 +22,10 @@ struct county_options {
   std::filesystem::path workdir;        ///< agent configs, queues and logs; truth files
   std::filesystem::path agent_binary;   ///< path of sewage-agent
   std::filesystem::path influent;       ///< BSM1 dry-weather csv
+  /// sewage-sim-camera; when set, every agent's `image.command` runs it (a generated JPEG with
+  /// the terminal id and the simulated time), every `image_period_s`. Empty: no pictures.
+  std::filesystem::path camera_binary;
+  std::uint32_t image_period_s{3600};   ///< agents' picture period, simulated s
   std::string broker_host{"127.0.0.1"};
   int broker_port{1883};
   double speed{60.0};                   ///< simulated seconds per real second
@@ -52,11 +56,20 @@ class county {
   /// Starts the agents and runs until the scenario ends (plus two report intervals for the last
   /// records to arrive) or `stop` becomes true; then stops the agents with SIGTERM and writes
   /// the true daily volumes. Returns 0, or 1 if an agent could not be started.
+  ///
+  /// While it runs it rewrites (atomically, every ~5 s real time) `true_volumes.csv`
+  /// (terminal,operating_day,volume_m3,status; status `complete` once the whole operating day
+  /// lies inside the scenario and has ended at least five report intervals ago (the settle time
+  /// for its last records; at the end of the run every day inside the scenario is complete),
+  /// `in_progress` for a scenario day not complete yet, `outside` for a day that is not wholly
+  /// inside the scenario) and `progress.csv` (simulated_now,scenario_h,duration_h,state with
+  /// state `running`, `finished` (the scenario end was reached) or `stopped` (stopped early)), so tools/score judges only what has happened.
   int run(const std::atomic<bool>& stop);
 
   /// Files written in the work dir.
   [[nodiscard]] std::filesystem::path ground_truth_file() const;
   [[nodiscard]] std::filesystem::path true_volumes_file() const;
+  [[nodiscard]] std::filesystem::path progress_file() const;
 
  private:
   struct impl;

@@ -65,6 +65,25 @@ struct scenario {
   std::vector<scripted_fault> faults;
 };
 
+/// Status of one true daily volume (true_volumes.csv), so tools/score compares only days that
+/// have happened.
+enum class truth_day_status {
+  complete,     ///< wholly inside the scenario, and ended at least `settle` ago (or the run finished)
+  in_progress,  ///< wholly inside the scenario, not complete yet
+  outside,      ///< not wholly inside the scenario (the warm-up, or the day after its end)
+};
+std::string_view to_string(truth_day_status s) noexcept;
+
+/// Status of the operating day [day_begin, day_begin + 24 h) of a scenario running from
+/// `scenario_begin` to `scenario_end`, at simulated time `now`. `settle` is the time the day's
+/// last records need to reach the gateway; `finished` says the scenario end was reached (every
+/// day inside it is then complete). Pure; never throws.
+truth_day_status true_day_status(std::chrono::system_clock::time_point day_begin,
+                                 std::chrono::system_clock::time_point scenario_begin,
+                                 std::chrono::system_clock::time_point scenario_end,
+                                 std::chrono::system_clock::time_point now,
+                                 std::chrono::system_clock::duration settle, bool finished) noexcept;
+
 /// Reads a scenario file. `known_terminals`, when not empty, is the registry's id list: a fault
 /// naming another terminal is an error. Throws std::runtime_error naming the file, the fault index
 /// and the key for a missing or wrong key, a fault whose end is not after its start or that ends

@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+"""tools/score against a small synthetic truth and a fake gateway API (http.server on 127.0.0.1,
+port 0): mid-run it judges only what has happened (pending, not FAIL), after the end everything.
+
+  score_test.py            (unittest; registered in CTest as tools_score)
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCORE = os.path.join(ROOT, "tools", "score")
+
+# Scenario: 2026-11-28T16:00Z (local midnight at UTC+8) for 48 h = operating days 11-29 and 11-30.
+WINDOW = "start,end\n2026-11-28T16:00:00.000Z,2026-11-30T16:00:00.000Z\n"
+FAULTS = """type,terminal,start,end,expected_alert
+blockage,HY-A,2026-11-28T18:00:00.000Z,2026-11-28T22:00:00.000Z,no_flow
+turbidity_excursion,HY-B,2026-11-29T10:00:00.000Z,2026-11-29T14:00:00.000Z,turbidity_high
+power_loss,HY-C,2026-11-30T06:00:00.000Z,2026-11-30T08:00:00.000Z,offline
+meter_reset,HY-A,2026-11-29T01:00:00.000Z,2026-11-29T01:30:00.000Z,
+"""
+ALERT_A = {"terminal_id": "HY-A", "type": "no_flow", "raised_at": "2026-11-28T18:40:00.000Z", "message": "no flow"}
+ALERT_B = {"terminal_id": "HY-B", "type": "turbidity_high", "raised_at": "2026-11-29T10:20:00.000Z", "message": "high"}
+ALERT_C = {"terminal_id": "HY-C", "type": "offline", "raised_at": "2026-11-30T06:15:00.000Z", "message": "offline"}
+
+
+class FakeGateway:
+    """Serves /api/alerts?state=all and /api/terminals/{id}/daily?from=D&to=D from dicts."""
+
+    def __init__(self):
+        self.alerts = []
+        self.daily = {}  # (terminal, day) -> volume_m3
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                parts = url.path.strip("/").split("/")
+                if url.path == "/api/alerts" and q == {"state": "all"}:
+                    body = {"alerts": outer.alerts}
+                elif len(parts) == 4 and parts[:2] == ["api", "terminals"] and parts[3] == "daily" \
+                        and set(q) == {"from", "to"} and q["from"] == q["to"]:
+                    v = outer.daily.get((parts[2], q["from"]))
+                    body = {"days": [] if v is None else [{"operating_day": q["from"], "volume_m3": v}]}
+                else:
+                    self.send_error(404)
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.api = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+class ScoreTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="score-test-")
+        self.gw = FakeGateway()
+        self.write("scenario_window.csv", WINDOW)
+        self.write("ground_truth.csv", FAULTS)
+
+    def tearDown(self):
+        self.gw.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write(self, name, text):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write(text)
+
+    def truth(self, now, state, volumes):
+        self.write("progress.csv", f"simulated_now,scenario_h,duration_h,state\n{now},0,48,{state}\n")
+        self.write("true_volumes.csv", "terminal,operating_day,volume_m3,status\n" +
+                   "".join(f"{t},{d},{v},{s}\n" for t, d, v, s in volumes))
+
+    def score(self, *extra):
+        out = os.path.join(self.dir, "score.json")
+        r = subprocess.run([sys.executable, SCORE, "--api", self.gw.api, "--truth", self.dir, "--json", out, *extra],
+                           capture_output=True, text=True, timeout=60)
+        result = None
+        if os.path.exists(out):
+            with open(out) as f:
+                result = json.load(f)
+        return r.returncode, r.stdout + r.stderr, result
+
+    # Mid-run: simulated 2026-11-29T12:00Z = 20 h into the scenario. HY-A's blockage was found;
+    # HY-B's excursion is under way (no alert yet, allowance until 16:00Z); HY-C's power loss is
+    # tomorrow; operating day 11-29 (UTC+8) runs until 11-29T16:00Z.
+    MID = "2026-11-29T12:00:00.000Z"
+
+    def test_mid_run_is_pending_not_fail(self):
+        self.gw.alerts = [ALERT_A]
+        # The gateway's partial day differs from the truth's partial day: not compared yet.
+        self.gw.daily = {("HY-A", "2026-11-29"): 3.0, ("HY-B", "2026-11-29"): 4.0}
+        self.truth(self.MID, "running", [("HY-A", "2026-11-28", 1.0, "outside"),
+                                         ("HY-A", "2026-11-29", 9.0, "in_progress"),
+                                         ("HY-B", "2026-11-29", 8.0, "in_progress")])
+        rc, out, res = self.score()
+        self.assertEqual(rc, 3, out)
+        self.assertNotIn("FAIL", out)
+        self.assertIn("score: PASS so far", out)
+        self.assertIn("simulation running: simulated time 2026-11-29T12:00:00Z (20.0 of 48.0 h", out)
+        self.assertIn("turbidity_excursion on HY-B: within its detection allowance until 2026-11-29T16:00:00Z", out)
+        self.assertIn("power_loss on HY-C: not yet due (starts 2026-11-30T06:00:00Z)", out)
+        self.assertIn("operating day(s) 2026-11-29 not complete yet (2 terminal-days", out)
+        self.assertIn("the scenario runs until 2026-11-30T16:00:00Z", out)
+        self.assertEqual(res["missed"], 0)
+        self.assertEqual(res["volumes"], [])
+        self.assertEqual(res["by_type"]["blockage"]["detected"], 1)
+        self.assertEqual(res["by_type"]["power_loss"]["pending"], 1)
+        self.assertEqual(res["by_type"]["turbidity_excursion"]["pending"], 1)
+        self.assertFalse(res["ok"])
+        self.assertFalse(res["complete"])
+
+    def test_mid_run_judges_what_has_happened(self):
+        # 2026-11-30T00:00Z: HY-B's excursion allowance ran out at 16:00Z without an alert (missed);
+        # day 11-29 is complete and its volume is compared (and wrong for HY-A).
+        self.gw.alerts = [ALERT_A]
+        self.gw.daily = {("HY-A", "2026-11-29"): 9.5, ("HY-B", "2026-11-29"): 8.0}
+        self.truth("2026-11-30T00:00:00.000Z", "running", [("HY-A", "2026-11-29", 9.0, "complete"),
+                                                          ("HY-B", "2026-11-29", 8.0, "complete"),
+                                                          ("HY-A", "2026-11-30", 2.0, "in_progress")])
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("score: FAIL", out)
+        self.assertEqual(res["by_type"]["turbidity_excursion"]["missed"], 1)
+        self.assertEqual(res["by_type"]["power_loss"]["pending"], 1)
+        self.assertEqual(len(res["volumes"]), 2)
+        self.assertIn("HY-A 2026-11-29: gateway 9.500 m3, true 9.000 m3 (+5.56 %)", out)
+
+    def test_mid_run_false_alert_fails_at_once(self):
+        self.gw.alerts = [ALERT_A, {"terminal_id": "HY-B", "type": "offline",
+                                    "raised_at": "2026-11-29T02:00:00.000Z", "message": "x"}]
+        self.truth(self.MID, "running", [])
+        rc, out, _ = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("false alerts: 1", out)
+
+    def test_after_the_end_everything_is_judged(self):
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C]
+        self.gw.daily = {("HY-A", "2026-11-29"): 9.0, ("HY-A", "2026-11-30"): 10.02}
+        self.truth("2026-11-30T16:02:00.000Z", "finished", [("HY-A", "2026-11-28", 0.5, "outside"),
+                                                           ("HY-A", "2026-11-29", 9.0, "complete"),
+                                                           ("HY-A", "2026-11-30", 10.0, "complete")])
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("score: PASS", out)
+        self.assertNotIn("pending:", out)
+        self.assertTrue(res["ok"])
+        self.assertTrue(res["complete"])
+        self.assertEqual(res["missed"], 0)
+        self.assertEqual([(r["terminal"], r["day"]) for r in res["volumes"]],
+                         [("HY-A", "2026-11-29"), ("HY-A", "2026-11-30")])
+        self.assertIn("daily volumes: 2 terminal-days, max |error| 0.200 %", out)
+
+    def test_after_the_end_an_undetected_fault_is_missed(self):
+        # Finished: nothing is pending any more, even a fault whose allowance reaches past the end.
+        self.gw.alerts = [ALERT_A, ALERT_B]
+        self.truth("2026-11-30T16:02:00.000Z", "finished", [])
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(res["by_type"]["power_loss"]["missed"], 1)
+        self.assertIn("score: FAIL", out)
+
+    def test_a_run_stopped_early_is_incomplete_not_fail(self):
+        self.gw.alerts = [ALERT_A]
+        self.truth(self.MID, "stopped", [("HY-A", "2026-11-29", 9.0, "in_progress")])
+        rc, out, res = self.score()
+        self.assertEqual(rc, 3, out)
+        self.assertIn("score: INCOMPLETE", out)
+        self.assertIn("power_loss on HY-C: the run stopped before it could be judged", out)
+        self.assertFalse(res["ok"])
+
+    def test_truth_of_an_older_simulator_counts_as_finished(self):
+        # No progress.csv and the boolean `complete` column.
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C]
+        self.gw.daily = {("HY-A", "2026-11-29"): 9.0}
+        self.write("true_volumes.csv", "terminal,operating_day,volume_m3,complete\n"
+                                       "HY-A,2026-11-29,9.0,true\nHY-A,2026-11-28,1.0,false\n")
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(len(res["volumes"]), 1)
+
+    def test_broken_truth_is_a_usage_error(self):
+        self.truth(self.MID, "sleeping", [])
+        rc, out, _ = self.score()
+        self.assertEqual(rc, 2, out)
+        self.assertIn("unknown state 'sleeping'", out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
