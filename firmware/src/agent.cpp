@@ -35,7 +35,8 @@ using steady = std::chrono::steady_clock;
 /// Polls one device on its own thread so a dead device never stalls the others.
 class device_poller {
  public:
-  using sink = std::function<void(std::vector<sample>, proto::timestamp)>;
+  /// Receives one poll's samples and the monotonic time of the poll (agent_clock::elapsed()).
+  using sink = std::function<void(std::vector<sample>, std::chrono::milliseconds)>;
   device_poller(std::unique_ptr<sensor_driver> driver, const agent_clock& clock, double poll_interval_s, sink s)
       : driver_(std::move(driver)), clock_(clock), interval_s_(poll_interval_s), sink_(std::move(s)),
         worker_([this] { run(); }) {}
@@ -58,7 +59,8 @@ class device_poller {
       lock.unlock();
       try {
         const proto::timestamp now = clock_.now();
-        sink_(driver_->read(now), now);
+        auto samples = driver_->read(now);
+        sink_(std::move(samples), clock_.elapsed());
       } catch (const std::exception& e) {
         spdlog::error("device {}: poll failed: {}", driver_->name(), e.what());
       }
@@ -117,7 +119,6 @@ struct agent::impl {
         status_topic, proto::encode(will));
     tokens = 1.0;
     last_refill = steady::now();
-    window_start = clock.now();
   }
 
   void start() {
@@ -127,9 +128,10 @@ struct agent::impl {
     for (auto& d : drivers_) {
       spdlog::info("device {}: polling every {} s", d->name(), config.poll_interval_s);
       pollers.push_back(std::make_unique<device_poller>(
-          std::move(d), clock, config.poll_interval_s, [this](std::vector<sample> s, proto::timestamp ts) {
-            boost::asio::post(io, [this, s = std::move(s), ts] {
-              if (!stopping) builder.add(s, ts);
+          std::move(d), clock, config.poll_interval_s, [this](std::vector<sample> s, std::chrono::milliseconds mono) {
+            boost::asio::post(io, [this, s = std::move(s), mono] {
+              // The builder measures hold times between polls: monotonic, never the wall clock.
+              if (!stopping) builder.add(s, proto::timestamp(mono));
             });
           }));
     }
@@ -168,9 +170,11 @@ struct agent::impl {
   }
 
   std::optional<std::uint64_t> close_window() {
-    const proto::timestamp end = clock.now();
-    const double elapsed_s = std::chrono::duration<double>(end - window_start).count();
-    window_start = end;
+    // ts is the wall clock at the end of the window; interval_s is the window's length on the
+    // monotonic clock, so a wall clock step (1970 -> today, NTP stepping back) never shows in it.
+    const sampling_window::closed w = window.close();
+    const proto::timestamp end = w.end;
+    const double elapsed_s = w.interval_s;
     const auto interval = static_cast<std::uint32_t>(
         std::clamp<double>(std::round(elapsed_s), proto::limits::min_interval_s, proto::limits::max_interval_s));
     proto::telemetry_record rec = builder.close(end, interval);
@@ -406,7 +410,7 @@ struct agent::impl {
   std::optional<std::string> pending_image;
   std::uint64_t commands_rejected{0};
   std::uint64_t write_failures{0};
-  proto::timestamp window_start;
+  sampling_window window{clock};
 };
 
 agent::agent(agent_config config, const driver_registry& drivers, agent_options options)
