@@ -6,9 +6,95 @@
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+#include <mutex>
 #include <random>
 
 namespace sewage::agent {
+
+namespace {
+
+/// The cause of the last failed TCP/TLS connect, as Paho C traces it. Paho reports every TLS
+/// failure (unknown CA, host name mismatch, handshake alert) to the failure callback as rc -1
+/// without a message; the detail exists only in its trace (SSLSocket.c: "X509_check_host for
+/// hostname ... failed", OpenSSL's error queue via SSLSocket_error, "SSL alert ..."). Paho's trace
+/// callback is process-wide and takes no context pointer, so this is the one piece of
+/// process-wide state here; it is written by Paho's threads and read on the io thread under a
+/// mutex.
+class trace_capture {
+ public:
+  static trace_capture& instance() {
+    static trace_capture t;
+    return t;
+  }
+  /// Installs the Paho trace callback at PROTOCOL level once per process. Never throws.
+  void install() noexcept {
+    std::call_once(once_, [] {
+      MQTTAsync_setTraceCallback(&trace_capture::on_trace);
+      MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_PROTOCOL);
+    });
+  }
+  /// The last TLS/socket failure traced since the previous call (then forgotten), or "".
+  std::string take() {
+    std::lock_guard lock(mutex_);
+    std::string out;
+    out.swap(last_);
+    return out;
+  }
+
+ private:
+  static void on_trace(enum MQTTASYNC_TRACE_LEVELS level, char* message) noexcept {
+    if (message == nullptr) return;
+    // Only failure lines; PROTOCOL level also traces every packet, which is ignored cheaply here.
+    const bool tls_fail = std::strstr(message, "X509_check_host for hostname") != nullptr ||
+                          std::strstr(message, "SSL alert") != nullptr || std::strstr(message, "SSLSocket error") != nullptr ||
+                          std::strstr(message, "certificate verif") != nullptr ||
+                          std::strstr(message, "SSL_connect") != nullptr;
+    if (!tls_fail && level < MQTTASYNC_TRACE_ERROR) return;
+    try {
+      std::string m(message);
+      while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+      auto& self = instance();
+      std::lock_guard lock(self.mutex_);
+      // Keep the first failure line of an attempt: later lines are consequences of it.
+      if (self.last_.empty()) self.last_ = std::move(m);
+    } catch (...) {
+      // Never throw into Paho.
+    }
+  }
+  std::once_flag once_;
+  std::mutex mutex_;
+  std::string last_;
+};
+
+/// Readable cause of a failed connect: the return code's meaning plus what the trace said.
+std::string connect_failure_cause(int rc, const std::string& traced) {
+  std::string why;
+  switch (rc) {
+    case 1: why = "broker refused the protocol version"; break;
+    case 2: why = "broker rejected the client id"; break;
+    case 3: why = "broker unavailable"; break;
+    case 4: why = "bad user name or password"; break;
+    case 5: why = "not authorised (credentials or ACL)"; break;
+    default: {
+      const char* s = MQTTAsync_strerror(rc);
+      why = s != nullptr ? s : "connect failure";
+      if (rc == MQTTASYNC_FAILURE) why = "TCP/TLS connect failure";
+    }
+  }
+  if (!traced.empty()) {
+    if (traced.find("X509_check_host") != std::string::npos) {
+      why += ": the server certificate does not match the host name (" + traced + ")";
+    } else if (traced.find("unknown ca") != std::string::npos || traced.find("certificate verify failed") != std::string::npos) {
+      why += ": the server certificate is not signed by mqtt.ca_file (" + traced + ")";
+    } else {
+      why += ": " + traced;
+    }
+  }
+  return why;
+}
+
+}  // namespace
 
 /// Paho objects and the callback adapters. Every callback posts to the io_context.
 class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
@@ -25,7 +111,10 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
                     .finalize()) {
     auto b = mqtt::connect_options_builder()
                  .mqtt_version(MQTTVERSION_3_1_1)
-                 .clean_session(false)
+                 // Clean session: Paho fails every unacknowledged publish (-11) when the link
+                 // drops and never resends it; the durable queue replays in seq order after the
+                 // reconnect. One resend path (issue 9 §5), see mqtt_link.hpp.
+                 .clean_session(true)
                  .keep_alive_interval(std::chrono::seconds(config.mqtt.keep_alive_s))
                  .connect_timeout(std::chrono::seconds(10))
                  .automatic_reconnect(std::chrono::seconds(config.mqtt.reconnect_min_s),
@@ -48,6 +137,7 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
       b.servers(std::make_shared<mqtt::string_collection>(config.mqtt.uris));
     }
     opts_ = b.finalize();
+    trace_capture::instance().install();
     client_.set_callback(*this);
   }
 
@@ -58,7 +148,15 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
       owner_.ever_connected_ = true;
       owner_.connecting_ = false;
       owner_.retry_delay_ = std::chrono::seconds(1);
-      spdlog::info("mqtt: connected to {}", client_.get_server_uri());
+      if (owner_.failures_ > 0) {
+        spdlog::info("mqtt: connected to {} after {} failed attempts", client_.get_server_uri(), owner_.failures_);
+      } else {
+        spdlog::info("mqtt: connected to {}", client_.get_server_uri());
+      }
+      owner_.failures_ = 0;
+      owner_.failures_logged_ = 0;
+      owner_.last_cause_.clear();
+      (void)trace_capture::instance().take();
       if (h_.on_connected) h_.on_connected();
     });
   }
@@ -106,10 +204,13 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
     if (tok.get_type() == mqtt::token::Type::CONNECT) {
       post([this, rc] {
         owner_.connecting_ = false;
-        // After the first connection Paho's automatic reconnect owns retries.
-        if (owner_.connected_ || owner_.ever_connected_) return;
-        spdlog::warn("mqtt: connect failed (rc {}); retrying in {} s", rc, owner_.retry_delay_.count());
-        owner_.schedule_connect();
+        if (owner_.connected_) return;
+        const std::string cause = connect_failure_cause(rc, trace_capture::instance().take());
+        // After the first connection Paho's automatic reconnect owns retries; either way the
+        // attempt is logged, rate-limited.
+        const bool automatic = owner_.ever_connected_;
+        owner_.note_connect_failure(rc, cause, automatic);
+        if (!automatic) owner_.schedule_connect();
       });
       return;
     }
@@ -164,6 +265,26 @@ mqtt_link::~mqtt_link() {
 }
 
 void mqtt_link::start() { do_connect(); }
+
+void mqtt_link::note_connect_failure(int rc, const std::string& cause, bool automatic) {
+  ++failures_;
+  const auto now = std::chrono::steady_clock::now();
+  // The first failure, any change of cause, and then one summary line per failure_log_period_.
+  const bool log = failures_ == 1 || cause != last_cause_ || now - last_failure_log_ >= failure_log_period_;
+  if (!log) return;
+  const std::uint64_t since = failures_ - failures_logged_;
+  const std::string retry = automatic ? "reconnecting automatically"
+                                      : "retrying in " + std::to_string(retry_delay_.count()) + " s";
+  if (since > 1) {
+    spdlog::warn("mqtt: connect failed (rc {}): {}; {} attempts failed since the last report ({} in all); {}", rc,
+                 cause, since, failures_, retry);
+  } else {
+    spdlog::warn("mqtt: connect failed (rc {}): {}; {}", rc, cause, retry);
+  }
+  last_cause_ = cause;
+  last_failure_log_ = now;
+  failures_logged_ = failures_;
+}
 
 void mqtt_link::do_connect() {
   if (stopping_ || connected_ || connecting_) return;
