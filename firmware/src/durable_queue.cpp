@@ -27,6 +27,10 @@ std::string random_epoch() {
   return buf;
 }
 
+/// The WAL's working size: wal_autocheckpoint (8 pages) plus one transaction, 4 KiB pages with
+/// their 24-byte frame headers, rounded up.
+constexpr std::uint64_t kWalWorkingBytes = 12 * (4096 + 24) + 32;
+
 struct stmt_reset {
   sqlite3_stmt* s;
   ~stmt_reset() {
@@ -137,7 +141,9 @@ void durable_queue::maybe_restore_reserve() noexcept {
   if (now - last_reserve_try_ < std::chrono::seconds(5)) return;
   last_reserve_try_ = now;
   if (!reserve_present_) {
-    // Enough space once free pages are given back? statvfs is cheap; vacuum only when it helps.
+    // Enough space for the reserve, for the WAL to grow back to its working size, and 4 pages of
+    // headroom? Free pages inside the queue count only when it is empty: while records wait they
+    // are the ring's working space, and lifting the cap would only fill the disk again.
     struct statvfs vfs {};
     std::uint64_t free_pages = 0;
     {
@@ -149,9 +155,13 @@ void durable_queue::maybe_restore_reserve() noexcept {
     const std::string dir = opts_.path.parent_path().empty() ? "." : opts_.path.parent_path().string();
     if (::statvfs(dir.c_str(), &vfs) != 0) return;
     const std::uint64_t avail = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-    // The reserve plus 4 pages of headroom (the WAL keeps its own space, journal_size_limit).
-    if (avail + free_pages * 4096 < opts_.reserve_bytes + 4 * 4096) return;
-    if (free_pages > 0) {
+    std::error_code ec;
+    const auto wal_size = std::filesystem::file_size(opts_.path.string() + "-wal", ec);
+    const std::uint64_t wal_now = ec ? 0 : static_cast<std::uint64_t>(wal_size);
+    const std::uint64_t wal_regrow = wal_now < kWalWorkingBytes ? kWalWorkingBytes - wal_now : 0;
+    const std::uint64_t usable = avail + (depth_ == 0 ? free_pages * 4096 : 0);
+    if (usable < opts_.reserve_bytes + wal_regrow + 4 * 4096) return;
+    if (depth_ == 0 && free_pages > 0) {
       sqlite3_exec(db_, "PRAGMA incremental_vacuum", nullptr, nullptr, nullptr);
       sqlite3_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
     }
@@ -212,10 +222,13 @@ bool durable_queue::try_open(std::string& why) {
     // Before any table exists (no effect on an older queue): lets incremental_vacuum give the
     // space of deleted records back to the file system after a full disk.
     exec("PRAGMA auto_vacuum=INCREMENTAL");
+    // The queue's lock file makes this process the only user: exclusive locking keeps the WAL
+    // index in memory instead of a 32 KiB -shm file (space that matters on a full card).
+    exec("PRAGMA locking_mode=EXCLUSIVE");
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     // A small WAL: a checkpoint then never needs more new space than the reserve holds.
-    exec("PRAGMA wal_autocheckpoint=16");
+    exec("PRAGMA wal_autocheckpoint=8");
     exec("PRAGMA journal_size_limit=131072");
     // quick_check reads every page: it finds truncation and most corruption at start-up.
     {
@@ -377,12 +390,12 @@ bool durable_queue::write_record(std::uint64_t seq, const std::string& payload, 
       }
       exec("COMMIT");
     } catch (...) {
+      last_rc_ = sqlite3_extended_errcode(db_);  // before ROLLBACK resets it
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
   } catch (const std::exception& e) {
     why = e.what();
-    last_rc_ = sqlite3_extended_errcode(db_);
     return false;
   }
   depth_ = depth;

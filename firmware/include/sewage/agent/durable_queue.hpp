@@ -16,7 +16,8 @@
 /// Storage that refuses writes (no space left, quota, I/O errors, read-only): the queue keeps a
 /// reserve file "<path>.reserve" (`reserve_bytes`, allocated with posix_fallocate) that it can
 /// delete to get the space a delete and a checkpoint need, keeps its WAL small
-/// (wal_autocheckpoint = 16 pages, so a checkpoint never needs more than ~64 KiB of new space)
+/// (wal_autocheckpoint = 8 pages, so a checkpoint never needs more than ~32 KiB of new space),
+/// uses locking_mode = EXCLUSIVE (no -shm file; the lock file already excludes other users)
 /// and uses auto_vacuum = INCREMENTAL so space freed by deletes can be given back. When a write
 /// fails, `append` releases the reserve, checkpoints (TRUNCATE), caps the queue at 3/4 of the
 /// payload it holds (so that each insert reuses the pages of the oldest records it drops in the
@@ -24,7 +25,9 @@
 /// records (counted in `dropped`) to make room and retries; only if that does not help (nothing left to
 /// drop, or deletes fail too) it throws, and the caller publishes the record from memory with
 /// a seq from `skip_seq`. `storage_fault` says why while the fault lasts; it clears when a write
-/// succeeded and the reserve could be allocated again (which also lifts the cap) (checked at most every 5 s, after giving
+/// succeeded and the reserve could be allocated again (which also lifts the cap): when the file
+/// system has room for the reserve and the WAL's working size, counting the queue's free pages
+/// only when it is empty (checked at most every 5 s, after giving
 /// free pages back with incremental_vacuum). Error lines are rate-limited (rate_limit.hpp).
 #include "sewage/agent/rate_limit.hpp"
 
@@ -68,8 +71,8 @@ class durable_queue {
     std::uint64_t max_bytes{64ULL * 1024 * 1024};  ///< sum of payload sizes
     std::size_t max_record_bytes{262144};          ///< larger records are set aside
     /// Size of the reserve file deleted when the storage is full, so that deletes and a
-    /// checkpoint can still run: 16 WAL pages of 4 KiB (the autocheckpoint limit) = 64 KiB.
-    std::uint64_t reserve_bytes{64 * 1024};
+    /// checkpoint can still run: 8 WAL pages of 4 KiB (the autocheckpoint limit) = 32 KiB.
+    std::uint64_t reserve_bytes{32 * 1024};
   };
 
   /// Takes the queue's lock (throws queue_locked if another process holds it, queue_error if the

@@ -4,7 +4,9 @@
 /// both create and connect options, DEPENDENCIES.md §2.2), clean_session(true), no Paho
 /// persistence (the durable_queue is the only store, §2.7), automatic reconnect with capped
 /// exponential backoff and Paho's ±20 % jitter, keep-alive, optional TLS and user/password, and a
-/// retained last will.
+/// retained last will. Reconnects are mqtt_link's own (not Paho's automatic reconnect, whose
+/// failed attempts reach no callback): after a loss or a failed attempt it connects again after
+/// reconnect_min_s, doubling up to reconnect_max_s, ±20 % jitter.
 ///
 /// One resend path (issue 9 §5): with a persistent session (clean_session(false)) Paho resends
 /// its unacknowledged publishes after a reconnect AND the agent replays them from its queue, so
@@ -70,9 +72,8 @@ class mqtt_link {
   mqtt_link(const mqtt_link&) = delete;
   mqtt_link& operator=(const mqtt_link&) = delete;
 
-  /// Starts connecting. If a connect attempt fails (broker down at start-up, where Paho's
-  /// automatic reconnect does not apply), retries with doubling delay reconnect_min_s..max_s plus
-  /// jitter. Call on the io_context thread.
+  /// Starts connecting. After a failed attempt or a lost connection it connects again with
+  /// doubling delay reconnect_min_s..max_s plus ±20 % jitter. Call on the io_context thread.
   void start();
   /// True between on_connected and on_connection_lost (io_context thread view).
   [[nodiscard]] bool connected() const noexcept { return connected_; }
@@ -90,12 +91,13 @@ class mqtt_link {
   class impl;
   void schedule_connect();
   void do_connect();
-  void note_connect_failure(int rc, const std::string& cause, bool automatic);
+  void note_connect_failure(int rc, const std::string& cause);
 
   boost::asio::io_context& io_;
   std::unique_ptr<impl> impl_;
   boost::asio::steady_timer retry_timer_;
   std::chrono::seconds retry_delay_;
+  std::chrono::seconds retry_min_;
   std::chrono::seconds retry_max_;
   bool connected_{false};
   bool connecting_{false};
