@@ -616,6 +616,11 @@ TEST(AgentProcess, LongHalfOpenLinkEverySeqArrivesExactlyOnceInOrderAndKeepAlive
   subscriber sub(s.broker.uri());
   auto agent = s.start_agent();
   ASSERT_TRUE(sub.wait([&] { return sub.telemetry().size() >= 3; }, 30s)) << agent->log();
+  // Cut between two records (one a second): a cut right after a PUBLISH reached the broker but
+  // before its PUBACK came back would make one legitimate at-least-once redelivery.
+  const std::size_t n0 = sub.telemetry().size();
+  ASSERT_TRUE(sub.wait([&] { return sub.telemetry().size() > n0; }, 10s));
+  std::this_thread::sleep_for(400ms);
 
   const auto cut = std::chrono::system_clock::now();
   px.proxy.set_link(false, sim::outage_mode::blackhole);
