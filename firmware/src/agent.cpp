@@ -4,10 +4,12 @@
 #include "sewage/agent/image_source.hpp"
 #include "sewage/agent/interval.hpp"
 #include "sewage/agent/mqtt_link.hpp"
+#include "sewage/agent/rate_limit.hpp"
 #include "sewage/proto/command.hpp"
 #include "sewage/proto/status.hpp"
 #include "sewage/proto/topic.hpp"
 
+#include <MQTTAsync.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -35,7 +37,8 @@ using steady = std::chrono::steady_clock;
 /// Polls one device on its own thread so a dead device never stalls the others.
 class device_poller {
  public:
-  using sink = std::function<void(std::vector<sample>, proto::timestamp)>;
+  /// Receives one poll's samples and the monotonic time of the poll (agent_clock::elapsed()).
+  using sink = std::function<void(std::vector<sample>, std::chrono::milliseconds)>;
   device_poller(std::unique_ptr<sensor_driver> driver, const agent_clock& clock, double poll_interval_s, sink s)
       : driver_(std::move(driver)), clock_(clock), interval_s_(poll_interval_s), sink_(std::move(s)),
         worker_([this] { run(); }) {}
@@ -58,7 +61,8 @@ class device_poller {
       lock.unlock();
       try {
         const proto::timestamp now = clock_.now();
-        sink_(driver_->read(now), now);
+        auto samples = driver_->read(now);
+        sink_(std::move(samples), clock_.elapsed());
       } catch (const std::exception& e) {
         spdlog::error("device {}: poll failed: {}", driver_->name(), e.what());
       }
@@ -111,13 +115,12 @@ struct agent::impl {
     will.reason = proto::offline_reason::connection_lost;
     link = std::make_unique<mqtt_link>(
         config, io,
-        mqtt_link::handlers{[this] { on_connected(); }, [this] {},
+        mqtt_link::handlers{[this] { on_connected(); }, [this] { on_connection_lost(); },
                             [this](std::uint64_t tag, bool ok, int rc) { on_delivery(tag, ok, rc); },
                             [this](std::string t, std::string p) { on_message(t, p); }},
         status_topic, proto::encode(will));
     tokens = 1.0;
     last_refill = steady::now();
-    window_start = clock.now();
   }
 
   void start() {
@@ -127,9 +130,10 @@ struct agent::impl {
     for (auto& d : drivers_) {
       spdlog::info("device {}: polling every {} s", d->name(), config.poll_interval_s);
       pollers.push_back(std::make_unique<device_poller>(
-          std::move(d), clock, config.poll_interval_s, [this](std::vector<sample> s, proto::timestamp ts) {
-            boost::asio::post(io, [this, s = std::move(s), ts] {
-              if (!stopping) builder.add(s, ts);
+          std::move(d), clock, config.poll_interval_s, [this](std::vector<sample> s, std::chrono::milliseconds mono) {
+            boost::asio::post(io, [this, s = std::move(s), mono] {
+              // The builder measures hold times between polls: monotonic, never the wall clock.
+              if (!stopping) builder.add(s, proto::timestamp(mono));
             });
           }));
     }
@@ -168,20 +172,24 @@ struct agent::impl {
   }
 
   std::optional<std::uint64_t> close_window() {
-    const proto::timestamp end = clock.now();
-    const double elapsed_s = std::chrono::duration<double>(end - window_start).count();
-    window_start = end;
+    // ts is the wall clock at the end of the window; interval_s is the window's length on the
+    // monotonic clock, so a wall clock step (1970 -> today, NTP stepping back) never shows in it.
+    const sampling_window::closed w = window.close();
+    const proto::timestamp end = w.end;
+    const double elapsed_s = w.interval_s;
     const auto interval = static_cast<std::uint32_t>(
         std::clamp<double>(std::round(elapsed_s), proto::limits::min_interval_s, proto::limits::max_interval_s));
     proto::telemetry_record rec = builder.close(end, interval);
     rec.terminal_id = config.terminal_id;
     rec.epoch = queue.epoch();
     rec.queue_depth = queue.depth();
-    rec.dropped = queue.dropped();
+    rec.dropped = queue.dropped() + lost;
+    rec.queue_fault = queue.storage_fault();
+    std::string payload;
     try {
-      std::string payload;
       const auto a = queue.append([&](std::uint64_t seq) {
         rec.seq = seq;
+        // Records dropped by this very append to make room count in this record already.
         const auto problems = proto::validate(rec);
         for (const auto& p : problems) spdlog::error("record seq {} invalid: {}", seq, p.to_string());
         payload = proto::encode(rec);
@@ -192,15 +200,37 @@ struct agent::impl {
       pump();
       return a.seq;
     } catch (const std::exception& e) {
+      // The storage refuses writes even after freeing space: keep reporting live. The record
+      // gets a seq (memory only), says it is not durable, and waits in a bounded memory buffer
+      // for its PUBACK (sent in seq order with the queue's records).
+      rec.seq = queue.skip_seq();
+      rec.durable = false;
+      rec.queue_depth = queue.depth() + volatile_records.size();
+      rec.dropped = queue.dropped() + lost;
+      rec.queue_fault = std::string(e.what()).substr(0, proto::limits::max_reason_length);
+      payload = proto::encode(rec);
+      volatile_records.emplace(rec.seq, std::move(payload));
+      while (volatile_records.size() > max_volatile_records) {
+        const auto oldest = volatile_records.begin()->first;
+        if (inflight.count(oldest) != 0) break;  // awaiting its PUBACK: keep it
+        volatile_records.erase(volatile_records.begin());
+        ++lost;
+      }
       ++write_failures;
-      spdlog::error("record at {} could not be written to the queue: {} ({} failures)", proto::format_timestamp(end),
-                    e.what(), write_failures);
-      return std::nullopt;
+      if (const auto n = write_failure_log.note()) {
+        spdlog::error("{} records could not be written to the queue ({}); published from memory, not durable "
+                      "({} in all, {} held in memory, {} lost)",
+                      n, e.what(), write_failures, volatile_records.size(), lost);
+      }
+      pump();
+      return rec.seq;
     }
   }
 
   // ---- publishing ----
   void on_connected() {
+    // A new clean session: nothing of the previous connection is in flight any more.
+    if (!inflight.empty()) on_connection_lost();
     proto::status_message birth;
     birth.terminal_id = config.terminal_id;
     birth.state = proto::presence::online;
@@ -223,6 +253,9 @@ struct agent::impl {
     }
   }
 
+  /// Sends what waits, in seq order: the queue's records and the records held in memory because
+  /// the storage refused them, merged by seq, at most max_inflight awaiting PUBACK and at most
+  /// replay_per_s per second. `cursor` is the highest seq handed to Paho on this connection.
   void pump() {
     if (stopping || !link->connected()) return;
     const auto now = steady::now();
@@ -230,43 +263,53 @@ struct agent::impl {
     const double cap = std::clamp(config.mqtt.replay_per_s / 10.0, 1.0, static_cast<double>(config.mqtt.max_inflight));
     tokens = std::min(cap, tokens + std::chrono::duration<double>(now - last_refill).count() * config.mqtt.replay_per_s);
     last_refill = now;
-    // Safety net: a token that never completes (should not happen with clean_session(false)) is
-    // treated as lost after 120 s and the record is sent again.
-    for (auto it = inflight.begin(); it != inflight.end();) {
-      if (now - it->second > std::chrono::seconds(120)) {
-        cursor = std::min(cursor, it->first - 1);
-        it = inflight.erase(it);
-      } else {
-        ++it;
-      }
-    }
     while (inflight.size() < config.mqtt.max_inflight && tokens >= 1.0) {
       const std::size_t room = std::min<std::size_t>(config.mqtt.max_inflight - inflight.size(), static_cast<std::size_t>(tokens));
       std::vector<durable_queue::entry> batch;
       try {
         batch = queue.peek_after(cursor, room);
       } catch (const std::exception& e) {
-        spdlog::error("queue read failed: {}", e.what());
-        break;
+        if (read_failure_log.note() > 0) spdlog::error("queue read failed: {}", e.what());
       }
+      for (auto it = volatile_records.upper_bound(cursor); it != volatile_records.end() && batch.size() < 2 * room; ++it) {
+        batch.push_back(durable_queue::entry{it->first, it->second});
+      }
+      std::sort(batch.begin(), batch.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+      if (batch.size() > room) batch.resize(room);
       if (batch.empty()) return;
       for (const auto& e : batch) {
-        if (inflight.count(e.seq) != 0) {
+        if (inflight.count(e.seq) != 0 || acked_unremoved.count(e.seq) != 0) {
           cursor = e.seq;
           continue;
         }
-        if (!link->publish(telemetry_topic, e.payload, false, e.seq)) {
+        const std::uint64_t tag = next_tag++;
+        if (!link->publish(telemetry_topic, e.payload, false, tag)) {
           schedule_pump(std::chrono::milliseconds(200));
           return;
         }
-        inflight[e.seq] = now;
+        inflight[e.seq] = tag;
+        tags[tag] = e.seq;
         cursor = e.seq;
         tokens -= 1.0;
       }
     }
-    if (inflight.size() < config.mqtt.max_inflight && queue.depth() > inflight.size()) {
+    if (inflight.size() < config.mqtt.max_inflight && queue.depth() + volatile_records.size() > inflight.size()) {
       schedule_pump(std::chrono::milliseconds(static_cast<long>(std::ceil(1000.0 / config.mqtt.replay_per_s))));
     }
+  }
+
+  /// The link dropped. With a clean session Paho fails (rc -11) and forgets every publish not yet
+  /// acknowledged; they are all still in the queue (or in memory), so the replay restarts from
+  /// the oldest waiting record after the reconnect. This is the only resend path (issue 9 §5).
+  void on_connection_lost() {
+    if (!inflight.empty()) {
+      spdlog::info("{} records awaiting PUBACK will be sent again from the queue after the reconnect, in seq order",
+                   inflight.size());
+    }
+    flush_acks();
+    inflight.clear();
+    tags.clear();  // late failure callbacks of the old connection are ignored (unknown tag)
+    cursor = 0;
   }
 
   /// A new record normally joins the end of the replay. When the backlog ahead of it would take
@@ -277,8 +320,10 @@ struct agent::impl {
     const std::uint64_t waiting = queue.depth() > inflight.size() + 1 ? queue.depth() - inflight.size() - 1 : 0;
     const double drain_s = static_cast<double>(waiting) / config.mqtt.replay_per_s;
     if (drain_s <= report_interval_s) return;
-    if (link->publish(telemetry_topic, payload, false, seq)) {
-      inflight[seq] = steady::now();
+    const std::uint64_t tag = next_tag++;
+    if (link->publish(telemetry_topic, payload, false, tag)) {
+      inflight[seq] = tag;
+      tags[tag] = seq;
       spdlog::debug("record seq {} published ahead of a backlog of {}", seq, waiting);
     }
   }
@@ -293,9 +338,14 @@ struct agent::impl {
     });
   }
 
-  void on_delivery(std::uint64_t seq, bool ok, int rc) {
+  void on_delivery(std::uint64_t tag, bool ok, int rc) {
+    const auto t = tags.find(tag);
+    if (t == tags.end()) return;  // a publish of a connection that is gone: already replayed
+    const std::uint64_t seq = t->second;
+    tags.erase(t);
     inflight.erase(seq);
     if (ok) {
+      if (volatile_records.erase(seq) != 0) return;  // held in memory only: nothing to delete
       acks.push_back(seq);
       if (!ack_flush_posted) {
         ack_flush_posted = true;
@@ -306,18 +356,32 @@ struct agent::impl {
         });
       }
     } else {
-      spdlog::warn("record seq {} not acknowledged (rc {}); will be sent again", seq, rc);
+      // Failed (the link dropped: rc -11, or refused): send it again, in order, from the queue.
+      if (rc == MQTTASYNC_OPERATION_INCOMPLETE) {
+        spdlog::debug("record seq {} not acknowledged before the link dropped; will be sent again", seq);
+      } else {
+        spdlog::warn("record seq {} not acknowledged (rc {}); will be sent again", seq, rc);
+      }
       if (seq > 0) cursor = std::min(cursor, seq - 1);
       schedule_pump(std::chrono::milliseconds(500));
     }
   }
 
+  /// Deletes acknowledged records. If the storage refuses even that, they stay in the file but
+  /// are remembered here so that they are not sent again, and the delete is retried later.
   void flush_acks() {
-    if (acks.empty()) return;
+    if (acks.empty() && acked_unremoved.empty()) return;
+    std::vector<std::uint64_t> all(acked_unremoved.begin(), acked_unremoved.end());
+    all.insert(all.end(), acks.begin(), acks.end());
     try {
-      queue.remove(acks);
+      queue.remove(all);
+      acked_unremoved.clear();
     } catch (const std::exception& e) {
-      spdlog::error("queue delete failed: {} (records will be sent again)", e.what());
+      acked_unremoved.insert(acks.begin(), acks.end());
+      if (const auto n = remove_failure_log.note()) {
+        spdlog::error("queue delete failed {} times: {} ({} acknowledged records kept in the file, not sent again)",
+                      n, e.what(), acked_unremoved.size());
+      }
     }
     acks.clear();
   }
@@ -395,8 +459,23 @@ struct agent::impl {
   std::unique_ptr<mqtt_link> link;
   std::vector<std::unique_ptr<device_poller>> pollers;
   std::unique_ptr<image_source> images;
-  std::map<std::uint64_t, steady::time_point> inflight;
+  /// seq -> tag of its publish on the current connection, for records awaiting PUBACK.
+  std::map<std::uint64_t, std::uint64_t> inflight;
+  /// tag -> seq; a tag is unique per publish, so a late callback of a lost connection is ignored.
+  std::map<std::uint64_t, std::uint64_t> tags;
+  std::uint64_t next_tag{1};
   std::uint64_t cursor{0};
+  /// Records the storage refused, held in memory until their PUBACK (not durable), by seq.
+  std::map<std::uint64_t, std::string> volatile_records;
+  /// Bound of volatile_records; beyond it the oldest is lost and counted in `lost`.
+  static constexpr std::size_t max_volatile_records = 1000;
+  /// Records neither queued nor published (memory bound): counted in each record's `dropped`.
+  std::uint64_t lost{0};
+  /// Acknowledged records whose delete the storage refused; never sent again, delete retried.
+  std::set<std::uint64_t> acked_unremoved;
+  rate_limit write_failure_log{std::chrono::seconds(60)};
+  rate_limit remove_failure_log{std::chrono::seconds(60)};
+  rate_limit read_failure_log{std::chrono::seconds(60)};
   double tokens{0};
   steady::time_point last_refill;
   std::vector<std::uint64_t> acks;
@@ -406,7 +485,7 @@ struct agent::impl {
   std::optional<std::string> pending_image;
   std::uint64_t commands_rejected{0};
   std::uint64_t write_failures{0};
-  proto::timestamp window_start;
+  sampling_window window{clock};
 };
 
 agent::agent(agent_config config, const driver_registry& drivers, agent_options options)

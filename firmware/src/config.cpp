@@ -166,6 +166,18 @@ mqtt_config parse_mqtt(const toml::table& root) {
     throw config_error(m.cert_file.empty() ? "mqtt.cert_file" : "mqtt.key_file",
                        "cert_file and key_file must be given together");
   }
+  // TLS files with a plaintext URI: Paho would connect in clear and send the password, while the
+  // example (and the operator) expect ca_file to mean TLS. Refuse it, naming both keys.
+  if (!m.ca_file.empty() || !m.cert_file.empty()) {
+    const std::string tls_key = !m.ca_file.empty() ? "mqtt.ca_file" : "mqtt.cert_file";
+    for (std::size_t i = 0; i < m.uris.size(); ++i) {
+      if (proto::broker_uri_uses_tls(m.uris[i])) continue;
+      const std::string uri_key = i == 0 ? "mqtt.uri" : "mqtt.fallback_uris[" + std::to_string(i - 1) + "]";
+      throw config_error(tls_key, "is set but " + uri_key + " \"" + m.uris[i] +
+                                      "\" is plaintext (tcp:// or mqtt://): the password would be sent in clear; "
+                                      "use ssl:// or mqtts:// for TLS, or remove " + tls_key);
+    }
+  }
   m.keep_alive_s = static_cast<std::uint32_t>(get_int(*t, "keep_alive_s", "mqtt", 30, 2, 3600));
   m.reconnect_min_s =
       static_cast<std::uint32_t>(get_int(*t, "reconnect_min_s", "mqtt", 1, 1, 3600));

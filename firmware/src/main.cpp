@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
                  config.digest);
     agent a(config, drivers, options);
     return a.run();
+  } catch (const queue_locked& e) {
+    // A second agent on the same queue (same config started twice): exit 1 with the holder's PID.
+    spdlog::critical("{}", e.what());
+    return 1;
   } catch (const config_error& e) {
     if (check_only) {
       std::cerr << config_path << ": " << e.what() << "\n";  // plain, for the installer

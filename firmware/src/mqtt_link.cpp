@@ -6,9 +6,117 @@
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
+#include <cstring>
+#include <strings.h>
+#include <mutex>
 #include <random>
 
 namespace sewage::agent {
+
+namespace {
+
+/// The cause of the last failed TCP/TLS connect, as Paho C traces it. Paho reports every TLS
+/// failure (unknown CA, host name mismatch, handshake alert) to the failure callback as rc -1
+/// without a message; the detail exists only in its trace (SSLSocket.c: "X509_check_host for
+/// hostname ... failed", OpenSSL's error queue via SSLSocket_error, "SSL alert ..."). Paho's trace
+/// callback is process-wide and takes no context pointer, so this is the one piece of
+/// process-wide state here; it is written by Paho's threads and read on the io thread under a
+/// mutex.
+class trace_capture {
+ public:
+  static trace_capture& instance() {
+    static trace_capture t;
+    return t;
+  }
+  /// Installs the Paho trace callback at PROTOCOL level once per process. Never throws.
+  void install() noexcept {
+    std::call_once(once_, [] {
+      MQTTAsync_setTraceCallback(&trace_capture::on_trace);
+      MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_PROTOCOL);
+    });
+  }
+  /// The last TLS/socket failure traced since the previous call (then forgotten), or "".
+  std::string take() {
+    std::lock_guard lock(mutex_);
+    std::string out;
+    out.swap(last_);
+    rank_ = 0;
+    return out;
+  }
+
+ private:
+  static void on_trace(enum MQTTASYNC_TRACE_LEVELS level, char* message) noexcept {
+    if (message == nullptr) return;
+    // PROTOCOL level also traces every packet and every TLS state: keep only failure lines.
+    const int rank = failure_rank(level, message);
+    if (rank == 0) return;
+    try {
+      std::string m(message);
+      // Paho prefixes its own time stamp ("20261130 165037.361 "): drop it, the log has ours.
+      if (m.size() > 20 && std::isdigit(static_cast<unsigned char>(m[0])) != 0 && m[8] == ' ' && m[19] == ' ') m.erase(0, 20);
+      while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+      auto& self = instance();
+      std::lock_guard lock(self.mutex_);
+      // The most telling line of an attempt wins (host name check > TLS alert > socket error).
+      if (rank > self.rank_) {
+        self.last_ = std::move(m);
+        self.rank_ = rank;
+      }
+    } catch (...) {
+      // Never throw into Paho.
+    }
+  }
+  /// 0 = not a failure line; higher = more specific. Case-insensitive substring matches on the
+  /// trace texts of Paho C 1.3 SSLSocket.c / Socket.c.
+  static int failure_rank(enum MQTTASYNC_TRACE_LEVELS level, const char* message) noexcept {
+    const auto has = [message](const char* needle) { return ::strcasestr(message, needle) != nullptr; };
+    if (has("X509_check_host for hostname") && has("failed")) return 5;
+    if (has("SSL alert") && has("fatal")) return 4;
+    if (has("certificate verify failed") || has("handshake failure")) return 3;
+    if (has("SSLSocket error")) return 2;
+    if (level >= MQTTASYNC_TRACE_ERROR) return 1;
+    return 0;
+  }
+  std::once_flag once_;
+  std::mutex mutex_;
+  std::string last_;
+  int rank_{0};
+};
+
+/// Readable cause of a failed connect: the return code's meaning plus what the trace said.
+std::string connect_failure_cause(int rc, const std::string& traced) {
+  std::string why;
+  switch (rc) {
+    case 1: why = "broker refused the protocol version"; break;
+    case 2: why = "broker rejected the client id"; break;
+    case 3: why = "broker unavailable"; break;
+    case 4: why = "bad user name or password"; break;
+    case 5: why = "not authorised (credentials or ACL)"; break;
+    default: {
+      const char* s = MQTTAsync_strerror(rc);
+      why = s != nullptr ? s : "connect failure";
+      if (rc == MQTTASYNC_FAILURE) why = "TCP/TLS connect failure";
+    }
+  }
+  // The trace explains transport failures only; a broker refusal (rc 1..5) came after a good
+  // TLS handshake whose informational lines must not be shown as the cause.
+  if (rc == MQTTASYNC_FAILURE && !traced.empty()) {
+    const auto has = [&traced](const char* needle) { return ::strcasestr(traced.c_str(), needle) != nullptr; };
+    if (has("X509_check_host")) {
+      why += ": the server certificate does not match the host name in mqtt.uri (" + traced + ")";
+    } else if (has("unknown CA") || has("certificate verify failed")) {
+      why += ": the server certificate is not signed by mqtt.ca_file (" + traced + ")";
+    } else if (has("bad certificate") || has("certificate required") || has("certificate unknown")) {
+      why += ": the broker refused the client certificate (mqtt.cert_file) (" + traced + ")";
+    } else {
+      why += ": " + traced;
+    }
+  }
+  return why;
+}
+
+}  // namespace
 
 /// Paho objects and the callback adapters. Every callback posts to the io_context.
 class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
@@ -25,11 +133,15 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
                     .finalize()) {
     auto b = mqtt::connect_options_builder()
                  .mqtt_version(MQTTVERSION_3_1_1)
-                 .clean_session(false)
+                 // Clean session: Paho fails every unacknowledged publish (-11) when the link
+                 // drops and never resends it; the durable queue replays in seq order after the
+                 // reconnect. One resend path (issue 9 §5), see mqtt_link.hpp.
+                 .clean_session(true)
                  .keep_alive_interval(std::chrono::seconds(config.mqtt.keep_alive_s))
                  .connect_timeout(std::chrono::seconds(10))
-                 .automatic_reconnect(std::chrono::seconds(config.mqtt.reconnect_min_s),
-                                      std::chrono::seconds(config.mqtt.reconnect_max_s))
+                 // No Paho automatic reconnect: its failed attempts reach no callback, so they
+                 // could not be logged; mqtt_link reconnects itself (schedule_connect) with the
+                 // same backoff and jitter, and every attempt's failure is logged with its cause.
                  .will(mqtt::message(will_topic, will_payload, 1, true));
     if (!config.mqtt.username.empty()) b.user_name(config.mqtt.username);
     if (!config.mqtt.password.empty()) b.password(config.mqtt.password);
@@ -48,6 +160,7 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
       b.servers(std::make_shared<mqtt::string_collection>(config.mqtt.uris));
     }
     opts_ = b.finalize();
+    trace_capture::instance().install();
     client_.set_callback(*this);
   }
 
@@ -57,8 +170,16 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
       owner_.connected_ = true;
       owner_.ever_connected_ = true;
       owner_.connecting_ = false;
-      owner_.retry_delay_ = std::chrono::seconds(1);
-      spdlog::info("mqtt: connected to {}", client_.get_server_uri());
+      owner_.retry_delay_ = owner_.retry_min_;
+      if (owner_.failures_ > 0) {
+        spdlog::info("mqtt: connected to {} after {} failed attempts", client_.get_server_uri(), owner_.failures_);
+      } else {
+        spdlog::info("mqtt: connected to {}", client_.get_server_uri());
+      }
+      owner_.failures_ = 0;
+      owner_.failures_logged_ = 0;
+      owner_.last_cause_.clear();
+      (void)trace_capture::instance().take();
       if (h_.on_connected) h_.on_connected();
     });
   }
@@ -71,8 +192,11 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
     }
     post([this, c = std::move(c)] {
       owner_.connected_ = false;
-      spdlog::warn("mqtt: connection lost{}{}; reconnecting automatically", c.empty() ? "" : ": ", c);
+      owner_.connecting_ = false;
+      spdlog::warn("mqtt: connection lost{}{}; reconnecting in about {} s", c.empty() ? "" : ": ", c,
+                   owner_.retry_delay_.count());
       if (h_.on_connection_lost) h_.on_connection_lost();
+      owner_.schedule_connect();
     });
   }
   void message_arrived(mqtt::const_message_ptr msg) override {
@@ -106,9 +230,10 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
     if (tok.get_type() == mqtt::token::Type::CONNECT) {
       post([this, rc] {
         owner_.connecting_ = false;
-        // After the first connection Paho's automatic reconnect owns retries.
-        if (owner_.connected_ || owner_.ever_connected_) return;
-        spdlog::warn("mqtt: connect failed (rc {}); retrying in {} s", rc, owner_.retry_delay_.count());
+        if (owner_.connected_) return;
+        const std::string cause = connect_failure_cause(rc, trace_capture::instance().take());
+        // Every failed attempt (first connection or reconnect) is logged, rate-limited.
+        owner_.note_connect_failure(rc, cause);
         owner_.schedule_connect();
       });
       return;
@@ -152,6 +277,7 @@ mqtt_link::mqtt_link(const agent_config& config, boost::asio::io_context& io, ha
       impl_(std::make_unique<impl>(*this, config, std::move(h), std::move(will_topic), std::move(will_payload))),
       retry_timer_(io),
       retry_delay_(config.mqtt.reconnect_min_s),
+      retry_min_(config.mqtt.reconnect_min_s),
       retry_max_(config.mqtt.reconnect_max_s) {}
 
 mqtt_link::~mqtt_link() {
@@ -164,6 +290,25 @@ mqtt_link::~mqtt_link() {
 }
 
 void mqtt_link::start() { do_connect(); }
+
+void mqtt_link::note_connect_failure(int rc, const std::string& cause) {
+  ++failures_;
+  const auto now = std::chrono::steady_clock::now();
+  // The first failure, any change of cause, and then one summary line per failure_log_period_.
+  const bool log = failures_ == 1 || cause != last_cause_ || now - last_failure_log_ >= failure_log_period_;
+  if (!log) return;
+  const std::uint64_t since = failures_ - failures_logged_;
+  const std::string retry = "retrying in about " + std::to_string(retry_delay_.count()) + " s";
+  if (since > 1) {
+    spdlog::warn("mqtt: connect failed (rc {}): {}; {} attempts failed since the last report ({} in all); {}", rc,
+                 cause, since, failures_, retry);
+  } else {
+    spdlog::warn("mqtt: connect failed (rc {}): {}; {}", rc, cause, retry);
+  }
+  last_cause_ = cause;
+  last_failure_log_ = now;
+  failures_logged_ = failures_;
+}
 
 void mqtt_link::do_connect() {
   if (stopping_ || connected_ || connecting_) return;

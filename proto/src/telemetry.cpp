@@ -138,6 +138,8 @@ std::string encode(const telemetry_record& r) {
   }
   j["queue_depth"] = r.queue_depth;
   j["dropped"] = r.dropped;
+  put(j, "durable", r.durable);
+  put(j, "queue_fault", r.queue_fault);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -167,6 +169,8 @@ decoded<telemetry_record> decode_telemetry(std::string_view payload,
   if (const json* s = r.object("sludge", optional)) rec.sludge = read_sludge(*s, problems);
   const auto depth = r.unsigned_integer("queue_depth", required);
   const auto dropped = r.unsigned_integer("dropped", required);
+  rec.durable = r.boolean("durable", optional);
+  rec.queue_fault = r.text("queue_fault", optional, limits::max_reason_length);
   if (!problems.empty()) return out;
   rec.terminal_id = *id;
   rec.epoch = *epoch;

@@ -107,6 +107,35 @@ TEST(Config, CombinationsThatCannotWorkOnATerminalAreRefused) {
   EXPECT_EQ(error_key("terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://broker.example\"\n"), "<no error>");
 }
 
+std::string error_text(const std::string& text) {
+  try {
+    (void)parse_config(text);
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+// Issue 9 §6: ca_file with a tcp:// URI connected in plaintext and sent the password.
+TEST(Config, TlsFilesWithAPlaintextUriAreRefusedNamingBothKeys) {
+  const std::string t = "terminal_id = \"T1\"\n[mqtt]\n";
+  const std::string why = error_text(t + "uri = \"tcp://broker:1883\"\npassword = \"pw\"\nca_file = \"/etc/ca.crt\"\n");
+  EXPECT_NE(why.find("mqtt.ca_file"), std::string::npos) << why;
+  EXPECT_NE(why.find("mqtt.uri"), std::string::npos) << why;
+  EXPECT_NE(why.find("plaintext"), std::string::npos) << why;
+  EXPECT_EQ(error_key(t + "uri = \"mqtt://broker\"\nca_file = \"/etc/ca.crt\"\n"), "mqtt.ca_file");
+  // A client certificate alone also means TLS.
+  EXPECT_EQ(error_key(t + "uri = \"tcp://broker\"\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n"), "mqtt.cert_file");
+  // A plaintext fallback beside a TLS primary is refused too, naming the fallback.
+  const std::string fb = error_text(t + "uri = \"ssl://a:8883\"\nfallback_uris = [\"ssl://b:8883\", \"tcp://c:1883\"]\n"
+                                        "ca_file = \"/etc/ca.crt\"\n");
+  EXPECT_NE(fb.find("mqtt.fallback_uris[1]"), std::string::npos) << fb;
+  // TLS schemes with a CA file are fine; so is plaintext without any TLS file.
+  EXPECT_EQ(error_key(t + "uri = \"ssl://broker:8883\"\nca_file = \"/etc/ca.crt\"\n"), "<no error>");
+  EXPECT_EQ(error_key(t + "uri = \"mqtts://broker\"\nca_file = \"/etc/ca.crt\"\n"), "<no error>");
+  EXPECT_EQ(error_key(t + "uri = \"tcp://broker\"\n"), "<no error>");
+}
+
 device_config device_from(const std::string& text) {
   const auto c = parse_config(std::string(kMinimal) + text);
   return c.devices.at(0);

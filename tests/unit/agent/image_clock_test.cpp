@@ -119,3 +119,73 @@ TEST(AgentClock, SimulatedClockStartsAtTheGivenTimeAndRunsScaled) {
 
 }  // namespace
 }  // namespace sewage::agent
+
+namespace sewage::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// A wall clock and a monotonic clock the test moves by hand.
+struct fake_time {
+  std::chrono::system_clock::time_point wall{std::chrono::system_clock::time_point{} + 10s};  // 1970-01-01T00:00:10Z
+  std::chrono::steady_clock::time_point mono{std::chrono::steady_clock::time_point{} + 1000s};
+  void advance(std::chrono::milliseconds d) {
+    wall += d;
+    mono += d;
+  }
+  time_sources sources() {
+    return time_sources{[this] { return wall; }, [this] { return mono; }};
+  }
+};
+
+// Issue 9 §2: an SBC without RTC starts at 1970 and is stepped to the right time; the first record
+// after the step carried interval_s = 86400 (the clamp of a 56-year wall difference).
+TEST(SamplingWindow, WallClockStepsNeverChangeTheIntervalOnlyTheStamp) {
+  fake_time t;
+  const agent_clock clock(std::nullopt, 1.0, std::nullopt, t.sources());
+  sampling_window window(clock);
+
+  // +56 years in the middle of a 60 s window.
+  t.advance(25s);
+  const auto stepped_to = *proto::parse_timestamp("2026-11-30T08:00:00Z");
+  t.wall = stepped_to;
+  t.advance(35s);
+  const auto a = window.close();
+  EXPECT_DOUBLE_EQ(a.interval_s, 60.0);
+  EXPECT_EQ(a.end, stepped_to + 35s);  // ts stays the wall clock at the end of the window
+
+  // -1 h (an NTP correction back) in the next window.
+  t.advance(10s);
+  t.wall -= 1h;
+  t.advance(50s);
+  const auto b = window.close();
+  EXPECT_DOUBLE_EQ(b.interval_s, 60.0);
+  EXPECT_EQ(b.end, stepped_to + 35s + 60s - 1h);
+
+  // A step back larger than the window itself, and a window with no step at all.
+  t.advance(1s);
+  t.wall -= std::chrono::hours(24 * 365);
+  t.advance(4500ms);
+  EXPECT_DOUBLE_EQ(window.close().interval_s, 5.5);
+  t.advance(60s);
+  EXPECT_DOUBLE_EQ(window.close().interval_s, 60.0);
+}
+
+TEST(SamplingWindow, ElapsedFollowsTheMonotonicClockAndTheSimulationScale) {
+  fake_time t;
+  const agent_clock real(std::nullopt, 1.0, std::nullopt, t.sources());
+  const agent_clock sim(*proto::parse_timestamp("2030-01-01T00:00:00Z"), 60.0, std::nullopt, t.sources());
+  t.advance(2s);
+  t.wall += std::chrono::hours(24 * 365 * 56);
+  EXPECT_EQ(real.elapsed(), 2s);
+  EXPECT_EQ(sim.elapsed(), 120s);
+  // The simulated wall clock is derived from the monotonic clock: the real wall step does not move it.
+  EXPECT_EQ(sim.now(), *proto::parse_timestamp("2030-01-01T00:02:00Z"));
+  sampling_window w(sim);
+  t.mono += 1s;
+  EXPECT_DOUBLE_EQ(w.close().interval_s, 60.0);
+  EXPECT_THROW(agent_clock(std::nullopt, 1.0, std::nullopt, time_sources{}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace sewage::agent

@@ -1,11 +1,15 @@
 // Durable queue: seq and epoch survive reopening, order, bounds with drop-oldest, set-aside of
 // oversize records, and a corrupt file moved aside.
 #include "sewage/agent/durable_queue.hpp"
+#include "sewage/agent/rate_limit.hpp"
 
 #include "sewage/testing/process.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 
 namespace sewage::agent {
@@ -120,6 +124,182 @@ TEST(DurableQueue, TruncatedFileIsMovedAside) {
 
 TEST(DurableQueue, UnwritableLocationThrows) {
   EXPECT_THROW(durable_queue(opts("/proc/definitely/not/here.db")), queue_error);
+}
+
+// ---- one process per queue (issue 9 §6) ----
+
+TEST(DurableQueue, ASecondOpenerIsRefusedNamingTheHoldersPid) {
+  testing::temp_dir dir("queue");
+  const auto path = dir.path() / "q.db";
+  {
+    durable_queue first(opts(path));
+    first.append(payload);
+    try {
+      durable_queue second(opts(path));
+      ADD_FAILURE() << "a second queue on the same file was opened";
+    } catch (const queue_locked& e) {
+      EXPECT_EQ(e.holder_pid(), static_cast<long>(::getpid()));
+      const std::string what = e.what();
+      EXPECT_NE(what.find("PID " + std::to_string(::getpid())), std::string::npos) << what;
+      EXPECT_NE(what.find(path.string()), std::string::npos) << what;
+    }
+    // The holder is untouched by the refused opener.
+    EXPECT_EQ(first.append(payload).seq, 2U);
+  }
+  // Released with the object: the next opener gets it and continues the same epoch.
+  durable_queue again(opts(path));
+  EXPECT_EQ(again.next_seq(), 3U);
+}
+
+// ---- storage that refuses writes (issue 9 §10) ----
+//
+// A VFS shim made the default for the test: it forwards everything to the real "unix" VFS and,
+// while `refuse` is set, fails every write and truncate with SQLITE_IOERR_WRITE - what SQLite sees
+// from a card remounted read-only or a dying card. It exercises the same code paths as a real
+// storage fault (the error comes from the OS layer, under SQLite). A full disk (ENOSPC) is
+// tested for real on a small tmpfs in tests/integration/agent (agent_faults_test.cpp).
+struct refusing_vfs {
+  static inline std::atomic<bool> refuse{false};
+  static inline sqlite3_vfs* real = nullptr;
+  static inline sqlite3_vfs vfs{};
+  struct file {
+    sqlite3_file base;
+    sqlite3_file* real;
+  };
+  static inline sqlite3_io_methods methods{};
+
+  static sqlite3_file* r(sqlite3_file* f) { return reinterpret_cast<file*>(f)->real; }
+  static int x_close(sqlite3_file* f) { return r(f)->pMethods->xClose(r(f)); }
+  static int x_read(sqlite3_file* f, void* b, int n, sqlite3_int64 o) { return r(f)->pMethods->xRead(r(f), b, n, o); }
+  static int x_write(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
+    if (refuse) return SQLITE_IOERR_WRITE;
+    return r(f)->pMethods->xWrite(r(f), b, n, o);
+  }
+  static int x_truncate(sqlite3_file* f, sqlite3_int64 n) {
+    if (refuse) return SQLITE_IOERR_TRUNCATE;
+    return r(f)->pMethods->xTruncate(r(f), n);
+  }
+  static int x_sync(sqlite3_file* f, int fl) { return r(f)->pMethods->xSync(r(f), fl); }
+  static int x_size(sqlite3_file* f, sqlite3_int64* s) { return r(f)->pMethods->xFileSize(r(f), s); }
+  static int x_lock(sqlite3_file* f, int l) { return r(f)->pMethods->xLock(r(f), l); }
+  static int x_unlock(sqlite3_file* f, int l) { return r(f)->pMethods->xUnlock(r(f), l); }
+  static int x_check(sqlite3_file* f, int* o) { return r(f)->pMethods->xCheckReservedLock(r(f), o); }
+  static int x_fcntl(sqlite3_file* f, int op, void* a) { return r(f)->pMethods->xFileControl(r(f), op, a); }
+  static int x_sector(sqlite3_file* f) { return r(f)->pMethods->xSectorSize(r(f)); }
+  static int x_dev(sqlite3_file* f) { return r(f)->pMethods->xDeviceCharacteristics(r(f)); }
+  static int x_shm_map(sqlite3_file* f, int pg, int sz, int ext, void volatile** p) {
+    return r(f)->pMethods->xShmMap(r(f), pg, sz, ext, p);
+  }
+  static int x_shm_lock(sqlite3_file* f, int o, int n, int fl) { return r(f)->pMethods->xShmLock(r(f), o, n, fl); }
+  static void x_shm_barrier(sqlite3_file* f) { r(f)->pMethods->xShmBarrier(r(f)); }
+  static int x_shm_unmap(sqlite3_file* f, int d) { return r(f)->pMethods->xShmUnmap(r(f), d); }
+  static int x_fetch(sqlite3_file* f, sqlite3_int64 o, int n, void** p) { return r(f)->pMethods->xFetch(r(f), o, n, p); }
+  static int x_unfetch(sqlite3_file* f, sqlite3_int64 o, void* p) { return r(f)->pMethods->xUnfetch(r(f), o, p); }
+
+  static int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out) {
+    auto* w = reinterpret_cast<file*>(f);
+    w->real = reinterpret_cast<sqlite3_file*>(w + 1);
+    const int rc = real->xOpen(real, name, w->real, flags, out);
+    w->base.pMethods = rc == SQLITE_OK && w->real->pMethods != nullptr ? &methods : nullptr;
+    return rc;
+  }
+
+  static void install() {
+    if (real != nullptr) return;
+    real = sqlite3_vfs_find(nullptr);
+    vfs = *real;
+    vfs.zName = "refusing";
+    vfs.szOsFile = static_cast<int>(sizeof(file)) + real->szOsFile;
+    vfs.xOpen = &x_open;
+    methods = sqlite3_io_methods{3,       &x_close, &x_read,  &x_write,   &x_truncate,   &x_sync,
+                                 &x_size, &x_lock,  &x_unlock, &x_check,  &x_fcntl,      &x_sector,
+                                 &x_dev,  &x_shm_map, &x_shm_lock, &x_shm_barrier, &x_shm_unmap, &x_fetch,
+                                 &x_unfetch};
+    ASSERT_EQ(sqlite3_vfs_register(&vfs, 1), SQLITE_OK);  // the default for every later open
+  }
+};
+
+struct refusing_storage : ::testing::Test {
+  void SetUp() override {
+    refusing_vfs::install();
+    refusing_vfs::refuse = false;
+  }
+  void TearDown() override { refusing_vfs::refuse = false; }
+};
+
+TEST_F(refusing_storage, RefusedWritesThrowWithoutWipingTheQueueAndRecoverWhenWritesWork) {
+  testing::temp_dir dir("queue");
+  const auto path = dir.path() / "q.db";
+  durable_queue q(opts(path));
+  ASSERT_TRUE(q.reserve_present());
+  for (int i = 0; i < 40; ++i) q.append(payload);
+  EXPECT_FALSE(q.storage_fault().has_value());
+
+  refusing_vfs::refuse = true;
+  EXPECT_THROW(q.append(payload), queue_error);
+  ASSERT_TRUE(q.storage_fault().has_value());
+  // Read-only storage: deletes fail too, so nothing was dropped and nothing is lost on disk.
+  EXPECT_EQ(q.depth(), 40U);
+  EXPECT_EQ(q.dropped(), 0U);
+  EXPECT_FALSE(q.reserve_present());  // released to make room
+  // The caller publishes the refused record from memory under the next seq.
+  EXPECT_EQ(q.skip_seq(), 41U);
+  EXPECT_THROW(q.append(payload), queue_error);
+  EXPECT_EQ(q.skip_seq(), 42U);
+  // Deleting acknowledged records fails as well, and says so.
+  EXPECT_THROW(q.remove({1, 2}), queue_error);
+  EXPECT_EQ(q.depth(), 40U);
+  // Reads still work: the backlog can still be sent.
+  EXPECT_EQ(q.peek_after(0, 100).size(), 40U);
+
+  // Writes work again: the next record takes a seq after the skipped ones, the reserve comes
+  // back and the fault clears.
+  refusing_vfs::refuse = false;
+  EXPECT_EQ(q.append(payload).seq, 43U);
+  EXPECT_TRUE(q.reserve_present());
+  EXPECT_EQ(q.remove({1, 2}), 2U);
+  EXPECT_EQ(q.append(payload).seq, 44U);
+  EXPECT_FALSE(q.storage_fault().has_value());
+  EXPECT_EQ(q.depth(), 40U);
+}
+
+TEST_F(refusing_storage, SkippedSeqsAreNeverReusedAfterAReopen) {
+  testing::temp_dir dir("queue");
+  const auto path = dir.path() / "q.db";
+  {
+    durable_queue q(opts(path));
+    q.append(payload);
+    refusing_vfs::refuse = true;
+    EXPECT_THROW(q.append(payload), queue_error);
+    EXPECT_EQ(q.skip_seq(), 2U);
+    refusing_vfs::refuse = false;
+    EXPECT_EQ(q.append(payload).seq, 3U);  // persists next_seq = 4
+  }
+  durable_queue q(opts(path));
+  EXPECT_EQ(q.next_seq(), 4U);
+  const auto all = q.peek_after(0, 10);
+  ASSERT_EQ(all.size(), 2U);
+  EXPECT_EQ(all[0].seq, 1U);
+  EXPECT_EQ(all[1].seq, 3U);
+}
+
+TEST(RateLimit, FirstEventAtOnceThenOneSummaryPerPeriod) {
+  rate_limit lim(std::chrono::seconds(60));
+  const auto t0 = rate_limit::clock::time_point{} + std::chrono::hours(1);
+  EXPECT_EQ(lim.note(t0), 1U);
+  std::uint64_t reported = 0;
+  int lines = 0;
+  // 1,335 events (the issue's count) at one per second for 1,335 s: 1 + 22 lines, every event counted.
+  for (int i = 1; i <= 1334; ++i) {
+    if (const auto n = lim.note(t0 + std::chrono::seconds(i))) {
+      reported += n;
+      ++lines;
+    }
+  }
+  EXPECT_EQ(lines, 22);
+  EXPECT_EQ(reported + lim.pending(), 1334U);
+  lim.reset();
+  EXPECT_EQ(lim.note(t0 + std::chrono::seconds(1336)), 1U);
 }
 
 }  // namespace

@@ -41,6 +41,13 @@ struct tcp_proxy::session : std::enable_shared_from_this<session> {
     from.async_read_some(net::buffer(buf), [self, &from, &to, &buf, &up](boost::system::error_code e,
                                                                          std::size_t n) {
       if (e) {
+        // Blackhole: the far end's close (the broker dropping the silent client) must not reach
+        // the client either, or the client learns of the outage from a FIN instead of its own
+        // keep-alive. The client side stays open until the link is restored.
+        if (!up && &from == &self->upstream_) {
+          self->upstream_dead_ = true;
+          return;
+        }
         self->close();
         return;
       }
@@ -68,6 +75,7 @@ struct tcp_proxy::session : std::enable_shared_from_this<session> {
   }
 
   [[nodiscard]] bool open() const { return client_.is_open(); }
+  bool upstream_dead_{false};
 
   tcp::socket client_;
   tcp::socket upstream_;
@@ -122,6 +130,12 @@ void tcp_proxy::set_link(bool up, outage_mode mode) {
 void tcp_proxy::apply_link(bool up, outage_mode mode) {
   up_ = up;
   mode_ = mode;
+  if (up) {
+    // Connections whose far end closed during a blackhole are dead: close them now.
+    for (auto& w : sessions_) {
+      if (auto s = w.lock(); s && s->upstream_dead_) s->close();
+    }
+  }
   if (!up && mode == outage_mode::reset) {
     for (auto& w : sessions_) {
       if (auto s = w.lock()) s->close();

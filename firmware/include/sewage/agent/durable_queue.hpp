@@ -7,6 +7,31 @@
 ///
 /// Layout: table `outbox(seq INTEGER PRIMARY KEY, payload BLOB)`, table `set_aside` for records
 /// larger than the broker's packet limit, and `meta(key, value)` holding `epoch` and `next_seq`.
+///
+/// One process per queue: the constructor takes an exclusive flock(2) on "<path>.lock" (beside
+/// the queue) for the object's lifetime and writes its PID there; a second agent on the same
+/// queue gets queue_locked naming the holder's PID (two agents on one queue published different
+/// records under one (epoch, seq) and lost one to "UNIQUE constraint failed: outbox.seq").
+///
+/// Storage that refuses writes (no space left, quota, I/O errors, read-only): the queue keeps a
+/// reserve file "<path>.reserve" (`reserve_bytes`, allocated with posix_fallocate) that it can
+/// delete to get the space a delete and a checkpoint need, keeps its WAL small
+/// (wal_autocheckpoint = 8 pages, so a checkpoint never needs more than ~32 KiB of new space),
+/// uses locking_mode = EXCLUSIVE (no -shm file; the lock file already excludes other users)
+/// and uses auto_vacuum = INCREMENTAL so space freed by deletes can be given back. When a write
+/// fails, `append` releases the reserve, checkpoints (TRUNCATE), caps the queue at 3/4 of the
+/// payload it holds (so that each insert reuses the pages of the oldest records it drops in the
+/// same transaction and the file never needs to grow while the disk is full), drops the oldest
+/// records (counted in `dropped`) to make room and retries; only if that does not help (nothing left to
+/// drop, or deletes fail too) it throws, and the caller publishes the record from memory with
+/// a seq from `skip_seq`. `storage_fault` says why while the fault lasts; it clears when a write
+/// succeeded and the reserve could be allocated again (which also lifts the cap): when the file
+/// system has room for the reserve and the WAL's working size, counting the queue's free pages
+/// only when it is empty (checked at most every 5 s, after giving
+/// free pages back with incremental_vacuum). Error lines are rate-limited (rate_limit.hpp).
+#include "sewage/agent/rate_limit.hpp"
+
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -27,6 +52,17 @@ class queue_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Another process holds the queue's lock. `holder_pid` is the PID written in the lock file (0 if
+/// unreadable).
+class queue_locked : public queue_error {
+ public:
+  queue_locked(const std::string& what, long holder_pid) : queue_error(what), holder_pid_(holder_pid) {}
+  [[nodiscard]] long holder_pid() const noexcept { return holder_pid_; }
+
+ private:
+  long holder_pid_;
+};
+
 class durable_queue {
  public:
   struct options {
@@ -34,9 +70,13 @@ class durable_queue {
     std::uint64_t max_records{100000};
     std::uint64_t max_bytes{64ULL * 1024 * 1024};  ///< sum of payload sizes
     std::size_t max_record_bytes{262144};          ///< larger records are set aside
+    /// Size of the reserve file deleted when the storage is full, so that deletes and a
+    /// checkpoint can still run: 8 WAL pages of 4 KiB (the autocheckpoint limit) = 32 KiB.
+    std::uint64_t reserve_bytes{32 * 1024};
   };
 
-  /// Opens `path`, creating it (and a new random epoch) if missing. A file that SQLite cannot
+  /// Takes the queue's lock (throws queue_locked if another process holds it, queue_error if the
+  /// lock file cannot be created), then opens `path`, creating it (and a new random epoch) if missing. A file that SQLite cannot
   /// read or whose `PRAGMA quick_check` fails is renamed to "<path>.corrupt-<unix seconds>"
   /// (with its -wal/-shm), an error is logged, and a fresh queue with a new epoch is created.
   /// Throws queue_error only if no usable queue can be created (e.g. directory not writable).
@@ -57,6 +97,15 @@ class durable_queue {
   [[nodiscard]] std::uint64_t set_aside() const noexcept { return set_aside_; }
   /// The seq the next append will use (>= 1).
   [[nodiscard]] std::uint64_t next_seq() const noexcept { return next_seq_; }
+  /// Why the storage refuses writes, while it does (see the file comment); nullopt when healthy.
+  [[nodiscard]] const std::optional<std::string>& storage_fault() const noexcept { return fault_; }
+  /// True while the reserve file is allocated.
+  [[nodiscard]] bool reserve_present() const noexcept { return reserve_present_; }
+  /// Takes the next seq for a record that could not be committed (`append` threw), in memory
+  /// only: the next successful append persists a higher next_seq, so no seq is used twice while
+  /// the process lives. (If the process dies before any write succeeds again, the persisted
+  /// next_seq is behind; documented in firmware/README.md.)
+  std::uint64_t skip_seq() noexcept { return next_seq_++; }
   /// Where a corrupt file was moved, when that happened at open.
   [[nodiscard]] const std::optional<std::filesystem::path>& moved_aside() const noexcept { return moved_aside_; }
 
@@ -67,7 +116,10 @@ class durable_queue {
   };
   /// Takes the next seq, builds the payload with `make_payload(seq)`, drops the oldest records
   /// while the bounds would be exceeded, and commits everything in one transaction (fsync'd
-  /// before returning). Throws queue_error if the write fails (nothing is committed then).
+  /// before returning). When the storage refuses the write, frees space as the file comment
+  /// says (dropping oldest records, counted in `dropped` and in the result) and retries. Throws
+  /// queue_error if the record still cannot be written (it is not committed then; the seq is not
+  /// consumed).
   appended append(const std::function<std::string(std::uint64_t seq)>& make_payload);
 
   struct entry {
@@ -77,14 +129,25 @@ class durable_queue {
   /// Up to `limit` records with seq > `after_seq`, in seq order. Throws queue_error on I/O error.
   [[nodiscard]] std::vector<entry> peek_after(std::uint64_t after_seq, std::size_t limit);
   /// Removes records (after their PUBACKs) in one transaction. Returns how many were there
-  /// (a seq already dropped or removed is skipped). Throws queue_error on I/O error.
+  /// (a seq already dropped or removed is skipped). On a write failure releases the reserve,
+  /// checkpoints and retries once; throws queue_error if that fails too.
   std::size_t remove(const std::vector<std::uint64_t>& seqs);
 
  private:
+  void acquire_lock();
   void open_or_recover();
   bool try_open(std::string& why);
   void close() noexcept;
   void exec(const char* sql);
+  bool write_record(std::uint64_t seq, const std::string& payload, appended& out, std::string& why);
+  bool drop_oldest(std::uint64_t n, appended& out, std::string& why);
+  bool try_remove(const std::vector<std::uint64_t>& seqs, std::size_t& removed, std::string& why);
+  void note_fault(const std::string& why);
+  void release_space() noexcept;
+  void maybe_restore_reserve() noexcept;
+  void clear_fault_if_healthy() noexcept;
+  void after_good_write() noexcept;
+  bool allocate_reserve() noexcept;
 
   options opts_;
   sqlite3* db_{nullptr};
@@ -97,6 +160,18 @@ class durable_queue {
   std::string epoch_;
   std::uint64_t depth_{0}, bytes_{0}, dropped_{0}, set_aside_{0}, next_seq_{1};
   std::optional<std::filesystem::path> moved_aside_;
+  int lock_fd_{-1};
+  std::filesystem::path reserve_path_;
+  bool reserve_present_{false};
+  std::optional<std::string> fault_;
+  std::optional<std::uint64_t> capacity_bytes_;  ///< payload bound while the storage is full
+  int last_rc_{0};                               ///< SQLite extended code of the last failed write
+  bool write_failed_{false};                     ///< the last write (append or remove) failed
+  std::uint64_t fault_failures_{0};  ///< write failures since the fault began
+  std::chrono::steady_clock::time_point last_reserve_try_{};
+  rate_limit fault_log_{std::chrono::seconds(60)};
+  rate_limit drop_log_{std::chrono::seconds(60)};
+  std::uint64_t drops_unlogged_{0};
 };
 
 }  // namespace sewage::agent

@@ -16,7 +16,9 @@ class interval_builder {
   /// `fitted`: quantities some configured point provides (others are omitted from records).
   interval_builder(const agent_config& config, std::set<quantity> fitted);
 
-  /// Adds the samples of one poll of one device, taken at `now`. Samples outside the wire
+  /// Adds the samples of one poll of one device, taken at `now`: a MONOTONIC time point (the agent
+  /// passes agent_clock::elapsed()); only differences are used (clean-out hold_s), so a wall clock
+  /// step never shortens or stretches a hold. Samples outside the wire
   /// contract's bounds (proto/limits.hpp) become out_of_range; a stuck reading becomes fault.
   void add(const std::vector<sample>& samples, proto::timestamp now);
 

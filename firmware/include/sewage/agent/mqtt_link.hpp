@@ -1,10 +1,28 @@
 #pragma once
 /// \file
 /// The agent's MQTT connection: Paho MQTT C++ 1.2 async client, MQTT 3.1.1 (set explicitly in
-/// both create and connect options, DEPENDENCIES.md §2.2), clean_session(false), no Paho
+/// both create and connect options, DEPENDENCIES.md §2.2), clean_session(true), no Paho
 /// persistence (the durable_queue is the only store, §2.7), automatic reconnect with capped
 /// exponential backoff and Paho's ±20 % jitter, keep-alive, optional TLS and user/password, and a
-/// retained last will.
+/// retained last will. Reconnects are mqtt_link's own (not Paho's automatic reconnect, whose
+/// failed attempts reach no callback): after a loss or a failed attempt it connects again after
+/// reconnect_min_s, doubling up to reconnect_max_s, ±20 % jitter.
+///
+/// One resend path (issue 9 §5): with a persistent session (clean_session(false)) Paho resends
+/// its unacknowledged publishes after a reconnect AND the agent replays them from its queue, so
+/// after a long half-open link every in-flight record went out twice, out of order. Here the
+/// session is clean: when the link drops Paho fails every unacknowledged publish (rc -11) and
+/// forgets it; the agent's durable queue is the only store and replays in seq order after each
+/// reconnect (agent.cpp). Paho file persistence was the alternative and is rejected: restored
+/// messages get no token, so the queue could never learn they were acknowledged (DEPENDENCIES.md
+/// §2.1, §2.7). Cost: the broker keeps no session for the agent, so a command sent while the
+/// terminal is offline is not queued for it (the gateway sees no result; commands are for a
+/// connected terminal). The command subscription is renewed on every connect.
+///
+/// Connect failures are logged with their cause (rc meaning plus Paho's TLS trace: certificate
+/// not signed by ca_file, host name mismatch), the first one at once, then at most one summary
+/// line per minute (or when the cause changes), for the first connection and for automatic
+/// reconnects alike.
 ///
 /// Memory: Paho C 1.3.11 (libpaho-mqtt3as) by default initialises OpenSSL completely when the first
 /// client of the process is created (SSL_library_init, all error strings, all algorithms and the
@@ -54,9 +72,8 @@ class mqtt_link {
   mqtt_link(const mqtt_link&) = delete;
   mqtt_link& operator=(const mqtt_link&) = delete;
 
-  /// Starts connecting. If a connect attempt fails (broker down at start-up, where Paho's
-  /// automatic reconnect does not apply), retries with doubling delay reconnect_min_s..max_s plus
-  /// jitter. Call on the io_context thread.
+  /// Starts connecting. After a failed attempt or a lost connection it connects again with
+  /// doubling delay reconnect_min_s..max_s plus ±20 % jitter. Call on the io_context thread.
   void start();
   /// True between on_connected and on_connection_lost (io_context thread view).
   [[nodiscard]] bool connected() const noexcept { return connected_; }
@@ -74,16 +91,24 @@ class mqtt_link {
   class impl;
   void schedule_connect();
   void do_connect();
+  void note_connect_failure(int rc, const std::string& cause);
 
   boost::asio::io_context& io_;
   std::unique_ptr<impl> impl_;
   boost::asio::steady_timer retry_timer_;
   std::chrono::seconds retry_delay_;
+  std::chrono::seconds retry_min_;
   std::chrono::seconds retry_max_;
   bool connected_{false};
   bool connecting_{false};
   bool ever_connected_{false};
   bool stopping_{false};
+  // Connect failure log rate limit (io_context thread only).
+  std::uint64_t failures_{0};         ///< failed attempts since the last successful connect
+  std::uint64_t failures_logged_{0};  ///< value of failures_ at the last log line
+  std::string last_cause_;
+  std::chrono::steady_clock::time_point last_failure_log_{};
+  std::chrono::seconds failure_log_period_{60};
 };
 
 }  // namespace sewage::agent

@@ -73,6 +73,14 @@ struct telemetry_record {
   std::optional<sludge_reading> sludge;
   std::uint64_t queue_depth{0};  ///< records waiting in the agent's queue when this was made
   std::uint64_t dropped{0};      ///< records lost to a full queue since the agent started
+  /// Optional (absent = true): false when the agent could not commit this record to its durable
+  /// queue (storage refusing writes) and published it straight from memory; it is lost if the
+  /// agent restarts before the broker acknowledges it.
+  std::optional<bool> durable;
+  /// Optional: why the agent's queue storage is faulty (e.g. "database or disk is full"), up to
+  /// 256 bytes; present while the fault lasts (records are dropped or not durable), absent when
+  /// the storage is healthy.
+  std::optional<std::string> queue_fault;
 
   friend bool operator==(const telemetry_record&, const telemetry_record&) = default;
 };
