@@ -322,7 +322,7 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
     std::uint64_t suppressed = 0;
     if (glitch_log_.allow(msg.arrival, suppressed))
       spdlog::warn("terminal {}: totalizer {} ({} reading(s) from {} m3 against baseline {} m3) ended at seq {} ({}); "
-                   "not counted as flow{}{}", s.terminal_id, to_string(vol.glitch), vol.glitch_readings,
+                   "not counted as flow{}{}", s.terminal_id, gateway::to_string(vol.glitch), vol.glitch_readings,
                    vol.glitch_reading_m3, vol.baseline_m3, rec.seq, proto::format_timestamp(rec.ts),
                    vol.glitch == totalizer_glitch::reset || vol.glitch == totalizer_glitch::rebase
                        ? "; new baseline, the time before it estimated from the rate" : "",

@@ -37,7 +37,11 @@ class full_disk_store final : public store {
     return db_.purge_records_before(t);
   }
   std::vector<terminal_snapshot> load_terminals() override { return db_.load_terminals(); }
-  std::optional<dedup_window> load_dedup(const std::string& t, const std::string& e) override { return db_.load_dedup(t, e); }
+  std::optional<seq_set> load_dedup(const std::string& t, const std::string& e) override { return db_.load_dedup(t, e); }
+  bool spilled_contains(const std::string& t, const std::string& e, std::uint64_t seq) override {
+    return db_.spilled_contains(t, e, seq);
+  }
+  std::uint64_t missing_in_left_epochs() override { return db_.missing_in_left_epochs(); }
   std::vector<proto::alert_message> alerts(bool o, const std::optional<std::string>& t, std::size_t l) override {
     return db_.alerts(o, t, l);
   }
