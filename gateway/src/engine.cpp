@@ -526,8 +526,7 @@ void engine::tick() {
 
 bool engine::flush(bool retry_now) {
   const auto steady_now = std::chrono::steady_clock::now();
-  if (failed_commits_in_row_ > 0 && !retry_now && steady_now - last_failed_attempt_ < store_retry_interval)
-    return false;
+  if (failed_commits_in_row_ > 0 && !retry_now && steady_now - last_failed_attempt_ < retry_after_) return false;
   for (const auto idx : dirty_) {
     auto& rt = states_[idx];
     rt.dirty = false;
@@ -565,7 +564,13 @@ bool engine::flush(bool retry_now) {
   } catch (const store_error& e) {
     ++metrics_.store_failures;
     metrics_.last_commit_ok = false;
-    last_failed_attempt_ = steady_now;
+    // A failing attempt still does the whole transaction's work before the write is refused, and
+    // the batch grows while the store fails: wait at least 10x the attempt's duration (so at most
+    // ~10 % of the io thread goes to failing attempts and ingest keeps up), at least
+    // store_retry_interval, at most store_retry_max.
+    last_failed_attempt_ = std::chrono::steady_clock::now();
+    retry_after_ = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(10 * (last_failed_attempt_ - t0)),
+                              std::chrono::milliseconds(store_retry_interval), std::chrono::milliseconds(store_retry_max));
     if (failed_commits_in_row_++ == 0) {
       store_failing_since_ = steady_now;
       last_failure_log_ = steady_now;

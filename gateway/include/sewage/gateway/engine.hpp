@@ -137,12 +137,14 @@ class engine {
   /// stay pending in memory (retried), the failure is counted (store_failures, last_commit_ok =
   /// false: /healthz says store_failing), nothing is released from the received-message journal
   /// (the commit listener runs only after a successful commit), and false is returned. While the
-  /// store fails, a flush within `store_retry_interval` of the last failed attempt returns false
+  /// store fails, a flush sooner than the retry delay after the last failed attempt returns false
   /// without trying (a burst must not turn into one failing transaction per message) unless
-  /// `retry_now`. Logging is one line at the first failure, then one summary per
+  /// `retry_now`; the delay is 10x the failed attempt's duration, within [store_retry_interval,
+  /// store_retry_max], so failing attempts on a growing batch never starve ingest. Logging is one line at the first failure, then one summary per
   /// `store_failure_log_interval`, and one line when a commit succeeds again.
   bool flush(bool retry_now = false);
   static constexpr std::chrono::milliseconds store_retry_interval{1000};
+  static constexpr std::chrono::milliseconds store_retry_max{10000};
   static constexpr std::chrono::seconds store_failure_log_interval{30};
   /// Called (on the engine's thread) after every successful flush: everything handled so far is
   /// in the store. main uses it to release the received-message journal (durable_inbox.hpp).
@@ -235,6 +237,7 @@ class engine {
   std::uint64_t failed_commits_in_row_{0};
   std::chrono::steady_clock::time_point store_failing_since_{};
   std::chrono::steady_clock::time_point last_failed_attempt_{};
+  std::chrono::milliseconds retry_after_{store_retry_interval};
   std::chrono::steady_clock::time_point last_failure_log_{};
 };
 
