@@ -329,6 +329,7 @@ std::string agent_config_text(const std::string& broker_uri, const std::filesyst
   std::string devices = cabinet_config(tty, baud);
   devices = devices.substr(devices.find("[[device]]"));  // drop the header written for unit tests
   return "terminal_id = \"T1\"\nlog_level = \"info\"\npoll_interval_s = 0.2\nreport_interval_s = 1\n"
+         "stuck_after_polls = 0\n"  // the emulated values never change
          "[mqtt]\nuri = \"" + broker_uri + "\"\nkeep_alive_s = 5\n[queue]\npath = \"" + queue.string() + "\"\n" + devices;
 }
 
