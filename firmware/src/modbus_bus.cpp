@@ -8,6 +8,7 @@
 #include <termios.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cerrno>
 #include <thread>
 
@@ -245,7 +246,15 @@ std::shared_ptr<modbus_bus> modbus_bus_registry::acquire(bus_endpoint endpoint, 
       if (l.serial_device == endpoint.serial_device) endpoint.extra_delay = milliseconds(l.extra_delay_ms);
     }
   }
-  const std::string id = (endpoint.rtu ? "rtu:" : "tcp:") + endpoint.id();
+  // One line may be named twice (/dev/ttyS1 and a /dev/serial/by-id/... link to it): key RTU
+  // lines by the resolved path where it exists.
+  std::string line = endpoint.id();
+  if (endpoint.rtu) {
+    std::error_code ec;
+    const auto resolved = std::filesystem::weakly_canonical(endpoint.serial_device, ec);
+    if (!ec && !resolved.empty()) line = resolved.string();
+  }
+  const std::string id = (endpoint.rtu ? "rtu:" : "tcp:") + line;
   std::lock_guard lock(mutex_);
   const auto it = buses_.find(id);
   if (it == buses_.end()) {

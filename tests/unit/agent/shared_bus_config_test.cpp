@@ -5,8 +5,12 @@
 #include "sewage/agent/modbus_bus.hpp"
 #include "sewage/agent/modbus_driver.hpp"
 
+#include "sewage/testing/process.hpp"
+
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 namespace sewage::agent {
@@ -140,6 +144,18 @@ TEST(SharedLineConfig, EveryCharacterSettingMustAgreeIncludingDefaults) {
   EXPECT_EQ(data.rfind("device[1].data_bits: ", 0), 0U) << data;
   // Different lines may use different settings.
   EXPECT_EQ(check(config_text({{"a", "/dev/ttyS1", "baud = 4800\n"}, {"b", "/dev/ttyS2", "baud = 19200\n"}})), "");
+}
+
+TEST(SharedLineConfig, OneLineUnderTwoNamesIsStillOneLine) {
+  // /dev/ttyUSB0 and a /dev/serial/by-id/... link to it are the same wires.
+  testing::temp_dir dir("line-names");
+  const auto tty = dir.path() / "ttyUSB0";
+  std::ofstream(tty) << "";
+  std::filesystem::create_symlink(tty, dir.path() / "by-id-converter");
+  const std::string err = check(config_text({{"flowmeter", tty.string(), "baud = 9600\n"},
+                                             {"turbidity", (dir.path() / "by-id-converter").string(), "baud = 4800\n"}}));
+  EXPECT_EQ(err.rfind("device[1].baud: ", 0), 0U) << err;
+  EXPECT_NE(err.find("'flowmeter' (device[0]) with baud 9600"), std::string::npos) << err;
 }
 
 TEST(SharedLineConfig, SerialLineTableAndPerSlaveDelay) {

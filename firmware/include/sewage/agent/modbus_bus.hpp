@@ -176,7 +176,8 @@ class modbus_bus_registry {
   /// `lines`: the [[serial_line]] tables (extra delay per line).
   explicit modbus_bus_registry(std::vector<serial_line_config> lines = {});
 
-  /// The bus for `endpoint`, created on first use. `device_name` and `device_key` ("device[1]")
+  /// The bus for `endpoint`, created on first use. Serial lines are compared by their resolved
+  /// path (symbolic links such as /dev/serial/by-id/... followed where they exist). `device_name` and `device_key` ("device[1]")
   /// name the asking device in errors. Throws config_error("<device_key>.<baud|parity|data_bits|
   /// stop_bits>") when the same serial line was already requested by another device with a
   /// different value; the message names both devices, the line and both values.
