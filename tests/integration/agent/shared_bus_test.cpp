@@ -60,13 +60,15 @@ void add_cabinet(instruments::rtu_bus_emulator& bus) {
   bus.set_holding(3, 0x0005, distance);
 }
 
-/// [[device]] tables of the cabinet on `tty` at `baud`, plus `extra` appended verbatim.
-std::string cabinet_config(const std::string& tty, int baud, const std::string& extra = "") {
+/// [[device]] tables of the cabinet on `tty` at `baud`, plus `extra` appended verbatim. The
+/// response timeout is generous so that a loaded test machine never makes a healthy slave late.
+std::string cabinet_config(const std::string& tty, int baud, const std::string& extra = "", int timeout_ms = 500) {
   std::ostringstream o;
   o << "terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://127.0.0.1:1883\"\n";
   const auto rtu = [&](const char* name, int slave) {
     o << "[[device]]\nname = \"" << name << "\"\ndriver = \"modbus\"\ntransport = \"rtu\"\nserial_device = \"" << tty
-      << "\"\nbaud = " << baud << "\nslave_id = " << slave << "\nresponse_timeout_ms = 100\nretries = 0\n";
+      << "\"\nbaud = " << baud << "\nslave_id = " << slave << "\nresponse_timeout_ms = " << timeout_ms
+      << "\nretries = 0\n";
   };
   rtu("flowmeter", 1);
   o << "[[device.point]]\nquantity = \"flow_rate\"\naddress = 0x1010\ntype = \"f32\"\nword_order = \"CDAB\"\n"
@@ -230,10 +232,10 @@ TEST(SharedBus, ALateReplyIsNeverTakenForAnotherSlavesAnswer) {
   ASSERT_TRUE(pty.ready()) << pty.socat.log();
   instruments::rtu_bus_emulator bus({pty.bus_end.string(), 115200, 'N', 8, 1});
   add_cabinet(bus);
-  // The turbidity probe answers 150 ms after each request, its timeout is 100 ms: every answer
+  // The turbidity probe answers 300 ms after each request, the timeout is 200 ms: every answer
   // arrives after the master gave up, while it could already be talking to slave 3.
-  bus.set_reply_delay(2, 150ms);
-  const auto config = parse_config(cabinet_config(pty.agent_end.string(), 115200));
+  bus.set_reply_delay(2, 300ms);
+  const auto config = parse_config(cabinet_config(pty.agent_end.string(), 115200, "", 200));
   agent_drivers a(config);
   const auto tallies = poll_concurrently(a.drivers, 100ms, 4s);
   std::cout << describe(tallies);
@@ -253,7 +255,7 @@ TEST(SharedBus, ALateReplyIsNeverTakenForAnotherSlavesAnswer) {
 
   // The probe recovers: once it answers in time, its values are ok again on the same line.
   bus.set_reply_delay(2, 0ms);
-  std::this_thread::sleep_for(300ms);  // the last late reply has been discarded
+  std::this_thread::sleep_for(500ms);  // the last late reply has been discarded
   const auto s = a.drivers[1]->read({});
   ASSERT_EQ(s.size(), 1U);
   EXPECT_EQ(s[0].status, quantity_status::ok) << s[0].reason;
@@ -326,9 +328,11 @@ class telemetry_collector {
 
 std::string agent_config_text(const std::string& broker_uri, const std::filesystem::path& queue, const std::string& tty,
                               int baud) {
-  std::string devices = cabinet_config(tty, baud);
+  // 300 ms timeouts: a dead slave then takes ~0.6 s of bus time per poll (timeout + recovery
+  // window), which leaves the others several polls in every 2 s report interval.
+  std::string devices = cabinet_config(tty, baud, "", 300);
   devices = devices.substr(devices.find("[[device]]"));  // drop the header written for unit tests
-  return "terminal_id = \"T1\"\nlog_level = \"info\"\npoll_interval_s = 0.2\nreport_interval_s = 1\n"
+  return "terminal_id = \"T1\"\nlog_level = \"info\"\npoll_interval_s = 0.2\nreport_interval_s = 2\n"
          "stuck_after_polls = 0\n"  // the emulated values never change
          "[mqtt]\nuri = \"" + broker_uri + "\"\nkeep_alive_s = 5\n[queue]\npath = \"" + queue.string() + "\"\n" + devices;
 }
@@ -346,7 +350,7 @@ TEST(SharedBusAgent, ThreeInstrumentsOnOneLineReportOkThenOneSlaveFailsAlone) {
 
   // Every quantity of every record stays ok (the first window may close before every device's
   // first poll, so it is not judged).
-  ASSERT_TRUE(sub.wait([](const auto& r) { return r.size() >= 9; }, 40s)) << agent.log();
+  ASSERT_TRUE(sub.wait([](const auto& r) { return r.size() >= 7; }, 40s)) << agent.log();
   const auto recs = sub.records();
   int judged = 0;
   for (std::size_t i = 1; i < recs.size(); ++i) {
@@ -359,7 +363,7 @@ TEST(SharedBusAgent, ThreeInstrumentsOnOneLineReportOkThenOneSlaveFailsAlone) {
     EXPECT_DOUBLE_EQ(r.turbidity->ntu.value_or(0), 4.0);
     ++judged;
   }
-  EXPECT_GE(judged, 8);
+  EXPECT_GE(judged, 6);
   EXPECT_EQ(bus.stats().bad_frames, 0U);
   EXPECT_EQ(bus.stats().gaps_below_required, 0U);
   EXPECT_EQ(agent.log().find("not from requested slave"), std::string::npos);
