@@ -193,6 +193,31 @@ mqtt_config parse_mqtt(const toml::table& root) {
   return m;
 }
 
+std::vector<serial_line_config> parse_serial_lines(const toml::table& root) {
+  std::vector<serial_line_config> out;
+  const toml::node* n = root.get("serial_line");
+  if (n == nullptr) return out;
+  const auto* arr = n->as_array();
+  if (arr == nullptr) throw config_error("serial_line", "must be an array of tables ([[serial_line]])");
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const std::string key = "serial_line[" + std::to_string(i) + "]";
+    const auto* t = (*arr)[i].as_table();
+    if (t == nullptr) throw config_error(key, "must be a table");
+    detail::reject_unknown(*t, {"serial_device", "extra_delay_ms"}, key);
+    serial_line_config l;
+    l.key = key;
+    l.serial_device = get_string(*t, "serial_device", key, std::nullopt);
+    if (l.serial_device.empty()) throw config_error(key + ".serial_device", "must not be empty");
+    if (!seen.insert(l.serial_device).second) {
+      throw config_error(key + ".serial_device", "line " + l.serial_device + " is described twice");
+    }
+    l.extra_delay_ms = static_cast<std::uint32_t>(get_int(*t, "extra_delay_ms", key, 0, 0, 10000));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
 }  // namespace
 
 agent_config parse_config(std::string_view text, std::string_view origin) {
@@ -206,7 +231,7 @@ agent_config parse_config(std::string_view text, std::string_view origin) {
   }
   detail::reject_unknown(root,
                          {"terminal_id", "log_level", "poll_interval_s", "report_interval_s",
-                          "stuck_after_polls", "mqtt", "queue", "cleanout", "image", "device"},
+                          "stuck_after_polls", "mqtt", "queue", "cleanout", "image", "device", "serial_line"},
                          "");
   agent_config c;
   c.terminal_id = get_string(root, "terminal_id", "", std::nullopt);
@@ -287,6 +312,7 @@ agent_config parse_config(std::string_view text, std::string_view origin) {
       c.devices.push_back(std::move(dc));
     }
   }
+  c.serial_lines = parse_serial_lines(root);
   c.digest = fnv1a_hex(text);
   return c;
 }
@@ -306,6 +332,16 @@ void check_deployable(const agent_config& c) {
   if (c.poll_interval_s > c.report_interval_s)
     throw config_error("poll_interval_s", "must be <= report_interval_s (" + std::to_string(c.report_interval_s) +
                                               "): every report interval needs at least one poll");
+  for (const auto& line : c.serial_lines) {
+    bool used = false;
+    for (const auto& d : c.devices) {
+      const toml::node* sd = d.table.get("serial_device");
+      used = used || (sd != nullptr && sd->value_or(std::string{}) == line.serial_device);
+    }
+    if (!used)
+      throw config_error(line.key + ".serial_device",
+                         "no [[device]] has serial_device = \"" + line.serial_device + "\" (a typo?)");
+  }
   const auto fitted = fitted_quantities(c);
   if (c.cleanout.source == cleanout_source::digital_input && fitted.count(quantity::cleanout_switch) == 0)
     throw config_error("cleanout.source",
@@ -375,6 +411,9 @@ nlohmann::json describe_config(const agent_config& c) {
   nlohmann::json devs = nlohmann::json::array();
   for (const auto& d : c.devices) devs.push_back({{"name", d.name}, {"driver", d.driver}});
   j["devices"] = devs;
+  nlohmann::json lines = nlohmann::json::array();
+  for (const auto& l : c.serial_lines) lines.push_back({{"serial_device", l.serial_device}, {"extra_delay_ms", l.extra_delay_ms}});
+  j["serial_lines"] = lines;
   return j;
 }
 

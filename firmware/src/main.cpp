@@ -46,10 +46,6 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  driver_registry drivers;
-  drivers.add("modbus", &modbus_driver::create);
-  drivers.add("simulated", &simulated_driver::create);
-
   agent_options options;
   options.time_scale = time_scale;
   if (!start_time.empty()) {
@@ -71,7 +67,13 @@ int main(int argc, char** argv) {
   try {
     const agent_config config = load_config(config_path);
     check_deployable(config);
-    for (const auto& d : config.devices) (void)drivers.create(d);  // validates driver keys
+    // One bus per serial line / Modbus TCP endpoint, shared by the devices on it; it must outlive
+    // the agent's drivers. Creating every driver validates its keys and the shared lines.
+    modbus_bus_registry buses(config.serial_lines);
+    driver_registry drivers;
+    drivers.add("modbus", modbus_driver::factory(buses));
+    drivers.add("simulated", &simulated_driver::create);
+    for (const auto& d : config.devices) (void)drivers.create(d);
     if (check_only) {
       std::cout << config_path << ": ok\n";
       return 0;

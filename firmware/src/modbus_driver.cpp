@@ -1,5 +1,7 @@
 #include "sewage/agent/modbus_driver.hpp"
 
+#include "sewage/proto/limits.hpp"
+
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -73,11 +75,12 @@ modbus_device_config parse_modbus_device(const device_config& device) {
   const std::string& key = device.key;
   detail::reject_unknown(t,
                          {"name", "driver", "transport", "host", "port", "unit_id", "serial_device",
-                          "baud", "parity", "data_bits", "stop_bits", "slave_id",
+                          "baud", "parity", "data_bits", "stop_bits", "slave_id", "extra_delay_ms",
                           "response_timeout_ms", "retries", "point"},
                          key);
   modbus_device_config c;
   c.name = device.name;
+  c.key = key;
   const std::string transport = get_string(t, "transport", key, std::nullopt);
   if (transport == "tcp") {
     c.rtu = false;
@@ -96,6 +99,7 @@ modbus_device_config parse_modbus_device(const device_config& device) {
     c.data_bits = static_cast<int>(get_int(t, "data_bits", key, 8, 5, 8));
     c.stop_bits = static_cast<int>(get_int(t, "stop_bits", key, 1, 1, 2));
     c.unit_id = static_cast<int>(get_int(t, "slave_id", key, 1, 1, 247));
+    c.extra_delay_ms = static_cast<int>(get_int(t, "extra_delay_ms", key, 0, 0, 10000));
   } else {
     throw config_error(key + ".transport", "must be tcp or rtu, got '" + transport + "'");
   }
@@ -113,99 +117,66 @@ modbus_device_config parse_modbus_device(const device_config& device) {
   return c;
 }
 
-struct modbus_driver::context {
-  modbus_t* ctx{nullptr};
-  bool connected{false};
-  ~context() {
-    if (ctx != nullptr) {
-      modbus_close(ctx);
-      modbus_free(ctx);
-    }
-  }
-};
+bus_endpoint modbus_device_config::endpoint() const {
+  bus_endpoint e;
+  e.rtu = rtu;
+  e.serial_device = serial_device;
+  e.serial = serial_settings{baud, parity, data_bits, stop_bits};
+  e.host = host;
+  e.port = port;
+  return e;
+}
+
+modbus_driver::modbus_driver(modbus_device_config config, std::shared_ptr<modbus_bus> bus)
+    : config_(std::move(config)), bus_(std::move(bus)), groups_(plan_reads(config_.points)) {}
 
 modbus_driver::modbus_driver(modbus_device_config config)
-    : config_(std::move(config)), ctx_(std::make_unique<context>()), groups_(plan_reads(config_.points)) {}
+    : modbus_driver(config, std::make_shared<modbus_bus>(config.endpoint())) {}
 
 modbus_driver::~modbus_driver() = default;
 
-std::unique_ptr<sensor_driver> modbus_driver::create(const device_config& device) {
-  return std::make_unique<modbus_driver>(parse_modbus_device(device));
+driver_factory modbus_driver::factory(modbus_bus_registry& buses) {
+  return [&buses](const device_config& device) -> std::unique_ptr<sensor_driver> {
+    auto config = parse_modbus_device(device);
+    auto bus = buses.acquire(config.endpoint(), config.name, config.key);
+    return std::make_unique<modbus_driver>(std::move(config), std::move(bus));
+  };
 }
 
-void modbus_driver::drop_connection() noexcept {
-  if (ctx_->ctx != nullptr) {
-    if (ctx_->connected) {
-      modbus_flush(ctx_->ctx);
-      modbus_close(ctx_->ctx);
-    }
-    modbus_free(ctx_->ctx);
-    ctx_->ctx = nullptr;
-  }
-  ctx_->connected = false;
+std::string modbus_driver::slave_reason(const std::string& what) const {
+  // Counters of this slave on this link since start, so an operator sees which instrument on a
+  // shared line fails and how often (e.g. "slave 2: no answer: Connection timed out (3 timeouts)").
+  const std::string counters = describe_counters(bus_->counters(config_.unit_id));
+  std::string out = (config_.rtu ? "slave " : "unit ") + std::to_string(config_.unit_id) + ": " + what;
+  if (!counters.empty()) out += " (" + counters + ")";
+  if (out.size() > proto::limits::max_reason_length) out.resize(proto::limits::max_reason_length);
+  return out;
 }
 
-bool modbus_driver::ensure_connected(std::string& why) {
-  if (ctx_->connected) return true;
-  if (ctx_->ctx == nullptr) {
-    ctx_->ctx = config_.rtu ? modbus_new_rtu(config_.serial_device.c_str(), config_.baud, config_.parity,
-                                             config_.data_bits, config_.stop_bits)
-                            : modbus_new_tcp(config_.host.c_str(), config_.port);
-    if (ctx_->ctx == nullptr) {
-      why = std::string("cannot create context: ") + modbus_strerror(errno);
-      return false;
-    }
-    modbus_set_slave(ctx_->ctx, config_.unit_id);
-    const int ms = config_.response_timeout_ms;
-    modbus_set_response_timeout(ctx_->ctx, static_cast<std::uint32_t>(ms / 1000),
-                                static_cast<std::uint32_t>((ms % 1000) * 1000));
-  }
-  if (modbus_connect(ctx_->ctx) != 0) {
-    why = std::string("connect failed: ") + modbus_strerror(errno);
-    modbus_free(ctx_->ctx);
-    ctx_->ctx = nullptr;
-    return false;
-  }
-  ctx_->connected = true;
-  return true;
-}
-
-modbus_driver::block_result modbus_driver::read_block(register_kind kind, std::uint16_t address, int count,
-                                                     std::uint16_t* regs) {
+modbus_driver::block_result modbus_driver::read_block(modbus_bus::session& s, register_kind kind,
+                                                     std::uint16_t address, int count, std::uint16_t* regs) {
   block_result r;
   std::string why;
   for (int attempt = 0; attempt <= config_.retries; ++attempt) {
-    if (!ensure_connected(why)) continue;
-    std::uint8_t bit = 0;
-    int rc = -1;
-    switch (kind) {
-      case register_kind::holding: rc = modbus_read_registers(ctx_->ctx, address, count, regs); break;
-      case register_kind::input: rc = modbus_read_input_registers(ctx_->ctx, address, count, regs); break;
-      case register_kind::coil: rc = modbus_read_bits(ctx_->ctx, address, 1, &bit); break;
-      case register_kind::discrete_input: rc = modbus_read_input_bits(ctx_->ctx, address, 1, &bit); break;
+    const bus_result b = s.read(kind, address, count, regs);
+    switch (b.outcome) {
+      case bus_outcome::ok:
+        r.status = proto::quantity_status::ok;
+        return r;
+      case bus_outcome::exception:
+        // The device answered, so the link is in sync.
+        r.status = proto::quantity_status::fault;
+        r.reason = slave_reason("exception response: " + b.detail);
+        return r;
+      case bus_outcome::timeout:
+      case bus_outcome::bad_frame:
+      case bus_outcome::no_link:
+        why = b.detail;
+        break;
     }
-    if (rc == count) {
-      if (kind == register_kind::coil || kind == register_kind::discrete_input) regs[0] = bit;
-      r.status = proto::quantity_status::ok;
-      return r;
-    }
-    const int err = errno;
-    if (rc >= 0) {
-      why = "short reply";
-    } else if (err >= EMBXILFUN && err <= EMBXGTAR) {
-      // An exception response: the device answered, so the link is in sync.
-      r.status = proto::quantity_status::fault;
-      r.reason = std::string("exception response: ") + modbus_strerror(err);
-      return r;
-    } else {
-      why = modbus_strerror(err);
-    }
-    // Timeout or broken frame: a reply may still be on its way. Drop the connection so that it
-    // can never be taken for the answer to a later request.
-    drop_connection();
   }
   r.status = proto::quantity_status::stale;
-  r.reason = "no answer: " + why;
+  r.reason = slave_reason("no answer: " + why);
   return r;
 }
 
@@ -245,15 +216,18 @@ std::vector<sample> modbus_driver::read(proto::timestamp /*now*/) {
   std::vector<sample> by_point(config_.points.size());
   bool link_dead = false;
   std::vector<std::uint16_t> regs(max_registers_per_read);
+  // The whole poll holds the line: the device's requests follow each other, other devices wait.
+  auto session = bus_->open(slave_options{config_.unit_id, std::chrono::milliseconds(config_.response_timeout_ms),
+                                          std::chrono::milliseconds(config_.extra_delay_ms)});
   for (const auto& g : groups_) {
     block_result r;
     if (link_dead) {
       // The device did not answer the previous request: do not wait for each request again.
       r.status = proto::quantity_status::stale;
-      r.reason = "device not answering";
+      r.reason = slave_reason("not asked: no answer to the previous request");
     } else {
       std::fill(regs.begin(), regs.end(), 0);
-      r = read_block(g.kind, g.address, g.count, regs.data());
+      r = read_block(session, g.kind, g.address, g.count, regs.data());
       link_dead = r.status == proto::quantity_status::stale;
     }
     for (const std::size_t i : g.points) {

@@ -81,6 +81,15 @@ struct device_config {
   toml::table table;   ///< the whole [[device]] table
 };
 
+/// Settings of one serial line shared by several [[device]] entries ([[serial_line]] array entry).
+/// The character format (baud, parity, data and stop bits) stays in each [[device]]; devices on
+/// one line must agree on it (modbus_bus_registry refuses otherwise).
+struct serial_line_config {
+  std::string serial_device;        ///< the line, as written in the devices' serial_device
+  std::uint32_t extra_delay_ms{0};  ///< added to the RTU silent interval before every request
+  std::string key;                  ///< "serial_line[0]", for error messages
+};
+
 /// The whole configuration. Immutable after `load_config` / `parse_config`.
 struct agent_config {
   std::string terminal_id;
@@ -93,6 +102,7 @@ struct agent_config {
   cleanout_config cleanout;
   image_config image;
   std::vector<device_config> devices;
+  std::vector<serial_line_config> serial_lines;
   std::string digest;  ///< SHA-like hex digest of the file content (for the birth message)
 };
 
@@ -104,7 +114,8 @@ agent_config parse_config(std::string_view text, std::string_view origin = "conf
 agent_config load_config(const std::filesystem::path& path);
 
 /// Checks combinations that parse but could never work on a terminal: no [[device]], a poll
-/// interval longer than the report interval, a clean-out source without the point it reads.
+/// interval longer than the report interval, a clean-out source without the point it reads, a
+/// [[serial_line]] that no [[device]] uses.
 /// Called by sewage-agent (also for --check-config) after load_config; unit tests that build
 /// partial configs skip it. Throws config_error naming the key. Thread-safe.
 void check_deployable(const agent_config& config);

@@ -4,15 +4,22 @@
 ///
 /// [[device]] keys (defaults in brackets): transport ("tcp" | "rtu"), host, port [502],
 /// unit_id [1] (TCP); serial_device, baud [9600], parity ["N"|"E"|"O"], data_bits [8],
-/// stop_bits [1], slave_id [1] (RTU); response_timeout_ms [500]; retries [1]; and
+/// stop_bits [1], slave_id [1], extra_delay_ms [0] (RTU); response_timeout_ms [500]; retries [1]; and
 /// [[device.point]] tables: quantity, function ["holding"], address, type ["u16"],
 /// word_order ["ABCD"], scale [1], offset [0], unit [""], min, max, sentinels [[]], alarm [false].
 ///
+/// Devices on the same serial line (or the same Modbus TCP host:port) share one `modbus_bus`
+/// (modbus_bus.hpp): one libmodbus context, one device poll at a time, the RTU silent interval
+/// kept between frames, the line flushed after a timeout. Devices on one line must agree on baud,
+/// parity, data_bits and stop_bits (refused by --check-config otherwise).
+///
 /// Error handling per point and request: an exception response → `fault` (the link is fine);
-/// a timeout or broken frame → the connection is flushed and closed, so a late reply to this
-/// request can never be read as the answer to a later one (DEPENDENCIES.md §4), and the next
-/// attempt reconnects; after `retries` further attempts → `stale`. Sentinels → `fault`, values
-/// outside [min, max] → `out_of_range` (see point.hpp).
+/// a timeout or broken frame → the bus recovers the line (modbus_bus.hpp) so a late reply to this
+/// request can never be read as the answer to a later one (DEPENDENCIES.md §4); after `retries`
+/// further attempts → `stale`. Sentinels → `fault`, values outside [min, max] → `out_of_range`
+/// (see point.hpp). Reasons of link failures name the slave and its error counters, e.g.
+/// "slave 2: no answer: Connection timed out (3 timeouts)".
+#include "sewage/agent/modbus_bus.hpp"
 #include "sewage/agent/point.hpp"
 #include "sewage/agent/sensor_driver.hpp"
 
@@ -34,6 +41,7 @@ struct modbus_point {
 /// Parsed [[device]] table of a modbus device.
 struct modbus_device_config {
   std::string name;
+  std::string key;  ///< "device[1]", for errors
   bool rtu{false};
   std::string host;
   int port{502};
@@ -45,7 +53,10 @@ struct modbus_device_config {
   int stop_bits{1};
   int response_timeout_ms{500};
   int retries{1};
+  int extra_delay_ms{0};  ///< RTU: quiet time added before every request to this slave
   std::vector<modbus_point> points;
+  /// The link this device talks on (extra_delay of the line is left 0: see modbus_bus_registry).
+  [[nodiscard]] bus_endpoint endpoint() const;
 };
 
 /// Parses and validates a [[device]] table; throws config_error naming the key. Thread-safe.
@@ -53,7 +64,10 @@ modbus_device_config parse_modbus_device(const device_config& device);
 
 class modbus_driver final : public sensor_driver {
  public:
-  /// Does not connect; the first read() does. Throws config_error on bad config.
+  /// Talks on `bus` (shared with the other devices of the same line). Does not connect; the
+  /// first read() does.
+  modbus_driver(modbus_device_config config, std::shared_ptr<modbus_bus> bus);
+  /// A device alone on its own link (tests, tools).
   explicit modbus_driver(modbus_device_config config);
   ~modbus_driver() override;
   modbus_driver(const modbus_driver&) = delete;
@@ -62,7 +76,8 @@ class modbus_driver final : public sensor_driver {
   [[nodiscard]] const std::string& name() const noexcept override { return config_.name; }
   /// Reads every point. Points of one register table whose addresses touch or overlap are read in
   /// one request (see read_groups()), so values that belong together come from one moment of the
-  /// device. Not thread-safe: one polling thread per driver.
+  /// device. The whole poll holds the shared bus (other devices on the line wait their turn). Not
+  /// thread-safe: one polling thread per driver (drivers sharing a bus may poll concurrently).
   std::vector<sample> read(proto::timestamp now) override;
 
   /// One Modbus request and the points (indexes into the config's points) it serves.
@@ -77,21 +92,25 @@ class modbus_driver final : public sensor_driver {
   /// Most registers in one read request (Modbus application protocol v1.1b3, 6.3: 125).
   static constexpr int max_registers_per_read = 125;
 
-  /// Factory for the registry.
-  static std::unique_ptr<sensor_driver> create(const device_config& device);
+  /// Factory for the driver registry: devices get their bus from `buses`, which must outlive
+  /// every driver made. The factory throws config_error for bad keys and for a serial line
+  /// opened with two different settings (modbus_bus_registry::acquire).
+  static driver_factory factory(modbus_bus_registry& buses);
+
+  /// The shared link (tests).
+  [[nodiscard]] const std::shared_ptr<modbus_bus>& bus() const noexcept { return bus_; }
 
  private:
-  struct context;
   struct block_result {
     proto::quantity_status status{proto::quantity_status::stale};
     std::string reason;
   };
-  block_result read_block(register_kind kind, std::uint16_t address, int count, std::uint16_t* regs);
-  bool ensure_connected(std::string& why);
-  void drop_connection() noexcept;
+  block_result read_block(modbus_bus::session& s, register_kind kind, std::uint16_t address, int count,
+                          std::uint16_t* regs);
+  std::string slave_reason(const std::string& what) const;
 
   modbus_device_config config_;
-  std::unique_ptr<context> ctx_;
+  std::shared_ptr<modbus_bus> bus_;
   std::vector<read_group> groups_;
 };
 
