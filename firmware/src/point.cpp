@@ -1,5 +1,7 @@
 #include "sewage/agent/point.hpp"
 
+#include <sewage/proto/resolution.hpp>
+
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -112,7 +114,9 @@ decoded_point decode_point(const point_spec& spec, std::span<const std::uint16_t
       case data_type::i16: raw = static_cast<double>(static_cast<std::int16_t>(pattern)); break;
       case data_type::u32: raw = static_cast<double>(pattern); break;
       case data_type::i32: raw = static_cast<double>(static_cast<std::int32_t>(pattern)); break;
-      case data_type::f32: raw = static_cast<double>(std::bit_cast<float>(pattern)); break;
+      // A float32 carries ~7 significant digits: take the double nearest its shortest decimal form
+      // (0.8f -> 0.8, not 0.800000011920929), see proto/resolution.hpp.
+      case data_type::f32: raw = proto::widen_float32(std::bit_cast<float>(pattern)); break;
     }
   }
   if (!std::isfinite(raw)) {

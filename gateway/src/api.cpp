@@ -7,25 +7,28 @@
 #include <sewage/proto/alert.hpp>
 #include <sewage/proto/payload.hpp>
 #include <sewage/proto/problem.hpp>
+#include <sewage/proto/resolution.hpp>
 #include <sewage/proto/telemetry.hpp>
 #include <sewage/proto/topic.hpp>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <map>
 
 namespace sewage::gateway {
 
 using nlohmann::json;
 
-std::optional<std::string> url_decode(std::string_view s) {
+std::optional<std::string> url_decode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
-    if (c == '+') {
+    if (c == '+' && plus_is_space) {
       out += ' ';
     } else if (c == '%') {
       if (i + 2 >= s.size()) return std::nullopt;
@@ -41,22 +44,78 @@ std::optional<std::string> url_decode(std::string_view s) {
   return out;
 }
 
+std::optional<std::string> text_problem(std::string_view s, text_rules rules) {
+  std::size_t bad = 0;
+  if (!proto::is_valid_utf8(s, &bad)) return "invalid UTF-8 at byte " + std::to_string(bad);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    unsigned code = 0xFFFFFFFF;
+    if (c < 0x20 || c == 0x7F) {
+      code = c;
+    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+      code = static_cast<unsigned char>(s[i + 1]);  // C1 control U+0080..U+009F
+    }
+    if (code == 0xFFFFFFFF) continue;
+    const bool allowed = (code == '\t' && rules != text_rules::single_line) ||
+                         ((code == '\n' || code == '\r') && rules == text_rules::multi_line);
+    if (allowed) continue;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "control character U+%04X at byte %zu", code, i);
+    return std::string(buf);
+  }
+  return std::nullopt;
+}
+
+std::string escaped(std::string_view s, std::size_t max_bytes) {
+  std::string out;
+  const std::size_t n = std::min(s.size(), max_bytes);
+  out.reserve(n + 8);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7F && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    }
+  }
+  if (s.size() > n) out += "...";
+  return out;
+}
+
 namespace {
 
+/// A refused request: HTTP status, a metric label (`reason`), a message that never holds raw
+/// request bytes (see escaped()), and extra response headers.
 struct api_error {
   unsigned status;
+  std::string reason;
   std::string message;
+  std::vector<std::pair<std::string, std::string>> headers{};
 };
+
+/// Serialises without ever throwing on invalid UTF-8 (U+FFFD replaces it): the API's last line
+/// of defence, the checks below keep raw request bytes out of responses in the first place.
+std::string safe_dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 http_response json_response(unsigned status, const json& j) {
   http_response r;
   r.status = status;
-  r.body = j.dump();
+  r.body = safe_dump(j);
   return r;
 }
 
 http_response error_response(unsigned status, const std::string& message) {
   return json_response(status, json{{"error", {{"status", status}, {"message", message}}}});
+}
+
+/// Answered when even building an error response failed (nothing of the request in it).
+http_response last_resort_500() {
+  http_response r;
+  r.status = 500;
+  r.body = R"({"error":{"status":500,"message":"internal error"}})";
+  return r;
 }
 
 std::string iso(proto::timestamp t) { return proto::format_timestamp(t); }
@@ -67,32 +126,34 @@ json iso_or_null(std::int64_t ms_since_epoch) {
 
 json alert_json(const proto::alert_message& a) { return json::parse(proto::encode(a)); }
 
-struct query {
-  std::map<std::string, std::string, std::less<>> params;
-  [[nodiscard]] std::optional<std::string> get(std::string_view k) const {
-    const auto it = params.find(k);
-    if (it == params.end()) return std::nullopt;
-    return it->second;
-  }
-};
+/// Query parameters (decoded, checked text) of one request.
+using query_map = std::map<std::string, std::string, std::less<>>;
 
 struct parsed_target {
   std::vector<std::string> segments;  // decoded path segments
-  query q;
+  query_map q;
 };
+
+void check_text_or_throw(std::string_view s, text_rules rules, const std::string& where) {
+  if (auto p = text_problem(s, rules)) throw api_error{400, "bad_bytes", where + ": " + *p};
+}
 
 parsed_target parse_target(const std::string& target) {
   parsed_target out;
   const auto qpos = target.find('?');
   const std::string_view path = std::string_view(target).substr(0, qpos);
+  if (path.empty() || path[0] != '/') throw api_error{400, "bad_target", "request target must start with '/'"};
   std::size_t start = 1;
-  if (path.empty() || path[0] != '/') throw api_error{400, "request target must start with '/'"};
+  std::size_t index = 0;
   while (start <= path.size()) {
     const auto end = path.find('/', start);
     const auto seg = path.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    ++index;
     if (!seg.empty()) {
-      auto d = url_decode(seg);
-      if (!d) throw api_error{400, "bad percent-escape in path"};
+      auto d = url_decode(seg, false);
+      const std::string where = "path segment " + std::to_string(index);
+      if (!d) throw api_error{400, "bad_target", where + ": bad percent-escape"};
+      check_text_or_throw(*d, text_rules::single_line, where);
       out.segments.push_back(std::move(*d));
     }
     if (end == std::string_view::npos) break;
@@ -100,14 +161,24 @@ parsed_target parse_target(const std::string& target) {
   }
   if (qpos != std::string::npos) {
     std::string_view qs = std::string_view(target).substr(qpos + 1);
+    std::size_t index = 0;
     while (!qs.empty()) {
       const auto amp = qs.find('&');
       const auto pair = qs.substr(0, amp);
-      const auto eq = pair.find('=');
-      auto k = url_decode(pair.substr(0, eq));
-      auto v = url_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-      if (!k || !v) throw api_error{400, "bad percent-escape in query"};
-      if (!k->empty()) out.q.params[*k] = *v;
+      ++index;
+      if (!pair.empty()) {  // "a=1&&b=2" has an empty pair: nothing to refuse
+        const auto eq = pair.find('=');
+        const std::string where = "query parameter " + std::to_string(index);
+        auto k = url_decode(pair.substr(0, eq), true);
+        if (!k) throw api_error{400, "bad_target", where + " name: bad percent-escape"};
+        check_text_or_throw(*k, text_rules::single_line, where + " name");
+        if (k->empty()) throw api_error{400, "bad_parameter", where + ": a value without a parameter name"};
+        auto v = url_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+        if (!v) throw api_error{400, "bad_target", "query parameter '" + *k + "': bad percent-escape"};
+        check_text_or_throw(*v, text_rules::single_line, "query parameter '" + *k + "'");
+        if (!out.q.emplace(*k, std::move(*v)).second)
+          throw api_error{400, "bad_parameter", "query parameter '" + *k + "' given more than once"};
+      }
       if (amp == std::string_view::npos) break;
       qs.remove_prefix(amp + 1);
     }
@@ -125,24 +196,15 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-api::api(engine& eng, link_status link) : eng_(eng), link_(std::move(link)) {}
-
-http_response api::handle(const http_request& req) {
-  try {
-    return route(req);
-  } catch (const api_error& e) {
-    return error_response(e.status, e.message);
-  } catch (const std::exception& e) {
-    spdlog::error("API {} {} failed: {}", req.method, req.target, e.what());
-    return error_response(500, std::string("internal error: ") + e.what());
-  }
-}
 
 namespace {
 
+using proto::round_to;
+using proto::unit;
+
 std::size_t terminal_index(const engine& eng, const std::string& id) {
   const auto idx = eng.terminals().find(id);
-  if (!idx) throw api_error{404, "no terminal '" + id + "' in the registry"};
+  if (!idx) throw api_error{404, "not_found", "no terminal '" + escaped(id) + "' in the registry"};
   return *idx;
 }
 
@@ -157,21 +219,26 @@ json daily_json(const daily_delta& d, double interval_s, const engine& eng, prot
   const auto start = std::clamp(registered, operating_day_start(d.day, cfg.zone), end);
   const double covered_s = std::chrono::duration<double>(std::clamp(now, start, end) - start).count();
   const double expected = covered_s / interval_s;
+  // Derived figures at their unit's resolution (proto/resolution.hpp): sums and means of decimal
+  // readings would otherwise print as 1240.0099999997765.
   json j{{"day", format_day(d.day)},
-         {"volume_m3", d.volume_m3 + d.volume_estimated_m3},
-         {"volume_measured_m3", d.volume_m3},
-         {"volume_estimated_m3", d.volume_estimated_m3},
+         {"volume_m3", round_to(d.volume_m3 + d.volume_estimated_m3, unit::m3)},
+         {"volume_measured_m3", round_to(d.volume_m3, unit::m3)},
+         {"volume_estimated_m3", round_to(d.volume_estimated_m3, unit::m3)},
          {"volume_estimated", d.volume_estimated_m3 > 0},
          {"records", d.records},
-         {"expected_records", expected},
-         {"availability", expected > 0 ? json(std::min(1.0, d.records / expected)) : json(nullptr)},
-         {"turbidity_mean_ntu", d.turbidity_count > 0 ? json(d.turbidity_sum_ntu / d.turbidity_count) : json(nullptr)},
-         {"turbidity_max_ntu", d.turbidity_max_ntu >= 0 ? json(d.turbidity_max_ntu) : json(nullptr)},
+         {"expected_records", round_to(expected, unit::count)},
+         {"availability", expected > 0 ? json(round_to(std::min(1.0, d.records / expected), unit::ratio)) : json(nullptr)},
+         {"turbidity_mean_ntu",
+          d.turbidity_count > 0 ? json(round_to(d.turbidity_sum_ntu / d.turbidity_count, unit::ntu)) : json(nullptr)},
+         {"turbidity_max_ntu", d.turbidity_max_ntu >= 0 ? json(round_to(d.turbidity_max_ntu, unit::ntu)) : json(nullptr)},
          {"totalizer_glitches", d.totalizer_glitches}};
   // Compliance over the time with good turbidity readings only; coverage says how much time that is.
-  j["turbidity_ok_s"] = d.turbidity_ok_s;
-  j["compliance_rate"] = d.turbidity_ok_s > 0 ? json(std::min(1.0, d.compliant_s / d.turbidity_ok_s)) : json(nullptr);
-  j["compliance_coverage"] = covered_s > 0 ? json(std::min(1.0, d.turbidity_ok_s / covered_s)) : json(nullptr);
+  j["turbidity_ok_s"] = round_to(d.turbidity_ok_s, unit::seconds);
+  j["compliance_rate"] =
+      d.turbidity_ok_s > 0 ? json(round_to(std::min(1.0, d.compliant_s / d.turbidity_ok_s), unit::ratio)) : json(nullptr);
+  j["compliance_coverage"] =
+      covered_s > 0 ? json(round_to(std::min(1.0, d.turbidity_ok_s / covered_s), unit::ratio)) : json(nullptr);
   if (missing_records) {
     // records never received attributed to this day (seq holes, see gateway/README.md)
     j["missing_records"] = *missing_records;
@@ -265,20 +332,49 @@ std::map<std::string, daily_delta> today_rows(engine& eng) {
   return out;
 }
 
-proto::timestamp time_param(const query& q, std::string_view key, proto::timestamp fallback) {
-  const auto v = q.get(key);
+std::optional<std::string> param(const query_map& q, std::string_view key) {
+  const auto it = q.find(key);
+  if (it == q.end()) return std::nullopt;
+  return it->second;
+}
+
+proto::timestamp time_param(const query_map& q, std::string_view key, proto::timestamp fallback) {
+  const auto v = param(q, key);
   if (!v) return fallback;
   const auto t = proto::parse_timestamp(*v);
-  if (!t) throw api_error{400, std::string(key) + ": must be an ISO 8601 UTC time like 2026-11-29T08:00:00Z, got '" + *v + "'"};
+  if (!t)
+    throw api_error{400, "bad_parameter",
+                    std::string(key) + ": must be an ISO 8601 UTC time like 2026-11-29T08:00:00Z, got '" + escaped(*v) + "'"};
   return *t;
 }
 
-std::int32_t day_param(const query& q, std::string_view key, std::int32_t fallback, const county_zone& zone) {
-  const auto v = q.get(key);
+std::int32_t day_param(const query_map& q, std::string_view key, std::int32_t fallback, const county_zone& zone) {
+  const auto v = param(q, key);
   if (!v) return fallback;
   if (const auto d = parse_day(*v)) return *d;
   if (const auto t = proto::parse_timestamp(*v)) return operating_day(*t, zone);
-  throw api_error{400, std::string(key) + ": must be a date YYYY-MM-DD or an ISO 8601 UTC time, got '" + *v + "'"};
+  throw api_error{400, "bad_parameter",
+                  std::string(key) + ": must be a date YYYY-MM-DD or an ISO 8601 UTC time, got '" + escaped(*v) + "'"};
+}
+
+/// A whole number in [lo, hi]; the message says which rule the value broke.
+std::uint64_t count_param(const query_map& q, std::string_view key, std::uint64_t lo, std::uint64_t hi,
+                          std::uint64_t fallback) {
+  const auto v = param(q, key);
+  if (!v) return fallback;
+  const std::string range = " in " + std::to_string(lo) + ".." + std::to_string(hi);
+  const std::string got = ", got '" + escaped(*v) + "'";
+  if (!v->empty() && (*v)[0] == '-')
+    throw api_error{400, "bad_parameter", std::string(key) + ": must not be negative: a whole number" + range + got};
+  std::uint64_t n = 0;
+  const auto r = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (r.ec == std::errc::result_out_of_range)
+    throw api_error{400, "bad_parameter", std::string(key) + ": out of range: must be a whole number" + range + got};
+  if (v->empty() || r.ec != std::errc() || r.ptr != v->data() + v->size())
+    throw api_error{400, "bad_parameter", std::string(key) + ": not a number: must be a whole number" + range + got};
+  if (n < lo || n > hi)
+    throw api_error{400, "bad_parameter", std::string(key) + ": out of range: must be a whole number" + range + got};
+  return n;
 }
 
 void add_metric(std::string& out, const char* name, const char* type, const char* help) {
@@ -302,324 +398,506 @@ void add_sample(std::string& out, const std::string& name_labels, double v) {
   out += '\n';
 }
 
+/// The most alerts /api/alerts returns (also the ceiling of its `limit`).
+constexpr std::uint64_t max_alerts = 1000;
+
 }  // namespace
 
-http_response api::route(const http_request& req) {
-  const auto t = parse_target(req.target);
-  const auto& s = t.segments;
-  const bool get = req.method == "GET" || req.method == "HEAD";
-  auto method_not_allowed = [&](const char* allowed) {
-    auto r = error_response(405, "method " + req.method + " not allowed here");
-    r.headers.emplace_back("Allow", allowed);
-    return r;
+/// What a handler gets: the engine, the link figures, the request, its query and path captures.
+struct api::context {
+  engine& eng;
+  const link_status& link;
+  const api_counters& counters;
+  const http_request& req;
+  const query_map& q;
+  std::vector<std::string> args;  ///< path segments captured by "{...}" in the route's pattern
+};
+
+namespace {
+
+using context = api::context;
+
+http_response healthz(const context& c) {
+  // Healthy = receiving and storing: a gateway cut off from the broker ingests nothing, so a
+  // load balancer or systemd watchdog must see it as unhealthy too.
+  const bool mqtt = c.link.connected ? c.link.connected() : false;
+  const bool store_ok = c.eng.metrics().last_commit_ok;
+  const char* status = !store_ok ? "store_failing" : !mqtt ? "mqtt_disconnected" : "ok";
+  return json_response(store_ok && mqtt ? 200 : 503, json{{"status", status},
+                                                   {"mqtt_connected", mqtt},
+                                                   {"store_ok", store_ok},
+                                                   {"started_at", iso(c.eng.started_at())},
+                                                   {"now", iso(c.eng.clock().now())}});
+}
+
+http_response metrics(const context& c) {
+  auto& eng = c.eng;
+  const auto& link = c.link;
+  const auto& m = eng.metrics();
+  std::string out;
+  add_metric(out, "sewage_gateway_messages_total", "counter", "MQTT messages received.");
+  add_sample(out, "sewage_gateway_messages_total", static_cast<double>(m.messages_in));
+  add_metric(out, "sewage_gateway_records_accepted_total", "counter", "Telemetry records accepted (after de-duplication).");
+  add_sample(out, "sewage_gateway_records_accepted_total", static_cast<double>(m.records_accepted));
+  add_metric(out, "sewage_gateway_duplicates_total", "counter", "Redelivered or replayed records dropped by de-duplication.");
+  add_sample(out, "sewage_gateway_duplicates_total", static_cast<double>(m.duplicates));
+  add_metric(out, "sewage_gateway_late_records_total", "counter", "Accepted records older than the rules' event clock.");
+  add_sample(out, "sewage_gateway_late_records_total", static_cast<double>(m.late_records));
+  add_metric(out, "sewage_gateway_missing_records", "gauge",
+             "Telemetry records never received: seq holes below each terminal epoch's highest seq.");
+  add_sample(out, "sewage_gateway_missing_records", static_cast<double>(m.missing_records));
+  add_metric(out, "sewage_gateway_untrusted_timestamps_total", "counter",
+             "Records whose ts was outside the trust window around arrival (kept at their arrival time).");
+  add_sample(out, "sewage_gateway_untrusted_timestamps_total", static_cast<double>(m.untrusted_stamps));
+  add_metric(out, "sewage_gateway_rejects_total", "counter", "Rejected messages by reason code (sewage::proto problem codes).");
+  for (std::size_t code = 0; code <= static_cast<std::size_t>(proto::problem_code::bad_image); ++code)
+    add_sample(out,
+               "sewage_gateway_rejects_total{reason=\"" +
+                   std::string(proto::to_string(static_cast<proto::problem_code>(code))) + "\"}",
+               static_cast<double>(m.rejects_by_code.at(code)));
+  add_metric(out, "sewage_gateway_unknown_terminal_messages_total", "counter", "Messages from terminals not in the registry.");
+  add_sample(out, "sewage_gateway_unknown_terminal_messages_total", static_cast<double>(m.unknown_terminal_messages));
+  add_metric(out, "sewage_gateway_unknown_terminals", "gauge", "Distinct unregistered terminal ids seen (bounded list).");
+  add_sample(out, "sewage_gateway_unknown_terminals", static_cast<double>(eng.unknown_terminals().size()));
+  add_metric(out, "sewage_gateway_volume_fallback_total", "counter", "Records whose volume came from rate integration.");
+  add_sample(out, "sewage_gateway_volume_fallback_total", static_cast<double>(m.volume_fallbacks));
+  add_metric(out, "sewage_gateway_totalizer_glitches_total", "counter",
+             "Totalizer readings that were not real volume, by kind (never counted as flow).");
+  for (const auto g : all_totalizer_glitches)
+    add_sample(out, "sewage_gateway_totalizer_glitches_total{kind=\"" + std::string(to_string(g)) + "\"}",
+               static_cast<double>(m.totalizer_glitches.at(static_cast<std::size_t>(g))));
+  add_metric(out, "sewage_gateway_open_alerts", "gauge", "Open alert episodes by type.");
+  std::array<std::uint64_t, proto::all_alert_types.size()> open{};
+  for (const auto& [id, a] : eng.open_alerts()) ++open.at(static_cast<std::size_t>(a.type));
+  for (const auto type : proto::all_alert_types)
+    add_sample(out, "sewage_gateway_open_alerts{type=\"" + std::string(proto::to_string(type)) + "\"}",
+               static_cast<double>(open.at(static_cast<std::size_t>(type))));
+  add_metric(out, "sewage_gateway_alerts_raised_total", "counter", "Alert episodes raised.");
+  add_sample(out, "sewage_gateway_alerts_raised_total", static_cast<double>(m.alerts_raised));
+  add_metric(out, "sewage_gateway_alerts_cleared_total", "counter", "Alert episodes cleared.");
+  add_sample(out, "sewage_gateway_alerts_cleared_total", static_cast<double>(m.alerts_cleared));
+  add_metric(out, "sewage_gateway_store_commit_seconds", "histogram", "Latency of store commits (one transaction per batch).");
+  static constexpr const char* le[] = {"0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "+Inf"};
+  std::uint64_t cum = 0;
+  for (std::size_t b = 0; b < std::size(le); ++b) {
+    cum += m.store_commit_buckets.at(b);
+    add_sample(out, std::string("sewage_gateway_store_commit_seconds_bucket{le=\"") + le[b] + "\"}", static_cast<double>(cum));
+  }
+  add_sample(out, "sewage_gateway_store_commit_seconds_sum", m.store_commit_seconds_sum);
+  add_sample(out, "sewage_gateway_store_commit_seconds_count", static_cast<double>(m.store_commits));
+  add_metric(out, "sewage_gateway_store_failures_total", "counter", "Failed store commits (retried).");
+  add_sample(out, "sewage_gateway_store_failures_total", static_cast<double>(m.store_failures));
+  add_metric(out, "sewage_gateway_terminals", "gauge", "Registered terminals by presence state.");
+  std::map<std::string, std::size_t> states{{"online", 0}, {"offline", 0}, {"unknown", 0}};
+  for (std::size_t i = 0; i < eng.terminals().size(); ++i) ++states[presence_state(eng, i)];
+  for (const auto& [k, v] : states) add_sample(out, "sewage_gateway_terminals{state=\"" + k + "\"}", static_cast<double>(v));
+  add_metric(out, "sewage_gateway_mqtt_connected", "gauge", "1 when connected to the broker.");
+  add_sample(out, "sewage_gateway_mqtt_connected", link.connected && link.connected() ? 1 : 0);
+  add_metric(out, "sewage_gateway_publish_failures_total", "counter", "Alert publications the MQTT client refused or failed.");
+  add_sample(out, "sewage_gateway_publish_failures_total", link.publish_failures ? static_cast<double>(link.publish_failures()) : 0);
+  add_metric(out, "sewage_gateway_journal_failures_total", "counter",
+             "Received messages the received-message journal could not store (disk full); kept in memory only.");
+  add_sample(out, "sewage_gateway_journal_failures_total", link.journal_failures ? static_cast<double>(link.journal_failures()) : 0);
+  add_metric(out, "sewage_gateway_mqtt_connect_failures_total", "counter", "Failed broker connect attempts (every retry counts).");
+  add_sample(out, "sewage_gateway_mqtt_connect_failures_total", link.connect_failures ? static_cast<double>(link.connect_failures()) : 0);
+  add_metric(out, "sewage_gateway_webhook_failures_total", "counter", "Webhook POST attempts that failed.");
+  add_sample(out, "sewage_gateway_webhook_failures_total", link.webhook_failures ? static_cast<double>(link.webhook_failures()) : 0);
+  add_metric(out, "sewage_gateway_webhook_dropped_total", "counter", "Transitions dropped from a full webhook queue or after the last retry.");
+  add_sample(out, "sewage_gateway_webhook_dropped_total", link.webhook_dropped ? static_cast<double>(link.webhook_dropped()) : 0);
+  add_metric(out, "sewage_gateway_http_requests_total", "counter", "HTTP requests handled by the API.");
+  add_sample(out, "sewage_gateway_http_requests_total", static_cast<double>(c.counters.requests));
+  add_metric(out, "sewage_gateway_http_rejected_total", "counter", "HTTP requests refused with a 4xx, by reason.");
+  for (const auto& [reason, n] : c.counters.rejected)
+    add_sample(out, "sewage_gateway_http_rejected_total{reason=\"" + reason + "\"}", static_cast<double>(n));
+  add_metric(out, "sewage_gateway_http_internal_errors_total", "counter", "HTTP requests answered 500 (a bug: see the log).");
+  add_sample(out, "sewage_gateway_http_internal_errors_total", static_cast<double>(c.counters.internal_errors));
+  http_response r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = std::move(out);
+  return r;
+}
+
+http_response dashboard(const context&) {
+  http_response r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = std::string(detail::dashboard_html());
+  return r;
+}
+
+http_response summary(const context& c) {
+  auto& eng = c.eng;
+  const auto& cfg = eng.cfg();
+  const auto now = eng.clock().now();
+  const auto today = today_rows(eng);
+  const auto day = operating_day(now, cfg.zone);
+  std::size_t online = 0, offline = 0, unknown = 0;
+  for (std::size_t i = 0; i < eng.terminals().size(); ++i) {
+    const auto st = presence_state(eng, i);
+    (st == "online" ? online : st == "offline" ? offline : unknown)++;
+  }
+  double vol = 0, est = 0, compliant_s = 0, ok_s = 0;
+  for (const auto& [id, d] : today) {
+    if (!eng.terminals().find(id)) continue;
+    vol += d.volume_m3;
+    est += d.volume_estimated_m3;
+    compliant_s += d.compliant_s;
+    ok_s += d.turbidity_ok_s;
+  }
+  // Coverage: good turbidity time over the terminal-time of the day so far (every registered terminal).
+  const auto day_start = operating_day_start(day, cfg.zone);
+  const double elapsed_s = std::chrono::duration<double>(std::max(now, day_start) - day_start).count();
+  const double terminal_s = elapsed_s * static_cast<double>(eng.terminals().size());
+  json by_type = json::object();
+  for (const auto type : proto::all_alert_types) by_type[std::string(proto::to_string(type))] = 0;
+  for (const auto& [id, a] : eng.open_alerts())
+    by_type[std::string(proto::to_string(a.type))] = by_type[std::string(proto::to_string(a.type))].get<int>() + 1;
+  const std::chrono::year_month_day ymd{std::chrono::sys_days(std::chrono::days(day))};
+  const auto month_start_day = static_cast<std::int32_t>(
+      std::chrono::sys_days(ymd.year() / ymd.month() / std::chrono::day(1)).time_since_epoch().count());
+  const auto month_start = operating_day_start(month_start_day, cfg.zone);
+  eng.flush();
+  const auto faults = eng.db().faults_since(month_start);
+  return json_response(
+      200, json{{"generated_at", iso(now)},
+                {"operating_day", format_day(day)},
+                {"time_zone", cfg.time_zone},
+                {"terminals", eng.terminals().size()},
+                {"online", online},
+                {"offline", offline},
+                {"unknown", unknown},
+                {"volume_today_m3", round_to(vol + est, unit::m3)},
+                {"volume_today_estimated_m3", round_to(est, unit::m3)},
+                {"compliance_rate_today",
+                 ok_s > 0 ? json(round_to(std::min(1.0, compliant_s / ok_s), unit::ratio)) : json(nullptr)},
+                {"compliance_coverage_today",
+                 terminal_s > 0 ? json(round_to(std::min(1.0, ok_s / terminal_s), unit::ratio)) : json(nullptr)},
+                {"open_alerts", by_type},
+                {"open_alerts_total", eng.open_alerts().size()},
+                {"month", {{"from", iso(month_start)},
+                           {"faults_found", faults.raised},
+                           {"faults_resolved", faults.resolved},
+                           {"mean_time_to_resolve_s", faults.resolved > 0 ? json(round_to(faults.mean_time_to_resolve_s, unit::seconds))
+                                                                          : json(nullptr)}}},
+                {"unknown_terminals", eng.unknown_terminals().size()},
+                {"mqtt_connected", c.link.connected ? c.link.connected() : false}});
+}
+
+http_response terminals(const context& c) {
+  const auto today = today_rows(c.eng);
+  json arr = json::array();
+  for (std::size_t i = 0; i < c.eng.terminals().size(); ++i) arr.push_back(terminal_json(c.eng, i, false, today));
+  return json_response(200, json{{"terminals", arr}});
+}
+
+http_response terminals_geojson(const context& c) {
+  auto& eng = c.eng;
+  json features = json::array();
+  for (std::size_t i = 0; i < eng.terminals().size(); ++i) {
+    const auto& t = eng.terminals().terminals()[i];
+    json types = json::array();
+    for (const auto id : eng.runtime(i).open_alert) {
+      if (id == 0) continue;
+      const auto it = eng.open_alerts().find(id);
+      if (it != eng.open_alerts().end()) types.push_back(proto::to_string(it->second.type));
+    }
+    features.push_back({{"type", "Feature"},
+                        {"geometry", {{"type", "Point"}, {"coordinates", {t.longitude_deg, t.latitude_deg}}}},
+                        {"properties", {{"id", t.id},
+                                        {"name", t.name},
+                                        {"town", t.town},
+                                        {"village", t.village},
+                                        {"design_capacity_m3d", t.design_capacity_m3d},
+                                        {"state", presence_state(eng, i)},
+                                        {"open_alerts", types}}}});
+  }
+  auto r = json_response(200, json{{"type", "FeatureCollection"}, {"features", features}});
+  r.content_type = "application/geo+json";
+  return r;
+}
+
+http_response unknown_terminals(const context& c) {
+  json arr = json::array();
+  for (const auto& [id, u] : c.eng.unknown_terminals())
+    arr.push_back({{"id", id}, {"messages", u.messages}, {"last_seen", iso(u.last_seen)}});
+  return json_response(200, json{{"unknown_terminals", arr}});
+}
+
+http_response dead_letters(const context& c) {
+  c.eng.flush();
+  json arr = json::array();
+  for (const auto& d : c.eng.db().dead_letters(100)) {
+    json payload = proto::is_valid_utf8(d.payload) ? json(d.payload) : json(nullptr);
+    arr.push_back({{"id", d.id}, {"arrived_at", iso(d.arrival)}, {"topic", d.topic}, {"reason_code", d.code},
+                   {"reason", d.reason}, {"payload", payload}});
+  }
+  return json_response(200, json{{"dead_letters", arr}});
+}
+
+http_response terminal(const context& c) {
+  const auto idx = terminal_index(c.eng, c.args.at(0));
+  return json_response(200, terminal_json(c.eng, idx, true, today_rows(c.eng)));
+}
+
+http_response history(const context& c) {
+  auto& eng = c.eng;
+  const auto& cfg = eng.cfg();
+  const auto& id = c.args.at(0);
+  terminal_index(eng, id);
+  const auto now = eng.clock().now();
+  const auto to = time_param(c.q, "to", now + std::chrono::minutes(1));
+  const auto from = time_param(c.q, "from", to - std::chrono::hours(24));
+  const auto limit = count_param(c.q, "limit", 1, cfg.http_max_rows, cfg.http_max_rows);
+  if (!(from < to)) throw api_error{400, "bad_parameter", "from must be before to"};
+  if (to - from > std::chrono::days(cfg.http_max_range_days))
+    throw api_error{400, "bad_parameter",
+                    "range too long: at most " + std::to_string(cfg.http_max_range_days) + " days (http.max_range_days)"};
+  eng.flush();
+  const auto rows = eng.db().history(id, from, to, static_cast<std::size_t>(limit));
+  json arr = json::array();
+  for (const auto& r : rows) {
+    auto j = json::parse(proto::encode(r.record));
+    j["arrived_at"] = iso(r.arrival);
+    // false: the stamp was outside the trust window; the record is listed at its arrival time
+    j["ts_trusted"] = r.ts_trusted;
+    arr.push_back(std::move(j));
+  }
+  return json_response(200, json{{"terminal_id", id}, {"from", iso(from)}, {"to", iso(to)},
+                                 {"truncated", rows.size() >= limit}, {"records", arr}});
+}
+
+http_response daily(const context& c) {
+  auto& eng = c.eng;
+  const auto& cfg = eng.cfg();
+  const auto& id = c.args.at(0);
+  const auto idx = terminal_index(eng, id);
+  const auto today = operating_day(eng.clock().now(), cfg.zone);
+  const auto to = day_param(c.q, "to", today, cfg.zone);
+  const auto from = day_param(c.q, "from", to - 29, cfg.zone);
+  if (from > to) throw api_error{400, "bad_parameter", "from must not be after to"};
+  if (static_cast<std::int64_t>(to) - from + 1 > static_cast<std::int64_t>(cfg.http_max_range_days))
+    throw api_error{400, "bad_parameter",
+                    "range too long: at most " + std::to_string(cfg.http_max_range_days) + " days (http.max_range_days)"};
+  eng.flush();
+  json arr = json::array();
+  for (const auto& r : eng.db().daily(id, from, to))
+    arr.push_back(daily_json(r.totals, eng.report_interval_s(idx), eng, eng.registered_at(idx), r.missing_records));
+  return json_response(200, json{{"terminal_id", id}, {"from", format_day(from)}, {"to", format_day(to)},
+                                 {"time_zone", cfg.time_zone}, {"days", arr}});
+}
+
+http_response image(const context& c) {
+  const auto& id = c.args.at(0);
+  terminal_index(c.eng, id);
+  c.eng.flush();
+  const auto img = c.eng.db().image(id);
+  if (!img) throw api_error{404, "not_found", "no image received from '" + id + "' yet"};
+  http_response r;
+  r.content_type = "image/jpeg";
+  r.body = img->first;
+  r.headers.emplace_back("X-Image-Arrived-At", iso(img->second));
+  return r;
+}
+
+http_response alerts(const context& c) {
+  const auto state = param(c.q, "state").value_or("open");
+  if (state != "open" && state != "all")
+    throw api_error{400, "bad_parameter", "state: must be 'open' or 'all', got '" + escaped(state) + "'"};
+  const auto terminal = param(c.q, "terminal");
+  if (terminal && !proto::is_valid_terminal_id(*terminal))
+    throw api_error{400, "bad_parameter", "terminal: not a valid terminal id ([A-Za-z0-9_-]{1,32}), got '" + escaped(*terminal) + "'"};
+  const auto limit = count_param(c.q, "limit", 1, max_alerts, max_alerts);
+  c.eng.flush();
+  json arr = json::array();
+  for (const auto& a : c.eng.db().alerts(state == "open", terminal, static_cast<std::size_t>(limit))) arr.push_back(alert_json(a));
+  // A terminal taken out of the registry keeps its alert history; a mistyped id gets a 404.
+  if (terminal && arr.empty()) terminal_index(c.eng, *terminal);
+  return json_response(200, json{{"alerts", arr}});
+}
+
+http_response acknowledge(const context& c) {
+  auto& eng = c.eng;
+  const auto& cfg = eng.cfg();
+  const auto& sid = c.args.at(0);
+  std::uint64_t alert_id = 0;
+  const auto r = std::from_chars(sid.data(), sid.data() + sid.size(), alert_id);
+  if (r.ec != std::errc() || r.ptr != sid.data() + sid.size() || alert_id == 0)
+    throw api_error{400, "bad_target", "alert id must be a positive integer, got '" + escaped(sid) + "'"};
+  if (cfg.ack_token.empty()) throw api_error{403, "forbidden", "acknowledgement is disabled (http.ack_token is empty)"};
+  const std::string prefix = "Bearer ";
+  if (c.req.authorization.rfind(prefix, 0) != 0 ||
+      !constant_time_equal(std::string_view(c.req.authorization).substr(prefix.size()), cfg.ack_token))
+    throw api_error{401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
+                    {{"WWW-Authenticate", "Bearer"}}};
+  const auto body = json::parse(c.req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    throw api_error{400, "bad_body", "body must be a JSON object {\"by\": \"name\", \"note\": \"...\"}"};
+  if (!body.contains("by") || !body["by"].is_string()) throw api_error{400, "bad_body", "by: required string (the operator's name)"};
+  const auto by = body["by"].get<std::string>();
+  if (by.empty() || by.size() > 128 || text_problem(by, text_rules::single_line))
+    throw api_error{400, "bad_body", "by: must be 1..128 bytes of UTF-8 without control characters"};
+  std::string note;
+  if (body.contains("note")) {
+    if (!body["note"].is_string()) throw api_error{400, "bad_body", "note: must be a string"};
+    note = body["note"].get<std::string>();
+    if (note.size() > 1024 || text_problem(note, text_rules::multi_line))
+      throw api_error{400, "bad_body", "note: at most 1024 bytes of UTF-8 without control characters other than line breaks"};
+  }
+  proto::alert_message out;
+  switch (eng.acknowledge(alert_id, by, note, &out)) {
+    case engine::ack_result::acknowledged: return json_response(200, alert_json(out));
+    case engine::ack_result::not_found: throw api_error{404, "not_found", "no alert " + std::to_string(alert_id)};
+    case engine::ack_result::already_cleared:
+      throw api_error{409, "conflict", "alert " + std::to_string(alert_id) + " is already cleared"};
+    case engine::ack_result::already_acknowledged:
+      throw api_error{409, "conflict", "alert " + std::to_string(alert_id) + " was already acknowledged by " +
+                                           out.acked_by.value_or("?") + " at " + (out.acked_at ? iso(*out.acked_at) : std::string("?"))};
+  }
+  throw api_error{500, "internal", "unexpected acknowledgement result"};
+}
+
+using handler_fn = http_response (*)(const context&);
+
+struct route_entry {
+  route_info info;
+  handler_fn fn;
+};
+
+/// Every route: method, path pattern ("{id}" captures one segment), the query parameters it
+/// accepts (anything else is refused with 400), handler. Matched in order.
+const std::vector<route_entry>& route_table() {
+  static const std::vector<route_entry> table{
+      {{"GET", "/", {}}, &dashboard},
+      {{"GET", "/index.html", {}}, &dashboard},
+      {{"GET", "/healthz", {}}, &healthz},
+      {{"GET", "/metrics", {}}, &metrics},
+      {{"GET", "/api/summary", {}}, &summary},
+      {{"GET", "/api/terminals", {}}, &terminals},
+      {{"GET", "/api/terminals.geojson", {}}, &terminals_geojson},
+      {{"GET", "/api/unknown-terminals", {}}, &unknown_terminals},
+      {{"GET", "/api/dead-letters", {}}, &dead_letters},
+      {{"GET", "/api/terminals/{id}", {}}, &terminal},
+      {{"GET", "/api/terminals/{id}/history", {"from", "to", "limit"}}, &history},
+      {{"GET", "/api/terminals/{id}/daily", {"from", "to"}}, &daily},
+      {{"GET", "/api/terminals/{id}/image", {}}, &image},
+      {{"GET", "/api/alerts", {"state", "terminal", "limit"}}, &alerts},
+      {{"POST", "/api/alerts/{id}/ack", {}}, &acknowledge},
   };
-  const auto& cfg = eng_.cfg();
-  const auto now = eng_.clock().now();
+  return table;
+}
 
-  if (s.size() == 1 && s[0] == "healthz") {
-    if (!get) return method_not_allowed("GET");
-    // Healthy = receiving and storing: a gateway cut off from the broker ingests nothing, so a
-    // load balancer or systemd watchdog must see it as unhealthy too.
-    const bool mqtt = link_.connected ? link_.connected() : false;
-    const bool store_ok = eng_.metrics().last_commit_ok;
-    const char* status = !store_ok ? "store_failing" : !mqtt ? "mqtt_disconnected" : "ok";
-    return json_response(store_ok && mqtt ? 200 : 503, json{{"status", status},
-                                                     {"mqtt_connected", mqtt},
-                                                     {"store_ok", store_ok},
-                                                     {"started_at", iso(eng_.started_at())},
-                                                     {"now", iso(now)}});
+std::vector<std::string_view> split_pattern(std::string_view pattern) {
+  std::vector<std::string_view> out;
+  std::size_t start = 1;
+  while (start < pattern.size()) {
+    const auto end = pattern.find('/', start);
+    out.push_back(pattern.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
   }
-  if (s.size() == 1 && s[0] == "metrics") {
-    if (!get) return method_not_allowed("GET");
-    const auto& m = eng_.metrics();
-    std::string out;
-    add_metric(out, "sewage_gateway_messages_total", "counter", "MQTT messages received.");
-    add_sample(out, "sewage_gateway_messages_total", static_cast<double>(m.messages_in));
-    add_metric(out, "sewage_gateway_records_accepted_total", "counter", "Telemetry records accepted (after de-duplication).");
-    add_sample(out, "sewage_gateway_records_accepted_total", static_cast<double>(m.records_accepted));
-    add_metric(out, "sewage_gateway_duplicates_total", "counter", "Redelivered or replayed records dropped by de-duplication.");
-    add_sample(out, "sewage_gateway_duplicates_total", static_cast<double>(m.duplicates));
-    add_metric(out, "sewage_gateway_late_records_total", "counter", "Accepted records older than the rules' event clock.");
-    add_sample(out, "sewage_gateway_late_records_total", static_cast<double>(m.late_records));
-    add_metric(out, "sewage_gateway_missing_records", "gauge",
-               "Telemetry records never received: seq holes below each terminal epoch's highest seq.");
-    add_sample(out, "sewage_gateway_missing_records", static_cast<double>(m.missing_records));
-    add_metric(out, "sewage_gateway_untrusted_timestamps_total", "counter",
-               "Records whose ts was outside the trust window around arrival (kept at their arrival time).");
-    add_sample(out, "sewage_gateway_untrusted_timestamps_total", static_cast<double>(m.untrusted_stamps));
-    add_metric(out, "sewage_gateway_rejects_total", "counter", "Rejected messages by reason code (sewage::proto problem codes).");
-    for (std::size_t c = 0; c <= static_cast<std::size_t>(proto::problem_code::bad_image); ++c)
-      add_sample(out,
-                 "sewage_gateway_rejects_total{reason=\"" +
-                     std::string(proto::to_string(static_cast<proto::problem_code>(c))) + "\"}",
-                 static_cast<double>(m.rejects_by_code.at(c)));
-    add_metric(out, "sewage_gateway_unknown_terminal_messages_total", "counter", "Messages from terminals not in the registry.");
-    add_sample(out, "sewage_gateway_unknown_terminal_messages_total", static_cast<double>(m.unknown_terminal_messages));
-    add_metric(out, "sewage_gateway_unknown_terminals", "gauge", "Distinct unregistered terminal ids seen (bounded list).");
-    add_sample(out, "sewage_gateway_unknown_terminals", static_cast<double>(eng_.unknown_terminals().size()));
-    add_metric(out, "sewage_gateway_volume_fallback_total", "counter", "Records whose volume came from rate integration.");
-    add_sample(out, "sewage_gateway_volume_fallback_total", static_cast<double>(m.volume_fallbacks));
-    add_metric(out, "sewage_gateway_totalizer_glitches_total", "counter",
-               "Totalizer readings that were not real volume, by kind (never counted as flow).");
-    for (const auto g : all_totalizer_glitches)
-      add_sample(out, "sewage_gateway_totalizer_glitches_total{kind=\"" + std::string(to_string(g)) + "\"}",
-                 static_cast<double>(m.totalizer_glitches.at(static_cast<std::size_t>(g))));
-    add_metric(out, "sewage_gateway_open_alerts", "gauge", "Open alert episodes by type.");
-    std::array<std::uint64_t, proto::all_alert_types.size()> open{};
-    for (const auto& [id, a] : eng_.open_alerts()) ++open.at(static_cast<std::size_t>(a.type));
-    for (const auto type : proto::all_alert_types)
-      add_sample(out, "sewage_gateway_open_alerts{type=\"" + std::string(proto::to_string(type)) + "\"}",
-                 static_cast<double>(open.at(static_cast<std::size_t>(type))));
-    add_metric(out, "sewage_gateway_alerts_raised_total", "counter", "Alert episodes raised.");
-    add_sample(out, "sewage_gateway_alerts_raised_total", static_cast<double>(m.alerts_raised));
-    add_metric(out, "sewage_gateway_alerts_cleared_total", "counter", "Alert episodes cleared.");
-    add_sample(out, "sewage_gateway_alerts_cleared_total", static_cast<double>(m.alerts_cleared));
-    add_metric(out, "sewage_gateway_store_commit_seconds", "histogram", "Latency of store commits (one transaction per batch).");
-    static constexpr const char* le[] = {"0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "+Inf"};
-    std::uint64_t cum = 0;
-    for (std::size_t b = 0; b < std::size(le); ++b) {
-      cum += m.store_commit_buckets.at(b);
-      add_sample(out, std::string("sewage_gateway_store_commit_seconds_bucket{le=\"") + le[b] + "\"}", static_cast<double>(cum));
-    }
-    add_sample(out, "sewage_gateway_store_commit_seconds_sum", m.store_commit_seconds_sum);
-    add_sample(out, "sewage_gateway_store_commit_seconds_count", static_cast<double>(m.store_commits));
-    add_metric(out, "sewage_gateway_store_failures_total", "counter", "Failed store commits (retried).");
-    add_sample(out, "sewage_gateway_store_failures_total", static_cast<double>(m.store_failures));
-    add_metric(out, "sewage_gateway_terminals", "gauge", "Registered terminals by presence state.");
-    std::map<std::string, std::size_t> states{{"online", 0}, {"offline", 0}, {"unknown", 0}};
-    for (std::size_t i = 0; i < eng_.terminals().size(); ++i) ++states[presence_state(eng_, i)];
-    for (const auto& [k, v] : states) add_sample(out, "sewage_gateway_terminals{state=\"" + k + "\"}", static_cast<double>(v));
-    add_metric(out, "sewage_gateway_mqtt_connected", "gauge", "1 when connected to the broker.");
-    add_sample(out, "sewage_gateway_mqtt_connected", link_.connected && link_.connected() ? 1 : 0);
-    add_metric(out, "sewage_gateway_publish_failures_total", "counter", "Alert publications the MQTT client refused or failed.");
-    add_sample(out, "sewage_gateway_publish_failures_total", link_.publish_failures ? static_cast<double>(link_.publish_failures()) : 0);
-    add_metric(out, "sewage_gateway_journal_failures_total", "counter",
-               "Received messages the received-message journal could not store (disk full); kept in memory only.");
-    add_sample(out, "sewage_gateway_journal_failures_total", link_.journal_failures ? static_cast<double>(link_.journal_failures()) : 0);
-    add_metric(out, "sewage_gateway_mqtt_connect_failures_total", "counter", "Failed broker connect attempts (every retry counts).");
-    add_sample(out, "sewage_gateway_mqtt_connect_failures_total", link_.connect_failures ? static_cast<double>(link_.connect_failures()) : 0);
-    add_metric(out, "sewage_gateway_webhook_failures_total", "counter", "Webhook POST attempts that failed.");
-    add_sample(out, "sewage_gateway_webhook_failures_total", link_.webhook_failures ? static_cast<double>(link_.webhook_failures()) : 0);
-    add_metric(out, "sewage_gateway_webhook_dropped_total", "counter", "Transitions dropped from a full webhook queue or after the last retry.");
-    add_sample(out, "sewage_gateway_webhook_dropped_total", link_.webhook_dropped ? static_cast<double>(link_.webhook_dropped()) : 0);
-    http_response r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = std::move(out);
-    return r;
-  }
-  if (s.empty() || (s.size() == 1 && s[0] == "index.html")) {
-    if (!get) return method_not_allowed("GET");
-    http_response r;
-    r.content_type = "text/html; charset=utf-8";
-    r.body = std::string(detail::dashboard_html());
-    return r;
-  }
-  if (s[0] != "api") throw api_error{404, "no route for " + req.target};
+  return out;
+}
 
-  if (s.size() == 2 && s[1] == "summary") {
-    if (!get) return method_not_allowed("GET");
-    const auto today = today_rows(eng_);
-    const auto day = operating_day(now, cfg.zone);
-    std::size_t online = 0, offline = 0, unknown = 0;
-    for (std::size_t i = 0; i < eng_.terminals().size(); ++i) {
-      const auto st = presence_state(eng_, i);
-      (st == "online" ? online : st == "offline" ? offline : unknown)++;
+bool match(std::string_view pattern, const std::vector<std::string>& segments, std::vector<std::string>* args) {
+  const auto parts = split_pattern(pattern);
+  if (parts.size() != segments.size()) return false;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].size() > 1 && parts[i].front() == '{') {
+      if (args != nullptr) args->push_back(segments[i]);
+    } else if (parts[i] != segments[i]) {
+      return false;
     }
-    double vol = 0, est = 0, compliant_s = 0, ok_s = 0;
-    for (const auto& [id, d] : today) {
-      if (!eng_.terminals().find(id)) continue;
-      vol += d.volume_m3;
-      est += d.volume_estimated_m3;
-      compliant_s += d.compliant_s;
-      ok_s += d.turbidity_ok_s;
-    }
-    // Coverage: good turbidity time over the terminal-time of the day so far (every registered terminal).
-    const double elapsed_s =
-        std::chrono::duration<double>(std::max(now, operating_day_start(day, cfg.zone)) - operating_day_start(day, cfg.zone)).count();
-    const double terminal_s = elapsed_s * static_cast<double>(eng_.terminals().size());
-    json by_type = json::object();
-    for (const auto type : proto::all_alert_types) by_type[std::string(proto::to_string(type))] = 0;
-    for (const auto& [id, a] : eng_.open_alerts()) by_type[std::string(proto::to_string(a.type))] = by_type[std::string(proto::to_string(a.type))].get<int>() + 1;
-    const std::chrono::year_month_day ymd{std::chrono::sys_days(std::chrono::days(day))};
-    const auto month_start_day = static_cast<std::int32_t>(
-        std::chrono::sys_days(ymd.year() / ymd.month() / std::chrono::day(1)).time_since_epoch().count());
-    const auto month_start = operating_day_start(month_start_day, cfg.zone);
-    eng_.flush();
-    const auto faults = eng_.db().faults_since(month_start);
-    return json_response(200, json{{"generated_at", iso(now)},
-                                   {"operating_day", format_day(day)},
-                                   {"time_zone", cfg.time_zone},
-                                   {"terminals", eng_.terminals().size()},
-                                   {"online", online},
-                                   {"offline", offline},
-                                   {"unknown", unknown},
-                                   {"volume_today_m3", vol + est},
-                                   {"volume_today_estimated_m3", est},
-                                   {"compliance_rate_today", ok_s > 0 ? json(std::min(1.0, compliant_s / ok_s)) : json(nullptr)},
-                                   {"compliance_coverage_today", terminal_s > 0 ? json(std::min(1.0, ok_s / terminal_s)) : json(nullptr)},
-                                   {"open_alerts", by_type},
-                                   {"open_alerts_total", eng_.open_alerts().size()},
-                                   {"month", {{"from", iso(month_start)},
-                                              {"faults_found", faults.raised},
-                                              {"faults_resolved", faults.resolved},
-                                              {"mean_time_to_resolve_s", faults.resolved > 0 ? json(faults.mean_time_to_resolve_s) : json(nullptr)}}},
-                                   {"unknown_terminals", eng_.unknown_terminals().size()},
-                                   {"mqtt_connected", link_.connected ? link_.connected() : false}});
   }
-  if (s.size() == 2 && s[1] == "terminals") {
-    if (!get) return method_not_allowed("GET");
-    const auto today = today_rows(eng_);
-    json arr = json::array();
-    for (std::size_t i = 0; i < eng_.terminals().size(); ++i) arr.push_back(terminal_json(eng_, i, false, today));
-    return json_response(200, json{{"terminals", arr}});
+  return true;
+}
+
+std::string join(const std::vector<std::string_view>& v, std::string_view sep) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
   }
-  if (s.size() == 2 && s[1] == "terminals.geojson") {
-    if (!get) return method_not_allowed("GET");
-    json features = json::array();
-    for (std::size_t i = 0; i < eng_.terminals().size(); ++i) {
-      const auto& t = eng_.terminals().terminals()[i];
-      json types = json::array();
-      for (const auto id : eng_.runtime(i).open_alert) {
-        if (id == 0) continue;
-        const auto it = eng_.open_alerts().find(id);
-        if (it != eng_.open_alerts().end()) types.push_back(proto::to_string(it->second.type));
-      }
-      features.push_back({{"type", "Feature"},
-                          {"geometry", {{"type", "Point"}, {"coordinates", {t.longitude_deg, t.latitude_deg}}}},
-                          {"properties", {{"id", t.id},
-                                          {"name", t.name},
-                                          {"town", t.town},
-                                          {"village", t.village},
-                                          {"design_capacity_m3d", t.design_capacity_m3d},
-                                          {"state", presence_state(eng_, i)},
-                                          {"open_alerts", types}}}});
+  return out;
+}
+
+}  // namespace
+
+std::vector<route_info> api::routes() {
+  std::vector<route_info> out;
+  for (const auto& r : route_table()) out.push_back(r.info);
+  return out;
+}
+
+api::api(engine& eng, link_status link) : eng_(eng), link_(std::move(link)) {}
+
+http_response api::dispatch(const http_request& req) {
+  // 1. Every byte of the request is checked before anything looks at it.
+  check_text_or_throw(req.method, text_rules::single_line, "method");
+  for (const auto& [name, value] : req.headers) {
+    check_text_or_throw(name, text_rules::single_line, "header name");
+    check_text_or_throw(value, text_rules::header_value, "header '" + escaped(name) + "'");
+  }
+  check_text_or_throw(req.authorization, text_rules::header_value, "header 'Authorization'");
+  const auto t = parse_target(req.target);
+  if (!req.body.empty()) check_text_or_throw(req.body, text_rules::multi_line, "body");
+
+  // 2. The route table: 404 when no pattern matches, 405 when only other methods do.
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  std::vector<std::string_view> allowed;
+  for (const auto& r : route_table()) {
+    if (!match(r.info.pattern, t.segments, nullptr)) continue;
+    if (!(r.info.method == req.method || (r.info.method == "GET" && get))) {
+      allowed.push_back(r.info.method);
+      if (r.info.method == "GET") allowed.emplace_back("HEAD");
+      continue;
     }
-    auto r = json_response(200, json{{"type", "FeatureCollection"}, {"features", features}});
-    r.content_type = "application/geo+json";
+    // 3. Query parameters: only those the route declares.
+    std::vector<std::string_view> unknown;
+    for (const auto& [k, v] : t.q)
+      if (std::find(r.info.params.begin(), r.info.params.end(), k) == r.info.params.end()) unknown.emplace_back(k);
+    if (!unknown.empty()) {
+      std::string names;
+      for (const auto& u : unknown) names += (names.empty() ? "'" : ", '") + escaped(u) + "'";
+      throw api_error{400, "unknown_parameter",
+                      std::string(unknown.size() == 1 ? "unknown query parameter " : "unknown query parameters ") + names +
+                          " for " + std::string(r.info.method) + " " + std::string(r.info.pattern) +
+                          (r.info.params.empty() ? " (it takes no query parameters)"
+                                                 : " (accepted: " + join(r.info.params, ", ") + ")")};
+    }
+    context c{eng_, link_, counters_, req, t.q, {}};
+    match(r.info.pattern, t.segments, &c.args);
+    return r.fn(c);
+  }
+  if (!allowed.empty()) {
+    throw api_error{405, "method_not_allowed", "method " + escaped(req.method) + " not allowed here",
+                    {{"Allow", join(allowed, ", ")}}};
+  }
+  throw api_error{404, "not_found", "no route for " + escaped(req.target, 200)};
+}
+
+http_response api::handle(const http_request& req) {
+  ++counters_.requests;
+  try {
+    return dispatch(req);
+  } catch (const api_error& e) {
+    if (e.status >= 500) {
+      ++counters_.internal_errors;
+      spdlog::error("HTTP {} {}: {}", escaped(req.method), escaped(req.target, 200), e.message);
+    } else {
+      ++counters_.rejected[e.reason];
+      spdlog::info("HTTP {} {}: {} {}", escaped(req.method), escaped(req.target, 200), e.status, e.message);
+    }
+    auto r = error_response(e.status, e.message);
+    for (const auto& h : e.headers) r.headers.push_back(h);
     return r;
+  } catch (const std::exception& e) {
+    ++counters_.internal_errors;
+    spdlog::error("HTTP {} {} failed: {}", escaped(req.method), escaped(req.target, 200), escaped(e.what(), 500));
+    return error_response(500, "internal error: " + escaped(e.what(), 200));
+  } catch (...) {
+    ++counters_.internal_errors;
+    spdlog::error("HTTP {} {} failed: unknown exception", escaped(req.method), escaped(req.target, 200));
+    return last_resort_500();
   }
-  if (s.size() == 2 && s[1] == "unknown-terminals") {
-    if (!get) return method_not_allowed("GET");
-    json arr = json::array();
-    for (const auto& [id, u] : eng_.unknown_terminals())
-      arr.push_back({{"id", id}, {"messages", u.messages}, {"last_seen", iso(u.last_seen)}});
-    return json_response(200, json{{"unknown_terminals", arr}});
-  }
-  if (s.size() == 2 && s[1] == "dead-letters") {
-    if (!get) return method_not_allowed("GET");
-    eng_.flush();
-    json arr = json::array();
-    for (const auto& d : eng_.db().dead_letters(100)) {
-      json payload = proto::is_valid_utf8(d.payload) ? json(d.payload) : json(nullptr);
-      arr.push_back({{"id", d.id}, {"arrived_at", iso(d.arrival)}, {"topic", d.topic}, {"reason_code", d.code},
-                     {"reason", d.reason}, {"payload", payload}});
-    }
-    return json_response(200, json{{"dead_letters", arr}});
-  }
-  if (s.size() >= 3 && s[1] == "terminals") {
-    const auto idx = terminal_index(eng_, s[2]);
-    const auto& id = s[2];
-    if (s.size() == 3) {
-      if (!get) return method_not_allowed("GET");
-      return json_response(200, terminal_json(eng_, idx, true, today_rows(eng_)));
-    }
-    if (s.size() == 4 && s[3] == "history") {
-      if (!get) return method_not_allowed("GET");
-      const auto to = time_param(t.q, "to", now + std::chrono::minutes(1));
-      const auto from = time_param(t.q, "from", to - std::chrono::hours(24));
-      if (!(from < to)) throw api_error{400, "from must be before to"};
-      if (to - from > std::chrono::days(cfg.http_max_range_days))
-        throw api_error{400, "range too long: at most " + std::to_string(cfg.http_max_range_days) + " days (http.max_range_days)"};
-      eng_.flush();
-      const auto rows = eng_.db().history(id, from, to, cfg.http_max_rows);
-      json arr = json::array();
-      for (const auto& r : rows) {
-        auto j = json::parse(proto::encode(r.record));
-        j["arrived_at"] = iso(r.arrival);
-        // false: the stamp was outside the trust window; the record is listed at its arrival time
-        j["ts_trusted"] = r.ts_trusted;
-        arr.push_back(std::move(j));
-      }
-      return json_response(200, json{{"terminal_id", id}, {"from", iso(from)}, {"to", iso(to)},
-                                     {"truncated", rows.size() >= cfg.http_max_rows}, {"records", arr}});
-    }
-    if (s.size() == 4 && s[3] == "daily") {
-      if (!get) return method_not_allowed("GET");
-      const auto today = operating_day(now, cfg.zone);
-      const auto to = day_param(t.q, "to", today, cfg.zone);
-      const auto from = day_param(t.q, "from", to - 29, cfg.zone);
-      if (from > to) throw api_error{400, "from must not be after to"};
-      if (to - from + 1 > static_cast<std::int32_t>(cfg.http_max_range_days))
-        throw api_error{400, "range too long: at most " + std::to_string(cfg.http_max_range_days) + " days (http.max_range_days)"};
-      eng_.flush();
-      json arr = json::array();
-      for (const auto& r : eng_.db().daily(id, from, to))
-        arr.push_back(daily_json(r.totals, eng_.report_interval_s(idx), eng_, eng_.registered_at(idx), r.missing_records));
-      return json_response(200, json{{"terminal_id", id}, {"from", format_day(from)}, {"to", format_day(to)},
-                                     {"time_zone", cfg.time_zone}, {"days", arr}});
-    }
-    if (s.size() == 4 && s[3] == "image") {
-      if (!get) return method_not_allowed("GET");
-      eng_.flush();
-      const auto img = eng_.db().image(id);
-      if (!img) throw api_error{404, "no image received from '" + id + "' yet"};
-      http_response r;
-      r.content_type = "image/jpeg";
-      r.body = img->first;
-      r.headers.emplace_back("X-Image-Arrived-At", iso(img->second));
-      return r;
-    }
-    throw api_error{404, "no route for " + req.target};
-  }
-  if (s.size() == 2 && s[1] == "alerts") {
-    if (!get) return method_not_allowed("GET");
-    const auto state = t.q.get("state").value_or("open");
-    if (state != "open" && state != "all") throw api_error{400, "state: must be 'open' or 'all', got '" + state + "'"};
-    const auto terminal = t.q.get("terminal");
-    if (terminal && !proto::is_valid_terminal_id(*terminal)) throw api_error{400, "terminal: not a valid terminal id"};
-    eng_.flush();
-    json arr = json::array();
-    for (const auto& a : eng_.db().alerts(state == "open", terminal, 1000)) arr.push_back(alert_json(a));
-    // A terminal taken out of the registry keeps its alert history; a mistyped id gets a 404.
-    if (terminal && arr.empty()) terminal_index(eng_, *terminal);
-    return json_response(200, json{{"alerts", arr}});
-  }
-  if (s.size() == 4 && s[1] == "alerts" && s[3] == "ack") {
-    if (req.method != "POST") return method_not_allowed("POST");
-    std::uint64_t alert_id = 0;
-    const auto r = std::from_chars(s[2].data(), s[2].data() + s[2].size(), alert_id);
-    if (r.ec != std::errc() || r.ptr != s[2].data() + s[2].size() || alert_id == 0)
-      throw api_error{400, "alert id must be a positive integer"};
-    if (cfg.ack_token.empty()) throw api_error{403, "acknowledgement is disabled (http.ack_token is empty)"};
-    const std::string prefix = "Bearer ";
-    if (req.authorization.rfind(prefix, 0) != 0 ||
-        !constant_time_equal(std::string_view(req.authorization).substr(prefix.size()), cfg.ack_token)) {
-      auto resp = error_response(401, "a valid 'Authorization: Bearer <token>' header is required");
-      resp.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return resp;
-    }
-    const auto body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) throw api_error{400, "body must be a JSON object {\"by\": \"name\", \"note\": \"...\"}"};
-    if (!body.contains("by") || !body["by"].is_string()) throw api_error{400, "by: required string (the operator's name)"};
-    const auto by = body["by"].get<std::string>();
-    if (by.empty() || by.size() > 128 || !proto::is_valid_utf8(by)) throw api_error{400, "by: must be 1..128 bytes of UTF-8"};
-    std::string note;
-    if (body.contains("note")) {
-      if (!body["note"].is_string()) throw api_error{400, "note: must be a string"};
-      note = body["note"].get<std::string>();
-      if (note.size() > 1024 || !proto::is_valid_utf8(note)) throw api_error{400, "note: at most 1024 bytes of UTF-8"};
-    }
-    proto::alert_message out;
-    switch (eng_.acknowledge(alert_id, by, note, &out)) {
-      case engine::ack_result::acknowledged: return json_response(200, alert_json(out));
-      case engine::ack_result::not_found: throw api_error{404, "no alert " + std::to_string(alert_id)};
-      case engine::ack_result::already_cleared: throw api_error{409, "alert " + std::to_string(alert_id) + " is already cleared"};
-      case engine::ack_result::already_acknowledged:
-        throw api_error{409, "alert " + std::to_string(alert_id) + " was already acknowledged by " + out.acked_by.value_or("?") +
-                                 " at " + (out.acked_at ? iso(*out.acked_at) : std::string("?"))};
-    }
-  }
-  throw api_error{404, "no route for " + req.target};
 }
 
 }  // namespace sewage::gateway

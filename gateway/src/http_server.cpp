@@ -43,14 +43,36 @@ class session : public std::enable_shared_from_this<session> {
       r.body = nlohmann::json{{"error", {{"status", status}, {"message", ec.message()}}}}.dump();
       return write(r, false, false);
     }
-    auto req = parser_->release();
-    http_request in;
-    in.method = std::string(req.method_string());
-    in.target = std::string(req.target());
-    if (const auto it = req.find(http::field::authorization); it != req.end()) in.authorization = std::string(it->value());
-    in.body = std::move(req.body());
-    const http_response out = (*handler_)(in);
-    write(out, req.keep_alive(), req.method() == http::verb::head);
+    // Last resort: nothing a request causes may escape into io_context::run(). api::handle
+    // already answers every failure itself; this catches what would slip past it (bad_alloc).
+    try {
+      auto req = parser_->release();
+      http_request in;
+      in.method = std::string(req.method_string());
+      in.target = std::string(req.target());
+      for (const auto& f : req) in.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+      if (const auto it = req.find(http::field::authorization); it != req.end()) in.authorization = std::string(it->value());
+      in.body = std::move(req.body());
+      const http_response out = (*handler_)(in);
+      write(out, req.keep_alive(), req.method() == http::verb::head);
+    } catch (const std::exception& e) {
+      spdlog::error("HTTP request failed outside the API: {}", e.what());
+      write_internal_error();
+    } catch (...) {
+      spdlog::error("HTTP request failed outside the API: unknown exception");
+      write_internal_error();
+    }
+  }
+
+  void write_internal_error() noexcept {
+    try {
+      http_response r;
+      r.status = 500;
+      r.body = R"({"error":{"status":500,"message":"internal error"}})";
+      write(r, false, false);
+    } catch (...) {
+      close();
+    }
   }
 
   void write(const http_response& r, bool keep_alive, bool head) {
@@ -73,7 +95,7 @@ class session : public std::enable_shared_from_this<session> {
     });
   }
 
-  void close() {
+  void close() noexcept {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
@@ -104,7 +126,13 @@ class http_server::impl : public std::enable_shared_from_this<http_server::impl>
   void accept() {
     acceptor_.async_accept(io_, [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
-      if (!ec) std::make_shared<session>(std::move(socket), self->max_body_, self->handler_)->run();
+      if (!ec) {
+        try {
+          std::make_shared<session>(std::move(socket), self->max_body_, self->handler_)->run();
+        } catch (const std::exception& e) {
+          spdlog::error("HTTP connection dropped: {}", e.what());
+        }
+      }
       self->accept();
     });
   }

@@ -42,7 +42,11 @@ class periodic {
     timer_.expires_after(period_);
     timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec || cancelled_) return;
-      fn_();
+      try {
+        fn_();
+      } catch (const std::exception& e) {  // one failed run must not stop the timer or the process
+        spdlog::error("periodic task failed: {}", e.what());
+      }
       arm();
     });
   }
@@ -146,7 +150,19 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   signals.async_wait(on_signal);
 
   link.start();
-  io.run();
+  // Last resort: a handler that throws makes io_context::run() throw; the exception is logged and
+  // the loop resumes (the context stays valid; handlers already queued still run). Only
+  // io.stop() (the signal handler) ends it.
+  for (;;) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& e) {
+      spdlog::error("unhandled exception in the event loop (recovered): {}", e.what());
+    } catch (...) {
+      spdlog::error("unhandled non-standard exception in the event loop (recovered)");
+    }
+  }
   link.stop();
   if (!eng.flush(true)) spdlog::error("last commit failed; the received-message journal keeps what it holds for the next start");
   spdlog::info("stopped");

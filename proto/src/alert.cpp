@@ -26,6 +26,20 @@ void put(json& j, const char* key, const std::optional<T>& v) {
 
 }  // namespace
 
+unit value_unit(alert_type type) noexcept {
+  switch (type) {
+    case alert_type::turbidity_high: return unit::ntu;
+    case alert_type::no_flow:
+    case alert_type::flow_high: return unit::m3_per_h;
+    case alert_type::cleanout_required: return unit::m;
+    case alert_type::offline:
+    case alert_type::clock_skew: return unit::seconds;
+    case alert_type::sensor_fault:
+    case alert_type::queue_overflow: return unit::count;
+  }
+  return unit::count;
+}
+
 std::string_view to_string(alert_type type) noexcept {
   switch (type) {
     case alert_type::offline: return "offline";
@@ -74,8 +88,8 @@ std::string encode(const alert_message& m) {
   put(j, "acked_by", m.acked_by);
   put(j, "ack_note", m.ack_note);
   if (m.cleared_at) j["cleared_at"] = format_timestamp(*m.cleared_at);
-  put(j, "value", m.value);
-  put(j, "threshold", m.threshold);
+  detail::put_measured(j, "value", m.value, value_unit(m.type));
+  detail::put_measured(j, "threshold", m.threshold, value_unit(m.type));
   j["message"] = m.message;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -110,8 +124,9 @@ decoded<alert_message> decode_alert(std::string_view payload,
   m.ack_note = r.text("ack_note", optional, limits::max_text_length);
   m.cleared_at = r.time("cleared_at", optional);
   const double inf = std::numeric_limits<double>::infinity();
-  m.value = r.number("value", optional, -inf, inf, "");
-  m.threshold = r.number("threshold", optional, -inf, inf, "");
+  const unit vu = value_unit(type.value_or(alert_type::sensor_fault));
+  m.value = r.measured("value", optional, -inf, inf, vu);
+  m.threshold = r.measured("threshold", optional, -inf, inf, vu);
   const auto message = r.text("message", required, limits::max_text_length);
   if (state == alert_state::acknowledged || state == alert_state::cleared) {
     // A cleared episode may or may not have been acknowledged first; acknowledged needs both.

@@ -39,8 +39,8 @@ std::optional<flow_reading> read_flow(const json& j, std::vector<problem>& probl
   const auto before = problems.size();
   flow_reading f;
   const auto status = read_status(r, f.reason);
-  f.rate_m3h = r.number("rate_m3h", optional, 0.0, limits::max_flow_m3h, "m3/h");
-  f.total_m3 = r.number("total_m3", optional, 0.0, limits::max_total_m3, "m3");
+  f.rate_m3h = r.measured("rate_m3h", optional, 0.0, limits::max_flow_m3h, unit::m3_per_h);
+  f.total_m3 = r.measured("total_m3", optional, 0.0, limits::max_total_m3, unit::m3);
   if (status == quantity_status::ok && !r.has("rate_m3h")) {
     r.add("rate_m3h", problem_code::missing, "required when status is \"ok\"");
   }
@@ -54,9 +54,9 @@ std::optional<turbidity_reading> read_turbidity(const json& j, std::vector<probl
   const auto before = problems.size();
   turbidity_reading t;
   const auto status = read_status(r, t.reason);
-  t.ntu = r.number("ntu", optional, 0.0, limits::max_turbidity_ntu, "NTU");
-  t.min_ntu = r.number("min_ntu", optional, 0.0, limits::max_turbidity_ntu, "NTU");
-  t.max_ntu = r.number("max_ntu", optional, 0.0, limits::max_turbidity_ntu, "NTU");
+  t.ntu = r.measured("ntu", optional, 0.0, limits::max_turbidity_ntu, unit::ntu);
+  t.min_ntu = r.measured("min_ntu", optional, 0.0, limits::max_turbidity_ntu, unit::ntu);
+  t.max_ntu = r.measured("max_ntu", optional, 0.0, limits::max_turbidity_ntu, unit::ntu);
   if (status == quantity_status::ok && !r.has("ntu")) {
     r.add("ntu", problem_code::missing, "required when status is \"ok\"");
   }
@@ -76,7 +76,7 @@ std::optional<sludge_reading> read_sludge(const json& j, std::vector<problem>& p
   const auto before = problems.size();
   sludge_reading s;
   const auto status = read_status(r, s.reason);
-  s.level_m = r.number("level_m", optional, 0.0, limits::max_sludge_level_m, "m");
+  s.level_m = r.measured("level_m", optional, 0.0, limits::max_sludge_level_m, unit::m);
   s.cleanout_required = r.boolean("cleanout_required", optional);
   if (status == quantity_status::ok && !r.has("level_m") && !r.has("cleanout_required")) {
     r.add("level_m", problem_code::missing,
@@ -117,22 +117,22 @@ std::string encode(const telemetry_record& r) {
   if (r.flow) {
     json f;
     put_status(f, r.flow->status, r.flow->reason);
-    put(f, "rate_m3h", r.flow->rate_m3h);
-    put(f, "total_m3", r.flow->total_m3);
+    detail::put_measured(f, "rate_m3h", r.flow->rate_m3h, unit::m3_per_h);
+    detail::put_measured(f, "total_m3", r.flow->total_m3, unit::m3);
     j["flow"] = std::move(f);
   }
   if (r.turbidity) {
     json t;
     put_status(t, r.turbidity->status, r.turbidity->reason);
-    put(t, "ntu", r.turbidity->ntu);
-    put(t, "min_ntu", r.turbidity->min_ntu);
-    put(t, "max_ntu", r.turbidity->max_ntu);
+    detail::put_measured(t, "ntu", r.turbidity->ntu, unit::ntu);
+    detail::put_measured(t, "min_ntu", r.turbidity->min_ntu, unit::ntu);
+    detail::put_measured(t, "max_ntu", r.turbidity->max_ntu, unit::ntu);
     j["turbidity"] = std::move(t);
   }
   if (r.sludge) {
     json s;
     put_status(s, r.sludge->status, r.sludge->reason);
-    put(s, "level_m", r.sludge->level_m);
+    detail::put_measured(s, "level_m", r.sludge->level_m, unit::m);
     put(s, "cleanout_required", r.sludge->cleanout_required);
     j["sludge"] = std::move(s);
   }

@@ -153,6 +153,18 @@ std::optional<double> object_reader::number(std::string_view key, presence_rule 
   return d;
 }
 
+std::optional<double> object_reader::measured(std::string_view key, presence_rule rule, double lo,
+                                              double hi, unit u) {
+  const std::string_view suffix = (u == unit::ratio || u == unit::count) ? std::string_view() : symbol(u);
+  const auto d = number(key, rule, lo, hi, suffix);
+  if (!d) return d;
+  return round_to(*d, u);
+}
+
+void put_measured(nlohmann::json& j, const char* key, const std::optional<double>& v, unit u) {
+  if (v) j[key] = round_to(*v, u);
+}
+
 std::optional<std::uint64_t> object_reader::unsigned_integer(std::string_view key,
                                                              presence_rule rule, std::uint64_t lo,
                                                              std::uint64_t hi) {

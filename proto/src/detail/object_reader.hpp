@@ -3,6 +3,7 @@
 // problem (with the field's JSON Pointer path) in the shared list instead of throwing.
 
 #include "sewage/proto/problem.hpp"
+#include "sewage/proto/resolution.hpp"
 #include "sewage/proto/timestamp.hpp"
 
 #include <nlohmann/json.hpp>
@@ -49,6 +50,10 @@ class object_reader {
   /// A finite number in [lo, hi]; `unit` is appended to the reason ("NTU").
   std::optional<double> number(std::string_view key, presence_rule rule, double lo, double hi,
                                std::string_view unit);
+  /// A measured quantity: a finite number in [lo, hi] (checked before rounding), returned rounded
+  /// to the resolution of `u` (resolution.hpp), so decode(encode(x)) is stable.
+  std::optional<double> measured(std::string_view key, presence_rule rule, double lo, double hi,
+                                 unit u);
   /// An unsigned integer in [lo, hi] (JSON integer; 1.0 is refused).
   std::optional<std::uint64_t> unsigned_integer(
       std::string_view key, presence_rule rule, std::uint64_t lo = 0,
@@ -88,6 +93,9 @@ class object_reader {
   std::string base_;
   std::vector<problem>& problems_;
 };
+
+/// Encode side of `measured`: writes `v` rounded to the resolution of `u` when present.
+void put_measured(nlohmann::json& j, const char* key, const std::optional<double>& v, unit u);
 
 /// Checks that the document is an object and, if `expected_id` is given, that its "terminal_id"
 /// equals it. Used by every terminal-scoped message.

@@ -142,6 +142,37 @@ class GatewayProcess : public ::testing::Test {
   int http_port_{0};
 };
 
+// Issue 9, section 1: `curl 'http://127.0.0.1:PORT/api/terminals/%ff'` made sewage-gateway exit 1.
+// Invalid UTF-8 and control bytes in the path, query, headers and body, sent as raw bytes: each is
+// a 400 with a JSON body, and the process lives on and stays healthy.
+TEST_F(GatewayProcess, HostileRequestBytesGet400AndTheGatewayLives) {
+  start_gateway();
+  const std::string end = " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {"path %ff", "GET /api/terminals/%ff" + end + "\r\n"},
+      {"path %00", "GET /api/terminals/%00" + end + "\r\n"},
+      {"path %c3%28", "GET /api/terminals/%c3%28" + end + "\r\n"},
+      {"raw byte in path", "GET /api/terminals/\xff" + end + "\r\n"},
+      {"query value", "GET /api/alerts?terminal=%ff" + end + "\r\n"},
+      {"query name", "GET /api/alerts?%c3%28=1" + end + "\r\n"},
+      {"header", "GET /api/summary" + end + "User-Agent: \xff\xfe\r\n\r\n"},
+      {"header NUL", "GET /api/summary" + end + "User-Agent: a" + std::string(1, '\0') + "b\r\n\r\n"},
+      {"body", "POST /api/alerts/1/ack" + end + "Authorization: Bearer tok-123\r\nContent-Length: 11\r\n\r\n{\"by\":\"\xc3\x28\"}"},
+      {"unknown parameter", "GET /api/terminals/T1/daily?form=2026-11-01" + end + "\r\n"},
+      {"negative limit", "GET /api/terminals/T1/history?limit=-1" + end + "\r\n"},
+  };
+  for (const auto& [what, bytes] : requests) {
+    const auto r = raw_http_exchange(http_port_, bytes);
+    EXPECT_EQ(r.status, 400) << what << ": " << r.body;
+    EXPECT_TRUE(json::accept(r.body)) << what << ": " << r.body;
+    ASSERT_TRUE(gateway_->running()) << "the gateway died on: " << what;
+  }
+  const auto health = http_call(http_port_, "GET", "/healthz");
+  EXPECT_EQ(health.status, 200) << health.body;
+  EXPECT_GE(metric("sewage_gateway_http_rejected_total{reason=\"bad_bytes\"}"), 6);
+  EXPECT_TRUE(gateway_->running());
+}
+
 TEST_F(GatewayProcess, TelemetryShowsUpInTheApiAndAMalformedPayloadIsRejectedWhileTheNextIsAccepted) {
   start_gateway();
   const auto t0 = now() - 5min;

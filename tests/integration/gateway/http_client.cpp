@@ -37,4 +37,22 @@ http_reply http_call(int port, const std::string& method, const std::string& tar
   }
 }
 
+http_reply raw_http_exchange(int port, const std::string& request_bytes) {
+  try {
+    net::io_context io;
+    beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(10));
+    stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+    net::write(stream, net::buffer(request_bytes));
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(stream, buf, res);
+    beast::error_code ignored;
+    stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    return {static_cast<int>(res.result_int()), res.body()};
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
 }  // namespace sewage::gateway::test

@@ -35,13 +35,34 @@ TEST(PointDecode, Float32EveryWordOrderMatchesTheVectors) {
     spec.order = v.order;
     const auto d = decode_point(spec, v.regs);
     ASSERT_EQ(d.status, quantity_status::ok) << d.reason;
-    EXPECT_EQ(d.value, static_cast<double>(static_cast<float>(v.value))) << "order " << static_cast<int>(v.order);
+    // The float's shortest decimal form, not the widened binary value (0.85, not 0.85000002384).
+    EXPECT_EQ(d.value, v.value) << "order " << static_cast<int>(v.order);
     // And the inverse used by tests and emulators gives the same registers.
     const auto regs = encode_registers(v.value, data_type::f32, v.order);
     ASSERT_EQ(regs.size(), 2U);
     EXPECT_EQ(regs[0], v.regs[0]);
     EXPECT_EQ(regs[1], v.regs[1]);
   }
+}
+
+// Issue 9, section 7: a float32 register holding 0.8 showed in the API as 0.800000011920929.
+TEST(PointDecode, Float32RegisterValuesKeepTheirShortestDecimalForm) {
+  for (const double want : {0.8, 0.42, 4.3, 1240.01, 0.1, 3.14159, 16777216.0, 1e-7}) {
+    point_spec spec;
+    spec.type = data_type::f32;
+    spec.order = word_order::abcd;
+    const auto regs = encode_registers(want, data_type::f32, word_order::abcd);
+    const auto d = decode_point(spec, regs);
+    ASSERT_EQ(d.status, quantity_status::ok) << d.reason;
+    EXPECT_EQ(d.value, want) << "float32 " << want;
+    // Nothing of the float is lost: it narrows back to the same float.
+    EXPECT_EQ(static_cast<float>(d.value), static_cast<float>(want));
+  }
+  // Scale and offset apply to that decimal value: 0.8 (float32) * 10 = 8.
+  point_spec scaled;
+  scaled.type = data_type::f32;
+  scaled.scale = 10;
+  EXPECT_EQ(decode_point(scaled, encode_registers(0.8, data_type::f32, word_order::abcd)).value, 8.0);
 }
 
 TEST(PointDecode, ThirtyTwoBitIntegersInEveryOrder) {

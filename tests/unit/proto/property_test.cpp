@@ -2,10 +2,12 @@
 // passes validation. The generator covers absent quantities, faulty statuses without values,
 // extreme but valid numbers, millisecond timestamps and the whole uint64 range of seq.
 #include "sewage/proto/limits.hpp"
+#include "sewage/proto/resolution.hpp"
 #include "sewage/proto/telemetry.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 namespace sewage::proto {
@@ -36,11 +38,12 @@ class record_generator {
     return std::uniform_int_distribution<T>(lo, hi)(rng_);
   }
   bool coin() { return pick<int>(0, 1) == 1; }
-  double real(double lo, double hi) {
+  /// A value at the resolution of `u` (what the wire carries, proto/resolution.hpp).
+  double real(double lo, double hi, unit u) {
     switch (pick<int>(0, 9)) {
       case 0: return lo;
       case 1: return hi;
-      default: return std::uniform_real_distribution<double>(lo, hi)(rng_);
+      default: return std::clamp(round_to(std::uniform_real_distribution<double>(lo, hi)(rng_), u), lo, hi);
     }
   }
   std::string id(std::size_t min_len, std::size_t max_len) {
@@ -62,8 +65,8 @@ class record_generator {
   flow_reading flow() {
     flow_reading f;
     f.status = status();
-    if (f.status == quantity_status::ok || coin()) f.rate_m3h = real(0, limits::max_flow_m3h);
-    if (coin()) f.total_m3 = real(0, limits::max_total_m3);
+    if (f.status == quantity_status::ok || coin()) f.rate_m3h = real(0, limits::max_flow_m3h, unit::m3_per_h);
+    if (coin()) f.total_m3 = real(0, limits::max_total_m3, unit::m3);
     f.reason = reason();
     return f;
   }
@@ -71,9 +74,9 @@ class record_generator {
     turbidity_reading t;
     t.status = status();
     if (t.status == quantity_status::ok || coin()) {
-      t.ntu = real(0, limits::max_turbidity_ntu);
-      if (coin()) t.min_ntu = real(0, *t.ntu);
-      if (coin()) t.max_ntu = real(*t.ntu, limits::max_turbidity_ntu);
+      t.ntu = real(0, limits::max_turbidity_ntu, unit::ntu);
+      if (coin()) t.min_ntu = real(0, *t.ntu, unit::ntu);
+      if (coin()) t.max_ntu = real(*t.ntu, limits::max_turbidity_ntu, unit::ntu);
     }
     t.reason = reason();
     return t;
@@ -82,7 +85,7 @@ class record_generator {
     sludge_reading s;
     s.status = status();
     const int which = pick<int>(0, 2);
-    if (which != 1) s.level_m = real(0, limits::max_sludge_level_m);
+    if (which != 1) s.level_m = real(0, limits::max_sludge_level_m, unit::m);
     if (which != 0) s.cleanout_required = coin();
     s.reason = reason();
     return s;

@@ -6,6 +6,8 @@
 #include "sewage/proto/problem.hpp"
 #include "sewage/proto/timestamp.hpp"
 
+#include "sewage/proto/resolution.hpp"
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -34,6 +36,10 @@ inline constexpr std::array<alert_type, 8> all_alert_types{
 
 /// Wire name, e.g. "turbidity_high". Never throws.
 std::string_view to_string(alert_type type) noexcept;
+/// The unit of an alert's `value` and `threshold`, which sets their resolution (resolution.hpp):
+/// turbidity_high NTU, no_flow and flow_high m3/h, cleanout_required m, offline and clock_skew s,
+/// sensor_fault and queue_overflow counts. Never throws.
+unit value_unit(alert_type type) noexcept;
 /// Inverse of to_string; std::nullopt for an unknown name. Never throws.
 std::optional<alert_type> parse_alert_type(std::string_view name) noexcept;
 
