@@ -115,7 +115,8 @@ TEST_F(ApiTest, SummaryTerminalsDailyAndGeoJson) {
 TEST_F(ApiTest, ComplianceCountsOnlyGoodTurbidityTimeAndSaysHowMuchItCovers) {
   // Issue 9 section 7: turbidity good and compliant for 4 h, then stale for 4 h; the operating
   // day (Asia/Shanghai) began at 16:00 UTC, so at 00:00 UTC 8 h have elapsed. Before: 1.000 only.
-  clock_.set(at("2026-11-28T16:00:00Z"));
+  // (The day after the fixture's start: both terminals were registered before it began.)
+  clock_.set(at("2026-11-29T16:00:00Z"));
   for (int i = 1; i <= 480; ++i) {
     clock_.advance(std::chrono::minutes(1));
     auto r = test::with_turbidity(test::record("T1", i, clock_.now()), 4.0);

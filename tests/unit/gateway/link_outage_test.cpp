@@ -77,7 +77,7 @@ class LinkOutageTest : public ::testing::Test {
     eng_ = std::make_unique<engine>(cfg_, reg_, *db_, clock_, pub_, default_rules());
   }
   void send(const std::string& id, std::uint64_t seq, proto::timestamp ts) {
-    auto r = test::with_flow(test::record(id, seq, ts), 1.0, 100.0 + static_cast<double>(seq));
+    auto r = test::with_flow(test::record(id, seq, ts), 60.0, 100.0 + static_cast<double>(seq));
     eng_->handle({proto::telemetry_topic(id), proto::encode(r), false, clock_.now()});
   }
   /// Advances the clock `total` in `step`s, ticking after each.
