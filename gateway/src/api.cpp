@@ -202,19 +202,18 @@ namespace {
 using proto::round_to;
 using proto::unit;
 
-std::size_t terminal_index(const engine& eng, const std::string& id) {
-  const auto idx = eng.terminals().find(id);
+std::size_t terminal_index(const registry& reg, const std::string& id) {
+  const auto idx = reg.find(id);
   if (!idx) throw api_error{404, "not_found", "no terminal '" + escaped(id) + "' in the registry"};
   return *idx;
 }
+std::size_t terminal_index(const engine& eng, const std::string& id) { return terminal_index(eng.terminals(), id); }
 
 /// `registered`: the terminal's registration (engine::registered_at); expected records of a day
 /// are counted from it when it falls inside the day. `missing_records`: the day's records never
 /// received, when known (the /daily rows; not "today").
-json daily_json(const daily_delta& d, double interval_s, const engine& eng, proto::timestamp registered,
-                std::optional<std::int64_t> missing_records = std::nullopt) {
-  const auto& cfg = eng.cfg();
-  const auto now = eng.clock().now();
+json daily_json(const daily_delta& d, double interval_s, const config& cfg, proto::timestamp now,
+                proto::timestamp registered, std::optional<std::int64_t> missing_records = std::nullopt) {
   const auto end = operating_day_start(d.day + 1, cfg.zone);
   const auto start = std::clamp(registered, operating_day_start(d.day, cfg.zone), end);
   const double covered_s = std::chrono::duration<double>(std::clamp(now, start, end) - start).count();
@@ -295,7 +294,7 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
   daily_delta d;
   d.day = operating_day(eng.clock().now(), eng.cfg().zone);
   if (td != today.end()) d = td->second;
-  j["today"] = daily_json(d, eng.report_interval_s(i), eng, eng.registered_at(i));
+  j["today"] = daily_json(d, eng.report_interval_s(i), eng.cfg(), eng.clock().now(), eng.registered_at(i));
   if (detail) {
     const auto& th = t.limits;
     j["thresholds"] = {{"turbidity_limit_ntu", th.turbidity_limit_ntu},
@@ -405,7 +404,9 @@ constexpr std::uint64_t max_alerts = 1000;
 
 /// What a handler gets: the engine, the link figures, the request, its query and path captures.
 struct api::context {
-  engine& eng;
+  engine& eng;  ///< engine routes only: a read route must not touch it (route_info::read_route)
+  store& db;    ///< the store to read from (the engine's, or a read connection on another thread)
+  const county_view& view;  ///< read routes: registry, intervals, configuration, clock
   const link_status& link;
   const api_counters& counters;
   const http_request& req;
@@ -639,11 +640,10 @@ http_response terminal(const context& c) {
 }
 
 http_response history(const context& c) {
-  auto& eng = c.eng;
-  const auto& cfg = eng.cfg();
+  const auto& cfg = *c.view.cfg;
   const auto& id = c.args.at(0);
-  terminal_index(eng, id);
-  const auto now = eng.clock().now();
+  terminal_index(*c.view.reg, id);
+  const auto now = c.view.now;
   const auto to = time_param(c.q, "to", now + std::chrono::minutes(1));
   const auto from = time_param(c.q, "from", to - std::chrono::hours(24));
   const auto limit = count_param(c.q, "limit", 1, cfg.http_max_rows, cfg.http_max_rows);
@@ -651,8 +651,7 @@ http_response history(const context& c) {
   if (to - from > std::chrono::days(cfg.http_max_range_days))
     throw api_error{400, "bad_parameter",
                     "range too long: at most " + std::to_string(cfg.http_max_range_days) + " days (http.max_range_days)"};
-  eng.flush();
-  const auto rows = eng.db().history(id, from, to, static_cast<std::size_t>(limit));
+  const auto rows = c.db.history(id, from, to, static_cast<std::size_t>(limit));
   json arr = json::array();
   for (const auto& r : rows) {
     auto j = json::parse(proto::encode(r.record));
@@ -666,30 +665,28 @@ http_response history(const context& c) {
 }
 
 http_response daily(const context& c) {
-  auto& eng = c.eng;
-  const auto& cfg = eng.cfg();
+  const auto& cfg = *c.view.cfg;
   const auto& id = c.args.at(0);
-  const auto idx = terminal_index(eng, id);
-  const auto today = operating_day(eng.clock().now(), cfg.zone);
+  const auto idx = terminal_index(*c.view.reg, id);
+  const auto today = operating_day(c.view.now, cfg.zone);
   const auto to = day_param(c.q, "to", today, cfg.zone);
   const auto from = day_param(c.q, "from", to - 29, cfg.zone);
   if (from > to) throw api_error{400, "bad_parameter", "from must not be after to"};
   if (static_cast<std::int64_t>(to) - from + 1 > static_cast<std::int64_t>(cfg.http_max_range_days))
     throw api_error{400, "bad_parameter",
                     "range too long: at most " + std::to_string(cfg.http_max_range_days) + " days (http.max_range_days)"};
-  eng.flush();
   json arr = json::array();
-  for (const auto& r : eng.db().daily(id, from, to))
-    arr.push_back(daily_json(r.totals, eng.report_interval_s(idx), eng, eng.registered_at(idx), r.missing_records));
+  for (const auto& r : c.db.daily(id, from, to))
+    arr.push_back(daily_json(r.totals, c.view.report_interval_s.at(idx), cfg, c.view.now, c.view.registered_at.at(idx),
+                             r.missing_records));
   return json_response(200, json{{"terminal_id", id}, {"from", format_day(from)}, {"to", format_day(to)},
                                  {"time_zone", cfg.time_zone}, {"days", arr}});
 }
 
 http_response image(const context& c) {
   const auto& id = c.args.at(0);
-  terminal_index(c.eng, id);
-  c.eng.flush();
-  const auto img = c.eng.db().image(id);
+  terminal_index(*c.view.reg, id);
+  const auto img = c.db.image(id);
   if (!img) throw api_error{404, "not_found", "no image received from '" + id + "' yet"};
   http_response r;
   r.content_type = "image/jpeg";
@@ -776,9 +773,9 @@ const std::vector<route_entry>& route_table() {
       {{"GET", "/api/unknown-terminals", {}}, &unknown_terminals},
       {{"GET", "/api/dead-letters", {}}, &dead_letters},
       {{"GET", "/api/terminals/{id}", {}}, &terminal},
-      {{"GET", "/api/terminals/{id}/history", {"from", "to", "limit"}}, &history},
-      {{"GET", "/api/terminals/{id}/daily", {"from", "to"}}, &daily},
-      {{"GET", "/api/terminals/{id}/image", {}}, &image},
+      {{"GET", "/api/terminals/{id}/history", {"from", "to", "limit"}, true}, &history},
+      {{"GET", "/api/terminals/{id}/daily", {"from", "to"}, true}, &daily},
+      {{"GET", "/api/terminals/{id}/image", {}, true}, &image},
       {{"GET", "/api/alerts", {"state", "terminal", "limit"}}, &alerts},
       {{"POST", "/api/alerts/{id}/ack", {}}, &acknowledge},
   };
@@ -827,6 +824,21 @@ std::vector<route_info> api::routes() {
   return out;
 }
 
+county_view make_county_view(const engine& eng) {
+  county_view v;
+  v.reg = std::make_shared<const registry>(eng.terminals());
+  const auto n = eng.terminals().size();
+  v.report_interval_s.reserve(n);
+  v.registered_at.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    v.report_interval_s.push_back(eng.report_interval_s(i));
+    v.registered_at.push_back(eng.registered_at(i));
+  }
+  v.cfg = &eng.cfg();
+  v.now = eng.clock().now();
+  return v;
+}
+
 api::api(engine& eng, link_status link) : eng_(eng), link_(std::move(link)) {}
 
 http_response api::dispatch(const http_request& req) {
@@ -863,7 +875,15 @@ http_response api::dispatch(const http_request& req) {
                           (r.info.params.empty() ? " (it takes no query parameters)"
                                                  : " (accepted: " + join(r.info.params, ", ") + ")")};
     }
-    context c{eng_, link_, counters_, req, t.q, {}};
+    // A read route sees what has been received so far: pending writes are committed first.
+    // (Engine routes read the engine's live state, which is always current.)
+    std::optional<county_view> view;
+    if (r.info.read_route) {
+      eng_.flush();
+      view = make_county_view(eng_);
+    }
+    static const county_view no_view{};
+    context c{eng_, eng_.db(), view ? *view : no_view, link_, counters_, req, t.q, {}};
     match(r.info.pattern, t.segments, &c.args);
     return r.fn(c);
   }

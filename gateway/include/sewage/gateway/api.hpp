@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,13 +55,29 @@ struct link_status {
   std::function<std::uint64_t()> connect_failures;
 };
 
-/// One route: method ("GET" also answers HEAD), path pattern ("{id}" captures one segment) and the
-/// query parameters it accepts.
+/// One route: method ("GET" also answers HEAD), path pattern ("{id}" captures one segment), the
+/// query parameters it accepts, and whether it is a read route.
 struct route_info {
   std::string_view method;
   std::string_view pattern;
   std::vector<std::string_view> params;
+  /// A read route (history, daily series, images, reports, exports) uses only the context's `db`
+  /// and `view` (never the engine), so it may run on a thread other than the engine's.
+  bool read_route{false};
 };
+
+/// Immutable facts about the county that a read route needs besides the store; built on the
+/// engine's thread, then safe to read from any thread.
+struct county_view {
+  std::shared_ptr<const registry> reg;            ///< the registry at the time of the view
+  std::vector<double> report_interval_s;         ///< parallel to reg->terminals(): engine::report_interval_s
+  std::vector<proto::timestamp> registered_at;   ///< parallel: engine::registered_at
+  const config* cfg{nullptr};                    ///< the gateway's configuration (lives as long as the process)
+  proto::timestamp now{};                        ///< the gateway clock when the view was taken
+};
+
+/// Takes a view of `eng` (O(terminals)). Call on the engine's thread.
+county_view make_county_view(const engine& eng);
 
 /// The API's own counters, exported on /metrics.
 struct api_counters {

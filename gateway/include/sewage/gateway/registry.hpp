@@ -35,6 +35,15 @@ class registry {
  public:
   registry() = default;
   explicit registry(std::vector<terminal_info> terminals);
+  /// Copies rebuild the index (it holds views into this object's own ids).
+  registry(const registry& other) : registry(other.terminals_) {}
+  registry& operator=(const registry& other) {
+    if (this != &other) *this = registry(other.terminals_);
+    return *this;
+  }
+  /// Moving a vector keeps its elements where they are, so the index's views stay valid.
+  registry(registry&&) noexcept = default;
+  registry& operator=(registry&&) noexcept = default;
 
   /// Index of `id` in terminals(), or std::nullopt. Never throws.
   [[nodiscard]] std::optional<std::size_t> find(std::string_view id) const noexcept;
