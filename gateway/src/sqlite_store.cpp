@@ -3,6 +3,7 @@
 #include <sewage/proto/status.hpp>
 #include <sewage/proto/telemetry.hpp>
 
+#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -625,6 +626,45 @@ std::vector<proto::alert_message> sqlite_store::alerts(bool open_only, const std
   return out;
 }
 
+namespace {
+
+const char* state_filter_sql(alert_query::state_filter f) {
+  switch (f) {
+    case alert_query::state_filter::open: return "open";
+    case alert_query::state_filter::raised: return "raised";
+    case alert_query::state_filter::acknowledged: return "acknowledged";
+    case alert_query::state_filter::cleared: return "cleared";
+    case alert_query::state_filter::all: return "all";
+  }
+  return "all";
+}
+
+/// A list of ids as one bound JSON array (read back with json_each): any number of ids, one parameter.
+std::string json_id_list(const std::vector<std::string>& ids) { return nlohmann::json(ids).dump(); }
+
+}  // namespace
+
+std::vector<proto::alert_message> sqlite_store::find_alerts(const alert_query& q) {
+  // Every filter is a bound parameter that is NULL (or 'all') when unused. Newest first by id, the
+  // primary key, so a cursor (?6: ids below it) pages without gaps or repeats.
+  static const std::string sql = std::string("SELECT ") + alert_cols +
+                                 " FROM alerts WHERE (?1 = 'all' OR (?1 = 'open' AND state != 'cleared') OR state = ?1)"
+                                 " AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR terminal = ?3)"
+                                 " AND (?4 IS NULL OR terminal IN (SELECT value FROM json_each(?4)))"
+                                 " AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6";
+  auto& s = impl_->q(sql.c_str())
+                .bind(1, std::string(state_filter_sql(q.state)))
+                .bind(2, q.type ? std::optional<std::string>(std::string(proto::to_string(*q.type))) : std::nullopt)
+                .bind(3, q.terminal_id)
+                .bind(4, q.terminal_ids ? std::optional<std::string>(json_id_list(*q.terminal_ids)) : std::nullopt)
+                .bind(5, q.before_id ? std::optional<std::int64_t>(std::bit_cast<std::int64_t>(*q.before_id)) : std::nullopt)
+                .bind(6, static_cast<std::int64_t>(std::min<std::size_t>(q.limit, std::size_t{1} << 40)));
+  std::vector<proto::alert_message> out;
+  while (s.step()) out.push_back(read_alert(s));
+  s.reset();
+  return out;
+}
+
 std::optional<proto::alert_message> sqlite_store::alert(std::uint64_t alert_id) {
   static const std::string sql = std::string("SELECT ") + alert_cols + " FROM alerts WHERE id = ?";
   auto& s = impl_->q(sql.c_str()).bind(1, alert_id);
@@ -702,6 +742,33 @@ std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& ter
     r.totals.totalizer_glitches = static_cast<std::uint32_t>(s.i64(11));
     r.missing_records = s.i64(12);
     out.push_back(std::move(r));
+  }
+  s.reset();
+  return out;
+}
+
+std::vector<daily_total_row> sqlite_store::daily_totals(const std::vector<std::string>& terminal_ids,
+                                                        std::int32_t from_day, std::int32_t to_day) {
+  auto& s = impl_->q(
+                     "SELECT day, sum(volume_m3), sum(volume_estimated_m3), sum(turbidity_ok_s), sum(compliant_s),"
+                     " sum(records), sum(missing_records), sum(records > 0) FROM daily"
+                     " WHERE day >= ?2 AND day <= ?3 AND terminal IN (SELECT value FROM json_each(?1))"
+                     " GROUP BY day ORDER BY day")
+                .bind(1, json_id_list(terminal_ids))
+                .bind(2, static_cast<std::int64_t>(from_day))
+                .bind(3, static_cast<std::int64_t>(to_day));
+  std::vector<daily_total_row> out;
+  while (s.step()) {
+    daily_total_row r;
+    r.day = static_cast<std::int32_t>(s.i64(0));
+    r.volume_m3 = s.dbl(1);
+    r.volume_estimated_m3 = s.dbl(2);
+    r.turbidity_ok_s = s.dbl(3);
+    r.compliant_s = s.dbl(4);
+    r.records = s.i64(5);
+    r.missing_records = s.i64(6);
+    r.terminals_reporting = s.i64(7);
+    out.push_back(r);
   }
   s.reset();
   return out;

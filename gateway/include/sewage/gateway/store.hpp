@@ -130,6 +130,32 @@ struct fault_stats {
   double mean_time_to_resolve_s{0}; ///< over the resolved ones, 0 when none
 };
 
+/// Which alert episodes store::find_alerts lists (every filter is optional; all must hold).
+struct alert_query {
+  /// open = raised or acknowledged (not cleared); all = every state.
+  enum class state_filter { open, raised, acknowledged, cleared, all };
+  state_filter state{state_filter::open};
+  std::optional<proto::alert_type> type;
+  std::optional<std::string> terminal_id;
+  /// When set, only episodes of these terminals (e.g. the registered terminals of one town).
+  std::optional<std::vector<std::string>> terminal_ids;
+  /// Paging cursor: only episodes with an id below it (the last id of the previous page).
+  std::optional<std::uint64_t> before_id;
+  std::size_t limit{100};
+};
+
+/// County-wide (or a set of terminals') totals of one operating day (store::daily_totals).
+struct daily_total_row {
+  std::int32_t day{0};
+  double volume_m3{0};            ///< measured totalizer volume
+  double volume_estimated_m3{0};  ///< rate-integrated fallback volume
+  double turbidity_ok_s{0};       ///< seconds with good turbidity readings
+  double compliant_s{0};          ///< of which compliant
+  std::int64_t records{0};
+  std::int64_t missing_records{0};
+  std::int64_t terminals_reporting{0};  ///< terminals with at least one record that day
+};
+
 /// The store. Implementations are used from one thread (the gateway's executor); they need not be
 /// thread-safe. Every method throws store_error on a database failure.
 class store {
@@ -149,6 +175,10 @@ class store {
   /// Alert episodes, newest first. `open_only`: not cleared. `terminal_id` filters when set.
   virtual std::vector<proto::alert_message> alerts(bool open_only, const std::optional<std::string>& terminal_id,
                                                    std::size_t limit) = 0;
+  /// Alert episodes matching `q`, newest (highest id) first, at most q.limit. Paging with
+  /// q.before_id = the last id of a page is stable: episodes raised meanwhile have higher ids and
+  /// never shift later pages.
+  virtual std::vector<proto::alert_message> find_alerts(const alert_query& q) = 0;
   virtual std::optional<proto::alert_message> alert(std::uint64_t alert_id) = 0;
   virtual std::vector<alert_transition> transitions(std::uint64_t alert_id) = 0;
   /// Highest episode id ever used (0 when none).
@@ -160,6 +190,10 @@ class store {
   /// Daily rows with from_day <= day <= to_day; all terminals when terminal_id is empty.
   virtual std::vector<daily_row> daily(const std::optional<std::string>& terminal_id, std::int32_t from_day,
                                        std::int32_t to_day) = 0;
+  /// Daily rows of `terminal_ids` summed per day, from_day <= day <= to_day, ascending; days
+  /// without any row are absent.
+  virtual std::vector<daily_total_row> daily_totals(const std::vector<std::string>& terminal_ids, std::int32_t from_day,
+                                                    std::int32_t to_day) = 0;
   /// Latest JPEG of a terminal and when it arrived.
   virtual std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& terminal_id) = 0;
   /// Newest dead letters first.
