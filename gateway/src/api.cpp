@@ -522,6 +522,11 @@ http_response metrics(const context& c) {
   add_sample(out, "sewage_gateway_alerts_raised_total", static_cast<double>(m.alerts_raised));
   add_metric(out, "sewage_gateway_alerts_cleared_total", "counter", "Alert episodes cleared.");
   add_sample(out, "sewage_gateway_alerts_cleared_total", static_cast<double>(m.alerts_cleared));
+  add_metric(out, "sewage_gateway_commands_total", "counter",
+             "Commands to terminals by the state they entered (pending = sent, then ok, error or timed_out).");
+  for (const auto st : all_command_states)
+    add_sample(out, std::string("sewage_gateway_commands_total{state=\"") + to_string(st) + "\"}",
+               static_cast<double>(m.commands.at(static_cast<std::size_t>(st))));
   add_metric(out, "sewage_gateway_store_commit_seconds", "histogram", "Latency of store commits (one transaction per batch).");
   static constexpr const char* le[] = {"0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "+Inf"};
   std::uint64_t cum = 0;
@@ -972,6 +977,98 @@ http_response acknowledge(const context& c) {
   throw api_error{500, "internal", "unexpected acknowledgement result"};
 }
 
+/// A command as the API shows it: {"id","terminal_id","name","args","by","state","sent_at",
+/// "answered_at","result","error"} (null where there is none).
+json command_json(const command_row& c) {
+  auto args = json::parse(c.args_json, nullptr, false);
+  auto result = c.result_json ? json::parse(*c.result_json, nullptr, false) : json(nullptr);
+  return json{{"id", command_wire_id(c.id)},
+              {"terminal_id", c.terminal_id},
+              {"name", c.name},
+              {"args", args.is_discarded() ? json::object() : args},
+              {"by", c.by},
+              {"state", to_string(c.state)},
+              {"sent_at", iso(c.sent_at)},
+              {"answered_at", c.answered_at ? json(iso(*c.answered_at)) : json(nullptr)},
+              {"result", result.is_discarded() ? json(nullptr) : result},
+              {"error", c.error ? json(*c.error) : json(nullptr)}};
+}
+
+/// The most commands GET /api/terminals/{id}/commands lists (also the ceiling of its `limit`).
+constexpr std::uint64_t max_commands = 1000;
+
+/// Changing requests need `Authorization: Bearer <http.ack_token>` (the same token as
+/// acknowledgement until roles exist): 403 while the token is unset, 401 without the right one.
+void require_operator_token(const context& c, const char* what) {
+  const auto& token = c.eng.cfg().ack_token;
+  if (token.empty()) throw api_error{403, "forbidden", std::string(what) + " disabled (http.ack_token is empty)"};
+  const std::string prefix = "Bearer ";
+  if (c.req.authorization.rfind(prefix, 0) != 0 ||
+      !constant_time_equal(std::string_view(c.req.authorization).substr(prefix.size()), token))
+    throw api_error{401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
+                    {{"WWW-Authenticate", "Bearer"}}};
+}
+
+http_response send_command(const context& c) {
+  require_operator_token(c, "commands are");
+  const auto idx = terminal_index(c.eng, c.args.at(0));
+  static const char* shape =
+      "body must be a JSON object {\"name\": \"sample_now\" | \"snapshot_now\" | \"set_report_interval\" | "
+      "\"get_config\", \"args\": {\"interval_s\": 300} (set_report_interval only), \"by\": \"operator name\"}";
+  const auto body = json::parse(c.req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) throw api_error{400, "bad_body", shape};
+  for (const auto& [k, v] : body.items())
+    if (k != "name" && k != "args" && k != "by")
+      throw api_error{400, "bad_body", "unknown field '" + escaped(k) + "' (accepted: name, args, by)"};
+  if (!body.contains("name") || !body["name"].is_string())
+    throw api_error{400, "bad_body", "name: required string: sample_now, snapshot_now, set_report_interval or get_config"};
+  const auto name_text = body["name"].get<std::string>();
+  const auto name = proto::parse_command_name(name_text);
+  if (!name)
+    throw api_error{400, "bad_body", "name: must be sample_now, snapshot_now, set_report_interval or get_config, got '" +
+                                         escaped(name_text) + "'"};
+  if (!body.contains("by") || !body["by"].is_string()) throw api_error{400, "bad_body", "by: required string (the operator's name)"};
+  const auto by = body["by"].get<std::string>();
+  if (by.empty() || by.size() > 128 || text_problem(by, text_rules::single_line))
+    throw api_error{400, "bad_body", "by: must be 1..128 bytes of UTF-8 without control characters"};
+  const json args = body.contains("args") ? body["args"] : json::object();
+  if (!args.is_object()) throw api_error{400, "bad_body", "args: must be a JSON object"};
+  std::optional<std::uint32_t> interval_s;
+  if (*name == proto::command_name::set_report_interval) {
+    for (const auto& [k, v] : args.items())
+      if (k != "interval_s")
+        throw api_error{400, "bad_body", "args: unknown argument '" + escaped(k) + "' for set_report_interval (accepted: interval_s)"};
+    // 1..86400 s: the agent's limits for the report interval (proto/command.hpp).
+    const auto it = args.find("interval_s");
+    if (it == args.end()) throw api_error{400, "bad_body", "args.interval_s: required for set_report_interval (whole seconds 1..86400)"};
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 1 || it->get<std::int64_t>() > 86400)
+      throw api_error{400, "bad_body", "args.interval_s: must be a whole number of seconds 1..86400, got " + escaped(it->dump())};
+    interval_s = static_cast<std::uint32_t>(it->get<std::int64_t>());
+  } else if (!args.empty()) {
+    throw api_error{400, "bad_body", "args: " + name_text + " takes no arguments"};
+  }
+  const auto row = c.eng.send_command(idx, *name, interval_s, by);
+  return json_response(202, json{{"command", command_json(row)}});
+}
+
+http_response terminal_commands(const context& c) {
+  const auto& id = c.args.at(0);
+  terminal_index(*c.view.reg, id);
+  const auto limit = count_param(c.q, "limit", 1, max_commands, 100);
+  json arr = json::array();
+  for (const auto& row : c.db.commands(id, std::nullopt, static_cast<std::size_t>(limit))) arr.push_back(command_json(row));
+  return json_response(200, json{{"terminal_id", id}, {"commands", arr}});
+}
+
+http_response command_detail(const context& c) {
+  const auto& sid = c.args.at(0);
+  const auto n = parse_command_wire_id(sid);
+  if (!n) throw api_error{400, "bad_target", "command id must look like gw-17, got '" + escaped(sid) + "'"};
+  const auto row = c.db.command(*n);
+  if (!row) throw api_error{404, "not_found", "no command " + sid};
+  return json_response(200, json{{"command", command_json(*row)}});
+}
+
 using handler_fn = http_response (*)(const context&);
 
 struct route_entry {
@@ -999,6 +1096,9 @@ const std::vector<route_entry>& route_table() {
       {{"GET", "/api/alerts", {"state", "type", "town", "terminal", "limit", "cursor"}, true}, &alerts},
       {{"GET", "/api/alerts/{id}", {}, true}, &alert_detail},
       {{"POST", "/api/alerts/{id}/ack", {}}, &acknowledge},
+      {{"POST", "/api/terminals/{id}/commands", {}}, &send_command},
+      {{"GET", "/api/terminals/{id}/commands", {"limit"}, true}, &terminal_commands},
+      {{"GET", "/api/commands/{id}", {}, true}, &command_detail},
   };
   return table;
 }

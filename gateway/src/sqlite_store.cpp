@@ -109,6 +109,15 @@ CREATE TABLE dedup_spill(
 ALTER TABLE daily ADD COLUMN missing_records INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 6: commands sent to terminals and what became of them (issue 10).
+constexpr const char* migration_v6_commands = R"sql(
+CREATE TABLE commands(
+  id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, name TEXT NOT NULL, args TEXT NOT NULL, by TEXT NOT NULL,
+  state TEXT NOT NULL, sent_ms INTEGER NOT NULL, answered_ms INTEGER, result TEXT, error TEXT);
+CREATE INDEX commands_by_terminal ON commands(terminal, id);
+CREATE INDEX commands_by_state ON commands(state, id);
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -241,6 +250,7 @@ class sqlite_store::impl {
           exec(migration_v5_dedup);
           convert_windows_v5();
         }
+        if (v == 5) exec(migration_v6_commands);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");
@@ -489,6 +499,22 @@ void sqlite_store::apply(const write_batch& b) {
     if (!b.dead_letters.empty()) {
       d.q("DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?")
           .bind(1, static_cast<std::int64_t>(d.dead_letter_max_))
+          .run();
+    }
+    for (const auto& c : b.commands) {
+      d.q("INSERT INTO commands(id, terminal, name, args, by, state, sent_ms, answered_ms, result, error)"
+          " VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET state=excluded.state,"
+          " answered_ms=excluded.answered_ms, result=excluded.result, error=excluded.error")
+          .bind(1, c.id)
+          .bind(2, c.terminal_id)
+          .bind(3, c.name)
+          .bind(4, c.args_json)
+          .bind(5, c.by)
+          .bind(6, std::string(to_string(c.state)))
+          .bind(7, ms(c.sent_at))
+          .bind(8, c.answered_at ? std::optional<std::int64_t>(ms(*c.answered_at)) : std::nullopt)
+          .bind(9, c.result_json)
+          .bind(10, c.error)
           .run();
     }
     for (const auto& im : b.images) {
@@ -772,6 +798,61 @@ std::vector<daily_total_row> sqlite_store::daily_totals(const std::vector<std::s
   }
   s.reset();
   return out;
+}
+
+namespace {
+
+constexpr const char* command_cols = "id, terminal, name, args, by, state, sent_ms, answered_ms, result, error";
+
+command_row read_command(const sqlite_store::impl::stmt& s) {
+  command_row c;
+  c.id = std::bit_cast<std::uint64_t>(s.i64(0));
+  c.terminal_id = s.text(1);
+  c.name = s.text(2);
+  c.args_json = s.text(3);
+  c.by = s.text(4);
+  const auto st = s.text(5);
+  for (const auto x : all_command_states)
+    if (st == to_string(x)) c.state = x;
+  c.sent_at = from_ms(s.i64(6));
+  if (!s.is_null(7)) c.answered_at = from_ms(s.i64(7));
+  if (!s.is_null(8)) c.result_json = s.text(8);
+  if (!s.is_null(9)) c.error = s.text(9);
+  return c;
+}
+
+}  // namespace
+
+std::vector<command_row> sqlite_store::commands(const std::optional<std::string>& terminal_id,
+                                                std::optional<command_state> state, std::size_t limit) {
+  static const std::string sql = std::string("SELECT ") + command_cols +
+                                 " FROM commands WHERE (?1 IS NULL OR terminal = ?1) AND (?2 IS NULL OR state = ?2)"
+                                 " ORDER BY id DESC LIMIT ?3";
+  auto& s = impl_->q(sql.c_str())
+                .bind(1, terminal_id)
+                .bind(2, state ? std::optional<std::string>(to_string(*state)) : std::nullopt)
+                .bind(3, static_cast<std::int64_t>(std::min<std::size_t>(limit, std::size_t{1} << 40)));
+  std::vector<command_row> out;
+  while (s.step()) out.push_back(read_command(s));
+  s.reset();
+  return out;
+}
+
+std::optional<command_row> sqlite_store::command(std::uint64_t id) {
+  static const std::string sql = std::string("SELECT ") + command_cols + " FROM commands WHERE id = ?";
+  auto& s = impl_->q(sql.c_str()).bind(1, id);
+  std::optional<command_row> out;
+  if (s.step()) out = read_command(s);
+  s.reset();
+  return out;
+}
+
+std::uint64_t sqlite_store::max_command_id() {
+  auto& s = impl_->q("SELECT coalesce(max(id), 0) FROM commands");
+  s.step();
+  const auto v = static_cast<std::uint64_t>(s.i64(0));
+  s.reset();
+  return v;
 }
 
 std::optional<std::pair<std::string, proto::timestamp>> sqlite_store::image(const std::string& terminal_id) {
