@@ -5,10 +5,12 @@
 /// {"error": {"status": 404, "message": "..."}} with the matching HTTP status.
 ///
 /// Routes (api::routes() lists them with their query parameters): GET / (dashboard page), /healthz,
-/// /metrics, /api/summary, /api/terminals, /api/terminals.geojson, /api/terminals/{id},
-/// /api/terminals/{id}/history?from=&to=&limit=, /api/terminals/{id}/daily?from=&to=,
-/// /api/terminals/{id}/image, /api/alerts?state=open|all&terminal=&limit=, /api/unknown-terminals,
-/// /api/dead-letters; POST /api/alerts/{id}/ack (bearer token). See gateway/README.md.
+/// /metrics, /api/summary, /api/terminals?town=&state=&alert_type=&q=&sort=&limit=&cursor=,
+/// /api/terminals.geojson, /api/terminals/{id}, /api/terminals/{id}/history?from=&to=&limit=,
+/// /api/terminals/{id}/daily?from=&to=, /api/terminals/{id}/image,
+/// /api/alerts?state=&type=&town=&terminal=&limit=&cursor=, /api/alerts/{id}, /api/daily?from=&to=&town=,
+/// /api/terminals/{id}/commands?limit=, /api/commands/{id}, /api/unknown-terminals, /api/dead-letters;
+/// POST /api/alerts/{id}/ack and /api/terminals/{id}/commands (bearer token). See gateway/README.md.
 ///
 /// Hostile input: every path segment, query name and value (after percent-decoding), header and
 /// body must be valid UTF-8 without control characters, else 400 naming where (never echoing the
@@ -94,6 +96,10 @@ class api {
   api(engine& eng, link_status link = {});
   /// Routes one request. Never throws (short of std::bad_alloc): refusals become JSON 4xx,
   /// anything unexpected a logged JSON 500; no response holds raw request bytes.
+  ///
+  /// Every GET/HEAD answer 200 with a JSON body carries `ETag: W/"..."` (a hash of the body) and
+  /// `Cache-Control: no-cache`; when the request's If-None-Match names that tag (or "*"), the
+  /// answer is 304 with the same headers and no body.
   http_response handle(const http_request& req);
   /// Every route of the table, in matching order (tests, fuzz seeds, documentation).
   static std::vector<route_info> routes();
@@ -102,6 +108,7 @@ class api {
   struct context;
 
  private:
+  http_response handle_uncached(const http_request& req);
   http_response dispatch(const http_request& req);
   engine& eng_;
   link_status link_;
