@@ -246,6 +246,9 @@ level = "info"
         subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker_port), "-q", "1", "-t", topic, "-l"],
                        input=data.encode(), check=True, timeout=30)
 
+    def publish_image(self, tid, jpeg):
+        self.publish(f"sewage/v1/{tid}/image", bytes(jpeg), retain=True)
+
     def subscribe(self, topic, count=1, timeout_s=30):
         """Starts mosquitto_sub in the background; .wait() returns the received payloads."""
         return Subscriber(self.broker_port, topic, count, timeout_s, self.workdir)
@@ -280,7 +283,7 @@ level = "info"
         for t in self.terminals:
             if t["role"] == "offline":
                 self.publish(f"sewage/v1/{t['id']}/status",
-                             {"terminal_id": t["id"], "state": "offline", "ts": iso(now_utc()), "epoch": "0123456789abcdef"},
+                             {"terminal_id": t["id"], "state": "offline", "reason": "connection_lost"},
                              retain=True)
                 continue
             recs = self.history(t["id"], points, ntu=25.0 if t["role"] == "alerting" else 3.0, interval_s=t["interval"])
@@ -424,6 +427,24 @@ class Browser:
             for e in self.console:
                 f.write(f"{e.get('timestamp')} {e.get('level')} {e.get('message')}\n")
         return png, log
+
+    def make_jpeg(self, label, width=640, height=360):
+        """A JPEG drawn on a canvas in this browser (a stand-in for the terminal's camera picture:
+        sky, ground, a treatment tank, the label); returns its bytes. No imaging library needed."""
+        import base64
+        self.driver.get("about:blank")
+        data = self.js("""
+          const [label, w, h] = arguments;
+          const c = document.createElement('canvas'); c.width = w; c.height = h;
+          const g = c.getContext('2d');
+          g.fillStyle = '#9cc9e8'; g.fillRect(0, 0, w, h * 0.55);
+          g.fillStyle = '#6b8e4e'; g.fillRect(0, h * 0.55, w, h * 0.45);
+          g.fillStyle = '#b8b8b0'; g.fillRect(w * 0.3, h * 0.35, w * 0.4, h * 0.35);
+          g.fillStyle = '#5d6d7e'; g.fillRect(w * 0.3, h * 0.33, w * 0.4, h * 0.04);
+          g.fillStyle = '#2c3e50'; g.fillRect(w * 0.62, h * 0.45, w * 0.05, h * 0.12);
+          g.fillStyle = '#fff'; g.font = 'bold 22px sans-serif'; g.fillText(label, 16, 32);
+          return c.toDataURL('image/jpeg', 0.8).split(',')[1];""", label, width, height)
+        return base64.b64decode(data)
 
     def quit(self):
         try:
