@@ -1,6 +1,7 @@
 #include "sewage/gateway/api.hpp"
 
 #include "sewage/gateway/operating_day.hpp"
+#include "sewage/gateway/severity.hpp"
 
 #include "sewage/gateway/http/static_files.hpp"
 
@@ -249,6 +250,48 @@ json daily_json(const daily_delta& d, double interval_s, const config& cfg, prot
 
 std::string presence_state(const engine& eng, std::size_t i) { return engine::to_string(eng.presence_of(i)); }
 
+/// A terminal's latest values are stale when its latest live record is older than this many
+/// report intervals (issue 10: the terminal page greys them; the list ranks them after alerts).
+constexpr double stale_after_intervals = 2.0;
+
+/// What the map and the list show for one terminal (severity.hpp).
+struct terminal_class_info {
+  std::optional<proto::timestamp> last_seen;  ///< arrival of its latest live record
+  std::optional<double> age_s;                ///< now - last_seen, s
+  bool stale{false};
+  std::optional<severity> worst;              ///< most severe open alert
+  state_class cls{state_class::normal};
+};
+
+terminal_class_info classify_terminal(const engine& eng, std::size_t i, proto::timestamp now) {
+  const auto& rt = eng.runtime(i);
+  terminal_class_info out;
+  if (rt.snap.last_alive_ms != 0) {
+    out.last_seen = proto::timestamp(std::chrono::milliseconds(rt.snap.last_alive_ms));
+    out.age_s = std::max(0.0, std::chrono::duration<double>(now - *out.last_seen).count());
+    out.stale = *out.age_s > stale_after_intervals * eng.report_interval_s(i);
+  }
+  for (const auto id : rt.open_alert) {
+    if (id == 0) continue;
+    const auto it = eng.open_alerts().find(id);
+    if (it == eng.open_alerts().end()) continue;
+    const auto sev = alert_severity(it->second.type);
+    out.worst = out.worst ? std::max(*out.worst, sev) : sev;
+  }
+  const auto p = eng.presence_of(i);
+  out.cls = classify({p == engine::presence::offline, out.worst, out.stale, p == engine::presence::unknown});
+  return out;
+}
+
+/// The classification fields every terminal view carries (list, detail, GeoJSON properties).
+void add_class_fields(json& j, const terminal_class_info& k) {
+  j["last_seen"] = k.last_seen ? json(iso(*k.last_seen)) : json(nullptr);
+  j["age_s"] = k.age_s ? json(proto::round_to(*k.age_s, proto::unit::seconds)) : json(nullptr);
+  j["stale"] = k.stale;
+  j["severity"] = k.worst ? json(to_string(*k.worst)) : json(nullptr);
+  j["state_class"] = to_string(k.cls);
+}
+
 json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::string, daily_delta>& today) {
   const auto& t = eng.terminals().terminals()[i];
   const auto& rt = eng.runtime(i);
@@ -270,6 +313,7 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
          {"state", presence_state(eng, i)},
          {"last_alive_at", iso_or_null(rt.snap.last_alive_ms)},
          {"open_alerts", open}};
+  add_class_fields(j, classify_terminal(eng, i, eng.clock().now()));
   // Records never received in the current epoch, and the newest holes (seq ranges).
   constexpr std::size_t max_gaps_shown = 10;
   json gaps = json::array();
@@ -478,6 +522,11 @@ http_response metrics(const context& c) {
   add_sample(out, "sewage_gateway_alerts_raised_total", static_cast<double>(m.alerts_raised));
   add_metric(out, "sewage_gateway_alerts_cleared_total", "counter", "Alert episodes cleared.");
   add_sample(out, "sewage_gateway_alerts_cleared_total", static_cast<double>(m.alerts_cleared));
+  add_metric(out, "sewage_gateway_commands_total", "counter",
+             "Commands to terminals by the state they entered (pending = sent, then ok, error or timed_out).");
+  for (const auto st : all_command_states)
+    add_sample(out, std::string("sewage_gateway_commands_total{state=\"") + to_string(st) + "\"}",
+               static_cast<double>(m.commands.at(static_cast<std::size_t>(st))));
   add_metric(out, "sewage_gateway_store_commit_seconds", "histogram", "Latency of store commits (one transaction per batch).");
   static constexpr const char* le[] = {"0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "+Inf"};
   std::uint64_t cum = 0;
@@ -579,11 +628,112 @@ http_response summary(const context& c) {
                 {"mqtt_connected", c.link.connected ? c.link.connected() : false}});
 }
 
+/// ASCII letters folded to lower case; every other byte (UTF-8 sequences included) kept, so a
+/// Chinese name matches its own characters exactly.
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& ch : out)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  return out;
+}
+
+/// The most terminals one /api/terminals page holds (also the ceiling of its `limit`).
+constexpr std::uint64_t max_terminals_page = 10000;
+
+/// Position of a terminal in one /api/terminals order: (rank, text, id), compared in that order.
+struct terminal_sort_key {
+  int rank{0};       ///< attention_rank for sort=attention, else 0
+  std::string text;  ///< name for sort=name, town for sort=town, else empty
+  std::string id;
+  friend auto operator<=>(const terminal_sort_key&, const terminal_sort_key&) = default;
+};
+
+/// The cursor of /api/terminals is the sort key of the last terminal of a page, as
+/// "<sort>:<rank>:<id>:<text>" (ids hold no ':'; the text is the rest). The next page starts after
+/// it in the current order; a terminal whose state changed between the pages may move past it.
+std::string terminal_cursor(std::string_view sort, const terminal_sort_key& k) {
+  return std::string(sort) + ":" + std::to_string(k.rank) + ":" + k.id + ":" + k.text;
+}
+
+terminal_sort_key parse_terminal_cursor(const std::string& v, std::string_view sort) {
+  const auto bad = [&](const std::string& why) {
+    return api_error{400, "bad_parameter",
+                     "cursor: " + why + " (pass the 'next' value of the previous page unchanged), got '" + escaped(v) + "'"};
+  };
+  const auto a = v.find(':');
+  const auto b = a == std::string::npos ? a : v.find(':', a + 1);
+  const auto c = b == std::string::npos ? b : v.find(':', b + 1);
+  if (c == std::string::npos) throw bad("not a cursor of /api/terminals");
+  if (std::string_view(v).substr(0, a) != sort)
+    throw bad("made for sort=" + escaped(v.substr(0, a)) + ", this request sorts by " + std::string(sort));
+  terminal_sort_key k;
+  const auto r = std::from_chars(v.data() + a + 1, v.data() + b, k.rank);
+  if (r.ec != std::errc() || r.ptr != v.data() + b || k.rank < 0) throw bad("rank is not a whole number");
+  k.id = v.substr(b + 1, c - b - 1);
+  if (!proto::is_valid_terminal_id(k.id)) throw bad("not a valid terminal id in it");
+  k.text = v.substr(c + 1);
+  return k;
+}
+
 http_response terminals(const context& c) {
-  const auto today = today_rows(c.eng);
+  auto& eng = c.eng;
+  const auto& reg = eng.terminals();
+  const auto now = eng.clock().now();
+  const auto town = param(c.q, "town");
+  std::optional<state_class> want_class;
+  if (const auto st = param(c.q, "state")) {
+    want_class = parse_state_class(*st);
+    if (!want_class)
+      throw api_error{400, "bad_parameter",
+                      "state: must be one of offline, alert_critical, alert_warning, alert_info, stale, unknown, normal, "
+                      "got '" + escaped(*st) + "'"};
+  }
+  std::optional<proto::alert_type> want_type;
+  if (const auto at = param(c.q, "alert_type")) {
+    want_type = proto::parse_alert_type(*at);
+    if (!want_type)
+      throw api_error{400, "bad_parameter", "alert_type: not an alert type (offline, turbidity_high, no_flow, flow_high, "
+                                            "cleanout_required, sensor_fault, queue_overflow, clock_skew), got '" +
+                                                escaped(*at) + "'"};
+  }
+  const auto text = param(c.q, "q");
+  const std::string needle = text ? ascii_lower(*text) : std::string();
+  const auto sort = param(c.q, "sort").value_or("attention");
+  if (sort != "attention" && sort != "id" && sort != "name" && sort != "town")
+    throw api_error{400, "bad_parameter", "sort: must be attention, id, name or town, got '" + escaped(sort) + "'"};
+  const auto limit = count_param(c.q, "limit", 1, max_terminals_page, max_terminals_page);
+  std::optional<terminal_sort_key> after;
+  if (const auto cur = param(c.q, "cursor")) after = parse_terminal_cursor(*cur, sort);
+
+  struct row {
+    std::size_t index;
+    terminal_class_info cls;
+    terminal_sort_key key;
+  };
+  std::vector<row> rows;
+  for (std::size_t i = 0; i < reg.size(); ++i) {
+    const auto& t = reg.terminals()[i];
+    if (town && t.town != *town) continue;
+    if (want_type && eng.runtime(i).open_alert.at(static_cast<std::size_t>(*want_type)) == 0) continue;
+    if (text && ascii_lower(t.id).find(needle) == std::string::npos && ascii_lower(t.name).find(needle) == std::string::npos)
+      continue;
+    auto k = classify_terminal(eng, i, now);
+    if (want_class && k.cls != *want_class) continue;
+    terminal_sort_key key{sort == "attention" ? attention_rank(k.cls) : 0,
+                          sort == "name" ? t.name : sort == "town" ? t.town : std::string(), t.id};
+    rows.push_back({i, std::move(k), std::move(key)});
+  }
+  std::sort(rows.begin(), rows.end(), [](const row& a, const row& b) { return a.key < b.key; });
+  const std::size_t count = rows.size();
+  auto first = rows.begin();
+  if (after) first = std::upper_bound(rows.begin(), rows.end(), *after, [](const terminal_sort_key& k, const row& r) { return k < r.key; });
+  const auto available = static_cast<std::size_t>(rows.end() - first);
+  const auto n = std::min<std::size_t>(available, static_cast<std::size_t>(limit));
+  const auto today = today_rows(eng);
   json arr = json::array();
-  for (std::size_t i = 0; i < c.eng.terminals().size(); ++i) arr.push_back(terminal_json(c.eng, i, false, today));
-  return json_response(200, json{{"terminals", arr}});
+  for (auto it = first; it != first + static_cast<std::ptrdiff_t>(n); ++it) arr.push_back(terminal_json(eng, it->index, false, today));
+  json next = n < available ? json(terminal_cursor(sort, (first + static_cast<std::ptrdiff_t>(n) - 1)->key)) : json(nullptr);
+  return json_response(200, json{{"now", iso(now)}, {"count", count}, {"next", next}, {"terminals", arr}});
 }
 
 http_response terminals_geojson(const context& c) {
@@ -606,6 +756,10 @@ http_response terminals_geojson(const context& c) {
                                         {"design_capacity_m3d", t.design_capacity_m3d},
                                         {"state", presence_state(eng, i)},
                                         {"open_alerts", types}}}});
+    const auto k = classify_terminal(eng, i, eng.clock().now());
+    auto& props = features.back()["properties"];
+    props["state_class"] = to_string(k.cls);
+    props["severity"] = k.worst ? json(to_string(*k.worst)) : json(nullptr);
   }
   auto r = json_response(200, json{{"type", "FeatureCollection"}, {"features", features}});
   r.content_type = "application/geo+json";
@@ -691,20 +845,90 @@ http_response image(const context& c) {
   return r;
 }
 
+/// An alert as listed by the API: its wire form plus the gateway's severity and where it is
+/// (terminal name, town, coordinates; null for a terminal no longer in the registry).
+json alert_view_json(const proto::alert_message& a, const registry& reg) {
+  auto j = alert_json(a);
+  j["severity"] = to_string(alert_severity(a.type));
+  if (const auto idx = reg.find(a.terminal_id)) {
+    const auto& t = reg.terminals()[*idx];
+    j["terminal_name"] = t.name;
+    j["town"] = t.town;
+    j["latitude"] = t.latitude_deg;
+    j["longitude"] = t.longitude_deg;
+  } else {
+    j["terminal_name"] = nullptr;
+    j["town"] = nullptr;
+    j["latitude"] = nullptr;
+    j["longitude"] = nullptr;
+  }
+  return j;
+}
+
+/// A positive whole number (an alert id in a path or a cursor); `what` names it in the error.
+std::uint64_t positive_id(const std::string& v, const std::string& what, const char* reason) {
+  std::uint64_t id = 0;
+  const auto r = std::from_chars(v.data(), v.data() + v.size(), id);
+  if (r.ec != std::errc() || r.ptr != v.data() + v.size() || id == 0)
+    throw api_error{400, reason, what + " must be a positive integer, got '" + escaped(v) + "'"};
+  return id;
+}
+
 http_response alerts(const context& c) {
+  const auto& reg = *c.view.reg;
+  alert_query aq;
   const auto state = param(c.q, "state").value_or("open");
-  if (state != "open" && state != "all")
-    throw api_error{400, "bad_parameter", "state: must be 'open' or 'all', got '" + escaped(state) + "'"};
-  const auto terminal = param(c.q, "terminal");
-  if (terminal && !proto::is_valid_terminal_id(*terminal))
-    throw api_error{400, "bad_parameter", "terminal: not a valid terminal id ([A-Za-z0-9_-]{1,32}), got '" + escaped(*terminal) + "'"};
+  if (state == "open") aq.state = alert_query::state_filter::open;
+  else if (state == "raised") aq.state = alert_query::state_filter::raised;
+  else if (state == "acknowledged") aq.state = alert_query::state_filter::acknowledged;
+  else if (state == "cleared") aq.state = alert_query::state_filter::cleared;
+  else if (state == "all") aq.state = alert_query::state_filter::all;
+  else
+    throw api_error{400, "bad_parameter",
+                    "state: must be open, raised, acknowledged, cleared or all, got '" + escaped(state) + "'"};
+  if (const auto type = param(c.q, "type")) {
+    aq.type = proto::parse_alert_type(*type);
+    if (!aq.type)
+      throw api_error{400, "bad_parameter", "type: not an alert type (offline, turbidity_high, no_flow, flow_high, "
+                                            "cleanout_required, sensor_fault, queue_overflow, clock_skew), got '" +
+                                                escaped(*type) + "'"};
+  }
+  aq.terminal_id = param(c.q, "terminal");
+  if (aq.terminal_id && !proto::is_valid_terminal_id(*aq.terminal_id))
+    throw api_error{400, "bad_parameter",
+                    "terminal: not a valid terminal id ([A-Za-z0-9_-]{1,32}), got '" + escaped(*aq.terminal_id) + "'"};
+  if (const auto town = param(c.q, "town")) {
+    aq.terminal_ids.emplace();
+    for (const auto& t : reg.terminals())
+      if (t.town == *town) aq.terminal_ids->push_back(t.id);
+  }
   const auto limit = count_param(c.q, "limit", 1, max_alerts, max_alerts);
-  c.eng.flush();
+  if (const auto cur = param(c.q, "cursor")) aq.before_id = positive_id(*cur, "cursor: an alert id", "bad_parameter");
+  aq.limit = static_cast<std::size_t>(limit) + 1;  // one more than shown: is there a next page?
+  auto rows = c.db.find_alerts(aq);
+  const bool more = rows.size() > limit;
+  if (more) rows.resize(static_cast<std::size_t>(limit));
   json arr = json::array();
-  for (const auto& a : c.eng.db().alerts(state == "open", terminal, static_cast<std::size_t>(limit))) arr.push_back(alert_json(a));
+  for (const auto& a : rows) arr.push_back(alert_view_json(a, reg));
   // A terminal taken out of the registry keeps its alert history; a mistyped id gets a 404.
-  if (terminal && arr.empty()) terminal_index(c.eng, *terminal);
-  return json_response(200, json{{"alerts", arr}});
+  if (aq.terminal_id && arr.empty() && !aq.before_id) terminal_index(reg, *aq.terminal_id);
+  json next = more ? json(std::to_string(rows.back().alert_id)) : json(nullptr);
+  return json_response(200, json{{"alerts", arr}, {"next", next}});
+}
+
+http_response alert_detail(const context& c) {
+  const auto id = positive_id(c.args.at(0), "alert id", "bad_target");
+  const auto a = c.db.alert(id);
+  if (!a) throw api_error{404, "not_found", "no alert " + std::to_string(id)};
+  auto j = alert_view_json(*a, *c.view.reg);
+  json tr = json::array();
+  for (const auto& t : c.db.transitions(id))
+    tr.push_back({{"state", proto::to_string(t.state)},
+                  {"at", iso(t.at)},
+                  {"by", t.by.empty() ? json(nullptr) : json(t.by)},
+                  {"note", t.note.empty() ? json(nullptr) : json(t.note)}});
+  j["transitions"] = std::move(tr);
+  return json_response(200, j);
 }
 
 http_response acknowledge(const context& c) {
@@ -748,6 +972,98 @@ http_response acknowledge(const context& c) {
   throw api_error{500, "internal", "unexpected acknowledgement result"};
 }
 
+/// A command as the API shows it: {"id","terminal_id","name","args","by","state","sent_at",
+/// "answered_at","result","error"} (null where there is none).
+json command_json(const command_row& c) {
+  auto args = json::parse(c.args_json, nullptr, false);
+  auto result = c.result_json ? json::parse(*c.result_json, nullptr, false) : json(nullptr);
+  return json{{"id", command_wire_id(c.id)},
+              {"terminal_id", c.terminal_id},
+              {"name", c.name},
+              {"args", args.is_discarded() ? json::object() : args},
+              {"by", c.by},
+              {"state", to_string(c.state)},
+              {"sent_at", iso(c.sent_at)},
+              {"answered_at", c.answered_at ? json(iso(*c.answered_at)) : json(nullptr)},
+              {"result", result.is_discarded() ? json(nullptr) : result},
+              {"error", c.error ? json(*c.error) : json(nullptr)}};
+}
+
+/// The most commands GET /api/terminals/{id}/commands lists (also the ceiling of its `limit`).
+constexpr std::uint64_t max_commands = 1000;
+
+/// Changing requests need `Authorization: Bearer <http.ack_token>` (the same token as
+/// acknowledgement until roles exist): 403 while the token is unset, 401 without the right one.
+void require_operator_token(const context& c, const char* what) {
+  const auto& token = c.eng.cfg().ack_token;
+  if (token.empty()) throw api_error{403, "forbidden", std::string(what) + " disabled (http.ack_token is empty)"};
+  const std::string prefix = "Bearer ";
+  if (c.req.authorization.rfind(prefix, 0) != 0 ||
+      !constant_time_equal(std::string_view(c.req.authorization).substr(prefix.size()), token))
+    throw api_error{401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
+                    {{"WWW-Authenticate", "Bearer"}}};
+}
+
+http_response send_command(const context& c) {
+  require_operator_token(c, "commands are");
+  const auto idx = terminal_index(c.eng, c.args.at(0));
+  static const char* shape =
+      "body must be a JSON object {\"name\": \"sample_now\" | \"snapshot_now\" | \"set_report_interval\" | "
+      "\"get_config\", \"args\": {\"interval_s\": 300} (set_report_interval only), \"by\": \"operator name\"}";
+  const auto body = json::parse(c.req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) throw api_error{400, "bad_body", shape};
+  for (const auto& [k, v] : body.items())
+    if (k != "name" && k != "args" && k != "by")
+      throw api_error{400, "bad_body", "unknown field '" + escaped(k) + "' (accepted: name, args, by)"};
+  if (!body.contains("name") || !body["name"].is_string())
+    throw api_error{400, "bad_body", "name: required string: sample_now, snapshot_now, set_report_interval or get_config"};
+  const auto name_text = body["name"].get<std::string>();
+  const auto name = proto::parse_command_name(name_text);
+  if (!name)
+    throw api_error{400, "bad_body", "name: must be sample_now, snapshot_now, set_report_interval or get_config, got '" +
+                                         escaped(name_text) + "'"};
+  if (!body.contains("by") || !body["by"].is_string()) throw api_error{400, "bad_body", "by: required string (the operator's name)"};
+  const auto by = body["by"].get<std::string>();
+  if (by.empty() || by.size() > 128 || text_problem(by, text_rules::single_line))
+    throw api_error{400, "bad_body", "by: must be 1..128 bytes of UTF-8 without control characters"};
+  const json args = body.contains("args") ? body["args"] : json::object();
+  if (!args.is_object()) throw api_error{400, "bad_body", "args: must be a JSON object"};
+  std::optional<std::uint32_t> interval_s;
+  if (*name == proto::command_name::set_report_interval) {
+    for (const auto& [k, v] : args.items())
+      if (k != "interval_s")
+        throw api_error{400, "bad_body", "args: unknown argument '" + escaped(k) + "' for set_report_interval (accepted: interval_s)"};
+    // 1..86400 s: the agent's limits for the report interval (proto/command.hpp).
+    const auto it = args.find("interval_s");
+    if (it == args.end()) throw api_error{400, "bad_body", "args.interval_s: required for set_report_interval (whole seconds 1..86400)"};
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 1 || it->get<std::int64_t>() > 86400)
+      throw api_error{400, "bad_body", "args.interval_s: must be a whole number of seconds 1..86400, got " + escaped(it->dump())};
+    interval_s = static_cast<std::uint32_t>(it->get<std::int64_t>());
+  } else if (!args.empty()) {
+    throw api_error{400, "bad_body", "args: " + name_text + " takes no arguments"};
+  }
+  const auto row = c.eng.send_command(idx, *name, interval_s, by);
+  return json_response(202, json{{"command", command_json(row)}});
+}
+
+http_response terminal_commands(const context& c) {
+  const auto& id = c.args.at(0);
+  terminal_index(*c.view.reg, id);
+  const auto limit = count_param(c.q, "limit", 1, max_commands, 100);
+  json arr = json::array();
+  for (const auto& row : c.db.commands(id, std::nullopt, static_cast<std::size_t>(limit))) arr.push_back(command_json(row));
+  return json_response(200, json{{"terminal_id", id}, {"commands", arr}});
+}
+
+http_response command_detail(const context& c) {
+  const auto& sid = c.args.at(0);
+  const auto n = parse_command_wire_id(sid);
+  if (!n) throw api_error{400, "bad_target", "command id must look like gw-17, got '" + escaped(sid) + "'"};
+  const auto row = c.db.command(*n);
+  if (!row) throw api_error{404, "not_found", "no command " + sid};
+  return json_response(200, json{{"command", command_json(*row)}});
+}
+
 using handler_fn = http_response (*)(const context&);
 
 struct route_entry {
@@ -763,7 +1079,7 @@ const std::vector<route_entry>& route_table() {
       {{"GET", "/healthz", {}}, &healthz},
       {{"GET", "/metrics", {}}, &metrics},
       {{"GET", "/api/summary", {}}, &summary},
-      {{"GET", "/api/terminals", {}}, &terminals},
+      {{"GET", "/api/terminals", {"town", "state", "alert_type", "q", "sort", "limit", "cursor"}}, &terminals},
       {{"GET", "/api/terminals.geojson", {}}, &terminals_geojson},
       {{"GET", "/api/unknown-terminals", {}}, &unknown_terminals},
       {{"GET", "/api/dead-letters", {}}, &dead_letters},
@@ -771,8 +1087,12 @@ const std::vector<route_entry>& route_table() {
       {{"GET", "/api/terminals/{id}/history", {"from", "to", "limit"}, true}, &history},
       {{"GET", "/api/terminals/{id}/daily", {"from", "to"}, true}, &daily},
       {{"GET", "/api/terminals/{id}/image", {}, true}, &image},
-      {{"GET", "/api/alerts", {"state", "terminal", "limit"}}, &alerts},
+      {{"GET", "/api/alerts", {"state", "type", "town", "terminal", "limit", "cursor"}, true}, &alerts},
+      {{"GET", "/api/alerts/{id}", {}, true}, &alert_detail},
       {{"POST", "/api/alerts/{id}/ack", {}}, &acknowledge},
+      {{"POST", "/api/terminals/{id}/commands", {}}, &send_command},
+      {{"GET", "/api/terminals/{id}/commands", {"limit"}, true}, &terminal_commands},
+      {{"GET", "/api/commands/{id}", {}, true}, &command_detail},
   };
   return table;
 }
@@ -905,7 +1225,73 @@ http_response api::dispatch(const http_request& req) {
   throw api_error{404, "not_found", "no route for " + escaped(req.target, 200)};
 }
 
+namespace {
+
+/// Weak validator of a body: W/"<64-bit FNV-1a of the bytes, hex>-<length, hex>". Equal bodies
+/// give equal tags (also after a restart); a different body of the same length collides with
+/// probability ~2^-64. Weak: the same JSON may be serialised differently in another version.
+std::string weak_etag(std::string_view body) {
+  std::uint64_t h = 14695981039346656037ULL;  // FNV-1a 64-bit offset basis and prime (FNV spec)
+  for (const unsigned char ch : body) {
+    h ^= ch;
+    h *= 1099511628211ULL;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "W/\"%016llx-%zx\"", static_cast<unsigned long long>(h), body.size());
+  return buf;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+/// If-None-Match (RFC 9110 13.1.2): "*" or a comma-separated list of tags, compared weakly (a
+/// "W/" prefix on either side is ignored).
+bool none_match_hits(std::string_view header, std::string_view etag) {
+  const auto opaque = [](std::string_view t) {
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (t.substr(0, 2) == "W/") t.remove_prefix(2);
+    return t;
+  };
+  const auto mine = opaque(etag);
+  while (true) {
+    const auto comma = header.find(',');
+    const auto tag = opaque(header.substr(0, comma));
+    if (tag == "*" || tag == mine) return true;
+    if (comma == std::string_view::npos) return false;
+    header.remove_prefix(comma + 1);
+  }
+}
+
+bool is_json(std::string_view content_type) {
+  return content_type.rfind("application/json", 0) == 0 || content_type.rfind("application/geo+json", 0) == 0;
+}
+
+}  // namespace
+
 http_response api::handle(const http_request& req) {
+  auto r = handle_uncached(req);
+  // Every GET (and HEAD) JSON 200 carries a weak ETag of its body; a client that sends it back in
+  // If-None-Match gets 304 without a body when nothing changed (the web application polls so).
+  if ((req.method == "GET" || req.method == "HEAD") && r.status == 200 && is_json(r.content_type)) {
+    auto tag = weak_etag(r.body);
+    r.headers.emplace_back("Cache-Control", "no-cache");  // may be stored, must be revalidated
+    for (const auto& [name, value] : req.headers) {
+      if (!iequals(name, "If-None-Match") || !none_match_hits(value, tag)) continue;
+      r.status = 304;
+      r.body.clear();
+      break;
+    }
+    r.headers.emplace_back("ETag", std::move(tag));
+  }
+  return r;
+}
+
+http_response api::handle_uncached(const http_request& req) {
   ++counters_.requests;
   try {
     return dispatch(req);

@@ -238,6 +238,13 @@ config load_config(const std::filesystem::path& path) {
       r.read_int("queue_max", c.webhook_queue_max, 1, 1'000'000);
       r.reject_unknown();
     }
+    if (const auto* t = top.sub_table("commands")) {
+      detail::toml_reader r(*t, "commands");
+      std::int64_t to = c.command_timeout.count();
+      r.read_int("timeout_s", to, 1, 86400);
+      c.command_timeout = std::chrono::seconds(to);
+      r.reject_unknown();
+    }
     if (const auto* t = top.sub_table("log")) {
       detail::toml_reader r(*t, "log");
       r.read("level", c.log_level);

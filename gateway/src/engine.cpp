@@ -11,8 +11,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <limits>
 
 namespace sewage::gateway {
 namespace {
@@ -50,6 +54,9 @@ engine::engine(const config& cfg, registry reg, store& db, const clock_source& c
   }
   for (auto& a : db_.alerts(true, std::nullopt, std::numeric_limits<std::int32_t>::max())) open_.emplace(a.alert_id, std::move(a));
   next_alert_id_ = db_.max_alert_id() + 1;
+  for (auto& c : db_.commands(std::nullopt, command_state::pending, std::numeric_limits<std::int32_t>::max()))
+    pending_cmds_.emplace(c.id, std::move(c));
+  next_command_id_ = db_.max_command_id() + 1;
   attach_states();
 }
 
@@ -223,6 +230,7 @@ void engine::handle(const inbound_message& msg) {
       ++metrics_.command_results;
       spdlog::info("command result from {}: id={} ok={} {}", t.terminal_id, d.value->id, d.value->ok,
                    d.value->error.value_or(""));
+      on_command_result(t.terminal_id, msg, std::move(*d.value));
       return;
     }
     default:
@@ -501,8 +509,86 @@ void engine::apply_verdict(std::size_t idx, proto::alert_type type, const verdic
   if (listener_ != nullptr) listener_->on_transition(m);
 }
 
+std::string command_wire_id(std::uint64_t n) { return "gw-" + std::to_string(n); }
+
+std::optional<std::uint64_t> parse_command_wire_id(std::string_view id) noexcept {
+  if (id.substr(0, 3) != "gw-" || id.size() < 4 || id[3] == '0') return std::nullopt;
+  std::uint64_t n = 0;
+  const auto r = std::from_chars(id.data() + 3, id.data() + id.size(), n);
+  if (r.ec != std::errc() || r.ptr != id.data() + id.size()) return std::nullopt;
+  return n;
+}
+
+command_row engine::send_command(std::size_t index, proto::command_name name, std::optional<std::uint32_t> interval_s,
+                                 const std::string& by) {
+  const auto& terminal = registry_.terminals().at(index);
+  command_row c;
+  c.id = next_command_id_++;
+  c.terminal_id = terminal.id;
+  c.name = std::string(proto::to_string(name));
+  c.args_json = interval_s ? nlohmann::json{{"interval_s", *interval_s}}.dump() : std::string("{}");
+  c.by = by;
+  c.sent_at = clock_.now();
+  proto::command_message m;
+  m.id = command_wire_id(c.id);
+  m.name = name;
+  m.interval_s = interval_s;
+  m.ts = c.sent_at;
+  // Stored before it is published: a result can only ever meet a command the gateway knows.
+  batch_.commands.push_back(c);
+  flush();
+  pub_.publish(proto::command_topic(terminal.id), proto::encode(m), false);
+  ++metrics_.commands.at(static_cast<std::size_t>(command_state::pending));
+  spdlog::info("command {} sent to {}: {} {} (by {})", m.id, terminal.id, c.name, c.args_json, by);
+  pending_cmds_.emplace(c.id, c);
+  return c;
+}
+
+void engine::on_command_result(const std::string& terminal_id, const inbound_message& msg,
+                               proto::command_result_message result) {
+  const auto n = parse_command_wire_id(result.id);
+  const auto it = n ? pending_cmds_.find(*n) : pending_cmds_.end();
+  if (it == pending_cmds_.end()) {
+    // Not ours (a command from another tool), or ours but no longer pending (timed out before
+    // the result came, or already answered): the stored outcome stands.
+    spdlog::info("command result {} from {} matches no pending command of this gateway; ignored", result.id, terminal_id);
+    return;
+  }
+  auto& c = it->second;
+  if (c.terminal_id != terminal_id) {
+    spdlog::warn("command result {} arrived from {} but the command went to {}; ignored", result.id, terminal_id,
+                 c.terminal_id);
+    return;
+  }
+  c.state = result.ok ? command_state::ok : command_state::error;
+  c.answered_at = msg.arrival;
+  if (result.result) c.result_json = result.result->dump();
+  c.error = result.error;
+  ++metrics_.commands.at(static_cast<std::size_t>(c.state));
+  batch_.commands.push_back(std::move(c));
+  pending_cmds_.erase(it);
+}
+
+void engine::expire_commands(proto::timestamp now) {
+  for (auto it = pending_cmds_.begin(); it != pending_cmds_.end();) {
+    if (now - it->second.sent_at < cfg_.command_timeout) {
+      ++it;
+      continue;
+    }
+    auto& c = it->second;
+    c.state = command_state::timed_out;
+    c.error = "no result within " + std::to_string(cfg_.command_timeout.count()) +
+              " s (commands.timeout_s); the terminal may be offline (its clean MQTT session drops commands sent meanwhile)";
+    ++metrics_.commands.at(static_cast<std::size_t>(command_state::timed_out));
+    spdlog::warn("command {} to {} ({}) timed out", command_wire_id(c.id), c.terminal_id, c.name);
+    batch_.commands.push_back(std::move(c));
+    it = pending_cmds_.erase(it);
+  }
+}
+
 void engine::tick() {
   const auto now = clock_.now();
+  expire_commands(now);
   const auto* offline = rules_.find(proto::alert_type::offline);
   if (offline == nullptr) return;
   if (link_grace()) {

@@ -3,6 +3,7 @@
 #include <sewage/proto/status.hpp>
 #include <sewage/proto/telemetry.hpp>
 
+#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -106,6 +107,15 @@ CREATE TABLE dedup_spill(
   terminal TEXT NOT NULL, epoch TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
   PRIMARY KEY(terminal, epoch, lo)) WITHOUT ROWID;
 ALTER TABLE daily ADD COLUMN missing_records INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+// Version 6: commands sent to terminals and what became of them (issue 10).
+constexpr const char* migration_v6_commands = R"sql(
+CREATE TABLE commands(
+  id INTEGER PRIMARY KEY, terminal TEXT NOT NULL, name TEXT NOT NULL, args TEXT NOT NULL, by TEXT NOT NULL,
+  state TEXT NOT NULL, sent_ms INTEGER NOT NULL, answered_ms INTEGER, result TEXT, error TEXT);
+CREATE INDEX commands_by_terminal ON commands(terminal, id);
+CREATE INDEX commands_by_state ON commands(state, id);
 )sql";
 
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
@@ -240,6 +250,7 @@ class sqlite_store::impl {
           exec(migration_v5_dedup);
           convert_windows_v5();
         }
+        if (v == 5) exec(migration_v6_commands);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");
@@ -490,6 +501,22 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(1, static_cast<std::int64_t>(d.dead_letter_max_))
           .run();
     }
+    for (const auto& c : b.commands) {
+      d.q("INSERT INTO commands(id, terminal, name, args, by, state, sent_ms, answered_ms, result, error)"
+          " VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET state=excluded.state,"
+          " answered_ms=excluded.answered_ms, result=excluded.result, error=excluded.error")
+          .bind(1, c.id)
+          .bind(2, c.terminal_id)
+          .bind(3, c.name)
+          .bind(4, c.args_json)
+          .bind(5, c.by)
+          .bind(6, std::string(to_string(c.state)))
+          .bind(7, ms(c.sent_at))
+          .bind(8, c.answered_at ? std::optional<std::int64_t>(ms(*c.answered_at)) : std::nullopt)
+          .bind(9, c.result_json)
+          .bind(10, c.error)
+          .run();
+    }
     for (const auto& im : b.images) {
       d.q("INSERT INTO images(terminal, jpeg, arrival_ms) VALUES(?,?,?) ON CONFLICT(terminal) DO UPDATE SET"
           " jpeg=excluded.jpeg, arrival_ms=excluded.arrival_ms")
@@ -625,6 +652,45 @@ std::vector<proto::alert_message> sqlite_store::alerts(bool open_only, const std
   return out;
 }
 
+namespace {
+
+const char* state_filter_sql(alert_query::state_filter f) {
+  switch (f) {
+    case alert_query::state_filter::open: return "open";
+    case alert_query::state_filter::raised: return "raised";
+    case alert_query::state_filter::acknowledged: return "acknowledged";
+    case alert_query::state_filter::cleared: return "cleared";
+    case alert_query::state_filter::all: return "all";
+  }
+  return "all";
+}
+
+/// A list of ids as one bound JSON array (read back with json_each): any number of ids, one parameter.
+std::string json_id_list(const std::vector<std::string>& ids) { return nlohmann::json(ids).dump(); }
+
+}  // namespace
+
+std::vector<proto::alert_message> sqlite_store::find_alerts(const alert_query& q) {
+  // Every filter is a bound parameter that is NULL (or 'all') when unused. Newest first by id, the
+  // primary key, so a cursor (?6: ids below it) pages without gaps or repeats.
+  static const std::string sql = std::string("SELECT ") + alert_cols +
+                                 " FROM alerts WHERE (?1 = 'all' OR (?1 = 'open' AND state != 'cleared') OR state = ?1)"
+                                 " AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR terminal = ?3)"
+                                 " AND (?4 IS NULL OR terminal IN (SELECT value FROM json_each(?4)))"
+                                 " AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6";
+  auto& s = impl_->q(sql.c_str())
+                .bind(1, std::string(state_filter_sql(q.state)))
+                .bind(2, q.type ? std::optional<std::string>(std::string(proto::to_string(*q.type))) : std::nullopt)
+                .bind(3, q.terminal_id)
+                .bind(4, q.terminal_ids ? std::optional<std::string>(json_id_list(*q.terminal_ids)) : std::nullopt)
+                .bind(5, q.before_id ? std::optional<std::int64_t>(std::bit_cast<std::int64_t>(*q.before_id)) : std::nullopt)
+                .bind(6, static_cast<std::int64_t>(std::min<std::size_t>(q.limit, std::size_t{1} << 40)));
+  std::vector<proto::alert_message> out;
+  while (s.step()) out.push_back(read_alert(s));
+  s.reset();
+  return out;
+}
+
 std::optional<proto::alert_message> sqlite_store::alert(std::uint64_t alert_id) {
   static const std::string sql = std::string("SELECT ") + alert_cols + " FROM alerts WHERE id = ?";
   auto& s = impl_->q(sql.c_str()).bind(1, alert_id);
@@ -705,6 +771,88 @@ std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& ter
   }
   s.reset();
   return out;
+}
+
+std::vector<daily_total_row> sqlite_store::daily_totals(const std::vector<std::string>& terminal_ids,
+                                                        std::int32_t from_day, std::int32_t to_day) {
+  auto& s = impl_->q(
+                     "SELECT day, sum(volume_m3), sum(volume_estimated_m3), sum(turbidity_ok_s), sum(compliant_s),"
+                     " sum(records), sum(missing_records), sum(records > 0) FROM daily"
+                     " WHERE day >= ?2 AND day <= ?3 AND terminal IN (SELECT value FROM json_each(?1))"
+                     " GROUP BY day ORDER BY day")
+                .bind(1, json_id_list(terminal_ids))
+                .bind(2, static_cast<std::int64_t>(from_day))
+                .bind(3, static_cast<std::int64_t>(to_day));
+  std::vector<daily_total_row> out;
+  while (s.step()) {
+    daily_total_row r;
+    r.day = static_cast<std::int32_t>(s.i64(0));
+    r.volume_m3 = s.dbl(1);
+    r.volume_estimated_m3 = s.dbl(2);
+    r.turbidity_ok_s = s.dbl(3);
+    r.compliant_s = s.dbl(4);
+    r.records = s.i64(5);
+    r.missing_records = s.i64(6);
+    r.terminals_reporting = s.i64(7);
+    out.push_back(r);
+  }
+  s.reset();
+  return out;
+}
+
+namespace {
+
+constexpr const char* command_cols = "id, terminal, name, args, by, state, sent_ms, answered_ms, result, error";
+
+command_row read_command(const sqlite_store::impl::stmt& s) {
+  command_row c;
+  c.id = std::bit_cast<std::uint64_t>(s.i64(0));
+  c.terminal_id = s.text(1);
+  c.name = s.text(2);
+  c.args_json = s.text(3);
+  c.by = s.text(4);
+  const auto st = s.text(5);
+  for (const auto x : all_command_states)
+    if (st == to_string(x)) c.state = x;
+  c.sent_at = from_ms(s.i64(6));
+  if (!s.is_null(7)) c.answered_at = from_ms(s.i64(7));
+  if (!s.is_null(8)) c.result_json = s.text(8);
+  if (!s.is_null(9)) c.error = s.text(9);
+  return c;
+}
+
+}  // namespace
+
+std::vector<command_row> sqlite_store::commands(const std::optional<std::string>& terminal_id,
+                                                std::optional<command_state> state, std::size_t limit) {
+  static const std::string sql = std::string("SELECT ") + command_cols +
+                                 " FROM commands WHERE (?1 IS NULL OR terminal = ?1) AND (?2 IS NULL OR state = ?2)"
+                                 " ORDER BY id DESC LIMIT ?3";
+  auto& s = impl_->q(sql.c_str())
+                .bind(1, terminal_id)
+                .bind(2, state ? std::optional<std::string>(to_string(*state)) : std::nullopt)
+                .bind(3, static_cast<std::int64_t>(std::min<std::size_t>(limit, std::size_t{1} << 40)));
+  std::vector<command_row> out;
+  while (s.step()) out.push_back(read_command(s));
+  s.reset();
+  return out;
+}
+
+std::optional<command_row> sqlite_store::command(std::uint64_t id) {
+  static const std::string sql = std::string("SELECT ") + command_cols + " FROM commands WHERE id = ?";
+  auto& s = impl_->q(sql.c_str()).bind(1, id);
+  std::optional<command_row> out;
+  if (s.step()) out = read_command(s);
+  s.reset();
+  return out;
+}
+
+std::uint64_t sqlite_store::max_command_id() {
+  auto& s = impl_->q("SELECT coalesce(max(id), 0) FROM commands");
+  s.step();
+  const auto v = static_cast<std::uint64_t>(s.i64(0));
+  s.reset();
+  return v;
 }
 
 std::optional<std::pair<std::string, proto::timestamp>> sqlite_store::image(const std::string& terminal_id) {

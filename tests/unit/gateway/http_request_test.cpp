@@ -160,7 +160,7 @@ TEST_F(HttpRequestTest, BadParameterValuesNameTheParameterAndTheReason) {
       {"/api/terminals/T1/history?limit=99999999999999999999999", "limit: out of range"},
       {"/api/terminals/T1/history?limit=10001", "limit: out of range"},
       {"/api/alerts?limit=1001", "limit: out of range"},
-      {"/api/alerts?state=maybe", "state: must be 'open' or 'all'"},
+      {"/api/alerts?state=maybe", "state: must be open, raised, acknowledged, cleared or all"},
       {"/api/alerts?terminal=a/b", "terminal: not a valid terminal id"},
       {"/api/terminals/T1/history?from=yesterday", "from: must be an ISO 8601 UTC time"},
       {"/api/terminals/T1/history?to=-1", "to: must be an ISO 8601 UTC time"},

@@ -45,6 +45,7 @@ class full_disk_store final : public store {
   std::vector<proto::alert_message> alerts(bool o, const std::optional<std::string>& t, std::size_t l) override {
     return db_.alerts(o, t, l);
   }
+  std::vector<proto::alert_message> find_alerts(const alert_query& q) override { return db_.find_alerts(q); }
   std::optional<proto::alert_message> alert(std::uint64_t id) override { return db_.alert(id); }
   std::vector<alert_transition> transitions(std::uint64_t id) override { return db_.transitions(id); }
   std::uint64_t max_alert_id() override { return db_.max_alert_id(); }
@@ -54,6 +55,15 @@ class full_disk_store final : public store {
   std::vector<daily_row> daily(const std::optional<std::string>& t, std::int32_t f, std::int32_t to) override {
     return db_.daily(t, f, to);
   }
+  std::vector<daily_total_row> daily_totals(const std::vector<std::string>& ids, std::int32_t f, std::int32_t to) override {
+    return db_.daily_totals(ids, f, to);
+  }
+  std::vector<command_row> commands(const std::optional<std::string>& t, std::optional<command_state> st,
+                                    std::size_t l) override {
+    return db_.commands(t, st, l);
+  }
+  std::optional<command_row> command(std::uint64_t id) override { return db_.command(id); }
+  std::uint64_t max_command_id() override { return db_.max_command_id(); }
   std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& t) override { return db_.image(t); }
   std::vector<dead_letter_row> dead_letters(std::size_t l) override { return db_.dead_letters(l); }
   fault_stats faults_since(proto::timestamp f) override { return db_.faults_since(f); }

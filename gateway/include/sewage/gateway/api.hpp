@@ -100,6 +100,10 @@ class api {
   api(engine& eng, link_status link = {});
   /// Routes one request. Never throws (short of std::bad_alloc): refusals become JSON 4xx,
   /// anything unexpected a logged JSON 500; no response holds raw request bytes.
+  ///
+  /// Every GET/HEAD answer 200 with a JSON body carries `ETag: W/"..."` (a hash of the body) and
+  /// `Cache-Control: no-cache`; when the request's If-None-Match names that tag (or "*"), the
+  /// answer is 304 with the same headers and no body.
   http_response handle(const http_request& req);
   /// Every route of the table, in matching order (tests, fuzz seeds, documentation).
   static std::vector<route_info> routes();
@@ -108,6 +112,7 @@ class api {
   struct context;
 
  private:
+  http_response handle_uncached(const http_request& req);
   http_response dispatch(const http_request& req);
   engine& eng_;
   link_status link_;

@@ -145,6 +145,12 @@ struct config {
   std::chrono::milliseconds webhook_initial_backoff{1000};
   std::uint32_t webhook_queue_max{1000};
 
+  // [commands]
+  /// A command sent to a terminal (POST /api/terminals/{id}/commands) without a result on
+  /// `.../cmd/result` this long after it was sent is `timed_out` (judged on each tick). 120 s:
+  /// the agent answers within one poll, a few seconds; this leaves room for a slow link.
+  std::chrono::seconds command_timeout{120};
+
   // [log]
   std::string log_level{"info"};
 };

@@ -14,6 +14,7 @@
 #include "sewage/gateway/rules.hpp"
 #include "sewage/gateway/store.hpp"
 
+#include <sewage/proto/command.hpp>
 #include <sewage/proto/problem.hpp>
 
 #include <array>
@@ -65,6 +66,9 @@ struct engine_metrics {
   std::uint64_t statuses{0};
   std::uint64_t images{0};
   std::uint64_t command_results{0};
+  /// Commands by the state they entered, index = command_state: pending = sent, then ok, error,
+  /// timed_out (each command counts once as pending and at most once in one of the others).
+  std::array<std::uint64_t, 4> commands{};
   std::uint64_t volume_fallbacks{0};     ///< records whose volume came from rate integration
   /// Totalizer glitches recognised, index = aggregates.hpp totalizer_glitch (jitter, dip, spike,
   /// reset, rebase); never counted as flow.
@@ -162,6 +166,17 @@ class engine {
   ack_result acknowledge(std::uint64_t alert_id, const std::string& by, const std::string& note,
                          proto::alert_message* out);
 
+  /// Sends command `name` (with `interval_s` for set_report_interval) to terminal `index` as
+  /// proto::command_message with id "gw-<n>" on `sewage/v1/{id}/cmd` (QoS 1, not retained),
+  /// stores it (pending) first and tracks it: its result on `.../cmd/result` with that id makes it
+  /// ok or error; none within config::command_timeout makes it timed_out (tick()). Arguments must
+  /// be valid for the command (the API checks them; proto::decode_command's rules). Returns the
+  /// stored row. Pending commands survive a restart (reloaded from the store).
+  command_row send_command(std::size_t index, proto::command_name name, std::optional<std::uint32_t> interval_s,
+                           const std::string& by);
+  /// Commands waiting for their result (id -> row).
+  [[nodiscard]] const std::map<std::uint64_t, command_row>& pending_commands() const noexcept { return pending_cmds_; }
+
   // ---- read access (for the HTTP API) ----
   [[nodiscard]] const registry& terminals() const noexcept { return registry_; }
   [[nodiscard]] const terminal_runtime& runtime(std::size_t index) const { return states_.at(index); }
@@ -205,6 +220,9 @@ class engine {
   void note_missing(std::size_t idx, std::uint64_t seq, std::uint64_t max_before, std::int64_t ts_ms);
   void on_status(std::size_t idx, const inbound_message& msg, proto::status_message st);
   void apply_verdict(std::size_t idx, proto::alert_type type, const verdict& v);
+  void on_command_result(const std::string& terminal_id, const inbound_message& msg,
+                         proto::command_result_message result);
+  void expire_commands(proto::timestamp now);
   void mark_dirty(std::size_t idx);
   void keep_for_retry();
   void attach_states();
@@ -226,6 +244,8 @@ class engine {
   std::unordered_map<std::uint64_t, proto::alert_message> open_;
   std::uint64_t next_alert_id_{1};
   std::map<std::string, unknown_terminal> unknown_;
+  std::map<std::uint64_t, command_row> pending_cmds_;
+  std::uint64_t next_command_id_{1};
   std::vector<std::uint32_t> dirty_;
   std::map<std::pair<std::uint32_t, std::int32_t>, daily_delta> pending_daily_;
   std::map<std::pair<std::uint32_t, std::int32_t>, std::int64_t> pending_missing_;
@@ -240,6 +260,11 @@ class engine {
   std::chrono::milliseconds retry_after_{store_retry_interval};
   std::chrono::steady_clock::time_point last_failure_log_{};
 };
+
+/// The wire id of command `n`: "gw-<n>". Never throws except bad_alloc.
+std::string command_wire_id(std::uint64_t n);
+/// n of a wire id "gw-<n>" (n >= 1, decimal, no sign or leading zeros); std::nullopt otherwise.
+std::optional<std::uint64_t> parse_command_wire_id(std::string_view id) noexcept;
 
 /// Bound on the list of unknown terminals kept in memory.
 inline constexpr std::size_t max_unknown_terminals = 10000;

@@ -14,7 +14,7 @@ struct sqlite3;
 namespace sewage::gateway {
 
 /// Schema version this build writes. Migrations from every earlier version run at open.
-inline constexpr int sqlite_schema_version = 5;
+inline constexpr int sqlite_schema_version = 6;
 
 class sqlite_store final : public store {
  public:
@@ -36,6 +36,7 @@ class sqlite_store final : public store {
   std::uint64_t missing_in_left_epochs() override;
   std::vector<proto::alert_message> alerts(bool open_only, const std::optional<std::string>& terminal_id,
                                            std::size_t limit) override;
+  std::vector<proto::alert_message> find_alerts(const alert_query& q) override;
   std::optional<proto::alert_message> alert(std::uint64_t alert_id) override;
   std::vector<alert_transition> transitions(std::uint64_t alert_id) override;
   std::uint64_t max_alert_id() override;
@@ -43,6 +44,12 @@ class sqlite_store final : public store {
                                   std::size_t limit) override;
   std::vector<daily_row> daily(const std::optional<std::string>& terminal_id, std::int32_t from_day,
                                std::int32_t to_day) override;
+  std::vector<daily_total_row> daily_totals(const std::vector<std::string>& terminal_ids, std::int32_t from_day,
+                                            std::int32_t to_day) override;
+  std::vector<command_row> commands(const std::optional<std::string>& terminal_id, std::optional<command_state> state,
+                                    std::size_t limit) override;
+  std::optional<command_row> command(std::uint64_t id) override;
+  std::uint64_t max_command_id() override;
   std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& terminal_id) override;
   std::vector<dead_letter_row> dead_letters(std::size_t limit) override;
   fault_stats faults_since(proto::timestamp from) override;

@@ -72,6 +72,36 @@ struct alert_transition {
   std::string note;
 };
 
+/// What became of a command sent to a terminal: pending until its result arrives on
+/// `.../cmd/result` (ok or error) or until commands.timeout_s passes without one (timed_out).
+enum class command_state { pending = 0, ok = 1, error = 2, timed_out = 3 };
+inline constexpr std::array<command_state, 4> all_command_states{command_state::pending, command_state::ok,
+                                                                 command_state::error, command_state::timed_out};
+/// "pending", "ok", "error", "timed_out". Never throws.
+constexpr const char* to_string(command_state s) noexcept {
+  switch (s) {
+    case command_state::pending: return "pending";
+    case command_state::ok: return "ok";
+    case command_state::error: return "error";
+    case command_state::timed_out: return "timed_out";
+  }
+  return "pending";
+}
+
+/// A command the gateway sent to a terminal (stored in full on every change).
+struct command_row {
+  std::uint64_t id{0};           ///< n of its wire id "gw-<n>" (command_wire_id), from 1, never reused
+  std::string terminal_id;
+  std::string name;              ///< proto::to_string(command_name)
+  std::string args_json{"{}"};   ///< the command's args as a JSON object, e.g. {"interval_s":300}
+  std::string by;                ///< the operator who sent it
+  command_state state{command_state::pending};
+  proto::timestamp sent_at{};
+  std::optional<proto::timestamp> answered_at;  ///< arrival of its result (ok / error)
+  std::optional<std::string> result_json;       ///< the result object (ok), JSON text
+  std::optional<std::string> error;             ///< the agent's error, or why it timed out
+};
+
 /// Everything the gateway needs to resume one terminal after a restart or SIGKILL.
 struct terminal_snapshot {
   std::string terminal_id;
@@ -114,11 +144,12 @@ struct write_batch {
   std::vector<dead_letter_row> dead_letters;
   struct image { std::string terminal_id; std::string jpeg; proto::timestamp arrival; };
   std::vector<image> images;                    ///< latest JPEG per terminal (upsert)
+  std::vector<command_row> commands;            ///< upserts (full state)
 
   [[nodiscard]] bool empty() const noexcept {
     return records.empty() && daily.empty() && terminals.empty() && retired_sets.empty() && spilled.empty() &&
            alerts.empty() &&
-           transitions.empty() && dead_letters.empty() && images.empty();
+           transitions.empty() && dead_letters.empty() && images.empty() && commands.empty();
   }
   void clear() noexcept { *this = write_batch{}; }
 };
@@ -128,6 +159,32 @@ struct fault_stats {
   std::uint64_t raised{0};          ///< episodes raised since `from`
   std::uint64_t resolved{0};        ///< episodes cleared since `from`
   double mean_time_to_resolve_s{0}; ///< over the resolved ones, 0 when none
+};
+
+/// Which alert episodes store::find_alerts lists (every filter is optional; all must hold).
+struct alert_query {
+  /// open = raised or acknowledged (not cleared); all = every state.
+  enum class state_filter { open, raised, acknowledged, cleared, all };
+  state_filter state{state_filter::open};
+  std::optional<proto::alert_type> type;
+  std::optional<std::string> terminal_id;
+  /// When set, only episodes of these terminals (e.g. the registered terminals of one town).
+  std::optional<std::vector<std::string>> terminal_ids;
+  /// Paging cursor: only episodes with an id below it (the last id of the previous page).
+  std::optional<std::uint64_t> before_id;
+  std::size_t limit{100};
+};
+
+/// County-wide (or a set of terminals') totals of one operating day (store::daily_totals).
+struct daily_total_row {
+  std::int32_t day{0};
+  double volume_m3{0};            ///< measured totalizer volume
+  double volume_estimated_m3{0};  ///< rate-integrated fallback volume
+  double turbidity_ok_s{0};       ///< seconds with good turbidity readings
+  double compliant_s{0};          ///< of which compliant
+  std::int64_t records{0};
+  std::int64_t missing_records{0};
+  std::int64_t terminals_reporting{0};  ///< terminals with at least one record that day
 };
 
 /// The store. Implementations are used from one thread (the gateway's executor); they need not be
@@ -149,6 +206,10 @@ class store {
   /// Alert episodes, newest first. `open_only`: not cleared. `terminal_id` filters when set.
   virtual std::vector<proto::alert_message> alerts(bool open_only, const std::optional<std::string>& terminal_id,
                                                    std::size_t limit) = 0;
+  /// Alert episodes matching `q`, newest (highest id) first, at most q.limit. Paging with
+  /// q.before_id = the last id of a page is stable: episodes raised meanwhile have higher ids and
+  /// never shift later pages.
+  virtual std::vector<proto::alert_message> find_alerts(const alert_query& q) = 0;
   virtual std::optional<proto::alert_message> alert(std::uint64_t alert_id) = 0;
   virtual std::vector<alert_transition> transitions(std::uint64_t alert_id) = 0;
   /// Highest episode id ever used (0 when none).
@@ -160,6 +221,17 @@ class store {
   /// Daily rows with from_day <= day <= to_day; all terminals when terminal_id is empty.
   virtual std::vector<daily_row> daily(const std::optional<std::string>& terminal_id, std::int32_t from_day,
                                        std::int32_t to_day) = 0;
+  /// Daily rows of `terminal_ids` summed per day, from_day <= day <= to_day, ascending; days
+  /// without any row are absent.
+  virtual std::vector<daily_total_row> daily_totals(const std::vector<std::string>& terminal_ids, std::int32_t from_day,
+                                                    std::int32_t to_day) = 0;
+  /// Commands, newest (highest id) first, at most `limit`; only one terminal's and only those in
+  /// one state when given.
+  virtual std::vector<command_row> commands(const std::optional<std::string>& terminal_id,
+                                            std::optional<command_state> state, std::size_t limit) = 0;
+  virtual std::optional<command_row> command(std::uint64_t id) = 0;
+  /// Highest command id ever used (0 when none).
+  virtual std::uint64_t max_command_id() = 0;
   /// Latest JPEG of a terminal and when it arrived.
   virtual std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& terminal_id) = 0;
   /// Newest dead letters first.
