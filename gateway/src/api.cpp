@@ -1277,7 +1277,9 @@ http_response api::handle(const http_request& req) {
   auto r = handle_uncached(req);
   // Every GET (and HEAD) JSON 200 carries a weak ETag of its body; a client that sends it back in
   // If-None-Match gets 304 without a body when nothing changed (the web application polls so).
-  if ((req.method == "GET" || req.method == "HEAD") && r.status == 200 && is_json(r.content_type)) {
+  // (Static files, json language files included, carry their own ETag: webapp::static_files.)
+  const bool tagged = std::any_of(r.headers.begin(), r.headers.end(), [](const auto& h) { return iequals(h.first, "ETag"); });
+  if ((req.method == "GET" || req.method == "HEAD") && r.status == 200 && is_json(r.content_type) && !tagged) {
     auto tag = weak_etag(r.body);
     r.headers.emplace_back("Cache-Control", "no-cache");  // may be stored, must be revalidated
     for (const auto& [name, value] : req.headers) {

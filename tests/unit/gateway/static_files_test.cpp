@@ -232,6 +232,25 @@ TEST_F(StaticThroughApiTest, RawTargetsTraversalAndMethods) {
   EXPECT_GE(api_->counters().rejected.at("not_found"), 9u);
 }
 
+TEST_F(StaticThroughApiTest, JsonFilesKeepTheirOwnTagAndCaching) {
+  // A language file is JSON: the API's generic JSON ETag must not be added on top of the file's.
+  write(cfg_.http_web_root / "i18n" / "en.json", "{\"a\":\"b\"}");
+  write(cfg_.http_vendor_root / "leaflet" / "leaflet.css.map", "{}");
+  for (const char* target : {"/web/i18n/en.json", "/vendor/leaflet/leaflet.css.map"}) {
+    const auto r = get(target);
+    ASSERT_EQ(r.status, 200u) << target;
+    std::size_t tags = 0, caching = 0;
+    std::string tag;
+    for (const auto& [k, v] : r.headers) {
+      if (k == "ETag") ++tags, tag = v;
+      if (k == "Cache-Control") ++caching;
+    }
+    EXPECT_EQ(tags, 1u) << target;
+    EXPECT_EQ(caching, 1u) << target;
+    EXPECT_EQ(get(target, {{"If-None-Match", tag}}).status, 304u) << target;
+  }
+}
+
 TEST_F(StaticThroughApiTest, UiConfigCarriesTheConfiguration) {
   const auto r = get("/api/ui-config");
   ASSERT_EQ(r.status, 200u);

@@ -256,13 +256,20 @@ export async function render(root, ctx) {
 
   // ---- data
   let lastSummary = null;
+  let monthAt = 0;
+  let monthDay = null;
   let lastTerminals = null;
   async function refresh() {
     const [s, tl] = await Promise.all([ctx.api("/api/summary"), ctx.api("/api/terminals")]);
     if (!ctx.current) return;
     if (s !== lastSummary) {
       lastSummary = s;
-      await loadMonth(s);
+      // The month's series changes slowly: once a minute (and when the operating day changes).
+      if (Date.now() - monthAt > 60000 || s.operating_day !== monthDay) {
+        monthAt = Date.now();
+        monthDay = s.operating_day;
+        await loadMonth(s);
+      }
       if (!ctx.current) return;
       drawKpis(s);
     }
