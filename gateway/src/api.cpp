@@ -833,6 +833,71 @@ http_response daily(const context& c) {
                                  {"time_zone", cfg.time_zone}, {"days", arr}});
 }
 
+/// County-wide (or one town's) daily series: the daily rows of the registered terminals summed
+/// per operating day (store::daily_totals, in SQL), every day of the range listed (zeros where
+/// nothing was received). Expected records and coverage count each terminal from its
+/// registration and up to now, at its own report interval, like the per-terminal rows.
+http_response county_daily(const context& c) {
+  const auto& cfg = *c.view.cfg;
+  const auto& reg = *c.view.reg;
+  const auto town = param(c.q, "town");
+  const auto today = operating_day(c.view.now, cfg.zone);
+  const auto to = day_param(c.q, "to", today, cfg.zone);
+  const auto from = day_param(c.q, "from", to - 29, cfg.zone);
+  if (from > to) throw api_error{400, "bad_parameter", "from must not be after to"};
+  if (static_cast<std::int64_t>(to) - from + 1 > static_cast<std::int64_t>(cfg.http_max_range_days))
+    throw api_error{400, "bad_parameter",
+                    "range too long: at most " + std::to_string(cfg.http_max_range_days) + " days (http.max_range_days)"};
+  std::vector<std::size_t> members;
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < reg.size(); ++i) {
+    if (town && reg.terminals()[i].town != *town) continue;
+    members.push_back(i);
+    ids.push_back(reg.terminals()[i].id);
+  }
+  if (town && members.empty()) throw api_error{404, "not_found", "no terminal in town '" + escaped(*town) + "' in the registry"};
+  const auto rows = c.db.daily_totals(ids, from, to);
+  auto row = rows.begin();
+  json days = json::array();
+  auto start = operating_day_start(from, cfg.zone);
+  for (std::int32_t day = from; day <= to; ++day) {
+    const auto end = operating_day_start(day + 1, cfg.zone);
+    double expected = 0, covered_s = 0;
+    for (const auto i : members) {
+      const auto s = std::clamp(c.view.registered_at.at(i), start, end);
+      const double cov = std::chrono::duration<double>(std::clamp(c.view.now, s, end) - s).count();
+      covered_s += cov;
+      expected += cov / c.view.report_interval_s.at(i);
+    }
+    start = end;
+    daily_total_row d;
+    d.day = day;
+    while (row != rows.end() && row->day < day) ++row;
+    if (row != rows.end() && row->day == day) d = *row;
+    days.push_back(
+        {{"day", format_day(day)},
+         {"volume_m3", round_to(d.volume_m3 + d.volume_estimated_m3, unit::m3)},
+         {"volume_measured_m3", round_to(d.volume_m3, unit::m3)},
+         {"volume_estimated_m3", round_to(d.volume_estimated_m3, unit::m3)},
+         {"compliance_rate", d.turbidity_ok_s > 0 ? json(round_to(std::min(1.0, d.compliant_s / d.turbidity_ok_s), unit::ratio))
+                                                  : json(nullptr)},
+         {"compliance_coverage", covered_s > 0 ? json(round_to(std::min(1.0, d.turbidity_ok_s / covered_s), unit::ratio))
+                                               : json(nullptr)},
+         {"availability", expected > 0 ? json(round_to(std::min(1.0, static_cast<double>(d.records) / expected), unit::ratio))
+                                       : json(nullptr)},
+         {"records", d.records},
+         {"expected_records", round_to(expected, unit::count)},
+         {"missing_records", d.missing_records},
+         {"terminals_reporting", d.terminals_reporting}});
+  }
+  return json_response(200, json{{"town", town ? json(*town) : json(nullptr)},
+                                 {"from", format_day(from)},
+                                 {"to", format_day(to)},
+                                 {"time_zone", cfg.time_zone},
+                                 {"terminals", members.size()},
+                                 {"days", days}});
+}
+
 http_response image(const context& c) {
   const auto& id = c.args.at(0);
   terminal_index(*c.view.reg, id);
@@ -1093,6 +1158,7 @@ const std::vector<route_entry>& route_table() {
       {{"POST", "/api/terminals/{id}/commands", {}}, &send_command},
       {{"GET", "/api/terminals/{id}/commands", {"limit"}, true}, &terminal_commands},
       {{"GET", "/api/commands/{id}", {}, true}, &command_detail},
+      {{"GET", "/api/daily", {"from", "to", "town"}, true}, &county_daily},
   };
   return table;
 }

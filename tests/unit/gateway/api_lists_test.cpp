@@ -7,6 +7,8 @@
 #include "sewage/gateway/sqlite_store.hpp"
 #include "test_util.hpp"
 
+#include <sewage/proto/resolution.hpp>
+
 #include <sewage/proto/topic.hpp>
 #include <sewage/testing/process.hpp>
 
@@ -389,6 +391,115 @@ TEST_F(ApiAlertsTest, BadAlertListParametersAre400sNamingTheParameter) {
     EXPECT_NE(r.body.find(msg), std::string::npos) << target << ": " << r.body;
   }
   EXPECT_EQ(get("/api/alerts?terminal=NOPE").status, 404u);
+}
+
+TEST_F(ApiListsTest, CountyDailySeriesSumsTheTerminalsRowsPerDayAndFiltersByTown) {
+  // Day 2026-11-29 (Asia/Shanghai: 16:00Z the day before .. 16:00Z): NORM compliant, CRIT not,
+  // WARN without turbidity; day 2026-11-30: NORM and WARN again.
+  const auto feed = [&](const char* id, std::uint64_t seq, double total, std::optional<double> ntu) {
+    auto r = test::with_flow(test::record(id, seq, clock_.now()), 30, total);
+    if (ntu) r = test::with_turbidity(r, *ntu);
+    send(r);
+  };
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    feed("NORM", i, 100 + 0.5 * static_cast<double>(i), 4.0);
+    feed("CRIT", i, 200 + 0.25 * static_cast<double>(i), 12.0);
+    feed("WARN", i == 3 ? 5 : i, 300 + 0.5 * static_cast<double>(i), std::nullopt);  // seq 3, 4 never arrive
+    clock_.advance(std::chrono::minutes(1));
+  }
+  clock_.set(at("2026-11-29T17:00:00Z"));
+  feed("NORM", 4, 102, 4.0);
+  feed("WARN", 6, 302, std::nullopt);
+  clock_.advance(std::chrono::minutes(1));
+  feed("NORM", 5, 102.5, 4.0);
+
+  const auto county = get_json("/api/daily?from=2026-11-28&to=2026-11-30");
+  EXPECT_EQ(county["from"], "2026-11-28");
+  EXPECT_EQ(county["to"], "2026-11-30");
+  EXPECT_TRUE(county["town"].is_null());
+  EXPECT_EQ(county["terminals"], 7);
+  ASSERT_EQ(county["days"].size(), 3u);
+  const auto& before = county["days"][0];  // before anyone was registered: nothing expected
+  EXPECT_EQ(before["day"], "2026-11-28");
+  EXPECT_EQ(before["records"], 0);
+  EXPECT_DOUBLE_EQ(before["volume_m3"].get<double>(), 0.0);
+  EXPECT_TRUE(before["availability"].is_null());
+  EXPECT_TRUE(before["compliance_rate"].is_null());
+  EXPECT_EQ(before["terminals_reporting"], 0);
+  // Every other figure is the sum of the terminals' own daily rows.
+  double county_ok_s = 0;
+  for (std::size_t d = 1; d < 3; ++d) {
+    const auto& day = county["days"][d];
+    double volume = 0, expected = 0, ok_s = 0, compliant_s = 0;
+    std::int64_t records = 0, missing = 0, reporting = 0;
+    for (const char* id : {"OFF", "CRIT", "WARN", "INFO", "STALE", "UNK", "NORM"}) {
+      const auto t = get_json(std::string("/api/terminals/") + id + "/daily?from=2026-11-28&to=2026-11-30");
+      for (const auto& row : t["days"]) {
+        if (row["day"] != day["day"]) continue;
+        volume += row["volume_m3"].get<double>();
+        expected += row["expected_records"].get<double>();
+        records += row["records"].get<std::int64_t>();
+        missing += row["missing_records"].get<std::int64_t>();
+        reporting += row["records"].get<std::int64_t>() > 0 ? 1 : 0;
+        ok_s += row["turbidity_ok_s"].get<double>();
+        if (std::string(id) == "NORM") compliant_s += row["turbidity_ok_s"].get<double>();  // 4 NTU: compliant
+      }
+    }
+    EXPECT_NEAR(day["volume_m3"].get<double>(), volume, 1e-9) << day;
+    EXPECT_GT(volume, 0.0);
+    EXPECT_EQ(day["records"], records) << day;
+    EXPECT_EQ(day["missing_records"], missing) << day;
+    EXPECT_EQ(day["terminals_reporting"], reporting) << day;
+    ASSERT_GT(ok_s, 0.0) << day;
+    if (d == 1) county_ok_s = ok_s;
+    EXPECT_NEAR(day["compliance_rate"].get<double>(), compliant_s / ok_s, 1e-4) << day;
+    EXPECT_LE(expected, day["expected_records"].get<double>()) << day;  // silent terminals count too
+  }
+  // Expected records: every registered terminal (also those that sent nothing) from its
+  // registration (08:00Z) up to now, at its own interval. 2026-11-29: 08:00Z..16:00Z = 28800 s:
+  // OFF and STALE (60 s) 480 each, five at 3600 s 8 each = 1000. 2026-11-30 so far (now 17:01Z):
+  // 3660 s: 61 x 2 + 1.0167 x 5 = 127.08.
+  EXPECT_DOUBLE_EQ(county["days"][1]["expected_records"].get<double>(), 1000.0);
+  EXPECT_DOUBLE_EQ(county["days"][1]["availability"].get<double>(), 0.009);  // 9 / 1000
+  EXPECT_DOUBLE_EQ(county["days"][2]["expected_records"].get<double>(), 127.08);
+  EXPECT_DOUBLE_EQ(county["days"][2]["availability"].get<double>(), 0.0236);  // 3 / 127.083
+  // Coverage: good turbidity time over the terminal-time of the day (all seven terminals).
+  EXPECT_DOUBLE_EQ(county["days"][1]["compliance_coverage"].get<double>(),
+                   proto::round_to(county_ok_s / (7 * 28800.0), proto::unit::ratio));
+  EXPECT_EQ(county["days"][1]["records"], 9);
+  EXPECT_EQ(county["days"][1]["missing_records"], 2);  // WARN's seq 3 and 4
+  EXPECT_EQ(county["days"][1]["terminals_reporting"], 3);
+  EXPECT_DOUBLE_EQ(county["days"][1]["compliance_rate"].get<double>(), 0.5);  // NORM's good time of NORM + CRIT
+  EXPECT_EQ(county["days"][2]["records"], 3);
+  // One town: only its terminals.
+  const auto town = get_json("/api/daily?from=2026-11-29&to=2026-11-29&town=Xitangqiao");
+  EXPECT_EQ(town["town"], "Xitangqiao");
+  EXPECT_EQ(town["terminals"], 3);
+  ASSERT_EQ(town["days"].size(), 1u);
+  EXPECT_EQ(town["days"][0]["records"], 3);  // WARN only
+  EXPECT_TRUE(town["days"][0]["compliance_rate"].is_null());  // no turbidity in that town
+  // Default range: the last 30 days up to today.
+  const auto dflt = get_json("/api/daily");
+  EXPECT_EQ(dflt["to"], "2026-11-30");
+  EXPECT_EQ(dflt["days"].size(), 30u);
+  // Errors, and the route is a read route (store and county view only).
+  EXPECT_EQ(get("/api/daily?town=Nowhere").status, 404u);
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"/api/daily?from=2026-11-30&to=2026-11-29", "from must not be after to"},
+      {"/api/daily?from=2020-01-01&to=2026-11-29", "range too long"},
+      {"/api/daily?from=2026-02-30", "from: must be a date YYYY-MM-DD"},
+      {"/api/daily?to=yesterday", "to: must be a date YYYY-MM-DD"},
+      {"/api/daily?terminal=T1", "unknown query parameter 'terminal'"},
+  };
+  for (const auto& [target, msg] : bad) {
+    const auto r = get(target);
+    EXPECT_EQ(r.status, 400u) << target << ": " << r.body;
+    EXPECT_NE(r.body.find(msg), std::string::npos) << target << ": " << r.body;
+  }
+  bool found = false;
+  for (const auto& r : api::routes())
+    if (r.pattern == "/api/daily") found = r.read_route;
+  EXPECT_TRUE(found);
 }
 
 std::string header(const http_response& r, const std::string& name) {

@@ -7,10 +7,12 @@
 /// Static files (not in routes(), query strings ignored): GET / and /index.html (the web
 /// application), /web/..., /vendor/... (http/static_files.hpp). Routes (api::routes() lists them
 /// with their query parameters): /api/ui-config, /healthz,
-/// /metrics, /api/summary, /api/terminals, /api/terminals.geojson, /api/terminals/{id},
-/// /api/terminals/{id}/history?from=&to=&limit=, /api/terminals/{id}/daily?from=&to=,
-/// /api/terminals/{id}/image, /api/alerts?state=open|all&terminal=&limit=, /api/unknown-terminals,
-/// /api/dead-letters; POST /api/alerts/{id}/ack (bearer token). See gateway/README.md.
+/// /metrics, /api/summary, /api/terminals?town=&state=&alert_type=&q=&sort=&limit=&cursor=,
+/// /api/terminals.geojson, /api/terminals/{id}, /api/terminals/{id}/history?from=&to=&limit=,
+/// /api/terminals/{id}/daily?from=&to=, /api/terminals/{id}/image,
+/// /api/alerts?state=&type=&town=&terminal=&limit=&cursor=, /api/alerts/{id}, /api/daily?from=&to=&town=,
+/// /api/terminals/{id}/commands?limit=, /api/commands/{id}, /api/unknown-terminals, /api/dead-letters;
+/// POST /api/alerts/{id}/ack and /api/terminals/{id}/commands (bearer token). See gateway/README.md.
 ///
 /// Hostile input: every path segment, query name and value (after percent-decoding), header and
 /// body must be valid UTF-8 without control characters, else 400 naming where (never echoing the
