@@ -69,7 +69,7 @@ export async function render(root, ctx) {
   }
   function value(label, v, unit, status, digits, extra = "") {
     const bad = status && status !== "ok";
-    return `<div class="value ${bad ? "bad" : ""}"><div class="v-label">${label}</div>
+    return `<div class="value ${bad || extra ? "bad" : ""}"><div class="v-label">${label}</div>
       <div class="v-num">${bad ? "–" : fmt.number(v, digits)} <small>${unit}</small></div>
       <div class="v-status">${status ? (bad ? `✖ ${t(`sensor.${status}`)}` : `✔ ${t("sensor.ok")}`) : ""}${extra}</div></div>`;
   }
@@ -87,12 +87,13 @@ export async function render(root, ctx) {
     const tu = r.turbidity || {};
     const sl = r.sludge || {};
     const cleanout = (x.open_alerts || []).find((a) => a.type === "cleanout_required");
+    const overLimit = tu.status === "ok" && x.thresholds && tu.ntu > x.thresholds.turbidity_limit_ntu;
     box.innerHTML = `
       <p class="age ${stale ? "warn" : ""}">${stale ? "⚠ " : ""}${t(stale ? "terminal.values_stale" : "terminal.values_at", { time: fmt.dateTime(r.ts), age: fmt.age(age) })}</p>
       <div class="values">
         ${value(t("value.flow"), f.rate_m3h, "m³/h", f.status, 2)}
         ${value(t("value.total"), f.total_m3, "m³", f.status, 2)}
-        ${value(t("value.turbidity"), tu.ntu, "NTU", tu.status, 1)}
+        ${value(t("value.turbidity"), tu.ntu, "NTU", tu.status, 1, overLimit ? ` · <b class="warn">✖ ${t("terminal.over_limit", { v: fmt.number(x.thresholds.turbidity_limit_ntu, 1) })}</b>` : "")}
         ${value(t("value.sludge"), sl.level_m, "m", sl.status, 2)}
         <div class="value ${sl.cleanout_required || cleanout ? "bad" : ""}" id="cleanout"><div class="v-label">${t("value.cleanout")}</div>
           <div class="v-num">${sl.cleanout_required ? `✖ ${t("cleanout.required")}` : `✔ ${t("cleanout.not_required")}`}</div>
@@ -102,13 +103,27 @@ export async function render(root, ctx) {
   }
 
   // ---- charts (Chart.js, linear time axis in ms, ticks in the county zone)
+  // The county zone's offset from UTC at `ms` (ms), so ticks fall on its whole hours and midnights.
+  function zoneOffsetMs(ms) {
+    const p = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: fmt.zone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" })
+      .formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+    return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
+  }
   function timeAxis(from, to) {
-    const long = to - from > 2 * 86400e3;
+    const span = to - from;
+    const long = span > 2 * 86400e3;
+    const step = span <= 86400e3 ? 4 * 3600e3 : span <= 7 * 86400e3 ? 86400e3 : 5 * 86400e3;
     return {
       type: "linear",
       min: from,
       max: to,
-      ticks: { maxTicksLimit: 6, callback: (v) => (long ? fmt.day(v) : fmt.hm(v)) },
+      afterBuildTicks: (axis) => {
+        const off = zoneOffsetMs(from);
+        const ticks = [];
+        for (let v = Math.ceil((from + off) / step) * step - off; v <= to; v += step) ticks.push({ value: v });
+        axis.ticks = ticks;
+      },
+      ticks: { autoSkip: true, maxRotation: 0, callback: (v) => (long ? fmt.day(v) : fmt.hm(v)) },
     };
   }
   function lineChart(canvasId, label, color, points, from, to, lines, unit) {
@@ -125,7 +140,7 @@ export async function render(root, ctx) {
         maintainAspectRatio: false,
         normalized: true,
         interaction: { mode: "nearest", intersect: false },
-        scales: { x: timeAxis(from, to), y: { beginAtZero: true, title: { display: true, text: unit } } },
+        scales: { x: timeAxis(from, to), y: { beginAtZero: true, grace: "10%", title: { display: true, text: unit } } },
         plugins: {
           legend: { labels: { boxWidth: 14 } },
           tooltip: { callbacks: { title: (items) => (items.length ? fmt.dateTime(items[0].parsed.x) : "") } },
