@@ -281,6 +281,8 @@ level = "info"
         will (offline at once). Waits until the API shows each state. Returns the records sent."""
         sent = {}
         for t in self.terminals:
+            if t["role"] == "unknown":  # never heard of: no record, no status
+                continue
             if t["role"] == "offline":
                 self.publish(f"sewage/v1/{t['id']}/status",
                              {"terminal_id": t["id"], "state": "offline", "reason": "connection_lost"},

@@ -265,5 +265,34 @@ class TestApp(WebTest):
         self.no_console_errors()
 
 
+class TestDense(WebTest):
+    """A county of 260 terminals: the map clusters (markercluster) and the list shows the first 200."""
+
+    def setUp(self):
+        harness.require_browser()
+        extra = [{"id": f"D{i:04d}", "name": f"密集 {i}", "town": "Dense", "village": "Dense", "lat": 30.45 + (i % 20) * 0.004,
+                  "lon": 120.85 + (i // 20) * 0.004, "interval": 60, "role": "unknown"} for i in range(257)]
+        self.county = County(BINDIR, terminals=harness.DEFAULT_TERMINALS + extra).start()
+        self.browser = None
+        try:
+            self.browser = Browser(self.width, self.height, artifacts=ARTIFACTS)
+            self.sent = self.county.populate(5)
+        except BaseException:
+            self.tearDown()
+            raise
+
+    @artifacts_on_failure
+    def test_dense_county(self):
+        self.open("/")
+        b = self.browser
+        b.wait_js("return document.querySelector('main').dataset.loaded === '260'", 30, "260 terminals")
+        b.wait_js("return document.querySelectorAll('.marker-cluster').length > 0", 15, "clusters on the map")
+        self.assertEqual(200, b.js("return document.querySelectorAll('#terminal-rows tr').length"))
+        self.assertEqual("WT-OFF-01", b.js("return document.querySelector('#terminal-rows tr').dataset.terminalId"))
+        b.driver.find_element("id", "show-all").click()
+        b.wait_js("return document.querySelectorAll('#terminal-rows tr').length === 260", 10, "all rows")
+        self.no_console_errors()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -42,6 +42,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The gateway could not be reached (refused, reset, timed out). */
+export class NetworkError extends Error {}
+
 async function request(path, options = {}) {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), TIMEOUT_MS);
@@ -50,7 +53,7 @@ async function request(path, options = {}) {
     resp = await fetch(path, { ...options, signal: ctl.signal, cache: "no-store" });
   } catch (e) {
     setConnected(false); // refused, reset, timed out: the gateway cannot be reached
-    throw e;
+    throw new NetworkError(e && e.name === "AbortError" ? "timed out" : String(e && e.message));
   } finally {
     clearTimeout(timer);
   }

@@ -1,7 +1,7 @@
 // The application shell: ui-config, language, hash router (#/, #/terminals/{id}, #/alerts,
 // #/report), the live poll loop and the connection banner. Pages are modules in ./pages that
 // export render(root, ctx); they register what to refresh with ctx.onPoll(fn).
-import { api, apiPost, apiBlob, connection, onConnection, checkSilence, ApiError } from "./api.js";
+import { api, apiPost, apiBlob, connection, onConnection, checkSilence, ApiError, NetworkError } from "./api.js";
 import { t, setLanguage, chooseLanguage, language, translateDom } from "./i18n.js";
 import { fmt, setZone } from "./fmt.js";
 import { askCredentials, credentials } from "./auth.js";
@@ -104,7 +104,8 @@ async function render() {
 export function showError(e) {
   const p = document.createElement("p");
   p.className = "error";
-  p.textContent = e instanceof ApiError ? t("app.api_error", { message: e.message }) : t("app.load_failed");
+  p.textContent = e instanceof ApiError ? t("app.api_error", { message: e.message }) : e instanceof NetworkError ? t("app.load_failed") : t("app.bug", { message: String(e) });
+  if (!(e instanceof ApiError || e instanceof NetworkError)) console.error(e); // a bug: the browser tests see it
   main.prepend(p);
 }
 

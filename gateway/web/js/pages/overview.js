@@ -47,7 +47,7 @@ export async function render(root, ctx) {
   const $ = (id) => root.querySelector(`#${id}`);
 
   // ---- map
-  const map = L.map($("map"), { zoomControl: true, preferCanvas: false, attributionControl: !!ctx.config.tile_url });
+  const map = L.map($("map"), { zoomControl: true, maxZoom: 18, minZoom: 3, preferCanvas: false, attributionControl: !!ctx.config.tile_url });
   if (ctx.config.tile_url) {
     L.tileLayer(ctx.config.tile_url, { attribution: ctx.config.tile_attribution || "", maxZoom: 19 }).addTo(map);
   } else {
@@ -259,33 +259,48 @@ export async function render(root, ctx) {
   let monthAt = 0;
   let monthDay = null;
   let lastTerminals = null;
-  async function refresh() {
-    const [s, tl] = await Promise.all([ctx.api("/api/summary"), ctx.api("/api/terminals")]);
-    if (!ctx.current) return;
-    if (s !== lastSummary) {
-      lastSummary = s;
-      // The month's series changes slowly: once a minute (and when the operating day changes).
-      if (Date.now() - monthAt > 60000 || s.operating_day !== monthDay) {
-        monthAt = Date.now();
-        monthDay = s.operating_day;
-        await loadMonth(s);
-      }
-      if (!ctx.current) return;
-      drawKpis(s);
+  // Summary and terminals are drawn each as soon as it arrives (the KPI cards do not wait for a
+  // 10,000-terminal list). performance marks: sewage:first-render, sewage:complete (benchmark).
+  let marked = false;
+  async function refreshSummary() {
+    const s = await ctx.api("/api/summary");
+    if (!ctx.current || s === lastSummary) return;
+    lastSummary = s;
+    drawKpis(s);
+    if (!marked) {
+      marked = true;
+      performance.mark("sewage:first-render");
     }
+    // The month's series changes slowly: once a minute (and when the operating day changes).
+    if (Date.now() - monthAt > 60000 || s.operating_day !== monthDay) {
+      monthAt = Date.now();
+      monthDay = s.operating_day;
+      await loadMonth(s);
+      if (ctx.current) drawKpis(s);
+    }
+  }
+  async function refreshTerminals() {
+    const tl = await ctx.api("/api/terminals");
+    if (!ctx.current) return;
     if (tl !== lastTerminals) {
+      const first = lastTerminals === null;
       lastTerminals = tl;
       state.terminals = tl.terminals || [];
       fillTowns();
       drawMap(state.terminals);
       drawList();
       root.dataset.loaded = String(state.terminals.length);
+      if (first) performance.mark("sewage:terminals-drawn");
     } else {
       drawList(); // ages move on
     }
   }
+  async function refresh() {
+    await Promise.all([refreshSummary(), refreshTerminals()]);
+  }
   await refresh();
   ctx.onPoll(refresh);
   root.dataset.rendered = "1";
+  performance.mark("sewage:complete");
   setTimeout(() => map.invalidateSize(), 0);
 }
