@@ -125,14 +125,13 @@ function startPolling() {
 }
 
 async function start() {
-  try {
-    uiConfig = Object.assign(uiConfig, await api("/api/ui-config"));
-  } catch (_) {
-    /* the defaults; the banner shows the lost connection */
-  }
+  const [cfg] = await Promise.all([
+    api("/api/ui-config").catch(() => null), // null: the defaults; the banner shows the lost connection
+    setLanguage(chooseLanguage()),
+  ]);
+  if (cfg) uiConfig = Object.assign(uiConfig, cfg);
   setZone(uiConfig.time_zone);
   const select = document.getElementById("lang-select");
-  await setLanguage(chooseLanguage());
   select.value = language();
   select.addEventListener("change", async () => {
     await setLanguage(select.value, true);
