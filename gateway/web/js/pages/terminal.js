@@ -7,7 +7,24 @@ import { stateBadge, stateClassOf, ageOf, escapeHtml, severityOf, severityIcon }
 const RANGES = { "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
 const COLORS = { flow: "#1f6f8b", turbidity: "#8a5a00", sludge: "#6b4f9e", limit: "#c0392b", clear: "#7f8c8d", volume: "#2e86c1", estimated: "#aed6f1" };
 
+let chartJs = null;
+/** Chart.js (Debian libjs-chart.js, a UMD script defining window.Chart), loaded on first use. */
+function loadChartJs() {
+  if (window.Chart) return Promise.resolve();
+  if (!chartJs) {
+    chartJs = new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      s.src = "/vendor/chart.js/chart.min.js";
+      s.onload = resolve;
+      s.onerror = () => reject(new Error("Chart.js could not be loaded"));
+      document.head.appendChild(s);
+    });
+  }
+  return chartJs;
+}
+
 export async function render(root, ctx) {
+  const charting = loadChartJs();
   const { t, fmt } = ctx;
   const id = ctx.args[0];
   const enc = encodeURIComponent(id);
@@ -318,6 +335,7 @@ export async function render(root, ctx) {
     }
     throw e;
   }
+  await charting;
   await Promise.all([drawCharts(), drawVolume(), drawPicture(), drawCommands(), drawAlerts()]);
   root.dataset.rendered = "1";
   let n = 0;
