@@ -12,7 +12,12 @@ On a failed test, `Browser.save_failure(name)` writes `<name>.png` (screenshot) 
 A missing chromium, chromedriver or python3-selenium is a FAILURE, never a skip: these tests are
 how the web application is checked (tools/install-deps installs them).
 
-Used by tests/web/test_*.py (and i10-report's report test). Python 3 standard library + selenium.
+Terminals are dicts {id, name, town, village, lat, lon, interval, role}; `County.populate()` gives
+each its role: "normal" (records, online, no alert), "alerting" (records with turbidity far above
+the limit: turbidity_high, critical), "offline" (a retained last will: offline at once, the gateway
+runs with startup_grace_s = 0), "unknown" (nothing at all).
+
+Used by tests/web/test_*.py (and the report page's test). Python 3 standard library + selenium.
 """
 import datetime as dt
 import json
