@@ -86,7 +86,7 @@ def parse_args(argv):
                     default=os.path.join(county.ROOT, "tools/sim/scenarios/demo.toml"),
                     help="scenario file (default tools/sim/scenarios/demo.toml: three days, a storm, six faults)")
     ap.add_argument("--http-port", type=_port, default=8080,
-                    help="API and dashboard port on 127.0.0.1 (default 8080; 0 = any free port)")
+                    help="web application and API port on 127.0.0.1 (default 8080; 0 = any free port)")
     ap.add_argument("--var-dir", default=DEFAULT_VAR_DIR,
                     help="folder for this run's logs and data, replaced at each start "
                          "(default var/demo; locked while the demo runs)")
@@ -206,7 +206,7 @@ def run(args):
     q = shlex.quote
     try:
         c.start()
-        print(f"demo: API and dashboard on {c.api}/  (summary: {c.api}/api/summary, map: {c.api}/api/terminals.geojson)")
+        print(f"demo: web application on {c.api}/ (open it in a browser; operator token: {county.ACK_TOKEN})  API: {c.api}/api/summary")
         print(f"demo: a terminal's latest picture: {c.api}/api/terminals/HY-WY-001/image")
         print(f"demo: acknowledge alerts with: curl -X POST -H 'Authorization: Bearer {county.ACK_TOKEN}' "
               f"-d '{{\"by\":\"NAME\",\"note\":\"...\"}}' {c.api}/api/alerts/ID/ack")
