@@ -1,6 +1,7 @@
 #include "sewage/gateway/api.hpp"
 
 #include "sewage/gateway/operating_day.hpp"
+#include "sewage/gateway/report.hpp"
 
 #include "dashboard.hpp"
 
@@ -752,6 +753,34 @@ http_response acknowledge(const context& c) {
   throw api_error{500, "internal", "unexpected acknowledgement result"};
 }
 
+/// GET /api/report (read route): the monthly operations report (report.hpp), JSON or CSV.
+http_response report(const context& c) {
+  std::optional<report_month> month;
+  if (const auto m = param(c.q, "month")) {
+    month = parse_report_month(*m);
+    if (!month) throw api_error{400, "bad_parameter", "month: must be a month YYYY-MM (1970-01 or later), got '" + escaped(*m) + "'"};
+  }
+  const auto format = param(c.q, "format").value_or("json");
+  if (format != "json" && format != "csv")
+    throw api_error{400, "bad_parameter", "format: must be 'json' or 'csv', got '" + escaped(format) + "'"};
+  monthly_report rep;
+  try {
+    rep = build_report(c.db, c.view, month, param(c.q, "town"));
+  } catch (const report_error& e) {
+    throw api_error{e.not_found() ? 404u : 400u, e.not_found() ? "not_found" : "bad_parameter", e.what()};
+  }
+  if (format == "json") {
+    http_response r;
+    r.body = report_json(rep);
+    return r;
+  }
+  http_response r;
+  r.content_type = "text/csv; charset=utf-8";
+  r.body = report_csv(rep);
+  r.headers.emplace_back("Content-Disposition", report_content_disposition(rep));
+  return r;
+}
+
 using handler_fn = http_response (*)(const context&);
 
 struct route_entry {
@@ -778,6 +807,7 @@ const std::vector<route_entry>& route_table() {
       {{"GET", "/api/terminals/{id}/image", {}, true}, &image},
       {{"GET", "/api/alerts", {"state", "terminal", "limit"}}, &alerts},
       {{"POST", "/api/alerts/{id}/ack", {}}, &acknowledge},
+      {{"GET", "/api/report", {"month", "town", "format"}, true}, &report},
   };
   return table;
 }
