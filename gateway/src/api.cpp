@@ -3,7 +3,7 @@
 #include "sewage/gateway/operating_day.hpp"
 #include "sewage/gateway/report.hpp"
 
-#include "dashboard.hpp"
+#include "sewage/gateway/http/static_files.hpp"
 
 #include <sewage/proto/alert.hpp>
 #include <sewage/proto/payload.hpp>
@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <map>
@@ -519,12 +520,7 @@ http_response metrics(const context& c) {
   return r;
 }
 
-http_response dashboard(const context&) {
-  http_response r;
-  r.content_type = "text/html; charset=utf-8";
-  r.body = std::string(detail::dashboard_html());
-  return r;
-}
+http_response ui_config(const context& c) { return webapp::ui_config_response(c.eng.cfg()); }
 
 http_response summary(const context& c) {
   auto& eng = c.eng;
@@ -792,8 +788,7 @@ struct route_entry {
 /// accepts (anything else is refused with 400), handler. Matched in order.
 const std::vector<route_entry>& route_table() {
   static const std::vector<route_entry> table{
-      {{"GET", "/", {}}, &dashboard},
-      {{"GET", "/index.html", {}}, &dashboard},
+      {{"GET", "/api/ui-config", {}}, &ui_config},
       {{"GET", "/healthz", {}}, &healthz},
       {{"GET", "/metrics", {}}, &metrics},
       {{"GET", "/api/summary", {}}, &summary},
@@ -869,7 +864,10 @@ county_view make_county_view(const engine& eng) {
   return v;
 }
 
-api::api(engine& eng, link_status link) : eng_(eng), link_(std::move(link)) {}
+api::api(engine& eng, link_status link)
+    : eng_(eng),
+      link_(std::move(link)),
+      files_(std::make_shared<const webapp::static_files>(eng.cfg().http_web_root, eng.cfg().http_vendor_root)) {}
 
 http_response api::dispatch(const http_request& req) {
   // 1. Every byte of the request is checked before anything looks at it.
@@ -884,6 +882,19 @@ http_response api::dispatch(const http_request& req) {
 
   // 2. The route table: 404 when no pattern matches, 405 when only other methods do.
   const bool get = req.method == "GET" || req.method == "HEAD";
+  // Static files first (/, /index.html, /web/..., /vendor/...): their own safe path handling.
+  if (webapp::static_files::is_static_path(t.segments)) {
+    if (!get) throw api_error{405, "method_not_allowed", "method " + escaped(req.method) + " not allowed here", {{"Allow", "GET, HEAD"}}};
+    std::string_view inm;
+    for (const auto& [name, value] : req.headers)
+      if (name.size() == 13 && std::equal(name.begin(), name.end(), "if-none-match", [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == b;
+          }))
+        inm = value;
+    auto r = files_->serve(t.segments, inm);
+    if (r->status == 404) ++counters_.rejected["not_found"];
+    return std::move(*r);
+  }
   std::vector<std::string_view> allowed;
   for (const auto& r : route_table()) {
     if (!match(r.info.pattern, t.segments, nullptr)) continue;

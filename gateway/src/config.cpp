@@ -91,6 +91,13 @@ std::filesystem::path resolve(const std::filesystem::path& base_file, const std:
 
 }  // namespace
 
+std::filesystem::path default_web_root() {
+  std::error_code ec;
+  const std::filesystem::path installed(SEWAGE_GATEWAY_WEB_INSTALLED);
+  if (std::filesystem::is_regular_file(installed / "index.html", ec)) return installed;
+  return std::filesystem::path(SEWAGE_GATEWAY_WEB_SOURCE);
+}
+
 config load_config(const std::filesystem::path& path) {
   const toml::table root = parse_file(path);
   config c;
@@ -167,6 +174,15 @@ config load_config(const std::filesystem::path& path) {
       r.read_int("max_body_bytes", c.http_max_body_bytes, 256, 1 << 20);
       r.read_int("max_range_days", c.http_max_range_days, 1, 3660);
       r.read_int("max_rows", c.http_max_rows, 1, 1'000'000);
+      std::string web_root = c.http_web_root.string();
+      r.read("web_root", web_root);
+      if (t->contains("web_root")) c.http_web_root = resolve(path, web_root);
+      std::string vendor_root = c.http_vendor_root.string();
+      r.read("vendor_root", vendor_root);
+      c.http_vendor_root = resolve(path, vendor_root);
+      r.read("tile_url", c.http_tile_url);
+      r.read("tile_attribution", c.http_tile_attribution);
+      r.read_int("poll_interval_ms", c.http_poll_interval_ms, 1000, 60000);
       r.reject_unknown();
     }
     if (const auto* t = top.sub_table("registry")) {

@@ -165,11 +165,12 @@ TEST_F(ApiTest, HealthIsOkOnlyWhileConnectedToTheBrokerAndStoring) {
   EXPECT_EQ(json::parse(r.body)["store_ok"], true);
 }
 
-TEST_F(ApiTest, DashboardPageReadsTheApi) {
+TEST_F(ApiTest, WebApplicationIsServedAtTheRoot) {
   const auto r = call("GET", "/");
   EXPECT_EQ(r.status, 200u);
   EXPECT_EQ(r.content_type.rfind("text/html", 0), 0u);
-  EXPECT_NE(r.body.find("/api/summary"), std::string::npos);
+  EXPECT_NE(r.body.find("/web/js/app.js"), std::string::npos);
+  EXPECT_NE(r.body.find("name=\"viewport\""), std::string::npos);
 }
 
 TEST(UrlDecode, DecodesAndRejectsBadEscapes) {

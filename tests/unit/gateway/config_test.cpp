@@ -229,5 +229,31 @@ TEST(Config, TimeStampTrustWindowIsReadAndBounded) {
   EXPECT_NE(e.find("alerts.clock_trust_behind_s"), std::string::npos) << e;
 }
 
+TEST(Config, WebApplicationKeys) {
+  testing::temp_dir dir("gw-config");
+  const config d;
+  const auto ex = load_config(SEWAGE_GATEWAY_EXAMPLE_CONFIG);
+  EXPECT_EQ(ex.http_web_root, d.http_web_root);
+  EXPECT_EQ(ex.http_web_root, default_web_root());
+  EXPECT_EQ(ex.http_vendor_root, std::filesystem::path("/usr/share/javascript"));
+  EXPECT_EQ(ex.http_tile_url, "");
+  EXPECT_EQ(ex.http_poll_interval_ms, 3000u);
+  auto p = write(dir, "w.toml",
+                 "[http]\nweb_root = \"site\"\nvendor_root = \"/opt/js\"\ntile_url = \"http://tiles.local/{z}/{x}/{y}.png\"\n"
+                 "tile_attribution = \"County GIS\"\npoll_interval_ms = 2000\n");
+  const auto c = load_config(p);
+  EXPECT_EQ(c.http_web_root, dir.path() / "site");  // relative to the config file
+  EXPECT_EQ(c.http_vendor_root, std::filesystem::path("/opt/js"));
+  EXPECT_EQ(c.http_tile_url, "http://tiles.local/{z}/{x}/{y}.png");
+  EXPECT_EQ(c.http_tile_attribution, "County GIS");
+  EXPECT_EQ(c.http_poll_interval_ms, 2000u);
+  p = write(dir, "x.toml", "[http]\npoll_interval_ms = 10\n");
+  auto e = error_of([&] { load_config(p); });
+  EXPECT_NE(e.find("http.poll_interval_ms"), std::string::npos) << e;
+  p = write(dir, "y.toml", "[http]\nweb_root = 3\n");
+  e = error_of([&] { load_config(p); });
+  EXPECT_NE(e.find("http.web_root"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace sewage::gateway

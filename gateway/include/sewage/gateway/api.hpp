@@ -4,7 +4,9 @@
 /// so it can be tested without sockets. JSON via nlohmann; errors are JSON objects
 /// {"error": {"status": 404, "message": "..."}} with the matching HTTP status.
 ///
-/// Routes (api::routes() lists them with their query parameters): GET / (dashboard page), /healthz,
+/// Static files (not in routes(), query strings ignored): GET / and /index.html (the web
+/// application), /web/..., /vendor/... (http/static_files.hpp). Routes (api::routes() lists them
+/// with their query parameters): /api/ui-config, /healthz,
 /// /metrics, /api/summary, /api/terminals, /api/terminals.geojson, /api/terminals/{id},
 /// /api/terminals/{id}/history?from=&to=&limit=, /api/terminals/{id}/daily?from=&to=,
 /// /api/terminals/{id}/image, /api/alerts?state=open|all&terminal=&limit=, /api/unknown-terminals,
@@ -27,6 +29,10 @@
 #include <vector>
 
 namespace sewage::gateway {
+
+namespace webapp {
+class static_files;
+}
 
 struct http_request {
   std::string method;         ///< "GET", "POST", ...
@@ -106,6 +112,8 @@ class api {
   engine& eng_;
   link_status link_;
   api_counters counters_;
+  /// The web application and vendor files (http/static_files.hpp), from the engine's config.
+  std::shared_ptr<const webapp::static_files> files_;
 };
 
 /// Percent-decodes a URL component; '+' is a space when `plus_is_space` (query strings), a plain

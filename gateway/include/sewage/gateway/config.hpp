@@ -78,6 +78,11 @@ struct thresholds {
   friend bool operator==(const thresholds&, const thresholds&) = default;
 };
 
+/// The web application's folder when http.web_root is not set: the installed copy
+/// (<prefix>/share/sewage-gateway/web, from CMake's install prefix) when it holds index.html,
+/// else the source tree's gateway/web (a build that was never installed). Never throws.
+std::filesystem::path default_web_root();
+
 /// Immutable gateway configuration.
 struct config {
   std::filesystem::path source;  ///< the file it came from (for messages)
@@ -105,6 +110,17 @@ struct config {
   std::size_t http_max_body_bytes{16384};
   std::uint32_t http_max_range_days{366};   ///< history/daily query span limit
   std::uint32_t http_max_rows{10000};       ///< history rows per response
+  /// Folder of the web application (index.html, css/, js/, i18n/) served at / and /web/.
+  /// Default: default_web_root(). A relative path is relative to the config file's folder.
+  std::filesystem::path http_web_root{default_web_root()};
+  /// Folder served at /vendor/: Debian's JavaScript libraries (libjs-leaflet,
+  /// libjs-leaflet.markercluster, libjs-chart.js install under /usr/share/javascript).
+  std::filesystem::path http_vendor_root{"/usr/share/javascript"};
+  /// Base map tile URL template for Leaflet ("https://tiles.example/{z}/{x}/{y}.png"); empty =
+  /// no base map (terminals on a plain background with a scale bar; works with no internet).
+  std::string http_tile_url;
+  std::string http_tile_attribution;  ///< shown in the map corner when tile_url is set
+  std::uint32_t http_poll_interval_ms{3000};  ///< how often the page polls the API, ms (1000..60000)
 
   // [registry]
   std::filesystem::path registry_path{"registry.toml"};

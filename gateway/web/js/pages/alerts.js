@@ -1,0 +1,126 @@
+// Alerts (#/alerts): open and recent alerts, filters by type / town / state, acknowledge with a
+// note; open, acknowledged and cleared look different (icon, label, style), each alert links to its
+// terminal and its position on the map.
+import { ALERT_TYPES, severityOf, severityIcon, escapeHtml } from "../states.js";
+
+const STATES = ["open", "raised", "acknowledged", "cleared", "all"];
+
+export async function render(root, ctx) {
+  const { t, fmt } = ctx;
+  root.innerHTML = `
+  <section class="panel">
+    <h1>${t("alerts.title")} <span id="alert-count" class="muted"></span></h1>
+    <div class="filters">
+      <select id="a-state" aria-label="${t("filter.state")}">${STATES.map((s) => `<option value="${s}">${t(`alert_filter.${s}`)}</option>`).join("")}</select>
+      <select id="a-type" aria-label="${t("filter.alert_type")}"><option value="">${t("filter.all_alert_types")}</option>
+        ${ALERT_TYPES.map((a) => `<option value="${a}">${t(`alert.${a}`)}</option>`).join("")}</select>
+      <select id="a-town" aria-label="${t("filter.town")}"><option value="">${t("filter.all_towns")}</option></select>
+    </div>
+    <p id="ack-msg" class="msg" role="status"></p>
+    <ul class="alert-cards stale-able" id="alert-list"></ul>
+  </section>`;
+  const $ = (x) => root.querySelector(`#${x}`);
+  $("a-state").value = STATES.includes(ctx.params.get("state")) ? ctx.params.get("state") : "open";
+  if (ctx.params.get("type")) $("a-type").value = ctx.params.get("type");
+
+  let terminals = new Map(); // id -> terminal (name, town, coordinates) for alerts that lack them
+  let alerts = [];
+  let openForm = null; // alert id whose acknowledgement form is open (kept across refreshes)
+
+  function matches(a) {
+    const st = $("a-state").value;
+    if (st === "open" && a.state === "cleared") return false;
+    if (st !== "open" && st !== "all" && a.state !== st) return false;
+    if ($("a-type").value && a.type !== $("a-type").value) return false;
+    const town = a.town ?? (terminals.get(a.terminal_id) || {}).town;
+    if ($("a-town").value && town !== $("a-town").value) return false;
+    return true;
+  }
+  function card(a) {
+    const term = terminals.get(a.terminal_id) || {};
+    const sev = a.severity || severityOf(a.type);
+    const name = a.terminal_name ?? term.name ?? a.terminal_id;
+    const town = a.town ?? term.town ?? "";
+    const stateMark = { raised: "●", acknowledged: "✔", cleared: "○" }[a.state] || "";
+    return `<li class="alert-card alert-${a.state} sev-${sev}" data-alert-id="${a.alert_id}" data-state="${a.state}">
+      <div class="alert-head">${severityIcon(sev)} <b>${t(`alert.${a.type}`)}</b>
+        <span class="alert-state badge-${a.state}">${stateMark} ${t(`alert_state.${a.state}`)}</span>
+        <span class="muted">${t(`severity.${sev}`)}</span></div>
+      <div><a href="#/terminals/${encodeURIComponent(a.terminal_id)}">${escapeHtml(name)} (${escapeHtml(a.terminal_id)})</a> · ${escapeHtml(town)}
+        · <a href="#/?focus=${encodeURIComponent(a.terminal_id)}" class="map-link">${t("alerts.on_map")}</a></div>
+      <div class="alert-msg">${escapeHtml(a.message || "")}</div>
+      <div class="muted">${t("alerts.raised_at", { time: fmt.dateTime(a.raised_at) })}
+        ${a.cleared_at ? ` · ${t("alerts.cleared_at", { time: fmt.dateTime(a.cleared_at) })}` : ""}</div>
+      ${a.acked_at ? `<div class="ack-info">${t("alerts.acked", { by: escapeHtml(a.acked_by), time: fmt.dateTime(a.acked_at) })}${a.ack_note ? `: “${escapeHtml(a.ack_note)}”` : ""}</div>` : ""}
+      ${a.state === "raised" ? `<div class="ack-area">${openForm === a.alert_id ? ackForm(a) : `<button type="button" class="ack-open" data-id="${a.alert_id}">${t("alerts.acknowledge")}</button>`}</div>` : ""}
+    </li>`;
+  }
+  function ackForm(a) {
+    return `<form class="ack-form" data-id="${a.alert_id}">
+      <label>${t("alerts.note")}<textarea name="note" maxlength="1000" rows="2"></textarea></label>
+      <div class="buttons"><button type="submit">${t("alerts.confirm_ack")}</button>
+      <button type="button" class="secondary ack-cancel">${t("common.cancel")}</button></div></form>`;
+  }
+  function draw() {
+    const list = alerts.filter(matches);
+    const keepNote = root.querySelector(".ack-form textarea");
+    const note = keepNote ? keepNote.value : "";
+    $("alert-list").innerHTML = list.length ? list.map(card).join("") : `<li class="empty">${t("alerts.none")}</li>`;
+    const ta = root.querySelector(".ack-form textarea");
+    if (ta) ta.value = note;
+    $("alert-count").textContent = `(${list.length})`;
+  }
+  $("alert-list").addEventListener("click", (e) => {
+    const open = e.target.closest(".ack-open");
+    if (open) {
+      openForm = Number(open.dataset.id);
+      draw();
+      const ta = root.querySelector(".ack-form textarea");
+      if (ta) ta.focus();
+    }
+    if (e.target.closest(".ack-cancel")) {
+      openForm = null;
+      draw();
+    }
+  });
+  $("alert-list").addEventListener("submit", async (e) => {
+    const form = e.target.closest(".ack-form");
+    if (!form) return;
+    e.preventDefault();
+    const cred = await ctx.askCredentials();
+    if (!cred) return;
+    const note = form.querySelector("textarea").value.trim();
+    try {
+      await ctx.apiPost(`/api/alerts/${form.dataset.id}/ack`, { by: cred.by, note }, cred.token);
+      $("ack-msg").textContent = t("alerts.ack_done");
+      openForm = null;
+      await refresh(true);
+    } catch (err) {
+      if (err instanceof ctx.ApiError && err.status === 401) sessionStorage.removeItem("token");
+      $("ack-msg").textContent = t("alerts.ack_failed", { message: err.message });
+    }
+  });
+  for (const id of ["a-state", "a-type", "a-town"]) $(id).addEventListener("change", () => refresh(true));
+
+  let last = null;
+  async function refresh(force = false) {
+    const st = $("a-state").value;
+    // Only parameters every gateway version accepts: the rest is filtered here.
+    const [a, tl] = await Promise.all([ctx.api(`/api/alerts?state=${st === "open" ? "open" : "all"}&limit=1000`), ctx.api("/api/terminals")]);
+    if (!ctx.current) return;
+    terminals = new Map((tl.terminals || []).map((x) => [x.id, x]));
+    const sel = $("a-town");
+    const have = new Set([...sel.options].map((o) => o.value));
+    for (const town of [...new Set([...terminals.values()].map((x) => x.town))].sort()) if (!have.has(town)) sel.add(new Option(town, town));
+    if (a === last && !force) return;
+    last = a;
+    alerts = a.alerts || [];
+    // Raised first, then acknowledged, then cleared; newest first within each.
+    const order = { raised: 0, acknowledged: 1, cleared: 2 };
+    alerts.sort((x, y) => (order[x.state] ?? 3) - (order[y.state] ?? 3) || String(y.raised_at).localeCompare(String(x.raised_at)));
+    draw();
+  }
+  await refresh(true);
+  root.dataset.rendered = "1";
+  ctx.onPoll(() => refresh(false));
+}

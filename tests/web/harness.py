@@ -1,0 +1,448 @@
+"""Browser-test harness for the gateway's web application (tests/web).
+
+Starts, on free loopback ports and in a temporary folder, its own mosquitto and the built
+sewage-gateway with a small registry (one terminal offline, one alerting, one normal; more can be
+given), publishes records with mosquitto_pub (mosquitto-clients), and drives Debian's Chromium
+headless (selenium 4 + chromedriver). Everything it starts is stopped by PID.
+
+On a failed test, `Browser.save_failure(name)` writes `<name>.png` (screenshot) and
+`<name>.console.log` (the browser console) into the artifacts folder (WEB_TEST_ARTIFACTS or
+<bindir>/tests/web/artifacts), next to the test output.
+
+A missing chromium, chromedriver or python3-selenium is a FAILURE, never a skip: these tests are
+how the web application is checked (tools/install-deps installs them).
+
+Used by tests/web/test_*.py (and i10-report's report test). Python 3 standard library + selenium.
+"""
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ACK_TOKEN = "web-test-token"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def require_browser():
+    """Raises with a clear message when the browser stack is missing (never skip)."""
+    missing = []
+    if not os.path.exists(CHROMIUM):
+        missing.append("chromium (Debian package chromium)")
+    if not os.path.exists(CHROMEDRIVER):
+        missing.append("chromedriver (Debian package chromium-driver)")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("python3-selenium (use /usr/bin/python3)")
+    if shutil.which("mosquitto") is None or shutil.which("mosquitto_pub") is None:
+        missing.append("mosquitto and mosquitto-clients")
+    if missing:
+        raise RuntimeError("browser tests cannot run, missing: " + ", ".join(missing) + " -- run tools/install-deps")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def iso(t):
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def now_utc():
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Process:
+    """A child process with its output in a log file; stop() sends SIGTERM, then SIGKILL, by PID."""
+
+    def __init__(self, name, args, log_path):
+        self.name = name
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def stop(self, grace=10.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+        return self.proc.returncode
+
+    def tail(self, lines=30):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+# The default county: Chinese names on purpose (search, fonts). Coordinates in Haiyan county.
+DEFAULT_TERMINALS = [
+    {"id": "WT-OFF-01", "name": "沈荡镇五丰村", "town": "Shendang", "village": "Wufeng",
+     "lat": 30.5012, "lon": 120.8105, "interval": 60, "role": "offline"},
+    {"id": "WT-ALR-02", "name": "百步镇农丰村", "town": "Baibu", "village": "Nongfeng",
+     "lat": 30.5601, "lon": 120.8833, "interval": 60, "role": "alerting"},
+    {"id": "WT-NRM-03", "name": "Wuyuan Village No. 3", "town": "Wuyuan", "village": "Wuyuan",
+     "lat": 30.5265, "lon": 120.9421, "interval": 60, "role": "normal"},
+]
+
+
+class County:
+    """mosquitto + sewage-gateway in a temp folder; publishes records for the terminals."""
+
+    def __init__(self, bindir, terminals=None, workdir=None, keep=False, extra_http=""):
+        self.bindir = os.path.abspath(bindir)
+        self.terminals = terminals or DEFAULT_TERMINALS
+        self.keep = keep
+        self.workdir = workdir or tempfile.mkdtemp(prefix="sewage-web-")
+        self.broker_port = free_port()
+        self.http_port = free_port()
+        self.extra_http = extra_http
+        self.broker = None
+        self.gateway = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.http_port}"
+
+    # ---- processes
+    def start(self):
+        self._start_broker()
+        self._write_registry()
+        self.start_gateway()
+        return self
+
+    def _start_broker(self):
+        conf = os.path.join(self.workdir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"per_listener_settings false\nlistener {self.broker_port} 127.0.0.1\nallow_anonymous true\n"
+                    f"persistence false\nmax_queued_messages 100000\n" + ("user root\n" if os.geteuid() == 0 else ""))
+        self.broker = Process("mosquitto", ["mosquitto", "-c", conf], os.path.join(self.workdir, "broker.log"))
+        self._wait_port(self.broker, self.broker_port)
+
+    def _write_registry(self):
+        lines = []
+        for t in self.terminals:
+            lines.append(f"""[[terminal]]
+id = "{t['id']}"
+name = "{t['name']}"
+town = "{t['town']}"
+village = "{t['village']}"
+latitude = {t['lat']}
+longitude = {t['lon']}
+design_capacity_m3d = {t.get('capacity', 30.0)}
+discharge_grade = "grade_1"
+report_interval_s = {t['interval']}
+[terminal.thresholds]
+turbidity_debounce_s = 0
+""")
+        self.registry = os.path.join(self.workdir, "registry.toml")
+        with open(self.registry, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+
+    def start_gateway(self):
+        conf = os.path.join(self.workdir, "gateway.toml")
+        with open(conf, "w") as f:
+            f.write(f"""[mqtt]
+uri = "tcp://127.0.0.1:{self.broker_port}"
+client_id = "sewage-gateway-web-test"
+[store]
+path = "{self.workdir}/gateway.db"
+flush_interval_ms = 50
+[http]
+listen = "127.0.0.1:{self.http_port}"
+ack_token = "{ACK_TOKEN}"
+web_root = "{ROOT}/gateway/web"
+poll_interval_ms = 1000
+{self.extra_http}
+[registry]
+path = "{self.registry}"
+[alerts]
+startup_grace_s = 0
+tick_ms = 200
+[log]
+level = "info"
+""")
+        self.gateway = Process("sewage-gateway", [os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", conf],
+                               os.path.join(self.workdir, "gateway.log"))
+        self._wait_port(self.gateway, self.http_port)
+        deadline = time.time() + 15
+        while time.time() < deadline:  # connected to the broker
+            try:
+                if self.get("/healthz").get("mqtt_connected"):
+                    return
+            except urllib.error.HTTPError as e:
+                if json.load(e).get("mqtt_connected"):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("sewage-gateway did not connect to the broker:\n" + self.gateway.tail())
+
+    def stop_gateway(self):
+        if self.gateway:
+            self.gateway.stop()
+
+    @staticmethod
+    def _wait_port(proc, port):
+        for _ in range(300):
+            if not proc.running():
+                raise RuntimeError(f"{proc.name} exited at start:\n" + proc.tail())
+            if port_open(port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{proc.name} did not open port {port}:\n" + proc.tail())
+
+    def stop(self):
+        for p in (self.gateway, self.broker):
+            if p:
+                p.stop()
+        if not self.keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # ---- MQTT
+    def publish(self, topic, payload, retain=False):
+        args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker_port), "-q", "1", "-t", topic]
+        if retain:
+            args.append("-r")
+        if isinstance(payload, (bytes, bytearray)):
+            path = os.path.join(self.workdir, "payload.bin")
+            with open(path, "wb") as f:
+                f.write(payload)
+            args += ["-f", path]
+        else:
+            args += ["-m", payload if isinstance(payload, str) else json.dumps(payload)]
+        subprocess.run(args, check=True, timeout=10)
+
+    def publish_many(self, topic, payloads):
+        """One mosquitto_pub for many messages (-l: one per line)."""
+        data = "\n".join(json.dumps(p) for p in payloads) + "\n"
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker_port), "-q", "1", "-t", topic, "-l"],
+                       input=data.encode(), check=True, timeout=30)
+
+    def subscribe(self, topic, count=1, timeout_s=30):
+        """Starts mosquitto_sub in the background; .wait() returns the received payloads."""
+        return Subscriber(self.broker_port, topic, count, timeout_s, self.workdir)
+
+    @staticmethod
+    def record(tid, seq, ts, interval_s=60, rate=0.9, total=1000.0, ntu=3.0, sludge=0.8, cleanout=False,
+               epoch="0123456789abcdef"):
+        return {"terminal_id": tid, "epoch": epoch, "seq": seq, "ts": iso(ts), "interval_s": interval_s,
+                "flow": {"status": "ok", "rate_m3h": rate, "total_m3": round(total, 3)},
+                "turbidity": {"status": "ok", "ntu": ntu, "min_ntu": ntu, "max_ntu": ntu},
+                "sludge": {"status": "ok", "level_m": sludge, "cleanout_required": cleanout},
+                "queue_depth": 0, "dropped": 0}
+
+    def history(self, tid, n, ntu=3.0, start_total=1000.0, end=None, interval_s=60):
+        """n records ending at `end` (default now), one per interval; the last one is live."""
+        end = end or now_utc()
+        out = []
+        total = start_total
+        for i in range(n):
+            ts = end - dt.timedelta(seconds=interval_s * (n - 1 - i))
+            rate = 0.6 + 0.4 * ((i % 10) / 10)
+            total += rate * interval_s / 3600
+            out.append(self.record(tid, i + 1, ts, interval_s, rate=round(rate, 2), total=total,
+                                   ntu=ntu if callable(ntu) is False else ntu(i), sludge=round(0.5 + i * 0.001, 3)))
+        return out
+
+    def populate(self, points=30):
+        """The default scenario: the normal and alerting terminals get `points` records each (the
+        alerting one with turbidity far above the limit: turbidity_high), the offline one a last
+        will (offline at once). Waits until the API shows each state. Returns the records sent."""
+        sent = {}
+        for t in self.terminals:
+            if t["role"] == "offline":
+                self.publish(f"sewage/v1/{t['id']}/status",
+                             {"terminal_id": t["id"], "state": "offline", "ts": iso(now_utc()), "epoch": "0123456789abcdef"},
+                             retain=True)
+                continue
+            recs = self.history(t["id"], points, ntu=25.0 if t["role"] == "alerting" else 3.0, interval_s=t["interval"])
+            self.publish_many(f"sewage/v1/{t['id']}/telemetry", recs)
+            sent[t["id"]] = recs
+        self.wait_for(lambda: self._states_reached(), 20, "terminal states")
+        return sent
+
+    def _states_reached(self):
+        want = {"offline": "offline", "alerting": "alert_critical", "normal": "normal"}
+        got = {x["id"]: x for x in self.get("/api/terminals")["terminals"]}
+        for t in self.terminals:
+            x = got.get(t["id"])
+            if x is None:
+                return False
+            role = t["role"]
+            if role == "offline" and x["state"] != "offline":
+                return False
+            if role == "alerting" and not x["open_alerts"]:
+                return False
+            if role == "normal" and (x["state"] != "online" or x["open_alerts"]):
+                return False
+            if "state_class" in x and role in want and x["state_class"] != want[role]:
+                return False
+        return True
+
+    # ---- HTTP
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+            return json.load(r)
+
+    def post(self, path, body, token=ACK_TOKEN):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)
+
+    @staticmethod
+    def wait_for(cond, timeout_s, what):
+        deadline = time.time() + timeout_s
+        last = None
+        while time.time() < deadline:
+            try:
+                if cond():
+                    return
+            except Exception as e:  # noqa: BLE001 - retried until the deadline
+                last = e
+            time.sleep(0.2)
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}" + (f" (last error: {last})" if last else ""))
+
+
+class Subscriber:
+    """mosquitto_sub in the background for `count` messages on `topic` (its output in a file)."""
+
+    def __init__(self, port, topic, count, timeout_s, workdir):
+        self.out = os.path.join(workdir, f"sub-{time.time_ns()}.txt")
+        self.f = open(self.out, "wb")
+        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", topic,
+                                      "-C", str(count), "-W", str(timeout_s)], stdout=self.f, stderr=subprocess.STDOUT)
+        time.sleep(0.3)  # subscribed before anything is published
+
+    def wait(self, timeout_s=30):
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.f.close()
+        with open(self.out, "rb") as f:
+            return [line for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
+
+
+class Browser:
+    """Headless Chromium through chromedriver; console captured (goog:loggingPrefs)."""
+
+    def __init__(self, width=1366, height=900, lang="en-US", artifacts=None):
+        require_browser()
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                  f"--window-size={width},{height}", f"--lang={lang}", "--no-first-run",
+                  "--disable-extensions", "--disable-background-networking"]:
+            opts.add_argument(a)
+        opts.add_experimental_option("prefs", {"intl.accept_languages": lang})
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+        self.driver.set_page_load_timeout(30)
+        self.console = []
+        self.artifacts = artifacts or os.environ.get("WEB_TEST_ARTIFACTS") or tempfile.gettempdir()
+        os.makedirs(self.artifacts, exist_ok=True)
+
+    def open(self, url):
+        self.driver.get(url)
+        self.wait_js("return document.body.dataset.ready === '1'", 20, "the application to start")
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def wait_js(self, script, timeout_s, what, *args):
+        deadline = time.time() + timeout_s
+        last = None
+        while time.time() < deadline:
+            try:
+                v = self.js(script, *args)
+                if v:
+                    return v
+            except Exception as e:  # noqa: BLE001 - retried until the deadline
+                last = e
+            time.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}" + (f" ({last})" if last else ""))
+
+    def logs(self):
+        """New console entries since the last call (kept in self.console too)."""
+        new = self.driver.get_log("browser")
+        self.console.extend(new)
+        return new
+
+    def console_errors(self):
+        self.logs()
+        return [e for e in self.console if e.get("level") == "SEVERE"]
+
+    def set_size(self, width, height):
+        self.driver.set_window_size(width, height)
+
+    def save_failure(self, name):
+        """Screenshot and console log next to the test output; returns the paths."""
+        png = os.path.join(self.artifacts, f"{name}.png")
+        log = os.path.join(self.artifacts, f"{name}.console.log")
+        try:
+            self.driver.save_screenshot(png)
+        except Exception as e:  # noqa: BLE001
+            png = f"(no screenshot: {e})"
+        try:
+            self.logs()
+        except Exception:  # noqa: BLE001
+            pass
+        with open(log, "w", encoding="utf-8") as f:
+            for e in self.console:
+                f.write(f"{e.get('timestamp')} {e.get('level')} {e.get('message')}\n")
+        return png, log
+
+    def quit(self):
+        try:
+            self.driver.quit()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def artifacts_dir(bindir):
+    d = os.environ.get("WEB_TEST_ARTIFACTS") or os.path.join(os.path.abspath(bindir), "tests", "web", "artifacts")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def bindir_from_argv():
+    """--bindir BUILD_DIR from sys.argv (removed, so unittest sees the rest)."""
+    if "--bindir" in sys.argv:
+        i = sys.argv.index("--bindir")
+        b = sys.argv[i + 1]
+        del sys.argv[i:i + 2]
+        return b
+    return os.environ.get("SEWAGE_BINDIR", os.path.join(ROOT, "build", "dev"))
