@@ -46,7 +46,8 @@ export async function render(root, ctx) {
   const target = (ctx.config && ctx.config.compliance_target) || 0.95;
   const thisMonth = currentMonth(zone);
   const wanted = ctx.params.get("month");
-  let month = /^\d{4}-\d{2}$/.test(wanted || "") ? wanted : thisMonth;
+  const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+  let month = MONTH.test(wanted || "") ? wanted : thisMonth;
   let town = ctx.params.get("town") || "";
 
   root.innerHTML = `
@@ -220,7 +221,7 @@ export async function render(root, ctx) {
 
   $("r-month").addEventListener("change", () => {
     const v = $("r-month").value;
-    if (!/^\d{4}-\d{2}$/.test(v)) {
+    if (!MONTH.test(v)) {
       $("r-error").hidden = false;
       $("r-error").textContent = t("report.bad_month");
       return;
