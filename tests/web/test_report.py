@@ -12,8 +12,10 @@ Run: /usr/bin/python3 tests/web/test_report.py --bindir build/dev
 On failure: <test>.png and <test>.console.log in the artifacts folder (harness.artifacts_dir).
 """
 import csv
+import datetime as dt
 import io
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -48,6 +50,7 @@ class ReportPageTest(unittest.TestCase):
         limit: a turbidity_high episode), a last will for the offline one; waits until the
         report has the records and the episode."""
         c = cls.county
+        cls.first_record = harness.now_utc() - dt.timedelta(minutes=29, seconds=5)  # history() ends at now
         for t in c.terminals:
             if t["role"] == "offline":
                 c.publish(f"sewage/v1/{t['id']}/status",
@@ -57,16 +60,16 @@ class ReportPageTest(unittest.TestCase):
                            c.history(t["id"], 30, ntu=25.0 if t["role"] == "alerting" else 3.0, interval_s=t["interval"]))
 
         def ready():
-            r = c.get("/api/report")
-            recs = {x["id"]: x["records"] for x in r["terminals"]}
-            return (recs.get("WT-ALR-02") == 30 and recs.get("WT-NRM-03") == 30
-                    and r["faults"]["by_type"]["turbidity_high"]["found"] >= 1)
-        c.wait_for(ready, 20, "the records and the alert in /api/report")
+            got = {x["id"]: x for x in c.get("/api/terminals")["terminals"]}
+            return all((got[i].get("latest_record") or {}).get("seq") == 30 for i in ("WT-ALR-02", "WT-NRM-03")) \
+                and bool(got["WT-ALR-02"]["open_alerts"])
+        c.wait_for(ready, 20, "the records and the alert")
 
     @classmethod
     def tearDownClass(cls):
         cls.browser.quit()
         cls.county.stop()
+        shutil.rmtree(cls.downloads, ignore_errors=True)
 
     def setUp(self):
         self.b = self.browser
@@ -114,10 +117,13 @@ class ReportPageTest(unittest.TestCase):
         self.assertEqual(sorted(towns), sorted(t["town"] for t in harness.DEFAULT_TERMINALS))
         ids = self.b.js("return [...document.querySelectorAll('#r-terminals tbody tr')].map(r => r.dataset.terminal);")
         self.assertEqual(ids, [t["id"] for t in harness.DEFAULT_TERMINALS])
-        # The alerting terminal's turbidity_high episode is in the faults by type.
-        self.assertGreaterEqual(api["faults"]["by_type"]["turbidity_high"]["found"], 1)
+        # The alerting terminal's turbidity_high episode is in the faults by type (unless the test
+        # runs in the first half hour of a county month: then it was raised in the month before).
+        month_from = dt.datetime.fromisoformat(api["from"].replace("Z", "+00:00"))
+        if self.first_record >= month_from:
+            self.assertGreaterEqual(api["faults"]["by_type"]["turbidity_high"]["found"], 1)
         found = self.b.js("const r = document.querySelector('#r-faults tr[data-type=turbidity_high]');"
-                          "return r ? r.children[1].textContent : null;")
+                          "return r ? r.children[1].textContent : '0';")
         self.assertEqual(found, str(api["faults"]["by_type"]["turbidity_high"]["found"]))
         # The current month is partial and says so.
         self.assertTrue(api["partial"])

@@ -98,7 +98,7 @@ export async function render(root, ctx) {
     return `<div class="kpis report-kpis" id="r-totals" data-volume="${tot.volume_m3}" data-terminals="${tot.terminals}">
       ${card(t("report.terminals"), esc(tot.terminals))}
       ${card(t("report.volume"), `${num(tot.volume_m3, 1)} <small>m³</small>`,
-        tot.volume_estimated_m3 > 0 ? esc(t("report.estimated_part", { v: num(tot.volume_estimated_m3, 1) })) : "")}
+        tot.volume_estimated_m3 > 0 ? esc(t("report.estimated_part", { v: num(tot.volume_estimated_m3, 3) })) : "")}
       ${card(t("report.compliance"), pct(comp), esc(t("report.target", { v: pct(target) })),
         comp === null || comp === undefined ? "" : comp >= target ? "good" : "bad")}
       ${card(t("report.availability"), pct(tot.availability),
@@ -133,7 +133,7 @@ export async function render(root, ctx) {
     <th scope="col" class="num">${esc(t("report.compliance"))}</th><th scope="col" class="num">${esc(t("report.availability"))}</th>
     <th scope="col" class="num">${esc(t("report.days_incomplete"))}</th><th scope="col" class="num">${esc(t("report.faults_found"))}</th>
     <th scope="col" class="num">${esc(t("report.faults_resolved"))}</th>`;
-  const figureCells = (x) => `<td class="num">${num(x.volume_m3, 1)}${x.volume_estimated_m3 > 0 ? ` <span class="est" title="${esc(t("report.estimated_part", { v: num(x.volume_estimated_m3, 1) }))}">*</span>` : ""}</td>
+  const figureCells = (x) => `<td class="num">${num(x.volume_m3, 1)}${x.volume_estimated_m3 > 0 ? ` <span class="est" title="${esc(t("report.estimated_part", { v: num(x.volume_estimated_m3, 3) }))}">*</span>` : ""}</td>
     ${complianceCell(x.compliance_rate)}${availabilityCell(x.availability)}
     <td class="num ${x.days_incomplete > 0 ? "below" : ""}">${x.days_incomplete}</td><td class="num">${x.faults_found}</td><td class="num">${x.faults_resolved}</td>`;
 
