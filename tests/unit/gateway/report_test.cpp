@@ -389,6 +389,12 @@ TEST_F(ReportTest, CsvFileNameNamesMonthAndTown) {
   EXPECT_EQ(report_content_disposition(a),
             "attachment; filename=\"report-2026-11-_________.csv\"; "
             "filename*=UTF-8''report-2026-11-%E6%AD%A6%E5%8E%9F%E9%95%87.csv");
+  // Quotes, semicolons, spaces and slashes never reach the quoted ASCII name or the ext-value raw.
+  monthly_report odd;
+  odd.month = {2026, 3};
+  odd.town = "a\"b; c/d\\e";
+  EXPECT_EQ(report_content_disposition(odd),
+            "attachment; filename=\"report-2026-03-a_b__c_d_e.csv\"; filename*=UTF-8''report-2026-03-a%22b%3B%20c%2Fd%5Ce.csv");
 }
 
 /// The route through the API: read route, parameters, status codes, headers.
