@@ -2,6 +2,7 @@
 
 #include "sewage/gateway/operating_day.hpp"
 #include "sewage/gateway/severity.hpp"
+#include "sewage/gateway/report.hpp"
 
 #include "sewage/gateway/http/static_files.hpp"
 
@@ -1127,6 +1128,32 @@ http_response command_detail(const context& c) {
   const auto row = c.db.command(*n);
   if (!row) throw api_error{404, "not_found", "no command " + sid};
   return json_response(200, json{{"command", command_json(*row)}});
+/// GET /api/report (read route): the monthly operations report (report.hpp), JSON or CSV.
+http_response report(const context& c) {
+  std::optional<report_month> month;
+  if (const auto m = param(c.q, "month")) {
+    month = parse_report_month(*m);
+    if (!month) throw api_error{400, "bad_parameter", "month: must be a month YYYY-MM (1970-01 or later), got '" + escaped(*m) + "'"};
+  }
+  const auto format = param(c.q, "format").value_or("json");
+  if (format != "json" && format != "csv")
+    throw api_error{400, "bad_parameter", "format: must be 'json' or 'csv', got '" + escaped(format) + "'"};
+  monthly_report rep;
+  try {
+    rep = build_report(c.db, c.view, month, param(c.q, "town"));
+  } catch (const report_error& e) {
+    throw api_error{e.not_found() ? 404u : 400u, e.not_found() ? "not_found" : "bad_parameter", e.what()};
+  }
+  if (format == "json") {
+    http_response r;
+    r.body = report_json(rep);
+    return r;
+  }
+  http_response r;
+  r.content_type = "text/csv; charset=utf-8";
+  r.body = report_csv(rep);
+  r.headers.emplace_back("Content-Disposition", report_content_disposition(rep));
+  return r;
 }
 
 using handler_fn = http_response (*)(const context&);
@@ -1159,6 +1186,7 @@ const std::vector<route_entry>& route_table() {
       {{"GET", "/api/terminals/{id}/commands", {"limit"}, true}, &terminal_commands},
       {{"GET", "/api/commands/{id}", {}, true}, &command_detail},
       {{"GET", "/api/daily", {"from", "to", "town"}, true}, &county_daily},
+      {{"GET", "/api/report", {"month", "town", "format"}, true}, &report},
   };
   return table;
 }

@@ -67,6 +67,9 @@ class full_disk_store final : public store {
   std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& t) override { return db_.image(t); }
   std::vector<dead_letter_row> dead_letters(std::size_t l) override { return db_.dead_letters(l); }
   fault_stats faults_since(proto::timestamp f) override { return db_.faults_since(f); }
+  std::vector<fault_counts> fault_counts_between(proto::timestamp f, proto::timestamp t) override {
+    return db_.fault_counts_between(f, t);
+  }
 
  private:
   sqlite_store db_;

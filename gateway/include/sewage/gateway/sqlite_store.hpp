@@ -53,6 +53,7 @@ class sqlite_store final : public store {
   std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& terminal_id) override;
   std::vector<dead_letter_row> dead_letters(std::size_t limit) override;
   fault_stats faults_since(proto::timestamp from) override;
+  std::vector<fault_counts> fault_counts_between(proto::timestamp from, proto::timestamp to) override;
   std::size_t purge_records_before(proto::timestamp before) override;
 
   class impl;

@@ -185,6 +185,16 @@ struct daily_total_row {
   std::int64_t records{0};
   std::int64_t missing_records{0};
   std::int64_t terminals_reporting{0};  ///< terminals with at least one record that day
+/// Alert episodes of one (terminal, type) counted over a time range [from, to) (monthly report,
+/// gateway/README.md "Monthly report").
+struct fault_counts {
+  std::string terminal_id;
+  proto::alert_type type{proto::alert_type::offline};
+  std::uint64_t found{0};        ///< episodes raised in the range
+  std::uint64_t resolved{0};     ///< episodes cleared in the range (whenever they were raised)
+  /// Sum over the resolved ones of (cleared - raised), ms; divide by `resolved` for the mean.
+  std::int64_t resolve_ms_sum{0};
+  std::uint64_t open_at_end{0};  ///< episodes raised before `to` and not cleared before `to`
 };
 
 /// The store. Implementations are used from one thread (the gateway's executor); they need not be
@@ -238,6 +248,10 @@ class store {
   virtual std::vector<dead_letter_row> dead_letters(std::size_t limit) = 0;
   /// Episodes raised and cleared since `from`.
   virtual fault_stats faults_since(proto::timestamp from) = 0;
+  /// Per (terminal, type) with at least one episode raised in [from, to), cleared in it, or open
+  /// at `to`: the counts of fault_counts. Sorted by terminal, then type name. At most
+  /// terminals x alert types rows, whatever the number of episodes.
+  virtual std::vector<fault_counts> fault_counts_between(proto::timestamp from, proto::timestamp to) = 0;
   /// Deletes raw records whose effective time AND arrival are before `before` (a recent record is
   /// never deleted for an old stamp); daily rows are kept. Returns the count deleted.
   virtual std::size_t purge_records_before(proto::timestamp before) = 0;
