@@ -1128,6 +1128,8 @@ http_response command_detail(const context& c) {
   const auto row = c.db.command(*n);
   if (!row) throw api_error{404, "not_found", "no command " + sid};
   return json_response(200, json{{"command", command_json(*row)}});
+}
+
 /// GET /api/report (read route): the monthly operations report (report.hpp), JSON or CSV.
 http_response report(const context& c) {
   std::optional<report_month> month;

@@ -185,6 +185,8 @@ struct daily_total_row {
   std::int64_t records{0};
   std::int64_t missing_records{0};
   std::int64_t terminals_reporting{0};  ///< terminals with at least one record that day
+};
+
 /// Alert episodes of one (terminal, type) counted over a time range [from, to) (monthly report,
 /// gateway/README.md "Monthly report").
 struct fault_counts {
