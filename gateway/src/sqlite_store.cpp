@@ -151,6 +151,7 @@ class sqlite_store::impl {
       const int rc = sqlite3_step(s_);
       if (rc == SQLITE_ROW) return true;
       if (rc == SQLITE_DONE) return false;
+      if (rc == SQLITE_INTERRUPT) throw store_timeout("statement interrupted: past the request's deadline");
       throw store_error(std::string("step failed: ") + sqlite3_errmsg(db_));
     }
     void run() {
@@ -175,15 +176,21 @@ class sqlite_store::impl {
     sqlite3_stmt* s_{nullptr};
   };
 
-  impl(const std::filesystem::path& path, std::size_t dl_max) : path_(path), dead_letter_max_(dl_max) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        nullptr) != SQLITE_OK) {
+  impl(const std::filesystem::path& path, std::size_t dl_max, access mode)
+      : path_(path), dead_letter_max_(dl_max), read_only_(mode == access::read_only) {
+    const int flags = read_only_ ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+                                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
       const std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
-      throw store_error(path.string() + ": cannot open database: " + msg);
+      throw store_error(path.string() + ": cannot open database" + (read_only_ ? " read-only: " : ": ") + msg);
     }
-    sqlite3_busy_timeout(db_, 5000);
     try {
+      if (read_only_) {
+        open_reader();
+        return;
+      }
+      sqlite3_busy_timeout(db_, 5000);
       exec("PRAGMA journal_mode=WAL");
       exec("PRAGMA synchronous=NORMAL");
       // A batch of 5000 records from distinct terminals dirties ~6 MB of pages (records, their
@@ -202,6 +209,35 @@ class sqlite_store::impl {
       throw store_error(path.string() + ": " + e.what());
     }
   }
+
+  // A reader connection: never writes, never migrates; the schema must be this build's.
+  void open_reader() {
+    // A reader waits for a lock only in WAL recovery or a restart of the WAL by the writer:
+    // moments, never a whole batch.
+    sqlite3_busy_timeout(db_, 1000);
+    exec("PRAGMA query_only=ON");
+    exec("PRAGMA cache_size=-8192");  // 8 MiB cap per reader: a 7-day history touches ~3 MB of pages
+    {
+      stmt s(db_, "PRAGMA journal_mode");
+      if (!s.step() || s.text(0) != "wal")
+        throw store_error("not in WAL mode (journal_mode " + s.text(0) + "): readers would block the writer");
+    }
+    const int v = user_version();
+    if (v != sqlite_schema_version)
+      throw store_error("database schema version " + std::to_string(v) + ", this gateway reads version " +
+                        std::to_string(sqlite_schema_version) + " (a read-only connection never migrates)");
+  }
+
+  // sqlite3_progress_handler callback: non-zero interrupts the running statement.
+  static int past_deadline(void* self) {
+    const auto* d = static_cast<const impl*>(self);
+    return d->deadline_ && std::chrono::steady_clock::now() >= *d->deadline_ ? 1 : 0;
+  }
+
+  void refuse_write(const char* what) const {
+    if (read_only_) throw store_error(path_.string() + ": read-only connection: " + what + " refused");
+  }
+
   ~impl() {
     cache_.clear();
     sqlite3_close(db_);
@@ -287,13 +323,23 @@ class sqlite_store::impl {
   sqlite3* db_{nullptr};
   std::filesystem::path path_;
   std::size_t dead_letter_max_;
+  bool read_only_{false};
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
   std::unordered_map<const char*, std::unique_ptr<stmt>> cache_;
 };
 
 const char* sqlite_schema_v1_sql() noexcept { return schema_v1; }
 
-sqlite_store::sqlite_store(const std::filesystem::path& path, std::size_t dead_letter_max_rows)
-    : impl_(std::make_unique<impl>(path, dead_letter_max_rows)) {}
+sqlite_store::sqlite_store(const std::filesystem::path& path, std::size_t dead_letter_max_rows, access mode)
+    : impl_(std::make_unique<impl>(path, dead_letter_max_rows, mode)) {}
+
+void sqlite_store::set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
+  impl_->deadline_ = deadline;
+  if (deadline)
+    sqlite3_progress_handler(impl_->db_, 1000, &impl::past_deadline, impl_.get());
+  else
+    sqlite3_progress_handler(impl_->db_, 0, nullptr, nullptr);
+}
 sqlite_store::~sqlite_store() = default;
 
 int sqlite_store::schema_version() { return impl_->user_version(); }
@@ -336,6 +382,7 @@ void rules_from_blob(const std::string& blob, terminal_snapshot& t) {
 
 void sqlite_store::apply(const write_batch& b) {
   auto& d = *impl_;
+  d.refuse_write("apply");
   d.exec("BEGIN IMMEDIATE");
   try {
     for (const auto& r : b.records) {
@@ -746,6 +793,7 @@ fault_stats sqlite_store::faults_since(proto::timestamp from) {
 std::size_t sqlite_store::purge_records_before(proto::timestamp before) {
   // ts_ms is the effective time of new rows; rows written before schema 4 carry the stamp there,
   // so the arrival condition keeps a recent record with an old (e.g. 1970) stamp.
+  impl_->refuse_write("purge");
   auto& s = impl_->q("DELETE FROM records WHERE ts_ms < ?1 AND arrival_ms < ?1").bind(1, ms(before));
   s.run();
   return static_cast<std::size_t>(sqlite3_changes(impl_->db_));

@@ -105,6 +105,14 @@ struct config {
   std::size_t http_max_body_bytes{16384};
   std::uint32_t http_max_range_days{366};   ///< history/daily query span limit
   std::uint32_t http_max_rows{10000};       ///< history rows per response
+  /// Threads answering read routes (history, daily series, images, reports) with their own
+  /// read-only store connections, off the engine's thread; 0 = on the engine's thread (as before
+  /// issue 10; not recommended). gateway/README.md "Reads and the engine thread".
+  std::uint32_t http_reader_threads{2};
+  /// Read requests waiting for a reader thread at most; beyond it 503 with Retry-After.
+  std::uint32_t http_reader_queue_max{64};
+  /// Longest time one read request's SQL may run before it is interrupted (503).
+  std::chrono::milliseconds http_read_timeout{10000};
 
   // [registry]
   std::filesystem::path registry_path{"registry.toml"};

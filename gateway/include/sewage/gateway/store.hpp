@@ -14,6 +14,7 @@
 #include <sewage/proto/telemetry.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -27,6 +28,13 @@ namespace sewage::gateway {
 class store_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// A statement interrupted because it ran past the deadline given to store::set_deadline (a read
+/// connection's per-request time bound). Nothing was changed by it.
+class store_timeout : public store_error {
+ public:
+  using store_error::store_error;
 };
 
 /// One accepted telemetry record with its arrival time.
@@ -130,11 +138,16 @@ struct fault_stats {
   double mean_time_to_resolve_s{0}; ///< over the resolved ones, 0 when none
 };
 
-/// The store. Implementations are used from one thread (the gateway's executor); they need not be
-/// thread-safe. Every method throws store_error on a database failure.
+/// The store. An instance is used from one thread at a time (the engine's, or one reader thread
+/// with its own read connection: read_pool.hpp); it need not be thread-safe. Every method throws
+/// store_error on a database failure.
 class store {
  public:
   virtual ~store() = default;
+  /// Bounds the statements that follow: one still running at `deadline` (steady clock) is
+  /// interrupted and throws store_timeout; std::nullopt removes the bound. Used by read
+  /// connections per request. The default ignores it (a store without the means to interrupt).
+  virtual void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) { (void)deadline; }
   /// Applies all writes atomically. The dead-letter table is trimmed to its bound in the same transaction.
   virtual void apply(const write_batch& batch) = 0;
   /// Resume state of every known terminal.
