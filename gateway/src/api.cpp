@@ -516,7 +516,7 @@ http_response metrics(const context& c) {
              "Read requests refused 503 because the reader queue was full (http.reader_queue_max).");
   add_sample(out, "sewage_gateway_http_read_busy_total", static_cast<double>(c.counters.read_busy));
   add_metric(out, "sewage_gateway_http_read_timeouts_total", "counter",
-             "Read requests answered 503 because their SQL ran past http.read_timeout_ms.");
+             "Read requests answered 503 because they used up http.read_cpu_limit_ms of CPU time.");
   add_sample(out, "sewage_gateway_http_read_timeouts_total", static_cast<double>(c.counters.read_timeouts));
   add_metric(out, "sewage_gateway_http_read_queue", "gauge", "Read requests waiting for a reader thread.");
   add_sample(out, "sewage_gateway_http_read_queue", link.read_queue_depth ? static_cast<double>(link.read_queue_depth()) : 0);
@@ -917,13 +917,13 @@ http_response api::handle(const http_request& req, const read_context* reader) {
   try {
     return dispatch(req, reader);
   } catch (const store_timeout& e) {
-    // A read bounded by http.read_timeout_ms (read_pool.hpp): the client may retry later.
+    // A read bounded by http.read_cpu_limit_ms (read_pool.hpp): the client may retry later.
     {
       const std::lock_guard lock(counters_mutex_);
       ++counters_.read_timeouts;
     }
     spdlog::warn("HTTP {} {}: 503 {}", escaped(req.method), escaped(req.target, 200), escaped(e.what(), 200));
-    auto r = error_response(503, "the read took longer than http.read_timeout_ms; narrow the range or retry later");
+    auto r = error_response(503, "the read used up its CPU time limit (http.read_cpu_limit_ms); narrow the range or retry later");
     r.headers.emplace_back("Retry-After", "5");
     return r;
   } catch (const api_error& e) {

@@ -169,9 +169,9 @@ config load_config(const std::filesystem::path& path) {
       r.read_int("max_rows", c.http_max_rows, 1, 1'000'000);
       r.read_int("reader_threads", c.http_reader_threads, 0, 64);
       r.read_int("reader_queue_max", c.http_reader_queue_max, 1, 100'000);
-      std::int64_t read_timeout_ms = c.http_read_timeout.count();
-      r.read_int("read_timeout_ms", read_timeout_ms, 10, 600'000);
-      c.http_read_timeout = std::chrono::milliseconds(read_timeout_ms);
+      std::int64_t read_cpu_ms = c.http_read_cpu_limit.count();
+      r.read_int("read_cpu_limit_ms", read_cpu_ms, 10, 600'000);
+      c.http_read_cpu_limit = std::chrono::milliseconds(read_cpu_ms);
       r.reject_unknown();
     }
     if (const auto* t = top.sub_table("registry")) {

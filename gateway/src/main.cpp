@@ -131,7 +131,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   read_service::options ro;
   ro.pool.threads = cfg.http_reader_threads;
   ro.pool.queue_max = cfg.http_reader_queue_max;
-  ro.pool.job_timeout = cfg.http_read_timeout;
+  ro.pool.job_cpu_limit = cfg.http_read_cpu_limit;
   read_service reads(routes, eng, io.get_executor(),
                      [&cfg] { return std::make_unique<sqlite_store>(cfg.store_path, cfg.dead_letter_max_rows,
                                                                     sqlite_store::access::read_only); },

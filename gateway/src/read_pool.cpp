@@ -73,7 +73,7 @@ void read_pool::run(store& db) {
       queue_.pop_front();
     }
     try {
-      if (opt_.job_timeout.count() > 0) db.set_deadline(std::chrono::steady_clock::now() + opt_.job_timeout);
+      if (opt_.job_cpu_limit.count() > 0) db.set_cpu_limit(opt_.job_cpu_limit);
       j(db);
     } catch (const std::exception& e) {
       spdlog::error("read job failed: {}", e.what());
@@ -81,7 +81,7 @@ void read_pool::run(store& db) {
       spdlog::error("read job failed: unknown exception");
     }
     try {
-      db.set_deadline(std::nullopt);
+      db.set_cpu_limit(std::nullopt);
     } catch (...) {
     }
     j = nullptr;  // release what the job holds (a connection's session) before counting it done

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <unordered_map>
 
@@ -151,7 +152,7 @@ class sqlite_store::impl {
       const int rc = sqlite3_step(s_);
       if (rc == SQLITE_ROW) return true;
       if (rc == SQLITE_DONE) return false;
-      if (rc == SQLITE_INTERRUPT) throw store_timeout("statement interrupted: past the request's deadline");
+      if (rc == SQLITE_INTERRUPT) throw store_timeout("statement interrupted: the request used up its CPU time limit");
       throw store_error(std::string("step failed: ") + sqlite3_errmsg(db_));
     }
     void run() {
@@ -228,10 +229,17 @@ class sqlite_store::impl {
                         std::to_string(sqlite_schema_version) + " (a read-only connection never migrates)");
   }
 
-  // sqlite3_progress_handler callback: non-zero interrupts the running statement.
-  static int past_deadline(void* self) {
+  // CPU time used by the calling thread (CLOCK_THREAD_CPUTIME_ID), ns.
+  static std::int64_t thread_cpu_ns() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
+
+  // sqlite3_progress_handler callback, on the thread running the statement: non-zero interrupts it.
+  static int past_cpu_limit(void* self) {
     const auto* d = static_cast<const impl*>(self);
-    return d->deadline_ && std::chrono::steady_clock::now() >= *d->deadline_ ? 1 : 0;
+    return d->cpu_limit_ns_ > 0 && thread_cpu_ns() - d->cpu_start_ns_ >= d->cpu_limit_ns_ ? 1 : 0;
   }
 
   void refuse_write(const char* what) const {
@@ -324,7 +332,8 @@ class sqlite_store::impl {
   std::filesystem::path path_;
   std::size_t dead_letter_max_;
   bool read_only_{false};
-  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  std::int64_t cpu_start_ns_{0};  // thread CPU time at set_cpu_limit
+  std::int64_t cpu_limit_ns_{0};  // 0 = no limit
   std::unordered_map<const char*, std::unique_ptr<stmt>> cache_;
 };
 
@@ -333,10 +342,11 @@ const char* sqlite_schema_v1_sql() noexcept { return schema_v1; }
 sqlite_store::sqlite_store(const std::filesystem::path& path, std::size_t dead_letter_max_rows, access mode)
     : impl_(std::make_unique<impl>(path, dead_letter_max_rows, mode)) {}
 
-void sqlite_store::set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
-  impl_->deadline_ = deadline;
-  if (deadline)
-    sqlite3_progress_handler(impl_->db_, 1000, &impl::past_deadline, impl_.get());
+void sqlite_store::set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) {
+  impl_->cpu_start_ns_ = impl::thread_cpu_ns();
+  impl_->cpu_limit_ns_ = limit ? std::max<std::int64_t>(1, limit->count()) : 0;
+  if (limit)
+    sqlite3_progress_handler(impl_->db_, 1000, &impl::past_cpu_limit, impl_.get());
   else
     sqlite3_progress_handler(impl_->db_, 0, nullptr, nullptr);
 }

@@ -2,7 +2,7 @@
 // read-only connections (read_pool.hpp, read_service.hpp). Behaviour, not timings: a read is
 // answered while the engine's thread is blocked, reader connections never write, a full queue
 // answers 503 with Retry-After and is counted, counters stay exact under concurrency, reads see
-// what was committed, a read past its deadline is cut, and the view follows the registry.
+// what was committed, a read past its CPU time limit is cut, and the view follows the registry.
 #include "sewage/gateway/read_service.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
 #include "test_util.hpp"
@@ -34,7 +34,7 @@ class gated_store final : public store {
  public:
   gated_store(std::unique_ptr<store> inner, std::shared_future<void> open) : inner_(std::move(inner)), open_(std::move(open)) {}
   std::promise<void> entered;
-  void set_deadline(std::optional<std::chrono::steady_clock::time_point> d) override { inner_->set_deadline(d); }
+  void set_cpu_limit(std::optional<std::chrono::nanoseconds> l) override { inner_->set_cpu_limit(l); }
   void apply(const write_batch& b) override { inner_->apply(b); }
   std::vector<terminal_snapshot> load_terminals() override { return inner_->load_terminals(); }
   std::optional<seq_set> load_dedup(const std::string& t, const std::string& e) override { return inner_->load_dedup(t, e); }
@@ -332,7 +332,7 @@ TEST_F(ReadsTest, AnEngineRouteHandedToAReaderIsRefusedNotRun) {
   EXPECT_EQ(routes_->counters().internal_errors, 1u);
 }
 
-TEST_F(ReadsTest, AReadPastItsDeadlineIsCutWith503) {
+TEST_F(ReadsTest, AReadPastItsCpuTimeLimitIsCutWith503) {
   // Enough rows that the query runs more than 1000 virtual machine steps.
   on_engine([&] {
     for (std::uint64_t s = 1; s <= 600; ++s) {
@@ -342,7 +342,7 @@ TEST_F(ReadsTest, AReadPastItsDeadlineIsCutWith503) {
     return eng_->flush();
   });
   sqlite_store conn(path(), 10, sqlite_store::access::read_only);
-  conn.set_deadline(std::chrono::steady_clock::now() - 1ms);
+  conn.set_cpu_limit(1ns);
   EXPECT_THROW(conn.history("T1", at("2026-11-29T00:00:00Z"), at("2026-11-30T00:00:00Z"), 10000), store_timeout);
   const county_view v = on_engine([&] { return make_county_view(*eng_); });
   const read_context rc{conn, v};
@@ -350,7 +350,7 @@ TEST_F(ReadsTest, AReadPastItsDeadlineIsCutWith503) {
   EXPECT_EQ(r.status, 503u) << r.body;
   EXPECT_EQ(routes_->counters().read_timeouts, 1u);
   EXPECT_EQ(routes_->counters().internal_errors, 0u);
-  conn.set_deadline(std::nullopt);  // the same connection answers the next request in full
+  conn.set_cpu_limit(std::nullopt);  // the same connection answers the next request in full
   EXPECT_EQ(conn.history("T1", at("2026-11-29T00:00:00Z"), at("2026-11-30T00:00:00Z"), 10000).size(), 600u);
 }
 

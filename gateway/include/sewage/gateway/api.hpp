@@ -90,7 +90,7 @@ struct api_counters {
   std::map<std::string, std::uint64_t, std::less<>> rejected;
   std::uint64_t internal_errors{0};  ///< 500 answers (each is a bug, logged with its cause)
   std::uint64_t read_busy{0};        ///< read requests refused 503: the reader queue was full (api::busy)
-  std::uint64_t read_timeouts{0};    ///< read requests answered 503: their SQL ran past http.read_timeout_ms
+  std::uint64_t read_timeouts{0};    ///< read requests answered 503: they used up http.read_cpu_limit_ms of CPU time
 };
 
 /// What a reader thread answers a read route with: its own (read-only) store connection and the
@@ -105,7 +105,7 @@ class api {
   /// `eng` must outlive the api.
   api(engine& eng, link_status link = {});
   /// Routes one request. Never throws (short of std::bad_alloc): refusals become JSON 4xx,
-  /// anything unexpected a logged JSON 500, a read whose SQL ran past its deadline 503
+  /// anything unexpected a logged JSON 500, a read that used up its CPU time limit 503
   /// (store_timeout); no response holds raw request bytes.
   ///
   /// Without `reader`: on the engine's thread only; every route, read routes with the engine's

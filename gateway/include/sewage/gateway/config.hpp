@@ -111,8 +111,9 @@ struct config {
   std::uint32_t http_reader_threads{2};
   /// Read requests waiting for a reader thread at most; beyond it 503 with Retry-After.
   std::uint32_t http_reader_queue_max{64};
-  /// Longest time one read request's SQL may run before it is interrupted (503).
-  std::chrono::milliseconds http_read_timeout{10000};
+  /// CPU time a reader thread may spend on one read request before its SQL is interrupted (503).
+  /// CPU time, not wall time: a reader starved by a busy host is not cut, a runaway query is.
+  std::chrono::milliseconds http_read_cpu_limit{10000};
 
   // [registry]
   std::filesystem::path registry_path{"registry.toml"};

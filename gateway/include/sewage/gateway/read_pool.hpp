@@ -23,9 +23,9 @@ namespace sewage::gateway {
 struct read_pool_options {
   std::size_t threads{2};     ///< reader threads (config http.reader_threads), at least 1
   std::size_t queue_max{64};  ///< jobs waiting at most (http.reader_queue_max); try_submit refuses beyond
-  /// Each job's store statements are interrupted (store_timeout) when it has run this long
-  /// (http.read_timeout_ms); zero = no bound.
-  std::chrono::milliseconds job_timeout{10000};
+  /// Each job's store statements are interrupted (store_timeout) once its thread has used this
+  /// much CPU time on it (http.read_cpu_limit_ms; store::set_cpu_limit); zero = no bound.
+  std::chrono::milliseconds job_cpu_limit{10000};
   /// Scheduling niceness added to each reader thread (Linux setpriority per thread): on a small
   /// host the engine's thread, the broker and the readers share few cores, and the engine must
   /// win. 10 = a reader gets about a tenth of the CPU the engine gets when both want it.

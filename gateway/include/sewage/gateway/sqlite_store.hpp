@@ -34,9 +34,11 @@ class sqlite_store final : public store {
   /// sqlite_schema_version (open it read-write first: that migrates it). apply() and
   /// purge_records_before() then throw store_error ("read-only connection").
   sqlite_store(const std::filesystem::path& path, std::size_t dead_letter_max_rows, access mode = access::read_write);
-  /// Interrupts a statement still running at `deadline` (sqlite3_progress_handler, checked every
-  /// 1000 virtual machine steps); it throws store_timeout.
-  void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) override;
+  /// Interrupts a statement once the calling thread has used `limit` of CPU time since this call
+  /// (CLOCK_THREAD_CPUTIME_ID, checked by sqlite3_progress_handler every 1000 virtual machine
+  /// steps, a few microseconds); it throws store_timeout. Call from the thread that then runs
+  /// the statements.
+  void set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) override;
   ~sqlite_store() override;
   sqlite_store(const sqlite_store&) = delete;
   sqlite_store& operator=(const sqlite_store&) = delete;

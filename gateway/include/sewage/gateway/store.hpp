@@ -30,8 +30,8 @@ class store_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// A statement interrupted because it ran past the deadline given to store::set_deadline (a read
-/// connection's per-request time bound). Nothing was changed by it.
+/// A statement interrupted because its thread used up the CPU time given to store::set_cpu_limit
+/// (a read connection's per-request bound). Nothing was changed by it.
 class store_timeout : public store_error {
  public:
   using store_error::store_error;
@@ -144,10 +144,12 @@ struct fault_stats {
 class store {
  public:
   virtual ~store() = default;
-  /// Bounds the statements that follow: one still running at `deadline` (steady clock) is
-  /// interrupted and throws store_timeout; std::nullopt removes the bound. Used by read
-  /// connections per request. The default ignores it (a store without the means to interrupt).
-  virtual void set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) { (void)deadline; }
+  /// Bounds the work of the statements that follow: once the calling thread has used `limit` of
+  /// CPU time since this call, the running statement is interrupted and throws store_timeout;
+  /// std::nullopt removes the bound. CPU time, not wall time: a reader starved of CPU by a busy
+  /// host is not cut, a runaway query is. Used by read connections per request. The default
+  /// ignores it (a store without the means to interrupt).
+  virtual void set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) { (void)limit; }
   /// Applies all writes atomically. The dead-letter table is trimmed to its bound in the same transaction.
   virtual void apply(const write_batch& batch) = 0;
   /// Resume state of every known terminal.
