@@ -60,6 +60,38 @@ class periodic {
   bool cancelled_{false};
 };
 
+/// Runs an io_context on its own thread until stop() or destruction (stopped and joined, CP.25).
+class io_thread {
+ public:
+  explicit io_thread(boost::asio::io_context& io)
+      : io_(io), work_(boost::asio::make_work_guard(io)), thread_([this] { loop(); }) {}
+  ~io_thread() { stop(); }
+  io_thread(const io_thread&) = delete;
+  io_thread& operator=(const io_thread&) = delete;
+  void stop() {
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void loop() {
+    for (;;) {  // as the engine's loop: a handler that throws is logged, the loop resumes
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("unhandled exception in the HTTP loop (recovered): {}", e.what());
+      } catch (...) {
+        spdlog::error("unhandled non-standard exception in the HTTP loop (recovered)");
+      }
+    }
+  }
+  boost::asio::io_context& io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
 /// Flush early when this many writes wait (bounds memory under a burst).
 constexpr std::size_t max_pending_writes = 5000;
 
@@ -140,17 +172,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   http_server http(http_io, cfg.http_address, cfg.http_port, cfg.http_max_body_bytes,
                    [&reads](http_request r, http_server::responder respond) { reads.serve(std::move(r), std::move(respond)); });
   http.start();
-  auto http_work = boost::asio::make_work_guard(http_io);
-  std::thread http_thread([&http_io] {
-    for (;;) {
-      try {
-        http_io.run();
-        break;
-      } catch (const std::exception& e) {
-        spdlog::error("unhandled exception in the HTTP loop (recovered): {}", e.what());
-      }
-    }
-  });
+  io_thread http_thread(http_io);
   spdlog::info("HTTP API on http://{}:{}/ ; store {} ; {} terminals registered ; {} reader threads", cfg.http_address,
                http.port(), cfg.store_path.string(), eng.terminals().size(), reads.reader_threads());
 
@@ -200,9 +222,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   }
   // HTTP first: no new request reaches the readers or the engine; then the readers (their
   // waiting jobs are dropped and close their connections).
-  http_work.reset();
-  http_io.stop();
-  http_thread.join();
+  http_thread.stop();
   link.stop();
   if (!eng.flush(true)) spdlog::error("last commit failed; the received-message journal keeps what it holds for the next start");
   spdlog::info("stopped");
