@@ -563,6 +563,14 @@ http_response metrics(const context& c) {
     add_sample(out, "sewage_gateway_http_rejected_total{reason=\"" + reason + "\"}", static_cast<double>(n));
   add_metric(out, "sewage_gateway_http_internal_errors_total", "counter", "HTTP requests answered 500 (a bug: see the log).");
   add_sample(out, "sewage_gateway_http_internal_errors_total", static_cast<double>(c.counters.internal_errors));
+  add_metric(out, "sewage_gateway_http_read_busy_total", "counter",
+             "Read requests refused 503 because the reader queue was full (http.reader_queue_max).");
+  add_sample(out, "sewage_gateway_http_read_busy_total", static_cast<double>(c.counters.read_busy));
+  add_metric(out, "sewage_gateway_http_read_timeouts_total", "counter",
+             "Read requests answered 503 because they used up http.read_cpu_limit_ms of CPU time.");
+  add_sample(out, "sewage_gateway_http_read_timeouts_total", static_cast<double>(c.counters.read_timeouts));
+  add_metric(out, "sewage_gateway_http_read_queue", "gauge", "Read requests waiting for a reader thread.");
+  add_sample(out, "sewage_gateway_http_read_queue", link.read_queue_depth ? static_cast<double>(link.read_queue_depth()) : 0);
   http_response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(out);
@@ -1255,7 +1263,7 @@ api::api(engine& eng, link_status link)
       link_(std::move(link)),
       files_(std::make_shared<const webapp::static_files>(eng.cfg().http_web_root, eng.cfg().http_vendor_root)) {}
 
-http_response api::dispatch(const http_request& req) {
+http_response api::dispatch(const http_request& req, const read_context* reader) {
   // 1. Every byte of the request is checked before anything looks at it.
   check_text_or_throw(req.method, text_rules::single_line, "method");
   for (const auto& [name, value] : req.headers) {
@@ -1278,7 +1286,7 @@ http_response api::dispatch(const http_request& req) {
           }))
         inm = value;
     auto r = files_->serve(t.segments, inm);
-    if (r->status == 404) ++counters_.rejected["not_found"];
+    if (r->status == 404) count_rejected("not_found");
     return std::move(*r);
   }
   std::vector<std::string_view> allowed;
@@ -1302,15 +1310,22 @@ http_response api::dispatch(const http_request& req) {
                           (r.info.params.empty() ? " (it takes no query parameters)"
                                                  : " (accepted: " + join(r.info.params, ", ") + ")")};
     }
-    // A read route sees what has been received so far: pending writes are committed first.
-    // (Engine routes read the engine's live state, which is always current.)
+    // On a reader thread (`reader`): the reader's own read-only connection and the view the engine
+    // last published; what was committed is what it sees. On the engine's thread a read route
+    // sees what has been received so far: pending writes are committed first. (Engine routes
+    // read the engine's live state, which is always current.)
+    if (reader != nullptr && !r.info.read_route)
+      throw api_error{500, "internal", "engine route " + std::string(r.info.pattern) + " handed to a reader thread"};
     std::optional<county_view> view;
-    if (r.info.read_route) {
+    if (r.info.read_route && reader == nullptr) {
       eng_.flush();
       view = make_county_view(eng_);
     }
     static const county_view no_view{};
-    context c{eng_, eng_.db(), view ? *view : no_view, link_, counters_, req, t.q, {}};
+    const api_counters counters_now = counters();
+    context c{eng_, reader != nullptr ? reader->db : eng_.db(),
+              reader != nullptr ? reader->view : view ? *view : no_view,
+              link_, counters_now, req, t.q, {}};
     match(r.info.pattern, t.segments, &c.args);
     return r.fn(c);
   }
@@ -1369,8 +1384,8 @@ bool is_json(std::string_view content_type) {
 
 }  // namespace
 
-http_response api::handle(const http_request& req) {
-  auto r = handle_uncached(req);
+http_response api::handle(const http_request& req, const read_context* reader) {
+  auto r = handle_uncached(req, reader);
   // Every GET (and HEAD) JSON 200 carries a weak ETag of its body; a client that sends it back in
   // If-None-Match gets 304 without a body when nothing changed (the web application polls so).
   // (Static files, json language files included, carry their own ETag: webapp::static_files.)
@@ -1389,30 +1404,88 @@ http_response api::handle(const http_request& req) {
   return r;
 }
 
-http_response api::handle_uncached(const http_request& req) {
-  ++counters_.requests;
+http_response api::handle_uncached(const http_request& req, const read_context* reader) {
+  {
+    const std::lock_guard lock(counters_mutex_);
+    ++counters_.requests;
+  }
   try {
-    return dispatch(req);
+    return dispatch(req, reader);
+  } catch (const store_timeout& e) {
+    // A read bounded by http.read_cpu_limit_ms (read_pool.hpp): the client may retry later.
+    {
+      const std::lock_guard lock(counters_mutex_);
+      ++counters_.read_timeouts;
+    }
+    spdlog::warn("HTTP {} {}: 503 {}", escaped(req.method), escaped(req.target, 200), escaped(e.what(), 200));
+    auto r = error_response(503, "the read used up its CPU time limit (http.read_cpu_limit_ms); narrow the range or retry later");
+    r.headers.emplace_back("Retry-After", "5");
+    return r;
   } catch (const api_error& e) {
     if (e.status >= 500) {
-      ++counters_.internal_errors;
+      {
+        const std::lock_guard lock(counters_mutex_);
+        ++counters_.internal_errors;
+      }
       spdlog::error("HTTP {} {}: {}", escaped(req.method), escaped(req.target, 200), e.message);
     } else {
-      ++counters_.rejected[e.reason];
+      count_rejected(e.reason);
       spdlog::info("HTTP {} {}: {} {}", escaped(req.method), escaped(req.target, 200), e.status, e.message);
     }
     auto r = error_response(e.status, e.message);
     for (const auto& h : e.headers) r.headers.push_back(h);
     return r;
   } catch (const std::exception& e) {
-    ++counters_.internal_errors;
+    {
+      const std::lock_guard lock(counters_mutex_);
+      ++counters_.internal_errors;
+    }
     spdlog::error("HTTP {} {} failed: {}", escaped(req.method), escaped(req.target, 200), escaped(e.what(), 500));
     return error_response(500, "internal error: " + escaped(e.what(), 200));
   } catch (...) {
-    ++counters_.internal_errors;
+    {
+      const std::lock_guard lock(counters_mutex_);
+      ++counters_.internal_errors;
+    }
     spdlog::error("HTTP {} {} failed: unknown exception", escaped(req.method), escaped(req.target, 200));
     return last_resort_500();
   }
+}
+
+void api::count_rejected(const std::string& reason) {
+  const std::lock_guard lock(counters_mutex_);
+  ++counters_.rejected[reason];
+}
+
+api_counters api::counters() const {
+  const std::lock_guard lock(counters_mutex_);
+  return counters_;
+}
+
+bool api::is_read_request(const http_request& req) noexcept {
+  try {
+    if (req.method != "GET" && req.method != "HEAD") return false;
+    const auto t = parse_target(req.target);
+    for (const auto& r : route_table()) {
+      if (!match(r.info.pattern, t.segments, nullptr) || r.info.method != "GET") continue;
+      return r.info.read_route;  // the first GET route that matches is the one dispatch takes
+    }
+  } catch (...) {
+    // a target that does not parse: the engine's thread answers the 400 (cheap)
+  }
+  return false;
+}
+
+http_response api::busy(const http_request& req, unsigned retry_after_s) {
+  {
+    const std::lock_guard lock(counters_mutex_);
+    ++counters_.requests;
+    ++counters_.read_busy;
+  }
+  spdlog::debug("HTTP {} {}: 503 reader queue full", escaped(req.method), escaped(req.target, 200));
+  auto r = error_response(503, "too many read requests waiting; retry in " + std::to_string(retry_after_s) + " s");
+  r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+  return r;
 }
 
 }  // namespace sewage::gateway

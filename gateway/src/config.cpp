@@ -183,6 +183,11 @@ config load_config(const std::filesystem::path& path) {
       r.read("tile_url", c.http_tile_url);
       r.read("tile_attribution", c.http_tile_attribution);
       r.read_int("poll_interval_ms", c.http_poll_interval_ms, 1000, 60000);
+      r.read_int("reader_threads", c.http_reader_threads, 0, 64);
+      r.read_int("reader_queue_max", c.http_reader_queue_max, 1, 100'000);
+      std::int64_t read_cpu_ms = c.http_read_cpu_limit.count();
+      r.read_int("read_cpu_limit_ms", read_cpu_ms, 10, 600'000);
+      c.http_read_cpu_limit = std::chrono::milliseconds(read_cpu_ms);
       r.reject_unknown();
     }
     if (const auto* t = top.sub_table("registry")) {

@@ -61,6 +61,7 @@ engine::engine(const config& cfg, registry reg, store& db, const clock_source& c
 }
 
 void engine::attach_states() {
+  ++county_generation_;  // registry and registration times change: county_view
   // Moves every terminal's state into the slot of its registry index; others stay parked.
   for (auto& rt : states_) parked_[rt.snap.terminal_id] = std::move(rt.snap);
   states_.clear();
@@ -462,7 +463,10 @@ void engine::on_status(std::size_t idx, const inbound_message& msg, proto::statu
   // live birth does mean the link is back, so an earlier last will no longer applies; the
   // no-record timer still does.
   if (st.state == proto::presence::online && !msg.retained) s.will = false;
+  const double interval_before = report_interval_s(idx);
   s.status = std::move(st);
+  if (report_interval_s(idx) != interval_before) ++county_generation_;  // county_view
+
   s.status_arrival = msg.arrival;
   mark_dirty(idx);
 }

@@ -2,6 +2,7 @@
 #include "sewage/gateway/http_server.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -19,7 +20,7 @@ namespace {
 
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(tcp::socket socket, std::size_t max_body, std::shared_ptr<const http_server::handler> h)
+  session(tcp::socket socket, std::size_t max_body, std::shared_ptr<const http_server::async_handler> h)
       : stream_(std::move(socket)), max_body_(max_body), handler_(std::move(h)) {}
 
   void run() { read(); }
@@ -53,8 +54,21 @@ class session : public std::enable_shared_from_this<session> {
       for (const auto& f : req) in.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
       if (const auto it = req.find(http::field::authorization); it != req.end()) in.authorization = std::string(it->value());
       in.body = std::move(req.body());
-      const http_response out = (*handler_)(in);
-      write(out, req.keep_alive(), req.method() == http::verb::head);
+      // The answer may come from another thread (a reader, the engine): carried back to this
+      // session's executor; answered inline when already there.
+      const bool keep_alive = req.keep_alive();
+      const bool head = req.method() == http::verb::head;
+      (*handler_)(std::move(in), [self = shared_from_this(), keep_alive, head](http_response out) {
+        auto exec = self->stream_.get_executor();
+        net::dispatch(exec, [self, out = std::move(out), keep_alive, head]() mutable {
+          try {
+            self->write(std::move(out), keep_alive, head);
+          } catch (const std::exception& e) {
+            spdlog::error("HTTP response failed: {}", e.what());
+            self->close();
+          }
+        });
+      });
     } catch (const std::exception& e) {
       spdlog::error("HTTP request failed outside the API: {}", e.what());
       write_internal_error();
@@ -75,7 +89,7 @@ class session : public std::enable_shared_from_this<session> {
     }
   }
 
-  void write(const http_response& r, bool keep_alive, bool head) {
+  void write(http_response r, bool keep_alive, bool head) {
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "sewage-gateway");
     res->set(http::field::content_type, r.content_type);
@@ -85,7 +99,7 @@ class session : public std::enable_shared_from_this<session> {
     if (head) {
       res->content_length(r.body.size());
     } else {
-      res->body() = r.body;
+      res->body() = std::move(r.body);
       res->prepare_payload();
     }
     stream_.expires_after(std::chrono::seconds(30));
@@ -104,15 +118,15 @@ class session : public std::enable_shared_from_this<session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::size_t max_body_;
-  std::shared_ptr<const http_server::handler> handler_;
+  std::shared_ptr<const http_server::async_handler> handler_;
 };
 
 }  // namespace
 
 class http_server::impl : public std::enable_shared_from_this<http_server::impl> {
  public:
-  impl(net::io_context& io, const std::string& address, std::uint16_t port, std::size_t max_body, handler h)
-      : io_(io), acceptor_(io), max_body_(max_body), handler_(std::make_shared<const handler>(std::move(h))) {
+  impl(net::io_context& io, const std::string& address, std::uint16_t port, std::size_t max_body, async_handler h)
+      : io_(io), acceptor_(io), max_body_(max_body), handler_(std::make_shared<const async_handler>(std::move(h))) {
     beast::error_code ec;
     const auto addr = net::ip::make_address(address, ec);
     if (ec) throw beast::system_error(ec, "http.listen address '" + address + "'");
@@ -143,11 +157,15 @@ class http_server::impl : public std::enable_shared_from_this<http_server::impl>
   net::io_context& io_;
   tcp::acceptor acceptor_;
   std::size_t max_body_;
-  std::shared_ptr<const handler> handler_;
+  std::shared_ptr<const async_handler> handler_;
 };
 
 http_server::http_server(net::io_context& io, const std::string& address, std::uint16_t port, std::size_t max_body_bytes,
                          handler h)
+    : http_server(io, address, port, max_body_bytes,
+                  async_handler([h = std::move(h)](http_request req, responder respond) { respond(h(req)); })) {}
+http_server::http_server(net::io_context& io, const std::string& address, std::uint16_t port, std::size_t max_body_bytes,
+                         async_handler h)
     : impl_(std::make_shared<impl>(io, address, port, max_body_bytes, std::move(h))) {}
 http_server::~http_server() = default;
 void http_server::start() { impl_->accept(); }

@@ -5,13 +5,16 @@
 #include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/http_server.hpp"
 #include "sewage/gateway/mqtt_link.hpp"
+#include "sewage/gateway/read_service.hpp"
 #include "sewage/gateway/registry.hpp"
 #include "sewage/gateway/rules.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
 #include "sewage/gateway/webhook.hpp"
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -20,6 +23,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 namespace {
 
@@ -56,11 +60,47 @@ class periodic {
   bool cancelled_{false};
 };
 
+/// Runs an io_context on its own thread until stop() or destruction (stopped and joined, CP.25).
+class io_thread {
+ public:
+  explicit io_thread(boost::asio::io_context& io)
+      : io_(io), work_(boost::asio::make_work_guard(io)), thread_([this] { loop(); }) {}
+  ~io_thread() { stop(); }
+  io_thread(const io_thread&) = delete;
+  io_thread& operator=(const io_thread&) = delete;
+  void stop() {
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void loop() {
+    for (;;) {  // as the engine's loop: a handler that throws is logged, the loop resumes
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("unhandled exception in the HTTP loop (recovered): {}", e.what());
+      } catch (...) {
+        spdlog::error("unhandled non-standard exception in the HTTP loop (recovered)");
+      }
+    }
+  }
+  boost::asio::io_context& io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
 /// Flush early when this many writes wait (bounds memory under a burst).
 constexpr std::size_t max_pending_writes = 5000;
 
 int run(const config& cfg, registry reg, const clock_source& clock) {
-  boost::asio::io_context io;
+  // HTTP connections have their own thread (http_io), so a blocked or busy engine never stops
+  // the server from taking requests; declared first so it outlives the engine's io, whose queued
+  // handlers may hold HTTP sessions.
+  boost::asio::io_context http_io;
+  boost::asio::io_context io;  // the engine's thread: ingest, rules, timers, engine routes
   if (!cfg.store_path.parent_path().empty()) std::filesystem::create_directories(cfg.store_path.parent_path());
   sqlite_store db(cfg.store_path, cfg.dead_letter_max_rows);
   std::unique_ptr<webhook_notifier> hook;
@@ -115,14 +155,31 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   ls.connect_failures = [&link] { return link.connect_failures(); };
   ls.webhook_failures = [&hook] { return hook ? hook->failures() : 0; };
   ls.webhook_dropped = [&hook] { return hook ? hook->dropped() : 0; };
+  read_service* reads_ptr = nullptr;  // set below; the metric reads it on the engine's thread
+  ls.read_queue_depth = [&reads_ptr] { return reads_ptr != nullptr ? reads_ptr->queued() : std::size_t{0}; };
   api routes(eng, ls);
-  http_server http(io, cfg.http_address, cfg.http_port, cfg.http_max_body_bytes,
-                   [&routes](const http_request& r) { return routes.handle(r); });
+  // Read routes on reader threads with read-only connections; the rest on the engine's thread
+  // (read_service.hpp, gateway/README.md "Reads and the engine thread").
+  read_service::options ro;
+  ro.pool.threads = cfg.http_reader_threads;
+  ro.pool.queue_max = cfg.http_reader_queue_max;
+  ro.pool.job_cpu_limit = cfg.http_read_cpu_limit;
+  read_service reads(routes, eng, io.get_executor(),
+                     [&cfg] { return std::make_unique<sqlite_store>(cfg.store_path, cfg.dead_letter_max_rows,
+                                                                    sqlite_store::access::read_only); },
+                     ro);
+  reads_ptr = &reads;
+  http_server http(http_io, cfg.http_address, cfg.http_port, cfg.http_max_body_bytes,
+                   [&reads](http_request r, http_server::responder respond) { reads.serve(std::move(r), std::move(respond)); });
   http.start();
-  spdlog::info("HTTP API on http://{}:{}/ ; store {} ; {} terminals registered", cfg.http_address, http.port(),
-               cfg.store_path.string(), eng.terminals().size());
+  io_thread http_thread(http_io);
+  spdlog::info("HTTP API on http://{}:{}/ ; store {} ; {} terminals registered ; {} reader threads", cfg.http_address,
+               http.port(), cfg.store_path.string(), eng.terminals().size(), reads.reader_threads());
 
-  periodic flusher(io, cfg.flush_interval, commit);
+  periodic flusher(io, cfg.flush_interval, [&commit, &reads] {
+    commit();
+    reads.refresh_view();
+  });
   periodic ticker(io, cfg.tick_interval, [&eng] { eng.tick(); });
   periodic retention(io, std::chrono::hours(1), [&eng] { eng.purge(); });
   eng.purge();
@@ -140,7 +197,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
       return;
     }
     spdlog::info("signal {}: shutting down", sig);
-    http.stop();
+    boost::asio::post(http_io, [&http] { http.stop(); });
     flusher.cancel();
     ticker.cancel();
     retention.cancel();
@@ -163,6 +220,9 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
       spdlog::error("unhandled non-standard exception in the event loop (recovered)");
     }
   }
+  // HTTP first: no new request reaches the readers or the engine; then the readers (their
+  // waiting jobs are dropped and close their connections).
+  http_thread.stop();
   link.stop();
   if (!eng.flush(true)) spdlog::error("last commit failed; the received-message journal keeps what it holds for the next start");
   spdlog::info("stopped");

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <unordered_map>
 
@@ -161,6 +162,7 @@ class sqlite_store::impl {
       const int rc = sqlite3_step(s_);
       if (rc == SQLITE_ROW) return true;
       if (rc == SQLITE_DONE) return false;
+      if (rc == SQLITE_INTERRUPT) throw store_timeout("statement interrupted: the request used up its CPU time limit");
       throw store_error(std::string("step failed: ") + sqlite3_errmsg(db_));
     }
     void run() {
@@ -185,15 +187,21 @@ class sqlite_store::impl {
     sqlite3_stmt* s_{nullptr};
   };
 
-  impl(const std::filesystem::path& path, std::size_t dl_max) : path_(path), dead_letter_max_(dl_max) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        nullptr) != SQLITE_OK) {
+  impl(const std::filesystem::path& path, std::size_t dl_max, access mode)
+      : path_(path), dead_letter_max_(dl_max), read_only_(mode == access::read_only) {
+    const int flags = read_only_ ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+                                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
       const std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
-      throw store_error(path.string() + ": cannot open database: " + msg);
+      throw store_error(path.string() + ": cannot open database" + (read_only_ ? " read-only: " : ": ") + msg);
     }
-    sqlite3_busy_timeout(db_, 5000);
     try {
+      if (read_only_) {
+        open_reader();
+        return;
+      }
+      sqlite3_busy_timeout(db_, 5000);
       exec("PRAGMA journal_mode=WAL");
       exec("PRAGMA synchronous=NORMAL");
       // A batch of 5000 records from distinct terminals dirties ~6 MB of pages (records, their
@@ -212,6 +220,42 @@ class sqlite_store::impl {
       throw store_error(path.string() + ": " + e.what());
     }
   }
+
+  // A reader connection: never writes, never migrates; the schema must be this build's.
+  void open_reader() {
+    // A reader waits for a lock only in WAL recovery or a restart of the WAL by the writer:
+    // moments, never a whole batch.
+    sqlite3_busy_timeout(db_, 1000);
+    exec("PRAGMA query_only=ON");
+    exec("PRAGMA cache_size=-8192");  // 8 MiB cap per reader: a 7-day history touches ~3 MB of pages
+    {
+      stmt s(db_, "PRAGMA journal_mode");
+      if (!s.step() || s.text(0) != "wal")
+        throw store_error("not in WAL mode (journal_mode " + s.text(0) + "): readers would block the writer");
+    }
+    const int v = user_version();
+    if (v != sqlite_schema_version)
+      throw store_error("database schema version " + std::to_string(v) + ", this gateway reads version " +
+                        std::to_string(sqlite_schema_version) + " (a read-only connection never migrates)");
+  }
+
+  // CPU time used by the calling thread (CLOCK_THREAD_CPUTIME_ID), ns.
+  static std::int64_t thread_cpu_ns() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
+
+  // sqlite3_progress_handler callback, on the thread running the statement: non-zero interrupts it.
+  static int past_cpu_limit(void* self) {
+    const auto* d = static_cast<const impl*>(self);
+    return d->cpu_limit_ns_ > 0 && thread_cpu_ns() - d->cpu_start_ns_ >= d->cpu_limit_ns_ ? 1 : 0;
+  }
+
+  void refuse_write(const char* what) const {
+    if (read_only_) throw store_error(path_.string() + ": read-only connection: " + what + " refused");
+  }
+
   ~impl() {
     cache_.clear();
     sqlite3_close(db_);
@@ -298,13 +342,25 @@ class sqlite_store::impl {
   sqlite3* db_{nullptr};
   std::filesystem::path path_;
   std::size_t dead_letter_max_;
+  bool read_only_{false};
+  std::int64_t cpu_start_ns_{0};  // thread CPU time at set_cpu_limit
+  std::int64_t cpu_limit_ns_{0};  // 0 = no limit
   std::unordered_map<const char*, std::unique_ptr<stmt>> cache_;
 };
 
 const char* sqlite_schema_v1_sql() noexcept { return schema_v1; }
 
-sqlite_store::sqlite_store(const std::filesystem::path& path, std::size_t dead_letter_max_rows)
-    : impl_(std::make_unique<impl>(path, dead_letter_max_rows)) {}
+sqlite_store::sqlite_store(const std::filesystem::path& path, std::size_t dead_letter_max_rows, access mode)
+    : impl_(std::make_unique<impl>(path, dead_letter_max_rows, mode)) {}
+
+void sqlite_store::set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) {
+  impl_->cpu_start_ns_ = impl::thread_cpu_ns();
+  impl_->cpu_limit_ns_ = limit ? std::max<std::int64_t>(1, limit->count()) : 0;
+  if (limit)
+    sqlite3_progress_handler(impl_->db_, 1000, &impl::past_cpu_limit, impl_.get());
+  else
+    sqlite3_progress_handler(impl_->db_, 0, nullptr, nullptr);
+}
 sqlite_store::~sqlite_store() = default;
 
 int sqlite_store::schema_version() { return impl_->user_version(); }
@@ -347,6 +403,7 @@ void rules_from_blob(const std::string& blob, terminal_snapshot& t) {
 
 void sqlite_store::apply(const write_batch& b) {
   auto& d = *impl_;
+  d.refuse_write("apply");
   d.exec("BEGIN IMMEDIATE");
   try {
     for (const auto& r : b.records) {
@@ -922,6 +979,7 @@ std::vector<fault_counts> sqlite_store::fault_counts_between(proto::timestamp fr
 std::size_t sqlite_store::purge_records_before(proto::timestamp before) {
   // ts_ms is the effective time of new rows; rows written before schema 4 carry the stamp there,
   // so the arrival condition keeps a recent record with an old (e.g. 1970) stamp.
+  impl_->refuse_write("purge");
   auto& s = impl_->q("DELETE FROM records WHERE ts_ms < ?1 AND arrival_ms < ?1").bind(1, ms(before));
   s.run();
   return static_cast<std::size_t>(sqlite3_changes(impl_->db_));

@@ -66,6 +66,21 @@ TEST(Config, ErrorsNameFileAndKey) {
   EXPECT_NE(e.find("cannot open"), std::string::npos) << e;
 }
 
+TEST(Config, ReaderKeysAreReadAndBounded) {
+  testing::temp_dir dir("gw-config");
+  auto c = load_config(write(dir, "r.toml", "[http]\nreader_threads = 4\nreader_queue_max = 8\nread_cpu_limit_ms = 2500\n"));
+  EXPECT_EQ(c.http_reader_threads, 4u);
+  EXPECT_EQ(c.http_reader_queue_max, 8u);
+  EXPECT_EQ(c.http_read_cpu_limit, std::chrono::milliseconds(2500));
+  EXPECT_EQ(load_config(write(dir, "z.toml", "[http]\nreader_threads = 0\n")).http_reader_threads, 0u);
+  for (const char* bad : {"reader_threads = 65", "reader_threads = -1", "reader_queue_max = 0", "read_cpu_limit_ms = 5",
+                          "reader_threads = \"two\""}) {
+    const std::string key = std::string(bad).substr(0, std::string(bad).find(' '));
+    const auto e = error_of([&] { load_config(write(dir, "b.toml", std::string("[http]\n") + bad + "\n")); });
+    EXPECT_NE(e.find("http." + key), std::string::npos) << bad << ": " << e;
+  }
+}
+
 TEST(Config, ValuesThatCannotWorkAtRuntimeAreRejectedByTheCheck) {
   testing::temp_dir dir("gw-config");
   const auto check = [&](const std::string& text) { return error_of([&] { load_config(write(dir, "x.toml", text)); }); };

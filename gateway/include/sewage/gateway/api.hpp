@@ -24,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,6 +62,8 @@ struct link_status {
   std::function<std::uint64_t()> journal_failures;
   /// Failed broker connect attempts (first connect and every reconnect).
   std::function<std::uint64_t()> connect_failures;
+  /// Read requests waiting for a reader thread (read_pool.hpp); called on the engine's thread.
+  std::function<std::size_t()> read_queue_depth;
 };
 
 /// One route: method ("GET" also answers HEAD), path pattern ("{id}" captures one segment), the
@@ -87,18 +90,27 @@ struct county_view {
 /// Takes a view of `eng` (O(terminals)). Call on the engine's thread.
 county_view make_county_view(const engine& eng);
 
-/// The API's own counters, exported on /metrics.
+/// The API's own counters, exported on /metrics (a snapshot: api::counters()).
 struct api_counters {
   std::uint64_t requests{0};
   /// 4xx answers by reason: bad_bytes, bad_target, bad_parameter, unknown_parameter, bad_body,
   /// not_found, method_not_allowed, unauthorized, forbidden, conflict.
   std::map<std::string, std::uint64_t, std::less<>> rejected;
   std::uint64_t internal_errors{0};  ///< 500 answers (each is a bug, logged with its cause)
+  std::uint64_t read_busy{0};        ///< read requests refused 503: the reader queue was full (api::busy)
+  std::uint64_t read_timeouts{0};    ///< read requests answered 503: they used up http.read_cpu_limit_ms of CPU time
+};
+
+/// What a reader thread answers a read route with: its own (read-only) store connection and the
+/// county view the engine last published, with `now` taken at request time.
+struct read_context {
+  store& db;
+  const county_view& view;
 };
 
 class api {
  public:
-  /// `eng` must outlive the api. Called on the engine's thread only (not thread-safe).
+  /// `eng` must outlive the api.
   api(engine& eng, link_status link = {});
   /// Routes one request. Never throws (short of std::bad_alloc): refusals become JSON 4xx,
   /// anything unexpected a logged JSON 500; no response holds raw request bytes.
@@ -106,18 +118,35 @@ class api {
   /// Every GET/HEAD answer 200 with a JSON body carries `ETag: W/"..."` (a hash of the body) and
   /// `Cache-Control: no-cache`; when the request's If-None-Match names that tag (or "*"), the
   /// answer is 304 with the same headers and no body.
-  http_response handle(const http_request& req);
+  ///
+  /// Without `reader`: on the engine's thread only; every route, read routes with the engine's
+  /// store after committing what is pending (eng.flush()). With `reader`: on any thread,
+  /// concurrently with the engine and other readers; only read routes (is_read_request), answered
+  /// from `reader->db` and `reader->view` (they see what was committed); an engine route there
+  /// is a bug, answered 500.
+  http_response handle(const http_request& req, const read_context* reader = nullptr);
+  /// True when `req` is a GET/HEAD that matches a read route (route_info::read_route), so it may
+  /// be answered with a read_context on another thread. A request that does not parse is not
+  /// one (the engine's thread refuses it cheaply). Thread-safe, no side effects.
+  static bool is_read_request(const http_request& req) noexcept;
+  /// The answer to a read request refused because the reader queue is full: 503 with
+  /// `Retry-After: <retry_after_s>`, counted (requests, read_busy). Thread-safe.
+  http_response busy(const http_request& req, unsigned retry_after_s);
   /// Every route of the table, in matching order (tests, fuzz seeds, documentation).
   static std::vector<route_info> routes();
-  [[nodiscard]] const api_counters& counters() const noexcept { return counters_; }
+  /// A consistent copy of the counters. Thread-safe.
+  [[nodiscard]] api_counters counters() const;
 
   struct context;
 
  private:
-  http_response handle_uncached(const http_request& req);
-  http_response dispatch(const http_request& req);
+  http_response handle_uncached(const http_request& req, const read_context* reader);
+  http_response dispatch(const http_request& req, const read_context* reader);
+  void count_rejected(const std::string& reason);
   engine& eng_;
   link_status link_;
+  // Counters are updated from the engine's thread and from reader threads.
+  mutable std::mutex counters_mutex_;
   api_counters counters_;
   /// The web application and vendor files (http/static_files.hpp), from the engine's config.
   std::shared_ptr<const webapp::static_files> files_;

@@ -121,6 +121,15 @@ struct config {
   std::string http_tile_url;
   std::string http_tile_attribution;  ///< shown in the map corner when tile_url is set
   std::uint32_t http_poll_interval_ms{3000};  ///< how often the page polls the API, ms (1000..60000)
+  /// Threads answering read routes (history, daily series, images, reports) with their own
+  /// read-only store connections, off the engine's thread; 0 = on the engine's thread (as before
+  /// issue 10; not recommended). gateway/README.md "Reads and the engine thread".
+  std::uint32_t http_reader_threads{2};
+  /// Read requests waiting for a reader thread at most; beyond it 503 with Retry-After.
+  std::uint32_t http_reader_queue_max{64};
+  /// CPU time a reader thread may spend on one read request before its SQL is interrupted (503).
+  /// CPU time, not wall time: a reader starved by a busy host is not cut, a runaway query is.
+  std::chrono::milliseconds http_read_cpu_limit{10000};
 
   // [registry]
   std::filesystem::path registry_path{"registry.toml"};

@@ -208,6 +208,9 @@ class engine {
   }
   /// Expected report interval of a terminal: its birth message's, else the registry's, s.
   [[nodiscard]] double report_interval_s(std::size_t index) const;
+  /// Changes whenever what a county_view holds changes (the registry, a terminal's registration,
+  /// a report interval): read_service republishes its view when it differs from the last one.
+  [[nodiscard]] std::uint64_t county_generation() const noexcept { return county_generation_; }
 
  private:
   std::function<void()> on_committed_;
@@ -239,6 +242,7 @@ class engine {
   bool draining_{false};
   proto::timestamp presence_floor_{};  // silence is counted from here at the earliest (see tick)
 
+  std::uint64_t county_generation_{1};
   std::vector<terminal_runtime> states_;                       // parallel to registry_.terminals()
   std::unordered_map<std::string, terminal_snapshot> parked_;  // known to the store, not in the registry
   std::unordered_map<std::uint64_t, proto::alert_message> open_;

@@ -18,10 +18,27 @@ inline constexpr int sqlite_schema_version = 6;
 
 class sqlite_store final : public store {
  public:
+  enum class access {
+    read_write,  ///< the engine's connection: creates, migrates, writes
+    /// A reader thread's connection (read_pool.hpp): SQLITE_OPEN_READONLY plus PRAGMA
+    /// query_only, so it can never write; never creates or migrates. WAL lets it read while the
+    /// engine's connection writes; it sees what was committed when its statement began.
+    read_only,
+  };
   /// Opens (creating if needed) the database at `path` and migrates it to sqlite_schema_version.
   /// `dead_letter_max_rows` bounds the dead-letter table. Throws store_error naming the path on
   /// failure, and when the file has a newer schema than this build knows.
-  sqlite_store(const std::filesystem::path& path, std::size_t dead_letter_max_rows);
+  ///
+  /// With access::read_only: opens an existing database without changing it; throws store_error
+  /// naming the path when it cannot be opened, is not in WAL mode, or its schema is not exactly
+  /// sqlite_schema_version (open it read-write first: that migrates it). apply() and
+  /// purge_records_before() then throw store_error ("read-only connection").
+  sqlite_store(const std::filesystem::path& path, std::size_t dead_letter_max_rows, access mode = access::read_write);
+  /// Interrupts a statement once the calling thread has used `limit` of CPU time since this call
+  /// (CLOCK_THREAD_CPUTIME_ID, checked by sqlite3_progress_handler every 1000 virtual machine
+  /// steps, a few microseconds); it throws store_timeout. Call from the thread that then runs
+  /// the statements.
+  void set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) override;
   ~sqlite_store() override;
   sqlite_store(const sqlite_store&) = delete;
   sqlite_store& operator=(const sqlite_store&) = delete;

@@ -14,6 +14,7 @@
 #include <sewage/proto/telemetry.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -27,6 +28,13 @@ namespace sewage::gateway {
 class store_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// A statement interrupted because its thread used up the CPU time given to store::set_cpu_limit
+/// (a read connection's per-request bound). Nothing was changed by it.
+class store_timeout : public store_error {
+ public:
+  using store_error::store_error;
 };
 
 /// One accepted telemetry record with its arrival time.
@@ -199,11 +207,18 @@ struct fault_counts {
   std::uint64_t open_at_end{0};  ///< episodes raised before `to` and not cleared before `to`
 };
 
-/// The store. Implementations are used from one thread (the gateway's executor); they need not be
-/// thread-safe. Every method throws store_error on a database failure.
+/// The store. An instance is used from one thread at a time (the engine's, or one reader thread
+/// with its own read connection: read_pool.hpp); it need not be thread-safe. Every method throws
+/// store_error on a database failure.
 class store {
  public:
   virtual ~store() = default;
+  /// Bounds the work of the statements that follow: once the calling thread has used `limit` of
+  /// CPU time since this call, the running statement is interrupted and throws store_timeout;
+  /// std::nullopt removes the bound. CPU time, not wall time: a reader starved of CPU by a busy
+  /// host is not cut, a runaway query is. Used by read connections per request. The default
+  /// ignores it (a store without the means to interrupt).
+  virtual void set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) { (void)limit; }
   /// Applies all writes atomically. The dead-letter table is trimmed to its bound in the same transaction.
   virtual void apply(const write_batch& batch) = 0;
   /// Resume state of every known terminal.
