@@ -361,6 +361,10 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
                        {"offline_after_intervals", th.offline_after_intervals},
                        {"clock_trust_behind_s", th.clock_trust_behind_s},
                        {"clock_trust_ahead_s", th.clock_trust_ahead_s}};
+    // When the latest picture arrived (null: none yet), so a page asks for the JPEG only when it
+    // exists and has changed (GET /api/terminals/{id}/image).
+    const auto image_at = eng.db().image_arrival(t.id);
+    j["image_arrived_at"] = image_at ? json(iso(*image_at)) : json(nullptr);
     j["dedup"] = {{"epoch", rt.snap.epoch},
                   {"max_seq", rt.snap.seen.max_seq()},
                   {"accepted", rt.snap.seen.accepted()},

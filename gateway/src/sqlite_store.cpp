@@ -800,14 +800,20 @@ std::vector<record_row> sqlite_store::history(const std::string& terminal_id, pr
 
 std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& terminal_id, std::int32_t from_day,
                                            std::int32_t to_day) {
-  auto& s = impl_->q(
-                     "SELECT terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
-                     " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches,"
-                     " missing_records FROM daily"
-                     " WHERE (?1 IS NULL OR terminal = ?1) AND day >= ?2 AND day <= ?3 ORDER BY terminal, day")
-                .bind(1, terminal_id)
-                .bind(2, static_cast<std::int64_t>(from_day))
-                .bind(3, static_cast<std::int64_t>(to_day));
+  // Two statements, not "(?1 IS NULL OR terminal = ?1)": SQLite plans a statement once, and that
+  // OR keeps it from using the (terminal, day) key, so one terminal's days would scan every
+  // terminal's rows of the range (84-166 ms at 1,000 terminals).
+  auto& s = terminal_id
+                ? impl_->q("SELECT terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
+                           " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches,"
+                           " missing_records FROM daily"
+                           " WHERE terminal = ?1 AND day >= ?2 AND day <= ?3 ORDER BY terminal, day")
+                      .bind(1, terminal_id)
+                : impl_->q("SELECT terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
+                           " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches,"
+                           " missing_records FROM daily"
+                           " WHERE day >= ?2 AND day <= ?3 ORDER BY terminal, day");
+  s.bind(2, static_cast<std::int64_t>(from_day)).bind(3, static_cast<std::int64_t>(to_day));
   std::vector<daily_row> out;
   while (s.step()) {
     daily_row r;
@@ -916,6 +922,14 @@ std::optional<std::pair<std::string, proto::timestamp>> sqlite_store::image(cons
   auto& s = impl_->q("SELECT jpeg, arrival_ms FROM images WHERE terminal = ?").bind(1, terminal_id);
   std::optional<std::pair<std::string, proto::timestamp>> out;
   if (s.step()) out.emplace(s.text(0), from_ms(s.i64(1)));
+  s.reset();
+  return out;
+}
+
+std::optional<proto::timestamp> sqlite_store::image_arrival(const std::string& terminal_id) {
+  auto& s = impl_->q("SELECT arrival_ms FROM images WHERE terminal = ?").bind(1, terminal_id);
+  std::optional<proto::timestamp> out;
+  if (s.step()) out = from_ms(s.i64(0));
   s.reset();
   return out;
 }

@@ -180,5 +180,23 @@ TEST(UrlDecode, DecodesAndRejectsBadEscapes) {
   EXPECT_FALSE(url_decode("%zz").has_value());
 }
 
+TEST_F(ApiTest, TerminalDetailSaysWhenTheLatestPictureArrivedSoAPageAsksOnlyForOneThatExists) {
+  auto detail = json::parse(call("GET", "/api/terminals/T1").body);
+  ASSERT_TRUE(detail.contains("image_arrived_at"));
+  EXPECT_TRUE(detail["image_arrived_at"].is_null());
+  EXPECT_EQ(call("GET", "/api/terminals/T1/image").status, 404u);
+
+  const std::string jpeg = std::string("\xFF\xD8\xFF\xE0", 4) + std::string(64, 'x') + std::string("\xFF\xD9", 2);
+  eng_->handle({proto::image_topic("T1"), jpeg, false, clock_.now()});
+  ASSERT_TRUE(eng_->flush());
+  detail = json::parse(call("GET", "/api/terminals/T1").body);
+  EXPECT_EQ(detail["image_arrived_at"], "2026-11-29T08:00:00Z");
+  const auto img = call("GET", "/api/terminals/T1/image");
+  ASSERT_EQ(img.status, 200u);
+  EXPECT_EQ(img.body, jpeg);
+  // T2 sent none: still null there.
+  EXPECT_TRUE(json::parse(call("GET", "/api/terminals/T2").body)["image_arrived_at"].is_null());
+}
+
 }  // namespace
 }  // namespace sewage::gateway

@@ -65,6 +65,7 @@ class full_disk_store final : public store {
   std::optional<command_row> command(std::uint64_t id) override { return db_.command(id); }
   std::uint64_t max_command_id() override { return db_.max_command_id(); }
   std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& t) override { return db_.image(t); }
+  std::optional<proto::timestamp> image_arrival(const std::string& t) override { return db_.image_arrival(t); }
   std::vector<dead_letter_row> dead_letters(std::size_t l) override { return db_.dead_letters(l); }
   fault_stats faults_since(proto::timestamp f) override { return db_.faults_since(f); }
   std::vector<fault_counts> fault_counts_between(proto::timestamp f, proto::timestamp t) override {

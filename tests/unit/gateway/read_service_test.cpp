@@ -57,6 +57,7 @@ class gated_store final : public store {
     return inner_->daily(t, f, to);
   }
   std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& t) override { return inner_->image(t); }
+  std::optional<proto::timestamp> image_arrival(const std::string& t) override { return inner_->image_arrival(t); }
   std::vector<dead_letter_row> dead_letters(std::size_t l) override { return inner_->dead_letters(l); }
   fault_stats faults_since(proto::timestamp f) override { return inner_->faults_since(f); }
   std::size_t purge_records_before(proto::timestamp b) override { return inner_->purge_records_before(b); }

@@ -68,6 +68,7 @@ class sqlite_store final : public store {
   std::optional<command_row> command(std::uint64_t id) override;
   std::uint64_t max_command_id() override;
   std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& terminal_id) override;
+  std::optional<proto::timestamp> image_arrival(const std::string& terminal_id) override;
   std::vector<dead_letter_row> dead_letters(std::size_t limit) override;
   fault_stats faults_since(proto::timestamp from) override;
   std::vector<fault_counts> fault_counts_between(proto::timestamp from, proto::timestamp to) override;

@@ -261,6 +261,8 @@ class store {
   virtual std::uint64_t max_command_id() = 0;
   /// Latest JPEG of a terminal and when it arrived.
   virtual std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& terminal_id) = 0;
+  /// When the latest JPEG of a terminal arrived (without reading the picture), if there is one.
+  virtual std::optional<proto::timestamp> image_arrival(const std::string& terminal_id) = 0;
   /// Newest dead letters first.
   virtual std::vector<dead_letter_row> dead_letters(std::size_t limit) = 0;
   /// Episodes raised and cleared since `from`.

@@ -216,6 +216,15 @@ export async function render(root, ctx) {
   let pictureStamp = null;
   async function drawPicture() {
     const img = $("picture");
+    // The terminal's detail says when its latest picture arrived: ask for the JPEG only when there
+    // is one and it is not the one shown (no 404 for a terminal that never sent a picture).
+    const known = term ? term.image_arrived_at : undefined;
+    if (known === null) {
+      img.hidden = true;
+      $("picture-time").textContent = t("terminal.no_picture");
+      return;
+    }
+    if (known !== undefined && known === pictureStamp) return;
     const p = await ctx.apiBlob(`/api/terminals/${enc}/image`);
     if (!ctx.current) return;
     if (!p) {
@@ -341,6 +350,7 @@ export async function render(root, ctx) {
   let n = 0;
   ctx.onPoll(async () => {
     n++;
-    await Promise.all([refreshTerm(), drawCommands(), drawAlerts(), n % 5 === 0 ? drawPicture() : null, n % 10 === 0 ? drawCharts() : null]);
+    await Promise.all([refreshTerm(), drawCommands(), drawAlerts(), n % 10 === 0 ? drawCharts() : null]);
+    await drawPicture();  // after refreshTerm: asks for the JPEG only when image_arrived_at changed
   });
 }
