@@ -338,7 +338,8 @@ export async function render(root, ctx) {
   try {
     await refreshTerm();
   } catch (e) {
-    if (e instanceof ctx.ApiError && e.status === 404) {
+    // 404: no such terminal; 400: an id the gateway refuses outright (e.g. a control character).
+    if (e instanceof ctx.ApiError && (e.status === 404 || e.status === 400)) {
       root.innerHTML = `<p class="crumbs"><a href="#/">${t("nav.overview")}</a></p><p class="error">${t("terminal.not_found", { id: escapeHtml(id) })}</p>`;
       return;
     }
