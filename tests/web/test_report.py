@@ -208,6 +208,11 @@ class ReportPageTest(unittest.TestCase):
         self.open_report("#/report?month=2026-13")
         api = self.api_report()
         self.assertEqual(self.b.js("return document.querySelector('main').dataset.month;"), api["month"])
+        # ... and says that the month in the address was not one, never silently.
+        self.assertFalse(self.b.js("return document.getElementById('r-notice').hidden;"))
+        notice = self.b.js("return document.getElementById('r-notice').textContent;")
+        self.assertIn("2026-13", notice)
+        self.assertIn(api["month"], notice)
         # A month that has not begun: the API's message, no stale tables.
         y, m = map(int, api["month"].split("-"))
         nxt = f"{y + (m == 12):04d}-{(m % 12) + 1:02d}"

@@ -60,10 +60,16 @@ export async function render(root, ctx) {
         <a id="r-csv" class="report-csv" href="#" download>${esc(t("report.download_csv"))}</a>
       </div>
     </div>
+    <p id="r-notice" class="error" role="status" hidden></p>
     <p id="r-error" class="error" role="alert" hidden></p>
     <div id="r-body" class="report-body stale-able" aria-live="polite"></div>
   </section>`;
   const $ = (x) => root.querySelector(`#${x}`);
+  // A month in the address that is not YYYY-MM: say so, and show the current month instead.
+  if (wanted && !MONTH.test(wanted)) {
+    $("r-notice").hidden = false;
+    $("r-notice").textContent = t("report.address_month_refused", { month: wanted, shown: thisMonth });
+  }
   if (town) $("r-town").add(new Option(town, town));
   $("r-town").value = town;
 
