@@ -49,7 +49,7 @@ struct rtu_bus_emulator::state {
   int wake[2]{-1, -1};
   int feed[2]{-1, -1};  ///< bytes of one frame handed to the addressed slave's context
   std::optional<steady::time_point> last_activity;
-  bool pending_after_reply{false};
+  bool pending_after_reply{false};  ///< the master sent before the last reply was written
   ~state() {
     if (listener != nullptr) modbus_free(listener);
     if (scratch != nullptr) modbus_free(scratch);
@@ -258,6 +258,12 @@ void rtu_bus_emulator::handle_frame(const std::uint8_t* frame, steady::time_poin
     std::this_thread::sleep_for(d);
     lock.lock();
   }
+  // Bytes already waiting before the reply is written were sent by a master that did not wait
+  // for this answer (it gave up, or talks over the slave): that next frame has no gap at all.
+  // Checked before the write, never after it: a correct master may send 1.75 ms after reading
+  // the reply, which on a loaded machine can come before this thread runs again.
+  int pending = 0;
+  const bool master_talked_over = ::ioctl(state_->fd, FIONREAD, &pending) == 0 && pending > 0;
   // The reply ends on the line when write() hands it over (a pty has no wire time): stamp the
   // start, so a master that waits after reading the reply is never measured short.
   state_->last_activity = steady::now();
@@ -270,8 +276,7 @@ void rtu_bus_emulator::handle_frame(const std::uint8_t* frame, steady::time_poin
   ::tcdrain(state_->fd);
   modbus_set_socket(ctx, state_->feed[0]);
   ++s->replies;
-  int pending = 0;
-  state_->pending_after_reply = ::ioctl(state_->fd, FIONREAD, &pending) == 0 && pending > 0;
+  state_->pending_after_reply = master_talked_over;
 }
 
 }  // namespace sewage::instruments
