@@ -575,6 +575,9 @@ http_response metrics(const context& c) {
   add_sample(out, "sewage_gateway_http_read_timeouts_total", static_cast<double>(c.counters.read_timeouts));
   add_metric(out, "sewage_gateway_http_read_queue", "gauge", "Read requests waiting for a reader thread.");
   add_sample(out, "sewage_gateway_http_read_queue", link.read_queue_depth ? static_cast<double>(link.read_queue_depth()) : 0);
+  add_metric(out, "sewage_gateway_http_tls_refused_total", "counter",
+             "Connections refused on the HTTPS listener: plain HTTP sent to it or a failed TLS handshake.");
+  add_sample(out, "sewage_gateway_http_tls_refused_total", link.tls_refused ? static_cast<double>(link.tls_refused()) : 0);
   http_response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(out);

@@ -1,5 +1,6 @@
 #include "sewage/gateway/config.hpp"
 
+#include "sewage/gateway/http/security.hpp"
 #include "toml_reader.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
@@ -181,6 +182,23 @@ config load_config(const std::filesystem::path& path) {
       r.read("vendor_root", vendor_root);
       c.http_vendor_root = resolve(path, vendor_root);
       r.read("tile_url", c.http_tile_url);
+      if (std::string why; !c.http_tile_url.empty() && !http_security::tile_source(c.http_tile_url, &why))
+        r.fail("tile_url", "\"" + c.http_tile_url + "\" " + why);
+      {
+        std::string cert, key;
+        r.read("tls_cert_file", cert);
+        r.read("tls_key_file", key);
+        if (cert.empty() != key.empty())
+          r.fail(cert.empty() ? "tls_cert_file" : "tls_key_file",
+                 "must be set together with http." + std::string(cert.empty() ? "tls_key_file" : "tls_cert_file") +
+                     " (both = HTTPS, neither = plain HTTP)");
+        if (!cert.empty()) {
+          c.http_tls_cert_file = resolve(path, cert);
+          c.http_tls_key_file = resolve(path, key);
+          if (const auto why = http_security::tls_files_problem(c.http_tls_cert_file, c.http_tls_key_file))
+            r.fail(why->find("private key") != std::string::npos ? "tls_key_file" : "tls_cert_file", *why);
+        }
+      }
       r.read("tile_attribution", c.http_tile_attribution);
       r.read_int("poll_interval_ms", c.http_poll_interval_ms, 1000, 60000);
       r.read_int("reader_threads", c.http_reader_threads, 0, 64);

@@ -3,6 +3,7 @@
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
 #include "sewage/gateway/engine.hpp"
+#include "sewage/gateway/http/security.hpp"
 #include "sewage/gateway/http_server.hpp"
 #include "sewage/gateway/mqtt_link.hpp"
 #include "sewage/gateway/read_service.hpp"
@@ -157,6 +158,8 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   ls.webhook_dropped = [&hook] { return hook ? hook->dropped() : 0; };
   read_service* reads_ptr = nullptr;  // set below; the metric reads it on the engine's thread
   ls.read_queue_depth = [&reads_ptr] { return reads_ptr != nullptr ? reads_ptr->queued() : std::size_t{0}; };
+  const http_server* http_ptr = nullptr;  // set below, once the listener exists
+  ls.tls_refused = [&http_ptr] { return http_ptr != nullptr ? http_ptr->tls_refused() : std::uint64_t{0}; };
   api routes(eng, ls);
   // Read routes on reader threads with read-only connections; the rest on the engine's thread
   // (read_service.hpp, gateway/README.md "Reads and the engine thread").
@@ -169,11 +172,16 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
                                                                     sqlite_store::access::read_only); },
                      ro);
   reads_ptr = &reads;
-  http_server http(http_io, cfg.http_address, cfg.http_port, cfg.http_max_body_bytes,
+  const bool https = !cfg.http_tls_cert_file.empty();
+  http_server http(http_io, cfg.http_address, cfg.http_port,
+                   http_server_options{cfg.http_max_body_bytes, http_security::security_headers(cfg.http_tile_url, https),
+                                       cfg.http_tls_cert_file, cfg.http_tls_key_file},
                    [&reads](http_request r, http_server::responder respond) { reads.serve(std::move(r), std::move(respond)); });
+  http_ptr = &http;
   http.start();
   io_thread http_thread(http_io);
-  spdlog::info("HTTP API on http://{}:{}/ ; store {} ; {} terminals registered ; {} reader threads", cfg.http_address,
+  spdlog::info("HTTP API on {}://{}:{}/ ; store {} ; {} terminals registered ; {} reader threads", https ? "https" : "http",
+               cfg.http_address,
                http.port(), cfg.store_path.string(), eng.terminals().size(), reads.reader_threads());
 
   periodic flusher(io, cfg.flush_interval, [&commit, &reads] {

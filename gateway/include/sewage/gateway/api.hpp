@@ -43,6 +43,7 @@ struct http_request {
   std::string authorization;  ///< the Authorization header, may be empty
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers{};  ///< every header (name, value) as received
+  bool tls{false};  ///< arrived on the HTTPS listener (http_server.hpp); cookies then get "; Secure"
 };
 
 struct http_response {
@@ -64,6 +65,8 @@ struct link_status {
   std::function<std::uint64_t()> connect_failures;
   /// Read requests waiting for a reader thread (read_pool.hpp); called on the engine's thread.
   std::function<std::size_t()> read_queue_depth;
+  /// Connections refused on the HTTPS listener (http_server::tls_refused); any thread.
+  std::function<std::uint64_t()> tls_refused;
 };
 
 /// One route: method ("GET" also answers HEAD), path pattern ("{id}" captures one segment), the

@@ -120,6 +120,12 @@ struct config {
   /// no base map (terminals on a plain background with a scale bar; works with no internet).
   std::string http_tile_url;
   std::string http_tile_attribution;  ///< shown in the map corner when tile_url is set
+  /// HTTPS on the listener (gateway/README.md "HTTPS"): PEM certificate chain and PEM private
+  /// key (unencrypted). Both set = the listener speaks only HTTPS; both empty = plain HTTP (for
+  /// loopback or behind a reverse proxy). load_config() refuses one without the other and a pair
+  /// that does not load (http_security::tls_files_problem). Relative to the config file's folder.
+  std::filesystem::path http_tls_cert_file;
+  std::filesystem::path http_tls_key_file;
   std::uint32_t http_poll_interval_ms{3000};  ///< how often the page polls the API, ms (1000..60000)
   /// Threads answering read routes (history, daily series, images, reports) with their own
   /// read-only store connections, off the engine's thread; 0 = on the engine's thread (as before
