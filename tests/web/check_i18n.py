@@ -26,6 +26,7 @@ FAMILIES = {
     "sensor.": ["ok", "fault", "out_of_range", "stale"],
     "grade.": ["grade_1", "grade_2", "grade_1a", "grade_1b", "grade_3"],
     "range.": ["24h", "7d", "30d"],
+    "role.": ["viewer", "operator", "admin"],
 }
 
 

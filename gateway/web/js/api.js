@@ -5,6 +5,23 @@
 const TIMEOUT_MS = 5000;
 const cache = new Map(); // path -> {etag, data}
 const listeners = new Set();
+const unauthorized = new Set();
+let csrfToken = null; // the session's CSRF token (POST /api/session answer), sent on every state change
+
+/** Sets the CSRF token sent as X-CSRF-Token on every POST/PUT/PATCH/DELETE (null: none). */
+export function setCsrfToken(token) {
+  csrfToken = token || null;
+}
+
+/** Calls `f(path)` when an API answer is 401 (not logged in, or the session ended). */
+export function onUnauthorized(f) {
+  unauthorized.add(f);
+}
+
+/** Forgets every cached answer (after logout/login: another user may see other terminals). */
+export function clearCache() {
+  cache.clear();
+}
 
 export const connection = {
   ok: true, // false while the gateway cannot be reached
@@ -58,6 +75,8 @@ async function request(path, options = {}) {
     clearTimeout(timer);
   }
   setConnected(true);
+  // 401 anywhere but the session resource itself: the login is missing or has ended.
+  if (resp.status === 401 && !path.startsWith("/api/session")) for (const f of unauthorized) f(path);
   return resp;
 }
 
@@ -69,7 +88,22 @@ async function errorOf(resp) {
   } catch (_) {
     /* not JSON */
   }
-  return new ApiError(resp.status, msg);
+  const e = new ApiError(resp.status, msg);
+  const retry = Number(resp.headers.get("Retry-After"));
+  if (Number.isFinite(retry) && retry > 0) e.retryAfterS = retry;
+  return e;
+}
+
+/** A state-changing request with JSON body (or none) and the CSRF header. */
+async function change(method, path, body) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const resp = await request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  if (!resp.ok) throw await errorOf(resp);
+  if (resp.status === 204) return null;
+  const text = await resp.text();
+  return text ? JSON.parse(text) : null;
 }
 
 /** GET `path` as JSON, revalidated with its ETag. Throws ApiError (HTTP error) or a network error. */
@@ -85,15 +119,28 @@ export async function api(path) {
   return data;
 }
 
-/** POST JSON with a bearer token; returns the parsed answer or throws ApiError. */
-export async function apiPost(path, body, token) {
-  const resp = await request(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  });
-  if (!resp.ok) throw await errorOf(resp);
-  return resp.json();
+/** POST JSON as the logged-in user (session cookie + X-CSRF-Token); the parsed answer (null for
+ * 204) or throws ApiError / NetworkError. */
+export function apiPost(path, body) {
+  return change("POST", path, body);
+}
+
+/** DELETE as the logged-in user (session cookie + X-CSRF-Token); null or the parsed answer. */
+export function apiDelete(path) {
+  return change("DELETE", path);
+}
+
+/** GET without cache or 401 notification: {status, data} (data null when not JSON). For the
+ * session resource, whose 401 is an answer, not an error. */
+export async function apiProbe(path) {
+  const resp = await request(path);
+  let data = null;
+  try {
+    data = await resp.json();
+  } catch (_) {
+    /* not JSON */
+  }
+  return { status: resp.status, data };
 }
 
 /** GET a binary resource (the latest picture): {blob, headers} or null when there is none (404). */

@@ -1,15 +1,17 @@
-// The application shell: ui-config, language, hash router (#/, #/terminals/{id}, #/alerts,
-// #/report), the live poll loop and the connection banner. Pages are modules in ./pages that
-// export render(root, ctx); they register what to refresh with ctx.onPoll(fn).
-import { api, apiPost, apiBlob, connection, onConnection, checkSilence, ApiError, NetworkError } from "./api.js";
+// The application shell: ui-config, session, language, hash router (#/login, #/, #/terminals/{id},
+// #/alerts, #/report, #/audit), the live poll loop and the connection banner. Pages are modules in
+// ./pages that export render(root, ctx); they register what to refresh with ctx.onPoll(fn).
+// Not logged in (and http.public_read off), or the session ended (any 401): the login page, which
+// returns to where the operator was.
+import { api, apiPost, apiDelete, apiBlob, connection, onConnection, onUnauthorized, checkSilence, ApiError, NetworkError } from "./api.js";
 import { t, setLanguage, chooseLanguage, language, translateDom } from "./i18n.js";
 import { fmt, setZone } from "./fmt.js";
-import { askCredentials, credentials } from "./auth.js";
+import { session, loggedIn, can, loadSession, login, logout, forget } from "./session.js";
 
 const main = document.getElementById("main");
 const banner = document.getElementById("conn-banner");
 const live = document.getElementById("live");
-let uiConfig = { poll_interval_ms: 3000, compliance_target: 0.95, tile_url: "", time_zone: "Asia/Shanghai" };
+let uiConfig = { poll_interval_ms: 3000, compliance_target: 0.95, tile_url: "", time_zone: "Asia/Shanghai", public_read: false };
 let pollers = [];
 let generation = 0;
 let pollTimer = null;
@@ -38,6 +40,8 @@ function route() {
   const params = new URLSearchParams(query || "");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { page: "overview", args: [], params };
+  if (parts[0] === "login") return { page: "login", args: [], params };
+  if (parts[0] === "audit") return { page: "audit", args: [], params };
   if (parts[0] === "terminals" && parts[1]) return { page: "terminal", args: [parts[1]], params };
   if (parts[0] === "alerts") return { page: "alerts", args: [], params };
   if (parts[0] === "report") return { page: "report", args: parts.slice(1), params };
@@ -50,6 +54,7 @@ function makeContext(r, gen) {
     fmt,
     api,
     apiPost,
+    apiDelete,
     apiBlob,
     ApiError,
     config: uiConfig,
@@ -57,8 +62,10 @@ function makeContext(r, gen) {
     params: r.params,
     language,
     connection,
-    credentials,
-    askCredentials,
+    session,
+    /** May the logged-in user do `action` ("ack", "command", "admin")? */
+    can,
+    login,
     /** Registers `f` to run on every poll tick while this page is shown. */
     onPoll(f) {
       if (gen === generation) pollers.push(f);
@@ -70,10 +77,51 @@ function makeContext(r, gen) {
   };
 }
 
+/** The current in-application address, to come back to after a login. */
+function here() {
+  return location.hash && location.hash !== "#" ? location.hash : "#/";
+}
+
+/** To the login page; `why` "expired" (the session ended) or "required" (a login is needed). */
+function toLogin(why) {
+  const next = route().page === "login" ? null : here();
+  const q = new URLSearchParams();
+  if (why) q.set("why", why);
+  if (next) q.set("next", next);
+  location.hash = `#/login${q.toString() ? `?${q}` : ""}`;
+}
+
+/** The header: user name and role with a logout button, or a login link (public reads). */
+function showWho() {
+  const who = document.getElementById("who");
+  who.hidden = !loggedIn();
+  document.getElementById("who-name").textContent = session.user || "";
+  document.getElementById("who-role").textContent = session.role ? t(`role.${session.role}`) : "";
+  document.getElementById("who-role").dataset.role = session.role || "";
+  document.getElementById("logout").hidden = !loggedIn();
+  document.getElementById("login-link").hidden = loggedIn() || route().page === "login";
+  document.body.classList.toggle("logged-out", !loggedIn() && !uiConfig.public_read);
+  for (const a of document.querySelectorAll("[data-nav-role]")) a.hidden = !can(a.dataset.navRole);
+}
+
+onUnauthorized(() => {
+  if (route().page === "login") return;
+  const was = loggedIn();
+  forget();
+  toLogin(was ? "expired" : "required");
+});
+
 async function render() {
   const gen = ++generation;
   pollers = [];
   const r = route();
+  if (r.page !== "login" && !loggedIn() && !uiConfig.public_read) {
+    showWho();
+    toLogin(null); // hashchange renders the login page
+    return;
+  }
+  if (r.page === "audit" && !can("admin")) r.page = "notfound";
+  showWho();
   for (const a of document.querySelectorAll("[data-nav]")) {
     const on = a.dataset.nav === (r.page === "terminal" ? "overview" : r.page);
     a.classList.toggle("active", on);
@@ -128,6 +176,7 @@ async function start() {
   const [cfg] = await Promise.all([
     api("/api/ui-config").catch(() => null), // null: the defaults; the banner shows the lost connection
     setLanguage(chooseLanguage()),
+    loadSession().catch(() => false), // unreachable: not logged in; the banner says why
   ]);
   if (cfg) uiConfig = Object.assign(uiConfig, cfg);
   setZone(uiConfig.time_zone);
@@ -136,6 +185,15 @@ async function start() {
   select.addEventListener("change", async () => {
     await setLanguage(select.value, true);
     render();
+  });
+  document.getElementById("logout").addEventListener("click", async () => {
+    try {
+      await logout();
+    } catch (_) {
+      /* forgotten locally all the same */
+    }
+    location.hash = "#/login";
+    showWho();
   });
   translateDom(document);
   showConnection();

@@ -52,7 +52,7 @@ export async function render(root, ctx) {
       <div class="muted">${t("alerts.raised_at", { time: fmt.dateTime(a.raised_at) })}
         ${a.cleared_at ? ` · ${t("alerts.cleared_at", { time: fmt.dateTime(a.cleared_at) })}` : ""}</div>
       ${a.acked_at ? `<div class="ack-info">${t("alerts.acked", { by: escapeHtml(a.acked_by), time: fmt.dateTime(a.acked_at) })}${a.ack_note ? `: “${escapeHtml(a.ack_note)}”` : ""}</div>` : ""}
-      ${a.state === "raised" ? `<div class="ack-area">${openForm === a.alert_id ? ackForm(a) : `<button type="button" class="ack-open" data-id="${a.alert_id}">${t("alerts.acknowledge")}</button>`}</div>` : ""}
+      ${a.state === "raised" && ctx.can("ack") ? `<div class="ack-area">${openForm === a.alert_id ? ackForm(a) : `<button type="button" class="ack-open" data-id="${a.alert_id}">${t("alerts.acknowledge")}</button>`}</div>` : ""}
     </li>`;
   }
   function ackForm(a) {
@@ -87,16 +87,14 @@ export async function render(root, ctx) {
     const form = e.target.closest(".ack-form");
     if (!form) return;
     e.preventDefault();
-    const cred = await ctx.askCredentials();
-    if (!cred) return;
     const note = form.querySelector("textarea").value.trim();
     try {
-      await ctx.apiPost(`/api/alerts/${form.dataset.id}/ack`, { by: cred.by, note }, cred.token);
+      // Acknowledged as the logged-in user (the gateway records the session's user).
+      await ctx.apiPost(`/api/alerts/${form.dataset.id}/ack`, { by: ctx.session.user, note });
       $("ack-msg").textContent = t("alerts.ack_done");
       openForm = null;
       await refresh(true);
     } catch (err) {
-      if (err instanceof ctx.ApiError && err.status === 401) sessionStorage.removeItem("token");
       $("ack-msg").textContent = t("alerts.ack_failed", { message: err.message });
     }
   });

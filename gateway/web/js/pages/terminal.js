@@ -35,7 +35,7 @@ export async function render(root, ctx) {
     <div class="panel" id="latest-panel"><h2>${t("terminal.latest")}<span class="stale-badge">${t("live.stale")}</span></h2><div id="latest"></div></div>
     <div class="panel" id="picture-panel"><h2>${t("terminal.picture")}</h2>
       <figure class="picture"><img id="picture" alt="${t("terminal.picture_alt", { id: escapeHtml(id) })}" hidden><figcaption id="picture-time"></figcaption></figure>
-      <div class="cmd-buttons">
+      ${ctx.can("command") ? `<div class="cmd-buttons">
         <button type="button" id="snap">${t("terminal.take_picture")}</button>
         <button type="button" id="sample" class="secondary">${t("terminal.sample_now")}</button>
       </div>
@@ -43,7 +43,7 @@ export async function render(root, ctx) {
         <label>${t("terminal.report_interval")} <input id="interval" type="number" min="10" max="86400" step="1" inputmode="numeric"></label>
         <button type="submit" class="secondary">${t("terminal.set_interval")}</button>
       </form>
-      <p id="cmd-msg" class="msg" role="status"></p>
+      <p id="cmd-msg" class="msg" role="status"></p>` : ""}
       <h3>${t("terminal.commands")}</h3><div id="commands"></div>
     </div>
   </section>
@@ -262,35 +262,31 @@ export async function render(root, ctx) {
   }
   async function send(name, args) {
     const msg = $("cmd-msg");
-    if (ctx.config.commands_enabled === false) {
-      msg.textContent = t("terminal.commands_disabled");
-      return;
-    }
-    const cred = await ctx.askCredentials();
-    if (!cred) return;
     msg.textContent = t("terminal.sending");
     try {
-      const body = { name, by: cred.by };
+      const body = { name, by: ctx.session.user }; // the gateway records the session's user
       if (args) body.args = args;
-      await ctx.apiPost(`/api/terminals/${enc}/commands`, body, cred.token);
+      await ctx.apiPost(`/api/terminals/${enc}/commands`, body);
       msg.textContent = t("terminal.sent", { cmd: t(`cmd.${name}`) });
       await drawCommands();
     } catch (e) {
-      if (e instanceof ctx.ApiError && e.status === 401) sessionStorage.removeItem("token");
       msg.textContent = t("terminal.send_failed", { message: e.message });
     }
   }
-  $("snap").addEventListener("click", () => send("snapshot_now"));
-  $("sample").addEventListener("click", () => send("sample_now"));
-  $("interval-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const v = Number($("interval").value);
-    if (!Number.isInteger(v) || v < 10 || v > 86400) {
-      $("cmd-msg").textContent = t("terminal.interval_invalid");
-      return;
-    }
-    send("set_report_interval", { interval_s: v });
-  });
+  // Only a role that may send commands gets the controls (viewer: none).
+  if (ctx.can("command")) {
+    $("snap").addEventListener("click", () => send("snapshot_now"));
+    $("sample").addEventListener("click", () => send("sample_now"));
+    $("interval-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const v = Number($("interval").value);
+      if (!Number.isInteger(v) || v < 10 || v > 86400) {
+        $("cmd-msg").textContent = t("terminal.interval_invalid");
+        return;
+      }
+      send("set_report_interval", { interval_s: v });
+    });
+  }
 
   // ---- alert history
   async function drawAlerts() {
@@ -333,14 +329,16 @@ export async function render(root, ctx) {
     term = x;
     drawIdent(x);
     drawLatest(x);
-    if (!$("interval").value) $("interval").value = x.report_interval_s;
+    if ($("interval") && !$("interval").value) $("interval").value = x.report_interval_s;
   }
   try {
     await refreshTerm();
   } catch (e) {
-    // 404: no such terminal; 400: an id the gateway refuses outright (e.g. a control character).
-    if (e instanceof ctx.ApiError && (e.status === 404 || e.status === 400)) {
-      root.innerHTML = `<p class="crumbs"><a href="#/">${t("nav.overview")}</a></p><p class="error">${t("terminal.not_found", { id: escapeHtml(id) })}</p>`;
+    // 404: no such terminal; 400: an id the gateway refuses outright (e.g. a control character);
+    // 403: a terminal outside the user's towns (nothing of it is shown).
+    if (e instanceof ctx.ApiError && (e.status === 404 || e.status === 400 || e.status === 403)) {
+      const key = e.status === 403 ? "terminal.forbidden" : "terminal.not_found";
+      root.innerHTML = `<p class="crumbs"><a href="#/">${t("nav.overview")}</a></p><p class="error" data-status="${e.status}">${t(key, { id: escapeHtml(id) })}</p>`;
       return;
     }
     throw e;
