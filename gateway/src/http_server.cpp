@@ -51,6 +51,7 @@ class session : public std::enable_shared_from_this<session> {
       http_request in;
       in.method = std::string(req.method_string());
       in.target = std::string(req.target());
+      { beast::error_code e; const auto ep = stream_.socket().remote_endpoint(e); if (!e) in.remote_address = ep.address().to_string(); }
       for (const auto& f : req) in.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
       if (const auto it = req.find(http::field::authorization); it != req.end()) in.authorization = std::string(it->value());
       in.body = std::move(req.body());
