@@ -5,6 +5,10 @@
 #include "sewage/gateway/report.hpp"
 
 #include "sewage/gateway/http/static_files.hpp"
+#include "sewage/gateway/auth/secrets.hpp"
+#include "sewage/gateway/auth/service.hpp"
+
+#include "auth/routes.hpp"
 
 #include <sewage/proto/alert.hpp>
 #include <sewage/proto/payload.hpp>
@@ -189,14 +193,6 @@ parsed_target parse_target(const std::string& target) {
   return out;
 }
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  // The length is not secret; the content is compared without an early exit.
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 }  // namespace
 
 
@@ -210,7 +206,6 @@ std::size_t terminal_index(const registry& reg, const std::string& id) {
   if (!idx) throw api_error{404, "not_found", "no terminal '" + escaped(id) + "' in the registry"};
   return *idx;
 }
-std::size_t terminal_index(const engine& eng, const std::string& id) { return terminal_index(eng.terminals(), id); }
 
 /// `registered`: the terminal's registration (engine::registered_at); expected records of a day
 /// are counted from it when it falls inside the day. `missing_records`: the day's records never
@@ -461,12 +456,59 @@ struct api::context {
   const api_counters& counters;
   const http_request& req;
   const query_map& q;
+  const auth::principal& who;  ///< the caller (route_access already checked); its towns limit what it sees
+  auth::service* ids;          ///< users, tokens, sessions, audit (null: none configured)
   std::vector<std::string> args;  ///< path segments captured by "{...}" in the route's pattern
 };
 
 namespace {
 
 using context = api::context;
+
+/// The index of terminal `id` in `reg`: 404 when unknown, 403 when outside the caller's towns.
+std::size_t visible_terminal(const context& c, const registry& reg, const std::string& id) {
+  const auto idx = terminal_index(reg, id);
+  if (!c.who.sees_town(reg.terminals()[idx].town))
+    throw api_error{403, "forbidden", "terminal '" + escaped(id) + "' is outside your towns"};
+  return idx;
+}
+
+/// 403 unless a town-limited caller may see terminal `id` (a terminal no longer in the registry
+/// belongs to no town: only whole-county callers see what is left of it).
+void require_terminal_scope(const context& c, const registry& reg, const std::string& id) {
+  if (c.who.whole_county()) return;
+  const auto idx = reg.find(id);
+  if (!idx || !c.who.sees_town(reg.terminals()[*idx].town))
+    throw api_error{403, "forbidden", "terminal '" + escaped(id) + "' is outside your towns"};
+}
+
+/// 403 for a town-limited caller: the route shows county-wide facts that belong to no town.
+void require_whole_county(const context& c, const char* what) {
+  if (!c.who.whole_county())
+    throw api_error{403, "forbidden", std::string(what) + " belong to no town: only whole-county users see them"};
+}
+
+/// 403 when a `town` query parameter names a town outside the caller's scope.
+void require_town_param_scope(const context& c, const std::optional<std::string>& town) {
+  if (town && !c.who.sees_town(*town)) throw api_error{403, "forbidden", "town '" + escaped(*town) + "' is outside your towns"};
+}
+
+/// `v` limited to the terminals of the caller's towns (the same when whole county).
+county_view scoped_view(const county_view& v, const auth::principal& who) {
+  county_view out = v;
+  if (who.whole_county()) return out;
+  std::vector<terminal_info> keep;
+  out.report_interval_s.clear();
+  out.registered_at.clear();
+  for (std::size_t i = 0; i < v.reg->size(); ++i) {
+    if (!who.sees_town(v.reg->terminals()[i].town)) continue;
+    keep.push_back(v.reg->terminals()[i]);
+    out.report_interval_s.push_back(v.report_interval_s.at(i));
+    out.registered_at.push_back(v.registered_at.at(i));
+  }
+  out.reg = std::make_shared<const registry>(std::move(keep));
+  return out;
+}
 
 http_response healthz(const context& c) {
   // Healthy = receiving and storing: a gateway cut off from the broker ingests nothing, so a
@@ -481,7 +523,7 @@ http_response healthz(const context& c) {
                                                    {"now", iso(c.eng.clock().now())}});
 }
 
-http_response metrics(const context& c) {
+http_response api_metrics(const context& c) {
   auto& eng = c.eng;
   const auto& link = c.link;
   const auto& m = eng.metrics();
@@ -584,7 +626,18 @@ http_response metrics(const context& c) {
   return r;
 }
 
-http_response ui_config(const context& c) { return webapp::ui_config_response(c.eng.cfg()); }
+/// The web application's settings (static_files.hpp), plus "public_read" and "commands_enabled"
+/// (true when the caller's role may acknowledge and send commands).
+http_response ui_config(const context& c) {
+  auto r = webapp::ui_config_response(c.eng.cfg());
+  auto j = json::parse(r.body, nullptr, false);
+  if (j.is_object()) {
+    j["public_read"] = c.eng.cfg().http_public_read;
+    j["commands_enabled"] = c.who.kind != auth::actor_kind::anonymous && c.who.at_least(auth::role::operator_);
+    r.body = safe_dump(j);
+  }
+  return r;
+}
 
 http_response summary(const context& c) {
   auto& eng = c.eng;
@@ -592,14 +645,20 @@ http_response summary(const context& c) {
   const auto now = eng.clock().now();
   const auto today = today_rows(eng);
   const auto day = operating_day(now, cfg.zone);
+  // A town-limited caller: every figure over its towns' terminals only.
+  const auto& reg = eng.terminals();
+  std::size_t visible = 0;
   std::size_t online = 0, offline = 0, unknown = 0;
-  for (std::size_t i = 0; i < eng.terminals().size(); ++i) {
+  for (std::size_t i = 0; i < reg.size(); ++i) {
+    if (!c.who.sees_town(reg.terminals()[i].town)) continue;
+    ++visible;
     const auto st = presence_state(eng, i);
     (st == "online" ? online : st == "offline" ? offline : unknown)++;
   }
   double vol = 0, est = 0, compliant_s = 0, ok_s = 0;
   for (const auto& [id, d] : today) {
-    if (!eng.terminals().find(id)) continue;
+    const auto idx = reg.find(id);
+    if (!idx || !c.who.sees_town(reg.terminals()[*idx].town)) continue;
     vol += d.volume_m3;
     est += d.volume_estimated_m3;
     compliant_s += d.compliant_s;
@@ -608,22 +667,42 @@ http_response summary(const context& c) {
   // Coverage: good turbidity time over the terminal-time of the day so far (every registered terminal).
   const auto day_start = operating_day_start(day, cfg.zone);
   const double elapsed_s = std::chrono::duration<double>(std::max(now, day_start) - day_start).count();
-  const double terminal_s = elapsed_s * static_cast<double>(eng.terminals().size());
+  const double terminal_s = elapsed_s * static_cast<double>(visible);
   json by_type = json::object();
   for (const auto type : proto::all_alert_types) by_type[std::string(proto::to_string(type))] = 0;
-  for (const auto& [id, a] : eng.open_alerts())
+  std::size_t open_total = 0;
+  for (const auto& [id, a] : eng.open_alerts()) {
+    if (!c.who.whole_county()) {
+      const auto idx = reg.find(a.terminal_id);
+      if (!idx || !c.who.sees_town(reg.terminals()[*idx].town)) continue;
+    }
+    ++open_total;
     by_type[std::string(proto::to_string(a.type))] = by_type[std::string(proto::to_string(a.type))].get<int>() + 1;
+  }
   const std::chrono::year_month_day ymd{std::chrono::sys_days(std::chrono::days(day))};
   const auto month_start_day = static_cast<std::int32_t>(
       std::chrono::sys_days(ymd.year() / ymd.month() / std::chrono::day(1)).time_since_epoch().count());
   const auto month_start = operating_day_start(month_start_day, cfg.zone);
   eng.flush();
-  const auto faults = eng.db().faults_since(month_start);
+  auto faults = eng.db().faults_since(month_start);
+  if (!c.who.whole_county()) {
+    // The month's faults of the caller's towns: per-terminal counts summed (store::fault_counts_between).
+    faults = {};
+    std::int64_t resolve_ms = 0;
+    for (const auto& f : eng.db().fault_counts_between(month_start, now + std::chrono::milliseconds(1))) {
+      const auto idx = reg.find(f.terminal_id);
+      if (!idx || !c.who.sees_town(reg.terminals()[*idx].town)) continue;
+      faults.raised += f.found;
+      faults.resolved += f.resolved;
+      resolve_ms += f.resolve_ms_sum;
+    }
+    if (faults.resolved > 0) faults.mean_time_to_resolve_s = static_cast<double>(resolve_ms) / 1000.0 / static_cast<double>(faults.resolved);
+  }
   return json_response(
       200, json{{"generated_at", iso(now)},
                 {"operating_day", format_day(day)},
                 {"time_zone", cfg.time_zone},
-                {"terminals", eng.terminals().size()},
+                {"terminals", visible},
                 {"online", online},
                 {"offline", offline},
                 {"unknown", unknown},
@@ -634,13 +713,14 @@ http_response summary(const context& c) {
                 {"compliance_coverage_today",
                  terminal_s > 0 ? json(round_to(std::min(1.0, ok_s / terminal_s), unit::ratio)) : json(nullptr)},
                 {"open_alerts", by_type},
-                {"open_alerts_total", eng.open_alerts().size()},
+                {"open_alerts_total", open_total},
                 {"month", {{"from", iso(month_start)},
                            {"faults_found", faults.raised},
                            {"faults_resolved", faults.resolved},
                            {"mean_time_to_resolve_s", faults.resolved > 0 ? json(round_to(faults.mean_time_to_resolve_s, unit::seconds))
                                                                           : json(nullptr)}}},
-                {"unknown_terminals", eng.unknown_terminals().size()},
+                // unregistered ids belong to no town: whole-county callers only
+                {"unknown_terminals", c.who.whole_county() ? json(eng.unknown_terminals().size()) : json(nullptr)},
                 {"mqtt_connected", c.link.connected ? c.link.connected() : false}});
 }
 
@@ -730,6 +810,7 @@ http_response terminals(const context& c) {
   for (std::size_t i = 0; i < reg.size(); ++i) {
     const auto& t = reg.terminals()[i];
     if (town && t.town != *town) continue;
+    if (!c.who.sees_town(t.town)) continue;
     if (want_type && eng.runtime(i).open_alert.at(static_cast<std::size_t>(*want_type)) == 0) continue;
     if (text && ascii_lower(t.id).find(needle) == std::string::npos && ascii_lower(t.name).find(needle) == std::string::npos)
       continue;
@@ -757,6 +838,7 @@ http_response terminals_geojson(const context& c) {
   json features = json::array();
   for (std::size_t i = 0; i < eng.terminals().size(); ++i) {
     const auto& t = eng.terminals().terminals()[i];
+    if (!c.who.sees_town(t.town)) continue;
     json types = json::array();
     for (const auto id : eng.runtime(i).open_alert) {
       if (id == 0) continue;
@@ -783,6 +865,7 @@ http_response terminals_geojson(const context& c) {
 }
 
 http_response unknown_terminals(const context& c) {
+  require_whole_county(c, "unknown terminals");
   json arr = json::array();
   for (const auto& [id, u] : c.eng.unknown_terminals())
     arr.push_back({{"id", id}, {"messages", u.messages}, {"last_seen", iso(u.last_seen)}});
@@ -790,6 +873,7 @@ http_response unknown_terminals(const context& c) {
 }
 
 http_response dead_letters(const context& c) {
+  require_whole_county(c, "dead letters");
   c.eng.flush();
   json arr = json::array();
   for (const auto& d : c.eng.db().dead_letters(100)) {
@@ -801,14 +885,14 @@ http_response dead_letters(const context& c) {
 }
 
 http_response terminal(const context& c) {
-  const auto idx = terminal_index(c.eng, c.args.at(0));
+  const auto idx = visible_terminal(c, c.eng.terminals(), c.args.at(0));
   return json_response(200, terminal_json(c.eng, idx, true, today_rows(c.eng)));
 }
 
 http_response history(const context& c) {
   const auto& cfg = *c.view.cfg;
   const auto& id = c.args.at(0);
-  terminal_index(*c.view.reg, id);
+  visible_terminal(c, *c.view.reg, id);
   const auto now = c.view.now;
   const auto to = time_param(c.q, "to", now + std::chrono::minutes(1));
   const auto from = time_param(c.q, "from", to - std::chrono::hours(24));
@@ -833,7 +917,7 @@ http_response history(const context& c) {
 http_response daily(const context& c) {
   const auto& cfg = *c.view.cfg;
   const auto& id = c.args.at(0);
-  const auto idx = terminal_index(*c.view.reg, id);
+  const auto idx = visible_terminal(c, *c.view.reg, id);
   const auto today = operating_day(c.view.now, cfg.zone);
   const auto to = day_param(c.q, "to", today, cfg.zone);
   const auto from = day_param(c.q, "from", to - 29, cfg.zone);
@@ -857,6 +941,7 @@ http_response county_daily(const context& c) {
   const auto& cfg = *c.view.cfg;
   const auto& reg = *c.view.reg;
   const auto town = param(c.q, "town");
+  require_town_param_scope(c, town);
   const auto today = operating_day(c.view.now, cfg.zone);
   const auto to = day_param(c.q, "to", today, cfg.zone);
   const auto from = day_param(c.q, "from", to - 29, cfg.zone);
@@ -868,6 +953,7 @@ http_response county_daily(const context& c) {
   std::vector<std::string> ids;
   for (std::size_t i = 0; i < reg.size(); ++i) {
     if (town && reg.terminals()[i].town != *town) continue;
+    if (!c.who.sees_town(reg.terminals()[i].town)) continue;  // the county series of a town officer: their towns
     members.push_back(i);
     ids.push_back(reg.terminals()[i].id);
   }
@@ -916,7 +1002,7 @@ http_response county_daily(const context& c) {
 
 http_response image(const context& c) {
   const auto& id = c.args.at(0);
-  terminal_index(*c.view.reg, id);
+  visible_terminal(c, *c.view.reg, id);
   const auto img = c.db.image(id);
   if (!img) throw api_error{404, "not_found", "no image received from '" + id + "' yet"};
   http_response r;
@@ -978,10 +1064,13 @@ http_response alerts(const context& c) {
   if (aq.terminal_id && !proto::is_valid_terminal_id(*aq.terminal_id))
     throw api_error{400, "bad_parameter",
                     "terminal: not a valid terminal id ([A-Za-z0-9_-]{1,32}), got '" + escaped(*aq.terminal_id) + "'"};
-  if (const auto town = param(c.q, "town")) {
+  if (aq.terminal_id) require_terminal_scope(c, reg, *aq.terminal_id);
+  const auto town = param(c.q, "town");
+  if (town || !c.who.whole_county()) {
+    // A town, and a town-limited caller's towns: other terminals' alerts are simply absent.
     aq.terminal_ids.emplace();
     for (const auto& t : reg.terminals())
-      if (t.town == *town) aq.terminal_ids->push_back(t.id);
+      if ((!town || t.town == *town) && c.who.sees_town(t.town)) aq.terminal_ids->push_back(t.id);
   }
   const auto limit = count_param(c.q, "limit", 1, max_alerts, max_alerts);
   if (const auto cur = param(c.q, "cursor")) aq.before_id = positive_id(*cur, "cursor: an alert id", "bad_parameter");
@@ -1001,6 +1090,7 @@ http_response alert_detail(const context& c) {
   const auto id = positive_id(c.args.at(0), "alert id", "bad_target");
   const auto a = c.db.alert(id);
   if (!a) throw api_error{404, "not_found", "no alert " + std::to_string(id)};
+  require_terminal_scope(c, *c.view.reg, a->terminal_id);
   auto j = alert_view_json(*a, *c.view.reg);
   json tr = json::array();
   for (const auto& t : c.db.transitions(id))
@@ -1012,27 +1102,48 @@ http_response alert_detail(const context& c) {
   return json_response(200, j);
 }
 
+/// The name an acknowledgement or a command is recorded under: a signed-in user's own name (a
+/// body "by", if given, must be that name: nobody acts in another's name); for a bearer token the
+/// body's "by" (the person the machine acts for), else the token's name.
+std::string acting_name(const context& c, const json& body) {
+  std::optional<std::string> by;
+  if (body.contains("by")) {
+    if (!body["by"].is_string()) throw api_error{400, "bad_body", "by: must be a string (the operator's name)"};
+    by = body["by"].get<std::string>();
+    if (by->empty() || by->size() > 128 || text_problem(*by, text_rules::single_line))
+      throw api_error{400, "bad_body", "by: must be 1..128 bytes of UTF-8 without control characters"};
+  }
+  if (c.who.kind == auth::actor_kind::token) return by.value_or(c.who.name);
+  if (by && *by != c.who.name)
+    throw api_error{400, "bad_body", "by: a signed-in user acts in their own name ('" + c.who.name + "'); leave it out"};
+  return c.who.name;
+}
+
+/// Appends an audit row for the caller (no-op without an identity store).
+void audit(const context& c, const std::string& action, const std::string& target, const json& detail) {
+  if (c.ids != nullptr) c.ids->audit(c.who, action, target, safe_dump(detail));
+}
+
 http_response acknowledge(const context& c) {
   auto& eng = c.eng;
-  const auto& cfg = eng.cfg();
   const auto& sid = c.args.at(0);
   std::uint64_t alert_id = 0;
   const auto r = std::from_chars(sid.data(), sid.data() + sid.size(), alert_id);
   if (r.ec != std::errc() || r.ptr != sid.data() + sid.size() || alert_id == 0)
     throw api_error{400, "bad_target", "alert id must be a positive integer, got '" + escaped(sid) + "'"};
-  if (cfg.ack_token.empty()) throw api_error{403, "forbidden", "acknowledgement is disabled (http.ack_token is empty)"};
-  const std::string prefix = "Bearer ";
-  if (c.req.authorization.rfind(prefix, 0) != 0 ||
-      !constant_time_equal(std::string_view(c.req.authorization).substr(prefix.size()), cfg.ack_token))
-    throw api_error{401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
-                    {{"WWW-Authenticate", "Bearer"}}};
+  // Town scope: the alert's terminal must be one of the caller's towns (404 below when no such alert).
+  std::optional<std::string> terminal_id;
+  if (const auto it = eng.open_alerts().find(alert_id); it != eng.open_alerts().end()) {
+    terminal_id = it->second.terminal_id;
+  } else {
+    eng.flush();
+    if (const auto a = eng.db().alert(alert_id)) terminal_id = a->terminal_id;
+  }
+  if (terminal_id) require_terminal_scope(c, eng.terminals(), *terminal_id);
   const auto body = json::parse(c.req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object())
-    throw api_error{400, "bad_body", "body must be a JSON object {\"by\": \"name\", \"note\": \"...\"}"};
-  if (!body.contains("by") || !body["by"].is_string()) throw api_error{400, "bad_body", "by: required string (the operator's name)"};
-  const auto by = body["by"].get<std::string>();
-  if (by.empty() || by.size() > 128 || text_problem(by, text_rules::single_line))
-    throw api_error{400, "bad_body", "by: must be 1..128 bytes of UTF-8 without control characters"};
+    throw api_error{400, "bad_body", "body must be a JSON object {\"note\": \"...\"} (\"by\" only with a bearer token)"};
+  const auto by = acting_name(c, body);
   std::string note;
   if (body.contains("note")) {
     if (!body["note"].is_string()) throw api_error{400, "bad_body", "note: must be a string"};
@@ -1042,7 +1153,9 @@ http_response acknowledge(const context& c) {
   }
   proto::alert_message out;
   switch (eng.acknowledge(alert_id, by, note, &out)) {
-    case engine::ack_result::acknowledged: return json_response(200, alert_json(out));
+    case engine::ack_result::acknowledged:
+      audit(c, "alert.ack", std::to_string(alert_id), json{{"terminal", out.terminal_id}, {"by", by}});
+      return json_response(200, alert_json(out));
     case engine::ack_result::not_found: throw api_error{404, "not_found", "no alert " + std::to_string(alert_id)};
     case engine::ack_result::already_cleared:
       throw api_error{409, "conflict", "alert " + std::to_string(alert_id) + " is already cleared"};
@@ -1073,24 +1186,11 @@ json command_json(const command_row& c) {
 /// The most commands GET /api/terminals/{id}/commands lists (also the ceiling of its `limit`).
 constexpr std::uint64_t max_commands = 1000;
 
-/// Changing requests need `Authorization: Bearer <http.ack_token>` (the same token as
-/// acknowledgement until roles exist): 403 while the token is unset, 401 without the right one.
-void require_operator_token(const context& c, const char* what) {
-  const auto& token = c.eng.cfg().ack_token;
-  if (token.empty()) throw api_error{403, "forbidden", std::string(what) + " disabled (http.ack_token is empty)"};
-  const std::string prefix = "Bearer ";
-  if (c.req.authorization.rfind(prefix, 0) != 0 ||
-      !constant_time_equal(std::string_view(c.req.authorization).substr(prefix.size()), token))
-    throw api_error{401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
-                    {{"WWW-Authenticate", "Bearer"}}};
-}
-
 http_response send_command(const context& c) {
-  require_operator_token(c, "commands are");
-  const auto idx = terminal_index(c.eng, c.args.at(0));
+  const auto idx = visible_terminal(c, c.eng.terminals(), c.args.at(0));
   static const char* shape =
       "body must be a JSON object {\"name\": \"sample_now\" | \"snapshot_now\" | \"set_report_interval\" | "
-      "\"get_config\", \"args\": {\"interval_s\": 300} (set_report_interval only), \"by\": \"operator name\"}";
+      "\"get_config\", \"args\": {\"interval_s\": 300} (set_report_interval only), \"by\": \"operator name\" (bearer token only)}";
   const auto body = json::parse(c.req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) throw api_error{400, "bad_body", shape};
   for (const auto& [k, v] : body.items())
@@ -1103,10 +1203,7 @@ http_response send_command(const context& c) {
   if (!name)
     throw api_error{400, "bad_body", "name: must be sample_now, snapshot_now, set_report_interval or get_config, got '" +
                                          escaped(name_text) + "'"};
-  if (!body.contains("by") || !body["by"].is_string()) throw api_error{400, "bad_body", "by: required string (the operator's name)"};
-  const auto by = body["by"].get<std::string>();
-  if (by.empty() || by.size() > 128 || text_problem(by, text_rules::single_line))
-    throw api_error{400, "bad_body", "by: must be 1..128 bytes of UTF-8 without control characters"};
+  const auto by = acting_name(c, body);
   const json args = body.contains("args") ? body["args"] : json::object();
   if (!args.is_object()) throw api_error{400, "bad_body", "args: must be a JSON object"};
   std::optional<std::uint32_t> interval_s;
@@ -1124,12 +1221,14 @@ http_response send_command(const context& c) {
     throw api_error{400, "bad_body", "args: " + name_text + " takes no arguments"};
   }
   const auto row = c.eng.send_command(idx, *name, interval_s, by);
+  audit(c, "command.send", c.eng.terminals().terminals()[idx].id,
+        json{{"command", command_wire_id(row.id)}, {"name", name_text}, {"args", args}, {"by", by}});
   return json_response(202, json{{"command", command_json(row)}});
 }
 
 http_response terminal_commands(const context& c) {
   const auto& id = c.args.at(0);
-  terminal_index(*c.view.reg, id);
+  visible_terminal(c, *c.view.reg, id);
   const auto limit = count_param(c.q, "limit", 1, max_commands, 100);
   json arr = json::array();
   for (const auto& row : c.db.commands(id, std::nullopt, static_cast<std::size_t>(limit))) arr.push_back(command_json(row));
@@ -1142,6 +1241,7 @@ http_response command_detail(const context& c) {
   if (!n) throw api_error{400, "bad_target", "command id must look like gw-17, got '" + escaped(sid) + "'"};
   const auto row = c.db.command(*n);
   if (!row) throw api_error{404, "not_found", "no command " + sid};
+  require_terminal_scope(c, *c.view.reg, row->terminal_id);
   return json_response(200, json{{"command", command_json(*row)}});
 }
 
@@ -1155,9 +1255,12 @@ http_response report(const context& c) {
   const auto format = param(c.q, "format").value_or("json");
   if (format != "json" && format != "csv")
     throw api_error{400, "bad_parameter", "format: must be 'json' or 'csv', got '" + escaped(format) + "'"};
+  const auto town = param(c.q, "town");
+  require_town_param_scope(c, town);
   monthly_report rep;
   try {
-    rep = build_report(c.db, c.view, month, param(c.q, "town"));
+    // Without a town, a town-limited caller's report covers its towns only.
+    rep = build_report(c.db, town ? c.view : scoped_view(c.view, c.who), month, town);
   } catch (const report_error& e) {
     throw api_error{e.not_found() ? 404u : 400u, e.not_found() ? "not_found" : "bad_parameter", e.what()};
   }
@@ -1173,6 +1276,29 @@ http_response report(const context& c) {
   return r;
 }
 
+/// An identity route (auth/routes.hpp) with this api's identity store.
+template <http_response (*F)(const auth::call&)>
+http_response identity_route(const context& c) {
+  if (c.ids == nullptr) throw api_error{503, "no_identities", "this gateway has no user store"};
+  return F(auth::call{*c.ids, c.who, c.req, c.q, c.args, c.eng.terminals()});
+}
+
+/// POST /api/registry/reload: reads the registry file again (as SIGHUP does); 200 with the new
+/// terminal count, 400 naming the problem when the file is wrong (the current registry is kept).
+http_response registry_reload(const context& c) {
+  const auto& cfg = c.eng.cfg();
+  const auto before = c.eng.terminals().size();
+  try {
+    c.eng.reload_registry(load_registry(cfg.registry_path, cfg.defaults));
+  } catch (const config_error& e) {
+    audit(c, "registry.reload", cfg.registry_path.string(), json{{"ok", false}, {"error", e.what()}});
+    throw api_error{400, "bad_registry", std::string("registry reload failed, the current registry is kept: ") + e.what()};
+  }
+  const auto after = c.eng.terminals().size();
+  audit(c, "registry.reload", cfg.registry_path.string(), json{{"ok", true}, {"terminals_before", before}, {"terminals", after}});
+  return json_response(200, json{{"terminals", after}, {"terminals_before", before}});
+}
+
 using handler_fn = http_response (*)(const context&);
 
 struct route_entry {
@@ -1183,27 +1309,39 @@ struct route_entry {
 /// Every route: method, path pattern ("{id}" captures one segment), the query parameters it
 /// accepts (anything else is refused with 400), handler. Matched in order.
 const std::vector<route_entry>& route_table() {
+  using enum route_access;
   static const std::vector<route_entry> table{
-      {{"GET", "/api/ui-config", {}}, &ui_config},
-      {{"GET", "/healthz", {}}, &healthz},
-      {{"GET", "/metrics", {}}, &metrics},
-      {{"GET", "/api/summary", {}}, &summary},
-      {{"GET", "/api/terminals", {"town", "state", "alert_type", "q", "sort", "limit", "cursor"}}, &terminals},
-      {{"GET", "/api/terminals.geojson", {}}, &terminals_geojson},
-      {{"GET", "/api/unknown-terminals", {}}, &unknown_terminals},
-      {{"GET", "/api/dead-letters", {}}, &dead_letters},
-      {{"GET", "/api/terminals/{id}", {}}, &terminal},
-      {{"GET", "/api/terminals/{id}/history", {"from", "to", "limit"}, true}, &history},
-      {{"GET", "/api/terminals/{id}/daily", {"from", "to"}, true}, &daily},
-      {{"GET", "/api/terminals/{id}/image", {}, true}, &image},
-      {{"GET", "/api/alerts", {"state", "type", "town", "terminal", "limit", "cursor"}, true}, &alerts},
-      {{"GET", "/api/alerts/{id}", {}, true}, &alert_detail},
-      {{"POST", "/api/alerts/{id}/ack", {}}, &acknowledge},
-      {{"POST", "/api/terminals/{id}/commands", {}}, &send_command},
-      {{"GET", "/api/terminals/{id}/commands", {"limit"}, true}, &terminal_commands},
-      {{"GET", "/api/commands/{id}", {}, true}, &command_detail},
-      {{"GET", "/api/daily", {"from", "to", "town"}, true}, &county_daily},
-      {{"GET", "/api/report", {"month", "town", "format"}, true}, &report},
+      {{"GET", "/api/ui-config", open, {}}, &ui_config},
+      {{"GET", "/healthz", open, {}}, &healthz},
+      {{"GET", "/metrics", metrics, {}}, &api_metrics},
+      {{"GET", "/api/session", open, {}}, &identity_route<auth::session_get>},
+      {{"POST", "/api/session", open, {}}, &identity_route<auth::session_post>},
+      {{"DELETE", "/api/session", signed_in, {}}, &identity_route<auth::session_delete>},
+      {{"GET", "/api/summary", read, {}}, &summary},
+      {{"GET", "/api/terminals", read, {"town", "state", "alert_type", "q", "sort", "limit", "cursor"}}, &terminals},
+      {{"GET", "/api/terminals.geojson", read, {}}, &terminals_geojson},
+      {{"GET", "/api/unknown-terminals", read, {}}, &unknown_terminals},
+      {{"GET", "/api/dead-letters", read, {}}, &dead_letters},
+      {{"GET", "/api/terminals/{id}", read, {}}, &terminal},
+      {{"GET", "/api/terminals/{id}/history", read, {"from", "to", "limit"}, true}, &history},
+      {{"GET", "/api/terminals/{id}/daily", read, {"from", "to"}, true}, &daily},
+      {{"GET", "/api/terminals/{id}/image", read, {}, true}, &image},
+      {{"GET", "/api/alerts", read, {"state", "type", "town", "terminal", "limit", "cursor"}, true}, &alerts},
+      {{"GET", "/api/alerts/{id}", read, {}, true}, &alert_detail},
+      {{"POST", "/api/alerts/{id}/ack", operate, {}}, &acknowledge},
+      {{"POST", "/api/terminals/{id}/commands", operate, {}}, &send_command},
+      {{"GET", "/api/terminals/{id}/commands", read, {"limit"}, true}, &terminal_commands},
+      {{"GET", "/api/commands/{id}", read, {}, true}, &command_detail},
+      {{"GET", "/api/daily", read, {"from", "to", "town"}, true}, &county_daily},
+      {{"GET", "/api/report", read, {"month", "town", "format"}, true}, &report},
+      {{"GET", "/api/users", admin, {}}, &identity_route<auth::users_get>},
+      {{"POST", "/api/users", admin, {}}, &identity_route<auth::users_post>},
+      {{"PATCH", "/api/users/{name}", admin, {}}, &identity_route<auth::users_patch>},
+      {{"GET", "/api/tokens", admin, {}}, &identity_route<auth::tokens_get>},
+      {{"POST", "/api/tokens", admin, {}}, &identity_route<auth::tokens_post>},
+      {{"DELETE", "/api/tokens/{name}", admin, {}}, &identity_route<auth::tokens_delete>},
+      {{"POST", "/api/registry/reload", admin, {}}, &registry_reload},
+      {{"GET", "/api/audit", admin, {"from", "to", "actor", "action", "limit", "cursor"}}, &identity_route<auth::audit_get>},
   };
   return table;
 }
@@ -1265,10 +1403,89 @@ county_view make_county_view(const engine& eng) {
   return v;
 }
 
-api::api(engine& eng, link_status link)
+std::string_view to_string(route_access a) noexcept {
+  switch (a) {
+    case route_access::open: return "open";
+    case route_access::signed_in: return "signed_in";
+    case route_access::read: return "read";
+    case route_access::operate: return "operate";
+    case route_access::admin: return "admin";
+    case route_access::metrics: return "metrics";
+  }
+  return "admin";
+}
+
+api::api(engine& eng, link_status link, auth::service* ids)
     : eng_(eng),
       link_(std::move(link)),
+      ids_(ids),
       files_(std::make_shared<const webapp::static_files>(eng.cfg().http_web_root, eng.cfg().http_vendor_root)) {}
+
+auth::principal api::authenticate(const http_request& req) const {
+  auth::principal anonymous;
+  anonymous.address = req.remote_address;
+  // A bearer token (machines) wins over the cookie; a wrong token is a 401, never a fallback.
+  if (!req.authorization.empty()) {
+    static constexpr std::string_view prefix = "Bearer ";
+    if (req.authorization.size() <= prefix.size() || req.authorization.compare(0, prefix.size(), prefix) != 0)
+      throw api_error{401, "unauthorized", "Authorization: only 'Bearer <token>' is accepted", {{"WWW-Authenticate", "Bearer"}}};
+    auto p = ids_ != nullptr ? ids_->bearer(req.authorization.substr(prefix.size()), req.remote_address) : std::nullopt;
+    if (!p) throw api_error{401, "unauthorized", "unknown or revoked bearer token", {{"WWW-Authenticate", "Bearer"}}};
+    return std::move(*p);
+  }
+  if (ids_ == nullptr) return anonymous;
+  const auto cookie = auth::cookie_value(req, auth::session_cookie);
+  if (cookie.empty()) return anonymous;
+  auto p = ids_->session(cookie, req.remote_address);
+  return p ? std::move(*p) : anonymous;  // an ended session is anonymous: 401 where a login is needed
+}
+
+namespace {
+
+/// Refuses the request unless `who` may call a route of `access` (401 not signed in, 403 role),
+/// and a cookie-authenticated state change without the session's CSRF token (403).
+void check_access(const route_info& r, const auth::principal& who, const http_request& req, const config& cfg) {
+  const bool anonymous = who.kind == auth::actor_kind::anonymous;
+  const auto login_required = [] { return api_error{401, "unauthorized", "login required"}; };
+  switch (r.access) {
+    case route_access::open: return;  // no CSRF either: the login itself, and reads
+    case route_access::signed_in:
+      if (anonymous) throw login_required();
+      break;
+    case route_access::read:
+      if (anonymous && !cfg.http_public_read) throw login_required();
+      break;
+    case route_access::metrics:
+      if (anonymous && cfg.http_public_read) return;
+      if (anonymous) throw login_required();
+      if (!who.at_least(auth::role::admin)) throw api_error{403, "forbidden", "metrics need the admin role"};
+      break;
+    case route_access::operate:
+      if (anonymous) throw login_required();
+      if (!who.at_least(auth::role::operator_))
+        throw api_error{403, "forbidden", "role " + std::string(auth::to_string(who.role)) + " may not do this: operator or admin needed"};
+      break;
+    case route_access::admin:
+      if (anonymous) throw login_required();
+      if (!who.at_least(auth::role::admin) || !who.whole_county())
+        throw api_error{403, "forbidden", "administration needs the admin role for the whole county"};
+      break;
+  }
+  // CSRF: a state change carried by the cookie must also carry the session's token in a header
+  // (a cross-site form can make the browser send the cookie, never a custom header).
+  const bool changes = req.method != "GET" && req.method != "HEAD";
+  if (changes && who.via_cookie) {
+    std::string_view sent;
+    for (const auto& [name, value] : req.headers)
+      if (name.size() == 12 && std::equal(name.begin(), name.end(), "x-csrf-token", [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == b;
+          }))
+        sent = value;
+    if (!auth::equal_constant_time(sent, who.csrf_token)) throw api_error{403, "csrf", "csrf token missing or wrong"};
+  }
+}
+
+}  // namespace
 
 http_response api::dispatch(const http_request& req, const read_context* reader) {
   // 1. Every byte of the request is checked before anything looks at it.
@@ -1328,11 +1545,14 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
       eng_.flush();
       view = make_county_view(eng_);
     }
+    // 4. Who asks, and may they (route_access); handlers then apply the caller's town scope.
+    const auto who = r.info.access == route_access::open && req.method == "POST" ? auth::principal{} : authenticate(req);
+    check_access(r.info, who, req, eng_.cfg());  // the configuration is immutable: safe from any thread
     static const county_view no_view{};
     const api_counters counters_now = counters();
     context c{eng_, reader != nullptr ? reader->db : eng_.db(),
               reader != nullptr ? reader->view : view ? *view : no_view,
-              link_, counters_now, req, t.q, {}};
+              link_, counters_now, req, t.q, who, ids_, {}};
     match(r.info.pattern, t.segments, &c.args);
     return r.fn(c);
   }
@@ -1428,6 +1648,11 @@ http_response api::handle_uncached(const http_request& req, const read_context* 
     auto r = error_response(503, "the read used up its CPU time limit (http.read_cpu_limit_ms); narrow the range or retry later");
     r.headers.emplace_back("Retry-After", "5");
     return r;
+  } catch (const auth::auth_error& e) {
+    // Identity refusals (auth/routes.hpp): their messages never hold a secret.
+    count_rejected(e.status() == 401 ? "unauthorized" : e.status() == 404 ? "not_found" : e.status() == 409 ? "conflict" : "bad_body");
+    spdlog::info("HTTP {} {}: {} {}", escaped(req.method), escaped(req.target, 200), e.status(), escaped(e.what(), 200));
+    return error_response(e.status(), e.what());
   } catch (const api_error& e) {
     if (e.status >= 500) {
       {

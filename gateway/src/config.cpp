@@ -171,7 +171,21 @@ config load_config(const std::filesystem::path& path) {
       boost::system::error_code ec;
       boost::asio::ip::make_address(c.http_address, ec);
       if (ec) r.fail("listen", "\"" + c.http_address + "\" is not an IP address (such as 127.0.0.1 or 0.0.0.0)");
-      r.read("ack_token", c.ack_token);
+      if (t->contains("ack_token"))
+        r.fail("ack_token", "was removed: machines use bearer tokens made with the CLI "
+                            "(sewage-gateway --config FILE tokens add NAME --role operator), people log in as users "
+                            "(sewage-gateway --config FILE users add NAME --role operator); delete this key");
+      r.read("public_read", c.http_public_read);
+      std::int64_t secs = c.http_session_idle_timeout.count();
+      r.read_int("session_idle_timeout_s", secs, 60, 86400);
+      c.http_session_idle_timeout = std::chrono::seconds(secs);
+      secs = c.http_session_max_age.count();
+      r.read_int("session_max_age_s", secs, 60, 2'592'000);
+      c.http_session_max_age = std::chrono::seconds(secs);
+      r.read_int("login_max_failures", c.http_login_max_failures, 1, 1000);
+      secs = c.http_login_window.count();
+      r.read_int("login_window_s", secs, 1, 86400);
+      c.http_login_window = std::chrono::seconds(secs);
       r.read_int("max_body_bytes", c.http_max_body_bytes, 256, 1 << 20);
       r.read_int("max_range_days", c.http_max_range_days, 1, 3660);
       r.read_int("max_rows", c.http_max_rows, 1, 1'000'000);

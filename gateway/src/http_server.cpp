@@ -88,6 +88,11 @@ class session : public std::enable_shared_from_this<session<Stream>> {
       in.method = std::string(req.method_string());
       in.target = std::string(req.target());
       in.tls = is_tls;
+      {
+        beast::error_code e;
+        const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(e);
+        if (!e) in.remote_address = ep.address().to_string();
+      }
       for (const auto& f : req) in.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
       if (const auto it = req.find(http::field::authorization); it != req.end()) in.authorization = std::string(it->value());
       in.body = std::move(req.body());

@@ -1,5 +1,7 @@
 // sewage-gateway: wires config, store, engine, MQTT, HTTP and timers together. No logic here.
 #include "sewage/gateway/api.hpp"
+#include "sewage/gateway/auth/cli.hpp"
+#include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
 #include "sewage/gateway/engine.hpp"
@@ -160,7 +162,16 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   ls.read_queue_depth = [&reads_ptr] { return reads_ptr != nullptr ? reads_ptr->queued() : std::size_t{0}; };
   const http_server* http_ptr = nullptr;  // set below, once the listener exists
   ls.tls_refused = [&http_ptr] { return http_ptr != nullptr ? http_ptr->tls_refused() : std::uint64_t{0}; };
-  api routes(eng, ls);
+  // Users, tokens, sessions and the audit log (auth/service.hpp): real time, never the simulated clock.
+  const system_clock_source wall_clock;
+  auth::settings as;
+  as.session_idle_timeout = cfg.http_session_idle_timeout;
+  as.session_max_age = cfg.http_session_max_age;
+  as.login_max_failures = cfg.http_login_max_failures;
+  as.login_window = cfg.http_login_window;
+  auth::service ids(cfg.store_path, as, wall_clock);
+  if (cfg.http_public_read) spdlog::warn("http.public_read = true: every GET read is open without login");
+  api routes(eng, ls, &ids);
   // Read routes on reader threads with read-only connections; the rest on the engine's thread
   // (read_service.hpp, gateway/README.md "Reads and the engine thread").
   read_service::options ro;
@@ -189,8 +200,15 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
     reads.refresh_view();
   });
   periodic ticker(io, cfg.tick_interval, [&eng] { eng.tick(); });
-  periodic retention(io, std::chrono::hours(1), [&eng] { eng.purge(); });
-  eng.purge();
+  // Raw records and the audit log are kept store.retention_days.
+  const auto purge = [&eng, &ids, &wall_clock, &cfg] {
+    eng.purge();
+    const auto before = wall_clock.now() - std::chrono::days(cfg.retention_days);
+    if (const auto n = ids.purge_audit(before.time_since_epoch().count()); n > 0)
+      spdlog::info("retention: {} audit rows older than {} days deleted", n, cfg.retention_days);
+  };
+  periodic retention(io, std::chrono::hours(1), purge);
+  purge();
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int sig) {
@@ -198,6 +216,8 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
     if (sig == SIGHUP) {
       try {
         eng.reload_registry(load_registry(cfg.registry_path, cfg.defaults));
+        ids.audit(auth::principal{auth::actor_kind::system, "SIGHUP", auth::role::admin, {}, false, {}, {}, {}},
+                  "registry.reload", cfg.registry_path.string(), R"({"ok":true})");
       } catch (const config_error& e) {
         spdlog::error("registry reload failed, keeping the current one: {}", e.what());
       }
@@ -254,6 +274,7 @@ int main(int argc, char** argv) {
   app.add_option("--start-time", start_time, "SIMULATION ONLY: the clock reads this UTC time (ISO 8601) ...");
   app.add_option("--time-origin", time_origin,
                  "SIMULATION ONLY: ... at this real UTC time (default: when the gateway starts)");
+  sewage::gateway::auth::cli accounts(app);
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("gateway");
@@ -262,6 +283,7 @@ int main(int argc, char** argv) {
     std::cerr << "sewage-gateway: --config FILE is required (see --help)\n";
     return 2;
   }
+  if (accounts.requested()) return accounts.run(config_path);
   config cfg;
   registry reg;
   try {

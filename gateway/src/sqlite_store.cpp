@@ -119,6 +119,24 @@ CREATE INDEX commands_by_terminal ON commands(terminal, id);
 CREATE INDEX commands_by_state ON commands(state, id);
 )sql";
 
+// Version 7: identities (issue 11, auth/service.hpp): API users (Argon2id hashes), bearer tokens
+// and sessions (SHA-256 of the secret only), and the audit log.
+constexpr const char* migration_v7_identity = R"sql(
+CREATE TABLE users(
+  name TEXT PRIMARY KEY, role TEXT NOT NULL, towns TEXT NOT NULL, hash TEXT NOT NULL,
+  disabled INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, changed_ms INTEGER NOT NULL);
+CREATE TABLE api_tokens(
+  name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, towns TEXT NOT NULL,
+  created_ms INTEGER NOT NULL, revoked_ms INTEGER);
+CREATE TABLE sessions(
+  key TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL, created_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL);
+CREATE INDEX sessions_by_user ON sessions(user);
+CREATE TABLE audit(
+  id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, actor TEXT NOT NULL, actor_kind TEXT NOT NULL, address TEXT NOT NULL,
+  action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX audit_by_ts ON audit(ts_ms);
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -295,6 +313,7 @@ class sqlite_store::impl {
           convert_windows_v5();
         }
         if (v == 5) exec(migration_v6_commands);
+        if (v == 6) exec(migration_v7_identity);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");

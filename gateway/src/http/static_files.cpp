@@ -165,7 +165,7 @@ http_response ui_config_response(const config& cfg) {
                 {"time_zone", cfg.time_zone},
                 {"compliance_target", compliance_target},
                 {"poll_interval_ms", cfg.http_poll_interval_ms},
-                {"commands_enabled", !cfg.ack_token.empty()},
+                {"commands_enabled", false},  // api.cpp sets it from the caller's role
                 {"version", SEWAGE_GATEWAY_VERSION}}
                .dump(-1, ' ', false, json::error_handler_t::replace);
   return r;

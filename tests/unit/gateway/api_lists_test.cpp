@@ -5,6 +5,7 @@
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/severity.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
+#include "auth_util.hpp"
 #include "test_util.hpp"
 
 #include <sewage/proto/resolution.hpp>
@@ -62,7 +63,7 @@ TEST(Severity, StateClassPrecedenceForEveryClass) {
 class ApiListsTest : public ::testing::Test {
  protected:
   ApiListsTest() : dir_("gw-lists"), clock_(at("2026-11-29T08:00:00Z")), db_(dir_.path() / "g.db", 10) {
-    cfg_.ack_token = "tok";
+    cfg_.http_public_read = true;  // these tests are not about identity (auth_test.cpp is)
     cfg_.startup_grace = seconds(0);
     cfg_.defaults.turbidity_debounce_s = 0;
     std::vector<terminal_info> ts;
@@ -83,7 +84,8 @@ class ApiListsTest : public ::testing::Test {
     add("UNK", "\xe6\x9c\xaa\xe7\x9f\xa5\xe7\xab\x99", "Xitangqiao", 3600);  // 未知站
     add("NORM", "Normal Well", "Wuyuan", 3600);
     eng_ = std::make_unique<engine>(cfg_, registry(ts), db_, clock_, pub_, default_rules());
-    api_ = std::make_unique<api>(*eng_);
+    ids_ = std::make_unique<test::identities>(dir_.path() / "g.db", clock_);
+    api_ = std::make_unique<api>(*eng_, link_status{}, &ids_->ids);
   }
   http_response get(const std::string& target, std::vector<std::pair<std::string, std::string>> headers = {}) {
     http_request r{"GET", target, "", ""};
@@ -119,7 +121,9 @@ class ApiListsTest : public ::testing::Test {
   test::fake_publisher pub_;
   sqlite_store db_;
   std::unique_ptr<engine> eng_;
+  std::unique_ptr<test::identities> ids_;
   std::unique_ptr<api> api_;
+  [[nodiscard]] std::string tok() const { return "Bearer " + ids_->operator_token; }
 };
 
 TEST_F(ApiListsTest, EveryTerminalHasItsStateClassSeverityAndAgeInAttentionOrder) {
@@ -296,7 +300,7 @@ TEST_F(ApiAlertsTest, AlertsAreEnrichedAndFilteredByStateTypeTownAndTerminal) {
   auto w = test::record("WARN", 1, clock_.now());
   w.dropped = 2;
   send(w);                                                                // id 4: queue_overflow, raised
-  ASSERT_EQ(api_->handle({"POST", "/api/alerts/4/ack", "Bearer tok", R"({"by":"Li","note":"seen"})"}).status, 200u);
+  ASSERT_EQ(api_->handle({"POST", "/api/alerts/4/ack", tok(), R"({"by":"Li","note":"seen"})"}).status, 200u);
   const auto ids = [&](const std::string& target) {
     std::vector<std::uint64_t> out;
     const auto j = get_json(target);
@@ -351,7 +355,7 @@ TEST_F(ApiAlertsTest, AlertPagingIsStableNewestFirstWithoutDuplicatesOrGaps) {
 TEST_F(ApiAlertsTest, OneAlertWithItsTransitions) {
   send(test::with_turbidity(test::record("CRIT", seq_++, clock_.now()), 50));
   clock_.advance(std::chrono::minutes(1));
-  ASSERT_EQ(api_->handle({"POST", "/api/alerts/1/ack", "Bearer tok", R"({"by":"Wang","note":"crew sent"})"}).status, 200u);
+  ASSERT_EQ(api_->handle({"POST", "/api/alerts/1/ack", tok(), R"({"by":"Wang","note":"crew sent"})"}).status, 200u);
   clock_.advance(std::chrono::minutes(1));
   send(test::with_turbidity(test::record("CRIT", seq_++, clock_.now()), 4));
   const auto a = get_json("/api/alerts/1");
@@ -538,7 +542,7 @@ TEST_F(ApiListsTest, EveryGetJsonAnswerHasAWeakETagAnd304WhenUnchanged) {
   // Not for errors, non-JSON answers or POSTs.
   EXPECT_TRUE(header(get("/api/terminals/NOPE"), "ETag").empty());
   EXPECT_TRUE(header(get("/metrics"), "ETag").empty());
-  EXPECT_TRUE(header(api_->handle({"POST", "/api/alerts/1/ack", "Bearer tok", R"({"by":"Li"})"}), "ETag").empty());
+  EXPECT_TRUE(header(api_->handle({"POST", "/api/alerts/1/ack", tok(), R"({"by":"Li"})"}), "ETag").empty());
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ using test::at;
 class ApiNumbers : public ::testing::Test {
  protected:
   ApiNumbers() : dir_("gw-num"), clock_(at("2026-11-29T01:00:00Z")), db_(dir_.path() / "g.db", 10) {
+    cfg_.http_public_read = true;  // reads without login: these tests are not about identity (auth_test.cpp is)
     eng_ = std::make_unique<engine>(cfg_, registry({test::terminal("T1", cfg_.defaults)}), db_, clock_, pub_,
                                     default_rules());
     api_ = std::make_unique<api>(*eng_);

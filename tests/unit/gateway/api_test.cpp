@@ -2,6 +2,7 @@
 // summary figures, GeoJSON, Prometheus text.
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
+#include "auth_util.hpp"
 #include "test_util.hpp"
 
 #include <sewage/proto/topic.hpp>
@@ -19,14 +20,15 @@ using test::at;
 class ApiTest : public ::testing::Test {
  protected:
   ApiTest() : dir_("gw-api"), clock_(at("2026-11-29T08:00:00Z")), db_(dir_.path() / "g.db", 10) {
-    cfg_.ack_token = "tok";
+    cfg_.http_public_read = true;  // these tests are not about identity (auth_test.cpp is)
     cfg_.defaults.turbidity_debounce_s = 0;
     auto t1 = test::terminal("T1", cfg_.defaults);
     t1.latitude_deg = 30.5;
     t1.longitude_deg = 120.9;
     eng_ = std::make_unique<engine>(cfg_, registry({t1, test::terminal("T2", cfg_.defaults)}), db_, clock_, pub_,
                                     default_rules());
-    api_ = std::make_unique<api>(*eng_);
+    ids_ = std::make_unique<test::identities>(dir_.path() / "g.db", clock_);
+    api_ = std::make_unique<api>(*eng_, link_status{}, &ids_->ids);
   }
   http_response call(const std::string& method, const std::string& target, const std::string& body = {},
                      const std::string& auth = {}) {
@@ -43,7 +45,9 @@ class ApiTest : public ::testing::Test {
   test::fake_publisher pub_;
   sqlite_store db_;
   std::unique_ptr<engine> eng_;
+  std::unique_ptr<test::identities> ids_;
   std::unique_ptr<api> api_;
+  [[nodiscard]] std::string tok() const { return "Bearer " + ids_->operator_token; }
 };
 
 TEST_F(ApiTest, ErrorsAreJsonWithTheRightStatus) {
@@ -70,16 +74,16 @@ TEST_F(ApiTest, AcknowledgeNeedsTheBearerTokenAndAName) {
   const auto path = "/api/alerts/" + std::to_string(eng_->open_alerts().begin()->first) + "/ack";
   EXPECT_EQ(call("POST", path, R"({"by":"Wang"})").status, 401u);
   EXPECT_EQ(call("POST", path, R"({"by":"Wang"})", "Bearer nope").status, 401u);
-  EXPECT_EQ(call("POST", path, R"({"by":""})", "Bearer tok").status, 400u);
-  EXPECT_EQ(call("POST", path, "not json", "Bearer tok").status, 400u);
+  EXPECT_EQ(call("POST", path, R"({"by":""})", tok()).status, 400u);
+  EXPECT_EQ(call("POST", path, "not json", tok()).status, 400u);
   EXPECT_EQ(call("GET", path).status, 405u);
-  EXPECT_EQ(call("POST", "/api/alerts/0/ack", R"({"by":"Wang"})", "Bearer tok").status, 400u);
-  EXPECT_EQ(call("POST", "/api/alerts/99/ack", R"({"by":"Wang"})", "Bearer tok").status, 404u);
-  const auto ok = call("POST", path, R"({"by":"Wang","note":"on my way"})", "Bearer tok");
+  EXPECT_EQ(call("POST", "/api/alerts/0/ack", R"({"by":"Wang"})", tok()).status, 400u);
+  EXPECT_EQ(call("POST", "/api/alerts/99/ack", R"({"by":"Wang"})", tok()).status, 404u);
+  const auto ok = call("POST", path, R"({"by":"Wang","note":"on my way"})", tok());
   ASSERT_EQ(ok.status, 200u) << ok.body;
   EXPECT_EQ(json::parse(ok.body)["acked_by"], "Wang");
   // A second acknowledgement does not overwrite the first: 409 naming who acknowledged it.
-  const auto again = call("POST", path, R"({"by":"Li","note":"me too"})", "Bearer tok");
+  const auto again = call("POST", path, R"({"by":"Li","note":"me too"})", tok());
   EXPECT_EQ(again.status, 409u);
   EXPECT_NE(again.body.find("already acknowledged by Wang at 2026-11-29T08:00:00"), std::string::npos) << again.body;
   EXPECT_EQ(eng_->open_alerts().begin()->second.acked_by, "Wang");

@@ -39,6 +39,7 @@ class EngineTrustTest : public ::testing::Test {
     eng_.reset();
     db_.reset();
     db_ = std::make_unique<sqlite_store>(dir_.path() / "g.db", 100);
+    cfg_.http_public_read = true;  // reads without login: these tests are not about identity (auth_test.cpp is)
     eng_ = std::make_unique<engine>(cfg_, reg_, *db_, clock_, pub_, default_rules());
     api_ = std::make_unique<api>(*eng_);
   }

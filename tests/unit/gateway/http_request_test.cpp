@@ -3,6 +3,7 @@
 // parameters and bad values give a 400 naming them; an exception inside a handler gives a JSON 500.
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
+#include "auth_util.hpp"
 #include "test_util.hpp"
 
 #include <sewage/proto/payload.hpp>
@@ -23,11 +24,12 @@ using test::at;
 class HttpRequestTest : public ::testing::Test {
  protected:
   HttpRequestTest() : dir_("gw-http"), clock_(at("2026-11-29T08:00:00Z")), db_(dir_.path() / "g.db", 10) {
-    cfg_.ack_token = "tok";
+    cfg_.http_public_read = true;  // these tests are not about identity (auth_test.cpp is)
     cfg_.defaults.turbidity_debounce_s = 0;
     eng_ = std::make_unique<engine>(cfg_, registry({test::terminal("T1", cfg_.defaults), test::terminal("T2", cfg_.defaults)}),
                                     db_, clock_, pub_, default_rules());
-    api_ = std::make_unique<api>(*eng_);
+    ids_ = std::make_unique<test::identities>(dir_.path() / "g.db", clock_);
+    api_ = std::make_unique<api>(*eng_, link_status{}, &ids_->ids);
   }
   http_response call(http_request r) { return api_->handle(r); }
   http_response get(const std::string& target) { return api_->handle({"GET", target, "", ""}); }
@@ -53,7 +55,9 @@ class HttpRequestTest : public ::testing::Test {
   test::fake_publisher pub_;
   sqlite_store db_;
   std::unique_ptr<engine> eng_;
+  std::unique_ptr<test::identities> ids_;
   std::unique_ptr<api> api_;
+  [[nodiscard]] std::string tok() const { return "Bearer " + ids_->operator_token; }
 };
 
 // The issue's example: this request made sewage-gateway exit 1 (nlohmann's dump() threw on the
@@ -79,8 +83,8 @@ TEST_F(HttpRequestTest, InvalidUtf8AndControlBytesAnywhereGive400NamingWhere) {
     http_request h{"GET", "/api/summary", "", ""};
     h.headers = {{"Host", "localhost"}, {"User-Agent", "curl" + raw}};
     expect_400_naming(call(h), "header 'User-Agent'", "header " + enc);
-    expect_400_naming(call({"GET", "/api/summary", "Bearer tok" + raw, ""}), "header 'Authorization'", "auth " + enc);
-    expect_400_naming(call({"POST", "/api/alerts/1/ack", "Bearer tok", "{\"by\":\"W" + raw + "\"}"}), "body", "body " + enc);
+    expect_400_naming(call({"GET", "/api/summary", tok() + raw, ""}), "header 'Authorization'", "auth " + enc);
+    expect_400_naming(call({"POST", "/api/alerts/1/ack", tok(), "{\"by\":\"W" + raw + "\"}"}), "body", "body " + enc);
     // Not percent-encoded at all: the raw byte in the target.
     expect_400_naming(get("/api/terminals/" + raw), "path segment 3", "raw path " + enc);
     // The response never holds the raw byte.
@@ -125,7 +129,7 @@ TEST_F(HttpRequestTest, EveryRouteRefusesAnUnknownQueryParameterByName) {
     std::string path(r.pattern);
     if (const auto p = path.find("{id}"); p != std::string::npos) path.replace(p, 4, r.method == "POST" ? "1" : "T1");
     http_request req{std::string(r.method), path + (path.find('?') == std::string::npos ? "?form=2026-11-01" : ""),
-                     "Bearer tok", r.method == "POST" ? R"({"by":"Wang"})" : ""};
+                     tok(), r.method == "POST" ? R"({"by":"Wang"})" : ""};
     const auto resp = call(req);
     expect_400_naming(resp, "unknown query parameter 'form'", std::string(r.method) + " " + std::string(r.pattern));
     ++checked;

@@ -95,6 +95,7 @@ class ReadsTest : public ::testing::Test {
  protected:
   ReadsTest() : dir_("gw-reads"), clock_(at("2026-11-29T08:00:00Z")), db_(path(), 10), work_(engine_io_.get_executor()) {
     cfg_.defaults.turbidity_debounce_s = 0;
+    cfg_.http_public_read = true;  // reads without login: these tests are not about identity (auth_test.cpp is)
     eng_ = std::make_unique<engine>(cfg_, registry({test::terminal("T1", cfg_.defaults), test::terminal("T2", cfg_.defaults)}),
                                     db_, clock_, pub_, default_rules());
     routes_ = std::make_unique<api>(*eng_);

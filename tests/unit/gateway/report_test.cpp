@@ -401,6 +401,7 @@ TEST_F(ReportTest, CsvFileNameNamesMonthAndTown) {
 class ReportApiTest : public ::testing::Test {
  protected:
   ReportApiTest() : dir_("gw-report-api"), clock_(at("2026-11-30T08:00:00Z")), db_(dir_.path() / "g.db", 10) {
+    cfg_.http_public_read = true;  // reads without login: these tests are not about identity (auth_test.cpp is)
     eng_ = std::make_unique<engine>(cfg_,
                                     registry({term("A1", "一号站, \"东\"", town_a), term("B1", "B one", town_b)}), db_,
                                     clock_, pub_, default_rules());

@@ -4,6 +4,7 @@
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/http/static_files.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
+#include "auth_util.hpp"
 #include "test_util.hpp"
 
 #include <sewage/testing/process.hpp>
@@ -178,13 +179,14 @@ class StaticThroughApiTest : public ::testing::Test {
     cfg_.http_vendor_root = dir_.path() / "vendor";
     cfg_.http_tile_url = "https://tiles.example/{z}/{x}/{y}.png";
     cfg_.http_tile_attribution = "County survey";
-    cfg_.ack_token = "tok";
+    cfg_.http_public_read = true;  // these tests are not about identity (auth_test.cpp is)
     write(cfg_.http_web_root / "index.html", "<!doctype html><script type=module src=\"/web/js/app.js\"></script>");
     write(cfg_.http_web_root / "js" / "app.js", "export {};");
     write(cfg_.http_vendor_root / "leaflet" / "leaflet.css", ".leaflet{}");
     write(dir_.path() / "gateway.toml", "secret");
     eng_ = std::make_unique<engine>(cfg_, registry({test::terminal("T1", cfg_.defaults)}), db_, clock_, pub_, default_rules());
-    api_ = std::make_unique<api>(*eng_);
+    ids_ = std::make_unique<test::identities>(dir_.path() / "g.db", clock_);
+    api_ = std::make_unique<api>(*eng_, link_status{}, &ids_->ids);
   }
   http_response get(const std::string& target, std::vector<std::pair<std::string, std::string>> headers = {}) {
     http_request r{"GET", target, "", ""};
@@ -197,7 +199,9 @@ class StaticThroughApiTest : public ::testing::Test {
   test::fake_publisher pub_;
   sqlite_store db_;
   std::unique_ptr<engine> eng_;
+  std::unique_ptr<test::identities> ids_;
   std::unique_ptr<api> api_;
+  [[nodiscard]] std::string tok() const { return "Bearer " + ids_->operator_token; }
 };
 
 TEST_F(StaticThroughApiTest, RawTargetsTraversalAndMethods) {

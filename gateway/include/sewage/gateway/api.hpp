@@ -12,12 +12,20 @@
 /// /api/terminals/{id}/daily?from=&to=, /api/terminals/{id}/image,
 /// /api/alerts?state=&type=&town=&terminal=&limit=&cursor=, /api/alerts/{id}, /api/daily?from=&to=&town=,
 /// /api/terminals/{id}/commands?limit=, /api/commands/{id}, /api/unknown-terminals, /api/dead-letters;
-/// POST /api/alerts/{id}/ack and /api/terminals/{id}/commands (bearer token). See gateway/README.md.
+/// POST /api/alerts/{id}/ack and /api/terminals/{id}/commands (operator), /api/session (login,
+/// logout), /api/users, /api/tokens, /api/registry/reload, /api/audit (admin). See gateway/README.md.
+///
+/// Identity (issue 11, auth/service.hpp): each request is made by a principal: a bearer token
+/// (`Authorization: Bearer ...`), else the session cookie `sewage_session`, else anonymous. Each
+/// route declares who may call it (route_access); a town-limited principal sees and acts only on
+/// its towns' terminals (403 on one terminal's routes, absent from lists and sums). A request
+/// authenticated by the cookie that changes state needs `X-CSRF-Token` (403 otherwise).
 ///
 /// Hostile input: every path segment, query name and value (after percent-decoding), header and
 /// body must be valid UTF-8 without control characters, else 400 naming where (never echoing the
 /// bytes). A query parameter the route does not declare, or given twice, is a 400 naming it.
 
+#include "sewage/gateway/auth/identity.hpp"
 #include "sewage/gateway/engine.hpp"
 
 #include <cstdint>
@@ -36,6 +44,9 @@ namespace sewage::gateway {
 namespace webapp {
 class static_files;
 }
+namespace auth {
+class service;
+}
 
 struct http_request {
   std::string method;         ///< "GET", "POST", ...
@@ -43,7 +54,8 @@ struct http_request {
   std::string authorization;  ///< the Authorization header, may be empty
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers{};  ///< every header (name, value) as received
-  bool tls{false};  ///< arrived on the HTTPS listener (http_server.hpp); cookies then get "; Secure"
+  std::string remote_address{};  ///< the peer's IP address as text ("127.0.0.1"); empty when unknown (tests)
+  bool tls{false};               ///< received on the HTTPS listener (http_server.hpp; the session cookie gets `Secure`)
 };
 
 struct http_response {
@@ -69,11 +81,25 @@ struct link_status {
   std::function<std::uint64_t()> tls_refused;
 };
 
-/// One route: method ("GET" also answers HEAD), path pattern ("{id}" captures one segment), the
-/// query parameters it accepts, and whether it is a read route.
+/// Who may call a route (checked before its handler; anonymous = no valid token or session).
+enum class route_access {
+  open,       ///< anyone (ui-config, healthz, login, GET /api/session answers 401 itself)
+  signed_in,  ///< any user or token (logout); anonymous 401
+  read,       ///< viewer or above; anonymous only with http.public_read (as a whole-county viewer)
+  operate,    ///< operator or above (ack, commands); anonymous 401, viewer 403
+  admin,      ///< admin of the whole county (users, tokens, registry reload, audit); 401 / 403
+  metrics,    ///< admin (it names counters of the whole county), or anonymous with http.public_read
+};
+
+/// "open", "signed_in", "read", "operate", "admin", "metrics".
+std::string_view to_string(route_access a) noexcept;
+
+/// One route: method ("GET" also answers HEAD), path pattern ("{id}" captures one segment), who
+/// may call it, the query parameters it accepts, and whether it is a read route.
 struct route_info {
   std::string_view method;
   std::string_view pattern;
+  route_access access;
   std::vector<std::string_view> params;
   /// A read route (history, daily series, images, reports, exports) uses only the context's `db`
   /// and `view` (never the engine), so it may run on a thread other than the engine's.
@@ -113,8 +139,9 @@ struct read_context {
 
 class api {
  public:
-  /// `eng` must outlive the api.
-  api(engine& eng, link_status link = {});
+  /// `eng` must outlive the api; so must `ids` (users, tokens, sessions, audit) when given.
+  /// Without `ids` nobody can log in: only open routes, and reads when http.public_read.
+  api(engine& eng, link_status link = {}, auth::service* ids = nullptr);
   /// Routes one request. Never throws (short of std::bad_alloc): refusals become JSON 4xx,
   /// anything unexpected a logged JSON 500; no response holds raw request bytes.
   ///
@@ -146,8 +173,12 @@ class api {
   http_response handle_uncached(const http_request& req, const read_context* reader);
   http_response dispatch(const http_request& req, const read_context* reader);
   void count_rejected(const std::string& reason);
+  /// The caller of `req` (bearer token, session cookie, or anonymous); throws api errors for a
+  /// malformed or unknown bearer token (401).
+  auth::principal authenticate(const http_request& req) const;
   engine& eng_;
   link_status link_;
+  auth::service* ids_;
   // Counters are updated from the engine's thread and from reader threads.
   mutable std::mutex counters_mutex_;
   api_counters counters_;

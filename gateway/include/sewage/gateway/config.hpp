@@ -106,7 +106,12 @@ struct config {
   // [http]
   std::string http_address{"127.0.0.1"};
   std::uint16_t http_port{8080};
-  std::string ack_token;                    ///< bearer token for POST /api/alerts/{id}/ack; empty = disabled
+  /// true: GET reads without login, as a viewer of the whole county (issue 11; default false).
+  bool http_public_read{false};
+  std::chrono::seconds http_session_idle_timeout{1800};  ///< a session unused this long ends (60..86400 s)
+  std::chrono::seconds http_session_max_age{43200};      ///< a session ends this long after login (60..2592000 s)
+  std::uint32_t http_login_max_failures{5};              ///< failed logins per user and per address (1..1000) ...
+  std::chrono::seconds http_login_window{900};           ///< ... within this window, then 429 (1..86400 s)
   std::size_t http_max_body_bytes{16384};
   std::uint32_t http_max_range_days{366};   ///< history/daily query span limit
   std::uint32_t http_max_rows{10000};       ///< history rows per response

@@ -90,7 +90,7 @@ export async function render(root, ctx) {
     const note = form.querySelector("textarea").value.trim();
     try {
       // Acknowledged as the logged-in user (the gateway records the session's user).
-      await ctx.apiPost(`/api/alerts/${form.dataset.id}/ack`, { by: ctx.session.user, note });
+      await ctx.apiPost(`/api/alerts/${form.dataset.id}/ack`, { note });
       $("ack-msg").textContent = t("alerts.ack_done");
       openForm = null;
       await refresh(true);

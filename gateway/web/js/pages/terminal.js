@@ -264,7 +264,7 @@ export async function render(root, ctx) {
     const msg = $("cmd-msg");
     msg.textContent = t("terminal.sending");
     try {
-      const body = { name, by: ctx.session.user }; // the gateway records the session's user
+      const body = { name }; // sent as the logged-in user (the gateway records the session's user)
       if (args) body.args = args;
       await ctx.apiPost(`/api/terminals/${enc}/commands`, body);
       msg.textContent = t("terminal.sent", { cmd: t(`cmd.${name}`) });
