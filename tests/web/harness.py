@@ -12,6 +12,12 @@ On a failed test, `Browser.save_failure(name)` writes `<name>.png` (screenshot) 
 A missing chromium, chromedriver or python3-selenium is a FAILURE, never a skip: these tests are
 how the web application is checked (tools/install-deps installs them).
 
+Users (issue 11): before the gateway starts, `County` creates with the gateway's own CLI
+(`sewage-gateway --config F users add NAME --role R [--town T]`, password on stdin) the users of
+USERS (admin, operator, viewer of the whole county; `op-a`, an operator of the first terminal's town)
+plus any given, and a bearer token `harness` (admin) with `tokens add`, which County.get/post use.
+Browser tests log in through the login page (WebTest.login in test_app.py).
+
 Terminals are dicts {id, name, town, village, lat, lon, interval, role}; `County.populate()` gives
 each its role: "normal" (records, online, no alert), "alerting" (records with turbidity far above
 the limit: turbidity_high, critical), "offline" (a retained last will: offline at once, the gateway
@@ -33,7 +39,13 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ACK_TOKEN = "web-test-token"
+# name -> (password, role, towns). `None` towns: the first terminal's town (set per county).
+USERS = {
+    "admin": ("admin-pass-1", "admin", []),
+    "operator": ("operator-pass-1", "operator", []),
+    "viewer": ("viewer-pass-1", "viewer", []),
+    "op-a": ("op-a-pass-1", "operator", None),
+}
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -121,7 +133,7 @@ DEFAULT_TERMINALS = [
 class County:
     """mosquitto + sewage-gateway in a temp folder; publishes records for the terminals."""
 
-    def __init__(self, bindir, terminals=None, workdir=None, keep=False, extra_http=""):
+    def __init__(self, bindir, terminals=None, workdir=None, keep=False, extra_http="", users=None):
         self.bindir = os.path.abspath(bindir)
         self.terminals = terminals or DEFAULT_TERMINALS
         self.keep = keep
@@ -131,6 +143,10 @@ class County:
         self.extra_http = extra_http
         self.broker = None
         self.gateway = None
+        town_a = self.terminals[0]["town"]
+        self.users = {n: (pw, role, [town_a] if towns is None else towns) for n, (pw, role, towns) in USERS.items()}
+        self.users.update(users or {})
+        self.token = None  # the harness's bearer token (admin), made at start
 
     @property
     def url(self):
@@ -140,8 +156,29 @@ class County:
     def start(self):
         self._start_broker()
         self._write_registry()
+        self._write_config()
+        for name, (password, role, towns) in self.users.items():
+            self.add_user(name, password, role, towns)
+        self.token = self.cli(["tokens", "add", "harness", "--role", "admin"]).strip().splitlines()[-1]
         self.start_gateway()
         return self
+
+    # ---- users (the gateway's CLI against the same configuration and store)
+    def cli(self, args, stdin=""):
+        """Runs `sewage-gateway --config <conf> ARGS...` and returns its stdout; raises with its
+        output on failure. Secrets go through stdin, never the command line."""
+        r = subprocess.run([os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", self.config_path] + args,
+                           input=stdin.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"sewage-gateway {args[:2]} failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
+        return r.stdout.decode()
+
+    def add_user(self, name, password, role, towns=()):
+        args = ["users", "add", name, "--role", role]
+        for t in towns:
+            args += ["--town", t]
+        self.cli(args, password + "\n")
+        self.users[name] = (password, role, list(towns))
 
     def _start_broker(self):
         conf = os.path.join(self.workdir, "mosquitto.conf")
@@ -171,9 +208,12 @@ turbidity_debounce_s = 0
         with open(self.registry, "w", encoding="utf-8") as f:
             f.write("\n".join(lines))
 
-    def start_gateway(self):
-        conf = os.path.join(self.workdir, "gateway.toml")
-        with open(conf, "w") as f:
+    @property
+    def config_path(self):
+        return os.path.join(self.workdir, "gateway.toml")
+
+    def _write_config(self):
+        with open(self.config_path, "w") as f:
             f.write(f"""[mqtt]
 uri = "tcp://127.0.0.1:{self.broker_port}"
 client_id = "sewage-gateway-web-test"
@@ -182,7 +222,6 @@ path = "{self.workdir}/gateway.db"
 flush_interval_ms = 50
 [http]
 listen = "127.0.0.1:{self.http_port}"
-ack_token = "{ACK_TOKEN}"
 web_root = "{ROOT}/gateway/web"
 poll_interval_ms = 1000
 {self.extra_http}
@@ -194,6 +233,9 @@ tick_ms = 200
 [log]
 level = "info"
 """)
+
+    def start_gateway(self):
+        conf = self.config_path
         self.gateway = Process("sewage-gateway", [os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", conf],
                                os.path.join(self.workdir, "gateway.log"))
         self._wait_port(self.gateway, self.http_port)
@@ -318,13 +360,16 @@ level = "info"
         return True
 
     # ---- HTTP
-    def get(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+    def get(self, path, token=None):
+        """GET as the harness's admin token (or `token`)."""
+        req = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {token or self.token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
             return json.load(r)
 
-    def post(self, path, body, token=ACK_TOKEN):
+    def post(self, path, body, token=None):
         req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {token or self.token}"})
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.load(r)
 
@@ -412,8 +457,12 @@ class Browser:
         return new
 
     def console_errors(self):
+        """Console entries at error level, except the session resource's 401: GET /api/session
+        answers 401 when nobody is logged in (the application asks at start) and POST when the
+        password is wrong; Chromium logs every 4xx answer of fetch() as an error."""
         self.logs()
-        return [e for e in self.console if e.get("level") == "SEVERE"]
+        return [e for e in self.console if e.get("level") == "SEVERE"
+                and not ("/api/session" in e.get("message", "") and "status of 401" in e.get("message", ""))]
 
     def set_size(self, width, height):
         self.driver.set_window_size(width, height)

@@ -20,7 +20,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import ACK_TOKEN, Browser, County  # noqa: E402
+from harness import Browser, County  # noqa: E402
 
 BINDIR = harness.bindir_from_argv()
 ARTIFACTS = harness.artifacts_dir(BINDIR)
@@ -70,9 +70,30 @@ class WebTest(unittest.TestCase):
         self.county.stop()
 
     # helpers
-    def open(self, path="/"):
+    def open(self, path="/", user="operator"):
+        """Opens the application at `path`; when it asks for a login (it does for every fresh
+        browser unless http.public_read), logs in as `user` and lands back on `path`."""
         self.browser.open(self.county.url + path)
+        if user and not self.logged_in():
+            self.login(user)
         self.browser.logs()
+
+    def logged_in(self):
+        return self.browser.js("return !document.getElementById('who').hidden")
+
+    def login(self, user, password=None, expect_ok=True):
+        """Fills the login page (waits for it) as `user` (password from the county's users)."""
+        b = self.browser
+        b.wait_js("return location.hash.startsWith('#/login') && document.getElementById('login-form')", 10, "the login page")
+        b.wait_js("return document.querySelector('main').dataset.rendered === '1'", 10, "the login form")
+        for field, value in (("login-user", user), ("login-password", password or self.county.users[user][0])):
+            el = b.driver.find_element("id", field)
+            el.clear()
+            el.send_keys(value)
+        b.driver.find_element("id", "login-submit").click()
+        if expect_ok:
+            b.wait_js("return !document.getElementById('who').hidden && !location.hash.startsWith('#/login')", 10, f"{user} logged in")
+            self.wait_rendered("the page after the login")
 
     def wait_rendered(self, what):
         self.browser.wait_js("return document.querySelector('main').dataset.rendered === '1'", 20, what)
@@ -82,17 +103,9 @@ class WebTest(unittest.TestCase):
         self.browser.wait_js("return document.querySelector('main').dataset.rendered !== '1' || location.hash === arguments[0]", 5, "navigation", hash_)
         self.wait_rendered(hash_)
 
-    def sign_in(self, name="Wang Gong"):
-        """Fills the operator dialog (asked once per tab) when it shows."""
-        b = self.browser
-        b.wait_js("return document.querySelector('dialog.auth-dialog[open]')", 10, "the operator dialog")
-        b.driver.find_element("id", "auth-by").send_keys(name)
-        b.driver.find_element("id", "auth-token").send_keys(ACK_TOKEN)
-        b.driver.find_element("id", "auth-ok").click()
-
     def no_console_errors(self):
-        errors = self.browser.console_errors()
-        self.assertEqual([], [e["message"] for e in errors], "browser console errors")
+        errors = [e["message"] for e in self.browser.console_errors()]
+        self.assertEqual([], errors, "browser console errors")
 
 
 class TestApp(WebTest):
@@ -170,11 +183,10 @@ class TestApp(WebTest):
         b.wait_js("return document.querySelector('.ack-form textarea')", 5, "the note field")
         b.driver.find_element("css selector", ".ack-form textarea").send_keys(note)
         b.driver.find_element("css selector", ".ack-form button[type=submit]").click()
-        self.sign_in("王工")
         County.wait_for(lambda: any(a["alert_id"] == aid and a["state"] == "acknowledged" for a in self.county.get("/api/alerts?state=all")["alerts"]),
                         10, "the acknowledgement in the API")
         a = next(a for a in self.county.get("/api/alerts?state=all")["alerts"] if a["alert_id"] == aid)
-        self.assertEqual("王工", a["acked_by"])
+        self.assertEqual("operator", a["acked_by"], "acknowledged as the logged-in user")
         self.assertEqual(note, a["ack_note"])
         # The page shows it acknowledged (different from open).
         b.wait_js("return document.querySelector(`[data-alert-id='${arguments[0]}']`).dataset.state === 'acknowledged'", 10, "acknowledged in the page", aid)
@@ -188,11 +200,12 @@ class TestApp(WebTest):
         self.open(f"/#/terminals/{tid}")
         self.wait_rendered("terminal page")
         self.browser.driver.find_element("id", "snap").click()
-        self.sign_in("Li")
         got = sub.wait(30)
         self.assertEqual(1, len(got), "one command on the cmd topic")
         cmd = json.loads(got[0])
         self.assertEqual("snapshot_now", cmd["name"])
+        api = self.county.get(f"/api/terminals/{tid}/commands")["commands"]
+        self.assertEqual("operator", next(c for c in api if c["id"] == cmd["id"])["by"], "sent as the logged-in user")
         self.browser.wait_js("return document.querySelector(`#commands [data-command-id='${arguments[0]}']`)", 10, "the command in the page", cmd["id"])
         self.no_console_errors()
 
@@ -258,11 +271,12 @@ class TestApp(WebTest):
 
     @artifacts_on_failure
     def test_no_console_errors(self):
-        """Every page, with live polling for a few seconds: nothing in the console at error level."""
-        self.open("/")
+        """Every page after the login (as admin: the audit page too), with live polling for a few
+        seconds: nothing in the console at error level, a CSP violation included."""
+        self.open("/", user="admin")
         self.wait_rendered("overview")
         for page in ("#/terminals/WT-NRM-03", "#/terminals/WT-OFF-01", "#/alerts", "#/alerts?state=all", "#/report",
-                     "#/"):
+                     "#/audit", "#/"):
             self.goto(page)
             time.sleep(1.5)  # a poll or two
         self.no_console_errors()
@@ -274,6 +288,7 @@ class TestApp(WebTest):
             except urllib.error.HTTPError as e:
                 r = e
             csp = r.headers.get("Content-Security-Policy", "")
+            self.assertIn(r.status, (200, 401, 404), path)
             self.assertIn("script-src 'self';", csp, path)
             self.assertNotIn("unsafe-inline", csp, path)
             self.assertEqual("nosniff", r.headers.get("X-Content-Type-Options"), path)
@@ -284,6 +299,133 @@ class TestApp(WebTest):
              "document.body.insertAdjacentHTML('beforeend', '<img id=\"xss\" src=\"data:,x\" onerror=\"window.__xss = 1\">');")
         b.wait_js("return window.__violations.length > 0", 5, "the policy to refuse the inline handler")
         self.assertIsNone(b.js("return window.__xss === undefined ? null : window.__xss"))
+
+
+class TestSession(WebTest):
+    """Issue 11: login page, roles and town scope in the web application."""
+
+    @artifacts_on_failure
+    def test_login(self):
+        """A fresh browser gets the login page (the menu hidden); a wrong password is named and
+        counts nothing; the right one lands on the page first asked for, user and role shown."""
+        b = self.browser
+        b.open(self.county.url + "/#/alerts?state=all")
+        b.wait_js("return location.hash.startsWith('#/login') && document.getElementById('login-form')", 10, "the login page")
+        self.assertIn("next=%23%2Falerts%3Fstate%3Dall", b.js("return location.hash"))
+        self.assertEqual("hidden", b.js("return getComputedStyle(document.querySelector('.nav')).visibility"))
+        self.login("operator", password="not-the-password", expect_ok=False)
+        b.wait_js("return document.getElementById('login-msg').textContent !== ''", 10, "the failure message")
+        self.assertEqual("Wrong user name or password.", b.js("return document.getElementById('login-msg').textContent"))
+        self.assertFalse(self.logged_in())
+        self.assertEqual("", b.js("return document.getElementById('login-password').value"), "the password field is emptied")
+        self.login("operator")
+        self.assertEqual("#/alerts?state=all", b.js("return location.hash"))
+        self.assertEqual("alerts", b.js("return document.querySelector('main').dataset.page"))
+        self.assertEqual("operator", b.js("return document.getElementById('who-name').textContent"))
+        self.assertEqual("operator", b.js("return document.getElementById('who-role').dataset.role"))
+        self.assertTrue(b.js("return document.getElementById('login-link').hidden"))
+        # The session is an HttpOnly cookie: the page cannot read it.
+        self.assertNotIn("sewage_session", b.js("return document.cookie"))
+        self.no_console_errors()
+
+    @artifacts_on_failure
+    def test_viewer_role(self):
+        """A viewer sees the alerts and terminals but no acknowledge button and no command controls,
+        no audit page; the gateway refuses the acknowledgement even when sent by hand."""
+        self.open("/#/alerts", user="viewer")
+        self.wait_rendered("alerts page")
+        b = self.browser
+        b.wait_js("return document.querySelectorAll('.alert-card[data-state=raised]').length > 0", 10, "open alerts")
+        self.assertEqual(0, b.js("return document.querySelectorAll('.ack-open, .ack-form').length"), "no acknowledge control")
+        self.assertEqual("viewer", b.js("return document.getElementById('who-role').dataset.role"))
+        self.assertTrue(b.js("return document.querySelector('[data-nav=audit]').hidden"))
+        self.goto("#/terminals/WT-ALR-02")
+        self.assertEqual([], b.js("return ['snap', 'sample', 'interval-form', 'interval'].filter(id => document.getElementById(id))"),
+                         "no command controls for a viewer")
+        aid = next(a for a in self.county.get("/api/alerts")["alerts"] if a["type"] == "turbidity_high")["alert_id"]
+        status = b.driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            fetch('/api/session').then(r => r.json()).then(s => fetch(`/api/alerts/${arguments[0]}/ack`, {method: 'POST',
+              headers: {'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token}, body: '{"note":"x"}'}))
+              .then(r => done(r.status), e => done(String(e)));""", aid)
+        self.assertEqual(403, status)
+        self.goto("#/audit")
+        self.assertEqual("notfound", b.js("return document.querySelector('main').dataset.page"))
+        errors = [m for m in (e["message"] for e in b.console_errors()) if "status of 403" not in m]  # the hand-made POST
+        self.assertEqual([], errors)
+
+    @artifacts_on_failure
+    def test_town_scope(self):
+        """An operator of town A (the offline terminal's town) sees only town A's terminals on the
+        map, the list and the alerts; a town-B terminal's page says it is not theirs."""
+        self.open("/", user="op-a")
+        b = self.browser
+        town_a = self.county.terminals[0]["town"]
+        b.wait_js("return document.querySelectorAll('.marker-shape').length > 0", 20, "markers")
+        time.sleep(1.5)  # a poll: nothing else arrives
+        self.assertEqual(["WT-OFF-01"], b.js("return [...document.querySelectorAll('.marker-shape')].map(e => e.dataset.terminalId)"))
+        self.assertEqual(["WT-OFF-01"], b.js("return [...document.querySelectorAll('#terminal-rows tr[data-terminal-id]')].map(r => r.dataset.terminalId)"))
+        self.assertIn(town_a, b.js("return document.getElementById('terminal-rows').textContent"))
+        self.goto("#/terminals/WT-ALR-02")
+        b.wait_js("return document.querySelector('main .error')", 10, "the refusal")
+        self.assertEqual("403", b.js("return document.querySelector('main .error').dataset.status"))
+        self.assertEqual("Terminal WT-ALR-02 is not in your towns.", b.js("return document.querySelector('main .error').textContent"))
+        self.assertFalse(b.js("return !!document.getElementById('chart-flow')"), "nothing of the terminal is shown")
+        self.goto("#/alerts?state=all")
+        ids = b.js("return [...document.querySelectorAll('.alert-card')].map(c => c.querySelector('a').textContent)")
+        self.assertTrue(all("WT-ALR-02" not in x and "WT-NRM-03" not in x for x in ids), ids)
+        self.goto("#/terminals/WT-OFF-01")  # their own: shown, with the controls of an operator
+        self.assertTrue(b.js("return !!document.getElementById('snap')"))
+        errors = [m for m in (e["message"] for e in b.console_errors()) if not ("/api/terminals/WT-ALR-02" in m and "status of 403" in m)]
+        self.assertEqual([], errors)
+
+    @artifacts_on_failure
+    def test_logout(self):
+        """Logout returns to the login page and ends the session at the gateway."""
+        self.open("/#/alerts")
+        b = self.browser
+        b.driver.find_element("id", "logout").click()
+        b.wait_js("return location.hash.startsWith('#/login') && document.getElementById('login-form')", 10, "the login page")
+        self.assertFalse(self.logged_in())
+        status = b.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1]; fetch('/api/session').then(r => done(r.status), e => done(String(e)));")
+        self.assertEqual(401, status)
+        b.js("location.hash = '#/alerts'")
+        b.wait_js("return location.hash.startsWith('#/login')", 10, "the login page again")
+        self.no_console_errors()
+
+    @artifacts_on_failure
+    def test_session_expiry(self):
+        """The session ending under the page (here: the password changed with the CLI, which ends
+        the user's sessions) brings the login page with a message, then back to the same page."""
+        self.open("/#/terminals/WT-NRM-03")
+        self.wait_rendered("terminal page")
+        b = self.browser
+        self.county.cli(["users", "passwd", "operator"], "operator-pass-2\n")
+        self.county.users["operator"] = ("operator-pass-2", "operator", [])
+        b.wait_js("return location.hash.startsWith('#/login') && document.getElementById('login-note')", 15, "the expiry notice")
+        self.assertIn("session has ended", b.js("return document.getElementById('login-note').textContent"))
+        self.login("operator")
+        self.assertEqual("#/terminals/WT-NRM-03", b.js("return location.hash"))
+        self.no_console_errors_but_401s()
+
+    def no_console_errors_but_401s(self):
+        # The polls that found the session ended answer 401 (that is how the page learns it).
+        errors = [e["message"] for e in self.browser.console_errors() if "status of 401" not in e["message"]]
+        self.assertEqual([], errors)
+
+    @artifacts_on_failure
+    def test_audit_page(self):
+        """An administrator has the audit page: the logins are listed, newest first."""
+        self.open("/", user="admin")
+        b = self.browser
+        self.assertFalse(b.js("return document.querySelector('[data-nav=audit]').hidden"))
+        self.goto("#/audit")
+        b.wait_js("return document.querySelectorAll('#audit-rows tr[data-action]').length > 0", 10, "audit rows")
+        actions = b.js("return [...document.querySelectorAll('#audit-rows tr[data-action]')].map(r => r.dataset.action)")
+        self.assertEqual("login.ok", actions[0])
+        self.assertIn("admin", b.js("return document.querySelector('#audit-rows tr').textContent"))
+        self.no_console_errors()
 
 
 class TestDense(WebTest):

@@ -129,9 +129,11 @@ async function render() {
     else a.removeAttribute("aria-current");
   }
   main.replaceChildren();
+  delete main.dataset.rendered; // set again by the page when it has drawn
   main.dataset.page = r.page;
   if (r.page === "notfound") {
     main.innerHTML = `<p class="empty">${t("app.not_found")}</p>`;
+    main.dataset.rendered = "1";
     return;
   }
   let mod;
@@ -139,13 +141,17 @@ async function render() {
     mod = await import(`./pages/${r.page}.js`);
   } catch (e) {
     main.innerHTML = `<p class="empty">${t("app.page_unavailable")}</p>`;
+    main.dataset.rendered = "1";
     return;
   }
   if (gen !== generation) return;
   try {
     await mod.render(main, makeContext(r, gen));
   } catch (e) {
-    if (gen === generation) showError(e);
+    if (gen === generation) {
+      showError(e);
+      main.dataset.rendered = "1";
+    }
   }
 }
 

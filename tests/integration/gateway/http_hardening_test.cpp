@@ -97,7 +97,8 @@ reply plain_call(int port, const std::string& method, const std::string& target,
 
 /// HTTPS to 127.0.0.1:port, trusting only `ca_file` and checking that the certificate names
 /// `host` (RFC 2818: an IP address must be in an IP SAN).
-reply tls_call(int port, const std::filesystem::path& ca_file, const std::string& target, const std::string& host = "127.0.0.1") {
+reply tls_call(int port, const std::filesystem::path& ca_file, const std::string& target, const std::string& host = "127.0.0.1",
+               const std::string& method = "GET", const std::string& body = {}) {
   try {
     net::io_context io;
     ssl::context ctx(ssl::context::tls_client);
@@ -109,7 +110,7 @@ reply tls_call(int port, const std::filesystem::path& ca_file, const std::string
     beast::get_lowest_layer(stream).connect(
         net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
     stream.handshake(ssl::stream_base::client);
-    auto r = exchange(stream, "GET", target, {});
+    auto r = exchange(stream, method, target, body);
     beast::error_code ignored;
     stream.shutdown(ignored);
     return r;
@@ -333,7 +334,7 @@ TEST_F(HttpHardening, TheGatewayProcessServesHttpsFromItsConfigAndCheckConfigVer
     std::ofstream(dir / file) << "[mqtt]\nuri = \"ssl://127.0.0.1:" << testing::free_loopback_port() << "\"\nca_file = \""
                               << pki_->file("ca.crt").string() << "\"\nclient_id = \"gw-https\"\n"
                               << "[store]\npath = \"gateway.db\"\n"
-                              << "[http]\nlisten = \"127.0.0.1:" << port << "\"\n" << tls_lines
+                              << "[http]\nlisten = \"127.0.0.1:" << port << "\"\npublic_read = true\n" << tls_lines
                               << "[registry]\npath = \"registry.toml\"\n";
   };
   const std::string cert = "tls_cert_file = \"" + pki_->file("server.crt").string() + "\"\n";
@@ -362,6 +363,13 @@ TEST_F(HttpHardening, TheGatewayProcessServesHttpsFromItsConfigAndCheckConfigVer
   EXPECT_NE(out.find("http.tls_cert_file"), std::string::npos) << out;
   EXPECT_NE(out.find("nope.crt"), std::string::npos) << out;
 
+  {  // a user made with the CLI (password on stdin), to log in over HTTPS below
+    testing::child_process add({"sh", "-c", "printf 'alice-pass-1\\n' | \"$0\" --config \"$1\" users add alice --role viewer",
+                                SEWAGE_GATEWAY_BINARY, (dir / "gateway.toml").string()},
+                               dir / "cli.log");
+    const auto st = add.wait_for_exit(30s);
+    ASSERT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << slurp(dir / "cli.log");
+  }
   testing::child_process gw({SEWAGE_GATEWAY_BINARY, "--config", (dir / "gateway.toml").string()}, dir / "gateway.log");
   ASSERT_TRUE(testing::wait_for_port(port, 30s)) << slurp(dir / "gateway.log");
   const auto page = tls_call(port, pki_->file("ca.crt"), "/");
@@ -379,6 +387,15 @@ TEST_F(HttpHardening, TheGatewayProcessServesHttpsFromItsConfigAndCheckConfigVer
   const auto nf = tls_call(port, pki_->file("ca.crt"), "/api/no-such-route");
   EXPECT_EQ(nf.status, 404);
   expect_security_headers(nf, "API 404");
+  // The session cookie of a login over HTTPS is Secure (http_request::tls reaches the API).
+  const auto login = tls_call(port, pki_->file("ca.crt"), "/api/session", "127.0.0.1", "POST",
+                              R"({"user":"alice","password":"alice-pass-1"})");
+  EXPECT_EQ(login.status, 200) << login.body;
+  const auto cookie = login.header("set-cookie");
+  EXPECT_EQ(cookie.rfind("sewage_session=", 0), 0u) << cookie;
+  EXPECT_NE(cookie.find("; Secure"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos) << cookie;
+  expect_security_headers(login, "login answer");
   const auto plain = plain_call(port, "GET", "/");
   EXPECT_EQ(plain.status, 400);
   EXPECT_NE(plain.body.find("HTTPS"), std::string::npos);

@@ -339,6 +339,7 @@ export async function render(root, ctx) {
     if (e instanceof ctx.ApiError && (e.status === 404 || e.status === 400 || e.status === 403)) {
       const key = e.status === 403 ? "terminal.forbidden" : "terminal.not_found";
       root.innerHTML = `<p class="crumbs"><a href="#/">${t("nav.overview")}</a></p><p class="error" data-status="${e.status}">${t(key, { id: escapeHtml(id) })}</p>`;
+      root.dataset.rendered = "1";
       return;
     }
     throw e;
