@@ -392,7 +392,25 @@ class TestSession(WebTest):
         self.assertEqual(401, status)
         b.js("location.hash = '#/alerts'")
         b.wait_js("return location.hash.startsWith('#/login')", 10, "the login page again")
+        # Only an address inside the application is a place to return to after a login.
+        b.js("location.hash = '#/login?next=' + encodeURIComponent('https://evil.example/')")
+        self.login("operator")
+        self.assertEqual("#/", b.js("return location.hash"))
+        self.assertTrue(b.js("return location.href.startsWith(arguments[0])", self.county.url))
         self.no_console_errors()
+
+    @artifacts_on_failure
+    def test_login_rate_limited(self):
+        """After http.login_max_failures wrong passwords the page names the wait (429 Retry-After)."""
+        b = self.browser
+        b.open(self.county.url + "/")
+        for i in range(6):
+            self.login("viewer", password=f"wrong-{i}", expect_ok=False)
+            b.wait_js("return document.getElementById('login-msg').textContent !== '' && !document.getElementById('login-submit').disabled",
+                      10, "the answer")
+        msg = b.js("return document.getElementById('login-msg').textContent")
+        self.assertRegex(msg, r"^Too many failed attempts\. Try again in [1-9][0-9]* s\.$")
+        self.assertFalse(self.logged_in())
 
     @artifacts_on_failure
     def test_session_expiry(self):
