@@ -1,6 +1,8 @@
 // Security headers and the HTTPS certificate check (see the header).
 #include "sewage/gateway/http/security.hpp"
 
+#include "detail/openssl_errors.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -22,17 +24,7 @@ bool host_label_ok(std::string_view l) {
          std::all_of(l.begin(), l.end(), [](unsigned char c) { return std::isalnum(c) != 0 || c == '-'; });
 }
 
-/// OpenSSL's queued errors as one line (and the queue emptied).
-std::string openssl_errors() {
-  std::string out;
-  while (const unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
+using detail::openssl_errors;
 
 }  // namespace
 

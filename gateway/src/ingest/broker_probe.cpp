@@ -1,6 +1,8 @@
 // ingest/: why a connection to the broker fails (see broker_probe.hpp).
 #include "broker_probe.hpp"
 
+#include "detail/openssl_errors.hpp"
+
 #include <sewage/proto/broker_uri.hpp>
 
 #include <openssl/err.h>
@@ -97,16 +99,6 @@ std::string tcp_connect(const endpoint& e, std::chrono::milliseconds timeout, fd
   return why;
 }
 
-std::string openssl_errors() {
-  std::string out;
-  while (const unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "no OpenSSL error reported" : out;
-}
 
 std::string tls_handshake(int fd, const endpoint& e, const probe_tls& tls) {
   ERR_clear_error();

@@ -48,13 +48,9 @@ struct reply {
   }
 };
 
+/// Reads one response from `stream` into a reply (header names lower-cased).
 template <class Stream>
-reply exchange(Stream& stream, const std::string& method, const std::string& target, const std::string& body) {
-  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-  req.set(bhttp::field::host, "127.0.0.1");
-  req.body() = body;
-  req.prepare_payload();
-  bhttp::write(stream, req);
+reply read_reply(Stream& stream) {
   beast::flat_buffer buf;
   bhttp::response<bhttp::string_body> res;
   bhttp::read(stream, buf, res);
@@ -65,6 +61,16 @@ reply exchange(Stream& stream, const std::string& method, const std::string& tar
     r.headers[name] = std::string(f.value());
   }
   return r;
+}
+
+template <class Stream>
+reply exchange(Stream& stream, const std::string& method, const std::string& target, const std::string& body) {
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+  req.set(bhttp::field::host, "127.0.0.1");
+  req.body() = body;
+  req.prepare_payload();
+  bhttp::write(stream, req);
+  return read_reply(stream);
 }
 
 /// Plain HTTP (or raw bytes when `raw` is set) to 127.0.0.1:port.
@@ -80,16 +86,7 @@ reply plain_call(int port, const std::string& method, const std::string& target,
     // Nothing more will come (a cut TLS ClientHello must end in the server's refusal, not in its
     // 30 s timeout; Beast's timeouts apply to asynchronous operations only).
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_send);
-    beast::flat_buffer buf;
-    bhttp::response<bhttp::string_body> res;
-    bhttp::read(stream, buf, res);
-    reply r{static_cast<int>(res.result_int()), res.body(), {}, {}};
-    for (const auto& f : res) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      r.headers[name] = std::string(f.value());
-    }
-    return r;
+    return read_reply(stream);
   } catch (const std::exception& e) {
     return reply{0, {}, {}, e.what()};
   }
