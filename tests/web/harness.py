@@ -133,7 +133,7 @@ DEFAULT_TERMINALS = [
 class County:
     """mosquitto + sewage-gateway in a temp folder; publishes records for the terminals."""
 
-    def __init__(self, bindir, terminals=None, workdir=None, keep=False, extra_http="", users=None):
+    def __init__(self, bindir, terminals=None, workdir=None, keep=False, extra_http="", users=None, https=False):
         self.bindir = os.path.abspath(bindir)
         self.terminals = terminals or DEFAULT_TERMINALS
         self.keep = keep
@@ -147,10 +147,23 @@ class County:
         self.users = {n: (pw, role, [town_a] if towns is None else towns) for n, (pw, role, towns) in USERS.items()}
         self.users.update(users or {})
         self.token = None  # the harness's bearer token (admin), made at start
+        self.https = https  # the gateway's own HTTPS listener with a throw-away certificate
+        self.ssl_context = None
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{'https' if self.https else 'http'}://127.0.0.1:{self.http_port}"
+
+    def _make_certificate(self):
+        """A self-signed certificate for 127.0.0.1 (openssl, at test time); the harness's own
+        HTTP calls trust exactly it. Returns the [http] lines."""
+        import ssl
+        crt, key = os.path.join(self.workdir, "gw.crt"), os.path.join(self.workdir, "gw.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", crt],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        self.ssl_context = ssl.create_default_context(cafile=crt)
+        return f'tls_cert_file = "{crt}"\ntls_key_file = "{key}"\n'
 
     # ---- processes
     def start(self):
@@ -213,6 +226,7 @@ turbidity_debounce_s = 0
         return os.path.join(self.workdir, "gateway.toml")
 
     def _write_config(self):
+        tls = self._make_certificate() if self.https else ""
         with open(self.config_path, "w") as f:
             f.write(f"""[mqtt]
 uri = "tcp://127.0.0.1:{self.broker_port}"
@@ -224,7 +238,7 @@ flush_interval_ms = 50
 listen = "127.0.0.1:{self.http_port}"
 web_root = "{ROOT}/gateway/web"
 poll_interval_ms = 1000
-{self.extra_http}
+{tls}{self.extra_http}
 [registry]
 path = "{self.registry}"
 [alerts]
@@ -363,14 +377,14 @@ level = "info"
     def get(self, path, token=None):
         """GET as the harness's admin token (or `token`)."""
         req = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {token or self.token}"})
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=10, context=self.ssl_context) as r:
             return json.load(r)
 
     def post(self, path, body, token=None):
         req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json",
                                               "Authorization": f"Bearer {token or self.token}"})
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=10, context=self.ssl_context) as r:
             return json.load(r)
 
     @staticmethod
@@ -411,7 +425,7 @@ class Subscriber:
 class Browser:
     """Headless Chromium through chromedriver; console captured (goog:loggingPrefs)."""
 
-    def __init__(self, width=1366, height=900, lang="en-US", artifacts=None):
+    def __init__(self, width=1366, height=900, lang="en-US", artifacts=None, accept_insecure_certs=False):
         require_browser()
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -424,6 +438,8 @@ class Browser:
             opts.add_argument(a)
         opts.add_experimental_option("prefs", {"intl.accept_languages": lang})
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        if accept_insecure_certs:  # the gateway's throw-away HTTPS certificate (County(https=True))
+            opts.set_capability("acceptInsecureCerts", True)
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
         self.driver.set_page_load_timeout(30)
         self.console = []

@@ -46,13 +46,14 @@ def artifacts_on_failure(test):
 
 class WebTest(unittest.TestCase):
     width, height = 1366, 900
+    https = False  # the gateway's own HTTPS listener (throw-away certificate the browser accepts)
 
     def setUp(self):
         harness.require_browser()
-        self.county = County(BINDIR).start()
+        self.county = County(BINDIR, https=self.https).start()
         self.browser = None
         try:
-            self.browser = Browser(self.width, self.height, artifacts=ARTIFACTS)
+            self.browser = Browser(self.width, self.height, artifacts=ARTIFACTS, accept_insecure_certs=self.https)
             self.pictures = {}
             for t in self.county.terminals:  # the offline one too: its retained picture from before
                 self.pictures[t["id"]] = self.browser.make_jpeg(f"{t['id']} camera")
@@ -284,7 +285,7 @@ class TestApp(WebTest):
         # carries it, and the browser enforces it (an injected inline handler does not run).
         for path in ("/", "/web/js/app.js", "/api/ui-config", "/api/no-such-route"):
             try:
-                r = urllib.request.urlopen(self.county.url + path, timeout=10)
+                r = urllib.request.urlopen(self.county.url + path, timeout=10, context=self.county.ssl_context)
             except urllib.error.HTTPError as e:
                 r = e
             csp = r.headers.get("Content-Security-Policy", "")
@@ -443,6 +444,34 @@ class TestSession(WebTest):
         actions = b.js("return [...document.querySelectorAll('#audit-rows tr[data-action]')].map(r => r.dataset.action)")
         self.assertEqual("login.ok", actions[0])
         self.assertIn("admin", b.js("return document.querySelector('#audit-rows tr').textContent"))
+        self.no_console_errors()
+
+
+class TestHttps(WebTest):
+    """The application over the gateway's own HTTPS listener (http.tls_cert_file/tls_key_file)."""
+    https = True
+
+    @artifacts_on_failure
+    def test_https(self):
+        """Login over HTTPS gives a Secure, HttpOnly, SameSite=Strict cookie; every page works with
+        no console error; answers carry Strict-Transport-Security."""
+        self.assertTrue(self.county.url.startswith("https://"))
+        self.open("/#/alerts")
+        self.wait_rendered("alerts page")
+        b = self.browser
+        cookies = {c["name"]: c for c in b.driver.execute_cdp_cmd("Network.getAllCookies", {})["cookies"]}
+        c = cookies["sewage_session"]
+        self.assertTrue(c["secure"])
+        self.assertTrue(c["httpOnly"])
+        self.assertEqual("Strict", c["sameSite"])
+        b.wait_js("return document.querySelector('.ack-open')", 10, "the acknowledge button of an operator")
+        for page in ("#/terminals/WT-NRM-03", "#/report", "#/"):
+            self.goto(page)
+            time.sleep(1.2)
+        req = urllib.request.Request(self.county.url + "/", method="HEAD")
+        with urllib.request.urlopen(req, timeout=10, context=self.county.ssl_context) as r:
+            self.assertEqual("max-age=31536000", r.headers.get("Strict-Transport-Security"))
+            self.assertIn("script-src 'self'", r.headers.get("Content-Security-Policy", ""))
         self.no_console_errors()
 
 

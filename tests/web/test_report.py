@@ -98,6 +98,9 @@ class ReportPageTest(unittest.TestCase):
 
     def test_county_totals_are_the_apis(self):
         self.open_report()
+        # http.public_read: readable without login; the header offers a login, shows no user.
+        self.assertFalse(self.b.js("return document.getElementById('login-link').hidden"))
+        self.assertTrue(self.b.js("return document.getElementById('who').hidden"))
         api = self.api_report()
         tot = api["totals"]
         self.assertEqual(tot["terminals"], 3)
