@@ -33,7 +33,9 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ACK_TOKEN = "web-test-token"
+# Accounts the harness makes with the CLI (sewage-gateway users add) before the gateway starts.
+ADMIN_USER, ADMIN_PASSWORD = "admin", "web-test-admin-pw"
+OPERATOR_USER, OPERATOR_PASSWORD = "operator", "web-test-operator-pw"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -131,6 +133,7 @@ class County:
         self.extra_http = extra_http
         self.broker = None
         self.gateway = None
+        self.operator_token = None  # a bearer token (operator, whole county) for the harness's own API calls
 
     @property
     def url(self):
@@ -182,7 +185,7 @@ path = "{self.workdir}/gateway.db"
 flush_interval_ms = 50
 [http]
 listen = "127.0.0.1:{self.http_port}"
-ack_token = "{ACK_TOKEN}"
+public_read = true
 web_root = "{ROOT}/gateway/web"
 poll_interval_ms = 1000
 {self.extra_http}
@@ -194,6 +197,10 @@ tick_ms = 200
 [log]
 level = "info"
 """)
+        if not self.operator_token:
+            self.cli(conf, ["users", "add", ADMIN_USER, "--role", "admin"], ADMIN_PASSWORD)
+            self.cli(conf, ["users", "add", OPERATOR_USER, "--role", "operator"], OPERATOR_PASSWORD)
+            self.operator_token = self.cli(conf, ["tokens", "add", "web-harness", "--role", "operator"]).strip()
         self.gateway = Process("sewage-gateway", [os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", conf],
                                os.path.join(self.workdir, "gateway.log"))
         self._wait_port(self.gateway, self.http_port)
@@ -209,6 +216,25 @@ level = "info"
                 pass
             time.sleep(0.1)
         raise RuntimeError("sewage-gateway did not connect to the broker:\n" + self.gateway.tail())
+
+    def cli(self, conf, args, stdin_text=""):
+        """sewage-gateway --config CONF ARGS (users/tokens), the password on stdin; returns stdout."""
+        r = subprocess.run([os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", conf] + args,
+                           input=stdin_text + "\n", capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"sewage-gateway {' '.join(args[:2])} failed: {r.stderr}")
+        return r.stdout
+
+    def login(self, browser, user=OPERATOR_USER, password=OPERATOR_PASSWORD):
+        """Logs the browser in (POST /api/session from a page of the gateway: the session cookie is
+        set in the browser). Returns the HTTP status; 200 = logged in."""
+        if not browser.driver.current_url.startswith(self.url):
+            browser.driver.get(self.url + "/healthz")
+        return browser.js("""const x = new XMLHttpRequest();
+            x.open('POST', '/api/session', false);
+            x.setRequestHeader('Content-Type', 'application/json');
+            x.send(JSON.stringify({user: arguments[0], password: arguments[1]}));
+            return x.status;""", user, password)
 
     def stop_gateway(self):
         if self.gateway:
@@ -319,12 +345,14 @@ level = "info"
 
     # ---- HTTP
     def get(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+        req = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.operator_token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
             return json.load(r)
 
-    def post(self, path, body, token=ACK_TOKEN):
+    def post(self, path, body, token=None):
         req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {token or self.operator_token}"})
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.load(r)
 

@@ -18,7 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import ACK_TOKEN, Browser, County  # noqa: E402
+from harness import Browser, County  # noqa: E402
 
 BINDIR = harness.bindir_from_argv()
 ARTIFACTS = harness.artifacts_dir(BINDIR)
@@ -85,7 +85,7 @@ class WebTest(unittest.TestCase):
         b = self.browser
         b.wait_js("return document.querySelector('dialog.auth-dialog[open]')", 10, "the operator dialog")
         b.driver.find_element("id", "auth-by").send_keys(name)
-        b.driver.find_element("id", "auth-token").send_keys(ACK_TOKEN)
+        b.driver.find_element("id", "auth-token").send_keys(self.county.operator_token)
         b.driver.find_element("id", "auth-ok").click()
 
     def no_console_errors(self):
