@@ -6,6 +6,7 @@ import ctypes
 import datetime as dt
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -14,8 +15,6 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REGISTRY = os.path.join(ROOT, "tools/sim/county/haiyan-registry.toml")
-# Bearer token for POST /api/alerts/{id}/ack in the simulated county (not a secret).
-ACK_TOKEN = "demo-token"
 
 
 def free_port():
@@ -94,6 +93,13 @@ class County:
         self.broker_port = free_port()
         self.http_port = http_port or free_port()
         self.processes = []
+        # Made with the CLI at start (sewage-gateway users/tokens add): the tools' bearer token
+        # (operator, whole county) and the admin account's random password; both also written,
+        # mode 0600, to <workdir>/api-token and <workdir>/admin-password.
+        self.token = None
+        self.token_file = os.path.join(self.workdir, "api-token")
+        self.admin_password = None
+        self.admin_password_file = os.path.join(self.workdir, "admin-password")
         os.makedirs(self.workdir, exist_ok=True)
 
     @property
@@ -168,12 +174,12 @@ client_id = "sewage-gateway-sim"
 path = "{self.workdir}/gateway.db"
 [http]
 listen = "127.0.0.1:{self.http_port}"
-ack_token = "{ACK_TOKEN}"
 [registry]
 path = "{REGISTRY}"
 [log]
 level = "warn"
 """)
+        self._make_identities(conf)
         gw = Process("sewage-gateway", [
             os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", conf,
             "--time-scale", str(self.speed), "--start-time", iso(sim_start),
@@ -187,8 +193,33 @@ level = "warn"
             time.sleep(0.05)
         raise RuntimeError("sewage-gateway did not open its HTTP port:\n" + gw.tail())
 
+    def _cli(self, conf, args, stdin_text=""):
+        r = subprocess.run([os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", conf] + args,
+                           input=stdin_text + "\n", capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"sewage-gateway {' '.join(args[:2])} failed: {r.stderr.strip()}")
+        return r.stdout
+
+    @staticmethod
+    def _write_secret(path, text):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text + "\n")
+
+    def _make_identities(self, conf):
+        """An `admin` account with a random password, and an operator token for the tools."""
+        self.admin_password = secrets.token_urlsafe(12)
+        self._cli(conf, ["users", "add", "admin", "--role", "admin"], self.admin_password)
+        self._write_secret(self.admin_password_file, self.admin_password)
+        self.token = self._cli(conf, ["tokens", "add", "county-tools", "--role", "operator"]).strip()
+        self._write_secret(self.token_file, self.token)
+
+    def request(self, path):
+        """A request to the gateway's API carrying the tools' bearer token."""
+        return urllib.request.Request(self.api + path, headers={"Authorization": f"Bearer {self.token}"})
+
     def summary(self):
-        with urllib.request.urlopen(self.api + "/api/summary", timeout=5) as resp:
+        with urllib.request.urlopen(self.request("/api/summary"), timeout=5) as resp:
             return json.load(resp)
 
     def stop(self):

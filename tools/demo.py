@@ -206,12 +206,16 @@ def run(args):
     q = shlex.quote
     try:
         c.start()
-        print(f"demo: web application on {c.api}/ (open it in a browser; operator token: {county.ACK_TOKEN})  API: {c.api}/api/summary")
-        print(f"demo: a terminal's latest picture: {c.api}/api/terminals/HY-WY-001/image")
-        print(f"demo: acknowledge alerts with: curl -X POST -H 'Authorization: Bearer {county.ACK_TOKEN}' "
+        print(f"demo: web application on {c.api}/ : log in as admin, password {c.admin_password} "
+              f"(also in {c.admin_password_file}; more users: sewage-gateway --config "
+              f"{q(os.path.join(args.var_dir, 'gateway.toml'))} users add NAME --role viewer|operator|admin)")
+        print(f"demo: API with the tools' operator token (in {c.token_file}): "
+              f"curl -H \"Authorization: Bearer $(cat {q(c.token_file)})\" {c.api}/api/summary")
+        print(f"demo: acknowledge alerts with: curl -X POST -H \"Authorization: Bearer $(cat {q(c.token_file)})\" "
               f"-d '{{\"by\":\"NAME\",\"note\":\"...\"}}' {c.api}/api/alerts/ID/ack")
         print(f"demo: score while it runs (from any folder): "
-              f"{q(os.path.join(county.ROOT, 'tools/score'))} --api {c.api} --truth {q(os.path.join(args.var_dir, 'sim'))}")
+              f"{q(os.path.join(county.ROOT, 'tools/score'))} --api {c.api} --token-file {q(c.token_file)} "
+              f"--truth {q(os.path.join(args.var_dir, 'sim'))}")
         print(f"demo: broker on 127.0.0.1:{c.broker_port}; logs and data in {args.var_dir}")
         print("demo: Ctrl-C stops everything", flush=True)
         started = time.monotonic()

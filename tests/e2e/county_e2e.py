@@ -25,8 +25,12 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import county  # noqa: E402
 
 
+# The county's tools token (county.County.token), set in main().
+HEADERS = {}
+
+
 def get(api, path):
-    with urllib.request.urlopen(api + path, timeout=30) as resp:
+    with urllib.request.urlopen(urllib.request.Request(api + path, headers=HEADERS), timeout=30) as resp:
         return json.load(resp)
 
 
@@ -57,7 +61,8 @@ def check_images(api, terminals):
     problems = []
     for t in terminals:
         try:
-            with urllib.request.urlopen(f"{api}/api/terminals/{t}/image", timeout=30) as resp:
+            with urllib.request.urlopen(urllib.request.Request(f"{api}/api/terminals/{t}/image", headers=HEADERS),
+                                        timeout=30) as resp:
                 body = resp.read()
                 ctype = resp.headers.get("Content-Type", "")
                 arrived = resp.headers.get("X-Image-Arrived-At")
@@ -98,7 +103,9 @@ def main():
             raise RuntimeError(f"sewage-sim exited {c.sim.proc.returncode}:\n{c.sim.tail()}")
         time.sleep(2)  # the gateway's last batch
         print(f"e2e: simulation done after {time.monotonic() - started:.0f} s", flush=True)
+        HEADERS["Authorization"] = f"Bearer {c.token}"
         score = subprocess.run([sys.executable, os.path.join(ROOT, "tools/score"), "--api", c.api,
+                                "--token-file", c.token_file,
                                 "--truth", os.path.join(workdir, "sim"),
                                 "--json", os.path.join(workdir, "score.json")],
                                capture_output=True, text=True, timeout=300)

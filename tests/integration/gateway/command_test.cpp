@@ -1,6 +1,7 @@
 // Issue 10 commands against a real mosquitto and the real sewage-gateway process: a command POSTed
 // over HTTP reaches a subscriber on the terminal's cmd topic (playing the agent), the result it
 // publishes on cmd/result makes the command ok; a command nobody answers ends timed_out.
+#include "gateway_cli.hpp"
 #include "http_client.hpp"
 
 #include <sewage/proto/command.hpp>
@@ -49,11 +50,12 @@ class GatewayCommands : public ::testing::Test {
     std::ofstream(dir_->path() / "gateway.toml")
         << "[mqtt]\nuri = \"" << broker_->uri() << "\"\nclient_id = \"gw-cmd-it\"\nkeep_alive_s = 5\n"
         << "[store]\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
-        << "[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\nack_token = \"tok-123\"\n"
+        << "[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\npublic_read = true\n"
         << "[registry]\npath = \"registry.toml\"\n"
         << "[alerts]\nstartup_grace_s = 1\ntick_ms = 100\n"
         << "[commands]\ntimeout_s = 3\n"
         << "[log]\nlevel = \"debug\"\n";
+    token_ = operator_token((dir_->path() / "gateway.toml").string());
     gateway_ = std::make_unique<testing::child_process>(
         std::vector<std::string>{SEWAGE_GATEWAY_BINARY, "--config", (dir_->path() / "gateway.toml").string()},
         dir_->path() / "gateway.log");
@@ -91,12 +93,13 @@ class GatewayCommands : public ::testing::Test {
   std::unique_ptr<testing::mosquitto_broker> broker_;
   std::unique_ptr<testing::child_process> gateway_;
   int http_port_{0};
+  std::string token_;  ///< an operator bearer token made with the CLI
 };
 
 TEST_F(GatewayCommands, APostedCommandReachesTheAgentAndItsResultMakesItOk) {
   auto a = agent();
   const auto r = http_call(http_port_, "POST", "/api/terminals/T1/commands",
-                           R"({"name":"set_report_interval","args":{"interval_s":300},"by":"Li Wei"})", "tok-123");
+                           R"({"name":"set_report_interval","args":{"interval_s":300},"by":"Li Wei"})", token_);
   ASSERT_EQ(r.status, 202) << r.body;
   const auto id = json::parse(r.body)["command"]["id"].get<std::string>();
   EXPECT_EQ(id, "gw-1");
@@ -136,7 +139,7 @@ TEST_F(GatewayCommands, APostedCommandReachesTheAgentAndItsResultMakesItOk) {
 TEST_F(GatewayCommands, ACommandNobodyAnswersTimesOut) {
   // No agent is connected (the agent's clean session would drop it anyway): the command is lost.
   const auto r = http_call(http_port_, "POST", "/api/terminals/T1/commands", R"({"name":"snapshot_now","by":"Li"})",
-                           "tok-123");
+                           token_);
   ASSERT_EQ(r.status, 202) << r.body;
   const auto id = json::parse(r.body)["command"]["id"].get<std::string>();
   EXPECT_EQ(command_state(id), "pending");

@@ -77,7 +77,7 @@ TEST(GatewayLoss, RecordsDroppedByTheBrokerWhileTheGatewayWasStoppedAreCountedAs
   std::ofstream(dir.path() / "gateway.toml")
       << "[mqtt]\nuri = \"" << broker.uri() << "\"\nclient_id = \"gw-loss\"\nkeep_alive_s = 5\n"
       << "[store]\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
-      << "[http]\nlisten = \"127.0.0.1:" << http_port << "\"\n"
+      << "[http]\nlisten = \"127.0.0.1:" << http_port << "\"\npublic_read = true\n"
       << "[registry]\npath = \"registry.toml\"\n"
       << "[log]\nlevel = \"info\"\n";
   const auto get = [&](const std::string& target) {

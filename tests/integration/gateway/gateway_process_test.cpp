@@ -1,5 +1,6 @@
 // sewage-gateway as a real process against a real mosquitto, fed by mosquitto_pub (a client we did
 // not write), observed through its HTTP API and the broker's retained alert topics.
+#include "gateway_cli.hpp"
 #include "http_client.hpp"
 
 #include <sewage/proto/alert.hpp>
@@ -46,7 +47,7 @@ class GatewayProcess : public ::testing::Test {
     std::ofstream(dir_->path() / "gateway.toml")
         << "[mqtt]\nuri = \"" << broker_->uri() << "\"\nclient_id = \"gw-it\"\nkeep_alive_s = 5\n"
         << "[store]\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
-        << "[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\nack_token = \"tok-123\"\n"
+        << "[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\npublic_read = true\n"
         << "[registry]\npath = \"registry.toml\"\n"
         << "[alerts]\nstartup_grace_s = 1\ntick_ms = 100\n"
         << "[log]\nlevel = \"debug\"\n";
@@ -63,6 +64,7 @@ class GatewayProcess : public ::testing::Test {
   }
 
   void start_gateway() {
+    if (token_.empty()) token_ = operator_token((dir_->path() / "gateway.toml").string());
     gateway_ = std::make_unique<testing::child_process>(
         std::vector<std::string>{SEWAGE_GATEWAY_BINARY, "--config", (dir_->path() / "gateway.toml").string()},
         dir_->path() / "gateway.log");
@@ -140,11 +142,56 @@ class GatewayProcess : public ::testing::Test {
   std::unique_ptr<testing::mosquitto_broker> broker_;
   std::unique_ptr<testing::child_process> gateway_;
   int http_port_{0};
+  std::string token_;  ///< an operator bearer token made with the CLI
 };
 
 // Issue 9, section 1: `curl 'http://127.0.0.1:PORT/api/terminals/%ff'` made sewage-gateway exit 1.
 // Invalid UTF-8 and control bytes in the path, query, headers and body, sent as raw bytes: each is
 // a 400 with a JSON body, and the process lives on and stays healthy.
+TEST_F(GatewayProcess, UsersAndTokensAreManagedWithTheCliAndWorkOverHttpAtOnce) {
+  const auto cfg = (dir_->path() / "gateway.toml").string();
+  const auto cli = [&](const std::string& args, const std::string& in = {}) { return gateway_cli(SEWAGE_GATEWAY_BINARY, cfg, args, in); };
+  EXPECT_EQ(cli("users add alice --role admin", "alice-first-pw").exit_code, 0);
+  EXPECT_EQ(cli("users add bob --role operator --town A", "bob-pass-1234").exit_code, 0);
+  const auto no_town = cli("users add carl --role viewer --town Nowhere", "carl-pass-1234");
+  EXPECT_EQ(no_town.exit_code, 1);
+  EXPECT_NE(no_town.out.find("--town 'Nowhere' is not a town of the registry"), std::string::npos) << no_town.out;
+  EXPECT_NE(cli("users add carl --role root", "carl-pass-1234").exit_code, 0);
+  EXPECT_EQ(cli("users add dave --role viewer", "short").exit_code, 1);  // 8 bytes at least
+  EXPECT_EQ(cli("users add alice --role viewer", "alice-other-pw").exit_code, 1);  // exists
+  EXPECT_EQ(cli("users passwd alice", "alice-second-pw").exit_code, 0);
+  EXPECT_EQ(cli("users disable bob").exit_code, 0);
+  const auto users = cli("users list");
+  EXPECT_NE(users.out.find("alice\tadmin\t(whole county)\tenabled"), std::string::npos) << users.out;
+  EXPECT_NE(users.out.find("bob\toperator\t[\"A\"]\tdisabled"), std::string::npos) << users.out;
+  EXPECT_EQ(users.out.find("argon2"), std::string::npos) << users.out;
+  const auto made = cli("tokens add wall-screen --role viewer");
+  const auto at = made.out.find("sgw_");
+  ASSERT_NE(at, std::string::npos) << made.out;
+  const auto viewer = made.out.substr(at, made.out.find('\n', at) - at);
+  EXPECT_EQ(cli("tokens list").out.find(viewer), std::string::npos);
+
+  start_gateway();
+  EXPECT_EQ(http_call(http_port_, "GET", "/api/users").status, 401);
+  EXPECT_EQ(http_call(http_port_, "GET", "/api/users", {}, viewer).status, 403);
+  EXPECT_EQ(http_call(http_port_, "GET", "/api/summary", {}, viewer).status, 200);
+  // Logins over the wire: the new password works, the old one and the disabled user do not.
+  const auto login = [&](const std::string& body) {
+    return raw_http_exchange(http_port_, "POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  };
+  EXPECT_EQ(login(R"({"user":"alice","password":"alice-second-pw"})").status, 200);
+  EXPECT_EQ(login(R"({"user":"alice","password":"alice-first-pw"})").status, 401);
+  EXPECT_EQ(login(R"({"user":"bob","password":"bob-pass-1234"})").status, 401);
+  // Revoked with the CLI while the gateway runs: refused at the next request.
+  EXPECT_EQ(cli("tokens revoke wall-screen").exit_code, 0);
+  EXPECT_EQ(http_call(http_port_, "GET", "/api/summary", {}, viewer).status, 401);
+  EXPECT_EQ(cli("tokens revoke wall-screen").exit_code, 1);
+  const auto log = slurp(dir_->path() / "gateway.log");
+  for (const auto& secret : {std::string("alice-first-pw"), std::string("alice-second-pw"), std::string("bob-pass-1234"), viewer})
+    EXPECT_EQ(log.find(secret), std::string::npos) << log;
+}
+
 TEST_F(GatewayProcess, HostileRequestBytesGet400AndTheGatewayLives) {
   start_gateway();
   const std::string end = " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
@@ -295,8 +342,8 @@ TEST_F(GatewayProcess, AlertsArePublishedRetainedAcknowledgedAndRemovedWhenClear
 
   const std::string ack_path = "/api/alerts/" + std::to_string(alert["alert_id"].get<std::uint64_t>()) + "/ack";
   EXPECT_EQ(http_call(http_port_, "POST", ack_path, R"({"by":"Li Wei","note":"crew sent"})", "wrong").status, 401);
-  EXPECT_EQ(http_call(http_port_, "POST", ack_path, R"({"note":"no name"})", "tok-123").status, 400);
-  const auto ack = http_call(http_port_, "POST", ack_path, R"({"by":"Li Wei","note":"crew sent"})", "tok-123");
+  EXPECT_EQ(http_call(http_port_, "POST", ack_path, R"({"by":""})", token_).status, 400);
+  const auto ack = http_call(http_port_, "POST", ack_path, R"({"by":"Li Wei","note":"crew sent"})", token_);
   ASSERT_EQ(ack.status, 200) << ack.body;
   EXPECT_EQ(json::parse(ack.body)["state"], "acknowledged");
   EXPECT_TRUE(eventually([&] { return retained(topic).find("Li Wei") != std::string::npos; }, 10s));
@@ -304,7 +351,7 @@ TEST_F(GatewayProcess, AlertsArePublishedRetainedAcknowledgedAndRemovedWhenClear
   publish_record(2, 10.1, 3.0, now() - 4s);
   ASSERT_TRUE(eventually([&] { return get("/api/alerts?state=open&terminal=T1")["alerts"].empty(); }, 20s));
   EXPECT_TRUE(eventually([&] { return retained(topic).empty(); }, 10s)) << "retained alert not removed: " << retained(topic);
-  EXPECT_EQ(http_call(http_port_, "POST", ack_path, R"({"by":"Li Wei"})", "tok-123").status, 409);
+  EXPECT_EQ(http_call(http_port_, "POST", ack_path, R"({"by":"Li Wei"})", token_).status, 409);
 
   // T2 never reports: offline after the 1 s start-up grace and 2 x 1 s, published retained.
   const auto offline_topic = proto::alert_topic("T2", proto::alert_type::offline);

@@ -91,7 +91,7 @@ class GatewayLink : public ::testing::Test {
     std::ofstream(dir_->path() / "gateway.toml")
         << "[mqtt]\n" << mqtt_table << "client_id = \"gw-link\"\nkeep_alive_s = 5\n"
         << "[store]\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
-        << "[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\n"
+        << "[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\npublic_read = true\n"
         << "[registry]\npath = \"registry.toml\"\n"
         << "[alerts]\nstartup_grace_s = 1\ntick_ms = 100\n" << extra;
   }

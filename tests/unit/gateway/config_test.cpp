@@ -42,6 +42,9 @@ TEST(Config, ExampleFileShowsExactlyTheDefaults) {
   EXPECT_EQ(c.flush_interval, d.flush_interval);
   EXPECT_EQ(c.startup_grace, d.startup_grace);
   EXPECT_EQ(c.webhook_url, "");
+  EXPECT_EQ(c.http_public_read, d.http_public_read);
+  EXPECT_EQ(c.http_session_idle_timeout, d.http_session_idle_timeout);
+  EXPECT_EQ(c.http_login_max_failures, d.http_login_max_failures);
 }
 
 TEST(Config, ErrorsNameFileAndKey) {
@@ -79,6 +82,36 @@ TEST(Config, ReaderKeysAreReadAndBounded) {
     const auto e = error_of([&] { load_config(write(dir, "b.toml", std::string("[http]\n") + bad + "\n")); });
     EXPECT_NE(e.find("http." + key), std::string::npos) << bad << ": " << e;
   }
+}
+
+TEST(Config, IdentityKeysAreReadAndBoundedAndAckTokenNamesItsReplacement) {
+  testing::temp_dir dir("gw-config");
+  const config d;
+  EXPECT_FALSE(d.http_public_read);
+  EXPECT_EQ(d.http_session_idle_timeout, std::chrono::seconds(1800));
+  EXPECT_EQ(d.http_session_max_age, std::chrono::seconds(43200));
+  EXPECT_EQ(d.http_login_max_failures, 5u);
+  EXPECT_EQ(d.http_login_window, std::chrono::seconds(900));
+  const auto c = load_config(write(dir, "i.toml",
+                                   "[http]\npublic_read = true\nsession_idle_timeout_s = 600\nsession_max_age_s = 3600\n"
+                                   "login_max_failures = 3\nlogin_window_s = 60\n"));
+  EXPECT_TRUE(c.http_public_read);
+  EXPECT_EQ(c.http_session_idle_timeout, std::chrono::seconds(600));
+  EXPECT_EQ(c.http_session_max_age, std::chrono::seconds(3600));
+  EXPECT_EQ(c.http_login_max_failures, 3u);
+  EXPECT_EQ(c.http_login_window, std::chrono::seconds(60));
+  for (const char* bad : {"public_read = 1", "public_read = \"yes\"", "session_idle_timeout_s = 59", "session_max_age_s = 0",
+                          "login_max_failures = 0", "login_window_s = 86401"}) {
+    const std::string key = std::string(bad).substr(0, std::string(bad).find(' '));
+    const auto e = error_of([&] { load_config(write(dir, "b.toml", std::string("[http]\n") + bad + "\n")); });
+    EXPECT_NE(e.find("http." + key), std::string::npos) << bad << ": " << e;
+  }
+  // The shared token is gone; the error names what replaces it (and never echoes the token).
+  const auto e = error_of([&] { load_config(write(dir, "t.toml", "[http]\nack_token = \"hunter2-secret\"\n")); });
+  EXPECT_NE(e.find("http.ack_token: was removed"), std::string::npos) << e;
+  EXPECT_NE(e.find("tokens add NAME --role operator"), std::string::npos) << e;
+  EXPECT_NE(e.find("users add NAME"), std::string::npos) << e;
+  EXPECT_EQ(e.find("hunter2"), std::string::npos) << e;
 }
 
 TEST(Config, ValuesThatCannotWorkAtRuntimeAreRejectedByTheCheck) {

@@ -80,6 +80,7 @@ class LinkOutageTest : public ::testing::Test {
  protected:
   LinkOutageTest() : dir_("gw-outage"), clock_(at("2026-11-29T00:00:00Z")) {
     cfg_.startup_grace = seconds(0);
+    cfg_.http_public_read = true;  // reads without login: not about identity (auth_test.cpp is)
     reg_ = registry({test::terminal("T1", cfg_.defaults), test::terminal("T2", cfg_.defaults),
                      test::terminal("DEAD", cfg_.defaults)});
     open();

@@ -264,8 +264,12 @@ TEST_F(StaticThroughApiTest, UiConfigCarriesTheConfiguration) {
   EXPECT_EQ(j["time_zone"], "Asia/Shanghai");
   EXPECT_DOUBLE_EQ(j["compliance_target"].get<double>(), 0.95);
   EXPECT_EQ(j["poll_interval_ms"], 3000);
-  EXPECT_EQ(j["commands_enabled"], true);
+  EXPECT_EQ(j["commands_enabled"], false);  // anonymous (public_read): may not send commands
+  EXPECT_EQ(j["public_read"], true);
   EXPECT_TRUE(j["version"].is_string());
+  // An operator token: its role may send commands.
+  http_request op{"GET", "/api/ui-config", tok(), ""};
+  EXPECT_EQ(json::parse(api_->handle(op).body)["commands_enabled"], true);
   EXPECT_EQ(get("/api/ui-config?x=1").status, 400u);
 }
 

@@ -413,6 +413,7 @@ int light_routes(std::size_t n, const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
   std::filesystem::remove(dir / "light.db");
   config cfg;
+  cfg.http_public_read = true;  // reads without login (identity is not what is measured)
   manual_clock clock(now_ts());
   struct null_pub final : publisher {
     void publish(const std::string&, const std::string&, bool) noexcept override {}
@@ -502,7 +503,7 @@ int main(int argc, char** argv) {
     std::ofstream f(dir / "gateway.toml");
     f << "[mqtt]\nuri = \"" << broker.uri() << "\"\nclient_id = \"bench-reads-gw\"\n"
       << "[store]\npath = \"gateway.db\"\n"
-      << "[http]\nlisten = \"127.0.0.1:" << port << "\"\n"
+      << "[http]\nlisten = \"127.0.0.1:" << port << "\"\npublic_read = true\n"
       << "[registry]\npath = \"registry.toml\"\n"
       << "[alerts]\nturbidity_debounce_s = 0\n"
       << "[log]\nlevel = \"warn\"\n";
