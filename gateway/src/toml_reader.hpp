@@ -29,6 +29,12 @@ class toml_reader {
     if (!n->is_string()) fail(key, "must be a string");
     out = *n->value<std::string>();
   }
+  void read(std::string_view key, bool& out) {
+    const auto* n = node(key);
+    if (n == nullptr) return;
+    if (!n->is_boolean()) fail(key, "must be true or false");
+    out = *n->value<bool>();
+  }
   void read(std::string_view key, double& out, double min, double max) {
     const auto* n = node(key);
     if (n == nullptr) return;

@@ -170,7 +170,10 @@ std::string describe_connect_rc(int rc) {
     case 2: return "the broker refused the connection: client id rejected (CONNACK 2; mqtt.client_id)";
     case 3: return "the broker refused the connection: server unavailable (CONNACK 3)";
     case 4: return "the broker refused the connection: bad user name or password (CONNACK 4; mqtt.username, mqtt.password)";
-    case 5: return "the broker refused the connection: not authorised (CONNACK 5; mqtt.username and the broker's ACL)";
+    case 5:
+      // mosquitto answers a wrong password and an unknown or revoked account alike with 5 (v3.1.1).
+      return "the broker refused the connection: not authorised (CONNACK 5: wrong mqtt.password, or mqtt.username is "
+             "revoked, unknown or empty)";
     case -1: return "TCP/TLS connect failure";
     case -3: return "disconnected";
     case -9: return "timed out";
