@@ -149,7 +149,16 @@ std::string tls_handshake(int fd, const endpoint& e, const probe_tls& tls) {
       why += tls.ca_file.empty() ? " (system trust store; set mqtt.ca_file?)" : " (mqtt.ca_file " + tls.ca_file + ")";
     return why;
   }
-  return "TLS handshake failed: " + openssl_errors();
+  const int ssl_error = SSL_get_error(ssl.get(), rc);
+  std::string errors = openssl_errors();
+  if (ssl_error == SSL_ERROR_SYSCALL && errors == "no OpenSSL error reported")
+    errors = "the server closed the connection during the handshake";
+  // A plaintext listener answers a ClientHello with MQTT bytes or by closing the connection.
+  if (errors.find("wrong version number") != std::string::npos || errors.find("unexpected eof") != std::string::npos ||
+      errors.find("packet length too long") != std::string::npos ||
+      errors.find("closed the connection during the handshake") != std::string::npos)
+    errors += " (does the broker speak TLS on " + e.host + ":" + e.port + "? a plaintext listener answers like this)";
+  return "TLS handshake failed: " + errors;
 }
 
 }  // namespace

@@ -291,7 +291,7 @@ std::string acl_text() {
       "# Written by sewage-provision. mosquitto acl_file: %u is the username = the terminal id\n"
       "# (use_username_as_clientid), so each terminal may publish only its own topics and read only\n"
       "# its own commands. Anything else is denied: a PUBLISH elsewhere is dropped (MQTT 3.1.1 still\n"
-      "# gets its PUBACK, 5 gets reason 135) and logged by the broker as \"Denied PUBLISH\".\n";
+      "# gets its PUBACK, 5 gets reason 135), logged as \"Denied PUBLISH\" at log_type debug.\n";
   for (auto* make : {&proto::telemetry_topic, &proto::status_topic, &proto::image_topic, &proto::command_result_topic})
     s += "pattern write " + pattern_topic(make) + "\n";
   s += "pattern read " + pattern_topic(&proto::command_topic) + "\n\n";
