@@ -145,7 +145,11 @@ class subscriber : public mqtt::callback {
 struct agent_setup {
   testing::temp_dir dir{"agent-it"};
   std::string broker_extra_;
-  testing::mosquitto_broker broker{dir.path(), testing::broker_options{broker_extra_, true}};
+  testing::mosquitto_broker broker{dir.path(), [this] {
+                                      testing::broker_options o;
+                                      o.extra_config = broker_extra_;
+                                      return o;
+                                    }()};
   instruments::flowmeter flow;
   instruments::turbidity_probe turbidity;
   instruments::level_sensor level;

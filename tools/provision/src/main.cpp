@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
                 << "; reload it now (systemctl reload mosquitto): until then a connected " << id << " stays connected\n";
       return 1;
     }
-    std::cout << "  broker reloaded (SIGHUP): " << id << " is disconnected and refused from now on ("
+    std::cout << "  broker reloaded (SIGHUP sent): it disconnects " << id << " and refuses it from now on ("
               << seconds_since(t0) << " s)\n";
     return 0;
   } catch (const p::provision_error& e) {
