@@ -1,6 +1,11 @@
 """Starts and stops the county's processes for tools/demo and the end-to-end test: a private
 mosquitto on a free loopback port, sewage-gateway with SQLite, and sewage-sim (which starts one
 sewage-agent per terminal). Every process is stopped by its PID. Python standard library only.
+
+The county runs over TLS with per-terminal identities, as a real one does: at start a throw-away
+CA and a broker certificate for 127.0.0.1 are made with openssl (workdir/pki), sewage-provision
+writes every terminal's and the gateway's broker account, the ACL and the broker's TLS listener
+(workdir/identities), mosquitto includes that folder, and each agent uses its own account.
 """
 import ctypes
 import datetime as dt
@@ -115,6 +120,8 @@ class County:
         raise ValueError(f"{self.scenario}: no start")
 
     def start(self):
+        self._make_pki()
+        self._provision()
         self._start_broker()
         origin = dt.datetime.now(dt.timezone.utc)
         sim_start = self._scenario_start() - dt.timedelta(hours=self.lead_h)
@@ -124,6 +131,7 @@ class County:
             "--registry", REGISTRY, "--scenario", self.scenario,
             "--workdir", os.path.join(self.workdir, "sim"),
             "--broker-port", str(self.broker_port),
+            "--identities", self.identities,
             "--agent", os.path.join(self.bindir, "firmware/sewage-agent"),
             "--speed", str(self.speed), "--lead-h", str(self.lead_h),
             "--report-interval-s", str(self.report_interval_s),
@@ -133,15 +141,61 @@ class County:
         self.processes.append(sim)
         self.sim = sim
 
+    @property
+    def pki(self):
+        return os.path.join(self.workdir, "pki")
+
+    @property
+    def identities(self):
+        return os.path.join(self.workdir, "identities")
+
+    @property
+    def broker_uri(self):
+        return f"ssl://127.0.0.1:{self.broker_port}"
+
+    def _openssl(self, *args):
+        r = subprocess.run(["openssl", *args], cwd=self.pki, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise RuntimeError("openssl " + " ".join(args) + " failed:\n" + r.stdout.decode("utf-8", "replace"))
+
+    def _make_pki(self):
+        """A throw-away county CA and the broker's certificate for 127.0.0.1 (EC P-256, 30 days)."""
+        os.makedirs(self.pki, exist_ok=True)
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        self._openssl("req", "-x509", *ec, "-days", "30", "-subj", "/CN=Sewage demo county CA (throw-away)",
+                      "-keyout", "ca.key", "-out", "ca.crt")
+        self._openssl("req", *ec, "-subj", "/CN=127.0.0.1", "-keyout", "broker.key", "-out", "broker.csr")
+        with open(os.path.join(self.pki, "broker.ext"), "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                    "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+        self._openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                      "-days", "30", "-extfile", "broker.ext", "-out", "broker.crt")
+        os.chmod(os.path.join(self.pki, "ca.key"), 0o600)
+        os.chmod(os.path.join(self.pki, "broker.key"), 0o600)
+
+    def _provision(self):
+        """Every terminal's and the gateway's broker account, ACL and TLS listener (sewage-provision)."""
+        args = [os.path.join(self.bindir, "tools/provision/sewage-provision"), "provision",
+                "--registry", REGISTRY, "--out", self.identities, "--uri", self.broker_uri,
+                "--ca-file", os.path.join(self.pki, "ca.crt"),
+                "--broker-cert", os.path.join(self.pki, "broker.crt"),
+                "--broker-key", os.path.join(self.pki, "broker.key"),
+                "--listener-port", str(self.broker_port), "--listener-address", "127.0.0.1", "--no-reload"]
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        with open(os.path.join(self.workdir, "provision.log"), "ab") as f:
+            f.write(r.stdout)
+        if r.returncode != 0:
+            raise RuntimeError("sewage-provision failed:\n" + r.stdout.decode("utf-8", "replace"))
+
     def _start_broker(self):
         data = os.path.join(self.workdir, "broker")
         os.makedirs(data, exist_ok=True)
         conf = os.path.join(self.workdir, "mosquitto.conf")
         with open(conf, "w") as f:
             f.write(f"""# Written by tools/county.py: a private broker for the simulated county.
+# The TLS listener, accounts and ACL are in identities/broker/sewage.conf (sewage-provision).
 per_listener_settings false
-listener {self.broker_port} 127.0.0.1
-allow_anonymous true
 persistence true
 persistence_location {data}/
 autosave_interval 60
@@ -150,11 +204,13 @@ max_queued_messages 1000000
 max_queued_bytes 0
 max_inflight_messages 100
 log_dest file {self.workdir}/broker.log
+include_dir {self.identities}/broker
 """ + ("user root\n" if os.geteuid() == 0 else ""))
         if port_open(self.broker_port):
             raise RuntimeError(f"port {self.broker_port} is already in use")
         broker = Process("mosquitto", ["mosquitto", "-c", conf], os.path.join(self.workdir, "broker.out"))
         self.processes.append(broker)
+        self.broker = broker
         for _ in range(200):
             if broker.proc.poll() is not None:
                 raise RuntimeError("mosquitto exited at start:\n" + broker.tail())
@@ -166,11 +222,10 @@ log_dest file {self.workdir}/broker.log
     def _start_gateway(self, sim_start, origin):
         conf = os.path.join(self.workdir, "gateway.toml")
         with open(conf, "w") as f:
+            with open(os.path.join(self.identities, "gateway.toml")) as snippet:
+                mqtt = snippet.read()  # [mqtt]: uri, client_id, username, password, ca_file
             f.write(f"""# Written by tools/county.py for the simulated county.
-[mqtt]
-uri = "tcp://127.0.0.1:{self.broker_port}"
-client_id = "sewage-gateway-sim"
-[store]
+{mqtt}[store]
 path = "{self.workdir}/gateway.db"
 [http]
 listen = "127.0.0.1:{self.http_port}"
@@ -179,7 +234,8 @@ path = "{REGISTRY}"
 [log]
 level = "warn"
 """)
-        self._make_identities(conf)
+        os.chmod(conf, 0o600)  # it holds the gateway's broker password
+        self._make_accounts(conf)
         gw = Process("sewage-gateway", [
             os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", conf,
             "--time-scale", str(self.speed), "--start-time", iso(sim_start),
@@ -206,7 +262,7 @@ level = "warn"
         with os.fdopen(fd, "w") as f:
             f.write(text + "\n")
 
-    def _make_identities(self, conf):
+    def _make_accounts(self, conf):
         """An `admin` account with a random password, and an operator token for the tools."""
         self.admin_password = secrets.token_urlsafe(12)
         self._cli(conf, ["users", "add", "admin", "--role", "admin"], self.admin_password)

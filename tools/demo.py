@@ -27,7 +27,7 @@ import county  # noqa: E402
 # next run; any other existing, non-empty folder given as --var-dir is refused, never deleted.
 MARKER = ".sewage-demo"
 DEFAULT_VAR_DIR = os.path.join(county.ROOT, "var", "demo")
-BINARIES = ("gateway/sewage-gateway", "firmware/sewage-agent", "tools/sim/sewage-sim",
+BINARIES = ("gateway/sewage-gateway", "firmware/sewage-agent", "tools/sim/sewage-sim", "tools/provision/sewage-provision",
             "tools/sim/sewage-sim-camera")
 
 
@@ -216,7 +216,12 @@ def run(args):
         print(f"demo: score while it runs (from any folder): "
               f"{q(os.path.join(county.ROOT, 'tools/score'))} --api {c.api} --token-file {q(c.token_file)} "
               f"--truth {q(os.path.join(args.var_dir, 'sim'))}")
-        print(f"demo: broker on 127.0.0.1:{c.broker_port}; logs and data in {args.var_dir}")
+        print(f"demo: broker {c.broker_uri} (TLS; throw-away CA {q(os.path.join(c.pki, 'ca.crt'))}); "
+              f"every terminal has its own account (agents' snippets in {q(os.path.join(c.identities, 'agents'))}); "
+              f"logs and data in {args.var_dir}")
+        print(f"demo: revoke one terminal (a stolen SBC; it is disconnected, the others go on): "
+              f"{q(os.path.join(c.bindir, 'tools/provision/sewage-provision'))} revoke --out {q(c.identities)} "
+              f"--broker-pid {c.broker.pid} HY-WY-001")
         print("demo: Ctrl-C stops everything", flush=True)
         started = time.monotonic()
         while not stopping:

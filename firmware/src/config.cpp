@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -139,8 +141,8 @@ mqtt_config parse_mqtt(const toml::table& root) {
   const toml::table* t = sub_table(root, "mqtt");
   if (t == nullptr) throw config_error("mqtt", "is required (a table with at least uri)");
   detail::reject_unknown(*t,
-                         {"uri", "fallback_uris", "username", "password", "ca_file", "cert_file",
-                          "key_file", "keep_alive_s", "reconnect_min_s", "reconnect_max_s",
+                         {"uri", "fallback_uris", "allow_plaintext", "username", "password", "ca_file",
+                          "cert_file", "key_file", "keep_alive_s", "reconnect_min_s", "reconnect_max_s",
                           "max_inflight", "replay_per_s", "max_packet_bytes"},
                          "mqtt");
   const std::string uri = get_string(*t, "uri", "mqtt", std::nullopt);
@@ -176,6 +178,13 @@ mqtt_config parse_mqtt(const toml::table& root) {
       throw config_error(tls_key, "is set but " + uri_key + " \"" + m.uris[i] +
                                       "\" is plaintext (tcp:// or mqtt://): the password would be sent in clear; "
                                       "use ssl:// or mqtts:// for TLS, or remove " + tls_key);
+    }
+  }
+  // TLS by default (DESIGN.md, "Identity"): a plain URI needs the explicit opt-in, logged at start.
+  m.allow_plaintext = get_bool(*t, "allow_plaintext", "mqtt", false);
+  for (std::size_t i = 0; i < m.uris.size(); ++i) {
+    if (const auto why = proto::broker_uri_plaintext_refusal(m.uris[i], m.allow_plaintext)) {
+      throw config_error(i == 0 ? "mqtt.uri" : "mqtt.fallback_uris[" + std::to_string(i - 1) + "]", *why);
     }
   }
   m.keep_alive_s = static_cast<std::uint32_t>(get_int(*t, "keep_alive_s", "mqtt", 30, 2, 3600));
@@ -327,6 +336,13 @@ void check_deployable(const agent_config& c) {
     throw config_error("queue.path", dir.string() + " is not a directory");
   if (!dir.empty() && ::access(dir.c_str(), W_OK) != 0)
     throw config_error("queue.path", "directory " + dir.string() + " is not writable by this user");
+  // TLS files are read at every connect attempt: a missing one would only show as failed connects.
+  for (const auto& [key, file] : {std::pair<const char*, const std::string&>{"mqtt.ca_file", c.mqtt.ca_file},
+                                  std::pair<const char*, const std::string&>{"mqtt.cert_file", c.mqtt.cert_file},
+                                  std::pair<const char*, const std::string&>{"mqtt.key_file", c.mqtt.key_file}}) {
+    if (!file.empty() && ::access(file.c_str(), R_OK) != 0)
+      throw config_error(key, "cannot read " + file + ": " + std::strerror(errno));
+  }
   if (c.devices.empty())
     throw config_error("device", "at least one [[device]] is required: a terminal without instruments reports nothing");
   if (c.poll_interval_s > c.report_interval_s)
@@ -383,6 +399,7 @@ nlohmann::json describe_config(const agent_config& c) {
   j["stuck_after_polls"] = c.stuck_after_polls;
   j["config_digest"] = c.digest;
   j["mqtt"] = {{"uris", c.mqtt.uris},
+               {"allow_plaintext", c.mqtt.allow_plaintext},
                {"username", c.mqtt.username},
                {"password", c.mqtt.password.empty() ? "" : "<redacted>"},
                {"ca_file", c.mqtt.ca_file},

@@ -5,6 +5,7 @@
 #include "sewage/agent/mqtt_link.hpp"
 #include "sewage/agent/modbus_driver.hpp"
 #include "sewage/agent/simulated_driver.hpp"
+#include "sewage/proto/broker_uri.hpp"
 #include "sewage/proto/timestamp.hpp"
 
 #include <CLI/CLI.hpp>
@@ -74,8 +75,14 @@ int main(int argc, char** argv) {
     drivers.add("modbus", modbus_driver::factory(buses));
     drivers.add("simulated", &simulated_driver::create);
     for (const auto& d : config.devices) (void)drivers.create(d);
+    std::vector<std::string> plaintext_warnings;
+    for (const auto& uri : config.mqtt.uris)
+      if (!sewage::proto::broker_uri_uses_tls(uri)) plaintext_warnings.push_back(sewage::proto::broker_uri_plaintext_warning(uri));
     if (check_only) {
       std::cout << config_path << ": ok\n";
+      for (const auto& w : plaintext_warnings) std::cout << "warning: " << w << "\n";
+      if (config.mqtt.ca_file.empty() && plaintext_warnings.size() < config.mqtt.uris.size())
+        std::cout << "note: mqtt.ca_file is not set: the broker's certificate is checked against the system CA store\n";
       return 0;
     }
     spdlog::set_level(spdlog::level::from_str(config.log_level));

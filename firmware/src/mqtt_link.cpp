@@ -85,14 +85,23 @@ class trace_capture {
 };
 
 /// Readable cause of a failed connect: the return code's meaning plus what the trace said.
-std::string connect_failure_cause(int rc, const std::string& traced) {
+/// `username` is the configured mqtt.username (the terminal id when provisioned; not a secret).
+std::string connect_failure_cause(int rc, const std::string& traced, const std::string& username) {
   std::string why;
+  // mosquitto answers a wrong password, an unknown or revoked account and a missing user name
+  // all with CONNACK 5 (v3.1.1), so the line names every possibility and the keys to check.
+  const std::string account = username.empty() ? std::string("no mqtt.username set (anonymous)")
+                                                : "mqtt.username \"" + username + "\"";
   switch (rc) {
     case 1: why = "broker refused the protocol version"; break;
     case 2: why = "broker rejected the client id"; break;
     case 3: why = "broker unavailable"; break;
-    case 4: why = "bad user name or password"; break;
-    case 5: why = "not authorised (credentials or ACL)"; break;
+    case 4:
+    case 5:
+      why = "not authorised: the broker refused " + account +
+            " (wrong mqtt.password, or the account was revoked or never provisioned; CONNACK " + std::to_string(rc) +
+            ")";
+      break;
     default: {
       const char* s = MQTTAsync_strerror(rc);
       why = s != nullptr ? s : "connect failure";
@@ -116,6 +125,15 @@ std::string connect_failure_cause(int rc, const std::string& traced) {
   return why;
 }
 
+/// TLS by default: a plain URI only with mqtt.allow_plaintext (then one warning line per URI).
+void refuse_plaintext(const agent_config& config) {
+  for (const auto& uri : config.mqtt.uris) {
+    if (const auto why = proto::broker_uri_plaintext_refusal(uri, config.mqtt.allow_plaintext))
+      throw config_error("mqtt.uri", *why);
+    if (!proto::broker_uri_uses_tls(uri)) spdlog::warn("{}", proto::broker_uri_plaintext_warning(uri));
+  }
+}
+
 }  // namespace
 
 /// Paho objects and the callback adapters. Every callback posts to the io_context.
@@ -123,6 +141,7 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
  public:
   impl(mqtt_link& owner, const agent_config& config, handlers h, std::string will_topic, std::string will_payload)
       : owner_(owner),
+        username_(config.mqtt.username),
         h_(std::move(h)),
         client_(config.mqtt.uris.front(), config.terminal_id,
                 mqtt::create_options_builder()
@@ -231,7 +250,7 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
       post([this, rc] {
         owner_.connecting_ = false;
         if (owner_.connected_) return;
-        const std::string cause = connect_failure_cause(rc, trace_capture::instance().take());
+        const std::string cause = connect_failure_cause(rc, trace_capture::instance().take(), username_);
         // Every failed attempt (first connection or reconnect) is logged, rate-limited.
         owner_.note_connect_failure(rc, cause);
         owner_.schedule_connect();
@@ -254,6 +273,7 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
   }
 
   mqtt_link& owner_;
+  std::string username_;  ///< for failure lines (a terminal id, never the password)
   handlers h_;
   mqtt::async_client client_;
   mqtt::connect_options opts_;
@@ -274,7 +294,7 @@ void mqtt_link::global_init() noexcept {
 mqtt_link::mqtt_link(const agent_config& config, boost::asio::io_context& io, handlers h, std::string will_topic,
                      std::string will_payload)
     : io_(io),
-      impl_(std::make_unique<impl>(*this, config, std::move(h), std::move(will_topic), std::move(will_payload))),
+      impl_((refuse_plaintext(config), std::make_unique<impl>(*this, config, std::move(h), std::move(will_topic), std::move(will_payload)))),
       retry_timer_(io),
       retry_delay_(config.mqtt.reconnect_min_s),
       retry_min_(config.mqtt.reconnect_min_s),

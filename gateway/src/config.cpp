@@ -109,6 +109,7 @@ config load_config(const std::filesystem::path& path) {
     if (const auto* t = top.sub_table("mqtt")) {
       detail::toml_reader r(*t, "mqtt");
       r.read("uri", c.mqtt_uri);
+      r.read("allow_plaintext", c.mqtt_allow_plaintext);
       r.read("client_id", c.mqtt_client_id);
       r.read("username", c.mqtt_username);
       r.read("password", c.mqtt_password);
@@ -125,6 +126,8 @@ config load_config(const std::filesystem::path& path) {
                                 std::pair{"mqtt.key_file", &c.mqtt_key_file}})
         if (!value->empty()) tls_keys.emplace_back(key);
       if (const auto why = proto::broker_uri_tls_mismatch(c.mqtt_uri, tls_keys)) r.fail("uri", *why);
+      // TLS by default (DESIGN.md, "Identity"): plaintext only with the explicit, logged opt-in.
+      if (const auto why = proto::broker_uri_plaintext_refusal(c.mqtt_uri, c.mqtt_allow_plaintext)) r.fail("uri", *why);
       for (auto [key, file] : {std::pair{"ca_file", &c.mqtt_ca_file}, std::pair{"cert_file", &c.mqtt_cert_file},
                                std::pair{"key_file", &c.mqtt_key_file}}) {
         if (file->empty()) continue;

@@ -14,6 +14,8 @@
 #include "sewage/gateway/sqlite_store.hpp"
 #include "sewage/gateway/webhook.hpp"
 
+#include <sewage/proto/broker_uri.hpp>
+
 #include <CLI/CLI.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -297,6 +299,10 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(env_level != nullptr ? env_level : cfg.log_level));
   if (check_only) {
     std::cout << config_path << ": ok (" << reg.size() << " terminals in " << cfg.registry_path.string() << ")\n";
+    if (!sewage::proto::broker_uri_uses_tls(cfg.mqtt_uri))
+      std::cout << "warning: " << sewage::proto::broker_uri_plaintext_warning(cfg.mqtt_uri) << '\n';
+    else if (cfg.mqtt_ca_file.empty())
+      std::cout << "note: mqtt.ca_file is not set: the broker's certificate is checked against the system CA store\n";
     return 0;
   }
   std::unique_ptr<clock_source> clock = std::make_unique<system_clock_source>();

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -307,10 +308,20 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   std::atomic<bool> stopping_{false};
 };
 
+namespace {
+/// TLS by default: a plain URI only with the opt-in (then one warning line at start).
+void refuse_plaintext(const config& cfg) {
+  if (const auto why = proto::broker_uri_plaintext_refusal(cfg.mqtt_uri, cfg.mqtt_allow_plaintext))
+    throw std::invalid_argument("mqtt.uri: " + *why);
+  if (!proto::broker_uri_uses_tls(cfg.mqtt_uri)) spdlog::warn("{}", proto::broker_uri_plaintext_warning(cfg.mqtt_uri));
+}
+}  // namespace
+
 mqtt_link::mqtt_link(const config& cfg, const clock_source& clock, boost::asio::io_context& io,
                      std::function<void(inbound_message)> on_message, std::function<void()> on_connected,
                      durable_inbox* journal)
-    : impl_(std::make_unique<impl>(*this, cfg, clock, io, std::move(on_message), std::move(on_connected), journal)) {}
+    : impl_((refuse_plaintext(cfg), std::make_unique<impl>(*this, cfg, clock, io, std::move(on_message),
+                                                          std::move(on_connected), journal))) {}
 
 mqtt_link::~mqtt_link() { stop(); }
 

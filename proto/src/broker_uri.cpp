@@ -33,4 +33,15 @@ std::optional<std::string> broker_uri_tls_mismatch(std::string_view uri, const s
          keys;
 }
 
+std::optional<std::string> broker_uri_plaintext_refusal(std::string_view uri, bool allow_plaintext) {
+  if (allow_plaintext || broker_uri_uses_tls(uri)) return std::nullopt;
+  return "\"" + std::string(uri) +
+         "\" is plaintext: set mqtt.allow_plaintext = true to accept that (not recommended), or use ssl://";
+}
+
+std::string broker_uri_plaintext_warning(std::string_view uri) {
+  return "mqtt: plaintext connection to " + std::string(uri) +
+         " (mqtt.allow_plaintext = true): credentials and data travel unencrypted";
+}
+
 }  // namespace sewage::proto

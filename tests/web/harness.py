@@ -230,6 +230,7 @@ turbidity_debounce_s = 0
         with open(self.config_path, "w") as f:
             f.write(f"""[mqtt]
 uri = "tcp://127.0.0.1:{self.broker_port}"
+allow_plaintext = true
 client_id = "sewage-gateway-web-test"
 [store]
 path = "{self.workdir}/gateway.db"

@@ -141,7 +141,16 @@ std::string tls_handshake(int fd, const endpoint& e, const probe_tls& tls) {
       why += tls.ca_file.empty() ? " (system trust store; set mqtt.ca_file?)" : " (mqtt.ca_file " + tls.ca_file + ")";
     return why;
   }
-  return "TLS handshake failed: " + openssl_errors();
+  const int ssl_error = SSL_get_error(ssl.get(), rc);
+  std::string errors = openssl_errors();
+  if (ssl_error == SSL_ERROR_SYSCALL && errors == "no OpenSSL error reported")
+    errors = "the server closed the connection during the handshake";
+  // A plaintext listener answers a ClientHello with MQTT bytes or by closing the connection.
+  if (errors.find("wrong version number") != std::string::npos || errors.find("unexpected eof") != std::string::npos ||
+      errors.find("packet length too long") != std::string::npos ||
+      errors.find("closed the connection during the handshake") != std::string::npos)
+    errors += " (does the broker speak TLS on " + e.host + ":" + e.port + "? a plaintext listener answers like this)";
+  return "TLS handshake failed: " + errors;
 }
 
 }  // namespace
@@ -162,7 +171,10 @@ std::string describe_connect_rc(int rc) {
     case 2: return "the broker refused the connection: client id rejected (CONNACK 2; mqtt.client_id)";
     case 3: return "the broker refused the connection: server unavailable (CONNACK 3)";
     case 4: return "the broker refused the connection: bad user name or password (CONNACK 4; mqtt.username, mqtt.password)";
-    case 5: return "the broker refused the connection: not authorised (CONNACK 5; mqtt.username and the broker's ACL)";
+    case 5:
+      // mosquitto answers a wrong password and an unknown or revoked account alike with 5 (v3.1.1).
+      return "the broker refused the connection: not authorised (CONNACK 5: wrong mqtt.password, or mqtt.username is "
+             "revoked, unknown or empty)";
     case -1: return "TCP/TLS connect failure";
     case -3: return "disconnected";
     case -9: return "timed out";

@@ -145,7 +145,11 @@ class subscriber : public mqtt::callback {
 struct agent_setup {
   testing::temp_dir dir{"agent-it"};
   std::string broker_extra_;
-  testing::mosquitto_broker broker{dir.path(), testing::broker_options{broker_extra_, true}};
+  testing::mosquitto_broker broker{dir.path(), [this] {
+                                      testing::broker_options o;
+                                      o.extra_config = broker_extra_;
+                                      return o;
+                                    }()};
   instruments::flowmeter flow;
   instruments::turbidity_probe turbidity;
   instruments::level_sensor level;
@@ -165,7 +169,9 @@ struct agent_setup {
     out << "terminal_id = \"" << kTerminal << "\"\n"
         << "log_level = \"debug\"\npoll_interval_s = 0.2\nreport_interval_s = 1\n"
         << "[mqtt]\n"
-        << (mqtt_extra.find("uri = ") == std::string::npos ? "uri = \"" + broker.uri() + "\"\n" : std::string())
+        << (mqtt_extra.find("uri = ") == std::string::npos
+                ? "uri = \"" + broker.uri() + "\"\nallow_plaintext = true\n"  // the test broker's plain listener
+                : std::string())
         << "keep_alive_s = 5\nreconnect_min_s = 1\nreconnect_max_s = 2\n" << mqtt_extra
         << "[queue]\npath = \"" << queue.string() << "\"\n"
         << "[image]\nfile = \"" << (dir.path() / "snap.jpg").string() << "\"\nperiod_s = 3600\n"
@@ -197,7 +203,7 @@ TEST(AgentProcess, CheckConfigAndVersion) {
   const auto st = check.wait_for_exit(30s);
   ASSERT_TRUE(st.has_value());
   EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << check.log();
-  std::ofstream(s.dir.path() / "bad.toml") << "terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://h:1\"\nkeep_alive_s = 0\n";
+  std::ofstream(s.dir.path() / "bad.toml") << "terminal_id = \"T1\"\n[mqtt]\nuri = \"ssl://h:1\"\nkeep_alive_s = 0\n";
   testing::child_process bad({SEWAGE_AGENT_BIN, "--config", (s.dir.path() / "bad.toml").string(), "--check-config"},
                              s.dir.path() / "bad.log");
   const auto bst = bad.wait_for_exit(30s);
@@ -418,7 +424,7 @@ TEST(AgentProcess, SimulatedDevicesOnAScaledClock) {
   testing::mosquitto_broker broker(dir.path());
   const auto config = dir.path() / "sim.toml";
   std::ofstream(config) << "terminal_id = \"" << kTerminal << "\"\npoll_interval_s = 10\nreport_interval_s = 60\n"
-                        << "[mqtt]\nuri = \"" << broker.uri() << "\"\n[queue]\npath = \"" << (dir.path() / "q.db").string()
+                        << "[mqtt]\nuri = \"" << broker.uri() << "\"\nallow_plaintext = true\n[queue]\npath = \"" << (dir.path() / "q.db").string()
                         << "\"\n[cleanout]\nsource = \"digital_input\"\n"
                         << "[[device]]\nname = \"sim\"\ndriver = \"simulated\"\n"
                         << "[[device.point]]\nquantity = \"flow_rate\"\nprofile = \"series\"\nvalues = [1.5]\n"

@@ -64,7 +64,7 @@ void add_cabinet(instruments::rtu_bus_emulator& bus) {
 /// response timeout is generous so that a loaded test machine never makes a healthy slave late.
 std::string cabinet_config(const std::string& tty, int baud, const std::string& extra = "", int timeout_ms = 500) {
   std::ostringstream o;
-  o << "terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://127.0.0.1:1883\"\n";
+  o << "terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://127.0.0.1:1883\"\nallow_plaintext = true\n";
   const auto rtu = [&](const char* name, int slave) {
     o << "[[device]]\nname = \"" << name << "\"\ndriver = \"modbus\"\ntransport = \"rtu\"\nserial_device = \"" << tty
       << "\"\nbaud = " << baud << "\nslave_id = " << slave << "\nresponse_timeout_ms = " << timeout_ms
@@ -334,7 +334,7 @@ std::string agent_config_text(const std::string& broker_uri, const std::filesyst
   devices = devices.substr(devices.find("[[device]]"));  // drop the header written for unit tests
   return "terminal_id = \"T1\"\nlog_level = \"info\"\npoll_interval_s = 0.2\nreport_interval_s = 2\n"
          "stuck_after_polls = 0\n"  // the emulated values never change
-         "[mqtt]\nuri = \"" + broker_uri + "\"\nkeep_alive_s = 5\n[queue]\npath = \"" + queue.string() + "\"\n" + devices;
+         "[mqtt]\nuri = \"" + broker_uri + "\"\nallow_plaintext = true\nkeep_alive_s = 5\n[queue]\npath = \"" + queue.string() + "\"\n" + devices;
 }
 
 TEST(SharedBusAgent, ThreeInstrumentsOnOneLineReportOkThenOneSlaveFailsAlone) {

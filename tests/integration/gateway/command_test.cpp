@@ -48,7 +48,7 @@ class GatewayCommands : public ::testing::Test {
         << "[[terminal]]\nid = \"T1\"\nname = \"One\"\ntown = \"A\"\nvillage = \"B\"\nlatitude = 30.5\n"
            "longitude = 120.9\ndesign_capacity_m3d = 30\ndischarge_grade = \"grade_1\"\nreport_interval_s = 60\n";
     std::ofstream(dir_->path() / "gateway.toml")
-        << "[mqtt]\nuri = \"" << broker_->uri() << "\"\nclient_id = \"gw-cmd-it\"\nkeep_alive_s = 5\n"
+        << "[mqtt]\nuri = \"" << broker_->uri() << "\"\nallow_plaintext = true\nclient_id = \"gw-cmd-it\"\nkeep_alive_s = 5\n"
         << "[store]\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
         << "[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\npublic_read = true\n"
         << "[registry]\npath = \"registry.toml\"\n"

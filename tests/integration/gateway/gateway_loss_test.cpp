@@ -75,7 +75,7 @@ TEST(GatewayLoss, RecordsDroppedByTheBrokerWhileTheGatewayWasStoppedAreCountedAs
           << "report_interval_s = 60\n";
   }
   std::ofstream(dir.path() / "gateway.toml")
-      << "[mqtt]\nuri = \"" << broker.uri() << "\"\nclient_id = \"gw-loss\"\nkeep_alive_s = 5\n"
+      << "[mqtt]\nuri = \"" << broker.uri() << "\"\nallow_plaintext = true\nclient_id = \"gw-loss\"\nkeep_alive_s = 5\n"
       << "[store]\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
       << "[http]\nlisten = \"127.0.0.1:" << http_port << "\"\npublic_read = true\n"
       << "[registry]\npath = \"registry.toml\"\n"

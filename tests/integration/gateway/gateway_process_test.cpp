@@ -45,7 +45,7 @@ class GatewayProcess : public ::testing::Test {
            "longitude = 120.8\ndesign_capacity_m3d = 10\ndischarge_grade = \"grade_2\"\nreport_interval_s = 1\n"
            "[terminal.thresholds]\noffline_after_intervals = 2.0\n";
     std::ofstream(dir_->path() / "gateway.toml")
-        << "[mqtt]\nuri = \"" << broker_->uri() << "\"\nclient_id = \"gw-it\"\nkeep_alive_s = 5\n"
+        << "[mqtt]\nuri = \"" << broker_->uri() << "\"\nallow_plaintext = true\nclient_id = \"gw-it\"\nkeep_alive_s = 5\n"
         << "[store]\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
         << "[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\npublic_read = true\n"
         << "[registry]\npath = \"registry.toml\"\n"

@@ -89,7 +89,9 @@ class GatewayLink : public ::testing::Test {
   void write_config(const std::string& mqtt_table, const std::string& registry, const std::string& extra = {}) {
     std::ofstream(dir_->path() / "registry.toml") << registry;
     std::ofstream(dir_->path() / "gateway.toml")
-        << "[mqtt]\n" << mqtt_table << "client_id = \"gw-link\"\nkeep_alive_s = 5\n"
+        << "[mqtt]\n" << mqtt_table
+        << (mqtt_table.find("allow_plaintext") == std::string::npos ? "allow_plaintext = true\n" : "")
+        << "client_id = \"gw-link\"\nkeep_alive_s = 5\n"
         << "[store]\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
         << "[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\npublic_read = true\n"
         << "[registry]\npath = \"registry.toml\"\n"

@@ -14,8 +14,8 @@ mosquitto_broker::mosquitto_broker(std::filesystem::path dir, broker_options opt
   // A port that another process grabbed between our check and the broker's bind makes mosquitto
   // exit; try a few ports before giving up.
   std::string last_error;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    port_ = free_loopback_port();
+  for (int attempt = 0; attempt < (options_.port > 0 ? 1 : 5); ++attempt) {
+    port_ = options_.port > 0 ? options_.port : free_loopback_port();
     try {
       start();
       return;
@@ -43,9 +43,8 @@ void mosquitto_broker::start() {
   const auto log_file = dir_ / "broker.log";
   {
     std::ofstream c(conf);
-    c << "per_listener_settings false\n"
-      << "listener " << port_ << " 127.0.0.1\n"
-      << "allow_anonymous true\n";
+    c << "per_listener_settings false\n";
+    if (options_.plain_listener) c << "listener " << port_ << " 127.0.0.1\n" << "allow_anonymous true\n";
     // Running as root, mosquitto drops to user 'mosquitto' and then cannot write our data dir.
     if (::geteuid() == 0) c << "user root\n";
     if (options_.persistence) {
@@ -64,6 +63,7 @@ void mosquitto_broker::start() {
       << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
       << "connection_messages true\n"
       << options_.extra_config << "\n";
+    if (!options_.include_dir.empty()) c << "include_dir " << options_.include_dir.string() << "\n";
   }
   process_ = std::make_unique<child_process>(
       std::vector<std::string>{"mosquitto", "-c", conf.string()}, dir_ / "broker.stdout");

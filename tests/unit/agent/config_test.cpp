@@ -14,7 +14,7 @@ namespace {
 const char* kMinimal = R"(
 terminal_id = "HY-WY-001"
 [mqtt]
-uri = "tcp://127.0.0.1:1883"
+uri = "ssl://127.0.0.1:8883"
 )";
 
 std::string error_key(const std::string& text) {
@@ -58,7 +58,7 @@ TEST(Config, ShippedExampleIsValidAndEveryDeviceBuilds) {
 }
 
 TEST(Config, ErrorsNameTheKey) {
-  const std::string base = "[mqtt]\nuri = \"tcp://h:1\"\n";
+  const std::string base = "[mqtt]\nuri = \"ssl://h:1\"\n";
   EXPECT_EQ(error_key(base), "terminal_id");
   EXPECT_EQ(error_key("terminal_id = \"a/b\"\n" + base), "terminal_id");
   EXPECT_EQ(error_key("terminal_id = \"T1\"\nreport_interval_s = 0\n" + base), "report_interval_s");
@@ -89,7 +89,7 @@ std::string deploy_error(const std::string& text) {
 }
 
 TEST(Config, CombinationsThatCannotWorkOnATerminalAreRefused) {
-  const std::string base = "terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://h:1\"\n";
+  const std::string base = "terminal_id = \"T1\"\n[mqtt]\nuri = \"ssl://h:1\"\n";
   const std::string sim = "[[device]]\nname = \"s\"\ndriver = \"simulated\"\n[[device.point]]\nquantity = \"flow_rate\"\n";
   EXPECT_EQ(deploy_error(base + sim), "<no error>");
   EXPECT_EQ(deploy_error(base), "device: at least one [[device]] is required: a terminal without instruments reports nothing");
@@ -104,7 +104,7 @@ TEST(Config, CombinationsThatCannotWorkOnATerminalAreRefused) {
   // Broker URIs without a host or with an impossible port are refused by the parser already.
   EXPECT_EQ(error_key("terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://\"\n"), "mqtt.uri");
   EXPECT_EQ(error_key("terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://h:99999\"\n"), "mqtt.uri");
-  EXPECT_EQ(error_key("terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://broker.example\"\n"), "<no error>");
+  EXPECT_EQ(error_key("terminal_id = \"T1\"\n[mqtt]\nuri = \"ssl://broker.example\"\n"), "<no error>");
 }
 
 std::string error_text(const std::string& text) {
@@ -130,10 +130,48 @@ TEST(Config, TlsFilesWithAPlaintextUriAreRefusedNamingBothKeys) {
   const std::string fb = error_text(t + "uri = \"ssl://a:8883\"\nfallback_uris = [\"ssl://b:8883\", \"tcp://c:1883\"]\n"
                                         "ca_file = \"/etc/ca.crt\"\n");
   EXPECT_NE(fb.find("mqtt.fallback_uris[1]"), std::string::npos) << fb;
-  // TLS schemes with a CA file are fine; so is plaintext without any TLS file.
+  // ... also with the plaintext opt-in: TLS files still mean TLS.
+  EXPECT_EQ(error_key(t + "uri = \"tcp://broker\"\nallow_plaintext = true\nca_file = \"/etc/ca.crt\"\n"), "mqtt.ca_file");
+  // TLS schemes with a CA file are fine; so is plaintext without any TLS file when opted in.
   EXPECT_EQ(error_key(t + "uri = \"ssl://broker:8883\"\nca_file = \"/etc/ca.crt\"\n"), "<no error>");
   EXPECT_EQ(error_key(t + "uri = \"mqtts://broker\"\nca_file = \"/etc/ca.crt\"\n"), "<no error>");
-  EXPECT_EQ(error_key(t + "uri = \"tcp://broker\"\n"), "<no error>");
+  EXPECT_EQ(error_key(t + "uri = \"tcp://broker\"\nallow_plaintext = true\n"), "<no error>");
+}
+
+// Issue 11: TLS by default; a plain URI (tcp://, mqtt://) needs mqtt.allow_plaintext = true.
+TEST(Config, APlaintextUriNeedsTheExplicitOptIn) {
+  const std::string t = "terminal_id = \"T1\"\n[mqtt]\n";
+  EXPECT_EQ(error_text(t + "uri = \"tcp://broker:1883\"\n"),
+            "mqtt.uri: \"tcp://broker:1883\" is plaintext: set mqtt.allow_plaintext = true to accept that (not "
+            "recommended), or use ssl://");
+  EXPECT_EQ(error_key(t + "uri = \"mqtt://broker\"\n"), "mqtt.uri");
+  EXPECT_EQ(error_key(t + "uri = \"tcp://broker\"\nallow_plaintext = false\n"), "mqtt.uri");
+  // A plain fallback beside a TLS primary is refused naming the fallback.
+  const std::string fb = error_text(t + "uri = \"ssl://a:8883\"\nfallback_uris = [\"mqtts://b\", \"mqtt://c:1883\"]\n");
+  EXPECT_EQ(fb.rfind("mqtt.fallback_uris[1]: \"mqtt://c:1883\" is plaintext: set mqtt.allow_plaintext = true", 0), 0U) << fb;
+  // Not a boolean: named.
+  EXPECT_EQ(error_text(t + "uri = \"tcp://broker\"\nallow_plaintext = \"yes\"\n"),
+            "mqtt.allow_plaintext: must be true or false, got string");
+  EXPECT_EQ(error_key(t + "uri = \"tcp://broker\"\nallow_plaintext = 1\n"), "mqtt.allow_plaintext");
+  // Opted in: accepted, and get_config shows the key (default false shown too).
+  const auto plain = parse_config(t + "uri = \"tcp://broker\"\nfallback_uris = [\"mqtt://c\"]\nallow_plaintext = true\n");
+  EXPECT_TRUE(plain.mqtt.allow_plaintext);
+  EXPECT_EQ(describe_config(plain)["mqtt"]["allow_plaintext"], true);
+  const auto tls = parse_config(t + "uri = \"ssl://broker:8883\"\n");
+  EXPECT_FALSE(tls.mqtt.allow_plaintext);
+  EXPECT_EQ(describe_config(tls)["mqtt"]["allow_plaintext"], false);
+}
+
+// Issue 11: a TLS file that cannot be read would only show as failed connects: refused up front.
+TEST(Config, UnreadableTlsFilesAreRefusedBeforeStart) {
+  const std::string base = "terminal_id = \"T1\"\n[queue]\npath = \"/tmp/q.db\"\n"
+                           "[[device]]\nname = \"s\"\ndriver = \"simulated\"\n[[device.point]]\nquantity = \"flow_rate\"\n"
+                           "[mqtt]\nuri = \"ssl://broker:8883\"\n";
+  EXPECT_EQ(deploy_error(base + "ca_file = \"/nonexistent/ca.crt\"\n"),
+            "mqtt.ca_file: cannot read /nonexistent/ca.crt: No such file or directory");
+  EXPECT_EQ(deploy_error(base + "cert_file = \"/etc/hostname\"\nkey_file = \"/nonexistent/k.pem\"\n"),
+            "mqtt.key_file: cannot read /nonexistent/k.pem: No such file or directory");
+  EXPECT_EQ(deploy_error(base + "ca_file = \"/etc/hostname\"\n"), "<no error>");
 }
 
 device_config device_from(const std::string& text) {
@@ -177,7 +215,7 @@ TEST(Config, ModbusDeviceErrorsNameThePointKey) {
 }
 
 TEST(Config, DescribeConfigHidesThePassword) {
-  const auto c = parse_config(std::string("terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://h:1\"\nusername = \"dev1\"\n"
+  const auto c = parse_config(std::string("terminal_id = \"T1\"\n[mqtt]\nuri = \"ssl://h:1\"\nusername = \"dev1\"\n"
                                           "password = \"secret1\"\n"));
   const std::string text = describe_config(c).dump();
   EXPECT_EQ(text.find("secret1"), std::string::npos);

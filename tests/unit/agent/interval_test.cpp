@@ -10,7 +10,7 @@ namespace {
 using proto::quantity_status;
 
 agent_config config_with(const std::string& extra = "") {
-  return parse_config("terminal_id = \"T1\"\nstuck_after_polls = 5\n" + extra + "[mqtt]\nuri = \"tcp://h:1\"\n");
+  return parse_config("terminal_id = \"T1\"\nstuck_after_polls = 5\n" + extra + "[mqtt]\nuri = \"ssl://h:1\"\n");
 }
 
 sample ok(quantity q, double v) { return sample{q, quantity_status::ok, v, {}}; }
@@ -134,7 +134,7 @@ TEST(SimulatedDriver, ProfilesFollowTheClock) {
   const auto cfg = parse_config(R"(
 terminal_id = "T1"
 [mqtt]
-uri = "tcp://h:1"
+uri = "ssl://h:1"
 [[device]]
 name = "sim"
 driver = "simulated"
@@ -174,7 +174,7 @@ TEST(DriverRegistry, UnknownDriverNamesTheKey) {
   driver_registry r;
   r.add("simulated", &simulated_driver::create);
   EXPECT_THROW(r.add("simulated", &simulated_driver::create), std::logic_error);
-  const auto cfg = parse_config("terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://h:1\"\n[[device]]\nname = \"x\"\ndriver = \"can\"\n");
+  const auto cfg = parse_config("terminal_id = \"T1\"\n[mqtt]\nuri = \"ssl://h:1\"\n[[device]]\nname = \"x\"\ndriver = \"can\"\n");
   try {
     (void)r.create(cfg.devices.at(0));
     FAIL() << "no error";

@@ -77,7 +77,7 @@ TEST(RtuTiming, CountersDescribeOnlyWhatHappened) {
 std::string config_text(const std::vector<std::tuple<std::string, std::string, std::string>>& devices,
                         const std::string& extra = "") {
   std::ostringstream o;
-  o << "terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://127.0.0.1:1883\"\n" << extra;
+  o << "terminal_id = \"T1\"\n[mqtt]\nuri = \"ssl://127.0.0.1:8883\"\n" << extra;
   int slave = 1;
   for (const auto& [name, tty, keys] : devices) {
     o << "[[device]]\nname = \"" << name << "\"\ndriver = \"modbus\"\ntransport = \"rtu\"\nserial_device = \"" << tty
@@ -195,7 +195,7 @@ TEST(SharedLineConfig, SerialLineTableAndPerSlaveDelay) {
 TEST(SharedLineConfig, TcpDevicesOnOneGatewayShareOneBus) {
   // A Modbus TCP gateway in front of an RS-485 line: same host:port, different unit ids.
   const agent_config c = parse_config(
-      "terminal_id = \"T1\"\n[mqtt]\nuri = \"tcp://127.0.0.1:1883\"\n"
+      "terminal_id = \"T1\"\n[mqtt]\nuri = \"ssl://127.0.0.1:8883\"\n"
       "[[device]]\nname = \"a\"\ndriver = \"modbus\"\ntransport = \"tcp\"\nhost = \"10.0.0.5\"\nunit_id = 1\n"
       "[[device.point]]\nquantity = \"turbidity\"\naddress = 1\n"
       "[[device]]\nname = \"b\"\ndriver = \"modbus\"\ntransport = \"tcp\"\nhost = \"10.0.0.5\"\nunit_id = 2\n"

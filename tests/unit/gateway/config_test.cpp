@@ -128,7 +128,7 @@ TEST(Config, ValuesThatCannotWorkAtRuntimeAreRejectedByTheCheck) {
   std::ofstream(dir.path() / "plain-file") << "x";
   e = check("[store]\npath = \"plain-file/sub/g.db\"\n");
   EXPECT_NE(e.find("store.path: " + (dir.path() / "plain-file").string() + " is not a directory"), std::string::npos) << e;
-  EXPECT_EQ(check("[mqtt]\nuri = \"tcp://broker.example\"\n"), "no error");  // Paho's default port
+  EXPECT_EQ(check("[mqtt]\nuri = \"ssl://broker.example\"\n"), "no error");  // Paho's default port
 }
 
 TEST(Config, TimeZoneMustBeAZoneOfTheSystemDatabase) {
@@ -206,7 +206,30 @@ TEST(Config, TlsKeysWithAPlaintextUriAreRefusedNamingTheKeys) {
   EXPECT_NE(e.find("mqtt.cert_file, mqtt.key_file are set but \"mqtt://broker\" is a plaintext URI"), std::string::npos) << e;
   EXPECT_EQ(check("[mqtt]\nuri = \"ssl://broker:8883\"\nca_file = \"ca.crt\"\n"), "no error");
   EXPECT_EQ(check("[mqtt]\nuri = \"mqtts://broker\"\nca_file = \"ca.crt\"\n"), "no error");
-  EXPECT_EQ(check("[mqtt]\nuri = \"tcp://broker:1883\"\n"), "no error");
+  EXPECT_EQ(check("[mqtt]\nuri = \"tcp://broker:1883\"\nallow_plaintext = true\n"), "no error");
+  // The opt-in does not make TLS files with a plain URI acceptable.
+  e = check("[mqtt]\nuri = \"tcp://broker:1883\"\nallow_plaintext = true\nca_file = \"ca.crt\"\n");
+  EXPECT_NE(e.find("mqtt.uri: mqtt.ca_file is set but \"tcp://broker:1883\" is a plaintext URI"), std::string::npos) << e;
+}
+
+// Issue 11: TLS by default. A plain URI is refused unless mqtt.allow_plaintext = true.
+TEST(Config, APlaintextUriNeedsTheExplicitOptIn) {
+  testing::temp_dir dir("gw-config");
+  const auto check = [&](const std::string& text) { return error_of([&] { load_config(write(dir, "x.toml", text)); }); };
+  EXPECT_EQ(check("[mqtt]\nuri = \"tcp://broker:1883\"\n"),
+            (dir.path() / "x.toml").string() +
+                ": mqtt.uri: \"tcp://broker:1883\" is plaintext: set mqtt.allow_plaintext = true to accept that (not "
+                "recommended), or use ssl://");
+  auto e = check("[mqtt]\nuri = \"mqtt://broker\"\nallow_plaintext = false\n");
+  EXPECT_NE(e.find("mqtt.uri: \"mqtt://broker\" is plaintext: set mqtt.allow_plaintext = true"), std::string::npos) << e;
+  e = check("[mqtt]\nuri = \"tcp://broker\"\nallow_plaintext = \"yes\"\n");
+  EXPECT_NE(e.find("mqtt.allow_plaintext: must be true or false"), std::string::npos) << e;
+  EXPECT_FALSE(config{}.mqtt_allow_plaintext);
+  EXPECT_TRUE(load_config(write(dir, "p.toml", "[mqtt]\nuri = \"tcp://b\"\nallow_plaintext = true\n")).mqtt_allow_plaintext);
+  // The default URI is TLS: a config without [mqtt] passes and means ssl://.
+  const auto d = load_config(write(dir, "d.toml", "[store]\npath = \"g.db\"\n"));
+  EXPECT_EQ(d.mqtt_uri.rfind("ssl://", 0), 0U) << d.mqtt_uri;
+  EXPECT_FALSE(d.mqtt_allow_plaintext);
 }
 
 TEST(Registry, ExampleLoadsWithOverrides) {

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   level.set_distance_mm(2100);
   const auto config = dir / "agent.toml";
   std::ofstream(config) << "terminal_id = \"BENCH\"\nlog_level = \"warn\"\npoll_interval_s = 1\nreport_interval_s = 60\n"
-                        << "[mqtt]\nuri = \"" << broker.uri() << "\"\n[queue]\npath = \"" << (dir / "q.db").string() << "\"\n"
+                        << "[mqtt]\nuri = \"" << broker.uri() << "\"\nallow_plaintext = true\n[queue]\npath = \"" << (dir / "q.db").string() << "\"\n"
                         << "[[device]]\nname = \"flow\"\ndriver = \"modbus\"\ntransport = \"tcp\"\nhost = \"127.0.0.1\"\nport = "
                         << flow.device().port() << "\n[[device.point]]\nquantity = \"flow_rate\"\naddress = 0x1010\ntype = \"f32\"\n"
                         << "word_order = \"CDAB\"\n"

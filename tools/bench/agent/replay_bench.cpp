@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   // 2. The agent replaying its queue.
   const auto config = dir / "agent.toml";
   std::ofstream(config) << "terminal_id = \"BENCH\"\nlog_level = \"warn\"\nreport_interval_s = 86400\n[mqtt]\nuri = \""
-                        << broker.uri() << "\"\nmax_inflight = " << inflight << "\nreplay_per_s = 1000000\n[queue]\npath = \""
+                        << broker.uri() << "\"\nallow_plaintext = true\nmax_inflight = " << inflight << "\nreplay_per_s = 1000000\n[queue]\npath = \""
                         << qpath.string() << "\"\nmax_records = " << records + 10 << "\nmax_bytes = 17179869184\n"
                         // an instrument is required; one daily report adds nothing during the run
                         << "[[device]]\nname = \"sim\"\ndriver = \"simulated\"\n"

@@ -194,6 +194,7 @@ int main(int argc, char** argv) {
   const std::filesystem::path db_path = std::filesystem::path(store_dir) / ("gateway_bench_" + run_id + ".db");
   config cfg;
   cfg.mqtt_uri = broker;
+  cfg.mqtt_allow_plaintext = true;  // a private loopback broker (or the one given); TLS URIs work too
   cfg.mqtt_client_id = "bench-gw-" + run_id;
   cfg.startup_grace = std::chrono::hours(1);
   auto terms = bench::terminals(n, cfg.defaults, 0);  // no debounce: latency of the first high record

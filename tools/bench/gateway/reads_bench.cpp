@@ -501,7 +501,7 @@ int main(int argc, char** argv) {
   write_registry(dir / "registry.toml", terminals);
   {
     std::ofstream f(dir / "gateway.toml");
-    f << "[mqtt]\nuri = \"" << broker.uri() << "\"\nclient_id = \"bench-reads-gw\"\n"
+    f << "[mqtt]\nuri = \"" << broker.uri() << "\"\nallow_plaintext = true\nclient_id = \"bench-reads-gw\"\n"
       << "[store]\npath = \"gateway.db\"\n"
       << "[http]\nlisten = \"127.0.0.1:" << port << "\"\npublic_read = true\n"
       << "[registry]\npath = \"registry.toml\"\n"

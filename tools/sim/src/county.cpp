@@ -167,6 +167,33 @@ struct county::impl {
     io_thread.join();
   }
 
+  /// The agent's [mqtt] table: its provisioned identity (see county_options::identities) or an
+  /// anonymous plaintext link, always through the site's link proxy.
+  toml::table mqtt_table(const site& s) const {
+    const std::string endpoint = "127.0.0.1:" + std::to_string(s.proxy->port());
+    toml::table m{{"keep_alive_s", 5}, {"reconnect_min_s", 1}, {"reconnect_max_s", 2}};
+    if (opt.identities.empty()) {
+      m.insert("uri", "tcp://" + endpoint);
+      m.insert("allow_plaintext", true);
+      return m;
+    }
+    const auto file = opt.identities / "agents" / (s.id + ".toml");
+    toml::table snippet;
+    try {
+      snippet = toml::parse_file(file.string());
+    } catch (const toml::parse_error& e) {
+      throw std::runtime_error(file.string() + ": " + std::string(e.description()));
+    }
+    const auto uri = snippet["mqtt"]["uri"].value<std::string>();
+    if (!uri || uri->find("://") == std::string::npos)
+      throw std::runtime_error(file.string() + ": no mqtt.uri (run sewage-provision for this registry)");
+    m.insert("uri", uri->substr(0, uri->find("://") + 3) + endpoint);
+    for (const char* key : {"username", "password", "ca_file"})
+      if (const auto v = snippet["mqtt"][key].value<std::string>()) m.insert(key, *v);
+    if (const auto v = snippet["mqtt"]["allow_plaintext"].value<bool>()) m.insert("allow_plaintext", *v);
+    return m;
+  }
+
   void write_agent_config(site& s) {
     toml::array flow_points{
         toml::table{{"quantity", "flow_rate"}, {"address", instruments::flowmeter::flow_address},
@@ -196,10 +223,7 @@ struct county::impl {
         {"report_interval_s", static_cast<std::int64_t>(opt.report_interval_s)},
         // 20 identical polls = stuck (10 min at the default 30 s poll).
         {"stuck_after_polls", 20},
-        {"mqtt", toml::table{{"uri", "tcp://127.0.0.1:" + std::to_string(s.proxy->port())},
-                             {"keep_alive_s", 5},
-                             {"reconnect_min_s", 1},
-                             {"reconnect_max_s", 2}}},
+        {"mqtt", mqtt_table(s)},
         {"queue", toml::table{{"path", (s.dir / "queue.db").string()}}},
         {"cleanout", toml::table{{"source", "level"}, {"raise_m", 1.5}, {"hold_s", 1800},
                                  {"clear_m", 1.2}}},
@@ -215,6 +239,9 @@ struct county::impl {
     }
     std::ofstream(s.dir / "agent.toml") << "# Written by sewage-sim for terminal " << s.id << "\n"
                                         << cfg << "\n";
+    // It holds the terminal's broker password when provisioned: owner only.
+    std::filesystem::permissions(s.dir / "agent.toml", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace);
   }
 
   void write_ground_truth() const {

@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   app.add_option("--scenario", o.scenario, "scenario with scripted faults (TOML)")->required()->check(CLI::ExistingFile);
   app.add_option("--workdir", o.workdir, "agent configs, queues, logs and the truth files")->required();
   app.add_option("--broker-port", o.broker_port, "the broker's TCP port on 127.0.0.1")->required();
+  app.add_option("--identities", o.identities,
+                 "sewage-provision's --out folder: each agent uses its own broker account and TLS settings "
+                 "(default: anonymous plaintext)")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--agent", o.agent_binary, "path of sewage-agent")->required()->check(CLI::ExistingFile);
   o.influent = std::filesystem::path(SEWAGE_SIM_DATA_DIR) / "bsm1_dryinfluent.csv";
   app.add_option("--influent", o.influent, "BSM1 dry-weather influent csv")->capture_default_str();

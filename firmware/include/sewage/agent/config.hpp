@@ -29,7 +29,10 @@ class config_error : public std::runtime_error {
 
 /// MQTT connection settings ([mqtt] table).
 struct mqtt_config {
-  std::vector<std::string> uris;  ///< uri first, then fallback_uris; tcp://, ssl:// or mqtts://
+  std::vector<std::string> uris;  ///< uri first, then fallback_uris; ssl:// or mqtts:// (tcp:// only with allow_plaintext)
+  /// Opt-in for plain tcp:// / mqtt:// URIs (default false: such a URI is a config error naming
+  /// its key). When true, start logs one warning per plain URI (proto::broker_uri_plaintext_warning).
+  bool allow_plaintext{false};
   std::string username;           ///< empty: no user name
   std::string password;           ///< secret: never logged, never in get_config
   std::string ca_file;            ///< PEM CA file; enables TLS server verification when set

@@ -65,7 +65,9 @@ class mqtt_link {
   static void global_init() noexcept;
 
   /// Creates the client (no network activity yet). `will_topic`/`will_payload` form the retained
-  /// QoS 1 last will. Throws mqtt::exception / std::runtime_error on invalid URIs or options.
+  /// QoS 1 last will. Throws mqtt::exception / std::runtime_error on invalid URIs or options,
+  /// config_error("mqtt.uri") for a plain URI without mqtt.allow_plaintext; logs the plaintext
+  /// warning (proto::broker_uri_plaintext_warning) once per plain URI when the opt-in is used.
   mqtt_link(const agent_config& config, boost::asio::io_context& io, handlers h,
             std::string will_topic, std::string will_payload);
   ~mqtt_link();

@@ -88,11 +88,16 @@ struct config {
   std::filesystem::path source;  ///< the file it came from (for messages)
 
   // [mqtt]
-  std::string mqtt_uri{"tcp://127.0.0.1:1883"};  ///< tcp:// or ssl://
+  /// ssl:// or mqtts:// (TLS with certificate and host-name checks); tcp:// or mqtt:// only with
+  /// mqtt_allow_plaintext. Default: mosquitto's TLS port on this host.
+  std::string mqtt_uri{"ssl://localhost:8883"};
+  /// Opt-in for a plain URI (default false: load_config refuses it naming mqtt.uri and this key,
+  /// and mqtt_link's constructor throws std::invalid_argument). When used, start logs one warning.
+  bool mqtt_allow_plaintext{false};
   std::string mqtt_client_id{"sewage-gateway"};   ///< fixed: the persistent session is keyed on it
   std::string mqtt_username;                      ///< empty = anonymous
   std::string mqtt_password;
-  std::string mqtt_ca_file;    ///< PEM CA for ssl:// (empty = system default)
+  std::string mqtt_ca_file;    ///< PEM CA for ssl:// (empty = the system's CA store, /etc/ssl/certs)
   std::string mqtt_cert_file;  ///< client certificate for mutual TLS (optional)
   std::string mqtt_key_file;
   std::chrono::seconds mqtt_keep_alive{20};

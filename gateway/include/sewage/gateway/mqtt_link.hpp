@@ -49,7 +49,9 @@ class mqtt_link final : public publisher {
   /// `on_message` and `on_connected` run on `io` (never on a Paho thread). With a `journal`, every
   /// message is appended to it on the Paho thread before the callback returns (that is when Paho
   /// acknowledges it to the broker); see durable_inbox.hpp. Throws mqtt::exception if the client
-  /// cannot be created (bad URI).
+  /// cannot be created (bad URI), std::invalid_argument for a plain URI without
+  /// `cfg.mqtt_allow_plaintext` (the same refusal as load_config, for configs built in code); logs
+  /// the plaintext warning once when the opt-in is used.
   mqtt_link(const config& cfg, const clock_source& clock, boost::asio::io_context& io,
             std::function<void(inbound_message)> on_message, std::function<void()> on_connected,
             durable_inbox* journal = nullptr);

@@ -28,4 +28,19 @@ bool broker_uri_uses_tls(std::string_view uri) noexcept;
 /// mqtts://, or remove ca_file". Pure; thread-safe; never throws except bad_alloc.
 std::optional<std::string> broker_uri_tls_mismatch(std::string_view uri, const std::vector<std::string>& tls_keys_set);
 
+/// TLS is the default on every link (DESIGN.md, "Identity"): a plain `uri` (tcp://, mqtt://) is
+/// accepted only with the explicit opt-in `mqtt.allow_plaintext = true`. Returns why `uri` is
+/// refused, or std::nullopt for a TLS URI or when `allow_plaintext` is true. The reason starts
+/// with the quoted URI and names the key and the fix, e.g. "\"tcp://h:1883\" is plaintext: set
+/// mqtt.allow_plaintext = true to accept that (not recommended), or use ssl://"; callers prefix
+/// the key holding the URI ("mqtt.uri", "mqtt.fallback_uris[0]"). Pure; thread-safe; never throws
+/// except bad_alloc.
+std::optional<std::string> broker_uri_plaintext_refusal(std::string_view uri, bool allow_plaintext);
+
+/// The one warning line both processes log at start (and print with --check-config) for a plain
+/// URI accepted through `mqtt.allow_plaintext = true`: "mqtt: plaintext connection to
+/// tcp://h:1883 (mqtt.allow_plaintext = true): credentials and data travel unencrypted".
+/// Pure; never throws except bad_alloc.
+std::string broker_uri_plaintext_warning(std::string_view uri);
+
 }  // namespace sewage::proto

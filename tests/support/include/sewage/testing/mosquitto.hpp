@@ -18,6 +18,15 @@ struct broker_options {
   std::string extra_config;
   /// Persist sessions and retained messages in the data dir (written on SIGTERM and autosave).
   bool persistence{true};
+  /// The anonymous plaintext listener on port() that tests of other things use (their configs
+  /// set mqtt.allow_plaintext = true). false: the broker has only the listeners that `include_dir`
+  /// or `extra_config` bring (e.g. sewage-provision's TLS listener with accounts and ACL); then
+  /// `port` must be the port of one of them (readiness is a TCP connect to it).
+  bool plain_listener{true};
+  /// An "include_dir" line: every *.conf in it is read (sewage-provision's broker folder).
+  std::filesystem::path include_dir;
+  /// The port to use (0 = a free one picked here, retried when taken meanwhile).
+  int port{0};
 };
 
 class mosquitto_broker {
@@ -30,7 +39,7 @@ class mosquitto_broker {
   mosquitto_broker& operator=(const mosquitto_broker&) = delete;
 
   [[nodiscard]] int port() const noexcept { return port_; }
-  /// "tcp://127.0.0.1:<port>"
+  /// "tcp://127.0.0.1:<port>" (the plain listener; see broker_options::plain_listener)
   [[nodiscard]] std::string uri() const;
   [[nodiscard]] bool running() const;
   [[nodiscard]] pid_t pid() const;

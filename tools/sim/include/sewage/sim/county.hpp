@@ -26,6 +26,12 @@ struct county_options {
   /// the terminal id and the simulated time), every `image_period_s`. Empty: no pictures.
   std::filesystem::path camera_binary;
   std::uint32_t image_period_s{3600};   ///< agents' picture period, simulated s
+  /// sewage-provision's output folder (its --out): each agent takes the [mqtt] table of
+  /// `identities/agents/<ID>.toml` (scheme, username, password, ca_file), pointed at its link
+  /// proxy on 127.0.0.1 (the broker certificate must name 127.0.0.1). Empty: anonymous plain
+  /// tcp:// with mqtt.allow_plaintext = true (a broker without accounts). A terminal of the
+  /// registry without a snippet there is an error naming the file.
+  std::filesystem::path identities;
   std::string broker_host{"127.0.0.1"};
   int broker_port{1883};
   double speed{60.0};                   ///< simulated seconds per real second
