@@ -9,7 +9,7 @@
 #include "sewage/gateway/registry.hpp"
 #include "sewage/gateway/rules.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
-#include "sewage/gateway/webhook.hpp"
+#include "sewage/gateway/notify/webhook.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/executor_work_guard.hpp>

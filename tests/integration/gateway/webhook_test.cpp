@@ -2,7 +2,7 @@
 // server as receiver): delivery of the alert JSON, retry with backoff after failures, and that
 // on_transition never waits for the network.
 #include "sewage/gateway/http_server.hpp"
-#include "sewage/gateway/webhook.hpp"
+#include "sewage/gateway/notify/webhook.hpp"
 
 #include <sewage/proto/alert.hpp>
 

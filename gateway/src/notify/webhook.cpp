@@ -1,5 +1,5 @@
-// Boost.Beast client for the webhook (its own translation unit: slow to compile).
-#include "sewage/gateway/webhook.hpp"
+// Notifications room (gateway/src/notify/): the webhook notifier. Boost.Beast client (its own translation unit: slow to compile).
+#include "sewage/gateway/notify/webhook.hpp"
 
 #include <sewage/proto/alert.hpp>
 
