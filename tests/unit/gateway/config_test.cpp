@@ -41,7 +41,7 @@ TEST(Config, ExampleFileShowsExactlyTheDefaults) {
   EXPECT_EQ(c.retention_days, d.retention_days);
   EXPECT_EQ(c.flush_interval, d.flush_interval);
   EXPECT_EQ(c.startup_grace, d.startup_grace);
-  EXPECT_EQ(c.webhook_url, "");
+  EXPECT_TRUE(c.notify.targets.empty());
 }
 
 TEST(Config, ErrorsNameFileAndKey) {
