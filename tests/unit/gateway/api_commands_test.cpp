@@ -236,7 +236,7 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
-                           "DROP TABLE commands; PRAGMA user_version=5;"
+                           "DROP TABLE commands; DROP TABLE notify_queue; PRAGMA user_version=5;"
                            "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
                            " VALUES(3, 'T1', 'no_flow', 'raised', 1000, 'm');",
                            nullptr, nullptr, nullptr),
@@ -244,7 +244,7 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
     sqlite3_close(db);
   }
   sqlite_store s(path, 10);
-  EXPECT_EQ(s.schema_version(), 6);
+  EXPECT_EQ(s.schema_version(), sqlite_schema_version);
   EXPECT_EQ(s.max_alert_id(), 3u);  // data of version 5 kept
   EXPECT_EQ(s.max_command_id(), 0u);
   write_batch b;
