@@ -41,6 +41,10 @@ notifier::notifier(notify_settings settings, county_zone zone, std::unique_ptr<n
     if (!names.insert(t.name).second) throw std::invalid_argument("notify.target \"" + t.name + "\": duplicate name");
     if (t.url.rfind("https://", 0) != 0 && !(t.allow_plaintext && t.url.rfind("http://", 0) == 0))
       throw std::invalid_argument("notify.target \"" + t.name + "\": url must be https:// (http:// only with allow_plaintext)");
+    if (t.url.rfind("http://", 0) == 0)
+      spdlog::warn("notify: target {}: plaintext connection to {} (allow_plaintext = true): messages and the URL's "
+                   "key travel unencrypted",
+                   t.name, loggable_url(t.url));
     counters_.emplace_back();
   }
   if (!queue_) throw std::invalid_argument("notifier: no queue store");

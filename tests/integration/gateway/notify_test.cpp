@@ -324,6 +324,10 @@ TEST_F(Notify, PlainHttpIsRefusedUnlessTheTargetAllowsIt) {
   start({t});
   transition(turbidity_alert(11));
   ASSERT_TRUE(eventually([&] { return counts().sent == 1; }, 10s)) << logged();
+  EXPECT_NE(logged().find("notify: target plain: plaintext connection to http://127.0.0.1:" + std::to_string(port) +
+                          "/hook (allow_plaintext = true)"),
+            std::string::npos)
+      << logged();
   const auto recs = rx.records();
   ASSERT_EQ(recs.size(), 1u);
   const auto decoded = proto::decode_alert(recs[0]["body"].get<std::string>());
