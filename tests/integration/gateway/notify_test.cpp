@@ -417,6 +417,9 @@ TEST(NotifyProcess, AQueuedNotificationSurvivesASigkillAndArrivesAfterTheRestart
       << "[notify]\ninitial_backoff_ms = 100\nmax_backoff_ms = 300\n"
       << "[[notify.target]]\nname = \"county\"\nkind = \"wecom\"\nlanguage = \"en\"\nca_file = \"ca.crt\"\n"
       << "url = \"https://127.0.0.1:" << rx_port << "/cgi-bin/webhook/send?key=" << wecom_key << "\"\n"
+      << "[[notify.target]]\nname = \"town\"\nkind = \"dingtalk\"\nca_file = \"ca.crt\"\nsecret = \""
+      << dingtalk_secret << "\"\nurl = \"https://127.0.0.1:" << rx_port << "/robot/send?access_token=" << dingtalk_token
+      << "\"\n"
       << "[log]\nlevel = \"debug\"\n";
   const auto start_gateway = [&] {
     auto gw = std::make_unique<testing::child_process>(
@@ -447,15 +450,21 @@ TEST(NotifyProcess, AQueuedNotificationSurvivesASigkillAndArrivesAfterTheRestart
   // The target is down: the notification is queued and its first attempts fail.
   ASSERT_TRUE(eventually([&] { return metric("sewage_gateway_notify_failures_total{target=\"county\"}") >= 2; }, 20s))
       << slurp(d / "gateway.log");
-  EXPECT_EQ(metric("sewage_gateway_notify_queue"), 1);
+  EXPECT_EQ(metric("sewage_gateway_notify_queue"), 2);  // one row per target
   gw->kill_now();
   gw = start_gateway();
   receiver rx(d, rx_port, R"([[200, "{\"errcode\":0,\"errmsg\":\"ok\"}"]])", true);
   ASSERT_TRUE(eventually([&] { return metric("sewage_gateway_notify_sent_total{target=\"county\"}") == 1; }, 20s))
       << slurp(d / "gateway.log");
+  ASSERT_TRUE(eventually([&] { return metric("sewage_gateway_notify_sent_total{target=\"town\"}") == 1; }, 20s))
+      << slurp(d / "gateway.log");
   std::this_thread::sleep_for(500ms);  // nothing more may follow (no duplicate after the restart)
-  const auto recs = rx.records();
-  ASSERT_EQ(recs.size(), 1u);
+  auto recs = rx.records();
+  ASSERT_EQ(recs.size(), 2u);
+  if (recs[0]["path"] != "/cgi-bin/webhook/send") std::swap(recs[0], recs[1]);
+  EXPECT_EQ(recs[1]["path"], "/robot/send");
+  EXPECT_EQ(recs[1]["query"]["access_token"], dingtalk_token);
+  EXPECT_FALSE(recs[1]["query"]["sign"].get<std::string>().empty());
   const auto body = json::parse(recs[0]["body"].get<std::string>());
   EXPECT_EQ(body["msgtype"], "markdown");
   const std::string content = body["markdown"]["content"];
@@ -469,6 +478,9 @@ TEST(NotifyProcess, AQueuedNotificationSurvivesASigkillAndArrivesAfterTheRestart
                               http_call(http_port, "GET", "/api/ui-config").body +
                               http_call(http_port, "GET", "/healthz").body;
   EXPECT_EQ(all_out.find(wecom_key), std::string::npos);
+  EXPECT_EQ(all_out.find(dingtalk_token), std::string::npos);
+  EXPECT_EQ(all_out.find(dingtalk_secret), std::string::npos);
+  EXPECT_NE(all_out.find("sewage_gateway_notify_sent_total{target=\"town\"} 1"), std::string::npos);
   gw->stop(5s);
 }
 
