@@ -598,10 +598,21 @@ http_response api_metrics(const context& c) {
   add_sample(out, "sewage_gateway_journal_failures_total", link.journal_failures ? static_cast<double>(link.journal_failures()) : 0);
   add_metric(out, "sewage_gateway_mqtt_connect_failures_total", "counter", "Failed broker connect attempts (every retry counts).");
   add_sample(out, "sewage_gateway_mqtt_connect_failures_total", link.connect_failures ? static_cast<double>(link.connect_failures()) : 0);
-  add_metric(out, "sewage_gateway_webhook_failures_total", "counter", "Webhook POST attempts that failed.");
-  add_sample(out, "sewage_gateway_webhook_failures_total", link.webhook_failures ? static_cast<double>(link.webhook_failures()) : 0);
-  add_metric(out, "sewage_gateway_webhook_dropped_total", "counter", "Transitions dropped from a full webhook queue or after the last retry.");
-  add_sample(out, "sewage_gateway_webhook_dropped_total", link.webhook_dropped ? static_cast<double>(link.webhook_dropped()) : 0);
+  {
+    const notify_counts nc = link.notify ? link.notify() : notify_counts{};
+    add_metric(out, "sewage_gateway_notify_sent_total", "counter", "Notifications delivered, by target.");
+    for (const auto& t : nc.targets) add_sample(out, "sewage_gateway_notify_sent_total{target=\"" + t.target + "\"}", static_cast<double>(t.sent));
+    add_metric(out, "sewage_gateway_notify_failures_total", "counter", "Failed notification attempts (each retry counts), by target.");
+    for (const auto& t : nc.targets) add_sample(out, "sewage_gateway_notify_failures_total{target=\"" + t.target + "\"}", static_cast<double>(t.failures));
+    add_metric(out, "sewage_gateway_notify_tls_failures_total", "counter", "Failed attempts whose TLS certificate, host name check or handshake failed, by target.");
+    for (const auto& t : nc.targets) add_sample(out, "sewage_gateway_notify_tls_failures_total{target=\"" + t.target + "\"}", static_cast<double>(t.tls_failures));
+    add_metric(out, "sewage_gateway_notify_dropped_total", "counter", "Notifications dropped, by reason.");
+    for (const auto& [reason, n] : {std::pair{"queue_full", nc.dropped_queue_full}, std::pair{"gave_up", nc.dropped_gave_up},
+                                    std::pair{"permanent", nc.dropped_permanent}, std::pair{"unknown_target", nc.dropped_unknown_target}})
+      add_sample(out, std::string("sewage_gateway_notify_dropped_total{reason=\"") + reason + "\"}", static_cast<double>(n));
+    add_metric(out, "sewage_gateway_notify_queue", "gauge", "Notifications waiting in the durable queue.");
+    add_sample(out, "sewage_gateway_notify_queue", static_cast<double>(nc.queue_depth));
+  }
   add_metric(out, "sewage_gateway_http_requests_total", "counter", "HTTP requests handled by the API.");
   add_sample(out, "sewage_gateway_http_requests_total", static_cast<double>(c.counters.requests));
   add_metric(out, "sewage_gateway_http_rejected_total", "counter", "HTTP requests refused with a 4xx, by reason.");

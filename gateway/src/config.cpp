@@ -266,18 +266,13 @@ config load_config(const std::filesystem::path& path) {
       c.tick_interval = std::chrono::milliseconds(tick);
       r.reject_unknown();
     }
-    if (const auto* t = top.sub_table("notifier")) {
-      detail::toml_reader r(*t, "notifier");
-      r.read("webhook_url", c.webhook_url);
-      if (!c.webhook_url.empty() && c.webhook_url.rfind("http://", 0) != 0)
-        r.fail("webhook_url", "must start with http:// (put a TLS-terminating proxy in front for https)");
-      r.read_int("max_attempts", c.webhook_max_attempts, 1, 1000);
-      std::int64_t b = c.webhook_initial_backoff.count();
-      r.read_int("initial_backoff_ms", b, 10, 3'600'000);
-      c.webhook_initial_backoff = std::chrono::milliseconds(b);
-      r.read_int("queue_max", c.webhook_queue_max, 1, 1'000'000);
-      r.reject_unknown();
-    }
+    if (root.contains("notifier"))
+      top.fail("notifier",
+               "was replaced by [[notify.target]] tables: for the former webhook_url write [[notify.target]] with "
+               "name = \"webhook\", kind = \"webhook\", url = \"https://...\" (http:// only with allow_plaintext = "
+               "true); max_attempts, initial_backoff_ms and queue_max moved to [notify] (see gateway.example.toml)");
+    if (const auto* t = top.sub_table("notify"))
+      detail::read_notify(*t, c.notify, [&path](const std::string& p) { return resolve(path, p).string(); });
     if (const auto* t = top.sub_table("commands")) {
       detail::toml_reader r(*t, "commands");
       std::int64_t to = c.command_timeout.count();

@@ -492,7 +492,7 @@ void engine::apply_verdict(std::size_t idx, proto::alert_type type, const verdic
     batch_.alerts.push_back(m);
     batch_.transitions.push_back({m.alert_id, m.state, m.raised_at, "", m.message});
     pub_.publish(proto::alert_topic(m.terminal_id, type), proto::encode(m), true);
-    if (listener_ != nullptr) listener_->on_transition(m);
+    notify_listener(m);
     open_.emplace(m.alert_id, std::move(m));
     return;
   }
@@ -510,7 +510,7 @@ void engine::apply_verdict(std::size_t idx, proto::alert_type type, const verdic
   batch_.alerts.push_back(m);
   batch_.transitions.push_back({m.alert_id, m.state, *m.cleared_at, "", m.message});
   pub_.publish(proto::alert_topic(m.terminal_id, type), std::string(), true);
-  if (listener_ != nullptr) listener_->on_transition(m);
+  notify_listener(m);
 }
 
 std::string command_wire_id(std::uint64_t n) { return "gw-" + std::to_string(n); }
@@ -692,9 +692,17 @@ bool engine::flush(bool retry_now) {
   std::size_t b = 0;
   while (b < std::size(bounds) && secs > bounds[b]) ++b;
   ++metrics_.store_commit_buckets.at(b);
+  const bool notified = !batch_.notifications.empty();
   batch_.clear();
+  if (notified && listener_ != nullptr) listener_->on_committed();
   if (on_committed_) on_committed_();
   return true;
+}
+
+void engine::notify_listener(const proto::alert_message& m) {
+  if (listener_ == nullptr) return;
+  const auto idx = registry_.find(m.terminal_id);
+  listener_->on_transition(m, idx ? &registry_.terminals()[*idx] : nullptr, batch_.notifications);
 }
 
 void engine::keep_for_retry() {
@@ -766,9 +774,9 @@ engine::ack_result engine::acknowledge(std::uint64_t alert_id, const std::string
   m.ack_note = note.empty() ? std::nullopt : std::optional<std::string>(note);
   batch_.alerts.push_back(m);
   batch_.transitions.push_back({m.alert_id, m.state, *m.acked_at, by, note});
+  notify_listener(m);  // before the commit: its notification rows join the same transaction
   flush();
   pub_.publish(proto::alert_topic(m.terminal_id, m.type), proto::encode(m), true);
-  if (listener_ != nullptr) listener_->on_transition(m);
   if (out != nullptr) *out = m;
   return ack_result::acknowledged;
 }

@@ -12,7 +12,7 @@
 #include "sewage/gateway/registry.hpp"
 #include "sewage/gateway/rules.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
-#include "sewage/gateway/webhook.hpp"
+#include "sewage/gateway/notify/notifier.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
 
@@ -108,10 +108,12 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   boost::asio::io_context io;  // the engine's thread: ingest, rules, timers, engine routes
   if (!cfg.store_path.parent_path().empty()) std::filesystem::create_directories(cfg.store_path.parent_path());
   sqlite_store db(cfg.store_path, cfg.dead_letter_max_rows);
-  std::unique_ptr<webhook_notifier> hook;
-  if (!cfg.webhook_url.empty())
-    hook = std::make_unique<webhook_notifier>(cfg.webhook_url, cfg.webhook_max_attempts, cfg.webhook_initial_backoff,
-                                              cfg.webhook_queue_max);
+  // Notifications: rows are stored by the engine with their transitions; the notifier's delivery
+  // thread sends them on its own store connection (notify/notifier.hpp).
+  std::unique_ptr<notifier> hook;
+  if (!cfg.notify.targets.empty())
+    hook = std::make_unique<notifier>(cfg.notify, cfg.zone,
+                                      std::make_unique<sqlite_store>(cfg.store_path, cfg.dead_letter_max_rows));
   // Every received message is journaled before Paho acknowledges it, and released once the batch
   // holding its effects is committed (durable_inbox.hpp).
   durable_inbox journal(cfg.store_path.string() + "-inbox.d");
@@ -158,8 +160,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   ls.publish_failures = [&link] { return link.publish_failures(); };
   ls.journal_failures = [&link] { return link.journal_failures(); };
   ls.connect_failures = [&link] { return link.connect_failures(); };
-  ls.webhook_failures = [&hook] { return hook ? hook->failures() : 0; };
-  ls.webhook_dropped = [&hook] { return hook ? hook->dropped() : 0; };
+  ls.notify = [&hook] { return hook ? hook->counts() : notify_counts{}; };
   read_service* reads_ptr = nullptr;  // set below; the metric reads it on the engine's thread
   ls.read_queue_depth = [&reads_ptr] { return reads_ptr != nullptr ? reads_ptr->queued() : std::size_t{0}; };
   const http_server* http_ptr = nullptr;  // set below, once the listener exists

@@ -137,6 +137,16 @@ CREATE TABLE audit(
 CREATE INDEX audit_by_ts ON audit(ts_ms);
 )sql";
 
+// Version 8: the durable notification queue (issue 11, gateway/README.md "Notifications"); one
+// row per (subject, target). AUTOINCREMENT: ids are never reused, so id order is enqueue order.
+constexpr const char* migration_v8_notifications = R"sql(
+CREATE TABLE notify_queue(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, subject_kind TEXT NOT NULL,
+  subject_id INTEGER NOT NULL, event TEXT NOT NULL, body TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL, last_error TEXT NOT NULL DEFAULT '');
+CREATE INDEX notify_queue_by_target ON notify_queue(target, id);
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -314,6 +324,7 @@ class sqlite_store::impl {
         }
         if (v == 5) exec(migration_v6_commands);
         if (v == 6) exec(migration_v7_identity);
+        if (v == 7) exec(migration_v8_notifications);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");
@@ -591,6 +602,20 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(8, c.answered_at ? std::optional<std::int64_t>(ms(*c.answered_at)) : std::nullopt)
           .bind(9, c.result_json)
           .bind(10, c.error)
+          .run();
+    }
+    for (const auto& n : b.notifications) {
+      d.q("INSERT INTO notify_queue(target, subject_kind, subject_id, event, body, created_ms, attempts,"
+          " next_attempt_ms, last_error) VALUES(?,?,?,?,?,?,?,?,?)")
+          .bind(1, n.target)
+          .bind(2, n.subject_kind)
+          .bind(3, n.subject_id)
+          .bind(4, n.event)
+          .bind(5, n.body)
+          .bind(6, n.created_ms)
+          .bind(7, n.attempts)
+          .bind(8, n.next_attempt_ms)
+          .bind(9, n.last_error)
           .run();
     }
     for (const auto& im : b.images) {
@@ -1016,6 +1041,64 @@ std::size_t sqlite_store::purge_records_before(proto::timestamp before) {
   auto& s = impl_->q("DELETE FROM records WHERE ts_ms < ?1 AND arrival_ms < ?1").bind(1, ms(before));
   s.run();
   return static_cast<std::size_t>(sqlite3_changes(impl_->db_));
+}
+
+std::vector<notification_row> sqlite_store::notification_heads(std::size_t limit) {
+  auto& s = impl_->q(
+      "SELECT q.id, q.target, q.subject_kind, q.subject_id, q.event, q.body, q.created_ms, q.attempts,"
+      " q.next_attempt_ms, q.last_error FROM notify_queue q"
+      " JOIN (SELECT min(id) AS id FROM notify_queue GROUP BY target) h ON q.id = h.id ORDER BY q.id LIMIT ?");
+  s.bind(1, static_cast<std::int64_t>(limit));
+  std::vector<notification_row> out;
+  while (s.step()) {
+    notification_row r;
+    r.id = s.i64(0);
+    r.target = s.text(1);
+    r.subject_kind = s.text(2);
+    r.subject_id = std::bit_cast<std::uint64_t>(s.i64(3));
+    r.event = s.text(4);
+    r.body = s.text(5);
+    r.created_ms = s.i64(6);
+    r.attempts = static_cast<std::uint32_t>(s.i64(7));
+    r.next_attempt_ms = s.i64(8);
+    r.last_error = s.text(9);
+    out.push_back(std::move(r));
+  }
+  s.reset();
+  return out;
+}
+
+void sqlite_store::notification_remove(std::int64_t id) {
+  impl_->refuse_write("notification_remove");
+  impl_->q("DELETE FROM notify_queue WHERE id = ?").bind(1, id).run();
+}
+
+void sqlite_store::notification_retry(std::int64_t id, std::uint32_t attempts, std::int64_t next_attempt_ms,
+                                      const std::string& error) {
+  impl_->refuse_write("notification_retry");
+  impl_->q("UPDATE notify_queue SET attempts = ?2, next_attempt_ms = ?3, last_error = ?4 WHERE id = ?1")
+      .bind(1, id)
+      .bind(2, attempts)
+      .bind(3, next_attempt_ms)
+      .bind(4, error)
+      .run();
+}
+
+std::uint64_t sqlite_store::notification_trim(std::size_t max_rows) {
+  impl_->refuse_write("notification_trim");
+  impl_->q("DELETE FROM notify_queue WHERE id IN (SELECT id FROM notify_queue ORDER BY id"
+           " LIMIT max(0, (SELECT count(*) FROM notify_queue) - ?1))")
+      .bind(1, static_cast<std::int64_t>(max_rows))
+      .run();
+  return static_cast<std::uint64_t>(sqlite3_changes(impl_->db_));
+}
+
+std::uint64_t sqlite_store::notification_count() {
+  auto& s = impl_->q("SELECT count(*) FROM notify_queue");
+  s.step();
+  const auto n = static_cast<std::uint64_t>(s.i64(0));
+  s.reset();
+  return n;
 }
 
 }  // namespace sewage::gateway

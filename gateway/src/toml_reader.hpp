@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -60,6 +61,8 @@ class toml_reader {
     if (!n->is_table()) fail(key, "must be a table");
     return n->as_table();
   }
+  /// The node of `key` (nullptr when absent), marked as read; for types the readers above lack.
+  const toml::node* raw(std::string_view key) { return node(key); }
   /// Fails on any key that was not read (typos must not pass silently).
   void reject_unknown() const {
     for (const auto& [k, v] : table_) {
@@ -76,6 +79,12 @@ class toml_reader {
   std::string where_;
   std::set<std::string, std::less<>> known_;
 };
+
+/// Reads the [notify] table `t` (with its [[notify.target]] array) onto `out`; relative ca_file
+/// paths are resolved with `resolve_path`. Throws config_error naming the key
+/// ("notify.target[1].url: ..."). Defined in notify/notify_config.cpp.
+void read_notify(const toml::table& t, notify_settings& out,
+                 const std::function<std::string(const std::string&)>& resolve_path);
 
 /// Reads the threshold keys of `r` onto `t` (county [alerts] and per terminal [terminal.thresholds]).
 void read_thresholds(toml_reader& r, thresholds& t);

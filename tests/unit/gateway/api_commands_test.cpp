@@ -241,7 +241,7 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
-                           "DROP TABLE commands; DROP TABLE users; DROP TABLE api_tokens; DROP TABLE sessions; DROP TABLE audit;"
+                           "DROP TABLE commands; DROP TABLE users; DROP TABLE api_tokens; DROP TABLE sessions; DROP TABLE audit; DROP TABLE notify_queue;"
                            "PRAGMA user_version=5;"
                            "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
                            " VALUES(3, 'T1', 'no_flow', 'raised', 1000, 'm');",

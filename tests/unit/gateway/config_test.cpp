@@ -41,10 +41,10 @@ TEST(Config, ExampleFileShowsExactlyTheDefaults) {
   EXPECT_EQ(c.retention_days, d.retention_days);
   EXPECT_EQ(c.flush_interval, d.flush_interval);
   EXPECT_EQ(c.startup_grace, d.startup_grace);
-  EXPECT_EQ(c.webhook_url, "");
   EXPECT_EQ(c.http_public_read, d.http_public_read);
   EXPECT_EQ(c.http_session_idle_timeout, d.http_session_idle_timeout);
   EXPECT_EQ(c.http_login_max_failures, d.http_login_max_failures);
+  EXPECT_TRUE(c.notify.targets.empty());
 }
 
 TEST(Config, ErrorsNameFileAndKey) {

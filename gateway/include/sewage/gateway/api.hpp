@@ -26,6 +26,7 @@
 /// bytes). A query parameter the route does not declare, or given twice, is a 400 naming it.
 
 #include "sewage/gateway/auth/identity.hpp"
+#include "sewage/gateway/notify/settings.hpp"
 #include "sewage/gateway/engine.hpp"
 
 #include <cstdint>
@@ -69,8 +70,8 @@ struct http_response {
 struct link_status {
   std::function<bool()> connected;
   std::function<std::uint64_t()> publish_failures;
-  std::function<std::uint64_t()> webhook_failures;
-  std::function<std::uint64_t()> webhook_dropped;
+  /// Notification counters (notify/notifier.hpp); unset = no targets configured.
+  std::function<notify_counts()> notify;
   /// Received messages the journal could not store (disk full); processed from memory only.
   std::function<std::uint64_t()> journal_failures;
   /// Failed broker connect attempts (first connect and every reconnect).

@@ -4,6 +4,7 @@
 /// defaults (the values below, also shown in gateway/gateway.example.toml) -> file -> checks.
 /// Every error names the file and the key, e.g. "gateway.toml: http.listen: port must be 1..65535".
 
+#include "sewage/gateway/notify/settings.hpp"
 #include "sewage/gateway/operating_day.hpp"
 
 #include <chrono>
@@ -164,11 +165,9 @@ struct config {
   std::chrono::seconds restart_grace{600};   ///< after a clean agent shutdown
   std::chrono::milliseconds tick_interval{1000};  ///< offline check period
 
-  // [notifier]
-  std::string webhook_url;  ///< http://host:port/path; empty = no webhook
-  std::uint32_t webhook_max_attempts{8};
-  std::chrono::milliseconds webhook_initial_backoff{1000};
-  std::uint32_t webhook_queue_max{1000};
+  // [notify] and [[notify.target]] (notify/settings.hpp). The former [notifier] table is refused
+  // with an error naming the new form.
+  notify_settings notify;
 
   // [commands]
   /// A command sent to a terminal (POST /api/terminals/{id}/commands) without a result on

@@ -44,11 +44,18 @@ class publisher {
   virtual void publish(const std::string& topic, const std::string& payload, bool retained) noexcept = 0;
 };
 
-/// Told about every alert transition after it is stored (webhook notifier). Must not block.
+/// Told about every alert transition as the engine adds it to its write batch (the notifier,
+/// notify/notifier.hpp), on the engine's thread. Must not block.
 class alert_listener {
  public:
   virtual ~alert_listener() = default;
-  virtual void on_transition(const proto::alert_message& alert) noexcept = 0;
+  /// `terminal`: the registered terminal (nullptr when it is no longer registered). Rows appended
+  /// to `queue` are stored in the same transaction as the transition (the durable notification
+  /// queue): a notification exists exactly when its transition was committed.
+  virtual void on_transition(const proto::alert_message& alert, const terminal_info* terminal,
+                             std::vector<notification_row>& queue) noexcept = 0;
+  /// After every successful commit that stored notification rows.
+  virtual void on_committed() noexcept {}
 };
 
 /// Counters exported on /metrics. Monotonic unless stated.
@@ -228,6 +235,8 @@ class engine {
   void expire_commands(proto::timestamp now);
   void mark_dirty(std::size_t idx);
   void keep_for_retry();
+  /// Tells the alert listener (if any) about a transition just added to the batch.
+  void notify_listener(const proto::alert_message& m);
   void attach_states();
 
   const config& cfg_;

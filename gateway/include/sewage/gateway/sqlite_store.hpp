@@ -14,9 +14,9 @@ struct sqlite3;
 namespace sewage::gateway {
 
 /// Schema version this build writes. Migrations from every earlier version run at open.
-inline constexpr int sqlite_schema_version = 7;
+inline constexpr int sqlite_schema_version = 8;
 
-class sqlite_store final : public store {
+class sqlite_store final : public store, public notification_store {
  public:
   enum class access {
     read_write,  ///< the engine's connection: creates, migrates, writes
@@ -73,6 +73,13 @@ class sqlite_store final : public store {
   fault_stats faults_since(proto::timestamp from) override;
   std::vector<fault_counts> fault_counts_between(proto::timestamp from, proto::timestamp to) override;
   std::size_t purge_records_before(proto::timestamp before) override;
+
+  std::vector<notification_row> notification_heads(std::size_t limit) override;
+  void notification_remove(std::int64_t id) override;
+  void notification_retry(std::int64_t id, std::uint32_t attempts, std::int64_t next_attempt_ms,
+                          const std::string& error) override;
+  std::uint64_t notification_trim(std::size_t max_rows) override;
+  std::uint64_t notification_count() override;
 
   class impl;
 

@@ -110,6 +110,27 @@ struct command_row {
   std::optional<std::string> error;             ///< the agent's error, or why it timed out
 };
 
+/// One notification in the durable queue (gateway/README.md "Notifications"): one row per
+/// (subject, target), its request body rendered when it was enqueued (terminal names, times and
+/// language as they were then), signed (DingTalk) only when sent.
+///
+/// Subject: today an alert transition (subject_kind "alert", subject_id the episode id, event
+/// "raise" | "ack" | "clear"). Issue 13's incidents will enqueue subject_kind "incident" with the
+/// incident id and their own events; delivery, retry and bounds never look at the subject, so
+/// nothing else changes when they arrive.
+struct notification_row {
+  std::int64_t id{0};            ///< assigned by the store (never reused, increasing); 0 in a write_batch
+  std::string target;            ///< notify.target name
+  std::string subject_kind{"alert"};
+  std::uint64_t subject_id{0};
+  std::string event;             ///< "raise" | "ack" | "clear"
+  std::string body;              ///< the request body (JSON), ready to POST
+  std::int64_t created_ms{0};    ///< when it was enqueued (gateway clock, ms since the epoch)
+  std::uint32_t attempts{0};     ///< failed attempts so far
+  std::int64_t next_attempt_ms{0};  ///< not before this (steady retry schedule, wall clock ms)
+  std::string last_error;        ///< why the last attempt failed (never holds a secret)
+};
+
 /// Everything the gateway needs to resume one terminal after a restart or SIGKILL.
 struct terminal_snapshot {
   std::string terminal_id;
@@ -153,11 +174,15 @@ struct write_batch {
   struct image { std::string terminal_id; std::string jpeg; proto::timestamp arrival; };
   std::vector<image> images;                    ///< latest JPEG per terminal (upsert)
   std::vector<command_row> commands;            ///< upserts (full state)
+  /// Notifications to enqueue (inserted; ids assigned by the store), in the same transaction as
+  /// the transitions they tell of.
+  std::vector<notification_row> notifications;
 
   [[nodiscard]] bool empty() const noexcept {
     return records.empty() && daily.empty() && terminals.empty() && retired_sets.empty() && spilled.empty() &&
            alerts.empty() &&
-           transitions.empty() && dead_letters.empty() && images.empty() && commands.empty();
+           transitions.empty() && dead_letters.empty() && images.empty() && commands.empty() &&
+           notifications.empty();
   }
   void clear() noexcept { *this = write_batch{}; }
 };
@@ -274,6 +299,25 @@ class store {
   /// Deletes raw records whose effective time AND arrival are before `before` (a recent record is
   /// never deleted for an old stamp); daily rows are kept. Returns the count deleted.
   virtual std::size_t purge_records_before(proto::timestamp before) = 0;
+};
+
+/// The durable notification queue (rows enter through write_batch::notifications). Used by the
+/// notifier's delivery thread on its own connection; every method throws store_error on a
+/// database failure. Separate from `store` so stores without a queue need not implement it.
+class notification_store {
+ public:
+  virtual ~notification_store() = default;
+  /// The oldest row of each target (delivery is first-in first-out per target), by id, at most `limit`.
+  virtual std::vector<notification_row> notification_heads(std::size_t limit) = 0;
+  /// Removes a row (delivered, or given up). No-op when it is gone.
+  virtual void notification_remove(std::int64_t id) = 0;
+  /// Records a failed attempt: attempts, the next attempt's time (ms since the epoch) and why.
+  virtual void notification_retry(std::int64_t id, std::uint32_t attempts, std::int64_t next_attempt_ms,
+                                  const std::string& error) = 0;
+  /// Deletes the oldest rows beyond `max_rows`; returns how many were deleted.
+  virtual std::uint64_t notification_trim(std::size_t max_rows) = 0;
+  /// Rows waiting.
+  virtual std::uint64_t notification_count() = 0;
 };
 
 }  // namespace sewage::gateway
