@@ -409,9 +409,9 @@ TEST(NotifyProcess, AQueuedNotificationSurvivesASigkillAndArrivesAfterTheRestart
          "longitude = 120.9\ndesign_capacity_m3d = 30\ndischarge_grade = \"grade_1\"\nreport_interval_s = 60\n"
          "[terminal.thresholds]\nturbidity_raise_ntu = 10.0\nturbidity_clear_ntu = 8.0\nturbidity_debounce_s = 0\n";
   std::ofstream(d / "gateway.toml")
-      << "[mqtt]\nuri = \"" << broker.uri() << "\"\nclient_id = \"gw-notify\"\nkeep_alive_s = 5\n"
+      << "[mqtt]\nuri = \"" << broker.uri() << "\"\nclient_id = \"gw-notify\"\nkeep_alive_s = 5\nallow_plaintext = true\n"
       << "[store]\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
-      << "[http]\nlisten = \"127.0.0.1:" << http_port << "\"\n"
+      << "[http]\npublic_read = true\nlisten = \"127.0.0.1:" << http_port << "\"\n"
       << "[registry]\npath = \"registry.toml\"\n"
       << "[alerts]\nstartup_grace_s = 1\ntick_ms = 100\n"
       << "[notify]\ninitial_backoff_ms = 100\nmax_backoff_ms = 300\n"
