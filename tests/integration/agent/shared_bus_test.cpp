@@ -10,6 +10,7 @@
 #include "sewage/testing/process.hpp"
 
 #include <gtest/gtest.h>
+#include <modbus.h>
 #include <mqtt/async_client.h>
 
 #include <sys/wait.h>
@@ -260,6 +261,52 @@ TEST(SharedBus, ALateReplyIsNeverTakenForAnotherSlavesAnswer) {
   ASSERT_EQ(s.size(), 1U);
   EXPECT_EQ(s[0].status, quantity_status::ok) << s[0].reason;
   EXPECT_EQ(s[0].value, 4.0);
+}
+
+/// A master of our own making on the agent's end of the line: libmodbus, raw requests.
+struct raw_master {
+  modbus_t* ctx;
+  explicit raw_master(const std::string& tty) : ctx(modbus_new_rtu(tty.c_str(), 115200, 'N', 8, 1)) {}
+  ~raw_master() {
+    modbus_close(ctx);
+    modbus_free(ctx);
+  }
+  /// Sends "read 2 holding registers at `address`" to `slave` without waiting for the answer.
+  bool send(int slave, int address) {
+    const std::uint8_t req[] = {static_cast<std::uint8_t>(slave), 0x03, static_cast<std::uint8_t>(address >> 8),
+                                static_cast<std::uint8_t>(address & 0xFF), 0x00, 0x02};
+    // The context's slave id must match: libmodbus ignores an RTU answer from another id.
+    return modbus_set_slave(ctx, slave) == 0 && modbus_send_raw_request(ctx, req, sizeof req) > 0;
+  }
+};
+
+TEST(SharedBus, TheEmulatorCountsAMasterTalkingOverASlowSlaveButNotOneThatWaits) {
+  pty_pair pty;
+  ASSERT_TRUE(pty.ready()) << pty.socat.log();
+  instruments::rtu_bus_emulator bus({pty.bus_end.string(), 115200, 'N', 8, 1});
+  add_cabinet(bus);
+  bus.set_reply_delay(2, 300ms);
+  raw_master m(pty.agent_end.string());
+  ASSERT_EQ(modbus_connect(m.ctx), 0) << modbus_strerror(errno);
+  // Polite: waits for the slow answer, then the required 1.75 ms (and a little), then asks slave 1.
+  ASSERT_TRUE(m.send(2, 0x2602));
+  modbus_set_response_timeout(m.ctx, 2, 0);
+  std::uint8_t reply[MODBUS_RTU_MAX_ADU_LENGTH];
+  ASSERT_GT(modbus_receive_confirmation(m.ctx, reply), 0) << modbus_strerror(errno);
+  std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(m.send(1, 0x1010));
+  ASSERT_GT(modbus_receive_confirmation(m.ctx, reply), 0) << modbus_strerror(errno);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(bus.stats().gaps_below_required, 0U) << "min gap " << bus.stats().min_gap.count() << " us";
+  // Rude: asks slave 1 while slave 2 is still preparing its answer; that frame has no gap.
+  ASSERT_TRUE(m.send(2, 0x2602));
+  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(m.send(1, 0x1010));
+  std::this_thread::sleep_for(800ms);
+  EXPECT_EQ(bus.stats().gaps_below_required, 1U);
+  EXPECT_EQ(bus.stats().min_gap, 0us);
+  EXPECT_EQ(bus.requests(1), 2U);
+  EXPECT_EQ(bus.requests(2), 2U);
 }
 
 TEST(SharedBus, ExtraDelaysOfLineAndSlaveAreKept) {
