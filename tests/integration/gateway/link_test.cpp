@@ -128,7 +128,7 @@ class terminal_publisher {
  public:
   terminal_publisher(const std::string& uri, std::vector<std::string> ids)
       : ids_(std::move(ids)),
-        client_(uri, "test-terminals",
+        client_(uri, "test-terminals-" + ids_.front(),  // one client id per publisher: two may run at once
                 mqtt::create_options_builder()
                     .mqtt_version(MQTTVERSION_3_1_1)
                     .send_while_disconnected(true, true)
@@ -201,17 +201,20 @@ TEST_F(GatewayLink, BrokerRestartRaisesNoFalseOfflineAndTheGatewayIsBackWithinTw
   for (const auto& id : live_ids()) reg += terminal_toml(id, 1);
   reg += terminal_toml("DEAD", 1);
   write_config("uri = \"" + broker_->uri() + "\"\n", reg);
-  start_gateway();
-  ASSERT_TRUE(eventually([&] { return get("/healthz").value("mqtt_connected", false); }, 20s));
   auto ids = live_ids();
   auto with_dead = ids;
   with_dead.push_back("DEAD");
+  // The live terminals report from before the gateway starts: the gateway counts every registered
+  // terminal from its link-up, and a publisher started seconds later (after DEAD's run below) was
+  // judged offline on a loaded machine before the outage this test is about had even begun.
+  terminal_publisher terminals(broker_->uri(), ids);
+  start_gateway();
+  ASSERT_TRUE(eventually([&] { return get("/healthz").value("mqtt_connected", false); }, 20s));
   {
     // DEAD reports for a few seconds, then dies for good before the outage.
     terminal_publisher dead(broker_->uri(), {"DEAD"});
     std::this_thread::sleep_for(2500ms);
   }
-  terminal_publisher terminals(broker_->uri(), ids);
   ASSERT_TRUE(eventually([&] { return get("/api/summary").value("online", 0) == 30; }, 20s)) << get("/api/summary").dump();
   // DEAD: one episode before the outage already (it stopped 3 s after its last record).
   ASSERT_TRUE(eventually([&] { return get("/api/alerts?state=all&terminal=DEAD")["alerts"].size() == 1; }, 10s));
