@@ -612,6 +612,10 @@ http_response api_metrics(const context& c) {
       add_sample(out, std::string("sewage_gateway_notify_dropped_total{reason=\"") + reason + "\"}", static_cast<double>(n));
     add_metric(out, "sewage_gateway_notify_queue", "gauge", "Notifications waiting in the durable queue.");
     add_sample(out, "sewage_gateway_notify_queue", static_cast<double>(nc.queue_depth));
+    add_metric(out, "sewage_gateway_notify_escalations_total", "counter",
+               "Escalations (issue 12): rows queued, and escalations no target of their level and town takes.");
+    add_sample(out, "sewage_gateway_notify_escalations_total{outcome=\"queued\"}", static_cast<double>(nc.escalations_queued));
+    add_sample(out, "sewage_gateway_notify_escalations_total{outcome=\"unrouted\"}", static_cast<double>(nc.escalations_unrouted));
   }
   add_metric(out, "sewage_gateway_http_requests_total", "counter", "HTTP requests handled by the API.");
   add_sample(out, "sewage_gateway_http_requests_total", static_cast<double>(c.counters.requests));

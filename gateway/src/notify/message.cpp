@@ -2,6 +2,7 @@
 #include "sewage/gateway/notify/message.hpp"
 
 #include <sewage/proto/resolution.hpp>
+#include <sewage/proto/timestamp.hpp>
 
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
@@ -183,6 +184,59 @@ std::string render_notification(const notify_target& target, const proto::alert_
   return body.dump();
 }
 
+std::string_view alert_type_words(proto::alert_type t, notify_language l) noexcept { return type_words(t, l); }
+
+std::string_view level_words(notify_level level, notify_language l) noexcept {
+  const bool z = l == notify_language::zh_cn;
+  switch (level) {
+    case notify_level::operator_: return z ? "值班" : "operator";
+    case notify_level::town: return z ? "镇级" : "town";
+    case notify_level::county: return z ? "县级" : "county";
+  }
+  return "?";
+}
+
+std::string render_escalation(const notify_target& target, notify_level level, const std::string& site_id,
+                              const std::string& town, const escalation_message& msg, const county_zone& zone) {
+  const auto l = target.language;
+  const bool z = l == notify_language::zh_cn;
+  const std::string& what = z ? msg.what_zh : msg.what_en;
+  const std::string lw(level_words(level, l));
+  if (target.kind == notify_kind::webhook) {
+    return json{{"kind", "escalation"},
+                {"level", std::string(to_string(level))},
+                {"site_id", site_id},
+                {"site_name", msg.site_name},
+                {"town", town},
+                {"subject_kind", msg.subject_kind},
+                {"subject_id", msg.subject_id},
+                {"what", what},
+                {"since", proto::format_timestamp(msg.since)}}
+        .dump();
+  }
+  const std::string colon = z ? "：" : ": ";
+  rendered r;
+  r.title = (z ? "【升级·" + lw + "】" : "[Escalated: " + lw + "] ") + what + " " + site_id;
+  r.lines.push_back("### " + r.title);
+  const auto line = [&](std::string_view label, const std::string& v) {
+    r.lines.push_back("- " + std::string(label) + colon + v);
+  };
+  line(z ? "站点" : "Site", site_id + " " + (msg.site_name.empty() ? std::string("-") : msg.site_name));
+  line(z ? "镇/街道" : "Town", town.empty() ? std::string("-") : town);
+  line(z ? "事项" : "What", what);
+  line(z ? "起始时间" : "Since", local_time(msg.since, zone));
+  line(z ? "升级级别" : "Level", lw);
+  line(z ? "编号" : "Reference", msg.subject_kind + " " + std::to_string(msg.subject_id));
+  json body;
+  body["msgtype"] = "markdown";
+  if (target.kind == notify_kind::wecom) {
+    body["markdown"] = {{"content", join(r.lines, "\n")}};
+  } else {
+    body["markdown"] = {{"title", r.title}, {"text", join(r.lines, "\n\n")}};
+  }
+  return body.dump();
+}
+
 std::string dingtalk_signature(std::string_view secret, std::int64_t timestamp_ms) {
   const std::string to_sign = std::to_string(timestamp_ms) + "\n" + std::string(secret);
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
@@ -254,6 +308,21 @@ std::string_view to_string(notify_kind k) noexcept {
 std::optional<notify_kind> parse_notify_kind(std::string_view s) noexcept {
   for (auto k : {notify_kind::webhook, notify_kind::wecom, notify_kind::dingtalk})
     if (to_string(k) == s) return k;
+  return std::nullopt;
+}
+
+std::string_view to_string(notify_level l) noexcept {
+  switch (l) {
+    case notify_level::operator_: return "operator";
+    case notify_level::town: return "town";
+    case notify_level::county: return "county";
+  }
+  return "operator";
+}
+
+std::optional<notify_level> parse_notify_level(std::string_view s) noexcept {
+  for (auto l : {notify_level::operator_, notify_level::town, notify_level::county})
+    if (to_string(l) == s) return l;
   return std::nullopt;
 }
 
