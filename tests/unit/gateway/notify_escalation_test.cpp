@@ -186,7 +186,7 @@ TEST(NotifyEscalationText, TemplatesOfEachKindAndLanguage) {
   EXPECT_EQ(w["subject_kind"], "work_order");
   EXPECT_EQ(w["subject_id"], 42);
   EXPECT_EQ(w["what"], "Work order overdue");
-  EXPECT_EQ(w["since"], "2026-11-29T08:00:00.000Z");
+  EXPECT_EQ(w["since"], "2026-11-29T08:00:00Z");
   t.language = notify_language::zh_cn;
   EXPECT_EQ(json::parse(render_escalation(t, notify_level::county, "T1", "A", m, zone))["what"], "工单逾期");
 
