@@ -324,6 +324,22 @@ class sqlite_store::impl {
     }
   }
 
+  // One row of the durable notification queue (inside the caller's transaction).
+  void insert_notification(const notification_row& n) {
+    q("INSERT INTO notify_queue(target, subject_kind, subject_id, event, body, created_ms, attempts,"
+      " next_attempt_ms, last_error) VALUES(?,?,?,?,?,?,?,?,?)")
+        .bind(1, n.target)
+        .bind(2, n.subject_kind)
+        .bind(3, n.subject_id)
+        .bind(4, n.event)
+        .bind(5, n.body)
+        .bind(6, n.created_ms)
+        .bind(7, n.attempts)
+        .bind(8, n.next_attempt_ms)
+        .bind(9, n.last_error)
+        .run();
+  }
+
   int user_version() {
     stmt s(db_, "PRAGMA user_version");
     s.step();
@@ -631,20 +647,7 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(10, c.error)
           .run();
     }
-    for (const auto& n : b.notifications) {
-      d.q("INSERT INTO notify_queue(target, subject_kind, subject_id, event, body, created_ms, attempts,"
-          " next_attempt_ms, last_error) VALUES(?,?,?,?,?,?,?,?,?)")
-          .bind(1, n.target)
-          .bind(2, n.subject_kind)
-          .bind(3, n.subject_id)
-          .bind(4, n.event)
-          .bind(5, n.body)
-          .bind(6, n.created_ms)
-          .bind(7, n.attempts)
-          .bind(8, n.next_attempt_ms)
-          .bind(9, n.last_error)
-          .run();
-    }
+    for (const auto& n : b.notifications) d.insert_notification(n);
     for (const auto& im : b.images) {
       d.q("INSERT INTO images(terminal, jpeg, arrival_ms) VALUES(?,?,?) ON CONFLICT(terminal) DO UPDATE SET"
           " jpeg=excluded.jpeg, arrival_ms=excluded.arrival_ms")
@@ -1142,20 +1145,7 @@ bool sqlite_store::notification_enqueue(const std::vector<notification_row>& row
         return false;
       }
     }
-    for (const auto& n : rows) {
-      impl_->q("INSERT INTO notify_queue(target, subject_kind, subject_id, event, body, created_ms, attempts,"
-               " next_attempt_ms, last_error) VALUES(?,?,?,?,?,?,?,?,?)")
-          .bind(1, n.target)
-          .bind(2, n.subject_kind)
-          .bind(3, n.subject_id)
-          .bind(4, n.event)
-          .bind(5, n.body)
-          .bind(6, n.created_ms)
-          .bind(7, n.attempts)
-          .bind(8, n.next_attempt_ms)
-          .bind(9, n.last_error)
-          .run();
-    }
+    for (const auto& n : rows) impl_->insert_notification(n);
     impl_->exec("COMMIT");
   } catch (...) {
     sqlite3_exec(impl_->db_, "ROLLBACK", nullptr, nullptr, nullptr);

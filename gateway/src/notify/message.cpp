@@ -140,6 +140,19 @@ std::string join(const std::vector<std::string>& lines, std::string_view sep) {
   return out;
 }
 
+// The WeCom / DingTalk request body of a rendered text.
+std::string markdown_body(notify_kind kind, const rendered& r) {
+  json body;
+  body["msgtype"] = "markdown";
+  if (kind == notify_kind::wecom) {
+    body["markdown"] = {{"content", join(r.lines, "\n")}};
+  } else {
+    // DingTalk's markdown needs a blank line for a line break.
+    body["markdown"] = {{"title", r.title}, {"text", join(r.lines, "\n\n")}};
+  }
+  return body.dump();
+}
+
 // RFC 3986 percent-encoding: unreserved characters kept, everything else %XX.
 std::string url_encode(std::string_view s) {
   static constexpr char hex[] = "0123456789ABCDEF";
@@ -172,16 +185,7 @@ std::string_view notify_event(proto::alert_state s) noexcept {
 std::string render_notification(const notify_target& target, const proto::alert_message& alert,
                                  const terminal_info* terminal, const county_zone& zone) {
   if (target.kind == notify_kind::webhook) return proto::encode(alert);
-  const auto r = render_text(target, alert, terminal, zone);
-  json body;
-  body["msgtype"] = "markdown";
-  if (target.kind == notify_kind::wecom) {
-    body["markdown"] = {{"content", join(r.lines, "\n")}};
-  } else {
-    // DingTalk's markdown needs a blank line for a line break.
-    body["markdown"] = {{"title", r.title}, {"text", join(r.lines, "\n\n")}};
-  }
-  return body.dump();
+  return markdown_body(target.kind, render_text(target, alert, terminal, zone));
 }
 
 std::string_view alert_type_words(proto::alert_type t, notify_language l) noexcept { return type_words(t, l); }
@@ -227,14 +231,7 @@ std::string render_escalation(const notify_target& target, notify_level level, c
   line(z ? "起始时间" : "Since", local_time(msg.since, zone));
   line(z ? "升级级别" : "Level", lw);
   line(z ? "编号" : "Reference", msg.subject_kind + " " + std::to_string(msg.subject_id));
-  json body;
-  body["msgtype"] = "markdown";
-  if (target.kind == notify_kind::wecom) {
-    body["markdown"] = {{"content", join(r.lines, "\n")}};
-  } else {
-    body["markdown"] = {{"title", r.title}, {"text", join(r.lines, "\n\n")}};
-  }
-  return body.dump();
+  return markdown_body(target.kind, r);
 }
 
 std::string dingtalk_signature(std::string_view secret, std::int64_t timestamp_ms) {
@@ -305,10 +302,18 @@ std::string_view to_string(notify_kind k) noexcept {
   return "webhook";
 }
 
-std::optional<notify_kind> parse_notify_kind(std::string_view s) noexcept {
-  for (auto k : {notify_kind::webhook, notify_kind::wecom, notify_kind::dingtalk})
-    if (to_string(k) == s) return k;
+namespace {
+// The value of `all` whose to_string is `s`.
+template <class E>
+std::optional<E> parse_by_name(std::string_view s, std::initializer_list<E> all) noexcept {
+  for (auto e : all)
+    if (to_string(e) == s) return e;
   return std::nullopt;
+}
+}  // namespace
+
+std::optional<notify_kind> parse_notify_kind(std::string_view s) noexcept {
+  return parse_by_name(s, {notify_kind::webhook, notify_kind::wecom, notify_kind::dingtalk});
 }
 
 std::string_view to_string(notify_level l) noexcept {
@@ -321,9 +326,7 @@ std::string_view to_string(notify_level l) noexcept {
 }
 
 std::optional<notify_level> parse_notify_level(std::string_view s) noexcept {
-  for (auto l : {notify_level::operator_, notify_level::town, notify_level::county})
-    if (to_string(l) == s) return l;
-  return std::nullopt;
+  return parse_by_name(s, {notify_level::operator_, notify_level::town, notify_level::county});
 }
 
 std::string_view to_string(notify_language l) noexcept { return l == notify_language::zh_cn ? "zh-CN" : "en"; }

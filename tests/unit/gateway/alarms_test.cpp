@@ -125,17 +125,6 @@ TEST(AlarmWindows, ProblemsNameTheField) {
   EXPECT_EQ(alarms::window_problem(w).value_or("").find("weekdays:"), 0u);
 }
 
-std::string config_error_of(const testing::temp_dir& d, const std::string& text) {
-  const auto p = d.path() / "g.toml";
-  std::ofstream(p) << text;
-  try {
-    load_config(p);
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 TEST(AlarmConfig, AlarmsTableIsReadWithDefaultsAndErrorsNameTheKey) {
   testing::temp_dir d("alarms-cfg");
   std::ofstream(d.path() / "g.toml") << "[alarms]\nmax_shelve_s = 7200\nescalate_after_min = [15, 60]\ngroup_window_s = 900\n";
@@ -156,7 +145,7 @@ TEST(AlarmConfig, AlarmsTableIsReadWithDefaultsAndErrorsNameTheKey) {
       {"[alarms]\nshelve_max = 1\n", "alarms.shelve_max: unknown key"},
   };
   for (const auto& [toml, expected] : rows) {
-    const auto e = config_error_of(d, toml);
+    const auto e = test::config_error_of(d.path(), toml);
     EXPECT_NE(e.find(expected), std::string::npos) << toml << " -> " << e;
   }
 }

@@ -20,17 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string config_error_of(const testing::temp_dir& d, const std::string& text) {
-  const auto p = d.path() / "g.toml";
-  std::ofstream(p) << text;
-  try {
-    load_config(p);
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 TEST(NotifyEscalationConfig, LevelDefaultsToOperatorAndIsReadOrRefusedByName) {
   testing::temp_dir d("notify-level");
   std::ofstream(d.path() / "g.toml")
@@ -45,8 +34,8 @@ TEST(NotifyEscalationConfig, LevelDefaultsToOperatorAndIsReadOrRefusedByName) {
   EXPECT_EQ(c.notify.targets[1].towns, (std::vector<std::string>{"A"}));
   EXPECT_EQ(c.notify.targets[2].level, notify_level::county);
   for (const auto* bad : {"\"province\"", "\"Town\"", "3"}) {
-    const auto e = config_error_of(
-        d, std::string("[[notify.target]]\nname = \"n\"\nkind = \"wecom\"\nurl = \"https://h\"\nlevel = ") + bad + "\n");
+    const auto e = test::config_error_of(
+        d.path(), std::string("[[notify.target]]\nname = \"n\"\nkind = \"wecom\"\nurl = \"https://h\"\nlevel = ") + bad + "\n");
     EXPECT_NE(e.find("notify.target[0].level: must be"), std::string::npos) << bad << ": " << e;
   }
   for (const auto l : {notify_level::operator_, notify_level::town, notify_level::county})
