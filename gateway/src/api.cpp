@@ -11,6 +11,8 @@
 #include "auth/routes.hpp"
 
 #include <sewage/proto/alert.hpp>
+
+#include "alarms/http_alarms.hpp"
 #include <sewage/proto/payload.hpp>
 #include <sewage/proto/problem.hpp>
 #include <sewage/proto/resolution.hpp>
@@ -459,6 +461,7 @@ struct api::context {
   const auth::principal& who;  ///< the caller (route_access already checked); its towns limit what it sees
   auth::service* ids;          ///< users, tokens, sessions, audit (null: none configured)
   std::vector<std::string> args;  ///< path segments captured by "{...}" in the route's pattern
+  alarms::discipline* alarms;  ///< alarm discipline (null: none configured)
 };
 
 namespace {
@@ -612,6 +615,21 @@ http_response api_metrics(const context& c) {
       add_sample(out, std::string("sewage_gateway_notify_dropped_total{reason=\"") + reason + "\"}", static_cast<double>(n));
     add_metric(out, "sewage_gateway_notify_queue", "gauge", "Notifications waiting in the durable queue.");
     add_sample(out, "sewage_gateway_notify_queue", static_cast<double>(nc.queue_depth));
+    add_metric(out, "sewage_gateway_notify_escalations_total", "counter",
+               "Escalations (issue 12): rows queued, and escalations no target of their level and town takes.");
+    add_sample(out, "sewage_gateway_notify_escalations_total{outcome=\"queued\"}", static_cast<double>(nc.escalations_queued));
+    add_sample(out, "sewage_gateway_notify_escalations_total{outcome=\"unrouted\"}", static_cast<double>(nc.escalations_unrouted));
+  }
+  if (c.alarms != nullptr) {
+    const auto a = c.alarms->counters();
+    add_metric(out, "sewage_gateway_alarm_discipline_total", "counter",
+               "Alarm discipline events: suppressed by a maintenance window, released when it ended, shelved, back from "
+               "a shelf, escalated (town, county), grouped as a repeat, failures of its store.");
+    for (const auto& [what, n] : {std::pair{"suppressed", a.suppressed}, std::pair{"released", a.released},
+                                  std::pair{"shelved", a.shelved}, std::pair{"unshelved", a.unshelved},
+                                  std::pair{"escalated_town", a.escalated_town}, std::pair{"escalated_county", a.escalated_county},
+                                  std::pair{"grouped", a.grouped}, std::pair{"failures", a.failures}})
+      add_sample(out, std::string("sewage_gateway_alarm_discipline_total{event=\"") + what + "\"}", static_cast<double>(n));
   }
   add_metric(out, "sewage_gateway_http_requests_total", "counter", "HTTP requests handled by the API.");
   add_sample(out, "sewage_gateway_http_requests_total", static_cast<double>(c.counters.requests));
@@ -681,13 +699,17 @@ http_response summary(const context& c) {
   const double terminal_s = elapsed_s * static_cast<double>(visible);
   json by_type = json::object();
   for (const auto type : proto::all_alert_types) by_type[std::string(proto::to_string(type))] = 0;
-  std::size_t open_total = 0;
+  std::size_t open_total = 0, needing_ack = 0, quiet = 0;
   for (const auto& [id, a] : eng.open_alerts()) {
     if (!c.who.whole_county()) {
       const auto idx = reg.find(a.terminal_id);
       if (!idx || !c.who.sees_town(reg.terminals()[*idx].town)) continue;
     }
     ++open_total;
+    // Alarm discipline: suppressed (maintenance window) and shelved alerts need no acknowledgement.
+    const bool is_quiet = c.alarms != nullptr && c.alarms->quiet(id);
+    if (is_quiet) ++quiet;
+    else if (a.state == proto::alert_state::raised) ++needing_ack;
     by_type[std::string(proto::to_string(a.type))] = by_type[std::string(proto::to_string(a.type))].get<int>() + 1;
   }
   const std::chrono::year_month_day ymd{std::chrono::sys_days(std::chrono::days(day))};
@@ -725,6 +747,8 @@ http_response summary(const context& c) {
                  terminal_s > 0 ? json(round_to(std::min(1.0, ok_s / terminal_s), unit::ratio)) : json(nullptr)},
                 {"open_alerts", by_type},
                 {"open_alerts_total", open_total},
+                {"open_alerts_needing_ack", needing_ack},
+                {"open_alerts_quiet", quiet},
                 {"month", {{"from", iso(month_start)},
                            {"faults_found", faults.raised},
                            {"faults_resolved", faults.resolved},
@@ -1085,14 +1109,29 @@ http_response alerts(const context& c) {
   }
   const auto limit = count_param(c.q, "limit", 1, max_alerts, max_alerts);
   if (const auto cur = param(c.q, "cursor")) aq.before_id = positive_id(*cur, "cursor: an alert id", "bad_parameter");
+  // Shelved alerts (alarm discipline): hidden by default, shown with shelved=include, alone with
+  // shelved=only. Filtered after the page is read: a page may hold fewer than `limit`.
+  const auto shelved = param(c.q, "shelved").value_or("hide");
+  if (shelved != "hide" && shelved != "include" && shelved != "only")
+    throw api_error{400, "bad_parameter", "shelved: must be hide, include or only, got '" + escaped(shelved) + "'"};
   aq.limit = static_cast<std::size_t>(limit) + 1;  // one more than shown: is there a next page?
   auto rows = c.db.find_alerts(aq);
   const bool more = rows.size() > limit;
   if (more) rows.resize(static_cast<std::size_t>(limit));
   json arr = json::array();
-  for (const auto& a : rows) arr.push_back(alert_view_json(a, reg));
+  for (const auto& a : rows) {
+    auto j = alert_view_json(a, reg);
+    if (c.alarms != nullptr) {
+      j["discipline"] = alarms::discipline_json(*c.alarms, a.alert_id);
+      const bool on_shelf = j["discipline"]["shelved"].get<bool>();
+      if ((shelved == "hide" && on_shelf) || (shelved == "only" && !on_shelf)) continue;
+    } else if (shelved == "only") {
+      continue;
+    }
+    arr.push_back(std::move(j));
+  }
   // A terminal taken out of the registry keeps its alert history; a mistyped id gets a 404.
-  if (aq.terminal_id && arr.empty() && !aq.before_id) terminal_index(reg, *aq.terminal_id);
+  if (aq.terminal_id && rows.empty() && !aq.before_id) terminal_index(reg, *aq.terminal_id);
   json next = more ? json(std::to_string(rows.back().alert_id)) : json(nullptr);
   return json_response(200, json{{"alerts", arr}, {"next", next}});
 }
@@ -1103,6 +1142,7 @@ http_response alert_detail(const context& c) {
   if (!a) throw api_error{404, "not_found", "no alert " + std::to_string(id)};
   require_terminal_scope(c, *c.view.reg, a->terminal_id);
   auto j = alert_view_json(*a, *c.view.reg);
+  if (c.alarms != nullptr) j["discipline"] = alarms::discipline_json(*c.alarms, a->alert_id);
   json tr = json::array();
   for (const auto& t : c.db.transitions(id))
     tr.push_back({{"state", proto::to_string(t.state)},
@@ -1294,6 +1334,22 @@ http_response identity_route(const context& c) {
   return F(auth::call{*c.ids, c.who, c.req, c.q, c.args, c.eng.terminals()});
 }
 
+/// An alarm discipline route (alarms/http_alarms.hpp) with this api's discipline.
+template <http_response (*F)(const alarms::call&)>
+http_response alarm_route(const context& c) {
+  if (c.alarms == nullptr) throw api_error{503, "no_alarms", "this gateway has no alarm discipline"};
+  try {
+    return F(alarms::call{*c.alarms, c.who, c.req, c.q, c.args, c.view.reg ? *c.view.reg : c.eng.terminals(), &c.eng,
+                          [&c](const json& body) { return acting_name(c, body); },
+                          [&c](const std::string& action, const std::string& target, const json& detail) {
+                            audit(c, action, target, detail);
+                          }});
+  } catch (const alarms::discipline_error& e) {
+    const auto s = static_cast<unsigned>(e.status());
+    throw api_error{s, s == 404 ? "not_found" : s == 403 ? "forbidden" : s == 409 ? "conflict" : "bad_body", e.what()};
+  }
+}
+
 /// POST /api/registry/reload: reads the registry file again (as SIGHUP does); 200 with the new
 /// terminal count, 400 naming the problem when the file is wrong (the current registry is kept).
 http_response registry_reload(const context& c) {
@@ -1337,9 +1393,14 @@ const std::vector<route_entry>& route_table() {
       {{"GET", "/api/terminals/{id}/history", read, {"from", "to", "limit"}, true}, &history},
       {{"GET", "/api/terminals/{id}/daily", read, {"from", "to"}, true}, &daily},
       {{"GET", "/api/terminals/{id}/image", read, {}, true}, &image},
-      {{"GET", "/api/alerts", read, {"state", "type", "town", "terminal", "limit", "cursor"}, true}, &alerts},
+      {{"GET", "/api/alerts", read, {"state", "type", "town", "terminal", "limit", "cursor", "shelved"}, true}, &alerts},
       {{"GET", "/api/alerts/{id}", read, {}, true}, &alert_detail},
       {{"POST", "/api/alerts/{id}/ack", operate, {}}, &acknowledge},
+      {{"POST", "/api/alerts/{id}/shelve", operate, {}}, &alarm_route<alarms::alert_shelve>},
+      {{"GET", "/api/maintenance-windows", read, {"site", "town", "ended"}, true}, &alarm_route<alarms::windows_get>},
+      {{"POST", "/api/maintenance-windows", operate, {}}, &alarm_route<alarms::windows_post>},
+      {{"POST", "/api/maintenance-windows/{id}/end", operate, {}}, &alarm_route<alarms::window_end>},
+      {{"DELETE", "/api/maintenance-windows/{id}", operate, {}}, &alarm_route<alarms::window_delete>},
       {{"POST", "/api/terminals/{id}/commands", operate, {}}, &send_command},
       {{"GET", "/api/terminals/{id}/commands", read, {"limit"}, true}, &terminal_commands},
       {{"GET", "/api/commands/{id}", read, {}, true}, &command_detail},
@@ -1563,7 +1624,7 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
     const api_counters counters_now = counters();
     context c{eng_, reader != nullptr ? reader->db : eng_.db(),
               reader != nullptr ? reader->view : view ? *view : no_view,
-              link_, counters_now, req, t.q, who, ids_, {}};
+              link_, counters_now, req, t.q, who, ids_, {}, alarms_};
     match(r.info.pattern, t.segments, &c.args);
     return r.fn(c);
   }

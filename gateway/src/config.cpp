@@ -273,6 +273,7 @@ config load_config(const std::filesystem::path& path) {
                "true); max_attempts, initial_backoff_ms and queue_max moved to [notify] (see gateway.example.toml)");
     if (const auto* t = top.sub_table("notify"))
       detail::read_notify(*t, c.notify, [&path](const std::string& p) { return resolve(path, p).string(); });
+    if (const auto* t = top.sub_table("alarms")) detail::read_alarms(*t, c.alarms);
     if (const auto* t = top.sub_table("commands")) {
       detail::toml_reader r(*t, "commands");
       std::int64_t to = c.command_timeout.count();

@@ -12,6 +12,7 @@
 #include "sewage/gateway/registry.hpp"
 #include "sewage/gateway/rules.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
+#include "sewage/gateway/alarms/discipline.hpp"
 #include "sewage/gateway/notify/notifier.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
@@ -114,6 +115,10 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   if (!cfg.notify.targets.empty())
     hook = std::make_unique<notifier>(cfg.notify, cfg.zone,
                                       std::make_unique<sqlite_store>(cfg.store_path, cfg.dead_letter_max_rows));
+  // Alarm discipline (alarms/discipline.hpp): between the engine and the notifier, it holds back
+  // what maintenance windows suppress and repeats it groups, and escalates unacknowledged alerts;
+  // it runs on the engine's clock.
+  alarms::discipline alarm_discipline(cfg.store_path, cfg.alarms, cfg.zone, clock, hook.get(), hook.get());
   // Every received message is journaled before Paho acknowledges it, and released once the batch
   // holding its effects is committed (durable_inbox.hpp).
   durable_inbox journal(cfg.store_path.string() + "-inbox.d");
@@ -126,7 +131,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
         if (eng_ptr->pending_writes() >= max_pending_writes) commit();
       },
       [&eng_ptr] { eng_ptr->republish_open_alerts(); }, &journal);
-  engine eng(cfg, std::move(reg), db, clock, link, default_rules(), hook.get());
+  engine eng(cfg, std::move(reg), db, clock, link, default_rules(), &alarm_discipline);
   eng_ptr = &eng;
   // The gateway's own broker outage is not the terminals' fault: offline judgement waits while the
   // link is down and until the backlog after a reconnect has drained (engine::tick).
@@ -175,6 +180,14 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   auth::service ids(cfg.store_path, as, wall_clock);
   if (cfg.http_public_read) spdlog::warn("http.public_read = true: every GET read is open without login");
   api routes(eng, ls, &ids);
+  routes.set_alarms(&alarm_discipline);
+  alarm_discipline.set_audit([&ids](const std::string& action, const std::string& target, const std::string& detail) {
+    auth::principal system;
+    system.kind = auth::actor_kind::system;
+    system.name = "gateway";
+    system.address = "-";
+    ids.audit(system, action, target, detail);
+  });
   // Read routes on reader threads with read-only connections; the rest on the engine's thread
   // (read_service.hpp, gateway/README.md "Reads and the engine thread").
   read_service::options ro;
@@ -202,7 +215,10 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
     commit();
     reads.refresh_view();
   });
-  periodic ticker(io, cfg.tick_interval, [&eng] { eng.tick(); });
+  periodic ticker(io, cfg.tick_interval, [&eng, &alarm_discipline] {
+    eng.tick();
+    alarm_discipline.tick(eng);
+  });
   // Raw records and the audit log are kept store.retention_days.
   const auto purge = [&eng, &ids, &wall_clock, &cfg] {
     eng.purge();

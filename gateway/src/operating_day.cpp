@@ -88,6 +88,21 @@ proto::timestamp county_zone::local_midnight(std::int32_t day) const noexcept {
   return naive - shanghai_offset;
 }
 
+proto::timestamp county_zone::local_to_utc(std::int32_t day, std::chrono::seconds since_midnight) const noexcept {
+  const auto naive = proto::timestamp{std::chrono::days(day)} + since_midnight;
+  if (tz_ != nullptr) {
+    try {
+      // choose::earliest: an ambiguous time is its first occurrence; a skipped one gives the
+      // transition instant (both choices agree there).
+      const auto t = tz_->to_sys(date::local_seconds{date::days{day}} + since_midnight, date::choose::earliest);
+      return proto::timestamp(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()));
+    } catch (const std::exception&) {
+      // not reached: the zone's data were loaded by locate()
+    }
+  }
+  return naive - shanghai_offset;
+}
+
 std::int32_t operating_day(proto::timestamp ts, const county_zone& zone) noexcept {
   const auto local = ts + zone.offset_at(ts);
   return static_cast<std::int32_t>(std::chrono::floor<std::chrono::days>(local).time_since_epoch().count());

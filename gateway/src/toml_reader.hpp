@@ -86,6 +86,10 @@ class toml_reader {
 void read_notify(const toml::table& t, notify_settings& out,
                  const std::function<std::string(const std::string&)>& resolve_path);
 
+/// Reads the [alarms] table (issue 12 alarm discipline) onto `out`. Throws config_error naming the
+/// key. Defined in alarms/alarms_config.cpp.
+void read_alarms(const toml::table& t, alarms::settings& out);
+
 /// Reads the threshold keys of `r` onto `t` (county [alerts] and per terminal [terminal.thresholds]).
 void read_thresholds(toml_reader& r, thresholds& t);
 

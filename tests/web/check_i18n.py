@@ -27,6 +27,8 @@ FAMILIES = {
     "grade.": ["grade_1", "grade_2", "grade_1a", "grade_1b", "grade_3"],
     "range.": ["24h", "7d", "30d"],
     "role.": ["viewer", "operator", "admin"],
+    "recurrence.": ["once", "daily", "weekly"],
+    "weekday.": ["1", "2", "3", "4", "5", "6", "7"],
 }
 
 

@@ -2,6 +2,7 @@
 #include "sewage/gateway/notify/message.hpp"
 
 #include <sewage/proto/resolution.hpp>
+#include <sewage/proto/timestamp.hpp>
 
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
@@ -139,6 +140,19 @@ std::string join(const std::vector<std::string>& lines, std::string_view sep) {
   return out;
 }
 
+// The WeCom / DingTalk request body of a rendered text.
+std::string markdown_body(notify_kind kind, const rendered& r) {
+  json body;
+  body["msgtype"] = "markdown";
+  if (kind == notify_kind::wecom) {
+    body["markdown"] = {{"content", join(r.lines, "\n")}};
+  } else {
+    // DingTalk's markdown needs a blank line for a line break.
+    body["markdown"] = {{"title", r.title}, {"text", join(r.lines, "\n\n")}};
+  }
+  return body.dump();
+}
+
 // RFC 3986 percent-encoding: unreserved characters kept, everything else %XX.
 std::string url_encode(std::string_view s) {
   static constexpr char hex[] = "0123456789ABCDEF";
@@ -171,16 +185,53 @@ std::string_view notify_event(proto::alert_state s) noexcept {
 std::string render_notification(const notify_target& target, const proto::alert_message& alert,
                                  const terminal_info* terminal, const county_zone& zone) {
   if (target.kind == notify_kind::webhook) return proto::encode(alert);
-  const auto r = render_text(target, alert, terminal, zone);
-  json body;
-  body["msgtype"] = "markdown";
-  if (target.kind == notify_kind::wecom) {
-    body["markdown"] = {{"content", join(r.lines, "\n")}};
-  } else {
-    // DingTalk's markdown needs a blank line for a line break.
-    body["markdown"] = {{"title", r.title}, {"text", join(r.lines, "\n\n")}};
+  return markdown_body(target.kind, render_text(target, alert, terminal, zone));
+}
+
+std::string_view alert_type_words(proto::alert_type t, notify_language l) noexcept { return type_words(t, l); }
+
+std::string_view level_words(notify_level level, notify_language l) noexcept {
+  const bool z = l == notify_language::zh_cn;
+  switch (level) {
+    case notify_level::operator_: return z ? "值班" : "operator";
+    case notify_level::town: return z ? "镇级" : "town";
+    case notify_level::county: return z ? "县级" : "county";
   }
-  return body.dump();
+  return "?";
+}
+
+std::string render_escalation(const notify_target& target, notify_level level, const std::string& site_id,
+                              const std::string& town, const escalation_message& msg, const county_zone& zone) {
+  const auto l = target.language;
+  const bool z = l == notify_language::zh_cn;
+  const std::string& what = z ? msg.what_zh : msg.what_en;
+  const std::string lw(level_words(level, l));
+  if (target.kind == notify_kind::webhook) {
+    return json{{"kind", "escalation"},
+                {"level", std::string(to_string(level))},
+                {"site_id", site_id},
+                {"site_name", msg.site_name},
+                {"town", town},
+                {"subject_kind", msg.subject_kind},
+                {"subject_id", msg.subject_id},
+                {"what", what},
+                {"since", proto::format_timestamp(msg.since)}}
+        .dump();
+  }
+  const std::string colon = z ? "：" : ": ";
+  rendered r;
+  r.title = (z ? "【升级·" + lw + "】" : "[Escalated: " + lw + "] ") + what + " " + site_id;
+  r.lines.push_back("### " + r.title);
+  const auto line = [&](std::string_view label, const std::string& v) {
+    r.lines.push_back("- " + std::string(label) + colon + v);
+  };
+  line(z ? "站点" : "Site", site_id + " " + (msg.site_name.empty() ? std::string("-") : msg.site_name));
+  line(z ? "镇/街道" : "Town", town.empty() ? std::string("-") : town);
+  line(z ? "事项" : "What", what);
+  line(z ? "起始时间" : "Since", local_time(msg.since, zone));
+  line(z ? "升级级别" : "Level", lw);
+  line(z ? "编号" : "Reference", msg.subject_kind + " " + std::to_string(msg.subject_id));
+  return markdown_body(target.kind, r);
 }
 
 std::string dingtalk_signature(std::string_view secret, std::int64_t timestamp_ms) {
@@ -251,10 +302,31 @@ std::string_view to_string(notify_kind k) noexcept {
   return "webhook";
 }
 
-std::optional<notify_kind> parse_notify_kind(std::string_view s) noexcept {
-  for (auto k : {notify_kind::webhook, notify_kind::wecom, notify_kind::dingtalk})
-    if (to_string(k) == s) return k;
+namespace {
+// The value of `all` whose to_string is `s`.
+template <class E>
+std::optional<E> parse_by_name(std::string_view s, std::initializer_list<E> all) noexcept {
+  for (auto e : all)
+    if (to_string(e) == s) return e;
   return std::nullopt;
+}
+}  // namespace
+
+std::optional<notify_kind> parse_notify_kind(std::string_view s) noexcept {
+  return parse_by_name(s, {notify_kind::webhook, notify_kind::wecom, notify_kind::dingtalk});
+}
+
+std::string_view to_string(notify_level l) noexcept {
+  switch (l) {
+    case notify_level::operator_: return "operator";
+    case notify_level::town: return "town";
+    case notify_level::county: return "county";
+  }
+  return "operator";
+}
+
+std::optional<notify_level> parse_notify_level(std::string_view s) noexcept {
+  return parse_by_name(s, {notify_level::operator_, notify_level::town, notify_level::county});
 }
 
 std::string_view to_string(notify_language l) noexcept { return l == notify_language::zh_cn ? "zh-CN" : "en"; }

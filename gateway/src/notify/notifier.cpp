@@ -66,6 +66,7 @@ void notifier::on_transition(const proto::alert_message& alert, const terminal_i
   const auto sev = alert_severity(alert.type);
   for (const auto& t : settings_.targets) {
     try {
+      if (t.level != notify_level::operator_) continue;  // town / county targets get escalations only
       if (std::find(t.events.begin(), t.events.end(), event) == t.events.end()) continue;
       if (sev < t.min_severity) continue;
       if (!t.towns.empty() &&
@@ -87,6 +88,58 @@ void notifier::on_transition(const proto::alert_message& alert, const terminal_i
   }
 }
 
+std::size_t notifier::enqueue_escalation(notify_level level, const std::string& site_id, const std::string& town,
+                                         const escalation_message& msg) {
+  std::vector<notification_row> rows;
+  const auto now = now_ms();
+  for (const auto& t : settings_.targets) {
+    if (t.level != level) continue;
+    if (!t.towns.empty() && std::find(t.towns.begin(), t.towns.end(), town) == t.towns.end()) continue;
+    notification_row r;
+    r.target = t.name;
+    r.subject_kind = msg.subject_kind;
+    r.subject_id = msg.subject_id;
+    r.event = "escalate_" + std::string(to_string(level));
+    r.body = render_escalation(t, level, site_id, town, msg, zone_);
+    r.created_ms = now;
+    r.next_attempt_ms = now;
+    rows.push_back(std::move(r));
+  }
+  if (rows.empty()) {
+    // Recorded under its key all the same: the check that asked is done, a later call is not a retry.
+    if (!msg.once_key.empty()) {
+      std::lock_guard q(queue_mutex_);
+      if (!queue_->notification_enqueue({}, msg.once_key)) return 0;
+    }
+    escalations_unrouted_.fetch_add(1);
+    spdlog::warn("notify: escalation of {} {} at site {} (town \"{}\") to level {}: no target of that level takes "
+                 "this town",
+                 msg.subject_kind, msg.subject_id, site_id, town, to_string(level));
+    return 0;
+  }
+  {
+    std::lock_guard q(queue_mutex_);
+    if (!queue_->notification_enqueue(rows, msg.once_key)) return 0;
+  }
+  escalations_queued_.fetch_add(rows.size());
+  spdlog::info("notify: escalation of {} {} at site {} to level {}: queued for {} target(s)", msg.subject_kind,
+               msg.subject_id, site_id, to_string(level), rows.size());
+  on_committed();
+  return rows.size();
+}
+
+std::size_t notifier::enqueue_alert(const proto::alert_message& alert, const terminal_info* terminal,
+                                    const std::string& once_key) {
+  std::vector<notification_row> rows;
+  on_transition(alert, terminal, rows);
+  {
+    std::lock_guard q(queue_mutex_);
+    if (!queue_->notification_enqueue(rows, once_key)) return 0;
+  }
+  if (!rows.empty()) on_committed();
+  return rows.size();
+}
+
 void notifier::on_committed() noexcept {
   {
     std::lock_guard lock(mutex_);
@@ -105,6 +158,8 @@ notify_counts notifier::counts() const {
   c.dropped_permanent = dropped_permanent_.load();
   c.dropped_unknown_target = dropped_unknown_target_.load();
   c.queue_depth = depth_.load();
+  c.escalations_queued = escalations_queued_.load();
+  c.escalations_unrouted = escalations_unrouted_.load();
   return c;
 }
 
@@ -138,7 +193,10 @@ void notifier::attempt(const notification_row& row, std::size_t ti) {
     v = judge_answer(t.kind, res.status, res.body);
   }
   if (v.delivered) {
-    queue_->notification_remove(row.id);
+    {
+      std::lock_guard q(queue_mutex_);
+      queue_->notification_remove(row.id);
+    }
     n.sent.fetch_add(1);
     spdlog::info("notify: target {}: {} {} {} delivered{}", t.name, row.subject_kind, row.subject_id, row.event,
                  row.attempts > 0 ? " after " + std::to_string(row.attempts) + " failed attempts" : std::string());
@@ -149,7 +207,10 @@ void notifier::attempt(const notification_row& row, std::size_t ti) {
   const std::uint32_t attempts = row.attempts + 1;
   const std::string where = loggable_url(t.url);
   if (v.permanent || attempts >= settings_.max_attempts) {
-    queue_->notification_remove(row.id);
+    {
+      std::lock_guard q(queue_mutex_);
+      queue_->notification_remove(row.id);
+    }
     (v.permanent ? dropped_permanent_ : dropped_gave_up_).fetch_add(1);
     spdlog::error("notify: target {} ({}): {} {} {} given up after {} attempt(s){}: {}", t.name, where,
                   row.subject_kind, row.subject_id, row.event, attempts,
@@ -158,14 +219,22 @@ void notifier::attempt(const notification_row& row, std::size_t ti) {
   }
   const auto delay = notify_backoff(attempts, settings_.initial_backoff, settings_.max_backoff,
                                     std::uniform_real_distribution<double>(0.0, 1.0)(rng_));
-  queue_->notification_retry(row.id, attempts, now_ms() + delay.count(), v.error);
+  {
+    std::lock_guard q(queue_mutex_);
+    queue_->notification_retry(row.id, attempts, now_ms() + delay.count(), v.error);
+  }
   spdlog::warn("notify: target {} ({}): {} {} {} attempt {} of {} failed{}: {}; next in {} ms", t.name, where,
                row.subject_kind, row.subject_id, row.event, attempts, settings_.max_attempts,
                res.tls_failure ? " (TLS: certificate or host name check)" : "", v.error, delay.count());
 }
 
 std::optional<std::chrono::system_clock::time_point> notifier::pass() {
-  if (const auto dropped = queue_->notification_trim(settings_.queue_max); dropped > 0) {
+  std::uint64_t trimmed = 0;
+  {
+    std::lock_guard q(queue_mutex_);
+    trimmed = queue_->notification_trim(settings_.queue_max);
+  }
+  if (const auto dropped = trimmed; dropped > 0) {
     dropped_queue_full_.fetch_add(dropped);
     spdlog::error("notify: queue full ({} rows): dropped the {} oldest notification(s)", settings_.queue_max, dropped);
   }
@@ -173,11 +242,19 @@ std::optional<std::chrono::system_clock::time_point> notifier::pass() {
   bool again = true;
   while (again && !stop_) {
     again = false;
-    for (const auto& row : queue_->notification_heads(heads_per_pass)) {
+    std::vector<notification_row> heads;
+    {
+      std::lock_guard q(queue_mutex_);
+      heads = queue_->notification_heads(heads_per_pass);
+    }
+    for (const auto& row : heads) {
       if (stop_) break;
       std::size_t ti = 0;
       if (find(row.target, ti) == nullptr) {
-        queue_->notification_remove(row.id);
+        {
+          std::lock_guard q(queue_mutex_);
+          queue_->notification_remove(row.id);
+        }
         dropped_unknown_target_.fetch_add(1);
         spdlog::warn("notify: dropped {} {} {}: target \"{}\" is no longer configured", row.subject_kind,
                      row.subject_id, row.event, row.target);
@@ -192,6 +269,7 @@ std::optional<std::chrono::system_clock::time_point> notifier::pass() {
       attempt(row, ti);
       again = true;  // this target's next row may be due now
     }
+    std::lock_guard q(queue_mutex_);
     depth_ = queue_->notification_count();
   }
   return next;

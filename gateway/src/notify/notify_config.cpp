@@ -65,6 +65,11 @@ notify_target read_target(toml_reader& r, const std::function<std::string(const 
   else if (sev == "critical") t.min_severity = severity::critical;
   else r.fail("min_severity", "must be \"info\", \"warning\" or \"critical\", got \"" + sev + "\"");
   t.towns = read_strings(r, "towns", {});
+  std::string level(to_string(t.level));
+  r.read("level", level);
+  const auto lv = parse_notify_level(level);
+  if (!lv) r.fail("level", "must be \"operator\", \"town\" or \"county\", got \"" + level + "\"");
+  t.level = *lv;
   t.allow_plaintext = read_bool(r, "allow_plaintext", false);
   r.read("ca_file", t.ca_file);
   if (!t.ca_file.empty()) {

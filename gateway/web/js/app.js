@@ -44,6 +44,7 @@ function route() {
   if (parts[0] === "audit") return { page: "audit", args: [], params };
   if (parts[0] === "terminals" && parts[1]) return { page: "terminal", args: [parts[1]], params };
   if (parts[0] === "alerts") return { page: "alerts", args: [], params };
+  if (parts[0] === "maintenance") return { page: "maintenance", args: [], params };
   if (parts[0] === "report") return { page: "report", args: parts.slice(1), params };
   return { page: "notfound", args: [], params };
 }

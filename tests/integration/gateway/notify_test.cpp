@@ -223,6 +223,43 @@ TEST_F(Notify, WeComOverHttpsGetsTheChineseMarkdownOfTheAlert) {
   EXPECT_EQ(notifier_->counts().queue_depth, 0u);
 }
 
+TEST_F(Notify, AnEscalationReachesOnlyTheTownOfficersTargetOverHttpsOnce) {
+  const int port = testing::free_loopback_port();
+  receiver rx(dir_->path(), port, R"([[200, "{\"errcode\":0,\"errmsg\":\"ok\"}"]])", true);
+  auto duty = wecom(port);  // the operators: alert transitions only
+  auto officer = wecom(port);
+  officer.name = "wuyuan-officer";
+  officer.level = notify_level::town;
+  officer.towns = {"武原街道"};
+  officer.url += "&who=officer";
+  start({duty, officer});
+  escalation_message m;
+  m.subject_kind = "alert";
+  m.subject_id = 7;
+  m.site_name = "武原一号";
+  m.what_zh = "出水浊度超标，30 分钟未确认也未恢复";
+  m.what_en = "Effluent turbidity high, neither acknowledged nor cleared for 30 min";
+  m.since = *proto::parse_timestamp("2026-11-29T16:00:00Z");
+  m.once_key = "alert:7:town";
+  EXPECT_EQ(notifier_->enqueue_escalation(notify_level::town, "HY-WY-001", "武原街道", m), 1u);
+  EXPECT_EQ(notifier_->enqueue_escalation(notify_level::town, "HY-WY-001", "武原街道", m), 0u) << "once";
+  ASSERT_TRUE(eventually([&] { return counts(1).sent == 1; }, 10s)) << logged();
+  std::this_thread::sleep_for(300ms);
+  const auto recs = rx.records();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["query"]["who"], "officer");
+  EXPECT_EQ(json::parse(recs[0]["body"].get<std::string>())["markdown"]["content"],
+            "### 【升级·镇级】出水浊度超标，30 分钟未确认也未恢复 HY-WY-001\n"
+            "- 站点：HY-WY-001 武原一号\n"
+            "- 镇/街道：武原街道\n"
+            "- 事项：出水浊度超标，30 分钟未确认也未恢复\n"
+            "- 起始时间：2026-11-30 00:00:00 (Asia/Shanghai, UTC+08:00)\n"
+            "- 升级级别：镇级\n"
+            "- 编号：alert 7");
+  EXPECT_EQ(counts(0).sent, 0u);
+  EXPECT_EQ(notifier_->counts().escalations_queued, 1u);
+}
+
 TEST_F(Notify, DingTalkUrlIsSignedAndTheEnglishBodyIsMarkdown) {
   const int port = testing::free_loopback_port();
   receiver rx(dir_->path(), port, R"([[200, "{\"errcode\":0,\"errmsg\":\"ok\"}"]])", true, dingtalk_secret);

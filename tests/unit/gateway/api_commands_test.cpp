@@ -242,6 +242,7 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
                            "DROP TABLE commands; DROP TABLE users; DROP TABLE api_tokens; DROP TABLE sessions; DROP TABLE audit; DROP TABLE notify_queue;"
+                           "DROP TABLE notify_once; DROP TABLE maintenance_windows; DROP TABLE alert_discipline; DROP TABLE alert_groups;"
                            "PRAGMA user_version=5;"
                            "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
                            " VALUES(3, 'T1', 'no_flow', 'raised', 1000, 'm');",

@@ -1,5 +1,6 @@
 // Identity (issue 11): every route x role x town scope, sessions and CSRF, the login rate limit,
 // the audit log, and secrets that never leave: through api::handle without sockets.
+#include "sewage/gateway/alarms/discipline.hpp"
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/auth/secrets.hpp"
 #include "sewage/gateway/auth/service.hpp"
@@ -56,6 +57,11 @@ const std::map<std::string, decision>& decisions() {
       {"GET /api/alerts", {read, false}},
       {"GET /api/alerts/{id}", {read, true}},
       {"POST /api/alerts/{id}/ack", {operate, true}},
+      {"POST /api/alerts/{id}/shelve", {operate, true}},
+      {"GET /api/maintenance-windows", {read, false}},
+      {"POST /api/maintenance-windows", {operate, true}},
+      {"POST /api/maintenance-windows/{id}/end", {operate, true}},
+      {"DELETE /api/maintenance-windows/{id}", {operate, true}},
       {"POST /api/terminals/{id}/commands", {operate, true}},
       {"GET /api/terminals/{id}/commands", {read, true}},
       {"GET /api/commands/{id}", {read, true}},
@@ -97,6 +103,9 @@ class IdentityTest : public ::testing::Test {
     ids_ = std::make_unique<auth::service>(dir_.path() / "g.db", s, clock_);
     eng_ = std::make_unique<engine>(cfg_, registry({ta, tb}), db_, clock_, pub_, default_rules());
     api_ = std::make_unique<api>(*eng_, connected(), ids_.get());
+    alarms_ = std::make_unique<alarms::discipline>(dir_.path() / "g.db", alarms::settings{}, county_zone{}, clock_,
+                                                   nullptr, nullptr);
+    api_->set_alarms(alarms_.get());
     for (const char* id : {"TA", "TB"}) {
       const auto r = test::with_turbidity(test::record(id, 1, clock_.now()), 50);
       eng_->handle({proto::telemetry_topic(id), proto::encode(r), false, clock_.now()});
@@ -156,6 +165,7 @@ class IdentityTest : public ::testing::Test {
   std::unique_ptr<auth::service> ids_;
   std::unique_ptr<engine> eng_;
   std::unique_ptr<api> api_;
+  std::unique_ptr<alarms::discipline> alarms_;
   std::map<std::string, std::uint64_t> alert_of_;
   std::string command_tb_;
   std::string seen_;  ///< every response body and header (but Set-Cookie) so far
@@ -218,6 +228,14 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
       };
       if (path.rfind("/api/alerts/{id}", 0) == 0) sub("{id}", std::to_string(alert_of_.at("TB")));
       if (path.rfind("/api/commands/{id}", 0) == 0) sub("{id}", command_tb_);
+      if (path.rfind("/api/maintenance-windows/{id}", 0) == 0) {  // a fresh window of TB for each call
+        alarms::maintenance_window w;
+        w.site_id = "TB";
+        w.start = clock_.now();
+        w.end = clock_.now() + std::chrono::hours(1);
+        w.reason = "test";
+        sub("{id}", std::to_string(alarms_->create_window(w).id));
+      }
       sub("{id}", "TB");
       sub("{name}", r.method == "PATCH" ? "victim" : "spare");
       std::string body;
@@ -228,6 +246,9 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
       if (r.method == "PATCH") body = R"({"towns":["Beta"]})";
       if (path.ends_with("/commands") && r.method == "POST") body = R"({"name":"sample_now"})";
       if (path.ends_with("/ack")) body = R"({"note":"seen"})";
+      if (path.ends_with("/shelve")) body = R"({"duration_s":600,"note":"nuisance"})";
+      if (r.method == "POST" && path == "/api/maintenance-windows")
+        body = R"({"site_id":"TB","reason":"desludging","start":"2026-11-29T08:00:00Z","end":"2026-11-29T10:00:00Z"})";
       std::vector<std::pair<std::string, std::string>> h;
       if (c.via == caller::how::cookie)  // a fresh session for DELETE /api/session: it ends it
         h = with(r.method == "DELETE" && path == "/api/session" ? login(c.name, pw) : sessions.at(c.name));
@@ -284,6 +305,7 @@ TEST_F(IdentityTest, PublicReadOpensReadsOnlyAsAWholeCountyViewer) {
   cfg_.http_public_read = true;
   eng_ = std::make_unique<engine>(cfg_, eng_->terminals(), db_, clock_, pub_, default_rules());
   api_ = std::make_unique<api>(*eng_, connected(), ids_.get());
+  api_->set_alarms(alarms_.get());
   for (const auto& r : api::routes()) {
     const auto d = decisions().at(key(r));
     if (d.access != route_access::read && d.access != route_access::metrics) continue;
@@ -638,6 +660,108 @@ TEST_F(IdentityTest, AdminApiRefusesBadInputByField) {
   for (const auto& t : tokens) {
     EXPECT_FALSE(t.contains("token"));
     EXPECT_FALSE(t.contains("hash"));
+  }
+}
+
+
+TEST_F(IdentityTest, AlarmRoutesShelveAndMaintenanceWindowsWithAuditRows) {
+  const std::string pw = "correct horse battery";
+  ids_->add_user("op", pw, role::operator_, {});
+  ids_->add_user("op_a", pw, role::operator_, {"Alpha"});
+  const auto op = login("op", pw);
+  const auto op_a = login("op_a", pw);
+  const auto tb = std::to_string(alert_of_.at("TB"));
+  // Shelving: duration required and bounded, named in the error.
+  auto r = call("POST", "/api/alerts/" + tb + "/shelve", R"({"note":"x"})", with(op));
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("duration_s: required"), std::string::npos) << r.body;
+  r = call("POST", "/api/alerts/" + tb + "/shelve", R"({"duration_s":86401})", with(op));
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("duration_s: must be 1 .. 86400"), std::string::npos) << r.body;
+  r = call("POST", "/api/alerts/" + tb + "/shelve", R"({"duration_s":"600"})", with(op));
+  EXPECT_EQ(r.status, 400u);
+  r = call("POST", "/api/alerts/" + tb + "/shelve", R"({"duration_s":600,"colour":"red"})", with(op));
+  EXPECT_NE(r.body.find("colour: unknown field"), std::string::npos) << r.body;
+  r = call("POST", "/api/alerts/" + tb + "/shelve", R"({"duration_s":600,"note":"sensor cleaning"})", with(op_a));
+  EXPECT_EQ(r.status, 403u) << "another town's alert";
+  r = call("POST", "/api/alerts/" + tb + "/shelve", R"({"duration_s":600,"note":"sensor cleaning"})", with(op));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_TRUE(json::parse(r.body)["discipline"]["shelved"].get<bool>());
+  EXPECT_EQ(json::parse(r.body)["discipline"]["shelved_by"], "op");
+  // Hidden from the active list, shown under the filter.
+  const auto ids_in = [&](const std::string& target) {
+    std::set<std::string> out;
+    const auto resp = call("GET", target, "", with(op));
+    EXPECT_EQ(resp.status, 200u) << resp.body;
+    const auto body = json::parse(resp.body);
+    for (const auto& a : body["alerts"]) out.insert(std::to_string(a["alert_id"].get<std::uint64_t>()));
+    return out;
+  };
+  EXPECT_EQ(ids_in("/api/alerts").count(tb), 0u);
+  EXPECT_EQ(ids_in("/api/alerts?shelved=only"), std::set<std::string>{tb});
+  EXPECT_EQ(ids_in("/api/alerts?shelved=include").size(), 2u);
+  EXPECT_EQ(call("GET", "/api/alerts?shelved=maybe", "", with(op)).status, 400u);
+  const auto summary = json::parse(call("GET", "/api/summary", "", with(op)).body);
+  EXPECT_EQ(summary["open_alerts_total"], 2);
+  EXPECT_EQ(summary["open_alerts_needing_ack"], 1) << "a shelved alert needs no acknowledgement";
+  EXPECT_EQ(summary["open_alerts_quiet"], 1);
+  r = call("POST", "/api/alerts/" + tb + "/shelve", R"({"duration_s":60})", with(op));
+  EXPECT_EQ(r.status, 409u);
+  // Maintenance windows: errors name the field.
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {R"({"reason":"x","start":"2026-11-29T08:00:00Z","end":"2026-11-29T09:00:00Z"})", "site_id: required"},
+      {R"({"site_id":"TB","start":"2026-11-29T08:00:00Z","end":"2026-11-29T09:00:00Z"})", "reason: required"},
+      {R"({"site_id":"TB","reason":"x","start":"2026-11-29T08:00:00Z"})", "end: required"},
+      {R"({"site_id":"TB","reason":"x","start":"2026-11-29T09:00:00Z","end":"2026-11-29T08:00:00Z"})", "end: must be after start"},
+      {R"({"site_id":"TB","reason":"x","start":"yesterday","end":"2026-11-29T08:00:00Z"})", "start: not an ISO 8601"},
+      {R"({"site_id":"TB","reason":"x","recurrence":"hourly"})", "recurrence: must be once, daily or weekly"},
+      {R"({"site_id":"TB","reason":"x","recurrence":"daily","local_start":"25:00","duration_s":60})", "local_start: must be"},
+      {R"({"site_id":"TB","reason":"x","recurrence":"daily","local_start":"23:00"})", "duration_s: required"},
+      {R"({"site_id":"TB","reason":"x","recurrence":"weekly","local_start":"23:00","duration_s":60,"weekdays":[8]})",
+       "weekdays: each must be"},
+      {R"({"site_id":"NOPE","reason":"x","start":"2026-11-29T08:00:00Z","end":"2026-11-29T09:00:00Z"})", "site_id: no site"},
+  };
+  for (const auto& [body, want] : bad) {
+    r = call("POST", "/api/maintenance-windows", body, with(op));
+    EXPECT_TRUE(r.status == 400u || r.status == 404u) << body << " -> " << r.status;
+    EXPECT_NE(r.body.find(want), std::string::npos) << body << " -> " << r.body;
+  }
+  r = call("POST", "/api/maintenance-windows",
+           R"({"site_id":"TB","reason":"desludging","recurrence":"weekly","local_start":"23:00","duration_s":7200,"weekdays":[1,7],"start":"2026-11-01T00:00:00Z"})",
+           with(op));
+  ASSERT_EQ(r.status, 201u) << r.body;
+  const auto w = json::parse(r.body);
+  EXPECT_EQ(w["created_by"], "op");
+  EXPECT_EQ(w["local_start"], "23:00");
+  EXPECT_EQ(w["weekdays"], json::array({1, 7}));
+  EXPECT_EQ(w["time_zone"], "Asia/Shanghai");
+  EXPECT_EQ(w["town"], "Beta");
+  // 2026-11-29 is a Sunday: 23:00 local = 15:00 UTC, the next occurrence.
+  EXPECT_EQ(w["next"]["start"], "2026-11-29T15:00:00Z");
+  const auto wid = std::to_string(w["id"].get<std::int64_t>());
+  const auto listed = [&](const login_session& who, const std::string& q) {
+    return json::parse(call("GET", "/api/maintenance-windows" + q, "", with(who)).body)["windows"].size();
+  };
+  EXPECT_EQ(listed(op, ""), 1u);
+  EXPECT_EQ(listed(op_a, ""), 0u) << "a town officer sees only their towns' windows";
+  EXPECT_EQ(call("GET", "/api/maintenance-windows?site=TB", "", with(op_a)).status, 403u);
+  EXPECT_EQ(call("POST", "/api/maintenance-windows/" + wid + "/end", "", with(op_a)).status, 403u);
+  r = call("POST", "/api/maintenance-windows/" + wid + "/end", "", with(op));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(json::parse(r.body)["ended_by"], "op");
+  EXPECT_EQ(call("POST", "/api/maintenance-windows/" + wid + "/end", "", with(op)).status, 409u);
+  EXPECT_EQ(listed(op, ""), 0u) << "ended windows only with ended=true";
+  EXPECT_EQ(listed(op, "?ended=true"), 1u);
+  EXPECT_EQ(call("DELETE", "/api/maintenance-windows/" + wid, "", with(op)).status, 200u);
+  EXPECT_EQ(call("DELETE", "/api/maintenance-windows/" + wid, "", with(op)).status, 404u);
+  EXPECT_EQ(call("DELETE", "/api/maintenance-windows/abc", "", with(op)).status, 400u);
+  // Every change has its audit row, under the operator's name.
+  for (const char* action : {"alert.shelve", "maintenance.create", "maintenance.end", "maintenance.delete"}) {
+    auth::audit_query q;
+    q.action = action;
+    const auto rows = ids_->audit_rows(q);
+    ASSERT_EQ(rows.size(), 1u) << action;
+    EXPECT_EQ(rows[0].actor, "op") << action;
   }
 }
 

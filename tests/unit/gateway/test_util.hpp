@@ -5,6 +5,8 @@
 #include <sewage/proto/telemetry.hpp>
 #include <sewage/proto/timestamp.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +14,18 @@
 namespace sewage::gateway::test {
 
 inline proto::timestamp at(const char* iso) { return *proto::parse_timestamp(iso); }
+
+/// The config_error load_config gives for a file in `dir` holding `text` ("no error" when none).
+inline std::string config_error_of(const std::filesystem::path& dir, const std::string& text) {
+  const auto p = dir / "g.toml";
+  std::ofstream(p) << text;
+  try {
+    load_config(p);
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "no error";
+}
 
 inline proto::telemetry_record record(std::string id, std::uint64_t seq, proto::timestamp ts,
                                       std::string epoch = "e1") {

@@ -45,6 +45,9 @@ namespace sewage::gateway {
 namespace webapp {
 class static_files;
 }
+namespace alarms {
+class discipline;
+}
 namespace auth {
 class service;
 }
@@ -163,6 +166,9 @@ class api {
   /// The answer to a read request refused because the reader queue is full: 503 with
   /// `Retry-After: <retry_after_s>`, counted (requests, read_busy). Thread-safe.
   http_response busy(const http_request& req, unsigned retry_after_s);
+  /// Alarm discipline (issue 12: maintenance windows, shelving, the alerts' discipline state);
+  /// without it those routes answer 503. Must outlive the api; set before the first request.
+  void set_alarms(alarms::discipline* d) noexcept { alarms_ = d; }
   /// Every route of the table, in matching order (tests, fuzz seeds, documentation).
   static std::vector<route_info> routes();
   /// A consistent copy of the counters. Thread-safe.
@@ -180,6 +186,7 @@ class api {
   engine& eng_;
   link_status link_;
   auth::service* ids_;
+  alarms::discipline* alarms_{nullptr};
   // Counters are updated from the engine's thread and from reader threads.
   mutable std::mutex counters_mutex_;
   api_counters counters_;

@@ -4,6 +4,7 @@
 /// defaults (the values below, also shown in gateway/gateway.example.toml) -> file -> checks.
 /// Every error names the file and the key, e.g. "gateway.toml: http.listen: port must be 1..65535".
 
+#include "sewage/gateway/alarms/settings.hpp"
 #include "sewage/gateway/notify/settings.hpp"
 #include "sewage/gateway/operating_day.hpp"
 
@@ -168,6 +169,9 @@ struct config {
   // [notify] and [[notify.target]] (notify/settings.hpp). The former [notifier] table is refused
   // with an error naming the new form.
   notify_settings notify;
+
+  // [alarms] (alarms/settings.hpp): shelving, escalation of unacknowledged alerts, grouping.
+  alarms::settings alarms;
 
   // [commands]
   /// A command sent to a terminal (POST /api/terminals/{id}/commands) without a result on

@@ -48,6 +48,12 @@ class county_zone {
   /// midnight, or where the clocks jump over midnight, the transition instant. Never throws.
   [[nodiscard]] proto::timestamp local_midnight(std::int32_t day) const noexcept;
 
+  /// UTC instant of local wall time `since_midnight` (0 .. 24 h) on local calendar day `day`
+  /// (issue 12: recurring maintenance windows). A wall time skipped by a daylight-saving jump
+  /// gives the transition instant (02:30 on a spring-forward night starts at 03:00 local); one
+  /// that occurs twice gives its first occurrence. Never throws.
+  [[nodiscard]] proto::timestamp local_to_utc(std::int32_t day, std::chrono::seconds since_midnight) const noexcept;
+
   friend bool operator==(const county_zone& a, const county_zone& b) noexcept { return a.tz_ == b.tz_; }
 
  private:

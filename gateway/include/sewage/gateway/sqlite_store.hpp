@@ -14,7 +14,7 @@ struct sqlite3;
 namespace sewage::gateway {
 
 /// Schema version this build writes. Migrations from every earlier version run at open.
-inline constexpr int sqlite_schema_version = 8;
+inline constexpr int sqlite_schema_version = 12;
 
 class sqlite_store final : public store, public notification_store {
  public:
@@ -80,6 +80,7 @@ class sqlite_store final : public store, public notification_store {
                           const std::string& error) override;
   std::uint64_t notification_trim(std::size_t max_rows) override;
   std::uint64_t notification_count() override;
+  bool notification_enqueue(const std::vector<notification_row>& rows, const std::string& once_key) override;
 
   class impl;
 

@@ -318,6 +318,11 @@ class notification_store {
   virtual std::uint64_t notification_trim(std::size_t max_rows) = 0;
   /// Rows waiting.
   virtual std::uint64_t notification_count() = 0;
+  /// Inserts `rows` (ids assigned) in one transaction. With a non-empty `once_key`, the key is
+  /// recorded in the same transaction and a key already recorded inserts nothing and returns false
+  /// (an escalation is queued at most once, whatever restarts happen between its checks). Keys are
+  /// kept for ever (a few bytes per escalation).
+  virtual bool notification_enqueue(const std::vector<notification_row>& rows, const std::string& once_key) = 0;
 };
 
 }  // namespace sewage::gateway

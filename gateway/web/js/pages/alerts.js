@@ -1,9 +1,13 @@
 // Alerts (#/alerts): open and recent alerts, filters by type / town / state, acknowledge with a
 // note; open, acknowledged and cleared look different (icon, label, style), each alert links to its
-// terminal and its position on the map.
+// terminal and its position on the map. Alarm discipline (issue 12): suppressed (maintenance
+// window), shelved, escalated and grouped alerts are marked; shelved ones are hidden unless the
+// "shelved" view is chosen; an operator may shelve an alert for a chosen duration.
 import { ALERT_TYPES, severityOf, severityIcon, escapeHtml } from "../states.js";
 
 const STATES = ["open", "raised", "acknowledged", "cleared", "all"];
+// Shelving durations offered, s (the gateway bounds them by [alarms] max_shelve_s).
+const SHELVE_S = [900, 3600, 4 * 3600, 8 * 3600, 24 * 3600];
 
 export async function render(root, ctx) {
   const { t, fmt } = ctx;
@@ -15,6 +19,8 @@ export async function render(root, ctx) {
       <select id="a-type" aria-label="${t("filter.alert_type")}"><option value="">${t("filter.all_alert_types")}</option>
         ${ALERT_TYPES.map((a) => `<option value="${a}">${t(`alert.${a}`)}</option>`).join("")}</select>
       <select id="a-town" aria-label="${t("filter.town")}"><option value="">${t("filter.all_towns")}</option></select>
+      <select id="a-shelf" aria-label="${t("alerts.shelf_filter")}"><option value="hide">${t("alerts.shelf_hide")}</option>
+        <option value="only">${t("alerts.shelf_only")}</option></select>
     </div>
     <p id="ack-msg" class="msg" role="status"></p>
     <ul class="alert-cards stale-able" id="alert-list"></ul>
@@ -26,8 +32,11 @@ export async function render(root, ctx) {
   let terminals = new Map(); // id -> terminal (name, town, coordinates) for alerts that lack them
   let alerts = [];
   let openForm = null; // alert id whose acknowledgement form is open (kept across refreshes)
+  let shelfForm = null; // alert id whose shelve form is open
 
   function matches(a) {
+    const shelved = Boolean(a.discipline && a.discipline.shelved);
+    if (($("a-shelf").value === "only") !== shelved) return false;
     const st = $("a-state").value;
     if (st === "open" && a.state === "cleared") return false;
     if (st !== "open" && st !== "all" && a.state !== st) return false;
@@ -52,8 +61,39 @@ export async function render(root, ctx) {
       <div class="muted">${t("alerts.raised_at", { time: fmt.dateTime(a.raised_at) })}
         ${a.cleared_at ? ` · ${t("alerts.cleared_at", { time: fmt.dateTime(a.cleared_at) })}` : ""}</div>
       ${a.acked_at ? `<div class="ack-info">${t("alerts.acked", { by: escapeHtml(a.acked_by), time: fmt.dateTime(a.acked_at) })}${a.ack_note ? `: “${escapeHtml(a.ack_note)}”` : ""}</div>` : ""}
+      ${disciplineInfo(a)}
       ${a.state === "raised" && ctx.can("ack") ? `<div class="ack-area">${openForm === a.alert_id ? ackForm(a) : `<button type="button" class="ack-open" data-id="${a.alert_id}">${t("alerts.acknowledge")}</button>`}</div>` : ""}
+      ${a.state !== "cleared" && ctx.can("ack") && a.discipline && !a.discipline.shelved && !a.discipline.suppressed ? `<div class="shelve-area">${shelfForm === a.alert_id ? shelveForm(a) : `<button type="button" class="secondary shelve-open" data-id="${a.alert_id}">${t("alerts.shelve")}</button>`}</div>` : ""}
     </li>`;
+  }
+  // The alarm discipline marks of an alert (suppressed, shelved, escalated, grouped).
+  function disciplineInfo(a) {
+    const d = a.discipline;
+    if (!d) return "";
+    const marks = [];
+    if (d.suppressed) {
+      const w = d.window || {};
+      marks.push(`<span class="disc disc-suppressed">${t("alerts.suppressed", { reason: escapeHtml(w.reason || "#" + w.id), until: w.until ? fmt.dateTime(w.until) : "—" })}</span>`);
+    } else if (d.released_at) {
+      marks.push(`<span class="disc disc-released">${t("alerts.released", { time: fmt.dateTime(d.released_at) })}</span>`);
+    }
+    if (d.shelved) {
+      marks.push(`<span class="disc disc-shelved">${t("alerts.shelved", { until: fmt.dateTime(d.shelved_until), by: escapeHtml(d.shelved_by || "") })}${d.shelve_note ? `: “${escapeHtml(d.shelve_note)}”` : ""}</span>`);
+    }
+    if (d.escalated) {
+      marks.push(`<span class="disc disc-escalated">${t(d.escalated === "county" ? "alerts.escalated_county" : "alerts.escalated_town", { time: fmt.dateTime(d.escalated_at) })}</span>`);
+    }
+    if (d.group && d.group.repeats > 0) {
+      marks.push(`<span class="disc disc-grouped">${t("alerts.grouped", { repeats: d.group.repeats, first: fmt.dateTime(d.group.first_at), last: fmt.dateTime(d.group.last_at) })}</span>`);
+    }
+    return marks.length ? `<div class="discipline">${marks.join(" ")}</div>` : "";
+  }
+  function shelveForm(a) {
+    return `<form class="shelve-form" data-id="${a.alert_id}">
+      <label>${t("alerts.shelve_duration")}<select name="duration">${SHELVE_S.map((s) => `<option value="${s}">${s < 3600 ? t("alerts.minutes", { n: String(s / 60) }) : t("alerts.hours", { n: String(s / 3600) })}</option>`).join("")}</select></label>
+      <label>${t("alerts.note")}<textarea name="note" maxlength="1000" rows="2"></textarea></label>
+      <div class="buttons"><button type="submit">${t("alerts.confirm_shelve")}</button>
+      <button type="button" class="secondary shelve-cancel">${t("common.cancel")}</button></div></form>`;
   }
   function ackForm(a) {
     return `<form class="ack-form" data-id="${a.alert_id}">
@@ -82,8 +122,33 @@ export async function render(root, ctx) {
       openForm = null;
       draw();
     }
+    const shelf = e.target.closest(".shelve-open");
+    if (shelf) {
+      shelfForm = Number(shelf.dataset.id);
+      draw();
+    }
+    if (e.target.closest(".shelve-cancel")) {
+      shelfForm = null;
+      draw();
+    }
   });
   $("alert-list").addEventListener("submit", async (e) => {
+    const sf = e.target.closest(".shelve-form");
+    if (sf) {
+      e.preventDefault();
+      try {
+        await ctx.apiPost(`/api/alerts/${sf.dataset.id}/shelve`, {
+          duration_s: Number(sf.querySelector("select").value),
+          note: sf.querySelector("textarea").value.trim(),
+        });
+        $("ack-msg").textContent = t("alerts.shelve_done");
+        shelfForm = null;
+        await refresh(true);
+      } catch (err) {
+        $("ack-msg").textContent = t("alerts.shelve_failed", { message: err.message });
+      }
+      return;
+    }
     const form = e.target.closest(".ack-form");
     if (!form) return;
     e.preventDefault();
@@ -98,13 +163,13 @@ export async function render(root, ctx) {
       $("ack-msg").textContent = t("alerts.ack_failed", { message: err.message });
     }
   });
-  for (const id of ["a-state", "a-type", "a-town"]) $(id).addEventListener("change", () => refresh(true));
+  for (const id of ["a-state", "a-type", "a-town", "a-shelf"]) $(id).addEventListener("change", () => refresh(true));
 
   let last = null;
   async function refresh(force = false) {
     const st = $("a-state").value;
     // Only parameters every gateway version accepts: the rest is filtered here.
-    const [a, tl] = await Promise.all([ctx.api(`/api/alerts?state=${st === "open" ? "open" : "all"}&limit=1000`), ctx.api("/api/terminals")]);
+    const [a, tl] = await Promise.all([ctx.api(`/api/alerts?state=${st === "open" ? "open" : "all"}&limit=1000&shelved=include`), ctx.api("/api/terminals")]);
     if (!ctx.current) return;
     terminals = new Map((tl.terminals || []).map((x) => [x.id, x]));
     const sel = $("a-town");

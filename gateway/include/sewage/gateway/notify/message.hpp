@@ -32,6 +32,38 @@ std::string_view notify_event(proto::alert_state s) noexcept;
 std::string render_notification(const notify_target& target, const proto::alert_message& alert,
                                 const terminal_info* terminal, const county_zone& zone);
 
+/// What an escalation tells (notifier::enqueue_escalation): something at a site waited too long for
+/// the people of the level below (an alert neither acknowledged nor cleared, an overdue work
+/// order). Both languages are given: each target is sent its own.
+struct escalation_message {
+  /// The queue row's subject: "alert" (subject_id = episode id) or "work_order" (its id).
+  std::string subject_kind{"alert"};
+  std::uint64_t subject_id{0};
+  std::string site_name;   ///< the site's display name; empty shows "-"
+  std::string what_zh;     ///< one line, zh-CN, e.g. "出水浊度超标，30 分钟未确认"
+  std::string what_en;     ///< one line, en, e.g. "Effluent turbidity high, not acknowledged for 30 min"
+  proto::timestamp since{};  ///< since when it waits (alert raised, order due); shown in the county's zone
+  /// Non-empty: queued at most once with this key, ever (restart-safe), e.g. "alert:17:town".
+  std::string once_key;
+};
+
+/// The alert type in words ("出水浊度超标" / "Effluent turbidity high"). Never throws.
+std::string_view alert_type_words(proto::alert_type t, notify_language l) noexcept;
+
+/// "镇级" / "town", "县级" / "county", "值班" / "operator". Never throws.
+std::string_view level_words(notify_level level, notify_language l) noexcept;
+
+/// The request body (JSON text) telling `target` that `msg` is escalated to `level`:
+/// - webhook: {"kind":"escalation","level":..,"site_id":..,"site_name":..,"town":..,
+///   "subject_kind":..,"subject_id":..,"what":<in the target's language>,"since":<ISO 8601 UTC>};
+/// - wecom: markdown {"msgtype":"markdown","markdown":{"content":TEXT}};
+/// - dingtalk: {"msgtype":"markdown","markdown":{"title":TITLE,"text":TEXT}}.
+/// TITLE "【升级·镇级】<what> <site_id>" / "[Escalated: town] <what> <site_id>"; TEXT lists the
+/// site (id and name), town, what, since (county's zone) and subject (gateway/README.md
+/// "Notifications", escalation). Never throws except bad_alloc.
+std::string render_escalation(const notify_target& target, notify_level level, const std::string& site_id,
+                              const std::string& town, const escalation_message& msg, const county_zone& zone);
+
 /// DingTalk's signature of `timestamp_ms` (ms since the epoch): HMAC-SHA256 with key `secret` over
 /// "<timestamp_ms>\n<secret>", base64 (RFC 4648, with padding), then URL-encoded (RFC 3986
 /// unreserved characters kept). Source: DingTalk open platform, "custom robot security settings

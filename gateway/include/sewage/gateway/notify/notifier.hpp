@@ -9,6 +9,7 @@
 /// jitter; the queue is bounded (oldest dropped, counted). gateway/README.md "Notifications".
 
 #include "sewage/gateway/engine.hpp"
+#include "sewage/gateway/notify/message.hpp"
 #include "sewage/gateway/notify/settings.hpp"
 #include "sewage/gateway/operating_day.hpp"
 
@@ -49,6 +50,23 @@ class notifier final : public alert_listener {
   /// Engine thread, after a commit that stored rows: wakes the delivery thread. Never blocks.
   void on_committed() noexcept override;
 
+  /// Escalation (issue 12): queues one message to every target of `level` whose `towns` include
+  /// `town` (or that has no towns), rendered per target (render_escalation), durably: the rows are
+  /// in the store when this returns, and the delivery thread sends them like alert notifications
+  /// (retries, bounds, restarts). With msg.once_key set, a key already used queues nothing (see
+  /// notification_store::notification_enqueue): the caller may call again after a crash without
+  /// sending twice. `level` operator reaches the operator targets (unusual, allowed).
+  /// Returns the rows queued (0: no target of that level takes the town — counted and logged — or
+  /// the key was used). Throws store_error when the store fails (nothing queued, the key not used:
+  /// call again later). Thread-safe: any thread.
+  std::size_t enqueue_escalation(notify_level level, const std::string& site_id, const std::string& town,
+                                 const escalation_message& msg);
+  /// Queues the notification of an alert's current state to the operator targets (as a transition
+  /// would), durably, outside a transition: used when an alert held back (maintenance window)
+  /// becomes a normal active alert. `once_key` as for enqueue_escalation. Thread-safe; throws
+  /// store_error.
+  std::size_t enqueue_alert(const proto::alert_message& alert, const terminal_info* terminal, const std::string& once_key);
+
   /// Counters for /metrics. Thread-safe.
   [[nodiscard]] notify_counts counts() const;
 
@@ -65,9 +83,10 @@ class notifier final : public alert_listener {
   const notify_settings settings_;
   const county_zone zone_;
   std::unique_ptr<notification_store> queue_;
+  std::mutex queue_mutex_;  // queue_ is used by the delivery thread and by enqueue_* callers
   std::deque<counters> counters_;  // per target, same order as settings_.targets
   std::atomic<std::uint64_t> dropped_queue_full_{0}, dropped_gave_up_{0}, dropped_permanent_{0},
-      dropped_unknown_target_{0}, depth_{0};
+      dropped_unknown_target_{0}, depth_{0}, escalations_queued_{0}, escalations_unrouted_{0};
   std::mt19937_64 rng_{std::random_device{}()};  // delivery thread only
 
   std::mutex mutex_;

@@ -33,6 +33,19 @@ std::string_view to_string(notify_language l) noexcept;
 /// Inverse of to_string; std::nullopt for another name. Never throws.
 std::optional<notify_language> parse_notify_language(std::string_view s) noexcept;
 
+/// Who a target reaches (issue 12 "escalation"): the operators on duty get every alert transition;
+/// the town officer and the county get only escalations (notifier::enqueue_escalation): alerts
+/// neither acknowledged nor cleared in time, overdue work orders.
+enum class notify_level {
+  operator_,  ///< "operator" (default): alert transitions (raise / ack / clear)
+  town,       ///< "town": escalations of the first level (town officer)
+  county,     ///< "county": escalations of the second level (county)
+};
+/// "operator", "town", "county". Never throws.
+std::string_view to_string(notify_level l) noexcept;
+/// Inverse of to_string; std::nullopt for another name. Never throws.
+std::optional<notify_level> parse_notify_level(std::string_view s) noexcept;
+
 /// One `[[notify.target]]` table.
 struct notify_target {
   /// Unique, `[A-Za-z0-9_-]{1,64}`: names the target in logs, metrics labels and queue rows.
@@ -48,8 +61,12 @@ struct notify_target {
   std::vector<std::string> events{"raise", "ack", "clear"};
   /// Only alerts at least this severe (severity.hpp).
   severity min_severity{severity::info};
-  /// Only terminals of these towns (registry `town`); empty = the whole county.
+  /// Only terminals (sites) of these towns (registry `town`); empty = the whole county. Applies to
+  /// alert transitions and escalations alike.
   std::vector<std::string> towns;
+  /// Who the target reaches: operator targets get alert transitions (events, min_severity), town
+  /// and county targets get only escalations of their level (events and min_severity do not apply).
+  notify_level level{notify_level::operator_};
   /// Accept an http:// URL (data and the URL's credential travel unencrypted). Default false.
   bool allow_plaintext{false};
   /// PEM CA bundle to verify the receiver with; empty = the system store (ca-certificates).
@@ -85,6 +102,8 @@ struct notify_counts {
   std::uint64_t dropped_gave_up{0};         ///< given up after max_attempts
   std::uint64_t dropped_permanent{0};       ///< refused for good by the receiver (see README)
   std::uint64_t dropped_unknown_target{0};  ///< rows of a target no longer configured (at start)
+  std::uint64_t escalations_queued{0};      ///< escalation rows queued (one per target reached)
+  std::uint64_t escalations_unrouted{0};    ///< escalations no target of their level and town takes
   std::uint64_t queue_depth{0};             ///< gauge: rows waiting
 };
 

@@ -1,0 +1,540 @@
+// Alarm discipline: suppression by maintenance windows, shelving, escalation, grouping
+// (alarms/discipline.hpp). SQL through the SQLite C API on a connection of its own.
+#include "sewage/gateway/alarms/discipline.hpp"
+
+#include "sewage/gateway/notify/message.hpp"
+#include "sewage/gateway/notify/notifier.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <variant>
+
+namespace sewage::gateway::alarms {
+
+using nlohmann::json;
+
+namespace {
+
+alert_state fresh(std::uint64_t id, const proto::alert_message& a) {
+  alert_state s;
+  s.alert_id = id;
+  s.site_id = a.terminal_id;
+  s.type = a.type;
+  return s;
+}
+
+using value = std::variant<std::monostate, std::int64_t, std::string>;
+
+std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
+proto::timestamp at_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
+value opt(const std::optional<proto::timestamp>& t) { return t ? value(ms(*t)) : value(); }
+value opt(const std::optional<std::int64_t>& v) { return v ? value(*v) : value(); }
+
+/// One query: binds `args` by position, calls `row` for each result row. Throws runtime_error.
+class query {
+ public:
+  query(sqlite3* db, const char* sql, const std::vector<value>& args) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) fail();
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const int at = static_cast<int>(i + 1);
+      int rc = SQLITE_OK;
+      if (const auto* n = std::get_if<std::int64_t>(&args[i])) rc = sqlite3_bind_int64(s_, at, *n);
+      else if (const auto* t = std::get_if<std::string>(&args[i]))
+        rc = sqlite3_bind_text(s_, at, t->data(), static_cast<int>(t->size()), SQLITE_TRANSIENT);
+      else rc = sqlite3_bind_null(s_, at);
+      if (rc != SQLITE_OK) fail();
+    }
+  }
+  ~query() { sqlite3_finalize(s_); }
+  query(const query&) = delete;
+  query& operator=(const query&) = delete;
+  bool next() {
+    const int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) fail();
+    return false;
+  }
+  std::int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
+  std::optional<std::int64_t> opt_i64(int c) {
+    return sqlite3_column_type(s_, c) == SQLITE_NULL ? std::nullopt : std::optional<std::int64_t>(i64(c));
+  }
+  std::optional<proto::timestamp> opt_ts(int c) {
+    const auto v = opt_i64(c);
+    return v ? std::optional<proto::timestamp>(at_ms(*v)) : std::nullopt;
+  }
+  std::string text(int c) {
+    const auto* p = sqlite3_column_text(s_, c);
+    return p == nullptr ? std::string()
+                        : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, c)));
+  }
+
+ private:
+  [[noreturn]] void fail() { throw std::runtime_error(std::string("alarm discipline store: ") + sqlite3_errmsg(db_)); }
+  sqlite3* db_;
+  sqlite3_stmt* s_{nullptr};
+};
+
+void run(sqlite3* db, const char* sql, const std::vector<value>& args = {}) {
+  query q(db, sql, args);
+  while (q.next()) {
+  }
+}
+
+constexpr const char* window_columns =
+    "id, site_id, recurrence, start_ms, end_ms, local_start, weekdays, duration_s, reason, created_by, created_ms,"
+    " ended_ms, ended_by";
+
+maintenance_window read_window(query& q) {
+  maintenance_window w;
+  w.id = q.i64(0);
+  w.site_id = q.text(1);
+  w.kind = parse_recurrence(q.text(2)).value_or(recurrence::once);
+  w.start = at_ms(q.i64(3));
+  w.end = q.opt_ts(4);
+  w.local_start = std::chrono::seconds(q.opt_i64(5).value_or(0));
+  w.weekdays = static_cast<std::uint8_t>(q.i64(6));
+  w.duration = std::chrono::seconds(q.i64(7));
+  w.reason = q.text(8);
+  w.created_by = q.text(9);
+  w.created = at_ms(q.i64(10));
+  w.ended = q.opt_ts(11);
+  w.ended_by = q.text(12);
+  return w;
+}
+
+std::string minutes_text(std::int64_t m, notify_language l) {
+  return std::to_string(m) + (l == notify_language::zh_cn ? " 分钟" : " min");
+}
+
+}  // namespace
+
+class discipline::impl {
+ public:
+  impl(const std::filesystem::path& path, const clock_source& clock, alert_listener* next, notifier* notify)
+      : clock_(clock), next_(next), notify_(notify) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+      const std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      throw std::runtime_error("alarm discipline: cannot open " + path.string() + ": " + why);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    try {
+      query v(db_, "PRAGMA user_version", {});
+      if (!v.next() || v.i64(0) < 12)
+        throw std::runtime_error("alarm discipline: " + path.string() + " is not migrated to schema v12 (open it with the store first)");
+      query q(db_, (std::string("SELECT ") + window_columns + " FROM maintenance_windows").c_str(), {});
+      while (q.next()) {
+        auto w = read_window(q);
+        windows_.emplace(w.id, std::move(w));
+      }
+    } catch (...) {
+      sqlite3_close(db_);
+      throw;
+    }
+  }
+  ~impl() { sqlite3_close(db_); }
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+
+  // All below: with mutex_ held.
+
+  std::optional<alert_state> load(std::uint64_t id) {
+    query q(db_,
+            "SELECT site_id, type, suppressed_window, released_ms, shelved_until_ms, shelved_by, shelve_note,"
+            " unshelved_ms, escalated_level, escalated_ms, group_id, repeat_of FROM alert_discipline WHERE alert_id = ?",
+            {static_cast<std::int64_t>(id)});
+    if (!q.next()) return std::nullopt;
+    alert_state s;
+    s.alert_id = id;
+    s.site_id = q.text(0);
+    s.type = proto::parse_alert_type(q.text(1)).value_or(proto::alert_type::offline);
+    s.window_id = q.opt_i64(2);
+    s.released = q.opt_ts(3);
+    s.shelved_until = q.opt_ts(4);
+    s.shelved_by = q.text(5);
+    s.shelve_note = q.text(6);
+    s.unshelved = q.opt_ts(7);
+    const auto level = q.text(8);
+    if (!level.empty()) s.escalated = parse_notify_level(level);
+    s.escalated_at = q.opt_ts(9);
+    s.group_id = q.opt_i64(10);
+    if (const auto r = q.opt_i64(11)) s.repeat_of = static_cast<std::uint64_t>(*r);
+    return s;
+  }
+
+  /// The state of an alert (cached while it is open; nullopt = none recorded).
+  std::optional<alert_state>& get(std::uint64_t id) {
+    auto it = cache_.find(id);
+    if (it == cache_.end()) it = cache_.emplace(id, load(id)).first;
+    return it->second;
+  }
+
+  void save(const alert_state& s) {
+    run(db_,
+        "INSERT OR REPLACE INTO alert_discipline(alert_id, site_id, type, suppressed_window, suppressed_until_ms,"
+        " released_ms, shelved_until_ms, shelved_by, shelve_note, unshelved_ms, escalated_level, escalated_ms,"
+        " group_id, repeat_of) VALUES(?,?,?,?,NULL,?,?,?,?,?,?,?,?,?)",
+        {static_cast<std::int64_t>(s.alert_id), s.site_id, std::string(proto::to_string(s.type)), opt(s.window_id),
+         opt(s.released), opt(s.shelved_until), s.shelved_by, s.shelve_note, opt(s.unshelved),
+         s.escalated ? value(std::string(to_string(*s.escalated))) : value(), opt(s.escalated_at), opt(s.group_id),
+         s.repeat_of ? value(static_cast<std::int64_t>(*s.repeat_of)) : value()});
+    cache_[s.alert_id] = s;
+  }
+
+  std::optional<alert_group> group(std::int64_t id) {
+    query q(db_,
+            "SELECT id, site_id, type, head_alert, last_alert, repeats, first_ms, last_ms, last_clear_ms FROM alert_groups"
+            " WHERE id = ?",
+            {id});
+    if (!q.next()) return std::nullopt;
+    return read_group(q);
+  }
+  static alert_group read_group(query& q) {
+    alert_group g;
+    g.id = q.i64(0);
+    g.site_id = q.text(1);
+    g.type = proto::parse_alert_type(q.text(2)).value_or(proto::alert_type::offline);
+    g.head_alert = static_cast<std::uint64_t>(q.i64(3));
+    g.last_alert = static_cast<std::uint64_t>(q.i64(4));
+    g.repeats = static_cast<std::uint32_t>(q.i64(5));
+    g.first = at_ms(q.i64(6));
+    g.last = at_ms(q.i64(7));
+    g.last_clear = q.opt_ts(8);
+    return g;
+  }
+
+  std::optional<std::pair<maintenance_window, occurrence>> window_at(const std::string& site, proto::timestamp t,
+                                                                     const county_zone& zone) const {
+    for (const auto& [id, w] : windows_) {
+      if (w.site_id != site) continue;
+      if (const auto o = occurrence_at(w, t, zone)) return std::pair{w, *o};
+    }
+    return std::nullopt;
+  }
+
+  void audit(const std::string& action, const std::string& target, const json& detail) {
+    if (!audit_) return;
+    try {
+      audit_(action, target, detail.dump());
+    } catch (const std::exception& e) {
+      spdlog::error("alarms: audit row {} {} not written: {}", action, target, e.what());
+    }
+  }
+
+  mutable std::mutex mutex_;
+  sqlite3* db_{nullptr};
+  const clock_source& clock_;
+  alert_listener* next_;
+  notifier* notify_;
+  audit_sink audit_;
+  std::map<std::int64_t, maintenance_window> windows_;
+  std::map<std::uint64_t, std::optional<alert_state>> cache_;
+  counts n_;
+};
+
+discipline::discipline(const std::filesystem::path& db_path, settings s, county_zone zone, const clock_source& clock,
+                       alert_listener* next, notifier* notify)
+    : impl_(std::make_unique<impl>(db_path, clock, next, notify)), settings_(s), zone_(zone) {}
+
+discipline::~discipline() = default;
+
+void discipline::set_audit(audit_sink sink) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->audit_ = std::move(sink);
+}
+
+void discipline::on_transition(const proto::alert_message& alert, const terminal_info* terminal,
+                               std::vector<notification_row>& queue) noexcept {
+  bool pass = true;
+  try {
+    std::lock_guard lock(impl_->mutex_);
+    auto& d = *impl_;
+    const auto id = alert.alert_id;
+    switch (alert.state) {
+      case proto::alert_state::raised: {
+        alert_state s;
+        s.alert_id = id;
+        s.site_id = alert.terminal_id;
+        s.type = alert.type;
+        if (const auto w = d.window_at(alert.terminal_id, alert.raised_at, zone_)) {
+          s.window_id = w->first.id;
+          d.save(s);
+          ++d.n_.suppressed;
+          pass = false;
+          spdlog::info("alarms: alert {} ({} {}) suppressed by maintenance window {} until {}", id, alert.terminal_id,
+                       proto::to_string(alert.type), w->first.id, proto::format_timestamp(w->second.end));
+          break;
+        }
+        const auto type = std::string(proto::to_string(alert.type));
+        std::optional<alert_group> g;
+        if (settings_.group_window_s > 0) {
+          query q(d.db_,
+                  "SELECT id, site_id, type, head_alert, last_alert, repeats, first_ms, last_ms, last_clear_ms"
+                  " FROM alert_groups WHERE site_id = ? AND type = ? AND max(last_ms, coalesce(last_clear_ms, 0)) >= ?"
+                  " AND last_alert <> ? ORDER BY last_ms DESC LIMIT 1",
+                  {alert.terminal_id, type, ms(alert.raised_at) - settings_.group_window_s * 1000,
+                   static_cast<std::int64_t>(id)});
+          if (q.next()) g = impl::read_group(q);
+        }
+        if (g) {
+          run(d.db_, "UPDATE alert_groups SET repeats = repeats + 1, last_alert = ?, last_ms = max(last_ms, ?) WHERE id = ?",
+              {static_cast<std::int64_t>(id), ms(alert.raised_at), g->id});
+          s.group_id = g->id;
+          s.repeat_of = g->head_alert;
+          d.save(s);
+          ++d.n_.grouped;
+          pass = false;
+          spdlog::info("alarms: alert {} ({} {}) is repeat {} of group {} (first episode {}): not notified", id,
+                       alert.terminal_id, type, g->repeats + 1, g->id, g->head_alert);
+          break;
+        }
+        run(d.db_,
+            "INSERT INTO alert_groups(site_id, type, head_alert, last_alert, repeats, first_ms, last_ms)"
+            " VALUES(?,?,?,?,0,?,?)",
+            {alert.terminal_id, type, static_cast<std::int64_t>(id), static_cast<std::int64_t>(id), ms(alert.raised_at),
+             ms(alert.raised_at)});
+        s.group_id = sqlite3_last_insert_rowid(d.db_);
+        d.save(s);
+        break;
+      }
+      case proto::alert_state::acknowledged: {
+        const auto& s = d.get(id);
+        if (s && (s->suppressed() || s->repeat_of)) pass = false;
+        break;
+      }
+      case proto::alert_state::cleared: {
+        auto s = d.get(id);
+        if (s) {
+          if (s->suppressed() || s->repeat_of) pass = false;
+          if (s->group_id)
+            run(d.db_, "UPDATE alert_groups SET last_clear_ms = max(coalesce(last_clear_ms, 0), ?) WHERE id = ?",
+                {ms(alert.cleared_at.value_or(alert.raised_at)), *s->group_id});
+          if (s->shelved()) {
+            s->unshelved = alert.cleared_at.value_or(impl_->clock_.now());
+            d.save(*s);
+          }
+        }
+        d.cache_.erase(id);  // closed: read from the database from now on
+        break;
+      }
+    }
+  } catch (const std::exception& e) {
+    ++impl_->n_.failures;
+    spdlog::error("alarms: alert {}: discipline state not recorded ({}); the transition is notified as usual",
+                  alert.alert_id, e.what());
+    pass = true;
+  }
+  if (pass && impl_->next_ != nullptr) impl_->next_->on_transition(alert, terminal, queue);
+}
+
+void discipline::on_committed() noexcept {
+  if (impl_->next_ != nullptr) impl_->next_->on_committed();
+}
+
+void discipline::tick(const engine& eng) noexcept {
+  std::lock_guard lock(impl_->mutex_);
+  auto& d = *impl_;
+  const auto now = d.clock_.now();
+  for (const auto& [id, a] : eng.open_alerts()) {
+    try {
+      auto& slot = d.get(id);
+      const auto idx = eng.terminals().find(a.terminal_id);
+      const terminal_info* t = idx ? &eng.terminals().terminals()[*idx] : nullptr;
+      if (slot && slot->suppressed()) {
+        if (const auto w = d.window_at(a.terminal_id, now, zone_)) {
+          if (w->first.id != *slot->window_id) {  // another window took over
+            auto s = *slot;
+            s.window_id = w->first.id;
+            d.save(s);
+          }
+          continue;
+        }
+        auto s = *slot;
+        s.released = now;
+        d.save(s);
+        ++d.n_.released;
+        spdlog::warn("alarms: alert {} ({} {}) outlived its maintenance window {}: now a normal active alert", id,
+                     a.terminal_id, proto::to_string(a.type), *s.window_id);
+        d.audit("alert.release", std::to_string(id), json{{"terminal", a.terminal_id}, {"window", *s.window_id}});
+        if (d.notify_ != nullptr) d.notify_->enqueue_alert(a, t, "alert:" + std::to_string(id) + ":release");
+      }
+      if (slot && slot->shelved() && *slot->shelved_until <= now) {
+        auto s = *slot;
+        s.unshelved = *s.shelved_until;
+        d.save(s);
+        ++d.n_.unshelved;
+        spdlog::info("alarms: alert {} ({} {}) is back from its shelf, unacknowledged", id, a.terminal_id,
+                     proto::to_string(a.type));
+        d.audit("alert.unshelve", std::to_string(id), json{{"terminal", a.terminal_id}, {"reason", "expired"}});
+      }
+      // Escalation: open, unacknowledged, neither suppressed nor shelved.
+      if (a.state != proto::alert_state::raised) continue;
+      if (slot && (slot->suppressed() || slot->shelved())) continue;
+      auto due = a.raised_at;
+      if (slot && slot->released) due = std::max(due, *slot->released);
+      if (slot && slot->unshelved) due = std::max(due, *slot->unshelved);
+      const auto waited_min = std::chrono::duration_cast<std::chrono::minutes>(now - due).count();
+      const auto reached = slot && slot->escalated ? static_cast<int>(*slot->escalated) : 0;
+      for (const auto level : {notify_level::town, notify_level::county}) {
+        const auto after = level == notify_level::town ? settings_.escalate_town_after_min : settings_.escalate_county_after_min;
+        if (waited_min < after || static_cast<int>(level) <= reached) continue;
+        alert_state s = slot ? *slot : fresh(id, a);
+        escalation_message m;
+        m.subject_kind = "alert";
+        m.subject_id = id;
+        m.site_name = t != nullptr ? t->name : std::string();
+        m.what_zh = std::string(alert_type_words(a.type, notify_language::zh_cn)) + "，" +
+                    minutes_text(after, notify_language::zh_cn) + "未确认也未恢复";
+        m.what_en = std::string(alert_type_words(a.type, notify_language::en)) + ", neither acknowledged nor cleared for " +
+                    minutes_text(after, notify_language::en);
+        m.since = due;
+        m.once_key = (s.group_id ? "alarm-group:" + std::to_string(*s.group_id) : "alert:" + std::to_string(id)) + ":" +
+                     std::string(to_string(level));
+        if (d.notify_ != nullptr) d.notify_->enqueue_escalation(level, a.terminal_id, t != nullptr ? t->town : "", m);
+        s.escalated = level;
+        s.escalated_at = now;
+        d.save(s);
+        ++(level == notify_level::town ? d.n_.escalated_town : d.n_.escalated_county);
+        spdlog::warn("alarms: alert {} ({} {}) neither acknowledged nor cleared for {} min: escalated to the {} level", id,
+                     a.terminal_id, proto::to_string(a.type), waited_min, to_string(level));
+        d.audit("alert.escalate", std::to_string(id),
+                json{{"terminal", a.terminal_id}, {"level", std::string(to_string(level))}, {"waited_min", waited_min}});
+      }
+    } catch (const std::exception& e) {
+      ++d.n_.failures;
+      spdlog::error("alarms: alert {}: tick failed, retried at the next tick: {}", id, e.what());
+    }
+  }
+}
+
+maintenance_window discipline::create_window(maintenance_window w) {
+  if (const auto p = window_problem(w)) throw discipline_error(400, *p);
+  std::lock_guard lock(impl_->mutex_);
+  auto& d = *impl_;
+  w.created = d.clock_.now();
+  w.ended.reset();
+  w.ended_by.clear();
+  const bool rec = w.kind != recurrence::once;
+  run(d.db_,
+      "INSERT INTO maintenance_windows(site_id, recurrence, start_ms, end_ms, local_start, weekdays, duration_s, reason,"
+      " created_by, created_ms) VALUES(?,?,?,?,?,?,?,?,?,?)",
+      {w.site_id, std::string(to_string(w.kind)), ms(w.start), opt(w.end),
+       rec ? value(static_cast<std::int64_t>(w.local_start.count())) : value(), static_cast<std::int64_t>(w.weekdays),
+       static_cast<std::int64_t>(w.duration.count()), w.reason, w.created_by, ms(w.created)});
+  w.id = sqlite3_last_insert_rowid(d.db_);
+  d.windows_[w.id] = w;
+  return w;
+}
+
+std::vector<maintenance_window> discipline::windows(const std::vector<std::string>& sites, bool include_ended) const {
+  std::lock_guard lock(impl_->mutex_);
+  const auto now = impl_->clock_.now();
+  std::vector<maintenance_window> out;
+  for (auto it = impl_->windows_.rbegin(); it != impl_->windows_.rend(); ++it) {
+    const auto& w = it->second;
+    if (!sites.empty() && std::find(sites.begin(), sites.end(), w.site_id) == sites.end()) continue;
+    if (!include_ended && !next_occurrence(w, now, zone_) && (w.ended || w.kind == recurrence::once || w.end)) continue;
+    out.push_back(w);
+  }
+  return out;
+}
+
+std::optional<maintenance_window> discipline::window(std::int64_t id) const {
+  std::lock_guard lock(impl_->mutex_);
+  const auto it = impl_->windows_.find(id);
+  if (it == impl_->windows_.end()) return std::nullopt;
+  return it->second;
+}
+
+maintenance_window discipline::end_window(std::int64_t id, const std::string& by) {
+  std::lock_guard lock(impl_->mutex_);
+  auto& d = *impl_;
+  const auto it = d.windows_.find(id);
+  if (it == d.windows_.end()) throw discipline_error(404, "no maintenance window " + std::to_string(id));
+  auto w = it->second;
+  const auto now = d.clock_.now();
+  if (w.ended) throw discipline_error(409, "maintenance window " + std::to_string(id) + " was already ended by " + w.ended_by);
+  if (w.kind == recurrence::once && w.end && *w.end <= now)
+    throw discipline_error(409, "maintenance window " + std::to_string(id) + " is already over");
+  w.ended = now;
+  w.ended_by = by;
+  run(d.db_, "UPDATE maintenance_windows SET ended_ms = ?, ended_by = ? WHERE id = ?", {ms(now), by, id});
+  it->second = w;
+  return w;
+}
+
+void discipline::delete_window(std::int64_t id) {
+  std::lock_guard lock(impl_->mutex_);
+  auto& d = *impl_;
+  if (d.windows_.erase(id) == 0) throw discipline_error(404, "no maintenance window " + std::to_string(id));
+  run(d.db_, "DELETE FROM maintenance_windows WHERE id = ?", {id});
+}
+
+std::optional<std::pair<maintenance_window, occurrence>> discipline::window_at(const std::string& site_id,
+                                                                               proto::timestamp t) const {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->window_at(site_id, t, zone_);
+}
+
+alert_state discipline::shelve(const proto::alert_message& a, std::int64_t duration_s, const std::string& note,
+                               const std::string& by) {
+  if (duration_s < 1 || duration_s > settings_.max_shelve_s)
+    throw discipline_error(400, "duration_s: must be 1 .. " + std::to_string(settings_.max_shelve_s) +
+                                    " seconds ([alarms] max_shelve_s), got " + std::to_string(duration_s));
+  if (a.state == proto::alert_state::cleared)
+    throw discipline_error(409, "alert " + std::to_string(a.alert_id) + " is already cleared");
+  std::lock_guard lock(impl_->mutex_);
+  auto& d = *impl_;
+  const auto& slot = d.get(a.alert_id);
+  alert_state s = slot ? *slot : fresh(a.alert_id, a);
+  if (s.suppressed())
+    throw discipline_error(409, "alert " + std::to_string(a.alert_id) + " is suppressed by maintenance window " +
+                                    std::to_string(*s.window_id) + ": nothing to shelve");
+  if (s.shelved())
+    throw discipline_error(409, "alert " + std::to_string(a.alert_id) + " is already shelved until " +
+                                    proto::format_timestamp(*s.shelved_until));
+  const auto now = d.clock_.now();
+  s.shelved_until = now + std::chrono::seconds(duration_s);
+  s.shelved_by = by;
+  s.shelve_note = note;
+  s.unshelved.reset();
+  d.save(s);
+  ++d.n_.shelved;
+  return s;
+}
+
+std::optional<alert_state> discipline::state_of(std::uint64_t alert_id) const {
+  std::lock_guard lock(impl_->mutex_);
+  auto& d = *impl_;
+  const auto it = d.cache_.find(alert_id);
+  auto s = it != d.cache_.end() ? it->second : d.load(alert_id);
+  if (s && s->group_id) s->group = d.group(*s->group_id);
+  return s;
+}
+
+bool discipline::quiet(std::uint64_t alert_id) const {
+  std::lock_guard lock(impl_->mutex_);
+  const auto it = impl_->cache_.find(alert_id);
+  const auto s = it != impl_->cache_.end() ? it->second : impl_->load(alert_id);
+  return s && (s->suppressed() || s->shelved());
+}
+
+bool discipline::suppressed(std::uint64_t alert_id) const {
+  std::lock_guard lock(impl_->mutex_);
+  const auto it = impl_->cache_.find(alert_id);
+  const auto s = it != impl_->cache_.end() ? it->second : impl_->load(alert_id);
+  return s && s->suppressed();
+}
+
+proto::timestamp discipline::now() const noexcept { return impl_->clock_.now(); }
+
+discipline::counts discipline::counters() const {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->n_;
+}
+
+}  // namespace sewage::gateway::alarms
