@@ -273,6 +273,15 @@ config load_config(const std::filesystem::path& path) {
                "true); max_attempts, initial_backoff_ms and queue_max moved to [notify] (see gateway.example.toml)");
     if (const auto* t = top.sub_table("notify"))
       detail::read_notify(*t, c.notify, [&path](const std::string& p) { return resolve(path, p).string(); });
+    {  // [om]: this branch reads only [om.lab] and [om.archive] (om/lab_config.cpp)
+      const toml::table* om = top.sub_table("om");
+      std::optional<detail::toml_reader> omr;
+      if (om != nullptr) omr.emplace(*om, "om");
+      const auto* lab = omr ? omr->sub_table("lab") : nullptr;
+      const auto* archive = omr ? omr->sub_table("archive") : nullptr;
+      if (omr) omr->reject_unknown();
+      detail::read_om_lab(lab, archive, c.om_lab, c.om_archive, [&path](const std::string& p) { return resolve(path, p); });
+    }
     if (const auto* t = top.sub_table("commands")) {
       detail::toml_reader r(*t, "commands");
       std::int64_t to = c.command_timeout.count();

@@ -13,6 +13,8 @@
 #include "sewage/gateway/rules.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
 #include "sewage/gateway/notify/notifier.hpp"
+#include "sewage/gateway/om/archive.hpp"
+#include "sewage/gateway/om/lab.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
 
@@ -174,7 +176,10 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   as.login_window = cfg.http_login_window;
   auth::service ids(cfg.store_path, as, wall_clock);
   if (cfg.http_public_read) spdlog::warn("http.public_read = true: every GET read is open without login");
-  api routes(eng, ls, &ids);
+  // Lab results and the site archive (issue 12, om/lab.hpp, om/archive.hpp): own connections.
+  om::lab lab_room(cfg.store_path, *cfg.om_lab.limits, wall_clock);
+  om::archive archive_room(cfg.store_path);
+  api routes(eng, ls, &ids, om_rooms{&lab_room, &archive_room});
   // Read routes on reader threads with read-only connections; the rest on the engine's thread
   // (read_service.hpp, gateway/README.md "Reads and the engine thread").
   read_service::options ro;

@@ -5,6 +5,7 @@
 /// Every error names the file and the key, e.g. "gateway.toml: http.listen: port must be 1..65535".
 
 #include "sewage/gateway/notify/settings.hpp"
+#include "sewage/gateway/om/lab_settings.hpp"
 #include "sewage/gateway/operating_day.hpp"
 
 #include <chrono>
@@ -168,6 +169,10 @@ struct config {
   // [notify] and [[notify.target]] (notify/settings.hpp). The former [notifier] table is refused
   // with an error naming the new form.
   notify_settings notify;
+
+  // [om.lab], [om.archive] (om/lab_settings.hpp): lab results, limits file, sampling schedule; archive
+  om::lab_settings om_lab;
+  om::archive_settings om_archive;
 
   // [commands]
   /// A command sent to a terminal (POST /api/terminals/{id}/commands) without a result on
