@@ -259,12 +259,18 @@ http_response lab_results_import(const call& c) {
         }))
       type = v;
   if (type.rfind("text/csv", 0) != 0) throw om_error(415, "Content-Type must be text/csv (UTF-8)");
+  bool outside_scope = false;  // a row of a site outside the caller's towns makes the refusal a 403
   const auto check_site = [&](const std::string& id) {
     site_check sc;
     const auto idx = c.reg.find(id);
-    if (!idx) sc.problem = "unknown site '" + escaped(id, 40) + "'";
-    else if (!c.who.sees_town(c.reg.terminals()[*idx].town)) sc.problem = "site '" + escaped(id, 40) + "' is outside your towns";
-    else sc.grade = c.reg.terminals()[*idx].discharge_grade;
+    if (!idx) {
+      sc.problem = "unknown site '" + escaped(id, 40) + "'";
+    } else if (!c.who.sees_town(c.reg.terminals()[*idx].town)) {
+      sc.problem = "site '" + escaped(id, 40) + "' is outside your towns";
+      outside_scope = true;
+    } else {
+      sc.grade = c.reg.terminals()[*idx].discharge_grade;
+    }
     return sc;
   };
   const auto day_start = [&](std::string_view s) -> std::optional<std::int64_t> {
@@ -279,7 +285,7 @@ http_response lab_results_import(const call& c) {
     const auto& f = parsed.errors.front();
     spdlog::info("lab import by {} refused: {} problem(s), first line {} column {}: {}", c.who.name, parsed.errors.size(), f.line,
                  escaped(f.column), escaped(f.reason, 200));
-    throw om_error(400,
+    throw om_error(outside_scope ? 403 : 400,
                    std::to_string(parsed.errors.size()) + " problem(s), nothing imported; first: line " + std::to_string(f.line) +
                        (f.column.empty() ? "" : ", column " + f.column) + ": " + f.reason,
                    errors);
