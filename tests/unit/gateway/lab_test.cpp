@@ -174,6 +174,16 @@ TEST(LabConfig, KeysAreReadBoundedAndTheLimitsFileLoaded) {
   EXPECT_NE(error_of([&] { load_config(p); }).find("om.not_mine: unknown key"), std::string::npos);
 }
 
+TEST(LabConfig, ExampleFileShowsTheDefaults) {
+  const auto c = load_config(SEWAGE_GATEWAY_EXAMPLE_CONFIG);
+  const om::lab_settings d;
+  EXPECT_EQ(c.om_lab.interval_small_days, d.interval_small_days);
+  EXPECT_EQ(c.om_lab.interval_medium_days, d.interval_medium_days);
+  EXPECT_EQ(c.om_lab.interval_large_days, d.interval_large_days);
+  EXPECT_EQ(c.om_lab.limits_file, om::default_limits_file());
+  EXPECT_EQ(c.om_archive.history_limit, om::archive_settings{}.history_limit);
+}
+
 TEST(LabSchedule, DueFromTheLastSampleOrRegistrationBySizeClass) {
   om::lab_settings s;  // small 180, medium 90, large 30 days; classes < 30, < 100, >= 100 m3/d
   const std::int64_t day = 86'400'000;
