@@ -273,6 +273,10 @@ config load_config(const std::filesystem::path& path) {
                "true); max_attempts, initial_backoff_ms and queue_max moved to [notify] (see gateway.example.toml)");
     if (const auto* t = top.sub_table("notify"))
       detail::read_notify(*t, c.notify, [&path](const std::string& p) { return resolve(path, p).string(); });
+    if (const auto* t = top.sub_table("om"))
+      detail::read_om(*t, c.om, [&path](const std::string& p) { return resolve(path, p).string(); });
+    if (c.om.site_key_file.empty()) c.om.site_key_file = c.store_path.parent_path() / "site-key";
+    if (c.om.photo_dir.empty()) c.om.photo_dir = c.store_path.parent_path() / "photos";
     if (const auto* t = top.sub_table("commands")) {
       detail::toml_reader r(*t, "commands");
       std::int64_t to = c.command_timeout.count();

@@ -86,6 +86,11 @@ class toml_reader {
 void read_notify(const toml::table& t, notify_settings& out,
                  const std::function<std::string(const std::string&)>& resolve_path);
 
+/// Reads the [om] table `t` (O&M, om/settings.hpp) onto `out`; relative paths are resolved with
+/// `resolve_path`. Throws config_error naming the key. Defined in om/om_config.cpp.
+void read_om(const toml::table& t, om::settings& out,
+             const std::function<std::string(const std::string&)>& resolve_path);
+
 /// Reads the threshold keys of `r` onto `t` (county [alerts] and per terminal [terminal.thresholds]).
 void read_thresholds(toml_reader& r, thresholds& t);
 

@@ -5,6 +5,7 @@
 /// Every error names the file and the key, e.g. "gateway.toml: http.listen: port must be 1..65535".
 
 #include "sewage/gateway/notify/settings.hpp"
+#include "sewage/gateway/om/settings.hpp"
 #include "sewage/gateway/operating_day.hpp"
 
 #include <chrono>
@@ -168,6 +169,10 @@ struct config {
   // [notify] and [[notify.target]] (notify/settings.hpp). The former [notifier] table is refused
   // with an error naming the new form.
   notify_settings notify;
+
+  // [om], [om.work_orders], [[om.contractor]] (om/settings.hpp). After load_config, an empty
+  // om.site_key_file is "site-key" and an empty om.photo_dir is "photos" beside the store.
+  om::settings om;
 
   // [commands]
   /// A command sent to a terminal (POST /api/terminals/{id}/commands) without a result on
