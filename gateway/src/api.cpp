@@ -1280,6 +1280,8 @@ http_response report(const context& c) {
   if (format == "json") {
     http_response r;
     r.body = report_json(rep);
+    // Lab compliance of the month beside the turbidity figures (om/http_lab.hpp).
+    if (c.om.lab != nullptr) r.body = om::report_with_lab(r.body, rep, *c.om.lab);
     return r;
   }
   http_response r;

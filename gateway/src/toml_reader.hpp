@@ -86,6 +86,11 @@ class toml_reader {
 void read_notify(const toml::table& t, notify_settings& out,
                  const std::function<std::string(const std::string&)>& resolve_path);
 
+/// Reads the [om] table `t` (O&M, om/settings.hpp) onto `out`; relative paths are resolved with
+/// `resolve_path`. Throws config_error naming the key. Defined in om/om_config.cpp.
+void read_om(const toml::table& t, om::settings& out,
+             const std::function<std::string(const std::string&)>& resolve_path);
+
 /// Reads `[om.lab]` and `[om.archive]` (either may be null: defaults) onto `lab` and `archive`,
 /// then loads the limits file `lab.limits_file` names (om/limits.hpp). Throws config_error naming
 /// the key or the limits file and its key. Defined in om/lab_config.cpp.

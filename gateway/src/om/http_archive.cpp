@@ -3,6 +3,7 @@
 
 #include "sewage/gateway/operating_day.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -26,6 +27,18 @@ std::string date_field(const call& c, const json& b, const char* key, bool requi
   const auto today = operating_day(proto::timestamp(std::chrono::milliseconds(c.now_ms)), c.cfg.zone);
   if (*d > today) throw om_error(400, std::string(key) + ": is in the future");
   return s;
+}
+
+/// The contractor serving a site per [[om.contractor]] (contract of issue 12: the one whose `sites`
+/// names it, else the one whose `towns` has its town); null when none. A local reading of the
+/// configuration until the work-order room's om::contractors::of is merged.
+json contractor_json(const call& c, const terminal_info& t) {
+  const auto pick = [&](const om::contractor& k) { return json{{"name", k.name}, {"display_name", k.display_name.empty() ? k.name : k.display_name}}; };
+  for (const auto& k : c.cfg.om.contractors)
+    if (std::find(k.sites.begin(), k.sites.end(), t.id) != k.sites.end()) return pick(k);
+  for (const auto& k : c.cfg.om.contractors)
+    if (std::find(k.towns.begin(), k.towns.end(), t.town) != k.towns.end()) return pick(k);
+  return nullptr;
 }
 
 json fields_json(const archive_fields& f) {
@@ -52,7 +65,7 @@ http_response archive_get(const call& c) {
             {"latitude_deg", t.latitude_deg},
             {"longitude_deg", t.longitude_deg},
             {"design_capacity_m3d", t.design_capacity_m3d},
-            {"size_class", std::string(lab_size_class(t.design_capacity_m3d, c.cfg.om_lab))},
+            {"size_class", std::string(size_class(t.design_capacity_m3d, c.cfg.om))},
             {"discharge_grade", t.discharge_grade}};
   const limits_table* limits = c.lab_room != nullptr ? &c.lab_room->limits() : c.cfg.om_lab.limits.get();
   if (const auto* g = limits != nullptr ? limits->find(t.discharge_grade) : nullptr) {
@@ -80,8 +93,7 @@ http_response archive_get(const call& c) {
                          {"entered_by", k.created_by}});
   json out{{"site", site},
            {"archive", fields_json(a.fields(id))},
-           // The contractor comes from [[om.contractor]] (work-order room, i12-wo): not in this build.
-           {"contractor", nullptr},
+           {"contractor", contractor_json(c, t)},
            {"equipment", equipment},
            {"cleanouts", cleanouts}};
   const auto wo = a.history("work_orders", id, limit);
@@ -95,7 +107,7 @@ http_response archive_get(const call& c) {
     out["lab_results"] = json::parse(lab_results_get(lc).body)["results"];
     const auto last = c.lab_room->last_sampled();
     const auto it = last.find(id);
-    const auto st = sampling_of(id, t.design_capacity_m3d, it == last.end() ? std::nullopt : std::optional<std::int64_t>(it->second),
+    const auto st = sampling_of(id, size_class(t.design_capacity_m3d, c.cfg.om), it == last.end() ? std::nullopt : std::optional<std::int64_t>(it->second),
                                 c.registered_ms(idx), c.now_ms, c.cfg.om_lab);
     out["sampling"] = {{"size_class", st.size_class},
                        {"interval_days", st.interval_days},

@@ -360,7 +360,7 @@ http_response lab_schedule_get(const call& c) {
   for (const auto i : visible_sites(c)) {
     const auto& t = c.reg.terminals()[i];
     const auto it = last.find(t.id);
-    auto st = sampling_of(t.id, t.design_capacity_m3d, it == last.end() ? std::nullopt : std::optional<std::int64_t>(it->second),
+    auto st = sampling_of(t.id, size_class(t.design_capacity_m3d, c.cfg.om), it == last.end() ? std::nullopt : std::optional<std::int64_t>(it->second),
                           c.registered_ms(i), c.now_ms, c.cfg.om_lab);
     if (!only_overdue || st.overdue) list.push_back(std::move(st));
   }
@@ -382,6 +382,26 @@ http_response lab_schedule_get(const call& c) {
                     {"overdue_days", s.overdue_days}});
   }
   return json_answer(200, json{{"sites", rows}, {"overdue", overdue}, {"now", iso_ms(c.now_ms)}});
+}
+
+std::string report_with_lab(const std::string& report_json_text, const monthly_report& rep, lab& l) {
+  auto j = json::parse(report_json_text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return report_json_text;
+  const auto from = rep.from.time_since_epoch().count();
+  const auto to = rep.to.time_since_epoch().count();
+  std::vector<std::string> all;
+  std::map<std::string, std::vector<std::string>> by_town;
+  for (std::size_t i = 0; i < rep.terminals.size(); ++i) {
+    const auto& t = rep.terminals[i];
+    all.push_back(t.id);
+    by_town[t.town].push_back(t.id);
+    if (j.contains("terminals") && i < j["terminals"].size()) j["terminals"][i]["lab_compliance"] = figures_json(l.compliance({t.id}, from, to));
+  }
+  if (j.contains("towns"))
+    for (auto& tj : j["towns"])
+      if (tj.contains("town") && tj["town"].is_string()) tj["lab_compliance"] = figures_json(l.compliance(by_town[tj["town"].get<std::string>()], from, to));
+  if (j.contains("totals")) j["totals"]["lab_compliance"] = figures_json(l.compliance(all, from, to));
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 http_response effluent_limits_get(const call& c) {

@@ -8,6 +8,7 @@
 #include "sewage/gateway/om/archive.hpp"
 #include "sewage/gateway/om/lab.hpp"
 #include "sewage/gateway/registry.hpp"
+#include "sewage/gateway/report.hpp"
 #include "sewage/gateway/store.hpp"
 
 #include <nlohmann/json.hpp>
@@ -58,6 +59,11 @@ http_response archive_put(const call& c);         ///< PUT /api/sites/{id}/archi
 http_response cleanouts_post(const call& c);      ///< POST /api/sites/{id}/cleanouts
 http_response equipment_post(const call& c);      ///< POST /api/sites/{id}/equipment
 http_response equipment_delete(const call& c);    ///< DELETE /api/sites/{id}/equipment/{eid}
+
+/// The monthly report's JSON (`report_json` of `rep`) with the lab compliance of the month added
+/// beside the turbidity figures, never in their place: "lab_compliance" on every terminal, town and
+/// the totals (compliance_figures as in /api/lab-results/compliance). Thread-safe (lab is).
+std::string report_with_lab(const std::string& report_json_text, const monthly_report& rep, lab& l);
 
 // Shared by the two handler files (http_lab.cpp).
 http_response json_answer(unsigned status, const nlohmann::json& j);

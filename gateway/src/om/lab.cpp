@@ -198,12 +198,12 @@ csv_parse parse_lab_csv(std::string_view text, const std::function<site_check(co
   return out;
 }
 
-sampling_status sampling_of(const std::string& site_id, double design_capacity_m3d,
+sampling_status sampling_of(const std::string& site_id, std::string_view size_class,
                             std::optional<std::int64_t> last_sampled_ms, std::int64_t since_ms, std::int64_t now_ms,
                             const lab_settings& s) {
   sampling_status st;
   st.site_id = site_id;
-  st.size_class = std::string(lab_size_class(design_capacity_m3d, s));
+  st.size_class = std::string(size_class);
   st.interval_days = sampling_interval_days(st.size_class, s);
   st.last_sampled_ms = last_sampled_ms;
   st.due_ms = last_sampled_ms.value_or(since_ms) + static_cast<std::int64_t>(st.interval_days) * day_ms;

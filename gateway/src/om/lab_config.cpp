@@ -7,12 +7,6 @@ namespace sewage::gateway {
 
 namespace om {
 
-std::string_view lab_size_class(double design_capacity_m3d, const lab_settings& s) noexcept {
-  if (design_capacity_m3d < s.size_class_limits_m3d[0]) return "small";
-  if (design_capacity_m3d < s.size_class_limits_m3d[1]) return "medium";
-  return "large";
-}
-
 std::uint32_t sampling_interval_days(std::string_view size_class, const lab_settings& s) noexcept {
   if (size_class == "small") return s.interval_small_days;
   if (size_class == "medium") return s.interval_medium_days;

@@ -312,7 +312,7 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
 TEST_F(IdentityTest, PublicReadOpensReadsOnlyAsAWholeCountyViewer) {
   cfg_.http_public_read = true;
   eng_ = std::make_unique<engine>(cfg_, eng_->terminals(), db_, clock_, pub_, default_rules());
-  api_ = std::make_unique<api>(*eng_, connected(), ids_.get());
+  api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), om_rooms{lab_.get(), archive_.get()});
   for (const auto& r : api::routes()) {
     const auto d = decisions().at(key(r));
     if (d.access != route_access::read && d.access != route_access::metrics) continue;

@@ -185,22 +185,23 @@ TEST(LabConfig, ExampleFileShowsTheDefaults) {
 }
 
 TEST(LabSchedule, DueFromTheLastSampleOrRegistrationBySizeClass) {
-  om::lab_settings s;  // small 180, medium 90, large 30 days; classes < 30, < 100, >= 100 m3/d
+  om::lab_settings s;  // small 180, medium 90, large 30 days
+  const om::settings cls;  // size classes < 30, < 100, >= 100 m3/d
   const std::int64_t day = 86'400'000;
   const std::int64_t t0 = at("2026-01-01T00:00:00Z").time_since_epoch().count();
-  auto st = om::sampling_of("S", 20, std::nullopt, t0, t0 + 180 * day, s);
+  auto st = om::sampling_of("S", om::size_class(20, cls), std::nullopt, t0, t0 + 180 * day, s);
   EXPECT_EQ(st.size_class, "small");
   EXPECT_FALSE(st.overdue);  // exactly due
-  st = om::sampling_of("S", 20, std::nullopt, t0, t0 + 181 * day + 1, s);
+  st = om::sampling_of("S", om::size_class(20, cls), std::nullopt, t0, t0 + 181 * day + 1, s);
   EXPECT_TRUE(st.overdue);
   EXPECT_EQ(st.overdue_days, 1);
-  st = om::sampling_of("M", 30, t0 + 10 * day, t0, t0 + 99 * day, s);
+  st = om::sampling_of("M", om::size_class(30, cls), t0 + 10 * day, t0, t0 + 99 * day, s);
   EXPECT_EQ(st.size_class, "medium");
   EXPECT_EQ(st.interval_days, 90u);
   EXPECT_FALSE(st.overdue);
-  st = om::sampling_of("M", 30, t0 + 10 * day, t0, t0 + 101 * day, s);
+  st = om::sampling_of("M", om::size_class(30, cls), t0 + 10 * day, t0, t0 + 101 * day, s);
   EXPECT_TRUE(st.overdue);
-  st = om::sampling_of("L", 100, t0, t0, t0 + 31 * day, s);
+  st = om::sampling_of("L", om::size_class(100, cls), t0, t0, t0 + 31 * day, s);
   EXPECT_EQ(st.size_class, "large");
   EXPECT_TRUE(st.overdue);
 }
@@ -216,6 +217,8 @@ class LabApiTest : public ::testing::Test {
     ta.design_capacity_m3d = 150;  // large: sampled every 30 days
     auto tb = test::terminal("TB", cfg_.defaults);
     tb.town = "Beta";
+    // [[om.contractor]]: one serves the town Beta; TA has none.
+    cfg_.om.contractors.push_back({"hy-water", "Haiyan Water O&M", {"Beta"}, {}});
     ids_ = std::make_unique<auth::service>(dir_.path() / "g.db", auth::settings{}, clock_);
     eng_ = std::make_unique<engine>(cfg_, registry({ta, tb}), db_, clock_, pub_, default_rules());
     lab_ = std::make_unique<om::lab>(dir_.path() / "g.db", limits_, clock_);
@@ -422,6 +425,14 @@ TEST_F(LabApiTest, ComplianceRateIsPerSampleAndApartFromTheTurbidityEarlyWarning
   EXPECT_EQ(f.rate, 0.5);
   EXPECT_FALSE(lab_->compliance({"TB"}, to, to + 1).rate.has_value());
   EXPECT_EQ(call("GET", "/api/lab-results/compliance?from=2026-12-01&to=2026-11-01", op_).status, 400u);
+  // The monthly report carries the lab figures beside (not instead of) its turbidity compliance.
+  const auto rep = get("/api/report?month=2026-11", viewer_);
+  EXPECT_EQ(rep["totals"]["lab_compliance"]["samples"], 3);
+  EXPECT_EQ(rep["terminals"][0]["id"], "TA");
+  EXPECT_EQ(rep["terminals"][0]["lab_compliance"]["compliant_samples"], 1);
+  EXPECT_EQ(rep["terminals"][0]["lab_compliance"]["rate"], 0.5);
+  EXPECT_TRUE(rep["terminals"][0].contains("compliance_rate"));  // the turbidity figure keeps its own name
+  EXPECT_EQ(rep["towns"][0]["lab_compliance"]["samples"], 2);
 }
 
 TEST_F(LabApiTest, ArchiveRoundTripWithEquipmentCleanoutsAndWorkOrderHistory) {
@@ -431,7 +442,8 @@ TEST_F(LabApiTest, ArchiveRoundTripWithEquipmentCleanoutsAndWorkOrderHistory) {
   EXPECT_EQ(a["site"]["design_capacity_m3d"], 150.0);
   EXPECT_EQ(a["site"]["size_class"], "large");
   EXPECT_TRUE(a["archive"]["changed_at"].is_null());
-  EXPECT_TRUE(a["contractor"].is_null());   // [[om.contractor]] belongs to the work-order room: not in this build
+  EXPECT_TRUE(a["contractor"].is_null());   // no [[om.contractor]] serves Alpha
+  EXPECT_EQ(get("/api/sites/TB/archive", viewer_)["contractor"], json({{"name", "hy-water"}, {"display_name", "Haiyan Water O&M"}}));
   EXPECT_TRUE(a["work_orders"].is_null());  // no work_orders table yet
   EXPECT_TRUE(a["inspections"].is_null());
   ASSERT_EQ(call("PUT", "/api/sites/TA/archive", op_, R"({"process":"A/O + wetland","households":312,"villages":["Xicun","Dongcun"],"notes":"n"})").status,

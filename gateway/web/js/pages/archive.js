@@ -39,9 +39,12 @@ export async function render(root, ctx) {
       <tbody>${rows.join("")}</tbody></table></div>`;
   }
 
-  function history(list, cols, empty) {
+  /** Rows of another room's table (work orders, inspections): its columns as stored; `*_ms` times
+   * shown as county date-times. null: that room is not in this gateway. */
+  function history(list, cols, empty, kind) {
     if (list === null) return `<p class="archive-empty">${t("archive.not_wired")}</p>`;
-    return table(cols.map((c) => esc(c)), list.map((r) => `<tr>${cols.map((c) => `<td>${esc(r[c] ?? "")}</td>`).join("")}</tr>`), empty);
+    const cell = (r, c) => (c.endsWith("_ms") ? (r[c] ? fmt.dateTime(r[c]) : "") : esc(r[c] ?? ""));
+    return table(cols.map((c) => esc(c.replace(/_ms$/, ""))), list.map((r) => `<tr data-${kind}="${esc(r.id)}">${cols.map((c) => `<td>${cell(r, c)}</td>`).join("")}</tr>`), empty);
   }
 
   function draw(a) {
@@ -86,9 +89,9 @@ export async function render(root, ctx) {
           <button type="submit">${t("archive.add")}</button><span id="c-msg" class="om-problems"></span></form>` : ""}
       </section>
       <section class="archive-section"><h2>${t("archive.work_orders")}</h2>
-        ${history(a.work_orders, ["id", "state", "fault_type", "title", "contractor"], t("archive.none"))}</section>
+        ${history(a.work_orders, ["id", "created_ms", "state", "fault_type", "title", "contractor", "fixed_ms", "verified_ms"], t("archive.none"), "order")}</section>
       <section class="archive-section"><h2>${t("archive.inspections")}</h2>
-        ${history(a.inspections, ["id", "state", "contractor"], t("archive.none"))}</section>
+        ${history(a.inspections, ["id", "kind", "state", "contractor", "due_ms", "completed_ms", "completed_by"], t("archive.none"), "inspection")}</section>
       <section class="archive-section"><h2>${t("lab.results")}</h2>
         ${sampling ? `<p id="a-sampling" class="${sampling.overdue ? "sampling-overdue" : ""}">${sampling.overdue
           ? t("lab.overdue_by", { days: sampling.overdue_days, due: fmt.dateTime(sampling.due_at) })

@@ -106,7 +106,7 @@ csv_parse parse_lab_csv(std::string_view text, const std::function<site_check(co
 /// A site's place in the sampling schedule.
 struct sampling_status {
   std::string site_id;
-  std::string size_class;           ///< "small", "medium", "large" (lab_size_class)
+  std::string size_class;           ///< "small", "medium", "large" (om::size_class)
   std::uint32_t interval_days{0};   ///< sampling_interval_days(size_class)
   std::optional<std::int64_t> last_sampled_ms;  ///< the latest sample, if any
   std::int64_t due_ms{0};           ///< last sample (else `since_ms`) + interval
@@ -114,9 +114,9 @@ struct sampling_status {
   std::int64_t overdue_days{0};     ///< whole days past due (0 when not overdue)
 };
 
-/// The schedule of one site: due = (last sample, else `since_ms`: when the site was registered)
-/// + the interval of its size class; overdue when `now_ms` is past due. Never throws.
-sampling_status sampling_of(const std::string& site_id, double design_capacity_m3d,
+/// The schedule of one site of `size_class` (om::size_class of its design capacity): due = (last
+/// sample, else `since_ms`: when the site was registered) + the interval of its size class; overdue when `now_ms` is past due. Never throws.
+sampling_status sampling_of(const std::string& site_id, std::string_view size_class,
                             std::optional<std::int64_t> last_sampled_ms, std::int64_t since_ms, std::int64_t now_ms,
                             const lab_settings& s);
 

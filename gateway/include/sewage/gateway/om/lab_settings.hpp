@@ -29,9 +29,6 @@ struct lab_settings {
   std::uint32_t interval_small_days{180};
   std::uint32_t interval_medium_days{90};
   std::uint32_t interval_large_days{30};
-  /// Size class boundaries, m3/d (contract: `[om] size_class_limits_m3d = [30, 100]`, owned by the
-  /// work-order room; this branch uses the contract's defaults until that key is merged).
-  std::array<double, 2> size_class_limits_m3d{30, 100};
 };
 
 /// `[om.archive]`.
@@ -41,11 +38,7 @@ struct archive_settings {
   std::uint32_t history_limit{200};
 };
 
-/// The facility size class of a design capacity: "small" (< limits[0]), "medium" (< limits[1]),
-/// "large" (>= limits[1]). A local copy of the contract's om::size_class (work-order room) until it
-/// is merged. Never throws.
-std::string_view lab_size_class(double design_capacity_m3d, const lab_settings& s) noexcept;
-/// The sampling interval of a size class ("small", "medium", "large"), days. Never throws.
+/// The sampling interval of a size class (om::size_class, om/settings.hpp: `[om] size_class_limits_m3d`) ("small", "medium", "large"), days. Never throws.
 std::uint32_t sampling_interval_days(std::string_view size_class, const lab_settings& s) noexcept;
 
 /// The default limits file (see lab_settings::limits_file).
