@@ -10,6 +10,7 @@
 #include "sewage/gateway/sqlite_store.hpp"
 #include "test_util.hpp"
 
+#include <sewage/proto/topic.hpp>
 #include <sewage/testing/process.hpp>
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 
 namespace sewage::gateway {
 namespace {
@@ -329,6 +331,7 @@ TEST_F(LabApiTest, CsvImportNamesEveryBadRowByLineAndColumnAndImportsNothing) {
   EXPECT_EQ(by["ss"]["verdict"], "exceeds");  // 1A SS 10 mg/L
   EXPECT_EQ(by["ss"]["source"], "csv");
   EXPECT_EQ(by["cod"]["verdict"], "compliant");
+  EXPECT_EQ(ids_->audit_rows({}).front().action, "lab.import");
   // Header problems: unknown and missing columns; wrong content type.
   const auto h = call("POST", "/api/lab-results/import", op_, "site,sampled_at,parameter,value\nTA,2026-11-20,cod,1\n", "text/csv");
   ASSERT_EQ(h.status, 400u);
@@ -402,6 +405,10 @@ TEST_F(LabApiTest, ComplianceRateIsPerSampleAndApartFromTheTurbidityEarlyWarning
   add("TA", "2026-11-10T08:00:00Z", 30, 7);   // compliant
   add("TA", "2026-11-20T08:00:00Z", 30, 9.5);  // pH out: the sample is not compliant
   add("TB", "2026-11-21T08:00:00Z", 59, 7);   // grade_1 (provisional): compliant
+  // TA's turbidity is well within its limit today: the early warning says 100 % while the lab says 50 %.
+  eng_->handle({proto::telemetry_topic("TA"), proto::encode(test::with_turbidity(test::record("TA", 1, clock_.now()), 3)), false,
+                clock_.now()});
+  eng_->flush();
   const auto c = get("/api/lab-results/compliance?from=2026-11-01&to=2026-11-30", viewer_);
   EXPECT_EQ(c["total"]["lab_compliance"]["samples"], 3);
   EXPECT_EQ(c["total"]["lab_compliance"]["compliant_samples"], 2);
@@ -416,6 +423,11 @@ TEST_F(LabApiTest, ComplianceRateIsPerSampleAndApartFromTheTurbidityEarlyWarning
   EXPECT_EQ(c["towns"][0]["town"], "Alpha");
   EXPECT_EQ(c["towns"][0]["lab_compliance"]["rate"], 0.5);
   EXPECT_EQ(c["sites"][1]["lab_compliance"]["rate"], 1.0);
+  EXPECT_EQ(c["sites"][0]["site_id"], "TA");
+  EXPECT_EQ(c["sites"][0]["lab_compliance"]["rate"], 0.5);
+  EXPECT_EQ(c["sites"][0]["turbidity_early_warning"]["time_within_limit_rate"], 1.0);
+  EXPECT_EQ(c["sites"][0]["turbidity_early_warning"]["turbidity_ok_s"], 60.0);
+  EXPECT_TRUE(c["sites"][1]["turbidity_early_warning"]["time_within_limit_rate"].is_null());  // TB: no turbidity data
   // C++ figures as the assessment room reads them.
   const auto from = at("2026-11-01T00:00:00Z").time_since_epoch().count();
   const auto to = at("2026-12-01T00:00:00Z").time_since_epoch().count();
@@ -503,6 +515,11 @@ TEST_F(LabApiTest, ArchiveRoundTripWithEquipmentCleanoutsAndWorkOrderHistory) {
   ASSERT_EQ(a["work_orders"].size(), 1u);
   EXPECT_EQ(a["work_orders"][0]["state"], "verified");
   EXPECT_EQ(a["work_orders"][0]["fault_type"], "no_flow");
+  // Every change is in the audit log.
+  std::set<std::string> actions;
+  for (const auto& row : ids_->audit_rows({})) actions.insert(row.action);
+  for (const char* want : {"archive.put", "archive.equipment.add", "archive.equipment.remove", "archive.cleanout"})
+    EXPECT_TRUE(actions.count(want)) << want;
 }
 
 TEST_F(LabApiTest, LimitsTableIsServedWithSources) {
