@@ -506,7 +506,14 @@ TEST_F(LabApiTest, ArchiveRoundTripWithEquipmentCleanoutsAndWorkOrderHistory) {
                          "on_site_ms INTEGER, fixed_ms INTEGER, verified_ms INTEGER, due_ms INTEGER, reopen_count INTEGER, cause TEXT, "
                          "parts_used TEXT, created_by TEXT);"
                          "INSERT INTO work_orders(site_id, source, fault_type, state, title, created_ms) VALUES('TA','alert','no_flow','verified','pump',1);"
-                         "INSERT INTO work_orders(site_id, source, fault_type, state, title, created_ms) VALUES('TB','manual','x','open','other',2);",
+                         "INSERT INTO work_orders(site_id, source, fault_type, state, title, created_ms) VALUES('TB','manual','x','open','other',2);"
+                         // the inspection room's table (i12-insp, schema v10 columns)
+                         "CREATE TABLE inspections(id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT NOT NULL, kind TEXT NOT NULL, "
+                         "town TEXT NOT NULL, contractor TEXT NOT NULL, state TEXT NOT NULL, checkin_id INTEGER, due_ms INTEGER NOT NULL, "
+                         "started_ms INTEGER NOT NULL, completed_ms INTEGER, started_by TEXT NOT NULL, completed_by TEXT NOT NULL DEFAULT '', "
+                         "note TEXT NOT NULL DEFAULT '');"
+                         "INSERT INTO inspections(site_id, kind, town, contractor, state, due_ms, started_ms, completed_ms, started_by, completed_by) "
+                         "VALUES('TA','terminal','Alpha','hy-water','completed',5,3,4,'li','li');",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(raw);
@@ -515,6 +522,10 @@ TEST_F(LabApiTest, ArchiveRoundTripWithEquipmentCleanoutsAndWorkOrderHistory) {
   ASSERT_EQ(a["work_orders"].size(), 1u);
   EXPECT_EQ(a["work_orders"][0]["state"], "verified");
   EXPECT_EQ(a["work_orders"][0]["fault_type"], "no_flow");
+  ASSERT_TRUE(a["inspections"].is_array());
+  ASSERT_EQ(a["inspections"].size(), 1u);
+  EXPECT_EQ(a["inspections"][0]["state"], "completed");
+  EXPECT_EQ(a["inspections"][0]["completed_ms"], 4);
   // Every change is in the audit log.
   std::set<std::string> actions;
   for (const auto& row : ids_->audit_rows({})) actions.insert(row.action);
