@@ -9,6 +9,7 @@
 #include "sewage/gateway/auth/service.hpp"
 
 #include "auth/routes.hpp"
+#include "om/http_lab.hpp"
 
 #include <sewage/proto/alert.hpp>
 
@@ -462,6 +463,7 @@ struct api::context {
   auth::service* ids;          ///< users, tokens, sessions, audit (null: none configured)
   std::vector<std::string> args;  ///< path segments captured by "{...}" in the route's pattern
   alarms::discipline* alarms;  ///< alarm discipline (null: none configured)
+  om_rooms om{};                  ///< issue 12 rooms (null members: not configured)
 };
 
 namespace {
@@ -1318,6 +1320,8 @@ http_response report(const context& c) {
   if (format == "json") {
     http_response r;
     r.body = report_json(rep);
+    // Lab compliance of the month beside the turbidity figures (om/http_lab.hpp).
+    if (c.om.lab != nullptr) r.body = om::report_with_lab(r.body, rep, *c.om.lab);
     return r;
   }
   http_response r;
@@ -1348,6 +1352,16 @@ http_response alarm_route(const context& c) {
     const auto s = static_cast<unsigned>(e.status());
     throw api_error{s, s == 404 ? "not_found" : s == 403 ? "forbidden" : s == 409 ? "conflict" : "bad_body", e.what()};
   }
+}
+
+/// A lab or archive route (om/http_lab.hpp): engine routes, with the engine's registry and clock.
+template <http_response (*F)(const om::call&)>
+http_response om_route(const context& c) {
+  const auto& eng = c.eng;
+  const om::call oc{c.om.lab, c.om.archive, c.ids, c.who, c.req, c.q, c.args, eng.terminals(), eng.cfg(),
+                    eng.clock().now().time_since_epoch().count(),
+                    [&eng](std::size_t i) { return eng.registered_at(i).time_since_epoch().count(); }, c.db};
+  return F(oc);
 }
 
 /// POST /api/registry/reload: reads the registry file again (as SIGHUP does); 200 with the new
@@ -1414,6 +1428,17 @@ const std::vector<route_entry>& route_table() {
       {{"DELETE", "/api/tokens/{name}", admin, {}}, &identity_route<auth::tokens_delete>},
       {{"POST", "/api/registry/reload", admin, {}}, &registry_reload},
       {{"GET", "/api/audit", admin, {"from", "to", "actor", "action", "limit", "cursor"}}, &identity_route<auth::audit_get>},
+      {{"GET", "/api/lab-results", read, {"site", "town", "from", "to", "limit"}}, &om_route<om::lab_results_get>},
+      {{"POST", "/api/lab-results", operate, {}}, &om_route<om::lab_results_post>},
+      {{"POST", "/api/lab-results/import", operate, {}}, &om_route<om::lab_results_import>},
+      {{"GET", "/api/lab-results/compliance", read, {"from", "to", "town"}}, &om_route<om::lab_compliance_get>},
+      {{"GET", "/api/lab-results/schedule", read, {"town", "overdue"}}, &om_route<om::lab_schedule_get>},
+      {{"GET", "/api/effluent-limits", read, {}}, &om_route<om::effluent_limits_get>},
+      {{"GET", "/api/sites/{id}/archive", read, {}}, &om_route<om::archive_get>},
+      {{"PUT", "/api/sites/{id}/archive", operate, {}}, &om_route<om::archive_put>},
+      {{"POST", "/api/sites/{id}/cleanouts", operate, {}}, &om_route<om::cleanouts_post>},
+      {{"POST", "/api/sites/{id}/equipment", operate, {}}, &om_route<om::equipment_post>},
+      {{"DELETE", "/api/sites/{id}/equipment/{eid}", operate, {}}, &om_route<om::equipment_delete>},
   };
   return table;
 }
@@ -1487,10 +1512,11 @@ std::string_view to_string(route_access a) noexcept {
   return "admin";
 }
 
-api::api(engine& eng, link_status link, auth::service* ids)
+api::api(engine& eng, link_status link, auth::service* ids, om_rooms om)
     : eng_(eng),
       link_(std::move(link)),
       ids_(ids),
+      om_(om),
       files_(std::make_shared<const webapp::static_files>(eng.cfg().http_web_root, eng.cfg().http_vendor_root)) {}
 
 auth::principal api::authenticate(const http_request& req) const {
@@ -1624,7 +1650,7 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
     const api_counters counters_now = counters();
     context c{eng_, reader != nullptr ? reader->db : eng_.db(),
               reader != nullptr ? reader->view : view ? *view : no_view,
-              link_, counters_now, req, t.q, who, ids_, {}, alarms_};
+              link_, counters_now, req, t.q, who, ids_, {}, alarms_, om_};
     match(r.info.pattern, t.segments, &c.args);
     return r.fn(c);
   }
@@ -1719,6 +1745,17 @@ http_response api::handle_uncached(const http_request& req, const read_context* 
     spdlog::warn("HTTP {} {}: 503 {}", escaped(req.method), escaped(req.target, 200), escaped(e.what(), 200));
     auto r = error_response(503, "the read used up its CPU time limit (http.read_cpu_limit_ms); narrow the range or retry later");
     r.headers.emplace_back("Retry-After", "5");
+    return r;
+  } catch (const om::om_error& e) {
+    // Lab and archive refusals (om/http_lab.hpp): the message, plus every field error when listed.
+    count_rejected(e.status() == 403 ? "forbidden" : e.status() == 404 ? "not_found" : e.status() == 503 ? "unavailable" : "bad_body");
+    spdlog::info("HTTP {} {}: {} {}", escaped(req.method), escaped(req.target, 200), e.status(), escaped(e.what(), 200));
+    auto r = error_response(e.status(), e.what());
+    if (!e.errors().is_null()) {
+      auto j = json::parse(r.body, nullptr, false);
+      j["errors"] = e.errors();
+      r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
     return r;
   } catch (const auth::auth_error& e) {
     // Identity refusals (auth/routes.hpp): their messages never hold a secret.

@@ -274,6 +274,27 @@ config load_config(const std::filesystem::path& path) {
     if (const auto* t = top.sub_table("notify"))
       detail::read_notify(*t, c.notify, [&path](const std::string& p) { return resolve(path, p).string(); });
     if (const auto* t = top.sub_table("alarms")) detail::read_alarms(*t, c.alarms);
+    if (const auto* t = top.sub_table("om")) {
+      // [om.lab] and [om.archive] belong to the lab room (om/lab_config.cpp); the rest of [om] to
+      // the work-order room (om/om_config.cpp), which sees the table without them.
+      toml::table rest = *t;
+      rest.erase("lab");
+      rest.erase("archive");
+      detail::read_om(rest, c.om, [&path](const std::string& p) { return resolve(path, p).string(); });
+    }
+    if (c.om.site_key_file.empty()) c.om.site_key_file = c.store_path.parent_path() / "site-key";
+    if (c.om.photo_dir.empty()) c.om.photo_dir = c.store_path.parent_path() / "photos";
+    {
+      const toml::table* om = top.sub_table("om");
+      const toml::table* lab = nullptr;
+      const toml::table* archive = nullptr;
+      if (om != nullptr) {
+        detail::toml_reader omr(*om, "om");
+        lab = omr.sub_table("lab");
+        archive = omr.sub_table("archive");
+      }
+      detail::read_om_lab(lab, archive, c.om_lab, c.om_archive, [&path](const std::string& p) { return resolve(path, p); });
+    }
     if (const auto* t = top.sub_table("commands")) {
       detail::toml_reader r(*t, "commands");
       std::int64_t to = c.command_timeout.count();

@@ -14,6 +14,8 @@
 #include "sewage/gateway/sqlite_store.hpp"
 #include "sewage/gateway/alarms/discipline.hpp"
 #include "sewage/gateway/notify/notifier.hpp"
+#include "sewage/gateway/om/archive.hpp"
+#include "sewage/gateway/om/lab.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
 
@@ -179,7 +181,10 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   as.login_window = cfg.http_login_window;
   auth::service ids(cfg.store_path, as, wall_clock);
   if (cfg.http_public_read) spdlog::warn("http.public_read = true: every GET read is open without login");
-  api routes(eng, ls, &ids);
+  // Lab results and the site archive (issue 12, om/lab.hpp, om/archive.hpp): own connections.
+  om::lab lab_room(cfg.store_path, *cfg.om_lab.limits, wall_clock);
+  om::archive archive_room(cfg.store_path);
+  api routes(eng, ls, &ids, om_rooms{&lab_room, &archive_room});
   routes.set_alarms(&alarm_discipline);
   alarm_discipline.set_audit([&ids](const std::string& action, const std::string& target, const std::string& detail) {
     auth::principal system;

@@ -147,6 +147,30 @@ CREATE TABLE notify_queue(
 CREATE INDEX notify_queue_by_target ON notify_queue(target, id);
 )sql";
 
+// Version 11 (issue 12, lab room; chained from 8 in this branch, versions 9 and 10 belong to the
+// work-order and inspection rooms): lab results judged against the site's discharge grade
+// (om/lab.hpp), and the site archive: its own fields, equipment and clean-outs (om/archive.hpp).
+constexpr const char* migration_v11_archive_lab = R"sql(
+CREATE TABLE lab_results(
+  id INTEGER PRIMARY KEY, site_id TEXT NOT NULL, sampled_ms INTEGER NOT NULL, sampled_by TEXT NOT NULL, lab TEXT NOT NULL,
+  parameter TEXT NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL, limit_low REAL, limit_high REAL, grade TEXT NOT NULL,
+  compliant INTEGER, provisional INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL, imported_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE INDEX lab_results_by_site ON lab_results(site_id, sampled_ms);
+CREATE TABLE site_archive(
+  site_id TEXT PRIMARY KEY, process TEXT NOT NULL DEFAULT '', households INTEGER, villages TEXT NOT NULL DEFAULT '[]',
+  notes TEXT NOT NULL DEFAULT '', changed_ms INTEGER NOT NULL, changed_by TEXT NOT NULL);
+CREATE TABLE site_equipment(
+  id INTEGER PRIMARY KEY, site_id TEXT NOT NULL, kind TEXT NOT NULL, model TEXT NOT NULL, serial TEXT NOT NULL,
+  installed_date TEXT NOT NULL, added_ms INTEGER NOT NULL, added_by TEXT NOT NULL);
+CREATE INDEX site_equipment_by_site ON site_equipment(site_id);
+CREATE TABLE site_cleanouts(
+  id INTEGER PRIMARY KEY, site_id TEXT NOT NULL, cleaned_date TEXT NOT NULL, volume_m3 REAL NOT NULL,
+  sludge_destination TEXT NOT NULL, done_by TEXT NOT NULL, note TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  created_by TEXT NOT NULL);
+CREATE INDEX site_cleanouts_by_site ON site_cleanouts(site_id, cleaned_date);
+)sql";
+
 // Version 12 (issue 12 item 6, alarm discipline; versions 9..11 belong to the other parts of
 // issue 12 and are chained in at the merge): once-keys of escalations (notification_enqueue),
 // maintenance windows, the per-episode discipline state (suppressed / shelved / escalated /
@@ -365,8 +389,7 @@ class sqlite_store::impl {
         if (v == 5) exec(migration_v6_commands);
         if (v == 6) exec(migration_v7_identity);
         if (v == 7) exec(migration_v8_notifications);
-        // 9..11: the other parts of issue 12 (work orders, inspections, archive + lab); until they
-        // are merged this branch steps over them.
+        if (v == 10) exec(migration_v11_archive_lab);
         if (v == 11) exec(migration_v12_alarm_discipline);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());

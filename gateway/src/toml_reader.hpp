@@ -89,6 +89,16 @@ void read_notify(const toml::table& t, notify_settings& out,
 /// Reads the [alarms] table (issue 12 alarm discipline) onto `out`. Throws config_error naming the
 /// key. Defined in alarms/alarms_config.cpp.
 void read_alarms(const toml::table& t, alarms::settings& out);
+/// Reads the [om] table `t` (O&M, om/settings.hpp) onto `out`; relative paths are resolved with
+/// `resolve_path`. Throws config_error naming the key. Defined in om/om_config.cpp.
+void read_om(const toml::table& t, om::settings& out,
+             const std::function<std::string(const std::string&)>& resolve_path);
+
+/// Reads `[om.lab]` and `[om.archive]` (either may be null: defaults) onto `lab` and `archive`,
+/// then loads the limits file `lab.limits_file` names (om/limits.hpp). Throws config_error naming
+/// the key or the limits file and its key. Defined in om/lab_config.cpp.
+void read_om_lab(const toml::table* lab, const toml::table* archive, om::lab_settings& out, om::archive_settings& arch,
+                 const std::function<std::filesystem::path(const std::string&)>& resolve_path);
 
 /// Reads the threshold keys of `r` onto `t` (county [alerts] and per terminal [terminal.thresholds]).
 void read_thresholds(toml_reader& r, thresholds& t);

@@ -82,13 +82,16 @@ async function request(path, options = {}) {
 
 async function errorOf(resp) {
   let msg = `HTTP ${resp.status}`;
+  let errors = [];
   try {
     const j = await resp.json();
     if (j && j.error && j.error.message) msg = j.error.message;
+    if (j && Array.isArray(j.errors)) errors = j.errors; // field or CSV-line problems (lab import)
   } catch (_) {
     /* not JSON */
   }
   const e = new ApiError(resp.status, msg);
+  e.errors = errors;
   const retry = Number(resp.headers.get("Retry-After"));
   if (Number.isFinite(retry) && retry > 0) e.retryAfterS = retry;
   return e;
@@ -123,6 +126,20 @@ export async function api(path) {
  * 204) or throws ApiError / NetworkError. */
 export function apiPost(path, body) {
   return change("POST", path, body);
+}
+
+/** PUT JSON as the logged-in user (session cookie + X-CSRF-Token). */
+export function apiPut(path, body) {
+  return change("PUT", path, body);
+}
+
+/** POST a text body of `type` (e.g. "text/csv") as the logged-in user; the parsed JSON answer. */
+export async function apiPostText(path, text, type) {
+  const headers = { "Content-Type": type };
+  if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const resp = await request(path, { method: "POST", headers, body: text, credentials: "same-origin" });
+  if (!resp.ok) throw await errorOf(resp);
+  return resp.json();
 }
 
 /** DELETE as the logged-in user (session cookie + X-CSRF-Token); null or the parsed answer. */

@@ -3,7 +3,7 @@
 // ./pages that export render(root, ctx); they register what to refresh with ctx.onPoll(fn).
 // Not logged in (and http.public_read off), or the session ended (any 401): the login page, which
 // returns to where the operator was.
-import { api, apiPost, apiDelete, apiBlob, connection, onConnection, onUnauthorized, checkSilence, ApiError, NetworkError } from "./api.js";
+import { api, apiPost, apiPut, apiPostText, apiDelete, apiBlob, connection, onConnection, onUnauthorized, checkSilence, ApiError, NetworkError } from "./api.js";
 import { t, setLanguage, chooseLanguage, language, translateDom } from "./i18n.js";
 import { fmt, setZone } from "./fmt.js";
 import { session, loggedIn, can, loadSession, login, logout, forget } from "./session.js";
@@ -46,6 +46,8 @@ function route() {
   if (parts[0] === "alerts") return { page: "alerts", args: [], params };
   if (parts[0] === "maintenance") return { page: "maintenance", args: [], params };
   if (parts[0] === "report") return { page: "report", args: parts.slice(1), params };
+  if (parts[0] === "sites" && parts[1] && parts[2] === "archive") return { page: "archive", args: [parts[1]], params };
+  if (parts[0] === "lab") return { page: "lab", args: [], params };
   return { page: "notfound", args: [], params };
 }
 
@@ -55,6 +57,8 @@ function makeContext(r, gen) {
     fmt,
     api,
     apiPost,
+    apiPut,
+    apiPostText,
     apiDelete,
     apiBlob,
     ApiError,

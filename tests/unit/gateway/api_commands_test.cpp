@@ -243,6 +243,8 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
     ASSERT_EQ(sqlite3_exec(db,
                            "DROP TABLE commands; DROP TABLE users; DROP TABLE api_tokens; DROP TABLE sessions; DROP TABLE audit; DROP TABLE notify_queue;"
                            "DROP TABLE notify_once; DROP TABLE maintenance_windows; DROP TABLE alert_discipline; DROP TABLE alert_groups;"
+                           // the lab room's tables (schema v11)
+                           "DROP TABLE lab_results; DROP TABLE site_archive; DROP TABLE site_equipment; DROP TABLE site_cleanouts;"
                            "PRAGMA user_version=5;"
                            "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
                            " VALUES(3, 'T1', 'no_flow', 'raised', 1000, 'm');",

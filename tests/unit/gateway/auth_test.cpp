@@ -4,6 +4,8 @@
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/auth/secrets.hpp"
 #include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/om/archive.hpp"
+#include "sewage/gateway/om/lab.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -75,6 +77,18 @@ const std::map<std::string, decision>& decisions() {
       {"DELETE /api/tokens/{name}", {admin, false}},
       {"POST /api/registry/reload", {admin, false}},
       {"GET /api/audit", {admin, false}},
+      // issue 12, lab room: lists are limited to the caller's towns; one site's routes 403 outside them
+      {"GET /api/lab-results", {read, false}},
+      {"POST /api/lab-results", {operate, true}},
+      {"POST /api/lab-results/import", {operate, true}},  // a row of a site outside the towns: 403
+      {"GET /api/lab-results/compliance", {read, false}},
+      {"GET /api/lab-results/schedule", {read, false}},
+      {"GET /api/effluent-limits", {read, false}},
+      {"GET /api/sites/{id}/archive", {read, true}},
+      {"PUT /api/sites/{id}/archive", {operate, true}},
+      {"POST /api/sites/{id}/cleanouts", {operate, true}},
+      {"POST /api/sites/{id}/equipment", {operate, true}},
+      {"DELETE /api/sites/{id}/equipment/{eid}", {operate, true}},
   };
   return d;
 }
@@ -102,7 +116,10 @@ class IdentityTest : public ::testing::Test {
     s.login_window = std::chrono::seconds(900);
     ids_ = std::make_unique<auth::service>(dir_.path() / "g.db", s, clock_);
     eng_ = std::make_unique<engine>(cfg_, registry({ta, tb}), db_, clock_, pub_, default_rules());
-    api_ = std::make_unique<api>(*eng_, connected(), ids_.get());
+    lab_ = std::make_unique<om::lab>(dir_.path() / "g.db", limits_, clock_);
+    archive_ = std::make_unique<om::archive>(dir_.path() / "g.db");
+    equipment_tb_ = archive_->add_equipment("TB", {0, "blower", "HG-250", "SN1", "2024-05-01", 0, ""}, 0, "setup");
+    api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), om_rooms{lab_.get(), archive_.get()});
     alarms_ = std::make_unique<alarms::discipline>(dir_.path() / "g.db", alarms::settings{}, county_zone{}, clock_,
                                                    nullptr, nullptr);
     api_->set_alarms(alarms_.get());
@@ -164,6 +181,10 @@ class IdentityTest : public ::testing::Test {
   sqlite_store db_;
   std::unique_ptr<auth::service> ids_;
   std::unique_ptr<engine> eng_;
+  om::limits_table limits_ = om::load_limits(om::default_limits_file());
+  std::unique_ptr<om::lab> lab_;
+  std::unique_ptr<om::archive> archive_;
+  std::int64_t equipment_tb_{0};
   std::unique_ptr<api> api_;
   std::unique_ptr<alarms::discipline> alarms_;
   std::map<std::string, std::uint64_t> alert_of_;
@@ -249,10 +270,18 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
       if (path.ends_with("/shelve")) body = R"({"duration_s":600,"note":"nuisance"})";
       if (r.method == "POST" && path == "/api/maintenance-windows")
         body = R"({"site_id":"TB","reason":"desludging","start":"2026-11-29T08:00:00Z","end":"2026-11-29T10:00:00Z"})";
+      if (r.method == "POST" && path == "/api/lab-results")
+        body = R"({"site_id":"TB","sampled_at":"2026-11-28T08:00:00Z","results":[{"parameter":"cod","value":30,"unit":"mg/L"}]})";
+      if (path == "/api/lab-results/import") body = "site_id,sampled_at,parameter,value,unit\nTB,2026-11-28T09:00:00Z,cod,30,mg/L\n";
+      if (r.method == "PUT") body = R"({"process":"A/O","households":120,"villages":["Xicun"]})";
+      if (path.ends_with("/cleanouts")) body = R"({"date":"2026-11-20","volume_m3":3.5,"sludge_destination":"plant","done_by":"crew"})";
+      if (path.ends_with("/equipment") && r.method == "POST") body = R"({"kind":"pump","model":"P1"})";
+      sub("{eid}", std::to_string(equipment_tb_));
       std::vector<std::pair<std::string, std::string>> h;
       if (c.via == caller::how::cookie)  // a fresh session for DELETE /api/session: it ends it
         h = with(r.method == "DELETE" && path == "/api/session" ? login(c.name, pw) : sessions.at(c.name));
       if (c.via == caller::how::token) h = {{"Authorization", "Bearer " + tokens.at(c.name)}};
+      if (path == "/api/lab-results/import") h.emplace_back("Content-Type", "text/csv; charset=utf-8");
       const auto resp = call(std::string(r.method), path, body, h);
 
       // Expected: 401 not signed in, 403 wrong role or town, else allowed (anything but 401/403/5xx).
@@ -304,7 +333,7 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
 TEST_F(IdentityTest, PublicReadOpensReadsOnlyAsAWholeCountyViewer) {
   cfg_.http_public_read = true;
   eng_ = std::make_unique<engine>(cfg_, eng_->terminals(), db_, clock_, pub_, default_rules());
-  api_ = std::make_unique<api>(*eng_, connected(), ids_.get());
+  api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), om_rooms{lab_.get(), archive_.get()});
   api_->set_alarms(alarms_.get());
   for (const auto& r : api::routes()) {
     const auto d = decisions().at(key(r));

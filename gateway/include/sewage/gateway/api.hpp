@@ -13,7 +13,11 @@
 /// /api/alerts?state=&type=&town=&terminal=&limit=&cursor=, /api/alerts/{id}, /api/daily?from=&to=&town=,
 /// /api/terminals/{id}/commands?limit=, /api/commands/{id}, /api/unknown-terminals, /api/dead-letters;
 /// POST /api/alerts/{id}/ack and /api/terminals/{id}/commands (operator), /api/session (login,
-/// logout), /api/users, /api/tokens, /api/registry/reload, /api/audit (admin). See gateway/README.md.
+/// logout), /api/users, /api/tokens, /api/registry/reload, /api/audit (admin). Lab results and the
+/// site archive (issue 12, om/http_lab.hpp): /api/lab-results (GET, POST, POST .../import),
+/// /api/lab-results/compliance, /api/lab-results/schedule, /api/effluent-limits,
+/// /api/sites/{id}/archive (GET, PUT), /api/sites/{id}/cleanouts, /api/sites/{id}/equipment[/{eid}].
+/// See gateway/README.md.
 ///
 /// Identity (issue 11, auth/service.hpp): each request is made by a principal: a bearer token
 /// (`Authorization: Bearer ...`), else the session cookie `sewage_session`, else anonymous. Each
@@ -51,6 +55,17 @@ class discipline;
 namespace auth {
 class service;
 }
+namespace om {
+class lab;
+class archive;
+}
+
+/// The O&M rooms of issue 12 the API routes to (each owns its own store connection; null: not
+/// configured, their routes answer 503).
+struct om_rooms {
+  om::lab* lab{nullptr};          ///< lab results (om/lab.hpp)
+  om::archive* archive{nullptr};  ///< site archive (om/archive.hpp)
+};
 
 struct http_request {
   std::string method;         ///< "GET", "POST", ...
@@ -145,7 +160,8 @@ class api {
  public:
   /// `eng` must outlive the api; so must `ids` (users, tokens, sessions, audit) when given.
   /// Without `ids` nobody can log in: only open routes, and reads when http.public_read.
-  api(engine& eng, link_status link = {}, auth::service* ids = nullptr);
+  /// `om` rooms likewise outlive the api.
+  api(engine& eng, link_status link = {}, auth::service* ids = nullptr, om_rooms om = {});
   /// Routes one request. Never throws (short of std::bad_alloc): refusals become JSON 4xx,
   /// anything unexpected a logged JSON 500; no response holds raw request bytes.
   ///
@@ -187,6 +203,7 @@ class api {
   link_status link_;
   auth::service* ids_;
   alarms::discipline* alarms_{nullptr};
+  om_rooms om_;
   // Counters are updated from the engine's thread and from reader threads.
   mutable std::mutex counters_mutex_;
   api_counters counters_;

@@ -6,6 +6,8 @@
 
 #include "sewage/gateway/alarms/settings.hpp"
 #include "sewage/gateway/notify/settings.hpp"
+#include "sewage/gateway/om/lab_settings.hpp"
+#include "sewage/gateway/om/settings.hpp"
 #include "sewage/gateway/operating_day.hpp"
 
 #include <chrono>
@@ -172,6 +174,13 @@ struct config {
 
   // [alarms] (alarms/settings.hpp): shelving, escalation of unacknowledged alerts, grouping.
   alarms::settings alarms;
+  // [om], [om.work_orders], [[om.contractor]] (om/settings.hpp). After load_config, an empty
+  // om.site_key_file is "site-key" and an empty om.photo_dir is "photos" beside the store.
+  om::settings om;
+
+  // [om.lab], [om.archive] (om/lab_settings.hpp): lab results, limits file, sampling schedule; archive
+  om::lab_settings om_lab;
+  om::archive_settings om_archive;
 
   // [commands]
   /// A command sent to a terminal (POST /api/terminals/{id}/commands) without a result on

@@ -71,7 +71,8 @@ export async function render(root, ctx) {
     const sc = stateClassOf(x);
     const st = x.status || {};
     $("ident").innerHTML = `
-      <div class="ident-head"><h1>${escapeHtml(x.name)} <span class="muted">${escapeHtml(x.id)}</span></h1>${stateBadge(sc)}</div>
+      <div class="ident-head"><h1>${escapeHtml(x.name)} <span class="muted">${escapeHtml(x.id)}</span></h1>${stateBadge(sc)}
+        <a class="archive-link" href="#/sites/${enc}/archive">${t("archive.open")}</a></div>
       <dl class="facts">
         <dt>${t("terminal.town")}</dt><dd>${escapeHtml(x.town)}</dd>
         <dt>${t("terminal.village")}</dt><dd>${escapeHtml(x.village)}</dd>
