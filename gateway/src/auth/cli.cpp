@@ -134,12 +134,12 @@ int cli::run(const std::string& config_path) {
       ids.audit(who, "user.add", name_, nlohmann::json{{"role", role_}, {"towns", towns_}}.dump());
       std::cout << "user " << name_ << " added: " << role_ << ", " << towns_text(towns_) << '\n';
     } else if (sub(users_, "passwd")) {
-      ids.change_user(name_, user_change{read_password(), std::nullopt, std::nullopt, std::nullopt});
+      ids.change_user(name_, user_change{read_password(), std::nullopt, std::nullopt, std::nullopt, std::nullopt});
       ids.audit(who, "user.change", name_, R"({"password":"changed"})");
       std::cout << "password of " << name_ << " changed; their sessions ended\n";
     } else if (sub(users_, "disable") || sub(users_, "enable")) {
       const bool off = sub(users_, "disable");
-      ids.change_user(name_, user_change{std::nullopt, std::nullopt, std::nullopt, off});
+      ids.change_user(name_, user_change{std::nullopt, std::nullopt, std::nullopt, off, std::nullopt});
       ids.audit(who, off ? "user.disable" : "user.change", name_, off ? R"({"disabled":true})" : R"({"disabled":false})");
       std::cout << "user " << name_ << (off ? " disabled" : " enabled") << '\n';
     } else if (sub(users_, "list")) {

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <tuple>
 
 namespace sewage::gateway::om {
 
@@ -268,13 +269,31 @@ class work_orders::impl {
   template <class F>
   auto tx(F&& f) {
     exec("BEGIN IMMEDIATE");
+    pending_audit_.clear();
     try {
       auto r = f();
       exec("COMMIT");
+      flush_audit();
       return r;
     } catch (...) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      pending_audit_.clear();
       throw;
+    }
+  }
+  /// Audit rows go through auth::service's own connection, after our COMMIT (its write would wait
+  /// for our transaction's lock). A crash between the two loses the audit row, never the event
+  /// row (work_order_events holds who/when/where/note too).
+  void flush_audit() {
+    auto rows = std::move(pending_audit_);
+    pending_audit_.clear();
+    if (audit_ == nullptr) return;
+    for (auto& [who, action, target, detail] : rows) {
+      try {
+        audit_->audit(who, action, target, detail);
+      } catch (const std::exception& e) {
+        spdlog::error("work orders: audit row {} {} not written: {}", action, target, e.what());
+      }
     }
   }
 
@@ -301,7 +320,7 @@ class work_orders::impl {
         .run();
   }
   void audit(const auth::principal& who, const std::string& action, const std::string& target, const json& detail) {
-    if (audit_ != nullptr) audit_->audit(who, action, target, detail.dump());
+    if (audit_ != nullptr) pending_audit_.push_back({who, action, target, detail.dump()});
   }
   static std::string actor_name(const auth::principal& who) {
     return who.kind == auth::actor_kind::system && who.name.empty() ? std::string("sewage-gateway") : who.name;
@@ -339,6 +358,7 @@ class work_orders::impl {
   const clock_source& clock_;
   site_lookup sites_;
   auth::service* audit_;
+  std::vector<std::tuple<auth::principal, std::string, std::string, std::string>> pending_audit_;
   sqlite3* db_{nullptr};
   std::mutex mutex_;
 };
@@ -800,10 +820,11 @@ std::size_t work_orders::judge(const escalation_sink& sink) {
       impl_->tx([&] {
         stmt(impl_->db_, "UPDATE work_orders SET escalated_level=?2 WHERE id=?1").bind(1, o.id).bind(2, std::int64_t{level}).run();
         impl_->audit(system, "work_order.escalate", std::to_string(o.id), json{{"level", lname}, {"hours_late", late_h}});
-        if (sink) sink(lname, o.site_id, o.town, msg);
         return 0;
       });
     }
+    // After our COMMIT: the notifier's durable queue is written on its own connection.
+    if (sink) sink(lname, o.site_id, o.town, msg);
     ++n;
   }
   return n;
