@@ -6,6 +6,8 @@
 #include "sewage/gateway/auth/service.hpp"
 #include "photo_meta.hpp"
 
+#include <sewage/proto/alert.hpp>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
@@ -758,6 +760,26 @@ std::size_t work_orders::judge(const escalation_sink& sink) {
   auth::principal system;
   system.kind = auth::actor_kind::system;
   const auto now = impl_->now_ms();
+  // 0. Alerts come from the store's committed alerts table (the engine's transitions are durable
+  // there): every alert not cleared and not yet seen is offered to the policies; alerts cleared
+  // since are dropped. A restart loses nothing: the table is read again.
+  {
+    std::vector<alert_seen> fresh;
+    {
+      const std::lock_guard lock(impl_->mutex_);
+      stmt s(impl_->db_, "SELECT id, terminal, type, raised_ms FROM alerts WHERE state <> 'cleared' AND id NOT IN "
+                         "(SELECT alert_id FROM work_order_alert_seen) ORDER BY id");
+      while (s.step()) {
+        const auto type = proto::parse_alert_type(s.text(2));
+        if (!type) continue;
+        fresh.push_back({s.i64(0), s.text(1), s.text(2), alert_severity(*type), s.i64(3)});
+      }
+    }
+    for (const auto& a : fresh) alert_raised(a);
+    const std::lock_guard lock(impl_->mutex_);
+    stmt(impl_->db_, "UPDATE work_order_alert_seen SET done=1 WHERE done=0 AND alert_id IN (SELECT id FROM alerts WHERE state='cleared')")
+        .run();
+  }
   // 1. Auto-creation: each pending alert whose policy duration has passed, once (the order and
   // `done` are committed together; the unique index on (source, source_ref) backs it up).
   std::vector<alert_seen> due;

@@ -4,6 +4,8 @@
 #include "sewage/gateway/auth/secrets.hpp"
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
+#include "sewage/gateway/om/site_token.hpp"
+#include "sewage/gateway/om/work_orders.hpp"
 #include "test_util.hpp"
 
 #include <sewage/proto/topic.hpp>
@@ -69,6 +71,14 @@ const std::map<std::string, decision>& decisions() {
       {"DELETE /api/tokens/{name}", {admin, false}},
       {"POST /api/registry/reload", {admin, false}},
       {"GET /api/audit", {admin, false}},
+      {"GET /api/work-orders", {read, false}},
+      {"POST /api/work-orders", {operate, false}},
+      {"GET /api/work-orders/figures", {read, false}},
+      {"GET /api/work-orders/{id}", {read, true}},
+      {"POST /api/work-orders/{id}/photos", {signed_in, true}},     // the order's contractor or an officer of its town
+      {"POST /api/work-orders/{id}/{action}", {signed_in, true}},   // per action: om::refusal (table test in om_work_orders_test)
+      {"GET /api/photos/{id}", {read, true}},
+      {"POST /api/checkins", {signed_in, false}},                    // field crews and officers; token and position decide
   };
   return d;
 }
@@ -86,6 +96,7 @@ class IdentityTest : public ::testing::Test {
  protected:
   IdentityTest() : dir_("gw-auth"), clock_(at("2026-11-29T08:00:00Z")), db_(dir_.path() / "g.db", 10) {
     cfg_.defaults.turbidity_debounce_s = 0;
+    cfg_.om.contractors = {{"crew-a", "A", {"Alpha"}, {}}, {"crew-b", "B", {"Beta"}, {}}};
     cfg_.registry_path = dir_.path() / "no-registry.toml";  // reload answers 400: not a refusal of the caller
     auto ta = test::terminal("TA", cfg_.defaults);
     ta.town = "Alpha";
@@ -103,6 +114,37 @@ class IdentityTest : public ::testing::Test {
     }
     for (const auto& [id, a] : eng_->open_alerts()) alert_of_[a.terminal_id] = id;
     eng_->flush();
+    // Work orders (issue 12): contractor crew-b serves Beta (TB), crew-a Alpha; one dispatched
+    // order on TB with one photo.
+    om_settings_ = cfg_.om;
+    om_settings_.photo_dir = dir_.path() / "photos";
+    site_key_ = om::load_or_create_site_key(dir_.path() / "site-key");
+    orders_ = std::make_unique<om::work_orders>(
+        dir_.path() / "g.db", om_settings_, clock_,
+        [this](const std::string& id) -> std::optional<om::site_ref> {
+          const auto idx = eng_->terminals().find(id);
+          if (!idx) return std::nullopt;
+          const auto& t = eng_->terminals().terminals()[*idx];
+          return om::site_ref{t.id, t.town, t.latitude_deg, t.longitude_deg};
+        },
+        ids_.get());
+    api_->set_om(orders_.get(), &site_key_);
+    {
+      auth::principal county;
+      county.kind = auth::actor_kind::system;
+      om::new_work_order o;
+      o.site_id = "TB";
+      o.fault_type = "no_flow";
+      o.title = "no flow";
+      order_tb_ = orders_->create(o, county);
+      orders_->transition(order_tb_, om::order_action::dispatch, county, {});
+      auth::principal crew;
+      crew.kind = auth::actor_kind::user;
+      crew.name = "crew";
+      crew.role = role::contractor;
+      crew.contractor = "crew-b";
+      photo_tb_ = orders_->add_photo(order_tb_, std::string("\xFF\xD8\xFF\xE0", 4), "image/jpeg", std::nullopt, std::nullopt, crew);
+    }
     const auto ops = ids_->add_token("setup", role::operator_, {});
     const auto c = call("POST", "/api/terminals/TB/commands", R"({"name":"sample_now"})", {{"Authorization", "Bearer " + ops}});
     command_tb_ = json::parse(c.body)["command"]["id"].get<std::string>();
@@ -158,6 +200,11 @@ class IdentityTest : public ::testing::Test {
   std::unique_ptr<api> api_;
   std::map<std::string, std::uint64_t> alert_of_;
   std::string command_tb_;
+  om::settings om_settings_;
+  om::site_key site_key_;
+  std::unique_ptr<om::work_orders> orders_;
+  std::int64_t order_tb_{0};
+  std::int64_t photo_tb_{0};
   std::string seen_;  ///< every response body and header (but Set-Cookie) so far
 };
 
@@ -179,6 +226,7 @@ struct caller {
   enum class how { anonymous, cookie, token } via;
   role r{role::viewer};
   bool town_limited{false};  // limited to Alpha (the table's requests act on TB in Beta)
+  std::string contractor{};  // role contractor: crew-b serves TB, crew-a does not
 };
 
 TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
@@ -194,12 +242,15 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
       {"tok_viewer", caller::how::token, role::viewer},
       {"tok_operator_a", caller::how::token, role::operator_, true},
       {"tok_admin", caller::how::token, role::admin},
+      {"crew_b", caller::how::cookie, role::contractor, false, "crew-b"},
+      {"crew_a", caller::how::cookie, role::contractor, false, "crew-a"},
+      {"tok_crew_b", caller::how::token, role::contractor, false, "crew-b"},
   };
   std::map<std::string, std::string> tokens;
   for (const auto& c : callers) {
     const std::vector<std::string> towns = c.town_limited ? std::vector<std::string>{"Alpha"} : std::vector<std::string>{};
-    if (c.via == caller::how::cookie) ids_->add_user(c.name, pw, c.r, towns);
-    if (c.via == caller::how::token) tokens[c.name] = ids_->add_token(c.name, c.r, towns);
+    if (c.via == caller::how::cookie) ids_->add_user(c.name, pw, c.r, towns, c.contractor);
+    if (c.via == caller::how::token) tokens[c.name] = ids_->add_token(c.name, c.r, towns, c.contractor);
   }
   ids_->add_user("victim", pw, role::viewer, {});
   ids_->add_token("spare", role::viewer, {});
@@ -218,6 +269,9 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
       };
       if (path.rfind("/api/alerts/{id}", 0) == 0) sub("{id}", std::to_string(alert_of_.at("TB")));
       if (path.rfind("/api/commands/{id}", 0) == 0) sub("{id}", command_tb_);
+      if (path.rfind("/api/work-orders/{id}", 0) == 0) sub("{id}", std::to_string(order_tb_));
+      if (path.rfind("/api/photos/{id}", 0) == 0) sub("{id}", std::to_string(photo_tb_));
+      sub("{action}", "verify");
       sub("{id}", "TB");
       sub("{name}", r.method == "PATCH" ? "victim" : "spare");
       std::string body;
@@ -242,11 +296,17 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
           if (anon && r.method == "GET" && path == "/api/session") want = 401;
           break;
         case route_access::signed_in:
-          if (anon || c.via == caller::how::token) want = 401;  // logout ends a cookie session only
+          if (anon || (c.via == caller::how::token && path == "/api/session")) want = 401;  // logout ends a cookie session only
+          else if (d.one_terminal && path.ends_with("/photos"))  // the order's contractor or an officer of TB's town
+            want = (c.contractor == "crew-b" || (c.r >= role::operator_ && !c.town_limited)) ? 0 : 403;
+          else if (d.one_terminal)  // verify: operator or admin of TB's town (409 then: the order is not fixed)
+            want = (c.r >= role::operator_ && !c.town_limited) ? 0 : 403;
           break;
         case route_access::read:
           if (anon) want = 401;
           else if (c.town_limited && (d.one_terminal || path == "/api/unknown-terminals" || path == "/api/dead-letters")) want = 403;
+          else if (!c.contractor.empty() && (path == "/api/unknown-terminals" || path == "/api/dead-letters")) want = 403;
+          else if (c.contractor == "crew-a" && d.one_terminal) want = 403;  // TB is not its contractor's site
           break;
         case route_access::operate:
           if (anon) want = 401;
@@ -284,6 +344,7 @@ TEST_F(IdentityTest, PublicReadOpensReadsOnlyAsAWholeCountyViewer) {
   cfg_.http_public_read = true;
   eng_ = std::make_unique<engine>(cfg_, eng_->terminals(), db_, clock_, pub_, default_rules());
   api_ = std::make_unique<api>(*eng_, connected(), ids_.get());
+  api_->set_om(orders_.get(), &site_key_);
   for (const auto& r : api::routes()) {
     const auto d = decisions().at(key(r));
     if (d.access != route_access::read && d.access != route_access::metrics) continue;
@@ -612,7 +673,7 @@ TEST_F(IdentityTest, AdminApiRefusesBadInputByField) {
   const std::vector<std::pair<std::string, std::string>> bad{
       {R"({"name":"a b","password":"long-enough","role":"viewer"})", "name: may hold only"},
       {R"({"name":"ab","password":"short","role":"viewer"})", "password: must be 8..1024 bytes"},
-      {R"({"name":"ab","password":"long-enough","role":"root"})", "role: must be viewer, operator or admin"},
+      {R"({"name":"ab","password":"long-enough","role":"root"})", "role: must be viewer, contractor, operator or admin"},
       {R"({"name":"ab","password":"long-enough","role":"viewer","towns":["Gamma"]})", "towns[0]: not a town of the registry"},
       {R"({"name":"ab","password":"long-enough","role":"viewer","towns":"Alpha"})", "towns: must be an array"},
       {R"({"name":"ab","password":"long-enough"})", "role: required string"},

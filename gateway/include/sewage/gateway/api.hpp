@@ -48,6 +48,10 @@ class static_files;
 namespace auth {
 class service;
 }
+namespace om {
+class work_orders;
+struct site_key;
+}
 
 struct http_request {
   std::string method;         ///< "GET", "POST", ...
@@ -105,6 +109,9 @@ struct route_info {
   /// A read route (history, daily series, images, reports, exports) uses only the context's `db`
   /// and `view` (never the engine), so it may run on a thread other than the engine's.
   bool read_route{false};
+  /// The body is binary (a photo, up to om.photo_max_bytes): not checked as text, and allowed
+  /// beyond http.max_body_bytes. Every other route refuses a body above http.max_body_bytes (413).
+  bool binary_body{false};
 };
 
 /// Immutable facts about the county that a read route needs besides the store; built on the
@@ -165,6 +172,12 @@ class api {
   http_response busy(const http_request& req, unsigned retry_after_s);
   /// Every route of the table, in matching order (tests, fuzz seeds, documentation).
   static std::vector<route_info> routes();
+  /// Work orders, check-ins and photos (issue 12): without them those routes answer 503. Both
+  /// must outlive the api. Call before serving.
+  void set_om(om::work_orders* orders, const om::site_key* key) noexcept {
+    orders_ = orders;
+    site_key_ = key;
+  }
   /// A consistent copy of the counters. Thread-safe.
   [[nodiscard]] api_counters counters() const;
 
@@ -180,6 +193,8 @@ class api {
   engine& eng_;
   link_status link_;
   auth::service* ids_;
+  om::work_orders* orders_{nullptr};
+  const om::site_key* site_key_{nullptr};
   // Counters are updated from the engine's thread and from reader threads.
   mutable std::mutex counters_mutex_;
   api_counters counters_;
