@@ -340,6 +340,63 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
   for (const auto& [name, t] : tokens) EXPECT_EQ(seen_.find(t), std::string::npos) << name;
 }
 
+
+TEST_F(IdentityTest, FieldFlowOverHttpCheckInPhotoFixedThenTheTownOfficerVerifies) {
+  const auto crew = ids_->add_token("crew-b-phone", role::contractor, {}, "crew-b");
+  const auto officer = ids_->add_token("beta-officer", role::operator_, {"Beta"});
+  const auto alpha_officer = ids_->add_token("alpha-officer", role::operator_, {"Alpha"});
+  const auto& tb = eng_->terminals().terminals()[*eng_->terminals().find("TB")];
+  const auto as = [](const std::string& t) { return std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer " + t}}; };
+  const std::string order = "/api/work-orders/" + std::to_string(order_tb_);
+  clock_.advance(std::chrono::minutes(1));  // the fixture's photo was taken before any check-in
+  const auto checkin = [&](const std::string& token, double lat, double lon) {
+    return call("POST", "/api/checkins",
+                json{{"site_id", "TB"}, {"token", token}, {"lat", lat}, {"lon", lon}, {"accuracy_m", 10}}.dump(), as(crew));
+  };
+  // Refusals shown with the field and reason.
+  auto r = checkin("v1.TB.forged", tb.latitude_deg, tb.longitude_deg);
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("token: not a valid site token"), std::string::npos) << r.body;
+  r = checkin(om::sign_site_token(site_key_, "TA"), tb.latitude_deg, tb.longitude_deg);
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("belongs to site 'TA'"), std::string::npos) << r.body;
+  r = checkin(om::sign_site_token(site_key_, "TB"), tb.latitude_deg + 0.01, tb.longitude_deg);  // ~1.1 km
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("more than om.checkin_radius_m = 100 m"), std::string::npos) << r.body;
+  EXPECT_EQ(call("POST", order + "/on-site", "{}", as(crew)).status, 409u);  // no check-in yet
+  r = checkin(om::sign_site_token(site_key_, "TB"), tb.latitude_deg, tb.longitude_deg + 0.0003);
+  ASSERT_EQ(r.status, 201u) << r.body;
+  EXPECT_LT(json::parse(r.body)["distance_m"].get<double>(), 100.0);
+  r = call("POST", order + "/on-site", R"({"lat":1.0,"lon":2.0,"note":"arrived"})", as(crew));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  r = call("POST", order + "/fixed", R"({"cause":"blocked inlet","parts_used":"none"})", as(crew));
+  EXPECT_EQ(r.status, 409u);
+  EXPECT_NE(r.body.find("photo"), std::string::npos) << r.body;
+  // A photo as the raw body (binary, with a NUL byte: not text).
+  auto h = as(crew);
+  h.emplace_back("Content-Type", "image/jpeg");
+  r = call("POST", order + "/photos?lat=30.1&lon=120.2", std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF\x00", 11), h);
+  ASSERT_EQ(r.status, 201u) << r.body;
+  EXPECT_EQ(json::parse(r.body)["position_source"], "phone");
+  const auto photo_url = json::parse(r.body)["url"].get<std::string>();
+  EXPECT_EQ(call("GET", photo_url, "", as(crew)).status, 200u);
+  EXPECT_EQ(call("GET", photo_url, "", as(alpha_officer)).status, 403u);
+  EXPECT_EQ(call("POST", order + "/fixed", R"({"cause":"blocked inlet"})", as(crew)).status, 400u);  // parts_used missing
+  r = call("POST", order + "/fixed", R"({"cause":"blocked inlet","parts_used":"none"})", as(crew));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(call("POST", order + "/verify", "{}", as(crew)).status, 403u);
+  EXPECT_EQ(call("POST", order + "/verify", "{}", as(alpha_officer)).status, 403u);
+  r = call("POST", order + "/verify", R"({"note":"flow back"})", as(officer));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(json::parse(r.body)["state"], "verified");
+  const auto d = json::parse(call("GET", order, "", as(officer)).body);
+  EXPECT_EQ(d["events"].size(), 5u);  // open, dispatched, on_site, fixed, verified
+  EXPECT_EQ(d["checkins"].size(), 1u);
+  EXPECT_EQ(d["photos"].size(), 2u);
+  // A text route still refuses a body above http.max_body_bytes.
+  EXPECT_EQ(call("POST", "/api/checkins", std::string(cfg_.http_max_body_bytes + 1, ' '), as(crew)).status, 413u);
+}
+
 TEST_F(IdentityTest, PublicReadOpensReadsOnlyAsAWholeCountyViewer) {
   cfg_.http_public_read = true;
   eng_ = std::make_unique<engine>(cfg_, eng_->terminals(), db_, clock_, pub_, default_rules());
