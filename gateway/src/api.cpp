@@ -10,6 +10,8 @@
 
 #include "auth/routes.hpp"
 #include "om/http_lab.hpp"
+#include "om/http_work_orders.hpp"
+#include "sewage/gateway/om/work_orders.hpp"
 
 #include <sewage/proto/alert.hpp>
 
@@ -464,6 +466,8 @@ struct api::context {
   std::vector<std::string> args;  ///< path segments captured by "{...}" in the route's pattern
   alarms::discipline* alarms;  ///< alarm discipline (null: none configured)
   om_rooms om{};                  ///< issue 12 rooms (null members: not configured)
+  om::work_orders* orders{nullptr};     ///< work orders, check-ins, photos (null: none configured)
+  const om::site_key* site_key{nullptr};
 };
 
 namespace {
@@ -473,7 +477,7 @@ using context = api::context;
 /// The index of terminal `id` in `reg`: 404 when unknown, 403 when outside the caller's towns.
 std::size_t visible_terminal(const context& c, const registry& reg, const std::string& id) {
   const auto idx = terminal_index(reg, id);
-  if (!c.who.sees_town(reg.terminals()[idx].town))
+  if (!c.who.sees(reg.terminals()[idx].town, reg.terminals()[idx].id))
     throw api_error{403, "forbidden", "terminal '" + escaped(id) + "' is outside your towns"};
   return idx;
 }
@@ -483,7 +487,7 @@ std::size_t visible_terminal(const context& c, const registry& reg, const std::s
 void require_terminal_scope(const context& c, const registry& reg, const std::string& id) {
   if (c.who.whole_county()) return;
   const auto idx = reg.find(id);
-  if (!idx || !c.who.sees_town(reg.terminals()[*idx].town))
+  if (!idx || !c.who.sees(reg.terminals()[*idx].town, reg.terminals()[*idx].id))
     throw api_error{403, "forbidden", "terminal '" + escaped(id) + "' is outside your towns"};
 }
 
@@ -506,7 +510,7 @@ county_view scoped_view(const county_view& v, const auth::principal& who) {
   out.report_interval_s.clear();
   out.registered_at.clear();
   for (std::size_t i = 0; i < v.reg->size(); ++i) {
-    if (!who.sees_town(v.reg->terminals()[i].town)) continue;
+    if (!who.sees(v.reg->terminals()[i].town, v.reg->terminals()[i].id)) continue;
     keep.push_back(v.reg->terminals()[i]);
     out.report_interval_s.push_back(v.report_interval_s.at(i));
     out.registered_at.push_back(v.registered_at.at(i));
@@ -681,7 +685,7 @@ http_response summary(const context& c) {
   std::size_t visible = 0;
   std::size_t online = 0, offline = 0, unknown = 0;
   for (std::size_t i = 0; i < reg.size(); ++i) {
-    if (!c.who.sees_town(reg.terminals()[i].town)) continue;
+    if (!c.who.sees(reg.terminals()[i].town, reg.terminals()[i].id)) continue;
     ++visible;
     const auto st = presence_state(eng, i);
     (st == "online" ? online : st == "offline" ? offline : unknown)++;
@@ -689,7 +693,7 @@ http_response summary(const context& c) {
   double vol = 0, est = 0, compliant_s = 0, ok_s = 0;
   for (const auto& [id, d] : today) {
     const auto idx = reg.find(id);
-    if (!idx || !c.who.sees_town(reg.terminals()[*idx].town)) continue;
+    if (!idx || !c.who.sees(reg.terminals()[*idx].town, reg.terminals()[*idx].id)) continue;
     vol += d.volume_m3;
     est += d.volume_estimated_m3;
     compliant_s += d.compliant_s;
@@ -705,7 +709,7 @@ http_response summary(const context& c) {
   for (const auto& [id, a] : eng.open_alerts()) {
     if (!c.who.whole_county()) {
       const auto idx = reg.find(a.terminal_id);
-      if (!idx || !c.who.sees_town(reg.terminals()[*idx].town)) continue;
+      if (!idx || !c.who.sees(reg.terminals()[*idx].town, reg.terminals()[*idx].id)) continue;
     }
     ++open_total;
     // Alarm discipline: suppressed (maintenance window) and shelved alerts need no acknowledgement.
@@ -726,7 +730,7 @@ http_response summary(const context& c) {
     std::int64_t resolve_ms = 0;
     for (const auto& f : eng.db().fault_counts_between(month_start, now + std::chrono::milliseconds(1))) {
       const auto idx = reg.find(f.terminal_id);
-      if (!idx || !c.who.sees_town(reg.terminals()[*idx].town)) continue;
+      if (!idx || !c.who.sees(reg.terminals()[*idx].town, reg.terminals()[*idx].id)) continue;
       faults.raised += f.found;
       faults.resolved += f.resolved;
       resolve_ms += f.resolve_ms_sum;
@@ -847,7 +851,7 @@ http_response terminals(const context& c) {
   for (std::size_t i = 0; i < reg.size(); ++i) {
     const auto& t = reg.terminals()[i];
     if (town && t.town != *town) continue;
-    if (!c.who.sees_town(t.town)) continue;
+    if (!c.who.sees(t.town, t.id)) continue;
     if (want_type && eng.runtime(i).open_alert.at(static_cast<std::size_t>(*want_type)) == 0) continue;
     if (text && ascii_lower(t.id).find(needle) == std::string::npos && ascii_lower(t.name).find(needle) == std::string::npos)
       continue;
@@ -875,7 +879,7 @@ http_response terminals_geojson(const context& c) {
   json features = json::array();
   for (std::size_t i = 0; i < eng.terminals().size(); ++i) {
     const auto& t = eng.terminals().terminals()[i];
-    if (!c.who.sees_town(t.town)) continue;
+    if (!c.who.sees(t.town, t.id)) continue;
     json types = json::array();
     for (const auto id : eng.runtime(i).open_alert) {
       if (id == 0) continue;
@@ -990,7 +994,7 @@ http_response county_daily(const context& c) {
   std::vector<std::string> ids;
   for (std::size_t i = 0; i < reg.size(); ++i) {
     if (town && reg.terminals()[i].town != *town) continue;
-    if (!c.who.sees_town(reg.terminals()[i].town)) continue;  // the county series of a town officer: their towns
+    if (!c.who.sees(reg.terminals()[i].town, reg.terminals()[i].id)) continue;  // the county series of a town officer: their towns
     members.push_back(i);
     ids.push_back(reg.terminals()[i].id);
   }
@@ -1107,7 +1111,7 @@ http_response alerts(const context& c) {
     // A town, and a town-limited caller's towns: other terminals' alerts are simply absent.
     aq.terminal_ids.emplace();
     for (const auto& t : reg.terminals())
-      if ((!town || t.town == *town) && c.who.sees_town(t.town)) aq.terminal_ids->push_back(t.id);
+      if ((!town || t.town == *town) && c.who.sees(t.town, t.id)) aq.terminal_ids->push_back(t.id);
   }
   const auto limit = count_param(c.q, "limit", 1, max_alerts, max_alerts);
   if (const auto cur = param(c.q, "cursor")) aq.before_id = positive_id(*cur, "cursor: an alert id", "bad_parameter");
@@ -1364,6 +1368,13 @@ http_response om_route(const context& c) {
   return F(oc);
 }
 
+/// A work-order route (om/http_work_orders.hpp) with this api's order store and site key.
+template <http_response (*F)(const om::order_call&)>
+http_response orders_route(const context& c) {
+  if (c.orders == nullptr || c.site_key == nullptr) throw api_error{503, "no_work_orders", "this gateway has no work order store"};
+  return F(om::order_call{*c.orders, *c.site_key, c.who, c.req, c.q, c.args, c.eng.terminals()});
+}
+
 /// POST /api/registry/reload: reads the registry file again (as SIGHUP does); 200 with the new
 /// terminal count, 400 naming the problem when the file is wrong (the current registry is kept).
 http_response registry_reload(const context& c) {
@@ -1439,6 +1450,14 @@ const std::vector<route_entry>& route_table() {
       {{"POST", "/api/sites/{id}/cleanouts", operate, {}}, &om_route<om::cleanouts_post>},
       {{"POST", "/api/sites/{id}/equipment", operate, {}}, &om_route<om::equipment_post>},
       {{"DELETE", "/api/sites/{id}/equipment/{eid}", operate, {}}, &om_route<om::equipment_delete>},
+      {{"GET", "/api/work-orders", read, {"state", "site", "contractor", "town", "limit", "cursor"}}, &orders_route<om::orders_get>},
+      {{"POST", "/api/work-orders", operate, {}}, &orders_route<om::orders_post>},
+      {{"GET", "/api/work-orders/figures", read, {"from", "to", "by"}}, &orders_route<om::figures_get>},
+      {{"GET", "/api/work-orders/{id}", read, {}}, &orders_route<om::order_get>},
+      {{"POST", "/api/work-orders/{id}/photos", signed_in, {"lat", "lon"}, false, true}, &orders_route<om::photos_post>},
+      {{"POST", "/api/work-orders/{id}/{action}", signed_in, {}}, &orders_route<om::order_action_post>},
+      {{"GET", "/api/photos/{id}", read, {}}, &orders_route<om::photo_get>},
+      {{"POST", "/api/checkins", signed_in, {}}, &orders_route<om::checkins_post>},
   };
   return table;
 }
@@ -1594,7 +1613,6 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
   }
   check_text_or_throw(req.authorization, text_rules::header_value, "header 'Authorization'");
   const auto t = parse_target(req.target);
-  if (!req.body.empty()) check_text_or_throw(req.body, text_rules::multi_line, "body");
 
   // 2. The route table: 404 when no pattern matches, 405 when only other methods do.
   const bool get = req.method == "GET" || req.method == "HEAD";
@@ -1632,6 +1650,13 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
                           (r.info.params.empty() ? " (it takes no query parameters)"
                                                  : " (accepted: " + join(r.info.params, ", ") + ")")};
     }
+    // The body: text unless the route takes a binary one (photos); bounded by http.max_body_bytes
+    // unless binary (the listener's limit then is om.photo_max_bytes, checked again by the route).
+    if (!r.info.binary_body) {
+      if (req.body.size() > eng_.cfg().http_max_body_bytes)
+        throw api_error{413, "body_too_large", "body: more than http.max_body_bytes = " + std::to_string(eng_.cfg().http_max_body_bytes) + " bytes"};
+      if (!req.body.empty()) check_text_or_throw(req.body, text_rules::multi_line, "body");
+    }
     // On a reader thread (`reader`): the reader's own read-only connection and the view the engine
     // last published; what was committed is what it sees. On the engine's thread a read route
     // sees what has been received so far: pending writes are committed first. (Engine routes
@@ -1644,13 +1669,15 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
       view = make_county_view(eng_);
     }
     // 4. Who asks, and may they (route_access); handlers then apply the caller's town scope.
-    const auto who = r.info.access == route_access::open && req.method == "POST" ? auth::principal{} : authenticate(req);
+    auto who = r.info.access == route_access::open && req.method == "POST" ? auth::principal{} : authenticate(req);
+    if (who.role == auth::role::contractor)  // its scope: the sites its contractor serves (om/settings.hpp)
+      who.sites = om::sites_of_contractor(orders_ != nullptr ? orders_->config() : eng_.cfg().om, reader != nullptr ? *reader->view.reg : eng_.terminals(), who.contractor);
     check_access(r.info, who, req, eng_.cfg());  // the configuration is immutable: safe from any thread
     static const county_view no_view{};
     const api_counters counters_now = counters();
     context c{eng_, reader != nullptr ? reader->db : eng_.db(),
               reader != nullptr ? reader->view : view ? *view : no_view,
-              link_, counters_now, req, t.q, who, ids_, {}, alarms_, om_};
+              link_, counters_now, req, t.q, who, ids_, {}, alarms_, om_, orders_, site_key_};
     match(r.info.pattern, t.segments, &c.args);
     return r.fn(c);
   }
@@ -1760,6 +1787,11 @@ http_response api::handle_uncached(const http_request& req, const read_context* 
   } catch (const auth::auth_error& e) {
     // Identity refusals (auth/routes.hpp): their messages never hold a secret.
     count_rejected(e.status() == 401 ? "unauthorized" : e.status() == 404 ? "not_found" : e.status() == 409 ? "conflict" : "bad_body");
+    spdlog::info("HTTP {} {}: {} {}", escaped(req.method), escaped(req.target, 200), e.status(), escaped(e.what(), 200));
+    return error_response(e.status(), e.what());
+  } catch (const om::om_error& e) {
+    // Work-order refusals (om/work_orders.hpp): the message names the field and the reason.
+    count_rejected(e.code());
     spdlog::info("HTTP {} {}: {} {}", escaped(req.method), escaped(req.target, 200), e.status(), escaped(e.what(), 200));
     return error_response(e.status(), e.what());
   } catch (const api_error& e) {

@@ -2,6 +2,8 @@
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/auth/cli.hpp"
 #include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/om/site_token.hpp"
+#include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
 #include "sewage/gateway/engine.hpp"
@@ -193,6 +195,34 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
     system.address = "-";
     ids.audit(system, action, target, detail);
   });
+  // Work orders, check-ins, photos (issue 12, om/work_orders.hpp): their own store connection;
+  // sites from the engine's registry (read on the engine's thread, where the routes run).
+  const auto site_key = om::load_or_create_site_key(cfg.om.site_key_file);
+  std::filesystem::create_directories(cfg.om.photo_dir);
+  om::work_orders orders(cfg.store_path, cfg.om, clock,  // the gateway clock, as the alerts'
+                         [&eng](const std::string& id) -> std::optional<om::site_ref> {
+                           const auto idx = eng.terminals().find(id);
+                           if (!idx) return std::nullopt;
+                           const auto& t = eng.terminals().terminals()[*idx];
+                           return om::site_ref{t.id, t.town, t.latitude_deg, t.longitude_deg};
+                         },
+                         &ids);
+  routes.set_om(&orders, &site_key);
+  // Overdue escalation (om/work_orders.hpp judge): to the town officers' and then the county's
+  // notification targets (notify level "town" / "county"), queued durably, once per order and level.
+  const om::escalation_sink escalate = [&hook](const om::order_escalation& e) {
+    spdlog::warn("work order escalation to the {} level (site {}, town {}): {}", e.level, e.site_id, e.town, e.text_en);
+    if (!hook) return;
+    escalation_message m;
+    m.subject_kind = "work_order";
+    m.subject_id = static_cast<std::uint64_t>(e.order_id);
+    m.site_name = e.site_id;
+    m.what_en = e.text_en;
+    m.what_zh = e.text_zh;
+    m.since = proto::timestamp(std::chrono::milliseconds(e.due_ms));
+    m.once_key = "work_order:" + std::to_string(e.order_id) + ":" + e.level;
+    hook->enqueue_escalation(e.level == "county" ? notify_level::county : notify_level::town, e.site_id, e.town, m);
+  };
   // Read routes on reader threads with read-only connections; the rest on the engine's thread
   // (read_service.hpp, gateway/README.md "Reads and the engine thread").
   read_service::options ro;
@@ -206,7 +236,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   reads_ptr = &reads;
   const bool https = !cfg.http_tls_cert_file.empty();
   http_server http(http_io, cfg.http_address, cfg.http_port,
-                   http_server_options{cfg.http_max_body_bytes, http_security::security_headers(cfg.http_tile_url, https),
+                   http_server_options{std::max(cfg.http_max_body_bytes, cfg.om.photo_max_bytes), http_security::security_headers(cfg.http_tile_url, https),
                                        cfg.http_tls_cert_file, cfg.http_tls_key_file},
                    [&reads](http_request r, http_server::responder respond) { reads.serve(std::move(r), std::move(respond)); });
   http_ptr = &http;
@@ -224,6 +254,13 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
     eng.tick();
     alarm_discipline.tick(eng);
   });
+  periodic order_judge(io, std::chrono::seconds(cfg.om.work_orders.check_interval_s), [&orders, &escalate] {
+    try {
+      orders.judge(escalate);
+    } catch (const std::exception& e) {
+      spdlog::error("work orders: {}", e.what());
+    }
+  });
   // Raw records and the audit log are kept store.retention_days.
   const auto purge = [&eng, &ids, &wall_clock, &cfg] {
     eng.purge();
@@ -240,7 +277,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
     if (sig == SIGHUP) {
       try {
         eng.reload_registry(load_registry(cfg.registry_path, cfg.defaults));
-        ids.audit(auth::principal{auth::actor_kind::system, "SIGHUP", auth::role::admin, {}, false, {}, {}, {}},
+        ids.audit(auth::principal{auth::actor_kind::system, "SIGHUP", auth::role::admin, {}, false, {}, {}, {}, {}, {}},
                   "registry.reload", cfg.registry_path.string(), R"({"ok":true})");
       } catch (const config_error& e) {
         spdlog::error("registry reload failed, keeping the current one: {}", e.what());
@@ -252,6 +289,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
     boost::asio::post(http_io, [&http] { http.stop(); });
     flusher.cancel();
     ticker.cancel();
+    order_judge.cancel();
     retention.cancel();
     eng.flush(true);
     io.stop();

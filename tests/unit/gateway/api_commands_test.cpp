@@ -245,6 +245,8 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
                            "DROP TABLE notify_once; DROP TABLE maintenance_windows; DROP TABLE alert_discipline; DROP TABLE alert_groups;"
                            // the lab room's tables (schema v11)
                            "DROP TABLE lab_results; DROP TABLE site_archive; DROP TABLE site_equipment; DROP TABLE site_cleanouts;"
+                           "DROP TABLE work_orders; DROP TABLE work_order_events; DROP TABLE checkins; DROP TABLE photos;"
+                           "DROP TABLE work_order_alert_seen;"
                            "PRAGMA user_version=5;"
                            "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
                            " VALUES(3, 'T1', 'no_flow', 'raised', 1000, 'm');",

@@ -7,6 +7,8 @@
 #include "sewage/gateway/om/archive.hpp"
 #include "sewage/gateway/om/lab.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
+#include "sewage/gateway/om/site_token.hpp"
+#include "sewage/gateway/om/work_orders.hpp"
 #include "test_util.hpp"
 
 #include <sewage/proto/topic.hpp>
@@ -89,6 +91,14 @@ const std::map<std::string, decision>& decisions() {
       {"POST /api/sites/{id}/cleanouts", {operate, true}},
       {"POST /api/sites/{id}/equipment", {operate, true}},
       {"DELETE /api/sites/{id}/equipment/{eid}", {operate, true}},
+      {"GET /api/work-orders", {read, false}},
+      {"POST /api/work-orders", {operate, false}},
+      {"GET /api/work-orders/figures", {read, false}},
+      {"GET /api/work-orders/{id}", {read, true}},
+      {"POST /api/work-orders/{id}/photos", {signed_in, true}},     // the order's contractor or an officer of its town
+      {"POST /api/work-orders/{id}/{action}", {signed_in, true}},   // per action: om::refusal (table test in om_work_orders_test)
+      {"GET /api/photos/{id}", {read, true}},
+      {"POST /api/checkins", {signed_in, false}},                    // field crews and officers; token and position decide
   };
   return d;
 }
@@ -106,6 +116,7 @@ class IdentityTest : public ::testing::Test {
  protected:
   IdentityTest() : dir_("gw-auth"), clock_(at("2026-11-29T08:00:00Z")), db_(dir_.path() / "g.db", 10) {
     cfg_.defaults.turbidity_debounce_s = 0;
+    cfg_.om.contractors = {{"crew-a", "A", {"Alpha"}, {}}, {"crew-b", "B", {"Beta"}, {}}};
     cfg_.registry_path = dir_.path() / "no-registry.toml";  // reload answers 400: not a refusal of the caller
     auto ta = test::terminal("TA", cfg_.defaults);
     ta.town = "Alpha";
@@ -129,6 +140,37 @@ class IdentityTest : public ::testing::Test {
     }
     for (const auto& [id, a] : eng_->open_alerts()) alert_of_[a.terminal_id] = id;
     eng_->flush();
+    // Work orders (issue 12): contractor crew-b serves Beta (TB), crew-a Alpha; one dispatched
+    // order on TB with one photo.
+    om_settings_ = cfg_.om;
+    om_settings_.photo_dir = dir_.path() / "photos";
+    site_key_ = om::load_or_create_site_key(dir_.path() / "site-key");
+    orders_ = std::make_unique<om::work_orders>(
+        dir_.path() / "g.db", om_settings_, clock_,
+        [this](const std::string& id) -> std::optional<om::site_ref> {
+          const auto idx = eng_->terminals().find(id);
+          if (!idx) return std::nullopt;
+          const auto& t = eng_->terminals().terminals()[*idx];
+          return om::site_ref{t.id, t.town, t.latitude_deg, t.longitude_deg};
+        },
+        ids_.get());
+    api_->set_om(orders_.get(), &site_key_);
+    {
+      auth::principal county;
+      county.kind = auth::actor_kind::system;
+      om::new_work_order o;
+      o.site_id = "TB";
+      o.fault_type = "no_flow";
+      o.title = "no flow";
+      order_tb_ = orders_->create(o, county);
+      orders_->transition(order_tb_, om::order_action::dispatch, county, {});
+      auth::principal crew;
+      crew.kind = auth::actor_kind::user;
+      crew.name = "crew";
+      crew.role = role::contractor;
+      crew.contractor = "crew-b";
+      photo_tb_ = orders_->add_photo(order_tb_, std::string("\xFF\xD8\xFF\xE0", 4), "image/jpeg", std::nullopt, std::nullopt, crew);
+    }
     const auto ops = ids_->add_token("setup", role::operator_, {});
     const auto c = call("POST", "/api/terminals/TB/commands", R"({"name":"sample_now"})", {{"Authorization", "Bearer " + ops}});
     command_tb_ = json::parse(c.body)["command"]["id"].get<std::string>();
@@ -189,6 +231,11 @@ class IdentityTest : public ::testing::Test {
   std::unique_ptr<alarms::discipline> alarms_;
   std::map<std::string, std::uint64_t> alert_of_;
   std::string command_tb_;
+  om::settings om_settings_;
+  om::site_key site_key_;
+  std::unique_ptr<om::work_orders> orders_;
+  std::int64_t order_tb_{0};
+  std::int64_t photo_tb_{0};
   std::string seen_;  ///< every response body and header (but Set-Cookie) so far
 };
 
@@ -210,6 +257,7 @@ struct caller {
   enum class how { anonymous, cookie, token } via;
   role r{role::viewer};
   bool town_limited{false};  // limited to Alpha (the table's requests act on TB in Beta)
+  std::string contractor{};  // role contractor: crew-b serves TB, crew-a does not
 };
 
 TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
@@ -225,12 +273,15 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
       {"tok_viewer", caller::how::token, role::viewer},
       {"tok_operator_a", caller::how::token, role::operator_, true},
       {"tok_admin", caller::how::token, role::admin},
+      {"crew_b", caller::how::cookie, role::contractor, false, "crew-b"},
+      {"crew_a", caller::how::cookie, role::contractor, false, "crew-a"},
+      {"tok_crew_b", caller::how::token, role::contractor, false, "crew-b"},
   };
   std::map<std::string, std::string> tokens;
   for (const auto& c : callers) {
     const std::vector<std::string> towns = c.town_limited ? std::vector<std::string>{"Alpha"} : std::vector<std::string>{};
-    if (c.via == caller::how::cookie) ids_->add_user(c.name, pw, c.r, towns);
-    if (c.via == caller::how::token) tokens[c.name] = ids_->add_token(c.name, c.r, towns);
+    if (c.via == caller::how::cookie) ids_->add_user(c.name, pw, c.r, towns, c.contractor);
+    if (c.via == caller::how::token) tokens[c.name] = ids_->add_token(c.name, c.r, towns, c.contractor);
   }
   ids_->add_user("victim", pw, role::viewer, {});
   ids_->add_token("spare", role::viewer, {});
@@ -257,6 +308,9 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
         w.reason = "test";
         sub("{id}", std::to_string(alarms_->create_window(w).id));
       }
+      if (path.rfind("/api/work-orders/{id}", 0) == 0) sub("{id}", std::to_string(order_tb_));
+      if (path.rfind("/api/photos/{id}", 0) == 0) sub("{id}", std::to_string(photo_tb_));
+      sub("{action}", "verify");
       sub("{id}", "TB");
       sub("{name}", r.method == "PATCH" ? "victim" : "spare");
       std::string body;
@@ -292,11 +346,17 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
           if (anon && r.method == "GET" && path == "/api/session") want = 401;
           break;
         case route_access::signed_in:
-          if (anon || c.via == caller::how::token) want = 401;  // logout ends a cookie session only
+          if (anon || (c.via == caller::how::token && path == "/api/session")) want = 401;  // logout ends a cookie session only
+          else if (d.one_terminal && path.ends_with("/photos"))  // the order's contractor or an officer of TB's town
+            want = (c.contractor == "crew-b" || (c.r >= role::operator_ && !c.town_limited)) ? 0 : 403;
+          else if (d.one_terminal)  // verify: operator or admin of TB's town (409 then: the order is not fixed)
+            want = (c.r >= role::operator_ && !c.town_limited) ? 0 : 403;
           break;
         case route_access::read:
           if (anon) want = 401;
           else if (c.town_limited && (d.one_terminal || path == "/api/unknown-terminals" || path == "/api/dead-letters")) want = 403;
+          else if (!c.contractor.empty() && (path == "/api/unknown-terminals" || path == "/api/dead-letters")) want = 403;
+          else if (c.contractor == "crew-a" && d.one_terminal) want = 403;  // TB is not its contractor's site
           break;
         case route_access::operate:
           if (anon) want = 401;
@@ -330,11 +390,69 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
   for (const auto& [name, t] : tokens) EXPECT_EQ(seen_.find(t), std::string::npos) << name;
 }
 
+
+TEST_F(IdentityTest, FieldFlowOverHttpCheckInPhotoFixedThenTheTownOfficerVerifies) {
+  const auto crew = ids_->add_token("crew-b-phone", role::contractor, {}, "crew-b");
+  const auto officer = ids_->add_token("beta-officer", role::operator_, {"Beta"});
+  const auto alpha_officer = ids_->add_token("alpha-officer", role::operator_, {"Alpha"});
+  const auto& tb = eng_->terminals().terminals()[*eng_->terminals().find("TB")];
+  const auto as = [](const std::string& t) { return std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer " + t}}; };
+  const std::string order = "/api/work-orders/" + std::to_string(order_tb_);
+  clock_.advance(std::chrono::minutes(1));  // the fixture's photo was taken before any check-in
+  const auto checkin = [&](const std::string& token, double lat, double lon) {
+    return call("POST", "/api/checkins",
+                json{{"site_id", "TB"}, {"token", token}, {"lat", lat}, {"lon", lon}, {"accuracy_m", 10}}.dump(), as(crew));
+  };
+  // Refusals shown with the field and reason.
+  auto r = checkin("v1.TB.forged", tb.latitude_deg, tb.longitude_deg);
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("token: not a valid site token"), std::string::npos) << r.body;
+  r = checkin(om::sign_site_token(site_key_, "TA"), tb.latitude_deg, tb.longitude_deg);
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("belongs to site 'TA'"), std::string::npos) << r.body;
+  r = checkin(om::sign_site_token(site_key_, "TB"), tb.latitude_deg + 0.01, tb.longitude_deg);  // ~1.1 km
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("more than om.checkin_radius_m = 100 m"), std::string::npos) << r.body;
+  EXPECT_EQ(call("POST", order + "/on-site", "{}", as(crew)).status, 409u);  // no check-in yet
+  r = checkin(om::sign_site_token(site_key_, "TB"), tb.latitude_deg, tb.longitude_deg + 0.0003);
+  ASSERT_EQ(r.status, 201u) << r.body;
+  EXPECT_LT(json::parse(r.body)["distance_m"].get<double>(), 100.0);
+  r = call("POST", order + "/on-site", R"({"lat":1.0,"lon":2.0,"note":"arrived"})", as(crew));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  r = call("POST", order + "/fixed", R"({"cause":"blocked inlet","parts_used":"none"})", as(crew));
+  EXPECT_EQ(r.status, 409u);
+  EXPECT_NE(r.body.find("photo"), std::string::npos) << r.body;
+  // A photo as the raw body (binary, with a NUL byte: not text).
+  auto h = as(crew);
+  h.emplace_back("Content-Type", "image/jpeg");
+  r = call("POST", order + "/photos?lat=30.1&lon=120.2", std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF\x00", 11), h);
+  ASSERT_EQ(r.status, 201u) << r.body;
+  EXPECT_EQ(json::parse(r.body)["position_source"], "phone");
+  const auto photo_url = json::parse(r.body)["url"].get<std::string>();
+  EXPECT_EQ(call("GET", photo_url, "", as(crew)).status, 200u);
+  EXPECT_EQ(call("GET", photo_url, "", as(alpha_officer)).status, 403u);
+  EXPECT_EQ(call("POST", order + "/fixed", R"({"cause":"blocked inlet"})", as(crew)).status, 400u);  // parts_used missing
+  r = call("POST", order + "/fixed", R"({"cause":"blocked inlet","parts_used":"none"})", as(crew));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(call("POST", order + "/verify", "{}", as(crew)).status, 403u);
+  EXPECT_EQ(call("POST", order + "/verify", "{}", as(alpha_officer)).status, 403u);
+  r = call("POST", order + "/verify", R"({"note":"flow back"})", as(officer));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(json::parse(r.body)["state"], "verified");
+  const auto d = json::parse(call("GET", order, "", as(officer)).body);
+  EXPECT_EQ(d["events"].size(), 5u);  // open, dispatched, on_site, fixed, verified
+  EXPECT_EQ(d["checkins"].size(), 1u);
+  EXPECT_EQ(d["photos"].size(), 2u);
+  // A text route still refuses a body above http.max_body_bytes.
+  EXPECT_EQ(call("POST", "/api/checkins", std::string(cfg_.http_max_body_bytes + 1, ' '), as(crew)).status, 413u);
+}
+
 TEST_F(IdentityTest, PublicReadOpensReadsOnlyAsAWholeCountyViewer) {
   cfg_.http_public_read = true;
   eng_ = std::make_unique<engine>(cfg_, eng_->terminals(), db_, clock_, pub_, default_rules());
   api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), om_rooms{lab_.get(), archive_.get()});
   api_->set_alarms(alarms_.get());
+  api_->set_om(orders_.get(), &site_key_);
   for (const auto& r : api::routes()) {
     const auto d = decisions().at(key(r));
     if (d.access != route_access::read && d.access != route_access::metrics) continue;
@@ -464,10 +582,10 @@ TEST_F(IdentityTest, SessionCookieCsrfLogoutAndExpiry) {
   EXPECT_EQ(call("GET", "/api/session", {}, with(s3)).status, 401u);
   // A new password or disabling ends every session; a disabled user cannot log in.
   const auto s4 = login("wang", "pass-wang-123");
-  ids_->change_user("wang", auth::user_change{std::string("pass-wang-456"), std::nullopt, std::nullopt, std::nullopt});
+  ids_->change_user("wang", auth::user_change{std::string("pass-wang-456"), std::nullopt, std::nullopt, std::nullopt, std::nullopt});
   EXPECT_EQ(call("GET", "/api/session", {}, with(s4)).status, 401u);
   const auto s5 = login("wang", "pass-wang-456");
-  ids_->change_user("wang", auth::user_change{std::nullopt, std::nullopt, std::nullopt, true});
+  ids_->change_user("wang", auth::user_change{std::nullopt, std::nullopt, std::nullopt, true, std::nullopt});
   EXPECT_EQ(call("GET", "/api/session", {}, with(s5)).status, 401u);
   EXPECT_EQ(call("POST", "/api/session", R"({"user":"wang","password":"pass-wang-456"})").status, 401u);
   // Garbage cookies and tokens are simply not sessions / 401.
@@ -663,7 +781,7 @@ TEST_F(IdentityTest, AdminApiRefusesBadInputByField) {
   const std::vector<std::pair<std::string, std::string>> bad{
       {R"({"name":"a b","password":"long-enough","role":"viewer"})", "name: may hold only"},
       {R"({"name":"ab","password":"short","role":"viewer"})", "password: must be 8..1024 bytes"},
-      {R"({"name":"ab","password":"long-enough","role":"root"})", "role: must be viewer, operator or admin"},
+      {R"({"name":"ab","password":"long-enough","role":"root"})", "role: must be viewer, contractor, operator or admin"},
       {R"({"name":"ab","password":"long-enough","role":"viewer","towns":["Gamma"]})", "towns[0]: not a town of the registry"},
       {R"({"name":"ab","password":"long-enough","role":"viewer","towns":"Alpha"})", "towns: must be an array"},
       {R"({"name":"ab","password":"long-enough"})", "role: required string"},

@@ -58,6 +58,8 @@ class service;
 namespace om {
 class lab;
 class archive;
+class work_orders;
+struct site_key;
 }
 
 /// The O&M rooms of issue 12 the API routes to (each owns its own store connection; null: not
@@ -123,6 +125,9 @@ struct route_info {
   /// A read route (history, daily series, images, reports, exports) uses only the context's `db`
   /// and `view` (never the engine), so it may run on a thread other than the engine's.
   bool read_route{false};
+  /// The body is binary (a photo, up to om.photo_max_bytes): not checked as text, and allowed
+  /// beyond http.max_body_bytes. Every other route refuses a body above http.max_body_bytes (413).
+  bool binary_body{false};
 };
 
 /// Immutable facts about the county that a read route needs besides the store; built on the
@@ -187,6 +192,12 @@ class api {
   void set_alarms(alarms::discipline* d) noexcept { alarms_ = d; }
   /// Every route of the table, in matching order (tests, fuzz seeds, documentation).
   static std::vector<route_info> routes();
+  /// Work orders, check-ins and photos (issue 12): without them those routes answer 503. Both
+  /// must outlive the api. Call before serving.
+  void set_om(om::work_orders* orders, const om::site_key* key) noexcept {
+    orders_ = orders;
+    site_key_ = key;
+  }
   /// A consistent copy of the counters. Thread-safe.
   [[nodiscard]] api_counters counters() const;
 
@@ -204,6 +215,8 @@ class api {
   auth::service* ids_;
   alarms::discipline* alarms_{nullptr};
   om_rooms om_;
+  om::work_orders* orders_{nullptr};
+  const om::site_key* site_key_{nullptr};
   // Counters are updated from the engine's thread and from reader threads.
   mutable std::mutex counters_mutex_;
   api_counters counters_;
