@@ -9,6 +9,7 @@
 #include "sewage/gateway/auth/service.hpp"
 
 #include "auth/routes.hpp"
+#include "om/http_inspections.hpp"
 
 #include <sewage/proto/alert.hpp>
 #include <sewage/proto/payload.hpp>
@@ -458,6 +459,7 @@ struct api::context {
   const query_map& q;
   const auth::principal& who;  ///< the caller (route_access already checked); its towns limit what it sees
   auth::service* ids;          ///< users, tokens, sessions, audit (null: none configured)
+  om::inspections* insp;       ///< inspections and assessment (null: none configured)
   std::vector<std::string> args;  ///< path segments captured by "{...}" in the route's pattern
 };
 
@@ -1310,6 +1312,16 @@ http_response registry_reload(const context& c) {
   return json_response(200, json{{"terminals", after}, {"terminals_before", before}});
 }
 
+/// An inspections / assessment route (om/http_inspections.hpp), on the engine's thread with a
+/// fresh county view (pending writes committed first).
+template <http_response (*F)(const om::inspections_call&)>
+http_response om_route(const context& c) {
+  if (c.insp == nullptr) throw api_error{503, "no_inspections", "this gateway has no inspections store"};
+  c.eng.flush();
+  const auto view = make_county_view(c.eng);
+  return F(om::inspections_call{*c.insp, c.who, c.req, c.q, c.args, view, c.eng.db(), c.ids});
+}
+
 using handler_fn = http_response (*)(const context&);
 
 struct route_entry {
@@ -1353,6 +1365,14 @@ const std::vector<route_entry>& route_table() {
       {{"DELETE", "/api/tokens/{name}", admin, {}}, &identity_route<auth::tokens_delete>},
       {{"POST", "/api/registry/reload", admin, {}}, &registry_reload},
       {{"GET", "/api/audit", admin, {"from", "to", "actor", "action", "limit", "cursor"}}, &identity_route<auth::audit_get>},
+      {{"GET", "/api/inspections/checklists", read, {}}, &om_route<om::checklists_get>},
+      {{"GET", "/api/inspections/plan", read, {"town"}}, &om_route<om::plan_get>},
+      {{"GET", "/api/inspections/figures", read, {"from", "to", "by"}}, &om_route<om::figures_get>},
+      {{"GET", "/api/inspections", read, {"site", "limit"}}, &om_route<om::inspections_get>},
+      {{"GET", "/api/inspections/{id}", read, {}}, &om_route<om::inspection_get>},
+      {{"POST", "/api/inspections", operate, {}}, &om_route<om::inspection_start>},
+      {{"POST", "/api/inspections/{id}/complete", operate, {}}, &om_route<om::inspection_complete>},
+      {{"GET", "/api/assessment", read, {"month", "by", "format"}}, &om_route<om::assessment_get>},
   };
   return table;
 }
@@ -1426,10 +1446,11 @@ std::string_view to_string(route_access a) noexcept {
   return "admin";
 }
 
-api::api(engine& eng, link_status link, auth::service* ids)
+api::api(engine& eng, link_status link, auth::service* ids, om::inspections* insp)
     : eng_(eng),
       link_(std::move(link)),
       ids_(ids),
+      insp_(insp),
       files_(std::make_shared<const webapp::static_files>(eng.cfg().http_web_root, eng.cfg().http_vendor_root)) {}
 
 auth::principal api::authenticate(const http_request& req) const {
@@ -1563,7 +1584,7 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
     const api_counters counters_now = counters();
     context c{eng_, reader != nullptr ? reader->db : eng_.db(),
               reader != nullptr ? reader->view : view ? *view : no_view,
-              link_, counters_now, req, t.q, who, ids_, {}};
+              link_, counters_now, req, t.q, who, ids_, insp_, {}};
     match(r.info.pattern, t.segments, &c.args);
     return r.fn(c);
   }

@@ -273,6 +273,13 @@ config load_config(const std::filesystem::path& path) {
                "true); max_attempts, initial_backoff_ms and queue_max moved to [notify] (see gateway.example.toml)");
     if (const auto* t = top.sub_table("notify"))
       detail::read_notify(*t, c.notify, [&path](const std::string& p) { return resolve(path, p).string(); });
+    if (const auto* t = top.sub_table("om")) {
+      // [om]: issue 12 parts each read their own sub-table (insp: inspections, assessment).
+      detail::toml_reader r(*t, "om");
+      if (const auto* s = r.sub_table("inspections")) detail::read_om_inspections(*s, c.om_inspections);
+      if (const auto* s = r.sub_table("assessment")) detail::read_om_assessment(*s, c.om_assessment);
+      r.reject_unknown();
+    }
     if (const auto* t = top.sub_table("commands")) {
       detail::toml_reader r(*t, "commands");
       std::int64_t to = c.command_timeout.count();

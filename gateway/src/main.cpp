@@ -1,5 +1,6 @@
 // sewage-gateway: wires config, store, engine, MQTT, HTTP and timers together. No logic here.
 #include "sewage/gateway/api.hpp"
+#include "sewage/gateway/om/inspections.hpp"
 #include "sewage/gateway/auth/cli.hpp"
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/clock.hpp"
@@ -174,7 +175,10 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   as.login_window = cfg.http_login_window;
   auth::service ids(cfg.store_path, as, wall_clock);
   if (cfg.http_public_read) spdlog::warn("http.public_read = true: every GET read is open without login");
-  api routes(eng, ls, &ids);
+  // Inspections, site QR codes and the contractor assessment (om/inspections.hpp): times from the
+  // engine's clock (a simulated one in the demo), a connection of their own.
+  om::inspections insp(cfg.store_path, cfg.om_inspections);
+  api routes(eng, ls, &ids, &insp);
   // Read routes on reader threads with read-only connections; the rest on the engine's thread
   // (read_service.hpp, gateway/README.md "Reads and the engine thread").
   read_service::options ro;

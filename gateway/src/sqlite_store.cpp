@@ -147,6 +147,25 @@ CREATE TABLE notify_queue(
 CREATE INDEX notify_queue_by_target ON notify_queue(target, id);
 )sql";
 
+// Version 10: inspections (issue 12 item 2, om/inspections.hpp): one row per inspection (started by
+// a check-in, completed with its checklist answers), one row per answered checklist item. At most
+// one started inspection per site, a check-in starts at most one inspection. (In branch i12-insp
+// this migration follows v8 directly; v9 = work orders of branch i12-wo.)
+constexpr const char* migration_v10_inspections = R"sql(
+CREATE TABLE inspections(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT NOT NULL, kind TEXT NOT NULL, town TEXT NOT NULL,
+  contractor TEXT NOT NULL, state TEXT NOT NULL CHECK(state IN ('started','completed')), checkin_id INTEGER,
+  due_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, completed_ms INTEGER, started_by TEXT NOT NULL,
+  completed_by TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '');
+CREATE INDEX inspections_by_site ON inspections(site_id, state, completed_ms);
+CREATE UNIQUE INDEX inspections_one_started ON inspections(site_id) WHERE state = 'started';
+CREATE UNIQUE INDEX inspections_by_checkin ON inspections(checkin_id) WHERE checkin_id IS NOT NULL;
+CREATE TABLE inspection_items(
+  inspection_id INTEGER NOT NULL REFERENCES inspections(id), position INTEGER NOT NULL, item TEXT NOT NULL,
+  label TEXT NOT NULL, result TEXT NOT NULL CHECK(result IN ('ok','not_ok','na')), note TEXT NOT NULL DEFAULT '',
+  work_order_id INTEGER, PRIMARY KEY(inspection_id, item));
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -325,6 +344,7 @@ class sqlite_store::impl {
         if (v == 5) exec(migration_v6_commands);
         if (v == 6) exec(migration_v7_identity);
         if (v == 7) exec(migration_v8_notifications);
+        if (v == 8) exec(migration_v10_inspections);  // v9 (work orders) lives in branch i12-wo
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");

@@ -86,6 +86,11 @@ class toml_reader {
 void read_notify(const toml::table& t, notify_settings& out,
                  const std::function<std::string(const std::string&)>& resolve_path);
 
+/// Reads [om.inspections] / [om.assessment] (src/om/inspections_config.cpp); errors name the key
+/// ("om.inspections.checklist.terminal[2].key: ...").
+void read_om_inspections(const toml::table& t, om::inspection_settings& out);
+void read_om_assessment(const toml::table& t, om::assessment_settings& out);
+
 /// Reads the threshold keys of `r` onto `t` (county [alerts] and per terminal [terminal.thresholds]).
 void read_thresholds(toml_reader& r, thresholds& t);
 

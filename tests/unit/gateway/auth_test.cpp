@@ -3,6 +3,7 @@
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/auth/secrets.hpp"
 #include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/om/inspections.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -69,6 +70,15 @@ const std::map<std::string, decision>& decisions() {
       {"DELETE /api/tokens/{name}", {admin, false}},
       {"POST /api/registry/reload", {admin, false}},
       {"GET /api/audit", {admin, false}},
+      // Inspections and assessment (issue 12): lists and figures limited to the caller's towns.
+      {"GET /api/inspections/checklists", {read, false}},
+      {"GET /api/inspections/plan", {read, false}},
+      {"GET /api/inspections/figures", {read, false}},
+      {"GET /api/inspections", {read, false}},
+      {"GET /api/inspections/{id}", {read, false}},       // an inspection id: 403 outside the towns
+      {"POST /api/inspections", {operate, false}},        // the site in the body: 403 outside the towns
+      {"POST /api/inspections/{id}/complete", {operate, false}},
+      {"GET /api/assessment", {read, false}},
   };
   return d;
 }
@@ -96,7 +106,8 @@ class IdentityTest : public ::testing::Test {
     s.login_window = std::chrono::seconds(900);
     ids_ = std::make_unique<auth::service>(dir_.path() / "g.db", s, clock_);
     eng_ = std::make_unique<engine>(cfg_, registry({ta, tb}), db_, clock_, pub_, default_rules());
-    api_ = std::make_unique<api>(*eng_, connected(), ids_.get());
+    insp_ = std::make_unique<om::inspections>(dir_.path() / "g.db", om::inspection_settings{});
+    api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), insp_.get());
     for (const char* id : {"TA", "TB"}) {
       const auto r = test::with_turbidity(test::record(id, 1, clock_.now()), 50);
       eng_->handle({proto::telemetry_topic(id), proto::encode(r), false, clock_.now()});
@@ -154,6 +165,7 @@ class IdentityTest : public ::testing::Test {
   test::fake_publisher pub_;
   sqlite_store db_;
   std::unique_ptr<auth::service> ids_;
+  std::unique_ptr<om::inspections> insp_;
   std::unique_ptr<engine> eng_;
   std::unique_ptr<api> api_;
   std::map<std::string, std::uint64_t> alert_of_;
@@ -283,7 +295,7 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
 TEST_F(IdentityTest, PublicReadOpensReadsOnlyAsAWholeCountyViewer) {
   cfg_.http_public_read = true;
   eng_ = std::make_unique<engine>(cfg_, eng_->terminals(), db_, clock_, pub_, default_rules());
-  api_ = std::make_unique<api>(*eng_, connected(), ids_.get());
+  api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), insp_.get());
   for (const auto& r : api::routes()) {
     const auto d = decisions().at(key(r));
     if (d.access != route_access::read && d.access != route_access::metrics) continue;

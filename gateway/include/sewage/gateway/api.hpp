@@ -48,6 +48,9 @@ class static_files;
 namespace auth {
 class service;
 }
+namespace om {
+class inspections;
+}
 
 struct http_request {
   std::string method;         ///< "GET", "POST", ...
@@ -140,9 +143,10 @@ struct read_context {
 
 class api {
  public:
-  /// `eng` must outlive the api; so must `ids` (users, tokens, sessions, audit) when given.
+  /// `eng` must outlive the api; so must `ids` (users, tokens, sessions, audit) and `insp`
+  /// (inspections and the assessment, om/inspections.hpp) when given.
   /// Without `ids` nobody can log in: only open routes, and reads when http.public_read.
-  api(engine& eng, link_status link = {}, auth::service* ids = nullptr);
+  api(engine& eng, link_status link = {}, auth::service* ids = nullptr, om::inspections* insp = nullptr);
   /// Routes one request. Never throws (short of std::bad_alloc): refusals become JSON 4xx,
   /// anything unexpected a logged JSON 500; no response holds raw request bytes.
   ///
@@ -180,6 +184,7 @@ class api {
   engine& eng_;
   link_status link_;
   auth::service* ids_;
+  om::inspections* insp_;  ///< inspections, QR codes, assessment (issue 12; null: answered 503)
   // Counters are updated from the engine's thread and from reader threads.
   mutable std::mutex counters_mutex_;
   api_counters counters_;

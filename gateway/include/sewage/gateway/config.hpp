@@ -5,6 +5,7 @@
 /// Every error names the file and the key, e.g. "gateway.toml: http.listen: port must be 1..65535".
 
 #include "sewage/gateway/notify/settings.hpp"
+#include "sewage/gateway/om/inspections_settings.hpp"
 #include "sewage/gateway/operating_day.hpp"
 
 #include <chrono>
@@ -168,6 +169,10 @@ struct config {
   // [notify] and [[notify.target]] (notify/settings.hpp). The former [notifier] table is refused
   // with an error naming the new form.
   notify_settings notify;
+
+  // [om.inspections], [om.assessment] (om/inspections_settings.hpp)
+  om::inspection_settings om_inspections;
+  om::assessment_settings om_assessment;
 
   // [commands]
   /// A command sent to a terminal (POST /api/terminals/{id}/commands) without a result on

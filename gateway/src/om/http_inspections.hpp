@@ -1,0 +1,42 @@
+#pragma once
+// Internal: the HTTP routes of inspections, site QR codes and the contractor assessment (issue 12
+// items 2 and 8), called by api.cpp's route table after it has checked the bytes, matched the
+// route, authenticated the caller and checked the route's role. Refusals are thrown as
+// auth::auth_error (status + message naming the field), answered as JSON errors by api.cpp.
+#include "sewage/gateway/api.hpp"
+#include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/om/inspections.hpp"
+#include "sewage/gateway/store.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sewage::gateway::om {
+
+/// What one inspections route gets.
+struct inspections_call {
+  inspections& insp;
+  const auth::principal& who;
+  const http_request& req;
+  const std::map<std::string, std::string, std::less<>>& q;
+  const std::vector<std::string>& args;  ///< path captures
+  const county_view& view;               ///< registry, registration times, configuration, now
+  store& db;                             ///< the engine's store (the monthly report's availability)
+  auth::service* ids;                    ///< audit log (null: none)
+};
+
+http_response checklists_get(const inspections_call& c);   ///< GET /api/inspections/checklists
+http_response plan_get(const inspections_call& c);         ///< GET /api/inspections/plan?town=
+http_response figures_get(const inspections_call& c);      ///< GET /api/inspections/figures?from=&to=&by=
+http_response inspections_get(const inspections_call& c);  ///< GET /api/inspections?site=&limit=
+http_response inspection_get(const inspections_call& c);   ///< GET /api/inspections/{id}
+http_response inspection_start(const inspections_call& c);     ///< POST /api/inspections
+http_response inspection_complete(const inspections_call& c);  ///< POST /api/inspections/{id}/complete
+http_response assessment_get(const inspections_call& c);   ///< GET /api/assessment?month=&by=&format=
+
+/// The sites of the view a caller sees (registry terminals of its towns; contractor from the
+/// work-orders part once merged, "" until then).
+std::vector<plan_site> visible_sites(const county_view& view, const auth::principal& who);
+
+}  // namespace sewage::gateway::om
