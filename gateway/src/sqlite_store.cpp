@@ -149,7 +149,8 @@ CREATE INDEX notify_queue_by_target ON notify_queue(target, id);
 
 // Version 10: inspections (issue 12 item 2, om/inspections.hpp): one row per inspection (started by
 // a check-in, completed with its checklist answers), one row per answered checklist item. At most
-// one started inspection per site, a check-in starts at most one inspection. (In branch i12-insp
+// one started inspection per site, a check-in starts at most one inspection. inspection_plan holds
+// when the plan began (this migration, wall clock): the first due date of a site registered before. (In branch i12-insp
 // this migration follows v8 directly; v9 = work orders of branch i12-wo.)
 constexpr const char* migration_v10_inspections = R"sql(
 CREATE TABLE inspections(
@@ -164,6 +165,8 @@ CREATE TABLE inspection_items(
   inspection_id INTEGER NOT NULL REFERENCES inspections(id), position INTEGER NOT NULL, item TEXT NOT NULL,
   label TEXT NOT NULL, result TEXT NOT NULL CHECK(result IN ('ok','not_ok','na')), note TEXT NOT NULL DEFAULT '',
   work_order_id INTEGER, PRIMARY KEY(inspection_id, item));
+CREATE TABLE inspection_plan(started_ms INTEGER NOT NULL);
+INSERT INTO inspection_plan(started_ms) VALUES(CAST(strftime('%s', 'now') AS INTEGER) * 1000);
 )sql";
 
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }

@@ -117,7 +117,7 @@ std::int64_t open_finding_order(const finding& f, const auth::principal&) {
 
 }  // namespace
 
-std::vector<plan_site> visible_sites(const county_view& view, const auth::principal& who) {
+std::vector<plan_site> visible_sites(const county_view& view, const auth::principal& who, std::int64_t plan_started_ms) {
   std::vector<plan_site> out;
   if (!view.reg) return out;
   for (std::size_t i = 0; i < view.reg->size(); ++i) {
@@ -129,7 +129,9 @@ std::vector<plan_site> visible_sites(const county_view& view, const auth::princi
     s.town = t.town;
     s.kind = "terminal";
     s.design_capacity_m3d = t.design_capacity_m3d;
-    s.since_ms = i < view.registered_at.size() ? ms_of(view.registered_at[i]) : ms_of(view.now);
+    // Registered before registration times were kept (the epoch): the plan's own start.
+    const auto reg = i < view.registered_at.size() ? ms_of(view.registered_at[i]) : ms_of(view.now);
+    s.since_ms = reg > 0 ? reg : plan_started_ms;
     out.push_back(std::move(s));
   }
   return out;
@@ -154,7 +156,7 @@ http_response checklists_get(const inspections_call& c) {
 http_response plan_get(const inspections_call& c) {
   const auto town = param(c, "town");
   if (town && !c.who.sees_town(*town)) throw auth::auth_error(403, "town: outside your towns");
-  auto sites = visible_sites(c.view, c.who);
+  auto sites = visible_sites(c.view, c.who, c.insp.plan_started_ms());
   if (town) std::erase_if(sites, [&](const auto& s) { return s.town != *town; });
   const auto now = ms_of(c.view.now);
   json rows = json::array();
@@ -193,7 +195,7 @@ http_response figures_get(const inspections_call& c) {
   if (to - from > 3660LL * 86'400'000) throw auth::auth_error(400, "from: the period may span at most 3660 days");
   const auto by = param(c, "by").value_or("contractor");
   if (by != "contractor" && by != "town") throw auth::auth_error(400, "by: must be 'contractor' or 'town'");
-  const auto occ = c.insp.occurrences(visible_sites(c.view, c.who), from, to, now);
+  const auto occ = c.insp.occurrences(visible_sites(c.view, c.who, c.insp.plan_started_ms()), from, to, now);
   json groups = json::array();
   for (const auto& f : figures_of(occ, by == "contractor")) groups.push_back(figures_json(f));
   json late = json::array();
@@ -217,7 +219,7 @@ http_response inspections_get(const inspections_call& c) {
     if (v > 1000) throw auth::auth_error(400, "limit: at most 1000");
     limit = static_cast<std::size_t>(v);
   }
-  const auto sites = visible_sites(c.view, c.who);
+  const auto sites = visible_sites(c.view, c.who, c.insp.plan_started_ms());
   std::vector<std::string> ids;
   if (const auto s = param(c, "site")) ids.push_back(site_of(sites, c, *s, "site").site_id);
   else
@@ -243,7 +245,7 @@ http_response inspection_start(const inspections_call& c) {
   const auto cid = body.find("checkin_id");
   if (cid == body.end() || !cid->is_number_integer() || cid->get<std::int64_t>() <= 0)
     throw auth::auth_error(400, "checkin_id: required positive integer (POST /api/checkins at the site first)");
-  const auto sites = visible_sites(c.view, c.who);
+  const auto sites = visible_sites(c.view, c.who, c.insp.plan_started_ms());
   const auto& site = site_of(sites, c, sid->get<std::string>(), "site_id");
   const auto id = refusals([&] { return c.insp.start(site, cid->get<std::int64_t>(), c.who, ms_of(c.view.now)); });
   if (c.ids != nullptr)
@@ -335,7 +337,7 @@ http_response assessment_get(const inspections_call& c) {
   in.from_ms = ms_of(rep.from);
   in.to_ms = ms_of(rep.to);
   in.now_ms = ms_of(c.view.now);
-  const auto sites = visible_sites(scoped, c.who);
+  const auto sites = visible_sites(scoped, c.who, c.insp.plan_started_ms());
   for (const auto& s : sites) in.sites.push_back({s.site_id, s.town, s.contractor});
   for (const auto& t : rep.terminals)
     in.availability.push_back({t.id, static_cast<double>(t.figures.records), t.figures.expected_records});

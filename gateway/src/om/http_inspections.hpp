@@ -36,7 +36,8 @@ http_response inspection_complete(const inspections_call& c);  ///< POST /api/in
 http_response assessment_get(const inspections_call& c);   ///< GET /api/assessment?month=&by=&format=
 
 /// The sites of the view a caller sees (registry terminals of its towns; contractor from the
-/// work-orders part once merged, "" until then).
-std::vector<plan_site> visible_sites(const county_view& view, const auth::principal& who);
+/// work-orders part once merged, "" until then). A site's plan starts at its registration, or at
+/// `plan_started_ms` for one registered before registration times were kept.
+std::vector<plan_site> visible_sites(const county_view& view, const auth::principal& who, std::int64_t plan_started_ms);
 
 }  // namespace sewage::gateway::om

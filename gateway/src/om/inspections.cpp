@@ -192,8 +192,8 @@ class inspections::impl {
     }
     sqlite3_busy_timeout(db_, 5000);
     try {
-      query check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('inspections','inspection_items')");
-      if (!check.row() || check.i64(0) != 2)
+      query check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('inspections','inspection_items','inspection_plan')");
+      if (!check.row() || check.i64(0) != 3)
         throw std::runtime_error("no inspection tables (schema v10): open the store with sqlite_store first");
     } catch (const std::runtime_error& e) {
       sqlite3_close(db_);
@@ -250,7 +250,10 @@ class inspections::impl {
 };
 
 inspections::inspections(const std::filesystem::path& db_path, inspection_settings s)
-    : impl_(std::make_unique<impl>(db_path)), settings_(std::move(s)), path_(db_path) {}
+    : impl_(std::make_unique<impl>(db_path)), settings_(std::move(s)), path_(db_path) {
+  query q(impl_->db_, "SELECT min(started_ms) FROM inspection_plan");
+  if (q.row()) plan_started_ms_ = q.i64(0);
+}
 
 inspections::~inspections() = default;
 

@@ -156,6 +156,9 @@ class inspections {
   inspections& operator=(const inspections&) = delete;
 
   [[nodiscard]] const inspection_settings& settings() const noexcept { return settings_; }
+  /// When the plan began (the store's migration to schema v10, wall clock), Unix ms: the start
+  /// of the plan of a site registered before (engine::registered_at() is the epoch for those).
+  [[nodiscard]] std::int64_t plan_started_ms() const noexcept { return plan_started_ms_; }
   /// The database file (the assessment opens its own read connection on it).
   [[nodiscard]] const std::filesystem::path& db_path() const noexcept { return path_; }
 
@@ -199,6 +202,7 @@ class inspections {
   std::unique_ptr<impl> impl_;
   inspection_settings settings_;
   std::filesystem::path path_;
+  std::int64_t plan_started_ms_{0};
 };
 
 /// The due-date walk of one site (pure; occurrences() uses it): from the first due date

@@ -1,0 +1,168 @@
+// Inspections and assessment through the HTTP API (issue 12 items 2 and 8): plan, start by
+// check-in, complete, town scope, figures, assessment JSON and CSV; on a manual clock.
+#include "sewage/gateway/api.hpp"
+#include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/om/inspections.hpp"
+#include "sewage/gateway/sqlite_store.hpp"
+#include "test_util.hpp"
+
+#include <sewage/testing/process.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+namespace sewage::gateway {
+namespace {
+
+using nlohmann::json;
+using test::at;
+
+class InspectionsApi : public ::testing::Test {
+ protected:
+  InspectionsApi() : dir_("gw-insp-api"), clock_(at("2026-11-02T08:00:00Z")), db_(dir_.path() / "g.db", 10) {
+    auto ta = test::terminal("TA");
+    ta.town = "Alpha";
+    auto tb = test::terminal("TB");
+    tb.town = "Beta";
+    tb.design_capacity_m3d = 150;  // large: every 7 days
+    ids_ = std::make_unique<auth::service>(dir_.path() / "g.db", auth::settings{}, clock_);
+    insp_ = std::make_unique<om::inspections>(dir_.path() / "g.db", om::inspection_settings{});
+    eng_ = std::make_unique<engine>(cfg_, registry({ta, tb}), db_, clock_, pub_, default_rules());
+    api_ = std::make_unique<api>(*eng_, link_status{}, ids_.get(), insp_.get());
+    county_ = "Bearer " + ids_->add_token("county", auth::role::operator_, {});
+    alpha_ = "Bearer " + ids_->add_token("alpha", auth::role::operator_, {"Alpha"});
+    exec("CREATE TABLE IF NOT EXISTS checkins(id INTEGER PRIMARY KEY, site_id TEXT, order_id INTEGER, inspection_id INTEGER, "
+         "actor TEXT, ts_ms INTEGER, lat REAL, lon REAL, accuracy_m REAL, distance_m REAL)");
+  }
+  void exec(const std::string& sql) {
+    sqlite3* db = nullptr;
+    sqlite3_open((dir_.path() / "g.db").c_str(), &db);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+  /// A check-in row as the work-orders part writes it (POST /api/checkins); returns its id.
+  std::int64_t checkin(const std::string& site, const std::string& actor) {
+    static int n = 0;
+    const auto id = 1000 + ++n;
+    exec("INSERT INTO checkins(id, site_id, actor, ts_ms) VALUES(" + std::to_string(id) + ", '" + site + "', '" + actor + "', " +
+         std::to_string(clock_.now().time_since_epoch().count()) + ")");
+    return id;
+  }
+  http_response call(const std::string& method, const std::string& target, const std::string& who, const std::string& body = {}) {
+    http_request r{method, target, who, body};
+    return api_->handle(r);
+  }
+  json get(const std::string& target, const std::string& who) {
+    const auto r = call("GET", target, who);
+    EXPECT_EQ(r.status, 200u) << target << ": " << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+  std::string all_ok() {
+    json items = json::array();
+    for (const auto& i : insp_->settings().checklists.at("terminal")) items.push_back({{"key", i.key}, {"result", "ok"}});
+    return json{{"items", items}, {"note", "routine"}}.dump();
+  }
+
+  testing::temp_dir dir_;
+  manual_clock clock_;
+  config cfg_;
+  test::fake_publisher pub_;
+  sqlite_store db_;
+  std::unique_ptr<auth::service> ids_;
+  std::unique_ptr<om::inspections> insp_;
+  std::unique_ptr<engine> eng_;
+  std::unique_ptr<api> api_;
+  std::string county_, alpha_;
+};
+
+TEST_F(InspectionsApi, PlanStartCompleteLateFiguresAndAssessment) {
+  // Registered now: TA (small) due in 30 days, TB (large) in 7.
+  auto plan = get("/api/inspections/plan", county_);
+  ASSERT_EQ(plan["plan"].size(), 2u);
+  EXPECT_EQ(plan["plan"][0]["site_id"], "TA");
+  EXPECT_EQ(plan["plan"][0]["size_class"], "small");
+  EXPECT_EQ(plan["plan"][0]["next_due_at"], "2026-12-02T08:00:00Z");
+  EXPECT_EQ(plan["plan"][1]["size_class"], "large");
+  EXPECT_EQ(plan["plan"][1]["next_due_at"], "2026-11-09T08:00:00Z");
+  EXPECT_EQ(plan["late"], 0);
+  // The town officer of Alpha sees Alpha only.
+  EXPECT_EQ(get("/api/inspections/plan", alpha_)["plan"].size(), 1u);
+  EXPECT_EQ(call("GET", "/api/inspections/plan?town=Beta", alpha_).status, 403u);
+
+  // Day 3: TA inspected (check-in first), every item ok.
+  clock_.advance(std::chrono::hours(24));
+  auto r = call("POST", "/api/inspections", county_, json{{"site_id", "TA"}, {"checkin_id", checkin("TA", "county")}}.dump());
+  ASSERT_EQ(r.status, 201u) << r.body;
+  const auto id = json::parse(r.body)["inspection"]["id"].get<std::int64_t>();
+  EXPECT_EQ(json::parse(r.body)["inspection"]["state"], "started");
+  // Without a check-in, with another person's, or on another town's site: refused, naming why.
+  r = call("POST", "/api/inspections", county_, R"({"site_id":"TB"})");
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("checkin_id"), std::string::npos);
+  r = call("POST", "/api/inspections", county_, json{{"site_id", "TB"}, {"checkin_id", checkin("TB", "alpha")}}.dump());
+  EXPECT_EQ(r.status, 409u) << r.body;
+  r = call("POST", "/api/inspections", alpha_, json{{"site_id", "TB"}, {"checkin_id", checkin("TB", "alpha")}}.dump());
+  EXPECT_EQ(r.status, 403u) << r.body;
+  EXPECT_EQ(call("GET", "/api/inspections/" + std::to_string(id), alpha_).status, 200u);
+  // An answer with an unknown result is refused naming it.
+  r = call("POST", "/api/inspections/" + std::to_string(id) + "/complete", county_, R"({"items":[{"key":"outlet_clear","result":"fine"}]})");
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("items[0].result"), std::string::npos) << r.body;
+  r = call("POST", "/api/inspections/" + std::to_string(id) + "/complete", county_, all_ok());
+  ASSERT_EQ(r.status, 200u) << r.body;
+  const auto done = json::parse(r.body)["inspection"];
+  EXPECT_EQ(done["state"], "completed");
+  EXPECT_EQ(done["late"], false);
+  EXPECT_EQ(done["items"].size(), 6u);
+  EXPECT_EQ(get("/api/inspections?site=TA", county_)["count"], 1);
+
+  // Day 20: TB never inspected, due day 7: late by 11 days.
+  clock_.set(at("2026-11-20T09:00:00Z"));
+  plan = get("/api/inspections/plan", county_);
+  EXPECT_EQ(plan["late"], 1);
+  EXPECT_EQ(plan["plan"][1]["late"], true);
+  EXPECT_EQ(plan["plan"][1]["days_late"], 11);
+  EXPECT_EQ(plan["plan"][0]["next_due_at"], "2026-12-03T08:00:00Z");  // 30 days after the completion
+  // Figures by town since the start: TB's due date of day 9 missed (no inspection by day 16),
+  // the next (day 16) overdue.
+  const auto fig = get("/api/inspections/figures?from=2026-11-01T00:00:00Z&by=town", county_);
+  ASSERT_EQ(fig["groups"].size(), 1u);  // TA has no due date judged yet
+  EXPECT_EQ(fig["groups"][0]["key"], "Beta");
+  EXPECT_EQ(fig["groups"][0]["missed"], 1);
+  EXPECT_EQ(fig["groups"][0]["overdue"], 1);
+  EXPECT_EQ(fig["groups"][0]["completion_rate"], 0.0);
+  EXPECT_EQ(fig["late_inspections"].size(), 2u);
+
+  // The assessment of November by town: Beta loses all its inspection points (0 of 2 on time),
+  // with the two due dates as evidence.
+  const auto a = get("/api/assessment?month=2026-11&by=town", county_);
+  ASSERT_EQ(a["groups"].size(), 2u);
+  const auto& beta = a["groups"][1];
+  EXPECT_EQ(beta["key"], "Beta");
+  EXPECT_EQ(beta["parts"]["inspection"]["deduction"], 20.0);
+  ASSERT_EQ(beta["parts"]["inspection"]["evidence"].size(), 2u);
+  EXPECT_EQ(beta["parts"]["inspection"]["evidence"][0]["kind"], "missed_inspection");
+  EXPECT_EQ(beta["parts"]["inspection"]["evidence"][0]["due_at"], "2026-11-09T08:00:00Z");
+  EXPECT_EQ(beta["parts"]["on_time"]["unavailable"], true);  // work orders not in this build
+  EXPECT_TRUE(a["groups"][0]["parts"]["inspection"]["no_data"]);
+  // A town officer's assessment covers its towns only.
+  EXPECT_EQ(get("/api/assessment?month=2026-11&by=town", alpha_)["groups"].size(), 1u);
+  // CSV.
+  r = call("GET", "/api/assessment?month=2026-11&by=town&format=csv", county_);
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(r.content_type, "text/csv; charset=utf-8");
+  EXPECT_NE(r.body.find("Beta,2026-11,inspection,20.000,1.000,2,2,0.000,20.000,"), std::string::npos) << r.body;
+  // Bad parameters name the parameter.
+  EXPECT_EQ(call("GET", "/api/assessment?month=2026-13", county_).status, 400u);
+  EXPECT_EQ(call("GET", "/api/assessment?by=village", county_).status, 400u);
+  EXPECT_EQ(call("GET", "/api/inspections/figures?by=x", county_).status, 400u);
+  EXPECT_EQ(call("GET", "/api/inspections/figures?from=yesterday", county_).status, 400u);
+  // The checklist as configured.
+  EXPECT_EQ(get("/api/inspections/checklists", alpha_)["checklists"]["terminal"][0]["key"], "outlet_clear");
+}
+
+}  // namespace
+}  // namespace sewage::gateway
