@@ -1373,6 +1373,7 @@ const std::vector<route_entry>& route_table() {
       {{"POST", "/api/inspections", operate, {}}, &om_route<om::inspection_start>},
       {{"POST", "/api/inspections/{id}/complete", operate, {}}, &om_route<om::inspection_complete>},
       {{"GET", "/api/assessment", read, {"month", "by", "format"}}, &om_route<om::assessment_get>},
+      {{"GET", "/api/sites/{id}/qr.svg", operate, {}}, &om_route<om::site_qr_get>},
   };
   return table;
 }

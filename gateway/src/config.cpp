@@ -274,12 +274,22 @@ config load_config(const std::filesystem::path& path) {
     if (const auto* t = top.sub_table("notify"))
       detail::read_notify(*t, c.notify, [&path](const std::string& p) { return resolve(path, p).string(); });
     if (const auto* t = top.sub_table("om")) {
-      // [om]: issue 12 parts each read their own sub-table (insp: inspections, assessment).
-      detail::toml_reader r(*t, "om");
-      if (const auto* s = r.sub_table("inspections")) detail::read_om_inspections(*s, c.om_inspections);
-      if (const auto* s = r.sub_table("assessment")) detail::read_om_assessment(*s, c.om_assessment);
-      r.reject_unknown();
+      // [om.inspections] and [om.assessment] are read by om/inspections_config.cpp, the rest of
+      // [om] by om/om_config.cpp (each part its own sub-table).
+      toml::table rest = *t;
+      for (const char* key : {"inspections", "assessment"}) {
+        const auto* n = t->get(key);
+        if (n == nullptr) continue;
+        if (!n->is_table()) detail::toml_reader(*t, "om").fail(key, "must be a table");
+        if (std::string_view(key) == "inspections") detail::read_om_inspections(*n->as_table(), c.om_inspections);
+        else detail::read_om_assessment(*n->as_table(), c.om_assessment);
+        rest.erase(key);
+      }
+      detail::read_om(rest, c.om, [&path](const std::string& p) { return resolve(path, p).string(); });
     }
+    c.om_inspections.size_class_limits_m3d = c.om.size_class_limits_m3d;
+    if (c.om.site_key_file.empty()) c.om.site_key_file = c.store_path.parent_path() / "site-key";
+    if (c.om.photo_dir.empty()) c.om.photo_dir = c.store_path.parent_path() / "photos";
     if (const auto* t = top.sub_table("commands")) {
       detail::toml_reader r(*t, "commands");
       std::int64_t to = c.command_timeout.count();

@@ -86,6 +86,11 @@ class toml_reader {
 void read_notify(const toml::table& t, notify_settings& out,
                  const std::function<std::string(const std::string&)>& resolve_path);
 
+/// Reads the [om] table `t` (O&M, om/settings.hpp) onto `out`; relative paths are resolved with
+/// `resolve_path`. Throws config_error naming the key. Defined in om/om_config.cpp.
+void read_om(const toml::table& t, om::settings& out,
+             const std::function<std::string(const std::string&)>& resolve_path);
+
 /// Reads [om.inspections] / [om.assessment] (src/om/inspections_config.cpp); errors name the key
 /// ("om.inspections.checklist.terminal[2].key: ...").
 void read_om_inspections(const toml::table& t, om::inspection_settings& out);

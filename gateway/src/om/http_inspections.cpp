@@ -2,6 +2,8 @@
 #include "om/http_inspections.hpp"
 
 #include "sewage/gateway/om/assessment.hpp"
+#include "sewage/gateway/om/qr.hpp"
+#include "sewage/gateway/om/site_token.hpp"
 #include "sewage/gateway/report.hpp"
 
 #include <sewage/proto/timestamp.hpp>
@@ -115,6 +117,16 @@ std::int64_t open_finding_order(const finding& f, const auth::principal&) {
   throw inspection_error(409, "items: '" + f.item.key + "' is not_ok, but this build has no work orders to open for it");
 }
 
+/// The contractor serving a site (issue 12 contract): the one whose `sites` names it, else the one
+/// whose `towns` has its town, else "" (load_config refuses two for one site).
+std::string contractor_of(const om::settings& s, const std::string& site_id, const std::string& town) {
+  for (const auto& c : s.contractors)
+    if (std::find(c.sites.begin(), c.sites.end(), site_id) != c.sites.end()) return c.name;
+  for (const auto& c : s.contractors)
+    if (std::find(c.towns.begin(), c.towns.end(), town) != c.towns.end()) return c.name;
+  return {};
+}
+
 }  // namespace
 
 std::vector<plan_site> visible_sites(const county_view& view, const auth::principal& who, std::int64_t plan_started_ms) {
@@ -128,6 +140,7 @@ std::vector<plan_site> visible_sites(const county_view& view, const auth::princi
     s.name = t.name;
     s.town = t.town;
     s.kind = "terminal";
+    s.contractor = view.cfg != nullptr ? contractor_of(view.cfg->om, t.id, t.town) : std::string();
     s.design_capacity_m3d = t.design_capacity_m3d;
     // Registered before registration times were kept (the epoch): the plan's own start.
     const auto reg = i < view.registered_at.size() ? ms_of(view.registered_at[i]) : ms_of(view.now);
@@ -300,6 +313,20 @@ http_response inspection_complete(const inspections_call& c) {
     c.ids->audit(c.who, "inspection.complete", std::to_string(id), json{{"site_id", done.site_id}, {"work_orders", orders}}.dump());
   }
   return json_response(200, json{{"inspection", inspection_json(done)}});
+}
+
+http_response site_qr_get(const inspections_call& c) {
+  const auto& id = c.args.at(0);
+  const auto sites = visible_sites(c.view, c.who, c.insp.plan_started_ms());
+  const auto& site = site_of(sites, c, id, "id");
+  // The key file of [om] site_key_file (made 0600 at first start when absent; the check-in
+  // verifies with the same file). Read per request: 32 bytes, and a replaced key shows at once.
+  const auto& configured = c.view.cfg->om.site_key_file;
+  const auto key = load_or_create_site_key(configured.empty() ? c.insp.db_path().parent_path() / "site-key" : configured);
+  http_response r;
+  r.content_type = "image/svg+xml";
+  r.body = qr_svg(checkin_url(c.view.cfg->om.public_url, site.site_id, sign_site_token(key, site.site_id)));
+  return r;
 }
 
 http_response assessment_get(const inspections_call& c) {

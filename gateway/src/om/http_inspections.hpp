@@ -34,6 +34,8 @@ http_response inspection_get(const inspections_call& c);   ///< GET /api/inspect
 http_response inspection_start(const inspections_call& c);     ///< POST /api/inspections
 http_response inspection_complete(const inspections_call& c);  ///< POST /api/inspections/{id}/complete
 http_response assessment_get(const inspections_call& c);   ///< GET /api/assessment?month=&by=&format=
+/// GET /api/sites/{id}/qr.svg: the site's check-in URL with its signed token as a QR code (SVG).
+http_response site_qr_get(const inspections_call& c);
 
 /// The sites of the view a caller sees (registry terminals of its towns; contractor from the
 /// work-orders part once merged, "" until then). A site's plan starts at its registration, or at

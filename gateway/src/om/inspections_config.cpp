@@ -9,26 +9,26 @@
 namespace sewage::gateway {
 namespace om {
 
-std::string_view to_string(size_class c) noexcept {
+std::string_view to_string(facility_size c) noexcept {
   switch (c) {
-    case size_class::small: return "small";
-    case size_class::medium: return "medium";
-    case size_class::large: return "large";
+    case facility_size::small: return "small";
+    case facility_size::medium: return "medium";
+    case facility_size::large: return "large";
   }
   return "small";
 }
 
-size_class size_class_of(double design_capacity_m3d, const std::array<double, 2>& limits_m3d) noexcept {
-  if (design_capacity_m3d >= limits_m3d[1]) return size_class::large;
-  if (design_capacity_m3d >= limits_m3d[0]) return size_class::medium;
-  return size_class::small;
+facility_size size_class_of(double design_capacity_m3d, const std::array<double, 2>& limits_m3d) noexcept {
+  if (design_capacity_m3d >= limits_m3d[1]) return facility_size::large;
+  if (design_capacity_m3d >= limits_m3d[0]) return facility_size::medium;
+  return facility_size::small;
 }
 
-std::uint32_t inspection_settings::interval_days(size_class c) const noexcept {
+std::uint32_t inspection_settings::interval_days(facility_size c) const noexcept {
   switch (c) {
-    case size_class::small: return interval_days_small;
-    case size_class::medium: return interval_days_medium;
-    case size_class::large: return interval_days_large;
+    case facility_size::small: return interval_days_small;
+    case facility_size::medium: return interval_days_medium;
+    case facility_size::large: return interval_days_large;
   }
   return interval_days_small;
 }

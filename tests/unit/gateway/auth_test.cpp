@@ -79,6 +79,7 @@ const std::map<std::string, decision>& decisions() {
       {"POST /api/inspections", {operate, false}},        // the site in the body: 403 outside the towns
       {"POST /api/inspections/{id}/complete", {operate, false}},
       {"GET /api/assessment", {read, false}},
+      {"GET /api/sites/{id}/qr.svg", {operate, true}},   // the QR code carries the site's signed token
   };
   return d;
 }

@@ -45,6 +45,18 @@ TEST(Config, ExampleFileShowsExactlyTheDefaults) {
   EXPECT_EQ(c.http_session_idle_timeout, d.http_session_idle_timeout);
   EXPECT_EQ(c.http_login_max_failures, d.http_login_max_failures);
   EXPECT_TRUE(c.notify.targets.empty());
+  EXPECT_EQ(c.om.public_url, d.om.public_url);
+  EXPECT_EQ(c.om.checkin_radius_m, d.om.checkin_radius_m);
+  EXPECT_EQ(c.om.checkin_max_accuracy_m, d.om.checkin_max_accuracy_m);
+  EXPECT_EQ(c.om.size_class_limits_m3d, d.om.size_class_limits_m3d);
+  EXPECT_EQ(c.om.photo_max_bytes, d.om.photo_max_bytes);
+  EXPECT_EQ(c.om.work_orders.due_critical_h, d.om.work_orders.due_critical_h);
+  EXPECT_EQ(c.om.work_orders.due_warning_h, d.om.work_orders.due_warning_h);
+  EXPECT_EQ(c.om.work_orders.due_info_h, d.om.work_orders.due_info_h);
+  EXPECT_EQ(c.om.work_orders.escalate_county_after_h, d.om.work_orders.escalate_county_after_h);
+  EXPECT_EQ(c.om.work_orders.check_interval_s, d.om.work_orders.check_interval_s);
+  EXPECT_TRUE(c.om.work_orders.policies.empty());
+  EXPECT_TRUE(c.om.contractors.empty());
 }
 
 TEST(Config, ErrorsNameFileAndKey) {

@@ -3,7 +3,10 @@
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/om/inspections.hpp"
+#include "sewage/gateway/om/qr.hpp"
+#include "sewage/gateway/om/site_token.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
+#include "qr_decode.hpp"
 #include "test_util.hpp"
 
 #include <sewage/testing/process.hpp>
@@ -26,6 +29,15 @@ class InspectionsApi : public ::testing::Test {
     auto tb = test::terminal("TB");
     tb.town = "Beta";
     tb.design_capacity_m3d = 150;  // large: every 7 days
+    cfg_.om.public_url = "https://ops.example.cn";
+    cfg_.om.site_key_file = dir_.path() / "site-key";
+    om::contractor hy;
+    hy.name = "hy-water";
+    hy.towns = {"Alpha", "Beta"};
+    om::contractor green;
+    green.name = "green";
+    green.sites = {"TB"};  // a site named by a contractor beats the town's
+    cfg_.om.contractors = {hy, green};
     ids_ = std::make_unique<auth::service>(dir_.path() / "g.db", auth::settings{}, clock_);
     insp_ = std::make_unique<om::inspections>(dir_.path() / "g.db", om::inspection_settings{});
     eng_ = std::make_unique<engine>(cfg_, registry({ta, tb}), db_, clock_, pub_, default_rules());
@@ -162,6 +174,43 @@ TEST_F(InspectionsApi, PlanStartCompleteLateFiguresAndAssessment) {
   EXPECT_EQ(call("GET", "/api/inspections/figures?from=yesterday", county_).status, 400u);
   // The checklist as configured.
   EXPECT_EQ(get("/api/inspections/checklists", alpha_)["checklists"]["terminal"][0]["key"], "outlet_clear");
+}
+
+TEST_F(InspectionsApi, SiteQrCodeDecodesToTheCheckInUrlWithAVerifyingToken) {
+  const auto r = call("GET", "/api/sites/TB/qr.svg", county_);
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.content_type, "image/svg+xml");
+  const auto text = test::decode_qr_svg(r.body);
+  const std::string prefix = "https://ops.example.cn/#/checkin?site=TB&t=";
+  ASSERT_EQ(text.rfind(prefix, 0), 0u) << text;
+  const auto token = text.substr(prefix.size());
+  const auto key = om::load_or_create_site_key(dir_.path() / "site-key");
+  EXPECT_EQ(om::verify_site_token(key, token), "TB");
+  EXPECT_EQ(text, om::checkin_url("https://ops.example.cn", "TB", om::sign_site_token(key, "TB")));
+  // Another key does not verify it (the token is signed, not just an id).
+  EXPECT_FALSE(om::verify_site_token(om::site_key{}, token));
+  // Operator of the site's scope only: a town officer of Alpha gets 403 for TB, its own TA works;
+  // an unknown site is 404.
+  EXPECT_EQ(call("GET", "/api/sites/TB/qr.svg", alpha_).status, 403u);
+  EXPECT_EQ(call("GET", "/api/sites/TA/qr.svg", alpha_).status, 200u);
+  EXPECT_EQ(call("GET", "/api/sites/NOPE/qr.svg", county_).status, 404u);
+  const auto viewer = "Bearer " + ids_->add_token("viewer", auth::role::viewer, {});
+  EXPECT_EQ(call("GET", "/api/sites/TA/qr.svg", viewer).status, 403u);
+}
+
+TEST_F(InspectionsApi, SitesCarryTheirContractorForFiguresAndAssessment) {
+  const auto plan = get("/api/inspections/plan", county_);
+  EXPECT_EQ(plan["plan"][0]["contractor"], "hy-water");
+  EXPECT_EQ(plan["plan"][1]["contractor"], "green");
+  clock_.set(at("2026-11-20T09:00:00Z"));
+  const auto fig = get("/api/inspections/figures?from=2026-11-01T00:00:00Z", county_);
+  ASSERT_EQ(fig["groups"].size(), 1u);
+  EXPECT_EQ(fig["groups"][0]["key"], "green");  // TB's due dates; TA's first is not due yet
+  const auto a = get("/api/assessment?month=2026-11", county_);
+  ASSERT_EQ(a["groups"].size(), 2u);
+  EXPECT_EQ(a["groups"][0]["key"], "green");
+  EXPECT_EQ(a["groups"][0]["sites"], 1);
+  EXPECT_EQ(a["groups"][1]["key"], "hy-water");
 }
 
 }  // namespace

@@ -5,16 +5,14 @@
 #include "sewage/gateway/om/inspections.hpp"
 #include "sewage/gateway/om/qr.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
+#include "qr_decode.hpp"
 
 #include <sewage/testing/process.hpp>
 
-#define ZX_USE_UTF8 1  // ZXing 1.4: text() as UTF-8 std::string
-#include <ZXing/ReadBarcode.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <fstream>
-#include <regex>
 
 namespace sewage::gateway::om {
 namespace {
@@ -169,11 +167,11 @@ TEST_F(InspectionStore, PlanDueDatesFollowSizeClassAndLastCompletionOnASimulated
   // Never inspected: due one interval after joining the plan. Defaults 30 / 14 / 7 days.
   auto plan = insp_->plan({small, medium, large}, t0 + 6 * day);
   ASSERT_EQ(plan.size(), 3u);
-  EXPECT_EQ(plan[0].size, size_class::small);
+  EXPECT_EQ(plan[0].size, facility_size::small);
   EXPECT_EQ(plan[0].next_due_ms, t0 + 30 * day);
-  EXPECT_EQ(plan[1].size, size_class::medium);
+  EXPECT_EQ(plan[1].size, facility_size::medium);
   EXPECT_EQ(plan[1].next_due_ms, t0 + 14 * day);
-  EXPECT_EQ(plan[2].size, size_class::large);
+  EXPECT_EQ(plan[2].size, facility_size::large);
   EXPECT_EQ(plan[2].next_due_ms, t0 + 7 * day);
   for (const auto& r : plan) EXPECT_FALSE(r.late) << r.site.site_id;
   // The clock moves on: the large one is late 3 days later (days_late counts whole days).
@@ -203,8 +201,8 @@ TEST_F(InspectionStore, IntervalsComeFromConfiguration) {
   inspections custom(dir_.path() / "g.db", s);
   const auto plan = custom.plan({site("A", 5), site("B", 20), site("C", 40)}, t0);
   EXPECT_EQ(plan[0].interval_days, 60u);
-  EXPECT_EQ(plan[1].size, size_class::medium);
-  EXPECT_EQ(plan[2].size, size_class::large);
+  EXPECT_EQ(plan[1].size, facility_size::medium);
+  EXPECT_EQ(plan[2].size, facility_size::large);
 }
 
 TEST_F(InspectionStore, StartNeedsACheckInOfThisSiteByThisPersonThatIsFreshAndUnused) {
@@ -379,57 +377,6 @@ TEST(InspectionConfig, ErrorsNameTheKey) {
 
 // ---------------------------------------------------------------- QR codes
 
-/// Renders our SVG (a white square and one path of "M x y h w v h h -w z" rectangles, absolute M,
-/// relative h/v) into an 8-bit grey image, `scale` pixels per user unit.
-std::vector<std::uint8_t> render_svg(const std::string& svg, int& side) {
-  std::smatch m;
-  EXPECT_TRUE(std::regex_search(svg, m, std::regex(R"re(viewBox="0 0 (\d+) (\d+)")re")));
-  side = std::stoi(m[1]);
-  std::vector<std::uint8_t> img(static_cast<std::size_t>(side * side), 255);
-  EXPECT_TRUE(std::regex_search(svg, m, std::regex(R"re( d="([^"]*)")re")));
-  const std::string d = m[1];
-  std::size_t i = 0;
-  int x = 0, y = 0, sx = 0, sy = 0, minx = 0, maxx = 0, miny = 0, maxy = 0;
-  const auto number = [&] {
-    std::size_t used = 0;
-    const int v = std::stoi(d.substr(i), &used);
-    i += used;
-    while (i < d.size() && d[i] == ' ') ++i;
-    return v;
-  };
-  while (i < d.size()) {
-    const char cmd = d[i++];
-    if (cmd == 'M') {
-      x = sx = minx = maxx = number();
-      y = sy = miny = maxy = number();
-    } else if (cmd == 'h') {
-      x += number();
-    } else if (cmd == 'v') {
-      y += number();
-    } else if (cmd == 'z') {
-      for (int yy = miny; yy < maxy; ++yy)
-        for (int xx = minx; xx < maxx; ++xx) img[static_cast<std::size_t>(yy * side + xx)] = 0;
-      x = sx;
-      y = sy;
-      continue;
-    } else {
-      ADD_FAILURE() << "unexpected path command " << cmd;
-      break;
-    }
-    minx = std::min(minx, x), maxx = std::max(maxx, x), miny = std::min(miny, y), maxy = std::max(maxy, y);
-  }
-  return img;
-}
-
-std::string decode(const std::string& svg) {
-  int side = 0;
-  const auto img = render_svg(svg, side);
-  const auto r = ZXing::ReadBarcode(ZXing::ImageView(img.data(), side, side, ZXing::ImageFormat::Lum),
-                                    ZXing::DecodeHints().setFormats(ZXing::BarcodeFormat::QRCode));
-  EXPECT_TRUE(r.isValid());
-  return r.text();
-}
-
 TEST(SiteQr, CheckInUrlIsTheContractsShape) {
   EXPECT_EQ(checkin_url("http://127.0.0.1:8080", "T-01", "v1.T-01.abc_DEF-1"),
             "http://127.0.0.1:8080/#/checkin?site=T-01&t=v1.T-01.abc_DEF-1");
@@ -443,9 +390,9 @@ TEST(SiteQr, SvgDecodesBackToTheUrl) {
         std::string("https://ops.haiyan.example.cn/#/checkin?site=HY_0042&t=v1.HY_0042.") + std::string(43, 'Z'), std::string("x")}) {
     const auto svg = qr_svg(text);
     EXPECT_EQ(svg.find("<script"), std::string::npos);
-    EXPECT_EQ(decode(svg), text);
+    EXPECT_EQ(test::decode_qr_svg(svg), text);
   }
-  EXPECT_EQ(decode(qr_svg("module size 2", 2)), "module size 2");
+  EXPECT_EQ(test::decode_qr_svg(qr_svg("module size 2", 2)), "module size 2");
   EXPECT_THROW(qr_svg(""), std::invalid_argument);
   EXPECT_THROW(qr_svg(std::string(4000, 'a')), std::invalid_argument);
 }

@@ -6,6 +6,7 @@
 
 #include "sewage/gateway/notify/settings.hpp"
 #include "sewage/gateway/om/inspections_settings.hpp"
+#include "sewage/gateway/om/settings.hpp"
 #include "sewage/gateway/operating_day.hpp"
 
 #include <chrono>
@@ -169,6 +170,10 @@ struct config {
   // [notify] and [[notify.target]] (notify/settings.hpp). The former [notifier] table is refused
   // with an error naming the new form.
   notify_settings notify;
+
+  // [om], [om.work_orders], [[om.contractor]] (om/settings.hpp). After load_config, an empty
+  // om.site_key_file is "site-key" and an empty om.photo_dir is "photos" beside the store.
+  om::settings om;
 
   // [om.inspections], [om.assessment] (om/inspections_settings.hpp)
   om::inspection_settings om_inspections;

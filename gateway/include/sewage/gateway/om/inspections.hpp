@@ -40,7 +40,7 @@ struct plan_site {
 /// The plan of one site at `now`.
 struct plan_row {
   plan_site site;
-  om::size_class size{size_class::small};
+  om::facility_size size{facility_size::small};
   std::uint32_t interval_days{0};
   std::optional<std::int64_t> last_completed_ms;  ///< the last completed inspection
   std::optional<std::int64_t> last_inspection_id;

@@ -17,13 +17,13 @@
 
 namespace sewage::gateway::om {
 
-/// Facility size class from the design capacity (issue 12 contract: `[om] size_class_limits_m3d`).
-enum class size_class { small, medium, large };
+/// Facility size class from the design capacity (issue 12 contract: `[om] size_class_limits_m3d`,
+/// the same rule as om::size_class of om/settings.hpp, as an enum).
+enum class facility_size { small, medium, large };
 /// "small", "medium", "large".
-std::string_view to_string(size_class c) noexcept;
+std::string_view to_string(facility_size c) noexcept;
 /// small below limits[0] m3/d, medium from limits[0] to below limits[1], large from limits[1].
-/// Local copy until branch i12-wo (om/settings.hpp, om::size_class) is merged; same rule.
-size_class size_class_of(double design_capacity_m3d, const std::array<double, 2>& limits_m3d) noexcept;
+facility_size size_class_of(double design_capacity_m3d, const std::array<double, 2>& limits_m3d) noexcept;
 
 /// One checklist line. The inspector answers each with ok / not_ok / na and an optional note; a
 /// not_ok answer is a finding and opens a work order (fault_type, severity below).
@@ -43,15 +43,15 @@ struct inspection_settings {
   std::uint32_t interval_days_small{30};
   std::uint32_t interval_days_medium{14};
   std::uint32_t interval_days_large{7};
-  /// Size class limits, m3/d (the contract's `[om] size_class_limits_m3d`; wo owns that key: until
-  /// i12-wo is merged the default [30, 100] is used).
+  /// Size class limits, m3/d: a copy of `[om] size_class_limits_m3d` (om/settings.hpp), set by
+  /// load_config.
   std::array<double, 2> size_class_limits_m3d{30.0, 100.0};
   /// Checklist per site kind ("terminal", "pump_station"): shipped defaults, replaced per kind by
   /// `[om.inspections.checklist] terminal = [{key = "...", label = "..."}, ...]`.
   std::map<std::string, std::vector<checklist_item>, std::less<>> checklists{default_checklists()};
 
   /// Days between inspections of a facility of class `c`.
-  [[nodiscard]] std::uint32_t interval_days(size_class c) const noexcept;
+  [[nodiscard]] std::uint32_t interval_days(facility_size c) const noexcept;
   /// The shipped checklists (terminal and pump_station).
   static std::map<std::string, std::vector<checklist_item>, std::less<>> default_checklists();
 };
