@@ -1315,11 +1315,11 @@ http_response registry_reload(const context& c) {
 /// An inspections / assessment route (om/http_inspections.hpp), on the engine's thread with a
 /// fresh county view (pending writes committed first).
 template <http_response (*F)(const om::inspections_call&)>
-http_response om_route(const context& c) {
+http_response insp_route(const context& c) {
   if (c.insp == nullptr) throw api_error{503, "no_inspections", "this gateway has no inspections store"};
   c.eng.flush();
   const auto view = make_county_view(c.eng);
-  return F(om::inspections_call{*c.insp, c.who, c.req, c.q, c.args, view, c.eng.db(), c.ids});
+  return F(om::inspections_call{*c.insp, c.who, c.req, c.q, c.args, view, c.eng.db(), c.ids, c.eng.clock()});
 }
 
 using handler_fn = http_response (*)(const context&);
@@ -1365,15 +1365,15 @@ const std::vector<route_entry>& route_table() {
       {{"DELETE", "/api/tokens/{name}", admin, {}}, &identity_route<auth::tokens_delete>},
       {{"POST", "/api/registry/reload", admin, {}}, &registry_reload},
       {{"GET", "/api/audit", admin, {"from", "to", "actor", "action", "limit", "cursor"}}, &identity_route<auth::audit_get>},
-      {{"GET", "/api/inspections/checklists", read, {}}, &om_route<om::checklists_get>},
-      {{"GET", "/api/inspections/plan", read, {"town"}}, &om_route<om::plan_get>},
-      {{"GET", "/api/inspections/figures", read, {"from", "to", "by"}}, &om_route<om::figures_get>},
-      {{"GET", "/api/inspections", read, {"site", "limit"}}, &om_route<om::inspections_get>},
-      {{"GET", "/api/inspections/{id}", read, {}}, &om_route<om::inspection_get>},
-      {{"POST", "/api/inspections", operate, {}}, &om_route<om::inspection_start>},
-      {{"POST", "/api/inspections/{id}/complete", operate, {}}, &om_route<om::inspection_complete>},
-      {{"GET", "/api/assessment", read, {"month", "by", "format"}}, &om_route<om::assessment_get>},
-      {{"GET", "/api/sites/{id}/qr.svg", operate, {}}, &om_route<om::site_qr_get>},
+      {{"GET", "/api/inspections/checklists", read, {}}, &insp_route<om::checklists_get>},
+      {{"GET", "/api/inspections/plan", read, {"town"}}, &insp_route<om::plan_get>},
+      {{"GET", "/api/inspections/figures", read, {"from", "to", "by"}}, &insp_route<om::figures_get>},
+      {{"GET", "/api/inspections", read, {"site", "limit"}}, &insp_route<om::inspections_get>},
+      {{"GET", "/api/inspections/{id}", read, {}}, &insp_route<om::inspection_get>},
+      {{"POST", "/api/inspections", operate, {}}, &insp_route<om::inspection_start>},
+      {{"POST", "/api/inspections/{id}/complete", operate, {}}, &insp_route<om::inspection_complete>},
+      {{"GET", "/api/assessment", read, {"month", "by", "format"}}, &insp_route<om::assessment_get>},
+      {{"GET", "/api/sites/{id}/qr.svg", operate, {}}, &insp_route<om::site_qr_get>},
   };
   return table;
 }

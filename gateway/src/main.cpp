@@ -223,7 +223,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
     if (sig == SIGHUP) {
       try {
         eng.reload_registry(load_registry(cfg.registry_path, cfg.defaults));
-        ids.audit(auth::principal{auth::actor_kind::system, "SIGHUP", auth::role::admin, {}, false, {}, {}, {}},
+        ids.audit(auth::principal{auth::actor_kind::system, "SIGHUP", auth::role::admin, {}, false, {}, {}, {}, {}, {}},
                   "registry.reload", cfg.registry_path.string(), R"({"ok":true})");
       } catch (const config_error& e) {
         spdlog::error("registry reload failed, keeping the current one: {}", e.what());

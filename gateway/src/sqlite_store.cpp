@@ -147,11 +147,46 @@ CREATE TABLE notify_queue(
 CREATE INDEX notify_queue_by_target ON notify_queue(target, id);
 )sql";
 
+// Version 9: work orders (issue 12, om/work_orders.hpp; gateway/README.md "Work orders"): orders,
+// their state changes, check-ins at sites, photos (files beside the store, metadata here), the
+// escalations and auto-creations already made (exactly once), and the contractor of accounts of
+// role "contractor".
+constexpr const char* migration_v9_work_orders = R"sql(
+CREATE TABLE work_orders(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT NOT NULL, source TEXT NOT NULL, source_ref TEXT NOT NULL DEFAULT '',
+  fault_type TEXT NOT NULL, severity TEXT NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+  contractor TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, created_ms INTEGER NOT NULL, dispatched_ms INTEGER,
+  on_site_ms INTEGER, fixed_ms INTEGER, verified_ms INTEGER, due_ms INTEGER NOT NULL, reopen_count INTEGER NOT NULL DEFAULT 0,
+  cause TEXT NOT NULL DEFAULT '', parts_used TEXT NOT NULL DEFAULT '', created_by TEXT NOT NULL,
+  reporter_phone TEXT NOT NULL DEFAULT '', town TEXT NOT NULL DEFAULT '', escalated_level INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX work_orders_by_state ON work_orders(state, due_ms);
+CREATE INDEX work_orders_by_site ON work_orders(site_id, id);
+CREATE UNIQUE INDEX work_orders_auto ON work_orders(source, source_ref) WHERE source = 'alert' AND source_ref <> '';
+CREATE TABLE work_order_events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL, actor TEXT NOT NULL,
+  from_state TEXT NOT NULL, to_state TEXT NOT NULL, lat REAL, lon REAL, note TEXT NOT NULL DEFAULT '');
+CREATE INDEX work_order_events_by_order ON work_order_events(order_id, id);
+CREATE TABLE checkins(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT NOT NULL, order_id INTEGER, inspection_id INTEGER,
+  actor TEXT NOT NULL, contractor TEXT NOT NULL DEFAULT '', ts_ms INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
+  accuracy_m REAL, distance_m REAL NOT NULL);
+CREATE INDEX checkins_by_site ON checkins(site_id, ts_ms);
+CREATE TABLE photos(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER, inspection_id INTEGER, site_id TEXT NOT NULL, path TEXT NOT NULL,
+  sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, content_type TEXT NOT NULL, taken_ms INTEGER NOT NULL,
+  taken_source TEXT NOT NULL, uploaded_ms INTEGER NOT NULL, lat REAL, lon REAL, position_source TEXT NOT NULL DEFAULT '',
+  actor TEXT NOT NULL);
+CREATE INDEX photos_by_order ON photos(order_id, id);
+CREATE TABLE work_order_alert_seen(alert_id INTEGER PRIMARY KEY, site_id TEXT NOT NULL, type TEXT NOT NULL,
+  severity TEXT NOT NULL, raised_ms INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0);
+ALTER TABLE users ADD COLUMN contractor TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_tokens ADD COLUMN contractor TEXT NOT NULL DEFAULT '';
+)sql";
+
 // Version 10: inspections (issue 12 item 2, om/inspections.hpp): one row per inspection (started by
 // a check-in, completed with its checklist answers), one row per answered checklist item. At most
 // one started inspection per site, a check-in starts at most one inspection. inspection_plan holds
-// when the plan began (this migration, wall clock): the first due date of a site registered before. (In branch i12-insp
-// this migration follows v8 directly; v9 = work orders of branch i12-wo.)
+// when the plan began (this migration, wall clock): the first due date of a site registered before.
 constexpr const char* migration_v10_inspections = R"sql(
 CREATE TABLE inspections(
   id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT NOT NULL, kind TEXT NOT NULL, town TEXT NOT NULL,
@@ -347,7 +382,8 @@ class sqlite_store::impl {
         if (v == 5) exec(migration_v6_commands);
         if (v == 6) exec(migration_v7_identity);
         if (v == 7) exec(migration_v8_notifications);
-        if (v == 8) exec(migration_v10_inspections);  // v9 (work orders) lives in branch i12-wo
+        if (v == 8) exec(migration_v9_work_orders);
+        if (v == 9) exec(migration_v10_inspections);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");

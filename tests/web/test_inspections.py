@@ -9,8 +9,8 @@ inspection shows every answer. The QR sheet has one card per site (name, id, tow
 and its print rules hide the navigation; the assessment page has a row per town with the score
 and the five parts; the checklist works at 390 px without horizontal scroll; no console errors.
 
-Until the work-orders part (branch i12-wo) is merged the check-in row is written by the test into
-the store's `checkins` table with the contract's columns.
+The check-in row is written by the test into the store's `checkins` table (as POST /api/checkins
+would after verifying the QR token and the phone's position; that route is the work-orders part's).
 
 Run: /usr/bin/python3 tests/web/test_inspections.py --bindir build/dev
 """
@@ -77,8 +77,6 @@ class InspectionsPageTest(unittest.TestCase):
         """A check-in row as POST /api/checkins writes it (contract of issue 12)."""
         db = sqlite3.connect(os.path.join(self.county.workdir, "gateway.db"), timeout=10)
         try:
-            db.execute("CREATE TABLE IF NOT EXISTS checkins(id INTEGER PRIMARY KEY, site_id TEXT, order_id INTEGER, "
-                       "inspection_id INTEGER, actor TEXT, ts_ms INTEGER, lat REAL, lon REAL, accuracy_m REAL, distance_m REAL)")
             cur = db.execute("INSERT INTO checkins(site_id, actor, ts_ms, lat, lon, accuracy_m, distance_m) "
                              "VALUES(?, ?, ?, 30.5, 120.9, 8, 10)", (site, actor, int(time.time() * 1000)))
             db.commit()

@@ -75,7 +75,10 @@ cli::cli(CLI::App& app) {
   users_->require_subcommand(1);
   tokens_->require_subcommand(1);
   const auto role_opt = [this](CLI::App* c) {
-    c->add_option("--role", role_, "viewer, operator or admin")->required()->check(CLI::IsMember({"viewer", "operator", "admin"}));
+    c->add_option("--role", role_, "viewer, contractor, operator or admin")
+        ->required()
+        ->check(CLI::IsMember({"viewer", "contractor", "operator", "admin"}));
+    c->add_option("--contractor", contractor_, "role contractor: the [[om.contractor]] name it works for");
     c->add_option("--town", towns_, "limit to this town of the registry (repeat for more; none = whole county)");
   };
   auto* add = users_->add_subcommand("add", "add a user; the password is read from stdin (or prompted)");
@@ -124,16 +127,19 @@ int cli::run(const std::string& config_path) {
     const auto r = parse_role(role_).value_or(role::viewer);
     const auto sub = [](CLI::App* a, const char* n) { return a->get_subcommand(n)->parsed(); };
     if (sub(users_, "add")) {
-      ids.add_user(name_, read_password(), r, towns_);
+      if (!contractor_.empty() && std::none_of(cfg.om.contractors.begin(), cfg.om.contractors.end(),
+                                               [&](const auto& k) { return k.name == contractor_; }))
+        throw auth_error(400, "--contractor '" + contractor_ + "' is not an [[om.contractor]] of " + cfg.source.string());
+      ids.add_user(name_, read_password(), r, towns_, contractor_);
       ids.audit(who, "user.add", name_, nlohmann::json{{"role", role_}, {"towns", towns_}}.dump());
       std::cout << "user " << name_ << " added: " << role_ << ", " << towns_text(towns_) << '\n';
     } else if (sub(users_, "passwd")) {
-      ids.change_user(name_, user_change{read_password(), std::nullopt, std::nullopt, std::nullopt});
+      ids.change_user(name_, user_change{read_password(), std::nullopt, std::nullopt, std::nullopt, std::nullopt});
       ids.audit(who, "user.change", name_, R"({"password":"changed"})");
       std::cout << "password of " << name_ << " changed; their sessions ended\n";
     } else if (sub(users_, "disable") || sub(users_, "enable")) {
       const bool off = sub(users_, "disable");
-      ids.change_user(name_, user_change{std::nullopt, std::nullopt, std::nullopt, off});
+      ids.change_user(name_, user_change{std::nullopt, std::nullopt, std::nullopt, off, std::nullopt});
       ids.audit(who, off ? "user.disable" : "user.change", name_, off ? R"({"disabled":true})" : R"({"disabled":false})");
       std::cout << "user " << name_ << (off ? " disabled" : " enabled") << '\n';
     } else if (sub(users_, "list")) {
@@ -141,7 +147,7 @@ int cli::run(const std::string& config_path) {
         std::cout << u.name << '\t' << to_string(u.role) << '\t' << towns_text(u.towns) << '\t'
                   << (u.disabled ? "disabled" : "enabled") << "\tchanged " << iso_ms(u.changed_ms) << '\n';
     } else if (sub(tokens_, "add")) {
-      const auto token = ids.add_token(name_, r, towns_);
+      const auto token = ids.add_token(name_, r, towns_, contractor_);
       ids.audit(who, "token.add", name_, nlohmann::json{{"role", role_}, {"towns", towns_}}.dump());
       std::cout << token << '\n';  // the only time it is shown
       std::cerr << "token " << name_ << " made (" << role_ << ", " << towns_text(towns_)

@@ -7,6 +7,7 @@ namespace sewage::gateway::auth {
 std::string_view to_string(role r) noexcept {
   switch (r) {
     case role::viewer: return "viewer";
+    case role::contractor: return "contractor";
     case role::operator_: return "operator";
     case role::admin: return "admin";
   }
@@ -15,6 +16,7 @@ std::string_view to_string(role r) noexcept {
 
 std::optional<role> parse_role(std::string_view s) noexcept {
   if (s == "viewer") return role::viewer;
+  if (s == "contractor") return role::contractor;
   if (s == "operator") return role::operator_;
   if (s == "admin") return role::admin;
   return std::nullopt;
@@ -31,7 +33,13 @@ std::string_view to_string(actor_kind k) noexcept {
 }
 
 bool principal::sees_town(std::string_view town) const noexcept {
+  if (role == auth::role::contractor) return false;
   return towns.empty() || std::find(towns.begin(), towns.end(), town) != towns.end();
+}
+
+bool principal::sees(std::string_view town, std::string_view site_id) const noexcept {
+  if (role == auth::role::contractor) return std::find(sites.begin(), sites.end(), site_id) != sites.end();
+  return sees_town(town);
 }
 
 std::optional<std::string> name_problem(std::string_view name) {

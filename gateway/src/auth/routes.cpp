@@ -53,7 +53,7 @@ role role_field(const json& body, bool required, role fallback = role::viewer) {
   const auto s = string_field(body, "role", required);
   if (!s) return fallback;
   const auto r = parse_role(*s);
-  if (!r) throw auth_error(400, "role: must be viewer, operator or admin");
+  if (!r) throw auth_error(400, "role: must be viewer, contractor, operator or admin");
   return *r;
 }
 
@@ -80,11 +80,13 @@ json principal_json(const principal& p) {
               {"kind", to_string(p.kind)},
               {"role", to_string(p.role)},
               {"towns", p.towns},
+              {"contractor", p.contractor.empty() ? json(nullptr) : json(p.contractor)},
               {"csrf_token", p.via_cookie ? json(p.csrf_token) : json(nullptr)}};
 }
 
 json user_json(const user_info& u) {
   return json{{"name", u.name},           {"role", to_string(u.role)},        {"towns", u.towns},
+              {"contractor", u.contractor.empty() ? json(nullptr) : json(u.contractor)},
               {"disabled", u.disabled},   {"created_at", iso_ms(u.created_ms)}, {"changed_at", iso_ms(u.changed_ms)}};
 }
 
@@ -92,6 +94,7 @@ json token_json(const token_info& t) {
   return json{{"name", t.name},
               {"role", to_string(t.role)},
               {"towns", t.towns},
+              {"contractor", t.contractor.empty() ? json(nullptr) : json(t.contractor)},
               {"created_at", iso_ms(t.created_ms)},
               {"revoked_at", t.revoked_ms ? json(iso_ms(*t.revoked_ms)) : json(nullptr)}};
 }
@@ -178,25 +181,27 @@ json find_user(service& ids, const std::string& name) {
 }  // namespace
 
 http_response users_post(const call& c) {
-  const auto body = body_object(c.req, {"name", "password", "role", "towns"},
-                                R"({"name": "...", "password": "...", "role": "viewer|operator|admin", "towns": ["..."]})");
+  const auto body = body_object(c.req, {"name", "password", "role", "towns", "contractor"},
+                                R"({"name": "...", "password": "...", "role": "viewer|contractor|operator|admin", "towns": ["..."], "contractor"?: "..."})");
   const auto name = *string_field(body, "name", true);
   const auto password = *string_field(body, "password", true);
   const auto r = role_field(body, true);
   const auto towns = towns_field(body, c.reg);
-  c.ids.add_user(name, password, r, towns);
-  c.ids.audit(c.who, "user.add", name, json{{"role", to_string(r)}, {"towns", towns}}.dump());
+  const auto contractor = string_field(body, "contractor", false).value_or("");
+  c.ids.add_user(name, password, r, towns, contractor);
+  c.ids.audit(c.who, "user.add", name, json{{"role", to_string(r)}, {"towns", towns}, {"contractor", contractor}}.dump());
   return json_response(201, json{{"user", find_user(c.ids, name)}});
 }
 
 http_response users_patch(const call& c) {
   const auto& name = c.args.at(0);
-  const auto body = body_object(c.req, {"password", "role", "towns", "disabled"},
+  const auto body = body_object(c.req, {"password", "role", "towns", "disabled", "contractor"},
                                 R"({"password"?: "...", "role"?: "...", "towns"?: [...], "disabled"?: bool})");
   user_change ch;
   ch.password = string_field(body, "password", false);
   if (body.contains("role")) ch.role = role_field(body, true);
   if (body.contains("towns")) ch.towns = towns_field(body, c.reg);
+  if (body.contains("contractor")) ch.contractor = string_field(body, "contractor", true);
   if (body.contains("disabled")) {
     if (!body["disabled"].is_boolean()) throw auth_error(400, "disabled: must be true or false");
     ch.disabled = body["disabled"].get<bool>();
@@ -218,11 +223,13 @@ http_response tokens_get(const call& c) {
 }
 
 http_response tokens_post(const call& c) {
-  const auto body = body_object(c.req, {"name", "role", "towns"}, R"({"name": "...", "role": "viewer|operator|admin", "towns": ["..."]})");
+  const auto body = body_object(c.req, {"name", "role", "towns", "contractor"},
+                                R"({"name": "...", "role": "viewer|contractor|operator|admin", "towns": ["..."], "contractor"?: "..."})");
   const auto name = *string_field(body, "name", true);
   const auto r = role_field(body, true);
   const auto towns = towns_field(body, c.reg);
-  const auto token = c.ids.add_token(name, r, towns);
+  const auto contractor = string_field(body, "contractor", false).value_or("");
+  const auto token = c.ids.add_token(name, r, towns, contractor);
   c.ids.audit(c.who, "token.add", name, json{{"role", to_string(r)}, {"towns", towns}}.dump());
   auto res = json_response(201, json{{"name", name}, {"role", to_string(r)}, {"towns", towns}, {"token", token}});
   res.headers.emplace_back("Cache-Control", "no-store");

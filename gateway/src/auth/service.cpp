@@ -73,6 +73,15 @@ void check_name(const std::string& what, const std::string& name) {
   if (auto p = name_problem(name)) throw auth_error(400, what + ": " + *p);
 }
 
+/// Role contractor needs a contractor name; other roles have none.
+void check_contractor(role r, const std::string& contractor) {
+  if (r == role::contractor && contractor.empty())
+    throw auth_error(400, "contractor: role contractor needs the [[om.contractor]] name it works for");
+  if (r != role::contractor && !contractor.empty())
+    throw auth_error(400, "contractor: only accounts of role contractor name a contractor");
+  if (!contractor.empty()) check_name("contractor", contractor);
+}
+
 /// Minimum password length, bytes (NIST SP 800-63B 5.1.1.2: at least 8 characters).
 constexpr std::size_t min_password_bytes = 8;
 /// The most bytes of a password hashed (a bound on the work a request can cause).
@@ -157,20 +166,24 @@ service::service(const std::filesystem::path& db_path, settings s, const clock_s
     : impl_(std::make_unique<impl>(db_path, s, clock)), settings_(s) {}
 service::~service() = default;
 
-void service::add_user(const std::string& name, const std::string& password, role r, const std::vector<std::string>& towns) {
+void service::add_user(const std::string& name, const std::string& password, role r, const std::vector<std::string>& towns,
+                       const std::string& contractor) {
   check_name("name", name);
+  check_contractor(r, contractor);
   check_password(password);
   const auto hash = hash_password(password);  // outside the lock: ~0.1 s of work
   const std::lock_guard lock(impl_->mutex_);
   stmt exists(impl_->db_, "SELECT 1 FROM users WHERE name = ?1");
   if (exists.bind(1, name).step()) throw auth_error(409, "user '" + name + "' exists");
   const auto now = impl_->now_ms();
-  stmt(impl_->db_, "INSERT INTO users(name, role, towns, hash, disabled, created_ms, changed_ms) VALUES(?1,?2,?3,?4,0,?5,?5)")
+  stmt(impl_->db_, "INSERT INTO users(name, role, towns, hash, disabled, created_ms, changed_ms, contractor) "
+                   "VALUES(?1,?2,?3,?4,0,?5,?5,?6)")
       .bind(1, name)
       .bind(2, std::string(to_string(r)))
       .bind(3, towns_json(towns))
       .bind(4, hash)
       .bind(5, now)
+      .bind(6, contractor)
       .run();
 }
 
@@ -181,9 +194,16 @@ void service::change_user(const std::string& name, const user_change& c) {
     hash = hash_password(*c.password);
   }
   const std::lock_guard lock(impl_->mutex_);
-  stmt exists(impl_->db_, "SELECT 1 FROM users WHERE name = ?1");
+  stmt exists(impl_->db_, "SELECT role, contractor FROM users WHERE name = ?1");
   if (!exists.bind(1, name).step()) throw auth_error(404, "no user '" + name + "'");
+  if (c.role || c.contractor)
+    check_contractor(c.role.value_or(role_of(exists.text(0))), c.contractor.value_or(c.role && *c.role != role::contractor ? std::string() : exists.text(1)));
   const auto now = impl_->now_ms();
+  if (c.contractor || c.role)
+    stmt(impl_->db_, "UPDATE users SET contractor = ?2 WHERE name = ?1")
+        .bind(1, name)
+        .bind(2, c.contractor.value_or(c.role && *c.role != role::contractor ? std::string() : exists.text(1)))
+        .run();
   if (hash) stmt(impl_->db_, "UPDATE users SET hash = ?2 WHERE name = ?1").bind(1, name).bind(2, *hash).run();
   if (c.role) stmt(impl_->db_, "UPDATE users SET role = ?2 WHERE name = ?1").bind(1, name).bind(2, std::string(to_string(*c.role))).run();
   if (c.towns) stmt(impl_->db_, "UPDATE users SET towns = ?2 WHERE name = ?1").bind(1, name).bind(2, towns_json(*c.towns)).run();
@@ -191,29 +211,33 @@ void service::change_user(const std::string& name, const user_change& c) {
     stmt(impl_->db_, "UPDATE users SET disabled = ?2 WHERE name = ?1").bind(1, name).bind(2, std::int64_t{*c.disabled ? 1 : 0}).run();
   stmt(impl_->db_, "UPDATE users SET changed_ms = ?2 WHERE name = ?1").bind(1, name).bind(2, now).run();
   // A new password or a lost right ends every session of the user (a stolen cookie stops working).
-  if (hash || c.role || c.towns || c.disabled.value_or(false)) impl_->end_sessions_of(name);
+  if (hash || c.role || c.towns || c.contractor || c.disabled.value_or(false)) impl_->end_sessions_of(name);
 }
 
 std::vector<user_info> service::users() {
   const std::lock_guard lock(impl_->mutex_);
-  stmt s(impl_->db_, "SELECT name, role, towns, disabled, created_ms, changed_ms FROM users ORDER BY name");
+  stmt s(impl_->db_, "SELECT name, role, towns, disabled, created_ms, changed_ms, contractor FROM users ORDER BY name");
   std::vector<user_info> out;
-  while (s.step()) out.push_back({s.text(0), role_of(s.text(1)), parse_towns(s.text(2)), s.i64(3) != 0, s.i64(4), s.i64(5)});
+  while (s.step())
+    out.push_back({s.text(0), role_of(s.text(1)), parse_towns(s.text(2)), s.i64(3) != 0, s.i64(4), s.i64(5), s.text(6)});
   return out;
 }
 
-std::string service::add_token(const std::string& name, role r, const std::vector<std::string>& towns) {
+std::string service::add_token(const std::string& name, role r, const std::vector<std::string>& towns,
+                               const std::string& contractor) {
   check_name("name", name);
+  check_contractor(r, contractor);
   const std::lock_guard lock(impl_->mutex_);
   stmt exists(impl_->db_, "SELECT 1 FROM api_tokens WHERE name = ?1");
   if (exists.bind(1, name).step()) throw auth_error(409, "token '" + name + "' exists (names are not reused, even revoked)");
   auto token = "sgw_" + random_token(32);
-  stmt(impl_->db_, "INSERT INTO api_tokens(name, hash, role, towns, created_ms) VALUES(?1,?2,?3,?4,?5)")
+  stmt(impl_->db_, "INSERT INTO api_tokens(name, hash, role, towns, created_ms, contractor) VALUES(?1,?2,?3,?4,?5,?6)")
       .bind(1, name)
       .bind(2, sha256_hex(token))
       .bind(3, std::string(to_string(r)))
       .bind(4, towns_json(towns))
       .bind(5, impl_->now_ms())
+      .bind(6, contractor)
       .run();
   return token;
 }
@@ -227,11 +251,11 @@ void service::revoke_token(const std::string& name) {
 
 std::vector<token_info> service::tokens() {
   const std::lock_guard lock(impl_->mutex_);
-  stmt s(impl_->db_, "SELECT name, role, towns, created_ms, revoked_ms FROM api_tokens ORDER BY name");
+  stmt s(impl_->db_, "SELECT name, role, towns, created_ms, revoked_ms, contractor FROM api_tokens ORDER BY name");
   std::vector<token_info> out;
   while (s.step())
     out.push_back({s.text(0), role_of(s.text(1)), parse_towns(s.text(2)), s.i64(3),
-                   s.null(4) ? std::nullopt : std::optional<std::int64_t>(s.i64(4))});
+                   s.null(4) ? std::nullopt : std::optional<std::int64_t>(s.i64(4)), s.text(5)});
   return out;
 }
 
@@ -263,12 +287,13 @@ login_result service::login(const std::string& user, const std::string& password
   principal who = attempt;
   {
     const std::lock_guard lock(impl_->mutex_);
-    stmt s(impl_->db_, "SELECT hash, disabled, role, towns FROM users WHERE name = ?1");
+    stmt s(impl_->db_, "SELECT hash, disabled, role, towns, contractor FROM users WHERE name = ?1");
     if (s.bind(1, user).step()) {
       hash = s.text(0);
       usable = s.i64(1) == 0;
       who.role = role_of(s.text(2));
       who.towns = parse_towns(s.text(3));
+      who.contractor = s.text(4);
     }
   }
   // Argon2id outside the lock (~0.1 s); an unknown user checks the dummy hash: same time, same answer.
@@ -305,7 +330,7 @@ std::optional<principal> service::session(const std::string& cookie, const std::
   const auto now = impl_->now_ms();
   const std::lock_guard lock(impl_->mutex_);
   stmt s(impl_->db_,
-         "SELECT s.user, s.csrf, s.created_ms, s.last_seen_ms, u.role, u.towns, u.disabled"
+         "SELECT s.user, s.csrf, s.created_ms, s.last_seen_ms, u.role, u.towns, u.disabled, u.contractor"
          " FROM sessions s JOIN users u ON u.name = s.user WHERE s.key = ?1");
   if (!s.bind(1, key).step()) return std::nullopt;
   const auto created = s.i64(2);
@@ -322,6 +347,7 @@ std::optional<principal> service::session(const std::string& cookie, const std::
   p.csrf_token = s.text(1);
   p.role = role_of(s.text(4));
   p.towns = parse_towns(s.text(5));
+  p.contractor = s.text(7);
   p.via_cookie = true;
   p.session_key = key;
   p.address = address;
@@ -334,13 +360,14 @@ std::optional<principal> service::bearer(const std::string& token, const std::st
   if (token.empty() || token.size() > 256) return std::nullopt;
   const auto hash = sha256_hex(token);
   const std::lock_guard lock(impl_->mutex_);
-  stmt s(impl_->db_, "SELECT name, role, towns FROM api_tokens WHERE hash = ?1 AND revoked_ms IS NULL");
+  stmt s(impl_->db_, "SELECT name, role, towns, contractor FROM api_tokens WHERE hash = ?1 AND revoked_ms IS NULL");
   if (!s.bind(1, hash).step()) return std::nullopt;
   principal p;
   p.kind = actor_kind::token;
   p.name = s.text(0);
   p.role = role_of(s.text(1));
   p.towns = parse_towns(s.text(2));
+  p.contractor = s.text(3);
   p.address = address;
   return p;
 }

@@ -4,6 +4,7 @@
 #include "sewage/gateway/om/assessment.hpp"
 #include "sewage/gateway/om/qr.hpp"
 #include "sewage/gateway/om/site_token.hpp"
+#include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/report.hpp"
 
 #include <sewage/proto/timestamp.hpp>
@@ -111,20 +112,48 @@ json body_object(const http_request& req, std::initializer_list<std::string_view
   return body;
 }
 
-/// Opens the work order of a finding. The work-orders part (branch i12-wo, om::work_orders::create)
-/// is not in this build yet: a not_ok answer is refused rather than lost.
-std::int64_t open_finding_order(const finding& f, const auth::principal&) {
-  throw inspection_error(409, "items: '" + f.item.key + "' is not_ok, but this build has no work orders to open for it");
+/// The work-order severity of a checklist item's: minor -> info, major -> warning, critical -> critical.
+severity order_severity(const std::string& item_severity) {
+  if (item_severity == "critical") return severity::critical;
+  if (item_severity == "warning") return severity::warning;
+  return severity::info;
 }
 
-/// The contractor serving a site (issue 12 contract): the one whose `sites` names it, else the one
-/// whose `towns` has its town, else "" (load_config refuses two for one site).
-std::string contractor_of(const om::settings& s, const std::string& site_id, const std::string& town) {
-  for (const auto& c : s.contractors)
-    if (std::find(c.sites.begin(), c.sites.end(), site_id) != c.sites.end()) return c.name;
-  for (const auto& c : s.contractors)
-    if (std::find(c.towns.begin(), c.towns.end(), town) != c.towns.end()) return c.name;
-  return {};
+/// Opens the work order of a finding through om::work_orders::create (source "inspection",
+/// source_ref "<inspection id>/<item key>", the item's fault type and severity), on a connection
+/// of its own for this completion. A refusal (om_error) refuses the completion, naming the item.
+std::int64_t open_finding_order(const inspections_call& c, const finding& f, const auth::principal& by) {
+  const auto reg = c.view.reg;
+  work_orders orders(c.insp.db_path(), c.view.cfg->om, c.clock,
+                     [reg](const std::string& id) -> std::optional<site_ref> {
+                       const auto i = reg->find(id);
+                       if (!i) return std::nullopt;
+                       const auto& t = reg->terminals()[*i];
+                       return site_ref{t.id, t.town, t.latitude_deg, t.longitude_deg};
+                     },
+                     c.ids);
+  new_work_order o;
+  o.site_id = f.site_id;
+  o.source = "inspection";
+  o.source_ref = std::to_string(f.inspection_id) + "/" + f.item.key;
+  o.fault_type = f.item.fault_type.substr(0, 64);
+  o.sev = order_severity(f.item.severity);
+  o.title = (f.item.label + ": " + f.note).substr(0, 200);
+  o.description = "Inspection " + std::to_string(f.inspection_id) + " finding: " + f.item.label + " - " + f.note;
+  o.contractor = f.contractor;
+  // A contractor's crew may not create orders (om::refusal): its finding is opened by the gateway
+  // on its behalf (actor kind system, the inspector's name), like an order from an alert.
+  auth::principal creator = by;
+  if (!by.at_least(auth::role::operator_)) {
+    creator = auth::principal{};
+    creator.kind = auth::actor_kind::system;
+    creator.name = by.name;
+  }
+  try {
+    return orders.create(o, creator);
+  } catch (const om_error& e) {
+    throw inspection_error(e.status(), "items: '" + f.item.key + "': work order refused: " + e.what());
+  }
 }
 
 }  // namespace
@@ -134,12 +163,12 @@ std::vector<plan_site> visible_sites(const county_view& view, const auth::princi
   if (!view.reg) return out;
   for (std::size_t i = 0; i < view.reg->size(); ++i) {
     const auto& t = view.reg->terminals()[i];
-    if (!who.sees_town(t.town)) continue;
     plan_site s;
     s.site_id = t.id;
     s.name = t.name;
     s.town = t.town;
     s.kind = "terminal";
+    if (!who.sees(t.town, t.id)) continue;
     s.contractor = view.cfg != nullptr ? contractor_of(view.cfg->om, t.id, t.town) : std::string();
     s.design_capacity_m3d = t.design_capacity_m3d;
     // Registered before registration times were kept (the epoch): the plan's own start.
@@ -303,7 +332,7 @@ http_response inspection_complete(const inspections_call& c) {
   }
   const auto done = refusals([&] {
     return c.insp.complete(id, answers, note, c.who, ms_of(c.view.now), [&](const finding& f, const auth::principal& by) {
-      return open_finding_order(f, by);
+      return open_finding_order(c, f, by);
     });
   });
   if (c.ids != nullptr) {

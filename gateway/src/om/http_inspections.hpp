@@ -5,6 +5,7 @@
 // auth::auth_error (status + message naming the field), answered as JSON errors by api.cpp.
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/om/inspections.hpp"
 #include "sewage/gateway/store.hpp"
 
@@ -24,6 +25,7 @@ struct inspections_call {
   const county_view& view;               ///< registry, registration times, configuration, now
   store& db;                             ///< the engine's store (the monthly report's availability)
   auth::service* ids;                    ///< audit log (null: none)
+  const clock_source& clock;             ///< the gateway clock (work orders opened by findings)
 };
 
 http_response checklists_get(const inspections_call& c);   ///< GET /api/inspections/checklists
@@ -37,8 +39,8 @@ http_response assessment_get(const inspections_call& c);   ///< GET /api/assessm
 /// GET /api/sites/{id}/qr.svg: the site's check-in URL with its signed token as a QR code (SVG).
 http_response site_qr_get(const inspections_call& c);
 
-/// The sites of the view a caller sees (registry terminals of its towns; contractor from the
-/// work-orders part once merged, "" until then). A site's plan starts at its registration, or at
+/// The sites of the view a caller sees (registry terminals of its towns, or of its contractor for
+/// role contractor; each with its contractor, om::contractor_of). A site's plan starts at its registration, or at
 /// `plan_started_ms` for one registered before registration times were kept.
 std::vector<plan_site> visible_sites(const county_view& view, const auth::principal& who, std::int64_t plan_started_ms);
 

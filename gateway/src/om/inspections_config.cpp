@@ -36,7 +36,7 @@ std::uint32_t inspection_settings::interval_days(facility_size c) const noexcept
 std::map<std::string, std::vector<checklist_item>, std::less<>> inspection_settings::default_checklists() {
   // The demo county's lists (county-configurable defaults): what a rural terminal's inspector
   // looks at on every visit (outlet, aeration, sludge, enclosure), and a pump station's.
-  const auto item = [](std::string key, std::string label, std::string severity = "minor") {
+  const auto item = [](std::string key, std::string label, std::string severity = "info") {
     checklist_item i;
     i.fault_type = "inspection:" + key;
     i.key = std::move(key);
@@ -46,11 +46,11 @@ std::map<std::string, std::vector<checklist_item>, std::less<>> inspection_setti
   };
   return {
       {"terminal",
-       {item("outlet_clear", "Outlet well clear", "major"), item("blower_running", "Blower running", "major"),
+       {item("outlet_clear", "Outlet well clear", "warning"), item("blower_running", "Blower running", "warning"),
         item("sludge_level", "Sludge level below the mark"), item("effluent_clear", "Effluent clear, no odour"),
         item("sensor_clean", "Turbidity sensor and flow meter clean"), item("fence_signage", "Fence and signage intact")}},
       {"pump_station",
-       {item("pumps_running", "Pumps start and stop on level", "major"), item("float_switches", "Level switches free"),
+       {item("pumps_running", "Pumps start and stop on level", "warning"), item("float_switches", "Level switches free"),
         item("wet_well_debris", "Wet well free of debris"), item("panel_alarms", "Control panel without alarms"),
         item("fence_signage", "Fence and signage intact")}},
   };
@@ -100,8 +100,8 @@ std::vector<om::checklist_item> read_checklist(const toml::node& n, const std::s
     if (!seen.insert(item.key).second) r.fail("key", "\"" + item.key + "\" appears twice in this checklist");
     if (item.label.empty() || item.label.size() > 200) r.fail("label", "must be 1..200 characters");
     if (item.fault_type.empty()) item.fault_type = "inspection:" + item.key;
-    if (item.severity != "minor" && item.severity != "major" && item.severity != "critical")
-      r.fail("severity", "must be minor, major or critical");
+    if (item.severity != "info" && item.severity != "warning" && item.severity != "critical")
+      r.fail("severity", "must be info, warning or critical (the work order's severity)");
     out.push_back(std::move(item));
   }
   return out;

@@ -242,7 +242,8 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
                            "DROP TABLE commands; DROP TABLE users; DROP TABLE api_tokens; DROP TABLE sessions; DROP TABLE audit; DROP TABLE notify_queue;"
-                           "DROP TABLE inspection_items; DROP TABLE inspections; DROP TABLE inspection_plan;"
+                           "DROP TABLE inspection_items; DROP TABLE inspections; DROP TABLE inspection_plan; DROP TABLE work_orders;"
+                           "DROP TABLE work_order_events; DROP TABLE checkins; DROP TABLE photos; DROP TABLE work_order_alert_seen;"
                            "PRAGMA user_version=5;"
                            "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
                            " VALUES(3, 'T1', 'no_flow', 'raised', 1000, 'm');",

@@ -426,10 +426,10 @@ TEST_F(IdentityTest, SessionCookieCsrfLogoutAndExpiry) {
   EXPECT_EQ(call("GET", "/api/session", {}, with(s3)).status, 401u);
   // A new password or disabling ends every session; a disabled user cannot log in.
   const auto s4 = login("wang", "pass-wang-123");
-  ids_->change_user("wang", auth::user_change{std::string("pass-wang-456"), std::nullopt, std::nullopt, std::nullopt});
+  ids_->change_user("wang", auth::user_change{std::string("pass-wang-456"), std::nullopt, std::nullopt, std::nullopt, std::nullopt});
   EXPECT_EQ(call("GET", "/api/session", {}, with(s4)).status, 401u);
   const auto s5 = login("wang", "pass-wang-456");
-  ids_->change_user("wang", auth::user_change{std::nullopt, std::nullopt, std::nullopt, true});
+  ids_->change_user("wang", auth::user_change{std::nullopt, std::nullopt, std::nullopt, true, std::nullopt});
   EXPECT_EQ(call("GET", "/api/session", {}, with(s5)).status, 401u);
   EXPECT_EQ(call("POST", "/api/session", R"({"user":"wang","password":"pass-wang-456"})").status, 401u);
   // Garbage cookies and tokens are simply not sessions / 401.

@@ -44,8 +44,6 @@ class InspectionsApi : public ::testing::Test {
     api_ = std::make_unique<api>(*eng_, link_status{}, ids_.get(), insp_.get());
     county_ = "Bearer " + ids_->add_token("county", auth::role::operator_, {});
     alpha_ = "Bearer " + ids_->add_token("alpha", auth::role::operator_, {"Alpha"});
-    exec("CREATE TABLE IF NOT EXISTS checkins(id INTEGER PRIMARY KEY, site_id TEXT, order_id INTEGER, inspection_id INTEGER, "
-         "actor TEXT, ts_ms INTEGER, lat REAL, lon REAL, accuracy_m REAL, distance_m REAL)");
   }
   void exec(const std::string& sql) {
     sqlite3* db = nullptr;
@@ -59,8 +57,8 @@ class InspectionsApi : public ::testing::Test {
   std::int64_t checkin(const std::string& site, const std::string& actor) {
     static int n = 0;
     const auto id = 1000 + ++n;
-    exec("INSERT INTO checkins(id, site_id, actor, ts_ms) VALUES(" + std::to_string(id) + ", '" + site + "', '" + actor + "', " +
-         std::to_string(clock_.now().time_since_epoch().count()) + ")");
+    exec("INSERT INTO checkins(id, site_id, actor, ts_ms, lat, lon, accuracy_m, distance_m) VALUES(" + std::to_string(id) + ", '" +
+         site + "', '" + actor + "', " + std::to_string(clock_.now().time_since_epoch().count()) + ", 30.5, 120.9, 8, 12)");
     return id;
   }
   http_response call(const std::string& method, const std::string& target, const std::string& who, const std::string& body = {}) {
@@ -158,7 +156,7 @@ TEST_F(InspectionsApi, PlanStartCompleteLateFiguresAndAssessment) {
   ASSERT_EQ(beta["parts"]["inspection"]["evidence"].size(), 2u);
   EXPECT_EQ(beta["parts"]["inspection"]["evidence"][0]["kind"], "missed_inspection");
   EXPECT_EQ(beta["parts"]["inspection"]["evidence"][0]["due_at"], "2026-11-09T08:00:00Z");
-  EXPECT_EQ(beta["parts"]["on_time"]["unavailable"], true);  // work orders not in this build
+  EXPECT_EQ(beta["parts"]["on_time"]["no_data"], true);  // no work order due in the month: nothing deducted
   EXPECT_TRUE(a["groups"][0]["parts"]["inspection"]["no_data"]);
   // A town officer's assessment covers its towns only.
   EXPECT_EQ(get("/api/assessment?month=2026-11&by=town", alpha_)["groups"].size(), 1u);
@@ -196,6 +194,41 @@ TEST_F(InspectionsApi, SiteQrCodeDecodesToTheCheckInUrlWithAVerifyingToken) {
   EXPECT_EQ(call("GET", "/api/sites/NOPE/qr.svg", county_).status, 404u);
   const auto viewer = "Bearer " + ids_->add_token("viewer", auth::role::viewer, {});
   EXPECT_EQ(call("GET", "/api/sites/TA/qr.svg", viewer).status, 403u);
+}
+
+TEST_F(InspectionsApi, AFindingOpensAWorkOrderForTheSitesContractor) {
+  auto r = call("POST", "/api/inspections", county_, json{{"site_id", "TB"}, {"checkin_id", checkin("TB", "county")}}.dump());
+  ASSERT_EQ(r.status, 201u) << r.body;
+  const auto id = json::parse(r.body)["inspection"]["id"].get<std::int64_t>();
+  json items = json::array();
+  for (const auto& i : insp_->settings().checklists.at("terminal"))
+    items.push_back(i.key == "outlet_clear" ? json{{"key", i.key}, {"result", "not_ok"}, {"note", "outlet blocked by leaves"}}
+                                            : json{{"key", i.key}, {"result", "ok"}});
+  r = call("POST", "/api/inspections/" + std::to_string(id) + "/complete", county_, json{{"items", items}}.dump());
+  ASSERT_EQ(r.status, 200u) << r.body;
+  const auto done = json::parse(r.body)["inspection"];
+  ASSERT_TRUE(done["items"][0]["work_order_id"].is_number()) << r.body;
+  const auto order_id = done["items"][0]["work_order_id"].get<std::int64_t>();
+  EXPECT_TRUE(done["items"][1]["work_order_id"].is_null());
+  // The order: source inspection, its finding as source_ref, the item's fault type and severity,
+  // the site's contractor (green serves TB by name).
+  sqlite3* db = nullptr;
+  sqlite3_open((dir_.path() / "g.db").c_str(), &db);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "SELECT source, source_ref, fault_type, severity, contractor, state, site_id FROM work_orders WHERE id = ?1", -1,
+                     &st, nullptr);
+  sqlite3_bind_int64(st, 1, order_id);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  const auto col = [&](int i) { return std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, i))); };
+  EXPECT_EQ(col(0), "inspection");
+  EXPECT_EQ(col(1), std::to_string(id) + "/outlet_clear");
+  EXPECT_EQ(col(2), "inspection:outlet_clear");
+  EXPECT_EQ(col(3), "warning");
+  EXPECT_EQ(col(4), "green");
+  EXPECT_EQ(col(5), "open");
+  EXPECT_EQ(col(6), "TB");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 TEST_F(InspectionsApi, SitesCarryTheirContractorForFiguresAndAssessment) {

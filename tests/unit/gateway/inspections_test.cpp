@@ -116,14 +116,6 @@ TEST(InspectionFigures, CompletionRateAndLateInspectionsPerContractorAndTown) {
 class InspectionStore : public ::testing::Test {
  protected:
   InspectionStore() : dir_("gw-insp"), store_(dir_.path() / "g.db", 10) {
-    // The check-ins table of branch i12-wo (issue 12 contract), until it is merged.
-    sqlite3* db = nullptr;
-    sqlite3_open((dir_.path() / "g.db").c_str(), &db);
-    sqlite3_exec(db,
-                 "CREATE TABLE IF NOT EXISTS checkins(id INTEGER PRIMARY KEY, site_id TEXT, order_id INTEGER, "
-                 "inspection_id INTEGER, actor TEXT, ts_ms INTEGER, lat REAL, lon REAL, accuracy_m REAL, distance_m REAL)",
-                 nullptr, nullptr, nullptr);
-    sqlite3_close(db);
     insp_ = std::make_unique<inspections>(dir_.path() / "g.db", inspection_settings{});
   }
   std::int64_t checkin(const std::string& site_id, const std::string& actor, std::int64_t ts) {
@@ -251,11 +243,11 @@ TEST_F(InspectionStore, FindingsOpenWorkOrdersWithTheItemsFaultTypeAndSeverity) 
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].item.key, "outlet_clear");
   EXPECT_EQ(seen[0].item.fault_type, "inspection:outlet_clear");
-  EXPECT_EQ(seen[0].item.severity, "major");
+  EXPECT_EQ(seen[0].item.severity, "warning");
   EXPECT_EQ(seen[0].note, "outlet blocked by leaves");
   EXPECT_EQ(seen[0].site_id, "T1");
   EXPECT_EQ(seen[0].inspection_id, id);
-  EXPECT_EQ(seen[1].item.severity, "minor");
+  EXPECT_EQ(seen[1].item.severity, "info");
   EXPECT_EQ(done.items.at(0).work_order_id, 101);
   EXPECT_EQ(done.items.at(5).work_order_id, 102);
   EXPECT_FALSE(done.items.at(1).work_order_id);
@@ -365,7 +357,7 @@ TEST(InspectionConfig, ErrorsNameTheKey) {
                 .find("om.inspections.checklist.boat: unknown key"),
             std::string::npos);
   EXPECT_NE(config_error_of("[om.inspections.checklist]\nterminal = [{key = \"a\", label = \"x\", severity = \"huge\"}]\n")
-                .find("terminal[0].severity: must be minor, major or critical"),
+                .find("terminal[0].severity: must be info, warning or critical"),
             std::string::npos);
   EXPECT_NE(config_error_of("[om.assessment]\nweights = {on_time = 50}\n").find("om.assessment.weights: must add up to 100"),
             std::string::npos);

@@ -28,6 +28,7 @@ class cli {
   std::string name_;
   std::string role_{"viewer"};
   std::vector<std::string> towns_;
+  std::string contractor_;  ///< --contractor (role contractor)
 };
 
 }  // namespace sewage::gateway::auth

@@ -14,11 +14,15 @@ namespace sewage::gateway::auth {
 /// Ordered: each role may do what the ones before it may.
 enum class role {
   viewer,     ///< reads
+  /// An O&M contractor's field crew (issue 12): reads only its contractor's sites (principal::
+  /// contractor, `[[om.contractor]]`), and does field actions (check-in, photos, on_site, fixed)
+  /// on its own orders; never acknowledges, commands or administers. "contractor" on the wire.
+  contractor,
   operator_,  ///< + acknowledge alerts, send commands ("operator" on the wire)
   admin,      ///< + users, tokens, registry reload, audit, /metrics
 };
 
-/// "viewer", "operator", "admin".
+/// "viewer", "contractor", "operator", "admin".
 std::string_view to_string(role r) noexcept;
 /// The role named `s` (exact, lower case), std::nullopt otherwise.
 std::optional<role> parse_role(std::string_view s) noexcept;
@@ -38,11 +42,18 @@ struct principal {
   std::string csrf_token;           ///< the session's CSRF token (via_cookie only)
   std::string session_key;          ///< the session's stored key (hash of the cookie; via_cookie only)
   std::string address;              ///< the peer's address (audit)
+  /// Role contractor: the `[[om.contractor]]` name it works for; "" for other roles.
+  std::string contractor;
+  /// Role contractor: the registry ids of its contractor's sites, filled per request by the API
+  /// from the registry and `[[om.contractor]]` (om::contractor_of); ignored for other roles.
+  std::vector<std::string> sites;
 
-  /// True when the scope is the whole county (no town list).
-  [[nodiscard]] bool whole_county() const noexcept { return towns.empty(); }
-  /// True when a terminal of `town` is inside the scope.
+  /// True when the scope is the whole county (no town list; never for a contractor).
+  [[nodiscard]] bool whole_county() const noexcept { return towns.empty() && role != auth::role::contractor; }
+  /// True when a terminal of `town` is inside the scope (a contractor sees no whole town).
   [[nodiscard]] bool sees_town(std::string_view town) const noexcept;
+  /// True when site `site_id` of `town` is inside the scope: a contractor's sites, else sees_town.
+  [[nodiscard]] bool sees(std::string_view town, std::string_view site_id) const noexcept;
   /// True when the role is `r` or above.
   [[nodiscard]] bool at_least(auth::role r) const noexcept { return static_cast<int>(role) >= static_cast<int>(r); }
 };

@@ -56,6 +56,7 @@ struct user_info {
   bool disabled{false};
   std::int64_t created_ms{0};
   std::int64_t changed_ms{0};
+  std::string contractor;  ///< role contractor: its [[om.contractor]] name
 };
 
 struct token_info {
@@ -64,6 +65,7 @@ struct token_info {
   std::vector<std::string> towns;
   std::int64_t created_ms{0};
   std::optional<std::int64_t> revoked_ms;
+  std::string contractor;  ///< role contractor: its [[om.contractor]] name
 };
 
 /// A change to a user (PATCH /api/users/{name}, CLI passwd/disable/enable); absent = unchanged.
@@ -72,6 +74,7 @@ struct user_change {
   std::optional<auth::role> role;
   std::optional<std::vector<std::string>> towns;
   std::optional<bool> disabled;
+  std::optional<std::string> contractor;  ///< with role contractor (required then), "" otherwise
 };
 
 struct login_result {
@@ -113,8 +116,10 @@ class service {
 
   // --- users (CLI and admin API) --------------------------------------------------------------
   /// Adds a user. Errors (auth_error): bad name (400), password shorter than 8 bytes (400),
-  /// a user of that name exists (409).
-  void add_user(const std::string& name, const std::string& password, role r, const std::vector<std::string>& towns);
+  /// a user of that name exists (409), role contractor without `contractor` or another role with
+  /// one (400, naming `contractor`). The contractor name is not checked against the configuration here.
+  void add_user(const std::string& name, const std::string& password, role r, const std::vector<std::string>& towns,
+                const std::string& contractor = {});
   /// Changes a user; a new password, disabling or a changed role/scope ends the user's sessions
   /// (the new role applies at once anyway). Unknown user: auth_error 404.
   void change_user(const std::string& name, const user_change& c);
@@ -123,7 +128,9 @@ class service {
   // --- bearer tokens ----------------------------------------------------------------------------
   /// Makes a token; returns it ("sgw_" + 43 base64url characters). Only its SHA-256 is kept: shown
   /// once. Errors: bad name (400), a token of that name exists, revoked or not (409).
-  std::string add_token(const std::string& name, role r, const std::vector<std::string>& towns);
+  /// `contractor` as for add_user.
+  std::string add_token(const std::string& name, role r, const std::vector<std::string>& towns,
+                        const std::string& contractor = {});
   /// Revokes a token at once. Unknown or already revoked: auth_error 404.
   void revoke_token(const std::string& name);
   [[nodiscard]] std::vector<token_info> tokens();

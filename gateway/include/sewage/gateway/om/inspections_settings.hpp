@@ -31,7 +31,7 @@ struct checklist_item {
   std::string key;         ///< [a-z0-9_]{1,32}, unique in its checklist ("outlet_clear")
   std::string label;       ///< shown to the inspector ("Outlet well clear")
   std::string fault_type;  ///< the work order's fault_type for a finding; default "inspection:<key>"
-  std::string severity{"minor"};  ///< the work order's severity for a finding: minor | major | critical
+  std::string severity{"info"};  ///< the work order's severity for a finding: info | warning | critical (severity.hpp)
 };
 
 /// The site kinds a checklist exists for (pump_station arrives with issue 13).
