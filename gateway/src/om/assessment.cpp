@@ -294,6 +294,7 @@ void load_orders_and_lab(const std::filesystem::path& db, assessment_input& in) 
       r.site_id = text(s.get(), 1);
       if (sites.count(r.site_id) == 0) continue;
       r.parameter = text(s.get(), 2);
+      if (sqlite3_column_type(s.get(), 3) == SQLITE_NULL) continue;  // not judged (no limit for it): not counted
       r.compliant = sqlite3_column_int64(s.get(), 3) != 0;
       in.lab.push_back(std::move(r));
     }

@@ -9,7 +9,8 @@
 ///   inspection    plan due dates in the month answered on time (om/inspections.hpp occurrence);
 ///                 late, missed and overdue ones are failures; pending ones are not counted.
 ///   availability  records received / expected over the group's sites (monthly report, report.hpp).
-///   lab           compliant lab results sampled in the month / all of them (lab_results).
+///   lab           compliant lab results sampled in the month / all judged ones (lab_results; a
+///                 result without a limit, compliant NULL, is not counted).
 /// A part's deduction: on_time, inspection, availability, lab lose weight x min(1, (target - rate)
 /// / target) below their target; reopen loses weight x min(1, reopen_rate / reopen_rate_full_deduction).
 /// A part without data in the month (no order due, no sample, ...) deducts nothing and says so
