@@ -12,6 +12,7 @@
 #include "om/http_lab.hpp"
 #include "om/http_work_orders.hpp"
 #include "sewage/gateway/om/work_orders.hpp"
+#include "om/http_inspections.hpp"
 
 #include <sewage/proto/alert.hpp>
 
@@ -463,6 +464,7 @@ struct api::context {
   const query_map& q;
   const auth::principal& who;  ///< the caller (route_access already checked); its towns limit what it sees
   auth::service* ids;          ///< users, tokens, sessions, audit (null: none configured)
+  om::inspections* insp;       ///< inspections and assessment (null: none configured)
   std::vector<std::string> args;  ///< path segments captured by "{...}" in the route's pattern
   alarms::discipline* alarms;  ///< alarm discipline (null: none configured)
   om_rooms om{};                  ///< issue 12 rooms (null members: not configured)
@@ -1391,6 +1393,16 @@ http_response registry_reload(const context& c) {
   return json_response(200, json{{"terminals", after}, {"terminals_before", before}});
 }
 
+/// An inspections / assessment route (om/http_inspections.hpp), on the engine's thread with a
+/// fresh county view (pending writes committed first).
+template <http_response (*F)(const om::inspections_call&)>
+http_response insp_route(const context& c) {
+  if (c.insp == nullptr) throw api_error{503, "no_inspections", "this gateway has no inspections store"};
+  c.eng.flush();
+  const auto view = make_county_view(c.eng);
+  return F(om::inspections_call{*c.insp, c.who, c.req, c.q, c.args, view, c.eng.db(), c.ids, c.eng.clock()});
+}
+
 using handler_fn = http_response (*)(const context&);
 
 struct route_entry {
@@ -1458,6 +1470,15 @@ const std::vector<route_entry>& route_table() {
       {{"POST", "/api/work-orders/{id}/{action}", signed_in, {}}, &orders_route<om::order_action_post>},
       {{"GET", "/api/photos/{id}", read, {}}, &orders_route<om::photo_get>},
       {{"POST", "/api/checkins", signed_in, {}}, &orders_route<om::checkins_post>},
+      {{"GET", "/api/inspections/checklists", read, {}}, &insp_route<om::checklists_get>},
+      {{"GET", "/api/inspections/plan", read, {"town"}}, &insp_route<om::plan_get>},
+      {{"GET", "/api/inspections/figures", read, {"from", "to", "by"}}, &insp_route<om::figures_get>},
+      {{"GET", "/api/inspections", read, {"site", "limit"}}, &insp_route<om::inspections_get>},
+      {{"GET", "/api/inspections/{id}", read, {}}, &insp_route<om::inspection_get>},
+      {{"POST", "/api/inspections", operate, {}}, &insp_route<om::inspection_start>},
+      {{"POST", "/api/inspections/{id}/complete", operate, {}}, &insp_route<om::inspection_complete>},
+      {{"GET", "/api/assessment", read, {"month", "by", "format"}}, &insp_route<om::assessment_get>},
+      {{"GET", "/api/sites/{id}/qr.svg", operate, {}}, &insp_route<om::site_qr_get>},
   };
   return table;
 }
@@ -1536,7 +1557,9 @@ api::api(engine& eng, link_status link, auth::service* ids, om_rooms om)
       link_(std::move(link)),
       ids_(ids),
       om_(om),
-      files_(std::make_shared<const webapp::static_files>(eng.cfg().http_web_root, eng.cfg().http_vendor_root)) {}
+      files_(std::make_shared<const webapp::static_files>(eng.cfg().http_web_root, eng.cfg().http_vendor_root)) {
+  insp_ = om.inspections;
+}
 
 auth::principal api::authenticate(const http_request& req) const {
   auth::principal anonymous;
@@ -1677,7 +1700,7 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
     const api_counters counters_now = counters();
     context c{eng_, reader != nullptr ? reader->db : eng_.db(),
               reader != nullptr ? reader->view : view ? *view : no_view,
-              link_, counters_now, req, t.q, who, ids_, {}, alarms_, om_, orders_, site_key_};
+              link_, counters_now, req, t.q, who, ids_, insp_, {}, alarms_, om_, orders_, site_key_};
     match(r.info.pattern, t.segments, &c.args);
     return r.fn(c);
   }

@@ -275,13 +275,22 @@ config load_config(const std::filesystem::path& path) {
       detail::read_notify(*t, c.notify, [&path](const std::string& p) { return resolve(path, p).string(); });
     if (const auto* t = top.sub_table("alarms")) detail::read_alarms(*t, c.alarms);
     if (const auto* t = top.sub_table("om")) {
-      // [om.lab] and [om.archive] belong to the lab room (om/lab_config.cpp); the rest of [om] to
-      // the work-order room (om/om_config.cpp), which sees the table without them.
+      // [om.inspections] and [om.assessment] are read by om/inspections_config.cpp, [om.lab] and
+      // [om.archive] by om/lab_config.cpp (below), the rest of [om] by om/om_config.cpp.
       toml::table rest = *t;
       rest.erase("lab");
       rest.erase("archive");
+      for (const char* key : {"inspections", "assessment"}) {
+        const auto* n = t->get(key);
+        if (n == nullptr) continue;
+        if (!n->is_table()) detail::toml_reader(*t, "om").fail(key, "must be a table");
+        if (std::string_view(key) == "inspections") detail::read_om_inspections(*n->as_table(), c.om_inspections);
+        else detail::read_om_assessment(*n->as_table(), c.om_assessment);
+        rest.erase(key);
+      }
       detail::read_om(rest, c.om, [&path](const std::string& p) { return resolve(path, p).string(); });
     }
+    c.om_inspections.size_class_limits_m3d = c.om.size_class_limits_m3d;
     if (c.om.site_key_file.empty()) c.om.site_key_file = c.store_path.parent_path() / "site-key";
     if (c.om.photo_dir.empty()) c.om.photo_dir = c.store_path.parent_path() / "photos";
     {

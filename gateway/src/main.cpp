@@ -1,5 +1,6 @@
 // sewage-gateway: wires config, store, engine, MQTT, HTTP and timers together. No logic here.
 #include "sewage/gateway/api.hpp"
+#include "sewage/gateway/om/inspections.hpp"
 #include "sewage/gateway/auth/cli.hpp"
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/om/site_token.hpp"
@@ -183,10 +184,13 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   as.login_window = cfg.http_login_window;
   auth::service ids(cfg.store_path, as, wall_clock);
   if (cfg.http_public_read) spdlog::warn("http.public_read = true: every GET read is open without login");
+  // Inspections, site QR codes and the contractor assessment (om/inspections.hpp): times from the
+  // engine's clock (a simulated one in the demo), a connection of their own.
+  om::inspections insp(cfg.store_path, cfg.om_inspections);
   // Lab results and the site archive (issue 12, om/lab.hpp, om/archive.hpp): own connections.
   om::lab lab_room(cfg.store_path, *cfg.om_lab.limits, wall_clock);
   om::archive archive_room(cfg.store_path);
-  api routes(eng, ls, &ids, om_rooms{&lab_room, &archive_room});
+  api routes(eng, ls, &ids, om_rooms{&lab_room, &archive_room, &insp});
   routes.set_alarms(&alarm_discipline);
   alarm_discipline.set_audit([&ids](const std::string& action, const std::string& target, const std::string& detail) {
     auth::principal system;

@@ -183,6 +183,27 @@ ALTER TABLE users ADD COLUMN contractor TEXT NOT NULL DEFAULT '';
 ALTER TABLE api_tokens ADD COLUMN contractor TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 10: inspections (issue 12 item 2, om/inspections.hpp): one row per inspection (started by
+// a check-in, completed with its checklist answers), one row per answered checklist item. At most
+// one started inspection per site, a check-in starts at most one inspection. inspection_plan holds
+// when the plan began (this migration, wall clock): the first due date of a site registered before.
+constexpr const char* migration_v10_inspections = R"sql(
+CREATE TABLE inspections(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT NOT NULL, kind TEXT NOT NULL, town TEXT NOT NULL,
+  contractor TEXT NOT NULL, state TEXT NOT NULL CHECK(state IN ('started','completed')), checkin_id INTEGER,
+  due_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, completed_ms INTEGER, started_by TEXT NOT NULL,
+  completed_by TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '');
+CREATE INDEX inspections_by_site ON inspections(site_id, state, completed_ms);
+CREATE UNIQUE INDEX inspections_one_started ON inspections(site_id) WHERE state = 'started';
+CREATE UNIQUE INDEX inspections_by_checkin ON inspections(checkin_id) WHERE checkin_id IS NOT NULL;
+CREATE TABLE inspection_items(
+  inspection_id INTEGER NOT NULL REFERENCES inspections(id), position INTEGER NOT NULL, item TEXT NOT NULL,
+  label TEXT NOT NULL, result TEXT NOT NULL CHECK(result IN ('ok','not_ok','na')), note TEXT NOT NULL DEFAULT '',
+  work_order_id INTEGER, PRIMARY KEY(inspection_id, item));
+CREATE TABLE inspection_plan(started_ms INTEGER NOT NULL);
+INSERT INTO inspection_plan(started_ms) VALUES(CAST(strftime('%s', 'now') AS INTEGER) * 1000);
+)sql";
+
 // Version 11 (issue 12, lab room; chained from 8 in this branch, versions 9 and 10 belong to the
 // work-order and inspection rooms): lab results judged against the site's discharge grade
 // (om/lab.hpp), and the site archive: its own fields, equipment and clean-outs (om/archive.hpp).
@@ -426,6 +447,7 @@ class sqlite_store::impl {
         if (v == 6) exec(migration_v7_identity);
         if (v == 7) exec(migration_v8_notifications);
         if (v == 8) exec(migration_v9_work_orders);
+        if (v == 9) exec(migration_v10_inspections);
         if (v == 10) exec(migration_v11_archive_lab);
         if (v == 11) exec(migration_v12_alarm_discipline);
         ++v;

@@ -99,6 +99,10 @@ void read_om(const toml::table& t, om::settings& out,
 /// the key or the limits file and its key. Defined in om/lab_config.cpp.
 void read_om_lab(const toml::table* lab, const toml::table* archive, om::lab_settings& out, om::archive_settings& arch,
                  const std::function<std::filesystem::path(const std::string&)>& resolve_path);
+/// Reads [om.inspections] / [om.assessment] (src/om/inspections_config.cpp); errors name the key
+/// ("om.inspections.checklist.terminal[2].key: ...").
+void read_om_inspections(const toml::table& t, om::inspection_settings& out);
+void read_om_assessment(const toml::table& t, om::assessment_settings& out);
 
 /// Reads the threshold keys of `r` onto `t` (county [alerts] and per terminal [terminal.thresholds]).
 void read_thresholds(toml_reader& r, thresholds& t);

@@ -1,5 +1,5 @@
 // The application shell: ui-config, session, language, hash router (#/login, #/, #/terminals/{id},
-// #/alerts, #/report, #/audit), the live poll loop and the connection banner. Pages are modules in
+// #/alerts, #/report, #/audit, #/inspections, #/qr, #/assessment), the live poll loop and the connection banner. Pages are modules in
 // ./pages that export render(root, ctx); they register what to refresh with ctx.onPoll(fn).
 // Not logged in (and http.public_read off), or the session ended (any 401): the login page, which
 // returns to where the operator was.
@@ -48,6 +48,9 @@ function route() {
   if (parts[0] === "report") return { page: "report", args: parts.slice(1), params };
   if (parts[0] === "sites" && parts[1] && parts[2] === "archive") return { page: "archive", args: [parts[1]], params };
   if (parts[0] === "lab") return { page: "lab", args: [], params };
+  if (parts[0] === "inspections") return { page: "inspections", args: parts.slice(1), params };
+  if (parts[0] === "qr") return { page: "qr", args: [], params };
+  if (parts[0] === "assessment") return { page: "assessment", args: [], params };
   return { page: "notfound", args: [], params };
 }
 

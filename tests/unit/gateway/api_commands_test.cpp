@@ -247,6 +247,7 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
                            "DROP TABLE lab_results; DROP TABLE site_archive; DROP TABLE site_equipment; DROP TABLE site_cleanouts;"
                            "DROP TABLE work_orders; DROP TABLE work_order_events; DROP TABLE checkins; DROP TABLE photos;"
                            "DROP TABLE work_order_alert_seen;"
+                           "DROP TABLE inspection_items; DROP TABLE inspections; DROP TABLE inspection_plan;"
                            "PRAGMA user_version=5;"
                            "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
                            " VALUES(3, 'T1', 'no_flow', 'raised', 1000, 'm');",

@@ -6,6 +6,7 @@
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/om/archive.hpp"
 #include "sewage/gateway/om/lab.hpp"
+#include "sewage/gateway/om/inspections.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
 #include "sewage/gateway/om/site_token.hpp"
 #include "sewage/gateway/om/work_orders.hpp"
@@ -99,6 +100,16 @@ const std::map<std::string, decision>& decisions() {
       {"POST /api/work-orders/{id}/{action}", {signed_in, true}},   // per action: om::refusal (table test in om_work_orders_test)
       {"GET /api/photos/{id}", {read, true}},
       {"POST /api/checkins", {signed_in, false}},                    // field crews and officers; token and position decide
+      // Inspections and assessment (issue 12): lists and figures limited to the caller's towns.
+      {"GET /api/inspections/checklists", {read, false}},
+      {"GET /api/inspections/plan", {read, false}},
+      {"GET /api/inspections/figures", {read, false}},
+      {"GET /api/inspections", {read, false}},
+      {"GET /api/inspections/{id}", {read, false}},       // an inspection id: 403 outside the towns
+      {"POST /api/inspections", {operate, false}},        // the site in the body: 403 outside the towns
+      {"POST /api/inspections/{id}/complete", {operate, false}},
+      {"GET /api/assessment", {read, false}},
+      {"GET /api/sites/{id}/qr.svg", {operate, true}},   // the QR code carries the site's signed token
   };
   return d;
 }
@@ -127,10 +138,11 @@ class IdentityTest : public ::testing::Test {
     s.login_window = std::chrono::seconds(900);
     ids_ = std::make_unique<auth::service>(dir_.path() / "g.db", s, clock_);
     eng_ = std::make_unique<engine>(cfg_, registry({ta, tb}), db_, clock_, pub_, default_rules());
+    insp_ = std::make_unique<om::inspections>(dir_.path() / "g.db", om::inspection_settings{});
     lab_ = std::make_unique<om::lab>(dir_.path() / "g.db", limits_, clock_);
     archive_ = std::make_unique<om::archive>(dir_.path() / "g.db");
     equipment_tb_ = archive_->add_equipment("TB", {0, "blower", "HG-250", "SN1", "2024-05-01", 0, ""}, 0, "setup");
-    api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), om_rooms{lab_.get(), archive_.get()});
+    api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), om_rooms{lab_.get(), archive_.get(), insp_.get()});
     alarms_ = std::make_unique<alarms::discipline>(dir_.path() / "g.db", alarms::settings{}, county_zone{}, clock_,
                                                    nullptr, nullptr);
     api_->set_alarms(alarms_.get());
@@ -222,6 +234,7 @@ class IdentityTest : public ::testing::Test {
   test::fake_publisher pub_;
   sqlite_store db_;
   std::unique_ptr<auth::service> ids_;
+  std::unique_ptr<om::inspections> insp_;
   std::unique_ptr<engine> eng_;
   om::limits_table limits_ = om::load_limits(om::default_limits_file());
   std::unique_ptr<om::lab> lab_;
@@ -450,7 +463,7 @@ TEST_F(IdentityTest, FieldFlowOverHttpCheckInPhotoFixedThenTheTownOfficerVerifie
 TEST_F(IdentityTest, PublicReadOpensReadsOnlyAsAWholeCountyViewer) {
   cfg_.http_public_read = true;
   eng_ = std::make_unique<engine>(cfg_, eng_->terminals(), db_, clock_, pub_, default_rules());
-  api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), om_rooms{lab_.get(), archive_.get()});
+  api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), om_rooms{lab_.get(), archive_.get(), insp_.get()});
   api_->set_alarms(alarms_.get());
   api_->set_om(orders_.get(), &site_key_);
   for (const auto& r : api::routes()) {

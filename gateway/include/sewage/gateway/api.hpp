@@ -58,6 +58,7 @@ class service;
 namespace om {
 class lab;
 class archive;
+class inspections;
 class work_orders;
 struct site_key;
 }
@@ -67,6 +68,7 @@ struct site_key;
 struct om_rooms {
   om::lab* lab{nullptr};          ///< lab results (om/lab.hpp)
   om::archive* archive{nullptr};  ///< site archive (om/archive.hpp)
+  om::inspections* inspections{nullptr};  ///< inspections, QR codes, assessment (om/inspections.hpp)
 };
 
 struct http_request {
@@ -163,7 +165,8 @@ struct read_context {
 
 class api {
  public:
-  /// `eng` must outlive the api; so must `ids` (users, tokens, sessions, audit) when given.
+  /// `eng` must outlive the api; so must `ids` (users, tokens, sessions, audit) and `insp`
+  /// (inspections and the assessment, om/inspections.hpp) when given.
   /// Without `ids` nobody can log in: only open routes, and reads when http.public_read.
   /// `om` rooms likewise outlive the api.
   api(engine& eng, link_status link = {}, auth::service* ids = nullptr, om_rooms om = {});
@@ -217,6 +220,7 @@ class api {
   om_rooms om_;
   om::work_orders* orders_{nullptr};
   const om::site_key* site_key_{nullptr};
+  om::inspections* insp_{nullptr};  ///< inspections, QR codes, assessment (issue 12; null: answered 503)
   // Counters are updated from the engine's thread and from reader threads.
   mutable std::mutex counters_mutex_;
   api_counters counters_;

@@ -7,6 +7,7 @@
 #include "sewage/gateway/alarms/settings.hpp"
 #include "sewage/gateway/notify/settings.hpp"
 #include "sewage/gateway/om/lab_settings.hpp"
+#include "sewage/gateway/om/inspections_settings.hpp"
 #include "sewage/gateway/om/settings.hpp"
 #include "sewage/gateway/operating_day.hpp"
 
@@ -181,6 +182,9 @@ struct config {
   // [om.lab], [om.archive] (om/lab_settings.hpp): lab results, limits file, sampling schedule; archive
   om::lab_settings om_lab;
   om::archive_settings om_archive;
+  // [om.inspections], [om.assessment] (om/inspections_settings.hpp)
+  om::inspection_settings om_inspections;
+  om::assessment_settings om_assessment;
 
   // [commands]
   /// A command sent to a terminal (POST /api/terminals/{id}/commands) without a result on
