@@ -2,6 +2,7 @@
 // resets, rollover never booked), the power_without_flow / flow_without_power rules raising and
 // clearing on a simulated clock, no energy alert for a terminal without a meter, and the store
 // keeping the meter cursor and the daily energy.
+#include "sewage/gateway/config.hpp"
 #include "sewage/gateway/energy.hpp"
 #include "sewage/gateway/rules.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
@@ -11,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 
 namespace sewage::gateway {
@@ -294,6 +296,38 @@ TEST(EnergyRules, AFaultyMeterIsSensorFaultsBusiness) {
   EXPECT_EQ(run(*rules.find(proto::alert_type::flow_without_power), t, recs, fwp).raises, 0);
   EXPECT_EQ(run(*rules.find(proto::alert_type::power_without_flow), t, recs, pwf).raises, 0);
   EXPECT_EQ(run(*rules.find(proto::alert_type::sensor_fault), t, recs, sf).raises, 1);
+}
+
+// ---- config ------------------------------------------------------------------------------------
+
+std::string config_error_of(const testing::temp_dir& d, const std::string& name, const std::string& text) {
+  const auto p = d.path() / name;
+  std::ofstream(p) << text;
+  try {
+    (void)load_config(p);
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(EnergyConfig, ThresholdsAreReadAndBadValuesNameTheKey) {
+  testing::temp_dir dir("gw-energy-config");
+  const auto p = dir.path() / "ok.toml";
+  std::ofstream(p) << "[alerts]\npower_without_flow_raise_kw = 0.9\npower_without_flow_clear_kw = 0.7\n"
+                      "flow_without_power_debounce_s = 600\npump_running_a = 1.5\n";
+  const auto c = load_config(p);
+  EXPECT_EQ(c.defaults.power_without_flow_raise_kw, 0.9);
+  EXPECT_EQ(c.defaults.power_without_flow_clear_kw, 0.7);
+  EXPECT_EQ(c.defaults.flow_without_power_debounce_s, 600u);
+  EXPECT_EQ(c.defaults.pump_running_a, 1.5);
+  EXPECT_EQ(thresholds{}.power_without_flow_debounce_s, 1800u);  // the documented default
+  auto e = config_error_of(dir, "a.toml", "[alerts]\npower_without_flow_raise_kw = \"high\"\n");
+  EXPECT_NE(e.find("alerts.power_without_flow_raise_kw: must be a number"), std::string::npos) << e;
+  e = config_error_of(dir, "b.toml", "[alerts]\nflow_without_power_raise_kw = 0.2\nflow_without_power_clear_kw = 0.1\n");
+  EXPECT_NE(e.find("alerts.flow_without_power_clear_kw: must not be below"), std::string::npos) << e;
+  e = config_error_of(dir, "c.toml", "[alerts]\nenergy_peak_kw = 1000\n");
+  EXPECT_NE(e.find("alerts.energy_peak_kw: must be in"), std::string::npos) << e;
 }
 
 // ---- store -------------------------------------------------------------------------------------
