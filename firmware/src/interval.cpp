@@ -30,6 +30,9 @@ sample interval_builder::check(sample s) {
     case quantity::turbidity: hi = proto::limits::max_turbidity_ntu; break;
     case quantity::sludge_level: hi = proto::limits::max_sludge_level_m; break;
     case quantity::cleanout_switch: hi = 1.0; break;
+    case quantity::energy_total: hi = proto::limits::max_energy_kwh; break;
+    case quantity::power: hi = proto::limits::max_power_kw; break;
+    case quantity::pump_current: hi = proto::limits::max_current_a; break;
   }
   if (s.value < lo || s.value > hi) {
     std::ostringstream os;
@@ -96,6 +99,16 @@ void interval_builder::add(const std::vector<sample>& samples, proto::timestamp 
         switch_.add(s);
         if (s.status == quantity_status::ok) switch_state_ = s.value >= 0.5;
         break;
+      case quantity::power:
+        power_.add(s);
+        break;
+      case quantity::pump_current:
+        current_.add(s);
+        break;
+      case quantity::energy_total:
+        energy_total_.add(s);
+        if (s.status == quantity_status::ok) add_energy_reading(s.value);
+        break;
     }
   }
   const bool has_total = fitted_.count(quantity::flow_total) + fitted_.count(quantity::flow_total_int) > 0;
@@ -119,6 +132,48 @@ void interval_builder::add(const std::vector<sample>& samples, proto::timestamp 
     ts.reason = "totalizer integer part missing";
   }
   flow_total_.add(ts);
+}
+
+void interval_builder::add_energy_reading(double kwh) {
+  const auto step = energy_meter_.update(kwh);
+  if (step.what == totalizer::event::reset) spdlog::warn("kWh meter reset or rollover detected (now {} kWh)", kwh);
+  if (step.what == totalizer::event::implausible) spdlog::warn("kWh meter jump to {} kWh ignored as implausible", kwh);
+  if (step.what != totalizer::event::first) ++energy_steps_;
+  energy_kwh_ += step.volume_m3;  // the totalizer's increment, here in kWh
+  latest_kwh_ = kwh;
+}
+
+void interval_builder::close_energy(proto::telemetry_record& r, std::uint32_t interval_s) {
+  const bool has_power = fitted_.count(quantity::power) > 0;
+  const bool has_current = fitted_.count(quantity::pump_current) > 0;
+  const bool has_meter = fitted_.count(quantity::energy_total) > 0;
+  if (has_power || has_current || has_meter) {
+    proto::energy_reading e;
+    const window_stats& main = has_power ? power_ : has_current ? current_ : energy_total_;
+    e.status = main.status();
+    if (e.status == quantity_status::ok) {
+      if (has_power) {
+        e.power_kw = power_.mean();
+      } else if (has_meter && energy_steps_ > 0 && interval_s > 0) {
+        // Power from the meter's increments over the window (no power point fitted).
+        e.power_kw = std::min(energy_kwh_ * 3600.0 / interval_s, proto::limits::max_power_kw);
+      }
+      if (has_current && current_.status() == quantity_status::ok) e.pump_current_a = current_.mean();
+      if (has_meter && energy_total_.good() > 0) e.kwh_total = latest_kwh_;
+      if (!e.power_kw && !e.pump_current_a) {
+        e.status = quantity_status::stale;
+        e.reason = "power needs two meter readings (first window after start)";
+      }
+    } else if (!main.last_reason().empty()) {
+      e.reason = main.last_reason();
+    }
+    r.energy = e;
+  }
+  power_.reset();
+  current_.reset();
+  energy_total_.reset();
+  energy_kwh_ = 0;
+  energy_steps_ = 0;
 }
 
 proto::telemetry_record interval_builder::close(proto::timestamp end, std::uint32_t interval_s) {
@@ -187,6 +242,7 @@ proto::telemetry_record interval_builder::close(proto::timestamp end, std::uint3
     if (s.status == quantity_status::ok) s.reason.reset();
     r.sludge = s;
   }
+  close_energy(r, interval_s);
   flow_rate_.reset();
   flow_total_.reset();
   turbidity_.reset();

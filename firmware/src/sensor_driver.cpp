@@ -12,6 +12,9 @@ std::optional<quantity> parse_quantity(std::string_view s) noexcept {
   if (s == "turbidity") return quantity::turbidity;
   if (s == "sludge_level") return quantity::sludge_level;
   if (s == "cleanout_switch") return quantity::cleanout_switch;
+  if (s == "energy_total") return quantity::energy_total;
+  if (s == "power") return quantity::power;
+  if (s == "pump_current") return quantity::pump_current;
   return std::nullopt;
 }
 
@@ -24,6 +27,9 @@ std::string_view to_string(quantity q) noexcept {
     case quantity::turbidity: return "turbidity";
     case quantity::sludge_level: return "sludge_level";
     case quantity::cleanout_switch: return "cleanout_switch";
+    case quantity::energy_total: return "energy_total";
+    case quantity::power: return "power";
+    case quantity::pump_current: return "pump_current";
   }
   return "unknown";
 }

@@ -18,6 +18,10 @@ void daily_delta::add(const daily_delta& o) noexcept {
   turbidity_ok_s += o.turbidity_ok_s;
   compliant_s += o.compliant_s;
   totalizer_glitches += o.totalizer_glitches;
+  energy_kwh += o.energy_kwh;
+  energy_estimated_kwh += o.energy_estimated_kwh;
+  energy_records += o.energy_records;
+  energy_glitches += o.energy_glitches;
 }
 
 std::string_view to_string(totalizer_glitch g) noexcept {

@@ -1,5 +1,6 @@
 #include "sewage/gateway/api.hpp"
 
+#include "sewage/gateway/energy.hpp"
 #include "sewage/gateway/operating_day.hpp"
 #include "sewage/gateway/severity.hpp"
 #include "sewage/gateway/report.hpp"
@@ -236,6 +237,13 @@ json daily_json(const daily_delta& d, double interval_s, const config& cfg, prot
           d.turbidity_count > 0 ? json(round_to(d.turbidity_sum_ntu / d.turbidity_count, unit::ntu)) : json(nullptr)},
          {"turbidity_max_ntu", d.turbidity_max_ntu >= 0 ? json(round_to(d.turbidity_max_ntu, unit::ntu)) : json(nullptr)},
          {"totalizer_glitches", d.totalizer_glitches}};
+  // Energy (issue 12 item 5, gateway/README.md "Energy"): null without a meter that day.
+  const bool metered = d.energy_records > 0;
+  const auto per_m3 = energy_per_m3(d);
+  j["energy_kwh"] = metered ? json(round_to(d.energy_kwh + d.energy_estimated_kwh, unit::kwh)) : json(nullptr);
+  j["energy_estimated_kwh"] = metered ? json(round_to(d.energy_estimated_kwh, unit::kwh)) : json(nullptr);
+  j["energy_kwh_per_m3"] = per_m3 ? json(round_to(*per_m3, unit::kwh_per_m3)) : json(nullptr);
+  j["energy_glitches"] = d.energy_glitches;
   // Compliance over the time with good turbidity readings only; coverage says how much time that is.
   j["turbidity_ok_s"] = round_to(d.turbidity_ok_s, unit::seconds);
   j["compliance_rate"] =
@@ -362,6 +370,19 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
                        {"offline_after_intervals", th.offline_after_intervals},
                        {"clock_trust_behind_s", th.clock_trust_behind_s},
                        {"clock_trust_ahead_s", th.clock_trust_ahead_s}};
+    j["thresholds"].update({{"energy_peak_kw", th.energy_peak_kw},
+                            {"power_without_flow_raise_kw", th.power_without_flow_raise_kw},
+                            {"power_without_flow_clear_kw", th.power_without_flow_clear_kw},
+                            {"pump_running_a", th.pump_running_a},
+                            {"pump_stopped_a", th.pump_stopped_a},
+                            {"power_without_flow_flow_m3h", th.power_without_flow_flow_m3h},
+                            {"power_without_flow_flow_clear_m3h", th.power_without_flow_flow_clear_m3h},
+                            {"power_without_flow_debounce_s", th.power_without_flow_debounce_s},
+                            {"flow_without_power_flow_m3h", th.flow_without_power_flow_m3h},
+                            {"flow_without_power_flow_clear_m3h", th.flow_without_power_flow_clear_m3h},
+                            {"flow_without_power_raise_kw", th.flow_without_power_raise_kw},
+                            {"flow_without_power_clear_kw", th.flow_without_power_clear_kw},
+                            {"flow_without_power_debounce_s", th.flow_without_power_debounce_s}});
     // When the latest picture arrived (null: none yet), so a page asks for the JPEG only when it
     // exists and has changed (GET /api/terminals/{id}/image).
     const auto image_at = eng.db().image_arrival(t.id);
@@ -832,7 +853,7 @@ http_response terminals(const context& c) {
     want_type = proto::parse_alert_type(*at);
     if (!want_type)
       throw api_error{400, "bad_parameter", "alert_type: not an alert type (offline, turbidity_high, no_flow, flow_high, "
-                                            "cleanout_required, sensor_fault, queue_overflow, clock_skew), got '" +
+                                            "cleanout_required, sensor_fault, queue_overflow, clock_skew, power_without_flow, flow_without_power), got '" +
                                                 escaped(*at) + "'"};
   }
   const auto text = param(c.q, "q");
@@ -1100,7 +1121,7 @@ http_response alerts(const context& c) {
     aq.type = proto::parse_alert_type(*type);
     if (!aq.type)
       throw api_error{400, "bad_parameter", "type: not an alert type (offline, turbidity_high, no_flow, flow_high, "
-                                            "cleanout_required, sensor_fault, queue_overflow, clock_skew), got '" +
+                                            "cleanout_required, sensor_fault, queue_overflow, clock_skew, power_without_flow, flow_without_power), got '" +
                                                 escaped(*type) + "'"};
   }
   aq.terminal_id = param(c.q, "terminal");

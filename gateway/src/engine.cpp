@@ -290,6 +290,7 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   const std::int64_t horizon_ms = arrival_ms + std::int64_t{lim.clock_trust_ahead_s} * 1000;
   if (s.rule_clock_ms > horizon_ms) s.rule_clock_ms = 0;
   if (s.cursor.valid && s.cursor.ts_ms > horizon_ms) s.cursor.valid = false;
+  if (s.energy.valid && s.energy.ts_ms > horizon_ms) s.energy = energy_cursor{};
 
   const double interval = report_interval_s(idx);
   const std::int64_t live_window_ms = static_cast<std::int64_t>(lim.offline_after_intervals * interval * 1000.0);
@@ -324,6 +325,15 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   volume_outcome vol;
   for (const auto& d : record_deltas(rec, s.cursor, {lim.turbidity_limit_ntu, info.design_capacity_m3d, cfg_.zone}, &vol))
     pending_daily_[{static_cast<std::uint32_t>(idx), d.day}].add(d);
+  energy_source esrc = energy_source::none;
+  for (const auto& d : energy_deltas(rec, s.energy, {lim.energy_peak_kw, cfg_.zone}, &esrc))
+    pending_daily_[{static_cast<std::uint32_t>(idx), d.day}].add(d);
+  if (esrc == energy_source::reset || esrc == energy_source::rebase || esrc == energy_source::resolved)
+    spdlog::warn("terminal {}: kWh meter {} at seq {} ({}): the glitch is not counted as energy", s.terminal_id,
+                 esrc == energy_source::resolved ? "glitch (a reading off the baseline) ended"
+                 : esrc == energy_source::reset  ? "reset or rollover confirmed, new baseline"
+                                                 : "jump confirmed (meter replaced or set), new baseline",
+                 rec.seq, proto::format_timestamp(rec.ts));
   if (vol.source == volume_source::rate_fallback || vol.source == volume_source::reset || vol.source == volume_source::rebase)
     ++metrics_.volume_fallbacks;
   if (vol.glitch != totalizer_glitch::none) {

@@ -21,6 +21,8 @@ severity alert_severity(proto::alert_type type) noexcept {
     case proto::alert_type::sensor_fault:
     case proto::alert_type::queue_overflow: return severity::warning;
     case proto::alert_type::clock_skew: return severity::info;
+    case proto::alert_type::power_without_flow:
+    case proto::alert_type::flow_without_power: return severity::warning;
   }
   return severity::warning;  // a type added later without a decision: shown, not ignored
 }

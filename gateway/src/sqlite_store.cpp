@@ -252,6 +252,21 @@ CREATE TABLE alert_groups(
 CREATE INDEX alert_groups_by_site ON alert_groups(site_id, type, last_ms);
 )sql";
 
+// Version 13 (issue 12 item 5, energy): daily energy from the kWh
+// meter (gateway/README.md "Energy") and the meter cursor of each terminal (energy.hpp).
+constexpr const char* migration_v13_energy = R"sql(
+ALTER TABLE daily ADD COLUMN energy_kwh REAL NOT NULL DEFAULT 0;
+ALTER TABLE daily ADD COLUMN energy_estimated_kwh REAL NOT NULL DEFAULT 0;
+ALTER TABLE daily ADD COLUMN energy_records INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE daily ADD COLUMN energy_glitches INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE terminal_state ADD COLUMN energy_kwh REAL NOT NULL DEFAULT 0;
+ALTER TABLE terminal_state ADD COLUMN energy_ts_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE terminal_state ADD COLUMN energy_valid INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE terminal_state ADD COLUMN energy_suspect INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE terminal_state ADD COLUMN energy_suspect_kwh REAL NOT NULL DEFAULT 0;
+ALTER TABLE terminal_state ADD COLUMN energy_suspect_ts_ms INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -450,6 +465,7 @@ class sqlite_store::impl {
         if (v == 9) exec(migration_v10_inspections);
         if (v == 10) exec(migration_v11_archive_lab);
         if (v == 11) exec(migration_v12_alarm_discipline);
+        if (v == 12) exec(migration_v13_energy);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");
@@ -542,8 +558,10 @@ std::string rules_to_blob(const terminal_snapshot& t) {
 }
 
 void rules_from_blob(const std::string& blob, terminal_snapshot& t) {
-  if (blob.size() != t.rules.size() * rule_blob_entry) return;  // unknown layout: start afresh
-  for (std::size_t i = 0; i < t.rules.size(); ++i) {
+  // Unknown layout: start afresh. A shorter blob was written before alert types were added at the
+  // end of proto::all_alert_types (the energy rules): its entries keep their positions.
+  if (blob.size() % rule_blob_entry != 0 || blob.size() > t.rules.size() * rule_blob_entry) return;
+  for (std::size_t i = 0; i < blob.size() / rule_blob_entry; ++i) {
     const auto* p = reinterpret_cast<const unsigned char*>(blob.data() + i * rule_blob_entry);
     std::uint64_t since = 0, aux = 0;
     for (int b = 0; b < 8; ++b) {
@@ -574,8 +592,9 @@ void sqlite_store::apply(const write_batch& b) {
     for (const auto& r : b.daily) {
       const auto& t = r.totals;
       d.q("INSERT INTO daily(terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
-          " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches, missing_records)"
-          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,max(0, ?13))"
+          " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches, missing_records,"
+          " energy_kwh, energy_estimated_kwh, energy_records, energy_glitches)"
+          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,max(0, ?13),?14,?15,?16,?17)"
           " ON CONFLICT(terminal, day) DO UPDATE SET volume_m3 = volume_m3 + excluded.volume_m3,"
           " missing_records = max(0, missing_records + ?13),"  // ?13: an increment, may be negative
           " volume_estimated_m3 = volume_estimated_m3 + excluded.volume_estimated_m3,"
@@ -586,7 +605,11 @@ void sqlite_store::apply(const write_batch& b) {
           " records = records + excluded.records,"
           " turbidity_ok_s = turbidity_ok_s + excluded.turbidity_ok_s,"
           " compliant_s = compliant_s + excluded.compliant_s,"
-          " totalizer_glitches = totalizer_glitches + excluded.totalizer_glitches")
+          " totalizer_glitches = totalizer_glitches + excluded.totalizer_glitches,"
+          " energy_kwh = energy_kwh + excluded.energy_kwh,"
+          " energy_estimated_kwh = energy_estimated_kwh + excluded.energy_estimated_kwh,"
+          " energy_records = energy_records + excluded.energy_records,"
+          " energy_glitches = energy_glitches + excluded.energy_glitches")
           .bind(1, r.terminal_id)
           .bind(2, static_cast<std::int64_t>(t.day))
           .bind(3, t.volume_m3)
@@ -600,14 +623,19 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(11, t.compliant_s)
           .bind(12, t.totalizer_glitches)
           .bind(13, r.missing_records)
+          .bind(14, t.energy_kwh)
+          .bind(15, t.energy_estimated_kwh)
+          .bind(16, t.energy_records)
+          .bind(17, t.energy_glitches)
           .run();
     }
     for (const auto& t : b.terminals) {
       d.q("INSERT INTO terminal_state(terminal, epoch, latest, latest_arrival_ms, status, status_arrival_ms,"
           " total_m3, total_ts_ms, total_valid, rules, rule_clock_ms, last_alive_ms, grace_until_ms, will,"
           " dedup_max_seq, dedup_below, dedup_ranges, dedup_accepted, dedup_floor, max_seq_ts_ms, suspect_count,"
-          " suspect_first_m3, suspect_first_ts_ms, suspect_last_m3, suspect_last_ts_ms, suspect_estimate_m3)"
-          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(terminal) DO UPDATE SET epoch=excluded.epoch,"
+          " suspect_first_m3, suspect_first_ts_ms, suspect_last_m3, suspect_last_ts_ms, suspect_estimate_m3,"
+          " energy_kwh, energy_ts_ms, energy_valid, energy_suspect, energy_suspect_kwh, energy_suspect_ts_ms)"
+          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(terminal) DO UPDATE SET epoch=excluded.epoch,"
           " latest=excluded.latest, latest_arrival_ms=excluded.latest_arrival_ms, status=excluded.status,"
           " status_arrival_ms=excluded.status_arrival_ms, total_m3=excluded.total_m3,"
           " total_ts_ms=excluded.total_ts_ms, total_valid=excluded.total_valid, rules=excluded.rules,"
@@ -617,7 +645,9 @@ void sqlite_store::apply(const write_batch& b) {
           " dedup_floor=excluded.dedup_floor, max_seq_ts_ms=excluded.max_seq_ts_ms, suspect_count=excluded.suspect_count,"
           " suspect_first_m3=excluded.suspect_first_m3, suspect_first_ts_ms=excluded.suspect_first_ts_ms,"
           " suspect_last_m3=excluded.suspect_last_m3, suspect_last_ts_ms=excluded.suspect_last_ts_ms,"
-          " suspect_estimate_m3=excluded.suspect_estimate_m3")
+          " suspect_estimate_m3=excluded.suspect_estimate_m3, energy_kwh=excluded.energy_kwh,"
+          " energy_ts_ms=excluded.energy_ts_ms, energy_valid=excluded.energy_valid, energy_suspect=excluded.energy_suspect,"
+          " energy_suspect_kwh=excluded.energy_suspect_kwh, energy_suspect_ts_ms=excluded.energy_suspect_ts_ms")
           .bind(1, t.terminal_id)
           .bind(2, t.epoch)
           .bind(3, !t.latest_json.empty() ? std::optional<std::string>(t.latest_json)
@@ -645,6 +675,12 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(23, t.cursor.suspect_last_m3)
           .bind(24, t.cursor.suspect_last_ts_ms)
           .bind(25, t.cursor.suspect_estimate_m3)
+          .bind(26, t.energy.kwh)
+          .bind(27, t.energy.ts_ms)
+          .bind(28, t.energy.valid ? 1 : 0)
+          .bind(29, t.energy.suspect ? 1 : 0)
+          .bind(30, t.energy.suspect_kwh)
+          .bind(31, t.energy.suspect_ts_ms)
           .run();
     }
     for (const auto& w : b.retired_sets) {
@@ -750,7 +786,8 @@ std::vector<terminal_snapshot> sqlite_store::load_terminals() {
       "SELECT t.terminal, t.epoch, t.latest, t.latest_arrival_ms, t.status, t.status_arrival_ms, t.total_m3,"
       " t.total_ts_ms, t.total_valid, t.rules, t.rule_clock_ms, t.last_alive_ms, t.grace_until_ms, t.will,"
       " t.dedup_ranges, t.dedup_accepted, t.dedup_floor, t.max_seq_ts_ms, t.suspect_count, t.suspect_first_m3,"
-      " t.suspect_first_ts_ms, t.suspect_last_m3, t.suspect_last_ts_ms, t.suspect_estimate_m3 FROM terminal_state t");
+      " t.suspect_first_ts_ms, t.suspect_last_m3, t.suspect_last_ts_ms, t.suspect_estimate_m3, t.energy_kwh,"
+      " t.energy_ts_ms, t.energy_valid, t.energy_suspect, t.energy_suspect_kwh, t.energy_suspect_ts_ms FROM terminal_state t");
   std::vector<terminal_snapshot> out;
   while (s.step()) {
     terminal_snapshot t;
@@ -775,6 +812,12 @@ std::vector<terminal_snapshot> sqlite_store::load_terminals() {
     t.cursor.suspect_last_m3 = s.dbl(21);
     t.cursor.suspect_last_ts_ms = s.i64(22);
     t.cursor.suspect_estimate_m3 = s.dbl(23);
+    t.energy.kwh = s.dbl(24);
+    t.energy.ts_ms = s.i64(25);
+    t.energy.valid = s.i64(26) != 0;
+    t.energy.suspect = s.i64(27) != 0;
+    t.energy.suspect_kwh = s.dbl(28);
+    t.energy.suspect_ts_ms = s.i64(29);
     rules_from_blob(s.text(9), t);
     t.rule_clock_ms = s.i64(10);
     t.last_alive_ms = s.i64(11);
@@ -962,12 +1005,12 @@ std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& ter
   auto& s = terminal_id
                 ? impl_->q("SELECT terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
                            " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches,"
-                           " missing_records FROM daily"
+                           " missing_records, energy_kwh, energy_estimated_kwh, energy_records, energy_glitches FROM daily"
                            " WHERE terminal = ?1 AND day >= ?2 AND day <= ?3 ORDER BY terminal, day")
                       .bind(1, terminal_id)
                 : impl_->q("SELECT terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
                            " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches,"
-                           " missing_records FROM daily"
+                           " missing_records, energy_kwh, energy_estimated_kwh, energy_records, energy_glitches FROM daily"
                            " WHERE day >= ?2 AND day <= ?3 ORDER BY terminal, day");
   s.bind(2, static_cast<std::int64_t>(from_day)).bind(3, static_cast<std::int64_t>(to_day));
   std::vector<daily_row> out;
@@ -986,6 +1029,10 @@ std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& ter
     r.totals.compliant_s = s.dbl(10);
     r.totals.totalizer_glitches = static_cast<std::uint32_t>(s.i64(11));
     r.missing_records = s.i64(12);
+    r.totals.energy_kwh = s.dbl(13);
+    r.totals.energy_estimated_kwh = s.dbl(14);
+    r.totals.energy_records = static_cast<std::uint32_t>(s.i64(15));
+    r.totals.energy_glitches = static_cast<std::uint32_t>(s.i64(16));
     out.push_back(std::move(r));
   }
   s.reset();

@@ -17,7 +17,7 @@ constexpr auto optional = presence_rule::optional;
 
 constexpr std::string_view type_choices =
     "\"offline\", \"turbidity_high\", \"no_flow\", \"flow_high\", \"cleanout_required\", "
-    "\"sensor_fault\", \"queue_overflow\", \"clock_skew\"";
+    "\"sensor_fault\", \"queue_overflow\", \"clock_skew\", \"power_without_flow\", \"flow_without_power\"";
 
 template <class T>
 void put(json& j, const char* key, const std::optional<T>& v) {
@@ -36,6 +36,8 @@ unit value_unit(alert_type type) noexcept {
     case alert_type::clock_skew: return unit::seconds;
     case alert_type::sensor_fault:
     case alert_type::queue_overflow: return unit::count;
+    case alert_type::power_without_flow:
+    case alert_type::flow_without_power: return unit::kw;
   }
   return unit::count;
 }
@@ -50,6 +52,8 @@ std::string_view to_string(alert_type type) noexcept {
     case alert_type::sensor_fault: return "sensor_fault";
     case alert_type::queue_overflow: return "queue_overflow";
     case alert_type::clock_skew: return "clock_skew";
+    case alert_type::power_without_flow: return "power_without_flow";
+    case alert_type::flow_without_power: return "flow_without_power";
   }
   return "unknown";
 }

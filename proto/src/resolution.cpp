@@ -15,6 +15,10 @@ std::string_view symbol(unit u) noexcept {
     case unit::seconds: return "s";
     case unit::ratio: return "ratio";
     case unit::count: return "count";
+    case unit::kwh: return "kWh";
+    case unit::kw: return "kW";
+    case unit::ampere: return "A";
+    case unit::kwh_per_m3: return "kWh/m3";
   }
   return "?";
 }

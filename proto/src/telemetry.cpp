@@ -87,6 +87,22 @@ std::optional<sludge_reading> read_sludge(const json& j, std::vector<problem>& p
   return s;
 }
 
+std::optional<energy_reading> read_energy(const json& j, std::vector<problem>& problems) {
+  object_reader r(j, "/energy", problems);
+  const auto before = problems.size();
+  energy_reading e;
+  const auto status = read_status(r, e.reason);
+  e.kwh_total = r.measured("kwh_total", optional, 0.0, limits::max_energy_kwh, unit::kwh);
+  e.power_kw = r.measured("power_kw", optional, 0.0, limits::max_power_kw, unit::kw);
+  e.pump_current_a = r.measured("pump_current_a", optional, 0.0, limits::max_current_a, unit::ampere);
+  if (status == quantity_status::ok && !r.has("power_kw") && !r.has("pump_current_a")) {
+    r.add("power_kw", problem_code::missing, "power_kw or pump_current_a is required when status is \"ok\"");
+  }
+  if (!status || problems.size() != before) return std::nullopt;
+  e.status = *status;
+  return e;
+}
+
 }  // namespace
 
 std::string_view to_string(quantity_status s) noexcept {
@@ -136,6 +152,14 @@ std::string encode(const telemetry_record& r) {
     put(s, "cleanout_required", r.sludge->cleanout_required);
     j["sludge"] = std::move(s);
   }
+  if (r.energy) {
+    json e;
+    put_status(e, r.energy->status, r.energy->reason);
+    detail::put_measured(e, "kwh_total", r.energy->kwh_total, unit::kwh);
+    detail::put_measured(e, "power_kw", r.energy->power_kw, unit::kw);
+    detail::put_measured(e, "pump_current_a", r.energy->pump_current_a, unit::ampere);
+    j["energy"] = std::move(e);
+  }
   j["queue_depth"] = r.queue_depth;
   j["dropped"] = r.dropped;
   put(j, "durable", r.durable);
@@ -167,6 +191,7 @@ decoded<telemetry_record> decode_telemetry(std::string_view payload,
   if (const json* f = r.object("flow", optional)) rec.flow = read_flow(*f, problems);
   if (const json* t = r.object("turbidity", optional)) rec.turbidity = read_turbidity(*t, problems);
   if (const json* s = r.object("sludge", optional)) rec.sludge = read_sludge(*s, problems);
+  if (const json* e = r.object("energy", optional)) rec.energy = read_energy(*e, problems);
   const auto depth = r.unsigned_integer("queue_depth", required);
   const auto dropped = r.unsigned_integer("dropped", required);
   rec.durable = r.boolean("durable", optional);

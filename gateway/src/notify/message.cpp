@@ -36,6 +36,10 @@ std::string_view type_words(proto::alert_type t, notify_language l) {
     case proto::alert_type::sensor_fault: return z ? "传感器故障" : "Sensor fault";
     case proto::alert_type::queue_overflow: return z ? "终端缓存溢出，数据丢失" : "Records lost from the terminal's full queue";
     case proto::alert_type::clock_skew: return z ? "终端时钟偏差" : "Terminal clock wrong";
+    case proto::alert_type::power_without_flow:
+      return z ? "有电耗无出水（泵空转或出水堵塞）" : "Power drawn without flow (pump running dry or outlet blocked)";
+    case proto::alert_type::flow_without_power:
+      return z ? "有出水无电耗（供电或电表故障、旁通）" : "Flow without power (supply or meter fault, bypass)";
   }
   return "?";
 }

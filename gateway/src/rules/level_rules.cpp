@@ -102,6 +102,7 @@ class sensor_fault final : public alert_rule {
     check("flow", o.record.flow);
     check("turbidity", o.record.turbidity);
     check("sludge", o.record.sludge);
+    check("energy", o.record.energy);
     const auto act = debounce_step(s, o.record.ts, faulty > 0, faulty == 0, t.limits.sensor_fault_debounce_s);
     if (act == verdict::action::none) return {};
     return make(act, o.record.ts, faulty, 1.0,

@@ -27,6 +27,8 @@ rule_set default_rules() {
   s.add(make_sensor_fault_rule());
   s.add(make_queue_overflow_rule());
   s.add(make_clock_skew_rule());
+  s.add(make_power_without_flow_rule());
+  s.add(make_flow_without_power_rule());
   return s;
 }
 

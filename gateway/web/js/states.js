@@ -15,6 +15,8 @@ export const SEVERITY = {
   sensor_fault: "warning",
   queue_overflow: "warning",
   clock_skew: "info",
+  power_without_flow: "warning",
+  flow_without_power: "warning",
 };
 export const ALERT_TYPES = Object.keys(SEVERITY);
 const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };

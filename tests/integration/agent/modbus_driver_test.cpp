@@ -1,6 +1,7 @@
 // The modbus driver against the instrument emulator over real loopback TCP: every word order of
 // the example profiles, exception responses, a silent device, and a late reply that must never be
 // taken as the answer to a later request.
+#include "sewage/agent/interval.hpp"
 #include "sewage/agent/modbus_driver.hpp"
 #include "sewage/instruments/modbus_device.hpp"
 
@@ -231,6 +232,57 @@ TEST(ModbusDriver, RtuOverAPseudoTerminalPair) {
   EXPECT_EQ(d.read({}).at(0).value, 21.5);  // the bus is still usable afterwards
   stop = true;
   server.join();
+}
+
+/// The DTSU666-style kWh meter (firmware/README.md "Energy meter"): power in W scaled to kW, the
+/// total in kWh, a phase current as the pump current; through the interval builder into a record
+/// whose energy section validates, with a meter reset never counted as energy.
+TEST(ModbusDriver, ReadsTheEnergyMeterIntoARecord) {
+  instruments::energy_meter em;
+  em.set_power_w(1125.0F);
+  em.set_current_a(0, 1.85F);
+  em.set_energy_kwh(10234.5F);
+  auto c = device_on(em.device().port());
+  auto power = point(quantity::power, 0x2012, data_type::f32, word_order::abcd);
+  power.spec.scale = 0.001;
+  c.points = {power, point(quantity::energy_total, 0x401E, data_type::f32, word_order::abcd),
+              point(quantity::pump_current, 0x200C, data_type::f32, word_order::abcd)};
+  modbus_driver meter(c);
+  auto s = meter.read({});
+  ASSERT_EQ(s.size(), 3U);
+  for (const auto& x : s) EXPECT_EQ(x.status, quantity_status::ok) << x.reason;
+  EXPECT_DOUBLE_EQ(s[0].value, 1.125);
+  EXPECT_DOUBLE_EQ(s[1].value, 10234.5);
+  EXPECT_NEAR(s[2].value, 1.85, 1e-6);
+
+  const auto cfg = parse_config("terminal_id = \"T1\"\n[mqtt]\nuri = \"ssl://h:1\"\n");
+  interval_builder b(cfg, {quantity::power, quantity::energy_total, quantity::pump_current});
+  const proto::timestamp t0{std::chrono::seconds(1'800'000'000)};
+  b.add(s, t0);
+  em.set_energy_kwh(10234.75F);
+  em.set_power_w(875.0F);
+  b.add(meter.read({}), t0 + std::chrono::seconds(30));
+  auto r = b.close(t0 + std::chrono::seconds(60), 60);
+  r.terminal_id = "T1";
+  r.epoch = "0123456789abcdef";
+  r.seq = 1;
+  EXPECT_TRUE(proto::validate(r).empty());
+  ASSERT_TRUE(r.energy.has_value());
+  EXPECT_EQ(r.energy->status, quantity_status::ok);
+  EXPECT_DOUBLE_EQ(*r.energy->power_kw, 1.0);
+  EXPECT_DOUBLE_EQ(*r.energy->kwh_total, 10234.75);
+  EXPECT_NEAR(*r.energy->pump_current_a, 1.85, 1e-6);
+
+  // The meter goes silent: the section says stale with the reason, no numbers.
+  em.device().set_behaviour(instruments::behaviour::silent);
+  auto c2 = c;
+  c2.response_timeout_ms = 100;
+  modbus_driver meter2(c2);
+  b.add(meter2.read({}), t0 + std::chrono::seconds(90));
+  const auto r2 = b.close(t0 + std::chrono::seconds(120), 60);
+  ASSERT_TRUE(r2.energy.has_value());
+  EXPECT_EQ(r2.energy->status, quantity_status::stale);
+  EXPECT_FALSE(r2.energy->power_kw.has_value());
 }
 
 }  // namespace

@@ -183,5 +183,66 @@ TEST(DriverRegistry, UnknownDriverNamesTheKey) {
   }
 }
 
+// ---- energy (issue 12 item 5) ----
+
+proto::telemetry_record closed(interval_builder& b, proto::timestamp end, std::uint32_t interval_s) {
+  auto r = b.close(end, interval_s);
+  r.terminal_id = "T1";
+  r.epoch = "0123456789abcdef";
+  r.seq = 1;
+  EXPECT_TRUE(proto::validate(r).empty());
+  return r;
+}
+
+TEST(IntervalEnergy, MeterOnlyGivesPowerFromItsIncrementsAndNeverCountsAReset) {
+  interval_builder b(config_with(), {quantity::energy_total});
+  const proto::timestamp t0{std::chrono::seconds(1'800'000'000)};
+  // First window: one reading, no increment yet: no power, stale with a reason; total kept.
+  b.add({ok(quantity::energy_total, 100.0)}, t0);
+  auto r = closed(b, t0 + std::chrono::seconds(60), 60);
+  ASSERT_TRUE(r.energy.has_value());
+  EXPECT_EQ(r.energy->status, quantity_status::stale);
+  EXPECT_DOUBLE_EQ(*r.energy->kwh_total, 100.0);
+  // 0.0125 kWh per 60 s = 0.75 kW.
+  b.add({ok(quantity::energy_total, 100.0125)}, t0 + std::chrono::seconds(120));
+  r = closed(b, t0 + std::chrono::seconds(120), 60);
+  EXPECT_EQ(r.energy->status, quantity_status::ok);
+  EXPECT_NEAR(*r.energy->power_kw, 0.75, 1e-9);
+  // The meter is reset to 0: that step adds nothing (never a negative or huge power).
+  b.add({ok(quantity::energy_total, 0.0)}, t0 + std::chrono::seconds(180));
+  r = closed(b, t0 + std::chrono::seconds(180), 60);
+  EXPECT_EQ(r.energy->status, quantity_status::ok);
+  EXPECT_DOUBLE_EQ(*r.energy->power_kw, 0.0);
+  // An implausible jump (a garbled reading) adds nothing either.
+  b.add({ok(quantity::energy_total, 5'000'000.0)}, t0 + std::chrono::seconds(240));
+  r = closed(b, t0 + std::chrono::seconds(240), 60);
+  EXPECT_DOUBLE_EQ(*r.energy->power_kw, 0.0);
+}
+
+TEST(IntervalEnergy, PowerAndPumpCurrentMeansAndPhysicalRange) {
+  interval_builder b(config_with(), {quantity::power, quantity::pump_current});
+  const proto::timestamp t0{std::chrono::seconds(1'800'000'000)};
+  b.add({ok(quantity::power, 0.4), ok(quantity::pump_current, 0.0)}, t0);
+  b.add({ok(quantity::power, 1.2), ok(quantity::pump_current, 2.0)}, t0 + std::chrono::seconds(5));
+  auto r = closed(b, t0 + std::chrono::seconds(10), 10);
+  ASSERT_TRUE(r.energy.has_value());
+  EXPECT_DOUBLE_EQ(*r.energy->power_kw, 0.8);
+  EXPECT_DOUBLE_EQ(*r.energy->pump_current_a, 1.0);
+  EXPECT_FALSE(r.energy->kwh_total.has_value());
+  // A negative power (a meter wired backwards) is out of range, named in the reason.
+  b.add({ok(quantity::power, -0.5), ok(quantity::pump_current, 1.0)}, t0 + std::chrono::seconds(15));
+  r = closed(b, t0 + std::chrono::seconds(20), 10);
+  EXPECT_EQ(r.energy->status, quantity_status::out_of_range);
+  ASSERT_TRUE(r.energy->reason.has_value());
+  EXPECT_NE(r.energy->reason->find("outside the physical range"), std::string::npos);
+}
+
+TEST(IntervalEnergy, NoMeterNoEnergySection) {
+  interval_builder b(config_with(), {quantity::flow_rate});
+  const proto::timestamp t0{std::chrono::seconds(1'800'000'000)};
+  b.add({ok(quantity::flow_rate, 1.0)}, t0);
+  EXPECT_FALSE(closed(b, t0 + std::chrono::seconds(10), 10).energy.has_value());
+}
+
 }  // namespace
 }  // namespace sewage::agent

@@ -100,5 +100,43 @@ TEST(TerminalModel, FaultsActOnPhysics) {
   EXPECT_EQ(m.sludge_level_m(), 0.1);
 }
 
+// Electricity of the simulated terminal (issue 12 item 5): plausible power for a small terminal
+// (0.3-1.5 kW), energy integrated from it, and a dry-running pump drawing power without flow.
+TEST(TerminalEnergy, PlausiblePowerAndIntegratedEnergy) {
+  const auto p = influent_profile::load_bsm1_csv(data_file);
+  terminal_model m(p, terminal_params{});
+  const double start_kwh = m.energy_kwh();
+  double lo = 1e9, hi = 0;
+  for (int i = 1; i <= 96; ++i) {
+    m.advance_to(i / 96.0, weather_kind::dry, 0.0, {});
+    lo = std::min(lo, m.power_kw());
+    hi = std::max(hi, m.power_kw());
+  }
+  EXPECT_GE(lo, 0.3);
+  EXPECT_LE(hi, 1.5);
+  const double day_kwh = m.energy_kwh() - start_kwh;
+  EXPECT_GT(day_kwh, 0.3 * 24);
+  EXPECT_LT(day_kwh, 1.5 * 24);
+  // kWh per m3 of a small terminal: ~0.5-3 kWh/m3 (provisional, small plants are energy-hungry).
+  EXPECT_GT(day_kwh / m.volume_m3(), 0.5);
+  EXPECT_LT(day_kwh / m.volume_m3(), 3.0);
+}
+
+TEST(TerminalEnergy, DryRunningPumpDrawsPowerWithoutFlow) {
+  const auto p = influent_profile::load_bsm1_csv(data_file);
+  terminal_model m(p, terminal_params{});
+  physical_faults f;
+  f.no_flow = true;
+  f.pump_dry_run = true;
+  m.advance_to(0.1, weather_kind::dry, 0.0, f);
+  EXPECT_EQ(m.flow_m3h(), 0.0);
+  EXPECT_NEAR(m.power_kw(), 0.37 + 0.75, 1e-9);
+  // A blockage alone (the pump's level switch never calls): only the blower.
+  physical_faults b;
+  b.no_flow = true;
+  m.advance_to(0.2, weather_kind::dry, 0.0, b);
+  EXPECT_NEAR(m.power_kw(), 0.37, 1e-9);
+}
+
 }  // namespace
 }  // namespace sewage::sim

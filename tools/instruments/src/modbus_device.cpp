@@ -205,6 +205,25 @@ void flowmeter::set_system_alarm(bool on) {
   device_.set_holding(system_alarm_address, v);
 }
 
+energy_meter::energy_meter(int port)
+    : device_(register_layout{{}, {}, {0x2000, 0x2030}, {}}, port) {
+  for (int ph = 0; ph < 3; ++ph)
+    device_.set_holding(static_cast<std::uint16_t>(voltage_a_address + 2 * ph), float_registers(230.0F, order::abcd));
+  for (int ph = 0; ph < 3; ++ph) set_current_a(ph, 0.0F);
+  set_power_w(0.0F);
+  set_energy_kwh(0.0F);
+}
+
+void energy_meter::set_power_w(float w) { device_.set_holding(power_address, float_registers(w, order::abcd)); }
+
+void energy_meter::set_current_a(int phase, float amps) {
+  device_.set_holding(static_cast<std::uint16_t>(current_a_address + 2 * phase), float_registers(amps, order::abcd));
+}
+
+void energy_meter::set_energy_kwh(float kwh) {
+  device_.set_holding(energy_address, float_registers(kwh, order::abcd));
+}
+
 turbidity_probe::turbidity_probe(int port) : device_(register_layout{{}, {}, {0x2600, 5}, {}}, port) {
   set_temperature_c(20.0F);
   set_turbidity_ntu(0.0F);

@@ -93,6 +93,9 @@ struct site {
   instruments::flowmeter flowmeter;
   instruments::turbidity_probe probe;
   instruments::level_sensor level;
+  instruments::energy_meter meter;  ///< DTSU666-style kWh meter on the terminal's supply
+  bool meter_dead{false};           ///< meter_no_power: the meter reads 0 kW and its total stops
+  double meter_frozen_kwh{0.0};
   std::unique_ptr<tcp_proxy> proxy;
   std::unique_ptr<testing::child_process> agent;
   double clock_skew_s{0.0};
@@ -194,6 +197,15 @@ struct county::impl {
     return m;
   }
 
+  /// The agent's points of the DTSU666-style meter (firmware/README.md "Energy meter").
+  static toml::array energy_points() {
+    return toml::array{
+        toml::table{{"quantity", "power"}, {"address", instruments::energy_meter::power_address}, {"type", "f32"},
+                    {"word_order", "ABCD"}, {"scale", 0.001}, {"unit", "kW"}, {"min", 0.0}, {"max", 100.0}},
+        toml::table{{"quantity", "energy_total"}, {"address", instruments::energy_meter::energy_address},
+                    {"type", "f32"}, {"word_order", "ABCD"}, {"unit", "kWh"}, {"min", 0.0}}};
+  }
+
   void write_agent_config(site& s) {
     toml::array flow_points{
         toml::table{{"quantity", "flow_rate"}, {"address", instruments::flowmeter::flow_address},
@@ -215,7 +227,8 @@ struct county::impl {
     toml::array devices{
         modbus_device_table("flowmeter", s.flowmeter.device().port(), 1, std::move(flow_points)),
         modbus_device_table("turbidity", s.probe.device().port(), 1, std::move(turbidity_points)),
-        modbus_device_table("level", s.level.device().port(), 13, std::move(level_points))};
+        modbus_device_table("level", s.level.device().port(), 13, std::move(level_points)),
+        modbus_device_table("meter", s.meter.device().port(), 1, energy_points())};
     toml::table cfg{
         {"terminal_id", s.id},
         {"log_level", "warn"},
@@ -305,6 +318,13 @@ struct county::impl {
         case fault_kind::pump_failure:
           if (active) p.no_flow = true;
           break;
+        case fault_kind::pump_dry_run:
+          if (active) p.no_flow = true, p.pump_dry_run = true;
+          break;
+        case fault_kind::meter_no_power:
+          if (began) s->meter_dead = true, s->meter_frozen_kwh = s->model.energy_kwh();
+          if (ended) s->meter_dead = false;
+          break;
         case fault_kind::turbidity_excursion:
           if (active) p.turbidity_factor *= f.factor;
           break;
@@ -358,6 +378,9 @@ struct county::impl {
     std::normal_distribution<double> noise(0.0, 1.0);
     const double flow = m.flow_m3h() > 0 ? std::max(0.0, m.flow_m3h() * (1.0 + 0.01 * noise(s.rng))) : 0.0;
     s.flowmeter.set_flow_m3h(static_cast<float>(flow));
+    // The meter: power in W (its own unit), total in kWh; a dead meter reads 0 W and stops.
+    s.meter.set_power_w(s.meter_dead ? 0.0F : static_cast<float>(m.power_kw() * 1000.0 * (1.0 + 0.01 * noise(s.rng))));
+    s.meter.set_energy_kwh(static_cast<float>(s.meter_dead ? s.meter_frozen_kwh : m.energy_kwh()));
     const double total = m.totalizer_m3();
     const double whole = std::floor(total);
     s.flowmeter.set_total(static_cast<std::uint32_t>(std::fmod(whole, 4294967296.0)),

@@ -10,7 +10,7 @@
 namespace sewage::sim {
 namespace {
 
-constexpr std::array<std::pair<fault_kind, std::string_view>, 11> fault_names{{
+constexpr std::array<std::pair<fault_kind, std::string_view>, 13> fault_names{{
     {fault_kind::blockage, "blockage"},
     {fault_kind::pump_failure, "pump_failure"},
     {fault_kind::turbidity_excursion, "turbidity_excursion"},
@@ -22,6 +22,8 @@ constexpr std::array<std::pair<fault_kind, std::string_view>, 11> fault_names{{
     {fault_kind::power_loss, "power_loss"},
     {fault_kind::link_outage, "link_outage"},
     {fault_kind::clock_skew, "clock_skew"},
+    {fault_kind::pump_dry_run, "pump_dry_run"},
+    {fault_kind::meter_no_power, "meter_no_power"},
 }};
 
 [[noreturn]] void fail(const std::filesystem::path& file, const std::string& where,
@@ -69,6 +71,8 @@ std::string_view expected_alert(fault_kind k) noexcept {
     case fault_kind::power_loss:
     case fault_kind::link_outage: return "offline";
     case fault_kind::clock_skew: return "clock_skew";
+    case fault_kind::pump_dry_run: return "power_without_flow";
+    case fault_kind::meter_no_power: return "flow_without_power";
   }
   return "";
 }

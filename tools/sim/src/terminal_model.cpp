@@ -14,7 +14,8 @@ terminal_model::terminal_model(const influent_profile& profile, terminal_params 
       params_(params),
       scale_(0.0),
       totalizer_m3_(params.totalizer_start_m3),
-      sludge_level_m_(params.sludge_level_start_m) {
+      sludge_level_m_(params.sludge_level_start_m),
+      energy_kwh_(params.meter_start_kwh) {
   if (!(params_.design_capacity_m3d > 0.0)) {
     throw std::invalid_argument("design_capacity_m3d must be > 0");
   }
@@ -29,6 +30,9 @@ void terminal_model::sample(double t_days, weather_kind weather, double weather_
   flow_m3h_ = faults.no_flow ? 0.0 : in.q_m3d * scale_ / 24.0;
   const double effluent_tss = in.tss_gm3 * (1.0 - params_.tss_removal);
   turbidity_ntu_ = effluent_tss / params_.tss_per_ntu * faults.turbidity_factor;
+  const double pump_rate_m3h = params_.design_capacity_m3d / 24.0 * params_.pump_rate_factor;
+  const double duty = faults.pump_dry_run ? 1.0 : std::clamp(flow_m3h_ / pump_rate_m3h, 0.0, 1.0);
+  power_kw_ = params_.blower_kw + params_.pump_kw * duty;
 }
 
 void terminal_model::advance_to(double t_days, weather_kind weather, double weather_start_days,
@@ -36,10 +40,12 @@ void terminal_model::advance_to(double t_days, weather_kind weather, double weat
   while (t_days_ < t_days) {
     const double step = std::min(max_step_days, t_days - t_days_);
     const double before_m3h = flow_m3h_;
+    const double before_kw = power_kw_;
     sample(t_days_ + step, weather, weather_start_days, faults);
     // Trapezoid over the step; flow in m3/h, step in days.
     const double dv = 0.5 * (before_m3h + flow_m3h_) * step * 24.0;
     volume_m3_ += dv;
+    energy_kwh_ += 0.5 * (before_kw + power_kw_) * step * 24.0;
     totalizer_m3_ += dv;
     sludge_level_m_ = std::min(max_sludge_level_m,
                                sludge_level_m_ + dv * params_.sludge_m_per_m3 +

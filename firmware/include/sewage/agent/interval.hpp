@@ -22,7 +22,7 @@ class interval_builder {
   /// contract's bounds (proto/limits.hpp) become out_of_range; a stuck reading becomes fault.
   void add(const std::vector<sample>& samples, proto::timestamp now);
 
-  /// Closes the window: fills flow/turbidity/sludge of a record (terminal id, epoch, seq,
+  /// Closes the window: fills flow/turbidity/sludge/energy of a record (terminal id, epoch, seq,
   /// queue_depth and dropped are left to the caller) and starts a new window.
   proto::telemetry_record close(proto::timestamp end, std::uint32_t interval_s);
 
@@ -31,10 +31,20 @@ class interval_builder {
 
  private:
   sample check(sample s);
+  void add_energy_reading(double kwh);
+  void close_energy(proto::telemetry_record& r, std::uint32_t interval_s);
   std::set<quantity> fitted_;
   cleanout_source cleanout_source_;
   window_stats flow_rate_, flow_total_, turbidity_, level_, switch_;
+  window_stats power_, current_, energy_total_;
   totalizer totalizer_;
+  /// The kWh meter's total, with the same wrap/reset/implausible-step handling as the flow
+  /// totalizer (a reset or a glitch adds nothing); its increments give the power when no power
+  /// point is fitted. Largest credible step: proto limits::max_power_kw for 24 h.
+  totalizer energy_meter_{100.0 * 24};
+  std::optional<double> latest_kwh_;
+  double energy_kwh_{0};
+  std::uint32_t energy_steps_{0};  ///< meter readings in the window with a previous reading
   stuck_detector stuck_flow_, stuck_turbidity_, stuck_level_;
   cleanout_detector cleanout_;
   std::optional<double> latest_total_m3_;

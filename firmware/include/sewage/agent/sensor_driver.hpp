@@ -26,6 +26,9 @@ enum class quantity {
   turbidity,        ///< NTU
   sludge_level,     ///< m above tank floor
   cleanout_switch,  ///< float switch: 1 = sludge high, 0 = normal
+  energy_total,     ///< kWh meter: total active energy, kWh (e.g. DTSU666 0x401E, float32)
+  power,            ///< active power, kW (e.g. DTSU666 0x2012; scale W to kW in the point)
+  pump_current,     ///< pump motor current, A (a meter phase current or a 4-20 mA transducer)
 };
 
 /// Config spelling ("flow_rate", ...) → quantity; std::nullopt when unknown.

@@ -83,6 +83,14 @@ struct daily_delta {
   double compliant_s{0};
   /// Totalizer glitches recognised by records of this day (dips, spikes, jitter, resets, rebases).
   std::uint32_t totalizer_glitches{0};
+  /// Energy from real kWh meter increments, kWh (energy.hpp; 0 without a meter).
+  double energy_kwh{0};
+  /// Energy from power x time (no meter total, first reading, before a meter reset), kWh.
+  double energy_estimated_kwh{0};
+  /// Records with an energy section of status ok (0 = no meter that day: no energy per m3).
+  std::uint32_t energy_records{0};
+  /// kWh meter glitches recognised (dips, spikes, resets, rebases).
+  std::uint32_t energy_glitches{0};
 
   /// Folds `o` (same day) into this one.
   void add(const daily_delta& o) noexcept;

@@ -80,6 +80,40 @@ struct thresholds {
   /// offline: raise after no live record for this many report intervals.
   double offline_after_intervals{3.0};
 
+  // Energy (issue 12 item 5; gateway/README.md "Energy" gives the reasoning). Only terminals whose
+  // records carry an `energy` section are judged: no meter, no energy alert.
+  /// Largest power the terminal can draw, kW: bounds a plausible kWh meter increment. A small
+  /// terminal draws 0.3-1.5 kW (blower + pumps); 10 kW leaves room for the largest (500 m3/d).
+  double energy_peak_kw{10.0};
+  /// power_without_flow: "running" when the mean power is at or above this, kW. Above a small
+  /// terminal's blower (0.3-0.5 kW): a pump is running. Set it per terminal in the registry.
+  double power_without_flow_raise_kw{0.6};
+  /// power_without_flow: "stopped" (clear) when the mean power is at or below this, kW (hysteresis).
+  double power_without_flow_clear_kw{0.5};
+  /// power_without_flow: with a pump current in the record, "running" at or above this, A (used
+  /// instead of the power: it sees the pump alone). Small pumps draw 1-3 A; idle reads ~0.
+  double pump_running_a{0.5};
+  /// power_without_flow: pump "stopped" (clear) at or below this, A.
+  double pump_stopped_a{0.3};
+  /// power_without_flow: "no flow" when the mean rate is at or below this, m3/h.
+  double power_without_flow_flow_m3h{0.05};
+  /// power_without_flow: flow back (clear) when the mean rate is at or above this, m3/h.
+  double power_without_flow_flow_clear_m3h{0.1};
+  /// power_without_flow: how long it must hold in event time, s. A pump that runs dry or against a
+  /// blocked outlet runs on (its level switch is never satisfied); 30 min rules out a start.
+  std::uint32_t power_without_flow_debounce_s{1800};
+  /// flow_without_power: "flowing" when the mean rate is at or above this, m3/h.
+  double flow_without_power_flow_m3h{0.1};
+  /// flow_without_power: flow gone (clear) when the mean rate is at or below this, m3/h.
+  double flow_without_power_flow_clear_m3h{0.05};
+  /// flow_without_power: "no power" when the mean power is at or below this, kW: not even the
+  /// blower runs (supply off, meter fault, or effluent bypassing the treatment).
+  double flow_without_power_raise_kw{0.05};
+  /// flow_without_power: power back (clear) at or above this, kW.
+  double flow_without_power_clear_kw{0.1};
+  /// flow_without_power: how long it must hold in event time, s.
+  std::uint32_t flow_without_power_debounce_s{1800};
+
   friend bool operator==(const thresholds&, const thresholds&) = default;
 };
 

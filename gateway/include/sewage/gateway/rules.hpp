@@ -46,6 +46,17 @@ std::unique_ptr<alert_rule> make_queue_overflow_rule();
 /// clock_skew: abs(ts - arrival) s > clock_skew_raise_s (a past ts only when live); clear <= clock_skew_clear_s.
 std::unique_ptr<alert_rule> make_clock_skew_rule();
 
+/// power_without_flow (energy_rules.cpp): the pump current >= pump_running_a (when the record has
+/// one) or the power >= power_without_flow_raise_kw, while the rate <= power_without_flow_flow_m3h,
+/// for power_without_flow_debounce_s; clear when current <= pump_stopped_a / power <=
+/// power_without_flow_clear_kw or rate >= power_without_flow_flow_clear_m3h. Only records whose
+/// energy and flow are both ok are judged (no meter: never raised).
+std::unique_ptr<alert_rule> make_power_without_flow_rule();
+/// flow_without_power: rate >= flow_without_power_flow_m3h while power <= flow_without_power_raise_kw
+/// for flow_without_power_debounce_s; clear when power >= flow_without_power_clear_kw or rate <=
+/// flow_without_power_flow_clear_m3h. Needs power_kw in the record.
+std::unique_ptr<alert_rule> make_flow_without_power_rule();
+
 /// Every built-in rule: the registration list.
 rule_set default_rules();
 

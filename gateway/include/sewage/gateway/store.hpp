@@ -6,6 +6,7 @@
 /// deployments would implement the same interface.
 
 #include "sewage/gateway/aggregates.hpp"
+#include "sewage/gateway/energy.hpp"
 #include "sewage/gateway/alert_rule.hpp"
 #include "sewage/gateway/dedup.hpp"
 
@@ -144,6 +145,7 @@ struct terminal_snapshot {
   std::optional<proto::status_message> status;
   proto::timestamp status_arrival{};
   totalizer_cursor cursor;
+  energy_cursor energy;              ///< the kWh meter's cursor (energy.hpp)
   std::array<rule_state, proto::all_alert_types.size()> rules{};
   std::int64_t rule_clock_ms{0};     ///< event time of the last record fed to the rules
   std::int64_t last_alive_ms{0};     ///< arrival of the last live record

@@ -113,11 +113,15 @@ export async function render(root, ctx) {
         ${value(t("value.total"), f.total_m3, "m³", f.status, 2)}
         ${value(t("value.turbidity"), tu.ntu, "NTU", tu.status, 1, overLimit ? ` · <b class="warn">✖ ${t("terminal.over_limit", { v: fmt.number(x.thresholds.turbidity_limit_ntu, 1) })}</b>` : "")}
         ${value(t("value.sludge"), sl.level_m, "m", sl.status, 2)}
+        ${r.energy ? value(t("value.power"), r.energy.power_kw, "kW", r.energy.status, 2) : ""}
+        ${r.energy && r.energy.pump_current_a !== undefined ? value(t("value.pump_current"), r.energy.pump_current_a, "A", r.energy.status, 2) : ""}
+        ${r.energy && r.energy.kwh_total !== undefined ? value(t("value.energy_total"), r.energy.kwh_total, "kWh", r.energy.status, 1) : ""}
         <div class="value ${sl.cleanout_required || cleanout ? "bad" : ""}" id="cleanout"><div class="v-label">${t("value.cleanout")}</div>
           <div class="v-num">${sl.cleanout_required ? `✖ ${t("cleanout.required")}` : `✔ ${t("cleanout.not_required")}`}</div>
           <div class="v-status">${cleanout ? t(`alert_state.${cleanout.state}`) + " · " + fmt.minute(cleanout.raised_at) : ""}</div></div>
       </div>
-      <p class="muted">${t("terminal.today", { v: fmt.number(x.today && x.today.volume_m3, 2), a: fmt.percent(x.today && x.today.availability) })}</p>`;
+      <p class="muted">${t("terminal.today", { v: fmt.number(x.today && x.today.volume_m3, 2), a: fmt.percent(x.today && x.today.availability) })}</p>
+      ${x.today && x.today.energy_kwh !== null && x.today.energy_kwh !== undefined ? `<p class="muted" id="energy-today">${t("terminal.energy_today", { e: fmt.number(x.today.energy_kwh, 1), k: fmt.number(x.today.energy_kwh_per_m3, 2) })}</p>` : ""}`;
   }
 
   // ---- charts (Chart.js, linear time axis in ms, ticks in the county zone)

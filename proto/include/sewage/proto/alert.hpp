@@ -26,19 +26,22 @@ enum class alert_type {
   sensor_fault,       ///< fault status, out of range, stale or stuck value
   queue_overflow,     ///< the agent dropped records from a full queue
   clock_skew,         ///< the agent's clock disagrees with the gateway's
+  power_without_flow, ///< a pump draws power but no effluent flows (runs dry, outlet blocked)
+  flow_without_power, ///< effluent flows but the meter sees no power (meter/supply fault, bypass)
 };
 
 /// Every alert type, in declaration order.
-inline constexpr std::array<alert_type, 8> all_alert_types{
+inline constexpr std::array<alert_type, 10> all_alert_types{
     alert_type::offline,           alert_type::turbidity_high, alert_type::no_flow,
     alert_type::flow_high,         alert_type::cleanout_required, alert_type::sensor_fault,
-    alert_type::queue_overflow,    alert_type::clock_skew};
+    alert_type::queue_overflow,    alert_type::clock_skew,     alert_type::power_without_flow,
+    alert_type::flow_without_power};
 
 /// Wire name, e.g. "turbidity_high". Never throws.
 std::string_view to_string(alert_type type) noexcept;
 /// The unit of an alert's `value` and `threshold`, which sets their resolution (resolution.hpp):
 /// turbidity_high NTU, no_flow and flow_high m3/h, cleanout_required m, offline and clock_skew s,
-/// sensor_fault and queue_overflow counts. Never throws.
+/// sensor_fault and queue_overflow counts, power_without_flow and flow_without_power kW. Never throws.
 unit value_unit(alert_type type) noexcept;
 /// Inverse of to_string; std::nullopt for an unknown name. Never throws.
 std::optional<alert_type> parse_alert_type(std::string_view name) noexcept;

@@ -52,4 +52,18 @@ inline constexpr double max_turbidity_ntu = 4000.0;
 /// 10 m leaves room for deep wells without admitting nonsense.
 inline constexpr double max_sludge_level_m = 10.0;
 
+/// Energy meter reading bound, kWh. DIN-rail meters show 8 digits with 2 decimals (999999.99 kWh,
+/// e.g. Chint DTSU666/DDSU666 display) and keep the total as a float32 or a 32-bit counter of
+/// 0.01 kWh (42949672.96 kWh); 1e8 kWh covers both with room, and no terminal reaches it.
+inline constexpr double max_energy_kwh = 100'000'000.0;
+
+/// Active power bound, kW. A rural terminal draws 0.3-1.5 kW (blower and pumps); a 3-phase meter on
+/// the largest (500 m3/d) terminal's supply (a 32 A breaker at 400 V, ~22 kW) cannot read more
+/// than 100 kW from it.
+inline constexpr double max_power_kw = 100.0;
+
+/// Pump motor current bound, A. Terminal pumps are 0.37-5.5 kW (up to ~12 A at 400 V, ~25 A
+/// single-phase); 100 A is far beyond any of them and below a CT's usual full scale.
+inline constexpr double max_current_a = 100.0;
+
 }  // namespace sewage::proto::limits

@@ -23,6 +23,10 @@ enum class unit {
   seconds,   ///< durations: 0.001 s (the time stamps' millisecond resolution)
   ratio,     ///< availability, compliance rate (0..1): 0.0001 (0.01 %)
   count,     ///< derived counts such as expected records: 0.01
+  kwh,       ///< active energy, meter reading: 0.01 kWh (the last digit of DIN-rail meters, e.g. Chint DTSU666)
+  kw,        ///< active power: 0.001 kW (1 W)
+  ampere,    ///< motor current: 0.01 A (display resolution of DIN-rail meters)
+  kwh_per_m3,  ///< specific energy per m3 treated: 0.001 kWh/m3
 };
 
 /// Decimal places kept for `u` (the table above). Never throws.
@@ -35,6 +39,10 @@ constexpr int decimals(unit u) noexcept {
     case unit::seconds: return 3;
     case unit::ratio: return 4;
     case unit::count: return 2;
+    case unit::kwh: return 2;
+    case unit::kw: return 3;
+    case unit::ampere: return 2;
+    case unit::kwh_per_m3: return 3;
   }
   return 3;
 }

@@ -9,6 +9,7 @@
 ///   "flow":      {"status": "ok", "rate_m3h": 0.62, "total_m3": 18234.75},
 ///   "turbidity": {"status": "ok", "ntu": 4.1, "min_ntu": 3.8, "max_ntu": 4.6},
 ///   "sludge":    {"status": "ok", "level_m": 0.82, "cleanout_required": false},
+///   "energy":    {"status": "ok", "kwh_total": 10234.57, "power_kw": 0.412, "pump_current_a": 1.85},
 ///   "queue_depth": 0, "dropped": 0
 /// }
 /// A quantity whose status is not "ok" may omit its values, and may carry a "reason" text.
@@ -61,6 +62,17 @@ struct sludge_reading {
   friend bool operator==(const sludge_reading&, const sludge_reading&) = default;
 };
 
+/// Electricity of the terminal (optional section, issue 12 item 5): the "is it running" signal. From
+/// a kWh meter on the terminal's supply (blower + pumps) and/or the pump motor's current.
+struct energy_reading {
+  quantity_status status{quantity_status::ok};
+  std::optional<double> kwh_total;       ///< latest meter reading (total active energy), kWh
+  std::optional<double> power_kw;        ///< mean active power over the window, kW
+  std::optional<double> pump_current_a;  ///< mean pump motor current over the window, A
+  std::optional<std::string> reason;
+  friend bool operator==(const energy_reading&, const energy_reading&) = default;
+};
+
 /// One interval record as produced by the agent.
 struct telemetry_record {
   std::string terminal_id;
@@ -71,6 +83,9 @@ struct telemetry_record {
   std::optional<flow_reading> flow;
   std::optional<turbidity_reading> turbidity;
   std::optional<sludge_reading> sludge;
+  /// Optional (absent = no meter and no pump current fitted). When ok it carries power_kw or
+  /// pump_current_a (the running signal); kwh_total is optional.
+  std::optional<energy_reading> energy;
   std::uint64_t queue_depth{0};  ///< records waiting in the agent's queue when this was made
   std::uint64_t dropped{0};      ///< records lost to a full queue since the agent started
   /// Optional (absent = true): false when the agent could not commit this record to its durable

@@ -149,4 +149,30 @@ class level_sensor {
   modbus_device device_;
 };
 
+/// kWh meter with a Chint DTSU666-style 3-phase DIN-rail map (firmware/README.md "Energy meter";
+/// an EXAMPLE map, every address is configurable in the agent): holding registers, float32 ABCD:
+/// 0x2006/0x2008/0x200A phase voltages (V), 0x200C/0x200E/0x2010 phase currents (A), 0x2012 total
+/// active power (W in this emulator; the agent's point scales it by 0.001 to kW), 0x401E total
+/// import active energy (kWh). Sources: the DTSU666 register lists in public drivers (Tasmota
+/// xnrg_26_dtsu666h.ino reads 8198.. and 16414 = 0x401E; gerontec/dtsu666 README lists 8210 =
+/// 0x2012 "conjunction active power" in W). One holding block 0x2000..0x402F (reads outside fail).
+class energy_meter {
+ public:
+  static constexpr std::uint16_t voltage_a_address = 0x2006;
+  static constexpr std::uint16_t current_a_address = 0x200C;
+  static constexpr std::uint16_t power_address = 0x2012;
+  static constexpr std::uint16_t energy_address = 0x401E;
+  explicit energy_meter(int port = 0);
+  /// Total active power, W (the meter's own unit).
+  void set_power_w(float w);
+  /// Current of phase A, B, C, A (a pump on phase A reads its motor current there).
+  void set_current_a(int phase, float amps);
+  /// Total import active energy, kWh.
+  void set_energy_kwh(float kwh);
+  modbus_device& device() noexcept { return device_; }
+
+ private:
+  modbus_device device_;
+};
+
 }  // namespace sewage::instruments

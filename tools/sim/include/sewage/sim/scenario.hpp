@@ -40,6 +40,8 @@ enum class fault_kind {
   power_loss,            ///< agent killed at start, restarted at end        -> offline
   link_outage,           ///< agent's broker connection cut                  -> offline
   clock_skew,            ///< agent's clock off by skew_s                    -> clock_skew
+  pump_dry_run,          ///< pump runs dry / against a blocked outlet: power, no flow -> power_without_flow
+  meter_no_power,        ///< meter or supply fault / bypass: flow, the meter reads 0 kW -> flow_without_power
 };
 
 std::string_view to_string(fault_kind k) noexcept;

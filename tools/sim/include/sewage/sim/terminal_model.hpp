@@ -23,6 +23,14 @@ struct terminal_params {
   double sludge_m_per_m3{0.00005};    ///< level rise per m3 treated (0.2 m a year at 10 m3/d)
   double sludge_after_cleanout_m{0.1};  ///< residual level after a clean-out
   double totalizer_start_m3{0.0};     ///< the flowmeter's reading at the start
+  /// Electricity (issue 12 item 5; provisional values of a small A/O terminal): the aeration
+  /// blower runs continuously (0.37 kW: the smallest common ring blower), the lift pump (0.75 kW)
+  /// runs for the share of time flow / pump_rate (a pump sized at 3x the design mean hourly flow).
+  /// Mean power 0.4-1.1 kW.
+  double blower_kw{0.37};
+  double pump_kw{0.75};
+  double pump_rate_factor{3.0};       ///< pump rate as a multiple of design_capacity_m3d / 24
+  double meter_start_kwh{1000.0};     ///< the kWh meter's reading at the start
 };
 
 /// Fault effects on the physics (sensor faults act on the emulated instruments instead).
@@ -30,6 +38,7 @@ struct physical_faults {
   bool no_flow{false};              ///< blockage or pump failure: effluent flow is zero
   double turbidity_factor{1.0};     ///< treatment upset multiplies effluent turbidity
   double sludge_extra_m_per_h{0.0};  ///< forced sludge rise (scripted "sludge reaches clean-out")
+  bool pump_dry_run{false};         ///< the pump runs on without moving water (no flow, pump on)
 };
 
 class terminal_model {
@@ -51,6 +60,10 @@ class terminal_model {
   [[nodiscard]] double turbidity_ntu() const noexcept { return turbidity_ntu_; }
   [[nodiscard]] double sludge_level_m() const noexcept { return sludge_level_m_; }
   [[nodiscard]] double time_days() const noexcept { return t_days_; }
+  /// Mean electrical power drawn now, kW (blower + the pump's duty share).
+  [[nodiscard]] double power_kw() const noexcept { return power_kw_; }
+  /// True energy drawn since the start plus meter_start_kwh, kWh (what a working meter shows).
+  [[nodiscard]] double energy_kwh() const noexcept { return energy_kwh_; }
   [[nodiscard]] const terminal_params& params() const noexcept { return params_; }
 
   /// The flowmeter's totalizer is reset to zero (maintenance, converter replaced).
@@ -71,6 +84,8 @@ class terminal_model {
   double volume_m3_{0.0};
   double turbidity_ntu_{0.0};
   double sludge_level_m_;
+  double power_kw_{0.0};
+  double energy_kwh_;
 };
 
 }  // namespace sewage::sim
