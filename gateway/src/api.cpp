@@ -1817,7 +1817,7 @@ http_response api::handle_uncached(const http_request& req, const read_context* 
     auto r = error_response(503, "the read used up its CPU time limit (http.read_cpu_limit_ms); narrow the range or retry later");
     r.headers.emplace_back("Retry-After", "5");
     return r;
-  } catch (const om::om_error& e) {
+  } catch (const om::lab_error& e) {
     // Lab and archive refusals (om/http_lab.hpp): the message, plus every field error when listed.
     count_rejected(e.status() == 403 ? "forbidden" : e.status() == 404 ? "not_found" : e.status() == 503 ? "unavailable" : "bad_body");
     spdlog::info("HTTP {} {}: {} {}", escaped(req.method), escaped(req.target, 200), e.status(), escaped(e.what(), 200));

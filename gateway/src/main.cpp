@@ -21,6 +21,7 @@
 #include "sewage/gateway/om/lab.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
+#include <sewage/proto/timestamp.hpp>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -223,7 +224,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
     m.site_name = e.site_id;
     m.what_en = e.text_en;
     m.what_zh = e.text_zh;
-    m.since = proto::timestamp(std::chrono::milliseconds(e.due_ms));
+    m.since = sewage::proto::timestamp(std::chrono::milliseconds(e.due_ms));
     m.once_key = "work_order:" + std::to_string(e.order_id) + ":" + e.level;
     hook->enqueue_escalation(e.level == "county" ? notify_level::county : notify_level::town, e.site_id, e.town, m);
   };

@@ -33,7 +33,7 @@ std::string site_town(const call& c, const std::string& id, const char* field) {
   const auto idx = c.reg.find(id);
   if (!idx) throw discipline_error(404, std::string(field) + ": no site '" + escaped(id) + "'");
   const auto& town = c.reg.terminals()[*idx].town;
-  if (!c.who.sees_town(town)) throw discipline_error(403, std::string(field) + ": site '" + escaped(id) + "' is outside your towns");
+  if (!c.who.sees(town, id)) throw discipline_error(403, std::string(field) + ": site '" + escaped(id) + "' is outside your towns");
   return town;
 }
 
@@ -160,7 +160,7 @@ http_response windows_get(const call& c) {
     sites.push_back(site->second);
   } else if (town != c.q.end() || !c.who.whole_county()) {
     for (const auto& t : c.reg.terminals())
-      if ((town == c.q.end() || t.town == town->second) && c.who.sees_town(t.town)) sites.push_back(t.id);
+      if ((town == c.q.end() || t.town == town->second) && c.who.sees(t.town, t.id)) sites.push_back(t.id);
     if (sites.empty()) return respond(200, json{{"windows", json::array()}});
   }
   bool ended = false;

@@ -14,7 +14,7 @@ using nlohmann::json;
 namespace {
 
 archive& archive_of(const call& c) {
-  if (c.archive_room == nullptr) throw om_error(503, "this gateway has no site archive (no store connection)");
+  if (c.archive_room == nullptr) throw lab_error(503, "this gateway has no site archive (no store connection)");
   return *c.archive_room;
 }
 
@@ -23,9 +23,9 @@ std::string date_field(const call& c, const json& b, const char* key, bool requi
   const auto s = text_field(b, key, required, 10);
   if (s.empty()) return s;
   const auto d = parse_day(s);
-  if (!d) throw om_error(400, std::string(key) + ": must be a date YYYY-MM-DD, got '" + escaped(s) + "'");
+  if (!d) throw lab_error(400, std::string(key) + ": must be a date YYYY-MM-DD, got '" + escaped(s) + "'");
   const auto today = operating_day(proto::timestamp(std::chrono::milliseconds(c.now_ms)), c.cfg.zone);
-  if (*d > today) throw om_error(400, std::string(key) + ": is in the future");
+  if (*d > today) throw lab_error(400, std::string(key) + ": is in the future");
   return s;
 }
 
@@ -133,15 +133,15 @@ http_response archive_put(const call& c) {
   f.notes = text_field(b, "notes", false, 4000);
   if (const auto it = b.find("households"); it != b.end() && !it->is_null()) {
     if (!it->is_number_integer() || it->get<std::int64_t>() < 0 || it->get<std::int64_t>() > 1'000'000)
-      throw om_error(400, "households: must be an integer in [0, 1000000] or null");
+      throw lab_error(400, "households: must be an integer in [0, 1000000] or null");
     f.households = it->get<std::int64_t>();
   }
   if (const auto it = b.find("villages"); it != b.end() && !it->is_null()) {
-    if (!it->is_array() || it->size() > 100) throw om_error(400, "villages: must be an array of at most 100 names");
+    if (!it->is_array() || it->size() > 100) throw lab_error(400, "villages: must be an array of at most 100 names");
     for (std::size_t i = 0; i < it->size(); ++i) {
       const auto& v = (*it)[i];
       if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 100)
-        throw om_error(400, "villages[" + std::to_string(i) + "]: must be a name of 1..100 bytes");
+        throw lab_error(400, "villages[" + std::to_string(i) + "]: must be a name of 1..100 bytes");
       f.villages.push_back(v.get<std::string>());
     }
   }
@@ -159,7 +159,7 @@ http_response cleanouts_post(const call& c) {
   k.date = date_field(c, b, "date", true);
   const auto v = b.find("volume_m3");
   if (v == b.end() || !v->is_number() || !std::isfinite(v->get<double>()) || v->get<double>() < 0 || v->get<double>() > 100000)
-    throw om_error(400, "volume_m3: required, a number of m3 in [0, 100000]");
+    throw lab_error(400, "volume_m3: required, a number of m3 in [0, 100000]");
   k.volume_m3 = v->get<double>();
   k.sludge_destination = text_field(b, "sludge_destination", true);
   k.done_by = text_field(b, "done_by", true);
@@ -191,8 +191,8 @@ http_response equipment_delete(const call& c) {
   const auto& s = c.args.at(1);
   std::int64_t eid = 0;
   const auto r = std::from_chars(s.data(), s.data() + s.size(), eid);
-  if (r.ec != std::errc() || r.ptr != s.data() + s.size() || eid < 1) throw om_error(400, "equipment id: must be a positive integer");
-  if (!a.remove_equipment(id, eid)) throw om_error(404, "site '" + escaped(id) + "' has no equipment " + std::to_string(eid));
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size() || eid < 1) throw lab_error(400, "equipment id: must be a positive integer");
+  if (!a.remove_equipment(id, eid)) throw lab_error(404, "site '" + escaped(id) + "' has no equipment " + std::to_string(eid));
   audit(c, "archive.equipment.remove", id, json{{"id", eid}});
   return json_answer(200, json{{"deleted", eid}});
 }

@@ -276,7 +276,7 @@ http_response inspection_get(const inspections_call& c) {
   const auto id = id_of(c.args.at(0), "id");
   const auto i = c.insp.get(id);
   if (!i) throw auth::auth_error(404, "no inspection " + std::to_string(id));
-  if (!c.who.sees_town(i->town)) throw auth::auth_error(403, "inspection " + std::to_string(id) + " is outside your towns");
+  if (!c.who.sees(i->town, i->site_id)) throw auth::auth_error(403, "inspection " + std::to_string(id) + " is outside your towns");
   return json_response(200, json{{"inspection", inspection_json(*i)}});
 }
 
@@ -302,7 +302,7 @@ http_response inspection_complete(const inspections_call& c) {
                                 "{\"items\": [{\"key\": \"outlet_clear\", \"result\": \"ok\" | \"not_ok\" | \"na\", \"note\": \"...\"}], \"note\": \"...\"}");
   const auto current = c.insp.get(id);
   if (!current) throw auth::auth_error(404, "no inspection " + std::to_string(id));
-  if (!c.who.sees_town(current->town)) throw auth::auth_error(403, "inspection " + std::to_string(id) + " is outside your towns");
+  if (!c.who.sees(current->town, current->site_id)) throw auth::auth_error(403, "inspection " + std::to_string(id) + " is outside your towns");
   const auto items = body.find("items");
   if (items == body.end() || !items->is_array()) throw auth::auth_error(400, "items: required array of answers");
   std::vector<item_answer> answers;
@@ -375,7 +375,7 @@ http_response assessment_get(const inspections_call& c) {
     scoped.report_interval_s.clear();
     scoped.registered_at.clear();
     for (std::size_t i = 0; i < c.view.reg->size(); ++i) {
-      if (!c.who.sees_town(c.view.reg->terminals()[i].town)) continue;
+      if (!c.who.sees(c.view.reg->terminals()[i].town, c.view.reg->terminals()[i].id)) continue;
       keep.push_back(c.view.reg->terminals()[i]);
       scoped.report_interval_s.push_back(c.view.report_interval_s.at(i));
       scoped.registered_at.push_back(c.view.registered_at.at(i));

@@ -28,7 +28,7 @@ const std::string* query(const call& c, std::string_view key) {
 }
 
 lab& lab_of(const call& c) {
-  if (c.lab_room == nullptr) throw om_error(503, "this gateway has no lab room (no store connection)");
+  if (c.lab_room == nullptr) throw lab_error(503, "this gateway has no lab room (no store connection)");
   return *c.lab_room;
 }
 
@@ -39,21 +39,21 @@ std::optional<std::int64_t> bound(const call& c, const char* key, bool end) {
   if (const auto d = parse_day(*v))
     return operating_day_start(*d + (end ? 1 : 0), c.cfg.zone).time_since_epoch().count();
   if (const auto t = proto::parse_timestamp(*v)) return t->time_since_epoch().count();
-  throw om_error(400, std::string(key) + ": must be a date YYYY-MM-DD or an ISO 8601 UTC time, got '" + escaped(*v) + "'");
+  throw lab_error(400, std::string(key) + ": must be a date YYYY-MM-DD or an ISO 8601 UTC time, got '" + escaped(*v) + "'");
 }
 
 /// The registry indexes the caller sees, limited to `town` (403 when the town is outside its scope).
 std::vector<std::size_t> visible_sites(const call& c) {
   const auto* town = query(c, "town");
-  if (town != nullptr && !c.who.sees_town(*town)) throw om_error(403, "town '" + escaped(*town) + "' is outside your towns");
+  if (town != nullptr && !c.who.sees_town(*town)) throw lab_error(403, "town '" + escaped(*town) + "' is outside your towns");
   std::vector<std::size_t> out;
   const auto& ts = c.reg.terminals();
   for (std::size_t i = 0; i < ts.size(); ++i) {
-    if (!c.who.sees_town(ts[i].town)) continue;
+    if (!c.who.sees(ts[i].town, ts[i].id)) continue;
     if (town != nullptr && ts[i].town != *town) continue;
     out.push_back(i);
   }
-  if (town != nullptr && out.empty()) throw om_error(404, "no site in town '" + escaped(*town) + "'");
+  if (town != nullptr && out.empty()) throw lab_error(404, "no site in town '" + escaped(*town) + "'");
   return out;
 }
 
@@ -124,19 +124,19 @@ std::string iso_ms(std::int64_t ms) { return proto::format_timestamp(proto::time
 
 std::size_t visible_site(const call& c, const std::string& id) {
   const auto idx = c.reg.find(id);
-  if (!idx) throw om_error(404, "site '" + escaped(id) + "' is not in the registry");
-  if (!c.who.sees_town(c.reg.terminals()[*idx].town)) throw om_error(403, "site '" + escaped(id) + "' is outside your towns");
+  if (!idx) throw lab_error(404, "site '" + escaped(id) + "' is not in the registry");
+  if (!c.who.sees(c.reg.terminals()[*idx].town, c.reg.terminals()[*idx].id)) throw lab_error(403, "site '" + escaped(id) + "' is outside your towns");
   return *idx;
 }
 
 json body_object(const call& c, std::initializer_list<std::string_view> allowed) {
   auto body = json::parse(c.req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) throw om_error(400, "body must be a JSON object");
+  if (body.is_discarded() || !body.is_object()) throw lab_error(400, "body must be a JSON object");
   for (const auto& [k, v] : body.items())
     if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
       std::string list;
       for (const auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      throw om_error(400, "unknown field '" + escaped(k) + "' (accepted: " + list + ")");
+      throw lab_error(400, "unknown field '" + escaped(k) + "' (accepted: " + list + ")");
     }
   return body;
 }
@@ -144,13 +144,13 @@ json body_object(const call& c, std::initializer_list<std::string_view> allowed)
 std::string text_field(const json& b, const char* key, bool required, std::size_t max) {
   const auto it = b.find(key);
   if (it == b.end() || it->is_null()) {
-    if (required) throw om_error(400, std::string(key) + ": required");
+    if (required) throw lab_error(400, std::string(key) + ": required");
     return {};
   }
-  if (!it->is_string()) throw om_error(400, std::string(key) + ": must be a string");
+  if (!it->is_string()) throw lab_error(400, std::string(key) + ": must be a string");
   auto s = it->get<std::string>();
-  if (s.size() > max) throw om_error(400, std::string(key) + ": at most " + std::to_string(max) + " bytes");
-  if (required && s.empty()) throw om_error(400, std::string(key) + ": must not be empty");
+  if (s.size() > max) throw lab_error(400, std::string(key) + ": at most " + std::to_string(max) + " bytes");
+  if (required && s.empty()) throw lab_error(400, std::string(key) + ": must not be empty");
   return s;
 }
 
@@ -163,7 +163,7 @@ http_response lab_results_get(const call& c) {
   std::vector<std::string> ids;
   if (const auto* site = query(c, "site")) {
     visible_site(c, *site);
-    if (query(c, "town") != nullptr) throw om_error(400, "site and town: give one of them");
+    if (query(c, "town") != nullptr) throw lab_error(400, "site and town: give one of them");
     ids.push_back(*site);
   } else {
     for (const auto i : visible_sites(c)) ids.push_back(c.reg.terminals()[i].id);
@@ -172,7 +172,7 @@ http_response lab_results_get(const call& c) {
   if (const auto* v = query(c, "limit")) {
     const auto r = std::from_chars(v->data(), v->data() + v->size(), limit);
     if (r.ec != std::errc() || r.ptr != v->data() + v->size() || limit < 1 || limit > max_results)
-      throw om_error(400, "limit: must be an integer in [1, " + std::to_string(max_results) + "]");
+      throw lab_error(400, "limit: must be an integer in [1, " + std::to_string(max_results) + "]");
   }
   const auto from = bound(c, "from", false).value_or(0);
   const auto to = bound(c, "to", true).value_or(c.now_ms + day_ms);
@@ -200,7 +200,7 @@ http_response lab_results_post(const call& c) {
   if (base.sampled_ms > c.now_ms + 5 * 60 * 1000) problem("sampled_at", "is in the future");
   const auto it = b.find("results");
   if (it == b.end() || !it->is_array() || it->empty() || it->size() > 20)
-    throw om_error(400, "results: must be an array of 1..20 {parameter, value, unit} objects");
+    throw lab_error(400, "results: must be an array of 1..20 {parameter, value, unit} objects");
   std::vector<lab_result_input> rows;
   std::vector<lab_parameter> seen;
   for (std::size_t i = 0; i < it->size(); ++i) {
@@ -239,7 +239,7 @@ http_response lab_results_post(const call& c) {
   }
   if (!errors.empty()) {
     const auto first = errors[0]["field"].get<std::string>() + ": " + errors[0]["reason"].get<std::string>();
-    throw om_error(400, std::to_string(errors.size()) + " problem(s), nothing stored; first: " + first, errors);
+    throw lab_error(400, std::to_string(errors.size()) + " problem(s), nothing stored; first: " + first, errors);
   }
   const auto ids = l.add(rows, "form", c.who.name);
   audit(c, "lab.add", site, json{{"ids", ids}, {"sampled_at", iso_ms(base.sampled_ms)}});
@@ -258,14 +258,14 @@ http_response lab_results_import(const call& c) {
           return std::tolower(static_cast<unsigned char>(a)) == b;
         }))
       type = v;
-  if (type.rfind("text/csv", 0) != 0) throw om_error(415, "Content-Type must be text/csv (UTF-8)");
+  if (type.rfind("text/csv", 0) != 0) throw lab_error(415, "Content-Type must be text/csv (UTF-8)");
   bool outside_scope = false;  // a row of a site outside the caller's towns makes the refusal a 403
   const auto check_site = [&](const std::string& id) {
     site_check sc;
     const auto idx = c.reg.find(id);
     if (!idx) {
       sc.problem = "unknown site '" + escaped(id, 40) + "'";
-    } else if (!c.who.sees_town(c.reg.terminals()[*idx].town)) {
+    } else if (!c.who.sees(c.reg.terminals()[*idx].town, c.reg.terminals()[*idx].id)) {
       sc.problem = "site '" + escaped(id, 40) + "' is outside your towns";
       outside_scope = true;
     } else {
@@ -285,7 +285,7 @@ http_response lab_results_import(const call& c) {
     const auto& f = parsed.errors.front();
     spdlog::info("lab import by {} refused: {} problem(s), first line {} column {}: {}", c.who.name, parsed.errors.size(), f.line,
                  escaped(f.column), escaped(f.reason, 200));
-    throw om_error(outside_scope ? 403 : 400,
+    throw lab_error(outside_scope ? 403 : 400,
                    std::to_string(parsed.errors.size()) + " problem(s), nothing imported; first: line " + std::to_string(f.line) +
                        (f.column.empty() ? "" : ", column " + f.column) + ": " + f.reason,
                    errors);
@@ -302,13 +302,13 @@ http_response lab_compliance_get(const call& c) {
     const auto* v = query(c, key);
     if (v == nullptr) return fallback;
     const auto d = parse_day(*v);
-    if (!d) throw om_error(400, std::string(key) + ": must be a date YYYY-MM-DD, got '" + escaped(*v) + "'");
+    if (!d) throw lab_error(400, std::string(key) + ": must be a date YYYY-MM-DD, got '" + escaped(*v) + "'");
     return *d;
   };
   const auto to_day = day_of("to", today);
   const auto from_day = day_of("from", to_day - 89);
-  if (from_day > to_day) throw om_error(400, "from: must not be after to");
-  if (to_day - from_day >= 3660) throw om_error(400, "from, to: at most 3660 days");
+  if (from_day > to_day) throw lab_error(400, "from: must not be after to");
+  if (to_day - from_day >= 3660) throw lab_error(400, "from, to: at most 3660 days");
   const auto from_ms = operating_day_start(from_day, c.cfg.zone).time_since_epoch().count();
   const auto to_ms = operating_day_start(to_day + 1, c.cfg.zone).time_since_epoch().count();
   const auto sites = visible_sites(c);
@@ -352,7 +352,7 @@ http_response lab_schedule_get(const call& c) {
   auto& l = lab_of(c);
   bool only_overdue = false;
   if (const auto* v = query(c, "overdue")) {
-    if (*v != "true" && *v != "false") throw om_error(400, "overdue: must be true or false");
+    if (*v != "true" && *v != "false") throw lab_error(400, "overdue: must be true or false");
     only_overdue = *v == "true";
   }
   const auto last = l.last_sampled();

@@ -2,7 +2,7 @@
 // Internal: the HTTP routes of the lab room (lab results, limits, compliance, sampling schedule)
 // and of the site archive, called by api.cpp's route table after it has checked the bytes, matched
 // the route, authenticated the caller and checked the route's role. Refusals are thrown as
-// om_error (status + message + optional list of field errors), answered as JSON errors.
+// lab_error (status + message + optional list of field errors), answered as JSON errors.
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/om/archive.hpp"
@@ -22,9 +22,9 @@ namespace sewage::gateway::om {
 
 /// A refused request; `errors` (a JSON array of {line, column, reason} or {field, reason}) is added
 /// to the error answer as "errors" when not null.
-class om_error : public auth::auth_error {
+class lab_error : public auth::auth_error {
  public:
-  om_error(unsigned status, const std::string& what, nlohmann::json errors = nullptr)
+  lab_error(unsigned status, const std::string& what, nlohmann::json errors = nullptr)
       : auth::auth_error(status, what), errors_(std::move(errors)) {}
   [[nodiscard]] const nlohmann::json& errors() const noexcept { return errors_; }
 
@@ -70,7 +70,7 @@ http_response json_answer(unsigned status, const nlohmann::json& j);
 std::string iso_ms(std::int64_t ms);
 /// The registry index of site `id`: 404 unknown, 403 outside the caller's towns.
 std::size_t visible_site(const call& c, const std::string& id);
-/// The body as a JSON object whose keys are all in `allowed`; else om_error 400 naming the field.
+/// The body as a JSON object whose keys are all in `allowed`; else lab_error 400 naming the field.
 nlohmann::json body_object(const call& c, std::initializer_list<std::string_view> allowed);
 /// A string field (absent = "", `required` = refused when absent or empty), at most `max` bytes.
 std::string text_field(const nlohmann::json& b, const char* key, bool required, std::size_t max = 200);

@@ -456,8 +456,8 @@ TEST_F(LabApiTest, ArchiveRoundTripWithEquipmentCleanoutsAndWorkOrderHistory) {
   EXPECT_TRUE(a["archive"]["changed_at"].is_null());
   EXPECT_TRUE(a["contractor"].is_null());   // no [[om.contractor]] serves Alpha
   EXPECT_EQ(get("/api/sites/TB/archive", viewer_)["contractor"], json({{"name", "hy-water"}, {"display_name", "Haiyan Water O&M"}}));
-  EXPECT_TRUE(a["work_orders"].is_null());  // no work_orders table yet
-  EXPECT_TRUE(a["inspections"].is_null());
+  EXPECT_EQ(a["work_orders"], json::array());  // the work-order and inspection rooms' tables, empty
+  EXPECT_EQ(a["inspections"], json::array());
   ASSERT_EQ(call("PUT", "/api/sites/TA/archive", op_, R"({"process":"A/O + wetland","households":312,"villages":["Xicun","Dongcun"],"notes":"n"})").status,
             200u);
   ASSERT_EQ(call("POST", "/api/sites/TA/equipment", op_, R"({"kind":"blower","model":"HG-250","serial":"SN-77","installed_date":"2024-05-01"})").status,
@@ -497,21 +497,14 @@ TEST_F(LabApiTest, ArchiveRoundTripWithEquipmentCleanoutsAndWorkOrderHistory) {
   r = call("PUT", "/api/sites/TA/archive", op_, R"({"proces":"x"})");
   EXPECT_NE(r.body.find("unknown field 'proces'"), std::string::npos);
   EXPECT_EQ(call("GET", "/api/sites/NOPE/archive", op_).status, 404u);
-  // The work-order room's table (contract columns), once it exists, is the archive's history.
+  // The work-order and inspection rooms' rows (schema v9 and v10) are the archive's history.
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open((dir_.path() / "g.db").c_str(), &raw), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw,
-                         "CREATE TABLE work_orders(id INTEGER PRIMARY KEY, site_id TEXT, source TEXT, source_ref TEXT, fault_type TEXT, "
-                         "severity TEXT, title TEXT, description TEXT, contractor TEXT, state TEXT, created_ms INTEGER, dispatched_ms INTEGER, "
-                         "on_site_ms INTEGER, fixed_ms INTEGER, verified_ms INTEGER, due_ms INTEGER, reopen_count INTEGER, cause TEXT, "
-                         "parts_used TEXT, created_by TEXT);"
-                         "INSERT INTO work_orders(site_id, source, fault_type, state, title, created_ms) VALUES('TA','alert','no_flow','verified','pump',1);"
-                         "INSERT INTO work_orders(site_id, source, fault_type, state, title, created_ms) VALUES('TB','manual','x','open','other',2);"
-                         // the inspection room's table (i12-insp, schema v10 columns)
-                         "CREATE TABLE inspections(id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT NOT NULL, kind TEXT NOT NULL, "
-                         "town TEXT NOT NULL, contractor TEXT NOT NULL, state TEXT NOT NULL, checkin_id INTEGER, due_ms INTEGER NOT NULL, "
-                         "started_ms INTEGER NOT NULL, completed_ms INTEGER, started_by TEXT NOT NULL, completed_by TEXT NOT NULL DEFAULT '', "
-                         "note TEXT NOT NULL DEFAULT '');"
+                         "INSERT INTO work_orders(site_id, source, fault_type, severity, state, title, created_ms, due_ms, created_by) "
+                         "VALUES('TA','alert','no_flow','critical','verified','pump',1,2,'system');"
+                         "INSERT INTO work_orders(site_id, source, fault_type, severity, state, title, created_ms, due_ms, created_by) "
+                         "VALUES('TB','manual','x','warning','open','other',2,3,'li');"
                          "INSERT INTO inspections(site_id, kind, town, contractor, state, due_ms, started_ms, completed_ms, started_by, completed_by) "
                          "VALUES('TA','terminal','Alpha','hy-water','completed',5,3,4,'li','li');",
                          nullptr, nullptr, nullptr),
