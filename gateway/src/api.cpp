@@ -1496,8 +1496,8 @@ const std::vector<route_entry>& route_table() {
       {{"GET", "/api/inspections/figures", read, {"from", "to", "by"}}, &insp_route<om::figures_get>},
       {{"GET", "/api/inspections", read, {"site", "limit"}}, &insp_route<om::inspections_get>},
       {{"GET", "/api/inspections/{id}", read, {}}, &insp_route<om::inspection_get>},
-      {{"POST", "/api/inspections", operate, {}}, &insp_route<om::inspection_start>},
-      {{"POST", "/api/inspections/{id}/complete", operate, {}}, &insp_route<om::inspection_complete>},
+      {{"POST", "/api/inspections", signed_in, {}}, &insp_route<om::inspection_start>},
+      {{"POST", "/api/inspections/{id}/complete", signed_in, {}}, &insp_route<om::inspection_complete>},
       {{"GET", "/api/assessment", read, {"month", "by", "format"}}, &insp_route<om::assessment_get>},
       {{"GET", "/api/sites/{id}/qr.svg", operate, {}}, &insp_route<om::site_qr_get>},
   };

@@ -281,6 +281,8 @@ http_response inspection_get(const inspections_call& c) {
 }
 
 http_response inspection_start(const inspections_call& c) {
+  if (!c.who.at_least(auth::role::contractor))
+    throw auth::auth_error(403, "role " + std::string(auth::to_string(c.who.role)) + " may not do inspections: contractor or operator needed");
   const auto body = body_object(c.req, {"site_id", "checkin_id"}, "{\"site_id\": \"...\", \"checkin_id\": 12}");
   const auto sid = body.find("site_id");
   if (sid == body.end() || !sid->is_string()) throw auth::auth_error(400, "site_id: required string");
@@ -297,6 +299,8 @@ http_response inspection_start(const inspections_call& c) {
 }
 
 http_response inspection_complete(const inspections_call& c) {
+  if (!c.who.at_least(auth::role::contractor))
+    throw auth::auth_error(403, "role " + std::string(auth::to_string(c.who.role)) + " may not do inspections: contractor or operator needed");
   const auto id = id_of(c.args.at(0), "id");
   const auto body = body_object(c.req, {"items", "note"},
                                 "{\"items\": [{\"key\": \"outlet_clear\", \"result\": \"ok\" | \"not_ok\" | \"na\", \"note\": \"...\"}], \"note\": \"...\"}");

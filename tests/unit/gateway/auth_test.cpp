@@ -106,8 +106,8 @@ const std::map<std::string, decision>& decisions() {
       {"GET /api/inspections/figures", {read, false}},
       {"GET /api/inspections", {read, false}},
       {"GET /api/inspections/{id}", {read, false}},       // an inspection id: 403 outside the towns
-      {"POST /api/inspections", {operate, false}},        // the site in the body: 403 outside the towns
-      {"POST /api/inspections/{id}/complete", {operate, false}},
+      {"POST /api/inspections", {signed_in, false}},      // contractor (its sites) or operator; the site in the body: 403 outside the scope
+      {"POST /api/inspections/{id}/complete", {signed_in, false}},  // the inspection's site: 403 outside the scope
       {"GET /api/assessment", {read, false}},
       {"GET /api/sites/{id}/qr.svg", {operate, true}},   // the QR code carries the site's signed token
   };
@@ -362,6 +362,8 @@ TEST_F(IdentityTest, EveryRouteByRoleAndTownScope) {
           if (anon || (c.via == caller::how::token && path == "/api/session")) want = 401;  // logout ends a cookie session only
           else if (d.one_terminal && path.ends_with("/photos"))  // the order's contractor or an officer of TB's town
             want = (c.contractor == "crew-b" || (c.r >= role::operator_ && !c.town_limited)) ? 0 : 403;
+          else if (path.rfind("/api/inspections", 0) == 0)  // field crews and officers, never a viewer
+            want = c.r >= role::contractor ? 0 : 403;
           else if (d.one_terminal)  // verify: operator or admin of TB's town (409 then: the order is not fixed)
             want = (c.r >= role::operator_ && !c.town_limited) ? 0 : 403;
           break;

@@ -246,5 +246,27 @@ TEST_F(InspectionsApi, SitesCarryTheirContractorForFiguresAndAssessment) {
   EXPECT_EQ(a["groups"][1]["key"], "hy-water");
 }
 
+// Issue 12 item 7: the contractor's field crew inspects its own sites (check-in, checklist,
+// completion); another contractor's crew and a viewer are refused, each with a 403 naming why.
+TEST_F(InspectionsApi, AContractorsCrewInspectsItsOwnSitesOnly) {
+  const auto green = "Bearer " + ids_->add_token("crew-green", auth::role::contractor, {}, "green");  // serves TB
+  const auto hy = "Bearer " + ids_->add_token("crew-hy", auth::role::contractor, {}, "hy-water");    // serves TA
+  const auto viewer = "Bearer " + ids_->add_token("viewer", auth::role::viewer, {});
+  auto r = call("POST", "/api/inspections", viewer, json{{"site_id", "TB"}, {"checkin_id", checkin("TB", "viewer")}}.dump());
+  EXPECT_EQ(r.status, 403u) << r.body;
+  EXPECT_NE(r.body.find("may not do inspections"), std::string::npos) << r.body;
+  r = call("POST", "/api/inspections", hy, json{{"site_id", "TB"}, {"checkin_id", checkin("TB", "crew-hy")}}.dump());
+  EXPECT_EQ(r.status, 403u) << r.body;
+  r = call("POST", "/api/inspections", green, json{{"site_id", "TB"}, {"checkin_id", checkin("TB", "crew-green")}}.dump());
+  ASSERT_EQ(r.status, 201u) << r.body;
+  const auto id = json::parse(r.body)["inspection"]["id"].get<std::int64_t>();
+  const auto path = "/api/inspections/" + std::to_string(id) + "/complete";
+  EXPECT_EQ(call("POST", path, hy, all_ok()).status, 403u);
+  EXPECT_EQ(call("POST", path, viewer, all_ok()).status, 403u);
+  r = call("POST", path, green, all_ok());
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(json::parse(r.body)["inspection"]["state"], "completed");
+}
+
 }  // namespace
 }  // namespace sewage::gateway
