@@ -117,18 +117,17 @@ assessment assess(const assessment_input& in, const assessment_settings& s, bool
                             std::nullopt, rate});
     }
   }
-  // Lab results of the month.
-  std::map<std::string, std::uint64_t> lab_ok;
+  // Lab samples of the month: one site's results at one time; compliant when all judged results are.
+  std::map<std::pair<std::string, std::int64_t>, bool> sample_ok;  // (site, sampled_ms) -> compliant
   for (const auto& r : in.lab) {
     auto* g = group(r.site_id);
     if (g == nullptr) continue;
+    const auto [it, fresh] = sample_ok.try_emplace({r.site_id, r.sampled_ms}, true);
     auto& part = g->parts[at(assessment_part::lab)];
-    ++part.counted;
-    if (r.compliant) {
-      ++lab_ok[g->key];
-      continue;
-    }
-    ++part.failed;
+    if (fresh) ++part.counted;
+    if (r.compliant) continue;
+    if (it->second) ++part.failed;
+    it->second = false;
     part.items.push_back({"lab_result", r.id, r.site_id, r.parameter + " not compliant", std::nullopt, std::nullopt});
   }
 
@@ -285,7 +284,8 @@ void load_orders_and_lab(const std::filesystem::path& db, assessment_input& in) 
   }
   in.lab_available = has_table("lab_results");
   if (in.lab_available) {
-    auto s = prepare("SELECT id, site_id, parameter, compliant FROM lab_results WHERE sampled_ms >= ?1 AND sampled_ms < ?2");
+    auto s = prepare(
+        "SELECT id, site_id, parameter, compliant, sampled_ms FROM lab_results WHERE sampled_ms >= ?1 AND sampled_ms < ?2");
     sqlite3_bind_int64(s.get(), 1, in.from_ms);
     sqlite3_bind_int64(s.get(), 2, in.to_ms);
     while (sqlite3_step(s.get()) == SQLITE_ROW) {
@@ -296,6 +296,7 @@ void load_orders_and_lab(const std::filesystem::path& db, assessment_input& in) 
       r.parameter = text(s.get(), 2);
       if (sqlite3_column_type(s.get(), 3) == SQLITE_NULL) continue;  // not judged (no limit for it): not counted
       r.compliant = sqlite3_column_int64(s.get(), 3) != 0;
+      r.sampled_ms = sqlite3_column_int64(s.get(), 4);
       in.lab.push_back(std::move(r));
     }
   }

@@ -2,6 +2,12 @@
 // with its evidence; parts without data or without their source deduct nothing; JSON and CSV.
 #include "sewage/gateway/om/assessment.hpp"
 
+#include "sewage/gateway/om/lab.hpp"
+#include "sewage/gateway/sqlite_store.hpp"
+#include "test_util.hpp"
+
+#include <sewage/testing/process.hpp>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -45,7 +51,10 @@ assessment_input fixture() {
   // Availability: A1 full, A2 at 80 %, B1 at 99 %; B2 full.
   in.availability = {{"A1", 1000, 1000}, {"A2", 800, 1000}, {"B1", 990, 1000}, {"B2", 500, 500}};
   // Lab: hy-water 4 samples, #52 not compliant; green none.
-  in.lab = {{51, "A1", "cod", true}, {52, "A2", "nh3_n", false}, {53, "B1", "cod", true}, {54, "B1", "tp", true}};
+  in.lab = {{51, "A1", "cod", true, from + day},
+            {52, "A2", "nh3_n", false, from + day},
+            {53, "B1", "cod", true, from + 2 * day},
+            {54, "B1", "tp", true, from + 3 * day}};
   return in;
 }
 
@@ -186,6 +195,63 @@ TEST(Assessment, JsonAndCsvCarryTheEvidence) {
   auto in = fixture();
   in.sites[3].contractor = "=cmd()";
   EXPECT_NE(assessment_csv(assess(in, assessment_settings{}, true)).find("'=cmd()"), std::string::npos);
+}
+
+/// The lab part read from the real lab_results table (written by the lab room, judged against the
+/// shipped limits): a sample is one site's results at one time, compliant when all of them are, the
+/// same figure as the lab page's compliance; every failing result is evidence.
+TEST(Assessment, LabPartReadsTheLabRoomsTableAndCountsSamplesLikeTheLabPage) {
+  testing::temp_dir dir("gw-assess-lab");
+  manual_clock clock(test::at("2026-12-02T08:00:00Z"));
+  sqlite_store store(dir.path() / "g.db", 10);  // creates every table at sqlite_schema_version
+  const auto limits = load_limits(default_limits_file());
+  lab room(dir.path() / "g.db", limits, clock);
+  const auto row = [](std::string site, std::int64_t ms, lab_parameter p, double v) {
+    lab_result_input r;
+    r.site_id = std::move(site);
+    r.sampled_ms = ms;
+    r.parameter = p;
+    r.value = v;
+    r.grade = "grade_1a";  // GB 18918-2002 1A: COD <= 50 mg/L, NH3-N <= 5 mg/L (shipped table)
+    return r;
+  };
+  // A1: one sample of two results, NH3-N over its limit -> one failed sample, one evidence item.
+  // A2: two compliant samples. B2 (another contractor): one compliant sample. Outside the month and
+  // an unknown site are not counted.
+  const auto ids = room.add({row("A1", from + day, lab_parameter::cod, 30), row("A1", from + day, lab_parameter::nh3_n, 12),
+                             row("A2", from + 2 * day, lab_parameter::cod, 20), row("A2", from + 9 * day, lab_parameter::cod, 45),
+                             row("B2", from + 3 * day, lab_parameter::cod, 10), row("A1", to + day, lab_parameter::cod, 400),
+                             row("ZZ", from + day, lab_parameter::cod, 400)},
+                            "form", "tester");
+  ASSERT_EQ(ids.size(), 7u);
+
+  auto in = fixture();
+  in.lab.clear();
+  load_orders_and_lab(dir.path() / "g.db", in);
+  EXPECT_TRUE(in.lab_available);
+  EXPECT_TRUE(in.orders_available);
+  EXPECT_EQ(in.lab.size(), 5u);  // A1 x2, A2 x2, B2
+
+  const auto a = assess(in, assessment_settings{}, true);
+  const auto& hy = a.groups[1];
+  ASSERT_EQ(hy.key, "hy-water");
+  const auto& labp = part(hy, assessment_part::lab);
+  EXPECT_EQ(labp.counted, 3u);  // samples, not results
+  EXPECT_EQ(labp.failed, 1u);
+  ASSERT_TRUE(labp.rate);
+  // The lab room's own figure over the same sites and month.
+  const auto fig = room.compliance({"A1", "A2", "B1"}, from, to);
+  EXPECT_EQ(fig.samples, 3u);
+  EXPECT_EQ(fig.compliant, 2u);
+  EXPECT_DOUBLE_EQ(*labp.rate, *fig.rate);
+  EXPECT_DOUBLE_EQ(labp.deduction, 15.0 / 3.0);  // 15 x (1 - 2/3) / 1
+  ASSERT_EQ(labp.items.size(), 1u);
+  EXPECT_EQ(labp.items[0].id, ids[1]);
+  EXPECT_EQ(labp.items[0].site_id, "A1");
+  EXPECT_EQ(labp.items[0].detail, "nh3_n not compliant");
+  const auto& green = a.groups[0];
+  EXPECT_EQ(part(green, assessment_part::lab).counted, 1u);
+  EXPECT_DOUBLE_EQ(part(green, assessment_part::lab).deduction, 0.0);
 }
 
 }  // namespace

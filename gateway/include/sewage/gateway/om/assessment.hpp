@@ -9,8 +9,10 @@
 ///   inspection    plan due dates in the month answered on time (om/inspections.hpp occurrence);
 ///                 late, missed and overdue ones are failures; pending ones are not counted.
 ///   availability  records received / expected over the group's sites (monthly report, report.hpp).
-///   lab           compliant lab results sampled in the month / all judged ones (lab_results; a
-///                 result without a limit, compliant NULL, is not counted).
+///   lab           compliant samples taken in the month / all judged samples, a sample being one
+///                 site's results taken at one time, compliant when every judged result is (the same
+///                 figure as om::lab::compliance; a result without a limit, compliant NULL, is not
+///                 counted; a sample without any judged result is not counted).
 /// A part's deduction: on_time, inspection, availability, lab lose weight x min(1, (target - rate)
 /// / target) below their target; reopen loses weight x min(1, reopen_rate / reopen_rate_full_deduction).
 /// A part without data in the month (no order due, no sample, ...) deducts nothing and says so
@@ -58,12 +60,13 @@ struct assessed_availability {
   double expected_records{0};  ///< expected at the site's report interval
 };
 
-/// A lab result (table lab_results of branch i12-lab).
+/// A judged lab result (table lab_results, om/lab.hpp).
 struct assessed_lab_result {
   std::int64_t id{0};
   std::string site_id;
   std::string parameter;
   bool compliant{true};
+  std::int64_t sampled_ms{0};  ///< results of one site with the same time form one sample
 };
 
 struct assessment_input {
