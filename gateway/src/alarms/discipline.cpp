@@ -4,6 +4,7 @@
 
 #include "sewage/gateway/notify/message.hpp"
 #include "sewage/gateway/notify/notifier.hpp"
+#include "sqlite_statement.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -34,53 +35,26 @@ proto::timestamp at_ms(std::int64_t v) { return proto::timestamp(std::chrono::mi
 value opt(const std::optional<proto::timestamp>& t) { return t ? value(ms(*t)) : value(); }
 value opt(const std::optional<std::int64_t>& v) { return v ? value(*v) : value(); }
 
-/// One query: binds `args` by position, calls `row` for each result row. Throws runtime_error.
-class query {
+/// One query of the discipline's connection: binds `args` by position. Throws runtime_error.
+class query : public db::statement {
  public:
-  query(sqlite3* db, const char* sql, const std::vector<value>& args) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) fail();
+  query(sqlite3* db, const char* sql, const std::vector<value>& args) : db::statement(db, sql, "alarm discipline store") {
     for (std::size_t i = 0; i < args.size(); ++i) {
       const int at = static_cast<int>(i + 1);
-      int rc = SQLITE_OK;
-      if (const auto* n = std::get_if<std::int64_t>(&args[i])) rc = sqlite3_bind_int64(s_, at, *n);
-      else if (const auto* t = std::get_if<std::string>(&args[i]))
-        rc = sqlite3_bind_text(s_, at, t->data(), static_cast<int>(t->size()), SQLITE_TRANSIENT);
-      else rc = sqlite3_bind_null(s_, at);
-      if (rc != SQLITE_OK) fail();
+      if (const auto* n = std::get_if<std::int64_t>(&args[i])) bind(at, *n);
+      else if (const auto* t = std::get_if<std::string>(&args[i])) bind(at, *t);
+      else bind_null(at);
     }
   }
-  ~query() { sqlite3_finalize(s_); }
-  query(const query&) = delete;
-  query& operator=(const query&) = delete;
-  bool next() {
-    const int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) fail();
-    return false;
-  }
-  std::int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
-  std::optional<std::int64_t> opt_i64(int c) {
-    return sqlite3_column_type(s_, c) == SQLITE_NULL ? std::nullopt : std::optional<std::int64_t>(i64(c));
-  }
   std::optional<proto::timestamp> opt_ts(int c) {
-    const auto v = opt_i64(c);
+    const auto v = oi64(c);
     return v ? std::optional<proto::timestamp>(at_ms(*v)) : std::nullopt;
   }
-  std::string text(int c) {
-    const auto* p = sqlite3_column_text(s_, c);
-    return p == nullptr ? std::string()
-                        : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, c)));
-  }
-
- private:
-  [[noreturn]] void fail() { throw std::runtime_error(std::string("alarm discipline store: ") + sqlite3_errmsg(db_)); }
-  sqlite3* db_;
-  sqlite3_stmt* s_{nullptr};
 };
 
 void run(sqlite3* db, const char* sql, const std::vector<value>& args = {}) {
   query q(db, sql, args);
-  while (q.next()) {
+  while (q.step()) {
   }
 }
 
@@ -95,7 +69,7 @@ maintenance_window read_window(query& q) {
   w.kind = parse_recurrence(q.text(2)).value_or(recurrence::once);
   w.start = at_ms(q.i64(3));
   w.end = q.opt_ts(4);
-  w.local_start = std::chrono::seconds(q.opt_i64(5).value_or(0));
+  w.local_start = std::chrono::seconds(q.oi64(5).value_or(0));
   w.weekdays = static_cast<std::uint8_t>(q.i64(6));
   w.duration = std::chrono::seconds(q.i64(7));
   w.reason = q.text(8);
@@ -124,10 +98,10 @@ class discipline::impl {
     sqlite3_busy_timeout(db_, 5000);
     try {
       query v(db_, "PRAGMA user_version", {});
-      if (!v.next() || v.i64(0) < 12)
+      if (!v.step() || v.i64(0) < 12)
         throw std::runtime_error("alarm discipline: " + path.string() + " is not migrated to schema v12 (open it with the store first)");
       query q(db_, (std::string("SELECT ") + window_columns + " FROM maintenance_windows").c_str(), {});
-      while (q.next()) {
+      while (q.step()) {
         auto w = read_window(q);
         windows_.emplace(w.id, std::move(w));
       }
@@ -147,12 +121,12 @@ class discipline::impl {
             "SELECT site_id, type, suppressed_window, released_ms, shelved_until_ms, shelved_by, shelve_note,"
             " unshelved_ms, escalated_level, escalated_ms, group_id, repeat_of FROM alert_discipline WHERE alert_id = ?",
             {static_cast<std::int64_t>(id)});
-    if (!q.next()) return std::nullopt;
+    if (!q.step()) return std::nullopt;
     alert_state s;
     s.alert_id = id;
     s.site_id = q.text(0);
     s.type = proto::parse_alert_type(q.text(1)).value_or(proto::alert_type::offline);
-    s.window_id = q.opt_i64(2);
+    s.window_id = q.oi64(2);
     s.released = q.opt_ts(3);
     s.shelved_until = q.opt_ts(4);
     s.shelved_by = q.text(5);
@@ -161,8 +135,8 @@ class discipline::impl {
     const auto level = q.text(8);
     if (!level.empty()) s.escalated = parse_notify_level(level);
     s.escalated_at = q.opt_ts(9);
-    s.group_id = q.opt_i64(10);
-    if (const auto r = q.opt_i64(11)) s.repeat_of = static_cast<std::uint64_t>(*r);
+    s.group_id = q.oi64(10);
+    if (const auto r = q.oi64(11)) s.repeat_of = static_cast<std::uint64_t>(*r);
     return s;
   }
 
@@ -190,7 +164,7 @@ class discipline::impl {
             "SELECT id, site_id, type, head_alert, last_alert, repeats, first_ms, last_ms, last_clear_ms FROM alert_groups"
             " WHERE id = ?",
             {id});
-    if (!q.next()) return std::nullopt;
+    if (!q.step()) return std::nullopt;
     return read_group(q);
   }
   static alert_group read_group(query& q) {
@@ -278,7 +252,7 @@ void discipline::on_transition(const proto::alert_message& alert, const terminal
                   " AND last_alert <> ? ORDER BY last_ms DESC LIMIT 1",
                   {alert.terminal_id, type, ms(alert.raised_at) - settings_.group_window_s * 1000,
                    static_cast<std::int64_t>(id)});
-          if (q.next()) g = impl::read_group(q);
+          if (q.step()) g = impl::read_group(q);
         }
         if (g) {
           run(d.db_, "UPDATE alert_groups SET repeats = repeats + 1, last_alert = ?, last_ms = max(last_ms, ?) WHERE id = ?",

@@ -2,6 +2,8 @@
 // work orders, due-date occurrences. SQL through the SQLite C API on a connection of its own.
 #include "sewage/gateway/om/inspections.hpp"
 
+#include "sqlite_statement.hpp"
+
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
@@ -17,45 +19,10 @@ namespace {
 constexpr std::int64_t day_ms = 86'400'000;
 constexpr std::size_t max_note_bytes = 1000;
 
-/// A prepared statement of the inspections connection (finalised on destruction).
-class query {
+/// A prepared statement of the inspections connection.
+class query : public db::statement {
  public:
-  query(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
-      throw std::runtime_error(std::string("inspections store: ") + sqlite3_errmsg(db));
-  }
-  ~query() { sqlite3_finalize(s_); }
-  query(const query&) = delete;
-  query& operator=(const query&) = delete;
-  query& text(int i, const std::string& v) {
-    return ok(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-  }
-  query& num(int i, std::int64_t v) { return ok(sqlite3_bind_int64(s_, i, v)); }
-  query& opt(int i, const std::optional<std::int64_t>& v) { return v ? num(i, *v) : ok(sqlite3_bind_null(s_, i)); }
-  bool row() {
-    const int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("inspections store: ") + sqlite3_errmsg(db_));
-  }
-  std::string str(int c) {
-    const auto* p = sqlite3_column_text(s_, c);
-    return p == nullptr ? std::string()
-                        : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, c)));
-  }
-  std::int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
-  std::optional<std::int64_t> maybe(int c) {
-    if (sqlite3_column_type(s_, c) == SQLITE_NULL) return std::nullopt;
-    return i64(c);
-  }
-
- private:
-  query& ok(int rc) {
-    if (rc != SQLITE_OK) throw std::runtime_error(std::string("inspections store: bind: ") + sqlite3_errmsg(db_));
-    return *this;
-  }
-  sqlite3* db_;
-  sqlite3_stmt* s_{nullptr};
+  query(sqlite3* db, const char* sql) : db::statement(db, sql, "inspections store") {}
 };
 
 constexpr const char* inspection_columns =
@@ -65,18 +32,18 @@ constexpr const char* inspection_columns =
 inspection inspection_of(query& q) {
   inspection i;
   i.id = q.i64(0);
-  i.site_id = q.str(1);
-  i.kind = q.str(2);
-  i.town = q.str(3);
-  i.contractor = q.str(4);
-  i.state = q.str(5);
-  i.checkin_id = q.maybe(6);
+  i.site_id = q.text(1);
+  i.kind = q.text(2);
+  i.town = q.text(3);
+  i.contractor = q.text(4);
+  i.state = q.text(5);
+  i.checkin_id = q.oi64(6);
   i.due_ms = q.i64(7);
   i.started_ms = q.i64(8);
-  i.completed_ms = q.maybe(9);
-  i.started_by = q.str(10);
-  i.completed_by = q.str(11);
-  i.note = q.str(12);
+  i.completed_ms = q.oi64(9);
+  i.started_by = q.text(10);
+  i.completed_by = q.text(11);
+  i.note = q.text(12);
   return i;
 }
 
@@ -193,7 +160,7 @@ class inspections::impl {
     sqlite3_busy_timeout(db_, 5000);
     try {
       query check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('inspections','inspection_items','inspection_plan')");
-      if (!check.row() || check.i64(0) != 3)
+      if (!check.step() || check.i64(0) != 3)
         throw std::runtime_error("no inspection tables (schema v10): open the store with sqlite_store first");
     } catch (const std::runtime_error& e) {
       sqlite3_close(db_);
@@ -216,30 +183,30 @@ class inspections::impl {
   /// (completed_ms, id) of the site's completed inspections, oldest first.
   std::vector<std::pair<std::int64_t, std::int64_t>> completions(const std::string& site) {
     query q(db_, "SELECT completed_ms, id FROM inspections WHERE site_id = ?1 AND state = 'completed' ORDER BY completed_ms, id");
-    q.text(1, site);
+    q.bind(1, site);
     std::vector<std::pair<std::int64_t, std::int64_t>> out;
-    while (q.row()) out.emplace_back(q.i64(0), q.i64(1));
+    while (q.step()) out.emplace_back(q.i64(0), q.i64(1));
     return out;
   }
 
   void load_items(inspection& i) {
     query q(db_, "SELECT item, label, result, note, work_order_id FROM inspection_items WHERE inspection_id = ?1 ORDER BY position");
-    q.num(1, i.id);
-    while (q.row()) {
+    q.bind(1, i.id);
+    while (q.step()) {
       inspection_item it;
-      it.key = q.str(0);
-      it.label = q.str(1);
-      it.result = parse_item_result(q.str(2)).value_or(item_result::na);
-      it.note = q.str(3);
-      it.work_order_id = q.maybe(4);
+      it.key = q.text(0);
+      it.label = q.text(1);
+      it.result = parse_item_result(q.text(2)).value_or(item_result::na);
+      it.note = q.text(3);
+      it.work_order_id = q.oi64(4);
       i.items.push_back(std::move(it));
     }
   }
 
   std::optional<inspection> get(std::int64_t id) {
     query q(db_, (std::string(inspection_columns) + "WHERE id = ?1").c_str());
-    q.num(1, id);
-    if (!q.row()) return std::nullopt;
+    q.bind(1, id);
+    if (!q.step()) return std::nullopt;
     auto i = inspection_of(q);
     load_items(i);
     return i;
@@ -252,7 +219,7 @@ class inspections::impl {
 inspections::inspections(const std::filesystem::path& db_path, inspection_settings s)
     : impl_(std::make_unique<impl>(db_path)), settings_(std::move(s)), path_(db_path) {
   query q(impl_->db_, "SELECT min(started_ms) FROM inspection_plan");
-  if (q.row()) plan_started_ms_ = q.i64(0);
+  if (q.step()) plan_started_ms_ = q.i64(0);
 }
 
 inspections::~inspections() = default;
@@ -270,16 +237,16 @@ std::vector<plan_row> inspections::plan(const std::vector<plan_site>& sites, std
       query q(impl_->db_,
               "SELECT id, completed_ms FROM inspections WHERE site_id = ?1 AND state = 'completed' "
               "ORDER BY completed_ms DESC, id DESC LIMIT 1");
-      q.text(1, s.site_id);
-      if (q.row()) {
+      q.bind(1, s.site_id);
+      if (q.step()) {
         r.last_inspection_id = q.i64(0);
         r.last_completed_ms = q.i64(1);
       }
     }
     {
       query q(impl_->db_, "SELECT id FROM inspections WHERE site_id = ?1 AND state = 'started'");
-      q.text(1, s.site_id);
-      if (q.row()) r.open_inspection_id = q.i64(0);
+      q.bind(1, s.site_id);
+      if (q.step()) r.open_inspection_id = q.i64(0);
     }
     r.next_due_ms = r.last_completed_ms.value_or(s.since_ms) + static_cast<std::int64_t>(r.interval_days) * day_ms;
     r.late = now_ms > r.next_due_ms;
@@ -297,14 +264,14 @@ std::int64_t inspections::start(const plan_site& site, std::int64_t checkin_id, 
   auto& db = impl_->db_;
   {
     query t(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='checkins'");
-    if (!t.row() || t.i64(0) != 1)
+    if (!t.step() || t.i64(0) != 1)
       throw inspection_error(409, "checkin_id: this gateway has no check-ins yet (work orders part not installed)");
     query q(db, "SELECT site_id, actor, ts_ms FROM checkins WHERE id = ?1");
-    q.num(1, checkin_id);
-    if (!q.row()) throw inspection_error(404, "checkin_id: no check-in " + std::to_string(checkin_id));
-    if (q.str(0) != site.site_id)
+    q.bind(1, checkin_id);
+    if (!q.step()) throw inspection_error(404, "checkin_id: no check-in " + std::to_string(checkin_id));
+    if (q.text(0) != site.site_id)
       throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) + " was made at another site");
-    if (q.str(1) != by.name)
+    if (q.text(1) != by.name)
       throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) + " was made by someone else");
     if (now_ms - q.i64(2) > checkin_max_age_ms || q.i64(2) > now_ms + 60'000)
       throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) +
@@ -312,23 +279,23 @@ std::int64_t inspections::start(const plan_site& site, std::int64_t checkin_id, 
   }
   {
     query q(db, "SELECT id FROM inspections WHERE checkin_id = ?1");
-    q.num(1, checkin_id);
-    if (q.row())
+    q.bind(1, checkin_id);
+    if (q.step())
       throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) + " already started inspection " +
                                       std::to_string(q.i64(0)));
   }
   {
     query q(db, "SELECT id FROM inspections WHERE site_id = ?1 AND state = 'started'");
-    q.text(1, site.site_id);
-    if (q.row())
+    q.bind(1, site.site_id);
+    if (q.step())
       throw inspection_error(409, "site_id: inspection " + std::to_string(q.i64(0)) + " of this site is already started");
   }
   // The due time it answers: the plan's next due date now.
   std::int64_t last = site.since_ms;
   {
     query q(db, "SELECT max(completed_ms) FROM inspections WHERE site_id = ?1 AND state = 'completed'");
-    q.text(1, site.site_id);
-    if (q.row() && q.maybe(0)) last = *q.maybe(0);
+    q.bind(1, site.site_id);
+    if (q.step() && q.oi64(0)) last = *q.oi64(0);
   }
   const auto interval = static_cast<std::int64_t>(
       settings_.interval_days(size_class_of(site.design_capacity_m3d, settings_.size_class_limits_m3d)));
@@ -337,13 +304,13 @@ std::int64_t inspections::start(const plan_site& site, std::int64_t checkin_id, 
     query ins(db,
               "INSERT INTO inspections(site_id, kind, town, contractor, state, checkin_id, due_ms, started_ms, started_by) "
               "VALUES(?1, ?2, ?3, ?4, 'started', ?5, ?6, ?7, ?8)");
-    ins.text(1, site.site_id).text(2, site.kind).text(3, site.town).text(4, site.contractor).num(5, checkin_id);
-    ins.num(6, last + interval * day_ms).num(7, now_ms).text(8, by.name);
-    ins.row();
+    ins.bind(1, site.site_id).bind(2, site.kind).bind(3, site.town).bind(4, site.contractor).bind(5, checkin_id);
+    ins.bind(6, last + interval * day_ms).bind(7, now_ms).bind(8, by.name);
+    ins.step();
     const auto id = sqlite3_last_insert_rowid(db);
     query link(db, "UPDATE checkins SET inspection_id = ?1 WHERE id = ?2");
-    link.num(1, id).num(2, checkin_id);
-    link.row();
+    link.bind(1, id).bind(2, checkin_id);
+    link.step();
     impl_->exec("COMMIT");
     spdlog::info("inspection {} of site {} started by {} (check-in {})", id, site.site_id, by.name, checkin_id);
     return id;
@@ -397,16 +364,16 @@ inspection inspections::complete(std::int64_t id, const std::vector<item_answer>
     query up(db,
              "UPDATE inspections SET state = 'completed', completed_ms = ?1, completed_by = ?2, note = ?3 "
              "WHERE id = ?4 AND state = 'started'");
-    up.num(1, now_ms).text(2, by.name).text(3, note).num(4, id);
-    up.row();
+    up.bind(1, now_ms).bind(2, by.name).bind(3, note).bind(4, id);
+    up.step();
     int pos = 0;
     for (const auto& it : done.items) {
       query ins(db,
                 "INSERT INTO inspection_items(inspection_id, position, item, label, result, note, work_order_id) "
                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-      ins.num(1, id).num(2, pos++).text(3, it.key).text(4, it.label).text(5, std::string(to_string(it.result)));
-      ins.text(6, it.note).opt(7, it.work_order_id);
-      ins.row();
+      ins.bind(1, id).bind(2, pos++).bind(3, it.key).bind(4, it.label).bind(5, std::string(to_string(it.result)));
+      ins.bind(6, it.note).bind_opt(7, it.work_order_id);
+      ins.step();
     }
     impl_->exec("COMMIT");
   } catch (...) {
@@ -432,7 +399,7 @@ std::vector<inspection> inspections::list(const std::vector<std::string>& site_i
   std::vector<inspection> out;
   query q(impl_->db_, (std::string(inspection_columns) + "ORDER BY id DESC").c_str());
   const std::set<std::string, std::less<>> wanted(site_ids.begin(), site_ids.end());
-  while (out.size() < limit && q.row()) {
+  while (out.size() < limit && q.step()) {
     auto i = inspection_of(q);
     if (!wanted.empty() && wanted.count(i.site_id) == 0) continue;
     out.push_back(std::move(i));

@@ -5,6 +5,7 @@
 #include "sewage/gateway/auth/secrets.hpp"
 #include "sewage/gateway/auth/service.hpp"
 #include "photo_meta.hpp"
+#include "sqlite_statement.hpp"
 
 #include <sewage/proto/alert.hpp>
 
@@ -24,53 +25,10 @@ using nlohmann::json;
 
 namespace {
 
-class stmt {
+/// A prepared statement of the work orders' connection.
+class stmt : public db::statement {
  public:
-  stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
-      throw std::runtime_error(std::string("work orders store: ") + sqlite3_errmsg(db));
-  }
-  ~stmt() { sqlite3_finalize(s_); }
-  stmt(const stmt&) = delete;
-  stmt& operator=(const stmt&) = delete;
-  stmt& bind(int i, const std::string& v) {
-    return check(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-  }
-  stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(s_, i, v)); }
-  stmt& bind(int i, double v) { return check(sqlite3_bind_double(s_, i, v)); }
-  stmt& bind_null(int i) { return check(sqlite3_bind_null(s_, i)); }
-  template <class T>
-  stmt& bind_opt(int i, const std::optional<T>& v) {
-    return v ? bind(i, *v) : bind_null(i);
-  }
-  bool step() {
-    const int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("work orders store: ") + sqlite3_errmsg(db_));
-  }
-  void run() {
-    while (step()) {
-    }
-  }
-  std::string text(int c) {
-    const auto* p = sqlite3_column_text(s_, c);
-    return p != nullptr ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, c)))
-                        : std::string();
-  }
-  std::int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
-  double f64(int c) { return sqlite3_column_double(s_, c); }
-  bool null(int c) { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
-  std::optional<std::int64_t> oi64(int c) { return null(c) ? std::nullopt : std::optional<std::int64_t>(i64(c)); }
-  std::optional<double> of64(int c) { return null(c) ? std::nullopt : std::optional<double>(f64(c)); }
-
- private:
-  stmt& check(int rc) {
-    if (rc != SQLITE_OK) throw std::runtime_error(std::string("work orders store: bind failed: ") + sqlite3_errmsg(db_));
-    return *this;
-  }
-  sqlite3* db_;
-  sqlite3_stmt* s_{nullptr};
+  stmt(sqlite3* db, const char* sql) : db::statement(db, sql, "work orders store") {}
 };
 
 severity parse_sev(const std::string& s) {
