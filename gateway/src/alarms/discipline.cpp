@@ -4,7 +4,7 @@
 
 #include "sewage/gateway/notify/message.hpp"
 #include "sewage/gateway/notify/notifier.hpp"
-#include "sqlite_statement.hpp"
+#include "detail/sqlite_stmt.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -36,9 +36,9 @@ value opt(const std::optional<proto::timestamp>& t) { return t ? value(ms(*t)) :
 value opt(const std::optional<std::int64_t>& v) { return v ? value(*v) : value(); }
 
 /// One query of the discipline's connection: binds `args` by position. Throws runtime_error.
-class query : public db::statement {
+class query : public gateway::detail::sqlite_stmt {
  public:
-  query(sqlite3* db, const char* sql, const std::vector<value>& args) : db::statement(db, sql, "alarm discipline store") {
+  query(sqlite3* db, const char* sql, const std::vector<value>& args) : gateway::detail::sqlite_stmt(db, sql, "alarm discipline store") {
     for (std::size_t i = 0; i < args.size(); ++i) {
       const int at = static_cast<int>(i + 1);
       if (const auto* n = std::get_if<std::int64_t>(&args[i])) bind(at, *n);
@@ -47,7 +47,7 @@ class query : public db::statement {
     }
   }
   std::optional<proto::timestamp> opt_ts(int c) {
-    const auto v = oi64(c);
+    const auto v = opt_i64(c);
     return v ? std::optional<proto::timestamp>(at_ms(*v)) : std::nullopt;
   }
 };
@@ -69,7 +69,7 @@ maintenance_window read_window(query& q) {
   w.kind = parse_recurrence(q.text(2)).value_or(recurrence::once);
   w.start = at_ms(q.i64(3));
   w.end = q.opt_ts(4);
-  w.local_start = std::chrono::seconds(q.oi64(5).value_or(0));
+  w.local_start = std::chrono::seconds(q.opt_i64(5).value_or(0));
   w.weekdays = static_cast<std::uint8_t>(q.i64(6));
   w.duration = std::chrono::seconds(q.i64(7));
   w.reason = q.text(8);
@@ -126,7 +126,7 @@ class discipline::impl {
     s.alert_id = id;
     s.site_id = q.text(0);
     s.type = proto::parse_alert_type(q.text(1)).value_or(proto::alert_type::offline);
-    s.window_id = q.oi64(2);
+    s.window_id = q.opt_i64(2);
     s.released = q.opt_ts(3);
     s.shelved_until = q.opt_ts(4);
     s.shelved_by = q.text(5);
@@ -135,8 +135,8 @@ class discipline::impl {
     const auto level = q.text(8);
     if (!level.empty()) s.escalated = parse_notify_level(level);
     s.escalated_at = q.opt_ts(9);
-    s.group_id = q.oi64(10);
-    if (const auto r = q.oi64(11)) s.repeat_of = static_cast<std::uint64_t>(*r);
+    s.group_id = q.opt_i64(10);
+    if (const auto r = q.opt_i64(11)) s.repeat_of = static_cast<std::uint64_t>(*r);
     return s;
   }
 

@@ -3,7 +3,7 @@
 #include "sewage/gateway/auth/service.hpp"
 
 #include "sewage/gateway/auth/secrets.hpp"
-#include "sqlite_statement.hpp"
+#include "detail/sqlite_stmt.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -18,9 +18,9 @@ using nlohmann::json;
 namespace {
 
 /// A prepared statement of the identity store's connection.
-class stmt : public db::statement {
+class stmt : public gateway::detail::sqlite_stmt {
  public:
-  stmt(sqlite3* db, const char* sql) : db::statement(db, sql, "identity store") {}
+  stmt(sqlite3* db, const char* sql) : gateway::detail::sqlite_stmt(db, sql, "identity store") {}
 };
 
 std::string towns_json(const std::vector<std::string>& towns) { return json(towns).dump(); }
@@ -68,22 +68,10 @@ constexpr std::size_t max_tracked = 10'000;
 
 class service::impl {
  public:
-  impl(const std::filesystem::path& path, const settings& s, const clock_source& clock) : settings_(s), clock_(clock) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-      const std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
-      sqlite3_close(db_);
-      throw std::runtime_error(path.string() + ": cannot open the identity tables: " + msg);
-    }
-    sqlite3_busy_timeout(db_, 5000);
-    try {
-      stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('users','api_tokens','sessions','audit')");
-      if (!check.step() || check.i64(0) != 4)
-        throw std::runtime_error("no identity tables (schema v7): open the store with sqlite_store first");
-    } catch (const std::runtime_error& e) {
-      sqlite3_close(db_);
-      throw std::runtime_error(path.string() + ": " + e.what());
-    }
-  }
+  impl(const std::filesystem::path& path, const settings& s, const clock_source& clock)
+      : settings_(s),
+        clock_(clock),
+        db_(gateway::detail::open_room(path.string(), "'users','api_tokens','sessions','audit'", 4, "identity")) {}
   ~impl() { sqlite3_close(db_); }
   impl(const impl&) = delete;
   impl& operator=(const impl&) = delete;

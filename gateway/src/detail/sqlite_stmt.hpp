@@ -1,9 +1,12 @@
 #pragma once
 // Internal: one prepared SQLite statement (finalised on destruction), for the rooms that keep a
-// connection of their own (om/lab.cpp, om/archive.cpp). Binds by 1-based index; errors throw
-// std::runtime_error prefixed with the room's name.
+// connection of their own (identity, work orders, inspections, lab, archive, alarm discipline).
+// Binds by 1-based index, reads columns by 0-based index; every SQLite failure (prepare, bind,
+// step) throws std::runtime_error prefixed with the room's name and carrying sqlite3_errmsg.
+// Not thread-safe: used on the thread that owns the connection, like the connection itself.
 #include <sqlite3.h>
 
+#include <concepts>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -22,13 +25,16 @@ class sqlite_stmt {
   sqlite_stmt& bind(int i, const std::string& v) {
     return check(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
   }
-  sqlite_stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(s_, i, v)); }
-  sqlite_stmt& bind(int i, double v) { return check(sqlite3_bind_double(s_, i, v)); }
-  sqlite_stmt& bind(int i, const std::optional<double>& v) {
-    return v ? bind(i, *v) : check(sqlite3_bind_null(s_, i));
+  template <std::integral T>
+  sqlite_stmt& bind(int i, T v) {
+    return check(sqlite3_bind_int64(s_, i, static_cast<std::int64_t>(v)));
   }
-  sqlite_stmt& bind(int i, const std::optional<std::int64_t>& v) {
-    return v ? bind(i, *v) : check(sqlite3_bind_null(s_, i));
+  sqlite_stmt& bind(int i, double v) { return check(sqlite3_bind_double(s_, i, v)); }
+  sqlite_stmt& bind_null(int i) { return check(sqlite3_bind_null(s_, i)); }
+  /// Binds the value, or NULL when empty.
+  template <class T>
+  sqlite_stmt& bind(int i, const std::optional<T>& v) {
+    return v ? bind(i, *v) : bind_null(i);
   }
   bool step() {
     const int rc = sqlite3_step(s_);
@@ -69,8 +75,9 @@ class sqlite_stmt {
   sqlite3_stmt* s_{nullptr};
 };
 
-/// Opens `path` read-write for a room; checks that `tables` exist (comma-separated quoted names,
-/// `count` of them). Throws std::runtime_error naming the path.
+/// Opens `path` read-write for a room (busy timeout 5 s); checks that `tables` exist (comma-separated
+/// quoted names, `count` of them: the store's migrations create them). Returns the connection (the
+/// caller closes it). Throws std::runtime_error naming the path and the room.
 inline sqlite3* open_room(const std::string& path, const char* tables_sql_list, int count, const char* room) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {

@@ -2,7 +2,7 @@
 // work orders, due-date occurrences. SQL through the SQLite C API on a connection of its own.
 #include "sewage/gateway/om/inspections.hpp"
 
-#include "sqlite_statement.hpp"
+#include "detail/sqlite_stmt.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
@@ -20,9 +20,9 @@ constexpr std::int64_t day_ms = 86'400'000;
 constexpr std::size_t max_note_bytes = 1000;
 
 /// A prepared statement of the inspections connection.
-class query : public db::statement {
+class query : public gateway::detail::sqlite_stmt {
  public:
-  query(sqlite3* db, const char* sql) : db::statement(db, sql, "inspections store") {}
+  query(sqlite3* db, const char* sql) : gateway::detail::sqlite_stmt(db, sql, "inspections store") {}
 };
 
 constexpr const char* inspection_columns =
@@ -37,10 +37,10 @@ inspection inspection_of(query& q) {
   i.town = q.text(3);
   i.contractor = q.text(4);
   i.state = q.text(5);
-  i.checkin_id = q.oi64(6);
+  i.checkin_id = q.opt_i64(6);
   i.due_ms = q.i64(7);
   i.started_ms = q.i64(8);
-  i.completed_ms = q.oi64(9);
+  i.completed_ms = q.opt_i64(9);
   i.started_by = q.text(10);
   i.completed_by = q.text(11);
   i.note = q.text(12);
@@ -151,22 +151,8 @@ std::vector<occurrence> walk_plan(const plan_site& site, std::int64_t interval_m
 
 class inspections::impl {
  public:
-  explicit impl(const std::filesystem::path& path) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-      const std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
-      sqlite3_close(db_);
-      throw std::runtime_error(path.string() + ": cannot open the inspection tables: " + msg);
-    }
-    sqlite3_busy_timeout(db_, 5000);
-    try {
-      query check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('inspections','inspection_items','inspection_plan')");
-      if (!check.step() || check.i64(0) != 3)
-        throw std::runtime_error("no inspection tables (schema v10): open the store with sqlite_store first");
-    } catch (const std::runtime_error& e) {
-      sqlite3_close(db_);
-      throw std::runtime_error(path.string() + ": " + e.what());
-    }
-  }
+  explicit impl(const std::filesystem::path& path)
+      : db_(gateway::detail::open_room(path.string(), "'inspections','inspection_items','inspection_plan'", 3, "inspection")) {}
   ~impl() { sqlite3_close(db_); }
   impl(const impl&) = delete;
   impl& operator=(const impl&) = delete;
@@ -198,7 +184,7 @@ class inspections::impl {
       it.label = q.text(1);
       it.result = parse_item_result(q.text(2)).value_or(item_result::na);
       it.note = q.text(3);
-      it.work_order_id = q.oi64(4);
+      it.work_order_id = q.opt_i64(4);
       i.items.push_back(std::move(it));
     }
   }
@@ -295,7 +281,7 @@ std::int64_t inspections::start(const plan_site& site, std::int64_t checkin_id, 
   {
     query q(db, "SELECT max(completed_ms) FROM inspections WHERE site_id = ?1 AND state = 'completed'");
     q.bind(1, site.site_id);
-    if (q.step() && q.oi64(0)) last = *q.oi64(0);
+    if (q.step() && q.opt_i64(0)) last = *q.opt_i64(0);
   }
   const auto interval = static_cast<std::int64_t>(
       settings_.interval_days(size_class_of(site.design_capacity_m3d, settings_.size_class_limits_m3d)));
@@ -372,7 +358,7 @@ inspection inspections::complete(std::int64_t id, const std::vector<item_answer>
                 "INSERT INTO inspection_items(inspection_id, position, item, label, result, note, work_order_id) "
                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
       ins.bind(1, id).bind(2, pos++).bind(3, it.key).bind(4, it.label).bind(5, std::string(to_string(it.result)));
-      ins.bind(6, it.note).bind_opt(7, it.work_order_id);
+      ins.bind(6, it.note).bind(7, it.work_order_id);
       ins.step();
     }
     impl_->exec("COMMIT");

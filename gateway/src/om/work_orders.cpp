@@ -5,7 +5,7 @@
 #include "sewage/gateway/auth/secrets.hpp"
 #include "sewage/gateway/auth/service.hpp"
 #include "photo_meta.hpp"
-#include "sqlite_statement.hpp"
+#include "detail/sqlite_stmt.hpp"
 
 #include <sewage/proto/alert.hpp>
 
@@ -26,9 +26,9 @@ using nlohmann::json;
 namespace {
 
 /// A prepared statement of the work orders' connection.
-class stmt : public db::statement {
+class stmt : public gateway::detail::sqlite_stmt {
  public:
-  stmt(sqlite3* db, const char* sql) : db::statement(db, sql, "work orders store") {}
+  stmt(sqlite3* db, const char* sql) : gateway::detail::sqlite_stmt(db, sql, "work orders store") {}
 };
 
 severity parse_sev(const std::string& s) {
@@ -54,10 +54,10 @@ work_order read_order(stmt& s) {
   o.contractor = s.text(9);
   o.state = parse_order_state(s.text(10)).value_or(order_state::open);
   o.created_ms = s.i64(11);
-  o.dispatched_ms = s.oi64(12);
-  o.on_site_ms = s.oi64(13);
-  o.fixed_ms = s.oi64(14);
-  o.verified_ms = s.oi64(15);
+  o.dispatched_ms = s.opt_i64(12);
+  o.on_site_ms = s.opt_i64(13);
+  o.fixed_ms = s.opt_i64(14);
+  o.verified_ms = s.opt_i64(15);
   o.due_ms = s.i64(16);
   o.reopen_count = s.i64(17);
   o.cause = s.text(18);
@@ -195,23 +195,8 @@ class work_orders::impl {
  public:
   impl(const std::filesystem::path& path, const settings& s, const clock_source& clock, site_lookup sites,
        auth::service* audit)
-      : settings_(s), clock_(clock), sites_(std::move(sites)), audit_(audit) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-      const std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
-      sqlite3_close(db_);
-      throw std::runtime_error(path.string() + ": cannot open the work order tables: " + msg);
-    }
-    sqlite3_busy_timeout(db_, 5000);
-    try {
-      stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
-                      "('work_orders','work_order_events','checkins','photos')");
-      if (!check.step() || check.i64(0) != 4)
-        throw std::runtime_error("no work order tables (schema v9): open the store with sqlite_store first");
-    } catch (const std::runtime_error& e) {
-      sqlite3_close(db_);
-      throw std::runtime_error(path.string() + ": " + e.what());
-    }
-  }
+      : settings_(s), clock_(clock), sites_(std::move(sites)), audit_(audit),
+        db_(gateway::detail::open_room(path.string(), "'work_orders','work_order_events','checkins','photos'", 4, "work order")) {}
   ~impl() { sqlite3_close(db_); }
   impl(const impl&) = delete;
   impl& operator=(const impl&) = delete;
@@ -274,8 +259,8 @@ class work_orders::impl {
         .bind(3, actor_name(who))
         .bind(4, from)
         .bind(5, to)
-        .bind_opt(6, lat)
-        .bind_opt(7, lon)
+        .bind(6, lat)
+        .bind(7, lon)
         .bind(8, note)
         .run();
   }
@@ -454,7 +439,7 @@ std::vector<work_order> work_orders::list(const order_query& q, const auth::prin
                       "(?3 IS NULL OR contractor=?3) AND (?4 IS NULL OR town=?4) AND (?5 IS NULL OR id<?5) ORDER BY id DESC")
                          .c_str());
   if (q.state) s.bind(1, std::string(to_string(*q.state))); else s.bind_null(1);
-  s.bind_opt(2, q.site).bind_opt(3, q.contractor).bind_opt(4, q.town).bind_opt(5, q.before_id);
+  s.bind(2, q.site).bind(3, q.contractor).bind(4, q.town).bind(5, q.before_id);
   std::vector<work_order> out;
   while (out.size() < q.limit && s.step()) {
     auto o = read_order(s);
@@ -469,7 +454,7 @@ std::vector<order_event> work_orders::events(std::int64_t order_id) {
                      "WHERE order_id=?1 ORDER BY id");
   s.bind(1, order_id);
   std::vector<order_event> out;
-  while (s.step()) out.push_back({s.i64(0), s.i64(1), s.i64(2), s.text(3), s.text(4), s.text(5), s.of64(6), s.of64(7), s.text(8)});
+  while (s.step()) out.push_back({s.i64(0), s.i64(1), s.i64(2), s.text(3), s.text(4), s.text(5), s.opt_f64(6), s.opt_f64(7), s.text(8)});
   return out;
 }
 
@@ -483,7 +468,7 @@ std::vector<checkin> work_orders::checkins_of(std::int64_t order_id) {
   s.bind(1, order_id).bind(2, o->site_id).bind(3, o->contractor).bind(4, o->dispatched_ms.value_or(INT64_MAX));
   std::vector<checkin> out;
   while (s.step())
-    out.push_back({s.i64(0), s.text(1), s.oi64(2), s.oi64(3), s.text(4), s.text(5), s.i64(6), s.f64(7), s.f64(8), s.of64(9), s.f64(10)});
+    out.push_back({s.i64(0), s.text(1), s.opt_i64(2), s.opt_i64(3), s.text(4), s.text(5), s.i64(6), s.f64(7), s.f64(8), s.opt_f64(9), s.f64(10)});
   return out;
 }
 
@@ -491,8 +476,8 @@ namespace {
 photo read_photo(stmt& s) {
   photo p;
   p.id = s.i64(0);
-  p.order_id = s.oi64(1);
-  p.inspection_id = s.oi64(2);
+  p.order_id = s.opt_i64(1);
+  p.inspection_id = s.opt_i64(2);
   p.site_id = s.text(3);
   p.path = s.text(4);
   p.sha256 = s.text(5);
@@ -501,8 +486,8 @@ photo read_photo(stmt& s) {
   p.taken_ms = s.i64(8);
   p.taken_source = s.text(9);
   p.uploaded_ms = s.i64(10);
-  p.lat = s.of64(11);
-  p.lon = s.of64(12);
+  p.lat = s.opt_f64(11);
+  p.lon = s.opt_f64(12);
   p.position_source = s.text(13);
   p.actor = s.text(14);
   return p;
@@ -536,14 +521,14 @@ std::int64_t work_orders::add_checkin(const checkin& c, const auth::principal& w
     stmt(impl_->db_, "INSERT INTO checkins(site_id, order_id, inspection_id, actor, contractor, ts_ms, lat, lon, accuracy_m, "
                      "distance_m) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)")
         .bind(1, c.site_id)
-        .bind_opt(2, c.order_id)
-        .bind_opt(3, c.inspection_id)
+        .bind(2, c.order_id)
+        .bind(3, c.inspection_id)
         .bind(4, impl::actor_name(who))
         .bind(5, who.contractor)
         .bind(6, now)
         .bind(7, c.lat)
         .bind(8, c.lon)
-        .bind_opt(9, c.accuracy_m)
+        .bind(9, c.accuracy_m)
         .bind(10, c.distance_m)
         .run();
     const auto id = sqlite3_last_insert_rowid(impl_->db_);
@@ -621,8 +606,8 @@ std::int64_t work_orders::add_photo(std::int64_t order_id, std::string_view byte
         .bind(7, taken)
         .bind(8, taken_source)
         .bind(9, now)
-        .bind_opt(10, lat)
-        .bind_opt(11, lon)
+        .bind(10, lat)
+        .bind(11, lon)
         .bind(12, pos_source)
         .bind(13, impl::actor_name(who))
         .run();
