@@ -18,6 +18,7 @@
 #include <sewage/proto/alert.hpp>
 
 #include "alarms/http_alarms.hpp"
+#include "detail/http_json.hpp"
 #include <sewage/proto/payload.hpp>
 #include <sewage/proto/problem.hpp>
 #include <sewage/proto/resolution.hpp>
@@ -113,12 +114,7 @@ struct api_error {
 /// of defence, the checks below keep raw request bytes out of responses in the first place.
 std::string safe_dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-http_response json_response(unsigned status, const json& j) {
-  http_response r;
-  r.status = status;
-  r.body = safe_dump(j);
-  return r;
-}
+using gateway::detail::json_response;
 
 http_response error_response(unsigned status, const std::string& message) {
   return json_response(status, json{{"error", {{"status", status}, {"message", message}}}});

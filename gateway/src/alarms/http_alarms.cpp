@@ -1,5 +1,6 @@
 // Alarm discipline routes: maintenance windows and shelving (alarms/http_alarms.hpp).
 #include "http_alarms.hpp"
+#include "detail/http_json.hpp"
 
 #include <sewage/proto/timestamp.hpp>
 
@@ -13,12 +14,7 @@ using nlohmann::json;
 
 namespace {
 
-http_response respond(unsigned status, const json& j) {
-  http_response r;
-  r.status = status;
-  r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
+using gateway::detail::json_response;
 
 json ts_json(const std::optional<proto::timestamp>& t) { return t ? json(proto::format_timestamp(*t)) : json(nullptr); }
 
@@ -156,12 +152,12 @@ http_response windows_get(const call& c) {
     throw discipline_error(403, "town: '" + escaped(town->second) + "' is outside your towns");
   if (site != c.q.end()) {
     const auto t = site_town(c, site->second, "site");
-    if (town != c.q.end() && t != town->second) return respond(200, json{{"windows", json::array()}});
+    if (town != c.q.end() && t != town->second) return json_response(200, json{{"windows", json::array()}});
     sites.push_back(site->second);
   } else if (town != c.q.end() || !c.who.whole_county()) {
     for (const auto& t : c.reg.terminals())
       if ((town == c.q.end() || t.town == town->second) && c.who.sees(t.town, t.id)) sites.push_back(t.id);
-    if (sites.empty()) return respond(200, json{{"windows", json::array()}});
+    if (sites.empty()) return json_response(200, json{{"windows", json::array()}});
   }
   bool ended = false;
   if (const auto e = c.q.find("ended"); e != c.q.end()) {
@@ -173,7 +169,7 @@ http_response windows_get(const call& c) {
     if (sites.empty() && !c.who.whole_county()) continue;
     arr.push_back(window_json(c, w));
   }
-  return respond(200, json{{"windows", arr}});
+  return json_response(200, json{{"windows", arr}});
 }
 
 http_response windows_post(const call& c) {
@@ -221,7 +217,7 @@ http_response windows_post(const call& c) {
   const auto made = c.d.create_window(w);
   c.audit("maintenance.create", std::to_string(made.id),
           json{{"site", made.site_id}, {"recurrence", std::string(to_string(made.kind))}, {"reason", made.reason}});
-  return respond(201, window_json(c, made));
+  return json_response(201, window_json(c, made));
 }
 
 http_response window_end(const call& c) {
@@ -233,7 +229,7 @@ http_response window_end(const call& c) {
   if (!c.req.body.empty()) body = body_object(c, {"by"});
   const auto ended = c.d.end_window(id, c.acting_name(body));
   c.audit("maintenance.end", std::to_string(id), json{{"site", ended.site_id}});
-  return respond(200, window_json(c, ended));
+  return json_response(200, window_json(c, ended));
 }
 
 http_response window_delete(const call& c) {
@@ -243,7 +239,7 @@ http_response window_delete(const call& c) {
   site_town(c, w->site_id, "site_id");
   c.d.delete_window(id);
   c.audit("maintenance.delete", std::to_string(id), json{{"site", w->site_id}, {"reason", w->reason}});
-  return respond(200, json{{"deleted", id}});
+  return json_response(200, json{{"deleted", id}});
 }
 
 http_response alert_shelve(const call& c) {
@@ -271,7 +267,7 @@ http_response alert_shelve(const call& c) {
   c.audit("alert.shelve", std::to_string(id),
           json{{"terminal", a->terminal_id}, {"duration_s", body["duration_s"]}, {"until", ts_json(s.shelved_until)},
                {"note", note}});
-  return respond(200, json{{"alert_id", id}, {"discipline", discipline_json(c.d, id)}});
+  return json_response(200, json{{"alert_id", id}, {"discipline", discipline_json(c.d, id)}});
 }
 
 }  // namespace sewage::gateway::alarms

@@ -1,5 +1,6 @@
 // Identity routes (auth/routes.hpp): session, users, tokens, audit. JSON via nlohmann.
 #include "auth/routes.hpp"
+#include "detail/http_json.hpp"
 
 #include <sewage/proto/timestamp.hpp>
 
@@ -14,12 +15,7 @@ using nlohmann::json;
 
 namespace {
 
-http_response json_response(unsigned status, const json& j) {
-  http_response r;
-  r.status = status;
-  r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
+using gateway::detail::json_response;
 
 std::string iso_ms(std::int64_t ms) {
   return proto::format_timestamp(proto::timestamp(std::chrono::milliseconds(ms)));

@@ -2,12 +2,15 @@
 #include "om/http_lab.hpp"
 
 #include "sewage/gateway/operating_day.hpp"
+#include "detail/http_json.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 
 namespace sewage::gateway::om {
+
+using gateway::detail::json_response;
 
 using nlohmann::json;
 
@@ -120,7 +123,7 @@ http_response archive_get(const call& c) {
     out["sampling"] = nullptr;
   }
   out["generated_at"] = iso_ms(c.now_ms);
-  return json_answer(200, out);
+  return json_response(200, out);
 }
 
 http_response archive_put(const call& c) {
@@ -147,7 +150,7 @@ http_response archive_put(const call& c) {
   }
   a.put(id, f, c.now_ms, c.who.name);
   audit(c, "archive.put", id, json{{"process", f.process}, {"households", f.households ? json(*f.households) : json(nullptr)}});
-  return json_answer(200, json{{"archive", fields_json(a.fields(id))}});
+  return json_response(200, json{{"archive", fields_json(a.fields(id))}});
 }
 
 http_response cleanouts_post(const call& c) {
@@ -166,7 +169,7 @@ http_response cleanouts_post(const call& c) {
   k.note = text_field(b, "note", false, 2000);
   const auto cid = a.add_cleanout(id, k, c.now_ms, c.who.name);
   audit(c, "archive.cleanout", id, json{{"id", cid}, {"date", k.date}, {"volume_m3", k.volume_m3}});
-  return json_answer(201, json{{"id", cid}});
+  return json_response(201, json{{"id", cid}});
 }
 
 http_response equipment_post(const call& c) {
@@ -181,7 +184,7 @@ http_response equipment_post(const call& c) {
   e.installed_date = date_field(c, b, "installed_date", false);
   const auto eid = a.add_equipment(id, e, c.now_ms, c.who.name);
   audit(c, "archive.equipment.add", id, json{{"id", eid}, {"kind", e.kind}, {"model", e.model}, {"serial", e.serial}});
-  return json_answer(201, json{{"id", eid}});
+  return json_response(201, json{{"id", eid}});
 }
 
 http_response equipment_delete(const call& c) {
@@ -194,7 +197,7 @@ http_response equipment_delete(const call& c) {
   if (r.ec != std::errc() || r.ptr != s.data() + s.size() || eid < 1) throw lab_error(400, "equipment id: must be a positive integer");
   if (!a.remove_equipment(id, eid)) throw lab_error(404, "site '" + escaped(id) + "' has no equipment " + std::to_string(eid));
   audit(c, "archive.equipment.remove", id, json{{"id", eid}});
-  return json_answer(200, json{{"deleted", eid}});
+  return json_response(200, json{{"deleted", eid}});
 }
 
 }  // namespace sewage::gateway::om

@@ -6,6 +6,7 @@
 #include "sewage/gateway/om/site_token.hpp"
 #include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/report.hpp"
+#include "detail/http_json.hpp"
 
 #include <sewage/proto/timestamp.hpp>
 
@@ -21,12 +22,7 @@ using nlohmann::json;
 
 namespace {
 
-http_response json_response(unsigned status, const json& j) {
-  http_response r;
-  r.status = status;
-  r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
+using gateway::detail::json_response;
 
 std::int64_t ms_of(proto::timestamp t) { return t.time_since_epoch().count(); }
 std::string iso(std::int64_t ms) { return proto::format_timestamp(proto::timestamp(std::chrono::milliseconds(ms))); }

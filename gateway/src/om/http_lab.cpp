@@ -3,6 +3,7 @@
 #include "om/http_lab.hpp"
 
 #include "sewage/gateway/operating_day.hpp"
+#include "detail/http_json.hpp"
 
 #include <sewage/proto/timestamp.hpp>
 
@@ -113,12 +114,7 @@ json turbidity_json(const call& c, const std::vector<std::string>& ids, std::int
 
 }  // namespace
 
-http_response json_answer(unsigned status, const json& j) {
-  http_response r;
-  r.status = status;
-  r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
+using gateway::detail::json_response;
 
 std::string iso_ms(std::int64_t ms) { return proto::format_timestamp(proto::timestamp(std::chrono::milliseconds(ms))); }
 
@@ -178,7 +174,7 @@ http_response lab_results_get(const call& c) {
   const auto to = bound(c, "to", true).value_or(c.now_ms + day_ms);
   json rows = json::array();
   for (const auto& r : l.results(ids, from, to, limit)) rows.push_back(result_json(r, c.reg));
-  return json_answer(200, json{{"results", rows}});
+  return json_response(200, json{{"results", rows}});
 }
 
 http_response lab_results_post(const call& c) {
@@ -247,7 +243,7 @@ http_response lab_results_post(const call& c) {
   const auto stored = l.results({site}, base.sampled_ms, base.sampled_ms + 1, 100);
   for (const auto& r : stored)
     if (std::find(ids.begin(), ids.end(), r.id) != ids.end()) out.push_back(result_json(r, c.reg));
-  return json_answer(201, json{{"results", out}});
+  return json_response(201, json{{"results", out}});
 }
 
 http_response lab_results_import(const call& c) {
@@ -292,7 +288,7 @@ http_response lab_results_import(const call& c) {
   }
   const auto ids = l.add(parsed.rows, "csv", c.who.name);
   audit(c, "lab.import", "", json{{"rows", ids.size()}});
-  return json_answer(201, json{{"imported", ids.size()}, {"ids", ids}});
+  return json_response(201, json{{"imported", ids.size()}, {"ids", ids}});
 }
 
 http_response lab_compliance_get(const call& c) {
@@ -331,7 +327,7 @@ http_response lab_compliance_get(const call& c) {
     town_rows.push_back({{"town", town},
                          {"lab_compliance", figures_json(l.compliance(ids, from_ms, to_ms))},
                          {"turbidity_early_warning", turbidity_json(c, ids, from_day, to_day)}});
-  return json_answer(200, json{{"from", format_day(from_day)},
+  return json_response(200, json{{"from", format_day(from_day)},
                                {"to", format_day(to_day)},
                                {"scope", c.who.whole_county() && query(c, "town") == nullptr ? "county" : "towns"},
                                {"total",
@@ -381,7 +377,7 @@ http_response lab_schedule_get(const call& c) {
                     {"overdue", s.overdue},
                     {"overdue_days", s.overdue_days}});
   }
-  return json_answer(200, json{{"sites", rows}, {"overdue", overdue}, {"now", iso_ms(c.now_ms)}});
+  return json_response(200, json{{"sites", rows}, {"overdue", overdue}, {"now", iso_ms(c.now_ms)}});
 }
 
 std::string report_with_lab(const std::string& report_json_text, const monthly_report& rep, lab& l) {
@@ -421,7 +417,7 @@ http_response effluent_limits_get(const call& c) {
     }
   json units = json::object();
   for (const auto p : all_lab_parameters) units[std::string(to_string(p))] = std::string(canonical_unit(p));
-  return json_answer(200, json{{"grades", grades},
+  return json_response(200, json{{"grades", grades},
                                {"units", units},
                                {"file", t != nullptr ? json(t->source_file.filename().string()) : json(nullptr)}});
 }

@@ -66,7 +66,6 @@ http_response equipment_delete(const call& c);    ///< DELETE /api/sites/{id}/eq
 std::string report_with_lab(const std::string& report_json_text, const monthly_report& rep, lab& l);
 
 // Shared by the two handler files (http_lab.cpp).
-http_response json_answer(unsigned status, const nlohmann::json& j);
 std::string iso_ms(std::int64_t ms);
 /// The registry index of site `id`: 404 unknown, 403 outside the caller's towns.
 std::size_t visible_site(const call& c, const std::string& id);

@@ -2,6 +2,7 @@
 #include "om/http_work_orders.hpp"
 
 #include "sewage/gateway/om/checkin.hpp"
+#include "detail/http_json.hpp"
 
 #include <sewage/proto/timestamp.hpp>
 
@@ -18,12 +19,7 @@ using nlohmann::json;
 
 namespace {
 
-http_response json_response(unsigned status, const json& j) {
-  http_response r;
-  r.status = status;
-  r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
+using gateway::detail::json_response;
 
 json iso(std::optional<std::int64_t> ms) {
   if (!ms) return nullptr;
