@@ -1,4 +1,5 @@
 #include "sewage/gateway/aggregates.hpp"
+#include "detail/day_sink.hpp"
 
 #include <sewage/proto/limits.hpp>
 
@@ -107,47 +108,7 @@ judged judge(double ref, std::int64_t ref_ms, double total, std::int64_t ts_ms, 
   return {};
 }
 
-/// Collects the deltas of one record: the record's own day first.
-class day_sink {
- public:
-  day_sink(std::int32_t own_day, const county_zone& zone) : zone_(zone) { out_.push_back(daily_delta{own_day}); }
-  daily_delta& own() { return out_.front(); }
-  daily_delta& at(std::int32_t day) {
-    for (auto& d : out_)
-      if (d.day == day) return d;
-    out_.push_back(daily_delta{day});
-    return out_.back();
-  }
-  /// Spreads `volume` measured over (from_ms, to_ms] over the days it spans in proportion to time.
-  /// Returns false (and books it all on the record's day) when the span starts more than
-  /// spread_bound_days before the record's day.
-  bool spread(double volume, std::int64_t from_ms, std::int64_t to_ms) {
-    using std::chrono::milliseconds;
-    const std::int32_t last = operating_day(proto::timestamp(milliseconds(to_ms - 1)), zone_);
-    const std::int32_t first = operating_day(proto::timestamp(milliseconds(from_ms)), zone_);
-    if (volume == 0 || first >= last || to_ms <= from_ms) {
-      at(last).volume_m3 += volume;
-      return true;
-    }
-    if (first < own().day - lim::spread_bound_days) {
-      own().volume_m3 += volume;
-      return false;
-    }
-    const double span = static_cast<double>(to_ms - from_ms);
-    for (std::int32_t d = first; d <= last; ++d) {
-      const std::int64_t a = std::max<std::int64_t>(from_ms, zone_.local_midnight(d).time_since_epoch().count());
-      const std::int64_t b = std::min<std::int64_t>(to_ms, zone_.local_midnight(d + 1).time_since_epoch().count());
-      if (b <= a) continue;
-      at(d).volume_m3 += volume * static_cast<double>(b - a) / span;
-    }
-    return true;
-  }
-  std::vector<daily_delta> take() { return std::move(out_); }
-
- private:
-  const county_zone& zone_;
-  std::vector<daily_delta> out_;
-};
+using gateway::detail::day_sink;
 
 void clear_suspect(totalizer_cursor& c) {
   c.suspect_count = 0;
@@ -178,7 +139,7 @@ void totalizer_volume(const proto::telemetry_record& r, double total, totalizer_
     days.own().totalizer_glitches += 1;
   };
   auto take_increment = [&](double increment, double new_total) {
-    out.gap_not_spread = !days.spread(increment, c.ts_ms, ts_ms) || out.gap_not_spread;
+    out.gap_not_spread = !days.spread(increment, c.ts_ms, ts_ms, &daily_delta::volume_m3, lim::spread_bound_days) || out.gap_not_spread;
     c.total_m3 = new_total;
     c.ts_ms = ts_ms;
   };

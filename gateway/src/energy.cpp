@@ -1,4 +1,5 @@
 #include "sewage/gateway/energy.hpp"
+#include "detail/day_sink.hpp"
 
 #include <sewage/proto/limits.hpp>
 
@@ -28,42 +29,7 @@ double plausible(std::int64_t elapsed_ms, const proto::telemetry_record& r, cons
   return peak * static_cast<double>(std::max<std::int64_t>(elapsed_ms, 0)) / ms_per_h + 2 * lim::meter_resolution_kwh;
 }
 
-class sink {
- public:
-  sink(std::int32_t own, const county_zone& zone) : zone_(zone) { out_.push_back(daily_delta{own}); }
-  daily_delta& own() { return out_.front(); }
-  daily_delta& at(std::int32_t day) {
-    for (auto& d : out_)
-      if (d.day == day) return d;
-    out_.push_back(daily_delta{day});
-    return out_.back();
-  }
-  /// Books `kwh` measured over (from_ms, to_ms] on the days it spans, in proportion to time.
-  void spread(double kwh, std::int64_t from_ms, std::int64_t to_ms) {
-    using std::chrono::milliseconds;
-    const std::int32_t last = operating_day(proto::timestamp(milliseconds(to_ms - 1)), zone_);
-    const std::int32_t first = operating_day(proto::timestamp(milliseconds(from_ms)), zone_);
-    if (kwh == 0 || first >= last || to_ms <= from_ms) {
-      at(last).energy_kwh += kwh;
-      return;
-    }
-    if (first < own().day - lim::spread_bound_days) {
-      own().energy_kwh += kwh;
-      return;
-    }
-    const double span = static_cast<double>(to_ms - from_ms);
-    for (std::int32_t d = first; d <= last; ++d) {
-      const std::int64_t a = std::max<std::int64_t>(from_ms, zone_.local_midnight(d).time_since_epoch().count());
-      const std::int64_t b = std::min<std::int64_t>(to_ms, zone_.local_midnight(d + 1).time_since_epoch().count());
-      if (b > a) at(d).energy_kwh += kwh * static_cast<double>(b - a) / span;
-    }
-  }
-  std::vector<daily_delta> take() { return std::move(out_); }
-
- private:
-  const county_zone& zone_;
-  std::vector<daily_delta> out_;
-};
+using sink = gateway::detail::day_sink;
 
 energy_source meter_step(const proto::telemetry_record& r, double total, energy_cursor& c, const energy_params& p,
                          sink& days) {
@@ -78,7 +44,7 @@ energy_source meter_step(const proto::telemetry_record& r, double total, energy_
   if (delta >= 0 && delta <= plausible(ts_ms - c.ts_ms, r, p)) {
     const bool ended = c.suspect;
     if (ended) days.own().energy_glitches += 1;
-    days.spread(delta, c.ts_ms, ts_ms);
+    days.spread(delta, c.ts_ms, ts_ms, &daily_delta::energy_kwh, lim::spread_bound_days);
     c = energy_cursor{total, ts_ms, true};
     return ended ? energy_source::resolved : energy_source::meter;
   }
@@ -97,7 +63,7 @@ energy_source meter_step(const proto::telemetry_record& r, double total, energy_
       const bool reset = c.suspect_kwh < c.kwh;
       days.own().energy_glitches += 1;
       days.own().energy_estimated_kwh += power_energy(r, static_cast<double>(c.suspect_ts_ms - c.ts_ms) / 1000.0);
-      days.spread(d2, c.suspect_ts_ms, ts_ms);
+      days.spread(d2, c.suspect_ts_ms, ts_ms, &daily_delta::energy_kwh, lim::spread_bound_days);
       c = energy_cursor{total, ts_ms, true};
       return reset ? energy_source::reset : energy_source::rebase;
     }
