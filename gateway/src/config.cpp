@@ -67,16 +67,6 @@ std::optional<std::string> unwritable_dir_problem(std::filesystem::path dir) {
   return std::nullopt;
 }
 
-toml::table parse_file(const std::filesystem::path& path) {
-  std::ifstream probe(path);
-  if (!probe) throw config_error(path.string() + ": cannot open file");
-  try {
-    return toml::parse_file(path.string());
-  } catch (const toml::parse_error& e) {
-    throw config_error(path.string() + ":" + std::to_string(e.source().begin.line) + ":" +
-                       std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
-  }
-}
 
 /// `p` as an absolute, normalised path; a relative `p` ("gw.db", "./gw.db", "../data/gw.db") is
 /// taken relative to the folder of `base_file`, which may itself be relative to the current folder
@@ -102,7 +92,7 @@ std::filesystem::path default_web_root() {
 }
 
 config load_config(const std::filesystem::path& path) {
-  const toml::table root = parse_file(path);
+  const toml::table root = detail::parse_toml_file(path);
   config c;
   c.source = path;
   const std::string file = path.string() + ": ";

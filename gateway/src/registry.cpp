@@ -31,15 +31,7 @@ std::optional<std::size_t> registry::find(std::string_view id) const noexcept {
 }
 
 registry load_registry(const std::filesystem::path& path, const thresholds& defaults) {
-  std::ifstream probe(path);
-  if (!probe) throw config_error(path.string() + ": cannot open registry file");
-  toml::table root;
-  try {
-    root = toml::parse_file(path.string());
-  } catch (const toml::parse_error& e) {
-    throw config_error(path.string() + ":" + std::to_string(e.source().begin.line) + ":" +
-                       std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
-  }
+  const toml::table root = detail::parse_toml_file(path, "registry file");
   std::vector<terminal_info> out;
   try {
     detail::toml_reader top(root, "");

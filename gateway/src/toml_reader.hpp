@@ -5,10 +5,13 @@
 #include <toml++/toml.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sewage::gateway::detail {
 
@@ -54,6 +57,18 @@ class toml_reader {
     if (v < min || v > max)
       fail(key, "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " + std::to_string(v));
     out = static_cast<Int>(v);
+  }
+  /// An array of strings; `out` keeps its value when the key is absent.
+  void read(std::string_view key, std::vector<std::string>& out) {
+    const auto* n = node(key);
+    if (n == nullptr) return;
+    if (!n->is_array()) fail(key, "must be an array of strings");
+    std::vector<std::string> v;
+    for (const auto& e : *n->as_array()) {
+      if (!e.is_string()) fail(key, "must be an array of strings");
+      v.push_back(*e.value<std::string>());
+    }
+    out = std::move(v);
   }
   const toml::table* sub_table(std::string_view key) {
     const auto* n = node(key);
@@ -106,5 +121,18 @@ void read_om_assessment(const toml::table& t, om::assessment_settings& out);
 
 /// Reads the threshold keys of `r` onto `t` (county [alerts] and per terminal [terminal.thresholds]).
 void read_thresholds(toml_reader& r, thresholds& t);
+
+/// Parses the TOML file at `path`. Throws config_error "<path>: cannot open <what>" when it cannot
+/// be read, "<path>:<line>:<column>: <reason>" on a syntax error.
+inline toml::table parse_toml_file(const std::filesystem::path& path, const char* what = "file") {
+  std::ifstream probe(path);
+  if (!probe) throw config_error(path.string() + ": cannot open " + what);
+  try {
+    return toml::parse_file(path.string());
+  } catch (const toml::parse_error& e) {
+    throw config_error(path.string() + ":" + std::to_string(e.source().begin.line) + ":" +
+                       std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+  }
+}
 
 }  // namespace sewage::gateway::detail

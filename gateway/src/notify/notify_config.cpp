@@ -18,18 +18,6 @@ bool read_bool(toml_reader& r, std::string_view key, bool fallback) {
   return *n->value<bool>();
 }
 
-std::vector<std::string> read_strings(toml_reader& r, std::string_view key, std::vector<std::string> fallback) {
-  const auto* n = r.raw(key);
-  if (n == nullptr) return fallback;
-  if (!n->is_array()) r.fail(key, "must be an array of strings");
-  std::vector<std::string> out;
-  for (const auto& e : *n->as_array()) {
-    if (!e.is_string()) r.fail(key, "must be an array of strings");
-    out.push_back(*e.value<std::string>());
-  }
-  return out;
-}
-
 bool valid_name(const std::string& s) {
   return !s.empty() && s.size() <= 64 &&
          std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; });
@@ -53,7 +41,7 @@ notify_target read_target(toml_reader& r, const std::function<std::string(const 
   const auto l = parse_notify_language(lang);
   if (!l) r.fail("language", "must be \"zh-CN\" or \"en\", got \"" + lang + "\"");
   t.language = *l;
-  t.events = read_strings(r, "events", t.events);
+  r.read("events", t.events);
   if (t.events.empty()) r.fail("events", "must name at least one of \"raise\", \"ack\", \"clear\"");
   for (const auto& e : t.events)
     if (e != "raise" && e != "ack" && e != "clear")
@@ -64,7 +52,7 @@ notify_target read_target(toml_reader& r, const std::function<std::string(const 
   else if (sev == "warning") t.min_severity = severity::warning;
   else if (sev == "critical") t.min_severity = severity::critical;
   else r.fail("min_severity", "must be \"info\", \"warning\" or \"critical\", got \"" + sev + "\"");
-  t.towns = read_strings(r, "towns", {});
+  r.read("towns", t.towns);
   std::string level(to_string(t.level));
   r.read("level", level);
   const auto lv = parse_notify_level(level);

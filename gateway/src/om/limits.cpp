@@ -114,13 +114,7 @@ verdict limits_table::judge(std::string_view grade, lab_parameter p, double valu
 }
 
 limits_table load_limits(const std::filesystem::path& path) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path.string());
-  } catch (const toml::parse_error& e) {
-    throw config_error(path.string() + ":" + std::to_string(e.source().begin.line) + ":" +
-                       std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
-  }
+  const toml::table root = detail::parse_toml_file(path, "effluent limits file");
   std::vector<grade_limits> grades;
   try {
     detail::toml_reader top(root, "");

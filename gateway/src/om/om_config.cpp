@@ -29,18 +29,6 @@ std::string_view size_class(double design_capacity_m3d, const settings& s) noexc
 namespace detail {
 namespace {
 
-std::vector<std::string> read_strings(toml_reader& r, std::string_view key) {
-  const auto* n = r.raw(key);
-  if (n == nullptr) return {};
-  if (!n->is_array()) r.fail(key, "must be an array of strings");
-  std::vector<std::string> out;
-  for (const auto& e : *n->as_array()) {
-    if (!e.is_string()) r.fail(key, "must be an array of strings");
-    out.push_back(*e.value<std::string>());
-  }
-  return out;
-}
-
 bool valid_name(const std::string& s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
@@ -124,8 +112,8 @@ void read_om(const toml::table& table, om::settings& out,
       if (!valid_name(c.name)) cr.fail("name", "must be 1..64 characters of A-Z a-z 0-9 . _ -");
       cr.read("display_name", c.display_name);
       if (c.display_name.empty()) c.display_name = c.name;
-      c.towns = read_strings(cr, "towns");
-      c.sites = read_strings(cr, "sites");
+      cr.read("towns", c.towns);
+      cr.read("sites", c.sites);
       cr.reject_unknown();
       for (const auto& o : out.contractors)
         if (o.name == c.name) cr.fail("name", "\"" + c.name + "\" is used by an earlier contractor");
