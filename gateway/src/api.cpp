@@ -1050,7 +1050,13 @@ http_response county_daily(const context& c) {
          {"records", d.records},
          {"expected_records", round_to(expected, unit::count)},
          {"missing_records", d.missing_records},
-         {"terminals_reporting", d.terminals_reporting}});
+         {"terminals_reporting", d.terminals_reporting},
+         {"terminals_metered", d.terminals_metered},
+         {"energy_kwh", d.terminals_metered > 0 ? json(round_to(d.energy_kwh, unit::kwh)) : json(nullptr)},
+         {"energy_estimated_kwh", d.terminals_metered > 0 ? json(round_to(d.energy_estimated_kwh, unit::kwh)) : json(nullptr)},
+         {"energy_kwh_per_m3", d.terminals_metered > 0 && d.metered_volume_m3 > 0
+                                   ? json(round_to(d.energy_kwh / d.metered_volume_m3, unit::kwh_per_m3))
+                                   : json(nullptr)}});
   }
   return json_response(200, json{{"town", town ? json(*town) : json(nullptr)},
                                  {"from", format_day(from)},

@@ -1043,7 +1043,11 @@ std::vector<daily_total_row> sqlite_store::daily_totals(const std::vector<std::s
                                                         std::int32_t from_day, std::int32_t to_day) {
   auto& s = impl_->q(
                      "SELECT day, sum(volume_m3), sum(volume_estimated_m3), sum(turbidity_ok_s), sum(compliant_s),"
-                     " sum(records), sum(missing_records), sum(records > 0) FROM daily"
+                     " sum(records), sum(missing_records), sum(records > 0),"
+                     " sum(CASE WHEN energy_records > 0 THEN energy_kwh + energy_estimated_kwh ELSE 0 END),"
+                     " sum(CASE WHEN energy_records > 0 THEN energy_estimated_kwh ELSE 0 END),"
+                     " sum(CASE WHEN energy_records > 0 THEN volume_m3 + volume_estimated_m3 ELSE 0 END),"
+                     " sum(energy_records > 0) FROM daily"
                      " WHERE day >= ?2 AND day <= ?3 AND terminal IN (SELECT value FROM json_each(?1))"
                      " GROUP BY day ORDER BY day")
                 .bind(1, json_id_list(terminal_ids))
@@ -1060,6 +1064,10 @@ std::vector<daily_total_row> sqlite_store::daily_totals(const std::vector<std::s
     r.records = s.i64(5);
     r.missing_records = s.i64(6);
     r.terminals_reporting = s.i64(7);
+    r.energy_kwh = s.dbl(8);
+    r.energy_estimated_kwh = s.dbl(9);
+    r.metered_volume_m3 = s.dbl(10);
+    r.terminals_metered = s.i64(11);
     out.push_back(r);
   }
   s.reset();

@@ -397,6 +397,43 @@ TEST_F(ApiAlertsTest, BadAlertListParametersAre400sNamingTheParameter) {
   EXPECT_EQ(get("/api/alerts?terminal=NOPE").status, 404u);
 }
 
+/// Energy in the daily series: a metered terminal's day shows its meter increments, estimate and
+/// kWh/m3; the county series sums the metered terminals only and divides by their own volume.
+TEST_F(ApiListsTest, EnergyOfTheDayPerTerminalAndForTheCountyCountsMeteredTerminalsOnly) {
+  // NORM has a kWh meter (0.6 kW: 0.01 kWh a minute); CRIT has none. Both treat 30 m3/h.
+  for (std::uint64_t i = 1; i <= 4; ++i) {
+    auto norm = test::with_flow(test::record("NORM", i, clock_.now()), 30, 100 + 0.5 * static_cast<double>(i));
+    norm.energy = proto::energy_reading{proto::quantity_status::ok, 50.0 + 0.01 * static_cast<double>(i), 0.6, std::nullopt, std::nullopt};
+    send(norm);
+    send(test::with_flow(test::record("CRIT", i, clock_.now()), 30, 200 + 0.5 * static_cast<double>(i)));
+    clock_.advance(std::chrono::minutes(1));
+  }
+  const auto norm = get_json("/api/terminals/NORM/daily?from=2026-11-29&to=2026-11-29")["days"][0];
+  // The first reading has no baseline: its window (60 s at 0.6 kW = 0.01 kWh) is estimated; then
+  // three measured increments of 0.01 kWh. Volume 3 x 0.5 m3 measured + the first window's 0.5 m3.
+  EXPECT_NEAR(norm["energy_kwh"].get<double>(), 0.04, 1e-9) << norm;
+  EXPECT_NEAR(norm["energy_estimated_kwh"].get<double>(), 0.01, 1e-9) << norm;
+  const double norm_volume = norm["volume_m3"].get<double>();
+  ASSERT_GT(norm_volume, 0.0);
+  EXPECT_NEAR(norm["energy_kwh_per_m3"].get<double>(), proto::round_to(0.04 / norm_volume, proto::unit::kwh_per_m3), 1e-9) << norm;
+  const auto crit = get_json("/api/terminals/CRIT/daily?from=2026-11-29&to=2026-11-29")["days"][0];
+  EXPECT_TRUE(crit["energy_kwh"].is_null()) << crit;
+  EXPECT_TRUE(crit["energy_kwh_per_m3"].is_null()) << crit;
+
+  const auto day = get_json("/api/daily?from=2026-11-29&to=2026-11-29")["days"][0];
+  EXPECT_EQ(day["terminals_metered"], 1);
+  EXPECT_NEAR(day["energy_kwh"].get<double>(), 0.04, 1e-9) << day;
+  EXPECT_NEAR(day["energy_estimated_kwh"].get<double>(), 0.01, 1e-9) << day;
+  // Divided by NORM's volume, not by the county's (CRIT's volume has no energy figure).
+  EXPECT_GT(day["volume_m3"].get<double>(), norm_volume * 1.5);
+  EXPECT_NEAR(day["energy_kwh_per_m3"].get<double>(), proto::round_to(0.04 / norm_volume, proto::unit::kwh_per_m3), 1e-9) << day;
+  // A town without a metered terminal: no energy figure at all.
+  const auto town = get_json("/api/daily?from=2026-11-29&to=2026-11-29&town=Xitangqiao")["days"][0];
+  EXPECT_EQ(town["terminals_metered"], 0);
+  EXPECT_TRUE(town["energy_kwh"].is_null()) << town;
+  EXPECT_TRUE(town["energy_kwh_per_m3"].is_null()) << town;
+}
+
 TEST_F(ApiListsTest, CountyDailySeriesSumsTheTerminalsRowsPerDayAndFiltersByTown) {
   // Day 2026-11-29 (Asia/Shanghai: 16:00Z the day before .. 16:00Z): NORM compliant, CRIT not,
   // WARN without turbidity; day 2026-11-30: NORM and WARN again.

@@ -220,6 +220,13 @@ struct daily_total_row {
   std::int64_t records{0};
   std::int64_t missing_records{0};
   std::int64_t terminals_reporting{0};  ///< terminals with at least one record that day
+  /// Energy of the terminals with a meter record that day (measured + estimated), kWh, and the
+  /// volume (measured + estimated) of those terminals only, m3: the county's kWh/m3 divides these,
+  /// so terminals without a meter do not dilute it.
+  double energy_kwh{0};
+  double energy_estimated_kwh{0};
+  double metered_volume_m3{0};
+  std::int64_t terminals_metered{0};  ///< terminals with at least one energy record that day
 };
 
 /// Alert episodes of one (terminal, type) counted over a time range [from, to) (monthly report,
