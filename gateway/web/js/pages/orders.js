@@ -55,7 +55,7 @@ export function marks(t, o) {
 
 /** The API's refusal as the page shows it (status and the gateway's message). */
 export function refusal(t, e) {
-  if (e && typeof e.status === "number") return t("wo.refused", { status: String(e.status), message: e.message });
+  if (e && typeof e.status === "number") return t("wo.refused", { status: e.code ? `${e.status} ${e.code}` : String(e.status), message: e.message });
   return t("app.load_failed");
 }
 
