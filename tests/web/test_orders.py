@@ -220,6 +220,9 @@ class OrdersPageTest(unittest.TestCase):
         self.shot("orders_1366")
         self.goto("#/alerts")
         b.wait_js(f"return document.querySelector(\"{card} a[data-order='{oid}']\")", 10, "the alert's link to its order")
+        self.assertIn("dispatched", self.text(f"{card} a[data-order='{oid}']"))
+        self.goto(f"#/terminals/{SITE}")
+        b.wait_js(f"return document.querySelector(\"#alert-history a[data-order='{oid}']\")", 10, "the terminal page's link to the order")
         self.logout()
 
         # An order of the other contractor, which crew1 must not see.
@@ -345,6 +348,7 @@ class OrdersPageTest(unittest.TestCase):
         for k in ("created", "dispatched", "on_site", "fixed"):
             self.assertNotEqual(b.js(f"return document.querySelector('[data-time={k}] dd').textContent"), "–", k)
         self.assertEqual(b.js("return document.querySelector('[data-time=verified] dd').textContent"), "–")
+        self.assertRegex(self.text("[data-since=fixed]"), r"^\d+ min after creation$")
         self.assertIn("Blocked inlet screen", self.text("#o-repair"))
         events = b.js("return [...document.querySelectorAll('#o-events li')].map(l => l.dataset.to)")
         self.assertEqual(events, ["open", "dispatched", "on_site", "fixed"])

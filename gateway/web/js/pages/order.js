@@ -50,8 +50,11 @@ function timesHtml(ctx, o) {
     ["verified", t("wo.t_verified"), o.verified_at],
     ["due", t("wo.due"), o.due_at],
   ];
+  // After each step, how long since the order was created (time to dispatch, to fix, ...).
+  const since = (k, v) =>
+    v && k !== "created" && k !== "due" ? `<small class="muted" data-since="${k}">${esc(t("wo.after", { d: fmt.duration((new Date(v) - new Date(o.created_at)) / 1000) }))}</small>` : "";
   return `<dl class="wo-times" id="o-times">${rows
-    .map(([k, label, v]) => `<div data-time="${k}"><dt>${esc(label)}</dt><dd>${esc(fmt.dateTime(v))}</dd></div>`)
+    .map(([k, label, v]) => `<div data-time="${k}"><dt>${esc(label)}</dt><dd>${esc(fmt.dateTime(v))}</dd>${since(k, v)}</div>`)
     .join("")}</dl>`;
 }
 

@@ -203,8 +203,8 @@ export async function render(root, ctx) {
 }
 
 function createPanel(t) {
-  return `<section class="panel" id="o-create-panel">
-    <h2>${esc(t("wo.create"))}</h2>
+  return `<details class="panel" id="o-create-panel">
+    <summary><h2>${esc(t("wo.create"))}</h2></summary>
     <form id="o-create" class="wo-form">
       <label>${esc(t("wo.source"))}<select id="c-source">
         <option value="alert">${esc(t("wo.source_alert"))}</option><option value="complaint">${esc(t("wo.source_complaint"))}</option>
@@ -221,12 +221,13 @@ function createPanel(t) {
       <div class="wide"><button type="submit" id="c-submit">${esc(t("wo.create_submit"))}</button></div>
     </form>
     <p id="c-msg" class="wo-msg" role="alert"></p>
-  </section>`;
+  </details>`;
 }
 
 function wireCreate(root, ctx, terms) {
   const { t, params } = ctx;
   const $ = (x) => root.querySelector(`#${x}`);
+  $("c-site").add(new Option(t("wo.choose_site"), ""));
   for (const x of terms) $("c-site").add(new Option(`${x.id} · ${x.name || ""}`, x.id));
   $("c-fault-list").innerHTML = ["turbidity_high", "no_flow", "offline", "flow_high", "cleanout_required", "sensor_fault", "blocked_pipe", "pump_failure", "odour"]
     .map((f) => `<option value="${f}">`)
@@ -259,6 +260,7 @@ function wireCreate(root, ctx, terms) {
     $("c-source").value = ["alert", "complaint", "manual"].includes(params.get("create")) ? params.get("create") : "manual";
     if (params.get("alert")) $("c-alert").value = params.get("alert");
     if (params.get("site")) $("c-site").value = params.get("site");
+    root.querySelector("#o-create-panel").open = true;
     fromAlert();
     root.querySelector("#o-create-panel").scrollIntoView();
   }
