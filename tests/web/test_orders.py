@@ -17,7 +17,8 @@ the alert to a verified repair:
    the order goes on site; "fixed" without a photo is refused (photo_required text in the page); a
    PNG (written by the test with zlib + struct) is uploaded through the camera file input; "fixed"
    with cause and parts used passes; the crew cannot see another contractor's order (forbidden);
-   no horizontal scrolling at 390 px on any of these pages;
+   the same QR link starts the crew's inspection, whose checklist fits 390 px; no horizontal
+   scrolling at 390 px on any of these pages;
 3. at 1366 px the Baibu town officer (operator with the town scope) opens the order, sees the
    photo (loaded), the check-in's distance and the times, and verifies it: "verified" in the page
    and in the API.
@@ -331,9 +332,18 @@ class OrdersPageTest(unittest.TestCase):
             self.assertIn("403", self.text("main .error"))
         self.goto("#/field")
         self.assertEqual(b.js("return document.querySelectorAll('#f-list .field-card').length"), 0)
-        # The inspection checklist (inspections.js) at 390 px for the crew.
+        # The crew's inspection from the same QR link: check in for a new inspection, the
+        # checklist (inspections.js) opens and fits 390 px.
         self.goto("#/inspections")
         self.no_hscroll("the inspections page")
+        self.goto(f"#/checkin?site={SITE}&t={token}")
+        b.wait_js("return document.getElementById('k-pos').dataset.ok === '1'", 15, "the phone's position")
+        self.assertEqual(b.js("return [...document.querySelectorAll('input[name=k-for]')].map(i => i.value)"), ["inspection:new"])
+        b.js("document.querySelector('main').dataset.rendered = 'stale'; document.getElementById('k-submit').click()")
+        b.wait_js("return /^#\\/inspections\\/\\d+$/.test(location.hash) && document.getElementById('i-form')", 15, "the checklist")
+        self.wait_rendered("the checklist")
+        self.no_hscroll("the inspection checklist")
+        self.shot("inspection_checklist_390")
         self.logout()
 
         # 3. The Baibu town officer at 1366 px: photo, check-in distance and times; verify.
