@@ -252,7 +252,7 @@ class OrdersPageTest(unittest.TestCase):
         # "On site" before any check-in: refused, and the page says why.
         b.js("document.getElementById('f-on-site').click()")
         msg = b.wait_js("return document.getElementById('f-msg').textContent", 15, "the on-site refusal")
-        self.assertIn("409", msg)
+        self.assertIn("Refused (409 checkin_required)", msg)
         self.assertIn("on_site needs a check-in", msg)
         self.no_hscroll("the field order")
         self.shot("field_order_390")
@@ -262,10 +262,10 @@ class OrdersPageTest(unittest.TestCase):
         self.set_position(30.5601, 120.8833, 8)  # at the site
         forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
         msg = self.checkin_attempt(forged)
-        self.assertIn("token: not a valid site token", msg)
+        self.assertIn("Refused (400 bad_token): token: not a valid site token", msg)
         self.set_position(30.5961, 120.8833, 8)  # 4 km north
         msg = self.checkin_attempt(token)
-        self.assertIn("400", msg)
+        self.assertIn("Refused (400 too_far)", msg)
         self.assertRegex(msg, r"position: \d+ m from site 'WT-ALR-02', more than om.checkin_radius_m = 100 m")
         self.assertIn("accuracy 8 m", self.text("#k-pos"))
         self.no_hscroll("the check-in")
@@ -296,7 +296,7 @@ class OrdersPageTest(unittest.TestCase):
              "document.getElementById('f-parts').value = 'none';"
              "document.getElementById('f-fixed-submit').click()")
         msg = b.wait_js("return document.getElementById('f-msg').textContent", 15, "the refusal of fixed")
-        self.assertIn("409", msg)
+        self.assertIn("Refused (409 photo_required)", msg)
         self.assertIn("fixed needs at least one photo", msg)
         self.shot("fixed_refused_390")
         # The camera's photo through the file input (raw body, Content-Type, the phone's position).
@@ -329,7 +329,7 @@ class OrdersPageTest(unittest.TestCase):
         for page in (f"#/field/{other['id']}", f"#/orders/{other['id']}"):
             self.goto(page)
             self.assertIn("not yours to see", self.text("main .error"))
-            self.assertIn("403", self.text("main .error"))
+            self.assertIn("Refused (403 forbidden)", self.text("main .error"))
         self.goto("#/field")
         self.assertEqual(b.js("return document.querySelectorAll('#f-list .field-card').length"), 0)
         # The crew's inspection from the same QR link: check in for a new inspection, the
