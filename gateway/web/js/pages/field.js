@@ -69,6 +69,7 @@ export function crewPanel(el, o, ctx, reload) {
   const fail = (e) => {
     msg.className = "wo-msg error";
     msg.textContent = refusal(t, e);
+    msg.scrollIntoView({ block: "nearest" }); // on a phone the button may be far from the top
   };
   /** Where the phone is, or {} when it cannot say (the action goes without a position). */
   const where = () => locate(8000).catch(() => ({}));
@@ -106,6 +107,7 @@ export function crewPanel(el, o, ctx, reload) {
       } catch (e) {
         pm.className = "wo-msg error";
         pm.textContent = refusal(t, e);
+        pm.scrollIntoView({ block: "nearest" });
         photo.value = "";
       }
     });
@@ -216,6 +218,7 @@ async function renderCheckin(root, ctx) {
   const fail = (text) => {
     msg.className = "wo-msg error";
     msg.textContent = text;
+    msg.scrollIntoView({ block: "nearest" });
   };
   if (!site || !token) {
     fail(t("field.no_token"));

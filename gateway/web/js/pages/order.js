@@ -159,6 +159,7 @@ export async function render(root, ctx) {
       } catch (err) {
         msg.className = "wo-msg error";
         msg.textContent = refusal(t, err);
+        msg.scrollIntoView({ block: "nearest" });
         for (const b of form.querySelectorAll("button")) b.disabled = false;
         root.dataset.rendered = "1";
       }
