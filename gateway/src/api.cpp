@@ -1836,10 +1836,11 @@ http_response api::handle_uncached(const http_request& req, const read_context* 
     spdlog::info("HTTP {} {}: {} {}", escaped(req.method), escaped(req.target, 200), e.status(), escaped(e.what(), 200));
     return error_response(e.status(), e.what());
   } catch (const om::om_error& e) {
-    // Work-order refusals (om/work_orders.hpp): the message names the field and the reason.
+    // Work-order refusals (om/work_orders.hpp): the message names the field and the reason; the
+    // code (checkin_required, photo_required, too_far, ...) is in the answer too, for the pages.
     count_rejected(e.code());
     spdlog::info("HTTP {} {}: {} {}", escaped(req.method), escaped(req.target, 200), e.status(), escaped(e.what(), 200));
-    return error_response(e.status(), e.what());
+    return json_response(e.status(), json{{"error", {{"status", e.status()}, {"message", e.what()}, {"code", e.code()}}}});
   } catch (const api_error& e) {
     if (e.status >= 500) {
       {

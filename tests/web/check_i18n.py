@@ -26,7 +26,7 @@ FAMILIES = {
     "sensor.": ["ok", "fault", "out_of_range", "stale"],
     "grade.": ["grade_1", "grade_2", "grade_1a", "grade_1b", "grade_3"],
     "range.": ["24h", "7d", "30d"],
-    "role.": ["viewer", "operator", "admin"],
+    "role.": ["viewer", "contractor", "operator", "admin"],
     "recurrence.": ["once", "daily", "weekly"],
     "weekday.": ["1", "2", "3", "4", "5", "6", "7"],
 }

@@ -83,15 +83,18 @@ async function request(path, options = {}) {
 async function errorOf(resp) {
   let msg = `HTTP ${resp.status}`;
   let errors = [];
+  let code = null;
   try {
     const j = await resp.json();
     if (j && j.error && j.error.message) msg = j.error.message;
+    if (j && j.error && typeof j.error.code === "string") code = j.error.code; // e.g. photo_required
     if (j && Array.isArray(j.errors)) errors = j.errors; // field or CSV-line problems (lab import)
   } catch (_) {
     /* not JSON */
   }
   const e = new ApiError(resp.status, msg);
   e.errors = errors;
+  e.code = code;
   const retry = Number(resp.headers.get("Retry-After"));
   if (Number.isFinite(retry) && retry > 0) e.retryAfterS = retry;
   return e;

@@ -1,5 +1,6 @@
 // The application shell: ui-config, session, language, hash router (#/login, #/, #/terminals/{id},
-// #/alerts, #/report, #/audit, #/inspections, #/qr, #/assessment), the live poll loop and the connection banner. Pages are modules in
+// #/alerts, #/report, #/audit, #/inspections, #/qr, #/assessment, #/orders, #/orders/{id}, the
+// contractor's #/field, #/field/{id} and #/checkin?site=&t=), the live poll loop and the connection banner. Pages are modules in
 // ./pages that export render(root, ctx); they register what to refresh with ctx.onPoll(fn).
 // Not logged in (and http.public_read off), or the session ended (any 401): the login page, which
 // returns to where the operator was.
@@ -51,6 +52,10 @@ function route() {
   if (parts[0] === "inspections") return { page: "inspections", args: parts.slice(1), params };
   if (parts[0] === "qr") return { page: "qr", args: [], params };
   if (parts[0] === "assessment") return { page: "assessment", args: [], params };
+  if (parts[0] === "orders" && parts[1]) return { page: "order", args: [parts[1]], params };
+  if (parts[0] === "orders") return { page: "orders", args: [], params };
+  if (parts[0] === "field") return { page: "field", args: parts.slice(1), params };
+  if (parts[0] === "checkin") return { page: "field", args: ["checkin"], params };
   return { page: "notfound", args: [], params };
 }
 
@@ -110,6 +115,15 @@ function showWho() {
   document.getElementById("login-link").hidden = loggedIn() || route().page === "login";
   document.body.classList.toggle("logged-out", !loggedIn() && !uiConfig.public_read);
   for (const a of document.querySelectorAll("[data-nav-role]")) a.hidden = !can(a.dataset.navRole);
+  // A contractor's crew sees only what it may use: links marked data-nav-contractor ("also" or
+  // "only"); "only" links (My orders) are hidden from everyone else.
+  const crew = can("field");
+  for (const a of document.querySelectorAll("[data-nav]")) {
+    const mark = a.dataset.navContractor;
+    if (crew) a.hidden = !mark;
+    else if (mark === "only") a.hidden = true;
+    else if (!a.dataset.navRole) a.hidden = false;
+  }
 }
 
 onUnauthorized(() => {
@@ -129,9 +143,14 @@ async function render() {
     return;
   }
   if (r.page === "audit" && !can("admin")) r.page = "notfound";
+  if (r.page === "overview" && can("field")) {
+    location.replace("#/field"); // a contractor's crew lands on its orders
+    return;
+  }
   showWho();
   for (const a of document.querySelectorAll("[data-nav]")) {
-    const on = a.dataset.nav === (r.page === "terminal" ? "overview" : r.page);
+    const navOf = { terminal: "overview", order: "orders" };
+    const on = a.dataset.nav === (navOf[r.page] || r.page);
     a.classList.toggle("active", on);
     if (on) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");

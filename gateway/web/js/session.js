@@ -13,12 +13,14 @@ export const session = {
   user: null, // null: not logged in
   role: null,
   towns: [], // empty: the whole county
+  contractor: null, // role contractor: the [[om.contractor]] name it works for
 };
 
 function set(s) {
   session.user = s ? s.user : null;
   session.role = s ? s.role : null;
   session.towns = (s && s.towns) || [];
+  session.contractor = (s && s.contractor) || null;
   setCsrfToken(s ? s.csrf_token : null);
 }
 
@@ -26,8 +28,11 @@ export function loggedIn() {
   return session.user !== null;
 }
 
-/** May the logged-in user do `action` ("ack", "command", "admin")? False when not logged in. */
+/** May the logged-in user do `action` ("ack", "command", "admin", "field")? False when not logged
+ * in. "field": the field actions of a contractor's crew (role contractor: check-in, on site,
+ * photos, fixed on its own orders); contractors never ack, command or administer. */
 export function can(action) {
+  if (action === "field") return loggedIn() && session.role === "contractor";
   const need = NEEDS[action];
   return loggedIn() && need !== undefined && ROLES.indexOf(session.role) >= ROLES.indexOf(need);
 }

@@ -428,7 +428,10 @@ TEST_F(IdentityTest, FieldFlowOverHttpCheckInPhotoFixedThenTheTownOfficerVerifie
   r = checkin(om::sign_site_token(site_key_, "TB"), tb.latitude_deg + 0.01, tb.longitude_deg);  // ~1.1 km
   EXPECT_EQ(r.status, 400u);
   EXPECT_NE(r.body.find("more than om.checkin_radius_m = 100 m"), std::string::npos) << r.body;
-  EXPECT_EQ(call("POST", order + "/on-site", "{}", as(crew)).status, 409u);  // no check-in yet
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "too_far");  // the refusal's code, for the pages
+  r = call("POST", order + "/on-site", "{}", as(crew));
+  EXPECT_EQ(r.status, 409u);  // no check-in yet
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "checkin_required") << r.body;
   r = checkin(om::sign_site_token(site_key_, "TB"), tb.latitude_deg, tb.longitude_deg + 0.0003);
   ASSERT_EQ(r.status, 201u) << r.body;
   EXPECT_LT(json::parse(r.body)["distance_m"].get<double>(), 100.0);
@@ -437,6 +440,8 @@ TEST_F(IdentityTest, FieldFlowOverHttpCheckInPhotoFixedThenTheTownOfficerVerifie
   r = call("POST", order + "/fixed", R"({"cause":"blocked inlet","parts_used":"none"})", as(crew));
   EXPECT_EQ(r.status, 409u);
   EXPECT_NE(r.body.find("photo"), std::string::npos) << r.body;
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "photo_required") << r.body;
+  EXPECT_EQ(json::parse(r.body)["error"]["status"], 409);
   // A photo as the raw body (binary, with a NUL byte: not text).
   auto h = as(crew);
   h.emplace_back("Content-Type", "image/jpeg");

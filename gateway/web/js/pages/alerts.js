@@ -3,7 +3,10 @@
 // terminal and its position on the map. Alarm discipline (issue 12): suppressed (maintenance
 // window), shelved, escalated and grouped alerts are marked; shelved ones are hidden unless the
 // "shelved" view is chosen; an operator may shelve an alert for a chosen duration.
+// Work orders (issue 12): an alert with an order (source alert, source_ref = alert id) links to it;
+// an operator may create one from the alert (#/orders?create=alert&alert=ID).
 import { ALERT_TYPES, severityOf, severityIcon, escapeHtml } from "../states.js";
+import { stateLabel } from "./orders.js";
 
 const STATES = ["open", "raised", "acknowledged", "cleared", "all"];
 // Shelving durations offered, s (the gateway bounds them by [alarms] max_shelve_s).
@@ -30,6 +33,7 @@ export async function render(root, ctx) {
   if (ctx.params.get("type")) $("a-type").value = ctx.params.get("type");
 
   let terminals = new Map(); // id -> terminal (name, town, coordinates) for alerts that lack them
+  let orders = new Map(); // alert id -> its work order (source "alert")
   let alerts = [];
   let openForm = null; // alert id whose acknowledgement form is open (kept across refreshes)
   let shelfForm = null; // alert id whose shelve form is open
@@ -62,9 +66,16 @@ export async function render(root, ctx) {
         ${a.cleared_at ? ` · ${t("alerts.cleared_at", { time: fmt.dateTime(a.cleared_at) })}` : ""}</div>
       ${a.acked_at ? `<div class="ack-info">${t("alerts.acked", { by: escapeHtml(a.acked_by), time: fmt.dateTime(a.acked_at) })}${a.ack_note ? `: “${escapeHtml(a.ack_note)}”` : ""}</div>` : ""}
       ${disciplineInfo(a)}
+      ${orderLink(a)}
       ${a.state === "raised" && ctx.can("ack") ? `<div class="ack-area">${openForm === a.alert_id ? ackForm(a) : `<button type="button" class="ack-open" data-id="${a.alert_id}">${t("alerts.acknowledge")}</button>`}</div>` : ""}
       ${a.state !== "cleared" && ctx.can("ack") && a.discipline && !a.discipline.shelved && !a.discipline.suppressed ? `<div class="shelve-area">${shelfForm === a.alert_id ? shelveForm(a) : `<button type="button" class="secondary shelve-open" data-id="${a.alert_id}">${t("alerts.shelve")}</button>`}</div>` : ""}
     </li>`;
+  }
+  // The work order of an alert, or (operators) the way to create one.
+  function orderLink(a) {
+    const o = orders.get(String(a.alert_id));
+    if (o) return `<div class="wo-link"><a href="#/orders/${o.id}" data-order="${o.id}">${t("alerts.work_order", { id: String(o.id), state: escapeHtml(stateLabel(t, o.state)) })}</a></div>`;
+    return ctx.can("ack") ? `<div class="wo-link"><a href="#/orders?create=alert&amp;alert=${a.alert_id}" class="wo-create">${t("alerts.create_order")}</a></div>` : "";
   }
   // The alarm discipline marks of an alert (suppressed, shelved, escalated, grouped).
   function disciplineInfo(a) {
@@ -166,16 +177,24 @@ export async function render(root, ctx) {
   for (const id of ["a-state", "a-type", "a-town", "a-shelf"]) $(id).addEventListener("change", () => refresh(true));
 
   let last = null;
+  let lastOrders = null;
   async function refresh(force = false) {
     const st = $("a-state").value;
     // Only parameters every gateway version accepts: the rest is filtered here.
-    const [a, tl] = await Promise.all([ctx.api(`/api/alerts?state=${st === "open" ? "open" : "all"}&limit=1000&shelved=include`), ctx.api("/api/terminals")]);
+    const [a, tl, wo] = await Promise.all([
+      ctx.api(`/api/alerts?state=${st === "open" ? "open" : "all"}&limit=1000&shelved=include`),
+      ctx.api("/api/terminals"),
+      ctx.api("/api/work-orders?limit=500").catch(() => null), // the newest 500: enough to link recent alerts
+    ]);
     if (!ctx.current) return;
+    const ordersChanged = wo !== lastOrders;
+    lastOrders = wo;
+    orders = new Map(((wo && wo.items) || []).filter((o) => o.source === "alert").map((o) => [o.source_ref, o]));
     terminals = new Map((tl.terminals || []).map((x) => [x.id, x]));
     const sel = $("a-town");
     const have = new Set([...sel.options].map((o) => o.value));
     for (const town of [...new Set([...terminals.values()].map((x) => x.town))].sort()) if (!have.has(town)) sel.add(new Option(town, town));
-    if (a === last && !force) return;
+    if (a === last && !force && !ordersChanged) return;
     last = a;
     alerts = a.alerts || [];
     // Raised first, then acknowledged, then cleared; newest first within each.

@@ -3,6 +3,7 @@
 // 30 d with thresholds drawn, daily volume bars, the latest picture with "take a picture now",
 // commands and their states, alert history, clean-out state.
 import { stateBadge, stateClassOf, ageOf, escapeHtml, severityOf, severityIcon } from "../states.js";
+import { stateLabel as orderStateLabel } from "./orders.js";
 
 const RANGES = { "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
 const COLORS = { flow: "#1f6f8b", turbidity: "#8a5a00", sludge: "#6b4f9e", limit: "#c0392b", clear: "#7f8c8d", volume: "#2e86c1", estimated: "#aed6f1" };
@@ -295,15 +296,23 @@ export async function render(root, ctx) {
 
   // ---- alert history
   async function drawAlerts() {
-    const a = await ctx.api(`/api/alerts?state=all&terminal=${enc}&limit=50`);
+    const [a, wo] = await Promise.all([ctx.api(`/api/alerts?state=all&terminal=${enc}&limit=50`), ctx.api(`/api/work-orders?site=${enc}&limit=500`).catch(() => null)]);
     if (!ctx.current) return;
     const list = a.alerts || [];
+    // Each alert's work order (source "alert", source_ref = alert id), or the way to create one.
+    const orders = new Map(((wo && wo.items) || []).filter((o) => o.source === "alert").map((o) => [o.source_ref, o]));
+    const orderLink = (x) => {
+      const o = orders.get(String(x.alert_id));
+      if (o) return `<div class="wo-link"><a href="#/orders/${o.id}" data-order="${o.id}">${t("alerts.work_order", { id: String(o.id), state: escapeHtml(orderStateLabel(t, o.state)) })}</a></div>`;
+      return ctx.can("ack") ? `<div class="wo-link"><a href="#/orders?create=alert&amp;alert=${x.alert_id}" class="wo-create">${t("alerts.create_order")}</a></div>` : "";
+    };
     $("alert-history").innerHTML = list.length
       ? `<ul class="alert-list">${list.map((x) => `<li class="alert-item alert-${x.state}">
           ${severityIcon(x.severity || severityOf(x.type))} <b>${t(`alert.${x.type}`)}</b> <span class="alert-state">${t(`alert_state.${x.state}`)}</span>
           <div>${t("alerts.raised_at", { time: fmt.dateTime(x.raised_at) })}: ${escapeHtml(x.message || "")}</div>
           ${x.acked_at ? `<div>${t("alerts.acked", { by: escapeHtml(x.acked_by), time: fmt.dateTime(x.acked_at) })}${x.ack_note ? `: “${escapeHtml(x.ack_note)}”` : ""}</div>` : ""}
           ${x.cleared_at ? `<div>${t("alerts.cleared_at", { time: fmt.dateTime(x.cleared_at) })}${x.clear_message ? `: ${escapeHtml(x.clear_message)}` : ""}</div>` : ""}
+          ${orderLink(x)}
         </li>`).join("")}</ul>`
       : `<p class="muted">${t("terminal.no_alerts")}</p>`;
   }
