@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.request
 
@@ -540,3 +541,43 @@ def bindir_from_argv():
         del sys.argv[i:i + 2]
         return b
     return os.environ.get("SEWAGE_BINDIR", os.path.join(ROOT, "build", "dev"))
+
+
+class PageTest(unittest.TestCase):
+    """Base of a browser test class: one county and one browser for the whole class, a screenshot
+    and the console log saved under the artifacts folder for every failing test. A subclass sets
+    NAME (the artifacts' prefix, e.g. "web_orders") and BINDIR (bindir_from_argv()), and may
+    override make_county()."""
+
+    NAME = "web_page"
+    BINDIR = None
+
+    @classmethod
+    def make_county(cls):
+        """The county the class runs against, started; the default is harness.County."""
+        return County(cls.BINDIR).start()
+
+    @classmethod
+    def setUpClass(cls):
+        require_browser()
+        cls.county = cls.make_county()
+        try:
+            cls.browser = Browser(artifacts=artifacts_dir(cls.county.bindir))
+        except Exception:
+            cls.county.stop()
+            raise
+        cls.b = cls.browser
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.browser.quit()
+        cls.county.stop()
+
+    def run(self, result=None):
+        result = result or self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        super().run(result)
+        if len(result.failures) + len(result.errors) > before:
+            png, log = self.browser.save_failure(f"{self.NAME}.{self._testMethodName}")
+            print(f"saved {png} and {log}", file=sys.stderr)
+        return result

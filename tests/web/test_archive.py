@@ -35,30 +35,9 @@ def county_today():
     return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=8)).strftime("%Y-%m-%d")  # Asia/Shanghai, no DST
 
 
-class ArchiveLabPagesTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        harness.require_browser()
-        cls.county = harness.County(BINDIR).start()
-        try:
-            cls.b = harness.Browser(artifacts=harness.artifacts_dir(BINDIR))
-        except Exception:
-            cls.county.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.b.quit()
-        cls.county.stop()
-
-    def run(self, result=None):
-        result = result or self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        super().run(result)
-        if len(result.failures) + len(result.errors) > before:
-            png, log = self.b.save_failure(f"web_archive.{self._testMethodName}")
-            print(f"saved {png} and {log}", file=sys.stderr)
-        return result
+class ArchiveLabPagesTest(harness.PageTest):
+    NAME = "web_archive"
+    BINDIR = BINDIR
 
     def setUp(self):
         self.b.logs()

@@ -26,30 +26,9 @@ import harness  # noqa: E402
 BINDIR = harness.bindir_from_argv()
 
 
-class InspectionsPageTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        harness.require_browser()
-        cls.county = harness.County(BINDIR).start()
-        try:
-            cls.browser = harness.Browser(artifacts=harness.artifacts_dir(BINDIR))
-        except Exception:
-            cls.county.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.browser.quit()
-        cls.county.stop()
-
-    def run(self, result=None):
-        result = result or self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        super().run(result)
-        if len(result.failures) + len(result.errors) > before:
-            png, log = self.browser.save_failure(f"web_inspections.{self._testMethodName}")
-            print(f"saved {png} and {log}", file=sys.stderr)
-        return result
+class InspectionsPageTest(harness.PageTest):
+    NAME = "web_inspections"
+    BINDIR = BINDIR
 
     # ---- helpers
     def wait_rendered(self, what):

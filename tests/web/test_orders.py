@@ -98,31 +98,19 @@ towns = ["Wuyuan", "Shendang"]
         return f"v1.{site}." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-class OrdersPageTest(unittest.TestCase):
+class OrdersPageTest(harness.PageTest):
+    NAME = "web_orders"
+    BINDIR = BINDIR
+
     @classmethod
-    def setUpClass(cls):
-        harness.require_browser()
-        cls.county = OmCounty(BINDIR).start()
+    def make_county(cls):
+        county = OmCounty(cls.BINDIR).start()
         try:
-            cls.county.populate(points=5)
-            cls.browser = harness.Browser(artifacts=harness.artifacts_dir(BINDIR))
+            county.populate(points=5)
         except Exception:
-            cls.county.stop()
+            county.stop()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.browser.quit()
-        cls.county.stop()
-
-    def run(self, result=None):
-        result = result or self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        super().run(result)
-        if len(result.failures) + len(result.errors) > before:
-            png, log = self.browser.save_failure(f"web_orders.{self._testMethodName}")
-            print(f"saved {png} and {log}", file=sys.stderr)
-        return result
+        return county
 
     # ---- helpers
     def wait_rendered(self, what, timeout_s=20):
