@@ -240,7 +240,7 @@ include_dir {self.identities}/broker
 
     def _start_gateway(self, sim_start, origin):
         conf = os.path.join(self.workdir, "gateway.toml")
-        with open(conf, "w") as f:
+        with open(conf, "w", encoding="utf-8") as f:
             with open(os.path.join(self.identities, "gateway.toml")) as snippet:
                 mqtt = snippet.read()  # [mqtt]: uri, client_id, username, password, ca_file
             f.write(f"""# Written by tools/county.py for the simulated county.

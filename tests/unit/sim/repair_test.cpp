@@ -73,14 +73,14 @@ TEST(SimRepair, GroundTruthRecordsTheRepairTimeAndWho) {
   auto s = two_faults();
   EXPECT_EQ(ground_truth_csv(s),
             "type,terminal,start,end,expected_alert,repaired_by\n"
-            "blockage,HY-WY-001,2026-11-28T17:00:00.000Z,2026-11-29T02:00:00.000Z,no_flow,\n"
-            "turbidity_excursion,HY-WY-002,2026-11-28T17:00:00.000Z,2026-11-29T02:00:00.000Z,turbidity_high,\n");
+            "blockage,HY-WY-001,2026-11-28T17:00:00Z,2026-11-29T02:00:00Z,no_flow,\n"
+            "turbidity_excursion,HY-WY-002,2026-11-28T17:00:00Z,2026-11-29T02:00:00Z,turbidity_high,\n");
   (void)apply_repair(s, repair_request{"HY-WY-001", std::nullopt, 17, "hy-north"}, 2.5);
   (void)apply_repair(s, repair_request{"HY-WY-002", fault_kind::turbidity_excursion, std::nullopt, ""}, 4.25);
   EXPECT_EQ(ground_truth_csv(s),
             "type,terminal,start,end,expected_alert,repaired_by\n"
-            "blockage,HY-WY-001,2026-11-28T17:00:00.000Z,2026-11-28T18:30:00.000Z,no_flow,hy-north/order 17\n"
-            "turbidity_excursion,HY-WY-002,2026-11-28T17:00:00.000Z,2026-11-28T20:15:00.000Z,turbidity_high,crew\n");
+            "blockage,HY-WY-001,2026-11-28T17:00:00Z,2026-11-28T18:30:00Z,no_flow,hy-north/order 17\n"
+            "turbidity_excursion,HY-WY-002,2026-11-28T17:00:00Z,2026-11-28T20:15:00Z,turbidity_high,crew\n");
 }
 
 TEST(SimRepair, ARepairChangesNothingWhenNoMatchingFaultIsActive) {
@@ -128,7 +128,7 @@ TEST(SimRepair, BadRepairFilesAreRefusedWithAReasonNamingTheKey) {
       {"terminal = \"HY-WY-001\"\ncolour = \"red\"\n", "colour: unknown key"},
       {"terminal = \"HY-WY-001\n", "not TOML: "},
       {"\x01\xff\xfe garbage", "not TOML: "},
-      {"terminal = \"HY-WY-001\"\n#" + std::string(5000, 'x'), "file is 5022 bytes; at most 4096"},
+      {"terminal = \"HY-WY-001\"\n#" + std::string(5000, 'x'), "file is 5024 bytes; at most 4096"},
   };
   for (const auto& [text, want] : cases) {
     const auto p = parse_repair(text, ids);
