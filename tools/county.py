@@ -339,7 +339,8 @@ photo_dir = "{self.workdir}/photos"
 # Due by severity: critical 4 h, warning 24 h (simulated time).
 due_h = {{ critical = 4, warning = 24, info = 72 }}
 escalate_county_after_h = 6
-check_interval_s = 60
+# The judge's period is REAL seconds (a timer of the gateway): one simulated minute at this speed.
+check_interval_s = {max(1, round(60 / self.speed))}
 """]
         for t in self.ORDER_ALERTS:
             out.append(f"""[[om.work_orders.policy]]

@@ -133,16 +133,19 @@ def main():
         # Flow returns and the alert clears (the scripted fault would have lasted to 7.8 h).
         started = time.monotonic()
         while True:
-            alerts = get(f"/api/alerts?terminal={FAULTY}&type=no_flow")
+            alerts = get(f"/api/alerts?terminal={FAULTY}&type=no_flow&state=all")
             items = alerts.get("items", alerts.get("alerts", []))
             if items and all(a.get("state") == "cleared" for a in items):
                 break
             if time.monotonic() - started > 90:
                 raise Failed(f"no_flow of {FAULTY} not cleared after the repair: {items}")
             time.sleep(2)
-        t = get(f"/api/terminals/{FAULTY}")
-        flow = (t.get("latest") or {}).get("values", {}).get("flow_rate") if isinstance(t.get("latest"), dict) else None
-        print(f"alert cleared; latest flow {flow}")
+        # Cleared after the repair (the rule clears when flow is back above its clear level).
+        print(f"alert {items[0].get('id')} cleared: {items[0].get('message')} at {items[0].get('cleared_at')}")
+        cleared = county.dt.datetime.fromisoformat(items[0]["cleared_at"].replace("Z", "+00:00"))
+        repaired = county.dt.datetime.fromisoformat(repairs[0]["simulated_at"].replace("Z", "+00:00"))
+        if cleared < repaired or "flow resumed" not in items[0].get("message", ""):
+            raise Failed(f"no_flow cleared at {cleared} (repair {repaired}): {items[0]}")
         print("PASS: alert -> order -> dispatched -> on site (check-in) -> photo -> fixed (fault ended in the sim) "
               "-> verified")
         ok = True
