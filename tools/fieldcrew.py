@@ -448,10 +448,14 @@ def figures(cfg, clock, sim_start):
                    f"{num(row.get('reopen_rate'), '{:.0%}'):>11} {row.get('verified', 0):>8}")
     if status != 200:
         out.append(f"  (not available: HTTP {status} {r})")
+    elif not r.get("rows"):
+        out.append("  (no orders yet)")
     status, r = api.call("GET", f"/api/inspections/figures?by=contractor&from={frm}&to={to}", token)
     out.append("\nInspections by contractor:")
     rows = r.get("groups") if status == 200 else None
     if isinstance(rows, list):
+        if not rows:
+            out.append("  (nothing due yet)")
         for row in rows:
             out.append(f"  {str(row.get('key', row.get('contractor', ''))):<10} completion {num(row.get('completion_rate'), '{:.0%}')}"
                        f"  on-time rate {num(row.get('on_time_rate'), '{:.0%}')}  (due {row.get('due')}: on time "
