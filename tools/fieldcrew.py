@@ -14,8 +14,9 @@ It plays, through the gateway's public API with the accounts tools/county.py mad
     inspection is due soonest (check-in, start, every checklist item answered, complete);
   * one town officer per contractor area (operators limited to those towns): verifies fixed
     orders after a delay.
-Scripted cases (on by default, off with --no-scripted-cases): the first order of `--slow-contractor`
-(default hy-south) is reached an hour after its due time (the overdue escalation fires), and the
+Scripted cases (on by default, off with --no-scripted-cases): the first critical order of
+`--slow-contractor` (default hy-south) is set out for only 30 min after its due time, the crew
+doing its other work meanwhile (the overdue escalation fires), and the
 first order of `--reopen-contractor` (default hy-north) that its officer checks is reopened once
 (the crew comes back, checks in again, fixes again; then it is verified).
 
@@ -159,6 +160,7 @@ class Bot:
         self.scripted = scripted
         self.slow_contractor, self.reopen_contractor = slow_contractor, reopen_contractor
         self.slow_done = set()      # contractors whose slow order was picked
+        self.deferred = {}          # order id -> simulated time the held-up crew sets out
         self.reopened = set()       # contractors whose order was reopened once
         self.dispatch_delay_min, self.travel_min, self.work_min = dispatch_delay_min, travel_min, work_min
         self.verify_delay_min, self.inspect = verify_delay_min, inspect
@@ -276,16 +278,20 @@ class Bot:
             o = on_site[-1]
             return {"kind": "order", "order": o, "phase": "work", "at": now}
         dispatched = sorted(self.orders(token, "dispatched"), key=lambda o: o["id"])
+        if self.scripted and contractor == self.slow_contractor and contractor not in self.slow_done:
+            for o in dispatched:
+                if o.get("severity") == "critical" and o.get("due_at"):
+                    # The scripted slow one: its crew is held up elsewhere and sets out only 30 min
+                    # (simulated) after its due time; the crew goes on with other work meanwhile.
+                    self.slow_done.add(contractor)
+                    self.deferred[o["id"]] = parse_iso(o["due_at"]) + dt.timedelta(minutes=30)
+                    self.log(f"{contractor}: order {o['id']} is the scripted slow one: the crew is held up and "
+                             f"sets out at {iso(self.deferred[o['id']])}, after its due time {o['due_at']}")
+                    break
+        dispatched = [o for o in dispatched if self.deferred.get(o["id"], now) <= now]
         if dispatched:
             o = dispatched[0]
-            travel = self.minutes(self.travel_min)
-            arrive = now + travel
-            if self.scripted and contractor == self.slow_contractor and contractor not in self.slow_done:
-                self.slow_done.add(contractor)
-                due = parse_iso(o["due_at"]) if o.get("due_at") else now
-                arrive = max(arrive, due + dt.timedelta(hours=1))
-                self.log(f"{contractor}: order {o['id']} is the scripted slow one: the crew is held up and "
-                         f"arrives {iso(arrive)}, after its due time {o.get('due_at')}")
+            arrive = now + self.minutes(self.travel_min)
             self.log(f"{contractor}: takes order {o['id']} ({o.get('fault_type')} at {o['site_id']}); "
                      f"travelling, on site at {iso(arrive)}")
             return {"kind": "order", "order": o, "phase": "arrive", "at": arrive}

@@ -146,6 +146,18 @@ def main():
         repaired = county.dt.datetime.fromisoformat(repairs[0]["simulated_at"].replace("Z", "+00:00"))
         if cleared < repaired or "flow resumed" not in items[0].get("message", ""):
             raise Failed(f"no_flow cleared at {cleared} (repair {repaired}): {items[0]}")
+        # No secret (bearer tokens, site tokens) in the bot's or the simulator's logs.
+        with open(c.fieldcrew_config, encoding="utf-8") as f:
+            cfg = json.load(f)
+        secrets = [cfg["dispatcher_token"], *cfg["crew_tokens"].values(), *cfg["officer_tokens"].values(),
+                   *(s["token"] for s in cfg["sites"].values())]
+        for name in ("fieldcrew.log", "fieldcrew.out", "sim.log", "gateway.log"):
+            with open(os.path.join(c.workdir, name), encoding="utf-8", errors="replace") as f:
+                text = f.read()
+            if any(x in text for x in secrets):
+                raise Failed(f"a token appears in {name}")
+        if os.stat(c.fieldcrew_config).st_mode & 0o077:
+            raise Failed("fieldcrew/config.json is readable by others")
         print("PASS: alert -> order -> dispatched -> on site (check-in) -> photo -> fixed (fault ended in the sim) "
               "-> verified")
         ok = True
