@@ -6,9 +6,18 @@ The county runs over TLS with per-terminal identities, as a real one does: at st
 CA and a broker certificate for 127.0.0.1 are made with openssl (workdir/pki), sewage-provision
 writes every terminal's and the gateway's broker account, the ACL and the broker's TLS listener
 (workdir/identities), mosquitto includes that folder, and each agent uses its own account.
+
+With `om=True` (the demo) the county also has operations and maintenance (issue 12): two O&M
+contractors splitting the registry's towns, auto-created work orders for the scripted faults'
+alerts, town officers and field-crew accounts, the site key, and tools/fieldcrew.py (a simulated
+field crew and its town officers and dispatcher) driving the orders; see om_config() and
+start_fieldcrew().
 """
+import base64
 import ctypes
 import datetime as dt
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -16,6 +25,7 @@ import signal
 import socket
 import subprocess
 import time
+import tomllib
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,7 +97,11 @@ class County:
     """mosquitto + sewage-gateway + sewage-sim in `workdir`, sharing one simulated clock."""
 
     def __init__(self, workdir, bindir, scenario, speed, http_port=None, report_interval_s=60,
-                 poll_interval_s=30.0, lead_h=0.5):
+                 poll_interval_s=30.0, lead_h=0.5, registry=REGISTRY, om=False, fieldcrew_args=()):
+        self.registry = os.path.abspath(registry)
+        self.om = om
+        self.fieldcrew_args = list(fieldcrew_args)
+        self.fieldcrew = None
         self.workdir = os.path.abspath(workdir)
         self.bindir = os.path.abspath(bindir)
         self.scenario = os.path.abspath(scenario)
@@ -128,7 +142,7 @@ class County:
         self._start_gateway(sim_start, origin)
         sim = Process("sewage-sim", [
             os.path.join(self.bindir, "tools/sim/sewage-sim"),
-            "--registry", REGISTRY, "--scenario", self.scenario,
+            "--registry", self.registry, "--scenario", self.scenario,
             "--workdir", os.path.join(self.workdir, "sim"),
             "--broker-port", str(self.broker_port),
             "--identities", self.identities,
@@ -137,9 +151,14 @@ class County:
             "--report-interval-s", str(self.report_interval_s),
             "--camera", os.path.join(self.bindir, "tools/sim/sewage-sim-camera"),
             "--poll-interval-s", str(self.poll_interval_s),
-            "--time-origin", iso(origin)], os.path.join(self.workdir, "sim.log"))
+            "--time-origin", iso(origin)]
+            + (["--repair-dir", self.repair_dir] if self.om else []), os.path.join(self.workdir, "sim.log"))
         self.processes.append(sim)
         self.sim = sim
+        self.sim_start = sim_start
+        self.origin = origin
+        if self.om:
+            self.start_fieldcrew()
 
     @property
     def pki(self):
@@ -177,7 +196,7 @@ class County:
     def _provision(self):
         """Every terminal's and the gateway's broker account, ACL and TLS listener (sewage-provision)."""
         args = [os.path.join(self.bindir, "tools/provision/sewage-provision"), "provision",
-                "--registry", REGISTRY, "--out", self.identities, "--uri", self.broker_uri,
+                "--registry", self.registry, "--out", self.identities, "--uri", self.broker_uri,
                 "--ca-file", os.path.join(self.pki, "ca.crt"),
                 "--broker-cert", os.path.join(self.pki, "broker.crt"),
                 "--broker-key", os.path.join(self.pki, "broker.key"),
@@ -221,7 +240,7 @@ include_dir {self.identities}/broker
 
     def _start_gateway(self, sim_start, origin):
         conf = os.path.join(self.workdir, "gateway.toml")
-        with open(conf, "w") as f:
+        with open(conf, "w", encoding="utf-8") as f:
             with open(os.path.join(self.identities, "gateway.toml")) as snippet:
                 mqtt = snippet.read()  # [mqtt]: uri, client_id, username, password, ca_file
             f.write(f"""# Written by tools/county.py for the simulated county.
@@ -230,10 +249,10 @@ path = "{self.workdir}/gateway.db"
 [http]
 listen = "127.0.0.1:{self.http_port}"
 [registry]
-path = "{REGISTRY}"
+path = "{self.registry}"
 [log]
 level = "warn"
-""")
+""" + (self.om_config() if self.om else ""))
         os.chmod(conf, 0o600)  # it holds the gateway's broker password
         self._make_accounts(conf)
         gw = Process("sewage-gateway", [
@@ -263,12 +282,152 @@ level = "warn"
             f.write(text + "\n")
 
     def _make_accounts(self, conf):
-        """An `admin` account with a random password, and an operator token for the tools."""
+        """An `admin` account with a random password, and an operator token for the tools; with
+        `om`, also the town officers' and field crews' accounts (om_accounts)."""
         self.admin_password = secrets.token_urlsafe(12)
         self._cli(conf, ["users", "add", "admin", "--role", "admin"], self.admin_password)
         self._write_secret(self.admin_password_file, self.admin_password)
         self.token = self._cli(conf, ["tokens", "add", "county-tools", "--role", "operator"]).strip()
         self._write_secret(self.token_file, self.token)
+        if self.om:
+            self.om_accounts(conf)
+
+    # ---- operations and maintenance (issue 12) -------------------------------------------------
+
+    # The demo county's two O&M contractors split the Haiyan towns north/south (19 terminals each
+    # in tools/sim/county/haiyan-registry.toml); a registry with other towns gives the rest to
+    # the second. ILLUSTRATIVE: the companies are made up.
+    NORTH_TOWNS = ("Wuyuan", "Xitangqiao", "Wanghai", "Qinshan", "Ganpu")
+    # Alert types of the scripted faults (tools/sim scenario.hpp expected_alert) that open orders.
+    ORDER_ALERTS = ("no_flow", "turbidity_high", "sensor_fault", "offline", "cleanout_required",
+                    "power_without_flow", "flow_without_power")
+
+    @property
+    def repair_dir(self):
+        return os.path.join(self.workdir, "sim", "repairs")
+
+    @property
+    def fieldcrew_dir(self):
+        return os.path.join(self.workdir, "fieldcrew")
+
+    def sites(self):
+        """The registry's terminals: [{id, town, lat, lon}]."""
+        with open(self.registry, "rb") as f:
+            reg = tomllib.load(f)
+        return [{"id": t["id"], "town": t["town"], "lat": t["latitude"], "lon": t["longitude"]}
+                for t in reg.get("terminal", [])]
+
+    def contractors(self):
+        """{name: {display_name, towns}}: hy-north and hy-south (see NORTH_TOWNS)."""
+        towns = sorted({s["town"] for s in self.sites()})
+        north = [t for t in towns if t.split(" ")[0] in self.NORTH_TOWNS]
+        south = [t for t in towns if t not in north]
+        return {"hy-north": {"display_name": "Haiyan North Water O&M (demo)", "towns": north},
+                "hy-south": {"display_name": "Haiyan South Environmental Services (demo)", "towns": south}}
+
+    def om_config(self):
+        """The gateway's [om] tables for the demo: public_url = the demo's HTTP address, the site
+        key, order policies for the scripted faults' alerts, inspections every day (compressed so
+        that a three-day demo has due dates: a demo choice, not a recommendation), two contractors."""
+        out = [f"""
+[om]
+public_url = "{self.api}"
+site_key_file = "{self.site_key_file}"
+photo_dir = "{self.workdir}/photos"
+
+[om.work_orders]
+# Due by severity: critical 4 h, warning 24 h (simulated time).
+due_h = {{ critical = 4, warning = 24, info = 72 }}
+escalate_county_after_h = 6
+# The judge's period is REAL seconds (a timer of the gateway): one simulated minute at this speed.
+check_interval_s = {max(1, round(60 / self.speed))}
+"""]
+        for t in self.ORDER_ALERTS:
+            out.append(f"""[[om.work_orders.policy]]
+type = "{t}"
+min_severity = "info"
+min_duration_s = 900
+""")
+        out.append("""[om.inspections]
+interval_days_small = 1
+interval_days_medium = 1
+interval_days_large = 1
+""")
+        for name, c in self.contractors().items():
+            towns = ", ".join(json.dumps(t, ensure_ascii=False) for t in c["towns"])
+            out.append(f"""[[om.contractor]]
+name = "{name}"
+display_name = "{c['display_name']}"
+towns = [{towns}]
+sites = []
+""")
+        return "\n".join(out)
+
+    @property
+    def site_key_file(self):
+        return os.path.join(self.workdir, "site-key")
+
+    def _make_site_key(self):
+        """The 32-byte key that signs the sites' QR tokens (the gateway's [om] site_key_file)."""
+        if not os.path.exists(self.site_key_file):
+            fd = os.open(self.site_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+
+    def site_token(self, site_id):
+        """The signed site token a site's printed QR code carries (gateway om/site_token.hpp:
+        v1.<site>.<base64url, no padding, of HMAC-SHA256(key, "sewage-site-v1:" + site)>)."""
+        with open(self.site_key_file, "rb") as f:
+            key = f.read()
+        mac = hmac.new(key, b"sewage-site-v1:" + site_id.encode(), hashlib.sha256).digest()
+        return f"v1.{site_id}." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def om_accounts(self, conf):
+        """Town officers (operators limited to a contractor's towns) and field crews (role
+        contractor): users with random passwords in <workdir>/<user>-password and API tokens for
+        tools/fieldcrew.py, all files mode 0600. Then the bot's configuration: the tokens, every
+        site's position and QR token (what the crews carry as printed QR cards), the repair folder."""
+        self._make_site_key()
+        os.makedirs(self.fieldcrew_dir, exist_ok=True)
+        os.chmod(self.fieldcrew_dir, 0o700)
+        crews, officers = {}, {}
+        for name, c in self.contractors().items():
+            area = name.split("-", 1)[1]
+            officer = f"officer-{area}"
+            town_args = [a for t in c["towns"] for a in ("--town", t)]
+            password = secrets.token_urlsafe(12)
+            self._cli(conf, ["users", "add", officer, "--role", "operator", *town_args], password)
+            self._write_secret(os.path.join(self.workdir, f"{officer}-password"), password)
+            crew = f"crew-{area}"
+            password = secrets.token_urlsafe(12)
+            self._cli(conf, ["users", "add", crew, "--role", "contractor", "--contractor", name], password)
+            self._write_secret(os.path.join(self.workdir, f"{crew}-password"), password)
+            crews[name] = self._cli(conf, ["tokens", "add", f"fieldcrew-{area}", "--role", "contractor",
+                                           "--contractor", name]).strip()
+            officers[name] = self._cli(conf, ["tokens", "add", f"fieldcrew-{officer}", "--role", "operator",
+                                              *town_args]).strip()
+        town_of = {t: n for n, c in self.contractors().items() for t in c["towns"]}
+        sites = {s["id"]: {"town": s["town"], "lat": s["lat"], "lon": s["lon"], "contractor": town_of[s["town"]],
+                           "token": self.site_token(s["id"])} for s in self.sites()}
+        bot = {"api": self.api, "dispatcher_token": self.token, "crew_tokens": crews, "officer_tokens": officers,
+               "sites": sites, "repair_dir": self.repair_dir, "speed": self.speed}
+        self._write_secret(self.fieldcrew_config, json.dumps(bot, indent=1, ensure_ascii=False))
+
+    @property
+    def fieldcrew_config(self):
+        return os.path.join(self.fieldcrew_dir, "config.json")
+
+    @property
+    def fieldcrew_log(self):
+        return os.path.join(self.workdir, "fieldcrew.log")
+
+    def start_fieldcrew(self):
+        """tools/fieldcrew.py on the shared simulated clock; stopped with the county by PID."""
+        args = ["/usr/bin/python3", os.path.join(ROOT, "tools/fieldcrew.py"), "--config", self.fieldcrew_config,
+                "--log", self.fieldcrew_log, "--sim-start", iso(self.sim_start), "--time-origin", iso(self.origin),
+                "--camera", os.path.join(self.bindir, "tools/sim/sewage-sim-camera"), *self.fieldcrew_args]
+        self.fieldcrew = Process("fieldcrew", args, os.path.join(self.workdir, "fieldcrew.out"))
+        self.processes.append(self.fieldcrew)
 
     def request(self, path):
         """A request to the gateway's API carrying the tools' bearer token."""

@@ -10,6 +10,7 @@ Order of work, so that a mistake never costs the running demo or minutes of buil
 """
 import argparse
 import errno
+import json
 import fcntl
 import os
 import shlex
@@ -22,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import county  # noqa: E402
+import fieldcrew  # noqa: E402
 
 # Written into the work folder: a folder with it (or the default var/demo) may be replaced by the
 # next run; any other existing, non-empty folder given as --var-dir is refused, never deleted.
@@ -82,6 +84,13 @@ def parse_args(argv):
                     help="simulated seconds per real second (default 60)")
     ap.add_argument("--duration", type=_number_in(0, 10 * 365 * 86400), default=0,
                     help="stop after this many real seconds (default 0 = at the scenario end)")
+    ap.add_argument("--sim-duration-h", type=_number_in(0, 10 * 365 * 24), default=0,
+                    help="stop once the simulated clock is this many hours past the scenario start "
+                         "(default 0 = at the scenario end or --duration)")
+    ap.add_argument("--headless", action="store_true",
+                    help="no live status line: a plain progress line every 30 s (for logs and measurements)")
+    ap.add_argument("--no-fieldcrew", action="store_true",
+                    help="no O&M: no contractors, work-order policies or simulated field crews")
     ap.add_argument("--scenario", type=_existing_file,
                     default=os.path.join(county.ROOT, "tools/sim/scenarios/demo.toml"),
                     help="scenario file (default tools/sim/scenarios/demo.toml: three days, a storm, six faults)")
@@ -199,8 +208,27 @@ def fresh_var_dir(var_dir):
         f.write("made by tools/demo; replaced at its next start\n")
 
 
+def write_figures(c, path):
+    """The O&M figures (tools/fieldcrew.py figures) into `path`; returns the text ('' on failure)."""
+    try:
+        with open(c.fieldcrew_config, encoding="utf-8") as f:
+            cfg = json.load(f)
+        clock = fieldcrew.Clock(c.sim_start, c.origin, c.speed)
+        text = fieldcrew.figures(cfg, clock, c.sim_start)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+        return text
+    except Exception as exc:  # noqa: BLE001 - figures are a report, never a reason to fail the demo
+        print(f"demo: O&M figures not written ({exc.__class__.__name__}: {exc})", file=sys.stderr)
+        return ""
+
+
 def run(args):
-    c = county.County(args.var_dir, args.bindir, args.scenario, args.speed, http_port=args.http_port or None)
+    c = county.County(args.var_dir, args.bindir, args.scenario, args.speed, http_port=args.http_port or None,
+                      om=not args.no_fieldcrew)
+    figures_path = os.path.join(args.var_dir, "om-figures.txt")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     q = shlex.quote
@@ -222,8 +250,21 @@ def run(args):
         print(f"demo: revoke one terminal (a stolen SBC; it is disconnected, the others go on): "
               f"{q(os.path.join(c.bindir, 'tools/provision/sewage-provision'))} revoke --out {q(c.identities)} "
               f"--broker-pid {c.broker.pid} HY-WY-001")
+        if c.om:
+            q_conf = q(os.path.join(args.var_dir, "gateway.toml"))
+            print(f"demo: O&M: contractors hy-north and hy-south; field crews, dispatcher and town officers simulated "
+                  f"by tools/fieldcrew.py (log {q(c.fieldcrew_log)}); log in as crew-north / crew-south "
+                  f"(contractors) or officer-north / officer-south (town officers), passwords in "
+                  f"{q(args.var_dir)}/<user>-password")
+            print(f"demo: O&M figures (time to fix, on-time rate, inspection completion, assessment) every minute "
+                  f"and at the end in {q(figures_path)}; on demand: /usr/bin/python3 "
+                  f"{q(os.path.join(county.ROOT, 'tools/fieldcrew.py'))} --config {q(c.fieldcrew_config)} "
+                  f"--sim-start {county.iso(c.sim_start)} --time-origin {county.iso(c.origin)} --figures "
+                  f"(gateway config {q_conf})")
         print("demo: Ctrl-C stops everything", flush=True)
         started = time.monotonic()
+        last_figures = last_line = 0.0
+        scenario_start = c._scenario_start()
         while not stopping:
             if not c.sim.running():
                 print("\ndemo: the scenario has ended")
@@ -231,6 +272,13 @@ def run(args):
             if args.duration and time.monotonic() - started >= args.duration:
                 print()
                 break
+            sim_now = c.sim_start + (county.dt.datetime.now(county.dt.timezone.utc) - c.origin) * c.speed
+            if args.sim_duration_h and sim_now >= scenario_start + county.dt.timedelta(hours=args.sim_duration_h):
+                print(f"\ndemo: simulated {args.sim_duration_h:g} h after the scenario start reached")
+                break
+            if c.om and time.monotonic() - last_figures >= 60:
+                last_figures = time.monotonic()
+                write_figures(c, figures_path)
             try:
                 s = c.summary()
                 alerts = ", ".join(f"{k} {v}" for k, v in sorted(s.get("open_alerts", {}).items()) if v)
@@ -239,8 +287,13 @@ def run(args):
                         f"open alerts {s['open_alerts_total']}" + (f" ({alerts})" if alerts else ""))
             except Exception as exc:  # the gateway may be busy starting
                 line = f"waiting for the gateway ({exc.__class__.__name__})"
-            sys.stdout.write("\r\x1b[2K" + line)
-            sys.stdout.flush()
+            if args.headless:
+                if time.monotonic() - last_line >= 30:
+                    last_line = time.monotonic()
+                    print(f"demo: simulated {county.iso(sim_now)}  {line}", flush=True)
+            else:
+                sys.stdout.write("\r\x1b[2K" + line)
+                sys.stdout.flush()
             time.sleep(2)
     except KeyboardInterrupt:
         print()
@@ -248,6 +301,10 @@ def run(args):
         print(f"demo: {exc}", file=sys.stderr)
         c.stop()
         return 1
+    if c.om and c.processes:
+        text = write_figures(c, figures_path)
+        if text:
+            print(text + f"demo: (also in {figures_path})", flush=True)
     print("demo: stopping ...")
     c.stop()
     print("demo: stopped")

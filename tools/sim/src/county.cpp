@@ -1,4 +1,5 @@
 #include "sewage/sim/county.hpp"
+#include "sewage/sim/repair.hpp"
 
 #include "sewage/gateway/registry.hpp"
 #include "sewage/instruments/modbus_device.hpp"
@@ -121,6 +122,9 @@ struct county::impl {
   std::thread io_thread;
   std::vector<bool> fault_active;
   sys_clock::time_point sim_origin;
+  std::vector<std::string> terminal_ids;
+  std::chrono::steady_clock::time_point last_repair_scan{};
+  std::size_t repairs_refused{0};
 
   explicit impl(county_options o)
       : opt(std::move(o)),
@@ -128,6 +132,7 @@ struct county::impl {
     const auto reg = gateway::load_registry(opt.registry, gateway::thresholds{});
     std::vector<std::string> ids;
     for (const auto& t : reg.terminals()) ids.push_back(t.id);
+    terminal_ids = ids;
     scen = load_scenario(opt.scenario, ids);
     sim_origin = sys_clock::time_point(scen.start) -
                  std::chrono::duration_cast<sys_clock::duration>(std::chrono::duration<double>(opt.lead_h * 3600.0));
@@ -152,6 +157,11 @@ struct county::impl {
       s->day = operating_day(sim_origin);
       sites.push_back(std::move(s));
       ++n;
+    }
+    if (!opt.repair_dir.empty()) {
+      std::filesystem::create_directories(opt.repair_dir / "done");
+      std::filesystem::create_directories(opt.repair_dir / "refused");
+      write_atomically(opt.workdir / "repairs.csv", "simulated_at,terminal,fault,order,by,ended,result\n");
     }
     io_thread = std::thread([this] { io.run(); });
     write_ground_truth();
@@ -265,14 +275,7 @@ struct county::impl {
         << iso(sys_clock::time_point(scen.start)) << ','
         << iso(sys_clock::time_point(scen.start) + to_duration(scen.duration_h)) << '\n';
     }
-    std::ofstream out(opt.workdir / "ground_truth.csv");
-    out << "type,terminal,start,end,expected_alert\n";
-    for (const auto& f : scen.faults) {
-      const auto start = sys_clock::time_point(scen.start) + to_duration(f.start_h);
-      const auto end = sys_clock::time_point(scen.start) + to_duration(f.end_h);
-      out << to_string(f.kind) << ',' << f.terminal << ',' << iso(start) << ',' << iso(end) << ','
-          << expected_alert(f.kind) << '\n';
-    }
+    write_atomically(opt.workdir / "ground_truth.csv", ground_truth_csv(scen));
   }
 
   static sys_clock::duration to_duration(double hours) {
@@ -311,22 +314,17 @@ struct county::impl {
       const bool ended = !active && fault_active[i] && scenario_h >= f.end_h;
       fault_active[i] = active;
       if (began) spdlog::info("fault begins: {} on {}", to_string(f.kind), f.terminal);
-      if (ended) spdlog::info("fault ends: {} on {}", to_string(f.kind), f.terminal);
-      auto& p = phys[f.terminal];
+      if (ended) spdlog::info("fault ends: {} on {}{}", to_string(f.kind), f.terminal,
+                              f.repaired_h ? " (repaired by " + f.repaired_by + ")" : std::string());
       switch (f.kind) {
         case fault_kind::blockage:
         case fault_kind::pump_failure:
-          if (active) p.no_flow = true;
-          break;
         case fault_kind::pump_dry_run:
-          if (active) p.no_flow = true, p.pump_dry_run = true;
-          break;
+        case fault_kind::turbidity_excursion:
+          break;  // continuous: faults_in_force below
         case fault_kind::meter_no_power:
           if (began) s->meter_dead = true, s->meter_frozen_kwh = s->model.energy_kwh();
           if (ended) s->meter_dead = false;
-          break;
-        case fault_kind::turbidity_excursion:
-          if (active) p.turbidity_factor *= f.factor;
           break;
         case fault_kind::stuck_turbidity:
           if (began) s->stuck_turbidity = static_cast<float>(s->model.turbidity_ntu());
@@ -344,7 +342,6 @@ struct county::impl {
           if (began) s->model.reset_totalizer();
           break;
         case fault_kind::sludge_cleanout:
-          if (active) p.sludge_extra_m_per_h += 0.5;
           if (ended) s->model.clean_out();
           break;
         case fault_kind::power_loss:
@@ -370,7 +367,73 @@ struct county::impl {
           break;
       }
     }
+    // The continuous physics of every terminal with a fault (a repaired one ends at its repair).
+    for (const auto& f : scen.faults) phys[f.terminal] = faults_in_force(scen, f.terminal, scenario_h);
     return phys;
+  }
+
+  /// Handles the repair files waiting in opt.repair_dir (see county_options::repair_dir), at
+  /// most once a second. Never throws: a bad file is refused (logged, moved to refused/), a
+  /// folder problem is logged and tried again at the next scan.
+  void scan_repairs(sys_clock::time_point sim_now, double scenario_h) {
+    if (opt.repair_dir.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_repair_scan < std::chrono::seconds(1)) return;
+    last_repair_scan = now;
+    try {
+      std::vector<std::filesystem::path> files;
+      for (const auto& e : std::filesystem::directory_iterator(opt.repair_dir)) {
+        if (e.is_regular_file() && e.path().extension() == ".toml") files.push_back(e.path());
+      }
+      std::sort(files.begin(), files.end());
+      for (const auto& file : files) handle_repair(file, sim_now, scenario_h);
+    } catch (const std::exception& e) {
+      spdlog::warn("repair folder {}: {}", opt.repair_dir.string(), e.what());
+    }
+  }
+
+  void handle_repair(const std::filesystem::path& file, sys_clock::time_point sim_now, double scenario_h) {
+    std::string text;
+    {
+      std::ifstream in(file, std::ios::binary);
+      text.resize(4097);
+      in.read(text.data(), static_cast<std::streamsize>(text.size()));
+      text.resize(static_cast<std::size_t>(std::max<std::streamsize>(0, in.gcount())));
+    }
+    const auto parsed = parse_repair(text, terminal_ids);
+    std::string row;
+    std::error_code ec;
+    if (!parsed.request) {
+      ++repairs_refused;
+      spdlog::warn("repair file {} refused: {} (moved to refused/)", file.filename().string(), parsed.error);
+      std::string why = "refused: " + file.filename().string() + ": " + parsed.error;
+      for (auto& c : why) {
+        if (c == '"') c = '\'';
+        if (c == '\n' || c == '\r') c = ' ';
+      }
+      row = iso(sim_now) + ",,,,,0,\"" + why + '"';
+      std::filesystem::rename(file, opt.repair_dir / "refused" / file.filename(), ec);
+    } else {
+      const auto& r = *parsed.request;
+      const auto ended = apply_repair(scen, r, scenario_h);
+      for (const auto i : ended)
+        spdlog::info("repair: {} on {} ends now ({}), by {}", to_string(scen.faults[i].kind), r.terminal, iso(sim_now),
+                     scen.faults[i].repaired_by);
+      if (ended.empty())
+        spdlog::info("repair of {}{}: no scripted fault active at {}; nothing to end", r.terminal,
+                     r.kind ? " (" + std::string(to_string(*r.kind)) + ")" : std::string(), iso(sim_now));
+      row = iso(sim_now) + ',' + r.terminal + ',' + (r.kind ? std::string(to_string(*r.kind)) : std::string()) + ',' +
+            (r.order ? std::to_string(*r.order) : std::string()) + ',' +
+            (r.by.find_first_of(",\"\r\n") == std::string::npos ? r.by : std::string("(unprintable)")) + ',' +
+            std::to_string(ended.size()) + ',' + (ended.empty() ? "nothing_active" : "repaired");
+      if (!ended.empty()) write_ground_truth();
+      std::filesystem::rename(file, opt.repair_dir / "done" / file.filename(), ec);
+    }
+    if (ec) {
+      spdlog::warn("repair file {}: cannot move it ({}); removing it", file.string(), ec.message());
+      std::filesystem::remove(file, ec);
+    }
+    std::ofstream(opt.workdir / "repairs.csv", std::ios::app) << row << '\n';
   }
 
   void write_registers(site& s) {
@@ -449,6 +512,7 @@ county::~county() = default;
 std::filesystem::path county::ground_truth_file() const { return impl_->opt.workdir / "ground_truth.csv"; }
 std::filesystem::path county::true_volumes_file() const { return impl_->opt.workdir / "true_volumes.csv"; }
 std::filesystem::path county::progress_file() const { return impl_->opt.workdir / "progress.csv"; }
+std::filesystem::path county::repairs_file() const { return impl_->opt.workdir / "repairs.csv"; }
 
 int county::run(const std::atomic<bool>& stop) {
   auto& m = *impl_;
@@ -467,6 +531,7 @@ int county::run(const std::atomic<bool>& stop) {
     const auto sim_now = simulated_time(sys_clock::now(), m.opt.real_origin, m.sim_origin, m.opt.speed);
     const double model_days = std::chrono::duration<double>(sim_now - m.sim_origin).count() / 86400.0;
     const double scenario_h = std::chrono::duration<double>(sim_now - sys_clock::time_point(m.scen.start)).count() / 3600.0;
+    m.scan_repairs(sim_now, std::min(scenario_h, m.scen.duration_h));
     const auto phys = m.step_faults(std::min(scenario_h, m.scen.duration_h));
     const double weather_start_d = (m.opt.lead_h + m.scen.weather_start_h) / 24.0;
     for (auto& s : m.sites) {

@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
                  "real UTC time at which the simulated clock reads (scenario start - lead); "
                  "give the gateway the same value. Default: now");
   app.add_flag("--quiet", o.quiet, "no periodic status lines");
+  app.add_option("--repair-dir", o.repair_dir,
+                 "repair control folder: a field crew drops <name>.toml (terminal = \"ID\", fault = \"TYPE\", "
+                 "order = N, by = \"NAME\") to end that terminal's active faults now (tools/sim/README.md, \"Repairs\")");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ sim %l %v", spdlog::pattern_time_type::utc);

@@ -42,6 +42,11 @@ struct county_options {
   /// share it (agents, gateway) share one simulated clock.
   std::chrono::system_clock::time_point real_origin{};
   bool quiet{false};                    ///< no live status line
+  /// Repair control channel (repair.hpp): when set, the county scans this folder about once a
+  /// second (real time) for `*.toml` repair files, ends the named terminal's active faults at
+  /// the current simulated time, records it in ground_truth.csv and repairs.csv, and moves the
+  /// file to `done/` (or `refused/`, with the reason logged, for a bad file). Created if absent.
+  std::filesystem::path repair_dir;
 };
 
 /// Simulated UTC time for a real instant, given the origin pair and the speed.
@@ -76,6 +81,10 @@ class county {
   [[nodiscard]] std::filesystem::path ground_truth_file() const;
   [[nodiscard]] std::filesystem::path true_volumes_file() const;
   [[nodiscard]] std::filesystem::path progress_file() const;
+  /// `repairs.csv` in the work dir: one row per repair file handled
+  /// (simulated_at,terminal,fault,order,by,ended,result; result `repaired`, `nothing_active` or
+  /// `refused: <reason>`).
+  [[nodiscard]] std::filesystem::path repairs_file() const;
 
  private:
   struct impl;

@@ -57,6 +57,10 @@ struct scripted_fault {
   double factor{6.0};         ///< turbidity_excursion: multiplier on effluent turbidity
   double skew_s{900.0};       ///< clock_skew: agent clock offset, s
   std::uint16_t raw{0xFFFF};  ///< sentinel: raw register word returned
+  /// Set by a field crew's repair (repair.hpp apply_repair): the scenario hour it was repaired
+  /// (then end_h == repaired_h) and who repaired it. Never read from the scenario file.
+  std::optional<double> repaired_h;
+  std::string repaired_by;
 };
 
 struct scenario {
