@@ -11,7 +11,10 @@ gravity sewers through inspection wells to a pump station or to the terminal. Gr
 Inspection wells are placed every ~120-180 m (real manholes are closer: illustrative, keeps the
 file small). Stdlib only, seeded: the same command writes the same file.
 
-Usage: tools/county_network.py [--registry FILE] [--out FILE] [--seed N]
+It also writes the pump stations as registry entries of kind "pump_station"
+(tools/sim/county/haiyan-pump-stations.toml, issue 13 contract) for the pump-station profile.
+
+Usage: tools/county_network.py [--registry FILE] [--out FILE] [--pump-stations FILE] [--seed N]
 """
 import argparse
 import json
@@ -163,10 +166,37 @@ def build(registry_path, seed):
     return b.features
 
 
+def toml_str(s):
+    return json.dumps(s, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def write_pump_stations(path, features, seed):
+    """The pump stations as registry entries (kind = "pump_station"), with the node each drains to."""
+    drains = {f["properties"]["from"]: f["properties"]["to"] for f in features
+              if f["properties"]["kind"] == "segment" and f["properties"]["flow"] == "pressure"}
+    out = ["# Haiyan County: 101 sewage pump stations (issue 13).",
+           "# ILLUSTRATIVE DATA written by tools/county_network.py (seed %d) with haiyan-network.geojson:" % seed,
+           "# ids, names, coordinates and what each station drains to are made up. Registry entries of",
+           "# kind \"pump_station\" (the registry's `kind`, default \"terminal\"); kept apart from",
+           "# haiyan-registry.toml until the registry loader knows site kinds. `drains_to` in each comment",
+           "# is the network node its pressure main discharges into.", ""]
+    for f in features:
+        p = f["properties"]
+        if p["kind"] != "pump_station":
+            continue
+        lon, lat = f["geometry"]["coordinates"]
+        out += ["[[terminal]]  # drains_to = %s" % toml_str(drains[p["id"]]),
+                "id = %s" % toml_str(p["id"]), 'kind = "pump_station"', "name = %s" % toml_str(p["name"]),
+                "town = %s" % toml_str(p["town"]), "latitude = %.6f" % lat, "longitude = %.6f" % lon,
+                "report_interval_s = 60", ""]
+    path.write_text("\n".join(out), encoding="utf-8")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--registry", type=pathlib.Path, default=HERE / "sim/county/haiyan-registry.toml")
     ap.add_argument("--out", type=pathlib.Path, default=HERE / "sim/county/haiyan-network.geojson")
+    ap.add_argument("--pump-stations", type=pathlib.Path, default=HERE / "sim/county/haiyan-pump-stations.toml")
     ap.add_argument("--seed", type=int, default=13)
     a = ap.parse_args()
     features = build(a.registry, a.seed)
@@ -184,6 +214,7 @@ def main():
     head = json.dumps(doc_head, ensure_ascii=False)[:-1]
     lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features]
     a.out.write_text(head + ', "features": [\n' + ",\n".join(lines) + "\n]}\n", encoding="utf-8")
+    write_pump_stations(a.pump_stations, features, a.seed)
     kinds = {}
     for f in features:
         k = f["properties"]["kind"]
