@@ -301,9 +301,11 @@ class checker {
     reach bfs_vis;
     bfs_vis.seen = &seen;
     const auto cmap = boost::make_iterator_property_map(color.begin(), boost::get(boost::vertex_index, rev));
+    // breadth_first_visit keeps the colours between terminals: O(nodes + segments) in all.
+    boost::queue<std::size_t> q;
     for (std::size_t v = 0; v < nodes.size(); ++v) {
       if (nodes[v].kind != node_kind::terminal || seen[v]) continue;
-      boost::breadth_first_search(rev, v, boost::visitor(bfs_vis).color_map(cmap));
+      boost::breadth_first_visit(rev, v, q, bfs_vis, cmap);
     }
     for (std::size_t v = 0; v < nodes.size(); ++v)
       if (!seen[v])

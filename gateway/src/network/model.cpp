@@ -34,6 +34,11 @@ const segment* network_model::find_segment(std::string_view id) const noexcept {
 
 namespace {
 
+/// Colours of the vertices a search has touched only (absent = white, the value 0), so that a
+/// trace costs O(what it visits), not O(whole network): breadth_first_visit with this map does not
+/// initialise every vertex as breadth_first_search would.
+using sparse_colors = std::unordered_map<std::size_t, boost::default_color_type>;
+
 /// Records every vertex discovered and every edge examined (the edges into the catchment).
 template <class Graph>
 struct collect : boost::default_bfs_visitor {
@@ -48,11 +53,11 @@ struct collect : boost::default_bfs_visitor {
 /// Records each vertex's tree edge (its predecessor segment) and stops at the first terminal.
 struct to_terminal : boost::default_bfs_visitor {
   const std::vector<node>* nodes;
-  std::vector<std::ptrdiff_t>* pred_segment;  ///< per vertex: the segment reaching it, -1 none
+  std::unordered_map<std::size_t, std::size_t>* pred_segment;  ///< vertex -> the segment reaching it
   std::size_t* found;
   template <class E>
   void tree_edge(E e, const graph_type& g) const {
-    (*pred_segment)[boost::target(e, g)] = static_cast<std::ptrdiff_t>(g[e].segment);
+    (*pred_segment)[boost::target(e, g)] = g[e].segment;
   }
   template <class V>
   void discover_vertex(V v, const graph_type&) const {
@@ -83,10 +88,9 @@ catchment network_model::upstream(std::string_view id) const {
   collect<rev_t> vis;
   vis.vertices = &vs;
   vis.edges = &es;
-  std::vector<boost::default_color_type> color(nodes_.size(), boost::white_color);
-  boost::breadth_first_search(
-      rev, start,
-      boost::visitor(vis).color_map(boost::make_iterator_property_map(color.begin(), boost::get(boost::vertex_index, rev))));
+  sparse_colors color;
+  boost::queue<std::size_t> q;
+  boost::breadth_first_visit(rev, start, q, vis, boost::associative_property_map<sparse_colors>(color));
   catchment c;
   std::set<std::string> villages;
   for (const auto v : vs) {
@@ -116,17 +120,16 @@ flow_path network_model::downstream(std::string_view id) const {
   } else {
     throw std::out_of_range("network: no node or segment \"" + std::string(id) + "\"");
   }
-  std::vector<std::ptrdiff_t> pred(nodes_.size(), -1);
+  std::unordered_map<std::size_t, std::size_t> pred;  // vertex -> the segment reaching it
   std::size_t found = nodes_.size();
   to_terminal vis;
   vis.nodes = &nodes_;
   vis.pred_segment = &pred;
   vis.found = &found;
-  std::vector<boost::default_color_type> color(nodes_.size(), boost::white_color);
+  sparse_colors color;
+  boost::queue<std::size_t> q;
   try {
-    boost::breadth_first_search(
-        graph_, start,
-        boost::visitor(vis).color_map(boost::make_iterator_property_map(color.begin(), boost::get(boost::vertex_index, graph_))));
+    boost::breadth_first_visit(graph_, start, q, vis, boost::associative_property_map<sparse_colors>(color));
   } catch (const to_terminal::found_terminal&) {
     // the BFS stops at the nearest terminal
   }
@@ -135,7 +138,7 @@ flow_path network_model::downstream(std::string_view id) const {
   for (std::size_t v = found;;) {
     p.nodes.push_back(nodes_[v].id);
     if (v == start) break;
-    const auto& s = segments_[static_cast<std::size_t>(pred[v])];
+    const auto& s = segments_[pred.at(v)];
     p.segments.push_back(s.id);
     p.length_m += s.length_m;
     v = node_index_.at(s.from);

@@ -146,11 +146,12 @@ class network_model {
   [[nodiscard]] const segment* find_segment(std::string_view id) const noexcept;
   /// Everything upstream of the node or segment `id` (BFS on the reversed graph); a segment's
   /// catchment is its `from` node's plus the segment itself. Throws std::out_of_range when `id`
-  /// names neither a node nor a segment. O(nodes + segments upstream).
+  /// names neither a node nor a segment. O(nodes + segments upstream), not O(network).
   [[nodiscard]] catchment upstream(std::string_view id) const;
   /// The path from the node or segment `id` down to the nearest terminal in segments (BFS on the
   /// graph; a segment's path starts with itself). Throws std::out_of_range when `id` names neither.
   /// Every loaded node has such a path (checked at load); for a terminal the path is the terminal.
+  /// O(nodes + segments searched before the nearest terminal), not O(network).
   [[nodiscard]] flow_path downstream(std::string_view id) const;
   /// Sum of every segment's length, metres.
   [[nodiscard]] double total_length_m() const noexcept { return total_length_m_; }
