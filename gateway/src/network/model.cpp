@@ -50,7 +50,9 @@ struct collect : boost::default_bfs_visitor {
   void examine_edge(E e, const Graph& g) const { edges->push_back(g[e].segment); }
 };
 
-/// Records each vertex's tree edge (its predecessor segment) and stops at the first terminal.
+/// Records each vertex's tree edge (its predecessor segment) and the first terminal discovered
+/// (the nearest in segments). The search runs to its end: downstream of a node is its path and
+/// what branches off it, small; BGL's only early exit would be an exception.
 struct to_terminal : boost::default_bfs_visitor {
   const std::vector<node>* nodes;
   std::unordered_map<std::size_t, std::size_t>* pred_segment;  ///< vertex -> the segment reaching it
@@ -61,12 +63,8 @@ struct to_terminal : boost::default_bfs_visitor {
   }
   template <class V>
   void discover_vertex(V v, const graph_type&) const {
-    if ((*nodes)[v].kind == node_kind::terminal) {
-      *found = v;
-      throw found_terminal{};
-    }
+    if (*found == nodes->size() && (*nodes)[v].kind == node_kind::terminal) *found = v;
   }
-  struct found_terminal {};
 };
 
 }  // namespace
@@ -128,11 +126,7 @@ flow_path network_model::downstream(std::string_view id) const {
   vis.found = &found;
   sparse_colors color;
   boost::queue<std::size_t> q;
-  try {
-    boost::breadth_first_visit(graph_, start, q, vis, boost::associative_property_map<sparse_colors>(color));
-  } catch (const to_terminal::found_terminal&) {
-    // the BFS stops at the nearest terminal
-  }
+  boost::breadth_first_visit(graph_, start, q, vis, boost::associative_property_map<sparse_colors>(color));
   flow_path p;
   if (found == nodes_.size()) return p;  // cannot happen on a loaded model (checked at load)
   for (std::size_t v = found;;) {

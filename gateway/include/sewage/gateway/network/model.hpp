@@ -151,7 +151,7 @@ class network_model {
   /// The path from the node or segment `id` down to the nearest terminal in segments (BFS on the
   /// graph; a segment's path starts with itself). Throws std::out_of_range when `id` names neither.
   /// Every loaded node has such a path (checked at load); for a terminal the path is the terminal.
-  /// O(nodes + segments searched before the nearest terminal), not O(network).
+  /// O(nodes + segments downstream of `id`), not O(network).
   [[nodiscard]] flow_path downstream(std::string_view id) const;
   /// Sum of every segment's length, metres.
   [[nodiscard]] double total_length_m() const noexcept { return total_length_m_; }
