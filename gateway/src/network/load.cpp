@@ -153,7 +153,9 @@ class checker {
     const std::string kind = r.str("kind", true);
     const auto git = f.find("geometry");
     const json* geom = git != f.end() && git->is_object() ? &*git : nullptr;
-    const std::string gtype = geom != nullptr ? geom->value("type", std::string()) : std::string();
+    std::string gtype;  // "" when absent or not a string
+    if (geom != nullptr)
+      if (const auto t = geom->find("type"); t != geom->end() && t->is_string()) gtype = t->get<std::string>();
     bool geom_ok = false;
     if (kind == "segment") {
       segment s;
@@ -221,7 +223,7 @@ class checker {
       if (const auto h = r.integer("households", true, 0, 10'000'000)) n.households = *h;
     }
     if (gtype != "Point") {
-      r.fail("geometry", "a " + kind + " node must be a Point");
+      r.fail("geometry", "a node (" + kind + ") must be a Point");
     } else {
       std::pair<double, double> ll;
       const auto c = geom->find("coordinates");
@@ -334,7 +336,11 @@ struct network_loader {
       throw network_error(source, {{"(file)", std::string("not valid JSON: ") + e.what()}});
     }
     checker c(options);
-    c.run(doc, source);
+    try {
+      c.run(doc, source);
+    } catch (const json::exception& e) {  // a shape the checks did not foresee: still a network_error
+      throw network_error(source, {{"(file)", std::string("unexpected JSON shape: ") + e.what()}});
+    }
     network_model m;
     m.nodes_ = std::move(c.nodes);
     m.segments_ = std::move(c.segments);

@@ -238,7 +238,18 @@ TEST(Network, BadPropertyTypesNameTheProperty) {
   c.features.back()["geometry"] = {{"type", "LineString"}, {"coordinates", {{1, 2}, {3, 4}}}};
   const auto qs = problems_of(c.text());
   EXPECT_EQ(reason_for(qs, "features[11]"), "id: missing");
-  EXPECT_EQ(reason_for(qs, "W5"), "geometry: a terminal node must be a Point");
+  EXPECT_EQ(reason_for(qs, "W5"), "geometry: a node (terminal) must be a Point");
+  // Ill-typed members where an object or a string was expected.
+  net_builder d = small();
+  d.node("W6", "inspection_well", 0.001, 0.001);
+  d.features.back()["geometry"]["type"] = 5;
+  d.node("W7", "inspection_well", 0.001, 0.001);
+  d.features.back()["properties"]["id"] = 7;
+  d.features.push_back({{"type", "Feature"}, {"geometry", nullptr}, {"properties", "x"}});
+  const auto rs = problems_of(d.text());
+  EXPECT_EQ(reason_for(rs, "W6"), "geometry: a node (inspection_well) must be a Point");
+  EXPECT_EQ(reason_for(rs, "features[12]"), "id: must be a non-empty string");
+  EXPECT_EQ(reason_for(rs, "features[13]"), "properties: must be an object");
 }
 
 TEST(Network, TerminalMustBeARegistryTerminalWhenARegistryIsGiven) {
