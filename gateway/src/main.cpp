@@ -187,6 +187,7 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   read_service* reads_ptr = nullptr;  // set below; the metric reads it on the engine's thread
   ls.read_queue_depth = [&reads_ptr] { return reads_ptr != nullptr ? reads_ptr->queued() : std::size_t{0}; };
   const http_server* http_ptr = nullptr;  // set below, once the listener exists
+  if (!cfg.network_file.empty()) ls.network_reload_failures = [&pipes] { return pipes.failures(); };
   ls.tls_refused = [&http_ptr] { return http_ptr != nullptr ? http_ptr->tls_refused() : std::uint64_t{0}; };
   // Users, tokens, sessions and the audit log (auth/service.hpp): real time, never the simulated clock.
   const system_clock_source wall_clock;

@@ -19,6 +19,7 @@ reload_result holder::reload(const std::filesystem::path& path, const load_optio
     r.problems.push_back({"(file)", e.what()});
   }
   if (!r.ok) {
+    ++failures_;
     spdlog::error("network reload: {} refused with {} problem(s); keeping the previous network", path.string(),
                   r.problems.size());
     for (const auto& p : r.problems) spdlog::error("network reload: {}: {}", p.feature, p.reason);

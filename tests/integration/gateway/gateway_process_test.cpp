@@ -425,6 +425,8 @@ TEST_F(GatewayProcess, PipeNetworkLoadsAtStartAndABadFileOnSighupKeepsThePreviou
   gateway_->signal(SIGHUP);
   ASSERT_TRUE(eventually([&] { return log().find("network reload: W99: drains nowhere") != std::string::npos; }, 20s)) << log();
   EXPECT_NE(log().find("keeping the previous network"), std::string::npos);
+  EXPECT_NE(http_call(http_port_, "GET", "/metrics").body.find("sewage_gateway_network_reload_failures_total 1"),
+            std::string::npos);
   EXPECT_TRUE(gateway_->running());
   // A good file replaces it.
   std::ofstream(dir_->path() / "net.geojson") << network_text(3, false);

@@ -440,9 +440,11 @@ TEST(NetworkHolder, AFailedReloadKeepsThePreviousModel) {
   EXPECT_EQ(reason_for(r.problems, "W8").rfind("drains nowhere", 0), 0U);
   EXPECT_EQ(reason_for(r.problems, "W1"), "duplicate id (also features[2])");
   EXPECT_EQ(h.current(), before);  // the same model, untouched
+  EXPECT_EQ(h.failures(), 1U);
   std::filesystem::remove(file);   // a vanished file: kept too
   EXPECT_FALSE(h.reload(file, {}).ok);
   EXPECT_EQ(h.current(), before);
+  EXPECT_EQ(h.failures(), 2U);
   // A good file replaces it; the old model stays valid for whoever still holds it.
   auto c = small();
   c.node("W8", "inspection_well", 0.03, 0).seg("S8", "W8", "T1");

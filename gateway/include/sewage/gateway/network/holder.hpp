@@ -6,6 +6,7 @@
 #include "sewage/gateway/network/model.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <vector>
@@ -33,9 +34,12 @@ class holder {
   /// problem the previous model stays current, every problem is logged (spdlog error, one line
   /// each: "network reload: <feature>: <reason>") and returned. Never throws.
   reload_result reload(const std::filesystem::path& path, const load_options& options) noexcept;
+  /// Reloads refused since construction (metric sewage_gateway_network_reload_failures_total).
+  [[nodiscard]] std::uint64_t failures() const noexcept { return failures_.load(); }
 
  private:
   std::atomic<std::shared_ptr<const network_model>> current_;
+  std::atomic<std::uint64_t> failures_{0};
 };
 
 }  // namespace sewage::gateway::network
