@@ -360,6 +360,21 @@ TEST(Network, DownstreamPathReachesTheTerminal) {
   EXPECT_THROW((void)m.downstream("nope"), std::out_of_range);
 }
 
+TEST(Network, DownstreamTakesTheNearestTerminalInSegments) {
+  // W1 overflows two ways: two segments to T2, one to T1 (farther in metres, nearer in segments).
+  net_builder b;
+  b.node("T1", "terminal", 0.05, 0).node("T2", "terminal", -0.002, 0).node("W1", "inspection_well", 0, 0)
+      .node("W2", "inspection_well", -0.001, 0);
+  b.seg("S1", "W1", "W2").seg("S2", "W2", "T2").seg("S3", "W1", "T1");
+  const auto m = parse_network(b.text());
+  const auto p = m.downstream("W1");
+  EXPECT_EQ(p.terminal, "T1");
+  EXPECT_EQ(p.segments, (std::vector<std::string>{"S3"}));
+  EXPECT_EQ(m.downstream("W2").terminal, "T2");
+  // Upstream of T2 does not include T1's side.
+  EXPECT_EQ(m.upstream("T2").nodes.size(), 3U);
+}
+
 TEST(Network, GeoJsonExportLoadsBackToTheSameModel) {
   const auto m = parse_network(small().text());
   const auto again = parse_network(m.to_geojson());
