@@ -674,6 +674,10 @@ http_response api_metrics(const context& c) {
   add_metric(out, "sewage_gateway_http_tls_refused_total", "counter",
              "Connections refused on the HTTPS listener: plain HTTP sent to it or a failed TLS handshake.");
   add_sample(out, "sewage_gateway_http_tls_refused_total", link.tls_refused ? static_cast<double>(link.tls_refused()) : 0);
+  add_metric(out, "sewage_gateway_network_reload_failures_total", "counter",
+             "Pipe network files refused on SIGHUP (the previous network was kept; problems in the log).");
+  add_sample(out, "sewage_gateway_network_reload_failures_total",
+             link.network_reload_failures ? static_cast<double>(link.network_reload_failures()) : 0);
   http_response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(out);

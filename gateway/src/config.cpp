@@ -296,6 +296,7 @@ config load_config(const std::filesystem::path& path) {
       }
       detail::read_om_lab(lab, archive, c.om_lab, c.om_archive, [&path](const std::string& p) { return resolve(path, p); });
     }
+    if (const auto* t = top.sub_table("network")) detail::read_network(*t, c.network_file, [&path](const std::string& p) { return resolve(path, p); });
     if (const auto* t = top.sub_table("commands")) {
       detail::toml_reader r(*t, "commands");
       std::int64_t to = c.command_timeout.count();

@@ -19,6 +19,9 @@
 #include "sewage/gateway/notify/notifier.hpp"
 #include "sewage/gateway/om/archive.hpp"
 #include "sewage/gateway/om/lab.hpp"
+#include "sewage/gateway/network/cli.hpp"
+#include "sewage/gateway/network/holder.hpp"
+#include "sewage/gateway/network/check.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
 #include <sewage/proto/timestamp.hpp>
@@ -107,7 +110,16 @@ class io_thread {
 /// Flush early when this many writes wait (bounds memory under a burst).
 constexpr std::size_t max_pending_writes = 5000;
 
-int run(const config& cfg, registry reg, const clock_source& clock) {
+/// Network load options with the registry's terminal ids (terminal nodes must be registry terminals).
+network::load_options network_options(const registry& reg) {
+  network::load_options o;
+  std::set<std::string, std::less<>> ids;
+  for (const auto& t : reg.terminals()) ids.insert(t.id);
+  o.registry_terminals = std::move(ids);
+  return o;
+}
+
+int run(const config& cfg, registry reg, const clock_source& clock, network::holder& pipes) {
   // HTTP connections have their own thread (http_io), so a blocked or busy engine never stops
   // the server from taking requests; declared first so it outlives the engine's io, whose queued
   // handlers may hold HTTP sessions.
@@ -175,6 +187,7 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   read_service* reads_ptr = nullptr;  // set below; the metric reads it on the engine's thread
   ls.read_queue_depth = [&reads_ptr] { return reads_ptr != nullptr ? reads_ptr->queued() : std::size_t{0}; };
   const http_server* http_ptr = nullptr;  // set below, once the listener exists
+  if (!cfg.network_file.empty()) ls.network_reload_failures = [&pipes] { return pipes.failures(); };
   ls.tls_refused = [&http_ptr] { return http_ptr != nullptr ? http_ptr->tls_refused() : std::uint64_t{0}; };
   // Users, tokens, sessions and the audit log (auth/service.hpp): real time, never the simulated clock.
   const system_clock_source wall_clock;
@@ -247,6 +260,9 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
   http_ptr = &http;
   http.start();
   io_thread http_thread(http_io);
+  if (const auto net = pipes.current())
+    spdlog::info("pipe network {}: {} nodes, {} segments, {:.3f} km", cfg.network_file.string(), net->nodes().size(),
+                 net->segments().size(), net->total_length_m() / 1000.0);
   spdlog::info("HTTP API on {}://{}:{}/ ; store {} ; {} terminals registered ; {} reader threads", https ? "https" : "http",
                cfg.http_address,
                http.port(), cfg.store_path.string(), eng.terminals().size(), reads.reader_threads());
@@ -286,6 +302,13 @@ int run(const config& cfg, registry reg, const clock_source& clock) {
                   "registry.reload", cfg.registry_path.string(), R"({"ok":true})");
       } catch (const config_error& e) {
         spdlog::error("registry reload failed, keeping the current one: {}", e.what());
+      }
+      // The pipe network (network/holder.hpp): a bad file keeps the previous model, every problem logged.
+      if (!cfg.network_file.empty()) {
+        const auto r = pipes.reload(cfg.network_file, network_options(eng.terminals()));
+        ids.audit(auth::principal{auth::actor_kind::system, "SIGHUP", auth::role::admin, {}, false, {}, {}, {}, {}, {}},
+                  "network.reload", cfg.network_file.string(),
+                  r.ok ? std::string(R"({"ok":true})") : R"({"ok":false,"problems":)" + std::to_string(r.problems.size()) + "}");
       }
       signals.async_wait(on_signal);
       return;
@@ -342,7 +365,9 @@ int main(int argc, char** argv) {
   app.add_option("--time-origin", time_origin,
                  "SIMULATION ONLY: ... at this real UTC time (default: when the gateway starts)");
   sewage::gateway::auth::cli accounts(app);
+  sewage::gateway::network::cli network_cli(app);
   CLI11_PARSE(app, argc, argv);
+  if (network_cli.requested()) return network_cli.run();  // needs no --config
 
   auto logger = spdlog::stderr_color_mt("gateway");
   spdlog::set_default_logger(logger);
@@ -353,17 +378,25 @@ int main(int argc, char** argv) {
   if (accounts.requested()) return accounts.run(config_path);
   config cfg;
   registry reg;
+  network::holder pipes;  // the pipe network, when [network] file is set (null otherwise)
   try {
     cfg = load_config(config_path);
     reg = load_registry(cfg.registry_path, cfg.defaults);
+    if (!cfg.network_file.empty())
+      pipes.set(std::make_shared<const network::network_model>(network::load_network(cfg.network_file, network_options(reg))));
   } catch (const config_error& e) {
     std::cerr << "sewage-gateway: " << e.what() << '\n';
+    return 2;
+  } catch (const network::network_error& e) {  // a bad network file refuses to start, every problem printed
+    std::cerr << "sewage-gateway: network: " << e.what() << '\n';
     return 2;
   }
   const char* env_level = std::getenv("SEWAGE_LOG_LEVEL");
   spdlog::set_level(spdlog::level::from_str(env_level != nullptr ? env_level : cfg.log_level));
   if (check_only) {
     std::cout << config_path << ": ok (" << reg.size() << " terminals in " << cfg.registry_path.string() << ")\n";
+    if (const auto net = pipes.current())
+      std::cout << cfg.network_file.string() << ": ok\n" << network::summary(*net);
     if (!sewage::proto::broker_uri_uses_tls(cfg.mqtt_uri))
       std::cout << "warning: " << sewage::proto::broker_uri_plaintext_warning(cfg.mqtt_uri) << '\n';
     else if (cfg.mqtt_ca_file.empty())
@@ -384,7 +417,7 @@ int main(int argc, char** argv) {
                  sewage::proto::format_timestamp(clock->now()));
   }
   try {
-    return run(cfg, std::move(reg), *clock);
+    return run(cfg, std::move(reg), *clock, pipes);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

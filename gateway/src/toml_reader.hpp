@@ -114,6 +114,10 @@ void read_om(const toml::table& t, om::settings& out,
 /// the key or the limits file and its key. Defined in om/lab_config.cpp.
 void read_om_lab(const toml::table* lab, const toml::table* archive, om::lab_settings& out, om::archive_settings& arch,
                  const std::function<std::filesystem::path(const std::string&)>& resolve_path);
+/// Reads the [network] table (`file`) onto `network_file`, resolved with `resolve_path`. Throws
+/// config_error naming the key (unknown keys too). Defined in network/network_config.cpp.
+void read_network(const toml::table& t, std::filesystem::path& network_file,
+                  const std::function<std::filesystem::path(const std::string&)>& resolve_path);
 /// Reads [om.inspections] / [om.assessment] (src/om/inspections_config.cpp); errors name the key
 /// ("om.inspections.checklist.terminal[2].key: ...").
 void read_om_inspections(const toml::table& t, om::inspection_settings& out);

@@ -395,6 +395,56 @@ TEST_F(GatewayProcess, ImageIsServedAndRegistryReloadsOnSighupWithoutLosingState
   EXPECT_TRUE(gateway_->running());
 }
 
+/// A pipe network GeoJSON: terminal T1 and `wells` wells in a chain draining into it; with
+/// `stray`, one more well W99 that drains nowhere.
+std::string network_text(int wells, bool stray) {
+  std::string f = R"({"type":"FeatureCollection","features":[)"
+                  R"({"type":"Feature","geometry":{"type":"Point","coordinates":[120.9,30.5]},"properties":{"id":"T1","kind":"terminal"}})";
+  const auto lon = [](int i) { return std::to_string(120.9 + 0.001 * i); };
+  for (int i = 1; i <= wells; ++i) {
+    f += R"(,{"type":"Feature","geometry":{"type":"Point","coordinates":[)" + lon(i) +
+         R"(,30.5]},"properties":{"id":"W)" + std::to_string(i) + R"(","kind":"inspection_well"}})";
+    f += R"(,{"type":"Feature","geometry":{"type":"LineString","coordinates":[[)" + lon(i) + ",30.5],[" + lon(i - 1) +
+         R"(,30.5]]},"properties":{"id":"S)" + std::to_string(i) + R"(","kind":"segment","from":"W)" + std::to_string(i) +
+         R"(","to":")" + (i == 1 ? std::string("T1") : "W" + std::to_string(i - 1)) +
+         R"(","diameter_mm":300,"material":"PVC-U","flow":"gravity"}})";
+  }
+  if (stray)
+    f += R"(,{"type":"Feature","geometry":{"type":"Point","coordinates":[121.0,30.5]},"properties":{"id":"W99","kind":"inspection_well"}})";
+  return f + "]}";
+}
+
+TEST_F(GatewayProcess, PipeNetworkLoadsAtStartAndABadFileOnSighupKeepsThePreviousOne) {
+  std::ofstream(dir_->path() / "net.geojson") << network_text(1, false);
+  std::ofstream(dir_->path() / "gateway.toml", std::ios::app) << "[network]\nfile = \"net.geojson\"\n";
+  start_gateway();
+  const auto log = [&] { return slurp(dir_->path() / "gateway.log"); };
+  ASSERT_TRUE(eventually([&] { return log().find("net.geojson: 2 nodes, 1 segments") != std::string::npos; }, 20s)) << log();
+  // A bad file on SIGHUP: every problem logged, the gateway keeps running on the previous network.
+  std::ofstream(dir_->path() / "net.geojson") << network_text(2, true);
+  gateway_->signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return log().find("network reload: W99: drains nowhere") != std::string::npos; }, 20s)) << log();
+  EXPECT_NE(log().find("keeping the previous network"), std::string::npos);
+  EXPECT_NE(http_call(http_port_, "GET", "/metrics").body.find("sewage_gateway_network_reload_failures_total 1"),
+            std::string::npos);
+  EXPECT_TRUE(gateway_->running());
+  // A good file replaces it.
+  std::ofstream(dir_->path() / "net.geojson") << network_text(3, false);
+  gateway_->signal(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return log().find("loaded (4 nodes, 3 segments") != std::string::npos; }, 20s)) << log();
+  gateway_->stop(5s);
+  gateway_.reset();
+  // At start, a bad file refuses to start with every problem printed.
+  std::ofstream(dir_->path() / "net.geojson") << network_text(1, true);
+  testing::child_process p({SEWAGE_GATEWAY_BINARY, "--config", (dir_->path() / "gateway.toml").string()},
+                           dir_->path() / "refused.log");
+  const auto st = p.wait_for_exit(20s);
+  ASSERT_TRUE(st && WIFEXITED(*st));
+  EXPECT_EQ(WEXITSTATUS(*st), 2);
+  EXPECT_NE(slurp(dir_->path() / "refused.log").find("W99: drains nowhere"), std::string::npos)
+      << slurp(dir_->path() / "refused.log");
+}
+
 TEST_F(GatewayProcess, CommandLineVersionAndConfigCheck) {
   auto run = [&](std::vector<std::string> args) {
     args.insert(args.begin(), SEWAGE_GATEWAY_BINARY);

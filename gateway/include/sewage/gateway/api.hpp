@@ -102,6 +102,8 @@ struct link_status {
   std::function<std::size_t()> read_queue_depth;
   /// Connections refused on the HTTPS listener (http_server::tls_refused); any thread.
   std::function<std::uint64_t()> tls_refused;
+  /// Pipe network reloads refused (network/holder.hpp failures()); unset = no network configured.
+  std::function<std::uint64_t()> network_reload_failures;
 };
 
 /// Who may call a route (checked before its handler; anonymous = no valid token or session).

@@ -220,6 +220,11 @@ struct config {
   om::inspection_settings om_inspections;
   om::assessment_settings om_assessment;
 
+  // [network] (network/model.hpp, gateway/README.md "Pipe network")
+  /// The pipe network GeoJSON file, resolved against the config file's directory; empty (the
+  /// default) = no network: the gateway runs as before. Loaded at start and on SIGHUP.
+  std::filesystem::path network_file;
+
   // [commands]
   /// A command sent to a terminal (POST /api/terminals/{id}/commands) without a result on
   /// `.../cmd/result` this long after it was sent is `timed_out` (judged on each tick). 120 s:

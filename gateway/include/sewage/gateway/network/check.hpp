@@ -1,0 +1,25 @@
+#pragma once
+/// \file
+/// `sewage-gateway network check <file> [--registry <file>]` (gateway/README.md "Pipe network"):
+/// loads and checks a network file, prints a summary or every problem.
+
+#include "sewage/gateway/network/model.hpp"
+
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+
+namespace sewage::gateway::network {
+
+/// The summary lines printed for a good file: nodes per kind, segments per flow, total length in
+/// km (gravity / pressure), households and villages served, and "ILLUSTRATIVE" when the file says so.
+[[nodiscard]] std::string summary(const network_model& m);
+
+/// Checks `file`; with a non-empty `registry_file` (registry.toml) every terminal node's site_id
+/// must be a registry terminal. Prints "<file>: ok" and summary() to `out`, or every problem
+/// ("<feature>: <reason>", one per line) to `err`. Returns 0 (good), 1 (problems in the network
+/// file) or 2 (the registry file cannot be read). Never throws.
+int check_command(const std::filesystem::path& file, const std::filesystem::path& registry_file, std::ostream& out,
+                  std::ostream& err) noexcept;
+
+}  // namespace sewage::gateway::network
