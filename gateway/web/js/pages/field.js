@@ -16,7 +16,8 @@ import { esc, stateBadge, marks, refusal, ensureCss, isOverdue } from "./orders.
 import { photosHtml, checkinsHtml } from "./order.js";
 
 /** States in which the crew still has work on an order. */
-const TODO = ["dispatched", "on_site", "reopened", "open"];
+// The states a crew still has work in.
+const OPEN_STATES = ["dispatched", "on_site", "reopened", "open"];
 
 /** The phone's position: {lat, lon, accuracy_m}; rejects with {code: "denied" | "unavailable" |
  * "timeout" | "unsupported"}. */
@@ -145,7 +146,7 @@ async function renderMine(root, ctx) {
       return;
     }
     if (!ctx.current) return;
-    const mine = r.items.filter((o) => TODO.includes(o.state) && (!ctx.session.contractor || o.contractor === ctx.session.contractor));
+    const mine = r.items.filter((o) => OPEN_STATES.includes(o.state) && (!ctx.session.contractor || o.contractor === ctx.session.contractor));
     mine.sort((a, b) => String(a.due_at).localeCompare(String(b.due_at)) || a.id - b.id);
     root.querySelector("#f-count").textContent = `(${mine.length})`;
     root.querySelector("#f-list").innerHTML = mine.length
