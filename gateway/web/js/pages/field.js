@@ -16,7 +16,6 @@ import { esc, stateBadge, marks, refusal, ensureCss, isOverdue } from "./orders.
 import { photosHtml, checkinsHtml } from "./order.js";
 
 /** States in which the crew still has work on an order. */
-// The states a crew still has work in.
 const OPEN_STATES = ["dispatched", "on_site", "reopened", "open"];
 
 /** The phone's position: {lat, lon, accuracy_m}; rejects with {code: "denied" | "unavailable" |
