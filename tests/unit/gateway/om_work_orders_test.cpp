@@ -32,7 +32,10 @@ auth::principal person(auth::role r, std::vector<std::string> towns = {}, std::s
 }
 
 // A tiny JPEG header (SOI + APP0): enough for the type check; no EXIF.
-std::string fake_jpeg() { return std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9", 24); }
+std::string fake_jpeg() {
+  static const char bytes[] = "\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9";
+  return std::string(bytes, sizeof bytes - 1);  // 22 bytes; the literal's own NUL is not part of it
+}
 
 class WorkOrders : public ::testing::Test {
  protected:
