@@ -317,14 +317,17 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
     const auto it = eng.open_alerts().find(id);
     if (it != eng.open_alerts().end()) open.push_back(alert_json(it->second));
   }
+  const bool station = t.kind == site_kind::pump_station;
   json j{{"id", t.id},
+         {"kind", to_string(t.kind)},
          {"name", t.name},
          {"town", t.town},
          {"village", t.village},
          {"latitude", t.latitude_deg},
          {"longitude", t.longitude_deg},
-         {"design_capacity_m3d", t.design_capacity_m3d},
-         {"discharge_grade", t.discharge_grade},
+         // a pump station treats nothing: no capacity, no discharge grade
+         {"design_capacity_m3d", station ? json(nullptr) : json(t.design_capacity_m3d)},
+         {"discharge_grade", station ? json(nullptr) : json(t.discharge_grade)},
          {"report_interval_s", eng.report_interval_s(i)},
          {"state", presence_state(eng, i)},
          {"last_alive_at", iso_or_null(rt.snap.last_alive_ms)},
@@ -389,6 +392,37 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
                             {"flow_without_power_raise_kw", th.flow_without_power_raise_kw},
                             {"flow_without_power_clear_kw", th.flow_without_power_clear_kw},
                             {"flow_without_power_debounce_s", th.flow_without_power_debounce_s}});
+    if (station) {
+      j["thresholds"].update({{"wet_well_high_m", th.wet_well_high_m},
+                              {"wet_well_low_m", th.wet_well_low_m},
+                              {"wet_well_hysteresis_m", th.wet_well_hysteresis_m},
+                              {"wet_well_debounce_s", th.wet_well_debounce_s},
+                              {"pump_fault_debounce_s", th.pump_fault_debounce_s},
+                              {"power_lost_debounce_s", th.power_lost_debounce_s},
+                              {"pump_running_fraction", th.pump_running_fraction},
+                              {"pump_no_level_drop_intervals", th.pump_no_level_drop_intervals},
+                              {"pump_no_level_drop_m", th.pump_no_level_drop_m},
+                              {"pump_runtime_low_ratio", th.pump_runtime_low_ratio},
+                              {"pump_runtime_high_ratio", th.pump_runtime_high_ratio},
+                              {"pump_runtime_clear_low_ratio", th.pump_runtime_clear_low_ratio},
+                              {"pump_runtime_clear_high_ratio", th.pump_runtime_clear_high_ratio},
+                              {"pump_runtime_min_days", th.pump_runtime_min_days},
+                              {"pump_runtime_min_normal_h", th.pump_runtime_min_normal_h},
+                              {"pump_runtime_debounce_s", th.pump_runtime_debounce_s}});
+      j["pump_station"] = {{"pumps", t.station.pumps > 0 ? json(t.station.pumps) : json(nullptr)},
+                           {"pump_rated_current_a", t.station.pump_rated_current_a ? json(*t.station.pump_rated_current_a)
+                                                                                   : json(nullptr)}};
+      // Run time as pump_runtime_abnormal sees it now (pump_runtime.hpp), on the last record's time.
+      json runtime = nullptr;
+      if (const auto* log = eng.pump_runtime_log(t.id); log != nullptr && rt.snap.rule_clock_ms > 0) {
+        const auto v = log->view(rt.snap.rule_clock_ms, eng.cfg().zone, th.pump_runtime_min_days);
+        runtime = {{"last_24h_run_h", round_to(v.last_24h_run_h, unit::hours)},
+                   {"last_24h_covered_s", round_to(v.last_24h_covered_s, unit::seconds)},
+                   {"history_days", v.history_days},
+                   {"normal_h", v.normal_h ? json(round_to(*v.normal_h, unit::hours)) : json(nullptr)}};
+      }
+      j["pump_runtime"] = std::move(runtime);
+    }
     // When the latest picture arrived (null: none yet), so a page asks for the JPEG only when it
     // exists and has changed (GET /api/terminals/{id}/image).
     const auto image_at = eng.db().image_arrival(t.id);
@@ -717,16 +751,24 @@ http_response summary(const context& c) {
   const auto& reg = eng.terminals();
   std::size_t visible = 0;
   std::size_t online = 0, offline = 0, unknown = 0;
+  // Terminals' figures count terminals only; pump stations are listed apart (issue 13).
+  std::size_t stations = 0, st_online = 0, st_offline = 0, st_unknown = 0;
   for (std::size_t i = 0; i < reg.size(); ++i) {
     if (!c.who.sees(reg.terminals()[i].town, reg.terminals()[i].id)) continue;
-    ++visible;
     const auto st = presence_state(eng, i);
+    if (!reg.terminals()[i].is_terminal()) {
+      ++stations;
+      (st == "online" ? st_online : st == "offline" ? st_offline : st_unknown)++;
+      continue;
+    }
+    ++visible;
     (st == "online" ? online : st == "offline" ? offline : unknown)++;
   }
   double vol = 0, est = 0, compliant_s = 0, ok_s = 0;
   for (const auto& [id, d] : today) {
     const auto idx = reg.find(id);
-    if (!idx || !c.who.sees(reg.terminals()[*idx].town, reg.terminals()[*idx].id)) continue;
+    if (!idx || !reg.terminals()[*idx].is_terminal()) continue;  // effluent: terminals only
+    if (!c.who.sees(reg.terminals()[*idx].town, reg.terminals()[*idx].id)) continue;
     vol += d.volume_m3;
     est += d.volume_estimated_m3;
     compliant_s += d.compliant_s;
@@ -778,6 +820,7 @@ http_response summary(const context& c) {
                 {"online", online},
                 {"offline", offline},
                 {"unknown", unknown},
+                {"pump_stations", {{"count", stations}, {"online", st_online}, {"offline", st_offline}, {"unknown", st_unknown}}},
                 {"volume_today_m3", round_to(vol + est, unit::m3)},
                 {"volume_today_estimated_m3", round_to(est, unit::m3)},
                 {"compliance_rate_today",
@@ -865,6 +908,12 @@ http_response terminals(const context& c) {
       throw api_error{400, "bad_parameter", "alert_type: not an alert type (" + alert_type_names() + "), got '" +
                                                 escaped(*at) + "'"};
   }
+  std::optional<site_kind> want_kind;
+  if (const auto k = param(c.q, "kind")) {
+    want_kind = parse_site_kind(*k);
+    if (!want_kind)
+      throw api_error{400, "bad_parameter", "kind: must be terminal or pump_station, got '" + escaped(*k) + "'"};
+  }
   const auto text = param(c.q, "q");
   const std::string needle = text ? ascii_lower(*text) : std::string();
   const auto sort = param(c.q, "sort").value_or("attention");
@@ -883,6 +932,7 @@ http_response terminals(const context& c) {
   for (std::size_t i = 0; i < reg.size(); ++i) {
     const auto& t = reg.terminals()[i];
     if (town && t.town != *town) continue;
+    if (want_kind && t.kind != *want_kind) continue;
     if (!c.who.sees(t.town, t.id)) continue;
     if (want_type && eng.runtime(i).open_alert.at(static_cast<std::size_t>(*want_type)) == 0) continue;
     if (text && ascii_lower(t.id).find(needle) == std::string::npos && ascii_lower(t.name).find(needle) == std::string::npos)
@@ -921,6 +971,7 @@ http_response terminals_geojson(const context& c) {
     features.push_back({{"type", "Feature"},
                         {"geometry", {{"type", "Point"}, {"coordinates", {t.longitude_deg, t.latitude_deg}}}},
                         {"properties", {{"id", t.id},
+                                        {"kind", to_string(t.kind)},
                                         {"name", t.name},
                                         {"town", t.town},
                                         {"village", t.village},
@@ -1025,6 +1076,7 @@ http_response county_daily(const context& c) {
   std::vector<std::size_t> members;
   std::vector<std::string> ids;
   for (std::size_t i = 0; i < reg.size(); ++i) {
+    if (!reg.terminals()[i].is_terminal()) continue;  // effluent figures: terminals only, never pump stations
     if (town && reg.terminals()[i].town != *town) continue;
     if (!c.who.sees(reg.terminals()[i].town, reg.terminals()[i].id)) continue;  // the county series of a town officer: their towns
     members.push_back(i);
@@ -1457,7 +1509,7 @@ const std::vector<route_entry>& route_table() {
       {{"POST", "/api/session", open, {}}, &identity_route<auth::session_post>},
       {{"DELETE", "/api/session", signed_in, {}}, &identity_route<auth::session_delete>},
       {{"GET", "/api/summary", read, {}}, &summary},
-      {{"GET", "/api/terminals", read, {"town", "state", "alert_type", "q", "sort", "limit", "cursor"}}, &terminals},
+      {{"GET", "/api/terminals", read, {"town", "kind", "state", "alert_type", "q", "sort", "limit", "cursor"}}, &terminals},
       {{"GET", "/api/terminals.geojson", read, {}}, &terminals_geojson},
       {{"GET", "/api/unknown-terminals", read, {}}, &unknown_terminals},
       {{"GET", "/api/dead-letters", read, {}}, &dead_letters},

@@ -2,6 +2,7 @@
 
 #include "sewage/gateway/http/security.hpp"
 #include "rules/energy_config.hpp"
+#include "rules/pump_station_config.hpp"
 #include "toml_reader.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
@@ -40,6 +41,7 @@ void read_thresholds(toml_reader& r, thresholds& t) {
   r.read_int("clock_skew_raise_s", t.clock_skew_raise_s, 1, max_s);
   r.read_int("clock_skew_clear_s", t.clock_skew_clear_s, 0, max_s);
   read_energy_thresholds(r, t);  // gateway/src/rules/energy_config.cpp
+  read_pump_station_thresholds(r, t);  // gateway/src/rules/pump_station_config.cpp
   r.read("offline_after_intervals", t.offline_after_intervals, 1.0, 1000.0);
   r.read_int("clock_trust_behind_s", t.clock_trust_behind_s, 60, std::int64_t{400} * 86400);
   r.read_int("clock_trust_ahead_s", t.clock_trust_ahead_s, 0, max_s);

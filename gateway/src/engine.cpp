@@ -57,7 +57,13 @@ engine::engine(const config& cfg, registry reg, store& db, const clock_source& c
   for (auto& c : db_.commands(std::nullopt, command_state::pending, std::numeric_limits<std::int32_t>::max()))
     pending_cmds_.emplace(c.id, std::move(c));
   next_command_id_ = db_.max_command_id() + 1;
+  for (const auto& h : db_.load_pump_run_hours()) pump_logs_[h.site_id].restore(h.hour_ms, h.run_s, h.covered_s);
   attach_states();
+}
+
+const pump_run_log* engine::pump_runtime_log(const std::string& site_id) const {
+  const auto it = pump_logs_.find(site_id);
+  return it == pump_logs_.end() ? nullptr : &it->second;
 }
 
 void engine::attach_states() {
@@ -351,10 +357,25 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
     spdlog::warn("terminal {}: the totalizer increment up to seq {} ({}) spans more than {} days; booked on that day",
                  s.terminal_id, rec.seq, proto::format_timestamp(rec.ts), totalizer_limits::spread_bound_days);
 
-  const observation obs{rec, msg.arrival, live, trusted ? std::nullopt : std::optional<proto::timestamp>(stamp)};
+  observation obs{rec, msg.arrival, live, trusted ? std::nullopt : std::optional<proto::timestamp>(stamp)};
   const bool in_order = ts >= s.rule_clock_ms;
   if (!in_order) ++metrics_.late_records;
+  // A pump station's run time goes into its hourly log (every accepted record, late ones too:
+  // de-duplication books each window once); the view is as of this record's time.
+  pump_runtime_view runtime;
+  if (info.kind == site_kind::pump_station && rec.pump_station && !rec.pump_station->pumps.empty()) {
+    double run_s = 0;
+    for (const auto& p : rec.pump_station->pumps) run_s += p.run_s;
+    auto& log = pump_logs_[info.id];
+    pump_dirty_.emplace(info.id, log.add(ts, run_s, rec.interval_s));
+    if (in_order) {
+      if (const auto cut = log.prune(ts, cfg_.zone); cut > 0) pump_cuts_[info.id] = cut;
+      runtime = log.view(ts, cfg_.zone, lim.pump_runtime_min_days);
+      obs.pump_runtime = &runtime;
+    }
+  }
   for (const auto& rule : rules_.rules()) {
+    if (!rule->applies_to(info.kind)) continue;  // effluent rules judge terminals, pump rules stations
     // Event-time rules see records in effective-time order only; a late record is history for
     // them (its volume and statistics are still counted). offline and clock_skew are judged on
     // arrival and see every record.
@@ -654,6 +675,16 @@ bool engine::flush(bool retry_now) {
   }
   pending_daily_.clear();
   pending_missing_.clear();
+  for (const auto& [site, hour] : pump_dirty_) {
+    const auto log = pump_logs_.find(site);
+    if (log == pump_logs_.end()) continue;
+    const auto h = log->second.hours().find(hour);
+    if (h == log->second.hours().end()) continue;  // pruned meanwhile
+    batch_.pump_run_hours.push_back({site, hour, h->second.run_s, h->second.covered_s});
+  }
+  pump_dirty_.clear();
+  for (auto& [site, cut] : pump_cuts_) batch_.pump_run_cuts.emplace_back(site, cut);
+  pump_cuts_.clear();
   if (batch_.empty()) {
     if (on_committed_) on_committed_();
     return true;
@@ -740,6 +771,11 @@ void engine::keep_for_retry() {
     pending_daily_[{static_cast<std::uint32_t>(*idx), row.totals.day}].add(row.totals);
   }
   batch_.daily = std::move(other_days);
+  // Run hours are rebuilt from the logs at the next flush (absolute values: nothing piles up).
+  for (const auto& h : batch_.pump_run_hours) pump_dirty_.emplace(h.site_id, h.hour_ms);
+  batch_.pump_run_hours.clear();
+  for (const auto& [site, cut] : batch_.pump_run_cuts) pump_cuts_[site] = std::max(pump_cuts_[site], cut);
+  batch_.pump_run_cuts.clear();
 }
 
 std::size_t engine::purge() {

@@ -110,14 +110,9 @@ class io_thread {
 /// Flush early when this many writes wait (bounds memory under a burst).
 constexpr std::size_t max_pending_writes = 5000;
 
-/// Network load options with the registry's terminal ids (terminal nodes must be registry terminals).
-network::load_options network_options(const registry& reg) {
-  network::load_options o;
-  std::set<std::string, std::less<>> ids;
-  for (const auto& t : reg.terminals()) ids.insert(t.id);
-  o.registry_terminals = std::move(ids);
-  return o;
-}
+/// Network load options with the registry's site ids: terminal nodes must be registry terminals,
+/// pump_station nodes registry pump stations (network/check.hpp).
+network::load_options network_options(const registry& reg) { return network::options_for(reg); }
 
 int run(const config& cfg, registry reg, const clock_source& clock, network::holder& pipes) {
   // HTTP connections have their own thread (http_io), so a blocked or busy engine never stops

@@ -125,8 +125,8 @@ monthly_report build_report(store& db, const county_view& view, std::optional<re
   // The selected terminals (registry order).
   const auto& terms = view.reg->terminals();
   std::vector<std::size_t> selected;
-  for (std::size_t i = 0; i < terms.size(); ++i)
-    if (!r.town || terms[i].town == *r.town) selected.push_back(i);
+  for (std::size_t i = 0; i < terms.size(); ++i)  // effluent figures: terminals only, never pump stations
+    if (terms[i].is_terminal() && (!r.town || terms[i].town == *r.town)) selected.push_back(i);
   if (r.town && selected.empty())
     throw report_error("town", "town: no registered terminal is in that town", true);
 

@@ -267,6 +267,14 @@ ALTER TABLE terminal_state ADD COLUMN energy_suspect_kwh REAL NOT NULL DEFAULT 0
 ALTER TABLE terminal_state ADD COLUMN energy_suspect_ts_ms INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 15 (issue 13 item 2, pump stations): each station's pump run time per UTC hour
+// (pump_runtime.hpp), about 9 days of it, for pump_runtime_abnormal's normal. (Version 14 is the
+// incidents room's migration, issue 13 item 3.)
+constexpr const char* migration_v15_pump_run_hours = R"sql(
+CREATE TABLE pump_run_hours (site_id TEXT NOT NULL, hour_ms INTEGER NOT NULL, run_s REAL NOT NULL,
+  covered_s REAL NOT NULL, PRIMARY KEY (site_id, hour_ms)) WITHOUT ROWID;
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -466,6 +474,8 @@ class sqlite_store::impl {
         if (v == 10) exec(migration_v11_archive_lab);
         if (v == 11) exec(migration_v12_alarm_discipline);
         if (v == 12) exec(migration_v13_energy);
+        // v == 13: the incidents room's migration v14 (issue 13 item 3) lands here with its branch.
+        if (v == 14) exec(migration_v15_pump_run_hours);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");
@@ -766,6 +776,17 @@ void sqlite_store::apply(const write_batch& b) {
           .run();
     }
     for (const auto& n : b.notifications) d.insert_notification(n);
+    for (const auto& h : b.pump_run_hours) {
+      d.q("INSERT INTO pump_run_hours(site_id, hour_ms, run_s, covered_s) VALUES(?,?,?,?) ON CONFLICT(site_id, hour_ms)"
+          " DO UPDATE SET run_s=excluded.run_s, covered_s=excluded.covered_s")
+          .bind(1, h.site_id)
+          .bind(2, h.hour_ms)
+          .bind(3, h.run_s)
+          .bind(4, h.covered_s)
+          .run();
+    }
+    for (const auto& c : b.pump_run_cuts)
+      d.q("DELETE FROM pump_run_hours WHERE site_id = ? AND hour_ms < ?").bind(1, c.first).bind(2, c.second).run();
     for (const auto& im : b.images) {
       d.q("INSERT INTO images(terminal, jpeg, arrival_ms) VALUES(?,?,?) ON CONFLICT(terminal) DO UPDATE SET"
           " jpeg=excluded.jpeg, arrival_ms=excluded.arrival_ms")
@@ -1117,6 +1138,14 @@ std::optional<command_row> sqlite_store::command(std::uint64_t id) {
   auto& s = impl_->q(sql.c_str()).bind(1, id);
   std::optional<command_row> out;
   if (s.step()) out = read_command(s);
+  s.reset();
+  return out;
+}
+
+std::vector<pump_run_hour> sqlite_store::load_pump_run_hours() {
+  auto& s = impl_->q("SELECT site_id, hour_ms, run_s, covered_s FROM pump_run_hours ORDER BY site_id, hour_ms");
+  std::vector<pump_run_hour> out;
+  while (s.step()) out.push_back({s.text(0), s.i64(1), s.dbl(2), s.dbl(3)});
   s.reset();
   return out;
 }

@@ -42,16 +42,22 @@ std::string summary(const network_model& m) {
   return o.str();
 }
 
+load_options options_for(const registry& reg) {
+  load_options o;
+  std::set<std::string, std::less<>> terminals, stations;
+  for (const auto& t : reg.terminals()) (t.is_terminal() ? terminals : stations).insert(t.id);
+  o.registry_terminals = std::move(terminals);
+  o.registry_pump_stations = std::move(stations);
+  return o;
+}
+
 int check_command(const std::filesystem::path& file, const std::filesystem::path& registry_file, std::ostream& out,
                   std::ostream& err) noexcept {
   try {
     load_options opt;
     if (!registry_file.empty()) {
       try {
-        const auto reg = load_registry(registry_file, thresholds{});
-        std::set<std::string, std::less<>> ids;
-        for (const auto& t : reg.terminals()) ids.insert(t.id);
-        opt.registry_terminals = std::move(ids);
+        opt = options_for(load_registry(registry_file, thresholds{}));
       } catch (const std::exception& e) {
         err << "network check: registry: " << e.what() << '\n';
         return 2;

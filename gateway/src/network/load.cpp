@@ -235,6 +235,9 @@ class checker {
     if (n.kind == node_kind::terminal && opt_.registry_terminals && !n.site_id.empty() &&
         opt_.registry_terminals->count(n.site_id) == 0)
       r.fail("site_id", "\"" + n.site_id + "\" is not a terminal of the registry");
+    if (n.kind == node_kind::pump_station && opt_.registry_pump_stations && !n.site_id.empty() &&
+        opt_.registry_pump_stations->count(n.site_id) == 0)
+      r.fail("site_id", "\"" + n.site_id + "\" is not a pump station of the registry");
     if (!fresh) return;
     node_index.emplace(id, nodes.size());
     node_geom_ok_.push_back(geom_ok);

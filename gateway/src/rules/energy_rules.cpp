@@ -27,6 +27,7 @@ std::optional<both> usable(const proto::telemetry_record& r) {
 class power_without_flow final : public alert_rule {
  public:
   proto::alert_type type() const noexcept override { return proto::alert_type::power_without_flow; }
+  bool applies_to(site_kind k) const noexcept override { return k == site_kind::terminal; }  // effluent
   verdict observe(const observation& o, const terminal_info& t, rule_state& s) const override {
     const auto u = usable(o.record);
     if (!u) return {};
@@ -57,6 +58,7 @@ class power_without_flow final : public alert_rule {
 class flow_without_power final : public alert_rule {
  public:
   proto::alert_type type() const noexcept override { return proto::alert_type::flow_without_power; }
+  bool applies_to(site_kind k) const noexcept override { return k == site_kind::terminal; }  // effluent
   verdict observe(const observation& o, const terminal_info& t, rule_state& s) const override {
     const auto u = usable(o.record);
     if (!u || !u->energy->power_kw) return {};  // a pump current alone cannot see the blower

@@ -14,6 +14,7 @@ using detail::make;
 class turbidity_high final : public alert_rule {
  public:
   proto::alert_type type() const noexcept override { return proto::alert_type::turbidity_high; }
+  bool applies_to(site_kind k) const noexcept override { return k == site_kind::terminal; }  // effluent
   verdict observe(const observation& o, const terminal_info& t, rule_state& s) const override {
     const auto& tb = o.record.turbidity;
     if (!tb || tb->status != proto::quantity_status::ok || !tb->ntu) return {};
@@ -32,6 +33,7 @@ class turbidity_high final : public alert_rule {
 class no_flow final : public alert_rule {
  public:
   proto::alert_type type() const noexcept override { return proto::alert_type::no_flow; }
+  bool applies_to(site_kind k) const noexcept override { return k == site_kind::terminal; }  // effluent
   verdict observe(const observation& o, const terminal_info& t, rule_state& s) const override {
     const auto& f = o.record.flow;
     if (!f || f->status != proto::quantity_status::ok || !f->rate_m3h) return {};
@@ -50,6 +52,7 @@ class no_flow final : public alert_rule {
 class flow_high final : public alert_rule {
  public:
   proto::alert_type type() const noexcept override { return proto::alert_type::flow_high; }
+  bool applies_to(site_kind k) const noexcept override { return k == site_kind::terminal; }  // effluent
   verdict observe(const observation& o, const terminal_info& t, rule_state& s) const override {
     const auto& f = o.record.flow;
     if (!f || f->status != proto::quantity_status::ok || !f->rate_m3h) return {};
@@ -69,6 +72,7 @@ class flow_high final : public alert_rule {
 class cleanout_required final : public alert_rule {
  public:
   proto::alert_type type() const noexcept override { return proto::alert_type::cleanout_required; }
+  bool applies_to(site_kind k) const noexcept override { return k == site_kind::terminal; }  // effluent
   verdict observe(const observation& o, const terminal_info& t, rule_state& s) const override {
     const auto& sl = o.record.sludge;
     if (!sl || sl->status != proto::quantity_status::ok || !sl->cleanout_required) return {};
@@ -103,6 +107,7 @@ class sensor_fault final : public alert_rule {
     check("turbidity", o.record.turbidity);
     check("sludge", o.record.sludge);
     check("energy", o.record.energy);
+    check("wet_well_level", o.record.pump_station);  // a pump station's level transmitter
     const auto act = debounce_step(s, o.record.ts, faulty > 0, faulty == 0, t.limits.sensor_fault_debounce_s);
     if (act == verdict::action::none) return {};
     return make(act, o.record.ts, faulty, 1.0,

@@ -29,6 +29,12 @@ rule_set default_rules() {
   s.add(make_clock_skew_rule());
   s.add(make_power_without_flow_rule());
   s.add(make_flow_without_power_rule());
+  s.add(make_pump_fault_rule());
+  s.add(make_wet_well_high_rule());
+  s.add(make_wet_well_low_rule());
+  s.add(make_pump_no_level_drop_rule());
+  s.add(make_power_lost_rule());
+  s.add(make_pump_runtime_abnormal_rule());
   return s;
 }
 

@@ -264,6 +264,54 @@ TEST(Network, TerminalMustBeARegistryTerminalWhenARegistryIsGiven) {
   EXPECT_NO_THROW((void)parse_network(b.text()));  // no registry: not checked
 }
 
+TEST(Network, PumpStationMustBeARegistryPumpStationWhenARegistryIsGiven) {
+  // Issue 13 item 2: the registry knows site kinds; a node must point at an entry of its own kind.
+  std::vector<terminal_info> sites(3);
+  sites[0].id = "HY-WY-001";
+  sites[1].id = "HY-PS-001";
+  sites[1].kind = site_kind::pump_station;
+  sites[2].id = "HY-PS-002";
+  sites[2].kind = site_kind::pump_station;
+  const auto o = options_for(registry(sites));
+  net_builder ok;
+  ok.node("T1", "terminal", 0, 0, {{"site_id", "HY-WY-001"}})
+      .node("PS1", "pump_station", 0.01, 0, {{"site_id", "HY-PS-001"}})
+      .node("HY-PS-002", "pump_station", 0.02, 0)  // site_id defaults to the node id
+      .seg("S1", "PS1", "T1", "pressure")
+      .seg("S2", "HY-PS-002", "PS1", "pressure");
+  EXPECT_NO_THROW((void)parse_network(ok.text(), o));
+  net_builder bad;
+  bad.node("T1", "terminal", 0, 0, {{"site_id", "HY-PS-001"}})             // a station as a terminal
+      .node("PS1", "pump_station", 0.01, 0, {{"site_id", "HY-WY-001"}})    // a terminal as a station
+      .node("PS2", "pump_station", 0.02, 0, {{"site_id", "HY-PS-404"}})    // unknown
+      .seg("S1", "PS1", "T1", "pressure")
+      .seg("S2", "PS2", "PS1", "pressure");
+  const auto ps = problems_of(bad.text(), o);
+  EXPECT_EQ(reason_for(ps, "T1"), "site_id: \"HY-PS-001\" is not a terminal of the registry");
+  EXPECT_EQ(reason_for(ps, "PS1"), "site_id: \"HY-WY-001\" is not a pump station of the registry");
+  EXPECT_EQ(reason_for(ps, "PS2"), "site_id: \"HY-PS-404\" is not a pump station of the registry");
+  EXPECT_EQ(ps.size(), 3U);
+}
+
+TEST(Network, CheckCommandRefusesAPumpStationNodePointingAtATerminal) {
+  testing::temp_dir dir("gw-net-ps-check");
+  const auto reg = dir.path() / "registry.toml";
+  std::ofstream(reg) << "[[terminal]]\nid = \"T1\"\nname = \"t\"\ntown = \"W\"\nvillage = \"V\"\nlatitude = 30.5\n"
+                        "longitude = 120.9\ndesign_capacity_m3d = 10.0\ndischarge_grade = \"grade_1\"\n"
+                        "[[terminal]]\nid = \"PS1\"\nkind = \"pump_station\"\nname = \"p\"\ntown = \"W\"\n"
+                        "latitude = 30.5\nlongitude = 120.91\nreport_interval_s = 60\n";
+  const auto file = dir.path() / "net.geojson";
+  std::ofstream(file) << small().text();
+  std::ostringstream out, err;
+  EXPECT_EQ(check_command(file, reg, out, err), 0) << err.str();
+  net_builder b;
+  b.node("T1", "terminal", 0, 0).node("PS1", "pump_station", 0.01, 0, {{"site_id", "T1"}}).seg("S1", "PS1", "T1", "pressure");
+  std::ofstream(file) << b.text();
+  std::ostringstream out2, err2;
+  EXPECT_EQ(check_command(file, reg, out2, err2), 1);
+  EXPECT_NE(err2.str().find("PS1: site_id: \"T1\" is not a pump station of the registry"), std::string::npos) << err2.str();
+}
+
 TEST(Network, ZeroLengthSegment) {
   net_builder b;
   b.node("T1", "terminal", 0, 0).node("W1", "inspection_well", 0, 0).seg("S1", "W1", "T1");

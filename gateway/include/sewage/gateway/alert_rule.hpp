@@ -25,6 +25,15 @@ struct rule_state {
   friend bool operator==(const rule_state&, const rule_state&) = default;
 };
 
+/// A pump station's run time as pump_runtime_abnormal sees it (pump_runtime.hpp computes it from
+/// the station's hourly run log, on event time). Hours are pump hours summed over the pumps.
+struct pump_runtime_view {
+  double last_24h_run_h{0};      ///< run hours in the current hour and the 23 before it
+  double last_24h_covered_s{0};  ///< seconds of those hours covered by records with pump data
+  std::uint32_t history_days{0};  ///< complete days (>= 80 % covered) among the previous 7 operating days
+  std::optional<double> normal_h;  ///< median run hours of those days; set when history_days >= the minimum
+};
+
 /// One accepted, de-duplicated record as a rule sees it.
 struct observation {
   const proto::telemetry_record& record;
@@ -33,6 +42,8 @@ struct observation {
   /// Set when the agent's stamp was outside the trust window around arrival (config.hpp,
   /// clock_trust_*): `record.ts` is then the arrival (the effective time) and this is the stamp.
   std::optional<proto::timestamp> untrusted_stamp{};
+  /// Pump stations only (nullptr otherwise): the station's run time up to this record.
+  const pump_runtime_view* pump_runtime{nullptr};
 };
 
 /// Arrival-time view of a terminal's presence, for clock ticks (offline rule).
@@ -62,6 +73,11 @@ class alert_rule {
   virtual ~alert_rule() = default;
   /// The alert type this rule raises (one rule per type).
   [[nodiscard]] virtual proto::alert_type type() const noexcept = 0;
+  /// Whether the rule judges sites of this kind (registry.hpp site_kind). The engine never shows a
+  /// rule records or ticks of a site it does not apply to. Default: both kinds (offline,
+  /// sensor_fault, queue_overflow, clock_skew); effluent rules are terminal-only, the pump-station
+  /// rules pump-station-only. Never throws.
+  [[nodiscard]] virtual bool applies_to(site_kind /*kind*/) const noexcept { return true; }
   /// Observes one record in event-time order. Must not throw except bad_alloc.
   virtual verdict observe(const observation& obs, const terminal_info& terminal, rule_state& state) const = 0;
   /// Observes a clock tick (arrival time). Default: nothing.

@@ -114,6 +114,51 @@ struct thresholds {
   /// flow_without_power: how long it must hold in event time, s.
   std::uint32_t flow_without_power_debounce_s{1800};
 
+  // Pump stations (issue 13 item 2; gateway/README.md "Pump-station rules" gives the reasoning).
+  // Judged only for registry entries of kind pump_station, from the record's `pump_station`
+  // section. A station's [terminal.pump_station] wet_well_high_m / wet_well_low_m override the two
+  // levels (registry.hpp, pump_station_info).
+  /// wet_well_high: raise when the wet-well level is above this, m above the wet-well floor. A
+  /// rural station's well is 2-4 m deep with its overflow ~0.3-0.5 m below the cover; 2.5 m is the
+  /// county default for a 3 m well. Set it per station (its overflow level minus a margin).
+  double wet_well_high_m{2.5};
+  /// wet_well_low: raise when the level is below this, m: the pumps' stop float is normally
+  /// 0.4-0.6 m above the floor; below 0.3 m the pump sucks air (dry run) or the inflow is gone.
+  double wet_well_low_m{0.3};
+  /// Hysteresis of both level rules, m: high clears at or below high - this, low at or above low + this.
+  double wet_well_hysteresis_m{0.1};
+  /// wet_well_high / wet_well_low: how long the level must stay beyond (and then back within), s.
+  /// Short: a high well overflows within tens of minutes; 2 min rides out a start-up surge.
+  std::uint32_t wet_well_debounce_s{120};
+  /// pump_fault: how long a fault input must stay active (and then inactive), s. Overload and
+  /// thermal trips latch until reset, so 2 min only filters a bouncing contact.
+  std::uint32_t pump_fault_debounce_s{120};
+  /// power_lost: how long mains must be absent (and then present), s. An auto-recloser restores
+  /// a rural feeder within ~1 min; longer is an outage (the well then fills with nothing pumping).
+  std::uint32_t power_lost_debounce_s{120};
+  /// pump_no_level_drop: a pump counts as running in an interval when its run_s is at least this
+  /// share of the interval (the contract's 80 %).
+  double pump_running_fraction{0.8};
+  /// pump_no_level_drop: consecutive running intervals before the level change is judged. 10
+  /// intervals (10 min at 60 s): a healthy pump lowers a rural wet well by 5-20 cm a minute.
+  std::uint32_t pump_no_level_drop_intervals{10};
+  /// pump_no_level_drop: the level must have fallen by at least this over those intervals, m.
+  double pump_no_level_drop_m{0.05};
+  /// pump_runtime_abnormal: raise when the run hours of the last 24 h are below low x normal or
+  /// above high x normal (normal = median of the previous 7 complete daily run totals).
+  double pump_runtime_low_ratio{0.5};
+  double pump_runtime_high_ratio{2.0};
+  /// pump_runtime_abnormal: clear when back within [clear_low, clear_high] x normal (hysteresis).
+  double pump_runtime_clear_low_ratio{0.6};
+  double pump_runtime_clear_high_ratio{1.7};
+  /// pump_runtime_abnormal: days of history needed (complete days among the previous 7), >= 1.
+  std::uint32_t pump_runtime_min_days{3};
+  /// pump_runtime_abnormal: a normal below this many run hours a day is not judged, h (ratios of
+  /// a few minutes a day say nothing).
+  double pump_runtime_min_normal_h{0.5};
+  /// pump_runtime_abnormal: debounce, s. The 24 h sum moves slowly; an hour confirms a trend.
+  std::uint32_t pump_runtime_debounce_s{3600};
+
   friend bool operator==(const thresholds&, const thresholds&) = default;
 };
 

@@ -10,6 +10,7 @@
 
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
+#include "sewage/gateway/pump_runtime.hpp"
 #include "sewage/gateway/registry.hpp"
 #include "sewage/gateway/rules.hpp"
 #include "sewage/gateway/store.hpp"
@@ -22,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -215,6 +217,8 @@ class engine {
   }
   /// Expected report interval of a terminal: its birth message's, else the registry's, s.
   [[nodiscard]] double report_interval_s(std::size_t index) const;
+  /// The hourly run log of pump station `site_id` (pump_runtime.hpp), or nullptr when it has none.
+  [[nodiscard]] const pump_run_log* pump_runtime_log(const std::string& site_id) const;
   /// Changes whenever what a county_view holds changes (the registry, a terminal's registration,
   /// a report interval): read_service republishes its view when it differs from the last one.
   [[nodiscard]] std::uint64_t county_generation() const noexcept { return county_generation_; }
@@ -263,6 +267,11 @@ class engine {
   std::map<std::pair<std::uint32_t, std::int32_t>, daily_delta> pending_daily_;
   std::map<std::pair<std::uint32_t, std::int32_t>, std::int64_t> pending_missing_;
   std::vector<seq_range> spill_buf_;
+  // Pump stations' hourly run logs (by site id: they survive registry reloads), the hours changed
+  // since the last flush and the cuts of pruned history (pump_runtime.hpp).
+  std::unordered_map<std::string, pump_run_log> pump_logs_;
+  std::set<std::pair<std::string, std::int64_t>> pump_dirty_;
+  std::map<std::string, std::int64_t> pump_cuts_;
   write_batch batch_;
   engine_metrics metrics_;
   log_limiter glitch_log_{10, std::chrono::minutes(1)};  // totalizer glitch lines: 10 a minute, then a count

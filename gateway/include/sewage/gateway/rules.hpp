@@ -57,6 +57,39 @@ std::unique_ptr<alert_rule> make_power_without_flow_rule();
 /// flow_without_power_flow_clear_m3h. Needs power_kw in the record.
 std::unique_ptr<alert_rule> make_flow_without_power_rule();
 
+// Pump stations (pump_station_rules.cpp; issue 13 item 2). Each applies to sites of kind
+// pump_station only and judges the record's `pump_station` section on event time; a record
+// without it (or without the part a rule needs) is not judged. Thresholds: config.hpp "Pump
+// stations"; reasoning in gateway/README.md "Pump stations".
+
+/// pump_fault: any pump's fault input active for pump_fault_debounce_s; clear when none is for
+/// the same time. value = faulted pumps (count), threshold 1.
+std::unique_ptr<alert_rule> make_pump_fault_rule();
+/// wet_well_high: level (status ok) > wet_well_high_m for wet_well_debounce_s; clear at <=
+/// wet_well_high_m - wet_well_hysteresis_m for the same time. value/threshold m.
+std::unique_ptr<alert_rule> make_wet_well_high_rule();
+/// wet_well_low: level < wet_well_low_m for wet_well_debounce_s; clear at >= wet_well_low_m +
+/// wet_well_hysteresis_m for the same time. value/threshold m.
+std::unique_ptr<alert_rule> make_wet_well_low_rule();
+/// pump_no_level_drop: a pump ran >= pump_running_fraction of each interval for
+/// pump_no_level_drop_intervals x the interval and the level fell by less than pump_no_level_drop_m
+/// from the start of the run (the first running window's max_level_m, else its level). Clear: a
+/// later run (any pump running) that lowers the level by pump_no_level_drop_m. value = the level's
+/// drop over the run, m (negative: it rose); threshold = pump_no_level_drop_m.
+/// state: pending = in a run, since_ms = the run's start, aux = the level at its start.
+std::unique_ptr<alert_rule> make_pump_no_level_drop_rule();
+/// power_lost: mains_power false for power_lost_debounce_s; clear when true for the same time.
+/// value = seconds without mains in the episode (sum of power_lost_s, else interval_s per record);
+/// threshold = the debounce. A record without mains_power (not monitored) is not judged.
+std::unique_ptr<alert_rule> make_power_lost_rule();
+/// pump_runtime_abnormal: run hours of the last 24 h (observation::pump_runtime) outside
+/// [pump_runtime_low_ratio, pump_runtime_high_ratio] x the station's normal (median of its
+/// previous 7 complete daily run totals, at least pump_runtime_min_days of them) for
+/// pump_runtime_debounce_s; clear within [clear_low, clear_high] x normal for the same time. Not
+/// judged without a normal, with a normal below pump_runtime_min_normal_h, or when less than 80 %
+/// of the last 24 h is covered by records. value = run hours (h), threshold = the normal (h).
+std::unique_ptr<alert_rule> make_pump_runtime_abnormal_rule();
+
 /// Every built-in rule: the registration list.
 rule_set default_rules();
 

@@ -9,6 +9,7 @@
 #include "sewage/gateway/energy.hpp"
 #include "sewage/gateway/alert_rule.hpp"
 #include "sewage/gateway/dedup.hpp"
+#include "sewage/gateway/pump_runtime.hpp"
 
 #include <sewage/proto/alert.hpp>
 #include <sewage/proto/status.hpp>
@@ -179,12 +180,16 @@ struct write_batch {
   /// Notifications to enqueue (inserted; ids assigned by the store), in the same transaction as
   /// the transitions they tell of.
   std::vector<notification_row> notifications;
+  /// Pump stations' hourly run log (pump_runtime.hpp): upserts of whole hours (absolute values).
+  std::vector<pump_run_hour> pump_run_hours;
+  /// (site id, hour_ms): that station's stored hours before hour_ms are deleted (pump_run_log::prune).
+  std::vector<std::pair<std::string, std::int64_t>> pump_run_cuts;
 
   [[nodiscard]] bool empty() const noexcept {
     return records.empty() && daily.empty() && terminals.empty() && retired_sets.empty() && spilled.empty() &&
            alerts.empty() &&
            transitions.empty() && dead_letters.empty() && images.empty() && commands.empty() &&
-           notifications.empty();
+           notifications.empty() && pump_run_hours.empty() && pump_run_cuts.empty();
   }
   void clear() noexcept { *this = write_batch{}; }
 };
@@ -293,6 +298,9 @@ class store {
   virtual std::optional<command_row> command(std::uint64_t id) = 0;
   /// Highest command id ever used (0 when none).
   virtual std::uint64_t max_command_id() = 0;
+  /// Every stored pump-station run hour (pump_runtime.hpp), by site and hour. Default: none (a
+  /// store without the table: pump_runtime_abnormal then rebuilds its history from live records).
+  virtual std::vector<pump_run_hour> load_pump_run_hours() { return {}; }
   /// Latest JPEG of a terminal and when it arrived.
   virtual std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& terminal_id) = 0;
   /// When the latest JPEG of a terminal arrived (without reading the picture), if there is one.

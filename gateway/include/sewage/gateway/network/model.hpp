@@ -92,9 +92,11 @@ struct load_options {
   /// node's point (metres). Default 5 m: a digitising snap tolerance well under a manhole's size.
   double end_tolerance_m{5.0};
   /// When set, every `terminal` node's site_id must be one of these registry terminal ids
-  /// (registry.toml); unset = not checked. Pump stations are not checked yet (the registry does not
-  /// know site kinds before issue 13 item 2).
+  /// (registry.toml entries of kind terminal); unset = not checked.
   std::optional<std::set<std::string, std::less<>>> registry_terminals;
+  /// When set, every `pump_station` node's site_id must be one of these registry pump-station ids
+  /// (entries of kind pump_station); unset = not checked.
+  std::optional<std::set<std::string, std::less<>>> registry_pump_stations;
 };
 
 /// The upstream catchment of a node or segment: everything that drains through it.
