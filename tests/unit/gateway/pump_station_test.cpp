@@ -200,7 +200,7 @@ TEST(PumpNoLevelDropRule, APumpThatEmptiesTheWellAndThenStallsIsCaught) {
   for (auto& r : pumping(t0 + minutes(5), 15, 1.0, 0.0)) recs.push_back(r);
   const auto o = run(*rule, station("PS"), recs, s);
   ASSERT_EQ(o.raises, 1);
-  EXPECT_EQ(o.when[0], t0 + minutes(15));  // 10 min after the last drop (record at +5 min)
+  EXPECT_EQ(o.when[0], t0 + minutes(16));  // 10 min after the last fall (1.1 -> 1.0 m, record at +6 min)
 }
 
 TEST(PowerLostRule, MainsOffForTheDebounceRaisesWithTheSecondsWithoutMains) {
@@ -348,6 +348,25 @@ TEST(PumpRunLog, NormalIsTheMedianOfCompleteDaysAndNeedsThree) {
   EXPECT_EQ(old.view(now, z, 3).history_days, 7u);
 }
 
+TEST(PumpRunStore, HoursAreUpsertedAndCutPerStation) {
+  testing::temp_dir dir("gw-ps-store");
+  {
+    sqlite_store s(dir.path() / "g.db", 10);
+    write_batch b;
+    b.pump_run_hours = {{"PS1", 0, 10, 600}, {"PS1", 3'600'000, 20, 600}, {"PS2", 0, 30, 600}};
+    s.apply(b);
+    write_batch c;
+    c.pump_run_hours = {{"PS1", 3'600'000, 80, 1200}};  // absolute values replace
+    c.pump_run_cuts = {{"PS1", 3'600'000}};              // PS1's hours before 01:00 go, PS2's stay
+    s.apply(c);
+  }
+  sqlite_store s(dir.path() / "g.db", 10);
+  const auto rows = s.load_pump_run_hours();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], (pump_run_hour{"PS1", 3'600'000, 80, 1200}));
+  EXPECT_EQ(rows[1], (pump_run_hour{"PS2", 0, 30, 600}));
+}
+
 // ---- registry ------------------------------------------------------------------------------
 
 std::string registry_error(const testing::temp_dir& d, const std::string& text) {
@@ -402,6 +421,12 @@ TEST(RegistryKinds, AStationNeedsNoCapacityGradeOrVillageAndTakesItsOwnLevels) {
   EXPECT_EQ(s.station.pumps, 2u);
   EXPECT_EQ(s.station.pump_rated_current_a, 11.5);
   EXPECT_EQ(reg.terminals()[0].limits.wet_well_high_m, 2.8);  // county default
+  // The example registry's station.
+  const auto ex = load_registry(SEWAGE_GATEWAY_EXAMPLE_REGISTRY, thresholds{});
+  const auto ex_ps = ex.find("HY-PS-001");
+  ASSERT_TRUE(ex_ps.has_value());
+  EXPECT_EQ(ex.terminals()[*ex_ps].kind, site_kind::pump_station);
+  EXPECT_EQ(ex.terminals()[*ex_ps].limits.wet_well_high_m, 2.8);
   // The county example registry file of the simulator loads (101 stations).
   const auto county_file = std::filesystem::path(SEWAGE_GATEWAY_EXAMPLE_REGISTRY).parent_path().parent_path() /
                            "tools/sim/county/haiyan-pump-stations.toml";
@@ -565,7 +590,7 @@ TEST_F(PumpStationEngine, TerminalRulesNeverJudgeAStationAndStationRulesNeverATe
     r = test::with_turbidity(test::with_flow(r, 0.0, 10.0), 50);
     send(r);
     auto t = ps_record("T1", static_cast<std::uint64_t>(i + 1), t1 + minutes(10) * (i + 1), 2.9, {{false, true, 0}}, false, 600);
-    send(test::with_flow(t, 1.0, 100.0 + i));
+    send(test::with_flow(t, 1.0, 100.0 + 0.1 * i));
   }
   using proto::alert_type;
   for (const auto type : {alert_type::no_flow, alert_type::turbidity_high, alert_type::flow_high, alert_type::sensor_fault})
@@ -594,14 +619,15 @@ TEST_F(PumpStationEngine, EffluentFiguresCountTerminalsOnlyAndTheApiCarriesTheKi
   EXPECT_EQ(summary["terminals"], 1);
   EXPECT_EQ(summary["pump_stations"]["count"], 1);
   EXPECT_EQ(summary["pump_stations"]["online"], 1);
-  EXPECT_EQ(summary["volume_today_m3"], 5.0 + 1.0);  // 5 measured increments + the first record's estimate
+  // 5 measured increments of 1 m3 + the first record's window (60 s at 6 m3/h) estimated.
+  EXPECT_EQ(summary["volume_today_m3"], 5.1);
   EXPECT_EQ(summary["compliance_rate_today"], nullptr);  // the station's turbidity is not effluent
   const auto daily = get_json("/api/daily?from=2026-11-21&to=2026-11-21");
   EXPECT_EQ(daily["terminals"], 1);
   ASSERT_EQ(daily["days"].size(), 1u);
   EXPECT_EQ(daily["days"][0]["terminals_reporting"], 1);
   EXPECT_EQ(daily["days"][0]["records"], 6);
-  EXPECT_EQ(daily["days"][0]["volume_m3"], 6.0);
+  EXPECT_EQ(daily["days"][0]["volume_m3"], 5.1);
   // /api/terminals: the kind of each, the filter, a bad kind named.
   const auto all = get_json("/api/terminals?sort=id");
   ASSERT_EQ(all["terminals"].size(), 2u);
