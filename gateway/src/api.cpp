@@ -658,9 +658,14 @@ http_response api_metrics(const context& c) {
   add_metric(out, "sewage_gateway_store_failures_total", "counter", "Failed store commits (retried).");
   add_sample(out, "sewage_gateway_store_failures_total", static_cast<double>(m.store_failures));
   add_metric(out, "sewage_gateway_terminals", "gauge", "Registered terminals by presence state.");
+  add_metric(out, "sewage_gateway_pump_stations", "gauge", "Registered pump stations by presence state.");
   std::map<std::string, std::size_t> states{{"online", 0}, {"offline", 0}, {"unknown", 0}};
-  for (std::size_t i = 0; i < eng.terminals().size(); ++i) ++states[presence_state(eng, i)];
+  std::map<std::string, std::size_t> station_states = states;
+  for (std::size_t i = 0; i < eng.terminals().size(); ++i)
+    ++(eng.terminals().terminals()[i].is_terminal() ? states : station_states)[presence_state(eng, i)];
   for (const auto& [k, v] : states) add_sample(out, "sewage_gateway_terminals{state=\"" + k + "\"}", static_cast<double>(v));
+  for (const auto& [k, v] : station_states)
+    add_sample(out, "sewage_gateway_pump_stations{state=\"" + k + "\"}", static_cast<double>(v));
   add_metric(out, "sewage_gateway_mqtt_connected", "gauge", "1 when connected to the broker.");
   add_sample(out, "sewage_gateway_mqtt_connected", link.connected && link.connected() ? 1 : 0);
   add_metric(out, "sewage_gateway_publish_failures_total", "counter", "Alert publications the MQTT client refused or failed.");

@@ -653,6 +653,9 @@ TEST_F(PumpStationEngine, EffluentFiguresCountTerminalsOnlyAndTheApiCarriesTheKi
   EXPECT_EQ(one["thresholds"]["wet_well_high_m"], 2.5);
   EXPECT_EQ(get_json("/api/terminals/T1")["kind"], "terminal");
   EXPECT_FALSE(get_json("/api/terminals/T1")["thresholds"].contains("wet_well_high_m"));
+  const auto metrics = api_->handle({"GET", "/metrics", "", ""}).body;
+  EXPECT_NE(metrics.find("sewage_gateway_terminals{state=\"online\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("sewage_gateway_pump_stations{state=\"online\"} 1\n"), std::string::npos) << metrics;
   const auto geo = get_json("/api/terminals.geojson");
   EXPECT_EQ(geo["features"][1]["properties"]["kind"], "pump_station");
 }
