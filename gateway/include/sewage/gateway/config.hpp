@@ -114,7 +114,7 @@ struct thresholds {
   /// flow_without_power: how long it must hold in event time, s.
   std::uint32_t flow_without_power_debounce_s{1800};
 
-  // Pump stations (issue 13 item 2; gateway/README.md "Pump-station rules" gives the reasoning).
+  // Pump stations (issue 13 item 2; gateway/README.md "Pump stations" gives the reasoning).
   // Judged only for registry entries of kind pump_station, from the record's `pump_station`
   // section. A station's [terminal.pump_station] wet_well_high_m / wet_well_low_m override the two
   // levels (registry.hpp, pump_station_info).
