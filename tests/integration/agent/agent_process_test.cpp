@@ -982,6 +982,18 @@ TEST(AgentProcess, PumpStationProfileAgainstTheEmulatedIoModule) {
   const auto st = check.wait_for_exit(30s);
   ASSERT_TRUE(st.has_value());
   ASSERT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << check.log();
+  // A bad [pump_station] (a pump without its fault input): exit 1, the key and the reason.
+  std::string bad_text = io.agent_config("io");
+  bad_text.erase(bad_text.rfind("fault = "), bad_text.rfind("current = ") - bad_text.rfind("fault = "));
+  std::ofstream(dir.path() / "bad.toml") << "terminal_id = \"T1\"\n[mqtt]\nuri = \"ssl://h:1\"\n[[device]]\nname = \"io\"\n"
+                                         << "driver = \"modbus\"\ntransport = \"tcp\"\nhost = \"127.0.0.1\"\n" << bad_text;
+  testing::child_process bad({SEWAGE_AGENT_BIN, "--config", (dir.path() / "bad.toml").string(), "--check-config"},
+                             dir.path() / "bad.log");
+  const auto bst = bad.wait_for_exit(30s);
+  ASSERT_TRUE(bst.has_value());
+  EXPECT_TRUE(WIFEXITED(*bst) && WEXITSTATUS(*bst) == 1);
+  EXPECT_NE(bad.log().find("pump_station.pump[1].fault: is required (the pump's fault / trip input)"), std::string::npos)
+      << bad.log();
 
   subscriber sub(broker.uri());
   testing::child_process agent({SEWAGE_AGENT_BIN, "--config", config.string()}, dir.path() / "agent.log");

@@ -289,7 +289,8 @@ TEST(PumpStationWindow, CurrentFailureWhileRunningIsNamedAndOmitted) {
 
 // ---------------------------------------------------------------- through the interval builder
 
-const char* kStation = R"(
+/// A station's config up to its I/O module ("io", no points of its own).
+const std::string kStationHead = R"(
 terminal_id = "HY-PS-012"
 [mqtt]
 uri = "ssl://127.0.0.1:8883"
@@ -298,7 +299,9 @@ name = "io"
 driver = "modbus"
 transport = "tcp"
 host = "127.0.0.1"
-[[device]]
+)";
+
+const std::string kStation = kStationHead + R"([[device]]
 name = "level"
 driver = "modbus"
 transport = "tcp"
@@ -394,19 +397,7 @@ TEST(PumpStationConfig, ShippedExampleIsValidAndDeployable) {
 
 /// Each bad [pump_station] names its key and the reason.
 TEST(PumpStationConfig, ErrorsNameTheKeyAndTheReason) {
-  const std::string head = R"(
-terminal_id = "HY-PS-012"
-[mqtt]
-uri = "ssl://127.0.0.1:8883"
-[[device]]
-name = "io"
-driver = "modbus"
-transport = "tcp"
-host = "127.0.0.1"
-[[device]]
-name = "sim"
-driver = "simulated"
-)";
+  const std::string head = kStationHead + "[[device]]\nname = \"sim\"\ndriver = \"simulated\"\n";
   const std::string level = "level = {function = \"input\", address = 0, scale = 0.001}\n";
   const std::string pump = "[[pump_station.pump]]\nid = \"P1\"\nrunning = {function = \"discrete_input\", address = 0}\n"
                            "fault = {function = \"discrete_input\", address = 1}\n";

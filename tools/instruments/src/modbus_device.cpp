@@ -273,28 +273,19 @@ void pump_station_io::set_level_m(double level_m) {
   device_.set_input(level_register, v);
 }
 
-void pump_station_io::write_status_word() {
+void pump_station_io::set_digital(std::size_t k, std::uint16_t input, bool on) {
+  if (k >= pumps_) throw std::out_of_range("pump_station_io: no pump " + std::to_string(k));
+  std::lock_guard lock(mutex_);
+  const auto bit = static_cast<std::uint16_t>(1U << input);
+  status_word_ = static_cast<std::uint16_t>(on ? (status_word_ | bit) : (status_word_ & ~bit));
+  device_.set_discrete_input(input, on);
   const std::uint16_t v[] = {status_word_};
   device_.set_holding(status_word_register, v);
 }
 
-void pump_station_io::set_pump_running(std::size_t k, bool running) {
-  if (k >= pumps_) throw std::out_of_range("pump_station_io: no pump " + std::to_string(k));
-  std::lock_guard lock(mutex_);
-  const auto bit = static_cast<std::uint16_t>(1U << run_input(k));
-  status_word_ = static_cast<std::uint16_t>(running ? (status_word_ | bit) : (status_word_ & ~bit));
-  device_.set_discrete_input(run_input(k), running);
-  write_status_word();
-}
+void pump_station_io::set_pump_running(std::size_t k, bool running) { set_digital(k, run_input(k), running); }
 
-void pump_station_io::set_pump_fault(std::size_t k, bool fault) {
-  if (k >= pumps_) throw std::out_of_range("pump_station_io: no pump " + std::to_string(k));
-  std::lock_guard lock(mutex_);
-  const auto bit = static_cast<std::uint16_t>(1U << fault_input(k));
-  status_word_ = static_cast<std::uint16_t>(fault ? (status_word_ | bit) : (status_word_ & ~bit));
-  device_.set_discrete_input(fault_input(k), fault);
-  write_status_word();
-}
+void pump_station_io::set_pump_fault(std::size_t k, bool fault) { set_digital(k, fault_input(k), fault); }
 
 void pump_station_io::set_pump_current_a(std::size_t k, double current_a) {
   if (k >= pumps_) throw std::out_of_range("pump_station_io: no pump " + std::to_string(k));

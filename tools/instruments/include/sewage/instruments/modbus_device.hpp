@@ -247,7 +247,8 @@ class pump_station_io {
   modbus_device& device() noexcept { return device_; }
 
  private:
-  void write_status_word();  ///< caller holds mutex_
+  /// Sets discrete input `input` of pump `k` and its bit in the status word (one lock).
+  void set_digital(std::size_t k, std::uint16_t input, bool on);
   std::size_t pumps_;
   std::mutex mutex_;
   std::uint16_t status_word_{0};
