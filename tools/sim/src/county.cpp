@@ -1,9 +1,11 @@
 #include "sewage/sim/county.hpp"
 #include "sewage/sim/repair.hpp"
 
-#include "sewage/gateway/registry.hpp"
+#include "sewage/gateway/network/model.hpp"
 #include "sewage/instruments/modbus_device.hpp"
 #include "sewage/proto/timestamp.hpp"
+#include "sewage/sim/network_flow.hpp"
+#include "sewage/sim/pump_station.hpp"
 #include "sewage/sim/tcp_proxy.hpp"
 #include "sewage/sim/terminal_model.hpp"
 #include "sewage/testing/process.hpp"
@@ -78,6 +80,69 @@ toml::table modbus_device_table(const std::string& name, int port, int unit_id, 
                      {"response_timeout_ms", 300}, {"retries", 1}, {"point", std::move(points)}};
 }
 
+/// One site of the registry as the simulator needs it.
+struct registry_site {
+  std::string id;
+  bool pump_station{false};
+  double design_capacity_m3d{0.0};  ///< terminals
+  int pumps{2};                     ///< pump stations: [terminal.pump_station] pumps (1..8)
+  std::optional<double> pump_rated_current_a;  ///< pump stations: [terminal.pump_station]
+};
+
+/// The registry's sites with their kind (issue 13: `kind = "terminal" | "pump_station"`, default
+/// terminal). The gateway's loader checks the whole file when the gateway starts; the simulator
+/// reads only what it simulates: every entry's id, a terminal's design_capacity_m3d (> 0), a pump
+/// station's optional [terminal.pump_station] pumps (1..8) and pump_rated_current_a (> 0). Throws
+/// std::runtime_error naming the file, the entry and the key.
+std::vector<registry_site> read_registry_sites(const std::filesystem::path& file) {
+  toml::table root;
+  try {
+    root = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error(file.string() + ": line " + std::to_string(e.source().begin.line) + ": " +
+                             std::string(e.description()));
+  }
+  const auto* arr = root["terminal"].as_array();
+  if (arr == nullptr || arr->empty()) throw std::runtime_error(file.string() + ": terminal: no [[terminal]] table");
+  std::vector<registry_site> out;
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    std::string where = file.string() + ": terminal[" + std::to_string(i) + "]";
+    const auto* t = (*arr)[i].as_table();
+    if (t == nullptr) throw std::runtime_error(where + ": must be a table");
+    registry_site r;
+    const auto id = (*t)["id"].value<std::string>();
+    if (!id || id->empty()) throw std::runtime_error(where + ".id: is required");
+    r.id = *id;
+    where += " (" + r.id + ")";
+    const std::string kind = (*t)["kind"].value_or(std::string("terminal"));
+    if (kind == "pump_station") {
+      r.pump_station = true;
+      if (const auto* ps = (*t)["pump_station"].as_table()) {
+        if (const auto* n = ps->get("pumps")) {
+          const auto v = n->value<std::int64_t>();
+          if (!v || *v < 1 || *v > 8 || !n->is_integer())
+            throw std::runtime_error(where + ".pump_station.pumps: must be an integer 1..8");
+          r.pumps = static_cast<int>(*v);
+        }
+        if (const auto* n = ps->get("pump_rated_current_a")) {
+          const auto v = n->value<double>();
+          if (!v || !(*v > 0) || *v > 1000)
+            throw std::runtime_error(where + ".pump_station.pump_rated_current_a: must be a number > 0 and <= 1000");
+          r.pump_rated_current_a = *v;
+        }
+      }
+    } else if (kind == "terminal") {
+      const auto cap = (*t)["design_capacity_m3d"].value<double>();
+      if (!cap || !(*cap > 0)) throw std::runtime_error(where + ".design_capacity_m3d: is required (m3/day, > 0)");
+      r.design_capacity_m3d = *cap;
+    } else {
+      throw std::runtime_error(where + ".kind: must be \"terminal\" or \"pump_station\", got \"" + kind + "\"");
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace
 
 sys_clock::time_point simulated_time(sys_clock::time_point real, sys_clock::time_point real_origin,
@@ -122,24 +187,38 @@ struct county::impl {
   std::thread io_thread;
   std::vector<bool> fault_active;
   sys_clock::time_point sim_origin;
-  std::vector<std::string> terminal_ids;
+  std::vector<std::string> terminal_ids;  ///< terminals and pump stations (scenario and repair checks)
   std::chrono::steady_clock::time_point last_repair_scan{};
   std::size_t repairs_refused{0};
+  // The pipe network (county_options::network); empty optionals without one.
+  std::optional<gateway::network::network_model> network;
+  std::optional<network_flow> flow;
+  std::vector<pump_station_model> stations;  ///< flow->stations() order
+  std::vector<site*> flow_terminal_sites;    ///< flow->terminals() order: the simulated terminal
+  sys_clock::time_point last_flow_step{};
 
   explicit impl(county_options o)
       : opt(std::move(o)),
         profile(influent_profile::load_bsm1_csv(opt.influent)) {
-    const auto reg = gateway::load_registry(opt.registry, gateway::thresholds{});
+    const auto reg = read_registry_sites(opt.registry);
     std::vector<std::string> ids;
-    for (const auto& t : reg.terminals()) ids.push_back(t.id);
+    for (const auto& t : reg) ids.push_back(t.id);
     terminal_ids = ids;
-    scen = load_scenario(opt.scenario, ids);
+    network_names names;
+    if (!opt.network.empty()) {
+      network = gateway::network::load_network(opt.network);
+      for (const auto& n : network->nodes())
+        if (n.kind == gateway::network::node_kind::pump_station) names.pump_stations.push_back(n.id);
+      for (const auto& sg : network->segments()) names.segments.push_back(sg.id);
+    }
+    scen = load_scenario(opt.scenario, ids, network ? &names : nullptr);
     sim_origin = sys_clock::time_point(scen.start) -
                  std::chrono::duration_cast<sys_clock::duration>(std::chrono::duration<double>(opt.lead_h * 3600.0));
     fault_active.assign(scen.faults.size(), false);
     std::filesystem::create_directories(opt.workdir / "agents");
     std::uint64_t n = 0;
-    for (const auto& t : reg.terminals()) {
+    for (const auto& t : reg) {
+      if (t.pump_station) continue;
       terminal_params params;
       params.design_capacity_m3d = t.design_capacity_m3d;
       // Villages differ: shift each one into the influent table and vary its load and sludge.
@@ -158,6 +237,7 @@ struct county::impl {
       sites.push_back(std::move(s));
       ++n;
     }
+    setup_network(reg);
     if (!opt.repair_dir.empty()) {
       std::filesystem::create_directories(opt.repair_dir / "done");
       std::filesystem::create_directories(opt.repair_dir / "refused");
@@ -167,6 +247,104 @@ struct county::impl {
     write_ground_truth();
     write_true_volumes(sim_origin, false);
     write_progress(sim_origin, "running");
+  }
+
+  /// Builds the routing and one pump-station model per network station (see county_options::network),
+  /// and fills the network faults' truth (terminal, affected sites, households share).
+  void setup_network(const std::vector<registry_site>& reg) {
+    std::size_t registry_stations = 0;
+    for (const auto& r : reg) registry_stations += r.pump_station ? 1 : 0;
+    if (!network) {
+      if (registry_stations > 0)
+        spdlog::warn("{} pump stations of the registry are not simulated: no pipe network (--network)",
+                     registry_stations);
+      return;
+    }
+    flow.emplace(*network);
+    auto registry_entry = [&](const std::string& id) -> const registry_site* {
+      for (const auto& r : reg)
+        if (r.id == id) return &r;
+      return nullptr;
+    };
+    for (const auto& t : flow->terminals()) {
+      const auto* r = registry_entry(t.site_id);
+      if (r == nullptr || r->pump_station)
+        throw std::runtime_error(opt.network.string() + ": terminal node " + t.node + ": site_id \"" + t.site_id +
+                                 "\" is not a terminal of the registry " + opt.registry.string());
+      flow_terminal_sites.push_back(find(t.site_id));
+    }
+    std::size_t k = 0;
+    for (const auto& st : flow->stations()) {
+      const auto* r = registry_entry(st.site_id);
+      if (r == nullptr || !r->pump_station)
+        throw std::runtime_error(opt.network.string() + ": pump station node " + st.node + ": site_id \"" +
+                                 st.site_id + "\" is not a pump station of the registry " + opt.registry.string());
+      const auto& tp = flow_terminal_sites[st.terminal]->model.params();
+      const double terminal_mean_m3h = tp.design_capacity_m3d * tp.load_factor / 24.0;
+      std::mt19937_64 g(5000 + k++);
+      auto params = size_station(flow->station_mean_inflow_m3h(static_cast<std::size_t>(&st - flow->stations().data()),
+                                                               terminal_mean_m3h),
+                                 r->pumps, std::uniform_real_distribution<double>(0.5, 1.1)(g));
+      if (r->pump_rated_current_a)
+        for (auto& p : params.pumps) p.rated_current_a = *r->pump_rated_current_a;
+      stations.emplace_back(std::move(params));
+    }
+    for (const auto& r : reg) {
+      if (r.pump_station && flow->station_index(r.id) < 0)
+        spdlog::warn("pump station {} of the registry is not in the network {}: not simulated", r.id,
+                     opt.network.string());
+    }
+    for (std::size_t i = 0; i < scen.faults.size(); ++i) {
+      auto& f = scen.faults[i];
+      if (!is_network_fault(f.kind)) continue;
+      const auto& where = is_station_fault(f.kind) ? f.node : f.segment;
+      const auto share = share_through(*network, where);
+      f.affected_sites = share.affected_sites;
+      f.households_share = share.share;
+      if (is_station_fault(f.kind)) {
+        const auto* node = network->find_node(f.node);
+        f.terminal = node->site_id.empty() ? node->id : node->site_id;
+        if (!f.pump.empty()) {
+          const auto& pumps = stations[static_cast<std::size_t>(flow->station_index(f.terminal))].params().pumps;
+          if (std::none_of(pumps.begin(), pumps.end(), [&](const pump_params& p) { return p.id == f.pump; }))
+            throw std::runtime_error(opt.scenario.string() + ": fault[" + std::to_string(i) + "].pump: station " +
+                                     f.terminal + " has no pump \"" + f.pump + "\" (P1..P" +
+                                     std::to_string(pumps.size()) + ")");
+        }
+      } else {
+        f.terminal = share.terminal_site;
+      }
+      spdlog::info("fault[{}] {} at {}: {:.1f} % of {}'s households ({} of {}) drain through it", i,
+                   to_string(f.kind), where, 100.0 * share.share, share.terminal_site, share.households,
+                   share.terminal_households);
+    }
+    std::size_t households = 0;
+    for (const auto& t : flow->terminals()) households += static_cast<std::size_t>(t.households);
+    spdlog::info("pipe network {}: {} terminals, {} pump stations simulated ({} households){}",
+                 opt.network.string(), flow->terminals().size(), stations.size(), households,
+                 opt.station_agents ? "" : "; pump stations without devices or agents");
+  }
+
+  /// Routes the sewage over the network from the last step to `sim_now` (pump stations advance)
+  /// and returns the share of its influent each simulated terminal receives (site id -> share).
+  std::map<std::string, double> step_network(sys_clock::time_point sim_now, double scenario_h) {
+    std::map<std::string, double> shares;
+    if (!flow) return shares;
+    if (last_flow_step == sys_clock::time_point{}) last_flow_step = sim_origin;
+    const double dt_s = std::chrono::duration<double>(sim_now - last_flow_step).count();
+    if (dt_s <= 0) return shares;
+    last_flow_step = sim_now;
+    const double t_days = std::chrono::duration<double>(sim_now - sim_origin).count() / 86400.0;
+    const double weather_start_d = (opt.lead_h + scen.weather_start_h) / 24.0;
+    std::vector<double> base;
+    for (const auto* s : flow_terminal_sites) base.push_back(s->model.influent_m3h(t_days, scen.weather, weather_start_d));
+    const auto nf = network_faults_in_force(scen, scenario_h);
+    std::vector<station_faults> sf(stations.size());
+    for (std::size_t i = 0; i < sf.size(); ++i)
+      if (const auto it = nf.stations.find(flow->stations()[i].node); it != nf.stations.end()) sf[i] = it->second;
+    const auto share = flow->step(dt_s, base, nf.segment_loss, stations, sf);
+    for (std::size_t t = 0; t < share.size(); ++t) shares[flow_terminal_sites[t]->id] = share[t];
+    return shares;
   }
 
   ~impl() {
@@ -308,20 +486,28 @@ struct county::impl {
     for (std::size_t i = 0; i < scen.faults.size(); ++i) {
       const auto& f = scen.faults[i];
       site* s = find(f.terminal);
-      if (s == nullptr) continue;
+      if (s == nullptr && !is_network_fault(f.kind)) continue;
       const bool active = scenario_h >= f.start_h && scenario_h < f.end_h;
       const bool began = active && !fault_active[i];
       const bool ended = !active && fault_active[i] && scenario_h >= f.end_h;
       fault_active[i] = active;
-      if (began) spdlog::info("fault begins: {} on {}", to_string(f.kind), f.terminal);
-      if (ended) spdlog::info("fault ends: {} on {}{}", to_string(f.kind), f.terminal,
+      const std::string& at = f.node.empty() ? (f.segment.empty() ? f.terminal : f.segment) : f.node;
+      if (began) spdlog::info("fault begins: {} on {}", to_string(f.kind), at);
+      if (ended) spdlog::info("fault ends: {} on {}{}", to_string(f.kind), at,
                               f.repaired_h ? " (repaired by " + f.repaired_by + ")" : std::string());
+      if (s == nullptr) continue;  // a network fault at a station or segment: step_network
       switch (f.kind) {
         case fault_kind::blockage:
         case fault_kind::pump_failure:
         case fault_kind::pump_dry_run:
         case fault_kind::turbidity_excursion:
           break;  // continuous: faults_in_force below
+        case fault_kind::station_pump_failure:
+        case fault_kind::station_power_loss:
+        case fault_kind::wet_well_overflow:
+        case fault_kind::pipe_blockage:
+        case fault_kind::pipe_burst:
+          break;  // network physics: step_network
         case fault_kind::meter_no_power:
           if (began) s->meter_dead = true, s->meter_frozen_kwh = s->model.energy_kwh();
           if (ended) s->meter_dead = false;
@@ -533,10 +719,12 @@ int county::run(const std::atomic<bool>& stop) {
     const double scenario_h = std::chrono::duration<double>(sim_now - sys_clock::time_point(m.scen.start)).count() / 3600.0;
     m.scan_repairs(sim_now, std::min(scenario_h, m.scen.duration_h));
     const auto phys = m.step_faults(std::min(scenario_h, m.scen.duration_h));
+    const auto shares = m.step_network(sim_now, std::min(scenario_h, m.scen.duration_h));
     const double weather_start_d = (m.opt.lead_h + m.scen.weather_start_h) / 24.0;
     for (auto& s : m.sites) {
       const auto it = phys.find(s->id);
-      const physical_faults f = it == phys.end() ? physical_faults{} : it->second;
+      physical_faults f = it == phys.end() ? physical_faults{} : it->second;
+      if (const auto sh = shares.find(s->id); sh != shares.end()) f.inflow_share = sh->second;
       // The physics runs on after the scenario end (until the agents stop) so that nothing looks
       // stuck; the true volumes only count complete operating days inside the scenario.
       const auto t = sim_now;

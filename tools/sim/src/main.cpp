@@ -48,6 +48,12 @@ int main(int argc, char** argv) {
   app.add_option("--repair-dir", o.repair_dir,
                  "repair control folder: a field crew drops <name>.toml (terminal = \"ID\", fault = \"TYPE\", "
                  "order = N, by = \"NAME\") to end that terminal's active faults now (tools/sim/README.md, \"Repairs\")");
+  app.add_option("--network", o.network,
+                 "the pipe network (GeoJSON, e.g. tools/sim/county/haiyan-network.geojson): pump stations are "
+                 "simulated and terminals receive what the network delivers; network faults need it")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--station-agents,!--no-station-agents", o.station_agents,
+               "pump stations as sites behind emulated I/O devices and agents (default off: physics only)");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ sim %l %v", spdlog::pattern_time_type::utc);

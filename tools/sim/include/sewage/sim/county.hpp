@@ -2,7 +2,9 @@
 /// \file
 /// The simulated county: for every registered terminal, the physics (terminal_model), three
 /// emulated Modbus TCP instruments, a link proxy and a real `sewage-agent` process; plus the
-/// scripted faults and the ground truth they produce.
+/// scripted faults and the ground truth they produce. With a pipe network (issue 13), every
+/// registry pump station is simulated too (pump_station_model fed by network_flow), and each
+/// terminal receives only the share of its influent that the network delivers.
 
 #include "sewage/sim/scenario.hpp"
 
@@ -47,6 +49,15 @@ struct county_options {
   /// the current simulated time, records it in ground_truth.csv and repairs.csv, and moves the
   /// file to `done/` (or `refused/`, with the reason logged, for a bad file). Created if absent.
   std::filesystem::path repair_dir;
+  /// The pipe network (GeoJSON, the gateway's format; checked by the gateway's loader). Empty: no
+  /// network: terminals get their whole influent and the registry's pump stations are not
+  /// simulated (logged). With it: every pump station of the network must be a registry pump
+  /// station and every terminal of the network a registry terminal (else an error naming both).
+  std::filesystem::path network;
+  /// Pump stations as sites behind emulated I/O devices and real agents (with a network). False:
+  /// the stations' physics run (they shape the terminals' inflow and the truth) but no device,
+  /// proxy or agent is started for them (101 fewer processes).
+  bool station_agents{false};
 };
 
 /// Simulated UTC time for a real instant, given the origin pair and the speed.
