@@ -6,6 +6,7 @@
 #include "sewage/proto/timestamp.hpp"
 #include "sewage/sim/network_flow.hpp"
 #include "sewage/sim/pump_station.hpp"
+#include "sewage/sim/registry_sites.hpp"
 #include "sewage/sim/tcp_proxy.hpp"
 #include "sewage/sim/terminal_model.hpp"
 #include "sewage/testing/process.hpp"
@@ -78,69 +79,6 @@ toml::table modbus_device_table(const std::string& name, int port, int unit_id, 
   return toml::table{{"name", name},     {"driver", "modbus"},   {"transport", "tcp"},
                      {"host", "127.0.0.1"}, {"port", port},      {"unit_id", unit_id},
                      {"response_timeout_ms", 300}, {"retries", 1}, {"point", std::move(points)}};
-}
-
-/// One site of the registry as the simulator needs it.
-struct registry_site {
-  std::string id;
-  bool pump_station{false};
-  double design_capacity_m3d{0.0};  ///< terminals
-  int pumps{2};                     ///< pump stations: [terminal.pump_station] pumps (1..8)
-  std::optional<double> pump_rated_current_a;  ///< pump stations: [terminal.pump_station]
-};
-
-/// The registry's sites with their kind (issue 13: `kind = "terminal" | "pump_station"`, default
-/// terminal). The gateway's loader checks the whole file when the gateway starts; the simulator
-/// reads only what it simulates: every entry's id, a terminal's design_capacity_m3d (> 0), a pump
-/// station's optional [terminal.pump_station] pumps (1..8) and pump_rated_current_a (> 0). Throws
-/// std::runtime_error naming the file, the entry and the key.
-std::vector<registry_site> read_registry_sites(const std::filesystem::path& file) {
-  toml::table root;
-  try {
-    root = toml::parse_file(file.string());
-  } catch (const toml::parse_error& e) {
-    throw std::runtime_error(file.string() + ": line " + std::to_string(e.source().begin.line) + ": " +
-                             std::string(e.description()));
-  }
-  const auto* arr = root["terminal"].as_array();
-  if (arr == nullptr || arr->empty()) throw std::runtime_error(file.string() + ": terminal: no [[terminal]] table");
-  std::vector<registry_site> out;
-  for (std::size_t i = 0; i < arr->size(); ++i) {
-    std::string where = file.string() + ": terminal[" + std::to_string(i) + "]";
-    const auto* t = (*arr)[i].as_table();
-    if (t == nullptr) throw std::runtime_error(where + ": must be a table");
-    registry_site r;
-    const auto id = (*t)["id"].value<std::string>();
-    if (!id || id->empty()) throw std::runtime_error(where + ".id: is required");
-    r.id = *id;
-    where += " (" + r.id + ")";
-    const std::string kind = (*t)["kind"].value_or(std::string("terminal"));
-    if (kind == "pump_station") {
-      r.pump_station = true;
-      if (const auto* ps = (*t)["pump_station"].as_table()) {
-        if (const auto* n = ps->get("pumps")) {
-          const auto v = n->value<std::int64_t>();
-          if (!v || *v < 1 || *v > 8 || !n->is_integer())
-            throw std::runtime_error(where + ".pump_station.pumps: must be an integer 1..8");
-          r.pumps = static_cast<int>(*v);
-        }
-        if (const auto* n = ps->get("pump_rated_current_a")) {
-          const auto v = n->value<double>();
-          if (!v || !(*v > 0) || *v > 1000)
-            throw std::runtime_error(where + ".pump_station.pump_rated_current_a: must be a number > 0 and <= 1000");
-          r.pump_rated_current_a = *v;
-        }
-      }
-    } else if (kind == "terminal") {
-      const auto cap = (*t)["design_capacity_m3d"].value<double>();
-      if (!cap || !(*cap > 0)) throw std::runtime_error(where + ".design_capacity_m3d: is required (m3/day, > 0)");
-      r.design_capacity_m3d = *cap;
-    } else {
-      throw std::runtime_error(where + ".kind: must be \"terminal\" or \"pump_station\", got \"" + kind + "\"");
-    }
-    out.push_back(std::move(r));
-  }
-  return out;
 }
 
 }  // namespace
