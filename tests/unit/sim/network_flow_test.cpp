@@ -96,28 +96,28 @@ TEST_F(SimNetworkFlow, SharesAreByHouseholds) {
 }
 
 TEST_F(SimNetworkFlow, WithoutFaultsEverythingArrives) {
-  EXPECT_NEAR(run(12.0, {}), 1.0, 0.03);
+  EXPECT_NEAR(run(24.0, {}), 1.0, 0.03);
   EXPECT_EQ(stations_[0].spilled_total_m3(), 0.0);
   EXPECT_NEAR(flow_.station_inflow_m3h()[0], 0.6, 1e-9);
 }
 
 TEST_F(SimNetworkFlow, ABlockageStopsEverythingUpstreamOfItsSegment) {
-  EXPECT_NEAR(run(12.0, one(fault_kind::pipe_blockage, "G3")), 0.6, 0.03) << "CP2's 40 % lost";
+  EXPECT_NEAR(run(24.0, one(fault_kind::pipe_blockage, "G3")), 0.6, 0.03) << "CP2's 40 % lost";
 }
 
 TEST_F(SimNetworkFlow, ABlockageUpstreamOfAStationEmptiesItsInflow) {
-  EXPECT_NEAR(run(12.0, one(fault_kind::pipe_blockage, "G1")), 0.4, 0.01);
+  EXPECT_NEAR(run(24.0, one(fault_kind::pipe_blockage, "G1")), 0.4, 0.01);
   EXPECT_EQ(flow_.station_inflow_m3h()[0], 0.0);
   EXPECT_DOUBLE_EQ(stations_[0].level_m(), 0.8) << "nothing arrives: the well stays below duty_on";
   EXPECT_EQ(stations_[0].pumped_total_m3(), 0.0);
 }
 
 TEST_F(SimNetworkFlow, ABlockedPressureMainCutsTheStationsShare) {
-  EXPECT_NEAR(run(12.0, one(fault_kind::pipe_blockage, "PM1")), 0.4, 0.01);
+  EXPECT_NEAR(run(24.0, one(fault_kind::pipe_blockage, "PM1")), 0.4, 0.01);
 }
 
 TEST_F(SimNetworkFlow, ABurstLosesItsFractionOfWhatPassesTheSegment) {
-  EXPECT_NEAR(run(12.0, one(fault_kind::pipe_burst, "G3")), 1.0 - 0.4 * 0.6, 0.03);
+  EXPECT_NEAR(run(24.0, one(fault_kind::pipe_burst, "G3")), 1.0 - 0.4 * 0.6, 0.03);
   auto nf = one(fault_kind::pipe_burst, "G1");
   EXPECT_NEAR(nf.segment_loss.at("G1"), 0.6, 1e-12);
   // The station now fills in 2.5 h: average over many of its cycles.
@@ -127,7 +127,7 @@ TEST_F(SimNetworkFlow, ABurstLosesItsFractionOfWhatPassesTheSegment) {
 TEST_F(SimNetworkFlow, AFailedStationPassesNothingAndItsWellOverflows) {
   const auto nf = one(fault_kind::station_pump_failure, "PS");
   ASSERT_TRUE(nf.stations.at("PS").all_tripped);
-  EXPECT_NEAR(run(12.0, nf), 0.4, 0.01);
+  EXPECT_NEAR(run(24.0, nf), 0.4, 0.01);
   EXPECT_DOUBLE_EQ(stations_[0].level_m(), stations_[0].params().overflow_m);
   EXPECT_GT(stations_[0].spilled_total_m3(), 4.0);
   EXPECT_TRUE(stations_[0].io().pumps[0].fault);
@@ -136,14 +136,14 @@ TEST_F(SimNetworkFlow, AFailedStationPassesNothingAndItsWellOverflows) {
 TEST_F(SimNetworkFlow, OnePumpFailedTheStationStillPasses) {
   const auto nf = one(fault_kind::station_pump_failure, "PS", "P2");
   EXPECT_EQ(nf.stations.at("PS").tripped, std::vector<std::string>{"P2"});
-  EXPECT_NEAR(run(12.0, nf), 1.0, 0.03);
+  EXPECT_NEAR(run(24.0, nf), 1.0, 0.03);
   EXPECT_EQ(stations_[0].spilled_total_m3(), 0.0);
   EXPECT_TRUE(stations_[0].io().pumps[1].fault);
 }
 
 TEST_F(SimNetworkFlow, PowerLossStopsTheStationsShare) {
   const auto nf = one(fault_kind::station_power_loss, "PS");
-  EXPECT_NEAR(run(12.0, nf), 0.4, 0.01);
+  EXPECT_NEAR(run(24.0, nf), 0.4, 0.01);
   EXPECT_FALSE(stations_[0].io().mains_power);
   EXPECT_GT(stations_[0].spilled_total_m3(), 4.0);
 }
@@ -152,7 +152,7 @@ TEST_F(SimNetworkFlow, OverflowSendsThePumpsFullCapacityOnAndSpillsTheRest) {
   const auto nf = one(fault_kind::wet_well_overflow, "PS");
   EXPECT_DOUBLE_EQ(nf.stations.at("PS").overload_factor, 1.5);
   // The station pumps its capacity (2 x 3.5 m3/h) on: the terminal gets more, the rest spills.
-  EXPECT_NEAR(run(12.0, nf), 0.4 + 7.0, 0.1);
+  EXPECT_NEAR(run(24.0, nf), 0.4 + 7.0, 0.1);
   EXPECT_DOUBLE_EQ(stations_[0].level_m(), stations_[0].params().overflow_m);
   EXPECT_GT(stations_[0].spilled_total_m3(), 30.0);
 }

@@ -134,14 +134,17 @@ struct county::impl {
   std::vector<pump_station_model> stations;  ///< flow->stations() order
   std::vector<site*> flow_terminal_sites;    ///< flow->terminals() order: the simulated terminal
   sys_clock::time_point last_flow_step{};
+  std::map<std::string, double> last_shares;  ///< the last step's share per terminal site
 
   explicit impl(county_options o)
       : opt(std::move(o)),
         profile(influent_profile::load_bsm1_csv(opt.influent)) {
     const auto reg = read_registry_sites(opt.registry);
-    std::vector<std::string> ids;
-    for (const auto& t : reg) ids.push_back(t.id);
-    terminal_ids = ids;
+    std::vector<std::string> ids;  // terminal faults name a terminal; repairs may name a station too
+    for (const auto& t : reg) {
+      if (!t.pump_station) ids.push_back(t.id);
+      terminal_ids.push_back(t.id);
+    }
     network_names names;
     if (!opt.network.empty()) {
       network = gateway::network::load_network(opt.network);
@@ -263,6 +266,33 @@ struct county::impl {
                  opt.station_agents ? "" : "; pump stations without devices or agents");
   }
 
+  /// `stations.csv` (see county::stations_file): one row per simulated pump station, now.
+  void write_stations(sys_clock::time_point sim_now) const {
+    if (!flow) return;
+    std::string out =
+        "simulated_now,site,node,terminal,share,wet_well_level_m,mains_power,pumps_running,pumps_faulted,"
+        "inflow_m3h,pumped_m3,spilled_m3,terminal_inflow_share\n";
+    for (std::size_t i = 0; i < stations.size(); ++i) {
+      const auto& st = flow->stations()[i];
+      const auto& io = stations[i].io();
+      std::string running, faulted;
+      for (const auto& p : io.pumps) {
+        if (p.running) running += (running.empty() ? "" : " ") + p.id;
+        if (p.fault) faulted += (faulted.empty() ? "" : " ") + p.id;
+      }
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%.4f,%.3f,%s,%s,%s,%.4f,%.4f,%.4f,%.4f", st.share, io.wet_well_level_m,
+                    io.mains_power ? "true" : "false", running.c_str(), faulted.c_str(), io.inflow_m3h,
+                    stations[i].pumped_total_m3(), stations[i].spilled_total_m3(),
+                    last_shares.count(flow->terminals()[st.terminal].site_id) != 0
+                        ? last_shares.at(flow->terminals()[st.terminal].site_id)
+                        : 1.0);
+      out += iso(sim_now) + ',' + st.site_id + ',' + st.node + ',' + flow->terminals()[st.terminal].site_id + ',' +
+             buf + '\n';
+    }
+    write_atomically(opt.workdir / "stations.csv", out);
+  }
+
   /// Routes the sewage over the network from the last step to `sim_now` (pump stations advance)
   /// and returns the share of its influent each simulated terminal receives (site id -> share).
   std::map<std::string, double> step_network(sys_clock::time_point sim_now, double scenario_h) {
@@ -282,6 +312,7 @@ struct county::impl {
       if (const auto it = nf.stations.find(flow->stations()[i].node); it != nf.stations.end()) sf[i] = it->second;
     const auto share = flow->step(dt_s, base, nf.segment_loss, stations, sf);
     for (std::size_t t = 0; t < share.size(); ++t) shares[flow_terminal_sites[t]->id] = share[t];
+    last_shares = shares;
     return shares;
   }
 
@@ -637,6 +668,7 @@ std::filesystem::path county::ground_truth_file() const { return impl_->opt.work
 std::filesystem::path county::true_volumes_file() const { return impl_->opt.workdir / "true_volumes.csv"; }
 std::filesystem::path county::progress_file() const { return impl_->opt.workdir / "progress.csv"; }
 std::filesystem::path county::repairs_file() const { return impl_->opt.workdir / "repairs.csv"; }
+std::filesystem::path county::stations_file() const { return impl_->opt.workdir / "stations.csv"; }
 
 int county::run(const std::atomic<bool>& stop) {
   auto& m = *impl_;
@@ -681,6 +713,7 @@ int county::run(const std::atomic<bool>& stop) {
       last_status = std::chrono::steady_clock::now();
       // Keep the truth current so tools/score can judge a running simulation (what has happened).
       m.write_true_volumes(sim_now, false);
+      m.write_stations(sim_now);
       m.write_progress(sim_now, "running");
       if (!m.opt.quiet) {
         std::size_t active = 0;

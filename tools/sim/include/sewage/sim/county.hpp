@@ -96,6 +96,13 @@ class county {
   /// (simulated_at,terminal,fault,order,by,ended,result; result `repaired`, `nothing_active` or
   /// `refused: <reason>`).
   [[nodiscard]] std::filesystem::path repairs_file() const;
+  /// `stations.csv` in the work dir (with a network; rewritten atomically every ~5 s real time):
+  /// one row per simulated pump station: simulated_now, site, node, terminal, share (of the
+  /// terminal's households), wet_well_level_m, mains_power, pumps_running and pumps_faulted (pump
+  /// ids, space-separated), inflow_m3h, pumped_m3 and spilled_m3 (totals since the start) and
+  /// terminal_inflow_share (the share of its influent the terminal receives now). Truth for
+  /// checking the physics and the incidents by eye; tools/score does not read it.
+  [[nodiscard]] std::filesystem::path stations_file() const;
 
  private:
   struct impl;

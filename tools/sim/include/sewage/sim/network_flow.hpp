@@ -15,8 +15,8 @@
 /// overflow: nothing passes it until it pumps again (then the stored volume is pumped on).
 ///
 /// The terminal's treatment tank smooths the pumped inflow: the pumped part reaching a terminal is
-/// averaged with a first-order lag of `terminal_smoothing_s` (30 min, the order of a small
-/// terminal's equalisation), the gravity part arrives as it flows.
+/// averaged with a first-order lag of `terminal_smoothing_s` (3 h: a small terminal's
+/// equalisation tank, commonly 6-12 h of retention, damps the pulses), the gravity part arrives as it flows.
 ///
 /// Thread-safety: none (the county's loop owns it).
 
@@ -54,7 +54,7 @@ class network_flow {
   /// Builds the routing. Every collection point and pump station of `model` drains to a terminal
   /// (the model guarantees it). Throws std::runtime_error naming the node when a collection point's
   /// or station's path ends at no terminal (cannot happen for a loaded model).
-  explicit network_flow(const gateway::network::network_model& model, double terminal_smoothing_s = 1800.0);
+  explicit network_flow(const gateway::network::network_model& model, double terminal_smoothing_s = 10800.0);
 
   [[nodiscard]] const std::vector<terminal_entry>& terminals() const noexcept { return terminals_; }
   /// Stations ordered upstream first (a station comes before every station it pumps into).
