@@ -98,7 +98,8 @@ network_flow::network_flow(const net::network_model& model, double terminal_smoo
   }
   // Sources' terminals for the hops ending at a terminal directly.
   station_inflow_.assign(stations_.size(), 0.0);
-  pumped_smoothed_m3h_.assign(terminals_.size(), -1.0);  // < 0: not initialised
+  delivered_smoothed_m3h_.assign(terminals_.size(), -1.0);  // < 0: not initialised
+  base_smoothed_m3h_.assign(terminals_.size(), -1.0);
   last_share_.assign(terminals_.size(), 1.0);
 }
 
@@ -156,19 +157,17 @@ std::vector<double> network_flow::step(double dt_s, const std::vector<double>& b
       pumped[station_hops_[i].terminal] += out;
     }
   }
+  // Both the delivered flow and the undisturbed influent pass the same first-order lag, so that
+  // the share is 1 without faults whatever the time of day, and the pumps' pulses are damped.
   const double alpha = smoothing_s_ > 0 ? 1.0 - std::exp(-dt_s / smoothing_s_) : 1.0;
   for (std::size_t t = 0; t < terminals_.size(); ++t) {
-    auto& sm = pumped_smoothed_m3h_[t];
-    if (sm < 0) {
-      // Start in steady state: what the stations deliver on average without faults.
-      double mean = 0;
-      for (const auto& s : stations_)
-        if (s.terminal == t && station_hops_[static_cast<std::size_t>(&s - stations_.data())].station < 0)
-          mean += base_m3h[t] * s.share;
-      sm = mean;
-    }
-    sm += alpha * (pumped[t] - sm);
-    last_share_[t] = base_m3h[t] > 0 ? (gravity[t] + sm) / base_m3h[t] : 1.0;
+    const double delivered = gravity[t] + pumped[t];
+    auto& d = delivered_smoothed_m3h_[t];
+    auto& b = base_smoothed_m3h_[t];
+    if (b < 0) d = b = base_m3h[t];  // start in steady state
+    d += alpha * (delivered - d);
+    b += alpha * (base_m3h[t] - b);
+    last_share_[t] = b > 0 ? d / b : 1.0;
   }
   return last_share_;
 }

@@ -14,9 +14,11 @@
 /// A station that cannot pump stores the inflow in its wet well and then spills it over the
 /// overflow: nothing passes it until it pumps again (then the stored volume is pumped on).
 ///
-/// The terminal's treatment tank smooths the pumped inflow: the pumped part reaching a terminal is
-/// averaged with a first-order lag of `terminal_smoothing_s` (3 h: a small terminal's
-/// equalisation tank, commonly 6-12 h of retention, damps the pulses), the gravity part arrives as it flows.
+/// The terminal's equalisation tank smooths the pumped pulses: the share a terminal receives is
+/// lag(delivered) / lag(undisturbed influent), both through the same first-order lag of
+/// `terminal_smoothing_s` (4 h; small terminals' tanks hold 6-12 h, so this is on the fast side):
+/// 1 without faults at any time of day (up to the pumps' ripple), the lost share with faults,
+/// reached with that lag.
 ///
 /// Thread-safety: none (the county's loop owns it).
 
@@ -54,7 +56,7 @@ class network_flow {
   /// Builds the routing. Every collection point and pump station of `model` drains to a terminal
   /// (the model guarantees it). Throws std::runtime_error naming the node when a collection point's
   /// or station's path ends at no terminal (cannot happen for a loaded model).
-  explicit network_flow(const gateway::network::network_model& model, double terminal_smoothing_s = 10800.0);
+  explicit network_flow(const gateway::network::network_model& model, double terminal_smoothing_s = 14400.0);
 
   [[nodiscard]] const std::vector<terminal_entry>& terminals() const noexcept { return terminals_; }
   /// Stations ordered upstream first (a station comes before every station it pumps into).
@@ -99,7 +101,8 @@ class network_flow {
   std::vector<source> sources_;      ///< collection points with households
   std::vector<hop> station_hops_;    ///< stations_[i]'s way on
   std::vector<double> station_inflow_;
-  std::vector<double> pumped_smoothed_m3h_;  ///< per terminal
+  std::vector<double> delivered_smoothed_m3h_;  ///< per terminal, the lagged delivered flow
+  std::vector<double> base_smoothed_m3h_;       ///< per terminal, the lagged undisturbed influent
   std::vector<double> last_share_;
   double smoothing_s_;
 };
