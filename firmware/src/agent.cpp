@@ -179,7 +179,8 @@ struct agent::impl {
     const double elapsed_s = w.interval_s;
     const auto interval = static_cast<std::uint32_t>(
         std::clamp<double>(std::round(elapsed_s), proto::limits::min_interval_s, proto::limits::max_interval_s));
-    proto::telemetry_record rec = builder.close(end, interval);
+    // Pump run times are measured on the same monotonic time base as the polls (builder.add).
+    proto::telemetry_record rec = builder.close(end, interval, proto::timestamp(w.elapsed_end));
     rec.terminal_id = config.terminal_id;
     rec.epoch = queue.epoch();
     rec.queue_depth = queue.depth();

@@ -41,7 +41,7 @@ sampling_window::sampling_window(const agent_clock& clock) noexcept : clock_(clo
 
 sampling_window::closed sampling_window::close() noexcept {
   const auto end_mono = clock_.elapsed();
-  const closed out{clock_.now(), std::chrono::duration<double>(end_mono - start_).count()};
+  const closed out{clock_.now(), std::chrono::duration<double>(end_mono - start_).count(), end_mono};
   start_ = end_mono;
   return out;
 }

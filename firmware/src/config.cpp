@@ -1,4 +1,5 @@
 #include "sewage/agent/config.hpp"
+#include "sewage/agent/pump_station.hpp"
 #include "sewage/agent/sensor_driver.hpp"
 
 #include "sewage/proto/broker_uri.hpp"
@@ -240,7 +241,8 @@ agent_config parse_config(std::string_view text, std::string_view origin) {
   }
   detail::reject_unknown(root,
                          {"terminal_id", "log_level", "poll_interval_s", "report_interval_s",
-                          "stuck_after_polls", "mqtt", "queue", "cleanout", "image", "device", "serial_line"},
+                          "stuck_after_polls", "mqtt", "queue", "cleanout", "image", "device", "serial_line",
+                          "pump_station"},
                          "");
   agent_config c;
   c.terminal_id = get_string(root, "terminal_id", "", std::nullopt);
@@ -322,6 +324,7 @@ agent_config parse_config(std::string_view text, std::string_view origin) {
     }
   }
   c.serial_lines = parse_serial_lines(root);
+  c.pump_station = parse_pump_station(root, c.devices);
   c.digest = fnv1a_hex(text);
   return c;
 }
@@ -431,6 +434,9 @@ nlohmann::json describe_config(const agent_config& c) {
   nlohmann::json lines = nlohmann::json::array();
   for (const auto& l : c.serial_lines) lines.push_back({{"serial_device", l.serial_device}, {"extra_delay_ms", l.extra_delay_ms}});
   j["serial_lines"] = lines;
+  if (c.pump_station) {
+    j["pump_station"] = {{"pumps", c.pump_station->pump_ids}, {"mains_monitored", c.pump_station->mains_monitored}};
+  }
   return j;
 }
 

@@ -16,7 +16,9 @@ interval_builder::interval_builder(const agent_config& config, std::set<quantity
       stuck_flow_(config.stuck_after_polls),
       stuck_turbidity_(config.stuck_after_polls),
       stuck_level_(config.stuck_after_polls),
-      cleanout_(config.cleanout.raise_m, config.cleanout.clear_m, config.cleanout.hold_s) {}
+      cleanout_(config.cleanout.raise_m, config.cleanout.clear_m, config.cleanout.hold_s) {
+  if (config.pump_station) station_.emplace(*config.pump_station);
+}
 
 sample interval_builder::check(sample s) {
   if (s.status != quantity_status::ok) return s;
@@ -33,6 +35,11 @@ sample interval_builder::check(sample s) {
     case quantity::energy_total: hi = proto::limits::max_energy_kwh; break;
     case quantity::power: hi = proto::limits::max_power_kw; break;
     case quantity::pump_current: hi = proto::limits::max_current_a; break;
+    case quantity::wet_well_level:
+    case quantity::pump_running:
+    case quantity::pump_fault:
+    case quantity::station_pump_current:
+    case quantity::mains_power: return s;  // checked by pump_station_window
   }
   if (s.value < lo || s.value > hi) {
     std::ostringstream os;
@@ -109,8 +116,14 @@ void interval_builder::add(const std::vector<sample>& samples, proto::timestamp 
         energy_total_.add(s);
         if (s.status == quantity_status::ok) add_energy_reading(s.value);
         break;
+      case quantity::wet_well_level:
+      case quantity::pump_running:
+      case quantity::pump_fault:
+      case quantity::station_pump_current:
+      case quantity::mains_power: break;  // below
     }
   }
+  if (station_) station_->add(samples, now.time_since_epoch());
   const bool has_total = fitted_.count(quantity::flow_total) + fitted_.count(quantity::flow_total_int) > 0;
   if (!has_total) return;
   sample ts{quantity::flow_total, quantity_status::fault, 0.0, total_reason};
@@ -176,8 +189,10 @@ void interval_builder::close_energy(proto::telemetry_record& r, std::uint32_t in
   energy_steps_ = 0;
 }
 
-proto::telemetry_record interval_builder::close(proto::timestamp end, std::uint32_t interval_s) {
+proto::telemetry_record interval_builder::close(proto::timestamp end, std::uint32_t interval_s,
+                                                std::optional<proto::timestamp> monotonic_end) {
   proto::telemetry_record r;
+  if (station_) r.pump_station = station_->close(monotonic_end.value_or(end).time_since_epoch(), interval_s);
   r.ts = end;
   r.interval_s = interval_s;
   const bool has_rate = fitted_.count(quantity::flow_rate) > 0;

@@ -19,10 +19,13 @@ using detail::get_double;
 using detail::get_int;
 using detail::get_string;
 
-modbus_point parse_point(const toml::table& t, const std::string& key) {
+modbus_point parse_point(const toml::table& t, const std::string& device_key) {
+  // Points injected from [pump_station] carry the key they were written under ("from").
+  const toml::node* from = t.get("from");
+  const std::string key = from != nullptr && from->is_string() ? from->value_or(std::string{}) : device_key;
   detail::reject_unknown(t,
                          {"quantity", "function", "address", "type", "word_order", "scale", "offset",
-                          "unit", "min", "max", "sentinels", "alarm"},
+                          "unit", "min", "max", "sentinels", "alarm", "bit", "invert", "pump", "from"},
                          key);
   modbus_point p;
   const std::string q = get_string(t, "quantity", key, std::nullopt);
@@ -30,30 +33,42 @@ modbus_point parse_point(const toml::table& t, const std::string& key) {
   if (!qq) {
     throw config_error(key + ".quantity", "unknown quantity '" + q +
                                               "' (flow_rate, flow_total, flow_total_int, "
-                                              "flow_total_frac, turbidity, sludge_level, cleanout_switch)");
+                                              "flow_total_frac, turbidity, sludge_level, cleanout_switch, "
+                                              "energy_total, power, pump_current)");
+  }
+  if (is_pump_station_quantity(*qq) && from == nullptr) {
+    throw config_error(key + ".quantity", "'" + q + "' is declared in the [pump_station] table, not as a device point");
   }
   p.what = *qq;
+  p.spec = parse_point_spec(t, key);
+  p.unit = get_string(t, "unit", key, "");
+  p.alarm = detail::get_bool(t, "alarm", key, false);
+  p.pump = static_cast<std::uint8_t>(get_int(t, "pump", key, 0, 0, static_cast<std::int64_t>(proto::limits::max_pumps) - 1));
+  return p;
+}
+}  // namespace
+
+point_spec parse_point_spec(const toml::table& t, const std::string& key) {
+  point_spec spec;
   const std::string fn = get_string(t, "function", key, "holding");
   const auto k = parse_register_kind(fn);
   if (!k) throw config_error(key + ".function", "must be holding, input, coil or discrete_input, got '" + fn + "'");
-  p.spec.kind = *k;
-  p.spec.address = static_cast<std::uint16_t>(get_int(t, "address", key, std::nullopt, 0, 65535));
+  spec.kind = *k;
+  spec.address = static_cast<std::uint16_t>(get_int(t, "address", key, std::nullopt, 0, 65535));
   const std::string ty = get_string(t, "type", key, "u16");
   const auto tt = parse_data_type(ty);
   if (!tt) throw config_error(key + ".type", "must be u16, i16, u32, i32 or f32, got '" + ty + "'");
-  p.spec.type = *tt;
+  spec.type = *tt;
   const std::string wo = get_string(t, "word_order", key, "ABCD");
   const auto ww = parse_word_order(wo);
   if (!ww) throw config_error(key + ".word_order", "must be ABCD, CDAB, BADC or DCBA, got '" + wo + "'");
-  p.spec.order = *ww;
-  p.spec.scale = get_double(t, "scale", key, 1.0, -1e9, 1e9);
-  if (p.spec.scale == 0.0) throw config_error(key + ".scale", "must not be 0");
-  p.spec.offset = get_double(t, "offset", key, 0.0, -1e9, 1e9);
-  p.unit = get_string(t, "unit", key, "");
-  p.alarm = detail::get_bool(t, "alarm", key, false);
-  if (t.get("min") != nullptr) p.spec.min = get_double(t, "min", key, std::nullopt, -1e12, 1e12);
-  if (t.get("max") != nullptr) p.spec.max = get_double(t, "max", key, std::nullopt, -1e12, 1e12);
-  if (p.spec.min && p.spec.max && *p.spec.min > *p.spec.max) throw config_error(key + ".min", "must be <= max");
+  spec.order = *ww;
+  spec.scale = get_double(t, "scale", key, 1.0, -1e9, 1e9);
+  if (spec.scale == 0.0) throw config_error(key + ".scale", "must not be 0");
+  spec.offset = get_double(t, "offset", key, 0.0, -1e9, 1e9);
+  if (t.get("min") != nullptr) spec.min = get_double(t, "min", key, std::nullopt, -1e12, 1e12);
+  if (t.get("max") != nullptr) spec.max = get_double(t, "max", key, std::nullopt, -1e12, 1e12);
+  if (spec.min && spec.max && *spec.min > *spec.max) throw config_error(key + ".min", "must be <= max");
   if (const toml::node* s = t.get("sentinels")) {
     const auto* arr = s->as_array();
     if (arr == nullptr) throw config_error(key + ".sentinels", "must be an array of integers");
@@ -63,12 +78,21 @@ modbus_point parse_point(const toml::table& t, const std::string& key) {
       if (v == nullptr || v->get() < 0 || v->get() > 0xFFFFFFFFLL) {
         throw config_error(sk, "must be an integer in [0, 0xFFFFFFFF]");
       }
-      p.spec.sentinels.push_back(static_cast<std::uint32_t>(v->get()));
+      spec.sentinels.push_back(static_cast<std::uint32_t>(v->get()));
     }
   }
-  return p;
+  const bool is_bit = spec.kind == register_kind::coil || spec.kind == register_kind::discrete_input;
+  if (t.get("bit") != nullptr) {
+    if (is_bit) throw config_error(key + ".bit", "only for a holding or input register (a coil or discrete input is one bit already)");
+    if (spec.type != data_type::u16) throw config_error(key + ".bit", "needs type = \"u16\" (a 16-bit status word)");
+    spec.bit = static_cast<std::uint8_t>(get_int(t, "bit", key, std::nullopt, 0, 15));
+  }
+  spec.invert = detail::get_bool(t, "invert", key, false);
+  if (spec.invert && !is_bit && !spec.bit) {
+    throw config_error(key + ".invert", "only for a digital point (coil, discrete_input, or a register with bit)");
+  }
+  return spec;
 }
-}  // namespace
 
 modbus_device_config parse_modbus_device(const device_config& device) {
   const toml::table& t = device.table;
@@ -234,6 +258,7 @@ std::vector<sample> modbus_driver::read(proto::timestamp /*now*/) {
       const auto& p = config_.points[i];
       sample& s = by_point[i];
       s.what = p.what;
+      s.index = p.pump;
       if (r.status != proto::quantity_status::ok) {
         s.status = r.status;
         s.reason = r.reason;

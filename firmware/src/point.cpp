@@ -96,8 +96,16 @@ decoded_point decode_point(const point_spec& spec, std::span<const std::uint16_t
     return out;
   }
   double raw = 0;
+  if (!is_bit && spec.bit) {
+    // A digital signal in a status word: 0 or 1, no sentinels, scale or range.
+    const std::uint32_t word = raw_pattern(regs, data_type::u16, spec.order);
+    raw = ((word >> *spec.bit) & 1U) != 0 ? 1.0 : 0.0;
+    out.value = spec.invert ? 1.0 - raw : raw;
+    return out;
+  }
   if (is_bit) {
     raw = regs[0] != 0 ? 1.0 : 0.0;
+    if (spec.invert) raw = 1.0 - raw;
   } else {
     const std::uint32_t pattern = raw_pattern(regs, spec.type, spec.order);
     for (const std::uint32_t s : spec.sentinels) {

@@ -15,6 +15,11 @@ std::optional<quantity> parse_quantity(std::string_view s) noexcept {
   if (s == "energy_total") return quantity::energy_total;
   if (s == "power") return quantity::power;
   if (s == "pump_current") return quantity::pump_current;
+  if (s == "wet_well_level") return quantity::wet_well_level;
+  if (s == "pump_running") return quantity::pump_running;
+  if (s == "pump_fault") return quantity::pump_fault;
+  if (s == "station_pump_current") return quantity::station_pump_current;
+  if (s == "mains_power") return quantity::mains_power;
   return std::nullopt;
 }
 
@@ -30,8 +35,24 @@ std::string_view to_string(quantity q) noexcept {
     case quantity::energy_total: return "energy_total";
     case quantity::power: return "power";
     case quantity::pump_current: return "pump_current";
+    case quantity::wet_well_level: return "wet_well_level";
+    case quantity::pump_running: return "pump_running";
+    case quantity::pump_fault: return "pump_fault";
+    case quantity::station_pump_current: return "station_pump_current";
+    case quantity::mains_power: return "mains_power";
   }
   return "unknown";
+}
+
+bool is_pump_station_quantity(quantity q) noexcept {
+  switch (q) {
+    case quantity::wet_well_level:
+    case quantity::pump_running:
+    case quantity::pump_fault:
+    case quantity::station_pump_current:
+    case quantity::mains_power: return true;
+    default: return false;
+  }
 }
 
 void driver_registry::add(std::string driver, driver_factory factory) {

@@ -955,3 +955,89 @@ TEST(AgentProcess, StorageKeptFullByAnotherWriterDoesNotStopLiveReports) {
 
 }  // namespace
 }  // namespace sewage::agent
+
+namespace sewage::agent {
+namespace {
+
+/// Issue 13 item 2: a real sewage-agent with the pump-station profile reads the pump-station I/O
+/// emulator over loopback Modbus TCP and publishes records whose pump_station section decodes with
+/// proto::decode_telemetry (the subscriber fails the test on any undecodable payload): levels and
+/// pumps as set, mains lost, then a failing I/O module omits the pumps with the reason.
+TEST(AgentProcess, PumpStationProfileAgainstTheEmulatedIoModule) {
+  testing::temp_dir dir("agent-ps");
+  testing::mosquitto_broker broker(dir.path());
+  instruments::pump_station_io io(2);
+  io.set_level_m(1.42);
+  io.set_pump(0, true, false, 11.8);
+  io.set_pump(1, false, true, 0.0);
+  const auto config = dir.path() / "station.toml";
+  std::ofstream(config) << "terminal_id = \"" << kTerminal << "\"\npoll_interval_s = 0.2\nreport_interval_s = 1\n"
+                        << "[mqtt]\nuri = \"" << broker.uri() << "\"\nallow_plaintext = true\n"
+                        << "keep_alive_s = 5\nreconnect_min_s = 1\nreconnect_max_s = 2\n"
+                        << "[queue]\npath = \"" << (dir.path() / "q.db").string() << "\"\n"
+                        << "[[device]]\nname = \"io\"\ndriver = \"modbus\"\ntransport = \"tcp\"\nhost = \"127.0.0.1\"\n"
+                        << "port = " << io.device().port() << "\nresponse_timeout_ms = 150\nretries = 0\n"
+                        << io.agent_config("io");
+  testing::child_process check({SEWAGE_AGENT_BIN, "--config", config.string(), "--check-config"}, dir.path() / "check.log");
+  const auto st = check.wait_for_exit(30s);
+  ASSERT_TRUE(st.has_value());
+  ASSERT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << check.log();
+
+  subscriber sub(broker.uri());
+  testing::child_process agent({SEWAGE_AGENT_BIN, "--config", config.string()}, dir.path() / "agent.log");
+  const auto have = [&](auto pred) {
+    return sub.wait([&] {
+      const auto t = sub.telemetry();
+      return !t.empty() && pred(t.back());
+    }, 20s);
+  };
+  // The first window may start before the first poll; wait for a full one.
+  ASSERT_TRUE(have([](const proto::telemetry_record& r) {
+    return r.pump_station && r.pump_station->pumps.size() == 2 && r.pump_station->pumps[0].run_s == r.interval_s;
+  })) << agent.log();
+  const auto r = sub.telemetry().back();
+  const auto& ps = *r.pump_station;
+  EXPECT_EQ(ps.status, quantity_status::ok);
+  EXPECT_EQ(ps.wet_well_level_m, 1.42);
+  EXPECT_EQ(ps.min_level_m, 1.42);
+  EXPECT_EQ(ps.mains_power, true);
+  EXPECT_EQ(ps.power_lost_s, 0U);
+  EXPECT_EQ(ps.pumps[0].id, "P1");
+  EXPECT_TRUE(ps.pumps[0].running);
+  EXPECT_FALSE(ps.pumps[0].fault);
+  EXPECT_EQ(ps.pumps[0].starts, 0U);
+  ASSERT_TRUE(ps.pumps[0].current_a.has_value());
+  EXPECT_NEAR(*ps.pumps[0].current_a, 11.8, 1e-9);
+  EXPECT_EQ(ps.pumps[1].id, "P2");
+  EXPECT_FALSE(ps.pumps[1].running);
+  EXPECT_TRUE(ps.pumps[1].fault);
+  EXPECT_EQ(ps.pumps[1].run_s, 0U);
+  EXPECT_FALSE(ps.pumps[1].current_a.has_value());
+  EXPECT_FALSE(r.flow.has_value());  // a pump station reports no effluent quantities
+
+  // P2 starts, mains is lost: a whole window without mains, P2 started once.
+  io.set_pump(1, true, false, 9.0);
+  io.set_mains_power(false);
+  EXPECT_TRUE(have([](const proto::telemetry_record& x) {
+    return x.pump_station->mains_power == false && x.pump_station->power_lost_s == x.interval_s;
+  })) << agent.log();
+  const auto all = sub.telemetry();
+  std::uint64_t p2_starts = 0;
+  for (const auto& x : all) p2_starts += x.pump_station->pumps.size() == 2 ? x.pump_station->pumps[1].starts.value_or(0) : 0;
+  EXPECT_EQ(p2_starts, 1U);
+
+  // The I/O module answers every request with an exception: the pumps are omitted (never
+  // "not running"), the level is fault, the reason says why.
+  io.device().set_behaviour(instruments::behaviour::exception);
+  EXPECT_TRUE(have([](const proto::telemetry_record& x) {
+    const auto& p = *x.pump_station;
+    return p.pumps.empty() && p.status == quantity_status::fault && !p.mains_power && p.reason &&
+           p.reason->find("pump inputs not reported") != std::string::npos;
+  })) << agent.log();
+  io.device().set_behaviour(instruments::behaviour::normal);
+  EXPECT_TRUE(have([](const proto::telemetry_record& x) { return x.pump_station->pumps.size() == 2; })) << agent.log();
+  EXPECT_EQ(WEXITSTATUS(agent.stop(20s)), 0);
+}
+
+}  // namespace
+}  // namespace sewage::agent

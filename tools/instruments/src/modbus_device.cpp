@@ -9,7 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
+#include <sstream>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -250,6 +253,83 @@ level_sensor::level_sensor(int port) : device_(register_layout{{}, {}, {0x0000, 
 void level_sensor::set_distance_mm(std::uint16_t mm) {
   const std::uint16_t v[] = {mm};
   device_.set_holding(distance_address, v);
+}
+
+pump_station_io::pump_station_io(std::size_t pumps, int port)
+    : pumps_(pumps),
+      device_(register_layout{{}, {0, 17}, {status_word_register, 2}, {level_register, 9}}, port) {
+  if (pumps == 0 || pumps > max_pumps) {
+    throw std::invalid_argument("pump_station_io: pumps must be 1.." + std::to_string(max_pumps));
+  }
+  set_level_m(0.0);
+  for (std::size_t k = 0; k < pumps_; ++k) set_pump(k, false, false, 0.0);
+  set_mains_power(true);
+}
+
+void pump_station_io::set_level_m(double level_m) {
+  std::uint16_t mm = 0xFFFF;
+  if (std::isfinite(level_m)) mm = static_cast<std::uint16_t>(std::lround(std::clamp(level_m, 0.0, 65.535) * 1000.0));
+  const std::uint16_t v[] = {mm};
+  device_.set_input(level_register, v);
+}
+
+void pump_station_io::write_status_word() {
+  const std::uint16_t v[] = {status_word_};
+  device_.set_holding(status_word_register, v);
+}
+
+void pump_station_io::set_pump_running(std::size_t k, bool running) {
+  if (k >= pumps_) throw std::out_of_range("pump_station_io: no pump " + std::to_string(k));
+  std::lock_guard lock(mutex_);
+  const auto bit = static_cast<std::uint16_t>(1U << run_input(k));
+  status_word_ = static_cast<std::uint16_t>(running ? (status_word_ | bit) : (status_word_ & ~bit));
+  device_.set_discrete_input(run_input(k), running);
+  write_status_word();
+}
+
+void pump_station_io::set_pump_fault(std::size_t k, bool fault) {
+  if (k >= pumps_) throw std::out_of_range("pump_station_io: no pump " + std::to_string(k));
+  std::lock_guard lock(mutex_);
+  const auto bit = static_cast<std::uint16_t>(1U << fault_input(k));
+  status_word_ = static_cast<std::uint16_t>(fault ? (status_word_ | bit) : (status_word_ & ~bit));
+  device_.set_discrete_input(fault_input(k), fault);
+  write_status_word();
+}
+
+void pump_station_io::set_pump_current_a(std::size_t k, double current_a) {
+  if (k >= pumps_) throw std::out_of_range("pump_station_io: no pump " + std::to_string(k));
+  const double a = std::isfinite(current_a) ? std::clamp(current_a, 0.0, 6553.5) : 0.0;
+  const std::uint16_t v[] = {static_cast<std::uint16_t>(std::lround(a * 10.0))};
+  device_.set_input(current_register(k), v);
+}
+
+void pump_station_io::set_pump(std::size_t k, bool running, bool fault, double current_a) {
+  set_pump_current_a(k, current_a);
+  set_pump_fault(k, fault);
+  set_pump_running(k, running);
+}
+
+void pump_station_io::set_mains_power(bool present) {
+  std::lock_guard lock(mutex_);
+  device_.set_discrete_input(mains_input, present);
+  const std::uint16_t v[] = {static_cast<std::uint16_t>(present ? 1 : 0)};
+  device_.set_holding(mains_word_register, v);
+}
+
+std::string pump_station_io::agent_config(const std::string& device_name, double max_level_m) const {
+  std::ostringstream os;
+  os << "[pump_station]\ndevice = \"" << device_name << "\"\n"
+     << "level = {function = \"input\", address = " << level_register
+     << ", type = \"u16\", scale = 0.001, min = 0.0, max = " << max_level_m << ", sentinels = [0xFFFF]}\n"
+     << "mains_power = {function = \"discrete_input\", address = " << mains_input << "}\n";
+  for (std::size_t k = 0; k < pumps_; ++k) {
+    os << "[[pump_station.pump]]\nid = \"P" << (k + 1) << "\"\n"
+       << "running = {function = \"discrete_input\", address = " << run_input(k) << "}\n"
+       << "fault = {function = \"discrete_input\", address = " << fault_input(k) << "}\n"
+       << "current = {function = \"input\", address = " << current_register(k)
+       << ", type = \"u16\", scale = 0.1, min = 0.0, max = 1000.0}\n";
+  }
+  return os.str();
 }
 
 }  // namespace sewage::instruments

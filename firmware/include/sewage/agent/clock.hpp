@@ -68,6 +68,7 @@ class sampling_window {
   struct closed {
     proto::timestamp end;  ///< wall clock at close: the record's `ts`
     double interval_s;     ///< monotonic length of the window, seconds (>= 0)
+    std::chrono::milliseconds elapsed_end{0};  ///< the end on the monotonic clock (agent_clock::elapsed())
   };
   /// Ends the current window now and starts the next one. Never throws.
   closed close() noexcept;

@@ -93,6 +93,14 @@ struct serial_line_config {
   std::string key;                  ///< "serial_line[0]", for error messages
 };
 
+/// The [pump_station] table (pump_station.hpp): what parse_pump_station found; its points went
+/// into the [[device]] tables they name.
+struct pump_station_config {
+  std::vector<std::string> pump_ids;  ///< in config order; a sample's `index` is the position here
+  std::vector<bool> pump_current;     ///< per pump: a current point is configured
+  bool mains_monitored{false};        ///< a mains_power point is configured
+};
+
 /// The whole configuration. Immutable after `load_config` / `parse_config`.
 struct agent_config {
   std::string terminal_id;
@@ -106,6 +114,8 @@ struct agent_config {
   image_config image;
   std::vector<device_config> devices;
   std::vector<serial_line_config> serial_lines;
+  /// Absent = not a pump station (no [pump_station] table).
+  std::optional<pump_station_config> pump_station;
   std::string digest;  ///< SHA-like hex digest of the file content (for the birth message)
 };
 

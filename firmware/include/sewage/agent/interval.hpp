@@ -2,6 +2,7 @@
 /// \file
 /// Turns the samples of one report interval into the quantities of a telemetry record.
 #include "sewage/agent/config.hpp"
+#include "sewage/agent/pump_station.hpp"
 #include "sewage/agent/stats.hpp"
 
 #include <set>
@@ -22,9 +23,12 @@ class interval_builder {
   /// contract's bounds (proto/limits.hpp) become out_of_range; a stuck reading becomes fault.
   void add(const std::vector<sample>& samples, proto::timestamp now);
 
-  /// Closes the window: fills flow/turbidity/sludge/energy of a record (terminal id, epoch, seq,
-  /// queue_depth and dropped are left to the caller) and starts a new window.
-  proto::telemetry_record close(proto::timestamp end, std::uint32_t interval_s);
+  /// Closes the window: fills flow/turbidity/sludge/energy/pump_station of a record (terminal id,
+  /// epoch, seq, queue_depth and dropped are left to the caller) and starts a new window.
+  /// `monotonic_end`: the end of the window on the same monotonic time base as `add`'s `now`
+  /// (pump run times are measured on it); default `end` (tests that use one time base).
+  proto::telemetry_record close(proto::timestamp end, std::uint32_t interval_s,
+                                std::optional<proto::timestamp> monotonic_end = std::nullopt);
 
   /// Volume counted by the totalizer in the closing window, m3 (never negative). For logs/tests.
   [[nodiscard]] double last_window_volume_m3() const noexcept { return last_volume_m3_; }
@@ -50,6 +54,7 @@ class interval_builder {
   std::optional<double> latest_total_m3_;
   std::optional<bool> switch_state_;
   double volume_m3_{0}, last_volume_m3_{0};
+  std::optional<pump_station_window> station_;  ///< set when the config has [pump_station]
 };
 
 }  // namespace sewage::agent

@@ -6,7 +6,11 @@
 /// unit_id [1] (TCP); serial_device, baud [9600], parity ["N"|"E"|"O"], data_bits [8],
 /// stop_bits [1], slave_id [1], extra_delay_ms [0] (RTU); response_timeout_ms [500]; retries [1]; and
 /// [[device.point]] tables: quantity, function ["holding"], address, type ["u16"],
-/// word_order ["ABCD"], scale [1], offset [0], unit [""], min, max, sentinels [[]], alarm [false].
+/// word_order ["ABCD"], scale [1], offset [0], unit [""], min, max, sentinels [[]], alarm [false],
+/// bit (0..15: a digital signal in a u16 status word), invert [false] (digital points).
+/// The pump-station points of [pump_station] (pump_station.hpp) are appended to their device's
+/// points by parse_config, with the keys `pump` (pump index) and `from` (their config key, used
+/// in error messages).
 ///
 /// Devices on the same serial line (or the same Modbus TCP host:port) share one `modbus_bus`
 /// (modbus_bus.hpp): one libmodbus context, one device poll at a time, the RTU silent interval
@@ -36,7 +40,13 @@ struct modbus_point {
   /// good sample of the same quantity from this device into `fault` for that poll (e.g. the
   /// MFE600H empty-pipe alarm 0x1024, the Y511 error code at 0x2604).
   bool alarm{false};
+  std::uint8_t pump{0};  ///< pump index of a per-pump pump-station point (sample::index)
 };
+
+/// Parses the register part of a point table (function, address, type, word_order, scale, offset,
+/// min, max, sentinels, bit, invert; other keys are left to the caller). Throws config_error
+/// naming `key`.<field> and the reason. Thread-safe.
+point_spec parse_point_spec(const toml::table& t, const std::string& key);
 
 /// Parsed [[device]] table of a modbus device.
 struct modbus_device_config {

@@ -45,6 +45,12 @@ struct point_spec {
   /// Raw patterns meaning "no value" (compared with the raw 16- or 32-bit pattern after byte
   /// order is applied, e.g. 0xFFFF, 0x7FFF, 0x8000, 0x7FC00000 for a quiet NaN).
   std::vector<std::uint32_t> sentinels;
+  /// A digital signal packed in a holding/input register (status word): bit 0..15 of the u16
+  /// register (after byte order); the value is 0 or 1 and sentinels/scale/offset do not apply.
+  std::optional<std::uint8_t> bit;
+  /// Digital points (coil, discrete input, or `bit`): 1 means the signal is OFF (e.g. a "mains
+  /// failure" alarm input or a normally-closed trip contact); the value is inverted after reading.
+  bool invert{false};
 };
 
 /// A decoded value: `status` ok with `value` set, or a failure status with `reason`.
@@ -62,7 +68,9 @@ std::uint32_t raw_pattern(std::span<const std::uint16_t> regs, data_type type,
 
 /// Decodes `regs` (as returned by libmodbus: host-order 16-bit registers in wire order) per `spec`.
 /// Sentinels → fault; NaN/inf → fault; outside [min, max] → out_of_range. A wrong register count
-/// → fault. For coils and discrete inputs pass one register holding 0 or 1. Never throws except
+/// → fault. For coils and discrete inputs pass one register holding 0 or 1; a point with `bit`
+/// gives bit `bit` of the u16 register (0 or 1); digital values are inverted when `invert`. Never
+/// throws except
 /// bad_alloc. Thread-safe.
 decoded_point decode_point(const point_spec& spec, std::span<const std::uint16_t> regs);
 

@@ -29,7 +29,16 @@ enum class quantity {
   energy_total,     ///< kWh meter: total active energy, kWh (e.g. DTSU666 0x401E, float32)
   power,            ///< active power, kW (e.g. DTSU666 0x2012; scale W to kW in the point)
   pump_current,     ///< pump motor current, A (a meter phase current or a 4-20 mA transducer)
+  // Pump-station profile (pump_station.hpp): declared in [pump_station], never as device points.
+  wet_well_level,        ///< wet-well level, m above the wet-well floor
+  pump_running,          ///< run feedback of pump `sample::index`: 1 = running
+  pump_fault,            ///< fault (trip) input of pump `sample::index`: 1 = tripped
+  station_pump_current,  ///< motor current of pump `sample::index`, A
+  mains_power,           ///< mains present at the station: 1 = present
 };
+
+/// True for the quantities of the pump-station profile (declared in [pump_station]).
+bool is_pump_station_quantity(quantity q) noexcept;
 
 /// Config spelling ("flow_rate", ...) → quantity; std::nullopt when unknown.
 std::optional<quantity> parse_quantity(std::string_view s) noexcept;
@@ -45,6 +54,7 @@ struct sample {
   proto::quantity_status status{proto::quantity_status::ok};
   double value{0.0};   ///< unit of `what`; meaningful only when ok
   std::string reason;  ///< set when not ok
+  std::uint8_t index{0};  ///< pump index (order of [[pump_station.pump]]) for per-pump quantities
 };
 
 /// A device that can be polled. `read` is called from the device's own polling thread only (a

@@ -175,4 +175,83 @@ class energy_meter {
   modbus_device device_;
 };
 
+/// Pump-station I/O device: a generic pump controller / RTU I/O module serving one station's
+/// signals over Modbus TCP (firmware/README.md "Pump stations"). This is an EXAMPLE map chosen for
+/// the emulator and the example config, not any vendor's datasheet: every address, scale and bit
+/// is configurable in the agent's [pump_station] table. It follows the common layout of Modbus
+/// I/O modules (digital inputs as discrete inputs, function 2; analog inputs scaled to engineering
+/// integers in input registers, function 4) and mirrors the digital inputs as packed bits in
+/// holding registers for controllers that only expose status words (function 3).
+///
+/// Map (0-based PDU addresses; pump k = 0..pumps-1, k = 0 is "P1"):
+/// - discrete inputs 0..16: 2k = pump k run feedback (contactor auxiliary contact, 1 = running),
+///   2k+1 = pump k fault (thermal / overload trip, 1 = tripped), 16 = mains power present
+///   (phase-failure relay healthy, 1 = present). Block 0..16 whatever the pump count.
+/// - input registers 0..8: 0 = wet-well level, u16 millimetres above the wet-well floor (agent
+///   scale 0.001 -> m; 0..65535 mm); 1+k = pump k motor current, u16 in 0.1 A (agent scale 0.1).
+/// - holding registers 0x0010..0x0011: 0x0010 = pump status word (bit 2k run, bit 2k+1 fault, as
+///   the discrete inputs), 0x0011 = bit 0 mains present.
+/// Reads outside these blocks answer "illegal data address".
+///
+/// Thread-safety: every setter may be called from any thread at any time (the simulator's
+/// thread); each setter's registers change atomically with respect to a reply. Values written by
+/// different setter calls are not atomic together (like a real module sampling its inputs).
+/// Failure modes (silent, exception, reply delay) through device().
+class pump_station_io {
+ public:
+  /// Most pumps the map has room for (equals proto::limits::max_pumps).
+  static constexpr std::size_t max_pumps = 8;
+  /// Discrete input of pump `k`'s run feedback (0-based pump index).
+  static constexpr std::uint16_t run_input(std::size_t k) noexcept { return static_cast<std::uint16_t>(2 * k); }
+  /// Discrete input of pump `k`'s fault (trip) input.
+  static constexpr std::uint16_t fault_input(std::size_t k) noexcept { return static_cast<std::uint16_t>(2 * k + 1); }
+  /// Discrete input "mains power present".
+  static constexpr std::uint16_t mains_input = 16;
+  /// Input register of the wet-well level, u16, mm.
+  static constexpr std::uint16_t level_register = 0;
+  /// Input register of pump `k`'s motor current, u16, 0.1 A.
+  static constexpr std::uint16_t current_register(std::size_t k) noexcept { return static_cast<std::uint16_t>(1 + k); }
+  /// Holding register with the packed run/fault bits (bit 2k run, bit 2k+1 fault).
+  static constexpr std::uint16_t status_word_register = 0x0010;
+  /// Holding register with bit 0 = mains present.
+  static constexpr std::uint16_t mains_word_register = 0x0011;
+
+  /// A station with `pumps` pumps (1..max_pumps; std::invalid_argument otherwise), listening on
+  /// 127.0.0.1:`port` (0 = a free port). Starts with level 0 m, every pump stopped, no fault,
+  /// 0 A, and mains present. Throws std::runtime_error if the socket cannot be set up.
+  explicit pump_station_io(std::size_t pumps = 2, int port = 0);
+
+  [[nodiscard]] std::size_t pumps() const noexcept { return pumps_; }
+  /// Wet-well level, m above the floor. Rounded to whole mm and clamped to [0, 65.535] m (the
+  /// register's range); NaN is written as 0xFFFF (the "no value" pattern the example config
+  /// declares as a sentinel).
+  void set_level_m(double level_m);
+  /// Pump `k`'s run feedback. std::out_of_range for k >= pumps().
+  void set_pump_running(std::size_t k, bool running);
+  /// Pump `k`'s fault (trip) input. std::out_of_range for k >= pumps().
+  void set_pump_fault(std::size_t k, bool fault);
+  /// Pump `k`'s motor current, A: rounded to 0.1 A, clamped to [0, 6553.5]. std::out_of_range for
+  /// k >= pumps().
+  void set_pump_current_a(std::size_t k, double current_a);
+  /// Pump `k`: current, fault, then run feedback (three register writes, one call).
+  void set_pump(std::size_t k, bool running, bool fault, double current_a);
+  /// Mains power present (false = the station lost its supply; the I/O module itself keeps
+  /// answering, as on a UPS/battery-backed RTU).
+  void set_mains_power(bool present);
+
+  /// The [pump_station] table of the agent's config for this map (TOML text, device name
+  /// `device_name`, pump ids "P1".."Pn", level valid range [0, `max_level_m`]). The agent needs a
+  /// [[device]] of that name (driver modbus, transport tcp, host 127.0.0.1, port()) too.
+  [[nodiscard]] std::string agent_config(const std::string& device_name, double max_level_m = 6.0) const;
+
+  modbus_device& device() noexcept { return device_; }
+
+ private:
+  void write_status_word();  ///< caller holds mutex_
+  std::size_t pumps_;
+  std::mutex mutex_;
+  std::uint16_t status_word_{0};
+  modbus_device device_;
+};
+
 }  // namespace sewage::instruments
