@@ -115,6 +115,18 @@ struct site {
       : id(std::move(id_)), model(p, params), rng(seed) {}
 };
 
+/// One pump station as a site (county_options::station_agents): its emulated I/O device, link
+/// proxy and agent; the physics are county::impl::stations[index].
+struct station_site {
+  std::string id;
+  std::size_t index{0};  ///< into impl::stations / network_flow::stations()
+  std::filesystem::path dir;
+  std::unique_ptr<instruments::pump_station_io> io;
+  std::unique_ptr<tcp_proxy> proxy;
+  std::unique_ptr<testing::child_process> agent;
+  std::mt19937_64 rng;
+};
+
 struct county::impl {
   county_options opt;
   scenario scen;
@@ -135,6 +147,7 @@ struct county::impl {
   std::vector<site*> flow_terminal_sites;    ///< flow->terminals() order: the simulated terminal
   sys_clock::time_point last_flow_step{};
   std::map<std::string, double> last_shares;  ///< the last step's share per terminal site
+  std::vector<std::unique_ptr<station_site>> station_sites;  ///< with station_agents
 
   explicit impl(county_options o)
       : opt(std::move(o)),
@@ -259,11 +272,77 @@ struct county::impl {
                    to_string(f.kind), where, 100.0 * share.share, share.terminal_site, share.households,
                    share.terminal_households);
     }
+    if (opt.station_agents) {
+      for (std::size_t i = 0; i < stations.size(); ++i) {
+        auto ss = std::make_unique<station_site>();
+        ss->id = flow->stations()[i].site_id;
+        ss->index = i;
+        ss->rng.seed(7000 + i);
+        ss->dir = opt.workdir / "agents" / ss->id;
+        std::filesystem::create_directories(ss->dir);
+        ss->io = std::make_unique<instruments::pump_station_io>(stations[i].params().pumps.size());
+        ss->proxy = std::make_unique<tcp_proxy>(io, 0, opt.broker_host, static_cast<std::uint16_t>(opt.broker_port));
+        write_station_agent_config(*ss);
+        drive_station_io(*ss);
+        station_sites.push_back(std::move(ss));
+      }
+    }
     std::size_t households = 0;
     for (const auto& t : flow->terminals()) households += static_cast<std::size_t>(t.households);
     spdlog::info("pipe network {}: {} terminals, {} pump stations simulated ({} households){}",
                  opt.network.string(), flow->terminals().size(), stations.size(), households,
-                 opt.station_agents ? "" : "; pump stations without devices or agents");
+                 opt.station_agents ? "; each behind an I/O device and an agent"
+                                    : "; pump stations without devices or agents (--station-agents)");
+  }
+
+  /// The station agent's config: the pump-station profile over the emulated I/O device's map
+  /// (instruments::pump_station_io::agent_config), through the station's link proxy.
+  void write_station_agent_config(station_site& ss) {
+    const auto& params = stations[ss.index].params();
+    toml::table profile;
+    try {
+      profile = toml::parse(ss.io->agent_config("station_io", params.depth_m + 0.5));
+    } catch (const toml::parse_error& e) {
+      throw std::runtime_error("pump-station agent config of " + ss.id + ": " + std::string(e.description()));
+    }
+    toml::table device{{"name", "station_io"}, {"driver", "modbus"}, {"transport", "tcp"},
+                       {"host", "127.0.0.1"}, {"port", static_cast<std::int64_t>(ss.io->device().port())},
+                       {"unit_id", 1}, {"response_timeout_ms", 300}, {"retries", 1}};
+    toml::table cfg{{"terminal_id", ss.id},
+                    {"log_level", "warn"},
+                    {"poll_interval_s", opt.poll_interval_s},
+                    {"report_interval_s", static_cast<std::int64_t>(opt.report_interval_s)},
+                    {"mqtt", mqtt_table(ss.id, ss.proxy->port())},
+                    {"queue", toml::table{{"path", (ss.dir / "queue.db").string()}}},
+                    {"device", toml::array{std::move(device)}}};
+    if (auto* ps = profile["pump_station"].as_table()) cfg.insert("pump_station", std::move(*ps));
+    std::ofstream(ss.dir / "agent.toml") << "# Written by sewage-sim for pump station " << ss.id << "\n" << cfg << "\n";
+    std::filesystem::permissions(ss.dir / "agent.toml",
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace);
+  }
+
+  /// Writes the station's physical values (pump_station_model::io()) into its I/O device: the
+  /// wet-well level with +-1 mm of transmitter noise, each pump's run feedback, trip and current
+  /// (+-1 %), mains present.
+  void drive_station_io(station_site& ss) {
+    const auto& v = stations[ss.index].io();
+    std::uniform_real_distribution<double> mm(-0.001, 0.001);
+    std::normal_distribution<double> noise(0.0, 0.01);
+    ss.io->set_level_m(std::max(0.0, v.wet_well_level_m + mm(ss.rng)));
+    for (std::size_t k = 0; k < v.pumps.size() && k < ss.io->pumps(); ++k) {
+      const auto& p = v.pumps[k];
+      ss.io->set_pump(k, p.running, p.fault, p.running ? std::max(0.0, p.current_a * (1.0 + noise(ss.rng))) : 0.0);
+    }
+    ss.io->set_mains_power(v.mains_power);
+  }
+
+  void start_station_agent(station_site& ss) {
+    ss.agent = std::make_unique<testing::child_process>(
+        std::vector<std::string>{opt.agent_binary.string(), "--config", (ss.dir / "agent.toml").string(),
+                                 "--time-scale", std::to_string(opt.speed), "--start-time", iso(sim_origin),
+                                 "--time-origin", iso(opt.real_origin)},
+        ss.dir / "agent.log");
   }
 
   /// `stations.csv` (see county::stations_file): one row per simulated pump station, now.
@@ -320,8 +399,12 @@ struct county::impl {
     for (auto& s : sites) {
       if (s->agent) s->agent->stop(std::chrono::seconds(10));
     }
+    for (auto& ss : station_sites) {
+      if (ss->agent) ss->agent->stop(std::chrono::seconds(10));
+    }
     boost::asio::post(io, [this] {
       for (auto& s : sites) s->proxy.reset();
+      for (auto& ss : station_sites) ss->proxy.reset();
       guard.reset();
     });
     io_thread.join();
@@ -329,15 +412,16 @@ struct county::impl {
 
   /// The agent's [mqtt] table: its provisioned identity (see county_options::identities) or an
   /// anonymous plaintext link, always through the site's link proxy.
-  toml::table mqtt_table(const site& s) const {
-    const std::string endpoint = "127.0.0.1:" + std::to_string(s.proxy->port());
+  toml::table mqtt_table(const site& s) const { return mqtt_table(s.id, s.proxy->port()); }
+  toml::table mqtt_table(const std::string& id, std::uint16_t proxy_port) const {
+    const std::string endpoint = "127.0.0.1:" + std::to_string(proxy_port);
     toml::table m{{"keep_alive_s", 5}, {"reconnect_min_s", 1}, {"reconnect_max_s", 2}};
     if (opt.identities.empty()) {
       m.insert("uri", "tcp://" + endpoint);
       m.insert("allow_plaintext", true);
       return m;
     }
-    const auto file = opt.identities / "agents" / (s.id + ".toml");
+    const auto file = opt.identities / "agents" / (id + ".toml");
     toml::table snippet;
     try {
       snippet = toml::parse_file(file.string());
@@ -679,7 +763,8 @@ int county::run(const std::atomic<bool>& stop) {
     m.write_registers(*s);
     m.start_agent(*s);
   }
-  spdlog::info("{} agents started; simulated clock {} at x{}", m.sites.size(),
+  for (auto& ss : m.station_sites) m.start_station_agent(*ss);
+  spdlog::info("{} agents started; simulated clock {} at x{}", m.sites.size() + m.station_sites.size(),
                iso(simulated_time(sys_clock::now(), m.opt.real_origin, m.sim_origin, m.opt.speed)),
                m.opt.speed);
   auto last_status = std::chrono::steady_clock::now();
@@ -690,6 +775,13 @@ int county::run(const std::atomic<bool>& stop) {
     m.scan_repairs(sim_now, std::min(scenario_h, m.scen.duration_h));
     const auto phys = m.step_faults(std::min(scenario_h, m.scen.duration_h));
     const auto shares = m.step_network(sim_now, std::min(scenario_h, m.scen.duration_h));
+    for (auto& ss : m.station_sites) {
+      m.drive_station_io(*ss);
+      if (ss->agent && !ss->agent->running()) {
+        spdlog::warn("agent {} exited unexpectedly; restarting it (log: {})", ss->id, (ss->dir / "agent.log").string());
+        m.start_station_agent(*ss);
+      }
+    }
     const double weather_start_d = (m.opt.lead_h + m.scen.weather_start_h) / 24.0;
     for (auto& s : m.sites) {
       const auto it = phys.find(s->id);
@@ -727,6 +819,9 @@ int county::run(const std::atomic<bool>& stop) {
   }
   for (auto& s : m.sites) {
     if (s->agent) s->agent->stop(std::chrono::seconds(10));
+  }
+  for (auto& ss : m.station_sites) {
+    if (ss->agent) ss->agent->stop(std::chrono::seconds(10));
   }
   const auto sim_end_now = simulated_time(sys_clock::now(), m.opt.real_origin, m.sim_origin, m.opt.speed);
   // Stopped early (Ctrl-C): days not yet ended are not complete, and what was still to come

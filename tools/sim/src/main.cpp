@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
                  "simulated and terminals receive what the network delivers; network faults need it")
       ->check(CLI::ExistingFile);
   app.add_flag("--station-agents,!--no-station-agents", o.station_agents,
-               "pump stations as sites behind emulated I/O devices and agents (default off: physics only)");
+               "with --network: each pump station behind an emulated I/O device and a sewage-agent with the "
+               "pump-station profile (default on; --no-station-agents: the stations' physics only)");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ sim %l %v", spdlog::pattern_time_type::utc);

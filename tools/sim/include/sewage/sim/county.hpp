@@ -56,8 +56,8 @@ struct county_options {
   std::filesystem::path network;
   /// Pump stations as sites behind emulated I/O devices and real agents (with a network). False:
   /// the stations' physics run (they shape the terminals' inflow and the truth) but no device,
-  /// proxy or agent is started for them (101 fewer processes).
-  bool station_agents{false};
+  /// proxy or agent is started for them (101 fewer processes: sewage-sim --no-station-agents).
+  bool station_agents{true};
 };
 
 /// Simulated UTC time for a real instant, given the origin pair and the speed.
