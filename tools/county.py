@@ -113,12 +113,13 @@ class County:
 
     def __init__(self, workdir, bindir, scenario, speed, http_port=None, report_interval_s=60,
                  poll_interval_s=30.0, lead_h=0.5, registry=REGISTRY, om=False, fieldcrew_args=(),
-                 pump_stations=True, network=NETWORK, station_agents=True):
+                 pump_stations=True, network=NETWORK, station_agents=False):
         """pump_stations=False leaves the registry's pump stations out (a terminals-only copy of the
         registry in workdir, no pipe network): today's county of terminals, 101 fewer agents.
         network: the pipe network GeoJSON for the gateway ([network] file) and the simulator
         (--network) when pump stations are in; None: none. station_agents: the simulator starts
-        a device and an agent per pump station (default; False: sewage-sim --no-station-agents)."""
+        a device and an agent per pump station (sewage-sim --station-agents; off by default: see
+        tools/sim/README.md on the 1024-descriptor limit)."""
         self.registry = os.path.abspath(registry)
         self.pump_stations = pump_stations
         self.network = os.path.abspath(network) if network and pump_stations else None
@@ -184,7 +185,7 @@ class County:
             "--time-origin", iso(origin)]
             + (["--repair-dir", self.repair_dir] if self.om else [])
             + (["--network", self.network] if self.network else [])
-            + ([] if self.station_agents or not self.network else ["--no-station-agents"]),
+            + (["--station-agents"] if self.station_agents and self.network else []),
             os.path.join(self.workdir, "sim.log"))
         self.processes.append(sim)
         self.sim = sim

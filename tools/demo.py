@@ -93,9 +93,9 @@ def parse_args(argv):
                     help="no O&M: no contractors, work-order policies or simulated field crews")
     ap.add_argument("--no-pump-stations", action="store_true",
                     help="leave the registry's 101 pump stations and the pipe network out (terminals only)")
-    ap.add_argument("--no-station-agents", action="store_true",
-                    help="simulate the pump stations' physics without an I/O device and a sewage-agent each "
-                         "(38 agents instead of 139)")
+    ap.add_argument("--station-agents", action="store_true",
+                    help="an emulated I/O device and a sewage-agent per pump station (139 agents; see "
+                         "tools/sim/README.md: the simulator's descriptor limit)")
     ap.add_argument("--scenario", type=_existing_file,
                     default=os.path.join(county.ROOT, "tools/sim/scenarios/demo.toml"),
                     help="scenario file (default tools/sim/scenarios/demo.toml: three days, a storm, six faults)")
@@ -233,7 +233,7 @@ def write_figures(c, path):
 def run(args):
     c = county.County(args.var_dir, args.bindir, args.scenario, args.speed, http_port=args.http_port or None,
                       om=not args.no_fieldcrew, pump_stations=not args.no_pump_stations,
-                      station_agents=not args.no_station_agents)
+                      station_agents=args.station_agents)
     figures_path = os.path.join(args.var_dir, "om-figures.txt")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))

@@ -56,8 +56,10 @@ struct county_options {
   std::filesystem::path network;
   /// Pump stations as sites behind emulated I/O devices and real agents (with a network). False:
   /// the stations' physics run (they shape the terminals' inflow and the truth) but no device,
-  /// proxy or agent is started for them (101 fewer processes: sewage-sim --no-station-agents).
-  bool station_agents{true};
+  /// proxy or agent is started for them (sewage-sim --station-agents turns them on). Off by
+  /// default: with all 101 stations the process holds more than 1024 descriptors and libmodbus'
+  /// select() in the emulated devices aborts (FD_SETSIZE); fine for a registry of a few stations.
+  bool station_agents{false};
 };
 
 /// Simulated UTC time for a real instant, given the origin pair and the speed.
