@@ -30,6 +30,21 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REGISTRY = os.path.join(ROOT, "tools/sim/county/haiyan-registry.toml")
+NETWORK = os.path.join(ROOT, "tools/sim/county/haiyan-network.geojson")
+
+
+def terminals_only_registry(text):
+    """The registry text without its pump stations (`kind = "pump_station"` entries): each
+    [[terminal]] block (up to the next one, its sub-tables included) is kept or dropped whole."""
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, ln in enumerate(lines) if ln.lstrip().startswith("[[terminal]]")]
+    out = lines[:starts[0]] if starts else lines
+    for a, b in zip(starts, starts[1:] + [len(lines)]):
+        block = "".join(lines[a:b])
+        entry = tomllib.loads(block)["terminal"][0]
+        if entry.get("kind", "terminal") != "pump_station":
+            out.append(block)
+    return "".join(out)
 
 
 def free_port():
@@ -97,8 +112,18 @@ class County:
     """mosquitto + sewage-gateway + sewage-sim in `workdir`, sharing one simulated clock."""
 
     def __init__(self, workdir, bindir, scenario, speed, http_port=None, report_interval_s=60,
-                 poll_interval_s=30.0, lead_h=0.5, registry=REGISTRY, om=False, fieldcrew_args=()):
+                 poll_interval_s=30.0, lead_h=0.5, registry=REGISTRY, om=False, fieldcrew_args=(),
+                 pump_stations=True, network=NETWORK, station_agents=False):
+        """pump_stations=False leaves the registry's pump stations out (a terminals-only copy of the
+        registry in workdir, no pipe network): today's county of terminals, 101 fewer agents.
+        network: the pipe network GeoJSON for the gateway ([network] file) and the simulator
+        (--network) when pump stations are in; None: none. station_agents: the simulator starts
+        a device and an agent per pump station (sewage-sim --station-agents; off by default: see
+        tools/sim/README.md on the 1024-descriptor limit)."""
         self.registry = os.path.abspath(registry)
+        self.pump_stations = pump_stations
+        self.network = os.path.abspath(network) if network and pump_stations else None
+        self.station_agents = station_agents and pump_stations
         self.om = om
         self.fieldcrew_args = list(fieldcrew_args)
         self.fieldcrew = None
@@ -134,6 +159,12 @@ class County:
         raise ValueError(f"{self.scenario}: no start")
 
     def start(self):
+        if not self.pump_stations:
+            with open(self.registry, encoding="utf-8") as f:
+                text = terminals_only_registry(f.read())
+            self.registry = os.path.join(self.workdir, "registry-terminals.toml")
+            with open(self.registry, "w", encoding="utf-8") as f:
+                f.write(text)
         self._make_pki()
         self._provision()
         self._start_broker()
@@ -152,7 +183,10 @@ class County:
             "--camera", os.path.join(self.bindir, "tools/sim/sewage-sim-camera"),
             "--poll-interval-s", str(self.poll_interval_s),
             "--time-origin", iso(origin)]
-            + (["--repair-dir", self.repair_dir] if self.om else []), os.path.join(self.workdir, "sim.log"))
+            + (["--repair-dir", self.repair_dir] if self.om else [])
+            + (["--network", self.network] if self.network else [])
+            + (["--station-agents"] if self.station_agents and self.network else []),
+            os.path.join(self.workdir, "sim.log"))
         self.processes.append(sim)
         self.sim = sim
         self.sim_start = sim_start
@@ -250,7 +284,9 @@ path = "{self.workdir}/gateway.db"
 listen = "127.0.0.1:{self.http_port}"
 [registry]
 path = "{self.registry}"
-[log]
+""" + (f"""[network]
+file = "{self.network}"
+""" if self.network else "") + """[log]
 level = "warn"
 """ + (self.om_config() if self.om else ""))
         os.chmod(conf, 0o600)  # it holds the gateway's broker password

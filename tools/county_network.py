@@ -11,10 +11,12 @@ gravity sewers through inspection wells to a pump station or to the terminal. Gr
 Inspection wells are placed every ~120-180 m (real manholes are closer: illustrative, keeps the
 file small). Stdlib only, seeded: the same command writes the same file.
 
-It also writes the pump stations as registry entries of kind "pump_station"
-(tools/sim/county/haiyan-pump-stations.toml, issue 13 contract) for the pump-station profile.
+It also writes the pump stations as registry entries of kind "pump_station" (issue 13 contract)
+into the registry itself: everything from the line PUMP_STATIONS_MARKER on is rewritten, the
+terminals above it are kept byte for byte (the network is built from them only). With
+--registry-out the updated registry goes to another file (the reproducibility test).
 
-Usage: tools/county_network.py [--registry FILE] [--out FILE] [--pump-stations FILE] [--seed N]
+Usage: tools/county_network.py [--registry FILE] [--out FILE] [--registry-out FILE] [--seed N]
 """
 import argparse
 import json
@@ -101,7 +103,8 @@ class Builder:
 
 def build(registry_path, seed):
     rng = random.Random(seed)
-    terminals = tomllib.loads(registry_path.read_text(encoding="utf-8"))["terminal"]
+    terminals = [t for t in tomllib.loads(registry_path.read_text(encoding="utf-8"))["terminal"]
+                 if t.get("kind", "terminal") == "terminal"]
     assert len(terminals) == 38, len(terminals)
     # 101 pump stations over 38 terminals: 25 terminals get 3, 13 get 2 (chosen by the seed).
     counts = [3] * 25 + [2] * 13
@@ -170,16 +173,20 @@ def toml_str(s):
     return json.dumps(s, ensure_ascii=False)  # a JSON string is a valid TOML basic string
 
 
-def write_pump_stations(path, features, seed):
+# The registry's pump-station part starts at this line; the generator rewrites it from there on.
+PUMP_STATIONS_MARKER = "# --- Pump stations (kind = \"pump_station\"): written by tools/county_network.py; do not edit by hand ---"
+
+
+def pump_station_entries(features, seed):
     """The pump stations as registry entries (kind = "pump_station"), with the node each drains to."""
     drains = {f["properties"]["from"]: f["properties"]["to"] for f in features
               if f["properties"]["kind"] == "segment" and f["properties"]["flow"] == "pressure"}
-    out = ["# Haiyan County: 101 sewage pump stations (issue 13).",
-           "# ILLUSTRATIVE DATA written by tools/county_network.py (seed %d) with haiyan-network.geojson:" % seed,
-           "# ids, names, coordinates and what each station drains to are made up. Registry entries of",
-           "# kind \"pump_station\" (the registry's `kind`, default \"terminal\"); kept apart from",
-           "# haiyan-registry.toml until the registry loader knows site kinds. `drains_to` in each comment",
-           "# is the network node its pressure main discharges into.", ""]
+    out = [PUMP_STATIONS_MARKER,
+           "# Haiyan County: 101 sewage pump stations (issue 13). ILLUSTRATIVE DATA (seed %d), made up with" % seed,
+           "# haiyan-network.geojson: ids, names, coordinates and what each station drains to. A pump station",
+           "# needs id, kind, name, town, latitude, longitude, report_interval_s (no design capacity, no",
+           "# discharge grade); `drains_to` in each comment is the network node its pressure main discharges into.",
+           ""]
     for f in features:
         p = f["properties"]
         if p["kind"] != "pump_station":
@@ -189,14 +196,21 @@ def write_pump_stations(path, features, seed):
                 "id = %s" % toml_str(p["id"]), 'kind = "pump_station"', "name = %s" % toml_str(p["name"]),
                 "town = %s" % toml_str(p["town"]), "latitude = %.6f" % lat, "longitude = %.6f" % lon,
                 "report_interval_s = 60", ""]
-    path.write_text("\n".join(out), encoding="utf-8")
+    return "\n".join(out)
+
+
+def registry_with_pump_stations(registry_text, features, seed):
+    """`registry_text` up to the marker line (the terminals, kept as they are) + the pump stations."""
+    head = registry_text.split(PUMP_STATIONS_MARKER, 1)[0].rstrip("\n")
+    return head + "\n\n" + pump_station_entries(features, seed)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--registry", type=pathlib.Path, default=HERE / "sim/county/haiyan-registry.toml")
     ap.add_argument("--out", type=pathlib.Path, default=HERE / "sim/county/haiyan-network.geojson")
-    ap.add_argument("--pump-stations", type=pathlib.Path, default=HERE / "sim/county/haiyan-pump-stations.toml")
+    ap.add_argument("--registry-out", type=pathlib.Path,
+                    help="write the registry with its pump stations here (default: rewrite --registry)")
     ap.add_argument("--seed", type=int, default=13)
     a = ap.parse_args()
     features = build(a.registry, a.seed)
@@ -214,7 +228,9 @@ def main():
     head = json.dumps(doc_head, ensure_ascii=False)[:-1]
     lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features]
     a.out.write_text(head + ', "features": [\n' + ",\n".join(lines) + "\n]}\n", encoding="utf-8")
-    write_pump_stations(a.pump_stations, features, a.seed)
+    registry_out = a.registry_out or a.registry
+    registry_out.write_text(registry_with_pump_stations(a.registry.read_text(encoding="utf-8"), features, a.seed),
+                            encoding="utf-8")
     kinds = {}
     for f in features:
         k = f["properties"]["kind"]

@@ -80,7 +80,7 @@ def main():
     write_registry(registry)
     write_scenario(scenario)
     c = county.County(os.path.join(work, "county"), args.bindir, scenario, args.speed, registry=registry, om=True,
-                      fieldcrew_args=["--no-scripted-cases", "--no-inspections", "--delay-scale", "0.5"])
+                      pump_stations=False, fieldcrew_args=["--no-scripted-cases", "--no-inspections", "--delay-scale", "0.5"])
 
     def get(path):
         with urllib.request.urlopen(c.request(path), timeout=10) as r:

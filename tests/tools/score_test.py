@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """tools/score against a small synthetic truth and a fake gateway API (http.server on 127.0.0.1,
-port 0): mid-run it judges only what has happened (pending, not FAIL), after the end everything.
+port 0): mid-run it judges only what has happened (pending, not FAIL), after the end everything;
+network faults (issue 13) against a canned incident list and webhook notifications.
 
   score_test.py            (unittest; registered in CTest as tools_score)
 """
@@ -36,6 +37,7 @@ class FakeGateway:
 
     def __init__(self):
         self.alerts = []
+        self.incidents = None  # None: the route is absent (404)
         self.daily = {}  # (terminal, day) -> volume_m3
         outer = self
 
@@ -49,6 +51,8 @@ class FakeGateway:
                 parts = url.path.strip("/").split("/")
                 if url.path == "/api/alerts" and q == {"state": "all"}:
                     body = {"alerts": outer.alerts}
+                elif url.path == "/api/incidents" and q.get("state") == "all" and outer.incidents is not None:
+                    body = {"incidents": outer.incidents}
                 elif len(parts) == 4 and parts[:2] == ["api", "terminals"] and parts[3] == "daily" \
                         and set(q) == {"from", "to"} and q["from"] == q["to"]:
                     v = outer.daily.get((parts[2], q["from"]))
@@ -207,6 +211,148 @@ class ScoreTest(unittest.TestCase):
         rc, out, _ = self.score()
         self.assertEqual(rc, 2, out)
         self.assertIn("unknown state 'sleeping'", out)
+
+
+# Network faults: a pump station stops (its incident must be rooted there), a blockage and a burst
+# (their incidents' suspected sections must hold the segment). HY-T is the terminal downstream.
+NET_FAULTS = """type,terminal,start,end,expected_alert,repaired_by,node,segment,expected_incident,affected,households_share
+station_pump_failure,HY-PS-1,2026-11-28T18:00:00.000Z,2026-11-28T22:00:00.000Z,pump_fault,,HY-PS-1,,pump_station_fault,HY-PS-1 HY-T,0.5581
+pipe_blockage,HY-T,2026-11-29T02:00:00.000Z,2026-11-29T08:00:00.000Z,,,,G3,flow_loss,HY-T,0.9401
+pipe_burst,HY-U,2026-11-29T10:00:00.000Z,2026-11-29T16:00:00.000Z,,,,G9,flow_loss,HY-PS-2 HY-U,0.8263
+"""
+
+
+def incident(iid, kind, opened, root=None, segments=(), length=0.0, alerts=()):
+    return {"id": iid, "state": "open", "kind": kind,
+            "root_cause": None if root is None else {"node": root, "site_id": root, "kind": "pump_station",
+                                                     "name": root},
+            "suspected_segments": list(segments), "suspected_length_m": length, "affected_nodes": [],
+            "affected_terminals": [], "villages": [], "households": 0,
+            "alerts": [{"alert_id": a, "site_id": site, "type": t, "role": role} for a, site, t, role in alerts],
+            "opened_at": opened, "title": "t"}
+
+
+GOOD_INCIDENTS = [
+    incident(1, "pump_station_fault", "2026-11-28T18:06:00.000Z", root="HY-PS-1",
+             alerts=[(11, "HY-PS-1", "pump_fault", "cause"), (12, "HY-T", "no_flow", "consequence")]),
+    incident(2, "flow_loss", "2026-11-29T03:00:00.000Z", segments=["G2", "G3", "G4"], length=640.0,
+             alerts=[(21, "HY-T", "no_flow", "symptom")]),
+    incident(3, "flow_loss", "2026-11-29T10:30:00.000Z", segments=["G9"], length=180.0,
+             alerts=[(31, "HY-PS-2", "wet_well_low", "symptom")]),
+]
+NET_ALERTS = [
+    {"terminal_id": "HY-PS-1", "type": "pump_fault", "raised_at": "2026-11-28T18:06:00.000Z", "message": "m"},
+    # Consequences on affected sites inside the faults' windows: explained, not false alerts.
+    {"terminal_id": "HY-PS-1", "type": "wet_well_high", "raised_at": "2026-11-28T19:00:00.000Z", "message": "m"},
+    {"terminal_id": "HY-T", "type": "no_flow", "raised_at": "2026-11-29T03:00:00.000Z", "message": "m"},
+    {"terminal_id": "HY-PS-2", "type": "wet_well_low", "raised_at": "2026-11-29T10:30:00.000Z", "message": "m"},
+]
+
+
+def note(alert_id, state, message):
+    return json.dumps({"alert_id": alert_id, "state": state, "message": message, "terminal_id": "x",
+                       "type": "no_flow"})
+
+
+ONE_EACH = "\n".join([note(11, "raised", "Incident #1: pump fault"), note(11, "cleared", "cleared"),
+                       note(21, "raised", "Incident #2: no flow"), note(31, "raised", "Incident #3: low")]) + "\n"
+
+
+class ScoreIncidentsTest(ScoreTest):
+    """The network part of tools/score on a canned incident list and truth."""
+
+    def setUp(self):
+        super().setUp()
+        self.write("ground_truth.csv", NET_FAULTS)
+        self.gw.alerts = list(NET_ALERTS)
+        self.gw.incidents = [dict(i) for i in GOOD_INCIDENTS]
+        self.write("notes.jsonl", ONE_EACH)
+        self.finished = ("2026-11-30T16:02:00.000Z", "finished", [])
+
+    def score_net(self):
+        self.truth(*self.finished)
+        return self.score("--notifications", os.path.join(self.dir, "notes.jsonl"))
+
+    def test_every_fault_located_and_notified_once(self):
+        rc, out, res = self.score_net()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("score: PASS", out)
+        self.assertIn("false alerts: 0", out)
+        kinds = res["incidents"]["by_kind"]
+        self.assertEqual(kinds["pump_station_fault"]["faults"], 1)
+        self.assertEqual(kinds["pump_station_fault"]["located_top1"], 1)
+        self.assertEqual(kinds["pump_station_fault"]["delays_s"], [360.0])
+        self.assertEqual(kinds["flow_loss"]["found"], 2)
+        self.assertEqual(kinds["flow_loss"]["in_section"], 2)
+        self.assertEqual(kinds["flow_loss"]["section_lengths_m"], [640.0, 180.0])
+        self.assertEqual(kinds["flow_loss"]["notifications"], [1, 1])
+        self.assertEqual(kinds["flow_loss"]["delays_s"], [3600.0, 1800.0])
+        self.assertIn("station_pump_failure at HY-PS-1: incident #1 pump_station_fault, root cause HY-PS-1, "
+                      "1 notification(s), after 6.0 min", out)
+        self.assertIn("pipe_blockage at G3: incident #2 flow_loss, section holds it, 640 m", out)
+        self.assertRegex(out, r"pump_station_fault\s+1\s+1\s+1\s+-\s+-\s+1.00\s+6.0 min")
+        self.assertRegex(out, r"flow_loss\s+2\s+2\s+-\s+2\s+410\s+1.00")
+
+    def test_a_wrong_root_cause_is_not_located_top1(self):
+        self.gw.incidents[0] = incident(1, "pump_station_fault", "2026-11-28T18:06:00.000Z", root="HY-PS-9",
+                                        alerts=[(11, "HY-PS-1", "pump_fault", "cause")])
+        rc, out, res = self.score_net()
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(res["incidents"]["by_kind"]["pump_station_fault"]["located_top1"], 0)
+        self.assertIn("root cause HY-PS-9", out)
+        self.assertIn("<- FAIL", out)
+
+    def test_a_section_without_the_true_segment_fails(self):
+        self.gw.incidents[2] = incident(3, "flow_loss", "2026-11-29T10:30:00.000Z", segments=["G7", "G8"],
+                                        length=300.0, alerts=[(31, "HY-PS-2", "wet_well_low", "symptom")])
+        rc, out, res = self.score_net()
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(res["incidents"]["by_kind"]["flow_loss"]["in_section"], 1)
+        self.assertIn("pipe_burst at G9: incident #3 flow_loss, section MISSES it, 300 m", out)
+
+    def test_two_notifications_for_one_incident_fail(self):
+        # A consequence leaked to the notifier: its own raise counts for the incident.
+        self.write("notes.jsonl", ONE_EACH + note(12, "raised", "No effluent flow") + "\n")
+        rc, out, res = self.score_net()
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(res["incidents"]["faults"][0]["notifications"], 2)
+
+    def test_missing_incident_is_pending_mid_run_and_missed_at_the_end(self):
+        self.gw.incidents = self.gw.incidents[:2]
+        self.truth("2026-11-29T12:00:00.000Z", "running", [])
+        rc, out, res = self.score("--notifications", os.path.join(self.dir, "notes.jsonl"))
+        self.assertEqual(rc, 3, out)
+        self.assertIn("pipe_burst at G9: incident pending", out)
+        rc, out, res = self.score_net()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("pipe_burst at G9: no incident (missed)", out)
+        self.assertEqual(res["incidents"]["by_kind"]["flow_loss"]["failed"], 1)
+
+    def test_without_notifications_file_they_are_not_judged(self):
+        self.truth(*self.finished)
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("notifications per incident: not judged (no --notifications file)", out)
+
+    def test_an_alert_outside_any_fault_window_is_still_false(self):
+        self.gw.alerts.append({"terminal_id": "HY-T", "type": "no_flow", "raised_at": "2026-11-30T02:00:00.000Z",
+                               "message": "m"})
+        rc, out, _ = self.score_net()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("false alerts: 1", out)
+
+    def test_a_gateway_without_incidents_is_an_error(self):
+        self.gw.incidents = None
+        self.truth(*self.finished)
+        rc, out, _ = self.score()
+        self.assertEqual(rc, 2, out)
+        self.assertIn("404", out)
+
+    # The inherited alert-only tests do not apply to this truth.
+    test_mid_run_is_pending_not_fail = test_mid_run_judges_what_has_happened = None
+    test_mid_run_false_alert_fails_at_once = test_after_the_end_everything_is_judged = None
+    test_after_the_end_an_undetected_fault_is_missed = test_a_run_stopped_early_is_incomplete_not_fail = None
+    test_truth_of_an_older_simulator_counts_as_finished = test_broken_truth_is_a_usage_error = None
 
 
 if __name__ == "__main__":

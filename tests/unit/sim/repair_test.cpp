@@ -72,15 +72,15 @@ TEST(SimRepair, RepairEndsTheFaultInThePhysicsAtThatMoment) {
 TEST(SimRepair, GroundTruthRecordsTheRepairTimeAndWho) {
   auto s = two_faults();
   EXPECT_EQ(ground_truth_csv(s),
-            "type,terminal,start,end,expected_alert,repaired_by\n"
-            "blockage,HY-WY-001,2026-11-28T17:00:00Z,2026-11-29T02:00:00Z,no_flow,\n"
-            "turbidity_excursion,HY-WY-002,2026-11-28T17:00:00Z,2026-11-29T02:00:00Z,turbidity_high,\n");
+            "type,terminal,start,end,expected_alert,repaired_by,node,segment,expected_incident,affected,households_share\n"
+            "blockage,HY-WY-001,2026-11-28T17:00:00Z,2026-11-29T02:00:00Z,no_flow,,,,,,\n"
+            "turbidity_excursion,HY-WY-002,2026-11-28T17:00:00Z,2026-11-29T02:00:00Z,turbidity_high,,,,,,\n");
   (void)apply_repair(s, repair_request{"HY-WY-001", std::nullopt, 17, "hy-north"}, 2.5);
   (void)apply_repair(s, repair_request{"HY-WY-002", fault_kind::turbidity_excursion, std::nullopt, ""}, 4.25);
   EXPECT_EQ(ground_truth_csv(s),
-            "type,terminal,start,end,expected_alert,repaired_by\n"
-            "blockage,HY-WY-001,2026-11-28T17:00:00Z,2026-11-28T18:30:00Z,no_flow,hy-north/order 17\n"
-            "turbidity_excursion,HY-WY-002,2026-11-28T17:00:00Z,2026-11-28T20:15:00Z,turbidity_high,crew\n");
+            "type,terminal,start,end,expected_alert,repaired_by,node,segment,expected_incident,affected,households_share\n"
+            "blockage,HY-WY-001,2026-11-28T17:00:00Z,2026-11-28T18:30:00Z,no_flow,hy-north/order 17,,,,,\n"
+            "turbidity_excursion,HY-WY-002,2026-11-28T17:00:00Z,2026-11-28T20:15:00Z,turbidity_high,crew,,,,,\n");
 }
 
 TEST(SimRepair, ARepairChangesNothingWhenNoMatchingFaultIsActive) {

@@ -40,7 +40,7 @@ TEST_F(ScenarioFile, ShippedOneOfEachCoversEveryFaultType) {
   EXPECT_EQ(s.start, std::chrono::sys_days{std::chrono::November / 28 / 2026} + std::chrono::hours(16));
   std::set<fault_kind> kinds;
   for (const auto& f : s.faults) kinds.insert(f.kind);
-  EXPECT_EQ(kinds.size(), 13U);  // every fault_kind, the energy ones included
+  EXPECT_EQ(kinds.size(), 13U);  // every terminal fault_kind, the energy ones included (network.toml: the network ones)
 }
 
 TEST_F(ScenarioFile, ParsesFaultsWithDefaults) {

@@ -1,9 +1,12 @@
 #include "sewage/sim/county.hpp"
 #include "sewage/sim/repair.hpp"
 
-#include "sewage/gateway/registry.hpp"
+#include "sewage/gateway/network/model.hpp"
 #include "sewage/instruments/modbus_device.hpp"
 #include "sewage/proto/timestamp.hpp"
+#include "sewage/sim/network_flow.hpp"
+#include "sewage/sim/pump_station.hpp"
+#include "sewage/sim/registry_sites.hpp"
 #include "sewage/sim/tcp_proxy.hpp"
 #include "sewage/sim/terminal_model.hpp"
 #include "sewage/testing/process.hpp"
@@ -112,6 +115,18 @@ struct site {
       : id(std::move(id_)), model(p, params), rng(seed) {}
 };
 
+/// One pump station as a site (county_options::station_agents): its emulated I/O device, link
+/// proxy and agent; the physics are county::impl::stations[index].
+struct station_site {
+  std::string id;
+  std::size_t index{0};  ///< into impl::stations / network_flow::stations()
+  std::filesystem::path dir;
+  std::unique_ptr<instruments::pump_station_io> io;
+  std::unique_ptr<tcp_proxy> proxy;
+  std::unique_ptr<testing::child_process> agent;
+  std::mt19937_64 rng;
+};
+
 struct county::impl {
   county_options opt;
   scenario scen;
@@ -122,24 +137,42 @@ struct county::impl {
   std::thread io_thread;
   std::vector<bool> fault_active;
   sys_clock::time_point sim_origin;
-  std::vector<std::string> terminal_ids;
+  std::vector<std::string> terminal_ids;  ///< terminals and pump stations (scenario and repair checks)
   std::chrono::steady_clock::time_point last_repair_scan{};
   std::size_t repairs_refused{0};
+  // The pipe network (county_options::network); empty optionals without one.
+  std::optional<gateway::network::network_model> network;
+  std::optional<network_flow> flow;
+  std::vector<pump_station_model> stations;  ///< flow->stations() order
+  std::vector<site*> flow_terminal_sites;    ///< flow->terminals() order: the simulated terminal
+  sys_clock::time_point last_flow_step{};
+  std::map<std::string, double> last_shares;  ///< the last step's share per terminal site
+  std::vector<std::unique_ptr<station_site>> station_sites;  ///< with station_agents
 
   explicit impl(county_options o)
       : opt(std::move(o)),
         profile(influent_profile::load_bsm1_csv(opt.influent)) {
-    const auto reg = gateway::load_registry(opt.registry, gateway::thresholds{});
-    std::vector<std::string> ids;
-    for (const auto& t : reg.terminals()) ids.push_back(t.id);
-    terminal_ids = ids;
-    scen = load_scenario(opt.scenario, ids);
+    const auto reg = read_registry_sites(opt.registry);
+    std::vector<std::string> ids;  // terminal faults name a terminal; repairs may name a station too
+    for (const auto& t : reg) {
+      if (!t.pump_station) ids.push_back(t.id);
+      terminal_ids.push_back(t.id);
+    }
+    network_names names;
+    if (!opt.network.empty()) {
+      network = gateway::network::load_network(opt.network);
+      for (const auto& n : network->nodes())
+        if (n.kind == gateway::network::node_kind::pump_station) names.pump_stations.push_back(n.id);
+      for (const auto& sg : network->segments()) names.segments.push_back(sg.id);
+    }
+    scen = load_scenario(opt.scenario, ids, network ? &names : nullptr);
     sim_origin = sys_clock::time_point(scen.start) -
                  std::chrono::duration_cast<sys_clock::duration>(std::chrono::duration<double>(opt.lead_h * 3600.0));
     fault_active.assign(scen.faults.size(), false);
     std::filesystem::create_directories(opt.workdir / "agents");
     std::uint64_t n = 0;
-    for (const auto& t : reg.terminals()) {
+    for (const auto& t : reg) {
+      if (t.pump_station) continue;
       terminal_params params;
       params.design_capacity_m3d = t.design_capacity_m3d;
       // Villages differ: shift each one into the influent table and vary its load and sludge.
@@ -158,6 +191,7 @@ struct county::impl {
       sites.push_back(std::move(s));
       ++n;
     }
+    setup_network(reg);
     if (!opt.repair_dir.empty()) {
       std::filesystem::create_directories(opt.repair_dir / "done");
       std::filesystem::create_directories(opt.repair_dir / "refused");
@@ -169,12 +203,208 @@ struct county::impl {
     write_progress(sim_origin, "running");
   }
 
+  /// Builds the routing and one pump-station model per network station (see county_options::network),
+  /// and fills the network faults' truth (terminal, affected sites, households share).
+  void setup_network(const std::vector<registry_site>& reg) {
+    std::size_t registry_stations = 0;
+    for (const auto& r : reg) registry_stations += r.pump_station ? 1 : 0;
+    if (!network) {
+      if (registry_stations > 0)
+        spdlog::warn("{} pump stations of the registry are not simulated: no pipe network (--network)",
+                     registry_stations);
+      return;
+    }
+    flow.emplace(*network);
+    auto registry_entry = [&](const std::string& id) -> const registry_site* {
+      for (const auto& r : reg)
+        if (r.id == id) return &r;
+      return nullptr;
+    };
+    for (const auto& t : flow->terminals()) {
+      const auto* r = registry_entry(t.site_id);
+      if (r == nullptr || r->pump_station)
+        throw std::runtime_error(opt.network.string() + ": terminal node " + t.node + ": site_id \"" + t.site_id +
+                                 "\" is not a terminal of the registry " + opt.registry.string());
+      flow_terminal_sites.push_back(find(t.site_id));
+    }
+    std::size_t k = 0;
+    for (const auto& st : flow->stations()) {
+      const auto* r = registry_entry(st.site_id);
+      if (r == nullptr || !r->pump_station)
+        throw std::runtime_error(opt.network.string() + ": pump station node " + st.node + ": site_id \"" +
+                                 st.site_id + "\" is not a pump station of the registry " + opt.registry.string());
+      const auto& tp = flow_terminal_sites[st.terminal]->model.params();
+      const double terminal_mean_m3h = tp.design_capacity_m3d * tp.load_factor / 24.0;
+      std::mt19937_64 g(5000 + k++);
+      auto params = size_station(flow->station_mean_inflow_m3h(static_cast<std::size_t>(&st - flow->stations().data()),
+                                                               terminal_mean_m3h),
+                                 r->pumps, std::uniform_real_distribution<double>(0.5, 1.1)(g));
+      if (r->pump_rated_current_a)
+        for (auto& p : params.pumps) p.rated_current_a = *r->pump_rated_current_a;
+      stations.emplace_back(std::move(params));
+    }
+    for (const auto& r : reg) {
+      if (r.pump_station && flow->station_index(r.id) < 0)
+        spdlog::warn("pump station {} of the registry is not in the network {}: not simulated", r.id,
+                     opt.network.string());
+    }
+    for (std::size_t i = 0; i < scen.faults.size(); ++i) {
+      auto& f = scen.faults[i];
+      if (!is_network_fault(f.kind)) continue;
+      const auto& where = is_station_fault(f.kind) ? f.node : f.segment;
+      const auto share = share_through(*network, where);
+      f.affected_sites = share.affected_sites;
+      f.households_share = share.share;
+      if (is_station_fault(f.kind)) {
+        const auto* node = network->find_node(f.node);
+        f.terminal = node->site_id.empty() ? node->id : node->site_id;
+        if (!f.pump.empty()) {
+          const auto& pumps = stations[static_cast<std::size_t>(flow->station_index(f.terminal))].params().pumps;
+          if (std::none_of(pumps.begin(), pumps.end(), [&](const pump_params& p) { return p.id == f.pump; }))
+            throw std::runtime_error(opt.scenario.string() + ": fault[" + std::to_string(i) + "].pump: station " +
+                                     f.terminal + " has no pump \"" + f.pump + "\" (P1..P" +
+                                     std::to_string(pumps.size()) + ")");
+        }
+      } else {
+        f.terminal = share.terminal_site;
+      }
+      spdlog::info("fault[{}] {} at {}: {:.1f} % of {}'s households ({} of {}) drain through it", i,
+                   to_string(f.kind), where, 100.0 * share.share, share.terminal_site, share.households,
+                   share.terminal_households);
+    }
+    if (opt.station_agents) {
+      for (std::size_t i = 0; i < stations.size(); ++i) {
+        auto ss = std::make_unique<station_site>();
+        ss->id = flow->stations()[i].site_id;
+        ss->index = i;
+        ss->rng.seed(7000 + i);
+        ss->dir = opt.workdir / "agents" / ss->id;
+        std::filesystem::create_directories(ss->dir);
+        ss->io = std::make_unique<instruments::pump_station_io>(stations[i].params().pumps.size());
+        ss->proxy = std::make_unique<tcp_proxy>(io, 0, opt.broker_host, static_cast<std::uint16_t>(opt.broker_port));
+        write_station_agent_config(*ss);
+        drive_station_io(*ss);
+        station_sites.push_back(std::move(ss));
+      }
+    }
+    std::size_t households = 0;
+    for (const auto& t : flow->terminals()) households += static_cast<std::size_t>(t.households);
+    spdlog::info("pipe network {}: {} terminals, {} pump stations simulated ({} households){}",
+                 opt.network.string(), flow->terminals().size(), stations.size(), households,
+                 opt.station_agents ? "; each behind an I/O device and an agent"
+                                    : "; pump stations without devices or agents (--station-agents)");
+  }
+
+  /// The station agent's config: the pump-station profile over the emulated I/O device's map
+  /// (instruments::pump_station_io::agent_config), through the station's link proxy.
+  void write_station_agent_config(station_site& ss) {
+    const auto& params = stations[ss.index].params();
+    toml::table profile;
+    try {
+      profile = toml::parse(ss.io->agent_config("station_io", params.depth_m + 0.5));
+    } catch (const toml::parse_error& e) {
+      throw std::runtime_error("pump-station agent config of " + ss.id + ": " + std::string(e.description()));
+    }
+    toml::table device{{"name", "station_io"}, {"driver", "modbus"}, {"transport", "tcp"},
+                       {"host", "127.0.0.1"}, {"port", static_cast<std::int64_t>(ss.io->device().port())},
+                       {"unit_id", 1}, {"response_timeout_ms", 300}, {"retries", 1}};
+    toml::table cfg{{"terminal_id", ss.id},
+                    {"log_level", "warn"},
+                    {"poll_interval_s", opt.poll_interval_s},
+                    {"report_interval_s", static_cast<std::int64_t>(opt.report_interval_s)},
+                    {"mqtt", mqtt_table(ss.id, ss.proxy->port())},
+                    {"queue", toml::table{{"path", (ss.dir / "queue.db").string()}}},
+                    {"device", toml::array{std::move(device)}}};
+    if (auto* ps = profile["pump_station"].as_table()) cfg.insert("pump_station", std::move(*ps));
+    std::ofstream(ss.dir / "agent.toml") << "# Written by sewage-sim for pump station " << ss.id << "\n" << cfg << "\n";
+    std::filesystem::permissions(ss.dir / "agent.toml",
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace);
+  }
+
+  /// Writes the station's physical values (pump_station_model::io()) into its I/O device: the
+  /// wet-well level with +-1 mm of transmitter noise, each pump's run feedback, trip and current
+  /// (+-1 %), mains present.
+  void drive_station_io(station_site& ss) {
+    const auto& v = stations[ss.index].io();
+    std::uniform_real_distribution<double> mm(-0.001, 0.001);
+    std::normal_distribution<double> noise(0.0, 0.01);
+    ss.io->set_level_m(std::max(0.0, v.wet_well_level_m + mm(ss.rng)));
+    for (std::size_t k = 0; k < v.pumps.size() && k < ss.io->pumps(); ++k) {
+      const auto& p = v.pumps[k];
+      ss.io->set_pump(k, p.running, p.fault, p.running ? std::max(0.0, p.current_a * (1.0 + noise(ss.rng))) : 0.0);
+    }
+    ss.io->set_mains_power(v.mains_power);
+  }
+
+  void start_station_agent(station_site& ss) {
+    ss.agent = std::make_unique<testing::child_process>(
+        std::vector<std::string>{opt.agent_binary.string(), "--config", (ss.dir / "agent.toml").string(),
+                                 "--time-scale", std::to_string(opt.speed), "--start-time", iso(sim_origin),
+                                 "--time-origin", iso(opt.real_origin)},
+        ss.dir / "agent.log");
+  }
+
+  /// `stations.csv` (see county::stations_file): one row per simulated pump station, now.
+  void write_stations(sys_clock::time_point sim_now) const {
+    if (!flow) return;
+    std::string out =
+        "simulated_now,site,node,terminal,share,wet_well_level_m,mains_power,pumps_running,pumps_faulted,"
+        "inflow_m3h,pumped_m3,spilled_m3,terminal_inflow_share\n";
+    for (std::size_t i = 0; i < stations.size(); ++i) {
+      const auto& st = flow->stations()[i];
+      const auto& io = stations[i].io();
+      std::string running, faulted;
+      for (const auto& p : io.pumps) {
+        if (p.running) running += (running.empty() ? "" : " ") + p.id;
+        if (p.fault) faulted += (faulted.empty() ? "" : " ") + p.id;
+      }
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%.4f,%.3f,%s,%s,%s,%.4f,%.4f,%.4f,%.4f", st.share, io.wet_well_level_m,
+                    io.mains_power ? "true" : "false", running.c_str(), faulted.c_str(), io.inflow_m3h,
+                    stations[i].pumped_total_m3(), stations[i].spilled_total_m3(),
+                    last_shares.count(flow->terminals()[st.terminal].site_id) != 0
+                        ? last_shares.at(flow->terminals()[st.terminal].site_id)
+                        : 1.0);
+      out += iso(sim_now) + ',' + st.site_id + ',' + st.node + ',' + flow->terminals()[st.terminal].site_id + ',' +
+             buf + '\n';
+    }
+    write_atomically(opt.workdir / "stations.csv", out);
+  }
+
+  /// Routes the sewage over the network from the last step to `sim_now` (pump stations advance)
+  /// and returns the share of its influent each simulated terminal receives (site id -> share).
+  std::map<std::string, double> step_network(sys_clock::time_point sim_now, double scenario_h) {
+    std::map<std::string, double> shares;
+    if (!flow) return shares;
+    if (last_flow_step == sys_clock::time_point{}) last_flow_step = sim_origin;
+    const double dt_s = std::chrono::duration<double>(sim_now - last_flow_step).count();
+    if (dt_s <= 0) return shares;
+    last_flow_step = sim_now;
+    const double t_days = std::chrono::duration<double>(sim_now - sim_origin).count() / 86400.0;
+    const double weather_start_d = (opt.lead_h + scen.weather_start_h) / 24.0;
+    std::vector<double> base;
+    for (const auto* s : flow_terminal_sites) base.push_back(s->model.influent_m3h(t_days, scen.weather, weather_start_d));
+    const auto nf = network_faults_in_force(scen, scenario_h);
+    std::vector<station_faults> sf(stations.size());
+    for (std::size_t i = 0; i < sf.size(); ++i)
+      if (const auto it = nf.stations.find(flow->stations()[i].node); it != nf.stations.end()) sf[i] = it->second;
+    const auto share = flow->step(dt_s, base, nf.segment_loss, stations, sf);
+    for (std::size_t t = 0; t < share.size(); ++t) shares[flow_terminal_sites[t]->id] = share[t];
+    last_shares = shares;
+    return shares;
+  }
+
   ~impl() {
     for (auto& s : sites) {
       if (s->agent) s->agent->stop(std::chrono::seconds(10));
     }
+    for (auto& ss : station_sites) {
+      if (ss->agent) ss->agent->stop(std::chrono::seconds(10));
+    }
     boost::asio::post(io, [this] {
       for (auto& s : sites) s->proxy.reset();
+      for (auto& ss : station_sites) ss->proxy.reset();
       guard.reset();
     });
     io_thread.join();
@@ -182,15 +412,16 @@ struct county::impl {
 
   /// The agent's [mqtt] table: its provisioned identity (see county_options::identities) or an
   /// anonymous plaintext link, always through the site's link proxy.
-  toml::table mqtt_table(const site& s) const {
-    const std::string endpoint = "127.0.0.1:" + std::to_string(s.proxy->port());
+  toml::table mqtt_table(const site& s) const { return mqtt_table(s.id, s.proxy->port()); }
+  toml::table mqtt_table(const std::string& id, std::uint16_t proxy_port) const {
+    const std::string endpoint = "127.0.0.1:" + std::to_string(proxy_port);
     toml::table m{{"keep_alive_s", 5}, {"reconnect_min_s", 1}, {"reconnect_max_s", 2}};
     if (opt.identities.empty()) {
       m.insert("uri", "tcp://" + endpoint);
       m.insert("allow_plaintext", true);
       return m;
     }
-    const auto file = opt.identities / "agents" / (s.id + ".toml");
+    const auto file = opt.identities / "agents" / (id + ".toml");
     toml::table snippet;
     try {
       snippet = toml::parse_file(file.string());
@@ -308,20 +539,28 @@ struct county::impl {
     for (std::size_t i = 0; i < scen.faults.size(); ++i) {
       const auto& f = scen.faults[i];
       site* s = find(f.terminal);
-      if (s == nullptr) continue;
+      if (s == nullptr && !is_network_fault(f.kind)) continue;
       const bool active = scenario_h >= f.start_h && scenario_h < f.end_h;
       const bool began = active && !fault_active[i];
       const bool ended = !active && fault_active[i] && scenario_h >= f.end_h;
       fault_active[i] = active;
-      if (began) spdlog::info("fault begins: {} on {}", to_string(f.kind), f.terminal);
-      if (ended) spdlog::info("fault ends: {} on {}{}", to_string(f.kind), f.terminal,
+      const std::string& at = f.node.empty() ? (f.segment.empty() ? f.terminal : f.segment) : f.node;
+      if (began) spdlog::info("fault begins: {} on {}", to_string(f.kind), at);
+      if (ended) spdlog::info("fault ends: {} on {}{}", to_string(f.kind), at,
                               f.repaired_h ? " (repaired by " + f.repaired_by + ")" : std::string());
+      if (s == nullptr) continue;  // a network fault at a station or segment: step_network
       switch (f.kind) {
         case fault_kind::blockage:
         case fault_kind::pump_failure:
         case fault_kind::pump_dry_run:
         case fault_kind::turbidity_excursion:
           break;  // continuous: faults_in_force below
+        case fault_kind::station_pump_failure:
+        case fault_kind::station_power_loss:
+        case fault_kind::wet_well_overflow:
+        case fault_kind::pipe_blockage:
+        case fault_kind::pipe_burst:
+          break;  // network physics: step_network
         case fault_kind::meter_no_power:
           if (began) s->meter_dead = true, s->meter_frozen_kwh = s->model.energy_kwh();
           if (ended) s->meter_dead = false;
@@ -513,6 +752,7 @@ std::filesystem::path county::ground_truth_file() const { return impl_->opt.work
 std::filesystem::path county::true_volumes_file() const { return impl_->opt.workdir / "true_volumes.csv"; }
 std::filesystem::path county::progress_file() const { return impl_->opt.workdir / "progress.csv"; }
 std::filesystem::path county::repairs_file() const { return impl_->opt.workdir / "repairs.csv"; }
+std::filesystem::path county::stations_file() const { return impl_->opt.workdir / "stations.csv"; }
 
 int county::run(const std::atomic<bool>& stop) {
   auto& m = *impl_;
@@ -523,7 +763,8 @@ int county::run(const std::atomic<bool>& stop) {
     m.write_registers(*s);
     m.start_agent(*s);
   }
-  spdlog::info("{} agents started; simulated clock {} at x{}", m.sites.size(),
+  for (auto& ss : m.station_sites) m.start_station_agent(*ss);
+  spdlog::info("{} agents started; simulated clock {} at x{}", m.sites.size() + m.station_sites.size(),
                iso(simulated_time(sys_clock::now(), m.opt.real_origin, m.sim_origin, m.opt.speed)),
                m.opt.speed);
   auto last_status = std::chrono::steady_clock::now();
@@ -533,10 +774,19 @@ int county::run(const std::atomic<bool>& stop) {
     const double scenario_h = std::chrono::duration<double>(sim_now - sys_clock::time_point(m.scen.start)).count() / 3600.0;
     m.scan_repairs(sim_now, std::min(scenario_h, m.scen.duration_h));
     const auto phys = m.step_faults(std::min(scenario_h, m.scen.duration_h));
+    const auto shares = m.step_network(sim_now, std::min(scenario_h, m.scen.duration_h));
+    for (auto& ss : m.station_sites) {
+      m.drive_station_io(*ss);
+      if (ss->agent && !ss->agent->running()) {
+        spdlog::warn("agent {} exited unexpectedly; restarting it (log: {})", ss->id, (ss->dir / "agent.log").string());
+        m.start_station_agent(*ss);
+      }
+    }
     const double weather_start_d = (m.opt.lead_h + m.scen.weather_start_h) / 24.0;
     for (auto& s : m.sites) {
       const auto it = phys.find(s->id);
-      const physical_faults f = it == phys.end() ? physical_faults{} : it->second;
+      physical_faults f = it == phys.end() ? physical_faults{} : it->second;
+      if (const auto sh = shares.find(s->id); sh != shares.end()) f.inflow_share = sh->second;
       // The physics runs on after the scenario end (until the agents stop) so that nothing looks
       // stuck; the true volumes only count complete operating days inside the scenario.
       const auto t = sim_now;
@@ -555,6 +805,7 @@ int county::run(const std::atomic<bool>& stop) {
       last_status = std::chrono::steady_clock::now();
       // Keep the truth current so tools/score can judge a running simulation (what has happened).
       m.write_true_volumes(sim_now, false);
+      m.write_stations(sim_now);
       m.write_progress(sim_now, "running");
       if (!m.opt.quiet) {
         std::size_t active = 0;
@@ -568,6 +819,9 @@ int county::run(const std::atomic<bool>& stop) {
   }
   for (auto& s : m.sites) {
     if (s->agent) s->agent->stop(std::chrono::seconds(10));
+  }
+  for (auto& ss : m.station_sites) {
+    if (ss->agent) ss->agent->stop(std::chrono::seconds(10));
   }
   const auto sim_end_now = simulated_time(sys_clock::now(), m.opt.real_origin, m.sim_origin, m.opt.speed);
   // Stopped early (Ctrl-C): days not yet ended are not complete, and what was still to come

@@ -48,6 +48,14 @@ int main(int argc, char** argv) {
   app.add_option("--repair-dir", o.repair_dir,
                  "repair control folder: a field crew drops <name>.toml (terminal = \"ID\", fault = \"TYPE\", "
                  "order = N, by = \"NAME\") to end that terminal's active faults now (tools/sim/README.md, \"Repairs\")");
+  app.add_option("--network", o.network,
+                 "the pipe network (GeoJSON, e.g. tools/sim/county/haiyan-network.geojson): pump stations are "
+                 "simulated and terminals receive what the network delivers; network faults need it")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--station-agents", o.station_agents,
+               "with --network, each pump station behind an emulated I/O device and a sewage-agent with the "
+               "pump-station profile (default off: the stations' physics only; with all 101 stations the "
+               "simulator passes 1024 descriptors and libmodbus' select() aborts, see tools/sim/README.md)");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ sim %l %v", spdlog::pattern_time_type::utc);

@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 namespace sewage::sim {
@@ -139,12 +140,54 @@ physical_faults faults_in_force(const scenario& s, std::string_view terminal, do
   return p;
 }
 
+network_faults network_faults_in_force(const scenario& s, double h) {
+  network_faults n;
+  for (const auto& f : s.faults) {
+    if (!is_network_fault(f.kind) || !(h >= f.start_h && h < f.end_h)) continue;
+    switch (f.kind) {
+      case fault_kind::pipe_blockage:
+      case fault_kind::pipe_burst: {
+        const double loss = f.kind == fault_kind::pipe_blockage ? 1.0 : std::clamp(f.fraction, 0.0, 1.0);
+        auto& l = n.segment_loss[f.segment];
+        l = 1.0 - (1.0 - l) * (1.0 - loss);
+        break;
+      }
+      case fault_kind::station_pump_failure: {
+        auto& st = n.stations[f.node];
+        if (f.pump.empty()) {
+          st.all_tripped = true;
+        } else {
+          st.tripped.push_back(f.pump);
+        }
+        break;
+      }
+      case fault_kind::station_power_loss:
+        n.stations[f.node].mains_lost = true;
+        break;
+      case fault_kind::wet_well_overflow: {
+        auto& st = n.stations[f.node];
+        st.overload_factor = std::max(st.overload_factor, f.factor);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return n;
+}
+
 std::string ground_truth_csv(const scenario& s) {
   std::ostringstream out;
-  out << "type,terminal,start,end,expected_alert,repaired_by\n";
+  out << "type,terminal,start,end,expected_alert,repaired_by,node,segment,expected_incident,affected,households_share\n";
   for (const auto& f : s.faults) {
+    std::string affected;
+    for (const auto& a : f.affected_sites) affected += (affected.empty() ? "" : " ") + a;
+    char share[32] = "";
+    if (is_network_fault(f.kind)) std::snprintf(share, sizeof share, "%.4f", f.households_share);
     out << to_string(f.kind) << ',' << cell(f.terminal) << ',' << iso_at(s, f.start_h) << ',' << iso_at(s, f.end_h)
-        << ',' << expected_alert(f.kind) << ',' << cell(f.repaired_h ? f.repaired_by : std::string()) << '\n';
+        << ',' << expected_alert(f.kind) << ',' << cell(f.repaired_h ? f.repaired_by : std::string()) << ','
+        << cell(f.node) << ',' << cell(f.segment) << ',' << expected_incident(f.kind) << ',' << cell(affected) << ','
+        << share << '\n';
   }
   return out.str();
 }

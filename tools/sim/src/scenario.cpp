@@ -10,7 +10,7 @@
 namespace sewage::sim {
 namespace {
 
-constexpr std::array<std::pair<fault_kind, std::string_view>, 13> fault_names{{
+constexpr std::array<std::pair<fault_kind, std::string_view>, 18> fault_names{{
     {fault_kind::blockage, "blockage"},
     {fault_kind::pump_failure, "pump_failure"},
     {fault_kind::turbidity_excursion, "turbidity_excursion"},
@@ -24,7 +24,24 @@ constexpr std::array<std::pair<fault_kind, std::string_view>, 13> fault_names{{
     {fault_kind::clock_skew, "clock_skew"},
     {fault_kind::pump_dry_run, "pump_dry_run"},
     {fault_kind::meter_no_power, "meter_no_power"},
+    {fault_kind::station_pump_failure, "station_pump_failure"},
+    {fault_kind::station_power_loss, "station_power_loss"},
+    {fault_kind::wet_well_overflow, "wet_well_overflow"},
+    {fault_kind::pipe_blockage, "pipe_blockage"},
+    {fault_kind::pipe_burst, "pipe_burst"},
 }};
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+/// A pump id as the wire contract allows it: [A-Za-z0-9_-]{1,16}.
+bool valid_pump_id(const std::string& id) {
+  if (id.empty() || id.size() > 16) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
 
 [[noreturn]] void fail(const std::filesystem::path& file, const std::string& where,
                        const std::string& why) {
@@ -73,12 +90,35 @@ std::string_view expected_alert(fault_kind k) noexcept {
     case fault_kind::clock_skew: return "clock_skew";
     case fault_kind::pump_dry_run: return "power_without_flow";
     case fault_kind::meter_no_power: return "flow_without_power";
+    case fault_kind::station_pump_failure: return "pump_fault";
+    case fault_kind::station_power_loss: return "power_lost";
+    case fault_kind::wet_well_overflow: return "wet_well_high";
+    case fault_kind::pipe_blockage:
+    case fault_kind::pipe_burst: return "";  // judged as incidents (flow_loss), no one alert type
   }
   return "";
 }
 
+bool is_network_fault(fault_kind k) noexcept { return !expected_incident(k).empty(); }
+
+bool is_station_fault(fault_kind k) noexcept {
+  return k == fault_kind::station_pump_failure || k == fault_kind::station_power_loss ||
+         k == fault_kind::wet_well_overflow;
+}
+
+std::string_view expected_incident(fault_kind k) noexcept {
+  switch (k) {
+    case fault_kind::station_pump_failure:
+    case fault_kind::station_power_loss:
+    case fault_kind::wet_well_overflow: return "pump_station_fault";
+    case fault_kind::pipe_blockage:
+    case fault_kind::pipe_burst: return "flow_loss";
+    default: return "";
+  }
+}
+
 scenario load_scenario(const std::filesystem::path& file,
-                       const std::vector<std::string>& known_terminals) {
+                       const std::vector<std::string>& known_terminals, const network_names* network) {
   toml::table root;
   try {
     root = toml::parse_file(file.string());
@@ -121,21 +161,72 @@ scenario load_scenario(const std::filesystem::path& file,
       const auto kind = parse_fault_kind(*type);
       if (!kind) fail(file, where + "type", "unknown fault type \"" + *type + "\"");
       f.kind = *kind;
-      const auto terminal = (*t)["terminal"].value<std::string>();
-      if (!terminal) fail(file, where + "terminal", "required key is missing");
-      if (!known_terminals.empty() &&
-          std::find(known_terminals.begin(), known_terminals.end(), *terminal) ==
-              known_terminals.end()) {
-        fail(file, where + "terminal", "\"" + *terminal + "\" is not in the registry");
+      auto string_key = [&](std::string_view key) -> std::optional<std::string> {
+        const auto* node = t->get(key);
+        if (node == nullptr) return std::nullopt;
+        const auto v = node->value<std::string>();
+        if (!v || v->empty()) fail(file, where + std::string(key), "must be a non-empty string");
+        return v;
+      };
+      auto forbid = [&](std::string_view key, const char* why) {
+        if (t->get(key) != nullptr) fail(file, where + std::string(key), why);
+      };
+      if (is_network_fault(f.kind)) {
+        forbid("terminal", "not used by network faults (they name a node or a segment)");
+        if (network == nullptr)
+          fail(file, where + "type", std::string(to_string(f.kind)) + " needs the pipe network (sewage-sim --network)");
+        if (is_station_fault(f.kind)) {
+          forbid("segment", "not used by pump-station faults (they name a node)");
+          const auto node = string_key("node");
+          if (!node) fail(file, where + "node", "required key is missing (a pump station node of the network)");
+          if (!contains(network->pump_stations, *node))
+            fail(file, where + "node", "\"" + *node + "\" is not a pump station of the network");
+          f.node = *node;
+        } else {
+          forbid("node", "not used by pipe faults (they name a segment)");
+          const auto seg = string_key("segment");
+          if (!seg) fail(file, where + "segment", "required key is missing (a segment of the network)");
+          if (!contains(network->segments, *seg))
+            fail(file, where + "segment", "\"" + *seg + "\" is not a segment of the network");
+          f.segment = *seg;
+        }
+        if (f.kind == fault_kind::station_pump_failure) {
+          if (const auto pump = string_key("pump")) {
+            if (!valid_pump_id(*pump)) fail(file, where + "pump", "must match [A-Za-z0-9_-]{1,16}");
+            f.pump = *pump;
+          }
+        } else {
+          forbid("pump", "only station_pump_failure names a pump");
+        }
+        if (f.kind == fault_kind::pipe_burst) {
+          f.fraction = number(*t, "fraction", file, where, 0.6);
+          if (!(f.fraction > 0 && f.fraction <= 1)) fail(file, where + "fraction", "must be > 0 and <= 1");
+        } else {
+          forbid("fraction", "only pipe_burst has a fraction");
+        }
+        if (f.kind == fault_kind::wet_well_overflow) {
+          f.factor = number(*t, "factor", file, where, 1.5);
+          if (!(f.factor > 1 && f.factor <= 20))
+            fail(file, where + "factor", "must be > 1 and <= 20 (inflow as a multiple of the pumps' capacity)");
+        }
+      } else {
+        forbid("node", "only network faults name a node");
+        forbid("segment", "only network faults name a segment");
+        forbid("pump", "only station_pump_failure names a pump");
+        forbid("fraction", "only pipe_burst has a fraction");
+        const auto terminal = (*t)["terminal"].value<std::string>();
+        if (!terminal) fail(file, where + "terminal", "required key is missing");
+        if (!known_terminals.empty() && !contains(known_terminals, *terminal))
+          fail(file, where + "terminal", "\"" + *terminal + "\" is not in the registry");
+        f.terminal = *terminal;
       }
-      f.terminal = *terminal;
       f.start_h = number(*t, "start_h", file, where);
       f.end_h = number(*t, "end_h", file, where);
       if (f.start_h < 0 || !(f.end_h > f.start_h)) {
         fail(file, where + "end_h", "must be after start_h, and start_h >= 0");
       }
       if (f.end_h > s.duration_h) fail(file, where + "end_h", "ends after the scenario");
-      f.factor = number(*t, "factor", file, where, 6.0);
+      if (f.kind != fault_kind::wet_well_overflow) f.factor = number(*t, "factor", file, where, 6.0);
       f.skew_s = number(*t, "skew_s", file, where, 900.0);
       const double raw = number(*t, "raw", file, where, 65535.0);
       if (raw < 0 || raw > 65535 || raw != static_cast<double>(static_cast<std::uint16_t>(raw))) {

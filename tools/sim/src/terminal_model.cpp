@@ -27,12 +27,17 @@ void terminal_model::sample(double t_days, weather_kind weather, double weather_
                             const physical_faults& faults) {
   const auto dry = profile_.at(t_days + params_.phase_days);
   const auto in = apply_weather(dry, weather, t_days - weather_start_days);
-  flow_m3h_ = faults.no_flow ? 0.0 : in.q_m3d * scale_ / 24.0;
+  flow_m3h_ = faults.no_flow ? 0.0 : in.q_m3d * scale_ / 24.0 * std::clamp(faults.inflow_share, 0.0, 3.0);
   const double effluent_tss = in.tss_gm3 * (1.0 - params_.tss_removal);
   turbidity_ntu_ = effluent_tss / params_.tss_per_ntu * faults.turbidity_factor;
   const double pump_rate_m3h = params_.design_capacity_m3d / 24.0 * params_.pump_rate_factor;
   const double duty = faults.pump_dry_run ? 1.0 : std::clamp(flow_m3h_ / pump_rate_m3h, 0.0, 1.0);
   power_kw_ = params_.blower_kw + params_.pump_kw * duty;
+}
+
+double terminal_model::influent_m3h(double t_days, weather_kind weather, double weather_start_days) const noexcept {
+  const auto dry = profile_.at(t_days + params_.phase_days);
+  return apply_weather(dry, weather, t_days - weather_start_days).q_m3d * scale_ / 24.0;
 }
 
 void terminal_model::advance_to(double t_days, weather_kind weather, double weather_start_days,

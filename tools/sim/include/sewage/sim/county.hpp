@@ -2,7 +2,9 @@
 /// \file
 /// The simulated county: for every registered terminal, the physics (terminal_model), three
 /// emulated Modbus TCP instruments, a link proxy and a real `sewage-agent` process; plus the
-/// scripted faults and the ground truth they produce.
+/// scripted faults and the ground truth they produce. With a pipe network (issue 13), every
+/// registry pump station is simulated too (pump_station_model fed by network_flow), and each
+/// terminal receives only the share of its influent that the network delivers.
 
 #include "sewage/sim/scenario.hpp"
 
@@ -47,6 +49,17 @@ struct county_options {
   /// the current simulated time, records it in ground_truth.csv and repairs.csv, and moves the
   /// file to `done/` (or `refused/`, with the reason logged, for a bad file). Created if absent.
   std::filesystem::path repair_dir;
+  /// The pipe network (GeoJSON, the gateway's format; checked by the gateway's loader). Empty: no
+  /// network: terminals get their whole influent and the registry's pump stations are not
+  /// simulated (logged). With it: every pump station of the network must be a registry pump
+  /// station and every terminal of the network a registry terminal (else an error naming both).
+  std::filesystem::path network;
+  /// Pump stations as sites behind emulated I/O devices and real agents (with a network). False:
+  /// the stations' physics run (they shape the terminals' inflow and the truth) but no device,
+  /// proxy or agent is started for them (sewage-sim --station-agents turns them on). Off by
+  /// default: with all 101 stations the process holds more than 1024 descriptors and libmodbus'
+  /// select() in the emulated devices aborts (FD_SETSIZE); fine for a registry of a few stations.
+  bool station_agents{false};
 };
 
 /// Simulated UTC time for a real instant, given the origin pair and the speed.
@@ -85,6 +98,13 @@ class county {
   /// (simulated_at,terminal,fault,order,by,ended,result; result `repaired`, `nothing_active` or
   /// `refused: <reason>`).
   [[nodiscard]] std::filesystem::path repairs_file() const;
+  /// `stations.csv` in the work dir (with a network; rewritten atomically every ~5 s real time):
+  /// one row per simulated pump station: simulated_now, site, node, terminal, share (of the
+  /// terminal's households), wet_well_level_m, mains_power, pumps_running and pumps_faulted (pump
+  /// ids, space-separated), inflow_m3h, pumped_m3 and spilled_m3 (totals since the start) and
+  /// terminal_inflow_share (the share of its influent the terminal receives now). Truth for
+  /// checking the physics and the incidents by eye; tools/score does not read it.
+  [[nodiscard]] std::filesystem::path stations_file() const;
 
  private:
   struct impl;

@@ -15,11 +15,13 @@
 /// ground truth records the repair (ground_truth_csv's `end` and `repaired_by` columns).
 /// Pure functions here; the folder scan is in county.cpp.
 
+#include "sewage/sim/pump_station.hpp"
 #include "sewage/sim/scenario.hpp"
 #include "sewage/sim/terminal_model.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,10 +59,25 @@ std::vector<std::size_t> apply_repair(scenario& s, const repair_request& r, doub
 /// A repaired fault no longer counts after its repair. Pure; never throws.
 physical_faults faults_in_force(const scenario& s, std::string_view terminal, double h) noexcept;
 
+/// The network faults in force at scenario hour `h` (a repaired one no longer counts).
+struct network_faults {
+  /// Segment id -> fraction of the flow entering it that is lost (pipe_blockage 1, pipe_burst its
+  /// fraction; two faults on one segment combine as 1 - (1-a)(1-b)).
+  std::map<std::string, double, std::less<>> segment_loss;
+  /// Pump station node id -> its faults (station_pump_failure, station_power_loss, wet_well_overflow).
+  std::map<std::string, station_faults, std::less<>> stations;
+};
+/// Pure; never throws (beyond allocation).
+network_faults network_faults_in_force(const scenario& s, double h);
+
 /// The ground truth file's text (`ground_truth.csv`): header
-/// `type,terminal,start,end,expected_alert,repaired_by` and one row per fault, times ISO 8601 UTC
-/// with milliseconds. `end` is the repair time for a repaired fault; `repaired_by` is
-/// `<by>` or `<by>/order <id>` (empty: not repaired, it ended as scripted). Pure.
+/// `type,terminal,start,end,expected_alert,repaired_by,node,segment,expected_incident,affected,households_share`
+/// and one row per fault, times ISO 8601 UTC with milliseconds. `end` is the repair time for a
+/// repaired fault; `repaired_by` is `<by>` or `<by>/order <id>` (empty: not repaired, it ended
+/// as scripted). Network faults fill `node` or `segment`, `expected_incident`
+/// (pump_station_fault | flow_loss), `affected` (the sites from the fault down to the terminal,
+/// separated by spaces) and `households_share` (0..1); `terminal` is then the station's site (station
+/// faults) or the terminal's (pipe faults). Pure.
 std::string ground_truth_csv(const scenario& s);
 
 }  // namespace sewage::sim

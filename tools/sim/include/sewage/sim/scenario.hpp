@@ -13,6 +13,16 @@
 ///   start_h = 3.0                   # hours after start
 ///   end_h = 6.0
 ///   # optional per type: factor (turbidity_excursion), skew_s (clock_skew), raw (sentinel)
+///
+/// Network faults (issue 13; need the network, sewage-sim --network) name a network node or
+/// segment instead of a terminal (`terminal` is then an error):
+///   [[fault]]
+///   type = "station_pump_failure"   # node = a pump station node; pump = "P1" (optional; default
+///   node = "HY-PS-012"              #   every pump: the station stops)
+///   type = "station_power_loss"     # node: the station loses mains (no pump runs)
+///   type = "wet_well_overflow"      # node: inflow = factor (default 1.5, > 1) x the pumps' capacity
+///   type = "pipe_blockage"          # segment = "GS-WY-001-00012": nothing passes it
+///   type = "pipe_burst"             # segment; fraction = 0.6 (default; 0 < f <= 1): share lost
 
 #include "sewage/sim/influent.hpp"
 
@@ -42,7 +52,21 @@ enum class fault_kind {
   clock_skew,            ///< agent's clock off by skew_s                    -> clock_skew
   pump_dry_run,          ///< pump runs dry / against a blocked outlet: power, no flow -> power_without_flow
   meter_no_power,        ///< meter or supply fault / bypass: flow, the meter reads 0 kW -> flow_without_power
+  // Network faults (issue 13 item 5): at a pump station node or a pipe segment.
+  station_pump_failure,  ///< a pump (or every pump) trips: fault input on, it stops     -> pump_fault
+  station_power_loss,    ///< the station loses mains: no pump runs, the well fills       -> power_lost
+  wet_well_overflow,     ///< inflow above the pumps' capacity: the well rises and spills -> wet_well_high
+  pipe_blockage,         ///< a segment blocked: nothing upstream of it arrives           -> (flow loss)
+  pipe_burst,            ///< a segment bursts: `fraction` of what enters it is lost      -> (flow loss)
 };
+
+/// True for the network faults (they name `node` or `segment`, not `terminal`).
+bool is_network_fault(fault_kind k) noexcept;
+/// True for the network faults at a pump station node (`node`), false for segment faults.
+bool is_station_fault(fault_kind k) noexcept;
+/// The gateway incident kind a network fault must produce ("pump_station_fault" or "flow_loss"),
+/// "" for the other faults (I13-CONTRACT "Incidents room").
+std::string_view expected_incident(fault_kind k) noexcept;
 
 std::string_view to_string(fault_kind k) noexcept;
 std::optional<fault_kind> parse_fault_kind(std::string_view name) noexcept;
@@ -57,6 +81,16 @@ struct scripted_fault {
   double factor{6.0};         ///< turbidity_excursion: multiplier on effluent turbidity
   double skew_s{900.0};       ///< clock_skew: agent clock offset, s
   std::uint16_t raw{0xFFFF};  ///< sentinel: raw register word returned
+  std::string node;           ///< station faults: the pump station's network node id
+  std::string segment;        ///< pipe faults: the segment id
+  std::string pump;           ///< station_pump_failure: the pump id; empty = every pump
+  double fraction{0.6};       ///< pipe_burst: share of the flow entering the segment that is lost
+  /// Network faults, filled by the county from the network (never read from the file): the site
+  /// ids of the instrumented nodes from the fault down to the terminal (`terminal` is then the
+  /// station's site for a station fault, the terminal's for a pipe fault) and the share of the
+  /// terminal's households draining through the fault.
+  std::vector<std::string> affected_sites;
+  double households_share{0.0};
   /// Set by a field crew's repair (repair.hpp apply_repair): the scenario hour it was repaired
   /// (then end_h == repaired_h) and who repaired it. Never read from the scenario file.
   std::optional<double> repaired_h;
@@ -90,11 +124,21 @@ truth_day_status true_day_status(std::chrono::system_clock::time_point day_begin
                                  std::chrono::system_clock::time_point now,
                                  std::chrono::system_clock::duration settle, bool finished) noexcept;
 
+/// The network's names a scenario's network faults may use (from the network file).
+struct network_names {
+  std::vector<std::string> pump_stations;  ///< node ids of kind pump_station
+  std::vector<std::string> segments;       ///< segment ids
+};
+
 /// Reads a scenario file. `known_terminals`, when not empty, is the registry's id list: a fault
-/// naming another terminal is an error. Throws std::runtime_error naming the file, the fault index
-/// and the key for a missing or wrong key, a fault whose end is not after its start or that ends
-/// after the scenario, or an unknown fault type.
+/// naming another terminal is an error. `network`, when given, lists the names network faults
+/// may use; without it a network fault is an error ("needs a network"). Throws
+/// std::runtime_error naming the file, the fault index and the key for a missing or wrong key
+/// (e.g. `fault[2].segment: "GS-X" is not a segment of the network`), a key of the wrong family
+/// (`terminal` on a network fault, `node`/`segment` on a terminal fault), a fault whose end is
+/// not after its start or that ends after the scenario, or an unknown fault type.
 scenario load_scenario(const std::filesystem::path& file,
-                       const std::vector<std::string>& known_terminals = {});
+                       const std::vector<std::string>& known_terminals = {},
+                       const network_names* network = nullptr);
 
 }  // namespace sewage::sim

@@ -39,6 +39,9 @@ struct physical_faults {
   double turbidity_factor{1.0};     ///< treatment upset multiplies effluent turbidity
   double sludge_extra_m_per_h{0.0};  ///< forced sludge rise (scripted "sludge reaches clean-out")
   bool pump_dry_run{false};         ///< the pump runs on without moving water (no flow, pump on)
+  /// Share of the catchment's influent that reaches the terminal (issue 13: network faults and
+  /// pump stations upstream cut some off; network_flow::step). 1 = all of it; clamped to 0..3.
+  double inflow_share{1.0};
 };
 
 class terminal_model {
@@ -53,6 +56,9 @@ class terminal_model {
                   const physical_faults& faults);
 
   [[nodiscard]] double flow_m3h() const noexcept { return flow_m3h_; }
+  /// The influent of the terminal's whole catchment at `t_days` with `weather`, m3/h, before any
+  /// loss upstream (what network_flow shares out over the catchment). Pure; never throws.
+  [[nodiscard]] double influent_m3h(double t_days, weather_kind weather, double weather_start_days) const noexcept;
   /// What the flowmeter's totalizer shows, m3 (resets with reset_totalizer()).
   [[nodiscard]] double totalizer_m3() const noexcept { return totalizer_m3_; }
   /// True effluent volume since the start, m3; unaffected by meter resets.
