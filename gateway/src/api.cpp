@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <tuple>
 #include <cstdio>
 #include <map>
 
@@ -683,16 +684,18 @@ http_response api_metrics(const context& c) {
              link.network_reload_failures ? static_cast<double>(link.network_reload_failures()) : 0);
   // Incidents (incidents/correlator.hpp); zeros when the gateway has no correlator.
   const auto inc = c.incidents != nullptr ? c.incidents->counters() : incidents::counts{};
-  add_metric(out, "sewage_gateway_incidents_open", "gauge", "Incidents open or acknowledged (not resolved).");
-  add_sample(out, "sewage_gateway_incidents_open", static_cast<double>(inc.open));
-  add_metric(out, "sewage_gateway_incidents_total", "counter", "Incidents opened since the gateway started.");
-  add_sample(out, "sewage_gateway_incidents_total", static_cast<double>(inc.opened));
-  add_metric(out, "sewage_gateway_incident_consequences_total", "counter",
-             "Alerts that joined an incident as a consequence since the gateway started (not notified on their own).");
-  add_sample(out, "sewage_gateway_incident_consequences_total", static_cast<double>(inc.consequences));
-  add_metric(out, "sewage_gateway_incident_failures_total", "counter",
-             "Incident database writes that failed (the alert was passed on unchanged; logged).");
-  add_sample(out, "sewage_gateway_incident_failures_total", static_cast<double>(inc.failures));
+  using metric_row = std::tuple<const char*, const char*, const char*, std::uint64_t>;
+  for (const auto& [name, type, help, value] : std::initializer_list<metric_row>{
+           {"sewage_gateway_incidents_open", "gauge", "Incidents open or acknowledged (not resolved).", inc.open},
+        {"sewage_gateway_incidents_total", "counter", "Incidents opened since the gateway started.", inc.opened},
+        {"sewage_gateway_incident_consequences_total", "counter",
+         "Alerts that joined an incident as a consequence since the gateway started (not notified on their own).",
+         inc.consequences},
+        {"sewage_gateway_incident_failures_total", "counter",
+         "Incident database writes that failed (the alert was passed on unchanged; logged).", inc.failures}}) {
+    add_metric(out, name, type, help);
+    add_sample(out, name, static_cast<double>(value));
+  }
   http_response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(out);

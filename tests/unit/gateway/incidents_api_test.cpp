@@ -63,13 +63,14 @@ class IncidentsApi : public ::testing::Test {
     ASSERT_TRUE(eng_->flush());
     ASSERT_EQ(corr_->active().size(), 1u);
   }
-  http_response call(const std::string& method, const std::string& target, const std::string& who, const std::string& body = {}) {
-    http_request r{method, target, who, body};
-    return api_->handle(r);
+  /// One request by `who` (an Authorization header, "" = anonymous).
+  http_response call(std::string method, std::string target, std::string who, std::string body = {}) {
+    return api_->handle(http_request{std::move(method), std::move(target), std::move(who), std::move(body)});
   }
+  /// GET that must answer 200: its JSON body.
   json get(const std::string& target, const std::string& who) {
     const auto r = call("GET", target, who);
-    EXPECT_EQ(r.status, 200u) << target << ": " << r.body;
+    if (r.status != 200) ADD_FAILURE() << target << ": " << r.status << " " << r.body;
     return json::parse(r.body, nullptr, false);
   }
   static std::string message(const http_response& r) {
