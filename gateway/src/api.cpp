@@ -103,6 +103,16 @@ std::string escaped(std::string_view s, std::size_t max_bytes) {
 
 namespace {
 
+/// "offline, turbidity_high, ..." : every alert type, for errors naming the choices.
+std::string alert_type_names() {
+  std::string out;
+  for (const auto t : proto::all_alert_types) {
+    if (!out.empty()) out += ", ";
+    out += proto::to_string(t);
+  }
+  return out;
+}
+
 /// A refused request: HTTP status, a metric label (`reason`), a message that never holds raw
 /// request bytes (see escaped()), and extra response headers.
 struct api_error {
@@ -870,8 +880,7 @@ http_response terminals(const context& c) {
   if (const auto at = param(c.q, "alert_type")) {
     want_type = proto::parse_alert_type(*at);
     if (!want_type)
-      throw api_error{400, "bad_parameter", "alert_type: not an alert type (offline, turbidity_high, no_flow, flow_high, "
-                                            "cleanout_required, sensor_fault, queue_overflow, clock_skew, power_without_flow, flow_without_power), got '" +
+      throw api_error{400, "bad_parameter", "alert_type: not an alert type (" + alert_type_names() + "), got '" +
                                                 escaped(*at) + "'"};
   }
   const auto text = param(c.q, "q");
@@ -1144,8 +1153,7 @@ http_response alerts(const context& c) {
   if (const auto type = param(c.q, "type")) {
     aq.type = proto::parse_alert_type(*type);
     if (!aq.type)
-      throw api_error{400, "bad_parameter", "type: not an alert type (offline, turbidity_high, no_flow, flow_high, "
-                                            "cleanout_required, sensor_fault, queue_overflow, clock_skew, power_without_flow, flow_without_power), got '" +
+      throw api_error{400, "bad_parameter", "type: not an alert type (" + alert_type_names() + "), got '" +
                                                 escaped(*type) + "'"};
   }
   aq.terminal_id = param(c.q, "terminal");

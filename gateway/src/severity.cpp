@@ -23,6 +23,13 @@ severity alert_severity(proto::alert_type type) noexcept {
     case proto::alert_type::clock_skew: return severity::info;
     case proto::alert_type::power_without_flow:
     case proto::alert_type::flow_without_power: return severity::warning;
+    // Pump stations (issue 13): a stopped or unpowered station overflows its wet well within hours.
+    case proto::alert_type::pump_fault:
+    case proto::alert_type::power_lost:
+    case proto::alert_type::wet_well_high: return severity::critical;
+    case proto::alert_type::wet_well_low:
+    case proto::alert_type::pump_no_level_drop: return severity::warning;
+    case proto::alert_type::pump_runtime_abnormal: return severity::info;
   }
   return severity::warning;  // a type added later without a decision: shown, not ignored
 }

@@ -17,7 +17,9 @@ constexpr auto optional = presence_rule::optional;
 
 constexpr std::string_view type_choices =
     "\"offline\", \"turbidity_high\", \"no_flow\", \"flow_high\", \"cleanout_required\", "
-    "\"sensor_fault\", \"queue_overflow\", \"clock_skew\", \"power_without_flow\", \"flow_without_power\"";
+    "\"sensor_fault\", \"queue_overflow\", \"clock_skew\", \"power_without_flow\", \"flow_without_power\", "
+    "\"pump_fault\", \"wet_well_high\", \"wet_well_low\", \"pump_no_level_drop\", \"power_lost\", "
+    "\"pump_runtime_abnormal\"";
 
 template <class T>
 void put(json& j, const char* key, const std::optional<T>& v) {
@@ -38,6 +40,12 @@ unit value_unit(alert_type type) noexcept {
     case alert_type::queue_overflow: return unit::count;
     case alert_type::power_without_flow:
     case alert_type::flow_without_power: return unit::kw;
+    case alert_type::pump_fault: return unit::count;
+    case alert_type::wet_well_high:
+    case alert_type::wet_well_low:
+    case alert_type::pump_no_level_drop: return unit::m;
+    case alert_type::power_lost: return unit::seconds;
+    case alert_type::pump_runtime_abnormal: return unit::hours;
   }
   return unit::count;
 }
@@ -54,6 +62,12 @@ std::string_view to_string(alert_type type) noexcept {
     case alert_type::clock_skew: return "clock_skew";
     case alert_type::power_without_flow: return "power_without_flow";
     case alert_type::flow_without_power: return "flow_without_power";
+    case alert_type::pump_fault: return "pump_fault";
+    case alert_type::wet_well_high: return "wet_well_high";
+    case alert_type::wet_well_low: return "wet_well_low";
+    case alert_type::pump_no_level_drop: return "pump_no_level_drop";
+    case alert_type::power_lost: return "power_lost";
+    case alert_type::pump_runtime_abnormal: return "pump_runtime_abnormal";
   }
   return "unknown";
 }

@@ -19,6 +19,7 @@ std::string_view symbol(unit u) noexcept {
     case unit::kw: return "kW";
     case unit::ampere: return "A";
     case unit::kwh_per_m3: return "kWh/m3";
+    case unit::hours: return "h";
   }
   return "?";
 }

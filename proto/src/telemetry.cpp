@@ -103,6 +103,79 @@ std::optional<energy_reading> read_energy(const json& j, std::vector<problem>& p
   return e;
 }
 
+std::optional<pump_reading> read_pump(const json& j, const std::string& base, std::uint64_t interval_s,
+                                     std::vector<problem>& problems) {
+  object_reader r(j, base, problems);
+  const auto before = problems.size();
+  pump_reading p;
+  const auto id = r.identifier("id", required, limits::max_pump_id_length, &detail::is_id_char,
+                               "[A-Za-z0-9_-]{1,16}");
+  const auto running = r.boolean("running", required);
+  const auto fault = r.boolean("fault", required);
+  const auto run_s = r.unsigned_integer("run_s", required, 0, interval_s);
+  p.starts = r.unsigned_integer("starts", optional, 0, limits::max_pump_starts);
+  p.current_a = r.measured("current_a", optional, 0.0, limits::max_station_current_a, unit::ampere);
+  if (problems.size() != before) return std::nullopt;
+  p.id = *id;
+  p.running = *running;
+  p.fault = *fault;
+  p.run_s = static_cast<std::uint32_t>(*run_s);
+  return p;
+}
+
+/// `interval_s`: the record's interval (bounds run_s and power_lost_s); the largest allowed interval
+/// when the record's own is missing or bad (its problem is reported there).
+std::optional<pump_station_reading> read_pump_station(const json& j, std::uint64_t interval_s,
+                                                      std::vector<problem>& problems) {
+  object_reader r(j, "/pump_station", problems);
+  const auto before = problems.size();
+  pump_station_reading ps;
+  const auto status = read_status(r, ps.reason);
+  ps.wet_well_level_m = r.measured("wet_well_level_m", optional, 0.0, limits::max_wet_well_level_m, unit::m);
+  ps.min_level_m = r.measured("min_level_m", optional, 0.0, limits::max_wet_well_level_m, unit::m);
+  ps.max_level_m = r.measured("max_level_m", optional, 0.0, limits::max_wet_well_level_m, unit::m);
+  if (status == quantity_status::ok && !r.has("wet_well_level_m")) {
+    r.add("wet_well_level_m", problem_code::missing, "required when status is \"ok\"");
+  }
+  if (ps.min_level_m && ps.max_level_m && *ps.min_level_m > *ps.max_level_m) {
+    r.add("min_level_m", problem_code::inconsistent, "must not be above max_level_m");
+  }
+  ps.mains_power = r.boolean("mains_power", optional);
+  if (const auto lost = r.unsigned_integer("power_lost_s", optional, 0, interval_s)) {
+    ps.power_lost_s = static_cast<std::uint32_t>(*lost);
+  }
+  if (r.has("pumps")) {
+    const json& pumps = j.at("pumps");
+    if (!pumps.is_array()) {
+      r.add("pumps", problem_code::wrong_type, "must be an array, got " + object_reader::describe(pumps));
+    } else if (pumps.empty() || pumps.size() > limits::max_pumps) {
+      r.add("pumps", problem_code::out_of_range,
+            "must list 1.." + std::to_string(limits::max_pumps) + " pumps, got " + std::to_string(pumps.size()));
+    } else {
+      for (std::size_t i = 0; i < pumps.size(); ++i) {
+        const std::string base = r.path("pumps") + "/" + std::to_string(i);
+        if (!pumps[i].is_object()) {
+          problems.push_back(problem{base, problem_code::wrong_type,
+                                     "must be an object, got " + object_reader::describe(pumps[i])});
+          continue;
+        }
+        auto p = read_pump(pumps[i], base, interval_s, problems);
+        if (!p) continue;
+        for (const auto& q : ps.pumps) {
+          if (q.id == p->id) {
+            problems.push_back(problem{base + "/id", problem_code::bad_value,
+                                       "pump id \"" + p->id + "\" is listed twice"});
+          }
+        }
+        ps.pumps.push_back(std::move(*p));
+      }
+    }
+  }
+  if (!status || problems.size() != before) return std::nullopt;
+  ps.status = *status;
+  return ps;
+}
+
 }  // namespace
 
 std::string_view to_string(quantity_status s) noexcept {
@@ -160,6 +233,31 @@ std::string encode(const telemetry_record& r) {
     detail::put_measured(e, "pump_current_a", r.energy->pump_current_a, unit::ampere);
     j["energy"] = std::move(e);
   }
+  if (r.pump_station) {
+    const auto& ps = *r.pump_station;
+    json o;
+    put_status(o, ps.status, ps.reason);
+    detail::put_measured(o, "wet_well_level_m", ps.wet_well_level_m, unit::m);
+    detail::put_measured(o, "min_level_m", ps.min_level_m, unit::m);
+    detail::put_measured(o, "max_level_m", ps.max_level_m, unit::m);
+    put(o, "mains_power", ps.mains_power);
+    put(o, "power_lost_s", ps.power_lost_s);
+    if (!ps.pumps.empty()) {
+      json pumps = json::array();
+      for (const auto& p : ps.pumps) {
+        json q;
+        q["id"] = p.id;
+        q["running"] = p.running;
+        q["fault"] = p.fault;
+        q["run_s"] = p.run_s;
+        put(q, "starts", p.starts);
+        detail::put_measured(q, "current_a", p.current_a, unit::ampere);
+        pumps.push_back(std::move(q));
+      }
+      o["pumps"] = std::move(pumps);
+    }
+    j["pump_station"] = std::move(o);
+  }
   j["queue_depth"] = r.queue_depth;
   j["dropped"] = r.dropped;
   put(j, "durable", r.durable);
@@ -192,6 +290,9 @@ decoded<telemetry_record> decode_telemetry(std::string_view payload,
   if (const json* t = r.object("turbidity", optional)) rec.turbidity = read_turbidity(*t, problems);
   if (const json* s = r.object("sludge", optional)) rec.sludge = read_sludge(*s, problems);
   if (const json* e = r.object("energy", optional)) rec.energy = read_energy(*e, problems);
+  if (const json* ps = r.object("pump_station", optional)) {
+    rec.pump_station = read_pump_station(*ps, interval.value_or(limits::max_interval_s), problems);
+  }
   const auto depth = r.unsigned_integer("queue_depth", required);
   const auto dropped = r.unsigned_integer("dropped", required);
   rec.durable = r.boolean("durable", optional);

@@ -16,6 +16,11 @@ for kind in telemetry status alert command; do
   esac
   out=$("$tool" example $kind | "$tool" validate --topic $topic -); check "example $kind validates" 0 ok $? "$out"
 done
+out=$("$tool" example pump_station | "$tool" validate --topic sewage/v1/HY-PS-012/telemetry -)
+check "example pump_station validates" 0 ok $? "$out"
+out=$("$tool" example pump_station); check "example pump_station has its section" 0 '"pump_station":{' $? "$out"
+out=$("$tool" example pump_station | sed 's/"run_s":60/"run_s":61/' | "$tool" validate --topic sewage/v1/HY-PS-012/telemetry -)
+check "pump run longer than the interval" 1 '/pump_station/pumps/0/run_s: must be an integer in [0, 60], got 61' $? "$out"
 out=$("$tool" example telemetry | "$tool" validate --topic sewage/v1/HY-WY-002/telemetry -)
 check "id mismatch" 1 '/terminal_id: names terminal "HY-WY-001" but the topic is for "HY-WY-002"' $? "$out"
 out=$(printf '{"terminal_id":"HY-WY-001","seq":"1"}' | "$tool" validate --topic sewage/v1/HY-WY-001/telemetry -)

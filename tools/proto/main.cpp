@@ -4,6 +4,7 @@
 //   sewage-proto validate --topic sewage/v1/HY-WY-001/telemetry record.json
 //   mosquitto_sub -t 'sewage/v1/+/telemetry' -C 1 | sewage-proto validate --topic ... -
 //   sewage-proto example telemetry
+//   sewage-proto example pump_station   (a pump station's record with its optional section)
 //
 // Exit codes: 0 valid, 1 invalid, 2 usage or I/O error.
 
@@ -110,6 +111,23 @@ int run_example(const std::string& kind) {
     r.turbidity = turbidity_reading{quantity_status::ok, 4.1, 3.8, 4.6, std::nullopt};
     r.sludge = sludge_reading{quantity_status::ok, 0.82, false, std::nullopt};
     std::cout << encode(r) << '\n';
+  } else if (kind == "pump_station") {  // a pump station's record (issue 13): the optional section
+    telemetry_record r;
+    r.terminal_id = "HY-PS-012";
+    r.epoch = "9f1c2a7b44e0d3a1";
+    r.seq = 7;
+    r.ts = now;
+    r.interval_s = 60;
+    pump_station_reading ps;
+    ps.wet_well_level_m = 1.42;
+    ps.min_level_m = 1.38;
+    ps.max_level_m = 1.47;
+    ps.mains_power = true;
+    ps.power_lost_s = 0;
+    ps.pumps.push_back(pump_reading{"P1", true, false, 60, 1, 11.8});
+    ps.pumps.push_back(pump_reading{"P2", false, false, 0, 0, std::nullopt});
+    r.pump_station = ps;
+    std::cout << encode(r) << '\n';
   } else if (kind == "status") {
     status_message m{id, presence::online, now, std::nullopt, "0.1.0", "3fa2c9d1", "9f1c2a7b44e0d3a1",
                      60};
@@ -129,7 +147,7 @@ int run_example(const std::string& kind) {
     std::cout << encode(c) << '\n';
   } else {
     std::cerr << "sewage-proto: unknown example kind \"" << kind
-              << "\"; choose telemetry, status, alert or command\n";
+              << "\"; choose telemetry, pump_station, status, alert or command\n";
     return 2;
   }
   return 0;
@@ -149,7 +167,7 @@ int main(int argc, char** argv) {
   validate->add_option("file", file, "payload file, or - for standard input")->capture_default_str();
   std::string kind;
   auto* example = app.add_subcommand("example", "Print a valid example payload");
-  example->add_option("kind", kind, "telemetry, status, alert or command")->required();
+  example->add_option("kind", kind, "telemetry, pump_station, status, alert or command")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

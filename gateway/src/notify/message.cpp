@@ -40,6 +40,14 @@ std::string_view type_words(proto::alert_type t, notify_language l) {
       return z ? "有电耗无出水（泵空转或出水堵塞）" : "Power drawn without flow (pump running dry or outlet blocked)";
     case proto::alert_type::flow_without_power:
       return z ? "有出水无电耗（供电或电表故障、旁通）" : "Flow without power (supply or meter fault, bypass)";
+    case proto::alert_type::pump_fault: return z ? "泵站水泵故障" : "Pump station: pump fault";
+    case proto::alert_type::wet_well_high: return z ? "泵站集水井高液位（溢流风险）" : "Pump station: wet well high (overflow risk)";
+    case proto::alert_type::wet_well_low: return z ? "泵站集水井低液位（干转风险）" : "Pump station: wet well low (dry-run risk)";
+    case proto::alert_type::pump_no_level_drop:
+      return z ? "泵站水泵运行但液位不降" : "Pump station: pump running, level not falling";
+    case proto::alert_type::power_lost: return z ? "泵站市电中断" : "Pump station: mains power lost";
+    case proto::alert_type::pump_runtime_abnormal:
+      return z ? "泵站运行时长异常" : "Pump station: run time far from its normal";
   }
   return "?";
 }

@@ -17,6 +17,12 @@ export const SEVERITY = {
   clock_skew: "info",
   power_without_flow: "warning",
   flow_without_power: "warning",
+  pump_fault: "critical",
+  power_lost: "critical",
+  wet_well_high: "critical",
+  wet_well_low: "warning",
+  pump_no_level_drop: "warning",
+  pump_runtime_abnormal: "info",
 };
 export const ALERT_TYPES = Object.keys(SEVERITY);
 const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };

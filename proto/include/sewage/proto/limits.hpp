@@ -66,4 +66,23 @@ inline constexpr double max_power_kw = 100.0;
 /// single-phase); 100 A is far beyond any of them and below a CT's usual full scale.
 inline constexpr double max_current_a = 100.0;
 
+/// Wet-well level bound, m above the wet-well floor. Rural sewage pump stations have wet wells of
+/// 2-8 m (prefabricated GRP stations are 2-6 m deep, e.g. Grundfos PUSTEC/Xylem TOP 2.5-6 m); a
+/// submersible level transmitter's usual ranges end at 10 or 20 m. 20 m admits every real one.
+inline constexpr double max_wet_well_level_m = 20.0;
+
+/// Pumps per station: duty/standby pairs up to duty/assist/standby sets; 8 covers any rural station.
+inline constexpr std::size_t max_pumps = 8;
+
+/// Pump id length bound (`[A-Za-z0-9_-]{1,16}`, e.g. "P1").
+inline constexpr std::size_t max_pump_id_length = 16;
+
+/// Pump motor current bound for pump stations, A. Station pumps are 1.5-30 kW (up to ~60 A at
+/// 400 V); 1000 A is far beyond any of them and within a current transformer's full scale.
+inline constexpr double max_station_current_a = 1000.0;
+
+/// Pump starts per interval bound: a pump cannot start more than once a second; with the longest
+/// interval (max_interval_s) that is far below this.
+inline constexpr std::uint64_t max_pump_starts = 10'000;
+
 }  // namespace sewage::proto::limits

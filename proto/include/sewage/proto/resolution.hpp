@@ -27,6 +27,7 @@ enum class unit {
   kw,        ///< active power: 0.001 kW (1 W)
   ampere,    ///< motor current: 0.01 A (display resolution of DIN-rail meters)
   kwh_per_m3,  ///< specific energy per m3 treated: 0.001 kWh/m3
+  hours,     ///< run time in hours (pump run hours per day): 0.01 h (36 s)
 };
 
 /// Decimal places kept for `u` (the table above). Never throws.
@@ -43,6 +44,7 @@ constexpr int decimals(unit u) noexcept {
     case unit::kw: return 3;
     case unit::ampere: return 2;
     case unit::kwh_per_m3: return 3;
+    case unit::hours: return 2;
   }
   return 3;
 }

@@ -10,6 +10,10 @@
 ///   "turbidity": {"status": "ok", "ntu": 4.1, "min_ntu": 3.8, "max_ntu": 4.6},
 ///   "sludge":    {"status": "ok", "level_m": 0.82, "cleanout_required": false},
 ///   "energy":    {"status": "ok", "kwh_total": 10234.57, "power_kw": 0.412, "pump_current_a": 1.85},
+///   "pump_station": {"status": "ok", "wet_well_level_m": 1.42, "min_level_m": 0.61, "max_level_m": 1.93,
+///                    "mains_power": true, "power_lost_s": 0,
+///                    "pumps": [{"id": "P1", "running": true, "fault": false, "run_s": 420,
+///                               "starts": 2, "current_a": 11.8}]},
 ///   "queue_depth": 0, "dropped": 0
 /// }
 /// A quantity whose status is not "ok" may omit its values, and may carry a "reason" text.
@@ -21,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sewage::proto {
 
@@ -73,6 +78,32 @@ struct energy_reading {
   friend bool operator==(const energy_reading&, const energy_reading&) = default;
 };
 
+/// One pump of a pump station over the window (digital inputs of the pump's control panel).
+struct pump_reading {
+  std::string id;                     ///< `[A-Za-z0-9_-]{1,16}`, unique within the station, e.g. "P1"
+  bool running{false};                ///< run feedback (contactor auxiliary contact) at the end of the window
+  bool fault{false};                  ///< fault input (thermal / overload trip) active at the end of the window
+  std::uint32_t run_s{0};             ///< seconds the run feedback was on in the window, 0..interval_s
+  std::optional<std::uint64_t> starts;  ///< off -> on edges in the window, 0..limits::max_pump_starts
+  std::optional<double> current_a;    ///< mean motor current while running, A (0..limits::max_station_current_a)
+  friend bool operator==(const pump_reading&, const pump_reading&) = default;
+};
+
+/// A sewage pump station (optional section, issue 13 item 2): the wet well, its pumps and the
+/// station's mains supply. The section's `status` is that of the wet-well level transmitter; the
+/// pumps and mains_power are digital inputs reported whatever the level's status.
+struct pump_station_reading {
+  quantity_status status{quantity_status::ok};
+  std::optional<double> wet_well_level_m;  ///< at the end of the window, m above the wet-well floor; required when ok
+  std::optional<double> min_level_m;       ///< lowest good sample of the window, m
+  std::optional<double> max_level_m;       ///< highest good sample of the window, m
+  std::optional<bool> mains_power;         ///< mains present at the end of the window (absent = not monitored)
+  std::optional<std::uint32_t> power_lost_s;  ///< seconds of the window without mains, 0..interval_s
+  std::vector<pump_reading> pumps;         ///< 0..limits::max_pumps pumps (empty = no pump I/O fitted)
+  std::optional<std::string> reason;
+  friend bool operator==(const pump_station_reading&, const pump_station_reading&) = default;
+};
+
 /// One interval record as produced by the agent.
 struct telemetry_record {
   std::string terminal_id;
@@ -86,6 +117,9 @@ struct telemetry_record {
   /// Optional (absent = no meter and no pump current fitted). When ok it carries power_kw or
   /// pump_current_a (the running signal); kwh_total is optional.
   std::optional<energy_reading> energy;
+  /// Optional (absent = the site is not a pump station, or an agent before issue 13). An old
+  /// gateway ignores it (unknown fields are ignored).
+  std::optional<pump_station_reading> pump_station;
   std::uint64_t queue_depth{0};  ///< records waiting in the agent's queue when this was made
   std::uint64_t dropped{0};      ///< records lost to a full queue since the agent started
   /// Optional (absent = true): false when the agent could not commit this record to its durable
