@@ -395,9 +395,12 @@ class correlator::impl {
         // was first seen; a loss at an instrumented node inside it narrows it (walk up).
         add_member(i, a, alert_role::symptom, false);
         relocate(m, i);
-        auto* mem = member(i, a.alert_id);
-        if (std::find(i.loci.begin(), i.loci.end(), m.nodes()[at].id) == i.loci.end()) {
-          mem->role = alert_role::consequence;
+        // Symptoms are the losses at the loci; a loss the (new) section explains is a consequence.
+        for (auto& mem : i.alerts) {
+          if (mem.role != alert_role::symptom) continue;
+          const auto v = sites_->find(mem.site_id);
+          if (v && std::find(i.loci.begin(), i.loci.end(), m.nodes()[*v].id) != i.loci.end()) continue;
+          mem.role = alert_role::consequence;
           ++n_.consequences;
         }
       }

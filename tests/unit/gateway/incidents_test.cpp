@@ -323,6 +323,104 @@ TEST_F(Incidents, WithoutANetworkEverythingPassesThrough) {
   EXPECT_TRUE(c.active().empty());
 }
 
+TEST_F(Incidents, PumpFaultAtAStationRootsTheIncidentAndFurtherCausesJoinIt) {
+  const auto fault = raise("PS1", proto::alert_type::pump_fault, 2, 1);
+  const auto power = raise("PS1", proto::alert_type::power_lost, 600, 300);
+  const auto loss = raise("T1", proto::alert_type::no_flow, 0.0, 0.01);
+  const auto i = only_active();
+  EXPECT_EQ(i.kind, incident_kind::pump_station_fault);
+  EXPECT_EQ(i.root->node, "PS1");
+  EXPECT_EQ(i.title, "Pump station PS1 (Dongcun station): pump_fault");
+  ASSERT_EQ(i.alerts.size(), 3u);
+  EXPECT_EQ(i.alerts[1].alert_id, power.alert_id);
+  EXPECT_EQ(i.alerts[1].role, alert_role::cause);
+  EXPECT_FALSE(i.alerts[1].forwarded);
+  EXPECT_EQ(i.alerts[2].role, alert_role::consequence);
+  ASSERT_EQ(next_.raises(), 1u);
+  EXPECT_EQ(next_.seen[0].alert_id, fault.alert_id);
+  EXPECT_TRUE(corr_->held_back(power.alert_id)) << "the discipline must not escalate it";
+  EXPECT_TRUE(corr_->held_back(loss.alert_id));
+  EXPECT_FALSE(corr_->held_back(fault.alert_id));
+  // wet_well_high and pump_no_level_drop are causes too; a wet well that runs low is a flow loss.
+  for (const auto t : {proto::alert_type::wet_well_high, proto::alert_type::pump_no_level_drop})
+    raise("PS3", t, 1, 1);
+  EXPECT_EQ(corr_->active().size(), 2u);
+  EXPECT_EQ(corr_->active()[1].alerts.size(), 2u);
+  EXPECT_EQ(next_.raises(), 2u);
+}
+
+TEST_F(Incidents, ALaterLossAtAStationInsideTheSectionNarrowsIt) {
+  health_["PS2"] = site_health::unknown;  // never reported
+  raise("T1", proto::alert_type::no_flow, 0.0, 0.01);
+  ASSERT_EQ(sorted(only_active().suspected_segments), (std::vector<std::string>{"s1", "s2", "s5", "s6", "s7"}));
+  // PS2 starts reporting: its wet well runs low. The loss is above it: the section narrows.
+  const auto low = raise("PS2", proto::alert_type::wet_well_low, 0.2, 0.5);
+  const auto i = only_active();
+  EXPECT_EQ(i.suspected_segments, (std::vector<std::string>{"s7"}));
+  EXPECT_EQ(i.loci, (std::vector<std::string>{"PS2"}));
+  EXPECT_DOUBLE_EQ(i.suspected_length_m, length_of({"s7"}));
+  EXPECT_EQ(i.villages, (std::vector<std::string>{"Beicun"}));
+  EXPECT_EQ(i.households, 25);
+  EXPECT_EQ(i.alerts.back().alert_id, low.alert_id);
+  EXPECT_EQ(i.alerts.back().role, alert_role::symptom);
+  EXPECT_EQ(i.alerts.front().role, alert_role::consequence) << "the terminal's loss is explained by the station's";
+  EXPECT_EQ(next_.raises(), 1u) << "still one notification";
+}
+
+TEST_F(Incidents, RunHoursBelowNormalAreAFlowLossAboveNormalPassThrough) {
+  const auto above = raise("PS1", proto::alert_type::pump_runtime_abnormal, 9.5, 4.0);
+  EXPECT_TRUE(corr_->active().empty());
+  ASSERT_EQ(next_.seen.size(), 1u);
+  EXPECT_EQ(next_.seen[0], above);
+  // Below normal: less sewage arrives; C1's sewer above PS1 is the suspected section.
+  raise("PS1", proto::alert_type::pump_runtime_abnormal, 1.25, 4.0);
+  const auto i = only_active();
+  EXPECT_EQ(i.kind, incident_kind::flow_loss);
+  EXPECT_EQ(sorted(i.suspected_segments), (std::vector<std::string>{"s3", "s4"}));
+  EXPECT_EQ(i.affected_nodes, (std::vector<std::string>{"W2", "PS1", "W1", "T1"}));
+  EXPECT_EQ(i.affected_terminals, (std::vector<std::string>{"T1"}));
+}
+
+TEST_F(Incidents, TwoFlowLossesExplainedByOneStationMergeIntoTheOlder) {
+  // T1 loses flow with PS1 healthy: section s1 s2 s5 s6 (incident A). Then PS1's wet well runs
+  // low: its own loss, not below A's section (incident B, s3 s4). Two notifications so far.
+  const auto t1 = raise("T1", proto::alert_type::no_flow, 0.0, 0.01);
+  health_["PS1"] = site_health::loss;
+  const auto low = raise("PS1", proto::alert_type::wet_well_low, 0.1, 0.5);
+  auto v = corr_->active();
+  ASSERT_EQ(v.size(), 2u);
+  const auto a = v[0].id, b = v[1].id;
+  EXPECT_EQ(sorted(v[1].suspected_segments), (std::vector<std::string>{"s3", "s4"}));
+  EXPECT_EQ(next_.raises(), 2u);
+  // PS1's pump trips: it explains both. A (the older) is re-rooted at PS1, B merges into it.
+  clock_.advance(5min);
+  const auto fault = raise("PS1", proto::alert_type::pump_fault, 1, 1);
+  v = corr_->active();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].id, a);
+  EXPECT_EQ(v[0].root->node, "PS1");
+  ASSERT_EQ(v[0].alerts.size(), 3u);
+  EXPECT_EQ(v[0].alerts[0].alert_id, t1.alert_id);
+  EXPECT_EQ(v[0].alerts[0].role, alert_role::consequence);
+  EXPECT_EQ(v[0].alerts[1].alert_id, fault.alert_id);
+  EXPECT_EQ(v[0].alerts[1].role, alert_role::cause);
+  EXPECT_EQ(v[0].alerts[2].alert_id, low.alert_id);
+  EXPECT_EQ(v[0].alerts[2].role, alert_role::consequence);
+  const auto merged = corr_->find(b);
+  EXPECT_EQ(merged->state, incident_state::resolved);
+  EXPECT_EQ(merged->merged_into, a);
+  EXPECT_EQ(merged->resolved_at, clock_.now());
+  EXPECT_EQ(corr_->incident_of(low.alert_id), a);
+  EXPECT_EQ(next_.raises(), 2u) << "no notification for the re-rooting";
+  // Everything clears: A resolves; the clears of the two notified alerts went on, the cause's did not.
+  next_.seen.clear();
+  for (const auto& x : {t1, low, fault}) clear(x);
+  EXPECT_EQ(corr_->find(a)->state, incident_state::resolved);
+  ASSERT_EQ(next_.seen.size(), 2u);
+  EXPECT_EQ(next_.seen[0].alert_id, t1.alert_id);
+  EXPECT_EQ(next_.seen[1].alert_id, low.alert_id);
+}
+
 TEST(IncidentClasses, CausesAndFlowLossesByNodeKind) {
   using network::node_kind;
   proto::alert_message a;
@@ -334,25 +432,23 @@ TEST(IncidentClasses, CausesAndFlowLossesByNodeKind) {
   EXPECT_EQ(classify(a, node_kind::terminal), alert_class::none);
   a.type = proto::alert_type::turbidity_high;
   EXPECT_EQ(classify(a, node_kind::terminal), alert_class::none);
-  for (const char* cause : {"pump_fault", "power_lost", "wet_well_high", "pump_no_level_drop"}) {
-    const auto t = proto::parse_alert_type(cause);
-    if (!t) continue;  // before the pump-station alert types land in proto
-    a.type = *t;
-    EXPECT_EQ(classify(a, node_kind::pump_station), alert_class::cause) << cause;
-    EXPECT_EQ(classify(a, node_kind::terminal), alert_class::none) << cause;
+  for (const auto t : {proto::alert_type::pump_fault, proto::alert_type::power_lost, proto::alert_type::wet_well_high,
+                       proto::alert_type::pump_no_level_drop}) {
+    a.type = t;
+    EXPECT_EQ(classify(a, node_kind::pump_station), alert_class::cause) << proto::to_string(t);
+    EXPECT_EQ(classify(a, node_kind::terminal), alert_class::none) << proto::to_string(t);
+    EXPECT_EQ(classify(a, node_kind::inspection_well), alert_class::none) << proto::to_string(t);
   }
-  if (const auto t = proto::parse_alert_type("wet_well_low")) {
-    a.type = *t;
-    EXPECT_EQ(classify(a, node_kind::pump_station), alert_class::flow_loss);
-  }
-  if (const auto t = proto::parse_alert_type("pump_runtime_abnormal")) {
-    a.type = *t;
-    a.value = 2.0;
-    a.threshold = 5.0;
-    EXPECT_EQ(classify(a, node_kind::pump_station), alert_class::flow_loss) << "below its normal";
-    a.value = 9.0;
-    EXPECT_EQ(classify(a, node_kind::pump_station), alert_class::none) << "above its normal: no loss";
-  }
+  a.type = proto::alert_type::wet_well_low;
+  EXPECT_EQ(classify(a, node_kind::pump_station), alert_class::flow_loss);
+  a.type = proto::alert_type::pump_runtime_abnormal;
+  a.value = 2.0;
+  a.threshold = 5.0;
+  EXPECT_EQ(classify(a, node_kind::pump_station), alert_class::flow_loss) << "below its normal";
+  a.value = 9.0;
+  EXPECT_EQ(classify(a, node_kind::pump_station), alert_class::none) << "above its normal: no loss";
+  a.value.reset();
+  EXPECT_EQ(classify(a, node_kind::pump_station), alert_class::none) << "no value: not judged a loss";
 }
 
 // ---- the engine driving the correlator on its manual clock ----
