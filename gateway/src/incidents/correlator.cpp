@@ -51,6 +51,9 @@ class correlator::impl {
         clock_(clock),
         next_(next) {
     try {
+      // As the store's own connection: a commit survives a process kill (WAL), not necessarily a
+      // power cut; what the engine committed is reconciled at the next start either way.
+      sqlite3_exec(db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
       gateway::detail::sqlite_stmt top(db_, "SELECT coalesce(max(id), 0) FROM incidents", room);
       if (top.step()) next_id_ = top.i64(0) + 1;
       gateway::detail::sqlite_stmt q(db_, "SELECT doc FROM incidents WHERE state != 'resolved' ORDER BY id", room);
