@@ -487,6 +487,7 @@ TEST_F(IdentityTest, PublicReadOpensReadsOnlyAsAWholeCountyViewer) {
   api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), om_rooms{lab_.get(), archive_.get(), insp_.get()});
   api_->set_alarms(alarms_.get());
   api_->set_om(orders_.get(), &site_key_);
+  api_->set_incidents(incidents_.get(), &pipes_);
   for (const auto& r : api::routes()) {
     const auto d = decisions().at(key(r));
     if (d.access != route_access::read && d.access != route_access::metrics) continue;
