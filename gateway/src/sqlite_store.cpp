@@ -267,9 +267,22 @@ ALTER TABLE terminal_state ADD COLUMN energy_suspect_kwh REAL NOT NULL DEFAULT 0
 ALTER TABLE terminal_state ADD COLUMN energy_suspect_ts_ms INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 14 (issue 13 item 3, incidents): incidents correlated on the pipe network (the
+// incidents room, incidents/correlator.hpp, gateway/README.md "Incidents"). `doc` is the
+// incident as JSON (the API's shape plus what the correlator needs to resume); the columns beside
+// it are what lists filter and sort on. incident_alerts maps each member alert to its incident.
+constexpr const char* migration_v14_incidents = R"sql(
+CREATE TABLE incidents(
+  id INTEGER PRIMARY KEY, state TEXT NOT NULL, kind TEXT NOT NULL, opened_ms INTEGER NOT NULL,
+  resolved_ms INTEGER, doc TEXT NOT NULL);
+CREATE INDEX incidents_by_state ON incidents(state, id);
+CREATE TABLE incident_alerts(
+  alert_id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, role TEXT NOT NULL);
+CREATE INDEX incident_alerts_by_incident ON incident_alerts(incident_id);
+)sql";
+
 // Version 15 (issue 13 item 2, pump stations): each station's pump run time per UTC hour
-// (pump_runtime.hpp), about 9 days of it, for pump_runtime_abnormal's normal. (Version 14 is the
-// incidents room's migration, issue 13 item 3.)
+// (pump_runtime.hpp), about 9 days of it, for pump_runtime_abnormal's normal.
 constexpr const char* migration_v15_pump_run_hours = R"sql(
 CREATE TABLE pump_run_hours (site_id TEXT NOT NULL, hour_ms INTEGER NOT NULL, run_s REAL NOT NULL,
   covered_s REAL NOT NULL, PRIMARY KEY (site_id, hour_ms)) WITHOUT ROWID;
@@ -474,7 +487,7 @@ class sqlite_store::impl {
         if (v == 10) exec(migration_v11_archive_lab);
         if (v == 11) exec(migration_v12_alarm_discipline);
         if (v == 12) exec(migration_v13_energy);
-        // v == 13: the incidents room's migration v14 (issue 13 item 3) lands here with its branch.
+        if (v == 13) exec(migration_v14_incidents);
         if (v == 14) exec(migration_v15_pump_run_hours);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());

@@ -248,6 +248,8 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
                            "DROP TABLE work_orders; DROP TABLE work_order_events; DROP TABLE checkins; DROP TABLE photos;"
                            "DROP TABLE work_order_alert_seen;"
                            "DROP TABLE inspection_items; DROP TABLE inspections; DROP TABLE inspection_plan;"
+                           // the incidents' tables (schema v14, issue 13)
+                           "DROP TABLE incidents; DROP TABLE incident_alerts;"
                            // the energy columns of version 13 (issue 12)
                            "ALTER TABLE daily DROP COLUMN energy_kwh; ALTER TABLE daily DROP COLUMN energy_estimated_kwh; ALTER TABLE daily DROP COLUMN energy_records; ALTER TABLE daily DROP COLUMN energy_glitches; "
                            "ALTER TABLE terminal_state DROP COLUMN energy_kwh; ALTER TABLE terminal_state DROP COLUMN energy_ts_ms; ALTER TABLE terminal_state DROP COLUMN energy_valid; ALTER TABLE terminal_state DROP COLUMN energy_suspect; ALTER TABLE terminal_state DROP COLUMN energy_suspect_kwh; ALTER TABLE terminal_state DROP COLUMN energy_suspect_ts_ms; "

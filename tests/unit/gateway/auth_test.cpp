@@ -4,12 +4,14 @@
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/auth/secrets.hpp"
 #include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/incidents/correlator.hpp"
 #include "sewage/gateway/om/archive.hpp"
 #include "sewage/gateway/om/lab.hpp"
 #include "sewage/gateway/om/inspections.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
 #include "sewage/gateway/om/site_token.hpp"
 #include "sewage/gateway/om/work_orders.hpp"
+#include "incidents_util.hpp"
 #include "test_util.hpp"
 
 #include <sewage/proto/topic.hpp>
@@ -110,6 +112,14 @@ const std::map<std::string, decision>& decisions() {
       {"POST /api/inspections/{id}/complete", {signed_in, false}},  // the inspection's site: 403 outside the scope
       {"GET /api/assessment", {read, false}},
       {"GET /api/sites/{id}/qr.svg", {operate, true}},   // the QR code carries the site's signed token
+      // Incidents and the pipe network (issue 13): lists hold the incidents touching the caller's
+      // towns; one incident outside them is a 403 (incidents_api_test); the network is county-wide.
+      {"GET /api/incidents", {read, false}},
+      {"GET /api/incidents/{id}", {read, false}},
+      {"GET /api/incidents/{id}/geojson", {read, false}},
+      {"POST /api/incidents/{id}/ack", {operate, false}},
+      {"GET /api/network", {read, false}},
+      {"GET /api/network/trace", {read, false}},
   };
   return d;
 }
@@ -146,6 +156,8 @@ class IdentityTest : public ::testing::Test {
     alarms_ = std::make_unique<alarms::discipline>(dir_.path() / "g.db", alarms::settings{}, county_zone{}, clock_,
                                                    nullptr, nullptr);
     api_->set_alarms(alarms_.get());
+    incidents_ = std::make_unique<incidents::correlator>(dir_.path() / "g.db", pipes_, clock_, nullptr);
+    api_->set_incidents(incidents_.get(), &pipes_);
     for (const char* id : {"TA", "TB"}) {
       const auto r = test::with_turbidity(test::record(id, 1, clock_.now()), 50);
       eng_->handle({proto::telemetry_topic(id), proto::encode(r), false, clock_.now()});
@@ -242,6 +254,8 @@ class IdentityTest : public ::testing::Test {
   std::int64_t equipment_tb_{0};
   std::unique_ptr<api> api_;
   std::unique_ptr<alarms::discipline> alarms_;
+  network::holder pipes_{std::make_shared<const network::network_model>(network::parse_network(test::incident_network()))};
+  std::unique_ptr<incidents::correlator> incidents_;
   std::map<std::string, std::uint64_t> alert_of_;
   std::string command_tb_;
   om::settings om_settings_;
@@ -473,6 +487,7 @@ TEST_F(IdentityTest, PublicReadOpensReadsOnlyAsAWholeCountyViewer) {
   api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), om_rooms{lab_.get(), archive_.get(), insp_.get()});
   api_->set_alarms(alarms_.get());
   api_->set_om(orders_.get(), &site_key_);
+  api_->set_incidents(incidents_.get(), &pipes_);
   for (const auto& r : api::routes()) {
     const auto d = decisions().at(key(r));
     if (d.access != route_access::read && d.access != route_access::metrics) continue;
