@@ -7,7 +7,7 @@
 // catchment and downstream path. Drawing only: the data and the panels are network_panels.js.
 //
 // For the browser tests the map element carries counts (data-net-segments, data-net-nodes,
-// data-net-pump-stations, data-hl-*) and the property `sewageNetwork.pointOf(id)` (the pixel of
+// data-net-pump-stations, data-hl-*, data-zoom) and the property `sewageNetwork.pointOf(id)` (the pixel of
 // a segment's middle or a node in the map element, to click it like a person would).
 import { escapeHtml } from "./states.js";
 
@@ -188,6 +188,7 @@ export function createNetworkLayer(map, mapEl, { t, onSelect }) {
       if (wantGravity) gravityLayer.addTo(map);
       else map.removeLayer(gravityLayer);
     }
+    mapEl.dataset.zoom = String(z);
     mapEl.dataset.netNodes = wantNodes ? String(nodeLayer.getLayers().length) : "0";
     mapEl.dataset.netSegmentsShown = String((wantGravity ? gravityLayer.getLayers().length : 0) + pressureLayer.getLayers().length);
   }
