@@ -7,7 +7,7 @@
 // catchment and downstream path. Drawing only: the data and the panels are network_panels.js.
 //
 // For the browser tests the map element carries counts (data-net-segments, data-net-nodes,
-// data-net-pump-stations, data-hl-*, data-zoom) and the property `sewageNetwork.pointOf(id)` (the pixel of
+// data-net-pump-stations, data-net-draw-ms, data-net-paint-ms, data-hl-*, data-zoom) and the property `sewageNetwork.pointOf(id)` (the pixel of
 // a segment's middle or a node in the map element, to click it like a person would).
 import { escapeHtml } from "./states.js";
 
@@ -23,10 +23,10 @@ export const PUMP_STATES = ["ok", "alert", "offline", "unknown"];
 
 // Canvas paths cannot take CSS classes: their styles are here (the legend draws the same ones).
 export const STYLE = {
-  gravity: { color: "#6f7f8e", weight: 1.3, opacity: 0.9 },
-  pressure: { color: "#1f6f8b", weight: 2.2, opacity: 0.95, dashArray: "6 4" },
+  gravity: { color: "#566573", weight: 1.4, opacity: 0.9 },
+  pressure: { color: "#1a5276", weight: 2.4, opacity: 0.95, dashArray: "6 4" },
   inIncident: { color: "#c0392b" }, // a segment that an open incident suspects (properties.incident)
-  well: { radius: 2.5, color: "#6f7f8e", weight: 1, fillColor: "#ffffff", fillOpacity: 1 },
+  well: { radius: 2.5, color: "#566573", weight: 1, fillColor: "#ffffff", fillOpacity: 1 },
   collectionPoint: { radius: 5, color: "#7e5109", weight: 1.5, fillColor: "#f5b041", fillOpacity: 1 },
   upstream: { color: "#2e86c1", weight: 4, opacity: 0.85 },
   downstream: { color: "#7d3c98", weight: 5, opacity: 0.9 },
@@ -36,9 +36,11 @@ export const STYLE = {
   affected: { color: "#d68910", weight: 3, radius: 9, fill: false },
 };
 
-// Square shapes on a 16 x 16 box with a glyph per state, so no state depends on colour alone.
+// Squares on a 16 x 16 box with a dark frame (smaller than the terminals' 22 px shapes, whose
+// white-framed square means "notice") and a glyph per state but ok, so no state depends on colour
+// alone.
 const PUMP_GLYPHS = {
-  ok: '<path d="M5 8h6" class="glyph"/>',
+  ok: "",
   alert: '<path d="M8 4v5M8 11.3v.9" class="glyph"/>',
   offline: '<path d="M5 5l6 6M11 5l-6 6" class="glyph"/>',
   unknown: '<path d="M6.2 6.2a1.9 1.9 0 1 1 2.6 1.8c-.5.3-.8.6-.8 1.3M8 11.3v.9" class="glyph"/>',
@@ -48,7 +50,7 @@ const PUMP_GLYPHS = {
 export function pumpIcon(state, size = 16) {
   const s = PUMP_GLYPHS[state] ? state : "unknown";
   return `<svg class="pump-icon pump-state-${s}" width="${size}" height="${size}" viewBox="0 0 16 16" aria-hidden="true">` +
-    `<rect x="1.5" y="1.5" width="13" height="13" rx="1.5"/>${PUMP_GLYPHS[s]}</svg>`;
+    `<rect x="1" y="1" width="14" height="14" rx="1"/>${PUMP_GLYPHS[s]}</svg>`;
 }
 
 /** An inline SVG sample of a line style of STYLE (for the legend). */
@@ -102,9 +104,9 @@ export function createNetworkLayer(map, mapEl, { t, onSelect }) {
     return L.divIcon({
       className: `pump-marker pump-state-${state}`,
       html: `<span class="pump-shape" data-node-id="${escapeHtml(id)}" data-site-id="${escapeHtml(p.site_id || id)}" data-state="${state}" ` +
-        `title="${escapeHtml(name)} – ${escapeHtml(t(`pump_state.${state}`))}">${pumpIcon(state)}</span>`,
-      iconSize: [18, 18],
-      iconAnchor: [9, 9],
+        `title="${escapeHtml(name)} – ${escapeHtml(t(`pump_state.${state}`))}">${pumpIcon(state, 14)}</span>`,
+      iconSize: [14, 14],
+      iconAnchor: [7, 7],
     });
   }
 
@@ -236,6 +238,10 @@ export function createNetworkLayer(map, mapEl, { t, onSelect }) {
         restyle(features);
       }
       const ms = performance.now() - t0;
+      // Leaflet paints the canvas on the next animation frame: built + painted by the one after.
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        mapEl.dataset.netPaintMs = String(Math.round(performance.now() - t0));
+      }));
       mapEl.dataset.netSegments = String(segs.size);
       mapEl.dataset.netPumpStations = String(pumpLayer.getLayers().length);
       mapEl.dataset.netDrawMs = String(Math.round(ms));

@@ -9,6 +9,7 @@
 // side off quietly (the terminals' map stays as it was).
 import { createNetworkLayer, pumpIcon, lineSample, dotSample, STYLE, PUMP_STATES, NODES_FROM_ZOOM } from "./network_map.js";
 import { escapeHtml, stateClassOf } from "./states.js";
+import { t } from "./i18n.js";
 
 /** Live states and incident marks of the whole network are asked again no sooner than this (the
  * file is megabytes); pump-station states move sooner through /api/terminals, and a changed
@@ -27,8 +28,25 @@ function pumpStateOf(site) {
   return "unknown";
 }
 
+/** An alert type in words; the wire name when the strings do not have it yet. */
+function alertName(type) {
+  const s = t(`alert.${type}`);
+  return s === `alert.${type}` ? type : s;
+}
+
 const km = (fmt, m) => fmt.number((Number(m) || 0) / 1000, 2);
 const villageName = (v) => (typeof v === "string" ? v : (v && (v.village || v.name)) || "");
+
+/** The villages once each (several collection points may serve one village), in their order. */
+function uniqueVillages(vs) {
+  const seen = new Set();
+  return (vs || []).filter((v) => {
+    const n = villageName(v);
+    if (seen.has(n)) return false;
+    seen.add(n);
+    return true;
+  });
+}
 
 /**
  * Mounts the network on the overview's map. `els`: {mapEl, legend (element the network legend is
@@ -61,22 +79,25 @@ export function mountNetwork(ctx, map, els, onLoaded) {
 
   const layer = createNetworkLayer(map, mapEl, { t, onSelect: (id, latlng) => trace(id, latlng) });
 
-  els.legend.insertAdjacentHTML("beforeend", `<span class="legend-break" aria-hidden="true"></span>
-    <span class="legend-item net-legend">${lineSample(STYLE.gravity)} ${t("net.gravity")}</span>
-    <span class="legend-item net-legend">${lineSample(STYLE.pressure)} ${t("net.pressure")}</span>
-    ${PUMP_STATES.map((s) => `<span class="legend-item net-legend">${pumpIcon(s, 14)} ${t("net.pump_station")}: ${t(`pump_state.${s}`)}</span>`).join("")}
-    <span class="legend-item net-legend" title="${t("net.nodes_from_zoom", { z: NODES_FROM_ZOOM })}">${dotSample(STYLE.well)} ${t("node_kind.inspection_well")}</span>
-    <span class="legend-item net-legend" title="${t("net.nodes_from_zoom", { z: NODES_FROM_ZOOM })}">${dotSample(STYLE.collectionPoint)} ${t("node_kind.collection_point")}</span>
+  // The network's legend: open on a wide screen, one tap away on a phone (it is long).
+  els.legend.insertAdjacentHTML("afterend", `<details class="net-legend-box" id="net-legend"${window.innerWidth > 600 ? " open" : ""}>
+    <summary>${t("net.legend")}</summary><div class="legend">
+    <span class="legend-item">${lineSample(STYLE.gravity)} ${t("net.gravity")}</span>
+    <span class="legend-item">${lineSample(STYLE.pressure)} ${t("net.pressure")}</span>
+    ${PUMP_STATES.map((s) => `<span class="legend-item">${pumpIcon(s, 14)} ${t("net.pump_station")}: ${t(`pump_state.${s}`)}</span>`).join("")}
+    <span class="legend-item" title="${t("net.nodes_from_zoom", { z: NODES_FROM_ZOOM })}">${dotSample(STYLE.well)} ${t("node_kind.inspection_well")}</span>
+    <span class="legend-item" title="${t("net.nodes_from_zoom", { z: NODES_FROM_ZOOM })}">${dotSample(STYLE.collectionPoint)} ${t("node_kind.collection_point")}</span>
     <span class="legend-break" aria-hidden="true"></span>
-    <span class="legend-item net-legend"><span class="root-cause-sample" aria-hidden="true"></span> ${t("incident.root_cause")}</span>
-    <span class="legend-item net-legend">${lineSample(STYLE.suspected)} ${t("incident.suspected_section")}</span>
-    <span class="legend-item net-legend">${lineSample(STYLE.upstream)} ${t("trace.upstream")}</span>
-    <span class="legend-item net-legend">${lineSample(STYLE.downstream)} ${t("trace.downstream")}</span>`);
+    <span class="legend-item"><span class="root-cause-sample" aria-hidden="true"></span> ${t("incident.root_cause")}</span>
+    <span class="legend-item">${lineSample(STYLE.suspected)} ${t("incident.suspected_section")}</span>
+    <span class="legend-item">${lineSample(STYLE.upstream)} ${t("trace.upstream")}</span>
+    <span class="legend-item">${lineSample(STYLE.downstream)} ${t("trace.downstream")}</span></div></details>`);
+  const legendBox = els.legend.parentElement.querySelector("#net-legend");
 
   function disable() {
     enabled = false;
     side.hidden = true;
-    for (const el of els.legend.querySelectorAll(".net-legend, .legend-break")) el.remove();
+    legendBox.remove();
   }
 
   // ---- the network itself
@@ -137,7 +158,7 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     const terminal = down.terminal && typeof down.terminal === "object" ? down.terminal.site_id || down.terminal.id : down.terminal;
     return {
       households: t("trace.households", { n: fmt.number(up.households, 0) }),
-      villages: t("trace.villages", { n: (up.villages || []).length }),
+      villages: t("trace.villages", { n: uniqueVillages(up.villages).length }),
       upLength: t("trace.length", { km: km(fmt, up.length_m), n: (up.segments || []).length }),
       downLength: t("trace.length", { km: km(fmt, down.length_m), n: (down.segments || []).length }),
       terminal: terminal ? escapeHtml(terminal) : "–",
@@ -169,7 +190,7 @@ export function mountNetwork(ctx, map, els, onLoaded) {
       <p class="muted">${d.sub}</p>
       <h4>${lineSample(STYLE.upstream, 20)} ${t("trace.upstream")}</h4>
       <p class="trace-figures"><b class="trace-households" data-households="${Number(up.households) || 0}">${s.households}</b> · ${s.villages} · ${s.upLength}</p>
-      ${villagesHtml(up.villages || [])}
+      ${villagesHtml(uniqueVillages(up.villages))}
       <h4>${lineSample(STYLE.downstream, 20)} ${t("trace.downstream")}</h4>
       <p class="trace-figures">${t("trace.to_terminal", { terminal: s.terminal })} · ${s.downLength}</p>`;
     traceEl.dataset.loaded = "1";
@@ -211,7 +232,7 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     if (!open) return `<li class="incident incident-${state}" data-incident-id="${escapeHtml(id)}">${head}</li>`;
     const terminals = (x.affected_terminals || []).map((s) => `<a href="#/terminals/${encodeURIComponent(s)}">${escapeHtml(s)}</a>`).join(", ") || "–";
     const alerts = (x.alerts || []).map((a) =>
-      `<li class="role-${escapeHtml(a.role)}">${escapeHtml(t(`alert.${a.type}`))} · ${escapeHtml(a.site_id)} <span class="muted">(${escapeHtml(t(`incident_role.${a.role}`))})</span></li>`).join("");
+      `<li class="role-${escapeHtml(a.role)}${a.open === false ? " cleared" : ""}">${escapeHtml(alertName(a.type))} · ${escapeHtml(a.site_id)} <span class="muted">(${escapeHtml(t(`incident_role.${a.role}`))})</span></li>`).join("");
     const root = x.root_cause
       ? `<dt>${t("incident.root_cause")}</dt><dd class="incident-root">${escapeHtml(x.root_cause.name || "")} <span class="muted">${escapeHtml(x.root_cause.site_id || x.root_cause.node)} · ${t(`node_kind.${x.root_cause.kind === "terminal" ? "terminal" : x.root_cause.kind === "pump_station" ? "pump_station" : "inspection_well"}`)}</span></dd>`
       : `<dt>${t("incident.suspected_section")}</dt><dd class="incident-section">${t("incident.section", { n: (x.suspected_segments || []).length, km: km(fmt, x.suspected_length_m) })}</dd>`;
@@ -226,7 +247,7 @@ export function mountNetwork(ctx, map, els, onLoaded) {
         <dl class="facts">${root}
           <dt>${t("incident.affected_terminals")}</dt><dd class="incident-terminals">${terminals}</dd>
           <dt>${t("incident.households")}</dt><dd class="incident-households">${fmt.number(x.households, 0)}</dd>
-          <dt>${t("incident.villages")}</dt><dd class="incident-villages">${(x.villages || []).map((v) => escapeHtml(villageName(v))).join(", ") || "–"}</dd>
+          <dt>${t("incident.villages")}</dt><dd class="incident-villages">${uniqueVillages(x.villages).map((v) => escapeHtml(villageName(v))).join(", ") || "–"}</dd>
         </dl>
         ${alerts ? `<h4>${t("incident.alerts")}</h4><ul class="incident-alerts">${alerts}</ul>` : ""}
         ${acked}${ack}<p class="msg" role="status">${escapeHtml(ackMessage)}</p>
