@@ -48,7 +48,7 @@ const PUMP_GLYPHS = {
 
 /** An inline SVG square of a pump station in `state` (CSS class pump-state-<state> colours it). */
 export function pumpIcon(state, size = 16) {
-  const s = PUMP_GLYPHS[state] ? state : "unknown";
+  const s = Object.hasOwn(PUMP_GLYPHS, state) ? state : "unknown";
   return `<svg class="pump-icon pump-state-${s}" width="${size}" height="${size}" viewBox="0 0 16 16" aria-hidden="true">` +
     `<rect x="1" y="1" width="14" height="14" rx="1"/>${PUMP_GLYPHS[s]}</svg>`;
 }
@@ -220,12 +220,14 @@ export function createNetworkLayer(map, mapEl, { t, onSelect }) {
 
   const api = {
     /** Draws (or, with the same feature ids, restyles) the FeatureCollection of GET /api/network.
-     * Returns the drawing time in ms. */
+     * Returns the time taken in ms (data-net-draw-ms and, a frame later, data-net-paint-ms keep
+     * the last full drawing's). */
     load(fc) {
       const t0 = performance.now();
       const features = Array.isArray(fc && fc.features) ? fc.features : [];
       const sig = `${features.length}|${features.map((f) => (f.properties || {}).id).join(",")}`;
-      if (sig !== signature) {
+      const rebuilt = sig !== signature;
+      if (rebuilt) {
         signature = sig;
         build(features);
         if (!drawn) {
@@ -238,13 +240,15 @@ export function createNetworkLayer(map, mapEl, { t, onSelect }) {
         restyle(features);
       }
       const ms = performance.now() - t0;
-      // Leaflet paints the canvas on the next animation frame: built + painted by the one after.
-      requestAnimationFrame(() => requestAnimationFrame(() => {
-        mapEl.dataset.netPaintMs = String(Math.round(performance.now() - t0));
-      }));
+      if (rebuilt) {
+        mapEl.dataset.netDrawMs = String(Math.round(ms));
+        // Leaflet paints the canvas on the next animation frame: built + painted by the one after.
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+          mapEl.dataset.netPaintMs = String(Math.round(performance.now() - t0));
+        }));
+      }
       mapEl.dataset.netSegments = String(segs.size);
       mapEl.dataset.netPumpStations = String(pumpLayer.getLayers().length);
-      mapEl.dataset.netDrawMs = String(Math.round(ms));
       return ms;
     },
     /** The properties of a node or segment (null when not in the network). */

@@ -270,6 +270,7 @@ export function mountNetwork(ctx, map, els, onLoaded) {
       return;
     }
     if (!ctx.current || answers.every((a, i) => a === lastIncidentAnswers[i])) return;
+    if (lastIncidentAnswers.length) nextNetworkAt = 0; // a change: the segments' incident marks too
     lastIncidentAnswers = answers;
     const byId = new Map();
     for (const a of answers) for (const x of a.incidents || []) byId.set(String(x.id), x);
@@ -280,7 +281,6 @@ export function mountNetwork(ctx, map, els, onLoaded) {
       layer.clearIncident();
     }
     drawIncidents();
-    nextNetworkAt = 0; // incident marks on the segments changed
     if (selected && !mapEl.dataset.hlRoot && !mapEl.dataset.hlSuspected) showIncident(selected, false);
   }
 
