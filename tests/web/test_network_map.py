@@ -164,7 +164,7 @@ class TestNetworkMap(MapTest):
         self.assertEqual(str(segments), m["netSegmentsShown"], "every segment at county zoom")
         self.assertEqual("0", m["netNodes"], "no wells at county zoom")
         paint = int(b.wait_js("return document.getElementById('map').dataset.netPaintMs", 5, "the network painted"))
-        self.assertLess(paint, 1500, f"building and painting {segments} segments took {paint} ms")
+        self.assertLess(paint, 2000, f"building and painting {segments} segments took {paint} ms")
         print(f"\nnetwork: {segments} segments, {stations} pump stations built in {m['netDrawMs']} ms, painted in {paint} ms",
               file=sys.stderr)
         # One canvas, no SVG path per segment.
@@ -216,12 +216,12 @@ class TestNetworkMap(MapTest):
 
         # A trace by a real click on a segment of the canvas (one that no marker covers).
         target = b.js("""const el = document.getElementById('map'); const r = el.getBoundingClientRect();
-            for (const id of arguments[0]) { const p = el.sewageNetwork.pointOf(id);
+            for (const id of arguments[0].concat(el.sewageNetwork.segmentIds())) { const p = el.sewageNetwork.pointOf(id);
               if (!p || p.x < 20 || p.y < 20 || p.x > r.width - 20 || p.y > r.height - 20) continue;
               const hit = document.elementFromPoint(r.left + p.x, r.top + p.y);
               if (hit && hit.tagName === 'CANVAS') return [id, p.x - r.width / 2, p.y - r.height / 2]; }
             return null""", inc["suspected_segments"])
-        self.assertIsNotNone(target, "a suspected segment to click")
+        self.assertIsNotNone(target, "a segment in view to click (a suspected one first)")
         from selenium.webdriver.common.action_chains import ActionChains
         ActionChains(b.driver).move_to_element_with_offset(b.driver.find_element("id", "map"), round(target[1]), round(target[2])).click().perform()
         b.wait_js("return document.getElementById('trace').dataset.loaded === '1'", 10, "the trace panel")
@@ -239,6 +239,17 @@ class TestNetworkMap(MapTest):
         for v in tr["upstream"]["villages"][:3]:
             self.assertIn(v if isinstance(v, str) else v.get("village", v.get("name")), panel)
         self.assertTrue(b.js("return !!document.querySelector('.trace-popup')"), "the popup at the click")
+        # "Show catchment" in the popup of the terminal of the incident: its node's trace.
+        node = b.js("return document.getElementById('map').sewageNetwork.nodeOfSite(arguments[0])", TERMINAL)
+        self.assertTrue(node, f"{TERMINAL} is a node of the network")
+        b.js("document.querySelector(\".marker-shape[data-terminal-id='\" + arguments[0] + \"']\").click()", TERMINAL)
+        b.wait_js("return document.querySelector('.leaflet-popup .trace-site')", 10, "the terminal's popup with 'Show catchment'")
+        b.driver.find_element("css selector", ".leaflet-popup .trace-site").click()
+        b.wait_js("return document.getElementById('map').dataset.hlTraced === arguments[0] && document.getElementById('trace').dataset.loaded === '1'",
+                  10, "the terminal's catchment traced", node)
+        tr = self.county.get(f"/api/network/trace?id={node}")
+        self.assertEqual(tr["upstream"]["households"], b.js("return Number(document.querySelector('.trace-households').dataset.households)"))
+        self.assertEqual(str(len(tr["upstream"]["segments"])), b.js("return document.getElementById('map').dataset.hlUpstream"))
         # Zoomed in: wells and collection points appear.
         while int(b.js("return document.getElementById('map').dataset.zoom")) < 15:
             b.driver.find_element("css selector", ".leaflet-control-zoom-in").click()

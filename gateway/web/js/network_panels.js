@@ -254,9 +254,15 @@ export function mountNetwork(ctx, map, els, onLoaded) {
       </div></li>`;
   }
 
+  // Redrawn only when its text changes, so a poll never takes the focus or a typed note away.
+  let listHtml = "";
   function drawIncidents() {
     countEl.textContent = incidents.length ? `(${incidents.length})` : "";
-    listEl.innerHTML = incidents.length ? incidents.map(incidentHtml).join("") : `<li class="empty">${t("incident.none")}</li>`;
+    const html = incidents.length ? incidents.map(incidentHtml).join("") : `<li class="empty">${t("incident.none")}</li>`;
+    if (html !== listHtml) {
+      listHtml = html;
+      listEl.innerHTML = html;
+    }
     listEl.dataset.count = String(incidents.length);
   }
 
