@@ -164,7 +164,9 @@ class TestNetworkMap(MapTest):
         self.assertEqual(str(segments), m["netSegmentsShown"], "every segment at county zoom")
         self.assertEqual("0", m["netNodes"], "no wells at county zoom")
         paint = int(b.wait_js("return document.getElementById('map').dataset.netPaintMs", 5, "the network painted"))
-        self.assertLess(paint, 2000, f"building and painting {segments} segments took {paint} ms")
+        # About 0.1 s on an idle machine; the bound only catches a drawing gone badly wrong (a busy
+        # 2-core CI machine compiling beside the browser took 2.2 s). One canvas is asserted below.
+        self.assertLess(paint, 5000, f"building and painting {segments} segments took {paint} ms")
         print(f"\nnetwork: {segments} segments, {stations} pump stations built in {m['netDrawMs']} ms, painted in {paint} ms",
               file=sys.stderr)
         # One canvas, no SVG path per segment.
@@ -215,6 +217,8 @@ class TestNetworkMap(MapTest):
         self.screenshot(1366)
 
         # A trace by a real click on a segment of the canvas (one that no marker covers).
+        b.js("document.getElementById('map').scrollIntoView({block: 'center'})")
+        time.sleep(0.3)
         target = b.js("""const el = document.getElementById('map'); const r = el.getBoundingClientRect();
             for (const id of arguments[0].concat(el.sewageNetwork.segmentIds())) { const p = el.sewageNetwork.pointOf(id);
               if (!p || p.x < 20 || p.y < 20 || p.x > r.width - 20 || p.y > r.height - 20) continue;

@@ -287,11 +287,21 @@ export function mountNetwork(ctx, map, els, onLoaded) {
       layer.clearIncident();
     }
     drawIncidents();
-    if (selected && !mapEl.dataset.hlRoot && !mapEl.dataset.hlSuspected) showIncident(selected, false);
+    // The selected incident re-rooted or its section changed: drawn again (the view kept).
+    if (selected && shapeOf(byId.get(selected)) !== shownShape) showIncident(selected, false);
   }
 
+  function shapeOf(x) {
+    return x ? JSON.stringify([x.root_cause, x.suspected_segments, x.affected_nodes]) : "";
+  }
+
+  // A fit asked for survives a newer drawing of the same selection (a poll that saw a change).
+  let fitPending = false;
+  let shownShape = "";
   async function showIncident(id, fit) {
     const token = ++selectToken;
+    if (fit) fitPending = true;
+    shownShape = shapeOf(incidents.find((x) => String(x.id) === id));
     let fc;
     try {
       fc = await ctx.api(`/api/incidents/${encodeURIComponent(id)}/geojson`);
@@ -300,7 +310,9 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     }
     if (token !== selectToken || selected !== id || !ctx.current) return;
     const b = layer.showIncident(fc);
-    if (fit && b.isValid()) {
+    const wantFit = fitPending;
+    fitPending = false;
+    if (wantFit && b.isValid()) {
       map.fitBounds(b, { padding: [30, 30], maxZoom: 16 });
       const r = mapEl.getBoundingClientRect();
       if (r.bottom < 40 || r.top > window.innerHeight - 40) mapEl.scrollIntoView({ block: "start" });
@@ -315,6 +327,7 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     if (selected === id) {
       selected = null;
       selectToken += 1;
+      fitPending = false;
       layer.clearIncident();
     } else {
       selected = id;
