@@ -214,7 +214,6 @@ class TestNetworkMap(MapTest):
         self.assertEqual("operator", got["acked_by"])
         b.wait_js(f"return document.querySelector(\".incident[data-incident-id='{inc['id']}']\").classList.contains('incident-acknowledged')",
                   10, "the incident shown acknowledged")
-        self.screenshot(1366)
 
         # A trace by a real click on a segment of the canvas (one that no marker covers).
         b.js("document.getElementById('map').scrollIntoView({block: 'center'})")
@@ -243,6 +242,9 @@ class TestNetworkMap(MapTest):
         for v in tr["upstream"]["villages"][:3]:
             self.assertIn(v if isinstance(v, str) else v.get("village", v.get("name")), panel)
         self.assertTrue(b.js("return !!document.querySelector('.trace-popup')"), "the popup at the click")
+        b.js("document.querySelector('.map-panel').scrollIntoView({block: 'start'})")
+        time.sleep(0.3)
+        self.screenshot(1366)  # the incident, the trace, the popup
         # "Show catchment" in the popup of the terminal of the incident: its node's trace.
         node = b.js("return document.getElementById('map').sewageNetwork.nodeOfSite(arguments[0])", TERMINAL)
         self.assertTrue(node, f"{TERMINAL} is a node of the network")
