@@ -11,6 +11,7 @@
 
 #include "auth/routes.hpp"
 #include "om/http_lab.hpp"
+#include "incidents/http_incidents.hpp"
 #include "om/http_work_orders.hpp"
 #include "sewage/gateway/om/work_orders.hpp"
 #include "om/http_inspections.hpp"
@@ -487,6 +488,8 @@ struct api::context {
   om_rooms om{};                  ///< issue 12 rooms (null members: not configured)
   om::work_orders* orders{nullptr};     ///< work orders, check-ins, photos (null: none configured)
   const om::site_key* site_key{nullptr};
+  incidents::correlator* incidents{nullptr};  ///< incidents (null: none configured)
+  const network::holder* pipes{nullptr};      ///< the pipe network (null: none configured)
 };
 
 namespace {
@@ -678,6 +681,18 @@ http_response api_metrics(const context& c) {
              "Pipe network files refused on SIGHUP (the previous network was kept; problems in the log).");
   add_sample(out, "sewage_gateway_network_reload_failures_total",
              link.network_reload_failures ? static_cast<double>(link.network_reload_failures()) : 0);
+  // Incidents (incidents/correlator.hpp); zeros when the gateway has no correlator.
+  const auto inc = c.incidents != nullptr ? c.incidents->counters() : incidents::counts{};
+  add_metric(out, "sewage_gateway_incidents_open", "gauge", "Incidents open or acknowledged (not resolved).");
+  add_sample(out, "sewage_gateway_incidents_open", static_cast<double>(inc.open));
+  add_metric(out, "sewage_gateway_incidents_total", "counter", "Incidents opened since the gateway started.");
+  add_sample(out, "sewage_gateway_incidents_total", static_cast<double>(inc.opened));
+  add_metric(out, "sewage_gateway_incident_consequences_total", "counter",
+             "Alerts that joined an incident as a consequence since the gateway started (not notified on their own).");
+  add_sample(out, "sewage_gateway_incident_consequences_total", static_cast<double>(inc.consequences));
+  add_metric(out, "sewage_gateway_incident_failures_total", "counter",
+             "Incident database writes that failed (the alert was passed on unchanged; logged).");
+  add_sample(out, "sewage_gateway_incident_failures_total", static_cast<double>(inc.failures));
   http_response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(out);
@@ -1430,6 +1445,20 @@ http_response insp_route(const context& c) {
   return F(om::inspections_call{*c.insp, c.who, c.req, c.q, c.args, view, c.eng.db(), c.ids, c.eng.clock()});
 }
 
+/// An incidents or network route (incidents/http_incidents.hpp), on the engine's thread.
+template <http_response (*F)(const incidents::call&)>
+http_response incident_route(const context& c) {
+  try {
+    return F(incidents::call{c.incidents, c.pipes, c.eng, c.who, c.req, c.q, c.args,
+                             [&c](const json& body) { return acting_name(c, body); },
+                             [&c](const std::string& action, const std::string& target, const json& detail) {
+                               audit(c, action, target, detail);
+                             }});
+  } catch (const incidents::incident_error& e) {
+    throw api_error{e.status(), e.reason(), e.what()};
+  }
+}
+
 using handler_fn = http_response (*)(const context&);
 
 struct route_entry {
@@ -1506,6 +1535,12 @@ const std::vector<route_entry>& route_table() {
       {{"POST", "/api/inspections/{id}/complete", signed_in, {}}, &insp_route<om::inspection_complete>},
       {{"GET", "/api/assessment", read, {"month", "by", "format"}}, &insp_route<om::assessment_get>},
       {{"GET", "/api/sites/{id}/qr.svg", operate, {}}, &insp_route<om::site_qr_get>},
+      {{"GET", "/api/incidents", read, {"state", "limit"}}, &incident_route<incidents::incidents_get>},
+      {{"GET", "/api/incidents/{id}", read, {}}, &incident_route<incidents::incident_get>},
+      {{"GET", "/api/incidents/{id}/geojson", read, {}}, &incident_route<incidents::incident_geojson>},
+      {{"POST", "/api/incidents/{id}/ack", operate, {}}, &incident_route<incidents::incident_ack>},
+      {{"GET", "/api/network", read, {}}, &incident_route<incidents::network_get>},
+      {{"GET", "/api/network/trace", read, {"id"}}, &incident_route<incidents::network_trace>},
   };
   return table;
 }
@@ -1727,7 +1762,7 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
     const api_counters counters_now = counters();
     context c{eng_, reader != nullptr ? reader->db : eng_.db(),
               reader != nullptr ? reader->view : view ? *view : no_view,
-              link_, counters_now, req, t.q, who, ids_, insp_, {}, alarms_, om_, orders_, site_key_};
+              link_, counters_now, req, t.q, who, ids_, insp_, {}, alarms_, om_, orders_, site_key_, incidents_, pipes_};
     match(r.info.pattern, t.segments, &c.args);
     return r.fn(c);
   }

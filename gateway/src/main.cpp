@@ -22,6 +22,7 @@
 #include "sewage/gateway/network/cli.hpp"
 #include "sewage/gateway/network/holder.hpp"
 #include "sewage/gateway/network/check.hpp"
+#include "sewage/gateway/incidents/correlator.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
 #include <sewage/proto/timestamp.hpp>
@@ -137,6 +138,10 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   // what maintenance windows suppress and repeats it groups, and escalates unacknowledged alerts;
   // it runs on the engine's clock.
   alarms::discipline alarm_discipline(cfg.store_path, cfg.alarms, cfg.zone, clock, hook.get(), hook.get());
+  // Incidents (incidents/correlator.hpp): between the engine and the discipline, it groups network
+  // alerts into incidents on the current pipe network and forwards one notification per incident.
+  incidents::correlator incident_room(cfg.store_path, pipes, clock, &alarm_discipline);
+  alarm_discipline.set_held_back([&incident_room](std::uint64_t id) { return incident_room.held_back(id); });
   // Every received message is journaled before Paho acknowledges it, and released once the batch
   // holding its effects is committed (durable_inbox.hpp).
   durable_inbox journal(cfg.store_path.string() + "-inbox.d");
@@ -149,8 +154,12 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
         if (eng_ptr->pending_writes() >= max_pending_writes) commit();
       },
       [&eng_ptr] { eng_ptr->republish_open_alerts(); }, &journal);
-  engine eng(cfg, std::move(reg), db, clock, link, default_rules(), &alarm_discipline);
+  engine eng(cfg, std::move(reg), db, clock, link, default_rules(), &incident_room);
   eng_ptr = &eng;
+  incident_room.set_site_health(
+      [&eng](const std::string& site, network::node_kind kind) { return incidents::engine_health(eng, site, kind); });
+  if (const auto n = incident_room.reconcile(eng.open_alerts()); n > 0)
+    spdlog::info("incidents: {} incident(s) resolved at start (their alerts cleared meanwhile)", n);
   // The gateway's own broker outage is not the terminals' fault: offline judgement waits while the
   // link is down and until the backlog after a reconnect has drained (engine::tick).
   eng.link_down();
@@ -206,6 +215,7 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   om::archive archive_room(cfg.store_path);
   api routes(eng, ls, &ids, om_rooms{&lab_room, &archive_room, &insp});
   routes.set_alarms(&alarm_discipline);
+  routes.set_incidents(&incident_room, &pipes);
   alarm_discipline.set_audit([&ids](const std::string& action, const std::string& target, const std::string& detail) {
     auth::principal system;
     system.kind = auth::actor_kind::system;

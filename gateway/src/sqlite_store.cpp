@@ -267,6 +267,20 @@ ALTER TABLE terminal_state ADD COLUMN energy_suspect_kwh REAL NOT NULL DEFAULT 0
 ALTER TABLE terminal_state ADD COLUMN energy_suspect_ts_ms INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 14 (issue 13 item 3, incidents): incidents correlated on the pipe network (the
+// incidents room, incidents/correlator.hpp, gateway/README.md "Incidents"). `doc` is the
+// incident as JSON (the API's shape plus what the correlator needs to resume); the columns beside
+// it are what lists filter and sort on. incident_alerts maps each member alert to its incident.
+constexpr const char* migration_v14_incidents = R"sql(
+CREATE TABLE incidents(
+  id INTEGER PRIMARY KEY, state TEXT NOT NULL, kind TEXT NOT NULL, opened_ms INTEGER NOT NULL,
+  resolved_ms INTEGER, doc TEXT NOT NULL);
+CREATE INDEX incidents_by_state ON incidents(state, id);
+CREATE TABLE incident_alerts(
+  alert_id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, role TEXT NOT NULL);
+CREATE INDEX incident_alerts_by_incident ON incident_alerts(incident_id);
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -466,6 +480,7 @@ class sqlite_store::impl {
         if (v == 10) exec(migration_v11_archive_lab);
         if (v == 11) exec(migration_v12_alarm_discipline);
         if (v == 12) exec(migration_v13_energy);
+        if (v == 13) exec(migration_v14_incidents);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");

@@ -205,6 +205,7 @@ class discipline::impl {
   alert_listener* next_;
   notifier* notify_;
   audit_sink audit_;
+  std::function<bool(std::uint64_t)> held_back_;
   std::map<std::int64_t, maintenance_window> windows_;
   std::map<std::uint64_t, std::optional<alert_state>> cache_;
   counts n_;
@@ -219,6 +220,11 @@ discipline::~discipline() = default;
 void discipline::set_audit(audit_sink sink) {
   std::lock_guard lock(impl_->mutex_);
   impl_->audit_ = std::move(sink);
+}
+
+void discipline::set_held_back(std::function<bool(std::uint64_t)> held_back) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->held_back_ = std::move(held_back);
 }
 
 void discipline::on_transition(const proto::alert_message& alert, const terminal_info* terminal,
@@ -345,8 +351,10 @@ void discipline::tick(const engine& eng) noexcept {
                      proto::to_string(a.type));
         d.audit("alert.unshelve", std::to_string(id), json{{"terminal", a.terminal_id}, {"reason", "expired"}});
       }
-      // Escalation: open, unacknowledged, neither suppressed nor shelved.
+      // Escalation: open, unacknowledged, neither suppressed nor shelved, nor held back before the
+      // discipline (an incident's consequence: its incident was notified once).
       if (a.state != proto::alert_state::raised) continue;
+      if (d.held_back_ && d.held_back_(id)) continue;
       if (slot && (slot->suppressed() || slot->shelved())) continue;
       auto due = a.raised_at;
       if (slot && slot->released) due = std::max(due, *slot->released);

@@ -17,7 +17,9 @@
 /// site archive (issue 12, om/http_lab.hpp): /api/lab-results (GET, POST, POST .../import),
 /// /api/lab-results/compliance, /api/lab-results/schedule, /api/effluent-limits,
 /// /api/sites/{id}/archive (GET, PUT), /api/sites/{id}/cleanouts, /api/sites/{id}/equipment[/{eid}].
-/// See gateway/README.md.
+/// Incidents and the pipe network (issue 13, incidents/correlator.hpp): /api/incidents?state=&limit=,
+/// /api/incidents/{id}, /api/incidents/{id}/geojson, POST /api/incidents/{id}/ack (operator),
+/// /api/network, /api/network/trace?id=. See gateway/README.md.
 ///
 /// Identity (issue 11, auth/service.hpp): each request is made by a principal: a bearer token
 /// (`Authorization: Bearer ...`), else the session cookie `sewage_session`, else anonymous. Each
@@ -54,6 +56,12 @@ class discipline;
 }
 namespace auth {
 class service;
+}
+namespace incidents {
+class correlator;
+}
+namespace network {
+class holder;
 }
 namespace om {
 class lab;
@@ -203,6 +211,14 @@ class api {
     orders_ = orders;
     site_key_ = key;
   }
+  /// Incidents and the pipe network's live state (issue 13, incidents/correlator.hpp,
+  /// network/holder.hpp): /api/incidents..., /api/network, /api/network/trace. Without the
+  /// correlator the incident routes answer 503; without a current network model the network
+  /// routes do. Both must outlive the api. Call before serving.
+  void set_incidents(incidents::correlator* corr, const network::holder* pipes) noexcept {
+    incidents_ = corr;
+    pipes_ = pipes;
+  }
   /// A consistent copy of the counters. Thread-safe.
   [[nodiscard]] api_counters counters() const;
 
@@ -222,6 +238,8 @@ class api {
   om_rooms om_;
   om::work_orders* orders_{nullptr};
   const om::site_key* site_key_{nullptr};
+  incidents::correlator* incidents_{nullptr};
+  const network::holder* pipes_{nullptr};
   om::inspections* insp_{nullptr};  ///< inspections, QR codes, assessment (issue 12; null: answered 503)
   // Counters are updated from the engine's thread and from reader threads.
   mutable std::mutex counters_mutex_;

@@ -14,7 +14,7 @@ struct sqlite3;
 namespace sewage::gateway {
 
 /// Schema version this build writes. Migrations from every earlier version run at open.
-inline constexpr int sqlite_schema_version = 13;
+inline constexpr int sqlite_schema_version = 14;
 
 class sqlite_store final : public store, public notification_store {
  public:

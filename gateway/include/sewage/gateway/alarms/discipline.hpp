@@ -102,6 +102,11 @@ class discipline final : public alert_listener {
 
   /// Where self-made changes are audited (main: the identity store's audit log). Call before use.
   void set_audit(audit_sink sink);
+  /// Alerts held back before they reached the discipline (main: the incident correlator's
+  /// consequences, incidents/correlator.hpp held_back): never escalated, whatever their age. The
+  /// function is called on the engine's thread during tick(), with the discipline's lock held;
+  /// it must not call back into the discipline. Call before use.
+  void set_held_back(std::function<bool(std::uint64_t alert_id)> held_back);
 
   // ---- alert_listener (engine thread) ----
   /// raise: inside a window of the site → suppressed, held back; else a repeat of a group within

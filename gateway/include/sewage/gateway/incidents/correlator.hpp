@@ -1,0 +1,105 @@
+#pragma once
+/// \file
+/// The incident correlator (issue 13 item 3, gateway/README.md "Incidents"): the engine's
+/// alert_listener, placed between the engine and the alarm discipline (engine -> correlator ->
+/// discipline -> notifier). It groups network alerts into incidents (incident.hpp) on the
+/// current pipe network (network::holder; none = every alert passes through unchanged) and
+/// forwards one notification per incident: the first alert of a new incident, its message
+/// prefixed "Incident #N: " with the affected terminals and households appended. Alerts that
+/// join an incident later (consequences, further causes) are stored but not forwarded: neither
+/// their raise nor their ack/clear. Alerts not at a network node, and types the correlation does
+/// not use (locate.hpp classify), pass through unchanged.
+///
+/// Incidents live in the gateway database (tables `incidents`, `incident_alerts` of migration v14)
+/// on a connection of the correlator's own; open ones are also held in memory.
+///
+/// Thread-safety: every public member is thread-safe (one internal mutex). The engine calls
+/// on_transition / on_committed on its thread.
+
+#include "sewage/gateway/clock.hpp"
+#include "sewage/gateway/engine.hpp"
+#include "sewage/gateway/incidents/incident.hpp"
+#include "sewage/gateway/incidents/locate.hpp"
+#include "sewage/gateway/network/holder.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace sewage::gateway::incidents {
+
+/// Counters for /metrics.
+struct counts {
+  std::uint64_t open{0};          ///< gauge: incidents open or acknowledged
+  std::uint64_t opened{0};        ///< incidents opened since start (sewage_gateway_incidents_total)
+  std::uint64_t consequences{0};  ///< alerts that became consequences since start
+  std::uint64_t failures{0};      ///< database writes that failed (logged; the alert was passed on)
+};
+
+class correlator final : public alert_listener {
+ public:
+  /// Opens `db_path` (migrated to schema v14 or later: open it with sqlite_store first) on a
+  /// connection of its own and loads the open incidents. `pipes` and `clock` (the engine's) must
+  /// outlive it; `next` receives what is forwarded (the alarm discipline; may be null). Throws
+  /// std::runtime_error naming the path.
+  correlator(const std::filesystem::path& db_path, const network::holder& pipes, const clock_source& clock,
+             alert_listener* next);
+  ~correlator() override;
+  correlator(const correlator&) = delete;
+  correlator& operator=(const correlator&) = delete;
+
+  /// How monitored sites look (main: engine_health over the engine). Without it every
+  /// instrumented node is `unknown` (searched past). Call before the first transition.
+  void set_site_health(health_fn f);
+
+  // ---- alert_listener (engine thread) ----
+  /// raise: correlation rules 1-3 (gateway/README.md "Incidents"); ack / clear: forwarded when the
+  /// raise was (or the alert is no member of an incident), and a clear that leaves no member
+  /// alert open resolves the incident. Never throws: a database failure is logged, counted and
+  /// the transition passed on unchanged (notifying too much beats too little).
+  void on_transition(const proto::alert_message& alert, const terminal_info* terminal,
+                     std::vector<notification_row>& queue) noexcept override;
+  void on_committed() noexcept override;
+
+  /// At start, once the engine is built: member alerts of open incidents that are no longer open
+  /// (`open`: engine::open_alerts()) count as cleared now, and incidents left with no open member
+  /// are resolved now. Returns the number resolved. Throws std::runtime_error on a database failure.
+  std::size_t reconcile(const std::unordered_map<std::uint64_t, proto::alert_message>& open);
+
+  enum class ack_result { acknowledged, not_found, already_acknowledged, already_resolved };
+  /// Acknowledges incident `id` by `by` with `note` (stored at once). `out` receives the incident
+  /// as it is after the call (when found). Throws std::runtime_error on a database failure.
+  ack_result acknowledge(std::int64_t id, const std::string& by, const std::string& note, incident* out);
+
+  /// Incident `id`, if it exists.
+  [[nodiscard]] std::optional<incident> find(std::int64_t id) const;
+  /// Incidents in `state` (all when std::nullopt), newest first, at most `limit`.
+  [[nodiscard]] std::vector<incident> list(std::optional<incident_state> state, std::size_t limit) const;
+  /// The open and acknowledged incidents, oldest first.
+  [[nodiscard]] std::vector<incident> active() const;
+  /// True when open alert `alert_id` is a member of an active incident whose raise was not
+  /// forwarded (a consequence, or a further cause): the discipline must not escalate it
+  /// (alarms::discipline::set_held_back). Never throws.
+  [[nodiscard]] bool held_back(std::uint64_t alert_id) const noexcept;
+  /// The incident alert `alert_id` belongs to, if any.
+  [[nodiscard]] std::optional<std::int64_t> incident_of(std::uint64_t alert_id) const;
+  [[nodiscard]] counts counters() const;
+
+  class impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+/// The health of site `site_id` as the engine sees it (locate.hpp site_health): offline / unknown
+/// from engine::presence_of; online with an open alert that classify() calls cause or flow_loss =
+/// loss; online otherwise = ok; a site not in the registry = unknown. Engine thread only.
+[[nodiscard]] site_health engine_health(const engine& eng, const std::string& site_id, network::node_kind kind);
+
+}  // namespace sewage::gateway::incidents

@@ -1,0 +1,610 @@
+// The incident correlator (incidents/correlator.hpp): correlation rules 1-3 on the engine's alert
+// transitions, the incidents' lifecycle, and their rows in the gateway database (own connection).
+#include "sewage/gateway/incidents/correlator.hpp"
+
+#include "codec.hpp"
+#include "detail/sqlite_stmt.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+
+namespace sewage::gateway::incidents {
+
+using nlohmann::json;
+using network::network_model;
+using network::node_kind;
+
+namespace {
+
+constexpr const char* room = "incidents";
+
+std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+/// The node index of node `id` in `m`, if it has one.
+std::optional<std::size_t> node_index(const network_model& m, const std::string& id) {
+  const auto* n = m.find_node(id);
+  if (n == nullptr) return std::nullopt;
+  return static_cast<std::size_t>(n - m.nodes().data());
+}
+
+std::string node_label(const network::node& n) { return n.name.empty() ? n.id : n.id + " (" + n.name + ")"; }
+
+}  // namespace
+
+class correlator::impl {
+ public:
+  impl(const std::filesystem::path& path, const network::holder& pipes, const clock_source& clock, alert_listener* next)
+      : db_(gateway::detail::open_room(path.string(), "'incidents','incident_alerts'", 2, room)),
+        pipes_(pipes),
+        clock_(clock),
+        next_(next) {
+    try {
+      gateway::detail::sqlite_stmt top(db_, "SELECT coalesce(max(id), 0) FROM incidents", room);
+      if (top.step()) next_id_ = top.i64(0) + 1;
+      gateway::detail::sqlite_stmt q(db_, "SELECT doc FROM incidents WHERE state != 'resolved' ORDER BY id", room);
+      while (q.step()) {
+        auto i = from_json(json::parse(q.text(0)));
+        for (const auto& a : i.alerts) {
+          if (!a.open) continue;
+          member_of_[a.alert_id] = i.id;
+          ++open_sites_[a.site_id];
+        }
+        const auto id = i.id;
+        active_.emplace(id, std::move(i));
+      }
+    } catch (const std::exception& e) {
+      sqlite3_close(db_);
+      throw std::runtime_error(path.string() + ": cannot load the open incidents: " + e.what());
+    }
+  }
+  ~impl() { sqlite3_close(db_); }
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+
+  /// What on_transition does with a transition.
+  struct outcome {
+    bool forward{true};
+    std::optional<std::string> message;  ///< a new message for the forwarded copy
+  };
+
+  // ---- everything below: with mutex_ held ----
+
+  outcome on_raise(const proto::alert_message& a) {
+    const auto* m = refresh();
+    if (m == nullptr) return {};
+    const auto at = sites_->find(a.terminal_id);
+    if (!at) return {};
+    const auto& node = m->nodes()[*at];
+    const auto cls = classify(a, node.kind);
+    if (cls == alert_class::none || member_of_.count(a.alert_id) != 0) return {};
+    transaction tx(db_);
+    outcome o = cls == alert_class::flow_loss ? flow_loss(*m, *at, a) : cause(*m, *at, a);
+    tx.commit();
+    return o;
+  }
+
+  outcome on_change(const proto::alert_message& a) {
+    const auto it = member_of_.find(a.alert_id);
+    if (it == member_of_.end()) return {};
+    const auto inc = active_.find(it->second);
+    if (inc == active_.end()) {
+      member_of_.erase(it);
+      return {};
+    }
+    auto& i = inc->second;
+    auto* mem = member(i, a.alert_id);
+    if (mem == nullptr) return {};
+    const bool forwarded = mem->forwarded;
+    if (a.state == proto::alert_state::cleared) {
+      transaction tx(db_);
+      close_member(*mem, a.cleared_at.value_or(clock_.now()));
+      member_of_.erase(it);
+      if (std::none_of(i.alerts.begin(), i.alerts.end(), [](const member_alert& x) { return x.open; }))
+        resolve(i, std::max(a.cleared_at.value_or(clock_.now()), i.opened_at));
+      else
+        save(i);
+      tx.commit();
+    }
+    return {forwarded, std::nullopt};
+  }
+
+  std::size_t reconcile(const std::unordered_map<std::uint64_t, proto::alert_message>& open) {
+    const auto now = clock_.now();
+    std::vector<std::int64_t> ids;
+    for (const auto& [id, i] : active_) ids.push_back(id);
+    std::size_t resolved = 0;
+    transaction tx(db_);
+    for (const auto id : ids) {
+      auto& i = active_.at(id);
+      bool changed = false;
+      for (auto& a : i.alerts) {
+        if (!a.open || open.count(a.alert_id) != 0) continue;
+        close_member(a, now);
+        member_of_.erase(a.alert_id);
+        changed = true;
+      }
+      if (!changed) continue;
+      if (std::none_of(i.alerts.begin(), i.alerts.end(), [](const member_alert& x) { return x.open; })) {
+        spdlog::info("incidents: incident {} resolved at start: its alerts cleared while the gateway was down", id);
+        resolve(i, std::max(now, i.opened_at));
+        ++resolved;
+      } else {
+        save(i);
+      }
+    }
+    tx.commit();
+    return resolved;
+  }
+
+  ack_result acknowledge(std::int64_t id, const std::string& by, const std::string& note, incident* out) {
+    const auto it = active_.find(id);
+    if (it == active_.end()) {
+      const auto stored = load(id);
+      if (out != nullptr && stored) *out = *stored;
+      return stored ? ack_result::already_resolved : ack_result::not_found;
+    }
+    auto& i = it->second;
+    if (i.state == incident_state::acknowledged) {
+      if (out != nullptr) *out = i;
+      return ack_result::already_acknowledged;
+    }
+    i.state = incident_state::acknowledged;
+    i.acked_at = clock_.now();
+    i.acked_by = by;
+    i.ack_note = note;
+    save(i);
+    if (out != nullptr) *out = i;
+    spdlog::info("incidents: incident {} acknowledged by {}", id, by);
+    return ack_result::acknowledged;
+  }
+
+  std::optional<incident> load(std::int64_t id) const {
+    if (const auto it = active_.find(id); it != active_.end()) return it->second;
+    gateway::detail::sqlite_stmt q(db_, "SELECT doc FROM incidents WHERE id = ?", room);
+    q.bind(1, id);
+    if (!q.step()) return std::nullopt;
+    return from_json(json::parse(q.text(0)));
+  }
+
+  std::vector<incident> list(std::optional<incident_state> state, std::size_t limit) const {
+    gateway::detail::sqlite_stmt q(db_,
+                                   state ? "SELECT doc FROM incidents WHERE state = ? ORDER BY id DESC LIMIT ?"
+                                         : "SELECT doc FROM incidents ORDER BY id DESC LIMIT ?",
+                                   room);
+    int at = 1;
+    if (state) q.bind(at++, std::string(to_string(*state)));
+    q.bind(at, static_cast<std::int64_t>(limit));
+    std::vector<incident> out;
+    while (q.step()) out.push_back(from_json(json::parse(q.text(0))));
+    return out;
+  }
+
+  /// An open member alert's site counts as showing loss (the engine adds a raised alert to its
+  /// open set only after telling its listener).
+  site_health health(const std::string& site, node_kind kind) const {
+    if (const auto it = open_sites_.find(site); it != open_sites_.end() && it->second > 0) return site_health::loss;
+    return health_ ? health_(site, kind) : site_health::unknown;
+  }
+
+  sqlite3* db_;
+  const network::holder& pipes_;
+  const clock_source& clock_;
+  alert_listener* next_;
+  health_fn health_;
+  mutable std::mutex mutex_;
+  std::map<std::int64_t, incident> active_;               ///< open and acknowledged, by id
+  std::unordered_map<std::uint64_t, std::int64_t> member_of_;  ///< open member alert -> incident
+  std::unordered_map<std::string, int> open_sites_;       ///< site -> open member alerts there
+  std::int64_t next_id_{1};
+  counts n_;
+
+ private:
+  /// BEGIN IMMEDIATE .. COMMIT on the room's connection; rolled back when not committed.
+  class transaction {
+   public:
+    explicit transaction(sqlite3* db) : db_(db) { exec("BEGIN IMMEDIATE"); }
+    ~transaction() {
+      if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    transaction(const transaction&) = delete;
+    transaction& operator=(const transaction&) = delete;
+    void commit() {
+      exec("COMMIT");
+      done_ = true;
+    }
+
+   private:
+    void exec(const char* sql) {
+      char* err = nullptr;
+      if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        const std::string why = err != nullptr ? err : "?";
+        sqlite3_free(err);
+        throw std::runtime_error(std::string(room) + ": " + why);
+      }
+    }
+    sqlite3* db_;
+    bool done_{false};
+  };
+
+  /// The current model; the caches follow it when it was swapped (SIGHUP).
+  const network_model* refresh() {
+    auto cur = pipes_.current();
+    if (cur != model_) {
+      model_ = std::move(cur);
+      sites_ = model_ ? std::make_unique<site_index>(*model_) : nullptr;
+      reach_.clear();
+    }
+    return model_.get();
+  }
+
+  /// Nodes downstream of incident `i`'s root, or of its section (the loci and the segments'
+  /// lower ends), themselves included; sorted. Cached per incident until it changes.
+  const std::vector<std::size_t>& reach(const network_model& m, const incident& i) {
+    if (const auto it = reach_.find(i.id); it != reach_.end()) return it->second;
+    std::vector<std::size_t> sources;
+    if (i.root) {
+      if (const auto v = node_index(m, i.root->node)) sources.push_back(*v);
+    } else {
+      for (const auto& id : i.loci)
+        if (const auto v = node_index(m, id)) sources.push_back(*v);
+      for (const auto& s : i.suspected_segments)
+        if (const auto* seg = m.find_segment(s))
+          if (const auto v = node_index(m, seg->to)) sources.push_back(*v);
+    }
+    return reach_.emplace(i.id, downstream_reach(m, sources)).first->second;
+  }
+
+  static member_alert* member(incident& i, std::uint64_t alert_id) {
+    for (auto& a : i.alerts)
+      if (a.alert_id == alert_id) return &a;
+    return nullptr;
+  }
+
+  member_alert add_member(incident& i, const proto::alert_message& a, alert_role role, bool forwarded) {
+    member_alert mem;
+    mem.alert_id = a.alert_id;
+    mem.site_id = a.terminal_id;
+    mem.type = std::string(proto::to_string(a.type));
+    mem.role = role;
+    mem.forwarded = forwarded;
+    mem.raised_at = a.raised_at;
+    i.alerts.push_back(mem);
+    member_of_[a.alert_id] = i.id;
+    ++open_sites_[a.terminal_id];
+    if (role == alert_role::consequence) ++n_.consequences;
+    return mem;
+  }
+
+  void close_member(member_alert& a, proto::timestamp at) {
+    a.open = false;
+    a.cleared_at = std::max(at, a.raised_at);
+    if (const auto s = open_sites_.find(a.site_id); s != open_sites_.end() && --s->second <= 0) open_sites_.erase(s);
+  }
+
+  void resolve(incident& i, proto::timestamp at) {
+    i.state = incident_state::resolved;
+    i.resolved_at = at;
+    save(i);
+    spdlog::info("incidents: incident {} resolved after {:.0f} s", i.id, i.time_to_resolve_s().value_or(0));
+    reach_.erase(i.id);
+    active_.erase(i.id);
+  }
+
+  void save(const incident& i) {
+    gateway::detail::sqlite_stmt up(
+        db_, "INSERT OR REPLACE INTO incidents(id, state, kind, opened_ms, resolved_ms, doc) VALUES (?, ?, ?, ?, ?, ?)",
+        room);
+    up.bind(1, i.id).bind(2, std::string(to_string(i.state))).bind(3, std::string(to_string(i.kind))).bind(4, ms(i.opened_at));
+    if (i.resolved_at) up.bind(5, ms(*i.resolved_at));
+    else up.bind_null(5);
+    up.bind(6, to_json(i).dump(-1, ' ', false, json::error_handler_t::replace)).run();
+    gateway::detail::sqlite_stmt m(db_, "INSERT OR REPLACE INTO incident_alerts(alert_id, incident_id, role) VALUES (?, ?, ?)", room);
+    for (const auto& a : i.alerts) {
+      if (i.merged_into) break;  // its alerts belong to the incident it was merged into
+      m.reset();
+      m.bind(1, a.alert_id).bind(2, i.id).bind(3, std::string(to_string(a.role))).run();
+    }
+  }
+
+  /// Sets what a rooted incident affects and its title.
+  void set_rooted(const network_model& m, incident& i, std::size_t root, const proto::alert_message& a) {
+    const auto& n = m.nodes()[root];
+    i.kind = incident_kind::pump_station_fault;
+    i.root = root_cause{n.id, n.site_id, std::string(network::node_kind_name(n.kind)), n.name};
+    i.suspected_segments.clear();
+    i.suspected_length_m = 0;
+    i.loci.clear();
+    const auto aff = affected_by_root(m, root);
+    i.affected_nodes = aff.nodes;
+    i.affected_terminals = aff.terminals;
+    i.villages = aff.villages;
+    i.households = aff.households;
+    i.title = fmt::format("Pump station {}: {}", node_label(n), proto::to_string(a.type));
+    reach_.erase(i.id);
+  }
+
+  /// Sets a rootless incident's section, what it affects and its title.
+  void set_section(const network_model& m, incident& i, const section& s) {
+    i.kind = incident_kind::flow_loss;
+    i.root.reset();
+    i.suspected_segments.clear();
+    for (const auto v : s.segments) i.suspected_segments.push_back(m.segments()[v].id);
+    i.suspected_length_m = s.length_m;
+    i.loci.clear();
+    for (const auto v : s.loci) i.loci.push_back(m.nodes()[v].id);
+    const auto aff = affected_by_section(m, s);
+    i.affected_nodes = aff.nodes;
+    i.affected_terminals = aff.terminals;
+    i.villages = aff.villages;
+    i.households = aff.households;
+    i.title = fmt::format("Flow loss at {}: suspected section of {} segment(s), {:.0f} m", join(i.loci, ", "),
+                          i.suspected_segments.size(), s.length_m);
+    reach_.erase(i.id);
+  }
+
+  incident& open_incident(const proto::alert_message& a) {
+    incident i;
+    i.id = next_id_++;
+    i.opened_at = a.raised_at;
+    ++n_.opened;
+    return active_.emplace(i.id, std::move(i)).first->second;
+  }
+
+  /// The message of the one notification of incident `i` (its first alert's, prefixed).
+  static std::string incident_message(const incident& i, const proto::alert_message& a) {
+    std::string s = fmt::format("Incident #{}: {}", i.id, a.message);
+    if (!s.empty() && s.back() != '.') s += '.';
+    if (i.kind == incident_kind::flow_loss)
+      s += fmt::format(" Suspected section: {} segment(s), {:.0f} m.", i.suspected_segments.size(), i.suspected_length_m);
+    s += fmt::format(" Affected terminals: {}; households: {}.",
+                     i.affected_terminals.empty() ? std::string("none") : join(i.affected_terminals, ", "), i.households);
+    return s;
+  }
+
+  /// Rules 1 and 3: a flow loss at node `at`.
+  outcome flow_loss(const network_model& m, std::size_t at, const proto::alert_message& a) {
+    // Rule 1: an open incident upstream (its root, or a suspected segment, drains through here).
+    incident* target = nullptr;
+    for (auto& [id, i] : active_) {
+      const auto& r = reach(m, i);
+      if (!std::binary_search(r.begin(), r.end(), at)) continue;
+      if (i.root) {  // a located cause wins over a section
+        target = &i;
+        break;
+      }
+      if (target == nullptr) target = &i;
+    }
+    if (target != nullptr) {
+      auto& i = *target;
+      if (i.root) {
+        add_member(i, a, alert_role::consequence, false);
+      } else {
+        // A loss inside or below the section: the section is searched again from where the loss
+        // was first seen; a loss at an instrumented node inside it narrows it (walk up).
+        add_member(i, a, alert_role::symptom, false);
+        relocate(m, i);
+        auto* mem = member(i, a.alert_id);
+        if (std::find(i.loci.begin(), i.loci.end(), m.nodes()[at].id) == i.loci.end()) {
+          mem->role = alert_role::consequence;
+          ++n_.consequences;
+        }
+      }
+      save(i);
+      spdlog::info("incidents: alert {} ({} {}) joins incident {} as a {}", a.alert_id, a.terminal_id,
+                   proto::to_string(a.type), i.id, to_string(member(i, a.alert_id)->role));
+      return {false, std::nullopt};
+    }
+    // Rule 3: nothing explains it: a new incident located to a suspected section.
+    auto& i = open_incident(a);
+    i.origin = m.nodes()[at].id;
+    add_member(i, a, alert_role::symptom, true);
+    set_section(m, i, locate_section(m, at, [this](const std::string& s, node_kind k) { return health(s, k); }));
+    save(i);
+    spdlog::warn("incidents: incident {} opened: {}", i.id, i.title);
+    return {true, incident_message(i, a)};
+  }
+
+  /// Searches a rootless incident's section again from its origin (other sites' health changed).
+  void relocate(const network_model& m, incident& i) {
+    const auto origin = node_index(m, i.origin);
+    if (!origin) return;
+    const auto s = locate_section(m, *origin, [this](const std::string& site, node_kind k) { return health(site, k); });
+    std::vector<std::string> segs;
+    for (const auto v : s.segments) segs.push_back(m.segments()[v].id);
+    if (segs == i.suspected_segments) return;
+    set_section(m, i, s);
+    spdlog::info("incidents: incident {} relocated: {}", i.id, i.title);
+  }
+
+  /// Rule 2: a cause at pump station node `at`.
+  outcome cause(const network_model& m, std::size_t at, const proto::alert_message& a) {
+    const auto& node_id = m.nodes()[at].id;
+    for (auto& [id, i] : active_) {  // a further cause at a root already known
+      if (!i.root || i.root->node != node_id) continue;
+      add_member(i, a, alert_role::cause, false);
+      save(i);
+      spdlog::info("incidents: alert {} ({} {}) joins incident {} as a cause", a.alert_id, a.terminal_id,
+                   proto::to_string(a.type), i.id);
+      return {false, std::nullopt};
+    }
+    // Open rootless incidents whose section drains through or below the station: it explains them.
+    const auto down = downstream_reach(m, {at});
+    std::vector<std::int64_t> explained;
+    for (const auto& [id, i] : active_) {
+      if (i.root) continue;
+      const bool below = std::any_of(i.loci.begin(), i.loci.end(), [&](const std::string& l) {
+        const auto v = node_index(m, l);
+        return v && std::binary_search(down.begin(), down.end(), *v);
+      });
+      if (below) explained.push_back(id);
+    }
+    if (!explained.empty()) {
+      // The oldest is re-rooted at the station (it was notified already); the others merge into it.
+      auto& i = active_.at(explained.front());
+      for (auto& mem : i.alerts) {
+        if (mem.role != alert_role::symptom) continue;
+        mem.role = alert_role::consequence;
+        ++n_.consequences;
+      }
+      set_rooted(m, i, at, a);
+      add_member(i, a, alert_role::cause, false);
+      for (std::size_t k = 1; k < explained.size(); ++k) merge(active_.at(explained[k]), i, a.raised_at);
+      save(i);
+      spdlog::warn("incidents: incident {} re-rooted at pump station {} ({})", i.id, node_id, proto::to_string(a.type));
+      return {false, std::nullopt};
+    }
+    auto& i = open_incident(a);
+    add_member(i, a, alert_role::cause, true);
+    set_rooted(m, i, at, a);
+    save(i);
+    spdlog::warn("incidents: incident {} opened: {}", i.id, i.title);
+    return {true, incident_message(i, a)};
+  }
+
+  /// Moves every alert of `from` into `into` as a consequence; `from` is resolved as merged.
+  void merge(incident& from, incident& into, proto::timestamp at) {
+    for (const auto& mem : from.alerts) {
+      auto moved = mem;
+      if (moved.role != alert_role::consequence) ++n_.consequences;
+      moved.role = alert_role::consequence;
+      into.alerts.push_back(moved);
+      if (moved.open) member_of_[moved.alert_id] = into.id;
+    }
+    from.merged_into = into.id;
+    spdlog::info("incidents: incident {} merged into incident {}", from.id, into.id);
+    resolve(from, std::max(at, from.opened_at));
+  }
+
+  std::shared_ptr<const network_model> model_;
+  std::unique_ptr<site_index> sites_;
+  std::unordered_map<std::int64_t, std::vector<std::size_t>> reach_;
+};
+
+correlator::correlator(const std::filesystem::path& db_path, const network::holder& pipes, const clock_source& clock,
+                       alert_listener* next)
+    : impl_(std::make_unique<impl>(db_path, pipes, clock, next)) {}
+
+correlator::~correlator() = default;
+
+void correlator::set_site_health(health_fn f) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->health_ = std::move(f);
+}
+
+void correlator::on_transition(const proto::alert_message& alert, const terminal_info* terminal,
+                               std::vector<notification_row>& queue) noexcept {
+  impl::outcome o;
+  try {
+    std::lock_guard lock(impl_->mutex_);
+    o = alert.state == proto::alert_state::raised ? impl_->on_raise(alert) : impl_->on_change(alert);
+  } catch (const std::exception& e) {
+    {
+      std::lock_guard lock(impl_->mutex_);
+      ++impl_->n_.failures;
+    }
+    spdlog::error("incidents: alert {} ({} {}): {}; passed on unchanged", alert.alert_id, alert.terminal_id,
+                  proto::to_string(alert.type), e.what());
+    o = impl::outcome{};
+  }
+  if (!o.forward || impl_->next_ == nullptr) return;
+  if (!o.message) {
+    impl_->next_->on_transition(alert, terminal, queue);
+    return;
+  }
+  try {
+    auto copy = alert;
+    copy.message = std::move(*o.message);
+    impl_->next_->on_transition(copy, terminal, queue);
+  } catch (const std::exception&) {  // bad_alloc copying: the original all the same
+    impl_->next_->on_transition(alert, terminal, queue);
+  }
+}
+
+void correlator::on_committed() noexcept {
+  if (impl_->next_ != nullptr) impl_->next_->on_committed();
+}
+
+std::size_t correlator::reconcile(const std::unordered_map<std::uint64_t, proto::alert_message>& open) {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->reconcile(open);
+}
+
+correlator::ack_result correlator::acknowledge(std::int64_t id, const std::string& by, const std::string& note, incident* out) {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->acknowledge(id, by, note, out);
+}
+
+std::optional<incident> correlator::find(std::int64_t id) const {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->load(id);
+}
+
+std::vector<incident> correlator::list(std::optional<incident_state> state, std::size_t limit) const {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->list(state, limit);
+}
+
+std::vector<incident> correlator::active() const {
+  std::lock_guard lock(impl_->mutex_);
+  std::vector<incident> out;
+  for (const auto& [id, i] : impl_->active_) out.push_back(i);
+  return out;
+}
+
+bool correlator::held_back(std::uint64_t alert_id) const noexcept {
+  std::lock_guard lock(impl_->mutex_);
+  const auto it = impl_->member_of_.find(alert_id);
+  if (it == impl_->member_of_.end()) return false;
+  const auto inc = impl_->active_.find(it->second);
+  if (inc == impl_->active_.end()) return false;
+  for (const auto& a : inc->second.alerts)
+    if (a.alert_id == alert_id) return !a.forwarded;
+  return false;
+}
+
+std::optional<std::int64_t> correlator::incident_of(std::uint64_t alert_id) const {
+  std::lock_guard lock(impl_->mutex_);
+  if (const auto it = impl_->member_of_.find(alert_id); it != impl_->member_of_.end()) return it->second;
+  gateway::detail::sqlite_stmt q(impl_->db_, "SELECT incident_id FROM incident_alerts WHERE alert_id = ?", room);
+  q.bind(1, alert_id);
+  if (!q.step()) return std::nullopt;
+  return q.i64(0);
+}
+
+counts correlator::counters() const {
+  std::lock_guard lock(impl_->mutex_);
+  auto c = impl_->n_;
+  c.open = impl_->active_.size();
+  return c;
+}
+
+site_health engine_health(const engine& eng, const std::string& site_id, network::node_kind kind) {
+  const auto idx = eng.terminals().find(site_id);
+  if (!idx) return site_health::unknown;
+  switch (eng.presence_of(*idx)) {
+    case engine::presence::offline: return site_health::offline;
+    case engine::presence::unknown: return site_health::unknown;
+    case engine::presence::online: break;
+  }
+  const auto& open = eng.open_alerts();
+  for (const auto id : eng.runtime(*idx).open_alert) {
+    if (id == 0) continue;
+    const auto it = open.find(id);
+    if (it != open.end() && classify(it->second, kind) != alert_class::none) return site_health::loss;
+  }
+  return site_health::ok;
+}
+
+}  // namespace sewage::gateway::incidents
