@@ -38,6 +38,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from test_app import WebTest  # noqa: E402
 
 BINDIR = harness.bindir_from_argv()
 COUNTY_DIR = os.path.join(harness.ROOT, "tools", "sim", "county")
@@ -103,15 +104,11 @@ class MapTest(harness.PageTest):
         b = self.b
         b.open(self.county.url + "/")
         if not b.js("return !document.getElementById('who').hidden"):
-            b.wait_js("return location.hash.startsWith('#/login') && document.getElementById('login-form')", 10, "the login page")
-            b.wait_js("return document.querySelector('main').dataset.rendered === '1'", 10, "the login form")
-            for field, value in (("login-user", user), ("login-password", self.county.users[user][0])):
-                el = b.driver.find_element("id", field)
-                el.clear()
-                el.send_keys(value)
-            b.driver.find_element("id", "login-submit").click()
-            b.wait_js("return !document.getElementById('who').hidden && !location.hash.startsWith('#/login')", 10, "logged in")
-        b.wait_js("return document.querySelector('main').dataset.rendered === '1'", 20, "the overview")
+            WebTest.login(self, user)  # the login page's form, as every browser test fills it
+        self.wait_rendered("the overview")
+
+    def wait_rendered(self, what):
+        self.b.wait_js("return document.querySelector('main').dataset.rendered === '1'", 20, what)
 
     def no_console_errors(self):
         self.assertEqual([], [e["message"] for e in self.b.console_errors()], "browser console errors")

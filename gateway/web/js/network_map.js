@@ -101,8 +101,9 @@ export function createNetworkLayer(map, mapEl, { t, onSelect }) {
 
   function pumpMarkerIcon(id, p, state) {
     const name = p.name || id;
+    const inIncident = p.incident !== undefined && p.incident !== null; // the root of an open incident
     return L.divIcon({
-      className: `pump-marker pump-state-${state}`,
+      className: `pump-marker pump-state-${state}${inIncident ? " in-incident" : ""}`,
       html: `<span class="pump-shape" data-node-id="${escapeHtml(id)}" data-site-id="${escapeHtml(p.site_id || id)}" data-state="${state}" ` +
         `title="${escapeHtml(name)} – ${escapeHtml(t(`pump_state.${state}`))}">${pumpIcon(state, 14)}</span>`,
       iconSize: [14, 14],
@@ -165,15 +166,16 @@ export function createNetworkLayer(map, mapEl, { t, onSelect }) {
       }
       const n = nodes.get(p.id);
       if (n) {
+        const was = n.p.incident ?? null;
         n.p = p;
-        if (n.marker) setNodeState(p.id, stateOf(p));
+        if (n.marker) setNodeState(p.id, stateOf(p), (p.incident ?? null) !== was);
       }
     }
   }
 
-  function setNodeState(id, state) {
+  function setNodeState(id, state, force = false) {
     const n = nodes.get(id);
-    if (!n || !n.marker || n.state === state) return;
+    if (!n || !n.marker || (n.state === state && !force)) return;
     n.state = state;
     n.marker.setIcon(pumpMarkerIcon(id, n.p, state));
   }
