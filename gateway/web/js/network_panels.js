@@ -108,8 +108,10 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     try {
       fc = await ctx.api("/api/network");
     } catch (e) {
-      if (e instanceof ctx.ApiError) disable(); // 503: no network configured (any longer)
-      else nextNetworkAt = Date.now() + NETWORK_REFRESH_MS; // unreachable: the banner says so
+      // 503: no network configured (any longer), 404: a gateway without the route. Anything
+      // else (unreachable: the banner says so; a passing 5xx) is asked again later.
+      if (e instanceof ctx.ApiError && (e.status === 503 || e.status === 404)) disable();
+      else nextNetworkAt = Date.now() + NETWORK_REFRESH_MS;
       return;
     }
     nextNetworkAt = Date.now() + Math.max(NETWORK_REFRESH_MS, 5 * (performance.now() - t0));
@@ -140,6 +142,13 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     if (p.kind === "pump_station") sub += ` · ${t(`pump_state.${PUMP_STATES.includes(p.state) ? p.state : "unknown"}`)}`;
     if (p.kind === "collection_point") sub += ` · ${t("trace.households", { n: fmt.number(p.households, 0) })}`;
     return { title: escapeHtml(p.name || id), sub };
+  }
+
+  function villagesText(vs) {
+    const all = uniqueVillages(vs);
+    if (!all.length) return "–";
+    const text = all.slice(0, VILLAGES_SHOWN).map((v) => escapeHtml(villageName(v))).join(", ");
+    return all.length > VILLAGES_SHOWN ? `${text} ${t("trace.more", { n: all.length - VILLAGES_SHOWN })}` : text;
   }
 
   function villagesHtml(vs) {
@@ -247,7 +256,7 @@ export function mountNetwork(ctx, map, els, onLoaded) {
         <dl class="facts">${root}
           <dt>${t("incident.affected_terminals")}</dt><dd class="incident-terminals">${terminals}</dd>
           <dt>${t("incident.households")}</dt><dd class="incident-households">${fmt.number(x.households, 0)}</dd>
-          <dt>${t("incident.villages")}</dt><dd class="incident-villages">${uniqueVillages(x.villages).map((v) => escapeHtml(villageName(v))).join(", ") || "–"}</dd>
+          <dt>${t("incident.villages")}</dt><dd class="incident-villages">${villagesText(x.villages)}</dd>
         </dl>
         ${alerts ? `<h4>${t("incident.alerts")}</h4><ul class="incident-alerts">${alerts}</ul>` : ""}
         ${acked}${ack}<p class="msg" role="status">${escapeHtml(ackMessage)}</p>
