@@ -144,6 +144,19 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     return { title: escapeHtml(p.name || id), sub };
   }
 
+  // Counted words with their singular ("1 segment", "1 village").
+  function pipeLength(part) {
+    const n = (part.segments || []).length;
+    return t(n === 1 ? "trace.length_one" : "trace.length", { km: km(fmt, part.length_m), n });
+  }
+  function villagesCount(n) {
+    return t(n === 1 ? "trace.villages_one" : "trace.villages", { n });
+  }
+  function sectionText(x) {
+    const n = (x.suspected_segments || []).length;
+    return t(n === 1 ? "incident.section_one" : "incident.section", { n, km: km(fmt, x.suspected_length_m) });
+  }
+
   function villagesText(vs) {
     const all = uniqueVillages(vs);
     if (!all.length) return "–";
@@ -167,9 +180,9 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     const terminal = down.terminal && typeof down.terminal === "object" ? down.terminal.site_id || down.terminal.id : down.terminal;
     return {
       households: t("trace.households", { n: fmt.number(up.households, 0) }),
-      villages: t("trace.villages", { n: uniqueVillages(up.villages).length }),
-      upLength: t("trace.length", { km: km(fmt, up.length_m), n: (up.segments || []).length }),
-      downLength: t("trace.length", { km: km(fmt, down.length_m), n: (down.segments || []).length }),
+      villages: villagesCount(uniqueVillages(up.villages).length),
+      upLength: pipeLength(up),
+      downLength: pipeLength(down),
       terminal: terminal ? escapeHtml(terminal) : "–",
     };
   }
@@ -232,7 +245,7 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     const kind = x.kind === "pump_station_fault" ? "pump_station_fault" : "flow_loss";
     const where = x.root_cause
       ? `${t("incident.root_cause")}: ${escapeHtml(x.root_cause.name || x.root_cause.node)}`
-      : t("incident.section", { n: (x.suspected_segments || []).length, km: km(fmt, x.suspected_length_m) });
+      : sectionText(x);
     const head = `<button type="button" class="incident-select" aria-expanded="${open}" data-incident-id="${escapeHtml(id)}">
         <span class="incident-title">#${escapeHtml(id)} ${escapeHtml(x.title || t(`incident_kind.${kind}`))}</span>
         <span class="incident-meta"><span class="incident-state state-${state}">${t(`incident_state.${state}`)}</span>
@@ -244,7 +257,7 @@ export function mountNetwork(ctx, map, els, onLoaded) {
       `<li class="role-${escapeHtml(a.role)}${a.open === false ? " cleared" : ""}">${escapeHtml(alertName(a.type))} · ${escapeHtml(a.site_id)} <span class="muted">(${escapeHtml(t(`incident_role.${a.role}`))})</span></li>`).join("");
     const root = x.root_cause
       ? `<dt>${t("incident.root_cause")}</dt><dd class="incident-root">${escapeHtml(x.root_cause.name || "")} <span class="muted">${escapeHtml(x.root_cause.site_id || x.root_cause.node)} · ${t(`node_kind.${x.root_cause.kind === "terminal" ? "terminal" : x.root_cause.kind === "pump_station" ? "pump_station" : "inspection_well"}`)}</span></dd>`
-      : `<dt>${t("incident.suspected_section")}</dt><dd class="incident-section">${t("incident.section", { n: (x.suspected_segments || []).length, km: km(fmt, x.suspected_length_m) })}</dd>`;
+      : `<dt>${t("incident.suspected_section")}</dt><dd class="incident-section">${sectionText(x)}</dd>`;
     const acked = x.acked_at ? `<p class="muted">${t("incident.acked_by", { user: escapeHtml(x.acked_by || "–"), time: fmt.minute(x.acked_at) })}</p>` : "";
     const ack = state === "open" && ctx.can("ack")
       ? `<form class="incident-ack" data-incident-id="${escapeHtml(id)}"><label><span class="sr-only">${t("incident.ack_note")}</span>
