@@ -155,7 +155,7 @@ class TestNetworkMap(MapTest):
         segments, stations = network_counts()
         self.assertEqual((4402, 101), (segments, stations), "the example county's network")
         self.open_overview()
-        b.wait_js("return document.getElementById('map').dataset.netSegments === arguments[0]", 30, "the network drawn", str(segments))
+        b.wait_js("return document.getElementById('map').dataset.netSegments === arguments[0]", 90, "the network drawn", str(segments))
         m = b.js("return Object.assign({}, document.getElementById('map').dataset)")
         self.assertEqual(str(stations), m["netPumpStations"])
         self.assertEqual(str(segments), m["netSegmentsShown"], "every segment at county zoom")
@@ -270,7 +270,7 @@ class TestNetworkMap(MapTest):
         try:
             self.open_overview()
             segments, _ = network_counts()
-            b.wait_js("return document.getElementById('map').dataset.netSegments === arguments[0]", 30, "the network drawn", str(segments))
+            b.wait_js("return document.getElementById('map').dataset.netSegments === arguments[0]", 90, "the network drawn", str(segments))
             self.assertEqual(390, b.js("return window.innerWidth"))
             inc = self.county.get("/api/incidents?state=all")["incidents"][0]
             self.select_incident(inc)

@@ -15,6 +15,11 @@ import { t } from "./i18n.js";
  * file is megabytes); pump-station states move sooner through /api/terminals, and a changed
  * incident list asks at once. */
 const NETWORK_REFRESH_MS = 30000;
+/** The network's answer may take seconds to build and send (8,842 features of the example county:
+ * 0.5 MB/s of a Debug gateway on a busy machine); a slow answer is not a lost gateway. */
+const NETWORK_TIMEOUT_MS = 60000;
+/** After a failed load, asked again this soon. */
+const NETWORK_RETRY_MS = 5000;
 /** Villages listed in a trace before "and N more". */
 const VILLAGES_SHOWN = 25;
 const INCIDENT_STATES = ["open", "acknowledged"];
@@ -101,18 +106,22 @@ export function mountNetwork(ctx, map, els, onLoaded) {
   }
 
   // ---- the network itself
+  let networkBusy = false; // one request at a time (poll ticks do not wait for a slow answer)
   async function loadNetwork() {
-    if (!enabled || Date.now() < nextNetworkAt) return;
+    if (!enabled || networkBusy || Date.now() < nextNetworkAt) return;
     const t0 = performance.now();
     let fc;
+    networkBusy = true;
     try {
-      fc = await ctx.api("/api/network");
+      fc = await ctx.api("/api/network", { timeoutMs: NETWORK_TIMEOUT_MS });
     } catch (e) {
       // 503: no network configured (any longer), 404: a gateway without the route. Anything
       // else (unreachable: the banner says so; a passing 5xx) is asked again later.
       if (e instanceof ctx.ApiError && (e.status === 503 || e.status === 404)) disable();
-      else nextNetworkAt = Date.now() + NETWORK_REFRESH_MS;
+      else nextNetworkAt = Date.now() + (loaded ? NETWORK_REFRESH_MS : NETWORK_RETRY_MS);
       return;
+    } finally {
+      networkBusy = false;
     }
     nextNetworkAt = Date.now() + Math.max(NETWORK_REFRESH_MS, 5 * (performance.now() - t0));
     if (!ctx.current || fc === lastNetwork) return;
@@ -288,14 +297,18 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     listEl.dataset.count = String(incidents.length);
   }
 
+  let incidentsBusy = false;
   async function loadIncidents() {
-    if (!enabled) return;
+    if (!enabled || incidentsBusy) return;
     let answers;
+    incidentsBusy = true;
     try {
       answers = await Promise.all(INCIDENT_STATES.map((s) => ctx.api(`/api/incidents?state=${s}&limit=200`)));
     } catch (e) {
       if (e instanceof ctx.ApiError && (e.status === 404 || e.status === 503)) disable();
       return;
+    } finally {
+      incidentsBusy = false;
     }
     if (!ctx.current || answers.every((a, i) => a === lastIncidentAnswers[i])) return;
     if (lastIncidentAnswers.length) nextNetworkAt = 0; // a change: the segments' incident marks too
@@ -377,10 +390,9 @@ export function mountNetwork(ctx, map, els, onLoaded) {
   });
 
   return {
-    /** First load: the network, then the incidents (a selected one from the address is shown). */
+    /** First load: the network and the incidents (a selected one from the address is shown). */
     async start() {
-      await loadNetwork();
-      await loadIncidents();
+      await Promise.all([loadNetwork(), loadIncidents()]);
       if (enabled && selected) showIncident(selected, true);
     },
     /** One poll tick: incidents every tick, the network when due. */
