@@ -11,10 +11,11 @@ import { createNetworkLayer, pumpIcon, lineSample, dotSample, STYLE, PUMP_STATES
 import { escapeHtml, stateClassOf } from "./states.js";
 import { t } from "./i18n.js";
 
-/** Live states and incident marks of the whole network are asked again no sooner than this (the
- * file is megabytes); pump-station states move sooner through /api/terminals, and a changed
- * incident list asks at once. */
-const NETWORK_REFRESH_MS = 30000;
+/** Live states and incident marks of the whole network are asked again no sooner than this, nor
+ * than 10 x the last answer's time (megabytes the gateway builds on its engine thread: 5-8 s for the
+ * example county from a Debug build on a busy machine); pump-station states move sooner through
+ * /api/terminals, and a changed incident list asks at once. */
+const NETWORK_REFRESH_MS = 60000;
 /** The network's answer may take seconds to build and send (8,842 features of the example county:
  * 0.5 MB/s of a Debug gateway on a busy machine); a slow answer is not a lost gateway. */
 const NETWORK_TIMEOUT_MS = 60000;
@@ -123,7 +124,7 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     } finally {
       networkBusy = false;
     }
-    nextNetworkAt = Date.now() + Math.max(NETWORK_REFRESH_MS, 5 * (performance.now() - t0));
+    nextNetworkAt = Date.now() + Math.max(NETWORK_REFRESH_MS, 10 * (performance.now() - t0));
     if (!ctx.current || fc === lastNetwork) return;
     lastNetwork = fc;
     layer.load(fc);
