@@ -29,6 +29,13 @@ FAMILIES = {
     "role.": ["viewer", "contractor", "operator", "admin"],
     "recurrence.": ["once", "daily", "weekly"],
     "weekday.": ["1", "2", "3", "4", "5", "6", "7"],
+    # the pipe network and its incidents (issue 13; js/network_map.js, js/network_panels.js)
+    "pump_state.": ["ok", "alert", "offline", "unknown"],
+    "node_kind.": ["terminal", "pump_station", "inspection_well", "collection_point", "segment"],
+    "flow_kind.": ["gravity", "pressure"],
+    "incident_kind.": ["pump_station_fault", "flow_loss"],
+    "incident_state.": ["open", "acknowledged"],
+    "incident_role.": ["cause", "consequence", "symptom"],
 }
 
 

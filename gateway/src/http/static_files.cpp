@@ -166,6 +166,7 @@ http_response ui_config_response(const config& cfg) {
                 {"compliance_target", compliance_target},
                 {"poll_interval_ms", cfg.http_poll_interval_ms},
                 {"commands_enabled", false},  // api.cpp sets it from the caller's role
+                {"network", !cfg.network_file.empty()},  // the map asks /api/network only then (no 503)
                 {"version", SEWAGE_GATEWAY_VERSION}}
                .dump(-1, ' ', false, json::error_handler_t::replace);
   return r;

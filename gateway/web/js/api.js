@@ -62,9 +62,9 @@ export class ApiError extends Error {
 /** The gateway could not be reached (refused, reset, timed out). */
 export class NetworkError extends Error {}
 
-async function request(path, options = {}) {
+async function request(path, options = {}, timeoutMs = TIMEOUT_MS) {
   const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), TIMEOUT_MS);
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
   let resp;
   try {
     resp = await fetch(path, { ...options, signal: ctl.signal, cache: "no-store" });
@@ -112,11 +112,12 @@ async function change(method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
-/** GET `path` as JSON, revalidated with its ETag. Throws ApiError (HTTP error) or a network error. */
-export async function api(path) {
+/** GET `path` as JSON, revalidated with its ETag. Throws ApiError (HTTP error) or a network error.
+ * `timeoutMs` (default 5 s) is for the few large answers (the pipe network: megabytes). */
+export async function api(path, { timeoutMs = TIMEOUT_MS } = {}) {
   const hit = cache.get(path);
   const headers = hit && hit.etag ? { "If-None-Match": hit.etag } : {};
-  const resp = await request(path, { headers });
+  const resp = await request(path, { headers }, timeoutMs);
   if (resp.status === 304 && hit) return hit.data;
   if (!resp.ok) throw await errorOf(resp);
   const data = await resp.json();

@@ -273,6 +273,15 @@ TEST_F(StaticThroughApiTest, UiConfigCarriesTheConfiguration) {
   EXPECT_EQ(get("/api/ui-config?x=1").status, 400u);
 }
 
+// The map asks GET /api/network only when ui-config says a network is configured (issue 13): a
+// gateway without one is never asked (its 503 would be a console error in the browser).
+TEST(UiConfig, SaysWhetherAPipeNetworkIsConfigured) {
+  config c;
+  EXPECT_EQ(json::parse(webapp::ui_config_response(c).body)["network"], false);
+  c.network_file = "/etc/sewage/network.geojson";
+  EXPECT_EQ(json::parse(webapp::ui_config_response(c).body)["network"], true);
+}
+
 TEST(DefaultWebRoot, IsTheSourceTreeOrTheInstalledCopy) {
   const auto root = default_web_root();
   EXPECT_TRUE(fs::is_regular_file(root / "index.html")) << root;

@@ -1,5 +1,7 @@
 // County overview: KPI cards (/api/summary, /api/daily), the map (Leaflet, markers coloured AND
-// shaped by state_class, clustered when dense) and the sortable, filterable terminal list.
+// shaped by state_class, clustered when dense; with a pipe network, the network, its pump stations,
+// the incidents and traces of ../network_panels.js) and the sortable, filterable terminal list.
+import { mountNetwork } from "../network_panels.js";
 import {
   STATE_CLASSES, ALERT_TYPES, stateClassOf, stateIcon, stateBadge, attentionRank, ageOf, escapeHtml, severityOfTerminal,
 } from "../states.js";
@@ -16,6 +18,7 @@ export async function render(root, ctx) {
       <h2>${t("overview.map")}</h2>
       <div id="map" class="map" role="region" aria-label="${t("overview.map")}"></div>
       <div class="legend" id="legend"></div>
+      <div class="net-side" id="net-side"></div>
     </div>
     <div class="panel list-panel">
       <h2>${t("overview.terminals")} <span id="count" class="muted"></span></h2>
@@ -59,6 +62,16 @@ export async function render(root, ctx) {
   let fitted = false;
   const markers = new Map();
   $("legend").innerHTML = STATE_CLASSES.map((s) => `<span class="legend-item">${stateIcon(s)} ${t(`state.${s}`)}</span>`).join("");
+  // The pipe network (issue 13) when the gateway has one: drawn under the terminals; its pump
+  // stations are its square markers, not terminal markers (drawMap skips them once it is drawn).
+  const net = ctx.config.network === true
+    ? mountNetwork(ctx, map, { mapEl: $("map"), legend: $("legend"), side: $("net-side") }, () => drawMap(state.terminals))
+    : null;
+  if (!net) $("net-side").hidden = true;
+  $("map").addEventListener("click", (e) => {
+    const btn = e.target.closest(".trace-site");
+    if (btn && net) net.trace(btn.dataset.nodeId, null);
+  });
 
   function markerIcon(term, sc) {
     return L.divIcon({
@@ -72,7 +85,7 @@ export async function render(root, ctx) {
   function popupHtml(term, sc) {
     return `<div class="popup"><strong>${escapeHtml(term.name)}</strong><br>${escapeHtml(term.id)} · ${escapeHtml(term.town)}<br>
       ${stateBadge(sc)}<br>${t("col.last_seen")}: ${fmt.age(ageOf(term))}<br>
-      <a href="#/terminals/${encodeURIComponent(term.id)}">${t("overview.open_terminal")}</a></div>`;
+      <a href="#/terminals/${encodeURIComponent(term.id)}">${t("overview.open_terminal")}</a>${net ? net.traceButton(term.id) : ""}</div>`;
   }
 
   function drawMap(list) {
@@ -89,6 +102,7 @@ export async function render(root, ctx) {
     const add = [];
     for (const term of list) {
       if (typeof term.latitude !== "number" || typeof term.longitude !== "number") continue;
+      if (net && net.isPumpSite(term.id)) continue;
       const sc = stateClassOf(term);
       seen.add(term.id);
       let m = markers.get(term.id);
@@ -294,6 +308,7 @@ export async function render(root, ctx) {
       state.terminals = tl.terminals || [];
       fillTowns();
       drawMap(state.terminals);
+      if (net) net.applyTerminals(state.terminals);
       drawList();
       root.dataset.loaded = String(state.terminals.length);
       if (first) performance.mark("sewage:terminals-drawn");
@@ -306,6 +321,7 @@ export async function render(root, ctx) {
   }
   await refresh();
   ctx.onPoll(refresh);
+  if (net) net.start().then(() => ctx.onPoll(net.poll)); // the network (megabytes) does not hold the page
   root.dataset.rendered = "1";
   performance.mark("sewage:complete");
   setTimeout(() => map.invalidateSize(), 0);

@@ -72,7 +72,8 @@ class static_files {
 /// GET /api/ui-config: what the page needs before anything else, from the configuration:
 /// {"tile_url", "tile_attribution", "time_zone", "compliance_target": 0.95 (the county's target
 /// for the share of compliant effluent time, DESIGN.md), "poll_interval_ms", "commands_enabled"
-/// (false here: api.cpp sets it from the caller's role, with "public_read"), "version"}.
+/// (false here: api.cpp sets it from the caller's role, with "public_read"), "network" (a
+/// `[network] file` is configured: the map asks GET /api/network only then), "version"}.
 http_response ui_config_response(const config& cfg);
 
 /// The county's compliance target (share of good-turbidity time that is compliant), from the
