@@ -445,31 +445,34 @@ TEST_F(GatewayProcess, PipeNetworkLoadsAtStartAndABadFileOnSighupKeepsThePreviou
       << slurp(dir_->path() / "refused.log");
 }
 
-// Issue 13 item 3: incidents in the real process. T2 (1 s reports) is a pump station on the
+// Issue 13 item 3: incidents in the real process. PS1 (1 s reports) is a pump station (registry kind pump_station) on the
 // network draining into terminal T1; when it falls silent, its offline alert opens an incident
-// rooted at it with T1 affected; an operator acknowledges it; when T2 reports again the incident
+// rooted at it with T1 affected; an operator acknowledges it; when PS1 reports again the incident
 // resolves with its time to resolve. /api/network shows the live state.
 TEST_F(GatewayProcess, APumpStationFallingSilentIsOneIncidentAcknowledgedAndResolved) {
   std::ofstream(dir_->path() / "net.geojson")
       << R"({"type":"FeatureCollection","features":[)"
          R"({"type":"Feature","geometry":{"type":"Point","coordinates":[120.9,30.5]},"properties":{"id":"T1","kind":"terminal"}},)"
-         R"({"type":"Feature","geometry":{"type":"Point","coordinates":[120.901,30.5]},"properties":{"id":"T2","kind":"pump_station"}},)"
+         R"({"type":"Feature","geometry":{"type":"Point","coordinates":[120.901,30.5]},"properties":{"id":"PS1","kind":"pump_station"}},)"
          R"({"type":"Feature","geometry":{"type":"Point","coordinates":[120.902,30.5]},"properties":{"id":"C1","kind":"collection_point","village":"Xicun","households":30}},)"
-         R"({"type":"Feature","geometry":{"type":"LineString","coordinates":[[120.901,30.5],[120.9,30.5]]},"properties":{"id":"S1","kind":"segment","from":"T2","to":"T1","diameter_mm":110,"material":"HDPE","flow":"pressure"}},)"
-         R"({"type":"Feature","geometry":{"type":"LineString","coordinates":[[120.902,30.5],[120.901,30.5]]},"properties":{"id":"S2","kind":"segment","from":"C1","to":"T2","diameter_mm":300,"material":"PVC-U","flow":"gravity"}}]})";
+         R"({"type":"Feature","geometry":{"type":"LineString","coordinates":[[120.901,30.5],[120.9,30.5]]},"properties":{"id":"S1","kind":"segment","from":"PS1","to":"T1","diameter_mm":110,"material":"HDPE","flow":"pressure"}},)"
+         R"({"type":"Feature","geometry":{"type":"LineString","coordinates":[[120.902,30.5],[120.901,30.5]]},"properties":{"id":"S2","kind":"segment","from":"C1","to":"PS1","diameter_mm":300,"material":"PVC-U","flow":"gravity"}}]})";
   std::ofstream(dir_->path() / "gateway.toml", std::ios::app) << "[network]\nfile = \"net.geojson\"\n";
+  std::ofstream(dir_->path() / "registry.toml", std::ios::app)
+      << "[[terminal]]\nid = \"PS1\"\nkind = \"pump_station\"\nname = \"Station one\"\ntown = \"A\"\n"
+         "latitude = 30.5\nlongitude = 120.901\nreport_interval_s = 1\n";
   start_gateway();
   std::uint64_t seq = 0;
-  const auto report_t2 = [&] {
+  const auto report_ps1 = [&] {
     proto::telemetry_record r;
-    r.terminal_id = "T2";
-    r.epoch = "ep2";
+    r.terminal_id = "PS1";
+    r.epoch = "ep-ps1";
     r.seq = ++seq;
     r.ts = now();
     r.interval_s = 1;
-    publish(proto::telemetry_topic("T2"), proto::encode(r));
+    publish(proto::telemetry_topic("PS1"), proto::encode(r));
   };
-  for (int k = 0; k < 3; ++k) report_t2();
+  for (int k = 0; k < 3; ++k) report_ps1();
   // Silence: offline after 2 s, an incident rooted at the station.
   json open;
   ASSERT_TRUE(eventually([&] {
@@ -478,7 +481,7 @@ TEST_F(GatewayProcess, APumpStationFallingSilentIsOneIncidentAcknowledgedAndReso
   }, 20s)) << open.dump();
   const auto& i = open["incidents"][0];
   EXPECT_EQ(i["kind"], "pump_station_fault");
-  EXPECT_EQ(i["root_cause"]["node"], "T2");
+  EXPECT_EQ(i["root_cause"]["node"], "PS1");
   EXPECT_EQ(i["affected_terminals"], json::array({"T1"}));
   EXPECT_EQ(i["households"], 30);
   ASSERT_EQ(i["alerts"].size(), 1u);
@@ -488,16 +491,16 @@ TEST_F(GatewayProcess, APumpStationFallingSilentIsOneIncidentAcknowledgedAndReso
   const auto net = get("/api/network");
   bool station_offline = false;
   for (const auto& f : net.value("features", json::array()))
-    if (f["properties"]["id"] == "T2") station_offline = f["properties"]["state"] == "offline";
+    if (f["properties"]["id"] == "PS1") station_offline = f["properties"]["state"] == "offline";
   EXPECT_TRUE(station_offline) << net.dump();
   EXPECT_EQ(http_call(http_port_, "POST", "/api/incidents/" + id + "/ack", R"({"by":"Li Wei","note":"crew sent"})", token_).status, 200);
   EXPECT_EQ(get("/api/incidents/" + id)["state"], "acknowledged");
   EXPECT_EQ(metric("sewage_gateway_incidents_open"), 1);
   // The station reports again: offline clears, the incident resolves.
-  report_t2();
+  report_ps1();
   json done;
   ASSERT_TRUE(eventually([&] {
-    report_t2();
+    report_ps1();
     done = get("/api/incidents/" + id);
     return done.value("state", "") == "resolved";
   }, 20s)) << done.dump();
