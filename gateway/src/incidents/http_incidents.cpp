@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <set>
 
 namespace sewage::gateway::incidents {
@@ -167,9 +169,24 @@ http_response incident_geojson(const call& c) {
   return r;
 }
 
+/// The network's static GeoJSON, built once per loaded model (a reload makes a new model): building
+/// and parsing the county's 8,842 features on every request held the engine thread for seconds in
+/// a Debug build. Thread-safe (the mutex); the returned document is never modified.
+std::shared_ptr<const json> static_geojson(const std::shared_ptr<const network::network_model>& m) {
+  static std::mutex mu;
+  static std::weak_ptr<const network::network_model> cached_model;
+  static std::shared_ptr<const json> cached_doc;
+  const std::lock_guard lock(mu);
+  if (cached_doc == nullptr || cached_model.lock() != m) {
+    cached_doc = std::make_shared<const json>(json::parse(m->to_geojson()));
+    cached_model = m;
+  }
+  return cached_doc;
+}
+
 http_response network_get(const call& c) {
   const auto m = model_of(c);
-  auto doc = json::parse(m->to_geojson());
+  json doc = *static_geojson(m);
   // Live state of each site: its open alerts (by site), presence from the engine.
   std::map<std::string, std::vector<std::string>, std::less<>> alerts_at;
   for (const auto& [id, a] : c.eng.open_alerts()) alerts_at[a.terminal_id].emplace_back(proto::to_string(a.type));

@@ -102,7 +102,9 @@ export async function render(root, ctx) {
     const add = [];
     for (const term of list) {
       if (typeof term.latitude !== "number" || typeof term.longitude !== "number") continue;
-      if (net && net.isPumpSite(term.id)) continue;
+      // Pump stations are the network layer's square markers (drawn only with a network), never
+      // terminal markers.
+      if (term.kind === "pump_station" || (net && net.isPumpSite(term.id))) continue;
       const sc = stateClassOf(term);
       seen.add(term.id);
       let m = markers.get(term.id);
