@@ -91,11 +91,13 @@ def parse_args(argv):
                     help="no live status line: a plain progress line every 30 s (for logs and measurements)")
     ap.add_argument("--no-fieldcrew", action="store_true",
                     help="no O&M: no contractors, work-order policies or simulated field crews")
-    ap.add_argument("--no-pump-stations", action="store_true",
-                    help="leave the registry's 101 pump stations and the pipe network out (terminals only)")
+    ap.add_argument("--pump-stations", action="store_true",
+                    help="the registry's 101 pump stations and the pipe network too (default: terminals only "
+                         "until every station runs its own agent by default; without --station-agents the "
+                         "stations never report, so each goes offline and opens an incident)")
     ap.add_argument("--station-agents", action="store_true",
-                    help="an emulated I/O device and a sewage-agent per pump station (139 agents; see "
-                         "tools/sim/README.md: the simulator's descriptor limit)")
+                    help="with --pump-stations: an emulated I/O device and a sewage-agent per pump station "
+                         "(139 agents; see tools/sim/README.md: the simulator's descriptor limit)")
     ap.add_argument("--scenario", type=_existing_file,
                     default=os.path.join(county.ROOT, "tools/sim/scenarios/demo.toml"),
                     help="scenario file (default tools/sim/scenarios/demo.toml: three days, a storm, six faults)")
@@ -232,7 +234,7 @@ def write_figures(c, path):
 
 def run(args):
     c = county.County(args.var_dir, args.bindir, args.scenario, args.speed, http_port=args.http_port or None,
-                      om=not args.no_fieldcrew, pump_stations=not args.no_pump_stations,
+                      om=not args.no_fieldcrew, pump_stations=args.pump_stations or args.station_agents,
                       station_agents=args.station_agents)
     figures_path = os.path.join(args.var_dir, "om-figures.txt")
     stopping = []
