@@ -38,9 +38,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from test_app import WebTest  # noqa: E402
 
+# Before importing test_app: its import takes --bindir out of argv for its own BINDIR, and this
+# module would then fall back to build/dev (the fresh-clone CI builds build/asan).
 BINDIR = harness.bindir_from_argv()
+os.environ["SEWAGE_BINDIR"] = BINDIR
+from test_app import WebTest  # noqa: E402
 COUNTY_DIR = os.path.join(harness.ROOT, "tools", "sim", "county")
 REGISTRY = os.path.join(COUNTY_DIR, "haiyan-registry.toml")
 NETWORK = os.path.join(COUNTY_DIR, "haiyan-network.geojson")
