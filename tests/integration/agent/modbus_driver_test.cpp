@@ -10,6 +10,13 @@
 #include <gtest/gtest.h>
 #include <modbus.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
@@ -174,6 +181,67 @@ TEST(InstrumentEmulator, ManyDevicesInOneProcessAndRegisterHelpers) {
   EXPECT_EQ(instruments::float_registers(123456.0F, instruments::order::badc),
             (std::vector<std::uint16_t>{0xF147, 0x0020}));
   EXPECT_THROW(meters[0]->device().set_holding(0x2000, std::vector<std::uint16_t>{1}), std::out_of_range);
+}
+
+// A host of hundreds of devices (the county simulator: 38 terminals x 4 instruments, 101 pump
+// stations, their link proxies) holds more than FD_SETSIZE descriptors. libmodbus' select() aborts
+// on a connection numbered 1024 or above, so the device keeps its own descriptors above that range
+// and refuses (closes, counts) a connection the kernel numbers there: the host never aborts, and a
+// connection that gets a low number is served as usual.
+TEST(InstrumentEmulator, AHostWithNoFreeDescriptorBelowTheSelectLimitNeverAborts) {
+  const std::size_t limit = instruments::raise_descriptor_limit(4096);
+  ASSERT_GE(limit, 2048U) << "this test needs RLIMIT_NOFILE hard limit >= 2048 (ulimit -Hn)";
+  std::vector<int> placeholders;  // every free number below FD_SETSIZE, taken
+  for (;;) {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    if (fd >= FD_SETSIZE) {
+      ::close(fd);
+      break;
+    }
+    placeholders.push_back(fd);
+  }
+  const auto release_one = [&] {
+    ::close(placeholders.back());
+    placeholders.pop_back();
+  };
+  const std::size_t below_before = instruments::open_descriptors_below_select_limit();
+  auto meter = std::make_unique<instruments::flowmeter>();
+  meter->set_flow_m3h(2.25F);
+  // Its listening socket and wake-up eventfd went above the range: nothing new below it.
+  EXPECT_EQ(instruments::open_descriptors_below_select_limit(), below_before);
+
+  // One low number free: the client takes it, the device's side of the connection lands at 1024+
+  // and is refused at once (the client reads end-of-file), never handed to select().
+  release_one();
+  const int raw = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(raw, 0);
+  ASSERT_LT(raw, FD_SETSIZE);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(meter->device().port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(raw, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  char byte = 0;
+  timeval tv{5, 0};
+  ::setsockopt(raw, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_LE(::recv(raw, &byte, 1, 0), 0);  // closed by the device, not answered
+  EXPECT_EQ(meter->device().refused_connections(), 1U);
+  ::close(raw);
+
+  // Two low numbers free: the agent's driver and the device's side both fit, and it is served.
+  release_one();
+  release_one();
+  {
+    auto c = device_on(meter->device().port(), 1000);
+    c.points = {point(quantity::flow_rate, 0x1010, data_type::f32, word_order::cdab)};
+    modbus_driver d(c);
+    const auto r = d.read({});
+    EXPECT_EQ(r[0].value, 2.25);
+    EXPECT_EQ(meter->device().refused_connections(), 1U);
+  }
+  meter.reset();  // stops its thread and closes its descriptors above the range
+  for (const int fd : placeholders) ::close(fd);
 }
 
 TEST(ModbusDriver, RtuOverAPseudoTerminalPair) {

@@ -75,6 +75,10 @@ child_process::child_process(std::vector<std::string> argv, std::filesystem::pat
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path_.c_str(),
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  // The child inherits nothing else: a parent that hosts hundreds of emulated devices and link
+  // proxies (the county simulator) would otherwise hand each of its agents those sockets, some of
+  // which are not close-on-exec (Asio's). glibc >= 2.34.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);

@@ -6,6 +6,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,7 +18,9 @@
 #include <sstream>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
+#include <string_view>
 
 namespace sewage::instruments {
 
@@ -38,17 +43,48 @@ std::vector<std::uint16_t> float_registers(float value, order o) {
   return u32_registers(std::bit_cast<std::uint32_t>(value), o);
 }
 
+std::size_t raise_descriptor_limit(std::size_t wanted) noexcept {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  const rlim_t target = lim.rlim_max == RLIM_INFINITY ? static_cast<rlim_t>(wanted)
+                                                      : std::min(lim.rlim_max, static_cast<rlim_t>(wanted));
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < target) {
+    rlimit raised = lim;
+    raised.rlim_cur = target;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? wanted : static_cast<std::size_t>(lim.rlim_cur);
+}
+
+int move_above_select_range(int fd) noexcept {
+  if (fd < 0 || fd >= FD_SETSIZE) return fd;
+  const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, FD_SETSIZE);
+  if (high < 0) return fd;  // EINVAL/EMFILE: the soft limit leaves no room above FD_SETSIZE
+  ::close(fd);
+  return high;
+}
+
+std::size_t open_descriptors_below_select_limit() {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    const std::string name = e.path().filename().string();
+    int fd = 0;
+    for (const char c : name) fd = fd * 10 + (c - '0');
+    if (fd < FD_SETSIZE) ++n;
+  }
+  return n;  // includes the directory iterator's own descriptor
+}
+
 struct modbus_device::state {
   modbus_t* ctx{nullptr};
   modbus_mapping_t* map{nullptr};
   int listen_fd{-1};
-  int wake[2]{-1, -1};  ///< the destructor writes to wake[1]; the server polls wake[0]
+  int wake{-1};  ///< eventfd: the destructor writes, the server polls
   register_layout layout;
   ~state() {
     if (listen_fd >= 0) ::close(listen_fd);
-    for (const int fd : wake) {
-      if (fd >= 0) ::close(fd);
-    }
+    if (wake >= 0) ::close(wake);
     if (map != nullptr) modbus_mapping_free(map);
     if (ctx != nullptr) modbus_free(ctx);
   }
@@ -65,6 +101,9 @@ modbus_device::modbus_device(register_layout layout, int port, const std::string
   if (state_->map == nullptr) throw std::runtime_error(std::string("modbus_mapping_new: ") + modbus_strerror(errno));
   state_->listen_fd = modbus_tcp_listen(state_->ctx, 16);
   if (state_->listen_fd < 0) throw std::runtime_error(std::string("modbus_tcp_listen: ") + modbus_strerror(errno));
+  // Only client connections go through libmodbus' select(): keep the numbers below FD_SETSIZE free
+  // for them (file comment).
+  state_->listen_fd = move_above_select_range(state_->listen_fd);
   sockaddr_in addr{};
   socklen_t len = sizeof addr;
   if (::getsockname(state_->listen_fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
@@ -73,14 +112,16 @@ modbus_device::modbus_device(register_layout layout, int port, const std::string
   port_ = ntohs(addr.sin_port);
   // A request must arrive whole within 1 s once its first byte is there.
   modbus_set_indication_timeout(state_->ctx, 1, 0);
-  if (::pipe2(state_->wake, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  state_->wake = ::eventfd(0, EFD_CLOEXEC);
+  if (state_->wake < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  state_->wake = move_above_select_range(state_->wake);
   worker_ = std::thread([this] { serve(); });
 }
 
 modbus_device::~modbus_device() {
   stop_ = true;
-  const char byte = 1;
-  while (::write(state_->wake[1], &byte, 1) < 0 && errno == EINTR) {
+  const std::uint64_t one = 1;
+  while (::write(state_->wake, &one, sizeof one) < 0 && errno == EINTR) {
   }
   worker_.join();
 }
@@ -135,14 +176,19 @@ void modbus_device::serve() {
   while (!stop_) {
     std::vector<pollfd> fds;
     fds.push_back(pollfd{state_->listen_fd, POLLIN, 0});
-    fds.push_back(pollfd{state_->wake[0], POLLIN, 0});
+    fds.push_back(pollfd{state_->wake, POLLIN, 0});
     for (const int c : clients) fds.push_back(pollfd{c, POLLIN, 0});
     // Idle devices sleep in poll() without waking up: many instances cost no CPU.
     const int n = ::poll(fds.data(), fds.size(), -1);
     if (n <= 0 || stop_) continue;
     if ((fds[0].revents & POLLIN) != 0) {
       const int c = ::accept4(state_->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c >= 0) clients.push_back(c);
+      if (c >= FD_SETSIZE) {
+        ::close(c);  // libmodbus' select() would abort on it (file comment); the client sees a reset
+        ++refused_;
+      } else if (c >= 0) {
+        clients.push_back(c);
+      }
     }
     std::vector<int> closed;
     for (std::size_t i = 2; i < fds.size(); ++i) {

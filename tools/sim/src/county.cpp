@@ -15,6 +15,8 @@
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
+#include <sys/select.h>
+
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -148,10 +150,14 @@ struct county::impl {
   sys_clock::time_point last_flow_step{};
   std::map<std::string, double> last_shares;  ///< the last step's share per terminal site
   std::vector<std::unique_ptr<station_site>> station_sites;  ///< with station_agents
+  std::size_t descriptor_limit{0};  ///< soft RLIMIT_NOFILE after raising it
 
   explicit impl(county_options o)
       : opt(std::move(o)),
         profile(influent_profile::load_bsm1_csv(opt.influent)) {
+    // Hundreds of devices and link proxies: their descriptors other than the devices' connections
+    // live above FD_SETSIZE (instruments/modbus_device.hpp); check_descriptor_budget() below.
+    descriptor_limit = instruments::raise_descriptor_limit();
     const auto reg = read_registry_sites(opt.registry);
     std::vector<std::string> ids;  // terminal faults name a terminal; repairs may name a station too
     for (const auto& t : reg) {
@@ -197,10 +203,37 @@ struct county::impl {
       std::filesystem::create_directories(opt.repair_dir / "refused");
       write_atomically(opt.workdir / "repairs.csv", "simulated_at,terminal,fault,order,by,ended,result\n");
     }
+    check_descriptor_budget();
     io_thread = std::thread([this] { io.run(); });
     write_ground_truth();
     write_true_volumes(sim_origin, false);
     write_progress(sim_origin, "running");
+  }
+
+  /// Every emulated device needs a free descriptor below FD_SETSIZE for its agent's connection
+  /// (libmodbus waits with select(): instruments/modbus_device.hpp), and every link proxy two more
+  /// there (the agent's side and the broker's: Asio takes the lowest free numbers). Refuses to
+  /// start, with the figures, when they cannot all fit, rather than have a device refuse its agent
+  /// later.
+  void check_descriptor_budget() const {
+    constexpr std::size_t devices_per_terminal = 4;  // flowmeter, turbidity probe, level sensor, kWh meter
+    const std::size_t devices = devices_per_terminal * sites.size() + station_sites.size();
+    const std::size_t links = 2 * (sites.size() + station_sites.size());
+    constexpr std::size_t margin = 32;  // reconnections in flight, log and truth files
+    const std::size_t used = instruments::open_descriptors_below_select_limit();
+    const std::size_t free_low = used < FD_SETSIZE ? FD_SETSIZE - used : 0;
+    spdlog::info("descriptors: {} devices and {} link proxies need {} below {} (+{} margin); {} are free there "
+                 "(soft limit {})",
+                 devices, sites.size() + station_sites.size(), devices + links, FD_SETSIZE, margin, free_low,
+                 descriptor_limit);
+    if (devices + links + margin > free_low)
+      throw std::runtime_error("descriptors: " + std::to_string(devices) + " emulated devices and " +
+                               std::to_string(sites.size() + station_sites.size()) + " link proxies need " +
+                               std::to_string(devices + links + margin) + " free descriptors below " +
+                               std::to_string(FD_SETSIZE) + " (libmodbus' select()), only " +
+                               std::to_string(free_low) + " are free (soft RLIMIT_NOFILE " +
+                               std::to_string(descriptor_limit) +
+                               "; raise it with ulimit -n, or simulate fewer sites)");
   }
 
   /// Builds the routing and one pump-station model per network station (see county_options::network),

@@ -54,8 +54,7 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_flag("--station-agents", o.station_agents,
                "with --network, each pump station behind an emulated I/O device and a sewage-agent with the "
-               "pump-station profile (default off: the stations' physics only; with all 101 stations the "
-               "simulator passes 1024 descriptors and libmodbus' select() aborts, see tools/sim/README.md)");
+               "pump-station profile (default off: the stations' physics only, and they never report)");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ sim %l %v", spdlog::pattern_time_type::utc);

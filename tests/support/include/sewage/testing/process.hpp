@@ -27,7 +27,8 @@ bool wait_for_port(int port, std::chrono::milliseconds timeout);
 class child_process {
  public:
   /// Starts `argv[0]` (searched in PATH) with `argv`, stdout and stderr appended to `log_path`,
-  /// extra environment variables `env` added to the current environment.
+  /// extra environment variables `env` added to the current environment. The child inherits no
+  /// other descriptor of this process (stdin is /dev/null).
   /// Throws std::runtime_error if it cannot be spawned.
   child_process(std::vector<std::string> argv, std::filesystem::path log_path,
                 std::map<std::string, std::string> env = {});

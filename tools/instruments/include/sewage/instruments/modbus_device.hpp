@@ -2,13 +2,22 @@
 /// \file
 /// A Modbus TCP instrument emulator for tests, benchmarks and the county simulator: one object =
 /// one device listening on its own loopback port, served by one thread blocked in poll() (no
-/// periodic wake-ups, so idle devices cost no CPU; one thread and 3 fds per device), any number of
+/// periodic wake-ups, so idle devices cost no CPU; one thread and 2 fds per device plus one per
+/// connected client), any number of
 /// simultaneous clients, any number of devices per process. Register values are written directly
 /// into the libmodbus mapping (never with libmodbus' float setters, which do not round-trip in
 /// 3.1.6: DEPENDENCIES.md §4.2), and can be changed at any time from any thread.
 ///
 /// Failure modes: `silent` reads requests and never answers (a dead device on the bus), and
 /// `exception` answers every request with a Modbus exception response.
+///
+/// Descriptors: libmodbus waits for a request with select(), whose fd_set holds descriptors below
+/// FD_SETSIZE (1024, glibc <sys/select.h>) only; a higher one aborts the process under
+/// _FORTIFY_SOURCE ("bit out of range 0 - FD_SETSIZE on fd_set"; libmodbus 3.1.6 src/modbus.c
+/// _modbus_receive_msg, FD_SET on the connection). So each device keeps only its client
+/// connections below 1024: its listening socket and its wake-up eventfd move to 1024 and above
+/// when the soft RLIMIT_NOFILE allows it (raise_descriptor_limit()), and a connection accepted at
+/// 1024 or above is closed at once and counted (refused_connections()) instead of aborting.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -44,6 +53,23 @@ enum class order { abcd, cdab, badc, dcba };
 std::vector<std::uint16_t> float_registers(float value, order o);
 std::vector<std::uint16_t> u32_registers(std::uint32_t value, order o);
 
+/// Raises this process's soft RLIMIT_NOFILE to `wanted` descriptors, or to the hard limit when
+/// that is lower, so that descriptors other than libmodbus connections can live above
+/// FD_SETSIZE. Returns the soft limit in force afterwards. Never throws; call it before creating
+/// devices (a process that hosts hundreds of them: the county simulator). Not thread-safe with
+/// respect to concurrent descriptor creation (call it at start).
+std::size_t raise_descriptor_limit(std::size_t wanted = 65536) noexcept;
+
+/// Moves descriptor `fd` to the lowest free number >= FD_SETSIZE (close-on-exec) and closes the
+/// original; returns the new number, or `fd` unchanged when the soft limit leaves no room there
+/// (the process then works as before, with less headroom). For descriptors that are never
+/// given to select(). Thread-safe.
+int move_above_select_range(int fd) noexcept;
+
+/// Descriptors of this process below FD_SETSIZE that are open now (read from /proc/self/fd),
+/// so that a host of many devices can check its headroom for their connections. Thread-safe.
+std::size_t open_descriptors_below_select_limit();
+
 class modbus_device {
  public:
   /// Listens on `host`:`port` (0 = a free port chosen by the kernel) and starts serving at once.
@@ -74,6 +100,9 @@ class modbus_device {
   void set_reply_delay(std::chrono::milliseconds delay) noexcept { reply_delay_ms_ = static_cast<int>(delay.count()); }
   /// Requests received so far (answered or not). Thread-safe.
   [[nodiscard]] std::uint64_t requests() const noexcept { return requests_.load(); }
+  /// Client connections closed at once because the kernel gave them a descriptor >= FD_SETSIZE
+  /// (libmodbus could not wait on them, see the file comment). Thread-safe.
+  [[nodiscard]] std::uint64_t refused_connections() const noexcept { return refused_.load(); }
 
  private:
   struct state;
@@ -86,6 +115,7 @@ class modbus_device {
   std::atomic<behaviour> behaviour_{behaviour::normal};
   std::atomic<std::uint8_t> exception_code_{4};
   std::atomic<std::uint64_t> requests_{0};
+  std::atomic<std::uint64_t> refused_{0};
   std::atomic<int> reply_delay_ms_{0};
   std::thread worker_;
 };
