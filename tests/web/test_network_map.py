@@ -186,6 +186,15 @@ class TestNetworkMap(MapTest):
         self.assertEqual(api_states, page_states, "pump-station states as the API gives them")
         b.wait_js("return document.querySelectorAll('.marker-shape').length === arguments[0]", 10, "the terminal markers",
                   len(self.county.terminals))
+        # The list holds both kinds of site: titled "Sites", with a kind filter that splits them.
+        b.wait_js("return document.getElementById('list-title').textContent === 'Sites'", 10, "the list titled Sites")
+        self.assertFalse(b.js("return document.getElementById('f-kind').hidden"), "the kind filter shown")
+        for kind, want in (("pump_station", stations), ("terminal", len(self.county.terminals)), ("", stations + len(self.county.terminals))):
+            b.js("const s = document.getElementById('f-kind'); s.value = arguments[0]; s.dispatchEvent(new Event('input'))", kind)
+            rows = b.js("return [...document.querySelectorAll('#terminal-rows tr.row')].map(r => r.textContent)")
+            self.assertEqual(want, len(rows), f"rows of kind {kind!r}")
+            if kind:
+                self.assertEqual(kind == "pump_station", all("Pump station" in r for r in rows), f"kind {kind!r} labelled")
         # The legend names the network's lines and the pump-station states.
         legend = b.js("return document.getElementById('net-legend').textContent")
         for word in ("Gravity sewer", "Pressure main", "Pump station: OK", "Pump station: Offline", "Suspected section"):

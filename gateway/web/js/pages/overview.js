@@ -8,6 +8,7 @@ import {
 
 const CLUSTER_ABOVE = 150; // more terminals than this: markercluster
 const LIST_PAGE = 200; // rows shown before "show all"
+const SITE_KINDS = ["terminal", "pump_station"]; // the registry's site kinds (/api/terminals `kind`)
 
 export async function render(root, ctx) {
   const { t, fmt } = ctx;
@@ -21,9 +22,11 @@ export async function render(root, ctx) {
       <div class="net-side" id="net-side"></div>
     </div>
     <div class="panel list-panel">
-      <h2>${t("overview.terminals")} <span id="count" class="muted"></span></h2>
+      <h2><span id="list-title">${t("overview.terminals")}</span> <span id="count" class="muted"></span></h2>
       <div class="filters">
         <input id="f-q" type="search" placeholder="${t("filter.search")}" aria-label="${t("filter.search")}">
+        <select id="f-kind" aria-label="${t("filter.kind")}" hidden><option value="">${t("filter.all_kinds")}</option>
+          ${SITE_KINDS.map((k) => `<option value="${k}">${t(`node_kind.${k}`)}</option>`).join("")}</select>
         <select id="f-town" aria-label="${t("filter.town")}"><option value="">${t("filter.all_towns")}</option></select>
         <select id="f-state" aria-label="${t("filter.state")}"><option value="">${t("filter.all_states")}</option>
           ${STATE_CLASSES.map((s) => `<option value="${s}">${t(`state.${s}`)}</option>`).join("")}</select>
@@ -200,10 +203,12 @@ export async function render(root, ctx) {
   function filtered() {
     const q = $("f-q").value.trim().normalize("NFKC").toLowerCase();
     const town = $("f-town").value;
+    const kind = $("f-kind").value;
     const st = $("f-state").value;
     const type = $("f-type").value;
     return state.terminals.filter((x) => {
       if (town && x.town !== town) return false;
+      if (kind && (x.kind || "terminal") !== kind) return false;
       if (st && stateClassOf(x) !== st) return false;
       if (type && !(x.open_alerts || []).some((a) => a.type === type)) return false;
       if (q) {
@@ -228,7 +233,8 @@ export async function render(root, ctx) {
     const alerts = (x.open_alerts || []).map((a) => `<span class="chip sev-${a.severity || ""}">${t(`alert.${a.type}`)}</span>`).join(" ");
     return `<tr class="row state-${sc}" data-terminal-id="${escapeHtml(x.id)}" data-state-class="${sc}">
       <td>${stateBadge(sc)}</td>
-      <td><a href="#/terminals/${encodeURIComponent(x.id)}" class="term-link"><b>${escapeHtml(x.name)}</b><br><span class="muted">${escapeHtml(x.id)}</span></a></td>
+      <td><a href="#/terminals/${encodeURIComponent(x.id)}" class="term-link"><b>${escapeHtml(x.name)}</b><br><span class="muted">${escapeHtml(x.id)}${
+        x.kind === "pump_station" ? ` · ${t("node_kind.pump_station")}` : ""}</span></a></td>
       <td>${escapeHtml(x.town)}</td>
       <td class="${sc === "stale" || sc === "offline" ? "warn" : ""}">${fmt.age(ageOf(x))}</td>
       <td class="num">${fmt.number(x.today ? x.today.volume_m3 : null, 1)}</td>
@@ -237,7 +243,12 @@ export async function render(root, ctx) {
   function drawList() {
     const list = sorted(filtered());
     const shown = state.showAll ? list : list.slice(0, LIST_PAGE);
-    $("terminal-rows").innerHTML = shown.length ? shown.map(rowHtml).join("") : `<tr><td colspan="6" class="empty">${t("overview.no_match")}</td></tr>`;
+    // A county with pump stations lists sites of both kinds, with a kind filter (issue 13).
+    const mixed = state.terminals.some((x) => x.kind === "pump_station");
+    $("f-kind").hidden = !mixed;
+    $("list-title").textContent = t(mixed ? "overview.sites" : "overview.terminals");
+    $("terminal-rows").innerHTML = shown.length ? shown.map(rowHtml).join("")
+      : `<tr><td colspan="6" class="empty">${t(mixed ? "overview.no_match_site" : "overview.no_match")}</td></tr>`;
     $("count").textContent = t("overview.count", { shown: list.length, total: state.terminals.length });
     const more = $("show-all");
     more.hidden = list.length <= shown.length;
@@ -252,7 +263,9 @@ export async function render(root, ctx) {
     const have = new Set([...sel.options].map((o) => o.value));
     for (const town of towns) if (!have.has(town)) sel.add(new Option(town, town));
   }
-  for (const id of ["f-q", "f-town", "f-state", "f-type"]) $(id).addEventListener("input", drawList);
+  for (const id of ["f-q", "f-kind", "f-town", "f-state", "f-type"]) $(id).addEventListener("input", drawList);
+  const kindParam = ctx.params.get("kind");
+  if (kindParam && SITE_KINDS.includes(kindParam)) $("f-kind").value = kindParam;
   const stateParam = ctx.params.get("state");
   if (stateParam) $("f-state").value = stateParam;
   $("show-all").addEventListener("click", () => {
