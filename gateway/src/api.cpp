@@ -370,6 +370,14 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
                        {"no_flow_raise_m3h", th.no_flow_raise_m3h},
                        {"no_flow_clear_m3h", th.no_flow_clear_m3h},
                        {"no_flow_debounce_s", th.no_flow_debounce_s},
+                       {"no_flow_flowing_debounce_s", th.no_flow_flowing_debounce_s},
+                       {"low_flow_window_s", th.low_flow_window_s},
+                       {"low_flow_raise_ratio", th.low_flow_raise_ratio},
+                       {"low_flow_clear_ratio", th.low_flow_clear_ratio},
+                       {"low_flow_debounce_s", th.low_flow_debounce_s},
+                       {"low_flow_min_normal_m3h", th.low_flow_min_normal_m3h},
+                       {"flow_min_days", th.flow_min_days},
+                       {"flow_prior_load", th.flow_prior_load},
                        {"flow_high_raise_factor", th.flow_high_raise_factor},
                        {"flow_high_clear_factor", th.flow_high_clear_factor},
                        {"flow_high_debounce_s", th.flow_high_debounce_s},
@@ -1036,6 +1044,39 @@ http_response terminal(const context& c) {
   return json_response(200, terminal_json(c.eng, idx, true, today_rows(c.eng)));
 }
 
+/// GET /api/terminals/{id}/normal: the site's learned normal flow (engine/flow_normal.hpp), 2 day
+/// types x 24 local hours, each with its median and low quantile (m3/h, 0.001), the days of
+/// history behind it and whether it is still the prior; before the first computation, the prior.
+http_response terminal_normal(const context& c) {
+  const auto idx = visible_terminal(c, c.eng.terminals(), c.args.at(0));
+  const auto& t = c.eng.terminals().terminals()[idx];
+  const auto* learned = c.eng.learned_normal(t.id);
+  const flow_normal n = learned != nullptr ? *learned : prior_flow_normal(t.design_capacity_m3d, t.limits.flow_prior_load);
+  json types = json::object();
+  for (const auto dt : {day_type::weekday, day_type::weekend}) {
+    json hours = json::array();
+    for (int h = 0; h < 24; ++h) {
+      const auto& cell = n.at(dt, h);
+      hours.push_back({{"hour", h},
+                       {"median_m3h", round_to(cell.median_m3h, unit::m3_per_h)},
+                       {"low_m3h", round_to(cell.low_m3h, unit::m3_per_h)},
+                       {"days", cell.days},
+                       {"prior", cell.prior}});
+    }
+    types[std::string(to_string(dt))] = std::move(hours);
+  }
+  return json_response(
+      200, json{{"terminal_id", t.id},
+                {"computed_day", learned != nullptr ? json(format_day(n.computed_day)) : json(nullptr)},
+                {"history_days", flow_normal_history_days},
+                {"low_quantile", flow_normal_low_quantile},
+                {"min_days", t.limits.flow_min_days},
+                {"design_capacity_m3d", t.design_capacity_m3d},
+                {"prior_load", t.limits.flow_prior_load},
+                {"time_zone", c.eng.cfg().zone.name()},
+                {"day_types", std::move(types)}});
+}
+
 http_response history(const context& c) {
   const auto& cfg = *c.view.cfg;
   const auto& id = c.args.at(0);
@@ -1551,6 +1592,7 @@ const std::vector<route_entry>& route_table() {
       {{"GET", "/api/unknown-terminals", read, {}}, &unknown_terminals},
       {{"GET", "/api/dead-letters", read, {}}, &dead_letters},
       {{"GET", "/api/terminals/{id}", read, {}}, &terminal},
+      {{"GET", "/api/terminals/{id}/normal", read, {}}, &terminal_normal},
       {{"GET", "/api/terminals/{id}/history", read, {"from", "to", "limit"}, true}, &history},
       {{"GET", "/api/terminals/{id}/daily", read, {"from", "to"}, true}, &daily},
       {{"GET", "/api/terminals/{id}/image", read, {}, true}, &image},

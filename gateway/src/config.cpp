@@ -32,6 +32,14 @@ void read_thresholds(toml_reader& r, thresholds& t) {
   r.read("no_flow_raise_m3h", t.no_flow_raise_m3h, 0.0, max_m3h);
   r.read("no_flow_clear_m3h", t.no_flow_clear_m3h, 0.0, max_m3h);
   r.read_int("no_flow_debounce_s", t.no_flow_debounce_s, 0, max_s);
+  r.read_int("no_flow_flowing_debounce_s", t.no_flow_flowing_debounce_s, 0, max_s);
+  r.read_int("low_flow_window_s", t.low_flow_window_s, 600, 86400);
+  r.read("low_flow_raise_ratio", t.low_flow_raise_ratio, 0.0, 1.0);
+  r.read("low_flow_clear_ratio", t.low_flow_clear_ratio, 0.0, 1.0);
+  r.read_int("low_flow_debounce_s", t.low_flow_debounce_s, 0, max_s);
+  r.read("low_flow_min_normal_m3h", t.low_flow_min_normal_m3h, 0.001, max_m3h);
+  r.read_int("flow_min_days", t.flow_min_days, 1, 28);
+  r.read("flow_prior_load", t.flow_prior_load, 0.0, 2.0);
   r.read("flow_high_raise_factor", t.flow_high_raise_factor, 0.1, 100.0);
   r.read("flow_high_clear_factor", t.flow_high_clear_factor, 0.1, 100.0);
   r.read_int("flow_high_debounce_s", t.flow_high_debounce_s, 0, max_s);
@@ -49,6 +57,8 @@ void read_thresholds(toml_reader& r, thresholds& t) {
     r.fail("turbidity_clear_ntu", "must not be above turbidity_raise_ntu (hysteresis)");
   if (t.no_flow_clear_m3h < t.no_flow_raise_m3h)
     r.fail("no_flow_clear_m3h", "must not be below no_flow_raise_m3h (hysteresis)");
+  if (t.low_flow_clear_ratio < t.low_flow_raise_ratio)
+    r.fail("low_flow_clear_ratio", "must not be below low_flow_raise_ratio (hysteresis)");
   if (t.flow_high_clear_factor > t.flow_high_raise_factor)
     r.fail("flow_high_clear_factor", "must not be above flow_high_raise_factor (hysteresis)");
   if (t.clock_skew_clear_s > t.clock_skew_raise_s)

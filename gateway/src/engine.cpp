@@ -58,12 +58,73 @@ engine::engine(const config& cfg, registry reg, store& db, const clock_source& c
     pending_cmds_.emplace(c.id, std::move(c));
   next_command_id_ = db_.max_command_id() + 1;
   for (const auto& h : db_.load_pump_run_hours()) pump_logs_[h.site_id].restore(h.hour_ms, h.run_s, h.covered_s);
+  for (auto& n : db_.load_flow_normals()) flow_sites_[n.site_id].normal = std::move(n.normal);
   attach_states();
 }
 
 const pump_run_log* engine::pump_runtime_log(const std::string& site_id) const {
   const auto it = pump_logs_.find(site_id);
   return it == pump_logs_.end() ? nullptr : &it->second;
+}
+
+const flow_normal* engine::learned_normal(const std::string& site_id) const {
+  const auto it = flow_sites_.find(site_id);
+  if (it == flow_sites_.end() || it->second.normal.computed_day == flow_normal::never_computed) return nullptr;
+  return &it->second.normal;
+}
+
+const flow_normal_view* engine::observe_flow(const terminal_info& info, const proto::telemetry_record& rec,
+                                             std::int64_t ts_ms, bool in_order, flow_normal_view& out) {
+  if (info.kind != site_kind::terminal) return nullptr;
+  const auto& f = rec.flow;
+  if (!f || f->status != proto::quantity_status::ok || !f->rate_m3h) return nullptr;
+  const auto& lim = info.limits;
+  auto& site = flow_sites_[info.id];
+  // Every accepted record's window goes into its hour (late ones too: de-duplication books each
+  // window once) and into the recent window (which ignores what is older than it).
+  const std::int64_t hour = pump_run_hour_of(ts_ms);
+  auto& pending = flow_pending_[{info.id, hour}];
+  pending.site_id = info.id;
+  pending.hour_ms = hour;
+  pending.volume_m3 += *f->rate_m3h * rec.interval_s / 3600.0;
+  pending.covered_s += rec.interval_s;
+  site.window.add(ts_ms, *f->rate_m3h, rec.interval_s, lim.low_flow_window_s);
+  if (!in_order) return nullptr;
+  const std::int32_t today = operating_day(from_ms(ts_ms - 1), cfg_.zone);
+  if (today > site.normal.computed_day) {
+    // An operating day ended for this site (or its first record): learn from the stored hours of
+    // the history days plus what is not committed yet, and drop hours older than the history.
+    const std::int64_t from = ms(operating_day_start(today - flow_normal_history_days, cfg_.zone));
+    const std::int64_t to = ms(operating_day_start(today, cfg_.zone));
+    std::vector<flow_hour> hours;
+    try {
+      hours = db_.flow_hours(info.id, from, to);
+    } catch (const store_error& e) {
+      spdlog::warn("terminal {}: flow history not readable ({}); its normal is learned from what is in memory", info.id, e.what());
+    }
+    for (auto it = flow_pending_.lower_bound({info.id, from}); it != flow_pending_.end() && it->first.first == info.id &&
+                                                                it->first.second < to;
+         ++it)
+      hours.push_back(it->second);
+    for (const auto& h : batch_.flow_hours)
+      if (h.site_id == info.id && h.hour_ms >= from && h.hour_ms < to) hours.push_back(h);
+    // The same hour may come from the store and from pending increments: sum them per hour.
+    std::sort(hours.begin(), hours.end(), [](const flow_hour& a, const flow_hour& b) { return a.hour_ms < b.hour_ms; });
+    std::vector<flow_hour> merged;
+    for (auto& h : hours) {
+      if (!merged.empty() && merged.back().hour_ms == h.hour_ms) {
+        merged.back().volume_m3 += h.volume_m3;
+        merged.back().covered_s += h.covered_s;
+      } else {
+        merged.push_back(std::move(h));
+      }
+    }
+    site.normal = learn_flow_normal(merged, today, cfg_.zone, info.design_capacity_m3d, lim.flow_prior_load, lim.flow_min_days);
+    batch_.flow_normals.push_back({info.id, site.normal});
+    batch_.flow_hour_cuts.emplace_back(info.id, ms(operating_day_start(today - flow_normal_history_days - 1, cfg_.zone)));
+  }
+  out = make_flow_normal_view(site.normal, site.window, ts_ms, lim.low_flow_window_s, cfg_.zone);
+  return &out;
 }
 
 void engine::attach_states() {
@@ -374,6 +435,8 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
       obs.pump_runtime = &runtime;
     }
   }
+  flow_normal_view flow_view;
+  obs.flow_normal = observe_flow(info, rec, ts, in_order, flow_view);
   for (const auto& rule : rules_.rules()) {
     if (!rule->applies_to(info.kind)) continue;  // effluent rules judge terminals, pump rules stations
     // Event-time rules see records in effective-time order only; a late record is history for
@@ -685,6 +748,9 @@ bool engine::flush(bool retry_now) {
   pump_dirty_.clear();
   for (auto& [site, cut] : pump_cuts_) batch_.pump_run_cuts.emplace_back(site, cut);
   pump_cuts_.clear();
+  // Flow hours are increments: moved into the batch once (a failed commit keeps them there).
+  for (auto& [key, h] : flow_pending_) batch_.flow_hours.push_back(std::move(h));
+  flow_pending_.clear();
   if (batch_.empty()) {
     if (on_committed_) on_committed_();
     return true;

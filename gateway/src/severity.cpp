@@ -30,6 +30,9 @@ severity alert_severity(proto::alert_type type) noexcept {
     case proto::alert_type::wet_well_low:
     case proto::alert_type::pump_no_level_drop: return severity::warning;
     case proto::alert_type::pump_runtime_abnormal: return severity::info;
+    // Issue 14: far less flow than this hour normally brings: a blockage or burst upstream, not yet
+    // an overflow (no_flow, the total loss, stays critical).
+    case proto::alert_type::low_flow: return severity::warning;
   }
   return severity::warning;  // a type added later without a decision: shown, not ignored
 }

@@ -288,6 +288,17 @@ CREATE TABLE pump_run_hours (site_id TEXT NOT NULL, hour_ms INTEGER NOT NULL, ru
   covered_s REAL NOT NULL, PRIMARY KEY (site_id, hour_ms)) WITHOUT ROWID;
 )sql";
 
+// Version 16 (issue 14 item 1, learned normal per site, engine/flow_normal.hpp): each site's flow
+// per UTC hour (volume from the interval mean rates and the time covered), about 29 days of it,
+// and its learned normal: 2 day types x 24 hours (median, low quantile, days, still the prior).
+constexpr const char* migration_v16_flow_normals = R"sql(
+CREATE TABLE flow_hours (site_id TEXT NOT NULL, hour_ms INTEGER NOT NULL, volume_m3 REAL NOT NULL,
+  covered_s REAL NOT NULL, PRIMARY KEY (site_id, hour_ms)) WITHOUT ROWID;
+CREATE TABLE flow_normals (site_id TEXT NOT NULL, day_type INTEGER NOT NULL, hour INTEGER NOT NULL,
+  median_m3h REAL NOT NULL, low_m3h REAL NOT NULL, days INTEGER NOT NULL, prior INTEGER NOT NULL,
+  computed_day INTEGER NOT NULL, PRIMARY KEY (site_id, day_type, hour)) WITHOUT ROWID;
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -489,6 +500,7 @@ class sqlite_store::impl {
         if (v == 12) exec(migration_v13_energy);
         if (v == 13) exec(migration_v14_incidents);
         if (v == 14) exec(migration_v15_pump_run_hours);
+        if (v == 15) exec(migration_v16_flow_normals);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");
@@ -800,6 +812,36 @@ void sqlite_store::apply(const write_batch& b) {
     }
     for (const auto& c : b.pump_run_cuts)
       d.q("DELETE FROM pump_run_hours WHERE site_id = ? AND hour_ms < ?").bind(1, c.first).bind(2, c.second).run();
+    for (const auto& h : b.flow_hours) {
+      d.q("INSERT INTO flow_hours(site_id, hour_ms, volume_m3, covered_s) VALUES(?,?,?,?) ON CONFLICT(site_id, hour_ms)"
+          " DO UPDATE SET volume_m3=volume_m3+excluded.volume_m3, covered_s=covered_s+excluded.covered_s")
+          .bind(1, h.site_id)
+          .bind(2, h.hour_ms)
+          .bind(3, h.volume_m3)
+          .bind(4, h.covered_s)
+          .run();
+    }
+    for (const auto& c : b.flow_hour_cuts)
+      d.q("DELETE FROM flow_hours WHERE site_id = ? AND hour_ms < ?").bind(1, c.first).bind(2, c.second).run();
+    for (const auto& n : b.flow_normals) {
+      for (const auto t : {day_type::weekday, day_type::weekend}) {
+        for (int h = 0; h < 24; ++h) {
+          const auto& c = n.normal.at(t, h);
+          d.q("INSERT INTO flow_normals(site_id, day_type, hour, median_m3h, low_m3h, days, prior, computed_day)"
+              " VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(site_id, day_type, hour) DO UPDATE SET median_m3h=excluded.median_m3h,"
+              " low_m3h=excluded.low_m3h, days=excluded.days, prior=excluded.prior, computed_day=excluded.computed_day")
+              .bind(1, n.site_id)
+              .bind(2, static_cast<std::int64_t>(t))
+              .bind(3, std::int64_t{h})
+              .bind(4, c.median_m3h)
+              .bind(5, c.low_m3h)
+              .bind(6, std::int64_t{c.days})
+              .bind(7, std::int64_t{c.prior ? 1 : 0})
+              .bind(8, std::int64_t{n.normal.computed_day})
+              .run();
+        }
+      }
+    }
     for (const auto& im : b.images) {
       d.q("INSERT INTO images(terminal, jpeg, arrival_ms) VALUES(?,?,?) ON CONFLICT(terminal) DO UPDATE SET"
           " jpeg=excluded.jpeg, arrival_ms=excluded.arrival_ms")
@@ -1159,6 +1201,35 @@ std::vector<pump_run_hour> sqlite_store::load_pump_run_hours() {
   auto& s = impl_->q("SELECT site_id, hour_ms, run_s, covered_s FROM pump_run_hours ORDER BY site_id, hour_ms");
   std::vector<pump_run_hour> out;
   while (s.step()) out.push_back({s.text(0), s.i64(1), s.dbl(2), s.dbl(3)});
+  s.reset();
+  return out;
+}
+
+std::vector<flow_hour> sqlite_store::flow_hours(const std::string& site_id, std::int64_t from_ms, std::int64_t to_ms) {
+  auto& s = impl_->q("SELECT hour_ms, volume_m3, covered_s FROM flow_hours WHERE site_id = ? AND hour_ms >= ? AND hour_ms < ?"
+                     " ORDER BY hour_ms")
+                .bind(1, site_id)
+                .bind(2, from_ms)
+                .bind(3, to_ms);
+  std::vector<flow_hour> out;
+  while (s.step()) out.push_back({site_id, s.i64(0), s.dbl(1), s.dbl(2)});
+  s.reset();
+  return out;
+}
+
+std::vector<site_flow_normal> sqlite_store::load_flow_normals() {
+  auto& s = impl_->q("SELECT site_id, day_type, hour, median_m3h, low_m3h, days, prior, computed_day FROM flow_normals"
+                     " ORDER BY site_id");
+  std::vector<site_flow_normal> out;
+  while (s.step()) {
+    auto site = s.text(0);
+    if (out.empty() || out.back().site_id != site) out.push_back({std::move(site), flow_normal{}});
+    const auto t = s.i64(1) == 1 ? day_type::weekend : day_type::weekday;
+    const auto h = s.i64(2);
+    if (h < 0 || h > 23) continue;
+    out.back().normal.at(t, static_cast<int>(h)) = {s.dbl(3), s.dbl(4), static_cast<std::uint32_t>(s.i64(5)), s.i64(6) != 0};
+    out.back().normal.computed_day = static_cast<std::int32_t>(s.i64(7));
+  }
   s.reset();
   return out;
 }

@@ -13,7 +13,8 @@ using network::node_kind;
 
 alert_class classify(const proto::alert_message& a, node_kind at) noexcept {
   const auto t = proto::to_string(a.type);
-  if (at == node_kind::terminal) return t == "no_flow" ? alert_class::flow_loss : alert_class::none;
+  // At a terminal: no flow, or far less than this hour normally brings (issue 14: a partial blockage, a burst).
+  if (at == node_kind::terminal) return t == "no_flow" || t == "low_flow" ? alert_class::flow_loss : alert_class::none;
   if (at != node_kind::pump_station) return alert_class::none;
   if (t == "pump_fault" || t == "power_lost" || t == "wet_well_high" || t == "pump_no_level_drop" || t == "offline")
     return alert_class::cause;

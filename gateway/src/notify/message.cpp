@@ -48,6 +48,8 @@ std::string_view type_words(proto::alert_type t, notify_language l) {
     case proto::alert_type::power_lost: return z ? "泵站市电中断" : "Pump station: mains power lost";
     case proto::alert_type::pump_runtime_abnormal:
       return z ? "泵站运行时长异常" : "Pump station: run time far from its normal";
+    case proto::alert_type::low_flow:
+      return z ? "出水量远低于该站同时段常态（上游堵塞或破损）" : "Flow far below this site's normal for the hour (blockage or burst upstream)";
   }
   return "?";
 }

@@ -2,6 +2,7 @@
 #include "sewage/gateway/rules.hpp"
 #include "rule_helpers.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -39,12 +40,21 @@ class no_flow final : public alert_rule {
     if (!f || f->status != proto::quantity_status::ok || !f->rate_m3h) return {};
     const double q = *f->rate_m3h;
     const auto& th = t.limits;
-    const auto act = debounce_step(s, o.record.ts, q <= th.no_flow_raise_m3h, q >= th.no_flow_clear_m3h,
-                                   th.no_flow_debounce_s);
+    // Where this hour's learned normal flows (issue 14), absence is judged sooner; at night, when
+    // night flow is normally absent, and while the normal is the prior, the long debounce holds.
+    const auto* n = o.flow_normal;
+    const bool flows_normally = n != nullptr && n->hour_learned && n->hour_low_m3h >= th.low_flow_min_normal_m3h;
+    const std::uint32_t debounce =
+        flows_normally ? std::min(th.no_flow_flowing_debounce_s, th.no_flow_debounce_s) : th.no_flow_debounce_s;
+    const auto act = debounce_step(s, o.record.ts, q <= th.no_flow_raise_m3h, q >= th.no_flow_clear_m3h, debounce);
     if (act == verdict::action::none) return {};
+    const double for_s = static_cast<double>(o.record.ts.time_since_epoch().count() - s.since_ms) / 1000.0;
     return make(act, o.record.ts, q, th.no_flow_raise_m3h,
                 act == verdict::action::raise
-                    ? fmt("No effluent flow (%.3f m3/h, at or below %.3f m3/h): blockage or pump failure?", q, th.no_flow_raise_m3h)
+                    ? fmt("No effluent flow (%.3f m3/h, at or below %.3f m3/h): blockage or pump failure?", q, th.no_flow_raise_m3h) +
+                          (flows_normally ? fmt(" Absent for %.0f min in hours when this site normally flows (p10 %.3f m3/h).",
+                                                for_s / 60.0, n->hour_low_m3h)
+                                          : std::string())
                     : fmt("Effluent flow resumed (%.3f m3/h, clear level %.3f m3/h).", q, th.no_flow_clear_m3h));
   }
 };

@@ -35,6 +35,7 @@ rule_set default_rules() {
   s.add(make_pump_no_level_drop_rule());
   s.add(make_power_lost_rule());
   s.add(make_pump_runtime_abnormal_rule());
+  s.add(make_low_flow_rule());
   return s;
 }
 

@@ -23,6 +23,7 @@ export const SEVERITY = {
   wet_well_low: "warning",
   pump_no_level_drop: "warning",
   pump_runtime_abnormal: "info",
+  low_flow: "warning",
 };
 export const ALERT_TYPES = Object.keys(SEVERITY);
 const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };

@@ -61,6 +61,7 @@ const std::map<std::string, decision>& decisions() {
       {"GET /api/terminals/{id}/history", {read, true}},
       {"GET /api/terminals/{id}/daily", {read, true}},
       {"GET /api/terminals/{id}/image", {read, true}},
+      {"GET /api/terminals/{id}/normal", {read, true}},
       {"GET /api/alerts", {read, false}},
       {"GET /api/alerts/{id}", {read, true}},
       {"POST /api/alerts/{id}/ack", {operate, true}},

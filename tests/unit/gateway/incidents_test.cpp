@@ -430,6 +430,9 @@ TEST(IncidentClasses, CausesAndFlowLossesByNodeKind) {
   a.type = proto::alert_type::offline;
   EXPECT_EQ(classify(a, node_kind::pump_station), alert_class::cause);
   EXPECT_EQ(classify(a, node_kind::terminal), alert_class::none);
+  a.type = proto::alert_type::low_flow;  // issue 14: far below the terminal's own normal
+  EXPECT_EQ(classify(a, node_kind::terminal), alert_class::flow_loss);
+  EXPECT_EQ(classify(a, node_kind::pump_station), alert_class::none);
   a.type = proto::alert_type::turbidity_high;
   EXPECT_EQ(classify(a, node_kind::terminal), alert_class::none);
   for (const auto t : {proto::alert_type::pump_fault, proto::alert_type::power_lost, proto::alert_type::wet_well_high,

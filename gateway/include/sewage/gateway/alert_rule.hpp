@@ -34,6 +34,20 @@ struct pump_runtime_view {
   std::optional<double> normal_h;  ///< median run hours of those days; set when history_days >= the minimum
 };
 
+/// A terminal's flow against its learned normal, as low_flow and no_flow see it (engine/flow_normal.hpp
+/// computes it on event time from the terminal's recent records and its normal).
+struct flow_normal_view {
+  double window_s{0};             ///< the window judged (thresholds::low_flow_window_s), s
+  double window_mean_m3h{0};      ///< mean flow over it (covered time weighted), m3/h
+  double window_covered_s{0};     ///< seconds of it covered by records with good flow
+  double normal_m3h{0};           ///< the normal (median) for its hours, time-weighted, m3/h
+  double normal_low_m3h{0};       ///< the lowest low quantile among its hours, m3/h
+  double normal_low_mean_m3h{0};  ///< the low quantiles for its hours, time-weighted, m3/h
+  bool learned{false};            ///< every hour of the window has a learned (not prior) normal
+  double hour_low_m3h{0};         ///< low quantile of the record's own hour, m3/h
+  bool hour_learned{false};       ///< that hour's normal is learned
+};
+
 /// One accepted, de-duplicated record as a rule sees it.
 struct observation {
   const proto::telemetry_record& record;
@@ -44,6 +58,8 @@ struct observation {
   std::optional<proto::timestamp> untrusted_stamp{};
   /// Pump stations only (nullptr otherwise): the station's run time up to this record.
   const pump_runtime_view* pump_runtime{nullptr};
+  /// Terminals only (nullptr otherwise or for a record without good flow): flow vs. normal.
+  const flow_normal_view* flow_normal{nullptr};
 };
 
 /// Arrival-time view of a terminal's presence, for clock ticks (offline rule).

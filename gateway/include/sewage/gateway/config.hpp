@@ -47,6 +47,37 @@ struct thresholds {
   double no_flow_clear_m3h{0.05};
   /// no_flow: minimum duration, s. Villages have little flow at night; 6 h rules that out.
   std::uint32_t no_flow_debounce_s{21600};
+  /// no_flow: the debounce in an hour whose learned normal flows (its low quantile, p10 of the
+  /// site's own hourly means, at least low_flow_min_normal_m3h: engine/flow_normal.hpp), s. Flow
+  /// absent when it flows on 9 days out of 10 is a blockage or pump failure, not a quiet night;
+  /// 1 h rides out a pump cycle of an intermittently pumped outlet. Where night flow is normally
+  /// near zero (or the normal is still the prior) no_flow_debounce_s applies; never longer than it.
+  std::uint32_t no_flow_flowing_debounce_s{3600};
+
+  /// low_flow (issue 14): the window whose mean flow is compared with the normal for its hours, s.
+  /// 2 h: long enough to average out pump cycles and an hour's scatter, short enough to see a
+  /// blockage the same morning.
+  std::uint32_t low_flow_window_s{7200};
+  /// low_flow: raise when the window's mean flow is below this share of the normal (median) AND
+  /// below the site's own low quantile (p10) for those hours. 0.6: a blockage cutting most
+  /// households (issue 13: 94 %) and a burst losing ~50 % both fall below it; the p10 condition
+  /// keeps a site whose ordinary days scatter below 0.6 x its median from alarming on a low day.
+  double low_flow_raise_ratio{0.6};
+  /// low_flow: clear when the window's mean flow is at or above this share of the normal (hysteresis).
+  double low_flow_clear_ratio{0.8};
+  /// low_flow: how long the condition must hold (and then the clear condition), s.
+  std::uint32_t low_flow_debounce_s{1800};
+  /// low_flow: judged only where every hour of the window normally flows: its learned low
+  /// quantile at least this, m3/h (also no_flow's "normally flows"). 0.05 m3/h = 1.2 m3/day rate,
+  /// five times no_flow's clear level; below it hours are normally (near) dry.
+  double low_flow_min_normal_m3h{0.05};
+  /// Learned normal: days of history an (hour, day type) needs before it replaces the prior, 1..28.
+  /// 5: a weekday hour has it after one week, a weekend hour after three weekends.
+  std::uint32_t flow_min_days{5};
+  /// Learned normal's prior: share of design_capacity_m3d a site is assumed to receive. 0.6: rural
+  /// terminals are commonly built for the planned population and run well below capacity (an
+  /// ASSUMPTION; the learned normal replaces it).
+  double flow_prior_load{0.6};
 
   /// flow_high: raise when the mean rate exceeds this multiple of the design mean hourly flow
   /// (design_capacity_m3d / 24). 2.5 ~ peak factor of small sewer catchments.

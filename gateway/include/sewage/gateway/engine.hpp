@@ -10,6 +10,7 @@
 
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
+#include "sewage/gateway/engine/flow_normal.hpp"
 #include "sewage/gateway/pump_runtime.hpp"
 #include "sewage/gateway/registry.hpp"
 #include "sewage/gateway/rules.hpp"
@@ -219,6 +220,9 @@ class engine {
   [[nodiscard]] double report_interval_s(std::size_t index) const;
   /// The hourly run log of pump station `site_id` (pump_runtime.hpp), or nullptr when it has none.
   [[nodiscard]] const pump_run_log* pump_runtime_log(const std::string& site_id) const;
+  /// The learned normal flow of site `site_id` (engine/flow_normal.hpp), or nullptr before it was
+  /// first computed (its first record with good flow, or loaded at start): the API then shows the prior.
+  [[nodiscard]] const flow_normal* learned_normal(const std::string& site_id) const;
   /// Changes whenever what a county_view holds changes (the registry, a terminal's registration,
   /// a report interval): read_service republishes its view when it differs from the last one.
   [[nodiscard]] std::uint64_t county_generation() const noexcept { return county_generation_; }
@@ -272,6 +276,18 @@ class engine {
   std::unordered_map<std::string, pump_run_log> pump_logs_;
   std::set<std::pair<std::string, std::int64_t>> pump_dirty_;
   std::map<std::string, std::int64_t> pump_cuts_;
+  // Learned normal flow per terminal (by site id, engine/flow_normal.hpp): its recent window and
+  // normal, and the hourly flow increments not yet flushed.
+  struct flow_site {
+    flow_window window;
+    flow_normal normal;
+  };
+  std::unordered_map<std::string, flow_site> flow_sites_;
+  std::map<std::pair<std::string, std::int64_t>, flow_hour> flow_pending_;
+  /// Books a terminal's record with good flow, relearns its normal when its operating day moved
+  /// on (in-order records only) and returns the rules' view, or nullptr.
+  const flow_normal_view* observe_flow(const terminal_info& info, const proto::telemetry_record& rec, std::int64_t ts_ms,
+                                       bool in_order, flow_normal_view& out);
   write_batch batch_;
   engine_metrics metrics_;
   log_limiter glitch_log_{10, std::chrono::minutes(1)};  // totalizer glitch lines: 10 a minute, then a count

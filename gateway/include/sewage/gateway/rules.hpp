@@ -31,7 +31,9 @@ class rule_set {
 std::unique_ptr<alert_rule> make_offline_rule();
 /// turbidity_high: mean NTU > turbidity_raise_ntu; clear <= turbidity_clear_ntu; turbidity_debounce_s.
 std::unique_ptr<alert_rule> make_turbidity_high_rule();
-/// no_flow: rate m3/h <= no_flow_raise_m3h; clear >= no_flow_clear_m3h; no_flow_debounce_s.
+/// no_flow: rate m3/h <= no_flow_raise_m3h; clear >= no_flow_clear_m3h; no_flow_debounce_s, or
+/// min(no_flow_flowing_debounce_s, no_flow_debounce_s) when the record's hour has a learned normal
+/// whose low quantile is at least low_flow_min_normal_m3h (observation::flow_normal).
 std::unique_ptr<alert_rule> make_no_flow_rule();
 /// flow_high: rate m3/h > flow_high_raise_factor x design_capacity_m3d / 24; clear <= clear factor.
 std::unique_ptr<alert_rule> make_flow_high_rule();
@@ -89,6 +91,17 @@ std::unique_ptr<alert_rule> make_power_lost_rule();
 /// judged without a normal, with a normal below pump_runtime_min_normal_h, or when less than 80 %
 /// of the last 24 h is covered by records. value = run hours (h), threshold = the normal (h).
 std::unique_ptr<alert_rule> make_pump_runtime_abnormal_rule();
+
+/// low_flow (flow_normal_rules.cpp; issue 14): the mean flow over the last low_flow_window_s
+/// (observation::flow_normal) below low_flow_raise_ratio x the site's learned normal (median) for
+/// those hours and below their learned low quantile, for low_flow_debounce_s; raised only where every hour of the window is learned (not
+/// the prior) with a low quantile of at least low_flow_min_normal_m3h (not at night when night flow
+/// is normally near zero). Clear at >= low_flow_clear_ratio x normal for the same time, in any
+/// hour. Not judged when less than low_flow_min_covered of the window has good flow readings.
+/// value = the window's mean (m3/h), threshold = the normal (m3/h). Terminals only.
+std::unique_ptr<alert_rule> make_low_flow_rule();
+/// Share of low_flow's window that records with good flow must cover before it is judged.
+inline constexpr double low_flow_min_covered = 0.8;
 
 /// Every built-in rule: the registration list.
 rule_set default_rules();

@@ -15,7 +15,7 @@ namespace sewage::gateway {
 
 /// Schema version this build writes. Migrations from every earlier version run at open.
 /// 14 is the incidents room's (issue 13 item 3); 15 the pump stations' run log (item 2).
-inline constexpr int sqlite_schema_version = 15;
+inline constexpr int sqlite_schema_version = 16;
 
 class sqlite_store final : public store, public notification_store {
  public:
@@ -69,6 +69,8 @@ class sqlite_store final : public store, public notification_store {
   std::optional<command_row> command(std::uint64_t id) override;
   std::uint64_t max_command_id() override;
   std::vector<pump_run_hour> load_pump_run_hours() override;
+  std::vector<flow_hour> flow_hours(const std::string& site_id, std::int64_t from_ms, std::int64_t to_ms) override;
+  std::vector<site_flow_normal> load_flow_normals() override;
   std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& terminal_id) override;
   std::optional<proto::timestamp> image_arrival(const std::string& terminal_id) override;
   std::vector<dead_letter_row> dead_letters(std::size_t limit) override;

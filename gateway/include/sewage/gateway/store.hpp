@@ -9,6 +9,7 @@
 #include "sewage/gateway/energy.hpp"
 #include "sewage/gateway/alert_rule.hpp"
 #include "sewage/gateway/dedup.hpp"
+#include "sewage/gateway/engine/flow_normal.hpp"
 #include "sewage/gateway/pump_runtime.hpp"
 
 #include <sewage/proto/alert.hpp>
@@ -184,12 +185,19 @@ struct write_batch {
   std::vector<pump_run_hour> pump_run_hours;
   /// (site id, hour_ms): that station's stored hours before hour_ms are deleted (pump_run_log::prune).
   std::vector<std::pair<std::string, std::int64_t>> pump_run_cuts;
+  /// Sites' hourly flow (engine/flow_normal.hpp): INCREMENTS added to the stored hour.
+  std::vector<flow_hour> flow_hours;
+  /// (site id, hour_ms): that site's stored flow hours before hour_ms are deleted.
+  std::vector<std::pair<std::string, std::int64_t>> flow_hour_cuts;
+  /// Learned normals: each replaces the site's stored one.
+  std::vector<site_flow_normal> flow_normals;
 
   [[nodiscard]] bool empty() const noexcept {
     return records.empty() && daily.empty() && terminals.empty() && retired_sets.empty() && spilled.empty() &&
            alerts.empty() &&
            transitions.empty() && dead_letters.empty() && images.empty() && commands.empty() &&
-           notifications.empty() && pump_run_hours.empty() && pump_run_cuts.empty();
+           notifications.empty() && pump_run_hours.empty() && pump_run_cuts.empty() && flow_hours.empty() &&
+           flow_hour_cuts.empty() && flow_normals.empty();
   }
   void clear() noexcept { *this = write_batch{}; }
 };
@@ -301,6 +309,14 @@ class store {
   /// Every stored pump-station run hour (pump_runtime.hpp), by site and hour. Default: none (a
   /// store without the table: pump_runtime_abnormal then rebuilds its history from live records).
   virtual std::vector<pump_run_hour> load_pump_run_hours() { return {}; }
+  /// Site `site_id`'s stored flow hours with from_ms <= hour_ms < to_ms, by hour (learned normal,
+  /// engine/flow_normal.hpp). Default: none (a store without the table: every normal is the prior).
+  virtual std::vector<flow_hour> flow_hours(const std::string& site_id, std::int64_t from_ms, std::int64_t to_ms) {
+    (void)site_id, (void)from_ms, (void)to_ms;
+    return {};
+  }
+  /// Every stored learned normal (loaded at start). Default: none.
+  virtual std::vector<site_flow_normal> load_flow_normals() { return {}; }
   /// Latest JPEG of a terminal and when it arrived.
   virtual std::optional<std::pair<std::string, proto::timestamp>> image(const std::string& terminal_id) = 0;
   /// When the latest JPEG of a terminal arrived (without reading the picture), if there is one.

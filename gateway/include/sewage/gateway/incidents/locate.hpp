@@ -23,7 +23,7 @@ namespace sewage::gateway::incidents {
 /// What an alert is to the correlation, given the kind of the node its site is:
 /// - cause: at a pump station, `pump_fault`, `power_lost`, `wet_well_high`, `pump_no_level_drop`
 ///   or `offline`;
-/// - flow_loss: at a terminal `no_flow`; at a pump station `wet_well_low`, or
+/// - flow_loss: at a terminal `no_flow` or `low_flow`; at a pump station `wet_well_low`, or
 ///   `pump_runtime_abnormal` below the station's normal (value < threshold);
 /// - none: anything else (passes through the correlator unchanged).
 /// Compared by wire name (proto::to_string), so it holds for any proto version. Never throws.
