@@ -18,12 +18,15 @@ import ctypes
 import datetime as dt
 import hashlib
 import hmac
+import http.server
 import json
 import os
 import secrets
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import tomllib
 import urllib.request
@@ -45,6 +48,94 @@ def terminals_only_registry(text):
         if entry.get("kind", "terminal") != "pump_station":
             out.append(block)
     return "".join(out)
+
+
+def terminals_only_scenario(text):
+    """The scenario text without its network faults ([[fault]] blocks naming a `node` or a
+    `segment`: they need the pipe network), and the dropped faults' types and places. Blocks are
+    cut like terminals_only_registry's: each [[fault]] up to the next one."""
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, ln in enumerate(lines) if ln.lstrip().startswith("[[fault]]")]
+    out = lines[:starts[0]] if starts else lines
+    dropped = []
+    for a, b in zip(starts, starts[1:] + [len(lines)]):
+        block = "".join(lines[a:b])
+        fault = tomllib.loads(block)["fault"][0]
+        where = fault.get("node") or fault.get("segment")
+        if where:
+            dropped.append(f"{fault.get('type')} at {where}")
+        else:
+            out.append(block)
+    return "".join(out), dropped
+
+
+def run_e2e(workdir, keep, body):
+    """Runs an end-to-end test's `body()` (True = passed) and reports like the test command expects:
+    an exception is a failure with its message and every process's log tail (never a hang), the
+    wall time, "1 passed, 0 failed" or "0 passed, 1 failed", and `workdir` removed on success
+    unless `keep`. `body` starts its County and registers it in the list it is given, which is
+    stopped here. Returns the exit code (0 passed, 1 failed)."""
+    started = time.monotonic()
+    counties = []
+    ok = False
+    try:
+        ok = bool(body(counties))
+    except Exception as exc:  # report and fail, never hang
+        print(f"e2e: FAILED: {exc}", file=sys.stderr)
+        for c in counties:
+            for p in c.processes:
+                print(f"--- {p.name} log tail ---\n{p.tail()}", file=sys.stderr)
+    finally:
+        for c in counties:
+            c.stop()
+    print(f"e2e: wall time {time.monotonic() - started:.0f} s")
+    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
+    if not keep and ok:
+        import shutil
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"e2e: work dir kept: {workdir}")
+    return 0 if ok else 1
+
+
+class NotificationLog:
+    """A webhook receiver on 127.0.0.1 (a thread of this process): every POST body, which for a
+    `kind = "webhook"` notify target is one alert message JSON, is appended as one line to `path`
+    (what `tools/score --notifications` reads) and answered 200. stop() closes it."""
+
+    def __init__(self, path):
+        self.path = path
+        self.count = 0
+        lock = threading.Lock()
+        log = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n).decode("utf-8", "replace").replace("\n", " ").strip()
+                with lock, open(log.path, "a", encoding="utf-8") as f:
+                    f.write(body + "\n")
+                    log.count += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        open(path, "w").close()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/notify"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def free_port():
@@ -113,18 +204,22 @@ class County:
 
     def __init__(self, workdir, bindir, scenario, speed, http_port=None, report_interval_s=60,
                  poll_interval_s=30.0, lead_h=0.5, registry=REGISTRY, om=False, fieldcrew_args=(),
-                 pump_stations=True, network=NETWORK, station_agents=False):
+                 pump_stations=True, network=NETWORK, station_agents=True, notify_log=None):
         """pump_stations=False leaves the registry's pump stations out (a terminals-only copy of the
         registry in workdir, no pipe network): today's county of terminals, 101 fewer agents.
         network: the pipe network GeoJSON for the gateway ([network] file) and the simulator
         (--network) when pump stations are in; None: none. station_agents: the simulator starts
-        a device and an agent per pump station (sewage-sim --station-agents; off by default: see
-        tools/sim/README.md on the 1024-descriptor limit)."""
+        an emulated I/O device and a sewage-agent per pump station (sewage-sim --station-agents);
+        False simulates the stations' physics only, so they never report and each goes offline.
+        notify_log: a file path: the gateway notifies alert raises to a webhook of this process
+        (NotificationLog) that writes them there as JSON lines, for tools/score --notifications."""
         self.registry = os.path.abspath(registry)
         self.pump_stations = pump_stations
         self.network = os.path.abspath(network) if network and pump_stations else None
         self.station_agents = station_agents and pump_stations
         self.om = om
+        self.notify_log_path = os.path.abspath(notify_log) if notify_log else None
+        self.notify_log = None
         self.fieldcrew_args = list(fieldcrew_args)
         self.fieldcrew = None
         self.workdir = os.path.abspath(workdir)
@@ -165,6 +260,14 @@ class County:
             self.registry = os.path.join(self.workdir, "registry-terminals.toml")
             with open(self.registry, "w", encoding="utf-8") as f:
                 f.write(text)
+            with open(self.scenario, encoding="utf-8") as f:
+                text, dropped = terminals_only_scenario(f.read())
+            if dropped:
+                self.scenario = os.path.join(self.workdir, "scenario-terminals.toml")
+                with open(self.scenario, "w", encoding="utf-8") as f:
+                    f.write(text)
+                print(f"county: terminals only: the scenario's network faults are left out ({'; '.join(dropped)})",
+                      file=sys.stderr)
         self._make_pki()
         self._provision()
         self._start_broker()
@@ -288,7 +391,7 @@ path = "{self.registry}"
 file = "{self.network}"
 """ if self.network else "") + """[log]
 level = "warn"
-""" + (self.om_config() if self.om else ""))
+""" + (self.om_config() if self.om else "") + self._notify_config())
         os.chmod(conf, 0o600)  # it holds the gateway's broker password
         self._make_accounts(conf)
         gw = Process("sewage-gateway", [
@@ -303,6 +406,19 @@ level = "warn"
                 return
             time.sleep(0.05)
         raise RuntimeError("sewage-gateway did not open its HTTP port:\n" + gw.tail())
+
+    def _notify_config(self):
+        """[[notify.target]] for notify_log: raises only (what tools/score counts per incident)."""
+        if not self.notify_log_path:
+            return ""
+        self.notify_log = NotificationLog(self.notify_log_path)
+        return f"""[[notify.target]]
+name = "county-log"
+kind = "webhook"
+url = "{self.notify_log.url}"
+allow_plaintext = true
+events = ["raise"]
+"""
 
     def _cli(self, conf, args, stdin_text=""):
         r = subprocess.run([os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", conf] + args,
@@ -473,8 +589,27 @@ sites = []
         with urllib.request.urlopen(self.request("/api/summary"), timeout=5) as resp:
             return json.load(resp)
 
+    def wait_sim_end(self, limit_s, settle_s=2.0):
+        """Waits for sewage-sim to end the scenario, then `settle_s` more (the gateway's last batch).
+        Raises RuntimeError naming the process and its log tail when another process dies, the
+        simulator exits non-zero, or `limit_s` real seconds pass."""
+        started = time.monotonic()
+        while self.sim.running():
+            if time.monotonic() - started > limit_s:
+                raise RuntimeError(f"the simulation did not finish within {limit_s:.0f} s")
+            for p in self.processes:
+                if p is not self.sim and not p.running():
+                    raise RuntimeError(f"{p.name} died:\n{p.tail()}")
+            time.sleep(1)
+        if self.sim.proc.returncode != 0:
+            raise RuntimeError(f"sewage-sim exited {self.sim.proc.returncode}:\n{self.sim.tail()}")
+        time.sleep(settle_s)
+
     def stop(self):
         """Stops everything it started, newest first, by PID."""
         for p in reversed(self.processes):
             p.stop()
         self.processes.clear()
+        if self.notify_log:
+            self.notify_log.stop()
+            self.notify_log = None

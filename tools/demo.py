@@ -91,16 +91,14 @@ def parse_args(argv):
                     help="no live status line: a plain progress line every 30 s (for logs and measurements)")
     ap.add_argument("--no-fieldcrew", action="store_true",
                     help="no O&M: no contractors, work-order policies or simulated field crews")
-    ap.add_argument("--pump-stations", action="store_true",
-                    help="the registry's 101 pump stations and the pipe network too (default: terminals only "
-                         "until every station runs its own agent by default; without --station-agents the "
-                         "stations never report, so each goes offline and opens an incident)")
-    ap.add_argument("--station-agents", action="store_true",
-                    help="with --pump-stations: an emulated I/O device and a sewage-agent per pump station "
-                         "(139 agents; see tools/sim/README.md: the simulator's descriptor limit)")
+    ap.add_argument("--terminals-only", action="store_true",
+                    help="the 38 terminals alone: no pump stations and no pipe network (default: the registry's "
+                         "101 pump stations too, each an emulated I/O device with its own sewage-agent, and the "
+                         "network on the map: 139 agents)")
     ap.add_argument("--scenario", type=_existing_file,
                     default=os.path.join(county.ROOT, "tools/sim/scenarios/demo.toml"),
-                    help="scenario file (default tools/sim/scenarios/demo.toml: three days, a storm, six faults)")
+                    help="scenario file (default tools/sim/scenarios/demo.toml: three days, a storm, six faults at "
+                         "terminals and one on the network: a pump station whose pumps all trip)")
     ap.add_argument("--http-port", type=_port, default=8080,
                     help="web application and API port on 127.0.0.1 (default 8080; 0 = any free port)")
     ap.add_argument("--var-dir", default=DEFAULT_VAR_DIR,
@@ -234,8 +232,8 @@ def write_figures(c, path):
 
 def run(args):
     c = county.County(args.var_dir, args.bindir, args.scenario, args.speed, http_port=args.http_port or None,
-                      om=not args.no_fieldcrew, pump_stations=args.pump_stations or args.station_agents,
-                      station_agents=args.station_agents)
+                      om=not args.no_fieldcrew, pump_stations=not args.terminals_only,
+                      notify_log=os.path.join(args.var_dir, "notifications.jsonl"))
     figures_path = os.path.join(args.var_dir, "om-figures.txt")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
@@ -251,7 +249,9 @@ def run(args):
               f"-d '{{\"by\":\"NAME\",\"note\":\"...\"}}' {c.api}/api/alerts/ID/ack")
         print(f"demo: score while it runs (from any folder): "
               f"{q(os.path.join(county.ROOT, 'tools/score'))} --api {c.api} --token-file {q(c.token_file)} "
-              f"--truth {q(os.path.join(args.var_dir, 'sim'))}")
+              f"--truth {q(os.path.join(args.var_dir, 'sim'))} "
+              f"--notifications {q(os.path.join(args.var_dir, 'notifications.jsonl'))} "
+              f"(the alert raises the gateway notified, one JSON line each, to a webhook of the demo)")
         print(f"demo: broker {c.broker_uri} (TLS; throw-away CA {q(os.path.join(c.pki, 'ca.crt'))}); "
               f"every terminal has its own account (agents' snippets in {q(os.path.join(c.identities, 'agents'))}); "
               f"logs and data in {args.var_dir}")

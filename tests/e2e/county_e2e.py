@@ -94,16 +94,7 @@ def main():
     try:
         c.start()
         print(f"e2e: county running in {workdir}, API {c.api}, x{args.speed}", flush=True)
-        while c.sim.running():
-            if time.monotonic() - started > 600:
-                raise RuntimeError("the simulation did not finish within 10 minutes")
-            for p in c.processes:
-                if p is not c.sim and not p.running():
-                    raise RuntimeError(f"{p.name} died:\n{p.tail()}")
-            time.sleep(1)
-        if c.sim.proc.returncode != 0:
-            raise RuntimeError(f"sewage-sim exited {c.sim.proc.returncode}:\n{c.sim.tail()}")
-        time.sleep(2)  # the gateway's last batch
+        c.wait_sim_end(600, settle_s=2)  # then the gateway's last batch
         print(f"e2e: simulation done after {time.monotonic() - started:.0f} s", flush=True)
         HEADERS["Authorization"] = f"Bearer {c.token}"
         score = subprocess.run([sys.executable, os.path.join(ROOT, "tools/score"), "--api", c.api,

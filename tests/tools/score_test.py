@@ -38,6 +38,7 @@ class FakeGateway:
     def __init__(self):
         self.alerts = []
         self.incidents = None  # None: the route is absent (404)
+        self.alert_pages = 0
         self.daily = {}  # (terminal, day) -> volume_m3
         outer = self
 
@@ -49,9 +50,21 @@ class FakeGateway:
                 url = urllib.parse.urlsplit(self.path)
                 q = dict(urllib.parse.parse_qsl(url.query))
                 parts = url.path.strip("/").split("/")
-                if url.path == "/api/alerts" and q == {"state": "all"}:
-                    body = {"alerts": outer.alerts}
+                if url.path == "/api/alerts" and q.get("state") == "all" and set(q) <= {"state", "limit", "cursor"}:
+                    # Like the gateway: pages of at most 1,000 (limit 1..1000), `next` names the
+                    # cursor of the next page (here an opaque position) or is null.
+                    limit = int(q.get("limit", "1000"))
+                    if not 1 <= limit <= 1000:
+                        self.send_error(400)
+                        return
+                    at = int(q.get("cursor", "0"))
+                    more = at + limit < len(outer.alerts)
+                    body = {"alerts": outer.alerts[at:at + limit], "next": str(at + limit) if more else None}
+                    outer.alert_pages += 1
                 elif url.path == "/api/incidents" and q.get("state") == "all" and outer.incidents is not None:
+                    if not 1 <= int(q.get("limit", "100")) <= 1000:  # the gateway's ceiling: 400 above
+                        self.send_error(400)
+                        return
                     body = {"incidents": outer.incidents}
                 elif len(parts) == 4 and parts[:2] == ["api", "terminals"] and parts[3] == "daily" \
                         and set(q) == {"from", "to"} and q["from"] == q["to"]:
@@ -177,6 +190,19 @@ class ScoreTest(unittest.TestCase):
         self.assertEqual([(r["terminal"], r["day"]) for r in res["volumes"]],
                          [("HY-A", "2026-11-29"), ("HY-A", "2026-11-30")])
         self.assertIn("daily volumes: 2 terminal-days, max |error| 0.200 %", out)
+
+    def test_alerts_beyond_the_first_page_are_judged(self):
+        # A county of 139 sites raises more than the 1,000 alerts of one page: the score follows
+        # the `next` cursor. The faults' alerts come last, after 2,100 alerts outside the scenario
+        # window (the simulator's warm-up), so that a first page alone would miss all three.
+        warmup = {"terminal_id": "HY-B", "type": "offline", "raised_at": "2026-11-28T15:30:00.000Z", "message": "x"}
+        self.write("ground_truth.csv", FAULTS)  # the terminal faults (a subclass may script others)
+        self.gw.alerts = [warmup] * 2100 + [ALERT_A, ALERT_B, ALERT_C]
+        self.truth("2026-11-30T16:02:00.000Z", "finished", [])
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(self.gw.alert_pages, 3)
+        self.assertEqual(res["missed"], 0)
 
     def test_after_the_end_an_undetected_fault_is_missed(self):
         # Finished: nothing is pending any more, even a fault whose allowance reaches past the end.

@@ -68,6 +68,7 @@ end_h = 1
   EXPECT_EQ(s.faults[0].end_h, 2.5);
   EXPECT_EQ(s.faults[1].raw, 0xFFFF);
   EXPECT_EQ(expected_alert(s.faults[1].kind), "sensor_fault");
+  EXPECT_EQ(s.terminal_tank_lag_h, 4.0);  // default: the terminals' equalisation tanks
 }
 
 TEST_F(ScenarioFile, ErrorsNameTheKey) {
@@ -88,6 +89,10 @@ TEST_F(ScenarioFile, ErrorsNameTheKey) {
             "fault[0].raw: must be an integer 0..65535");
   EXPECT_EQ(error_of(head + "type = \"blockage\"\nterminal = \"T1\"\nstart_h = \"x\"\nend_h = 2"),
             "fault[0].start_h: must be a number");
+  EXPECT_EQ(error_of("start = 2026-11-29T00:00:00Z\nduration_h = 1\nterminal_tank_lag_h = 0"),
+            "terminal_tank_lag_h: must be in [0.05, 24] h");
+  EXPECT_EQ(load_scenario(write("start = 2026-11-29T00:00:00Z\nduration_h = 1\nterminal_tank_lag_h = 0.5")).terminal_tank_lag_h,
+            0.5);
   EXPECT_NE(error_of("start = = 1").find("line 1"), std::string::npos);
 }
 

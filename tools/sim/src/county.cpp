@@ -247,7 +247,7 @@ struct county::impl {
                      registry_stations);
       return;
     }
-    flow.emplace(*network);
+    flow.emplace(*network, scen.terminal_tank_lag_h * 3600.0);
     auto registry_entry = [&](const std::string& id) -> const registry_site* {
       for (const auto& r : reg)
         if (r.id == id) return &r;
@@ -864,6 +864,14 @@ int county::run(const std::atomic<bool>& stop) {
   m.write_progress(sim_end_now, reached_end ? "finished" : "stopped");
   spdlog::info("simulation finished; ground truth {} and true volumes {}",
                ground_truth_file().string(), true_volumes_file().string());
+  // A connection a device had to refuse (numbered above FD_SETSIZE: instruments/modbus_device.hpp)
+  // is a reading its agent did not get: counted here, 0 when the descriptor budget held.
+  std::uint64_t refused = 0;
+  for (const auto& s : m.sites)
+    refused += s->flowmeter.device().refused_connections() + s->probe.device().refused_connections() +
+               s->level.device().refused_connections() + s->meter.device().refused_connections();
+  for (const auto& ss : m.station_sites) refused += ss->io->device().refused_connections();
+  spdlog::info("devices: {} connections refused above descriptor {}", refused, FD_SETSIZE);
   return 0;
 }
 

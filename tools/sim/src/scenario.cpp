@@ -148,6 +148,9 @@ scenario load_scenario(const std::filesystem::path& file,
     fail(file, "weather", "must be \"dry\", \"rain\" or \"storm\", got \"" + weather + "\"");
   }
   s.weather_start_h = number(root, "weather_start_h", file, "", 0.0);
+  s.terminal_tank_lag_h = number(root, "terminal_tank_lag_h", file, "", 4.0);
+  if (!(s.terminal_tank_lag_h >= 0.05 && s.terminal_tank_lag_h <= 24.0))
+    fail(file, "terminal_tank_lag_h", "must be in [0.05, 24] h");
   if (const auto* faults = root.get("fault")) {
     const auto* arr = faults->as_array();
     if (arr == nullptr) fail(file, "fault", "must be an array of tables ([[fault]])");

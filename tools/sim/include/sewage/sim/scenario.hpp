@@ -102,6 +102,11 @@ struct scenario {
   double duration_h{24.0};
   weather_kind weather{weather_kind::dry};
   double weather_start_h{0.0};
+  /// `terminal_tank_lag_h`: with a pipe network, the first-order lag of the terminals'
+  /// equalisation tanks between what the network delivers and the outlet flow (network_flow,
+  /// terminal_smoothing_s), h, 0.05..24. Default 4 (small terminals' tanks hold 6-12 h). A scenario
+  /// about small tanks (or a short test of a pipe fault) sets less.
+  double terminal_tank_lag_h{4.0};
   std::vector<scripted_fault> faults;
 };
 
