@@ -4,7 +4,11 @@
 #include <boost/asio.hpp>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+
+#include <filesystem>
 
 #include <thread>
 
@@ -100,6 +104,42 @@ TEST_F(ProxyTest, ForwardsBothWays) {
   auto s = connect();
   EXPECT_EQ(round_trip(s, "ping"), "ping");
   EXPECT_EQ(round_trip(s, "sewage/v1"), "sewage/v1");
+}
+
+/// Open descriptors of this process below FD_SETSIZE.
+std::size_t low_descriptors() {
+  std::size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    if (std::stoi(e.path().filename().string()) < FD_SETSIZE) ++n;
+  return n;
+}
+
+// The simulator hosts 139 proxies beside 253 emulated Modbus devices, whose connections libmodbus
+// waits on with select() (< FD_SETSIZE only): the proxy's acceptor and both sockets of each of its
+// connections live above that range, so agents reconnecting under load never use those numbers up.
+TEST_F(ProxyTest, ItsSocketsLiveAboveTheSelectRange) {
+  rlimit lim{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
+  if (lim.rlim_cur < 4096 && lim.rlim_max >= 4096) {
+    lim.rlim_cur = 4096;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lim), 0);
+  }
+  ASSERT_GE(lim.rlim_cur, 4096U) << "this test needs RLIMIT_NOFILE hard limit >= 4096 (ulimit -Hn)";
+  tcp::socket s(client_io_);
+  s.open(tcp::v4());  // the client's socket (and its io_context's reactor descriptors) first
+  const std::size_t before = low_descriptors();
+  std::unique_ptr<tcp_proxy> second;
+  net::post(io_, [&] { second = std::make_unique<tcp_proxy>(io_, 0, "127.0.0.1", echo_->port()); });
+  settle();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(low_descriptors(), before) << "the acceptor";
+  s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), second->port()));
+  ASSERT_EQ(round_trip(s, "lift"), "lift");
+  // Low: the echo server's side of the connection only; the proxy's two sockets are above.
+  EXPECT_EQ(low_descriptors(), before + 1);
+  EXPECT_EQ(second->connections(), 1U);
+  net::post(io_, [&] { second.reset(); });
+  settle();
 }
 
 TEST_F(ProxyTest, ResetClosesAndRefusesUntilRestored) {

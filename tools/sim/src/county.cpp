@@ -211,24 +211,28 @@ struct county::impl {
   }
 
   /// Every emulated device needs a free descriptor below FD_SETSIZE for its agent's connection
-  /// (libmodbus waits with select(): instruments/modbus_device.hpp), and every link proxy two more
-  /// there (the agent's side and the broker's: Asio takes the lowest free numbers). Refuses to
-  /// start, with the figures, when they cannot all fit, rather than have a device refuse its agent
-  /// later.
+  /// (libmodbus waits with select(): instruments/modbus_device.hpp). The link proxies keep their
+  /// sockets above that range (tcp_proxy.hpp) unless the soft limit leaves no room there; then
+  /// each needs two more below it (the agent's side and the broker's). Refuses to start, with the
+  /// figures, when they cannot all fit, rather than have a device refuse its agent later.
   void check_descriptor_budget() const {
     constexpr std::size_t devices_per_terminal = 4;  // flowmeter, turbidity probe, level sensor, kWh meter
     const std::size_t devices = devices_per_terminal * sites.size() + station_sites.size();
-    const std::size_t links = 2 * (sites.size() + station_sites.size());
+    const std::size_t proxies = sites.size() + station_sites.size();
+    // Above the range: each device's listening socket and eventfd, each proxy's acceptor and a
+    // few connections (reconnections in flight).
+    const bool room_above = descriptor_limit >= FD_SETSIZE + 2 * devices + 8 * proxies;
+    const std::size_t links = room_above ? 0 : 2 * proxies;
     constexpr std::size_t margin = 32;  // reconnections in flight, log and truth files
     const std::size_t used = instruments::open_descriptors_below_select_limit();
     const std::size_t free_low = used < FD_SETSIZE ? FD_SETSIZE - used : 0;
     spdlog::info("descriptors: {} devices and {} link proxies need {} below {} (+{} margin); {} are free there "
-                 "(soft limit {})",
-                 devices, sites.size() + station_sites.size(), devices + links, FD_SETSIZE, margin, free_low,
-                 descriptor_limit);
+                 "(soft limit {}; the proxies' sockets {})",
+                 devices, proxies, devices + links, FD_SETSIZE, margin, free_low, descriptor_limit,
+                 room_above ? "above it" : "below it: no room above");
     if (devices + links + margin > free_low)
       throw std::runtime_error("descriptors: " + std::to_string(devices) + " emulated devices and " +
-                               std::to_string(sites.size() + station_sites.size()) + " link proxies need " +
+                               std::to_string(proxies) + " link proxies need " +
                                std::to_string(devices + links + margin) + " free descriptors below " +
                                std::to_string(FD_SETSIZE) + " (libmodbus' select()), only " +
                                std::to_string(free_low) + " are free (soft RLIMIT_NOFILE " +

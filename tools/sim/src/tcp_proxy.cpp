@@ -4,12 +4,34 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fcntl.h>
+#include <sys/select.h>
+#include <unistd.h>
+
 #include <array>
 
 namespace sewage::sim {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+
+namespace {
+/// Moves an open Asio socket or acceptor to a descriptor >= FD_SETSIZE (close-on-exec), keeping
+/// the numbers below for the emulated devices' connections, which libmodbus waits on with
+/// select() (instruments/modbus_device.hpp): a county of 139 proxies whose agents reconnect under
+/// load would otherwise take them. Leaves it where it is when the soft RLIMIT_NOFILE has no room.
+template <class Socket>
+void lift_above_select_range(Socket& s) {
+  const int fd = s.native_handle();
+  if (fd < 0 || fd >= FD_SETSIZE) return;
+  const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, FD_SETSIZE);
+  if (high < 0) return;
+  boost::system::error_code ec;
+  s.close(ec);  // the duplicate keeps the socket (and its connection or listen queue) open
+  s.assign(tcp::v4(), high, ec);
+  if (ec) ::close(high);
+}
+}  // namespace
 
 /// One proxied connection: two sockets and a pump in each direction.
 struct tcp_proxy::session : std::enable_shared_from_this<session> {
@@ -20,12 +42,20 @@ struct tcp_proxy::session : std::enable_shared_from_this<session> {
     tcp::resolver resolver(upstream_.get_executor());
     boost::system::error_code ec;
     const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || endpoints.empty()) {
+      close();
+      return;
+    }
+    const tcp::endpoint target = *endpoints.begin();
+    upstream_.open(target.protocol(), ec);
     if (ec) {
       close();
       return;
     }
-    net::async_connect(upstream_, endpoints,
-                       [self, &up](boost::system::error_code e, const tcp::endpoint&) {
+    lift_above_select_range(upstream_);
+    // The member async_connect keeps the open (lifted) socket; the free function would reopen it.
+    upstream_.async_connect(target,
+                       [self, &up](boost::system::error_code e) {
                          if (e) {
                            self->close();
                            return;
@@ -40,6 +70,8 @@ struct tcp_proxy::session : std::enable_shared_from_this<session> {
     auto self = shared_from_this();
     from.async_read_some(net::buffer(buf), [self, &from, &to, &buf, &up](boost::system::error_code e,
                                                                          std::size_t n) {
+      // Cancelled by close() (the proxy's destructor among others): `up` may be gone with it.
+      if (e == net::error::operation_aborted) return;
       if (e) {
         // Blackhole: the far end's close (the broker dropping the silent client) must not reach
         // the client either, or the client learns of the outage from a FIN instead of its own
@@ -91,6 +123,7 @@ tcp_proxy::tcp_proxy(net::io_context& io, std::uint16_t listen_port, std::string
       upstream_port_(upstream_port),
       alive_(std::make_shared<bool>(true)) {
   port_ = acceptor_.local_endpoint().port();
+  lift_above_select_range(acceptor_);
   accept();
 }
 
@@ -111,6 +144,7 @@ void tcp_proxy::accept() {
         boost::system::error_code ignored;
         socket.close(ignored);
       } else {
+        lift_above_select_range(socket);
         auto s = std::make_shared<session>(std::move(socket), io_);
         sessions_.remove_if([](const std::weak_ptr<session>& w) { return w.expired(); });
         sessions_.push_back(s);

@@ -24,6 +24,8 @@ class tcp_proxy {
  public:
   /// Listens on 127.0.0.1:`listen_port` (0 picks a free port) and forwards each connection to
   /// `upstream_host`:`upstream_port`. All work runs on `io`, which the caller runs (one thread).
+  /// Its acceptor and both sockets of each connection live at descriptors >= FD_SETSIZE when the
+  /// soft RLIMIT_NOFILE allows (the numbers below are the emulated devices': libmodbus' select()).
   /// Throws boost::system::system_error if it cannot listen.
   tcp_proxy(boost::asio::io_context& io, std::uint16_t listen_port, std::string upstream_host,
             std::uint16_t upstream_port);
