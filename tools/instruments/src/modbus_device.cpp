@@ -184,8 +184,8 @@ void modbus_device::serve() {
     if ((fds[0].revents & POLLIN) != 0) {
       const int c = ::accept4(state_->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (c >= FD_SETSIZE) {
+        ++refused_;  // counted before the client can see the close
         ::close(c);  // libmodbus' select() would abort on it (file comment); the client sees a reset
-        ++refused_;
       } else if (c >= 0) {
         clients.push_back(c);
       }

@@ -35,7 +35,9 @@ void lift_above_select_range(Socket& s) {
 
 /// One proxied connection: two sockets and a pump in each direction.
 struct tcp_proxy::session : std::enable_shared_from_this<session> {
-  session(tcp::socket client, net::io_context& io) : client_(std::move(client)), upstream_(io) {}
+  /// `alive`: the proxy's; false once it is destroyed, when `up` (its member) is gone too.
+  session(tcp::socket client, net::io_context& io, std::shared_ptr<bool> alive)
+      : client_(std::move(client)), upstream_(io), alive_(std::move(alive)) {}
 
   void start(const std::string& host, std::uint16_t port, const bool& up) {
     auto self = shared_from_this();
@@ -56,6 +58,7 @@ struct tcp_proxy::session : std::enable_shared_from_this<session> {
     // The member async_connect keeps the open (lifted) socket; the free function would reopen it.
     upstream_.async_connect(target,
                        [self, &up](boost::system::error_code e) {
+                         if (!*self->alive_) return;
                          if (e) {
                            self->close();
                            return;
@@ -70,8 +73,8 @@ struct tcp_proxy::session : std::enable_shared_from_this<session> {
     auto self = shared_from_this();
     from.async_read_some(net::buffer(buf), [self, &from, &to, &buf, &up](boost::system::error_code e,
                                                                          std::size_t n) {
-      // Cancelled by close() (the proxy's destructor among others): `up` may be gone with it.
-      if (e == net::error::operation_aborted) return;
+      // The proxy destroyed (its destructor closed us): `up` is gone with it.
+      if (!*self->alive_ || e == net::error::operation_aborted) return;
       if (e) {
         // Blackhole: the far end's close (the broker dropping the silent client) must not reach
         // the client either, or the client learns of the outage from a FIN instead of its own
@@ -89,6 +92,7 @@ struct tcp_proxy::session : std::enable_shared_from_this<session> {
       }
       net::async_write(to, net::buffer(buf.data(), n),
                        [self, &from, &to, &buf, &up](boost::system::error_code we, std::size_t) {
+                         if (!*self->alive_) return;
                          if (we) {
                            self->close();
                            return;
@@ -111,6 +115,7 @@ struct tcp_proxy::session : std::enable_shared_from_this<session> {
 
   tcp::socket client_;
   tcp::socket upstream_;
+  std::shared_ptr<bool> alive_;
   std::array<char, 16384> to_upstream_{};
   std::array<char, 16384> to_client_{};
 };
@@ -145,7 +150,7 @@ void tcp_proxy::accept() {
         socket.close(ignored);
       } else {
         lift_above_select_range(socket);
-        auto s = std::make_shared<session>(std::move(socket), io_);
+        auto s = std::make_shared<session>(std::move(socket), io_, alive_);
         sessions_.remove_if([](const std::weak_ptr<session>& w) { return w.expired(); });
         sessions_.push_back(s);
         s->start(upstream_host_, upstream_port_, up_);
