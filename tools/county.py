@@ -204,7 +204,7 @@ class County:
 
     def __init__(self, workdir, bindir, scenario, speed, http_port=None, report_interval_s=60,
                  poll_interval_s=30.0, lead_h=0.5, registry=REGISTRY, om=False, fieldcrew_args=(),
-                 pump_stations=True, network=NETWORK, station_agents=True, notify_log=None):
+                 pump_stations=True, network=NETWORK, station_agents=True, notify_log=None, history_days=0):
         """pump_stations=False leaves the registry's pump stations out (a terminals-only copy of the
         registry in workdir, no pipe network): today's county of terminals, 101 fewer agents.
         network: the pipe network GeoJSON for the gateway ([network] file) and the simulator
@@ -212,7 +212,12 @@ class County:
         an emulated I/O device and a sewage-agent per pump station (sewage-sim --station-agents);
         False simulates the stations' physics only, so they never report and each goes offline.
         notify_log: a file path: the gateway notifies alert raises to a webhook of this process
-        (NotificationLog) that writes them there as JSON lines, for tools/score --notifications."""
+        (NotificationLog) that writes them there as JSON lines, for tools/score --notifications.
+        history_days: before the gateway starts, the county's past weeks (sewage-sim-history: the
+        same villages and pump stations, dry weather, no faults, one record per terminal every
+        15 min, ending where the simulation starts, in the network state it starts in) are imported into its store (sewage-gateway import-history), so it
+        starts with each village's learned normal flow (needs >= 5 days of each day type: 22 days
+        hold 3 weekends) and weeks of daily volumes; 0: a new county with no history."""
         self.registry = os.path.abspath(registry)
         self.pump_stations = pump_stations
         self.network = os.path.abspath(network) if network and pump_stations else None
@@ -229,6 +234,8 @@ class County:
         self.report_interval_s = report_interval_s
         self.poll_interval_s = poll_interval_s
         self.lead_h = lead_h
+        self.history_days = history_days
+        self.history_summary = None
         self.broker_port = free_port()
         self.http_port = http_port or free_port()
         self.processes = []
@@ -271,9 +278,10 @@ class County:
         self._make_pki()
         self._provision()
         self._start_broker()
+        conf = self._configure_gateway()
         origin = dt.datetime.now(dt.timezone.utc)
         sim_start = self._scenario_start() - dt.timedelta(hours=self.lead_h)
-        self._start_gateway(sim_start, origin)
+        self._start_gateway(conf, sim_start, origin)
         sim = Process("sewage-sim", [
             os.path.join(self.bindir, "tools/sim/sewage-sim"),
             "--registry", self.registry, "--scenario", self.scenario,
@@ -288,7 +296,8 @@ class County:
             "--time-origin", iso(origin)]
             + (["--repair-dir", self.repair_dir] if self.om else [])
             + (["--network", self.network] if self.network else [])
-            + (["--station-agents"] if self.station_agents and self.network else []),
+            + (["--station-agents"] if self.station_agents and self.network else [])
+            + (["--history-days", str(self.history_days)] if self.history_days and self.network else []),
             os.path.join(self.workdir, "sim.log"))
         self.processes.append(sim)
         self.sim = sim
@@ -375,7 +384,9 @@ include_dir {self.identities}/broker
             time.sleep(0.05)
         raise RuntimeError("mosquitto did not start:\n" + broker.tail())
 
-    def _start_gateway(self, sim_start, origin):
+    def _configure_gateway(self):
+        """Writes gateway.toml, makes the accounts and imports the history (before the simulated
+        clock starts: an import takes tens of seconds). Returns the config path."""
         conf = os.path.join(self.workdir, "gateway.toml")
         with open(conf, "w", encoding="utf-8") as f:
             with open(os.path.join(self.identities, "gateway.toml")) as snippet:
@@ -394,6 +405,11 @@ level = "warn"
 """ + (self.om_config() if self.om else "") + self._notify_config())
         os.chmod(conf, 0o600)  # it holds the gateway's broker password
         self._make_accounts(conf)
+        if self.history_days:
+            self._import_history(conf)
+        return conf
+
+    def _start_gateway(self, conf, sim_start, origin):
         gw = Process("sewage-gateway", [
             os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", conf,
             "--time-scale", str(self.speed), "--start-time", iso(sim_start),
@@ -406,6 +422,26 @@ level = "warn"
                 return
             time.sleep(0.05)
         raise RuntimeError("sewage-gateway did not open its HTTP port:\n" + gw.tail())
+
+    def _import_history(self, conf):
+        """The county's past `history_days` days into the gateway's store, before it starts."""
+        started = time.monotonic()
+        records = os.path.join(self.workdir, "history.jsonl")
+        r = subprocess.run([os.path.join(self.bindir, "tools/sim/sewage-sim-history"), "--registry", self.registry,
+                            "--scenario", self.scenario, "--lead-h", str(self.lead_h),
+                            "--days", str(self.history_days), "--out", records]
+                           + (["--network", self.network] if self.network else []),
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            raise RuntimeError("sewage-sim-history failed:\n" + r.stdout + r.stderr)
+        r = subprocess.run([os.path.join(self.bindir, "gateway/sewage-gateway"), "--config", conf,
+                            "import-history", records], capture_output=True, text=True, timeout=1200)
+        if r.returncode != 0:
+            raise RuntimeError("sewage-gateway import-history failed:\n" + r.stdout + r.stderr)
+        self.history_summary = r.stdout.strip().splitlines()[0] if r.stdout.strip() else ""
+        os.remove(records)  # 30 MB for 22 days; the store has it now
+        print(f"county: history imported in {time.monotonic() - started:.0f} s: {self.history_summary}",
+              file=sys.stderr, flush=True)
 
     def _notify_config(self):
         """[[notify.target]] for notify_log: raises only (what tools/score counts per incident)."""

@@ -91,6 +91,10 @@ def parse_args(argv):
                     help="no live status line: a plain progress line every 30 s (for logs and measurements)")
     ap.add_argument("--no-fieldcrew", action="store_true",
                     help="no O&M: no contractors, work-order policies or simulated field crews")
+    ap.add_argument("--history-days", type=_number_in(0, 60), default=22,
+                    help="days of the county's past imported before it starts (sewage-sim-history, "
+                         "sewage-gateway import-history): each village's learned normal flow, weeks of daily "
+                         "volumes; 0 = a new county (default 22: three weekends, >= 5 days of each day type)")
     ap.add_argument("--terminals-only", action="store_true",
                     help="the 38 terminals alone: no pump stations and no pipe network (default: the registry's "
                          "101 pump stations too, each an emulated I/O device with its own sewage-agent, and the "
@@ -233,7 +237,8 @@ def write_figures(c, path):
 def run(args):
     c = county.County(args.var_dir, args.bindir, args.scenario, args.speed, http_port=args.http_port or None,
                       om=not args.no_fieldcrew, pump_stations=not args.terminals_only,
-                      notify_log=os.path.join(args.var_dir, "notifications.jsonl"))
+                      notify_log=os.path.join(args.var_dir, "notifications.jsonl"),
+                      history_days=int(args.history_days))
     figures_path = os.path.join(args.var_dir, "om-figures.txt")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))

@@ -373,6 +373,7 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
                        {"no_flow_flowing_debounce_s", th.no_flow_flowing_debounce_s},
                        {"low_flow_window_s", th.low_flow_window_s},
                        {"low_flow_raise_ratio", th.low_flow_raise_ratio},
+                       {"low_flow_low_band_ratio", th.low_flow_low_band_ratio},
                        {"low_flow_clear_ratio", th.low_flow_clear_ratio},
                        {"low_flow_debounce_s", th.low_flow_debounce_s},
                        {"low_flow_min_normal_m3h", th.low_flow_min_normal_m3h},

@@ -36,6 +36,7 @@ void read_thresholds(toml_reader& r, thresholds& t) {
   r.read_int("low_flow_window_s", t.low_flow_window_s, 600, 86400);
   r.read("low_flow_raise_ratio", t.low_flow_raise_ratio, 0.0, 1.0);
   r.read("low_flow_clear_ratio", t.low_flow_clear_ratio, 0.0, 1.0);
+  r.read("low_flow_low_band_ratio", t.low_flow_low_band_ratio, 0.0, 1.0);
   r.read_int("low_flow_debounce_s", t.low_flow_debounce_s, 0, max_s);
   r.read("low_flow_min_normal_m3h", t.low_flow_min_normal_m3h, 0.001, max_m3h);
   r.read_int("flow_min_days", t.flow_min_days, 1, 28);

@@ -23,6 +23,7 @@
 #include "sewage/gateway/network/holder.hpp"
 #include "sewage/gateway/network/check.hpp"
 #include "sewage/gateway/incidents/correlator.hpp"
+#include "sewage/gateway/history/cli.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
 #include <sewage/proto/timestamp.hpp>
@@ -371,6 +372,7 @@ int main(int argc, char** argv) {
                  "SIMULATION ONLY: ... at this real UTC time (default: when the gateway starts)");
   sewage::gateway::auth::cli accounts(app);
   sewage::gateway::network::cli network_cli(app);
+  sewage::gateway::history::cli history_cli(app);
   CLI11_PARSE(app, argc, argv);
   if (network_cli.requested()) return network_cli.run();  // needs no --config
 
@@ -398,6 +400,7 @@ int main(int argc, char** argv) {
   }
   const char* env_level = std::getenv("SEWAGE_LOG_LEVEL");
   spdlog::set_level(spdlog::level::from_str(env_level != nullptr ? env_level : cfg.log_level));
+  if (history_cli.requested()) return history_cli.run(cfg, std::move(reg), pipes);
   if (check_only) {
     std::cout << config_path << ": ok (" << reg.size() << " terminals in " << cfg.registry_path.string() << ")\n";
     if (const auto net = pipes.current())

@@ -25,13 +25,15 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import county  # noqa: E402
 
 # Morning (06:00 local, UTC+8); faults at two stations whose terminals differ (households shares:
-# tools/sim/scenarios/network.toml). A pipe blockage is not scripted here: it leaves part of the
-# terminal's flow (no segment carries all of a terminal's households), which only low_flow on the
-# learned normal sees, after days of history (issue 14); SimNetworkFaults.* and Incidents.* cover
-# its physics and its localisation.
-SCENARIO = """# network_e2e.py: two station faults in the morning
+# tools/sim/scenarios/network.toml), and a blockage of the trunk sewer that carries 94 % of
+# HY-SD-001's households (HY-PS-041/042 upstream of it stay healthy). The blockage leaves part of
+# the terminal's flow: only low_flow on the learned normal sees it, so the county starts with 22
+# days of imported history (County(history_days=22): sewage-sim-history, sewage-gateway
+# import-history). The terminal's tank (4 h lag) delays the loss: low_flow raises ~7 h after the
+# blockage starts.
+SCENARIO = """# network_e2e.py: two station faults and a pipe blockage in the morning
 start = 2026-11-28T22:00:00Z
-duration_h = 3.0
+duration_h = 9.5
 weather = "dry"
 
 [[fault]]
@@ -46,11 +48,19 @@ node = "HY-PS-034"
 start_h = 1.0
 end_h = 2.5
 
+[[fault]]
+type = "pipe_blockage"
+segment = "GS-SD-001-01676"
+start_h = 0.5
+end_h = 9.5
 """
+HISTORY_DAYS = 22
 # station -> (its terminal, the window in UTC where its incident must open: from the fault start
 # to the scenario end; after the end the simulator stops the agents and each site goes offline)
-STATION_FAULTS = {"HY-PS-052": ("HY-SD-005", "2026-11-28T22:30:00", "2026-11-29T01:00:00"),
-                  "HY-PS-034": ("HY-QS-002", "2026-11-28T23:00:00", "2026-11-29T01:00:00")}
+STATION_FAULTS = {"HY-PS-052": ("HY-SD-005", "2026-11-28T22:30:00", "2026-11-29T07:30:00"),
+                  "HY-PS-034": ("HY-QS-002", "2026-11-28T23:00:00", "2026-11-29T07:30:00")}
+# segment -> (its terminal, the window of its incident's opening)
+PIPE_FAULTS = {"GS-SD-001-01676": ("HY-SD-001", "2026-11-28T22:30:00", "2026-11-29T07:30:00")}
 
 
 def get(c, path):
@@ -74,7 +84,7 @@ def main():
     def body(counties):
         started = time.monotonic()
         c = county.County(os.path.join(workdir, "county"), args.bindir, scenario, args.speed,
-                          notify_log=notifications)
+                          notify_log=notifications, history_days=HISTORY_DAYS, lead_h=1.0)
         counties.append(c)
         c.start()
         print(f"e2e: network county running in {workdir}, API {c.api}, x{args.speed}", flush=True)
@@ -118,6 +128,27 @@ def main():
                 problems.append(f"{station}: {len(rooted)} incidents rooted there, want 1")
             elif terminal not in (rooted[0].get("affected_terminals") or []):
                 problems.append(f"{station}: incident {rooted[0]['id']} does not list {terminal} as affected")
+        for segment, (terminal, lo, hi) in PIPE_FAULTS.items():
+            # Located: one incident of the window whose suspected section holds the segment.
+            located = [i for i in incidents if segment in (i.get("suspected_segments") or [])
+                       and lo <= i["opened_at"][:19] <= hi]
+            print(f"e2e: {segment}: " + "; ".join(
+                f"incident {i['id']} opened {i['opened_at']}, {len(i['suspected_segments'])} suspected segments, "
+                f"{i['suspected_length_m']:.0f} m, affected {i.get('affected_terminals')}" for i in located))
+            if len(located) != 1:
+                problems.append(f"{segment}: {len(located)} incidents with it in their suspected section, want 1")
+            elif terminal not in (located[0].get("affected_terminals") or []):
+                problems.append(f"{segment}: incident {located[0]['id']} does not list {terminal} as affected")
+        # The history made the normal: every cell of the blocked terminal learned from it.
+        normal = get(c, "/api/terminals/HY-SD-001/normal")
+        cells = [h for t in normal["day_types"].values() for h in t]
+        priors = sum(1 for h in cells if h["prior"])
+        print(f"e2e: {c.history_summary}; HY-SD-001 normal computed {normal['computed_day']}, "
+              f"{len(cells) - priors} of {len(cells)} hours learned")
+        if priors:
+            problems.append(f"HY-SD-001: {priors} hours of its normal are still the prior after the history import")
+        if not c.history_summary or " 0 refused" not in c.history_summary:
+            problems.append(f"history import: {c.history_summary}")
         for p in problems:
             print("e2e: problem: " + p)
         return not problems

@@ -445,11 +445,12 @@ class correlator::impl {
                    proto::to_string(a.type), i.id);
       return {false, std::nullopt};
     }
-    // Open rootless incidents whose section drains through or below the station: it explains them.
+    // Open rootless incidents whose section drains through or below the station, opened at most
+    // late_cause_window before this cause: it explains them.
     const auto down = downstream_reach(m, {at});
     std::vector<std::int64_t> explained;
     for (const auto& [id, i] : active_) {
-      if (i.root) continue;
+      if (i.root || a.raised_at - i.opened_at > late_cause_window) continue;
       const bool below = std::any_of(i.loci.begin(), i.loci.end(), [&](const std::string& l) {
         const auto v = node_index(m, l);
         return v && std::binary_search(down.begin(), down.end(), *v);

@@ -23,11 +23,13 @@ class low_flow final : public alert_rule {
     const double ratio = v->window_mean_m3h / v->normal_m3h;
     // Raised only where every hour of the window has a learned normal that clearly flows (never at
     // night where night flow is normally near zero, never on the prior); a terminal at its own
-    // lower level has that level as its normal. The flow must also be below the site's own low
-    // quantile for those hours (less than it brings on 9 days out of 10): a site whose days scatter
-    // widely is not alarmed by an ordinary low day. Cleared wherever the flow is back near normal.
+    // lower level has that level as its normal. The flow must also be well below the site's own low
+    // quantile for those hours (low_flow_low_band_ratio x what it brings on 9 days out of 10): a
+    // site whose flow scatters widely (a terminal fed by pump stations that cycle for hours) is not
+    // alarmed by an ordinary low spell. Cleared wherever the flow is back near normal.
     const bool judged = v->learned && v->normal_low_m3h >= th.low_flow_min_normal_m3h;
-    const bool bad = judged && ratio < th.low_flow_raise_ratio && v->window_mean_m3h < v->normal_low_mean_m3h;
+    const bool bad = judged && ratio < th.low_flow_raise_ratio &&
+                     v->window_mean_m3h < th.low_flow_low_band_ratio * v->normal_low_mean_m3h;
     const bool good = ratio >= th.low_flow_clear_ratio;
     const auto act = debounce_step(s, o.record.ts, bad, good, th.low_flow_debounce_s);
     if (act == verdict::action::none) return {};

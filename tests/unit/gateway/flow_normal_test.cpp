@@ -170,12 +170,30 @@ TEST(LowFlowRule, ADaytimeDropTo5PercentRaisesAfterTheDebounceAndClearsWithHyste
   EXPECT_EQ(o.clears, 1);
 }
 
-TEST(LowFlowRule, AFiftyPercentLossRaisesAtAStableSite) {
+TEST(LowFlowRule, AStableSiteRaisesWellBelowItsLowQuantileNotOnAFiftyPercentLoss) {
   const auto rule = make_low_flow_rule();
   const auto t = test::terminal("T");
+  {
+    // p10 0.85 x median: 0.3 is below 0.4 x 0.85 = 0.34.
+    rule_state s;
+    EXPECT_EQ(feed(*rule, t, s, t0, 40, 0.3, view(0.3, 1.0, 0.85)).raises, 1);
+  }
+  {
+    // Half the flow is above 0.34: scatter of this size is what station-fed sites show on
+    // ordinary days (config.hpp low_flow_low_band_ratio); not raised.
+    rule_state s;
+    EXPECT_EQ(feed(*rule, t, s, t0, 120, 0.5, view(0.5, 1.0, 0.85)).raises, 0);
+  }
+}
+
+TEST(LowFlowRule, APulsySiteIsJudgedAgainstItsOwnLowBand) {
+  const auto rule = make_low_flow_rule();
+  const auto t = test::terminal("T");
+  // A terminal fed by a pump station that cycles for hours: its p10 is 0.3 x its median. A
+  // window at 0.2 x median is an ordinary lull (above 0.4 x 0.3 = 0.12); at 0.1 it is not.
   rule_state s;
-  const auto o = feed(*rule, t, s, t0, 40, 0.5, view(0.5, 1.0, 0.85));
-  EXPECT_EQ(o.raises, 1);
+  EXPECT_EQ(feed(*rule, t, s, t0, 120, 0.2, view(0.2, 1.0, 0.3)).raises, 0);
+  EXPECT_EQ(feed(*rule, t, s, t0 + hours(2), 40, 0.1, view(0.1, 1.0, 0.3)).raises, 1);
 }
 
 TEST(LowFlowRule, NoAlertAtNightWhenNightFlowIsNormallyAbsentOnThePriorOrAtTheSitesOwnLevel) {
@@ -225,6 +243,7 @@ TEST(FlowNormalConfig, KeysAreReadAndErrorsNameTheKey) {
   const thresholds d;
   EXPECT_EQ(d.low_flow_window_s, 7200u);
   EXPECT_EQ(d.low_flow_raise_ratio, 0.6);
+  EXPECT_EQ(d.low_flow_low_band_ratio, 0.4);
   EXPECT_EQ(d.low_flow_clear_ratio, 0.8);
   EXPECT_EQ(d.low_flow_debounce_s, 1800u);
   EXPECT_EQ(d.no_flow_flowing_debounce_s, 3600u);
@@ -414,13 +433,15 @@ TEST_F(FlowNormalEngine, FourWeeksOfNightsRaiseNothingThenABlockageABurstAndALos
   run(0, 28 * 1440, usual);
   EXPECT_TRUE(eng_->open_alerts().empty());
   // Day 28 (Monday 2026-11-30): a normal night and morning, then from 10:00 local T1 loses 95 %
-  // (a blockage upstream), T3 50 % (a burst), T4 everything; T2 keeps its own low level.
+  // (a blockage upstream), T3 70 % (a burst; half of it would stay above 0.4 x its p10:
+  // LowFlowRule.AStableSiteRaisesWellBelowItsLowQuantileNotOnAFiftyPercentLoss), T4 everything;
+  // T2 keeps its own low level.
   const int ten = 28 * 1440 + 600;
   run(28 * 1440, ten, usual);
   EXPECT_TRUE(eng_->open_alerts().empty()) << "the night and the morning of day 28";
   const auto dropped = [](int i, int d, int h, int m) {
     const double q = usual(i, d, h, m);
-    return i == 0 ? 0.05 * q : i == 2 ? 0.5 * q : i == 3 ? 0.0 : q;
+    return i == 0 ? 0.05 * q : i == 2 ? 0.3 * q : i == 3 ? 0.0 : q;
   };
   run(ten, ten + 60, dropped);
   EXPECT_FALSE(open_alert("T1", proto::alert_type::low_flow)) << "the 2 h window still holds the morning";

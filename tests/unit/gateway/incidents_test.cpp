@@ -181,6 +181,26 @@ TEST_F(Incidents, ASilentStationIsSearchedPastAndAStationInLossIsWalkedUpTo) {
   EXPECT_EQ(model_->segments()[t2.segments[0]].id, "s8");
 }
 
+TEST_F(Incidents, ACauseRaisedLongAfterAFlowLossBeganIsAnIncidentOfItsOwn) {
+  health_["PS1"] = site_health::unknown;
+  (void)raise("T1", proto::alert_type::low_flow, 0.1, 0.5);
+  const auto loss = only_active();
+  ASSERT_EQ(loss.kind, incident_kind::flow_loss);
+  // PS1 (upstream of T1's section) falls silent two hours later: it did not cause a loss that
+  // was already there (late_cause_window, 60 min).
+  clock_.advance(61min);
+  (void)raise("PS1", proto::alert_type::offline);
+  auto v = corr_->active();
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].id, loss.id);
+  EXPECT_EQ(v[0].kind, incident_kind::flow_loss) << "still located to its section";
+  EXPECT_EQ(v[0].suspected_segments, loss.suspected_segments);
+  EXPECT_FALSE(v[0].root.has_value());
+  ASSERT_TRUE(v[1].root.has_value());
+  EXPECT_EQ(v[1].root->node, "PS1");
+  EXPECT_EQ(next_.raises(), 2u) << "two incidents, two notifications";
+}
+
 TEST_F(Incidents, ACauseArrivingAfterAFlowLossReRootsIt) {
   health_["PS1"] = site_health::unknown;
   const auto loss = raise("T1", proto::alert_type::no_flow, 0.0, 0.01);

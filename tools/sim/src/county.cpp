@@ -179,14 +179,8 @@ struct county::impl {
     std::uint64_t n = 0;
     for (const auto& t : reg) {
       if (t.pump_station) continue;
-      terminal_params params;
-      params.design_capacity_m3d = t.design_capacity_m3d;
-      // Villages differ: shift each one into the influent table and vary its load and sludge.
-      std::mt19937_64 g(1000 + n);
-      params.phase_days = std::uniform_real_distribution<double>(0.0, 14.0)(g);
-      params.load_factor = std::uniform_real_distribution<double>(0.45, 0.75)(g);
-      params.sludge_level_start_m = std::uniform_real_distribution<double>(0.2, 0.8)(g);
-      params.totalizer_start_m3 = std::floor(std::uniform_real_distribution<double>(100.0, 60000.0)(g));
+      // Villages differ: each its own phase into the influent table, load, sludge and meters.
+      const terminal_params params = village_params(t.design_capacity_m3d, n);
       auto s = std::make_unique<site>(t.id, profile, params, 2000 + n);
       s->dir = opt.workdir / "agents" / t.id;
       std::filesystem::create_directories(s->dir);
@@ -264,22 +258,22 @@ struct county::impl {
                                  "\" is not a terminal of the registry " + opt.registry.string());
       flow_terminal_sites.push_back(find(t.site_id));
     }
-    std::size_t k = 0;
     for (const auto& st : flow->stations()) {
-      const auto* r = registry_entry(st.site_id);
-      if (r == nullptr || !r->pump_station)
+      const auto r = std::find_if(reg.begin(), reg.end(), [&](const registry_site& e) { return e.id == st.site_id; });
+      if (r == reg.end() || !r->pump_station)
         throw std::runtime_error(opt.network.string() + ": pump station node " + st.node + ": site_id \"" +
                                  st.site_id + "\" is not a pump station of the registry " + opt.registry.string());
-      const auto& tp = flow_terminal_sites[st.terminal]->model.params();
-      const double terminal_mean_m3h = tp.design_capacity_m3d * tp.load_factor / 24.0;
-      std::mt19937_64 g(5000 + k++);
-      auto params = size_station(flow->station_mean_inflow_m3h(static_cast<std::size_t>(&st - flow->stations().data()),
-                                                               terminal_mean_m3h),
-                                 r->pumps, std::uniform_real_distribution<double>(0.5, 1.1)(g));
-      if (r->pump_rated_current_a)
-        for (auto& p : params.pumps) p.rated_current_a = *r->pump_rated_current_a;
-      stations.emplace_back(std::move(params));
     }
+    std::vector<terminal_params> tparams;
+    std::vector<const terminal_model*> tmodels;
+    for (const auto* s : flow_terminal_sites) {
+      tparams.push_back(s->model.params());
+      tmodels.push_back(&s->model);
+    }
+    stations = make_station_models(*flow, reg, tparams);
+    // The network has run before the start (its stations mid-cycle): for as long as the imported
+    // history (sewage-sim-history ends in exactly this state), or two days.
+    network_run_before(*flow, stations, tmodels, opt.network_run_before_days);
     for (const auto& r : reg) {
       if (r.pump_station && flow->station_index(r.id) < 0)
         spdlog::warn("pump station {} of the registry is not in the network {}: not simulated", r.id,

@@ -55,6 +55,11 @@ int main(int argc, char** argv) {
   app.add_flag("--station-agents", o.station_agents,
                "with --network, each pump station behind an emulated I/O device and a sewage-agent with the "
                "pump-station profile (default off: the stations' physics only, and they never report)");
+  app.add_option("--history-days", o.network_run_before_days,
+                 "with --network: days the network has run before the start (its pump stations mid-cycle); "
+                 "give sewage-sim-history's --days when its history was imported into the gateway")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 60.0));
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ sim %l %v", spdlog::pattern_time_type::utc);

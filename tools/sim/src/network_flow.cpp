@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <random>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -187,6 +188,45 @@ through_share share_through(const net::network_model& model, std::string_view id
       r.affected_sites.push_back(site_of(*n));
   }
   return r;
+}
+
+std::vector<pump_station_model> make_station_models(const network_flow& flow, const std::vector<registry_site>& registry,
+                                                    const std::vector<terminal_params>& terminal_params) {
+  if (terminal_params.size() != flow.terminals().size())
+    throw std::invalid_argument("make_station_models: one terminal_params per terminal of the network");
+  std::vector<pump_station_model> out;
+  std::size_t k = 0;
+  for (const auto& st : flow.stations()) {
+    const auto r = std::find_if(registry.begin(), registry.end(),
+                                [&](const registry_site& e) { return e.id == st.site_id && e.pump_station; });
+    if (r == registry.end())
+      throw std::runtime_error("pump station node " + st.node + ": site_id \"" + st.site_id +
+                               "\" is not a pump station of the registry");
+    const auto& tp = terminal_params.at(st.terminal);
+    const double terminal_mean_m3h = tp.design_capacity_m3d * tp.load_factor / 24.0;
+    std::mt19937_64 g(5000 + k);
+    auto params = size_station(flow.station_mean_inflow_m3h(k, terminal_mean_m3h), r->pumps,
+                               std::uniform_real_distribution<double>(0.5, 1.1)(g));
+    if (r->pump_rated_current_a)
+      for (auto& p : params.pumps) p.rated_current_a = *r->pump_rated_current_a;
+    out.emplace_back(std::move(params));
+    ++k;
+  }
+  return out;
+}
+
+void network_run_before(network_flow& flow, std::vector<pump_station_model>& stations,
+                        const std::vector<const terminal_model*>& terminals, double days,
+                        const std::function<void(double, const std::vector<double>&)>& on_step) {
+  const auto steps = static_cast<std::int64_t>(std::llround(days * 86400.0 / network_run_step_s));
+  const std::vector<station_faults> none(stations.size());
+  std::vector<double> base(terminals.size());
+  for (std::int64_t i = 1; i <= steps; ++i) {
+    const double t_days = static_cast<double>(i - steps) * network_run_step_s / 86400.0;
+    for (std::size_t t = 0; t < terminals.size(); ++t) base[t] = terminals[t]->influent_m3h(t_days, weather_kind::dry, 0.0);
+    const auto shares = flow.step(network_run_step_s, base, {}, stations, none);
+    if (on_step) on_step(t_days, shares);
+  }
 }
 
 }  // namespace sewage::sim

@@ -117,24 +117,43 @@ std::string_view expected_incident(fault_kind k) noexcept {
   }
 }
 
-scenario load_scenario(const std::filesystem::path& file,
-                       const std::vector<std::string>& known_terminals, const network_names* network) {
-  toml::table root;
+namespace {
+toml::table parse_scenario_file(const std::filesystem::path& file) {
   try {
-    root = toml::parse_file(file.string());
+    return toml::parse_file(file.string());
   } catch (const toml::parse_error& e) {
     fail(file, "line " + std::to_string(e.source().begin.line), std::string(e.description()));
   }
-  scenario s;
+  return {};
+}
+
+std::chrono::sys_seconds scenario_start(const toml::table& root, const std::filesystem::path& file) {
   const auto* start = root.get("start");
   const auto dt = start != nullptr ? start->value<toml::date_time>() : std::nullopt;
   if (!dt || !dt->offset) fail(file, "start", "required: a UTC date-time such as 2026-11-29T00:00:00Z");
-  {
-    using namespace std::chrono;
-    const auto days_part = sys_days{year{dt->date.year} / month{dt->date.month} / day{dt->date.day}};
-    s.start = sys_seconds{days_part} + hours{dt->time.hour} + minutes{dt->time.minute} +
-              seconds{dt->time.second} - minutes{dt->offset->minutes};
-  }
+  using namespace std::chrono;
+  const auto days_part = sys_days{year{dt->date.year} / month{dt->date.month} / day{dt->date.day}};
+  return sys_seconds{days_part} + hours{dt->time.hour} + minutes{dt->time.minute} + seconds{dt->time.second} -
+         minutes{dt->offset->minutes};
+}
+}  // namespace
+
+std::chrono::sys_seconds load_scenario_start(const std::filesystem::path& file) {
+  return scenario_start(parse_scenario_file(file), file);
+}
+
+double load_scenario_tank_lag_h(const std::filesystem::path& file) {
+  const toml::table root = parse_scenario_file(file);
+  const double lag = number(root, "terminal_tank_lag_h", file, "", 4.0);
+  if (!(lag >= 0.05 && lag <= 24.0)) fail(file, "terminal_tank_lag_h", "must be in [0.05, 24] h");
+  return lag;
+}
+
+scenario load_scenario(const std::filesystem::path& file,
+                       const std::vector<std::string>& known_terminals, const network_names* network) {
+  const toml::table root = parse_scenario_file(file);
+  scenario s;
+  s.start = scenario_start(root, file);
   s.duration_h = number(root, "duration_h", file, "");
   if (!(s.duration_h > 0)) fail(file, "duration_h", "must be > 0");
   const std::string weather = root["weather"].value_or(std::string("dry"));

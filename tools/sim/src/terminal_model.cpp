@@ -1,6 +1,8 @@
 #include "sewage/sim/terminal_model.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <random>
 #include <stdexcept>
 
 namespace sewage::sim {
@@ -8,6 +10,20 @@ namespace {
 constexpr double max_step_days = 30.0 / 86400.0;
 constexpr double max_sludge_level_m = 3.0;  // a terminal tank is full before this
 }  // namespace
+
+terminal_params village_params(double design_capacity_m3d, std::uint64_t index) {
+  terminal_params params;
+  params.design_capacity_m3d = design_capacity_m3d;
+  std::mt19937_64 g(1000 + index);
+  params.phase_days = std::uniform_real_distribution<double>(0.0, 14.0)(g);
+  params.load_factor = std::uniform_real_distribution<double>(0.45, 0.75)(g);
+  params.sludge_level_start_m = std::uniform_real_distribution<double>(0.2, 0.8)(g);
+  // Meters that have run for years: their readings leave room for weeks of history before the
+  // start (history.hpp) without going below zero.
+  params.totalizer_start_m3 = std::floor(std::uniform_real_distribution<double>(5000.0, 60000.0)(g));
+  params.meter_start_kwh = 20000.0;
+  return params;
+}
 
 terminal_model::terminal_model(const influent_profile& profile, terminal_params params)
     : profile_(profile),

@@ -34,6 +34,15 @@
 
 namespace sewage::gateway::incidents {
 
+/// How long after a rootless incident opened a cause at a station upstream of its section may
+/// still explain it (re-root it). A flow loss reaches a terminal hours after its cause (the
+/// terminal's tank lags, and the loss must last its debounce), so its cause is normally raised
+/// first; a cause raised up to this long afterwards is one whose own detection was slower (an
+/// offline judged after a grace). A station that fails later than that started after the loss
+/// was already there: it gets an incident of its own (found in network_end_to_end: every station
+/// going offline at the simulation's end re-rooted an open blockage hours old).
+inline constexpr std::chrono::minutes late_cause_window{60};
+
 /// Counters for /metrics.
 struct counts {
   std::uint64_t open{0};          ///< gauge: incidents open or acknowledged

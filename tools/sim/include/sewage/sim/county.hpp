@@ -60,6 +60,11 @@ struct county_options {
   /// default: with all 101 stations the process holds more than 1024 descriptors and libmodbus'
   /// select() in the emulated devices aborts (FD_SETSIZE); fine for a registry of a few stations.
   bool station_agents{false};
+  /// With a network: simulated days the network runs before the start (network_flow.hpp
+  /// network_run_before), so that its stations are mid-cycle as in a network that has run for
+  /// weeks. Give the days of the history imported into the gateway (sewage-sim-history --days):
+  /// the history then ends in exactly the state the county starts in. 0..60.
+  double network_run_before_days{2.0};
 };
 
 /// Simulated UTC time for a real instant, given the origin pair and the speed.

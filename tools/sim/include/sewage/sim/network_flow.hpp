@@ -23,8 +23,11 @@
 /// Thread-safety: none (the county's loop owns it).
 
 #include "sewage/sim/pump_station.hpp"
+#include "sewage/sim/registry_sites.hpp"
+#include "sewage/sim/terminal_model.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -120,5 +123,29 @@ struct through_share {
   std::vector<std::string> affected_sites;
 };
 through_share share_through(const gateway::network::network_model& model, std::string_view id);
+
+/// One model per station of `flow` (stations() order), sized for its mean inflow (size_station)
+/// from the mean flow of the terminal it drains to (`terminal_params[t]` for terminals()[t]:
+/// design capacity x load factor), the registry entry's pump count and rated current, and a wet-
+/// well level at the start drawn per station (0.5-1.1 m, seeded by its index): the same stations
+/// for the county (county.cpp) and its history (history.hpp). Throws std::runtime_error naming
+/// the station when `registry` has no pump station of its site id, std::invalid_argument when
+/// terminal_params does not have one entry per terminal.
+std::vector<pump_station_model> make_station_models(const network_flow& flow, const std::vector<registry_site>& registry,
+                                                    const std::vector<terminal_params>& terminal_params);
+
+/// The step of network_run_before, simulated s.
+inline constexpr double network_run_step_s = 30.0;
+
+/// Runs the network as it ran before the simulation starts: from `days` before the start to the
+/// start (t = 0), dry weather, no faults, in steps of network_run_step_s, with terminal t's
+/// catchment influent `terminals[t]->influent_m3h` at each step (the live models: their t = 0 is
+/// the start). Leaves the stations mid-cycle and the terminals' tank lag settled, as a network
+/// that has run for weeks (no start-up transient of every wet well at once), and exactly in the
+/// state the county's history (history.hpp) ends in. `on_step(t_days, shares)`, when given, is
+/// called after every step. Not thread-safe.
+void network_run_before(network_flow& flow, std::vector<pump_station_model>& stations,
+                        const std::vector<const terminal_model*>& terminals, double days,
+                        const std::function<void(double, const std::vector<double>&)>& on_step = {});
 
 }  // namespace sewage::sim

@@ -135,6 +135,13 @@ struct network_names {
   std::vector<std::string> segments;       ///< segment ids
 };
 
+/// Reads only the `start` of a scenario file (UTC). Throws std::runtime_error naming the file and
+/// the key for bad TOML or a missing or offset-less start.
+std::chrono::sys_seconds load_scenario_start(const std::filesystem::path& file);
+/// Reads only `terminal_tank_lag_h` (default 4). Throws as load_scenario_start, or for a value
+/// outside [0.05, 24] h.
+double load_scenario_tank_lag_h(const std::filesystem::path& file);
+
 /// Reads a scenario file. `known_terminals`, when not empty, is the registry's id list: a fault
 /// naming another terminal is an error. `network`, when given, lists the names network faults
 /// may use; without it a network fault is an error ("needs a network"). Throws

@@ -5,6 +5,8 @@
 
 #include "sewage/sim/influent.hpp"
 
+#include <cstdint>
+
 namespace sewage::sim {
 
 /// Fixed properties of one terminal. Defaults are documented, provisional engineering values.
@@ -43,6 +45,13 @@ struct physical_faults {
   /// pump stations upstream cut some off; network_flow::step). 1 = all of it; clamped to 0..3.
   double inflow_share{1.0};
 };
+
+/// The simulated county's village `index` (0-based, registry order of terminals) with the
+/// registry's `design_capacity_m3d`: its phase into the influent table (0-14 days), load factor
+/// (0.45-0.75), sludge level (0.2-0.8 m), flowmeter totalizer (5,000-60,000 m3) and kWh meter
+/// (20,000 kWh) at the start, drawn from a generator seeded by the index, so that the county
+/// (county.cpp) and its history (history.hpp) simulate the same villages. Pure; never throws.
+terminal_params village_params(double design_capacity_m3d, std::uint64_t index);
 
 class terminal_model {
  public:
