@@ -41,6 +41,6 @@ endif()
 # Run arm64 programs at build time (help2man's man pages) with qemu-user-static.
 find_program(SEWAGE_QEMU_AARCH64 qemu-aarch64-static)
 if(SEWAGE_QEMU_AARCH64)
-  set(CMAKE_CROSSCOMPILING_EMULATOR
-    "${SEWAGE_QEMU_AARCH64};-L;/usr/aarch64-linux-gnu;-E;LD_LIBRARY_PATH=${SEWAGE_ARM64_SYSROOT}/usr/lib/aarch64-linux-gnu:${SEWAGE_ARM64_SYSROOT}/lib/aarch64-linux-gnu")
+  # The sysroot is the guest's /: its ld.so and libc (libc6:arm64) belong together.
+  set(CMAKE_CROSSCOMPILING_EMULATOR "${SEWAGE_QEMU_AARCH64};-L;${SEWAGE_ARM64_SYSROOT}")
 endif()

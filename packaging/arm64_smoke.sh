@@ -36,9 +36,10 @@ dpkg-deb -x "$deb" "$tmp/pkg"
 agent=$tmp/pkg/usr/bin/sewage-agent
 file "$agent" | grep -q "ARM aarch64" || fail "$agent is not an arm64 executable: $(file "$agent")"
 # qemu itself runs the agent (no wrapper function: a background job's $! is then qemu's PID, which
-# is what gets stopped).
-qemu=(qemu-aarch64-static -L /usr/aarch64-linux-gnu
-  -E LD_LIBRARY_PATH="$sysroot/usr/lib/aarch64-linux-gnu:$sysroot/lib/aarch64-linux-gnu" "$agent")
+# is what gets stopped). -L: the sysroot is the guest's /, so its ld.so and libc (Debian's libc6
+# arm64) come as a pair; the cross compiler's libc under /usr/aarch64-linux-gnu beside the
+# sysroot's via LD_LIBRARY_PATH mixed two glibc builds and the agent hung creating its first thread.
+qemu=(qemu-aarch64-static -L "$sysroot" "$agent")
 run() { "${qemu[@]}" "$@"; }
 echo "arm64 smoke test: $(basename "$deb") under $(qemu-aarch64-static --version | head -1)"
 

@@ -18,7 +18,9 @@ packages=(
   libpaho-mqttpp3-1 libpaho-mqtt1.3 libssl3 libmodbus5 libsqlite3-0 libsystemd0
   libspdlog1.1 libfmt9 libtomlplusplus3
   libcap2 libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libzstd1
-  libc6 libstdc++6 libgcc-s1  # only their shlibs/symbols files matter: Depends on Debian's names
+  # Debian's names in Depends (their shlibs/symbols files), and the guest's / for qemu -L (its
+  # ld.so and libc together)
+  libc6 libstdc++6 libgcc-s1
 )
 stamp="$dir/.complete"
 want=$(printf '%s\n' "${packages[@]}")
