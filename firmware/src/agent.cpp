@@ -8,6 +8,7 @@
 #include "sewage/proto/command.hpp"
 #include "sewage/proto/status.hpp"
 #include "sewage/proto/topic.hpp"
+#include "sewage/service/systemd_notify.hpp"
 
 #include <MQTTAsync.h>
 #include <boost/asio/io_context.hpp>
@@ -148,10 +149,18 @@ struct agent::impl {
     }
     schedule_report();
     link->start();
+    // systemd (Type=notify): ready once the queue is open and the devices are polled; the broker
+    // may still be unreachable (a lost broker is a state, the queue keeps the records). The
+    // keep-alives come from this loop, so a hung loop is restarted by the watchdog.
+    keepalive = std::make_unique<service::watchdog_keepalive>(io);
+    service::notify_ready("terminal " + config.terminal_id + ": polling " + std::to_string(pollers.size()) +
+                          " device(s)");
   }
 
   void stop(int sig) {
     spdlog::info("signal {}: shutting down", sig);
+    service::notify_stopping();
+    if (keepalive) keepalive->cancel();
     stopping = true;
     report_timer.cancel();
     pump_timer.cancel();
@@ -460,6 +469,7 @@ struct agent::impl {
   std::unique_ptr<mqtt_link> link;
   std::vector<std::unique_ptr<device_poller>> pollers;
   std::unique_ptr<image_source> images;
+  std::unique_ptr<service::watchdog_keepalive> keepalive;  ///< WATCHDOG=1 from this loop (systemd)
   /// seq -> tag of its publish on the current connection, for records awaiting PUBACK.
   std::map<std::uint64_t, std::uint64_t> inflight;
   /// tag -> seq; a tag is unique per publish, so a late callback of a lost connection is ignored.

@@ -24,6 +24,7 @@
 #include "sewage/gateway/network/check.hpp"
 #include "sewage/gateway/incidents/correlator.hpp"
 #include "sewage/gateway/history/cli.hpp"
+#include "sewage/service/systemd_notify.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
 #include <sewage/proto/timestamp.hpp>
@@ -298,10 +299,15 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   periodic retention(io, std::chrono::hours(1), purge);
   purge();
 
+  // systemd's watchdog (WatchdogSec=): keep-alives from this, the engine's loop; a hung engine
+  // thread stops them and systemd restarts the gateway. No-op outside systemd.
+  sewage::service::watchdog_keepalive keepalive(io);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
+      // SIGHUP (systemctl reload) re-reads the registry and the pipe network, not the config file.
+      sewage::service::notify_reloading();
       try {
         eng.reload_registry(load_registry(cfg.registry_path, cfg.defaults));
         ids.audit(auth::principal{auth::actor_kind::system, "SIGHUP", auth::role::admin, {}, false, {}, {}, {}, {}, {}},
@@ -316,10 +322,13 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
                   "network.reload", cfg.network_file.string(),
                   r.ok ? std::string(R"({"ok":true})") : R"({"ok":false,"problems":)" + std::to_string(r.problems.size()) + "}");
       }
+      sewage::service::notify_ready();
       signals.async_wait(on_signal);
       return;
     }
     spdlog::info("signal {}: shutting down", sig);
+    sewage::service::notify_stopping();
+    keepalive.cancel();
     boost::asio::post(http_io, [&http] { http.stop(); });
     flusher.cancel();
     ticker.cancel();
@@ -331,6 +340,10 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   signals.async_wait(on_signal);
 
   link.start();
+  // Ready for systemd (Type=notify): store open, journal replayed, HTTP listening; the broker link
+  // connects on its own (a lost broker is a state, not a failed start).
+  sewage::service::notify_ready("HTTP on " + cfg.http_address + ":" + std::to_string(http.port()) + ", " +
+                                std::to_string(eng.terminals().size()) + " sites");
   // Last resort: a handler that throws makes io_context::run() throw; the exception is logged and
   // the loop resumes (the context stays valid; handlers already queued still run). Only
   // io.stop() (the signal handler) ends it.

@@ -237,8 +237,9 @@ std::string broker_conf(const options& o, const fs::path& broker_dir) {
   const bool tls = proto::broker_uri_uses_tls(o.uri);
   std::string s =
       "# Written by sewage-provision. Per-terminal identities for the sewage telemetry broker.\n"
-      "# Include it from mosquitto.conf (Debian: link or copy it into /etc/mosquitto/conf.d/), beside\n"
-      "# gateway/mosquitto.example.conf (persistence, queue limits). Reload after every change:\n"
+      "# Include it from mosquitto.conf (Debian: ln -s it to /etc/mosquitto/conf.d/sewage-identities.conf),\n"
+      "# beside /etc/mosquitto/conf.d/sewage.conf (sewage-gateway package, from\n"
+      "# gateway/mosquitto.example.conf: persistence, queue limits). Reload after every change:\n"
       "# systemctl reload mosquitto (SIGHUP): reloads passwd and acl, disconnects revoked clients.\n"
       "per_listener_settings false\n"
       "listener " + std::to_string(o.listener_port) + (o.listener_address.empty() ? "" : " " + o.listener_address) + "\n";
