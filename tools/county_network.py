@@ -186,6 +186,9 @@ def pump_station_entries(features, seed):
            "# haiyan-network.geojson: ids, names, coordinates and what each station drains to. A pump station",
            "# needs id, kind, name, town, latitude, longitude, report_interval_s (no design capacity, no",
            "# discharge grade); `drains_to` in each comment is the network node its pressure main discharges into.",
+           "# Each wet well's high-level alarm (wet_well_high_m) is 1.8 m: above the standby pump's start (1.5 m)",
+           "# and 0.2 m below the emergency overflow's invert (2.0 m), the wells sewage-sim sizes (pump_station.hpp);",
+           "# the gateway's default (2.5 m) is above that overflow, so an overflowing well would never alarm.",
            ""]
     for f in features:
         p = f["properties"]
@@ -195,7 +198,7 @@ def pump_station_entries(features, seed):
         out += ["[[terminal]]  # drains_to = %s" % toml_str(drains[p["id"]]),
                 "id = %s" % toml_str(p["id"]), 'kind = "pump_station"', "name = %s" % toml_str(p["name"]),
                 "town = %s" % toml_str(p["town"]), "latitude = %.6f" % lat, "longitude = %.6f" % lon,
-                "report_interval_s = 60", ""]
+                "report_interval_s = 60", "[terminal.pump_station]", "wet_well_high_m = 1.8", ""]
     return "\n".join(out)
 
 
