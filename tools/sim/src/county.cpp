@@ -7,6 +7,7 @@
 #include "sewage/sim/network_flow.hpp"
 #include "sewage/sim/pump_station.hpp"
 #include "sewage/sim/registry_sites.hpp"
+#include "sewage/sim/sludge_truth.hpp"
 #include "sewage/sim/tcp_proxy.hpp"
 #include "sewage/sim/terminal_model.hpp"
 #include "sewage/testing/process.hpp"
@@ -111,6 +112,8 @@ struct site {
   std::string day;             ///< operating day of the last step
   double day_start_volume_m3{0.0};
   std::map<std::string, double> day_volume_m3;  ///< complete and partial days, truth
+  treated_volume_history treated;  ///< true treated volume of the last days (sludge_truth.csv)
+  double sludge_extra_m_per_h{0.0};  ///< the forced sludge rise of the last step (a fault)
   std::mt19937_64 rng;
 
   site(std::string id_, const influent_profile& p, terminal_params params, std::uint64_t seed)
@@ -188,6 +191,10 @@ struct county::impl {
                                              static_cast<std::uint16_t>(opt.broker_port));
       write_agent_config(*s);
       s->day = operating_day(sim_origin);
+      // The rate of rise averages the treated volume of the last 7 days: the days before the
+      // start as sewage-sim-history simulates them (county.hpp, sludge_truth.csv).
+      add_history_before_start(s->treated, profile, params, sludge_rise_window_days);
+      s->treated.add(0.0, s->model.volume_m3());
       sites.push_back(std::move(s));
       ++n;
     }
@@ -201,6 +208,7 @@ struct county::impl {
     io_thread = std::thread([this] { io.run(); });
     write_ground_truth();
     write_true_volumes(sim_origin, false);
+    write_sludge_truth();
     write_progress(sim_origin, "running");
   }
 
@@ -510,8 +518,8 @@ struct county::impl {
         {"stuck_after_polls", 20},
         {"mqtt", mqtt_table(s)},
         {"queue", toml::table{{"path", (s.dir / "queue.db").string()}}},
-        {"cleanout", toml::table{{"source", "level"}, {"raise_m", 1.5}, {"hold_s", 1800},
-                                 {"clear_m", 1.2}}},
+        {"cleanout", toml::table{{"source", "level"}, {"raise_m", cleanout_raise_m}, {"hold_s", 1800},
+                                 {"clear_m", cleanout_clear_m}}},
         {"device", std::move(devices)}};
     if (!opt.camera_binary.empty()) {
       // The camera shows the true simulated time (its own clock), not the agent's skewed one.
@@ -774,6 +782,24 @@ struct county::impl {
     }
     write_atomically(opt.workdir / "true_volumes.csv", out);
   }
+
+
+  /// See county::sludge_truth_file. Each row at the terminal model's own time (every model has
+  /// advanced to the same simulated instant).
+  void write_sludge_truth() const {
+    std::string out = "terminal,ts,level_m,rise_m_per_day,raise_level_m,due_date\n";
+    for (const auto& s : sites) {
+      const auto& m = s->model;
+      const auto ts = sim_origin + to_duration(m.time_days() * 24.0);
+      const auto o = true_sludge_outlook(m.sludge_level_m(), m.params().sludge_m_per_m3,
+                                         s->treated.until(m.time_days(), m.volume_m3()),
+                                         s->sludge_extra_m_per_h, cleanout_raise_m, ts);
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "%.6f,%.9f,%g", m.sludge_level_m(), o.rise_m_per_day, cleanout_raise_m);
+      out += s->id + ',' + iso(ts) + ',' + buf + ',' + (o.due_at ? operating_day(*o.due_at) : std::string()) + '\n';
+    }
+    write_atomically(opt.workdir / "sludge_truth.csv", out);
+  }
 };
 
 county::county(county_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
@@ -782,6 +808,7 @@ county::~county() = default;
 std::filesystem::path county::ground_truth_file() const { return impl_->opt.workdir / "ground_truth.csv"; }
 std::filesystem::path county::true_volumes_file() const { return impl_->opt.workdir / "true_volumes.csv"; }
 std::filesystem::path county::progress_file() const { return impl_->opt.workdir / "progress.csv"; }
+std::filesystem::path county::sludge_truth_file() const { return impl_->opt.workdir / "sludge_truth.csv"; }
 std::filesystem::path county::repairs_file() const { return impl_->opt.workdir / "repairs.csv"; }
 std::filesystem::path county::stations_file() const { return impl_->opt.workdir / "stations.csv"; }
 
@@ -824,6 +851,8 @@ int county::run(const std::atomic<bool>& stop) {
       s->model.advance_to(std::chrono::duration<double>(t - m.sim_origin).count() / 86400.0,
                           m.scen.weather, weather_start_d, f);
       m.account_volume(*s, t);
+      s->treated.add(s->model.time_days(), s->model.volume_m3());
+      s->sludge_extra_m_per_h = f.sludge_extra_m_per_h;
       m.write_registers(*s);
       if (s->agent && s->powered && !s->agent->running()) {
         spdlog::warn("agent {} exited unexpectedly; restarting it (log: {})", s->id,
@@ -836,6 +865,7 @@ int county::run(const std::atomic<bool>& stop) {
       last_status = std::chrono::steady_clock::now();
       // Keep the truth current so tools/score can judge a running simulation (what has happened).
       m.write_true_volumes(sim_now, false);
+      m.write_sludge_truth();
       m.write_stations(sim_now);
       m.write_progress(sim_now, "running");
       if (!m.opt.quiet) {
@@ -859,6 +889,7 @@ int county::run(const std::atomic<bool>& stop) {
   // never happened ("stopped", not "finished").
   const bool reached_end = sim_end_now >= sim_end;
   m.write_true_volumes(sim_end_now, reached_end);
+  m.write_sludge_truth();
   m.write_progress(sim_end_now, reached_end ? "finished" : "stopped");
   spdlog::info("simulation finished; ground truth {} and true volumes {}",
                ground_truth_file().string(), true_volumes_file().string());

@@ -5,6 +5,7 @@
 #include "sewage/sim/influent.hpp"
 #include "sewage/sim/network_flow.hpp"
 #include "sewage/sim/registry_sites.hpp"
+#include "sewage/sim/sludge_truth.hpp"
 #include "sewage/sim/terminal_model.hpp"
 
 #include <sewage/proto/telemetry.hpp>
@@ -23,10 +24,9 @@
 namespace sewage::sim {
 namespace {
 
-/// The clean-out flag as the county's agents raise and clear it (county.cpp write_agent_config:
-/// cleanout raise_m 1.5, clear_m 1.2; the hold time is left out at this resolution).
-constexpr double cleanout_raise_m = 1.5;
-constexpr double cleanout_clear_m = 1.2;
+// The clean-out flag is raised and cleared as the county's agents do it (sludge_truth.hpp
+// cleanout_raise_m and cleanout_clear_m, county.cpp write_agent_config); the hold time is left
+// out at this resolution.
 
 /// One village's history model and its window being built.
 struct village {
