@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """tools/score against a small synthetic truth and a fake gateway API (http.server on 127.0.0.1,
 port 0): mid-run it judges only what has happened (pending, not FAIL), after the end everything;
-network faults (issue 13) against a canned incident list and webhook notifications.
+network faults (issue 13) against a canned incident list and webhook notifications; the clean-out
+forecast against sludge_truth.csv.
 
   score_test.py            (unittest; registered in CTest as tools_score)
 """
@@ -33,13 +34,15 @@ ALERT_C = {"terminal_id": "HY-C", "type": "offline", "raised_at": "2026-11-30T06
 
 
 class FakeGateway:
-    """Serves /api/alerts?state=all and /api/terminals/{id}/daily?from=D&to=D from dicts."""
+    """Serves /api/alerts?state=all, /api/incidents, /api/terminals/{id} and
+    /api/terminals/{id}/daily?from=D&to=D from dicts."""
 
     def __init__(self):
         self.alerts = []
         self.incidents = None  # None: the route is absent (404)
         self.alert_pages = 0
         self.daily = {}  # (terminal, day) -> volume_m3
+        self.forecasts = {}  # terminal -> its cleanout_forecast object (GET /api/terminals/{id})
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +69,10 @@ class FakeGateway:
                         self.send_error(400)
                         return
                     body = {"incidents": outer.incidents}
+                elif len(parts) == 3 and parts[:2] == ["api", "terminals"] and not q:
+                    body = {"id": parts[2], "name": parts[2]}
+                    if parts[2] in outer.forecasts:
+                        body["cleanout_forecast"] = outer.forecasts[parts[2]]
                 elif len(parts) == 4 and parts[:2] == ["api", "terminals"] and parts[3] == "daily" \
                         and set(q) == {"from", "to"} and q["from"] == q["to"]:
                     v = outer.daily.get((parts[2], q["from"]))
@@ -91,7 +98,9 @@ class FakeGateway:
         self.thread.join()
 
 
-class ScoreTest(unittest.TestCase):
+class ScoreFixture(unittest.TestCase):
+    """A temporary truth dir and a fake gateway."""
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="score-test-")
         self.gw = FakeGateway()
@@ -121,6 +130,8 @@ class ScoreTest(unittest.TestCase):
                 result = json.load(f)
         return r.returncode, r.stdout + r.stderr, result
 
+
+class ScoreTest(ScoreFixture):
     # Mid-run: simulated 2026-11-29T12:00Z = 20 h into the scenario. HY-A's blockage was found;
     # HY-B's excursion is under way (no alert yet, allowance until 16:00Z); HY-C's power loss is
     # tomorrow; operating day 11-29 (UTC+8) runs until 11-29T16:00Z.
@@ -237,6 +248,118 @@ class ScoreTest(unittest.TestCase):
         rc, out, _ = self.score()
         self.assertEqual(rc, 2, out)
         self.assertIn("unknown state 'sleeping'", out)
+
+
+def forecast(status, due=None, early=None, late=None, days_used=22):
+    """A cleanout_forecast object as GET /api/terminals/{id} gives it."""
+    has_trend = status in ("forecast", "reached", "not_rising")
+    return {"status": status, "raise_level_m": 1.5, "level_m": 0.634 if has_trend else None,
+            "rise_m_per_day": 0.00055 if status != "insufficient_history" else None, "due_date": due,
+            "due_early_date": early, "due_late_date": late, "days_used": days_used}
+
+
+class ScoreCleanoutTest(ScoreFixture):
+    """The clean-out forecast section and cleanout_due_soon notices. The truth was written at
+    2026-11-30T16:02Z, operating day (UTC+8) 2026-12-01; every fault was detected."""
+
+    TS = "2026-11-30T16:02:00.000Z"
+
+    def setUp(self):
+        super().setUp()
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C]
+        self.truth(self.TS, "finished", [])
+
+    def sludge(self, *rows):
+        self.write("sludge_truth.csv", "terminal,ts,level_m,rise_m_per_day,raise_level_m,due_date\n" +
+                   "".join(f"{t},{self.TS},0.6,0.0087,1.5,{due}\n" for t, due in rows))
+
+    def test_forecasts_three_days_off_report_3_days(self):
+        # HY-A 3 days late, truth inside its interval; HY-C 3 days early, truth outside (the
+        # interval ends before it). 103 days ahead: 2.9 %.
+        self.sludge(("HY-A", "2027-03-14"), ("HY-C", "2027-03-14"))
+        self.gw.forecasts = {"HY-A": forecast("forecast", "2027-03-17", "2027-02-20", "2027-04-30"),
+                             "HY-C": forecast("forecast", "2027-03-11", "2027-03-01", "2027-03-13")}
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)  # informational: a truth outside the interval does not fail
+        self.assertIn("score: PASS", out)
+        self.assertIn("clean-out forecast (informational): 2 terminals, 2 with a forecast, "
+                      "2 with a true due date, 2 compared", out)
+        self.assertIn("|error| median 3.0 days, max 3.0 days; median |error| / days ahead 2.9 %; "
+                      "truth inside the interval: 1 of 2", out)
+        self.assertIn("HY-A: forecast 2027-03-17 [2027-02-20..2027-04-30]; true 2027-03-14 (103 days ahead), "
+                      "error +3.0 days, truth inside the interval", out)
+        self.assertIn("HY-C: forecast 2027-03-11 [2027-03-01..2027-03-13]; true 2027-03-14 (103 days ahead), "
+                      "error -3.0 days, truth OUTSIDE the interval", out)
+        c = res["cleanout_forecast"]
+        self.assertEqual(c["median_abs_error_days"], 3.0)
+        self.assertEqual(c["max_abs_error_days"], 3.0)
+        self.assertAlmostEqual(c["median_relative_error"], 3 / 103)
+        self.assertEqual((c["inside_interval"], c["interval_judged"]), (1, 2))
+        self.assertEqual([(r["terminal"], r["error_days"], r["inside_interval"]) for r in c["terminals"]],
+                         [("HY-A", 3.0, True), ("HY-C", -3.0, False)])
+
+    def test_insufficient_history_is_listed_without_error(self):
+        self.sludge(("HY-A", "2027-03-14"), ("HY-B", "2027-06-01"))
+        self.gw.forecasts = {"HY-A": forecast("forecast", "2027-03-14", "2027-02-20", "2027-04-30"),
+                             "HY-B": forecast("insufficient_history", days_used=5)}
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("HY-B: insufficient_history, 5 days used; true 2027-06-01 (182 days ahead)", out)
+        self.assertIn("1 with a forecast, 2 with a true due date, 1 compared", out)
+        self.assertIn("|error| median 0.0 days, max 0.0 days", out)
+        c = res["cleanout_forecast"]
+        self.assertEqual(c["insufficient_history"], ["HY-B"])
+        b = c["terminals"][1]
+        self.assertEqual((b["terminal"], b["status"], b["error_days"], b["inside_interval"]),
+                         ("HY-B", "insufficient_history", None, None))
+        self.assertEqual(b["days_ahead"], 182)
+
+    DUE_SOON_A = {"terminal_id": "HY-A", "type": "cleanout_due_soon", "raised_at": "2026-11-30T10:00:00.000Z",
+                  "message": "clean-out due 2026-12-06"}
+    DUE_SOON_B = {"terminal_id": "HY-B", "type": "cleanout_due_soon", "raised_at": "2026-11-30T11:00:00.000Z",
+                  "message": "clean-out due 2026-12-10"}
+
+    def test_due_soon_notice_is_false_only_when_the_truth_is_far(self):
+        # HY-A's truth is due in 5 days (a right notice); HY-B's in 200 days (a false alert).
+        self.sludge(("HY-A", "2026-12-06"), ("HY-B", "2027-06-19"))
+        self.gw.forecasts = {"HY-A": forecast("forecast", "2026-12-06", "2026-12-04", "2026-12-09"),
+                             "HY-B": forecast("forecast", "2026-12-10", "2026-12-05", None)}
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, self.DUE_SOON_A, self.DUE_SOON_B]
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("false alerts: 1", out)
+        self.assertIn("cleanout_due_soon on HY-B raised 2026-11-30T11:00:00.000Z", out)
+        self.assertEqual([(a["terminal_id"], a["type"]) for a in res["false_alerts"]],
+                         [("HY-B", "cleanout_due_soon")])
+        self.assertEqual(res["cleanout_forecast"]["terminals"][1]["days_ahead"], 200)
+        self.assertIn("HY-B: forecast 2026-12-10 [2026-12-05..open]; true 2027-06-19 (200 days ahead), "
+                      "error -191.0 days, truth inside the interval", out)
+        # 15 days ahead (14 + 1 day of tolerance) is still right; 16 is not.
+        self.sludge(("HY-A", "2026-12-16"), ("HY-B", "2026-12-17"))
+        rc, out, res = self.score()
+        self.assertEqual([a["terminal_id"] for a in res["false_alerts"]], ["HY-B"])
+
+    def test_without_sludge_truth_a_due_soon_notice_is_false(self):
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, self.DUE_SOON_A]
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("false alerts: 1", out)
+        self.assertNotIn("clean-out forecast", out)
+        self.assertIsNone(res["cleanout_forecast"])
+
+    def test_due_soon_notice_inside_a_forced_rise_is_right(self):
+        # A scripted sludge_cleanout on HY-A (emptied at its end: the truth is far again).
+        self.write("ground_truth.csv", FAULTS + "sludge_cleanout,HY-A,2026-11-30T08:00:00.000Z,"
+                                                "2026-11-30T12:00:00.000Z,cleanout_required\n")
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, self.DUE_SOON_A,
+                          {"terminal_id": "HY-A", "type": "cleanout_required",
+                           "raised_at": "2026-11-30T09:00:00.000Z", "message": "m"}]
+        self.sludge(("HY-A", "2032-01-01"))
+        self.gw.forecasts = {"HY-A": forecast("not_rising")}
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("false alerts: 0", out)
+        self.assertIn("HY-A: not_rising; true 2032-01-01", out)
 
 
 # Network faults: a pump station stops (its incident must be rooted there), a blockage and a burst
