@@ -23,6 +23,8 @@ void daily_delta::add(const daily_delta& o) noexcept {
   energy_estimated_kwh += o.energy_estimated_kwh;
   energy_records += o.energy_records;
   energy_glitches += o.energy_glitches;
+  sludge_level_s += o.sludge_level_s;
+  sludge_ok_s += o.sludge_ok_s;
 }
 
 std::string_view to_string(totalizer_glitch g) noexcept {
@@ -247,6 +249,10 @@ std::vector<daily_delta> record_deltas(const proto::telemetry_record& r, totaliz
       if (compliant) target.compliant_s += s;
       hi = lo;
     }
+  }
+  if (r.sludge && r.sludge->status == proto::quantity_status::ok && r.sludge->level_m) {
+    days.own().sludge_level_s = *r.sludge->level_m * r.interval_s;
+    days.own().sludge_ok_s = r.interval_s;
   }
   volume_outcome out;
   const bool has_total = r.flow && r.flow->total_m3.has_value() &&

@@ -310,6 +310,30 @@ void add_class_fields(json& j, const terminal_class_info& k) {
   j["state_class"] = to_string(k.cls);
 }
 
+/// A clean-out forecast (forecast/cleanout.hpp) as /api/terminals/{id} shows it: dates as local
+/// "YYYY-MM-DD", levels m (0.001), rises m/day (6 decimals: a micrometre a day), null where not set.
+json cleanout_forecast_json(const cleanout_forecast& f) {
+  const auto day = [](const std::optional<std::int32_t>& d) { return d ? json(format_day(*d)) : json(nullptr); };
+  const auto num = [](const std::optional<double>& v, int places) {
+    return v ? json(proto::round_to_decimals(*v, places)) : json(nullptr);
+  };
+  return {{"status", to_string(f.status)},
+          {"computed_date", format_day(f.today)},
+          {"cleanout_level_m", f.cleanout_level_m},
+          {"level_m", num(f.level_m, proto::decimals(unit::m))},
+          {"rise_m_per_day", num(f.rise_m_per_day, 6)},
+          {"rise_low_m_per_day", num(f.rise_low_m_per_day, 6)},
+          {"rise_high_m_per_day", num(f.rise_high_m_per_day, 6)},
+          {"due_date", day(f.due_day)},
+          {"due_early_date", day(f.due_early_day)},
+          {"due_late_date", day(f.due_late_day)},
+          {"days_used", f.days_used},
+          {"first_date", day(f.first_day)},
+          {"last_cleanout_date", day(f.last_cleanout_day)},
+          {"history_days", cleanout_history_days},
+          {"min_days", cleanout_min_days}};
+}
+
 json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::string, daily_delta>& today) {
   const auto& t = eng.terminals().terminals()[i];
   const auto& rt = eng.runtime(i);
@@ -383,6 +407,8 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
                        {"flow_high_clear_factor", th.flow_high_clear_factor},
                        {"flow_high_debounce_s", th.flow_high_debounce_s},
                        {"cleanout_debounce_s", th.cleanout_debounce_s},
+                       {"cleanout_level_m", th.cleanout_level_m},
+                       {"cleanout_due_soon_days", th.cleanout_due_soon_days},
                        {"sensor_fault_debounce_s", th.sensor_fault_debounce_s},
                        {"queue_overflow_clear_s", th.queue_overflow_clear_s},
                        {"clock_skew_raise_s", th.clock_skew_raise_s},
@@ -433,6 +459,12 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
                    {"normal_h", v.normal_h ? json(round_to(*v.normal_h, unit::hours)) : json(nullptr)}};
       }
       j["pump_runtime"] = std::move(runtime);
+    }
+    if (!station) {
+      // The clean-out forecast of today (forecast/cleanout.hpp) from the stored days before it.
+      const auto day = operating_day(eng.clock().now(), eng.cfg().zone);
+      const auto rows = eng.db().daily(t.id, day - cleanout_history_days, day - 1);
+      j["cleanout_forecast"] = cleanout_forecast_json(forecast_cleanout(daily_sludge_levels(rows), day, th.cleanout_level_m));
     }
     // When the latest picture arrived (null: none yet), so a page asks for the JPEG only when it
     // exists and has changed (GET /api/terminals/{id}/image).

@@ -45,6 +45,8 @@ void read_thresholds(toml_reader& r, thresholds& t) {
   r.read("flow_high_clear_factor", t.flow_high_clear_factor, 0.1, 100.0);
   r.read_int("flow_high_debounce_s", t.flow_high_debounce_s, 0, max_s);
   r.read_int("cleanout_debounce_s", t.cleanout_debounce_s, 0, max_s);
+  r.read("cleanout_level_m", t.cleanout_level_m, 0.01, 10.0);  // proto limits::max_sludge_level_m
+  r.read_int("cleanout_due_soon_days", t.cleanout_due_soon_days, 0, 365);
   r.read_int("sensor_fault_debounce_s", t.sensor_fault_debounce_s, 0, max_s);
   r.read_int("queue_overflow_clear_s", t.queue_overflow_clear_s, 0, max_s);
   r.read_int("clock_skew_raise_s", t.clock_skew_raise_s, 1, max_s);

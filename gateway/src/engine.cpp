@@ -127,6 +127,34 @@ const flow_normal_view* engine::observe_flow(const terminal_info& info, const pr
   return &out;
 }
 
+const cleanout_forecast* engine::observe_cleanout(const terminal_info& info, std::size_t idx, std::int64_t ts_ms) {
+  if (info.kind != site_kind::terminal) return nullptr;
+  const std::int32_t today = operating_day(from_ms(ts_ms - 1), cfg_.zone);
+  auto [it, fresh] = cleanout_forecasts_.try_emplace(info.id);
+  if (!fresh && it->second.today == today && it->second.cleanout_level_m == info.limits.cleanout_level_m)
+    return &it->second;
+  // A new operating day for this terminal (or its first record since start, or a new level): the
+  // days before it, stored and not yet committed (increments of the same day are summed).
+  std::vector<daily_row> rows;
+  try {
+    rows = db_.daily(info.id, today - cleanout_history_days, today - 1);
+  } catch (const store_error& e) {
+    spdlog::warn("terminal {}: daily history not readable ({}); its clean-out forecast uses what is in memory", info.id,
+                 e.what());
+  }
+  for (const auto& r : batch_.daily)
+    if (r.terminal_id == info.id && r.totals.day >= today - cleanout_history_days && r.totals.day < today) rows.push_back(r);
+  const auto key = static_cast<std::uint32_t>(idx);
+  for (auto p = pending_daily_.lower_bound({key, today - cleanout_history_days});
+       p != pending_daily_.end() && p->first.first == key && p->first.second < today; ++p) {
+    daily_row r{info.id, p->second};
+    r.totals.day = p->first.second;
+    rows.push_back(std::move(r));
+  }
+  it->second = forecast_cleanout(daily_sludge_levels(rows), today, info.limits.cleanout_level_m);
+  return &it->second;
+}
+
 void engine::attach_states() {
   ++county_generation_;  // registry and registration times change: county_view
   // Moves every terminal's state into the slot of its registry index; others stay parked.
@@ -437,6 +465,7 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   }
   flow_normal_view flow_view;
   obs.flow_normal = observe_flow(info, rec, ts, in_order, flow_view);
+  if (in_order) obs.cleanout = observe_cleanout(info, idx, ts);
   for (const auto& rule : rules_.rules()) {
     if (!rule->applies_to(info.kind)) continue;  // effluent rules judge terminals, pump rules stations
     // Event-time rules see records in effective-time order only; a late record is history for

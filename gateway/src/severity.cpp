@@ -33,6 +33,8 @@ severity alert_severity(proto::alert_type type) noexcept {
     // Issue 14: far less flow than this hour normally brings: a blockage or burst upstream, not yet
     // an overflow (no_flow, the total loss, stays critical).
     case proto::alert_type::low_flow: return severity::warning;
+    // Issue 14 item 3: a date to plan a suction tanker for, not a fault.
+    case proto::alert_type::cleanout_due_soon: return severity::info;
   }
   return severity::warning;  // a type added later without a decision: shown, not ignored
 }

@@ -299,6 +299,13 @@ CREATE TABLE flow_normals (site_id TEXT NOT NULL, day_type INTEGER NOT NULL, hou
   computed_day INTEGER NOT NULL, PRIMARY KEY (site_id, day_type, hour)) WITHOUT ROWID;
 )sql";
 
+// Version 17 (issue 14 item 3, clean-out forecast, forecast/cleanout.hpp): each day's sludge
+// level x time and the time covered by good sludge readings (its time-weighted mean level).
+constexpr const char* migration_v17_daily_sludge = R"sql(
+ALTER TABLE daily ADD COLUMN sludge_level_s REAL NOT NULL DEFAULT 0;
+ALTER TABLE daily ADD COLUMN sludge_ok_s REAL NOT NULL DEFAULT 0;
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -501,6 +508,7 @@ class sqlite_store::impl {
         if (v == 13) exec(migration_v14_incidents);
         if (v == 14) exec(migration_v15_pump_run_hours);
         if (v == 15) exec(migration_v16_flow_normals);
+        if (v == 16) exec(migration_v17_daily_sludge);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");
@@ -628,8 +636,8 @@ void sqlite_store::apply(const write_batch& b) {
       const auto& t = r.totals;
       d.q("INSERT INTO daily(terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
           " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches, missing_records,"
-          " energy_kwh, energy_estimated_kwh, energy_records, energy_glitches)"
-          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,max(0, ?13),?14,?15,?16,?17)"
+          " energy_kwh, energy_estimated_kwh, energy_records, energy_glitches, sludge_level_s, sludge_ok_s)"
+          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,max(0, ?13),?14,?15,?16,?17,?18,?19)"
           " ON CONFLICT(terminal, day) DO UPDATE SET volume_m3 = volume_m3 + excluded.volume_m3,"
           " missing_records = max(0, missing_records + ?13),"  // ?13: an increment, may be negative
           " volume_estimated_m3 = volume_estimated_m3 + excluded.volume_estimated_m3,"
@@ -644,7 +652,9 @@ void sqlite_store::apply(const write_batch& b) {
           " energy_kwh = energy_kwh + excluded.energy_kwh,"
           " energy_estimated_kwh = energy_estimated_kwh + excluded.energy_estimated_kwh,"
           " energy_records = energy_records + excluded.energy_records,"
-          " energy_glitches = energy_glitches + excluded.energy_glitches")
+          " energy_glitches = energy_glitches + excluded.energy_glitches,"
+          " sludge_level_s = sludge_level_s + excluded.sludge_level_s,"
+          " sludge_ok_s = sludge_ok_s + excluded.sludge_ok_s")
           .bind(1, r.terminal_id)
           .bind(2, static_cast<std::int64_t>(t.day))
           .bind(3, t.volume_m3)
@@ -662,6 +672,8 @@ void sqlite_store::apply(const write_batch& b) {
           .bind(15, t.energy_estimated_kwh)
           .bind(16, t.energy_records)
           .bind(17, t.energy_glitches)
+          .bind(18, t.sludge_level_s)
+          .bind(19, t.sludge_ok_s)
           .run();
     }
     for (const auto& t : b.terminals) {
@@ -1081,12 +1093,14 @@ std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& ter
   auto& s = terminal_id
                 ? impl_->q("SELECT terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
                            " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches,"
-                           " missing_records, energy_kwh, energy_estimated_kwh, energy_records, energy_glitches FROM daily"
+                           " missing_records, energy_kwh, energy_estimated_kwh, energy_records, energy_glitches,"
+                           " sludge_level_s, sludge_ok_s FROM daily"
                            " WHERE terminal = ?1 AND day >= ?2 AND day <= ?3 ORDER BY terminal, day")
                       .bind(1, terminal_id)
                 : impl_->q("SELECT terminal, day, volume_m3, volume_estimated_m3, turbidity_sum_ntu, turbidity_count,"
                            " turbidity_max_ntu, compliant_count, records, turbidity_ok_s, compliant_s, totalizer_glitches,"
-                           " missing_records, energy_kwh, energy_estimated_kwh, energy_records, energy_glitches FROM daily"
+                           " missing_records, energy_kwh, energy_estimated_kwh, energy_records, energy_glitches,"
+                           " sludge_level_s, sludge_ok_s FROM daily"
                            " WHERE day >= ?2 AND day <= ?3 ORDER BY terminal, day");
   s.bind(2, static_cast<std::int64_t>(from_day)).bind(3, static_cast<std::int64_t>(to_day));
   std::vector<daily_row> out;
@@ -1109,6 +1123,8 @@ std::vector<daily_row> sqlite_store::daily(const std::optional<std::string>& ter
     r.totals.energy_estimated_kwh = s.dbl(14);
     r.totals.energy_records = static_cast<std::uint32_t>(s.i64(15));
     r.totals.energy_glitches = static_cast<std::uint32_t>(s.i64(16));
+    r.totals.sludge_level_s = s.dbl(17);
+    r.totals.sludge_ok_s = s.dbl(18);
     out.push_back(std::move(r));
   }
   s.reset();

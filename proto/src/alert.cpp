@@ -19,7 +19,7 @@ constexpr std::string_view type_choices =
     "\"offline\", \"turbidity_high\", \"no_flow\", \"flow_high\", \"cleanout_required\", "
     "\"sensor_fault\", \"queue_overflow\", \"clock_skew\", \"power_without_flow\", \"flow_without_power\", "
     "\"pump_fault\", \"wet_well_high\", \"wet_well_low\", \"pump_no_level_drop\", \"power_lost\", "
-    "\"pump_runtime_abnormal\", \"low_flow\"";
+    "\"pump_runtime_abnormal\", \"low_flow\", \"cleanout_due_soon\"";
 
 template <class T>
 void put(json& j, const char* key, const std::optional<T>& v) {
@@ -47,6 +47,7 @@ unit value_unit(alert_type type) noexcept {
     case alert_type::power_lost: return unit::seconds;
     case alert_type::pump_runtime_abnormal: return unit::hours;
     case alert_type::low_flow: return unit::m3_per_h;
+    case alert_type::cleanout_due_soon: return unit::m;
   }
   return unit::count;
 }
@@ -70,6 +71,7 @@ std::string_view to_string(alert_type type) noexcept {
     case alert_type::power_lost: return "power_lost";
     case alert_type::pump_runtime_abnormal: return "pump_runtime_abnormal";
     case alert_type::low_flow: return "low_flow";
+    case alert_type::cleanout_due_soon: return "cleanout_due_soon";
   }
   return "unknown";
 }

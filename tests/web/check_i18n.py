@@ -36,6 +36,8 @@ FAMILIES = {
     "incident_kind.": ["pump_station_fault", "flow_loss"],
     "incident_state.": ["open", "acknowledged"],
     "incident_role.": ["cause", "consequence", "symptom"],
+    # the clean-out forecast's statuses (issue 14 item 3; js/pages/terminal.js)
+    "cleanout.forecast.": ["insufficient_history", "not_rising", "beyond_horizon", "forecast", "reached"],
 }
 
 

@@ -50,6 +50,8 @@ std::string_view type_words(proto::alert_type t, notify_language l) {
       return z ? "泵站运行时长异常" : "Pump station: run time far from its normal";
     case proto::alert_type::low_flow:
       return z ? "出水量远低于该站同时段常态（上游堵塞或破损）" : "Flow far below this site's normal for the hour (blockage or burst upstream)";
+    case proto::alert_type::cleanout_due_soon:
+      return z ? "污泥即将达到清掏液位，请预约吸污车" : "Sludge will reach the clean-out level soon: book a suction tanker";
   }
   return "?";
 }

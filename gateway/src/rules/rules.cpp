@@ -36,6 +36,7 @@ rule_set default_rules() {
   s.add(make_power_lost_rule());
   s.add(make_pump_runtime_abnormal_rule());
   s.add(make_low_flow_rule());
+  s.add(make_cleanout_due_soon_rule());
   return s;
 }
 

@@ -24,6 +24,7 @@ export const SEVERITY = {
   pump_no_level_drop: "warning",
   pump_runtime_abnormal: "info",
   low_flow: "warning",
+  cleanout_due_soon: "info",
 };
 export const ALERT_TYPES = Object.keys(SEVERITY);
 const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };

@@ -255,6 +255,7 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
                            "ALTER TABLE terminal_state DROP COLUMN energy_kwh; ALTER TABLE terminal_state DROP COLUMN energy_ts_ms; ALTER TABLE terminal_state DROP COLUMN energy_valid; ALTER TABLE terminal_state DROP COLUMN energy_suspect; ALTER TABLE terminal_state DROP COLUMN energy_suspect_kwh; ALTER TABLE terminal_state DROP COLUMN energy_suspect_ts_ms; "
                            "DROP TABLE pump_run_hours;"  // version 15 (issue 13)
                            "DROP TABLE flow_hours; DROP TABLE flow_normals;"  // version 16 (issue 14)
+                           "ALTER TABLE daily DROP COLUMN sludge_level_s; ALTER TABLE daily DROP COLUMN sludge_ok_s;"  // version 17
                            "PRAGMA user_version=5;"
                            "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
                            " VALUES(3, 'T1', 'no_flow', 'raised', 1000, 'm');",

@@ -39,7 +39,7 @@ TEST(LowFlowWire, NameUnitSeverityAndRule) {
   EXPECT_EQ(proto::to_string(proto::alert_type::low_flow), "low_flow");
   EXPECT_EQ(proto::parse_alert_type("low_flow"), proto::alert_type::low_flow);
   EXPECT_EQ(proto::value_unit(proto::alert_type::low_flow), proto::unit::m3_per_h);
-  EXPECT_EQ(proto::all_alert_types.back(), proto::alert_type::low_flow);  // appended: stored rule states keep their slots
+  EXPECT_EQ(proto::all_alert_types[16], proto::alert_type::low_flow);  // appended: stored rule states keep their slots
   EXPECT_EQ(alert_severity(proto::alert_type::low_flow), severity::warning);
   const auto rules = default_rules();
   ASSERT_NE(rules.find(proto::alert_type::low_flow), nullptr);
@@ -259,7 +259,7 @@ TEST(FlowNormalStore, HoursAddUpAreCutAndNormalsRoundTrip) {
   n.at(day_type::weekday, 9) = {1.25, 0.875, 17, false};
   {
     sqlite_store db(dir.path() / "g.db", 100);
-    EXPECT_EQ(db.schema_version(), 16);
+    EXPECT_EQ(db.schema_version(), sqlite_schema_version);
     write_batch b;
     b.flow_hours = {{"T", 3'600'000, 0.5, 1200}, {"T", 7'200'000, 1.0, 3600}, {"U", 3'600'000, 9.0, 60}};
     b.flow_normals = {{"T", n}};
@@ -286,20 +286,22 @@ TEST(FlowNormalStore, HoursAddUpAreCutAndNormalsRoundTrip) {
   EXPECT_EQ(loaded[0].normal, n);
 }
 
-TEST(FlowNormalStore, Version15MigratesTo16) {
+TEST(FlowNormalStore, Version15MigratesToTheCurrentSchema) {
   testing::temp_dir dir("gw-flow-migrate");
   const auto path = dir.path() / "g.db";
   { sqlite_store db(path, 100); }
   {
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(raw, "DROP TABLE flow_hours; DROP TABLE flow_normals; PRAGMA user_version=15;", nullptr,
-                           nullptr, nullptr),
+    ASSERT_EQ(sqlite3_exec(raw,
+                           "DROP TABLE flow_hours; DROP TABLE flow_normals; ALTER TABLE daily DROP COLUMN sludge_level_s;"
+                           " ALTER TABLE daily DROP COLUMN sludge_ok_s; PRAGMA user_version=15;",
+                           nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(raw);
   }
   sqlite_store db(path, 100);
-  EXPECT_EQ(db.schema_version(), 16);
+  EXPECT_EQ(db.schema_version(), sqlite_schema_version);
   EXPECT_TRUE(db.flow_hours("T", 0, 1).empty());
   EXPECT_TRUE(db.load_flow_normals().empty());
 }

@@ -91,6 +91,12 @@ struct daily_delta {
   std::uint32_t energy_records{0};
   /// kWh meter glitches recognised (dips, spikes, resets, rebases).
   std::uint32_t energy_glitches{0};
+  /// Sludge level x time of the records with a sludge level of status ok, m*s (the record's
+  /// interval_s, on the record's own day): sludge_level_s / sludge_ok_s is the day's time-weighted
+  /// mean level, the clean-out forecast's input (forecast/cleanout.hpp).
+  double sludge_level_s{0};
+  /// Seconds covered by those records, s.
+  double sludge_ok_s{0};
 
   /// Folds `o` (same day) into this one.
   void add(const daily_delta& o) noexcept;
@@ -160,6 +166,8 @@ struct aggregate_params {
 ///
 /// Compliance: a record with turbidity status ok adds its interval_s (split at midnight) to
 /// turbidity_ok_s, and to compliant_s when its mean is at or below the limit.
+/// Sludge: a record with a sludge level of status ok adds level x interval_s to sludge_level_s and
+/// interval_s to sludge_ok_s of its own day.
 /// Never throws except bad_alloc.
 std::vector<daily_delta> record_deltas(const proto::telemetry_record& r, totalizer_cursor& cursor,
                                        const aggregate_params& params, volume_outcome* outcome = nullptr);

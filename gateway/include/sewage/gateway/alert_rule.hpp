@@ -16,6 +16,8 @@
 
 namespace sewage::gateway {
 
+struct cleanout_forecast;  // forecast/cleanout.hpp
+
 /// A rule's memory for one terminal (24 bytes; 8 per terminal).
 struct rule_state {
   std::int64_t since_ms{0};  ///< event time (ms since epoch) the pending condition started
@@ -60,6 +62,9 @@ struct observation {
   const pump_runtime_view* pump_runtime{nullptr};
   /// Terminals only (nullptr otherwise or for a record without good flow): flow vs. normal.
   const flow_normal_view* flow_normal{nullptr};
+  /// Terminals only (nullptr otherwise): the clean-out forecast of the record's operating day
+  /// (forecast/cleanout.hpp; made once per operating day from the days before it).
+  const cleanout_forecast* cleanout{nullptr};
 };
 
 /// Arrival-time view of a terminal's presence, for clock ticks (offline rule).

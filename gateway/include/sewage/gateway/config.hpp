@@ -97,6 +97,15 @@ struct thresholds {
 
   /// cleanout_required: how long the agent's clean-out flag must stay set (and then clear), s.
   std::uint32_t cleanout_debounce_s{3600};
+  /// Clean-out forecast (issue 14 item 3, forecast/cleanout.hpp): the sludge level at which the
+  /// tank needs a clean-out, m above the tank floor - the agent's `[cleanout] raise_m` (its default
+  /// 1.5 m, firmware/include/sewage/agent/config.hpp). The forecast gives the date the sludge
+  /// trend reaches it.
+  double cleanout_level_m{1.5};
+  /// cleanout_due_soon: raised when the forecast date is at most this many days ahead (0 = no
+  /// notice, the forecast is still shown). 14: two weeks to book a suction tanker and tell the
+  /// village (the sludge goes to a treatment plant by appointment).
+  std::uint32_t cleanout_due_soon_days{14};
   /// sensor_fault: how long a quantity must stay non-ok (and then ok again), s.
   std::uint32_t sensor_fault_debounce_s{600};
   /// queue_overflow: cleared after this long without a further drop, s (event time).

@@ -11,6 +11,7 @@
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
 #include "sewage/gateway/engine/flow_normal.hpp"
+#include "sewage/gateway/forecast/cleanout.hpp"
 #include "sewage/gateway/pump_runtime.hpp"
 #include "sewage/gateway/registry.hpp"
 #include "sewage/gateway/rules.hpp"
@@ -283,6 +284,12 @@ class engine {
     flow_normal normal;
   };
   std::unordered_map<std::string, flow_site> flow_sites_;
+  /// Each terminal's clean-out forecast (forecast/cleanout.hpp), made on the first in-order record
+  /// of each operating day from the stored daily rows of the days before (plus what is not
+  /// committed yet). In memory only: made again after a restart.
+  std::unordered_map<std::string, cleanout_forecast> cleanout_forecasts_;
+  /// The forecast for a terminal's in-order record at `ts_ms`; nullptr for a pump station.
+  const cleanout_forecast* observe_cleanout(const terminal_info& info, std::size_t idx, std::int64_t ts_ms);
   std::map<std::pair<std::string, std::int64_t>, flow_hour> flow_pending_;
   /// Books a terminal's record with good flow, relearns its normal when its operating day moved
   /// on (in-order records only) and returns the rules' view, or nullptr.

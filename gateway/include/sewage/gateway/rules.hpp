@@ -102,6 +102,14 @@ std::unique_ptr<alert_rule> make_pump_runtime_abnormal_rule();
 std::unique_ptr<alert_rule> make_low_flow_rule();
 /// Share of low_flow's window that records with good flow must cover before it is judged.
 inline constexpr double low_flow_min_covered = 0.8;
+/// cleanout_due_soon (cleanout_rules.cpp; issue 14 item 3), a notice: the clean-out forecast
+/// (observation::cleanout) has a due date at most cleanout_due_soon_days after the day it was made
+/// (status forecast); cleared when the forecast no longer says so (after a clean-out the history
+/// starts again; a slower trend moves the date out) - but not while the trend has reached the
+/// level (cleanout_required then tells the rest). No debounce: the forecast changes once a day.
+/// Never raised when cleanout_due_soon_days is 0. value = the trend's level today (m), threshold =
+/// cleanout_level_m (m). Terminals only.
+std::unique_ptr<alert_rule> make_cleanout_due_soon_rule();
 
 /// Every built-in rule: the registration list.
 rule_set default_rules();

@@ -121,8 +121,29 @@ export async function render(root, ctx) {
           <div class="v-num">${sl.cleanout_required ? `✖ ${t("cleanout.required")}` : `✔ ${t("cleanout.not_required")}`}</div>
           <div class="v-status">${cleanout ? t(`alert_state.${cleanout.state}`) + " · " + fmt.minute(cleanout.raised_at) : ""}</div></div>
       </div>
+      ${forecastLine(x.cleanout_forecast, x.thresholds)}
       <p class="muted">${t("terminal.today", { v: fmt.number(x.today && x.today.volume_m3, 2), a: fmt.percent(x.today && x.today.availability) })}</p>
       ${x.today && x.today.energy_kwh !== null && x.today.energy_kwh !== undefined ? `<p class="muted" id="energy-today">${t("terminal.energy_today", { e: fmt.number(x.today.energy_kwh, 1), k: fmt.number(x.today.energy_kwh_per_m3, 2) })}</p>` : ""}`;
+  }
+
+  // The clean-out forecast (GET /api/terminals/{id} cleanout_forecast): when the sludge trend
+  // reaches the clean-out level; highlighted when it falls inside the notice period.
+  function forecastLine(f, th) {
+    if (!f) return "";
+    const soon = th ? th.cleanout_due_soon_days : 0;
+    const days = f.due_date ? Math.round((Date.parse(f.due_date) - Date.parse(f.computed_date)) / 86400e3) : null;
+    const v = {
+      level: fmt.number(f.level_m, 3),
+      rise: fmt.number(f.rise_m_per_day === null ? null : f.rise_m_per_day * 1000, 2),
+      target: fmt.number(f.cleanout_level_m, 2),
+      date: escapeHtml(f.due_date || ""),
+      early: escapeHtml(f.due_early_date || ""),
+      late: f.due_late_date ? escapeHtml(f.due_late_date) : t("cleanout.forecast.open_late"),
+      min: f.min_days,
+      n: f.days_used,
+    };
+    const due = f.status === "forecast" && soon > 0 && days !== null && days <= soon;
+    return `<p id="cleanout-forecast" data-status="${escapeHtml(f.status)}" class="${due || f.status === "reached" ? "warn" : "muted"}">${t(`cleanout.forecast.${f.status}`, v)}</p>`;
   }
 
   // ---- charts (Chart.js, linear time axis in ms, ticks in the county zone)

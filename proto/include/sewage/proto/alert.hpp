@@ -37,16 +37,18 @@ enum class alert_type {
   pump_runtime_abnormal, ///< run hours of the last 24 h far from the station's own recent normal
   // Learned normal per site (issue 14 item 1):
   low_flow,  ///< flow over the last window far below what these hours normally bring at this site
+  // Clean-out forecast (issue 14 item 3):
+  cleanout_due_soon,  ///< notice: the sludge trend reaches the clean-out level within the configured days
 };
 
 /// Every alert type, in declaration order.
-inline constexpr std::array<alert_type, 17> all_alert_types{
+inline constexpr std::array<alert_type, 18> all_alert_types{
     alert_type::offline,           alert_type::turbidity_high, alert_type::no_flow,
     alert_type::flow_high,         alert_type::cleanout_required, alert_type::sensor_fault,
     alert_type::queue_overflow,    alert_type::clock_skew,     alert_type::power_without_flow,
     alert_type::flow_without_power, alert_type::pump_fault,    alert_type::wet_well_high,
     alert_type::wet_well_low,      alert_type::pump_no_level_drop, alert_type::power_lost,
-    alert_type::pump_runtime_abnormal, alert_type::low_flow};
+    alert_type::pump_runtime_abnormal, alert_type::low_flow, alert_type::cleanout_due_soon};
 
 /// Wire name, e.g. "turbidity_high". Never throws.
 std::string_view to_string(alert_type type) noexcept;
@@ -55,7 +57,8 @@ std::string_view to_string(alert_type type) noexcept;
 /// sensor_fault and queue_overflow counts, power_without_flow and flow_without_power kW; pump_fault
 /// count (faulted pumps), wet_well_high/wet_well_low m (level), pump_no_level_drop m (level change
 /// over the run), power_lost s (time without mains), pump_runtime_abnormal h (run hours); low_flow
-/// m3/h (the window's mean flow; threshold: the site's normal for those hours). Never throws.
+/// m3/h (the window's mean flow; threshold: the site's normal for those hours); cleanout_due_soon m
+/// (the sludge trend's level today; threshold: the clean-out level). Never throws.
 unit value_unit(alert_type type) noexcept;
 /// Inverse of to_string; std::nullopt for an unknown name. Never throws.
 std::optional<alert_type> parse_alert_type(std::string_view name) noexcept;
