@@ -103,6 +103,7 @@ struct agent::impl {
         report_interval_s(config.report_interval_s),
         report_timer(io),
         pump_timer(io),
+        delete_timer(io),
         signals(io, SIGTERM, SIGINT),
         telemetry_topic(proto::telemetry_topic(config.terminal_id)),
         status_topic(proto::status_topic(config.terminal_id)),
@@ -164,6 +165,7 @@ struct agent::impl {
     stopping = true;
     report_timer.cancel();
     pump_timer.cancel();
+    delete_timer.cancel();
     pollers.clear();
     images.reset();
     flush_acks();
@@ -192,7 +194,7 @@ struct agent::impl {
     proto::telemetry_record rec = builder.close(end, interval, proto::timestamp(w.elapsed_end));
     rec.terminal_id = config.terminal_id;
     rec.epoch = queue.epoch();
-    rec.queue_depth = queue.depth();
+    rec.queue_depth = waiting();
     rec.dropped = queue.dropped() + lost;
     rec.queue_fault = queue.storage_fault();
     std::string payload;
@@ -215,7 +217,7 @@ struct agent::impl {
       // for its PUBACK (sent in seq order with the queue's records).
       rec.seq = queue.skip_seq();
       rec.durable = false;
-      rec.queue_depth = queue.depth() + volatile_records.size();
+      rec.queue_depth = waiting() + volatile_records.size();
       rec.dropped = queue.dropped() + lost;
       rec.queue_fault = std::string(e.what()).substr(0, proto::limits::max_reason_length);
       payload = proto::encode(rec);
@@ -303,7 +305,7 @@ struct agent::impl {
         tokens -= 1.0;
       }
     }
-    if (inflight.size() < config.mqtt.max_inflight && queue.depth() + volatile_records.size() > inflight.size()) {
+    if (inflight.size() < config.mqtt.max_inflight && waiting() + volatile_records.size() > inflight.size()) {
       schedule_pump(std::chrono::milliseconds(static_cast<long>(std::ceil(1000.0 / config.mqtt.replay_per_s))));
     }
   }
@@ -356,13 +358,24 @@ struct agent::impl {
     inflight.erase(seq);
     if (ok) {
       if (volatile_records.erase(seq) != 0) return;  // held in memory only: nothing to delete
-      acks.push_back(seq);
-      if (!ack_flush_posted) {
-        ack_flush_posted = true;
-        boost::asio::post(io, [this] {
-          ack_flush_posted = false;
+      // Delivered: never sent again; deleted from the file with the next batch.
+      acked_unremoved.insert(seq);
+      if (acked_unremoved.size() >= config.queue.delete_batch) {
+        if (!ack_flush_posted) {
+          ack_flush_posted = true;
+          boost::asio::post(io, [this] {
+            ack_flush_posted = false;
+            flush_acks();
+            pump();
+          });
+        }
+      } else if (!delete_timer_armed) {
+        delete_timer_armed = true;
+        delete_timer.expires_after(std::chrono::seconds(config.queue.delete_after_s));
+        delete_timer.async_wait([this](const boost::system::error_code& ec) {
+          if (ec) return;  // cancelled: flush_acks ran (and disarmed it) or the agent stops
+          delete_timer_armed = false;
           flush_acks();
-          pump();
         });
       }
     } else {
@@ -377,23 +390,32 @@ struct agent::impl {
     }
   }
 
-  /// Deletes acknowledged records. If the storage refuses even that, they stay in the file but
-  /// are remembered here so that they are not sent again, and the delete is retried later.
+  /// Deletes the delivered records still in the file, in one transaction (queue.delete_batch).
+  /// If the storage refuses even that, they stay in the file, remembered so that they are not
+  /// sent again, and the delete is retried with the next batch.
   void flush_acks() {
-    if (acks.empty() && acked_unremoved.empty()) return;
-    std::vector<std::uint64_t> all(acked_unremoved.begin(), acked_unremoved.end());
-    all.insert(all.end(), acks.begin(), acks.end());
+    if (delete_timer_armed) {
+      delete_timer.cancel();  // its handler sees operation_aborted and does nothing
+      delete_timer_armed = false;
+    }
+    if (acked_unremoved.empty()) return;
+    const std::vector<std::uint64_t> all(acked_unremoved.begin(), acked_unremoved.end());
     try {
       queue.remove(all);
       acked_unremoved.clear();
     } catch (const std::exception& e) {
-      acked_unremoved.insert(acks.begin(), acks.end());
       if (const auto n = remove_failure_log.note()) {
         spdlog::error("queue delete failed {} times: {} ({} acknowledged records kept in the file, not sent again)",
                       n, e.what(), acked_unremoved.size());
       }
     }
-    acks.clear();
+  }
+
+  /// Records in the queue file still to be delivered (the file also holds delivered ones awaiting
+  /// their batched delete).
+  [[nodiscard]] std::size_t waiting() const {
+    const auto depth = static_cast<std::size_t>(queue.depth());
+    return depth > acked_unremoved.size() ? depth - acked_unremoved.size() : 0;
   }
 
   // ---- commands ----
@@ -444,7 +466,7 @@ struct agent::impl {
           nlohmann::json j = describe_config(config);
           j["effective_report_interval_s"] = report_interval_s;
           j["epoch"] = queue.epoch();
-          j["queue_depth"] = queue.depth();
+          j["queue_depth"] = waiting();
           j["dropped"] = queue.dropped();
           res.ok = true;
           res.result = std::move(j);
@@ -463,6 +485,9 @@ struct agent::impl {
   std::uint32_t report_interval_s;
   boost::asio::steady_timer report_timer;
   boost::asio::steady_timer pump_timer;
+  /// Runs flush_acks delete_after_s after the first delivered record still in the file.
+  boost::asio::steady_timer delete_timer;
+  bool delete_timer_armed{false};
   boost::asio::signal_set signals;
   std::string telemetry_topic, status_topic, image_topic, command_topic, result_topic;
   std::vector<std::unique_ptr<sensor_driver>> drivers_;
@@ -482,14 +507,14 @@ struct agent::impl {
   static constexpr std::size_t max_volatile_records = 1000;
   /// Records neither queued nor published (memory bound): counted in each record's `dropped`.
   std::uint64_t lost{0};
-  /// Acknowledged records whose delete the storage refused; never sent again, delete retried.
+  /// Delivered records still in the file (their batched delete is due, or the storage refused
+  /// it); never sent again.
   std::set<std::uint64_t> acked_unremoved;
   rate_limit write_failure_log{std::chrono::seconds(60)};
   rate_limit remove_failure_log{std::chrono::seconds(60)};
   rate_limit read_failure_log{std::chrono::seconds(60)};
   double tokens{0};
   steady::time_point last_refill;
-  std::vector<std::uint64_t> acks;
   bool ack_flush_posted{false};
   bool pump_scheduled{false};
   bool stopping{false};
@@ -513,7 +538,7 @@ int agent::run() {
   bye.reason = proto::offline_reason::shutdown;
   bye.ts = impl_->clock.now();
   impl_->link->shutdown(impl_->status_topic, proto::encode(bye), std::chrono::seconds(5));
-  spdlog::info("stopped; {} records waiting in the queue", impl_->queue.depth());
+  spdlog::info("stopped; {} records waiting in the queue", impl_->waiting());
   return 0;
 }
 

@@ -265,13 +265,15 @@ agent_config parse_config(std::string_view text, std::string_view origin) {
   c.mqtt = parse_mqtt(root);
 
   if (const toml::table* q = sub_table(root, "queue")) {
-    detail::reject_unknown(*q, {"path", "max_records", "max_bytes"}, "queue");
+    detail::reject_unknown(*q, {"path", "max_records", "max_bytes", "delete_batch", "delete_after_s"}, "queue");
     c.queue.path = get_string(*q, "path", "queue", c.queue.path.string());
     if (c.queue.path.empty()) throw config_error("queue.path", "must not be empty");
     c.queue.max_records = static_cast<std::uint64_t>(
         get_int(*q, "max_records", "queue", 100000, 1, 100000000));
     c.queue.max_bytes = static_cast<std::uint64_t>(
         get_int(*q, "max_bytes", "queue", 64LL * 1024 * 1024, 4096, 1LL << 40));
+    c.queue.delete_batch = static_cast<std::uint32_t>(get_int(*q, "delete_batch", "queue", 32, 1, 10000));
+    c.queue.delete_after_s = static_cast<std::uint32_t>(get_int(*q, "delete_after_s", "queue", 1800, 1, 86400));
   }
 
   if (const toml::table* k = sub_table(root, "cleanout")) {
@@ -415,7 +417,9 @@ nlohmann::json describe_config(const agent_config& c) {
                {"max_packet_bytes", c.mqtt.max_packet_bytes}};
   j["queue"] = {{"path", c.queue.path.string()},
                 {"max_records", c.queue.max_records},
-                {"max_bytes", c.queue.max_bytes}};
+                {"max_bytes", c.queue.max_bytes},
+                {"delete_batch", c.queue.delete_batch},
+                {"delete_after_s", c.queue.delete_after_s}};
   const char* src = c.cleanout.source == cleanout_source::level           ? "level"
                     : c.cleanout.source == cleanout_source::digital_input ? "digital_input"
                                                                           : "none";

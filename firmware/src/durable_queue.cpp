@@ -382,12 +382,10 @@ bool durable_queue::write_record(std::uint64_t seq, const std::string& payload, 
         ++depth;
         bytes += payload.size();
       }
-      {
-        stmt_reset r{set_next_};
-        const std::string next = std::to_string(seq + 1);
-        sqlite3_bind_text(set_next_, 1, next.c_str(), -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(set_next_) != SQLITE_DONE) throw queue_error(sqlite3_errmsg(db_));
-      }
+      // The next seq is the outbox's highest + 1 at open, so an insert there need not store it
+      // (one b-tree page less per commit: issue 15 item 5, writes to the SD card); deletes store
+      // it (store_next_seq), and so does a set-aside record, which the open does not look at.
+      if (aside) store_next_seq(seq + 1);
       exec("COMMIT");
     } catch (...) {
       last_rc_ = sqlite3_extended_errcode(db_);  // before ROLLBACK resets it
@@ -404,6 +402,13 @@ bool durable_queue::write_record(std::uint64_t seq, const std::string& payload, 
   out.dropped += dropped;
   out.set_aside = aside;
   return true;
+}
+
+void durable_queue::store_next_seq(std::uint64_t next) {
+  stmt_reset r{set_next_};
+  const std::string text = std::to_string(next);
+  sqlite3_bind_text(set_next_, 1, text.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(set_next_) != SQLITE_DONE) throw queue_error(sqlite3_errmsg(db_));
 }
 
 bool durable_queue::drop_oldest(std::uint64_t n, appended& out, std::string& why) {
@@ -432,6 +437,7 @@ bool durable_queue::drop_oldest(std::uint64_t n, appended& out, std::string& why
       const int rc = sqlite3_step(s);
       sqlite3_finalize(s);
       if (rc != SQLITE_DONE) throw queue_error(sqlite3_errmsg(db_));
+      store_next_seq(next_seq_);  // the outbox may be empty now: its highest seq no longer tells
       exec("COMMIT");
       depth_ -= count;
       bytes_ -= len;
@@ -539,6 +545,7 @@ bool durable_queue::try_remove(const std::vector<std::uint64_t>& seqs, std::size
         }
         if (rc != SQLITE_DONE) throw queue_error(std::string("remove: ") + sqlite3_errmsg(db_));
       }
+      if (removed > 0) store_next_seq(next_seq_);  // the outbox may be empty now
       exec("COMMIT");
     } catch (...) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -512,6 +512,57 @@ TEST(AgentProcess, TlsWithUserNameAndPassword) {
   EXPECT_EQ(WEXITSTATUS(agent->stop(20s)), 0);
 }
 
+/// Rows of the queue file's outbox (the agent must not be running: it locks the file).
+std::int64_t outbox_rows(const std::filesystem::path& queue) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(queue.c_str(), &db) != SQLITE_OK) return -1;
+  sqlite3_stmt* st = nullptr;
+  std::int64_t n = -1;
+  if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM outbox", -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+// Issue 15 item 5 (writes to the SD card): delivered records leave the file in batches of
+// queue.delete_batch (32), not one delete commit each. They are not counted as waiting; a SIGKILL
+// before their batch sends them again (the gateway drops them as duplicates); a clean stop
+// deletes them.
+TEST(AgentProcess, DeliveredRecordsLeaveTheQueueInBatchesAndACrashOnlyResendsThem) {
+  agent_setup s;
+  subscriber sub(s.broker.uri());
+  auto agent = s.start_agent();
+  ASSERT_TRUE(sub.wait([&] { return sub.telemetry().size() >= 6; }, 30s)) << agent->log();
+  // Six delivered records are in the file, none of them waiting (the one just made may be).
+  EXPECT_LE(sub.telemetry().back().queue_depth, 1U) << "delivered records counted as waiting";
+  agent->kill_now();
+  const auto before = sub.telemetry();
+  std::set<std::uint64_t> delivered;
+  for (const auto& r : before) delivered.insert(r.seq);
+  // Every delivered record is still in the file (fewer than 32), plus any not yet acknowledged.
+  EXPECT_GE(outbox_rows(s.queue), static_cast<std::int64_t>(delivered.size()));
+  agent = s.start_agent("restart.log");
+  ASSERT_TRUE(sub.wait([&] {
+    std::set<std::uint64_t> again;
+    const auto all = sub.telemetry();
+    for (std::size_t i = before.size(); i < all.size(); ++i) again.insert(all[i].seq);
+    return std::includes(again.begin(), again.end(), delivered.begin(), delivered.end());
+  }, 30s)) << agent->log();
+  // A record made after the restart that finds nothing waiting: the re-sent ones are acknowledged.
+  const std::uint64_t last_before = *delivered.rbegin();
+  ASSERT_TRUE(sub.wait([&] {
+    const auto all = sub.telemetry();
+    return std::any_of(all.begin() + static_cast<std::ptrdiff_t>(before.size()), all.end(),
+                       [&](const proto::telemetry_record& r) { return r.seq > last_before + 1 && r.queue_depth == 0; });
+  }, 30s)) << agent->log();
+  std::this_thread::sleep_for(300ms);  // its own PUBACK
+  const int st = agent->stop(20s);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << agent->log();
+  // At most the newest record, made as the stop came, is still to be delivered.
+  EXPECT_LE(outbox_rows(s.queue), 1) << "a clean stop deletes what was delivered\n" << agent->log();
+}
+
 TEST(AgentProcess, SigkillAtTwentyMomentsDuringAnOutageLosesNoCommittedSeq) {
   agent_setup s;
   s.broker.stop();

@@ -35,6 +35,8 @@ TEST(Config, MinimalFileGetsTheDocumentedDefaults) {
   EXPECT_EQ(c.mqtt.uris.size(), 1U);
   EXPECT_EQ(c.mqtt.keep_alive_s, 30U);
   EXPECT_EQ(c.queue.max_records, 100000U);
+  EXPECT_EQ(c.queue.delete_batch, 32U);
+  EXPECT_EQ(c.queue.delete_after_s, 1800U);
   EXPECT_EQ(c.cleanout.source, cleanout_source::none);
   EXPECT_FALSE(c.image.enabled());
   EXPECT_EQ(c.digest.size(), 16U);
@@ -71,6 +73,8 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_EQ(error_key("terminal_id = \"T1\"\n" + base + "[cleanout]\nsource = \"level\"\nraise_m = 1.0\nclear_m = 2.0\n"),
             "cleanout.clear_m");
   EXPECT_EQ(error_key("terminal_id = \"T1\"\n" + base + "[queue]\nmax_records = 0\n"), "queue.max_records");
+  EXPECT_EQ(error_key("terminal_id = \"T1\"\n" + base + "[queue]\ndelete_batch = 0\n"), "queue.delete_batch");
+  EXPECT_EQ(error_key("terminal_id = \"T1\"\n" + base + "[queue]\ndelete_after_s = 86401\n"), "queue.delete_after_s");
   EXPECT_EQ(error_key("terminal_id = \"T1\"\n" + base + "[[device]]\nname = \"a\"\n"), "device[0].driver");
   EXPECT_EQ(error_key("terminal_id = \"T1\"\n" + base +
                       "[[device]]\nname = \"a\"\ndriver = \"simulated\"\n[[device]]\nname = \"a\"\ndriver = \"simulated\"\n"),

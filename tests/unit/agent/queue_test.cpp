@@ -50,6 +50,39 @@ TEST(DurableQueue, SeqAndEpochSurviveReopeningAndOrderIsKept) {
   EXPECT_EQ(q.append(payload).seq, 6U);
 }
 
+// Issue 15 item 5: an insert does not store the next seq (one b-tree page less per commit on
+// the SD card); the outbox's highest seq gives it at open, and a delete stores it.
+TEST(DurableQueue, InsertsDoNotStoreTheNextSeqYetNoSeqIsReused) {
+  testing::temp_dir dir("queue");
+  const auto path = dir.path() / "q.db";
+  const auto stored_next = [&] {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    std::string v;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'next_seq'", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+  };
+  {
+    durable_queue q(opts(path));
+    for (int i = 0; i < 3; ++i) q.append(payload);
+  }
+  EXPECT_EQ(stored_next(), "1") << "inserts left the stored next seq alone";
+  {
+    durable_queue q(opts(path));
+    EXPECT_EQ(q.next_seq(), 4U);  // from the outbox
+    EXPECT_EQ(q.remove({1, 2, 3}), 3U);
+  }
+  EXPECT_EQ(stored_next(), "4") << "the delete that emptied the outbox stored it";
+  durable_queue q(opts(path));
+  EXPECT_EQ(q.depth(), 0U);
+  EXPECT_EQ(q.append(payload).seq, 4U);
+}
+
 TEST(DurableQueue, FullQueueDropsTheOldestAndCountsIt) {
   testing::temp_dir dir("queue");
   durable_queue q(opts(dir.path() / "q.db", 3));

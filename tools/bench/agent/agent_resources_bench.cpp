@@ -2,7 +2,10 @@
 // emulated instruments, 60 s reports, against a private mosquitto.
 // Prints VmRSS (the figure the requirement names) and, to tell shared from private memory, RssAnon,
 // RssFile, PSS and USS; --breakdown adds Rss/PSS/USS per mapped file at the end.
-// Usage: agent_resources_bench --agent PATH [--seconds 600] [--breakdown]
+// Flash writes (issue 15 item 5): the agent's /proc/PID/io write_bytes over the measured time,
+// scaled to a day - the bytes its queue (SQLite WAL, checkpoints) and its log put on the storage
+// under --dir (an SD card on the terminal's SBC; it must be a block-backed file system, not tmpfs).
+// Usage: agent_resources_bench --agent PATH [--seconds 600] [--report-interval-s 60] [--dir DIR] [--breakdown]
 #include "bench_support.hpp"
 #include "sewage/instruments/modbus_device.hpp"
 
@@ -17,11 +20,15 @@ int main(int argc, char** argv) {
   int seconds = 600;
   app.add_option("--agent", agent_bin, "path to sewage-agent")->required();
   app.add_option("--seconds", seconds, "measuring time after a 10 s warm-up")->check(CLI::PositiveNumber);
+  int report_interval_s = 60;
+  app.add_option("--report-interval-s", report_interval_s, "the agent's report interval, s")->check(CLI::Range(10, 86400));
+  std::string base_dir = std::filesystem::temp_directory_path().string();
+  app.add_option("--dir", base_dir, "where the agent's queue and log live (block-backed, for the flash figure)");
   bool breakdown = false;
   app.add_flag("--breakdown", breakdown, "print Rss/PSS/USS per mapped file at the end (from /proc/PID/smaps)");
   CLI11_PARSE(app, argc, argv);
 
-  const auto dir = std::filesystem::temp_directory_path() / ("agent-bench-" + std::to_string(::getpid()));
+  const auto dir = std::filesystem::path(base_dir) / ("agent-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   sewage::bench::broker broker(dir);
   sewage::instruments::flowmeter flow;
@@ -31,7 +38,7 @@ int main(int argc, char** argv) {
   turbidity.set_turbidity_ntu(3.5F);
   level.set_distance_mm(2100);
   const auto config = dir / "agent.toml";
-  std::ofstream(config) << "terminal_id = \"BENCH\"\nlog_level = \"warn\"\npoll_interval_s = 1\nreport_interval_s = 60\n"
+  std::ofstream(config) << "terminal_id = \"BENCH\"\nlog_level = \"warn\"\npoll_interval_s = 1\nreport_interval_s = " << report_interval_s << "\n"
                         << "[mqtt]\nuri = \"" << broker.uri() << "\"\nallow_plaintext = true\n[queue]\npath = \"" << (dir / "q.db").string() << "\"\n"
                         << "[[device]]\nname = \"flow\"\ndriver = \"modbus\"\ntransport = \"tcp\"\nhost = \"127.0.0.1\"\nport = "
                         << flow.device().port() << "\n[[device.point]]\nquantity = \"flow_rate\"\naddress = 0x1010\ntype = \"f32\"\n"
@@ -45,6 +52,7 @@ int main(int argc, char** argv) {
   sewage::bench::process agent({agent_bin, "--config", config.string()}, dir / "agent.log");
   std::this_thread::sleep_for(std::chrono::seconds(10));
   const double cpu0 = sewage::bench::cpu_seconds(agent.pid());
+  const auto io0 = sewage::bench::io(agent.pid());
   const auto t0 = std::chrono::steady_clock::now();
   long rss_max = 0;
   for (int i = 0; i < seconds; ++i) {
@@ -53,6 +61,7 @@ int main(int argc, char** argv) {
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double cpu = sewage::bench::cpu_seconds(agent.pid()) - cpu0;
+  const auto io1 = sewage::bench::io(agent.pid());
   const auto mem = sewage::bench::memory(agent.pid());
   const auto files = breakdown ? sewage::bench::mappings(agent.pid()) : std::vector<sewage::bench::mapping_kib>{};
   const std::uint64_t polls = flow.device().requests() + turbidity.device().requests() + level.device().requests();
@@ -60,12 +69,22 @@ int main(int argc, char** argv) {
   std::cout << "agent_resources: " << wall << " s measured, 3 Modbus points polled every 1 s (" << polls
             << " requests answered in total)\n"
             << std::fixed << std::setprecision(2) << "  RSS at end: " << mem.vm_rss / 1024.0
-            << " MiB, max: " << rss_max / 1024.0 << " MiB (target <= 6 MB)\n"
+            << " MiB, max: " << rss_max / 1024.0 << " MiB (issue 15 item 6: <= 10 MB with TLS)\n"
             << "    RssAnon " << mem.rss_anon / 1024.0 << " MiB + RssFile " << mem.rss_file / 1024.0
             << " MiB (mapped files, mostly shared libraries)\n"
-            << "    PSS " << mem.pss / 1024.0 << " MiB (shared pages divided among their users), USS "
+            << "    PSS " << mem.pss / 1024.0 << " MiB (shared pages divided among their users; target <= 6.5 MB), USS "
             << mem.uss / 1024.0 << " MiB (private to the agent)\n"
-            << "  CPU: " << cpu << " s = " << 100.0 * cpu / wall << " % of one core (target <= 1 %)\n";
+            << "  CPU: " << cpu << " s = " << 100.0 * cpu / wall << " % of one core (target <= 0.2 % with TLS)\n";
+  const double per_day = 86400.0 / wall;
+  const double reports = wall / report_interval_s;
+  const double written = static_cast<double>(io1.write_bytes - io0.write_bytes);
+  const double cancelled = static_cast<double>(io1.cancelled_write_bytes - io0.cancelled_write_bytes);
+  std::cout << "  flash writes (/proc/PID/io, queue and log under " << base_dir << "): write_bytes "
+            << written / 1024.0 << " KiB (" << written / std::max(reports, 1.0) / 1024.0 << " KiB per report), "
+            << written * per_day / 1048576.0 << " MiB/day at one report per " << report_interval_s
+            << " s; cancelled_write_bytes " << cancelled * per_day / 1048576.0 << " MiB/day (truncated before write-back)\n"
+            << "    write calls: " << (io1.syscw - io0.syscw) * per_day << " per day, "
+            << static_cast<double>(io1.wchar - io0.wchar) * per_day / 1048576.0 << " MiB/day (sockets included)\n";
   if (breakdown) {
     std::cout << "  per mapping at end (KiB):      Rss      PSS      USS\n";
     for (const auto& f : files) {

@@ -152,6 +152,31 @@ inline memory_kib memory(pid_t pid) {
   return m;
 }
 
+/// Storage I/O of `pid` from /proc/pid/io (proc(5); needs CONFIG_TASK_IO_ACCOUNTING, as Debian's
+/// kernels have it): write_bytes = bytes the process caused to be sent to the storage layer (its
+/// dirtied page-cache pages of block-backed files: what wears an SD card), cancelled_write_bytes =
+/// of those, pages truncated before they were written back (a deleted WAL), wchar / syscw = bytes
+/// and calls of write(2)-like system calls, sockets included. -1 when unreadable.
+struct io_counters {
+  long long write_bytes{-1};
+  long long cancelled_write_bytes{-1};
+  long long wchar{-1};
+  long long syscw{-1};
+};
+inline io_counters io(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  io_counters c;
+  std::string key;
+  long long v = 0;
+  while (in >> key >> v) {
+    if (key == "write_bytes:") c.write_bytes = v;
+    if (key == "cancelled_write_bytes:") c.cancelled_write_bytes = v;
+    if (key == "wchar:") c.wchar = v;
+    if (key == "syscw:") c.syscw = v;
+  }
+  return c;
+}
+
 /// Resident (Rss) and private (Private_Clean + Private_Dirty) KiB of each mapped file of `pid`,
 /// summed over its mappings, plus "[anon]" for all mappings without a path (heap, stacks,
 /// anonymous mmap), from /proc/pid/smaps. Sorted by Rss, largest first.

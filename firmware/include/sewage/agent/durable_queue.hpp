@@ -159,6 +159,8 @@ class durable_queue {
   sqlite3_stmt* set_next_{nullptr};
   std::string epoch_;
   std::uint64_t depth_{0}, bytes_{0}, dropped_{0}, set_aside_{0}, next_seq_{1};
+  /// Writes meta next_seq = `next` inside the caller's transaction; throws queue_error.
+  void store_next_seq(std::uint64_t next);
   std::optional<std::filesystem::path> moved_aside_;
   int lock_fd_{-1};
   std::filesystem::path reserve_path_;
