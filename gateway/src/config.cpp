@@ -312,6 +312,14 @@ config load_config(const std::filesystem::path& path) {
       detail::read_om_lab(lab, archive, c.om_lab, c.om_archive, [&path](const std::string& p) { return resolve(path, p); });
     }
     if (const auto* t = top.sub_table("network")) detail::read_network(*t, c.network_file, [&path](const std::string& p) { return resolve(path, p); });
+    if (const auto* t = top.sub_table("incidents")) {
+      detail::toml_reader r(*t, "incidents");
+      std::int64_t window = c.weather.window.count();
+      r.read_int("weather_window_s", window, 600, 604800);
+      c.weather.window = std::chrono::seconds(window);
+      r.read_int("weather_min_terminals", c.weather.min_terminals, 0, 1000);
+      r.reject_unknown();
+    }
     if (const auto* t = top.sub_table("commands")) {
       detail::toml_reader r(*t, "commands");
       std::int64_t to = c.command_timeout.count();

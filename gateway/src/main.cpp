@@ -153,6 +153,7 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
       [&eng_ptr] { eng_ptr->republish_open_alerts(); }, &journal);
   engine eng(cfg, std::move(reg), db, clock, link, default_rules(), &incident_room);
   eng_ptr = &eng;
+  incident_room.set_weather(cfg.weather);
   incident_room.set_site_health(
       [&eng](const std::string& site, network::node_kind kind) { return incidents::engine_health(eng, site, kind); });
   if (const auto n = incident_room.reconcile(eng.open_alerts()); n > 0)

@@ -33,9 +33,9 @@ FAMILIES = {
     "pump_state.": ["ok", "alert", "offline", "unknown"],
     "node_kind.": ["terminal", "pump_station", "inspection_well", "collection_point", "segment"],
     "flow_kind.": ["gravity", "pressure"],
-    "incident_kind.": ["pump_station_fault", "flow_loss"],
+    "incident_kind.": ["pump_station_fault", "flow_loss", "weather"],
     "incident_state.": ["open", "acknowledged"],
-    "incident_role.": ["cause", "consequence", "symptom"],
+    "incident_role.": ["cause", "consequence", "symptom", "weather"],
     # the clean-out forecast's statuses (issue 14 item 3; js/pages/terminal.js)
     "cleanout.forecast.": ["insufficient_history", "not_rising", "beyond_horizon", "forecast", "reached"],
 }

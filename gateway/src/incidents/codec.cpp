@@ -20,7 +20,12 @@ std::string_view to_string(incident_state s) noexcept {
 }
 
 std::string_view to_string(incident_kind k) noexcept {
-  return k == incident_kind::pump_station_fault ? "pump_station_fault" : "flow_loss";
+  switch (k) {
+    case incident_kind::pump_station_fault: return "pump_station_fault";
+    case incident_kind::flow_loss: return "flow_loss";
+    case incident_kind::weather: return "weather";
+  }
+  return "flow_loss";
 }
 
 std::string_view to_string(alert_role r) noexcept {
@@ -28,6 +33,7 @@ std::string_view to_string(alert_role r) noexcept {
     case alert_role::cause: return "cause";
     case alert_role::consequence: return "consequence";
     case alert_role::symptom: return "symptom";
+    case alert_role::weather: return "weather";
   }
   return "consequence";
 }
@@ -39,13 +45,13 @@ std::optional<incident_state> parse_state(std::string_view s) noexcept {
 }
 
 std::optional<incident_kind> parse_kind(std::string_view s) noexcept {
-  for (const auto v : {incident_kind::pump_station_fault, incident_kind::flow_loss})
+  for (const auto v : {incident_kind::pump_station_fault, incident_kind::flow_loss, incident_kind::weather})
     if (to_string(v) == s) return v;
   return std::nullopt;
 }
 
 std::optional<alert_role> parse_role(std::string_view s) noexcept {
-  for (const auto v : {alert_role::cause, alert_role::consequence, alert_role::symptom})
+  for (const auto v : {alert_role::cause, alert_role::consequence, alert_role::symptom, alert_role::weather})
     if (to_string(v) == s) return v;
   return std::nullopt;
 }
@@ -97,6 +103,7 @@ json to_json(const incident& i) {
               {"affected_nodes", i.affected_nodes},
               {"affected_terminals", i.affected_terminals},
               {"villages", i.villages},
+              {"towns", i.towns},
               {"households", i.households},
               {"alerts", alerts},
               {"opened_at", iso(i.opened_at)},
@@ -124,6 +131,7 @@ incident from_json(const json& j) {
   i.affected_nodes = j.at("affected_nodes").get<std::vector<std::string>>();
   i.affected_terminals = j.at("affected_terminals").get<std::vector<std::string>>();
   i.villages = j.at("villages").get<std::vector<std::string>>();
+  if (const auto t = j.find("towns"); t != j.end()) i.towns = t->get<std::vector<std::string>>();  // since issue 14
   i.households = j.at("households").get<std::int64_t>();
   for (const auto& a : j.at("alerts")) {
     member_alert m;

@@ -1,6 +1,7 @@
 // The incident correlator (incidents/correlator.hpp): correlation rules 1-3 on the engine's alert
 // transitions, the incidents' lifecycle, and their rows in the gateway database (own connection).
 #include "sewage/gateway/incidents/correlator.hpp"
+#include "sewage/gateway/incidents/weather.hpp"
 
 #include "codec.hpp"
 #include "detail/sqlite_stmt.hpp"
@@ -10,6 +11,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <deque>
+#include <set>
 
 namespace sewage::gateway::incidents {
 
@@ -56,13 +59,15 @@ class correlator::impl {
       sqlite3_exec(db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
       gateway::detail::sqlite_stmt top(db_, "SELECT coalesce(max(id), 0) FROM incidents", room);
       if (top.step()) next_id_ = top.i64(0) + 1;
+      gateway::detail::sqlite_stmt w(db_, "SELECT coalesce(max(id), 0) FROM incidents WHERE kind = 'weather'", room);
+      if (w.step()) weather_id_ = w.i64(0);
       gateway::detail::sqlite_stmt q(db_, "SELECT doc FROM incidents WHERE state != 'resolved' ORDER BY id", room);
       while (q.step()) {
         auto i = from_json(json::parse(q.text(0)));
         for (const auto& a : i.alerts) {
           if (!a.open) continue;
           member_of_[a.alert_id] = i.id;
-          ++open_sites_[a.site_id];
+          if (a.role != alert_role::weather) ++open_sites_[a.site_id];
         }
         const auto id = i.id;
         active_.emplace(id, std::move(i));
@@ -84,7 +89,10 @@ class correlator::impl {
 
   // ---- everything below: with mutex_ held ----
 
-  outcome on_raise(const proto::alert_message& a) {
+  outcome on_raise(const proto::alert_message& a, const terminal_info* t) {
+    if (weather_.min_terminals > 0 && weather_driven(a.type) && t != nullptr && t->kind == site_kind::terminal &&
+        member_of_.count(a.alert_id) == 0)
+      return on_weather(a, *t);
     const auto* m = refresh();
     if (m == nullptr) return {};
     const auto at = sites_->find(a.terminal_id);
@@ -100,7 +108,12 @@ class correlator::impl {
 
   outcome on_change(const proto::alert_message& a) {
     const auto it = member_of_.find(a.alert_id);
-    if (it == member_of_.end()) return {};
+    if (it == member_of_.end()) {
+      if (a.state == proto::alert_state::cleared)  // a weather-driven alert not (yet) in an event
+        for (auto& r : recent_)
+          if (r.alert_id == a.alert_id) r.cleared_at = std::max(a.cleared_at.value_or(clock_.now()), r.raised_at);
+      return {};
+    }
     const auto inc = active_.find(it->second);
     if (inc == active_.end()) {
       member_of_.erase(it);
@@ -201,7 +214,19 @@ class correlator::impl {
     return health_ ? health_(site, kind) : site_health::unknown;
   }
 
+  /// A weather-driven raise not (yet) part of a weather event (on_weather).
+  struct recent_raise {
+    std::uint64_t alert_id{0};
+    std::string site_id, town, village;
+    proto::alert_type type{proto::alert_type::flow_high};
+    proto::timestamp raised_at{};
+    std::optional<proto::timestamp> cleared_at;
+  };
+
   sqlite3* db_;
+  weather_settings weather_;
+  std::deque<recent_raise> recent_;  ///< within weather_.window of the latest, oldest first
+  std::int64_t weather_id_{0};       ///< the latest weather incident (0: none yet)
   const network::holder& pipes_;
   const clock_source& clock_;
   alert_listener* next_;
@@ -285,7 +310,7 @@ class correlator::impl {
     mem.raised_at = a.raised_at;
     i.alerts.push_back(mem);
     member_of_[a.alert_id] = i.id;
-    ++open_sites_[a.terminal_id];
+    if (role != alert_role::weather) ++open_sites_[a.terminal_id];  // weather shows no loss
     if (role == alert_role::consequence) ++n_.consequences;
     return mem;
   }
@@ -293,6 +318,7 @@ class correlator::impl {
   void close_member(member_alert& a, proto::timestamp at) {
     a.open = false;
     a.cleared_at = std::max(at, a.raised_at);
+    if (a.role == alert_role::weather) return;
     if (const auto s = open_sites_.find(a.site_id); s != open_sites_.end() && --s->second <= 0) open_sites_.erase(s);
   }
 
@@ -480,6 +506,91 @@ class correlator::impl {
     return {true, incident_message(i, a)};
   }
 
+  /// The weather event a weather-driven raise at `at` joins: the latest weather incident while
+  /// it is active, or opened again when it resolved at most weather_.window before `at`.
+  incident* current_weather(proto::timestamp at) {
+    if (weather_id_ == 0) return nullptr;
+    if (const auto it = active_.find(weather_id_); it != active_.end()) return &it->second;
+    auto stored = load(weather_id_);
+    if (!stored || stored->merged_into || !stored->resolved_at || at - *stored->resolved_at > weather_.window) return nullptr;
+    stored->state = stored->acked_at ? incident_state::acknowledged : incident_state::open;
+    stored->resolved_at.reset();
+    spdlog::info("incidents: weather incident {} opened again: a terminal rose {:.0f} min after it resolved", weather_id_,
+                 static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(at - *stored->resolved_at).count()) / 60.0);
+    const auto id = stored->id;
+    return &active_.insert_or_assign(id, std::move(*stored)).first->second;
+  }
+
+  /// Adds `site` (in `town`, `village`) to weather incident `i`'s terminals, towns and villages
+  /// (kept sorted) and sets its title.
+  static void add_weather_site(incident& i, const std::string& site, const std::string& town, const std::string& village) {
+    auto put = [](std::vector<std::string>& v, const std::string& x) {
+      if (x.empty()) return;
+      const auto at = std::lower_bound(v.begin(), v.end(), x);
+      if (at == v.end() || *at != x) v.insert(at, x);
+    };
+    put(i.affected_terminals, site);
+    put(i.towns, town);
+    put(i.villages, village);
+    i.title = fmt::format("Weather event: {} terminal{} in {} town{}", i.affected_terminals.size(),
+                          i.affected_terminals.size() == 1 ? "" : "s", i.towns.size(), i.towns.size() == 1 ? "" : "s");
+  }
+
+  /// The one notification of a weather event: the alert that completed it, prefixed.
+  std::string weather_message(const incident& i, const proto::alert_message& a) const {
+    std::set<std::string> types;
+    for (const auto& m : i.alerts) types.insert(m.type);
+    std::vector<std::string> type_list(types.begin(), types.end());
+    const auto window_h = static_cast<double>(weather_.window.count()) / 3600.0;
+    return fmt::format(
+        "Incident #{}: Weather event: {} at {} terminals within {:g} h ({}); towns: {}. Rain or storm inflow; further "
+        "terminals join this incident without a notification of their own. Latest: {}: {}",
+        i.id, join(type_list, " and "), i.affected_terminals.size(), window_h, join(i.affected_terminals, ", "),
+        i.towns.empty() ? std::string("-") : join(i.towns, ", "), a.terminal_id, a.message);
+  }
+
+  /// Weather events (weather.hpp): a weather-driven raise at terminal `t`.
+  outcome on_weather(const proto::alert_message& a, const terminal_info& t) {
+    while (!recent_.empty() && a.raised_at - recent_.front().raised_at > weather_.window) recent_.pop_front();
+    if (auto* w = current_weather(a.raised_at)) {
+      transaction tx(db_);
+      add_member(*w, a, alert_role::weather, false);
+      add_weather_site(*w, a.terminal_id, t.town, t.village);
+      save(*w);
+      tx.commit();
+      spdlog::info("incidents: alert {} ({} {}) joins weather incident {}", a.alert_id, a.terminal_id,
+                   proto::to_string(a.type), w->id);
+      return {false, std::nullopt};
+    }
+    recent_.push_back(recent_raise{a.alert_id, a.terminal_id, t.town, t.village, a.type, a.raised_at, std::nullopt});
+    std::set<std::string> sites;
+    for (const auto& r : recent_) sites.insert(r.site_id);
+    if (sites.size() < weather_.min_terminals) return {};  // alone so far: notified on its own
+    transaction tx(db_);
+    auto& i = open_incident(a);
+    i.kind = incident_kind::weather;
+    for (const auto& r : recent_) {
+      member_alert mem;
+      mem.alert_id = r.alert_id;
+      mem.site_id = r.site_id;
+      mem.type = std::string(proto::to_string(r.type));
+      mem.role = alert_role::weather;
+      mem.forwarded = true;  // the earlier ones were notified on their own; the last one as the event
+      mem.raised_at = r.raised_at;
+      mem.open = !r.cleared_at.has_value();
+      mem.cleared_at = r.cleared_at;
+      i.alerts.push_back(mem);
+      if (mem.open) member_of_[r.alert_id] = i.id;
+      add_weather_site(i, r.site_id, r.town, r.village);
+    }
+    save(i);
+    tx.commit();
+    weather_id_ = i.id;
+    recent_.clear();
+    spdlog::warn("incidents: incident {} opened: {}", i.id, i.title);
+    return {true, weather_message(i, a)};
+  }
+
   /// Moves every alert of `from` into `into` as a consequence; `from` is resolved as merged.
   void merge(incident& from, incident& into, proto::timestamp at) {
     for (const auto& mem : from.alerts) {
@@ -510,12 +621,17 @@ void correlator::set_site_health(health_fn f) {
   impl_->health_ = std::move(f);
 }
 
+void correlator::set_weather(const weather_settings& s) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->weather_ = s;
+}
+
 void correlator::on_transition(const proto::alert_message& alert, const terminal_info* terminal,
                                std::vector<notification_row>& queue) noexcept {
   impl::outcome o;
   try {
     std::lock_guard lock(impl_->mutex_);
-    o = alert.state == proto::alert_state::raised ? impl_->on_raise(alert) : impl_->on_change(alert);
+    o = alert.state == proto::alert_state::raised ? impl_->on_raise(alert, terminal) : impl_->on_change(alert);
   } catch (const std::exception& e) {
     {
       std::lock_guard lock(impl_->mutex_);

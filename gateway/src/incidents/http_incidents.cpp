@@ -1,5 +1,6 @@
 // The incidents routes and the pipe network's live state (http_incidents.hpp).
 #include "http_incidents.hpp"
+#include "sewage/gateway/incidents/weather.hpp"
 
 #include "codec.hpp"
 #include "detail/http_json.hpp"
@@ -113,7 +114,31 @@ http_response incidents_get(const call& c) {
   return json_response(200, json{{"incidents", out}});
 }
 
-http_response incident_get(const call& c) { return json_response(200, to_json(visible_incident(c))); }
+http_response incident_get(const call& c) {
+  const auto i = visible_incident(c);
+  auto out = to_json(i);
+  if (i.kind == incident_kind::weather) {
+    // The event's figures from the stored history (weather.hpp), read when asked: the list stays cheap.
+    const auto w = weather_figures(i, c.eng.db(), c.eng.terminals(), c.eng.clock().now());
+    json terminals = json::array();
+    auto num = [](const std::optional<double>& v, double scale) {
+      return v ? json(std::round(*v * scale) / scale) : json(nullptr);
+    };
+    for (const auto& t : w.terminals)
+      terminals.push_back(json{{"site_id", t.site_id},
+                               {"town", t.town},
+                               {"peak_flow_m3h", num(t.peak_flow_m3h, 1000.0)},
+                               {"peak_turbidity_ntu", num(t.peak_turbidity_ntu, 100.0)},
+                               {"compliance_hours_lost", std::round(t.compliance_hours_lost * 100.0) / 100.0},
+                               {"records", t.records}});
+    out["weather"] = json{{"from", proto::format_timestamp(w.from)},
+                          {"to", proto::format_timestamp(w.to)},
+                          {"towns", i.towns},
+                          {"terminals", terminals},
+                          {"compliance_hours_lost", std::round(w.compliance_hours_lost * 100.0) / 100.0}};
+  }
+  return json_response(200, out);
+}
 
 http_response incident_ack(const call& c) {
   auto& store = store_of(c);
@@ -164,6 +189,11 @@ http_response incident_geojson(const call& c) {
   }
   for (const auto& id : i.affected_nodes)
     if (!i.root || id != i.root->node) add_node(id, "affected");
+  if (i.kind == incident_kind::weather) {  // no nodes of its own: its terminals, where the network has them
+    const site_index sites(*m);
+    for (const auto& site : i.affected_terminals)
+      if (const auto v = sites.find(site)) add_node(m->nodes()[*v].id, "affected");
+  }
   http_response r = json_response(200, json{{"type", "FeatureCollection"}, {"incident", i.id}, {"features", features}});
   r.content_type = "application/geo+json";
   return r;

@@ -252,20 +252,28 @@ export function mountNetwork(ctx, map, els, onLoaded) {
     const id = String(x.id);
     const open = id === selected;
     const state = INCIDENT_STATES.includes(x.state) ? x.state : "open";
-    const kind = x.kind === "pump_station_fault" ? "pump_station_fault" : "flow_loss";
-    const where = x.root_cause
-      ? `${t("incident.root_cause")}: ${escapeHtml(x.root_cause.name || x.root_cause.node)}`
-      : sectionText(x);
+    const kind = x.kind === "pump_station_fault" || x.kind === "weather" ? x.kind : "flow_loss";
+    const weather = kind === "weather";
+    const where = weather
+      ? `${t("incident.towns")}: ${escapeHtml((x.towns || []).join(", ") || "–")}`
+      : x.root_cause
+        ? `${t("incident.root_cause")}: ${escapeHtml(x.root_cause.name || x.root_cause.node)}`
+        : sectionText(x);
+    const reach = weather
+      ? t("incident.terminals_n", { n: fmt.number((x.affected_terminals || []).length, 0) })
+      : t("trace.households", { n: fmt.number(x.households, 0) });
     const head = `<button type="button" class="incident-select" aria-expanded="${open}" data-incident-id="${escapeHtml(id)}">
         <span class="incident-title">#${escapeHtml(id)} ${escapeHtml(x.title || t(`incident_kind.${kind}`))}</span>
         <span class="incident-meta"><span class="incident-state state-${state}">${t(`incident_state.${state}`)}</span>
-        ${t(`incident_kind.${kind}`)} · ${where} · ${t("trace.households", { n: fmt.number(x.households, 0) })} · ${fmt.minute(x.opened_at)}</span>
+        ${t(`incident_kind.${kind}`)} · ${where} · ${reach} · ${fmt.minute(x.opened_at)}</span>
       </button>`;
     if (!open) return `<li class="incident incident-${state}" data-incident-id="${escapeHtml(id)}">${head}</li>`;
     const terminals = (x.affected_terminals || []).map((s) => `<a href="#/terminals/${encodeURIComponent(s)}">${escapeHtml(s)}</a>`).join(", ") || "–";
     const alerts = (x.alerts || []).map((a) =>
       `<li class="role-${escapeHtml(a.role)}${a.open === false ? " cleared" : ""}">${escapeHtml(alertName(a.type))} · ${escapeHtml(a.site_id)} <span class="muted">(${escapeHtml(t(`incident_role.${a.role}`))})</span></li>`).join("");
-    const root = x.root_cause
+    const root = weather
+      ? `<dt>${t("incident.towns")}</dt><dd class="incident-towns">${escapeHtml((x.towns || []).join(", ") || "–")}</dd>`
+      : x.root_cause
       ? `<dt>${t("incident.root_cause")}</dt><dd class="incident-root">${escapeHtml(x.root_cause.name || "")} <span class="muted">${escapeHtml(x.root_cause.site_id || x.root_cause.node)} · ${t(`node_kind.${x.root_cause.kind === "terminal" ? "terminal" : x.root_cause.kind === "pump_station" ? "pump_station" : "inspection_well"}`)}</span></dd>`
       : `<dt>${t("incident.suspected_section")}</dt><dd class="incident-section">${sectionText(x)}</dd>`;
     const acked = x.acked_at ? `<p class="muted">${t("incident.acked_by", { user: escapeHtml(x.acked_by || "–"), time: fmt.minute(x.acked_at) })}</p>` : "";
@@ -278,12 +286,43 @@ export function mountNetwork(ctx, map, els, onLoaded) {
       <div class="incident-detail">
         <dl class="facts">${root}
           <dt>${t("incident.affected_terminals")}</dt><dd class="incident-terminals">${terminals}</dd>
-          <dt>${t("incident.households")}</dt><dd class="incident-households">${fmt.number(x.households, 0)}</dd>
+          ${weather ? "" : `<dt>${t("incident.households")}</dt><dd class="incident-households">${fmt.number(x.households, 0)}</dd>`}
           <dt>${t("incident.villages")}</dt><dd class="incident-villages">${villagesText(x.villages)}</dd>
         </dl>
+        ${weather ? weatherHtml(id) : ""}
         ${alerts ? `<h4>${t("incident.alerts")}</h4><ul class="incident-alerts">${alerts}</ul>` : ""}
         ${acked}${ack}<p class="msg" role="status">${escapeHtml(ackMessage)}</p>
       </div></li>`;
+  }
+
+  /** A weather event's figures (GET /api/incidents/{id} "weather": read from the history when
+   * asked, so only for the selected event): each terminal's peak flow and turbidity and the hours
+   * its effluent was over its compliance limit. */
+  const weatherFigures = new Map();
+  function weatherHtml(id) {
+    const w = weatherFigures.get(id);
+    if (!w) return `<p class="muted weather-loading">${t("incident.weather_loading")}</p>`;
+    const num = (v, d) => (v === null || v === undefined ? "–" : fmt.number(v, d));
+    const rows = (w.terminals || []).map((r) => `<tr><th scope="row"><a href="#/terminals/${encodeURIComponent(r.site_id)}">${escapeHtml(r.site_id)}</a></th>
+        <td>${num(r.peak_flow_m3h, 2)}</td><td>${num(r.peak_turbidity_ntu, 1)}</td><td>${num(r.compliance_hours_lost, 2)}</td></tr>`).join("");
+    return `<h4>${t("incident.weather_figures")}</h4>
+      <div class="weather-wrap"><table class="weather-figures" data-compliance-hours="${Number(w.compliance_hours_lost) || 0}">
+        <thead><tr><th scope="col">${t("incident.terminal")}</th><th scope="col">${t("incident.peak_flow")}</th>
+          <th scope="col">${t("incident.peak_turbidity")}</th><th scope="col">${t("incident.compliance_hours_lost")}</th></tr></thead>
+        <tbody>${rows}</tbody>
+        <tfoot><tr><th scope="row">${t("incident.total")}</th><td></td><td></td><td>${num(w.compliance_hours_lost, 2)}</td></tr></tfoot>
+      </table></div>`;
+  }
+  async function loadWeather(id) {
+    let x;
+    try {
+      x = await ctx.api(`/api/incidents/${encodeURIComponent(id)}`);
+    } catch (e) {
+      return; // resolved meanwhile, or unreachable: the list says so on the next poll
+    }
+    if (!x || !x.weather || selected !== id || !ctx.current) return;
+    weatherFigures.set(id, x.weather);
+    drawIncidents();
   }
 
   // Redrawn only when its text changes, so a poll never takes the focus or a typed note away.
@@ -337,7 +376,9 @@ export function mountNetwork(ctx, map, els, onLoaded) {
   async function showIncident(id, fit) {
     const token = ++selectToken;
     if (fit) fitPending = true;
-    shownShape = shapeOf(incidents.find((x) => String(x.id) === id));
+    const shown = incidents.find((x) => String(x.id) === id);
+    shownShape = shapeOf(shown);
+    if (shown && shown.kind === "weather") loadWeather(id);
     let fc;
     try {
       fc = await ctx.api(`/api/incidents/${encodeURIComponent(id)}/geojson`);

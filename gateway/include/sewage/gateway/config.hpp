@@ -5,6 +5,7 @@
 /// Every error names the file and the key, e.g. "gateway.toml: http.listen: port must be 1..65535".
 
 #include "sewage/gateway/alarms/settings.hpp"
+#include "sewage/gateway/incidents/settings.hpp"
 #include "sewage/gateway/notify/settings.hpp"
 #include "sewage/gateway/om/lab_settings.hpp"
 #include "sewage/gateway/om/inspections_settings.hpp"
@@ -317,6 +318,9 @@ struct config {
   /// The pipe network GeoJSON file, resolved against the config file's directory; empty (the
   /// default) = no network: the gateway runs as before. Loaded at start and on SIGHUP.
   std::filesystem::path network_file;
+
+  // [incidents] (incidents/settings.hpp, gateway/README.md "Weather events")
+  incidents::weather_settings weather;
 
   // [commands]
   /// A command sent to a terminal (POST /api/terminals/{id}/commands) without a result on

@@ -10,6 +10,9 @@
 /// their raise nor their ack/clear. Alerts not at a network node, and types the correlation does
 /// not use (locate.hpp classify), pass through unchanged.
 ///
+/// Weather events (weather.hpp, issue 14 item 2) need no network: `flow_high` / `turbidity_high`
+/// at `min_terminals` terminals within `window` become one incident of kind `weather`.
+///
 /// Incidents live in the gateway database (tables `incidents`, `incident_alerts` of migration v14)
 /// on a connection of the correlator's own; open ones are also held in memory.
 ///
@@ -20,6 +23,7 @@
 #include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/incidents/incident.hpp"
 #include "sewage/gateway/incidents/locate.hpp"
+#include "sewage/gateway/incidents/settings.hpp"
 #include "sewage/gateway/network/holder.hpp"
 
 #include <cstdint>
@@ -66,6 +70,9 @@ class correlator final : public alert_listener {
   /// How monitored sites look (main: engine_health over the engine). Without it every
   /// instrumented node is `unknown` (searched past). Call before the first transition.
   void set_site_health(health_fn f);
+  /// Weather events (weather.hpp); the defaults of weather_settings until called. Call before the
+  /// first transition.
+  void set_weather(const weather_settings& s);
 
   // ---- alert_listener (engine thread) ----
   /// raise: correlation rules 1-3 (gateway/README.md "Incidents"); ack / clear: forwarded when the

@@ -21,12 +21,14 @@ namespace sewage::gateway::incidents {
 /// Lifecycle state. Spelled "open", "acknowledged", "resolved" (to_string / parse_state).
 enum class incident_state { open, acknowledged, resolved };
 /// "pump_station_fault": rooted at a pump station's cause alert; "flow_loss": located to a
-/// suspected section because no instrumented cause explains the loss.
-enum class incident_kind { pump_station_fault, flow_loss };
+/// suspected section because no instrumented cause explains the loss; "weather": a rise of
+/// flow_high / turbidity_high at many terminals at once (rain or a storm, issue 14 item 2;
+/// weather.hpp), one incident instead of one notification per terminal.
+enum class incident_kind { pump_station_fault, flow_loss, weather };
 /// What a member alert is to its incident: the root cause's own alert ("cause"), a flow loss the
 /// cause or section explains ("consequence"), or a flow loss that located a rootless incident's
-/// section ("symptom").
-enum class alert_role { cause, consequence, symptom };
+/// section ("symptom"), or a weather-driven alert of a weather event ("weather").
+enum class alert_role { cause, consequence, symptom, weather };
 
 [[nodiscard]] std::string_view to_string(incident_state s) noexcept;
 [[nodiscard]] std::string_view to_string(incident_kind k) noexcept;
@@ -70,6 +72,7 @@ struct incident {
   std::vector<std::string> affected_nodes;      ///< node ids from the root (or the section) down to the terminal
   std::vector<std::string> affected_terminals;  ///< site ids of the terminal nodes among them
   std::vector<std::string> villages;            ///< villages upstream of the root (or of the section), sorted
+  std::vector<std::string> towns;               ///< weather: the towns of its terminals, sorted
   std::int64_t households{0};                   ///< their households
   std::vector<member_alert> alerts;
   proto::timestamp opened_at{};

@@ -1,0 +1,391 @@
+// Weather events (incidents/weather.hpp, issue 14 item 2b): flow_high / turbidity_high at many
+// terminals at once become one incident of kind weather with one notification of its own, while a
+// terminal that rises alone still alerts on its own; later terminals join without a notification;
+// an event that resolved opens again inside the window, not after it; restarts; the [incidents]
+// settings; and the event's figures (peak flow, peak turbidity, compliance hours lost) through
+// GET /api/incidents/{id}, with the engine raising the alerts from records.
+#include "sewage/gateway/api.hpp"
+#include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/incidents/correlator.hpp"
+#include "sewage/gateway/incidents/weather.hpp"
+#include "sewage/gateway/network/holder.hpp"
+#include "sewage/gateway/sqlite_store.hpp"
+#include "incidents_util.hpp"
+#include "test_util.hpp"
+
+#include <sewage/proto/topic.hpp>
+#include <sewage/testing/process.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace sewage::gateway::incidents {
+namespace {
+
+using namespace std::chrono_literals;
+using test::at;
+
+class WeatherEvents : public ::testing::Test {
+ protected:
+  WeatherEvents() : dir_("weather"), db_(dir_.path() / "g.db", 100), clock_(at("2026-12-01T08:00:00Z")) {
+    // Ten terminals: T0..T4 in town A, T5..T9 in town B; one pump station.
+    for (int k = 0; k < 10; ++k) {
+      auto t = test::terminal("T" + std::to_string(k));
+      t.town = k < 5 ? "A" : "B";
+      t.village = "V" + std::to_string(k);
+      sites_.push_back(t);
+    }
+    auto ps = test::terminal("PS1");
+    ps.kind = site_kind::pump_station;
+    ps.town = "A";
+    sites_.push_back(ps);
+    start();
+  }
+  void start(weather_settings s = {}) {
+    corr_.reset();
+    corr_ = std::make_unique<correlator>(dir_.path() / "g.db", pipes_, clock_, &next_);
+    corr_->set_weather(s);
+  }
+  const terminal_info* site(const std::string& id) const {
+    for (const auto& s : sites_)
+      if (s.id == id) return &s;
+    return nullptr;
+  }
+  proto::alert_message raise(const std::string& id, proto::alert_type type = proto::alert_type::flow_high) {
+    proto::alert_message a;
+    a.terminal_id = id;
+    a.type = type;
+    a.alert_id = ++alert_id_;
+    a.raised_at = clock_.now();
+    a.message = std::string(proto::to_string(type)) + " at " + id;
+    std::vector<notification_row> rows;
+    corr_->on_transition(a, site(id), rows);
+    return a;
+  }
+  void clear(proto::alert_message a) {
+    a.state = proto::alert_state::cleared;
+    a.cleared_at = clock_.now();
+    std::vector<notification_row> rows;
+    corr_->on_transition(a, site(a.terminal_id), rows);
+  }
+  std::size_t forwarded_clears() const {
+    std::size_t n = 0;
+    for (const auto& a : next_.seen) n += a.state == proto::alert_state::cleared ? 1 : 0;
+    return n;
+  }
+
+  testing::temp_dir dir_;
+  sqlite_store db_;
+  manual_clock clock_;
+  network::holder pipes_;  // no network: weather events need none
+  test::capture next_;
+  std::vector<terminal_info> sites_;
+  std::unique_ptr<correlator> corr_;
+  std::uint64_t alert_id_{0};
+};
+
+TEST_F(WeatherEvents, ManyTerminalsAtOnceAreOneEventWithOneNotificationOfItsOwn) {
+  const auto a0 = raise("T0");
+  clock_.advance(20min);
+  const auto a5 = raise("T5", proto::alert_type::turbidity_high);
+  EXPECT_TRUE(corr_->active().empty());
+  ASSERT_EQ(next_.raises(), 2u);  // alone so far: each on its own, unchanged
+  EXPECT_EQ(next_.seen[0].message, "flow_high at T0");
+  EXPECT_EQ(next_.seen[1].message, "turbidity_high at T5");
+  clock_.advance(40min);
+  const auto a1 = raise("T1");
+  // The third terminal within the window makes the event: its raise is the event's notification.
+  const auto v = corr_->active();
+  ASSERT_EQ(v.size(), 1u);
+  const auto& i = v.front();
+  EXPECT_EQ(i.kind, incident_kind::weather);
+  EXPECT_EQ(i.affected_terminals, (std::vector<std::string>{"T0", "T1", "T5"}));
+  EXPECT_EQ(i.towns, (std::vector<std::string>{"A", "B"}));
+  EXPECT_EQ(i.villages, (std::vector<std::string>{"V0", "V1", "V5"}));
+  EXPECT_EQ(i.title, "Weather event: 3 terminals in 2 towns");
+  EXPECT_EQ(i.opened_at, a1.raised_at);
+  ASSERT_EQ(i.alerts.size(), 3u);
+  for (const auto& m : i.alerts) {
+    EXPECT_EQ(m.role, alert_role::weather);
+    EXPECT_TRUE(m.forwarded);
+    EXPECT_TRUE(m.open);
+  }
+  ASSERT_EQ(next_.raises(), 3u);
+  EXPECT_EQ(next_.seen[2].alert_id, a1.alert_id);
+  EXPECT_EQ(next_.seen[2].message.rfind("Incident #" + std::to_string(i.id) + ": Weather event: flow_high and turbidity_high at 3 terminals within 3 h (T0, T1, T5); towns: A, B.", 0), 0u)
+      << next_.seen[2].message;
+  EXPECT_NE(next_.seen[2].message.find("Latest: T1: flow_high at T1"), std::string::npos) << next_.seen[2].message;
+  // Seven more terminals over the next hours: members, no notification, held back from escalation.
+  std::vector<proto::alert_message> later;
+  for (const char* id : {"T2", "T3", "T4", "T6", "T7", "T8", "T9"}) {
+    clock_.advance(30min);
+    later.push_back(raise(id, id[1] % 2 == 0 ? proto::alert_type::turbidity_high : proto::alert_type::flow_high));
+  }
+  EXPECT_EQ(next_.raises(), 3u);
+  const auto after = corr_->find(i.id);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->affected_terminals.size(), 10u);
+  EXPECT_EQ(after->title, "Weather event: 10 terminals in 2 towns");
+  for (const auto& a : later) {
+    EXPECT_TRUE(corr_->held_back(a.alert_id));
+    EXPECT_EQ(corr_->incident_of(a.alert_id), i.id);
+  }
+  EXPECT_FALSE(corr_->held_back(a0.alert_id));  // notified on its own: its escalation is its own
+  // Clears: those notified on their own are forwarded, the members that were not are not.
+  for (const auto& a : later) clear(a);
+  EXPECT_EQ(forwarded_clears(), 0u);
+  clear(a0);
+  clear(a5);
+  EXPECT_EQ(forwarded_clears(), 2u);
+  EXPECT_EQ(corr_->active().size(), 1u);
+  clock_.advance(10min);
+  clear(a1);
+  EXPECT_EQ(forwarded_clears(), 3u);
+  EXPECT_TRUE(corr_->active().empty());
+  const auto done = corr_->find(i.id);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->state, incident_state::resolved);
+  EXPECT_EQ(done->resolved_at, clock_.now());
+  EXPECT_EQ(corr_->counters().opened, 1u);
+  EXPECT_EQ(corr_->counters().consequences, 0u);
+}
+
+TEST_F(WeatherEvents, ATerminalThatRisesAloneAlertsOnItsOwn) {
+  // Three terminals, but never three within 3 h of each other: no event, every raise notified.
+  raise("T0");
+  clock_.advance(2h);
+  raise("T1", proto::alert_type::turbidity_high);
+  clock_.advance(2h);  // T0's raise is now 4 h old
+  raise("T2");
+  clock_.advance(3h + 1min);
+  raise("T3");
+  EXPECT_TRUE(corr_->active().empty());
+  EXPECT_TRUE(corr_->list(std::nullopt, 10).empty());
+  ASSERT_EQ(next_.raises(), 4u);
+  for (const auto& a : next_.seen) EXPECT_EQ(a.message.find("Incident #"), std::string::npos) << a.message;
+  // The same terminal three times is one terminal, not three.
+  clock_.advance(1h);
+  for (int k = 0; k < 3; ++k) {
+    auto a = raise("T9");
+    clock_.advance(10min);
+    clear(a);
+  }
+  EXPECT_TRUE(corr_->active().empty());
+}
+
+TEST_F(WeatherEvents, OtherTypesAndPumpStationsAreNoWeather) {
+  raise("T0", proto::alert_type::no_flow);
+  raise("T1", proto::alert_type::offline);
+  raise("PS1", proto::alert_type::flow_high);  // not a terminal: never a weather member
+  raise("T2", proto::alert_type::sensor_fault);
+  raise("T3", proto::alert_type::flow_high);
+  raise("T4", proto::alert_type::turbidity_high);
+  EXPECT_TRUE(corr_->active().empty());
+  EXPECT_EQ(next_.raises(), 6u);
+  raise("T5", proto::alert_type::flow_high);
+  EXPECT_EQ(corr_->active().size(), 1u);
+  EXPECT_EQ(corr_->active().front().affected_terminals, (std::vector<std::string>{"T3", "T4", "T5"}));
+}
+
+TEST_F(WeatherEvents, AnAlertThatClearedBeforeTheEventIsAClosedMember) {
+  const auto a0 = raise("T0");
+  clock_.advance(30min);
+  clear(a0);
+  clock_.advance(30min);
+  raise("T1");
+  clock_.advance(30min);
+  raise("T2");
+  const auto i = corr_->active().at(0);
+  ASSERT_EQ(i.alerts.size(), 3u);
+  EXPECT_EQ(i.alerts[0].alert_id, a0.alert_id);
+  EXPECT_FALSE(i.alerts[0].open);
+  EXPECT_EQ(i.alerts[0].cleared_at, a0.raised_at + 30min);
+  EXPECT_TRUE(i.alerts[1].open);
+}
+
+TEST_F(WeatherEvents, AResolvedEventOpensAgainInsideTheWindowNotAfter) {
+  std::vector<proto::alert_message> first;
+  for (const char* id : {"T0", "T1", "T2"}) first.push_back(raise(id));
+  const auto id = corr_->active().at(0).id;
+  clock_.advance(1h);
+  for (const auto& a : first) clear(a);
+  EXPECT_TRUE(corr_->active().empty());
+  // 2 h later the rain comes back at another terminal: the same event, open again, no notification.
+  clock_.advance(2h);
+  const auto again = raise("T7", proto::alert_type::turbidity_high);
+  ASSERT_EQ(corr_->active().size(), 1u);
+  EXPECT_EQ(corr_->active().front().id, id);
+  EXPECT_EQ(corr_->active().front().state, incident_state::open);
+  EXPECT_FALSE(corr_->active().front().resolved_at.has_value());
+  EXPECT_EQ(next_.raises(), 3u);
+  clock_.advance(20min);
+  clear(again);
+  EXPECT_TRUE(corr_->active().empty());
+  // More than the window after it resolved: a terminal alone again, notified on its own.
+  clock_.advance(3h + 1min);
+  raise("T8");
+  EXPECT_TRUE(corr_->active().empty());
+  EXPECT_EQ(next_.raises(), 4u);
+  EXPECT_EQ(next_.seen.back().message, "flow_high at T8");
+}
+
+TEST_F(WeatherEvents, AnEventSurvivesARestartAndLaterTerminalsStillJoinIt) {
+  std::vector<proto::alert_message> v;
+  for (const char* id : {"T0", "T5", "T6"}) v.push_back(raise(id));
+  const auto id = corr_->active().at(0).id;
+  start();
+  clock_.advance(1h);
+  const auto late = raise("T7");
+  EXPECT_EQ(corr_->incident_of(late.alert_id), id);
+  EXPECT_EQ(next_.raises(), 3u);
+  // At start, members no longer open in the engine count as cleared; none left open resolves it.
+  start();
+  EXPECT_EQ(corr_->reconcile({}), 1u);
+  EXPECT_EQ(corr_->find(id)->state, incident_state::resolved);
+}
+
+TEST_F(WeatherEvents, SettingsChangeTheWindowAndTheCountOrTurnThemOff) {
+  start(weather_settings{std::chrono::hours(1), 2});
+  raise("T0");
+  clock_.advance(61min);
+  raise("T1");  // the first is outside 1 h
+  EXPECT_TRUE(corr_->active().empty());
+  clock_.advance(30min);
+  raise("T2");
+  ASSERT_EQ(corr_->active().size(), 1u);
+  EXPECT_EQ(corr_->active().front().affected_terminals, (std::vector<std::string>{"T1", "T2"}));
+  start(weather_settings{std::chrono::hours(3), 0});
+  clock_.advance(5h);
+  for (const char* id : {"T5", "T6", "T7", "T8"}) raise(id);
+  EXPECT_EQ(corr_->active().size(), 1u);  // the old one, still open; no new event
+  EXPECT_EQ(next_.raises(), 3u + 4u);  // T0, T1 on their own, T2 as the event; then each on its own
+}
+
+TEST(WeatherSettings, ReadFromTheIncidentsTableWithErrorsNamingTheKey) {
+  testing::temp_dir dir("weather-config");
+  const auto c = [&](const std::string& body) { return test::config_error_of(dir.path(), body); };
+  EXPECT_NE(c("[incidents]\nweather_window_s = 60\n").find("incidents.weather_window_s"), std::string::npos);
+  EXPECT_NE(c("[incidents]\nweather_min_terminals = -1\n").find("incidents.weather_min_terminals"), std::string::npos);
+  EXPECT_NE(c("[incidents]\nweather_min_terminals = \"3\"\n").find("must be an integer"), std::string::npos);
+  EXPECT_NE(c("[incidents]\nweather = 1\n").find("incidents.weather"), std::string::npos);
+  std::ofstream(dir.path() / "ok.toml") << "[incidents]\nweather_window_s = 7200\nweather_min_terminals = 5\n";
+  const auto cfg = load_config(dir.path() / "ok.toml");
+  EXPECT_EQ(cfg.weather.window, std::chrono::hours(2));
+  EXPECT_EQ(cfg.weather.min_terminals, 5u);
+  std::ofstream(dir.path() / "none.toml") << "";
+  const auto d = load_config(dir.path() / "none.toml");
+  EXPECT_EQ(d.weather.window, std::chrono::hours(3));
+  EXPECT_EQ(d.weather.min_terminals, 3u);
+}
+
+}  // namespace
+}  // namespace sewage::gateway::incidents
+
+namespace sewage::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::at;
+
+// The engine raises flow_high / turbidity_high from records (debounces 0); the API sums the event up.
+class WeatherEventsApi : public ::testing::Test {
+ protected:
+  WeatherEventsApi() : dir_("weather-api"), clock_(at("2026-12-01T08:00:00Z")), db_(dir_.path() / "g.db", 10) {
+    cfg_.startup_grace = 0s;
+    cfg_.defaults.flow_high_debounce_s = 0;
+    cfg_.defaults.turbidity_debounce_s = 0;
+    std::vector<terminal_info> sites;
+    for (const auto& [id, town] : {std::pair{"T1", "A"}, {"T2", "A"}, {"T3", "B"}, {"T4", "B"}}) {
+      sites.push_back(test::terminal(id, cfg_.defaults));
+      sites.back().town = town;
+    }
+    sites[3].limits.turbidity_limit_ntu = 20.0;  // a terminal with a laxer limit
+    ids_ = std::make_unique<auth::service>(dir_.path() / "g.db", auth::settings{}, clock_);
+    corr_ = std::make_unique<incidents::correlator>(dir_.path() / "g.db", pipes_, clock_, &next_);
+    eng_ = std::make_unique<engine>(cfg_, registry(sites), db_, clock_, pub_, default_rules(), corr_.get());
+    api_ = std::make_unique<api>(*eng_, link_status{}, ids_.get());
+    api_->set_incidents(corr_.get(), &pipes_);
+    viewer_ = "Bearer " + ids_->add_token("viewer", auth::role::viewer, {});
+    town_a_ = "Bearer " + ids_->add_token("town-a", auth::role::viewer, {"A"});
+  }
+  void report(const char* id, double rate, double ntu) {
+    auto r = test::with_turbidity(test::with_flow(test::record(id, ++seq_[id], clock_.now()), rate, std::nullopt), ntu);
+    eng_->handle({proto::telemetry_topic(id), proto::encode(r), false, clock_.now()});
+  }
+  json get(const std::string& target, const std::string& who) {
+    const auto r = api_->handle(http_request{"GET", target, who, ""});
+    if (r.status != 200) ADD_FAILURE() << target << ": " << r.status << " " << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+
+  testing::temp_dir dir_;
+  manual_clock clock_;
+  sqlite_store db_;
+  network::holder pipes_;
+  config cfg_;
+  test::capture next_;
+  test::fake_publisher pub_;
+  std::unique_ptr<auth::service> ids_;
+  std::unique_ptr<incidents::correlator> corr_;
+  std::unique_ptr<engine> eng_;
+  std::unique_ptr<api> api_;
+  std::string viewer_, town_a_;
+  std::map<std::string, std::uint64_t> seq_;
+};
+
+TEST_F(WeatherEventsApi, TheEventsFiguresArePeaksAndComplianceHoursFromTheHistory) {
+  // Design 24 m3/d: flow_high above 2.5 m3/h, clear at 2.0; turbidity_high above 10 NTU, clear at 8.
+  for (int k = 0; k < 3; ++k) {
+    for (const char* id : {"T1", "T2", "T3", "T4"}) report(id, 1.0, 3.0);
+    clock_.advance(60s);
+  }
+  // The storm: 30 minutes of high flow everywhere, turbidity above the limit at T1 for 12 min and
+  // at T4 (limit 20 NTU) at 15 NTU: an alert (raise level 10) but compliant against its own limit.
+  for (int m = 0; m < 30; ++m) {
+    report("T1", 3.0 + m * 0.01, m < 12 ? 14.0 + m : 6.0);
+    report("T2", 2.8, 5.0);
+    report("T3", 3.5, 4.0);
+    report("T4", 2.9, 15.0);
+    clock_.advance(60s);
+  }
+  for (int k = 0; k < 3; ++k) {
+    for (const char* id : {"T1", "T2", "T3", "T4"}) report(id, 1.0, 3.0);
+    clock_.advance(60s);
+  }
+  ASSERT_TRUE(eng_->flush());
+  const auto list = get("/api/incidents?state=all", viewer_)["incidents"];
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["kind"], "weather");
+  EXPECT_EQ(list[0]["state"], "resolved");
+  EXPECT_EQ(list[0]["towns"], json::array({"A", "B"}));
+  EXPECT_EQ(list[0]["affected_terminals"], json::array({"T1", "T2", "T3", "T4"}));
+  EXPECT_FALSE(list[0].contains("weather"));  // the list stays cheap
+  // Notifications: T1's two raises (turbidity and flow at once: one terminal) and T2's on their
+  // own, T3's as the event (the third terminal); T4's two and everything after: none.
+  EXPECT_EQ(next_.raises(), 4u);
+  EXPECT_EQ(next_.seen[3].terminal_id, "T3");
+  EXPECT_EQ(next_.seen[3].message.rfind("Incident #1: Weather event: flow_high and turbidity_high at 3 terminals", 0), 0u)
+      << next_.seen[3].message;
+  const auto i = get("/api/incidents/" + list[0]["id"].dump(), viewer_);
+  const auto& w = i["weather"];
+  ASSERT_TRUE(w.is_object()) << i.dump();
+  ASSERT_EQ(w["terminals"].size(), 4u);
+  const auto& t1 = w["terminals"][0];
+  EXPECT_EQ(t1["site_id"], "T1");
+  EXPECT_EQ(t1["town"], "A");
+  EXPECT_DOUBLE_EQ(t1["peak_flow_m3h"].get<double>(), 3.29);
+  EXPECT_DOUBLE_EQ(t1["peak_turbidity_ntu"].get<double>(), 25.0);
+  EXPECT_DOUBLE_EQ(t1["compliance_hours_lost"].get<double>(), 0.2);  // 12 records of 60 s
+  EXPECT_DOUBLE_EQ(w["terminals"][2]["peak_flow_m3h"].get<double>(), 3.5);
+  EXPECT_DOUBLE_EQ(w["terminals"][2]["compliance_hours_lost"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(w["terminals"][3]["peak_turbidity_ntu"].get<double>(), 15.0);
+  EXPECT_DOUBLE_EQ(w["terminals"][3]["compliance_hours_lost"].get<double>(), 0.0);  // its limit is 20
+  EXPECT_DOUBLE_EQ(w["compliance_hours_lost"].get<double>(), 0.2);
+  EXPECT_EQ(w["towns"], json::array({"A", "B"}));
+  // A town-limited user sees the event (it touches their town).
+  EXPECT_EQ(get("/api/incidents/" + list[0]["id"].dump(), town_a_)["kind"], "weather");
+}
+
+}  // namespace
+}  // namespace sewage::gateway
