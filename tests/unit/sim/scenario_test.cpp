@@ -43,6 +43,14 @@ TEST_F(ScenarioFile, ShippedOneOfEachCoversEveryFaultType) {
   EXPECT_EQ(kinds.size(), 13U);  // every terminal fault_kind, the energy ones included (network.toml: the network ones)
 }
 
+TEST_F(ScenarioFile, ShippedStormWeekIsAWeekWithOneStormAndNoFault) {
+  const auto s = load_scenario(std::filesystem::path(SEWAGE_SIM_DATA_DIR) / "../scenarios/storm-week.toml");
+  EXPECT_EQ(s.duration_h, 168.0);
+  EXPECT_EQ(s.weather, weather_kind::storm);
+  EXPECT_TRUE(s.faults.empty());
+  EXPECT_EQ(s.truth.turbidity_raise_ntu, exceedance_limits{}.turbidity_raise_ntu);
+}
+
 TEST_F(ScenarioFile, ParsesFaultsWithDefaults) {
   const auto s = load_scenario(write(R"(
 start = 2026-11-29T08:00:00+08:00
