@@ -541,12 +541,13 @@ class ScoreExceedanceTest(ScoreFixture):
         self.assertEqual(rc, 0, out)
         self.assertIn("false alerts: 0", out)
         self.assertIn("true exceedances: 3 episodes", out)
-        self.assertRegex(out, r"turbidity_high\s+1\s+1\s+0\s+0\s+1\s+0\s+17.0 min\s+17.0 min")
-        self.assertRegex(out, r"flow_high\s+1\s+1\s+0\s+0\s+0\s+0\s+62.0 min")
+        # Delays from true_raise (the rule's raise on the true values): 2 min each.
+        self.assertRegex(out, r"turbidity_high\s+1\s+1\s+0\s+0\s+1\s+0\s+2.0 min\s+2.0 min")
+        self.assertRegex(out, r"flow_high\s+1\s+1\s+0\s+0\s+0\s+0\s+2.0 min")
         x = res["exceedances"]
         self.assertEqual(x["missed"], 0)
         self.assertEqual(x["by_type"]["turbidity_high"]["reported"], 1)
-        self.assertEqual(x["by_type"]["flow_high"]["delays_s"], [3720.0])
+        self.assertEqual(x["by_type"]["flow_high"]["delays_s"], [120.0])
         self.assertTrue(res["ok"])
 
     def test_an_alert_matching_no_exceedance_is_false(self):
@@ -579,6 +580,25 @@ class ScoreExceedanceTest(ScoreFixture):
         self.assertEqual(rc, 1, out)
         self.assertIn("turbidity_high on HY-D from 2026-11-29T20:00:00Z (peak 18.20, threshold 10.00, above for "
                       "150 min): MISSED", out)
+        self.assertEqual(res["exceedances"]["by_type"]["turbidity_high"]["missed"], 1)
+
+    def test_an_alert_still_open_from_before_reports_it(self):
+        # HY-D's turbidity alert raised for an earlier rise and not cleared until the episode ran:
+        # the operator sees the exceedance (reported, delay 0), and the alert is not false either
+        # (raised inside the 15 min lead here). Cleared before the start, it would not report it.
+        early = dict(ALERT_D_TURB, raised_at="2026-11-29T19:50:00.000Z", cleared_at="2026-11-29T23:00:00.000Z")
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, ALERT_D_FLOW, early]
+        self.write("exceedance_truth.csv", EXCEEDANCES.replace("2026-11-29T20:00:00.000Z,2026-11-29T23:30",
+                                                               "2026-11-29T20:30:00.000Z,2026-11-29T23:30"))
+        self.truth(*self.FINISHED)
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)  # raised 40 min before the start: a false alert, though it reports it
+        self.assertIn("false alerts: 1", out)
+        t = res["exceedances"]["by_type"]["turbidity_high"]
+        self.assertEqual((t["reported"], t["already_open"], t["delays_s"]), (1, 1, [0.0]))
+        self.assertIn("turbidity_high: 1 reported by an alert still open from before the episode", out)
+        early["cleared_at"] = "2026-11-29T20:10:00.000Z"
+        rc, out, res = self.score()
         self.assertEqual(res["exceedances"]["by_type"]["turbidity_high"]["missed"], 1)
 
     def test_an_ongoing_exceedance_is_pending_until_the_end(self):
