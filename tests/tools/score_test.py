@@ -2,7 +2,7 @@
 """tools/score against a small synthetic truth and a fake gateway API (http.server on 127.0.0.1,
 port 0): mid-run it judges only what has happened (pending, not FAIL), after the end everything;
 network faults (issue 13) against a canned incident list and webhook notifications; the clean-out
-forecast against sludge_truth.csv.
+forecast against sludge_truth.csv; true exceedances (exceedance_truth.csv) and weather incidents.
 
   score_test.py            (unittest; registered in CTest as tools_score)
 """
@@ -502,6 +502,162 @@ class ScoreIncidentsTest(ScoreTest):
     test_mid_run_false_alert_fails_at_once = test_after_the_end_everything_is_judged = None
     test_after_the_end_an_undetected_fault_is_missed = test_a_run_stopped_early_is_incomplete_not_fail = None
     test_truth_of_an_older_simulator_counts_as_finished = test_broken_truth_is_a_usage_error = None
+
+
+# True exceedances (issue 14 item 2a): a storm's first flush on HY-D (no scripted fault there).
+EXCEEDANCES = """terminal,type,start,end,peak,threshold,clear_level,debounce_s,above_s,margin_above_s,true_raise,required
+HY-D,turbidity_high,2026-11-29T20:00:00.000Z,2026-11-29T23:30:00.000Z,18.2,10,8,900,9000,8800,2026-11-29T20:15:00.000Z,true
+HY-D,flow_high,2026-11-29T19:00:00.000Z,2026-11-30T01:00:00.000Z,3.9,2.5,2,3600,14000,13000,2026-11-29T20:00:00.000Z,true
+HY-E,turbidity_high,2026-11-29T21:00:00.000Z,2026-11-29T22:00:00.000Z,10.3,10,8,900,1200,0,2026-11-29T21:15:00.000Z,false
+"""
+ALERT_D_TURB = {"terminal_id": "HY-D", "type": "turbidity_high", "raised_at": "2026-11-29T20:17:00.000Z", "message": "t"}
+ALERT_D_FLOW = {"terminal_id": "HY-D", "type": "flow_high", "raised_at": "2026-11-29T20:02:00.000Z", "message": "f"}
+ALERT_E_TURB = {"terminal_id": "HY-E", "type": "turbidity_high", "raised_at": "2026-11-29T21:20:00.000Z", "message": "t"}
+
+
+def weather_incident(inc_id, alerts, lost):
+    return {"id": inc_id, "kind": "weather", "state": "closed", "opened_at": "2026-11-29T19:30:00.000Z",
+            "closed_at": "2026-11-30T02:00:00.000Z", "affected_terminals": ["HY-D", "HY-E"],
+            "alerts": [{"alert_id": a, "site_id": site, "type": t, "role": "member", "forwarded": fwd, "open": False,
+                        "raised_at": "2026-11-29T20:00:00.000Z", "cleared_at": None} for a, site, t, fwd in alerts],
+            "weather": {"towns": ["Wuyuan"], "compliance_hours_lost": lost,
+                        "terminals": [{"site_id": "HY-D", "peak_flow_m3h": 3.9, "peak_turbidity_ntu": 18.2,
+                                       "compliance_hours_lost": lost}]}}
+
+
+class ScoreExceedanceTest(ScoreFixture):
+    """True exceedances (exceedance_truth.csv) and the weather events section."""
+
+    FINISHED = ("2026-11-30T16:02:00.000Z", "finished", [])
+
+    def setUp(self):
+        super().setUp()
+        self.write("exceedance_truth.csv", EXCEEDANCES)
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, ALERT_D_TURB, ALERT_D_FLOW]
+
+    def test_alerts_inside_true_exceedances_are_not_false(self):
+        self.truth(*self.FINISHED)
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("false alerts: 0", out)
+        self.assertIn("true exceedances: 3 episodes", out)
+        # Delays from true_raise (the rule's raise on the true values): 2 min each.
+        self.assertRegex(out, r"turbidity_high\s+1\s+1\s+0\s+0\s+1\s+0\s+2.0 min\s+2.0 min")
+        self.assertRegex(out, r"flow_high\s+1\s+1\s+0\s+0\s+0\s+0\s+2.0 min")
+        x = res["exceedances"]
+        self.assertEqual(x["missed"], 0)
+        self.assertEqual(x["by_type"]["turbidity_high"]["reported"], 1)
+        self.assertEqual(x["by_type"]["flow_high"]["delays_s"], [120.0])
+        self.assertTrue(res["ok"])
+
+    def test_an_alert_matching_no_exceedance_is_false(self):
+        # Another terminal, and HY-D's turbidity long after the episode plus the 2 h grace.
+        self.gw.alerts += [{"terminal_id": "HY-E", "type": "flow_high", "raised_at": "2026-11-29T21:30:00.000Z",
+                            "message": "x"},
+                           {"terminal_id": "HY-D", "type": "turbidity_high", "raised_at": "2026-11-30T02:00:00.000Z",
+                            "message": "x"},
+                           {"terminal_id": "HY-D", "type": "turbidity_high", "raised_at": "2026-11-29T19:40:00.000Z",
+                            "message": "x"}]  # 20 min before the start: outside the 15 min lead
+        self.truth(*self.FINISHED)
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("false alerts: 3", out)
+        self.assertEqual(res["exceedances"]["missed"], 0)
+
+    def test_a_missed_required_exceedance_fails_once_judged(self):
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, ALERT_D_FLOW]
+        # Mid-run, within its allowance (until 2026-11-30T01:30Z): pending, not FAIL.
+        self.truth("2026-11-30T00:00:00.000Z", "running", [])
+        rc, out, res = self.score()
+        self.assertEqual(rc, 3, out)
+        self.assertIn("pending: 1 true exceedance(s)", out)
+        self.assertIn("turbidity_high on HY-D from 2026-11-29T20:00:00Z: within its detection allowance until "
+                      "2026-11-30T01:30:00Z", out)
+        self.assertEqual(res["exceedances"]["pending"], 1)
+        # After its allowance: missed.
+        self.truth("2026-11-30T02:00:00.000Z", "running", [])
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("turbidity_high on HY-D from 2026-11-29T20:00:00Z (peak 18.20, threshold 10.00, above for "
+                      "150 min): MISSED", out)
+        self.assertEqual(res["exceedances"]["by_type"]["turbidity_high"]["missed"], 1)
+
+    def test_an_alert_still_open_from_before_reports_it(self):
+        # HY-D's turbidity alert raised for an earlier rise and not cleared until the episode ran:
+        # the operator sees the exceedance (reported, delay 0), and the alert is not false either
+        # (raised inside the 15 min lead here). Cleared before the start, it would not report it.
+        early = dict(ALERT_D_TURB, raised_at="2026-11-29T19:50:00.000Z", cleared_at="2026-11-29T23:00:00.000Z")
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, ALERT_D_FLOW, early]
+        self.write("exceedance_truth.csv", EXCEEDANCES.replace("2026-11-29T20:00:00.000Z,2026-11-29T23:30",
+                                                               "2026-11-29T20:30:00.000Z,2026-11-29T23:30"))
+        self.truth(*self.FINISHED)
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)  # raised 40 min before the start: a false alert, though it reports it
+        self.assertIn("false alerts: 1", out)
+        t = res["exceedances"]["by_type"]["turbidity_high"]
+        self.assertEqual((t["reported"], t["already_open"], t["delays_s"]), (1, 1, [0.0]))
+        self.assertIn("turbidity_high: 1 reported by an alert still open from before the episode", out)
+        early["cleared_at"] = "2026-11-29T20:10:00.000Z"
+        rc, out, res = self.score()
+        self.assertEqual(res["exceedances"]["by_type"]["turbidity_high"]["missed"], 1)
+
+    def test_an_ongoing_exceedance_is_pending_until_the_end(self):
+        self.write("exceedance_truth.csv", EXCEEDANCES.replace(",2026-11-29T23:30:00.000Z,", ",,"))
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, ALERT_D_FLOW]
+        self.truth("2026-11-30T12:00:00.000Z", "running", [])
+        rc, out, _ = self.score()
+        self.assertEqual(rc, 3, out)
+        self.assertIn("turbidity_high on HY-D from 2026-11-29T20:00:00Z: still ongoing", out)
+        self.truth(*self.FINISHED)
+        rc, out, _ = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("MISSED", out)
+
+    def test_a_marginal_exceedance_is_optional(self):
+        self.gw.alerts.append(ALERT_E_TURB)
+        self.truth(*self.FINISHED)
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("false alerts: 0", out)
+        self.assertEqual(res["exceedances"]["by_type"]["turbidity_high"]["marginal_reported"], 1)
+        self.assertEqual(res["exceedances"]["by_type"]["turbidity_high"]["required"], 1)
+
+    def test_without_the_file_alerts_of_the_storm_are_false(self):
+        os.remove(os.path.join(self.dir, "exceedance_truth.csv"))
+        self.truth(*self.FINISHED)
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("true exceedances: not judged (no exceedance_truth.csv in the truth)", out)
+        self.assertIn("false alerts: 2", out)
+        self.assertIsNone(res["exceedances"])
+
+    def test_weather_events_with_notifications(self):
+        self.gw.incidents = [weather_incident(7, [(41, "HY-D", "turbidity_high", True),
+                                                  (42, "HY-D", "flow_high", False)], 4.5),
+                             {"id": 8, "kind": "flow_loss", "opened_at": "2026-11-29T00:00:00.000Z", "alerts": []}]
+        self.write("notes.jsonl", note(41, "raised", "Effluent turbidity") + "\n" +
+                   note(99, "raised", "Incident #7: storm") + "\n" + note(41, "cleared", "back") + "\n")
+        self.truth(*self.FINISHED)
+        rc, out, res = self.score("--notifications", os.path.join(self.dir, "notes.jsonl"))
+        self.assertEqual(rc, 0, out)  # informational
+        self.assertIn("weather events (informational): 1", out)
+        self.assertIn("incident #7 opened 2026-11-29T19:30:00.000Z: towns Wuyuan; 1 terminals, 2 alerts; "
+                      "compliance hours lost 4.5, 2 notification(s)", out)
+        self.assertEqual(res["weather_events"][0]["notifications"], 2)
+        self.assertEqual(res["weather_events"][0]["compliance_hours_lost"], 4.5)
+
+    def test_weather_events_tolerate_no_incidents(self):
+        self.truth(*self.FINISHED)
+        self.gw.incidents = None  # the route is absent: 404
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("weather events (informational): not judged (the gateway lists no incidents)", out)
+        self.assertIsNone(res["weather_events"])
+        self.gw.incidents = []
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("weather events (informational): 0", out)
+        self.assertEqual(res["weather_events"], [])
 
 
 if __name__ == "__main__":

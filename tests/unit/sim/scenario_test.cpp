@@ -43,6 +43,14 @@ TEST_F(ScenarioFile, ShippedOneOfEachCoversEveryFaultType) {
   EXPECT_EQ(kinds.size(), 13U);  // every terminal fault_kind, the energy ones included (network.toml: the network ones)
 }
 
+TEST_F(ScenarioFile, ShippedStormWeekIsAWeekWithOneStormAndNoFault) {
+  const auto s = load_scenario(std::filesystem::path(SEWAGE_SIM_DATA_DIR) / "../scenarios/storm-week.toml");
+  EXPECT_EQ(s.duration_h, 168.0);
+  EXPECT_EQ(s.weather, weather_kind::storm);
+  EXPECT_TRUE(s.faults.empty());
+  EXPECT_EQ(s.truth.turbidity_raise_ntu, exceedance_limits{}.turbidity_raise_ntu);
+}
+
 TEST_F(ScenarioFile, ParsesFaultsWithDefaults) {
   const auto s = load_scenario(write(R"(
 start = 2026-11-29T08:00:00+08:00
@@ -94,6 +102,27 @@ TEST_F(ScenarioFile, ErrorsNameTheKey) {
   EXPECT_EQ(load_scenario(write("start = 2026-11-29T00:00:00Z\nduration_h = 1\nterminal_tank_lag_h = 0.5")).terminal_tank_lag_h,
             0.5);
   EXPECT_NE(error_of("start = = 1").find("line 1"), std::string::npos);
+}
+
+TEST_F(ScenarioFile, TruthLimitsDefaultToTheGatewaysAndMayBeSet) {
+  const std::string head = "start = 2026-11-29T00:00:00Z\nduration_h = 1\n";
+  const auto d = load_scenario(write(head)).truth;
+  EXPECT_EQ(d.turbidity_raise_ntu, 10.0);
+  EXPECT_EQ(d.flow_high_debounce_s, 3600.0);
+  const auto s = load_scenario(write(head + "[truth]\nturbidity_raise_ntu = 15\nturbidity_clear_ntu = 12\n"
+                                            "flow_high_raise_factor = 3\nflow_high_debounce_s = 1800\n"
+                                            "required_report_intervals = 3\n")).truth;
+  EXPECT_EQ(s.turbidity_raise_ntu, 15.0);
+  EXPECT_EQ(s.turbidity_clear_ntu, 12.0);
+  EXPECT_EQ(s.turbidity_debounce_s, 900.0);
+  EXPECT_EQ(s.flow_high_raise_factor, 3.0);
+  EXPECT_EQ(s.flow_high_clear_factor, 2.0);
+  EXPECT_EQ(s.flow_high_debounce_s, 1800.0);
+  EXPECT_EQ(s.required_report_intervals, 3.0);
+  EXPECT_EQ(error_of(head + "[truth]\nturbidity_clear_ntu = 12\n"), "truth.turbidity_clear_ntu: must be in (0, 10]");
+  EXPECT_EQ(error_of(head + "[truth]\nflow_margin = -0.1\n"), "truth.flow_margin: must be in [0, 1]");
+  EXPECT_EQ(error_of(head + "[truth]\nturbidity_limit = 3\n"), "truth.turbidity_limit: unknown key");
+  EXPECT_EQ(error_of(head + "truth = 3\n"), "truth: must be a table ([truth])");
 }
 
 }  // namespace

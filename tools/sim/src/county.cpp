@@ -1,4 +1,5 @@
 #include "sewage/sim/county.hpp"
+#include "sewage/sim/exceedance_truth.hpp"
 #include "sewage/sim/repair.hpp"
 
 #include "sewage/gateway/network/model.hpp"
@@ -114,10 +115,18 @@ struct site {
   std::map<std::string, double> day_volume_m3;  ///< complete and partial days, truth
   treated_volume_history treated;  ///< true treated volume of the last days (sludge_truth.csv)
   double sludge_extra_m_per_h{0.0};  ///< the forced sludge rise of the last step (a fault)
+  /// True exceedances of the effluent (exceedance_truth.csv): turbidity_high and flow_high.
+  exceedance_tracker turbidity_truth;
+  exceedance_tracker flow_truth;
   std::mt19937_64 rng;
 
-  site(std::string id_, const influent_profile& p, terminal_params params, std::uint64_t seed)
-      : id(std::move(id_)), model(p, params), rng(seed) {}
+  site(std::string id_, const influent_profile& p, terminal_params params, std::uint64_t seed,
+       const exceedance_limits& limits, double report_interval_s)
+      : id(std::move(id_)),
+        model(p, params),
+        turbidity_truth(limits.turbidity_rule(report_interval_s)),
+        flow_truth(limits.flow_rule(params.design_capacity_m3d, report_interval_s)),
+        rng(seed) {}
 };
 
 /// One pump station as a site (county_options::station_agents): its emulated I/O device, link
@@ -184,7 +193,8 @@ struct county::impl {
       if (t.pump_station) continue;
       // Villages differ: each its own phase into the influent table, load, sludge and meters.
       const terminal_params params = village_params(t.design_capacity_m3d, n);
-      auto s = std::make_unique<site>(t.id, profile, params, 2000 + n);
+      auto s = std::make_unique<site>(t.id, profile, params, 2000 + n, scen.truth,
+                                      static_cast<double>(opt.report_interval_s));
       s->dir = opt.workdir / "agents" / t.id;
       std::filesystem::create_directories(s->dir);
       s->proxy = std::make_unique<tcp_proxy>(io, 0, opt.broker_host,
@@ -209,6 +219,7 @@ struct county::impl {
     write_ground_truth();
     write_true_volumes(sim_origin, false);
     write_sludge_truth();
+    write_exceedance_truth();
     write_progress(sim_origin, "running");
   }
 
@@ -800,6 +811,28 @@ struct county::impl {
     }
     write_atomically(opt.workdir / "sludge_truth.csv", out);
   }
+
+  /// See county::exceedance_truth_file.
+  void write_exceedance_truth() const {
+    std::string out = "terminal,type,start,end,peak,threshold,clear_level,debounce_s,above_s,margin_above_s,"
+                      "true_raise,required\n";
+    auto at = [this](double t_s) { return iso(sim_origin + to_duration(t_s / 3600.0)); };
+    for (const auto& s : sites) {
+      for (const auto* tracker : {&s->turbidity_truth, &s->flow_truth}) {
+        const auto type = tracker == &s->turbidity_truth ? exceedance_type::turbidity_high : exceedance_type::flow_high;
+        const auto& r = tracker->rule();
+        for (const auto& e : tracker->episodes()) {
+          char buf[160];
+          std::snprintf(buf, sizeof buf, "%.4f,%.4f,%.4f,%.0f,%.0f,%.0f", e.peak, r.raise, r.clear, r.debounce_s,
+                        e.above_s, e.margin_above_s);
+          out += s->id + ',' + std::string(to_string(type)) + ',' + at(e.start_s) + ',' +
+                 (e.end_s ? at(*e.end_s) : std::string()) + ',' + buf + ',' +
+                 (e.raised_s ? at(*e.raised_s) : std::string()) + ',' + (e.required ? "true" : "false") + '\n';
+        }
+      }
+    }
+    write_atomically(opt.workdir / "exceedance_truth.csv", out);
+  }
 };
 
 county::county(county_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
@@ -809,6 +842,7 @@ std::filesystem::path county::ground_truth_file() const { return impl_->opt.work
 std::filesystem::path county::true_volumes_file() const { return impl_->opt.workdir / "true_volumes.csv"; }
 std::filesystem::path county::progress_file() const { return impl_->opt.workdir / "progress.csv"; }
 std::filesystem::path county::sludge_truth_file() const { return impl_->opt.workdir / "sludge_truth.csv"; }
+std::filesystem::path county::exceedance_truth_file() const { return impl_->opt.workdir / "exceedance_truth.csv"; }
 std::filesystem::path county::repairs_file() const { return impl_->opt.workdir / "repairs.csv"; }
 std::filesystem::path county::stations_file() const { return impl_->opt.workdir / "stations.csv"; }
 
@@ -853,6 +887,13 @@ int county::run(const std::atomic<bool>& stop) {
       m.account_volume(*s, t);
       s->treated.add(s->model.time_days(), s->model.volume_m3());
       s->sludge_extra_m_per_h = f.sludge_extra_m_per_h;
+      // True exceedances inside the simulated span the gateway is judged on (from the warm-up to
+      // the scenario end; the physics after it is outside the ground truth).
+      if (t <= sim_end) {
+        const double t_s = s->model.time_days() * 86400.0;
+        s->turbidity_truth.observe(t_s, s->model.turbidity_ntu());
+        s->flow_truth.observe(t_s, s->model.flow_m3h());
+      }
       m.write_registers(*s);
       if (s->agent && s->powered && !s->agent->running()) {
         spdlog::warn("agent {} exited unexpectedly; restarting it (log: {})", s->id,
@@ -866,6 +907,7 @@ int county::run(const std::atomic<bool>& stop) {
       // Keep the truth current so tools/score can judge a running simulation (what has happened).
       m.write_true_volumes(sim_now, false);
       m.write_sludge_truth();
+      m.write_exceedance_truth();
       m.write_stations(sim_now);
       m.write_progress(sim_now, "running");
       if (!m.opt.quiet) {
@@ -890,6 +932,7 @@ int county::run(const std::atomic<bool>& stop) {
   const bool reached_end = sim_end_now >= sim_end;
   m.write_true_volumes(sim_end_now, reached_end);
   m.write_sludge_truth();
+  m.write_exceedance_truth();
   m.write_progress(sim_end_now, reached_end ? "finished" : "stopped");
   spdlog::info("simulation finished; ground truth {} and true volumes {}",
                ground_truth_file().string(), true_volumes_file().string());

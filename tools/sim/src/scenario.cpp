@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <iterator>
 #include <utility>
 #include <stdexcept>
 
@@ -170,6 +172,39 @@ scenario load_scenario(const std::filesystem::path& file,
   s.terminal_tank_lag_h = number(root, "terminal_tank_lag_h", file, "", 4.0);
   if (!(s.terminal_tank_lag_h >= 0.05 && s.terminal_tank_lag_h <= 24.0))
     fail(file, "terminal_tank_lag_h", "must be in [0.05, 24] h");
+  if (const auto* node = root.get("truth")) {
+    const auto* t = node->as_table();
+    if (t == nullptr) fail(file, "truth", "must be a table ([truth])");
+    auto& l = s.truth;
+    static constexpr std::string_view keys[] = {
+        "turbidity_raise_ntu", "turbidity_clear_ntu", "turbidity_debounce_s", "flow_high_raise_factor",
+        "flow_high_clear_factor", "flow_high_debounce_s", "turbidity_margin", "flow_margin",
+        "required_report_intervals"};
+    for (const auto& [key, value] : *t) {
+      if (std::find(std::begin(keys), std::end(keys), key.str()) == std::end(keys))
+        fail(file, "truth." + std::string(key.str()), "unknown key");
+    }
+    auto in = [&](std::string_view key, double fallback, double lo, double hi, bool lo_open) {
+      const double v = number(*t, key, file, "truth.", fallback);
+      if (!(lo_open ? v > lo : v >= lo) || !(v <= hi))
+      {
+        char range[80];
+        std::snprintf(range, sizeof range, "must be in %s%g, %g]", lo_open ? "(" : "[", lo, hi);
+        fail(file, "truth." + std::string(key), range);
+      }
+      return v;
+    };
+    constexpr double big = 1e9;
+    l.turbidity_raise_ntu = in("turbidity_raise_ntu", l.turbidity_raise_ntu, 0.0, big, true);
+    l.turbidity_clear_ntu = in("turbidity_clear_ntu", l.turbidity_clear_ntu, 0.0, l.turbidity_raise_ntu, true);
+    l.turbidity_debounce_s = in("turbidity_debounce_s", l.turbidity_debounce_s, 0.0, big, false);
+    l.flow_high_raise_factor = in("flow_high_raise_factor", l.flow_high_raise_factor, 0.0, big, true);
+    l.flow_high_clear_factor = in("flow_high_clear_factor", l.flow_high_clear_factor, 0.0, l.flow_high_raise_factor, true);
+    l.flow_high_debounce_s = in("flow_high_debounce_s", l.flow_high_debounce_s, 0.0, big, false);
+    l.turbidity_margin = in("turbidity_margin", l.turbidity_margin, 0.0, 1.0, false);
+    l.flow_margin = in("flow_margin", l.flow_margin, 0.0, 1.0, false);
+    l.required_report_intervals = in("required_report_intervals", l.required_report_intervals, 0.0, 100.0, false);
+  }
   if (const auto* faults = root.get("fault")) {
     const auto* arr = faults->as_array();
     if (arr == nullptr) fail(file, "fault", "must be an array of tables ([[fault]])");

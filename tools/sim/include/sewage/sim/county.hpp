@@ -115,6 +115,22 @@ class county {
   /// gateway that imported the history could see. For scoring the gateway's clean-out forecast
   /// (tools/score).
   [[nodiscard]] std::filesystem::path sludge_truth_file() const;
+  /// `exceedance_truth.csv` in the work dir, written (atomically) at the start, at the same
+  /// moments as true_volumes.csv and at the end: the TRUE EXCEEDANCES of every terminal's
+  /// effluent (exceedance_truth.hpp), one row per episode: `terminal,type,start,end,peak,
+  /// threshold,clear_level,debounce_s,above_s,margin_above_s,true_raise,required`. type is
+  /// `turbidity_high` (the model's true turbidity, NTU) or `flow_high` (true flow, m3/h), sampled
+  /// at every step of the simulator's loop from the warm-up to the scenario end; start: the first
+  /// sample above `threshold` (the raise level: the scenario's [truth] limits, by default the
+  /// gateway's defaults); end: when the value had been at or below `clear_level` for `debounce_s`
+  /// (empty while ongoing, or when the scenario ended first); peak: the highest true value;
+  /// above_s and margin_above_s: the longest continuous time above the raise level and above it
+  /// by the margin (5 % turbidity, 3 % flow); true_raise: when the gateway's rule would raise on
+  /// the true values (empty: never); required: `true` when margin_above_s >= debounce_s + 2
+  /// report intervals (the gateway must report it), `false` for a marginal episode (an alert
+  /// matching it is neither false nor required). The physics only: a scripted fault's excursion
+  /// is recorded too (tools/score handles the overlap). ISO 8601 UTC times.
+  [[nodiscard]] std::filesystem::path exceedance_truth_file() const;
   /// `repairs.csv` in the work dir: one row per repair file handled
   /// (simulated_at,terminal,fault,order,by,ended,result; result `repaired`, `nothing_active` or
   /// `refused: <reason>`).

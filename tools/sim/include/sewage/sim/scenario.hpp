@@ -14,6 +14,19 @@
 ///   end_h = 6.0
 ///   # optional per type: factor (turbidity_excursion), skew_s (clock_skew), raw (sentinel)
 ///
+/// The limits of the true exceedances (exceedance_truth.hpp, exceedance_truth.csv) default to the
+/// gateway's defaults; a county whose gateway has other limits sets them (every key optional):
+///   [truth]
+///   turbidity_raise_ntu = 10.0      # > 0
+///   turbidity_clear_ntu = 8.0       # > 0, <= turbidity_raise_ntu
+///   turbidity_debounce_s = 900      # >= 0
+///   flow_high_raise_factor = 2.5    # x design_capacity_m3d / 24; > 0
+///   flow_high_clear_factor = 2.0    # > 0, <= flow_high_raise_factor
+///   flow_high_debounce_s = 3600     # >= 0
+///   turbidity_margin = 0.05         # required: above raise x (1 + margin); 0..1
+///   flow_margin = 0.03              # 0..1
+///   required_report_intervals = 2   # required: above it for the debounce + this many intervals; 0..100
+///
 /// Network faults (issue 13; need the network, sewage-sim --network) name a network node or
 /// segment instead of a terminal (`terminal` is then an error):
 ///   [[fault]]
@@ -24,6 +37,7 @@
 ///   type = "pipe_blockage"          # segment = "GS-WY-001-00012": nothing passes it
 ///   type = "pipe_burst"             # segment; fraction = 0.6 (default; 0 < f <= 1): share lost
 
+#include "sewage/sim/exceedance_truth.hpp"
 #include "sewage/sim/influent.hpp"
 
 #include <chrono>
@@ -107,6 +121,8 @@ struct scenario {
   /// terminal_smoothing_s), h, 0.05..24. Default 4 (small terminals' tanks hold 6-12 h). A scenario
   /// about small tanks (or a short test of a pipe fault) sets less.
   double terminal_tank_lag_h{4.0};
+  /// `[truth]`: the limits of the true exceedances (defaults: the gateway's defaults).
+  exceedance_limits truth;
   std::vector<scripted_fault> faults;
 };
 
