@@ -516,9 +516,9 @@ ALERT_E_TURB = {"terminal_id": "HY-E", "type": "turbidity_high", "raised_at": "2
 
 
 def weather_incident(inc_id, alerts, lost):
-    return {"id": inc_id, "kind": "weather", "state": "closed", "opened_at": "2026-11-29T19:30:00.000Z",
-            "closed_at": "2026-11-30T02:00:00.000Z", "affected_terminals": ["HY-D", "HY-E"],
-            "alerts": [{"alert_id": a, "site_id": site, "type": t, "role": "member", "forwarded": fwd, "open": False,
+    return {"id": inc_id, "kind": "weather", "state": "resolved", "opened_at": "2026-11-29T19:30:00.000Z",
+            "resolved_at": "2026-11-30T02:00:00.000Z", "affected_terminals": ["HY-D", "HY-E"],
+            "alerts": [{"alert_id": a, "site_id": site, "type": t, "role": "weather", "forwarded": fwd, "open": False,
                         "raised_at": "2026-11-29T20:00:00.000Z", "cleared_at": None} for a, site, t, fwd in alerts],
             "weather": {"towns": ["Wuyuan"], "compliance_hours_lost": lost,
                         "terminals": [{"site_id": "HY-D", "peak_flow_m3h": 3.9, "peak_turbidity_ntu": 18.2,
