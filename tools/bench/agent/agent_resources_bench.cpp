@@ -87,8 +87,11 @@ int main(int argc, char** argv) {
   for (const auto& a : {agent_bin, std::string("--config"), config.string()}) command.push_back(a);
   sewage::bench::process agent(command, dir / "agent.log");
   std::cerr << "agent PID " << agent.pid() << ", folder " << dir.string() << "\n";  // for strace -p
+  const auto started = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(10));
   const double cpu0 = sewage::bench::cpu_seconds(agent.pid());
+  const auto split0 = sewage::bench::cpu_times(agent.pid());
+  const long long wakeups0 = sewage::bench::voluntary_switches(agent.pid());
   const auto io0 = sewage::bench::io(agent.pid());
   const auto t0 = std::chrono::steady_clock::now();
   long rss_max = 0;
@@ -97,7 +100,10 @@ int main(int argc, char** argv) {
     rss_max = std::max(rss_max, sewage::bench::rss_kib(agent.pid()));
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double lifetime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const double cpu = sewage::bench::cpu_seconds(agent.pid()) - cpu0;
+  const auto split1 = sewage::bench::cpu_times(agent.pid());
+  const long long wakeups = sewage::bench::voluntary_switches(agent.pid()) - wakeups0;
   const auto io1 = sewage::bench::io(agent.pid());
   const auto mem = sewage::bench::memory(agent.pid());
   const auto files = breakdown ? sewage::bench::mappings(agent.pid()) : std::vector<sewage::bench::mapping_kib>{};
@@ -115,7 +121,13 @@ int main(int argc, char** argv) {
             << " MiB (mapped files, mostly shared libraries)\n"
             << "    PSS " << mem.pss / 1024.0 << " MiB (shared pages divided among their users; target <= 6.5 MB), USS "
             << mem.uss / 1024.0 << " MiB (private to the agent)\n"
-            << "  CPU: " << cpu << " s = " << 100.0 * cpu / wall << " % of one core (target <= 0.2 % with TLS)\n";
+            << "  CPU: " << cpu << " s = " << 100.0 * cpu / wall << " % of one core (target <= 0.2 % with TLS): user "
+            << split1.user - split0.user << " s, system " << split1.sys - split0.sys << " s (clock ticks of "
+            << 1000 / ::sysconf(_SC_CLK_TCK) << " ms); " << static_cast<double>(wakeups) / wall
+            << " thread wake-ups/s (voluntary context switches)\n"
+            << "    start-up (first 10 s: config, queue quick_check, OpenSSL, TLS handshake): " << cpu0
+            << " s; lifetime average (what ps %CPU shows) " << 100.0 * (cpu0 + cpu) / lifetime
+            << " %, and it would show " << 100.0 * (cpu0 + 50.0 * cpu / wall) / 60.0 << " % one minute after start\n";
   const double per_day = 86400.0 / wall;
   const double reports = wall / report_interval_s;
   const double written = static_cast<double>(io1.write_bytes - io0.write_bytes);

@@ -293,6 +293,39 @@ inline long threads(pid_t pid) {
 /// Resident set size of `pid`, KiB (VmRSS in /proc/pid/status).
 inline long rss_kib(pid_t pid) { return detail::proc_field_kib("/proc/" + std::to_string(pid) + "/status", "VmRSS:"); }
 
+/// User and system CPU time of `pid`, seconds (/proc/pid/stat fields 14 utime and 15 stime).
+struct cpu_split {
+  double user{0};
+  double sys{0};
+};
+inline cpu_split cpu_times(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = all.rfind(')');
+  std::istringstream rest(all.substr(close + 2));
+  std::string field;
+  cpu_split c;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  for (int i = 3; i <= 15; ++i) {
+    rest >> field;
+    if (i == 14) c.user = std::stod(field) / tick;
+    if (i == 15) c.sys = std::stod(field) / tick;
+  }
+  return c;
+}
+
+/// Context switches of all live threads of `pid` (voluntary = the thread slept: each is one
+/// wake-up), summed over /proc/pid/task/*/status.
+inline long long voluntary_switches(pid_t pid) {
+  long long n = 0;
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    const long v = detail::proc_field_kib((t.path() / "status").string(), "voluntary_ctxt_switches:");
+    if (v > 0) n += v;
+  }
+  return n;
+}
+
 /// User + system CPU time of `pid`, seconds (/proc/pid/stat fields 14 and 15).
 inline double cpu_seconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
