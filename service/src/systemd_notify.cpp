@@ -3,8 +3,9 @@
 // The notification protocol is sent here directly instead of through libsystemd: one AF_UNIX
 // datagram of newline-separated "VAR=value" lines to the socket named by $NOTIFY_SOCKET (a path,
 // or an abstract name written with a leading '@'). systemd documents this protocol as stable and
-// meant to be reimplemented (sd_notify(3), NOTES, which carries a reference implementation; the
-// watchdog variables WATCHDOG_USEC/WATCHDOG_PID as in sd_watchdog_enabled(3)). libsystemd.so.0
+// open to other implementations (sd_notify(3); the page of systemd 254 and later carries a
+// reference implementation of this very function; the watchdog variables WATCHDOG_USEC and
+// WATCHDOG_PID are read as sd_watchdog_enabled(3) describes). libsystemd.so.0
 // and the libraries it loads (libgcrypt, libgpg-error, libzstd, liblzma, liblz4, libcap) cost the
 // agent 1.06 MiB of VmRSS and 0.5 MiB of PSS for these few lines (issue 15 item 6; measured with
 // agent_resources_bench --breakdown, service/CMakeLists.txt).
