@@ -19,6 +19,8 @@
 
 #include "sewage/proto/limits.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
@@ -30,6 +32,8 @@
 namespace sewage::agent {
 
 std::string_view agent_version() noexcept { return "0.1.0"; }
+
+void limit_malloc_arenas() noexcept { (void)::mallopt(M_ARENA_MAX, malloc_arena_max); }
 
 namespace {
 

@@ -17,6 +17,7 @@
 
 int main(int argc, char** argv) {
   using namespace sewage::agent;
+  limit_malloc_arenas();  // before any thread (agent.hpp)
   CLI::App app{"sewage-agent: terminal agent for rural sewage treatment telemetry"};
   std::string config_path;
   bool check_only = false;

@@ -10,9 +10,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstddef>
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <cerrno>
 #include <poll.h>
 #include <stdexcept>
 #include <string>
@@ -196,6 +198,48 @@ TEST(SystemdNotify, WatchdogForAnotherProcessIsOff) {
   EXPECT_FALSE(sewage::service::watchdog_interval().has_value());
   scoped_env bad_env("WATCHDOG_PID", "not-a-pid");
   EXPECT_FALSE(sewage::service::watchdog_interval().has_value());
+}
+
+// The notification protocol is sent without libsystemd (systemd_notify.cpp): an abstract socket
+// name ("@name", as systemd also hands out) and malformed watchdog variables as sd_notify(3) and
+// sd_watchdog_enabled(3) treat them.
+TEST(SystemdNotify, AbstractSocketName) {
+  const std::string name = "sewage-notify-test-" + std::to_string(::getpid());
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());  // sun_path[0] = '\0': abstract
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len), 0) << std::strerror(errno);
+  {
+    scoped_env socket_env("NOTIFY_SOCKET", "@" + name);
+    EXPECT_TRUE(sewage::service::notify_stopping());
+  }
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1);
+  char buf[64] = {};
+  const auto n = ::recv(fd, buf, sizeof buf, 0);
+  ::close(fd);
+  EXPECT_EQ(std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0U), "STOPPING=1");
+}
+
+TEST(SystemdNotify, UnusableSocketOrWatchdogVariablesAreOff) {
+  {
+    scoped_env socket_env("NOTIFY_SOCKET", "relative/path.sock");  // neither '/' nor '@'
+    EXPECT_FALSE(sewage::service::notify_ready());
+  }
+  {
+    scoped_env socket_env("NOTIFY_SOCKET", "/nonexistent/notify.sock");
+    EXPECT_FALSE(sewage::service::notify_ready());
+  }
+  ::unsetenv("WATCHDOG_PID");
+  for (const char* bad : {"", "0", "-5", "abc", "12x", " 12", "99999999999999999999999"}) {
+    scoped_env watchdog_env("WATCHDOG_USEC", bad);
+    EXPECT_FALSE(sewage::service::watchdog_interval().has_value()) << "WATCHDOG_USEC=\"" << bad << "\"";
+  }
+  scoped_env watchdog_env("WATCHDOG_USEC", "30000000");
+  EXPECT_EQ(sewage::service::watchdog_interval(), std::chrono::microseconds(30000000));
 }
 
 TEST(ServiceProcess, AgentSendsReadyAndKeepalives) {

@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -93,23 +95,77 @@ class process {
   pid_t pid_{-1};
 };
 
+/// Runs `argv` to completion (output appended to `log`); throws unless it exits 0.
+inline void run_ok(std::vector<std::string> argv, const std::filesystem::path& log) {
+  const std::string name = argv.front();
+  process p(std::move(argv), log);
+  const int st = p.wait();
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw std::runtime_error(name + " failed, see " + log.string());
+}
+
+/// Throw-away TLS material in `dir`, made as gateway/README.md "Terminal identities" makes the
+/// county's (EC P-256 CA, a server certificate for 127.0.0.1 signed by it) plus a mosquitto
+/// password file with one account. Runs openssl and mosquitto_passwd; throws if either fails.
+struct tls_material {
+  std::filesystem::path ca;
+  std::filesystem::path cert;
+  std::filesystem::path key;
+  std::filesystem::path passwd;
+  std::string user;
+  std::string password;
+};
+inline tls_material make_tls_material(const std::filesystem::path& dir, const std::string& user, const std::string& password) {
+  tls_material m{dir / "ca.crt", dir / "server.crt", dir / "server.key", dir / "passwd", user, password};
+  const auto log = dir / "openssl.log";
+  const auto f = [&](const char* name) { return (dir / name).string(); };
+  run_ok({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
+          "-subj", "/CN=Bench sewage CA", "-keyout", f("ca.key"), "-out", m.ca.string()}, log);
+  run_ok({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=127.0.0.1",
+          "-keyout", m.key.string(), "-out", f("server.csr")}, log);
+  std::ofstream(dir / "server.ext") << "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n";
+  run_ok({"openssl", "x509", "-req", "-in", f("server.csr"), "-CA", m.ca.string(), "-CAkey", f("ca.key"), "-CAcreateserial",
+          "-days", "30", "-extfile", f("server.ext"), "-out", m.cert.string()}, log);
+  run_ok({"mosquitto_passwd", "-c", "-b", m.passwd.string(), user, password}, log);
+  return m;
+}
+
 /// mosquitto on a free loopback port with limits raised for a burst (DEPENDENCIES.md §3.5).
+/// With `tls`: a TLS listener (cafile/certfile/keyfile) that accepts only the password file's
+/// accounts; uri() is then ssl://.
 class broker {
  public:
-  explicit broker(const std::filesystem::path& dir) : port_(free_port()) {
+  explicit broker(const std::filesystem::path& dir, const tls_material* tls = nullptr)
+      : port_(free_port()), tls_(tls != nullptr), log_(dir / "broker.log") {
     const auto conf = dir / "mosquitto.conf";
-    std::ofstream(conf) << "per_listener_settings false\nuser root\nlistener " << port_
-                        << " 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 200000\n"
-                        << "log_dest file " << (dir / "broker.log").string() << "\n";
+    std::ofstream out(conf);
+    out << "per_listener_settings false\nuser root\nlistener " << port_ << " 127.0.0.1\npersistence false\n"
+        << "max_queued_messages 200000\nlog_dest file " << log_.string() << "\n";
+    if (tls != nullptr) {
+      out << "allow_anonymous false\npassword_file " << tls->passwd.string() << "\ncafile " << tls->ca.string()
+          << "\ncertfile " << tls->cert.string() << "\nkeyfile " << tls->key.string() << "\n";
+    } else {
+      out << "allow_anonymous true\n";
+    }
+    out.close();
     proc_ = std::make_unique<process>(std::vector<std::string>{"mosquitto", "-c", conf.string()}, dir / "broker.out");
     for (int i = 0; i < 200 && !port_open(port_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (!port_open(port_)) throw std::runtime_error("mosquitto did not start");
   }
   [[nodiscard]] int port() const { return port_; }
-  [[nodiscard]] std::string uri() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] std::string uri() const { return (tls_ ? "ssl://127.0.0.1:" : "tcp://127.0.0.1:") + std::to_string(port_); }
+  /// Occurrences of `text` in the broker's log so far (e.g. its "New client connected" lines).
+  [[nodiscard]] int log_count(const std::string& text) const {
+    std::ifstream in(log_);
+    const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    int n = 0;
+    for (auto at = all.find(text); at != std::string::npos; at = all.find(text, at + text.size())) ++n;
+    return n;
+  }
 
  private:
   int port_;
+  bool tls_;
+  std::filesystem::path log_;
   std::unique_ptr<process> proc_;
 };
 
@@ -224,8 +280,51 @@ inline std::vector<mapping_kib> mappings(pid_t pid) {
   return out;
 }
 
+/// Threads of `pid` (Threads: in /proc/pid/status), or -1.
+inline long threads(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stol(line.substr(8));
+  }
+  return -1;
+}
+
 /// Resident set size of `pid`, KiB (VmRSS in /proc/pid/status).
 inline long rss_kib(pid_t pid) { return detail::proc_field_kib("/proc/" + std::to_string(pid) + "/status", "VmRSS:"); }
+
+/// User and system CPU time of `pid`, seconds (/proc/pid/stat fields 14 utime and 15 stime).
+struct cpu_split {
+  double user{0};
+  double sys{0};
+};
+inline cpu_split cpu_times(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = all.rfind(')');
+  std::istringstream rest(all.substr(close + 2));
+  std::string field;
+  cpu_split c;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  for (int i = 3; i <= 15; ++i) {
+    rest >> field;
+    if (i == 14) c.user = std::stod(field) / tick;
+    if (i == 15) c.sys = std::stod(field) / tick;
+  }
+  return c;
+}
+
+/// Context switches of all live threads of `pid` (voluntary = the thread slept: each is one
+/// wake-up), summed over /proc/pid/task/*/status.
+inline long long voluntary_switches(pid_t pid) {
+  long long n = 0;
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    const long v = detail::proc_field_kib((t.path() / "status").string(), "voluntary_ctxt_switches:");
+    if (v > 0) n += v;
+  }
+  return n;
+}
 
 /// User + system CPU time of `pid`, seconds (/proc/pid/stat fields 14 and 15).
 inline double cpu_seconds(pid_t pid) {

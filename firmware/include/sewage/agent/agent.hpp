@@ -14,6 +14,17 @@ namespace sewage::agent {
 /// Agent version reported in the birth message and by --version.
 std::string_view agent_version() noexcept;
 
+/// glibc malloc arenas of the agent process (mallopt(M_ARENA_MAX)). glibc gives threads that
+/// allocate at the same moment arenas of their own (up to 8 per core), each keeping its own free
+/// pages resident; the agent's threads (one per device, Paho's two, the event loop) mostly sleep
+/// and never compete for the allocator. One arena: 52 KiB less VmRSS with TLS and 3 devices
+/// (agent_resources_bench --tls --points 5, with GLIBC_TUNABLES=glibc.malloc.arena_max=1;
+/// issue 15 item 6, <= 10 MB).
+inline constexpr int malloc_arena_max = 1;
+
+/// Applies malloc_arena_max. Call at the start of main(), before any thread exists. Never throws.
+void limit_malloc_arenas() noexcept;
+
 struct agent_options {
   /// Simulation only: clock speed factor (see clock.hpp).
   double time_scale{1.0};

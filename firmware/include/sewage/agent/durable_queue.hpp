@@ -73,6 +73,13 @@ class durable_queue {
     /// Size of the reserve file deleted when the storage is full, so that deletes and a
     /// checkpoint can still run: 8 WAL pages of 4 KiB (the autocheckpoint limit) = 32 KiB.
     std::uint64_t reserve_bytes{32 * 1024};
+    /// Bound of SQLite's page cache for this connection (PRAGMA cache_size = -page_cache_kib),
+    /// KiB of heap. SQLite's default, 2,000 KiB, is kept once filled: `PRAGMA quick_check` at
+    /// open reads every page, so an agent that started with a backlog of a few MiB kept ~2 MiB of
+    /// cached pages in its heap for good (issue 15 item 6: <= 10 MB RSS). 128 KiB holds the
+    /// b-tree's inner pages and the pages of a batch; everything else is one read from the OS
+    /// page cache away, at one record a minute.
+    std::uint32_t page_cache_kib{128};
   };
 
   /// Takes the queue's lock (throws queue_locked if another process holds it, queue_error if the
