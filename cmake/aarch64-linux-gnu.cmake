@@ -26,7 +26,7 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-# pkg-config (libmodbus, libsystemd): the arm64 .pc files, paths prefixed with the sysroot.
+# pkg-config (libmodbus): the arm64 .pc files, paths prefixed with the sysroot.
 set(ENV{PKG_CONFIG_LIBDIR} "${SEWAGE_ARM64_SYSROOT}/usr/lib/aarch64-linux-gnu/pkgconfig:${SEWAGE_ARM64_SYSROOT}/usr/share/pkgconfig")
 set(ENV{PKG_CONFIG_SYSROOT_DIR} "${SEWAGE_ARM64_SYSROOT}")
 # The arm64 libraries' own dependencies (libssl3, libcap2, liblzma5, ...) are found by the linker

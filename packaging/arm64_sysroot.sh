@@ -13,11 +13,10 @@ dir=${1:-$root_dir/build/arm64-sysroot}
 # -dev packages: headers, .so links, CMake and pkg-config files; then the runtime libraries they
 # and their libraries need. The cross compiler brings its own libc, libstdc++ and libgcc.
 packages=(
-  libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev libmodbus-dev libsqlite3-dev libsystemd-dev
+  libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev libmodbus-dev libsqlite3-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev
-  libpaho-mqttpp3-1 libpaho-mqtt1.3 libssl3 libmodbus5 libsqlite3-0 libsystemd0
+  libpaho-mqttpp3-1 libpaho-mqtt1.3 libssl3 libmodbus5 libsqlite3-0
   libspdlog1.1 libfmt9 libtomlplusplus3
-  libcap2 libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libzstd1
   # Debian's names in Depends (their shlibs/symbols files), and the guest's / for qemu -L (its
   # ld.so and libc together)
   libc6 libstdc++6 libgcc-s1

@@ -46,7 +46,9 @@ check_service_package() {  # PKG CONFFILES... ; the unit and the scripts of a se
   has "$pkg control" "$control" "Architecture: $(dpkg --print-architecture)"
   has "$pkg Depends" "$(dpkg-deb -f "$f" Depends)" "adduser"
   has "$pkg Depends (shlibdeps)" "$(dpkg-deb -f "$f" Depends)" "libc6"
-  has "$pkg Depends (shlibdeps)" "$(dpkg-deb -f "$f" Depends)" "libsystemd0"
+  has "$pkg Depends (shlibdeps)" "$(dpkg-deb -f "$f" Depends)" "libpaho-mqttpp3-1"
+  # The sd_notify protocol is sent without libsystemd (service/CMakeLists.txt, issue 15 item 6).
+  [[ $(dpkg-deb -f "$f" Depends) != *libsystemd0* ]] || fail "$pkg Depends: libsystemd0 (service/ sends sd_notify itself)"
   mkdir -p "$tmp/ctrl/$pkg"
   dpkg-deb -e "$f" "$tmp/ctrl/$pkg"
   local want; want=$(printf '%s\n' "$@" | sort)
