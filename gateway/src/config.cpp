@@ -318,6 +318,9 @@ config load_config(const std::filesystem::path& path) {
       r.read_int("weather_window_s", window, 600, 604800);
       c.weather.window = std::chrono::seconds(window);
       r.read_int("weather_min_terminals", c.weather.min_terminals, 0, 1000);
+      std::int64_t reopen = c.weather.reopen.count();
+      r.read_int("weather_reopen_s", reopen, 600, 2592000);
+      c.weather.reopen = std::chrono::seconds(reopen);
       r.reject_unknown();
     }
     if (const auto* t = top.sub_table("commands")) {

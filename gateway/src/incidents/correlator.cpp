@@ -507,12 +507,12 @@ class correlator::impl {
   }
 
   /// The weather event a weather-driven raise at `at` joins: the latest weather incident while
-  /// it is active, or opened again when it resolved at most weather_.window before `at`.
+  /// it is active, or opened again when it resolved at most weather_.reopen before `at`.
   incident* current_weather(proto::timestamp at) {
     if (weather_id_ == 0) return nullptr;
     if (const auto it = active_.find(weather_id_); it != active_.end()) return &it->second;
     auto stored = load(weather_id_);
-    if (!stored || stored->merged_into || !stored->resolved_at || at - *stored->resolved_at > weather_.window) return nullptr;
+    if (!stored || stored->merged_into || !stored->resolved_at || at - *stored->resolved_at > weather_.reopen) return nullptr;
     stored->state = stored->acked_at ? incident_state::acknowledged : incident_state::open;
     stored->resolved_at.reset();
     spdlog::info("incidents: weather incident {} opened again: a terminal rose {:.0f} min after it resolved", weather_id_,

@@ -203,7 +203,7 @@ TEST_F(WeatherEvents, AnAlertThatClearedBeforeTheEventIsAClosedMember) {
   EXPECT_TRUE(i.alerts[1].open);
 }
 
-TEST_F(WeatherEvents, AResolvedEventOpensAgainInsideTheWindowNotAfter) {
+TEST_F(WeatherEvents, AResolvedEventOpensAgainWithinTheReopenTimeNotAfter) {
   std::vector<proto::alert_message> first;
   for (const char* id : {"T0", "T1", "T2"}) first.push_back(raise(id));
   const auto id = corr_->active().at(0).id;
@@ -221,8 +221,16 @@ TEST_F(WeatherEvents, AResolvedEventOpensAgainInsideTheWindowNotAfter) {
   clock_.advance(20min);
   clear(again);
   EXPECT_TRUE(corr_->active().empty());
-  // More than the window after it resolved: a terminal alone again, notified on its own.
-  clock_.advance(3h + 1min);
+  // 20 h later (a storm's flood after its first flush): still the same event.
+  clock_.advance(20h);
+  const auto flood = raise("T9");
+  EXPECT_EQ(corr_->incident_of(flood.alert_id), id);
+  EXPECT_EQ(next_.raises(), 3u);
+  clock_.advance(1h);
+  clear(flood);
+  EXPECT_TRUE(corr_->active().empty());
+  // More than weather_reopen_s (24 h) after it resolved: a terminal alone again, notified on its own.
+  clock_.advance(24h + 1min);
   raise("T8");
   EXPECT_TRUE(corr_->active().empty());
   EXPECT_EQ(next_.raises(), 4u);
@@ -245,7 +253,7 @@ TEST_F(WeatherEvents, AnEventSurvivesARestartAndLaterTerminalsStillJoinIt) {
 }
 
 TEST_F(WeatherEvents, SettingsChangeTheWindowAndTheCountOrTurnThemOff) {
-  start(weather_settings{std::chrono::hours(1), 2});
+  start(weather_settings{std::chrono::hours(1), std::chrono::hours(24), 2});
   raise("T0");
   clock_.advance(61min);
   raise("T1");  // the first is outside 1 h
@@ -254,7 +262,7 @@ TEST_F(WeatherEvents, SettingsChangeTheWindowAndTheCountOrTurnThemOff) {
   raise("T2");
   ASSERT_EQ(corr_->active().size(), 1u);
   EXPECT_EQ(corr_->active().front().affected_terminals, (std::vector<std::string>{"T1", "T2"}));
-  start(weather_settings{std::chrono::hours(3), 0});
+  start(weather_settings{std::chrono::hours(3), std::chrono::hours(24), 0});
   clock_.advance(5h);
   for (const char* id : {"T5", "T6", "T7", "T8"}) raise(id);
   EXPECT_EQ(corr_->active().size(), 1u);  // the old one, still open; no new event
@@ -268,14 +276,17 @@ TEST(WeatherSettings, ReadFromTheIncidentsTableWithErrorsNamingTheKey) {
   EXPECT_NE(c("[incidents]\nweather_min_terminals = -1\n").find("incidents.weather_min_terminals"), std::string::npos);
   EXPECT_NE(c("[incidents]\nweather_min_terminals = \"3\"\n").find("must be an integer"), std::string::npos);
   EXPECT_NE(c("[incidents]\nweather = 1\n").find("incidents.weather"), std::string::npos);
-  std::ofstream(dir.path() / "ok.toml") << "[incidents]\nweather_window_s = 7200\nweather_min_terminals = 5\n";
+  EXPECT_NE(c("[incidents]\nweather_reopen_s = 599\n").find("incidents.weather_reopen_s"), std::string::npos);
+  std::ofstream(dir.path() / "ok.toml") << "[incidents]\nweather_window_s = 7200\nweather_min_terminals = 5\nweather_reopen_s = 43200\n";
   const auto cfg = load_config(dir.path() / "ok.toml");
   EXPECT_EQ(cfg.weather.window, std::chrono::hours(2));
   EXPECT_EQ(cfg.weather.min_terminals, 5u);
+  EXPECT_EQ(cfg.weather.reopen, std::chrono::hours(12));
   std::ofstream(dir.path() / "none.toml") << "";
   const auto d = load_config(dir.path() / "none.toml");
   EXPECT_EQ(d.weather.window, std::chrono::hours(3));
   EXPECT_EQ(d.weather.min_terminals, 3u);
+  EXPECT_EQ(d.weather.reopen, std::chrono::hours(24));
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 /// notified as the event ("Incident #N: Weather event ..."), the ones before it were notified on
 /// their own (nothing said then that others would follow), and every later one joins the event
 /// without a notification of its own while the event lasts (it is active, or it resolved less
-/// than `window` ago: then it opens again). A terminal whose flow or turbidity rises alone still
+/// than `reopen` ago: then it opens again). A terminal whose flow or turbidity rises alone still
 /// alerts on its own. The figures an operator needs - each affected terminal's peak flow and
 /// turbidity and the hours its effluent was over its compliance limit - come from the stored
 /// history when the incident is read (weather_figures).
