@@ -258,6 +258,25 @@ def forecast(status, due=None, early=None, late=None, days_used=22):
             "due_early_date": early, "due_late_date": late, "days_used": days_used}
 
 
+class ScoreSecondaryTest(ScoreFixture):
+    def test_low_flow_beside_no_flow_on_a_blockage_is_secondary_not_false(self):
+        # HY-A's blockage (18:00-22:00Z): its low_flow (learned normal) is a second alert of the
+        # fault; the same low_flow on HY-B, or on HY-A after the window plus grace, is false.
+        low = {"terminal_id": "HY-A", "type": "low_flow", "raised_at": "2026-11-28T20:00:00.000Z", "message": "x"}
+        self.gw.alerts = [ALERT_A, low]
+        self.truth("2026-11-29T12:00:00.000Z", "running", [])
+        rc, out, res = self.score()
+        self.assertEqual(rc, 3, out)
+        self.assertIn("secondary alerts: 1", out)
+        self.assertIn("false alerts: 0", out)
+        self.assertEqual(res["secondary_alerts"][0]["fault"], "blockage")
+        self.gw.alerts = [ALERT_A, dict(low, terminal_id="HY-B"), dict(low, raised_at="2026-11-29T01:00:00.000Z")]
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("false alerts: 2", out)
+        self.assertEqual(res["secondary_alerts"], [])
+
+
 class ScoreCleanoutTest(ScoreFixture):
     """The clean-out forecast section and cleanout_due_soon notices. The truth was written at
     2026-11-30T16:02Z, operating day (UTC+8) 2026-12-01; every fault was detected."""

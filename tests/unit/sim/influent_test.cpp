@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <vector>
 
 namespace sewage::sim {
 namespace {
@@ -57,6 +58,28 @@ TEST(Weather, RainAndStormShapes) {
   const auto flush = apply_weather(dry, weather_kind::storm, 0.1355);
   EXPECT_NEAR(flush.tss_gm3, 2.9 * 200.0, 1.0);
   EXPECT_NEAR(apply_weather(dry, weather_kind::storm, 1.355).q_m3d, 390.0, 0.01);
+}
+
+TEST(Weather, SeveralEventsCombine) {
+  const influent_sample dry{100.0, 200.0};
+  // One event: the same as the single-event form.
+  const std::vector<weather_event> rain{{weather_kind::rain, 2.0}};
+  EXPECT_EQ(apply_weather(dry, rain, 3.02).q_m3d, apply_weather(dry, weather_kind::rain, 1.02).q_m3d);
+  EXPECT_EQ(apply_weather(dry, rain, 1.5).q_m3d, 100.0);  // before it
+  EXPECT_EQ(apply_weather(dry, std::vector<weather_event>{}, 1.0).q_m3d, 100.0);
+  // Two apart: each in its own time.
+  const std::vector<weather_event> two{{weather_kind::rain, 0.0}, {weather_kind::storm, 5.0}};
+  EXPECT_NEAR(apply_weather(dry, two, 1.02).q_m3d, 300.0, 0.01);
+  EXPECT_NEAR(apply_weather(dry, two, 5.0 + 1.355).q_m3d, 390.0, 0.01);
+  EXPECT_EQ(apply_weather(dry, two, 4.0).q_m3d, 100.0);
+  // Overlapping: the larger flow multiplier (not the sum); a first flush wins the TSS.
+  const std::vector<weather_event> overlap{{weather_kind::rain, 0.0}, {weather_kind::storm, 1.02 - 0.1355}};
+  const auto both = apply_weather(dry, overlap, 1.02);
+  EXPECT_NEAR(both.q_m3d, 300.0, 0.01);         // the rain's peak is larger than the storm's start
+  EXPECT_NEAR(both.tss_gm3, 2.9 * 200.0, 1.0);  // the storm's first flush
+  const auto later = apply_weather(dry, overlap, 1.02 - 0.1355 + 1.355);
+  EXPECT_NEAR(later.q_m3d, 390.0, 0.01);        // the storm's peak
+  EXPECT_NEAR(later.tss_gm3, 200.0 / 3.9, 0.01);  // diluted by the combined flow
 }
 
 TEST(TerminalModel, ScalesFlowToCapacityAndIntegratesVolume) {

@@ -79,6 +79,52 @@ end_h = 1
   EXPECT_EQ(s.terminal_tank_lag_h, 4.0);  // default: the terminals' equalisation tanks
 }
 
+TEST_F(ScenarioFile, ParsesSeveralWeatherEvents) {
+  const auto s = load_scenario(write(R"(
+start = 2026-11-29T00:00:00Z
+duration_h = 240
+[[weather]]
+kind = "rain"
+start_h = 30
+[[weather]]
+kind = "storm"
+start_h = 150.5
+)"));
+  ASSERT_EQ(s.weather_events.size(), 2U);
+  EXPECT_EQ(s.weather_events[0].kind, weather_kind::rain);
+  EXPECT_EQ(s.weather_events[0].start_h, 30.0);
+  EXPECT_EQ(s.weather_events[1].kind, weather_kind::storm);
+  EXPECT_EQ(s.weather_events[1].start_h, 150.5);
+  EXPECT_EQ(s.weather, weather_kind::rain);  // the single-event fields: the first event
+  const auto days = weather_events_days(s.weather_events, 6.0);
+  ASSERT_EQ(days.size(), 2U);
+  EXPECT_DOUBLE_EQ(days[1].start_days, (6.0 + 150.5) / 24.0);
+  // The old single-event keys give one event, dry none.
+  const auto old = load_scenario(write("start = 2026-11-29T00:00:00Z\nduration_h = 10\nweather = \"storm\"\nweather_start_h = 2"));
+  ASSERT_EQ(old.weather_events.size(), 1U);
+  EXPECT_EQ(old.weather_events[0].kind, weather_kind::storm);
+  EXPECT_EQ(old.weather_events[0].start_h, 2.0);
+  EXPECT_TRUE(load_scenario(write("start = 2026-11-29T00:00:00Z\nduration_h = 10")).weather_events.empty());
+}
+
+TEST_F(ScenarioFile, WeatherEventErrorsNameTheKey) {
+  const std::string head = "start = 2026-11-29T00:00:00Z\nduration_h = 10\n";
+  EXPECT_EQ(error_of(head + "[[weather]]\nkind = \"hail\"\nstart_h = 1"),
+            "weather[0].kind: must be \"rain\" or \"storm\", got \"hail\"");
+  EXPECT_EQ(error_of(head + "[[weather]]\nkind = \"dry\"\nstart_h = 1"),
+            "weather[0].kind: must be \"rain\" or \"storm\", got \"dry\"");
+  EXPECT_EQ(error_of(head + "[[weather]]\nkind = \"rain\"\nstart_h = 1\n[[weather]]\nstart_h = 2"),
+            "weather[1].kind: required key is missing");
+  EXPECT_EQ(error_of(head + "[[weather]]\nkind = \"rain\""), "weather[0].start_h: required key is missing");
+  EXPECT_EQ(error_of(head + "[[weather]]\nkind = \"rain\"\nstart_h = -1"), "weather[0].start_h: must be >= 0");
+  EXPECT_EQ(error_of(head + "[[weather]]\nkind = \"rain\"\nstart_h = 1\nduration_h = 3"),
+            "weather[0].duration_h: unknown key");
+  EXPECT_EQ(error_of(head + "weather_start_h = 1\n[[weather]]\nkind = \"rain\"\nstart_h = 1"),
+            "weather_start_h: not used with [[weather]] (each event has its start_h)");
+  EXPECT_EQ(error_of(head + "weather = 3"),
+            "weather: must be \"dry\", \"rain\" or \"storm\", or an array of tables ([[weather]])");
+}
+
 TEST_F(ScenarioFile, ErrorsNameTheKey) {
   EXPECT_EQ(error_of("duration_h = 1"), "start: required: a UTC date-time such as 2026-11-29T00:00:00Z");
   EXPECT_EQ(error_of("start = 2026-11-29T00:00:00Z"), "duration_h: required key is missing");

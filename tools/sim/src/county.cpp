@@ -432,9 +432,9 @@ struct county::impl {
     if (dt_s <= 0) return shares;
     last_flow_step = sim_now;
     const double t_days = std::chrono::duration<double>(sim_now - sim_origin).count() / 86400.0;
-    const double weather_start_d = (opt.lead_h + scen.weather_start_h) / 24.0;
+    const auto weather = weather_events_days(scen.weather_events, opt.lead_h);
     std::vector<double> base;
-    for (const auto* s : flow_terminal_sites) base.push_back(s->model.influent_m3h(t_days, scen.weather, weather_start_d));
+    for (const auto* s : flow_terminal_sites) base.push_back(s->model.influent_m3h(t_days, weather));
     const auto nf = network_faults_in_force(scen, scenario_h);
     std::vector<station_faults> sf(stations.size());
     for (std::size_t i = 0; i < sf.size(); ++i)
@@ -874,7 +874,7 @@ int county::run(const std::atomic<bool>& stop) {
         m.start_station_agent(*ss);
       }
     }
-    const double weather_start_d = (m.opt.lead_h + m.scen.weather_start_h) / 24.0;
+    const auto weather = weather_events_days(m.scen.weather_events, m.opt.lead_h);
     for (auto& s : m.sites) {
       const auto it = phys.find(s->id);
       physical_faults f = it == phys.end() ? physical_faults{} : it->second;
@@ -883,7 +883,7 @@ int county::run(const std::atomic<bool>& stop) {
       // stuck; the true volumes only count complete operating days inside the scenario.
       const auto t = sim_now;
       s->model.advance_to(std::chrono::duration<double>(t - m.sim_origin).count() / 86400.0,
-                          m.scen.weather, weather_start_d, f);
+                          weather, f);
       m.account_volume(*s, t);
       s->treated.add(s->model.time_days(), s->model.volume_m3());
       s->sludge_extra_m_per_h = f.sludge_extra_m_per_h;

@@ -104,4 +104,16 @@ influent_sample apply_weather(influent_sample dry, weather_kind kind, double day
   return {dry.q_m3d * flow_mult, dry.tss_gm3 * tss_mult};
 }
 
+influent_sample apply_weather(influent_sample dry, std::span<const weather_event> events, double t_days) noexcept {
+  double flow_mult = 1.0;
+  double flush_mult = 0.0;  // the largest first-flush TSS multiplier (> 1) of the events in force
+  for (const auto& e : events) {
+    const auto m = apply_weather(influent_sample{1.0, 1.0}, e.kind, t_days - e.start_days);
+    flow_mult = std::max(flow_mult, m.q_m3d);
+    if (m.tss_gm3 > 1.0) flush_mult = std::max(flush_mult, m.tss_gm3);
+  }
+  const double tss_mult = flush_mult > 0.0 ? flush_mult : 1.0 / flow_mult;
+  return {dry.q_m3d * flow_mult, dry.tss_gm3 * tss_mult};
+}
+
 }  // namespace sewage::sim

@@ -158,17 +158,46 @@ scenario load_scenario(const std::filesystem::path& file,
   s.start = scenario_start(root, file);
   s.duration_h = number(root, "duration_h", file, "");
   if (!(s.duration_h > 0)) fail(file, "duration_h", "must be > 0");
-  const std::string weather = root["weather"].value_or(std::string("dry"));
-  if (weather == "dry") {
-    s.weather = weather_kind::dry;
-  } else if (weather == "rain") {
-    s.weather = weather_kind::rain;
-  } else if (weather == "storm") {
-    s.weather = weather_kind::storm;
+  auto weather_kind_of = [&](const std::string& name, const std::string& where, bool dry_allowed) {
+    if (name == "dry" && dry_allowed) return weather_kind::dry;
+    if (name == "rain") return weather_kind::rain;
+    if (name == "storm") return weather_kind::storm;
+    fail(file, where, std::string(dry_allowed ? "must be \"dry\", \"rain\" or \"storm\"" : "must be \"rain\" or \"storm\"") +
+                          ", got \"" + name + "\"");
+  };
+  const auto* weather_node = root.get("weather");
+  if (weather_node != nullptr && weather_node->is_array()) {
+    if (root.get("weather_start_h") != nullptr)
+      fail(file, "weather_start_h", "not used with [[weather]] (each event has its start_h)");
+    const auto& arr = *weather_node->as_array();
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+      const std::string where = "weather[" + std::to_string(i) + "].";
+      const auto* t = arr[i].as_table();
+      if (t == nullptr) fail(file, "weather[" + std::to_string(i) + "]", "must be a table");
+      for (const auto& [key, value] : *t) {
+        if (key.str() != "kind" && key.str() != "start_h") fail(file, where + std::string(key.str()), "unknown key");
+      }
+      const auto* kind = t->get("kind");
+      if (kind == nullptr) fail(file, where + "kind", "required key is missing");
+      const auto name = kind->value<std::string>();
+      if (!name) fail(file, where + "kind", "must be \"rain\" or \"storm\"");
+      scenario_weather w;
+      w.kind = weather_kind_of(*name, where + "kind", false);
+      w.start_h = number(*t, "start_h", file, where);
+      if (!(w.start_h >= 0)) fail(file, where + "start_h", "must be >= 0");
+      s.weather_events.push_back(w);
+    }
+    if (!s.weather_events.empty()) {
+      s.weather = s.weather_events.front().kind;
+      s.weather_start_h = s.weather_events.front().start_h;
+    }
   } else {
-    fail(file, "weather", "must be \"dry\", \"rain\" or \"storm\", got \"" + weather + "\"");
+    if (weather_node != nullptr && !weather_node->is_string())
+      fail(file, "weather", "must be \"dry\", \"rain\" or \"storm\", or an array of tables ([[weather]])");
+    s.weather = weather_kind_of(root["weather"].value_or(std::string("dry")), "weather", true);
+    s.weather_start_h = number(root, "weather_start_h", file, "", 0.0);
+    if (s.weather != weather_kind::dry) s.weather_events.push_back({s.weather, s.weather_start_h});
   }
-  s.weather_start_h = number(root, "weather_start_h", file, "", 0.0);
   s.terminal_tank_lag_h = number(root, "terminal_tank_lag_h", file, "", 4.0);
   if (!(s.terminal_tank_lag_h >= 0.05 && s.terminal_tank_lag_h <= 24.0))
     fail(file, "terminal_tank_lag_h", "must be in [0.05, 24] h");
@@ -294,6 +323,13 @@ scenario load_scenario(const std::filesystem::path& file,
     }
   }
   return s;
+}
+
+std::vector<weather_event> weather_events_days(const std::vector<scenario_weather>& events, double lead_h) {
+  std::vector<weather_event> out;
+  out.reserve(events.size());
+  for (const auto& e : events) out.push_back({e.kind, (lead_h + e.start_h) / 24.0});
+  return out;
 }
 
 std::string_view to_string(truth_day_status s) noexcept {

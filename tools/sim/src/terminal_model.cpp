@@ -36,13 +36,13 @@ terminal_model::terminal_model(const influent_profile& profile, terminal_params 
     throw std::invalid_argument("design_capacity_m3d must be > 0");
   }
   scale_ = params_.design_capacity_m3d * params_.load_factor / profile_.mean_q_m3d();
-  sample(0.0, weather_kind::dry, 0.0, {});
+  sample(0.0, std::span<const weather_event>{}, {});
 }
 
-void terminal_model::sample(double t_days, weather_kind weather, double weather_start_days,
+void terminal_model::sample(double t_days, std::span<const weather_event> weather,
                             const physical_faults& faults) {
   const auto dry = profile_.at(t_days + params_.phase_days);
-  const auto in = apply_weather(dry, weather, t_days - weather_start_days);
+  const auto in = apply_weather(dry, weather, t_days);
   flow_m3h_ = faults.no_flow ? 0.0 : in.q_m3d * scale_ / 24.0 * std::clamp(faults.inflow_share, 0.0, 3.0);
   const double effluent_tss = in.tss_gm3 * (1.0 - params_.tss_removal);
   turbidity_ntu_ = effluent_tss / params_.tss_per_ntu * faults.turbidity_factor;
@@ -51,18 +51,18 @@ void terminal_model::sample(double t_days, weather_kind weather, double weather_
   power_kw_ = params_.blower_kw + params_.pump_kw * duty;
 }
 
-double terminal_model::influent_m3h(double t_days, weather_kind weather, double weather_start_days) const noexcept {
+double terminal_model::influent_m3h(double t_days, std::span<const weather_event> weather) const noexcept {
   const auto dry = profile_.at(t_days + params_.phase_days);
-  return apply_weather(dry, weather, t_days - weather_start_days).q_m3d * scale_ / 24.0;
+  return apply_weather(dry, weather, t_days).q_m3d * scale_ / 24.0;
 }
 
-void terminal_model::advance_to(double t_days, weather_kind weather, double weather_start_days,
+void terminal_model::advance_to(double t_days, std::span<const weather_event> weather,
                                 const physical_faults& faults) {
   while (t_days_ < t_days) {
     const double step = std::min(max_step_days, t_days - t_days_);
     const double before_m3h = flow_m3h_;
     const double before_kw = power_kw_;
-    sample(t_days_ + step, weather, weather_start_days, faults);
+    sample(t_days_ + step, weather, faults);
     // Trapezoid over the step; flow in m3/h, step in days.
     const double dv = 0.5 * (before_m3h + flow_m3h_) * step * 24.0;
     volume_m3_ += dv;

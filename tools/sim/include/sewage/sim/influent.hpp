@@ -5,6 +5,7 @@
 /// the BSM1 rain and storm files.
 
 #include <filesystem>
+#include <span>
 #include <vector>
 
 namespace sewage::sim {
@@ -49,5 +50,18 @@ enum class weather_kind { dry, rain, storm };
 ///    the event, after which it is diluted (down to 0.26x).
 /// Outside the event, and for `dry`, returns `dry` unchanged. Never throws.
 influent_sample apply_weather(influent_sample dry, weather_kind kind, double days_since_start) noexcept;
+
+/// One weather event of a scenario: `kind` beginning `start_days` days after the simulation start.
+struct weather_event {
+  weather_kind kind{weather_kind::dry};
+  double start_days{0.0};
+};
+
+/// Several weather events at `t_days` (days since the simulation start). Overlapping events
+/// combine: the flow multiplier is the largest of the events' (the wetter one wins, they do not
+/// add up); TSS is the largest first-flush multiplier when an event is in its first flush, else
+/// diluted by the combined flow (1 / flow multiplier). No event in force: `dry` unchanged. Never
+/// throws.
+influent_sample apply_weather(influent_sample dry, std::span<const weather_event> events, double t_days) noexcept;
 
 }  // namespace sewage::sim

@@ -7,6 +7,11 @@
 ///   duration_h = 24.0
 ///   weather = "dry"                 # dry | rain | storm
 ///   weather_start_h = 6.0
+///   # or, instead of those two keys, several weather events (a file has one form or the other:
+///   # TOML allows one `weather` key); overlapping events combine (influent.hpp apply_weather):
+///   [[weather]]
+///   kind = "rain"                   # rain | storm
+///   start_h = 30.0                  # hours after start, >= 0
 ///   [[fault]]
 ///   type = "blockage"               # see fault_kind
 ///   terminal = "HY-WY-002"
@@ -87,6 +92,16 @@ std::optional<fault_kind> parse_fault_kind(std::string_view name) noexcept;
 /// The gateway alert type expected for a fault ("" for meter_reset).
 std::string_view expected_alert(fault_kind k) noexcept;
 
+/// One weather event of a scenario: `kind` (rain or storm) from `start_h` hours after its start.
+struct scenario_weather {
+  weather_kind kind{weather_kind::rain};
+  double start_h{0.0};
+};
+
+/// The scenario's weather events as the physics takes them (influent.hpp weather_event): days
+/// since the simulation origin, which is `lead_h` hours before the scenario start.
+std::vector<weather_event> weather_events_days(const std::vector<scenario_weather>& events, double lead_h);
+
 struct scripted_fault {
   fault_kind kind{fault_kind::blockage};
   std::string terminal;
@@ -114,8 +129,12 @@ struct scripted_fault {
 struct scenario {
   std::chrono::sys_seconds start{};
   double duration_h{24.0};
+  /// The single-event form (`weather`, `weather_start_h`); with `[[weather]]` the first event
+  /// (dry when there is none). Kept for readers of one event; the physics uses weather_events.
   weather_kind weather{weather_kind::dry};
   double weather_start_h{0.0};
+  /// Every weather event (either form; a dry single event gives none), in file order.
+  std::vector<scenario_weather> weather_events;
   /// `terminal_tank_lag_h`: with a pipe network, the first-order lag of the terminals'
   /// equalisation tanks between what the network delivers and the outlet flow (network_flow,
   /// terminal_smoothing_s), h, 0.05..24. Default 4 (small terminals' tanks hold 6-12 h). A scenario

@@ -6,6 +6,7 @@
 #include "sewage/sim/influent.hpp"
 
 #include <cstdint>
+#include <span>
 
 namespace sewage::sim {
 
@@ -62,12 +63,21 @@ class terminal_model {
   /// `weather` active since `weather_start_days` and `faults` in force over the step. Volume is
   /// integrated in steps of at most 30 s of simulated time. Not thread-safe.
   void advance_to(double t_days, weather_kind weather, double weather_start_days,
-                  const physical_faults& faults);
+                  const physical_faults& faults) {
+    const weather_event e{weather, weather_start_days};
+    advance_to(t_days, std::span<const weather_event>(&e, 1), faults);
+  }
+  /// As above with several weather events (apply_weather: overlapping ones combine).
+  void advance_to(double t_days, std::span<const weather_event> weather, const physical_faults& faults);
 
   [[nodiscard]] double flow_m3h() const noexcept { return flow_m3h_; }
   /// The influent of the terminal's whole catchment at `t_days` with `weather`, m3/h, before any
   /// loss upstream (what network_flow shares out over the catchment). Pure; never throws.
-  [[nodiscard]] double influent_m3h(double t_days, weather_kind weather, double weather_start_days) const noexcept;
+  [[nodiscard]] double influent_m3h(double t_days, weather_kind weather, double weather_start_days) const noexcept {
+    const weather_event e{weather, weather_start_days};
+    return influent_m3h(t_days, std::span<const weather_event>(&e, 1));
+  }
+  [[nodiscard]] double influent_m3h(double t_days, std::span<const weather_event> weather) const noexcept;
   /// What the flowmeter's totalizer shows, m3 (resets with reset_totalizer()).
   [[nodiscard]] double totalizer_m3() const noexcept { return totalizer_m3_; }
   /// True effluent volume since the start, m3; unaffected by meter resets.
@@ -87,8 +97,7 @@ class terminal_model {
   void clean_out() noexcept { sludge_level_m_ = params_.sludge_after_cleanout_m; }
 
  private:
-  void sample(double t_days, weather_kind weather, double weather_start_days,
-              const physical_faults& faults);
+  void sample(double t_days, std::span<const weather_event> weather, const physical_faults& faults);
 
   const influent_profile& profile_;
   terminal_params params_;
