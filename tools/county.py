@@ -138,10 +138,22 @@ class NotificationLog:
         self.server.server_close()
 
 
+_PORTS_GIVEN = set()  # every port free_port() handed out in this process
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on now and that this process has not been
+    given before: two ports picked before either is bound (broker, then HTTP) never coincide.
+    The kernel's port-0 choice alone can repeat. Another process may still take the port before
+    it is bound; callers that start a server check that their own process opened it."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN and not port_open(port):
+            _PORTS_GIVEN.add(port)
+            return port
+    raise RuntimeError("no free loopback port after 200 tries")
 
 
 def port_open(port):

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <set>
 #include <thread>
 
 namespace sewage::testing {
@@ -46,6 +47,24 @@ TEST(BrokerFixture, CarriesMessagesAndKeepsRetainedAcrossRestart) {
                       dir.path() / "again.out");
   ASSERT_TRUE(again.wait_for_exit(std::chrono::seconds(15)).has_value()) << broker.log();
   EXPECT_EQ(read_file(dir.path() / "again.out"), "hello\n") << broker.log();
+}
+
+// CI once started a test's broker and its gateway's HTTP listener on one port: two calls of the
+// port picker, before either port was bound, got the same port from the kernel. The picker never
+// hands out a port twice in a process.
+TEST(FreeLoopbackPort, NeverRepeatsInAProcess) {
+  std::set<int> seen;
+  for (int i = 0; i < 3000; ++i) {
+    const int port = free_loopback_port();
+    ASSERT_GT(port, 0);
+    ASSERT_TRUE(seen.insert(port).second) << "port " << port << " handed out twice, call " << i;
+  }
+}
+
+TEST(FreeLoopbackPort, NeverGivesAPortSomethingListensOn) {
+  temp_dir dir("free-port");
+  mosquitto_broker broker(dir.path());
+  for (int i = 0; i < 500; ++i) ASSERT_NE(free_loopback_port(), broker.port());
 }
 
 }  // namespace

@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,8 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from county import free_port, port_open  # noqa: E402  (one port picker: never the same port twice)
 # name -> (password, role, towns). `None` towns: the first terminal's town (set per county).
 USERS = {
     "admin": ("admin-pass-1", "admin", []),
@@ -66,18 +67,6 @@ def require_browser():
         missing.append("mosquitto and mosquitto-clients")
     if missing:
         raise RuntimeError("browser tests cannot run, missing: " + ", ".join(missing) + " -- run tools/install-deps")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port):
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def iso(t):
@@ -257,6 +246,8 @@ level = "info"
         self._wait_port(self.gateway, self.http_port)
         deadline = time.time() + 15
         while time.time() < deadline:  # connected to the broker
+            if not self.gateway.running():
+                raise RuntimeError("sewage-gateway exited at start:\n" + self.gateway.tail())
             try:
                 if self.get("/healthz").get("mqtt_connected"):
                     return

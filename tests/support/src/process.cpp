@@ -13,7 +13,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -34,17 +36,29 @@ sockaddr_in loopback(int port) {
 }  // namespace
 
 int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in a = loopback(0);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+  // The kernel's port-0 choice can repeat between two calls; a test that picks a broker port and
+  // an HTTP port before binding either then starts both on one port. Never hand out a port twice
+  // in this process, nor one that something listens on now.
+  static std::mutex given_mutex;
+  static std::set<int> given;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+    sockaddr_in a = loopback(0);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      const int err = errno;
+      ::close(fd);
+      throw std::runtime_error(std::string("bind: ") + std::strerror(err));
+    }
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
     ::close(fd);
-    throw std::runtime_error(std::string("bind: ") + std::strerror(errno));
+    const int port = ntohs(a.sin_port);
+    if (port_accepts(port)) continue;
+    const std::lock_guard lock(given_mutex);
+    if (given.insert(port).second) return port;
   }
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  throw std::runtime_error("free_loopback_port: no new free port after 200 tries");
 }
 
 bool port_accepts(int port) {

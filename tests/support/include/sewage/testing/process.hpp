@@ -14,8 +14,9 @@
 
 namespace sewage::testing {
 
-/// Picks a free TCP port on 127.0.0.1 by binding port 0. Throws std::runtime_error on failure.
-/// The port is free when returned; another process could take it before use (tests retry).
+/// Picks a free TCP port on 127.0.0.1 by binding port 0. Never returns the same port twice in one
+/// process, nor one that accepts connections now. Throws std::runtime_error on failure.
+/// Thread-safe. The port is free when returned; another process could take it before use (tests retry).
 int free_loopback_port();
 
 /// True when something accepts TCP connections on 127.0.0.1:`port`. Never throws.
