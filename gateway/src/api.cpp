@@ -1841,6 +1841,13 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
   }
   check_text_or_throw(req.authorization, text_rules::header_value, "header 'Authorization'");
   const auto t = parse_target(req.target);
+  // A text body is checked before routing too: a request to a static file, to no route (404) or
+  // with another method (405) with bad bytes in its body is a 400 like any other. Only a path
+  // some route takes a binary body on (photos) leaves its body to that route.
+  const bool binary_path = std::any_of(route_table().begin(), route_table().end(), [&](const auto& r) {
+    return r.info.binary_body && match(r.info.pattern, t.segments, nullptr);
+  });
+  if (!binary_path && !req.body.empty()) check_text_or_throw(req.body, text_rules::multi_line, "body");
 
   // 2. The route table: 404 when no pattern matches, 405 when only other methods do.
   const bool get = req.method == "GET" || req.method == "HEAD";
