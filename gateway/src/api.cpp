@@ -720,6 +720,12 @@ http_response api_metrics(const context& c) {
   add_sample(out, "sewage_gateway_journal_failures_total", link.journal_failures ? static_cast<double>(link.journal_failures()) : 0);
   add_metric(out, "sewage_gateway_mqtt_connect_failures_total", "counter", "Failed broker connect attempts (every retry counts).");
   add_sample(out, "sewage_gateway_mqtt_connect_failures_total", link.connect_failures ? static_cast<double>(link.connect_failures()) : 0);
+  add_metric(out, "sewage_gateway_mqtt_probes_sent_total", "counter",
+             "Loopback probes published to prove the broker path (offline is judged only as far as they come back).");
+  add_sample(out, "sewage_gateway_mqtt_probes_sent_total", link.probes_sent ? static_cast<double>(link.probes_sent()) : 0);
+  add_metric(out, "sewage_gateway_mqtt_probes_echoed_total", "counter",
+             "Loopback probes that came back through the broker; far below sent: a stalled broker or an ACL without the probe topic.");
+  add_sample(out, "sewage_gateway_mqtt_probes_echoed_total", link.probes_echoed ? static_cast<double>(link.probes_echoed()) : 0);
   {
     const notify_counts nc = link.notify ? link.notify() : notify_counts{};
     add_metric(out, "sewage_gateway_notify_sent_total", "counter", "Notifications delivered, by target.");

@@ -222,6 +222,7 @@ void engine::link_down() {
     spdlog::info("broker link down: offline judgement suspended until the link is back and its backlog drained");
   link_up_ = false;
   draining_ = false;
+  path_probed_ = false;  // a new connection proves itself with its own probes
   presence_floor_ = clock_.now();
 }
 
@@ -235,7 +236,44 @@ void engine::backlog_drained() {
   if (!link_up_ || !draining_) return;
   draining_ = false;
   presence_floor_ = clock_.now();
-  spdlog::info("broker link back and its backlog drained: offline judged again, each terminal counted from now");
+  // Every agent lost its connection too (a broker restart) and comes back on its own backoff
+  // (reconnect_max_s, 60 s by default): the same grace as at the gateway's start.
+  regrace_until_ = presence_floor_ + cfg_.startup_grace;
+  spdlog::info("broker link back and its backlog drained: offline judged again, each terminal counted from now, "
+               "none raised for {} s",
+               cfg_.startup_grace.count());
+}
+
+void engine::broker_path_proven(proto::timestamp sent_at, std::chrono::nanoseconds round_trip) {
+  if (!path_probed_ && link_up_)
+    spdlog::info("broker path proven by the gateway's loopback probe: offline judged up to the last probe that came back");
+  path_probed_ = true;
+  path_proven_at_ = std::max(path_proven_at_, sent_at);
+  if (round_trip > probe_stall) {
+    presence_floor_ = std::max(presence_floor_, clock_.now());
+    if (!path_stalled_)
+      spdlog::warn("broker path stalled: a probe took {:.1f} s through the broker; offline judgement waited, and "
+                   "each terminal's silence is counted from now",
+                   std::chrono::duration<double>(round_trip).count());
+    path_stalled_ = true;
+  } else {
+    path_stalled_ = false;
+  }
+}
+
+void engine::broker_path_unproven() {
+  if (path_probed_)
+    spdlog::error("the gateway's loopback probes stopped coming back while the broker link stays up (does the broker "
+                  "ACL grant the gateway write on the probe topic? re-run sewage-provision): offline judged on link "
+                  "events alone, a stalled broker will be taken for silent terminals");
+  path_probed_ = false;
+}
+
+void engine::own_stall(std::chrono::nanoseconds gap) {
+  presence_floor_ = std::max(presence_floor_, clock_.now());
+  spdlog::warn("the gateway did not run for {:.1f} s (paused, or the machine overloaded): each terminal's silence is "
+               "counted from now",
+               std::chrono::duration<double>(gap).count());
 }
 
 void engine::mark_dirty(std::size_t idx) {
@@ -722,12 +760,15 @@ void engine::tick() {
     presence_floor_ = now;  // the gateway cannot hear anyone: nobody's silence counts yet
     return;
   }
-  const auto start_grace = started_ + cfg_.startup_grace;
+  const auto start_grace = std::max(started_ + cfg_.startup_grace, regrace_until_);
+  // Silence is judged only as far as the broker path is proven: a probe sent at path_proven_at_
+  // came back, so whatever a terminal published before then has arrived.
+  const auto judged_now = path_probed_ ? std::min(now, path_proven_at_) : now;
   for (std::size_t i = 0; i < states_.size(); ++i) {
     auto& s = states_[i].snap;
     const auto registered = from_ms(s.rules[type_index(proto::alert_type::offline)].since_ms);
     presence_view p;
-    p.now = now;
+    p.now = judged_now;
     p.last_alive = std::max({from_ms(s.last_alive_ms), started_, presence_floor_, registered});
     p.grace_until = std::max({start_grace, from_ms(s.grace_until_ms), registered + cfg_.startup_grace});
     p.will = s.will;

@@ -168,6 +168,12 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
       case link_event::backlog_drained: eng.backlog_drained(); break;
     }
   });
+  // A stalled broker (paused, overloaded) keeps the link up but delivers nothing: the loopback
+  // probe shows how far the path is proven, and the judgement waits for it (engine.hpp).
+  link.on_probe_echo([&eng](sewage::proto::timestamp sent_at, std::chrono::nanoseconds round_trip) {
+    eng.broker_path_proven(sent_at, round_trip);
+  });
+  link.on_probe_lost([&eng] { eng.broker_path_unproven(); });
   // What was received but not committed before the last stop (SIGKILL, power cut): replay it in
   // arrival order with its original arrival time; de-duplication drops what was committed.
   if (auto left = journal.pending(); !left.empty()) {
@@ -190,6 +196,8 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   ls.publish_failures = [&link] { return link.publish_failures(); };
   ls.journal_failures = [&link] { return link.journal_failures(); };
   ls.connect_failures = [&link] { return link.connect_failures(); };
+  ls.probes_sent = [&link] { return link.probes_sent(); };
+  ls.probes_echoed = [&link] { return link.probes_echoed(); };
   ls.notify = [&hook] { return hook ? hook->counts() : notify_counts{}; };
   read_service* reads_ptr = nullptr;  // set below; the metric reads it on the engine's thread
   ls.read_queue_depth = [&reads_ptr] { return reads_ptr != nullptr ? reads_ptr->queued() : std::size_t{0}; };
@@ -279,7 +287,14 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
     commit();
     reads.refresh_view();
   });
-  periodic ticker(io, cfg.tick_interval, [&eng, &alarm_discipline] {
+  // A tick that comes much later than its period means the gateway itself did not run (SIGSTOP, a
+  // frozen VM, an overloaded machine): the terminals' silence meanwhile was not theirs.
+  auto last_tick = std::chrono::steady_clock::now();
+  periodic ticker(io, cfg.tick_interval, [&eng, &alarm_discipline, &last_tick, period = cfg.tick_interval] {
+    const auto now = std::chrono::steady_clock::now();
+    if (const auto late = now - last_tick - period; late > engine::own_stall_threshold)
+      eng.own_stall(std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_tick));
+    last_tick = now;
     eng.tick();
     alarm_discipline.tick(eng);
   });

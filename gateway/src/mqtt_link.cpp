@@ -3,6 +3,7 @@
 #include "ingest/broker_probe.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
+#include <sewage/proto/gateway_probe.hpp>
 #include <sewage/proto/status.hpp>
 #include <sewage/proto/topic.hpp>
 
@@ -11,6 +12,8 @@
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -60,6 +63,9 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
         if (on_connected_) on_connected_();
         emit(link_event::up);
         watch_drain(std::chrono::milliseconds(200));
+        probes_.clear();  // those of the last connection will not be answered in order
+        probe_lost_logged_ = false;
+        arm_probe(std::chrono::milliseconds(0));
       });
     } catch (...) {  // bad_alloc: nothing sensible to do on a Paho thread
     }
@@ -72,6 +78,7 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
                      cause.empty() ? "" : ": ", cause, mqtt_link::reconnect_interval.count());
         begin_outage();
         drain_watch_.cancel();
+        probe_timer_.cancel();
         emit(link_event::down);
         schedule_connect(std::chrono::milliseconds(0));
       });
@@ -114,7 +121,8 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
       if (!msg) return;
       inbound_message m{msg->get_topic(), msg->get_payload_str(), msg->is_retained(), clock_.now()};
       std::uint64_t id = 0;
-      if (journal_ != nullptr) {
+      const bool probe = m.topic == probe_topic_;  // the gateway's own: nothing to keep
+      if (journal_ != nullptr && !probe) {
         // Paho has just sent the PUBACK; make the message durable before anything else.
         try {
           id = journal_->append(m);
@@ -133,7 +141,7 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
       bool post = false;
       {
         std::lock_guard lock(inbox_mutex_);
-        inbox_.emplace_back(id, std::move(m));
+        inbox_.push_back({id, probe, std::move(m)});
         post = !drain_pending_;
         drain_pending_ = true;
       }
@@ -142,7 +150,7 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
     }
   }
   void drain() {
-    std::vector<std::pair<std::uint64_t, inbound_message>> batch;
+    std::vector<received> batch;
     {
       std::lock_guard lock(inbox_mutex_);
       batch.swap(inbox_);
@@ -151,7 +159,11 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
         return;
       }
     }
-    for (auto& [id, m] : batch) {
+    for (auto& [id, probe, m] : batch) {
+      if (probe) {
+        probe_came_back(m.payload);
+        continue;
+      }
       on_message_(std::move(m));
       if (id != 0) owner_.last_delivered_.store(id);
     }
@@ -170,6 +182,52 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
       }
     });
   }
+  // ---- loopback probe (proto/gateway_probe.hpp), io thread ----
+  void arm_probe(std::chrono::milliseconds after) {
+    probe_timer_.expires_after(after);
+    probe_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_ || outage_) return;
+      send_probe();
+      arm_probe(mqtt_link::probe_interval);
+    });
+  }
+  void send_probe() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!probes_.empty() && now - probes_.front().steady > owner_.probe_lost_after()) {
+      probes_.clear();
+      if (!probe_lost_logged_)
+        spdlog::warn("no loopback probe came back through the broker in {} s on a connection that stays up: does the "
+                     "broker ACL grant the gateway write on '{}'? (sewage-provision writes it) Offline is judged on "
+                     "link events alone meanwhile, so a stalled broker would be taken for silent terminals",
+                     owner_.probe_lost_after().count(), probe_topic_);
+      probe_lost_logged_ = true;
+      if (on_probe_lost_) on_probe_lost_();
+    }
+    if (probes_.size() >= mqtt_link::max_probes_in_flight) return;  // a stalled path: wait for echoes
+    const auto seq = next_probe_seq_++;
+    try {
+      client_.publish(probe_topic_, std::to_string(seq), 1, false);
+    } catch (const std::exception&) {
+      return;  // disconnected meanwhile: connection_lost follows
+    }
+    owner_.probes_sent_.fetch_add(1);
+    probes_.push_back({seq, clock_.now(), now});
+  }
+  /// An echo: older probes still in flight were lost (not answered in order) and are dropped; an
+  /// unknown sequence number (a previous connection's, or a foreign publisher's) is ignored.
+  void probe_came_back(const std::string& payload) {
+    std::uint64_t seq = 0;
+    const auto* end = payload.data() + payload.size();
+    if (auto [p, ec] = std::from_chars(payload.data(), end, seq); ec != std::errc{} || p != end) return;
+    while (!probes_.empty() && probes_.front().seq < seq) probes_.pop_front();
+    if (probes_.empty() || probes_.front().seq != seq) return;
+    const auto round_trip = std::chrono::steady_clock::now() - probes_.front().steady;
+    const auto sent_at = probes_.front().at;
+    probes_.pop_front();
+    owner_.probes_echoed_.fetch_add(1);
+    if (on_probe_echo_) on_probe_echo_(sent_at, std::chrono::duration_cast<std::chrono::nanoseconds>(round_trip));
+  }
+
   void delivery_complete(mqtt::delivery_token_ptr tok) noexcept override {
     try {
       if (tok && tok->get_return_code() != 0) owner_.publish_failures_.fetch_add(1);
@@ -287,6 +345,19 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   std::function<void(inbound_message)> on_message_;
   std::function<void()> on_connected_;
   std::function<void(link_event)> on_link_event_;
+  std::function<void(proto::timestamp, std::chrono::nanoseconds)> on_probe_echo_;
+  std::function<void()> on_probe_lost_;
+  // Loopback probes, io thread only.
+  struct probe_in_flight {
+    std::uint64_t seq;
+    proto::timestamp at;                         // the gateway's clock (simulated in a simulation)
+    std::chrono::steady_clock::time_point steady;  // real time, for the round trip
+  };
+  const std::string probe_topic_{proto::gateway_probe_topic()};
+  std::deque<probe_in_flight> probes_;
+  std::uint64_t next_probe_seq_{1};
+  bool probe_lost_logged_{false};
+  boost::asio::steady_timer probe_timer_{io_};
   boost::asio::steady_timer retry_;
   boost::asio::steady_timer drain_watch_{io_};
   // Outage bookkeeping, io thread only.
@@ -303,7 +374,12 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   boost::asio::steady_timer linger_{io_};
   bool drain_pending_{false};  // a drain is posted or scheduled; guarded by inbox_mutex_
   std::mutex inbox_mutex_;
-  std::vector<std::pair<std::uint64_t, inbound_message>> inbox_;  // (journal id, message), guarded by inbox_mutex_
+  struct received {
+    std::uint64_t journal_id;  // 0: not journaled
+    bool probe;                // our loopback probe, handled by the link itself
+    inbound_message message;
+  };
+  std::vector<received> inbox_;  // guarded by inbox_mutex_
   mqtt::async_client client_;
   std::atomic<bool> stopping_{false};
 };
@@ -326,6 +402,13 @@ mqtt_link::mqtt_link(const config& cfg, const clock_source& clock, boost::asio::
 mqtt_link::~mqtt_link() { stop(); }
 
 void mqtt_link::on_link_event(std::function<void(link_event)> fn) { impl_->on_link_event_ = std::move(fn); }
+void mqtt_link::on_probe_echo(std::function<void(proto::timestamp, std::chrono::nanoseconds)> fn) {
+  impl_->on_probe_echo_ = std::move(fn);
+}
+void mqtt_link::on_probe_lost(std::function<void()> fn) { impl_->on_probe_lost_ = std::move(fn); }
+std::chrono::seconds mqtt_link::probe_lost_after() const noexcept {
+  return std::max(std::chrono::seconds(60), 3 * impl_->cfg_.mqtt_keep_alive);
+}
 
 void mqtt_link::start() noexcept { impl_->connect(); }
 
@@ -336,7 +419,9 @@ void mqtt_link::after_connect() noexcept {
                                            proto::subscription_filter(proto::topic_kind::image),
                                            proto::subscription_filter(proto::topic_kind::command_result),
                                            // our own retained alert states: stale ones are removed
-                                           proto::subscription_filter(proto::topic_kind::alert)};
+                                           proto::subscription_filter(proto::topic_kind::alert),
+                                           // our loopback probe (proto/gateway_probe.hpp)
+                                           proto::gateway_probe_topic()};
     impl_->client_.subscribe(mqtt::string_collection::create(filters), mqtt::iasync_client::qos_collection(filters.size(), 1));
     proto::gateway_status_message birth;
     birth.state = proto::presence::online;
@@ -353,6 +438,7 @@ void mqtt_link::stop() noexcept {
   try {
     impl_->retry_.cancel();
     impl_->drain_watch_.cancel();
+    impl_->probe_timer_.cancel();
     if (impl_->probe_thread_.joinable()) impl_->probe_thread_.join();
     if (impl_->client_.is_connected()) {
       proto::gateway_status_message bye;

@@ -1,5 +1,6 @@
 #include "sewage/proto/topic.hpp"
 
+#include "sewage/proto/gateway_probe.hpp"
 #include "sewage/proto/limits.hpp"
 
 #include <algorithm>
@@ -101,6 +102,7 @@ std::string alert_topic(std::string_view id, alert_type type) {
   return make_topic({topic_kind::alert, std::string(id), type});
 }
 std::string gateway_status_topic() { return make_topic({topic_kind::gateway_status, {}, {}}); }
+std::string gateway_probe_topic() { return std::string(topic_root) + "/" + std::string(gateway_level) + "/probe"; }
 
 std::string subscription_filter(topic_kind kind) {
   const std::string root(topic_root);

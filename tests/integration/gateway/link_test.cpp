@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -272,6 +273,72 @@ TEST_F(GatewayLink, ATerminalDeadThroughTheOutageGetsExactlyOneEpisodeAfterTheGr
   std::this_thread::sleep_for(4s);
   EXPECT_EQ(get("/api/alerts?state=all&terminal=GONE")["alerts"].size(), 1u);
   EXPECT_EQ(get("/api/alerts?state=all&terminal=LIVE")["alerts"].size(), 0u);
+}
+
+/// Offline episodes of the live terminals (not DEAD) in the API and in the gateway's log.
+std::pair<std::size_t, std::size_t> false_offline_of(const json& all, const std::string& log_text,
+                                                     const std::vector<std::string>& ids) {
+  std::size_t api = 0, logged = 0;
+  for (const auto& a : all.value("alerts", json::array()))
+    if (a.value("type", "") == "offline" && a.value("terminal_id", "") != "DEAD") ++api;
+  for (const auto& id : ids) logged += count(log_text, "raised: " + id + " offline");
+  return {api, logged};
+}
+
+// Issue 17 (chaos, defect 2), the class "silence the gateway could not have heard", example 1: the
+// broker paused (SIGSTOP) for 4 s, longer than 3 x 1 s but shorter than the keep-alive that would
+// end the connection. Before: all 30 live terminals raised offline (the link stayed up, nobody was
+// heard). Now: the gateway's loopback probe does not come back, the judgement waits, and the late
+// echo restarts every terminal's count: no episode.
+TEST_F(GatewayLink, ABrokerPausedLongerThanTheLimitRaisesNoFalseOffline) {
+  start_broker();
+  std::string reg;
+  for (const auto& id : live_ids()) reg += terminal_toml(id, 1);
+  write_config("uri = \"" + broker_->uri() + "\"\n", reg);
+  terminal_publisher terminals(broker_->uri(), live_ids());
+  start_gateway();
+  ASSERT_TRUE(eventually([&] { return get("/api/summary").value("online", 0) == 30; }, 20s)) << get("/api/summary").dump();
+  ASSERT_TRUE(eventually([&] { return log().find("broker path proven") != std::string::npos; }, 10s)) << log();
+  std::this_thread::sleep_for(2s);
+  ASSERT_EQ(::kill(broker_->pid(), SIGSTOP), 0);
+  std::this_thread::sleep_for(4s);
+  ASSERT_EQ(::kill(broker_->pid(), SIGCONT), 0);
+  std::this_thread::sleep_for(6s);
+  const auto [api, logged] = false_offline_of(get("/api/alerts?state=all"), log(), live_ids());
+  std::cout << "[ figure ] false offline episodes after a 4 s broker pause: " << api << " (API), " << logged << " (log)\n";
+  EXPECT_EQ(api, 0u) << get("/api/alerts?state=all").dump();
+  EXPECT_EQ(logged, 0u);
+  EXPECT_NE(log().find("broker path stalled"), std::string::npos) << log();
+  EXPECT_EQ(get("/api/summary").value("online", 0), 30) << get("/api/summary").dump();
+}
+
+// Example 2 of the class: the gateway itself paused (SIGSTOP) for 5 s. Before: on SIGCONT every
+// terminal had been silent past its limit and all 30 raised offline. Now: none; a terminal truly
+// dead is still raised, once, after the pause plus its limit.
+TEST_F(GatewayLink, AGatewayPausedLongerThanTheLimitRaisesNoFalseOfflineButStillFindsTheDead) {
+  start_broker();
+  std::string reg;
+  for (const auto& id : live_ids()) reg += terminal_toml(id, 1);
+  reg += terminal_toml("DEAD", 1);
+  write_config("uri = \"" + broker_->uri() + "\"\n", reg);
+  terminal_publisher terminals(broker_->uri(), live_ids());
+  start_gateway();
+  ASSERT_TRUE(eventually([&] { return get("/api/summary").value("online", 0) == 30; }, 20s)) << get("/api/summary").dump();
+  {
+    terminal_publisher dead(broker_->uri(), {"DEAD"});
+    ASSERT_TRUE(eventually([&] { return get("/api/summary").value("online", 0) == 31; }, 20s));
+  }
+  gateway_->signal(SIGSTOP);
+  std::this_thread::sleep_for(5s);
+  gateway_->signal(SIGCONT);
+  ASSERT_TRUE(eventually([&] { return get("/api/alerts?state=all&terminal=DEAD")["alerts"].size() == 1; }, 20s))
+      << get("/api/alerts?state=all").dump() << log();
+  std::this_thread::sleep_for(3s);
+  const auto [api, logged] = false_offline_of(get("/api/alerts?state=all"), log(), live_ids());
+  std::cout << "[ figure ] false offline episodes after a 5 s gateway pause: " << api << " (API), " << logged << " (log)\n";
+  EXPECT_EQ(api, 0u) << get("/api/alerts?state=all").dump();
+  EXPECT_EQ(logged, 0u);
+  EXPECT_EQ(get("/api/alerts?state=all&terminal=DEAD")["alerts"].size(), 1u);
 }
 
 // ---- TLS (section 6): the cause of a failed handshake is named ----

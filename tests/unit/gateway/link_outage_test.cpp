@@ -279,6 +279,115 @@ TEST_F(LinkOutageTest, AvailabilityOfATerminalAddedBySighupCountsFromItsRegistra
   EXPECT_EQ(nlohmann::json::parse(r.body).at("state"), "online");
 }
 
+// Issue 17 (chaos, defect 2), the class "silence the gateway could not have heard": a stalled
+// broker path, the gateway's own stall, and agents that reconnect after the gateway. Probes are
+// played by broker_path_proven() with the round trip the link would measure.
+class PathStallTest : public LinkOutageTest {
+ protected:
+  /// Advances `total` in 5 s steps; at each step everyone in `live` reports and, while the path
+  /// works, the probe sent at the step comes back in 1 ms. Ticks after each step.
+  void run_for(seconds total, const std::vector<std::string>& live, bool path_works = true) {
+    for (seconds t{0}; t < total; t += seconds(5)) {
+      clock_.advance(seconds(5));
+      if (path_works) {
+        for (const auto& id : live) send(id, ++seq_, clock_.now());
+        eng_->broker_path_proven(clock_.now(), std::chrono::milliseconds(1));
+      }
+      eng_->tick();
+    }
+  }
+  std::uint64_t seq_{1};
+};
+
+// Example 1: the broker paused for 10 min while the link stays up (no keep-alive timeout yet).
+// Before: T1, T2 and DEAD all raised at 180 s. Now: nothing while no probe comes back; when the
+// path resumes (the first echo took 600 s) the count restarts, and only DEAD is raised, once.
+TEST_F(PathStallTest, AStalledBrokerPathFreezesTheJudgementAndTheLateEchoRestartsTheCount) {
+  run_for(seconds(60), {"T1", "T2", "DEAD"});
+  const auto stalled_at = clock_.now();
+  run_for(seconds(600), {}, false);
+  EXPECT_EQ(all_offline_raised(), 0u);
+  // Resumed: the probe sent at the stall comes back first, 600 s late; then the held records.
+  eng_->broker_path_proven(stalled_at, seconds(600));
+  for (const char* id : {"T1", "T2"}) send(id, ++seq_, clock_.now() - seconds(10));
+  eng_->tick();
+  EXPECT_EQ(all_offline_raised(), 0u);
+  run_for(seconds(170), {"T1", "T2"});
+  EXPECT_EQ(offline_raised("DEAD"), 0u) << "within its limit counted from the resume";
+  run_for(seconds(20), {"T1", "T2"});
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+  run_for(seconds(600), {"T1", "T2"});
+  EXPECT_EQ(offline_raised("T1"), 0u);
+  EXPECT_EQ(offline_raised("T2"), 0u);
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+}
+
+// With a working path the judgement lags the clock by at most one probe period: a dead terminal
+// is raised at its limit as before.
+TEST_F(PathStallTest, AWorkingPathRaisesADeadTerminalAtItsLimit) {
+  run_for(seconds(60), {"T1", "T2", "DEAD"});
+  run_for(seconds(175), {"T1", "T2"});
+  EXPECT_EQ(offline_raised("DEAD"), 0u);
+  run_for(seconds(10), {"T1", "T2"});
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+  EXPECT_EQ(offline_raised("T1") + offline_raised("T2"), 0u);
+}
+
+// Probes that stop coming back on a link that stays up (an ACL without the probe topic): the link
+// says so after probe_lost_after and the judgement falls back to the clock.
+TEST_F(PathStallTest, WhenProbesAreLostTheJudgementFallsBackToTheClock) {
+  run_for(seconds(60), {"T1", "T2", "DEAD"});
+  run_for(seconds(300), {}, false);
+  EXPECT_EQ(all_offline_raised(), 0u);
+  eng_->broker_path_unproven();
+  eng_->tick();
+  EXPECT_EQ(all_offline_raised(), 3u);
+}
+
+// Example 2: the gateway itself paused for 10 min (SIGSTOP; no tick, no probe, no message). On
+// resume its timer is late: own_stall restarts every terminal's count; the live ones report in
+// time and only DEAD is raised, after its limit.
+TEST_F(PathStallTest, TheGatewaysOwnStallIsNotTheTerminalsSilence) {
+  run_for(seconds(60), {"T1", "T2", "DEAD"});
+  clock_.advance(seconds(600));
+  eng_->own_stall(seconds(600));
+  eng_->broker_path_proven(clock_.now() - seconds(600), seconds(600));
+  eng_->tick();
+  EXPECT_EQ(all_offline_raised(), 0u);
+  run_for(seconds(175), {"T1", "T2"});
+  EXPECT_EQ(all_offline_raised(), 0u);
+  run_for(seconds(10), {"T1", "T2"});
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+  EXPECT_EQ(offline_raised("T1") + offline_raised("T2"), 0u);
+}
+
+// Example 3: after a broker restart the gateway is back in 1 s, the agents on their backoff (up to
+// reconnect_max_s = 60 s, +20 % jitter, after a long outage). Before: a terminal reporting every
+// 10 s (limit 30 s) that came back 70 s after the drain was raised. Now: startup_grace (here
+// 120 s) after the drain, as at start; a terminal that never comes back is raised after it.
+TEST_F(PathStallTest, AfterALinkOutageAgentsGetTheStartupGraceToReconnect) {
+  cfg_.startup_grace = seconds(120);
+  std::vector<terminal_info> every_10_s;
+  for (const char* id : {"T1", "T2", "DEAD"}) {
+    every_10_s.push_back(test::terminal(id, cfg_.defaults));
+    every_10_s.back().report_interval_s = 10;
+  }
+  reg_ = registry(every_10_s);
+  open();
+  run_for(seconds(180), {"T1", "T2", "DEAD"});
+  eng_->link_down();
+  run_for(seconds(300), {}, false);
+  eng_->link_up();
+  eng_->backlog_drained();
+  run_for(seconds(70), {}, true);  // probes come back, the agents are still backing off
+  EXPECT_EQ(all_offline_raised(), 0u);
+  run_for(seconds(45), {"T1", "T2"});
+  EXPECT_EQ(all_offline_raised(), 0u) << "DEAD: still within the grace";
+  run_for(seconds(10), {"T1", "T2"});
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+  EXPECT_EQ(offline_raised("T1") + offline_raised("T2"), 0u);
+}
+
 // Section 10 (gateway): a store that refuses writes. Commits fail, nothing is released (the
 // commit listener is how main releases the journal), /healthz's flag and the metric say so, a
 // burst does not turn into one failing transaction per message, reads still work, and once space

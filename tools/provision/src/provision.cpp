@@ -3,6 +3,7 @@
 
 #include <sewage/gateway/registry.hpp>
 #include <sewage/proto/broker_uri.hpp>
+#include <sewage/proto/gateway_probe.hpp>
 #include <sewage/proto/timestamp.hpp>
 #include <sewage/proto/topic.hpp>
 
@@ -302,6 +303,9 @@ std::string acl_text() {
   s += "topic write " + proto::subscription_filter(proto::topic_kind::command) + "\n";
   s += "topic write " + proto::subscription_filter(proto::topic_kind::alert) + "\n";
   s += "topic write " + proto::gateway_status_topic() + "\n";
+  s += "# Its loopback probe (proto/gateway_probe.hpp): proves the broker path, so a stalled broker\n";
+  s += "# is not taken for every terminal falling silent.\n";
+  s += "topic write " + proto::gateway_probe_topic() + "\n";
   return s;
 }
 

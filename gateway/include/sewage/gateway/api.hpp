@@ -106,6 +106,8 @@ struct link_status {
   std::function<std::uint64_t()> journal_failures;
   /// Failed broker connect attempts (first connect and every reconnect).
   std::function<std::uint64_t()> connect_failures;
+  std::function<std::uint64_t()> probes_sent;    ///< loopback probes published (mqtt_link::probes_sent)
+  std::function<std::uint64_t()> probes_echoed;  ///< loopback probes come back through the broker
   /// Read requests waiting for a reader thread (read_pool.hpp); called on the engine's thread.
   std::function<std::size_t()> read_queue_depth;
   /// Connections refused on the HTTPS listener (http_server::tls_refused); any thread.

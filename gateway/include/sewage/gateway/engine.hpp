@@ -146,6 +146,26 @@ class engine {
   void link_up();
   /// After link_up: everything received has been handed to handle(). Call on the engine's thread.
   void backlog_drained();
+  /// The broker path is proven up to `sent_at`: the gateway's loopback probe published at
+  /// `sent_at` (this engine's clock) came back through the broker after `round_trip` (real time),
+  /// so every message the broker received before then has been handed to handle(). From the first
+  /// such echo after a link_up, tick() judges silence only up to the latest proven instant (a
+  /// stalled broker freezes the judgement). A round trip longer than `probe_stall` means the path
+  /// stalled: each terminal's silence is counted from now (the broker may forward the terminals'
+  /// held messages after the probe). Call on the engine's thread, in order with handle().
+  void broker_path_proven(proto::timestamp sent_at, std::chrono::nanoseconds round_trip);
+  /// The probes stopped coming back while the link stays up (an ACL without the probe topic, see
+  /// proto/gateway_probe.hpp): judge on link events alone again until the next echo. Logged.
+  void broker_path_unproven();
+  /// The gateway's own timers ran `gap` (real time) late: the process was paused (SIGSTOP, a VM
+  /// freeze) or the machine overloaded, so nothing was received meanwhile. Each terminal's silence
+  /// is counted from now. Call on the engine's thread when a periodic timer finds itself late by
+  /// more than `own_stall_threshold`.
+  void own_stall(std::chrono::nanoseconds gap);
+  /// A probe round trip longer than this is a stalled broker path (loopback probes take ~1 ms).
+  static constexpr std::chrono::milliseconds probe_stall{2000};
+  /// A timer late by more than this is a stall of the gateway itself.
+  static constexpr std::chrono::milliseconds own_stall_threshold{3000};
   /// True between link_down and backlog_drained (offline judgement suspended).
   [[nodiscard]] bool link_grace() const noexcept { return !link_up_ || draining_; }
   /// Commits pending writes in one transaction. On store failure (disk full, I/O error) the writes
@@ -259,6 +279,10 @@ class engine {
   bool link_up_{true};            // engine alone (tests, benchmarks): no link to wait for
   bool draining_{false};
   proto::timestamp presence_floor_{};  // silence is counted from here at the earliest (see tick)
+  proto::timestamp regrace_until_{};   // no offline raise before this: startup_grace after a link outage
+  bool path_probed_{false};            // probes come back on this connection: judge up to path_proven_at_
+  proto::timestamp path_proven_at_{};  // send time of the latest probe that came back
+  bool path_stalled_{false};           // the latest echo was late (one log line per stall)
 
   std::uint64_t county_generation_{1};
   std::vector<terminal_runtime> states_;                       // parallel to registry_.terminals()

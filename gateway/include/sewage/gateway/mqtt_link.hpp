@@ -45,6 +45,15 @@ class mqtt_link final : public publisher {
   static constexpr std::chrono::milliseconds reconnect_interval{1000};
   /// At most one "still cannot connect" line per this period while the broker stays away.
   static constexpr std::chrono::seconds failure_log_interval{30};
+  /// Loopback probe period while connected. At a simulated clock's x240 one period is one minute
+  /// of simulated time, which is how far the offline judgement can lag behind the clock.
+  static constexpr std::chrono::milliseconds probe_interval{250};
+  /// Probes in flight at most: a stalled broker path holds these and no more (4 s of probes).
+  static constexpr std::size_t max_probes_in_flight{16};
+  /// No echo for this long on a connection that stays up is a path without probes (an ACL without
+  /// the topic), not a stall: a dead or paused broker ends the connection within 2 x keep-alive
+  /// (MQTT 3.1.1 section 3.1.2.10), so this is max(60 s, 3 x mqtt.keep_alive_s).
+  [[nodiscard]] std::chrono::seconds probe_lost_after() const noexcept;
 
   /// `on_message` and `on_connected` run on `io` (never on a Paho thread). With a `journal`, every
   /// message is appended to it on the Paho thread before the callback returns (that is when Paho
@@ -61,6 +70,14 @@ class mqtt_link final : public publisher {
 
   /// Receives link state changes on `io`. Set before start(). Not thread-safe.
   void on_link_event(std::function<void(link_event)> fn);
+  /// Receives, on `io` and in order with `on_message`, each loopback probe that came back (see
+  /// proto/gateway_probe.hpp): `sent_at` is when it was published (the gateway's clock),
+  /// `round_trip` the real time it took. Set before start(). Not thread-safe.
+  void on_probe_echo(std::function<void(proto::timestamp sent_at, std::chrono::nanoseconds round_trip)> fn);
+  /// Called on `io` when probes stop coming back on a connection that stays up, for
+  /// `probe_lost_after` (the broker ACL may not grant the probe topic); logged once per connection.
+  /// Set before start(). Not thread-safe.
+  void on_probe_lost(std::function<void()> fn);
   /// Starts connecting (returns at once; retries until stop()). Never throws.
   void start() noexcept;
   /// Publishes the retained "offline, shutdown" status and disconnects, waiting up to ~5 s.
@@ -82,6 +99,9 @@ class mqtt_link final : public publisher {
   [[nodiscard]] std::uint64_t last_delivered_journal_id() const noexcept { return last_delivered_.load(); }
   /// Messages the journal could not store (disk full); they were still processed. Thread-safe.
   [[nodiscard]] std::uint64_t journal_failures() const noexcept { return journal_failures_.load(); }
+  /// Loopback probes published and come back since start. Thread-safe.
+  [[nodiscard]] std::uint64_t probes_sent() const noexcept { return probes_sent_.load(); }
+  [[nodiscard]] std::uint64_t probes_echoed() const noexcept { return probes_echoed_.load(); }
 
   class impl;
 
@@ -92,6 +112,8 @@ class mqtt_link final : public publisher {
   std::atomic<std::uint64_t> connect_failures_{0};
   std::atomic<std::uint64_t> last_delivered_{0};
   std::atomic<std::uint64_t> journal_failures_{0};
+  std::atomic<std::uint64_t> probes_sent_{0};
+  std::atomic<std::uint64_t> probes_echoed_{0};
 };
 
 }  // namespace sewage::gateway
