@@ -76,7 +76,9 @@ class ScheduleTest(unittest.TestCase):
 class JudgeTest(unittest.TestCase):
     def test_clean(self):
         r = chaos.judge_records({"T1": {"e1": [1, 2, 3]}}, {"T1": ("e1", 4)}, {"T1": [4]})
-        self.assertEqual((r["records"], r["lost"], r["duplicated"], r["undelivered"]), (3, 0, 0, 1))
+        self.assertEqual((r["records"], r["lost"], r["duplicated"], r["undelivered"], r["in_flight"]), (3, 0, 0, 0, 1))
+        r = chaos.judge_records({"T1": {"e1": [1, 2]}}, {"T1": ("e1", 4)}, {"T1": [3, 4]})
+        self.assertEqual((r["lost"], r["undelivered"], r["in_flight"]), (0, 2, 0))
         r = chaos.judge_records({"T1": {"e1": [1, 2, 3]}}, {"T1": ("e1", 3)}, {"T1": []})
         self.assertEqual((r["lost"], r["duplicated"], r["undelivered"], r["problems"]), (0, 0, 0, []))
 
@@ -85,7 +87,7 @@ class JudgeTest(unittest.TestCase):
                                 {"T1": ("e1", 4), "T2": ("e2", 5)}, {"T1": [], "T2": [5]})
         self.assertEqual(r["duplicated"], 1)
         self.assertEqual(r["lost"], 3)  # T1 seq 3, T2 seq 3-4 (5 still queued)
-        self.assertEqual(r["undelivered"], 1)
+        self.assertEqual((r["undelivered"], r["in_flight"]), (0, 1))
         self.assertIn("T1 epoch e1: 1 duplicate seq", r["problems"])
         self.assertIn("T1 epoch e1: 1 lost, seq 3", r["problems"])
 
