@@ -216,7 +216,8 @@ class County:
 
     def __init__(self, workdir, bindir, scenario, speed, http_port=None, report_interval_s=60,
                  poll_interval_s=30.0, lead_h=0.5, registry=REGISTRY, om=False, fieldcrew_args=(),
-                 pump_stations=True, network=NETWORK, station_agents=True, notify_log=None, history_days=0):
+                 pump_stations=True, network=NETWORK, station_agents=True, notify_log=None, history_days=0,
+                 store_dir=None):
         """pump_stations=False leaves the registry's pump stations out (a terminals-only copy of the
         registry in workdir, no pipe network): today's county of terminals, 101 fewer agents.
         network: the pipe network GeoJSON for the gateway ([network] file) and the simulator
@@ -229,7 +230,9 @@ class County:
         same villages and pump stations, dry weather, no faults, one record per terminal every
         15 min, ending where the simulation starts, in the network state it starts in) are imported into its store (sewage-gateway import-history), so it
         starts with each village's learned normal flow (needs >= 5 days of each day type: 22 days
-        hold 3 weekends) and weeks of daily volumes; 0: a new county with no history."""
+        hold 3 weekends) and weeks of daily volumes; 0: a new county with no history.
+        store_dir: the folder of the gateway's SQLite store (default workdir; tools/chaos gives a
+        small file system)."""
         self.registry = os.path.abspath(registry)
         self.pump_stations = pump_stations
         self.network = os.path.abspath(network) if network and pump_stations else None
@@ -248,9 +251,12 @@ class County:
         self.lead_h = lead_h
         self.history_days = history_days
         self.history_summary = None
+        self.store_dir = os.path.abspath(store_dir) if store_dir else os.path.abspath(workdir)
+        self.gateway_conf = None
         self.broker_port = free_port()
         self.http_port = http_port or free_port()
         self.processes = []
+        self.ended = []  # (name, exit status, how) of the processes restart_*() ended on purpose
         # Made with the CLI at start (sewage-gateway users/tokens add): the tools' bearer token
         # (operator, whole county) and the admin account's random password; both also written,
         # mode 0600, to <workdir>/api-token and <workdir>/admin-password.
@@ -293,6 +299,7 @@ class County:
         conf = self._configure_gateway()
         origin = dt.datetime.now(dt.timezone.utc)
         sim_start = self._scenario_start() - dt.timedelta(hours=self.lead_h)
+        self.gateway_conf = conf
         self._start_gateway(conf, sim_start, origin)
         sim = Process("sewage-sim", [
             os.path.join(self.bindir, "tools/sim/sewage-sim"),
@@ -405,7 +412,7 @@ include_dir {self.identities}/broker
                 mqtt = snippet.read()  # [mqtt]: uri, client_id, username, password, ca_file
             f.write(f"""# Written by tools/county.py for the simulated county.
 {mqtt}[store]
-path = "{self.workdir}/gateway.db"
+path = "{self.store_dir}/gateway.db"
 [http]
 listen = "127.0.0.1:{self.http_port}"
 [registry]
@@ -427,6 +434,7 @@ level = "warn"
             "--time-scale", str(self.speed), "--start-time", iso(sim_start),
             "--time-origin", iso(origin)], os.path.join(self.workdir, "gateway.log"))
         self.processes.append(gw)
+        self.gateway = gw
         for _ in range(400):
             if gw.proc.poll() is not None:
                 raise RuntimeError("sewage-gateway exited at start:\n" + gw.tail())
@@ -434,6 +442,41 @@ level = "warn"
                 return
             time.sleep(0.05)
         raise RuntimeError("sewage-gateway did not open its HTTP port:\n" + gw.tail())
+
+    def restart_broker(self, clean=False, down_s=0.0):
+        """Stops mosquitto (SIGTERM: it writes its persistence file), waits `down_s` real seconds
+        and starts it again on the same port. clean: its persistence file is deleted first, so it
+        starts with no session and no queued message (as a broker with persistence false does).
+        Returns the old process's exit status."""
+        rc = self._end(self.broker, kill=False)
+        if clean:
+            for name in os.listdir(os.path.join(self.workdir, "broker")):
+                if name.endswith(".db"):
+                    os.remove(os.path.join(self.workdir, "broker", name))
+        time.sleep(down_s)
+        self._start_broker()
+        return rc
+
+    def restart_gateway(self, kill=False, down_s=0.0):
+        """Stops sewage-gateway (SIGTERM, or SIGKILL when `kill`), waits `down_s` real seconds and
+        starts it again with the same config on the same simulated timeline (the same --start-time
+        and --time-origin: its clock goes on where the county's is). Returns the old exit status."""
+        rc = self._end(self.gateway, kill)
+        time.sleep(down_s)
+        self._start_gateway(self.gateway_conf, self.sim_start, self.origin)
+        return rc
+
+    def _end(self, p, kill):
+        if kill:
+            p.proc.kill()
+            p.proc.wait()
+            p.log.close()
+            rc = p.proc.returncode
+        else:
+            rc = p.stop(grace=30.0)
+        self.processes.remove(p)
+        self.ended.append((p.name, rc, "SIGKILL" if kill else "SIGTERM"))
+        return rc
 
     def _import_history(self, conf):
         """The county's past `history_days` days into the gateway's store, before it starts."""

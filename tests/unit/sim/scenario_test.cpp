@@ -79,6 +79,25 @@ end_h = 1
   EXPECT_EQ(s.terminal_tank_lag_h, 4.0);  // default: the terminals' equalisation tanks
 }
 
+TEST_F(ScenarioFile, LinkOutageModeResetByDefaultOrBlackhole) {
+  std::string text = "start = 2026-11-29T00:00:00Z\nduration_h = 12\n";
+  for (const std::string mode : {"", "mode = \"blackhole\"\n", "mode = \"reset\"\n"})
+    text += "[[fault]]\ntype = \"link_outage\"\nterminal = \"T1\"\nstart_h = 1\nend_h = 2\n" + mode;
+  const auto s = load_scenario(write(text));
+  ASSERT_EQ(s.faults.size(), 3U);
+  EXPECT_FALSE(s.faults[0].blackhole);
+  EXPECT_TRUE(s.faults[1].blackhole);
+  EXPECT_FALSE(s.faults[2].blackhole);
+}
+
+TEST_F(ScenarioFile, LinkOutageModeRejectsOtherValuesAndOtherTypes) {
+  const auto head = std::string("start = 2026-11-29T00:00:00Z\nduration_h = 12\n[[fault]]\nterminal = \"T1\"\n"
+                                "start_h = 1\nend_h = 2\n");
+  EXPECT_EQ(error_of(head + "type = \"link_outage\"\nmode = \"drop\"\n"),
+            "fault[0].mode: must be \"reset\" or \"blackhole\"");
+  EXPECT_EQ(error_of(head + "type = \"sentinel\"\nmode = \"blackhole\"\n"), "fault[0].mode: only link_outage has a mode");
+}
+
 TEST_F(ScenarioFile, ParsesSeveralWeatherEvents) {
   const auto s = load_scenario(write(R"(
 start = 2026-11-29T00:00:00Z

@@ -644,7 +644,7 @@ struct county::impl {
           }
           break;
         case fault_kind::link_outage:
-          if (began) s->proxy->set_link(false, outage_mode::reset);
+          if (began) s->proxy->set_link(false, f.blackhole ? outage_mode::blackhole : outage_mode::reset);
           if (ended) s->proxy->set_link(true);
           break;
         case fault_kind::clock_skew:

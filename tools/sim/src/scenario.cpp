@@ -314,6 +314,11 @@ scenario load_scenario(const std::filesystem::path& file,
       if (f.end_h > s.duration_h) fail(file, where + "end_h", "ends after the scenario");
       if (f.kind != fault_kind::wet_well_overflow) f.factor = number(*t, "factor", file, where, 6.0);
       f.skew_s = number(*t, "skew_s", file, where, 900.0);
+      if (const auto mode = string_key("mode")) {
+        if (f.kind != fault_kind::link_outage) fail(file, where + "mode", "only link_outage has a mode");
+        if (*mode != "reset" && *mode != "blackhole") fail(file, where + "mode", "must be \"reset\" or \"blackhole\"");
+        f.blackhole = *mode == "blackhole";
+      }
       const double raw = number(*t, "raw", file, where, 65535.0);
       if (raw < 0 || raw > 65535 || raw != static_cast<double>(static_cast<std::uint16_t>(raw))) {
         fail(file, where + "raw", "must be an integer 0..65535");

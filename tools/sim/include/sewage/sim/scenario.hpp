@@ -17,7 +17,8 @@
 ///   terminal = "HY-WY-002"
 ///   start_h = 3.0                   # hours after start
 ///   end_h = 6.0
-///   # optional per type: factor (turbidity_excursion), skew_s (clock_skew), raw (sentinel)
+///   # optional per type: factor (turbidity_excursion), skew_s (clock_skew), raw (sentinel),
+///   # mode (link_outage: "reset", the default, or "blackhole"; tcp_proxy.hpp outage_mode)
 ///
 /// The limits of the true exceedances (exceedance_truth.hpp, exceedance_truth.csv) default to the
 /// gateway's defaults; a county whose gateway has other limits sets them (every key optional):
@@ -110,6 +111,7 @@ struct scripted_fault {
   double factor{6.0};         ///< turbidity_excursion: multiplier on effluent turbidity
   double skew_s{900.0};       ///< clock_skew: agent clock offset, s
   std::uint16_t raw{0xFFFF};  ///< sentinel: raw register word returned
+  bool blackhole{false};      ///< link_outage: the link swallows traffic (mode = "blackhole") instead of resetting
   std::string node;           ///< station faults: the pump station's network node id
   std::string segment;        ///< pipe faults: the segment id
   std::string pump;           ///< station_pump_failure: the pump id; empty = every pump
