@@ -82,6 +82,14 @@ class JudgeTest(unittest.TestCase):
         r = chaos.judge_records({"T1": {"e1": [1, 2, 3]}}, {"T1": ("e1", 3)}, {"T1": []})
         self.assertEqual((r["lost"], r["duplicated"], r["undelivered"], r["problems"]), (0, 0, 0, []))
 
+    def test_a_queued_record_the_gateway_stored_was_delivered(self):
+        # chaos_short, CI of 2026-12-02: HY-XTQ-001's queue held a row the gateway had stored (its
+        # batched delete not yet run when the agent stopped); it was judged "still queued".
+        r = chaos.judge_records({"T1": {"e1": [1, 2, 3, 4]}}, {"T1": ("e1", 4)}, {"T1": [3]})
+        self.assertEqual((r["lost"], r["undelivered"], r["in_flight"], r["problems"]), (0, 0, 0, []))
+        r = chaos.judge_records({"T1": {"e1": [1, 2, 3]}}, {"T1": ("e1", 5)}, {"T1": [3, 4, 5]})
+        self.assertEqual((r["lost"], r["undelivered"], r["in_flight"]), (0, 2, 0))
+
     def test_lost_duplicate_and_tail_loss(self):
         r = chaos.judge_records({"T1": {"e1": [1, 2, 4, 4]}, "T2": {"e2": [1, 2]}},
                                 {"T1": ("e1", 4), "T2": ("e2", 5)}, {"T1": [], "T2": [5]})
