@@ -364,6 +364,7 @@ struct agent::impl {
       if (volatile_records.erase(seq) != 0) return;  // held in memory only: nothing to delete
       // Delivered: never sent again; deleted from the file with the next batch.
       acked_unremoved.insert(seq);
+      queue.delivered(seq);  // pushed out by the bounds before its delete, it is not a loss
       if (acked_unremoved.size() >= config.queue.delete_batch) {
         if (!ack_flush_posted) {
           ack_flush_posted = true;
@@ -419,7 +420,8 @@ struct agent::impl {
   /// their batched delete).
   [[nodiscard]] std::size_t waiting() const {
     const auto depth = static_cast<std::size_t>(queue.depth());
-    return depth > acked_unremoved.size() ? depth - acked_unremoved.size() : 0;
+    const auto delivered = queue.delivered_count();  // without those the bounds pushed out since
+    return depth > delivered ? depth - delivered : 0;
   }
 
   // ---- commands ----

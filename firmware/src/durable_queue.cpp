@@ -8,11 +8,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <random>
 
 namespace sewage::agent {
@@ -371,6 +373,7 @@ bool durable_queue::write_record(std::uint64_t seq, const std::string& payload, 
   std::uint64_t depth = depth_;
   std::uint64_t bytes = bytes_;
   std::uint64_t dropped = 0;
+  std::vector<std::uint64_t> evicted_delivered;  // pushed out, but delivered: not a loss
   bool aside = false;
   try {
     exec("BEGIN IMMEDIATE");
@@ -400,7 +403,10 @@ bool durable_queue::write_record(std::uint64_t seq, const std::string& payload, 
           if (rc != SQLITE_DONE) throw queue_error(sqlite3_errmsg(db_));
           --depth;
           bytes -= old_len;
-          ++dropped;
+          if (delivered_.count(old_seq) != 0)
+            evicted_delivered.push_back(old_seq);
+          else
+            ++dropped;
         }
         stmt_reset r{insert_};
         sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(seq));
@@ -428,7 +434,13 @@ bool durable_queue::write_record(std::uint64_t seq, const std::string& payload, 
   dropped_ += dropped;
   out.dropped += dropped;
   out.set_aside = aside;
+  for (const auto seq : evicted_delivered) delivered_.erase(seq);
   return true;
+}
+
+void durable_queue::delivered(std::uint64_t seq) {
+  if (seq == 0 || seq >= next_seq_) return;
+  delivered_.insert(seq);
 }
 
 void durable_queue::store_next_seq(std::uint64_t next) {
@@ -468,8 +480,13 @@ bool durable_queue::drop_oldest(std::uint64_t n, appended& out, std::string& why
       exec("COMMIT");
       depth_ -= count;
       bytes_ -= len;
-      dropped_ += count;
-      out.dropped += count;
+      // Delivered records among those pushed out are not lost (delivered()).
+      const auto last = delivered_.upper_bound(static_cast<std::uint64_t>(max_seq));
+      const auto were_delivered = static_cast<std::uint64_t>(std::distance(delivered_.begin(), last));
+      delivered_.erase(delivered_.begin(), last);
+      const std::uint64_t lost = count > were_delivered ? count - were_delivered : 0;
+      dropped_ += lost;
+      out.dropped += lost;
     } catch (...) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
@@ -593,6 +610,7 @@ std::size_t durable_queue::remove(const std::vector<std::uint64_t>& seqs) {
   std::size_t removed = 0;
   std::string why;
   if (try_remove(seqs, removed, why)) {
+    for (const auto seq : seqs) delivered_.erase(seq);
     if (fault_) after_good_write();
     return removed;
   }
@@ -600,6 +618,7 @@ std::size_t durable_queue::remove(const std::vector<std::uint64_t>& seqs) {
   note_fault(why);
   release_space();
   if (try_remove(seqs, removed, why)) {
+    for (const auto seq : seqs) delivered_.erase(seq);
     after_good_write();
     return removed;
   }

@@ -105,6 +105,44 @@ TEST(DurableQueue, ByteBoundDropsTheOldest) {
   EXPECT_EQ(q.dropped(), 2U);
 }
 
+// Issue 17 (chaos): a record whose PUBACK came waits in the file for the batched delete
+// (queue.delete_batch, delete_after_s). The bounds pushing it out lose nothing: before, it was
+// counted in `dropped`, which every following record carries, and the gateway raised a false
+// queue_overflow. Both bounds, and records never delivered still counted.
+TEST(DurableQueue, ADeliveredRecordPushedOutByTheBoundsIsNotALoss) {
+  testing::temp_dir dir("queue");
+  durable_queue q(opts(dir.path() / "q.db", 3));
+  for (int i = 0; i < 3; ++i) q.append(payload);
+  q.delivered(1);
+  q.delivered(2);
+  EXPECT_EQ(q.delivered_count(), 2U);
+  EXPECT_EQ(q.append(payload).dropped, 0U);  // pushes out 1: delivered
+  EXPECT_EQ(q.append(payload).dropped, 0U);  // pushes out 2: delivered
+  EXPECT_EQ(q.delivered_count(), 0U);
+  EXPECT_EQ(q.dropped(), 0U);
+  EXPECT_EQ(q.append(payload).dropped, 1U);  // pushes out 3: never delivered, lost
+  EXPECT_EQ(q.dropped(), 1U);
+  // The batched delete of records already pushed out finds nothing and forgets them.
+  q.delivered(4);
+  EXPECT_EQ(q.remove({1, 2, 4}), 1U);
+  EXPECT_EQ(q.delivered_count(), 0U);
+  EXPECT_EQ(q.depth(), 2U);
+  // A seq never handed out is ignored.
+  q.delivered(99);
+  EXPECT_EQ(q.delivered_count(), 0U);
+
+  testing::temp_dir dir2("queue");
+  durable_queue b(opts(dir2.path() / "q.db", 1000, 4096));
+  const std::string big(1000, 'x');
+  for (int i = 0; i < 4; ++i) b.append([&](std::uint64_t) { return big; });
+  for (std::uint64_t seq = 1; seq <= 4; ++seq) b.delivered(seq);
+  for (int i = 0; i < 4; ++i) b.append([&](std::uint64_t) { return big; });
+  EXPECT_EQ(b.depth(), 4U);
+  EXPECT_EQ(b.dropped(), 0U);
+  b.append([&](std::uint64_t) { return big; });  // pushes out 5: never delivered
+  EXPECT_EQ(b.dropped(), 1U);
+}
+
 TEST(DurableQueue, OversizeRecordIsSetAsideNotQueued) {
   testing::temp_dir dir("queue");
   durable_queue q(opts(dir.path() / "q.db"));

@@ -37,6 +37,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -98,7 +99,8 @@ class durable_queue {
   [[nodiscard]] std::uint64_t depth() const noexcept { return depth_; }
   /// Payload bytes waiting in the outbox.
   [[nodiscard]] std::uint64_t bytes() const noexcept { return bytes_; }
-  /// Records dropped (oldest first) to keep the bounds since this object was created.
+  /// Records dropped (oldest first) to keep the bounds since this object was created: records
+  /// lost, never delivered (a delivered record pushed out is not counted, see `delivered`).
   [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
   /// Records set aside as too large since this object was created.
   [[nodiscard]] std::uint64_t set_aside() const noexcept { return set_aside_; }
@@ -139,6 +141,15 @@ class durable_queue {
   /// (a seq already dropped or removed is skipped). On a write failure releases the reserve,
   /// checkpoints and retries once; throws queue_error if that fails too.
   std::size_t remove(const std::vector<std::uint64_t>& seqs);
+  /// Marks record `seq` delivered (its PUBACK came) while it stays in the file until a batched
+  /// `remove`. When the bounds push such a record out, nothing is lost: it is not counted in
+  /// `dropped` (nor in `appended::dropped`). Kept in memory only: after a restart every record in
+  /// the file counts as undelivered again (and is published again). A seq never handed out
+  /// (>= next_seq) is ignored; one no longer in the file is forgotten with the next `remove`
+  /// naming it. Never throws (std::bad_alloc aside). Not thread-safe, like the rest of the class.
+  void delivered(std::uint64_t seq);
+  /// Records marked `delivered` and still in the file, as far as this object knows.
+  [[nodiscard]] std::size_t delivered_count() const noexcept { return delivered_.size(); }
 
  private:
   void acquire_lock();
@@ -166,6 +177,7 @@ class durable_queue {
   sqlite3_stmt* set_next_{nullptr};
   std::string epoch_;
   std::uint64_t depth_{0}, bytes_{0}, dropped_{0}, set_aside_{0}, next_seq_{1};
+  std::set<std::uint64_t> delivered_;  // delivered, still in the file (see delivered())
   /// Writes meta next_seq = `next` inside the caller's transaction; throws queue_error.
   void store_next_seq(std::uint64_t next);
   std::optional<std::filesystem::path> moved_aside_;
