@@ -22,10 +22,12 @@ import http.server
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tomllib
@@ -160,6 +162,26 @@ def port_open(port):
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def ram_workdir(prefix, need_bytes=2 << 30):
+    """A new work directory on tmpfs (/dev/shm) when it is writable and has `need_bytes` free,
+    else under the system's temporary directory. For a county on a fast simulated clock: at x240
+    one real second is four simulated minutes, and a terminal's live window (3 report intervals
+    of 60 s) is 0.75 real s. Every agent commits each record with fsync before it publishes it,
+    as does the gateway's journal and store; a virtual disk that stalls fsync for a second (a
+    shared host flushing) delays every agent's records at once past that window, and the
+    gateway rightly raises offline for terminals the simulation itself held back (soak_short in
+    CI, 2026-12-02: five terminals at the same instant). On tmpfs fsync returns at once. What is
+    measured on such a county is detection and numbers, not storage: durability is tested on
+    real storage (tests/integration, tools/chaos)."""
+    shm = "/dev/shm"
+    try:
+        if os.path.isdir(shm) and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free >= need_bytes:
+            return tempfile.mkdtemp(prefix=prefix, dir=shm)
+    except OSError:
+        pass
+    return tempfile.mkdtemp(prefix=prefix)
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -75,7 +74,7 @@ def main():
     ap.add_argument("--speed", type=float, default=120.0)
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     args = ap.parse_args()
-    workdir = tempfile.mkdtemp(prefix="network-e2e-")
+    workdir = county.ram_workdir("network-e2e-")  # 139 agents fsync each record: see ram_workdir
     scenario = os.path.join(workdir, "scenario.toml")
     with open(scenario, "w", encoding="utf-8") as f:
         f.write(SCENARIO)
