@@ -374,6 +374,7 @@ bool durable_queue::write_record(std::uint64_t seq, const std::string& payload, 
   std::uint64_t bytes = bytes_;
   std::uint64_t dropped = 0;
   std::vector<std::uint64_t> evicted_delivered;  // pushed out, but delivered: not a loss
+  std::uint64_t evicted_through = evicted_through_;
   bool aside = false;
   try {
     exec("BEGIN IMMEDIATE");
@@ -407,6 +408,7 @@ bool durable_queue::write_record(std::uint64_t seq, const std::string& payload, 
             evicted_delivered.push_back(old_seq);
           else
             ++dropped;
+          evicted_through = old_seq;
         }
         stmt_reset r{insert_};
         sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(seq));
@@ -435,11 +437,12 @@ bool durable_queue::write_record(std::uint64_t seq, const std::string& payload, 
   out.dropped += dropped;
   out.set_aside = aside;
   for (const auto seq : evicted_delivered) delivered_.erase(seq);
+  evicted_through_ = evicted_through;
   return true;
 }
 
 void durable_queue::delivered(std::uint64_t seq) {
-  if (seq == 0 || seq >= next_seq_) return;
+  if (seq == 0 || seq >= next_seq_ || seq <= evicted_through_) return;
   delivered_.insert(seq);
 }
 
@@ -484,6 +487,7 @@ bool durable_queue::drop_oldest(std::uint64_t n, appended& out, std::string& why
       const auto last = delivered_.upper_bound(static_cast<std::uint64_t>(max_seq));
       const auto were_delivered = static_cast<std::uint64_t>(std::distance(delivered_.begin(), last));
       delivered_.erase(delivered_.begin(), last);
+      evicted_through_ = std::max(evicted_through_, static_cast<std::uint64_t>(max_seq));
       const std::uint64_t lost = count > were_delivered ? count - were_delivered : 0;
       dropped_ += lost;
       out.dropped += lost;

@@ -127,9 +127,14 @@ TEST(DurableQueue, ADeliveredRecordPushedOutByTheBoundsIsNotALoss) {
   EXPECT_EQ(q.remove({1, 2, 4}), 1U);
   EXPECT_EQ(q.delivered_count(), 0U);
   EXPECT_EQ(q.depth(), 2U);
-  // A seq never handed out is ignored.
+  // A seq never handed out is ignored, and so is the PUBACK of one already pushed out (it was in
+  // flight when the bounds took it: counted then, and not a delivered record in the file now).
   q.delivered(99);
+  q.delivered(3);
   EXPECT_EQ(q.delivered_count(), 0U);
+  EXPECT_EQ(q.append(payload).dropped, 0U);  // 7: room, 4 was removed
+  EXPECT_EQ(q.append(payload).dropped, 1U);  // 8: pushes out 5, never delivered
+  EXPECT_EQ(q.dropped(), 2U);
 
   testing::temp_dir dir2("queue");
   durable_queue b(opts(dir2.path() / "q.db", 1000, 4096));

@@ -145,8 +145,8 @@ class durable_queue {
   /// `remove`. When the bounds push such a record out, nothing is lost: it is not counted in
   /// `dropped` (nor in `appended::dropped`). Kept in memory only: after a restart every record in
   /// the file counts as undelivered again (and is published again). A seq never handed out
-  /// (>= next_seq) is ignored; one no longer in the file is forgotten with the next `remove`
-  /// naming it. Never throws (std::bad_alloc aside). Not thread-safe, like the rest of the class.
+  /// (>= next_seq) or already pushed out (its PUBACK came after; it was counted in `dropped`
+  /// then) is ignored; one removed meanwhile is forgotten with the next `remove` naming it. Never throws (std::bad_alloc aside). Not thread-safe, like the rest of the class.
   void delivered(std::uint64_t seq);
   /// Records marked `delivered` and still in the file, as far as this object knows.
   [[nodiscard]] std::size_t delivered_count() const noexcept { return delivered_.size(); }
@@ -178,6 +178,7 @@ class durable_queue {
   std::string epoch_;
   std::uint64_t depth_{0}, bytes_{0}, dropped_{0}, set_aside_{0}, next_seq_{1};
   std::set<std::uint64_t> delivered_;  // delivered, still in the file (see delivered())
+  std::uint64_t evicted_through_{0};   // the bounds pushed out every seq up to this (oldest first)
   /// Writes meta next_seq = `next` inside the caller's transaction; throws queue_error.
   void store_next_seq(std::uint64_t next);
   std::optional<std::filesystem::path> moved_aside_;
