@@ -133,6 +133,7 @@ std::string encode(const gateway_status_message& m) {
   json j;
   put_presence(j, m.state, m.ts, m.reason);
   put(j, "version", m.version);
+  put(j, "receipts", m.receipts);
   return dump(j);
 }
 
@@ -148,6 +149,8 @@ decoded<gateway_status_message> decode_gateway_status(std::string_view payload) 
   gateway_status_message m;
   m.version = r.identifier("version", p.state == presence::online ? required : optional, 64,
                            &is_version_char, "[A-Za-z0-9_.+~-]{1,64}");
+  m.receipts = r.boolean("receipts", optional);
+  if (m.receipts && p.state != presence::online) r.add("receipts", problem_code::inconsistent, "only allowed when online");
   if (!out.problems.empty()) return out;
   m.state = *p.state;
   m.ts = p.ts;

@@ -4,6 +4,7 @@
 #include "sewage/proto/alert.hpp"
 #include "sewage/proto/command.hpp"
 #include "sewage/proto/image.hpp"
+#include "sewage/proto/receipt.hpp"
 #include "sewage/proto/status.hpp"
 #include "sewage/proto/telemetry.hpp"
 #include "sewage/proto/topic.hpp"
@@ -34,6 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip<alert_message>(in, [](std::string_view s) { return decode_alert(s); });
   round_trip<command_message>(in, [](std::string_view s) { return decode_command(s); });
   round_trip<command_result_message>(in, [](std::string_view s) { return decode_command_result(s); });
+  round_trip<receipt_message>(in, [](std::string_view s) { return decode_receipt(s); });
   (void)extract_command_id(in);
   (void)is_acceptable_jpeg(in);
   const auto t = parse_topic(in);

@@ -30,6 +30,7 @@ TOPICS = {
     "alert": f"sewage/v1/alerts/{TERMINAL}/turbidity_high",
     "command": f"sewage/v1/{TERMINAL}/cmd",
     "command_result": f"sewage/v1/{TERMINAL}/cmd/result",
+    "receipt": f"sewage/v1/{TERMINAL}/receipt",
 }
 
 

@@ -11,6 +11,7 @@
 #include "sewage/proto/alert.hpp"
 #include "sewage/proto/command.hpp"
 #include "sewage/proto/image.hpp"
+#include "sewage/proto/receipt.hpp"
 #include "sewage/proto/status.hpp"
 #include "sewage/proto/telemetry.hpp"
 #include "sewage/proto/topic.hpp"
@@ -21,6 +22,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 namespace {
@@ -74,9 +76,22 @@ std::vector<problem> validate_payload(const topic& t, const std::string& payload
   return {};
 }
 
+/// The terminal id of a receipt topic (receipt.hpp: not a parse_topic() kind), or nullopt.
+std::optional<std::string> receipt_topic_terminal(const std::string& topic_text) {
+  constexpr std::string_view suffix = "/receipt";
+  const std::string root = std::string(topic_root) + "/";
+  if (topic_text.size() <= root.size() + suffix.size() || topic_text.rfind(root, 0) != 0 ||
+      topic_text.compare(topic_text.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return std::nullopt;
+  std::string id = topic_text.substr(root.size(), topic_text.size() - root.size() - suffix.size());
+  if (!is_valid_terminal_id(id)) return std::nullopt;
+  return id;
+}
+
 int run_validate(const std::string& topic_text, const std::string& file) {
   auto t = parse_topic(topic_text);
-  if (!t.ok()) {
+  const bool receipt = !t.ok() && receipt_topic_terminal(topic_text).has_value();
+  if (!t.ok() && !receipt) {
     for (const auto& p : t.problems) std::cout << "topic: " << p.reason << '\n';
     return 1;
   }
@@ -88,7 +103,7 @@ int run_validate(const std::string& topic_text, const std::string& file) {
     std::cerr << "sewage-proto: " << error << '\n';
     return 2;
   }
-  const auto problems = validate_payload(*t.value, payload);
+  const auto problems = receipt ? problems_of(decode_receipt(payload)) : validate_payload(*t.value, payload);
   if (problems.empty()) {
     std::cout << "ok\n";
     return 0;
@@ -145,9 +160,11 @@ int run_example(const std::string& kind) {
   } else if (kind == "command") {
     command_message c{"c-17", command_name::set_report_interval, 300, now};
     std::cout << encode(c) << '\n';
+  } else if (kind == "receipt") {
+    std::cout << encode(receipt_message{"9f1c2a7b44e0d3a1", {{1040, 1042}, {1045, 1045}}}) << '\n';
   } else {
     std::cerr << "sewage-proto: unknown example kind \"" << kind
-              << "\"; choose telemetry, pump_station, status, alert or command\n";
+              << "\"; choose telemetry, pump_station, status, alert, command or receipt\n";
     return 2;
   }
   return 0;
@@ -167,7 +184,7 @@ int main(int argc, char** argv) {
   validate->add_option("file", file, "payload file, or - for standard input")->capture_default_str();
   std::string kind;
   auto* example = app.add_subcommand("example", "Print a valid example payload");
-  example->add_option("kind", kind, "telemetry, pump_station, status, alert or command")->required();
+  example->add_option("kind", kind, "telemetry, pump_station, status, alert, command or receipt")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -53,7 +53,7 @@ TEST(Status, Rejections) {
 }
 
 TEST(GatewayStatus, RoundTripAndRejection) {
-  const gateway_status_message m{presence::online, t0, std::nullopt, "0.1.0"};
+  const gateway_status_message m{presence::online, t0, std::nullopt, "0.1.0", std::nullopt};
   const auto d = decode_gateway_status(encode(m));
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(*d.value, m);
@@ -61,6 +61,21 @@ TEST(GatewayStatus, RoundTripAndRejection) {
                 .problems.at(0)
                 .to_string(),
             "/version: required field is missing");
+  // receipts (proto/receipt.hpp): optional, online only; absent means an older gateway.
+  gateway_status_message with = m;
+  with.receipts = true;
+  const auto dw = decode_gateway_status(encode(with));
+  ASSERT_TRUE(dw.ok()) << dw.problems.at(0).to_string();
+  EXPECT_EQ(dw.value->receipts, std::optional<bool>(true));
+  EXPECT_EQ(d.value->receipts, std::nullopt);
+  EXPECT_EQ(decode_gateway_status(R"({"state":"online","ts":"2026-11-29T08:00:00Z","version":"1","receipts":"yes"})")
+                .problems.at(0)
+                .path,
+            "/receipts");
+  EXPECT_EQ(decode_gateway_status(R"({"state":"offline","reason":"connection_lost","receipts":true})")
+                .problems.at(0)
+                .to_string(),
+            "/receipts: only allowed when online");
 }
 
 alert_message sample_alert() {

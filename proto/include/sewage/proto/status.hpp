@@ -56,6 +56,9 @@ struct gateway_status_message {
   std::optional<timestamp> ts;           ///< required except on the last will
   std::optional<offline_reason> reason;  ///< required when offline
   std::optional<std::string> version;    ///< required when online
+  /// Online only, optional: true when the gateway sends delivery receipts (receipt.hpp); an agent
+  /// then keeps each record until its receipt. Absent (an older gateway) means false.
+  std::optional<bool> receipts;
 
   friend bool operator==(const gateway_status_message&, const gateway_status_message&) = default;
 };
