@@ -651,6 +651,12 @@ http_response api_metrics(const context& c) {
   add_sample(out, "sewage_gateway_records_accepted_total", static_cast<double>(m.records_accepted));
   add_metric(out, "sewage_gateway_duplicates_total", "counter", "Redelivered or replayed records dropped by de-duplication.");
   add_sample(out, "sewage_gateway_duplicates_total", static_cast<double>(m.duplicates));
+  add_metric(out, "sewage_gateway_receipts_total", "counter",
+             "Delivery receipts published after commits (sewage/v1/{terminal}/receipt).");
+  add_sample(out, "sewage_gateway_receipts_total", static_cast<double>(m.receipts_published));
+  add_metric(out, "sewage_gateway_receipts_skipped_total", "counter",
+             "Commits whose receipts were not sent because the broker link was down.");
+  add_sample(out, "sewage_gateway_receipts_skipped_total", static_cast<double>(m.receipts_skipped));
   add_metric(out, "sewage_gateway_late_records_total", "counter", "Accepted records older than the rules' event clock.");
   add_sample(out, "sewage_gateway_late_records_total", static_cast<double>(m.late_records));
   add_metric(out, "sewage_gateway_missing_records", "gauge",

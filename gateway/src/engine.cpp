@@ -2,6 +2,8 @@
 
 #include "sewage/gateway/operating_day.hpp"
 
+#include "ingest/receipt_book.hpp"
+
 #include <sewage/proto/alert.hpp>
 #include <sewage/proto/command.hpp>
 #include <sewage/proto/image.hpp>
@@ -46,7 +48,8 @@ engine::engine(const config& cfg, registry reg, store& db, const clock_source& c
       pub_(pub),
       rules_(std::move(rules)),
       listener_(listener),
-      started_(clock.now()) {
+      started_(clock.now()),
+      receipts_(std::make_unique<ingest::receipt_book>()) {
   metrics_.missing_records = db_.missing_in_left_epochs();
   for (auto& snap : db_.load_terminals()) {
     metrics_.missing_records += snap.seen.missing();
@@ -216,6 +219,8 @@ bool engine::online(std::size_t index) const { return presence_of(index) == pres
 proto::timestamp engine::registered_at(std::size_t index) const {
   return from_ms(states_.at(index).snap.rules[type_index(proto::alert_type::offline)].since_ms);
 }
+
+engine::~engine() = default;
 
 void engine::link_down() {
   if (link_up_ || draining_)
@@ -396,6 +401,7 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
     mark_dirty(idx);
   }
   const std::uint64_t max_before = s.seen.max_seq();
+  receipts_->note(s.terminal_id, rec.epoch, rec.seq);  // stored or a duplicate: durable after the commit
   if (!accept_seq(idx, rec.seq)) return;
   ++metrics_.records_accepted;
   mark_dirty(idx);
@@ -822,6 +828,7 @@ bool engine::flush(bool retry_now) {
   for (auto& [key, h] : flow_pending_) batch_.flow_hours.push_back(std::move(h));
   flow_pending_.clear();
   if (batch_.empty()) {
+    publish_receipts();
     if (on_committed_) on_committed_();
     return true;
   }
@@ -871,9 +878,25 @@ bool engine::flush(bool retry_now) {
   ++metrics_.store_commit_buckets.at(b);
   const bool notified = !batch_.notifications.empty();
   batch_.clear();
+  publish_receipts();
   if (notified && listener_ != nullptr) listener_->on_committed();
   if (on_committed_) on_committed_();
   return true;
+}
+
+void engine::publish_receipts() {
+  if (receipts_->empty()) return;
+  if (!link_up_) {
+    // Nobody can be told now. The agents keep these records and send them again on the gateway's
+    // birth (a new connection); those copies are duplicates and get their receipts then.
+    ++metrics_.receipts_skipped;
+    receipts_->clear();
+    return;
+  }
+  for (auto& r : receipts_->take()) {
+    pub_.publish(r.topic, r.payload, false);
+    ++metrics_.receipts_published;
+  }
 }
 
 void engine::notify_listener(const proto::alert_message& m) {

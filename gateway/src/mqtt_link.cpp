@@ -427,6 +427,7 @@ void mqtt_link::after_connect() noexcept {
     birth.state = proto::presence::online;
     birth.ts = impl_->clock_.now();
     birth.version = SEWAGE_GATEWAY_VERSION;
+    birth.receipts = true;  // the engine sends delivery receipts after each commit (proto/receipt.hpp)
     impl_->client_.publish(proto::gateway_status_topic(), proto::encode(birth), 1, true);
   } catch (const std::exception& e) {
     spdlog::error("MQTT subscribe after connect failed: {}", e.what());

@@ -309,12 +309,14 @@ TEST_F(Identity, ProvisioningWritesEveryAccountKeepsPasswordsOnRerunAndNeverPrin
   const std::string acl = slurp(out() / "broker" / "acl");
   for (const char* line : {"pattern write sewage/v1/%u/telemetry\n", "pattern write sewage/v1/%u/status\n",
                            "pattern write sewage/v1/%u/image\n", "pattern write sewage/v1/%u/cmd/result\n",
-                           "pattern read sewage/v1/%u/cmd\n", "user sewage-gateway\ntopic read sewage/v1/#\n",
+                           "pattern read sewage/v1/%u/cmd\n", "pattern read sewage/v1/%u/receipt\n",
+                           "pattern read sewage/v1/gateway/status\n", "user sewage-gateway\ntopic read sewage/v1/#\n",
                            "topic write sewage/v1/+/cmd\n", "topic write sewage/v1/alerts/#\n",
-                           "topic write sewage/v1/gateway/status\n", "topic write sewage/v1/gateway/probe\n"})
+                           "topic write sewage/v1/gateway/status\n", "topic write sewage/v1/gateway/probe\n",
+                           "topic write sewage/v1/+/receipt\n"})
     EXPECT_NE(acl.find(line), std::string::npos) << line << " not in\n" << acl;
-  EXPECT_EQ(lines_with(acl, "pattern write ").size() + lines_with(acl, "topic write ").size(), 8U) << acl;  // nothing else
-  EXPECT_EQ(lines_with(acl, "pattern read ").size() + lines_with(acl, "topic read ").size(), 2U) << acl;
+  EXPECT_EQ(lines_with(acl, "pattern write ").size() + lines_with(acl, "topic write ").size(), 9U) << acl;  // nothing else
+  EXPECT_EQ(lines_with(acl, "pattern read ").size() + lines_with(acl, "topic read ").size(), 4U) << acl;
   // A re-run (a terminal added to the registry) keeps every password: no installed agent changes.
   std::ofstream(registry()) << registry_text({"T-A", "T-B", "T-C", "T-D"});
   const auto second = provision();

@@ -7,6 +7,7 @@
 #include "sewage/gateway/sqlite_store.hpp"
 #include "test_util.hpp"
 
+#include <sewage/proto/receipt.hpp>
 #include <sewage/proto/topic.hpp>
 #include <sewage/testing/process.hpp>
 
@@ -429,6 +430,71 @@ TEST_F(LinkOutageTest, AFullStoreKeepsEverythingPendingAndRecoversByItself) {
   }
   EXPECT_EQ(records, 11);
   EXPECT_NEAR(t1, 10.0, 1e-6);  // totals 101..111: 10 m3, once
+}
+
+// Issue 17 defect 1 (delivery receipts, proto/receipt.hpp): a record's receipt is published only
+// after the commit that stores it, for a duplicate too (its copy was stored before), never while
+// the store refuses the commit, and not at all while the broker link is down (the agents send the
+// records again on the gateway's birth, and those copies get their receipts).
+TEST_F(LinkOutageTest, ReceiptsFollowTheCommitNameDuplicatesTooAndWaitForAStoreThatRefuses) {
+  const auto receipts_for = [&](const std::string& id) {
+    std::vector<proto::receipt_message> out;
+    for (const auto& m : pub_.sent) {
+      if (m.topic != proto::receipt_topic(id)) continue;
+      EXPECT_FALSE(m.retained);
+      auto d = proto::decode_receipt(m.payload);
+      if (!d.ok()) {
+        ADD_FAILURE() << m.payload << ": " << d.problems.front().to_string();
+        continue;
+      }
+      out.push_back(*d.value);
+    }
+    return out;
+  };
+  using ranges = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+  for (std::uint64_t s : {1, 2, 3, 5}) send("T1", s, clock_.now());
+  send("T2", 7, clock_.now());
+  EXPECT_TRUE(receipts_for("T1").empty()) << "no receipt before the commit";
+  ASSERT_TRUE(eng_->flush(true));
+  ASSERT_EQ(receipts_for("T1").size(), 1u);
+  EXPECT_EQ(receipts_for("T1")[0].epoch, "e1");
+  EXPECT_EQ(receipts_for("T1")[0].seqs, (ranges{{1, 3}, {5, 5}}));
+  ASSERT_EQ(receipts_for("T2").size(), 1u);
+  EXPECT_EQ(receipts_for("T2")[0].seqs, (ranges{{7, 7}}));
+  EXPECT_EQ(eng_->metrics().receipts_published, 2u);
+
+  // A copy sent again (its receipt was lost with a broker) is a duplicate, and gets a receipt.
+  pub_.sent.clear();
+  send("T1", 2, clock_.now());
+  EXPECT_EQ(eng_->metrics().duplicates, 1u);
+  ASSERT_TRUE(eng_->flush(true));
+  ASSERT_EQ(receipts_for("T1").size(), 1u);
+  EXPECT_EQ(receipts_for("T1")[0].seqs, (ranges{{2, 2}}));
+
+  // The store refuses: no receipt until the commit goes through.
+  pub_.sent.clear();
+  db_->full = true;
+  send("T1", 6, clock_.now());
+  send("T1", 5, clock_.now());  // a duplicate waits for the same commit
+  EXPECT_FALSE(eng_->flush(true));
+  EXPECT_TRUE(receipts_for("T1").empty());
+  db_->full = false;
+  ASSERT_TRUE(eng_->flush(true));
+  ASSERT_EQ(receipts_for("T1").size(), 1u);
+  EXPECT_EQ(receipts_for("T1")[0].seqs, (ranges{{5, 6}}));
+
+  // The link is down: nothing is published, nothing kept for later.
+  pub_.sent.clear();
+  eng_->link_down();
+  send("T1", 8, clock_.now());
+  ASSERT_TRUE(eng_->flush(true));
+  EXPECT_TRUE(receipts_for("T1").empty());
+  EXPECT_EQ(eng_->metrics().receipts_skipped, 1u);
+  eng_->link_up();
+  send("T1", 9, clock_.now());
+  ASSERT_TRUE(eng_->flush(true));
+  ASSERT_EQ(receipts_for("T1").size(), 1u);
+  EXPECT_EQ(receipts_for("T1")[0].seqs, (ranges{{9, 9}}));
 }
 
 }  // namespace

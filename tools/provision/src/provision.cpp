@@ -4,6 +4,7 @@
 #include <sewage/gateway/registry.hpp>
 #include <sewage/proto/broker_uri.hpp>
 #include <sewage/proto/gateway_probe.hpp>
+#include <sewage/proto/receipt.hpp>
 #include <sewage/proto/timestamp.hpp>
 #include <sewage/proto/topic.hpp>
 
@@ -260,11 +261,12 @@ std::string broker_conf(const options& o, const fs::path& broker_dir) {
   return s;
 }
 
-/// A topic of terminal `%u` built by proto (the only owner of topic strings) for a placeholder id.
-std::string pattern_topic(std::string (*make)(std::string_view)) {
+/// A topic of terminal `%u` built by proto (the only owner of topic strings) for a placeholder id;
+/// with level "+" it is the filter covering every terminal.
+std::string pattern_topic(std::string (*make)(std::string_view), std::string_view level = "%u") {
   constexpr std::string_view placeholder = "PLACEHOLDERID";
   std::string t = make(placeholder);
-  t.replace(t.find(placeholder), placeholder.size(), "%u");
+  t.replace(t.find(placeholder), placeholder.size(), level);
   return t;
 }
 
@@ -296,13 +298,17 @@ std::string acl_text() {
       "# gets its PUBACK, 5 gets reason 135), logged as \"Denied PUBLISH\" at log_type debug.\n";
   for (auto* make : {&proto::telemetry_topic, &proto::status_topic, &proto::image_topic, &proto::command_result_topic})
     s += "pattern write " + pattern_topic(make) + "\n";
-  s += "pattern read " + pattern_topic(&proto::command_topic) + "\n\n";
-  s += "# The gateway reads everything of the contract and writes commands, alerts and its own status.\n";
+  s += "pattern read " + pattern_topic(&proto::command_topic) + "\n";
+  s += "# Its delivery receipts (proto/receipt.hpp), and the gateway's status that says it sends them.\n";
+  s += "pattern read " + pattern_topic(&proto::receipt_topic) + "\n";
+  s += "pattern read " + proto::gateway_status_topic() + "\n\n";
+  s += "# The gateway reads everything of the contract and writes commands, alerts, receipts and its own status.\n";
   s += "user " + std::string(gateway_account) + "\n";
   s += "topic read " + std::string(proto::topic_root) + "/#\n";
   s += "topic write " + proto::subscription_filter(proto::topic_kind::command) + "\n";
   s += "topic write " + proto::subscription_filter(proto::topic_kind::alert) + "\n";
   s += "topic write " + proto::gateway_status_topic() + "\n";
+  s += "topic write " + pattern_topic(&proto::receipt_topic, "+") + "\n";
   s += "# Its loopback probe (proto/gateway_probe.hpp): proves the broker path, so a stalled broker\n";
   s += "# is not taken for every terminal falling silent.\n";
   s += "topic write " + proto::gateway_probe_topic() + "\n";

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -31,6 +32,10 @@
 #include <vector>
 
 namespace sewage::gateway {
+
+namespace ingest {
+class receipt_book;
+}
 
 /// One MQTT message as received.
 struct inbound_message {
@@ -67,6 +72,10 @@ struct engine_metrics {
   std::uint64_t messages_in{0};
   std::uint64_t records_accepted{0};
   std::uint64_t duplicates{0};           ///< redelivered / replayed records (including too old)
+  std::uint64_t receipts_published{0};   ///< delivery receipts sent after commits (proto/receipt.hpp)
+  /// Commits whose receipts were not sent because the broker link was down (the agents send those
+  /// records again on the gateway's birth, and the copies get their receipts).
+  std::uint64_t receipts_skipped{0};
   std::uint64_t late_records{0};         ///< accepted but older than the rules' event clock
   /// Gauge: records never received (seq holes below each epoch's highest seq), every terminal and
   /// epoch known to the store; goes down when a late record fills a hole.
@@ -126,9 +135,14 @@ class engine {
   /// must outlive the engine. Throws store_error if the store cannot be read.
   engine(const config& cfg, registry reg, store& db, const clock_source& clock, publisher& pub, rule_set rules,
          alert_listener* listener = nullptr);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
 
   /// Processes one message. Bad input is counted, logged with topic and reason, and kept in the
   /// dead-letter table; never throws except bad_alloc and store_error (from an epoch lookup).
+  /// A telemetry record (stored or a duplicate) gets its delivery receipt (proto/receipt.hpp) on
+  /// `publisher` after the next successful commit, unless the link was down then (link_down).
   void handle(const inbound_message& msg);
   /// Judges offline on arrival time (clock.now()); run every config::tick_interval.
   ///
@@ -264,6 +278,8 @@ class engine {
   void expire_commands(proto::timestamp now);
   void mark_dirty(std::size_t idx);
   void keep_for_retry();
+  /// After a successful commit: publishes the receipts of the records handled up to it.
+  void publish_receipts();
   /// Tells the alert listener (if any) about a transition just added to the batch.
   void notify_listener(const proto::alert_message& m);
   void attach_states();
@@ -277,6 +293,7 @@ class engine {
   alert_listener* listener_;
   proto::timestamp started_;
   bool link_up_{true};            // engine alone (tests, benchmarks): no link to wait for
+  std::unique_ptr<ingest::receipt_book> receipts_;  // records handled since the last commit
   bool draining_{false};
   proto::timestamp presence_floor_{};  // silence is counted from here at the earliest (see tick)
   proto::timestamp regrace_until_{};   // no offline raise before this: startup_grace after a link outage
