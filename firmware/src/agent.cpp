@@ -6,6 +6,7 @@
 #include "sewage/agent/mqtt_link.hpp"
 #include "sewage/agent/rate_limit.hpp"
 #include "sewage/proto/command.hpp"
+#include "sewage/proto/receipt.hpp"
 #include "sewage/proto/status.hpp"
 #include "sewage/proto/topic.hpp"
 #include "sewage/service/systemd_notify.hpp"
@@ -108,12 +109,15 @@ struct agent::impl {
         report_timer(io),
         pump_timer(io),
         delete_timer(io),
+        receipt_timer(io),
         signals(io, SIGTERM, SIGINT),
         telemetry_topic(proto::telemetry_topic(config.terminal_id)),
         status_topic(proto::status_topic(config.terminal_id)),
         image_topic(proto::image_topic(config.terminal_id)),
         command_topic(proto::command_topic(config.terminal_id)),
-        result_topic(proto::command_result_topic(config.terminal_id)) {
+        result_topic(proto::command_result_topic(config.terminal_id)),
+        receipt_topic(proto::receipt_topic(config.terminal_id)),
+        gateway_status_topic(proto::gateway_status_topic()) {
     for (const auto& d : config.devices) drivers_.push_back(drivers.create(d));
     proto::status_message will;
     will.terminal_id = config.terminal_id;
@@ -170,6 +174,7 @@ struct agent::impl {
     report_timer.cancel();
     pump_timer.cancel();
     delete_timer.cancel();
+    receipt_timer.cancel();
     pollers.clear();
     images.reset();
     flush_acks();
@@ -259,6 +264,11 @@ struct agent::impl {
     // Paho cannot tell us session_present on automatic reconnects, so subscribe on every connect:
     // this covers "session not present" and is harmless otherwise.
     link->subscribe(command_topic);
+    link->subscribe(receipt_topic);
+    link->subscribe(gateway_status_topic);
+    // What the broker acknowledged before may be lost with it (restarted without persistence):
+    // send again what has no receipt a grace period from now.
+    receipt_check_after_trigger();
     publish_image();
     pump();
   }
@@ -294,7 +304,7 @@ struct agent::impl {
       if (batch.size() > room) batch.resize(room);
       if (batch.empty()) return;
       for (const auto& e : batch) {
-        if (inflight.count(e.seq) != 0 || acked_unremoved.count(e.seq) != 0) {
+        if (inflight.count(e.seq) != 0 || acked_unremoved.count(e.seq) != 0 || awaiting_receipt.count(e.seq) != 0) {
           cursor = e.seq;
           continue;
         }
@@ -362,27 +372,16 @@ struct agent::impl {
     inflight.erase(seq);
     if (ok) {
       if (volatile_records.erase(seq) != 0) return;  // held in memory only: nothing to delete
-      // Delivered: never sent again; deleted from the file with the next batch.
-      acked_unremoved.insert(seq);
       queue.delivered(seq);  // pushed out by the bounds before its delete, it is not a loss
-      if (acked_unremoved.size() >= config.queue.delete_batch) {
-        if (!ack_flush_posted) {
-          ack_flush_posted = true;
-          boost::asio::post(io, [this] {
-            ack_flush_posted = false;
-            flush_acks();
-            pump();
-          });
-        }
-      } else if (!delete_timer_armed) {
-        delete_timer_armed = true;
-        delete_timer.expires_after(std::chrono::seconds(config.queue.delete_after_s));
-        delete_timer.async_wait([this](const boost::system::error_code& ec) {
-          if (ec) return;  // cancelled: flush_acks ran (and disarmed it) or the agent stops
-          delete_timer_armed = false;
-          flush_acks();
-        });
+      if (acked_unremoved.count(seq) != 0) return;  // its receipt came first (a copy sent earlier)
+      if (receipts == receipt_mode::on) {
+        // The broker has it; the gateway's receipt says it is stored. Until then it stays in the
+        // file, is not sent again on this connection, and is sent again after a reconnect or the
+        // gateway's birth if its receipt has not come by then (receipt_check_after_trigger).
+        awaiting_receipt.emplace(seq, steady::now());
+        return;
       }
+      done(seq);
     } else {
       // Failed (the link dropped: rc -11, or refused): send it again, in order, from the queue.
       if (rc == MQTTASYNC_OPERATION_INCOMPLETE) {
@@ -393,6 +392,122 @@ struct agent::impl {
       if (seq > 0) cursor = std::min(cursor, seq - 1);
       schedule_pump(std::chrono::milliseconds(500));
     }
+  }
+
+  /// Record `seq` is delivered for good: never sent again; deleted from the file with the next
+  /// batch (delete_batch records, or delete_after_s after the first).
+  void done(std::uint64_t seq) {
+    acked_unremoved.insert(seq);
+    if (acked_unremoved.size() >= config.queue.delete_batch) {
+      if (!ack_flush_posted) {
+        ack_flush_posted = true;
+        boost::asio::post(io, [this] {
+          ack_flush_posted = false;
+          flush_acks();
+          pump();
+        });
+      }
+    } else if (!delete_timer_armed) {
+      delete_timer_armed = true;
+      delete_timer.expires_after(std::chrono::seconds(config.queue.delete_after_s));
+      delete_timer.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;  // cancelled: flush_acks ran (and disarmed it) or the agent stops
+        delete_timer_armed = false;
+        flush_acks();
+      });
+    }
+  }
+
+  // ---- delivery receipts (proto/receipt.hpp) ----
+  /// The gateway's status: whether it sends receipts, and whether it was born again (a new
+  /// connection of the gateway: what its broker session held may be lost).
+  void on_gateway_status(const std::string& payload) {
+    const auto d = proto::decode_gateway_status(payload);
+    if (!d.ok()) {
+      if (bad_gateway_status_log.note() > 0)
+        spdlog::warn("gateway status ignored: {}", d.problems.front().to_string());
+      return;
+    }
+    if (d.value->state != proto::presence::online) return;  // gone: records keep waiting for receipts
+    const bool on = d.value->receipts.value_or(false);
+    if (!on) {
+      if (receipts != receipt_mode::off) {
+        spdlog::info("the gateway sends no delivery receipts: records are deleted on the broker's PUBACK");
+        receipts = receipt_mode::off;
+        // What waited for a receipt is delivered as far as this gateway can say.
+        for (const auto& [seq, at] : awaiting_receipt) done(seq);
+        awaiting_receipt.clear();
+      }
+      return;
+    }
+    if (receipts != receipt_mode::on) {
+      spdlog::info("the gateway sends delivery receipts: records are kept until the gateway has stored them");
+      receipts = receipt_mode::on;
+    }
+    if (d.value->ts != gateway_birth) {
+      gateway_birth = d.value->ts;
+      receipt_check_after_trigger();
+    }
+  }
+
+  /// A receipt: the records it names are stored at the gateway. Another epoch's (a queue that was
+  /// replaced) names nothing of this queue and is ignored.
+  void on_receipt(const std::string& payload) {
+    const auto d = proto::decode_receipt(payload);
+    if (!d.ok()) {
+      ++receipts_rejected;
+      if (bad_receipt_log.note() > 0)
+        spdlog::warn("receipt rejected: {} ({} rejected so far)", d.problems.front().to_string(), receipts_rejected);
+      return;
+    }
+    if (d.value->epoch != queue.epoch()) return;
+    for (const auto& [first, last] : d.value->seqs) {
+      for (auto it = awaiting_receipt.lower_bound(first); it != awaiting_receipt.end() && it->first <= last;) {
+        done(it->first);
+        it = awaiting_receipt.erase(it);
+      }
+      // A copy sent again whose earlier copy got this receipt: its PUBACK no longer matters.
+      for (auto it = inflight.lower_bound(first); it != inflight.end() && it->first <= last;) {
+        if (volatile_records.count(it->first) != 0) {
+          ++it;  // held in memory: its PUBACK frees it
+          continue;
+        }
+        tags.erase(it->second);
+        queue.delivered(it->first);
+        done(it->first);
+        it = inflight.erase(it);
+      }
+    }
+    if (!inflight.empty() || waiting() > 0) pump();
+  }
+
+  /// After a trigger (this agent's reconnect, the gateway's birth): the records acknowledged by
+  /// the broker before it that still have no receipt a grace period later are sent again. The
+  /// grace is one report interval (at least 2 real seconds): the receipts of what the broker kept
+  /// arrive well within it, so a broker that lost nothing causes no second copies.
+  void receipt_check_after_trigger() {
+    receipt_trigger_at = steady::now();
+    const auto grace = std::max<std::chrono::nanoseconds>(
+        clock.real(std::chrono::seconds(report_interval_s)), std::chrono::seconds(2));
+    receipt_timer.expires_after(grace);
+    receipt_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      std::size_t again = 0;
+      for (auto it = awaiting_receipt.begin(); it != awaiting_receipt.end();) {
+        if (it->second < receipt_trigger_at) {
+          if (it->first > 0) cursor = std::min(cursor, it->first - 1);
+          it = awaiting_receipt.erase(it);
+          ++again;
+        } else {
+          ++it;
+        }
+      }
+      if (again > 0) {
+        spdlog::info("{} records acknowledged by the broker have no receipt from the gateway: sending them again",
+                     again);
+        pump();
+      }
+    });
   }
 
   /// Deletes the delivered records still in the file, in one transaction (queue.delete_batch).
@@ -426,6 +541,8 @@ struct agent::impl {
 
   // ---- commands ----
   void on_message(const std::string& topic, const std::string& payload) {
+    if (topic == receipt_topic) return on_receipt(payload);
+    if (topic == gateway_status_topic) return on_gateway_status(payload);
     if (topic != command_topic) return;
     proto::command_result_message res;
     res.ts = clock.now();
@@ -494,8 +611,23 @@ struct agent::impl {
   /// Runs flush_acks delete_after_s after the first delivered record still in the file.
   boost::asio::steady_timer delete_timer;
   bool delete_timer_armed{false};
+  /// Sends again what has no receipt a grace period after a trigger (receipt_check_after_trigger).
+  boost::asio::steady_timer receipt_timer;
   boost::asio::signal_set signals;
-  std::string telemetry_topic, status_topic, image_topic, command_topic, result_topic;
+  std::string telemetry_topic, status_topic, image_topic, command_topic, result_topic, receipt_topic,
+      gateway_status_topic;
+  /// Whether the gateway sends receipts, from its status. Unknown (no status seen since start):
+  /// deleted on PUBACK as with a gateway that sends none; the retained status arrives before the
+  /// PUBACKs of this connection (subscribed first), so this matters only without a gateway.
+  enum class receipt_mode { unknown, on, off };
+  receipt_mode receipts{receipt_mode::unknown};
+  std::optional<proto::timestamp> gateway_birth;  ///< ts of the gateway's last birth seen
+  /// Records the broker acknowledged that wait for the gateway's receipt: seq -> time of PUBACK.
+  std::map<std::uint64_t, steady::time_point> awaiting_receipt;
+  steady::time_point receipt_trigger_at{};
+  std::uint64_t receipts_rejected{0};
+  rate_limit bad_receipt_log{std::chrono::seconds(60)};
+  rate_limit bad_gateway_status_log{std::chrono::seconds(60)};
   std::vector<std::unique_ptr<sensor_driver>> drivers_;
   std::unique_ptr<mqtt_link> link;
   std::vector<std::unique_ptr<device_poller>> pollers;

@@ -3,6 +3,7 @@
 // every payload with sewage::proto.
 #include "sewage/instruments/modbus_device.hpp"
 #include "sewage/proto/command.hpp"
+#include "sewage/proto/receipt.hpp"
 #include "sewage/proto/status.hpp"
 #include "sewage/proto/telemetry.hpp"
 #include "sewage/proto/topic.hpp"
@@ -113,9 +114,9 @@ class subscriber : public mqtt::callback {
     return pred();
   }
   /// QoS 1 publish; returns false if the client is (still) disconnected.
-  bool publish(const std::string& topic, const std::string& payload) {
+  bool publish(const std::string& topic, const std::string& payload, bool retained = false) {
     try {
-      return client_.publish(topic, payload.data(), payload.size(), 1, false)->wait_for(5s);
+      return client_.publish(topic, payload.data(), payload.size(), 1, retained)->wait_for(5s);
     } catch (const mqtt::exception&) {
       return false;
     }
@@ -145,9 +146,11 @@ class subscriber : public mqtt::callback {
 struct agent_setup {
   testing::temp_dir dir{"agent-it"};
   std::string broker_extra_;
+  bool broker_persistence_;
   testing::mosquitto_broker broker{dir.path(), [this] {
                                       testing::broker_options o;
                                       o.extra_config = broker_extra_;
+                                      o.persistence = broker_persistence_;
                                       return o;
                                     }()};
   instruments::flowmeter flow;
@@ -158,8 +161,10 @@ struct agent_setup {
 
   /// `mqtt_extra`: lines for the agent's [mqtt] table (after uri, which it may override);
   /// `broker_extra`: lines for the broker's config.
-  explicit agent_setup(const std::string& mqtt_extra = "", std::string broker_extra = "")
-      : broker_extra_(std::move(broker_extra)) {
+  /// `broker_persistence`: false for a broker that forgets its sessions and retained messages on
+  /// a restart.
+  explicit agent_setup(const std::string& mqtt_extra = "", std::string broker_extra = "", bool broker_persistence = true)
+      : broker_extra_(std::move(broker_extra)), broker_persistence_(broker_persistence) {
     flow.set_flow_m3h(2.5F);
     flow.set_total(1234, 0.5F);
     turbidity.set_turbidity_ntu(4.0F);
@@ -561,6 +566,87 @@ TEST(AgentProcess, DeliveredRecordsLeaveTheQueueInBatchesAndACrashOnlyResendsThe
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << agent->log();
   // At most the newest record, made as the stop came, is still to be delivered.
   EXPECT_LE(outbox_rows(s.queue), 1) << "a clean stop deletes what was delivered\n" << agent->log();
+}
+
+/// The gateway's retained birth, saying whether it sends delivery receipts (proto/receipt.hpp).
+std::string gateway_birth(bool receipts) {
+  proto::gateway_status_message m;
+  m.state = proto::presence::online;
+  m.ts = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  m.version = "test";
+  if (receipts) m.receipts = true;
+  return proto::encode(m);
+}
+
+/// Publishes the receipts of `seqs` of `epoch` as the gateway does after its commit.
+void send_receipts(subscriber& gateway, const std::string& epoch, const std::vector<std::uint64_t>& seqs) {
+  for (const auto& r : proto::make_receipts(epoch, seqs))
+    ASSERT_TRUE(gateway.publish(proto::receipt_topic(kTerminal), proto::encode(r)));
+}
+
+// Issue 17 defect 1. A broker restarted without persistence forgets what it held for the gateway,
+// though it sent the agent PUBACKs for it. With a gateway that sends receipts the agent keeps each
+// record until its receipt and sends the unreceipted ones again after its reconnect and on the
+// gateway's birth; receipted records are never sent again and leave the file.
+TEST(AgentProcess, ABrokerRestartedWithoutPersistenceLosesNoRecordTheGatewayHadNotReceipted) {
+  agent_setup s("", "", false);
+  auto gateway = std::make_unique<subscriber>(s.broker.uri());  // a persistent session, like the gateway's
+  ASSERT_TRUE(gateway->publish(proto::gateway_status_topic(), gateway_birth(true), true));
+  auto agent = s.start_agent();
+  ASSERT_TRUE(gateway->wait([&] { return gateway->telemetry().size() >= 3; }, 30s)) << agent->log();
+  const auto epoch = gateway->telemetry().front().epoch;
+  std::vector<std::uint64_t> receipted;
+  for (const auto& r : gateway->telemetry()) receipted.push_back(r.seq);
+  send_receipts(*gateway, epoch, receipted);
+  std::set<std::uint64_t> seen(receipted.begin(), receipted.end());
+  // The gateway goes away; its session keeps collecting at the broker (PUBACKed to the agent).
+  std::this_thread::sleep_for(500ms);
+  for (const auto& r : gateway->telemetry()) seen.insert(r.seq);
+  gateway.reset();
+  std::this_thread::sleep_for(4s);
+  // The broker restarts without persistence: those records, and the retained birth, are gone.
+  s.broker.stop();
+  s.broker.start();
+  std::this_thread::sleep_for(4s);  // the agent is back; what it sends again now reaches nobody
+  gateway = std::make_unique<subscriber>(s.broker.uri());
+  ASSERT_TRUE(gateway->publish(proto::gateway_status_topic(), gateway_birth(true), true));
+  std::uint64_t newest = 0;
+  ASSERT_TRUE(gateway->wait([&] {
+    std::set<std::uint64_t> all = seen;
+    for (const auto& r : gateway->telemetry()) all.insert(r.seq);
+    newest = all.empty() ? 0 : *all.rbegin();
+    return newest >= receipted.size() + 10 && all.size() == newest;
+  }, 60s)) << "records lost with the broker were not sent again\n" << agent->log();
+  // Receipted records were never sent again.
+  for (const auto& r : gateway->telemetry())
+    EXPECT_EQ(std::find(receipted.begin(), receipted.end(), r.seq), receipted.end()) << "seq " << r.seq << " sent again";
+  // Everything receipted leaves the file; at most the newest record (its receipt not sent) stays.
+  std::vector<std::uint64_t> now_seen;
+  for (const auto& r : gateway->telemetry()) now_seen.push_back(r.seq);
+  send_receipts(*gateway, epoch, now_seen);
+  std::this_thread::sleep_for(1500ms);
+  now_seen.clear();
+  for (const auto& r : gateway->telemetry()) now_seen.push_back(r.seq);
+  send_receipts(*gateway, epoch, now_seen);
+  std::this_thread::sleep_for(300ms);
+  const int st = agent->stop(20s);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << agent->log();
+  EXPECT_LE(outbox_rows(s.queue), 2) << "receipted records stay in the file\n" << agent->log();
+  EXPECT_NE(agent->log().find("no receipt from the gateway: sending them again"), std::string::npos) << agent->log();
+}
+
+// With a gateway that sends no receipts (an older one) the PUBACK is enough, as before.
+TEST(AgentProcess, AGatewayWithoutReceiptsLetsThePubackDeleteTheRecord) {
+  agent_setup s;
+  subscriber gateway(s.broker.uri());
+  ASSERT_TRUE(gateway.publish(proto::gateway_status_topic(), gateway_birth(false), true));
+  auto agent = s.start_agent();
+  ASSERT_TRUE(gateway.wait([&] { return gateway.telemetry().size() >= 4; }, 30s)) << agent->log();
+  std::this_thread::sleep_for(300ms);
+  const int st = agent->stop(20s);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << agent->log();
+  EXPECT_LE(outbox_rows(s.queue), 1) << agent->log();
+  EXPECT_NE(agent->log().find("the gateway sends no delivery receipts"), std::string::npos) << agent->log();
 }
 
 TEST(AgentProcess, SigkillAtTwentyMomentsDuringAnOutageLosesNoCommittedSeq) {
