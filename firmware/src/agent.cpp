@@ -206,6 +206,7 @@ struct agent::impl {
     rec.queue_depth = waiting();
     rec.dropped = queue.dropped() + lost;
     rec.queue_fault = queue.storage_fault();
+    warn_if_receipts_stall();
     std::string payload;
     try {
       const auto a = queue.append([&](std::uint64_t seq) {
@@ -419,6 +420,25 @@ struct agent::impl {
   }
 
   // ---- delivery receipts (proto/receipt.hpp) ----
+  /// Once per report: a record that has waited for its receipt ten report intervals (at least a
+  /// real minute) while the gateway says it sends them points at the broker's ACL (the gateway may
+  /// not publish receipts, or this terminal may not read them): the records stay in the file
+  /// until the bounds push them out. One warning line a minute at most.
+  void warn_if_receipts_stall() {
+    if (receipts != receipt_mode::on || awaiting_receipt.empty()) return;
+    steady::time_point oldest = steady::time_point::max();
+    for (const auto& [seq, at] : awaiting_receipt) oldest = std::min(oldest, at);
+    const auto limit = std::max<std::chrono::nanoseconds>(
+        clock.real(std::chrono::seconds(10 * std::uint64_t{report_interval_s})), std::chrono::seconds(60));
+    if (steady::now() - oldest < limit) return;
+    if (receipt_stall_log.note() > 0) {
+      spdlog::warn("{} records acknowledged by the broker have waited over {:.0f} s for the gateway's receipt: is "
+                   "the gateway running, may it publish {} and may this terminal read it (the broker's ACL, "
+                   "sewage-provision)?",
+                   awaiting_receipt.size(), std::chrono::duration<double>(limit).count(), receipt_topic);
+    }
+  }
+
   /// The gateway's status: whether it sends receipts, and whether it was born again (a new
   /// connection of the gateway: what its broker session held may be lost).
   void on_gateway_status(const std::string& payload) {
@@ -591,6 +611,7 @@ struct agent::impl {
           j["epoch"] = queue.epoch();
           j["queue_depth"] = waiting();
           j["dropped"] = queue.dropped();
+          j["awaiting_receipt"] = awaiting_receipt.size();
           res.ok = true;
           res.result = std::move(j);
           break;
@@ -628,6 +649,7 @@ struct agent::impl {
   std::uint64_t receipts_rejected{0};
   rate_limit bad_receipt_log{std::chrono::seconds(60)};
   rate_limit bad_gateway_status_log{std::chrono::seconds(60)};
+  rate_limit receipt_stall_log{std::chrono::seconds(60)};
   std::vector<std::unique_ptr<sensor_driver>> drivers_;
   std::unique_ptr<mqtt_link> link;
   std::vector<std::unique_ptr<device_poller>> pollers;
