@@ -256,6 +256,21 @@ void engine::broker_path_proven(proto::timestamp sent_at, std::chrono::nanosecon
   path_proven_at_ = std::max(path_proven_at_, sent_at);
   if (round_trip > probe_stall) {
     presence_floor_ = std::max(presence_floor_, clock_.now());
+    stall_seen_ = std::chrono::steady_clock::now();
+    // Wills that came during the stall are not confirmed yet (no later probe came back): the
+    // broker published them because it, not the terminals, was not listening.
+    std::size_t dropped_wills = 0;
+    for (std::size_t i = 0; i < states_.size(); ++i) {
+      auto& rt = states_[i];
+      if (!rt.snap.will || rt.will_at < sent_at) continue;
+      rt.snap.will = false;
+      mark_dirty(i);
+      ++dropped_wills;
+    }
+    if (dropped_wills > 0)
+      spdlog::warn("{} last will(s) published during the broker's stall are not acted on: silence judges those "
+                   "terminals",
+                   dropped_wills);
     if (!path_stalled_)
       spdlog::warn("broker path stalled: a probe took {:.1f} s through the broker; offline judgement waited, and "
                    "each terminal's silence is counted from now",
@@ -621,9 +636,17 @@ void engine::on_status(std::size_t idx, const inbound_message& msg, proto::statu
       // A clean stop: the agent is expected back; give it the restart grace period.
       if (!msg.retained) s.grace_until_ms = ms(msg.arrival + cfg_.restart_grace);
       s.will = false;
+    } else if (path_probed_ && stall_seen_ != std::chrono::steady_clock::time_point{} &&
+               std::chrono::steady_clock::now() - stall_seen_ < will_after_stall) {
+      // Right after the broker's own stall: its misjudgement (engine.hpp will_after_stall).
+      spdlog::warn("terminal {}: last will {:.1f} s after a broker stall not acted on; silence judges it",
+                   s.terminal_id,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - stall_seen_).count());
     } else {
-      // Last will (retained or not): the link died. Offline once any grace period is over.
+      // Last will (retained or not): the link died. Offline once any grace period is over, and
+      // once a probe sent after it came back (tick).
       s.will = true;
+      states_[idx].will_at = msg.arrival;
     }
   }
   // A birth (online) is never proof of data flowing, retained or not: only live records are. A
@@ -777,7 +800,8 @@ void engine::tick() {
     p.now = judged_now;
     p.last_alive = std::max({from_ms(s.last_alive_ms), started_, presence_floor_, registered});
     p.grace_until = std::max({start_grace, from_ms(s.grace_until_ms), registered + cfg_.startup_grace});
-    p.will = s.will;
+    // A will counts once the path is proven past its arrival (a stall found first drops it).
+    p.will = s.will && (!path_probed_ || states_[i].will_at < path_proven_at_);
     p.interval_s = report_interval_s(i);
     const auto v = offline->tick(p, registry_.terminals()[i], s.rules[type_index(proto::alert_type::offline)]);
     if (v.any()) apply_verdict(i, proto::alert_type::offline, v);

@@ -8,6 +8,7 @@
 #include "test_util.hpp"
 
 #include <sewage/proto/receipt.hpp>
+#include <sewage/proto/status.hpp>
 #include <sewage/proto/topic.hpp>
 #include <sewage/testing/process.hpp>
 
@@ -298,6 +299,14 @@ class PathStallTest : public LinkOutageTest {
     }
   }
   std::uint64_t seq_{1};
+  /// The broker publishes terminal `id`'s last will (not retained), arriving now.
+  void will_of(const std::string& id) {
+    proto::status_message w;
+    w.terminal_id = id;
+    w.state = proto::presence::offline;
+    w.reason = proto::offline_reason::connection_lost;
+    eng_->handle({proto::status_topic(id), proto::encode(w), false, clock_.now()});
+  }
 };
 
 // Example 1: the broker paused for 10 min while the link stays up (no keep-alive timeout yet).
@@ -321,6 +330,58 @@ TEST_F(PathStallTest, AStalledBrokerPathFreezesTheJudgementAndTheLateEchoRestart
   EXPECT_EQ(offline_raised("T1"), 0u);
   EXPECT_EQ(offline_raised("T2"), 0u);
   EXPECT_EQ(offline_raised("DEAD"), 1u);
+}
+
+// Example 4 of the class (chaos broker_pause in the fresh-clone run of 2026-12-02): a broker
+// resumed from a pause expires the keep-alives of live agents before it reads their PINGREQs and
+// publishes their last wills, just after the gateway's late echo. Before: T1 and T2 raised at once
+// ("Terminal lost its connection (last will); no live record for 0 s"). Now such wills are not
+// acted on; silence judges, and only DEAD, silent for real, is raised at its limit.
+TEST_F(PathStallTest, LastWillsTheBrokerPublishesRightAfterItsOwnStallAreNotTakenForDeadTerminals) {
+  run_for(seconds(60), {"T1", "T2", "DEAD"});
+  const auto stalled_at = clock_.now();
+  run_for(seconds(60), {}, false);
+  eng_->broker_path_proven(stalled_at, std::chrono::milliseconds(6500));
+  will_of("T1");
+  will_of("T2");
+  run_for(seconds(20), {});  // probes come back; T1 and T2 reconnect on their backoff
+  EXPECT_EQ(all_offline_raised(), 0u);
+  run_for(seconds(150), {"T1", "T2"});
+  EXPECT_EQ(all_offline_raised(), 0u);
+  run_for(seconds(20), {"T1", "T2"});
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+  EXPECT_EQ(offline_raised("T1") + offline_raised("T2"), 0u);
+}
+
+// The same wills delivered before the late echo: they wait for a probe sent after them, and the
+// late echo of the probe sent before them finds the stall first and drops them.
+TEST_F(PathStallTest, LastWillsDeliveredDuringTheStallWaitForTheProbeAndAreDroppedByTheLateEcho) {
+  run_for(seconds(60), {"T1", "T2", "DEAD"});
+  const auto stalled_at = clock_.now();
+  run_for(seconds(30), {}, false);
+  will_of("T1");
+  will_of("T2");
+  run_for(seconds(30), {}, false);
+  EXPECT_EQ(all_offline_raised(), 0u) << "a will is acted on only once a later probe came back";
+  eng_->broker_path_proven(stalled_at, seconds(60));
+  run_for(seconds(20), {});  // probes come back; T1 and T2 reconnect on their backoff
+  EXPECT_EQ(all_offline_raised(), 0u);
+  run_for(seconds(150), {"T1", "T2"});
+  EXPECT_EQ(offline_raised("T1") + offline_raised("T2"), 0u);
+  run_for(seconds(20), {"T1", "T2"});
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+}
+
+// A will on a working path, with no stall near it, is still acted on at once (at the next probe's
+// echo), long before the silence limit.
+TEST_F(PathStallTest, ALastWillOnAWorkingPathRaisesOfflineAtTheNextEcho) {
+  run_for(seconds(60), {"T1", "T2", "DEAD"});
+  will_of("DEAD");
+  eng_->tick();
+  EXPECT_EQ(offline_raised("DEAD"), 0u) << "no probe sent after the will has come back yet";
+  run_for(seconds(5), {"T1", "T2"});
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+  EXPECT_EQ(offline_raised("T1") + offline_raised("T2"), 0u);
 }
 
 // With a working path the judgement lags the clock by at most one probe period: a dead terminal

@@ -127,6 +127,9 @@ struct terminal_runtime {
   std::array<std::uint64_t, proto::all_alert_types.size()> open_alert{};  ///< episode id per type, 0 = none
   std::string latest_payload;  ///< payload of `snap.latest` until the next flush (then freed)
   bool dirty{false};
+  /// Arrival of the last will in `snap.will` (0: loaded from the store). A will is acted on once a
+  /// probe sent after it came back (engine::tick), and dropped when a stall is found first.
+  proto::timestamp will_at{};
 };
 
 class engine {
@@ -178,6 +181,11 @@ class engine {
   void own_stall(std::chrono::nanoseconds gap);
   /// A probe round trip longer than this is a stalled broker path (loopback probes take ~1 ms).
   static constexpr std::chrono::milliseconds probe_stall{2000};
+  /// A last will that arrives this long (real time) after a stalled probe came back is the broker's
+  /// misjudgement: resumed from a pause, it expires the keep-alives of clients whose PINGREQs it
+  /// has not read yet and publishes their wills (chaos broker_pause, 2026-12-02: 5 false offline
+  /// 0.3 s after a 6.5 s stall). Such a will is not acted on; silence judges the terminal.
+  static constexpr std::chrono::seconds will_after_stall{5};
   /// A timer late by more than this is a stall of the gateway itself.
   static constexpr std::chrono::milliseconds own_stall_threshold{3000};
   /// True between link_down and backlog_drained (offline judgement suspended).
@@ -300,6 +308,7 @@ class engine {
   bool path_probed_{false};            // probes come back on this connection: judge up to path_proven_at_
   proto::timestamp path_proven_at_{};  // send time of the latest probe that came back
   bool path_stalled_{false};           // the latest echo was late (one log line per stall)
+  std::chrono::steady_clock::time_point stall_seen_{};  // when the latest late echo came (real time)
 
   std::uint64_t county_generation_{1};
   std::vector<terminal_runtime> states_;                       // parallel to registry_.terminals()
