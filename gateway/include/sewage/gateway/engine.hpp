@@ -169,7 +169,10 @@ class engine {
   /// such echo after a link_up, tick() judges silence only up to the latest proven instant (a
   /// stalled broker freezes the judgement). A round trip longer than `probe_stall` means the path
   /// stalled: each terminal's silence is counted from now (the broker may forward the terminals'
-  /// held messages after the probe). Call on the engine's thread, in order with handle().
+  /// held messages after the probe), and the last wills that arrived after `sent_at` are dropped
+  /// (the broker published them because it was not listening; see will_after_stall). A last will
+  /// is acted on by tick() only once a probe sent after it has come back. Call on the engine's
+  /// thread, in order with handle().
   void broker_path_proven(proto::timestamp sent_at, std::chrono::nanoseconds round_trip);
   /// The probes stopped coming back while the link stays up (an ACL without the probe topic, see
   /// proto/gateway_probe.hpp): judge on link events alone again until the next echo. Logged.
