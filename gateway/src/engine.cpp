@@ -264,6 +264,7 @@ void engine::broker_path_proven(proto::timestamp sent_at, std::chrono::nanosecon
       auto& rt = states_[i];
       if (!rt.snap.will || rt.will_at < sent_at) continue;
       rt.snap.will = false;
+      rt.reconnect_until = stall_seen_ + reconnect_after_stall;
       mark_dirty(i);
       ++dropped_wills;
     }
@@ -638,7 +639,9 @@ void engine::on_status(std::size_t idx, const inbound_message& msg, proto::statu
       s.will = false;
     } else if (path_probed_ && stall_seen_ != std::chrono::steady_clock::time_point{} &&
                std::chrono::steady_clock::now() - stall_seen_ < will_after_stall) {
-      // Right after the broker's own stall: its misjudgement (engine.hpp will_after_stall).
+      // Right after the broker's own stall: its misjudgement (engine.hpp will_after_stall). The
+      // session is gone all the same; the agent reconnects on its backoff (reconnect_after_stall).
+      states_[idx].reconnect_until = std::chrono::steady_clock::now() + reconnect_after_stall;
       spdlog::warn("terminal {}: last will {:.1f} s after a broker stall not acted on; silence judges it",
                    s.terminal_id,
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - stall_seen_).count());
@@ -793,12 +796,14 @@ void engine::tick() {
   // Silence is judged only as far as the broker path is proven: a probe sent at path_proven_at_
   // came back, so whatever a terminal published before then has arrived.
   const auto judged_now = path_probed_ ? std::min(now, path_proven_at_) : now;
+  const auto steady_now = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < states_.size(); ++i) {
     auto& s = states_[i].snap;
+    if (states_[i].reconnect_until > steady_now) states_[i].reconnect_floor = now;  // reconnect_after_stall
     const auto registered = from_ms(s.rules[type_index(proto::alert_type::offline)].since_ms);
     presence_view p;
     p.now = judged_now;
-    p.last_alive = std::max({from_ms(s.last_alive_ms), started_, presence_floor_, registered});
+    p.last_alive = std::max({from_ms(s.last_alive_ms), started_, presence_floor_, registered, states_[i].reconnect_floor});
     p.grace_until = std::max({start_grace, from_ms(s.grace_until_ms), registered + cfg_.startup_grace});
     // A will counts once the path is proven past its arrival (a stall found first drops it).
     p.will = s.will && (!path_probed_ || states_[i].will_at < path_proven_at_);

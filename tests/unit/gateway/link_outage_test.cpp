@@ -15,6 +15,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <thread>
+
 namespace sewage::gateway {
 namespace {
 
@@ -370,6 +373,32 @@ TEST_F(PathStallTest, LastWillsDeliveredDuringTheStallWaitForTheProbeAndAreDropp
   EXPECT_EQ(offline_raised("T1") + offline_raised("T2"), 0u);
   run_for(seconds(20), {"T1", "T2"});
   EXPECT_EQ(offline_raised("DEAD"), 1u);
+}
+
+// Example 5 (chaos 168 h, 2026-12-02, broker_pause at x120): the broker, resumed, dropped every
+// agent's session (wills not acted on, above), and the agents needed ~2.4 real s to reconnect and
+// report: 290 simulated s, so all 38 were raised offline 2.3 s after the late echo. A terminal
+// whose will a stall discarded gets reconnect_after_stall of real time before its silence counts,
+// whether the will came before the echo (T1) or just after it (T2); DEAD, silent without a will,
+// is raised at its limit as before; T2, still silent after the allowance, at its limit from then.
+TEST_F(PathStallTest, TerminalsWhoseSessionsTheStalledBrokerDroppedGetRealTimeToReconnect) {
+  run_for(seconds(60), {"T1", "T2", "DEAD"});
+  const auto stalled_at = clock_.now();
+  run_for(seconds(30), {}, false);
+  will_of("T1");
+  run_for(seconds(30), {}, false);
+  eng_->broker_path_proven(stalled_at, seconds(60));
+  will_of("T2");
+  run_for(seconds(300), {});  // a few real ms: the agents are still reconnecting
+  EXPECT_EQ(offline_raised("DEAD"), 1u);
+  EXPECT_EQ(offline_raised("T1") + offline_raised("T2"), 0u) << "still within reconnect_after_stall";
+  run_for(seconds(5), {"T1"});  // T1 is back; T2 never comes back
+  std::this_thread::sleep_for(engine::reconnect_after_stall + std::chrono::milliseconds(200));
+  run_for(seconds(175), {"T1"});
+  EXPECT_EQ(offline_raised("T2"), 0u) << "its silence counts from the end of the allowance";
+  run_for(seconds(10), {"T1"});
+  EXPECT_EQ(offline_raised("T2"), 1u);
+  EXPECT_EQ(offline_raised("T1"), 0u);
 }
 
 // A will on a working path, with no stall near it, is still acted on at once (at the next probe's

@@ -130,6 +130,11 @@ struct terminal_runtime {
   /// Arrival of the last will in `snap.will` (0: loaded from the store). A will is acted on once a
   /// probe sent after it came back (engine::tick), and dropped when a stall is found first.
   proto::timestamp will_at{};
+  /// Until then (real time) the terminal is reconnecting after the broker dropped its session in
+  /// its own stall (a will not acted on, engine::reconnect_after_stall): its silence is not counted.
+  std::chrono::steady_clock::time_point reconnect_until{};
+  /// The last tick (engine clock) inside `reconnect_until`: its silence is counted from here.
+  proto::timestamp reconnect_floor{};
 };
 
 class engine {
@@ -189,6 +194,14 @@ class engine {
   /// has not read yet and publishes their wills (chaos broker_pause, 2026-12-02: 5 false offline
   /// 0.3 s after a 6.5 s stall). Such a will is not acted on; silence judges the terminal.
   static constexpr std::chrono::seconds will_after_stall{5};
+  /// A terminal whose will was not acted on because of a stall (above) really lost its session:
+  /// the broker closed it. Its agent reconnects on its own backoff, in real time: the first retry
+  /// after mqtt.reconnect_min_s (1 s by default, firmware/README.md), then the TLS handshake, then
+  /// its next report. Its silence is counted from this long (real time) after the will. In the
+  /// field that is far inside the offline limit (3 x 60 s); at a simulation's x120 it is not
+  /// (chaos 168 h, 2026-12-02: at 4 of 10 broker pauses the broker dropped all 38 sessions, and
+  /// the agents' ~2.4 real s to reconnect are ~290 simulated s: 148 false offline).
+  static constexpr std::chrono::seconds reconnect_after_stall{10};
   /// A timer late by more than this is a stall of the gateway itself.
   static constexpr std::chrono::milliseconds own_stall_threshold{3000};
   /// True between link_down and backlog_drained (offline judgement suspended).
