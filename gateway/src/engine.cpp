@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 namespace sewage::gateway {
@@ -422,31 +423,9 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   ++metrics_.records_accepted;
   mark_dirty(idx);
 
-  // Trust in the stamp (DESIGN.md "Trust in numbers", config.hpp clock_trust_*): outside the
-  // window around arrival the stamp says nothing about event time; the arrival is used instead
-  // for daily rows, rule clocks, "latest" and history. `rec.ts` holds the EFFECTIVE time while
-  // the record is processed and the stamp again when it is stored.
   const std::int64_t arrival_ms = ms(msg.arrival);
   const proto::timestamp stamp = rec.ts;
   const std::int64_t offset_ms = arrival_ms - ms(stamp);  // > 0: stamped in the past
-  const bool trusted = offset_ms <= std::int64_t{lim.clock_trust_behind_s} * 1000 &&
-                       -offset_ms <= std::int64_t{lim.clock_trust_ahead_s} * 1000;
-  if (!trusted) {
-    ++metrics_.untrusted_stamps;
-    rec.ts = msg.arrival;
-  }
-  if (trusted == s.stamp_untrusted)
-    spdlog::warn("terminal {}: record time stamps {} (seq {} stamped {}, arrived {}){}", s.terminal_id,
-                 trusted ? "trusted again" : "outside the trust window", rec.seq, proto::format_timestamp(stamp),
-                 proto::format_timestamp(msg.arrival), trusted ? "" : "; its arrival time is used instead");
-  s.stamp_untrusted = !trusted;
-  // State left by a stamp from the future before the trust window existed would freeze the rules'
-  // event clock and the totalizer cursor: reset both (the cursor takes this record as a new baseline).
-  const std::int64_t horizon_ms = arrival_ms + std::int64_t{lim.clock_trust_ahead_s} * 1000;
-  if (s.rule_clock_ms > horizon_ms) s.rule_clock_ms = 0;
-  if (s.cursor.valid && s.cursor.ts_ms > horizon_ms) s.cursor.valid = false;
-  if (s.energy.valid && s.energy.ts_ms > horizon_ms) s.energy = energy_cursor{};
-
   const double interval = report_interval_s(idx);
   const std::int64_t live_window_ms = static_cast<std::int64_t>(lim.offline_after_intervals * interval * 1000.0);
   // A steady stream: this record arrived apart from the previous one (not in a burst: at least
@@ -466,6 +445,38 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   s.steady_run = steady_step ? s.steady_run + 1 : 0;
   s.prev_arrival_ms = arrival_ms;
   s.prev_offset_ms = offset_ms;
+  // Trust in the stamp (DESIGN.md "Trust in numbers", config.hpp clock_trust_*): outside the
+  // window around arrival the stamp says nothing about event time; the arrival is used instead
+  // for daily rows, rule clocks, "latest" and history. Inside the window, a record of a steady
+  // stream (above) is live: it happened at its arrival, so a stamp off by more than
+  // clock_skew_raise_s is the clock's error, not the record's age, and the arrival is used too
+  // (a clock stepped back 900 s at 23:53 would otherwise book the first quarter hour after
+  // midnight on the day before). `rec.ts` holds the EFFECTIVE time while the record is processed
+  // and the stamp again when it is stored.
+  const bool in_window = offset_ms <= std::int64_t{lim.clock_trust_behind_s} * 1000 &&
+                         -offset_ms <= std::int64_t{lim.clock_trust_ahead_s} * 1000;
+  const bool live_and_off = s.steady_run >= steady_records_for_live &&
+                            std::abs(offset_ms) > std::int64_t{lim.clock_skew_raise_s} * 1000;
+  const bool trusted = in_window && !live_and_off;
+  if (!trusted) {
+    ++metrics_.untrusted_stamps;
+    rec.ts = msg.arrival;
+  }
+  if (trusted == s.stamp_untrusted)
+    spdlog::warn("terminal {}: record time stamps {} (seq {} stamped {}, arrived {}){}", s.terminal_id,
+                 trusted              ? "trusted again"
+                 : in_window          ? "off by more than clock_skew_raise_s on live records"
+                                      : "outside the trust window",
+                 rec.seq, proto::format_timestamp(stamp), proto::format_timestamp(msg.arrival),
+                 trusted ? "" : "; its arrival time is used instead");
+  s.stamp_untrusted = !trusted;
+  // State left by a stamp from the future before the trust window existed would freeze the rules'
+  // event clock and the totalizer cursor: reset both (the cursor takes this record as a new baseline).
+  const std::int64_t horizon_ms = arrival_ms + std::int64_t{lim.clock_trust_ahead_s} * 1000;
+  if (s.rule_clock_ms > horizon_ms) s.rule_clock_ms = 0;
+  if (s.cursor.valid && s.cursor.ts_ms > horizon_ms) s.cursor.valid = false;
+  if (s.energy.valid && s.energy.ts_ms > horizon_ms) s.energy = energy_cursor{};
+
   // Live = arrived in real time, not from a backlog: stamped within the live window of its
   // arrival (or in the future: it arrived now), or part of a steady stream.
   const bool live = offset_ms <= live_window_ms || s.steady_run >= steady_records_for_live;
@@ -538,9 +549,12 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   }
   if (in_order) s.rule_clock_ms = ts;
   // "latest" moves by effective time; the stored latest record keeps the agent's stamp.
-  const bool newest = !s.latest || ts >= ms(effective_ts(s.latest->ts, s.latest_arrival, lim));
+  const std::int64_t latest_ms =
+      rt.latest_effective_ms != 0 || !s.latest ? rt.latest_effective_ms : ms(effective_ts(s.latest->ts, s.latest_arrival, lim));
+  const bool newest = !s.latest || ts >= latest_ms;
   rec.ts = stamp;
   if (newest) {
+    rt.latest_effective_ms = ts;
     s.latest_arrival = msg.arrival;
     rt.latest_payload = msg.payload;
     batch_.records.push_back({rec, msg.arrival, msg.payload, trusted});

@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include <limits>
+#include <string>
+#include <vector>
 
 namespace sewage::gateway {
 namespace {
@@ -66,10 +68,10 @@ class EngineTrustTest : public ::testing::Test {
       if (a.type == type && a.terminal_id == id) return true;
     return false;
   }
-  std::size_t raised(proto::alert_type type) {
+  std::size_t raised(proto::alert_type type, const std::string& id = "T1") {
     std::size_t n = 0;
     for (const auto& m : pub_.sent)
-      if (m.topic == proto::alert_topic("T1", type) && !m.payload.empty() &&
+      if (m.topic == proto::alert_topic(id, type) && !m.payload.empty() &&
           json::parse(m.payload)["state"] == "raised")
         ++n;
     return n;
@@ -169,7 +171,8 @@ TEST_F(EngineTrustTest, AClockOneHourBehindIsOnlineAndSkewedWhileABacklogIsNeith
   EXPECT_FALSE(open_alert(proto::alert_type::clock_skew, "T2"));
   EXPECT_EQ(raised(proto::alert_type::clock_skew), 0u);
   // Then live records; after a while the terminal's clock falls one hour behind (inside the trust
-  // window: its stamps still count as event time), records still every 60 s.
+  // window, but from the third record of the steady stream on their arrival is their event
+  // time), records still every 60 s.
   for (int i = 1; i <= 5; ++i) {
     clock_.set(t0 + minutes(i));
     send(test::record("T2", ++seq, clock_.now()));
@@ -228,6 +231,90 @@ TEST_F(EngineTrustTest, TheTrustWindowIsConfigurablePerTerminal) {
   EXPECT_EQ(effective_ts(now - minutes(61), now, t2.limits), now);
   EXPECT_EQ(effective_ts(now + seconds(299), now, t2.limits), now + seconds(299));
   EXPECT_EQ(effective_ts(now + seconds(301), now, t2.limits), now);
+}
+
+// Issue 17 (chaos, 168 h): a terminal's clock stepped back 900 s at 23:53 local and forward again
+// at 00:15. Its live records were stamped inside the trust window, so the stamps were used: the
+// volume of 23:53-00:15 went to the day before (HY-YC-005, +0.92 % / -0.95 %). Both directions
+// of a step across local midnight, with the agent restarted (two minutes without records) at each
+// step as sewage-sim does it: each operating day gets exactly its own volume.
+class ClockStepAcrossMidnight : public EngineTrustTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(ClockStepAcrossMidnight, BooksEachDaysVolumeOnItsOwnDay) {
+  const int skew_s = GetParam();
+  const auto midnight = at("2026-12-01T16:00:00Z");  // local midnight of 2026-12-02 (Asia/Shanghai)
+  const auto first = midnight - hours(1);
+  const auto step_back = midnight - minutes(7);     // 23:53 local
+  const auto step_forward = midnight + minutes(15);  // 00:15 local
+  const auto restarting = [&](proto::timestamp t) {
+    return (t >= step_back && t < step_back + minutes(2)) || (t >= step_forward && t < step_forward + minutes(2));
+  };
+  std::uint64_t seq = 0;
+  std::vector<std::uint64_t> skewed;
+  for (auto t = first; t <= midnight + hours(1); t += minutes(1)) {
+    if (restarting(t)) continue;  // the agent restarts with its clock shifted (or unshifted)
+    clock_.set(t + std::chrono::milliseconds(250));  // 250 ms on the way
+    const bool off = t >= step_back && t < step_forward;
+    const double total = 100.0 + 0.1 * static_cast<double>((t - first) / minutes(1));  // 6 m3/h
+    send(test::with_flow(test::record("T2", ++seq, off ? t + seconds(skew_s) : t), 6, total));
+    if (off) skewed.push_back(seq);
+    eng_->tick();
+  }
+  EXPECT_EQ(raised(proto::alert_type::clock_skew, "T2"), 1u);
+  EXPECT_FALSE(open_alert(proto::alert_type::clock_skew, "T2"));
+  eng_->flush();
+  const auto day1 = operating_day(midnight - seconds(1), cfg_.zone);
+  const auto rows = db_->daily(std::string("T2"), day1, day1 + 1);
+  ASSERT_EQ(rows.size(), 2u);
+  // A live record's arrival is its event time within its transport delay (250 ms here, booked
+  // after midnight): one second of flow is the tolerance (before the fix, stepped back, the
+  // skewed minutes after midnight were booked on the day before).
+  const double one_second_m3 = 0.1 / 60.0;
+  EXPECT_NEAR(rows[0].totals.volume_m3, 6.0, one_second_m3) << "23:00-24:00 local, skew " << skew_s << " s";
+  EXPECT_NEAR(rows[1].totals.volume_m3, 6.0, one_second_m3) << "00:00-01:00 local, skew " << skew_s << " s";
+  // History: the skewed records a steady stream proved live are listed at their arrival.
+  const auto h = get("/api/terminals/T2/history?from=2026-12-01T14:00:00Z&to=2026-12-01T18:00:00Z");
+  std::size_t untrusted = 0;
+  for (const auto& r : h["records"]) untrusted += r["ts_trusted"] == false ? 1 : 0;
+  // Ahead by 900 s is outside the trust window from the first record; behind, from the third
+  // (steady_records_for_live): the first two are older than the totalizer cursor and count nothing.
+  EXPECT_EQ(untrusted, skew_s > 0 ? skewed.size() : skewed.size() - steady_records_for_live);
+}
+
+INSTANTIATE_TEST_SUITE_P(Steps, ClockStepAcrossMidnight, ::testing::Values(-900, 900, -3600),
+                         [](const auto& info) { return info.param < 0 ? "Back" + std::to_string(-info.param) + "s"
+                                                                      : "Forward" + std::to_string(info.param) + "s"; });
+
+TEST_F(EngineTrustTest, ABacklogDrainedAcrossMidnightKeepsItsStamps) {
+  // The same minutes queued by a link outage and drained in a burst after midnight: the stamps are
+  // right (the offset shrinks an interval per record), so they, not the arrival, place the volume.
+  const auto midnight = at("2026-12-01T16:00:00Z");
+  const auto first = midnight - hours(1);
+  std::uint64_t seq = 0;
+  for (auto t = first; t <= midnight + hours(1); t += minutes(1)) {
+    const double total = 100.0 + 0.1 * static_cast<double>((t - first) / minutes(1));
+    const bool queued = t >= midnight - minutes(30) && t < midnight + minutes(30);
+    if (!queued) clock_.set(t + std::chrono::milliseconds(250));
+    else if (t == midnight + minutes(29)) clock_.set(t + seconds(10));
+    if (queued && t < midnight + minutes(29)) continue;
+    if (t == midnight + minutes(29)) {
+      for (auto q = midnight - minutes(30); q <= t; q += minutes(1)) {
+        clock_.set(clock_.now() + std::chrono::milliseconds(20));
+        send(test::with_flow(test::record("T2", ++seq, q), 6, 100.0 + 0.1 * static_cast<double>((q - first) / minutes(1))));
+      }
+      continue;
+    }
+    send(test::with_flow(test::record("T2", ++seq, t), 6, total));
+    eng_->tick();
+  }
+  EXPECT_EQ(raised(proto::alert_type::clock_skew, "T2"), 0u);
+  eng_->flush();
+  const auto day1 = operating_day(midnight - seconds(1), cfg_.zone);
+  const auto rows = db_->daily(std::string("T2"), day1, day1 + 1);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NEAR(rows[0].totals.volume_m3, 6.0, 1e-9);
+  EXPECT_NEAR(rows[1].totals.volume_m3, 6.0, 1e-9);
+  EXPECT_EQ(eng_->metrics().untrusted_stamps, 0u);
 }
 
 // ---- section 5: loss must be visible ----

@@ -117,8 +117,11 @@ struct unknown_terminal {
 /// forms a steady stream. Two steady steps = three records, because one step could be a pause.
 inline constexpr std::uint32_t steady_records_for_live = 2;
 
-/// The effective (event) time of a record: its stamp when inside the trust window around its
-/// arrival (thresholds::clock_trust_behind_s / clock_trust_ahead_s), else its arrival. Never throws.
+/// The effective (event) time of a record judged alone: its stamp when inside the trust window
+/// around its arrival (thresholds::clock_trust_behind_s / clock_trust_ahead_s), else its arrival.
+/// The engine also uses the arrival for a record of a steady stream (live) stamped more than
+/// clock_skew_raise_s off its arrival: that needs the terminal's history, which this lacks.
+/// Never throws.
 proto::timestamp effective_ts(proto::timestamp stamp, proto::timestamp arrival, const thresholds& limits) noexcept;
 
 /// Live state of one registered terminal.
@@ -135,6 +138,9 @@ struct terminal_runtime {
   std::chrono::steady_clock::time_point reconnect_until{};
   /// The last tick (engine clock) inside `reconnect_until`: its silence is counted from here.
   proto::timestamp reconnect_floor{};
+  /// Effective time of `snap.latest`, ms since the epoch (in memory; 0 after a load: then derived
+  /// from the stored record with effective_ts, which cannot know it was a live record off its clock).
+  std::int64_t latest_effective_ms{0};
 };
 
 class engine {
