@@ -16,6 +16,7 @@ let uiConfig = { poll_interval_ms: 3000, compliance_target: 0.95, tile_url: "", 
 let pollers = [];
 let generation = 0;
 let pollTimer = null;
+let ticking = Promise.resolve(); // the poll round in flight (logout waits for it)
 
 function showConnection() {
   document.body.classList.toggle("disconnected", !connection.ok);
@@ -194,7 +195,8 @@ async function tick() {
   const gen = generation;
   const jobs = pollers.map((f) => Promise.resolve().then(f).catch(() => {}));
   if (jobs.length === 0) jobs.push(api("/api/ui-config").catch(() => {}));
-  await Promise.all(jobs);
+  ticking = Promise.all(jobs);
+  await ticking;
   // Nothing answered for twice the poll interval plus the request timeout: the gateway is gone.
   checkSilence(2 * uiConfig.poll_interval_ms + 5000);
   if (gen === generation || true) showConnection();
@@ -220,6 +222,12 @@ async function start() {
     render();
   });
   document.getElementById("logout").addEventListener("click", async () => {
+    // No poll of the page being left may reach the gateway after the session ended (it would be
+    // answered 401): stop the polling and its page's pollers, let a round in flight finish first.
+    clearInterval(pollTimer);
+    generation++;
+    pollers = [];
+    await ticking;
     try {
       await logout();
     } catch (_) {
@@ -227,6 +235,7 @@ async function start() {
     }
     location.hash = "#/login";
     showWho();
+    startPolling();
   });
   translateDom(document);
   showConnection();
