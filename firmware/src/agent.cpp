@@ -5,6 +5,7 @@
 #include "sewage/agent/interval.hpp"
 #include "sewage/agent/mqtt_link.hpp"
 #include "sewage/agent/rate_limit.hpp"
+#include "sewage/agent/resident_trim.hpp"
 #include "sewage/proto/command.hpp"
 #include "sewage/proto/receipt.hpp"
 #include "sewage/proto/status.hpp"
@@ -110,6 +111,7 @@ struct agent::impl {
         pump_timer(io),
         delete_timer(io),
         receipt_timer(io),
+        trim_timer(io),
         signals(io, SIGTERM, SIGINT),
         telemetry_topic(proto::telemetry_topic(config.terminal_id)),
         status_topic(proto::status_topic(config.terminal_id)),
@@ -157,6 +159,7 @@ struct agent::impl {
       });
     }
     schedule_report();
+    schedule_trim();
     link->start();
     // systemd (Type=notify): ready once the queue is open and the devices are polled; the broker
     // may still be unreachable (a lost broker is a state, the queue keeps the records). The
@@ -175,6 +178,7 @@ struct agent::impl {
     pump_timer.cancel();
     delete_timer.cancel();
     receipt_timer.cancel();
+    trim_timer.cancel();
     pollers.clear();
     images.reset();
     flush_acks();
@@ -272,6 +276,31 @@ struct agent::impl {
     receipt_check_after_trigger();
     publish_image();
     pump();
+    trim_resident_code();
+  }
+
+  /// Every code_trim_period: what rarer paths mapped since (a command, the batched delete, a
+  /// reconnect that failed its handshake) is given back too, so VmRSS stays near the working set
+  /// of the steady state however long the link stays up.
+  void schedule_trim() {
+    trim_timer.expires_after(code_trim_period);
+    trim_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      trim_resident_code();
+      schedule_trim();
+    });
+  }
+
+  /// After each connect (start-up and the TLS handshake are behind us) and every
+  /// code_trim_period: gives back the mappings of code and constants used only then
+  /// (resident_trim.hpp; issue 15 item 6, VmRSS <= 10 MB).
+  void trim_resident_code() {
+    const auto t = release_code_pages();
+    if (!t.error.empty()) {
+      if (trim_failure_log.note() > 0) spdlog::warn("releasing start-up code pages: {}", t.error);
+    }
+    spdlog::debug("released {} mappings of code and constants ({} KiB resident), kept {} with private copies",
+                  t.mappings_released, t.released_kib, t.mappings_kept);
   }
 
   void publish_image() {
@@ -634,6 +663,11 @@ struct agent::impl {
   bool delete_timer_armed{false};
   /// Sends again what has no receipt a grace period after a trigger (receipt_check_after_trigger).
   boost::asio::steady_timer receipt_timer;
+  /// Gives back code pages every code_trim_period (real time, not the simulated clock).
+  boost::asio::steady_timer trim_timer;
+  /// One hour: a trim costs ~40 system calls and the minor faults that map the steady state's
+  /// code back in (tens of them with large folios), nothing at the scale of an hour.
+  static constexpr std::chrono::hours code_trim_period{1};
   boost::asio::signal_set signals;
   std::string telemetry_topic, status_topic, image_topic, command_topic, result_topic, receipt_topic,
       gateway_status_topic;
@@ -673,6 +707,7 @@ struct agent::impl {
   rate_limit write_failure_log{std::chrono::seconds(60)};
   rate_limit remove_failure_log{std::chrono::seconds(60)};
   rate_limit read_failure_log{std::chrono::seconds(60)};
+  rate_limit trim_failure_log{std::chrono::seconds(3600)};
   double tokens{0};
   steady::time_point last_refill;
   bool ack_flush_posted{false};
