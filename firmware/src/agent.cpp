@@ -299,7 +299,7 @@ struct agent::impl {
     if (!t.error.empty()) {
       if (trim_failure_log.note() > 0) spdlog::warn("releasing start-up code pages: {}", t.error);
     }
-    spdlog::debug("released {} mappings of code and constants ({} KiB resident), kept {} with private copies",
+    spdlog::debug("released {} mappings of code and constants ({} KiB resident), kept {} (private copies or locked pages)",
                   t.mappings_released, t.released_kib, t.mappings_kept);
   }
 
