@@ -732,6 +732,10 @@ http_response api_metrics(const context& c) {
   add_metric(out, "sewage_gateway_mqtt_probes_echoed_total", "counter",
              "Loopback probes that came back through the broker; far below sent: a stalled broker or an ACL without the probe topic.");
   add_sample(out, "sewage_gateway_mqtt_probes_echoed_total", link.probes_echoed ? static_cast<double>(link.probes_echoed()) : 0);
+  add_metric(out, "sewage_gateway_mqtt_session_resets_total", "counter",
+             "Reconnects with a clean session because a publish's write failed as the connection broke (Paho C frees "
+             "that message's session copy); the agents send again what has no receipt.");
+  add_sample(out, "sewage_gateway_mqtt_session_resets_total", link.session_resets ? static_cast<double>(link.session_resets()) : 0);
   {
     const notify_counts nc = link.notify ? link.notify() : notify_counts{};
     add_metric(out, "sewage_gateway_notify_sent_total", "counter", "Notifications delivered, by target.");

@@ -21,6 +21,24 @@
 
 namespace sewage::gateway {
 
+namespace {
+/// Every publish's listener: a failure with MQTTASYNC_FAILURE is Paho's SOCKET_ERROR branch of
+/// MQTTAsync_processCommand, after which its session holds a copy made of freed memory
+/// (mqtt_link.hpp). Runs on a Paho thread; only sets a flag. Other failure codes (a session
+/// cleaned, the client destroyed: MQTTASYNC_OPERATION_INCOMPLETE) leave nothing behind.
+class publish_listener final : public mqtt::iaction_listener {
+ public:
+  explicit publish_listener(std::atomic<bool>& session_suspect) : session_suspect_(session_suspect) {}
+  void on_success(const mqtt::token&) override {}
+  void on_failure(const mqtt::token& tok) override {
+    if (tok.get_return_code() == MQTTASYNC_FAILURE) session_suspect_ = true;
+  }
+
+ private:
+  std::atomic<bool>& session_suspect_;
+};
+}  // namespace
+
 class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listener {
  public:
   impl(mqtt_link& owner, const config& cfg, const clock_source& clock, boost::asio::io_context& io,
@@ -47,6 +65,10 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   void connected(const std::string& cause) noexcept override {
     try {
       owner_.connects_.fetch_add(1);
+      if (connecting_clean_.exchange(false)) {
+        session_suspect_ = false;  // Paho dropped its copies at this connect
+        owner_.session_resets_.fetch_add(1);
+      }
       boost::asio::post(io_, [this, cause] {
         if (stopping_) return;
         retry_.cancel();
@@ -206,7 +228,7 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
     if (probes_.size() >= mqtt_link::max_probes_in_flight) return;  // a stalled path: wait for echoes
     const auto seq = next_probe_seq_++;
     try {
-      client_.publish(probe_topic_, std::to_string(seq), 1, false);
+      publish_qos1(probe_topic_, std::to_string(seq), false);
     } catch (const std::exception&) {
       return;  // disconnected meanwhile: connection_lost follows
     }
@@ -304,7 +326,16 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   }
   void connect() noexcept {
     try {
-      client_.connect(connect_options(), nullptr, *this);
+      const bool clean = session_suspect_.load();
+      if (clean && !clean_logged_) {
+        spdlog::warn("a publish failed as the connection to {} broke: reconnecting with a clean session, so that Paho "
+                     "drops its copy of that message (Paho C 1.3.12 has freed it; see mqtt_link.hpp). The broker "
+                     "forgets what it queued for the gateway; the agents send again what has no receipt",
+                     cfg_.mqtt_uri);
+      }
+      clean_logged_ = clean;
+      connecting_clean_ = clean;
+      client_.connect(connect_options(clean), nullptr, *this);
     } catch (const std::exception& e) {
       // e.g. a connect already in progress: try again later rather than give up.
       try {
@@ -314,13 +345,23 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
     }
   }
 
-  mqtt::connect_options connect_options() const {
+  /// QoS 1 publish with the listener that watches for Paho's freed-session failure. Throws
+  /// mqtt::exception like async_client::publish (e.g. too many buffered).
+  void publish_qos1(const std::string& topic, const std::string& payload, bool retained) {
+    client_.publish(topic, payload.data(), payload.size(), 1, retained, nullptr, publish_listener_);
+  }
+  mqtt::delivery_token_ptr publish_qos1_token(const std::string& topic, const std::string& payload, bool retained) {
+    return client_.publish(topic, payload.data(), payload.size(), 1, retained, nullptr, publish_listener_);
+  }
+
+  /// `clean`: a clean session (after a publish's write failed, see mqtt_link.hpp); else persistent.
+  mqtt::connect_options connect_options(bool clean) const {
     proto::gateway_status_message will;
     will.state = proto::presence::offline;
     will.reason = proto::offline_reason::connection_lost;
     auto b = mqtt::connect_options_builder()
                  .mqtt_version(MQTTVERSION_3_1_1)
-                 .clean_session(false)
+                 .clean_session(clean)
                  .keep_alive_interval(cfg_.mqtt_keep_alive)
                  .connect_timeout(std::chrono::seconds(5))
                  // no automatic_reconnect: the link's own loop (mqtt_link.hpp) is faster and logs
@@ -380,6 +421,12 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
     inbound_message message;
   };
   std::vector<received> inbox_;  // guarded by inbox_mutex_
+  // Paho's session holds a copy of a publish made of freed memory (mqtt_link.hpp): set by
+  // publish_listener_ on a Paho thread (declared before client_: Paho may call it until client_ is destroyed), read by connect() on the io thread.
+  std::atomic<bool> session_suspect_{false};
+  std::atomic<bool> connecting_clean_{false};  // the connect in progress asked for a clean session
+  bool clean_logged_{false};                   // io thread: one warning per clean reconnect
+  publish_listener publish_listener_{session_suspect_};
   mqtt::async_client client_;
   std::atomic<bool> stopping_{false};
 };
@@ -428,7 +475,7 @@ void mqtt_link::after_connect() noexcept {
     birth.ts = impl_->clock_.now();
     birth.version = SEWAGE_GATEWAY_VERSION;
     birth.receipts = true;  // the engine sends delivery receipts after each commit (proto/receipt.hpp)
-    impl_->client_.publish(proto::gateway_status_topic(), proto::encode(birth), 1, true);
+    impl_->publish_qos1(proto::gateway_status_topic(), proto::encode(birth), true);
   } catch (const std::exception& e) {
     spdlog::error("MQTT subscribe after connect failed: {}", e.what());
   }
@@ -446,7 +493,7 @@ void mqtt_link::stop() noexcept {
       bye.state = proto::presence::offline;
       bye.reason = proto::offline_reason::shutdown;
       bye.ts = impl_->clock_.now();
-      impl_->client_.publish(proto::gateway_status_topic(), proto::encode(bye), 1, true)->wait_for(std::chrono::seconds(2));
+      impl_->publish_qos1_token(proto::gateway_status_topic(), proto::encode(bye), true)->wait_for(std::chrono::seconds(2));
     }
     impl_->client_.disconnect(std::chrono::seconds(5))->wait_for(std::chrono::seconds(6));
   } catch (const std::exception& e) {
@@ -456,7 +503,7 @@ void mqtt_link::stop() noexcept {
 
 void mqtt_link::publish(const std::string& topic, const std::string& payload, bool retained) noexcept {
   try {
-    impl_->client_.publish(topic, payload.data(), payload.size(), 1, retained);
+    impl_->publish_qos1(topic, payload, retained);
   } catch (const std::exception& e) {
     publish_failures_.fetch_add(1);
     spdlog::error("MQTT publish to '{}' failed: {}", topic, e.what());

@@ -108,6 +108,7 @@ struct link_status {
   std::function<std::uint64_t()> connect_failures;
   std::function<std::uint64_t()> probes_sent;    ///< loopback probes published (mqtt_link::probes_sent)
   std::function<std::uint64_t()> probes_echoed;  ///< loopback probes come back through the broker
+  std::function<std::uint64_t()> session_resets;  ///< clean reconnects after a publish's write failed (mqtt_link.hpp)
   /// Read requests waiting for a reader thread (read_pool.hpp); called on the engine's thread.
   std::function<std::size_t()> read_queue_depth;
   /// Connections refused on the HTTPS listener (http_server::tls_refused); any thread.

@@ -15,6 +15,20 @@
 /// 1 s plus the handshake. The first failure of an outage is logged with its cause (CONNACK code
 /// in words, or for a TCP/TLS failure the socket's or OpenSSL's reason from a probe, see
 /// src/ingest/broker_probe.hpp), later ones as one summary line per `failure_log_interval` (30 s).
+///
+/// A publish whose first write fails (the connection broke under it): Paho C 1.3.12 (Debian 12's
+/// libpaho-mqtt3as; unchanged up to 1.3.15) then frees the topic and payload of that QoS 1
+/// PUBLISH (MQTTAsync_processCommand, its SOCKET_ERROR branch calls MQTTAsync_freeCommand) while
+/// the copy it keeps in the session for re-sending still points at them. Reconnecting to that
+/// session re-sends the copy from freed memory (MQTTProtocol_retries): a crash, or garbage on the
+/// wire. The second 168 h chaos run died of it (README "Chaos"). Every publish therefore carries a
+/// listener; when one fails with MQTTASYNC_FAILURE (the code only that branch gives) the next
+/// connect asks for a clean session, so Paho drops its copies instead of re-sending them (freeing
+/// the freed pointers again is harmless: Paho's own allocator, Heap.c, ignores pointers it no longer
+/// tracks). The broker then forgets the gateway's queue; the agents send again what has no receipt
+/// after the gateway's birth (proto/README.md "Delivery receipts"), as after a broker restarted
+/// without persistence. The connect after that one is persistent again. Logged at warn and counted
+/// (`session_resets`); test `MqttLinkWriteFailure.*` fails publishes' writes on purpose.
 
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
@@ -102,6 +116,9 @@ class mqtt_link final : public publisher {
   /// Loopback probes published and come back since start. Thread-safe.
   [[nodiscard]] std::uint64_t probes_sent() const noexcept { return probes_sent_.load(); }
   [[nodiscard]] std::uint64_t probes_echoed() const noexcept { return probes_echoed_.load(); }
+  /// Connects made with a clean session because a publish's write had failed (see the file
+  /// comment). Thread-safe.
+  [[nodiscard]] std::uint64_t session_resets() const noexcept { return session_resets_.load(); }
 
   class impl;
 
@@ -114,6 +131,7 @@ class mqtt_link final : public publisher {
   std::atomic<std::uint64_t> journal_failures_{0};
   std::atomic<std::uint64_t> probes_sent_{0};
   std::atomic<std::uint64_t> probes_echoed_{0};
+  std::atomic<std::uint64_t> session_resets_{0};
 };
 
 }  // namespace sewage::gateway

@@ -1,0 +1,182 @@
+// Issue 17, the second 168 h chaos run: the gateway died with a heap-use-after-free inside Paho C
+// 1.3.12. Class: a QoS 1 publish whose first write fails because the connection broke under it.
+// Paho's MQTTAsync_processCommand then frees that PUBLISH's topic and payload while the copy it
+// keeps in the session still points at them, and the re-send after the reconnect reads them
+// (gateway/include/sewage/gateway/mqtt_link.hpp). This test makes exactly that happen, many
+// times: writev() is wrapped for this process, and when armed the next write of an MQTT PUBLISH
+// packet shuts the socket down and fails with ECONNRESET, as a link reset by a router or a
+// broker killed mid-write does. The gateway's mqtt_link must reconnect each time with nothing
+// freed read (this binary runs under AddressSanitizer in the test command; without the clean
+// reconnect the second injection aborts it), and keep delivering.
+//
+// Loopback only: a real mosquitto on a free port (tests/support), stopped by PID.
+
+#include "sewage/gateway/clock.hpp"
+#include "sewage/gateway/config.hpp"
+#include "sewage/gateway/mqtt_link.hpp"
+
+#include <sewage/testing/mosquitto.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <gtest/gtest.h>
+#include <mqtt/async_client.h>
+
+#include <dlfcn.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+namespace {
+
+std::atomic<bool> fail_next_publish_write{false};
+std::atomic<int> publish_writes_failed{0};
+
+/// The first byte of an MQTT control packet: type in the high nibble, 3 = PUBLISH
+/// (MQTT 3.1.1 section 2.2.1).
+bool is_publish_packet(const struct iovec* iov, int count) {
+  for (int i = 0; i < count; ++i)
+    if (iov[i].iov_len > 0) return (static_cast<const unsigned char*>(iov[i].iov_base)[0] >> 4) == 3;
+  return false;
+}
+
+}  // namespace
+
+// Paho C writes every packet of a plain TCP connection with writev (Socket_writev); this
+// definition comes first in the process's symbol lookup, so the library's calls land here.
+extern "C" ssize_t writev(int fd, const struct iovec* iov, int count) {
+  using writev_fn = ssize_t (*)(int, const struct iovec*, int);
+  static const auto real = reinterpret_cast<writev_fn>(::dlsym(RTLD_NEXT, "writev"));
+  if (fail_next_publish_write.load() && is_publish_packet(iov, count)) {
+    bool armed = true;
+    if (fail_next_publish_write.compare_exchange_strong(armed, false)) {
+      ::shutdown(fd, SHUT_RDWR);  // the connection is gone for both of Paho's threads
+      publish_writes_failed.fetch_add(1);
+      errno = ECONNRESET;
+      return -1;
+    }
+  }
+  return real(fd, iov, count);
+}
+
+namespace sewage::gateway {
+namespace {
+
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+/// Counts the distinct payloads that arrive on one topic.
+class topic_counter final : public mqtt::callback {
+ public:
+  topic_counter(const std::string& uri, std::string topic) : client_(uri, "test-receipt-reader"), topic_(std::move(topic)) {
+    client_.set_callback(*this);
+    client_.connect(mqtt::connect_options_builder().clean_session(true).finalize())->wait();
+    client_.subscribe(topic_, 1)->wait();
+  }
+  ~topic_counter() override {
+    try {
+      client_.disconnect()->wait_for(std::chrono::seconds(2));
+    } catch (...) {
+    }
+  }
+  void message_arrived(mqtt::const_message_ptr msg) override {
+    std::lock_guard lock(mutex_);
+    seen_.insert(msg->get_payload_str());
+  }
+  bool has(const std::string& payload) {
+    std::lock_guard lock(mutex_);
+    return seen_.count(payload) != 0;
+  }
+
+ private:
+  mqtt::async_client client_;
+  std::string topic_;
+  std::mutex mutex_;
+  std::set<std::string> seen_;
+};
+
+TEST(MqttLinkWriteFailure, APublishWhoseWriteFailsLeavesNoFreedMemoryBehind) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("sewage-link-write-failure-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  sewage::testing::mosquitto_broker broker(dir / "broker");  // keeps the gateway's session in memory
+
+  const std::string topic = "sewage/v1/HY-T-001/receipt";
+  topic_counter reader(broker.uri(), topic);
+
+  config cfg;
+  cfg.mqtt_uri = broker.uri();
+  cfg.mqtt_allow_plaintext = true;
+  cfg.mqtt_client_id = "test-gateway-write-failure";
+  system_clock_source clock;
+  boost::asio::io_context io;
+  auto guard = boost::asio::make_work_guard(io);
+  std::thread io_thread([&io] { io.run(); });
+  {
+    mqtt_link link(cfg, clock, io, [](inbound_message) {}, [] {});
+    link.start();
+    ASSERT_TRUE(wait_until([&] { return link.connected(); }, std::chrono::seconds(10)));
+
+    std::atomic<int> sent{0};
+    auto publish_burst = [&](int n) {
+      boost::asio::post(io, [&link, &sent, &topic, n] {
+        for (int i = 0; i < n; ++i) link.publish(topic, "r" + std::to_string(sent.fetch_add(1)), false);
+      });
+    };
+
+    constexpr int injections = 10;
+    for (int k = 1; k <= injections; ++k) {
+      // Connected and settled (the reconnect's re-sends are out): the next PUBLISH written is a
+      // first write, the case Paho frees.
+      ASSERT_TRUE(wait_until([&] { return link.connected(); }, std::chrono::seconds(10))) << "injection " << k;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      fail_next_publish_write = true;
+      ASSERT_TRUE(wait_until(
+          [&] {
+            publish_burst(20);
+            return publish_writes_failed.load() >= k;
+          },
+          std::chrono::seconds(10)))
+          << "no PUBLISH was written after arming, injection " << k;
+      // The link notices, reconnects (clean once) and goes on.
+      ASSERT_TRUE(wait_until([&] { return link.session_resets() >= static_cast<std::uint64_t>(k); },
+                             std::chrono::seconds(10)))
+          << "injection " << k << ": no clean reconnect after the failed write (resets " << link.session_resets()
+          << ", connects " << link.connects() << ")";
+    }
+    EXPECT_EQ(publish_writes_failed.load(), injections);
+    EXPECT_EQ(link.session_resets(), static_cast<std::uint64_t>(injections));
+    EXPECT_GE(link.connects(), static_cast<std::uint64_t>(injections + 1));
+
+    // Still delivering after all that.
+    ASSERT_TRUE(wait_until([&] { return link.connected(); }, std::chrono::seconds(10)));
+    boost::asio::post(io, [&link, &topic] { link.publish(topic, "after-the-failures", false); });
+    EXPECT_TRUE(wait_until([&] { return reader.has("after-the-failures"); }, std::chrono::seconds(10)));
+    link.stop();
+  }
+  guard.reset();
+  io.stop();
+  io_thread.join();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sewage::gateway
