@@ -154,7 +154,9 @@ class mqtt_link::impl : public mqtt::callback, public mqtt::iaction_listener {
                  .mqtt_version(MQTTVERSION_3_1_1)
                  // Clean session: Paho fails every unacknowledged publish (-11) when the link
                  // drops and never resends it; the durable queue replays in seq order after the
-                 // reconnect. One resend path (issue 9 §5), see mqtt_link.hpp.
+                 // reconnect. One resend path (issue 9 §5), see mqtt_link.hpp. It also keeps Paho
+                 // C 1.3.12 from re-sending a publish whose first write failed from freed memory
+                 // (mqtt_link.hpp; test AgentMqttLinkWriteFailure fails with a persistent session).
                  .clean_session(true)
                  .keep_alive_interval(std::chrono::seconds(config.mqtt.keep_alive_s))
                  .connect_timeout(std::chrono::seconds(10))

@@ -32,6 +32,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -131,7 +132,9 @@ TEST(MqttLinkWriteFailure, APublishWhoseWriteFailsLeavesNoFreedMemoryBehind) {
   auto guard = boost::asio::make_work_guard(io);
   std::thread io_thread([&io] { io.run(); });
   {
-    mqtt_link link(cfg, clock, io, [](inbound_message) {}, [] {});
+    // Destroyed after the io thread has stopped: no handler of it can run afterwards.
+    auto link_owner = std::make_unique<mqtt_link>(cfg, clock, io, [](inbound_message) {}, [] {});
+    auto& link = *link_owner;
     link.start();
     ASSERT_TRUE(wait_until([&] { return link.connected(); }, std::chrono::seconds(10)));
 
@@ -171,10 +174,10 @@ TEST(MqttLinkWriteFailure, APublishWhoseWriteFailsLeavesNoFreedMemoryBehind) {
     boost::asio::post(io, [&link, &topic] { link.publish(topic, "after-the-failures", false); });
     EXPECT_TRUE(wait_until([&] { return reader.has("after-the-failures"); }, std::chrono::seconds(10)));
     link.stop();
+    guard.reset();
+    io.stop();
+    io_thread.join();
   }
-  guard.reset();
-  io.stop();
-  io_thread.join();
   std::filesystem::remove_all(dir);
 }
 

@@ -19,6 +19,16 @@
 /// terminal is offline is not queued for it (the gateway sees no result; commands are for a
 /// connected terminal). The command subscription is renewed on every connect.
 ///
+/// The clean session is also what keeps the agent safe from a Paho C 1.3.12 defect (unchanged up
+/// to 1.3.15): when the first write of a QoS 1 PUBLISH fails because the connection broke under
+/// it, Paho frees the message's topic and payload while its session copy still points at them.
+/// A persistent session would re-send that copy from freed memory after the reconnect (the
+/// gateway's crash in the second 168 h chaos run; gateway mqtt_link.hpp). With a clean session
+/// Paho drops the copy at the disconnect (the second free is ignored by Paho's own allocator) and
+/// reports the publish failed (rc -1), so the record stays queued. Test
+/// `agent.AgentMqttLinkWriteFailure.*` fails PUBLISH writes on purpose; with clean_session(false)
+/// it aborts with that heap-use-after-free.
+///
 /// Connect failures are logged with their cause (rc meaning plus Paho's TLS trace: certificate
 /// not signed by ca_file, host name mismatch), the first one at once, then at most one summary
 /// line per minute (or when the cause changes), for the first connection and for automatic
