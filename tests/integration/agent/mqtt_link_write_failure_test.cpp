@@ -3,9 +3,10 @@
 // that PUBLISH's topic and payload while its session copy still points at them
 // (gateway/include/sewage/gateway/mqtt_link.hpp). The agent's session is clean, so Paho drops the
 // copy at the disconnect instead of re-sending it (the second free is ignored by Paho's own
-// allocator). This test makes the failure happen again and again (writev wrapped for this
-// process: when armed, the next write of an MQTT PUBLISH packet shuts the socket down and fails
-// with ECONNRESET, as a link reset does) and checks what the agent's durable queue relies on:
+// allocator). This test makes the failure happen again and again (tests/support
+// publish_write_fault wraps writev: when armed, the next write of an MQTT PUBLISH packet shuts the
+// socket down and fails with ECONNRESET, as a link reset does) and checks what the agent's
+// durable queue relies on:
 // every publish gets exactly one delivery result, nothing reported delivered is missing at the
 // broker, and the link reconnects and delivers afterwards. Runs under AddressSanitizer in the
 // test command, so a read of freed memory aborts it.
@@ -16,6 +17,7 @@
 #include "sewage/agent/mqtt_link.hpp"
 
 #include <sewage/testing/mosquitto.hpp>
+#include <sewage/testing/publish_write_fault.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,13 +25,9 @@
 #include <gtest/gtest.h>
 #include <mqtt/async_client.h>
 
-#include <dlfcn.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -39,50 +37,10 @@
 #include <string>
 #include <thread>
 
-namespace {
-
-std::atomic<bool> fail_next_publish_write{false};
-std::atomic<int> publish_writes_failed{0};
-
-/// The first byte of an MQTT control packet: type in the high nibble, 3 = PUBLISH
-/// (MQTT 3.1.1 section 2.2.1).
-bool is_publish_packet(const struct iovec* iov, int count) {
-  for (int i = 0; i < count; ++i)
-    if (iov[i].iov_len > 0) return (static_cast<const unsigned char*>(iov[i].iov_base)[0] >> 4) == 3;
-  return false;
-}
-
-}  // namespace
-
-// Paho C writes every packet of a plain TCP connection with writev (Socket_writev); this
-// definition comes first in the process's symbol lookup, so the library's calls land here.
-extern "C" ssize_t writev(int fd, const struct iovec* iov, int count) {
-  using writev_fn = ssize_t (*)(int, const struct iovec*, int);
-  static const auto real = reinterpret_cast<writev_fn>(::dlsym(RTLD_NEXT, "writev"));
-  if (fail_next_publish_write.load() && is_publish_packet(iov, count)) {
-    bool armed = true;
-    if (fail_next_publish_write.compare_exchange_strong(armed, false)) {
-      ::shutdown(fd, SHUT_RDWR);
-      publish_writes_failed.fetch_add(1);
-      errno = ECONNRESET;
-      return -1;
-    }
-  }
-  return real(fd, iov, count);
-}
-
 namespace sewage::agent {
 namespace {
 
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
+using sewage::testing::wait_until;
 
 /// Collects the distinct payloads published on one topic.
 class topic_reader final : public mqtt::callback {
@@ -170,11 +128,11 @@ TEST(AgentMqttLinkWriteFailure, EveryPublishGetsOneResultAndNothingReportedDeliv
     for (int k = 1; k <= injections; ++k) {
       ASSERT_TRUE(wait_until([&] { return connects.load() >= k; }, std::chrono::seconds(10))) << "injection " << k;
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      fail_next_publish_write = true;
+      sewage::testing::fail_next_publish_write();
       ASSERT_TRUE(wait_until(
           [&] {
             publish_burst(10);
-            return publish_writes_failed.load() >= k;
+            return sewage::testing::publish_writes_failed() >= k;
           },
           std::chrono::seconds(10)))
           << "no PUBLISH was written after arming, injection " << k;
@@ -220,7 +178,7 @@ TEST(AgentMqttLinkWriteFailure, EveryPublishGetsOneResultAndNothingReportedDeliv
         },
         std::chrono::seconds(10)))
         << "a publish reported delivered never reached the broker";
-    EXPECT_EQ(publish_writes_failed.load(), injections);
+    EXPECT_EQ(sewage::testing::publish_writes_failed(), injections);
     guard.reset();
     io.stop();
     io_thread.join();

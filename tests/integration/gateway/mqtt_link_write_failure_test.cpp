@@ -3,9 +3,9 @@
 // Paho's MQTTAsync_processCommand then frees that PUBLISH's topic and payload while the copy it
 // keeps in the session still points at them, and the re-send after the reconnect reads them
 // (gateway/include/sewage/gateway/mqtt_link.hpp). This test makes exactly that happen, many
-// times: writev() is wrapped for this process, and when armed the next write of an MQTT PUBLISH
-// packet shuts the socket down and fails with ECONNRESET, as a link reset by a router or a
-// broker killed mid-write does. The gateway's mqtt_link must reconnect each time with nothing
+// times: tests/support publish_write_fault wraps writev(), and when armed the next write of an
+// MQTT PUBLISH packet shuts the socket down and fails with ECONNRESET, as a link reset by a
+// router or a broker killed mid-write does. The gateway's mqtt_link must reconnect each time with nothing
 // freed read (this binary runs under AddressSanitizer in the test command; without the clean
 // reconnect the second injection aborts it), and keep delivering.
 //
@@ -16,6 +16,7 @@
 #include "sewage/gateway/mqtt_link.hpp"
 
 #include <sewage/testing/mosquitto.hpp>
+#include <sewage/testing/publish_write_fault.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,12 +24,7 @@
 #include <gtest/gtest.h>
 #include <mqtt/async_client.h>
 
-#include <dlfcn.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -38,50 +34,10 @@
 #include <string>
 #include <thread>
 
-namespace {
-
-std::atomic<bool> fail_next_publish_write{false};
-std::atomic<int> publish_writes_failed{0};
-
-/// The first byte of an MQTT control packet: type in the high nibble, 3 = PUBLISH
-/// (MQTT 3.1.1 section 2.2.1).
-bool is_publish_packet(const struct iovec* iov, int count) {
-  for (int i = 0; i < count; ++i)
-    if (iov[i].iov_len > 0) return (static_cast<const unsigned char*>(iov[i].iov_base)[0] >> 4) == 3;
-  return false;
-}
-
-}  // namespace
-
-// Paho C writes every packet of a plain TCP connection with writev (Socket_writev); this
-// definition comes first in the process's symbol lookup, so the library's calls land here.
-extern "C" ssize_t writev(int fd, const struct iovec* iov, int count) {
-  using writev_fn = ssize_t (*)(int, const struct iovec*, int);
-  static const auto real = reinterpret_cast<writev_fn>(::dlsym(RTLD_NEXT, "writev"));
-  if (fail_next_publish_write.load() && is_publish_packet(iov, count)) {
-    bool armed = true;
-    if (fail_next_publish_write.compare_exchange_strong(armed, false)) {
-      ::shutdown(fd, SHUT_RDWR);  // the connection is gone for both of Paho's threads
-      publish_writes_failed.fetch_add(1);
-      errno = ECONNRESET;
-      return -1;
-    }
-  }
-  return real(fd, iov, count);
-}
-
 namespace sewage::gateway {
 namespace {
 
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
+using sewage::testing::wait_until;
 
 /// Counts the distinct payloads that arrive on one topic.
 class topic_counter final : public mqtt::callback {
@@ -151,11 +107,11 @@ TEST(MqttLinkWriteFailure, APublishWhoseWriteFailsLeavesNoFreedMemoryBehind) {
       // first write, the case Paho frees.
       ASSERT_TRUE(wait_until([&] { return link.connected(); }, std::chrono::seconds(10))) << "injection " << k;
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      fail_next_publish_write = true;
+      sewage::testing::fail_next_publish_write();
       ASSERT_TRUE(wait_until(
           [&] {
             publish_burst(20);
-            return publish_writes_failed.load() >= k;
+            return sewage::testing::publish_writes_failed() >= k;
           },
           std::chrono::seconds(10)))
           << "no PUBLISH was written after arming, injection " << k;
@@ -165,7 +121,7 @@ TEST(MqttLinkWriteFailure, APublishWhoseWriteFailsLeavesNoFreedMemoryBehind) {
           << "injection " << k << ": no clean reconnect after the failed write (resets " << link.session_resets()
           << ", connects " << link.connects() << ")";
     }
-    EXPECT_EQ(publish_writes_failed.load(), injections);
+    EXPECT_EQ(sewage::testing::publish_writes_failed(), injections);
     EXPECT_EQ(link.session_resets(), static_cast<std::uint64_t>(injections));
     EXPECT_GE(link.connects(), static_cast<std::uint64_t>(injections + 1));
 
