@@ -22,20 +22,23 @@
 namespace sewage::gateway {
 
 namespace {
-/// Every publish's listener: a failure with MQTTASYNC_FAILURE is Paho's SOCKET_ERROR branch of
-/// MQTTAsync_processCommand, after which its session holds a copy made of freed memory
-/// (mqtt_link.hpp). Runs on a Paho thread; only sets a flag. Other failure codes (a session
-/// cleaned, the client destroyed: MQTTASYNC_OPERATION_INCOMPLETE) leave nothing behind.
+/// Every publish's listener. Counts failures; a failure with MQTTASYNC_FAILURE is Paho's
+/// SOCKET_ERROR branch of MQTTAsync_processCommand, after which its session holds a copy made of
+/// freed memory (mqtt_link.hpp). Other failure codes (a session cleaned, the client destroyed:
+/// MQTTASYNC_OPERATION_INCOMPLETE) leave nothing behind. Runs on a Paho thread; atomics only.
 class publish_listener final : public mqtt::iaction_listener {
  public:
-  explicit publish_listener(std::atomic<bool>& session_suspect) : session_suspect_(session_suspect) {}
+  publish_listener(std::atomic<bool>& session_suspect, std::atomic<std::uint64_t>& failures)
+      : session_suspect_(session_suspect), failures_(failures) {}
   void on_success(const mqtt::token&) override {}
   void on_failure(const mqtt::token& tok) override {
+    failures_.fetch_add(1);
     if (tok.get_return_code() == MQTTASYNC_FAILURE) session_suspect_ = true;
   }
 
  private:
   std::atomic<bool>& session_suspect_;
+  std::atomic<std::uint64_t>& failures_;
 };
 }  // namespace
 
@@ -347,10 +350,7 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
 
   /// QoS 1 publish with the listener that watches for Paho's freed-session failure. Throws
   /// mqtt::exception like async_client::publish (e.g. too many buffered).
-  void publish_qos1(const std::string& topic, const std::string& payload, bool retained) {
-    client_.publish(topic, payload.data(), payload.size(), 1, retained, nullptr, publish_listener_);
-  }
-  mqtt::delivery_token_ptr publish_qos1_token(const std::string& topic, const std::string& payload, bool retained) {
+  mqtt::delivery_token_ptr publish_qos1(const std::string& topic, const std::string& payload, bool retained) {
     return client_.publish(topic, payload.data(), payload.size(), 1, retained, nullptr, publish_listener_);
   }
 
@@ -422,11 +422,12 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   };
   std::vector<received> inbox_;  // guarded by inbox_mutex_
   // Paho's session holds a copy of a publish made of freed memory (mqtt_link.hpp): set by
-  // publish_listener_ on a Paho thread (declared before client_: Paho may call it until client_ is destroyed), read by connect() on the io thread.
+  // publish_listener_ on a Paho thread, read by connect() on the io thread. Declared before
+  // client_: Paho may call the listener until client_ is destroyed.
   std::atomic<bool> session_suspect_{false};
   std::atomic<bool> connecting_clean_{false};  // the connect in progress asked for a clean session
   bool clean_logged_{false};                   // io thread: one warning per clean reconnect
-  publish_listener publish_listener_{session_suspect_};
+  publish_listener publish_listener_{session_suspect_, owner_.publish_failures_};
   mqtt::async_client client_;
   std::atomic<bool> stopping_{false};
 };
@@ -493,7 +494,7 @@ void mqtt_link::stop() noexcept {
       bye.state = proto::presence::offline;
       bye.reason = proto::offline_reason::shutdown;
       bye.ts = impl_->clock_.now();
-      impl_->publish_qos1_token(proto::gateway_status_topic(), proto::encode(bye), true)->wait_for(std::chrono::seconds(2));
+      impl_->publish_qos1(proto::gateway_status_topic(), proto::encode(bye), true)->wait_for(std::chrono::seconds(2));
     }
     impl_->client_.disconnect(std::chrono::seconds(5))->wait_for(std::chrono::seconds(6));
   } catch (const std::exception& e) {

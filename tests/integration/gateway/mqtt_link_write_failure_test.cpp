@@ -124,6 +124,9 @@ TEST(MqttLinkWriteFailure, APublishWhoseWriteFailsLeavesNoFreedMemoryBehind) {
     EXPECT_EQ(sewage::testing::publish_writes_failed(), injections);
     EXPECT_EQ(link.session_resets(), static_cast<std::uint64_t>(injections));
     EXPECT_GE(link.connects(), static_cast<std::uint64_t>(injections + 1));
+    // Each failed write is counted (sewage_gateway_publish_failures_total), with what the clean
+    // session dropped unacknowledged.
+    EXPECT_GE(link.publish_failures(), static_cast<std::uint64_t>(injections));
 
     // Still delivering after all that.
     ASSERT_TRUE(wait_until([&] { return link.connected(); }, std::chrono::seconds(10)));
