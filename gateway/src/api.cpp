@@ -719,7 +719,8 @@ http_response api_metrics(const context& c) {
     add_sample(out, "sewage_gateway_pump_stations{state=\"" + k + "\"}", static_cast<double>(v));
   add_metric(out, "sewage_gateway_mqtt_connected", "gauge", "1 when connected to the broker.");
   add_sample(out, "sewage_gateway_mqtt_connected", link.connected && link.connected() ? 1 : 0);
-  add_metric(out, "sewage_gateway_publish_failures_total", "counter", "Publications (alert states, receipts, commands, probes, birth) the MQTT client refused or failed.");
+  add_metric(out, "sewage_gateway_publish_failures_total", "counter",
+             "Publications (alert states, receipts, commands, probes, birth) the MQTT client refused or failed.");
   add_sample(out, "sewage_gateway_publish_failures_total", link.publish_failures ? static_cast<double>(link.publish_failures()) : 0);
   add_metric(out, "sewage_gateway_journal_failures_total", "counter",
              "Received messages the received-message journal could not store (disk full); kept in memory only.");
