@@ -229,6 +229,7 @@ void engine::link_down() {
   link_up_ = false;
   draining_ = false;
   path_probed_ = false;  // a new connection proves itself with its own probes
+  path_delay_ms_ = 0;
   presence_floor_ = clock_.now();
 }
 
@@ -255,6 +256,7 @@ void engine::broker_path_proven(proto::timestamp sent_at, std::chrono::nanosecon
     spdlog::info("broker path proven by the gateway's loopback probe: offline judged up to the last probe that came back");
   path_probed_ = true;
   path_proven_at_ = std::max(path_proven_at_, sent_at);
+  path_delay_ms_ = std::max<std::int64_t>(0, ms(clock_.now()) - ms(sent_at));
   if (round_trip > probe_stall) {
     presence_floor_ = std::max(presence_floor_, clock_.now());
     stall_seen_ = std::chrono::steady_clock::now();
@@ -455,8 +457,11 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   // and the stamp again when it is stored.
   const bool in_window = offset_ms <= std::int64_t{lim.clock_trust_behind_s} * 1000 &&
                          -offset_ms <= std::int64_t{lim.clock_trust_ahead_s} * 1000;
+  // A stamp behind its arrival by no more than the broker path's current delay (the latest
+  // probe) was delayed on the way: a path lagging steadily must not look like every clock off.
+  const std::int64_t skew_ms = offset_ms > 0 ? std::max<std::int64_t>(0, offset_ms - path_delay_ms_) : offset_ms;
   const bool live_and_off = s.steady_run >= steady_records_for_live &&
-                            std::abs(offset_ms) > std::int64_t{lim.clock_skew_raise_s} * 1000;
+                            std::abs(skew_ms) > std::int64_t{lim.clock_skew_raise_s} * 1000;
   const bool trusted = in_window && !live_and_off;
   if (!trusted) {
     ++metrics_.untrusted_stamps;
@@ -518,6 +523,7 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
                  s.terminal_id, rec.seq, proto::format_timestamp(rec.ts), totalizer_limits::spread_bound_days);
 
   observation obs{rec, msg.arrival, live, trusted ? std::nullopt : std::optional<proto::timestamp>(stamp)};
+  obs.path_delay = std::chrono::milliseconds(path_delay_ms_);
   const bool in_order = ts >= s.rule_clock_ms;
   if (!in_order) ++metrics_.late_records;
   // A pump station's run time goes into its hourly log (every accepted record, late ones too:

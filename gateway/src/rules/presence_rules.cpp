@@ -2,6 +2,7 @@
 #include "sewage/gateway/rules.hpp"
 #include "rule_helpers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -71,14 +72,17 @@ class queue_overflow final : public alert_rule {
 /// that old), and on a record stamped in the past only when it arrived live: within the live
 /// window of its arrival, or as part of a steady stream whose offset is stable (a clock running
 /// behind, engine.hpp); a backlog draining (offset shrinking record by record) is legitimately old
-/// and not judged. The engine shows this rule every record, also those older than the rules'
+/// and not judged. A stamp in the past by no more than the broker path's measured delay
+/// (observation::path_delay) counts as on time: a lagging path is not every terminal's clock.
+/// The engine shows this rule every record, also those older than the rules'
 /// event clock, so a clock stepped back still clears.
 class clock_skew final : public alert_rule {
  public:
   proto::alert_type type() const noexcept override { return proto::alert_type::clock_skew; }
   verdict observe(const observation& o, const terminal_info& t, rule_state& s) const override {
     const auto stamp = o.untrusted_stamp.value_or(o.record.ts);
-    const double skew_s = std::chrono::duration<double>(stamp - o.arrival).count();
+    double skew_s = std::chrono::duration<double>(stamp - o.arrival).count();
+    if (skew_s < 0) skew_s = std::min(0.0, skew_s + std::chrono::duration<double>(o.path_delay).count());
     const double raise = t.limits.clock_skew_raise_s;
     const double clear = t.limits.clock_skew_clear_s;
     if (skew_s < 0 && !o.live && !o.untrusted_stamp) return {};

@@ -195,6 +195,43 @@ TEST_F(EngineTrustTest, AClockOneHourBehindIsOnlineAndSkewedWhileABacklogIsNeith
   EXPECT_FALSE(open_alert(proto::alert_type::clock_skew, "T2"));
 }
 
+// Noticed in the chaos runs (issue 17): a broker path lagging steadily behind (the gateway's
+// queue at the broker staying 6 minutes long) delivers every terminal's live records 6 min after
+// their stamps, in a steady stream, which looked like every terminal's clock 6 min behind. The
+// loopback probes measure that delay: a stamp behind by no more than it is the path's, so no
+// clock_skew and the stamps are kept. A clock 15 min behind on the same path is still wrong; and
+// without probes (the control) the same 6 min are taken for a wrong clock.
+TEST_F(EngineTrustTest, ABrokerPathLaggingSteadilyIsNotEveryTerminalsClockOff) {
+  reg_ = registry({test::terminal("T1", cfg_.defaults), test::terminal("T2", cfg_.defaults)});  // both 60 s
+  open();
+  const auto t0 = clock_.now() + hours(1);
+  const auto lag = minutes(6);
+  std::uint64_t seq = 0;
+  for (int i = 1; i <= 15; ++i) {
+    clock_.set(t0 + minutes(i));
+    eng_->broker_path_proven(clock_.now() - lag, lag);  // this minute's probe came back after 6 min
+    ++seq;
+    send(test::record("T2", seq, clock_.now() - lag));                 // on time, delayed on the way
+    send(test::record("T1", seq, clock_.now() - lag - minutes(15)));  // its clock 15 min behind
+    eng_->tick();
+  }
+  EXPECT_EQ(raised(proto::alert_type::clock_skew, "T2"), 0u);
+  EXPECT_TRUE(open_alert(proto::alert_type::clock_skew, "T1"));
+  eng_->flush();
+  const auto rows = db_->history("T2", t0 - hours(1), t0 + hours(1), 100);
+  ASSERT_EQ(rows.size(), 15u);
+  for (const auto& r : rows) EXPECT_TRUE(r.ts_trusted) << proto::format_timestamp(r.record.ts);
+
+  // Control: a gateway without probe echoes cannot tell the path from the clock.
+  open();
+  for (int i = 16; i <= 30; ++i) {
+    clock_.set(t0 + minutes(i));
+    send(test::record("T2", static_cast<std::uint64_t>(i), clock_.now() - lag));
+    eng_->tick();
+  }
+  EXPECT_TRUE(open_alert(proto::alert_type::clock_skew, "T2"));
+}
+
 TEST_F(EngineTrustTest, AWrongClockReportingFasterThanExpectedIsStillLive) {
   // T2 is registered at 60 s but reports every 5 s (no birth message yet), clock at 1970.
   const auto start = clock_.now();

@@ -10,6 +10,7 @@
 #include <sewage/proto/alert.hpp>
 #include <sewage/proto/telemetry.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -58,6 +59,10 @@ struct observation {
   /// Set when the agent's stamp was outside the trust window around arrival (config.hpp,
   /// clock_trust_*): `record.ts` is then the arrival (the effective time) and this is the stamp.
   std::optional<proto::timestamp> untrusted_stamp{};
+  /// How long the broker path to the gateway takes now (gateway clock): the latest loopback
+  /// probe's time from publish to echo (engine::broker_path_proven). A record stamped in the past
+  /// by no more than this was delayed on the way, not by its clock (clock_skew rule).
+  std::chrono::milliseconds path_delay{0};
   /// Pump stations only (nullptr otherwise): the station's run time up to this record.
   const pump_runtime_view* pump_runtime{nullptr};
   /// Terminals only (nullptr otherwise or for a record without good flow): flow vs. normal.

@@ -330,6 +330,10 @@ class engine {
   bool path_probed_{false};            // probes come back on this connection: judge up to path_proven_at_
   proto::timestamp path_proven_at_{};  // send time of the latest probe that came back
   bool path_stalled_{false};           // the latest echo was late (one log line per stall)
+  // The latest probe's publish-to-echo time on this connection (gateway clock; 0 before the first
+  // echo and after a link loss): subtracted from a live record's stamp offset before it is called
+  // a wrong clock, so a broker path lagging behind steadily is not taken for every terminal's clock.
+  std::int64_t path_delay_ms_{0};
   std::chrono::steady_clock::time_point stall_seen_{};  // when the latest late echo came (real time)
 
   std::uint64_t county_generation_{1};
