@@ -23,9 +23,9 @@
 /// session re-sends the copy from freed memory (MQTTProtocol_retries): a crash, or garbage on the
 /// wire. The second 168 h chaos run died of it (README "The county under infrastructure
 /// faults"). Every publish therefore carries a listener; when one fails with MQTTASYNC_FAILURE
-/// (the code only that branch gives) the next connect asks for a clean session, so Paho drops its copies instead of re-sending them (freeing
-/// the freed pointers again is harmless: Paho's own allocator, Heap.c, ignores pointers it no longer
-/// tracks). The broker then forgets the gateway's queue; the agents send again what has no receipt
+/// (the code only that branch gives) the next connect asks for a clean session, so Paho drops
+/// its copies instead of re-sending them (freeing the freed pointers again is harmless: Paho's
+/// own allocator, Heap.c, ignores pointers it no longer tracks). The broker then forgets the gateway's queue; the agents send again what has no receipt
 /// after the gateway's birth (proto/README.md "Delivery receipts"), as after a broker restarted
 /// without persistence. The connect after that one is persistent again. Logged at warn and counted
 /// (`session_resets`); test `MqttLinkWriteFailure.*` fails publishes' writes on purpose.
