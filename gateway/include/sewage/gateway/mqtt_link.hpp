@@ -17,18 +17,19 @@
 /// src/ingest/broker_probe.hpp), later ones as one summary line per `failure_log_interval` (30 s).
 ///
 /// A publish whose first write fails (the connection broke under it): Paho C 1.3.12 (Debian 12's
-/// libpaho-mqtt3as; unchanged up to 1.3.15) then frees the topic and payload of that QoS 1
-/// PUBLISH (MQTTAsync_processCommand, its SOCKET_ERROR branch calls MQTTAsync_freeCommand) while
-/// the copy it keeps in the session for re-sending still points at them. Reconnecting to that
-/// session re-sends the copy from freed memory (MQTTProtocol_retries): a crash, or garbage on the
-/// wire. The second 168 h chaos run died of it (README "The county under infrastructure
-/// faults"). Every publish therefore carries a listener; when one fails with MQTTASYNC_FAILURE
-/// (the code only that branch gives) the next connect asks for a clean session, so Paho drops
-/// its copies instead of re-sending them (freeing the freed pointers again is harmless: Paho's
-/// own allocator, Heap.c, ignores pointers it no longer tracks). The broker then forgets the gateway's queue; the agents send again what has no receipt
-/// after the gateway's birth (proto/README.md "Delivery receipts"), as after a broker restarted
-/// without persistence. The connect after that one is persistent again. Logged at warn and counted
-/// (`session_resets`); test `MqttLinkWriteFailure.*` fails publishes' writes on purpose.
+/// libpaho-mqtt3as; unchanged up to 1.3.15) then frees the topic and payload of that QoS 1 PUBLISH
+/// (MQTTAsync_processCommand, its SOCKET_ERROR branch calls MQTTAsync_freeCommand) while the copy
+/// it keeps in the session for re-sending still points at them. Reconnecting to that session
+/// re-sends the copy from freed memory (MQTTProtocol_retries): a crash, or garbage on the wire. The
+/// second 168 h chaos run died of it (README "The county under infrastructure faults"). Every
+/// publish therefore carries a listener; when one fails with MQTTASYNC_FAILURE (the code only that
+/// branch gives) the next connect asks for a clean session, so Paho drops its copies instead of
+/// re-sending them (freeing the freed pointers again is harmless: Paho's own allocator, Heap.c,
+/// ignores pointers it no longer tracks). The broker then forgets the gateway's queue; the agents
+/// send again what has no receipt after the gateway's birth (proto/README.md "Delivery receipts"),
+/// as after a broker restarted without persistence. The connect after that one is persistent again.
+/// Logged at warn and counted (`session_resets`); test `MqttLinkWriteFailure.*` fails publishes'
+/// writes on purpose.
 
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
