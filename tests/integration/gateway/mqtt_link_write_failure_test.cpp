@@ -17,12 +17,12 @@
 
 #include <sewage/testing/mosquitto.hpp>
 #include <sewage/testing/publish_write_fault.hpp>
+#include <sewage/testing/topic_reader.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
-#include <mqtt/async_client.h>
 
 #include <atomic>
 #include <chrono>
@@ -39,35 +39,6 @@ namespace {
 
 using sewage::testing::wait_until;
 
-/// Counts the distinct payloads that arrive on one topic.
-class topic_counter final : public mqtt::callback {
- public:
-  topic_counter(const std::string& uri, std::string topic) : client_(uri, "test-receipt-reader"), topic_(std::move(topic)) {
-    client_.set_callback(*this);
-    client_.connect(mqtt::connect_options_builder().clean_session(true).finalize())->wait();
-    client_.subscribe(topic_, 1)->wait();
-  }
-  ~topic_counter() override {
-    try {
-      client_.disconnect()->wait_for(std::chrono::seconds(2));
-    } catch (...) {
-    }
-  }
-  void message_arrived(mqtt::const_message_ptr msg) override {
-    std::lock_guard lock(mutex_);
-    seen_.insert(msg->get_payload_str());
-  }
-  bool has(const std::string& payload) {
-    std::lock_guard lock(mutex_);
-    return seen_.count(payload) != 0;
-  }
-
- private:
-  mqtt::async_client client_;
-  std::string topic_;
-  std::mutex mutex_;
-  std::set<std::string> seen_;
-};
 
 TEST(MqttLinkWriteFailure, APublishWhoseWriteFailsLeavesNoFreedMemoryBehind) {
   const auto dir = std::filesystem::temp_directory_path() /
@@ -77,7 +48,7 @@ TEST(MqttLinkWriteFailure, APublishWhoseWriteFailsLeavesNoFreedMemoryBehind) {
   sewage::testing::mosquitto_broker broker(dir / "broker");  // keeps the gateway's session in memory
 
   const std::string topic = "sewage/v1/HY-T-001/receipt";
-  topic_counter reader(broker.uri(), topic);
+  sewage::testing::topic_reader reader(broker.uri(), topic, "test-receipt-reader");
 
   config cfg;
   cfg.mqtt_uri = broker.uri();
