@@ -2,11 +2,13 @@
 // store and on the PostgreSQL store (a PostgreSQL 15 started by this program, tests/support
 // postgres.hpp; it fails the tests loudly when it cannot start). Then each backend's own: SQLite's
 // migration from version 1, PostgreSQL's partitions and schema table; the store.backend config.
+#include "sewage/gateway/operating_day.hpp"
 #include "sewage/gateway/postgresql_store.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
 #include "sewage/gateway/store_factory.hpp"
 #include "test_util.hpp"
 
+#include <sewage/proto/topic.hpp>
 #include <sewage/testing/postgres.hpp>
 #include <sewage/testing/process.hpp>
 
@@ -24,9 +26,19 @@ using test::at;
 
 // One PostgreSQL server per test program (ctest runs each test in its own process), started at
 // first use. A server that cannot start throws: the test fails with initdb's or the server's log.
+std::unique_ptr<testing::postgres_server>& pg_holder() {
+  static std::unique_ptr<testing::postgres_server> server;
+  return server;
+}
 testing::postgres_server& pg() {
-  static const auto server = std::make_unique<testing::postgres_server>();
+  auto& server = pg_holder();
+  if (!server) server = std::make_unique<testing::postgres_server>();
   return *server;
+}
+// In TearDown: the server's log when the test failed and the server runs (a server that did not
+// start has already failed the test with its log).
+void print_pg_log_on_failure() {
+  if (::testing::Test::HasFailure() && pg_holder()) std::cerr << "--- PostgreSQL log:\n" << pg().log() << "---\n";
 }
 
 // A new, empty database on the test server.
@@ -40,6 +52,7 @@ std::string fresh_database() {
 }
 
 enum class backend { sqlite, postgresql };
+void PrintTo(backend b, std::ostream* os) { *os << (b == backend::sqlite ? "sqlite" : "postgresql"); }
 
 class StoreBackends : public ::testing::TestWithParam<backend> {
  protected:
@@ -47,7 +60,7 @@ class StoreBackends : public ::testing::TestWithParam<backend> {
     if (GetParam() == backend::postgresql) database_ = fresh_database();
   }
   void TearDown() override {
-    if (GetParam() == backend::postgresql && HasFailure()) std::cerr << "--- PostgreSQL log:\n" << pg().log() << "---\n";
+    if (GetParam() == backend::postgresql) print_pg_log_on_failure();
   }
   /// The test's store (the same database each call): `dead_letter_max` bounds dead letters.
   std::unique_ptr<store> open(std::size_t dead_letter_max = 100, store_access access = store_access::read_write) {
@@ -650,13 +663,187 @@ TEST_P(StoreBackends, AReadOnlyConnectionReadsButNeverWrites) {
   ro->set_cpu_limit(std::nullopt);
 }
 
+// Moved here from the unit tests of energy, the monthly report, pump stations and the learned
+// normal (issue 16 item 1), to run on both backends.
+
+TEST_P(StoreBackends, KeepsTheEnergyMeterCursorAndAddsDailyEnergy) {
+  {
+    auto db = open(10);
+    auto& s = *db;
+    write_batch b;
+    terminal_snapshot t;
+    t.terminal_id = "T1";
+    t.epoch = "e1";
+    t.energy = energy_cursor{123.45, 1000, true, true, 0.5, 2000};
+    b.terminals.push_back(t);
+    daily_row r{"T1", daily_delta{}, 0};
+    r.totals.day = 20000;
+    r.totals.energy_kwh = 10.5;
+    r.totals.energy_estimated_kwh = 0.25;
+    r.totals.energy_records = 3;
+    r.totals.energy_glitches = 1;
+    b.daily.push_back(r);
+    b.daily.push_back(r);  // increments add up
+    s.apply(b);
+  }
+  auto db = open(10);
+  auto& s = *db;
+  const auto terms = s.load_terminals();
+  ASSERT_EQ(terms.size(), 1u);
+  EXPECT_EQ(terms[0].energy, (energy_cursor{123.45, 1000, true, true, 0.5, 2000}));
+  const auto rows = s.daily(std::string("T1"), 20000, 20000);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_DOUBLE_EQ(rows[0].totals.energy_kwh, 21.0);
+  EXPECT_DOUBLE_EQ(rows[0].totals.energy_estimated_kwh, 0.5);
+  EXPECT_EQ(rows[0].totals.energy_records, 6u);
+  EXPECT_EQ(rows[0].totals.energy_glitches, 2u);
+}
+
+TEST_P(StoreBackends, FaultCountsRangeIsHalfOpenAndGroupedByTerminalAndType) {
+  auto store = open(10);
+  auto& db = *store;
+  using test::episode;
+  using proto::alert_type;
+  write_batch b;
+  b.alerts = {
+      episode(1, "T1", alert_type::no_flow, "2026-11-01T00:00:00Z", "2026-11-01T00:10:00Z"),  // at `from`: in
+      episode(2, "T1", alert_type::no_flow, "2026-11-30T23:59:59Z"),                          // open at `to`
+      episode(3, "T1", alert_type::no_flow, "2026-12-01T00:00:00Z"),                          // at `to`: out
+      episode(4, "T2", alert_type::clock_skew, "2026-10-01T00:00:00Z", "2026-12-01T00:00:00Z"),  // open at `to`
+      episode(5, "T2", alert_type::sensor_fault, "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"),  // cleared at `from`
+      episode(6, "T2", alert_type::flow_high, "2026-10-01T00:00:00Z", "2026-10-31T23:59:59Z"),   // before: absent
+  };
+  db.apply(b);
+  const auto rows = db.fault_counts_between(at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].terminal_id, "T1");
+  EXPECT_EQ(rows[0].type, alert_type::no_flow);
+  EXPECT_EQ(rows[0].found, 2u);
+  EXPECT_EQ(rows[0].resolved, 1u);
+  EXPECT_EQ(rows[0].resolve_ms_sum, 600'000);
+  EXPECT_EQ(rows[0].open_at_end, 1u);
+  EXPECT_EQ(rows[1].terminal_id, "T2");  // types by name: clock_skew before sensor_fault
+  EXPECT_EQ(rows[1].type, alert_type::clock_skew);
+  EXPECT_EQ(rows[1].found, 0u);
+  EXPECT_EQ(rows[1].resolved, 0u);
+  EXPECT_EQ(rows[1].open_at_end, 1u);
+  EXPECT_EQ(rows[2].type, alert_type::sensor_fault);
+  EXPECT_EQ(rows[2].found, 0u);
+  EXPECT_EQ(rows[2].resolved, 1u);
+  EXPECT_EQ(rows[2].resolve_ms_sum, 31LL * 86'400'000);
+  EXPECT_EQ(rows[2].open_at_end, 0u);
+}
+
+TEST_P(StoreBackends, PumpRunHoursAreUpsertedAndCutPerStation) {
+  {
+    auto db = open(10);
+    auto& s = *db;
+    write_batch b;
+    b.pump_run_hours = {{"PS1", 0, 10, 600}, {"PS1", 3'600'000, 20, 600}, {"PS2", 0, 30, 600}};
+    s.apply(b);
+    write_batch c;
+    c.pump_run_hours = {{"PS1", 3'600'000, 80, 1200}};  // absolute values replace
+    c.pump_run_cuts = {{"PS1", 3'600'000}};              // PS1's hours before 01:00 go, PS2's stay
+    s.apply(c);
+  }
+  auto db = open(10);
+  auto& s = *db;
+  const auto rows = s.load_pump_run_hours();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], (pump_run_hour{"PS1", 3'600'000, 80, 1200}));
+  EXPECT_EQ(rows[1], (pump_run_hour{"PS2", 0, 30, 600}));
+}
+
+TEST_P(StoreBackends, FlowHoursAddUpAreCutAndNormalsRoundTrip) {
+  flow_normal n = prior_flow_normal(24, 0.6);
+  n.computed_day = 20787;
+  n.at(day_type::weekday, 9) = {1.25, 0.875, 17, false};
+  {
+    auto store = open();
+    auto& db = *store;
+    write_batch b;
+    b.flow_hours = {{"T", 3'600'000, 0.5, 1200}, {"T", 7'200'000, 1.0, 3600}, {"U", 3'600'000, 9.0, 60}};
+    b.flow_normals = {{"T", n}};
+    db.apply(b);
+    write_batch b2;
+    b2.flow_hours = {{"T", 3'600'000, 0.25, 600}};  // an increment on the same hour
+    b2.flow_hour_cuts = {{"T", 3'600'000}};          // nothing before 01:00 UTC on 1970-01-01
+    db.apply(b2);
+    const auto rows = db.flow_hours("T", 0, 10'000'000);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0], (flow_hour{"T", 3'600'000, 0.75, 1800}));
+    EXPECT_EQ(rows[1], (flow_hour{"T", 7'200'000, 1.0, 3600}));
+    EXPECT_EQ(db.flow_hours("T", 7'200'000, 7'200'001).size(), 1u);
+    write_batch b3;
+    b3.flow_hour_cuts = {{"T", 7'200'000}};
+    db.apply(b3);
+    EXPECT_EQ(db.flow_hours("T", 0, 10'000'000).size(), 1u);
+    EXPECT_EQ(db.flow_hours("U", 0, 10'000'000).size(), 1u) << "cuts are per site";
+  }
+  auto store = open();
+  auto& db = *store;
+  const auto loaded = db.load_flow_normals();
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].site_id, "T");
+  EXPECT_EQ(loaded[0].normal, n);
+}
+
+// The engine on either store: a restart resumes de-duplication (current and left epochs), open
+// alerts and daily volumes from the store, so redelivery after it never double-counts.
+TEST_P(StoreBackends, TheEngineResumesFromTheStoreAfterARestart) {
+  using std::chrono::minutes;
+  config cfg = this->cfg(100);
+  cfg.startup_grace = std::chrono::seconds(0);
+  cfg.defaults.turbidity_debounce_s = 0;
+  const registry reg({test::terminal("T1", cfg.defaults)});
+  const auto t0 = at("2026-11-29T01:00:00Z");
+  manual_clock clock(t0 + minutes(5));
+  test::fake_publisher pub;
+  auto db = open();
+  auto eng = std::make_unique<engine>(cfg, reg, *db, clock, pub, default_rules());
+  const auto send = [&](const proto::telemetry_record& r) {
+    eng->handle({proto::telemetry_topic(r.terminal_id), proto::encode(r), false, clock.now()});
+  };
+  const auto volume = [&] {
+    eng->flush();
+    const auto day = operating_day(t0, cfg.zone);
+    double v = 0;
+    for (const auto& r : db->daily(std::string("T1"), day, day)) v += r.totals.volume_m3;
+    return v;
+  };
+  for (int i = 0; i < 3; ++i) send(test::record("T1", i + 1, t0 - minutes(10 - i), "old"));
+  for (int i = 0; i < 5; ++i)
+    send(test::with_turbidity(test::with_flow(test::record("T1", i + 1, t0 + minutes(i)), 60, 50.0 + i), 20));
+  ASSERT_EQ(eng->open_alerts().size(), 1u);
+  const auto alert_id = eng->open_alerts().begin()->first;
+  EXPECT_DOUBLE_EQ(volume(), 4.0);
+  eng.reset();
+  db = open();  // what a restart sees
+  eng = std::make_unique<engine>(cfg, reg, *db, clock, pub, default_rules());
+  EXPECT_EQ(eng->open_alerts().count(alert_id), 1u);
+  for (int i = 0; i < 5; ++i)
+    send(test::with_turbidity(test::with_flow(test::record("T1", i + 1, t0 + minutes(i)), 60, 50.0 + i), 20));
+  send(test::record("T1", 2, t0 - minutes(9), "old"));  // a late replay of the left epoch
+  EXPECT_EQ(eng->metrics().duplicates, 6u);
+  EXPECT_EQ(eng->metrics().records_accepted, 0u);
+  EXPECT_DOUBLE_EQ(volume(), 4.0);
+  send(test::with_turbidity(test::with_flow(test::record("T1", 6, t0 + minutes(5)), 60, 55.0), 2));
+  EXPECT_TRUE(eng->open_alerts().empty());
+  EXPECT_DOUBLE_EQ(volume(), 5.0);
+  const auto stored = db->alert(alert_id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->state, proto::alert_state::cleared);
+  EXPECT_EQ(db->transitions(alert_id).size(), 2u);
+  EXPECT_EQ(db->history("T1", t0 - minutes(60), t0 + minutes(60), 100).size(), 9u);
+}
+
 // --- PostgreSQL only --------------------------------------------------------------------------
 
 class PostgresqlStore : public ::testing::Test {
  protected:
   void SetUp() override { uri_ = pg().uri(fresh_database()); }
   void TearDown() override {
-    if (HasFailure()) std::cerr << "--- PostgreSQL log:\n" << pg().log() << "---\n";
+    print_pg_log_on_failure();
   }
   void exec(const std::string& sql) {
     pqxx::connection c(uri_);
