@@ -902,6 +902,22 @@ TEST_F(PostgresqlStore, RetentionDropsWholeDayPartitions) {
   EXPECT_EQ(s.record_partitions().size(), 3u);
 }
 
+TEST_F(PostgresqlStore, AStatementPastItsTimeLimitIsAStoreTimeout) {
+  postgresql_store s(uri_, 10);
+  write_batch b;
+  daily_row r{"T1", daily_delta{}, 0};
+  r.totals.day = 20000;
+  r.totals.records = 1;
+  b.daily.push_back(r);
+  s.apply(b);
+  // 300,000 ids (~6 MB of JSON) take far more than the 1 ms limit to expand and match.
+  const std::vector<std::string> many(300'000, "T-0123456789abcdef");
+  s.set_cpu_limit(std::chrono::nanoseconds(1));  // rounded up to 1 ms of statement_timeout
+  EXPECT_THROW(s.daily_totals(many, 19000, 21000), store_timeout);
+  s.set_cpu_limit(std::nullopt);
+  EXPECT_EQ(s.daily_totals({"T1"}, 19000, 21000).size(), 1u);  // the connection is usable again
+}
+
 TEST_F(PostgresqlStore, ErrorsNameTheOperationNeverThePassword) {
   // Nothing listens on port 1.
   try {
