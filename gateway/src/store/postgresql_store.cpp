@@ -189,6 +189,7 @@ const std::vector<statement>& statements() {
     // --- reads ---
     add("set_timeout", "SELECT set_config('statement_timeout', $1, false)", false);
     add("partitions", "SELECT name FROM record_partitions ORDER BY from_ms", false);
+    add("partitions_from", "SELECT from_ms FROM record_partitions", true);
     add("load_terminals",
         "SELECT terminal, epoch, latest, latest_arrival_ms, status, status_arrival_ms, total_m3,"
         " total_ts_ms, total_valid, rules, rule_clock_ms, last_alive_ms, grace_until_ms, will,"
@@ -372,8 +373,17 @@ class postgresql_store::impl {
       } else {
         detail::pg_migrate(*conn_, postgresql_schema_version);
       }
+      {
+        // Notices (e.g. "relation ... already exists, skipping") would go to stderr through libpqxx.
+        pqxx::nontransaction t(*conn_);
+        t.exec("SET client_min_messages = warning");
+      }
       for (const auto& s : statements())
         if (!s.writes || !read_only_) conn_->prepare(s.name, s.sql);
+      if (!read_only_) {
+        pqxx::nontransaction t(*conn_);
+        for (const auto& r : t.exec_prepared("partitions_from")) known_.insert(day_of(r[0].as<std::int64_t>()));
+      }
     });
   }
 

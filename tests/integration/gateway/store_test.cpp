@@ -900,6 +900,13 @@ TEST_F(PostgresqlStore, RetentionDropsWholeDayPartitions) {
   s.apply(late);
   EXPECT_EQ(s.history("T1", d28, d28 + std::chrono::hours(1), 10).size(), 1u);
   EXPECT_EQ(s.record_partitions().size(), 3u);
+  // A new connection (a restart) knows the partitions and writes into them.
+  postgresql_store reopened(uri_, 10);
+  write_batch next;
+  next.records.push_back({test::record("T1", 7, d29 + std::chrono::minutes(1)), d29, ""});
+  reopened.apply(next);
+  EXPECT_EQ(reopened.record_partitions().size(), 3u);
+  EXPECT_EQ(reopened.history("T1", d29, d29 + std::chrono::hours(1), 10).size(), 2u);
 }
 
 TEST_F(PostgresqlStore, AStatementPastItsTimeLimitIsAStoreTimeout) {
