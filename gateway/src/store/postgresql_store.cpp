@@ -187,7 +187,6 @@ const std::vector<statement>& statements() {
         true);
     add("notify_once", "INSERT INTO notify_once(key, created_ms) VALUES($1, $2) ON CONFLICT DO NOTHING", true);
     // --- reads ---
-    add("set_timeout", "SELECT set_config('statement_timeout', $1, false)", false);
     add("partitions", "SELECT name FROM record_partitions ORDER BY from_ms", false);
     add("partitions_from", "SELECT from_ms FROM record_partitions", true);
     add("load_terminals",
@@ -356,35 +355,55 @@ daily_row read_daily(const pqxx::row& r) {
 class postgresql_store::impl {
  public:
   impl(const std::string& uri, std::size_t dl_max, access mode)
-      : where_("postgresql " + redact_postgresql_uri(uri)),
+      : uri_(uri),
+        where_("postgresql " + redact_postgresql_uri(uri)),
         dead_letter_max_(dl_max),
         read_only_(mode == access::read_only) {
-    guard("open", [&] {
-      conn_ = std::make_unique<pqxx::connection>(uri);
-      if (read_only_) {
-        {
-          pqxx::nontransaction t(*conn_);
-          t.exec("SET default_transaction_read_only = on");
-        }
-        const int v = detail::pg_schema_version(*conn_);
-        if (v != postgresql_schema_version)
-          throw store_error("database schema version " + std::to_string(v) + ", this gateway reads version " +
-                            std::to_string(postgresql_schema_version) + " (a read-only connection never migrates)");
-      } else {
-        detail::pg_migrate(*conn_, postgresql_schema_version);
-      }
-      {
-        // Notices (e.g. "relation ... already exists, skipping") would go to stderr through libpqxx.
-        pqxx::nontransaction t(*conn_);
-        t.exec("SET client_min_messages = warning");
-      }
-      for (const auto& s : statements())
-        if (!s.writes || !read_only_) conn_->prepare(s.name, s.sql);
-      if (!read_only_) {
-        pqxx::nontransaction t(*conn_);
-        for (const auto& r : t.exec_prepared("partitions_from")) known_.insert(day_of(r[0].as<std::int64_t>()));
-      }
-    });
+    guard("open", [&] { connect(true); });
+  }
+
+  /// Opens the connection: session settings, the schema (migrated at the first open of a
+  /// read_write store; checked by a reader), prepared statements, the known partitions.
+  void connect(bool first) {
+    auto c = std::make_unique<pqxx::connection>(uri_);
+    // libpqxx 6.4 would re-open a broken connection by itself inside the failing call (without
+    // this store's session settings and partitions); this store opens a new one itself (conn()).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    c->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+    // Notices ("relation ... already exists, skipping") would go to stderr through libpqxx.
+    c->set_variable("client_min_messages", "warning");
+    if (timeout_ms_ > 0) c->set_variable("statement_timeout", std::to_string(timeout_ms_));
+    if (read_only_) {
+      c->set_variable("default_transaction_read_only", "on");
+      const int v = detail::pg_schema_version(*c);
+      if (v != postgresql_schema_version)
+        throw store_error("database schema version " + std::to_string(v) + ", this gateway reads version " +
+                          std::to_string(postgresql_schema_version) + " (a read-only connection never migrates)");
+    } else if (first) {
+      detail::pg_migrate(*c, postgresql_schema_version);
+    }
+    // Registered with the server now, not at first use: a statement that does not parse fails the
+    // open, and a first use on a broken connection cannot hit libpqxx 6.4's register_prepared,
+    // which leaks the libpq result of a failed PQprepare (LeakSanitizer).
+    for (const auto& s : statements()) {
+      if (s.writes && read_only_) continue;
+      c->prepare(s.name, s.sql);
+      c->prepare_now(s.name);
+    }
+    known_.clear();
+    if (!read_only_) {
+      pqxx::nontransaction t(*c);
+      for (const auto& r : t.exec_prepared("partitions_from")) known_.insert(day_of(r[0].as<std::int64_t>()));
+    }
+    conn_ = std::move(c);
+  }
+
+  /// The connection, opened again when the last one broke (the server restarted or ended it).
+  pqxx::connection& conn() {
+    if (!conn_) connect(false);
+    return *conn_;
   }
 
   /// Runs `f`, turning every database failure into store_error (store_timeout for a statement
@@ -395,6 +414,12 @@ class postgresql_store::impl {
       return f();
     } catch (const store_error&) {
       throw;
+    } catch (const pqxx::broken_connection& e) {
+      conn_.reset();  // the next call opens a new one
+      throw store_error(where_ + ": " + op + ": connection lost: " + e.what());
+    } catch (const pqxx::in_doubt_error& e) {
+      conn_.reset();
+      throw store_error(where_ + ": " + op + ": connection lost during commit (outcome unknown): " + e.what());
     } catch (const pqxx::sql_error& e) {
       if (e.sqlstate() == "57014")
         throw store_timeout(std::string(op) + ": statement cancelled: the request used up its time limit");
@@ -411,7 +436,7 @@ class postgresql_store::impl {
   /// One read statement in autocommit mode.
   template <class... A>
   pqxx::result read(const char* name, A&&... args) {
-    pqxx::nontransaction t(*conn_);
+    pqxx::nontransaction t(conn());
     return t.exec_prepared(name, std::forward<A>(args)...);
   }
 
@@ -429,10 +454,12 @@ class postgresql_store::impl {
     }
   }
 
+  std::string uri_;  // holds the password: never in a message (where_ is redacted)
   std::string where_;
   std::size_t dead_letter_max_;
   bool read_only_{false};
-  std::unique_ptr<pqxx::connection> conn_;
+  std::int64_t timeout_ms_{0};  // statement_timeout, ms; 0 = none
+  std::unique_ptr<pqxx::connection> conn_;  // null after a lost connection (conn() opens a new one)
   std::set<std::int64_t> known_;  // day partitions known to exist (created or seen by this connection)
 };
 
@@ -441,7 +468,7 @@ postgresql_store::postgresql_store(const std::string& uri, std::size_t dead_lett
 postgresql_store::~postgresql_store() = default;
 
 int postgresql_store::schema_version() {
-  return impl_->guard("schema_version", [&] { return detail::pg_schema_version(*impl_->conn_); });
+  return impl_->guard("schema_version", [&] { return detail::pg_schema_version(impl_->conn()); });
 }
 
 std::vector<std::string> postgresql_store::record_partitions() {
@@ -455,7 +482,8 @@ std::vector<std::string> postgresql_store::record_partitions() {
 void postgresql_store::set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) {
   impl_->guard("set_cpu_limit", [&] {
     const std::int64_t ms_limit = limit ? std::max<std::int64_t>(1, (limit->count() + 999'999) / 1'000'000) : 0;
-    impl_->read("set_timeout", std::to_string(ms_limit));
+    impl_->timeout_ms_ = ms_limit;
+    impl_->conn().set_variable("statement_timeout", std::to_string(ms_limit));  // a computed integer
   });
 }
 
@@ -465,7 +493,7 @@ void postgresql_store::apply(const write_batch& b) {
   std::set<std::int64_t> created;
   d.guard("apply", [&] {
     created.clear();
-    pqxx::work t(*d.conn_);
+    pqxx::work t(d.conn());
     if (!b.records.empty()) {
       std::set<std::int64_t> days;
       nlohmann::json rows = nlohmann::json::array();
@@ -838,7 +866,7 @@ std::size_t postgresql_store::purge_records_before(proto::timestamp before) {
   auto& d = *impl_;
   const auto n = d.guard("purge_records_before", [&] {
     std::size_t count = 0;
-    pqxx::work t(*d.conn_);
+    pqxx::work t(d.conn());
     // Whole days before `before`: dropped when every record in them also arrived before it (a
     // recent record is never deleted for an old stamp); otherwise the DELETE below takes the rest.
     for (const auto& p : t.exec_prepared("old_partitions", ms(before))) {
@@ -907,7 +935,7 @@ std::uint64_t postgresql_store::notification_count() {
 bool postgresql_store::notification_enqueue(const std::vector<notification_row>& rows, const std::string& once_key) {
   impl_->refuse_write("notification_enqueue");
   return impl_->guard("notification_enqueue", [&] {
-    pqxx::work t(*impl_->conn_);
+    pqxx::work t(impl_->conn());
     if (!once_key.empty()) {
       const auto r = t.exec_prepared("notify_once", once_key, rows.empty() ? std::int64_t{0} : rows.front().created_ms);
       if (r.affected_rows() == 0) return false;  // the work's destructor rolls back
