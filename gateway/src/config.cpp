@@ -146,6 +146,19 @@ config load_config(const std::filesystem::path& path) {
     }
     if (const auto* t = top.sub_table("store")) {
       detail::toml_reader r(*t, "store");
+      std::string backend = "sqlite";
+      r.read("backend", backend);
+      if (backend == "sqlite")
+        c.backend = store_backend::sqlite;
+      else if (backend == "postgresql")
+        c.backend = store_backend::postgresql;
+      else
+        r.fail("backend", "must be \"sqlite\" or \"postgresql\", got \"" + backend + "\"");
+      r.read("postgresql_uri", c.postgresql_uri);
+      if (c.backend == store_backend::postgresql && c.postgresql_uri.empty())
+        r.fail("postgresql_uri", "is required when store.backend is \"postgresql\"");
+      if (c.backend == store_backend::sqlite && !c.postgresql_uri.empty())
+        r.fail("postgresql_uri", "is set but store.backend is \"sqlite\" (set backend = \"postgresql\" to use it)");
       std::string p = c.store_path.string();
       r.read("path", p);
       if (p.empty()) r.fail("path", "must not be empty");

@@ -14,7 +14,7 @@
 #include "sewage/gateway/read_service.hpp"
 #include "sewage/gateway/registry.hpp"
 #include "sewage/gateway/rules.hpp"
-#include "sewage/gateway/sqlite_store.hpp"
+#include "sewage/gateway/store_factory.hpp"
 #include "sewage/gateway/alarms/discipline.hpp"
 #include "sewage/gateway/notify/notifier.hpp"
 #include "sewage/gateway/om/archive.hpp"
@@ -123,14 +123,14 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   // handlers may hold HTTP sessions.
   boost::asio::io_context http_io;
   boost::asio::io_context io;  // the engine's thread: ingest, rules, timers, engine routes
-  if (!cfg.store_path.parent_path().empty()) std::filesystem::create_directories(cfg.store_path.parent_path());
-  sqlite_store db(cfg.store_path, cfg.dead_letter_max_rows);
+  // The store backend of store.backend (store_factory.hpp); the rooms below use the SQLite file.
+  const auto db_owner = open_store(cfg, store_access::read_write);
+  store& db = *db_owner;
   // Notifications: rows are stored by the engine with their transitions; the notifier's delivery
   // thread sends them on its own store connection (notify/notifier.hpp).
   std::unique_ptr<notifier> hook;
   if (!cfg.notify.targets.empty())
-    hook = std::make_unique<notifier>(cfg.notify, cfg.zone,
-                                      std::make_unique<sqlite_store>(cfg.store_path, cfg.dead_letter_max_rows));
+    hook = std::make_unique<notifier>(cfg.notify, cfg.zone, open_notification_store(cfg));
   // Alarm discipline (alarms/discipline.hpp): between the engine and the notifier, it holds back
   // what maintenance windows suppress and repeats it groups, and escalates unacknowledged alerts;
   // it runs on the engine's clock.
@@ -265,8 +265,7 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   ro.pool.queue_max = cfg.http_reader_queue_max;
   ro.pool.job_cpu_limit = cfg.http_read_cpu_limit;
   read_service reads(routes, eng, io.get_executor(),
-                     [&cfg] { return std::make_unique<sqlite_store>(cfg.store_path, cfg.dead_letter_max_rows,
-                                                                    sqlite_store::access::read_only); },
+                     [&cfg] { return open_store(cfg, store_access::read_only); },
                      ro);
   reads_ptr = &reads;
   const bool https = !cfg.http_tls_cert_file.empty();
@@ -282,7 +281,7 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
                  net->segments().size(), net->total_length_m() / 1000.0);
   spdlog::info("HTTP API on {}://{}:{}/ ; store {} ; {} terminals registered ; {} reader threads", https ? "https" : "http",
                cfg.http_address,
-               http.port(), cfg.store_path.string(), eng.terminals().size(), reads.reader_threads());
+               http.port(), describe_store(cfg), eng.terminals().size(), reads.reader_threads());
 
   periodic flusher(io, cfg.flush_interval, [&commit, &reads] {
     commit();

@@ -91,7 +91,7 @@ agent_dep=$(dpkg-deb -f "$(deb sewage-agent)" Depends)
 for d in libpaho-mqttpp3-1 libpaho-mqtt1.3 libmodbus5 libsqlite3-0; do has "sewage-agent Depends" "$agent_dep" "$d"; done
 for d in libspdlog libfmt libtomlplusplus; do hasnt "sewage-agent Depends" "$agent_dep" "$d"; done
 gw_dep=$(dpkg-deb -f "$(deb sewage-gateway)" Depends)
-for d in "libjs-leaflet," "libjs-leaflet.markercluster" "libjs-chart.js" "tzdata" "procps" "libsodium23" "libcurl4" "libsqlite3-0"; do
+for d in "libjs-leaflet," "libjs-leaflet.markercluster" "libjs-chart.js" "tzdata" "procps" "libsodium23" "libcurl4" "libsqlite3-0" "libpqxx-6.4"; do
   has "sewage-gateway Depends" "$gw_dep" "$d"
 done
 has "sewage-gateway Recommends" "$(dpkg-deb -f "$(deb sewage-gateway)" Recommends)" "mosquitto"

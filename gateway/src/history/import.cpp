@@ -6,7 +6,7 @@
 #include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/incidents/correlator.hpp"
 #include "sewage/gateway/rules.hpp"
-#include "sewage/gateway/sqlite_store.hpp"
+#include "sewage/gateway/store_factory.hpp"
 
 #include <sewage/proto/telemetry.hpp>
 #include <sewage/proto/topic.hpp>
@@ -77,8 +77,8 @@ import_summary import_records(const config& cfg, registry reg, const network::ho
   std::stable_sort(records.begin(), records.end(),
                    [](const pending_record& a, const pending_record& b) { return a.ts < b.ts; });
 
-  if (!cfg.store_path.parent_path().empty()) std::filesystem::create_directories(cfg.store_path.parent_path());
-  sqlite_store db(cfg.store_path, cfg.dead_letter_max_rows);
+  const auto db_owner = open_store(cfg, store_access::read_write);  // store.backend (store_factory.hpp)
+  store& db = *db_owner;
   following_clock clock;
   if (!records.empty()) clock.set(records.front().ts);
   no_publisher pub;

@@ -332,39 +332,5 @@ TEST(EnergyConfig, ThresholdsAreReadAndBadValuesNameTheKey) {
 
 // ---- store -------------------------------------------------------------------------------------
 
-TEST(EnergyStore, KeepsTheMeterCursorAndAddsDailyEnergy) {
-  testing::temp_dir dir("gw-energy");
-  const auto path = dir.path() / "g.db";
-  {
-    sqlite_store s(path, 10);
-    EXPECT_EQ(s.schema_version(), sqlite_schema_version);
-    write_batch b;
-    terminal_snapshot t;
-    t.terminal_id = "T1";
-    t.epoch = "e1";
-    t.energy = energy_cursor{123.45, 1000, true, true, 0.5, 2000};
-    b.terminals.push_back(t);
-    daily_row r{"T1", daily_delta{}, 0};
-    r.totals.day = 20000;
-    r.totals.energy_kwh = 10.5;
-    r.totals.energy_estimated_kwh = 0.25;
-    r.totals.energy_records = 3;
-    r.totals.energy_glitches = 1;
-    b.daily.push_back(r);
-    b.daily.push_back(r);  // increments add up
-    s.apply(b);
-  }
-  sqlite_store s(path, 10);
-  const auto terms = s.load_terminals();
-  ASSERT_EQ(terms.size(), 1u);
-  EXPECT_EQ(terms[0].energy, (energy_cursor{123.45, 1000, true, true, 0.5, 2000}));
-  const auto rows = s.daily(std::string("T1"), 20000, 20000);
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_DOUBLE_EQ(rows[0].totals.energy_kwh, 21.0);
-  EXPECT_DOUBLE_EQ(rows[0].totals.energy_estimated_kwh, 0.5);
-  EXPECT_EQ(rows[0].totals.energy_records, 6u);
-  EXPECT_EQ(rows[0].totals.energy_glitches, 2u);
-}
-
 }  // namespace
 }  // namespace sewage::gateway

@@ -252,40 +252,6 @@ TEST(FlowNormalConfig, KeysAreReadAndErrorsNameTheKey) {
 
 // ---- store ---------------------------------------------------------------------------------
 
-TEST(FlowNormalStore, HoursAddUpAreCutAndNormalsRoundTrip) {
-  testing::temp_dir dir("gw-flow-store");
-  flow_normal n = prior_flow_normal(24, 0.6);
-  n.computed_day = 20787;
-  n.at(day_type::weekday, 9) = {1.25, 0.875, 17, false};
-  {
-    sqlite_store db(dir.path() / "g.db", 100);
-    EXPECT_EQ(db.schema_version(), sqlite_schema_version);
-    write_batch b;
-    b.flow_hours = {{"T", 3'600'000, 0.5, 1200}, {"T", 7'200'000, 1.0, 3600}, {"U", 3'600'000, 9.0, 60}};
-    b.flow_normals = {{"T", n}};
-    db.apply(b);
-    write_batch b2;
-    b2.flow_hours = {{"T", 3'600'000, 0.25, 600}};  // an increment on the same hour
-    b2.flow_hour_cuts = {{"T", 3'600'000}};          // nothing before 01:00 UTC on 1970-01-01
-    db.apply(b2);
-    const auto rows = db.flow_hours("T", 0, 10'000'000);
-    ASSERT_EQ(rows.size(), 2u);
-    EXPECT_EQ(rows[0], (flow_hour{"T", 3'600'000, 0.75, 1800}));
-    EXPECT_EQ(rows[1], (flow_hour{"T", 7'200'000, 1.0, 3600}));
-    EXPECT_EQ(db.flow_hours("T", 7'200'000, 7'200'001).size(), 1u);
-    write_batch b3;
-    b3.flow_hour_cuts = {{"T", 7'200'000}};
-    db.apply(b3);
-    EXPECT_EQ(db.flow_hours("T", 0, 10'000'000).size(), 1u);
-    EXPECT_EQ(db.flow_hours("U", 0, 10'000'000).size(), 1u) << "cuts are per site";
-  }
-  sqlite_store db(dir.path() / "g.db", 100);
-  const auto loaded = db.load_flow_normals();
-  ASSERT_EQ(loaded.size(), 1u);
-  EXPECT_EQ(loaded[0].site_id, "T");
-  EXPECT_EQ(loaded[0].normal, n);
-}
-
 TEST(FlowNormalStore, Version15MigratesToTheCurrentSchema) {
   testing::temp_dir dir("gw-flow-migrate");
   const auto path = dir.path() / "g.db";

@@ -348,25 +348,6 @@ TEST(PumpRunLog, NormalIsTheMedianOfCompleteDaysAndNeedsThree) {
   EXPECT_EQ(old.view(now, z, 3).history_days, 7u);
 }
 
-TEST(PumpRunStore, HoursAreUpsertedAndCutPerStation) {
-  testing::temp_dir dir("gw-ps-store");
-  {
-    sqlite_store s(dir.path() / "g.db", 10);
-    write_batch b;
-    b.pump_run_hours = {{"PS1", 0, 10, 600}, {"PS1", 3'600'000, 20, 600}, {"PS2", 0, 30, 600}};
-    s.apply(b);
-    write_batch c;
-    c.pump_run_hours = {{"PS1", 3'600'000, 80, 1200}};  // absolute values replace
-    c.pump_run_cuts = {{"PS1", 3'600'000}};              // PS1's hours before 01:00 go, PS2's stay
-    s.apply(c);
-  }
-  sqlite_store s(dir.path() / "g.db", 10);
-  const auto rows = s.load_pump_run_hours();
-  ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[0], (pump_run_hour{"PS1", 3'600'000, 80, 1200}));
-  EXPECT_EQ(rows[1], (pump_run_hour{"PS2", 0, 30, 600}));
-}
-
 // ---- registry ------------------------------------------------------------------------------
 
 std::string registry_error(const testing::temp_dir& d, const std::string& text) {

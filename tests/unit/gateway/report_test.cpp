@@ -38,18 +38,7 @@ daily_row day_row(const std::string& id, const char* day, double volume, double 
   return r;
 }
 
-proto::alert_message episode(std::uint64_t id, const std::string& terminal, proto::alert_type type, const char* raised,
-                             const char* cleared = nullptr) {
-  proto::alert_message a;
-  a.alert_id = id;
-  a.terminal_id = terminal;
-  a.type = type;
-  a.raised_at = at(raised);
-  a.state = cleared != nullptr ? proto::alert_state::cleared : proto::alert_state::raised;
-  if (cleared != nullptr) a.cleared_at = at(cleared);
-  a.message = "test";
-  return a;
-}
+using test::episode;
 
 terminal_info term(const std::string& id, const std::string& name, const std::string& town) {
   auto t = test::terminal(id);
@@ -300,40 +289,6 @@ TEST_F(ReportTest, FutureMonthIsRefusedNamingTheMonth) {
   const auto r = build(report_month{2026, 12});
   EXPECT_EQ(r.days_not_over.size(), 31u);
   EXPECT_EQ(r.terminals[0].figures.records, 0u);
-}
-
-TEST(StoreFaultCounts, RangeIsHalfOpenAndGroupedByTerminalAndType) {
-  testing::temp_dir dir("gw-fault-counts");
-  sqlite_store db(dir.path() / "f.db", 10);
-  using proto::alert_type;
-  write_batch b;
-  b.alerts = {
-      episode(1, "T1", alert_type::no_flow, "2026-11-01T00:00:00Z", "2026-11-01T00:10:00Z"),  // at `from`: in
-      episode(2, "T1", alert_type::no_flow, "2026-11-30T23:59:59Z"),                          // open at `to`
-      episode(3, "T1", alert_type::no_flow, "2026-12-01T00:00:00Z"),                          // at `to`: out
-      episode(4, "T2", alert_type::clock_skew, "2026-10-01T00:00:00Z", "2026-12-01T00:00:00Z"),  // open at `to`
-      episode(5, "T2", alert_type::sensor_fault, "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"),  // cleared at `from`
-      episode(6, "T2", alert_type::flow_high, "2026-10-01T00:00:00Z", "2026-10-31T23:59:59Z"),   // before: absent
-  };
-  db.apply(b);
-  const auto rows = db.fault_counts_between(at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"));
-  ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[0].terminal_id, "T1");
-  EXPECT_EQ(rows[0].type, alert_type::no_flow);
-  EXPECT_EQ(rows[0].found, 2u);
-  EXPECT_EQ(rows[0].resolved, 1u);
-  EXPECT_EQ(rows[0].resolve_ms_sum, 600'000);
-  EXPECT_EQ(rows[0].open_at_end, 1u);
-  EXPECT_EQ(rows[1].terminal_id, "T2");  // types by name: clock_skew before sensor_fault
-  EXPECT_EQ(rows[1].type, alert_type::clock_skew);
-  EXPECT_EQ(rows[1].found, 0u);
-  EXPECT_EQ(rows[1].resolved, 0u);
-  EXPECT_EQ(rows[1].open_at_end, 1u);
-  EXPECT_EQ(rows[2].type, alert_type::sensor_fault);
-  EXPECT_EQ(rows[2].found, 0u);
-  EXPECT_EQ(rows[2].resolved, 1u);
-  EXPECT_EQ(rows[2].resolve_ms_sum, 31LL * 86'400'000);
-  EXPECT_EQ(rows[2].open_at_end, 0u);
 }
 
 TEST(ReportMonth, ParsesOnlyYearDashMonth) {

@@ -2,6 +2,7 @@
 // Helpers shared by the gateway unit tests.
 #include "sewage/gateway/engine.hpp"
 
+#include <sewage/proto/alert.hpp>
 #include <sewage/proto/telemetry.hpp>
 #include <sewage/proto/timestamp.hpp>
 
@@ -57,6 +58,20 @@ inline terminal_info terminal(std::string id, thresholds t = {}) {
   i.report_interval_s = 60;
   i.limits = t;
   return i;
+}
+
+/// An alert episode: raised at `raised`, cleared at `cleared` when given (ISO 8601 UTC).
+inline proto::alert_message episode(std::uint64_t id, const std::string& terminal, proto::alert_type type, const char* raised,
+                             const char* cleared = nullptr) {
+  proto::alert_message a;
+  a.alert_id = id;
+  a.terminal_id = terminal;
+  a.type = type;
+  a.raised_at = at(raised);
+  a.state = cleared != nullptr ? proto::alert_state::cleared : proto::alert_state::raised;
+  if (cleared != nullptr) a.cleared_at = at(cleared);
+  a.message = "test";
+  return a;
 }
 
 /// A publisher that records what would go to the broker.

@@ -216,6 +216,9 @@ struct thresholds {
 /// else the source tree's gateway/web (a build that was never installed). Never throws.
 std::filesystem::path default_web_root();
 
+/// store.backend: the embedded SQLite file (default) or a PostgreSQL server (postgresql_store.hpp).
+enum class store_backend { sqlite, postgresql };
+
 /// Immutable gateway configuration.
 struct config {
   std::filesystem::path source;  ///< the file it came from (for messages)
@@ -236,6 +239,14 @@ struct config {
   std::chrono::seconds mqtt_keep_alive{20};
 
   // [store]
+  /// Which store holds history, daily aggregates, alerts and the resume state (store_factory.hpp).
+  store_backend backend{store_backend::sqlite};
+  /// libpq connection string of the PostgreSQL store (store.postgresql_uri; required when backend
+  /// is postgresql). May hold a password: log it only through redact_postgresql_uri.
+  std::string postgresql_uri;
+  /// The SQLite database. With backend = postgresql it still holds the rooms that use SQLite
+  /// directly (auth, audit, alarm discipline, incidents, work orders, inspections, lab, archive)
+  /// and names the inbox folder "<path>-inbox.d".
   std::filesystem::path store_path{"gateway.db"};
   std::uint32_t retention_days{400};        ///< raw records older than this are deleted; daily rows stay
   std::uint32_t dead_letter_max_rows{10000};

@@ -2,8 +2,8 @@
 /// \file
 /// The store extension point: everything the gateway keeps (history, daily aggregates, alert
 /// episodes and transitions, dead letters, images, and the per-terminal resume state) behind one
-/// interface. SQLite is the embedded default (sqlite_store.hpp); a PostgreSQL store for sharded
-/// deployments would implement the same interface.
+/// interface. SQLite is the embedded default (sqlite_store.hpp); PostgreSQL is the second backend
+/// (postgresql_store.hpp); store_factory.hpp picks one from store.backend.
 
 #include "sewage/gateway/aggregates.hpp"
 #include "sewage/gateway/energy.hpp"

@@ -1,0 +1,138 @@
+// The PostgreSQL store's schema and its migrations (gateway/README.md "PostgreSQL store").
+#include "store/postgresql_schema.hpp"
+
+#include "sewage/gateway/store.hpp"
+
+#include <pqxx/nontransaction>
+#include <pqxx/transaction>
+
+#include <string>
+
+namespace sewage::gateway::detail {
+namespace {
+
+// Version 1: the store's tables as SQLite's schema 17 holds them (sqlite_store.cpp), in
+// PostgreSQL types: times as bigint ms since the epoch, uint64 seqs and ids as their int64 bit
+// patterns (like SQLite), blobs as bytea. Only the store's tables: users, audit, work orders,
+// inspections, lab, archive, alarm discipline and incidents stay in the SQLite file (their rooms
+// use SQLite directly).
+//
+// records is partitioned by RANGE on the effective time (ts_ms), one partition per UTC day,
+// created by the store when a batch needs it (record_partitions lists them with their bounds);
+// retention drops partitions. A partitioned table's unique key must hold the partition key, so
+// the key is (terminal, epoch, seq, ts_ms).
+constexpr const char* schema_v1 = R"sql(
+CREATE TABLE records(
+  terminal text NOT NULL, epoch text NOT NULL, seq bigint NOT NULL, ts_ms bigint NOT NULL,
+  arrival_ms bigint NOT NULL, record text NOT NULL,
+  PRIMARY KEY (terminal, epoch, seq, ts_ms)) PARTITION BY RANGE (ts_ms);
+CREATE INDEX records_by_ts ON records(terminal, ts_ms);
+CREATE TABLE record_partitions(name text PRIMARY KEY, from_ms bigint NOT NULL, to_ms bigint NOT NULL);
+CREATE TABLE daily(
+  terminal text NOT NULL, day integer NOT NULL, volume_m3 double precision NOT NULL DEFAULT 0,
+  volume_estimated_m3 double precision NOT NULL DEFAULT 0, turbidity_sum_ntu double precision NOT NULL DEFAULT 0,
+  turbidity_count bigint NOT NULL DEFAULT 0, turbidity_max_ntu double precision NOT NULL DEFAULT -1,
+  compliant_count bigint NOT NULL DEFAULT 0, records bigint NOT NULL DEFAULT 0,
+  turbidity_ok_s double precision NOT NULL DEFAULT 0, compliant_s double precision NOT NULL DEFAULT 0,
+  totalizer_glitches bigint NOT NULL DEFAULT 0, missing_records bigint NOT NULL DEFAULT 0,
+  energy_kwh double precision NOT NULL DEFAULT 0, energy_estimated_kwh double precision NOT NULL DEFAULT 0,
+  energy_records bigint NOT NULL DEFAULT 0, energy_glitches bigint NOT NULL DEFAULT 0,
+  sludge_level_s double precision NOT NULL DEFAULT 0, sludge_ok_s double precision NOT NULL DEFAULT 0,
+  PRIMARY KEY (terminal, day));
+CREATE INDEX daily_by_day ON daily(day);
+CREATE TABLE dedup(
+  terminal text NOT NULL, epoch text NOT NULL, max_seq bigint NOT NULL, ranges bytea, accepted bigint,
+  floor bigint, PRIMARY KEY (terminal, epoch));
+CREATE TABLE dedup_spill(
+  terminal text NOT NULL, epoch text NOT NULL, lo bigint NOT NULL, hi bigint NOT NULL,
+  PRIMARY KEY (terminal, epoch, lo));
+CREATE TABLE terminal_state(
+  terminal text PRIMARY KEY, epoch text NOT NULL, latest text, latest_arrival_ms bigint NOT NULL,
+  status text, status_arrival_ms bigint NOT NULL, total_m3 double precision NOT NULL, total_ts_ms bigint NOT NULL,
+  total_valid boolean NOT NULL, rules bytea NOT NULL, rule_clock_ms bigint NOT NULL,
+  last_alive_ms bigint NOT NULL, grace_until_ms bigint NOT NULL, will boolean NOT NULL,
+  dedup_max_seq bigint, dedup_ranges bytea, dedup_accepted bigint, dedup_floor bigint,
+  max_seq_ts_ms bigint NOT NULL DEFAULT 0, suspect_count bigint NOT NULL DEFAULT 0,
+  suspect_first_m3 double precision NOT NULL DEFAULT 0, suspect_first_ts_ms bigint NOT NULL DEFAULT 0,
+  suspect_last_m3 double precision NOT NULL DEFAULT 0, suspect_last_ts_ms bigint NOT NULL DEFAULT 0,
+  suspect_estimate_m3 double precision NOT NULL DEFAULT 0, energy_kwh double precision NOT NULL DEFAULT 0,
+  energy_ts_ms bigint NOT NULL DEFAULT 0, energy_valid boolean NOT NULL DEFAULT false,
+  energy_suspect boolean NOT NULL DEFAULT false, energy_suspect_kwh double precision NOT NULL DEFAULT 0,
+  energy_suspect_ts_ms bigint NOT NULL DEFAULT 0);
+CREATE TABLE alerts(
+  id bigint PRIMARY KEY, terminal text NOT NULL, type text NOT NULL, state text NOT NULL,
+  raised_ms bigint NOT NULL, acked_ms bigint, acked_by text, ack_note text, cleared_ms bigint,
+  value double precision, threshold double precision, message text NOT NULL);
+CREATE INDEX alerts_by_state ON alerts(state);
+CREATE INDEX alerts_by_terminal ON alerts(terminal, id);
+CREATE TABLE alert_transitions(
+  id bigserial PRIMARY KEY, alert_id bigint NOT NULL, state text NOT NULL, at_ms bigint NOT NULL,
+  by_name text, note text);
+CREATE INDEX transitions_by_alert ON alert_transitions(alert_id, id);
+CREATE TABLE dead_letters(
+  id bigserial PRIMARY KEY, arrival_ms bigint NOT NULL, topic text NOT NULL, code text NOT NULL,
+  reason text NOT NULL, payload bytea NOT NULL);
+CREATE TABLE images(terminal text PRIMARY KEY, jpeg bytea NOT NULL, arrival_ms bigint NOT NULL);
+CREATE TABLE commands(
+  id bigint PRIMARY KEY, terminal text NOT NULL, name text NOT NULL, args text NOT NULL, sent_by text NOT NULL,
+  state text NOT NULL, sent_ms bigint NOT NULL, answered_ms bigint, result text, error text);
+CREATE INDEX commands_by_terminal ON commands(terminal, id);
+CREATE INDEX commands_by_state ON commands(state, id);
+CREATE TABLE notify_queue(
+  id bigserial PRIMARY KEY, target text NOT NULL, subject_kind text NOT NULL, subject_id bigint NOT NULL,
+  event text NOT NULL, body text NOT NULL, created_ms bigint NOT NULL, attempts bigint NOT NULL DEFAULT 0,
+  next_attempt_ms bigint NOT NULL, last_error text NOT NULL DEFAULT '');
+CREATE INDEX notify_queue_by_target ON notify_queue(target, id);
+CREATE TABLE notify_once(key text PRIMARY KEY, created_ms bigint NOT NULL);
+CREATE TABLE pump_run_hours(site_id text NOT NULL, hour_ms bigint NOT NULL, run_s double precision NOT NULL,
+  covered_s double precision NOT NULL, PRIMARY KEY (site_id, hour_ms));
+CREATE TABLE flow_hours(site_id text NOT NULL, hour_ms bigint NOT NULL, volume_m3 double precision NOT NULL,
+  covered_s double precision NOT NULL, PRIMARY KEY (site_id, hour_ms));
+CREATE TABLE flow_normals(site_id text NOT NULL, day_type integer NOT NULL, hour integer NOT NULL,
+  median_m3h double precision NOT NULL, low_m3h double precision NOT NULL, days bigint NOT NULL,
+  prior boolean NOT NULL, computed_day integer NOT NULL, PRIMARY KEY (site_id, day_type, hour));
+)sql";
+
+// Migration steps: steps[v] takes version v to v + 1.
+constexpr const char* steps[] = {schema_v1};
+
+// pg_advisory_xact_lock key of migrations: "sewage-m" as 8 bytes.
+constexpr long long migration_lock_key = 0x736577616765'2d6d;
+
+}  // namespace
+
+int pg_schema_version(pqxx::connection& c) {
+  pqxx::nontransaction t(c);
+  const auto exists = t.exec_params1("SELECT to_regclass('schema_version') IS NOT NULL")[0].as<bool>();
+  if (!exists) return 0;
+  const auto r = t.exec("SELECT version FROM schema_version");
+  return r.empty() ? 0 : r[0][0].as<int>();
+}
+
+int pg_migrate(pqxx::connection& c, int target) {
+  static_assert(sizeof(steps) / sizeof(steps[0]) >= 1);
+  for (;;) {
+    pqxx::work t(c);
+    t.exec_params("SELECT pg_advisory_xact_lock($1)", migration_lock_key);
+    t.exec("CREATE TABLE IF NOT EXISTS schema_version(version integer NOT NULL)");
+    const auto r = t.exec("SELECT version FROM schema_version");
+    const int v = r.empty() ? 0 : r[0][0].as<int>();
+    if (v > target)
+      throw store_error("database schema version " + std::to_string(v) + " is newer than this gateway's (" +
+                        std::to_string(target) + ")");
+    if (v == target) {
+      t.commit();
+      return v;
+    }
+    if (v >= static_cast<int>(sizeof(steps) / sizeof(steps[0])))
+      throw store_error("no migration from schema version " + std::to_string(v));
+    t.exec(steps[v]);
+    if (r.empty())
+      t.exec_params("INSERT INTO schema_version(version) VALUES($1)", v + 1);
+    else
+      t.exec_params("UPDATE schema_version SET version = $1", v + 1);
+    t.commit();
+  }
+}
+
+}  // namespace sewage::gateway::detail
