@@ -1148,8 +1148,25 @@ http_response history(const context& c) {
     j["ts_trusted"] = r.ts_trusted;
     arr.push_back(std::move(j));
   }
-  return json_response(200, json{{"terminal_id", id}, {"from", iso(from)}, {"to", iso(to)},
-                                 {"truncated", rows.size() >= limit}, {"records", arr}});
+  // Older history is kept as hourly values (store.rollup_after_days): listed beside the records.
+  const auto hours = c.db.hourly(id, from, to, static_cast<std::size_t>(limit));
+  json hourly = json::array();
+  const auto stat = [](const hourly_stat& st) -> json {
+    if (st.n == 0) return nullptr;
+    return json{{"n", st.n}, {"mean", st.sum / st.n}, {"min", st.min}, {"max", st.max}};
+  };
+  for (const auto& h : hours)
+    hourly.push_back(json{{"hour", iso(h.hour)},
+                          {"records", h.records},
+                          {"flow_rate_m3h", stat(h.flow_rate_m3h)},
+                          {"turbidity_ntu", stat(h.turbidity_ntu)},
+                          {"sludge_level_m", stat(h.sludge_level_m)}});
+  return json_response(200, json{{"terminal_id", id},
+                                 {"from", iso(from)},
+                                 {"to", iso(to)},
+                                 {"truncated", rows.size() >= limit || hours.size() >= limit},
+                                 {"records", arr},
+                                 {"hourly", hourly}});
 }
 
 http_response daily(const context& c) {

@@ -165,6 +165,7 @@ config load_config(const std::filesystem::path& path) {
       c.store_path = resolve(path, p);
       if (const auto why = unwritable_dir_problem(c.store_path.parent_path())) r.fail("path", *why);
       r.read_int("retention_days", c.retention_days, 1, 36500);
+      r.read_int("rollup_after_days", c.rollup_after_days, 0, 36500);
       r.read_int("dead_letter_max_rows", c.dead_letter_max_rows, 1, 10'000'000);
       std::int64_t fl = c.flush_interval.count();
       r.read_int("flush_interval_ms", fl, 1, 60000);

@@ -988,6 +988,21 @@ void engine::keep_for_retry() {
 
 std::size_t engine::purge() {
   flush();
+  if (cfg_.rollup_after_days > 0 && cfg_.rollup_after_days < cfg_.retention_days) {
+    const auto cut = clock_.now() - std::chrono::days(cfg_.rollup_after_days);
+    try {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto rolled = db_.roll_up_records_before(cut);
+      if (rolled > 0)
+        spdlog::info("rollup: {} raw records before {} became hourly values ({} ms)", rolled,
+                     proto::format_timestamp(cut),
+                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
+    } catch (const store_error& e) {
+      // Each hour is rolled up in its own transaction: what failed stays raw, retried next period.
+      ++metrics_.store_failures;
+      spdlog::error("rollup: could not roll up raw records before {}: {}", proto::format_timestamp(cut), e.what());
+    }
+  }
   const auto before = clock_.now() - std::chrono::days(cfg_.retention_days);
   std::size_t n = 0;
   try {

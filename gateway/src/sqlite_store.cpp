@@ -12,6 +12,7 @@
 #include <bit>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
@@ -308,6 +309,19 @@ ALTER TABLE daily ADD COLUMN sludge_level_s REAL NOT NULL DEFAULT 0;
 ALTER TABLE daily ADD COLUMN sludge_ok_s REAL NOT NULL DEFAULT 0;
 )sql";
 
+// Version 18 (issue 16 item 5, compact history): raw records older than store.rollup_after_days
+// become one row per terminal and UTC hour (store.hpp hourly_row): counts, sums and extremes of
+// the good flow, turbidity and sludge readings. NULL extremes where a quantity had no good reading.
+constexpr const char* migration_v18_hourly = R"sql(
+CREATE TABLE hourly(
+  terminal TEXT NOT NULL, hour_ms INTEGER NOT NULL, records INTEGER NOT NULL,
+  flow_n INTEGER NOT NULL, flow_sum REAL NOT NULL, flow_min REAL, flow_max REAL,
+  turbidity_n INTEGER NOT NULL, turbidity_sum REAL NOT NULL, turbidity_min REAL, turbidity_max REAL,
+  sludge_n INTEGER NOT NULL, sludge_sum REAL NOT NULL, sludge_min REAL, sludge_max REAL,
+  PRIMARY KEY (terminal, hour_ms)) WITHOUT ROWID;
+CREATE INDEX hourly_by_hour ON hourly(hour_ms);
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -511,6 +525,7 @@ class sqlite_store::impl {
         if (v == 14) exec(migration_v15_pump_run_hours);
         if (v == 15) exec(migration_v16_flow_normals);
         if (v == 16) exec(migration_v17_daily_sludge);
+        if (v == 17) exec(migration_v18_hourly);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");
@@ -1303,7 +1318,133 @@ std::size_t sqlite_store::purge_records_before(proto::timestamp before) {
   impl_->refuse_write("purge");
   auto& s = impl_->q("DELETE FROM records WHERE ts_ms < ?1 AND arrival_ms < ?1").bind(1, ms(before));
   s.run();
-  return static_cast<std::size_t>(sqlite3_changes(impl_->db_));
+  const auto n = static_cast<std::size_t>(sqlite3_changes(impl_->db_));
+  impl_->q("DELETE FROM hourly WHERE hour_ms + 3600000 <= ?1").bind(1, ms(before)).run();
+  return n;
+}
+
+namespace {
+// Columns 2.. of an hourly row (records, then n, sum, min, max of each quantity).
+void read_hourly_stat(const auto& s, int c, hourly_stat& h) {
+  h.n = static_cast<std::uint32_t>(s.i64(c));
+  h.sum = s.dbl(c + 1);
+  h.min = s.is_null(c + 2) ? 0.0 : s.dbl(c + 2);
+  h.max = s.is_null(c + 3) ? 0.0 : s.dbl(c + 3);
+}
+}  // namespace
+
+std::size_t sqlite_store::roll_up_records_before(proto::timestamp before) {
+  impl_->refuse_write("roll_up");
+  auto& d = *impl_;
+  constexpr std::int64_t day = 86'400'000;
+  std::size_t total = 0;
+  std::int64_t from = std::numeric_limits<std::int64_t>::min();
+  for (;;) {
+    // The next effective time with a record to roll up (records_by_time): empty days cost nothing.
+    std::int64_t lo = 0;
+    {
+      auto& s = d.q("SELECT min(ts_ms) FROM records WHERE ts_ms >= ?1 AND ts_ms < ?2 AND arrival_ms < ?2")
+                    .bind(1, from)
+                    .bind(2, ms(before));
+      const bool any = s.step() && !s.is_null(0);
+      lo = any ? s.i64(0) : 0;
+      s.reset();
+      if (!any) break;
+    }
+    // One UTC day of effective time per transaction: lock time and memory stay bounded by one
+    // day of the county, whatever the backlog (the first rollup after an upgrade).
+    const auto start = lo - (((lo % day) + day) % day);
+    const auto cut = std::min(start + day, ms(before));
+    from = cut;
+    d.exec("BEGIN IMMEDIATE");
+    try {
+      std::map<std::pair<std::string, std::int64_t>, hourly_row> rows;
+      {
+        auto& s = d.q("SELECT terminal, ts_ms, record FROM records WHERE ts_ms >= ?1 AND ts_ms < ?2 AND arrival_ms < ?3")
+                      .bind(1, start)
+                      .bind(2, cut)
+                      .bind(3, ms(before));
+        while (s.step()) {
+          auto terminal = s.text(0);
+          auto& h = rows[{terminal, ms(hour_start(from_ms(s.i64(1))))}];
+          const auto r = proto::decode_telemetry(s.text(2), terminal);
+          if (r.ok()) {
+            h.add(*r.value);
+          } else {
+            ++h.records;
+          }
+        }
+        s.reset();
+      }
+      {
+        auto& s = d.q("SELECT terminal, hour_ms, records, flow_n, flow_sum, flow_min, flow_max, turbidity_n,"
+                      " turbidity_sum, turbidity_min, turbidity_max, sludge_n, sludge_sum, sludge_min, sludge_max"
+                      " FROM hourly WHERE hour_ms >= ?1 AND hour_ms < ?2")
+                      .bind(1, start)
+                      .bind(2, cut);
+        while (s.step()) {
+          const auto it = rows.find({s.text(0), s.i64(1)});
+          if (it == rows.end()) continue;
+          hourly_row old;
+          old.records = static_cast<std::uint32_t>(s.i64(2));
+          read_hourly_stat(s, 3, old.flow_rate_m3h);
+          read_hourly_stat(s, 7, old.turbidity_ntu);
+          read_hourly_stat(s, 11, old.sludge_level_m);
+          it->second.merge(old);
+        }
+        s.reset();
+      }
+      for (const auto& [key, h] : rows) {
+        auto& s = d.q("INSERT OR REPLACE INTO hourly(terminal, hour_ms, records, flow_n, flow_sum, flow_min, flow_max,"
+                      " turbidity_n, turbidity_sum, turbidity_min, turbidity_max, sludge_n, sludge_sum, sludge_min,"
+                      " sludge_max) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        s.bind(1, key.first).bind(2, key.second).bind(3, h.records);
+        int c = 4;
+        for (const auto* st : {&h.flow_rate_m3h, &h.turbidity_ntu, &h.sludge_level_m}) {
+          s.bind(c, st->n).bind(c + 1, st->sum);
+          s.bind(c + 2, st->n > 0 ? std::optional<double>(st->min) : std::nullopt);
+          s.bind(c + 3, st->n > 0 ? std::optional<double>(st->max) : std::nullopt);
+          c += 4;
+        }
+        s.run();
+      }
+      d.q("DELETE FROM records WHERE ts_ms >= ?1 AND ts_ms < ?2 AND arrival_ms < ?3")
+          .bind(1, start)
+          .bind(2, cut)
+          .bind(3, ms(before))
+          .run();
+      total += static_cast<std::size_t>(sqlite3_changes(d.db_));
+      d.exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(d.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+  return total;
+}
+
+std::vector<hourly_row> sqlite_store::hourly(const std::string& terminal_id, proto::timestamp from,
+                                             proto::timestamp to, std::size_t limit) {
+  auto& s = impl_->q("SELECT terminal, hour_ms, records, flow_n, flow_sum, flow_min, flow_max, turbidity_n,"
+                     " turbidity_sum, turbidity_min, turbidity_max, sludge_n, sludge_sum, sludge_min, sludge_max"
+                     " FROM hourly WHERE terminal = ?1 AND hour_ms >= ?2 AND hour_ms < ?3 ORDER BY hour_ms LIMIT ?4")
+                .bind(1, terminal_id)
+                .bind(2, ms(from))
+                .bind(3, ms(to))
+                .bind(4, static_cast<std::int64_t>(limit));
+  std::vector<hourly_row> out;
+  while (s.step()) {
+    hourly_row h;
+    h.terminal_id = s.text(0);
+    h.hour = from_ms(s.i64(1));
+    h.records = static_cast<std::uint32_t>(s.i64(2));
+    read_hourly_stat(s, 3, h.flow_rate_m3h);
+    read_hourly_stat(s, 7, h.turbidity_ntu);
+    read_hourly_stat(s, 11, h.sludge_level_m);
+    out.push_back(std::move(h));
+  }
+  s.reset();
+  return out;
 }
 
 std::vector<notification_row> sqlite_store::notification_heads(std::size_t limit) {

@@ -93,8 +93,20 @@ CREATE TABLE flow_normals(site_id text NOT NULL, day_type integer NOT NULL, hour
   prior boolean NOT NULL, computed_day integer NOT NULL, PRIMARY KEY (site_id, day_type, hour));
 )sql";
 
+// Version 2 (issue 16 item 5, compact history): raw records older than store.rollup_after_days
+// become one row per terminal and UTC hour (store.hpp hourly_row), like SQLite's schema 18.
+constexpr const char* migration_v2_hourly = R"sql(
+CREATE TABLE hourly(
+  terminal text NOT NULL, hour_ms bigint NOT NULL, records integer NOT NULL,
+  flow_n integer NOT NULL, flow_sum double precision NOT NULL, flow_min double precision, flow_max double precision,
+  turbidity_n integer NOT NULL, turbidity_sum double precision NOT NULL, turbidity_min double precision,
+  turbidity_max double precision, sludge_n integer NOT NULL, sludge_sum double precision NOT NULL,
+  sludge_min double precision, sludge_max double precision, PRIMARY KEY (terminal, hour_ms));
+CREATE INDEX hourly_by_hour ON hourly(hour_ms);
+)sql";
+
 // Migration steps: steps[v] takes version v to v + 1.
-constexpr const char* steps[] = {schema_v1};
+constexpr const char* steps[] = {schema_v1, migration_v2_hourly};
 
 // pg_advisory_xact_lock key of migrations: "sewage-m" as 8 bytes.
 constexpr long long migration_lock_key = 0x736577616765'2d6d;

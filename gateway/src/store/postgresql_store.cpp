@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
+#include <map>
 #include <set>
 
 namespace sewage::gateway {
@@ -177,6 +178,26 @@ const std::vector<statement>& statements() {
     add("old_partitions", "SELECT name FROM record_partitions WHERE to_ms <= $1 ORDER BY from_ms", true);
     add("forget_partition", "DELETE FROM record_partitions WHERE name = $1", true);
     add("purge_records", "DELETE FROM records WHERE ts_ms < $1 AND arrival_ms < $1", true);
+    add("purge_hourly", "DELETE FROM hourly WHERE hour_ms + 3600000 <= $1", true);
+    // --- hourly rollup (issue 16 item 5) ---
+    const std::string hc =
+        "terminal, hour_ms, records, flow_n, flow_sum, flow_min, flow_max, turbidity_n, turbidity_sum,"
+        " turbidity_min, turbidity_max, sludge_n, sludge_sum, sludge_min, sludge_max";
+    add("partitions_before", "SELECT from_ms FROM record_partitions WHERE from_ms < $1 ORDER BY from_ms", true);
+    add("rollup_records",
+        "SELECT terminal, ts_ms, record FROM records WHERE ts_ms >= $1 AND ts_ms < $2 AND arrival_ms < $3", true);
+    add("rollup_hourly", "SELECT " + hc + " FROM hourly WHERE hour_ms >= $1 AND hour_ms < $2", true);
+    add("put_hourly",
+        "INSERT INTO hourly(" + hc +
+            ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) ON CONFLICT(terminal, hour_ms) DO UPDATE SET"
+            " records=excluded.records, flow_n=excluded.flow_n, flow_sum=excluded.flow_sum, flow_min=excluded.flow_min,"
+            " flow_max=excluded.flow_max, turbidity_n=excluded.turbidity_n, turbidity_sum=excluded.turbidity_sum,"
+            " turbidity_min=excluded.turbidity_min, turbidity_max=excluded.turbidity_max, sludge_n=excluded.sludge_n,"
+            " sludge_sum=excluded.sludge_sum, sludge_min=excluded.sludge_min, sludge_max=excluded.sludge_max",
+        true);
+    add("rollup_delete", "DELETE FROM records WHERE ts_ms >= $1 AND ts_ms < $2 AND arrival_ms < $3", true);
+    add("hourly", "SELECT " + hc + " FROM hourly WHERE terminal = $1 AND hour_ms >= $2 AND hour_ms < $3"
+        " ORDER BY hour_ms LIMIT $4", false);
     // --- notification queue ---
     add("notification_remove", "DELETE FROM notify_queue WHERE id = $1", true);
     add("notification_retry", "UPDATE notify_queue SET attempts = $2, next_attempt_ms = $3, last_error = $4 WHERE id = $1",
@@ -879,6 +900,7 @@ std::size_t postgresql_store::purge_records_before(proto::timestamp before) {
       t.exec_prepared("forget_partition", name);
     }
     count += t.exec_prepared("purge_records", ms(before)).affected_rows();
+    t.exec_prepared("purge_hourly", ms(before));
     t.commit();
     return count;
   });
@@ -886,6 +908,98 @@ std::size_t postgresql_store::purge_records_before(proto::timestamp before) {
   for (auto it = d.known_.begin(); it != d.known_.end();)
     it = (*it + 1) * day_ms <= ms(before) ? d.known_.erase(it) : std::next(it);
   return n;
+}
+
+namespace {
+// Columns c.. c+3 of an hourly row: n, sum, min, max of one quantity.
+void read_hourly_stat(const pqxx::row& r, int c, hourly_stat& h) {
+  h.n = static_cast<std::uint32_t>(r[c].as<std::int64_t>());
+  h.sum = r[c + 1].as<double>();
+  h.min = r[c + 2].is_null() ? 0.0 : r[c + 2].as<double>();
+  h.max = r[c + 3].is_null() ? 0.0 : r[c + 3].as<double>();
+}
+hourly_row read_hourly(const pqxx::row& r) {
+  hourly_row h;
+  h.terminal_id = r[0].as<std::string>();
+  h.hour = from_ms(r[1].as<std::int64_t>());
+  h.records = static_cast<std::uint32_t>(r[2].as<std::int64_t>());
+  read_hourly_stat(r, 3, h.flow_rate_m3h);
+  read_hourly_stat(r, 7, h.turbidity_ntu);
+  read_hourly_stat(r, 11, h.sludge_level_m);
+  return h;
+}
+std::optional<double> extreme(const hourly_stat& s, double v) { return s.n > 0 ? std::optional<double>(v) : std::nullopt; }
+}  // namespace
+
+std::size_t postgresql_store::roll_up_records_before(proto::timestamp before) {
+  impl_->refuse_write("roll_up");
+  auto& d = *impl_;
+  // The day partitions that start before `before` (record_partitions), oldest first: one UTC day
+  // of effective time per transaction, each read within its own partition.
+  const auto days = d.guard("roll_up", [&] {
+    std::vector<std::int64_t> out;
+    for (const auto& r : d.read("partitions_before", ms(before))) out.push_back(r[0].as<std::int64_t>());
+    return out;
+  });
+  std::size_t total = 0;
+  for (const auto start : days) {
+    const auto cut = std::min(start + day_ms, ms(before));
+    total += d.guard("roll_up", [&] {
+      pqxx::work t(d.conn());
+      std::map<std::pair<std::string, std::int64_t>, hourly_row> rows;
+      for (const auto& r : t.exec_prepared("rollup_records", start, cut, ms(before))) {
+        auto terminal = r[0].as<std::string>();
+        auto& h = rows[{terminal, ms(hour_start(from_ms(r[1].as<std::int64_t>())))}];
+        const auto rec = proto::decode_telemetry(r[2].as<std::string>(), terminal);
+        if (rec.ok()) {
+          h.add(*rec.value);
+        } else {
+          ++h.records;
+        }
+      }
+      if (rows.empty()) return std::size_t{0};
+      for (const auto& r : t.exec_prepared("rollup_hourly", start, cut)) {
+        const auto it = rows.find({r[0].as<std::string>(), r[1].as<std::int64_t>()});
+        if (it != rows.end()) it->second.merge(read_hourly(r));
+      }
+      for (const auto& [key, h] : rows) {
+        const auto &f = h.flow_rate_m3h, &tb = h.turbidity_ntu, &sl = h.sludge_level_m;
+        t.exec_prepared("put_hourly", key.first, key.second, static_cast<std::int64_t>(h.records),
+                        static_cast<std::int64_t>(f.n), f.sum, extreme(f, f.min), extreme(f, f.max),
+                        static_cast<std::int64_t>(tb.n), tb.sum, extreme(tb, tb.min), extreme(tb, tb.max),
+                        static_cast<std::int64_t>(sl.n), sl.sum, extreme(sl, sl.min), extreme(sl, sl.max));
+      }
+      const auto n = t.exec_prepared("rollup_delete", start, cut, ms(before)).affected_rows();
+      t.commit();
+      return static_cast<std::size_t>(n);
+    });
+  }
+  // Day partitions wholly before `before` and now empty are dropped (created again if a record for
+  // their day comes).
+  d.guard("roll_up", [&] {
+    pqxx::work t(d.conn());
+    for (const auto& p : t.exec_prepared("old_partitions", ms(before))) {
+      const auto name = p[0].as<std::string>();
+      const auto table = t.quote_name(name);
+      if (!t.exec("SELECT 1 FROM " + table + " LIMIT 1").empty()) continue;
+      t.exec("DROP TABLE " + table);
+      t.exec_prepared("forget_partition", name);
+    }
+    t.commit();
+  });
+  for (auto it = d.known_.begin(); it != d.known_.end();)
+    it = (*it + 1) * day_ms <= ms(before) ? d.known_.erase(it) : std::next(it);
+  return total;
+}
+
+std::vector<hourly_row> postgresql_store::hourly(const std::string& terminal_id, proto::timestamp from,
+                                                 proto::timestamp to, std::size_t limit) {
+  return impl_->guard("hourly", [&] {
+    std::vector<hourly_row> out;
+    for (const auto& r : impl_->read("hourly", terminal_id, ms(from), ms(to), limit_param(limit)))
+      out.push_back(read_hourly(r));
+    return out;
+  });
 }
 
 std::vector<notification_row> postgresql_store::notification_heads(std::size_t limit) {

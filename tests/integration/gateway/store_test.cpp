@@ -303,6 +303,109 @@ TEST_P(StoreBackends, RetentionDeletesRawRecordsButKeepsDailyRows) {
   EXPECT_EQ(s.daily(std::nullopt, 20089, 20089).size(), 1u);
 }
 
+// Issue 16 item 5: raw records older than store.rollup_after_days become hourly values; a record
+// arriving after its hour was rolled up is added to it; retention deletes whole hours.
+proto::telemetry_record reading(std::uint64_t seq, proto::timestamp ts, std::optional<double> flow_m3h,
+                                std::optional<double> ntu, std::optional<double> sludge_m,
+                                std::string id = "T1") {
+  auto r = test::record(std::move(id), seq, ts);
+  if (flow_m3h) r = test::with_flow(r, *flow_m3h, std::nullopt);
+  if (ntu) r = test::with_turbidity(r, *ntu);
+  if (sludge_m) r.sludge = proto::sludge_reading{proto::quantity_status::ok, *sludge_m, false, std::nullopt};
+  return r;
+}
+
+TEST_P(StoreBackends, OldRecordsBecomeHourlyValuesAndALateRecordJoinsItsHour) {
+  auto db = open(5);
+  auto& s = *db;
+  const auto h6 = at("2026-10-01T06:00:00Z"), now = at("2026-11-29T00:00:00Z");
+  const auto min = [](int m) { return std::chrono::minutes(m); };
+  write_batch b;
+  auto r1 = reading(1, h6, 1.0, 2.0, 0.5);
+  r1.turbidity->min_ntu = 1.5;  // the window's own extremes widen the hour's
+  r1.turbidity->max_ntu = 3.0;
+  b.records.push_back({r1, h6 + min(1), ""});
+  b.records.push_back({reading(2, h6 + min(10), 3.0, 4.0, 0.7), h6 + min(11), ""});
+  auto r3 = reading(3, h6 + min(20), std::nullopt, std::nullopt, std::nullopt);
+  r3.flow = proto::flow_reading{proto::quantity_status::fault, std::nullopt, std::nullopt, "stuck"};
+  b.records.push_back({r3, h6 + min(21), ""});  // counted, but no good reading
+  b.records.push_back({reading(4, h6 + min(65), 2.0, std::nullopt, std::nullopt), h6 + min(66), ""});
+  b.records.push_back({reading(1, h6 + min(30), 5.0, std::nullopt, std::nullopt, "T2"), h6 + min(31), ""});
+  // Stamped in that hour but arrived only now: stays raw until its arrival is old enough.
+  b.records.push_back({reading(5, h6 + min(50), 0.5, std::nullopt, std::nullopt), now, ""});
+  b.records.push_back({reading(6, now - std::chrono::days(1), 9.0, std::nullopt, std::nullopt), now - std::chrono::days(1), ""});
+  s.apply(b);
+
+  const auto cut = now - std::chrono::days(30);
+  EXPECT_EQ(s.roll_up_records_before(cut), 5u);
+  const auto day = [&](const std::string& id) {
+    return s.history(id, at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), 100);
+  };
+  auto raw = day("T1");
+  ASSERT_EQ(raw.size(), 2u);  // the late one and the recent one
+  EXPECT_EQ(raw[0].record.seq, 5u);
+  EXPECT_EQ(raw[1].record.seq, 6u);
+  EXPECT_TRUE(day("T2").empty());
+
+  auto hours = s.hourly("T1", at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), 100);
+  ASSERT_EQ(hours.size(), 2u);
+  EXPECT_EQ(hours[0].terminal_id, "T1");
+  EXPECT_EQ(hours[0].hour, h6);
+  EXPECT_EQ(hours[0].records, 3u);
+  EXPECT_EQ(hours[0].flow_rate_m3h, (hourly_stat{2, 4.0, 1.0, 3.0}));
+  EXPECT_EQ(hours[0].turbidity_ntu, (hourly_stat{2, 6.0, 1.5, 4.0}));
+  EXPECT_NEAR(hours[0].sludge_level_m.sum, 1.2, 1e-12);
+  EXPECT_EQ(hours[0].sludge_level_m.n, 2u);
+  EXPECT_EQ(hours[0].sludge_level_m.min, 0.5);
+  EXPECT_EQ(hours[0].sludge_level_m.max, 0.7);
+  EXPECT_EQ(hours[1].hour, h6 + std::chrono::hours(1));
+  EXPECT_EQ(hours[1].records, 1u);
+  EXPECT_EQ(hours[1].flow_rate_m3h, (hourly_stat{1, 2.0, 2.0, 2.0}));
+  EXPECT_EQ(hours[1].turbidity_ntu.n, 0u);
+  EXPECT_EQ(hours[1].sludge_level_m.n, 0u);
+  const auto t2 = s.hourly("T2", at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), 100);
+  ASSERT_EQ(t2.size(), 1u);
+  EXPECT_EQ(t2[0].flow_rate_m3h, (hourly_stat{1, 5.0, 5.0, 5.0}));
+  // [from, to) on the hour's start, and the limit.
+  EXPECT_EQ(s.hourly("T1", h6 + min(1), at("2026-12-01T00:00:00Z"), 100).size(), 1u);
+  EXPECT_EQ(s.hourly("T1", h6, at("2026-12-01T00:00:00Z"), 1).size(), 1u);
+
+  // A rollup that finds nothing old changes nothing.
+  EXPECT_EQ(s.roll_up_records_before(cut), 0u);
+  // Later, the late record's arrival is old too: it joins its hour (counts and sums add).
+  EXPECT_EQ(s.roll_up_records_before(now + std::chrono::hours(1)), 2u);
+  hours = s.hourly("T1", at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), 100);
+  ASSERT_EQ(hours.size(), 3u);
+  EXPECT_EQ(hours[0].records, 4u);
+  EXPECT_EQ(hours[0].flow_rate_m3h, (hourly_stat{3, 4.5, 0.5, 3.0}));
+  EXPECT_EQ(hours[0].turbidity_ntu, (hourly_stat{2, 6.0, 1.5, 4.0}));
+  EXPECT_EQ(hours[2].hour, hour_start(now - std::chrono::days(1)));
+  EXPECT_TRUE(day("T1").empty());
+
+  // Retention deletes hours wholly before its cut, and only those.
+  EXPECT_EQ(s.purge_records_before(h6 + std::chrono::minutes(90)), 0u);
+  hours = s.hourly("T1", at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), 100);
+  ASSERT_EQ(hours.size(), 2u);
+  EXPECT_EQ(hours[0].hour, h6 + std::chrono::hours(1));
+  EXPECT_TRUE(s.hourly("T2", at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), 100).empty());
+}
+
+TEST_P(StoreBackends, AStoredRecordTheDecoderRefusesIsCountedInItsHour) {
+  auto db = open(5);
+  auto& s = *db;
+  const auto h = at("2026-10-01T06:00:00Z");
+  write_batch b;
+  // The payload is stored as received; one this build cannot read (another build wrote it).
+  b.records.push_back({reading(1, h, 1.0, std::nullopt, std::nullopt), h, R"({"terminal_id":"T1"})"});
+  b.records.push_back({reading(2, h + std::chrono::minutes(1), 2.0, std::nullopt, std::nullopt), h, ""});
+  s.apply(b);
+  EXPECT_EQ(s.roll_up_records_before(h + std::chrono::hours(2)), 2u);
+  const auto hours = s.hourly("T1", h, h + std::chrono::hours(1), 10);
+  ASSERT_EQ(hours.size(), 1u);
+  EXPECT_EQ(hours[0].records, 2u);
+  EXPECT_EQ(hours[0].flow_rate_m3h, (hourly_stat{1, 2.0, 2.0, 2.0}));
+}
+
 
 std::vector<std::uint64_t> ids_of(const std::vector<proto::alert_message>& v) {
   std::vector<std::uint64_t> out;
@@ -911,6 +1014,19 @@ TEST_F(PostgresqlStore, RetentionDropsWholeDayPartitions) {
   reopened.apply(next);
   EXPECT_EQ(reopened.record_partitions().size(), 3u);
   EXPECT_EQ(reopened.history("T1", d29, d29 + std::chrono::hours(1), 10).size(), 2u);
+}
+
+TEST_F(PostgresqlStore, RollupDropsTheDayPartitionsItEmptied) {
+  postgresql_store s(uri_, 10);
+  write_batch b;
+  const auto d27 = at("2026-11-27T12:00:00Z"), d28 = at("2026-11-28T12:00:00Z"), d29 = at("2026-11-29T12:00:00Z");
+  b.records.push_back({test::record("T1", 1, d27), d27, ""});
+  b.records.push_back({test::record("T1", 2, d28), d29, ""});  // arrived late: its day stays
+  b.records.push_back({test::record("T1", 3, d29), d29, ""});
+  s.apply(b);
+  EXPECT_EQ(s.roll_up_records_before(at("2026-11-29T00:00:00Z")), 1u);
+  EXPECT_EQ(s.record_partitions(), (std::vector<std::string>{"records_20261128", "records_20261129"}));
+  EXPECT_EQ(s.hourly("T1", d27 - std::chrono::days(1), d29, 10).size(), 1u);
 }
 
 TEST_F(PostgresqlStore, AStatementPastItsTimeLimitIsAStoreTimeout) {

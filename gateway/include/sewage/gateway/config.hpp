@@ -248,7 +248,12 @@ struct config {
   /// directly (auth, audit, alarm discipline, incidents, work orders, inspections, lab, archive)
   /// and names the inbox folder "<path>-inbox.d".
   std::filesystem::path store_path{"gateway.db"};
-  std::uint32_t retention_days{400};        ///< raw records older than this are deleted; daily rows stay
+  /// History older than this is deleted (raw records and hourly values); daily rows stay.
+  std::uint32_t retention_days{400};
+  /// Raw records older than this become hourly values (store.hpp hourly_row: count, mean, min
+  /// and max of flow, turbidity and sludge level per terminal and hour). 0 = never: raw records
+  /// are kept until retention_days. Issue 16 item 5: ~620 B per raw record, ~3 B once rolled up.
+  std::uint32_t rollup_after_days{30};
   std::uint32_t dead_letter_max_rows{10000};
   std::chrono::milliseconds flush_interval{100};  ///< batch commit period (max loss on SIGKILL)
 

@@ -228,7 +228,10 @@ class engine {
   /// Called (on the engine's thread) after every successful flush: everything handled so far is
   /// in the store. main uses it to release the received-message journal (durable_inbox.hpp).
   void set_commit_listener(std::function<void()> listener) { on_committed_ = std::move(listener); }
-  /// Deletes raw records older than the retention period (daily rows stay). Returns rows deleted.
+  /// Rolls raw records older than store.rollup_after_days up into hourly values (store.hpp
+  /// roll_up_records_before; skipped when 0 or not below retention_days), then deletes history
+  /// older than store.retention_days (daily rows stay). A store failure is logged and counted
+  /// (retried at the next call). Returns raw records deleted by retention.
   std::size_t purge();
   /// Re-publishes every open episode retained (after a (re)connect: the broker may have lost them).
   void republish_open_alerts();

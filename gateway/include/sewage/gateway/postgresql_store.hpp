@@ -23,7 +23,7 @@ namespace sewage::gateway {
 
 /// Schema version this build writes (table schema_version). Migrations from every earlier version
 /// run at open, under a transaction-scoped advisory lock (two gateways never migrate at once).
-inline constexpr int postgresql_schema_version = 1;
+inline constexpr int postgresql_schema_version = 2;
 
 class postgresql_store final : public store, public notification_store {
  public:
@@ -85,6 +85,10 @@ class postgresql_store final : public store, public notification_store {
   /// before it (counting its rows first), then deletes the remaining rows that qualify (the
   /// partition holding `before`, and late arrivals in older ones) like the SQLite store.
   std::size_t purge_records_before(proto::timestamp before) override;
+  /// Also drops the day partitions left empty before `before` (their records are all in hours).
+  std::size_t roll_up_records_before(proto::timestamp before) override;
+  std::vector<hourly_row> hourly(const std::string& terminal_id, proto::timestamp from, proto::timestamp to,
+                                 std::size_t limit) override;
 
   std::vector<notification_row> notification_heads(std::size_t limit) override;
   void notification_remove(std::int64_t id) override;

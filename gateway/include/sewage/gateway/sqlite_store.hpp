@@ -15,7 +15,7 @@ namespace sewage::gateway {
 
 /// Schema version this build writes. Migrations from every earlier version run at open.
 /// 14 is the incidents room's (issue 13 item 3); 15 the pump stations' run log (item 2).
-inline constexpr int sqlite_schema_version = 17;
+inline constexpr int sqlite_schema_version = 18;
 
 class sqlite_store final : public store, public notification_store {
  public:
@@ -77,6 +77,9 @@ class sqlite_store final : public store, public notification_store {
   fault_stats faults_since(proto::timestamp from) override;
   std::vector<fault_counts> fault_counts_between(proto::timestamp from, proto::timestamp to) override;
   std::size_t purge_records_before(proto::timestamp before) override;
+  std::size_t roll_up_records_before(proto::timestamp before) override;
+  std::vector<hourly_row> hourly(const std::string& terminal_id, proto::timestamp from, proto::timestamp to,
+                                 std::size_t limit) override;
 
   std::vector<notification_row> notification_heads(std::size_t limit) override;
   void notification_remove(std::int64_t id) override;

@@ -55,6 +55,46 @@ struct record_row {
   [[nodiscard]] proto::timestamp effective_ts() const noexcept { return ts_trusted ? record.ts : arrival; }
 };
 
+/// Good readings of one quantity in one hour: how many, their sum (mean = sum / n), smallest and
+/// largest. n == 0: no good reading (sum 0, min and max meaningless).
+struct hourly_stat {
+  std::uint32_t n{0};
+  double sum{0};
+  double min{0};
+  double max{0};
+
+  /// Adds one good reading.
+  void add(double v) noexcept;
+  /// Adds one good reading `v` whose own window spanned [lo, hi] (a record's min/max samples).
+  void add(double v, double lo, double hi) noexcept;
+  /// Adds another hour's values of the same quantity (a record that arrived after its hour was
+  /// rolled up): counts and sums add, extremes widen.
+  void merge(const hourly_stat& o) noexcept;
+  friend bool operator==(const hourly_stat&, const hourly_stat&) = default;
+};
+
+/// One terminal's hour of raw records rolled up (store.rollup_after_days, issue 16 item 5): what
+/// the history chart and operators read from old history. Counts and sums rather than means, so a
+/// record arriving after its hour was rolled up merges by addition. Readings whose status is not
+/// "ok" count in `records` only.
+struct hourly_row {
+  std::string terminal_id;
+  proto::timestamp hour{};        ///< start of the UTC hour of the records' EFFECTIVE time
+  std::uint32_t records{0};       ///< raw records rolled into this hour
+  hourly_stat flow_rate_m3h;      ///< flow.rate_m3h of records with flow.status "ok"
+  hourly_stat turbidity_ntu;      ///< turbidity.ntu with status "ok"; extremes from min_ntu/max_ntu
+  hourly_stat sludge_level_m;     ///< sludge.level_m with sludge.status "ok" (when the gauge gives one)
+
+  /// Adds one raw record (decoded) to this hour. The caller picks the hour.
+  void add(const proto::telemetry_record& r) noexcept;
+  /// Adds another row of the same terminal and hour.
+  void merge(const hourly_row& o) noexcept;
+  friend bool operator==(const hourly_row&, const hourly_row&) = default;
+};
+
+/// Start of the UTC hour holding `t` (floor; negative times round down too).
+proto::timestamp hour_start(proto::timestamp t) noexcept;
+
 /// A rejected message kept for operators (bounded table).
 struct dead_letter_row {
   std::int64_t id{0};               ///< assigned by the store
@@ -330,8 +370,25 @@ class store {
   /// terminals x alert types rows, whatever the number of episodes.
   virtual std::vector<fault_counts> fault_counts_between(proto::timestamp from, proto::timestamp to) = 0;
   /// Deletes raw records whose effective time AND arrival are before `before` (a recent record is
-  /// never deleted for an old stamp); daily rows are kept. Returns the count deleted.
+  /// never deleted for an old stamp), and hourly rows whose whole hour is before it; daily rows are
+  /// kept. Returns the count of raw records deleted.
   virtual std::size_t purge_records_before(proto::timestamp before) = 0;
+  /// Rolls raw records whose effective time AND arrival are before `before` up into hourly rows
+  /// (hourly_row: added to a row already there) and deletes them, one UTC day of effective time
+  /// per transaction (a crash leaves every record either raw or in its hour, never both or
+  /// neither). A stored record the decoder refuses (written by another build) is counted in its
+  /// hour's `records` only. Returns the count of raw records rolled up. Throws store_error (nothing
+  /// of the failing day changed). Default: none rolled up (a store without hourly rows).
+  virtual std::size_t roll_up_records_before(proto::timestamp before) {
+    (void)before;
+    return 0;
+  }
+  /// Hourly rows of a terminal with from <= hour < to, oldest first, at most `limit`. Default: none.
+  virtual std::vector<hourly_row> hourly(const std::string& terminal_id, proto::timestamp from, proto::timestamp to,
+                                         std::size_t limit) {
+    (void)terminal_id, (void)from, (void)to, (void)limit;
+    return {};
+  }
 };
 
 /// The durable notification queue (rows enter through write_batch::notifications). Used by the

@@ -201,22 +201,29 @@ export async function render(root, ctx) {
     const h = await ctx.api(`/api/terminals/${enc}/history?${q}`);
     if (!ctx.current) return;
     const recs = h.records || [];
-    const pts = (get) => recs.map((r) => ({ x: Date.parse(r.ts), y: get(r) })).filter((p) => p.y !== null && p.y !== undefined && !Number.isNaN(p.x));
+    // History older than store.rollup_after_days comes as hourly values: their means are drawn at
+    // the middle of each hour, before the raw records.
+    const hours = h.hourly || [];
+    const hourly = (key) => hours.map((r) => ({ x: Date.parse(r.hour) + 1800e3, y: r[key] ? r[key].mean : null }));
+    const pts = (get, key) => hourly(key).concat(recs.map((r) => ({ x: Date.parse(r.ts), y: get(r) })))
+      .filter((p) => p.y !== null && p.y !== undefined && !Number.isNaN(p.x)).sort((a, b) => a.x - b.x);
     const th = (term && term.thresholds) || {};
     const designH = term ? term.design_capacity_m3d / 24 : null;
-    $("chart-note").textContent = (h.truncated ? t("chart.truncated", { n: recs.length }) + " " : "") + t("chart.zone", { zone: fmt.zone });
+    $("chart-note").textContent = (h.truncated ? t("chart.truncated", { n: recs.length }) + " " : "") +
+      (hours.length ? t("chart.hourly", { time: fmt.dateTime(Date.parse(hours[hours.length - 1].hour) + 3600e3), n: hours.length }) + " " : "") +
+      t("chart.zone", { zone: fmt.zone });
     lineChart("chart-flow", t("value.flow"), COLORS.flow,
-      pts((r) => (r.flow && r.flow.status === "ok" ? r.flow.rate_m3h : null)), from, to,
+      pts((r) => (r.flow && r.flow.status === "ok" ? r.flow.rate_m3h : null), "flow_rate_m3h"), from, to,
       designH && th.flow_high_raise_factor ? [{ label: t("chart.flow_high", { v: fmt.number(designH * th.flow_high_raise_factor, 2) }), y: designH * th.flow_high_raise_factor, color: COLORS.limit }] : [],
       "m³/h");
     lineChart("chart-turbidity", t("value.turbidity"), COLORS.turbidity,
-      pts((r) => (r.turbidity && r.turbidity.status === "ok" ? r.turbidity.ntu : null)), from, to,
+      pts((r) => (r.turbidity && r.turbidity.status === "ok" ? r.turbidity.ntu : null), "turbidity_ntu"), from, to,
       th.turbidity_limit_ntu !== undefined ? [
         { label: t("chart.turbidity_limit", { v: fmt.number(th.turbidity_limit_ntu, 1) }), y: th.turbidity_limit_ntu, color: COLORS.limit },
         { label: t("chart.turbidity_clear", { v: fmt.number(th.turbidity_clear_ntu, 1) }), y: th.turbidity_clear_ntu, color: COLORS.clear },
       ] : [], "NTU");
     lineChart("chart-sludge", t("value.sludge"), COLORS.sludge,
-      pts((r) => (r.sludge && r.sludge.status === "ok" ? r.sludge.level_m : null)), from, to, [], "m");
+      pts((r) => (r.sludge && r.sludge.status === "ok" ? r.sludge.level_m : null), "sludge_level_m"), from, to, [], "m");
   }
   async function drawVolume() {
     const d = await ctx.api(`/api/terminals/${enc}/daily`);
