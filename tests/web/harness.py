@@ -123,7 +123,8 @@ DEFAULT_TERMINALS = [
 class County:
     """mosquitto + sewage-gateway in a temp folder; publishes records for the terminals."""
 
-    def __init__(self, bindir, terminals=None, workdir=None, keep=False, extra_http="", users=None, https=False):
+    def __init__(self, bindir, terminals=None, workdir=None, keep=False, extra_http="", users=None, https=False,
+                 extra_store=""):
         self.bindir = os.path.abspath(bindir)
         self.terminals = terminals or DEFAULT_TERMINALS
         self.keep = keep
@@ -131,6 +132,7 @@ class County:
         self.broker_port = free_port()
         self.http_port = free_port()
         self.extra_http = extra_http
+        self.extra_store = extra_store  # more [store] lines (e.g. "rollup_after_days = 1")
         self.broker = None
         self.gateway = None
         town_a = self.terminals[0]["town"]
@@ -225,6 +227,7 @@ client_id = "sewage-gateway-web-test"
 [store]
 path = "{self.workdir}/gateway.db"
 flush_interval_ms = 50
+{self.extra_store}
 [http]
 listen = "127.0.0.1:{self.http_port}"
 web_root = "{ROOT}/gateway/web"
@@ -458,6 +461,17 @@ class Browser:
                 last = e
             time.sleep(0.1)
         raise AssertionError(f"timed out after {timeout_s} s waiting for {what}" + (f" ({last})" if last else ""))
+
+    def log_in(self, county, user="operator"):
+        """On the login page (waits for it): logs in as `user` with its password from `county`
+        and waits until the application shows who is logged in."""
+        self.wait_js("return location.hash.startsWith('#/login') && document.getElementById('login-form')", 10, "login")
+        for field, value in (("login-user", user), ("login-password", county.users[user][0])):
+            el = self.driver.find_element("id", field)
+            el.clear()
+            el.send_keys(value)
+        self.driver.find_element("id", "login-submit").click()
+        self.wait_js("return !document.getElementById('who').hidden", 10, f"{user} logged in")
 
     def logs(self):
         """New console entries since the last call (kept in self.console too)."""

@@ -256,6 +256,7 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
                            "DROP TABLE pump_run_hours;"  // version 15 (issue 13)
                            "DROP TABLE flow_hours; DROP TABLE flow_normals;"  // version 16 (issue 14)
                            "ALTER TABLE daily DROP COLUMN sludge_level_s; ALTER TABLE daily DROP COLUMN sludge_ok_s;"  // version 17
+                           "DROP TABLE hourly;"  // version 18 (issue 16)
                            "PRAGMA user_version=5;"
                            "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
                            " VALUES(3, 'T1', 'no_flow', 'raised', 1000, 'm');",

@@ -116,6 +116,36 @@ TEST_F(ApiTest, SummaryTerminalsDailyAndGeoJson) {
   EXPECT_EQ(h["records"].size(), 2u);
 }
 
+TEST_F(ApiTest, HistoryOlderThanTheRollupAgeIsListedAsHourlyValues) {
+  // Issue 16 item 5: two hours of records a minute, then 31 days later the engine's periodic
+  // purge rolls them up (store.rollup_after_days = 30); the history route lists the hours.
+  std::uint64_t seq = 0;
+  for (int i = 0; i < 120; ++i) {
+    const auto r = test::with_flow(test::with_turbidity(test::record("T1", ++seq, clock_.now()), i < 60 ? 2.0 : 4.0),
+                                   i < 60 ? 30.0 : 60.0, 100.0 + i);
+    eng_->handle({proto::telemetry_topic("T1"), proto::encode(r), false, clock_.now()});
+    clock_.advance(std::chrono::minutes(1));
+  }
+  clock_.advance(std::chrono::days(31));
+  send(++seq, 3.0, 300);
+  eng_->purge();
+  const auto q = "/api/terminals/T1/history?from=2026-11-29T00:00:00Z&to=2026-11-30T00:00:00Z";
+  const auto old = json::parse(call("GET", q).body);
+  EXPECT_TRUE(old["records"].empty());
+  ASSERT_EQ(old["hourly"].size(), 2u) << old.dump();
+  EXPECT_EQ(old["hourly"][0]["hour"], "2026-11-29T08:00:00Z");
+  EXPECT_EQ(old["hourly"][0]["records"], 60);
+  EXPECT_DOUBLE_EQ(old["hourly"][0]["flow_rate_m3h"]["mean"].get<double>(), 30.0);
+  EXPECT_EQ(old["hourly"][0]["flow_rate_m3h"]["n"], 60);
+  EXPECT_DOUBLE_EQ(old["hourly"][1]["turbidity_ntu"]["max"].get<double>(), 4.0);
+  EXPECT_TRUE(old["hourly"][1]["sludge_level_m"].is_null());  // no sludge gauge: no value, not 0
+  EXPECT_FALSE(old["truncated"]);
+  // The recent record stays raw.
+  const auto recent = json::parse(call("GET", "/api/terminals/T1/history").body);
+  EXPECT_EQ(recent["records"].size(), 1u);
+  EXPECT_TRUE(recent["hourly"].empty());
+}
+
 TEST_F(ApiTest, ComplianceCountsOnlyGoodTurbidityTimeAndSaysHowMuchItCovers) {
   // Issue 9 section 7: turbidity good and compliant for 4 h, then stale for 4 h; the operating
   // day (Asia/Shanghai) began at 16:00 UTC, so at 00:00 UTC 8 h have elapsed. Before: 1.000 only.

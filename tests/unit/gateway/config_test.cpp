@@ -39,6 +39,7 @@ TEST(Config, ExampleFileShowsExactlyTheDefaults) {
   EXPECT_EQ(c.zone.name(), "Asia/Shanghai");
   EXPECT_EQ(c.defaults, d.defaults);
   EXPECT_EQ(c.retention_days, d.retention_days);
+  EXPECT_EQ(c.rollup_after_days, d.rollup_after_days);
   EXPECT_EQ(c.flush_interval, d.flush_interval);
   EXPECT_EQ(c.startup_grace, d.startup_grace);
   EXPECT_EQ(c.http_public_read, d.http_public_read);
@@ -71,6 +72,10 @@ TEST(Config, ErrorsNameFileAndKey) {
   p = write(dir, "c.toml", "[store]\nretention_dayz = 3\n");
   e = error_of([&] { load_config(p); });
   EXPECT_NE(e.find("store.retention_dayz: unknown key"), std::string::npos) << e;
+  p = write(dir, "c2.toml", "[store]\nrollup_after_days = -1\n");
+  e = error_of([&] { load_config(p); });
+  EXPECT_NE(e.find("store.rollup_after_days"), std::string::npos) << e;
+  EXPECT_EQ(load_config(write(dir, "c3.toml", "[store]\nrollup_after_days = 0\n")).rollup_after_days, 0u);
   p = write(dir, "d.toml", "[alerts]\nturbidity_raise_ntu = 5.0\nturbidity_clear_ntu = 6.0\n");
   e = error_of([&] { load_config(p); });
   EXPECT_NE(e.find("alerts.turbidity_clear_ntu"), std::string::npos) << e;

@@ -261,7 +261,7 @@ TEST(FlowNormalStore, Version15MigratesToTheCurrentSchema) {
     ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(raw,
                            "DROP TABLE flow_hours; DROP TABLE flow_normals; ALTER TABLE daily DROP COLUMN sludge_level_s;"
-                           " ALTER TABLE daily DROP COLUMN sludge_ok_s; PRAGMA user_version=15;",
+                           " ALTER TABLE daily DROP COLUMN sludge_ok_s; DROP TABLE hourly; PRAGMA user_version=15;",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(raw);
