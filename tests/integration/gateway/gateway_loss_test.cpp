@@ -3,6 +3,7 @@
 // records, gateway started, then one live record per terminal: the API's missing count must equal
 // 6000 minus the records stored.
 #include "http_client.hpp"
+#include "process_util.hpp"
 
 #include <sewage/proto/telemetry.hpp>
 #include <sewage/proto/topic.hpp>
@@ -23,20 +24,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(200ms);
-  }
-  return cond();
-}
-
 proto::timestamp now() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
@@ -45,17 +32,6 @@ std::string terminal_id(int i) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "L%02d", i);
   return buf;
-}
-
-std::string record_json(const std::string& id, std::uint64_t seq, proto::timestamp ts) {
-  proto::telemetry_record r;
-  r.terminal_id = id;
-  r.epoch = "ep1";
-  r.seq = seq;
-  r.ts = ts;
-  r.interval_s = 60;
-  r.flow = proto::flow_reading{proto::quantity_status::ok, 0.6, 100.0 + 0.01 * static_cast<double>(seq), std::nullopt};
-  return proto::encode(r);
 }
 
 TEST(GatewayLoss, RecordsDroppedByTheBrokerWhileTheGatewayWasStoppedAreCountedAsMissing) {
@@ -67,28 +43,12 @@ TEST(GatewayLoss, RecordsDroppedByTheBrokerWhileTheGatewayWasStoppedAreCountedAs
   bo.extra_config = "max_queued_messages 100\n";
   testing::mosquitto_broker broker(dir.path() / "broker", bo);
   const int http_port = testing::free_loopback_port();
-  {
-    std::ofstream reg(dir.path() / "registry.toml");
-    for (int i = 1; i <= terminals; ++i)
-      reg << "[[terminal]]\nid = \"" << terminal_id(i) << "\"\nname = \"n\"\ntown = \"A\"\nvillage = \"B\"\n"
-          << "latitude = 30.5\nlongitude = 120.9\ndesign_capacity_m3d = 30\ndischarge_grade = \"grade_1\"\n"
-          << "report_interval_s = 60\n";
-  }
-  std::ofstream(dir.path() / "gateway.toml")
-      << "[mqtt]\nuri = \"" << broker.uri() << "\"\nallow_plaintext = true\nclient_id = \"gw-loss\"\nkeep_alive_s = 5\n"
-      << "[store]\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
-      << "[http]\nlisten = \"127.0.0.1:" << http_port << "\"\npublic_read = true\n"
-      << "[registry]\npath = \"registry.toml\"\n"
-      << "[log]\nlevel = \"info\"\n";
-  const auto get = [&](const std::string& target) {
-    const auto r = http_call(http_port, "GET", target);
-    return r.status == 200 ? json::parse(r.body, nullptr, false) : json::object();
-  };
-  const auto metric = [&](const std::string& name) {
-    const auto r = http_call(http_port, "GET", "/metrics");
-    const auto pos = r.body.find("\n" + name + " ");
-    return pos == std::string::npos ? -1.0 : std::stod(r.body.substr(pos + name.size() + 2));
-  };
+  std::vector<std::string> ids;
+  for (int i = 1; i <= terminals; ++i) ids.push_back(terminal_id(i));
+  write_registry(dir.path() / "registry.toml", ids);
+  write_gateway_config(dir.path() / "gateway.toml", broker.uri(), "gw-loss", http_port);
+  const auto get = [&](const std::string& target) { return get_json(http_port, target); };
+  const auto metric = [&](const std::string& name) { return metric_value(http_port, name); };
   auto start_gateway = [&] {
     auto gw = std::make_unique<testing::child_process>(
         std::vector<std::string>{SEWAGE_GATEWAY_BINARY, "--config", (dir.path() / "gateway.toml").string()},

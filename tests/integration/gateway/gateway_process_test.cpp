@@ -2,6 +2,7 @@
 // not write), observed through its HTTP API and the broker's retained alert topics.
 #include "gateway_cli.hpp"
 #include "http_client.hpp"
+#include "process_util.hpp"
 
 #include <sewage/proto/alert.hpp>
 #include <sewage/proto/telemetry.hpp>
@@ -22,11 +23,6 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 class GatewayProcess : public ::testing::Test {
  protected:
