@@ -988,17 +988,22 @@ void engine::keep_for_retry() {
 
 std::size_t engine::purge() {
   flush();
+  rollup_behind_ = false;
   if (cfg_.rollup_after_days > 0 && cfg_.rollup_after_days < cfg_.retention_days) {
     const auto cut = clock_.now() - std::chrono::days(cfg_.rollup_after_days);
     try {
+      // One day of records per call: a backlog (the first run after an upgrade) is worked off in
+      // steps that each hold the engine's thread for about a second, not minutes.
       const auto t0 = std::chrono::steady_clock::now();
-      const auto rolled = db_.roll_up_records_before(cut);
-      if (rolled > 0)
-        spdlog::info("rollup: {} raw records before {} became hourly values ({} ms)", rolled,
+      const auto r = db_.roll_up_records_before(cut, rollup_days_per_call);
+      rollup_behind_ = r.days >= rollup_days_per_call;
+      if (r.records > 0)
+        spdlog::info("rollup: {} raw records of {} day(s) before {} became hourly values ({} ms){}", r.records, r.days,
                      proto::format_timestamp(cut),
-                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
+                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(),
+                     rollup_behind_ ? "; more to do" : "");
     } catch (const store_error& e) {
-      // Each hour is rolled up in its own transaction: what failed stays raw, retried next period.
+      // Each day is rolled up in its own transaction: what failed stays raw, retried next period.
       ++metrics_.store_failures;
       spdlog::error("rollup: could not roll up raw records before {}: {}", proto::format_timestamp(cut), e.what());
     }

@@ -312,8 +312,19 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
     if (const auto n = ids.purge_audit(before.time_since_epoch().count()); n > 0)
       spdlog::info("retention: {} audit rows older than {} days deleted", n, cfg.retention_days);
   };
-  periodic retention(io, std::chrono::hours(1), purge);
-  purge();
+  // A rollup backlog (the first start after an upgrade, or after rollup_after_days was lowered)
+  // is worked off a day per second, between the engine's other work.
+  boost::asio::steady_timer rollup_catch_up(io);
+  std::function<void()> purge_and_catch_up = [&] {
+    purge();
+    if (!eng.rollup_behind()) return;
+    rollup_catch_up.expires_after(std::chrono::seconds(1));
+    rollup_catch_up.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) purge_and_catch_up();
+    });
+  };
+  periodic retention(io, std::chrono::hours(1), [&] { purge_and_catch_up(); });
+  purge_and_catch_up();
 
   // systemd's watchdog (WatchdogSec=): keep-alives from this, the engine's loop; a hung engine
   // thread stops them and systemd restarts the gateway. No-op outside systemd.
@@ -350,6 +361,7 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
     ticker.cancel();
     order_judge.cancel();
     retention.cancel();
+    rollup_catch_up.cancel();
     eng.flush(true);
     io.stop();
   };

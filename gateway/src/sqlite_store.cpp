@@ -1333,13 +1333,13 @@ void read_hourly_stat(const auto& s, int c, hourly_stat& h) {
 }
 }  // namespace
 
-std::size_t sqlite_store::roll_up_records_before(proto::timestamp before) {
+rollup_result sqlite_store::roll_up_records_before(proto::timestamp before, std::size_t max_days) {
   impl_->refuse_write("roll_up");
   auto& d = *impl_;
   constexpr std::int64_t day = 86'400'000;
-  std::size_t total = 0;
+  rollup_result out;
   std::int64_t from = std::numeric_limits<std::int64_t>::min();
-  for (;;) {
+  while (max_days == 0 || out.days < max_days) {
     // The next effective time with a record to roll up (records_by_time): empty days cost nothing.
     std::int64_t lo = 0;
     {
@@ -1413,14 +1413,15 @@ std::size_t sqlite_store::roll_up_records_before(proto::timestamp before) {
           .bind(2, cut)
           .bind(3, ms(before))
           .run();
-      total += static_cast<std::size_t>(sqlite3_changes(d.db_));
+      out.records += static_cast<std::size_t>(sqlite3_changes(d.db_));
       d.exec("COMMIT");
+      ++out.days;
     } catch (...) {
       sqlite3_exec(d.db_, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
   }
-  return total;
+  return out;
 }
 
 std::vector<hourly_row> sqlite_store::hourly(const std::string& terminal_id, proto::timestamp from,

@@ -931,7 +931,7 @@ hourly_row read_hourly(const pqxx::row& r) {
 std::optional<double> extreme(const hourly_stat& s, double v) { return s.n > 0 ? std::optional<double>(v) : std::nullopt; }
 }  // namespace
 
-std::size_t postgresql_store::roll_up_records_before(proto::timestamp before) {
+rollup_result postgresql_store::roll_up_records_before(proto::timestamp before, std::size_t max_days) {
   impl_->refuse_write("roll_up");
   auto& d = *impl_;
   // The day partitions that start before `before` (record_partitions), oldest first: one UTC day
@@ -941,10 +941,11 @@ std::size_t postgresql_store::roll_up_records_before(proto::timestamp before) {
     for (const auto& r : d.read("partitions_before", ms(before))) out.push_back(r[0].as<std::int64_t>());
     return out;
   });
-  std::size_t total = 0;
+  rollup_result out;
   for (const auto start : days) {
+    if (max_days != 0 && out.days >= max_days) break;
     const auto cut = std::min(start + day_ms, ms(before));
-    total += d.guard("roll_up", [&] {
+    const auto n = d.guard("roll_up", [&] {
       pqxx::work t(d.conn());
       std::map<std::pair<std::string, std::int64_t>, hourly_row> rows;
       for (const auto& r : t.exec_prepared("rollup_records", start, cut, ms(before))) {
@@ -969,10 +970,12 @@ std::size_t postgresql_store::roll_up_records_before(proto::timestamp before) {
                         static_cast<std::int64_t>(tb.n), tb.sum, extreme(tb, tb.min), extreme(tb, tb.max),
                         static_cast<std::int64_t>(sl.n), sl.sum, extreme(sl, sl.min), extreme(sl, sl.max));
       }
-      const auto n = t.exec_prepared("rollup_delete", start, cut, ms(before)).affected_rows();
+      const auto deleted = t.exec_prepared("rollup_delete", start, cut, ms(before)).affected_rows();
       t.commit();
-      return static_cast<std::size_t>(n);
+      return static_cast<std::size_t>(deleted);
     });
+    if (n > 0) ++out.days;
+    out.records += n;
   }
   // Day partitions wholly before `before` and now empty are dropped (created again if a record for
   // their day comes).
@@ -989,7 +992,7 @@ std::size_t postgresql_store::roll_up_records_before(proto::timestamp before) {
   });
   for (auto it = d.known_.begin(); it != d.known_.end();)
     it = (*it + 1) * day_ms <= ms(before) ? d.known_.erase(it) : std::next(it);
-  return total;
+  return out;
 }
 
 std::vector<hourly_row> postgresql_store::hourly(const std::string& terminal_id, proto::timestamp from,

@@ -337,7 +337,7 @@ TEST_P(StoreBackends, OldRecordsBecomeHourlyValuesAndALateRecordJoinsItsHour) {
   s.apply(b);
 
   const auto cut = now - std::chrono::days(30);
-  EXPECT_EQ(s.roll_up_records_before(cut), 5u);
+  EXPECT_EQ(s.roll_up_records_before(cut, 0).records, 5u);
   const auto day = [&](const std::string& id) {
     return s.history(id, at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), 100);
   };
@@ -371,9 +371,9 @@ TEST_P(StoreBackends, OldRecordsBecomeHourlyValuesAndALateRecordJoinsItsHour) {
   EXPECT_EQ(s.hourly("T1", h6, at("2026-12-01T00:00:00Z"), 1).size(), 1u);
 
   // A rollup that finds nothing old changes nothing.
-  EXPECT_EQ(s.roll_up_records_before(cut), 0u);
+  EXPECT_EQ(s.roll_up_records_before(cut, 0).records, 0u);
   // Later, the late record's arrival is old too: it joins its hour (counts and sums add).
-  EXPECT_EQ(s.roll_up_records_before(now + std::chrono::hours(1)), 2u);
+  EXPECT_EQ(s.roll_up_records_before(now + std::chrono::hours(1), 0).records, 2u);
   hours = s.hourly("T1", at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), 100);
   ASSERT_EQ(hours.size(), 3u);
   EXPECT_EQ(hours[0].records, 4u);
@@ -390,6 +390,35 @@ TEST_P(StoreBackends, OldRecordsBecomeHourlyValuesAndALateRecordJoinsItsHour) {
   EXPECT_TRUE(s.hourly("T2", at("2026-10-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), 100).empty());
 }
 
+TEST_P(StoreBackends, ARollupBacklogIsWorkedOffADayAtATimeOldestFirst) {
+  auto db = open(5);
+  auto& s = *db;
+  write_batch b;
+  // Records on three UTC days with empty days between them.
+  std::uint64_t seq = 0;
+  for (const auto* day : {"2026-09-01T10:00:00Z", "2026-09-05T23:59:00Z", "2026-09-20T00:00:00Z"})
+    for (int m = 0; m < 3; ++m) {
+      const auto ts = at(day) + std::chrono::seconds(m);
+      b.records.push_back({reading(++seq, ts, 1.0, std::nullopt, std::nullopt), ts, ""});
+    }
+  s.apply(b);
+  const auto cut = at("2026-11-01T00:00:00Z");
+  const auto hours = [&] { return s.hourly("T1", at("2026-08-01T00:00:00Z"), cut, 100); };
+  auto r = s.roll_up_records_before(cut, 1);
+  EXPECT_EQ(r.records, 3u);
+  EXPECT_EQ(r.days, 1u);
+  ASSERT_EQ(hours().size(), 1u);
+  EXPECT_EQ(hours()[0].hour, at("2026-09-01T10:00:00Z"));
+  r = s.roll_up_records_before(cut, 1);
+  EXPECT_EQ(r.records, 3u);
+  EXPECT_EQ(hours().size(), 2u);
+  r = s.roll_up_records_before(cut, 5);
+  EXPECT_EQ(r.records, 3u);
+  EXPECT_EQ(r.days, 1u);  // fewer than asked: nothing more to do
+  EXPECT_EQ(hours().size(), 3u);
+  EXPECT_EQ(s.roll_up_records_before(cut, 1).days, 0u);
+}
+
 TEST_P(StoreBackends, AStoredRecordTheDecoderRefusesIsCountedInItsHour) {
   auto db = open(5);
   auto& s = *db;
@@ -399,7 +428,7 @@ TEST_P(StoreBackends, AStoredRecordTheDecoderRefusesIsCountedInItsHour) {
   b.records.push_back({reading(1, h, 1.0, std::nullopt, std::nullopt), h, R"({"terminal_id":"T1"})"});
   b.records.push_back({reading(2, h + std::chrono::minutes(1), 2.0, std::nullopt, std::nullopt), h, ""});
   s.apply(b);
-  EXPECT_EQ(s.roll_up_records_before(h + std::chrono::hours(2)), 2u);
+  EXPECT_EQ(s.roll_up_records_before(h + std::chrono::hours(2), 0).records, 2u);
   const auto hours = s.hourly("T1", h, h + std::chrono::hours(1), 10);
   ASSERT_EQ(hours.size(), 1u);
   EXPECT_EQ(hours[0].records, 2u);
@@ -1024,7 +1053,7 @@ TEST_F(PostgresqlStore, RollupDropsTheDayPartitionsItEmptied) {
   b.records.push_back({test::record("T1", 2, d28), d29, ""});  // arrived late: its day stays
   b.records.push_back({test::record("T1", 3, d29), d29, ""});
   s.apply(b);
-  EXPECT_EQ(s.roll_up_records_before(at("2026-11-29T00:00:00Z")), 1u);
+  EXPECT_EQ(s.roll_up_records_before(at("2026-11-29T00:00:00Z"), 0).records, 1u);
   EXPECT_EQ(s.record_partitions(), (std::vector<std::string>{"records_20261128", "records_20261129"}));
   EXPECT_EQ(s.hourly("T1", d27 - std::chrono::days(1), d29, 10).size(), 1u);
 }

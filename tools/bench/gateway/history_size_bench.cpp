@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
                 static_cast<double>(s.records) / static_cast<double>(n));
   }
   const auto t1 = steady::now();
-  const auto rolled = db->roll_up_records_before(end);
+  const auto rolled = db->roll_up_records_before(end, 0).records;
   const double roll_s = std::chrono::duration<double>(steady::now() - t1).count();
   std::printf("rolled up %zu records into hourly values in %.1f s (%.0f records/s)\n", rolled, roll_s,
               static_cast<double>(rolled) / roll_s);

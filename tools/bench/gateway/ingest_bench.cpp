@@ -1,6 +1,6 @@
 // Full-pipeline ingest rate vs the broker's delivery rate to a bare subscriber, and alert latency.
 //
-//   gateway_bench_ingest [--terminals 100000] [--alerts 1000] [--broker tcp://127.0.0.1:PORT]
+//   gateway_bench_ingest [--terminals 100000] [--alerts 1000] [--broker tcp://127.0.0.1:PORT] [--backend sqlite|postgresql]
 //
 // Without --broker it starts its own mosquitto on a free loopback port (no persistence, queue
 // limits raised so that nothing is dropped) and stops it by PID at the end.
@@ -20,10 +20,11 @@
 #include "bench_records.hpp"
 #include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/mqtt_link.hpp"
-#include "sewage/gateway/sqlite_store.hpp"
+#include "sewage/gateway/store_factory.hpp"
 
 #include <sewage/proto/topic.hpp>
 #include <sewage/testing/mosquitto.hpp>
+#include <sewage/testing/postgres.hpp>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -135,6 +136,9 @@ int main(int argc, char** argv) {
   app.add_option("--alerts", alerts, "alerts for the latency phase");
   app.add_option("--store-dir", store_dir, "directory for the benchmark database (default: a temp directory)");
   app.add_option("--rounds", rounds, "alternating bare/pipeline rounds; the figures are medians")->check(CLI::PositiveNumber);
+  std::string backend = "sqlite";
+  app.add_option("--backend", backend, "store backend: sqlite, or postgresql (a server this program starts on a free"
+                 " loopback port and stops by PID)")->check(CLI::IsMember({"sqlite", "postgresql"}));
   app.add_flag("--no-journal", no_journal, "run the pipeline without the inbox journal (to measure its cost)");
   app.add_flag("--publish-only", publish_only, "internal: publish one record per terminal with --seq and exit");
   app.add_option("--seq", seq, "internal: sequence number for --publish-only");
@@ -198,11 +202,20 @@ int main(int argc, char** argv) {
   cfg.mqtt_client_id = "bench-gw-" + run_id;
   cfg.startup_grace = std::chrono::hours(1);
   auto terms = bench::terminals(n, cfg.defaults, 0);  // no debounce: latency of the first high record
+  cfg.store_path = db_path;
+  std::unique_ptr<testing::postgres_server> pg;
+  if (backend == "postgresql") {
+    pg = std::make_unique<testing::postgres_server>();
+    cfg.backend = store_backend::postgresql;
+    cfg.postgresql_uri = pg->uri();
+    std::printf("private PostgreSQL at 127.0.0.1:%d (pid %d)\n", pg->port(), static_cast<int>(pg->pid()));
+  }
   {
     boost::asio::io_context io;
     auto guard = boost::asio::make_work_guard(io);
     system_clock_source clock;
-    sqlite_store db(db_path, 1000);
+    const auto db_holder = open_store(cfg, store_access::read_write);
+    auto& db = *db_holder;
     durable_inbox journal(db_path.string() + "-inbox.d");  // as in sewage-gateway
     engine* eng_ptr = nullptr;
     std::atomic<std::uint64_t> accepted{0};

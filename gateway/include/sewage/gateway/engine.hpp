@@ -229,10 +229,14 @@ class engine {
   /// in the store. main uses it to release the received-message journal (durable_inbox.hpp).
   void set_commit_listener(std::function<void()> listener) { on_committed_ = std::move(listener); }
   /// Rolls raw records older than store.rollup_after_days up into hourly values (store.hpp
-  /// roll_up_records_before; skipped when 0 or not below retention_days), then deletes history
-  /// older than store.retention_days (daily rows stay). A store failure is logged and counted
-  /// (retried at the next call). Returns raw records deleted by retention.
+  /// roll_up_records_before, one day of records per call; skipped when 0 or not below
+  /// retention_days), then deletes history older than store.retention_days (daily rows stay). A
+  /// store failure is logged and counted (retried at the next call). Returns raw records deleted
+  /// by retention.
   std::size_t purge();
+  /// True when the last purge() rolled up a whole day and more may remain: call it again soon
+  /// (main does, a second later) rather than at the next hourly period.
+  [[nodiscard]] bool rollup_behind() const noexcept { return rollup_behind_; }
   /// Re-publishes every open episode retained (after a (re)connect: the broker may have lost them).
   void republish_open_alerts();
   /// Replaces the registry (SIGHUP). State of terminals that remain is kept; state of removed ones
@@ -376,6 +380,10 @@ class engine {
                                        bool in_order, flow_normal_view& out);
   write_batch batch_;
   engine_metrics metrics_;
+  /// Days of raw records purge() rolls up per call (about a second of the engine's thread for a
+  /// county of 38 terminals at one record a minute).
+  static constexpr std::size_t rollup_days_per_call = 1;
+  bool rollup_behind_{false};  // the last purge() hit rollup_days_per_call
   log_limiter glitch_log_{10, std::chrono::minutes(1)};  // totalizer glitch lines: 10 a minute, then a count
   // Store failure bookkeeping (steady clock: log pacing and retry spacing are not domain time).
   std::uint64_t failed_commits_in_row_{0};

@@ -86,7 +86,7 @@ class postgresql_store final : public store, public notification_store {
   /// partition holding `before`, and late arrivals in older ones) like the SQLite store.
   std::size_t purge_records_before(proto::timestamp before) override;
   /// Also drops the day partitions left empty before `before` (their records are all in hours).
-  std::size_t roll_up_records_before(proto::timestamp before) override;
+  rollup_result roll_up_records_before(proto::timestamp before, std::size_t max_days) override;
   std::vector<hourly_row> hourly(const std::string& terminal_id, proto::timestamp from, proto::timestamp to,
                                  std::size_t limit) override;
 

@@ -77,7 +77,7 @@ class sqlite_store final : public store, public notification_store {
   fault_stats faults_since(proto::timestamp from) override;
   std::vector<fault_counts> fault_counts_between(proto::timestamp from, proto::timestamp to) override;
   std::size_t purge_records_before(proto::timestamp before) override;
-  std::size_t roll_up_records_before(proto::timestamp before) override;
+  rollup_result roll_up_records_before(proto::timestamp before, std::size_t max_days) override;
   std::vector<hourly_row> hourly(const std::string& terminal_id, proto::timestamp from, proto::timestamp to,
                                  std::size_t limit) override;
 

@@ -92,6 +92,12 @@ struct hourly_row {
   friend bool operator==(const hourly_row&, const hourly_row&) = default;
 };
 
+/// What store::roll_up_records_before did.
+struct rollup_result {
+  std::size_t records{0};  ///< raw records rolled up (and deleted)
+  std::size_t days{0};     ///< UTC days (transactions) that held records to roll up
+};
+
 /// Start of the UTC hour holding `t` (floor; negative times round down too).
 proto::timestamp hour_start(proto::timestamp t) noexcept;
 
@@ -376,12 +382,14 @@ class store {
   /// Rolls raw records whose effective time AND arrival are before `before` up into hourly rows
   /// (hourly_row: added to a row already there) and deletes them, one UTC day of effective time
   /// per transaction (a crash leaves every record either raw or in its hour, never both or
-  /// neither). A stored record the decoder refuses (written by another build) is counted in its
-  /// hour's `records` only. Returns the count of raw records rolled up. Throws store_error (nothing
-  /// of the failing day changed). Default: none rolled up (a store without hourly rows).
-  virtual std::size_t roll_up_records_before(proto::timestamp before) {
-    (void)before;
-    return 0;
+  /// neither), oldest day first, at most `max_days` days holding such records (0 = all). A stored
+  /// record the decoder refuses (written by another build) is counted in its hour's `records`
+  /// only. Returns the count of raw records rolled up and the days done; days == max_days means
+  /// more may remain. Throws store_error (nothing of the failing day changed). Default: none
+  /// rolled up (a store without hourly rows).
+  virtual rollup_result roll_up_records_before(proto::timestamp before, std::size_t max_days) {
+    (void)before, (void)max_days;
+    return {};
   }
   /// Hourly rows of a terminal with from <= hour < to, oldest first, at most `limit`. Default: none.
   virtual std::vector<hourly_row> hourly(const std::string& terminal_id, proto::timestamp from, proto::timestamp to,
