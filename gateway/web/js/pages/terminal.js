@@ -205,8 +205,11 @@ export async function render(root, ctx) {
     // the middle of each hour, before the raw records.
     const hours = h.hourly || [];
     const hourly = (key) => hours.map((r) => ({ x: Date.parse(r.hour) + 1800e3, y: r[key] ? r[key].mean : null }));
+    // A silence longer than two hours (an outage, or between the hourly and the raw history) is
+    // a break in the line (a null point), never a straight line across it.
     const pts = (get, key) => hourly(key).concat(recs.map((r) => ({ x: Date.parse(r.ts), y: get(r) })))
-      .filter((p) => p.y !== null && p.y !== undefined && !Number.isNaN(p.x)).sort((a, b) => a.x - b.x);
+      .filter((p) => p.y !== null && p.y !== undefined && !Number.isNaN(p.x)).sort((a, b) => a.x - b.x)
+      .flatMap((p, i, all) => (i > 0 && p.x - all[i - 1].x > 2 * 3600e3 ? [{ x: (p.x + all[i - 1].x) / 2, y: null }, p] : [p]));
     const th = (term && term.thresholds) || {};
     const designH = term ? term.design_capacity_m3d / 24 : null;
     $("chart-note").textContent = (h.truncated ? t("chart.truncated", { n: recs.length }) + " " : "") +
