@@ -8,6 +8,7 @@
 #include "sewage/sim/network_flow.hpp"
 #include "sewage/sim/pump_station.hpp"
 #include "sewage/sim/registry_sites.hpp"
+#include "sewage/sim/sim_clock.hpp"
 #include "sewage/sim/sludge_truth.hpp"
 #include "sewage/sim/tcp_proxy.hpp"
 #include "sewage/sim/terminal_model.hpp"
@@ -24,6 +25,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -87,12 +89,6 @@ toml::table modbus_device_table(const std::string& name, int port, int unit_id, 
 
 }  // namespace
 
-sys_clock::time_point simulated_time(sys_clock::time_point real, sys_clock::time_point real_origin,
-                                     sys_clock::time_point sim_origin, double speed) {
-  const std::chrono::duration<double> elapsed = real - real_origin;
-  return sim_origin + std::chrono::duration_cast<sys_clock::duration>(elapsed * speed);
-}
-
 /// One simulated terminal.
 struct site {
   std::string id;
@@ -151,6 +147,9 @@ struct county::impl {
   std::thread io_thread;
   std::vector<bool> fault_active;
   sys_clock::time_point sim_origin;
+  /// The simulated clock, on the monotonic clock like the agents' and the gateway's (sim_clock.hpp);
+  /// set once the scenario (sim_origin) is known.
+  std::optional<sim_clock> clock;
   std::vector<std::string> terminal_ids;  ///< terminals and pump stations (scenario and repair checks)
   std::chrono::steady_clock::time_point last_repair_scan{};
   std::size_t repairs_refused{0};
@@ -163,6 +162,9 @@ struct county::impl {
   std::map<std::string, double> last_shares;  ///< the last step's share per terminal site
   std::vector<std::unique_ptr<station_site>> station_sites;  ///< with station_agents
   std::size_t descriptor_limit{0};  ///< soft RLIMIT_NOFILE after raising it
+
+  /// The simulated time now (sim_clock::now()).
+  [[nodiscard]] sys_clock::time_point sim_now() const { return clock->now(); }
 
   explicit impl(county_options o)
       : opt(std::move(o)),
@@ -186,6 +188,7 @@ struct county::impl {
     scen = load_scenario(opt.scenario, ids, network ? &names : nullptr);
     sim_origin = sys_clock::time_point(scen.start) -
                  std::chrono::duration_cast<sys_clock::duration>(std::chrono::duration<double>(opt.lead_h * 3600.0));
+    clock.emplace(opt.real_origin, sim_origin, opt.speed);
     fault_active.assign(scen.faults.size(), false);
     std::filesystem::create_directories(opt.workdir / "agents");
     std::uint64_t n = 0;
@@ -857,11 +860,22 @@ int county::run(const std::atomic<bool>& stop) {
   }
   for (auto& ss : m.station_sites) m.start_station_agent(*ss);
   spdlog::info("{} agents started; simulated clock {} at x{}", m.sites.size() + m.station_sites.size(),
-               iso(simulated_time(sys_clock::now(), m.opt.real_origin, m.sim_origin, m.opt.speed)),
+               iso(m.sim_now()),
                m.opt.speed);
   auto last_status = std::chrono::steady_clock::now();
+  auto last_step = last_status;
+  // A change of the wall clock's offset is a step of the machine's clock: logged (the simulated
+  // clock does not follow it, sim_clock.hpp).
+  auto last_wall_offset = m.clock->wall_offset();
   while (!stop.load()) {
-    const auto sim_now = simulated_time(sys_clock::now(), m.opt.real_origin, m.sim_origin, m.opt.speed);
+    const auto step_start = std::chrono::steady_clock::now();
+    // A step that came late left every register as it was for that long: the agents may read it
+    // as a stuck sensor (120 identical polls) - logged so that a soak's false alerts can be traced.
+    if (const std::chrono::duration<double> late = step_start - last_step; late.count() > 2.0)
+      spdlog::warn("simulation step came {:.1f} s late (real): the registers stood still for {:.0f} simulated min",
+                   late.count(), late.count() * m.opt.speed / 60.0);
+    last_step = step_start;
+    const auto sim_now = m.sim_now();
     const double model_days = std::chrono::duration<double>(sim_now - m.sim_origin).count() / 86400.0;
     const double scenario_h = std::chrono::duration<double>(sim_now - sys_clock::time_point(m.scen.start)).count() / 3600.0;
     m.scan_repairs(sim_now, std::min(scenario_h, m.scen.duration_h));
@@ -904,6 +918,11 @@ int county::run(const std::atomic<bool>& stop) {
     (void)model_days;
     if (std::chrono::steady_clock::now() - last_status > std::chrono::seconds(5)) {
       last_status = std::chrono::steady_clock::now();
+      if (const auto off = m.clock->wall_offset(); std::chrono::abs(off - last_wall_offset) > std::chrono::seconds(1)) {
+        spdlog::warn("the machine's wall clock stepped by {:+.1f} s; the simulated clock runs on the monotonic clock",
+                     std::chrono::duration<double>(off - last_wall_offset).count());
+        last_wall_offset = off;
+      }
       // Keep the truth current so tools/score can judge a running simulation (what has happened).
       m.write_true_volumes(sim_now, false);
       m.write_sludge_truth();
@@ -926,7 +945,7 @@ int county::run(const std::atomic<bool>& stop) {
   for (auto& ss : m.station_sites) {
     if (ss->agent) ss->agent->stop(std::chrono::seconds(10));
   }
-  const auto sim_end_now = simulated_time(sys_clock::now(), m.opt.real_origin, m.sim_origin, m.opt.speed);
+  const auto sim_end_now = m.sim_now();
   // Stopped early (Ctrl-C): days not yet ended are not complete, and what was still to come
   // never happened ("stopped", not "finished").
   const bool reached_end = sim_end_now >= sim_end;

@@ -67,12 +67,6 @@ struct county_options {
   double network_run_before_days{2.0};
 };
 
-/// Simulated UTC time for a real instant, given the origin pair and the speed.
-std::chrono::system_clock::time_point simulated_time(std::chrono::system_clock::time_point real,
-                                                     std::chrono::system_clock::time_point real_origin,
-                                                     std::chrono::system_clock::time_point sim_origin,
-                                                     double speed);
-
 class county {
  public:
   /// Loads registry, scenario and influent, starts the instruments and proxies, and writes the
