@@ -17,7 +17,10 @@
 #include <pqxx/nontransaction>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cmath>
 #include <iostream>
+#include <limits>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -265,6 +268,75 @@ TEST_P(StoreBackends, DailyMissingRecordsAddUpAndNeverGoNegative) {
   EXPECT_EQ(add(5), 5);
   EXPECT_EQ(add(-2), 3);
   EXPECT_EQ(add(-7), 0);
+}
+
+// PostgreSQL writes a batch's daily, terminal and flow-hour rows in one statement per table
+// (issue 16 item 4): a key twice in one batch, blobs, a latest record, NULLs and a number JSON
+// cannot carry must all come out as the row-by-row writes of SQLite leave them.
+TEST_P(StoreBackends, ABatchWithRepeatedKeysAndManyTerminalsAppliesInOrder) {
+  auto db = open();
+  auto& s = *db;
+  write_batch b;
+  const auto daily_add = [&b](double volume_m3, std::int64_t missing) {
+    daily_row r{"T0000", daily_delta{}, missing};
+    r.totals.day = 20000;
+    r.totals.volume_m3 = volume_m3;
+    r.totals.records = 1;
+    b.daily.push_back(r);
+  };
+  daily_add(1.0, 5);
+  daily_add(2.0, -7);  // 5 - 7: never below 0
+  daily_add(0.5, 3);
+  const std::int64_t h = 3'600'000;
+  b.flow_hours = {{"T0000", 5 * h, 1.0, 60}, {"T0001", 5 * h, 4.0, 600}, {"T0000", 5 * h, 0.5, 60}};
+  const auto rec = test::record("T0007", 9, at("2026-11-29T01:00:00Z"));
+  constexpr int terminals = 300;
+  for (int i = 0; i < terminals; ++i) {
+    terminal_snapshot t;
+    t.terminal_id = "T" + std::string(4 - std::to_string(i).size(), '0') + std::to_string(i);
+    t.epoch = "e" + std::to_string(i);
+    t.seen = seq_set({{1, static_cast<std::uint64_t>(i + 1)}, {static_cast<std::uint64_t>(i + 5), static_cast<std::uint64_t>(i + 5)}},
+                     static_cast<std::uint64_t>(i + 2), 0);
+    t.cursor = {10.0 + i * 0.1, 1000 + i, true, 0, 0, 0, 0, 0, 0};
+    t.rules[1] = rule_state{i, 0.5 * i, i % 2 == 0, false};
+    t.last_alive_ms = i;
+    if (i == 7) t.latest = rec;
+    if (i == 150) t.energy = {1.5, 77, true, true, std::numeric_limits<double>::infinity(), 78};
+    b.terminals.push_back(t);
+  }
+  terminal_snapshot again = b.terminals.front();  // the same terminal later in the batch: it wins
+  again.epoch = "e-new";
+  again.last_alive_ms = 4242;
+  b.terminals.push_back(again);
+  s.apply(b);
+
+  const auto day = s.daily(std::string("T0000"), 20000, 20000).at(0);
+  EXPECT_DOUBLE_EQ(day.totals.volume_m3, 3.5);
+  EXPECT_EQ(day.totals.records, 3u);
+  EXPECT_EQ(day.missing_records, 3);  // 5, then max(0, 5 - 7) = 0, then 3
+  EXPECT_EQ(s.flow_hours("T0000", 0, 100 * h), (std::vector<flow_hour>{{"T0000", 5 * h, 1.5, 120}}));
+  EXPECT_EQ(s.flow_hours("T0001", 0, 100 * h), (std::vector<flow_hour>{{"T0001", 5 * h, 4.0, 600}}));
+  auto loaded = s.load_terminals();
+  ASSERT_EQ(loaded.size(), static_cast<std::size_t>(terminals));
+  std::sort(loaded.begin(), loaded.end(),
+            [](const terminal_snapshot& x, const terminal_snapshot& y) { return x.terminal_id < y.terminal_id; });
+  EXPECT_EQ(loaded[0].epoch, "e-new");
+  EXPECT_EQ(loaded[0].last_alive_ms, 4242);
+  for (int i = 1; i < terminals; ++i) {
+    const auto& want = b.terminals[static_cast<std::size_t>(i)];
+    const auto& got = loaded[static_cast<std::size_t>(i)];
+    ASSERT_EQ(got.terminal_id, want.terminal_id);
+    EXPECT_EQ(got.epoch, want.epoch);
+    EXPECT_EQ(got.seen, want.seen) << want.terminal_id;
+    EXPECT_EQ(got.cursor, want.cursor) << want.terminal_id;
+    EXPECT_EQ(got.rules[1], want.rules[1]) << want.terminal_id;
+    EXPECT_EQ(got.energy, want.energy) << want.terminal_id;
+    EXPECT_EQ(got.latest.has_value(), i == 7) << want.terminal_id;
+    EXPECT_FALSE(got.status.has_value());
+  }
+  ASSERT_TRUE(loaded[7].latest.has_value());
+  EXPECT_EQ(loaded[7].latest->seq, 9u);
+  EXPECT_TRUE(std::isinf(loaded[150].energy.suspect_kwh));
 }
 
 TEST_P(StoreBackends, UntrustedStampsAreListedAndPurgedByArrival) {
