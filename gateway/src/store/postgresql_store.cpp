@@ -17,6 +17,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace sewage::gateway {
 namespace {
@@ -30,9 +31,30 @@ std::optional<std::int64_t> opt_ms(const std::optional<proto::timestamp>& t) {
   return t ? std::optional<std::int64_t>(ms(*t)) : std::nullopt;
 }
 
-/// True when every value is finite: JSON (the multi-row statements' carrier) has no NaN or inf.
-bool all_finite(std::initializer_list<double> values) {
-  return std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
+/// A double for a multi-row statement's JSON: a number, or for NaN and the infinities (JSON has
+/// none) the text that PostgreSQL's float8 input reads ("NaN", "Infinity", "-Infinity"):
+/// jsonb_to_recordset passes a JSON string's text to the column type's input function.
+nlohmann::json num(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  return v;
+}
+
+/// The elements of a one-dimensional array column, each converted by libpqxx (from_string: "NaN",
+/// "Infinity" too). Throws store_error for a NULL element, pqxx errors for a malformed value.
+template <class T>
+std::vector<T> pg_array(const pqxx::field& f) {
+  std::vector<T> out;
+  auto parser = f.as_array();
+  for (auto [what, text] = parser.get_next(); what != pqxx::array_parser::done; std::tie(what, text) = parser.get_next()) {
+    if (what == pqxx::array_parser::null_value) throw store_error(std::string("NULL in array column ") + f.name());
+    if (what == pqxx::array_parser::string_value) {
+      T v{};
+      pqxx::from_string(text, v);
+      out.push_back(v);
+    }
+  }
+  return out;
 }
 
 /// A blob as bytea's text input form (hex escape, by libpq's PQescapeByteaConn).
@@ -124,7 +146,7 @@ const std::vector<statement>& statements() {
         true);
     add("note_partition",
         "INSERT INTO record_partitions(name, from_ms, to_ms) VALUES($1, $2, $3) ON CONFLICT DO NOTHING", true);
-    // The sums every daily upsert adds to an existing row (missing_records apart: see each statement).
+    // The sums a daily upsert adds to an existing row (missing_records apart: see the statement).
     const std::string daily_sums =
             " volume_estimated_m3 = daily.volume_estimated_m3 + excluded.volume_estimated_m3,"
             " turbidity_sum_ntu = daily.turbidity_sum_ntu + excluded.turbidity_sum_ntu,"
@@ -141,17 +163,10 @@ const std::vector<statement>& statements() {
             " energy_glitches = daily.energy_glitches + excluded.energy_glitches,"
             " sludge_level_s = daily.sludge_level_s + excluded.sludge_level_s,"
             " sludge_ok_s = daily.sludge_ok_s + excluded.sludge_ok_s";
-    add("upsert_daily",
-        "INSERT INTO daily(" + d +
-            ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,greatest(0, $13::bigint),$14,$15,$16,$17,$18,$19)"
-            " ON CONFLICT(terminal, day) DO UPDATE SET volume_m3 = daily.volume_m3 + excluded.volume_m3,"
-            " missing_records = greatest(0, daily.missing_records + $13::bigint),"  // $13: an increment, may be negative
-            + daily_sums,
-        true);
     // A batch's daily rows in one statement: $1 a JSON array of objects named as the columns, one
     // per (terminal, day). missing_records is an increment that may be negative: added as it is,
-    // then clamp_daily_missing sets the rows that went below 0 back to 0 (greatest(0, old + inc) of
-    // upsert_daily, which cannot see the raw increment in excluded).
+    // then clamp_daily_missing sets the rows that went below 0 back to 0 (greatest(0, old + inc);
+    // ON CONFLICT cannot see the raw increment in excluded).
     add("upsert_daily_rows",
         "INSERT INTO daily(" + d + ") SELECT " + d + " FROM jsonb_to_recordset($1::jsonb) AS x(terminal text,"
             " day integer, volume_m3 float8, volume_estimated_m3 float8, turbidity_sum_ntu float8, turbidity_count"
@@ -187,11 +202,6 @@ const std::vector<statement>& statements() {
         " suspect_estimate_m3=excluded.suspect_estimate_m3, energy_kwh=excluded.energy_kwh,"
         " energy_ts_ms=excluded.energy_ts_ms, energy_valid=excluded.energy_valid, energy_suspect=excluded.energy_suspect,"
         " energy_suspect_kwh=excluded.energy_suspect_kwh, energy_suspect_ts_ms=excluded.energy_suspect_ts_ms";
-    add("upsert_terminal",
-        "INSERT INTO terminal_state(" + terminal_cols +
-            ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,"
-            "$27,$28,$29,$30,$31)" + terminal_updates,
-        true);
     // A batch's terminal rows in one statement: $1 a JSON array of objects named as the columns, one
     // per terminal; the blobs (rules, dedup_ranges) as bytea's text form (\\x + hex, esc_raw).
     add("upsert_terminal_rows",
@@ -242,22 +252,23 @@ const std::vector<statement>& statements() {
         " ON CONFLICT(site_id, hour_ms) DO UPDATE SET run_s=excluded.run_s, covered_s=excluded.covered_s",
         true);
     add("cut_pump_hours", "DELETE FROM pump_run_hours WHERE site_id = $1 AND hour_ms < $2", true);
-    add("add_flow_hour",
-        "INSERT INTO flow_hours(site_id, hour_ms, volume_m3, covered_s) VALUES($1,$2,$3,$4) ON CONFLICT(site_id, hour_ms)"
-        " DO UPDATE SET volume_m3=flow_hours.volume_m3+excluded.volume_m3, covered_s=flow_hours.covered_s+excluded.covered_s",
-        true);
     add("add_flow_hour_rows",
         "INSERT INTO flow_hours(site_id, hour_ms, volume_m3, covered_s) SELECT site_id, hour_ms, volume_m3, covered_s"
         " FROM jsonb_to_recordset($1::jsonb) AS x(site_id text, hour_ms bigint, volume_m3 float8, covered_s float8)"
         " ON CONFLICT(site_id, hour_ms)"
         " DO UPDATE SET volume_m3=flow_hours.volume_m3+excluded.volume_m3, covered_s=flow_hours.covered_s+excluded.covered_s",
         true);
-    add("cut_flow_hours", "DELETE FROM flow_hours WHERE site_id = $1 AND hour_ms < $2", true);
-    add("upsert_flow_normal",
-        "INSERT INTO flow_normals(site_id, day_type, hour, median_m3h, low_m3h, days, prior, computed_day)"
-        " VALUES($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT(site_id, day_type, hour) DO UPDATE SET"
-        " median_m3h=excluded.median_m3h, low_m3h=excluded.low_m3h, days=excluded.days, prior=excluded.prior,"
-        " computed_day=excluded.computed_day",
+    add("cut_flow_hours_rows",
+        "DELETE FROM flow_hours f USING jsonb_to_recordset($1::jsonb) AS x(site_id text, before_ms bigint)"
+        " WHERE f.site_id = x.site_id AND f.hour_ms < x.before_ms",
+        true);
+    // A site's normal in one row (schema 3): cell i = day_type x 24 + hour (flow_normal.hpp).
+    add("upsert_flow_normal_rows",
+        "INSERT INTO flow_normal_sites(site_id, computed_day, median_m3h, low_m3h, days, prior)"
+        " SELECT site_id, computed_day, median_m3h, low_m3h, days, prior FROM jsonb_to_recordset($1::jsonb)"
+        " AS x(site_id text, computed_day integer, median_m3h float8[], low_m3h float8[], days bigint[],"
+        " prior boolean[]) ON CONFLICT(site_id) DO UPDATE SET computed_day=excluded.computed_day,"
+        " median_m3h=excluded.median_m3h, low_m3h=excluded.low_m3h, days=excluded.days, prior=excluded.prior",
         true);
     add("upsert_image",
         "INSERT INTO images(terminal, jpeg, arrival_ms) VALUES($1,$2,$3) ON CONFLICT(terminal) DO UPDATE SET"
@@ -366,7 +377,7 @@ const std::vector<statement>& statements() {
         " ORDER BY hour_ms",
         false);
     add("flow_normals",
-        "SELECT site_id, day_type, hour, median_m3h, low_m3h, days, prior, computed_day FROM flow_normals"
+        "SELECT site_id, computed_day, median_m3h, low_m3h, days, prior FROM flow_normal_sites"
         " ORDER BY site_id COLLATE \"C\"",
         false);
     add("image", "SELECT jpeg, arrival_ms FROM images WHERE terminal = $1", false);
@@ -621,44 +632,32 @@ void postgresql_store::apply(const write_batch& b) {
       t.exec_prepared("insert_records", rows.dump());
     }
     // daily and terminal_state in one statement each (a round trip per row cost the PostgreSQL
-    // backend 97 % of its ingest rate at 100,000 terminals, issue 16 item 4). A row with a
-    // non-finite number (JSON has none) takes its row statement; rounds keep the batch's order.
+    // backend 97 % of its ingest rate at 100,000 terminals, issue 16 item 4); rounds keep the
+    // batch's order when a key repeats.
     {
       row_rounds daily_rows(t, "upsert_daily_rows");
       for (const auto& r : b.daily) {
         const auto& x = r.totals;
-        if (!all_finite({x.volume_m3, x.volume_estimated_m3, x.turbidity_sum_ntu, x.turbidity_max_ntu,
-                         x.turbidity_ok_s, x.compliant_s, x.energy_kwh, x.energy_estimated_kwh, x.sludge_level_s,
-                         x.sludge_ok_s})) {
-          daily_rows.flush();
-          t.exec_prepared("upsert_daily", r.terminal_id, static_cast<std::int64_t>(x.day), x.volume_m3,
-                          x.volume_estimated_m3, x.turbidity_sum_ntu, std::int64_t{x.turbidity_count},
-                          x.turbidity_max_ntu, std::int64_t{x.compliant_count}, std::int64_t{x.records},
-                          x.turbidity_ok_s, x.compliant_s, std::int64_t{x.totalizer_glitches}, r.missing_records,
-                          x.energy_kwh, x.energy_estimated_kwh, std::int64_t{x.energy_records},
-                          std::int64_t{x.energy_glitches}, x.sludge_level_s, x.sludge_ok_s);
-          continue;
-        }
         daily_rows.add(r.terminal_id + '\x1f' + std::to_string(x.day),
                        {{"terminal", r.terminal_id},
                         {"day", static_cast<std::int64_t>(x.day)},
-                        {"volume_m3", x.volume_m3},
-                        {"volume_estimated_m3", x.volume_estimated_m3},
-                        {"turbidity_sum_ntu", x.turbidity_sum_ntu},
+                        {"volume_m3", num(x.volume_m3)},
+                        {"volume_estimated_m3", num(x.volume_estimated_m3)},
+                        {"turbidity_sum_ntu", num(x.turbidity_sum_ntu)},
                         {"turbidity_count", std::int64_t{x.turbidity_count}},
-                        {"turbidity_max_ntu", x.turbidity_max_ntu},
+                        {"turbidity_max_ntu", num(x.turbidity_max_ntu)},
                         {"compliant_count", std::int64_t{x.compliant_count}},
                         {"records", std::int64_t{x.records}},
-                        {"turbidity_ok_s", x.turbidity_ok_s},
-                        {"compliant_s", x.compliant_s},
+                        {"turbidity_ok_s", num(x.turbidity_ok_s)},
+                        {"compliant_s", num(x.compliant_s)},
                         {"totalizer_glitches", std::int64_t{x.totalizer_glitches}},
                         {"missing_records", r.missing_records},
-                        {"energy_kwh", x.energy_kwh},
-                        {"energy_estimated_kwh", x.energy_estimated_kwh},
+                        {"energy_kwh", num(x.energy_kwh)},
+                        {"energy_estimated_kwh", num(x.energy_estimated_kwh)},
                         {"energy_records", std::int64_t{x.energy_records}},
                         {"energy_glitches", std::int64_t{x.energy_glitches}},
-                        {"sludge_level_s", x.sludge_level_s},
-                        {"sludge_ok_s", x.sludge_ok_s}},
+                        {"sludge_level_s", num(x.sludge_level_s)},
+                        {"sludge_ok_s", num(x.sludge_ok_s)}},
                        r.missing_records < 0 ? "clamp_daily_missing" : nullptr);
       }
       daily_rows.flush();
@@ -666,60 +665,41 @@ void postgresql_store::apply(const write_batch& b) {
     {
       row_rounds terminal_rows(t, "upsert_terminal_rows");
       for (const auto& s : b.terminals) {
-        const std::optional<std::string> latest = !s.latest_json.empty() ? std::optional<std::string>(s.latest_json)
-                                                  : s.latest ? std::optional<std::string>(proto::encode(*s.latest))
-                                                             : std::nullopt;
-        const std::optional<std::string> status =
-            s.status ? std::optional<std::string>(proto::encode(*s.status)) : std::nullopt;
-        const std::string rules = detail::rules_to_blob(s);
-        const std::string ranges = seq_set::to_blob(s.seen.ranges());
-        if (!all_finite({s.cursor.total_m3, s.cursor.suspect_first_m3, s.cursor.suspect_last_m3,
-                         s.cursor.suspect_estimate_m3, s.energy.kwh, s.energy.suspect_kwh})) {
-          terminal_rows.flush();
-          t.exec_prepared("upsert_terminal", s.terminal_id, s.epoch, latest, ms(s.latest_arrival), status,
-                          ms(s.status_arrival), s.cursor.total_m3, s.cursor.ts_ms, s.cursor.valid,
-                          pqxx::binarystring(rules), s.rule_clock_ms, s.last_alive_ms, s.grace_until_ms, s.will,
-                          i64(s.seen.max_seq()), pqxx::binarystring(ranges), i64(s.seen.accepted()),
-                          i64(s.seen.spill_floor()), s.max_seq_ts_ms, std::int64_t{s.cursor.suspect_count},
-                          s.cursor.suspect_first_m3, s.cursor.suspect_first_ts_ms, s.cursor.suspect_last_m3,
-                          s.cursor.suspect_last_ts_ms, s.cursor.suspect_estimate_m3, s.energy.kwh, s.energy.ts_ms,
-                          s.energy.valid, s.energy.suspect, s.energy.suspect_kwh, s.energy.suspect_ts_ms);
-          continue;
-        }
-        const auto text_or_null = [](const std::optional<std::string>& v) {
-          return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
-        };
+        const nlohmann::json latest = !s.latest_json.empty() ? nlohmann::json(s.latest_json)
+                                      : s.latest             ? nlohmann::json(proto::encode(*s.latest))
+                                                             : nlohmann::json(nullptr);
+        const nlohmann::json status = s.status ? nlohmann::json(proto::encode(*s.status)) : nlohmann::json(nullptr);
         terminal_rows.add(s.terminal_id,
                           {{"terminal", s.terminal_id},
                            {"epoch", s.epoch},
-                           {"latest", text_or_null(latest)},
+                           {"latest", latest},
                            {"latest_arrival_ms", ms(s.latest_arrival)},
-                           {"status", text_or_null(status)},
+                           {"status", status},
                            {"status_arrival_ms", ms(s.status_arrival)},
-                           {"total_m3", s.cursor.total_m3},
+                           {"total_m3", num(s.cursor.total_m3)},
                            {"total_ts_ms", s.cursor.ts_ms},
                            {"total_valid", s.cursor.valid},
-                           {"rules", bytea_text(t, rules)},
+                           {"rules", bytea_text(t, detail::rules_to_blob(s))},
                            {"rule_clock_ms", s.rule_clock_ms},
                            {"last_alive_ms", s.last_alive_ms},
                            {"grace_until_ms", s.grace_until_ms},
                            {"will", s.will},
                            {"dedup_max_seq", i64(s.seen.max_seq())},
-                           {"dedup_ranges", bytea_text(t, ranges)},
+                           {"dedup_ranges", bytea_text(t, seq_set::to_blob(s.seen.ranges()))},
                            {"dedup_accepted", i64(s.seen.accepted())},
                            {"dedup_floor", i64(s.seen.spill_floor())},
                            {"max_seq_ts_ms", s.max_seq_ts_ms},
                            {"suspect_count", std::int64_t{s.cursor.suspect_count}},
-                           {"suspect_first_m3", s.cursor.suspect_first_m3},
+                           {"suspect_first_m3", num(s.cursor.suspect_first_m3)},
                            {"suspect_first_ts_ms", s.cursor.suspect_first_ts_ms},
-                           {"suspect_last_m3", s.cursor.suspect_last_m3},
+                           {"suspect_last_m3", num(s.cursor.suspect_last_m3)},
                            {"suspect_last_ts_ms", s.cursor.suspect_last_ts_ms},
-                           {"suspect_estimate_m3", s.cursor.suspect_estimate_m3},
-                           {"energy_kwh", s.energy.kwh},
+                           {"suspect_estimate_m3", num(s.cursor.suspect_estimate_m3)},
+                           {"energy_kwh", num(s.energy.kwh)},
                            {"energy_ts_ms", s.energy.ts_ms},
                            {"energy_valid", s.energy.valid},
                            {"energy_suspect", s.energy.suspect},
-                           {"energy_suspect_kwh", s.energy.suspect_kwh},
+                           {"energy_suspect_kwh", num(s.energy.suspect_kwh)},
                            {"energy_suspect_ts_ms", s.energy.suspect_ts_ms}});
       }
       terminal_rows.flush();
@@ -753,26 +733,40 @@ void postgresql_store::apply(const write_batch& b) {
     for (const auto& c : b.pump_run_cuts) t.exec_prepared("cut_pump_hours", c.first, c.second);
     {
       row_rounds flow_rows(t, "add_flow_hour_rows");
-      for (const auto& h : b.flow_hours) {
-        if (!all_finite({h.volume_m3, h.covered_s})) {
-          flow_rows.flush();
-          t.exec_prepared("add_flow_hour", h.site_id, h.hour_ms, h.volume_m3, h.covered_s);
-          continue;
-        }
+      for (const auto& h : b.flow_hours)
         flow_rows.add(h.site_id + '\x1f' + std::to_string(h.hour_ms),
-                      {{"site_id", h.site_id}, {"hour_ms", h.hour_ms}, {"volume_m3", h.volume_m3},
-                       {"covered_s", h.covered_s}});
-      }
+                      {{"site_id", h.site_id}, {"hour_ms", h.hour_ms}, {"volume_m3", num(h.volume_m3)},
+                       {"covered_s", num(h.covered_s)}});
       flow_rows.flush();
     }
-    for (const auto& c : b.flow_hour_cuts) t.exec_prepared("cut_flow_hours", c.first, c.second);
-    for (const auto& n : b.flow_normals)
-      for (const auto dt : {day_type::weekday, day_type::weekend})
-        for (int h = 0; h < 24; ++h) {
-          const auto& c = n.normal.at(dt, h);
-          t.exec_prepared("upsert_flow_normal", n.site_id, static_cast<int>(dt), h, c.median_m3h, c.low_m3h,
-                          std::int64_t{c.days}, c.prior, n.normal.computed_day);
-        }
+    if (!b.flow_hour_cuts.empty()) {
+      nlohmann::json cuts = nlohmann::json::array();
+      for (const auto& c : b.flow_hour_cuts) cuts.push_back({{"site_id", c.first}, {"before_ms", c.second}});
+      t.exec_prepared("cut_flow_hours_rows", cuts.dump());
+    }
+    {
+      // A site's normal is one row: its 48 cells (2 day types x 24 hours) as arrays.
+      row_rounds normal_rows(t, "upsert_flow_normal_rows");
+      for (const auto& n : b.flow_normals) {
+        nlohmann::json median = nlohmann::json::array(), low = nlohmann::json::array(), days = nlohmann::json::array(),
+                       prior = nlohmann::json::array();
+        for (const auto dt : {day_type::weekday, day_type::weekend})
+          for (int h = 0; h < 24; ++h) {
+            const auto& c = n.normal.at(dt, h);
+            median.push_back(num(c.median_m3h));
+            low.push_back(num(c.low_m3h));
+            days.push_back(std::int64_t{c.days});
+            prior.push_back(c.prior);
+          }
+        normal_rows.add(n.site_id, {{"site_id", n.site_id},
+                                    {"computed_day", n.normal.computed_day},
+                                    {"median_m3h", std::move(median)},
+                                    {"low_m3h", std::move(low)},
+                                    {"days", std::move(days)},
+                                    {"prior", std::move(prior)}});
+      }
+      normal_rows.flush();
+    }
     for (const auto& im : b.images)
       t.exec_prepared("upsert_image", im.terminal_id, pqxx::binarystring(im.jpeg), ms(im.arrival));
     t.commit();
@@ -1000,14 +994,18 @@ std::vector<site_flow_normal> postgresql_store::load_flow_normals() {
   return impl_->guard("load_flow_normals", [&] {
     std::vector<site_flow_normal> out;
     for (const auto& r : impl_->read("flow_normals")) {
-      auto site = r[0].as<std::string>();
-      if (out.empty() || out.back().site_id != site) out.push_back({std::move(site), flow_normal{}});
-      const auto t = r[1].as<int>() == 1 ? day_type::weekend : day_type::weekday;
-      const auto h = r[2].as<int>();
-      if (h < 0 || h > 23) continue;
-      out.back().normal.at(t, h) = {r[3].as<double>(), r[4].as<double>(), static_cast<std::uint32_t>(r[5].as<std::int64_t>()),
-                                    r[6].as<bool>()};
-      out.back().normal.computed_day = r[7].as<std::int32_t>();
+      const auto median = pg_array<double>(r[2]), low = pg_array<double>(r[3]);
+      const auto days = pg_array<std::int64_t>(r[4]);
+      const auto prior = pg_array<bool>(r[5]);
+      constexpr std::size_t cells = 48;
+      if (median.size() != cells || low.size() != cells || days.size() != cells || prior.size() != cells)
+        throw store_error("flow_normal_sites: site " + r[0].as<std::string>() + " has not 48 cells");
+      site_flow_normal n{r[0].as<std::string>(), flow_normal{}};
+      n.normal.computed_day = r[1].as<std::int32_t>();
+      for (std::size_t i = 0; i < cells; ++i)
+        n.normal.at(i < 24 ? day_type::weekday : day_type::weekend, static_cast<int>(i % 24)) = {
+            median[i], low[i], static_cast<std::uint32_t>(days[i]), prior[i]};
+      out.push_back(std::move(n));
     }
     return out;
   });

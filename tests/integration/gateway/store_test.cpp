@@ -1078,6 +1078,45 @@ TEST_F(PostgresqlStore, MigratesOnceAndRefusesANewerSchema) {
   EXPECT_THROW(postgresql_store(uri_, 10, postgresql_store::access::read_only), store_error);
 }
 
+// Schema 3 keeps a site's flow normal in one row of 48 cells; the migration carries every
+// complete site of schema 2's 48 rows per site over and leaves an incomplete one to be learned again.
+TEST_F(PostgresqlStore, MigratesFlowNormalsToOneRowPerSite) {
+  { postgresql_store s(uri_, 10); }
+  // Back to schema 2: its table, site A complete (cell value = day_type x 24 + hour), site B with 3 rows.
+  exec("DROP TABLE flow_normal_sites;"
+       "CREATE TABLE flow_normals(site_id text NOT NULL, day_type integer NOT NULL, hour integer NOT NULL,"
+       " median_m3h double precision NOT NULL, low_m3h double precision NOT NULL, days bigint NOT NULL,"
+       " prior boolean NOT NULL, computed_day integer NOT NULL, PRIMARY KEY (site_id, day_type, hour));"
+       "INSERT INTO flow_normals SELECT 'A', d, h, d * 24 + h, (d * 24 + h) / 2.0, h, d = 1, 20000"
+       " FROM generate_series(0, 1) d, generate_series(0, 23) h;"
+       "INSERT INTO flow_normals VALUES ('B', 0, 0, 1, 1, 1, false, 20000), ('B', 0, 1, 1, 1, 1, false, 20000),"
+       " ('B', 1, 5, 1, 1, 1, false, 20000);"
+       "UPDATE schema_version SET version = 2");
+  postgresql_store s(uri_, 10);
+  EXPECT_EQ(s.schema_version(), postgresql_schema_version);
+  const auto normals = s.load_flow_normals();
+  ASSERT_EQ(normals.size(), 1u);
+  EXPECT_EQ(normals[0].site_id, "A");
+  EXPECT_EQ(normals[0].normal.computed_day, 20000);
+  for (const auto dt : {day_type::weekday, day_type::weekend})
+    for (int h = 0; h < 24; ++h) {
+      const double cell = static_cast<int>(dt) * 24 + h;
+      EXPECT_EQ(normals[0].normal.at(dt, h), (flow_normal_cell{cell, cell / 2.0, static_cast<std::uint32_t>(h),
+                                                               dt == day_type::weekend}))
+          << static_cast<int>(dt) << " " << h;
+    }
+  // Written whole, numbers JSON cannot carry included.
+  write_batch b;
+  site_flow_normal n = normals[0];
+  n.normal.at(day_type::weekend, 3).low_m3h = std::numeric_limits<double>::infinity();
+  n.normal.computed_day = 20001;
+  b.flow_normals.push_back(n);
+  s.apply(b);
+  const auto again = s.load_flow_normals();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].normal, n.normal);
+}
+
 TEST_F(PostgresqlStore, AReadOnlyConnectionNeverCreatesTheSchema) {
   EXPECT_THROW(postgresql_store(uri_, 10, postgresql_store::access::read_only), store_error);
 }
