@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -178,6 +179,28 @@ std::string child_process::log() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::size_t stop_together(const std::vector<child_process*>& children,
+                          std::chrono::milliseconds grace) noexcept {
+  std::vector<child_process*> stopping;
+  for (auto* c : children) {
+    if (c != nullptr && c->running()) {
+      c->signal(SIGTERM);
+      stopping.push_back(c);
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  std::size_t killed = 0;
+  for (auto* c : stopping) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!c->wait_for_exit(std::max(left, std::chrono::milliseconds(0)))) {
+      c->kill_now();
+      ++killed;
+    }
+  }
+  return killed;
 }
 
 temp_dir::temp_dir(const std::string& prefix) {
