@@ -239,7 +239,7 @@ class County:
     def __init__(self, workdir, bindir, scenario, speed, http_port=None, report_interval_s=60,
                  poll_interval_s=30.0, lead_h=0.5, registry=REGISTRY, om=False, fieldcrew_args=(),
                  pump_stations=True, network=NETWORK, station_agents=True, notify_log=None, history_days=0,
-                 store_dir=None):
+                 store_dir=None, startup_grace_s=None):
         """pump_stations=False leaves the registry's pump stations out (a terminals-only copy of the
         registry in workdir, no pipe network): today's county of terminals, 101 fewer agents.
         network: the pipe network GeoJSON for the gateway ([network] file) and the simulator
@@ -254,7 +254,11 @@ class County:
         starts with each village's learned normal flow (needs >= 5 days of each day type: 22 days
         hold 3 weekends) and weeks of daily volumes; 0: a new county with no history.
         store_dir: the folder of the gateway's SQLite store (default workdir; tools/chaos gives a
-        small file system)."""
+        small file system).
+        startup_grace_s: the gateway's [alerts] startup_grace_s (simulated seconds without offline
+        alerts after its start); None: the gateway's default (300 s), which at x60 is 5 real
+        seconds, less than the simulator takes to start 139 agents: the demo gives more."""
+        self.startup_grace_s = startup_grace_s
         self.registry = os.path.abspath(registry)
         self.pump_stations = pump_stations
         self.network = os.path.abspath(network) if network and pump_stations else None
@@ -441,7 +445,9 @@ listen = "127.0.0.1:{self.http_port}"
 path = "{self.registry}"
 """ + (f"""[network]
 file = "{self.network}"
-""" if self.network else "") + """[log]
+""" if self.network else "") + (f"""[alerts]
+startup_grace_s = {int(self.startup_grace_s)}
+""" if self.startup_grace_s is not None else "") + """[log]
 level = "warn"
 """ + (self.om_config() if self.om else "") + self._notify_config())
         os.chmod(conf, 0o600)  # it holds the gateway's broker password
