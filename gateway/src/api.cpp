@@ -737,6 +737,13 @@ http_response api_metrics(const context& c) {
              "Reconnects with a clean session because a publish's write failed as the connection broke (Paho C frees "
              "that message's session copy); the agents send again what has no receipt.");
   add_sample(out, "sewage_gateway_mqtt_session_resets_total", link.session_resets ? static_cast<double>(link.session_resets()) : 0);
+  add_metric(out, "sewage_gateway_receipts_waiting", "gauge",
+             "Delivery receipts waiting in the gateway for the MQTT client (at most 256 unacknowledged there at once).");
+  add_sample(out, "sewage_gateway_receipts_waiting", link.receipts_waiting ? static_cast<double>(link.receipts_waiting()) : 0);
+  add_metric(out, "sewage_gateway_receipts_dropped_total", "counter",
+             "Delivery receipts dropped while waiting (connection lost, or over 100,000 waiting); the agents send again "
+             "what has no receipt after the gateway's next birth.");
+  add_sample(out, "sewage_gateway_receipts_dropped_total", link.receipts_dropped ? static_cast<double>(link.receipts_dropped()) : 0);
   {
     const notify_counts nc = link.notify ? link.notify() : notify_counts{};
     add_metric(out, "sewage_gateway_notify_sent_total", "counter", "Notifications delivered, by target.");

@@ -943,7 +943,7 @@ void engine::publish_receipts() {
     return;
   }
   for (auto& r : receipts_->take()) {
-    pub_.publish(r.topic, r.payload, false);
+    pub_.publish_paced(r.topic, r.payload);
     ++metrics_.receipts_published;
   }
 }

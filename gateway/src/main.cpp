@@ -199,6 +199,8 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   ls.probes_sent = [&link] { return link.probes_sent(); };
   ls.probes_echoed = [&link] { return link.probes_echoed(); };
   ls.session_resets = [&link] { return link.session_resets(); };
+  ls.receipts_waiting = [&link] { return link.paced_waiting(); };
+  ls.receipts_dropped = [&link] { return link.paced_dropped(); };
   ls.notify = [&hook] { return hook ? hook->counts() : notify_counts{}; };
   read_service* reads_ptr = nullptr;  // set below; the metric reads it on the engine's thread
   ls.read_queue_depth = [&reads_ptr] { return reads_ptr != nullptr ? reads_ptr->queued() : std::size_t{0}; };

@@ -40,6 +40,24 @@ class publish_listener final : public mqtt::iaction_listener {
   std::atomic<bool>& session_suspect_;
   std::atomic<std::uint64_t>& failures_;
 };
+/// For paced publishes (mqtt_link::publish_paced): does what publish_listener does, then tells
+/// the link that one more is acknowledged (or failed), so that the next may go.
+class paced_listener final : public mqtt::iaction_listener {
+ public:
+  paced_listener(publish_listener& inner, std::function<void()> done) : inner_(inner), done_(std::move(done)) {}
+  void on_success(const mqtt::token& tok) override {
+    inner_.on_success(tok);
+    done_();
+  }
+  void on_failure(const mqtt::token& tok) override {
+    inner_.on_failure(tok);
+    done_();
+  }
+
+ private:
+  publish_listener& inner_;
+  std::function<void()> done_;
+};
 }  // namespace
 
 class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listener {
@@ -72,6 +90,9 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
         session_suspect_ = false;  // Paho dropped its copies at this connect
         owner_.session_resets_.fetch_add(1);
       }
+      // Paced publishes of the last connection: Paho resends them (their acknowledgements still
+      // count down, never below zero) or dropped them; either way the new connection starts free.
+      paced_in_flight_ = 0;
       boost::asio::post(io_, [this, cause] {
         if (stopping_) return;
         retry_.cancel();
@@ -102,6 +123,7 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
         spdlog::warn("MQTT connection to {} lost{}{}; reconnecting at once, then every {} ms", cfg_.mqtt_uri,
                      cause.empty() ? "" : ": ", cause, mqtt_link::reconnect_interval.count());
         begin_outage();
+        drop_paced();
         drain_watch_.cancel();
         probe_timer_.cancel();
         emit(link_event::down);
@@ -348,6 +370,63 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
     }
   }
 
+  // ---- paced publishes (mqtt_link::publish_paced) ----
+  struct paced_message {
+    std::string topic;
+    std::string payload;
+  };
+  /// On io: queues one paced publish (the oldest waiting goes when the queue is full) and sends
+  /// what the in-flight bound allows.
+  void publish_paced(const std::string& topic, const std::string& payload) {
+    if (paced_.size() >= mqtt_link::max_paced_waiting) {
+      paced_.pop_front();
+      owner_.paced_dropped_.fetch_add(1);
+    }
+    paced_.push_back({topic, payload});
+    pump_paced();
+  }
+  /// On io: hands waiting paced publishes to Paho while fewer than max_paced_in_flight are
+  /// unacknowledged.
+  void pump_paced() {
+    while (!paced_.empty() && paced_in_flight_.load() < mqtt_link::max_paced_in_flight) {
+      const auto& m = paced_.front();
+      paced_in_flight_.fetch_add(1);
+      try {
+        client_.publish(m.topic, m.payload.data(), m.payload.size(), 1, false, nullptr, paced_listener_);
+      } catch (const std::exception& e) {
+        paced_acknowledged();  // never handed over: no acknowledgement comes
+        owner_.publish_failures_.fetch_add(1);
+        spdlog::error("MQTT publish to '{}' failed: {}", m.topic, e.what());
+      }
+      paced_.pop_front();
+    }
+    owner_.paced_waiting_ = paced_.size();
+  }
+  /// On io at a connection loss: what waits is dropped (the agents send again what has no
+  /// receipt after the gateway's next birth, and those copies are receipted).
+  void drop_paced() {
+    owner_.paced_dropped_.fetch_add(paced_.size());
+    paced_.clear();
+    owner_.paced_waiting_ = 0;
+  }
+  /// On a Paho thread (or io): one paced publish fewer in flight; wakes the pump on io once half
+  /// the in-flight room is free and some wait.
+  void paced_acknowledged() noexcept {
+    std::size_t v = paced_in_flight_.load();
+    while (v > 0 && !paced_in_flight_.compare_exchange_weak(v, v - 1)) {
+    }
+    if (owner_.paced_waiting_.load() == 0 || v > mqtt_link::max_paced_in_flight / 2 + 1) return;
+    if (paced_pump_posted_.exchange(true)) return;
+    try {
+      boost::asio::post(io_, [this] {
+        paced_pump_posted_ = false;
+        if (!stopping_) pump_paced();
+      });
+    } catch (...) {
+      paced_pump_posted_ = false;  // bad_alloc: the next publish_paced pumps
+    }
+  }
+
   /// QoS 1 publish with the listener that watches for Paho's freed-session failure. Throws
   /// mqtt::exception like async_client::publish (e.g. too many buffered).
   mqtt::delivery_token_ptr publish_qos1(const std::string& topic, const std::string& payload, bool retained) {
@@ -428,6 +507,10 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   std::atomic<bool> connecting_clean_{false};  // the connect in progress asked for a clean session
   bool clean_logged_{false};                   // io thread: one warning per clean reconnect
   publish_listener publish_listener_{session_suspect_, owner_.publish_failures_};
+  std::deque<paced_message> paced_;              // io only
+  std::atomic<std::size_t> paced_in_flight_{0};  // handed to Paho, not yet acknowledged
+  std::atomic<bool> paced_pump_posted_{false};
+  paced_listener paced_listener_{publish_listener_, [this] { paced_acknowledged(); }};
   mqtt::async_client client_;
   std::atomic<bool> stopping_{false};
 };
@@ -505,6 +588,15 @@ void mqtt_link::stop() noexcept {
 void mqtt_link::publish(const std::string& topic, const std::string& payload, bool retained) noexcept {
   try {
     impl_->publish_qos1(topic, payload, retained);
+  } catch (const std::exception& e) {
+    publish_failures_.fetch_add(1);
+    spdlog::error("MQTT publish to '{}' failed: {}", topic, e.what());
+  }
+}
+
+void mqtt_link::publish_paced(const std::string& topic, const std::string& payload) noexcept {
+  try {
+    impl_->publish_paced(topic, payload);
   } catch (const std::exception& e) {
     publish_failures_.fetch_add(1);
     spdlog::error("MQTT publish to '{}' failed: {}", topic, e.what());

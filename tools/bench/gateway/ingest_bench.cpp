@@ -13,7 +13,7 @@
 //          each of N distinct terminals is published QoS 1; rate = N / (last - first arrival).
 // Phase 2: the gateway pipeline (mqtt_link -> engine -> SQLite, same code as sewage-gateway) with a
 //          registry of the N terminals; the same publication; rate = N / (first arrival -> all
-//          records accepted and committed).
+//          records accepted and committed, and their receipts handed to the MQTT client).
 // Phase 3: alert latency: records that raise turbidity_high (no debounce) are published one at a
 //          time; latency = alert received by a subscriber - record published (two broker hops,
 //          so an upper bound of "record received -> alert published").
@@ -256,6 +256,9 @@ int main(int argc, char** argv) {
         flushed.set_value();
       });
       flushed.get_future().wait();
+      // The round's receipts are the pipeline's work too: the clock stops once the link has
+      // handed the last of them to the MQTT client (mqtt_link::publish_paced).
+      wait_until([&] { return link.paced_waiting() == 0; }, std::chrono::seconds(120));
       const double secs = static_cast<double>(steady::now().time_since_epoch().count() - first_ns) / 1e9;
       pipe_rates.push_back(static_cast<double>(n) / secs);
       std::printf("round %d: gateway pipeline: %zu records accepted and committed, %.0f records/s (ratio %.2f)\n", round,

@@ -109,6 +109,8 @@ struct link_status {
   std::function<std::uint64_t()> probes_sent;    ///< loopback probes published (mqtt_link::probes_sent)
   std::function<std::uint64_t()> probes_echoed;  ///< loopback probes come back through the broker
   std::function<std::uint64_t()> session_resets;  ///< clean reconnects after a publish's write failed (mqtt_link.hpp)
+  std::function<std::size_t()> receipts_waiting;    ///< paced receipts waiting in the link (mqtt_link::paced_waiting)
+  std::function<std::uint64_t()> receipts_dropped;  ///< paced receipts dropped (mqtt_link::paced_dropped)
   /// Read requests waiting for a reader thread (read_pool.hpp); called on the engine's thread.
   std::function<std::size_t()> read_queue_depth;
   /// Connections refused on the HTTPS listener (http_server::tls_refused); any thread.

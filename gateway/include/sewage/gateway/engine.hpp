@@ -51,6 +51,11 @@ class publisher {
   virtual ~publisher() = default;
   /// Publishes QoS 1. An empty payload with retained=true deletes the retained message.
   virtual void publish(const std::string& topic, const std::string& payload, bool retained) noexcept = 0;
+  /// Publishes QoS 1, not retained, at the publisher's pace: for many messages at once that may
+  /// wait (delivery receipts), never ahead of publish()'s. The default publishes at once.
+  virtual void publish_paced(const std::string& topic, const std::string& payload) noexcept {
+    publish(topic, payload, false);
+  }
 };
 
 /// Told about every alert transition as the engine adds it to its write batch (the notifier,
