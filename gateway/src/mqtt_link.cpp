@@ -388,19 +388,24 @@ class mqtt_link::impl final : public mqtt::callback, public mqtt::iaction_listen
   /// On io: hands waiting paced publishes to Paho while fewer than max_paced_in_flight are
   /// unacknowledged.
   void pump_paced() {
-    while (!paced_.empty() && paced_in_flight_.load() < mqtt_link::max_paced_in_flight) {
-      const auto& m = paced_.front();
-      paced_in_flight_.fetch_add(1);
-      try {
-        client_.publish(m.topic, m.payload.data(), m.payload.size(), 1, false, nullptr, paced_listener_);
-      } catch (const std::exception& e) {
-        paced_acknowledged();  // never handed over: no acknowledgement comes
-        owner_.publish_failures_.fetch_add(1);
-        spdlog::error("MQTT publish to '{}' failed: {}", m.topic, e.what());
+    for (;;) {
+      while (!paced_.empty() && paced_in_flight_.load() < mqtt_link::max_paced_in_flight) {
+        const auto& m = paced_.front();
+        paced_in_flight_.fetch_add(1);
+        try {
+          client_.publish(m.topic, m.payload.data(), m.payload.size(), 1, false, nullptr, paced_listener_);
+        } catch (const std::exception& e) {
+          paced_acknowledged();  // never handed over: no acknowledgement comes
+          owner_.publish_failures_.fetch_add(1);
+          spdlog::error("MQTT publish to '{}' failed: {}", m.topic, e.what());
+        }
+        paced_.pop_front();
       }
-      paced_.pop_front();
+      owner_.paced_waiting_ = paced_.size();
+      // Acknowledgements that came while paced_waiting_ still read 0 woke nobody: look again.
+      // Those that come from now on see it and wake the pump (paced_acknowledged).
+      if (paced_.empty() || paced_in_flight_.load() >= mqtt_link::max_paced_in_flight) return;
     }
-    owner_.paced_waiting_ = paced_.size();
   }
   /// On io at a connection loss: what waits is dropped (the agents send again what has no
   /// receipt after the gateway's next birth, and those copies are receipted).
