@@ -24,6 +24,7 @@
 //    sewage_gateway_records_accepted_total reached, polled on /metrics every 20 ms).
 // Before/after: run it with --gateway pointing at a build of the older tree. The config it writes
 // uses only keys every gateway since issue 9 knows (the readers use their defaults).
+#include "bench_http.hpp"
 #include "bench_records.hpp"
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/engine.hpp"
@@ -64,6 +65,10 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+using bench::free_port;
+using bench::http_conn;
+using bench::metric;
+using bench::pct;
 
 // One out-of-line copy: GCC 12 -O2 reports a false -Wrestrict for "B" + std::to_string(...)
 // inlined into long functions.
@@ -74,13 +79,6 @@ proto::timestamp now_ts() {
 }
 
 double ms_since(steady::time_point t0) { return std::chrono::duration<double, std::milli>(steady::now() - t0).count(); }
-
-double pct(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
 
 /// A record of terminal `i` with turbidity `ntu` (no flowmeter: a burst stamped "now" must not
 /// look like totalizer jumps).
@@ -94,52 +92,6 @@ std::string payload(std::size_t i, std::uint64_t seq, double ntu, proto::timesta
   r.turbidity = proto::turbidity_reading{proto::quantity_status::ok, ntu, std::nullopt, std::nullopt, std::nullopt};
   r.sludge = proto::sludge_reading{proto::quantity_status::ok, 0.82, false, std::nullopt};
   return proto::encode(r);
-}
-
-/// A keep-alive HTTP/1.1 client (reconnects after an error).
-class http_conn {
- public:
-  explicit http_conn(std::uint16_t port) : port_(port) {}
-  /// Status (0 on a transport error) and body size.
-  std::pair<unsigned, std::string> get(const std::string& target) {
-    try {
-      if (!stream_) {
-        stream_ = std::make_unique<beast::tcp_stream>(io_);
-        stream_->connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_));
-      }
-      http::request<http::empty_body> req{http::verb::get, target, 11};
-      req.set(http::field::host, "127.0.0.1");
-      req.keep_alive(true);
-      http::write(*stream_, req);
-      beast::flat_buffer buf;
-      http::response_parser<http::string_body> p;
-      p.body_limit(256 * 1024 * 1024);
-      http::read(*stream_, buf, p);
-      auto res = p.release();
-      if (!res.keep_alive()) stream_.reset();
-      return {res.result_int(), std::move(res.body())};
-    } catch (const std::exception&) {
-      stream_.reset();
-      return {0, {}};
-    }
-  }
-
- private:
-  net::io_context io_;
-  std::uint16_t port_;
-  std::unique_ptr<beast::tcp_stream> stream_;
-};
-
-std::uint16_t free_port() {
-  net::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
-double metric(const std::string& text, const std::string& name) {
-  const auto pos = text.find("\n" + name + " ");
-  if (pos == std::string::npos) return -1;
-  return std::strtod(text.c_str() + pos + name.size() + 2, nullptr);
 }
 
 std::unique_ptr<mqtt::async_client> make_client(const std::string& uri, const std::string& id) {
