@@ -254,7 +254,7 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
                            "ALTER TABLE daily DROP COLUMN energy_kwh; ALTER TABLE daily DROP COLUMN energy_estimated_kwh; ALTER TABLE daily DROP COLUMN energy_records; ALTER TABLE daily DROP COLUMN energy_glitches; "
                            "ALTER TABLE terminal_state DROP COLUMN energy_kwh; ALTER TABLE terminal_state DROP COLUMN energy_ts_ms; ALTER TABLE terminal_state DROP COLUMN energy_valid; ALTER TABLE terminal_state DROP COLUMN energy_suspect; ALTER TABLE terminal_state DROP COLUMN energy_suspect_kwh; ALTER TABLE terminal_state DROP COLUMN energy_suspect_ts_ms; "
                            "DROP TABLE pump_run_hours;"  // version 15 (issue 13)
-                           "DROP TABLE flow_hours; DROP TABLE flow_normals;"  // version 16 (issue 14)
+                           "DROP TABLE flow_hours; DROP TABLE flow_normal_sites;"  // versions 16 and 19 (issues 14, 16)
                            "ALTER TABLE daily DROP COLUMN sludge_level_s; ALTER TABLE daily DROP COLUMN sludge_ok_s;"  // version 17
                            "DROP TABLE hourly;"  // version 18 (issue 16)
                            "PRAGMA user_version=5;"

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -260,7 +261,7 @@ TEST(FlowNormalStore, Version15MigratesToTheCurrentSchema) {
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(raw,
-                           "DROP TABLE flow_hours; DROP TABLE flow_normals; ALTER TABLE daily DROP COLUMN sludge_level_s;"
+                           "DROP TABLE flow_hours; DROP TABLE flow_normal_sites; ALTER TABLE daily DROP COLUMN sludge_level_s;"
                            " ALTER TABLE daily DROP COLUMN sludge_ok_s; DROP TABLE hourly; PRAGMA user_version=15;",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
@@ -269,6 +270,69 @@ TEST(FlowNormalStore, Version15MigratesToTheCurrentSchema) {
   sqlite_store db(path, 100);
   EXPECT_EQ(db.schema_version(), sqlite_schema_version);
   EXPECT_TRUE(db.flow_hours("T", 0, 1).empty());
+  EXPECT_TRUE(db.load_flow_normals().empty());
+}
+
+// Schema 19 keeps a site's normal in one row (48 cells in a blob); the migration carries every
+// site with all 48 rows of schema 18 over and leaves an incomplete one to be learned again.
+TEST(FlowNormalStore, Version18CarriesCompleteNormalsIntoOneRowPerSite) {
+  testing::temp_dir dir("gw-flow-v19");
+  const auto path = dir.path() / "g.db";
+  { sqlite_store db(path, 100); }
+  const auto exec = [&](const std::string& sql) {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(raw);
+  };
+  // Back to schema 18: its table, site A complete (cell value = day_type x 24 + hour), site B
+  // with 3 rows, site C with 48 rows of which one has an hour out of range.
+  std::string sql =
+      "DROP TABLE flow_normal_sites;"
+      "CREATE TABLE flow_normals (site_id TEXT NOT NULL, day_type INTEGER NOT NULL, hour INTEGER NOT NULL,"
+      " median_m3h REAL NOT NULL, low_m3h REAL NOT NULL, days INTEGER NOT NULL, prior INTEGER NOT NULL,"
+      " computed_day INTEGER NOT NULL, PRIMARY KEY (site_id, day_type, hour)) WITHOUT ROWID;"
+      "INSERT INTO flow_normals VALUES ('B', 0, 0, 1, 1, 1, 0, 20000), ('B', 0, 1, 1, 1, 1, 0, 20000),"
+      " ('B', 1, 5, 1, 1, 1, 0, 20000);";
+  for (int d = 0; d < 2; ++d)
+    for (int h = 0; h < 24; ++h) {
+      const auto cell = std::to_string(d * 24 + h);
+      sql += "INSERT INTO flow_normals VALUES ('A', " + std::to_string(d) + ", " + std::to_string(h) + ", " + cell +
+             ", " + cell + " / 2.0, " + std::to_string(h) + ", " + std::to_string(d) + ", 20000);";
+      sql += "INSERT INTO flow_normals VALUES ('C', " + std::to_string(d) + ", " + std::to_string(d == 1 && h == 23 ? 24 : h) +
+             ", 1, 1, 1, 0, 20000);";
+    }
+  sql += "PRAGMA user_version=18;";
+  exec(sql);
+  {
+    sqlite_store db(path, 100);
+    EXPECT_EQ(db.schema_version(), sqlite_schema_version);
+    const auto normals = db.load_flow_normals();
+    ASSERT_EQ(normals.size(), 1u);
+    EXPECT_EQ(normals[0].site_id, "A");
+    flow_normal expected;
+    expected.computed_day = 20000;
+    for (std::size_t i = 0; i < expected.cells.size(); ++i)
+      expected.cells[i] = {double(i), double(i) / 2.0, static_cast<std::uint32_t>(i % 24), i >= 24};
+    EXPECT_EQ(normals[0].normal, expected);
+    // Written whole, one row per site, numbers a REAL column could not hold bit for bit included.
+    write_batch b;
+    site_flow_normal n = normals[0];
+    n.normal.at(day_type::weekend, 3).low_m3h = std::numeric_limits<double>::infinity();
+    n.normal.at(day_type::weekday, 7).median_m3h = 0.1 + 0.2;
+    n.normal.at(day_type::weekday, 9).days = 4'000'000'000u;
+    n.normal.computed_day = 20001;
+    b.flow_normals.push_back(n);
+    db.apply(b);
+    const auto again = db.load_flow_normals();
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].normal, n.normal);
+  }
+  // A blob cut short by hand is skipped (its site learns again), never a failed start.
+  exec("UPDATE flow_normal_sites SET cells = substr(cells, 1, 1000)");
+  sqlite_store db(path, 100);
   EXPECT_TRUE(db.load_flow_normals().empty());
 }
 

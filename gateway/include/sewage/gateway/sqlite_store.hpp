@@ -14,8 +14,9 @@ struct sqlite3;
 namespace sewage::gateway {
 
 /// Schema version this build writes. Migrations from every earlier version run at open.
-/// 14 is the incidents room's (issue 13 item 3); 15 the pump stations' run log (item 2).
-inline constexpr int sqlite_schema_version = 18;
+/// 14 is the incidents room's (issue 13 item 3); 15 the pump stations' run log (item 2); 19 keeps
+/// a site's flow normal in one row (issue 16).
+inline constexpr int sqlite_schema_version = 19;
 
 class sqlite_store final : public store, public notification_store {
  public:
