@@ -744,6 +744,11 @@ http_response api_metrics(const context& c) {
              "Delivery receipts dropped while waiting (connection lost, or over 100,000 waiting); the agents send again "
              "what has no receipt after the gateway's next birth.");
   add_sample(out, "sewage_gateway_receipts_dropped_total", link.receipts_dropped ? static_cast<double>(link.receipts_dropped()) : 0);
+  add_metric(out, "sewage_gateway_handover_waiting", "gauge",
+             "Received MQTT messages waiting for the engine (a backlog the engine has not caught up with).");
+  add_sample(out, "sewage_gateway_handover_waiting", link.handover_waiting ? static_cast<double>(link.handover_waiting()) : 0);
+  add_metric(out, "sewage_gateway_handover_peak", "gauge", "The most received MQTT messages ever waiting for the engine.");
+  add_sample(out, "sewage_gateway_handover_peak", link.handover_peak ? static_cast<double>(link.handover_peak()) : 0);
   {
     const notify_counts nc = link.notify ? link.notify() : notify_counts{};
     add_metric(out, "sewage_gateway_notify_sent_total", "counter", "Notifications delivered, by target.");

@@ -201,6 +201,8 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   ls.session_resets = [&link] { return link.session_resets(); };
   ls.receipts_waiting = [&link] { return link.paced_waiting(); };
   ls.receipts_dropped = [&link] { return link.paced_dropped(); };
+  ls.handover_waiting = [&link] { return link.handover_waiting(); };
+  ls.handover_peak = [&link] { return link.handover_peak(); };
   ls.notify = [&hook] { return hook ? hook->counts() : notify_counts{}; };
   read_service* reads_ptr = nullptr;  // set below; the metric reads it on the engine's thread
   ls.read_queue_depth = [&reads_ptr] { return reads_ptr != nullptr ? reads_ptr->queued() : std::size_t{0}; };

@@ -111,6 +111,8 @@ struct link_status {
   std::function<std::uint64_t()> session_resets;  ///< clean reconnects after a publish's write failed (mqtt_link.hpp)
   std::function<std::size_t()> receipts_waiting;    ///< paced receipts waiting in the link (mqtt_link::paced_waiting)
   std::function<std::uint64_t()> receipts_dropped;  ///< paced receipts dropped (mqtt_link::paced_dropped)
+  std::function<std::size_t()> handover_waiting;    ///< received messages waiting for the engine (mqtt_link)
+  std::function<std::size_t()> handover_peak;       ///< the most ever waiting (mqtt_link::handover_peak)
   /// Read requests waiting for a reader thread (read_pool.hpp); called on the engine's thread.
   std::function<std::size_t()> read_queue_depth;
   /// Connections refused on the HTTPS listener (http_server::tls_refused); any thread.

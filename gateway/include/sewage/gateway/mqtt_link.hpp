@@ -5,7 +5,8 @@
 /// reconnect loop (see below), subscription to telemetry, status, image and cmd/result of all terminals on every
 /// connect (so a broker without our session gets them again), and to the alert topics (so the
 /// engine can remove stale retained alert states); retained gateway birth and last will.
-/// Paho callbacks are noexcept and only post to the gateway's io_context: nothing blocks in them.
+/// Paho callbacks are noexcept and only post to the gateway's io_context: nothing blocks in them
+/// (Paho C holds its client's mutex while it calls them: see handover_waiting).
 ///
 /// Reconnect: Paho C 1.3.12's automatic reconnect checks its retry timer only every 3 s
 /// (MQTTAsync_checkTimeouts) and doubles the interval up to its maximum, so a returned broker was
@@ -124,6 +125,23 @@ class mqtt_link final : public publisher {
   /// one record a minute (~200 B each: ~20 MB).
   static constexpr std::size_t max_paced_waiting = 100'000;
 
+  /// Messages one drain hands to `on_message` before it lets other work queued on `io` run (HTTP
+  /// reads of the engine, commits, timers): 256 x ~80 us (first contact, gateway_bench_engine) is
+  /// ~20 ms at most. Before, one drain took every message waiting: behind a backlog of 1.2 million
+  /// (1,000,000 terminals, gateway_bench_province, 2026-12-04) a GET /metrics waited over two
+  /// minutes and the engine's tick did not run for 131 s.
+  static constexpr std::size_t drain_chunk = 256;
+  /// Received messages waiting for the io thread now, and the most ever. Thread-safe.
+  ///
+  /// Not bounded: a backlog the engine cannot keep up with is held here (in memory; with the
+  /// journal also on disk), not in the broker. Making Paho's receiving thread wait for room in
+  /// the callback was tried (2026-12-04) and cannot work with Paho C 1.3: it holds the client's
+  /// mutex while it calls message_arrived, so the io thread's next publish or is_connected()
+  /// waited with it (seen in gdb), and ingest fell from ~6,000 to ~40 records/s. Bounding it
+  /// needs MQTT 5 flow control or acknowledging outside the callback (issue 16 item 4).
+  [[nodiscard]] std::size_t handover_waiting() const noexcept { return handover_waiting_.load(); }
+  [[nodiscard]] std::size_t handover_peak() const noexcept { return handover_peak_.load(); }
+
   [[nodiscard]] bool connected() const noexcept;
   [[nodiscard]] std::uint64_t publish_failures() const noexcept { return publish_failures_.load(); }
   [[nodiscard]] std::uint64_t connects() const noexcept { return connects_.load(); }
@@ -155,6 +173,8 @@ class mqtt_link final : public publisher {
   std::atomic<std::uint64_t> session_resets_{0};
   std::atomic<std::size_t> paced_waiting_{0};
   std::atomic<std::uint64_t> paced_dropped_{0};
+  std::atomic<std::size_t> handover_waiting_{0};
+  std::atomic<std::size_t> handover_peak_{0};
 };
 
 }  // namespace sewage::gateway
