@@ -9,12 +9,15 @@
 //   - at the end: whether the rate was sustained (the backlog at the end is below one sample's
 //     worth of records and did not grow over the second half), the mean accepted rate, peak RSS,
 //     alerts raised, and the latency of /api/summary and of paging through /api/terminals
-//     (limit 100, following `next`), p50 / max of --api-samples requests each, half way through.
+//     (limit 100, following `next`), p50 / max of --api-samples requests each, half way through;
+//   - then the gateway is stopped (SIGTERM) and started again on the store it wrote: the time to
+//     stop, the store's size, the start-up time with that state, RSS, and what /api/summary knows.
 //
 //   gateway_bench_province [--terminals 1000000] [--minutes 10] [--sample-s 10]
 //                          [--gateway PATH] [--work DIR] [--api-samples 20]
 //
-// The publisher is a thread of this program (Paho C++, QoS 1, at most 256 unacknowledged): terminal
+// The publisher is a thread of this program (Paho C++, QoS 1, at most 256 unacknowledged, so Paho
+// never holds more than its max_buffered_messages of 1,000 unsent): terminal
 // i publishes its k-th record at start + k min + i x (60 s / N), stamped now, flow 0.62 m3/h with a
 // totalizer that agrees, turbidity 3 NTU, sludge 0.82 m. A private mosquitto on a free loopback
 // port (queue limits raised), the gateway on SQLite in --work (default a temp folder), both stopped
@@ -41,6 +44,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +59,16 @@ double secs_since(steady::time_point t0) { return std::chrono::duration<double>(
 
 proto::timestamp now_ts() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+/// Bytes of the files in `dir` whose names start with `prefix` (a store with its WAL and inbox).
+std::uintmax_t dir_bytes(const std::filesystem::path& dir, const std::string& prefix) {
+  std::uintmax_t total = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    const auto rel = std::filesystem::relative(e.path(), dir).string();
+    if (e.is_regular_file() && rel.rfind(prefix, 0) == 0) total += e.file_size();
+  }
+  return total;
 }
 
 /// The registry: `n` terminals in 50 towns, 30 m3/d, grade 1, one record a minute.
@@ -173,19 +187,24 @@ int main(int argc, char** argv) {
       << "[registry]\npath = \"registry.toml\"\n"
       << "[log]\nlevel = \"warn\"\n";
   }
-  t0 = steady::now();
-  testing::child_process gw({gateway_bin, "--config", (dir / "gateway.toml").string()}, dir / "gateway.log");
-  {
+  // Starts the gateway and waits for /healthz; returns the seconds it took (negative: it failed).
+  const auto start_gateway = [&](std::optional<testing::child_process>& gw, const char* log_name) {
+    const auto t = steady::now();
+    gw.emplace(std::vector<std::string>{gateway_bin, "--config", (dir / "gateway.toml").string()}, dir / log_name);
     bench::http_conn c(port);
     while (c.get("/healthz").first != 200) {
-      if (secs_since(t0) > 1800 || !gw.running()) {
-        std::fprintf(stderr, "gateway did not become healthy:\n%s\n", gw.log().c_str());
-        return 1;
+      if (secs_since(t) > 1800 || !gw->running()) {
+        std::fprintf(stderr, "gateway did not become healthy:\n%s\n", gw->log().c_str());
+        return -1.0;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-  }
-  const double startup_s = secs_since(t0);
+    return secs_since(t);
+  };
+  std::optional<testing::child_process> first;
+  const double startup_s = start_gateway(first, "gateway.log");
+  if (startup_s < 0) return 1;
+  auto& gw = *first;
   const double rss_start = bench::rss_mib(gw.pid());
   std::printf("gateway %s: healthy %.1f s after its start, RSS %.0f MiB, broker %s\n", gateway_bin.c_str(), startup_s,
               rss_start, broker.uri().c_str());
@@ -199,7 +218,7 @@ int main(int argc, char** argv) {
   std::thread publisher([&] {
     try {
       mqtt::async_client pub(broker.uri(), "bench-province-pub",
-                             mqtt::create_options_builder().mqtt_version(MQTTVERSION_3_1_1).finalize());
+                             mqtt::create_options_builder().mqtt_version(MQTTVERSION_3_1_1).max_buffered_messages(1000).finalize());
       pub.connect(mqtt::connect_options_builder().mqtt_version(MQTTVERSION_3_1_1).clean_session(true).finalize())->wait();
       std::deque<mqtt::delivery_token_ptr> toks;
       for (std::uint64_t k = 0; k < total; ++k) {
@@ -239,6 +258,7 @@ int main(int argc, char** argv) {
   double peak_rss = rss_start;
   double last_pub = 0;
   double last_acc = 0;
+  double last_t = 0;
   double accepted = 0;
   double waiting = 0;
   double alerts = 0;
@@ -252,21 +272,25 @@ int main(int argc, char** argv) {
       if (!gw.running()) break;
       continue;
     }
+    // The sample's real time: /metrics may answer late under load, so rates are over real seconds.
+    const double t_now = secs_since(start);
     const double pub_now = static_cast<double>(published.load());
     const double rss = bench::rss_mib(gw.pid());
     peak_rss = std::max(peak_rss, rss);
     backlog_at.push_back(pub_now - accepted);
-    std::printf("%8d %12.0f %12.0f %10.0f %12.0f %12.0f %9.0f %9.0f\n", s * sample_s, pub_now, accepted,
-                pub_now - accepted, (pub_now - last_pub) / sample_s, (accepted - last_acc) / sample_s, rss, waiting);
+    const double dt = std::max(1e-3, t_now - last_t);
+    std::printf("%8.1f %12.0f %12.0f %10.0f %12.0f %12.0f %9.0f %9.0f\n", t_now, pub_now, accepted, pub_now - accepted,
+                (pub_now - last_pub) / dt, (accepted - last_acc) / dt, rss, waiting);
     std::fflush(stdout);
     last_pub = pub_now;
     last_acc = accepted;
+    last_t = t_now;
     // The API under that load, once, half way (the terminals report on meanwhile).
-    if (!api_measured && s * sample_s >= run_s / 2) {
+    if (!api_measured && t_now >= run_s / 2) {
       api = measure_api(port, api_samples);
       api_measured = true;
     }
-    if (s * sample_s >= run_s) break;
+    if (t_now >= run_s) break;
   }
   if (!api_measured) api = measure_api(port, api_samples);
   publisher.join();
@@ -290,7 +314,29 @@ int main(int argc, char** argv) {
               "(%zu rows over %zu pages); %zu errors\n",
               bench::pct(api.summary_ms, 50), bench::pct(api.summary_ms, 100), bench::pct(api.page_ms, 50),
               bench::pct(api.page_ms, 100), api.page_rows, api.page_ms.size(), api.errors);
-  gw.stop(std::chrono::seconds(60));
+
+  // ---- start-up with that state: stop (SIGTERM: the last batch is committed) and start again ----
+  t0 = steady::now();
+  const int status = gw.stop(std::chrono::minutes(10));
+  const double stop_s = secs_since(t0);
+  std::optional<testing::child_process> again;
+  const double restart_s = start_gateway(again, "gateway-restart.log");
+  if (restart_s < 0) return 1;
+  const double rss_restart = bench::rss_mib(again->pid());
+  // What it knows again: terminals and their states from the store.
+  const auto [summary_status, summary] = bench::http_conn(port).get("/api/summary");
+  auto doc = nlohmann::json::parse(summary, nullptr, false);
+  std::string known = summary;
+  if (summary_status == 200 && doc.is_object()) {
+    nlohmann::json picked;
+    for (const char* k : {"terminals", "online", "offline", "unknown"})
+      if (doc.contains(k)) picked[k] = doc[k];
+    known = picked.dump();
+  }
+  std::printf("  stop (SIGTERM) %.1f s, exit status %d; store %.0f MB; start-up again with that state %.1f s, RSS %.0f MiB\n",
+              stop_s, status, static_cast<double>(dir_bytes(dir, "gateway.db")) / 1e6, restart_s, rss_restart);
+  std::printf("  /api/summary after the restart: %s\n", known.substr(0, 300).c_str());
+  again->stop(std::chrono::minutes(10));
   if (!keep) std::filesystem::remove_all(dir);
   return sustained ? 0 : 2;
 }
