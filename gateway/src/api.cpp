@@ -633,11 +633,13 @@ http_response healthz(const context& c) {
   const bool mqtt = c.link.connected ? c.link.connected() : false;
   const bool store_ok = c.eng.metrics().last_commit_ok;
   const char* status = !store_ok ? "store_failing" : !mqtt ? "mqtt_disconnected" : "ok";
-  return json_response(store_ok && mqtt ? 200 : 503, json{{"status", status},
-                                                   {"mqtt_connected", mqtt},
-                                                   {"store_ok", store_ok},
-                                                   {"started_at", iso(c.eng.started_at())},
-                                                   {"now", iso(c.eng.clock().now())}});
+  auto body = json{{"status", status},
+                   {"mqtt_connected", mqtt},
+                   {"store_ok", store_ok},
+                   {"started_at", iso(c.eng.started_at())},
+                   {"now", iso(c.eng.clock().now())}};
+  if (c.link.lease_held) body["role"] = c.link.lease_held() ? "leader" : "lease_lost";
+  return json_response(store_ok && mqtt ? 200 : 503, body);
 }
 
 http_response api_metrics(const context& c) {
@@ -749,6 +751,11 @@ http_response api_metrics(const context& c) {
   add_sample(out, "sewage_gateway_handover_waiting", link.handover_waiting ? static_cast<double>(link.handover_waiting()) : 0);
   add_metric(out, "sewage_gateway_handover_peak", "gauge", "The most received MQTT messages ever waiting for the engine.");
   add_sample(out, "sewage_gateway_handover_peak", link.handover_peak ? static_cast<double>(link.handover_peak()) : 0);
+  if (link.lease_held) {  // a standby pair (standby/leader_lease.hpp): the standby answers 0 itself
+    add_metric(out, "sewage_gateway_leader", "gauge",
+               "1 while this gateway holds the lease and leads, 0 while it waits as the standby.");
+    add_sample(out, "sewage_gateway_leader", link.lease_held() ? 1 : 0);
+  }
   {
     const notify_counts nc = link.notify ? link.notify() : notify_counts{};
     add_metric(out, "sewage_gateway_notify_sent_total", "counter", "Notifications delivered, by target.");

@@ -10,6 +10,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <fstream>
 #include <limits>
@@ -343,6 +344,25 @@ config load_config(const std::filesystem::path& path) {
       r.read_int("timeout_s", to, 1, 86400);
       c.command_timeout = std::chrono::seconds(to);
       r.reject_unknown();
+    }
+    if (const auto* t = top.sub_table("standby")) {
+      detail::toml_reader r(*t, "standby");
+      r.read("enabled", c.standby_enabled);
+      r.read("node", c.standby_node);
+      r.read("http_url", c.standby_http_url);
+      r.read_int("lease_key", c.standby_lease_key, std::numeric_limits<std::int64_t>::min(),
+                 std::numeric_limits<std::int64_t>::max());
+      std::int64_t ci = c.standby_check_interval.count();
+      r.read_int("check_interval_ms", ci, 100, 60000);
+      c.standby_check_interval = std::chrono::milliseconds(ci);
+      r.reject_unknown();
+      if (c.standby_enabled && c.backend != store_backend::postgresql)
+        r.fail("enabled", "needs store.backend = \"postgresql\": the leader and the standby share one PostgreSQL store");
+      if (c.standby_node.size() > 200) r.fail("node", "must be at most 200 characters");
+    }
+    if (c.standby_node.empty()) {
+      std::array<char, 256> host{};
+      c.standby_node = ::gethostname(host.data(), host.size() - 1) == 0 ? std::string(host.data()) : std::string("gateway");
     }
     if (const auto* t = top.sub_table("log")) {
       detail::toml_reader r(*t, "log");

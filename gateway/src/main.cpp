@@ -24,6 +24,8 @@
 #include "sewage/gateway/network/check.hpp"
 #include "sewage/gateway/incidents/correlator.hpp"
 #include "sewage/gateway/history/cli.hpp"
+#include "sewage/gateway/standby/leader_lease.hpp"
+#include "sewage/gateway/standby/standby_http.hpp"
 #include "sewage/service/systemd_notify.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
@@ -117,7 +119,67 @@ constexpr std::size_t max_pending_writes = 5000;
 /// pump_station nodes registry pump stations (network/check.hpp).
 network::load_options network_options(const registry& reg) { return network::options_for(reg); }
 
-int run(const config& cfg, registry reg, const clock_source& clock, network::holder& pipes) {
+/// Waits as the standby (standby.enabled): answers HTTP with standby_answer and tries to take the
+/// lease every standby.check_interval. Returns true once the lease is taken (the HTTP listener is
+/// closed again, for run() to open), false on SIGINT/SIGTERM. Throws what http_server throws.
+bool stand_by(const config& cfg, standby::leader_lease& lease) {
+  boost::asio::io_context io;
+  standby::standby_state st;
+  st.node = cfg.standby_node;
+  st.waiting_since_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const bool https = !cfg.http_tls_cert_file.empty();
+  http_server http(io, cfg.http_address, cfg.http_port,
+                   http_server_options{cfg.http_max_body_bytes, http_security::security_headers(cfg.http_tile_url, https),
+                                       cfg.http_tls_cert_file, cfg.http_tls_key_file},
+                   [&st](http_request r, http_server::responder respond) { respond(standby::standby_answer(r, st)); });
+  bool taken = false;
+  // systemd's watchdog (WatchdogSec=) is fed while standing by too.
+  sewage::service::watchdog_keepalive keepalive(io);
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: the standby stops", sig);
+    sewage::service::notify_stopping();
+    keepalive.cancel();
+    http.stop();
+    io.stop();
+  });
+  boost::asio::steady_timer poll(io);
+  std::string last_leader;
+  std::function<void()> attempt = [&] {
+    ++st.attempts;
+    if (lease.try_acquire()) {
+      taken = true;
+      keepalive.cancel();
+      signals.cancel();
+      http.stop();
+      io.stop();
+      return;
+    }
+    st.connect_failures = lease.connect_failures();
+    st.leader = lease.leader();
+    if (st.leader && st.leader->node != last_leader) {
+      last_leader = st.leader->node;
+      spdlog::info("standby: {} leads (HTTP {}); this gateway waits", last_leader,
+                   st.leader->http_url.empty() ? std::string("not advertised") : st.leader->http_url);
+    }
+    poll.expires_after(cfg.standby_check_interval);
+    poll.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) attempt();
+    });
+  };
+  http.start();
+  spdlog::info("standby: node {} waits for the lease (key {}) on {}; HTTP {}:{} answers as the standby", cfg.standby_node,
+               cfg.standby_lease_key, describe_store(cfg), cfg.http_address, http.port());
+  sewage::service::notify_ready("standby: waiting for the lease");
+  boost::asio::post(io, attempt);
+  io.run();
+  return taken;
+}
+
+int run(const config& cfg, registry reg, const clock_source& clock, network::holder& pipes,
+        standby::leader_lease* lease) {
   // HTTP connections have their own thread (http_io), so a blocked or busy engine never stops
   // the server from taking requests; declared first so it outlives the engine's io, whose queued
   // handlers may hold HTTP sessions.
@@ -203,6 +265,7 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   ls.receipts_dropped = [&link] { return link.paced_dropped(); };
   ls.handover_waiting = [&link] { return link.handover_waiting(); };
   ls.handover_peak = [&link] { return link.handover_peak(); };
+  if (lease != nullptr) ls.lease_held = [lease] { return !lease->lost(); };
   ls.notify = [&hook] { return hook ? hook->counts() : notify_counts{}; };
   read_service* reads_ptr = nullptr;  // set below; the metric reads it on the engine's thread
   ls.read_queue_depth = [&reads_ptr] { return reads_ptr != nullptr ? reads_ptr->queued() : std::size_t{0}; };
@@ -302,6 +365,17 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
     eng.tick();
     alarm_discipline.tick(eng);
   });
+  // Fencing (standby/leader_lease.hpp): a leader that cannot confirm its lease stops at once, with
+  // no commit (the standby may lead already); its journal and the terminals' queues keep what it
+  // received but did not commit.
+  std::optional<periodic> fence;
+  if (lease != nullptr)
+    fence.emplace(io, std::max(std::chrono::milliseconds(50), cfg.standby_check_interval / 4), [lease] {
+      if (!lease->lost()) return;
+      spdlog::critical("standby: the lease is lost; this gateway stops leading now (exit 3)");
+      spdlog::default_logger()->flush();
+      std::_Exit(3);
+    });
   periodic order_judge(io, std::chrono::seconds(cfg.om.work_orders.check_interval_s), [&orders, &escalate] {
     try {
       orders.judge(escalate);
@@ -469,8 +543,32 @@ int main(int argc, char** argv) {
     spdlog::warn("SIMULATION clock: x{} from {}; never use on a real county", time_scale,
                  sewage::proto::format_timestamp(clock->now()));
   }
+  std::unique_ptr<standby::leader_lease> lease;
+  if (cfg.standby_enabled) {
+    // A lease attempt must not hang on an unreachable server (libpq's default is to wait for the
+    // operating system's TCP timeout): 5 s unless the environment or the URI says otherwise.
+    ::setenv("PGCONNECT_TIMEOUT", "5", 0);
+    lease = std::make_unique<standby::leader_lease>(standby::lease_options{
+        cfg.postgresql_uri, cfg.standby_lease_key, cfg.standby_node, cfg.standby_http_url, cfg.standby_check_interval});
+    const auto waited_from = std::chrono::steady_clock::now();
+    try {
+      if (!stand_by(cfg, *lease)) return 0;
+    } catch (const std::exception& e) {
+      spdlog::critical("{}", e.what());
+      return 1;
+    }
+    spdlog::warn("standby: node {} took the lease after {:.1f} s and leads now", cfg.standby_node,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - waited_from).count());
+    lease->keep();
+    // The registry may have changed while this gateway waited: lead with the current one.
+    try {
+      reg = load_registry(cfg.registry_path, cfg.defaults);
+    } catch (const config_error& e) {
+      spdlog::error("registry reload at takeover failed, leading with the one read at start: {}", e.what());
+    }
+  }
   try {
-    return run(cfg, std::move(reg), *clock, pipes);
+    return run(cfg, std::move(reg), *clock, pipes, lease.get());
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

@@ -77,17 +77,7 @@ class GatewayProcess : public ::testing::Test {
   }
 
   void publish_record(std::uint64_t seq, double total_m3, double ntu, proto::timestamp ts) {
-    proto::telemetry_record r;
-    r.terminal_id = "T1";
-    r.epoch = "ep1";
-    r.seq = seq;
-    r.ts = ts;
-    r.interval_s = 60;
-    // 60 m3/h: the tests' totals climb up to 1 m3 a minute, which the gateway only accepts as
-    // real volume when the reported rate (or the design capacity) makes it plausible.
-    r.flow = proto::flow_reading{proto::quantity_status::ok, 60.0, total_m3, std::nullopt};
-    r.turbidity = proto::turbidity_reading{proto::quantity_status::ok, ntu, std::nullopt, std::nullopt, std::nullopt};
-    publish(proto::telemetry_topic("T1"), proto::encode(r));
+    publish(proto::telemetry_topic("T1"), flow_turbidity_record_json("T1", seq, total_m3, ntu, ts));
   }
 
   /// The retained message on `topic` (empty string when there is none), read with mosquitto_sub.

@@ -35,15 +35,32 @@ inline bool eventually(const std::function<bool()>& cond, std::chrono::milliseco
   return cond();
 }
 
-/// Record `seq` of terminal `id` on epoch "ep1": flow 0.6 m3/h, totalizer 100 + 0.01 x seq m3.
-inline std::string record_json(const std::string& id, std::uint64_t seq, proto::timestamp ts) {
+/// Record `seq` of terminal `id` at `ts`, epoch "ep1", 60 s interval, no readings yet.
+inline proto::telemetry_record bare_record(const std::string& id, std::uint64_t seq, proto::timestamp ts) {
   proto::telemetry_record r;
   r.terminal_id = id;
   r.epoch = "ep1";
   r.seq = seq;
   r.ts = ts;
   r.interval_s = 60;
+  return r;
+}
+
+/// Record `seq` of terminal `id` on epoch "ep1": flow 0.6 m3/h, totalizer 100 + 0.01 x seq m3.
+inline std::string record_json(const std::string& id, std::uint64_t seq, proto::timestamp ts) {
+  auto r = bare_record(id, seq, ts);
   r.flow = proto::flow_reading{proto::quantity_status::ok, 0.6, 100.0 + 0.01 * static_cast<double>(seq), std::nullopt};
+  return proto::encode(r);
+}
+
+/// Record `seq` of terminal `id` on epoch "ep1": flow 60 m3/h with totalizer `total_m3`, turbidity
+/// `ntu`. 60 m3/h: tests' totals climb up to 1 m3 a minute, which the gateway only accepts as real
+/// volume when the reported rate (or the design capacity) makes it plausible.
+inline std::string flow_turbidity_record_json(const std::string& id, std::uint64_t seq, double total_m3, double ntu,
+                                              proto::timestamp ts) {
+  auto r = bare_record(id, seq, ts);
+  r.flow = proto::flow_reading{proto::quantity_status::ok, 60.0, total_m3, std::nullopt};
+  r.turbidity = proto::turbidity_reading{proto::quantity_status::ok, ntu, std::nullopt, std::nullopt, std::nullopt};
   return proto::encode(r);
 }
 

@@ -343,5 +343,37 @@ TEST(Config, WebApplicationKeys) {
   EXPECT_NE(e.find("http.web_root"), std::string::npos) << e;
 }
 
+// Issue 16 item 2: [standby] is read and bounded; a standby pair needs the shared PostgreSQL store.
+TEST(Config, StandbyKeysAreReadAndNeedThePostgresqlStore) {
+  testing::temp_dir dir("gw-config");
+  const config d;
+  const auto ex = load_config(SEWAGE_GATEWAY_EXAMPLE_CONFIG);
+  EXPECT_EQ(ex.standby_enabled, d.standby_enabled);
+  EXPECT_FALSE(ex.standby_enabled);
+  EXPECT_EQ(ex.standby_lease_key, d.standby_lease_key);
+  EXPECT_EQ(ex.standby_check_interval, d.standby_check_interval);
+  EXPECT_FALSE(ex.standby_node.empty());  // the host name
+  auto p = write(dir, "s.toml",
+                 "[store]\nbackend = \"postgresql\"\npostgresql_uri = \"host=db dbname=sewage\"\n"
+                 "[standby]\nenabled = true\nnode = \"county-b\"\nhttp_url = \"https://b.example/\"\n"
+                 "lease_key = -7\ncheck_interval_ms = 500\n");
+  const auto c = load_config(p);
+  EXPECT_TRUE(c.standby_enabled);
+  EXPECT_EQ(c.standby_node, "county-b");
+  EXPECT_EQ(c.standby_http_url, "https://b.example/");
+  EXPECT_EQ(c.standby_lease_key, -7);
+  EXPECT_EQ(c.standby_check_interval, std::chrono::milliseconds(500));
+  p = write(dir, "t.toml", "[standby]\nenabled = true\n");  // SQLite: nothing to share
+  auto e = error_of([&] { load_config(p); });
+  EXPECT_NE(e.find("standby.enabled"), std::string::npos) << e;
+  EXPECT_NE(e.find("postgresql"), std::string::npos) << e;
+  p = write(dir, "u.toml", "[standby]\ncheck_interval_ms = 10\n");
+  e = error_of([&] { load_config(p); });
+  EXPECT_NE(e.find("standby.check_interval_ms"), std::string::npos) << e;
+  p = write(dir, "v.toml", "[standby]\nleader = true\n");
+  e = error_of([&] { load_config(p); });
+  EXPECT_NE(e.find("standby.leader"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace sewage::gateway

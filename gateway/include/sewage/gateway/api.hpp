@@ -115,6 +115,9 @@ struct link_status {
   std::function<std::size_t()> handover_peak;       ///< the most ever waiting (mqtt_link::handover_peak)
   /// Read requests waiting for a reader thread (read_pool.hpp); called on the engine's thread.
   std::function<std::size_t()> read_queue_depth;
+  /// Set when standby.enabled (standby/leader_lease.hpp): true while this gateway holds the lease.
+  /// /healthz then says "role":"leader" and /metrics has sewage_gateway_leader 1.
+  std::function<bool()> lease_held;
   /// Connections refused on the HTTPS listener (http_server::tls_refused); any thread.
   std::function<std::uint64_t()> tls_refused;
   /// Pipe network reloads refused (network/holder.hpp failures()); unset = no network configured.

@@ -344,6 +344,21 @@ struct config {
   /// the agent answers within one poll, a few seconds; this leaves room for a slow link.
   std::chrono::seconds command_timeout{120};
 
+  // [standby] (standby/leader_lease.hpp, gateway/README.md "A standby gateway")
+  /// Two gateways on one PostgreSQL store: the one holding the lease leads, the other waits with
+  /// a standby HTTP answer (standby/standby_http.hpp). Requires store.backend = "postgresql".
+  bool standby_enabled{false};
+  /// This gateway's name, shown by the other one (default: the host name).
+  std::string standby_node;
+  /// This gateway's HTTP URL as operators reach it, shown by the standby (may be empty).
+  std::string standby_http_url;
+  /// The PostgreSQL advisory lock key of the pair: the same in both gateways' files, different
+  /// for another pair on the same server. Default 0x5357475731 ("SWGW1").
+  std::int64_t standby_lease_key{0x5357475731};
+  /// How often the standby tries to take the lease and the leader checks it holds it; the leader
+  /// stops after 3 intervals without a successful check (fencing, leader_lease.hpp).
+  std::chrono::milliseconds standby_check_interval{2000};
+
   // [log]
   std::string log_level{"info"};
 };

@@ -1,0 +1,98 @@
+#pragma once
+/// \file
+/// The standby gateway's lease (issue 16 item 2, gateway/README.md "A standby gateway"): two
+/// gateways on one PostgreSQL store, one leads. The lease is a PostgreSQL session-level advisory
+/// lock (`pg_try_advisory_lock(key)`, PostgreSQL 15 manual, 9.27.10 "Advisory Lock Functions") on
+/// a connection of the lease's own: the server releases it when that connection ends, so a leader
+/// killed by SIGKILL (its socket closed by the kernel) frees it at once, and a leader whose host
+/// died frees it when the server's TCP keep-alive gives up on the connection (this lease sets
+/// `tcp_keepalives_idle = 6`, `tcp_keepalives_interval = 2`, `tcp_keepalives_count = 3` on it:
+/// about 12 s; PostgreSQL 15 manual, 20.3.1).
+///
+/// The leader writes who it is into table `gateway_leader` (one row per key: node, HTTP URL,
+/// since when), which the standby shows to its callers. The leader checks its lease connection
+/// every check_interval on a thread of the lease's own (keep()); when no check succeeded for
+/// 3 x check_interval (6 s by default: shorter than the 12 s after which the server lets a
+/// standby take the lock) the lease counts as lost and the leader must stop leading at once
+/// (main.cpp exits with status 3, systemd starts it again as a standby): fencing, so two gateways
+/// never hold one MQTT session and one store at once.
+///
+/// Thread-safety: try_acquire(), leader() and the destructor from one thread (the standby's
+/// loop); after keep(), only lost(), checks() and the destructor, from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace sewage::gateway::standby {
+
+/// Who leads, as the leader wrote it (table gateway_leader).
+struct leader_record {
+  std::string node;        ///< standby.node of the leader (default: its host name)
+  std::string http_url;    ///< standby.http_url of the leader (may be empty)
+  std::int64_t since_ms{0};  ///< when it took the lease, ms since the Unix epoch (server time)
+};
+
+struct lease_options {
+  std::string postgresql_uri;  ///< libpq connection string (store.postgresql_uri); may hold a password
+  std::int64_t key{0};         ///< the advisory lock key both gateways of a pair use (standby.lease_key)
+  std::string node;            ///< this gateway's name (standby.node)
+  std::string http_url;        ///< this gateway's HTTP URL for callers of the standby (standby.http_url)
+  /// How often the leader checks its lease connection; lost after 3 intervals without a check.
+  std::chrono::milliseconds check_interval{2000};
+};
+
+class leader_lease {
+ public:
+  /// Connects nothing yet (try_acquire does). Never throws (except std::bad_alloc).
+  explicit leader_lease(lease_options o);
+  /// Stops the keeper thread (joined) and closes the connection: a leader's lease is released.
+  ~leader_lease();
+  leader_lease(const leader_lease&) = delete;
+  leader_lease& operator=(const leader_lease&) = delete;
+
+  /// Tries once to take the lease: connects if needed, then pg_try_advisory_lock(key). On
+  /// success writes this gateway into gateway_leader and returns true (the lease is held until
+  /// this object or its connection ends). Returns false when another session holds it or the
+  /// server cannot be reached (logged at warning once per outage, counted in connect_failures()).
+  /// Never throws (except std::bad_alloc).
+  bool try_acquire();
+  /// The leader as recorded (nullopt: no row yet, or the server unreachable). Never throws.
+  [[nodiscard]] std::optional<leader_record> leader();
+  /// After try_acquire() returned true: starts the thread that checks the lease connection every
+  /// check_interval (`SELECT 1` on it). Call once.
+  void keep();
+  /// True when the lease may no longer be held: a check failed (the connection broke) or none
+  /// completed within 3 x check_interval (the server or the network stalls). Once true, stays
+  /// true. Thread-safe.
+  [[nodiscard]] bool lost() const;
+  /// Checks that succeeded since keep(). Thread-safe.
+  [[nodiscard]] std::uint64_t checks() const noexcept { return checks_.load(); }
+  /// Connection attempts that failed in try_acquire(). Thread-safe.
+  [[nodiscard]] std::uint64_t connect_failures() const noexcept { return connect_failures_.load(); }
+
+ private:
+  bool connect();
+  void check_loop();
+
+  lease_options opt_;
+  struct session;  // the libpqxx connection holding the lock (libpqxx 6.4's connection is a typedef)
+  std::unique_ptr<session> conn_;
+  bool unreachable_logged_{false};
+  std::atomic<std::uint64_t> checks_{0};
+  std::atomic<std::uint64_t> connect_failures_{0};
+  std::atomic<bool> broken_{false};
+  std::atomic<std::int64_t> last_ok_ns_{0};  // steady_clock of the last successful check
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_{false};
+  std::thread keeper_;
+};
+
+}  // namespace sewage::gateway::standby

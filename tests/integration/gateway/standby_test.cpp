@@ -1,0 +1,214 @@
+// Issue 16 item 2: two sewage-gateway processes on one PostgreSQL store (started by the test:
+// tests/support postgres.hpp) and one mosquitto, each with its own folder (two hosts: its own
+// SQLite rooms and received-message journal). One leads; the other answers as the standby. The
+// leader is killed with SIGKILL while records keep arriving; the standby takes over the MQTT
+// session and the engine, and nothing is lost, counted twice, or raised twice.
+#include "http_client.hpp"
+#include "process_util.hpp"
+
+#include <sewage/proto/telemetry.hpp>
+#include <sewage/proto/topic.hpp>
+#include <sewage/testing/mosquitto.hpp>
+#include <sewage/testing/postgres.hpp>
+#include <sewage/testing/process.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <sys/wait.h>
+
+namespace sewage::gateway::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+class StandbyPair : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<testing::temp_dir>("gw-standby");
+    std::filesystem::create_directories(dir_->path() / "broker");
+    broker_ = std::make_unique<testing::mosquitto_broker>(dir_->path() / "broker");
+    pg_ = std::make_unique<testing::postgres_server>();
+    {
+      pqxx::connection c(pg_->uri());
+      pqxx::nontransaction t(c);
+      t.exec("CREATE DATABASE standby_pair");
+    }
+    for (const char* node : {"A", "B"}) {
+      const auto d = dir_->path() / node;
+      std::filesystem::create_directories(d);
+      const int port = testing::free_loopback_port();
+      ports_[node] = port;
+      // T1: 60 s reports, turbidity alert at 10 NTU without debounce (as GatewayProcess's).
+      std::ofstream(d / "registry.toml")
+          << "[[terminal]]\nid = \"T1\"\nname = \"One\"\ntown = \"A\"\nvillage = \"B\"\nlatitude = 30.5\n"
+             "longitude = 120.9\ndesign_capacity_m3d = 30\ndischarge_grade = \"grade_1\"\nreport_interval_s = 60\n"
+             "[terminal.thresholds]\nturbidity_raise_ntu = 10.0\nturbidity_clear_ntu = 8.0\nturbidity_debounce_s = 0\n";
+      std::ofstream(d / "gateway.toml")
+          << "[mqtt]\nuri = \"" << broker_->uri()
+          << "\"\nallow_plaintext = true\nclient_id = \"gw-pair\"\nkeep_alive_s = 5\n"
+          << "[store]\nbackend = \"postgresql\"\npostgresql_uri = \"" << pg_->uri("standby_pair")
+          << "\"\npath = \"gateway.db\"\nflush_interval_ms = 50\n"
+          << "[http]\nlisten = \"127.0.0.1:" << port << "\"\npublic_read = true\n"
+          << "[registry]\npath = \"registry.toml\"\n"
+          << "[alerts]\nstartup_grace_s = 1\ntick_ms = 100\n"
+          << "[standby]\nenabled = true\nnode = \"" << node << "\"\nhttp_url = \"http://127.0.0.1:" << port
+          << "/\"\ncheck_interval_ms = 200\n"
+          << "[log]\nlevel = \"info\"\n";
+    }
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      for (const char* node : {"A", "B"})
+        std::cerr << "---- gateway " << node << " log ----\n" << slurp(dir_->path() / node / "gateway.log") << '\n';
+      std::cerr << "---- broker log ----\n" << broker_->log() << "\n---- PostgreSQL log ----\n" << pg_->log() << '\n';
+    }
+    for (auto& [node, g] : gateways_)
+      if (g) g->stop(5s);
+    gateways_.clear();
+    pg_.reset();
+    broker_.reset();
+  }
+
+  void start(const std::string& node) {
+    const auto d = dir_->path() / node;
+    gateways_[node] = std::make_unique<testing::child_process>(
+        std::vector<std::string>{SEWAGE_GATEWAY_BINARY, "--config", (d / "gateway.toml").string()}, d / "gateway.log");
+    ASSERT_TRUE(testing::wait_for_port(ports_[node], 60s)) << slurp(d / "gateway.log");
+  }
+
+  json healthz(const std::string& node) {
+    const auto r = http_call(ports_[node], "GET", "/healthz");
+    return r.status == 0 ? json::object() : json::parse(r.body, nullptr, false);
+  }
+  bool leads(const std::string& node) {
+    const auto h = healthz(node);
+    return h.value("status", "") == "ok" && h.value("role", "") == "leader" && h.value("mqtt_connected", false);
+  }
+  bool stands_by_for(const std::string& node, const std::string& leader) {
+    const auto h = healthz(node);
+    return h.value("status", "") == "standby" && h["leader"].is_object() && h["leader"].value("node", "") == leader;
+  }
+
+  void publish_record(std::uint64_t seq, double total_m3, double ntu, proto::timestamp ts) {
+    testing::child_process pub({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_->port()), "-q", "1",
+                                "-t", proto::telemetry_topic("T1"), "-m",
+                                 flow_turbidity_record_json("T1", seq, total_m3, ntu, ts)},
+                               dir_->path() / "pub.log");
+    const auto st = pub.wait_for_exit(10s);
+    ASSERT_TRUE(st.has_value() && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << slurp(dir_->path() / "pub.log");
+  }
+
+  int daily_records(const std::string& node) {
+    const auto days = get_json(ports_[node], "/api/terminals/T1/daily").value("days", json::array());
+    return days.empty() ? 0 : days.back().value("records", 0);
+  }
+
+  std::unique_ptr<testing::temp_dir> dir_;
+  std::unique_ptr<testing::mosquitto_broker> broker_;
+  std::unique_ptr<testing::postgres_server> pg_;
+  std::map<std::string, int> ports_;
+  std::map<std::string, std::unique_ptr<testing::child_process>> gateways_;
+};
+
+TEST_F(StandbyPair, TheStandbyAnswersAsSuchAndRefusesWorkWhileTheLeaderLeads) {
+  start("A");
+  ASSERT_TRUE(eventually([&] { return leads("A"); }, 30s)) << healthz("A").dump();
+  start("B");
+  ASSERT_TRUE(eventually([&] { return stands_by_for("B", "A"); }, 30s)) << healthz("B").dump();
+  const auto h = healthz("B");
+  EXPECT_EQ(h["leader"]["http_url"], "http://127.0.0.1:" + std::to_string(ports_["A"]) + "/");
+  EXPECT_EQ(h["node"], "B");
+  // Reads and writes: 503 naming the leader, with Retry-After; nothing reaches a store.
+  for (const auto& [method, target] : {std::pair{"GET", "/api/terminals"}, std::pair{"POST", "/api/alerts/1/ack"},
+                                       std::pair{"GET", "/"}}) {
+    const auto r = http_call(ports_["B"], method, target, method == std::string("POST") ? "{}" : "");
+    EXPECT_EQ(r.status, 503) << method << ' ' << target;
+    const auto body = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(body["error"]["reason"], "standby") << r.body;
+    EXPECT_NE(body["error"]["message"].get<std::string>().find("the leader is A"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(metric_value(ports_["B"], "sewage_gateway_leader"), 0);
+  EXPECT_EQ(metric_value(ports_["A"], "sewage_gateway_leader"), 1);
+  // The standby never connected to the broker: one client with the pair's id, A's.
+  EXPECT_EQ(slurp(dir_->path() / "B" / "gateway.log").find("connected to"), std::string::npos);
+  // SIGTERM stops a standby cleanly.
+  gateways_["B"]->signal(SIGTERM);
+  const auto st = gateways_["B"]->wait_for_exit(10s);
+  ASSERT_TRUE(st.has_value() && WIFEXITED(*st) && WEXITSTATUS(*st) == 0);
+  EXPECT_TRUE(leads("A"));
+}
+
+TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledOrRaisedTwice) {
+  start("A");
+  ASSERT_TRUE(eventually([&] { return leads("A"); }, 30s)) << healthz("A").dump();
+  start("B");
+  ASSERT_TRUE(eventually([&] { return stands_by_for("B", "A"); }, 30s)) << healthz("B").dump();
+
+  const auto t0 = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) - 10min;
+  auto at = [&](std::uint64_t s) { return t0 + std::chrono::minutes(s); };
+  for (std::uint64_t s = 1; s <= 3; ++s) publish_record(s, 100.0 + static_cast<double>(s - 1), 20.0, at(s));
+  ASSERT_TRUE(eventually([&] { return daily_records("A") == 3; }, 20s));
+  const auto open = get_json(ports_["A"], "/api/alerts?state=open&terminal=T1")["alerts"];
+  ASSERT_EQ(open.size(), 1u) << open.dump();
+  const auto alert_id = open[0]["alert_id"].get<std::uint64_t>();
+
+  gateways_["A"]->kill_now();  // SIGKILL: no commit, no goodbye, the lease connection dies with it
+  const auto killed = std::chrono::steady_clock::now();
+  // Meanwhile: what A had already (a terminal re-sends what no receipt confirmed), two new records
+  // and one that clears the alert. The broker queues them for the pair's persistent session.
+  for (std::uint64_t s = 1; s <= 5; ++s) publish_record(s, 100.0 + static_cast<double>(s - 1), 20.0, at(s));
+  publish_record(6, 105.0, 2.0, at(6));
+
+  ASSERT_TRUE(eventually([&] { return leads("B"); }, 60s)) << healthz("B").dump();
+  const double takeover_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  std::cout << "takeover: SIGKILL of the leader to the standby leading with its MQTT session: " << takeover_s << " s\n";
+  EXPECT_LT(takeover_s, 30.0);
+
+  ASSERT_TRUE(eventually([&] { return daily_records("B") == 6; }, 30s)) << get_json(ports_["B"], "/api/terminals/T1/daily");
+  const auto day = get_json(ports_["B"], "/api/terminals/T1/daily")["days"][0];
+  EXPECT_DOUBLE_EQ(day["volume_measured_m3"].get<double>(), 5.0);  // 100 -> 105: nothing counted twice
+  EXPECT_EQ(get_json(ports_["B"], "/api/terminals/T1")["dedup"]["max_seq"], 6);
+  EXPECT_EQ(metric_value(ports_["B"], "sewage_gateway_duplicates_total"), 3);
+  const auto all = get_json(ports_["B"], "/api/alerts?state=all&terminal=T1")["alerts"];
+  ASSERT_EQ(all.size(), 1u) << all.dump();  // the same episode: not raised again, not forgotten
+  EXPECT_EQ(all[0]["alert_id"], alert_id);
+  EXPECT_EQ(all[0]["state"], "cleared");
+  EXPECT_NE(slurp(dir_->path() / "B" / "gateway.log").find("took the lease"), std::string::npos);
+
+  // A comes back (systemd restarts it): now it is the standby, B stays the leader.
+  start("A");
+  ASSERT_TRUE(eventually([&] { return stands_by_for("A", "B"); }, 30s)) << healthz("A").dump();
+  EXPECT_TRUE(leads("B"));
+}
+
+// Fencing: a leader whose lease session ends while it lives (an administrator, a network cut
+// between it and the database) stops leading at once, exit status 3, and the standby leads.
+TEST_F(StandbyPair, ALeaderThatLosesItsLeaseSessionStopsWithStatus3AndTheStandbyLeads) {
+  start("A");
+  ASSERT_TRUE(eventually([&] { return leads("A"); }, 30s)) << healthz("A").dump();
+  start("B");
+  ASSERT_TRUE(eventually([&] { return stands_by_for("B", "A"); }, 30s)) << healthz("B").dump();
+  {
+    pqxx::connection c(pg_->uri("standby_pair"));
+    pqxx::nontransaction t(c);
+    const auto r = t.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND objsubid = 1");
+    ASSERT_EQ(r.size(), 1u);  // exactly one session holds the lease: A's
+  }
+  const auto st = gateways_["A"]->wait_for_exit(10s);
+  ASSERT_TRUE(st.has_value()) << "the leader kept running without its lease";
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 3) << *st;
+  EXPECT_NE(slurp(dir_->path() / "A" / "gateway.log").find("the lease is lost"), std::string::npos);
+  ASSERT_TRUE(eventually([&] { return leads("B"); }, 30s)) << healthz("B").dump();
+}
+
+}  // namespace
+}  // namespace sewage::gateway::test
