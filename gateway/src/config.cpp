@@ -353,7 +353,7 @@ config load_config(const std::filesystem::path& path) {
       r.read_int("lease_key", c.standby_lease_key, std::numeric_limits<std::int64_t>::min(),
                  std::numeric_limits<std::int64_t>::max());
       std::int64_t ci = c.standby_check_interval.count();
-      r.read_int("check_interval_ms", ci, 100, 60000);
+      r.read_int("check_interval_ms", ci, 100, 3000);  // 3 intervals < the server's 12 s (leader_lease.hpp)
       c.standby_check_interval = std::chrono::milliseconds(ci);
       r.reject_unknown();
       if (c.standby_enabled && c.backend != store_backend::postgresql)

@@ -42,7 +42,9 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 namespace {
@@ -120,8 +122,9 @@ constexpr std::size_t max_pending_writes = 5000;
 network::load_options network_options(const registry& reg) { return network::options_for(reg); }
 
 /// Waits as the standby (standby.enabled): answers HTTP with standby_answer and tries to take the
-/// lease every standby.check_interval. Returns true once the lease is taken (the HTTP listener is
-/// closed again, for run() to open), false on SIGINT/SIGTERM. Throws what http_server throws.
+/// lease every standby.check_interval, feeding systemd's watchdog meanwhile. Returns true once
+/// the lease is taken (the HTTP listener is closed again, for run() to open), false on
+/// SIGINT/SIGTERM (SIGHUP is answered, nothing to reload). Throws what http_server throws.
 bool stand_by(const config& cfg, standby::leader_lease& lease) {
   boost::asio::io_context io;
   standby::standby_state st;
@@ -136,22 +139,29 @@ bool stand_by(const config& cfg, standby::leader_lease& lease) {
   bool taken = false;
   // systemd's watchdog (WatchdogSec=) is fed while standing by too.
   sewage::service::watchdog_keepalive keepalive(io);
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
+                                                                              int sig) {
     if (ec) return;
+    if (sig == SIGHUP) {  // systemctl reload: nothing loaded yet; the registry is read at takeover
+      sewage::service::notify_reloading();
+      sewage::service::notify_ready("standby: waiting for the lease");
+      signals.async_wait(on_signal);
+      return;
+    }
     spdlog::info("signal {}: the standby stops", sig);
     sewage::service::notify_stopping();
     keepalive.cancel();
     http.stop();
     io.stop();
-  });
+  };
+  signals.async_wait(on_signal);
   boost::asio::steady_timer poll(io);
   std::string last_leader;
   std::function<void()> attempt = [&] {
     ++st.attempts;
     if (lease.try_acquire()) {
       taken = true;
-      keepalive.cancel();
       signals.cancel();
       http.stop();
       io.stop();
@@ -179,7 +189,7 @@ bool stand_by(const config& cfg, standby::leader_lease& lease) {
 }
 
 int run(const config& cfg, registry reg, const clock_source& clock, network::holder& pipes,
-        standby::leader_lease* lease) {
+        standby::leader_lease* lease, const std::function<void()>& on_loop_started) {
   // HTTP connections have their own thread (http_io), so a blocked or busy engine never stops
   // the server from taking requests; declared first so it outlives the engine's io, whose queued
   // handlers may hold HTTP sessions.
@@ -365,17 +375,6 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
     eng.tick();
     alarm_discipline.tick(eng);
   });
-  // Fencing (standby/leader_lease.hpp): a leader that cannot confirm its lease stops at once, with
-  // no commit (the standby may lead already); its journal and the terminals' queues keep what it
-  // received but did not commit.
-  std::optional<periodic> fence;
-  if (lease != nullptr)
-    fence.emplace(io, std::max(std::chrono::milliseconds(50), cfg.standby_check_interval / 4), [lease] {
-      if (!lease->lost()) return;
-      spdlog::critical("standby: the lease is lost; this gateway stops leading now (exit 3)");
-      spdlog::default_logger()->flush();
-      std::_Exit(3);
-    });
   periodic order_judge(io, std::chrono::seconds(cfg.om.work_orders.check_interval_s), [&orders, &escalate] {
     try {
       orders.judge(escalate);
@@ -446,6 +445,7 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   signals.async_wait(on_signal);
 
   link.start();
+  if (on_loop_started) boost::asio::post(io, on_loop_started);
   // Ready for systemd (Type=notify): store open, journal replayed, HTTP listening; the broker link
   // connects on its own (a lost broker is a state, not a failed start).
   sewage::service::notify_ready("HTTP on " + cfg.http_address + ":" + std::to_string(http.port()) + ", " +
@@ -544,10 +544,13 @@ int main(int argc, char** argv) {
                  sewage::proto::format_timestamp(clock->now()));
   }
   std::unique_ptr<standby::leader_lease> lease;
+  // After a takeover: systemd's watchdog is already armed (the standby said READY), so it is fed
+  // from a thread of its own until the new leader's event loop runs and feeds it itself.
+  boost::asio::io_context handover_io;
+  std::optional<sewage::service::watchdog_keepalive> handover_keepalive;
+  std::thread handover_thread;
+  std::function<void()> end_handover;
   if (cfg.standby_enabled) {
-    // A lease attempt must not hang on an unreachable server (libpq's default is to wait for the
-    // operating system's TCP timeout): 5 s unless the environment or the URI says otherwise.
-    ::setenv("PGCONNECT_TIMEOUT", "5", 0);
     lease = std::make_unique<standby::leader_lease>(standby::lease_options{
         cfg.postgresql_uri, cfg.standby_lease_key, cfg.standby_node, cfg.standby_http_url, cfg.standby_check_interval});
     const auto waited_from = std::chrono::steady_clock::now();
@@ -557,9 +560,26 @@ int main(int argc, char** argv) {
       spdlog::critical("{}", e.what());
       return 1;
     }
-    spdlog::warn("standby: node {} took the lease after {:.1f} s and leads now", cfg.standby_node,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - waited_from).count());
-    lease->keep();
+    handover_keepalive.emplace(handover_io);
+    handover_thread = std::thread([&handover_io] {
+      const auto guard = boost::asio::make_work_guard(handover_io);
+      handover_io.run();
+    });
+    end_handover = [&handover_io] { handover_io.stop(); };  // thread-safe (io_context::stop)
+    // Fencing (standby/leader_lease.hpp): a leader that cannot confirm its lease stops at once,
+    // from the lease's own thread, with no commit (the standby may lead already); its journal and
+    // the terminals' queues keep what it received but did not commit.
+    lease->keep([] {
+      spdlog::critical("standby: the lease is lost; this gateway stops leading now (exit 3)");
+      spdlog::default_logger()->flush();
+      std::_Exit(3);
+    });
+    const auto delay = standby::takeover_delay(cfg.standby_check_interval);
+    spdlog::warn("standby: node {} took the lease after {:.1f} s; leads in {} ms (a former leader still alive stops "
+                 "by then)",
+                 cfg.standby_node, std::chrono::duration<double>(std::chrono::steady_clock::now() - waited_from).count(),
+                 delay.count());
+    std::this_thread::sleep_for(delay);
     // The registry may have changed while this gateway waited: lead with the current one.
     try {
       reg = load_registry(cfg.registry_path, cfg.defaults);
@@ -567,8 +587,16 @@ int main(int argc, char** argv) {
       spdlog::error("registry reload at takeover failed, leading with the one read at start: {}", e.what());
     }
   }
+  struct join_at_exit {  // the handover thread ends with run() or with main's early returns
+    std::thread& t;
+    std::function<void()>& end;
+    ~join_at_exit() {
+      if (end) end();
+      if (t.joinable()) t.join();
+    }
+  } joined{handover_thread, end_handover};
   try {
-    return run(cfg, std::move(reg), *clock, pipes, lease.get());
+    return run(cfg, std::move(reg), *clock, pipes, lease.get(), end_handover);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

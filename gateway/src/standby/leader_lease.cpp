@@ -21,6 +21,23 @@ std::int64_t steady_ns() {
 
 }  // namespace
 
+/// The lease's connection string: the store's, plus bounds so that no lease call hangs on a dead
+/// server or network (libpq 15 "Parameter Key Words": connect_timeout, keepalives*,
+/// tcp_user_timeout). Appended after the store's own, so they take precedence.
+std::string lease_connection_string(const std::string& uri) {
+  static constexpr const char* params[] = {"connect_timeout=5", "keepalives=1", "keepalives_idle=5",
+                                           "keepalives_interval=2", "keepalives_count=2", "tcp_user_timeout=10000"};
+  const bool url = uri.rfind("postgresql://", 0) == 0 || uri.rfind("postgres://", 0) == 0;
+  std::string out = uri;
+  char sep = url ? (uri.find('?') == std::string::npos ? '?' : '&') : ' ';
+  for (const char* p : params) {
+    if (!out.empty() || url) out += sep;
+    out += p;
+    if (url) sep = '&';
+  }
+  return out;
+}
+
 leader_lease::leader_lease(lease_options o) : opt_(std::move(o)) {}
 
 leader_lease::~leader_lease() {
@@ -30,13 +47,14 @@ leader_lease::~leader_lease() {
   }
   stop_cv_.notify_all();
   if (keeper_.joinable()) keeper_.join();
+  if (fence_.joinable()) fence_.join();
   conn_.reset();  // closes the session: the server releases the lock
 }
 
 bool leader_lease::connect() {
   if (conn_ && conn_->c.is_open()) return true;
   try {
-    auto s = std::make_unique<session>(opt_.postgresql_uri);
+    auto s = std::make_unique<session>(lease_connection_string(opt_.postgresql_uri));
     auto* c = &s->c;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -48,7 +66,7 @@ bool leader_lease::connect() {
     c->set_variable("tcp_keepalives_idle", "6");
     c->set_variable("tcp_keepalives_interval", "2");
     c->set_variable("tcp_keepalives_count", "3");
-    c->set_variable("statement_timeout", std::to_string(opt_.check_interval.count()));
+    c->set_variable("statement_timeout", std::to_string(3 * opt_.check_interval.count()));
     conn_ = std::move(s);
     if (unreachable_logged_) spdlog::info("standby: the lease's PostgreSQL server is reachable again");
     unreachable_logged_ = false;
@@ -66,9 +84,19 @@ bool leader_lease::connect() {
 
 bool leader_lease::try_acquire() {
   if (!connect()) return false;
+  bool taken = false;
   try {
     pqxx::nontransaction t(conn_->c);
     if (!t.exec_params1("SELECT pg_try_advisory_lock($1::bigint)", opt_.key)[0].as<bool>()) return false;
+    taken = true;
+  } catch (const std::exception& e) {
+    spdlog::warn("standby: lease attempt failed: {}", e.what());
+    conn_.reset();  // a broken session holds nothing; the next attempt opens a new one
+    return false;
+  }
+  // Who leads, for the standby's answers: informative only, so a failure keeps the lease.
+  try {
+    pqxx::nontransaction t(conn_->c);
     // Held: only the holder writes the table (one writer at a time, so CREATE cannot race).
     t.exec0(
         "CREATE TABLE IF NOT EXISTS gateway_leader (lease_key BIGINT PRIMARY KEY, node TEXT NOT NULL, "
@@ -78,16 +106,14 @@ bool leader_lease::try_acquire() {
         "(extract(epoch from clock_timestamp()) * 1000)::bigint) ON CONFLICT (lease_key) DO UPDATE SET "
         "node = excluded.node, http_url = excluded.http_url, since_ms = excluded.since_ms",
         opt_.key, opt_.node, opt_.http_url);
-    return true;
   } catch (const std::exception& e) {
-    spdlog::warn("standby: lease attempt failed: {}", e.what());
-    conn_.reset();  // a broken session holds nothing; the next attempt opens a new one
-    return false;
+    spdlog::warn("standby: the lease is held, but writing this gateway into gateway_leader failed: {}", e.what());
   }
+  return taken;
 }
 
 std::optional<leader_record> leader_lease::leader() {
-  if (!connect()) return std::nullopt;
+  if (!conn_) return std::nullopt;  // try_acquire could not connect: not again in the same round
   try {
     pqxx::nontransaction t(conn_->c);
     if (t.exec("SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = 'gateway_leader'").empty()) return std::nullopt;
@@ -101,14 +127,31 @@ std::optional<leader_record> leader_lease::leader() {
   }
 }
 
-void leader_lease::keep() {
+void leader_lease::keep(std::function<void()> on_lost) {
   last_ok_ns_ = steady_ns();
+  keeping_ = true;
   keeper_ = std::thread([this] { check_loop(); });
+  // The fence runs on a thread of its own: neither a stuck check nor a busy engine delays it.
+  fence_ = std::thread([this, on_lost = std::move(on_lost)] {
+    std::unique_lock lock(stop_mutex_);
+    while (!stopping_) {
+      if (lost()) {
+        lock.unlock();
+        on_lost();
+        return;
+      }
+      stop_cv_.wait_for(lock, fence_period());
+    }
+  });
+}
+
+std::chrono::milliseconds leader_lease::fence_period() const {
+  return std::max(std::chrono::milliseconds(20), opt_.check_interval / 4);
 }
 
 bool leader_lease::lost() const {
   if (broken_.load()) return true;
-  if (!keeper_.joinable()) return false;
+  if (!keeping_.load()) return false;
   const auto silent = std::chrono::nanoseconds(steady_ns() - last_ok_ns_.load());
   return silent > 3 * opt_.check_interval;
 }
@@ -133,9 +176,12 @@ void leader_lease::check_loop() {
         ++checks_;
         last_ok_ns_ = steady_ns();
       }
-    } catch (const std::exception& e) {
+    } catch (const pqxx::broken_connection& e) {
       spdlog::critical("standby: the lease connection failed: {}", e.what());
       broken_ = true;
+    } catch (const std::exception& e) {
+      // A slow or cancelled check proves nothing either way: the silence rule (3 intervals) decides.
+      spdlog::warn("standby: lease check failed: {}", e.what());
     }
     lock.lock();
     stop_cv_.wait_for(lock, opt_.check_interval, [this] { return stopping_; });

@@ -52,6 +52,19 @@ http_response standby_answer(const http_request& req, const standby_state& s) {
         std::to_string(s.connect_failures) + "\n";
     return r;
   }
+  // An operator's browser on the standby's address (a bookmark, a link in a notification) goes
+  // on to the same page at the leader; API callers get the 503 below and decide themselves.
+  if (get && path.rfind("/api/", 0) != 0 && s.leader && !s.leader->http_url.empty()) {
+    std::string base = s.leader->http_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    http_response r;
+    r.status = 307;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = "the leader is " + s.leader->node + "\n";
+    r.headers.emplace_back("Location", base + (req.target.empty() || req.target[0] != '/' ? "/" : "") + req.target);
+    r.headers.emplace_back("Cache-Control", "no-store");  // the leader changes
+    return r;
+  }
   std::string detail = "this gateway (" + s.node + ") is the standby: it takes over when the leader stops";
   if (s.leader) {
     detail += "; the leader is " + s.leader->node;

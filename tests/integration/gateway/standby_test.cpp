@@ -18,6 +18,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <thread>
 #include <iostream>
 #include <sys/wait.h>
 
@@ -58,7 +59,7 @@ class StandbyPair : public ::testing::Test {
           << "[registry]\npath = \"registry.toml\"\n"
           << "[alerts]\nstartup_grace_s = 1\ntick_ms = 100\n"
           << "[standby]\nenabled = true\nnode = \"" << node << "\"\nhttp_url = \"http://127.0.0.1:" << port
-          << "/\"\ncheck_interval_ms = 200\n"
+          << "/\"\ncheck_interval_ms = 1000\n"
           << "[log]\nlevel = \"info\"\n";
     }
   }
@@ -125,15 +126,17 @@ TEST_F(StandbyPair, TheStandbyAnswersAsSuchAndRefusesWorkWhileTheLeaderLeads) {
   const auto h = healthz("B");
   EXPECT_EQ(h["leader"]["http_url"], "http://127.0.0.1:" + std::to_string(ports_["A"]) + "/");
   EXPECT_EQ(h["node"], "B");
-  // Reads and writes: 503 naming the leader, with Retry-After; nothing reaches a store.
+  // API reads and writes: 503 naming the leader, with Retry-After.
   for (const auto& [method, target] : {std::pair{"GET", "/api/terminals"}, std::pair{"POST", "/api/alerts/1/ack"},
-                                       std::pair{"GET", "/"}}) {
+                                       std::pair{"GET", "/api/summary"}}) {
     const auto r = http_call(ports_["B"], method, target, method == std::string("POST") ? "{}" : "");
     EXPECT_EQ(r.status, 503) << method << ' ' << target;
     const auto body = json::parse(r.body, nullptr, false);
     EXPECT_EQ(body["error"]["reason"], "standby") << r.body;
     EXPECT_NE(body["error"]["message"].get<std::string>().find("the leader is A"), std::string::npos) << r.body;
   }
+  // An operator's browser on the standby goes on to the leader's web application.
+  EXPECT_EQ(http_call(ports_["B"], "GET", "/").status, 307);
   EXPECT_EQ(metric_value(ports_["B"], "sewage_gateway_leader"), 0);
   EXPECT_EQ(metric_value(ports_["A"], "sewage_gateway_leader"), 1);
   // The standby never connected to the broker: one client with the pair's id, A's.
@@ -146,23 +149,41 @@ TEST_F(StandbyPair, TheStandbyAnswersAsSuchAndRefusesWorkWhileTheLeaderLeads) {
 }
 
 TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledOrRaisedTwice) {
+  // A commits only when asked (a read on the engine's thread, reader_threads = 0, commits first)
+  // or once a minute: records it receives after the last API call are acknowledged to the broker
+  // and journaled on A's disk, not committed.
+  {
+    const auto p = dir_->path() / "A" / "gateway.toml";
+    std::string cfg = slurp(p);
+    cfg.replace(cfg.find("flush_interval_ms = 50"), 22, "flush_interval_ms = 60000");
+    cfg.replace(cfg.find("public_read = true"), 18, "public_read = true\nreader_threads = 0");
+    std::ofstream(p) << cfg;
+  }
   start("A");
   ASSERT_TRUE(eventually([&] { return leads("A"); }, 30s)) << healthz("A").dump();
   start("B");
   ASSERT_TRUE(eventually([&] { return stands_by_for("B", "A"); }, 30s)) << healthz("B").dump();
 
-  const auto t0 = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) - 10min;
+  // Six records a minute apart within one local day (Asia/Shanghai, UTC+8), ending 4 min ago.
+  auto t0 = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) - 10min;
+  const auto local_minute = (t0.time_since_epoch() / 1min + 8 * 60) % (24 * 60);
+  if (local_minute > 24 * 60 - 10) t0 -= 15min;
   auto at = [&](std::uint64_t s) { return t0 + std::chrono::minutes(s); };
   for (std::uint64_t s = 1; s <= 3; ++s) publish_record(s, 100.0 + static_cast<double>(s - 1), 20.0, at(s));
-  ASSERT_TRUE(eventually([&] { return daily_records("A") == 3; }, 20s));
+  ASSERT_TRUE(eventually([&] { return daily_records("A") == 3; }, 20s));  // each call commits
   const auto open = get_json(ports_["A"], "/api/alerts?state=open&terminal=T1")["alerts"];
   ASSERT_EQ(open.size(), 1u) << open.dump();
   const auto alert_id = open[0]["alert_id"].get<std::uint64_t>();
+  // Two more: received, acknowledged, journaled on A's host; no API call, so not committed.
+  publish_record(4, 103.0, 20.0, at(4));
+  publish_record(5, 104.0, 20.0, at(5));
+  std::this_thread::sleep_for(1500ms);
 
   gateways_["A"]->kill_now();  // SIGKILL: no commit, no goodbye, the lease connection dies with it
   const auto killed = std::chrono::steady_clock::now();
-  // Meanwhile: what A had already (a terminal re-sends what no receipt confirmed), two new records
-  // and one that clears the alert. The broker queues them for the pair's persistent session.
+  // A's journal is on A's host, gone with it. The terminal re-sends what no receipt confirmed (4, 5;
+  // 1-3 again too, as after a lost receipt) and reports 6, which clears the alert. The broker
+  // queues them for the pair's persistent session.
   for (std::uint64_t s = 1; s <= 5; ++s) publish_record(s, 100.0 + static_cast<double>(s - 1), 20.0, at(s));
   publish_record(6, 105.0, 2.0, at(6));
 
@@ -172,7 +193,7 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
   EXPECT_LT(takeover_s, 30.0);
 
   ASSERT_TRUE(eventually([&] { return daily_records("B") == 6; }, 30s)) << get_json(ports_["B"], "/api/terminals/T1/daily");
-  const auto day = get_json(ports_["B"], "/api/terminals/T1/daily")["days"][0];
+  const auto day = get_json(ports_["B"], "/api/terminals/T1/daily")["days"].back();
   EXPECT_DOUBLE_EQ(day["volume_measured_m3"].get<double>(), 5.0);  // 100 -> 105: nothing counted twice
   EXPECT_EQ(get_json(ports_["B"], "/api/terminals/T1")["dedup"]["max_seq"], 6);
   EXPECT_EQ(metric_value(ports_["B"], "sewage_gateway_duplicates_total"), 3);

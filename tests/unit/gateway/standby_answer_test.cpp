@@ -57,7 +57,7 @@ TEST(StandbyAnswer, MetricsSayStandbyWithTheLeaseCounters) {
 
 TEST(StandbyAnswer, EverythingElseIs503InTheApiErrorShapeWithRetryAfter) {
   for (const auto& [method, target] : {std::pair{"GET", "/api/terminals"}, std::pair{"POST", "/api/alerts/3/ack"},
-                                       std::pair{"POST", "/healthz"}, std::pair{"GET", "/"}}) {
+                                       std::pair{"POST", "/healthz"}, std::pair{"POST", "/"}}) {
     const auto r = standby_answer(req(method, target), waiting(true));
     EXPECT_EQ(r.status, 503u) << method << ' ' << target;
     EXPECT_EQ(header(r, "Retry-After"), "5");
@@ -72,6 +72,21 @@ TEST(StandbyAnswer, EverythingElseIs503InTheApiErrorShapeWithRetryAfter) {
   const auto unknown = json::parse(standby_answer(req("GET", "/api/summary"), waiting(false)).body);
   EXPECT_EQ(unknown["error"]["message"], "this gateway (county-b) is the standby: it takes over when the leader stops");
   EXPECT_TRUE(unknown["leader"].is_null());
+}
+
+TEST(StandbyAnswer, TheWebApplicationGoesOnToTheLeaderWhenItsUrlIsKnown) {
+  auto r = standby_answer(req("GET", "/index.html?lang=en"), waiting(true));
+  EXPECT_EQ(r.status, 307u);
+  EXPECT_EQ(header(r, "Location"), "https://a.example/index.html?lang=en");
+  EXPECT_EQ(header(r, "Cache-Control"), "no-store");
+  EXPECT_EQ(header(standby_answer(req("HEAD", "/"), waiting(true)), "Location"), "https://a.example/");
+  // No URL advertised, or no leader known: nowhere to send the browser.
+  auto s = waiting(true);
+  s.leader->http_url.clear();
+  EXPECT_EQ(standby_answer(req("GET", "/"), s).status, 503u);
+  EXPECT_EQ(standby_answer(req("GET", "/"), waiting(false)).status, 503u);
+  // API reads are never redirected: a script with a bearer token decides where it sends it.
+  EXPECT_EQ(standby_answer(req("GET", "/api/summary"), waiting(true)).status, 503u);
 }
 
 }  // namespace

@@ -13,17 +13,24 @@
 /// since when), which the standby shows to its callers. The leader checks its lease connection
 /// every check_interval on a thread of the lease's own (keep()); when no check succeeded for
 /// 3 x check_interval (6 s by default: shorter than the 12 s after which the server lets a
-/// standby take the lock) the lease counts as lost and the leader must stop leading at once
-/// (main.cpp exits with status 3, systemd starts it again as a standby): fencing, so two gateways
-/// never hold one MQTT session and one store at once.
+/// standby take the lock) the lease counts as lost and the leader stops leading at once (keep()'s
+/// fence thread; main.cpp exits with status 3, systemd starts it again as a standby). A new
+/// leader waits takeover_delay() after taking the lock before it opens the store and the MQTT
+/// session: by then a former leader that is still alive has found its lease gone and stopped.
+///
+/// The lease's connection adds connect_timeout=5, TCP keep-alives (5 s idle, 2 s x 2) and
+/// tcp_user_timeout=10000 to the store's connection string, so no lease call hangs on a dead
+/// server or network, and statement_timeout = 3 x check_interval.
 ///
 /// Thread-safety: try_acquire(), leader() and the destructor from one thread (the standby's
 /// loop); after keep(), only lost(), checks() and the destructor, from any thread.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,8 +52,16 @@ struct lease_options {
   std::string node;            ///< this gateway's name (standby.node)
   std::string http_url;        ///< this gateway's HTTP URL for callers of the standby (standby.http_url)
   /// How often the leader checks its lease connection; lost after 3 intervals without a check.
+  /// At most 3 s (config.cpp), so that 3 intervals stay below the server's 12 s.
   std::chrono::milliseconds check_interval{2000};
 };
+
+/// How long a new leader waits after taking the lock before it leads: 3 check intervals (a live
+/// former leader's silence rule) plus one fence period and 500 ms of margin.
+inline std::chrono::milliseconds takeover_delay(std::chrono::milliseconds check_interval) {
+  return 3 * check_interval + std::max(std::chrono::milliseconds(20), check_interval / 4) +
+         std::chrono::milliseconds(500);
+}
 
 class leader_lease {
  public:
@@ -65,12 +80,15 @@ class leader_lease {
   bool try_acquire();
   /// The leader as recorded (nullopt: no row yet, or the server unreachable). Never throws.
   [[nodiscard]] std::optional<leader_record> leader();
-  /// After try_acquire() returned true: starts the thread that checks the lease connection every
-  /// check_interval (`SELECT 1` on it). Call once.
-  void keep();
-  /// True when the lease may no longer be held: a check failed (the connection broke) or none
-  /// completed within 3 x check_interval (the server or the network stalls). Once true, stays
-  /// true. Thread-safe.
+  /// After try_acquire() returned true: starts the thread that checks every check_interval that
+  /// this session still holds the lock (pg_locks), and the fence thread that calls `on_lost` once,
+  /// from its own thread, within check_interval / 4 after lost() became true (main.cpp: exit
+  /// status 3 at once). Call once.
+  void keep(std::function<void()> on_lost);
+  /// True when the lease may no longer be held: the connection broke, the session no longer holds
+  /// the lock, or no check succeeded within 3 x check_interval (the server or the network stalls;
+  /// a check that fails otherwise, e.g. by statement_timeout, only counts as silence). Once the
+  /// connection broke, stays true. Thread-safe.
   [[nodiscard]] bool lost() const;
   /// Checks that succeeded since keep(). Thread-safe.
   [[nodiscard]] std::uint64_t checks() const noexcept { return checks_.load(); }
@@ -80,6 +98,7 @@ class leader_lease {
  private:
   bool connect();
   void check_loop();
+  [[nodiscard]] std::chrono::milliseconds fence_period() const;
 
   lease_options opt_;
   struct session;  // the libpqxx connection holding the lock (libpqxx 6.4's connection is a typedef)
@@ -88,11 +107,13 @@ class leader_lease {
   std::atomic<std::uint64_t> checks_{0};
   std::atomic<std::uint64_t> connect_failures_{0};
   std::atomic<bool> broken_{false};
+  std::atomic<bool> keeping_{false};
   std::atomic<std::int64_t> last_ok_ns_{0};  // steady_clock of the last successful check
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   bool stopping_{false};
   std::thread keeper_;
+  std::thread fence_;
 };
 
 }  // namespace sewage::gateway::standby

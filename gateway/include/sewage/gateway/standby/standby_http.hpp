@@ -8,6 +8,8 @@
 /// - GET/HEAD /healthz: 503 {"status":"standby","role":"standby","node","waiting_since","leader"}
 ///   (a standby is not where work is done, so it is not "healthy" to a load balancer);
 /// - GET/HEAD /metrics: 200, Prometheus text: sewage_gateway_leader 0 and the lease counters;
+/// - GET/HEAD of any other path outside /api/ (the web application) when the leader's http_url is
+///   known: 307 to the same target at the leader (Cache-Control: no-store);
 /// - anything else: 503 {"error":{"status":503,"message":"...","reason":"standby"},"leader":{...}|null}
 ///   (the API's error shape) with Retry-After 5.
 ///
