@@ -19,8 +19,6 @@ std::int64_t steady_ns() {
       .count();
 }
 
-}  // namespace
-
 /// The lease's connection string: the store's, plus bounds so that no lease call hangs on a dead
 /// server or network (libpq 15 "Parameter Key Words": connect_timeout, keepalives*,
 /// tcp_user_timeout). Appended after the store's own, so they take precedence.
@@ -37,6 +35,8 @@ std::string lease_connection_string(const std::string& uri) {
   }
   return out;
 }
+
+}  // namespace
 
 leader_lease::leader_lease(lease_options o) : opt_(std::move(o)) {}
 
