@@ -417,6 +417,7 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
     s.epoch = rec.epoch;
     s.seen = known ? std::move(*known) : seq_set{};
     s.max_seq_ts_ms = 0;  // not kept per left epoch: the next hole of this epoch has one anchor only
+    s.prev_alive = false;  // a new queue (an agent's fresh start) continues no stream
     mark_dirty(idx);
   }
   const std::uint64_t max_before = s.seen.max_seq();
@@ -445,8 +446,18 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
     steady_step = d_arrival >= apart_ms && d_offset <= tol_ms && d_offset >= -tol_ms;
   }
   s.steady_run = steady_step ? s.steady_run + 1 : 0;
+  // The next record of a stream that proved the terminal alive, arriving within the live window
+  // of its predecessor, proves it alive again whatever its stamp says: it was published after the
+  // previous one and has arrived now. A clock stepped back beyond the live window otherwise cost
+  // the three records a steady stream needs (3 intervals: the offline limit) and raised a false
+  // offline (chaos_short in CI, 2026-12-04). A backlog never continues: its first record arrives
+  // more than the live window after the last live one, and each later one follows a record that
+  // proved nothing.
+  const bool continues_alive = s.prev_alive && s.prev_arrival_ms != 0 && rec.seq == s.prev_seq + 1 &&
+                               arrival_ms >= s.prev_arrival_ms && arrival_ms - s.prev_arrival_ms <= live_window_ms;
   s.prev_arrival_ms = arrival_ms;
   s.prev_offset_ms = offset_ms;
+  s.prev_seq = rec.seq;
   // Trust in the stamp (DESIGN.md "Trust in numbers", config.hpp clock_trust_*): outside the
   // window around arrival the stamp says nothing about event time; the arrival is used instead
   // for daily rows, rule clocks, "latest" and history. Inside the window, a record of a steady
@@ -483,9 +494,12 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   if (s.energy.valid && s.energy.ts_ms > horizon_ms) s.energy = energy_cursor{};
 
   // Live = arrived in real time, not from a backlog: stamped within the live window of its
-  // arrival (or in the future: it arrived now), or part of a steady stream.
+  // arrival (or in the future: it arrived now), or part of a steady stream. The rules judge a
+  // stamp on `live`; presence also counts the next record of an alive stream (above), which says
+  // the terminal is there but not that its stamp is the time it was measured.
   const bool live = offset_ms <= live_window_ms || s.steady_run >= steady_records_for_live;
-  if (live) {
+  s.prev_alive = live || continues_alive;
+  if (s.prev_alive) {
     s.last_alive_ms = std::max(s.last_alive_ms, arrival_ms);
     s.will = false;
   }

@@ -118,6 +118,21 @@ class JudgeTest(unittest.TestCase):
                          [("T1", "offline", "broker_pause 1.00-1.20 h"), ("T3", "offline", "agent_sigkill 2.00-2.00 h"),
                           ("T1", "turbidity_high", None)])
 
+    def test_offline_at_a_clock_steps_agent_restart_is_explained_but_not_in_between(self):
+        start = chaos.START
+        at = lambda h: (start + chaos.dt.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # noqa: E731
+        faults = [{"kind": "agent_clock_step", "terminal": "T5", "start_h": 1.0, "end_h": 1.5, "skew_s": -900,
+                   "recovered_h": 1.51}]
+        alerts = [{"terminal_id": "T5", "type": "offline", "raised_at": at(1.05)},   # the first restart
+                  {"terminal_id": "T5", "type": "offline", "raised_at": at(1.3)},    # stepped, no restart
+                  {"terminal_id": "T5", "type": "offline", "raised_at": at(1.55)},   # the second restart
+                  {"terminal_id": "T6", "type": "offline", "raised_at": at(1.05)},   # another terminal
+                  {"terminal_id": "T5", "type": "clock_skew", "raised_at": at(1.05)}]
+        explained, false = chaos.classify_alerts(alerts, faults)
+        self.assertEqual([(a["terminal"], a["h"]) for a in explained], [("T5", 1.05), ("T5", 1.55)])
+        self.assertEqual([(a["terminal"], a["type"], a["h"]) for a in false],
+                         [("T5", "offline", 1.3), ("T6", "offline", 1.05), ("T5", "clock_skew", 1.05)])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -195,6 +195,51 @@ TEST_F(EngineTrustTest, AClockOneHourBehindIsOnlineAndSkewedWhileABacklogIsNeith
   EXPECT_FALSE(open_alert(proto::alert_type::clock_skew, "T2"));
 }
 
+// chaos_short in CI (2026-12-04): a terminal's clock stepped back 900 s, beyond the live window
+// (3 x 60 s). Its next records were stamped 15 min in the past, so none proved it alive until a
+// steady stream of three had formed: 3 intervals, the offline limit itself, and a little jitter
+// raised a false offline. The next record of an alive stream (seq + 1, within the live window of
+// its predecessor) proves the terminal alive whatever its stamp; a backlog still proves nothing.
+TEST_F(EngineTrustTest, AClockSteppedBackBeyondTheLiveWindowStaysOnlineWhileABacklogAfterItProvesNothing) {
+  const auto t0 = clock_.now() + hours(1);
+  std::uint64_t seq = 0;
+  auto arrive = [&](proto::timestamp arrival, proto::timestamp stamp) {
+    clock_.set(arrival);
+    send(test::record("T2", ++seq, stamp));
+    eng_->tick();
+  };
+  for (int i = 0; i < 5; ++i) arrive(t0 + minutes(i), t0 + minutes(i));
+  EXPECT_TRUE(eng_->online(1));
+  // The step back: records 75 s apart (a slow, loaded SBC), stamped 900 s behind. The third
+  // arrives 225 s after the last record stamped right; the clock is ticked every 15 s between.
+  auto t = t0 + minutes(4);
+  for (int i = 0; i < 6; ++i) {
+    for (int q = 1; q < 5; ++q) {
+      clock_.set(t + seconds(15 * q));
+      eng_->tick();
+    }
+    t += seconds(75);
+    arrive(t, t - seconds(900));
+    EXPECT_TRUE(eng_->online(1)) << "record " << i + 1 << " after the step";
+  }
+  EXPECT_EQ(raised(proto::alert_type::offline, "T2"), 0u);
+  EXPECT_EQ(raised(proto::alert_type::clock_skew, "T2"), 1u);  // the step itself is what is reported
+  // A link outage of 10 min: offline, rightly. Its backlog arrives in a burst, each record the
+  // next of the one before and within the live window of it, but the first came 10 min after the
+  // last alive one: the burst proves nothing and the alert stays open until a live record.
+  const auto outage_from = t;
+  for (int q = 1; q <= 40; ++q) {
+    clock_.set(outage_from + seconds(15 * q));
+    eng_->tick();
+  }
+  EXPECT_EQ(raised(proto::alert_type::offline, "T2"), 1u);
+  const auto back = clock_.now();
+  for (int i = 1; i <= 9; ++i)
+    arrive(back + std::chrono::milliseconds(20 * i), outage_from + minutes(i) - seconds(900));
+  EXPECT_FALSE(eng_->online(1));
+  EXPECT_TRUE(open_alert(proto::alert_type::offline, "T2"));
+}
+
 // Noticed in the chaos runs (issue 17): a broker path lagging steadily behind (the gateway's
 // queue at the broker staying 6 minutes long) delivers every terminal's live records 6 min after
 // their stamps, in a steady stream, which looked like every terminal's clock 6 min behind. The

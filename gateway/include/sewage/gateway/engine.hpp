@@ -120,6 +120,10 @@ struct unknown_terminal {
 /// most half an interval): a clock running behind or stuck at 1970 is still a live terminal. A backlog drains
 /// in a burst (arrival barely moves while stamps advance an interval per record), so it never
 /// forms a steady stream. Two steady steps = three records, because one step could be a pause.
+/// Presence (offline judgement) also counts as alive the next record (seq + 1, same queue epoch)
+/// after one that proved the terminal alive, when it arrives within the live window of that one,
+/// whatever its stamp: a clock stepped back keeps its terminal online (the rules still judge
+/// its stamp as above).
 inline constexpr std::uint32_t steady_records_for_live = 2;
 
 /// The effective (event) time of a record judged alone: its stamp when inside the trust window

@@ -204,6 +204,8 @@ struct terminal_snapshot {
   std::int64_t prev_offset_ms{0};    ///< arrival - stamp of the previous accepted record
   std::int64_t prev_arrival_ms{0};   ///< its arrival, 0 = none
   std::uint32_t steady_run{0};       ///< consecutive records arriving at the report rate with a stable offset
+  std::uint64_t prev_seq{0};         ///< seq of the previous accepted record (this epoch), 0 = none
+  bool prev_alive{false};            ///< the previous accepted record proved the terminal alive (engine.hpp)
   bool stamp_untrusted{false};       ///< the last record's stamp was outside the trust window (log once)
 };
 
