@@ -194,9 +194,12 @@ std::vector<std::string> live_ids() {
 
 // The example (section 4): mosquitto restarted (persistence on) for 8 s, longer than
 // offline_after_intervals x interval = 3 x 1 s. Before: all 30 healthy terminals got a false
-// offline episode and the gateway came back up to 17 s after the broker. Now: none, one for the
-// dead terminal, reconnect within 2 s.
-TEST_F(GatewayLink, BrokerRestartRaisesNoFalseOfflineAndTheGatewayIsBackWithinTwoSeconds) {
+// offline episode and the gateway came back up to 17 s after the broker (Paho's doubling
+// backoff). Now: none, one for the dead terminal, and the gateway retries every second through
+// the outage, so it is back within about a second of the broker (2.0 s was the bound here until
+// a loaded CI machine measured 2.014 s, 2026-12-04: the behaviour is the retry cadence, checked
+// from the gateway's own count of attempts; the time is a figure with a bound a backoff misses).
+TEST_F(GatewayLink, BrokerRestartRaisesNoFalseOfflineAndTheGatewayRetriesEverySecondThroughIt) {
   start_broker();
   std::string reg;
   for (const auto& id : live_ids()) reg += terminal_toml(id, 1);
@@ -228,7 +231,7 @@ TEST_F(GatewayLink, BrokerRestartRaisesNoFalseOfflineAndTheGatewayIsBackWithinTw
   ASSERT_TRUE(eventually([&] { return get("/healthz").value("mqtt_connected", false); }, 30s, 20ms));
   const double reconnect_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - back).count();
   std::cout << "[ figure ] gateway reconnect after the broker returned: " << reconnect_s << " s\n";
-  EXPECT_LE(reconnect_s, 2.0);
+  EXPECT_LE(reconnect_s, 5.0);  // a doubling backoff would be 8-16 s late after 8 s away
   // Let the drain, the grace (3 s) and some more pass with the terminals reporting.
   std::this_thread::sleep_for(8s);
   std::size_t false_offline = 0;
@@ -250,6 +253,14 @@ TEST_F(GatewayLink, BrokerRestartRaisesNoFalseOfflineAndTheGatewayIsBackWithinTw
   EXPECT_NE(text.find("failed (rc -1): TCP/TLS connect failure: Connection refused"), std::string::npos) << text;
   EXPECT_NE(text.find("failed attempts"), std::string::npos);
   EXPECT_LE(count(text, "failed (rc -1)"), 2u);  // rate-limited: the first, not one per attempt
+  // "MQTT connected to ... after N failed attempts, X s after the link went down": one attempt a
+  // second through the 8 s outage (a backoff of 1, 2, 4 s makes 3 or 4).
+  const auto at = text.find(" failed attempts, ");
+  ASSERT_NE(at, std::string::npos) << text;
+  const auto from = text.rfind("after ", at);
+  ASSERT_NE(from, std::string::npos);
+  const int attempts = std::stoi(text.substr(from + 6, at - from - 6));
+  EXPECT_GE(attempts, 7) << text.substr(from, 80);
 }
 
 // A terminal truly dead through an outage (it reported until the broker stopped) gets exactly one
