@@ -254,13 +254,14 @@ TEST_F(GatewayLink, BrokerRestartRaisesNoFalseOfflineAndTheGatewayRetriesEverySe
   EXPECT_NE(text.find("failed attempts"), std::string::npos);
   EXPECT_LE(count(text, "failed (rc -1)"), 2u);  // rate-limited: the first, not one per attempt
   // "MQTT connected to ... after N failed attempts, X s after the link went down": one attempt a
-  // second through the 8 s outage (a backoff of 1, 2, 4 s makes 3 or 4).
+  // second through the 8 s outage (a backoff of 1, 2, 4 s makes 3 or 4; a loaded machine may
+  // delay a retry or two).
   const auto at = text.find(" failed attempts, ");
   ASSERT_NE(at, std::string::npos) << text;
   const auto from = text.rfind("after ", at);
   ASSERT_NE(from, std::string::npos);
   const int attempts = std::stoi(text.substr(from + 6, at - from - 6));
-  EXPECT_GE(attempts, 7) << text.substr(from, 80);
+  EXPECT_GE(attempts, 5) << text.substr(from, 80);  // 8-10 seen; a backoff makes at most 4
 }
 
 // A terminal truly dead through an outage (it reported until the broker stopped) gets exactly one
