@@ -453,7 +453,7 @@ void engine::on_telemetry(std::size_t idx, const inbound_message& msg, proto::te
   // offline (chaos_short in CI, 2026-12-04). A backlog never continues: its first record arrives
   // more than the live window after the last live one, and each later one follows a record that
   // proved nothing.
-  const bool continues_alive = s.prev_alive && s.prev_arrival_ms != 0 && rec.seq == s.prev_seq + 1 &&
+  const bool continues_alive = s.prev_alive && rec.seq == s.prev_seq + 1 &&
                                arrival_ms >= s.prev_arrival_ms && arrival_ms - s.prev_arrival_ms <= live_window_ms;
   s.prev_arrival_ms = arrival_ms;
   s.prev_offset_ms = offset_ms;
