@@ -94,20 +94,28 @@ bool leader_lease::try_acquire() {
     conn_.reset();  // a broken session holds nothing; the next attempt opens a new one
     return false;
   }
-  // Who leads, for the standby's answers: informative only, so a failure keeps the lease.
+  // Who leads (for the standby's answers) and the term, the leader's fencing token: a leader
+  // without it could not fence its commits, so a failure lets the lock go again.
   try {
     pqxx::nontransaction t(conn_->c);
     // Held: only the holder writes the table (one writer at a time, so CREATE cannot race).
     t.exec0(
         "CREATE TABLE IF NOT EXISTS gateway_leader (lease_key BIGINT PRIMARY KEY, node TEXT NOT NULL, "
-        "http_url TEXT NOT NULL, since_ms BIGINT NOT NULL)");
-    t.exec_params0(
-        "INSERT INTO gateway_leader (lease_key, node, http_url, since_ms) VALUES ($1, $2, $3, "
-        "(extract(epoch from clock_timestamp()) * 1000)::bigint) ON CONFLICT (lease_key) DO UPDATE SET "
-        "node = excluded.node, http_url = excluded.http_url, since_ms = excluded.since_ms",
-        opt_.key, opt_.node, opt_.http_url);
+        "http_url TEXT NOT NULL, since_ms BIGINT NOT NULL, term BIGINT NOT NULL DEFAULT 0)");
+    t.exec0("ALTER TABLE gateway_leader ADD COLUMN IF NOT EXISTS term BIGINT NOT NULL DEFAULT 0");  // a table of 2026-12-04
+    term_ = t.exec_params1(
+                 "INSERT INTO gateway_leader (lease_key, node, http_url, since_ms, term) VALUES ($1, $2, $3, "
+                 "(extract(epoch from clock_timestamp()) * 1000)::bigint, 1) ON CONFLICT (lease_key) DO UPDATE SET "
+                 "node = excluded.node, http_url = excluded.http_url, since_ms = excluded.since_ms, "
+                 "term = gateway_leader.term + 1 RETURNING term",
+                 opt_.key, opt_.node, opt_.http_url)[0]
+                 .as<std::int64_t>();
   } catch (const std::exception& e) {
-    spdlog::warn("standby: the lease is held, but writing this gateway into gateway_leader failed: {}", e.what());
+    spdlog::warn("standby: took the lock but could not write this gateway's term into gateway_leader ({}); "
+                 "letting the lock go, trying again", e.what());
+    term_.reset();
+    conn_.reset();  // ends the session: the server releases the lock
+    return false;
   }
   return taken;
 }

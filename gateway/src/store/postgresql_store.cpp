@@ -551,6 +551,22 @@ class postgresql_store::impl {
     }
   }
 
+  /// The fencing check (store::set_commit_fence), the last statement of a write transaction
+  /// before its COMMIT. Not prepared: gateway_leader is the lease's table and may not exist when
+  /// this connection opens. Throws store_fenced (the caller's transaction is then rolled back).
+  void check_fence(pqxx::work& t) {
+    if (!fence_) return;
+    const auto r = t.exec_params("SELECT term FROM gateway_leader WHERE lease_key = $1::bigint", fence_->lease_key);
+    if (r.empty())
+      throw store_fenced(where_ + ": commit refused: gateway_leader has no row for lease key " +
+                         std::to_string(fence_->lease_key) + " (this gateway led with term " +
+                         std::to_string(fence_->term) + "); nothing of it was written");
+    const auto term = r[0][0].as<std::int64_t>();
+    if (term != fence_->term)
+      throw store_fenced(where_ + ": commit refused: another gateway leads (term " + std::to_string(term) +
+                         ", this gateway's " + std::to_string(fence_->term) + "); nothing of it was written");
+  }
+
   void refuse_write(const char* what) const {
     if (read_only_) throw store_error(where_ + ": read-only connection: " + what + " refused");
   }
@@ -583,6 +599,7 @@ class postgresql_store::impl {
   std::int64_t timeout_ms_{0};  // statement_timeout, ms; 0 = none
   std::unique_ptr<pqxx::connection> conn_;  // null after a lost connection (conn() opens a new one)
   std::set<std::int64_t> known_;  // day partitions known to exist (created or seen by this connection)
+  std::optional<commit_fence> fence_;  // set_commit_fence
 };
 
 postgresql_store::postgresql_store(const std::string& uri, std::size_t dead_letter_max_rows, access mode)
@@ -608,6 +625,8 @@ void postgresql_store::set_cpu_limit(std::optional<std::chrono::nanoseconds> lim
     impl_->conn().set_variable("statement_timeout", std::to_string(ms_limit));  // a computed integer
   });
 }
+
+void postgresql_store::set_commit_fence(const commit_fence& fence) { impl_->fence_ = fence; }
 
 void postgresql_store::apply(const write_batch& b) {
   auto& d = *impl_;
@@ -770,6 +789,7 @@ void postgresql_store::apply(const write_batch& b) {
     }
     for (const auto& im : b.images)
       t.exec_prepared("upsert_image", im.terminal_id, pqxx::binarystring(im.jpeg), ms(im.arrival));
+    d.check_fence(t);
     t.commit();
   });
   d.known_.insert(created.begin(), created.end());
@@ -1086,6 +1106,7 @@ std::size_t postgresql_store::purge_records_before(proto::timestamp before) {
     }
     count += t.exec_prepared("purge_records", ms(before)).affected_rows();
     t.exec_prepared("purge_hourly", ms(before));
+    d.check_fence(t);
     t.commit();
     return count;
   });
@@ -1156,6 +1177,7 @@ rollup_result postgresql_store::roll_up_records_before(proto::timestamp before, 
                         static_cast<std::int64_t>(sl.n), sl.sum, extreme(sl, sl.min), extreme(sl, sl.max));
       }
       const auto deleted = t.exec_prepared("rollup_delete", start, cut, ms(before)).affected_rows();
+      d.check_fence(t);
       t.commit();
       return static_cast<std::size_t>(deleted);
     });
@@ -1173,6 +1195,7 @@ rollup_result postgresql_store::roll_up_records_before(proto::timestamp before, 
       t.exec("DROP TABLE " + table);
       t.exec_prepared("forget_partition", name);
     }
+    d.check_fence(t);
     t.commit();
   });
   for (auto it = d.known_.begin(); it != d.known_.end();)
@@ -1245,6 +1268,7 @@ bool postgresql_store::notification_enqueue(const std::vector<notification_row>&
     for (const auto& n : rows)
       t.exec_prepared("insert_notification", n.target, n.subject_kind, i64(n.subject_id), n.event, n.body,
                       n.created_ms, std::int64_t{n.attempts}, n.next_attempt_ms, n.last_error);
+    impl_->check_fence(t);
     t.commit();
     return true;
   });

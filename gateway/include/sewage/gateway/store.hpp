@@ -40,6 +40,20 @@ class store_timeout : public store_error {
   using store_error::store_error;
 };
 
+/// A write refused because another gateway leads (set_commit_fence): the table gateway_leader names
+/// a newer term than this gateway's. Nothing of the refused transaction was written.
+class store_fenced : public store_error {
+ public:
+  using store_error::store_error;
+};
+
+/// A leader's fencing token (standby/leader_lease.hpp): the lease key and the term this gateway
+/// wrote into gateway_leader when it took the lease.
+struct commit_fence {
+  std::int64_t lease_key{0};
+  std::int64_t term{0};
+};
+
 /// One accepted telemetry record with its arrival time.
 struct record_row {
   proto::telemetry_record record;  ///< as the agent sent it: `record.ts` is the agent's stamp
@@ -314,6 +328,16 @@ class store {
   /// host is not cut, a runaway query is. Used by read connections per request. The default
   /// ignores it (a store without the means to interrupt).
   virtual void set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) { (void)limit; }
+  /// From now on, every write transaction of this connection checks, as its last statement before
+  /// COMMIT, that table gateway_leader still holds `fence.term` for `fence.lease_key`; when it
+  /// holds another term (a standby took the lease since), or no row, the transaction is rolled
+  /// back and store_fenced is thrown. Closes the gap in which a leader frozen (SIGSTOP, a paused
+  /// VM) past its lease wakes and commits before its fence thread stops it. The default throws
+  /// store_error: only a store shared by two gateways (PostgreSQL) has a leader table.
+  virtual void set_commit_fence(const commit_fence& fence) {
+    (void)fence;
+    throw store_error("this store backend has no leader table to fence commits with (standby needs postgresql)");
+  }
   /// Applies all writes atomically. The dead-letter table is trimmed to its bound in the same transaction.
   virtual void apply(const write_batch& batch) = 0;
   /// Resume state of every known terminal.

@@ -10,7 +10,10 @@
 /// about 12 s; PostgreSQL 15 manual, 20.3.1).
 ///
 /// The leader writes who it is into table `gateway_leader` (one row per key: node, HTTP URL,
-/// since when), which the standby shows to its callers. The leader checks its lease connection
+/// since when, and its term: one more than the last leader's), which the standby shows to its
+/// callers. The term is the leader's fencing token: its store commits only while the row still
+/// holds it (store::set_commit_fence), so a former leader that wakes after a takeover (frozen by
+/// SIGSTOP or a paused VM, its lease ended meanwhile) cannot commit even once before it is fenced. The leader checks its lease connection
 /// every check_interval on a thread of the lease's own (keep()); when no check succeeded for
 /// 3 x check_interval (6 s by default: shorter than the 12 s after which the server lets a
 /// standby take the lock) the lease counts as lost and the leader stops leading at once (keep()'s
@@ -72,12 +75,17 @@ class leader_lease {
   leader_lease(const leader_lease&) = delete;
   leader_lease& operator=(const leader_lease&) = delete;
 
-  /// Tries once to take the lease: connects if needed, then pg_try_advisory_lock(key). On
-  /// success writes this gateway into gateway_leader and returns true (the lease is held until
-  /// this object or its connection ends). Returns false when another session holds it or the
-  /// server cannot be reached (logged at warning once per outage, counted in connect_failures()).
-  /// Never throws (except std::bad_alloc).
+  /// Tries once to take the lease: connects if needed, then pg_try_advisory_lock(key), then
+  /// writes this gateway into gateway_leader with the next term. Returns true when both succeeded
+  /// (the lease is held until this object or its connection ends; term() is set). Returns false
+  /// when another session holds the lock, the server cannot be reached (logged at warning once
+  /// per outage, counted in connect_failures()), or the row could not be written (the lock is
+  /// let go again: a leader without a term could not fence its commits). Never throws (except
+  /// std::bad_alloc).
   bool try_acquire();
+  /// The term written by the try_acquire() that returned true (>= 1), else nullopt. Not
+  /// thread-safe: from the thread of try_acquire().
+  [[nodiscard]] std::optional<std::int64_t> term() const noexcept { return term_; }
   /// The leader as recorded (nullopt: no row yet, or the server unreachable). Never throws.
   [[nodiscard]] std::optional<leader_record> leader();
   /// After try_acquire() returned true: starts the thread that checks every check_interval that
@@ -104,6 +112,7 @@ class leader_lease {
   struct session;  // the libpqxx connection holding the lock (libpqxx 6.4's connection is a typedef)
   std::unique_ptr<session> conn_;
   bool unreachable_logged_{false};
+  std::optional<std::int64_t> term_;
   std::atomic<std::uint64_t> checks_{0};
   std::atomic<std::uint64_t> connect_failures_{0};
   std::atomic<bool> broken_{false};
