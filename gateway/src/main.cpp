@@ -198,6 +198,11 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   // The store backend of store.backend (store_factory.hpp); the rooms below use the SQLite file.
   const auto db_owner = open_store(cfg, store_access::read_write);
   store& db = *db_owner;
+  // A leader's commits carry its term (standby/leader_lease.hpp): after a takeover they are refused.
+  if (lease != nullptr && lease->term()) {
+    db.set_commit_fence({cfg.standby_lease_key, *lease->term()});
+    spdlog::info("standby: leading with term {}; each commit checks that gateway_leader still holds it", *lease->term());
+  }
   // Notifications: rows are stored by the engine with their transitions; the notifier's delivery
   // thread sends them on its own store connection (notify/notifier.hpp).
   std::unique_ptr<notifier> hook;
@@ -289,7 +294,8 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   as.session_max_age = cfg.http_session_max_age;
   as.login_max_failures = cfg.http_login_max_failures;
   as.login_window = cfg.http_login_window;
-  auth::service ids(cfg.store_path, as, wall_clock);
+  // The configured backend's identity tables: with PostgreSQL shared by a standby pair (issue 16).
+  auth::service ids(auth::open_identity_store(cfg), as, wall_clock);
   if (cfg.http_public_read) spdlog::warn("http.public_read = true: every GET read is open without login");
   // Inspections, site QR codes and the contractor assessment (om/inspections.hpp): times from the
   // engine's clock (a simulated one in the demo), a connection of their own.

@@ -5,7 +5,7 @@
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
 #include "sewage/gateway/registry.hpp"
-#include "sewage/gateway/sqlite_store.hpp"
+#include "sewage/gateway/store_factory.hpp"
 
 #include <nlohmann/json.hpp>
 #include <sewage/proto/timestamp.hpp>
@@ -120,9 +120,9 @@ int cli::run(const std::string& config_path) {
       if (std::none_of(reg.terminals().begin(), reg.terminals().end(), [&](const auto& ti) { return ti.town == t; }))
         throw auth_error(400, "--town '" + t + "' is not a town of the registry " + cfg.registry_path.string());
     if (!cfg.store_path.parent_path().empty()) std::filesystem::create_directories(cfg.store_path.parent_path());
-    { sqlite_store migrate(cfg.store_path, cfg.dead_letter_max_rows); }  // creates or migrates the tables
+    { const auto migrate = open_store(cfg, store_access::read_write); }  // creates or migrates the tables
     const system_clock_source clock;
-    service ids(cfg.store_path, settings{}, clock);
+    service ids(open_identity_store(cfg), settings{}, clock);  // the gateway's backend (identity_store.hpp)
     const auto who = cli_actor();
     const auto r = parse_role(role_).value_or(role::viewer);
     const auto sub = [](CLI::App* a, const char* n) { return a->get_subcommand(n)->parsed(); };

@@ -123,8 +123,31 @@ INSERT INTO flow_normal_sites(site_id, computed_day, median_m3h, low_m3h, days, 
 DROP TABLE flow_normals;
 )sql";
 
+// Version 4 (issue 16 item 2): identities (auth/identity_store.hpp) in the shared database, so
+// that the two gateways of a standby pair know the same accounts, tokens and sessions; SQLite's
+// schema v7 tables (with their later contractor columns), `sessions.user` as `user_name` (USER is
+// reserved in PostgreSQL).
+constexpr const char* migration_v4_identity = R"sql(
+CREATE TABLE users(
+  name text PRIMARY KEY, role text NOT NULL, towns text NOT NULL, hash text NOT NULL,
+  disabled boolean NOT NULL DEFAULT false, created_ms bigint NOT NULL, changed_ms bigint NOT NULL,
+  contractor text NOT NULL DEFAULT '');
+CREATE TABLE api_tokens(
+  name text PRIMARY KEY, hash text NOT NULL UNIQUE, role text NOT NULL, towns text NOT NULL,
+  created_ms bigint NOT NULL, revoked_ms bigint, contractor text NOT NULL DEFAULT '');
+CREATE TABLE sessions(
+  key text PRIMARY KEY, user_name text NOT NULL, csrf text NOT NULL, created_ms bigint NOT NULL,
+  last_seen_ms bigint NOT NULL);
+CREATE INDEX sessions_by_user ON sessions(user_name);
+CREATE TABLE audit(
+  id bigserial PRIMARY KEY, ts_ms bigint NOT NULL, actor text NOT NULL, actor_kind text NOT NULL,
+  address text NOT NULL, action text NOT NULL, target text NOT NULL, detail text NOT NULL);
+CREATE INDEX audit_by_ts ON audit(ts_ms);
+)sql";
+
 // Migration steps: steps[v] takes version v to v + 1.
-constexpr const char* steps[] = {schema_v1, migration_v2_hourly, migration_v3_flow_normal_sites};
+constexpr const char* steps[] = {schema_v1, migration_v2_hourly, migration_v3_flow_normal_sites,
+                                 migration_v4_identity};
 
 // pg_advisory_xact_lock key of migrations: "sewage-m" as 8 bytes.
 constexpr long long migration_lock_key = 0x736577616765'2d6d;

@@ -3,6 +3,7 @@
 // SQLite rooms and received-message journal). One leads; the other answers as the standby. The
 // leader is killed with SIGKILL while records keep arriving; the standby takes over the MQTT
 // session and the engine, and nothing is lost, counted twice, or raised twice.
+#include "gateway_cli.hpp"
 #include "http_client.hpp"
 #include "process_util.hpp"
 
@@ -179,6 +180,16 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
   publish_record(5, 104.0, 20.0, at(5));
   std::this_thread::sleep_for(1500ms);
 
+  // An administrator's token, made with the CLI on A's host: kept in the shared store (identities
+  // are in PostgreSQL), so it works on whichever gateway leads.
+  const auto made = gateway_cli(SEWAGE_GATEWAY_BINARY, (dir_->path() / "A" / "gateway.toml").string(),
+                                "tokens add it-admin --role admin");
+  const auto tok_at = made.out.find("sgw_");
+  ASSERT_TRUE(made.exit_code == 0 && tok_at != std::string::npos) << made.out;
+  const auto admin_token = made.out.substr(tok_at, made.out.find('\n', tok_at) - tok_at);
+  EXPECT_EQ(http_call(ports_["A"], "GET", "/api/users", "", admin_token).status, 200);
+  EXPECT_EQ(http_call(ports_["B"], "GET", "/api/users", "", admin_token).status, 503);  // the standby
+
   gateways_["A"]->kill_now();  // SIGKILL: no commit, no goodbye, the lease connection dies with it
   const auto killed = std::chrono::steady_clock::now();
   // A's journal is on A's host, gone with it. The terminal re-sends what no receipt confirmed (4, 5;
@@ -202,6 +213,10 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
   EXPECT_EQ(all[0]["alert_id"], alert_id);
   EXPECT_EQ(all[0]["state"], "cleared");
   EXPECT_NE(slurp(dir_->path() / "B" / "gateway.log").find("took the lease"), std::string::npos);
+  // The token made on A's host is known to B, the new leader; an unknown one is not.
+  EXPECT_EQ(http_call(ports_["B"], "GET", "/api/users", "", admin_token).status, 200);
+  EXPECT_EQ(http_call(ports_["B"], "GET", "/api/users", "", "sgw_not-a-token").status, 401);
+  EXPECT_NE(slurp(dir_->path() / "B" / "gateway.log").find("leading with term"), std::string::npos);
 
   // A comes back (systemd restarts it): now it is the standby, B stays the leader.
   start("A");

@@ -2,9 +2,11 @@
 // store and on the PostgreSQL store (a PostgreSQL 15 started by this program, tests/support
 // postgres.hpp; it fails the tests loudly when it cannot start). Then each backend's own: SQLite's
 // migration from version 1, PostgreSQL's partitions and schema table; the store.backend config.
+#include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/operating_day.hpp"
 #include "sewage/gateway/postgresql_store.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
+#include "sewage/gateway/standby/leader_lease.hpp"
 #include "sewage/gateway/store_factory.hpp"
 #include "test_util.hpp"
 
@@ -1045,6 +1047,77 @@ TEST_P(StoreBackends, TheEngineResumesFromTheStoreAfterARestart) {
   EXPECT_EQ(db->history("T1", t0 - minutes(60), t0 + minutes(60), 100).size(), 9u);
 }
 
+// Issue 16 item 2: the identities live in the configured store, so with PostgreSQL the two gateways
+// of a standby pair (here: two services, each on its own connection, like two processes) know the
+// same accounts, sessions and tokens, and a change on one holds at once on the other. SQLite gives
+// the same answers through one file.
+TEST_P(StoreBackends, IdentitiesAreSharedByEveryGatewayOnTheStore) {
+  const auto migrated = open();  // creates the tables, as the gateway and its CLI do first
+  manual_clock clock(at("2026-12-04T08:00:00Z"));
+  auth::service a(auth::open_identity_store(cfg(100)), auth::settings{}, clock);
+  auth::service b(auth::open_identity_store(cfg(100)), auth::settings{}, clock);
+  a.add_user("wang", "pass-wang-123", auth::role::operator_, {"Wuyuan Town"});
+  EXPECT_THROW(b.add_user("wang", "other-pass-1", auth::role::viewer, {}), auth::auth_error);  // 409 on both
+  ASSERT_EQ(b.users().size(), 1u);
+  EXPECT_EQ(b.users()[0].role, auth::role::operator_);
+  EXPECT_EQ(b.users()[0].towns, std::vector<std::string>{"Wuyuan Town"});
+  // A session made on A is known to B (the takeover keeps operators signed in).
+  const auto in = a.login("wang", "pass-wang-123", "10.0.0.9");
+  ASSERT_EQ(in.result, auth::login_result::outcome::ok);
+  const auto on_b = b.session(in.cookie, "10.0.0.9");
+  ASSERT_TRUE(on_b.has_value());
+  EXPECT_EQ(on_b->name, "wang");
+  EXPECT_EQ(on_b->csrf_token, in.who.csrf_token);
+  EXPECT_EQ(on_b->role, auth::role::operator_);
+  EXPECT_EQ(b.login("wang", "wrong-password", "10.0.0.9").result, auth::login_result::outcome::failed);
+  // Disabled on B: the session ends on A too, and A refuses the login.
+  b.change_user("wang", auth::user_change{std::nullopt, std::nullopt, std::nullopt, true, std::nullopt});
+  EXPECT_FALSE(a.session(in.cookie, "10.0.0.9").has_value());
+  EXPECT_EQ(a.login("wang", "pass-wang-123", "10.0.0.9").result, auth::login_result::outcome::failed);
+  b.change_user("wang", auth::user_change{std::string("pass-wang-456"), auth::role::viewer, std::nullopt, false, std::nullopt});
+  EXPECT_EQ(a.login("wang", "pass-wang-456", "10.0.0.8").result, auth::login_result::outcome::ok);
+  EXPECT_EQ(a.users()[0].role, auth::role::viewer);
+  // A token made on A works on B until B revokes it; a revoked name is not reused.
+  const auto token = a.add_token("scada", auth::role::viewer, {}, "");
+  ASSERT_TRUE(b.bearer(token, "10.0.0.7").has_value());
+  EXPECT_EQ(b.bearer(token, "10.0.0.7")->name, "scada");
+  b.revoke_token("scada");
+  EXPECT_FALSE(a.bearer(token, "10.0.0.7").has_value());
+  EXPECT_THROW(a.revoke_token("scada"), auth::auth_error);
+  EXPECT_THROW((void)a.add_token("scada", auth::role::viewer, {}, ""), auth::auth_error);
+  ASSERT_EQ(a.tokens().size(), 1u);
+  EXPECT_TRUE(a.tokens()[0].revoked_ms.has_value());
+  // One audit log, newest first, filtered and paged the same way from either gateway.
+  auth::principal gateway_itself;
+  gateway_itself.kind = auth::actor_kind::system;
+  clock.advance(std::chrono::hours(1));
+  b.audit(gateway_itself, "store.test", "later", R"({"n":1})");
+  const auto all = a.audit_rows({});
+  ASSERT_EQ(all.size(), 5u);  // login.ok, login.failed x2, login.ok, store.test (changes are audited by their callers)
+  EXPECT_EQ(all.front().action, "store.test");
+  EXPECT_EQ(all.front().actor, "sewage-gateway");
+  EXPECT_EQ(all.front().kind, auth::actor_kind::system);
+  EXPECT_EQ(all.front().detail_json, R"({"n":1})");
+  for (std::size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i].id, all[i - 1].id);
+  auth::audit_query failed;
+  failed.action = "login.failed";
+  const auto f = b.audit_rows(failed);
+  ASSERT_EQ(f.size(), 2u);  // the wrong password, then the disabled account
+  EXPECT_EQ(f[0].detail_json, R"({"reason":"disabled"})");
+  EXPECT_EQ(f[1].address, "10.0.0.9");
+  auth::audit_query page;
+  page.limit = 2;
+  page.before_id = all[1].id;
+  const auto p = b.audit_rows(page);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].id, all[2].id);
+  auth::audit_query since;
+  since.from_ms = (clock.now() - std::chrono::minutes(1)).time_since_epoch().count();
+  EXPECT_EQ(a.audit_rows(since).size(), 1u);
+  EXPECT_EQ(a.purge_audit(since.from_ms.value()), all.size() - 1);
+  EXPECT_EQ(b.audit_rows({}).size(), 1u);
+}
+
 // --- PostgreSQL only --------------------------------------------------------------------------
 
 class PostgresqlStore : public ::testing::Test {
@@ -1082,8 +1155,10 @@ TEST_F(PostgresqlStore, MigratesOnceAndRefusesANewerSchema) {
 // complete site of schema 2's 48 rows per site over and leaves an incomplete one to be learned again.
 TEST_F(PostgresqlStore, MigratesFlowNormalsToOneRowPerSite) {
   { postgresql_store s(uri_, 10); }
-  // Back to schema 2: its table, site A complete (cell value = day_type x 24 + hour), site B with 3 rows.
-  exec("DROP TABLE flow_normal_sites;"
+  // Back to schema 2: its table, site A complete (cell value = day_type x 24 + hour), site B with 3
+  // rows; without the tables of version 4 (identities).
+  exec("DROP TABLE users, api_tokens, sessions, audit;"
+       "DROP TABLE flow_normal_sites;"
        "CREATE TABLE flow_normals(site_id text NOT NULL, day_type integer NOT NULL, hour integer NOT NULL,"
        " median_m3h double precision NOT NULL, low_m3h double precision NOT NULL, days bigint NOT NULL,"
        " prior boolean NOT NULL, computed_day integer NOT NULL, PRIMARY KEY (site_id, day_type, hour));"
@@ -1211,6 +1286,69 @@ TEST_F(PostgresqlStore, AConnectionTheServerEndedIsOpenedAgain) {
   s.apply(b);
   EXPECT_EQ(ro.history("T1", at("2026-11-01T00:00:00Z"), at("2026-11-03T00:00:00Z"), 10).size(), 1u);
   EXPECT_EQ(ro.find_alerts({}).size(), 3u);
+}
+
+// Issue 16 item 2, the gap the standby's fence thread leaves: a leader frozen (SIGSTOP, a paused VM)
+// while its lease ends wakes after the standby took over and could commit once before its fence
+// thread stops it: records counted twice in the daily rows, an alert transition doubled. Its
+// commits carry its term now: refused once gateway_leader holds a newer one.
+TEST_F(PostgresqlStore, ACommitAfterATakeoverIsRefusedWithNothingWritten) {
+  constexpr std::int64_t key = 4242;
+  const auto lease = [&](const char* node) {
+    return std::make_unique<standby::leader_lease>(
+        standby::lease_options{uri_, key, node, std::string("http://") + node, std::chrono::milliseconds(1000)});
+  };
+  auto a = lease("node-a");
+  ASSERT_TRUE(a->try_acquire());
+  ASSERT_TRUE(a->term().has_value());
+  const std::int64_t term_a = *a->term();
+  EXPECT_GE(term_a, 1);
+  postgresql_store leader_a(uri_, 10);
+  leader_a.set_commit_fence({key, term_a});
+  const auto day = at("2026-11-29T12:00:00Z");
+  write_batch first;
+  first.records.push_back({test::record("T1", 1, day), day, ""});
+  first.daily.push_back({"T1", daily_delta{}});
+  first.daily.back().totals.day = 20421;  // a day number (days since 1970); any will do
+  first.daily.back().totals.volume_m3 = 1.0;
+  leader_a.apply(first);
+  // A's lease session ends (here: dropped; in the field: the server ended it while A was frozen),
+  // and B takes the lease with the next term.
+  a.reset();
+  auto b = lease("node-b");
+  ASSERT_TRUE(b->try_acquire());
+  ASSERT_TRUE(b->term().has_value());
+  EXPECT_EQ(*b->term(), term_a + 1);
+  ASSERT_TRUE(b->leader().has_value());
+  EXPECT_EQ(b->leader()->node, "node-b");
+  // A wakes and commits what it held: refused, nothing of it written (no record 2, no volume).
+  write_batch held;
+  held.records.push_back({test::record("T1", 2, day + std::chrono::minutes(1)), day + std::chrono::minutes(1), ""});
+  held.daily = first.daily;
+  try {
+    leader_a.apply(held);
+    ADD_FAILURE() << "a fenced commit went through";
+  } catch (const store_fenced& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("term " + std::to_string(term_a + 1)), std::string::npos) << what;
+  }
+  EXPECT_THROW(leader_a.purge_records_before(day + std::chrono::hours(1)), store_fenced);
+  postgresql_store reader(uri_, 10, postgresql_store::access::read_only);
+  const auto stored = reader.history("T1", day - std::chrono::hours(1), day + std::chrono::hours(1), 10);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].record.seq, 1u);
+  const auto rows = reader.daily(std::string("T1"), first.daily[0].totals.day, first.daily[0].totals.day);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_DOUBLE_EQ(rows[0].totals.volume_m3, 1.0);
+  // B's commits, with its term, go through; a store never fenced is not checked at all.
+  postgresql_store leader_b(uri_, 10);
+  leader_b.set_commit_fence({key, *b->term()});
+  leader_b.apply(held);
+  EXPECT_EQ(reader.history("T1", day - std::chrono::hours(1), day + std::chrono::hours(1), 10).size(), 2u);
+  // The SQLite backend has no leader table: fencing it is an error, never a silent no-op.
+  testing::temp_dir dir("gw-fence");
+  sqlite_store lite(dir.path() / "g.db", 10);
+  EXPECT_THROW(lite.set_commit_fence({key, 1}), store_error);
 }
 
 TEST_F(PostgresqlStore, ErrorsNameTheOperationNeverThePassword) {

@@ -23,7 +23,7 @@ namespace sewage::gateway {
 
 /// Schema version this build writes (table schema_version). Migrations from every earlier version
 /// run at open, under a transaction-scoped advisory lock (two gateways never migrate at once).
-inline constexpr int postgresql_schema_version = 3;
+inline constexpr int postgresql_schema_version = 4;
 
 class postgresql_store final : public store, public notification_store {
  public:
@@ -52,6 +52,10 @@ class postgresql_store final : public store, public notification_store {
   /// Sets statement_timeout to `limit` (rounded up to whole ms) for the statements that follow;
   /// a statement cancelled by it throws store_timeout. std::nullopt removes the bound.
   void set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) override;
+  /// See store::set_commit_fence: fences apply(), purge_records_before(), roll_up_records_before()
+  /// and notification_enqueue(); the notifier's delivery bookkeeping is not fenced. Not thread-safe
+  /// (like every call of this connection). Never throws.
+  void set_commit_fence(const commit_fence& fence) override;
   void apply(const write_batch& batch) override;
   std::vector<terminal_snapshot> load_terminals() override;
   std::optional<seq_set> load_dedup(const std::string& terminal_id, const std::string& epoch) override;

@@ -1,10 +1,11 @@
 #pragma once
 /// \file
 /// Users, bearer tokens, sessions, login rate limit and the audit log (issue 11; gateway/README.md
-/// "Users, roles and town scope"). Kept in the gateway's SQLite store (tables of schema v7,
-/// sqlite_store.cpp migration_v7_identity) through a connection of its own, so the CLI
-/// (`sewage-gateway users ...`) and a running gateway see the same accounts: a user disabled with
-/// the CLI is refused at their next request, no restart.
+/// "Users, roles and town scope"). Kept in the gateway's store (identity_store.hpp: the SQLite
+/// file's tables of schema v7, or with store.backend = "postgresql" the shared database's, so a
+/// standby that takes over knows the same accounts and sessions) through a connection of its own,
+/// so the CLI (`sewage-gateway users ...`) and a running gateway see the same accounts: a user
+/// disabled with the CLI is refused at their next request, no restart.
 ///
 /// Secrets at rest: passwords as Argon2id hashes (secrets.hpp), session ids and bearer tokens as
 /// SHA-256 digests. No function logs or returns a password, a session id or a token, except the
@@ -14,6 +15,7 @@
 /// each call is one or a few indexed statements).
 
 #include "sewage/gateway/auth/identity.hpp"
+#include "sewage/gateway/auth/identity_store.hpp"
 #include "sewage/gateway/clock.hpp"
 
 #include <chrono>
@@ -84,32 +86,15 @@ struct login_result {
   std::uint32_t retry_after_s{0};  ///< rate_limited: seconds until one more attempt is allowed
 };
 
-struct audit_row {
-  std::uint64_t id{0};
-  std::int64_t ts_ms{0};
-  std::string actor;       ///< user or token name; "" for anonymous, "sewage-gateway" for system
-  actor_kind kind{actor_kind::system};
-  std::string address;     ///< the peer's address; "" for the CLI and the gateway itself ("cli" for the CLI)
-  std::string action;      ///< login.ok, login.failed, logout, alert.ack, command.send, user.add, ... (README)
-  std::string target;      ///< what it acted on: a user, token, alert id, terminal id; "" when none
-  std::string detail_json; ///< a JSON object with more facts (never a secret)
-};
-
-struct audit_query {
-  std::optional<std::int64_t> from_ms;  ///< inclusive
-  std::optional<std::int64_t> to_ms;    ///< exclusive
-  std::optional<std::string> actor;
-  std::optional<std::string> action;
-  std::optional<std::uint64_t> before_id;  ///< paging: rows with a smaller id (newest first)
-  std::size_t limit{100};
-};
-
 class service {
  public:
   /// Opens `db_path` (read-write; the database must exist and be migrated to schema v7 or later:
   /// open it with sqlite_store first). `clock` gives session, rate-limit and audit times (the real
   /// clock in the gateway, never a simulated one). Throws std::runtime_error naming the path.
   service(const std::filesystem::path& db_path, settings s, const clock_source& clock);
+  /// The same on any identity store (open_identity_store: the configured backend). Throws
+  /// std::invalid_argument for a null store.
+  service(std::unique_ptr<identity_store> db, settings s, const clock_source& clock);
   ~service();
   service(const service&) = delete;
   service& operator=(const service&) = delete;
