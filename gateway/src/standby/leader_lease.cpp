@@ -102,7 +102,13 @@ bool leader_lease::try_acquire() {
     t.exec0(
         "CREATE TABLE IF NOT EXISTS gateway_leader (lease_key BIGINT PRIMARY KEY, node TEXT NOT NULL, "
         "http_url TEXT NOT NULL, since_ms BIGINT NOT NULL, term BIGINT NOT NULL DEFAULT 0)");
-    t.exec0("ALTER TABLE gateway_leader ADD COLUMN IF NOT EXISTS term BIGINT NOT NULL DEFAULT 0");  // a table of 2026-12-04
+    // A table of before the term (2026-12-04) gets the column. Only then: ALTER TABLE takes an
+    // ACCESS EXCLUSIVE lock, which would wait for any transaction that read the table (a former
+    // leader's commit checks its term in it, store::set_commit_fence).
+    if (t.exec("SELECT 1 FROM information_schema.columns WHERE table_name = 'gateway_leader' AND column_name = 'term' "
+               "AND table_schema = current_schema()")
+            .empty())
+      t.exec0("ALTER TABLE gateway_leader ADD COLUMN IF NOT EXISTS term BIGINT NOT NULL DEFAULT 0");
     term_ = t.exec_params1(
                  "INSERT INTO gateway_leader (lease_key, node, http_url, since_ms, term) VALUES ($1, $2, $3, "
                  "(extract(epoch from clock_timestamp()) * 1000)::bigint, 1) ON CONFLICT (lease_key) DO UPDATE SET "
