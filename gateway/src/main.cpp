@@ -206,8 +206,11 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   // Notifications: rows are stored by the engine with their transitions; the notifier's delivery
   // thread sends them on its own store connection (notify/notifier.hpp).
   std::unique_ptr<notifier> hook;
-  if (!cfg.notify.targets.empty())
-    hook = std::make_unique<notifier>(cfg.notify, cfg.zone, open_notification_store(cfg));
+  if (!cfg.notify.targets.empty()) {
+    auto queue = open_notification_store(cfg);
+    if (lease != nullptr && lease->term()) queue->set_commit_fence({cfg.standby_lease_key, *lease->term()});
+    hook = std::make_unique<notifier>(cfg.notify, cfg.zone, std::move(queue));
+  }
   // Alarm discipline (alarms/discipline.hpp): between the engine and the notifier, it holds back
   // what maintenance windows suppress and repeats it groups, and escalates unacknowledged alerts;
   // it runs on the engine's clock.

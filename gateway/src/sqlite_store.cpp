@@ -637,6 +637,12 @@ const char* sqlite_schema_v1_sql() noexcept { return schema_v1; }
 sqlite_store::sqlite_store(const std::filesystem::path& path, std::size_t dead_letter_max_rows, access mode)
     : impl_(std::make_unique<impl>(path, dead_letter_max_rows, mode)) {}
 
+void sqlite_store::set_commit_fence(const commit_fence& fence) {
+  (void)fence;
+  throw store_error("sqlite " + impl_->path_.string() +
+                    ": a SQLite store has no leader table to fence commits with (standby needs postgresql)");
+}
+
 void sqlite_store::set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) {
   impl_->cpu_start_ns_ = impl::thread_cpu_ns();
   impl_->cpu_limit_ns_ = limit ? std::max<std::int64_t>(1, limit->count()) : 0;

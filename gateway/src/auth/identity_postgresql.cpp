@@ -61,12 +61,13 @@ class postgresql_identity_store final : public identity_store {
                     u.name, u.role, u.towns_json, u.hash, u.disabled, u.created_ms, u.changed_ms, u.contractor);
     });
   }
-  void update_user(const user_row& u) override {
+  void update_user(const std::string& name, const user_patch& p) override {
     guard("update_user", [&] {
       pqxx::nontransaction t(conn());
-      t.exec_params("UPDATE users SET role = $2, towns = $3, hash = $4, disabled = $5, created_ms = $6, "
-                    "changed_ms = $7, contractor = $8 WHERE name = $1",
-                    u.name, u.role, u.towns_json, u.hash, u.disabled, u.created_ms, u.changed_ms, u.contractor);
+      t.exec_params("UPDATE users SET role = coalesce($2, role), towns = coalesce($3, towns), hash = coalesce($4, hash), "
+                    "disabled = coalesce($5, disabled), contractor = coalesce($6, contractor), changed_ms = $7 "
+                    "WHERE name = $1",
+                    name, p.role, p.towns_json, p.hash, p.disabled, p.contractor, p.changed_ms);
     });
   }
   std::vector<user_row> users() override {

@@ -34,14 +34,29 @@ class sqlite_identity_store final : public identity_store {
     return row_of(s);
   }
   void insert_user(const user_row& u) override {
-    write_user("INSERT INTO users(name, role, towns, hash, disabled, created_ms, changed_ms, contractor) "
-               "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-               u);
+    stmt(db_, "INSERT INTO users(name, role, towns, hash, disabled, created_ms, changed_ms, contractor) "
+              "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)")
+        .bind(1, u.name)
+        .bind(2, u.role)
+        .bind(3, u.towns_json)
+        .bind(4, u.hash)
+        .bind(5, std::int64_t{u.disabled ? 1 : 0})
+        .bind(6, u.created_ms)
+        .bind(7, u.changed_ms)
+        .bind(8, u.contractor)
+        .run();
   }
-  void update_user(const user_row& u) override {
-    write_user("UPDATE users SET role = ?2, towns = ?3, hash = ?4, disabled = ?5, created_ms = ?6, changed_ms = ?7, "
-               "contractor = ?8 WHERE name = ?1",
-               u);
+  void update_user(const std::string& name, const user_patch& p) override {
+    stmt(db_, "UPDATE users SET role = coalesce(?2, role), towns = coalesce(?3, towns), hash = coalesce(?4, hash), "
+              "disabled = coalesce(?5, disabled), contractor = coalesce(?6, contractor), changed_ms = ?7 WHERE name = ?1")
+        .bind(1, name)
+        .bind(2, p.role)
+        .bind(3, p.towns_json)
+        .bind(4, p.hash)
+        .bind(5, p.disabled ? std::optional<std::int64_t>(*p.disabled ? 1 : 0) : std::nullopt)
+        .bind(6, p.contractor)
+        .bind(7, p.changed_ms)
+        .run();
   }
   std::vector<user_row> users() override {
     stmt s(db_, "SELECT name, role, towns, hash, disabled, created_ms, changed_ms, contractor FROM users ORDER BY name");
@@ -135,19 +150,6 @@ class sqlite_identity_store final : public identity_store {
   }
 
  private:
-  /// Runs `sql` with u's columns bound as ?1 name .. ?8 contractor (insert_user's order).
-  void write_user(const char* sql, const user_row& u) {
-    stmt(db_, sql)
-        .bind(1, u.name)
-        .bind(2, u.role)
-        .bind(3, u.towns_json)
-        .bind(4, u.hash)
-        .bind(5, std::int64_t{u.disabled ? 1 : 0})
-        .bind(6, u.created_ms)
-        .bind(7, u.changed_ms)
-        .bind(8, u.contractor)
-        .run();
-  }
   static user_row row_of(stmt& s) {
     return {s.text(0), s.text(1), s.text(2), s.text(3), s.i64(4) != 0, s.i64(5), s.i64(6), s.text(7)};
   }

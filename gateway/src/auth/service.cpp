@@ -130,20 +130,21 @@ void service::change_user(const std::string& name, const user_change& c) {
     hash = hash_password(*c.password);
   }
   const std::lock_guard lock(impl_->mutex_);
-  auto u = impl_->db_->user(name);
+  const auto u = impl_->db_->user(name);
   if (!u) throw auth_error(404, "no user '" + name + "'");
+  user_patch p;
   if (c.role || c.contractor) {
     const std::string contractor =
         c.contractor.value_or(c.role && *c.role != role::contractor ? std::string() : u->contractor);
     check_contractor(c.role.value_or(role_of(u->role)), contractor);
-    u->contractor = contractor;
+    p.contractor = contractor;
   }
-  if (hash) u->hash = *hash;
-  if (c.role) u->role = std::string(to_string(*c.role));
-  if (c.towns) u->towns_json = towns_json(*c.towns);
-  if (c.disabled) u->disabled = *c.disabled;
-  u->changed_ms = impl_->now_ms();
-  impl_->db_->update_user(*u);
+  p.hash = hash;
+  if (c.role) p.role = std::string(to_string(*c.role));
+  if (c.towns) p.towns_json = towns_json(*c.towns);
+  p.disabled = c.disabled;
+  p.changed_ms = impl_->now_ms();
+  impl_->db_->update_user(name, p);  // only what changed: a concurrent change of another column stays
   // A new password or a lost right ends every session of the user (a stolen cookie stops working).
   if (hash || c.role || c.towns || c.contractor || c.disabled.value_or(false)) impl_->end_sessions_of(name);
 }

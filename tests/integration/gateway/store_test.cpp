@@ -1116,6 +1116,24 @@ TEST_P(StoreBackends, IdentitiesAreSharedByEveryGatewayOnTheStore) {
   EXPECT_EQ(a.audit_rows(since).size(), 1u);
   EXPECT_EQ(a.purge_audit(since.from_ms.value()), all.size() - 1);
   EXPECT_EQ(b.audit_rows({}).size(), 1u);
+  // A change writes only its own columns: two gateways changing different columns of one account
+  // at once (the API the towns, the CLI disabling it) both hold, neither undoes the other.
+  auto x = auth::open_identity_store(cfg(100));
+  auto y = auth::open_identity_store(cfg(100));
+  auth::user_patch towns;
+  towns.towns_json = R"(["Yuantong Town"])";
+  towns.changed_ms = 1;
+  auth::user_patch off;
+  off.disabled = true;
+  off.changed_ms = 2;
+  x->update_user("wang", towns);
+  y->update_user("wang", off);
+  const auto u = x->user("wang");
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->towns_json, R"(["Yuantong Town"])");
+  EXPECT_TRUE(u->disabled);
+  EXPECT_EQ(u->role, "viewer");
+  EXPECT_EQ(u->changed_ms, 2);
 }
 
 // --- PostgreSQL only --------------------------------------------------------------------------

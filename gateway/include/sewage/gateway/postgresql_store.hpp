@@ -52,8 +52,9 @@ class postgresql_store final : public store, public notification_store {
   /// Sets statement_timeout to `limit` (rounded up to whole ms) for the statements that follow;
   /// a statement cancelled by it throws store_timeout. std::nullopt removes the bound.
   void set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) override;
-  /// See store::set_commit_fence: fences apply(), purge_records_before(), roll_up_records_before()
-  /// and notification_enqueue(); the notifier's delivery bookkeeping is not fenced. Not thread-safe
+  /// See store::set_commit_fence (and notification_store's): fences apply(), purge_records_before(),
+  /// roll_up_records_before() and notification_enqueue() of this connection; the notifier's
+  /// delivery bookkeeping (remove, retry, trim) is not fenced. Not thread-safe
   /// (like every call of this connection). Never throws.
   void set_commit_fence(const commit_fence& fence) override;
   void apply(const write_batch& batch) override;

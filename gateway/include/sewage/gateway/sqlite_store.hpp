@@ -41,6 +41,9 @@ class sqlite_store final : public store, public notification_store {
   /// steps, a few microseconds); it throws store_timeout. Call from the thread that then runs
   /// the statements.
   void set_cpu_limit(std::optional<std::chrono::nanoseconds> limit) override;
+  /// Always throws store_error: a SQLite file is never shared by a standby pair, it has no leader
+  /// table to fence with (store::set_commit_fence).
+  void set_commit_fence(const commit_fence& fence) override;
   ~sqlite_store() override;
   sqlite_store(const sqlite_store&) = delete;
   sqlite_store& operator=(const sqlite_store&) = delete;

@@ -431,6 +431,12 @@ class store {
 class notification_store {
  public:
   virtual ~notification_store() = default;
+  /// As store::set_commit_fence, for this connection's notification_enqueue (the notifier's own
+  /// connection queues escalations and alert notifications). The default throws store_error.
+  virtual void set_commit_fence(const commit_fence& fence) {
+    (void)fence;
+    throw store_error("this store backend has no leader table to fence commits with (standby needs postgresql)");
+  }
   /// The oldest row of each target (delivery is first-in first-out per target), by id, at most `limit`.
   virtual std::vector<notification_row> notification_heads(std::size_t limit) = 0;
   /// Removes a row (delivered, or given up). No-op when it is gone.

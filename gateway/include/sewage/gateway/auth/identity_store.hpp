@@ -63,6 +63,18 @@ struct user_row {
   std::string contractor;
 };
 
+/// The columns a change of an account sets; absent = kept as stored (so that two writers changing
+/// different columns, e.g. the CLI resetting a password while the API changes the towns, never undo
+/// each other's change).
+struct user_patch {
+  std::optional<std::string> role;
+  std::optional<std::string> towns_json;
+  std::optional<std::string> hash;
+  std::optional<bool> disabled;
+  std::optional<std::string> contractor;
+  std::int64_t changed_ms{0};
+};
+
 /// One bearer token as stored (its secret only as the SHA-256 hex digest, written by insert_token).
 struct token_row {
   std::string name;
@@ -91,8 +103,9 @@ class identity_store {
   [[nodiscard]] virtual std::optional<user_row> user(const std::string& name) = 0;
   /// Inserts a new account (the caller checked that the name is free).
   virtual void insert_user(const user_row& u) = 0;
-  /// Overwrites every column of the account named u.name (no row: nothing happens).
-  virtual void update_user(const user_row& u) = 0;
+  /// Sets the columns `p` holds (and changed_ms) of the account `name`, in one statement (no row:
+  /// nothing happens).
+  virtual void update_user(const std::string& name, const user_patch& p) = 0;
   /// All accounts, by name.
   [[nodiscard]] virtual std::vector<user_row> users() = 0;
   [[nodiscard]] virtual bool token_exists(const std::string& name) = 0;

@@ -12,8 +12,10 @@
 /// The leader writes who it is into table `gateway_leader` (one row per key: node, HTTP URL,
 /// since when, and its term: one more than the last leader's), which the standby shows to its
 /// callers. The term is the leader's fencing token: its store commits only while the row still
-/// holds it (store::set_commit_fence), so a former leader that wakes after a takeover (frozen by
-/// SIGSTOP or a paused VM, its lease ended meanwhile) cannot commit even once before it is fenced. The leader checks its lease connection
+/// holds it (store::set_commit_fence, on the engine's and the notifier's connections), so a former
+/// leader that wakes after a takeover (frozen by SIGSTOP or a paused VM, its lease ended meanwhile)
+/// cannot commit before it is fenced, except a transaction frozen between its term check and its
+/// COMMIT (one statement; gateway/README.md "Fencing"). The leader checks its lease connection
 /// every check_interval on a thread of the lease's own (keep()); when no check succeeded for
 /// 3 x check_interval (6 s by default: shorter than the 12 s after which the server lets a
 /// standby take the lock) the lease counts as lost and the leader stops leading at once (keep()'s
