@@ -9,10 +9,15 @@
 #include <pqxx/pqxx>
 
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace sewage::gateway::auth {
 namespace {
+
+/// Bound of each identity statement (ms). Every one is a single-row lookup or change, or a page of
+/// the audit log by its index: milliseconds on a healthy server, so 5 s means a stuck server.
+constexpr int identity_statement_timeout_ms = 5000;
 
 actor_kind kind_of(const std::string& k) {
   return k == "user" ? actor_kind::user : k == "token" ? actor_kind::token : k == "anonymous" ? actor_kind::anonymous
@@ -197,15 +202,19 @@ class postgresql_identity_store final : public identity_store {
   }
 
  private:
-  /// The connection, opened again after one broke (the server restarted or ended it).
+  /// The connection, opened again after one broke (the server restarted or ended it). Bounded so
+  /// that a sign-in (which waits on this connection behind the auth service's mutex) never hangs
+  /// on a dead server or network: bounded_postgresql_uri (connect 5 s, TCP keep-alives, 10 s
+  /// unacknowledged data) and a statement_timeout of identity_statement_timeout_ms.
   pqxx::connection& conn() {
     if (!conn_) {
-      auto c = std::make_unique<pqxx::connection>(uri_);
+      auto c = std::make_unique<pqxx::connection>(bounded_postgresql_uri(uri_));
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
       c->inhibit_reactivation(true);  // this store opens a new one itself
 #pragma GCC diagnostic pop
       c->set_variable("client_min_messages", "warning");
+      c->set_variable("statement_timeout", std::to_string(identity_statement_timeout_ms));
       conn_ = std::move(c);
     }
     return *conn_;

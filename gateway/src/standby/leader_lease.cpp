@@ -19,23 +19,6 @@ std::int64_t steady_ns() {
       .count();
 }
 
-/// The lease's connection string: the store's, plus bounds so that no lease call hangs on a dead
-/// server or network (libpq 15 "Parameter Key Words": connect_timeout, keepalives*,
-/// tcp_user_timeout). Appended after the store's own, so they take precedence.
-std::string lease_connection_string(const std::string& uri) {
-  static constexpr const char* params[] = {"connect_timeout=5", "keepalives=1", "keepalives_idle=5",
-                                           "keepalives_interval=2", "keepalives_count=2", "tcp_user_timeout=10000"};
-  const bool url = uri.rfind("postgresql://", 0) == 0 || uri.rfind("postgres://", 0) == 0;
-  std::string out = uri;
-  char sep = url ? (uri.find('?') == std::string::npos ? '?' : '&') : ' ';
-  for (const char* p : params) {
-    if (!out.empty() || url) out += sep;
-    out += p;
-    if (url) sep = '&';
-  }
-  return out;
-}
-
 }  // namespace
 
 leader_lease::leader_lease(lease_options o) : opt_(std::move(o)) {}
@@ -54,7 +37,7 @@ leader_lease::~leader_lease() {
 bool leader_lease::connect() {
   if (conn_ && conn_->c.is_open()) return true;
   try {
-    auto s = std::make_unique<session>(lease_connection_string(opt_.postgresql_uri));
+    auto s = std::make_unique<session>(bounded_postgresql_uri(opt_.postgresql_uri));
     auto* c = &s->c;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"

@@ -1274,6 +1274,20 @@ bool postgresql_store::notification_enqueue(const std::vector<notification_row>&
   });
 }
 
+std::string bounded_postgresql_uri(const std::string& uri) {
+  static constexpr const char* params[] = {"connect_timeout=5", "keepalives=1", "keepalives_idle=5",
+                                           "keepalives_interval=2", "keepalives_count=2", "tcp_user_timeout=10000"};
+  const bool url = uri.rfind("postgresql://", 0) == 0 || uri.rfind("postgres://", 0) == 0;
+  std::string out = uri;
+  char sep = url ? (uri.find('?') == std::string::npos ? '?' : '&') : ' ';
+  for (const char* p : params) {
+    if (!out.empty() || url) out += sep;
+    out += p;
+    if (url) sep = '&';
+  }
+  return out;
+}
+
 std::string redact_postgresql_uri(const std::string& uri) {
   std::string s = uri;
   const auto starts = [&s](const char* p) { return s.rfind(p, 0) == 0; };

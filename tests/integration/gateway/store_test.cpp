@@ -2,6 +2,7 @@
 // store and on the PostgreSQL store (a PostgreSQL 15 started by this program, tests/support
 // postgres.hpp; it fails the tests loudly when it cannot start). Then each backend's own: SQLite's
 // migration from version 1, PostgreSQL's partitions and schema table; the store.backend config.
+#include "sewage/gateway/auth/identity_store.hpp"
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/operating_day.hpp"
 #include "sewage/gateway/postgresql_store.hpp"
@@ -17,7 +18,13 @@
 #include <gtest/gtest.h>
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
+#include <pqxx/transaction>
 #include <sqlite3.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -1370,6 +1377,72 @@ TEST_F(PostgresqlStore, ACommitAfterATakeoverIsRefusedWithNothingWritten) {
   testing::temp_dir dir("gw-fence");
   sqlite_store lite(dir.path() / "g.db", 10);
   EXPECT_THROW(lite.set_commit_fence({key, 1}), store_error);
+}
+
+// Every sign-in waits on the identity store's connection (behind the auth service's mutex): a
+// database that stops answering must cost an operator seconds, never the kernel's TCP timeout.
+TEST_F(PostgresqlStore, AnIdentityCallOnAStuckDatabaseFailsWithinItsBound) {
+  { postgresql_store migrate(uri_, 10); }  // creates the identity tables, as the gateway does first
+  auto ids = auth::open_postgresql_identity_store(uri_);
+  auth::user_row u{"wang", "operator", "[]", "hash", false, 1, 1, ""};
+  ids->insert_user(u);
+  ASSERT_TRUE(ids->user("wang").has_value());
+  // Another session holds the table: each statement waits for its lock until the 5 s bound.
+  pqxx::connection holder(uri_);
+  pqxx::work lock(holder);
+  lock.exec("LOCK TABLE users IN ACCESS EXCLUSIVE MODE");
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    (void)ids->user("wang");
+    ADD_FAILURE() << "a lookup on a locked table returned";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("identity store"), std::string::npos) << what;
+    EXPECT_NE(what.find("user"), std::string::npos) << what;
+  }
+  const double waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(waited_s, 4.5);
+  EXPECT_LE(waited_s, 30.0);  // 5 s of statement_timeout; unbounded, it waits as long as the lock
+  lock.abort();
+  ASSERT_TRUE(ids->user("wang").has_value());  // the same store serves again
+}
+
+// A server that accepts the connection and never answers (a hung host behind a live port).
+TEST(PostgresqlIdentity, OpeningOnAServerThatNeverAnswersFailsWithinItsConnectBound) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);  // the kernel completes the handshake; nobody ever reads
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string uri = "host=127.0.0.1 port=" + std::to_string(ntohs(a.sin_port)) + " dbname=sewage password=s3cret";
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    (void)auth::open_postgresql_identity_store(uri);
+    ADD_FAILURE() << "opened an identity store on a server that never answered";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("identity store"), std::string::npos) << what;
+    EXPECT_EQ(what.find("s3cret"), std::string::npos) << what;
+  }
+  const double waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LE(waited_s, 30.0);  // connect_timeout=5 (libpq may try a second address); unbounded: forever
+  ::close(fd);
+}
+
+TEST(PostgresqlUri, BoundsAreAppendedToBothForms) {
+  EXPECT_EQ(bounded_postgresql_uri("host=db dbname=sewage"),
+            "host=db dbname=sewage connect_timeout=5 keepalives=1 keepalives_idle=5 keepalives_interval=2 "
+            "keepalives_count=2 tcp_user_timeout=10000");
+  EXPECT_EQ(bounded_postgresql_uri("postgresql://gw@db/sewage"),
+            "postgresql://gw@db/sewage?connect_timeout=5&keepalives=1&keepalives_idle=5&keepalives_interval=2&"
+            "keepalives_count=2&tcp_user_timeout=10000");
+  EXPECT_EQ(bounded_postgresql_uri("postgres://gw@db/sewage?sslmode=require").rfind(
+                "postgres://gw@db/sewage?sslmode=require&connect_timeout=5&", 0),
+            0u);
 }
 
 TEST_F(PostgresqlStore, ErrorsNameTheOperationNeverThePassword) {

@@ -115,4 +115,13 @@ class postgresql_store final : public store, public notification_store {
 /// (except std::bad_alloc).
 std::string redact_postgresql_uri(const std::string& uri);
 
+/// `uri` (keyword form or postgresql:// / postgres:// URI) with client-side bounds appended, so
+/// that no call on a connection opened with it hangs on a dead server or a partitioned network:
+/// connect_timeout=5 (s), keepalives=1, keepalives_idle=5 (s), keepalives_interval=2 (s),
+/// keepalives_count=2, tcp_user_timeout=10000 (ms) (libpq 15 manual 34.1.2 "Parameter Key
+/// Words"). Appended after the caller's own parameters, so they take precedence. Used by the
+/// standby's lease connection and the identity store's (every sign-in waits on it). Never throws
+/// (except std::bad_alloc).
+std::string bounded_postgresql_uri(const std::string& uri);
+
 }  // namespace sewage::gateway
