@@ -35,6 +35,7 @@
 #include <tuple>
 #include <cstdio>
 #include <map>
+#include <unordered_map>
 
 namespace sewage::gateway {
 
@@ -559,7 +560,10 @@ constexpr std::uint64_t max_alerts = 1000;
 
 /// What a handler gets: the engine, the link figures, the request, its query and path captures.
 struct api::context {
-  engine& eng;  ///< engine routes only: a read route must not touch it (route_info::read_route)
+  /// Engine routes only: a read route must not touch it (route_info::read_route). Null in a
+  /// reads-only api (a standby: api(const config&, ...)), which never runs an engine route.
+  engine* engine_ptr;
+  [[nodiscard]] engine& eng() const { return *engine_ptr; }
   store& db;    ///< the store to read from (the engine's, or a read connection on another thread)
   const county_view& view;  ///< read routes: registry, intervals, configuration, clock
   const link_status& link;
@@ -631,19 +635,19 @@ http_response healthz(const context& c) {
   // Healthy = receiving and storing: a gateway cut off from the broker ingests nothing, so a
   // load balancer or systemd watchdog must see it as unhealthy too.
   const bool mqtt = c.link.connected ? c.link.connected() : false;
-  const bool store_ok = c.eng.metrics().last_commit_ok;
+  const bool store_ok = c.eng().metrics().last_commit_ok;
   const char* status = !store_ok ? "store_failing" : !mqtt ? "mqtt_disconnected" : "ok";
   auto body = json{{"status", status},
                    {"mqtt_connected", mqtt},
                    {"store_ok", store_ok},
-                   {"started_at", iso(c.eng.started_at())},
-                   {"now", iso(c.eng.clock().now())}};
+                   {"started_at", iso(c.eng().started_at())},
+                   {"now", iso(c.eng().clock().now())}};
   if (c.link.lease_held) body["role"] = c.link.lease_held() ? "leader" : "lease_lost";
   return json_response(store_ok && mqtt ? 200 : 503, body);
 }
 
 http_response api_metrics(const context& c) {
-  auto& eng = c.eng;
+  auto& eng = c.eng();
   const auto& link = c.link;
   const auto& m = eng.metrics();
   std::string out;
@@ -831,10 +835,10 @@ http_response api_metrics(const context& c) {
 /// The web application's settings (static_files.hpp), plus "public_read" and "commands_enabled"
 /// (true when the caller's role may acknowledge and send commands).
 http_response ui_config(const context& c) {
-  auto r = webapp::ui_config_response(c.eng.cfg());
+  auto r = webapp::ui_config_response(c.eng().cfg());
   auto j = json::parse(r.body, nullptr, false);
   if (j.is_object()) {
-    j["public_read"] = c.eng.cfg().http_public_read;
+    j["public_read"] = c.eng().cfg().http_public_read;
     j["commands_enabled"] = c.who.kind != auth::actor_kind::anonymous && c.who.at_least(auth::role::operator_);
     r.body = safe_dump(j);
   }
@@ -842,7 +846,7 @@ http_response ui_config(const context& c) {
 }
 
 http_response summary(const context& c) {
-  auto& eng = c.eng;
+  auto& eng = c.eng();
   const auto& cfg = eng.cfg();
   const auto now = eng.clock().now();
   const auto today = today_rows(eng);
@@ -989,7 +993,7 @@ terminal_sort_key parse_terminal_cursor(const std::string& v, std::string_view s
 }
 
 http_response terminals(const context& c) {
-  auto& eng = c.eng;
+  auto& eng = c.eng();
   const auto& reg = eng.terminals();
   const auto now = eng.clock().now();
   const auto town = param(c.q, "town");
@@ -1057,7 +1061,7 @@ http_response terminals(const context& c) {
 }
 
 http_response terminals_geojson(const context& c) {
-  auto& eng = c.eng;
+  auto& eng = c.eng();
   json features = json::array();
   for (std::size_t i = 0; i < eng.terminals().size(); ++i) {
     const auto& t = eng.terminals().terminals()[i];
@@ -1091,16 +1095,16 @@ http_response terminals_geojson(const context& c) {
 http_response unknown_terminals(const context& c) {
   require_whole_county(c, "unknown terminals");
   json arr = json::array();
-  for (const auto& [id, u] : c.eng.unknown_terminals())
+  for (const auto& [id, u] : c.eng().unknown_terminals())
     arr.push_back({{"id", id}, {"messages", u.messages}, {"last_seen", iso(u.last_seen)}});
   return json_response(200, json{{"unknown_terminals", arr}});
 }
 
 http_response dead_letters(const context& c) {
   require_whole_county(c, "dead letters");
-  c.eng.flush();
+  c.eng().flush();
   json arr = json::array();
-  for (const auto& d : c.eng.db().dead_letters(100)) {
+  for (const auto& d : c.eng().db().dead_letters(100)) {
     json payload = proto::is_valid_utf8(d.payload) ? json(d.payload) : json(nullptr);
     arr.push_back({{"id", d.id}, {"arrived_at", iso(d.arrival)}, {"topic", d.topic}, {"reason_code", d.code},
                    {"reason", d.reason}, {"payload", payload}});
@@ -1109,17 +1113,17 @@ http_response dead_letters(const context& c) {
 }
 
 http_response terminal(const context& c) {
-  const auto idx = visible_terminal(c, c.eng.terminals(), c.args.at(0));
-  return json_response(200, terminal_json(c.eng, idx, true, today_rows(c.eng)));
+  const auto idx = visible_terminal(c, c.eng().terminals(), c.args.at(0));
+  return json_response(200, terminal_json(c.eng(), idx, true, today_rows(c.eng())));
 }
 
 /// GET /api/terminals/{id}/normal: the site's learned normal flow (engine/flow_normal.hpp), 2 day
 /// types x 24 local hours, each with its median and low quantile (m3/h, 0.001), the days of
 /// history behind it and whether it is still the prior; before the first computation, the prior.
 http_response terminal_normal(const context& c) {
-  const auto idx = visible_terminal(c, c.eng.terminals(), c.args.at(0));
-  const auto& t = c.eng.terminals().terminals()[idx];
-  const auto* learned = c.eng.learned_normal(t.id);
+  const auto idx = visible_terminal(c, c.eng().terminals(), c.args.at(0));
+  const auto& t = c.eng().terminals().terminals()[idx];
+  const auto* learned = c.eng().learned_normal(t.id);
   const flow_normal n = learned != nullptr ? *learned : prior_flow_normal(t.design_capacity_m3d, t.limits.flow_prior_load);
   json types = json::object();
   for (const auto dt : {day_type::weekday, day_type::weekend}) {
@@ -1142,7 +1146,7 @@ http_response terminal_normal(const context& c) {
                 {"min_days", t.limits.flow_min_days},
                 {"design_capacity_m3d", t.design_capacity_m3d},
                 {"prior_load", t.limits.flow_prior_load},
-                {"time_zone", c.eng.cfg().zone.name()},
+                {"time_zone", c.eng().cfg().zone.name()},
                 {"day_types", std::move(types)}});
 }
 
@@ -1421,7 +1425,7 @@ void audit(const context& c, const std::string& action, const std::string& targe
 }
 
 http_response acknowledge(const context& c) {
-  auto& eng = c.eng;
+  auto& eng = c.eng();
   const auto& sid = c.args.at(0);
   std::uint64_t alert_id = 0;
   const auto r = std::from_chars(sid.data(), sid.data() + sid.size(), alert_id);
@@ -1483,7 +1487,7 @@ json command_json(const command_row& c) {
 constexpr std::uint64_t max_commands = 1000;
 
 http_response send_command(const context& c) {
-  const auto idx = visible_terminal(c, c.eng.terminals(), c.args.at(0));
+  const auto idx = visible_terminal(c, c.eng().terminals(), c.args.at(0));
   static const char* shape =
       "body must be a JSON object {\"name\": \"sample_now\" | \"snapshot_now\" | \"set_report_interval\" | "
       "\"get_config\", \"args\": {\"interval_s\": 300} (set_report_interval only), \"by\": \"operator name\" (bearer token only)}";
@@ -1516,8 +1520,8 @@ http_response send_command(const context& c) {
   } else if (!args.empty()) {
     throw api_error{400, "bad_body", "args: " + name_text + " takes no arguments"};
   }
-  const auto row = c.eng.send_command(idx, *name, interval_s, by);
-  audit(c, "command.send", c.eng.terminals().terminals()[idx].id,
+  const auto row = c.eng().send_command(idx, *name, interval_s, by);
+  audit(c, "command.send", c.eng().terminals().terminals()[idx].id,
         json{{"command", command_wire_id(row.id)}, {"name", name_text}, {"args", args}, {"by", by}});
   return json_response(202, json{{"command", command_json(row)}});
 }
@@ -1578,7 +1582,7 @@ http_response report(const context& c) {
 template <http_response (*F)(const auth::call&)>
 http_response identity_route(const context& c) {
   if (c.ids == nullptr) throw api_error{503, "no_identities", "this gateway has no user store"};
-  return F(auth::call{*c.ids, c.who, c.req, c.q, c.args, c.eng.terminals()});
+  return F(auth::call{*c.ids, c.who, c.req, c.q, c.args, c.eng().terminals()});
 }
 
 /// An alarm discipline route (alarms/http_alarms.hpp) with this api's discipline.
@@ -1586,7 +1590,7 @@ template <http_response (*F)(const alarms::call&)>
 http_response alarm_route(const context& c) {
   if (c.alarms == nullptr) throw api_error{503, "no_alarms", "this gateway has no alarm discipline"};
   try {
-    return F(alarms::call{*c.alarms, c.who, c.req, c.q, c.args, c.view.reg ? *c.view.reg : c.eng.terminals(), &c.eng,
+    return F(alarms::call{*c.alarms, c.who, c.req, c.q, c.args, c.view.reg ? *c.view.reg : c.eng().terminals(), &c.eng(),
                           [&c](const json& body) { return acting_name(c, body); },
                           [&c](const std::string& action, const std::string& target, const json& detail) {
                             audit(c, action, target, detail);
@@ -1600,7 +1604,7 @@ http_response alarm_route(const context& c) {
 /// A lab or archive route (om/http_lab.hpp): engine routes, with the engine's registry and clock.
 template <http_response (*F)(const om::call&)>
 http_response om_route(const context& c) {
-  const auto& eng = c.eng;
+  const auto& eng = c.eng();
   const om::call oc{c.om.lab, c.om.archive, c.ids, c.who, c.req, c.q, c.args, eng.terminals(), eng.cfg(),
                     eng.clock().now().time_since_epoch().count(),
                     [&eng](std::size_t i) { return eng.registered_at(i).time_since_epoch().count(); }, c.db};
@@ -1611,21 +1615,21 @@ http_response om_route(const context& c) {
 template <http_response (*F)(const om::order_call&)>
 http_response orders_route(const context& c) {
   if (c.orders == nullptr || c.site_key == nullptr) throw api_error{503, "no_work_orders", "this gateway has no work order store"};
-  return F(om::order_call{*c.orders, *c.site_key, c.who, c.req, c.q, c.args, c.eng.terminals()});
+  return F(om::order_call{*c.orders, *c.site_key, c.who, c.req, c.q, c.args, c.eng().terminals()});
 }
 
 /// POST /api/registry/reload: reads the registry file again (as SIGHUP does); 200 with the new
 /// terminal count, 400 naming the problem when the file is wrong (the current registry is kept).
 http_response registry_reload(const context& c) {
-  const auto& cfg = c.eng.cfg();
-  const auto before = c.eng.terminals().size();
+  const auto& cfg = c.eng().cfg();
+  const auto before = c.eng().terminals().size();
   try {
-    c.eng.reload_registry(load_registry(cfg.registry_path, cfg.defaults));
+    c.eng().reload_registry(load_registry(cfg.registry_path, cfg.defaults));
   } catch (const config_error& e) {
     audit(c, "registry.reload", cfg.registry_path.string(), json{{"ok", false}, {"error", e.what()}});
     throw api_error{400, "bad_registry", std::string("registry reload failed, the current registry is kept: ") + e.what()};
   }
-  const auto after = c.eng.terminals().size();
+  const auto after = c.eng().terminals().size();
   audit(c, "registry.reload", cfg.registry_path.string(), json{{"ok", true}, {"terminals_before", before}, {"terminals", after}});
   return json_response(200, json{{"terminals", after}, {"terminals_before", before}});
 }
@@ -1635,16 +1639,16 @@ http_response registry_reload(const context& c) {
 template <http_response (*F)(const om::inspections_call&)>
 http_response insp_route(const context& c) {
   if (c.insp == nullptr) throw api_error{503, "no_inspections", "this gateway has no inspections store"};
-  c.eng.flush();
-  const auto view = make_county_view(c.eng);
-  return F(om::inspections_call{*c.insp, c.who, c.req, c.q, c.args, view, c.eng.db(), c.ids, c.eng.clock()});
+  c.eng().flush();
+  const auto view = make_county_view(c.eng());
+  return F(om::inspections_call{*c.insp, c.who, c.req, c.q, c.args, view, c.eng().db(), c.ids, c.eng().clock()});
 }
 
 /// An incidents or network route (incidents/http_incidents.hpp), on the engine's thread.
 template <http_response (*F)(const incidents::call&)>
 http_response incident_route(const context& c) {
   try {
-    return F(incidents::call{c.incidents, c.pipes, c.eng, c.who, c.req, c.q, c.args,
+    return F(incidents::call{c.incidents, c.pipes, c.eng(), c.who, c.req, c.q, c.args,
                              [&c](const json& body) { return acting_name(c, body); },
                              [&c](const std::string& action, const std::string& target, const json& detail) {
                                audit(c, action, target, detail);
@@ -1798,6 +1802,30 @@ county_view make_county_view(const engine& eng) {
   return v;
 }
 
+county_view make_county_view(std::shared_ptr<const registry> reg, const std::vector<terminal_snapshot>& stored,
+                             const config& cfg, proto::timestamp now) {
+  std::unordered_map<std::string_view, const terminal_snapshot*> by_id;
+  by_id.reserve(stored.size());
+  for (const auto& s : stored) by_id.emplace(s.terminal_id, &s);
+  county_view v;
+  const auto n = reg->size();
+  v.report_interval_s.reserve(n);
+  v.registered_at.reserve(n);
+  for (const auto& t : reg->terminals()) {
+    const auto it = by_id.find(t.id);
+    const terminal_snapshot* s = it == by_id.end() ? nullptr : it->second;
+    // As engine::report_interval_s and engine::registered_at read the same snapshot.
+    v.report_interval_s.push_back(s != nullptr && s->status && s->status->report_interval_s ? *s->status->report_interval_s
+                                                                                               : t.report_interval_s);
+    const auto since_ms = s != nullptr ? s->rules[static_cast<std::size_t>(proto::alert_type::offline)].since_ms : 0;
+    v.registered_at.push_back(s != nullptr && since_ms != 0 ? proto::timestamp(std::chrono::milliseconds(since_ms)) : now);
+  }
+  v.reg = std::move(reg);
+  v.cfg = &cfg;
+  v.now = now;
+  return v;
+}
+
 std::string_view to_string(route_access a) noexcept {
   switch (a) {
     case route_access::open: return "open";
@@ -1811,13 +1839,20 @@ std::string_view to_string(route_access a) noexcept {
 }
 
 api::api(engine& eng, link_status link, auth::service* ids, om_rooms om)
-    : eng_(eng),
+    : eng_(&eng),
+      cfg_(eng.cfg()),
       link_(std::move(link)),
       ids_(ids),
       om_(om),
       files_(std::make_shared<const webapp::static_files>(eng.cfg().http_web_root, eng.cfg().http_vendor_root)) {
   insp_ = om.inspections;
 }
+
+api::api(const config& cfg, auth::service* ids)
+    : eng_(nullptr),
+      cfg_(cfg),
+      ids_(ids),
+      files_(std::make_shared<const webapp::static_files>(cfg.http_web_root, cfg.http_vendor_root)) {}
 
 auth::principal api::authenticate(const http_request& req) const {
   auth::principal anonymous;
@@ -1941,8 +1976,8 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
     // The body: text unless the route takes a binary one (photos); bounded by http.max_body_bytes
     // unless binary (the listener's limit then is om.photo_max_bytes, checked again by the route).
     if (!r.info.binary_body) {
-      if (req.body.size() > eng_.cfg().http_max_body_bytes)
-        throw api_error{413, "body_too_large", "body: more than http.max_body_bytes = " + std::to_string(eng_.cfg().http_max_body_bytes) + " bytes"};
+      if (req.body.size() > cfg_.http_max_body_bytes)
+        throw api_error{413, "body_too_large", "body: more than http.max_body_bytes = " + std::to_string(cfg_.http_max_body_bytes) + " bytes"};
       if (!req.body.empty()) check_text_or_throw(req.body, text_rules::multi_line, "body");
     }
     // On a reader thread (`reader`): the reader's own read-only connection and the view the engine
@@ -1951,19 +1986,21 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
     // read the engine's live state, which is always current.)
     if (reader != nullptr && !r.info.read_route)
       throw api_error{500, "internal", "engine route " + std::string(r.info.pattern) + " handed to a reader thread"};
+    if (eng_ == nullptr && reader == nullptr)  // a reads-only api (standby) answers read routes only
+      throw api_error{503, "standby", "this gateway runs no engine: " + std::string(r.info.pattern) + " is answered by the leader"};
     std::optional<county_view> view;
     if (r.info.read_route && reader == nullptr) {
-      eng_.flush();
-      view = make_county_view(eng_);
+      eng_->flush();
+      view = make_county_view(*eng_);
     }
     // 4. Who asks, and may they (route_access); handlers then apply the caller's town scope.
     auto who = r.info.access == route_access::open && req.method == "POST" ? auth::principal{} : authenticate(req);
     if (who.role == auth::role::contractor)  // its scope: the sites its contractor serves (om/settings.hpp)
-      who.sites = om::sites_of_contractor(orders_ != nullptr ? orders_->config() : eng_.cfg().om, reader != nullptr ? *reader->view.reg : eng_.terminals(), who.contractor);
-    check_access(r.info, who, req, eng_.cfg());  // the configuration is immutable: safe from any thread
+      who.sites = om::sites_of_contractor(orders_ != nullptr ? orders_->config() : cfg_.om, reader != nullptr ? *reader->view.reg : eng_->terminals(), who.contractor);
+    check_access(r.info, who, req, cfg_);  // the configuration is immutable: safe from any thread
     static const county_view no_view{};
     const api_counters counters_now = counters();
-    context c{eng_, reader != nullptr ? reader->db : eng_.db(),
+    context c{eng_, reader != nullptr ? reader->db : eng_->db(),
               reader != nullptr ? reader->view : view ? *view : no_view,
               link_, counters_now, req, t.q, who, ids_, insp_, {}, alarms_, om_, orders_, site_key_, incidents_, pipes_};
     match(r.info.pattern, t.segments, &c.args);

@@ -26,6 +26,7 @@
 #include "sewage/gateway/history/cli.hpp"
 #include "sewage/gateway/standby/leader_lease.hpp"
 #include "sewage/gateway/standby/standby_http.hpp"
+#include "sewage/gateway/standby/standby_reads.hpp"
 #include "sewage/service/systemd_notify.hpp"
 
 #include <sewage/proto/broker_uri.hpp>
@@ -121,12 +122,29 @@ constexpr std::size_t max_pending_writes = 5000;
 /// pump_station nodes registry pump stations (network/check.hpp).
 network::load_options network_options(const registry& reg) { return network::options_for(reg); }
 
-/// Waits as the standby (standby.enabled): answers HTTP with standby_answer and tries to take the
-/// lease every standby.check_interval, feeding systemd's watchdog meanwhile. Returns true once
-/// the lease is taken (the HTTP listener is closed again, for run() to open), false on
-/// SIGINT/SIGTERM (SIGHUP is answered, nothing to reload). Throws what http_server throws.
-bool stand_by(const config& cfg, standby::leader_lease& lease) {
+/// The session and login limits of the configuration (auth/service.hpp).
+auth::settings auth_settings(const config& cfg) {
+  auth::settings as;
+  as.session_idle_timeout = cfg.http_session_idle_timeout;
+  as.session_max_age = cfg.http_session_max_age;
+  as.login_max_failures = cfg.http_login_max_failures;
+  as.login_window = cfg.http_login_window;
+  return as;
+}
+
+/// Waits as the standby (standby.enabled): answers the read routes from the shared store
+/// (standby_reads.hpp, identities of the shared identity store, the registry `reg`, times of
+/// `clock`), everything else with standby_answer, and tries to take the lease every
+/// standby.check_interval, feeding systemd's watchdog meanwhile. Returns true once the lease is
+/// taken (the HTTP listener is closed again, for run() to open), false on SIGINT/SIGTERM (SIGHUP
+/// is answered, nothing to reload). Throws what http_server throws.
+bool stand_by(const config& cfg, standby::leader_lease& lease, const registry& reg, const clock_source& clock) {
   boost::asio::io_context io;
+  standby::standby_reads::options ro;
+  ro.pool.threads = cfg.http_reader_threads;
+  ro.pool.queue_max = cfg.http_reader_queue_max;
+  ro.pool.job_cpu_limit = cfg.http_read_cpu_limit;
+  standby::standby_reads reads(cfg, std::make_shared<const registry>(reg), auth_settings(cfg), clock, ro);
   standby::standby_state st;
   st.node = cfg.standby_node;
   st.waiting_since_ms =
@@ -135,7 +153,12 @@ bool stand_by(const config& cfg, standby::leader_lease& lease) {
   http_server http(io, cfg.http_address, cfg.http_port,
                    http_server_options{cfg.http_max_body_bytes, http_security::security_headers(cfg.http_tile_url, https),
                                        cfg.http_tls_cert_file, cfg.http_tls_key_file},
-                   [&st](http_request r, http_server::responder respond) { respond(standby::standby_answer(r, st)); });
+                   [&st, &reads](http_request r, http_server::responder respond) {
+                     reads.serve(std::move(r), respond, [&st, &reads](const http_request& q) {
+                       st.reads_served = reads.reads_served();
+                       return standby::standby_answer(q, st);
+                     });
+                   });
   bool taken = false;
   // systemd's watchdog (WatchdogSec=) is fed while standing by too.
   sewage::service::watchdog_keepalive keepalive(io);
@@ -158,6 +181,7 @@ bool stand_by(const config& cfg, standby::leader_lease& lease) {
   signals.async_wait(on_signal);
   boost::asio::steady_timer poll(io);
   std::string last_leader;
+  std::string reads_refused;
   std::function<void()> attempt = [&] {
     ++st.attempts;
     if (lease.try_acquire()) {
@@ -167,8 +191,20 @@ bool stand_by(const config& cfg, standby::leader_lease& lease) {
       io.stop();
       return;
     }
+    const auto failures_before = st.connect_failures;
     st.connect_failures = lease.connect_failures();
     st.leader = lease.leader();
+    // The read routes once the shared store is reachable and its schema this build's (the
+    // leader migrates it); one line when they start, one per new reason they cannot.
+    if (!reads.ready() && st.connect_failures == failures_before) {
+      std::string why;
+      if (reads.open(why)) {
+        spdlog::info("standby: read routes answered from the shared store ({} reader threads)", cfg.http_reader_threads);
+      } else if (why != reads_refused) {
+        reads_refused = why;
+        spdlog::warn("standby: read routes not answered yet: {}", why);
+      }
+    }
     if (st.leader && st.leader->node != last_leader) {
       last_leader = st.leader->node;
       spdlog::info("standby: {} leads (HTTP {}); this gateway waits", last_leader,
@@ -292,11 +328,7 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   ls.tls_refused = [&http_ptr] { return http_ptr != nullptr ? http_ptr->tls_refused() : std::uint64_t{0}; };
   // Users, tokens, sessions and the audit log (auth/service.hpp): real time, never the simulated clock.
   const system_clock_source wall_clock;
-  auth::settings as;
-  as.session_idle_timeout = cfg.http_session_idle_timeout;
-  as.session_max_age = cfg.http_session_max_age;
-  as.login_max_failures = cfg.http_login_max_failures;
-  as.login_window = cfg.http_login_window;
+  const auth::settings as = auth_settings(cfg);
   // The configured backend's identity tables: with PostgreSQL shared by a standby pair (issue 16).
   auth::service ids(auth::open_identity_store(cfg), as, wall_clock);
   if (cfg.http_public_read) spdlog::warn("http.public_read = true: every GET read is open without login");
@@ -564,7 +596,7 @@ int main(int argc, char** argv) {
         cfg.postgresql_uri, cfg.standby_lease_key, cfg.standby_node, cfg.standby_http_url, cfg.standby_check_interval});
     const auto waited_from = std::chrono::steady_clock::now();
     try {
-      if (!stand_by(cfg, *lease)) return 0;
+      if (!stand_by(cfg, *lease, reg, *clock)) return 0;
     } catch (const std::exception& e) {
       spdlog::critical("{}", e.what());
       return 1;

@@ -49,7 +49,10 @@ http_response standby_answer(const http_request& req, const standby_state& s) {
         std::to_string(s.attempts) +
         "\n# HELP sewage_gateway_lease_connect_failures_total Lease attempts that could not reach PostgreSQL.\n"
         "# TYPE sewage_gateway_lease_connect_failures_total counter\nsewage_gateway_lease_connect_failures_total " +
-        std::to_string(s.connect_failures) + "\n";
+        std::to_string(s.connect_failures) +
+        "\n# HELP sewage_gateway_standby_reads_total Read requests this standby answered from the shared store.\n"
+        "# TYPE sewage_gateway_standby_reads_total counter\nsewage_gateway_standby_reads_total " +
+        std::to_string(s.reads_served) + "\n";
     return r;
   }
   // An operator's browser on the standby's address (a bookmark, a link in a notification) goes
@@ -65,7 +68,9 @@ http_response standby_answer(const http_request& req, const standby_state& s) {
     r.headers.emplace_back("Cache-Control", "no-store");  // the leader changes
     return r;
   }
-  std::string detail = "this gateway (" + s.node + ") is the standby: it takes over when the leader stops";
+  std::string detail = "this gateway (" + s.node +
+                       ") is the standby: it answers the read routes (history, daily values, alerts, commands, report) "
+                       "from the shared store and takes over when the leader stops";
   if (s.leader) {
     detail += "; the leader is " + s.leader->node;
     if (!s.leader->http_url.empty()) detail += " at " + s.leader->http_url;

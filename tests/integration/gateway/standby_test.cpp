@@ -119,15 +119,56 @@ class StandbyPair : public ::testing::Test {
   std::map<std::string, std::unique_ptr<testing::child_process>> gateways_;
 };
 
-TEST_F(StandbyPair, TheStandbyAnswersAsSuchAndRefusesWorkWhileTheLeaderLeads) {
+TEST_F(StandbyPair, TheStandbyAnswersReadsFromTheSharedStoreAndRefusesWorkWhileTheLeaderLeads) {
+  {  // B's reads need a login or a token: identities come from the shared store too.
+    const auto p = dir_->path() / "B" / "gateway.toml";
+    std::string cfg = slurp(p);
+    cfg.replace(cfg.find("public_read = true"), 18, "public_read = false");
+    std::ofstream(p) << cfg;
+  }
   start("A");
   ASSERT_TRUE(eventually([&] { return leads("A"); }, 30s)) << healthz("A").dump();
   start("B");
   ASSERT_TRUE(eventually([&] { return stands_by_for("B", "A"); }, 30s)) << healthz("B").dump();
+  // A viewer's token, made with the CLI on A's host.
+  const auto made = gateway_cli(SEWAGE_GATEWAY_BINARY, (dir_->path() / "A" / "gateway.toml").string(),
+                                "tokens add scada-reader --role viewer");
+  const auto tok_at = made.out.find("sgw_");
+  ASSERT_TRUE(made.exit_code == 0 && tok_at != std::string::npos) << made.out;
+  const auto token = made.out.substr(tok_at, made.out.find('\n', tok_at) - tok_at);
+  const auto on_b = [&](const std::string& target) {
+    return json::parse(http_call(ports_["B"], "GET", target, "", token).body, nullptr, false);
+  };
   const auto h = healthz("B");
   EXPECT_EQ(h["leader"]["http_url"], "http://127.0.0.1:" + std::to_string(ports_["A"]) + "/");
   EXPECT_EQ(h["node"], "B");
-  // API reads and writes: 503 naming the leader, with Retry-After.
+  // Three records through A (the third raises a turbidity alert), committed to the shared store.
+  auto t0 = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) - 10min;
+  const auto local_minute = (t0.time_since_epoch() / 1min + 8 * 60) % (24 * 60);
+  if (local_minute > 24 * 60 - 10) t0 -= 15min;  // all in one local day (Asia/Shanghai)
+  for (std::uint64_t s = 1; s <= 3; ++s) publish_record(s, 100.0 + static_cast<double>(s - 1), 20.0, t0 + std::chrono::minutes(s));
+  ASSERT_TRUE(eventually([&] { return daily_records("A") == 3; }, 20s));
+  ASSERT_TRUE(eventually([&] { return get_json(ports_["A"], "/api/alerts?state=open&terminal=T1")["alerts"].size() == 1; }, 20s));
+  // The read routes on the standby: what the leader committed, from the shared store.
+  EXPECT_EQ(http_call(ports_["B"], "GET", "/api/terminals/T1/daily").status, 401);  // no token, no read
+  ASSERT_TRUE(eventually([&] {
+    const auto days = on_b("/api/terminals/T1/daily").value("days", json::array());
+    return !days.empty() && days.back().value("records", 0) == 3;
+  }, 20s)) << http_call(ports_["B"], "GET", "/api/terminals/T1/daily", "", token).body;
+  EXPECT_EQ(on_b("/api/terminals/T1/daily"), get_json(ports_["A"], "/api/terminals/T1/daily"));
+  const auto alerts_a = get_json(ports_["A"], "/api/alerts?state=all&terminal=T1")["alerts"];
+  const auto alerts_b = on_b("/api/alerts?state=all&terminal=T1")["alerts"];
+  ASSERT_EQ(alerts_b.size(), 1u) << alerts_b.dump();
+  EXPECT_EQ(alerts_b[0]["alert_id"], alerts_a[0]["alert_id"]);
+  EXPECT_EQ(alerts_b[0]["type"], alerts_a[0]["type"]);
+  EXPECT_EQ(alerts_b[0]["state"], alerts_a[0]["state"]);
+  EXPECT_EQ(alerts_b[0]["state"], "raised");
+  const auto history_b = on_b("/api/terminals/T1/history")["records"];  // from/to: now - 24 h
+  EXPECT_EQ(history_b.size(), 3u);
+  EXPECT_EQ(history_b, get_json(ports_["A"], "/api/terminals/T1/history")["records"]);
+  EXPECT_EQ(http_call(ports_["B"], "GET", "/api/terminals/NOPE/daily", "", token).status, 404);  // the registry's answers
+  EXPECT_GE(metric_value(ports_["B"], "sewage_gateway_standby_reads_total"), 4);
+  // Writes and the engine's live state: 503 naming the leader, with Retry-After.
   for (const auto& [method, target] : {std::pair{"GET", "/api/terminals"}, std::pair{"POST", "/api/alerts/1/ack"},
                                        std::pair{"GET", "/api/summary"}}) {
     const auto r = http_call(ports_["B"], method, target, method == std::string("POST") ? "{}" : "");

@@ -1,4 +1,6 @@
 // Issue 16 item 2: what a gateway waiting as the standby answers (standby/standby_http.hpp).
+#include "sewage/gateway/api.hpp"
+#include "sewage/gateway/config.hpp"
 #include "sewage/gateway/standby/standby_http.hpp"
 
 #include <gtest/gtest.h>
@@ -22,6 +24,7 @@ standby_state waiting(bool leader_known) {
   s.waiting_since_ms = 1'764'547'200'000;  // 2025-12-01T00:00:00Z
   s.attempts = 7;
   s.connect_failures = 2;
+  s.reads_served = 11;
   if (leader_known) s.leader = leader_record{"county-a", "https://a.example/", 1'764'547'100'000};
   return s;
 }
@@ -53,6 +56,7 @@ TEST(StandbyAnswer, MetricsSayStandbyWithTheLeaseCounters) {
   EXPECT_NE(r.body.find("\nsewage_gateway_leader 0\n"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("\nsewage_gateway_lease_attempts_total 7\n"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("\nsewage_gateway_lease_connect_failures_total 2\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\nsewage_gateway_standby_reads_total 11\n"), std::string::npos) << r.body;
 }
 
 TEST(StandbyAnswer, EverythingElseIs503InTheApiErrorShapeWithRetryAfter) {
@@ -65,12 +69,14 @@ TEST(StandbyAnswer, EverythingElseIs503InTheApiErrorShapeWithRetryAfter) {
     EXPECT_EQ(j["error"]["status"], 503);
     EXPECT_EQ(j["error"]["reason"], "standby");
     EXPECT_EQ(j["error"]["message"],
-              "this gateway (county-b) is the standby: it takes over when the leader stops; the leader is county-a at "
-              "https://a.example/");
+              "this gateway (county-b) is the standby: it answers the read routes (history, daily values, alerts, commands, "
+              "report) from the shared store and takes over when the leader stops; the leader is county-a at https://a.example/");
     EXPECT_EQ(j["leader"]["node"], "county-a");
   }
   const auto unknown = json::parse(standby_answer(req("GET", "/api/summary"), waiting(false)).body);
-  EXPECT_EQ(unknown["error"]["message"], "this gateway (county-b) is the standby: it takes over when the leader stops");
+  EXPECT_EQ(unknown["error"]["message"],
+            "this gateway (county-b) is the standby: it answers the read routes (history, daily values, alerts, commands, "
+            "report) from the shared store and takes over when the leader stops");
   EXPECT_TRUE(unknown["leader"].is_null());
 }
 
@@ -91,3 +97,39 @@ TEST(StandbyAnswer, TheWebApplicationGoesOnToTheLeaderWhenItsUrlIsKnown) {
 
 }  // namespace
 }  // namespace sewage::gateway::standby
+
+namespace sewage::gateway {
+namespace {
+
+// The standby's county view (api.hpp make_county_view from stored rows) gives each terminal what
+// the leader's engine would: the interval its agent reported, the registration the store kept.
+TEST(StandbyView, IntervalsAndRegistrationsComeFromTheStoredRowsAsTheEnginesWould) {
+  terminal_info a;
+  a.id = "HY-A";
+  a.report_interval_s = 60;
+  terminal_info b = a;
+  b.id = "HY-B";
+  b.report_interval_s = 120;
+  auto reg = std::make_shared<const registry>(std::vector<terminal_info>{a, b});
+  terminal_snapshot stored;
+  stored.terminal_id = "HY-A";
+  stored.status.emplace();
+  stored.status->report_interval_s = 300;  // the agent reported a longer interval than registered
+  stored.rules[static_cast<std::size_t>(proto::alert_type::offline)].since_ms = 1'764'547'200'000;
+  terminal_snapshot unregistered;
+  unregistered.terminal_id = "HY-GONE";  // a row of a terminal no longer registered: ignored
+  const config cfg;
+  const proto::timestamp now(std::chrono::milliseconds(1'764'600'000'000));
+  const auto v = make_county_view(reg, {unregistered, stored}, cfg, now);
+  ASSERT_EQ(v.report_interval_s.size(), 2u);
+  EXPECT_EQ(v.report_interval_s[0], 300.0);
+  EXPECT_EQ(v.registered_at[0], proto::timestamp(std::chrono::milliseconds(1'764'547'200'000)));
+  EXPECT_EQ(v.report_interval_s[1], 120.0);  // no row yet: the registry's, registered from now
+  EXPECT_EQ(v.registered_at[1], now);
+  EXPECT_EQ(v.reg, reg);
+  EXPECT_EQ(v.cfg, &cfg);
+  EXPECT_EQ(v.now, now);
+}
+
+}  // namespace
+}  // namespace sewage::gateway

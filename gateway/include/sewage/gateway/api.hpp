@@ -165,6 +165,15 @@ struct county_view {
 /// Takes a view of `eng` (O(terminals)). Call on the engine's thread.
 county_view make_county_view(const engine& eng);
 
+/// The view of a gateway that runs no engine (a standby, standby/standby_http.hpp), from what the
+/// store holds: `stored` (store::load_terminals()) gives each registered terminal of `reg` its
+/// reported interval and its registration time as the engine would (engine::report_interval_s,
+/// engine::registered_at); a terminal without a stored row gets the registry's interval and `now`
+/// (it registers when an engine first sees it). `cfg` must outlive the view. O(terminals).
+/// Thread-safe (a pure function of its arguments).
+county_view make_county_view(std::shared_ptr<const registry> reg, const std::vector<terminal_snapshot>& stored,
+                             const config& cfg, proto::timestamp now);
+
 /// The API's own counters, exported on /metrics (a snapshot: api::counters()).
 struct api_counters {
   std::uint64_t requests{0};
@@ -190,6 +199,10 @@ class api {
   /// Without `ids` nobody can log in: only open routes, and reads when http.public_read.
   /// `om` rooms likewise outlive the api.
   api(engine& eng, link_status link = {}, auth::service* ids = nullptr, om_rooms om = {});
+  /// A reads-only api, for a gateway that runs no engine (the standby): handle() answers read
+  /// routes (is_read_request) given a read_context, from its store connection and view; anything
+  /// else is 503 "standby". `cfg` and `ids` (null: nobody can log in) must outlive the api.
+  api(const config& cfg, auth::service* ids);
   /// Routes one request. Never throws (short of std::bad_alloc): refusals become JSON 4xx,
   /// anything unexpected a logged JSON 500; no response holds raw request bytes.
   ///
@@ -241,7 +254,8 @@ class api {
   /// The caller of `req` (bearer token, session cookie, or anonymous); throws api errors for a
   /// malformed or unknown bearer token (401).
   auth::principal authenticate(const http_request& req) const;
-  engine& eng_;
+  engine* eng_;         ///< null in a reads-only api (a standby)
+  const config& cfg_;   ///< the gateway's configuration (immutable; outlives the api)
   link_status link_;
   auth::service* ids_;
   alarms::discipline* alarms_{nullptr};

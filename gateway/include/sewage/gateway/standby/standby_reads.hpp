@@ -1,0 +1,90 @@
+#pragma once
+/// \file
+/// The read-only HTTP API of a gateway waiting as the standby (issue 16 item 2, gateway/README.md
+/// "A standby gateway"). The standby runs no engine, but the store it shares with the leader
+/// (PostgreSQL) holds what the leader committed: the read routes (api::is_read_request: history,
+/// daily values, images, alerts, commands, the county's daily values and the monthly report) are
+/// answered from it, through read-only connections on reader threads (read_pool.hpp), with the
+/// callers' identities from the shared identity store (auth/identity_store.hpp). Everything else
+/// (writes, engine routes such as /api/summary, the web application) gets `fallback`'s answer
+/// (standby_answer: 503 naming the leader, or a 307 to it).
+///
+/// The county view (api.hpp county_view) is built from the store's terminal rows
+/// (make_county_view(reg, load_terminals(), ...)) on a reader thread, again once it is older than
+/// options::view_max_age; so intervals and registration times lag the leader by at most that.
+///
+/// Thread-safety: open() on one thread (the standby's loop); serve() and the counters from any.
+
+#include "sewage/gateway/api.hpp"
+#include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/clock.hpp"
+#include "sewage/gateway/config.hpp"
+#include "sewage/gateway/http_server.hpp"
+#include "sewage/gateway/read_pool.hpp"
+#include "sewage/gateway/registry.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+namespace sewage::gateway::standby {
+
+class standby_reads {
+ public:
+  struct options {
+    read_pool_options pool{};                        ///< http.reader_threads, reader_queue_max, read_cpu_limit_ms
+    std::chrono::milliseconds view_max_age{30'000};  ///< rebuild the county view when older
+    unsigned retry_after_s{1};                       ///< Retry-After of a 503 when the reader queue is full
+  };
+  /// The answer to a request this class does not serve (see the file comment).
+  using fallback_fn = std::function<http_response(const http_request&)>;
+
+  /// `cfg` (backend postgresql), `reg` and `clock` must outlive the object; nothing is opened
+  /// yet (the leader may not have created the schema). `clock` is the gateway's (the `now` of
+  /// read views, as the leader's engine clock); identities use the real clock, as the leader's.
+  /// `auth` configures the sessions' limits as the leader's. Never throws (except std::bad_alloc).
+  standby_reads(const config& cfg, std::shared_ptr<const registry> reg, auth::settings auth,
+                const clock_source& clock, options opt);
+  /// Stops the reader threads (requests waiting are dropped: their connections close).
+  ~standby_reads();
+  standby_reads(const standby_reads&) = delete;
+  standby_reads& operator=(const standby_reads&) = delete;
+
+  /// Opens the identity store and the reader connections unless open already. True when open;
+  /// false when the store cannot be read yet (unreachable, or a schema not exactly this build's:
+  /// the leader migrates it), with the reason in `why`. Blocks for at most the connections'
+  /// bounds. Call from one thread.
+  bool open(std::string& why);
+  /// True once open() succeeded. Thread-safe.
+  [[nodiscard]] bool ready() const noexcept { return ready_.load(); }
+  /// The http_server handler while standing by: a read request goes to a reader thread (503 with
+  /// Retry-After when the queue is full) and is answered there; anything else, or any request
+  /// before open() succeeded, gets `fallback(req)` at once. `respond` is called exactly once
+  /// unless the object is destroyed first. Thread-safe.
+  void serve(http_request req, const http_server::responder& respond, const fallback_fn& fallback);
+  /// Read requests answered from the store so far. Thread-safe.
+  [[nodiscard]] std::uint64_t reads_served() const noexcept { return served_.load(); }
+
+ private:
+  /// The view for a read at `now` on `db` (rebuilt when older than view_max_age). Reader threads.
+  county_view view_for(store& db, proto::timestamp now);
+
+  const config& cfg_;
+  std::shared_ptr<const registry> reg_;
+  auth::settings auth_;
+  const clock_source& clock_;
+  system_clock_source wall_clock_;  // identities: sessions, rate limits, audit times
+  options opt_;
+  std::unique_ptr<auth::service> ids_;
+  std::unique_ptr<api> routes_;
+  std::unique_ptr<read_pool> pool_;
+  std::atomic<bool> ready_{false};
+  std::atomic<std::uint64_t> served_{0};
+  std::mutex view_mutex_;
+  std::shared_ptr<const county_view> view_;
+  std::chrono::steady_clock::time_point view_built_{};
+};
+
+}  // namespace sewage::gateway::standby

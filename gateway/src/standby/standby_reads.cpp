@@ -1,0 +1,78 @@
+#include "sewage/gateway/standby/standby_reads.hpp"
+
+#include "sewage/gateway/auth/identity_store.hpp"
+#include "sewage/gateway/store_factory.hpp"
+
+#include "../detail/http_json.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+namespace sewage::gateway::standby {
+
+standby_reads::standby_reads(const config& cfg, std::shared_ptr<const registry> reg, auth::settings auth,
+                             const clock_source& clock, options opt)
+    : cfg_(cfg), reg_(std::move(reg)), auth_(auth), clock_(clock), opt_(opt) {}
+
+standby_reads::~standby_reads() {
+  if (pool_) pool_->stop();  // before the api and the identities its jobs use
+}
+
+bool standby_reads::open(std::string& why) {
+  if (ready_.load()) return true;
+  try {
+    if (!ids_) ids_ = std::make_unique<auth::service>(auth::open_identity_store(cfg_), auth_, wall_clock_);
+    if (!routes_) routes_ = std::make_unique<api>(cfg_, ids_.get());
+    pool_ = std::make_unique<read_pool>([this] { return open_store(cfg_, store_access::read_only); }, opt_.pool);
+  } catch (const std::exception& e) {
+    why = e.what();
+    return false;
+  }
+  ready_.store(true);
+  return true;
+}
+
+county_view standby_reads::view_for(store& db, proto::timestamp now) {
+  std::shared_ptr<const county_view> v;
+  {
+    const std::lock_guard lock(view_mutex_);
+    const auto age = std::chrono::steady_clock::now() - view_built_;
+    if (!view_ || age > opt_.view_max_age) {
+      view_ = std::make_shared<const county_view>(make_county_view(reg_, db.load_terminals(), cfg_, now));
+      view_built_ = std::chrono::steady_clock::now();
+    }
+    v = view_;
+  }
+  county_view out = *v;
+  out.now = now;
+  return out;
+}
+
+void standby_reads::serve(http_request req, const http_server::responder& respond, const fallback_fn& fallback) {
+  if (!ready_.load() || !api::is_read_request(req)) {
+    respond(fallback(req));
+    return;
+  }
+  auto job = [this, req, respond](store& db) {
+    try {
+      const county_view v = view_for(db, clock_.now());
+      const read_context rc{db, v};
+      respond(routes_->handle(req, &rc));
+      served_.fetch_add(1);
+    } catch (const std::exception& e) {  // the view could not be read: the store is unwell
+      spdlog::warn("standby: a read failed: {}", e.what());
+      auto r = detail::json_response(
+          503, nlohmann::json{{"error",
+                               {{"status", 503},
+                                {"message", "this standby could not read the shared store; try again or ask the leader"},
+                                {"reason", "store_unavailable"}}}});
+      r.headers.emplace_back("Retry-After", "5");
+      respond(std::move(r));
+    }
+  };
+  if (!pool_->try_submit(std::move(job))) respond(routes_->busy(req, opt_.retry_after_s));
+}
+
+}  // namespace sewage::gateway::standby
