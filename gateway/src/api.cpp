@@ -1817,8 +1817,10 @@ county_view make_county_view(std::shared_ptr<const registry> reg, const std::vec
     // As engine::report_interval_s and engine::registered_at read the same snapshot.
     v.report_interval_s.push_back(s != nullptr && s->status && s->status->report_interval_s ? *s->status->report_interval_s
                                                                                                : t.report_interval_s);
-    const auto since_ms = s != nullptr ? s->rules[static_cast<std::size_t>(proto::alert_type::offline)].since_ms : 0;
-    v.registered_at.push_back(s != nullptr && since_ms != 0 ? proto::timestamp(std::chrono::milliseconds(since_ms)) : now);
+    v.registered_at.push_back(
+        s != nullptr
+            ? proto::timestamp(std::chrono::milliseconds(s->rules[static_cast<std::size_t>(proto::alert_type::offline)].since_ms))
+            : now);
   }
   v.reg = std::move(reg);
   v.cfg = &cfg;

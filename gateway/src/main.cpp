@@ -136,9 +136,11 @@ auth::settings auth_settings(const config& cfg) {
 /// (standby_reads.hpp, identities of the shared identity store, the registry `reg`, times of
 /// `clock`), everything else with standby_answer, and tries to take the lease every
 /// standby.check_interval, feeding systemd's watchdog meanwhile. Returns true once the lease is
-/// taken (the HTTP listener is closed again, for run() to open), false on SIGINT/SIGTERM (SIGHUP
-/// is answered, nothing to reload). Throws what http_server throws.
-bool stand_by(const config& cfg, standby::leader_lease& lease, const registry& reg, const clock_source& clock) {
+/// taken (the HTTP listener is closed again, for run() to open; reads still running have
+/// finished; `taken_at` is when the lease was taken), false on SIGINT/SIGTERM (SIGHUP is
+/// answered, nothing to reload). Throws what http_server throws.
+bool stand_by(const config& cfg, standby::leader_lease& lease, const registry& reg, const clock_source& clock,
+              std::chrono::steady_clock::time_point& taken_at) {
   boost::asio::io_context io;
   standby::standby_reads::options ro;
   ro.pool.threads = cfg.http_reader_threads;
@@ -181,30 +183,34 @@ bool stand_by(const config& cfg, standby::leader_lease& lease, const registry& r
   signals.async_wait(on_signal);
   boost::asio::steady_timer poll(io);
   std::string last_leader;
-  std::string reads_refused;
+  std::thread closer;
+  struct join_at_exit {
+    std::thread& t;
+    ~join_at_exit() {
+      if (t.joinable()) t.join();
+    }
+  } join_closer{closer};
   std::function<void()> attempt = [&] {
     ++st.attempts;
     if (lease.try_acquire()) {
       taken = true;
+      taken_at = std::chrono::steady_clock::now();
       signals.cancel();
       http.stop();
-      io.stop();
+      // Reads still running finish (each statement bounded) on another thread while this loop
+      // goes on feeding systemd's watchdog; then the loop ends.
+      closer = std::thread([&reads, &io] {
+        reads.close();
+        io.stop();  // thread-safe
+      });
       return;
     }
     const auto failures_before = st.connect_failures;
     st.connect_failures = lease.connect_failures();
     st.leader = lease.leader();
     // The read routes once the shared store is reachable and its schema this build's (the
-    // leader migrates it); one line when they start, one per new reason they cannot.
-    if (!reads.ready() && st.connect_failures == failures_before) {
-      std::string why;
-      if (reads.open(why)) {
-        spdlog::info("standby: read routes answered from the shared store ({} reader threads)", cfg.http_reader_threads);
-      } else if (why != reads_refused) {
-        reads_refused = why;
-        spdlog::warn("standby: read routes not answered yet: {}", why);
-      }
-    }
+    // leader migrates it), opened on a thread of their own.
+    if (!reads.ready() && st.connect_failures == failures_before) reads.open_in_background();
     if (st.leader && st.leader->node != last_leader) {
       last_leader = st.leader->node;
       spdlog::info("standby: {} leads (HTTP {}); this gateway waits", last_leader,
@@ -427,8 +433,12 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   const auto purge = [&eng, &ids, &wall_clock, &cfg] {
     eng.purge();
     const auto before = wall_clock.now() - std::chrono::days(cfg.retention_days);
-    if (const auto n = ids.purge_audit(before.time_since_epoch().count()); n > 0)
-      spdlog::info("retention: {} audit rows older than {} days deleted", n, cfg.retention_days);
+    try {
+      if (const auto n = ids.purge_audit(before.time_since_epoch().count()); n > 0)
+        spdlog::info("retention: {} audit rows older than {} days deleted", n, cfg.retention_days);
+    } catch (const std::exception& e) {  // retried at the next hour's purge
+      spdlog::error("retention: audit rows not purged: {}", e.what());
+    }
   };
   // A rollup backlog (the first start after an upgrade, or after rollup_after_days was lowered)
   // is worked off a day per second, between the engine's other work.
@@ -595,8 +605,9 @@ int main(int argc, char** argv) {
     lease = std::make_unique<standby::leader_lease>(standby::lease_options{
         cfg.postgresql_uri, cfg.standby_lease_key, cfg.standby_node, cfg.standby_http_url, cfg.standby_check_interval});
     const auto waited_from = std::chrono::steady_clock::now();
+    auto taken_at = waited_from;
     try {
-      if (!stand_by(cfg, *lease, reg, *clock)) return 0;
+      if (!stand_by(cfg, *lease, reg, *clock, taken_at)) return 0;
     } catch (const std::exception& e) {
       spdlog::critical("{}", e.what());
       return 1;
@@ -618,9 +629,8 @@ int main(int argc, char** argv) {
     const auto delay = standby::takeover_delay(cfg.standby_check_interval);
     spdlog::warn("standby: node {} took the lease after {:.1f} s; leads in {} ms (a former leader still alive stops "
                  "by then)",
-                 cfg.standby_node, std::chrono::duration<double>(std::chrono::steady_clock::now() - waited_from).count(),
-                 delay.count());
-    std::this_thread::sleep_for(delay);
+                 cfg.standby_node, std::chrono::duration<double>(taken_at - waited_from).count(), delay.count());
+    std::this_thread::sleep_until(taken_at + delay);  // the standby's last reads finished within it, as a rule
     // The registry may have changed while this gateway waited: lead with the current one.
     try {
       reg = load_registry(cfg.registry_path, cfg.defaults);

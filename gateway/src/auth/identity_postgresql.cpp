@@ -15,9 +15,12 @@
 namespace sewage::gateway::auth {
 namespace {
 
-/// Bound of each identity statement (ms). Every one is a single-row lookup or change, or a page of
-/// the audit log by its index: milliseconds on a healthy server, so 5 s means a stuck server.
+/// Bound of each identity statement (ms): lookups and changes of one row by its key, the lists of
+/// users and tokens (tens of rows), a batch of the audit purge: milliseconds on a healthy server,
+/// so 5 s means a stuck one.
 constexpr int identity_statement_timeout_ms = 5000;
+/// Bound of a page of the audit log (ms): filtered by actor or action it may scan much of the log.
+constexpr int audit_page_timeout_ms = 30000;
 
 actor_kind kind_of(const std::string& k) {
   return k == "user" ? actor_kind::user : k == "token" ? actor_kind::token : k == "anonymous" ? actor_kind::anonymous
@@ -178,7 +181,9 @@ class postgresql_identity_store final : public identity_store {
   }
   std::vector<audit_row> audit_rows(const audit_query& q) override {
     return guard("audit_rows", [&] {
-      pqxx::nontransaction t(conn());
+      // A page filtered by actor or action may scan much of the log: a longer bound than a lookup.
+      pqxx::work t(conn());
+      t.exec("SET LOCAL statement_timeout = " + std::to_string(audit_page_timeout_ms));
       const std::optional<std::int64_t> before =
           q.before_id ? std::optional<std::int64_t>(static_cast<std::int64_t>(*q.before_id)) : std::nullopt;
       std::vector<audit_row> out;
@@ -191,13 +196,25 @@ class postgresql_identity_store final : public identity_store {
         out.push_back({r[0].as<std::uint64_t>(), r[1].as<std::int64_t>(), r[2].as<std::string>(),
                        kind_of(r[3].as<std::string>()), r[4].as<std::string>(), r[5].as<std::string>(),
                        r[6].as<std::string>(), r[7].as<std::string>()});
+      t.commit();
       return out;
     });
   }
   std::size_t purge_audit(std::int64_t before_ms) override {
     return guard("purge_audit", [&] {
-      pqxx::nontransaction t(conn());
-      return static_cast<std::size_t>(t.exec_params("DELETE FROM audit WHERE ts_ms < $1", before_ms).affected_rows());
+      // In batches by the time index, each one statement well inside the statement bound: a
+      // backlog (retention_days lowered) is worked off rather than cancelled as a whole.
+      constexpr std::int64_t batch = 10'000;
+      std::size_t deleted = 0;
+      for (;;) {
+        pqxx::nontransaction t(conn());
+        const auto n = t.exec_params("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts_ms < $1 "
+                                     "ORDER BY ts_ms LIMIT $2)",
+                                     before_ms, batch)
+                           .affected_rows();
+        deleted += static_cast<std::size_t>(n);
+        if (static_cast<std::int64_t>(n) < batch) return deleted;
+      }
     });
   }
 

@@ -50,7 +50,8 @@ http_response standby_answer(const http_request& req, const standby_state& s) {
         "\n# HELP sewage_gateway_lease_connect_failures_total Lease attempts that could not reach PostgreSQL.\n"
         "# TYPE sewage_gateway_lease_connect_failures_total counter\nsewage_gateway_lease_connect_failures_total " +
         std::to_string(s.connect_failures) +
-        "\n# HELP sewage_gateway_standby_reads_total Read requests this standby answered from the shared store.\n"
+        "\n# HELP sewage_gateway_standby_reads_total Read requests this standby answered on its reader threads from the "
+        "shared store (any status).\n"
         "# TYPE sewage_gateway_standby_reads_total counter\nsewage_gateway_standby_reads_total " +
         std::to_string(s.reads_served) + "\n";
     return r;
@@ -68,9 +69,7 @@ http_response standby_answer(const http_request& req, const standby_state& s) {
     r.headers.emplace_back("Cache-Control", "no-store");  // the leader changes
     return r;
   }
-  std::string detail = "this gateway (" + s.node +
-                       ") is the standby: it answers the read routes (history, daily values, alerts, commands, report) "
-                       "from the shared store and takes over when the leader stops";
+  std::string detail = "this gateway (" + s.node + ") is the standby: it takes over when the leader stops";
   if (s.leader) {
     detail += "; the leader is " + s.leader->node;
     if (!s.leader->http_url.empty()) detail += " at " + s.leader->http_url;

@@ -1275,14 +1275,35 @@ bool postgresql_store::notification_enqueue(const std::vector<notification_row>&
 }
 
 std::string bounded_postgresql_uri(const std::string& uri) {
-  static constexpr const char* params[] = {"connect_timeout=5", "keepalives=1", "keepalives_idle=5",
-                                           "keepalives_interval=2", "keepalives_count=2", "tcp_user_timeout=10000"};
+  static constexpr std::pair<const char*, const char*> params[] = {
+      {"connect_timeout", "5"},     {"keepalives", "1"},       {"keepalives_idle", "5"},
+      {"keepalives_interval", "2"}, {"keepalives_count", "2"}, {"tcp_user_timeout", "10000"}};
   const bool url = uri.rfind("postgresql://", 0) == 0 || uri.rfind("postgres://", 0) == 0;
   std::string out = uri;
-  char sep = url ? (uri.find('?') == std::string::npos ? '?' : '&') : ' ';
-  for (const char* p : params) {
+  if (url) {
+    while (!out.empty() && (out.back() == '&' || out.back() == '?')) out.pop_back();  // "db?" "db?a=1&"
+  } else {
+    while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+  }
+  // A key the caller set is the caller's: "<key>=" after '?', '&' (URI) or at a word start (keywords).
+  const auto has = [&](std::string_view key) {
+    for (std::size_t at = out.find(key); at != std::string::npos; at = out.find(key, at + 1)) {
+      const char before = at == 0 ? ' ' : out[at - 1];
+      auto after = at + key.size();
+      if (!url)
+        while (after < out.size() && (out[after] == ' ' || out[after] == '\t')) ++after;
+      const bool starts = url ? (before == '?' || before == '&') : (before == ' ' || before == '\t');
+      if (starts && after < out.size() && out[after] == '=') return true;
+    }
+    return false;
+  };
+  char sep = url ? (out.find('?') == std::string::npos ? '?' : '&') : ' ';
+  for (const auto& [key, val] : params) {
+    if (has(key)) continue;
     if (!out.empty() || url) out += sep;
-    out += p;
+    out += key;
+    out += '=';
+    out += val;
     if (url) sep = '&';
   }
   return out;

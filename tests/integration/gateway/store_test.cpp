@@ -1407,6 +1407,24 @@ TEST_F(PostgresqlStore, AnIdentityCallOnAStuckDatabaseFailsWithinItsBound) {
   ASSERT_TRUE(ids->user("wang").has_value());  // the same store serves again
 }
 
+// A retention backlog of the audit log (retention_days lowered) is purged in batches, each well
+// inside the identity connection's statement bound, never cancelled as a whole.
+TEST_F(PostgresqlStore, TheAuditPurgeWorksOffABacklogInBatches) {
+  { postgresql_store migrate(uri_, 10); }
+  exec("INSERT INTO audit(ts_ms, actor, actor_kind, address, action, target, detail)"
+       " SELECT g, 'wang', 'user', '10.0.0.9', 'login', '', '{}' FROM generate_series(1, 25000) g;"
+       "INSERT INTO audit(ts_ms, actor, actor_kind, address, action, target, detail)"
+       " VALUES (90000, 'li', 'user', '10.0.0.8', 'login', '', '{}')");
+  auto ids = auth::open_postgresql_identity_store(uri_);
+  EXPECT_EQ(ids->purge_audit(25001), 25000u);  // three batches of at most 10,000
+  auth::audit_query all;
+  all.limit = 10;
+  const auto left = ids->audit_rows(all);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].actor, "li");
+  EXPECT_EQ(ids->purge_audit(25001), 0u);
+}
+
 // A server that accepts the connection and never answers (a hung host behind a live port).
 TEST(PostgresqlIdentity, OpeningOnAServerThatNeverAnswersFailsWithinItsConnectBound) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -1443,6 +1461,19 @@ TEST(PostgresqlUri, BoundsAreAppendedToBothForms) {
   EXPECT_EQ(bounded_postgresql_uri("postgres://gw@db/sewage?sslmode=require").rfind(
                 "postgres://gw@db/sewage?sslmode=require&connect_timeout=5&", 0),
             0u);
+  // A trailing '?' or '&' (libpq would refuse "?&" and "&&"), and the caller's own bounds kept.
+  EXPECT_EQ(bounded_postgresql_uri("postgresql://db/sewage?").rfind("postgresql://db/sewage?connect_timeout=5&", 0), 0u);
+  EXPECT_EQ(bounded_postgresql_uri("postgresql://db/sewage?sslmode=require&").rfind(
+                "postgresql://db/sewage?sslmode=require&connect_timeout=5&", 0),
+            0u);
+  EXPECT_EQ(bounded_postgresql_uri("postgresql://db/s?connect_timeout=30&tcp_user_timeout=0"),
+            "postgresql://db/s?connect_timeout=30&tcp_user_timeout=0&keepalives=1&keepalives_idle=5&"
+            "keepalives_interval=2&keepalives_count=2");
+  EXPECT_EQ(bounded_postgresql_uri("host=db connect_timeout = 30 dbname=x "),
+            "host=db connect_timeout = 30 dbname=x keepalives=1 keepalives_idle=5 keepalives_interval=2 "
+            "keepalives_count=2 tcp_user_timeout=10000");
+  // A key's name inside another's value is not the key.
+  EXPECT_NE(bounded_postgresql_uri("host=db dbname=my_connect_timeout=1").find(" connect_timeout=5"), std::string::npos);
 }
 
 TEST_F(PostgresqlStore, ErrorsNameTheOperationNeverThePassword) {

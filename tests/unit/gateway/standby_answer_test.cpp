@@ -69,14 +69,12 @@ TEST(StandbyAnswer, EverythingElseIs503InTheApiErrorShapeWithRetryAfter) {
     EXPECT_EQ(j["error"]["status"], 503);
     EXPECT_EQ(j["error"]["reason"], "standby");
     EXPECT_EQ(j["error"]["message"],
-              "this gateway (county-b) is the standby: it answers the read routes (history, daily values, alerts, commands, "
-              "report) from the shared store and takes over when the leader stops; the leader is county-a at https://a.example/");
+              "this gateway (county-b) is the standby: it takes over when the leader stops; the leader is county-a at "
+              "https://a.example/");
     EXPECT_EQ(j["leader"]["node"], "county-a");
   }
   const auto unknown = json::parse(standby_answer(req("GET", "/api/summary"), waiting(false)).body);
-  EXPECT_EQ(unknown["error"]["message"],
-            "this gateway (county-b) is the standby: it answers the read routes (history, daily values, alerts, commands, "
-            "report) from the shared store and takes over when the leader stops");
+  EXPECT_EQ(unknown["error"]["message"], "this gateway (county-b) is the standby: it takes over when the leader stops");
   EXPECT_TRUE(unknown["leader"].is_null());
 }
 

@@ -165,7 +165,7 @@ struct county_view {
 /// Takes a view of `eng` (O(terminals)). Call on the engine's thread.
 county_view make_county_view(const engine& eng);
 
-/// The view of a gateway that runs no engine (a standby, standby/standby_http.hpp), from what the
+/// The view of a gateway that runs no engine (a standby, standby/standby_reads.hpp), from what the
 /// store holds: `stored` (store::load_terminals()) gives each registered terminal of `reg` its
 /// reported interval and its registration time as the engine would (engine::report_interval_s,
 /// engine::registered_at); a terminal without a stored row gets the registry's interval and `now`

@@ -119,8 +119,9 @@ std::string redact_postgresql_uri(const std::string& uri);
 /// that no call on a connection opened with it hangs on a dead server or a partitioned network:
 /// connect_timeout=5 (s), keepalives=1, keepalives_idle=5 (s), keepalives_interval=2 (s),
 /// keepalives_count=2, tcp_user_timeout=10000 (ms) (libpq 15 manual 34.1.2 "Parameter Key
-/// Words"). Appended after the caller's own parameters, so they take precedence. Used by the
-/// standby's lease connection and the identity store's (every sign-in waits on it). Never throws
+/// Words"). A key the caller's string sets already is left as the caller set it; a URI's
+/// trailing '?' or '&' is dropped first (libpq refuses "?&key=..."). Used by the standby's lease
+/// and reader connections and the identity store's (every sign-in waits on it). Never throws
 /// (except std::bad_alloc).
 std::string bounded_postgresql_uri(const std::string& uri);
 

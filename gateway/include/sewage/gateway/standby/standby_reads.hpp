@@ -2,18 +2,23 @@
 /// \file
 /// The read-only HTTP API of a gateway waiting as the standby (issue 16 item 2, gateway/README.md
 /// "A standby gateway"). The standby runs no engine, but the store it shares with the leader
-/// (PostgreSQL) holds what the leader committed: the read routes (api::is_read_request: history,
-/// daily values, images, alerts, commands, the county's daily values and the monthly report) are
-/// answered from it, through read-only connections on reader threads (read_pool.hpp), with the
-/// callers' identities from the shared identity store (auth/identity_store.hpp). Everything else
-/// (writes, engine routes such as /api/summary, the web application) gets `fallback`'s answer
-/// (standby_answer: 503 naming the leader, or a 307 to it).
+/// (PostgreSQL) holds what the leader committed: the read routes that need nothing but the store
+/// (answered_here: history, daily values, images, alerts, commands, the county's daily values and
+/// the monthly report) are answered from it, through read-only connections on reader threads
+/// (read_pool.hpp, bounded as bounded_postgresql_uri, each statement by http.read_cpu_limit_ms),
+/// with the callers' identities from the shared identity store (auth/identity_store.hpp; a
+/// session's use is recorded there as on the leader). Everything else (writes, engine routes such
+/// as /api/summary, maintenance windows, the web application) gets `fallback`'s answer
+/// (standby_answer: 503 naming the leader, or a 307 to it). What the standby's answers lack, as
+/// it runs no alarm discipline or lab room: an alert's `discipline` object (and so shelved alerts
+/// are listed, not hidden) and the report's lab compliance.
 ///
 /// The county view (api.hpp county_view) is built from the store's terminal rows
 /// (make_county_view(reg, load_terminals(), ...)) on a reader thread, again once it is older than
 /// options::view_max_age; so intervals and registration times lag the leader by at most that.
 ///
-/// Thread-safety: open() on one thread (the standby's loop); serve() and the counters from any.
+/// Thread-safety: open_in_background() and close() from one thread (the standby's loop);
+/// serve() and the counters from any.
 
 #include "sewage/gateway/api.hpp"
 #include "sewage/gateway/auth/service.hpp"
@@ -28,6 +33,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <thread>
 
 namespace sewage::gateway::standby {
 
@@ -47,31 +54,44 @@ class standby_reads {
   /// `auth` configures the sessions' limits as the leader's. Never throws (except std::bad_alloc).
   standby_reads(const config& cfg, std::shared_ptr<const registry> reg, auth::settings auth,
                 const clock_source& clock, options opt);
-  /// Stops the reader threads (requests waiting are dropped: their connections close).
+  /// close().
   ~standby_reads();
   standby_reads(const standby_reads&) = delete;
   standby_reads& operator=(const standby_reads&) = delete;
 
-  /// Opens the identity store and the reader connections unless open already. True when open;
-  /// false when the store cannot be read yet (unreachable, or a schema not exactly this build's:
-  /// the leader migrates it), with the reason in `why`. Blocks for at most the connections'
-  /// bounds. Call from one thread.
-  bool open(std::string& why);
-  /// True once open() succeeded. Thread-safe.
+  /// Unless open already or an opening runs: opens the identity store and the reader connections
+  /// on a thread of its own (so the standby's loop, its lease attempts and its health answers
+  /// never wait on the database) and logs the outcome: one line when the read routes start, one
+  /// per new reason they cannot yet (unreachable, or a schema not exactly this build's: the leader
+  /// migrates it). Never throws (except std::system_error when no thread can start).
+  void open_in_background();
+  /// True once an opening succeeded. Thread-safe.
   [[nodiscard]] bool ready() const noexcept { return ready_.load(); }
+  /// Stops answering: waits for an opening that runs, refuses new reads (fallback), drops reads
+  /// still queued and waits for those running (each statement bounded by the pool's
+  /// job_cpu_limit). The standby calls it when it takes the lease, while its loop still feeds
+  /// systemd's watchdog. Idempotent.
+  void close();
+  /// True when `req` is a read this class answers from the store: api::is_read_request, except
+  /// the maintenance windows (the alarm discipline's room, which a standby does not run).
+  /// Thread-safe, no side effects.
+  static bool answered_here(const http_request& req) noexcept;
   /// The http_server handler while standing by: a read request goes to a reader thread (503 with
   /// Retry-After when the queue is full) and is answered there; anything else, or any request
   /// before open() succeeded, gets `fallback(req)` at once. `respond` is called exactly once
   /// unless the object is destroyed first. Thread-safe.
   void serve(http_request req, const http_server::responder& respond, const fallback_fn& fallback);
-  /// Read requests answered from the store so far. Thread-safe.
+  /// Read requests answered on the reader threads so far (any status: 200, 401, 404...). Thread-safe.
   [[nodiscard]] std::uint64_t reads_served() const noexcept { return served_.load(); }
 
  private:
   /// The view for a read at `now` on `db` (rebuilt when older than view_max_age). Reader threads.
   county_view view_for(store& db, proto::timestamp now);
+  /// Opens the identity store and the reader connections; the reason when it cannot.
+  bool open(std::string& why);
 
   const config& cfg_;
+  config readers_cfg_;  ///< cfg_ with the reader connections' bounds (bounded_postgresql_uri)
   std::shared_ptr<const registry> reg_;
   auth::settings auth_;
   const clock_source& clock_;
@@ -81,6 +101,10 @@ class standby_reads {
   std::unique_ptr<api> routes_;
   std::unique_ptr<read_pool> pool_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> closed_{false};
+  std::thread opener_;
+  std::atomic<bool> opening_{false};
+  std::string refused_;  ///< the last reason logged (opener thread only)
   std::atomic<std::uint64_t> served_{0};
   std::mutex view_mutex_;
   std::shared_ptr<const county_view> view_;
