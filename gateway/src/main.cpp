@@ -16,6 +16,7 @@
 #include "sewage/gateway/rules.hpp"
 #include "sewage/gateway/store_factory.hpp"
 #include "sewage/gateway/alarms/discipline.hpp"
+#include "sewage/gateway/alarms/discipline_db.hpp"
 #include "sewage/gateway/notify/notifier.hpp"
 #include "sewage/gateway/om/archive.hpp"
 #include "sewage/gateway/om/lab.hpp"
@@ -256,7 +257,8 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   // Alarm discipline (alarms/discipline.hpp): between the engine and the notifier, it holds back
   // what maintenance windows suppress and repeats it groups, and escalates unacknowledged alerts;
   // it runs on the engine's clock.
-  alarms::discipline alarm_discipline(cfg.store_path, cfg.alarms, cfg.zone, clock, hook.get(), hook.get());
+  // The configured backend's tables: with PostgreSQL shared by a standby pair (issue 16).
+  alarms::discipline alarm_discipline(alarms::open_discipline_db(cfg), cfg.alarms, cfg.zone, clock, hook.get(), hook.get());
   // Incidents (incidents/correlator.hpp): between the engine and the discipline, it groups network
   // alerts into incidents on the current pipe network and forwards one notification per incident.
   incidents::correlator incident_room(cfg.store_path, pipes, clock, &alarm_discipline);

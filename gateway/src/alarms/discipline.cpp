@@ -1,14 +1,14 @@
 // Alarm discipline: suppression by maintenance windows, shelving, escalation, grouping
-// (alarms/discipline.hpp). SQL through the SQLite C API on a connection of its own.
+// (alarms/discipline.hpp). Its state in a discipline_db (SQLite file or shared PostgreSQL).
 #include "sewage/gateway/alarms/discipline.hpp"
+
+#include "sewage/gateway/alarms/discipline_db.hpp"
 
 #include "sewage/gateway/notify/message.hpp"
 #include "sewage/gateway/notify/notifier.hpp"
-#include "detail/sqlite_stmt.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -28,57 +28,7 @@ alert_state fresh(std::uint64_t id, const proto::alert_message& a) {
   return s;
 }
 
-using value = std::variant<std::monostate, std::int64_t, std::string>;
-
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
-proto::timestamp at_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
-value opt(const std::optional<proto::timestamp>& t) { return t ? value(ms(*t)) : value(); }
-value opt(const std::optional<std::int64_t>& v) { return v ? value(*v) : value(); }
-
-/// One query of the discipline's connection: binds `args` by position. Throws runtime_error.
-class query : public gateway::detail::sqlite_stmt {
- public:
-  query(sqlite3* db, const char* sql, const std::vector<value>& args) : gateway::detail::sqlite_stmt(db, sql, "alarm discipline store") {
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      const int at = static_cast<int>(i + 1);
-      if (const auto* n = std::get_if<std::int64_t>(&args[i])) bind(at, *n);
-      else if (const auto* t = std::get_if<std::string>(&args[i])) bind(at, *t);
-      else bind_null(at);
-    }
-  }
-  std::optional<proto::timestamp> opt_ts(int c) {
-    const auto v = opt_i64(c);
-    return v ? std::optional<proto::timestamp>(at_ms(*v)) : std::nullopt;
-  }
-};
-
-void run(sqlite3* db, const char* sql, const std::vector<value>& args = {}) {
-  query q(db, sql, args);
-  while (q.step()) {
-  }
-}
-
-constexpr const char* window_columns =
-    "id, site_id, recurrence, start_ms, end_ms, local_start, weekdays, duration_s, reason, created_by, created_ms,"
-    " ended_ms, ended_by";
-
-maintenance_window read_window(query& q) {
-  maintenance_window w;
-  w.id = q.i64(0);
-  w.site_id = q.text(1);
-  w.kind = parse_recurrence(q.text(2)).value_or(recurrence::once);
-  w.start = at_ms(q.i64(3));
-  w.end = q.opt_ts(4);
-  w.local_start = std::chrono::seconds(q.opt_i64(5).value_or(0));
-  w.weekdays = static_cast<std::uint8_t>(q.i64(6));
-  w.duration = std::chrono::seconds(q.i64(7));
-  w.reason = q.text(8);
-  w.created_by = q.text(9);
-  w.created = at_ms(q.i64(10));
-  w.ended = q.opt_ts(11);
-  w.ended_by = q.text(12);
-  return w;
-}
 
 std::string minutes_text(std::int64_t m, notify_language l) {
   return std::to_string(m) + (l == notify_language::zh_cn ? " 分钟" : " min");
@@ -88,57 +38,15 @@ std::string minutes_text(std::int64_t m, notify_language l) {
 
 class discipline::impl {
  public:
-  impl(const std::filesystem::path& path, const clock_source& clock, alert_listener* next, notifier* notify)
-      : clock_(clock), next_(next), notify_(notify) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-      const std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
-      sqlite3_close(db_);
-      throw std::runtime_error("alarm discipline: cannot open " + path.string() + ": " + why);
-    }
-    sqlite3_busy_timeout(db_, 5000);
-    try {
-      query v(db_, "PRAGMA user_version", {});
-      if (!v.step() || v.i64(0) < 12)
-        throw std::runtime_error("alarm discipline: " + path.string() + " is not migrated to schema v12 (open it with the store first)");
-      query q(db_, (std::string("SELECT ") + window_columns + " FROM maintenance_windows").c_str(), {});
-      while (q.step()) {
-        auto w = read_window(q);
-        windows_.emplace(w.id, std::move(w));
-      }
-    } catch (...) {
-      sqlite3_close(db_);
-      throw;
-    }
+  impl(std::unique_ptr<discipline_db> db, const clock_source& clock, alert_listener* next, notifier* notify)
+      : db_(std::move(db)), clock_(clock), next_(next), notify_(notify) {
+    if (!db_) throw std::invalid_argument("alarm discipline: no store");
+    for (auto& w : db_->windows()) windows_.emplace(w.id, std::move(w));
   }
-  ~impl() { sqlite3_close(db_); }
-  impl(const impl&) = delete;
-  impl& operator=(const impl&) = delete;
 
   // All below: with mutex_ held.
 
-  std::optional<alert_state> load(std::uint64_t id) {
-    query q(db_,
-            "SELECT site_id, type, suppressed_window, released_ms, shelved_until_ms, shelved_by, shelve_note,"
-            " unshelved_ms, escalated_level, escalated_ms, group_id, repeat_of FROM alert_discipline WHERE alert_id = ?",
-            {static_cast<std::int64_t>(id)});
-    if (!q.step()) return std::nullopt;
-    alert_state s;
-    s.alert_id = id;
-    s.site_id = q.text(0);
-    s.type = proto::parse_alert_type(q.text(1)).value_or(proto::alert_type::offline);
-    s.window_id = q.opt_i64(2);
-    s.released = q.opt_ts(3);
-    s.shelved_until = q.opt_ts(4);
-    s.shelved_by = q.text(5);
-    s.shelve_note = q.text(6);
-    s.unshelved = q.opt_ts(7);
-    const auto level = q.text(8);
-    if (!level.empty()) s.escalated = parse_notify_level(level);
-    s.escalated_at = q.opt_ts(9);
-    s.group_id = q.opt_i64(10);
-    if (const auto r = q.opt_i64(11)) s.repeat_of = static_cast<std::uint64_t>(*r);
-    return s;
-  }
+  std::optional<alert_state> load(std::uint64_t id) { return db_->state(id); }
 
   /// The state of an alert (cached while it is open; nullopt = none recorded).
   std::optional<alert_state>& get(std::uint64_t id) {
@@ -148,38 +56,11 @@ class discipline::impl {
   }
 
   void save(const alert_state& s) {
-    run(db_,
-        "INSERT OR REPLACE INTO alert_discipline(alert_id, site_id, type, suppressed_window, suppressed_until_ms,"
-        " released_ms, shelved_until_ms, shelved_by, shelve_note, unshelved_ms, escalated_level, escalated_ms,"
-        " group_id, repeat_of) VALUES(?,?,?,?,NULL,?,?,?,?,?,?,?,?,?)",
-        {static_cast<std::int64_t>(s.alert_id), s.site_id, std::string(proto::to_string(s.type)), opt(s.window_id),
-         opt(s.released), opt(s.shelved_until), s.shelved_by, s.shelve_note, opt(s.unshelved),
-         s.escalated ? value(std::string(to_string(*s.escalated))) : value(), opt(s.escalated_at), opt(s.group_id),
-         s.repeat_of ? value(static_cast<std::int64_t>(*s.repeat_of)) : value()});
+    db_->save(s);
     cache_[s.alert_id] = s;
   }
 
-  std::optional<alert_group> group(std::int64_t id) {
-    query q(db_,
-            "SELECT id, site_id, type, head_alert, last_alert, repeats, first_ms, last_ms, last_clear_ms FROM alert_groups"
-            " WHERE id = ?",
-            {id});
-    if (!q.step()) return std::nullopt;
-    return read_group(q);
-  }
-  static alert_group read_group(query& q) {
-    alert_group g;
-    g.id = q.i64(0);
-    g.site_id = q.text(1);
-    g.type = proto::parse_alert_type(q.text(2)).value_or(proto::alert_type::offline);
-    g.head_alert = static_cast<std::uint64_t>(q.i64(3));
-    g.last_alert = static_cast<std::uint64_t>(q.i64(4));
-    g.repeats = static_cast<std::uint32_t>(q.i64(5));
-    g.first = at_ms(q.i64(6));
-    g.last = at_ms(q.i64(7));
-    g.last_clear = q.opt_ts(8);
-    return g;
-  }
+  std::optional<alert_group> group(std::int64_t id) { return db_->group(id); }
 
   std::optional<std::pair<maintenance_window, occurrence>> window_at(const std::string& site, proto::timestamp t,
                                                                      const county_zone& zone) const {
@@ -200,7 +81,7 @@ class discipline::impl {
   }
 
   mutable std::mutex mutex_;
-  sqlite3* db_{nullptr};
+  std::unique_ptr<discipline_db> db_;
   const clock_source& clock_;
   alert_listener* next_;
   notifier* notify_;
@@ -213,7 +94,11 @@ class discipline::impl {
 
 discipline::discipline(const std::filesystem::path& db_path, settings s, county_zone zone, const clock_source& clock,
                        alert_listener* next, notifier* notify)
-    : impl_(std::make_unique<impl>(db_path, clock, next, notify)), settings_(s), zone_(zone) {}
+    : discipline(open_sqlite_discipline_db(db_path), s, zone, clock, next, notify) {}
+
+discipline::discipline(std::unique_ptr<discipline_db> db, settings s, county_zone zone, const clock_source& clock,
+                       alert_listener* next, notifier* notify)
+    : impl_(std::make_unique<impl>(std::move(db), clock, next, notify)), settings_(s), zone_(zone) {}
 
 discipline::~discipline() = default;
 
@@ -252,17 +137,10 @@ void discipline::on_transition(const proto::alert_message& alert, const terminal
         const auto type = std::string(proto::to_string(alert.type));
         std::optional<alert_group> g;
         if (settings_.group_window_s > 0) {
-          query q(d.db_,
-                  "SELECT id, site_id, type, head_alert, last_alert, repeats, first_ms, last_ms, last_clear_ms"
-                  " FROM alert_groups WHERE site_id = ? AND type = ? AND max(last_ms, coalesce(last_clear_ms, 0)) >= ?"
-                  " AND last_alert <> ? ORDER BY last_ms DESC LIMIT 1",
-                  {alert.terminal_id, type, ms(alert.raised_at) - settings_.group_window_s * 1000,
-                   static_cast<std::int64_t>(id)});
-          if (q.step()) g = impl::read_group(q);
+          g = d.db_->recent_group(alert.terminal_id, type, ms(alert.raised_at) - settings_.group_window_s * 1000, id);
         }
         if (g) {
-          run(d.db_, "UPDATE alert_groups SET repeats = repeats + 1, last_alert = ?, last_ms = max(last_ms, ?) WHERE id = ?",
-              {static_cast<std::int64_t>(id), ms(alert.raised_at), g->id});
+          d.db_->add_repeat(g->id, id, ms(alert.raised_at));
           s.group_id = g->id;
           s.repeat_of = g->head_alert;
           d.save(s);
@@ -272,12 +150,7 @@ void discipline::on_transition(const proto::alert_message& alert, const terminal
                        alert.terminal_id, type, g->repeats + 1, g->id, g->head_alert);
           break;
         }
-        run(d.db_,
-            "INSERT INTO alert_groups(site_id, type, head_alert, last_alert, repeats, first_ms, last_ms)"
-            " VALUES(?,?,?,?,0,?,?)",
-            {alert.terminal_id, type, static_cast<std::int64_t>(id), static_cast<std::int64_t>(id), ms(alert.raised_at),
-             ms(alert.raised_at)});
-        s.group_id = sqlite3_last_insert_rowid(d.db_);
+        s.group_id = d.db_->insert_group(alert.terminal_id, type, id, ms(alert.raised_at));
         d.save(s);
         break;
       }
@@ -291,8 +164,7 @@ void discipline::on_transition(const proto::alert_message& alert, const terminal
         if (s) {
           if (s->suppressed() || s->repeat_of) pass = false;
           if (s->group_id)
-            run(d.db_, "UPDATE alert_groups SET last_clear_ms = max(coalesce(last_clear_ms, 0), ?) WHERE id = ?",
-                {ms(alert.cleared_at.value_or(alert.raised_at)), *s->group_id});
+            d.db_->group_cleared(*s->group_id, ms(alert.cleared_at.value_or(alert.raised_at)));
           if (s->shelved()) {
             s->unshelved = alert.cleared_at.value_or(impl_->clock_.now());
             d.save(*s);
@@ -400,14 +272,7 @@ maintenance_window discipline::create_window(maintenance_window w) {
   w.created = d.clock_.now();
   w.ended.reset();
   w.ended_by.clear();
-  const bool rec = w.kind != recurrence::once;
-  run(d.db_,
-      "INSERT INTO maintenance_windows(site_id, recurrence, start_ms, end_ms, local_start, weekdays, duration_s, reason,"
-      " created_by, created_ms) VALUES(?,?,?,?,?,?,?,?,?,?)",
-      {w.site_id, std::string(to_string(w.kind)), ms(w.start), opt(w.end),
-       rec ? value(static_cast<std::int64_t>(w.local_start.count())) : value(), static_cast<std::int64_t>(w.weekdays),
-       static_cast<std::int64_t>(w.duration.count()), w.reason, w.created_by, ms(w.created)});
-  w.id = sqlite3_last_insert_rowid(d.db_);
+  w.id = d.db_->insert_window(w);
   d.windows_[w.id] = w;
   return w;
 }
@@ -444,7 +309,7 @@ maintenance_window discipline::end_window(std::int64_t id, const std::string& by
     throw discipline_error(409, "maintenance window " + std::to_string(id) + " is already over");
   w.ended = now;
   w.ended_by = by;
-  run(d.db_, "UPDATE maintenance_windows SET ended_ms = ?, ended_by = ? WHERE id = ?", {ms(now), by, id});
+  d.db_->end_window(id, ms(now), by);
   it->second = w;
   return w;
 }
@@ -452,8 +317,9 @@ maintenance_window discipline::end_window(std::int64_t id, const std::string& by
 void discipline::delete_window(std::int64_t id) {
   std::lock_guard lock(impl_->mutex_);
   auto& d = *impl_;
-  if (d.windows_.erase(id) == 0) throw discipline_error(404, "no maintenance window " + std::to_string(id));
-  run(d.db_, "DELETE FROM maintenance_windows WHERE id = ?", {id});
+  if (d.windows_.find(id) == d.windows_.end()) throw discipline_error(404, "no maintenance window " + std::to_string(id));
+  d.db_->delete_window(id);
+  d.windows_.erase(id);
 }
 
 std::optional<std::pair<maintenance_window, occurrence>> discipline::window_at(const std::string& site_id,

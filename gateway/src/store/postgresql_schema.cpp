@@ -145,9 +145,31 @@ CREATE TABLE audit(
 CREATE INDEX audit_by_ts ON audit(ts_ms);
 )sql";
 
+// Version 5 (issue 16 item 2): the alarm discipline (alarms/discipline_db.hpp) in the shared
+// database, so that a standby that takes over keeps the maintenance windows, shelves, escalations
+// and groups of repeated episodes; SQLite's schema v12 tables, `local_start` as `local_start_s`
+// (seconds after local midnight, an integer; SQLite declared it TEXT) and without the unused
+// `suppressed_until_ms`.
+constexpr const char* migration_v5_alarm_discipline = R"sql(
+CREATE TABLE maintenance_windows(
+  id bigserial PRIMARY KEY, site_id text NOT NULL, recurrence text NOT NULL, start_ms bigint NOT NULL,
+  end_ms bigint, local_start_s bigint, weekdays integer NOT NULL DEFAULT 0, duration_s bigint NOT NULL DEFAULT 0,
+  reason text NOT NULL, created_by text NOT NULL, created_ms bigint NOT NULL, ended_ms bigint, ended_by text);
+CREATE INDEX maintenance_windows_by_site ON maintenance_windows(site_id);
+CREATE TABLE alert_discipline(
+  alert_id bigint PRIMARY KEY, site_id text NOT NULL, type text NOT NULL, suppressed_window bigint,
+  released_ms bigint, shelved_until_ms bigint, shelved_by text, shelve_note text, unshelved_ms bigint,
+  escalated_level text, escalated_ms bigint, group_id bigint, repeat_of bigint);
+CREATE TABLE alert_groups(
+  id bigserial PRIMARY KEY, site_id text NOT NULL, type text NOT NULL, head_alert bigint NOT NULL,
+  last_alert bigint NOT NULL, repeats integer NOT NULL, first_ms bigint NOT NULL, last_ms bigint NOT NULL,
+  last_clear_ms bigint);
+CREATE INDEX alert_groups_by_site ON alert_groups(site_id, type, last_ms);
+)sql";
+
 // Migration steps: steps[v] takes version v to v + 1.
 constexpr const char* steps[] = {schema_v1, migration_v2_hourly, migration_v3_flow_normal_sites,
-                                 migration_v4_identity};
+                                 migration_v4_identity, migration_v5_alarm_discipline};
 
 // pg_advisory_xact_lock key of migrations: "sewage-m" as 8 bytes.
 constexpr long long migration_lock_key = 0x736577616765'2d6d;

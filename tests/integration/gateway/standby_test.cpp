@@ -236,6 +236,13 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
   const auto admin_token = made.out.substr(tok_at, made.out.find('\n', tok_at) - tok_at);
   EXPECT_EQ(http_call(ports_["A"], "GET", "/api/users", "", admin_token).status, 200);
   EXPECT_EQ(http_call(ports_["B"], "GET", "/api/users", "", admin_token).status, 503);  // the standby
+  // A maintenance window made on A: the alarm discipline is in the shared store too.
+  const auto made_window = http_call(ports_["A"], "POST", "/api/maintenance-windows",
+                                     R"({"site_id":"T1","reason":"desludging","recurrence":"daily",)"
+                                     R"("start":"2026-12-01T00:00:00Z","local_start":"02:00","duration_s":3600})",
+                                     admin_token);
+  ASSERT_EQ(made_window.status, 201) << made_window.body;
+  const auto window_id = json::parse(made_window.body)["id"];
 
   gateways_["A"]->kill_now();  // SIGKILL: no commit, no goodbye, the lease connection dies with it
   const auto killed = std::chrono::steady_clock::now();
@@ -263,6 +270,12 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
   // The token made on A's host is known to B, the new leader; an unknown one is not.
   EXPECT_EQ(http_call(ports_["B"], "GET", "/api/users", "", admin_token).status, 200);
   EXPECT_EQ(http_call(ports_["B"], "GET", "/api/users", "", "sgw_not-a-token").status, 401);
+  const auto windows = json::parse(http_call(ports_["B"], "GET", "/api/maintenance-windows", "", admin_token).body,
+                                   nullptr, false)["windows"];
+  ASSERT_EQ(windows.size(), 1u) << windows.dump();
+  EXPECT_EQ(windows[0]["id"], window_id);
+  EXPECT_EQ(windows[0]["reason"], "desludging");
+  EXPECT_EQ(windows[0]["local_start"], "02:00");
   EXPECT_NE(slurp(dir_->path() / "B" / "gateway.log").find("leading with term"), std::string::npos);
 
   // A comes back (systemd restarts it): now it is the standby, B stays the leader.

@@ -2,6 +2,8 @@
 // store and on the PostgreSQL store (a PostgreSQL 15 started by this program, tests/support
 // postgres.hpp; it fails the tests loudly when it cannot start). Then each backend's own: SQLite's
 // migration from version 1, PostgreSQL's partitions and schema table; the store.backend config.
+#include "sewage/gateway/alarms/discipline.hpp"
+#include "sewage/gateway/alarms/discipline_db.hpp"
 #include "sewage/gateway/auth/identity_store.hpp"
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/operating_day.hpp"
@@ -1058,6 +1060,103 @@ TEST_P(StoreBackends, TheEngineResumesFromTheStoreAfterARestart) {
 // of a standby pair (here: two services, each on its own connection, like two processes) know the
 // same accounts, sessions and tokens, and a change on one holds at once on the other. SQLite gives
 // the same answers through one file.
+// The alarm discipline's state (maintenance windows, shelves, groups of repeated episodes) is in the
+// store: the gateway that takes over (a standby on the shared PostgreSQL) continues it.
+TEST_P(StoreBackends, AlarmDisciplineIsSharedByEveryGatewayOnTheStore) {
+  const auto migrated = open();  // creates the tables, as the gateway does first
+  manual_clock clock(at("2026-12-04T08:00:00Z"));
+  alarms::settings st;
+  st.group_window_s = 600;
+  const auto discipline = [&] {
+    return std::make_unique<alarms::discipline>(alarms::open_discipline_db(cfg(100)), st, county_zone{}, clock,
+                                                nullptr, nullptr);
+  };
+  auto a = discipline();
+  alarms::maintenance_window daily;
+  daily.site_id = "T1";
+  daily.kind = alarms::recurrence::daily;
+  daily.start = at("2026-12-01T00:00:00Z");
+  daily.local_start = std::chrono::hours(2);
+  daily.duration = std::chrono::hours(1);
+  daily.reason = "desludging";
+  daily.created_by = "wang";
+  const auto w1 = a->create_window(daily);
+  alarms::maintenance_window once;
+  once.site_id = "T2";
+  once.start = clock.now();
+  once.end = clock.now() + std::chrono::hours(4);
+  once.reason = "pump swap";
+  once.created_by = "wang";
+  const auto w2 = a->create_window(once);
+  EXPECT_NE(w1.id, w2.id);
+  a->end_window(w2.id, "li");
+  // Alert 7 on T3 raised (the head of a new group) and shelved for an hour on A.
+  proto::alert_message m;
+  m.alert_id = 7;
+  m.terminal_id = "T3";
+  m.type = proto::alert_type::turbidity_high;
+  m.state = proto::alert_state::raised;
+  m.raised_at = clock.now();
+  std::vector<notification_row> queue;
+  a->on_transition(m, nullptr, queue);
+  a->shelve(m, 3600, "sensor being cleaned", "wang");
+  EXPECT_EQ(a->counters().failures, 0u);
+
+  // B takes over: the windows, the shelf and the group are there.
+  auto b = discipline();
+  const auto windows = b->windows({}, true);
+  ASSERT_EQ(windows.size(), 2u);
+  const auto& bw1 = windows[0].id == w1.id ? windows[0] : windows[1];
+  const auto& bw2 = windows[0].id == w1.id ? windows[1] : windows[0];
+  EXPECT_EQ(bw1.kind, alarms::recurrence::daily);
+  EXPECT_EQ(bw1.local_start, std::chrono::hours(2));
+  EXPECT_EQ(bw1.duration, std::chrono::hours(1));
+  EXPECT_EQ(bw1.start, daily.start);
+  EXPECT_FALSE(bw1.end.has_value());
+  EXPECT_EQ(bw1.reason, "desludging");
+  EXPECT_FALSE(bw1.ended.has_value());
+  EXPECT_EQ(bw2.end, once.end);
+  EXPECT_EQ(bw2.ended, clock.now());
+  EXPECT_EQ(bw2.ended_by, "li");
+  const auto s7 = b->state_of(7);
+  ASSERT_TRUE(s7.has_value());
+  EXPECT_TRUE(s7->shelved());
+  EXPECT_EQ(s7->shelved_until, clock.now() + std::chrono::hours(1));
+  EXPECT_EQ(s7->shelved_by, "wang");
+  EXPECT_EQ(s7->shelve_note, "sensor being cleaned");
+  ASSERT_TRUE(s7->group.has_value());
+  EXPECT_EQ(s7->group->head_alert, 7u);
+  EXPECT_TRUE(b->quiet(7));
+  // On B: 7 clears after 5 min; 9 raised 5 min later is a repeat of A's group.
+  clock.advance(std::chrono::minutes(5));
+  m.state = proto::alert_state::cleared;
+  m.cleared_at = clock.now();
+  b->on_transition(m, nullptr, queue);
+  clock.advance(std::chrono::minutes(5));
+  proto::alert_message m9 = m;
+  m9.alert_id = 9;
+  m9.state = proto::alert_state::raised;
+  m9.raised_at = clock.now();
+  m9.cleared_at.reset();
+  b->on_transition(m9, nullptr, queue);
+  b->delete_window(w1.id);
+  EXPECT_EQ(b->counters().failures, 0u);
+
+  // A third start sees B's changes.
+  auto c = discipline();
+  ASSERT_EQ(c->windows({}, true).size(), 1u);
+  EXPECT_EQ(c->windows({}, true)[0].id, w2.id);
+  const auto s9 = c->state_of(9);
+  ASSERT_TRUE(s9.has_value());
+  EXPECT_EQ(s9->repeat_of, 7u);
+  ASSERT_TRUE(s9->group.has_value());
+  EXPECT_EQ(s9->group->repeats, 1u);
+  EXPECT_EQ(s9->group->last_alert, 9u);
+  EXPECT_EQ(s9->group->last_clear, clock.now() - std::chrono::minutes(5));
+  EXPECT_FALSE(c->state_of(7)->shelved());  // cleared on its shelf: unshelved
+  EXPECT_EQ(c->state_of(7)->unshelved, clock.now() - std::chrono::minutes(5));
+}
+
 TEST_P(StoreBackends, IdentitiesAreSharedByEveryGatewayOnTheStore) {
   const auto migrated = open();  // creates the tables, as the gateway and its CLI do first
   manual_clock clock(at("2026-12-04T08:00:00Z"));
@@ -1181,8 +1280,9 @@ TEST_F(PostgresqlStore, MigratesOnceAndRefusesANewerSchema) {
 TEST_F(PostgresqlStore, MigratesFlowNormalsToOneRowPerSite) {
   { postgresql_store s(uri_, 10); }
   // Back to schema 2: its table, site A complete (cell value = day_type x 24 + hour), site B with 3
-  // rows; without the tables of version 4 (identities).
-  exec("DROP TABLE users, api_tokens, sessions, audit;"
+  // rows; without the tables of versions 4 and 5 (identities, alarm discipline).
+  exec("DROP TABLE maintenance_windows, alert_discipline, alert_groups;"
+       "DROP TABLE users, api_tokens, sessions, audit;"
        "DROP TABLE flow_normal_sites;"
        "CREATE TABLE flow_normals(site_id text NOT NULL, day_type integer NOT NULL, hour integer NOT NULL,"
        " median_m3h double precision NOT NULL, low_m3h double precision NOT NULL, days bigint NOT NULL,"

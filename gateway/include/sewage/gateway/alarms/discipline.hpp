@@ -87,6 +87,8 @@ class discipline_error : public std::runtime_error {
 /// discipline makes by itself (a shelf running out, a window releasing an alert, an escalation).
 using audit_sink = std::function<void(const std::string& action, const std::string& target, const std::string& detail)>;
 
+class discipline_db;
+
 class discipline final : public alert_listener {
  public:
   /// Opens `db_path` (migrated to schema v12 or later: open it with sqlite_store first) on a
@@ -95,6 +97,12 @@ class discipline final : public alert_listener {
   /// then escalations are recorded, shown and counted, but sent nowhere). `clock` is the engine's
   /// (simulated in tests and the demo). Throws std::runtime_error naming the path.
   discipline(const std::filesystem::path& db_path, settings s, county_zone zone, const clock_source& clock,
+             alert_listener* next, notifier* notify);
+  /// The same on any store of the discipline's state (discipline_db.hpp: open_discipline_db picks
+  /// the configured backend; the shared PostgreSQL one keeps windows, shelves and escalations
+  /// across a standby's takeover). Throws std::invalid_argument for a null `db`, and what
+  /// db->windows() throws.
+  discipline(std::unique_ptr<discipline_db> db, settings s, county_zone zone, const clock_source& clock,
              alert_listener* next, notifier* notify);
   ~discipline() override;
   discipline(const discipline&) = delete;

@@ -1,0 +1,267 @@
+// The alarm discipline's tables in the shared PostgreSQL database (alarms/discipline_db.hpp;
+// schema v5 of postgresql_store), through libpqxx on a connection of its own; and
+// open_discipline_db, which picks the backend of the configuration.
+#include "sewage/gateway/alarms/discipline_db.hpp"
+
+#include "sewage/gateway/config.hpp"
+#include "sewage/gateway/postgresql_store.hpp"
+
+#include <pqxx/pqxx>
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace sewage::gateway::alarms {
+namespace {
+
+/// Bound of each statement (ms): each is a lookup or change of one row by its key, or the list of
+/// windows (a few hundred rows): milliseconds on a healthy server, so 5 s means a stuck server.
+constexpr int discipline_statement_timeout_ms = 5000;
+
+std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
+proto::timestamp at_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
+std::optional<std::int64_t> opt(const std::optional<proto::timestamp>& t) {
+  return t ? std::optional<std::int64_t>(ms(*t)) : std::nullopt;
+}
+std::optional<proto::timestamp> opt_ts(const pqxx::field& f) {
+  return f.is_null() ? std::nullopt : std::optional<proto::timestamp>(at_ms(f.as<std::int64_t>()));
+}
+std::optional<std::int64_t> opt_i64(const pqxx::field& f) {
+  return f.is_null() ? std::nullopt : std::optional<std::int64_t>(f.as<std::int64_t>());
+}
+std::string text(const pqxx::field& f) { return f.is_null() ? std::string() : f.as<std::string>(); }
+
+constexpr const char* group_columns = "id, site_id, type, head_alert, last_alert, repeats, first_ms, last_ms, last_clear_ms";
+
+alert_group group_of(const pqxx::row& r) {
+  alert_group g;
+  g.id = r[0].as<std::int64_t>();
+  g.site_id = r[1].as<std::string>();
+  g.type = proto::parse_alert_type(r[2].as<std::string>()).value_or(proto::alert_type::offline);
+  g.head_alert = r[3].as<std::uint64_t>();
+  g.last_alert = r[4].as<std::uint64_t>();
+  g.repeats = r[5].as<std::uint32_t>();
+  g.first = at_ms(r[6].as<std::int64_t>());
+  g.last = at_ms(r[7].as<std::int64_t>());
+  g.last_clear = opt_ts(r[8]);
+  return g;
+}
+
+class postgresql_discipline_db final : public discipline_db {
+ public:
+  explicit postgresql_discipline_db(std::string uri)
+      : uri_(std::move(uri)), where_("alarm discipline store on postgresql " + redact_postgresql_uri(uri_)) {
+    guard("open", [&] {
+      pqxx::nontransaction t(conn());
+      if (t.exec("SELECT to_regclass('maintenance_windows') IS NOT NULL AND to_regclass('alert_discipline') IS NOT "
+                 "NULL AND to_regclass('alert_groups') IS NOT NULL")[0][0]
+              .as<bool>())
+        return;
+      throw std::runtime_error("no alarm discipline tables: open the store with postgresql_store first (schema v5 or later)");
+    });
+  }
+
+  std::vector<maintenance_window> windows() override {
+    return guard("windows", [&] {
+      std::vector<maintenance_window> out;
+      pqxx::nontransaction t(conn());
+      for (const auto& r : t.exec(
+               "SELECT id, site_id, recurrence, start_ms, end_ms, local_start_s, weekdays, duration_s, reason, created_by,"
+               " created_ms, ended_ms, ended_by FROM maintenance_windows ORDER BY id")) {
+        maintenance_window w;
+        w.id = r[0].as<std::int64_t>();
+        w.site_id = r[1].as<std::string>();
+        w.kind = parse_recurrence(r[2].as<std::string>()).value_or(recurrence::once);
+        w.start = at_ms(r[3].as<std::int64_t>());
+        w.end = opt_ts(r[4]);
+        w.local_start = std::chrono::seconds(opt_i64(r[5]).value_or(0));
+        w.weekdays = static_cast<std::uint8_t>(r[6].as<int>());
+        w.duration = std::chrono::seconds(r[7].as<std::int64_t>());
+        w.reason = r[8].as<std::string>();
+        w.created_by = r[9].as<std::string>();
+        w.created = at_ms(r[10].as<std::int64_t>());
+        w.ended = opt_ts(r[11]);
+        w.ended_by = text(r[12]);
+        out.push_back(std::move(w));
+      }
+      return out;
+    });
+  }
+
+  std::int64_t insert_window(const maintenance_window& w) override {
+    return guard("insert_window", [&] {
+      const bool rec = w.kind != recurrence::once;
+      pqxx::nontransaction t(conn());
+      return t
+          .exec_params1("INSERT INTO maintenance_windows(site_id, recurrence, start_ms, end_ms, local_start_s, weekdays,"
+                        " duration_s, reason, created_by, created_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING id",
+                        w.site_id, std::string(to_string(w.kind)), ms(w.start), opt(w.end),
+                        rec ? std::optional<std::int64_t>(w.local_start.count()) : std::nullopt,
+                        static_cast<int>(w.weekdays), static_cast<std::int64_t>(w.duration.count()), w.reason,
+                        w.created_by, ms(w.created))[0]
+          .as<std::int64_t>();
+    });
+  }
+
+  void end_window(std::int64_t id, std::int64_t ended_ms, const std::string& by) override {
+    guard("end_window", [&] {
+      pqxx::nontransaction t(conn());
+      t.exec_params("UPDATE maintenance_windows SET ended_ms = $1, ended_by = $2 WHERE id = $3", ended_ms, by, id);
+    });
+  }
+
+  void delete_window(std::int64_t id) override {
+    guard("delete_window", [&] {
+      pqxx::nontransaction t(conn());
+      t.exec_params("DELETE FROM maintenance_windows WHERE id = $1", id);
+    });
+  }
+
+  std::optional<alert_state> state(std::uint64_t id) override {
+    return guard("state", [&]() -> std::optional<alert_state> {
+      pqxx::nontransaction t(conn());
+      const auto r = t.exec_params(
+          "SELECT site_id, type, suppressed_window, released_ms, shelved_until_ms, shelved_by, shelve_note,"
+          " unshelved_ms, escalated_level, escalated_ms, group_id, repeat_of FROM alert_discipline WHERE alert_id = $1",
+          static_cast<std::int64_t>(id));
+      if (r.empty()) return std::nullopt;
+      const auto& x = r[0];
+      alert_state s;
+      s.alert_id = id;
+      s.site_id = x[0].as<std::string>();
+      s.type = proto::parse_alert_type(x[1].as<std::string>()).value_or(proto::alert_type::offline);
+      s.window_id = opt_i64(x[2]);
+      s.released = opt_ts(x[3]);
+      s.shelved_until = opt_ts(x[4]);
+      s.shelved_by = text(x[5]);
+      s.shelve_note = text(x[6]);
+      s.unshelved = opt_ts(x[7]);
+      const auto level = text(x[8]);
+      if (!level.empty()) s.escalated = parse_notify_level(level);
+      s.escalated_at = opt_ts(x[9]);
+      s.group_id = opt_i64(x[10]);
+      if (const auto rep = opt_i64(x[11])) s.repeat_of = static_cast<std::uint64_t>(*rep);
+      return s;
+    });
+  }
+
+  void save(const alert_state& s) override {
+    guard("save", [&] {
+      pqxx::nontransaction t(conn());
+      t.exec_params(
+          "INSERT INTO alert_discipline(alert_id, site_id, type, suppressed_window, released_ms, shelved_until_ms,"
+          " shelved_by, shelve_note, unshelved_ms, escalated_level, escalated_ms, group_id, repeat_of)"
+          " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT (alert_id) DO UPDATE SET"
+          " site_id = EXCLUDED.site_id, type = EXCLUDED.type, suppressed_window = EXCLUDED.suppressed_window,"
+          " released_ms = EXCLUDED.released_ms, shelved_until_ms = EXCLUDED.shelved_until_ms,"
+          " shelved_by = EXCLUDED.shelved_by, shelve_note = EXCLUDED.shelve_note, unshelved_ms = EXCLUDED.unshelved_ms,"
+          " escalated_level = EXCLUDED.escalated_level, escalated_ms = EXCLUDED.escalated_ms,"
+          " group_id = EXCLUDED.group_id, repeat_of = EXCLUDED.repeat_of",
+          static_cast<std::int64_t>(s.alert_id), s.site_id, std::string(proto::to_string(s.type)), s.window_id,
+          opt(s.released), opt(s.shelved_until), s.shelved_by, s.shelve_note, opt(s.unshelved),
+          s.escalated ? std::optional<std::string>(std::string(to_string(*s.escalated))) : std::nullopt,
+          opt(s.escalated_at), s.group_id,
+          s.repeat_of ? std::optional<std::int64_t>(static_cast<std::int64_t>(*s.repeat_of)) : std::nullopt);
+    });
+  }
+
+  std::optional<alert_group> group(std::int64_t id) override {
+    return guard("group", [&]() -> std::optional<alert_group> {
+      pqxx::nontransaction t(conn());
+      const auto r = t.exec_params(std::string("SELECT ") + group_columns + " FROM alert_groups WHERE id = $1", id);
+      if (r.empty()) return std::nullopt;
+      return group_of(r[0]);
+    });
+  }
+
+  std::optional<alert_group> recent_group(const std::string& site_id, const std::string& type,
+                                          std::int64_t active_since_ms, std::uint64_t alert_id) override {
+    return guard("recent_group", [&]() -> std::optional<alert_group> {
+      pqxx::nontransaction t(conn());
+      const auto r = t.exec_params(
+          std::string("SELECT ") + group_columns +
+              " FROM alert_groups WHERE site_id = $1 AND type = $2 AND GREATEST(last_ms, coalesce(last_clear_ms, 0)) >= $3"
+              " AND last_alert <> $4 ORDER BY last_ms DESC LIMIT 1",
+          site_id, type, active_since_ms, static_cast<std::int64_t>(alert_id));
+      if (r.empty()) return std::nullopt;
+      return group_of(r[0]);
+    });
+  }
+
+  std::int64_t insert_group(const std::string& site_id, const std::string& type, std::uint64_t alert_id,
+                            std::int64_t raised_ms) override {
+    return guard("insert_group", [&] {
+      pqxx::nontransaction t(conn());
+      return t
+          .exec_params1("INSERT INTO alert_groups(site_id, type, head_alert, last_alert, repeats, first_ms, last_ms)"
+                        " VALUES($1,$2,$3,$3,0,$4,$4) RETURNING id",
+                        site_id, type, static_cast<std::int64_t>(alert_id), raised_ms)[0]
+          .as<std::int64_t>();
+    });
+  }
+
+  void add_repeat(std::int64_t id, std::uint64_t alert_id, std::int64_t raised_ms) override {
+    guard("add_repeat", [&] {
+      pqxx::nontransaction t(conn());
+      t.exec_params("UPDATE alert_groups SET repeats = repeats + 1, last_alert = $1, last_ms = GREATEST(last_ms, $2)"
+                    " WHERE id = $3",
+                    static_cast<std::int64_t>(alert_id), raised_ms, id);
+    });
+  }
+
+  void group_cleared(std::int64_t id, std::int64_t cleared_ms) override {
+    guard("group_cleared", [&] {
+      pqxx::nontransaction t(conn());
+      t.exec_params("UPDATE alert_groups SET last_clear_ms = GREATEST(coalesce(last_clear_ms, 0), $1) WHERE id = $2",
+                    cleared_ms, id);
+    });
+  }
+
+ private:
+  /// The connection, opened again after one broke; bounded (bounded_postgresql_uri and
+  /// discipline_statement_timeout_ms): the discipline runs on the engine's thread.
+  pqxx::connection& conn() {
+    if (!conn_) {
+      auto c = std::make_unique<pqxx::connection>(bounded_postgresql_uri(uri_));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+      c->inhibit_reactivation(true);  // this store opens a new one itself
+#pragma GCC diagnostic pop
+      c->set_variable("client_min_messages", "warning");
+      c->set_variable("statement_timeout", std::to_string(discipline_statement_timeout_ms));
+      conn_ = std::move(c);
+    }
+    return *conn_;
+  }
+
+  /// Runs `f`; every failure becomes std::runtime_error naming the store and the operation.
+  template <class F>
+  auto guard(const char* op, F&& f) -> decltype(f()) {
+    try {
+      return f();
+    } catch (const pqxx::broken_connection& e) {
+      conn_.reset();  // the next call opens a new one
+      throw std::runtime_error(where_ + ": " + op + ": connection lost: " + e.what());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(where_ + ": " + op + ": " + e.what());
+    }
+  }
+
+  std::string uri_;  // may hold a password: never in a message (where_ is redacted)
+  std::string where_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+}  // namespace
+
+std::unique_ptr<discipline_db> open_postgresql_discipline_db(const std::string& uri) {
+  return std::make_unique<postgresql_discipline_db>(uri);
+}
+
+std::unique_ptr<discipline_db> open_discipline_db(const config& cfg) {
+  if (cfg.backend == store_backend::postgresql) return open_postgresql_discipline_db(cfg.postgresql_uri);
+  return open_sqlite_discipline_db(cfg.store_path);
+}
+
+}  // namespace sewage::gateway::alarms
