@@ -238,7 +238,8 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   // handlers may hold HTTP sessions.
   boost::asio::io_context http_io;
   boost::asio::io_context io;  // the engine's thread: ingest, rules, timers, engine routes
-  // The store backend of store.backend (store_factory.hpp); the rooms below use the SQLite file.
+  // The store backend of store.backend (store_factory.hpp); identities and the alarm discipline
+  // use the same backend, the other rooms below the SQLite file.
   const auto db_owner = open_store(cfg, store_access::read_write);
   store& db = *db_owner;
   // A leader's commits carry its term (standby/leader_lease.hpp): after a takeover they are refused.
@@ -258,7 +259,9 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   // what maintenance windows suppress and repeats it groups, and escalates unacknowledged alerts;
   // it runs on the engine's clock.
   // The configured backend's tables: with PostgreSQL shared by a standby pair (issue 16).
-  alarms::discipline alarm_discipline(alarms::open_discipline_db(cfg), cfg.alarms, cfg.zone, clock, hook.get(), hook.get());
+  auto discipline_db = alarms::open_discipline_db(cfg);
+  if (lease != nullptr && lease->term()) discipline_db->set_commit_fence({cfg.standby_lease_key, *lease->term()});
+  alarms::discipline alarm_discipline(std::move(discipline_db), cfg.alarms, cfg.zone, clock, hook.get(), hook.get());
   // Incidents (incidents/correlator.hpp): between the engine and the discipline, it groups network
   // alerts into incidents on the current pipe network and forwards one notification per incident.
   incidents::correlator incident_room(cfg.store_path, pipes, clock, &alarm_discipline);

@@ -11,8 +11,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
-#include <variant>
 
 namespace sewage::gateway::alarms {
 

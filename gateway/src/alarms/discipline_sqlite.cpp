@@ -45,6 +45,29 @@ void run(sqlite3* db, const char* sql, const std::vector<value>& args = {}) {
 
 constexpr const char* group_columns = "id, site_id, type, head_alert, last_alert, repeats, first_ms, last_ms, last_clear_ms";
 
+constexpr const char* state_columns =
+    "alert_id, site_id, type, suppressed_window, released_ms, shelved_until_ms, shelved_by, shelve_note,"
+    " unshelved_ms, escalated_level, escalated_ms, group_id, repeat_of";
+
+alert_state read_state(query& q) {
+  alert_state s;
+  s.alert_id = static_cast<std::uint64_t>(q.i64(0));
+  s.site_id = q.text(1);
+  s.type = proto::parse_alert_type(q.text(2)).value_or(proto::alert_type::offline);
+  s.window_id = q.opt_i64(3);
+  s.released = q.opt_ts(4);
+  s.shelved_until = q.opt_ts(5);
+  s.shelved_by = q.text(6);
+  s.shelve_note = q.text(7);
+  s.unshelved = q.opt_ts(8);
+  const auto level = q.text(9);
+  if (!level.empty()) s.escalated = parse_notify_level(level);
+  s.escalated_at = q.opt_ts(10);
+  s.group_id = q.opt_i64(11);
+  if (const auto r = q.opt_i64(12)) s.repeat_of = static_cast<std::uint64_t>(*r);
+  return s;
+}
+
 alert_group read_group(query& q) {
   alert_group g;
   g.id = q.i64(0);
@@ -126,27 +149,10 @@ class sqlite_discipline_db final : public discipline_db {
   void delete_window(std::int64_t id) override { run(db_, "DELETE FROM maintenance_windows WHERE id = ?", {id}); }
 
   std::optional<alert_state> state(std::uint64_t id) override {
-    query q(db_,
-            "SELECT site_id, type, suppressed_window, released_ms, shelved_until_ms, shelved_by, shelve_note,"
-            " unshelved_ms, escalated_level, escalated_ms, group_id, repeat_of FROM alert_discipline WHERE alert_id = ?",
+    query q(db_, (std::string("SELECT ") + state_columns + " FROM alert_discipline WHERE alert_id = ?").c_str(),
             {static_cast<std::int64_t>(id)});
     if (!q.step()) return std::nullopt;
-    alert_state s;
-    s.alert_id = id;
-    s.site_id = q.text(0);
-    s.type = proto::parse_alert_type(q.text(1)).value_or(proto::alert_type::offline);
-    s.window_id = q.opt_i64(2);
-    s.released = q.opt_ts(3);
-    s.shelved_until = q.opt_ts(4);
-    s.shelved_by = q.text(5);
-    s.shelve_note = q.text(6);
-    s.unshelved = q.opt_ts(7);
-    const auto level = q.text(8);
-    if (!level.empty()) s.escalated = parse_notify_level(level);
-    s.escalated_at = q.opt_ts(9);
-    s.group_id = q.opt_i64(10);
-    if (const auto r = q.opt_i64(11)) s.repeat_of = static_cast<std::uint64_t>(*r);
-    return s;
+    return read_state(q);
   }
 
   void save(const alert_state& s) override {
@@ -171,7 +177,8 @@ class sqlite_discipline_db final : public discipline_db {
     query q(db_,
             (std::string("SELECT ") + group_columns +
              " FROM alert_groups WHERE site_id = ? AND type = ? AND max(last_ms, coalesce(last_clear_ms, 0)) >= ?"
-             " AND last_alert <> ? ORDER BY last_ms DESC LIMIT 1")
+             " AND last_alert <> ? AND EXISTS (SELECT 1 FROM alerts WHERE alerts.id = alert_groups.last_alert)"
+             " ORDER BY last_ms DESC, id DESC LIMIT 1")
                 .c_str(),
             {site_id, type, active_since_ms, static_cast<std::int64_t>(alert_id)});
     if (!q.step()) return std::nullopt;
@@ -195,6 +202,24 @@ class sqlite_discipline_db final : public discipline_db {
   void group_cleared(std::int64_t id, std::int64_t cleared_ms) override {
     run(db_, "UPDATE alert_groups SET last_clear_ms = max(coalesce(last_clear_ms, 0), ?) WHERE id = ?",
         {cleared_ms, id});
+  }
+
+  discipline_rows all() override {
+    discipline_rows out;
+    out.windows = windows();
+    query states(db_, (std::string("SELECT ") + state_columns + " FROM alert_discipline ORDER BY alert_id").c_str(), {});
+    while (states.step()) out.states.push_back(read_state(states));
+    query groups(db_, (std::string("SELECT ") + group_columns + " FROM alert_groups ORDER BY id").c_str(), {});
+    while (groups.step()) out.groups.push_back(read_group(groups));
+    return out;
+  }
+
+  bool adopt(const discipline_rows& /*rows*/) override {
+    throw std::logic_error("alarm discipline: the SQLite file adopts nothing (rows move to PostgreSQL only)");
+  }
+
+  void set_commit_fence(const commit_fence& /*fence*/) override {
+    throw std::logic_error("alarm discipline: a SQLite file cannot be fenced (standby needs store.backend = postgresql)");
   }
 
  private:

@@ -2,6 +2,7 @@
 #include "sewage/gateway/history/import.hpp"
 
 #include "sewage/gateway/alarms/discipline.hpp"
+#include "sewage/gateway/alarms/discipline_db.hpp"
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/incidents/correlator.hpp"
@@ -83,7 +84,7 @@ import_summary import_records(const config& cfg, registry reg, const network::ho
   if (!records.empty()) clock.set(records.front().ts);
   no_publisher pub;
   // The live chain without its notifier: incidents are correlated, nothing is sent.
-  alarms::discipline alarm_discipline(cfg.store_path, cfg.alarms, cfg.zone, clock, nullptr, nullptr);
+  alarms::discipline alarm_discipline(alarms::open_discipline_db(cfg), cfg.alarms, cfg.zone, clock, nullptr, nullptr);
   incidents::correlator incident_room(cfg.store_path, pipes, clock, &alarm_discipline);
   alarm_discipline.set_held_back([&incident_room](std::uint64_t id) { return incident_room.held_back(id); });
   engine eng(cfg, std::move(reg), db, clock, pub, default_rules(), &incident_room);

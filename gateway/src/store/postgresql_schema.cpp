@@ -149,7 +149,9 @@ CREATE INDEX audit_by_ts ON audit(ts_ms);
 // database, so that a standby that takes over keeps the maintenance windows, shelves, escalations
 // and groups of repeated episodes; SQLite's schema v12 tables, `local_start` as `local_start_s`
 // (seconds after local midnight, an integer; SQLite declared it TEXT) and without the unused
-// `suppressed_until_ms`.
+// `suppressed_until_ms`. Group ids start past those of the escalation keys already in
+// `notify_once` ("alarm-group:<id>:<level>", written while the groups lived in each gateway's
+// SQLite file): a new group never finds its escalation already "sent".
 constexpr const char* migration_v5_alarm_discipline = R"sql(
 CREATE TABLE maintenance_windows(
   id bigserial PRIMARY KEY, site_id text NOT NULL, recurrence text NOT NULL, start_ms bigint NOT NULL,
@@ -165,6 +167,9 @@ CREATE TABLE alert_groups(
   last_alert bigint NOT NULL, repeats integer NOT NULL, first_ms bigint NOT NULL, last_ms bigint NOT NULL,
   last_clear_ms bigint);
 CREATE INDEX alert_groups_by_site ON alert_groups(site_id, type, last_ms);
+SELECT setval(pg_get_serial_sequence('alert_groups', 'id'),
+              coalesce((SELECT max(substring(key FROM '^alarm-group:([0-9]+):')::bigint) FROM notify_once
+                        WHERE key ~ '^alarm-group:[0-9]+:'), 0) + 1, false);
 )sql";
 
 // Migration steps: steps[v] takes version v to v + 1.

@@ -2,6 +2,7 @@
 // its migrations are in postgresql_schema.cpp.
 #include "sewage/gateway/postgresql_store.hpp"
 
+#include "detail/pg_fence.hpp"
 #include "store/postgresql_schema.hpp"
 #include "store/rule_blob.hpp"
 
@@ -555,16 +556,7 @@ class postgresql_store::impl {
   /// before its COMMIT. Not prepared: gateway_leader is the lease's table and may not exist when
   /// this connection opens. Throws store_fenced (the caller's transaction is then rolled back).
   void check_fence(pqxx::work& t) {
-    if (!fence_) return;
-    const auto r = t.exec_params("SELECT term FROM gateway_leader WHERE lease_key = $1::bigint", fence_->lease_key);
-    if (r.empty())
-      throw store_fenced(where_ + ": commit refused: gateway_leader has no row for lease key " +
-                         std::to_string(fence_->lease_key) + " (this gateway led with term " +
-                         std::to_string(fence_->term) + "); nothing of it was written");
-    const auto term = r[0][0].as<std::int64_t>();
-    if (term != fence_->term)
-      throw store_fenced(where_ + ": commit refused: another gateway leads (term " + std::to_string(term) +
-                         ", this gateway's " + std::to_string(fence_->term) + "); nothing of it was written");
+    if (fence_) detail::check_commit_fence(t, *fence_, where_);
   }
 
   void refuse_write(const char* what) const {

@@ -270,8 +270,9 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
   // The token made on A's host is known to B, the new leader; an unknown one is not.
   EXPECT_EQ(http_call(ports_["B"], "GET", "/api/users", "", admin_token).status, 200);
   EXPECT_EQ(http_call(ports_["B"], "GET", "/api/users", "", "sgw_not-a-token").status, 401);
-  const auto windows = json::parse(http_call(ports_["B"], "GET", "/api/maintenance-windows", "", admin_token).body,
-                                   nullptr, false)["windows"];
+  const auto listed = http_call(ports_["B"], "GET", "/api/maintenance-windows", "", admin_token);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  const auto windows = json::parse(listed.body)["windows"];
   ASSERT_EQ(windows.size(), 1u) << windows.dump();
   EXPECT_EQ(windows[0]["id"], window_id);
   EXPECT_EQ(windows[0]["reason"], "desludging");

@@ -1056,10 +1056,18 @@ TEST_P(StoreBackends, TheEngineResumesFromTheStoreAfterARestart) {
   EXPECT_EQ(db->history("T1", t0 - minutes(60), t0 + minutes(60), 100).size(), 9u);
 }
 
-// Issue 16 item 2: the identities live in the configured store, so with PostgreSQL the two gateways
-// of a standby pair (here: two services, each on its own connection, like two processes) know the
-// same accounts, sessions and tokens, and a change on one holds at once on the other. SQLite gives
-// the same answers through one file.
+// A raised alert episode (the fields the discipline reads).
+proto::alert_message raised_alert(std::uint64_t id, const std::string& terminal, proto::alert_type type,
+                                  proto::timestamp at) {
+  proto::alert_message m;
+  m.alert_id = id;
+  m.terminal_id = terminal;
+  m.type = type;
+  m.state = proto::alert_state::raised;
+  m.raised_at = at;
+  return m;
+}
+
 // The alarm discipline's state (maintenance windows, shelves, groups of repeated episodes) is in the
 // store: the gateway that takes over (a standby on the shared PostgreSQL) continues it.
 TEST_P(StoreBackends, AlarmDisciplineIsSharedByEveryGatewayOnTheStore) {
@@ -1091,14 +1099,14 @@ TEST_P(StoreBackends, AlarmDisciplineIsSharedByEveryGatewayOnTheStore) {
   EXPECT_NE(w1.id, w2.id);
   a->end_window(w2.id, "li");
   // Alert 7 on T3 raised (the head of a new group) and shelved for an hour on A.
-  proto::alert_message m;
-  m.alert_id = 7;
-  m.terminal_id = "T3";
-  m.type = proto::alert_type::turbidity_high;
-  m.state = proto::alert_state::raised;
-  m.raised_at = clock.now();
+  auto m = raised_alert(7, "T3", proto::alert_type::turbidity_high, clock.now());
   std::vector<notification_row> queue;
   a->on_transition(m, nullptr, queue);
+  {  // the engine commits the episode with its batch
+    write_batch batch;
+    batch.alerts.push_back(m);
+    migrated->apply(batch);
+  }
   a->shelve(m, 3600, "sensor being cleaned", "wang");
   EXPECT_EQ(a->counters().failures, 0u);
 
@@ -1139,6 +1147,7 @@ TEST_P(StoreBackends, AlarmDisciplineIsSharedByEveryGatewayOnTheStore) {
   m9.raised_at = clock.now();
   m9.cleared_at.reset();
   b->on_transition(m9, nullptr, queue);
+  EXPECT_EQ(b->counters().grouped, 1u);
   b->delete_window(w1.id);
   EXPECT_EQ(b->counters().failures, 0u);
 
@@ -1157,6 +1166,104 @@ TEST_P(StoreBackends, AlarmDisciplineIsSharedByEveryGatewayOnTheStore) {
   EXPECT_EQ(c->state_of(7)->unshelved, clock.now() - std::chrono::minutes(5));
 }
 
+// Every field of the discipline's rows comes back as written, on both backends.
+TEST_P(StoreBackends, EveryDisciplineFieldRoundTrips) {
+  const auto migrated = open();
+  auto db = alarms::open_discipline_db(cfg(100));
+  alarms::maintenance_window w;
+  w.site_id = "T1";
+  w.kind = alarms::recurrence::weekly;
+  w.start = at("2026-12-01T00:00:00Z");
+  w.end = at("2027-03-01T00:00:00Z");
+  w.local_start = std::chrono::minutes(90);
+  w.weekdays = 0b0010101;  // Monday, Wednesday, Friday
+  w.duration = std::chrono::minutes(45);
+  w.reason = "weekly backwash";
+  w.created_by = "wang";
+  w.created = at("2026-12-04T08:00:00Z");
+  w.id = db->insert_window(w);
+  db->end_window(w.id, at("2026-12-05T08:00:00Z").time_since_epoch().count(), "li");
+  alarms::alert_state st;
+  st.alert_id = 41;
+  st.site_id = "T1";
+  st.type = proto::alert_type::turbidity_high;
+  st.window_id = w.id;
+  st.released = at("2026-12-04T09:00:00Z");
+  st.shelved_until = at("2026-12-04T10:00:00Z");
+  st.shelved_by = "wang";
+  st.shelve_note = "probe cleaned";
+  st.unshelved = at("2026-12-04T09:30:00Z");
+  st.escalated = notify_level::county;
+  st.escalated_at = at("2026-12-04T09:45:00Z");
+  st.group_id = 3;
+  st.repeat_of = 40;
+  db->save(st);
+  const auto back = db->state(41);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->site_id, "T1");
+  EXPECT_EQ(back->type, proto::alert_type::turbidity_high);
+  EXPECT_EQ(back->window_id, w.id);
+  EXPECT_EQ(back->released, st.released);
+  EXPECT_EQ(back->shelved_until, st.shelved_until);
+  EXPECT_EQ(back->shelved_by, "wang");
+  EXPECT_EQ(back->shelve_note, "probe cleaned");
+  EXPECT_EQ(back->unshelved, st.unshelved);
+  EXPECT_EQ(back->escalated, notify_level::county);
+  EXPECT_EQ(back->escalated_at, st.escalated_at);
+  EXPECT_EQ(back->group_id, 3);
+  EXPECT_EQ(back->repeat_of, 40u);
+  const auto all = db->all();
+  ASSERT_EQ(all.windows.size(), 1u);
+  const auto& bw = all.windows[0];
+  EXPECT_EQ(bw.kind, alarms::recurrence::weekly);
+  EXPECT_EQ(bw.start, w.start);
+  EXPECT_EQ(bw.end, w.end);
+  EXPECT_EQ(bw.local_start, std::chrono::minutes(90));
+  EXPECT_EQ(bw.weekdays, 0b0010101);
+  EXPECT_EQ(bw.duration, std::chrono::minutes(45));
+  EXPECT_EQ(bw.created, w.created);
+  EXPECT_EQ(bw.ended, at("2026-12-05T08:00:00Z"));
+  EXPECT_EQ(bw.ended_by, "li");
+  ASSERT_EQ(all.states.size(), 1u);
+  EXPECT_EQ(all.states[0].alert_id, 41u);
+  EXPECT_TRUE(all.groups.empty());
+  // A state without the optional parts: they stay empty.
+  alarms::alert_state bare;
+  bare.alert_id = 42;
+  bare.site_id = "T2";
+  bare.type = proto::alert_type::offline;
+  db->save(bare);
+  const auto b2 = db->state(42);
+  ASSERT_TRUE(b2.has_value());
+  EXPECT_FALSE(b2->window_id || b2->released || b2->shelved_until || b2->unshelved || b2->escalated ||
+               b2->escalated_at || b2->group_id || b2->repeat_of);
+  EXPECT_EQ(b2->shelved_by, "");
+}
+
+// A gateway killed after its discipline wrote a group for an episode it never committed: the next
+// leader gives that alert id out again, maybe to another episode; the orphan group must not make
+// the next real raise a silent "repeat".
+TEST_P(StoreBackends, AGroupLeftByAnUncommittedEpisodeGroupsNothing) {
+  const auto migrated = open();
+  auto db = alarms::open_discipline_db(cfg(100));
+  const auto t0 = at("2026-12-04T08:00:00Z").time_since_epoch().count();
+  const auto g = db->insert_group("T1", "turbidity_high", 41, t0);
+  EXPECT_FALSE(db->recent_group("T1", "turbidity_high", t0 - 600'000, 42).has_value());
+  write_batch batch;  // now the episode is committed
+  batch.alerts.push_back(raised_alert(41, "T1", proto::alert_type::turbidity_high, at("2026-12-04T08:00:00Z")));
+  migrated->apply(batch);
+  const auto found = db->recent_group("T1", "turbidity_high", t0 - 600'000, 42);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, g);
+  EXPECT_FALSE(db->recent_group("T1", "turbidity_high", t0 - 600'000, 41).has_value());  // its own episode
+  EXPECT_FALSE(db->recent_group("T1", "no_flow", t0 - 600'000, 42).has_value());
+  EXPECT_FALSE(db->recent_group("T1", "turbidity_high", t0 + 1, 42).has_value());  // outside the window
+}
+
+// Issue 16 item 2: the identities live in the configured store, so with PostgreSQL the two gateways
+// of a standby pair (here: two services, each on its own connection, like two processes) know the
+// same accounts, sessions and tokens, and a change on one holds at once on the other. SQLite gives
+// the same answers through one file.
 TEST_P(StoreBackends, IdentitiesAreSharedByEveryGatewayOnTheStore) {
   const auto migrated = open();  // creates the tables, as the gateway and its CLI do first
   manual_clock clock(at("2026-12-04T08:00:00Z"));
@@ -1505,6 +1612,99 @@ TEST_F(PostgresqlStore, AnIdentityCallOnAStuckDatabaseFailsWithinItsBound) {
   EXPECT_LE(waited_s, 30.0);  // 5 s of statement_timeout; unbounded, it waits as long as the lock
   lock.abort();
   ASSERT_TRUE(ids->user("wang").has_value());  // the same store serves again
+}
+
+// The first start on PostgreSQL after the discipline moved there: what the gateway's SQLite file
+// held (its windows, shelves and groups) is adopted with its ids, once; new groups are numbered
+// past every escalation key already used.
+TEST_F(PostgresqlStore, TheFirstStartOnTheSharedDatabaseAdoptsTheSqliteFilesDiscipline) {
+  testing::temp_dir dir("gw-adopt");
+  config c;
+  c.store_path = dir.path() / "g.db";
+  c.backend = store_backend::postgresql;
+  c.postgresql_uri = uri_;
+  const auto db = open_store(c, store_access::read_write);  // creates the SQLite file too
+  manual_clock clock(at("2026-12-04T08:00:00Z"));
+  alarms::settings st;
+  {  // as before the move: the discipline in the SQLite file
+    alarms::discipline local(c.store_path, st, county_zone{}, clock, nullptr, nullptr);
+    alarms::maintenance_window w;
+    w.site_id = "T1";
+    w.start = clock.now();
+    w.end = clock.now() + std::chrono::hours(3);
+    w.reason = "desludging";
+    w.created_by = "wang";
+    EXPECT_EQ(local.create_window(w).id, 1);
+    w.site_id = "T2";
+    EXPECT_EQ(local.create_window(w).id, 2);
+    local.delete_window(1);  // the adopted ids are 2 and, next, 3
+    const auto m = raised_alert(7, "T3", proto::alert_type::turbidity_high, clock.now());
+    std::vector<notification_row> q;
+    local.on_transition(m, nullptr, q);
+    local.shelve(m, 3600, "sensor being cleaned", "wang");
+  }
+  exec("INSERT INTO notify_once(key, created_ms) VALUES ('alarm-group:9:county', 0)");  // group 9 escalated before
+  auto shared = alarms::open_discipline_db(c);
+  const auto rows = shared->all();
+  ASSERT_EQ(rows.windows.size(), 1u);
+  EXPECT_EQ(rows.windows[0].id, 2);
+  EXPECT_EQ(rows.windows[0].site_id, "T2");
+  ASSERT_EQ(rows.states.size(), 1u);
+  EXPECT_EQ(rows.states[0].alert_id, 7u);
+  EXPECT_EQ(rows.states[0].shelved_by, "wang");
+  ASSERT_EQ(rows.groups.size(), 1u);
+  EXPECT_EQ(rows.groups[0].head_alert, 7u);
+  alarms::maintenance_window w3;
+  w3.site_id = "T4";
+  w3.start = clock.now();
+  w3.end = clock.now() + std::chrono::hours(1);
+  w3.reason = "r";
+  w3.created_by = "wang";
+  EXPECT_EQ(shared->insert_window(w3), 3);
+  EXPECT_EQ(shared->insert_group("T5", "no_flow", 8, 0), 10);  // past alarm-group:9
+  // A second start adopts nothing again (the shared tables hold rows now).
+  auto again = alarms::open_discipline_db(c);
+  EXPECT_EQ(again->all().windows.size(), 2u);
+  EXPECT_FALSE(again->adopt(rows));
+}
+
+// A frozen former leader that wakes after a takeover cannot change the discipline's shared rows.
+TEST_F(PostgresqlStore, ADisciplineWriteAfterATakeoverIsRefusedWithNothingWritten) {
+  { postgresql_store migrate(uri_, 10); }
+  exec("CREATE TABLE gateway_leader (lease_key BIGINT PRIMARY KEY, node TEXT NOT NULL, http_url TEXT NOT NULL, "
+       "since_ms BIGINT NOT NULL, term BIGINT NOT NULL DEFAULT 0); INSERT INTO gateway_leader VALUES (77, 'a', '', 0, 1)");
+  auto leader = alarms::open_postgresql_discipline_db(uri_);
+  leader->set_commit_fence({77, 1});
+  alarms::alert_state st;
+  st.alert_id = 5;
+  st.site_id = "T1";
+  st.type = proto::alert_type::no_flow;
+  leader->save(st);  // its term holds: written
+  const auto group = leader->insert_group("T1", "no_flow", 5, 1000);
+  exec("UPDATE gateway_leader SET term = 2");  // another gateway took over
+  st.shelved_until = at("2026-12-04T10:00:00Z");
+  st.shelved_by = "old";
+  EXPECT_THROW(leader->save(st), store_fenced);
+  EXPECT_THROW(leader->insert_group("T1", "no_flow", 6, 2000), store_fenced);
+  EXPECT_THROW(leader->add_repeat(group, 6, 2000), store_fenced);
+  alarms::maintenance_window w;
+  w.site_id = "T1";
+  w.start = at("2026-12-04T08:00:00Z");
+  w.end = at("2026-12-04T09:00:00Z");
+  w.reason = "r";
+  w.created_by = "old";
+  EXPECT_THROW(leader->insert_window(w), store_fenced);
+  auto fresh = alarms::open_postgresql_discipline_db(uri_);
+  const auto rows = fresh->all();
+  EXPECT_TRUE(rows.windows.empty());
+  ASSERT_EQ(rows.states.size(), 1u);
+  EXPECT_FALSE(rows.states[0].shelved_until.has_value());
+  ASSERT_EQ(rows.groups.size(), 1u);
+  EXPECT_EQ(rows.groups[0].repeats, 0u);
+  // SQLite has nothing to fence: refused loudly, never a silent no-op.
+  testing::temp_dir dir("gw-fence");
+  { sqlite_store s(dir.path() / "g.db", 10); }
+  EXPECT_THROW(alarms::open_sqlite_discipline_db(dir.path() / "g.db")->set_commit_fence({77, 1}), std::logic_error);
 }
 
 // A retention backlog of the audit log (retention_days lowered) is purged in batches, each well
