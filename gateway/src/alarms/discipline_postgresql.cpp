@@ -6,6 +6,8 @@
 #include "sewage/gateway/config.hpp"
 #include "sewage/gateway/postgresql_store.hpp"
 
+#include "detail/pg_room.hpp"
+
 #include "detail/pg_fence.hpp"
 
 #include <pqxx/pqxx>
@@ -129,9 +131,9 @@ constexpr const char* group_sequence_sql =
 class postgresql_discipline_db final : public discipline_db {
  public:
   explicit postgresql_discipline_db(std::string uri)
-      : uri_(std::move(uri)), where_("alarm discipline store on postgresql " + redact_postgresql_uri(uri_)) {
-    guard("open", [&] {
-      pqxx::nontransaction t(conn());
+      : pg_(std::move(uri), "alarm discipline store", discipline_statement_timeout_ms) {
+    pg_.guard("open", [&] {
+      pqxx::nontransaction t(pg_.conn());
       if (t.exec("SELECT to_regclass('maintenance_windows') IS NOT NULL AND to_regclass('alert_discipline') IS NOT "
                  "NULL AND to_regclass('alert_groups') IS NOT NULL")[0][0]
               .as<bool>())
@@ -141,9 +143,9 @@ class postgresql_discipline_db final : public discipline_db {
   }
 
   std::vector<maintenance_window> windows() override {
-    return guard("windows", [&] {
+    return pg_.guard("windows", [&] {
       std::vector<maintenance_window> out;
-      pqxx::nontransaction t(conn());
+      pqxx::nontransaction t(pg_.conn());
       for (const auto& r : t.exec(std::string("SELECT ") + window_columns + " FROM maintenance_windows ORDER BY id"))
         out.push_back(window_of(r));
       return out;
@@ -177,8 +179,8 @@ class postgresql_discipline_db final : public discipline_db {
   }
 
   std::optional<alert_state> state(std::uint64_t id) override {
-    return guard("state", [&]() -> std::optional<alert_state> {
-      pqxx::nontransaction t(conn());
+    return pg_.guard("state", [&]() -> std::optional<alert_state> {
+      pqxx::nontransaction t(pg_.conn());
       const auto r = t.exec_params(std::string("SELECT ") + state_columns + " FROM alert_discipline WHERE alert_id = $1",
                                    static_cast<std::int64_t>(id));
       if (r.empty()) return std::nullopt;
@@ -191,8 +193,8 @@ class postgresql_discipline_db final : public discipline_db {
   }
 
   std::optional<alert_group> group(std::int64_t id) override {
-    return guard("group", [&]() -> std::optional<alert_group> {
-      pqxx::nontransaction t(conn());
+    return pg_.guard("group", [&]() -> std::optional<alert_group> {
+      pqxx::nontransaction t(pg_.conn());
       const auto r = t.exec_params(std::string("SELECT ") + group_columns + " FROM alert_groups WHERE id = $1", id);
       if (r.empty()) return std::nullopt;
       return group_of(r[0]);
@@ -201,8 +203,8 @@ class postgresql_discipline_db final : public discipline_db {
 
   std::optional<alert_group> recent_group(const std::string& site_id, const std::string& type,
                                           std::int64_t active_since_ms, std::uint64_t alert_id) override {
-    return guard("recent_group", [&]() -> std::optional<alert_group> {
-      pqxx::nontransaction t(conn());
+    return pg_.guard("recent_group", [&]() -> std::optional<alert_group> {
+      pqxx::nontransaction t(pg_.conn());
       const auto r = t.exec_params(
           std::string("SELECT ") + group_columns +
               " FROM alert_groups WHERE site_id = $1 AND type = $2 AND GREATEST(last_ms, coalesce(last_clear_ms, 0)) >= $3"
@@ -241,9 +243,9 @@ class postgresql_discipline_db final : public discipline_db {
   }
 
   discipline_rows all() override {
-    return guard("all", [&] {
+    return pg_.guard("all", [&] {
       discipline_rows out;
-      pqxx::nontransaction t(conn());
+      pqxx::nontransaction t(pg_.conn());
       for (const auto& r : t.exec(std::string("SELECT ") + window_columns + " FROM maintenance_windows ORDER BY id"))
         out.windows.push_back(window_of(r));
       for (const auto& r : t.exec(std::string("SELECT ") + state_columns + " FROM alert_discipline ORDER BY alert_id"))
@@ -255,8 +257,8 @@ class postgresql_discipline_db final : public discipline_db {
   }
 
   bool adopt(const discipline_rows& rows) override {
-    return guard("adopt", [&] {
-      pqxx::work t(conn());
+    return pg_.guard("adopt", [&] {
+      pqxx::work t(pg_.conn());
       // Long enough for a county's history of episodes, one statement each.
       t.exec("SET LOCAL statement_timeout = 60000");
       t.exec("LOCK TABLE maintenance_windows, alert_discipline, alert_groups IN EXCLUSIVE MODE");
@@ -283,7 +285,7 @@ class postgresql_discipline_db final : public discipline_db {
       t.exec("SELECT setval(pg_get_serial_sequence('maintenance_windows', 'id'),"
              " (SELECT coalesce(max(id), 0) FROM maintenance_windows) + 1, false)");
       t.exec(group_sequence_sql);
-      if (fence_) detail::check_commit_fence(t, *fence_, where_);
+      if (fence_) detail::check_commit_fence(t, *fence_, pg_.where());
       t.commit();
       return true;
     });
@@ -296,59 +298,26 @@ class postgresql_discipline_db final : public discipline_db {
   /// check (detail/pg_fence.hpp). store_fenced passes through guard as itself.
   template <class F>
   auto write(const char* op, F&& f) -> decltype(f(std::declval<pqxx::transaction_base&>())) {
-    return guard(op, [&] {
+    return pg_.guard(op, [&] {
       if (!fence_) {
-        pqxx::nontransaction t(conn());
+        pqxx::nontransaction t(pg_.conn());
         return f(t);
       }
-      pqxx::work t(conn());
+      pqxx::work t(pg_.conn());
       if constexpr (std::is_void_v<decltype(f(t))>) {
         f(t);
-        detail::check_commit_fence(t, *fence_, where_);
+        detail::check_commit_fence(t, *fence_, pg_.where());
         t.commit();
       } else {
         auto out = f(t);
-        detail::check_commit_fence(t, *fence_, where_);
+        detail::check_commit_fence(t, *fence_, pg_.where());
         t.commit();
         return out;
       }
     });
   }
 
-  /// The connection, opened again after one broke; bounded (bounded_postgresql_uri and
-  /// discipline_statement_timeout_ms): the discipline runs on the engine's thread.
-  pqxx::connection& conn() {
-    if (!conn_) {
-      auto c = std::make_unique<pqxx::connection>(bounded_postgresql_uri(uri_));
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-      c->inhibit_reactivation(true);  // this store opens a new one itself
-#pragma GCC diagnostic pop
-      c->set_variable("client_min_messages", "warning");
-      c->set_variable("statement_timeout", std::to_string(discipline_statement_timeout_ms));
-      conn_ = std::move(c);
-    }
-    return *conn_;
-  }
-
-  /// Runs `f`; every failure becomes std::runtime_error naming the store and the operation.
-  template <class F>
-  auto guard(const char* op, F&& f) -> decltype(f()) {
-    try {
-      return f();
-    } catch (const store_fenced&) {
-      throw;  // already names the store; callers tell it from other failures
-    } catch (const pqxx::broken_connection& e) {
-      conn_.reset();  // the next call opens a new one
-      throw std::runtime_error(where_ + ": " + op + ": connection lost: " + e.what());
-    } catch (const std::exception& e) {
-      throw std::runtime_error(where_ + ": " + op + ": " + e.what());
-    }
-  }
-
-  std::string uri_;  // may hold a password: never in a message (where_ is redacted)
-  std::string where_;
-  std::unique_ptr<pqxx::connection> conn_;
+  gateway::detail::pg_room_connection pg_;
   std::optional<commit_fence> fence_;  // set_commit_fence
 };
 

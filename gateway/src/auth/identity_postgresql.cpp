@@ -6,6 +6,8 @@
 #include "sewage/gateway/config.hpp"
 #include "sewage/gateway/postgresql_store.hpp"
 
+#include "detail/pg_room.hpp"
+
 #include <pqxx/pqxx>
 
 #include <stdexcept>
@@ -40,9 +42,9 @@ token_row token_of(const pqxx::row& r) {
 class postgresql_identity_store final : public identity_store {
  public:
   explicit postgresql_identity_store(std::string uri)
-      : uri_(std::move(uri)), where_("identity store on postgresql " + redact_postgresql_uri(uri_)) {
-    guard("open", [&] {
-      auto& c = conn();
+      : pg_(std::move(uri), "identity store", identity_statement_timeout_ms) {
+    pg_.guard("open", [&] {
+      auto& c = pg_.conn();
       pqxx::nontransaction t(c);
       if (t.exec("SELECT to_regclass('users') IS NOT NULL AND to_regclass('sessions') IS NOT NULL AND "
                  "to_regclass('api_tokens') IS NOT NULL AND to_regclass('audit') IS NOT NULL")[0][0]
@@ -53,8 +55,8 @@ class postgresql_identity_store final : public identity_store {
   }
 
   std::optional<user_row> user(const std::string& name) override {
-    return guard("user", [&]() -> std::optional<user_row> {
-      pqxx::nontransaction t(conn());
+    return pg_.guard("user", [&]() -> std::optional<user_row> {
+      pqxx::nontransaction t(pg_.conn());
       const auto r = t.exec_params(
           "SELECT name, role, towns, hash, disabled, created_ms, changed_ms, contractor FROM users WHERE name = $1", name);
       if (r.empty()) return std::nullopt;
@@ -62,16 +64,16 @@ class postgresql_identity_store final : public identity_store {
     });
   }
   void insert_user(const user_row& u) override {
-    guard("insert_user", [&] {
-      pqxx::nontransaction t(conn());
+    pg_.guard("insert_user", [&] {
+      pqxx::nontransaction t(pg_.conn());
       t.exec_params("INSERT INTO users(name, role, towns, hash, disabled, created_ms, changed_ms, contractor) "
                     "VALUES($1,$2,$3,$4,$5,$6,$7,$8)",
                     u.name, u.role, u.towns_json, u.hash, u.disabled, u.created_ms, u.changed_ms, u.contractor);
     });
   }
   void update_user(const std::string& name, const user_patch& p) override {
-    guard("update_user", [&] {
-      pqxx::nontransaction t(conn());
+    pg_.guard("update_user", [&] {
+      pqxx::nontransaction t(pg_.conn());
       t.exec_params("UPDATE users SET role = coalesce($2, role), towns = coalesce($3, towns), hash = coalesce($4, hash), "
                     "disabled = coalesce($5, disabled), contractor = coalesce($6, contractor), changed_ms = $7 "
                     "WHERE name = $1",
@@ -79,8 +81,8 @@ class postgresql_identity_store final : public identity_store {
     });
   }
   std::vector<user_row> users() override {
-    return guard("users", [&] {
-      pqxx::nontransaction t(conn());
+    return pg_.guard("users", [&] {
+      pqxx::nontransaction t(pg_.conn());
       std::vector<user_row> out;
       for (const auto& r : t.exec("SELECT name, role, towns, hash, disabled, created_ms, changed_ms, contractor "
                                   "FROM users ORDER BY name"))
@@ -90,29 +92,29 @@ class postgresql_identity_store final : public identity_store {
   }
 
   bool token_exists(const std::string& name) override {
-    return guard("token_exists", [&] {
-      pqxx::nontransaction t(conn());
+    return pg_.guard("token_exists", [&] {
+      pqxx::nontransaction t(pg_.conn());
       return !t.exec_params("SELECT 1 FROM api_tokens WHERE name = $1", name).empty();
     });
   }
   void insert_token(const token_row& tk, const std::string& hash_hex) override {
-    guard("insert_token", [&] {
-      pqxx::nontransaction t(conn());
+    pg_.guard("insert_token", [&] {
+      pqxx::nontransaction t(pg_.conn());
       t.exec_params("INSERT INTO api_tokens(name, hash, role, towns, created_ms, revoked_ms, contractor) "
                     "VALUES($1,$2,$3,$4,$5,$6,$7)",
                     tk.name, hash_hex, tk.role, tk.towns_json, tk.created_ms, tk.revoked_ms, tk.contractor);
     });
   }
   bool revoke_token(const std::string& name, std::int64_t now_ms) override {
-    return guard("revoke_token", [&] {
-      pqxx::nontransaction t(conn());
+    return pg_.guard("revoke_token", [&] {
+      pqxx::nontransaction t(pg_.conn());
       return t.exec_params("UPDATE api_tokens SET revoked_ms = $2 WHERE name = $1 AND revoked_ms IS NULL", name, now_ms)
                  .affected_rows() != 0;
     });
   }
   std::vector<token_row> tokens() override {
-    return guard("tokens", [&] {
-      pqxx::nontransaction t(conn());
+    return pg_.guard("tokens", [&] {
+      pqxx::nontransaction t(pg_.conn());
       std::vector<token_row> out;
       for (const auto& r :
            t.exec("SELECT name, role, towns, created_ms, revoked_ms, contractor FROM api_tokens ORDER BY name"))
@@ -121,8 +123,8 @@ class postgresql_identity_store final : public identity_store {
     });
   }
   std::optional<token_row> active_token(const std::string& hash_hex) override {
-    return guard("active_token", [&]() -> std::optional<token_row> {
-      pqxx::nontransaction t(conn());
+    return pg_.guard("active_token", [&]() -> std::optional<token_row> {
+      pqxx::nontransaction t(pg_.conn());
       const auto r = t.exec_params(
           "SELECT name, role, towns, created_ms, revoked_ms, contractor FROM api_tokens WHERE hash = $1 AND "
           "revoked_ms IS NULL",
@@ -133,15 +135,15 @@ class postgresql_identity_store final : public identity_store {
   }
 
   void insert_session(const std::string& key, const std::string& user, const std::string& csrf, std::int64_t now_ms) override {
-    guard("insert_session", [&] {
-      pqxx::nontransaction t(conn());
+    pg_.guard("insert_session", [&] {
+      pqxx::nontransaction t(pg_.conn());
       t.exec_params("INSERT INTO sessions(key, user_name, csrf, created_ms, last_seen_ms) VALUES($1,$2,$3,$4,$4)", key,
                     user, csrf, now_ms);
     });
   }
   std::optional<session_row> session(const std::string& key) override {
-    return guard("session", [&]() -> std::optional<session_row> {
-      pqxx::nontransaction t(conn());
+    return pg_.guard("session", [&]() -> std::optional<session_row> {
+      pqxx::nontransaction t(pg_.conn());
       const auto r = t.exec_params(
           "SELECT s.user_name, s.csrf, s.created_ms, s.last_seen_ms, u.role, u.towns, u.disabled, u.contractor"
           " FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.key = $1",
@@ -154,35 +156,35 @@ class postgresql_identity_store final : public identity_store {
     });
   }
   void touch_session(const std::string& key, std::int64_t now_ms) override {
-    guard("touch_session", [&] {
-      pqxx::nontransaction t(conn());
+    pg_.guard("touch_session", [&] {
+      pqxx::nontransaction t(pg_.conn());
       t.exec_params("UPDATE sessions SET last_seen_ms = $2 WHERE key = $1", key, now_ms);
     });
   }
   void delete_session(const std::string& key) override {
-    guard("delete_session", [&] {
-      pqxx::nontransaction t(conn());
+    pg_.guard("delete_session", [&] {
+      pqxx::nontransaction t(pg_.conn());
       t.exec_params("DELETE FROM sessions WHERE key = $1", key);
     });
   }
   void delete_sessions_of(const std::string& user) override {
-    guard("delete_sessions_of", [&] {
-      pqxx::nontransaction t(conn());
+    pg_.guard("delete_sessions_of", [&] {
+      pqxx::nontransaction t(pg_.conn());
       t.exec_params("DELETE FROM sessions WHERE user_name = $1", user);
     });
   }
 
   void insert_audit(const audit_row& a) override {
-    guard("insert_audit", [&] {
-      pqxx::nontransaction t(conn());
+    pg_.guard("insert_audit", [&] {
+      pqxx::nontransaction t(pg_.conn());
       t.exec_params("INSERT INTO audit(ts_ms, actor, actor_kind, address, action, target, detail) VALUES($1,$2,$3,$4,$5,$6,$7)",
                     a.ts_ms, a.actor, std::string(to_string(a.kind)), a.address, a.action, a.target, a.detail_json);
     });
   }
   std::vector<audit_row> audit_rows(const audit_query& q) override {
-    return guard("audit_rows", [&] {
+    return pg_.guard("audit_rows", [&] {
       // A page filtered by actor or action may scan much of the log: a longer bound than a lookup.
-      pqxx::work t(conn());
+      pqxx::work t(pg_.conn());
       t.exec("SET LOCAL statement_timeout = " + std::to_string(audit_page_timeout_ms));
       const std::optional<std::int64_t> before =
           q.before_id ? std::optional<std::int64_t>(static_cast<std::int64_t>(*q.before_id)) : std::nullopt;
@@ -201,13 +203,13 @@ class postgresql_identity_store final : public identity_store {
     });
   }
   std::size_t purge_audit(std::int64_t before_ms) override {
-    return guard("purge_audit", [&] {
+    return pg_.guard("purge_audit", [&] {
       // In batches by the time index, each one statement well inside the statement bound: a
       // backlog (retention_days lowered) is worked off rather than cancelled as a whole.
       constexpr std::int64_t batch = 10'000;
       std::size_t deleted = 0;
       for (;;) {
-        pqxx::nontransaction t(conn());
+        pqxx::nontransaction t(pg_.conn());
         const auto n = t.exec_params("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts_ms < $1 "
                                      "ORDER BY ts_ms LIMIT $2)",
                                      before_ms, batch)
@@ -219,40 +221,7 @@ class postgresql_identity_store final : public identity_store {
   }
 
  private:
-  /// The connection, opened again after one broke (the server restarted or ended it). Bounded so
-  /// that a sign-in (which waits on this connection behind the auth service's mutex) never hangs
-  /// on a dead server or network: bounded_postgresql_uri (connect 5 s, TCP keep-alives, 10 s
-  /// unacknowledged data) and a statement_timeout of identity_statement_timeout_ms.
-  pqxx::connection& conn() {
-    if (!conn_) {
-      auto c = std::make_unique<pqxx::connection>(bounded_postgresql_uri(uri_));
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-      c->inhibit_reactivation(true);  // this store opens a new one itself
-#pragma GCC diagnostic pop
-      c->set_variable("client_min_messages", "warning");
-      c->set_variable("statement_timeout", std::to_string(identity_statement_timeout_ms));
-      conn_ = std::move(c);
-    }
-    return *conn_;
-  }
-
-  /// Runs `f`; every failure becomes std::runtime_error naming the store and the operation.
-  template <class F>
-  auto guard(const char* op, F&& f) -> decltype(f()) {
-    try {
-      return f();
-    } catch (const pqxx::broken_connection& e) {
-      conn_.reset();  // the next call opens a new one
-      throw std::runtime_error(where_ + ": " + op + ": connection lost: " + e.what());
-    } catch (const std::exception& e) {
-      throw std::runtime_error(where_ + ": " + op + ": " + e.what());
-    }
-  }
-
-  std::string uri_;  // may hold a password: never in a message (where_ is redacted)
-  std::string where_;
-  std::unique_ptr<pqxx::connection> conn_;
+  gateway::detail::pg_room_connection pg_;
 };
 
 }  // namespace

@@ -1,0 +1,68 @@
+#pragma once
+// The PostgreSQL connection of a room that keeps its state in the shared database (identities,
+// alarm discipline): opened lazily with the client bounds of bounded_postgresql_uri and a
+// statement_timeout, opened again after it broke, and every failure named. Not thread-safe (the
+// room calls it under its own lock).
+
+#include "sewage/gateway/postgresql_store.hpp"
+#include "sewage/gateway/store.hpp"
+
+#include <pqxx/pqxx>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace sewage::gateway::detail {
+
+class pg_room_connection {
+ public:
+  /// `uri` may hold a password (never in a message); `what` names the room ("identity store"),
+  /// `statement_timeout_ms` bounds each statement. Connects at the first conn().
+  pg_room_connection(std::string uri, const std::string& what, int statement_timeout_ms)
+      : uri_(std::move(uri)), where_(what + " on postgresql " + redact_postgresql_uri(uri_)),
+        statement_timeout_ms_(statement_timeout_ms) {}
+
+  /// The connection, opened again after one broke (the server restarted or ended it).
+  pqxx::connection& conn() {
+    if (!conn_) {
+      auto c = std::make_unique<pqxx::connection>(bounded_postgresql_uri(uri_));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+      c->inhibit_reactivation(true);  // this class opens a new one itself
+#pragma GCC diagnostic pop
+      c->set_variable("client_min_messages", "warning");
+      c->set_variable("statement_timeout", std::to_string(statement_timeout_ms_));
+      conn_ = std::move(c);
+    }
+    return *conn_;
+  }
+
+  /// Runs `f`; every failure becomes std::runtime_error naming the room, the database (without its
+  /// password) and `op`, except store_fenced, which passes as itself.
+  template <class F>
+  auto guard(const char* op, F&& f) -> decltype(f()) {
+    try {
+      return f();
+    } catch (const store_fenced&) {
+      throw;  // already names the store; callers tell it from other failures
+    } catch (const pqxx::broken_connection& e) {
+      conn_.reset();  // the next call opens a new one
+      throw std::runtime_error(where_ + ": " + op + ": connection lost: " + e.what());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(where_ + ": " + op + ": " + e.what());
+    }
+  }
+
+  /// "<room> on postgresql <uri without password>", for messages.
+  [[nodiscard]] const std::string& where() const noexcept { return where_; }
+
+ private:
+  std::string uri_;  // may hold a password: never in a message (where_ is redacted)
+  std::string where_;
+  int statement_timeout_ms_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+}  // namespace sewage::gateway::detail
