@@ -147,7 +147,9 @@ TEST_F(PacedPublish, WhatWaitsAtAConnectionLossIsDroppedAndCountedAndTheLinkGoes
     return link_->paced_waiting();
   });
   EXPECT_EQ(waiting, n - mqtt_link::max_paced_in_flight);
-  ::kill(broker_->pid(), SIGCONT);
+  // SIGKILL while still stopped: a broker let run first acknowledges some of what is in flight
+  // and the link hands Paho more of the waiting ones before the loss (CI, 2026-12-05: 49,615
+  // dropped of 49,744 waiting), so what waits at the loss is no longer a fixed number.
   broker_->kill();
   ASSERT_TRUE(eventually([&] { return link_->paced_waiting() == 0; }, std::chrono::seconds(20)));
   EXPECT_GE(link_->paced_dropped(), static_cast<std::uint64_t>(n - mqtt_link::max_paced_in_flight));
