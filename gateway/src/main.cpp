@@ -372,6 +372,10 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
                          },
                          &ids);
   routes.set_om(&orders, &site_key);
+  // The alerts that may open orders by policy: those committed in the store of store.backend (with
+  // PostgreSQL the SQLite file below the rooms holds none), read on the engine's thread, where
+  // judge() runs (order_judge below) and where `db` is used.
+  orders.set_alert_source([&db] { return om::committed_open_alerts(db); });
   // Overdue escalation (om/work_orders.hpp judge): to the town officers' and then the county's
   // notification targets (notify level "town" / "county"), queued durably, once per order and level.
   const om::escalation_sink escalate = [&hook](const om::order_escalation& e) {

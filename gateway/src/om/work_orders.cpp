@@ -4,6 +4,7 @@
 
 #include "sewage/gateway/auth/secrets.hpp"
 #include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/store.hpp"
 #include "photo_meta.hpp"
 #include "detail/sqlite_stmt.hpp"
 
@@ -17,6 +18,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <tuple>
 
 namespace sewage::gateway::om {
@@ -304,6 +306,7 @@ class work_orders::impl {
   site_lookup sites_;
   auth::service* audit_;
   std::vector<std::tuple<auth::principal, std::string, std::string, std::string>> pending_audit_;
+  open_alert_source alerts_;  // judge()'s committed open alerts (set_alert_source)
   sqlite3* db_{nullptr};
   std::mutex mutex_;
 };
@@ -681,6 +684,25 @@ const work_order_policy* policy_for(const settings& s, const std::string& type, 
 }
 }  // namespace
 
+std::vector<alert_seen> committed_open_alerts(store& db) {
+  std::vector<alert_seen> out;
+  alert_query q;
+  q.state = alert_query::state_filter::open;
+  q.limit = 1000;
+  for (;;) {
+    const auto page = db.find_alerts(q);  // newest first
+    for (const auto& m : page)
+      out.push_back({static_cast<std::int64_t>(m.alert_id), m.terminal_id, std::string(proto::to_string(m.type)),
+                     alert_severity(m.type), std::chrono::duration_cast<std::chrono::milliseconds>(m.raised_at.time_since_epoch()).count()});
+    if (page.size() < q.limit) break;
+    q.before_id = page.back().alert_id;
+  }
+  std::sort(out.begin(), out.end(), [](const alert_seen& a, const alert_seen& b) { return a.alert_id < b.alert_id; });
+  return out;
+}
+
+void work_orders::set_alert_source(open_alert_source source) { impl_->alerts_ = std::move(source); }
+
 void work_orders::alert_raised(const alert_seen& a) {
   if (policy_for(settings_, a.type, a.sev) == nullptr) return;
   const std::lock_guard lock(impl_->mutex_);
@@ -703,25 +725,19 @@ std::size_t work_orders::judge(const escalation_sink& sink) {
   auth::principal system;
   system.kind = auth::actor_kind::system;
   const auto now = impl_->now_ms();
-  // 0. Alerts come from the store's committed alerts table (the engine's transitions are durable
-  // there): every alert not cleared and not yet seen is offered to the policies; alerts cleared
-  // since are dropped. A restart loses nothing: the table is read again.
-  {
-    std::vector<alert_seen> fresh;
-    {
-      const std::lock_guard lock(impl_->mutex_);
-      stmt s(impl_->db_, "SELECT id, terminal, type, raised_ms FROM alerts WHERE state <> 'cleared' AND id NOT IN "
-                         "(SELECT alert_id FROM work_order_alert_seen) ORDER BY id");
-      while (s.step()) {
-        const auto type = proto::parse_alert_type(s.text(2));
-        if (!type) continue;
-        fresh.push_back({s.i64(0), s.text(1), s.text(2), alert_severity(*type), s.i64(3)});
-      }
+  // 0. Alerts come from the store's committed alerts (the engine's transitions are durable there;
+  // the source reads the store of store.backend, not this room's file, which holds no alerts with
+  // PostgreSQL): every alert not cleared is offered to the policies (once: INSERT OR IGNORE); a
+  // pending one the source no longer lists was cleared and is dropped below. A restart loses
+  // nothing: the store is read again.
+  std::optional<std::set<std::int64_t>> open_ids;
+  if (impl_->alerts_) {
+    const auto open = impl_->alerts_();
+    open_ids.emplace();
+    for (const auto& a : open) {
+      open_ids->insert(a.alert_id);
+      alert_raised(a);
     }
-    for (const auto& a : fresh) alert_raised(a);
-    const std::lock_guard lock(impl_->mutex_);
-    stmt(impl_->db_, "UPDATE work_order_alert_seen SET done=1 WHERE done=0 AND alert_id IN (SELECT id FROM alerts WHERE state='cleared')")
-        .run();
   }
   // 1. Auto-creation: each pending alert whose policy duration has passed, once (the order and
   // `done` are committed together; the unique index on (source, source_ref) backs it up).
@@ -732,6 +748,10 @@ std::size_t work_orders::judge(const escalation_sink& sink) {
     while (s.step()) due.push_back({s.i64(0), s.text(1), s.text(2), parse_sev(s.text(3)), s.i64(4)});
   }
   for (const auto& a : due) {
+    if (open_ids && open_ids->count(a.alert_id) == 0) {  // cleared meanwhile: no order
+      alert_cleared(a.alert_id);
+      continue;
+    }
     const auto* p = policy_for(settings_, a.type, a.sev);
     if (p != nullptr && now - a.raised_ms < static_cast<std::int64_t>(p->min_duration_s) * 1000) continue;
     const auto site = impl_->sites_ ? impl_->sites_(a.site_id) : std::nullopt;

@@ -6,6 +6,7 @@
 #include "sewage/gateway/alarms/discipline_db.hpp"
 #include "sewage/gateway/auth/identity_store.hpp"
 #include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/operating_day.hpp"
 #include "sewage/gateway/postgresql_store.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
@@ -1258,6 +1259,70 @@ TEST_P(StoreBackends, AGroupLeftByAnUncommittedEpisodeGroupsNothing) {
   EXPECT_FALSE(db->recent_group("T1", "turbidity_high", t0 - 600'000, 41).has_value());  // its own episode
   EXPECT_FALSE(db->recent_group("T1", "no_flow", t0 - 600'000, 42).has_value());
   EXPECT_FALSE(db->recent_group("T1", "turbidity_high", t0 + 1, 42).has_value());  // outside the window
+}
+
+// Work orders open by policy for the alerts committed in the store of store.backend. With
+// PostgreSQL the SQLite file below the rooms (where the work orders still are) holds no alerts:
+// judge() read that file's empty alerts table and never opened an order (found 2026-12-05).
+// Class of fault: a room reading the engine's state from its own file instead of the configured
+// store.
+TEST_P(StoreBackends, WorkOrdersOpenForTheAlertsCommittedInTheConfiguredStore) {
+  const auto migrated = open();
+  sqlite_store rooms(dir_.path() / "rooms.db", 100);  // the rooms' SQLite file, as store.path is
+  manual_clock clock(at("2026-12-05T08:00:00Z"));
+  om::settings s;
+  s.photo_dir = dir_.path() / "photos";
+  s.contractors = {{"hy-water", "HY", {"Yuantong"}, {}}};
+  s.work_orders.policies = {{"no_flow", severity::warning, 600}};
+  om::work_orders orders(
+      dir_.path() / "rooms.db", s, clock,
+      [](const std::string& id) -> std::optional<om::site_ref> { return om::site_ref{id, "Yuantong", 30.5, 120.9}; },
+      nullptr);
+  orders.set_alert_source([&migrated] { return om::committed_open_alerts(*migrated); });
+  write_batch batch;
+  batch.alerts.push_back(raised_alert(41, "T1", proto::alert_type::no_flow, clock.now()));
+  batch.alerts.push_back(raised_alert(42, "T2", proto::alert_type::no_flow, clock.now()));
+  batch.alerts.push_back(raised_alert(43, "T3", proto::alert_type::turbidity_high, clock.now()));  // no policy
+  migrated->apply(batch);
+  const auto open = om::committed_open_alerts(*migrated);
+  ASSERT_EQ(open.size(), 3u);
+  EXPECT_EQ(open[0].alert_id, 41);
+  EXPECT_EQ(open[0].site_id, "T1");
+  EXPECT_EQ(open[0].type, "no_flow");
+  EXPECT_EQ(open[0].raised_ms, clock.now().time_since_epoch().count());
+  EXPECT_EQ(orders.judge({}), 0u);  // not yet raised for min_duration_s
+  clock.advance(std::chrono::seconds(300));
+  write_batch clear;  // 42 clears before its 600 s: no order for it, ever
+  auto cleared = raised_alert(42, "T2", proto::alert_type::no_flow, at("2026-12-05T08:00:00Z"));
+  cleared.state = proto::alert_state::cleared;
+  cleared.cleared_at = clock.now();
+  clear.alerts.push_back(cleared);
+  migrated->apply(clear);
+  EXPECT_EQ(orders.judge({}), 0u);
+  clock.advance(std::chrono::seconds(301));
+  EXPECT_EQ(orders.judge({}), 1u);
+  EXPECT_EQ(orders.judge({}), 0u);  // once
+  auth::principal county;
+  county.kind = auth::actor_kind::user;
+  county.name = "county";
+  county.role = auth::role::admin;
+  const auto all = orders.list({}, county);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].source, "alert");
+  EXPECT_EQ(all[0].source_ref, "41");
+  EXPECT_EQ(all[0].site_id, "T1");
+  EXPECT_EQ(all[0].contractor, "hy-water");
+  // Paging: more open alerts than one page of find_alerts, all listed once, oldest first.
+  write_batch many;
+  for (std::uint64_t id = 100; id < 2600; ++id)
+    many.alerts.push_back(raised_alert(id, "T9", proto::alert_type::no_flow, clock.now()));
+  migrated->apply(many);
+  const auto paged = om::committed_open_alerts(*migrated);
+  ASSERT_EQ(paged.size(), 2'502u);  // 41, 43 and 2,500 new
+  EXPECT_TRUE(std::is_sorted(paged.begin(), paged.end(), [](const om::alert_seen& a, const om::alert_seen& b) {
+    return a.alert_id < b.alert_id;
+  }));
+  EXPECT_EQ(paged.back().alert_id, 2599);
 }
 
 // Issue 16 item 2: the identities live in the configured store, so with PostgreSQL the two gateways

@@ -37,6 +37,9 @@
 namespace sewage::gateway::auth {
 class service;
 }
+namespace sewage::gateway {
+class store;
+}
 
 namespace sewage::gateway::om {
 
@@ -191,6 +194,16 @@ struct alert_seen {
   std::int64_t raised_ms{0};
 };
 
+/// Where judge() reads the alert episodes to offer to the auto-creation policies: every episode
+/// committed in the gateway's store and not cleared. Called on the thread judge() runs on.
+using open_alert_source = std::function<std::vector<alert_seen>()>;
+
+/// Every alert episode committed in `db` and not cleared (raised or acknowledged), oldest first,
+/// as the policies see it (severity of its type, severity.hpp alert_severity); read in pages of
+/// 1,000 (store::find_alerts), whatever store.backend is. Call it on the thread that uses `db`
+/// (store.hpp: not thread-safe). Throws what the store throws (store_error).
+std::vector<alert_seen> committed_open_alerts(store& db);
+
 /// Inputs of refusal(): the order (nullopt for create), the site's town, the action.
 /// Returns why `who` may not do `a` on `o` (HTTP status + message), std::nullopt when allowed
 /// (evidence such as check-ins and photos is checked by transition(), not here). Never throws.
@@ -240,6 +253,10 @@ class work_orders {
   [[nodiscard]] std::vector<figure_row> figures(std::int64_t from_ms, std::int64_t to_ms, const std::string& by,
                                                 const auth::principal& who);
 
+  /// Sets judge()'s source of committed open alerts (the gateway: committed_open_alerts of its
+  /// store, SQLite or PostgreSQL). Without one judge() sees only what alert_raised() and
+  /// alert_cleared() told it. Call it before the first judge(), not concurrently with it.
+  void set_alert_source(open_alert_source source);
   /// Auto-creation: remembers a raised alert (exactly once per alert id; durable) so that
   /// judge() can open its order after the policy's min_duration_s. No-op when no policy matches.
   void alert_raised(const alert_seen& a);
@@ -247,7 +264,9 @@ class work_orders {
   void alert_cleared(std::int64_t alert_id);
   /// Opens orders for remembered alerts whose policy duration has passed (at most one order per
   /// alert, also across restarts: unique (source, source_ref)), and escalates overdue orders once
-  /// per level through `sink` (town when past due, county escalate_county_after_h later).
+  /// per level through `sink` (town when past due, county escalate_county_after_h later). With an
+  /// alert source (set_alert_source) it first remembers every open alert it lists and drops the
+  /// pending ones it no longer lists (cleared). Throws what the source throws, before any change.
   /// Returns how many orders were created plus escalations sent.
   std::size_t judge(const escalation_sink& sink);
 
