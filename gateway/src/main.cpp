@@ -342,6 +342,8 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   const auth::settings as = auth_settings(cfg);
   // The configured backend's identity tables: with PostgreSQL shared by a standby pair (issue 16).
   auth::service ids(auth::open_identity_store(cfg), as, wall_clock);
+  // A frozen former leader that wakes after a takeover writes no session, account or audit row.
+  if (lease != nullptr && lease->term()) ids.set_commit_fence({cfg.standby_lease_key, *lease->term()});
   if (cfg.http_public_read) spdlog::warn("http.public_read = true: every GET read is open without login");
   // Inspections, site QR codes and the contractor assessment (om/inspections.hpp): times from the
   // engine's clock (a simulated one in the demo), a connection of their own.

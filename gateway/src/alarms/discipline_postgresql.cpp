@@ -294,27 +294,10 @@ class postgresql_discipline_db final : public discipline_db {
   void set_commit_fence(const commit_fence& fence) override { fence_ = fence; }
 
  private:
-  /// Runs the write `f(t)`: unfenced in autocommit; fenced in a transaction ending with the fence
-  /// check (detail/pg_fence.hpp). store_fenced passes through guard as itself.
+  /// Runs the write `f(t)`, fenced once set_commit_fence was called (detail/pg_room.hpp write).
   template <class F>
   auto write(const char* op, F&& f) -> decltype(f(std::declval<pqxx::transaction_base&>())) {
-    return pg_.guard(op, [&] {
-      if (!fence_) {
-        pqxx::nontransaction t(pg_.conn());
-        return f(t);
-      }
-      pqxx::work t(pg_.conn());
-      if constexpr (std::is_void_v<decltype(f(t))>) {
-        f(t);
-        detail::check_commit_fence(t, *fence_, pg_.where());
-        t.commit();
-      } else {
-        auto out = f(t);
-        detail::check_commit_fence(t, *fence_, pg_.where());
-        t.commit();
-        return out;
-      }
-    });
+    return pg_.write(op, fence_, std::forward<F>(f));
   }
 
   gateway::detail::pg_room_connection pg_;

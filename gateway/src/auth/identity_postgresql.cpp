@@ -10,6 +10,7 @@
 
 #include <pqxx/pqxx>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -64,16 +65,14 @@ class postgresql_identity_store final : public identity_store {
     });
   }
   void insert_user(const user_row& u) override {
-    pg_.guard("insert_user", [&] {
-      pqxx::nontransaction t(pg_.conn());
+    pg_.write("insert_user", fence_, [&](pqxx::transaction_base& t) {
       t.exec_params("INSERT INTO users(name, role, towns, hash, disabled, created_ms, changed_ms, contractor) "
                     "VALUES($1,$2,$3,$4,$5,$6,$7,$8)",
                     u.name, u.role, u.towns_json, u.hash, u.disabled, u.created_ms, u.changed_ms, u.contractor);
     });
   }
   void update_user(const std::string& name, const user_patch& p) override {
-    pg_.guard("update_user", [&] {
-      pqxx::nontransaction t(pg_.conn());
+    pg_.write("update_user", fence_, [&](pqxx::transaction_base& t) {
       t.exec_params("UPDATE users SET role = coalesce($2, role), towns = coalesce($3, towns), hash = coalesce($4, hash), "
                     "disabled = coalesce($5, disabled), contractor = coalesce($6, contractor), changed_ms = $7 "
                     "WHERE name = $1",
@@ -98,16 +97,14 @@ class postgresql_identity_store final : public identity_store {
     });
   }
   void insert_token(const token_row& tk, const std::string& hash_hex) override {
-    pg_.guard("insert_token", [&] {
-      pqxx::nontransaction t(pg_.conn());
+    pg_.write("insert_token", fence_, [&](pqxx::transaction_base& t) {
       t.exec_params("INSERT INTO api_tokens(name, hash, role, towns, created_ms, revoked_ms, contractor) "
                     "VALUES($1,$2,$3,$4,$5,$6,$7)",
                     tk.name, hash_hex, tk.role, tk.towns_json, tk.created_ms, tk.revoked_ms, tk.contractor);
     });
   }
   bool revoke_token(const std::string& name, std::int64_t now_ms) override {
-    return pg_.guard("revoke_token", [&] {
-      pqxx::nontransaction t(pg_.conn());
+    return pg_.write("revoke_token", fence_, [&](pqxx::transaction_base& t) {
       return t.exec_params("UPDATE api_tokens SET revoked_ms = $2 WHERE name = $1 AND revoked_ms IS NULL", name, now_ms)
                  .affected_rows() != 0;
     });
@@ -135,8 +132,7 @@ class postgresql_identity_store final : public identity_store {
   }
 
   void insert_session(const std::string& key, const std::string& user, const std::string& csrf, std::int64_t now_ms) override {
-    pg_.guard("insert_session", [&] {
-      pqxx::nontransaction t(pg_.conn());
+    pg_.write("insert_session", fence_, [&](pqxx::transaction_base& t) {
       t.exec_params("INSERT INTO sessions(key, user_name, csrf, created_ms, last_seen_ms) VALUES($1,$2,$3,$4,$4)", key,
                     user, csrf, now_ms);
     });
@@ -156,27 +152,23 @@ class postgresql_identity_store final : public identity_store {
     });
   }
   void touch_session(const std::string& key, std::int64_t now_ms) override {
-    pg_.guard("touch_session", [&] {
-      pqxx::nontransaction t(pg_.conn());
+    pg_.write("touch_session", fence_, [&](pqxx::transaction_base& t) {
       t.exec_params("UPDATE sessions SET last_seen_ms = $2 WHERE key = $1", key, now_ms);
     });
   }
   void delete_session(const std::string& key) override {
-    pg_.guard("delete_session", [&] {
-      pqxx::nontransaction t(pg_.conn());
+    pg_.write("delete_session", fence_, [&](pqxx::transaction_base& t) {
       t.exec_params("DELETE FROM sessions WHERE key = $1", key);
     });
   }
   void delete_sessions_of(const std::string& user) override {
-    pg_.guard("delete_sessions_of", [&] {
-      pqxx::nontransaction t(pg_.conn());
+    pg_.write("delete_sessions_of", fence_, [&](pqxx::transaction_base& t) {
       t.exec_params("DELETE FROM sessions WHERE user_name = $1", user);
     });
   }
 
   void insert_audit(const audit_row& a) override {
-    pg_.guard("insert_audit", [&] {
-      pqxx::nontransaction t(pg_.conn());
+    pg_.write("insert_audit", fence_, [&](pqxx::transaction_base& t) {
       t.exec_params("INSERT INTO audit(ts_ms, actor, actor_kind, address, action, target, detail) VALUES($1,$2,$3,$4,$5,$6,$7)",
                     a.ts_ms, a.actor, std::string(to_string(a.kind)), a.address, a.action, a.target, a.detail_json);
     });
@@ -203,25 +195,26 @@ class postgresql_identity_store final : public identity_store {
     });
   }
   std::size_t purge_audit(std::int64_t before_ms) override {
-    return pg_.guard("purge_audit", [&] {
-      // In batches by the time index, each one statement well inside the statement bound: a
-      // backlog (retention_days lowered) is worked off rather than cancelled as a whole.
-      constexpr std::int64_t batch = 10'000;
-      std::size_t deleted = 0;
-      for (;;) {
-        pqxx::nontransaction t(pg_.conn());
-        const auto n = t.exec_params("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts_ms < $1 "
-                                     "ORDER BY ts_ms LIMIT $2)",
-                                     before_ms, batch)
-                           .affected_rows();
-        deleted += static_cast<std::size_t>(n);
-        if (static_cast<std::int64_t>(n) < batch) return deleted;
-      }
-    });
+    // In batches by the time index, each one statement well inside the statement bound: a
+    // backlog (retention_days lowered) is worked off rather than cancelled as a whole.
+    constexpr std::int64_t batch = 10'000;
+    std::size_t deleted = 0;
+    for (;;) {
+      const auto n = pg_.write("purge_audit", fence_, [&](pqxx::transaction_base& t) {
+        return t
+            .exec_params("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts_ms < $1 ORDER BY ts_ms LIMIT $2)",
+                         before_ms, batch)
+            .affected_rows();
+      });
+      deleted += static_cast<std::size_t>(n);
+      if (static_cast<std::int64_t>(n) < batch) return deleted;
+    }
   }
+  void set_commit_fence(const commit_fence& fence) override { fence_ = fence; }
 
  private:
   gateway::detail::pg_room_connection pg_;
+  std::optional<commit_fence> fence_;  // set_commit_fence
 };
 
 }  // namespace

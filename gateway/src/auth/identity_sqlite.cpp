@@ -6,6 +6,8 @@
 
 #include <sqlite3.h>
 
+#include <stdexcept>
+
 namespace sewage::gateway::auth {
 namespace {
 
@@ -147,6 +149,9 @@ class sqlite_identity_store final : public identity_store {
   std::size_t purge_audit(std::int64_t before_ms) override {
     stmt(db_, "DELETE FROM audit WHERE ts_ms < ?1").bind(1, before_ms).run();
     return static_cast<std::size_t>(sqlite3_changes(db_));
+  }
+  void set_commit_fence(const commit_fence&) override {
+    throw std::logic_error("identity store: a SQLite file cannot be fenced (store.backend = \"postgresql\" only)");
   }
 
  private:

@@ -306,4 +306,9 @@ std::size_t service::purge_audit(std::int64_t before_ms) {
   return impl_->db_->purge_audit(before_ms);
 }
 
+void service::set_commit_fence(const commit_fence& fence) {
+  const std::lock_guard lock(impl_->mutex_);
+  impl_->db_->set_commit_fence(fence);
+}
+
 }  // namespace sewage::gateway::auth

@@ -1,17 +1,20 @@
 #pragma once
 // The PostgreSQL connection of a room that keeps its state in the shared database (identities,
 // alarm discipline): opened lazily with the client bounds of bounded_postgresql_uri and a
-// statement_timeout, opened again after it broke, and every failure named. Not thread-safe (the
+// statement_timeout, opened again after it broke, every failure named, writes fenced on request. Not thread-safe (the
 // room calls it under its own lock).
 
 #include "sewage/gateway/postgresql_store.hpp"
 #include "sewage/gateway/store.hpp"
+#include "detail/pg_fence.hpp"
 
 #include <pqxx/pqxx>
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace sewage::gateway::detail {
@@ -53,6 +56,31 @@ class pg_room_connection {
     } catch (const std::exception& e) {
       throw std::runtime_error(where_ + ": " + op + ": " + e.what());
     }
+  }
+
+  /// Runs the write `f(t)` under guard(op): without a fence in autocommit (a nontransaction);
+  /// with one in a transaction whose last statement is the fence check (detail/pg_fence.hpp), so
+  /// that after a takeover it rolls back and throws store_fenced, nothing of it written.
+  template <class F>
+  auto write(const char* op, const std::optional<commit_fence>& fence, F&& f)
+      -> decltype(f(std::declval<pqxx::transaction_base&>())) {
+    return guard(op, [&] {
+      if (!fence) {
+        pqxx::nontransaction t(conn());
+        return f(t);
+      }
+      pqxx::work t(conn());
+      if constexpr (std::is_void_v<decltype(f(t))>) {
+        f(t);
+        check_commit_fence(t, *fence, where_);
+        t.commit();
+      } else {
+        auto out = f(t);
+        check_commit_fence(t, *fence, where_);
+        t.commit();
+        return out;
+      }
+    });
   }
 
   /// "<room> on postgresql <uri without password>", for messages.

@@ -1772,6 +1772,49 @@ TEST_F(PostgresqlStore, ADisciplineWriteAfterATakeoverIsRefusedWithNothingWritte
   EXPECT_THROW(alarms::open_sqlite_discipline_db(dir.path() / "g.db")->set_commit_fence({77, 1}), std::logic_error);
 }
 
+// The identity store's writes are fenced like the store's: a frozen former leader that wakes after
+// a takeover writes no account, token, session or audit row (the last unfenced writes of the
+// leader's shared tables, closing note of 2026-12-04). Reads still answer.
+TEST_F(PostgresqlStore, AnIdentityWriteAfterATakeoverIsRefusedWithNothingWritten) {
+  { postgresql_store migrate(uri_, 10); }
+  exec("CREATE TABLE gateway_leader (lease_key BIGINT PRIMARY KEY, node TEXT NOT NULL, http_url TEXT NOT NULL, "
+       "since_ms BIGINT NOT NULL, term BIGINT NOT NULL DEFAULT 0); INSERT INTO gateway_leader VALUES (77, 'a', '', 0, 1)");
+  manual_clock clock(at("2026-12-05T08:00:00Z"));
+  auth::service leader(auth::open_postgresql_identity_store(uri_), auth::settings{}, clock);
+  leader.set_commit_fence({77, 1});
+  leader.add_user("wang", "pass-wang-123", auth::role::operator_, {"Wuyuan Town"});  // its term holds: written
+  const auto in = leader.login("wang", "pass-wang-123", "10.0.0.9");
+  ASSERT_EQ(in.result, auth::login_result::outcome::ok);
+  const auto token = leader.add_token("scada", auth::role::viewer, {}, "");
+  exec("UPDATE gateway_leader SET term = 2");  // another gateway took over
+  EXPECT_THROW(leader.add_user("li", "pass-li-12345", auth::role::viewer, {}), store_fenced);
+  EXPECT_THROW((void)leader.add_token("other", auth::role::viewer, {}, ""), store_fenced);
+  EXPECT_THROW(leader.revoke_token("scada"), store_fenced);
+  EXPECT_THROW(leader.change_user("wang", auth::user_change{std::string("pass-wang-456"), std::nullopt, std::nullopt,
+                                                            std::nullopt, std::nullopt}),
+               store_fenced);
+  EXPECT_THROW(leader.audit(auth::principal{auth::actor_kind::system, "gateway", auth::role::admin, {}, false, {}, {}, {}, {}, {}},
+                            "late", "x"),
+               store_fenced);
+  EXPECT_THROW((void)leader.login("wang", "pass-wang-123", "10.0.0.9"), store_fenced);
+  EXPECT_THROW(leader.logout(in.who), store_fenced);
+  EXPECT_THROW((void)leader.purge_audit(at("2027-01-01T00:00:00Z").time_since_epoch().count()), store_fenced);
+  // Nothing of it is in the shared tables; what was written before stands.
+  auth::service fresh(auth::open_postgresql_identity_store(uri_), auth::settings{}, clock);
+  ASSERT_EQ(fresh.users().size(), 1u);
+  EXPECT_EQ(fresh.login("wang", "pass-wang-123", "10.0.0.8").result, auth::login_result::outcome::ok);
+  EXPECT_TRUE(fresh.bearer(token, "10.0.0.7").has_value());
+  EXPECT_EQ(fresh.tokens().size(), 1u);
+  EXPECT_TRUE(fresh.session(in.cookie, "10.0.0.9").has_value());
+  const auto audit = fresh.audit_rows({});
+  EXPECT_TRUE(std::none_of(audit.begin(), audit.end(), [](const auth::audit_row& r) { return r.action == "late"; }));
+  EXPECT_FALSE(audit.empty());  // the rows written before the takeover were not purged
+  // SQLite has nothing to fence: refused loudly, never a silent no-op.
+  testing::temp_dir dir("gw-fence-ids");
+  { sqlite_store s(dir.path() / "g.db", 10); }
+  EXPECT_THROW(auth::open_sqlite_identity_store(dir.path() / "g.db")->set_commit_fence({77, 1}), std::logic_error);
+}
+
 // A retention backlog of the audit log (retention_days lowered) is purged in batches, each well
 // inside the identity connection's statement bound, never cancelled as a whole.
 TEST_F(PostgresqlStore, TheAuditPurgeWorksOffABacklogInBatches) {

@@ -16,6 +16,7 @@
 /// Thread-safety: none; auth::service serialises all calls under its mutex.
 
 #include "sewage/gateway/auth/identity.hpp"
+#include "sewage/gateway/store.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -128,6 +129,12 @@ class identity_store {
   [[nodiscard]] virtual std::vector<audit_row> audit_rows(const audit_query& q) = 0;
   /// Deletes rows older than before_ms; returns how many.
   virtual std::size_t purge_audit(std::int64_t before_ms) = 0;
+  /// Fences every later write (store.hpp commit_fence, standby/leader_lease.hpp): each runs in a
+  /// transaction whose last statement checks that gateway_leader still holds `fence.term`, else it
+  /// rolls back and throws store_fenced, nothing written (a frozen former leader that wakes after a
+  /// takeover writes no session, account, token or audit row). PostgreSQL only: the SQLite
+  /// implementation throws std::logic_error (one host's file has nothing to fence).
+  virtual void set_commit_fence(const commit_fence& fence) = 0;
 };
 
 /// The SQLite file at `db_path` (it must exist and be migrated to schema v7 or later: open it with

@@ -143,6 +143,9 @@ class service {
   [[nodiscard]] std::vector<audit_row> audit_rows(const audit_query& q);
   /// Deletes rows older than `before_ms` (store.retention_days); returns how many.
   std::size_t purge_audit(std::int64_t before_ms);
+  /// Fences every later write of the identity store (identity_store::set_commit_fence): the
+  /// leader of a standby pair calls it with its term. Throws std::logic_error on SQLite.
+  void set_commit_fence(const commit_fence& fence);
 
   [[nodiscard]] const settings& config() const noexcept { return settings_; }
 
