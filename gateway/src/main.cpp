@@ -138,8 +138,9 @@ auth::settings auth_settings(const config& cfg) {
 /// `clock`), everything else with standby_answer, and tries to take the lease every
 /// standby.check_interval, feeding systemd's watchdog meanwhile. Returns true once the lease is
 /// taken (the HTTP listener is closed again, for run() to open; reads still running have
-/// finished; `taken_at` is when the lease was taken), false on SIGINT/SIGTERM (SIGHUP is
-/// answered, nothing to reload). Throws what http_server throws.
+/// finished; `taken_at` is when the lease was taken), false on SIGINT/SIGTERM (SIGHUP reads the
+/// registry again for the reads; a failed reload keeps the current one, logged). Throws what
+/// http_server throws.
 bool stand_by(const config& cfg, standby::leader_lease& lease, const registry& reg, const clock_source& clock,
               std::chrono::steady_clock::time_point& taken_at) {
   boost::asio::io_context io;
@@ -169,8 +170,16 @@ bool stand_by(const config& cfg, standby::leader_lease& lease, const registry& r
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
                                                                               int sig) {
     if (ec) return;
-    if (sig == SIGHUP) {  // systemctl reload: nothing loaded yet; the registry is read at takeover
+    if (sig == SIGHUP) {  // systemctl reload: the registry again for the reads (and at takeover)
       sewage::service::notify_reloading();
+      try {
+        auto fresh = std::make_shared<const registry>(load_registry(cfg.registry_path, cfg.defaults));
+        const auto n = fresh->size();
+        reads.set_registry(std::move(fresh));
+        spdlog::info("standby: registry {} read again: {} terminals", cfg.registry_path.string(), n);
+      } catch (const std::exception& e) {
+        spdlog::error("standby: registry reload failed, keeping the current one: {}", e.what());
+      }
       sewage::service::notify_ready("standby: waiting for the lease");
       signals.async_wait(on_signal);
       return;

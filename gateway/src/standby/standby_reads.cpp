@@ -62,6 +62,12 @@ void standby_reads::open_in_background() {
   });
 }
 
+void standby_reads::set_registry(std::shared_ptr<const registry> reg) {
+  const std::lock_guard lock(view_mutex_);
+  reg_ = std::move(reg);
+  view_.reset();  // the next read builds the view of the new registry
+}
+
 county_view standby_reads::view_for(store& db, proto::timestamp now) {
   std::shared_ptr<const county_view> v;
   {

@@ -173,6 +173,22 @@ TEST_F(StandbyPair, TheStandbyAnswersReadsFromTheSharedStoreAndRefusesWorkWhileT
   EXPECT_EQ(history_b.size(), 3u);
   EXPECT_EQ(history_b, get_json(ports_["A"], "/api/terminals/T1/history")["records"]);
   EXPECT_EQ(http_call(ports_["B"], "GET", "/api/terminals/NOPE/daily", "", token).status, 404);  // the registry's answers
+  {  // A terminal added to the registry: SIGHUP makes the standby's reads know it (2026-12-05: it
+     // stayed a 404 until the takeover). A registry that does not parse keeps the one before.
+    const auto reg = dir_->path() / "B" / "registry.toml";
+    const std::string before = slurp(reg);
+    std::ofstream(reg) << "[[terminal]]\nid = \"T1\"\nname = ";  // cut short: does not parse
+    gateways_["B"]->signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] { return slurp(dir_->path() / "B" / "gateway.log").find("registry reload failed") != std::string::npos; }, 10s));
+    EXPECT_EQ(http_call(ports_["B"], "GET", "/api/terminals/T1/daily", "", token).status, 200);
+    std::ofstream(reg) << before
+                       << "[[terminal]]\nid = \"T2\"\nname = \"Two\"\ntown = \"A\"\nvillage = \"B\"\nlatitude = 30.6\n"
+                          "longitude = 120.8\ndesign_capacity_m3d = 30\ndischarge_grade = \"grade_1\"\nreport_interval_s = 60\n";
+    gateways_["B"]->signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] { return http_call(ports_["B"], "GET", "/api/terminals/T2/daily", "", token).status == 200; }, 10s))
+        << slurp(dir_->path() / "B" / "gateway.log");
+    EXPECT_EQ(http_call(ports_["B"], "GET", "/api/terminals/T1/daily", "", token).status, 200);
+  }
   EXPECT_GE(metric_value(ports_["B"], "sewage_gateway_standby_reads_total"), 4);
   // Writes and the engine's live state: 503 naming the leader, with Retry-After.
   for (const auto& [method, target] : {std::pair{"GET", "/api/terminals"}, std::pair{"POST", "/api/alerts/1/ack"},

@@ -81,6 +81,9 @@ class standby_reads {
   /// before open() succeeded, gets `fallback(req)` at once. `respond` is called exactly once
   /// unless the object is destroyed first. Thread-safe.
   void serve(http_request req, const http_server::responder& respond, const fallback_fn& fallback);
+  /// Answers later reads with `reg` (SIGHUP: the registry file read again, so a terminal added on
+  /// the leader is known here too): the next read rebuilds the county view. Thread-safe.
+  void set_registry(std::shared_ptr<const registry> reg);
   /// Read requests answered on the reader threads so far (any status: 200, 401, 404...). Thread-safe.
   [[nodiscard]] std::uint64_t reads_served() const noexcept { return served_.load(); }
 
@@ -92,7 +95,7 @@ class standby_reads {
 
   const config& cfg_;
   config readers_cfg_;  ///< cfg_ with the reader connections' bounds (bounded_postgresql_uri)
-  std::shared_ptr<const registry> reg_;
+  std::shared_ptr<const registry> reg_;  ///< guarded by view_mutex_
   auth::settings auth_;
   const clock_source& clock_;
   system_clock_source wall_clock_;  // identities: sessions, rate limits, audit times
