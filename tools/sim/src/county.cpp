@@ -648,9 +648,9 @@ struct county::impl {
           if (ended) s->model.clean_out();
           break;
         case fault_kind::power_loss:
-          if (began && s->agent) {
-            s->agent->kill_now();  // no clean shutdown: the broker publishes the last will
-            s->powered = false;
+          if (began) {
+            if (s->agent) s->agent->kill_now();  // no clean shutdown: the broker publishes the last will
+            s->powered = false;  // also before its agent first started (county::run)
           }
           if (ended) {
             s->powered = true;
@@ -865,29 +865,11 @@ int county::run(const std::atomic<bool>& stop) {
   const auto sim_end = sys_clock::time_point(m.scen.start) + impl::to_duration(m.scen.duration_h);
   // Let the last report intervals arrive before the agents are stopped.
   const auto stop_at = sim_end + std::chrono::seconds(2 * m.opt.report_interval_s);
-  for (auto& s : m.sites) {
-    m.write_registers(*s);
-    m.start_agent(*s);
-  }
-  for (auto& ss : m.station_sites) m.start_station_agent(*ss);
-  spdlog::info("{} agents started; simulated clock {} at x{}", m.sites.size() + m.station_sites.size(),
-               iso(m.sim_now()),
-               m.opt.speed);
-  auto last_status = std::chrono::steady_clock::now();
-  auto last_step = last_status;
-  // A change of the wall clock's offset is a step of the machine's clock: logged (the simulated
-  // clock does not follow it, sim_clock.hpp).
-  auto last_wall_offset = m.clock->wall_offset();
-  while (!stop.load()) {
-    const auto step_start = std::chrono::steady_clock::now();
-    // A step that came late left every register as it was for that long: the agents may read it
-    // as a stuck sensor (120 identical polls) - logged so that a soak's false alerts can be traced.
-    if (const std::chrono::duration<double> late = step_start - last_step; late.count() > 2.0)
-      spdlog::warn("simulation step came {:.1f} s late (real): the registers stood still for {:.0f} simulated min",
-                   late.count(), late.count() * m.opt.speed / 60.0);
-    last_step = step_start;
+  // One step of the physics at the simulated now: repairs, faults, the network and its stations,
+  // each site's model and its registers; an agent that exited is started again. Returns the
+  // simulated now and the scenario hour of the step.
+  const auto step = [&]() {
     const auto sim_now = m.sim_now();
-    const double model_days = std::chrono::duration<double>(sim_now - m.sim_origin).count() / 86400.0;
     const double scenario_h = std::chrono::duration<double>(sim_now - sys_clock::time_point(m.scen.start)).count() / 3600.0;
     m.scan_repairs(sim_now, std::min(scenario_h, m.scen.duration_h));
     const auto phys = m.step_faults(std::min(scenario_h, m.scen.duration_h));
@@ -926,7 +908,43 @@ int county::run(const std::atomic<bool>& stop) {
         m.start_agent(*s);
       }
     }
-    (void)model_days;
+    return std::pair{sim_now, scenario_h};
+  };
+  // The registers hold the state at the simulated now before the first agent reads them, and the
+  // physics goes on while the agents start (139 of them take seconds, minutes of simulated time at
+  // x60): a totalizer that stood still and then jumped read as spikes at every demo start.
+  step();
+  auto last_start_step = std::chrono::steady_clock::now();
+  const auto step_while_starting = [&] {
+    if (std::chrono::steady_clock::now() - last_start_step < std::chrono::milliseconds(200)) return;
+    step();
+    last_start_step = std::chrono::steady_clock::now();
+  };
+  for (auto& s : m.sites) {
+    step_while_starting();
+    if (!s->agent && s->powered) m.start_agent(*s);  // a step may have started it (a fault) or cut its power
+  }
+  for (auto& ss : m.station_sites) {
+    step_while_starting();
+    if (!ss->agent) m.start_station_agent(*ss);
+  }
+  spdlog::info("{} agents started; simulated clock {} at x{}", m.sites.size() + m.station_sites.size(),
+               iso(m.sim_now()),
+               m.opt.speed);
+  auto last_status = std::chrono::steady_clock::now();
+  auto last_step = last_status;
+  // A change of the wall clock's offset is a step of the machine's clock: logged (the simulated
+  // clock does not follow it, sim_clock.hpp).
+  auto last_wall_offset = m.clock->wall_offset();
+  while (!stop.load()) {
+    const auto step_start = std::chrono::steady_clock::now();
+    // A step that came late left every register as it was for that long: the agents may read it
+    // as a stuck sensor (120 identical polls) - logged so that a soak's false alerts can be traced.
+    if (const std::chrono::duration<double> late = step_start - last_step; late.count() > 2.0)
+      spdlog::warn("simulation step came {:.1f} s late (real): the registers stood still for {:.0f} simulated min",
+                   late.count(), late.count() * m.opt.speed / 60.0);
+    last_step = step_start;
+    const auto [sim_now, scenario_h] = step();
     if (std::chrono::steady_clock::now() - last_status > std::chrono::seconds(5)) {
       last_status = std::chrono::steady_clock::now();
       if (const auto off = m.clock->wall_offset(); std::chrono::abs(off - last_wall_offset) > std::chrono::seconds(1)) {
