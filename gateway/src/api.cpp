@@ -2100,6 +2100,14 @@ http_response api::handle_uncached(const http_request& req, const read_context* 
     auto r = error_response(503, "the read used up its CPU time limit (http.read_cpu_limit_ms); narrow the range or retry later");
     r.headers.emplace_back("Retry-After", "5");
     return r;
+  } catch (const store_fenced& e) {
+    // This gateway no longer leads (standby/leader_lease.hpp): a write of the shared store was
+    // refused by its term; the process is about to stop. Not a bug of the route: 503, the client
+    // retries at the new leader.
+    spdlog::warn("HTTP {} {}: 503 {}", escaped(req.method), escaped(req.target, 200), escaped(e.what(), 300));
+    auto r = error_response(503, "this gateway no longer leads (another took over); retry in a few seconds");
+    r.headers.emplace_back("Retry-After", "5");
+    return r;
   } catch (const om::lab_error& e) {
     // Lab and archive refusals (om/http_lab.hpp): the message, plus every field error when listed.
     count_rejected(e.status() == 403 ? "forbidden" : e.status() == 404 ? "not_found" : e.status() == 503 ? "unavailable" : "bad_body");

@@ -139,9 +139,9 @@ auth::settings auth_settings(const config& cfg) {
 /// standby.check_interval, feeding systemd's watchdog meanwhile. Returns true once the lease is
 /// taken (the HTTP listener is closed again, for run() to open; reads still running have
 /// finished; `taken_at` is when the lease was taken), false on SIGINT/SIGTERM (SIGHUP reads the
-/// registry again for the reads; a failed reload keeps the current one, logged). Throws what
-/// http_server throws.
-bool stand_by(const config& cfg, standby::leader_lease& lease, const registry& reg, const clock_source& clock,
+/// registry again for the reads and into `reg`; a failed reload keeps the current one, logged).
+/// Throws what http_server throws.
+bool stand_by(const config& cfg, standby::leader_lease& lease, registry& reg, const clock_source& clock,
               std::chrono::steady_clock::time_point& taken_at) {
   boost::asio::io_context io;
   standby::standby_reads::options ro;
@@ -173,9 +173,10 @@ bool stand_by(const config& cfg, standby::leader_lease& lease, const registry& r
     if (sig == SIGHUP) {  // systemctl reload: the registry again for the reads (and at takeover)
       sewage::service::notify_reloading();
       try {
-        auto fresh = std::make_shared<const registry>(load_registry(cfg.registry_path, cfg.defaults));
-        const auto n = fresh->size();
-        reads.set_registry(std::move(fresh));
+        auto loaded = load_registry(cfg.registry_path, cfg.defaults);
+        const auto n = loaded.size();
+        reads.set_registry(std::make_shared<const registry>(loaded));
+        reg = std::move(loaded);  // a takeover whose own reload fails leads with this one
         spdlog::info("standby: registry {} read again: {} terminals", cfg.registry_path.string(), n);
       } catch (const std::exception& e) {
         spdlog::error("standby: registry reload failed, keeping the current one: {}", e.what());
@@ -483,19 +484,27 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
     if (sig == SIGHUP) {
       // SIGHUP (systemctl reload) re-reads the registry and the pipe network, not the config file.
       sewage::service::notify_reloading();
+      // An audit row that cannot be written (the identity store unreachable, or fenced after a
+      // takeover) is logged; the handler still re-arms and tells systemd the reload ended.
+      const auto audit = [&ids](const std::string& action, const std::string& target, const std::string& detail) {
+        try {
+          ids.audit(auth::principal{auth::actor_kind::system, "SIGHUP", auth::role::admin, {}, false, {}, {}, {}, {}, {}},
+                    action, target, detail);
+        } catch (const std::exception& e) {
+          spdlog::error("audit row {} not written: {}", action, e.what());
+        }
+      };
       try {
         eng.reload_registry(load_registry(cfg.registry_path, cfg.defaults));
-        ids.audit(auth::principal{auth::actor_kind::system, "SIGHUP", auth::role::admin, {}, false, {}, {}, {}, {}, {}},
-                  "registry.reload", cfg.registry_path.string(), R"({"ok":true})");
+        audit("registry.reload", cfg.registry_path.string(), R"({"ok":true})");
       } catch (const config_error& e) {
         spdlog::error("registry reload failed, keeping the current one: {}", e.what());
       }
       // The pipe network (network/holder.hpp): a bad file keeps the previous model, every problem logged.
       if (!cfg.network_file.empty()) {
         const auto r = pipes.reload(cfg.network_file, network_options(eng.terminals()));
-        ids.audit(auth::principal{auth::actor_kind::system, "SIGHUP", auth::role::admin, {}, false, {}, {}, {}, {}, {}},
-                  "network.reload", cfg.network_file.string(),
-                  r.ok ? std::string(R"({"ok":true})") : R"({"ok":false,"problems":)" + std::to_string(r.problems.size()) + "}");
+        audit("network.reload", cfg.network_file.string(),
+              r.ok ? std::string(R"({"ok":true})") : R"({"ok":false,"problems":)" + std::to_string(r.problems.size()) + "}");
       }
       sewage::service::notify_ready();
       signals.async_wait(on_signal);
@@ -655,7 +664,8 @@ int main(int argc, char** argv) {
     try {
       reg = load_registry(cfg.registry_path, cfg.defaults);
     } catch (const config_error& e) {
-      spdlog::error("registry reload at takeover failed, leading with the one read at start: {}", e.what());
+      spdlog::error("registry reload at takeover failed, leading with the one read last (at start or at a SIGHUP): {}",
+                    e.what());
     }
   }
   struct join_at_exit {  // the handover thread ends with run() or with main's early returns

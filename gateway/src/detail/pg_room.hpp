@@ -53,6 +53,10 @@ class pg_room_connection {
     } catch (const pqxx::broken_connection& e) {
       conn_.reset();  // the next call opens a new one
       throw std::runtime_error(where_ + ": " + op + ": connection lost: " + e.what());
+    } catch (const pqxx::in_doubt_error& e) {  // the connection broke during COMMIT
+      conn_.reset();
+      throw std::runtime_error(where_ + ": " + op + ": connection lost during COMMIT (written or not, unknown): " +
+                               e.what());
     } catch (const std::exception& e) {
       throw std::runtime_error(where_ + ": " + op + ": " + e.what());
     }

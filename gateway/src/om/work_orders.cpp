@@ -307,6 +307,7 @@ class work_orders::impl {
   auth::service* audit_;
   std::vector<std::tuple<auth::principal, std::string, std::string, std::string>> pending_audit_;
   open_alert_source alerts_;  // judge()'s committed open alerts (set_alert_source)
+  std::set<std::int64_t> offered_;  // open alerts judge() has handed to alert_raised() (judge's thread)
   sqlite3* db_{nullptr};
   std::mutex mutex_;
 };
@@ -730,13 +731,25 @@ std::size_t work_orders::judge(const escalation_sink& sink) {
   // PostgreSQL): every alert not cleared is offered to the policies (once: INSERT OR IGNORE); a
   // pending one the source no longer lists was cleared and is dropped below. A restart loses
   // nothing: the store is read again.
+  // A source that fails (the store unwell) leaves the pending alerts as they are; the escalation
+  // below runs all the same. Without a policy nothing is read at all.
   std::optional<std::set<std::int64_t>> open_ids;
-  if (impl_->alerts_) {
-    const auto open = impl_->alerts_();
-    open_ids.emplace();
-    for (const auto& a : open) {
-      open_ids->insert(a.alert_id);
-      alert_raised(a);
+  if (impl_->alerts_ && !settings_.work_orders.policies.empty()) {
+    try {
+      const auto open = impl_->alerts_();
+      open_ids.emplace();
+      for (const auto& a : open) {
+        open_ids->insert(a.alert_id);
+        if (impl_->offered_.count(a.alert_id) != 0) continue;  // remembered already (INSERT OR IGNORE)
+        alert_raised(a);
+        impl_->offered_.insert(a.alert_id);
+      }
+      // Forget what is no longer open: the set stays as large as the open alerts.
+      for (auto it = impl_->offered_.begin(); it != impl_->offered_.end();)
+        it = open_ids->count(*it) == 0 ? impl_->offered_.erase(it) : std::next(it);
+    } catch (const std::exception& e) {
+      open_ids.reset();
+      spdlog::error("work orders: the open alerts could not be read; auto-creation waits for the next check: {}", e.what());
     }
   }
   // 1. Auto-creation: each pending alert whose policy duration has passed, once (the order and

@@ -1315,7 +1315,7 @@ TEST_P(StoreBackends, WorkOrdersOpenForTheAlertsCommittedInTheConfiguredStore) {
   // Paging: more open alerts than one page of find_alerts, all listed once, oldest first.
   write_batch many;
   for (std::uint64_t id = 100; id < 2600; ++id)
-    many.alerts.push_back(raised_alert(id, "T9", proto::alert_type::no_flow, clock.now()));
+    many.alerts.push_back(raised_alert(id, "T9", proto::alert_type::turbidity_high, clock.now()));  // no policy
   migrated->apply(many);
   const auto paged = om::committed_open_alerts(*migrated);
   ASSERT_EQ(paged.size(), 2'502u);  // 41, 43 and 2,500 new
@@ -1323,6 +1323,22 @@ TEST_P(StoreBackends, WorkOrdersOpenForTheAlertsCommittedInTheConfiguredStore) {
     return a.alert_id < b.alert_id;
   }));
   EXPECT_EQ(paged.back().alert_id, 2599);
+  // A source that fails (the store unwell) is logged and skipped: the escalation still runs, and
+  // nothing pending is dropped as if cleared.
+  orders.set_alert_source([]() -> std::vector<om::alert_seen> { throw store_error("store unreachable"); });
+  const auto late = orders.create({"T5", "manual", "", "no_flow", severity::critical, "blocked", "", "", ""}, county);
+  write_batch more;
+  more.alerts.push_back(raised_alert(44, "T4", proto::alert_type::no_flow, clock.now()));
+  migrated->apply(more);
+  clock.advance(std::chrono::hours(5));  // critical: due in 4 h
+  std::vector<std::int64_t> escalated;
+  const auto sent = orders.judge([&](const om::order_escalation& e) { escalated.push_back(e.order_id); });
+  EXPECT_EQ(sent, escalated.size());  // escalations only: no order for alert 44 yet
+  EXPECT_NE(std::find(escalated.begin(), escalated.end(), late), escalated.end());
+  EXPECT_EQ(orders.list({}, county).size(), 2u);  // 41's and the manual one
+  orders.set_alert_source([&migrated] { return om::committed_open_alerts(*migrated); });
+  EXPECT_EQ(orders.judge({}), 1u);  // alert 44, open for 5 h now
+  EXPECT_EQ(orders.list({}, county).front().source_ref, "44");
 }
 
 // Issue 16 item 2: the identities live in the configured store, so with PostgreSQL the two gateways

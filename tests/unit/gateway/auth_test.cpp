@@ -2,6 +2,7 @@
 // the audit log, and secrets that never leave: through api::handle without sockets.
 #include "sewage/gateway/alarms/discipline.hpp"
 #include "sewage/gateway/api.hpp"
+#include "sewage/gateway/auth/identity_store.hpp"
 #include "sewage/gateway/auth/secrets.hpp"
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/incidents/correlator.hpp"
@@ -809,6 +810,58 @@ TEST(IdentitySecrets, HashesTokensAndDigests) {
   EXPECT_TRUE(auth::equal_constant_time("abc", "abc"));
   EXPECT_FALSE(auth::equal_constant_time("abc", "abd"));
   EXPECT_FALSE(auth::equal_constant_time("abc", "ab"));
+}
+
+// The identity store of a leader that lost its lease (standby/leader_lease.hpp): every write is
+// refused as PostgreSQL's fence refuses it (store_fenced); reads still answer.
+class fenced_identity_store final : public auth::identity_store {
+ public:
+  explicit fenced_identity_store(std::unique_ptr<auth::identity_store> inner) : inner_(std::move(inner)) {}
+  bool fenced{false};
+  std::optional<auth::user_row> user(const std::string& n) override { return inner_->user(n); }
+  void insert_user(const auth::user_row& u) override { check(), inner_->insert_user(u); }
+  void update_user(const std::string& n, const auth::user_patch& p) override { check(), inner_->update_user(n, p); }
+  std::vector<auth::user_row> users() override { return inner_->users(); }
+  bool token_exists(const std::string& n) override { return inner_->token_exists(n); }
+  void insert_token(const auth::token_row& t, const std::string& h) override { check(), inner_->insert_token(t, h); }
+  bool revoke_token(const std::string& n, std::int64_t ms) override { return check(), inner_->revoke_token(n, ms); }
+  std::vector<auth::token_row> tokens() override { return inner_->tokens(); }
+  std::optional<auth::token_row> active_token(const std::string& h) override { return inner_->active_token(h); }
+  void insert_session(const std::string& k, const std::string& u, const std::string& c, std::int64_t ms) override {
+    check(), inner_->insert_session(k, u, c, ms);
+  }
+  std::optional<auth::session_row> session(const std::string& k) override { return inner_->session(k); }
+  void touch_session(const std::string& k, std::int64_t ms) override { check(), inner_->touch_session(k, ms); }
+  void delete_session(const std::string& k) override { check(), inner_->delete_session(k); }
+  void delete_sessions_of(const std::string& u) override { check(), inner_->delete_sessions_of(u); }
+  void insert_audit(const auth::audit_row& r) override { check(), inner_->insert_audit(r); }
+  std::vector<auth::audit_row> audit_rows(const auth::audit_query& q) override { return inner_->audit_rows(q); }
+  std::size_t purge_audit(std::int64_t ms) override { return check(), inner_->purge_audit(ms); }
+  void set_commit_fence(const commit_fence&) override {}
+
+ private:
+  void check() const {
+    if (fenced) throw store_fenced("identity store on postgresql: commit refused: another gateway leads (term 2, this gateway's 1)");
+  }
+  std::unique_ptr<auth::identity_store> inner_;
+};
+
+// A route whose identity write is refused by the fence answers 503 with Retry-After (the client
+// retries at the new leader), not a 500 "internal error" counted as a bug (reviewer, 2026-12-05).
+TEST_F(IdentityTest, AWriteRefusedByTheFenceIs503NotAnInternalError) {
+  auto store = std::make_unique<fenced_identity_store>(auth::open_sqlite_identity_store(dir_.path() / "g.db"));
+  auto* fence = store.get();
+  auth::settings s;
+  ids_ = std::make_unique<auth::service>(std::move(store), s, clock_);
+  api_ = std::make_unique<api>(*eng_, connected(), ids_.get(), om_rooms{lab_.get(), archive_.get(), insp_.get()});
+  ids_->add_user("wang", "pass-wang-123", auth::role::operator_, {});
+  const auto before = api_->counters().internal_errors;
+  fence->fenced = true;
+  const auto r = call("POST", "/api/session", json{{"user", "wang"}, {"password", "pass-wang-123"}}.dump());
+  EXPECT_EQ(r.status, 503u) << r.body;
+  EXPECT_EQ(header(r, "Retry-After"), "5");
+  EXPECT_NE(r.body.find("no longer leads"), std::string::npos) << r.body;
+  EXPECT_EQ(api_->counters().internal_errors, before);
 }
 
 TEST_F(IdentityTest, AdminApiRefusesBadInputByField) {

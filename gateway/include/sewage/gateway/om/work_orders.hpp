@@ -265,9 +265,11 @@ class work_orders {
   /// Opens orders for remembered alerts whose policy duration has passed (at most one order per
   /// alert, also across restarts: unique (source, source_ref)), and escalates overdue orders once
   /// per level through `sink` (town when past due, county escalate_county_after_h later). With an
-  /// alert source (set_alert_source) it first remembers every open alert it lists and drops the
-  /// pending ones it no longer lists (cleared). Throws what the source throws, before any change.
-  /// Returns how many orders were created plus escalations sent.
+  /// alert source (set_alert_source) and at least one policy it first remembers every open alert
+  /// it lists (each once while it stays open) and drops the pending ones it no longer lists
+  /// (cleared); a source that throws is logged and skipped this time (nothing dropped), the
+  /// escalation runs all the same. Returns how many orders were created plus escalations sent.
+  /// Throws what this room's own database throws. Not concurrently with itself.
   std::size_t judge(const escalation_sink& sink);
 
   [[nodiscard]] const settings& config() const noexcept { return settings_; }
