@@ -637,6 +637,10 @@ int main(int argc, char** argv) {
     auto taken_at = waited_from;
     try {
       if (!stand_by(cfg, *lease, reg, *clock, taken_at)) return 0;
+      // stand_by's signal set is gone and Asio put SIGHUP back to its default action, which ends
+      // the process: a `systemctl reload` during the takeover wait would kill the new leader.
+      // Ignored until run()'s signal set takes it over (the registry is read again below anyway).
+      std::signal(SIGHUP, SIG_IGN);
     } catch (const std::exception& e) {
       spdlog::critical("{}", e.what());
       return 1;

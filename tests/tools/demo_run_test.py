@@ -79,7 +79,8 @@ class DemoRun(unittest.TestCase):
             # start (a register that stood still for the seconds 139 agents take to start, then
             # jumped, read as 20-30 totalizer spikes at every demo start until 2026-12-05).
             glitches = [line for line in log.splitlines() if re.search(r"totalizer (spike|dip|jitter|reset|rebase)", line)]
-            self.assertEqual(glitches, [], "totalizer glitches while the county started:\n" + "\n".join(glitches[:20]))
+            self.assertEqual(glitches, [], "totalizer glitches while the county started:\n" + "\n".join(glitches[:20])
+                             + "\n" + why)
             # Every agent reported: its records are in the gateway's store ...
             db = sqlite3.connect(os.path.join(var, "gateway.db"))
             try:

@@ -735,8 +735,14 @@ std::size_t work_orders::judge(const escalation_sink& sink) {
   // below runs all the same. Without a policy nothing is read at all.
   std::optional<std::set<std::int64_t>> open_ids;
   if (impl_->alerts_ && !settings_.work_orders.policies.empty()) {
+    std::optional<std::vector<alert_seen>> listed;
     try {
-      const auto open = impl_->alerts_();
+      listed = impl_->alerts_();
+    } catch (const std::exception& e) {
+      spdlog::error("work orders: the open alerts could not be read; auto-creation waits for the next check: {}", e.what());
+    }
+    if (listed) {
+      const auto& open = *listed;
       open_ids.emplace();
       for (const auto& a : open) {
         open_ids->insert(a.alert_id);
@@ -747,9 +753,6 @@ std::size_t work_orders::judge(const escalation_sink& sink) {
       // Forget what is no longer open: the set stays as large as the open alerts.
       for (auto it = impl_->offered_.begin(); it != impl_->offered_.end();)
         it = open_ids->count(*it) == 0 ? impl_->offered_.erase(it) : std::next(it);
-    } catch (const std::exception& e) {
-      open_ids.reset();
-      spdlog::error("work orders: the open alerts could not be read; auto-creation waits for the next check: {}", e.what());
     }
   }
   // 1. Auto-creation: each pending alert whose policy duration has passed, once (the order and

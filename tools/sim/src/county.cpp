@@ -665,7 +665,7 @@ struct county::impl {
           if (began || ended) {
             s->clock_skew_s = began ? f.skew_s : 0.0;
             if (s->agent) s->agent->stop(std::chrono::seconds(10));
-            start_agent(*s);
+            if (s->powered) start_agent(*s);  // during a power cut it starts when the power returns
           }
           break;
       }
