@@ -513,10 +513,11 @@ class correlator::impl {
     if (const auto it = active_.find(weather_id_); it != active_.end()) return &it->second;
     auto stored = load(weather_id_);
     if (!stored || stored->merged_into || !stored->resolved_at || at - *stored->resolved_at > weather_.reopen) return nullptr;
+    const auto after_s = std::chrono::duration_cast<std::chrono::seconds>(at - *stored->resolved_at).count();
     stored->state = stored->acked_at ? incident_state::acknowledged : incident_state::open;
-    stored->resolved_at.reset();
+    stored->resolved_at.reset();  // (read above: the empty optional's value is not to be read)
     spdlog::info("incidents: weather incident {} opened again: a terminal rose {:.0f} min after it resolved", weather_id_,
-                 static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(at - *stored->resolved_at).count()) / 60.0);
+                 static_cast<double>(after_s) / 60.0);
     const auto id = stored->id;
     return &active_.insert_or_assign(id, std::move(*stored)).first->second;
   }
