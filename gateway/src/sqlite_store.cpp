@@ -1,5 +1,6 @@
 #include "sewage/gateway/sqlite_store.hpp"
 
+#include "detail/alert_rows.hpp"
 #include "store/rule_blob.hpp"
 
 #include <sewage/proto/status.hpp>
@@ -993,7 +994,7 @@ proto::alert_message read_alert(const sqlite_store::impl::stmt& s) {
   proto::alert_message a;
   a.alert_id = static_cast<std::uint64_t>(s.i64(0));
   a.terminal_id = s.text(1);
-  a.type = proto::parse_alert_type(s.text(2)).value_or(proto::alert_type::offline);
+  a.type = detail::alert_type_of_row(s.text(2), "alerts", s.i64(0));  // the queries keep known types only
   a.state = proto::parse_alert_state(s.text(3)).value_or(proto::alert_state::raised);
   a.raised_at = from_ms(s.i64(4));
   if (!s.is_null(5)) a.acked_at = from_ms(s.i64(5));
@@ -1014,7 +1015,8 @@ constexpr const char* alert_cols =
 std::vector<proto::alert_message> sqlite_store::alerts(bool open_only, const std::optional<std::string>& terminal_id,
                                                        std::size_t limit) {
   static const std::string sql_all = std::string("SELECT ") + alert_cols +
-                                     " FROM alerts WHERE (?1 = 0 OR state != 'cleared') AND (?2 IS NULL OR terminal = ?2)"
+                                     " FROM alerts WHERE (?1 = 0 OR state != 'cleared') AND (?2 IS NULL OR terminal = ?2) AND " +
+                                     detail::known_alert_rows_sql() +
                                      " ORDER BY id DESC LIMIT ?3";
   auto& s = impl_->q(sql_all.c_str())
                 .bind(1, open_only ? 1 : 0)
@@ -1051,7 +1053,8 @@ std::vector<proto::alert_message> sqlite_store::find_alerts(const alert_query& q
                                  " FROM alerts WHERE (?1 = 'all' OR (?1 = 'open' AND state != 'cleared') OR state = ?1)"
                                  " AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR terminal = ?3)"
                                  " AND (?4 IS NULL OR terminal IN (SELECT value FROM json_each(?4)))"
-                                 " AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6";
+                                 " AND (?5 IS NULL OR id < ?5) AND " + detail::known_alert_rows_sql() +
+                                 " ORDER BY id DESC LIMIT ?6";
   auto& s = impl_->q(sql.c_str())
                 .bind(1, std::string(state_filter_sql(q.state)))
                 .bind(2, q.type ? std::optional<std::string>(std::string(proto::to_string(*q.type))) : std::nullopt)
@@ -1066,7 +1069,7 @@ std::vector<proto::alert_message> sqlite_store::find_alerts(const alert_query& q
 }
 
 std::optional<proto::alert_message> sqlite_store::alert(std::uint64_t alert_id) {
-  static const std::string sql = std::string("SELECT ") + alert_cols + " FROM alerts WHERE id = ?";
+  static const std::string sql = std::string("SELECT ") + alert_cols + " FROM alerts WHERE id = ? AND " + detail::known_alert_rows_sql();
   auto& s = impl_->q(sql.c_str()).bind(1, alert_id);
   std::optional<proto::alert_message> out;
   if (s.step()) out = read_alert(s);

@@ -8,6 +8,7 @@
 
 #include "detail/pg_room.hpp"
 
+#include "detail/alert_rows.hpp"
 #include "detail/pg_fence.hpp"
 
 #include <pqxx/pqxx>
@@ -46,7 +47,7 @@ alert_group group_of(const pqxx::row& r) {
   alert_group g;
   g.id = r[0].as<std::int64_t>();
   g.site_id = r[1].as<std::string>();
-  g.type = proto::parse_alert_type(r[2].as<std::string>()).value_or(proto::alert_type::offline);
+  g.type = detail::alert_type_of_row(r[2].as<std::string>(), "alert_groups", r[0].as<long long>());
   g.head_alert = r[3].as<std::uint64_t>();
   g.last_alert = r[4].as<std::uint64_t>();
   g.repeats = r[5].as<std::uint32_t>();
@@ -86,7 +87,7 @@ alert_state state_of(const pqxx::row& x) {
   alert_state s;
   s.alert_id = x[0].as<std::uint64_t>();
   s.site_id = x[1].as<std::string>();
-  s.type = proto::parse_alert_type(x[2].as<std::string>()).value_or(proto::alert_type::offline);
+  s.type = detail::alert_type_of_row(x[2].as<std::string>(), "alert_discipline", x[0].as<long long>());
   s.window_id = opt_i64(x[3]);
   s.released = opt_ts(x[4]);
   s.shelved_until = opt_ts(x[5]);

@@ -2,6 +2,7 @@
 // v12 of sqlite_store), through the SQLite C API on a connection of its own.
 #include "sewage/gateway/alarms/discipline_db.hpp"
 
+#include "detail/alert_rows.hpp"
 #include "detail/sqlite_stmt.hpp"
 
 #include <sqlite3.h>
@@ -53,7 +54,7 @@ alert_state read_state(query& q) {
   alert_state s;
   s.alert_id = static_cast<std::uint64_t>(q.i64(0));
   s.site_id = q.text(1);
-  s.type = proto::parse_alert_type(q.text(2)).value_or(proto::alert_type::offline);
+  s.type = detail::alert_type_of_row(q.text(2), "alert_discipline", q.i64(0));
   s.window_id = q.opt_i64(3);
   s.released = q.opt_ts(4);
   s.shelved_until = q.opt_ts(5);
@@ -72,7 +73,7 @@ alert_group read_group(query& q) {
   alert_group g;
   g.id = q.i64(0);
   g.site_id = q.text(1);
-  g.type = proto::parse_alert_type(q.text(2)).value_or(proto::alert_type::offline);
+  g.type = detail::alert_type_of_row(q.text(2), "alert_groups", q.i64(0));
   g.head_alert = static_cast<std::uint64_t>(q.i64(3));
   g.last_alert = static_cast<std::uint64_t>(q.i64(4));
   g.repeats = static_cast<std::uint32_t>(q.i64(5));

@@ -2,6 +2,7 @@
 // its migrations are in postgresql_schema.cpp.
 #include "sewage/gateway/postgresql_store.hpp"
 
+#include "detail/alert_rows.hpp"
 #include "detail/pg_fence.hpp"
 #include "store/postgresql_schema.hpp"
 #include "store/rule_blob.hpp"
@@ -332,17 +333,18 @@ const std::vector<statement>& statements() {
         false);
     add("alerts",
         "SELECT " + a +
-            " FROM alerts WHERE ($1 = 0 OR state <> 'cleared') AND ($2::text IS NULL OR terminal = $2)"
-            " ORDER BY id DESC LIMIT $3",
+            " FROM alerts WHERE ($1 = 0 OR state <> 'cleared') AND ($2::text IS NULL OR terminal = $2) AND " +
+            detail::known_alert_rows_sql() + " ORDER BY id DESC LIMIT $3",
         false);
     add("find_alerts",
         "SELECT " + a +
             " FROM alerts WHERE ($1 = 'all' OR ($1 = 'open' AND state <> 'cleared') OR state = $1)"
             " AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR terminal = $3)"
             " AND ($4::jsonb IS NULL OR terminal IN (SELECT jsonb_array_elements_text($4::jsonb)))"
-            " AND ($5::bigint IS NULL OR id < $5) ORDER BY id DESC LIMIT $6",
+            " AND ($5::bigint IS NULL OR id < $5) AND " + detail::known_alert_rows_sql() +
+            " ORDER BY id DESC LIMIT $6",
         false);
-    add("alert", "SELECT " + a + " FROM alerts WHERE id = $1", false);
+    add("alert", "SELECT " + a + " FROM alerts WHERE id = $1 AND " + detail::known_alert_rows_sql(), false);
     add("transitions", "SELECT state, at_ms, by_name, note FROM alert_transitions WHERE alert_id = $1 ORDER BY id",
         false);
     add("max_alert_id", "SELECT coalesce(max(id), 0) FROM alerts", false);
@@ -418,7 +420,7 @@ proto::alert_message read_alert(const pqxx::row& r) {
   proto::alert_message a;
   a.alert_id = u64(r[0]);
   a.terminal_id = r[1].as<std::string>();
-  a.type = proto::parse_alert_type(r[2].as<std::string>()).value_or(proto::alert_type::offline);
+  a.type = detail::alert_type_of_row(r[2].as<std::string>(), "alerts", r[0].as<long long>());  // queries keep known types
   a.state = proto::parse_alert_state(r[3].as<std::string>()).value_or(proto::alert_state::raised);
   a.raised_at = from_ms(r[4].as<std::int64_t>());
   if (!r[5].is_null()) a.acked_at = from_ms(r[5].as<std::int64_t>());
