@@ -239,7 +239,7 @@ class County:
     def __init__(self, workdir, bindir, scenario, speed, http_port=None, report_interval_s=60,
                  poll_interval_s=30.0, lead_h=0.5, registry=REGISTRY, om=False, fieldcrew_args=(),
                  pump_stations=True, network=NETWORK, station_agents=True, notify_log=None, history_days=0,
-                 store_dir=None, startup_grace_s=None):
+                 store_dir=None, startup_grace_s=None, offline_after_intervals=None):
         """pump_stations=False leaves the registry's pump stations out (a terminals-only copy of the
         registry in workdir, no pipe network): today's county of terminals, 101 fewer agents.
         network: the pipe network GeoJSON for the gateway ([network] file) and the simulator
@@ -257,8 +257,11 @@ class County:
         small file system).
         startup_grace_s: the gateway's [alerts] startup_grace_s (simulated seconds without offline
         alerts after its start); None: the gateway's default (300 s), which at x60 is 5 real
-        seconds, less than the simulator takes to start 139 agents: the demo gives more."""
+        seconds, less than the simulator takes to start 139 agents: the demo gives more.
+        offline_after_intervals: the gateway's [alerts] offline_after_intervals (report intervals
+        without a live record before offline); None: the gateway's default (3)."""
         self.startup_grace_s = startup_grace_s
+        self.offline_after_intervals = offline_after_intervals
         self.registry = os.path.abspath(registry)
         self.pump_stations = pump_stations
         self.network = os.path.abspath(network) if network and pump_stations else None
@@ -445,9 +448,7 @@ listen = "127.0.0.1:{self.http_port}"
 path = "{self.registry}"
 """ + (f"""[network]
 file = "{self.network}"
-""" if self.network else "") + (f"""[alerts]
-startup_grace_s = {int(self.startup_grace_s)}
-""" if self.startup_grace_s is not None else "") + """[log]
+""" if self.network else "") + self._alerts_config() + """[log]
 level = "warn"
 """ + (self.om_config() if self.om else "") + self._notify_config())
         os.chmod(conf, 0o600)  # it holds the gateway's broker password
@@ -455,6 +456,15 @@ level = "warn"
         if self.history_days:
             self._import_history(conf)
         return conf
+
+    def _alerts_config(self):
+        """The [alerts] table of gateway.toml: only what this county sets, else nothing."""
+        keys = []
+        if self.startup_grace_s is not None:
+            keys.append(f"startup_grace_s = {int(self.startup_grace_s)}")
+        if self.offline_after_intervals is not None:
+            keys.append(f"offline_after_intervals = {float(self.offline_after_intervals)}")
+        return "".join(k + "\n" for k in ["[alerts]"] + keys) if keys else ""
 
     def _start_gateway(self, conf, sim_start, origin):
         gw = Process("sewage-gateway", [
