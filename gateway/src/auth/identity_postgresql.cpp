@@ -71,12 +71,13 @@ class postgresql_identity_store final : public identity_store {
                     u.name, u.role, u.towns_json, u.hash, u.disabled, u.created_ms, u.changed_ms, u.contractor);
     });
   }
-  void update_user(const std::string& name, const user_patch& p) override {
+  void update_user(const std::string& name, const user_patch& p, bool end_sessions) override {
     pg_.write("update_user", fence_, [&](pqxx::transaction_base& t) {
       t.exec_params("UPDATE users SET role = coalesce($2, role), towns = coalesce($3, towns), hash = coalesce($4, hash), "
                     "disabled = coalesce($5, disabled), contractor = coalesce($6, contractor), changed_ms = $7 "
                     "WHERE name = $1",
                     name, p.role, p.towns_json, p.hash, p.disabled, p.contractor, p.changed_ms);
+      if (end_sessions) t.exec_params("DELETE FROM sessions WHERE user_name = $1", name);
     });
   }
   std::vector<user_row> users() override {
@@ -131,10 +132,12 @@ class postgresql_identity_store final : public identity_store {
     });
   }
 
-  void insert_session(const std::string& key, const std::string& user, const std::string& csrf, std::int64_t now_ms) override {
+  void insert_session(const std::string& key, const std::string& user, const std::string& csrf, std::int64_t now_ms,
+                      const audit_row& audit) override {
     pg_.write("insert_session", fence_, [&](pqxx::transaction_base& t) {
       t.exec_params("INSERT INTO sessions(key, user_name, csrf, created_ms, last_seen_ms) VALUES($1,$2,$3,$4,$4)", key,
                     user, csrf, now_ms);
+      append_audit(t, audit);
     });
   }
   std::optional<session_row> session(const std::string& key) override {
@@ -168,10 +171,11 @@ class postgresql_identity_store final : public identity_store {
   }
 
   void insert_audit(const audit_row& a) override {
-    pg_.write("insert_audit", fence_, [&](pqxx::transaction_base& t) {
-      t.exec_params("INSERT INTO audit(ts_ms, actor, actor_kind, address, action, target, detail) VALUES($1,$2,$3,$4,$5,$6,$7)",
-                    a.ts_ms, a.actor, std::string(to_string(a.kind)), a.address, a.action, a.target, a.detail_json);
-    });
+    pg_.write("insert_audit", fence_, [&](pqxx::transaction_base& t) { append_audit(t, a); });
+  }
+  static void append_audit(pqxx::transaction_base& t, const audit_row& a) {
+    t.exec_params("INSERT INTO audit(ts_ms, actor, actor_kind, address, action, target, detail) VALUES($1,$2,$3,$4,$5,$6,$7)",
+                  a.ts_ms, a.actor, std::string(to_string(a.kind)), a.address, a.action, a.target, a.detail_json);
   }
   std::vector<audit_row> audit_rows(const audit_query& q) override {
     return pg_.guard("audit_rows", [&] {

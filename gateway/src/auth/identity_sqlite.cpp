@@ -48,7 +48,13 @@ class sqlite_identity_store final : public identity_store {
         .bind(8, u.contractor)
         .run();
   }
-  void update_user(const std::string& name, const user_patch& p) override {
+  void update_user(const std::string& name, const user_patch& p, bool end_sessions) override {
+    in_transaction([&] {
+      update_user_row(name, p);
+      if (end_sessions) delete_sessions_of(name);
+    });
+  }
+  void update_user_row(const std::string& name, const user_patch& p) {
     stmt(db_, "UPDATE users SET role = coalesce(?2, role), towns = coalesce(?3, towns), hash = coalesce(?4, hash), "
               "disabled = coalesce(?5, disabled), contractor = coalesce(?6, contractor), changed_ms = ?7 WHERE name = ?1")
         .bind(1, name)
@@ -98,13 +104,17 @@ class sqlite_identity_store final : public identity_store {
     return token_of(s);
   }
 
-  void insert_session(const std::string& key, const std::string& user, const std::string& csrf, std::int64_t now_ms) override {
-    stmt(db_, "INSERT INTO sessions(key, user, csrf, created_ms, last_seen_ms) VALUES(?1,?2,?3,?4,?4)")
-        .bind(1, key)
-        .bind(2, user)
-        .bind(3, csrf)
-        .bind(4, now_ms)
-        .run();
+  void insert_session(const std::string& key, const std::string& user, const std::string& csrf, std::int64_t now_ms,
+                      const audit_row& audit) override {
+    in_transaction([&] {
+      stmt(db_, "INSERT INTO sessions(key, user, csrf, created_ms, last_seen_ms) VALUES(?1,?2,?3,?4,?4)")
+          .bind(1, key)
+          .bind(2, user)
+          .bind(3, csrf)
+          .bind(4, now_ms)
+          .run();
+      insert_audit(audit);
+    });
   }
   std::optional<session_row> session(const std::string& key) override {
     stmt s(db_,
@@ -155,6 +165,18 @@ class sqlite_identity_store final : public identity_store {
   }
 
  private:
+  /// BEGIN IMMEDIATE .. COMMIT around `f`; rolled back (and rethrown) on any exception.
+  template <class F>
+  void in_transaction(F&& f) {
+    stmt(db_, "BEGIN IMMEDIATE").run();
+    try {
+      f();
+      stmt(db_, "COMMIT").run();
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
   static user_row row_of(stmt& s) {
     return {s.text(0), s.text(1), s.text(2), s.text(3), s.i64(4) != 0, s.i64(5), s.i64(6), s.text(7)};
   }

@@ -69,6 +69,11 @@ class service::impl {
   std::int64_t now_ms() const { return clock_.now().time_since_epoch().count(); }
 
   void audit(const principal& who, const std::string& action, const std::string& target, const std::string& detail) {
+    db_->insert_audit(audit_row_of(who, action, target, detail));
+  }
+
+  audit_row audit_row_of(const principal& who, const std::string& action, const std::string& target,
+                         const std::string& detail) const {
     audit_row r;
     r.ts_ms = now_ms();
     r.actor = who.kind == actor_kind::system && who.name.empty() ? std::string("sewage-gateway") : who.name;
@@ -77,10 +82,8 @@ class service::impl {
     r.action = action;
     r.target = target;
     r.detail_json = detail.empty() ? std::string("{}") : detail;
-    db_->insert_audit(r);
+    return r;
   }
-
-  void end_sessions_of(const std::string& user) { db_->delete_sessions_of(user); }
 
   /// Failures inside the window, oldest first, per key; pruned on every look.
   std::deque<std::int64_t>& failures(std::map<std::string, std::deque<std::int64_t>>& m, const std::string& key,
@@ -144,9 +147,10 @@ void service::change_user(const std::string& name, const user_change& c) {
   if (c.towns) p.towns_json = towns_json(*c.towns);
   p.disabled = c.disabled;
   p.changed_ms = impl_->now_ms();
-  impl_->db_->update_user(name, p);  // only what changed: a concurrent change of another column stays
-  // A new password or a lost right ends every session of the user (a stolen cookie stops working).
-  if (hash || c.role || c.towns || c.contractor || c.disabled.value_or(false)) impl_->end_sessions_of(name);
+  // Only what changed: a concurrent change of another column stays. A new password or a lost right
+  // ends every session of the user (a stolen cookie stops working), in the same transaction.
+  const bool end_sessions = hash || c.role || c.towns || c.contractor || c.disabled.value_or(false);
+  impl_->db_->update_user(name, p, end_sessions);
 }
 
 std::vector<user_info> service::users() {
@@ -234,8 +238,7 @@ login_result service::login(const std::string& user, const std::string& password
   who.via_cookie = true;
   who.csrf_token = random_token(32);
   who.session_key = sha256_hex(out.cookie);
-  impl_->db_->insert_session(who.session_key, user, who.csrf_token, now);
-  impl_->audit(who, "login.ok", user, {});
+  impl_->db_->insert_session(who.session_key, user, who.csrf_token, now, impl_->audit_row_of(who, "login.ok", user, {}));
   out.who = std::move(who);
   out.result = login_result::outcome::ok;
   return out;

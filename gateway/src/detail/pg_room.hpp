@@ -62,25 +62,23 @@ class pg_room_connection {
     }
   }
 
-  /// Runs the write `f(t)` under guard(op): without a fence in autocommit (a nontransaction);
-  /// with one in a transaction whose last statement is the fence check (detail/pg_fence.hpp), so
-  /// that after a takeover it rolls back and throws store_fenced, nothing of it written.
+  /// Runs the write `f(t)` under guard(op) in one transaction: every statement of `f` is written
+  /// or none (an exception rolls it back). With a fence its last statement is the fence check
+  /// (detail/pg_fence.hpp), so that after a takeover it rolls back and throws store_fenced,
+  /// nothing of it written. (Until 2026-12-05 an unfenced write ran in autocommit: the two
+  /// statements of a password change and the end of the account's sessions were not one.)
   template <class F>
   auto write(const char* op, const std::optional<commit_fence>& fence, F&& f)
       -> decltype(f(std::declval<pqxx::transaction_base&>())) {
     return guard(op, [&] {
-      if (!fence) {
-        pqxx::nontransaction t(conn());
-        return f(t);
-      }
       pqxx::work t(conn());
       if constexpr (std::is_void_v<decltype(f(t))>) {
         f(t);
-        check_commit_fence(t, *fence, where_);
+        if (fence) check_commit_fence(t, *fence, where_);
         t.commit();
       } else {
         auto out = f(t);
-        check_commit_fence(t, *fence, where_);
+        if (fence) check_commit_fence(t, *fence, where_);
         t.commit();
         return out;
       }

@@ -1485,14 +1485,91 @@ TEST_P(StoreBackends, IdentitiesAreSharedByEveryGatewayOnTheStore) {
   auth::user_patch off;
   off.disabled = true;
   off.changed_ms = 2;
-  x->update_user("wang", towns);
-  y->update_user("wang", off);
+  x->update_user("wang", towns, false);
+  y->update_user("wang", off, false);
   const auto u = x->user("wang");
   ASSERT_TRUE(u.has_value());
   EXPECT_EQ(u->towns_json, R"(["Yuantong Town"])");
   EXPECT_TRUE(u->disabled);
   EXPECT_EQ(u->role, "viewer");
   EXPECT_EQ(u->changed_ms, 2);
+}
+
+// Two identity writes that belong together are one transaction (issue 16, noticed 2026-12-04): a
+// new password or a lost right and the end of the account's sessions; a login's session and its
+// audit row. Before, a failure (or a crash, or the fence) between the two left a changed password
+// with the old sessions still working, or a session nobody's audit log shows. Here the second
+// statement is made to fail by a trigger: nothing of the pair is written.
+TEST_P(StoreBackends, AnAccountChangeEndsItsSessionsAndALoginIsAuditedInOneTransaction) {
+  const auto migrated = open();
+  manual_clock clock(at("2026-12-05T08:00:00Z"));
+  auth::service a(auth::open_identity_store(cfg(100)), auth::settings{}, clock);
+  a.add_user("wang", "pass-wang-123", auth::role::operator_, {"Wuyuan Town"});
+  const auto in = a.login("wang", "pass-wang-123", "10.0.0.9");
+  ASSERT_EQ(in.result, auth::login_result::outcome::ok);
+  const auto logins = [&] {
+    auth::audit_query q;
+    q.action = "login.ok";
+    return a.audit_rows(q).size();
+  };
+  ASSERT_EQ(logins(), 1u);
+  const bool sqlite = GetParam() == backend::sqlite;
+  const auto sql = [&](const std::string& text) {
+    if (sqlite) {
+      sqlite3* raw = nullptr;
+      ASSERT_EQ(sqlite3_open(cfg(100).store_path.c_str(), &raw), SQLITE_OK);
+      ASSERT_EQ(sqlite3_exec(raw, text.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+      sqlite3_close(raw);
+    } else {
+      pqxx::connection c(pg().uri(database_));
+      pqxx::nontransaction t(c);
+      t.exec(text);
+    }
+  };
+  const auto refuse = [&](const std::string& name, const std::string& event) {
+    if (sqlite)
+      sql("CREATE TRIGGER " + name + " BEFORE " + event + " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    else
+      sql("CREATE TRIGGER " + name + " BEFORE " + event + " FOR EACH ROW EXECUTE FUNCTION refuse_for_test()");
+  };
+  const auto allow = [&](const std::string& name, const std::string& table) {
+    sql(sqlite ? "DROP TRIGGER " + name : "DROP TRIGGER " + name + " ON " + table);
+  };
+  if (!sqlite)
+    sql("CREATE FUNCTION refuse_for_test() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$");
+  // The sessions cannot be deleted: the new password is not written either, the old one works.
+  refuse("keep_sessions", "DELETE ON sessions");
+  EXPECT_ANY_THROW(a.change_user("wang", auth::user_change{std::string("pass-wang-456"), std::nullopt, std::nullopt,
+                                                           std::nullopt, std::nullopt}));
+  EXPECT_TRUE(a.session(in.cookie, "10.0.0.9").has_value());
+  allow("keep_sessions", "sessions");
+  EXPECT_EQ(a.login("wang", "pass-wang-456", "10.0.0.9").result, auth::login_result::outcome::failed);
+  // The audit row of a login cannot be written: no session either (the cookie never works).
+  refuse("no_audit", "INSERT ON audit");
+  EXPECT_ANY_THROW((void)a.login("wang", "pass-wang-123", "10.0.0.8"));
+  allow("no_audit", "audit");
+  EXPECT_EQ(logins(), 1u);
+  std::size_t sessions = 0;
+  if (sqlite) {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(cfg(100).store_path.c_str(), &raw), SQLITE_OK);
+    sqlite3_exec(raw, "SELECT count(*) FROM sessions",
+                 [](void* n, int, char** v, char**) { *static_cast<std::size_t*>(n) = std::stoul(v[0]); return 0; },
+                 &sessions, nullptr);
+    sqlite3_close(raw);
+  } else {
+    pqxx::connection c(pg().uri(database_));
+    pqxx::nontransaction t(c);
+    sessions = t.exec("SELECT count(*) FROM sessions")[0][0].as<std::size_t>();
+  }
+  EXPECT_EQ(sessions, 1u);  // only the first login's
+  // Both writes possible again: the password changes and the old session ends with it.
+  a.change_user("wang", auth::user_change{std::string("pass-wang-456"), std::nullopt, std::nullopt, std::nullopt,
+                                          std::nullopt});
+  EXPECT_FALSE(a.session(in.cookie, "10.0.0.9").has_value());
+  EXPECT_EQ(a.login("wang", "pass-wang-456", "10.0.0.9").result, auth::login_result::outcome::ok);
+  EXPECT_EQ(logins(), 2u);
 }
 
 // --- PostgreSQL only --------------------------------------------------------------------------

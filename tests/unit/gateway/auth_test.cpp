@@ -820,15 +820,18 @@ class fenced_identity_store final : public auth::identity_store {
   bool fenced{false};
   std::optional<auth::user_row> user(const std::string& n) override { return inner_->user(n); }
   void insert_user(const auth::user_row& u) override { check(), inner_->insert_user(u); }
-  void update_user(const std::string& n, const auth::user_patch& p) override { check(), inner_->update_user(n, p); }
+  void update_user(const std::string& n, const auth::user_patch& p, bool end) override {
+    check(), inner_->update_user(n, p, end);
+  }
   std::vector<auth::user_row> users() override { return inner_->users(); }
   bool token_exists(const std::string& n) override { return inner_->token_exists(n); }
   void insert_token(const auth::token_row& t, const std::string& h) override { check(), inner_->insert_token(t, h); }
   bool revoke_token(const std::string& n, std::int64_t ms) override { return check(), inner_->revoke_token(n, ms); }
   std::vector<auth::token_row> tokens() override { return inner_->tokens(); }
   std::optional<auth::token_row> active_token(const std::string& h) override { return inner_->active_token(h); }
-  void insert_session(const std::string& k, const std::string& u, const std::string& c, std::int64_t ms) override {
-    check(), inner_->insert_session(k, u, c, ms);
+  void insert_session(const std::string& k, const std::string& u, const std::string& c, std::int64_t ms,
+                      const auth::audit_row& r) override {
+    check(), inner_->insert_session(k, u, c, ms, r);
   }
   std::optional<auth::session_row> session(const std::string& k) override { return inner_->session(k); }
   void touch_session(const std::string& k, std::int64_t ms) override { check(), inner_->touch_session(k, ms); }

@@ -105,8 +105,10 @@ class identity_store {
   /// Inserts a new account (the caller checked that the name is free).
   virtual void insert_user(const user_row& u) = 0;
   /// Sets the columns `p` holds (and changed_ms) of the account `name`, in one statement (no row:
-  /// nothing happens).
-  virtual void update_user(const std::string& name, const user_patch& p) = 0;
+  /// nothing happens). `end_sessions`: also deletes every session of the account, in the same
+  /// transaction (a new password or a lost right never stands while an old session still works,
+  /// not even after a crash between the two).
+  virtual void update_user(const std::string& name, const user_patch& p, bool end_sessions) = 0;
   /// All accounts, by name.
   [[nodiscard]] virtual std::vector<user_row> users() = 0;
   [[nodiscard]] virtual bool token_exists(const std::string& name) = 0;
@@ -117,8 +119,10 @@ class identity_store {
   [[nodiscard]] virtual std::vector<token_row> tokens() = 0;
   /// The token with this digest, when not revoked.
   [[nodiscard]] virtual std::optional<token_row> active_token(const std::string& hash_hex) = 0;
+  /// Inserts the new session `key` of `user` and appends `audit` (its login row, audit.id ignored)
+  /// in one transaction: no session without its login in the audit log.
   virtual void insert_session(const std::string& key, const std::string& user, const std::string& csrf,
-                              std::int64_t now_ms) = 0;
+                              std::int64_t now_ms, const audit_row& audit) = 0;
   [[nodiscard]] virtual std::optional<session_row> session(const std::string& key) = 0;
   virtual void touch_session(const std::string& key, std::int64_t now_ms) = 0;
   virtual void delete_session(const std::string& key) = 0;
