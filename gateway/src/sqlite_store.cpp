@@ -1082,8 +1082,9 @@ std::vector<alert_transition> sqlite_store::transitions(std::uint64_t alert_id) 
                 .bind(1, alert_id);
   std::vector<alert_transition> out;
   while (s.step()) {
-    out.push_back({alert_id, proto::parse_alert_state(s.text(0)).value_or(proto::alert_state::raised),
-                   from_ms(s.i64(1)), s.text(2), s.text(3)});
+    const auto state = proto::parse_alert_state(s.text(0));
+    if (!state) continue;  // a step of a newer build's state (detail/alert_rows.hpp): never shown as another
+    out.push_back({alert_id, *state, from_ms(s.i64(1)), s.text(2), s.text(3)});
   }
   s.reset();
   return out;
@@ -1319,15 +1320,17 @@ std::vector<dead_letter_row> sqlite_store::dead_letters(std::size_t limit) {
 fault_stats sqlite_store::faults_since(proto::timestamp from) {
   fault_stats f;
   {
-    auto& s = impl_->q("SELECT count(*) FROM alerts WHERE raised_ms >= ?").bind(1, ms(from));
+    static const std::string raised_sql =
+        "SELECT count(*) FROM alerts WHERE raised_ms >= ? AND " + detail::known_alert_rows_sql();
+    auto& s = impl_->q(raised_sql.c_str()).bind(1, ms(from));
     s.step();
     f.raised = static_cast<std::uint64_t>(s.i64(0));
     s.reset();
   }
-  auto& s = impl_->q(
-                     "SELECT count(*), coalesce(avg(cleared_ms - raised_ms), 0) FROM alerts"
-                     " WHERE cleared_ms IS NOT NULL AND cleared_ms >= ?")
-                .bind(1, ms(from));
+  static const std::string resolved_sql =
+      "SELECT count(*), coalesce(avg(cleared_ms - raised_ms), 0) FROM alerts"
+      " WHERE cleared_ms IS NOT NULL AND cleared_ms >= ? AND " + detail::known_alert_rows_sql();
+  auto& s = impl_->q(resolved_sql.c_str()).bind(1, ms(from));
   s.step();
   f.resolved = static_cast<std::uint64_t>(s.i64(0));
   f.mean_time_to_resolve_s = s.dbl(1) / 1000.0;

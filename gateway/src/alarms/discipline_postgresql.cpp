@@ -318,7 +318,18 @@ std::unique_ptr<discipline_db> open_discipline_db(const config& cfg) {
   // creates and migrates it with the PostgreSQL store: it exists whenever the gateway ran).
   std::error_code ec;
   if (std::filesystem::exists(cfg.store_path, ec)) {
-    const auto local = open_sqlite_discipline_db(cfg.store_path)->all();
+    const auto file = open_sqlite_discipline_db(cfg.store_path);
+    discipline_rows local;
+    try {
+      local = file->all();
+    } catch (const std::runtime_error& e) {
+      // A row this build cannot read (a newer build's alert type, detail/alert_rows.hpp): nothing
+      // of the file is adopted (nothing read as another type, the file left as it is); the gateway
+      // starts on the shared rows rather than not at all.
+      spdlog::error("alarm discipline: the rows of {} are not moved to the shared database: {}",
+                    cfg.store_path.string(), e.what());
+      return shared;
+    }
     if (!local.empty() && shared->adopt(local))
       spdlog::warn("alarm discipline: {} maintenance windows, {} alert episode states and {} groups moved from {} to "
                    "the shared database",

@@ -655,13 +655,15 @@ TEST_P(StoreBackends, AnAlertOfATypeOrStateThisBuildDoesNotKnowIsNeverReadAsAnot
       "INSERT INTO alerts(id, terminal, type, state, raised_ms, message) VALUES"
       " (6, 'T1', 'sewer_gas_high', 'raised', " + raised_ms + ", 'from a newer gateway'),"
       " (7, 'T2', 'no_flow', 'silenced', " + raised_ms + ", 'a state of a newer gateway'),"
-      " (8, 'T1', 'turbidity_high', 'raised', " + raised_ms + ", 'm8')";
+      " (8, 'T1', 'turbidity_high', 'raised', " + raised_ms + ", 'm8');"
+      "INSERT INTO alert_transitions(alert_id, state, at_ms) VALUES"
+      " (8, 'raised', " + raised_ms + "), (8, 'silenced', " + raised_ms + ")";
   const std::string discipline_row =
       "INSERT INTO alert_discipline(alert_id, site_id, type) VALUES (6, 'T1', 'sewer_gas_high')";
   if (GetParam() == backend::sqlite) {
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open(cfg(100).store_path.c_str(), &raw), SQLITE_OK);
-    const auto discipline = alarms::open_discipline_db(cfg(100));  // creates its table in the file
+    const auto discipline = alarms::open_discipline_db(cfg(100));
     ASSERT_EQ(sqlite3_exec(raw, (rows + ";" + discipline_row).c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
         << sqlite3_errmsg(raw);
     sqlite3_close(raw);
@@ -679,6 +681,7 @@ TEST_P(StoreBackends, AnAlertOfATypeOrStateThisBuildDoesNotKnowIsNeverReadAsAnot
   open_q.state = sf::open;
   EXPECT_EQ(ids_of(s.find_alerts(open_q)), (ids{8, 5, 4, 2}));  // neither 6 nor 7, and 6 is no offline
   alert_query all_q;
+  all_q.state = sf::all;
   all_q.limit = 2;
   EXPECT_EQ(ids_of(s.find_alerts(all_q)), (ids{8, 5}));  // a full page: the unknown rows take no place
   all_q.before_id = 8;
@@ -692,7 +695,11 @@ TEST_P(StoreBackends, AnAlertOfATypeOrStateThisBuildDoesNotKnowIsNeverReadAsAnot
   EXPECT_FALSE(s.alert(7).has_value());
   ASSERT_TRUE(s.alert(8).has_value());
   EXPECT_EQ(s.alert(8)->type, proto::alert_type::turbidity_high);
+  const auto steps = s.transitions(8);  // the newer build's step is not shown as "raised"
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].state, proto::alert_state::raised);
   EXPECT_EQ(s.max_alert_id(), 8u);  // a new episode never takes the id of a row it cannot read
+  EXPECT_EQ(s.faults_since(base).raised, 6u);  // the five and 8, not 6 or 7
   // The discipline's full read (what a move to PostgreSQL adopts) refuses, naming row and type.
   const auto discipline = alarms::open_discipline_db(cfg(100));
   try {
@@ -1585,6 +1592,14 @@ class PostgresqlStore : public ::testing::Test {
     pqxx::nontransaction t(c);
     t.exec(sql);
   }
+  /// A gateway's config on this database with its SQLite file (the rooms') in `dir`.
+  config gateway_config(const testing::temp_dir& dir) const {
+    config c;
+    c.store_path = dir.path() / "g.db";
+    c.backend = store_backend::postgresql;
+    c.postgresql_uri = uri_;
+    return c;
+  }
   std::string uri_;
 };
 
@@ -1840,12 +1855,34 @@ TEST_F(PostgresqlStore, AnIdentityCallOnAStuckDatabaseFailsWithinItsBound) {
 // The first start on PostgreSQL after the discipline moved there: what the gateway's SQLite file
 // held (its windows, shelves and groups) is adopted with its ids, once; new groups are numbered
 // past every escalation key already used.
+// The SQLite file holds a discipline row of an alert type this build does not know (a newer build
+// used the file): the first start on PostgreSQL moves nothing (nothing read as another type, the
+// file left as it is) and the gateway starts on the shared rows instead of refusing to start.
+TEST_F(PostgresqlStore, AFileRowOfAnUnknownAlertTypeIsNotAdoptedAndTheStartGoesOn) {
+  testing::temp_dir dir("gw-adopt-unknown");
+  const config c = gateway_config(dir);
+  const auto db = open_store(c, store_access::read_write);  // creates the SQLite file too
+  (void)alarms::open_sqlite_discipline_db(c.store_path);
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(c.store_path.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw,
+                           "INSERT INTO alert_discipline(alert_id, site_id, type) VALUES (6, 'T1', 'sewer_gas_high');"
+                           "INSERT INTO alert_discipline(alert_id, site_id, type) VALUES (7, 'T1', 'no_flow')",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+  }
+  std::unique_ptr<alarms::discipline_db> shared;
+  ASSERT_NO_THROW(shared = alarms::open_discipline_db(c));
+  EXPECT_TRUE(shared->all().empty());  // not even the readable row 7: the file moves whole or not at all
+  EXPECT_THROW((void)alarms::open_sqlite_discipline_db(c.store_path)->all(), std::runtime_error);  // left as it was
+}
+
 TEST_F(PostgresqlStore, TheFirstStartOnTheSharedDatabaseAdoptsTheSqliteFilesDiscipline) {
   testing::temp_dir dir("gw-adopt");
-  config c;
-  c.store_path = dir.path() / "g.db";
-  c.backend = store_backend::postgresql;
-  c.postgresql_uri = uri_;
+  const config c = gateway_config(dir);
   const auto db = open_store(c, store_access::read_write);  // creates the SQLite file too
   manual_clock clock(at("2026-12-04T08:00:00Z"));
   alarms::settings st;

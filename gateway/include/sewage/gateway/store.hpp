@@ -349,6 +349,10 @@ class store {
   /// Records never received in every epoch that is NOT a terminal's current one (sum of
   /// max_seq - accepted over the left epochs); with the current epochs' counts this is the total.
   virtual std::uint64_t missing_in_left_epochs() = 0;
+  /// The alert reads below (alerts, find_alerts, alert, transitions) and the fault counts leave
+  /// out rows of an alert type or state this build does not know (written by a newer gateway on
+  /// the same database): never read as another type (gateway/src/detail/alert_rows.hpp).
+  /// max_alert_id counts them, so no episode takes their id.
   /// Alert episodes, newest first. `open_only`: not cleared. `terminal_id` filters when set.
   virtual std::vector<proto::alert_message> alerts(bool open_only, const std::optional<std::string>& terminal_id,
                                                    std::size_t limit) = 0;

@@ -7,8 +7,10 @@
 /// that takes over (standby/leader_lease.hpp) keeps the windows, the shelves and the escalations
 /// the former leader recorded (issue 16).
 ///
-/// Every call is one statement (autocommit; a fenced write: one statement and the fence check in a
-/// transaction). Errors throw std::runtime_error naming the store (PostgreSQL: and the operation;
+/// Every write is one statement in a transaction of its own (a fenced write: with the fence check
+/// as its last statement). A row whose alert type this build does not know is never read as
+/// another type: the readers throw naming table, row and type (detail/alert_rows.hpp); the first
+/// start on PostgreSQL then leaves the SQLite file's rows where they are (logged). Errors throw std::runtime_error naming the store (PostgreSQL: and the operation;
 /// never a password), store_fenced when a fence refuses a write. Not thread-safe: the discipline
 /// calls it under its lock.
 
