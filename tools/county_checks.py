@@ -100,15 +100,19 @@ def check_images(api, ids):
     return problems
 
 
-def run_score(c, workdir, notes=None):
-    """tools/score --json against county `c` (its simulator's ground truth); prints its output and
+def run_score(c, workdir, notes=None, echo=True):
+    """tools/score --json against county `c` (its simulator's ground truth); prints its output
+    (echo=False: only writes it to WORKDIR/score.txt, for a caller that prints it later) and
     returns its JSON result. Raises RuntimeError when it could not judge."""
     score_json = os.path.join(workdir, "score.json")
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tools/score"), "--api", c.api,
                         "--token-file", c.token_file, "--truth", os.path.join(c.workdir, "sim"),
                         "--json", score_json] + (["--notifications", notes] if notes else []),
                        capture_output=True, text=True, timeout=1800)
-    print(r.stdout, end="")
+    with open(os.path.join(workdir, "score.txt"), "w", encoding="utf-8") as f:
+        f.write(r.stdout)
+    if echo:
+        print(r.stdout, end="")
     print(r.stderr, end="", file=sys.stderr)
     if r.returncode not in (0, 1, 3) or not os.path.exists(score_json):
         raise RuntimeError(f"tools/score exited {r.returncode}")
