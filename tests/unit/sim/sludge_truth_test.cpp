@@ -57,48 +57,27 @@ TEST(SimSludgeTruth, ReachedIsNowAndNoRiseIsNoDate) {
   EXPECT_FALSE(trickle.due_at.has_value());
 }
 
-TEST(SimSludgeTruth, WindowInterpolatesItsStartAndForgetsOlderSamples) {
-  treated_volume_history h(7.0, 0.25);
-  EXPECT_EQ(h.until(1.0, 5.0).days, 0.0);  // nothing known yet
-  // 10 m3/d for 10 days, then 20 m3/d, sampled every 6 h.
-  for (int i = 0; i <= 40; ++i) h.add(i * 0.25, 10.0 * i * 0.25);
-  for (int i = 41; i <= 48; ++i) h.add(i * 0.25, 100.0 + 20.0 * (i * 0.25 - 10.0));
-  EXPECT_LE(h.samples(), 30U);  // 7 days at 6 h, plus one at or before the start
-  // At day 12.1 (volume 142): the window starts at 5.1 (51 m3, between samples at 5.0 and 5.25).
-  const auto span = h.until(12.1, 142.0);
-  EXPECT_NEAR(span.days, 7.0, 1e-12);
-  EXPECT_NEAR(span.volume_m3, 91.0, 1e-9);
-  // A sample closer than the resolution is not kept.
-  const auto n = h.samples();
-  h.add(12.1, 142.0);
-  EXPECT_EQ(h.samples(), n);
-}
-
-TEST(SimSludgeTruth, ShortHistoryAveragesWhatIsKnown) {
-  treated_volume_history h(7.0, 0.25);
-  h.add(0.0, 0.0);
-  h.add(0.25, 3.0);
-  // After one day: the window is the day since the first sample.
-  const auto span = h.until(1.0, 12.0);
-  EXPECT_DOUBLE_EQ(span.days, 1.0);
-  EXPECT_DOUBLE_EQ(span.volume_m3, 12.0);
-}
-
-TEST(SimSludgeTruth, HistoryBeforeStartIsTheVillagesDryWeatherWeek) {
+TEST(SimSludgeTruth, DryWeatherRateIsTheModelsOwnWeeklyMeanAndARainyWeekDoesNotChangeIt) {
   const auto profile = influent_profile::load_bsm1_csv(std::filesystem::path(SEWAGE_SIM_DATA_DIR) / "bsm1_dryinfluent.csv");
-  const terminal_params live = village_params(30.0, 3);
-  treated_volume_history h;
-  add_history_before_start(h, profile, live, 7.0);
-  // At the live start (t = 0, cumulative 0) the window holds 7 days: the volume the same
-  // village treats over the 7 days before it (dry weather, 30 m3/d x its load factor on average).
-  const auto span = h.until(0.0 + 1e-9, 0.0);
-  EXPECT_NEAR(span.days, 7.0, 1e-6);
-  terminal_params past = live;
-  past.phase_days -= 7.0;
-  terminal_model m(profile, past);
-  m.advance_to(7.0, weather_kind::dry, 0.0, {});
-  EXPECT_NEAR(span.volume_m3, m.volume_m3(), 1e-6 * m.volume_m3());
-  EXPECT_NEAR(span.volume_m3 / 7.0, 30.0 * live.load_factor, 0.1 * 30.0 * live.load_factor);
+  const terminal_params p = village_params(30.0, 3);
+  const auto rate = dry_weather_treated(p);
+  EXPECT_DOUBLE_EQ(rate.days, 1.0);
+  EXPECT_DOUBLE_EQ(rate.volume_m3, 30.0 * p.load_factor);
+  // Any whole dry week the model runs treats 7 x that (its profile is scaled to it and repeats
+  // weekly), from whichever phase it starts.
+  for (const double phase : {0.0, 2.5, 5.0}) {
+    terminal_params q = p;
+    q.phase_days += phase;
+    terminal_model m(profile, q);
+    m.advance_to(7.0, weather_kind::dry, 0.0, {});
+    EXPECT_NEAR(m.volume_m3() / 7.0, rate.volume_m3, 0.005 * rate.volume_m3) << "phase " << phase;
+  }
+  // A week with rain treats more, but the truth's rate (the years ahead) stays the dry one: the
+  // rain's extra sludge is in the model's level, not in its future rate.
+  terminal_model wet(profile, p);
+  wet.advance_to(7.0, weather_kind::rain, 1.0, {});
+  EXPECT_GT(wet.volume_m3() / 7.0, 1.1 * rate.volume_m3);
+  EXPECT_DOUBLE_EQ(dry_weather_treated(wet.params()).volume_m3, rate.volume_m3);
 }
 
 }  // namespace

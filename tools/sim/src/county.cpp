@@ -113,7 +113,6 @@ struct site {
   std::string day;             ///< operating day of the last step
   double day_start_volume_m3{0.0};
   std::map<std::string, double> day_volume_m3;  ///< complete and partial days, truth
-  treated_volume_history treated;  ///< true treated volume of the last days (sludge_truth.csv)
   double sludge_extra_m_per_h{0.0};  ///< the forced sludge rise of the last step (a fault)
   /// True exceedances of the effluent (exceedance_truth.csv): turbidity_high and flow_high.
   exceedance_tracker turbidity_truth;
@@ -208,10 +207,6 @@ struct county::impl {
                                              static_cast<std::uint16_t>(opt.broker_port));
       write_agent_config(*s);
       s->day = operating_day(sim_origin);
-      // The rate of rise averages the treated volume of the last 7 days: the days before the
-      // start as sewage-sim-history simulates them (county.hpp, sludge_truth.csv).
-      add_history_before_start(s->treated, profile, params, sludge_rise_window_days);
-      s->treated.add(0.0, s->model.volume_m3());
       sites.push_back(std::move(s));
       ++n;
     }
@@ -817,7 +812,7 @@ struct county::impl {
       const auto& m = s->model;
       const auto ts = sim_origin + to_duration(m.time_days() * 24.0);
       const auto o = true_sludge_outlook(m.sludge_level_m(), m.params().sludge_m_per_m3,
-                                         s->treated.until(m.time_days(), m.volume_m3()),
+                                         dry_weather_treated(m.params()),
                                          s->sludge_extra_m_per_h, cleanout_raise_m, ts);
       char buf[96];
       std::snprintf(buf, sizeof buf, "%.6f,%.9f,%g", m.sludge_level_m(), o.rise_m_per_day, cleanout_raise_m);
@@ -892,7 +887,6 @@ int county::run(const std::atomic<bool>& stop) {
       s->model.advance_to(std::chrono::duration<double>(t - m.sim_origin).count() / 86400.0,
                           weather, f);
       m.account_volume(*s, t);
-      s->treated.add(s->model.time_days(), s->model.volume_m3());
       s->sludge_extra_m_per_h = f.sludge_extra_m_per_h;
       // True exceedances inside the simulated span the gateway is judged on (from the warm-up to
       // the scenario end; the physics after it is outside the ground truth).

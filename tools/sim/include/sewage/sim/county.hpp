@@ -97,17 +97,12 @@ class county {
   /// true_volumes.csv: one row per terminal, `terminal,ts,level_m,rise_m_per_day,raise_level_m,
   /// due_date`: the model's true sludge level (m) at the simulated instant `ts` (ISO 8601 UTC),
   /// its true rate of rise (m/day: sludge_truth.hpp true_sludge_outlook: sludge_m_per_m3 x the
-  /// true treated volume per day over the last 7 simulated days, plus a scripted forced rise in
-  /// force x 24), the agents' clean-out raise level (sludge_truth.hpp cleanout_raise_m, 1.5 m) and
-  /// the operating day (UTC+8, as true_volumes.csv names days) on which level + rise x days
-  /// reaches it: `ts`'s own day when it already has, empty when the rise is <= 0 (or the day
-  /// lies more than 100 years ahead). The 7 days reach back before the live start: the days
-  /// before it are the same village run with dry weather and no faults, as sewage-sim-history
-  /// writes them (history.hpp; with a pipe network the history's pump stations shift a little of
-  /// that volume in time, and the scripted faults of the live run are in the window as they
-  /// happened). So a short live run (24 h) still has a 7-day rate, and the rate is the one a
-  /// gateway that imported the history could see. For scoring the gateway's clean-out forecast
-  /// (tools/score).
+  /// village's long-run dry-weather treated volume per day, dry_weather_treated, plus a scripted
+  /// forced rise in force x 24), the agents' clean-out raise level (sludge_truth.hpp
+  /// cleanout_raise_m, 1.5 m) and the operating day (UTC+8, as true_volumes.csv names days) on
+  /// which level + rise x days reaches it: `ts`'s own day when it already has, empty when the rise
+  /// is <= 0 (or the day lies more than 100 years ahead). For scoring the gateway's clean-out
+  /// forecast (tools/score).
   [[nodiscard]] std::filesystem::path sludge_truth_file() const;
   /// `exceedance_truth.csv` in the work dir, written (atomically) at the start, at the same
   /// moments as true_volumes.csv and at the end: the TRUE EXCEEDANCES of every terminal's
