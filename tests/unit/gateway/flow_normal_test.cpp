@@ -220,10 +220,10 @@ TEST(NoFlowRule, AbsentWhenItNormallyFlowsRaisesAfterTheShortDebounceAtNightAfte
   const auto rule = make_no_flow_rule();
   const auto t = test::terminal("T");
   rule_state s;
-  // This hour normally flows (learned p10 0.8 m3/h): 1 h.
-  auto o = feed(*rule, t, s, t0, 59, 0.0, view(0.0, 1.0, 0.8));
+  // This hour normally flows (learned p10 0.8 m3/h): 50 min.
+  auto o = feed(*rule, t, s, t0, 50, 0.0, view(0.0, 1.0, 0.8));
   EXPECT_EQ(o.raises, 0);
-  o = feed(*rule, t, s, t0 + minutes(59), 2, 0.0, view(0.0, 1.0, 0.8));
+  o = feed(*rule, t, s, t0 + minutes(50), 2, 0.0, view(0.0, 1.0, 0.8));
   EXPECT_EQ(o.raises, 1);
   // Night flow normally absent (p10 0), or the prior: the county's 6 h.
   for (const auto& v : {view(0.0, 0.02, 0.0), view(0.0, 1.0, 0.0, false)}) {
@@ -247,7 +247,7 @@ TEST(FlowNormalConfig, KeysAreReadAndErrorsNameTheKey) {
   EXPECT_EQ(d.low_flow_low_band_ratio, 0.4);
   EXPECT_EQ(d.low_flow_clear_ratio, 0.8);
   EXPECT_EQ(d.low_flow_debounce_s, 1800u);
-  EXPECT_EQ(d.no_flow_flowing_debounce_s, 3600u);
+  EXPECT_EQ(d.no_flow_flowing_debounce_s, 3000u);
   EXPECT_EQ(d.flow_min_days, 5u);
 }
 
@@ -456,7 +456,7 @@ TEST_F(FlowNormalEngine, PriorFirstThenLearnedPersistedAcrossARestartAndShownByT
   // The thresholds of the terminal show the new keys.
   const auto t = get_json("/api/terminals/T1");
   EXPECT_EQ(t["thresholds"]["low_flow_raise_ratio"], 0.6);
-  EXPECT_EQ(t["thresholds"]["no_flow_flowing_debounce_s"], 3600);
+  EXPECT_EQ(t["thresholds"]["no_flow_flowing_debounce_s"], 3000);
 }
 
 TEST_F(FlowNormalEngine, FourWeeksOfNightsRaiseNothingThenABlockageABurstAndALostFlowAreCaught) {
@@ -475,11 +475,15 @@ TEST_F(FlowNormalEngine, FourWeeksOfNightsRaiseNothingThenABlockageABurstAndALos
     const double q = usual(i, d, h, m);
     return i == 0 ? 0.05 * q : i == 2 ? 0.3 * q : i == 3 ? 0.0 : q;
   };
-  run(ten, ten + 60, dropped);
+  // Records every 10 min: the first without flow at ten + 10.
+  run(ten, ten + 50, dropped);
   EXPECT_FALSE(open_alert("T1", proto::alert_type::low_flow)) << "the 2 h window still holds the morning";
-  EXPECT_FALSE(open_alert("T4", proto::alert_type::no_flow));
+  EXPECT_FALSE(open_alert("T4", proto::alert_type::no_flow)) << "40 min without flow: within the debounce";
+  run(ten + 50, ten + 60, dropped);
+  EXPECT_TRUE(open_alert("T4", proto::alert_type::no_flow)) << "50 min in hours when it normally flows";
+  EXPECT_FALSE(open_alert("T1", proto::alert_type::low_flow)) << "the 2 h window still holds the morning";
   run(ten + 60, ten + 80, dropped);
-  EXPECT_TRUE(open_alert("T4", proto::alert_type::no_flow)) << "1 h in hours when it normally flows";
+  EXPECT_TRUE(open_alert("T4", proto::alert_type::no_flow)) << "50 min in hours when it normally flows";
   run(ten + 80, ten + 150, dropped);
   const auto blocked = open_alert("T1", proto::alert_type::low_flow);
   ASSERT_TRUE(blocked);

@@ -51,9 +51,12 @@ struct thresholds {
   /// no_flow: the debounce in an hour whose learned normal flows (its low quantile, p10 of the
   /// site's own hourly means, at least low_flow_min_normal_m3h: engine/flow_normal.hpp), s. Flow
   /// absent when it flows on 9 days out of 10 is a blockage or pump failure, not a quiet night;
-  /// 1 h rides out a pump cycle of an intermittently pumped outlet. Where night flow is normally
-  /// near zero (or the normal is still the prior) no_flow_debounce_s applies; never longer than it.
-  std::uint32_t no_flow_flowing_debounce_s{3600};
+  /// 50 min rides out a pump cycle of an intermittently pumped outlet (a small lift pump pauses
+  /// for tens of minutes) and still finds a blockage within the hour (issue 14: median detection
+  /// delay <= 60 min, which adds the first silent interval and the delivery to the debounce).
+  /// Where night flow is normally near zero (or the normal is still the prior)
+  /// no_flow_debounce_s applies; never longer than it.
+  std::uint32_t no_flow_flowing_debounce_s{3000};
 
   /// low_flow (issue 14): the window whose mean flow is compared with the normal for its hours, s.
   /// 2 h: long enough to average out pump cycles and an hour's scatter, short enough to see a
