@@ -176,11 +176,18 @@ class correlator::impl {
       if (out != nullptr) *out = i;
       return ack_result::already_acknowledged;
     }
-    i.state = incident_state::acknowledged;
-    i.acked_at = clock_.now();
-    i.acked_by = by;
-    i.ack_note = note;
-    save(i);
+    // The incident's row and its members' rows in one transaction, and the active copy changed
+    // only once they are stored: a failed write leaves both as they were (the caller gets the
+    // exception, a retry acknowledges).
+    incident acked = i;
+    acked.state = incident_state::acknowledged;
+    acked.acked_at = clock_.now();
+    acked.acked_by = by;
+    acked.ack_note = note;
+    transaction tx(db_);
+    save(acked);
+    tx.commit();
+    i = std::move(acked);
     if (out != nullptr) *out = i;
     spdlog::info("incidents: incident {} acknowledged by {}", id, by);
     return ack_result::acknowledged;

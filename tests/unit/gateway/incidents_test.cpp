@@ -18,6 +18,7 @@
 #include <sewage/testing/process.hpp>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 
@@ -312,6 +313,32 @@ TEST_F(Incidents, AcknowledgeOnceThenConflictsAndResolvedIsFinal) {
   EXPECT_EQ(corr_->acknowledge(999, "li", "", &out), correlator::ack_result::not_found);
   start();
   EXPECT_EQ(corr_->find(id)->state, incident_state::acknowledged) << "stored";
+}
+
+TEST_F(Incidents, AnAcknowledgementIsOneTransactionAndAFailedOneChangesNothing) {
+  raise("PS1", proto::alert_type::offline);
+  const auto id = only_active().id;
+  ASSERT_FALSE(only_active().alerts.empty());
+  const auto sql = [this](const std::string& text) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_.path() / "g.db").c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, text.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  };
+  // The members' rows are written after the incident's own row: refuse them.
+  sql("CREATE TRIGGER refuse_members BEFORE INSERT ON incident_alerts BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  EXPECT_THROW(corr_->acknowledge(id, "wang", "crew sent", nullptr), std::runtime_error);
+  EXPECT_EQ(corr_->find(id)->state, incident_state::open) << "the active copy is unchanged";
+  EXPECT_FALSE(corr_->find(id)->acked_by.size() > 0);
+  start();
+  EXPECT_EQ(corr_->find(id)->state, incident_state::open) << "the incident's own row was rolled back";
+  sql("DROP TRIGGER refuse_members");
+  EXPECT_EQ(corr_->acknowledge(id, "wang", "crew sent", nullptr), correlator::ack_result::acknowledged);
+  start();
+  EXPECT_EQ(corr_->find(id)->state, incident_state::acknowledged);
+  EXPECT_EQ(corr_->find(id)->acked_by, "wang");
 }
 
 TEST_F(Incidents, NonNetworkAlertsAndSitesOffTheNetworkPassThroughUnchanged) {
