@@ -333,6 +333,11 @@ config load_config(const std::filesystem::path& path) {
       r.read_int("weather_window_s", window, 600, 604800);
       c.weather.window = std::chrono::seconds(window);
       r.read_int("weather_min_terminals", c.weather.min_terminals, 0, 1000);
+      r.read("weather_running_high_factor", c.weather.running_high_factor, 0.0, 10.0);
+      if (c.weather.running_high_factor != 0.0 && c.weather.running_high_factor < 1.2)
+        r.fail("weather_running_high_factor",
+               "must be 0 (off) or at least 1.2 (a normal day's spread), got " + std::to_string(c.weather.running_high_factor));
+      r.read("weather_running_high_share", c.weather.running_high_share, 0.0, 1.0);
       std::int64_t reopen = c.weather.reopen.count();
       r.read_int("weather_reopen_s", reopen, 600, 2592000);
       c.weather.reopen = std::chrono::seconds(reopen);

@@ -77,6 +77,25 @@ const flow_normal* engine::learned_normal(const std::string& site_id) const {
   return &it->second.normal;
 }
 
+engine::running_high engine::terminals_running_high(double factor, proto::timestamp now) const {
+  running_high out;
+  const std::int64_t now_ms = ms(now);
+  for (const auto& [id, site] : flow_sites_) {
+    if (site.normal.computed_day == flow_normal::never_computed) continue;
+    const auto idx = registry_.find(id);
+    if (!idx) continue;
+    const auto& info = registry_.terminals()[*idx];
+    if (info.kind != site_kind::terminal) continue;
+    const auto& lim = info.limits;
+    const auto v = make_flow_normal_view(site.normal, site.window, now_ms, lim.low_flow_window_s, cfg_.zone);
+    if (!v.learned || v.normal_m3h < lim.low_flow_min_normal_m3h || v.window_covered_s < 0.5 * v.window_s) continue;
+    ++out.judged;
+    if (v.window_mean_m3h > factor * v.normal_m3h) out.high.push_back(id);
+  }
+  std::sort(out.high.begin(), out.high.end());
+  return out;
+}
+
 const flow_normal_view* engine::observe_flow(const terminal_info& info, const proto::telemetry_record& rec,
                                              std::int64_t ts_ms, bool in_order, flow_normal_view& out) {
   if (info.kind != site_kind::terminal) return nullptr;

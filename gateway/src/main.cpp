@@ -293,6 +293,8 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   incident_room.set_weather(cfg.weather);
   incident_room.set_site_health(
       [&eng](const std::string& site, network::node_kind kind) { return incidents::engine_health(eng, site, kind); });
+  incident_room.set_running_high(
+      [&eng](double factor, sewage::proto::timestamp at) { return eng.terminals_running_high(factor, at); });
   if (const auto n = incident_room.reconcile(eng.open_alerts()); n > 0)
     spdlog::info("incidents: {} incident(s) resolved at start (their alerts cleared meanwhile)", n);
   // The gateway's own broker outage is not the terminals' fault: offline judgement waits while the

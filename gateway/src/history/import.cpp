@@ -88,8 +88,11 @@ import_summary import_records(const config& cfg, registry reg, const network::ho
   incidents::correlator incident_room(cfg.store_path, pipes, clock, &alarm_discipline);
   alarm_discipline.set_held_back([&incident_room](std::uint64_t id) { return incident_room.held_back(id); });
   engine eng(cfg, std::move(reg), db, clock, pub, default_rules(), &incident_room);
+  incident_room.set_weather(cfg.weather);
   incident_room.set_site_health(
       [&eng](const std::string& site, network::node_kind kind) { return incidents::engine_health(eng, site, kind); });
+  incident_room.set_running_high(
+      [&eng](double factor, sewage::proto::timestamp at) { return eng.terminals_running_high(factor, at); });
   (void)incident_room.reconcile(eng.open_alerts());
   const engine_metrics before = eng.metrics();
   for (auto& r : records) {

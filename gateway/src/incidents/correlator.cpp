@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <set>
 
@@ -238,6 +239,7 @@ class correlator::impl {
   const clock_source& clock_;
   alert_listener* next_;
   health_fn health_;
+  correlator::running_high_fn running_high_;
   mutable std::mutex mutex_;
   std::map<std::int64_t, incident> active_;               ///< open and acknowledged, by id
   std::unordered_map<std::uint64_t, std::int64_t> member_of_;  ///< open member alert -> incident
@@ -545,16 +547,25 @@ class correlator::impl {
   }
 
   /// The one notification of a weather event: the alert that completed it, prefixed.
-  std::string weather_message(const incident& i, const proto::alert_message& a) const {
+  /// `running_high`: when the event opened on the flows (set_running_high), the terminals whose
+  /// flow ran above running_high_factor x their normal (0: it opened on the count of raises).
+  std::string weather_message(const incident& i, const proto::alert_message& a, std::size_t running_high) const {
     std::set<std::string> types;
     for (const auto& m : i.alerts) types.insert(m.type);
     std::vector<std::string> type_list(types.begin(), types.end());
     const auto window_h = static_cast<double>(weather_.window.count()) / 3600.0;
+    const auto n = i.affected_terminals.size();
+    const std::string seen =
+        running_high > 0
+            ? fmt::format("{} at {} terminal{} ({}) while the flow of {} terminals runs above {:g} x their normal",
+                          join(type_list, " and "), n, n == 1 ? "" : "s", join(i.affected_terminals, ", "), running_high,
+                          weather_.running_high_factor)
+            : fmt::format("{} at {} terminals within {:g} h ({})", join(type_list, " and "), n, window_h,
+                          join(i.affected_terminals, ", "));
     return fmt::format(
-        "Incident #{}: Weather event: {} at {} terminals within {:g} h ({}); towns: {}. Rain or storm inflow; further "
-        "terminals join this incident without a notification of their own. Latest: {}: {}",
-        i.id, join(type_list, " and "), i.affected_terminals.size(), window_h, join(i.affected_terminals, ", "),
-        i.towns.empty() ? std::string("-") : join(i.towns, ", "), a.terminal_id, a.message);
+        "Incident #{}: Weather event: {}; towns: {}. Rain or storm inflow; further terminals join this incident without "
+        "a notification of their own. Latest: {}: {}",
+        i.id, seen, i.towns.empty() ? std::string("-") : join(i.towns, ", "), a.terminal_id, a.message);
   }
 
   /// Weather events (weather.hpp): a weather-driven raise at terminal `t`.
@@ -573,7 +584,18 @@ class correlator::impl {
     recent_.push_back(recent_raise{a.alert_id, a.terminal_id, t.town, t.village, a.type, a.raised_at, std::nullopt});
     std::set<std::string> sites;
     for (const auto& r : recent_) sites.insert(r.site_id);
-    if (sites.size() < weather_.min_terminals) return {};  // alone so far: notified on its own
+    // A county-wide rise seen in the flows before its alerts: the terminals running high now.
+    std::size_t running_high = 0;
+    if (sites.size() < weather_.min_terminals && weather_.running_high_factor > 0 && running_high_) {
+      auto seen = running_high_(weather_.running_high_factor, a.raised_at);
+      std::set<std::string> high = sites;
+      for (auto& id : seen.high) high.insert(std::move(id));
+      // A share of the county, not a few: a pump station's batch lifts one terminal's 2 h mean to
+      // 3 x its normal on a dry night (at most 2 terminals above 2 x at once in 14 dry days).
+      const auto share = static_cast<std::size_t>(std::ceil(weather_.running_high_share * static_cast<double>(seen.judged)));
+      if (high.size() >= std::max<std::size_t>(weather_.min_terminals, share)) running_high = high.size();
+    }
+    if (sites.size() < weather_.min_terminals && running_high == 0) return {};  // alone so far: notified on its own
     transaction tx(db_);
     auto& i = open_incident(a);
     i.kind = incident_kind::weather;
@@ -595,8 +617,11 @@ class correlator::impl {
     tx.commit();
     weather_id_ = i.id;
     recent_.clear();
-    spdlog::warn("incidents: incident {} opened: {}", i.id, i.title);
-    return {true, weather_message(i, a)};
+    spdlog::warn("incidents: incident {} opened: {}{}", i.id, i.title,
+                 running_high > 0 ? fmt::format(" ({} terminals' flow above {:g} x their normal)", running_high,
+                                                weather_.running_high_factor)
+                                  : std::string());
+    return {true, weather_message(i, a, running_high)};
   }
 
   /// Moves every alert of `from` into `into` as a consequence; `from` is resolved as merged.
@@ -627,6 +652,11 @@ correlator::~correlator() = default;
 void correlator::set_site_health(health_fn f) {
   std::lock_guard lock(impl_->mutex_);
   impl_->health_ = std::move(f);
+}
+
+void correlator::set_running_high(running_high_fn f) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->running_high_ = std::move(f);
 }
 
 void correlator::set_weather(const weather_settings& s) {

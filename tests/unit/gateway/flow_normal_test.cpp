@@ -459,6 +459,35 @@ TEST_F(FlowNormalEngine, PriorFirstThenLearnedPersistedAcrossARestartAndShownByT
   EXPECT_EQ(t["thresholds"]["no_flow_flowing_debounce_s"], 3000);
 }
 
+TEST_F(FlowNormalEngine, TerminalsRunningHighAreThoseAboveAFactorOfTheirOwnNormal) {
+  // Four weeks of the usual flow (learned), then day 28 up to 10:00 local: nobody runs high, also
+  // not T2 at its own low level; a day's scatter (+-10 %) is far from 2 x.
+  const int ten = 28 * 1440 + 600;
+  run(0, ten, usual);
+  const auto before = eng_->terminals_running_high(2.0, day0 + minutes(ten));
+  EXPECT_TRUE(before.high.empty());
+  EXPECT_EQ(before.judged, 4u);
+  EXPECT_TRUE(eng_->terminals_running_high(1.2, day0 + minutes(ten)).high.empty());
+  // Rain: T1 2.5 x, T2 3 x (of its own 0.2 m3/h), T3 2.2 x; T4 as usual.
+  const auto rain = [](int i, int d, int h, int m) {
+    const double q = usual(i, d, h, m);
+    return i == 0 ? 2.5 * q : i == 1 ? 3.0 * q : i == 2 ? 2.2 * q : q;
+  };
+  // An hour into the rain the 2 h window holds an hour of each: (1 + 2.5) / 2 = 1.75 x for T1,
+  // (1 + 3) / 2 = 2 x for T2 (and day 28 is 5 % above its median).
+  run(ten, ten + 60, rain);
+  EXPECT_EQ(eng_->terminals_running_high(2.0, day0 + minutes(ten + 60)).high, (std::vector<std::string>{"T2"}));
+  EXPECT_EQ(eng_->terminals_running_high(1.5, day0 + minutes(ten + 60)).high, (std::vector<std::string>{"T1", "T2", "T3"}));
+  run(ten + 60, ten + 120, rain);
+  const auto now = day0 + minutes(ten + 120);
+  EXPECT_EQ(eng_->terminals_running_high(2.0, now).high, (std::vector<std::string>{"T1", "T2", "T3"}));
+  EXPECT_EQ(eng_->terminals_running_high(2.0, now).judged, 4u);
+  EXPECT_EQ(eng_->terminals_running_high(2.8, now).high, (std::vector<std::string>{"T2"}));
+  // A window with no records (every terminal silent for 2 h) is not judged.
+  EXPECT_TRUE(eng_->terminals_running_high(2.0, now + hours(3)).high.empty());
+  EXPECT_EQ(eng_->terminals_running_high(2.0, now + hours(3)).judged, 0u);
+}
+
 TEST_F(FlowNormalEngine, FourWeeksOfNightsRaiseNothingThenABlockageABurstAndALostFlowAreCaught) {
   // 28 days of the usual flow (five hours of no flow every night): no alert at all, also while
   // the normal is still the prior (T2 runs at 0.2 m3/h, a third of its prior).

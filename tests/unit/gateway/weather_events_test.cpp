@@ -269,6 +269,93 @@ TEST_F(WeatherEvents, SettingsChangeTheWindowAndTheCountOrTurnThemOff) {
   EXPECT_EQ(next_.raises(), 3u + 4u);  // T0, T1 on their own, T2 as the event; then each on its own
 }
 
+TEST_F(WeatherEvents, ARiseSeenInTheFlowsMakesTheFirstRaiseTheEventsOneNotification) {
+  // The engine's answer: which terminals' flow runs above the factor x their normal now, of how
+  // many judged. Twelve judged: a quarter is 3 (the count of weather_min_terminals too).
+  engine::running_high seen;
+  seen.judged = 12;
+  std::vector<double> asked;
+  corr_->set_running_high([&](double factor, proto::timestamp) {
+    asked.push_back(factor);
+    return seen;
+  });
+  // A terminal that rises alone (nobody else runs high): on its own, as before.
+  seen.high = {"T9"};
+  const auto alone = raise("T9");
+  ASSERT_EQ(next_.raises(), 1u);
+  EXPECT_EQ(next_.seen[0].message, "flow_high at T9");
+  EXPECT_TRUE(corr_->active().empty());
+  ASSERT_EQ(asked, (std::vector<double>{2.0}));
+  clear(alone);
+  clock_.advance(4h);  // T9's raise is out of the window
+  // Rain: five terminals run high; the first raise opens the event and is its only notification.
+  seen.high = {"T0", "T1", "T2", "T6", "T7"};
+  const auto first = raise("T0");
+  const auto v = corr_->active();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v.front().kind, incident_kind::weather);
+  EXPECT_EQ(v.front().affected_terminals, (std::vector<std::string>{"T0"}));
+  ASSERT_EQ(next_.raises(), 2u);
+  EXPECT_EQ(next_.seen.back().alert_id, first.alert_id);
+  EXPECT_EQ(next_.seen.back().message.rfind("Incident #" + std::to_string(v.front().id) +
+                                                ": Weather event: flow_high at 1 terminal (T0) while the flow of 5 "
+                                                "terminals runs above 2 x their normal; towns: A.",
+                                            0),
+            0u)
+      << next_.seen.back().message;
+  // The others join without a notification of their own.
+  for (const char* id : {"T1", "T2", "T6", "T7"}) {
+    clock_.advance(20min);
+    raise(id, id[1] == '6' ? proto::alert_type::turbidity_high : proto::alert_type::flow_high);
+  }
+  EXPECT_EQ(next_.raises(), 2u) << "one notification for the event";
+  EXPECT_EQ(corr_->find(v.front().id)->affected_terminals.size(), 5u);
+  EXPECT_EQ(asked.size(), 2u) << "asked only while no event is active";
+}
+
+TEST_F(WeatherEvents, RunningHighNeedsAShareOfTheCountyAndIsOffAtFactorZero) {
+  std::size_t calls = 0;
+  engine::running_high seen;
+  const auto answer = [&](double, proto::timestamp) {
+    ++calls;
+    return seen;
+  };
+  // Off: the flows are not asked; one raise is no event however many run high.
+  weather_settings off;
+  off.running_high_factor = 0;
+  start(off);
+  corr_->set_running_high(answer);
+  seen.judged = 10;
+  seen.high = {"T0", "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9"};
+  raise("T3");
+  EXPECT_TRUE(corr_->active().empty());
+  EXPECT_EQ(calls, 0u);
+  // On (the defaults). Two judged, both high: fewer than weather_min_terminals (3).
+  start();
+  corr_->set_running_high(answer);
+  clock_.advance(4h);
+  seen.judged = 2;
+  seen.high = {"T5", "T6"};
+  raise("T5");
+  EXPECT_TRUE(corr_->active().empty());
+  // The county (38 judged, a quarter is 10): nine running high are a few pump batches, not it.
+  clock_.advance(4h);
+  seen.judged = 38;
+  seen.high = {"T0", "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8"};
+  raise("T0");
+  EXPECT_TRUE(corr_->active().empty());
+  EXPECT_EQ(next_.raises(), 3u) << "each on its own";
+  // Ten are.
+  clock_.advance(4h);
+  seen.high.push_back("T9");
+  raise("T1");
+  ASSERT_EQ(corr_->active().size(), 1u);
+  EXPECT_EQ(next_.raises(), 4u);
+  EXPECT_NE(next_.seen.back().message.find("while the flow of 10 terminals runs above 2 x"), std::string::npos)
+      << next_.seen.back().message;
+  EXPECT_EQ(calls, 3u);
+}
+
 TEST(WeatherSettings, ReadFromTheIncidentsTableWithErrorsNamingTheKey) {
   testing::temp_dir dir("weather-config");
   const auto c = [&](const std::string& body) { return test::config_error_of(dir.path(), body); };
@@ -277,16 +364,25 @@ TEST(WeatherSettings, ReadFromTheIncidentsTableWithErrorsNamingTheKey) {
   EXPECT_NE(c("[incidents]\nweather_min_terminals = \"3\"\n").find("must be an integer"), std::string::npos);
   EXPECT_NE(c("[incidents]\nweather = 1\n").find("incidents.weather"), std::string::npos);
   EXPECT_NE(c("[incidents]\nweather_reopen_s = 599\n").find("incidents.weather_reopen_s"), std::string::npos);
-  std::ofstream(dir.path() / "ok.toml") << "[incidents]\nweather_window_s = 7200\nweather_min_terminals = 5\nweather_reopen_s = 43200\n";
+  EXPECT_NE(c("[incidents]\nweather_running_high_factor = 1.1\n").find("incidents.weather_running_high_factor: must be 0 (off) or at least 1.2"),
+            std::string::npos);
+  EXPECT_NE(c("[incidents]\nweather_running_high_factor = 11\n").find("incidents.weather_running_high_factor"), std::string::npos);
+  EXPECT_NE(c("[incidents]\nweather_running_high_share = 1.5\n").find("incidents.weather_running_high_share: must be in"), std::string::npos);
+  std::ofstream(dir.path() / "ok.toml")
+      << "[incidents]\nweather_window_s = 7200\nweather_min_terminals = 5\nweather_reopen_s = 43200\nweather_running_high_factor = 0\nweather_running_high_share = 0.5\n";
   const auto cfg = load_config(dir.path() / "ok.toml");
   EXPECT_EQ(cfg.weather.window, std::chrono::hours(2));
   EXPECT_EQ(cfg.weather.min_terminals, 5u);
   EXPECT_EQ(cfg.weather.reopen, std::chrono::hours(12));
+  EXPECT_EQ(cfg.weather.running_high_factor, 0.0);
+  EXPECT_EQ(cfg.weather.running_high_share, 0.5);
   std::ofstream(dir.path() / "none.toml") << "";
   const auto d = load_config(dir.path() / "none.toml");
   EXPECT_EQ(d.weather.window, std::chrono::hours(3));
   EXPECT_EQ(d.weather.min_terminals, 3u);
   EXPECT_EQ(d.weather.reopen, std::chrono::hours(24));
+  EXPECT_EQ(d.weather.running_high_factor, 2.0);
+  EXPECT_EQ(d.weather.running_high_share, 0.25);
 }
 
 }  // namespace

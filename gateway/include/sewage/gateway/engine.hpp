@@ -304,6 +304,20 @@ class engine {
   /// The learned normal flow of site `site_id` (engine/flow_normal.hpp), or nullptr before it was
   /// first computed (its first record with good flow, or loaded at start): the API then shows the prior.
   [[nodiscard]] const flow_normal* learned_normal(const std::string& site_id) const;
+  /// Which terminals' flow runs high now (terminals_running_high).
+  struct running_high {
+    std::vector<std::string> high;  ///< those above the factor, sorted by id
+    std::size_t judged{0};          ///< terminals judged: learned, covered (the share's base)
+  };
+  /// The terminals whose flow runs high now: the mean flow of their recent window (thresholds::
+  /// low_flow_window_s, at least half of it covered by records with good flow, ending at `now`
+  /// on the records' event time; a window that ended before the latest record is not kept)
+  /// above `factor` x their learned normal for those hours (every hour of the window learned, not
+  /// the prior; normal >= low_flow_min_normal_m3h). Registered terminals only. A county-wide rise
+  /// (rain, a storm, a festival's visitors) lifts many at once (incidents/weather.hpp).
+  /// O(terminals with a learned normal). Engine thread (reads the engine's state without a lock);
+  /// never throws except bad_alloc.
+  [[nodiscard]] running_high terminals_running_high(double factor, proto::timestamp now) const;
   /// Changes whenever what a county_view holds changes (the registry, a terminal's registration,
   /// a report interval): read_service republishes its view when it differs from the last one.
   [[nodiscard]] std::uint64_t county_generation() const noexcept { return county_generation_; }

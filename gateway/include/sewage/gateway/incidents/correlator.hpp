@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,6 +74,13 @@ class correlator final : public alert_listener {
   /// Weather events (weather.hpp); the defaults of weather_settings until called. Call before the
   /// first transition.
   void set_weather(const weather_settings& s);
+  /// The terminals whose flow runs above `factor` x their learned normal at `at`, and how many
+  /// were judged (main: engine::terminals_running_high), asked when a weather-driven raise is not
+  /// yet in an event (weather_settings::running_high_factor, running_high_share). Called on the
+  /// engine's thread with the correlator's lock held; must not block or call the correlator.
+  /// Without it only the count of raises makes an event. Call before the first transition.
+  using running_high_fn = std::function<engine::running_high(double factor, proto::timestamp at)>;
+  void set_running_high(running_high_fn f);
 
   // ---- alert_listener (engine thread) ----
   /// raise: correlation rules 1-3 (gateway/README.md "Incidents"); ack / clear: forwarded when the
