@@ -337,7 +337,7 @@ config load_config(const std::filesystem::path& path) {
       if (c.weather.running_high_factor != 0.0 && c.weather.running_high_factor < 1.2)
         r.fail("weather_running_high_factor",
                "must be 0 (off) or at least 1.2 (a normal day's spread), got " + std::to_string(c.weather.running_high_factor));
-      r.read("weather_running_high_share", c.weather.running_high_share, 0.0, 1.0);
+      r.read("weather_running_high_share", c.weather.running_high_share, 0.05, 1.0);
       std::int64_t reopen = c.weather.reopen.count();
       r.read_int("weather_reopen_s", reopen, 600, 2592000);
       c.weather.reopen = std::chrono::seconds(reopen);

@@ -88,7 +88,9 @@ engine::running_high engine::terminals_running_high(double factor, proto::timest
     if (info.kind != site_kind::terminal) continue;
     const auto& lim = info.limits;
     const auto v = make_flow_normal_view(site.normal, site.window, now_ms, lim.low_flow_window_s, cfg_.zone);
-    if (!v.learned || v.normal_m3h < lim.low_flow_min_normal_m3h || v.window_covered_s < 0.5 * v.window_s) continue;
+    // As low_flow: a window 80 % covered (the mean of the covered part is compared with the
+    // normal of the whole window; after a restart, a silence or a backlog it is not judged).
+    if (!v.learned || v.normal_m3h < lim.low_flow_min_normal_m3h || v.window_covered_s < low_flow_min_covered * v.window_s) continue;
     ++out.judged;
     if (v.window_mean_m3h > factor * v.normal_m3h) out.high.push_back(id);
   }

@@ -587,13 +587,18 @@ class correlator::impl {
     // A county-wide rise seen in the flows before its alerts: the terminals running high now.
     std::size_t running_high = 0;
     if (sites.size() < weather_.min_terminals && weather_.running_high_factor > 0 && running_high_) {
-      auto seen = running_high_(weather_.running_high_factor, a.raised_at);
-      std::set<std::string> high = sites;
-      for (auto& id : seen.high) high.insert(std::move(id));
-      // A share of the county, not a few: a pump station's batch lifts one terminal's 2 h mean to
-      // 3 x its normal on a dry night (at most 2 terminals above 2 x at once in 14 dry days).
-      const auto share = static_cast<std::size_t>(std::ceil(weather_.running_high_share * static_cast<double>(seen.judged)));
-      if (high.size() >= std::max<std::size_t>(weather_.min_terminals, share)) running_high = high.size();
+      const auto seen = running_high_(weather_.running_high_factor, a.raised_at);
+      // Only a raise whose own flow runs high, and only the other terminals that run high count: a
+      // turbidity upset at a terminal with its usual flow is its own fault, notified on its own
+      // even on a wet day. A share of the county, not a few: a pump station's batch lifts one
+      // terminal's 2 h mean to 3 x its normal on a dry night (at most 2 terminals above 2 x at
+      // once in 14 dry days).
+      const auto share = static_cast<std::size_t>(
+          std::ceil(weather_.running_high_share * static_cast<double>(seen.judged) - 1e-9));
+      // The raiser plus that many others: its own rise is no evidence for the county's.
+      if (std::find(seen.high.begin(), seen.high.end(), a.terminal_id) != seen.high.end() &&
+          seen.high.size() - 1 >= std::max<std::size_t>(weather_.min_terminals, share))
+        running_high = seen.high.size();
     }
     if (sites.size() < weather_.min_terminals && running_high == 0) return {};  // alone so far: notified on its own
     transaction tx(db_);

@@ -483,6 +483,10 @@ TEST_F(FlowNormalEngine, TerminalsRunningHighAreThoseAboveAFactorOfTheirOwnNorma
   EXPECT_EQ(eng_->terminals_running_high(2.0, now).high, (std::vector<std::string>{"T1", "T2", "T3"}));
   EXPECT_EQ(eng_->terminals_running_high(2.0, now).judged, 4u);
   EXPECT_EQ(eng_->terminals_running_high(2.8, now).high, (std::vector<std::string>{"T2"}));
+  // Silent for the last 30 min: 75 % of the window covered, not judged (the covered part's mean
+  // against the whole window's normal says too little).
+  EXPECT_EQ(eng_->terminals_running_high(2.0, now + minutes(30)).judged, 0u);
+  EXPECT_EQ(eng_->terminals_running_high(2.0, now + minutes(20)).judged, 4u);
   // A window with no records (every terminal silent for 2 h) is not judged.
   EXPECT_TRUE(eng_->terminals_running_high(2.0, now + hours(3)).high.empty());
   EXPECT_EQ(eng_->terminals_running_high(2.0, now + hours(3)).judged, 0u);

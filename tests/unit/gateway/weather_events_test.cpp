@@ -271,7 +271,7 @@ TEST_F(WeatherEvents, SettingsChangeTheWindowAndTheCountOrTurnThemOff) {
 
 TEST_F(WeatherEvents, ARiseSeenInTheFlowsMakesTheFirstRaiseTheEventsOneNotification) {
   // The engine's answer: which terminals' flow runs above the factor x their normal now, of how
-  // many judged. Twelve judged: a quarter is 3 (the count of weather_min_terminals too).
+  // many judged. Twelve judged: a quarter is 3 (weather_min_terminals too): the raiser and 3 more.
   engine::running_high seen;
   seen.judged = 12;
   std::vector<double> asked;
@@ -288,6 +288,14 @@ TEST_F(WeatherEvents, ARiseSeenInTheFlowsMakesTheFirstRaiseTheEventsOneNotificat
   ASSERT_EQ(asked, (std::vector<double>{2.0}));
   clear(alone);
   clock_.advance(4h);  // T9's raise is out of the window
+  // A wet day, but T9's own flow is as usual: its turbidity is a treatment upset of its own.
+  seen.high = {"T1", "T2", "T3", "T4", "T5", "T6"};
+  const auto upset = raise("T9", proto::alert_type::turbidity_high);
+  ASSERT_EQ(next_.raises(), 2u);
+  EXPECT_EQ(next_.seen.back().message, "turbidity_high at T9");
+  EXPECT_TRUE(corr_->active().empty());
+  clear(upset);
+  clock_.advance(4h);
   // Rain: five terminals run high; the first raise opens the event and is its only notification.
   seen.high = {"T0", "T1", "T2", "T6", "T7"};
   const auto first = raise("T0");
@@ -295,7 +303,7 @@ TEST_F(WeatherEvents, ARiseSeenInTheFlowsMakesTheFirstRaiseTheEventsOneNotificat
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v.front().kind, incident_kind::weather);
   EXPECT_EQ(v.front().affected_terminals, (std::vector<std::string>{"T0"}));
-  ASSERT_EQ(next_.raises(), 2u);
+  ASSERT_EQ(next_.raises(), 3u);
   EXPECT_EQ(next_.seen.back().alert_id, first.alert_id);
   EXPECT_EQ(next_.seen.back().message.rfind("Incident #" + std::to_string(v.front().id) +
                                                 ": Weather event: flow_high at 1 terminal (T0) while the flow of 5 "
@@ -308,9 +316,9 @@ TEST_F(WeatherEvents, ARiseSeenInTheFlowsMakesTheFirstRaiseTheEventsOneNotificat
     clock_.advance(20min);
     raise(id, id[1] == '6' ? proto::alert_type::turbidity_high : proto::alert_type::flow_high);
   }
-  EXPECT_EQ(next_.raises(), 2u) << "one notification for the event";
+  EXPECT_EQ(next_.raises(), 3u) << "one notification for the event";
   EXPECT_EQ(corr_->find(v.front().id)->affected_terminals.size(), 5u);
-  EXPECT_EQ(asked.size(), 2u) << "asked only while no event is active";
+  EXPECT_EQ(asked.size(), 3u) << "asked only while no event is active";
 }
 
 TEST_F(WeatherEvents, RunningHighNeedsAShareOfTheCountyAndIsOffAtFactorZero) {
@@ -338,22 +346,27 @@ TEST_F(WeatherEvents, RunningHighNeedsAShareOfTheCountyAndIsOffAtFactorZero) {
   seen.high = {"T5", "T6"};
   raise("T5");
   EXPECT_TRUE(corr_->active().empty());
-  // The county (38 judged, a quarter is 10): nine running high are a few pump batches, not it.
+  // The county (38 judged, a quarter is 10): the raiser and eight others are a few pump batches.
   clock_.advance(4h);
   seen.judged = 38;
   seen.high = {"T0", "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8"};
   raise("T0");
   EXPECT_TRUE(corr_->active().empty());
   EXPECT_EQ(next_.raises(), 3u) << "each on its own";
-  // Ten are.
+  // The raiser and nine others are not either; the raiser and ten others are.
   clock_.advance(4h);
   seen.high.push_back("T9");
   raise("T1");
+  EXPECT_TRUE(corr_->active().empty());
+  EXPECT_EQ(next_.raises(), 4u) << "each on its own";
+  clock_.advance(4h);
+  seen.high.push_back("U0");  // a terminal of the county with no raise
+  raise("T2");
   ASSERT_EQ(corr_->active().size(), 1u);
-  EXPECT_EQ(next_.raises(), 4u);
-  EXPECT_NE(next_.seen.back().message.find("while the flow of 10 terminals runs above 2 x"), std::string::npos)
+  EXPECT_EQ(next_.raises(), 5u);
+  EXPECT_NE(next_.seen.back().message.find("while the flow of 11 terminals runs above 2 x"), std::string::npos)
       << next_.seen.back().message;
-  EXPECT_EQ(calls, 3u);
+  EXPECT_EQ(calls, 4u);
 }
 
 TEST(WeatherSettings, ReadFromTheIncidentsTableWithErrorsNamingTheKey) {
@@ -368,6 +381,7 @@ TEST(WeatherSettings, ReadFromTheIncidentsTableWithErrorsNamingTheKey) {
             std::string::npos);
   EXPECT_NE(c("[incidents]\nweather_running_high_factor = 11\n").find("incidents.weather_running_high_factor"), std::string::npos);
   EXPECT_NE(c("[incidents]\nweather_running_high_share = 1.5\n").find("incidents.weather_running_high_share: must be in"), std::string::npos);
+  EXPECT_NE(c("[incidents]\nweather_running_high_share = 0\n").find("incidents.weather_running_high_share: must be in"), std::string::npos);
   std::ofstream(dir.path() / "ok.toml")
       << "[incidents]\nweather_window_s = 7200\nweather_min_terminals = 5\nweather_reopen_s = 43200\nweather_running_high_factor = 0\nweather_running_high_share = 0.5\n";
   const auto cfg = load_config(dir.path() / "ok.toml");

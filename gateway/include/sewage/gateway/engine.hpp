@@ -310,7 +310,7 @@ class engine {
     std::size_t judged{0};          ///< terminals judged: learned, covered (the share's base)
   };
   /// The terminals whose flow runs high now: the mean flow of their recent window (thresholds::
-  /// low_flow_window_s, at least half of it covered by records with good flow, ending at `now`
+  /// low_flow_window_s, at least 80 % of it covered by records with good flow, ending at `now`
   /// on the records' event time; a window that ended before the latest record is not kept)
   /// above `factor` x their learned normal for those hours (every hour of the window learned, not
   /// the prior; normal >= low_flow_min_normal_m3h). Registered terminals only. A county-wide rise

@@ -11,7 +11,9 @@
 /// not use (locate.hpp classify), pass through unchanged.
 ///
 /// Weather events (weather.hpp, issue 14 item 2) need no network: `flow_high` / `turbidity_high`
-/// at `min_terminals` terminals within `window` become one incident of kind `weather`.
+/// at `min_terminals` terminals within `window` become one incident of kind `weather`, or the
+/// first such raise does when a share of the county's flows runs high with its own
+/// (set_running_high, weather_settings::running_high_factor).
 ///
 /// Incidents live in the gateway database (tables `incidents`, `incident_alerts` of migration v14)
 /// on a connection of the correlator's own; open ones are also held in memory.

@@ -25,19 +25,19 @@ struct weather_settings {
   /// notified on its own). 3: in a county of dozens of terminals, three unrelated faults of the
   /// same two types within 3 h are rare, while any rain reaches many more. 0..1000.
   std::uint32_t min_terminals{3};
-  /// A county-wide rise is also seen before its alerts: when a weather-driven alert is raised
-  /// while at least max(`min_terminals`, `running_high_share` x the terminals judged) terminals
-  /// (counting those that raised one within `window`) have their recent flow above this factor x
-  /// their learned normal (engine::terminals_running_high), the raise opens the event at once:
-  /// its one notification is the event's, and none of the terminals is notified on its own.
-  /// 2.0: in the soak's storm (tools/soak --days 2 --seed 1) 29 of 37 learned terminals ran
-  /// above 2 x their normal when the first flow_high (2.5 x design) was raised; in 14 dry days of
-  /// the same county at most 2 at once did (a pump station's batch at night). 0 = off (the count
-  /// of raises alone makes an event). 0 or 1.2..10.
+  /// A county-wide rise is also seen before its alerts: when a weather-driven alert is raised at
+  /// a terminal whose own recent flow runs above this factor x its learned normal, while at least
+  /// max(`min_terminals`, `running_high_share` x the terminals judged) other terminals do
+  /// (engine::terminals_running_high), the raise opens the event at once: its one notification
+  /// is the event's, and the later ones join without their own. 2.0: in the soak's rain
+  /// (tools/soak --days 2 --seed 1) 29 of 37 learned terminals ran above 2 x their normal when
+  /// the first flow_high (2.5 x design) was raised; in 14 dry days of the county with its pump
+  /// stations at most 2 at once did (a station's batch at night). 0 = off (the count of raises
+  /// alone makes an event). 0 or 1.2..10.
   double running_high_factor{2.0};
   /// The share of the terminals judged (a learned normal, a covered window) that must run high
   /// for running_high_factor to open an event: a county-wide rise, not a few terminals' pump
-  /// batches. 0.25: 10 of the county's 38 (dry: at most 2; the storm: 29). 0..1.
+  /// batches. 0.25: 10 of the county's 38 (dry: at most 2; the rain: 29). 0.05..1.
   double running_high_share{0.25};
 };
 

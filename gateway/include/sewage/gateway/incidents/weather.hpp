@@ -7,8 +7,8 @@
 /// terminals raised one within `window` of each other: the alert that completes the group is
 /// notified as the event ("Incident #N: Weather event ..."), the ones before it were notified on
 /// their own (nothing said then that others would follow). A raise also completes the group when
-/// the terminals whose flow runs above `running_high_factor` x their learned normal
-/// (engine::terminals_running_high) make the count: the flows show a county-wide rise hours
+/// its own terminal's flow runs above `running_high_factor` x its learned normal and enough other
+/// terminals' do (engine::terminals_running_high, settings.hpp): the flows show a county-wide rise hours
 /// before most terminals cross their alert level, so the first raise is the event's one
 /// notification. Every later one joins the event
 /// without a notification of its own while the event lasts (it is active, or it resolved less

@@ -33,7 +33,7 @@ struct treated_span {
 /// that (terminal_model.cpp, `scale_`), and the BSM1 profile repeats weekly, so any whole week of
 /// dry weather treats 7 x this. The truth projects the level forward at this rate: a rain or a
 /// blockage moves the level by the sludge it really added or missed, and does not change the rate
-/// for the years ahead (a rainy week's rate projected forward put the truth ~29 % early after a
+/// for the years ahead (a rainy week's rate projected forward, 1.29 x, put the truth ~22 % early after a
 /// rain of 1.8 days). Pure; never throws.
 [[nodiscard]] treated_span dry_weather_treated(const terminal_params& params) noexcept;
 
