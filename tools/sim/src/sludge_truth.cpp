@@ -1,9 +1,6 @@
 #include "sewage/sim/sludge_truth.hpp"
 
-#include <algorithm>
-#include <cmath>
-#include <stdexcept>
-#include <vector>
+#include <chrono>
 
 namespace sewage::sim {
 
