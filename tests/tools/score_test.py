@@ -380,6 +380,57 @@ class ScoreCleanoutTest(ScoreFixture):
         self.assertIn("false alerts: 0", out)
         self.assertIn("HY-A: not_rising; true 2032-01-01", out)
 
+    def reached(self, *rows):
+        """sludge_truth.csv with reached_at: rows of (terminal, level_m, reached_at or "")."""
+        self.write("sludge_truth.csv", "terminal,ts,level_m,rise_m_per_day,raise_level_m,due_date,reached_at\n" +
+                   "".join(f"{t},{self.TS},{level},0.0010,1.5,{'2026-12-01' if r else '2027-06-01'},{r}\n"
+                           for t, level, r in rows))
+
+    def test_a_true_clean_out_need_is_reported_by_its_flag_and_missed_without_it(self):
+        # HY-A's true level reached 1.5 m two days ago and stands 2 mm above it: marginal (the
+        # level sensor's noise); HY-B reached it 12 days ago and stands 12 mm above: required.
+        # HY-C never reached it.
+        self.reached(("HY-A", 1.502, "2026-11-28T16:00:00.000Z"), ("HY-B", 1.512, "2026-11-18T16:00:00.000Z"),
+                     ("HY-C", 0.9, ""))
+        flag_b = {"terminal_id": "HY-B", "type": "cleanout_required", "raised_at": "2026-11-29T04:00:00.000Z",
+                  "message": "clean-out"}
+        rc, out, res = self.score()
+        # No alert for either: HY-B is missed (FAIL), HY-A marginal.
+        self.assertEqual(rc, 1, out)
+        self.assertIn("true clean-out needs (the true sludge level reached the raise level, no scripted fault): 2, "
+                      "0 reported, 1 missed, 1 marginal", out)
+        self.assertIn("HY-B: reached 2026-11-18T16:00:00Z, true level now 1.5120 m; no cleanout_required (MISSED)", out)
+        self.assertEqual([(n["terminal"], n["required"], n["status"]) for n in res["cleanouts_reached"]["needs"]],
+                         [("HY-A", False, "marginal"), ("HY-B", True, "missed")])
+        # The flag on HY-B (raised 10.5 days after the true crossing) reports it and is no false
+        # alert; a flag on HY-C, which never reached the level, is one.
+        flag_c = dict(flag_b, terminal_id="HY-C")
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, flag_b, flag_c]
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("1 reported, 0 missed, 1 marginal (level still within 5 mm of the raise level); "
+                      "delay after the true crossing median 252.0 h, max 252.0 h", out)
+        self.assertEqual([(a["terminal_id"], a["type"]) for a in res["false_alerts"]], [("HY-C", "cleanout_required")])
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, flag_b]
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(res["cleanouts_reached"]["delays_s"], [252 * 3600.0])
+        # A flag raised well before the true crossing does not report it.
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, dict(flag_b, raised_at="2026-11-18T15:00:00.000Z")]
+        rc, out, res = self.score()
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(res["cleanouts_reached"]["missed"], 1)
+
+    def test_a_crossing_inside_a_scripted_sludge_cleanout_is_the_faults(self):
+        self.write("ground_truth.csv", FAULTS + "sludge_cleanout,HY-A,2026-11-30T08:00:00.000Z,"
+                                                "2026-11-30T12:00:00.000Z,cleanout_required\n")
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, {"terminal_id": "HY-A", "type": "cleanout_required",
+                                                      "raised_at": "2026-11-30T09:00:00.000Z", "message": "m"}]
+        self.reached(("HY-A", 0.1, "2026-11-30T08:40:00.000Z"))
+        rc, out, res = self.score()
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(res["cleanouts_reached"]["needs"], [])
+
 
 # Network faults: a pump station stops (its incident must be rooted there), a blockage and a burst
 # (their incidents' suspected sections must hold the segment). HY-T is the terminal downstream.

@@ -1,6 +1,7 @@
 // The simulated county's history (tools/sim/include/sewage/sim/history.hpp).
 #include "sewage/sim/history.hpp"
 
+#include "sewage/sim/sludge_truth.hpp"
 #include "sewage/sim/terminal_model.hpp"
 
 #include <sewage/proto/telemetry.hpp>
@@ -83,6 +84,33 @@ TEST_F(SimHistory, EveryTerminalEveryIntervalValidAndEndingOnTheLiveCountysMeter
   EXPECT_NEAR(*last["HY-B-002"].flow->total_m3, village_params(50, 1).totalizer_start_m3, 0.001);
   EXPECT_NEAR(*last["HY-B-002"].energy->kwh_total, village_params(50, 1).meter_start_kwh, 0.01);
   EXPECT_NEAR(*last["HY-B-002"].sludge->level_m, village_params(50, 1).sludge_level_start_m, 0.001);
+}
+
+TEST_F(SimHistory, ATerminalTheScenarioStartsNearTheCleanOutLevelEndsItsHistoryThere) {
+  o_.sludge = {{"HY-B-002", 3.0}};
+  o_.lead_h = 2.5;
+  o_.days = 4.0;
+  std::stringstream out;
+  (void)write_history(o_, out);
+  std::map<std::string, proto::telemetry_record> first, last;
+  std::string line;
+  while (std::getline(out, line)) {
+    auto d = proto::decode_telemetry(line);
+    ASSERT_TRUE(d.ok()) << line;
+    first.emplace(d.value->terminal_id, *d.value);
+    last[d.value->terminal_id] = *d.value;
+  }
+  // The county starts HY-B-002 (village 1) where it reaches the raise level 3 days after the
+  // scenario start; the history ends there, 4 days of rise above its start (the records carry
+  // the level in mm), and the other one as before.
+  const auto b = village_params(50, 1);
+  const double start_m = sludge_start_level_m(b, 3.0, 2.5);
+  ASSERT_TRUE(last["HY-B-002"].sludge && first["HY-B-002"].sludge);
+  EXPECT_NEAR(*last["HY-B-002"].sludge->level_m, start_m, 0.001);
+  EXPECT_NEAR(*last["HY-B-002"].sludge->level_m - *first["HY-B-002"].sludge->level_m,
+              4.0 * b.sludge_m_per_m3 * 50 * b.load_factor, 0.0015);
+  EXPECT_FALSE(last["HY-B-002"].sludge->cleanout_required.value_or(false));
+  EXPECT_NEAR(*last["HY-A-001"].sludge->level_m, village_params(30, 0).sludge_level_start_m, 0.001);
 }
 
 TEST_F(SimHistory, OptionsOutOfRangeAreRefusedNamingThem) {

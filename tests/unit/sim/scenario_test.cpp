@@ -169,6 +169,33 @@ TEST_F(ScenarioFile, ErrorsNameTheKey) {
   EXPECT_NE(error_of("start = = 1").find("line 1"), std::string::npos);
 }
 
+TEST_F(ScenarioFile, SludgeEntriesStartTerminalsNearTheCleanOutLevelAndErrorsNameTheKey) {
+  const std::string head = "start = 2026-11-29T00:00:00Z\nduration_h = 10\n";
+  const auto s = load_scenario(write(head + "[[sludge]]\nterminal = \"T1\"\ndue_in_days = 20\n"
+                                            "[[sludge]]\nterminal = \"T2\"\ndue_in_days = 0.5\n"),
+                               {"T1", "T2"});
+  ASSERT_EQ(s.sludge.size(), 2u);
+  EXPECT_EQ(s.sludge[0].terminal, "T1");
+  EXPECT_DOUBLE_EQ(s.sludge[0].due_in_days, 20.0);
+  EXPECT_DOUBLE_EQ(s.sludge[1].due_in_days, 0.5);
+  // sewage-sim-history reads only these.
+  EXPECT_EQ(load_scenario_sludge(dir_ / "s.toml").size(), 2u);
+  EXPECT_TRUE(load_scenario(write(head)).sludge.empty());
+  EXPECT_EQ(error_of(head + "[[sludge]]\ndue_in_days = 3"), "sludge[0].terminal: required key is missing");
+  EXPECT_EQ(error_of(head + "[[sludge]]\nterminal = \"T1\""), "sludge[0].due_in_days: required key is missing");
+  EXPECT_EQ(error_of(head + "[[sludge]]\nterminal = \"T1\"\ndue_in_days = 0"),
+            "sludge[0].due_in_days: must be in (0, 3650] days");
+  EXPECT_EQ(error_of(head + "[[sludge]]\nterminal = \"T1\"\ndue_in_days = 4000"),
+            "sludge[0].due_in_days: must be in (0, 3650] days");
+  EXPECT_EQ(error_of(head + "[[sludge]]\nterminal = \"T1\"\ndue_in_days = 3\nlevel_m = 1"),
+            "sludge[0].level_m: unknown key");
+  EXPECT_EQ(error_of(head + "[[sludge]]\nterminal = \"T9\"\ndue_in_days = 3", {"T1"}),
+            "sludge[0].terminal: \"T9\" is not in the registry");
+  EXPECT_EQ(error_of(head + "[[sludge]]\nterminal = \"T1\"\ndue_in_days = 3\n[[sludge]]\nterminal = \"T1\"\ndue_in_days = 4"),
+            "sludge[1].terminal: \"T1\" already has a [[sludge]] entry");
+  EXPECT_EQ(error_of(head + "sludge = 3"), "sludge: must be an array of tables ([[sludge]])");
+}
+
 TEST_F(ScenarioFile, TruthLimitsDefaultToTheGatewaysAndMayBeSet) {
   const std::string head = "start = 2026-11-29T00:00:00Z\nduration_h = 1\n";
   const auto d = load_scenario(write(head)).truth;

@@ -80,5 +80,32 @@ TEST(SimSludgeTruth, DryWeatherRateIsTheModelsOwnWeeklyMeanAndARainyWeekDoesNotC
   EXPECT_DOUBLE_EQ(dry_weather_treated(wet.params()).volume_m3, rate.volume_m3);
 }
 
+TEST(SimSludgeTruth, AStartLevelForADueDayReachesTheRaiseLevelThenInDryWeather) {
+  const auto profile = influent_profile::load_bsm1_csv(std::filesystem::path(SEWAGE_SIM_DATA_DIR) / "bsm1_dryinfluent.csv");
+  terminal_params p = village_params(30.0, 5);
+  const double rate_m_per_day = p.sludge_m_per_m3 * 30.0 * p.load_factor;
+  // 7 days after the scenario start, which is 2.5 h after the simulation origin.
+  p.sludge_level_start_m = sludge_start_level_m(p, 7.0, 2.5);
+  EXPECT_NEAR(p.sludge_level_start_m, cleanout_raise_m - rate_m_per_day * (7.0 + 2.5 / 24.0), 1e-12);
+  terminal_model m(profile, p);
+  m.advance_to(2.5 / 24.0 + 6.9, weather_kind::dry, 0.0, {});
+  EXPECT_LT(m.sludge_level_m(), cleanout_raise_m);
+  // The dry profile's week is not flat: the day's phase moves the crossing by hours, not days.
+  m.advance_to(2.5 / 24.0 + 7.5, weather_kind::dry, 0.0, {});
+  EXPECT_GE(m.sludge_level_m(), cleanout_raise_m);
+  // A due day the village cannot fill up to from the tank floor, and nonsense, are refused.
+  auto error_of = [&](double due_in_days, double lead_h) -> std::string {
+    try {
+      (void)sludge_start_level_m(p, due_in_days, lead_h);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(error_of(1.5 / rate_m_per_day + 10.0, 0.0).rfind("due_in_days: ", 0), 0u);
+  EXPECT_EQ(error_of(0.0, 0.0), "due_in_days: must be > 0");
+  EXPECT_EQ(error_of(3.0, -1.0), "lead_h: must be >= 0");
+}
+
 }  // namespace
 }  // namespace sewage::sim

@@ -114,6 +114,9 @@ struct site {
   double day_start_volume_m3{0.0};
   std::map<std::string, double> day_volume_m3;  ///< complete and partial days, truth
   double sludge_extra_m_per_h{0.0};  ///< the forced sludge rise of the last step (a fault)
+  /// When the true sludge level first reached the clean-out raise level inside the judged span
+  /// (sludge_truth.csv reached_at); none while it has not.
+  std::optional<std::chrono::system_clock::time_point> sludge_reached_at;
   /// True exceedances of the effluent (exceedance_truth.csv): turbidity_high and flow_high.
   exceedance_tracker turbidity_truth;
   exceedance_tracker flow_truth;
@@ -198,7 +201,10 @@ struct county::impl {
     for (const auto& t : reg) {
       if (t.pump_station) continue;
       // Villages differ: each its own phase into the influent table, load, sludge and meters.
-      const terminal_params params = village_params(t.design_capacity_m3d, n);
+      terminal_params params = village_params(t.design_capacity_m3d, n);
+      for (const auto& e : scen.sludge) {
+        if (e.terminal == t.id) params.sludge_level_start_m = sludge_start_level_m(params, e.due_in_days, opt.lead_h);
+      }
       auto s = std::make_unique<site>(t.id, profile, params, 2000 + n, scen.truth,
                                       static_cast<double>(opt.report_interval_s));
       s->dir = opt.workdir / "agents" / t.id;
@@ -807,7 +813,7 @@ struct county::impl {
   /// See county::sludge_truth_file. Each row at the terminal model's own time (every model has
   /// advanced to the same simulated instant).
   void write_sludge_truth() const {
-    std::string out = "terminal,ts,level_m,rise_m_per_day,raise_level_m,due_date\n";
+    std::string out = "terminal,ts,level_m,rise_m_per_day,raise_level_m,due_date,reached_at\n";
     for (const auto& s : sites) {
       const auto& m = s->model;
       const auto ts = sim_origin + to_duration(m.time_days() * 24.0);
@@ -816,7 +822,8 @@ struct county::impl {
                                          s->sludge_extra_m_per_h, cleanout_raise_m, ts);
       char buf[96];
       std::snprintf(buf, sizeof buf, "%.6f,%.9f,%g", m.sludge_level_m(), o.rise_m_per_day, cleanout_raise_m);
-      out += s->id + ',' + iso(ts) + ',' + buf + ',' + (o.due_at ? operating_day(*o.due_at) : std::string()) + '\n';
+      out += s->id + ',' + iso(ts) + ',' + buf + ',' + (o.due_at ? operating_day(*o.due_at) : std::string()) + ',' +
+             (s->sludge_reached_at ? iso(*s->sludge_reached_at) : std::string()) + '\n';
     }
     write_atomically(opt.workdir / "sludge_truth.csv", out);
   }
@@ -888,6 +895,8 @@ int county::run(const std::atomic<bool>& stop) {
                           weather, f);
       m.account_volume(*s, t);
       s->sludge_extra_m_per_h = f.sludge_extra_m_per_h;
+      if (!s->sludge_reached_at && t <= sim_end && s->model.sludge_level_m() >= cleanout_raise_m)
+        s->sludge_reached_at = m.sim_origin + impl::to_duration(s->model.time_days() * 24.0);
       // True exceedances inside the simulated span the gateway is judged on (from the warm-up to
       // the scenario end; the physics after it is outside the ground truth).
       if (t <= sim_end) {

@@ -164,6 +164,9 @@ history_summary write_history(const history_options& o, std::ostream& out) {
     village v;
     v.id = site.id;
     v.live = village_params(site.design_capacity_m3d, n++);
+    for (const auto& e : o.sludge) {
+      if (e.terminal == site.id) v.live.sludge_level_start_m = sludge_start_level_m(v.live, e.due_in_days, o.lead_h);
+    }
     v.live_model = std::make_unique<terminal_model>(profile, v.live);
     // The history's model: its t = 0 is `days` before the live start.
     v.live.phase_days -= o.days;

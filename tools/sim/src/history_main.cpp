@@ -32,9 +32,12 @@ int main(int argc, char** argv) {
   app.add_option("--out", out_file, "the JSON Lines file to write")->required();
   CLI11_PARSE(app, argc, argv);
   try {
-    // The start and the terminals' tank lag; the faults are checked by sewage-sim.
+    // The start, the terminals' tank lag and sludge; the faults are checked by sewage-sim.
     const auto scen = sewage::sim::load_scenario_start(scenario_file);
     o.tank_lag_h = sewage::sim::load_scenario_tank_lag_h(scenario_file);
+    // Terminals the scenario starts near the clean-out level: their history leads there.
+    o.sludge = sewage::sim::load_scenario_sludge(scenario_file);
+    o.lead_h = lead_h;
     o.end = std::chrono::system_clock::time_point(scen) -
             std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(lead_h * 3600.0));
     const auto tmp = out_file.string() + ".tmp";

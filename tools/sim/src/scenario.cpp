@@ -129,6 +129,36 @@ toml::table parse_scenario_file(const std::filesystem::path& file) {
   return {};
 }
 
+std::vector<scenario_sludge> scenario_sludge_entries(const toml::table& root, const std::filesystem::path& file,
+                                                    const std::vector<std::string>& known_terminals) {
+  std::vector<scenario_sludge> out;
+  const auto* node = root.get("sludge");
+  if (node == nullptr) return out;
+  const auto* arr = node->as_array();
+  if (arr == nullptr) fail(file, "sludge", "must be an array of tables ([[sludge]])");
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const std::string where = "sludge[" + std::to_string(i) + "].";
+    const auto* t = (*arr)[i].as_table();
+    if (t == nullptr) fail(file, "sludge[" + std::to_string(i) + "]", "must be a table");
+    for (const auto& [key, value] : *t) {
+      if (key.str() != "terminal" && key.str() != "due_in_days") fail(file, where + std::string(key.str()), "unknown key");
+    }
+    const auto terminal = (*t)["terminal"].value<std::string>();
+    if (!terminal) fail(file, where + "terminal", "required key is missing");
+    if (!known_terminals.empty() && !contains(known_terminals, *terminal))
+      fail(file, where + "terminal", "\"" + *terminal + "\" is not in the registry");
+    for (const auto& e : out) {
+      if (e.terminal == *terminal) fail(file, where + "terminal", "\"" + *terminal + "\" already has a [[sludge]] entry");
+    }
+    scenario_sludge e;
+    e.terminal = *terminal;
+    e.due_in_days = number(*t, "due_in_days", file, where);
+    if (!(e.due_in_days > 0.0 && e.due_in_days <= 3650.0)) fail(file, where + "due_in_days", "must be in (0, 3650] days");
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 std::chrono::sys_seconds scenario_start(const toml::table& root, const std::filesystem::path& file) {
   const auto* start = root.get("start");
   const auto dt = start != nullptr ? start->value<toml::date_time>() : std::nullopt;
@@ -142,6 +172,11 @@ std::chrono::sys_seconds scenario_start(const toml::table& root, const std::file
 
 std::chrono::sys_seconds load_scenario_start(const std::filesystem::path& file) {
   return scenario_start(parse_scenario_file(file), file);
+}
+
+std::vector<scenario_sludge> load_scenario_sludge(const std::filesystem::path& file,
+                                                  const std::vector<std::string>& known_terminals) {
+  return scenario_sludge_entries(parse_scenario_file(file), file, known_terminals);
 }
 
 double load_scenario_tank_lag_h(const std::filesystem::path& file) {
@@ -327,6 +362,7 @@ scenario load_scenario(const std::filesystem::path& file,
       s.faults.push_back(std::move(f));
     }
   }
+  s.sludge = scenario_sludge_entries(root, file, known_terminals);
   return s;
 }
 

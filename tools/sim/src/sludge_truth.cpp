@@ -1,11 +1,25 @@
 #include "sewage/sim/sludge_truth.hpp"
 
 #include <chrono>
+#include <stdexcept>
+#include <string>
 
 namespace sewage::sim {
 
 treated_span dry_weather_treated(const terminal_params& params) noexcept {
   return {params.design_capacity_m3d * params.load_factor, 1.0};
+}
+
+double sludge_start_level_m(const terminal_params& params, double due_in_days, double lead_h, double raise_m) {
+  if (!(due_in_days > 0.0)) throw std::invalid_argument("due_in_days: must be > 0");
+  if (!(lead_h >= 0.0)) throw std::invalid_argument("lead_h: must be >= 0");
+  const auto dry = dry_weather_treated(params);
+  const double rise_m_per_day = params.sludge_m_per_m3 * dry.volume_m3 / dry.days;
+  const double level_m = raise_m - rise_m_per_day * (due_in_days + lead_h / 24.0);
+  if (!(level_m >= 0.0))
+    throw std::invalid_argument("due_in_days: " + std::to_string(due_in_days) + " days at " +
+                                std::to_string(rise_m_per_day) + " m/day would start the sludge below the tank floor");
+  return level_m;
 }
 
 sludge_outlook true_sludge_outlook(double level_m, double sludge_m_per_m3, treated_span treated,

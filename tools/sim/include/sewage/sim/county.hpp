@@ -95,14 +95,17 @@ class county {
   [[nodiscard]] std::filesystem::path progress_file() const;
   /// `sludge_truth.csv` in the work dir, written (atomically) at the same moments as
   /// true_volumes.csv: one row per terminal, `terminal,ts,level_m,rise_m_per_day,raise_level_m,
-  /// due_date`: the model's true sludge level (m) at the simulated instant `ts` (ISO 8601 UTC),
+  /// due_date,reached_at`: the model's true sludge level (m) at the simulated instant `ts` (ISO 8601 UTC),
   /// its true rate of rise (m/day: sludge_truth.hpp true_sludge_outlook: sludge_m_per_m3 x the
   /// village's long-run dry-weather treated volume per day, dry_weather_treated, plus a scripted
   /// forced rise in force x 24), the agents' clean-out raise level (sludge_truth.hpp
   /// cleanout_raise_m, 1.5 m) and the operating day (UTC+8, as true_volumes.csv names days) on
   /// which level + rise x days reaches it: `ts`'s own day when it already has, empty when the rise
-  /// is <= 0 (or the day lies more than 100 years ahead). For scoring the gateway's clean-out
-  /// forecast (tools/score).
+  /// is <= 0 (or the day lies more than 100 years ahead); reached_at (ISO 8601 UTC): when the true
+  /// level first reached the raise level between the simulation origin and the scenario end, at
+  /// the simulator's step (empty while it has not; a scenario's `[[sludge]]` starts a terminal
+  /// near it). For scoring the gateway's clean-out forecast and the clean-out flag (tools/score,
+  /// tools/soak).
   [[nodiscard]] std::filesystem::path sludge_truth_file() const;
   /// `exceedance_truth.csv` in the work dir, written (atomically) at the start, at the same
   /// moments as true_volumes.csv and at the end: the TRUE EXCEEDANCES of every terminal's

@@ -16,10 +16,13 @@
 /// so the gateway sees one continuous meter. Pump stations have no history records (their
 /// run-time normal learns from the live run).
 
+#include "sewage/sim/scenario.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
+#include <vector>
 
 namespace sewage::sim {
 
@@ -34,6 +37,10 @@ struct history_options {
   /// whole catchment's influent).
   std::filesystem::path network;
   double tank_lag_h{4.0};           ///< the scenario's terminal_tank_lag_h (network_flow), 0.05..24
+  /// The scenario's `[[sludge]]` entries (scenario.hpp): those terminals' sludge ends the history
+  /// where the county starts it (sludge_truth.hpp sludge_start_level_m, with `lead_h`).
+  std::vector<scenario_sludge> sludge;
+  double lead_h{0.0};               ///< the county's warm-up before the scenario start, h (>= 0)
 };
 
 /// What write_history wrote.

@@ -42,6 +42,15 @@
 ///   type = "wet_well_overflow"      # node: inflow = factor (default 1.5, > 1) x the pumps' capacity
 ///   type = "pipe_blockage"          # segment = "GS-WY-001-00012": nothing passes it
 ///   type = "pipe_burst"             # segment; fraction = 0.6 (default; 0 < f <= 1): share lost
+///
+/// A terminal whose sludge starts near the clean-out raise level (to score the clean-out
+/// forecast some days before a real crossing: tools/soak). Without it a village's sludge starts
+/// 0.2..0.8 m above the tank floor, years below the raise level (terminal_model.cpp):
+///   [[sludge]]
+///   terminal = "HY-WY-002"
+///   due_in_days = 20.0              # (0, 3650]: the level reaches the raise level this many days
+///                                   # after `start` at the village's dry-weather rate (sludge_truth.hpp
+///                                   # dry_weather_treated); rain brings it earlier, a blockage later
 
 #include "sewage/sim/exceedance_truth.hpp"
 #include "sewage/sim/influent.hpp"
@@ -128,6 +137,13 @@ struct scripted_fault {
   std::string repaired_by;
 };
 
+/// One `[[sludge]]` entry: the terminal's sludge reaches the clean-out raise level `due_in_days`
+/// after the scenario start at its dry-weather rate (see sludge_start_level_m).
+struct scenario_sludge {
+  std::string terminal;
+  double due_in_days{0.0};
+};
+
 struct scenario {
   std::chrono::sys_seconds start{};
   double duration_h{24.0};
@@ -145,6 +161,8 @@ struct scenario {
   /// `[truth]`: the limits of the true exceedances (defaults: the gateway's defaults).
   exceedance_limits truth;
   std::vector<scripted_fault> faults;
+  /// `[[sludge]]`: terminals whose sludge starts near the raise level, at most one per terminal.
+  std::vector<scenario_sludge> sludge;
 };
 
 /// Status of one true daily volume (true_volumes.csv), so tools/score compares only days that
@@ -179,13 +197,20 @@ std::chrono::sys_seconds load_scenario_start(const std::filesystem::path& file);
 /// outside [0.05, 24] h.
 double load_scenario_tank_lag_h(const std::filesystem::path& file);
 
+/// Reads only the `[[sludge]]` entries (sewage-sim-history starts its villages' sludge where the
+/// county's will be). Throws as load_scenario for a bad entry.
+std::vector<scenario_sludge> load_scenario_sludge(const std::filesystem::path& file,
+                                                  const std::vector<std::string>& known_terminals = {});
+
 /// Reads a scenario file. `known_terminals`, when not empty, is the registry's id list: a fault
 /// naming another terminal is an error. `network`, when given, lists the names network faults
 /// may use; without it a network fault is an error ("needs a network"). Throws
 /// std::runtime_error naming the file, the fault index and the key for a missing or wrong key
 /// (e.g. `fault[2].segment: "GS-X" is not a segment of the network`), a key of the wrong family
 /// (`terminal` on a network fault, `node`/`segment` on a terminal fault), a fault whose end is
-/// not after its start or that ends after the scenario, or an unknown fault type.
+/// not after its start or that ends after the scenario, or an unknown fault type; and for a
+/// `[[sludge]]` entry without `terminal` or with due_in_days outside (0, 3650], an unknown key,
+/// or a terminal named twice.
 scenario load_scenario(const std::filesystem::path& file,
                        const std::vector<std::string>& known_terminals = {},
                        const network_names* network = nullptr);

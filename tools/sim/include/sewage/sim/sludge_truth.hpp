@@ -37,6 +37,15 @@ struct treated_span {
 /// rain of 1.8 days). Pure; never throws.
 [[nodiscard]] treated_span dry_weather_treated(const terminal_params& params) noexcept;
 
+/// The sludge level at the simulation origin (`lead_h` hours before the scenario start) from
+/// which the terminal reaches `raise_m` `due_in_days` after the scenario start at its dry-weather
+/// rate: raise_m - sludge_m_per_m3 x dry_weather_treated(params) per day x (due_in_days +
+/// lead_h / 24), m (scenario.hpp `[[sludge]]`). Throws std::invalid_argument naming due_in_days
+/// when that level would lie below the tank floor (0 m; the village fills too slowly for so many
+/// days) or when due_in_days is not > 0 or lead_h < 0.
+[[nodiscard]] double sludge_start_level_m(const terminal_params& params, double due_in_days, double lead_h,
+                                          double raise_m = cleanout_raise_m);
+
 /// The true outlook of one terminal at an instant.
 struct sludge_outlook {
   double rise_m_per_day{0.0};
