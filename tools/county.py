@@ -239,7 +239,7 @@ class County:
     def __init__(self, workdir, bindir, scenario, speed, http_port=None, report_interval_s=60,
                  poll_interval_s=30.0, lead_h=0.5, registry=REGISTRY, om=False, fieldcrew_args=(),
                  pump_stations=True, network=NETWORK, station_agents=True, notify_log=None, history_days=0,
-                 store_dir=None, startup_grace_s=None, offline_after_intervals=None):
+                 store_dir=None, startup_grace_s=None, offline_after_intervals=None, alert_settings=None):
         """pump_stations=False leaves the registry's pump stations out (a terminals-only copy of the
         registry in workdir, no pipe network): today's county of terminals, 101 fewer agents.
         network: the pipe network GeoJSON for the gateway ([network] file) and the simulator
@@ -259,8 +259,11 @@ class County:
         alerts after its start); None: the gateway's default (300 s), which at x60 is 5 real
         seconds, less than the simulator takes to start 139 agents: the demo gives more.
         offline_after_intervals: the gateway's [alerts] offline_after_intervals (report intervals
-        without a live record before offline); None: the gateway's default (3)."""
+        without a live record before offline); None: the gateway's default (3).
+        alert_settings: more [alerts] keys of gateway.toml as {key: int or float, written as given} (tools/soak sets
+        clock_skew_raise_s above x240); None: none."""
         self.startup_grace_s = startup_grace_s
+        self.alert_settings = dict(alert_settings or {})
         self.offline_after_intervals = offline_after_intervals
         self.registry = os.path.abspath(registry)
         self.pump_stations = pump_stations
@@ -464,6 +467,8 @@ level = "warn"
             keys.append(f"startup_grace_s = {int(self.startup_grace_s)}")
         if self.offline_after_intervals is not None:
             keys.append(f"offline_after_intervals = {float(self.offline_after_intervals)}")
+        for k, v in sorted(self.alert_settings.items()):
+            keys.append(f"{k} = {v}")
         return "".join(k + "\n" for k in ["[alerts]"] + keys) if keys else ""
 
     def _start_gateway(self, conf, sim_start, origin):
