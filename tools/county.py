@@ -260,8 +260,9 @@ class County:
         seconds, less than the simulator takes to start 139 agents: the demo gives more.
         offline_after_intervals: the gateway's [alerts] offline_after_intervals (report intervals
         without a live record before offline); None: the gateway's default (3).
-        alert_settings: more [alerts] keys of gateway.toml as {key: int or float, written as given} (tools/soak sets
-        clock_skew_raise_s above x240); None: none."""
+        alert_settings: more [alerts] keys of gateway.toml as {key: int or float, written as given;
+        not startup_grace_s or offline_after_intervals} (tools/soak sets clock_skew_raise_s above
+        x240); None: none. Anything else raises ValueError at start."""
         self.startup_grace_s = startup_grace_s
         self.alert_settings = dict(alert_settings or {})
         self.offline_after_intervals = offline_after_intervals
@@ -468,6 +469,9 @@ level = "warn"
         if self.offline_after_intervals is not None:
             keys.append(f"offline_after_intervals = {float(self.offline_after_intervals)}")
         for k, v in sorted(self.alert_settings.items()):
+            if k in ("startup_grace_s", "offline_after_intervals") or isinstance(v, bool) or \
+                    not isinstance(v, (int, float)):
+                raise ValueError(f"alert_settings: {k} = {v!r}: a number for a key this class does not write itself")
             keys.append(f"{k} = {v}")
         return "".join(k + "\n" for k in ["[alerts]"] + keys) if keys else ""
 

@@ -88,6 +88,7 @@ TEST_F(SimHistory, EveryTerminalEveryIntervalValidAndEndingOnTheLiveCountysMeter
 
 TEST_F(SimHistory, ATerminalTheScenarioStartsNearTheCleanOutLevelEndsItsHistoryThere) {
   o_.sludge = {{"HY-B-002", 3.0}};
+  o_.weather = {{weather_kind::rain, 24.0}};  // a rain on the scenario's second day
   o_.lead_h = 2.5;
   o_.days = 4.0;
   std::stringstream out;
@@ -101,10 +102,13 @@ TEST_F(SimHistory, ATerminalTheScenarioStartsNearTheCleanOutLevelEndsItsHistoryT
     last[d.value->terminal_id] = *d.value;
   }
   // The county starts HY-B-002 (village 1) where it reaches the raise level 3 days after the
-  // scenario start; the history ends there, 4 days of rise above its start (the records carry
+  // scenario start, its rain included; the history ends there, 4 days of rise above its start (the records carry
   // the level in mm), and the other one as before.
   const auto b = village_params(50, 1);
-  const double start_m = sludge_start_level_m(b, 3.0, 2.5);
+  const auto profile = influent_profile::load_bsm1_csv(o_.influent);
+  const auto rain = weather_events_days(o_.weather, 2.5);
+  const double start_m = sludge_start_level_m(profile, b, 3.0, 2.5, rain);
+  EXPECT_LT(start_m, sludge_start_level_m(profile, b, 3.0, 2.5, {})) << "the rain fills it faster: it starts lower";
   ASSERT_TRUE(last["HY-B-002"].sludge && first["HY-B-002"].sludge);
   EXPECT_NEAR(*last["HY-B-002"].sludge->level_m, start_m, 0.001);
   EXPECT_NEAR(*last["HY-B-002"].sludge->level_m - *first["HY-B-002"].sludge->level_m,

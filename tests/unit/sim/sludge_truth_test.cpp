@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <span>
 
 namespace sewage::sim {
 namespace {
@@ -80,23 +81,35 @@ TEST(SimSludgeTruth, DryWeatherRateIsTheModelsOwnWeeklyMeanAndARainyWeekDoesNotC
   EXPECT_DOUBLE_EQ(dry_weather_treated(wet.params()).volume_m3, rate.volume_m3);
 }
 
-TEST(SimSludgeTruth, AStartLevelForADueDayReachesTheRaiseLevelThenInDryWeather) {
+TEST(SimSludgeTruth, AStartLevelForADueDayReachesTheRaiseLevelThenWhateverTheWeather) {
   const auto profile = influent_profile::load_bsm1_csv(std::filesystem::path(SEWAGE_SIM_DATA_DIR) / "bsm1_dryinfluent.csv");
-  terminal_params p = village_params(30.0, 5);
-  const double rate_m_per_day = p.sludge_m_per_m3 * 30.0 * p.load_factor;
-  // 7 days after the scenario start, which is 2.5 h after the simulation origin.
-  p.sludge_level_start_m = sludge_start_level_m(p, 7.0, 2.5);
-  EXPECT_NEAR(p.sludge_level_start_m, cleanout_raise_m - rate_m_per_day * (7.0 + 2.5 / 24.0), 1e-12);
-  terminal_model m(profile, p);
-  m.advance_to(2.5 / 24.0 + 6.9, weather_kind::dry, 0.0, {});
-  EXPECT_LT(m.sludge_level_m(), cleanout_raise_m);
-  // The dry profile's week is not flat: the day's phase moves the crossing by hours, not days.
-  m.advance_to(2.5 / 24.0 + 7.5, weather_kind::dry, 0.0, {});
-  EXPECT_GE(m.sludge_level_m(), cleanout_raise_m);
+  const terminal_params village = village_params(30.0, 5);
+  const double rate_m_per_day = village.sludge_m_per_m3 * 30.0 * village.load_factor;
+  // Due 7 days after the scenario start, which is 2.5 h after the simulation origin.
+  const double due_days = 2.5 / 24.0 + 7.0;
+  const weather_event rain{weather_kind::rain, 2.5 / 24.0 + 2.0};  // a rain on day 2
+  for (const bool wet : {false, true}) {
+    SCOPED_TRACE(wet ? "a rain on day 2" : "dry");
+    const auto weather = wet ? std::span<const weather_event>(&rain, 1) : std::span<const weather_event>();
+    terminal_params p = village;
+    p.sludge_level_start_m = sludge_start_level_m(profile, p, 7.0, 2.5, weather);
+    if (!wet) {
+      // In dry weather: the dry rate (the weekly profile's phase moves it by less than a day).
+      EXPECT_NEAR(p.sludge_level_start_m, cleanout_raise_m - rate_m_per_day * due_days, 0.15 * rate_m_per_day);
+    } else {
+      // The rain treats ~2 days' more: the level starts that much lower.
+      EXPECT_LT(p.sludge_level_start_m, cleanout_raise_m - rate_m_per_day * (due_days + 1.5));
+    }
+    terminal_model m(profile, p);
+    m.advance_to(due_days - 0.01, weather, {});
+    EXPECT_LT(m.sludge_level_m(), cleanout_raise_m);
+    m.advance_to(due_days + 0.01, weather, {});
+    EXPECT_GE(m.sludge_level_m(), cleanout_raise_m);
+  }
   // A due day the village cannot fill up to from the tank floor, and nonsense, are refused.
   auto error_of = [&](double due_in_days, double lead_h) -> std::string {
     try {
-      (void)sludge_start_level_m(p, due_in_days, lead_h);
+      (void)sludge_start_level_m(profile, village, due_in_days, lead_h, {});
     } catch (const std::invalid_argument& e) {
       return e.what();
     }

@@ -203,7 +203,13 @@ struct county::impl {
       // Villages differ: each its own phase into the influent table, load, sludge and meters.
       terminal_params params = village_params(t.design_capacity_m3d, n);
       for (const auto& e : scen.sludge) {
-        if (e.terminal == t.id) params.sludge_level_start_m = sludge_start_level_m(params, e.due_in_days, opt.lead_h);
+        if (e.terminal != t.id) continue;
+        try {
+          params.sludge_level_start_m = sludge_start_level_m(
+              profile, params, e.due_in_days, opt.lead_h, weather_events_days(scen.weather_events, opt.lead_h));
+        } catch (const std::invalid_argument& x) {
+          throw std::runtime_error(opt.scenario.string() + ": [[sludge]] of " + t.id + ": " + x.what());
+        }
       }
       auto s = std::make_unique<site>(t.id, profile, params, 2000 + n, scen.truth,
                                       static_cast<double>(opt.report_interval_s));
@@ -763,7 +769,9 @@ struct county::impl {
       const double distance_mm =
           (level_sensor_height_m - m.sludge_level_m()) * 1000.0 +
           std::uniform_real_distribution<double>(-2.0, 2.0)(s.rng);
-      s.level.set_distance_mm(static_cast<std::uint16_t>(std::clamp(distance_mm, 0.0, 3000.0)));
+      // Rounded, not truncated: truncating read the level 0.5 mm high on average, a step of days
+      // of a village's rise against the history's levels (a reviewer's finding, 2026-12-05).
+      s.level.set_distance_mm(static_cast<std::uint16_t>(std::lround(std::clamp(distance_mm, 0.0, 3000.0))));
     }
   }
 

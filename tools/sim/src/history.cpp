@@ -165,7 +165,13 @@ history_summary write_history(const history_options& o, std::ostream& out) {
     v.id = site.id;
     v.live = village_params(site.design_capacity_m3d, n++);
     for (const auto& e : o.sludge) {
-      if (e.terminal == site.id) v.live.sludge_level_start_m = sludge_start_level_m(v.live, e.due_in_days, o.lead_h);
+      if (e.terminal != site.id) continue;
+      try {
+        v.live.sludge_level_start_m = sludge_start_level_m(profile, v.live, e.due_in_days, o.lead_h,
+                                                           weather_events_days(o.weather, o.lead_h));
+      } catch (const std::invalid_argument& x) {
+        throw std::invalid_argument("sludge: [[sludge]] of " + site.id + ": " + x.what());
+      }
     }
     v.live_model = std::make_unique<terminal_model>(profile, v.live);
     // The history's model: its t = 0 is `days` before the live start.
@@ -181,7 +187,11 @@ history_summary write_history(const history_options& o, std::ostream& out) {
     p.totalizer_start_m3 -= counted.volume_m3[i];
     p.sludge_level_start_m -= counted.sludge_rise_m[i];
     p.meter_start_kwh -= counted.energy_kwh[i];
-    if (p.totalizer_start_m3 < 0.0 || p.meter_start_kwh < 0.0 || p.sludge_level_start_m < 0.0)
+    if (p.sludge_level_start_m < 0.0)
+      throw std::runtime_error("terminal " + villages[i].id + ": its [[sludge]] start level leaves no room for " +
+                               std::to_string(o.days) + " days of history above the tank floor: fewer days, or a "
+                               "nearer due_in_days");
+    if (p.totalizer_start_m3 < 0.0 || p.meter_start_kwh < 0.0)
       throw std::runtime_error("terminal " + villages[i].id + ": " + std::to_string(o.days) +
                                " days of history need more than its meters read at the start (flowmeter " +
                                std::to_string(totalizer) + " m3, kWh meter " + std::to_string(kwh) + "): fewer days");

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     o.tank_lag_h = sewage::sim::load_scenario_tank_lag_h(scenario_file);
     // Terminals the scenario starts near the clean-out level: their history leads there.
     o.sludge = sewage::sim::load_scenario_sludge(scenario_file);
+    if (!o.sludge.empty()) o.weather = sewage::sim::load_scenario_weather(scenario_file);
     o.lead_h = lead_h;
     o.end = std::chrono::system_clock::time_point(scen) -
             std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(lead_h * 3600.0));

@@ -159,40 +159,9 @@ std::vector<scenario_sludge> scenario_sludge_entries(const toml::table& root, co
   return out;
 }
 
-std::chrono::sys_seconds scenario_start(const toml::table& root, const std::filesystem::path& file) {
-  const auto* start = root.get("start");
-  const auto dt = start != nullptr ? start->value<toml::date_time>() : std::nullopt;
-  if (!dt || !dt->offset) fail(file, "start", "required: a UTC date-time such as 2026-11-29T00:00:00Z");
-  using namespace std::chrono;
-  const auto days_part = sys_days{year{dt->date.year} / month{dt->date.month} / day{dt->date.day}};
-  return sys_seconds{days_part} + hours{dt->time.hour} + minutes{dt->time.minute} + seconds{dt->time.second} -
-         minutes{dt->offset->minutes};
-}
-}  // namespace
-
-std::chrono::sys_seconds load_scenario_start(const std::filesystem::path& file) {
-  return scenario_start(parse_scenario_file(file), file);
-}
-
-std::vector<scenario_sludge> load_scenario_sludge(const std::filesystem::path& file,
-                                                  const std::vector<std::string>& known_terminals) {
-  return scenario_sludge_entries(parse_scenario_file(file), file, known_terminals);
-}
-
-double load_scenario_tank_lag_h(const std::filesystem::path& file) {
-  const toml::table root = parse_scenario_file(file);
-  const double lag = number(root, "terminal_tank_lag_h", file, "", 4.0);
-  if (!(lag >= 0.05 && lag <= 24.0)) fail(file, "terminal_tank_lag_h", "must be in [0.05, 24] h");
-  return lag;
-}
-
-scenario load_scenario(const std::filesystem::path& file,
-                       const std::vector<std::string>& known_terminals, const network_names* network) {
-  const toml::table root = parse_scenario_file(file);
-  scenario s;
-  s.start = scenario_start(root, file);
-  s.duration_h = number(root, "duration_h", file, "");
-  if (!(s.duration_h > 0)) fail(file, "duration_h", "must be > 0");
+/// The weather of a scenario (either form) into s.weather, s.weather_start_h and
+/// s.weather_events; throws as load_scenario.
+void scenario_weather_entries(const toml::table& root, const std::filesystem::path& file, scenario& s) {
   auto weather_kind_of = [&](const std::string& name, const std::string& where, bool dry_allowed) {
     if (name == "dry" && dry_allowed) return weather_kind::dry;
     if (name == "rain") return weather_kind::rain;
@@ -233,6 +202,49 @@ scenario load_scenario(const std::filesystem::path& file,
     s.weather_start_h = number(root, "weather_start_h", file, "", 0.0);
     if (s.weather != weather_kind::dry) s.weather_events.push_back({s.weather, s.weather_start_h});
   }
+}
+
+std::chrono::sys_seconds scenario_start(const toml::table& root, const std::filesystem::path& file) {
+  const auto* start = root.get("start");
+  const auto dt = start != nullptr ? start->value<toml::date_time>() : std::nullopt;
+  if (!dt || !dt->offset) fail(file, "start", "required: a UTC date-time such as 2026-11-29T00:00:00Z");
+  using namespace std::chrono;
+  const auto days_part = sys_days{year{dt->date.year} / month{dt->date.month} / day{dt->date.day}};
+  return sys_seconds{days_part} + hours{dt->time.hour} + minutes{dt->time.minute} + seconds{dt->time.second} -
+         minutes{dt->offset->minutes};
+}
+}  // namespace
+
+std::chrono::sys_seconds load_scenario_start(const std::filesystem::path& file) {
+  return scenario_start(parse_scenario_file(file), file);
+}
+
+std::vector<scenario_sludge> load_scenario_sludge(const std::filesystem::path& file,
+                                                  const std::vector<std::string>& known_terminals) {
+  return scenario_sludge_entries(parse_scenario_file(file), file, known_terminals);
+}
+
+std::vector<scenario_weather> load_scenario_weather(const std::filesystem::path& file) {
+  scenario s;
+  scenario_weather_entries(parse_scenario_file(file), file, s);
+  return s.weather_events;
+}
+
+double load_scenario_tank_lag_h(const std::filesystem::path& file) {
+  const toml::table root = parse_scenario_file(file);
+  const double lag = number(root, "terminal_tank_lag_h", file, "", 4.0);
+  if (!(lag >= 0.05 && lag <= 24.0)) fail(file, "terminal_tank_lag_h", "must be in [0.05, 24] h");
+  return lag;
+}
+
+scenario load_scenario(const std::filesystem::path& file,
+                       const std::vector<std::string>& known_terminals, const network_names* network) {
+  const toml::table root = parse_scenario_file(file);
+  scenario s;
+  s.start = scenario_start(root, file);
+  s.duration_h = number(root, "duration_h", file, "");
+  if (!(s.duration_h > 0)) fail(file, "duration_h", "must be > 0");
+  scenario_weather_entries(root, file, s);
   s.terminal_tank_lag_h = number(root, "terminal_tank_lag_h", file, "", 4.0);
   if (!(s.terminal_tank_lag_h >= 0.05 && s.terminal_tank_lag_h <= 24.0))
     fail(file, "terminal_tank_lag_h", "must be in [0.05, 24] h");

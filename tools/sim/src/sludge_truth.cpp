@@ -10,15 +10,17 @@ treated_span dry_weather_treated(const terminal_params& params) noexcept {
   return {params.design_capacity_m3d * params.load_factor, 1.0};
 }
 
-double sludge_start_level_m(const terminal_params& params, double due_in_days, double lead_h, double raise_m) {
+double sludge_start_level_m(const influent_profile& profile, const terminal_params& params, double due_in_days,
+                            double lead_h, std::span<const weather_event> weather, double raise_m) {
   if (!(due_in_days > 0.0)) throw std::invalid_argument("due_in_days: must be > 0");
   if (!(lead_h >= 0.0)) throw std::invalid_argument("lead_h: must be >= 0");
-  const auto dry = dry_weather_treated(params);
-  const double rise_m_per_day = params.sludge_m_per_m3 * dry.volume_m3 / dry.days;
-  const double level_m = raise_m - rise_m_per_day * (due_in_days + lead_h / 24.0);
+  terminal_model m(profile, params);
+  m.advance_to(lead_h / 24.0 + due_in_days, weather, {});
+  const double level_m = raise_m - params.sludge_m_per_m3 * m.volume_m3();
   if (!(level_m >= 0.0))
-    throw std::invalid_argument("due_in_days: " + std::to_string(due_in_days) + " days at " +
-                                std::to_string(rise_m_per_day) + " m/day would start the sludge below the tank floor");
+    throw std::invalid_argument("due_in_days: " + std::to_string(due_in_days) + " days of this village's " +
+                                std::to_string(m.volume_m3() / (lead_h / 24.0 + due_in_days)) +
+                                " m3/day would start the sludge below the tank floor");
   return level_m;
 }
 

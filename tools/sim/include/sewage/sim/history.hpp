@@ -38,8 +38,10 @@ struct history_options {
   std::filesystem::path network;
   double tank_lag_h{4.0};           ///< the scenario's terminal_tank_lag_h (network_flow), 0.05..24
   /// The scenario's `[[sludge]]` entries (scenario.hpp): those terminals' sludge ends the history
-  /// where the county starts it (sludge_truth.hpp sludge_start_level_m, with `lead_h`).
+  /// where the county starts it (sludge_truth.hpp sludge_start_level_m, with `lead_h` and the
+  /// scenario's `weather`).
   std::vector<scenario_sludge> sludge;
+  std::vector<scenario_weather> weather;  ///< the scenario's weather events (for `sludge` only)
   double lead_h{0.0};               ///< the county's warm-up before the scenario start, h (>= 0)
 };
 

@@ -49,8 +49,9 @@
 ///   [[sludge]]
 ///   terminal = "HY-WY-002"
 ///   due_in_days = 20.0              # (0, 3650]: the level reaches the raise level this many days
-///                                   # after `start` at the village's dry-weather rate (sludge_truth.hpp
-///                                   # dry_weather_treated); rain brings it earlier, a blockage later
+///                                   # after `start` under the scenario's weather (sludge_truth.hpp
+///                                   # sludge_start_level_m); a scripted fault that stops the flow
+///                                   # brings it later
 
 #include "sewage/sim/exceedance_truth.hpp"
 #include "sewage/sim/influent.hpp"
@@ -138,7 +139,7 @@ struct scripted_fault {
 };
 
 /// One `[[sludge]]` entry: the terminal's sludge reaches the clean-out raise level `due_in_days`
-/// after the scenario start at its dry-weather rate (see sludge_start_level_m).
+/// after the scenario start under the scenario's weather (see sludge_start_level_m).
 struct scenario_sludge {
   std::string terminal;
   double due_in_days{0.0};
@@ -196,6 +197,10 @@ std::chrono::sys_seconds load_scenario_start(const std::filesystem::path& file);
 /// Reads only `terminal_tank_lag_h` (default 4). Throws as load_scenario_start, or for a value
 /// outside [0.05, 24] h.
 double load_scenario_tank_lag_h(const std::filesystem::path& file);
+
+/// Reads only the weather events (scenario::weather_events: either form). Throws as load_scenario
+/// for bad weather keys.
+std::vector<scenario_weather> load_scenario_weather(const std::filesystem::path& file);
 
 /// Reads only the `[[sludge]]` entries (sewage-sim-history starts its villages' sludge where the
 /// county's will be). Throws as load_scenario for a bad entry.
