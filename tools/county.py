@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import http.server
 import json
+import math
 import os
 import secrets
 import shutil
@@ -54,13 +55,17 @@ def terminals_only_registry(text):
 
 def terminals_only_scenario(text):
     """The scenario text without its network faults ([[fault]] blocks naming a `node` or a
-    `segment`: they need the pipe network), and the dropped faults' types and places. Blocks are
-    cut like terminals_only_registry's: each [[fault]] up to the next one."""
+    `segment`: they need the pipe network), and the dropped faults' types and places. A [[fault]]
+    block runs to the next table header (a line starting with `[`), so the tables after the
+    faults ([[sludge]], [truth]) are kept."""
     lines = text.splitlines(keepends=True)
-    starts = [i for i, ln in enumerate(lines) if ln.lstrip().startswith("[[fault]]")]
-    out = lines[:starts[0]] if starts else lines
-    dropped = []
-    for a, b in zip(starts, starts[1:] + [len(lines)]):
+    headers = [i for i, ln in enumerate(lines) if ln.lstrip().startswith("[")] + [len(lines)]
+    out, dropped, at = [], [], 0
+    for a, b in zip(headers, headers[1:]):
+        if not lines[a].lstrip().startswith("[[fault]]"):
+            continue  # another table ([truth], [[weather]], [[sludge]]): kept as it is
+        out += lines[at:a]
+        at = b
         block = "".join(lines[a:b])
         fault = tomllib.loads(block)["fault"][0]
         where = fault.get("node") or fault.get("segment")
@@ -68,6 +73,7 @@ def terminals_only_scenario(text):
             dropped.append(f"{fault.get('type')} at {where}")
         else:
             out.append(block)
+    out += lines[at:]
     return "".join(out), dropped
 
 
@@ -262,9 +268,14 @@ class County:
         without a live record before offline); None: the gateway's default (3).
         alert_settings: more [alerts] keys of gateway.toml as {key: int or float, written as given;
         not startup_grace_s or offline_after_intervals} (tools/soak sets clock_skew_raise_s above
-        x240); None: none. Anything else raises ValueError at start."""
+        x240); None: none. Anything else (a bool, NaN, a quoted key) raises ValueError here."""
         self.startup_grace_s = startup_grace_s
         self.alert_settings = dict(alert_settings or {})
+        for k, v in self.alert_settings.items():
+            if k in ("startup_grace_s", "offline_after_intervals") or not k.replace("_", "").isalnum() or \
+                    isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"alert_settings: {k} = {v!r}: a finite number under a bare key this class does "
+                                 "not write itself")
         self.offline_after_intervals = offline_after_intervals
         self.registry = os.path.abspath(registry)
         self.pump_stations = pump_stations
@@ -468,10 +479,7 @@ level = "warn"
             keys.append(f"startup_grace_s = {int(self.startup_grace_s)}")
         if self.offline_after_intervals is not None:
             keys.append(f"offline_after_intervals = {float(self.offline_after_intervals)}")
-        for k, v in sorted(self.alert_settings.items()):
-            if k in ("startup_grace_s", "offline_after_intervals") or isinstance(v, bool) or \
-                    not isinstance(v, (int, float)):
-                raise ValueError(f"alert_settings: {k} = {v!r}: a number for a key this class does not write itself")
+        for k, v in sorted(self.alert_settings.items()):  # checked in __init__
             keys.append(f"{k} = {v}")
         return "".join(k + "\n" for k in ["[alerts]"] + keys) if keys else ""
 

@@ -117,6 +117,31 @@ TEST_F(SimHistory, ATerminalTheScenarioStartsNearTheCleanOutLevelEndsItsHistoryT
   EXPECT_NEAR(*last["HY-A-001"].sludge->level_m, village_params(30, 0).sludge_level_start_m, 0.001);
 }
 
+TEST_F(SimHistory, ASludgeStartWithoutRoomForTheHistoryIsRefusedNamingTheEntry) {
+  // HY-A-001 (village 0) due so late that it starts ~3 days' rise above the tank floor: 10 days
+  // of history before that would need a level below the floor.
+  const auto a = village_params(30, 0);
+  const double rate_m_per_day = a.sludge_m_per_m3 * 30 * a.load_factor;
+  o_.sludge = {{"HY-A-001", cleanout_raise_m / rate_m_per_day - 3.0}};
+  o_.days = 10.0;
+  std::stringstream out;
+  try {
+    (void)write_history(o_, out);
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("terminal HY-A-001: its [[sludge]] start level leaves no room for", 0), 0u)
+        << e.what();
+  }
+  // Beyond the tank's reach altogether: the entry is named.
+  o_.sludge = {{"HY-A-001", cleanout_raise_m / rate_m_per_day + 30.0}};
+  try {
+    (void)write_history(o_, out);
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("sludge: [[sludge]] of HY-A-001: due_in_days: ", 0), 0u) << e.what();
+  }
+}
+
 TEST_F(SimHistory, OptionsOutOfRangeAreRefusedNamingThem) {
   std::stringstream out;
   auto error_of = [&](history_options o) -> std::string {

@@ -178,8 +178,17 @@ TEST_F(ScenarioFile, SludgeEntriesStartTerminalsNearTheCleanOutLevelAndErrorsNam
   EXPECT_EQ(s.sludge[0].terminal, "T1");
   EXPECT_DOUBLE_EQ(s.sludge[0].due_in_days, 20.0);
   EXPECT_DOUBLE_EQ(s.sludge[1].due_in_days, 0.5);
-  // sewage-sim-history reads only these.
+  // sewage-sim-history reads only these, and the weather (either form) they are due under.
   EXPECT_EQ(load_scenario_sludge(dir_ / "s.toml").size(), 2u);
+  const auto events = load_scenario_weather(
+      write(head + "[[weather]]\nkind = \"storm\"\nstart_h = 30\n[[weather]]\nkind = \"rain\"\nstart_h = 5\n"));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].kind, weather_kind::storm);
+  EXPECT_DOUBLE_EQ(events[1].start_h, 5.0);
+  const auto single = load_scenario_weather(write(head + "weather = \"rain\"\nweather_start_h = 6\n"));
+  ASSERT_EQ(single.size(), 1u);
+  EXPECT_DOUBLE_EQ(single[0].start_h, 6.0);
+  EXPECT_TRUE(load_scenario_weather(write(head)).empty());
   EXPECT_TRUE(load_scenario(write(head)).sludge.empty());
   EXPECT_EQ(error_of(head + "[[sludge]]\ndue_in_days = 3"), "sludge[0].terminal: required key is missing");
   EXPECT_EQ(error_of(head + "[[sludge]]\nterminal = \"T1\""), "sludge[0].due_in_days: required key is missing");

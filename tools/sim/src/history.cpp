@@ -187,11 +187,13 @@ history_summary write_history(const history_options& o, std::ostream& out) {
     p.totalizer_start_m3 -= counted.volume_m3[i];
     p.sludge_level_start_m -= counted.sludge_rise_m[i];
     p.meter_start_kwh -= counted.energy_kwh[i];
-    if (p.sludge_level_start_m < 0.0)
+    const bool near_level = std::any_of(o.sludge.begin(), o.sludge.end(),
+                                        [&](const scenario_sludge& e) { return e.terminal == villages[i].id; });
+    if (p.sludge_level_start_m < 0.0 && near_level)
       throw std::runtime_error("terminal " + villages[i].id + ": its [[sludge]] start level leaves no room for " +
                                std::to_string(o.days) + " days of history above the tank floor: fewer days, or a "
                                "nearer due_in_days");
-    if (p.totalizer_start_m3 < 0.0 || p.meter_start_kwh < 0.0)
+    if (p.totalizer_start_m3 < 0.0 || p.meter_start_kwh < 0.0 || p.sludge_level_start_m < 0.0)
       throw std::runtime_error("terminal " + villages[i].id + ": " + std::to_string(o.days) +
                                " days of history need more than its meters read at the start (flowmeter " +
                                std::to_string(totalizer) + " m3, kWh meter " + std::to_string(kwh) + "): fewer days");

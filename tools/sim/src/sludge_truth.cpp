@@ -1,5 +1,6 @@
 #include "sewage/sim/sludge_truth.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -15,13 +16,17 @@ double sludge_start_level_m(const influent_profile& profile, const terminal_para
   if (!(due_in_days > 0.0)) throw std::invalid_argument("due_in_days: must be > 0");
   if (!(lead_h >= 0.0)) throw std::invalid_argument("lead_h: must be >= 0");
   terminal_model m(profile, params);
-  m.advance_to(lead_h / 24.0 + due_in_days, weather, {});
-  const double level_m = raise_m - params.sludge_m_per_m3 * m.volume_m3();
-  if (!(level_m >= 0.0))
-    throw std::invalid_argument("due_in_days: " + std::to_string(due_in_days) + " days of this village's " +
-                                std::to_string(m.volume_m3() / (lead_h / 24.0 + due_in_days)) +
-                                " m3/day would start the sludge below the tank floor");
-  return level_m;
+  const double end_days = lead_h / 24.0 + due_in_days;
+  // A day at a time, so that a due day beyond the tank's reach is refused before years are run.
+  for (double t = std::min(1.0, end_days);; t = std::min(t + 1.0, end_days)) {
+    m.advance_to(t, weather, {});
+    if (!(raise_m - params.sludge_m_per_m3 * m.volume_m3() >= 0.0))
+      throw std::invalid_argument("due_in_days: " + std::to_string(due_in_days) + " days of this village's " +
+                                  std::to_string(m.volume_m3() / t) +
+                                  " m3/day would start the sludge below the tank floor");
+    if (t >= end_days) break;
+  }
+  return raise_m - params.sludge_m_per_m3 * m.volume_m3();
 }
 
 sludge_outlook true_sludge_outlook(double level_m, double sludge_m_per_m3, treated_span treated,

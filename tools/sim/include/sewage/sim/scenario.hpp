@@ -51,7 +51,8 @@
 ///   due_in_days = 20.0              # (0, 3650]: the level reaches the raise level this many days
 ///                                   # after `start` under the scenario's weather (sludge_truth.hpp
 ///                                   # sludge_start_level_m); a scripted fault that stops the flow
-///                                   # brings it later
+///                                   # (blockage, pump_failure, pump_dry_run, a network fault
+///                                   # upstream) brings it later by its hours
 
 #include "sewage/sim/exceedance_truth.hpp"
 #include "sewage/sim/influent.hpp"

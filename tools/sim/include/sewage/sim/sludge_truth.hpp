@@ -40,13 +40,16 @@ struct treated_span {
 
 /// The sludge level at the simulation origin (`lead_h` hours before the scenario start) from
 /// which the terminal's true level reaches `raise_m` `due_in_days` after the scenario start under
-/// `weather` (days since the origin: weather_events_days) and no fault: raise_m -
+/// `weather` (days since the origin: weather_events_days) and no fault (a scripted fault that
+/// stops the flow delays the true crossing by its hours; sludge_truth.csv reached_at is the true
+/// one): raise_m -
 /// sludge_m_per_m3 x the volume a terminal_model of `params` on `profile` treats from the origin
 /// to then, m (scenario.hpp `[[sludge]]`). The weather matters: a rain adds ~2 days of dry rise,
 /// a storm ~4 (at the dry rate the soak's crossings came 7-12 days early). Throws
 /// std::invalid_argument naming due_in_days when that level would lie below the tank floor (0 m:
 /// the village fills too slowly for so many days), or when due_in_days is not > 0 or lead_h < 0.
-/// Runs the model in 30 s steps (~3,000 a day). Not thread-safe (the profile is only read).
+/// Runs the model in 30 s steps (2,880 a day), a day at a time, and stops at the first day that
+/// would need a start below the floor. Thread-safe while `profile` is not modified.
 [[nodiscard]] double sludge_start_level_m(const influent_profile& profile, const terminal_params& params,
                                           double due_in_days, double lead_h, std::span<const weather_event> weather,
                                           double raise_m = cleanout_raise_m);
