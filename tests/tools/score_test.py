@@ -421,6 +421,30 @@ class ScoreCleanoutTest(ScoreFixture):
         self.assertEqual(rc, 1, out)
         self.assertEqual(res["cleanouts_reached"]["missed"], 1)
 
+    def test_a_due_soon_notice_before_a_crossing_is_judged_against_the_crossing(self):
+        # HY-A crossed 2026-11-30T12:00Z: a notice up to 15 days before is right, one 20 days
+        # before is false, although the truth's due date (the crossing) is now whenever it came.
+        # (The scenario window holds 2 days: the function itself is asked.)
+        import importlib.machinery
+        import importlib.util
+        loader = importlib.machinery.SourceFileLoader("score_module", SCORE)
+        spec = importlib.util.spec_from_loader("score_module", loader)
+        score = importlib.util.module_from_spec(spec)
+        loader.exec_module(score)
+        reached = score.parse_ts("2026-11-30T12:00:00.000Z")
+        sludge = {"HY-A": {"ts": reached, "day": reached.date(), "level_m": 1.502, "rise_m_per_day": 0.001,
+                           "raise_level_m": 1.5, "due": reached.date(), "reached_at": reached}}
+        grace = score.dt.timedelta(hours=2)
+        for raised, right in (("2026-11-16T12:00:00.000Z", True), ("2026-11-15T12:00:00.000Z", True),
+                              ("2026-11-10T12:00:00.000Z", False)):
+            alert = dict(self.DUE_SOON_A, raised_at=raised)
+            self.assertEqual(score.due_soon_is_right(alert, sludge, [], grace), right, raised)
+        # Inside the scoring run too: a notice 2 days before the crossing is no false alert.
+        self.reached(("HY-A", 1.502, "2026-11-30T12:00:00.000Z"))
+        self.gw.alerts = [ALERT_A, ALERT_B, ALERT_C, dict(self.DUE_SOON_A, raised_at="2026-11-28T17:00:00.000Z")]
+        rc, out, res = self.score()
+        self.assertEqual(res["false_alerts"], [], out)
+
     def test_a_crossing_inside_a_scripted_sludge_cleanout_is_the_faults(self):
         self.write("ground_truth.csv", FAULTS + "sludge_cleanout,HY-A,2026-11-30T08:00:00.000Z,"
                                                 "2026-11-30T12:00:00.000Z,cleanout_required\n")
