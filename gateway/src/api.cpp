@@ -821,6 +821,11 @@ http_response api_metrics(const context& c) {
         {"sewage_gateway_incident_consequences_total", "counter",
          "Alerts that joined an incident as a consequence since the gateway started (not notified on their own).",
          inc.consequences},
+        {"sewage_gateway_weather_raises_held_total", "counter",
+         "Weather-driven raises held for a weather event since the gateway started (incidents weather_hold_s).",
+         inc.held},
+        {"sewage_gateway_weather_raises_released_total", "counter",
+         "Held weather-driven raises notified on their own when their hold ran out (no event followed).", inc.released},
         {"sewage_gateway_incident_failures_total", "counter",
          "Incident database writes that failed (the alert was passed on unchanged; logged).", inc.failures}}) {
     add_metric(out, name, type, help);

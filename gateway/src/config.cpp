@@ -341,6 +341,9 @@ config load_config(const std::filesystem::path& path) {
       std::int64_t reopen = c.weather.reopen.count();
       r.read_int("weather_reopen_s", reopen, 600, 2592000);
       c.weather.reopen = std::chrono::seconds(reopen);
+      std::int64_t hold = c.weather.hold.count();
+      r.read_int("weather_hold_s", hold, 0, 3600);
+      c.weather.hold = std::chrono::seconds(hold);
       r.reject_unknown();
     }
     if (const auto* t = top.sub_table("commands")) {

@@ -297,6 +297,12 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
       [&eng](double factor, sewage::proto::timestamp at) { return eng.terminals_running_high(factor, at); });
   if (const auto n = incident_room.reconcile(eng.open_alerts()); n > 0)
     spdlog::info("incidents: {} incident(s) resolved at start (their alerts cleared meanwhile)", n);
+  // Weather-driven raises held for an event (weather_settings::hold) are passed on by the ticker;
+  // their notification rows are stored here, outside the engine's batch.
+  incident_room.set_release([&hook](const std::vector<notification_row>& rows, const std::string& once_key) {
+    if (hook) hook->enqueue_rows(rows, once_key);
+  });
+  (void)incident_room.rehold(eng.open_alerts(), eng.terminals());
   // The gateway's own broker outage is not the terminals' fault: offline judgement waits while the
   // link is down and until the backlog after a reconnect has drained (engine::tick).
   eng.link_down();
@@ -437,12 +443,13 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   // A tick that comes much later than its period means the gateway itself did not run (SIGSTOP, a
   // frozen VM, an overloaded machine): the terminals' silence meanwhile was not theirs.
   auto last_tick = std::chrono::steady_clock::now();
-  periodic ticker(io, cfg.tick_interval, [&eng, &alarm_discipline, &last_tick, period = cfg.tick_interval] {
+  periodic ticker(io, cfg.tick_interval, [&eng, &alarm_discipline, &incident_room, &last_tick, period = cfg.tick_interval] {
     const auto now = std::chrono::steady_clock::now();
     if (const auto late = now - last_tick - period; late > engine::own_stall_threshold)
       eng.own_stall(std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_tick));
     last_tick = now;
     eng.tick();
+    incident_room.tick(eng.terminals());
     alarm_discipline.tick(eng);
   });
   periodic order_judge(io, std::chrono::seconds(cfg.om.work_orders.check_interval_s), [&orders, &escalate] {

@@ -113,6 +113,12 @@ class correlator::impl {
       if (a.state == proto::alert_state::cleared)  // a weather-driven alert not (yet) in an event
         for (auto& r : recent_)
           if (r.alert_id == a.alert_id) r.cleared_at = std::max(a.cleared_at.value_or(clock_.now()), r.raised_at);
+      // Held: its ack or clear follows its raise when the hold runs out (or never: it joined an
+      // event). Once the next listener saw the raise (a store to retry), it goes on at once.
+      if (const auto h = held_.find(a.alert_id); h != held_.end() && !h->second.rows) {
+        h->second.later.push_back(a);
+        return {false, std::nullopt};
+      }
       return {};
     }
     const auto inc = active_.find(it->second);
@@ -231,8 +237,20 @@ class correlator::impl {
     std::optional<proto::timestamp> cleared_at;
   };
 
+  /// A weather-driven raise held before it is passed on alone (weather_settings::hold).
+  struct held_raise {
+    proto::alert_message raise;
+    std::optional<terminal_info> site;        ///< its terminal as it was raised
+    std::vector<proto::alert_message> later;  ///< its acks and clears meanwhile, in order
+    proto::timestamp until{};                 ///< passed on at the first tick from then
+    /// Built once the next listener saw the raise: the rows still to be stored (a failed store).
+    std::optional<std::vector<notification_row>> rows;
+  };
+
   sqlite3* db_;
   weather_settings weather_;
+  std::map<std::uint64_t, held_raise> held_;  ///< by alert id
+  correlator::release_fn release_;
   std::deque<recent_raise> recent_;  ///< within weather_.window of the latest, oldest first
   std::int64_t weather_id_{0};       ///< the latest weather incident (0: none yet)
   const network::holder& pipes_;
@@ -600,7 +618,20 @@ class correlator::impl {
           seen.high.size() - 1 >= std::max<std::size_t>(weather_.min_terminals, share))
         running_high = seen.high.size();
     }
-    if (sites.size() < weather_.min_terminals && running_high == 0) return {};  // alone so far: notified on its own
+    if (sites.size() < weather_.min_terminals && running_high == 0) {  // alone so far
+      if (weather_.hold.count() <= 0) return {};                       // notified on its own now
+      // Held: when others follow within the hold it is a member of their event, never notified on
+      // its own; else tick() passes it on when the hold runs out.
+      held_raise h;
+      h.raise = a;
+      h.site = t;
+      h.until = std::max(a.raised_at, clock_.now()) + weather_.hold;
+      held_.insert_or_assign(a.alert_id, std::move(h));
+      ++n_.held;
+      spdlog::info("incidents: alert {} ({} {}) held {} s: a weather event if {} more terminal(s) follow", a.alert_id,
+                   a.terminal_id, proto::to_string(a.type), weather_.hold.count(), weather_.min_terminals - sites.size());
+      return {false, std::nullopt};
+    }
     transaction tx(db_);
     auto& i = open_incident(a);
     i.kind = incident_kind::weather;
@@ -610,7 +641,9 @@ class correlator::impl {
       mem.site_id = r.site_id;
       mem.type = std::string(proto::to_string(r.type));
       mem.role = alert_role::weather;
-      mem.forwarded = true;  // the earlier ones were notified on their own; the last one as the event
+      // The earlier ones were notified on their own unless still held (then never: the event is
+      // their notification); the last one is notified as the event.
+      mem.forwarded = held_.erase(r.alert_id) == 0;
       mem.raised_at = r.raised_at;
       mem.open = !r.cleared_at.has_value();
       mem.cleared_at = r.cleared_at;
@@ -662,6 +695,97 @@ void correlator::set_site_health(health_fn f) {
 void correlator::set_running_high(running_high_fn f) {
   std::lock_guard lock(impl_->mutex_);
   impl_->running_high_ = std::move(f);
+}
+
+void correlator::set_release(release_fn f) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->release_ = std::move(f);
+}
+
+void correlator::tick(const registry& reg) noexcept {
+  std::vector<std::pair<std::uint64_t, impl::held_raise>> due;
+  release_fn release;
+  try {
+    std::lock_guard lock(impl_->mutex_);
+    const auto now = impl_->clock_.now();
+    for (auto it = impl_->held_.begin(); it != impl_->held_.end();) {
+      if (it->second.until > now) {
+        ++it;
+        continue;
+      }
+      due.emplace_back(it->first, std::move(it->second));
+      it = impl_->held_.erase(it);
+    }
+    release = impl_->release_;
+  } catch (const std::exception& e) {  // bad_alloc: the held stay held, tried at the next tick
+    spdlog::error("incidents: held weather raises not passed on now: {}", e.what());
+    return;
+  }
+  bool stored = false;
+  for (auto& [id, h] : due) {
+    const terminal_info* t = nullptr;
+    if (h.site) t = &*h.site;
+    else if (const auto idx = reg.find(h.raise.terminal_id)) t = &reg.terminals()[*idx];
+    try {
+      if (!h.rows) {
+        std::vector<notification_row> rows;
+        if (impl_->next_ != nullptr) {
+          impl_->next_->on_transition(h.raise, t, rows);
+          for (const auto& l : h.later) impl_->next_->on_transition(l, t, rows);
+        }
+        h.rows = std::move(rows);
+      }
+      if (release) release(*h.rows, "alert:" + std::to_string(id) + ":weather-hold");
+      stored = true;
+      std::lock_guard lock(impl_->mutex_);
+      ++impl_->n_.released;
+      spdlog::info("incidents: alert {} ({} {}) notified on its own: no weather event within its hold", id,
+                   h.raise.terminal_id, proto::to_string(h.raise.type));
+    } catch (const std::exception& e) {
+      spdlog::error("incidents: alert {} ({} {}): its notification not stored ({}); tried again in a minute", id,
+                    h.raise.terminal_id, proto::to_string(h.raise.type), e.what());
+      try {
+        std::lock_guard lock(impl_->mutex_);
+        ++impl_->n_.failures;
+        h.until = impl_->clock_.now() + std::chrono::minutes(1);
+        impl_->held_.insert_or_assign(id, std::move(h));
+      } catch (const std::exception&) {  // bad_alloc: logged above
+      }
+    }
+  }
+  if (stored && impl_->next_ != nullptr) impl_->next_->on_committed();
+}
+
+std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::alert_message>& open, const registry& reg) {
+  std::lock_guard lock(impl_->mutex_);
+  auto& d = *impl_;
+  if (d.weather_.hold.count() <= 0 || d.weather_.min_terminals == 0) return 0;
+  const auto now = d.clock_.now();
+  std::vector<const proto::alert_message*> found;
+  for (const auto& [id, a] : open) {
+    if (!weather_driven(a.type) || a.state == proto::alert_state::cleared || d.member_of_.count(id) != 0 ||
+        d.held_.count(id) != 0 || a.raised_at + d.weather_.hold + std::chrono::hours(1) < now)
+      continue;
+    const auto idx = reg.find(a.terminal_id);
+    if (!idx || reg.terminals()[*idx].kind != site_kind::terminal) continue;
+    found.push_back(&a);
+  }
+  std::sort(found.begin(), found.end(), [](const auto* x, const auto* y) {
+    return x->raised_at != y->raised_at ? x->raised_at < y->raised_at : x->alert_id < y->alert_id;
+  });
+  for (const auto* a : found) {
+    const auto& t = reg.terminals()[*reg.find(a->terminal_id)];
+    impl::held_raise h;
+    h.raise = *a;
+    h.site = t;
+    h.until = std::max(a->raised_at + d.weather_.hold, now);
+    d.held_.insert_or_assign(a->alert_id, std::move(h));
+    if (now - a->raised_at <= d.weather_.window)
+      d.recent_.push_back(impl::recent_raise{a->alert_id, t.id, t.town, t.village, a->type, a->raised_at, std::nullopt});
+  }
+  if (!found.empty())
+    spdlog::info("incidents: {} weather-driven raise(s) in no event held again at start", found.size());
+  return found.size();
 }
 
 void correlator::set_weather(const weather_settings& s) {
@@ -731,6 +855,7 @@ std::vector<incident> correlator::active() const {
 
 bool correlator::held_back(std::uint64_t alert_id) const noexcept {
   std::lock_guard lock(impl_->mutex_);
+  if (const auto h = impl_->held_.find(alert_id); h != impl_->held_.end()) return !h->second.rows.has_value();
   const auto it = impl_->member_of_.find(alert_id);
   if (it == impl_->member_of_.end()) return false;
   const auto inc = impl_->active_.find(it->second);

@@ -140,6 +140,15 @@ std::size_t notifier::enqueue_alert(const proto::alert_message& alert, const ter
   return rows.size();
 }
 
+std::size_t notifier::enqueue_rows(const std::vector<notification_row>& rows, const std::string& once_key) {
+  {
+    std::lock_guard q(queue_mutex_);
+    if (!queue_->notification_enqueue(rows, once_key)) return 0;
+  }
+  if (!rows.empty()) on_committed();
+  return rows.size();
+}
+
 void notifier::on_committed() noexcept {
   {
     std::lock_guard lock(mutex_);

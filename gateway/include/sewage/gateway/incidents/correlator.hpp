@@ -13,7 +13,9 @@
 /// Weather events (weather.hpp, issue 14 item 2) need no network: `flow_high` / `turbidity_high`
 /// at `min_terminals` terminals within `window` become one incident of kind `weather`, or the
 /// first such raise does when a share of the county's flows runs high with its own
-/// (set_running_high, weather_settings::running_high_factor).
+/// (set_running_high, weather_settings::running_high_factor). A raise that does neither is held
+/// for weather_settings::hold (tick) before it is passed on alone: a storm's first flush raises
+/// turbidity_high at many terminals within minutes, before their flows rise.
 ///
 /// Incidents live in the gateway database (tables `incidents`, `incident_alerts` of migration v14)
 /// on a connection of the correlator's own; open ones are also held in memory.
@@ -56,6 +58,10 @@ struct counts {
   std::uint64_t opened{0};        ///< incidents opened since start (sewage_gateway_incidents_total)
   std::uint64_t consequences{0};  ///< alerts that became consequences since start
   std::uint64_t failures{0};      ///< database writes that failed (logged; the alert was passed on)
+  /// Weather-driven raises held back (weather_settings::hold) since start; of them, `released`
+  /// were passed on alone when their hold ran out, the others joined an event un-notified.
+  std::uint64_t held{0};
+  std::uint64_t released{0};
 };
 
 class correlator final : public alert_listener {
@@ -83,6 +89,13 @@ class correlator final : public alert_listener {
   /// Without it only the count of raises makes an event. Call before the first transition.
   using running_high_fn = std::function<engine::running_high(double factor, proto::timestamp at)>;
   void set_running_high(running_high_fn f);
+  /// Where tick() stores the notification rows of a held raise it passes on (main:
+  /// notifier::enqueue_rows): durably, queuing nothing when `once_key` was used before. Throws on
+  /// a store failure (std::exception): the raise stays held and its rows are stored at a later
+  /// tick. Without it the rows are dropped (the next listener still sees the transitions). Called
+  /// on the engine's thread without the correlator's lock. Call before the first transition.
+  using release_fn = std::function<void(const std::vector<notification_row>& rows, const std::string& once_key)>;
+  void set_release(release_fn f);
 
   // ---- alert_listener (engine thread) ----
   /// raise: correlation rules 1-3 (gateway/README.md "Incidents"); ack / clear: forwarded when the
@@ -92,6 +105,23 @@ class correlator final : public alert_listener {
   void on_transition(const proto::alert_message& alert, const terminal_info* terminal,
                      std::vector<notification_row>& queue) noexcept override;
   void on_committed() noexcept override;
+
+  /// Engine thread, on every tick: passes on the weather-driven raises whose hold ran out
+  /// (weather_settings::hold) without joining an event: the raise and the acks / clears it had
+  /// meanwhile go to the next listener now, in order, and the notification rows it appended are
+  /// stored through set_release's function under the once-key `alert:<id>:weather-hold`. `reg`
+  /// (the engine's registry) gives the terminal of a raise held again at start (rehold). Never
+  /// throws: a failed store is logged, counted (failures) and retried a minute later.
+  void tick(const registry& reg) noexcept;
+  /// At start, after reconcile: open weather-driven alerts at terminals of `reg` (`open`:
+  /// engine::open_alerts()) in no incident, raised at most `hold` + 1 h ago, were held when the
+  /// gateway stopped (with a hold, every weather-driven raise joins an event or is held): they are
+  /// held again until their raise + hold (so at the first tick when that has passed; the once-key
+  /// keeps one that was passed on before the stop from being notified twice) and count towards the
+  /// next event like any recent raise. An alert notified at once before the stop (a gateway
+  /// started with `weather_hold_s = 0` before) is notified a second time. Returns the number held.
+  /// Never throws except bad_alloc.
+  std::size_t rehold(const std::unordered_map<std::uint64_t, proto::alert_message>& open, const registry& reg);
 
   /// At start, once the engine is built: member alerts of open incidents that are no longer open
   /// (`open`: engine::open_alerts()) count as cleared now, and incidents left with no open member
@@ -110,8 +140,8 @@ class correlator final : public alert_listener {
   /// The open and acknowledged incidents, oldest first.
   [[nodiscard]] std::vector<incident> active() const;
   /// True when open alert `alert_id` is a member of an active incident whose raise was not
-  /// forwarded (a consequence, or a further cause): the discipline must not escalate it
-  /// (alarms::discipline::set_held_back). Never throws.
+  /// forwarded (a consequence, or a further cause), or a weather-driven raise held (not passed on
+  /// yet): the discipline must not escalate it (alarms::discipline::set_held_back). Never throws.
   [[nodiscard]] bool held_back(std::uint64_t alert_id) const noexcept;
   /// The incident alert `alert_id` belongs to, if any.
   [[nodiscard]] std::optional<std::int64_t> incident_of(std::uint64_t alert_id) const;

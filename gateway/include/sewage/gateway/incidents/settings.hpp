@@ -39,6 +39,16 @@ struct weather_settings {
   /// for running_high_factor to open an event: a county-wide rise, not a few terminals' pump
   /// batches. 0.25: 10 of the county's 38 (dry: at most 2; the rain: 29). 0.05..1.
   double running_high_share{0.25};
+  /// A weather-driven raise that neither joins nor opens an event waits this long before it is
+  /// passed on (notified) on its own (correlator::tick): when enough other terminals raise one
+  /// meanwhile, it is a member of the event and never notified on its own. 15 min: a storm's
+  /// first flush lifts the turbidity of the county's terminals within minutes of each other
+  /// (3 raises within 3, 6 and 3 min in the three storms of the 30-day soak, tools/soak --days 30
+  /// --seed 1), while the flows have not risen yet (BSM1's storm flow is 1.07 x dry at the first
+  /// flush's peak, tools/sim influent.cpp): with no hold each storm cost 3 notifications. A
+  /// terminal that rises alone is notified 15 min later than its raise. 0 = off (notified at once).
+  /// 0..3600 s.
+  std::chrono::seconds hold{std::chrono::minutes(15)};
 };
 
 }  // namespace sewage::gateway::incidents

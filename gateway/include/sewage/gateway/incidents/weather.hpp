@@ -10,7 +10,10 @@
 /// its own terminal's flow runs above `running_high_factor` x its learned normal and enough other
 /// terminals' do (engine::terminals_running_high, settings.hpp): the flows show a county-wide rise hours
 /// before most terminals cross their alert level, so the first raise is the event's one
-/// notification. Every later one joins the event
+/// notification. A raise that does neither is held for `hold` (correlator::tick) before it is
+/// notified on its own: a storm's first flush raises turbidity_high at many terminals within
+/// minutes, before the flows rise; the ones held when the group completes are its members, never
+/// notified alone. Every later one joins the event
 /// without a notification of its own while the event lasts (it is active, or it resolved less
 /// than `reopen` ago: then it opens again). A terminal whose flow or turbidity rises alone still
 /// alerts on its own. The figures an operator needs - each affected terminal's peak flow and

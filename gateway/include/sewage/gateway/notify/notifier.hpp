@@ -66,6 +66,12 @@ class notifier final : public alert_listener {
   /// becomes a normal active alert. `once_key` as for enqueue_escalation. Thread-safe; throws
   /// store_error.
   std::size_t enqueue_alert(const proto::alert_message& alert, const terminal_info* terminal, const std::string& once_key);
+  /// Stores `rows` that on_transition appended outside the engine's batch (a transition passed on
+  /// later: the incident correlator's held weather raises, incidents/correlator.hpp tick), durably,
+  /// under `once_key` as for enqueue_escalation, and wakes the delivery thread. Returns the rows
+  /// queued (0: none, or the key was used). Thread-safe; throws store_error (nothing queued, the
+  /// key not used: call again).
+  std::size_t enqueue_rows(const std::vector<notification_row>& rows, const std::string& once_key);
 
   /// Counters for /metrics. Thread-safe.
   [[nodiscard]] notify_counts counts() const;
