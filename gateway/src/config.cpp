@@ -344,6 +344,15 @@ config load_config(const std::filesystem::path& path) {
       std::int64_t hold = c.weather.hold.count();
       r.read_int("weather_hold_s", hold, 0, 3600);
       c.weather.hold = std::chrono::seconds(hold);
+      // A held raise must still count towards the event when others follow, and be notified
+      // before the discipline escalates it (escalation counts from the raise).
+      if (c.weather.hold > c.weather.window)
+        r.fail("weather_hold_s", "must be at most weather_window_s (" + std::to_string(c.weather.window.count()) +
+                                     " s): a raise held longer would no longer count towards the event");
+      if (c.weather.hold.count() > 0 && c.weather.hold.count() >= c.alarms.escalate_town_after_min * 60)
+        r.fail("weather_hold_s", "must be below the town escalation of alarms.escalate_after_min (" +
+                                     std::to_string(c.alarms.escalate_town_after_min) +
+                                     " min): a held raise would escalate before it is notified");
       r.reject_unknown();
     }
     if (const auto* t = top.sub_table("commands")) {

@@ -335,6 +335,14 @@ CREATE TABLE flow_normal_sites (site_id TEXT PRIMARY KEY, computed_day INTEGER N
   WITHOUT ROWID;
 )sql";
 
+// Version 20 (issue 14 item 2, incidents/correlator.hpp): the weather-driven raises the incident
+// correlator holds before they are notified alone (weather_settings::hold), so that a restart
+// neither loses nor repeats them: the raise and its acks / clears meanwhile (doc: {"raise": alert,
+// "later": [alert, ...]} in the wire contract's alert encoding) and when the hold runs out.
+constexpr const char* migration_v20_weather_held = R"sql(
+CREATE TABLE weather_held (alert_id INTEGER PRIMARY KEY, until_ms INTEGER NOT NULL, doc TEXT NOT NULL);
+)sql";
+
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 proto::timestamp from_ms(std::int64_t v) { return proto::timestamp(std::chrono::milliseconds(v)); }
 
@@ -543,6 +551,7 @@ class sqlite_store::impl {
           exec(migration_v19_flow_normal_sites);
           convert_flow_normals_v19();
         }
+        if (v == 19) exec(migration_v20_weather_held);
         ++v;
         exec(("PRAGMA user_version=" + std::to_string(v)).c_str());
         exec("COMMIT");

@@ -120,6 +120,14 @@ void discipline::on_transition(const proto::alert_message& alert, const terminal
     switch (alert.state) {
       case proto::alert_state::raised: {
         alert_state s;
+        // A raise that reaches the discipline late (the incident correlator held it for a weather
+        // event, incidents/weather.hpp) may have been shelved by an operator meanwhile: kept.
+        if (const auto& before = d.get(id); before && before->shelved_until) {
+          s.shelved_until = before->shelved_until;
+          s.shelved_by = before->shelved_by;
+          s.shelve_note = before->shelve_note;
+          s.unshelved = before->unshelved;
+        }
         s.alert_id = id;
         s.site_id = alert.terminal_id;
         s.type = alert.type;

@@ -88,7 +88,11 @@ import_summary import_records(const config& cfg, registry reg, const network::ho
   incidents::correlator incident_room(cfg.store_path, pipes, clock, &alarm_discipline);
   alarm_discipline.set_held_back([&incident_room](std::uint64_t id) { return incident_room.held_back(id); });
   engine eng(cfg, std::move(reg), db, clock, pub, default_rules(), &incident_room);
-  incident_room.set_weather(cfg.weather);
+  // Nothing is notified from history, so nothing is held for a notification (a held raise would
+  // be stored and notified by the next live start).
+  auto weather = cfg.weather;
+  weather.hold = std::chrono::seconds(0);
+  incident_room.set_weather(weather);
   incident_room.set_site_health(
       [&eng](const std::string& site, network::node_kind kind) { return incidents::engine_health(eng, site, kind); });
   incident_room.set_running_high(

@@ -50,7 +50,7 @@ std::string node_label(const network::node& n) { return n.name.empty() ? n.id : 
 class correlator::impl {
  public:
   impl(const std::filesystem::path& path, const network::holder& pipes, const clock_source& clock, alert_listener* next)
-      : db_(gateway::detail::open_room(path.string(), "'incidents','incident_alerts'", 2, room)),
+      : db_(gateway::detail::open_room(path.string(), "'incidents','incident_alerts','weather_held'", 3, room)),
         pipes_(pipes),
         clock_(clock),
         next_(next) {
@@ -116,7 +116,19 @@ class correlator::impl {
       // Held: its ack or clear follows its raise when the hold runs out (or never: it joined an
       // event). Once the next listener saw the raise (a store to retry), it goes on at once.
       if (const auto h = held_.find(a.alert_id); h != held_.end() && !h->second.rows) {
-        h->second.later.push_back(a);
+        // An episode is acknowledged and cleared once: the same again is a replay (a journal's
+        // after a stop), not news.
+        auto& later = h->second.later;
+        if (std::any_of(later.begin(), later.end(), [&](const proto::alert_message& l) { return l.state == a.state; }))
+          return {false, std::nullopt};
+        later.push_back(a);
+        try {
+          store_held(a.alert_id, h->second);
+        } catch (const std::exception& e) {  // kept in memory: passed on with its raise all the same
+          ++n_.failures;
+          spdlog::error("incidents: alert {} ({}): not stored with its held raise: {}", a.alert_id,
+                        proto::to_string(a.state), e.what());
+        }
         return {false, std::nullopt};
       }
       return {};
@@ -246,6 +258,22 @@ class correlator::impl {
     /// Built once the next listener saw the raise: the rows still to be stored (a failed store).
     std::optional<std::vector<notification_row>> rows;
   };
+
+  /// Stores held raise `id` (table weather_held, sqlite schema v20): its raise, what followed
+  /// meanwhile and when its hold runs out. Throws std::runtime_error on a database failure.
+  void store_held(std::uint64_t id, const held_raise& h) {
+    json later = json::array();
+    for (const auto& l : h.later) later.push_back(json::parse(proto::encode(l)));
+    const json doc{{"raise", json::parse(proto::encode(h.raise))}, {"later", std::move(later)}};
+    gateway::detail::sqlite_stmt up(db_, "INSERT OR REPLACE INTO weather_held(alert_id, until_ms, doc) VALUES (?, ?, ?)",
+                                    room);
+    up.bind(1, id).bind(2, ms(h.until)).bind(3, doc.dump(-1, ' ', false, json::error_handler_t::replace)).run();
+  }
+  /// Forgets held raise `id` (passed on, or a member of an event). Throws std::runtime_error.
+  void drop_held(std::uint64_t id) {
+    gateway::detail::sqlite_stmt del(db_, "DELETE FROM weather_held WHERE alert_id = ?", room);
+    del.bind(1, id).run();
+  }
 
   sqlite3* db_;
   weather_settings weather_;
@@ -626,6 +654,7 @@ class correlator::impl {
       h.raise = a;
       h.site = t;
       h.until = std::max(a.raised_at, clock_.now()) + weather_.hold;
+      store_held(a.alert_id, h);  // throws: passed on at once (on_transition)
       held_.insert_or_assign(a.alert_id, std::move(h));
       ++n_.held;
       spdlog::info("incidents: alert {} ({} {}) held {} s: a weather event if {} more terminal(s) follow", a.alert_id,
@@ -642,8 +671,15 @@ class correlator::impl {
       mem.type = std::string(proto::to_string(r.type));
       mem.role = alert_role::weather;
       // The earlier ones were notified on their own unless still held (then never: the event is
-      // their notification); the last one is notified as the event.
-      mem.forwarded = held_.erase(r.alert_id) == 0;
+      // their notification); the last one is notified as the event. One whose hold ran out and
+      // whose notification waits for a store retry was passed on: it stays held until stored.
+      const auto h = held_.find(r.alert_id);
+      const bool unsent = h != held_.end() && !h->second.rows;
+      if (unsent) {
+        drop_held(r.alert_id);
+        held_.erase(h);
+      }
+      mem.forwarded = !unsent;
       mem.raised_at = r.raised_at;
       mem.open = !r.cleared_at.has_value();
       mem.cleared_at = r.cleared_at;
@@ -739,6 +775,12 @@ void correlator::tick(const registry& reg) noexcept {
       stored = true;
       std::lock_guard lock(impl_->mutex_);
       ++impl_->n_.released;
+      try {
+        impl_->drop_held(id);
+      } catch (const std::exception& e) {  // passed on; a restart would hold it again (the once-key
+        ++impl_->n_.failures;              // keeps its rows from being stored twice)
+        spdlog::error("incidents: alert {}: its held row not removed: {}", id, e.what());
+      }
       spdlog::info("incidents: alert {} ({} {}) notified on its own: no weather event within its hold", id,
                    h.raise.terminal_id, proto::to_string(h.raise.type));
     } catch (const std::exception& e) {
@@ -759,33 +801,73 @@ void correlator::tick(const registry& reg) noexcept {
 std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::alert_message>& open, const registry& reg) {
   std::lock_guard lock(impl_->mutex_);
   auto& d = *impl_;
-  if (d.weather_.hold.count() <= 0 || d.weather_.min_terminals == 0) return 0;
   const auto now = d.clock_.now();
-  std::vector<const proto::alert_message*> found;
-  for (const auto& [id, a] : open) {
-    if (!weather_driven(a.type) || a.state == proto::alert_state::cleared || d.member_of_.count(id) != 0 ||
-        d.held_.count(id) != 0 || a.raised_at + d.weather_.hold + std::chrono::hours(1) < now)
-      continue;
-    const auto idx = reg.find(a.terminal_id);
-    if (!idx || reg.terminals()[*idx].kind != site_kind::terminal) continue;
-    found.push_back(&a);
-  }
-  std::sort(found.begin(), found.end(), [](const auto* x, const auto* y) {
-    return x->raised_at != y->raised_at ? x->raised_at < y->raised_at : x->alert_id < y->alert_id;
-  });
-  for (const auto* a : found) {
-    const auto& t = reg.terminals()[*reg.find(a->terminal_id)];
+  struct row {
+    std::uint64_t id;
     impl::held_raise h;
-    h.raise = *a;
-    h.site = t;
-    h.until = std::max(a->raised_at + d.weather_.hold, now);
-    d.held_.insert_or_assign(a->alert_id, std::move(h));
-    if (now - a->raised_at <= d.weather_.window)
-      d.recent_.push_back(impl::recent_raise{a->alert_id, t.id, t.town, t.village, a->type, a->raised_at, std::nullopt});
+  };
+  std::vector<row> rows;
+  gateway::detail::sqlite_stmt q(d.db_, "SELECT alert_id, until_ms, doc FROM weather_held ORDER BY alert_id", room);
+  while (q.step()) {
+    const auto id = static_cast<std::uint64_t>(q.i64(0));
+    try {
+      const auto doc = json::parse(q.text(2));
+      auto raise = proto::decode_alert(doc.at("raise").dump());
+      if (!raise.ok()) throw std::runtime_error(raise.problems.empty() ? "bad raise" : raise.problems.front().to_string());
+      impl::held_raise h;
+      h.raise = std::move(*raise.value);
+      for (const auto& l : doc.at("later")) {
+        auto later = proto::decode_alert(l.dump());
+        if (later.ok()) {
+          h.later.push_back(std::move(*later.value));
+        } else {  // the raise is still passed on; this transition is lost (logged, counted)
+          ++d.n_.failures;
+          spdlog::error("incidents: held weather raise {}: a later transition unreadable: {}", id,
+                        later.problems.empty() ? std::string("?") : later.problems.front().to_string());
+        }
+      }
+      h.until = proto::timestamp(std::chrono::milliseconds(q.i64(1)));
+      if (const auto idx = reg.find(h.raise.terminal_id)) h.site = reg.terminals()[*idx];
+      rows.push_back({id, std::move(h)});
+    } catch (const std::exception& e) {  // unreadable: logged and left for an operator to see
+      ++d.n_.failures;
+      spdlog::error("incidents: held weather raise {} unreadable: {}", id, e.what());
+    }
   }
-  if (!found.empty())
-    spdlog::info("incidents: {} weather-driven raise(s) in no event held again at start", found.size());
-  return found.size();
+  std::sort(rows.begin(), rows.end(), [](const row& x, const row& y) {
+    return x.h.raise.raised_at != y.h.raise.raised_at ? x.h.raise.raised_at < y.h.raise.raised_at : x.id < y.id;
+  });
+  std::size_t dropped = 0;
+  for (auto& r : rows) {
+    const auto& a = r.h.raise;
+    // The engine's own store is the truth: a raise it never committed (the gateway died between
+    // the hold and the engine's next commit) is no alert; one that cleared is still reported.
+    const auto e = open.find(r.id);
+    const bool in_engine = e != open.end() && e->second.terminal_id == a.terminal_id && e->second.type == a.type;
+    const bool cleared_meanwhile = std::any_of(r.h.later.begin(), r.h.later.end(), [](const proto::alert_message& l) {
+      return l.state == proto::alert_state::cleared;
+    });
+    if (!in_engine && !cleared_meanwhile) {
+      d.drop_held(r.id);
+      ++dropped;
+      spdlog::warn("incidents: held weather raise {} ({} {}) is no open alert of the engine: forgotten", r.id,
+                   a.terminal_id, proto::to_string(a.type));
+      continue;
+    }
+    std::optional<proto::timestamp> cleared_at;
+    for (const auto& l : r.h.later)
+      if (l.state == proto::alert_state::cleared) cleared_at = std::max(l.cleared_at.value_or(now), a.raised_at);
+    // It counts towards the next event like any recent raise (a terminal no longer registered
+    // does not: its hold just runs out).
+    if (now - a.raised_at <= d.weather_.window && r.h.site)
+      d.recent_.push_back(
+          impl::recent_raise{a.alert_id, a.terminal_id, r.h.site->town, r.h.site->village, a.type, a.raised_at, cleared_at});
+    d.held_.insert_or_assign(r.id, std::move(r.h));
+    ++d.n_.held;
+  }
+  if (rows.size() > dropped)
+    spdlog::info("incidents: {} weather-driven raise(s) held when the gateway stopped, held again", rows.size() - dropped);
+  return rows.size() - dropped;
 }
 
 void correlator::set_weather(const weather_settings& s) {

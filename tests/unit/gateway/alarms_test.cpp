@@ -381,6 +381,28 @@ TEST_F(AlarmDiscipline, AShelvedAlertReturnsUnacknowledgedWhenItsTimeRunsOut) {
   EXPECT_THROW(discipline_->shelve(cleared, 60, "", "wang"), alarms::discipline_error);
 }
 
+// The incident correlator holds a weather-driven raise up to weather_hold_s before the discipline
+// sees it (incidents/weather.hpp); an operator may shelve it meanwhile from the alerts page.
+TEST_F(AlarmDiscipline, AShelfPutOnAnAlertBeforeItsRaiseReachedTheDisciplineIsKept) {
+  proto::alert_message a;
+  a.alert_id = 77;
+  a.terminal_id = "T1";
+  a.type = proto::alert_type::turbidity_high;
+  a.raised_at = clock_.now();
+  a.message = "turbidity_high at T1";
+  const auto s = discipline_->shelve(a, 3600, "first flush, known", "wang");
+  clock_.advance(15min);
+  std::vector<notification_row> queue;
+  discipline_->on_transition(a, &t1_, queue);
+  const auto after = discipline_->state_of(77);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_TRUE(after->shelved());
+  EXPECT_EQ(after->shelved_until, s.shelved_until);
+  EXPECT_EQ(after->shelved_by, "wang");
+  EXPECT_EQ(after->shelve_note, "first flush, known");
+  EXPECT_TRUE(after->group_id.has_value()) << "and the raise is recorded as usual";
+}
+
 TEST_F(AlarmDiscipline, RepeatsWithinTheGroupWindowAreOneEpisodeWithACount) {
   const auto first_raise = clock_.now();
   turbidity(50);

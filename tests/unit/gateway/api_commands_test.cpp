@@ -257,6 +257,7 @@ TEST(SqliteStoreV6, MigratesAVersionFiveDatabaseAddingTheCommandsTable) {
                            "DROP TABLE flow_hours; DROP TABLE flow_normal_sites;"  // versions 16 and 19 (issues 14, 16)
                            "ALTER TABLE daily DROP COLUMN sludge_level_s; ALTER TABLE daily DROP COLUMN sludge_ok_s;"  // version 17
                            "DROP TABLE hourly;"  // version 18 (issue 16)
+                           "DROP TABLE weather_held;"  // version 20 (issue 14)
                            "PRAGMA user_version=5;"
                            "INSERT INTO alerts(id, terminal, type, state, raised_ms, message)"
                            " VALUES(3, 'T1', 'no_flow', 'raised', 1000, 'm');",

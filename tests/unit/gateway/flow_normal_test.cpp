@@ -262,7 +262,7 @@ TEST(FlowNormalStore, Version15MigratesToTheCurrentSchema) {
     ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(raw,
                            "DROP TABLE flow_hours; DROP TABLE flow_normal_sites; ALTER TABLE daily DROP COLUMN sludge_level_s;"
-                           " ALTER TABLE daily DROP COLUMN sludge_ok_s; DROP TABLE hourly; PRAGMA user_version=15;",
+                           " ALTER TABLE daily DROP COLUMN sludge_ok_s; DROP TABLE hourly; DROP TABLE weather_held; PRAGMA user_version=15;",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(raw);
@@ -290,7 +290,7 @@ TEST(FlowNormalStore, Version18CarriesCompleteNormalsIntoOneRowPerSite) {
   // Back to schema 18: its table, site A complete (cell value = day_type x 24 + hour), site B
   // with 3 rows, site C with 48 rows of which one has an hour out of range.
   std::string sql =
-      "DROP TABLE flow_normal_sites;"
+      "DROP TABLE flow_normal_sites; DROP TABLE weather_held;"
       "CREATE TABLE flow_normals (site_id TEXT NOT NULL, day_type INTEGER NOT NULL, hour INTEGER NOT NULL,"
       " median_m3h REAL NOT NULL, low_m3h REAL NOT NULL, days INTEGER NOT NULL, prior INTEGER NOT NULL,"
       " computed_day INTEGER NOT NULL, PRIMARY KEY (site_id, day_type, hour)) WITHOUT ROWID;"

@@ -71,6 +71,16 @@ class WeatherEvents : public ::testing::Test {
     std::vector<notification_row> rows;
     corr_->on_transition(a, site(a.terminal_id), rows);
   }
+  /// Makes the correlator store released rows here: the once-keys, after `failures` refusals.
+  std::vector<std::string>& capture_releases(int failures = 0) {
+    release_failures_ = failures;
+    released_keys_.clear();
+    corr_->set_release([this](const std::vector<notification_row>&, const std::string& key) {
+      if (release_failures_-- > 0) throw std::runtime_error("disk full");
+      released_keys_.push_back(key);
+    });
+    return released_keys_;
+  }
   std::size_t forwarded_clears() const {
     std::size_t n = 0;
     for (const auto& a : next_.seen) n += a.state == proto::alert_state::cleared ? 1 : 0;
@@ -85,6 +95,8 @@ class WeatherEvents : public ::testing::Test {
   std::vector<terminal_info> sites_;
   std::unique_ptr<correlator> corr_;
   std::uint64_t alert_id_{0};
+  std::vector<std::string> released_keys_;
+  int release_failures_{0};
 };
 
 TEST_F(WeatherEvents, ManyTerminalsAtOnceAreOneEventWithOneNotificationOfItsOwn) {
@@ -461,12 +473,7 @@ TEST_F(WeatherEvents, ALoneRaiseIsNotifiedWhenItsHoldRunsOutWithWhatFollowedMean
 
 TEST_F(WeatherEvents, AHeldRaiseWhoseNotificationWasNotStoredIsTriedAgainAndPassedOnOnce) {
   start({}, 15min);
-  int fail = 1;
-  std::vector<std::string> keys;
-  corr_->set_release([&](const std::vector<notification_row>&, const std::string& key) {
-    if (fail-- > 0) throw std::runtime_error("disk full");
-    keys.push_back(key);
-  });
+  auto& keys = capture_releases(1);
   const auto a = raise("T2");
   clock_.advance(15min);
   corr_->tick(registry(sites_));
@@ -491,17 +498,19 @@ TEST_F(WeatherEvents, RaisesHeldWhenTheGatewayStoppedAreHeldAgainAndStillMakeThe
   const auto a0 = raise("T0", proto::alert_type::turbidity_high);
   clock_.advance(2min);
   const auto a5 = raise("T5", proto::alert_type::turbidity_high);
-  // A restart 1 min later: the engine still has both open.
+  // A restart 1 min later: the engine still has both open. Only what the correlator held is held
+  // again: an alert notified long before (id 900) or at a pump station (901) is not.
   clock_.advance(1min);
   start({}, 15min);
   std::vector<std::string> keys;
-  corr_->set_release([&](const std::vector<notification_row>&, const std::string& key) { keys.push_back(key); });
+  const auto sink = [&](const std::vector<notification_row>&, const std::string& key) { keys.push_back(key); };
+  corr_->set_release(sink);
   proto::alert_message old_raise = a0;
-  old_raise.alert_id = 900;  // raised 3 h ago and notified then: not held again
-  old_raise.raised_at = clock_.now() - 3h;
+  old_raise.alert_id = 900;
+  old_raise.raised_at = clock_.now() - 10min;
   proto::alert_message at_station = a0;
   at_station.alert_id = 901;
-  at_station.terminal_id = "PS1";  // a pump station's flow_high is no weather
+  at_station.terminal_id = "PS1";
   const std::unordered_map<std::uint64_t, proto::alert_message> open{
       {a0.alert_id, a0}, {a5.alert_id, a5}, {old_raise.alert_id, old_raise}, {at_station.alert_id, at_station}};
   EXPECT_EQ(corr_->rehold(open, registry(sites_)), 2u);
@@ -515,9 +524,9 @@ TEST_F(WeatherEvents, RaisesHeldWhenTheGatewayStoppedAreHeldAgainAndStillMakeThe
   clock_.advance(1h);
   corr_->tick(registry(sites_));
   EXPECT_TRUE(keys.empty());
-  // The event ends (and stays ended past its reopen time); then a lone raise, and the gateway is
-  // down past its hold: it is passed on at the first tick (the once-key keeps one passed on
-  // before the stop from being sent twice).
+  // Members of the event are no longer held: a restart holds nothing.
+  start({}, 15min);
+  EXPECT_EQ(corr_->rehold(open, registry(sites_)), 0u);
   const auto members = corr_->active().front().alerts;
   for (const auto& m : members) {
     proto::alert_message c = a0;
@@ -526,18 +535,76 @@ TEST_F(WeatherEvents, RaisesHeldWhenTheGatewayStoppedAreHeldAgainAndStillMakeThe
     clear(c);
   }
   EXPECT_TRUE(corr_->active().empty());
-  clock_.advance(25h);
+  clock_.advance(25h);  // past the event's reopen time
+
+  // A lone raise acknowledged during its hold, and the gateway down past the hold: at the first
+  // tick its raise (as raised) and its ack are passed on, in order, under its once-key.
   const auto lone = raise("T9");
+  clock_.advance(5min);
+  auto acked = lone;
+  acked.state = proto::alert_state::acknowledged;
+  acked.acked_at = clock_.now();
+  acked.acked_by = "wang";
+  std::vector<notification_row> rows;
+  corr_->on_transition(acked, site("T9"), rows);
   clock_.advance(1h);
   start({}, 15min);
-  corr_->set_release([&](const std::vector<notification_row>&, const std::string& key) { keys.push_back(key); });
-  EXPECT_EQ(corr_->rehold({{lone.alert_id, lone}}, registry(sites_)), 1u);
+  corr_->set_release(sink);
+  const auto seen_before = next_.seen.size();
+  EXPECT_EQ(corr_->rehold({{lone.alert_id, acked}}, registry(sites_)), 1u);
   corr_->tick(registry(sites_));
+  ASSERT_EQ(next_.seen.size(), seen_before + 2);
+  EXPECT_EQ(next_.seen[seen_before].state, proto::alert_state::raised);
+  EXPECT_EQ(next_.seen[seen_before + 1].state, proto::alert_state::acknowledged);
   EXPECT_EQ(keys, (std::vector<std::string>{"alert:" + std::to_string(lone.alert_id) + ":weather-hold"}));
-  EXPECT_EQ(next_.raises(), 2u);
-  // Hold 0: nothing is held again.
-  start({}, 0s);
-  EXPECT_EQ(corr_->rehold({{lone.alert_id, lone}}, registry(sites_)), 0u);
+  // Passed on: a later restart holds it no more (the engine still has it open).
+  start({}, 15min);
+  EXPECT_EQ(corr_->rehold({{lone.alert_id, acked}}, registry(sites_)), 0u);
+
+  // A raise that cleared during its hold is reported after a restart though no longer open; a
+  // replayed clear is not passed on twice; one the engine never committed is forgotten.
+  clock_.advance(4h);
+  const auto brief = raise("T7", proto::alert_type::turbidity_high);
+  clock_.advance(3min);
+  clear(brief);
+  const auto lost = raise("T8");
+  start({}, 0s);  // held rows are passed on whatever the hold is now
+  corr_->set_release(sink);
+  EXPECT_EQ(corr_->rehold({}, registry(sites_)), 1u);
+  clear(brief);  // the journal's replay of the same clear
+  const auto n = next_.seen.size();
+  clock_.advance(15min);
+  corr_->tick(registry(sites_));
+  ASSERT_EQ(next_.seen.size(), n + 2) << "raise and one clear";
+  EXPECT_EQ(next_.seen[n].alert_id, brief.alert_id);
+  EXPECT_EQ(next_.seen[n + 1].state, proto::alert_state::cleared);
+  EXPECT_FALSE(corr_->held_back(lost.alert_id));
+  start({}, 15min);
+  EXPECT_EQ(corr_->rehold({{lost.alert_id, lost}}, registry(sites_)), 0u) << "its row was dropped";
+}
+
+TEST_F(WeatherEvents, AHeldRaiseWaitingForItsStoreRetryThatJoinsAnEventWasNotified) {
+  start({}, 15min);
+  auto& keys = capture_releases(1);
+  const auto a = raise("T0", proto::alert_type::turbidity_high);
+  clock_.advance(15min);
+  corr_->tick(registry(sites_));  // passed on, its rows not stored
+  ASSERT_EQ(next_.raises(), 1u);
+  raise("T1", proto::alert_type::turbidity_high);
+  raise("T2", proto::alert_type::turbidity_high);  // the event: T0 is a member, notified already
+  const auto v = corr_->active();
+  ASSERT_EQ(v.size(), 1u);
+  for (const auto& m : v.front().alerts) {
+    if (m.alert_id == a.alert_id) {
+      EXPECT_TRUE(m.forwarded) << "its raise went on: so do its ack and clear";
+    }
+  }
+  clock_.advance(1min);
+  corr_->tick(registry(sites_));
+  EXPECT_EQ(keys, (std::vector<std::string>{"alert:" + std::to_string(a.alert_id) + ":weather-hold"}))
+      << "its notification is still stored";
+  clear(a);
+  EXPECT_EQ(forwarded_clears(), 1u);
 }
 
 TEST(WeatherSettings, ReadFromTheIncidentsTableWithErrorsNamingTheKey) {
@@ -555,6 +622,11 @@ TEST(WeatherSettings, ReadFromTheIncidentsTableWithErrorsNamingTheKey) {
   EXPECT_NE(c("[incidents]\nweather_running_high_share = 0\n").find("incidents.weather_running_high_share: must be in"), std::string::npos);
   EXPECT_NE(c("[incidents]\nweather_hold_s = 3601\n").find("incidents.weather_hold_s"), std::string::npos);
   EXPECT_NE(c("[incidents]\nweather_hold_s = -1\n").find("incidents.weather_hold_s"), std::string::npos);
+  EXPECT_NE(c("[incidents]\nweather_window_s = 600\nweather_hold_s = 900\n").find("incidents.weather_hold_s: must be at most weather_window_s"),
+            std::string::npos);
+  EXPECT_NE(c("[alarms]\nescalate_after_min = [10, 60]\n[incidents]\nweather_hold_s = 900\n")
+                .find("incidents.weather_hold_s: must be below the town escalation of alarms.escalate_after_min (10 min)"),
+            std::string::npos);
   std::ofstream(dir.path() / "ok.toml")
       << "[incidents]\nweather_window_s = 7200\nweather_min_terminals = 5\nweather_reopen_s = 43200\nweather_running_high_factor = 0\nweather_running_high_share = 0.5\nweather_hold_s = 0\n";
   const auto cfg = load_config(dir.path() / "ok.toml");

@@ -15,8 +15,8 @@ namespace sewage::gateway {
 
 /// Schema version this build writes. Migrations from every earlier version run at open.
 /// 14 is the incidents room's (issue 13 item 3); 15 the pump stations' run log (item 2); 19 keeps
-/// a site's flow normal in one row (issue 16).
-inline constexpr int sqlite_schema_version = 19;
+/// a site's flow normal in one row (issue 16); 20 the weather-driven raises held for an event.
+inline constexpr int sqlite_schema_version = 20;
 
 class sqlite_store final : public store, public notification_store {
  public:

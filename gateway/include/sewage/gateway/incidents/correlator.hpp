@@ -113,14 +113,15 @@ class correlator final : public alert_listener {
   /// (the engine's registry) gives the terminal of a raise held again at start (rehold). Never
   /// throws: a failed store is logged, counted (failures) and retried a minute later.
   void tick(const registry& reg) noexcept;
-  /// At start, after reconcile: open weather-driven alerts at terminals of `reg` (`open`:
-  /// engine::open_alerts()) in no incident, raised at most `hold` + 1 h ago, were held when the
-  /// gateway stopped (with a hold, every weather-driven raise joins an event or is held): they are
-  /// held again until their raise + hold (so at the first tick when that has passed; the once-key
-  /// keeps one that was passed on before the stop from being notified twice) and count towards the
-  /// next event like any recent raise. An alert notified at once before the stop (a gateway
-  /// started with `weather_hold_s = 0` before) is notified a second time. Returns the number held.
-  /// Never throws except bad_alloc.
+  /// At start, after reconcile and before the first transition: the weather-driven raises held
+  /// when the gateway stopped (table weather_held, sqlite schema v20: a row per held raise from
+  /// its hold until it is passed on or joins an event) are held again, with the acks and clears
+  /// they had meanwhile, until their stored end (a hold that ran out while the gateway was down
+  /// is passed on at the first tick); those raised within `window` count towards the next event.
+  /// `open` (engine::open_alerts()) is the truth: a held raise that is no open alert of the engine
+  /// and did not clear while held (the gateway died before the engine committed it) is forgotten.
+  /// `reg` gives their terminals. Returns the number held again. Throws std::runtime_error on a
+  /// database failure; an unreadable row is logged, counted (failures) and left.
   std::size_t rehold(const std::unordered_map<std::uint64_t, proto::alert_message>& open, const registry& reg);
 
   /// At start, once the engine is built: member alerts of open incidents that are no longer open
