@@ -302,6 +302,9 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   incident_room.set_release([&hook](const std::vector<notification_row>& rows, const std::string& once_key) {
     if (hook) hook->enqueue_rows(rows, once_key);
   });
+  incident_room.set_in_window([&alarm_discipline](const std::string& site, sewage::proto::timestamp at) {
+    return alarm_discipline.window_at(site, at).has_value();
+  });
   (void)incident_room.rehold(eng.open_alerts(), eng.terminals());
   // The gateway's own broker outage is not the terminals' fault: offline judgement waits while the
   // link is down and until the backlog after a reconnect has drained (engine::tick).

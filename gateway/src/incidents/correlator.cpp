@@ -279,6 +279,7 @@ class correlator::impl {
   weather_settings weather_;
   std::map<std::uint64_t, held_raise> held_;  ///< by alert id
   correlator::release_fn release_;
+  correlator::in_window_fn in_window_;
   std::deque<recent_raise> recent_;  ///< within weather_.window of the latest, oldest first
   std::int64_t weather_id_{0};       ///< the latest weather incident (0: none yet)
   const network::holder& pipes_;
@@ -648,6 +649,8 @@ class correlator::impl {
     }
     if (sites.size() < weather_.min_terminals && running_high == 0) {  // alone so far
       if (weather_.hold.count() <= 0) return {};                       // notified on its own now
+      // In a maintenance window: the discipline suppresses it now (nothing to group for).
+      if (in_window_ && in_window_(a.terminal_id, a.raised_at)) return {};
       // Held: when others follow within the hold it is a member of their event, never notified on
       // its own; else tick() passes it on when the hold runs out.
       held_raise h;
@@ -731,6 +734,11 @@ void correlator::set_site_health(health_fn f) {
 void correlator::set_running_high(running_high_fn f) {
   std::lock_guard lock(impl_->mutex_);
   impl_->running_high_ = std::move(f);
+}
+
+void correlator::set_in_window(in_window_fn f) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->in_window_ = std::move(f);
 }
 
 void correlator::set_release(release_fn f) {

@@ -471,6 +471,22 @@ TEST_F(WeatherEvents, ALoneRaiseIsNotifiedWhenItsHoldRunsOutWithWhatFollowedMean
   EXPECT_EQ(next_.raises(), 3u);
 }
 
+// A site in a maintenance window: its raise goes to the discipline at once (which suppresses it
+// and the alerts page shows it so), never held (found by web_alarm_maintenance_page).
+TEST_F(WeatherEvents, ARaiseAtASiteInAMaintenanceWindowIsNeverHeld) {
+  start({}, 15min);
+  std::vector<std::string> asked;
+  corr_->set_in_window([&](const std::string& site, proto::timestamp) {
+    asked.push_back(site);
+    return site == "T3";
+  });
+  raise("T3", proto::alert_type::turbidity_high);
+  EXPECT_EQ(next_.raises(), 1u) << "passed on at once";
+  raise("T4", proto::alert_type::turbidity_high);
+  EXPECT_EQ(next_.raises(), 1u) << "held";
+  EXPECT_EQ(asked, (std::vector<std::string>{"T3", "T4"}));
+}
+
 TEST_F(WeatherEvents, AHeldRaiseWhoseNotificationWasNotStoredIsTriedAgainAndPassedOnOnce) {
   start({}, 15min);
   auto& keys = capture_releases(1);

@@ -96,6 +96,13 @@ class correlator final : public alert_listener {
   /// on the engine's thread without the correlator's lock. Call before the first transition.
   using release_fn = std::function<void(const std::vector<notification_row>& rows, const std::string& once_key)>;
   void set_release(release_fn f);
+  /// Whether site `site_id` is inside a maintenance window at `at` (main: alarms::discipline::
+  /// window_at). A raise there is never held (weather_settings::hold): the discipline suppresses
+  /// it at once and the operators see it so. Called on the engine's thread with the correlator's
+  /// lock held; must not call the correlator. Without it every such raise may be held. Call
+  /// before the first transition.
+  using in_window_fn = std::function<bool(const std::string& site_id, proto::timestamp at)>;
+  void set_in_window(in_window_fn f);
 
   // ---- alert_listener (engine thread) ----
   /// raise: correlation rules 1-3 (gateway/README.md "Incidents"); ack / clear: forwarded when the
