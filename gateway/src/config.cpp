@@ -327,7 +327,9 @@ config load_config(const std::filesystem::path& path) {
       detail::read_om_lab(lab, archive, c.om_lab, c.om_archive, [&path](const std::string& p) { return resolve(path, p); });
     }
     if (const auto* t = top.sub_table("network")) detail::read_network(*t, c.network_file, [&path](const std::string& p) { return resolve(path, p); });
+    bool hold_configured = false;
     if (const auto* t = top.sub_table("incidents")) {
+      hold_configured = t->contains("weather_hold_s");
       detail::toml_reader r(*t, "incidents");
       std::int64_t window = c.weather.window.count();
       r.read_int("weather_window_s", window, 600, 604800);
@@ -349,12 +351,17 @@ config load_config(const std::filesystem::path& path) {
       if (c.weather.hold > c.weather.window)
         r.fail("weather_hold_s", "must be at most weather_window_s (" + std::to_string(c.weather.window.count()) +
                                      " s): a raise held longer would no longer count towards the event");
-      if (c.weather.hold.count() > 0 && c.weather.hold.count() >= c.alarms.escalate_town_after_min * 60)
-        r.fail("weather_hold_s", "must be below the town escalation of alarms.escalate_after_min (" +
-                                     std::to_string(c.alarms.escalate_town_after_min) +
-                                     " min): a held raise would escalate before it is notified");
       r.reject_unknown();
     }
+    // After every table: [alarms] may lower the escalation below the default hold with no
+    // [incidents] table at all.
+    if (c.weather.hold.count() > 0 && c.weather.hold.count() >= c.alarms.escalate_town_after_min * 60)
+      throw config_error("incidents.weather_hold_s (" + std::to_string(c.weather.hold.count()) + " s" +
+                         (hold_configured ? std::string() : std::string(", the default")) +
+                         "): must be below the town escalation of alarms.escalate_after_min (" +
+                         std::to_string(c.alarms.escalate_town_after_min) +
+                         " min): a held raise would escalate before it is notified; set a shorter weather_hold_s "
+                         "(0: no hold) or a later escalation");
     if (const auto* t = top.sub_table("commands")) {
       detail::toml_reader r(*t, "commands");
       std::int64_t to = c.command_timeout.count();

@@ -305,7 +305,21 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   incident_room.set_in_window([&alarm_discipline](const std::string& site, sewage::proto::timestamp at) {
     return alarm_discipline.window_at(site, at).has_value();
   });
-  (void)incident_room.rehold(eng.open_alerts(), eng.terminals());
+  // A raise held when an operator shelved it waits for its shelf (correlator::set_shelf).
+  incident_room.set_shelf([&alarm_discipline](std::uint64_t id) -> std::optional<sewage::proto::timestamp> {
+    const auto s = alarm_discipline.state_of(id);
+    if (s && s->shelved()) return s->shelved_until;
+    return std::nullopt;
+  });
+  // The held raises: this host's table, checked against the engine's store and the discipline's
+  // (shared by a standby pair), so a takeover holds what the gateway that led had held.
+  incidents::correlator::rehold_checks held_checks;
+  held_checks.stored = [&db](std::uint64_t id) { return db.alert(id).has_value(); };
+  held_checks.passed_on = [&alarm_discipline](std::uint64_t id) {
+    const auto s = alarm_discipline.state_of(id);
+    return s && (s->group_id || s->window_id);
+  };
+  (void)incident_room.rehold(eng.open_alerts(), eng.terminals(), held_checks);
   // The gateway's own broker outage is not the terminals' fault: offline judgement waits while the
   // link is down and until the backlog after a reconnect has drained (engine::tick).
   eng.link_down();

@@ -58,21 +58,7 @@ class correlator::impl {
       // As the store's own connection: a commit survives a process kill (WAL), not necessarily a
       // power cut; what the engine committed is reconciled at the next start either way.
       sqlite3_exec(db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
-      gateway::detail::sqlite_stmt top(db_, "SELECT coalesce(max(id), 0) FROM incidents", room);
-      if (top.step()) next_id_ = top.i64(0) + 1;
-      gateway::detail::sqlite_stmt w(db_, "SELECT coalesce(max(id), 0) FROM incidents WHERE kind = 'weather'", room);
-      if (w.step()) weather_id_ = w.i64(0);
-      gateway::detail::sqlite_stmt q(db_, "SELECT doc FROM incidents WHERE state != 'resolved' ORDER BY id", room);
-      while (q.step()) {
-        auto i = from_json(json::parse(q.text(0)));
-        for (const auto& a : i.alerts) {
-          if (!a.open) continue;
-          member_of_[a.alert_id] = i.id;
-          if (a.role != alert_role::weather) ++open_sites_[a.site_id];
-        }
-        const auto id = i.id;
-        active_.emplace(id, std::move(i));
-      }
+      load_active();
     } catch (const std::exception& e) {
       sqlite3_close(db_);
       throw std::runtime_error(path.string() + ": cannot load the open incidents: " + e.what());
@@ -81,6 +67,38 @@ class correlator::impl {
   ~impl() { sqlite3_close(db_); }
   impl(const impl&) = delete;
   impl& operator=(const impl&) = delete;
+
+  /// (Re)loads the open incidents, their open members and the next ids from the tables: at start,
+  /// and after a failed write, whose transaction rolled the tables back while the memory had
+  /// already changed (an incident opened, a member added). Throws std::runtime_error.
+  void load_active() {
+    std::map<std::int64_t, incident> active;
+    std::unordered_map<std::uint64_t, std::int64_t> member_of;
+    std::unordered_map<std::string, int> open_sites;
+    std::int64_t next_id = 1;
+    std::int64_t weather_id = 0;
+    gateway::detail::sqlite_stmt top(db_, "SELECT coalesce(max(id), 0) FROM incidents", room);
+    if (top.step()) next_id = top.i64(0) + 1;
+    gateway::detail::sqlite_stmt w(db_, "SELECT coalesce(max(id), 0) FROM incidents WHERE kind = 'weather'", room);
+    if (w.step()) weather_id = w.i64(0);
+    gateway::detail::sqlite_stmt q(db_, "SELECT doc FROM incidents WHERE state != 'resolved' ORDER BY id", room);
+    while (q.step()) {
+      auto i = from_json(json::parse(q.text(0)));
+      for (const auto& a : i.alerts) {
+        if (!a.open) continue;
+        member_of[a.alert_id] = i.id;
+        if (a.role != alert_role::weather) ++open_sites[a.site_id];
+      }
+      const auto id = i.id;
+      active.emplace(id, std::move(i));
+    }
+    active_ = std::move(active);
+    member_of_ = std::move(member_of);
+    open_sites_ = std::move(open_sites);
+    next_id_ = next_id;
+    weather_id_ = weather_id;
+    reach_.clear();
+  }
 
   /// What on_transition does with a transition.
   struct outcome {
@@ -264,7 +282,18 @@ class correlator::impl {
   void store_held(std::uint64_t id, const held_raise& h) {
     json later = json::array();
     for (const auto& l : h.later) later.push_back(json::parse(proto::encode(l)));
-    const json doc{{"raise", json::parse(proto::encode(h.raise))}, {"later", std::move(later)}};
+    json doc{{"raise", json::parse(proto::encode(h.raise))}, {"later", std::move(later)}};
+    if (h.rows) {  // passed on, its notification rows not stored yet: kept to be stored after a restart
+      json rows = json::array();
+      for (const auto& r : *h.rows)
+        rows.push_back({{"target", r.target},
+                        {"subject_kind", r.subject_kind},
+                        {"subject_id", r.subject_id},
+                        {"event", r.event},
+                        {"body", r.body},
+                        {"created_ms", r.created_ms}});
+      doc["rows"] = std::move(rows);
+    }
     gateway::detail::sqlite_stmt up(db_, "INSERT OR REPLACE INTO weather_held(alert_id, until_ms, doc) VALUES (?, ?, ?)",
                                     room);
     up.bind(1, id).bind(2, ms(h.until)).bind(3, doc.dump(-1, ' ', false, json::error_handler_t::replace)).run();
@@ -280,6 +309,7 @@ class correlator::impl {
   std::map<std::uint64_t, held_raise> held_;  ///< by alert id
   correlator::release_fn release_;
   correlator::in_window_fn in_window_;
+  correlator::shelf_fn shelf_;
   std::deque<recent_raise> recent_;  ///< within weather_.window of the latest, oldest first
   std::int64_t weather_id_{0};       ///< the latest weather incident (0: none yet)
   const network::holder& pipes_;
@@ -667,6 +697,7 @@ class correlator::impl {
     transaction tx(db_);
     auto& i = open_incident(a);
     i.kind = incident_kind::weather;
+    std::vector<std::uint64_t> joined;
     for (const auto& r : recent_) {
       member_alert mem;
       mem.alert_id = r.alert_id;
@@ -680,7 +711,7 @@ class correlator::impl {
       const bool unsent = h != held_.end() && !h->second.rows;
       if (unsent) {
         drop_held(r.alert_id);
-        held_.erase(h);
+        joined.push_back(r.alert_id);  // forgotten in memory once the tables are committed
       }
       mem.forwarded = !unsent;
       mem.raised_at = r.raised_at;
@@ -692,6 +723,7 @@ class correlator::impl {
     }
     save(i);
     tx.commit();
+    for (const auto id : joined) held_.erase(id);
     weather_id_ = i.id;
     recent_.clear();
     spdlog::warn("incidents: incident {} opened: {}{}", i.id, i.title,
@@ -741,6 +773,11 @@ void correlator::set_in_window(in_window_fn f) {
   impl_->in_window_ = std::move(f);
 }
 
+void correlator::set_shelf(shelf_fn f) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->shelf_ = std::move(f);
+}
+
 void correlator::set_release(release_fn f) {
   std::lock_guard lock(impl_->mutex_);
   impl_->release_ = std::move(f);
@@ -749,6 +786,7 @@ void correlator::set_release(release_fn f) {
 void correlator::tick(const registry& reg) noexcept {
   std::vector<std::pair<std::uint64_t, impl::held_raise>> due;
   release_fn release;
+  shelf_fn shelf;
   try {
     std::lock_guard lock(impl_->mutex_);
     const auto now = impl_->clock_.now();
@@ -761,6 +799,7 @@ void correlator::tick(const registry& reg) noexcept {
       it = impl_->held_.erase(it);
     }
     release = impl_->release_;
+    shelf = impl_->shelf_;
   } catch (const std::exception& e) {  // bad_alloc: the held stay held, tried at the next tick
     spdlog::error("incidents: held weather raises not passed on now: {}", e.what());
     return;
@@ -770,6 +809,36 @@ void correlator::tick(const registry& reg) noexcept {
     const terminal_info* t = nullptr;
     if (h.site) t = &*h.site;
     else if (const auto idx = reg.find(h.raise.terminal_id)) t = &reg.terminals()[*idx];
+    // On an operator's shelf (put there while it was held): nobody was told of it yet, and the
+    // operator asked not to be. Held until the shelf ends; nothing told if it cleared on it.
+    bool silent = false;
+    if (!h.rows && shelf) {
+      try {
+        if (const auto until = shelf(id)) {
+          const auto cleared = std::any_of(h.later.begin(), h.later.end(), [](const proto::alert_message& l) {
+            return l.state == proto::alert_state::cleared;
+          });
+          if (cleared) {
+            silent = true;
+          } else {
+            std::lock_guard lock(impl_->mutex_);
+            h.until = std::max(*until, impl_->clock_.now() + std::chrono::seconds(1));
+            try {
+              impl_->store_held(id, h);
+            } catch (const std::exception& e) {  // kept in memory; a restart holds it to its old end
+              ++impl_->n_.failures;
+              spdlog::error("incidents: alert {}: its hold on the shelf not stored: {}", id, e.what());
+            }
+            spdlog::info("incidents: alert {} ({} {}) is on a shelf: held until {}", id, h.raise.terminal_id,
+                         proto::to_string(h.raise.type), proto::format_timestamp(h.until));
+            impl_->held_.insert_or_assign(id, std::move(h));
+            continue;
+          }
+        }
+      } catch (const std::exception& e) {  // passed on as if on no shelf: better told than not
+        spdlog::error("incidents: alert {}: its shelf not known ({}); passed on", id, e.what());
+      }
+    }
     try {
       if (!h.rows) {
         std::vector<notification_row> rows;
@@ -777,7 +846,18 @@ void correlator::tick(const registry& reg) noexcept {
           impl_->next_->on_transition(h.raise, t, rows);
           for (const auto& l : h.later) impl_->next_->on_transition(l, t, rows);
         }
+        if (silent) rows.clear();  // the discipline saw them all; nothing is told
         h.rows = std::move(rows);
+        // Kept with its held row until stored: a stop before that stores them at the next start
+        // (rehold) without passing the raise on again.
+        try {
+          std::lock_guard lock(impl_->mutex_);
+          impl_->store_held(id, h);
+        } catch (const std::exception& e) {
+          std::lock_guard lock(impl_->mutex_);
+          ++impl_->n_.failures;
+          spdlog::error("incidents: alert {}: its notification rows not kept in its held row: {}", id, e.what());
+        }
       }
       if (release) release(*h.rows, "alert:" + std::to_string(id) + ":weather-hold");
       stored = true;
@@ -789,8 +869,12 @@ void correlator::tick(const registry& reg) noexcept {
         ++impl_->n_.failures;              // keeps its rows from being stored twice)
         spdlog::error("incidents: alert {}: its held row not removed: {}", id, e.what());
       }
-      spdlog::info("incidents: alert {} ({} {}) notified on its own: no weather event within its hold", id,
-                   h.raise.terminal_id, proto::to_string(h.raise.type));
+      if (silent)
+        spdlog::info("incidents: alert {} ({} {}) cleared on its shelf while held: passed on, nothing notified", id,
+                     h.raise.terminal_id, proto::to_string(h.raise.type));
+      else
+        spdlog::info("incidents: alert {} ({} {}) notified on its own: no weather event within its hold", id,
+                     h.raise.terminal_id, proto::to_string(h.raise.type));
     } catch (const std::exception& e) {
       spdlog::error("incidents: alert {} ({} {}): its notification not stored ({}); tried again in a minute", id,
                     h.raise.terminal_id, proto::to_string(h.raise.type), e.what());
@@ -806,48 +890,106 @@ void correlator::tick(const registry& reg) noexcept {
   if (stored && impl_->next_ != nullptr) impl_->next_->on_committed();
 }
 
-std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::alert_message>& open, const registry& reg) {
-  std::lock_guard lock(impl_->mutex_);
+std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::alert_message>& open, const registry& reg,
+                               const rehold_checks& checks) {
   auto& d = *impl_;
-  const auto now = d.clock_.now();
   struct row {
     std::uint64_t id;
     impl::held_raise h;
+    bool without_row{false};  ///< an open alert no row holds (checks.passed_on)
+    bool keep{false};
   };
   std::vector<row> rows;
-  gateway::detail::sqlite_stmt q(d.db_, "SELECT alert_id, until_ms, doc FROM weather_held ORDER BY alert_id", room);
-  while (q.step()) {
-    const auto id = static_cast<std::uint64_t>(q.i64(0));
-    try {
-      const auto doc = json::parse(q.text(2));
-      auto raise = proto::decode_alert(doc.at("raise").dump());
-      if (!raise.ok()) throw std::runtime_error(raise.problems.empty() ? "bad raise" : raise.problems.front().to_string());
-      impl::held_raise h;
-      h.raise = std::move(*raise.value);
-      for (const auto& l : doc.at("later")) {
-        auto later = proto::decode_alert(l.dump());
-        if (later.ok()) {
-          h.later.push_back(std::move(*later.value));
-        } else {  // the raise is still passed on; this transition is lost (logged, counted)
-          ++d.n_.failures;
-          spdlog::error("incidents: held weather raise {}: a later transition unreadable: {}", id,
-                        later.problems.empty() ? std::string("?") : later.problems.front().to_string());
+  {
+    std::lock_guard lock(d.mutex_);
+    std::set<std::uint64_t> with_row;
+    gateway::detail::sqlite_stmt q(d.db_, "SELECT alert_id, until_ms, doc FROM weather_held ORDER BY alert_id", room);
+    while (q.step()) {
+      const auto id = static_cast<std::uint64_t>(q.i64(0));
+      try {
+        const auto doc = json::parse(q.text(2));
+        auto raise = proto::decode_alert(doc.at("raise").dump());
+        if (!raise.ok()) throw std::runtime_error(raise.problems.empty() ? "bad raise" : raise.problems.front().to_string());
+        impl::held_raise h;
+        h.raise = std::move(*raise.value);
+        for (const auto& l : doc.at("later")) {
+          auto later = proto::decode_alert(l.dump());
+          if (later.ok()) {
+            h.later.push_back(std::move(*later.value));
+          } else {  // the raise is still passed on; this transition is lost (logged, counted)
+            ++d.n_.failures;
+            spdlog::error("incidents: held weather raise {}: a later transition unreadable: {}", id,
+                          later.problems.empty() ? std::string("?") : later.problems.front().to_string());
+          }
         }
+        h.until = proto::timestamp(std::chrono::milliseconds(q.i64(1)));
+        if (const auto rs = doc.find("rows"); rs != doc.end()) {
+          std::vector<notification_row> stored_rows;
+          for (const auto& r : *rs) {
+            notification_row n;
+            n.target = r.at("target").get<std::string>();
+            n.subject_kind = r.at("subject_kind").get<std::string>();
+            n.subject_id = r.at("subject_id").get<std::uint64_t>();
+            n.event = r.at("event").get<std::string>();
+            n.body = r.at("body").get<std::string>();
+            n.created_ms = r.at("created_ms").get<std::int64_t>();
+            stored_rows.push_back(std::move(n));
+          }
+          h.rows = std::move(stored_rows);
+        }
+        if (const auto idx = reg.find(h.raise.terminal_id)) h.site = reg.terminals()[*idx];
+        with_row.insert(id);
+        rows.push_back({id, std::move(h)});
+      } catch (const std::exception& e) {  // unreadable: logged, and held from the engine's alert below
+        ++d.n_.failures;
+        spdlog::error("incidents: held weather raise {} unreadable: {}", id, e.what());
       }
-      h.until = proto::timestamp(std::chrono::milliseconds(q.i64(1)));
-      if (const auto idx = reg.find(h.raise.terminal_id)) h.site = reg.terminals()[*idx];
-      rows.push_back({id, std::move(h)});
-    } catch (const std::exception& e) {  // unreadable: logged and left for an operator to see
-      ++d.n_.failures;
-      spdlog::error("incidents: held weather raise {} unreadable: {}", id, e.what());
+    }
+    // An open weather-driven alert at a terminal that is in no row and no incident: its raise was
+    // held where the next listener cannot have seen it (asked below, unlocked).
+    // Only one raised within twice the hold: a takeover takes seconds, and an older one was a
+    // member of an event on the gateway that led (its incidents are in its own database) or was
+    // passed on there (the discipline failed to record it): holding it again would notify it
+    // alone now.
+    if (checks.passed_on && d.weather_.hold.count() > 0 && d.weather_.min_terminals > 0) {
+      const auto now = d.clock_.now();
+      for (const auto& [id, a] : open) {
+        if (!weather_driven(a.type) || with_row.count(id) != 0 || d.member_of_.count(id) != 0) continue;
+        if (now - a.raised_at > 2 * d.weather_.hold) continue;
+        const auto idx = reg.find(a.terminal_id);
+        if (!idx || reg.terminals()[*idx].kind != site_kind::terminal) continue;
+        impl::held_raise h;
+        h.raise = a;
+        h.raise.state = proto::alert_state::raised;
+        h.raise.acked_at.reset();
+        h.raise.acked_by.reset();
+        h.raise.ack_note.reset();
+        h.raise.cleared_at.reset();
+        if (a.state == proto::alert_state::acknowledged) h.later.push_back(a);
+        h.until = a.raised_at + d.weather_.hold;
+        h.site = reg.terminals()[*idx];
+        rows.push_back({id, std::move(h), true});
+      }
     }
   }
-  std::sort(rows.begin(), rows.end(), [](const row& x, const row& y) {
-    return x.h.raise.raised_at != y.h.raise.raised_at ? x.h.raise.raised_at < y.h.raise.raised_at : x.id < y.id;
-  });
-  std::size_t dropped = 0;
+  // The checks unlocked: the discipline calls held_back (this lock) under its own.
   for (auto& r : rows) {
     const auto& a = r.h.raise;
+    if (r.h.rows) {  // this gateway passed it on; its notification is still to be stored
+      r.keep = true;
+      continue;
+    }
+    if (checks.passed_on && checks.passed_on(r.id)) {
+      if (!r.without_row)
+        spdlog::warn("incidents: held weather raise {} ({} {}) was passed on meanwhile (by the gateway that led): "
+                     "forgotten",
+                     r.id, a.terminal_id, proto::to_string(a.type));
+      continue;
+    }
+    if (r.without_row) {
+      r.keep = true;
+      continue;
+    }
     // The engine's own store is the truth: a raise it never committed (the gateway died between
     // the hold and the engine's next commit) is no alert; one that cleared is still reported.
     const auto e = open.find(r.id);
@@ -855,12 +997,30 @@ std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::al
     const bool cleared_meanwhile = std::any_of(r.h.later.begin(), r.h.later.end(), [](const proto::alert_message& l) {
       return l.state == proto::alert_state::cleared;
     });
-    if (!in_engine && !cleared_meanwhile) {
-      d.drop_held(r.id);
-      ++dropped;
-      spdlog::warn("incidents: held weather raise {} ({} {}) is no open alert of the engine: forgotten", r.id,
-                   a.terminal_id, proto::to_string(a.type));
+    r.keep = in_engine || (cleared_meanwhile && (!checks.stored || checks.stored(r.id)));
+    if (!r.keep)
+      spdlog::warn("incidents: held weather raise {} ({} {}) is no alert of the engine: forgotten", r.id, a.terminal_id,
+                   proto::to_string(a.type));
+  }
+  std::sort(rows.begin(), rows.end(), [](const row& x, const row& y) {
+    return x.h.raise.raised_at != y.h.raise.raised_at ? x.h.raise.raised_at < y.h.raise.raised_at : x.id < y.id;
+  });
+  std::lock_guard lock(d.mutex_);
+  const auto now = d.clock_.now();
+  std::size_t held = 0;
+  std::size_t taken_over = 0;
+  for (auto& r : rows) {
+    const auto& a = r.h.raise;
+    if (!r.keep) {
+      if (!r.without_row) d.drop_held(r.id);
       continue;
+    }
+    if (r.without_row) {
+      d.store_held(r.id, r.h);
+      ++taken_over;
+      spdlog::warn("incidents: alert {} ({} {}) is open, in no weather event and was never passed on (held by the "
+                   "gateway that led before, or its row lost): held again until {}",
+                   r.id, a.terminal_id, proto::to_string(a.type), proto::format_timestamp(r.h.until));
     }
     std::optional<proto::timestamp> cleared_at;
     for (const auto& l : r.h.later)
@@ -872,10 +1032,13 @@ std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::al
           impl::recent_raise{a.alert_id, a.terminal_id, r.h.site->town, r.h.site->village, a.type, a.raised_at, cleared_at});
     d.held_.insert_or_assign(r.id, std::move(r.h));
     ++d.n_.held;
+    ++held;
   }
-  if (rows.size() > dropped)
-    spdlog::info("incidents: {} weather-driven raise(s) held when the gateway stopped, held again", rows.size() - dropped);
-  return rows.size() - dropped;
+  if (held > 0)
+    spdlog::info("incidents: {} weather-driven raise(s) held when the gateway stopped, held again ({} without a row of "
+                 "this gateway)",
+                 held, taken_over);
+  return held;
 }
 
 void correlator::set_weather(const weather_settings& s) {
@@ -890,12 +1053,17 @@ void correlator::on_transition(const proto::alert_message& alert, const terminal
     std::lock_guard lock(impl_->mutex_);
     o = alert.state == proto::alert_state::raised ? impl_->on_raise(alert, terminal) : impl_->on_change(alert);
   } catch (const std::exception& e) {
-    {
-      std::lock_guard lock(impl_->mutex_);
-      ++impl_->n_.failures;
-    }
     spdlog::error("incidents: alert {} ({} {}): {}; passed on unchanged", alert.alert_id, alert.terminal_id,
                   proto::to_string(alert.type), e.what());
+    try {
+      std::lock_guard lock(impl_->mutex_);
+      ++impl_->n_.failures;
+      // The transaction rolled the tables back: the memory follows them (an incident opened or a
+      // member added only in memory would otherwise be shown, and joined, until the next start).
+      impl_->load_active();
+    } catch (const std::exception& again) {
+      spdlog::error("incidents: the open incidents not reloaded after the failure: {}", again.what());
+    }
     o = impl::outcome{};
   }
   if (!o.forward || impl_->next_ == nullptr) return;

@@ -127,7 +127,7 @@ TEST(AlarmWindows, ProblemsNameTheField) {
 
 TEST(AlarmConfig, AlarmsTableIsReadWithDefaultsAndErrorsNameTheKey) {
   testing::temp_dir d("alarms-cfg");
-  std::ofstream(d.path() / "g.toml") << "[alarms]\nmax_shelve_s = 7200\nescalate_after_min = [15, 60]\ngroup_window_s = 900\n";
+  std::ofstream(d.path() / "g.toml") << "[alarms]\nmax_shelve_s = 7200\nescalate_after_min = [15, 60]\ngroup_window_s = 900\n[incidents]\nweather_hold_s = 600\n";
   const auto c = load_config(d.path() / "g.toml");
   EXPECT_EQ(c.alarms.max_shelve_s, 7200);
   EXPECT_EQ(c.alarms.escalate_town_after_min, 15);

@@ -61,8 +61,15 @@ inline std::string incident_network() {
 /// The listener after the correlator (the discipline in the gateway): records every transition.
 class capture final : public alert_listener {
  public:
-  void on_transition(const proto::alert_message& a, const terminal_info*, std::vector<notification_row>&) noexcept override {
+  /// Records `a`; appends one notification row for it (as the notifier would) when `notify` is set.
+  void on_transition(const proto::alert_message& a, const terminal_info*, std::vector<notification_row>& rows) noexcept override {
     seen.push_back(a);
+    if (notify) {
+      notification_row r;
+      r.subject_id = a.alert_id;
+      r.event = a.state == proto::alert_state::raised ? "raise" : a.state == proto::alert_state::cleared ? "clear" : "ack";
+      rows.push_back(std::move(r));
+    }
   }
   [[nodiscard]] std::size_t raises() const {
     std::size_t n = 0;
@@ -70,6 +77,7 @@ class capture final : public alert_listener {
     return n;
   }
   std::vector<proto::alert_message> seen;
+  bool notify{false};
 };
 
 }  // namespace sewage::gateway::test

@@ -18,6 +18,9 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include <map>
 
 namespace sewage::gateway::incidents {
 namespace {
@@ -75,9 +78,10 @@ class WeatherEvents : public ::testing::Test {
   std::vector<std::string>& capture_releases(int failures = 0) {
     release_failures_ = failures;
     released_keys_.clear();
-    corr_->set_release([this](const std::vector<notification_row>&, const std::string& key) {
+    corr_->set_release([this](const std::vector<notification_row>& rows, const std::string& key) {
       if (release_failures_-- > 0) throw std::runtime_error("disk full");
       released_keys_.push_back(key);
+      released_rows_ += rows.size();
     });
     return released_keys_;
   }
@@ -96,6 +100,7 @@ class WeatherEvents : public ::testing::Test {
   std::unique_ptr<correlator> corr_;
   std::uint64_t alert_id_{0};
   std::vector<std::string> released_keys_;
+  std::size_t released_rows_{0};
   int release_failures_{0};
 };
 
@@ -623,6 +628,253 @@ TEST_F(WeatherEvents, AHeldRaiseWaitingForItsStoreRetryThatJoinsAnEventWasNotifi
   EXPECT_EQ(forwarded_clears(), 1u);
 }
 
+// The second reviewer's findings on the hold (2026-12-05), each a test.
+
+TEST_F(WeatherEvents, AHeldRaiseShelvedMeanwhileWaitsForItsShelfAndIsNotifiedWhenItEnds) {
+  start({}, 15min);
+  next_.notify = true;
+  auto& keys = capture_releases();
+  std::map<std::uint64_t, proto::timestamp> shelves;  // the discipline's shelves, by alert id
+  std::vector<std::uint64_t> asked;
+  corr_->set_shelf([&](std::uint64_t id) -> std::optional<proto::timestamp> {
+    asked.push_back(id);
+    const auto s = shelves.find(id);
+    if (s == shelves.end()) return std::nullopt;
+    return s->second;
+  });
+  const auto a = raise("T4", proto::alert_type::turbidity_high);
+  clock_.advance(5min);
+  shelves[a.alert_id] = clock_.now() + 1h;  // an operator shelves it for an hour, 5 min in
+  clock_.advance(10min);
+  corr_->tick(registry(sites_));
+  EXPECT_EQ(asked, (std::vector<std::uint64_t>{a.alert_id}));
+  EXPECT_EQ(next_.raises(), 0u) << "on its shelf: not passed on when its hold runs out";
+  EXPECT_TRUE(keys.empty());
+  EXPECT_TRUE(corr_->held_back(a.alert_id)) << "not escalated either";
+  // Still held after a restart, to the shelf's end.
+  start({}, 15min);
+  next_.notify = true;
+  corr_->set_release([&](const std::vector<notification_row>& rows, const std::string& key) {
+    keys.push_back(key);
+    released_rows_ += rows.size();
+  });
+  corr_->set_shelf([&](std::uint64_t id) -> std::optional<proto::timestamp> {
+    const auto s = shelves.find(id);
+    if (s == shelves.end()) return std::nullopt;
+    return s->second;
+  });
+  EXPECT_EQ(corr_->rehold({{a.alert_id, a}}, registry(sites_)), 1u);
+  clock_.advance(30min);
+  corr_->tick(registry(sites_));
+  EXPECT_EQ(next_.raises(), 0u);
+  shelves.erase(a.alert_id);  // the shelf ran out with the alert still open: told now
+  clock_.advance(20min);
+  corr_->tick(registry(sites_));
+  ASSERT_EQ(next_.raises(), 1u);
+  EXPECT_EQ(keys, (std::vector<std::string>{"alert:" + std::to_string(a.alert_id) + ":weather-hold"}));
+  EXPECT_EQ(released_rows_, 1u);
+  EXPECT_FALSE(corr_->held_back(a.alert_id));
+}
+
+TEST_F(WeatherEvents, AHeldRaiseThatClearedOnItsShelfIsPassedOnWithNothingNotified) {
+  start({}, 15min);
+  next_.notify = true;
+  auto& keys = capture_releases();
+  proto::timestamp shelf_end{};
+  corr_->set_shelf([&](std::uint64_t) -> std::optional<proto::timestamp> { return shelf_end; });
+  const auto a = raise("T4", proto::alert_type::turbidity_high);
+  clock_.advance(2min);
+  shelf_end = clock_.now() + 2h;
+  clock_.advance(5min);
+  clear(a);
+  clock_.advance(10min);
+  corr_->tick(registry(sites_));
+  ASSERT_EQ(next_.seen.size(), 2u) << "the discipline sees its raise and clear (its groups, its shelf)";
+  EXPECT_EQ(next_.seen[1].state, proto::alert_state::cleared);
+  EXPECT_EQ(keys.size(), 1u);
+  EXPECT_EQ(released_rows_, 0u) << "nothing notified: it came and went on an operator's shelf";
+  EXPECT_FALSE(corr_->held_back(a.alert_id));
+  // The same without a shelf: raise and clear notified.
+  shelf_end = {};
+  corr_->set_shelf({});
+  const auto b = raise("T8", proto::alert_type::turbidity_high);
+  clock_.advance(5min);
+  clear(b);
+  clock_.advance(10min);
+  corr_->tick(registry(sites_));
+  EXPECT_EQ(released_rows_, 2u);
+}
+
+TEST_F(WeatherEvents, AStandbyThatTakesOverHoldsWhatTheGatewayThatLedHeld) {
+  start({}, 15min);
+  const auto a0 = raise("T0", proto::alert_type::turbidity_high);  // held by the leader
+  clock_.advance(4min);
+  // The leader dies. The standby has a database of its own (no weather_held rows), the engine's
+  // store and the discipline's tables are shared: a0 is open and the discipline never saw it; a
+  // notified alert (the discipline has its group) and one at a pump station are not held.
+  testing::temp_dir standby_dir("weather-standby");
+  sqlite_store standby_db(standby_dir.path() / "g.db", 100);
+  corr_ = std::make_unique<correlator>(standby_dir.path() / "g.db", pipes_, clock_, &next_);
+  weather_settings s;
+  s.hold = 15min;
+  corr_->set_weather(s);
+  auto& keys = capture_releases();
+  proto::alert_message notified = a0;
+  notified.alert_id = 900;
+  notified.terminal_id = "T3";
+  notified.state = proto::alert_state::acknowledged;
+  notified.acked_at = clock_.now();
+  proto::alert_message at_station = a0;
+  at_station.alert_id = 901;
+  at_station.terminal_id = "PS1";
+  correlator::rehold_checks checks;
+  checks.stored = [](std::uint64_t) { return true; };
+  checks.passed_on = [](std::uint64_t id) { return id == 900; };
+  const std::unordered_map<std::uint64_t, proto::alert_message> open{
+      {a0.alert_id, a0}, {notified.alert_id, notified}, {at_station.alert_id, at_station}};
+  EXPECT_EQ(corr_->rehold(open, registry(sites_), checks), 1u);
+  EXPECT_TRUE(corr_->held_back(a0.alert_id));
+  EXPECT_FALSE(corr_->held_back(notified.alert_id));
+  // It still counts towards an event: two more terminals within the window make one.
+  clock_.advance(2min);
+  raise("T1", proto::alert_type::turbidity_high);
+  raise("T2", proto::alert_type::turbidity_high);
+  ASSERT_EQ(corr_->active().size(), 1u);
+  EXPECT_EQ(corr_->active().front().affected_terminals, (std::vector<std::string>{"T0", "T1", "T2"}));
+  EXPECT_EQ(corr_->incident_of(a0.alert_id), corr_->active().front().id);
+  const auto event = corr_->active().front();
+  for (const auto& m : event.alerts) {
+    if (m.alert_id == a0.alert_id) {
+      EXPECT_FALSE(m.forwarded) << "never notified alone";
+    }
+  }
+  clock_.advance(1h);
+  corr_->tick(registry(sites_));
+  EXPECT_TRUE(keys.empty());
+}
+
+TEST_F(WeatherEvents, ALoneRaiseTheStandbyHeldAgainIsNotifiedAtItsRaisePlusTheHold) {
+  start({}, 15min);
+  testing::temp_dir standby_dir("weather-standby");
+  sqlite_store standby_db(standby_dir.path() / "g.db", 100);
+  const auto a = raise("T7", proto::alert_type::flow_high);
+  auto acked = a;
+  acked.state = proto::alert_state::acknowledged;
+  acked.acked_at = clock_.now() + 1min;
+  acked.acked_by = "li";
+  clock_.advance(20min);  // the standby took over 20 min after the raise: its hold ran out
+  corr_ = std::make_unique<correlator>(standby_dir.path() / "g.db", pipes_, clock_, &next_);
+  weather_settings s;
+  s.hold = 15min;
+  corr_->set_weather(s);
+  auto& keys = capture_releases();
+  correlator::rehold_checks checks;
+  checks.stored = [](std::uint64_t) { return true; };
+  checks.passed_on = [](std::uint64_t) { return false; };
+  // One raised longer ago than twice the hold was no held raise of the leader's (a member of its
+  // event, whose incidents the standby does not have): not held, not notified alone.
+  proto::alert_message old_member = a;
+  old_member.alert_id = 950;
+  old_member.raised_at = clock_.now() - 31min;
+  EXPECT_EQ(corr_->rehold({{a.alert_id, acked}, {old_member.alert_id, old_member}}, registry(sites_), checks), 1u);
+  EXPECT_FALSE(corr_->held_back(old_member.alert_id));
+  corr_->tick(registry(sites_));
+  ASSERT_EQ(next_.seen.size(), 2u);
+  EXPECT_EQ(next_.seen[0].state, proto::alert_state::raised);
+  EXPECT_FALSE(next_.seen[0].acked_at.has_value()) << "its raise, as raised";
+  EXPECT_EQ(next_.seen[1].state, proto::alert_state::acknowledged);
+  EXPECT_EQ(keys, (std::vector<std::string>{"alert:" + std::to_string(a.alert_id) + ":weather-hold"}));
+  // The old leader, leading again, has its stale row: the discipline saw the raise, so it is dropped.
+  start({}, 15min);
+  EXPECT_EQ(corr_->rehold({{a.alert_id, acked}}, registry(sites_), checks), 1u) << "without the check: held again";
+  start({}, 15min);
+  checks.passed_on = [&](std::uint64_t id) { return id == a.alert_id; };
+  EXPECT_EQ(corr_->rehold({{a.alert_id, acked}}, registry(sites_), checks), 0u);
+  start({}, 15min);
+  EXPECT_EQ(corr_->rehold({{a.alert_id, acked}}, registry(sites_)), 0u) << "its row was dropped";
+}
+
+TEST_F(WeatherEvents, RowsNotStoredWhenTheGatewayStoppedAreStoredAtTheNextStartWithoutPassingItOnTwice) {
+  start({}, 15min);
+  next_.notify = true;
+  auto& keys = capture_releases(1);
+  const auto a = raise("T2", proto::alert_type::turbidity_high);
+  clock_.advance(15min);
+  corr_->tick(registry(sites_));  // passed on to the discipline; its rows not stored (disk full)
+  ASSERT_EQ(next_.raises(), 1u);
+  EXPECT_TRUE(keys.empty());
+  start({}, 15min);  // the gateway stops before the retry
+  next_.notify = true;
+  capture_releases();
+  correlator::rehold_checks checks;
+  checks.stored = [](std::uint64_t) { return true; };
+  checks.passed_on = [](std::uint64_t) { return true; };  // the discipline saw it
+  EXPECT_EQ(corr_->rehold({{a.alert_id, a}}, registry(sites_), checks), 1u);
+  EXPECT_FALSE(corr_->held_back(a.alert_id)) << "passed on: its escalation is its own";
+  corr_->tick(registry(sites_));
+  EXPECT_EQ(released_keys_, (std::vector<std::string>{"alert:" + std::to_string(a.alert_id) + ":weather-hold"}));
+  EXPECT_EQ(released_rows_, 1u);
+  EXPECT_EQ(next_.raises(), 1u) << "not passed on again";
+  start({}, 15min);
+  EXPECT_EQ(corr_->rehold({{a.alert_id, a}}, registry(sites_), checks), 0u) << "stored: its row is gone";
+}
+
+TEST_F(WeatherEvents, ARaiseAndItsClearHeldInABatchTheEngineNeverCommittedAreForgotten) {
+  start({}, 15min);
+  const auto a = raise("T6", proto::alert_type::turbidity_high);
+  clock_.advance(3min);
+  clear(a);
+  // The gateway dies before the engine commits the batch with both: its store has no such alert.
+  start({}, 15min);
+  correlator::rehold_checks checks;
+  checks.stored = [](std::uint64_t) { return false; };
+  EXPECT_EQ(corr_->rehold({}, registry(sites_), checks), 0u);
+  start({}, 15min);
+  EXPECT_EQ(corr_->rehold({}, registry(sites_)), 0u) << "its row was dropped";
+}
+
+TEST_F(WeatherEvents, AFailedWriteAsAnEventOpensLeavesTheMemoryAsTheTablesAre) {
+  start({}, 15min);
+  const auto a0 = raise("T0", proto::alert_type::turbidity_high);
+  const auto a1 = raise("T1", proto::alert_type::turbidity_high);
+  ASSERT_TRUE(corr_->held_back(a0.alert_id));
+  // The next write to the incidents table fails (as a full disk would), inside the transaction.
+  const auto exec = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_.path() / "g.db").string().c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+    const std::string why = err != nullptr ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << why;
+  };
+  exec("CREATE TRIGGER full_disk BEFORE INSERT ON incidents BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+  const auto a2 = raise("T2", proto::alert_type::turbidity_high);
+  EXPECT_EQ(next_.raises(), 1u) << "passed on unchanged";
+  EXPECT_TRUE(corr_->active().empty()) << "no incident the tables do not have";
+  EXPECT_FALSE(corr_->incident_of(a2.alert_id).has_value());
+  EXPECT_TRUE(corr_->held_back(a0.alert_id)) << "still held: its row was not dropped";
+  EXPECT_TRUE(corr_->held_back(a1.alert_id));
+  EXPECT_EQ(corr_->counters().failures, 1u);
+  exec("DROP TRIGGER full_disk");
+  const auto a3 = raise("T3", proto::alert_type::turbidity_high);
+  const auto v = corr_->active();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v.front().affected_terminals, (std::vector<std::string>{"T0", "T1", "T2", "T3"}));
+  for (const auto& m : v.front().alerts) {
+    if (m.alert_id == a0.alert_id || m.alert_id == a1.alert_id) {
+      EXPECT_FALSE(m.forwarded) << m.alert_id;
+    } else {
+      EXPECT_TRUE(m.forwarded) << m.alert_id;
+    }
+  }
+  EXPECT_EQ(corr_->incident_of(a0.alert_id), v.front().id);
+  EXPECT_EQ(v.front().id, 1) << "the failed incident's id was not used";
+  start({}, 15min);
+  EXPECT_EQ(corr_->rehold({{a0.alert_id, a0}, {a1.alert_id, a1}}, registry(sites_)), 0u) << "members, not held";
+}
+
 TEST(WeatherSettings, ReadFromTheIncidentsTableWithErrorsNamingTheKey) {
   testing::temp_dir dir("weather-config");
   const auto c = [&](const std::string& body) { return test::config_error_of(dir.path(), body); };
@@ -641,8 +893,14 @@ TEST(WeatherSettings, ReadFromTheIncidentsTableWithErrorsNamingTheKey) {
   EXPECT_NE(c("[incidents]\nweather_window_s = 600\nweather_hold_s = 900\n").find("incidents.weather_hold_s: must be at most weather_window_s"),
             std::string::npos);
   EXPECT_NE(c("[alarms]\nescalate_after_min = [10, 60]\n[incidents]\nweather_hold_s = 900\n")
-                .find("incidents.weather_hold_s: must be below the town escalation of alarms.escalate_after_min (10 min)"),
+                .find("incidents.weather_hold_s (900 s): must be below the town escalation of alarms.escalate_after_min (10 min)"),
             std::string::npos);
+  // The default hold (900 s) with no [incidents] table at all is checked all the same.
+  EXPECT_NE(c("[alarms]\nescalate_after_min = [10, 60]\n")
+                .find("incidents.weather_hold_s (900 s, the default): must be below the town escalation of "
+                      "alarms.escalate_after_min (10 min)"),
+            std::string::npos);
+  EXPECT_EQ(c("[alarms]\nescalate_after_min = [10, 60]\n[incidents]\nweather_hold_s = 0\n"), "no error");
   std::ofstream(dir.path() / "ok.toml")
       << "[incidents]\nweather_window_s = 7200\nweather_min_terminals = 5\nweather_reopen_s = 43200\nweather_running_high_factor = 0\nweather_running_high_share = 0.5\nweather_hold_s = 0\n";
   const auto cfg = load_config(dir.path() / "ok.toml");

@@ -103,6 +103,15 @@ class correlator final : public alert_listener {
   /// before the first transition.
   using in_window_fn = std::function<bool(const std::string& site_id, proto::timestamp at)>;
   void set_in_window(in_window_fn f);
+  /// When open alert `alert_id` is on an operator's shelf now: the shelf's end; std::nullopt when
+  /// it is on none (main: alarms::discipline::state_of, shelved()). tick() asks it of a held raise
+  /// whose hold ran out: one on a shelf stays held until the shelf ends (then passed on, and
+  /// notified, if still open: nobody was told of it yet); one that cleared while on its shelf is
+  /// passed on with nothing notified (the operator knew of it). Called by tick() without the
+  /// correlator's lock; may throw std::exception (the raise is then passed on). Without it no
+  /// raise is on a shelf. Call before the first tick.
+  using shelf_fn = std::function<std::optional<proto::timestamp>(std::uint64_t alert_id)>;
+  void set_shelf(shelf_fn f);
 
   // ---- alert_listener (engine thread) ----
   /// raise: correlation rules 1-3 (gateway/README.md "Incidents"); ack / clear: forwarded when the
@@ -129,7 +138,25 @@ class correlator final : public alert_listener {
   /// and did not clear while held (the gateway died before the engine committed it) is forgotten.
   /// `reg` gives their terminals. Returns the number held again. Throws std::runtime_error on a
   /// database failure; an unreadable row is logged, counted (failures) and left.
-  std::size_t rehold(const std::unordered_map<std::uint64_t, proto::alert_message>& open, const registry& reg);
+  ///
+  /// `checks` (main: the engine's store and the alarm discipline, which a standby pair shares on
+  /// PostgreSQL while this table is each host's own) make it hold the same raises after a standby
+  /// took over: a row whose raise the next listener already saw (another gateway passed it on) is
+  /// dropped; an open weather-driven alert at a terminal that no row holds, no incident has as a
+  /// member and the next listener never saw (held by the gateway that led before, or its row lost)
+  /// is held again until its raise + the hold; a row that cleared while held is kept only when the
+  /// engine's store has the alert (a raise and its clear in a batch never committed are no alert).
+  /// The checks are called without the correlator's lock and may throw (rehold then throws).
+  struct rehold_checks {
+    /// Whether the engine's store has alert episode `id` in any state (store::alert). Empty: a
+    /// row whose alert cleared while held is trusted.
+    std::function<bool(std::uint64_t id)> stored;
+    /// Whether the next listener saw the raise of alert `id` (the discipline recorded its group
+    /// or its maintenance window). Empty: rows are not checked and no alert without a row is held.
+    std::function<bool(std::uint64_t id)> passed_on;
+  };
+  std::size_t rehold(const std::unordered_map<std::uint64_t, proto::alert_message>& open, const registry& reg,
+                     const rehold_checks& checks = {});
 
   /// At start, once the engine is built: member alerts of open incidents that are no longer open
   /// (`open`: engine::open_alerts()) count as cleared now, and incidents left with no open member
