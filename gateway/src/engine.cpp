@@ -144,12 +144,30 @@ const flow_normal_view* engine::observe_flow(const terminal_info& info, const pr
         merged.push_back(std::move(h));
       }
     }
-    site.normal = learn_flow_normal(merged, today, cfg_.zone, info.design_capacity_m3d, lim.flow_prior_load, lim.flow_min_days);
+    site.normal = learn_flow_normal(merged, today, cfg_.zone, info.design_capacity_m3d, lim.flow_prior_load, lim.flow_min_days,
+                                    wet_days_for(today, from, to));
     batch_.flow_normals.push_back({info.id, site.normal});
     batch_.flow_hour_cuts.emplace_back(info.id, ms(operating_day_start(today - flow_normal_history_days - 1, cfg_.zone)));
   }
   out = make_flow_normal_view(site.normal, site.window, ts_ms, lim.low_flow_window_s, cfg_.zone);
   return &out;
+}
+
+const std::vector<std::int32_t>& engine::wet_days_for(std::int32_t today, std::int64_t from_ms, std::int64_t to_ms) {
+  if (today == wet_today_ || !weather_spans_) return wet_days_;
+  wet_today_ = today;
+  wet_days_.clear();
+  try {
+    wet_days_ = wet_days_of(weather_spans_(from_ms, to_ms), cfg_.zone);
+    if (!wet_days_.empty())
+      spdlog::info("flow normals of operating day {}: {} day(s) of rain or the day after left out", today,
+                   std::count_if(wet_days_.begin(), wet_days_.end(),
+                                 [&](std::int32_t d) { return d >= today - flow_normal_history_days && d < today; }));
+  } catch (const std::exception& e) {
+    spdlog::warn("flow normals of operating day {}: weather events not readable ({}); learned from every day", today,
+                 e.what());
+  }
+  return wet_days_;
 }
 
 const cleanout_forecast* engine::observe_cleanout(const terminal_info& info, std::size_t idx, std::int64_t ts_ms) {

@@ -295,6 +295,10 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
       [&eng](const std::string& site, network::node_kind kind) { return incidents::engine_health(eng, site, kind); });
   incident_room.set_running_high(
       [&eng](double factor, sewage::proto::timestamp at) { return eng.terminals_running_high(factor, at); });
+  // The learned normals leave out the days of the weather events (engine/flow_normal.hpp).
+  eng.set_weather_spans([&incident_room](std::int64_t from_ms, std::int64_t to_ms) {
+    return incident_room.weather_spans(from_ms, to_ms);
+  });
   if (const auto n = incident_room.reconcile(eng.open_alerts()); n > 0)
     spdlog::info("incidents: {} incident(s) resolved at start (their alerts cleared meanwhile)", n);
   // Weather-driven raises held for an event (weather_settings::hold) are passed on by the ticker;

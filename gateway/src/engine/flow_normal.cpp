@@ -46,26 +46,46 @@ flow_normal prior_flow_normal(double design_capacity_m3d, double load) noexcept 
 }
 
 flow_normal learn_flow_normal(const std::vector<flow_hour>& hours, std::int32_t today, const county_zone& zone,
-                              double design_capacity_m3d, double load, std::uint32_t min_days) {
+                              double design_capacity_m3d, double load, std::uint32_t min_days,
+                              const std::vector<std::int32_t>& wet_days) {
   flow_normal n = prior_flow_normal(design_capacity_m3d, load);
   n.computed_day = today;
-  std::array<std::vector<double>, day_type_count * 24> means;
+  std::vector<std::int32_t> wet = wet_days;
+  std::sort(wet.begin(), wet.end());
+  std::array<std::vector<double>, day_type_count * 24> dry;
+  std::array<std::vector<double>, day_type_count * 24> all;
   for (const auto& h : hours) {
     if (h.covered_s < flow_normal_hour_covered * 3600.0) continue;
     const auto lh = local_hour_of(h.hour_ms, zone);
     if (lh.day < today - flow_normal_history_days || lh.day >= today) continue;
     const auto i = static_cast<std::size_t>(day_type_of(lh.day)) * 24 + static_cast<std::size_t>(lh.hour);
-    means.at(i).push_back(h.volume_m3 / h.covered_s * 3600.0);
+    const double mean = h.volume_m3 / h.covered_s * 3600.0;
+    all.at(i).push_back(mean);
+    if (!std::binary_search(wet.begin(), wet.end(), lh.day)) dry.at(i).push_back(mean);
   }
-  for (std::size_t i = 0; i < means.size(); ++i) {
+  const auto need = std::max<std::uint32_t>(min_days, 1);
+  for (std::size_t i = 0; i < all.size(); ++i) {
     auto& cell = n.cells.at(i);
-    cell.days = static_cast<std::uint32_t>(means[i].size());
-    if (cell.days < std::max<std::uint32_t>(min_days, 1)) continue;
-    cell.median_m3h = quantile(means[i], 0.5);
-    cell.low_m3h = quantile(means[i], flow_normal_low_quantile);
+    const auto& means = dry[i].size() >= need ? dry[i] : all[i];
+    cell.days = static_cast<std::uint32_t>(means.size());
+    if (cell.days < need) continue;
+    cell.median_m3h = quantile(means, 0.5);
+    cell.low_m3h = quantile(means, flow_normal_low_quantile);
     cell.prior = false;
   }
   return n;
+}
+
+std::vector<std::int32_t> wet_days_of(const std::vector<weather_span>& spans, const county_zone& zone) {
+  std::vector<std::int32_t> days;
+  for (const auto& s : spans) {
+    const auto first = local_hour_of(s.from_ms, zone).day;
+    const auto last = std::max(first, local_hour_of(std::max(s.to_ms, s.from_ms), zone).day);
+    for (auto d = first; d <= last + 1; ++d) days.push_back(d);
+  }
+  std::sort(days.begin(), days.end());
+  days.erase(std::unique(days.begin(), days.end()), days.end());
+  return days;
 }
 
 void flow_window::add(std::int64_t ts_ms, double rate_m3h, double interval_s, std::uint32_t window_s) noexcept {

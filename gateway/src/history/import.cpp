@@ -97,6 +97,9 @@ import_summary import_records(const config& cfg, registry reg, const network::ho
       [&eng](const std::string& site, network::node_kind kind) { return incidents::engine_health(eng, site, kind); });
   incident_room.set_running_high(
       [&eng](double factor, sewage::proto::timestamp at) { return eng.terminals_running_high(factor, at); });
+  eng.set_weather_spans([&incident_room](std::int64_t from_ms, std::int64_t to_ms) {
+    return incident_room.weather_spans(from_ms, to_ms);
+  });
   (void)incident_room.reconcile(eng.open_alerts());
   const engine_metrics before = eng.metrics();
   for (auto& r : records) {

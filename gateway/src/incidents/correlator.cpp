@@ -1111,6 +1111,19 @@ std::vector<incident> correlator::active() const {
   return out;
 }
 
+std::vector<weather_span> correlator::weather_spans(std::int64_t from_ms, std::int64_t to_ms) const {
+  std::lock_guard lock(impl_->mutex_);
+  const auto now_ms = ms(impl_->clock_.now());
+  gateway::detail::sqlite_stmt q(impl_->db_,
+                                 "SELECT opened_ms, resolved_ms FROM incidents WHERE kind = 'weather' AND opened_ms < ? "
+                                 "AND (resolved_ms IS NULL OR resolved_ms >= ?) ORDER BY opened_ms",
+                                 room);
+  q.bind(1, to_ms).bind(2, from_ms);
+  std::vector<weather_span> out;
+  while (q.step()) out.push_back({q.i64(0), q.null(1) ? std::max(now_ms, q.i64(0)) : q.i64(1)});
+  return out;
+}
+
 bool correlator::held_back(std::uint64_t alert_id) const noexcept {
   std::lock_guard lock(impl_->mutex_);
   if (const auto h = impl_->held_.find(alert_id); h != impl_->held_.end()) return !h->second.rows.has_value();

@@ -115,6 +115,56 @@ TEST(FlowNormal, LearnsEachHourAndDayTypeOnceItHasMinDaysOfCoveredHistory) {
   EXPECT_EQ(n.at(day_type::weekday, 12).days, 0u);
 }
 
+TEST(FlowNormal, WetDaysAreLeftOutWhileEnoughDryDaysRemain) {
+  const auto z = shanghai();
+  const std::int32_t today = 20759 + 28;  // Monday 2026-11-30
+  // 10:00 local: 2.0 m3/h on dry days, 6.0 on the 12 wet ones (a wet month: the median of all 28
+  // days is wet for weekdays: 11 of the 20 weekdays).
+  std::vector<std::int32_t> wet;
+  std::vector<flow_hour> hours;
+  for (std::int32_t d = today - 28; d < today; ++d) {
+    const bool is_wet = (d - (today - 28)) % 7 < 3 || d >= today - 7;
+    if (is_wet) wet.push_back(d);
+    hours.push_back({"T", ms_of(operating_day_start(d, z)) + 10 * 3'600'000, is_wet ? 6.0 : 2.0, 3600});
+  }
+  const auto all = learn_flow_normal(hours, today, z, 24.0, 0.6, 5);
+  EXPECT_NEAR(all.at(day_type::weekday, 10).median_m3h, 6.0, 1e-9) << "without the wet days known";
+  const auto dry = learn_flow_normal(hours, today, z, 24.0, 0.6, 5, wet);
+  const auto& c = dry.at(day_type::weekday, 10);
+  EXPECT_NEAR(c.median_m3h, 2.0, 1e-9);
+  EXPECT_NEAR(c.low_m3h, 2.0, 1e-9);
+  EXPECT_EQ(c.days, 20u - static_cast<std::uint32_t>(std::count_if(wet.begin(), wet.end(), [](std::int32_t d) {
+                      return day_type_of(d) == day_type::weekday;
+                    })));
+  EXPECT_FALSE(c.prior);
+  EXPECT_EQ(c.days, 6u);
+  EXPECT_EQ(dry.at(day_type::weekend, 10).days, 6u);  // the last weekend was wet
+  // Fewer than min_days dry ones left (7 here): every day counts (a rainy season's flow is its
+  // normal).
+  const auto seven = learn_flow_normal(hours, today, z, 24.0, 0.6, 7, wet);
+  EXPECT_EQ(seven.at(day_type::weekend, 10).days, 8u);
+  EXPECT_EQ(seven.at(day_type::weekday, 10).days, 20u);
+  EXPECT_NEAR(seven.at(day_type::weekday, 10).median_m3h, 6.0, 1e-9);
+  EXPECT_FALSE(seven.at(day_type::weekday, 10).prior);
+  // Every day wet: the same as knowing none.
+  std::vector<std::int32_t> every;
+  for (std::int32_t d = today - 28; d < today; ++d) every.push_back(d);
+  EXPECT_EQ(learn_flow_normal(hours, today, z, 24.0, 0.6, 5, every), all);
+}
+
+TEST(FlowNormal, WetDaysOfSpansAreTheirDaysAndTheDayAfter) {
+  const auto z = shanghai();
+  // 2026-11-30 22:00 local to 2026-12-01 03:00 local (a night's rain), and one within 2026-12-05.
+  const auto night = weather_span{ms_of(at("2026-11-30T14:00:00Z")), ms_of(at("2026-11-30T19:00:00Z"))};
+  const auto sat = weather_span{ms_of(at("2026-12-05T02:00:00Z")), ms_of(at("2026-12-05T04:00:00Z"))};
+  const std::int32_t nov30 = 20787;
+  EXPECT_EQ(format_day(nov30), "2026-11-30");
+  EXPECT_EQ(wet_days_of({sat, night}, z), (std::vector<std::int32_t>{nov30, nov30 + 1, nov30 + 2, nov30 + 5, nov30 + 6}));
+  EXPECT_TRUE(wet_days_of({}, z).empty());
+  // A span whose end is before its start counts as its start.
+  EXPECT_EQ(wet_days_of({{sat.to_ms, sat.from_ms - 86'400'000}}, z), (std::vector<std::int32_t>{nov30 + 5, nov30 + 6}));
+}
+
 // ---- the rules against a view ------------------------------------------------------------
 
 struct outcome {
@@ -457,6 +507,34 @@ TEST_F(FlowNormalEngine, PriorFirstThenLearnedPersistedAcrossARestartAndShownByT
   const auto t = get_json("/api/terminals/T1");
   EXPECT_EQ(t["thresholds"]["low_flow_raise_ratio"], 0.6);
   EXPECT_EQ(t["thresholds"]["no_flow_flowing_debounce_s"], 3000);
+}
+
+TEST_F(FlowNormalEngine, DaysOfWeatherEventsAreLeftOutOfTheNormalAndASecondRainStillRunsHigh) {
+  // Days 3-7 rain (3 x the usual flow all day): a weather event from day 3 06:00 to day 7 20:00
+  // local; day 8 is the day after. Asked once per operating day, for the history's days.
+  std::vector<std::pair<std::int64_t, std::int64_t>> asked;
+  eng_->set_weather_spans([&](std::int64_t from_ms, std::int64_t to_ms) {
+    asked.emplace_back(from_ms, to_ms);
+    return std::vector<weather_span>{{ms_of(day0 + hours(3 * 24 + 6)), ms_of(day0 + hours(7 * 24 + 20))}};
+  });
+  const auto wet = [](int i, int d, int h, int m) { return (d >= 3 && d <= 7 ? 3.0 : 1.0) * usual(i, d, h, m); };
+  run(0, 14 * 1440 + 10, wet);
+  const auto* n = eng_->learned_normal("T1");
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(format_day(n->computed_day), "2026-11-16");
+  // Weekdays of days 0..13 left: 0, 1, 2 (Mon-Wed) and 9, 10, 11 (Tue-Thu): 0.9, 0.95, 1.0, 1.1, 0.9, 0.95.
+  const auto& noon = n->at(day_type::weekday, 12);
+  EXPECT_FALSE(noon.prior);
+  EXPECT_EQ(noon.days, 6u);
+  EXPECT_NEAR(noon.median_m3h, 0.95, 1e-9);
+  ASSERT_EQ(asked.size(), 15u) << "once per operating day, not per terminal";
+  EXPECT_EQ(asked.back().first, ms_of(operating_day_start(20773 - 28, shanghai())));
+  EXPECT_EQ(asked.back().second, ms_of(day0 + hours(14 * 24)));
+  // Without them the wet days would have made the normal (median of 10 weekdays, 4 of them 3 x).
+  open();
+  eng_->set_weather_spans({});
+  run(14 * 1440 + 10, 14 * 1440 + 20, wet);  // (no new day: the stored normal)
+  EXPECT_NEAR(eng_->learned_normal("T1")->at(day_type::weekday, 12).median_m3h, 0.95, 1e-9);
 }
 
 TEST_F(FlowNormalEngine, TerminalsRunningHighAreThoseAboveAFactorOfTheirOwnNormal) {

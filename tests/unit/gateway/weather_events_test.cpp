@@ -628,6 +628,29 @@ TEST_F(WeatherEvents, AHeldRaiseWaitingForItsStoreRetryThatJoinsAnEventWasNotifi
   EXPECT_EQ(forwarded_clears(), 1u);
 }
 
+TEST_F(WeatherEvents, WeatherSpansAreTheEventsFromOpeningToResolutionForTheDryWeatherNormal) {
+  const auto ms_of = [](proto::timestamp t) { return t.time_since_epoch().count(); };
+  const auto t0 = clock_.now();
+  EXPECT_TRUE(corr_->weather_spans(ms_of(t0 - 48h), ms_of(t0 + 48h)).empty());
+  std::vector<proto::alert_message> a;
+  for (const char* id : {"T0", "T1", "T2"}) a.push_back(raise(id));
+  clock_.advance(3h);
+  auto spans = corr_->weather_spans(ms_of(t0 - 48h), ms_of(t0 + 48h));
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0].from_ms, ms_of(t0));
+  EXPECT_EQ(spans[0].to_ms, ms_of(clock_.now())) << "still active: to now";
+  for (const auto& x : a) clear(x);
+  clock_.advance(5h);
+  spans = corr_->weather_spans(ms_of(t0 - 48h), ms_of(t0 + 48h));
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0].to_ms, ms_of(t0 + 3h)) << "resolved at its last clear";
+  EXPECT_TRUE(corr_->weather_spans(ms_of(t0 + 4h), ms_of(t0 + 48h)).empty()) << "outside the asked range";
+  EXPECT_TRUE(corr_->weather_spans(ms_of(t0 - 48h), ms_of(t0)).empty());
+  // A pump station's incident is no weather.
+  raise("PS1", proto::alert_type::pump_fault);
+  EXPECT_EQ(corr_->weather_spans(ms_of(t0 - 48h), ms_of(clock_.now() + 48h)).size(), 1u);
+}
+
 // The second reviewer's findings on the hold (2026-12-05), each a test.
 
 TEST_F(WeatherEvents, AHeldRaiseShelvedMeanwhileWaitsForItsShelfAndIsNotifiedWhenItEnds) {

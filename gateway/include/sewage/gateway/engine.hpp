@@ -237,6 +237,14 @@ class engine {
   /// Called (on the engine's thread) after every successful flush: everything handled so far is
   /// in the store. main uses it to release the received-message journal (durable_inbox.hpp).
   void set_commit_listener(std::function<void()> listener) { on_committed_ = std::move(listener); }
+  /// The weather spans (rain or storm over the county) between `from_ms` and `to_ms` (ms since the
+  /// epoch; main: the incident room's weather events). Asked once per operating day when the
+  /// terminals' normals are learned again: their days (wet_days_of) are left out of the learned
+  /// normal (learn_flow_normal). Called on the engine's thread; may throw std::exception (logged;
+  /// the normal is then learned from every day). Without it every day counts. Call before the
+  /// first record.
+  using weather_spans_fn = std::function<std::vector<weather_span>(std::int64_t from_ms, std::int64_t to_ms)>;
+  void set_weather_spans(weather_spans_fn f) { weather_spans_ = std::move(f); }
   /// Rolls raw records older than store.rollup_after_days up into hourly values (store.hpp
   /// roll_up_records_before, one day of records per call; skipped when 0 or not below
   /// retention_days), then deletes history older than store.retention_days (daily rows stay). A
@@ -390,6 +398,11 @@ class engine {
     flow_normal normal;
   };
   std::unordered_map<std::string, flow_site> flow_sites_;
+  weather_spans_fn weather_spans_;
+  /// The wet days (wet_days_of) of the history of operating day `wet_today_`: asked once a day.
+  std::int32_t wet_today_{flow_normal::never_computed};
+  std::vector<std::int32_t> wet_days_;
+  const std::vector<std::int32_t>& wet_days_for(std::int32_t today, std::int64_t from_ms, std::int64_t to_ms);
   /// Each terminal's clean-out forecast (forecast/cleanout.hpp), made on the first in-order record
   /// of each operating day from the stored daily rows of the days before (plus what is not
   /// committed yet). In memory only: made again after a restart.

@@ -119,9 +119,27 @@ flow_normal prior_flow_normal(double design_capacity_m3d, double load) noexcept;
 /// Learns a site's normal on operating day `today` from its stored hours (any order; hours outside
 /// the flow_normal_history_days days before `today` are ignored). Each (day type, hour) with at
 /// least `min_days` covered days gets the median and low quantile of their hourly means; the rest
-/// keep the prior's cell (with `days` set to what exists). Never throws except bad_alloc.
+/// keep the prior's cell (with `days` set to what exists).
+///
+/// `wet_days` (any order; may be empty): operating days of rain (wet_days_of), left out so that the
+/// normal is the dry-weather flow: in a wet month the median of all days is itself wet, and a
+/// county-wide rise then no longer looks like one (the 30-day soak's last rain, 2026-12-05). A
+/// cell keeps the wet days when fewer than `min_days` dry ones are left (a rainy season: its
+/// flow is then the normal there is). Never throws except bad_alloc.
 flow_normal learn_flow_normal(const std::vector<flow_hour>& hours, std::int32_t today, const county_zone& zone,
-                              double design_capacity_m3d, double load, std::uint32_t min_days);
+                              double design_capacity_m3d, double load, std::uint32_t min_days,
+                              const std::vector<std::int32_t>& wet_days = {});
+
+/// A span of weather: from its start to its end (ms since the epoch; an open one ends now).
+struct weather_span {
+  std::int64_t from_ms{0};
+  std::int64_t to_ms{0};
+};
+/// The operating days (in `zone`, sorted, unique) that `spans` touch, each with the day after it:
+/// dry-weather flow is taken on days with no rain that day or the day before (a common definition
+/// of a dry-weather day), since a rain's inflow and infiltration recede over the next day. A span with to_ms < from_ms counts as its start only. Never throws
+/// except bad_alloc.
+std::vector<std::int32_t> wet_days_of(const std::vector<weather_span>& spans, const county_zone& zone);
 
 /// A site's recent flow, for low_flow's window: a ring of 24 slots of window_s / 24 each (5 min
 /// for the default 2 h), 24 bytes a slot. A record is booked whole on the slot its window ends in.

@@ -174,6 +174,11 @@ class correlator final : public alert_listener {
   [[nodiscard]] std::vector<incident> list(std::optional<incident_state> state, std::size_t limit) const;
   /// The open and acknowledged incidents, oldest first.
   [[nodiscard]] std::vector<incident> active() const;
+  /// The weather events (kind weather) that overlap [`from_ms`, `to_ms`) (ms since the epoch),
+  /// each from its opening to its resolution (one still active: to now), oldest first; for the
+  /// engine's dry-weather normal (engine::set_weather_spans). Throws std::runtime_error on a
+  /// database failure.
+  [[nodiscard]] std::vector<weather_span> weather_spans(std::int64_t from_ms, std::int64_t to_ms) const;
   /// True when open alert `alert_id` is a member of an active incident whose raise was not
   /// forwarded (a consequence, or a further cause), or a weather-driven raise held (not passed on
   /// yet): the discipline must not escalate it (alarms::discipline::set_held_back). Never throws.
