@@ -594,6 +594,15 @@ std::size_t visible_terminal(const context& c, const registry& reg, const std::s
   return idx;
 }
 
+/// An alert's `notification_held_until` (incidents/correlator.hpp held_until): when its raise, held
+/// for a weather event, is notified if no event takes it first; null when not held. Absent without
+/// an incident room (a standby's read-only API).
+void add_held_until(const context& c, std::uint64_t alert_id, json& j) {
+  if (c.incidents == nullptr) return;
+  const auto until = c.incidents->held_until(alert_id);
+  j["notification_held_until"] = until ? json(iso(*until)) : json(nullptr);
+}
+
 /// 403 unless a town-limited caller may see terminal `id` (a terminal no longer in the registry
 /// belongs to no town: only whole-county callers see what is left of it).
 void require_terminal_scope(const context& c, const registry& reg, const std::string& id) {
@@ -1375,6 +1384,7 @@ http_response alerts(const context& c) {
   json arr = json::array();
   for (const auto& a : rows) {
     auto j = alert_view_json(a, reg);
+    add_held_until(c, a.alert_id, j);
     if (c.alarms != nullptr) {
       j["discipline"] = alarms::discipline_json(*c.alarms, a.alert_id);
       const bool on_shelf = j["discipline"]["shelved"].get<bool>();
@@ -1396,6 +1406,7 @@ http_response alert_detail(const context& c) {
   if (!a) throw api_error{404, "not_found", "no alert " + std::to_string(id)};
   require_terminal_scope(c, *c.view.reg, a->terminal_id);
   auto j = alert_view_json(*a, *c.view.reg);
+  add_held_until(c, a->alert_id, j);
   if (c.alarms != nullptr) j["discipline"] = alarms::discipline_json(*c.alarms, a->alert_id);
   json tr = json::array();
   for (const auto& t : c.db.transitions(id))

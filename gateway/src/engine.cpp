@@ -144,8 +144,10 @@ const flow_normal_view* engine::observe_flow(const terminal_info& info, const pr
         merged.push_back(std::move(h));
       }
     }
-    site.normal = learn_flow_normal(merged, today, cfg_.zone, info.design_capacity_m3d, lim.flow_prior_load, lim.flow_min_days,
-                                    wet_days_for(today, from, to));
+    // The events from a day before the history: the day after one that ended then is in it.
+    site.normal = learn_flow_normal(
+        merged, today, cfg_.zone, info.design_capacity_m3d, lim.flow_prior_load, lim.flow_min_days,
+        wet_days_for(today, ms(operating_day_start(today - flow_normal_history_days - 1, cfg_.zone)), to));
     batch_.flow_normals.push_back({info.id, site.normal});
     batch_.flow_hour_cuts.emplace_back(info.id, ms(operating_day_start(today - flow_normal_history_days - 1, cfg_.zone)));
   }
@@ -154,7 +156,7 @@ const flow_normal_view* engine::observe_flow(const terminal_info& info, const pr
 }
 
 const std::vector<std::int32_t>& engine::wet_days_for(std::int32_t today, std::int64_t from_ms, std::int64_t to_ms) {
-  if (today == wet_today_ || !weather_spans_) return wet_days_;
+  if (today == wet_today_ || !weather_spans_) return wet_days_;  // (empty without a source)
   wet_today_ = today;
   wet_days_.clear();
   try {

@@ -306,6 +306,9 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   incident_room.set_release([&hook](const std::vector<notification_row>& rows, const std::string& once_key) {
     if (hook) hook->enqueue_rows(rows, once_key);
   });
+  // Lock order: this takes the discipline's lock under the correlator's, and discipline::tick
+  // asks correlator::held_back under its own: both run on the engine's thread only (never call
+  // either from another thread).
   incident_room.set_in_window([&alarm_discipline](const std::string& site, sewage::proto::timestamp at) {
     return alarm_discipline.window_at(site, at).has_value();
   });

@@ -21,6 +21,30 @@ class TestAlarmDiscipline(WebTest):
         return f"return document.querySelector(\"[data-alert-id='{aid}']\")"
 
     @artifacts_on_failure
+    def test_held_mark(self):
+        """A lone turbidity_high: its notification held for a weather event (weather_hold_s, 15 min),
+        said in the API and marked on its card; the offline alert is not held."""
+        alerts = self.county.get("/api/alerts")["alerts"]
+        alert = next(a for a in alerts if a["type"] == "turbidity_high")
+        aid = alert["alert_id"]
+        until = alert["notification_held_until"]
+        self.assertIsNotNone(until, "a lone weather-driven raise is held")
+        left = (dt.datetime.fromisoformat(until.replace("Z", "+00:00")) - dt.datetime.now(dt.timezone.utc)).total_seconds()
+        self.assertTrue(800 < left <= 900, f"held for 15 min from its raise's arrival, {left} s left")
+        self.assertEqual(until, self.county.get(f"/api/alerts/{aid}")["notification_held_until"])
+        for a in alerts:
+            if a["type"] != "turbidity_high":
+                self.assertIsNone(a["notification_held_until"], a)
+        self.open("/#/alerts")
+        self.wait_rendered("alerts page")
+        b = self.browser
+        b.wait_js(f"return document.querySelector(\"[data-alert-id='{aid}'] .disc-held\")", 10, "the held mark")
+        text = b.js(f"return document.querySelector(\"[data-alert-id='{aid}'] .disc-held\").textContent")
+        self.assertIn("Notification held until", text)
+        self.assertEqual(1, b.js("return document.querySelectorAll('.disc-held').length"), "only the held alert")
+        self.no_console_errors()
+
+    @artifacts_on_failure
     def test_shelve(self):
         """Shelve for 15 min with a note: gone from the active list, under 'shelved only' with its mark."""
         self.open("/#/alerts")

@@ -814,15 +814,17 @@ void correlator::tick(const registry& reg) noexcept {
     bool silent = false;
     if (!h.rows && shelf) {
       try {
-        if (const auto until = shelf(id)) {
-          const auto cleared = std::any_of(h.later.begin(), h.later.end(), [](const proto::alert_message& l) {
-            return l.state == proto::alert_state::cleared;
-          });
+        const auto now = impl_->clock_.now();
+        // A shelf that ended is none (the discipline marks it ended at its next tick, after this).
+        if (const auto until = shelf(id); until && *until > now) {
+          std::optional<proto::timestamp> cleared;
+          for (const auto& l : h.later)
+            if (l.state == proto::alert_state::cleared) cleared = l.cleared_at.value_or(now);
           if (cleared) {
-            silent = true;
+            silent = *cleared < *until;  // on its shelf: it is cleared before the shelf ends
           } else {
             std::lock_guard lock(impl_->mutex_);
-            h.until = std::max(*until, impl_->clock_.now() + std::chrono::seconds(1));
+            h.until = *until;
             try {
               impl_->store_held(id, h);
             } catch (const std::exception& e) {  // kept in memory; a restart holds it to its old end
@@ -1009,6 +1011,7 @@ std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::al
   const auto now = d.clock_.now();
   std::size_t held = 0;
   std::size_t taken_over = 0;
+  std::size_t stored_later = 0;
   for (auto& r : rows) {
     const auto& a = r.h.raise;
     if (!r.keep) {
@@ -1030,7 +1033,12 @@ std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::al
     if (now - a.raised_at <= d.weather_.window && r.h.site)
       d.recent_.push_back(
           impl::recent_raise{a.alert_id, a.terminal_id, r.h.site->town, r.h.site->village, a.type, a.raised_at, cleared_at});
+    const bool passed = r.h.rows.has_value();
     d.held_.insert_or_assign(r.id, std::move(r.h));
+    if (passed) {  // passed on before the stop: only its notification is still to be stored
+      ++stored_later;
+      continue;
+    }
     ++d.n_.held;
     ++held;
   }
@@ -1038,7 +1046,10 @@ std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::al
     spdlog::info("incidents: {} weather-driven raise(s) held when the gateway stopped, held again ({} without a row of "
                  "this gateway)",
                  held, taken_over);
-  return held;
+  if (stored_later > 0)
+    spdlog::info("incidents: {} raise(s) passed on before the stop: their notifications are stored at the first tick",
+                 stored_later);
+  return held + stored_later;
 }
 
 void correlator::set_weather(const weather_settings& s) {
@@ -1058,9 +1069,12 @@ void correlator::on_transition(const proto::alert_message& alert, const terminal
     try {
       std::lock_guard lock(impl_->mutex_);
       ++impl_->n_.failures;
-      // The transaction rolled the tables back: the memory follows them (an incident opened or a
-      // member added only in memory would otherwise be shown, and joined, until the next start).
-      impl_->load_active();
+      // A raise's transaction rolled the tables back: the memory follows them (an incident opened
+      // or a member added only in memory would otherwise be shown, and joined, until the next
+      // start). Not after a clear: the engine does not send it again, so the memory keeps the
+      // member closed (and its incident resolved) and the next start's reconcile closes it in the
+      // tables.
+      if (alert.state == proto::alert_state::raised) impl_->load_active();
     } catch (const std::exception& again) {
       spdlog::error("incidents: the open incidents not reloaded after the failure: {}", again.what());
     }
@@ -1114,14 +1128,35 @@ std::vector<incident> correlator::active() const {
 std::vector<weather_span> correlator::weather_spans(std::int64_t from_ms, std::int64_t to_ms) const {
   std::lock_guard lock(impl_->mutex_);
   const auto now_ms = ms(impl_->clock_.now());
+  // Candidates by the incident's own span; each then ends at most weather_span_after_last_raise
+  // after its last member's raise (an event stays open while one lingering member does).
   gateway::detail::sqlite_stmt q(impl_->db_,
-                                 "SELECT opened_ms, resolved_ms FROM incidents WHERE kind = 'weather' AND opened_ms < ? "
+                                 "SELECT opened_ms, resolved_ms, doc FROM incidents WHERE kind = 'weather' AND opened_ms < ? "
                                  "AND (resolved_ms IS NULL OR resolved_ms >= ?) ORDER BY opened_ms",
                                  room);
   q.bind(1, to_ms).bind(2, from_ms);
   std::vector<weather_span> out;
-  while (q.step()) out.push_back({q.i64(0), q.null(1) ? std::max(now_ms, q.i64(0)) : q.i64(1)});
+  while (q.step()) {
+    const auto opened = q.i64(0);
+    auto end = q.null(1) ? std::max(now_ms, opened) : q.i64(1);
+    try {
+      const auto i = from_json(json::parse(q.text(2)));
+      std::int64_t last_raise = opened;
+      for (const auto& a : i.alerts) last_raise = std::max(last_raise, ms(a.raised_at));
+      end = std::min(end, last_raise + std::chrono::duration_cast<std::chrono::milliseconds>(weather_span_after_last_raise).count());
+    } catch (const std::exception& e) {  // its stored span all the same
+      spdlog::warn("incidents: weather incident from {} unreadable for its span: {}", opened, e.what());
+    }
+    if (end >= from_ms) out.push_back({opened, std::max(end, opened)});
+  }
   return out;
+}
+
+std::optional<proto::timestamp> correlator::held_until(std::uint64_t alert_id) const noexcept {
+  std::lock_guard lock(impl_->mutex_);
+  const auto h = impl_->held_.find(alert_id);
+  if (h == impl_->held_.end() || h->second.rows) return std::nullopt;
+  return h->second.until;
 }
 
 bool correlator::held_back(std::uint64_t alert_id) const noexcept {

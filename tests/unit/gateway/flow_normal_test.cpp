@@ -118,8 +118,8 @@ TEST(FlowNormal, LearnsEachHourAndDayTypeOnceItHasMinDaysOfCoveredHistory) {
 TEST(FlowNormal, WetDaysAreLeftOutWhileEnoughDryDaysRemain) {
   const auto z = shanghai();
   const std::int32_t today = 20759 + 28;  // Monday 2026-11-30
-  // 10:00 local: 2.0 m3/h on dry days, 6.0 on the 12 wet ones (a wet month: the median of all 28
-  // days is wet for weekdays: 11 of the 20 weekdays).
+  // 10:00 local: 2.0 m3/h on dry days, 6.0 on the 16 wet ones (Mon-Wed of each week and the
+  // whole last week: a wet month, 14 of the 20 weekdays wet, so the median of all days is wet).
   std::vector<std::int32_t> wet;
   std::vector<flow_hour> hours;
   for (std::int32_t d = today - 28; d < today; ++d) {
@@ -528,13 +528,17 @@ TEST_F(FlowNormalEngine, DaysOfWeatherEventsAreLeftOutOfTheNormalAndASecondRainS
   EXPECT_EQ(noon.days, 6u);
   EXPECT_NEAR(noon.median_m3h, 0.95, 1e-9);
   ASSERT_EQ(asked.size(), 15u) << "once per operating day, not per terminal";
-  EXPECT_EQ(asked.back().first, ms_of(operating_day_start(20773 - 28, shanghai())));
+  // From a day before the 28 days: the day after an event that ended then is in them.
+  EXPECT_EQ(asked.back().first, ms_of(operating_day_start(20773 - 29, shanghai())));
   EXPECT_EQ(asked.back().second, ms_of(day0 + hours(14 * 24)));
-  // Without them the wet days would have made the normal (median of 10 weekdays, 4 of them 3 x).
-  open();
+  // Without them the next day's normal takes the wet days in: weekdays 0-4, 7-11 and 14, of them
+  // days 3, 4 and 7 at 3 x: 0.9 0.9 0.95 0.95 1.0 1.05 1.1 1.1 3.0 3.15 3.3, median 1.05 (with the
+  // wet days left out it would be 0.95, as above).
   eng_->set_weather_spans({});
-  run(14 * 1440 + 10, 14 * 1440 + 20, wet);  // (no new day: the stored normal)
-  EXPECT_NEAR(eng_->learned_normal("T1")->at(day_type::weekday, 12).median_m3h, 0.95, 1e-9);
+  run(14 * 1440 + 10, 15 * 1440 + 10, wet);
+  const auto& without = eng_->learned_normal("T1")->at(day_type::weekday, 12);
+  EXPECT_EQ(without.days, 11u);
+  EXPECT_NEAR(without.median_m3h, 1.05, 1e-9);
 }
 
 TEST_F(FlowNormalEngine, TerminalsRunningHighAreThoseAboveAFactorOfTheirOwnNormal) {

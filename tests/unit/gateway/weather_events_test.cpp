@@ -649,6 +649,22 @@ TEST_F(WeatherEvents, WeatherSpansAreTheEventsFromOpeningToResolutionForTheDryWe
   // A pump station's incident is no weather.
   raise("PS1", proto::alert_type::pump_fault);
   EXPECT_EQ(corr_->weather_spans(ms_of(t0 - 48h), ms_of(clock_.now() + 48h)).size(), 1u);
+  // An event whose last member lingers (a stuck probe) counts as rain up to two days after its
+  // last member's raise, not for as long as it stays open.
+  clock_.advance(30h);  // past the reopen time
+  const auto t1 = clock_.now();
+  const auto b3 = raise("T3");
+  clock_.advance(1h);
+  const auto b4 = raise("T4");
+  raise("T5", proto::alert_type::turbidity_high);
+  clear(b3);
+  clear(b4);
+  clock_.advance(5 * 24h);
+  spans = corr_->weather_spans(ms_of(t1), ms_of(clock_.now()));
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0].from_ms, ms_of(t1 + 1h)) << "from its opening (the third terminal)";
+  EXPECT_EQ(spans[0].to_ms, ms_of(t1 + 1h + 48h)) << "still open: to its last raise + 48 h";
+  EXPECT_TRUE(corr_->weather_spans(ms_of(t1 + 50h), ms_of(clock_.now())).empty());
 }
 
 // The second reviewer's findings on the hold (2026-12-05), each a test.
@@ -674,6 +690,7 @@ TEST_F(WeatherEvents, AHeldRaiseShelvedMeanwhileWaitsForItsShelfAndIsNotifiedWhe
   EXPECT_EQ(next_.raises(), 0u) << "on its shelf: not passed on when its hold runs out";
   EXPECT_TRUE(keys.empty());
   EXPECT_TRUE(corr_->held_back(a.alert_id)) << "not escalated either";
+  EXPECT_EQ(corr_->held_until(a.alert_id), shelves[a.alert_id]) << "the alerts page shows the shelf's end";
   // Still held after a restart, to the shelf's end.
   start({}, 15min);
   next_.notify = true;
@@ -697,6 +714,30 @@ TEST_F(WeatherEvents, AHeldRaiseShelvedMeanwhileWaitsForItsShelfAndIsNotifiedWhe
   EXPECT_EQ(keys, (std::vector<std::string>{"alert:" + std::to_string(a.alert_id) + ":weather-hold"}));
   EXPECT_EQ(released_rows_, 1u);
   EXPECT_FALSE(corr_->held_back(a.alert_id));
+}
+
+TEST_F(WeatherEvents, AShelfThatEndedBeforeTheHoldDidIsNoShelf) {
+  start({}, 15min);
+  next_.notify = true;
+  auto& keys = capture_releases();
+  proto::timestamp shelf_end{};
+  // The discipline still says shelved until its next tick marks the shelf ended.
+  corr_->set_shelf([&](std::uint64_t) -> std::optional<proto::timestamp> { return shelf_end; });
+  const auto a = raise("T4", proto::alert_type::turbidity_high);
+  shelf_end = clock_.now() + 10min;
+  clock_.advance(12min);
+  clear(a);  // after its shelf ended
+  clock_.advance(3min);
+  corr_->tick(registry(sites_));
+  EXPECT_EQ(keys.size(), 1u);
+  EXPECT_EQ(released_rows_, 2u) << "raise and clear notified: it was not on a shelf when it cleared";
+  // Shelf ended, still open: passed on at once, not held to a shelf end in the past.
+  const auto b = raise("T5", proto::alert_type::turbidity_high);
+  shelf_end = clock_.now() + 5min;
+  clock_.advance(15min);
+  corr_->tick(registry(sites_));
+  EXPECT_EQ(keys.size(), 2u);
+  EXPECT_FALSE(corr_->held_until(b.alert_id).has_value());
 }
 
 TEST_F(WeatherEvents, AHeldRaiseThatClearedOnItsShelfIsPassedOnWithNothingNotified) {

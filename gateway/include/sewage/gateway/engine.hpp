@@ -244,7 +244,11 @@ class engine {
   /// the normal is then learned from every day). Without it every day counts. Call before the
   /// first record.
   using weather_spans_fn = std::function<std::vector<weather_span>(std::int64_t from_ms, std::int64_t to_ms)>;
-  void set_weather_spans(weather_spans_fn f) { weather_spans_ = std::move(f); }
+  void set_weather_spans(weather_spans_fn f) {
+    weather_spans_ = std::move(f);
+    wet_today_ = flow_normal::never_computed;  // asked again (or none) at the next learning
+    wet_days_.clear();
+  }
   /// Rolls raw records older than store.rollup_after_days up into hourly values (store.hpp
   /// roll_up_records_before, one day of records per call; skipped when 0 or not below
   /// retention_days), then deletes history older than store.retention_days (daily rows stay). A

@@ -77,11 +77,14 @@ export async function render(root, ctx) {
     if (o) return `<div class="wo-link"><a href="#/orders/${o.id}" data-order="${o.id}">${t("alerts.work_order", { id: String(o.id), state: escapeHtml(stateLabel(t, o.state)) })}</a></div>`;
     return ctx.can("ack") ? `<div class="wo-link"><a href="#/orders?create=alert&amp;alert=${a.alert_id}" class="wo-create">${t("alerts.create_order")}</a></div>` : "";
   }
-  // The alarm discipline marks of an alert (suppressed, shelved, escalated, grouped).
+  // The marks of an alert: its notification held for a weather event (incidents), and the alarm
+  // discipline's (suppressed, shelved, escalated, grouped).
   function disciplineInfo(a) {
-    const d = a.discipline;
-    if (!d) return "";
+    const d = a.discipline || {};
     const marks = [];
+    if (a.notification_held_until) {
+      marks.push(`<span class="disc disc-held">${t("alerts.held", { until: fmt.dateTime(a.notification_held_until) })}</span>`);
+    }
     if (d.suppressed) {
       const w = d.window || {};
       marks.push(`<span class="disc disc-suppressed">${t("alerts.suppressed", { reason: escapeHtml(w.reason || "#" + w.id), until: w.until ? fmt.dateTime(w.until) : "—" })}</span>`);

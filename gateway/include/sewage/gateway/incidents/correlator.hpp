@@ -52,6 +52,12 @@ namespace sewage::gateway::incidents {
 /// going offline at the simulation's end re-rooted an open blockage hours old).
 inline constexpr std::chrono::minutes late_cause_window{60};
 
+/// How long after its last member's raise a weather event still counts as rain for the learned
+/// normal (correlator::weather_spans). Two days: BSM1's rain lifts the flow for 2.04 d and its
+/// storm for 2.71 d from their rise (tools/sim influent.hpp apply_weather), and the members' raises
+/// come in their first hours; the day after the span is left out as well (wet_days_of).
+inline constexpr std::chrono::hours weather_span_after_last_raise{48};
+
 /// Counters for /metrics.
 struct counts {
   std::uint64_t open{0};          ///< gauge: incidents open or acknowledged
@@ -175,14 +181,19 @@ class correlator final : public alert_listener {
   /// The open and acknowledged incidents, oldest first.
   [[nodiscard]] std::vector<incident> active() const;
   /// The weather events (kind weather) that overlap [`from_ms`, `to_ms`) (ms since the epoch),
-  /// each from its opening to its resolution (one still active: to now), oldest first; for the
-  /// engine's dry-weather normal (engine::set_weather_spans). Throws std::runtime_error on a
-  /// database failure.
+  /// each from its opening to its resolution (one still active: to now) but at most
+  /// weather_span_after_last_raise after its last member's raise (one lingering alert keeps an
+  /// event open for days: a stuck probe is no rain), oldest first; for the engine's dry-weather
+  /// normal (engine::set_weather_spans). Throws std::runtime_error on a database failure.
   [[nodiscard]] std::vector<weather_span> weather_spans(std::int64_t from_ms, std::int64_t to_ms) const;
   /// True when open alert `alert_id` is a member of an active incident whose raise was not
   /// forwarded (a consequence, or a further cause), or a weather-driven raise held (not passed on
   /// yet): the discipline must not escalate it (alarms::discipline::set_held_back). Never throws.
   [[nodiscard]] bool held_back(std::uint64_t alert_id) const noexcept;
+  /// When weather-driven raise `alert_id` is passed on (and notified) if no weather event takes it
+  /// first: the end of its hold, or of the shelf it waits for; std::nullopt when it is not held
+  /// (never was, passed on, or a member of an event). For the alerts page. Never throws.
+  [[nodiscard]] std::optional<proto::timestamp> held_until(std::uint64_t alert_id) const noexcept;
   /// The incident alert `alert_id` belongs to, if any.
   [[nodiscard]] std::optional<std::int64_t> incident_of(std::uint64_t alert_id) const;
   [[nodiscard]] counts counters() const;
