@@ -307,8 +307,8 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
     if (hook) hook->enqueue_rows(rows, once_key);
   });
   // Lock order: this takes the discipline's lock under the correlator's, and discipline::tick
-  // asks correlator::held_back under its own: both run on the engine's thread only (never call
-  // either from another thread).
+  // asks correlator::held_back under its own: both run on the engine's thread only. Readers on
+  // other threads (held_until, state_of) take one of the two locks, never one under the other.
   incident_room.set_in_window([&alarm_discipline](const std::string& site, sewage::proto::timestamp at) {
     return alarm_discipline.window_at(site, at).has_value();
   });

@@ -815,14 +815,17 @@ void correlator::tick(const registry& reg) noexcept {
     if (!h.rows && shelf) {
       try {
         const auto now = impl_->clock_.now();
-        // A shelf that ended is none (the discipline marks it ended at its next tick, after this).
-        if (const auto until = shelf(id); until && *until > now) {
+        if (const auto until = shelf(id)) {
           std::optional<proto::timestamp> cleared;
           for (const auto& l : h.later)
             if (l.state == proto::alert_state::cleared) cleared = l.cleared_at.value_or(now);
+          // Cleared: silent if it cleared while on its shelf (the discipline never marks the shelf
+          // of a cleared alert ended, so the shelf's end is still its own, also when it is past).
+          // Open: held while the shelf lasts; one that ended is none (the discipline marks it
+          // ended at its next tick, after this one).
           if (cleared) {
-            silent = *cleared < *until;  // on its shelf: it is cleared before the shelf ends
-          } else {
+            silent = *cleared < *until;
+          } else if (*until > now) {
             std::lock_guard lock(impl_->mutex_);
             h.until = *until;
             try {

@@ -767,6 +767,23 @@ TEST_F(WeatherEvents, AHeldRaiseThatClearedOnItsShelfIsPassedOnWithNothingNotifi
   clock_.advance(10min);
   corr_->tick(registry(sites_));
   EXPECT_EQ(released_rows_, 2u);
+  // Its hold ran out on the shelf, then it cleared on the shelf: silent at the tick after the
+  // shelf's end too (the discipline never marks a cleared alert's shelf ended).
+  clock_.advance(4h);  // past the weather window: no event from these three
+  corr_->set_shelf([&](std::uint64_t) -> std::optional<proto::timestamp> { return shelf_end; });
+  const auto c = raise("T6", proto::alert_type::turbidity_high);
+  clock_.advance(5min);
+  shelf_end = clock_.now() + 1h;
+  clock_.advance(10min);
+  corr_->tick(registry(sites_));
+  EXPECT_EQ(corr_->held_until(c.alert_id), shelf_end) << "held to its shelf's end";
+  clock_.advance(15min);
+  clear(c);
+  clock_.advance(35min);
+  corr_->tick(registry(sites_));
+  EXPECT_EQ(keys.size(), 3u);
+  EXPECT_EQ(released_rows_, 2u) << "it came and went on its shelf: nothing more notified";
+  EXPECT_FALSE(corr_->held_until(c.alert_id).has_value());
 }
 
 TEST_F(WeatherEvents, AStandbyThatTakesOverHoldsWhatTheGatewayThatLedHeld) {
