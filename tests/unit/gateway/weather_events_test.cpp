@@ -85,6 +85,11 @@ class WeatherEvents : public ::testing::Test {
     });
     return released_keys_;
   }
+  /// Makes every alert's shelf (correlator::set_shelf) end at `end` (read at each call), as the
+  /// discipline's would until its tick marks a shelf ended.
+  void shelve_all_until(const proto::timestamp& end) {
+    corr_->set_shelf([&end](std::uint64_t) -> std::optional<proto::timestamp> { return end; });
+  }
   std::size_t forwarded_clears() const {
     std::size_t n = 0;
     for (const auto& a : next_.seen) n += a.state == proto::alert_state::cleared ? 1 : 0;
@@ -722,7 +727,7 @@ TEST_F(WeatherEvents, AShelfThatEndedBeforeTheHoldDidIsNoShelf) {
   auto& keys = capture_releases();
   proto::timestamp shelf_end{};
   // The discipline still says shelved until its next tick marks the shelf ended.
-  corr_->set_shelf([&](std::uint64_t) -> std::optional<proto::timestamp> { return shelf_end; });
+  shelve_all_until(shelf_end);
   const auto a = raise("T4", proto::alert_type::turbidity_high);
   shelf_end = clock_.now() + 10min;
   clock_.advance(12min);
@@ -745,7 +750,7 @@ TEST_F(WeatherEvents, AHeldRaiseThatClearedOnItsShelfIsPassedOnWithNothingNotifi
   next_.notify = true;
   auto& keys = capture_releases();
   proto::timestamp shelf_end{};
-  corr_->set_shelf([&](std::uint64_t) -> std::optional<proto::timestamp> { return shelf_end; });
+  shelve_all_until(shelf_end);
   const auto a = raise("T4", proto::alert_type::turbidity_high);
   clock_.advance(2min);
   shelf_end = clock_.now() + 2h;
@@ -770,7 +775,7 @@ TEST_F(WeatherEvents, AHeldRaiseThatClearedOnItsShelfIsPassedOnWithNothingNotifi
   // Its hold ran out on the shelf, then it cleared on the shelf: silent at the tick after the
   // shelf's end too (the discipline never marks a cleared alert's shelf ended).
   clock_.advance(4h);  // past the weather window: no event from these three
-  corr_->set_shelf([&](std::uint64_t) -> std::optional<proto::timestamp> { return shelf_end; });
+  shelve_all_until(shelf_end);
   const auto c = raise("T6", proto::alert_type::turbidity_high);
   clock_.advance(5min);
   shelf_end = clock_.now() + 1h;
