@@ -1156,10 +1156,27 @@ std::vector<weather_span> correlator::weather_spans(std::int64_t from_ms, std::i
 }
 
 std::optional<proto::timestamp> correlator::held_until(std::uint64_t alert_id) const noexcept {
-  std::lock_guard lock(impl_->mutex_);
-  const auto h = impl_->held_.find(alert_id);
-  if (h == impl_->held_.end() || h->second.rows) return std::nullopt;
-  return h->second.until;
+  std::optional<proto::timestamp> until;
+  std::optional<proto::timestamp> cleared;
+  shelf_fn shelf;
+  try {
+    std::lock_guard lock(impl_->mutex_);
+    const auto h = impl_->held_.find(alert_id);
+    if (h == impl_->held_.end() || h->second.rows) return std::nullopt;
+    until = h->second.until;
+    for (const auto& l : h->second.later)
+      if (l.state == proto::alert_state::cleared) cleared = l.cleared_at.value_or(impl_->clock_.now());
+    if (cleared) shelf = impl_->shelf_;
+  } catch (const std::exception&) {  // bad_alloc copying the hook: the hold's end, as without a shelf
+  }
+  // Cleared while on its shelf: tick's rule (silent when it cleared before the shelf's end).
+  if (cleared && shelf) {
+    try {
+      if (const auto end = shelf(alert_id); end && *cleared < *end) return std::nullopt;
+    } catch (const std::exception&) {  // a shelf not known: tick passes it on as if on none
+    }
+  }
+  return until;
 }
 
 bool correlator::held_back(std::uint64_t alert_id) const noexcept {

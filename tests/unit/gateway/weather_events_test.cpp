@@ -755,7 +755,10 @@ TEST_F(WeatherEvents, AHeldRaiseThatClearedOnItsShelfIsPassedOnWithNothingNotifi
   clock_.advance(2min);
   shelf_end = clock_.now() + 2h;
   clock_.advance(5min);
+  EXPECT_EQ(corr_->held_until(a.alert_id), a.raised_at + 15min) << "open on its shelf: held to the hold's end";
   clear(a);
+  EXPECT_FALSE(corr_->held_until(a.alert_id).has_value())
+      << "cleared on its shelf: nothing of it will be notified, so the alerts page says nothing held";
   clock_.advance(10min);
   corr_->tick(registry(sites_));
   ASSERT_EQ(next_.seen.size(), 2u) << "the discipline sees its raise and clear (its groups, its shelf)";
@@ -769,6 +772,7 @@ TEST_F(WeatherEvents, AHeldRaiseThatClearedOnItsShelfIsPassedOnWithNothingNotifi
   const auto b = raise("T8", proto::alert_type::turbidity_high);
   clock_.advance(5min);
   clear(b);
+  EXPECT_EQ(corr_->held_until(b.alert_id), b.raised_at + 15min) << "cleared on no shelf: raise and clear told then";
   clock_.advance(10min);
   corr_->tick(registry(sites_));
   EXPECT_EQ(released_rows_, 2u);
@@ -784,6 +788,7 @@ TEST_F(WeatherEvents, AHeldRaiseThatClearedOnItsShelfIsPassedOnWithNothingNotifi
   EXPECT_EQ(corr_->held_until(c.alert_id), shelf_end) << "held to its shelf's end";
   clock_.advance(15min);
   clear(c);
+  EXPECT_FALSE(corr_->held_until(c.alert_id).has_value()) << "cleared on its shelf, held to its end: nothing to tell";
   clock_.advance(35min);
   corr_->tick(registry(sites_));
   EXPECT_EQ(keys.size(), 3u);

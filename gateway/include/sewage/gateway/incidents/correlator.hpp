@@ -192,7 +192,10 @@ class correlator final : public alert_listener {
   [[nodiscard]] bool held_back(std::uint64_t alert_id) const noexcept;
   /// When weather-driven raise `alert_id` is passed on (and notified) if no weather event takes it
   /// first: the end of its hold, or of the shelf it waits for; std::nullopt when it is not held
-  /// (never was, passed on, or a member of an event). For the alerts page. Never throws.
+  /// (never was, passed on, or a member of an event) and when nothing of it will be notified (it
+  /// cleared while on an operator's shelf: tick passes it on silently). For the alerts page. Asks
+  /// the shelf hook (set_shelf) after this room's lock is released, never under it. Never throws
+  /// (a shelf not known: the hold's end, as tick would pass it on).
   [[nodiscard]] std::optional<proto::timestamp> held_until(std::uint64_t alert_id) const noexcept;
   /// The incident alert `alert_id` belongs to, if any.
   [[nodiscard]] std::optional<std::int64_t> incident_of(std::uint64_t alert_id) const;
