@@ -274,7 +274,11 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   alarms::discipline alarm_discipline(std::move(discipline_db), cfg.alarms, cfg.zone, clock, hook.get(), hook.get());
   // Incidents (incidents/correlator.hpp): between the engine and the discipline, it groups network
   // alerts into incidents on the current pipe network and forwards one notification per incident.
-  incidents::correlator incident_room(cfg.store_path, pipes, clock, &alarm_discipline);
+  // The configured backend's tables: with PostgreSQL shared by a standby pair, so a takeover
+  // resumes the incidents and the held raises of the gateway that led (issue 16).
+  auto incident_db = incidents::open_incident_db(cfg);
+  if (lease != nullptr && lease->term()) incident_db->set_commit_fence({cfg.standby_lease_key, *lease->term()});
+  incidents::correlator incident_room(std::move(incident_db), pipes, clock, &alarm_discipline);
   alarm_discipline.set_held_back([&incident_room](std::uint64_t id) { return incident_room.held_back(id); });
   // Every received message is journaled before Paho acknowledges it, and released once the batch
   // holding its effects is committed (durable_inbox.hpp).
@@ -318,8 +322,9 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
     if (s && s->shelved()) return s->shelved_until;
     return std::nullopt;
   });
-  // The held raises: this host's table, checked against the engine's store and the discipline's
-  // (shared by a standby pair), so a takeover holds what the gateway that led had held.
+  // The held raises: the incident room's table (shared by a standby pair on PostgreSQL), checked
+  // against the engine's store and the discipline's, so a takeover holds what the gateway that
+  // led had held and drops what it passed on.
   incidents::correlator::rehold_checks held_checks;
   held_checks.stored = [&db](std::uint64_t id) { return db.alert(id).has_value(); };
   held_checks.passed_on = [&alarm_discipline](std::uint64_t id) {

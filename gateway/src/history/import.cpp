@@ -85,7 +85,7 @@ import_summary import_records(const config& cfg, registry reg, const network::ho
   no_publisher pub;
   // The live chain without its notifier: incidents are correlated, nothing is sent.
   alarms::discipline alarm_discipline(alarms::open_discipline_db(cfg), cfg.alarms, cfg.zone, clock, nullptr, nullptr);
-  incidents::correlator incident_room(cfg.store_path, pipes, clock, &alarm_discipline);
+  incidents::correlator incident_room(incidents::open_incident_db(cfg), pipes, clock, &alarm_discipline);
   alarm_discipline.set_held_back([&incident_room](std::uint64_t id) { return incident_room.held_back(id); });
   engine eng(cfg, std::move(reg), db, clock, pub, default_rules(), &incident_room);
   // Nothing is notified from history, so nothing is held for a notification (a held raise would

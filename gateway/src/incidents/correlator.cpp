@@ -4,11 +4,9 @@
 #include "sewage/gateway/incidents/weather.hpp"
 
 #include "codec.hpp"
-#include "detail/sqlite_stmt.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,8 +20,6 @@ using network::network_model;
 using network::node_kind;
 
 namespace {
-
-constexpr const char* room = "incidents";
 
 std::int64_t ms(proto::timestamp t) { return t.time_since_epoch().count(); }
 
@@ -49,22 +45,12 @@ std::string node_label(const network::node& n) { return n.name.empty() ? n.id : 
 
 class correlator::impl {
  public:
-  impl(const std::filesystem::path& path, const network::holder& pipes, const clock_source& clock, alert_listener* next)
-      : db_(gateway::detail::open_room(path.string(), "'incidents','incident_alerts','weather_held'", 3, room)),
-        pipes_(pipes),
-        clock_(clock),
-        next_(next) {
-    try {
-      // As the store's own connection: a commit survives a process kill (WAL), not necessarily a
-      // power cut; what the engine committed is reconciled at the next start either way.
-      sqlite3_exec(db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
-      load_active();
-    } catch (const std::exception& e) {
-      sqlite3_close(db_);
-      throw std::runtime_error(path.string() + ": cannot load the open incidents: " + e.what());
-    }
+  impl(std::unique_ptr<incident_db> db, const network::holder& pipes, const clock_source& clock, alert_listener* next)
+      : db_(std::move(db)), pipes_(pipes), clock_(clock), next_(next) {
+    if (!db_) throw std::invalid_argument("incidents: no incident_db");
+    load_active();
   }
-  ~impl() { sqlite3_close(db_); }
+  ~impl() = default;
   impl(const impl&) = delete;
   impl& operator=(const impl&) = delete;
 
@@ -77,13 +63,10 @@ class correlator::impl {
     std::unordered_map<std::string, int> open_sites;
     std::int64_t next_id = 1;
     std::int64_t weather_id = 0;
-    gateway::detail::sqlite_stmt top(db_, "SELECT coalesce(max(id), 0) FROM incidents", room);
-    if (top.step()) next_id = top.i64(0) + 1;
-    gateway::detail::sqlite_stmt w(db_, "SELECT coalesce(max(id), 0) FROM incidents WHERE kind = 'weather'", room);
-    if (w.step()) weather_id = w.i64(0);
-    gateway::detail::sqlite_stmt q(db_, "SELECT doc FROM incidents WHERE state != 'resolved' ORDER BY id", room);
-    while (q.step()) {
-      auto i = from_json(json::parse(q.text(0)));
+    next_id = db_->max_id() + 1;
+    weather_id = db_->max_weather_id();
+    for (const auto& doc : db_->unresolved()) {
+      auto i = from_json(json::parse(doc));
       for (const auto& a : i.alerts) {
         if (!a.open) continue;
         member_of[a.alert_id] = i.id;
@@ -119,7 +102,7 @@ class correlator::impl {
     const auto& node = m->nodes()[*at];
     const auto cls = classify(a, node.kind);
     if (cls == alert_class::none || member_of_.count(a.alert_id) != 0) return {};
-    transaction tx(db_);
+    write_scope tx(*this);
     outcome o = cls == alert_class::flow_loss ? flow_loss(*m, *at, a) : cause(*m, *at, a);
     tx.commit();
     return o;
@@ -161,7 +144,7 @@ class correlator::impl {
     if (mem == nullptr) return {};
     const bool forwarded = mem->forwarded;
     if (a.state == proto::alert_state::cleared) {
-      transaction tx(db_);
+      write_scope tx(*this);
       close_member(*mem, a.cleared_at.value_or(clock_.now()));
       member_of_.erase(it);
       if (std::none_of(i.alerts.begin(), i.alerts.end(), [](const member_alert& x) { return x.open; }))
@@ -178,7 +161,7 @@ class correlator::impl {
     std::vector<std::int64_t> ids;
     for (const auto& [id, i] : active_) ids.push_back(id);
     std::size_t resolved = 0;
-    transaction tx(db_);
+    write_scope tx(*this);
     for (const auto id : ids) {
       auto& i = active_.at(id);
       bool changed = false;
@@ -221,7 +204,7 @@ class correlator::impl {
     acked.acked_at = clock_.now();
     acked.acked_by = by;
     acked.ack_note = note;
-    transaction tx(db_);
+    write_scope tx(*this);
     save(acked);
     tx.commit();
     i = std::move(acked);
@@ -232,22 +215,15 @@ class correlator::impl {
 
   std::optional<incident> load(std::int64_t id) const {
     if (const auto it = active_.find(id); it != active_.end()) return it->second;
-    gateway::detail::sqlite_stmt q(db_, "SELECT doc FROM incidents WHERE id = ?", room);
-    q.bind(1, id);
-    if (!q.step()) return std::nullopt;
-    return from_json(json::parse(q.text(0)));
+    const auto doc = db_->find(id);
+    if (!doc) return std::nullopt;
+    return from_json(json::parse(*doc));
   }
 
   std::vector<incident> list(std::optional<incident_state> state, std::size_t limit) const {
-    gateway::detail::sqlite_stmt q(db_,
-                                   state ? "SELECT doc FROM incidents WHERE state = ? ORDER BY id DESC LIMIT ?"
-                                         : "SELECT doc FROM incidents ORDER BY id DESC LIMIT ?",
-                                   room);
-    int at = 1;
-    if (state) q.bind(at++, std::string(to_string(*state)));
-    q.bind(at, static_cast<std::int64_t>(limit));
     std::vector<incident> out;
-    while (q.step()) out.push_back(from_json(json::parse(q.text(0))));
+    for (const auto& doc : db_->list(state ? std::optional<std::string>(to_string(*state)) : std::nullopt, limit))
+      out.push_back(from_json(json::parse(doc)));
     return out;
   }
 
@@ -277,8 +253,9 @@ class correlator::impl {
     std::optional<std::vector<notification_row>> rows;
   };
 
-  /// Stores held raise `id` (table weather_held, sqlite schema v20): its raise, what followed
-  /// meanwhile and when its hold runs out. Throws std::runtime_error on a database failure.
+  /// Stores held raise `id` (table weather_held; into the open write_scope, else at once): its
+  /// raise, what followed meanwhile and when its hold runs out. Throws std::runtime_error on a
+  /// database failure.
   void store_held(std::uint64_t id, const held_raise& h) {
     json later = json::array();
     for (const auto& l : h.later) later.push_back(json::parse(proto::encode(l)));
@@ -294,17 +271,17 @@ class correlator::impl {
                         {"created_ms", r.created_ms}});
       doc["rows"] = std::move(rows);
     }
-    gateway::detail::sqlite_stmt up(db_, "INSERT OR REPLACE INTO weather_held(alert_id, until_ms, doc) VALUES (?, ?, ?)",
-                                    room);
-    up.bind(1, id).bind(2, ms(h.until)).bind(3, doc.dump(-1, ' ', false, json::error_handler_t::replace)).run();
+    held_row row{id, ms(h.until), doc.dump(-1, ' ', false, json::error_handler_t::replace)};
+    if (pending_ != nullptr) pending_->held.push_back(std::move(row));
+    else db_->write(incident_writes{{}, {std::move(row)}, {}});
   }
   /// Forgets held raise `id` (passed on, or a member of an event). Throws std::runtime_error.
   void drop_held(std::uint64_t id) {
-    gateway::detail::sqlite_stmt del(db_, "DELETE FROM weather_held WHERE alert_id = ?", room);
-    del.bind(1, id).run();
+    if (pending_ != nullptr) pending_->unheld.push_back(id);
+    else db_->write(incident_writes{{}, {}, {id}});
   }
 
-  sqlite3* db_;
+  std::unique_ptr<incident_db> db_;
   weather_settings weather_;
   std::map<std::uint64_t, held_raise> held_;  ///< by alert id
   correlator::release_fn release_;
@@ -325,31 +302,24 @@ class correlator::impl {
   counts n_;
 
  private:
-  /// BEGIN IMMEDIATE .. COMMIT on the room's connection; rolled back when not committed.
-  class transaction {
+  /// The writes of one transition: save, store_held and drop_held collect them while it is open,
+  /// commit() writes them in one transaction (incident_db::write); one not committed writes
+  /// nothing (an exception on the way).
+  incident_writes* pending_{nullptr};
+  class write_scope {
    public:
-    explicit transaction(sqlite3* db) : db_(db) { exec("BEGIN IMMEDIATE"); }
-    ~transaction() {
-      if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
-    transaction(const transaction&) = delete;
-    transaction& operator=(const transaction&) = delete;
+    explicit write_scope(impl& d) : d_(d) { d_.pending_ = &w_; }
+    ~write_scope() { d_.pending_ = nullptr; }
+    write_scope(const write_scope&) = delete;
+    write_scope& operator=(const write_scope&) = delete;
     void commit() {
-      exec("COMMIT");
-      done_ = true;
+      d_.pending_ = nullptr;
+      d_.db_->write(w_);
     }
 
    private:
-    void exec(const char* sql) {
-      char* err = nullptr;
-      if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-        const std::string why = err != nullptr ? err : "?";
-        sqlite3_free(err);
-        throw std::runtime_error(std::string(room) + ": " + why);
-      }
-    }
-    sqlite3* db_;
-    bool done_{false};
+    impl& d_;
+    incident_writes w_;
   };
 
   /// The current model; the caches follow it when it was swapped (SIGHUP).
@@ -417,20 +387,19 @@ class correlator::impl {
     active_.erase(i.id);
   }
 
+  /// The incident's row and its members' rows: into the open write_scope, else written at once.
   void save(const incident& i) {
-    gateway::detail::sqlite_stmt up(
-        db_, "INSERT OR REPLACE INTO incidents(id, state, kind, opened_ms, resolved_ms, doc) VALUES (?, ?, ?, ?, ?, ?)",
-        room);
-    up.bind(1, i.id).bind(2, std::string(to_string(i.state))).bind(3, std::string(to_string(i.kind))).bind(4, ms(i.opened_at));
-    if (i.resolved_at) up.bind(5, ms(*i.resolved_at));
-    else up.bind_null(5);
-    up.bind(6, to_json(i).dump(-1, ' ', false, json::error_handler_t::replace)).run();
-    gateway::detail::sqlite_stmt m(db_, "INSERT OR REPLACE INTO incident_alerts(alert_id, incident_id, role) VALUES (?, ?, ?)", room);
-    for (const auto& a : i.alerts) {
-      if (i.merged_into) break;  // its alerts belong to the incident it was merged into
-      m.reset();
-      m.bind(1, a.alert_id).bind(2, i.id).bind(3, std::string(to_string(a.role))).run();
-    }
+    incident_row row;
+    row.id = i.id;
+    row.state = std::string(to_string(i.state));
+    row.kind = std::string(to_string(i.kind));
+    row.opened_ms = ms(i.opened_at);
+    if (i.resolved_at) row.resolved_ms = ms(*i.resolved_at);
+    row.doc = to_json(i).dump(-1, ' ', false, json::error_handler_t::replace);
+    if (!i.merged_into)  // else its alerts belong to the incident it was merged into
+      for (const auto& a : i.alerts) row.members.push_back({a.alert_id, i.id, std::string(to_string(a.role))});
+    if (pending_ != nullptr) pending_->incidents.push_back(std::move(row));
+    else db_->write(incident_writes{{std::move(row)}, {}, {}});
   }
 
   /// Sets what a rooted incident affects and its title.
@@ -649,7 +618,7 @@ class correlator::impl {
   outcome on_weather(const proto::alert_message& a, const terminal_info& t) {
     while (!recent_.empty() && a.raised_at - recent_.front().raised_at > weather_.window) recent_.pop_front();
     if (auto* w = current_weather(a.raised_at)) {
-      transaction tx(db_);
+      write_scope tx(*this);
       add_member(*w, a, alert_role::weather, false);
       add_weather_site(*w, a.terminal_id, t.town, t.village);
       save(*w);
@@ -694,7 +663,7 @@ class correlator::impl {
                    a.terminal_id, proto::to_string(a.type), weather_.hold.count(), weather_.min_terminals - sites.size());
       return {false, std::nullopt};
     }
-    transaction tx(db_);
+    write_scope tx(*this);
     auto& i = open_incident(a);
     i.kind = incident_kind::weather;
     std::vector<std::uint64_t> joined;
@@ -753,8 +722,15 @@ class correlator::impl {
 };
 
 correlator::correlator(const std::filesystem::path& db_path, const network::holder& pipes, const clock_source& clock,
+                       alert_listener* next) try
+    : correlator(open_sqlite_incident_db(db_path), pipes, clock, next) {
+} catch (const std::exception& e) {
+  throw std::runtime_error(db_path.string() + ": cannot load the open incidents: " + e.what());
+}
+
+correlator::correlator(std::unique_ptr<incident_db> db, const network::holder& pipes, const clock_source& clock,
                        alert_listener* next)
-    : impl_(std::make_unique<impl>(db_path, pipes, clock, next)) {}
+    : impl_(std::make_unique<impl>(std::move(db), pipes, clock, next)) {}
 
 correlator::~correlator() = default;
 
@@ -908,11 +884,10 @@ std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::al
   {
     std::lock_guard lock(d.mutex_);
     std::set<std::uint64_t> with_row;
-    gateway::detail::sqlite_stmt q(d.db_, "SELECT alert_id, until_ms, doc FROM weather_held ORDER BY alert_id", room);
-    while (q.step()) {
-      const auto id = static_cast<std::uint64_t>(q.i64(0));
+    for (const auto& stored : d.db_->held()) {
+      const auto id = stored.alert_id;
       try {
-        const auto doc = json::parse(q.text(2));
+        const auto doc = json::parse(stored.doc);
         auto raise = proto::decode_alert(doc.at("raise").dump());
         if (!raise.ok()) throw std::runtime_error(raise.problems.empty() ? "bad raise" : raise.problems.front().to_string());
         impl::held_raise h;
@@ -927,7 +902,7 @@ std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::al
                           later.problems.empty() ? std::string("?") : later.problems.front().to_string());
           }
         }
-        h.until = proto::timestamp(std::chrono::milliseconds(q.i64(1)));
+        h.until = proto::timestamp(std::chrono::milliseconds(stored.until_ms));
         if (const auto rs = doc.find("rows"); rs != doc.end()) {
           std::vector<notification_row> stored_rows;
           for (const auto& r : *rs) {
@@ -953,9 +928,9 @@ std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::al
     // An open weather-driven alert at a terminal that is in no row and no incident: its raise was
     // held where the next listener cannot have seen it (asked below, unlocked).
     // Only one raised within twice the hold: a takeover takes seconds, and an older one was a
-    // member of an event on the gateway that led (its incidents are in its own database) or was
-    // passed on there (the discipline failed to record it): holding it again would notify it
-    // alone now.
+    // member of an event on a gateway whose incidents this one cannot see (SQLite: each host's
+    // own) or was passed on there (the discipline failed to record it): holding it again would
+    // notify it alone now.
     if (checks.passed_on && d.weather_.hold.count() > 0 && d.weather_.min_terminals > 0) {
       const auto now = d.clock_.now();
       for (const auto& [id, a] : open) {
@@ -1133,17 +1108,12 @@ std::vector<weather_span> correlator::weather_spans(std::int64_t from_ms, std::i
   const auto now_ms = ms(impl_->clock_.now());
   // Candidates by the incident's own span; each then ends at most weather_span_after_last_raise
   // after its last member's raise (an event stays open while one lingering member does).
-  gateway::detail::sqlite_stmt q(impl_->db_,
-                                 "SELECT opened_ms, resolved_ms, doc FROM incidents WHERE kind = 'weather' AND opened_ms < ? "
-                                 "AND (resolved_ms IS NULL OR resolved_ms >= ?) ORDER BY opened_ms",
-                                 room);
-  q.bind(1, to_ms).bind(2, from_ms);
   std::vector<weather_span> out;
-  while (q.step()) {
-    const auto opened = q.i64(0);
-    auto end = q.null(1) ? std::max(now_ms, opened) : q.i64(1);
+  for (const auto& row : impl_->db_->weather(from_ms, to_ms)) {
+    const auto opened = row.opened_ms;
+    auto end = row.resolved_ms ? *row.resolved_ms : std::max(now_ms, opened);
     try {
-      const auto i = from_json(json::parse(q.text(2)));
+      const auto i = from_json(json::parse(row.doc));
       std::int64_t last_raise = opened;
       for (const auto& a : i.alerts) last_raise = std::max(last_raise, ms(a.raised_at));
       end = std::min(end, last_raise + std::chrono::duration_cast<std::chrono::milliseconds>(weather_span_after_last_raise).count());
@@ -1194,10 +1164,7 @@ bool correlator::held_back(std::uint64_t alert_id) const noexcept {
 std::optional<std::int64_t> correlator::incident_of(std::uint64_t alert_id) const {
   std::lock_guard lock(impl_->mutex_);
   if (const auto it = impl_->member_of_.find(alert_id); it != impl_->member_of_.end()) return it->second;
-  gateway::detail::sqlite_stmt q(impl_->db_, "SELECT incident_id FROM incident_alerts WHERE alert_id = ?", room);
-  q.bind(1, alert_id);
-  if (!q.step()) return std::nullopt;
-  return q.i64(0);
+  return impl_->db_->incident_of(alert_id);
 }
 
 counts correlator::counters() const {

@@ -172,9 +172,29 @@ SELECT setval(pg_get_serial_sequence('alert_groups', 'id'),
                         WHERE key ~ '^alarm-group:[0-9]+:'), 0) + 1, false);
 )sql";
 
+// Version 6 (issue 16 item 2): the incidents room (incidents/incident_db.hpp), shared by a
+// standby pair as the alarm discipline is: SQLite's schema v14 and v20 tables. Ids are the
+// correlator's (the leader's: max + 1), not a sequence; `doc` stays text (the correlator's JSON
+// as written, never rewritten by a move between stores). incidents_by_kind serves the weather
+// spans of the learned normal (correlator::weather_spans).
+constexpr const char* migration_v6_incidents = R"sql(
+CREATE TABLE incidents(
+  id bigint PRIMARY KEY, state text NOT NULL, kind text NOT NULL, opened_ms bigint NOT NULL,
+  resolved_ms bigint, doc text NOT NULL);
+CREATE INDEX incidents_by_state ON incidents(state, id);
+CREATE INDEX incidents_by_kind ON incidents(kind, opened_ms);
+CREATE TABLE incident_alerts(alert_id bigint PRIMARY KEY, incident_id bigint NOT NULL, role text NOT NULL);
+CREATE INDEX incident_alerts_by_incident ON incident_alerts(incident_id);
+CREATE TABLE weather_held(alert_id bigint PRIMARY KEY, until_ms bigint NOT NULL, doc text NOT NULL);
+)sql";
+
 // Migration steps: steps[v] takes version v to v + 1.
-constexpr const char* steps[] = {schema_v1, migration_v2_hourly, migration_v3_flow_normal_sites,
-                                 migration_v4_identity, migration_v5_alarm_discipline};
+constexpr const char* steps[] = {schema_v1,
+                                 migration_v2_hourly,
+                                 migration_v3_flow_normal_sites,
+                                 migration_v4_identity,
+                                 migration_v5_alarm_discipline,
+                                 migration_v6_incidents};
 
 // pg_advisory_xact_lock key of migrations: "sewage-m" as 8 bytes.
 constexpr long long migration_lock_key = 0x736577616765'2d6d;

@@ -238,6 +238,10 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
   const auto open = get_json(ports_["A"], "/api/alerts?state=open&terminal=T1")["alerts"];
   ASSERT_EQ(open.size(), 1u) << open.dump();
   const auto alert_id = open[0]["alert_id"].get<std::uint64_t>();
+  // A lone turbidity_high: its notification is held for a weather event (weather_hold_s, 15 min)
+  // in the incident room's table, shared by the pair.
+  const auto held_until = get_json(ports_["A"], "/api/alerts/" + std::to_string(alert_id))["notification_held_until"];
+  ASSERT_TRUE(held_until.is_string()) << held_until.dump();
   // Two more: received, acknowledged, journaled on A's host; no API call, so not committed.
   publish_record(4, 103.0, 20.0, at(4));
   publish_record(5, 104.0, 20.0, at(5));
@@ -282,6 +286,10 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
   ASSERT_EQ(all.size(), 1u) << all.dump();  // the same episode: not raised again, not forgotten
   EXPECT_EQ(all[0]["alert_id"], alert_id);
   EXPECT_EQ(all[0]["state"], "cleared");
+  // B holds it to the same end, from A's row: the hold neither starts again nor is lost, and its
+  // raise and clear are notified once, by B, when it runs out (unless an event takes it first).
+  EXPECT_EQ(get_json(ports_["B"], "/api/alerts/" + std::to_string(alert_id))["notification_held_until"], held_until);
+  EXPECT_NE(slurp(dir_->path() / "B" / "gateway.log").find("held again (0 without a row"), std::string::npos);
   EXPECT_NE(slurp(dir_->path() / "B" / "gateway.log").find("took the lease"), std::string::npos);
   // The token made on A's host is known to B, the new leader; an unknown one is not.
   EXPECT_EQ(http_call(ports_["B"], "GET", "/api/users", "", admin_token).status, 200);

@@ -6,12 +6,15 @@
 #include "sewage/gateway/alarms/discipline_db.hpp"
 #include "sewage/gateway/auth/identity_store.hpp"
 #include "sewage/gateway/auth/service.hpp"
+#include "sewage/gateway/incidents/correlator.hpp"
+#include "sewage/gateway/incidents/incident_db.hpp"
 #include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/operating_day.hpp"
 #include "sewage/gateway/postgresql_store.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
 #include "sewage/gateway/standby/leader_lease.hpp"
 #include "sewage/gateway/store_factory.hpp"
+#include "incidents_util.hpp"
 #include "test_util.hpp"
 
 #include <sewage/proto/topic.hpp>
@@ -1239,6 +1242,99 @@ TEST_P(StoreBackends, AlarmDisciplineIsSharedByEveryGatewayOnTheStore) {
   EXPECT_EQ(c->state_of(7)->unshelved, clock.now() - std::chrono::minutes(5));
 }
 
+// The incidents room's state is in the store (issue 16 item 2): a gateway that takes over (a
+// standby on the shared PostgreSQL) holds again what the gateway that led held, adds the next
+// weather raises to the event it opened, and lists it; each gateway is a correlator on
+// open_incident_db of the same configuration.
+TEST_P(StoreBackends, IncidentsAndHeldRaisesAreSharedByEveryGatewayOnTheStore) {
+  using namespace std::chrono_literals;
+  const auto migrated = open();
+  manual_clock clock(at("2026-12-04T08:00:00Z"));
+  network::holder pipes;  // weather events need no network
+  std::vector<terminal_info> sites;
+  for (int k = 0; k < 5; ++k) {
+    auto t = test::terminal("T" + std::to_string(k));
+    t.town = "A";
+    t.village = "V" + std::to_string(k);
+    sites.push_back(t);
+  }
+  const registry reg(sites);
+  incidents::weather_settings ws;  // 3 terminals within 3 h; a lone raise held 15 min
+  test::capture next;
+  const auto gateway = [&] {
+    auto c = std::make_unique<incidents::correlator>(incidents::open_incident_db(cfg(100)), pipes, clock, &next);
+    c->set_weather(ws);
+    return c;
+  };
+  std::unordered_map<std::uint64_t, proto::alert_message> open_alerts;
+  const auto raise = [&](incidents::correlator& c, std::uint64_t id, int site) {
+    auto m = raised_alert(id, "T" + std::to_string(site), proto::alert_type::turbidity_high, clock.now());
+    m.message = "turbidity high";
+    open_alerts[id] = m;
+    std::vector<notification_row> rows;
+    c.on_transition(m, &sites[static_cast<std::size_t>(site)], rows);
+  };
+  auto a = gateway();
+  raise(*a, 1, 0);
+  ASSERT_TRUE(a->held_until(1).has_value()) << "alone so far: held for an event";
+  EXPECT_TRUE(next.seen.empty());
+  clock.advance(2min);
+  // A dies; B takes over: it holds alert 1 again from the row A stored, to the same end.
+  a.reset();
+  auto b = gateway();
+  EXPECT_EQ(b->rehold(open_alerts, reg, {}), 1u);
+  EXPECT_EQ(b->held_until(1), at("2026-12-04T08:15:00Z"));
+  raise(*b, 2, 1);
+  clock.advance(1min);
+  raise(*b, 3, 2);  // the third terminal: one event of three, its one notification
+  ASSERT_EQ(next.raises(), 1u);
+  EXPECT_NE(next.seen[0].message.find("Weather event"), std::string::npos) << next.seen[0].message;
+  EXPECT_FALSE(b->held_until(1).has_value()) << "a member of the event: never notified alone";
+  const auto event = b->incident_of(1);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(b->incident_of(3), event);
+  // C takes over from B: the event is open there, and a fourth terminal joins it silently.
+  b.reset();
+  auto c = gateway();
+  EXPECT_EQ(c->rehold(open_alerts, reg, {}), 0u) << "nothing held any more";
+  ASSERT_EQ(c->active().size(), 1u);
+  EXPECT_EQ(c->active()[0].id, *event);
+  EXPECT_EQ(c->active()[0].kind, incidents::incident_kind::weather);
+  clock.advance(5min);
+  raise(*c, 4, 3);
+  EXPECT_EQ(next.raises(), 1u) << "joined the open event: no notification of its own";
+  EXPECT_EQ(c->incident_of(4), event);
+  const auto listed = c->list(std::nullopt, 10);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].affected_terminals.size(), 4u);
+  ASSERT_TRUE(c->find(*event).has_value());
+  EXPECT_EQ(c->find(*event)->alerts.size(), 4u);
+  EXPECT_EQ(c->weather_spans(0, std::numeric_limits<std::int64_t>::max()).size(), 1u);
+  // Its alerts clear: resolved in the store, no longer active at the next start.
+  for (std::uint64_t id = 1; id <= 4; ++id) {
+    auto m = open_alerts.at(id);
+    m.state = proto::alert_state::cleared;
+    m.cleared_at = clock.now();
+    std::vector<notification_row> rows;
+    c->on_transition(m, nullptr, rows);
+  }
+  EXPECT_TRUE(c->active().empty());
+  EXPECT_EQ(c->counters().failures, 0u);
+  c.reset();
+  auto d = gateway();
+  EXPECT_TRUE(d->active().empty());
+  ASSERT_EQ(d->list(incidents::incident_state::resolved, 10).size(), 1u);
+  // The next incident gets the next id.
+  clock.advance(4h);  // past the weather window and the reopen time of the event
+  ws.reopen = 1h;
+  d->set_weather(ws);
+  raise(*d, 5, 0);
+  raise(*d, 6, 1);
+  raise(*d, 7, 2);
+  ASSERT_TRUE(d->incident_of(7).has_value());
+  EXPECT_EQ(*d->incident_of(7), *event + 1);
+}
+
 // Every field of the discipline's rows comes back as written, on both backends.
 TEST_P(StoreBackends, EveryDisciplineFieldRoundTrips) {
   const auto migrated = open();
@@ -1625,8 +1721,9 @@ TEST_F(PostgresqlStore, MigratesOnceAndRefusesANewerSchema) {
 TEST_F(PostgresqlStore, MigratesFlowNormalsToOneRowPerSite) {
   { postgresql_store s(uri_, 10); }
   // Back to schema 2: its table, site A complete (cell value = day_type x 24 + hour), site B with 3
-  // rows; without the tables of versions 4 and 5 (identities, alarm discipline).
-  exec("DROP TABLE maintenance_windows, alert_discipline, alert_groups;"
+  // rows; without the tables of versions 4 to 6 (identities, alarm discipline, incidents).
+  exec("DROP TABLE incidents, incident_alerts, weather_held;"
+       "DROP TABLE maintenance_windows, alert_discipline, alert_groups;"
        "DROP TABLE users, api_tokens, sessions, audit;"
        "DROP TABLE flow_normal_sites;"
        "CREATE TABLE flow_normals(site_id text NOT NULL, day_type integer NOT NULL, hour integer NOT NULL,"
@@ -1926,6 +2023,73 @@ TEST_F(PostgresqlStore, TheFirstStartOnTheSharedDatabaseAdoptsTheSqliteFilesDisc
   auto again = alarms::open_discipline_db(c);
   EXPECT_EQ(again->all().windows.size(), 2u);
   EXPECT_FALSE(again->adopt(rows));
+}
+
+// The first start on PostgreSQL after the incidents moved there: what the gateway's SQLite file
+// held (incidents with their members, held weather raises) is adopted as it is, once; the next
+// incident is numbered past the adopted ones.
+TEST_F(PostgresqlStore, TheFirstStartOnTheSharedDatabaseAdoptsTheSqliteFilesIncidents) {
+  using namespace std::chrono_literals;
+  testing::temp_dir dir("gw-adopt-incidents");
+  const config c = gateway_config(dir);
+  const auto db = open_store(c, store_access::read_write);  // creates the SQLite file too
+  incidents::incident_tables before;
+  {  // as before the move: the incidents in the SQLite file, through the correlator's writes
+    auto local = incidents::open_sqlite_incident_db(c.store_path);
+    incidents::incident_writes w;
+    w.incidents.push_back({4, "resolved", "flow_loss", 1000, 5000, R"({"id":4,"doc":"as written"})",
+                           {{11, 4, "cause"}, {12, 4, "consequence"}}});
+    w.incidents.push_back({7, "open", "weather", 6000, std::nullopt, R"({"id":7})", {{13, 7, "weather"}}});
+    w.incidents.push_back({6, "resolved", "flow_loss", 5500, 5600, R"({"id":6,"merged_into":7})", {}});
+    w.held.push_back({14, 9000, R"({"raise":{}})"});
+    local->write(w);
+    before = local->all();
+  }
+  ASSERT_EQ(before.incidents.size(), 3u);
+  auto shared = incidents::open_incident_db(c);
+  const auto rows = shared->all();
+  EXPECT_EQ(rows.incidents, before.incidents) << "every row and member as the file held it";
+  EXPECT_EQ(rows.held, before.held);
+  EXPECT_EQ(shared->max_id(), 7);
+  EXPECT_EQ(shared->max_weather_id(), 7);
+  EXPECT_EQ(shared->incident_of(12), 4);
+  EXPECT_EQ(shared->unresolved(), std::vector<std::string>{R"({"id":7})"});
+  EXPECT_EQ(shared->list(std::string("resolved"), 10).size(), 2u);
+  EXPECT_EQ(shared->weather(0, 7000).size(), 1u);
+  EXPECT_TRUE(shared->weather(0, 6000).empty()) << "opened at 6000: not before it";
+  // A second start adopts nothing again (the shared tables hold rows now).
+  auto again = incidents::open_incident_db(c);
+  EXPECT_FALSE(again->adopt(rows));
+  EXPECT_EQ(again->all().incidents.size(), 3u);
+  // The SQLite file is an adoption's source only, and has nothing to fence.
+  EXPECT_THROW(incidents::open_sqlite_incident_db(c.store_path)->adopt(rows), std::logic_error);
+  EXPECT_THROW(incidents::open_sqlite_incident_db(c.store_path)->set_commit_fence({77, 1}), std::logic_error);
+}
+
+// A frozen former leader that wakes after a takeover cannot change the incidents it held: its
+// writes (an incident, a held raise) roll back whole.
+TEST_F(PostgresqlStore, AnIncidentWriteAfterATakeoverIsRefusedWithNothingWritten) {
+  { postgresql_store migrate(uri_, 10); }
+  exec("CREATE TABLE gateway_leader (lease_key BIGINT PRIMARY KEY, node TEXT NOT NULL, http_url TEXT NOT NULL, "
+       "since_ms BIGINT NOT NULL, term BIGINT NOT NULL DEFAULT 0); INSERT INTO gateway_leader VALUES (77, 'a', '', 0, 1)");
+  auto leader = incidents::open_postgresql_incident_db(uri_);
+  leader->set_commit_fence({77, 1});
+  incidents::incident_writes first;
+  first.incidents.push_back({1, "open", "weather", 1000, std::nullopt, R"({"id":1})", {{5, 1, "weather"}}});
+  first.held.push_back({6, 2000, "{}"});
+  leader->write(first);  // its term holds: written
+  exec("UPDATE gateway_leader SET term = 2");  // another gateway took over
+  incidents::incident_writes late;
+  late.incidents.push_back({1, "resolved", "weather", 1000, 3000, R"({"id":1,"late":true})", {{7, 1, "weather"}}});
+  late.unheld.push_back(6);
+  EXPECT_THROW(leader->write(late), store_fenced);
+  auto fresh = incidents::open_postgresql_incident_db(uri_);
+  const auto rows = fresh->all();
+  ASSERT_EQ(rows.incidents.size(), 1u);
+  EXPECT_EQ(rows.incidents[0].state, "open");
+  EXPECT_EQ(rows.incidents[0].members.size(), 1u);
+  ASSERT_EQ(rows.held.size(), 1u) << "the held raise is still held";
+  EXPECT_FALSE(fresh->incident_of(7).has_value());
 }
 
 // A frozen former leader that wakes after a takeover cannot change the discipline's shared rows.

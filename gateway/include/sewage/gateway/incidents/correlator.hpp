@@ -17,8 +17,10 @@
 /// for weather_settings::hold (tick) before it is passed on alone: a storm's first flush raises
 /// turbidity_high at many terminals within minutes, before their flows rise.
 ///
-/// Incidents live in the gateway database (tables `incidents`, `incident_alerts` of migration v14)
-/// on a connection of the correlator's own; open ones are also held in memory.
+/// Incidents and held raises live in an incident_db (incident_db.hpp): the gateway's SQLite file
+/// (tables `incidents`, `incident_alerts`, `weather_held`) or, with store.backend = "postgresql",
+/// the database a standby pair shares; open ones are also held in memory. Each transition's
+/// changes are written in one transaction.
 ///
 /// Thread-safety: every public member is thread-safe (one internal mutex). The engine calls
 /// on_transition / on_committed on its thread.
@@ -26,6 +28,7 @@
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/incidents/incident.hpp"
+#include "sewage/gateway/incidents/incident_db.hpp"
 #include "sewage/gateway/incidents/locate.hpp"
 #include "sewage/gateway/incidents/settings.hpp"
 #include "sewage/gateway/network/holder.hpp"
@@ -72,11 +75,15 @@ struct counts {
 
 class correlator final : public alert_listener {
  public:
-  /// Opens `db_path` (migrated to schema v14 or later: open it with sqlite_store first) on a
+  /// Opens `db_path` (migrated to schema v20 or later: open it with sqlite_store first) on a
   /// connection of its own and loads the open incidents. `pipes` and `clock` (the engine's) must
   /// outlive it; `next` receives what is forwarded (the alarm discipline; may be null). Throws
   /// std::runtime_error naming the path.
   correlator(const std::filesystem::path& db_path, const network::holder& pipes, const clock_source& clock,
+             alert_listener* next);
+  /// The same on `db` (incident_db.hpp open_incident_db: the configured backend's; not null).
+  /// Throws std::runtime_error naming the store when the open incidents cannot be loaded.
+  correlator(std::unique_ptr<incident_db> db, const network::holder& pipes, const clock_source& clock,
              alert_listener* next);
   ~correlator() override;
   correlator(const correlator&) = delete;
