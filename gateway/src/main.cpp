@@ -303,7 +303,9 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   eng.set_weather_spans([&incident_room](std::int64_t from_ms, std::int64_t to_ms) {
     return incident_room.weather_spans(from_ms, to_ms);
   });
-  if (const auto n = incident_room.reconcile(eng.open_alerts()); n > 0)
+  if (const auto n = incident_room.reconcile(eng.open_alerts(),
+                                             [&db](std::uint64_t id) { return db.alert(id).has_value(); });
+      n > 0)
     spdlog::info("incidents: {} incident(s) resolved at start (their alerts cleared meanwhile)", n);
   // Weather-driven raises held for an event (weather_settings::hold) are passed on by the ticker;
   // their notification rows are stored here, outside the engine's batch.

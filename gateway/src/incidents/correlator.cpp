@@ -48,7 +48,11 @@ class correlator::impl {
   impl(std::unique_ptr<incident_db> db, const network::holder& pipes, const clock_source& clock, alert_listener* next)
       : db_(std::move(db)), pipes_(pipes), clock_(clock), next_(next) {
     if (!db_) throw std::invalid_argument("incidents: no incident_db");
-    load_active();
+    try {
+      load_active();
+    } catch (const std::exception& e) {  // a store failure, or a document that cannot be read
+      throw std::runtime_error(std::string("cannot load the open incidents: ") + e.what());
+    }
   }
   ~impl() = default;
   impl(const impl&) = delete;
@@ -156,7 +160,8 @@ class correlator::impl {
     return {forwarded, std::nullopt};
   }
 
-  std::size_t reconcile(const std::unordered_map<std::uint64_t, proto::alert_message>& open) {
+  std::size_t reconcile(const std::unordered_map<std::uint64_t, proto::alert_message>& open,
+                        const std::function<bool(std::uint64_t)>& stored) {
     const auto now = clock_.now();
     std::vector<std::int64_t> ids;
     for (const auto& [id, i] : active_) ids.push_back(id);
@@ -165,12 +170,32 @@ class correlator::impl {
     for (const auto id : ids) {
       auto& i = active_.at(id);
       bool changed = false;
+      std::vector<std::uint64_t> never;  // raised by a gateway that died before its engine committed them
       for (auto& a : i.alerts) {
         if (!a.open || open.count(a.alert_id) != 0) continue;
         close_member(a, now);
         member_of_.erase(a.alert_id);
         changed = true;
+        if (stored && !stored(a.alert_id)) never.push_back(a.alert_id);
       }
+      // No alert of the engine's: out of the incident and its member row gone (the engine gives
+      // the id out again, to another alert that must not point here).
+      for (const auto id : never) {
+        i.alerts.erase(std::remove_if(i.alerts.begin(), i.alerts.end(),
+                                      [id](const member_alert& x) { return x.alert_id == id; }),
+                       i.alerts.end());
+        tx.drop_member(id, i.id);
+        spdlog::warn("incidents: alert {} taken out of incident {}: the engine's store never committed it", id, i.id);
+      }
+      // A weather event's terminals are its members' sites: one left by no member goes too.
+      if (!never.empty() && i.kind == incident_kind::weather)
+        i.affected_terminals.erase(
+            std::remove_if(i.affected_terminals.begin(), i.affected_terminals.end(),
+                           [&i](const std::string& site) {
+                             return std::none_of(i.alerts.begin(), i.alerts.end(),
+                                                 [&site](const member_alert& x) { return x.site_id == site; });
+                           }),
+            i.affected_terminals.end());
       if (!changed) continue;
       if (std::none_of(i.alerts.begin(), i.alerts.end(), [](const member_alert& x) { return x.open; })) {
         spdlog::info("incidents: incident {} resolved at start: its alerts cleared while the gateway was down", id);
@@ -273,12 +298,12 @@ class correlator::impl {
     }
     held_row row{id, ms(h.until), doc.dump(-1, ' ', false, json::error_handler_t::replace)};
     if (pending_ != nullptr) pending_->held.push_back(std::move(row));
-    else db_->write(incident_writes{{}, {std::move(row)}, {}});
+    else db_->write(incident_writes{{}, {std::move(row)}, {}, {}});
   }
   /// Forgets held raise `id` (passed on, or a member of an event). Throws std::runtime_error.
   void drop_held(std::uint64_t id) {
     if (pending_ != nullptr) pending_->unheld.push_back(id);
-    else db_->write(incident_writes{{}, {}, {id}});
+    else db_->write(incident_writes{{}, {}, {id}, {}});
   }
 
   std::unique_ptr<incident_db> db_;
@@ -308,10 +333,17 @@ class correlator::impl {
   incident_writes* pending_{nullptr};
   class write_scope {
    public:
-    explicit write_scope(impl& d) : d_(d) { d_.pending_ = &w_; }
+    explicit write_scope(impl& d) : d_(d) {
+      if (d_.pending_ != nullptr) throw std::logic_error("incidents: a write_scope inside another");
+      d_.pending_ = &w_;
+    }
     ~write_scope() { d_.pending_ = nullptr; }
     write_scope(const write_scope&) = delete;
     write_scope& operator=(const write_scope&) = delete;
+    /// Takes member alert `alert_id` of incident `incident_id` out of the tables.
+    void drop_member(std::uint64_t alert_id, std::int64_t incident_id) {
+      w_.members_dropped.push_back({alert_id, incident_id, {}});
+    }
     void commit() {
       d_.pending_ = nullptr;
       d_.db_->write(w_);
@@ -399,7 +431,7 @@ class correlator::impl {
     if (!i.merged_into)  // else its alerts belong to the incident it was merged into
       for (const auto& a : i.alerts) row.members.push_back({a.alert_id, i.id, std::string(to_string(a.role))});
     if (pending_ != nullptr) pending_->incidents.push_back(std::move(row));
-    else db_->write(incident_writes{{std::move(row)}, {}, {}});
+    else db_->write(incident_writes{{std::move(row)}, {}, {}, {}});
   }
 
   /// Sets what a rooted incident affects and its title.
@@ -1027,6 +1059,34 @@ std::size_t correlator::rehold(const std::unordered_map<std::uint64_t, proto::al
   if (stored_later > 0)
     spdlog::info("incidents: {} raise(s) passed on before the stop: their notifications are stored at the first tick",
                  stored_later);
+  // The open weather-driven alerts at terminals raised within the window that no event has and
+  // nothing holds (passed on alone when their hold ran out, or in a maintenance window) count
+  // towards the next event, as they did before the stop: a restart or a standby's takeover during
+  // a storm's first hours no longer starts the count again (each later raise notified alone until
+  // `min_terminals` new ones came). A cleared one is no open alert: it no longer counts.
+  if (d.weather_.min_terminals > 0) {
+    std::set<std::uint64_t> counted;
+    for (const auto& r : d.recent_) counted.insert(r.alert_id);
+    std::size_t added = 0;
+    for (const auto& [id, a] : open) {
+      if (!weather_driven(a.type) || counted.count(id) != 0 || d.held_.count(id) != 0 || d.member_of_.count(id) != 0)
+        continue;
+      if (a.raised_at > now || now - a.raised_at > d.weather_.window) continue;
+      const auto idx = reg.find(a.terminal_id);
+      if (!idx || reg.terminals()[*idx].kind != site_kind::terminal) continue;
+      const auto& t = reg.terminals()[*idx];
+      d.recent_.push_back(impl::recent_raise{id, a.terminal_id, t.town, t.village, a.type, a.raised_at, std::nullopt});
+      ++added;
+    }
+    if (added > 0) {
+      std::sort(d.recent_.begin(), d.recent_.end(), [](const impl::recent_raise& x, const impl::recent_raise& y) {
+        return x.raised_at != y.raised_at ? x.raised_at < y.raised_at : x.alert_id < y.alert_id;
+      });
+      spdlog::info("incidents: {} open weather-driven raise(s) of the last {} s, notified before the stop, count "
+                   "towards the next weather event",
+                   added, d.weather_.window.count());
+    }
+  }
   return held + stored_later;
 }
 
@@ -1076,9 +1136,10 @@ void correlator::on_committed() noexcept {
   if (impl_->next_ != nullptr) impl_->next_->on_committed();
 }
 
-std::size_t correlator::reconcile(const std::unordered_map<std::uint64_t, proto::alert_message>& open) {
+std::size_t correlator::reconcile(const std::unordered_map<std::uint64_t, proto::alert_message>& open,
+                                  const std::function<bool(std::uint64_t id)>& stored) {
   std::lock_guard lock(impl_->mutex_);
-  return impl_->reconcile(open);
+  return impl_->reconcile(open, stored);
 }
 
 correlator::ack_result correlator::acknowledge(std::int64_t id, const std::string& by, const std::string& note, incident* out) {
@@ -1136,13 +1197,17 @@ std::optional<proto::timestamp> correlator::held_until(std::uint64_t alert_id) c
     until = h->second.until;
     for (const auto& l : h->second.later)
       if (l.state == proto::alert_state::cleared) cleared = l.cleared_at.value_or(impl_->clock_.now());
-    if (cleared) shelf = impl_->shelf_;
+    shelf = impl_->shelf_;
   } catch (const std::exception&) {  // bad_alloc copying the hook: the hold's end, as without a shelf
   }
-  // Cleared while on its shelf: tick's rule (silent when it cleared before the shelf's end).
-  if (cleared && shelf) {
+  // tick's rules: cleared while on its shelf, silent; open on a shelf that ends after the hold,
+  // held until the shelf's end.
+  if (shelf) {
     try {
-      if (const auto end = shelf(alert_id); end && *cleared < *end) return std::nullopt;
+      if (const auto end = shelf(alert_id)) {
+        if (cleared && *cleared < *end) return std::nullopt;
+        if (!cleared && until && *end > *until) return end;
+      }
     } catch (const std::exception&) {  // a shelf not known: tick passes it on as if on none
     }
   }

@@ -137,6 +137,9 @@ class postgresql_incident_db final : public incident_db {
     if (w.empty()) return;
     pg_.write("write", fence_, [&](pqxx::transaction_base& t) {
       for (const auto& i : w.incidents) put(t, i);
+      for (const auto& m : w.members_dropped)
+        t.exec_params("DELETE FROM incident_alerts WHERE alert_id = $1 AND incident_id = $2", as_i64(m.alert_id),
+                      m.incident_id);
       for (const auto& h : w.held) t.exec_params(held_upsert_sql, as_i64(h.alert_id), h.until_ms, h.doc);
       for (const auto id : w.unheld) t.exec_params("DELETE FROM weather_held WHERE alert_id = $1", as_i64(id));
     });
@@ -213,7 +216,8 @@ std::unique_ptr<incident_db> open_incident_db(const config& cfg) {
   // The SQLite file of a gateway that ran on PostgreSQL before the incidents moved there (open_store
   // creates and migrates it with the PostgreSQL store: it exists whenever the gateway ran).
   std::error_code ec;
-  if (std::filesystem::exists(cfg.store_path, ec)) {
+  // Read the file only while the shared tables are empty (adopt checks again, under its lock).
+  if (std::filesystem::exists(cfg.store_path, ec) && shared->max_id() == 0 && shared->held().empty()) {
     const auto local = open_sqlite_incident_db(cfg.store_path)->all();
     if (!local.empty() && shared->adopt(local))
       spdlog::warn("incidents: {} incidents and {} held weather raises moved from {} to the shared database",

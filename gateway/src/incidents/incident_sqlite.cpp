@@ -115,6 +115,11 @@ class sqlite_incident_db final : public incident_db {
           m.bind(1, static_cast<std::int64_t>(a.alert_id)).bind(2, a.incident_id).bind(3, a.role).run();
         }
       }
+      sqlite_stmt drop(db_, "DELETE FROM incident_alerts WHERE alert_id = ? AND incident_id = ?", room);
+      for (const auto& m : w.members_dropped) {
+        drop.reset();
+        drop.bind(1, static_cast<std::int64_t>(m.alert_id)).bind(2, m.incident_id).run();
+      }
       sqlite_stmt h(db_, "INSERT OR REPLACE INTO weather_held(alert_id, until_ms, doc) VALUES (?, ?, ?)", room);
       for (const auto& r : w.held) {
         h.reset();

@@ -609,6 +609,79 @@ TEST_F(WeatherEvents, RaisesHeldWhenTheGatewayStoppedAreHeldAgainAndStillMakeThe
   EXPECT_EQ(corr_->rehold({{lost.alert_id, lost}}, registry(sites_)), 0u) << "its row was dropped";
 }
 
+// A restart (or a standby's takeover) in a storm's first hours: the raises before it still count
+// towards the event, the one notified alone when its hold ran out too (until 2026-12-06 only the
+// held ones did: the count started again).
+TEST_F(WeatherEvents, RaisesNotifiedAloneBeforeARestartStillCountTowardsTheNextEvent) {
+  start({}, 15min);
+  auto& keys = capture_releases();
+  const auto a0 = raise("T0", proto::alert_type::turbidity_high);
+  clock_.advance(16min);
+  corr_->tick(registry(sites_));
+  ASSERT_EQ(keys.size(), 1u) << "its hold ran out: notified alone";
+  ASSERT_EQ(next_.raises(), 1u);
+  const auto a5 = raise("T5", proto::alert_type::turbidity_high);  // held
+  clock_.advance(1min);
+  // Open too: one raised before the window (not counted) and one at a pump station (no weather).
+  proto::alert_message old_raise = a0;
+  old_raise.alert_id = 900;
+  old_raise.terminal_id = "T1";
+  old_raise.raised_at = clock_.now() - 4h;
+  proto::alert_message at_station = a0;
+  at_station.alert_id = 901;
+  at_station.terminal_id = "PS1";
+  start({}, 15min);
+  const std::unordered_map<std::uint64_t, proto::alert_message> open{
+      {a0.alert_id, a0}, {a5.alert_id, a5}, {old_raise.alert_id, old_raise}, {at_station.alert_id, at_station}};
+  EXPECT_EQ(corr_->rehold(open, registry(sites_)), 1u) << "only the held one is held again";
+  EXPECT_FALSE(corr_->held_back(a0.alert_id));
+  clock_.advance(1min);
+  raise("T6", proto::alert_type::turbidity_high);
+  ASSERT_EQ(corr_->active().size(), 1u) << "the third terminal within the window: one event";
+  EXPECT_EQ(corr_->active().front().affected_terminals, (std::vector<std::string>{"T0", "T5", "T6"}));
+  EXPECT_EQ(next_.raises(), 2u) << "T0 alone before, then the event";
+  const auto active = corr_->active();
+  for (const auto& m : active.front().alerts) {
+    if (m.alert_id == a0.alert_id) {
+      EXPECT_TRUE(m.forwarded) << "notified before: its ack and clear go on";
+    } else if (m.alert_id == a5.alert_id) {
+      EXPECT_FALSE(m.forwarded) << "still held: the event is its notification";
+    }
+  }
+  EXPECT_TRUE(corr_->held_back(a5.alert_id)) << "an un-notified member: never escalated";
+}
+
+// A gateway that died after the correlator stored an event's member and before the engine
+// committed that alert (a standby takes over with the shared tables, or the same host restarts):
+// at start the member the engine's store never had is taken out of the event (its id is given out
+// again), its terminal too when no other member is there; without the store's answer it stays a
+// closed member, as before.
+TEST_F(WeatherEvents, AMemberTheEnginesStoreNeverCommittedIsTakenOutOfItsEventAtStart) {
+  const auto a0 = raise("T0");
+  const auto a5 = raise("T5");
+  const auto a6 = raise("T6");
+  ASSERT_EQ(corr_->active().size(), 1u);
+  const auto event = corr_->active().front().id;
+  start();
+  const std::unordered_map<std::uint64_t, proto::alert_message> open{{a0.alert_id, a0}, {a5.alert_id, a5}};
+  EXPECT_EQ(corr_->reconcile(open, [&](std::uint64_t id) { return id != a6.alert_id; }), 0u);
+  ASSERT_EQ(corr_->active().size(), 1u);
+  const auto i = corr_->active().front();
+  ASSERT_EQ(i.alerts.size(), 2u);
+  EXPECT_EQ(i.affected_terminals, (std::vector<std::string>{"T0", "T5"}));
+  EXPECT_FALSE(corr_->incident_of(a6.alert_id).has_value()) << "its member row is gone: the id is free";
+  EXPECT_EQ(corr_->incident_of(a5.alert_id), event);
+  start();  // as stored
+  EXPECT_EQ(corr_->active().front().alerts.size(), 2u);
+  EXPECT_FALSE(corr_->incident_of(a6.alert_id).has_value());
+  // Without the store's answer: a closed member.
+  const auto b6 = raise("T6");
+  start();
+  EXPECT_EQ(corr_->reconcile(open), 0u);
+  EXPECT_EQ(corr_->incident_of(b6.alert_id), event);
+  EXPECT_EQ(corr_->active().front().alerts.size(), 3u);
+}
+
 TEST_F(WeatherEvents, AHeldRaiseWaitingForItsStoreRetryThatJoinsAnEventWasNotified) {
   start({}, 15min);
   auto& keys = capture_releases(1);
@@ -755,7 +828,7 @@ TEST_F(WeatherEvents, AHeldRaiseThatClearedOnItsShelfIsPassedOnWithNothingNotifi
   clock_.advance(2min);
   shelf_end = clock_.now() + 2h;
   clock_.advance(5min);
-  EXPECT_EQ(corr_->held_until(a.alert_id), a.raised_at + 15min) << "open on its shelf: held to the hold's end";
+  EXPECT_EQ(corr_->held_until(a.alert_id), shelf_end) << "open on a shelf that ends after the hold: held to its end";
   clear(a);
   EXPECT_FALSE(corr_->held_until(a.alert_id).has_value())
       << "cleared on its shelf: nothing of it will be notified, so the alerts page says nothing held";
@@ -826,12 +899,14 @@ TEST_F(WeatherEvents, AStandbyThatTakesOverHoldsWhatTheGatewayThatLedHeld) {
   EXPECT_EQ(corr_->rehold(open, registry(sites_), checks), 1u);
   EXPECT_TRUE(corr_->held_back(a0.alert_id));
   EXPECT_FALSE(corr_->held_back(notified.alert_id));
-  // It still counts towards an event: two more terminals within the window make one.
+  // Both count towards an event (the notified one is open, raised within the window): one more
+  // terminal makes it, and the next joins it.
   clock_.advance(2min);
   raise("T1", proto::alert_type::turbidity_high);
+  ASSERT_EQ(corr_->active().size(), 1u);
   raise("T2", proto::alert_type::turbidity_high);
   ASSERT_EQ(corr_->active().size(), 1u);
-  EXPECT_EQ(corr_->active().front().affected_terminals, (std::vector<std::string>{"T0", "T1", "T2"}));
+  EXPECT_EQ(corr_->active().front().affected_terminals, (std::vector<std::string>{"T0", "T1", "T2", "T3"}));
   EXPECT_EQ(corr_->incident_of(a0.alert_id), corr_->active().front().id);
   const auto event = corr_->active().front();
   for (const auto& m : event.alerts) {

@@ -143,18 +143,19 @@ class correlator final : public alert_listener {
   /// throws: a failed store is logged, counted (failures) and retried a minute later.
   void tick(const registry& reg) noexcept;
   /// At start, after reconcile and before the first transition: the weather-driven raises held
-  /// when the gateway stopped (table weather_held, sqlite schema v20: a row per held raise from
+  /// when the gateway stopped (table weather_held, incident_db.hpp: a row per held raise from
   /// its hold until it is passed on or joins an event) are held again, with the acks and clears
   /// they had meanwhile, until their stored end (a hold that ran out while the gateway was down
-  /// is passed on at the first tick); those raised within `window` count towards the next event.
+  /// is passed on at the first tick); those raised within `window` count towards the next event,
+  /// and so do the other open weather-driven alerts at terminals raised within `window` that no
+  /// event has (passed on alone before the stop).
   /// `open` (engine::open_alerts()) is the truth: a held raise that is no open alert of the engine
   /// and did not clear while held (the gateway died before the engine committed it) is forgotten.
   /// `reg` gives their terminals. Returns the number held again. Throws std::runtime_error on a
   /// database failure; an unreadable row is logged, counted (failures) and left.
   ///
   /// `checks` (main: the engine's store and the alarm discipline, which a standby pair shares on
-  /// PostgreSQL while this table is each host's own) make it hold the same raises after a standby
-  /// took over: a row whose raise the next listener already saw (another gateway passed it on) is
+  /// PostgreSQL with this table) make it hold the same raises after a standby took over: a row whose raise the next listener already saw (another gateway passed it on) is
   /// dropped; an open weather-driven alert at a terminal that no row holds, no incident has as a
   /// member and the next listener never saw (held by the gateway that led before, or its row lost)
   /// is held again until its raise + the hold; a row that cleared while held is kept only when the
@@ -173,8 +174,13 @@ class correlator final : public alert_listener {
 
   /// At start, once the engine is built: member alerts of open incidents that are no longer open
   /// (`open`: engine::open_alerts()) count as cleared now, and incidents left with no open member
-  /// are resolved now. Returns the number resolved. Throws std::runtime_error on a database failure.
-  std::size_t reconcile(const std::unordered_map<std::uint64_t, proto::alert_message>& open);
+  /// are resolved now. With `stored` (main: whether the engine's store has alert episode `id`,
+  /// store::alert), such a member the store does not have (raised by a gateway that died before
+  /// its engine committed the batch; the engine gives its id out again) is taken out of its
+  /// incident and its member row removed. Returns the number resolved. Throws std::runtime_error
+  /// on a database failure, and what `stored` throws.
+  std::size_t reconcile(const std::unordered_map<std::uint64_t, proto::alert_message>& open,
+                        const std::function<bool(std::uint64_t id)>& stored = {});
 
   enum class ack_result { acknowledged, not_found, already_acknowledged, already_resolved };
   /// Acknowledges incident `id` by `by` with `note` (stored at once). `out` receives the incident
@@ -198,7 +204,8 @@ class correlator final : public alert_listener {
   /// yet): the discipline must not escalate it (alarms::discipline::set_held_back). Never throws.
   [[nodiscard]] bool held_back(std::uint64_t alert_id) const noexcept;
   /// When weather-driven raise `alert_id` is passed on (and notified) if no weather event takes it
-  /// first: the end of its hold, or of the shelf it waits for; std::nullopt when it is not held
+  /// first: the end of its hold, or of an operator's shelf that ends later (tick holds it until
+  /// then); std::nullopt when it is not held
   /// (never was, passed on, or a member of an event) and when nothing of it will be notified (it
   /// cleared while on an operator's shelf: tick passes it on silently). For the alerts page. Asks
   /// the shelf hook (set_shelf) after this room's lock is released, never under it. Never throws

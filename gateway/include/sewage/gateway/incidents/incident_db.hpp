@@ -68,12 +68,17 @@ struct held_row {
 
 /// Everything one transition changed, written in one transaction in this order: the incidents
 /// (each replacing the row of its id, its members replacing the rows of their alert ids), the
-/// held raises (each replacing the row of its alert id), then the held raises forgotten.
+/// member rows taken out (alert_id and incident_id both match; role ignored), the held raises
+/// (each replacing the row of its alert id), then the held raises forgotten. (So a held raise
+/// stored and forgotten in one write is forgotten.)
 struct incident_writes {
   std::vector<incident_row> incidents;
   std::vector<held_row> held;
   std::vector<std::uint64_t> unheld;
-  [[nodiscard]] bool empty() const noexcept { return incidents.empty() && held.empty() && unheld.empty(); }
+  std::vector<incident_member_row> members_dropped;
+  [[nodiscard]] bool empty() const noexcept {
+    return incidents.empty() && held.empty() && unheld.empty() && members_dropped.empty();
+  }
 };
 
 /// Everything an incident_db holds (moving it to another store): `incidents` by id with their
