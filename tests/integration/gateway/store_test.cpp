@@ -2057,6 +2057,13 @@ TEST_F(PostgresqlStore, TheFirstStartOnTheSharedDatabaseAdoptsTheSqliteFilesInci
   EXPECT_EQ(shared->list(std::string("resolved"), 10).size(), 2u);
   EXPECT_EQ(shared->weather(0, 7000).size(), 1u);
   EXPECT_TRUE(shared->weather(0, 6000).empty()) << "opened at 6000: not before it";
+  // A member row taken out (reconcile: an alert the engine never committed) goes only from its own
+  // incident.
+  incidents::incident_writes drop;
+  drop.members_dropped = {{12, 4, ""}, {11, 99, ""}};
+  shared->write(drop);
+  EXPECT_FALSE(shared->incident_of(12).has_value());
+  EXPECT_EQ(shared->incident_of(11), 4);
   // A second start adopts nothing again (the shared tables hold rows now).
   auto again = incidents::open_incident_db(c);
   EXPECT_FALSE(again->adopt(rows));
