@@ -113,6 +113,8 @@ json to_json(const incident& i) {
               {"resolved_at", iso(i.resolved_at)},
               {"time_to_resolve_s", ttr ? json(*ttr) : json(nullptr)},
               {"merged_into", i.merged_into ? json(*i.merged_into) : json(nullptr)},
+              {"notified_with", i.notified_with ? json(*i.notified_with) : json(nullptr)},
+              {"notification_lost", i.notification_lost},
               {"title", i.title}};
 }
 
@@ -152,6 +154,9 @@ incident from_json(const json& j) {
   i.resolved_at = parse_opt_ts(j.at("resolved_at"));
   if (const auto& v = j.at("merged_into"); !v.is_null()) i.merged_into = v.get<std::int64_t>();
   i.title = j.at("title").get<std::string>();
+  // Since 2026-12-06 (absent before: notified, with an alert not recorded).
+  if (const auto v = j.find("notified_with"); v != j.end() && !v->is_null()) i.notified_with = v->get<std::uint64_t>();
+  if (const auto v = j.find("notification_lost"); v != j.end()) i.notification_lost = v->get<bool>();
   return i;
 }
 

@@ -96,6 +96,30 @@ class correlator::impl {
   // ---- everything below: with mutex_ held ----
 
   outcome on_raise(const proto::alert_message& a, const terminal_info* t) {
+    return notify_lost(a, correlate(a, t));
+  }
+
+  /// A raise that joined an incident whose notification was lost (reconcile): notified as the
+  /// incident's, once.
+  outcome notify_lost(const proto::alert_message& a, outcome o) {
+    if (o.forward) return o;
+    const auto m = member_of_.find(a.alert_id);
+    if (m == member_of_.end()) return o;
+    const auto it = active_.find(m->second);
+    if (it == active_.end() || !it->second.notification_lost) return o;
+    auto& i = it->second;
+    incident told = i;
+    told.notification_lost = false;
+    told.notified_with = a.alert_id;
+    if (auto* mem = member(told, a.alert_id)) mem->forwarded = true;
+    save(told);  // throws: the raise is passed on unchanged, the incident still waits (on_transition)
+    i = std::move(told);
+    spdlog::warn("incidents: alert {} ({} {}) joins incident {}, whose notification was lost: notified as the incident's",
+                 a.alert_id, a.terminal_id, proto::to_string(a.type), i.id);
+    return {true, i.kind == incident_kind::weather ? weather_message(i, a, 0) : incident_message(i, a)};
+  }
+
+  outcome correlate(const proto::alert_message& a, const terminal_info* t) {
     if (weather_.min_terminals > 0 && weather_driven(a.type) && t != nullptr && t->kind == site_kind::terminal &&
         member_of_.count(a.alert_id) == 0)
       return on_weather(a, *t);
@@ -172,20 +196,33 @@ class correlator::impl {
       bool changed = false;
       std::vector<std::uint64_t> never;  // raised by a gateway that died before its engine committed them
       for (auto& a : i.alerts) {
-        if (!a.open || open.count(a.alert_id) != 0) continue;
-        close_member(a, now);
-        member_of_.erase(a.alert_id);
-        changed = true;
-        if (stored && !stored(a.alert_id)) never.push_back(a.alert_id);
+        if (open.count(a.alert_id) != 0) continue;
+        if (a.open) {
+          close_member(a, now);
+          member_of_.erase(a.alert_id);
+          changed = true;
+        }
+        // Closed ones too: a raise and its clear in a batch never committed.
+        if (stored && !stored(a.alert_id)) {
+          never.push_back(a.alert_id);
+          changed = true;
+        }
       }
       // No alert of the engine's: out of the incident and its member row gone (the engine gives
       // the id out again, to another alert that must not point here).
-      for (const auto id : never) {
+      for (const auto gone : never) {
         i.alerts.erase(std::remove_if(i.alerts.begin(), i.alerts.end(),
-                                      [id](const member_alert& x) { return x.alert_id == id; }),
+                                      [gone](const member_alert& x) { return x.alert_id == gone; }),
                        i.alerts.end());
-        tx.drop_member(id, i.id);
-        spdlog::warn("incidents: alert {} taken out of incident {}: the engine's store never committed it", id, i.id);
+        tx.drop_member(gone, i.id);
+        spdlog::warn("incidents: alert {} taken out of incident {}: the engine's store never committed it", gone, i.id);
+        if (i.notified_with == gone) {  // its notification went with the batch: the next raise that joins says it
+          i.notified_with.reset();
+          i.notification_lost = true;
+          spdlog::warn("incidents: incident {}'s notification was lost with alert {}: the next alert that joins is "
+                       "notified as the incident's",
+                       i.id, gone);
+        }
       }
       // A weather event's terminals are its members' sites: one left by no member goes too.
       if (!never.empty() && i.kind == incident_kind::weather)
@@ -196,6 +233,7 @@ class correlator::impl {
                                                  [&site](const member_alert& x) { return x.site_id == site; });
                            }),
             i.affected_terminals.end());
+      if (!never.empty() && i.kind == incident_kind::weather) set_weather_title(i);
       if (!changed) continue;
       if (std::none_of(i.alerts.begin(), i.alerts.end(), [](const member_alert& x) { return x.open; })) {
         spdlog::info("incidents: incident {} resolved at start: its alerts cleared while the gateway was down", id);
@@ -470,10 +508,12 @@ class correlator::impl {
     reach_.erase(i.id);
   }
 
+  /// A new incident whose notification `a`'s forwarded raise carries (every caller forwards it).
   incident& open_incident(const proto::alert_message& a) {
     incident i;
     i.id = next_id_++;
     i.opened_at = a.raised_at;
+    i.notified_with = a.alert_id;
     ++n_.opened;
     return active_.emplace(i.id, std::move(i)).first->second;
   }
@@ -620,6 +660,9 @@ class correlator::impl {
     put(i.affected_terminals, site);
     put(i.towns, town);
     put(i.villages, village);
+    set_weather_title(i);
+  }
+  static void set_weather_title(incident& i) {
     i.title = fmt::format("Weather event: {} terminal{} in {} town{}", i.affected_terminals.size(),
                           i.affected_terminals.size() == 1 ? "" : "s", i.towns.size(), i.towns.size() == 1 ? "" : "s");
   }

@@ -654,32 +654,51 @@ TEST_F(WeatherEvents, RaisesNotifiedAloneBeforeARestartStillCountTowardsTheNextE
 // A gateway that died after the correlator stored an event's member and before the engine
 // committed that alert (a standby takes over with the shared tables, or the same host restarts):
 // at start the member the engine's store never had is taken out of the event (its id is given out
-// again), its terminal too when no other member is there; without the store's answer it stays a
-// closed member, as before.
+// again), its terminal too when no other member is there. It was the raise whose notification was
+// the event's: lost with its batch, so the next raise that joins is notified as the event. Without
+// the store's answer it stays a closed member, as before.
 TEST_F(WeatherEvents, AMemberTheEnginesStoreNeverCommittedIsTakenOutOfItsEventAtStart) {
   const auto a0 = raise("T0");
   const auto a5 = raise("T5");
-  const auto a6 = raise("T6");
+  const auto a6 = raise("T6");  // makes the event: its notification
   ASSERT_EQ(corr_->active().size(), 1u);
   const auto event = corr_->active().front().id;
+  EXPECT_EQ(corr_->active().front().notified_with, a6.alert_id);
+  ASSERT_EQ(next_.raises(), 3u) << "T0 and T5 alone (no hold), then the event";
   start();
   const std::unordered_map<std::uint64_t, proto::alert_message> open{{a0.alert_id, a0}, {a5.alert_id, a5}};
   EXPECT_EQ(corr_->reconcile(open, [&](std::uint64_t id) { return id != a6.alert_id; }), 0u);
   ASSERT_EQ(corr_->active().size(), 1u);
-  const auto i = corr_->active().front();
+  auto i = corr_->active().front();
   ASSERT_EQ(i.alerts.size(), 2u);
   EXPECT_EQ(i.affected_terminals, (std::vector<std::string>{"T0", "T5"}));
+  EXPECT_EQ(i.title, "Weather event: 2 terminals in 2 towns");
+  EXPECT_TRUE(i.notification_lost);
   EXPECT_FALSE(corr_->incident_of(a6.alert_id).has_value()) << "its member row is gone: the id is free";
   EXPECT_EQ(corr_->incident_of(a5.alert_id), event);
   start();  // as stored
   EXPECT_EQ(corr_->active().front().alerts.size(), 2u);
-  EXPECT_FALSE(corr_->incident_of(a6.alert_id).has_value());
+  EXPECT_TRUE(corr_->active().front().notification_lost);
+  // The terminal's records arrive again: the engine raises it again (the same id), it joins the
+  // event and is notified as the event's, once.
+  alert_id_ = a6.alert_id - 1;
+  const auto again = raise("T6");
+  ASSERT_EQ(next_.raises(), 4u);
+  EXPECT_NE(next_.seen.back().message.find("Incident #" + std::to_string(event) + ": Weather event"), std::string::npos)
+      << next_.seen.back().message;
+  i = corr_->active().front();
+  EXPECT_FALSE(i.notification_lost);
+  EXPECT_EQ(i.notified_with, again.alert_id);
+  raise("T7");
+  EXPECT_EQ(next_.raises(), 4u) << "the next one joins silently";
+  start();
+  EXPECT_FALSE(corr_->active().front().notification_lost);
   // Without the store's answer: a closed member.
-  const auto b6 = raise("T6");
+  const auto b8 = raise("T8");
   start();
   EXPECT_EQ(corr_->reconcile(open), 0u);
-  EXPECT_EQ(corr_->incident_of(b6.alert_id), event);
-  EXPECT_EQ(corr_->active().front().alerts.size(), 3u);
+  EXPECT_EQ(corr_->incident_of(b8.alert_id), event);
+  EXPECT_EQ(corr_->active().front().alerts.size(), 5u);
 }
 
 TEST_F(WeatherEvents, AHeldRaiseWaitingForItsStoreRetryThatJoinsAnEventWasNotified) {

@@ -82,6 +82,13 @@ struct incident {
   std::optional<proto::timestamp> resolved_at;
   std::optional<std::int64_t> merged_into;  ///< resolved by merging into that incident (its alerts moved)
   std::string title;                        ///< one English sentence
+  /// The alert whose forwarded raise carried the incident's one notification (unset in documents
+  /// written before 2026-12-06).
+  std::optional<std::uint64_t> notified_with;
+  /// That alert was never committed by the engine (a gateway died before its batch; correlator
+  /// reconcile): its notification is lost, and the next raise that joins is notified as the
+  /// incident's.
+  bool notification_lost{false};
 
   /// resolved_at - opened_at in seconds (ms resolution); std::nullopt while not resolved.
   [[nodiscard]] std::optional<double> time_to_resolve_s() const noexcept;
