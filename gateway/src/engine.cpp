@@ -147,7 +147,8 @@ const flow_normal_view* engine::observe_flow(const terminal_info& info, const pr
     // The events from a day before the history: the day after one that ended then is in it.
     site.normal = learn_flow_normal(
         merged, today, cfg_.zone, info.design_capacity_m3d, lim.flow_prior_load, lim.flow_min_days,
-        wet_days_for(today, ms(operating_day_start(today - flow_normal_history_days - 1, cfg_.zone)), to));
+        wet_days_for(today, ms(operating_day_start(today - flow_normal_history_days - 1, cfg_.zone)), to),
+        &site.normal);
     batch_.flow_normals.push_back({info.id, site.normal});
     batch_.flow_hour_cuts.emplace_back(info.id, ms(operating_day_start(today - flow_normal_history_days - 1, cfg_.zone)));
   }

@@ -47,7 +47,7 @@ flow_normal prior_flow_normal(double design_capacity_m3d, double load) noexcept 
 
 flow_normal learn_flow_normal(const std::vector<flow_hour>& hours, std::int32_t today, const county_zone& zone,
                               double design_capacity_m3d, double load, std::uint32_t min_days,
-                              const std::vector<std::int32_t>& wet_days) {
+                              const std::vector<std::int32_t>& wet_days, const flow_normal* previous) {
   flow_normal n = prior_flow_normal(design_capacity_m3d, load);
   n.computed_day = today;
   std::vector<std::int32_t> wet = wet_days;
@@ -66,6 +66,10 @@ flow_normal learn_flow_normal(const std::vector<flow_hour>& hours, std::int32_t 
   const auto need = std::max<std::uint32_t>(min_days, 1);
   for (std::size_t i = 0; i < all.size(); ++i) {
     auto& cell = n.cells.at(i);
+    if (dry[i].size() < need && all[i].size() >= need && previous != nullptr && !previous->cells.at(i).prior) {
+      cell = previous->cells.at(i);  // too few dry days: the last learned value, not the wet median
+      continue;
+    }
     const auto& means = dry[i].size() >= need ? dry[i] : all[i];
     cell.days = static_cast<std::uint32_t>(means.size());
     if (cell.days < need) continue;

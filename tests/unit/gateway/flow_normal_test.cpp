@@ -36,6 +36,22 @@ using test::at;
 county_zone shanghai() { return county_zone::locate("Asia/Shanghai").value_or(county_zone{}); }
 std::int64_t ms_of(proto::timestamp t) { return t.time_since_epoch().count(); }
 
+/// A wet month before operating day `today`: at 10:00 local 2.0 m3/h on dry days, 6.0 on the 16
+/// wet ones (Mon-Wed of each week and the whole last week: 14 of the 20 weekdays wet, so the
+/// median of all days is wet), put in `wet`; at 11:00 1.0 m3/h on the last `eleven_days` days only.
+std::vector<flow_hour> wet_month(std::int32_t today, const county_zone& z, std::vector<std::int32_t>& wet,
+                                 std::int32_t eleven_days = 0) {
+  std::vector<flow_hour> hours;
+  for (std::int32_t d = today - 28; d < today; ++d) {
+    const bool is_wet = (d - (today - 28)) % 7 < 3 || d >= today - 7;
+    if (is_wet) wet.push_back(d);
+    const std::int64_t midnight = ms_of(operating_day_start(d, z));
+    hours.push_back({"T", midnight + 10 * 3'600'000, is_wet ? 6.0 : 2.0, 3600});
+    if (d >= today - eleven_days) hours.push_back({"T", midnight + 11 * 3'600'000, 1.0, 3600});
+  }
+  return hours;
+}
+
 TEST(LowFlowWire, NameUnitSeverityAndRule) {
   EXPECT_EQ(proto::to_string(proto::alert_type::low_flow), "low_flow");
   EXPECT_EQ(proto::parse_alert_type("low_flow"), proto::alert_type::low_flow);
@@ -118,15 +134,8 @@ TEST(FlowNormal, LearnsEachHourAndDayTypeOnceItHasMinDaysOfCoveredHistory) {
 TEST(FlowNormal, WetDaysAreLeftOutWhileEnoughDryDaysRemain) {
   const auto z = shanghai();
   const std::int32_t today = 20759 + 28;  // Monday 2026-11-30
-  // 10:00 local: 2.0 m3/h on dry days, 6.0 on the 16 wet ones (Mon-Wed of each week and the
-  // whole last week: a wet month, 14 of the 20 weekdays wet, so the median of all days is wet).
   std::vector<std::int32_t> wet;
-  std::vector<flow_hour> hours;
-  for (std::int32_t d = today - 28; d < today; ++d) {
-    const bool is_wet = (d - (today - 28)) % 7 < 3 || d >= today - 7;
-    if (is_wet) wet.push_back(d);
-    hours.push_back({"T", ms_of(operating_day_start(d, z)) + 10 * 3'600'000, is_wet ? 6.0 : 2.0, 3600});
-  }
+  const auto hours = wet_month(today, z, wet);
   const auto all = learn_flow_normal(hours, today, z, 24.0, 0.6, 5);
   EXPECT_NEAR(all.at(day_type::weekday, 10).median_m3h, 6.0, 1e-9) << "without the wet days known";
   const auto dry = learn_flow_normal(hours, today, z, 24.0, 0.6, 5, wet);
@@ -150,6 +159,47 @@ TEST(FlowNormal, WetDaysAreLeftOutWhileEnoughDryDaysRemain) {
   std::vector<std::int32_t> every;
   for (std::int32_t d = today - 28; d < today; ++d) every.push_back(d);
   EXPECT_EQ(learn_flow_normal(hours, today, z, 24.0, 0.6, 5, every), all);
+}
+
+TEST(FlowNormal, ACellWithTooFewDryDaysKeepsItsLastLearnedValueNotTheWetMedian) {
+  const auto z = shanghai();
+  const std::int32_t today = 20759 + 28;  // Monday 2026-11-30
+  std::vector<std::int32_t> wet;
+  const auto hours = wet_month(today, z, wet, 3);  // 11:00 on 3 days only: too few in all
+  // Yesterday's normal, learned from enough dry days (min 5): 2.0 at 10:00 on both day types.
+  const auto yesterday = learn_flow_normal(hours, today, z, 24.0, 0.6, 5, wet);
+  ASSERT_FALSE(yesterday.at(day_type::weekday, 10).prior);
+  ASSERT_NEAR(yesterday.at(day_type::weekend, 10).median_m3h, 2.0, 1e-9);
+  // Today fewer than min_days (7) dry days remain: the cells keep yesterday's dry value, days too.
+  const auto kept = learn_flow_normal(hours, today, z, 24.0, 0.6, 7, wet, &yesterday);
+  EXPECT_EQ(kept.computed_day, today);
+  for (const auto t : {day_type::weekday, day_type::weekend}) {
+    const auto& c = kept.at(t, 10);
+    EXPECT_FALSE(c.prior) << to_string(t);
+    EXPECT_NEAR(c.median_m3h, 2.0, 1e-9) << to_string(t);
+    EXPECT_NEAR(c.low_m3h, 2.0, 1e-9) << to_string(t);
+    EXPECT_EQ(c.days, 6u) << to_string(t);
+  }
+  // And the day after, from the kept one: still the dry value (kept until dry days return).
+  const auto next = learn_flow_normal(hours, today, z, 24.0, 0.6, 7, wet, &kept);
+  EXPECT_NEAR(next.at(day_type::weekday, 10).median_m3h, 2.0, 1e-9);
+  // Enough dry days again: learned from them, not kept (6 dry weekdays with min 5).
+  auto higher = yesterday;
+  higher.at(day_type::weekday, 10).median_m3h = 9.0;
+  EXPECT_NEAR(learn_flow_normal(hours, today, z, 24.0, 0.6, 5, wet, &higher).at(day_type::weekday, 10).median_m3h,
+              2.0, 1e-9);
+  // Too few days in all (11:00 has 3): the prior, not a kept value.
+  auto learned11 = yesterday;
+  learned11.at(day_type::weekday, 11) = {5.0, 4.0, 9, false};
+  const auto& c11 = learn_flow_normal(hours, today, z, 24.0, 0.6, 7, wet, &learned11).at(day_type::weekday, 11);
+  EXPECT_TRUE(c11.prior);
+  EXPECT_NEAR(c11.median_m3h, 0.6 * flow_prior_shape[11], 1e-9);
+  // A previous cell that is the prior (a new site in a wet month): every day counts, as without.
+  const auto prior = prior_flow_normal(24.0, 0.6);
+  const auto from_prior = learn_flow_normal(hours, today, z, 24.0, 0.6, 7, wet, &prior);
+  EXPECT_EQ(from_prior, learn_flow_normal(hours, today, z, 24.0, 0.6, 7, wet));
+  EXPECT_NEAR(from_prior.at(day_type::weekday, 10).median_m3h, 6.0, 1e-9);
+  EXPECT_EQ(from_prior.at(day_type::weekday, 10).days, 20u);
 }
 
 TEST(FlowNormal, WetDaysOfSpansAreTheirDaysAndTheDayAfter) {

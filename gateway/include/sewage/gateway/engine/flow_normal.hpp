@@ -123,12 +123,19 @@ flow_normal prior_flow_normal(double design_capacity_m3d, double load) noexcept;
 ///
 /// `wet_days` (any order; may be empty): operating days of rain (wet_days_of), left out so that the
 /// normal is the dry-weather flow: in a wet month the median of all days is itself wet, and a
-/// county-wide rise then no longer looks like one (the 30-day soak's last rain, 2026-12-05). A
-/// cell keeps the wet days when fewer than `min_days` dry ones are left (a rainy season: its
-/// flow is then the normal there is). Never throws except bad_alloc.
+/// county-wide rise then no longer looks like one (the 30-day soak's last rain, 2026-12-05).
+///
+/// A cell with fewer than `min_days` dry days left but enough days in all (a wet month: each rain
+/// and the day after leave out 3-4 days, and a weekend cell has 8 days in 28) keeps `previous`'s
+/// cell when that one is learned (not the prior): the last dry-weather value stays the normal
+/// until enough dry days exist again, as the 30-day soak's night rain on a Saturday needed
+/// (2026-12-06: the weekend cell fell back to the wet median, and the county's rise no longer
+/// looked like one). Without a learned previous cell (`previous` null, or its cell the prior) the
+/// cell is learned from every day, wet ones too (a rainy season from the start: its flow is then
+/// the normal there is). Never throws except bad_alloc.
 flow_normal learn_flow_normal(const std::vector<flow_hour>& hours, std::int32_t today, const county_zone& zone,
                               double design_capacity_m3d, double load, std::uint32_t min_days,
-                              const std::vector<std::int32_t>& wet_days = {});
+                              const std::vector<std::int32_t>& wet_days = {}, const flow_normal* previous = nullptr);
 
 /// A span of weather: from its start to its end (ms since the epoch; an open one ends now).
 struct weather_span {
