@@ -578,8 +578,9 @@ struct api::context {
   om_rooms om{};                  ///< issue 12 rooms (null members: not configured)
   om::work_orders* orders{nullptr};     ///< work orders, check-ins, photos (null: none configured)
   const om::site_key* site_key{nullptr};
-  incidents::correlator* incidents{nullptr};  ///< incidents (null: none configured)
+  incidents::correlator* incidents{nullptr};  ///< incidents (null: none configured, or a standby)
   const network::holder* pipes{nullptr};      ///< the pipe network (null: none configured)
+  const incidents::incident_reader* incident_reads{nullptr};  ///< incidents' reads (null: none configured)
 };
 
 namespace {
@@ -1660,11 +1661,26 @@ http_response insp_route(const context& c) {
   return F(om::inspections_call{*c.insp, c.who, c.req, c.q, c.args, view, c.eng().db(), c.ids, c.eng().clock()});
 }
 
-/// An incidents or network route (incidents/http_incidents.hpp), on the engine's thread.
+/// An incidents read route (incidents/http_incidents.hpp): a reader thread's, the engine's or a
+/// standby's; the registry and the time of the view, the store of the context.
+template <http_response (*F)(const incidents::call&)>
+http_response incident_read_route(const context& c) {
+  if (!c.view.reg) throw api_error{500, "internal", "an incidents read without a county view"};
+  try {
+    return F(incidents::call{c.incident_reads, nullptr, c.pipes, nullptr, *c.view.reg, c.db, c.view.now, c.who, c.req,
+                             c.q, c.args, [](const json&) { return std::string(); },
+                             [](const std::string&, const std::string&, const json&) {}});
+  } catch (const incidents::incident_error& e) {
+    throw api_error{e.status(), e.reason(), e.what()};
+  }
+}
+
+/// An incidents write or network route (incidents/http_incidents.hpp), on the engine's thread.
 template <http_response (*F)(const incidents::call&)>
 http_response incident_route(const context& c) {
   try {
-    return F(incidents::call{c.incidents, c.pipes, c.eng(), c.who, c.req, c.q, c.args,
+    return F(incidents::call{c.incidents, c.incidents, c.pipes, &c.eng(), c.eng().terminals(), c.eng().db(),
+                             c.eng().clock().now(), c.who, c.req, c.q, c.args,
                              [&c](const json& body) { return acting_name(c, body); },
                              [&c](const std::string& action, const std::string& target, const json& detail) {
                                audit(c, action, target, detail);
@@ -1751,9 +1767,9 @@ const std::vector<route_entry>& route_table() {
       {{"POST", "/api/inspections/{id}/complete", signed_in, {}}, &insp_route<om::inspection_complete>},
       {{"GET", "/api/assessment", read, {"month", "by", "format"}}, &insp_route<om::assessment_get>},
       {{"GET", "/api/sites/{id}/qr.svg", operate, {}}, &insp_route<om::site_qr_get>},
-      {{"GET", "/api/incidents", read, {"state", "limit"}}, &incident_route<incidents::incidents_get>},
-      {{"GET", "/api/incidents/{id}", read, {}}, &incident_route<incidents::incident_get>},
-      {{"GET", "/api/incidents/{id}/geojson", read, {}}, &incident_route<incidents::incident_geojson>},
+      {{"GET", "/api/incidents", read, {"state", "limit"}, true}, &incident_read_route<incidents::incidents_get>},
+      {{"GET", "/api/incidents/{id}", read, {}, true}, &incident_read_route<incidents::incident_get>},
+      {{"GET", "/api/incidents/{id}/geojson", read, {}, true}, &incident_read_route<incidents::incident_geojson>},
       {{"POST", "/api/incidents/{id}/ack", operate, {}}, &incident_route<incidents::incident_ack>},
       {{"GET", "/api/network", read, {}}, &incident_route<incidents::network_get>},
       {{"GET", "/api/network/trace", read, {"id"}}, &incident_route<incidents::network_trace>},
@@ -2020,7 +2036,8 @@ http_response api::dispatch(const http_request& req, const read_context* reader)
     const api_counters counters_now = counters();
     context c{eng_, reader != nullptr ? reader->db : eng_->db(),
               reader != nullptr ? reader->view : view ? *view : no_view,
-              link_, counters_now, req, t.q, who, ids_, insp_, {}, alarms_, om_, orders_, site_key_, incidents_, pipes_};
+              link_, counters_now, req, t.q, who, ids_, insp_, {}, alarms_, om_, orders_, site_key_, incidents_, pipes_,
+              incident_reads_};
     match(r.info.pattern, t.segments, &c.args);
     return r.fn(c);
   }
@@ -2185,6 +2202,12 @@ void api::count_rejected(const std::string& reason) {
 api_counters api::counters() const {
   const std::lock_guard lock(counters_mutex_);
   return counters_;
+}
+
+void api::set_incidents(incidents::correlator* corr, const network::holder* pipes) noexcept {
+  incidents_ = corr;
+  incident_reads_ = corr;
+  pipes_ = pipes;
 }
 
 bool api::is_read_request(const http_request& req) noexcept {

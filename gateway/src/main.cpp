@@ -134,21 +134,21 @@ auth::settings auth_settings(const config& cfg) {
 }
 
 /// Waits as the standby (standby.enabled): answers the read routes from the shared store
-/// (standby_reads.hpp, identities of the shared identity store, the registry `reg`, times of
-/// `clock`), everything else with standby_answer, and tries to take the lease every
+/// (standby_reads.hpp, identities of the shared identity store, the registry `reg`, the incidents'
+/// GeoJSON on `pipes`, times of `clock`), everything else with standby_answer, and tries to take the lease every
 /// standby.check_interval, feeding systemd's watchdog meanwhile. Returns true once the lease is
 /// taken (the HTTP listener is closed again, for run() to open; reads still running have
 /// finished; `taken_at` is when the lease was taken), false on SIGINT/SIGTERM (SIGHUP reads the
 /// registry again for the reads and into `reg`; a failed reload keeps the current one, logged).
 /// Throws what http_server throws.
-bool stand_by(const config& cfg, standby::leader_lease& lease, registry& reg, const clock_source& clock,
-              std::chrono::steady_clock::time_point& taken_at) {
+bool stand_by(const config& cfg, standby::leader_lease& lease, registry& reg, const network::holder& pipes,
+              const clock_source& clock, std::chrono::steady_clock::time_point& taken_at) {
   boost::asio::io_context io;
   standby::standby_reads::options ro;
   ro.pool.threads = cfg.http_reader_threads;
   ro.pool.queue_max = cfg.http_reader_queue_max;
   ro.pool.job_cpu_limit = cfg.http_read_cpu_limit;
-  standby::standby_reads reads(cfg, std::make_shared<const registry>(reg), auth_settings(cfg), clock, ro);
+  standby::standby_reads reads(cfg, std::make_shared<const registry>(reg), auth_settings(cfg), clock, ro, &pipes);
   standby::standby_state st;
   st.node = cfg.standby_node;
   st.waiting_since_ms =
@@ -676,7 +676,7 @@ int main(int argc, char** argv) {
     const auto waited_from = std::chrono::steady_clock::now();
     auto taken_at = waited_from;
     try {
-      if (!stand_by(cfg, *lease, reg, *clock, taken_at)) return 0;
+      if (!stand_by(cfg, *lease, reg, pipes, *clock, taken_at)) return 0;
       // stand_by's signal set is gone and Asio put SIGHUP back to its default action, which ends
       // the process: a `systemctl reload` during the takeover wait would kill the new leader.
       // Ignored until run()'s signal set takes it over (the registry is read again below anyway).

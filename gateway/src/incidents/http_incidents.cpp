@@ -23,9 +23,19 @@ namespace {
 constexpr std::int64_t max_list = 1000;
 constexpr std::int64_t default_list = 100;
 
+const incident_reader& reads_of(const call& c) {
+  if (c.reads == nullptr) throw incident_error(503, "unavailable", "this gateway has no incident store");
+  return *c.reads;
+}
+
 correlator& store_of(const call& c) {
   if (c.corr == nullptr) throw incident_error(503, "unavailable", "this gateway has no incident store");
   return *c.corr;
+}
+
+engine& engine_of(const call& c) {
+  if (c.eng == nullptr) throw incident_error(503, "unavailable", "this gateway runs no engine (a standby)");
+  return *c.eng;
 }
 
 std::shared_ptr<const network::network_model> model_of(const call& c) {
@@ -51,7 +61,7 @@ bool visible(const call& c, const incident& i, const network::network_model* m) 
   std::set<std::string> sites(i.affected_terminals.begin(), i.affected_terminals.end());
   for (const auto& a : i.alerts) sites.insert(a.site_id);
   if (i.root) sites.insert(i.root->site_id);
-  const auto& reg = c.eng.terminals();
+  const auto& reg = c.reg;
   for (const auto& s : sites)
     if (const auto idx = reg.find(s); idx && c.who.sees(reg.terminals()[*idx].town, s)) return true;
   if (m != nullptr) {
@@ -63,7 +73,7 @@ bool visible(const call& c, const incident& i, const network::network_model* m) 
 
 incident visible_incident(const call& c) {
   const auto id = incident_id(c);
-  auto i = store_of(c).find(id);
+  auto i = reads_of(c).find(id);
   if (!i) throw incident_error(404, "not_found", "no incident " + std::to_string(id));
   const auto m = c.pipes != nullptr ? c.pipes->current() : nullptr;
   if (!visible(c, *i, m.get())) throw incident_error(403, "forbidden", "incident " + std::to_string(id) + " is outside your towns");
@@ -87,7 +97,7 @@ json line(const network::segment& s) {
 }  // namespace
 
 http_response incidents_get(const call& c) {
-  auto& store = store_of(c);
+  const auto& store = reads_of(c);
   std::optional<incident_state> state;
   if (const auto s = param(c, "state"); s && *s != "all") {
     state = parse_state(*s);
@@ -119,7 +129,7 @@ http_response incident_get(const call& c) {
   auto out = to_json(i);
   if (i.kind == incident_kind::weather) {
     // The event's figures from the stored history (weather.hpp), read when asked: the list stays cheap.
-    const auto w = weather_figures(i, c.eng.db(), c.eng.terminals(), c.eng.clock().now());
+    const auto w = weather_figures(i, c.db, c.reg, c.now);
     json terminals = json::array();
     auto num = [](const std::optional<double>& v, double scale) {
       return v ? json(std::round(*v * scale) / scale) : json(nullptr);
@@ -219,7 +229,8 @@ http_response network_get(const call& c) {
   json doc = *static_geojson(m);
   // Live state of each site: its open alerts (by site), presence from the engine.
   std::map<std::string, std::vector<std::string>, std::less<>> alerts_at;
-  for (const auto& [id, a] : c.eng.open_alerts()) alerts_at[a.terminal_id].emplace_back(proto::to_string(a.type));
+  auto& eng = engine_of(c);
+  for (const auto& [id, a] : eng.open_alerts()) alerts_at[a.terminal_id].emplace_back(proto::to_string(a.type));
   std::map<std::string, std::int64_t, std::less<>> incident_of_segment;
   std::map<std::string, std::int64_t, std::less<>> incident_of_root;
   if (c.corr != nullptr)
@@ -227,7 +238,7 @@ http_response network_get(const call& c) {
       for (const auto& s : i.suspected_segments) incident_of_segment.emplace(s, i.id);
       if (i.root) incident_of_root.emplace(i.root->node, i.id);
     }
-  const auto& reg = c.eng.terminals();
+  const auto& reg = eng.terminals();
   for (auto& f : doc["features"]) {
     auto& p = f["properties"];
     const auto id = p.value("id", std::string());
@@ -245,7 +256,7 @@ http_response network_get(const call& c) {
     const auto idx = reg.find(n->site_id);
     const char* state = "unknown";
     if (idx) {
-      const auto pr = c.eng.presence_of(*idx);
+      const auto pr = eng.presence_of(*idx);
       state = pr == engine::presence::offline ? "offline" : !types.empty() ? "alert" : pr == engine::presence::online ? "ok" : "unknown";
     }
     p["state"] = state;

@@ -14,8 +14,8 @@
 namespace sewage::gateway::standby {
 
 standby_reads::standby_reads(const config& cfg, std::shared_ptr<const registry> reg, auth::settings auth,
-                             const clock_source& clock, options opt)
-    : cfg_(cfg), readers_cfg_(cfg), reg_(std::move(reg)), auth_(auth), clock_(clock), opt_(opt) {
+                             const clock_source& clock, options opt, const network::holder* pipes)
+    : cfg_(cfg), readers_cfg_(cfg), reg_(std::move(reg)), auth_(auth), clock_(clock), opt_(opt), pipes_(pipes) {
   readers_cfg_.postgresql_uri = bounded_postgresql_uri(cfg.postgresql_uri);
 }
 
@@ -36,7 +36,11 @@ bool standby_reads::answered_here(const http_request& req) noexcept {
 bool standby_reads::open(std::string& why) {
   try {
     if (!ids_) ids_ = std::make_unique<auth::service>(auth::open_identity_store(cfg_), auth_, wall_clock_);
-    if (!routes_) routes_ = std::make_unique<api>(cfg_, ids_.get());
+    if (!incident_reads_) incident_reads_ = incidents::open_stored_incident_reader(readers_cfg_.postgresql_uri);
+    if (!routes_) {
+      routes_ = std::make_unique<api>(cfg_, ids_.get());
+      routes_->set_incident_reads(incident_reads_.get(), pipes_);
+    }
     pool_ = std::make_unique<read_pool>([this] { return open_store(readers_cfg_, store_access::read_only); }, opt_.pool);
   } catch (const std::exception& e) {
     why = e.what();

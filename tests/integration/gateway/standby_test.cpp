@@ -126,6 +126,8 @@ TEST_F(StandbyPair, TheStandbyAnswersReadsFromTheSharedStoreAndRefusesWorkWhileT
     cfg.replace(cfg.find("public_read = true"), 18, "public_read = false");
     std::ofstream(p) << cfg;
   }
+  for (const char* node : {"A", "B"})  // one terminal's turbidity raise is a weather event: an incident
+    std::ofstream(dir_->path() / node / "gateway.toml", std::ios::app) << "[incidents]\nweather_min_terminals = 1\n";
   start("A");
   ASSERT_TRUE(eventually([&] { return leads("A"); }, 30s)) << healthz("A").dump();
   start("B");
@@ -173,6 +175,32 @@ TEST_F(StandbyPair, TheStandbyAnswersReadsFromTheSharedStoreAndRefusesWorkWhileT
   EXPECT_EQ(history_b.size(), 3u);
   EXPECT_EQ(history_b, get_json(ports_["A"], "/api/terminals/T1/history")["records"]);
   EXPECT_EQ(http_call(ports_["B"], "GET", "/api/terminals/NOPE/daily", "", token).status, 404);  // the registry's answers
+  {  // The incidents (2026-12-06: 503 on a standby): A's, from the incident room's shared tables.
+    const auto listed_a = get_json(ports_["A"], "/api/incidents?state=all")["incidents"];
+    ASSERT_EQ(listed_a.size(), 1u) << listed_a.dump();
+    EXPECT_EQ(listed_a[0]["kind"], "weather");
+    const auto listed_b = on_b("/api/incidents?state=all");
+    EXPECT_EQ(listed_b["incidents"], listed_a) << listed_b.dump();
+    const auto id = std::to_string(listed_a[0]["id"].get<std::int64_t>());
+    EXPECT_EQ(http_call(ports_["B"], "GET", "/api/incidents/" + id).status, 401);  // no token, no read
+    const auto one_b = on_b("/api/incidents/" + id);
+    EXPECT_EQ(one_b["title"], listed_a[0]["title"]) << one_b.dump();
+    ASSERT_EQ(one_b["weather"]["terminals"].size(), 1u) << one_b.dump();  // its figures from the shared history
+    EXPECT_EQ(one_b["weather"]["terminals"][0]["site_id"], "T1");
+    EXPECT_EQ(one_b["weather"]["terminals"][0]["peak_turbidity_ntu"],
+              get_json(ports_["A"], "/api/incidents/" + id)["weather"]["terminals"][0]["peak_turbidity_ntu"]);
+    EXPECT_EQ(http_call(ports_["B"], "GET", "/api/incidents/99", "", token).status, 404);
+    EXPECT_EQ(http_call(ports_["B"], "GET", "/api/incidents?state=nope", "", token).status, 400);
+    // No network on either: its GeoJSON is 503 "no network configured", as on the leader.
+    const auto geo = http_call(ports_["B"], "GET", "/api/incidents/" + id + "/geojson", "", token);
+    EXPECT_EQ(geo.status, 503);
+    EXPECT_NE(geo.body.find("no network configured"), std::string::npos) << geo.body;
+    EXPECT_EQ(http_call(ports_["A"], "GET", "/api/incidents/" + id + "/geojson").status, 503);
+    // Acknowledging is the leader's: 503 naming it.
+    const auto ack = http_call(ports_["B"], "POST", "/api/incidents/" + id + "/ack", "{}", token);
+    EXPECT_EQ(ack.status, 503);
+    EXPECT_EQ(json::parse(ack.body, nullptr, false)["error"]["reason"], "standby") << ack.body;
+  }
   {  // A terminal added to the registry: SIGHUP makes the standby's reads know it (2026-12-05: it
      // stayed a 404 until the takeover). A registry that does not parse keeps the one before.
     const auto reg = dir_->path() / "B" / "registry.toml";

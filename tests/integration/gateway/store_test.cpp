@@ -8,6 +8,7 @@
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/incidents/correlator.hpp"
 #include "sewage/gateway/incidents/incident_db.hpp"
+#include "sewage/gateway/incidents/incident_reader.hpp"
 #include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/operating_day.hpp"
 #include "sewage/gateway/postgresql_store.hpp"
@@ -1310,6 +1311,23 @@ TEST_P(StoreBackends, IncidentsAndHeldRaisesAreSharedByEveryGatewayOnTheStore) {
   ASSERT_TRUE(c->find(*event).has_value());
   EXPECT_EQ(c->find(*event)->alerts.size(), 4u);
   EXPECT_EQ(c->weather_spans(0, std::numeric_limits<std::int64_t>::max()).size(), 1u);
+  if (GetParam() == backend::postgresql) {
+    // A standby's reads (incident_reader.hpp): what C committed, from the shared tables.
+    const auto reader = incidents::open_stored_incident_reader(cfg(100).postgresql_uri);
+    const auto stored = reader->list(std::nullopt, 10);
+    ASSERT_EQ(stored.size(), 1u);
+    EXPECT_EQ(stored[0].id, *event);
+    EXPECT_EQ(stored[0].kind, incidents::incident_kind::weather);
+    EXPECT_EQ(stored[0].state, incidents::incident_state::open);
+    EXPECT_EQ(stored[0].title, listed[0].title);
+    EXPECT_EQ(stored[0].affected_terminals, listed[0].affected_terminals);
+    const auto one = reader->find(*event);
+    ASSERT_TRUE(one.has_value());
+    EXPECT_EQ(one->alerts.size(), 4u);
+    EXPECT_EQ(one->title, c->find(*event)->title);
+    EXPECT_FALSE(reader->find(*event + 1).has_value());
+    EXPECT_TRUE(reader->list(incidents::incident_state::resolved, 10).empty());
+  }
   // Its alerts clear: resolved in the store, no longer active at the next start.
   for (std::uint64_t id = 1; id <= 4; ++id) {
     auto m = open_alerts.at(id);
@@ -1333,6 +1351,29 @@ TEST_P(StoreBackends, IncidentsAndHeldRaisesAreSharedByEveryGatewayOnTheStore) {
   raise(*d, 7, 2);
   ASSERT_TRUE(d->incident_of(7).has_value());
   EXPECT_EQ(*d->incident_of(7), *event + 1);
+  if (GetParam() == backend::postgresql) {
+    // The standby's reader after the server ended its connection: one read fails (naming the
+    // database), the next opens a new connection and reads both incidents.
+    const auto reader = incidents::open_stored_incident_reader(cfg(100).postgresql_uri);
+    EXPECT_EQ(reader->list(std::nullopt, 10).size(), 2u);
+    {
+      pqxx::connection admin(cfg(100).postgresql_uri);
+      pqxx::nontransaction t(admin);
+      t.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+             " AND pid <> pg_backend_pid()");
+    }
+#if defined(__SANITIZE_ADDRESS__)
+    __lsan_disable();  // libpqxx 6.4 leaks a failed statement's result (AConnectionTheServerEndedIsOpenedAgain)
+#endif
+    EXPECT_THROW((void)reader->list(std::nullopt, 10), std::runtime_error);
+#if defined(__SANITIZE_ADDRESS__)
+    __lsan_enable();
+#endif
+    const auto again = reader->list(std::nullopt, 10);
+    ASSERT_EQ(again.size(), 2u);
+    EXPECT_EQ(again[0].id, *event + 1) << "newest first";
+    EXPECT_EQ(again[1].state, incidents::incident_state::resolved);
+  }
 }
 
 // Every field of the discipline's rows comes back as written, on both backends.

@@ -59,6 +59,7 @@ class service;
 }
 namespace incidents {
 class correlator;
+class incident_reader;
 }
 namespace network {
 class holder;
@@ -238,8 +239,13 @@ class api {
   /// network/holder.hpp): /api/incidents..., /api/network, /api/network/trace. Without the
   /// correlator the incident routes answer 503; without a current network model the network
   /// routes do. Both must outlive the api. Call before serving.
-  void set_incidents(incidents::correlator* corr, const network::holder* pipes) noexcept {
-    incidents_ = corr;
+  void set_incidents(incidents::correlator* corr, const network::holder* pipes) noexcept;
+  /// A reads-only api's (a standby's) incidents: /api/incidents, /api/incidents/{id} and its
+  /// GeoJSON (on `pipes`, may be null: 503) answered from `reads` (incidents/incident_reader.hpp
+  /// open_stored_incident_reader), read routes like every other the standby answers. Both must
+  /// outlive the api. Call before serving.
+  void set_incident_reads(const incidents::incident_reader* reads, const network::holder* pipes) noexcept {
+    incident_reads_ = reads;
     pipes_ = pipes;
   }
   /// A consistent copy of the counters. Thread-safe.
@@ -263,6 +269,7 @@ class api {
   om::work_orders* orders_{nullptr};
   const om::site_key* site_key_{nullptr};
   incidents::correlator* incidents_{nullptr};
+  const incidents::incident_reader* incident_reads_{nullptr};  ///< incidents_, or a standby's reader
   const network::holder* pipes_{nullptr};
   om::inspections* insp_{nullptr};  ///< inspections, QR codes, assessment (issue 12; null: answered 503)
   // Counters are updated from the engine's thread and from reader threads.

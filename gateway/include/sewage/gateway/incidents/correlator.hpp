@@ -29,6 +29,7 @@
 #include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/incidents/incident.hpp"
 #include "sewage/gateway/incidents/incident_db.hpp"
+#include "sewage/gateway/incidents/incident_reader.hpp"
 #include "sewage/gateway/incidents/locate.hpp"
 #include "sewage/gateway/incidents/settings.hpp"
 #include "sewage/gateway/network/holder.hpp"
@@ -73,7 +74,7 @@ struct counts {
   std::uint64_t released{0};
 };
 
-class correlator final : public alert_listener {
+class correlator final : public alert_listener, public incident_reader {
  public:
   /// Opens `db_path` (migrated to schema v20 or later: open it with sqlite_store first) on a
   /// connection of its own and loads the open incidents. `pipes` and `clock` (the engine's) must
@@ -187,10 +188,10 @@ class correlator final : public alert_listener {
   /// as it is after the call (when found). Throws std::runtime_error on a database failure.
   ack_result acknowledge(std::int64_t id, const std::string& by, const std::string& note, incident* out);
 
-  /// Incident `id`, if it exists.
-  [[nodiscard]] std::optional<incident> find(std::int64_t id) const;
-  /// Incidents in `state` (all when std::nullopt), newest first, at most `limit`.
-  [[nodiscard]] std::vector<incident> list(std::optional<incident_state> state, std::size_t limit) const;
+  /// Incident `id`, if it exists (an open one as held in memory). incident_reader.
+  [[nodiscard]] std::optional<incident> find(std::int64_t id) const override;
+  /// Incidents in `state` (all when std::nullopt), newest first, at most `limit`. incident_reader.
+  [[nodiscard]] std::vector<incident> list(std::optional<incident_state> state, std::size_t limit) const override;
   /// The open and acknowledged incidents, oldest first.
   [[nodiscard]] std::vector<incident> active() const;
   /// The weather events (kind weather) that overlap [`from_ms`, `to_ms`) (ms since the epoch),

@@ -3,8 +3,9 @@
 /// The read-only HTTP API of a gateway waiting as the standby (issue 16 item 2, gateway/README.md
 /// "A standby gateway"). The standby runs no engine, but the store it shares with the leader
 /// (PostgreSQL) holds what the leader committed: the read routes that need nothing but the store
-/// (answered_here: history, daily values, images, alerts, commands, the county's daily values and
-/// the monthly report) are answered from it, through read-only connections on reader threads
+/// (answered_here: history, daily values, images, alerts, commands, the county's daily values,
+/// the monthly report, and the incidents with their GeoJSON from the incident room's shared
+/// tables, incidents/incident_reader.hpp) are answered from it, through read-only connections on reader threads
 /// (read_pool.hpp, bounded as bounded_postgresql_uri, each statement by http.read_cpu_limit_ms),
 /// with the callers' identities from the shared identity store (auth/identity_store.hpp; a
 /// session's use is recorded there as on the leader). Everything else (writes, engine routes such
@@ -25,6 +26,8 @@
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
 #include "sewage/gateway/http_server.hpp"
+#include "sewage/gateway/incidents/incident_reader.hpp"
+#include "sewage/gateway/network/holder.hpp"
 #include "sewage/gateway/read_pool.hpp"
 #include "sewage/gateway/registry.hpp"
 
@@ -51,9 +54,11 @@ class standby_reads {
   /// `cfg` (backend postgresql), `reg` and `clock` must outlive the object; nothing is opened
   /// yet (the leader may not have created the schema). `clock` is the gateway's (the `now` of
   /// read views, as the leader's engine clock); identities use the real clock, as the leader's.
-  /// `auth` configures the sessions' limits as the leader's. Never throws (except std::bad_alloc).
+  /// `auth` configures the sessions' limits as the leader's. `pipes` (may be null or empty: the
+  /// incidents' GeoJSON answers 503 then) is the pipe network, as the leader's; it must outlive the
+  /// object. Never throws (except std::bad_alloc).
   standby_reads(const config& cfg, std::shared_ptr<const registry> reg, auth::settings auth,
-                const clock_source& clock, options opt);
+                const clock_source& clock, options opt, const network::holder* pipes = nullptr);
   /// close().
   ~standby_reads();
   standby_reads(const standby_reads&) = delete;
@@ -100,7 +105,9 @@ class standby_reads {
   const clock_source& clock_;
   system_clock_source wall_clock_;  // identities: sessions, rate limits, audit times
   options opt_;
+  const network::holder* pipes_;
   std::unique_ptr<auth::service> ids_;
+  std::unique_ptr<incidents::incident_reader> incident_reads_;  // before routes_, which uses it
   std::unique_ptr<api> routes_;
   std::unique_ptr<read_pool> pool_;
   std::atomic<bool> ready_{false};
