@@ -1672,6 +1672,13 @@ http_response incident_read_route(const context& c) {
                              [](const std::string&, const std::string&, const json&) {}});
   } catch (const incidents::incident_error& e) {
     throw api_error{e.status(), e.reason(), e.what()};
+  } catch (const store_error&) {
+    throw;  // a read over its CPU time, or fenced: answered as every read's
+  } catch (const std::runtime_error& e) {
+    // The incident store unreachable (a standby's connection to the shared database ended, the
+    // server restarting): the client may retry; the cause (naming the database) goes to the log.
+    spdlog::warn("HTTP {}: the incident store could not be read: {}", escaped(c.req.target, 200), escaped(e.what(), 300));
+    throw api_error{503, "store_unavailable", "the incident store could not be read; retry in 5 s", {{"Retry-After", "5"}}};
   }
 }
 

@@ -145,10 +145,14 @@ const flow_normal_view* engine::observe_flow(const terminal_info& info, const pr
       }
     }
     // The events from a day before the history: the day after one that ended then is in it.
-    site.normal = learn_flow_normal(
-        merged, today, cfg_.zone, info.design_capacity_m3d, lim.flow_prior_load, lim.flow_min_days,
-        wet_days_for(today, ms(operating_day_start(today - flow_normal_history_days - 1, cfg_.zone)), to),
-        &site.normal);
+    const auto* wet = wet_days_for(today, ms(operating_day_start(today - flow_normal_history_days - 1, cfg_.zone)), to);
+    if (wet == nullptr && site.normal.computed_day != flow_normal::never_computed) {
+      site.normal.computed_day = today;  // not known which days were wet: the normal it has, until tomorrow
+    } else {
+      static const std::vector<std::int32_t> none;
+      site.normal = learn_flow_normal(merged, today, cfg_.zone, info.design_capacity_m3d, lim.flow_prior_load,
+                                      lim.flow_min_days, wet != nullptr ? *wet : none, &site.normal);
+    }
     batch_.flow_normals.push_back({info.id, site.normal});
     batch_.flow_hour_cuts.emplace_back(info.id, ms(operating_day_start(today - flow_normal_history_days - 1, cfg_.zone)));
   }
@@ -156,10 +160,12 @@ const flow_normal_view* engine::observe_flow(const terminal_info& info, const pr
   return &out;
 }
 
-const std::vector<std::int32_t>& engine::wet_days_for(std::int32_t today, std::int64_t from_ms, std::int64_t to_ms) {
-  if (today == wet_today_ || !weather_spans_) return wet_days_;  // (empty without a source)
+const std::vector<std::int32_t>* engine::wet_days_for(std::int32_t today, std::int64_t from_ms, std::int64_t to_ms) {
+  if (!weather_spans_) return &wet_days_;  // (empty without a source)
+  if (today == wet_today_) return wet_unknown_ ? nullptr : &wet_days_;
   wet_today_ = today;
   wet_days_.clear();
+  wet_unknown_ = false;
   try {
     wet_days_ = wet_days_of(weather_spans_(from_ms, to_ms), cfg_.zone);
     if (!wet_days_.empty())
@@ -167,10 +173,11 @@ const std::vector<std::int32_t>& engine::wet_days_for(std::int32_t today, std::i
                    std::count_if(wet_days_.begin(), wet_days_.end(),
                                  [&](std::int32_t d) { return d >= today - flow_normal_history_days && d < today; }));
   } catch (const std::exception& e) {
-    spdlog::warn("flow normals of operating day {}: weather events not readable ({}); learned from every day", today,
+    wet_unknown_ = true;
+    spdlog::warn("flow normals of operating day {}: weather events not readable ({}); every site keeps its normal today", today,
                  e.what());
   }
-  return wet_days_;
+  return wet_unknown_ ? nullptr : &wet_days_;
 }
 
 const cleanout_forecast* engine::observe_cleanout(const terminal_info& info, std::size_t idx, std::int64_t ts_ms) {

@@ -283,13 +283,6 @@ class correlator::impl {
     return from_json(json::parse(*doc));
   }
 
-  std::vector<incident> list(std::optional<incident_state> state, std::size_t limit) const {
-    std::vector<incident> out;
-    for (const auto& doc : db_->list(state ? std::optional<std::string>(to_string(*state)) : std::nullopt, limit))
-      out.push_back(from_json(json::parse(doc)));
-    return out;
-  }
-
   /// An open member alert's site counts as showing loss (the engine adds a raised alert to its
   /// open set only after telling its listener).
   site_health health(const std::string& site, node_kind kind) const {
@@ -1190,14 +1183,29 @@ correlator::ack_result correlator::acknowledge(std::int64_t id, const std::strin
   return impl_->acknowledge(id, by, note, out);
 }
 
+// The API's reads (reader threads): the documents are read under the lock and parsed after it, so
+// that a long list holds the engine's transitions no longer than the database read.
 std::optional<incident> correlator::find(std::int64_t id) const {
-  std::lock_guard lock(impl_->mutex_);
-  return impl_->load(id);
+  std::optional<std::string> doc;
+  {
+    std::lock_guard lock(impl_->mutex_);
+    if (const auto it = impl_->active_.find(id); it != impl_->active_.end()) return it->second;
+    doc = impl_->db_->find(id);
+  }
+  if (!doc) return std::nullopt;
+  return from_json(json::parse(*doc));
 }
 
 std::vector<incident> correlator::list(std::optional<incident_state> state, std::size_t limit) const {
-  std::lock_guard lock(impl_->mutex_);
-  return impl_->list(state, limit);
+  std::vector<std::string> docs;
+  {
+    std::lock_guard lock(impl_->mutex_);
+    docs = impl_->db_->list(state ? std::optional<std::string>(to_string(*state)) : std::nullopt, limit);
+  }
+  std::vector<incident> out;
+  out.reserve(docs.size());
+  for (const auto& doc : docs) out.push_back(from_json(json::parse(doc)));
+  return out;
 }
 
 std::vector<incident> correlator::active() const {

@@ -589,6 +589,22 @@ TEST_F(FlowNormalEngine, DaysOfWeatherEventsAreLeftOutOfTheNormalAndASecondRainS
   const auto& without = eng_->learned_normal("T1")->at(day_type::weekday, 12);
   EXPECT_EQ(without.days, 11u);
   EXPECT_NEAR(without.median_m3h, 1.05, 1e-9);
+  // The weather events cannot be read: each site keeps the normal it has that day (learned from
+  // every day it would take a wet median, and keep it), and the read is tried again the next day.
+  int failed = 0;
+  eng_->set_weather_spans([&](std::int64_t, std::int64_t) -> std::vector<weather_span> {
+    ++failed;
+    throw std::runtime_error("incident store unreachable");
+  });
+  const auto before = *eng_->learned_normal("T1");
+  run(15 * 1440 + 10, 16 * 1440 + 10, wet);
+  const auto* kept = eng_->learned_normal("T1");
+  EXPECT_EQ(kept->computed_day, before.computed_day + 1);
+  EXPECT_EQ(kept->cells, before.cells);
+  EXPECT_EQ(failed, 1) << "once per operating day, not per terminal";
+  run(16 * 1440 + 10, 17 * 1440 + 10, wet);
+  EXPECT_EQ(failed, 2);
+  EXPECT_EQ(eng_->learned_normal("T1")->computed_day, before.computed_day + 2);
 }
 
 TEST_F(FlowNormalEngine, TerminalsRunningHighAreThoseAboveAFactorOfTheirOwnNormal) {

@@ -16,6 +16,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <stdexcept>
+
 namespace sewage::gateway {
 namespace {
 
@@ -265,6 +268,32 @@ TEST_F(IncidentsApi, WithoutANetworkTheNetworkRoutesAnswer503AndAlertsPassThroug
   EXPECT_EQ(get("/api/incidents", viewer_)["incidents"].size(), 0u) << "the list still answers";
   api_->set_incidents(nullptr, nullptr);
   EXPECT_EQ(call("GET", "/api/incidents", viewer_).status, 503u);
+}
+
+// The reads from an incident store that cannot be reached (a standby's shared database restarting):
+// 503 with Retry-After, the database's name only in the log; an incident not there is still 404.
+TEST_F(IncidentsApi, AnUnreachableIncidentStoreAnswers503WithRetryAfter) {
+  struct unreachable final : incidents::incident_reader {
+    std::optional<incidents::incident> find(std::int64_t) const override {
+      throw std::runtime_error("incident store on postgresql db.example/sewage: find: connection lost");
+    }
+    std::vector<incidents::incident> list(std::optional<incidents::incident_state>, std::size_t) const override {
+      throw std::runtime_error("incident store on postgresql db.example/sewage: list: connection lost");
+    }
+  } down;
+  api_->set_incident_reads(&down, &pipes_);
+  for (const char* target : {"/api/incidents", "/api/incidents/1", "/api/incidents/1/geojson"}) {
+    const auto r = call("GET", target, viewer_);
+    EXPECT_EQ(r.status, 503u) << target;
+    EXPECT_EQ(message(r), "the incident store could not be read; retry in 5 s") << target;
+    EXPECT_EQ(r.body.find("db.example"), std::string::npos) << r.body;
+    EXPECT_TRUE(std::any_of(r.headers.begin(), r.headers.end(),
+                            [](const auto& h) { return h.first == "Retry-After" && h.second == "5"; }))
+        << target;
+  }
+  EXPECT_EQ(api_->counters().internal_errors, 0u);
+  api_->set_incidents(corr_.get(), &pipes_);
+  EXPECT_EQ(call("GET", "/api/incidents/99", viewer_).status, 404u);
 }
 
 }  // namespace

@@ -145,8 +145,9 @@ struct route_info {
   std::string_view pattern;
   route_access access;
   std::vector<std::string_view> params;
-  /// A read route (history, daily series, images, reports, exports) uses only the context's `db`
-  /// and `view` (never the engine), so it may run on a thread other than the engine's.
+  /// A read route (history, daily series, images, reports, exports, incidents) uses only the
+  /// context's `db`, `view` and the thread-safe incident reads (never the engine), so it may run
+  /// on a thread other than the engine's.
   bool read_route{false};
   /// The body is binary (a photo, up to om.photo_max_bytes): not checked as text, and allowed
   /// beyond http.max_body_bytes. Every other route refuses a body above http.max_body_bytes (413).

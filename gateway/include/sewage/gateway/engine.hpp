@@ -248,6 +248,7 @@ class engine {
     weather_spans_ = std::move(f);
     wet_today_ = flow_normal::never_computed;  // asked again (or none) at the next learning
     wet_days_.clear();
+    wet_unknown_ = false;
   }
   /// Rolls raw records older than store.rollup_after_days up into hourly values (store.hpp
   /// roll_up_records_before, one day of records per call; skipped when 0 or not below
@@ -406,7 +407,11 @@ class engine {
   /// The wet days (wet_days_of) of the history of operating day `wet_today_`: asked once a day.
   std::int32_t wet_today_{flow_normal::never_computed};
   std::vector<std::int32_t> wet_days_;
-  const std::vector<std::int32_t>& wet_days_for(std::int32_t today, std::int64_t from_ms, std::int64_t to_ms);
+  bool wet_unknown_{false};  ///< the weather events of `wet_today_` could not be read
+  /// The wet days for operating day `today`, or null when the weather events could not be read
+  /// (then each site keeps the normal it has that day: learned from every day, a normal would
+  /// take the wet median and keep it). Asked once per operating day.
+  const std::vector<std::int32_t>* wet_days_for(std::int32_t today, std::int64_t from_ms, std::int64_t to_ms);
   /// Each terminal's clean-out forecast (forecast/cleanout.hpp), made on the first in-order record
   /// of each operating day from the stored daily rows of the days before (plus what is not
   /// committed yet). In memory only: made again after a restart.

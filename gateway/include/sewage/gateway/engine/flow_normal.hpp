@@ -71,8 +71,10 @@ local_hour local_hour_of(std::int64_t ts_ms, const county_zone& zone) noexcept;
 struct flow_normal_cell {
   double median_m3h{0};  ///< median of the hour's mean flow over the days of history, m3/h
   double low_m3h{0};     ///< flow_normal_low_quantile of the same, m3/h (0 for the prior)
-  std::uint32_t days{0};  ///< days of history behind it (hours covered >= flow_normal_hour_covered)
-  bool prior{true};       ///< still the prior from the design capacity (days < flow_min_days)
+  /// Days of history behind it (hours covered >= flow_normal_hour_covered); of a cell kept from
+  /// the day before (learn_flow_normal `previous`), the days behind that value when it was learned.
+  std::uint32_t days{0};
+  bool prior{true};  ///< still the prior from the design capacity: never learned from flow_min_days days
   friend bool operator==(const flow_normal_cell&, const flow_normal_cell&) = default;
 };
 
@@ -131,8 +133,11 @@ flow_normal prior_flow_normal(double design_capacity_m3d, double load) noexcept;
 /// until enough dry days exist again, as the 30-day soak's night rain on a Saturday needed
 /// (2026-12-06: the weekend cell fell back to the wet median, and the county's rise no longer
 /// looked like one). Without a learned previous cell (`previous` null, or its cell the prior) the
-/// cell is learned from every day, wet ones too (a rainy season from the start: its flow is then
-/// the normal there is). Never throws except bad_alloc.
+/// cell is learned from every day, wet ones too (a new site in a rainy season: its flow is then
+/// the normal there is), and that value is kept in turn until enough dry days exist: a learned
+/// cell does not say whether its days were dry. Nor does a kept cell expire: through a rainy
+/// season longer than the history it is as old as its last dry days (limits documented in
+/// gateway/README.md "Learned normal per site"). Never throws except bad_alloc.
 flow_normal learn_flow_normal(const std::vector<flow_hour>& hours, std::int32_t today, const county_zone& zone,
                               double design_capacity_m3d, double load, std::uint32_t min_days,
                               const std::vector<std::int32_t>& wet_days = {}, const flow_normal* previous = nullptr);
