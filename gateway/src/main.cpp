@@ -139,9 +139,10 @@ auth::settings auth_settings(const config& cfg) {
 /// standby.check_interval, feeding systemd's watchdog meanwhile. Returns true once the lease is
 /// taken (the HTTP listener is closed again, for run() to open; reads still running have
 /// finished; `taken_at` is when the lease was taken), false on SIGINT/SIGTERM (SIGHUP reads the
-/// registry again for the reads and into `reg`; a failed reload keeps the current one, logged).
+/// registry again for the reads and into `reg`, and the network file into `pipes`; a failed
+/// reload keeps the current one, logged).
 /// Throws what http_server throws.
-bool stand_by(const config& cfg, standby::leader_lease& lease, registry& reg, const network::holder& pipes,
+bool stand_by(const config& cfg, standby::leader_lease& lease, registry& reg, network::holder& pipes,
               const clock_source& clock, std::chrono::steady_clock::time_point& taken_at) {
   boost::asio::io_context io;
   standby::standby_reads::options ro;
@@ -181,6 +182,9 @@ bool stand_by(const config& cfg, standby::leader_lease& lease, registry& reg, co
       } catch (const std::exception& e) {
         spdlog::error("standby: registry reload failed, keeping the current one: {}", e.what());
       }
+      // The pipe network of the incidents' GeoJSON (and of the engine at takeover), as the leader
+      // reads it again: a bad file keeps the previous model, every problem logged.
+      if (!cfg.network_file.empty()) (void)pipes.reload(cfg.network_file, network_options(reg));
       sewage::service::notify_ready("standby: waiting for the lease");
       signals.async_wait(on_signal);
       return;
