@@ -9,6 +9,7 @@
 
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 
 namespace sewage::gateway::incidents {
 namespace {
@@ -38,7 +39,7 @@ class stored_incident_reader final : public incident_reader {
   /// `f(db)` on the connection, opened first when there is none; a failure drops the connection
   /// (the next read opens another) and throws on.
   template <class F>
-  auto read(F&& f) const {
+  auto read(F&& f) const -> decltype(f(std::declval<incident_db&>())) {
     const std::lock_guard lock(mutex_);
     try {
       if (!db_) db_ = open_postgresql_incident_db(uri_);
