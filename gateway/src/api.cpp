@@ -1677,8 +1677,11 @@ http_response incident_read_route(const context& c) {
   } catch (const std::runtime_error& e) {
     // The incident store unreachable (a standby's connection to the shared database ended, the
     // server restarting): the client may retry; the cause (naming the database) goes to the log.
+    // Answered here, not thrown: no bug of ours (api_error >= 500 counts as an internal error).
     spdlog::warn("HTTP {}: the incident store could not be read: {}", escaped(c.req.target, 200), escaped(e.what(), 300));
-    throw api_error{503, "store_unavailable", "the incident store could not be read; retry in 5 s", {{"Retry-After", "5"}}};
+    auto r = error_response(503, "the incident store could not be read; retry in 5 s");
+    r.headers.emplace_back("Retry-After", "5");
+    return r;
   }
 }
 

@@ -191,7 +191,8 @@ TEST(FlowNormal, ACellWithTooFewDryDaysKeepsItsLastLearnedValueNotTheWetMedian) 
   // Too few days in all (11:00 has 3): the prior, not a kept value.
   auto learned11 = yesterday;
   learned11.at(day_type::weekday, 11) = {5.0, 4.0, 9, false};
-  const auto& c11 = learn_flow_normal(hours, today, z, 24.0, 0.6, 7, wet, &learned11).at(day_type::weekday, 11);
+  const auto without11 = learn_flow_normal(hours, today, z, 24.0, 0.6, 7, wet, &learned11);
+  const auto& c11 = without11.at(day_type::weekday, 11);
   EXPECT_TRUE(c11.prior);
   EXPECT_NEAR(c11.median_m3h, 0.6 * flow_prior_shape[11], 1e-9);
   // A previous cell that is the prior (a new site in a wet month): every day counts, as without.
