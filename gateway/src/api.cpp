@@ -1624,7 +1624,8 @@ http_response om_route(const context& c) {
   const auto& eng = c.eng();
   const om::call oc{c.om.lab, c.om.archive, c.ids, c.who, c.req, c.q, c.args, eng.terminals(), eng.cfg(),
                     eng.clock().now().time_since_epoch().count(),
-                    [&eng](std::size_t i) { return eng.registered_at(i).time_since_epoch().count(); }, c.db};
+                    [&eng](std::size_t i) { return eng.registered_at(i).time_since_epoch().count(); }, c.db,
+                    c.orders};
   return F(oc);
 }
 
@@ -1658,7 +1659,8 @@ http_response insp_route(const context& c) {
   if (c.insp == nullptr) throw api_error{503, "no_inspections", "this gateway has no inspections store"};
   c.eng().flush();
   const auto view = make_county_view(c.eng());
-  return F(om::inspections_call{*c.insp, c.who, c.req, c.q, c.args, view, c.eng().db(), c.ids, c.eng().clock()});
+  return F(om::inspections_call{*c.insp, c.who, c.req, c.q, c.args, view, c.eng().db(), c.ids, c.eng().clock(),
+                                c.orders});
 }
 
 /// An incidents read route (incidents/http_incidents.hpp): a reader thread's, the engine's or a

@@ -4,6 +4,7 @@
 #include "sewage/gateway/auth/cli.hpp"
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/om/site_token.hpp"
+#include "sewage/gateway/om/work_order_db.hpp"
 #include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/config.hpp"
@@ -416,9 +417,13 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   });
   // Work orders, check-ins, photos (issue 12, om/work_orders.hpp): their own store connection;
   // sites from the engine's registry (read on the engine's thread, where the routes run).
+  // The configured backend's tables: with PostgreSQL shared by a standby pair, so a takeover lists
+  // the former leader's orders and opens no second order for an alert it offered (issue 16).
   const auto site_key = om::load_or_create_site_key(cfg.om.site_key_file);
   std::filesystem::create_directories(cfg.om.photo_dir);
-  om::work_orders orders(cfg.store_path, cfg.om, clock,  // the gateway clock, as the alerts'
+  auto order_db = om::open_work_order_db(cfg);
+  if (lease != nullptr && lease->term()) order_db->set_commit_fence({cfg.standby_lease_key, *lease->term()});
+  om::work_orders orders(std::move(order_db), cfg.om, clock,  // the gateway clock, as the alerts'
                          [&eng](const std::string& id) -> std::optional<om::site_ref> {
                            const auto idx = eng.terminals().find(id);
                            if (!idx) return std::nullopt;
@@ -427,6 +432,15 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
                          },
                          &ids);
   routes.set_om(&orders, &site_key);
+  // With PostgreSQL the check-ins are the shared tables' (above), not the SQLite file's that the
+  // inspections room keeps: an inspection starts from a check-in found there.
+  if (cfg.backend == store_backend::postgresql)
+    insp.set_checkins({[&orders](std::int64_t id) -> std::optional<om::checkin_fact> {
+                         const auto k = orders.checkin_by_id(id);
+                         if (!k) return std::nullopt;
+                         return om::checkin_fact{k->site_id, k->actor, k->ts_ms};
+                       },
+                       [&orders](std::int64_t checkin, std::int64_t inspection) { orders.link_inspection(checkin, inspection); }});
   // The alerts that may open orders by policy: those committed in the store of store.backend (with
   // PostgreSQL the SQLite file below the rooms holds none), read on the engine's thread, where
   // judge() runs (order_judge below) and where `db` is used.

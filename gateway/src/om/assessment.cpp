@@ -1,6 +1,7 @@
 // Contractor assessment (om/assessment.hpp): scores and evidence from a fixed input; JSON/CSV;
 // the loader of work orders and lab results from the store.
 #include "sewage/gateway/om/assessment.hpp"
+#include "sewage/gateway/om/work_orders.hpp"
 
 #include "sewage/gateway/report.hpp"
 
@@ -238,6 +239,18 @@ std::string assessment_csv(const assessment& a) {
     }
   }
   return out;
+}
+
+void load_orders(work_orders& orders, assessment_input& in) {
+  std::set<std::string, std::less<>> sites;
+  for (const auto& s : in.sites) sites.insert(s.site_id);
+  in.orders.clear();
+  for (const auto& o : orders.due_between(in.from_ms, in.to_ms)) {
+    if (sites.count(o.site_id) == 0) continue;
+    in.orders.push_back({o.id, o.site_id, o.due_ms, o.fixed_ms,
+                         static_cast<std::uint32_t>(std::max<std::int64_t>(0, o.reopen_count))});
+  }
+  in.orders_available = true;
 }
 
 void load_orders_and_lab(const std::filesystem::path& db, assessment_input& in) {

@@ -1,5 +1,6 @@
 // HTTP routes of the site archive (om/http_lab.hpp): GET/PUT the archive, clean-outs, equipment.
 #include "om/http_lab.hpp"
+#include "om/http_work_orders.hpp"
 
 #include "sewage/gateway/operating_day.hpp"
 #include "detail/http_json.hpp"
@@ -53,6 +54,30 @@ json fields_json(const archive_fields& f) {
               {"changed_by", f.changed_ms ? json(f.changed_by) : json(nullptr)}};
 }
 
+/// Site `site_id`'s newest `limit` orders from the work orders room, each with the columns of its
+/// table as archive::history lists the SQLite file's rows (times in ms, null when not set).
+json orders_history(work_orders& orders, const std::string& site_id, std::size_t limit) {
+  auth::principal gateway;
+  gateway.kind = auth::actor_kind::system;  // the route has checked the caller may see the site
+  order_query q;
+  q.site = site_id;
+  q.limit = limit;
+  const auto ms = [](const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); };
+  json rows = json::array();
+  for (const auto& o : orders.list(q, gateway)) {
+    auto row = order_fields_json(o);
+    row["created_ms"] = o.created_ms;
+    row["dispatched_ms"] = ms(o.dispatched_ms);
+    row["on_site_ms"] = ms(o.on_site_ms);
+    row["fixed_ms"] = ms(o.fixed_ms);
+    row["verified_ms"] = ms(o.verified_ms);
+    row["due_ms"] = o.due_ms;
+    row["escalated_level"] = o.escalated_level;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 }  // namespace
 
 http_response archive_get(const call& c) {
@@ -99,14 +124,17 @@ http_response archive_get(const call& c) {
            {"contractor", contractor_json(c, t)},
            {"equipment", equipment},
            {"cleanouts", cleanouts}};
-  const auto wo = a.history("work_orders", id, limit);
+  // The orders from the work orders room (with PostgreSQL: the shared tables, not this host's file).
+  const auto wo = c.orders != nullptr ? std::optional<json>(orders_history(*c.orders, id, limit))
+                                      : a.history("work_orders", id, limit);
   const auto insp = a.history("inspections", id, limit);
   out["work_orders"] = wo ? *wo : json(nullptr);
   out["inspections"] = insp ? *insp : json(nullptr);
   if (c.lab_room != nullptr) {
     // The lab section: recent results with their verdicts and the site's sampling status.
     std::map<std::string, std::string, std::less<>> q{{"site", id}, {"limit", std::to_string(std::min<std::uint32_t>(limit, 1000))}};
-    const call lc{c.lab_room, c.archive_room, c.ids, c.who, c.req, q, c.args, c.reg, c.cfg, c.now_ms, c.registered_ms, c.db};
+    const call lc{c.lab_room, c.archive_room, c.ids, c.who, c.req, q, c.args, c.reg, c.cfg, c.now_ms, c.registered_ms, c.db,
+                  c.orders};
     out["lab_results"] = json::parse(lab_results_get(lc).body)["results"];
     const auto last = c.lab_room->last_sampled();
     const auto it = last.find(id);

@@ -120,14 +120,17 @@ severity order_severity(const std::string& item_severity) {
 /// of its own for this completion. A refusal (om_error) refuses the completion, naming the item.
 std::int64_t open_finding_order(const inspections_call& c, const finding& f, const auth::principal& by) {
   const auto reg = c.view.reg;
-  work_orders orders(c.insp.db_path(), c.view.cfg->om, c.clock,
-                     [reg](const std::string& id) -> std::optional<site_ref> {
-                       const auto i = reg->find(id);
-                       if (!i) return std::nullopt;
-                       const auto& t = reg->terminals()[*i];
-                       return site_ref{t.id, t.town, t.latitude_deg, t.longitude_deg};
-                     },
-                     c.ids);
+  std::optional<work_orders> own;  // without the gateway's room: one on the SQLite file
+  if (c.orders == nullptr)
+    own.emplace(c.insp.db_path(), c.view.cfg->om, c.clock,
+                [reg](const std::string& id) -> std::optional<site_ref> {
+                  const auto i = reg->find(id);
+                  if (!i) return std::nullopt;
+                  const auto& t = reg->terminals()[*i];
+                  return site_ref{t.id, t.town, t.latitude_deg, t.longitude_deg};
+                },
+                c.ids);
+  work_orders& orders = c.orders != nullptr ? *c.orders : *own;
   new_work_order o;
   o.site_id = f.site_id;
   o.source = "inspection";
@@ -399,6 +402,7 @@ http_response assessment_get(const inspections_call& c) {
     in.availability.push_back({t.id, static_cast<double>(t.figures.records), t.figures.expected_records});
   in.inspections = c.insp.occurrences(sites, in.from_ms, in.to_ms, in.now_ms);
   load_orders_and_lab(c.insp.db_path(), in);
+  if (c.orders != nullptr) load_orders(*c.orders, in);  // the room's orders (with PostgreSQL: the shared ones)
   const auto a = assess(in, c.view.cfg->om_assessment, by == "contractor");
   http_response r;
   if (format == "json") {

@@ -7,6 +7,7 @@
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/clock.hpp"
 #include "sewage/gateway/om/inspections.hpp"
+#include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/store.hpp"
 
 #include <map>
@@ -26,6 +27,9 @@ struct inspections_call {
   store& db;                             ///< the engine's store (the monthly report's availability)
   auth::service* ids;                    ///< audit log (null: none)
   const clock_source& clock;             ///< the gateway clock (work orders opened by findings)
+  /// The work orders room (findings' orders, the assessment's orders); null: a connection of
+  /// their own on the SQLite file (db_path), as before the room could be shared.
+  work_orders* orders{nullptr};
 };
 
 http_response checklists_get(const inspections_call& c);   ///< GET /api/inspections/checklists

@@ -7,6 +7,7 @@
 #include "sewage/gateway/auth/service.hpp"
 #include "sewage/gateway/om/archive.hpp"
 #include "sewage/gateway/om/lab.hpp"
+#include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/registry.hpp"
 #include "sewage/gateway/report.hpp"
 #include "sewage/gateway/store.hpp"
@@ -46,6 +47,7 @@ struct call {
   std::int64_t now_ms;                                     ///< the gateway clock
   std::function<std::int64_t(std::size_t)> registered_ms;  ///< when registry terminal i was first seen, ms
   store& db;                                               ///< daily rows (turbidity beside lab compliance)
+  work_orders* orders{nullptr};  ///< the work orders room (a site's order history); null: the SQLite file's table
 };
 
 http_response lab_results_get(const call& c);     ///< GET /api/lab-results?site=&town=&from=&to=&limit=

@@ -92,29 +92,15 @@ std::optional<std::int64_t> q_time(const order_call& c, const char* key) {
 }
 
 json order_json(const work_order& o) {
-  return json{{"id", o.id},
-              {"site_id", o.site_id},
-              {"town", o.town},
-              {"source", o.source},
-              {"source_ref", o.source_ref},
-              {"fault_type", o.fault_type},
-              {"severity", to_string(o.sev)},
-              {"title", o.title},
-              {"description", o.description},
-              {"contractor", o.contractor},
-              {"state", to_string(o.state)},
-              {"created_at", iso(o.created_ms)},
-              {"dispatched_at", iso(o.dispatched_ms)},
-              {"on_site_at", iso(o.on_site_ms)},
-              {"fixed_at", iso(o.fixed_ms)},
-              {"verified_at", iso(o.verified_ms)},
-              {"due_at", iso(o.due_ms)},
-              {"reopen_count", o.reopen_count},
-              {"cause", o.cause},
-              {"parts_used", o.parts_used},
-              {"created_by", o.created_by},
-              {"reporter_phone", o.reporter_phone},
-              {"escalated", o.escalated_level == 2 ? "county" : o.escalated_level == 1 ? "town" : ""}};
+  auto j = order_fields_json(o);
+  j["created_at"] = iso(o.created_ms);
+  j["dispatched_at"] = iso(o.dispatched_ms);
+  j["on_site_at"] = iso(o.on_site_ms);
+  j["fixed_at"] = iso(o.fixed_ms);
+  j["verified_at"] = iso(o.verified_ms);
+  j["due_at"] = iso(o.due_ms);
+  j["escalated"] = o.escalated_level == 2 ? "county" : o.escalated_level == 1 ? "town" : "";
+  return j;
 }
 
 json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
@@ -136,6 +122,25 @@ work_order visible_order(const order_call& c, std::int64_t id) {
 }
 
 }  // namespace
+
+json order_fields_json(const work_order& o) {
+  return json{{"id", o.id},
+              {"site_id", o.site_id},
+              {"town", o.town},
+              {"source", o.source},
+              {"source_ref", o.source_ref},
+              {"fault_type", o.fault_type},
+              {"severity", to_string(o.sev)},
+              {"title", o.title},
+              {"description", o.description},
+              {"contractor", o.contractor},
+              {"state", to_string(o.state)},
+              {"reopen_count", o.reopen_count},
+              {"cause", o.cause},
+              {"parts_used", o.parts_used},
+              {"created_by", o.created_by},
+              {"reporter_phone", o.reporter_phone}};
+}
 
 std::vector<std::string> sites_of_contractor(const settings& s, const registry& reg, const std::string& contractor) {
   std::vector<std::string> out;

@@ -8,6 +8,8 @@
 #include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/registry.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -35,5 +37,10 @@ http_response order_action_post(const order_call& c); ///< POST /api/work-orders
 http_response photos_post(const order_call& c);       ///< POST /api/work-orders/{id}/photos (raw JPEG/PNG body)
 http_response photo_get(const order_call& c);         ///< GET /api/photos/{id}
 http_response checkins_post(const order_call& c);     ///< POST /api/checkins
+
+/// The fields of order `o` that every listing of it shows as stored (id, site, town, source and its
+/// reference, fault type, severity, title, description, contractor, state, reopen count, cause,
+/// parts used, creator, reporter's phone), without its times (each listing gives them its way).
+nlohmann::json order_fields_json(const work_order& o);
 
 }  // namespace sewage::gateway::om

@@ -202,6 +202,8 @@ class inspections::impl {
   std::mutex mutex_;
 };
 
+void inspections::set_checkins(checkin_book book) { checkins_ = std::move(book); }
+
 inspections::inspections(const std::filesystem::path& db_path, inspection_settings s)
     : impl_(std::make_unique<impl>(db_path)), settings_(std::move(s)), path_(db_path) {
   query q(impl_->db_, "SELECT min(started_ms) FROM inspection_plan");
@@ -246,23 +248,27 @@ std::int64_t inspections::start(const plan_site& site, std::int64_t checkin_id, 
                                 std::int64_t now_ms) {
   if (settings_.checklists.find(site.kind) == settings_.checklists.end())
     throw inspection_error(400, "site_id: no checklist for site kind '" + site.kind + "' ([om.inspections.checklist])");
+  const bool booked = checkins_.find && checkins_.link;
+  std::optional<checkin_fact> proof;
+  if (booked) proof = checkins_.find(checkin_id);  // the work orders room: its own lock, taken first
   const std::lock_guard lock(impl_->mutex_);
   auto& db = impl_->db_;
-  {
+  if (!booked) {
     query t(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='checkins'");
     if (!t.step() || t.i64(0) != 1)
       throw inspection_error(409, "checkin_id: this gateway has no check-ins yet (work orders part not installed)");
     query q(db, "SELECT site_id, actor, ts_ms FROM checkins WHERE id = ?1");
     q.bind(1, checkin_id);
-    if (!q.step()) throw inspection_error(404, "checkin_id: no check-in " + std::to_string(checkin_id));
-    if (q.text(0) != site.site_id)
-      throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) + " was made at another site");
-    if (q.text(1) != by.name)
-      throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) + " was made by someone else");
-    if (now_ms - q.i64(2) > checkin_max_age_ms || q.i64(2) > now_ms + 60'000)
-      throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) +
-                                      " is older than 2 h: check in at the site again");
+    if (q.step()) proof = checkin_fact{q.text(0), q.text(1), q.i64(2)};
   }
+  if (!proof) throw inspection_error(404, "checkin_id: no check-in " + std::to_string(checkin_id));
+  if (proof->site_id != site.site_id)
+    throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) + " was made at another site");
+  if (proof->actor != by.name)
+    throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) + " was made by someone else");
+  if (now_ms - proof->ts_ms > checkin_max_age_ms || proof->ts_ms > now_ms + 60'000)
+    throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) +
+                                    " is older than 2 h: check in at the site again");
   {
     query q(db, "SELECT id FROM inspections WHERE checkin_id = ?1");
     q.bind(1, checkin_id);
@@ -294,11 +300,20 @@ std::int64_t inspections::start(const plan_site& site, std::int64_t checkin_id, 
     ins.bind(6, last + interval * day_ms).bind(7, now_ms).bind(8, by.name);
     ins.step();
     const auto id = sqlite3_last_insert_rowid(db);
-    query link(db, "UPDATE checkins SET inspection_id = ?1 WHERE id = ?2");
-    link.bind(1, id).bind(2, checkin_id);
-    link.step();
+    if (!booked) {
+      query link(db, "UPDATE checkins SET inspection_id = ?1 WHERE id = ?2");
+      link.bind(1, id).bind(2, checkin_id);
+      link.step();
+    }
     impl_->exec("COMMIT");
     spdlog::info("inspection {} of site {} started by {} (check-in {})", id, site.site_id, by.name, checkin_id);
+    if (booked) {
+      try {
+        checkins_.link(checkin_id, id);
+      } catch (const std::exception& e) {
+        spdlog::error("inspection {}: check-in {} not linked to it (the inspection names it): {}", id, checkin_id, e.what());
+      }
+    }
     return id;
   } catch (...) {
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);

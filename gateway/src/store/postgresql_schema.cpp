@@ -14,8 +14,8 @@ namespace {
 // Version 1: the store's tables as SQLite's schema 17 holds them (sqlite_store.cpp), in
 // PostgreSQL types: times as bigint ms since the epoch, uint64 seqs and ids as their int64 bit
 // patterns (like SQLite), blobs as bytea. Only the store's tables: users, audit, work orders,
-// inspections, lab, archive, alarm discipline and incidents stay in the SQLite file (their rooms
-// use SQLite directly).
+// inspections, lab, archive, alarm discipline and incidents stayed in the SQLite file (their rooms
+// used SQLite directly; versions 4 to 7 move some of them here).
 //
 // records is partitioned by RANGE on the effective time (ts_ms), one partition per UTC day,
 // created by the store when a batch needs it (record_partitions lists them with their bounds);
@@ -188,13 +188,52 @@ CREATE INDEX incident_alerts_by_incident ON incident_alerts(incident_id);
 CREATE TABLE weather_held(alert_id bigint PRIMARY KEY, until_ms bigint NOT NULL, doc text NOT NULL);
 )sql";
 
+// Version 7 (issue 16 item 2): the work orders room (om/work_order_db.hpp), shared by a standby
+// pair as the incidents are: SQLite's schema v9 tables (orders, their events, check-ins, the
+// photos' metadata, the alerts offered to the policies), `done` as a boolean. Ids are sequences
+// (never reused; a rolled-back insert leaves a gap); the first start on this version adopts the
+// SQLite file's rows with their ids and moves the sequences past them. The unique index on
+// (source, source_ref) of the alert orders keeps "one order per alert" across both gateways.
+constexpr const char* migration_v7_work_orders = R"sql(
+CREATE TABLE work_orders(
+  id bigserial PRIMARY KEY, site_id text NOT NULL, source text NOT NULL, source_ref text NOT NULL DEFAULT '',
+  fault_type text NOT NULL, severity text NOT NULL, title text NOT NULL, description text NOT NULL DEFAULT '',
+  contractor text NOT NULL DEFAULT '', state text NOT NULL, created_ms bigint NOT NULL, dispatched_ms bigint,
+  on_site_ms bigint, fixed_ms bigint, verified_ms bigint, due_ms bigint NOT NULL, reopen_count bigint NOT NULL DEFAULT 0,
+  cause text NOT NULL DEFAULT '', parts_used text NOT NULL DEFAULT '', created_by text NOT NULL,
+  reporter_phone text NOT NULL DEFAULT '', town text NOT NULL DEFAULT '', escalated_level integer NOT NULL DEFAULT 0);
+CREATE INDEX work_orders_by_state ON work_orders(state, due_ms);
+CREATE INDEX work_orders_by_site ON work_orders(site_id, id);
+CREATE UNIQUE INDEX work_orders_auto ON work_orders(source, source_ref) WHERE source = 'alert' AND source_ref <> '';
+CREATE TABLE work_order_events(
+  id bigserial PRIMARY KEY, order_id bigint NOT NULL, ts_ms bigint NOT NULL, actor text NOT NULL,
+  from_state text NOT NULL, to_state text NOT NULL, lat double precision, lon double precision,
+  note text NOT NULL DEFAULT '');
+CREATE INDEX work_order_events_by_order ON work_order_events(order_id, id);
+CREATE TABLE checkins(
+  id bigserial PRIMARY KEY, site_id text NOT NULL, order_id bigint, inspection_id bigint, actor text NOT NULL,
+  contractor text NOT NULL DEFAULT '', ts_ms bigint NOT NULL, lat double precision NOT NULL,
+  lon double precision NOT NULL, accuracy_m double precision, distance_m double precision NOT NULL);
+CREATE INDEX checkins_by_site ON checkins(site_id, ts_ms);
+CREATE TABLE photos(
+  id bigserial PRIMARY KEY, order_id bigint, inspection_id bigint, site_id text NOT NULL, path text NOT NULL,
+  sha256 text NOT NULL, bytes bigint NOT NULL, content_type text NOT NULL, taken_ms bigint NOT NULL,
+  taken_source text NOT NULL, uploaded_ms bigint NOT NULL, lat double precision, lon double precision,
+  position_source text NOT NULL DEFAULT '', actor text NOT NULL);
+CREATE INDEX photos_by_order ON photos(order_id, id);
+CREATE TABLE work_order_alert_seen(
+  alert_id bigint PRIMARY KEY, site_id text NOT NULL, type text NOT NULL, severity text NOT NULL,
+  raised_ms bigint NOT NULL, done boolean NOT NULL DEFAULT false);
+)sql";
+
 // Migration steps: steps[v] takes version v to v + 1.
 constexpr const char* steps[] = {schema_v1,
                                  migration_v2_hourly,
                                  migration_v3_flow_normal_sites,
                                  migration_v4_identity,
                                  migration_v5_alarm_discipline,
-                                 migration_v6_incidents};
+                                 migration_v6_incidents,
+                                 migration_v7_work_orders};
 
 // pg_advisory_xact_lock key of migrations: "sewage-m" as 8 bytes.
 constexpr long long migration_lock_key = 0x736577616765'2d6d;

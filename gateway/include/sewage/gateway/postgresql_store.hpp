@@ -23,7 +23,7 @@ namespace sewage::gateway {
 
 /// Schema version this build writes (table schema_version). Migrations from every earlier version
 /// run at open, under a transaction-scoped advisory lock (two gateways never migrate at once).
-inline constexpr int postgresql_schema_version = 6;
+inline constexpr int postgresql_schema_version = 7;
 
 class postgresql_store final : public store, public notification_store {
  public:

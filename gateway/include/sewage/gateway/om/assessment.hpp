@@ -37,6 +37,8 @@
 
 namespace sewage::gateway::om {
 
+class work_orders;
+
 /// A site and who answers for it.
 struct assessed_site {
   std::string site_id;
@@ -135,5 +137,9 @@ std::string assessment_csv(const assessment& a);
 /// of `sites` from the database at `db`, read-only; availability and inspections are the caller's
 /// (report.hpp, inspections::occurrences). Throws std::runtime_error naming the path.
 void load_orders_and_lab(const std::filesystem::path& db, assessment_input& in);
+/// Replaces `in.orders` with the orders of `in.sites` due in [in.from_ms, in.to_ms) from the work
+/// orders room `orders` (whatever its backend), by id, and sets orders_available. Throws what the
+/// room's store throws.
+void load_orders(work_orders& orders, assessment_input& in);
 
 }  // namespace sewage::gateway::om

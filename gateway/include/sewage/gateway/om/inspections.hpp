@@ -96,6 +96,23 @@ struct finding {
 /// inspection is then not completed (nothing is stored).
 using work_order_opener = std::function<std::int64_t(const finding&, const auth::principal& by)>;
 
+/// A check-in as inspections::start checks it: its site, who made it (account name) and when
+/// (ms since the Unix epoch).
+struct checkin_fact {
+  std::string site_id;
+  std::string actor;
+  std::int64_t ts_ms{0};
+};
+
+/// Where inspections::start finds check-ins and records the inspection one started, when they are
+/// not in this room's SQLite file (the work orders room on PostgreSQL, om/work_order_db.hpp: in
+/// the gateway om::work_orders::checkin_by_id and link_inspection). `find` answers nullopt for an
+/// unknown id; both may throw (start() then fails, or logs a failed link).
+struct checkin_book {
+  std::function<std::optional<checkin_fact>(std::int64_t checkin_id)> find;
+  std::function<void(std::int64_t checkin_id, std::int64_t inspection_id)> link;
+};
+
 /// One answer of a completion.
 struct item_answer {
   std::string key;
@@ -172,6 +189,11 @@ class inspections {
   /// / too old / already used (409), the site already has a started inspection (409), no
   /// checklist for the site's kind (400).
   std::int64_t start(const plan_site& site, std::int64_t checkin_id, const auth::principal& by, std::int64_t now_ms);
+  /// Makes start() read check-ins through `book` (both functions set) instead of the `checkins`
+  /// table of this room's SQLite file; the check-in's link to its inspection is then written by
+  /// `book.link` right after the inspection's commit (a failure there is logged: the inspection
+  /// stands, it names its check-in). Call it before the first start(), not concurrently with it.
+  void set_checkins(checkin_book book);
 
   /// Completes inspection `id`: every checklist item of its kind answered exactly once (400
   /// naming `items[i].key` otherwise, before anything is written); then each not_ok answer is a
@@ -203,6 +225,7 @@ class inspections {
   inspection_settings settings_;
   std::filesystem::path path_;
   std::int64_t plan_started_ms_{0};
+  checkin_book checkins_;  // set_checkins; empty: the SQLite file's table
 };
 
 /// The due-date walk of one site (pure; occurrences() uses it): from the first due date

@@ -15,9 +15,10 @@
 ///    of the order taken (EXIF time, else upload time) at or after that check-in.
 ///  - viewer (and contractors for other actions / other contractors' orders): read only.
 ///
-/// Kept in the gateway's store (schema v9, sqlite_store.cpp migration_v9_work_orders) through a
-/// connection of its own, like auth::service. Thread-safety: every member may be called from any
-/// thread (one mutex around the connection).
+/// Kept in the room's store (om/work_order_db.hpp: the SQLite file, schema v9, sqlite_store.cpp
+/// migration_v9_work_orders; or the shared PostgreSQL database, schema v7, with store.backend =
+/// "postgresql") through a connection of its own, like auth::service. Thread-safety: every member
+/// may be called from any thread (one mutex around the connection).
 
 #include "sewage/gateway/auth/identity.hpp"
 #include "sewage/gateway/clock.hpp"
@@ -42,6 +43,8 @@ class store;
 }
 
 namespace sewage::gateway::om {
+
+class work_order_db;
 
 /// A refused request: `status` is the HTTP answer (400 bad field, 403 role/scope, 404 unknown,
 /// 409 wrong state or missing evidence, 413 too large); the message names the field and the reason.
@@ -219,6 +222,11 @@ class work_orders {
   /// audit rows: tests of the state machine alone). Throws std::runtime_error naming the path.
   work_orders(const std::filesystem::path& db_path, settings s, const clock_source& clock, site_lookup sites,
               auth::service* audit);
+  /// Keeps the rows in `db` (work_order_db.hpp: open_work_order_db for the configured backend;
+  /// fenced by the caller when it leads a standby pair). Throws std::invalid_argument when `db`
+  /// is null.
+  work_orders(std::unique_ptr<work_order_db> db, settings s, const clock_source& clock, site_lookup sites,
+              auth::service* audit);
   ~work_orders();
   work_orders(const work_orders&) = delete;
   work_orders& operator=(const work_orders&) = delete;
@@ -233,10 +241,19 @@ class work_orders {
   [[nodiscard]] std::optional<work_order> get(std::int64_t id);
   /// Orders matching `q` that `who` may see, newest first.
   [[nodiscard]] std::vector<work_order> list(const order_query& q, const auth::principal& who);
+  /// Every order due in [from_ms, to_ms) (ms since the Unix epoch), whoever may see it, by id
+  /// (the contractor assessment, om/assessment.hpp). Throws what the room's store throws.
+  [[nodiscard]] std::vector<work_order> due_between(std::int64_t from_ms, std::int64_t to_ms);
   [[nodiscard]] std::vector<order_event> events(std::int64_t order_id);
   [[nodiscard]] std::vector<checkin> checkins_of(std::int64_t order_id);
   [[nodiscard]] std::vector<photo> photos_of(std::int64_t order_id);
   [[nodiscard]] std::optional<photo> photo_by_id(std::int64_t id);
+  /// Check-in `id` (an inspection starts from one, om/inspections.hpp), std::nullopt when
+  /// unknown. Throws what the room's store throws.
+  [[nodiscard]] std::optional<checkin> checkin_by_id(std::int64_t id);
+  /// Records that check-in `checkin_id` started inspection `inspection_id` (nothing when the
+  /// check-in is unknown); one write transaction of the room's store, fenced as the others.
+  void link_inspection(std::int64_t checkin_id, std::int64_t inspection_id);
 
   /// Records a check-in already judged (om/checkin.hpp does the token and distance checks);
   /// returns its id. Audit `checkin`.
