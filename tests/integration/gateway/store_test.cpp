@@ -9,6 +9,7 @@
 #include "sewage/gateway/incidents/correlator.hpp"
 #include "sewage/gateway/incidents/incident_db.hpp"
 #include "sewage/gateway/incidents/incident_reader.hpp"
+#include "sewage/gateway/om/work_order_db.hpp"
 #include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/operating_day.hpp"
 #include "sewage/gateway/postgresql_store.hpp"
@@ -1550,6 +1551,197 @@ TEST_P(StoreBackends, WorkOrdersOpenForTheAlertsCommittedInTheConfiguredStore) {
   EXPECT_EQ(orders.list({}, county).front().source_ref, "44");
 }
 
+// What the work-order tests share: contractor hy-water serves town Yuantong (every site there),
+// the policy opens an order for a no_flow alert raised for 600 s.
+om::settings order_settings(const testing::temp_dir& dir) {
+  om::settings s;
+  s.photo_dir = dir.path() / "photos";
+  s.contractors = {{"hy-water", "HY", {"Yuantong"}, {}}};
+  s.work_orders.policies = {{"no_flow", severity::warning, 600}};
+  return s;
+}
+std::optional<om::site_ref> yuantong_site(const std::string& id) { return om::site_ref{id, "Yuantong", 30.5, 120.9}; }
+auth::principal order_person(const std::string& name, auth::role r, const std::string& contractor = {}) {
+  auth::principal p;
+  p.kind = auth::actor_kind::user;
+  p.name = name;
+  p.role = r;
+  p.contractor = contractor;
+  return p;
+}
+// A tiny JPEG (SOI + APP0 + EOI, 22 bytes): enough for the photo's type check; no EXIF.
+std::string tiny_jpeg() {
+  static const char bytes[] = "\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF\xD9";
+  return std::string(bytes, sizeof bytes - 1);
+}
+om::checkin checkin_at_t1(double accuracy_m, double distance_m) {
+  om::checkin k;
+  k.site_id = "T1";
+  k.lat = 30.5;
+  k.lon = 120.9;
+  k.accuracy_m = accuracy_m;
+  k.distance_m = distance_m;
+  return k;
+}
+
+// Issue 16 item 2: the work orders live in the configured store, so with PostgreSQL the two
+// gateways of a standby pair (here: two rooms, each on its own connection, like two processes) list
+// the same orders, continue each other's state machine with the same check-ins and photos, and
+// open one order per alert however many of them judge it. SQLite gives the same answers through
+// one file.
+TEST_P(StoreBackends, WorkOrdersAreSharedByEveryGatewayOnTheStore) {
+  using namespace std::chrono_literals;
+  const auto migrated = open();  // creates the tables, as the gateway does first
+  manual_clock clock(at("2026-12-06T08:00:00Z"));
+  const auto t0 = clock.now().time_since_epoch().count();
+  const auto s = order_settings(dir_);
+  const auto gateway = [&] {
+    return std::make_unique<om::work_orders>(om::open_work_order_db(cfg(100)), s, clock, yuantong_site, nullptr);
+  };
+  const auto county = order_person("county", auth::role::admin);
+  const auto crew = order_person("crew-1", auth::role::contractor, "hy-water");
+  auto a = gateway();
+  const auto first =
+      a->create({"T1", "complaint", "", "blocked_pipe", severity::warning, "blocked pipe", "smell at the well", "0571 1234", ""},
+                county);
+  EXPECT_EQ(a->transition(first, om::order_action::dispatch, county, {}).state, om::order_state::dispatched);
+  clock.advance(10min);
+  // B (the standby that took over) finds A's order and continues it.
+  auto b = gateway();
+  const auto seen = b->get(first);
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->state, om::order_state::dispatched);
+  EXPECT_EQ(seen->contractor, "hy-water");
+  EXPECT_EQ(seen->town, "Yuantong");
+  EXPECT_EQ(seen->reporter_phone, "0571 1234");
+  EXPECT_EQ(seen->description, "smell at the well");
+  EXPECT_EQ(seen->dispatched_ms, t0);
+  EXPECT_EQ(seen->due_ms, t0 + 24 * 3'600'000);
+  const auto checkin_id = b->add_checkin(checkin_at_t1(8.0, 3.5), crew);
+  om::transition_args here;
+  here.lat = 30.5;
+  here.lon = 120.9;
+  here.note = "at the well";
+  EXPECT_EQ(b->transition(first, om::order_action::on_site, crew, here).state, om::order_state::on_site);
+  clock.advance(20min);
+  om::transition_args fix;
+  fix.cause = "roots in the pipe";
+  fix.parts_used = "none";
+  try {
+    (void)b->transition(first, om::order_action::fixed, crew, fix);
+    ADD_FAILURE() << "fixed without a photo";
+  } catch (const om::om_error& e) {
+    EXPECT_EQ(e.status(), 409u) << "a refusal inside the store's transaction keeps its status";
+    EXPECT_EQ(e.code(), "photo_required");
+  }
+  const auto photo_id = b->add_photo(first, tiny_jpeg(), "image/jpeg", 30.5001, 120.9001, crew);
+  const auto fixed = b->transition(first, om::order_action::fixed, crew, fix);
+  EXPECT_EQ(fixed.state, om::order_state::fixed);
+  EXPECT_EQ(fixed.cause, "roots in the pipe");
+  EXPECT_EQ(fixed.fixed_ms, t0 + 30 * 60'000);
+  // A reads all of it (history, check-ins, photo metadata) from the same tables.
+  const auto events = a->events(first);
+  ASSERT_EQ(events.size(), 4u) << "the refused fix left no event";
+  EXPECT_EQ(events[0].to_state, "open");
+  EXPECT_EQ(events[1].to_state, "dispatched");
+  EXPECT_EQ(events[1].actor, "county");
+  EXPECT_EQ(events[2].from_state, "dispatched");
+  EXPECT_EQ(events[2].to_state, "on_site");
+  EXPECT_EQ(events[2].actor, "crew-1");
+  EXPECT_EQ(events[2].lat, 30.5);
+  EXPECT_EQ(events[2].lon, 120.9);
+  EXPECT_EQ(events[2].note, "at the well");
+  EXPECT_EQ(events[2].ts_ms, t0 + 10 * 60'000);
+  EXPECT_EQ(events[3].to_state, "fixed");
+  EXPECT_FALSE(events[3].lat.has_value());
+  const auto checkins = a->checkins_of(first);
+  ASSERT_EQ(checkins.size(), 1u);
+  EXPECT_EQ(checkins[0].id, checkin_id);
+  EXPECT_EQ(checkins[0].actor, "crew-1");
+  EXPECT_EQ(checkins[0].contractor, "hy-water");
+  EXPECT_EQ(checkins[0].ts_ms, t0 + 10 * 60'000);
+  EXPECT_EQ(checkins[0].accuracy_m, 8.0);
+  EXPECT_EQ(checkins[0].distance_m, 3.5);
+  EXPECT_FALSE(checkins[0].order_id.has_value());
+  EXPECT_EQ(a->checkin_by_id(checkin_id), checkins[0]);
+  EXPECT_FALSE(a->checkin_by_id(checkin_id + 1).has_value());
+  a->link_inspection(checkin_id, 9);
+  EXPECT_EQ(b->checkin_by_id(checkin_id)->inspection_id, 9);
+  const auto photos = a->photos_of(first);
+  ASSERT_EQ(photos.size(), 1u);
+  EXPECT_EQ(photos[0].id, photo_id);
+  EXPECT_EQ(photos[0].site_id, "T1");
+  EXPECT_EQ(photos[0].bytes, 22);
+  EXPECT_EQ(photos[0].content_type, "image/jpeg");
+  EXPECT_EQ(photos[0].taken_source, "upload");
+  EXPECT_EQ(photos[0].taken_ms, t0 + 30 * 60'000);
+  EXPECT_EQ(photos[0].position_source, "phone");
+  EXPECT_EQ(photos[0].lat, 30.5001);
+  EXPECT_EQ(photos[0].lon, 120.9001);
+  EXPECT_EQ(photos[0].actor, "crew-1");
+  EXPECT_EQ(photos[0].sha256.size(), 64u);
+  EXPECT_EQ(a->photo_by_id(photo_id), photos[0]);
+  EXPECT_FALSE(a->photo_by_id(photo_id + 1).has_value());
+  // Lists and queries, newest first, on either gateway.
+  const auto second = b->create({"T2", "manual", "", "no_flow", severity::critical, "no flow", "", "", ""}, county);
+  EXPECT_GT(second, first);
+  om::order_query fixed_only;
+  fixed_only.state = om::order_state::fixed;
+  ASSERT_EQ(a->list(fixed_only, county).size(), 1u);
+  EXPECT_EQ(a->list(fixed_only, county)[0].id, first);
+  om::order_query at_t2;
+  at_t2.site = "T2";
+  ASSERT_EQ(a->list(at_t2, county).size(), 1u);
+  EXPECT_EQ(a->list(at_t2, county)[0].id, second);
+  om::order_query newest;
+  newest.limit = 1;
+  ASSERT_EQ(a->list(newest, county).size(), 1u);
+  EXPECT_EQ(a->list(newest, county)[0].id, second);
+  om::order_query older;
+  older.before_id = second;
+  ASSERT_EQ(b->list(older, county).size(), 1u);
+  EXPECT_EQ(b->list(older, county)[0].id, first);
+  EXPECT_TRUE(a->list({}, order_person("other-crew", auth::role::contractor, "clean-co")).empty()) << "not its orders";
+  const auto figures = a->figures(t0, t0 + 86'400'000, "contractor", county);
+  ASSERT_EQ(figures.size(), 1u);
+  EXPECT_EQ(figures[0].key, "hy-water");
+  EXPECT_EQ(figures[0].orders, 2);
+  EXPECT_EQ(figures[0].dispatched, 1);
+  EXPECT_EQ(figures[0].fixed, 1);
+  EXPECT_EQ(figures[0].on_time, 1);
+  EXPECT_DOUBLE_EQ(figures[0].mean_time_to_fix_h.value_or(-1), 0.5);
+  EXPECT_DOUBLE_EQ(figures[0].mean_time_to_dispatch_h.value_or(-1), 0.0);
+  // Auto-creation: an alert A offered to the policies is in the shared table: B, taking over,
+  // opens its one order; neither opens a second, nor does a third gateway started later.
+  write_batch batch;
+  batch.alerts.push_back(raised_alert(41, "T3", proto::alert_type::no_flow, clock.now()));
+  migrated->apply(batch);
+  a->set_alert_source([&migrated] { return om::committed_open_alerts(*migrated); });
+  b->set_alert_source([&migrated] { return om::committed_open_alerts(*migrated); });
+  EXPECT_EQ(a->judge({}), 0u) << "offered, not yet raised for 600 s";
+  clock.advance(11min);
+  EXPECT_EQ(b->judge({}), 1u);
+  EXPECT_EQ(a->judge({}), 0u);
+  EXPECT_EQ(b->judge({}), 0u);
+  const auto all = b->list({}, county);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].source, "alert");
+  EXPECT_EQ(all[0].source_ref, "41");
+  EXPECT_EQ(all[0].site_id, "T3");
+  EXPECT_EQ(all[0].created_by, "sewage-gateway");
+  // Both stop; a third start continues the ids past every order of theirs and opens nothing again.
+  const auto last = all[0].id;
+  a.reset();
+  b.reset();
+  auto c = gateway();
+  c->set_alert_source([&migrated] { return om::committed_open_alerts(*migrated); });
+  EXPECT_EQ(c->judge({}), 0u) << "alert 41 was offered and has its order";
+  const auto next = c->create({"T4", "manual", "", "no_flow", severity::info, "check the float", "", "", ""}, county);
+  EXPECT_EQ(next, last + 1);
+  EXPECT_EQ(c->events(next).size(), 1u);
+  EXPECT_EQ(c->list({}, county).size(), 4u);
+}
+
 // Issue 16 item 2: the identities live in the configured store, so with PostgreSQL the two gateways
 // of a standby pair (here: two services, each on its own connection, like two processes) know the
 // same accounts, sessions and tokens, and a change on one holds at once on the other. SQLite gives
@@ -2138,6 +2330,114 @@ TEST_F(PostgresqlStore, AnIncidentWriteAfterATakeoverIsRefusedWithNothingWritten
   EXPECT_EQ(rows.incidents[0].members.size(), 1u);
   ASSERT_EQ(rows.held.size(), 1u) << "the held raise is still held";
   EXPECT_FALSE(fresh->incident_of(7).has_value());
+}
+
+// The first start on schema v7 moves the work orders the gateway kept in its SQLite file to the
+// shared tables: every row as it was, with its id; later ids continue past them; an alert offered
+// to the policies and not done is still pending, one done stays done.
+TEST_F(PostgresqlStore, TheFirstStartOnTheSharedDatabaseAdoptsTheSqliteFilesWorkOrders) {
+  using namespace std::chrono_literals;
+  testing::temp_dir dir("gw-adopt-orders");
+  const config c = gateway_config(dir);
+  const auto db = open_store(c, store_access::read_write);  // creates the SQLite file too
+  manual_clock clock(at("2026-12-06T08:00:00Z"));
+  const auto s = order_settings(dir);
+  const auto county = order_person("county", auth::role::operator_);
+  const auto crew = order_person("crew-1", auth::role::contractor, "hy-water");
+  om::work_order_tables before;
+  std::int64_t first = 0;
+  {  // as before the move: the orders in the SQLite file
+    om::work_orders local(c.store_path, s, clock, yuantong_site, nullptr);
+    first = local.create({"T1", "manual", "", "no_flow", severity::warning, "no flow", "", "", ""}, county);
+    (void)local.create({"T2", "complaint", "", "smell", severity::info, "smell", "", "12345", ""}, county);
+    (void)local.transition(first, om::order_action::dispatch, county, {});
+    clock.advance(5min);
+    (void)local.add_checkin(checkin_at_t1(4.0, 12.5), crew);
+    (void)local.transition(first, om::order_action::on_site, crew, {});
+    (void)local.add_photo(first, tiny_jpeg(), "image/jpeg", std::nullopt, std::nullopt, crew);
+    const auto now = clock.now().time_since_epoch().count();
+    local.alert_raised({41, "T3", "no_flow", severity::warning, now});
+    local.alert_raised({42, "T4", "no_flow", severity::warning, now});
+    local.alert_cleared(42);
+    before = om::open_sqlite_work_order_db(c.store_path)->all();
+  }
+  ASSERT_EQ(before.orders.size(), 2u);
+  ASSERT_EQ(before.events.size(), 4u);  // two creates, dispatch, on_site
+  ASSERT_EQ(before.checkins.size(), 1u);
+  ASSERT_EQ(before.photos.size(), 1u);
+  ASSERT_EQ(before.alerts.size(), 2u);
+  EXPECT_FALSE(before.alerts[0].done);
+  EXPECT_TRUE(before.alerts[1].done);
+  auto shared = om::open_work_order_db(c);
+  const auto rows = shared->all();
+  EXPECT_EQ(rows.orders, before.orders) << "every order as the file held it";
+  EXPECT_EQ(rows.events, before.events);
+  EXPECT_EQ(rows.checkins, before.checkins);
+  EXPECT_EQ(rows.photos, before.photos);
+  EXPECT_EQ(rows.alerts, before.alerts);
+  // The room goes on on the shared tables: the adopted order's state machine, ids past the file's.
+  om::work_orders room(std::move(shared), s, clock, yuantong_site, nullptr);
+  om::transition_args fix;
+  fix.cause = "pump impeller blocked";
+  fix.parts_used = "impeller";
+  EXPECT_EQ(room.transition(first, om::order_action::fixed, crew, fix).state, om::order_state::fixed);
+  const auto events = room.events(first);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events.back().id, before.events.back().id + 1);
+  const auto next = room.create({"T5", "manual", "", "no_flow", severity::warning, "again", "", "", ""}, county);
+  EXPECT_EQ(next, before.orders.back().id + 1);
+  EXPECT_EQ(room.add_checkin(checkin_at_t1(3.0, 1.0), crew), before.checkins.back().id + 1);
+  clock.advance(11min);  // alert 41 (pending in the file) past its policy's 600 s; 42 was done
+  EXPECT_EQ(room.judge({}), 1u);
+  const auto newest = room.list({}, county);
+  ASSERT_EQ(newest.size(), 4u);
+  EXPECT_EQ(newest[0].source_ref, "41");
+  // A second start adopts nothing again (the shared tables hold rows now).
+  auto again = om::open_work_order_db(c);
+  EXPECT_FALSE(again->adopt(before));
+  EXPECT_EQ(again->all().orders.size(), 4u);
+  // The SQLite file is an adoption's source only, and has nothing to fence.
+  EXPECT_THROW(om::open_sqlite_work_order_db(c.store_path)->adopt(before), std::logic_error);
+  EXPECT_THROW(om::open_sqlite_work_order_db(c.store_path)->set_commit_fence({77, 1}), std::logic_error);
+}
+
+// A frozen former leader that wakes after a takeover cannot change the shared work orders: each
+// of its writes (an order, a transition, a check-in, an alert offered) rolls back whole.
+TEST_F(PostgresqlStore, AWorkOrderWriteAfterATakeoverIsRefusedWithNothingWritten) {
+  { postgresql_store migrate(uri_, 10); }
+  exec("CREATE TABLE gateway_leader (lease_key BIGINT PRIMARY KEY, node TEXT NOT NULL, http_url TEXT NOT NULL, "
+       "since_ms BIGINT NOT NULL, term BIGINT NOT NULL DEFAULT 0); INSERT INTO gateway_leader VALUES (77, 'a', '', 0, 1)");
+  testing::temp_dir dir("gw-fence-orders");
+  manual_clock clock(at("2026-12-06T08:00:00Z"));
+  const auto county = order_person("county", auth::role::admin);
+  const auto crew = order_person("crew-1", auth::role::contractor, "hy-water");
+  auto db = om::open_postgresql_work_order_db(uri_);
+  db->set_commit_fence({77, 1});
+  om::work_orders leader(std::move(db), order_settings(dir), clock, yuantong_site, nullptr);
+  const auto id = leader.create({"T1", "manual", "", "no_flow", severity::warning, "no flow", "", "", ""}, county);
+  exec("UPDATE gateway_leader SET term = 2");  // another gateway took over
+  try {
+    (void)leader.transition(id, om::order_action::dispatch, county, {});
+    ADD_FAILURE() << "a dispatch after the takeover";
+  } catch (const store_fenced& e) {
+    EXPECT_NE(std::string(e.what()).find("work order store"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("another gateway leads (term 2, this gateway's 1)"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)leader.create({"T2", "manual", "", "no_flow", severity::warning, "late", "", "", ""}, county),
+               store_fenced);
+  EXPECT_THROW((void)leader.add_checkin(checkin_at_t1(5.0, 2.0), crew), store_fenced);
+  EXPECT_THROW(leader.alert_raised({41, "T1", "no_flow", severity::warning, 0}), store_fenced);
+  const auto rows = om::open_postgresql_work_order_db(uri_)->all();
+  ASSERT_EQ(rows.orders.size(), 1u);
+  EXPECT_EQ(rows.orders[0].id, id);
+  EXPECT_EQ(rows.orders[0].state, om::order_state::open);
+  EXPECT_FALSE(rows.orders[0].dispatched_ms.has_value());
+  ASSERT_EQ(rows.events.size(), 1u) << "the create's event only";
+  EXPECT_EQ(rows.events[0].to_state, "open");
+  EXPECT_TRUE(rows.checkins.empty());
+  EXPECT_TRUE(rows.photos.empty());
+  EXPECT_TRUE(rows.alerts.empty());
+  EXPECT_EQ(leader.get(id)->state, om::order_state::open) << "reads still answer";
 }
 
 // A frozen former leader that wakes after a takeover cannot change the discipline's shared rows.

@@ -40,6 +40,7 @@ namespace sewage::gateway::om {
 struct alert_seen_row {
   alert_seen alert;
   bool done{false};
+  friend bool operator==(const alert_seen_row&, const alert_seen_row&) = default;
 };
 
 /// What work_orders::figures needs of one order: its columns and the times (ms since the Unix

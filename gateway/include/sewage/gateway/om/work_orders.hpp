@@ -111,6 +111,7 @@ struct work_order {
   std::int64_t reopen_count{0};
   std::string cause, parts_used, created_by, reporter_phone;
   int escalated_level{0};  ///< 0 none, 1 town, 2 county (overdue escalation sent)
+  friend bool operator==(const work_order&, const work_order&) = default;
 };
 
 struct order_event {
@@ -118,6 +119,7 @@ struct order_event {
   std::string actor, from_state, to_state;
   std::optional<double> lat, lon;
   std::string note;
+  friend bool operator==(const order_event&, const order_event&) = default;
 };
 
 struct checkin {
@@ -129,6 +131,7 @@ struct checkin {
   double lat{0}, lon{0};
   std::optional<double> accuracy_m;
   double distance_m{0};
+  friend bool operator==(const checkin&, const checkin&) = default;
 };
 
 struct photo {
@@ -143,6 +146,7 @@ struct photo {
   std::optional<double> lat, lon;
   std::string position_source;  ///< "exif", "phone" or "" (none)
   std::string actor;
+  friend bool operator==(const photo&, const photo&) = default;
 };
 
 /// A transition's facts from the caller.
@@ -195,6 +199,7 @@ struct alert_seen {
   std::string site_id, type;
   severity sev{severity::warning};
   std::int64_t raised_ms{0};
+  friend bool operator==(const alert_seen&, const alert_seen&) = default;
 };
 
 /// Where judge() reads the alert episodes to offer to the auto-creation policies: every episode
