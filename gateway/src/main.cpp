@@ -434,13 +434,7 @@ int run(const config& cfg, registry reg, const clock_source& clock, network::hol
   routes.set_om(&orders, &site_key);
   // With PostgreSQL the check-ins are the shared tables' (above), not the SQLite file's that the
   // inspections room keeps: an inspection starts from a check-in found there.
-  if (cfg.backend == store_backend::postgresql)
-    insp.set_checkins({[&orders](std::int64_t id) -> std::optional<om::checkin_fact> {
-                         const auto k = orders.checkin_by_id(id);
-                         if (!k) return std::nullopt;
-                         return om::checkin_fact{k->site_id, k->actor, k->ts_ms};
-                       },
-                       [&orders](std::int64_t checkin, std::int64_t inspection) { orders.link_inspection(checkin, inspection); }});
+  if (cfg.backend == store_backend::postgresql) insp.set_checkins(om::checkins_in(orders));
   // The alerts that may open orders by policy: those committed in the store of store.backend (with
   // PostgreSQL the SQLite file below the rooms holds none), read on the engine's thread, where
   // judge() runs (order_judge below) and where `db` is used.

@@ -1,6 +1,7 @@
 // Inspections (om/inspections.hpp): plan, start by check-in, checklist completion, findings ->
 // work orders, due-date occurrences. SQL through the SQLite C API on a connection of its own.
 #include "sewage/gateway/om/inspections.hpp"
+#include "sewage/gateway/om/work_orders.hpp"
 
 #include "detail/sqlite_stmt.hpp"
 
@@ -203,6 +204,15 @@ class inspections::impl {
 };
 
 void inspections::set_checkins(checkin_book book) { checkins_ = std::move(book); }
+
+checkin_book checkins_in(work_orders& orders) {
+  return {[&orders](std::int64_t id) -> std::optional<checkin_fact> {
+            const auto k = orders.checkin_by_id(id);
+            if (!k) return std::nullopt;
+            return checkin_fact{k->site_id, k->actor, k->ts_ms};
+          },
+          [&orders](std::int64_t checkin, std::int64_t inspection) { orders.link_inspection(checkin, inspection); }};
+}
 
 inspections::inspections(const std::filesystem::path& db_path, inspection_settings s)
     : impl_(std::make_unique<impl>(db_path)), settings_(std::move(s)), path_(db_path) {

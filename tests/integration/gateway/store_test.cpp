@@ -9,6 +9,7 @@
 #include "sewage/gateway/incidents/correlator.hpp"
 #include "sewage/gateway/incidents/incident_db.hpp"
 #include "sewage/gateway/incidents/incident_reader.hpp"
+#include "sewage/gateway/om/inspections.hpp"
 #include "sewage/gateway/om/work_order_db.hpp"
 #include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/operating_day.hpp"
@@ -2399,6 +2400,50 @@ TEST_F(PostgresqlStore, TheFirstStartOnTheSharedDatabaseAdoptsTheSqliteFilesWork
   // The SQLite file is an adoption's source only, and has nothing to fence.
   EXPECT_THROW(om::open_sqlite_work_order_db(c.store_path)->adopt(before), std::logic_error);
   EXPECT_THROW(om::open_sqlite_work_order_db(c.store_path)->set_commit_fence({77, 1}), std::logic_error);
+}
+
+// On PostgreSQL the check-ins are the shared tables' while the inspections stay in the SQLite file:
+// an inspection starts from a check-in found through the work orders room (the same checks), and
+// the check-in then names its inspection.
+TEST_F(PostgresqlStore, AnInspectionStartsFromACheckInOfTheSharedTables) {
+  testing::temp_dir dir("gw-insp-checkin");
+  const config c = gateway_config(dir);
+  const auto db = open_store(c, store_access::read_write);  // creates the SQLite file too
+  manual_clock clock(at("2026-12-06T08:00:00Z"));
+  om::work_orders orders(om::open_work_order_db(c), order_settings(dir), clock, yuantong_site, nullptr);
+  const auto crew = order_person("crew-1", auth::role::contractor, "hy-water");
+  const auto checkin_id = orders.add_checkin(checkin_at_t1(4.0, 2.0), crew);
+  om::inspections insp(c.store_path, om::inspection_settings{});
+  om::plan_site site;
+  site.site_id = "T1";
+  site.town = "Yuantong";
+  site.contractor = "hy-water";
+  const auto now = clock.now().time_since_epoch().count() + 60'000;
+  try {  // the SQLite file's own table holds no such check-in
+    (void)insp.start(site, checkin_id, crew, now);
+    ADD_FAILURE() << "started from a check-in the file does not hold";
+  } catch (const om::inspection_error& e) {
+    EXPECT_EQ(e.status(), 404u) << e.what();
+  }
+  insp.set_checkins(om::checkins_in(orders));
+  try {
+    (void)insp.start(site, checkin_id, order_person("someone-else", auth::role::contractor, "hy-water"), now);
+    ADD_FAILURE() << "started by another person than the check-in's";
+  } catch (const om::inspection_error& e) {
+    EXPECT_EQ(e.status(), 409u) << e.what();
+  }
+  const auto started = insp.start(site, checkin_id, crew, now);
+  const auto i = insp.get(started);
+  ASSERT_TRUE(i.has_value());
+  EXPECT_EQ(i->checkin_id, checkin_id);
+  EXPECT_EQ(i->site_id, "T1");
+  EXPECT_EQ(orders.checkin_by_id(checkin_id)->inspection_id, started);
+  try {
+    (void)insp.start(site, checkin_id, crew, now);
+    ADD_FAILURE() << "one check-in started two inspections";
+  } catch (const om::inspection_error& e) {
+    EXPECT_EQ(e.status(), 409u) << e.what();
+  }
 }
 
 // A frozen former leader that wakes after a takeover cannot change the shared work orders: each

@@ -113,6 +113,11 @@ struct checkin_book {
   std::function<void(std::int64_t checkin_id, std::int64_t inspection_id)> link;
 };
 
+class work_orders;
+/// The check-ins of the work orders room `orders` as inspections::set_checkins takes them
+/// (work_orders::checkin_by_id and link_inspection); `orders` must outlive the book's use.
+checkin_book checkins_in(work_orders& orders);
+
 /// One answer of a completion.
 struct item_answer {
   std::string key;
