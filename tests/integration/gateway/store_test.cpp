@@ -1955,8 +1955,9 @@ TEST_F(PostgresqlStore, MigratesOnceAndRefusesANewerSchema) {
 TEST_F(PostgresqlStore, MigratesFlowNormalsToOneRowPerSite) {
   { postgresql_store s(uri_, 10); }
   // Back to schema 2: its table, site A complete (cell value = day_type x 24 + hour), site B with 3
-  // rows; without the tables of versions 4 to 6 (identities, alarm discipline, incidents).
-  exec("DROP TABLE incidents, incident_alerts, weather_held;"
+  // rows; without the tables of versions 4 to 7 (identities, alarm discipline, incidents, work orders).
+  exec("DROP TABLE work_orders, work_order_events, checkins, photos, work_order_alert_seen;"
+       "DROP TABLE incidents, incident_alerts, weather_held;"
        "DROP TABLE maintenance_windows, alert_discipline, alert_groups;"
        "DROP TABLE users, api_tokens, sessions, audit;"
        "DROP TABLE flow_normal_sites;"
