@@ -7,6 +7,8 @@
 #include "sewage/gateway/config.hpp"
 #include "sewage/gateway/om/archive.hpp"
 #include "sewage/gateway/om/lab.hpp"
+#include "sewage/gateway/om/site_token.hpp"
+#include "sewage/gateway/om/work_orders.hpp"
 #include "sewage/gateway/sqlite_store.hpp"
 #include "test_util.hpp"
 
@@ -519,6 +521,17 @@ TEST_F(LabApiTest, ArchiveRoundTripWithEquipmentCleanoutsAndWorkOrderHistory) {
   ASSERT_EQ(a["inspections"].size(), 1u);
   EXPECT_EQ(a["inspections"][0]["state"], "completed");
   EXPECT_EQ(a["inspections"][0]["completed_ms"], 4);
+  // With the gateway's work orders room (the shared tables on PostgreSQL) the orders come from it:
+  // the same rows, column by column, as the file's table gives them.
+  om::work_orders orders(dir_.path() / "g.db", cfg_.om, clock_, nullptr, nullptr);
+  const auto key = om::load_or_create_site_key(dir_.path() / "site-key");
+  api_->set_om(&orders, &key);
+  const auto through_room = get("/api/sites/TA/archive", viewer_);
+  EXPECT_EQ(through_room["work_orders"], a["work_orders"]);
+  EXPECT_EQ(through_room["work_orders"][0].size(), 23u) << "every column of the table";
+  EXPECT_EQ(through_room["work_orders"][0]["dispatched_ms"], nullptr);
+  EXPECT_EQ(through_room["inspections"], a["inspections"]);
+  api_->set_om(nullptr, nullptr);
   // Every change is in the audit log.
   std::set<std::string> actions;
   for (const auto& row : ids_->audit_rows({})) actions.insert(row.action);
