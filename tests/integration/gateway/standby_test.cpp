@@ -270,11 +270,6 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
   // in the incident room's table, shared by the pair.
   const auto held_until = get_json(ports_["A"], "/api/alerts/" + std::to_string(alert_id))["notification_held_until"];
   ASSERT_TRUE(held_until.is_string()) << held_until.dump();
-  // Two more: received, acknowledged, journaled on A's host; no API call, so not committed.
-  publish_record(4, 103.0, 20.0, at(4));
-  publish_record(5, 104.0, 20.0, at(5));
-  std::this_thread::sleep_for(1500ms);
-
   // An administrator's token, made with the CLI on A's host: kept in the shared store (identities
   // are in PostgreSQL), so it works on whichever gateway leads.
   const auto made = gateway_cli(SEWAGE_GATEWAY_BINARY, (dir_->path() / "A" / "gateway.toml").string(),
@@ -291,6 +286,19 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
                                      admin_token);
   ASSERT_EQ(made_window.status, 201) << made_window.body;
   const auto window_id = json::parse(made_window.body)["id"];
+  // A work order made on A: the work orders are in the shared store too (schema v7); the standby
+  // runs no room and refuses it meanwhile.
+  const char* order_body = R"({"site_id":"T1","source":"complaint","fault_type":"blocked_pipe","title":"smell at the well"})";
+  EXPECT_EQ(http_call(ports_["B"], "POST", "/api/work-orders", order_body, admin_token).status, 503);
+  const auto made_order = http_call(ports_["A"], "POST", "/api/work-orders", order_body, admin_token);
+  ASSERT_EQ(made_order.status, 201) << made_order.body;
+  const auto order_id = json::parse(made_order.body)["id"].get<std::int64_t>();
+
+  // Two more: received, acknowledged, journaled on A's host; no API call, so not committed. (After
+  // the calls above, which take seconds under ASan: A's periodic commit comes once a minute.)
+  publish_record(4, 103.0, 20.0, at(4));
+  publish_record(5, 104.0, 20.0, at(5));
+  std::this_thread::sleep_for(1500ms);
 
   gateways_["A"]->kill_now();  // SIGKILL: no commit, no goodbye, the lease connection dies with it
   const auto killed = std::chrono::steady_clock::now();
@@ -330,6 +338,23 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
   EXPECT_EQ(windows[0]["reason"], "desludging");
   EXPECT_EQ(windows[0]["local_start"], "02:00");
   EXPECT_NE(slurp(dir_->path() / "B" / "gateway.log").find("leading with term"), std::string::npos);
+  // B's operators see A's work order, continue it, and B's next order follows its id.
+  const auto orders = http_call(ports_["B"], "GET", "/api/work-orders", "", admin_token);
+  ASSERT_EQ(orders.status, 200) << orders.body;
+  const auto items = json::parse(orders.body)["items"];
+  ASSERT_EQ(items.size(), 1u) << items.dump();
+  EXPECT_EQ(items[0]["id"], order_id);
+  EXPECT_EQ(items[0]["title"], "smell at the well");
+  EXPECT_EQ(items[0]["state"], "open");
+  const auto verified = http_call(ports_["B"], "POST", "/api/work-orders/" + std::to_string(order_id) + "/reopen",
+                                  R"({"note":"not fixed yet"})", admin_token);
+  EXPECT_EQ(verified.status, 409) << verified.body;  // open: the state machine is A's row's
+  const auto next = http_call(ports_["B"], "POST", "/api/work-orders", order_body, admin_token);
+  ASSERT_EQ(next.status, 201) << next.body;
+  EXPECT_EQ(json::parse(next.body)["id"], order_id + 1);
+  const auto one = http_call(ports_["B"], "GET", "/api/work-orders/" + std::to_string(order_id), "", admin_token);
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(json::parse(one.body)["events"].size(), 1u) << one.body;
 
   // A comes back (systemd restarts it): now it is the standby, B stays the leader.
   start("A");
