@@ -302,19 +302,28 @@ class postgresql_work_order_db final : public work_order_db {
     });
   }
 
+  std::vector<work_order> orders_due(std::int64_t from_ms, std::int64_t to_ms) override {
+    return pg_.guard("orders_due", [&] {
+      pqxx::nontransaction t(pg_.conn());
+      return orders_of(t.exec_params(
+          select_sql(detail::order_columns, "FROM work_orders WHERE due_ms>=$1 AND due_ms<$2 ORDER BY id"), from_ms, to_ms));
+    });
+  }
+
   void write(const char* op, const std::function<void(work_order_tx&)>& f) override {
-    std::exception_ptr own;  // what `f` threw (an om_error: a refusal), passed on unchanged
+    std::exception_ptr own;  // an om_error `f` threw (a refusal), passed on unchanged
     try {
       pg_.write(op, fence_, [&](pqxx::transaction_base& t) {
         pg_tx x(t);
         try {
           f(x);
-        } catch (const pqxx::pqxx_exception&) {
-          throw;  // the database's: named by the guard
-        } catch (...) {
+        } catch (const om_error&) {
           own = std::current_exception();
           throw thrown_by_caller{};  // not a std::exception: the guard lets it pass; the transaction rolls back
         }
+        // Everything else (libpqxx's failures, and its conversion and usage errors, which
+        // libpqxx 6.4 derives from std::logic_error and not from pqxx_exception) reaches the
+        // guard and is named with the store and `op`.
       });
     } catch (const thrown_by_caller&) {
       std::rethrow_exception(own);

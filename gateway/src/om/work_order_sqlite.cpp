@@ -287,6 +287,15 @@ class sqlite_work_order_db final : public work_order_db {
     return out;
   }
 
+  std::vector<work_order> orders_due(std::int64_t from_ms, std::int64_t to_ms) override {
+    stmt s(db_, std::string("SELECT ") + order_columns + " FROM work_orders WHERE due_ms>=?1 AND due_ms<?2 ORDER BY id");
+    s.bind(1, from_ms);
+    s.bind(2, to_ms);
+    std::vector<work_order> out;
+    while (s.step()) out.push_back(read_order(s));
+    return out;
+  }
+
   void write(const char*, const std::function<void(work_order_tx&)>& f) override {
     exec("BEGIN IMMEDIATE");
     try {

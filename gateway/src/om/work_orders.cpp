@@ -375,13 +375,7 @@ std::vector<work_order> work_orders::list(const order_query& q, const auth::prin
 
 std::vector<work_order> work_orders::due_between(std::int64_t from_ms, std::int64_t to_ms) {
   const std::lock_guard lock(impl_->mutex_);
-  std::vector<work_order> out;
-  impl_->db_->orders({}, [&](const work_order& o) {
-    if (o.due_ms >= from_ms && o.due_ms < to_ms) out.push_back(o);
-    return true;
-  });
-  std::reverse(out.begin(), out.end());  // by id
-  return out;
+  return impl_->db_->orders_due(from_ms, to_ms);
 }
 
 std::vector<order_event> work_orders::events(std::int64_t order_id) {
@@ -643,23 +637,36 @@ std::size_t work_orders::judge(const escalation_sink& sink) {
     if (p != nullptr && now - a.raised_ms < static_cast<std::int64_t>(p->min_duration_s) * 1000) continue;
     const auto site = impl_->sites_ ? impl_->sites_(a.site_id) : std::nullopt;
     const std::lock_guard lock(impl_->mutex_);
-    impl_->tx("open_for_alert", [&](work_order_tx& t) {
-      if (p != nullptr && site && !t.alert_has_order(a.alert_id)) {
-        new_work_order o;
-        o.site_id = a.site_id;
-        o.source = "alert";
-        o.source_ref = std::to_string(a.alert_id);
-        o.fault_type = a.type;
-        o.sev = a.sev;
-        o.title = a.type + " at " + a.site_id;
-        o.description = "opened automatically: alert " + std::to_string(a.alert_id) + " raised for more than " +
-                        std::to_string(p->min_duration_s) + " s";
-        impl_->insert_order(t, o, *site, system);
-        ++n;
-      }
-      t.alert_done(a.alert_id);
-      return 0;
-    });
+    // One alert's failure (an insert the unique index refused because the other gateway of a pair
+    // opened that order first, a statement that timed out) does not hold up the other alerts or
+    // the escalations below: logged, tried again at the next check (alert_has_order then finds
+    // the other's order and marks the alert done). A fenced write ends the round.
+    bool opened = false;
+    try {
+      impl_->tx("open_for_alert", [&](work_order_tx& t) {
+        if (p != nullptr && site && !t.alert_has_order(a.alert_id)) {
+          new_work_order o;
+          o.site_id = a.site_id;
+          o.source = "alert";
+          o.source_ref = std::to_string(a.alert_id);
+          o.fault_type = a.type;
+          o.sev = a.sev;
+          o.title = a.type + " at " + a.site_id;
+          o.description = "opened automatically: alert " + std::to_string(a.alert_id) + " raised for more than " +
+                          std::to_string(p->min_duration_s) + " s";
+          impl_->insert_order(t, o, *site, system);
+          opened = true;
+        }
+        t.alert_done(a.alert_id);
+        return 0;
+      });
+      if (opened) ++n;  // counted once committed
+    } catch (const store_fenced&) {
+      throw;
+    } catch (const std::exception& e) {
+      spdlog::error("work orders: alert {} at {}: its order could not be opened; tried again at the next check: {}",
+                    a.alert_id, a.site_id, e.what());
+    }
   }
   // 2. Overdue escalation: open..on_site orders past due; level 1 (town) then 2 (county). The
   // level is stored before the message is queued by the sink (the notifier's queue is durable).

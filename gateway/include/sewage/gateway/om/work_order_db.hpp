@@ -130,6 +130,9 @@ class work_order_db {
   /// The orders not yet fixed (open, dispatched, on_site, reopened) due before `now_ms` whose
   /// escalated_level is below 2, by id.
   [[nodiscard]] virtual std::vector<work_order> overdue(std::int64_t now_ms) = 0;
+  /// The orders due in [from_ms, to_ms), by id (the contractors' assessment: assessment.hpp).
+  /// Filtered by the database, not read whole and filtered here.
+  [[nodiscard]] virtual std::vector<work_order> orders_due(std::int64_t from_ms, std::int64_t to_ms) = 0;
 
   /// Runs `f` in one write transaction: everything it wrote, or nothing when it (or the commit)
   /// throws. `op` names the operation in errors ("create", "transition", ...).

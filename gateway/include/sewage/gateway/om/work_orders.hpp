@@ -290,8 +290,10 @@ class work_orders {
   /// alert source (set_alert_source) and at least one policy it first remembers every open alert
   /// it lists (each once while it stays open) and drops the pending ones it no longer lists
   /// (cleared); a source that throws is logged and skipped this time (nothing dropped), the
-  /// escalation runs all the same. Returns how many orders were created plus escalations sent.
-  /// Throws what this room's own database throws. Not concurrently with itself.
+  /// escalation runs all the same; so does an alert whose order cannot be written (logged, tried
+  /// again at the next check). Returns how many orders were created plus escalations sent.
+  /// Throws what this room's own database throws otherwise (store_fenced always). Not
+  /// concurrently with itself.
   std::size_t judge(const escalation_sink& sink);
 
   [[nodiscard]] const settings& config() const noexcept { return settings_; }
