@@ -209,7 +209,7 @@ checkin_book checkins_in(work_orders& orders) {
   return {[&orders](std::int64_t id) -> std::optional<checkin_fact> {
             const auto k = orders.checkin_by_id(id);
             if (!k) return std::nullopt;
-            return checkin_fact{k->site_id, k->actor, k->ts_ms};
+            return checkin_fact{k->site_id, k->actor, k->ts_ms, k->inspection_id};
           },
           [&orders](std::int64_t checkin, std::int64_t inspection) { orders.link_inspection(checkin, inspection); }};
 }
@@ -269,7 +269,7 @@ std::int64_t inspections::start(const plan_site& site, std::int64_t checkin_id, 
       throw inspection_error(409, "checkin_id: this gateway has no check-ins yet (work orders part not installed)");
     query q(db, "SELECT site_id, actor, ts_ms FROM checkins WHERE id = ?1");
     q.bind(1, checkin_id);
-    if (q.step()) proof = checkin_fact{q.text(0), q.text(1), q.i64(2)};
+    if (q.step()) proof = checkin_fact{q.text(0), q.text(1), q.i64(2), std::nullopt};
   }
   if (!proof) throw inspection_error(404, "checkin_id: no check-in " + std::to_string(checkin_id));
   if (proof->site_id != site.site_id)
@@ -279,6 +279,9 @@ std::int64_t inspections::start(const plan_site& site, std::int64_t checkin_id, 
   if (now_ms - proof->ts_ms > checkin_max_age_ms || proof->ts_ms > now_ms + 60'000)
     throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) +
                                     " is older than 2 h: check in at the site again");
+  if (proof->inspection_id)  // the shared check-ins: started here or on the other gateway of a pair
+    throw inspection_error(409, "checkin_id: check-in " + std::to_string(checkin_id) + " already started inspection " +
+                                    std::to_string(*proof->inspection_id));
   {
     query q(db, "SELECT id FROM inspections WHERE checkin_id = ?1");
     q.bind(1, checkin_id);

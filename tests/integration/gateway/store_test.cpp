@@ -2439,11 +2439,27 @@ TEST_F(PostgresqlStore, AnInspectionStartsFromACheckInOfTheSharedTables) {
   EXPECT_EQ(i->checkin_id, checkin_id);
   EXPECT_EQ(i->site_id, "T1");
   EXPECT_EQ(orders.checkin_by_id(checkin_id)->inspection_id, started);
+  const auto already = "already started inspection " + std::to_string(started);
   try {
     (void)insp.start(site, checkin_id, crew, now);
     ADD_FAILURE() << "one check-in started two inspections";
   } catch (const om::inspection_error& e) {
     EXPECT_EQ(e.status(), 409u) << e.what();
+    EXPECT_NE(std::string(e.what()).find(already), std::string::npos) << e.what();
+  }
+  // The other gateway of a pair: its own SQLite file, whose inspections table lacks that
+  // inspection (inspections stay per host); the shared check-in names it, so it is refused there too.
+  testing::temp_dir dir_b("gw-insp-checkin-b");
+  const config cb = gateway_config(dir_b);
+  (void)open_store(cb, store_access::read_write);  // creates B's SQLite file
+  om::inspections insp_b(cb.store_path, om::inspection_settings{});
+  insp_b.set_checkins(om::checkins_in(orders));
+  try {
+    (void)insp_b.start(site, checkin_id, crew, now);
+    ADD_FAILURE() << "one check-in started a second inspection on the other gateway";
+  } catch (const om::inspection_error& e) {
+    EXPECT_EQ(e.status(), 409u) << e.what();
+    EXPECT_NE(std::string(e.what()).find(already), std::string::npos) << e.what();
   }
 }
 

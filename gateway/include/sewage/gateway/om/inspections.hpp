@@ -102,6 +102,9 @@ struct checkin_fact {
   std::string site_id;
   std::string actor;
   std::int64_t ts_ms{0};
+  /// The inspection the check-in already started, as the book knows it (the shared check-ins:
+  /// possibly on the other gateway of a standby pair, whose inspections this room's file lacks).
+  std::optional<std::int64_t> inspection_id;
 };
 
 /// Where inspections::start finds check-ins and records the inspection one started, when they are
