@@ -22,10 +22,13 @@ namespace sewage::gateway::detail {
 class pg_room_connection {
  public:
   /// `uri` may hold a password (never in a message); `what` names the room ("identity store"),
-  /// `statement_timeout_ms` bounds each statement. Connects at the first conn().
-  pg_room_connection(std::string uri, const std::string& what, int statement_timeout_ms)
+  /// `statement_timeout_ms` bounds each statement. Connects at the first conn(). `read_only`:
+  /// every transaction of the session is read only (`default_transaction_read_only = on`), so a
+  /// write the reader should never make fails in the server ("cannot execute INSERT in a
+  /// read-only transaction") instead of changing the leader's rows.
+  pg_room_connection(std::string uri, const std::string& what, int statement_timeout_ms, bool read_only = false)
       : uri_(std::move(uri)), where_(what + " on postgresql " + redact_postgresql_uri(uri_)),
-        statement_timeout_ms_(statement_timeout_ms) {}
+        statement_timeout_ms_(statement_timeout_ms), read_only_(read_only) {}
 
   /// The connection, opened again after one broke (the server restarted or ended it).
   pqxx::connection& conn() {
@@ -37,6 +40,7 @@ class pg_room_connection {
 #pragma GCC diagnostic pop
       c->set_variable("client_min_messages", "warning");
       c->set_variable("statement_timeout", std::to_string(statement_timeout_ms_));
+      if (read_only_) c->set_variable("default_transaction_read_only", "on");
       conn_ = std::move(c);
     }
     return *conn_;
@@ -92,6 +96,7 @@ class pg_room_connection {
   std::string uri_;  // may hold a password: never in a message (where_ is redacted)
   std::string where_;
   int statement_timeout_ms_;
+  bool read_only_{false};
   std::unique_ptr<pqxx::connection> conn_;
 };
 

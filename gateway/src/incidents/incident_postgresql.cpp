@@ -56,8 +56,9 @@ void put(pqxx::transaction_base& t, const incident_row& i) {
 
 class postgresql_incident_db final : public incident_db {
  public:
-  explicit postgresql_incident_db(std::string uri)
-      : pg_(std::move(uri), "incident store", incident_statement_timeout_ms) {
+  postgresql_incident_db(std::string uri, store_access mode)
+      : pg_(std::move(uri), mode == store_access::read_only ? "incident store (read only)" : "incident store",
+            incident_statement_timeout_ms, mode == store_access::read_only) {
     pg_.guard("open", [&] {
       pqxx::nontransaction t(pg_.conn());
       if (t.exec("SELECT to_regclass('incidents') IS NOT NULL AND to_regclass('incident_alerts') IS NOT NULL AND "
@@ -206,8 +207,8 @@ class postgresql_incident_db final : public incident_db {
 
 }  // namespace
 
-std::unique_ptr<incident_db> open_postgresql_incident_db(const std::string& uri) {
-  return std::make_unique<postgresql_incident_db>(uri);
+std::unique_ptr<incident_db> open_postgresql_incident_db(const std::string& uri, store_access mode) {
+  return std::make_unique<postgresql_incident_db>(uri, mode);
 }
 
 std::unique_ptr<incident_db> open_incident_db(const config& cfg) {

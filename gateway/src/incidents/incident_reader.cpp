@@ -42,7 +42,7 @@ class stored_incident_reader final : public incident_reader {
   auto read(F&& f) const -> decltype(f(std::declval<incident_db&>())) {
     const std::lock_guard lock(mutex_);
     try {
-      if (!db_) db_ = open_postgresql_incident_db(uri_);
+      if (!db_) db_ = open_postgresql_incident_db(uri_, store_access::read_only);
       return f(*db_);
     } catch (...) {
       db_.reset();

@@ -1329,6 +1329,23 @@ TEST_P(StoreBackends, IncidentsAndHeldRaisesAreSharedByEveryGatewayOnTheStore) {
     EXPECT_EQ(one->title, c->find(*event)->title);
     EXPECT_FALSE(reader->find(*event + 1).has_value());
     EXPECT_TRUE(reader->list(incidents::incident_state::resolved, 10).empty());
+    // The reader's connection is read only in the server: a write through it (here: the event
+    // resolved, a held raise forgotten) is refused as a whole, and the leader's rows stay.
+    auto ro = incidents::open_postgresql_incident_db(cfg(100).postgresql_uri, store_access::read_only);
+    const auto doc = ro->find(*event);
+    ASSERT_TRUE(doc.has_value());
+    incidents::incident_writes w;
+    w.incidents.push_back({*event, "resolved", "weather", 0, 1, *doc, {}});
+    w.unheld.push_back(1);
+    try {
+      ro->write(w);
+      ADD_FAILURE() << "a write through a read-only incident store went through";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("read-only transaction"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("incident store (read only)"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(reader->find(*event)->state, incidents::incident_state::open);
+    EXPECT_EQ(ro->max_id(), *event) << "its reads still work after the refused write";
   }
   // Its alerts clear: resolved in the store, no longer active at the next start.
   for (std::uint64_t id = 1; id <= 4; ++id) {

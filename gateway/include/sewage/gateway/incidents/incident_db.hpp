@@ -20,6 +20,7 @@
 /// lock.
 
 #include "sewage/gateway/store.hpp"
+#include "sewage/gateway/store_factory.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -135,8 +136,12 @@ class incident_db {
 std::unique_ptr<incident_db> open_sqlite_incident_db(const std::filesystem::path& path);
 /// The tables in the PostgreSQL database `uri` (migrated to schema v6 or later: open it with
 /// postgresql_store first), on a connection of its own bounded as bounded_postgresql_uri, with
-/// a 5 s statement_timeout. Throws std::runtime_error naming the database without its password.
-std::unique_ptr<incident_db> open_postgresql_incident_db(const std::string& uri);
+/// a 5 s statement_timeout. `mode` read_only (a standby's reader, incident_reader.hpp): every
+/// transaction of its session is read only, so each write (write, adopt, a fenced write) throws
+/// std::runtime_error from the server ("read-only transaction") with nothing written. Throws
+/// std::runtime_error naming the database without its password.
+std::unique_ptr<incident_db> open_postgresql_incident_db(const std::string& uri,
+                                                         store_access mode = store_access::read_write);
 /// The configured backend's (config store.backend): SQLite at store.path or PostgreSQL. On
 /// PostgreSQL, when the shared tables hold nothing yet and the SQLite file at store.path holds
 /// incidents or held raises (a gateway that ran on PostgreSQL before the incidents moved there),

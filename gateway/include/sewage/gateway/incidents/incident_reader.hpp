@@ -31,7 +31,8 @@ class incident_reader {
 
 /// The incidents of the shared PostgreSQL database `uri` as the leader committed them (tables of
 /// postgresql_store schema v6, incident_db.hpp), for a standby: read only, never adopting or
-/// writing a row. The connection (open_postgresql_incident_db: bounded, 5 s statement_timeout) is
+/// writing a row (its session's transactions are read only in the server too). The connection
+/// (open_postgresql_incident_db, read_only: bounded, 5 s statement_timeout) is
 /// opened at the first read and again after a read that failed (a database restart, a connection
 /// the server ended), so one failure costs one answer. Reads are serialised on that connection.
 /// Never throws here (except std::bad_alloc); reads throw std::runtime_error naming the database
