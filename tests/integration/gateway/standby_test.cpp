@@ -251,6 +251,9 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
     cfg.replace(cfg.find("public_read = true"), 18, "public_read = true\nreader_threads = 0");
     std::ofstream(p) << cfg;
   }
+  for (const char* node : {"A", "B"})  // T1's town has a contractor: its orders can be dispatched
+    std::ofstream(dir_->path() / node / "gateway.toml", std::ios::app)
+        << "[om]\n[[om.contractor]]\nname = \"hy-water\"\ntowns = [\"A\"]\n";
   start("A");
   ASSERT_TRUE(eventually([&] { return leads("A"); }, 30s)) << healthz("A").dump();
   start("B");
@@ -349,12 +352,19 @@ TEST_F(StandbyPair, SigkillOfTheLeaderTheStandbyTakesOverWithNothingLostDoubledO
   const auto verified = http_call(ports_["B"], "POST", "/api/work-orders/" + std::to_string(order_id) + "/reopen",
                                   R"({"note":"not fixed yet"})", admin_token);
   EXPECT_EQ(verified.status, 409) << verified.body;  // open: the state machine is A's row's
+  // B dispatches A's order: the transition is written to the shared row, fenced by B's term.
+  const auto dispatched = http_call(ports_["B"], "POST", "/api/work-orders/" + std::to_string(order_id) + "/dispatch",
+                                    R"({"note":"crew on the way"})", admin_token);
+  ASSERT_EQ(dispatched.status, 200) << dispatched.body;
+  EXPECT_EQ(json::parse(dispatched.body)["state"], "dispatched") << dispatched.body;
+  EXPECT_EQ(json::parse(dispatched.body)["contractor"], "hy-water") << dispatched.body;
   const auto next = http_call(ports_["B"], "POST", "/api/work-orders", order_body, admin_token);
   ASSERT_EQ(next.status, 201) << next.body;
   EXPECT_EQ(json::parse(next.body)["id"], order_id + 1);
   const auto one = http_call(ports_["B"], "GET", "/api/work-orders/" + std::to_string(order_id), "", admin_token);
   ASSERT_EQ(one.status, 200) << one.body;
-  EXPECT_EQ(json::parse(one.body)["events"].size(), 1u) << one.body;
+  EXPECT_EQ(json::parse(one.body)["state"], "dispatched") << one.body;
+  EXPECT_EQ(json::parse(one.body)["events"].size(), 2u) << one.body;  // created on A, dispatched on B
 
   // A comes back (systemd restarts it): now it is the standby, B stays the leader.
   start("A");

@@ -2494,6 +2494,11 @@ TEST_F(PostgresqlStore, AWorkOrderWriteAfterATakeoverIsRefusedWithNothingWritten
   db->set_commit_fence({77, 1});
   om::work_orders leader(std::move(db), order_settings(dir), clock, yuantong_site, nullptr);
   const auto id = leader.create({"T1", "manual", "", "no_flow", severity::warning, "no flow", "", "", ""}, county);
+  // A second order, dispatched, with a check-in at its site: what a photo, an inspection's link
+  // and the overdue escalation would write to.
+  const auto second = leader.create({"T1", "manual", "", "no_flow", severity::warning, "still no flow", "", "", ""}, county);
+  (void)leader.transition(second, om::order_action::dispatch, county, {});
+  const auto checkin_id = leader.add_checkin(checkin_at_t1(5.0, 2.0), crew);
   exec("UPDATE gateway_leader SET term = 2");  // another gateway took over
   try {
     (void)leader.transition(id, om::order_action::dispatch, county, {});
@@ -2506,14 +2511,27 @@ TEST_F(PostgresqlStore, AWorkOrderWriteAfterATakeoverIsRefusedWithNothingWritten
                store_fenced);
   EXPECT_THROW((void)leader.add_checkin(checkin_at_t1(5.0, 2.0), crew), store_fenced);
   EXPECT_THROW(leader.alert_raised({41, "T1", "no_flow", severity::warning, 0}), store_fenced);
+  EXPECT_THROW((void)leader.add_photo(second, tiny_jpeg(), "image/jpeg", 30.5, 120.9, crew), store_fenced);
+  EXPECT_THROW(leader.link_inspection(checkin_id, 9), store_fenced);
+  // Both orders are overdue a day later: their escalation is written first, and refused, so
+  // nothing is sent.
+  clock.advance(std::chrono::hours(25));
+  std::size_t sent = 0;
+  EXPECT_THROW((void)leader.judge([&](const om::order_escalation&) { ++sent; }), store_fenced);
+  EXPECT_EQ(sent, 0u);
   const auto rows = om::open_postgresql_work_order_db(uri_)->all();
-  ASSERT_EQ(rows.orders.size(), 1u);
+  ASSERT_EQ(rows.orders.size(), 2u);
   EXPECT_EQ(rows.orders[0].id, id);
   EXPECT_EQ(rows.orders[0].state, om::order_state::open);
   EXPECT_FALSE(rows.orders[0].dispatched_ms.has_value());
-  ASSERT_EQ(rows.events.size(), 1u) << "the create's event only";
+  EXPECT_EQ(rows.orders[0].escalated_level, 0);
+  EXPECT_EQ(rows.orders[1].id, second);
+  EXPECT_EQ(rows.orders[1].state, om::order_state::dispatched);
+  EXPECT_EQ(rows.orders[1].escalated_level, 0);
+  ASSERT_EQ(rows.events.size(), 3u) << "the creates' and the dispatch's events only";
   EXPECT_EQ(rows.events[0].to_state, "open");
-  EXPECT_TRUE(rows.checkins.empty());
+  ASSERT_EQ(rows.checkins.size(), 1u);
+  EXPECT_FALSE(rows.checkins[0].inspection_id.has_value()) << "the late link was not written";
   EXPECT_TRUE(rows.photos.empty());
   EXPECT_TRUE(rows.alerts.empty());
   EXPECT_EQ(leader.get(id)->state, om::order_state::open) << "reads still answer";
