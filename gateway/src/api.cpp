@@ -479,11 +479,17 @@ json terminal_json(engine& eng, std::size_t i, bool detail, const std::map<std::
   return j;
 }
 
-std::map<std::string, daily_delta> today_rows(engine& eng) {
+/// Today's daily rows of the terminals `indices` (registry indices), by id, after committing what
+/// is pending: one keyed read per terminal (store::daily by terminal), so a page of the list or
+/// one terminal costs the same with 38 terminals as with a million.
+std::map<std::string, daily_delta> today_rows(engine& eng, const std::vector<std::size_t>& indices) {
   eng.flush();
   const auto day = operating_day(eng.clock().now(), eng.cfg().zone);
   std::map<std::string, daily_delta> out;
-  for (auto& r : eng.db().daily(std::nullopt, day, day)) out[r.terminal_id] = r.totals;
+  for (const auto i : indices) {
+    const auto& id = eng.terminals().terminals()[i].id;
+    for (auto& r : eng.db().daily(id, day, day)) out[r.terminal_id] = r.totals;
+  }
   return out;
 }
 
@@ -726,13 +732,19 @@ http_response api_metrics(const context& c) {
   add_sample(out, "sewage_gateway_store_failures_total", static_cast<double>(m.store_failures));
   add_metric(out, "sewage_gateway_terminals", "gauge", "Registered terminals by presence state.");
   add_metric(out, "sewage_gateway_pump_stations", "gauge", "Registered pump stations by presence state.");
-  std::map<std::string, std::size_t> states{{"online", 0}, {"offline", 0}, {"unknown", 0}};
-  std::map<std::string, std::size_t> station_states = states;
+  // Counted by presence (engine::presence: online, offline, unknown), terminals and stations apart.
+  std::array<std::size_t, 3> states{}, station_states{};
   for (std::size_t i = 0; i < eng.terminals().size(); ++i)
-    ++(eng.terminals().terminals()[i].is_terminal() ? states : station_states)[presence_state(eng, i)];
-  for (const auto& [k, v] : states) add_sample(out, "sewage_gateway_terminals{state=\"" + k + "\"}", static_cast<double>(v));
-  for (const auto& [k, v] : station_states)
-    add_sample(out, "sewage_gateway_pump_stations{state=\"" + k + "\"}", static_cast<double>(v));
+    ++(eng.terminals().terminals()[i].is_terminal() ? states : station_states).at(static_cast<std::size_t>(eng.presence_of(i)));
+  for (const auto p : {engine::presence::offline, engine::presence::online, engine::presence::unknown}) {
+    const auto k = static_cast<std::size_t>(p);
+    add_sample(out, std::string("sewage_gateway_terminals{state=\"") + engine::to_string(p) + "\"}", static_cast<double>(states.at(k)));
+  }
+  for (const auto p : {engine::presence::offline, engine::presence::online, engine::presence::unknown}) {
+    const auto k = static_cast<std::size_t>(p);
+    add_sample(out, std::string("sewage_gateway_pump_stations{state=\"") + engine::to_string(p) + "\"}",
+               static_cast<double>(station_states.at(k)));
+  }
   add_metric(out, "sewage_gateway_mqtt_connected", "gauge", "1 when connected to the broker.");
   add_sample(out, "sewage_gateway_mqtt_connected", link.connected && link.connected() ? 1 : 0);
   add_metric(out, "sewage_gateway_publish_failures_total", "counter",
@@ -864,7 +876,6 @@ http_response summary(const context& c) {
   auto& eng = c.eng();
   const auto& cfg = eng.cfg();
   const auto now = eng.clock().now();
-  const auto today = today_rows(eng);
   const auto day = operating_day(now, cfg.zone);
   // A town-limited caller: every figure over its towns' terminals only.
   const auto& reg = eng.terminals();
@@ -874,24 +885,28 @@ http_response summary(const context& c) {
   std::size_t stations = 0, st_online = 0, st_offline = 0, st_unknown = 0;
   for (std::size_t i = 0; i < reg.size(); ++i) {
     if (!c.who.sees(reg.terminals()[i].town, reg.terminals()[i].id)) continue;
-    const auto st = presence_state(eng, i);
+    const auto st = eng.presence_of(i);
     if (!reg.terminals()[i].is_terminal()) {
       ++stations;
-      (st == "online" ? st_online : st == "offline" ? st_offline : st_unknown)++;
+      (st == engine::presence::online ? st_online : st == engine::presence::offline ? st_offline : st_unknown)++;
       continue;
     }
     ++visible;
-    (st == "online" ? online : st == "offline" ? offline : unknown)++;
+    (st == engine::presence::online ? online : st == engine::presence::offline ? offline : unknown)++;
   }
+  // Today's effluent figures: the committed daily totals the engine keeps per terminal (the
+  // store's daily rows after this flush), terminals only, over the caller's towns.
   double vol = 0, est = 0, compliant_s = 0, ok_s = 0;
-  for (const auto& [id, d] : today) {
-    const auto idx = reg.find(id);
-    if (!idx || !reg.terminals()[*idx].is_terminal()) continue;  // effluent: terminals only
-    if (!c.who.sees(reg.terminals()[*idx].town, reg.terminals()[*idx].id)) continue;
-    vol += d.volume_m3;
-    est += d.volume_estimated_m3;
-    compliant_s += d.compliant_s;
-    ok_s += d.turbidity_ok_s;
+  eng.flush();
+  for (std::size_t i = 0; i < reg.size(); ++i) {
+    const auto& t = reg.terminals()[i];
+    if (!t.is_terminal() || !c.who.sees(t.town, t.id)) continue;
+    const auto* d = eng.committed_today(i, day);
+    if (d == nullptr) continue;
+    vol += d->volume_m3;
+    est += d->volume_estimated_m3;
+    compliant_s += d->compliant_s;
+    ok_s += d->turbidity_ok_s;
   }
   // Coverage: good turbidity time over the terminal-time of the day so far (every registered terminal).
   const auto day_start = operating_day_start(day, cfg.zone);
@@ -983,8 +998,18 @@ struct terminal_sort_key {
 /// The cursor of /api/terminals is the sort key of the last terminal of a page, as
 /// "<sort>:<rank>:<id>:<text>" (ids hold no ':'; the text is the rest). The next page starts after
 /// it in the current order; a terminal whose state changed between the pages may move past it.
-std::string terminal_cursor(std::string_view sort, const terminal_sort_key& k) {
-  return std::string(sort) + ":" + std::to_string(k.rank) + ":" + k.id + ":" + k.text;
+/// The same position as views (into the registry, or into a parsed cursor that outlives them).
+struct terminal_sort_view {
+  int rank{0};
+  std::string_view text;
+  std::string_view id;
+  friend auto operator<=>(const terminal_sort_view&, const terminal_sort_view&) = default;
+};
+
+terminal_sort_view view_of(const terminal_sort_key& k) { return {k.rank, k.text, k.id}; }
+
+std::string terminal_cursor(std::string_view sort, const terminal_sort_view& k) {
+  return std::string(sort) + ":" + std::to_string(k.rank) + ":" + std::string(k.id) + ":" + std::string(k.text);
 }
 
 terminal_sort_key parse_terminal_cursor(const std::string& v, std::string_view sort) {
@@ -1042,12 +1067,16 @@ http_response terminals(const context& c) {
   std::optional<terminal_sort_key> after;
   if (const auto cur = param(c.q, "cursor")) after = parse_terminal_cursor(*cur, sort);
 
+  // One pass over the registry: every match counts; those after the cursor are kept, as views
+  // into the registry (no copies), and only the page's first `limit` are put in order
+  // (partial_sort): O(terminals + kept x log(limit)), not a sort of the whole county per page.
   struct row {
     std::size_t index;
-    terminal_class_info cls;
-    terminal_sort_key key;
+    terminal_sort_view key;
   };
   std::vector<row> rows;
+  std::size_t count = 0;
+  const auto after_view = after ? std::optional<terminal_sort_view>(view_of(*after)) : std::nullopt;
   for (std::size_t i = 0; i < reg.size(); ++i) {
     const auto& t = reg.terminals()[i];
     if (town && t.town != *town) continue;
@@ -1056,22 +1085,27 @@ http_response terminals(const context& c) {
     if (want_type && eng.runtime(i).open_alert.at(static_cast<std::size_t>(*want_type)) == 0) continue;
     if (text && ascii_lower(t.id).find(needle) == std::string::npos && ascii_lower(t.name).find(needle) == std::string::npos)
       continue;
-    auto k = classify_terminal(eng, i, now);
+    const auto k = classify_terminal(eng, i, now);
     if (want_class && k.cls != *want_class) continue;
-    terminal_sort_key key{sort == "attention" ? attention_rank(k.cls) : 0,
-                          sort == "name" ? t.name : sort == "town" ? t.town : std::string(), t.id};
-    rows.push_back({i, std::move(k), std::move(key)});
+    ++count;
+    const terminal_sort_view key{sort == "attention" ? attention_rank(k.cls) : 0,
+                                 sort == "name" ? std::string_view(t.name) : sort == "town" ? std::string_view(t.town)
+                                                                                            : std::string_view(),
+                                 t.id};
+    if (after_view && !(*after_view < key)) continue;
+    rows.push_back({i, key});
   }
-  std::sort(rows.begin(), rows.end(), [](const row& a, const row& b) { return a.key < b.key; });
-  const std::size_t count = rows.size();
-  auto first = rows.begin();
-  if (after) first = std::upper_bound(rows.begin(), rows.end(), *after, [](const terminal_sort_key& k, const row& r) { return k < r.key; });
-  const auto available = static_cast<std::size_t>(rows.end() - first);
+  const auto available = rows.size();
   const auto n = std::min<std::size_t>(available, static_cast<std::size_t>(limit));
-  const auto today = today_rows(eng);
+  const auto by_key = [](const row& a, const row& b) { return a.key < b.key; };
+  std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n), rows.end(), by_key);
+  std::vector<std::size_t> page;
+  page.reserve(n);
+  for (std::size_t k = 0; k < n; ++k) page.push_back(rows[k].index);
+  const auto today = today_rows(eng, page);
   json arr = json::array();
-  for (auto it = first; it != first + static_cast<std::ptrdiff_t>(n); ++it) arr.push_back(terminal_json(eng, it->index, false, today));
-  json next = n < available ? json(terminal_cursor(sort, (first + static_cast<std::ptrdiff_t>(n) - 1)->key)) : json(nullptr);
+  for (const auto i : page) arr.push_back(terminal_json(eng, i, false, today));
+  json next = n < available ? json(terminal_cursor(sort, rows[n - 1].key)) : json(nullptr);
   return json_response(200, json{{"now", iso(now)}, {"count", count}, {"next", next}, {"terminals", arr}});
 }
 
@@ -1129,7 +1163,7 @@ http_response dead_letters(const context& c) {
 
 http_response terminal(const context& c) {
   const auto idx = visible_terminal(c, c.eng().terminals(), c.args.at(0));
-  return json_response(200, terminal_json(c.eng(), idx, true, today_rows(c.eng())));
+  return json_response(200, terminal_json(c.eng(), idx, true, today_rows(c.eng(), {idx})));
 }
 
 /// GET /api/terminals/{id}/normal: the site's learned normal flow (engine/flow_normal.hpp), 2 day

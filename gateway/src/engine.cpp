@@ -231,6 +231,31 @@ void engine::attach_states() {
   for (const auto& [id, a] : open_) {
     if (const auto idx = registry_.find(a.terminal_id)) states_[*idx].open_alert[type_index(a.type)] = id;
   }
+  load_committed_day();
+}
+
+void engine::load_committed_day() {
+  committed_day_.assign(registry_.size(), day_totals{});
+  add_committed_days(db_.daily(std::nullopt, operating_day(clock_.now(), cfg_.zone), operating_day(clock_.now(), cfg_.zone)));
+}
+
+void engine::add_committed_days(const std::vector<daily_row>& rows) {
+  for (const auto& row : rows) {
+    const auto idx = registry_.find(row.terminal_id);
+    if (!idx || *idx >= committed_day_.size()) continue;
+    auto& c = committed_day_[*idx];
+    if (row.totals.day < c.day) continue;  // a late record of an earlier day: not the one kept
+    if (row.totals.day > c.day) c = day_totals{row.totals.day};
+    c.volume_m3 += row.totals.volume_m3;
+    c.volume_estimated_m3 += row.totals.volume_estimated_m3;
+    c.compliant_s += row.totals.compliant_s;
+    c.turbidity_ok_s += row.totals.turbidity_ok_s;
+  }
+}
+
+const day_totals* engine::committed_today(std::size_t index, std::int32_t day) const {
+  if (index >= committed_day_.size() || committed_day_[index].day != day) return nullptr;
+  return &committed_day_[index];
 }
 
 void engine::reload_registry(registry reg) {
@@ -988,6 +1013,7 @@ bool engine::flush(bool retry_now) {
   std::size_t b = 0;
   while (b < std::size(bounds) && secs > bounds[b]) ++b;
   ++metrics_.store_commit_buckets.at(b);
+  add_committed_days(batch_.daily);
   const bool notified = !batch_.notifications.empty();
   batch_.clear();
   publish_receipts();

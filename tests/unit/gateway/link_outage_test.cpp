@@ -522,6 +522,99 @@ TEST_F(LinkOutageTest, AFullStoreKeepsEverythingPendingAndRecoversByItself) {
   EXPECT_NEAR(t1, 10.0, 1e-6);  // totals 101..111: 10 m3, once
 }
 
+// Issue 16 item 6: /api/summary adds up today's committed daily totals the engine keeps per
+// terminal (engine::committed_today) instead of reading every daily row of the county. Those must
+// be the store's rows at every moment: after commits, unchanged by a refused commit and not counted
+// twice by its retry, after a registry reload that moves the terminal, after a restart, and on the
+// new operating day after midnight (the old day no longer kept).
+TEST_F(LinkOutageTest, TheCommittedDayTotalsAreTheStoresRowsThroughARefusedCommitAReloadARestartAndMidnight) {
+  const auto expect_as_stored = [&](const std::string& id, const char* when) {
+    SCOPED_TRACE(when);
+    const auto day = operating_day(clock_.now(), cfg_.zone);
+    const auto idx = eng_->terminals().find(id);
+    ASSERT_TRUE(idx.has_value());
+    const auto rows = db_->daily(id, day, day);
+    const auto* kept = eng_->committed_today(*idx, day);
+    if (rows.empty()) {
+      EXPECT_EQ(kept, nullptr);
+      return;
+    }
+    ASSERT_NE(kept, nullptr);
+    EXPECT_EQ(kept->day, day);
+    EXPECT_NEAR(kept->volume_m3, rows.front().totals.volume_m3, 1e-9);
+    EXPECT_NEAR(kept->volume_estimated_m3, rows.front().totals.volume_estimated_m3, 1e-9);
+    EXPECT_NEAR(kept->compliant_s, rows.front().totals.compliant_s, 1e-9);
+    EXPECT_NEAR(kept->turbidity_ok_s, rows.front().totals.turbidity_ok_s, 1e-9);
+  };
+  const auto summary_volume = [&] {
+    api routes(*eng_);
+    const auto r = routes.handle({"GET", "/api/summary", "", ""});
+    EXPECT_EQ(r.status, 200u) << r.body;
+    return nlohmann::json::parse(r.body)["volume_today_m3"].get<double>();
+  };
+  const auto stored_volume = [&] {
+    const auto day = operating_day(clock_.now(), cfg_.zone);
+    double v = 0;
+    for (const auto& r : db_->daily(std::nullopt, day, day)) v += r.totals.volume_m3 + r.totals.volume_estimated_m3;
+    return v;
+  };
+  std::uint64_t seq = 1;
+  const auto minute = [&] {
+    clock_.advance(seconds(60));
+    send("T1", seq, clock_.now());
+    send("T2", seq, clock_.now());
+    ++seq;
+  };
+  expect_as_stored("T1", "nothing received");
+  for (int i = 0; i < 5; ++i) minute();
+  ASSERT_TRUE(eng_->flush(true));
+  expect_as_stored("T1", "after a commit");
+  const auto committed_t1 = *eng_->committed_today(*eng_->terminals().find("T1"), operating_day(clock_.now(), cfg_.zone));
+  EXPECT_GT(committed_t1.volume_m3, 0.0);
+
+  db_->full = true;
+  for (int i = 0; i < 3; ++i) minute();
+  EXPECT_FALSE(eng_->flush(true));
+  expect_as_stored("T1", "the commit refused");
+  EXPECT_EQ(eng_->committed_today(*eng_->terminals().find("T1"), operating_day(clock_.now(), cfg_.zone))->volume_m3,
+            committed_t1.volume_m3);
+  EXPECT_FALSE(eng_->flush(true));  // a second refusal: the batch is kept once, not added twice
+  db_->full = false;
+  ASSERT_TRUE(eng_->flush(true));
+  expect_as_stored("T1", "the retry committed");
+  expect_as_stored("T2", "the retry committed");
+  EXPECT_NEAR(summary_volume(), stored_volume(), 1e-3);
+
+  // A reload that puts T1 elsewhere in the registry and adds a terminal.
+  reg_ = registry({test::terminal("NEW", cfg_.defaults), test::terminal("T2", cfg_.defaults),
+                   test::terminal("DEAD", cfg_.defaults), test::terminal("T1", cfg_.defaults)});
+  minute();
+  eng_->reload_registry(reg_);
+  expect_as_stored("T1", "after the registry reload");
+  expect_as_stored("T2", "after the registry reload");
+  expect_as_stored("NEW", "after the registry reload");
+
+  minute();
+  ASSERT_TRUE(eng_->flush(true));
+  open();  // a restart on the same store
+  expect_as_stored("T1", "after a restart");
+  EXPECT_NEAR(summary_volume(), stored_volume(), 1e-3);
+
+  // Past local midnight (00:00 UTC is 08:00 in Shanghai): the new day starts from its own rows.
+  const auto old_day = operating_day(clock_.now(), cfg_.zone);
+  clock_.advance(std::chrono::hours(17));
+  ASSERT_NE(operating_day(clock_.now(), cfg_.zone), old_day);
+  expect_as_stored("T1", "the new day, nothing received yet");
+  EXPECT_EQ(summary_volume(), 0.0);
+  minute();
+  minute();
+  ASSERT_TRUE(eng_->flush(true));
+  expect_as_stored("T1", "the new day");
+  EXPECT_EQ(eng_->committed_today(*eng_->terminals().find("T1"), old_day), nullptr);
+  EXPECT_NEAR(summary_volume(), stored_volume(), 1e-3);
+  EXPECT_GT(stored_volume(), 0.0);
+}
+
 // Issue 17 defect 1 (delivery receipts, proto/receipt.hpp): a record's receipt is published only
 // after the commit that stores it, for a duplicate too (its copy was stored before), never while
 // the store refuses the commit, and not at all while the broker link is down (the agents send the

@@ -3,15 +3,30 @@
 /// Synthetic terminals and records shared by the gateway benchmarks: N distinct terminals
 /// "B1000000", "B1000001", ... with one plausible telemetry record each per round.
 #include "sewage/gateway/config.hpp"
+#include "sewage/gateway/engine.hpp"
 #include "sewage/gateway/registry.hpp"
 
 #include <sewage/proto/telemetry.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <string>
 #include <vector>
 
 namespace sewage::gateway::bench {
+
+/// A publisher that drops everything: the benchmarks' engines publish alerts and receipts to nobody.
+class null_publisher final : public publisher {
+ public:
+  void publish(const std::string&, const std::string&, bool) noexcept override {}
+};
+
+/// CPU time of the calling thread, s (CLOCK_THREAD_CPUTIME_ID).
+inline double thread_cpu_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 inline std::string id_of(std::size_t i) { return "B" + std::to_string(1000000 + i); }
 

@@ -23,18 +23,8 @@ namespace {
 
 using namespace sewage;
 using namespace sewage::gateway;
-
-class null_publisher final : public publisher {
- public:
-  void publish(const std::string&, const std::string&, bool) noexcept override {}
-};
-
-double thread_cpu_s() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
+using bench::null_publisher;
+using bench::thread_cpu_s;
 
 }  // namespace
 

@@ -23,6 +23,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -132,6 +133,16 @@ inline constexpr std::uint32_t steady_records_for_live = 2;
 /// clock_skew_raise_s off its arrival: that needs the terminal's history, which this lacks.
 /// Never throws.
 proto::timestamp effective_ts(proto::timestamp stamp, proto::timestamp arrival, const thresholds& limits) noexcept;
+
+/// One terminal's committed totals of one operating day (engine::committed_today): the figures of
+/// its stored daily row (aggregates.hpp daily_delta) that /api/summary adds up over the county.
+struct day_totals {
+  std::int32_t day{std::numeric_limits<std::int32_t>::min()};  ///< operating day (days since 1970-01-01 local)
+  double volume_m3{0};            ///< measured effluent volume, m3
+  double volume_estimated_m3{0};  ///< volume estimated over gaps, m3
+  double compliant_s{0};          ///< time with turbidity within the limit, s
+  double turbidity_ok_s{0};       ///< time with a good turbidity reading, s
+};
 
 /// Live state of one registered terminal.
 struct terminal_runtime {
@@ -297,6 +308,14 @@ class engine {
   /// that added it); the epoch (0) for a terminal known from before this was recorded. Stored in
   /// the offline rule's state (its `since_ms`: since when the terminal is watched).
   [[nodiscard]] proto::timestamp registered_at(std::size_t index) const;
+  /// The daily totals of terminal `index` (registry index) for operating day `day` as committed to
+  /// the store (what store::daily returns for it after a flush), or nullptr when nothing of that
+  /// day is committed. Kept in memory so that a county-wide figure (/api/summary) is a walk over
+  /// the terminals, not a read of every daily row: loaded from the store's rows of the current
+  /// day at construction and registry reload, then updated by every successful commit (a failed
+  /// one changes nothing until its retry commits). Only the newest day a terminal reported is kept.
+  /// Engine's thread.
+  [[nodiscard]] const day_totals* committed_today(std::size_t index, std::int32_t day) const;
   [[nodiscard]] const std::unordered_map<std::uint64_t, proto::alert_message>& open_alerts() const noexcept {
     return open_;
   }
@@ -381,6 +400,9 @@ class engine {
 
   std::uint64_t county_generation_{1};
   std::vector<terminal_runtime> states_;                       // parallel to registry_.terminals()
+  std::vector<day_totals> committed_day_;                      // parallel: committed_today()
+  void load_committed_day();
+  void add_committed_days(const std::vector<daily_row>& rows);
   std::unordered_map<std::string, terminal_snapshot> parked_;  // known to the store, not in the registry
   std::unordered_map<std::uint64_t, proto::alert_message> open_;
   std::uint64_t next_alert_id_{1};
